@@ -1,0 +1,62 @@
+"""Error hierarchy: every failure okdrelease reports derives from OkdReleaseError."""
+
+from __future__ import annotations
+
+
+class OkdReleaseError(Exception):
+    """Base class; str(err) is the message a CLI user sees after 'error: '."""
+
+
+class InvalidReferenceError(OkdReleaseError):
+    """An image reference or transport string could not be parsed."""
+
+
+class DigestMismatchError(OkdReleaseError):
+    """Content read from a registry or a layout does not hash to its digest."""
+
+
+class RegistryError(OkdReleaseError):
+    """A registry request failed; the message names registry, repository, reference and status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        registry: str = "",
+        repository: str = "",
+        reference: str = "",
+        status: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.registry = registry
+        self.repository = repository
+        self.reference = reference
+        self.status = status
+
+
+class NotFoundError(RegistryError):
+    """The manifest, blob or tag does not exist (HTTP 404 or missing from a layout)."""
+
+
+class UnauthorizedError(RegistryError):
+    """The registry refused the credentials or the token scope (HTTP 401/403)."""
+
+
+class LayoutError(OkdReleaseError):
+    """An OCI image layout directory is missing, malformed or inconsistent."""
+
+
+class LayerError(OkdReleaseError):
+    """A layer could not be decompressed or read as a tar stream."""
+
+
+class ReleaseError(OkdReleaseError):
+    """Release assembly, reading or validation failed (messages follow oc's wording where recorded)."""
+
+
+class SignatureError(OkdReleaseError):
+    """A signature could not be created, or did not verify."""
+
+
+class UsageError(OkdReleaseError):
+    """The command line or library options are inconsistent."""
