@@ -1,0 +1,1 @@
+"""Subcommand modules of the CLI; each defines ``register(subparsers)`` and sets ``func``."""

@@ -1,0 +1,1 @@
+"""OCI and Docker image model: media types, descriptors, manifests, configs and layers."""

@@ -1,0 +1,108 @@
+"""Content digests: compute, validate and verify ``sha256:<hex>`` identifiers."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import BinaryIO
+
+from okdrelease.errors import DigestMismatchError, InvalidReferenceError
+
+_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+def sha256_digest(data: bytes) -> str:
+    """Return the ``sha256:<hex>`` digest of ``data``."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def validate_digest(digest: str) -> str:
+    """Return ``digest`` if it is well formed; raise InvalidReferenceError otherwise."""
+    if not _DIGEST_RE.match(digest):
+        raise InvalidReferenceError(f"invalid digest {digest!r}")
+    algorithm, _, hex_part = digest.partition(":")
+    expected = _HEX_LENGTHS.get(algorithm)
+    if expected is None:
+        raise InvalidReferenceError(f"unsupported digest algorithm in {digest!r}")
+    if len(hex_part) != expected or not re.fullmatch(r"[0-9a-f]+", hex_part):
+        raise InvalidReferenceError("invalid checksum digest length")
+    return digest
+
+
+def new_hasher(digest: str) -> hashlib._Hash:
+    """Return a hashlib object for the algorithm of ``digest``."""
+    algorithm = digest.partition(":")[0]
+    if algorithm not in _HEX_LENGTHS:
+        raise InvalidReferenceError(f"unsupported digest algorithm in {digest!r}")
+    return hashlib.new(algorithm)
+
+
+def verify_bytes(data: bytes, digest: str, what: str) -> bytes:
+    """Return ``data`` if it hashes to ``digest``; raise DigestMismatchError naming ``what``."""
+    hasher = new_hasher(digest)
+    hasher.update(data)
+    actual = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
+    if actual != digest:
+        raise DigestMismatchError(f"content of {what} does not match its digest {digest} (got {actual})")
+    return data
+
+
+class VerifyingReader:
+    """A read-only stream that hashes what passes through it and checks the digest at EOF.
+
+    Nothing is trusted until EOF: on mismatch ``read`` raises DigestMismatchError, so callers that
+    write the bytes somewhere must discard what they wrote.
+    """
+
+    def __init__(self, raw: BinaryIO, digest: str, what: str, size: int | None = None) -> None:
+        self._raw = raw
+        self._digest = digest
+        self._what = what
+        self._hasher = new_hasher(digest)
+        self._size = size
+        self._read = 0
+        self._done = False
+
+    @property
+    def bytes_read(self) -> int:
+        """Number of bytes handed out so far."""
+        return self._read
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        actual = f"{self._digest.partition(':')[0]}:{self._hasher.hexdigest()}"
+        if actual != self._digest:
+            raise DigestMismatchError(
+                f"content of {self._what} does not match its digest {self._digest} (got {actual})"
+            )
+        if self._size is not None and self._read != self._size:
+            raise DigestMismatchError(
+                f"content of {self._what} has {self._read} bytes, expected {self._size} for {self._digest}"
+            )
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes; verify the digest when the stream ends."""
+        chunk = self._raw.read(size) if size is not None and size >= 0 else self._raw.read()
+        if chunk:
+            self._hasher.update(chunk)
+            self._read += len(chunk)
+        if not chunk or size is None or size < 0:
+            self._finish()
+        return chunk
+
+    def readable(self) -> bool:
+        """Streams are readable."""
+        return True
+
+    def close(self) -> None:
+        """Close the underlying stream."""
+        self._raw.close()
+
+    def __enter__(self) -> VerifyingReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

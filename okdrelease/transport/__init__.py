@@ -1,0 +1,1 @@
+"""Transports: one repository interface over registries (HTTP API) and OCI image layouts."""

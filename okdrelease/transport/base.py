@@ -1,0 +1,88 @@
+"""The repository interface every transport implements, and the options they share."""
+
+from __future__ import annotations
+
+from typing import BinaryIO, Protocol, runtime_checkable
+
+import attrs
+
+from okdrelease.oci.model import AnyManifest, Descriptor
+
+DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
+
+
+@attrs.frozen
+class TransportOptions:
+    """Settings shared by every registry connection of one run.
+
+    ``insecure`` disables TLS verification and allows plain HTTP for every registry;
+    ``insecure_registries`` does so for the named ``host[:port]`` only.
+    ``credentials`` maps ``host[:port]`` to ``(username, password)`` and wins over auth files.
+    """
+
+    authfile: str | None = None
+    insecure: bool = False
+    insecure_registries: frozenset[str] = frozenset()
+    ca_file: str | None = None
+    certs_dirs: tuple[str, ...] = DEFAULT_CERTS_DIRS
+    credentials: dict[str, tuple[str, str]] = attrs.field(factory=dict)
+    max_per_registry: int = 8
+    retries: int = 3
+    retry_max_sleep: float = 10.0
+    timeout: float = 60.0
+    chunk_size: int = 0  # 0 = monolithic uploads; > 0 = chunked PATCH uploads of this size
+    user_agent: str = "okdrelease"
+
+    def is_insecure(self, host: str) -> bool:
+        """True when TLS verification is off (and plain HTTP allowed) for ``host``."""
+        return self.insecure or host in self.insecure_registries
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """One repository of a registry, or an OCI image layout; all methods are thread-safe.
+
+    ``reference`` arguments are a tag or a ``sha256:`` digest. Every byte handed out has been
+    (or, for streams, is being) checked against its digest.
+    """
+
+    @property
+    def display(self) -> str:
+        """Human name used in messages: ``host/repo`` or ``oci:DIR``."""
+        ...
+
+    def get_manifest(self, reference: str) -> AnyManifest:
+        """Fetch a manifest or index by tag or digest (bytes verified when asked by digest)."""
+        ...
+
+    def resolve(self, reference: str) -> Descriptor:
+        """Return the descriptor (media type, digest, size) a tag or digest points at."""
+        ...
+
+    def put_manifest(self, raw: bytes, media_type: str, tag: str | None = None) -> str:
+        """Store manifest bytes unchanged, under ``tag`` or by digest; return the digest."""
+        ...
+
+    def has_blob(self, digest: str) -> bool:
+        """True when the blob exists."""
+        ...
+
+    def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
+        """Open a blob as a stream that raises DigestMismatchError at EOF on a bad digest."""
+        ...
+
+    def read_blob(self, digest: str, size: int | None = None) -> bytes:
+        """Read a whole (small) blob, verified."""
+        ...
+
+    def put_blob(self, source: BinaryIO | bytes, digest: str, size: int | None = None) -> None:
+        """Upload a blob from bytes or a stream; the content must hash to ``digest``."""
+        ...
+
+    def mount_blob(self, digest: str, source: Repository) -> bool:
+        """Try to make ``digest`` available by reference to ``source``; False when not possible."""
+        ...
+
+    def list_tags(self) -> list[str]:
+        """All tags (registry, all pages) or ref names (layout)."""
+        ...
