@@ -1,0 +1,104 @@
+"""Shared pytest fixtures.
+
+Real registries (see ``tests/registry_rig.py``), all on 127.0.0.1, started once per session:
+
+* ``registry_http``  -- plain HTTP, no auth.
+* ``registry_tls``   -- HTTPS with a certificate from the session CA (``info.ca_file``).
+* ``registry_basic`` -- HTTPS + htpasswd Basic auth; ``info.auth`` is alice's (username, password),
+  ``info.users`` holds alice and bob.
+* ``registry_token`` -- HTTPS + Bearer token auth from a ``TokenServer`` (``info.token_server``).
+  Default policy: alice may pull/push/delete ``alice/*``, bob ``bob/*``; anonymous gets nothing.
+* ``token_server``   -- function-scoped: the token registry's ``TokenServer`` after ``reset()``
+  (default grants, expiry 300 s, empty request log); use ``grant()``, ``clear_grants()``,
+  ``expires_in``, ``requests``, ``reset_log()``.
+* ``registry_ca``    -- the session ``LocalCA``.
+* ``unique_repo``    -- function-scoped callable: ``unique_repo(namespace="alice")`` returns a fresh
+  repository name per call.
+
+A missing ``docker-registry`` binary makes these fixtures error out (not skip). When a test that
+uses a registry fixture fails, the tail of that registry's log is attached to the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from registry_rig import DEFAULT_USERS, LocalCA, RegistryInfo, RegistryServer, RepoNamer, TokenServer
+
+
+def _serve(server: RegistryServer) -> Iterator[RegistryInfo]:
+    """Start ``server`` for the session and stop it afterwards."""
+    with server as info:
+        yield info
+
+
+def _serve_tls(
+    factory: pytest.TempPathFactory, ca: LocalCA, flavour: str, **options: Any
+) -> Iterator[RegistryInfo]:
+    """Start an HTTPS registry named ``registry-<flavour>`` with a certificate from ``ca``."""
+    name = f"registry-{flavour}"
+    server = RegistryServer(
+        factory.mktemp(name), flavour=flavour, tls=ca.issue_server_cert(name), ca_file=ca.ca_file, **options
+    )
+    yield from _serve(server)
+
+
+@pytest.fixture(scope="session")
+def registry_ca(tmp_path_factory: pytest.TempPathFactory) -> LocalCA:
+    """Return the session's throwaway certificate authority."""
+    return LocalCA(tmp_path_factory.mktemp("registry-ca"))
+
+
+@pytest.fixture(scope="session")
+def registry_http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RegistryInfo]:
+    """Yield a plain-HTTP registry without auth."""
+    yield from _serve(RegistryServer(tmp_path_factory.mktemp("registry-http"), flavour="http"))
+
+
+@pytest.fixture(scope="session")
+def registry_tls(tmp_path_factory: pytest.TempPathFactory, registry_ca: LocalCA) -> Iterator[RegistryInfo]:
+    """Yield an HTTPS registry without auth whose certificate chains to ``registry_ca``."""
+    yield from _serve_tls(tmp_path_factory, registry_ca, "tls")
+
+
+@pytest.fixture(scope="session")
+def registry_basic(tmp_path_factory: pytest.TempPathFactory, registry_ca: LocalCA) -> Iterator[RegistryInfo]:
+    """Yield an HTTPS registry with htpasswd Basic auth for alice and bob."""
+    yield from _serve_tls(tmp_path_factory, registry_ca, "basic", htpasswd_users=DEFAULT_USERS)
+
+
+@pytest.fixture(scope="session")
+def registry_token(tmp_path_factory: pytest.TempPathFactory, registry_ca: LocalCA) -> Iterator[RegistryInfo]:
+    """Yield an HTTPS registry with Bearer token auth served by a loopback ``TokenServer``."""
+    tokens = TokenServer(registry_ca, users=DEFAULT_USERS).start()
+    try:
+        yield from _serve_tls(tmp_path_factory, registry_ca, "token", token_server=tokens)
+    finally:
+        tokens.stop()
+
+
+@pytest.fixture
+def token_server(registry_token: RegistryInfo) -> TokenServer:
+    """Return the token registry's token server, reset to its default policy with an empty log."""
+    assert registry_token.token_server is not None
+    registry_token.token_server.reset()
+    return registry_token.token_server
+
+
+@pytest.fixture
+def unique_repo(request: pytest.FixtureRequest) -> RepoNamer:
+    """Return a callable producing fresh repository names derived from the test name."""
+    return RepoNamer(request.node.name)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Attach the log tail of every registry a failed test used to its report."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed:
+        for name, value in getattr(item, "funcargs", {}).items():
+            if isinstance(value, RegistryInfo):
+                report.sections.append((f"registry log: {name} ({value.log_file})", value.log_tail()))
