@@ -9,8 +9,9 @@ Real registries (see ``tests/registry_rig.py``), all on 127.0.0.1, started once 
 * ``registry_token`` -- HTTPS + Bearer token auth from a ``TokenServer`` (``info.token_server``).
   Default policy: alice may pull/push/delete ``alice/*``, bob ``bob/*``; anonymous gets nothing.
 * ``token_server``   -- function-scoped: the token registry's ``TokenServer`` after ``reset()``
-  (default grants, expiry 300 s, empty request log); use ``grant()``, ``clear_grants()``,
-  ``expires_in``, ``requests``, ``reset_log()``.
+  (default grants, expiry 300 s, empty request log), reset again after the test; use ``grant()``,
+  ``clear_grants()``, ``expires_in``, ``response_keys``, ``requests``, ``reset_log()``. Change the
+  policy only through this fixture so other tests see the defaults.
 * ``registry_ca``    -- the session ``LocalCA``.
 * ``unique_repo``    -- function-scoped callable: ``unique_repo(namespace="alice")`` returns a fresh
   repository name per call.
@@ -80,11 +81,13 @@ def registry_token(tmp_path_factory: pytest.TempPathFactory, registry_ca: LocalC
 
 
 @pytest.fixture
-def token_server(registry_token: RegistryInfo) -> TokenServer:
-    """Return the token registry's token server, reset to its default policy with an empty log."""
-    assert registry_token.token_server is not None
-    registry_token.token_server.reset()
-    return registry_token.token_server
+def token_server(registry_token: RegistryInfo) -> Iterator[TokenServer]:
+    """Yield the token registry's token server reset to its defaults; reset it again afterwards."""
+    server = registry_token.token_server
+    assert server is not None
+    server.reset()
+    yield server
+    server.reset()
 
 
 @pytest.fixture

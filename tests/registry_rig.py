@@ -630,18 +630,15 @@ class RegistryServer:
             except BaseException:
                 self.stop()
                 raise
-            username = password = None
-            users: Mapping[str, str] = {}
-            if self.htpasswd_users is not None or self.token_server is not None:
-                users = self.htpasswd_users if self.htpasswd_users is not None else self.token_server.users  # type: ignore[union-attr]
-                username, password = next(iter(users.items()))
+            users = self._users()
+            username, password = next(iter(users.items()), (None, None))
             self.info = RegistryInfo(
                 host=f"127.0.0.1:{port}",
                 scheme="https" if self.tls else "http",
                 ca_file=str(self.ca_file) if self.ca_file else None,
                 username=username,
                 password=password,
-                users=dict(users),
+                users=users,
                 storage_dir=self.storage_dir,
                 log_file=self.log_file,
                 flavour=self.flavour,
@@ -649,6 +646,12 @@ class RegistryServer:
             )
             return self.info
         raise AssertionError("unreachable")
+
+    def _users(self) -> dict[str, str]:
+        """Return the users the registry (or its token server) accepts; the first is the default."""
+        if self.htpasswd_users is not None:
+            return dict(self.htpasswd_users)
+        return dict(self.token_server.users) if self.token_server is not None else {}
 
     def _failure(self, what: str) -> str:
         return (
