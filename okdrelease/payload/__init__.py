@@ -1,0 +1,1 @@
+"""Release payload: inputs, image-references, release metadata, operator manifests and the release build."""
