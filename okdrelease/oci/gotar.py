@@ -1,0 +1,211 @@
+"""Byte-exact writer for the tar streams Go's ``archive/tar`` produces with default settings (spec §3.11.5)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import posixpath
+from typing import BinaryIO
+
+from okdrelease.errors import LayerError
+
+log = logging.getLogger(__name__)
+
+BLOCK_SIZE = 512
+_NAME_SIZE = 100
+_PREFIX_SIZE = 155
+#: The latest instant Go can represent as int64 Unix nanoseconds (2262-04-11T23:47:16.854775807Z).
+_MAX_UNIX_SECONDS = (2**63 - 1) / 1e9
+
+# Field offsets and sizes of the ustar header.
+_NAME = (0, 100)
+_MODE = (100, 8)
+_UID = (108, 8)
+_GID = (116, 8)
+_SIZE = (124, 12)
+_MTIME = (136, 12)
+_CHKSUM = (148, 8)
+_TYPEFLAG = 156
+_MAGIC = (257, 6)
+_VERSION = (263, 2)
+_DEVMAJOR = (329, 8)
+_DEVMINOR = (337, 8)
+_PREFIX = (345, 155)
+
+TYPE_REG = b"0"
+TYPE_DIR = b"5"
+TYPE_PAX = b"x"
+
+
+def go_mtime(mtime: float) -> int:
+    """Return the whole-second mtime Go's tar writer records for a file time ``mtime`` (Unix seconds).
+
+    Times before the epoch or beyond Go's int64-nanosecond range count as the epoch (as oc's layer
+    extraction does); sub-second times round to the nearest second, halves away from zero.
+    """
+    if not math.isfinite(mtime) or mtime < 0 or mtime > _MAX_UNIX_SECONDS:
+        return 0
+    return math.floor(mtime + 0.5)
+
+
+def _is_ascii(raw: bytes) -> bool:
+    """Return True if ``raw`` holds only non-NUL ASCII bytes (Go's ``isASCII``)."""
+    return all(0 < b < 0x80 for b in raw)
+
+
+def _to_ascii(raw: bytes) -> bytes:
+    """Return ``raw`` without NUL and non-ASCII bytes (Go's ``toASCII``)."""
+    return bytes(b for b in raw if 0 < b < 0x80)
+
+
+def _fits_octal(size: int, value: int) -> bool:
+    """Return True if ``value`` fits a NUL-terminated octal field of ``size`` bytes."""
+    return 0 <= value < 8 ** (size - 1)
+
+
+def _split_ustar_path(name: bytes) -> tuple[bytes, bytes] | None:
+    """Split a long ASCII name into ustar (prefix, name) like Go's ``splitUSTARPath``; None if impossible."""
+    length = len(name)
+    if length <= _NAME_SIZE or not _is_ascii(name):
+        return None
+    if length > _PREFIX_SIZE + 1:
+        length = _PREFIX_SIZE + 1
+    elif name[length - 1 : length] == b"/":
+        length -= 1
+    i = name.rfind(b"/", 0, length)
+    nlen = len(name) - i - 1
+    if i <= 0 or nlen > _NAME_SIZE or nlen == 0 or i > _PREFIX_SIZE:
+        return None
+    return name[:i], name[i + 1 :]
+
+
+def _put_string(block: bytearray, field: tuple[int, int], value: bytes) -> None:
+    """Store ``value`` in a string field, truncating and NUL-terminating like Go's ``formatString``."""
+    offset, size = field
+    chunk = value[:size]
+    block[offset : offset + len(chunk)] = chunk
+    if len(value) < size:
+        block[offset + len(value)] = 0
+    if len(value) > size and chunk.endswith(b"/"):
+        block[offset + len(chunk.rstrip(b"/"))] = 0
+
+
+def _put_octal(block: bytearray, field: tuple[int, int], value: int) -> None:
+    """Store ``value`` as zero-padded octal with a NUL terminator (0 if it does not fit), like Go."""
+    _offset, size = field
+    if not _fits_octal(size, value):
+        value = 0
+    _put_string(block, field, format(value, "o").rjust(size - 1, "0").encode("ascii"))
+
+
+def _finish(block: bytearray) -> bytes:
+    """Set the ustar magic and checksum of a header block and return it."""
+    block[_MAGIC[0] : _MAGIC[0] + 6] = b"ustar\0"
+    block[_VERSION[0] : _VERSION[0] + 2] = b"00"
+    offset, size = _CHKSUM
+    block[offset : offset + size] = b" " * size
+    _put_octal(block, (offset, 7), sum(block))
+    block[offset + 7] = 0x20
+    return bytes(block)
+
+
+def _pax_record(key: str, value: bytes) -> bytes:
+    """Return one PAX extended-header record ``"<len> key=value\\n"``."""
+    body = b" " + key.encode("ascii") + b"=" + value + b"\n"
+    size = len(body) + len(str(len(body)))
+    record = str(size).encode("ascii") + body
+    if len(record) != size:
+        record = str(len(record)).encode("ascii") + body
+    return record
+
+
+def _pax_header_name(name: bytes) -> bytes:
+    """Return the name Go gives the ``x`` entry for ``name``: ``<dir>/PaxHeaders.0/<file>``, cleaned."""
+    directory, file = posixpath.split(name)
+    joined = posixpath.normpath(posixpath.join(directory, b"PaxHeaders.0", file))
+    if joined.startswith(b"//"):
+        joined = b"/" + joined.lstrip(b"/")
+    return _to_ascii(joined)[:_NAME_SIZE].rstrip(b"/")
+
+
+class GoTarWriter:
+    """Writes tar entries exactly as Go's ``archive/tar.Writer`` does for headers without a set format."""
+
+    def __init__(self, fileobj: BinaryIO) -> None:
+        """Write to the binary stream ``fileobj``."""
+        self._out = fileobj
+        self._closed = False
+
+    def add_dir(self, name: str, mode: int = 0o777, mtime: float = 0) -> None:
+        """Write a directory entry ``name`` (no trailing slash is added)."""
+        self._write_header(name, TYPE_DIR, mode, 0, mtime)
+
+    def add_file(self, name: str, data: bytes, mode: int = 0o444, mtime: float = 0) -> None:
+        """Write a regular-file entry ``name`` holding ``data``, padded to the block size."""
+        self._write_header(name, TYPE_REG, mode, len(data), mtime)
+        self._out.write(data)
+        self._pad(len(data))
+
+    def close(self) -> None:
+        """Write the end-of-archive marker: exactly two zero blocks, no record padding."""
+        if not self._closed:
+            self._out.write(bytes(2 * BLOCK_SIZE))
+            self._closed = True
+
+    def _pad(self, length: int) -> None:
+        """Pad the stream after ``length`` data bytes to the next block boundary."""
+        remainder = length % BLOCK_SIZE
+        if remainder:
+            self._out.write(bytes(BLOCK_SIZE - remainder))
+
+    def _write_header(self, name: str, typeflag: bytes, mode: int, size: int, mtime: float) -> None:
+        """Choose ustar or PAX for one entry like Go and write its header block(s)."""
+        if self._closed:
+            raise LayerError(f"tar writer is closed; cannot add {name!r}")
+        raw = name.encode("utf-8", "surrogateescape")
+        if b"\0" in raw:
+            raise LayerError(f"tar entry name {name!r} contains a NUL byte")
+        if not _fits_octal(_MODE[1], mode):
+            raise LayerError(f"tar entry {name!r} has an invalid mode {mode:o}")
+        seconds = go_mtime(mtime)
+        pax: dict[str, bytes] = {}
+        if (len(raw) > _NAME_SIZE or not _is_ascii(raw)) and _split_ustar_path(raw) is None:
+            pax["path"] = raw
+        if not _fits_octal(_SIZE[1], size):
+            pax["size"] = str(size).encode("ascii")
+        if not _fits_octal(_MTIME[1], seconds):
+            pax["mtime"] = str(seconds).encode("ascii")
+        if not pax:
+            split = _split_ustar_path(raw)
+            prefix, short = split if split is not None else (b"", raw)
+            block = self._template(short, typeflag, mode, size, seconds)
+            _put_string(block, _PREFIX, prefix)
+            self._out.write(_finish(block))
+            return
+        records = b"".join(_pax_record(key, pax[key]) for key in sorted(pax))
+        log.debug("PAX header for tar entry %r: %s", name, sorted(pax))
+        xblock = bytearray(BLOCK_SIZE)
+        xblock[_TYPEFLAG] = TYPE_PAX[0]
+        _put_string(xblock, _NAME, _pax_header_name(raw))
+        for field in (_MODE, _UID, _GID, _MTIME):
+            _put_octal(xblock, field, 0)
+        _put_octal(xblock, _SIZE, len(records))
+        self._out.write(_finish(xblock))
+        self._out.write(records)
+        self._pad(len(records))
+        self._out.write(_finish(self._template(_to_ascii(raw), typeflag, mode, size, seconds)))
+
+    @staticmethod
+    def _template(name: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytearray:
+        """Return a header block with the fields Go's ``templateV7Plus`` fills (no magic or checksum)."""
+        block = bytearray(BLOCK_SIZE)
+        block[_TYPEFLAG] = typeflag[0]
+        _put_string(block, _NAME, name)
+        _put_octal(block, _MODE, mode)
+        _put_octal(block, _UID, 0)
+        _put_octal(block, _GID, 0)
+        _put_octal(block, _SIZE, size)
+        _put_octal(block, _MTIME, seconds)
+        _put_octal(block, _DEVMAJOR, 0)
+        _put_octal(block, _DEVMINOR, 0)
+        return block

@@ -1,0 +1,162 @@
+"""Tests for okdrelease.oci.gotar: byte-exact Go archive/tar output."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from okdrelease.errors import LayerError
+from okdrelease.oci.gotar import BLOCK_SIZE, GoTarWriter, go_mtime
+
+GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
+
+
+def _write(build: object) -> bytes:
+    """Run ``build(writer)`` against a fresh writer and return the closed archive bytes."""
+    out = io.BytesIO()
+    writer = GoTarWriter(out)
+    build(writer)  # type: ignore[operator]
+    writer.close()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("case", ["01-realistic", "05-name-collisions", "20-no-operators"])
+def test_rewriting_golden_layer_reproduces_its_bytes(case: str) -> None:
+    expected = (GOLDEN / case / "expected" / "layer.tar").read_bytes()
+    results = json.loads((GOLDEN / case / "case.json").read_text())["results"]
+
+    def build(writer: GoTarWriter) -> None:
+        with tarfile.open(fileobj=io.BytesIO(expected)) as archive:
+            for member in archive:
+                if member.isdir():
+                    writer.add_dir(member.name, member.mode, member.mtime)
+                else:
+                    handle = archive.extractfile(member)
+                    assert handle is not None
+                    writer.add_file(member.name, handle.read(), member.mode, member.mtime)
+
+    produced = _write(build)
+    assert produced == expected
+    assert "sha256:" + hashlib.sha256(produced).hexdigest() == results["diff_id"]
+
+
+def test_directory_header_fields() -> None:
+    data = _write(lambda w: w.add_dir("release-manifests", 0o777, 1705612010))
+    assert len(data) == 3 * BLOCK_SIZE
+    header = data[:BLOCK_SIZE]
+    assert header[:18] == b"release-manifests\0"
+    assert header[100:108] == b"0000777\0"
+    assert header[108:124] == b"0000000\x000000000\0"
+    assert header[124:136] == b"00000000000\0"
+    assert header[136:148] == b"14552311352\0"
+    assert header[156:157] == b"5"
+    assert header[257:265] == b"ustar\x0000"
+    assert header[329:345] == b"0000000\x000000000\0"
+    checksum = sum(header[:148]) + 8 * 32 + sum(header[156:])
+    assert header[148:156] == f"{checksum:06o}".encode() + b"\0 "
+    assert data[BLOCK_SIZE:] == bytes(2 * BLOCK_SIZE)
+
+
+def test_file_data_is_padded_and_archive_has_no_record_padding() -> None:
+    data = _write(lambda w: w.add_file("a", b"x" * 513, 0o444, 0))
+    assert len(data) == BLOCK_SIZE + 2 * BLOCK_SIZE + 2 * BLOCK_SIZE
+    assert data[BLOCK_SIZE : BLOCK_SIZE + 513] == b"x" * 513
+    assert data[BLOCK_SIZE + 513 :] == bytes(BLOCK_SIZE - 1 + 2 * BLOCK_SIZE)
+
+
+def test_empty_archive_is_two_zero_blocks_and_close_is_idempotent() -> None:
+    out = io.BytesIO()
+    writer = GoTarWriter(out)
+    writer.close()
+    writer.close()
+    assert out.getvalue() == bytes(1024)
+    with pytest.raises(LayerError, match="closed"):
+        writer.add_file("late", b"", 0o444, 0)
+
+
+@pytest.mark.parametrize(
+    ("given", "recorded"),
+    [
+        (1705612010.75, 1705612011),
+        (1705612010.5, 1705612011),
+        (1705612010.49, 1705612010),
+        (0.0, 0),
+        (-0.25, 0),
+        (-5.0, 0),
+        (9223372037.0, 0),
+        (9223372036.0, 9223372036),
+        (float("nan"), 0),
+    ],
+)
+def test_go_mtime(given: float, recorded: int) -> None:
+    assert go_mtime(given) == recorded
+
+
+def test_mtime_beyond_octal_range_uses_pax_mtime_record() -> None:
+    data = _write(lambda w: w.add_file("f", b"", 0o444, 9000000000))
+    assert data[156:157] == b"x"
+    assert data[BLOCK_SIZE : BLOCK_SIZE + 20] == b"20 mtime=9000000000\n"
+    main = data[2 * BLOCK_SIZE : 3 * BLOCK_SIZE]
+    assert main[136:148] == b"00000000000\0"
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        assert archive.getmembers()[0].mtime == 9000000000
+
+
+def test_long_ascii_name_is_split_into_prefix_and_name() -> None:
+    name = "release-manifests/" + "n" * 100
+    data = _write(lambda w: w.add_file(name, b"1", 0o444, 0))
+    assert data[156:157] == b"0"
+    assert data[:101] == b"n" * 100 + b"0"  # the mode field follows directly
+    assert data[345:363] == b"release-manifests\0"
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        assert archive.getnames() == [name]
+
+
+def test_unsplittable_long_name_gets_pax_header() -> None:
+    name = "release-manifests/" + "n" * 101
+    data = _write(lambda w: w.add_file(name, b"1", 0o444, 7))
+    xheader = data[:BLOCK_SIZE]
+    assert xheader[156:157] == b"x"
+    assert xheader[:100] == (b"release-manifests/PaxHeaders.0/" + b"n" * 101)[:100]
+    assert xheader[100:108] == b"0000000\0"
+    assert xheader[329:345] == bytes(16)
+    record = f" path={name}\n"
+    length = len(record) + 3
+    assert xheader[124:136] == f"{length:011o}\0".encode()
+    assert data[BLOCK_SIZE : BLOCK_SIZE + length] == f"{length}{record}".encode()
+    main = data[2 * BLOCK_SIZE : 3 * BLOCK_SIZE]
+    assert main[:100] == name.encode()[:100]
+    assert main[136:148] == b"00000000007\0"
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        assert archive.getnames() == [name]
+
+
+def test_non_ascii_name_keeps_ascii_bytes_in_ustar_field() -> None:
+    name = "release-manifests/0000_60_ünïcödé.yaml"
+    data = _write(lambda w: w.add_file(name, b"kind: x\n", 0o444, 1))
+    assert data[:48].rstrip(b"\0") == b"release-manifests/PaxHeaders.0/0000_60_ncd.yaml"
+    assert data[BLOCK_SIZE : BLOCK_SIZE + 51] == b"51 path=" + name.encode() + b"\n"
+    assert data[2 * BLOCK_SIZE : 2 * BLOCK_SIZE + 36] == b"release-manifests/0000_60_ncd.yaml\0\0"
+
+
+def test_pax_record_length_crossing_a_digit_boundary() -> None:
+    # A 97-byte " path=...\n" body gets length 99; a 98-byte body would give 100, which needs 3 digits: 101.
+    for body_len, expected_len in ((97, 99), (98, 101)):
+        name = "d/" + "é" + "a" * (body_len - 7 - 2 - 2)
+        assert len(f" path={name}\n".encode()) == body_len
+        data = _write(lambda w, n=name: w.add_file(n, b"", 0o444, 0))
+        digits = len(str(expected_len))
+        assert data[BLOCK_SIZE : BLOCK_SIZE + digits + 6] == f"{expected_len} path=".encode()
+        assert int(data[124:135], 8) == expected_len
+
+
+def test_invalid_names_and_modes_are_rejected() -> None:
+    with pytest.raises(LayerError, match="NUL"):
+        _write(lambda w: w.add_file("a\0b", b"", 0o444, 0))
+    with pytest.raises(LayerError, match="invalid mode"):
+        _write(lambda w: w.add_file("a", b"", 0o100000000, 0))
