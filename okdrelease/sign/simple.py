@@ -1,0 +1,115 @@
+"""The "atomic container signature" payload (containers/image simple signing), spec §7.1/§7.2."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import attrs
+
+from okdrelease.errors import InvalidReferenceError, SignatureError
+from okdrelease.reference import ImageReference
+
+SIGNATURE_TYPE = "atomic container signature"
+_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+
+
+@attrs.frozen
+class AtomicSignature:
+    """The signed claim: this manifest digest is the image known as this reference."""
+
+    docker_reference: str
+    manifest_digest: str
+    creator: str | None = None
+    timestamp: int | None = None
+
+    def to_bytes(self) -> bytes:
+        """Serialise exactly as ``oc adm release new --to-signature``: two-space indent, no trailing newline."""
+        optional: dict[str, Any] = {}
+        if self.creator is not None:
+            optional["creator"] = self.creator
+        if self.timestamp is not None:
+            optional["timestamp"] = self.timestamp
+        document = {
+            "critical": {
+                "type": SIGNATURE_TYPE,
+                "image": {"docker-manifest-digest": self.manifest_digest},
+                "identity": {"docker-reference": self.docker_reference},
+            },
+            "optional": optional,
+        }
+        return json.dumps(document, indent=2).encode("utf-8")
+
+
+def new_signature_payload(docker_reference: str, manifest_digest: str, creator: str, timestamp: int) -> bytes:
+    """Build the payload oc writes; every input must be non-empty (oc's own check and message)."""
+    if not creator or not timestamp or not manifest_digest or not docker_reference:
+        raise SignatureError(
+            "you must specify a signer, current timestamp, release digest, and pull spec to sign"
+        )
+    return AtomicSignature(docker_reference, manifest_digest, creator, timestamp).to_bytes()
+
+
+def _exact_object(value: Any, allowed: dict[str, type | tuple[type, ...]], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SignatureError(f"the signature is not valid JSON: {where} must be an object")
+    for key, item in value.items():
+        if key not in allowed:
+            raise SignatureError(f'the signature is not valid JSON: unknown field "{key}" in {where}')
+        expected = allowed[key]
+        if item is not None and (not isinstance(item, expected) or isinstance(item, bool)):
+            raise SignatureError(
+                f'the signature is not valid JSON: field "{key}" in {where} has the wrong type'
+            )
+    return value
+
+
+def parse_signature_payload(data: bytes) -> AtomicSignature:
+    """Parse signed content strictly, as library-go does (unknown fields refused, types checked)."""
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise SignatureError(f"the signature is not valid JSON: {err}") from err
+    top = _exact_object(document, {"critical": dict, "optional": dict}, "the signature")
+    critical = _exact_object(
+        top.get("critical") or {}, {"type": str, "image": dict, "identity": dict}, "critical"
+    )
+    image = _exact_object(critical.get("image") or {}, {"docker-manifest-digest": str}, "critical.image")
+    identity = _exact_object(critical.get("identity") or {}, {"docker-reference": str}, "critical.identity")
+    optional = _exact_object(top.get("optional") or {}, {"creator": str, "timestamp": int}, "optional")
+    if critical.get("type") != SIGNATURE_TYPE:
+        raise SignatureError("signature is not the correct type")
+    return AtomicSignature(
+        docker_reference=identity.get("docker-reference") or "",
+        manifest_digest=image.get("docker-manifest-digest") or "",
+        creator=optional.get("creator"),
+        timestamp=optional.get("timestamp"),
+    )
+
+
+def check_signature_claims(claim: AtomicSignature, digest: str) -> AtomicSignature:
+    """library-go's checks (identity present, digest equal) plus: the identity must parse as a reference.
+
+    The identity is never compared with where the image was pulled from (Q25).
+    """
+    if not claim.docker_reference:
+        raise SignatureError("signature must have an identity")
+    try:
+        ImageReference.parse(claim.docker_reference)
+    except InvalidReferenceError as err:
+        raise SignatureError(f"signature identity is not a valid image reference: {err}") from err
+    if claim.manifest_digest != digest:
+        raise SignatureError(
+            f"signature digest does not match: signed {claim.manifest_digest or '(none)'}, expected {digest}"
+        )
+    return claim
+
+
+def validate_release_digest(digest: str) -> str:
+    """Check a digest the way library-go does before verifying (non-empty, well formed)."""
+    if not digest:
+        raise SignatureError("release images that are not accessed via digest cannot be verified")
+    if not _DIGEST_RE.match(digest):
+        raise SignatureError(f'the provided release image digest has an invalid format: "{digest}"')
+    return digest

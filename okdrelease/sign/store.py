@@ -1,0 +1,343 @@
+"""Where release signatures live: store directories, HTTP(S) stores and ConfigMaps (spec §7.2-§7.4)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import requests
+import yaml
+
+from okdrelease.errors import SignatureError
+
+log = logging.getLogger(__name__)
+
+#: Stores are probed for signature-1 ... signature-9 (library-go's loop bound is 10, exclusive; Q26).
+MAX_SIGNATURES = 9
+#: HTTP bodies are read up to this many bytes.
+MAX_SIGNATURE_BYTES = 50 * 1024
+
+SIGNATURE_NAMESPACE = "openshift-config-managed"
+SIGNATURES_LABEL = "release.openshift.io/verification-signatures"
+VERIFICATION_ANNOTATION = "release.openshift.io/verification-config-map"
+KEY_PREFIX = "verifier-public-key-"
+STORE_PREFIX = "store-"
+_NAME_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+
+def split_digest(digest: str) -> tuple[str, str]:
+    """Split ``<algo>:<hex>``; raise SignatureError when it is not of that form."""
+    algorithm, sep, hex_part = digest.partition(":")
+    if not sep or not algorithm or not hex_part or "/" in digest:
+        raise SignatureError(f"invalid digest {digest!r}")
+    return algorithm, hex_part
+
+
+def signature_dir_name(digest: str) -> str:
+    """The lookaside directory name of a digest: ``<algo>=<hex>``."""
+    algorithm, hex_part = split_digest(digest)
+    return f"{algorithm}={hex_part}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Store directories (file:// stores)
+
+
+def write_signature_to_dir(directory: str | os.PathLike[str], digest: str, signature: bytes) -> Path:
+    """Write ``signature`` as ``DIR/<algo>=<hex>/signature-N`` with the next free N (1..9); return the path."""
+    target = Path(directory) / signature_dir_name(digest)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for index in range(1, MAX_SIGNATURES + 1):
+            path = target / f"signature-{index}"
+            try:
+                with open(path, "xb") as handle:
+                    handle.write(signature)
+            except FileExistsError:
+                if path.read_bytes() == signature:
+                    return path
+                continue
+            return path
+    except OSError as err:
+        raise SignatureError(f"cannot write signature to {target}: {err.strerror or err}") from err
+    raise SignatureError(
+        f"{target} already holds {MAX_SIGNATURES} signatures; readers never look beyond signature-{MAX_SIGNATURES}"
+    )
+
+
+def read_signatures_from_dir(directory: str | os.PathLike[str], digest: str) -> list[bytes]:
+    """Read ``DIR/<algo>=<hex>/signature-1..9``, stopping at the first missing file."""
+    target = Path(directory) / signature_dir_name(digest)
+    out: list[bytes] = []
+    for index in range(1, MAX_SIGNATURES + 1):
+        path = target / f"signature-{index}"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            break
+        except OSError as err:
+            raise SignatureError(f"cannot read signature {path}: {err.strerror or err}") from err
+        if data:
+            out.append(data)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP(S) stores
+
+
+@attrs.frozen
+class StoreResult:
+    """Signatures read from one store, and the errors met on the way (non-fatal, as in library-go)."""
+
+    signatures: tuple[bytes, ...]
+    errors: tuple[str, ...] = ()
+
+
+def read_signatures_from_url(
+    url: str, digest: str, *, session: requests.Session | None = None, timeout: float = 30.0
+) -> StoreResult:
+    """Read a store by URL: ``file://DIR`` or ``http(s)://`` in the lookaside layout.
+
+    HTTP: 404 ends the store; other non-2xx statuses are recorded and the next N is tried;
+    bodies are read up to 50 KiB; empty bodies are skipped.
+    """
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "file":
+        return StoreResult(tuple(read_signatures_from_dir(urllib.parse.unquote(parsed.path), digest)))
+    if parsed.scheme not in ("http", "https"):
+        raise SignatureError(
+            f"signature store {url!r} must be a URL with scheme file://, http://, or https://"
+        )
+    base = url.rstrip("/") + "/" + signature_dir_name(digest)
+    own = session is None
+    http = session or requests.Session()
+    signatures: list[bytes] = []
+    errors: list[str] = []
+    try:
+        for index in range(1, MAX_SIGNATURES + 1):
+            location = f"{base}/signature-{index}"
+            try:
+                with http.get(location, timeout=timeout, stream=True) as response:
+                    if response.status_code == 404:
+                        break
+                    if not 200 <= response.status_code < 300:
+                        errors.append(f"{location}: HTTP {response.status_code}")
+                        continue
+                    body = response.raw.read(MAX_SIGNATURE_BYTES, decode_content=True)
+            except requests.RequestException as err:
+                errors.append(f"{location}: {err}")
+                break
+            if body:
+                signatures.append(body)
+    finally:
+        if own:
+            http.close()
+    for error in errors:
+        log.warning("signature store: %s", error)
+    return StoreResult(tuple(signatures), tuple(errors))
+
+
+# ---------------------------------------------------------------------------------------------
+# Signature ConfigMaps
+
+
+def signature_configmap(digest: str, signatures: Sequence[bytes]) -> dict[str, Any]:
+    """The ConfigMap ``oc adm release mirror`` exports for a digest (keys ``<algo>-<hex>-N`` from 1)."""
+    algorithm, hex_part = split_digest(digest)
+    name = f"{algorithm}-{hex_part}"
+    return {
+        "kind": "ConfigMap",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": name,
+            "namespace": SIGNATURE_NAMESPACE,
+            "labels": {SIGNATURES_LABEL: ""},
+        },
+        "binaryData": {
+            f"{name}-{index}": base64.b64encode(signature).decode("ascii")
+            for index, signature in enumerate(signatures, start=1)
+        },
+    }
+
+
+def signature_configmap_json(digest: str, signatures: Sequence[bytes]) -> bytes:
+    """The ConfigMap as the Kubernetes JSON serializer writes it: compact, one line, newline."""
+    return json.dumps(signature_configmap(digest, signatures), separators=(",", ":")).encode() + b"\n"
+
+
+def signature_configmap_filename(digest: str) -> str:
+    """``signature-<algo>-<first 16 hex>.json``."""
+    algorithm, hex_part = split_digest(digest)
+    return f"signature-{algorithm}-{hex_part[:16]}.json"
+
+
+def write_signature_configmap(
+    directory: str | os.PathLike[str], digest: str, signatures: Sequence[bytes]
+) -> Path:
+    """Write the ConfigMap file into ``directory`` (dir mode 0750, file mode 0640); return its path."""
+    target = Path(directory)
+    path = target / signature_configmap_filename(digest)
+    try:
+        target.mkdir(mode=0o750, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(signature_configmap_json(digest, signatures))
+    except OSError as err:
+        raise SignatureError(f"cannot write signature ConfigMap {path}: {err.strerror or err}") from err
+    return path
+
+
+def _load_document(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(data)
+    except yaml.YAMLError as err:
+        raise SignatureError(f"{what} is not valid JSON or YAML: {err}") from err
+    if not isinstance(document, dict) or document.get("kind") != "ConfigMap":
+        raise SignatureError(f"{what} is not a ConfigMap")
+    return document
+
+
+def read_signature_configmap(data: bytes, digest: str, what: str = "ConfigMap") -> list[bytes]:
+    """Signatures of ``digest`` in a ConfigMap: every ``binaryData`` key starting ``<algo>-<hex>`` (Q27)."""
+    algorithm, hex_part = split_digest(digest)
+    prefix = f"{algorithm}-{hex_part}"
+    document = _load_document(data, what)
+    binary = document.get("binaryData") or {}
+    if not isinstance(binary, dict):
+        raise SignatureError(f"{what}: binaryData is not a map")
+    out: list[bytes] = []
+    for key in sorted(binary, key=lambda k: _suffix_order(k, prefix)):
+        if not str(key).startswith(prefix):
+            continue
+        try:
+            out.append(base64.b64decode(str(binary[key]), validate=True))
+        except ValueError as err:
+            raise SignatureError(f"{what}: binaryData key {key!r} is not base64: {err}") from err
+    return out
+
+
+def _suffix_order(key: str, prefix: str) -> tuple[int, str]:
+    suffix = str(key)[len(prefix) :].lstrip("-")
+    return (int(suffix), key) if suffix.isdigit() else (1 << 30, key)
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification-keys ConfigMap (cluster-update-keys)
+
+
+def verification_configmap(
+    keys: Mapping[str, str],
+    stores: Mapping[str, str],
+    *,
+    name: str = "release-verification",
+    namespace: str = SIGNATURE_NAMESPACE,
+    extra_data: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """A ConfigMap like cluster-update-keys': ``verifier-public-key-<name>`` keys and ``store-<name>`` URLs."""
+    if not keys:
+        raise SignatureError("a verification ConfigMap needs at least one public key")
+    if not stores:
+        raise SignatureError("a verification ConfigMap needs at least one signature store")
+    data: dict[str, str] = {}
+    for key_name, armored in keys.items():
+        _check_name(key_name)
+        data[f"{KEY_PREFIX}{key_name}"] = armored if armored.endswith("\n") else armored + "\n"
+    for store_name, url in stores.items():
+        _check_name(store_name)
+        check_store_url(url, f"{STORE_PREFIX}{store_name}")
+        data[f"{STORE_PREFIX}{store_name}"] = url
+    data.update(extra_data or {})
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "annotations": {
+                VERIFICATION_ANNOTATION: "",
+                "include.release.openshift.io/self-managed-high-availability": "true",
+                "include.release.openshift.io/single-node-developer": "true",
+            },
+        },
+        "data": data,
+    }
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """YAML dumper that writes multi-line strings (armored keys) as literal blocks."""
+
+
+def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_BlockDumper.add_representer(str, _str_representer)
+
+
+def verification_configmap_yaml(keys: Mapping[str, str], stores: Mapping[str, str], **kwargs: Any) -> str:
+    """The verification-keys ConfigMap as a YAML manifest (armored keys as literal blocks)."""
+    document = verification_configmap(keys, stores, **kwargs)
+    return yaml.dump(document, Dumper=_BlockDumper, sort_keys=False, default_flow_style=False)
+
+
+def _check_name(name: str) -> None:
+    if not name or not _NAME_RE.match(name):
+        raise SignatureError(f"invalid key or store name {name!r} (letters, digits, '-', '_' and '.')")
+
+
+def check_store_url(url: str, key: str) -> str:
+    """Check a store URL the way library-go does (scheme file, http or https)."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("file", "http", "https") or (parsed.scheme != "file" and not parsed.netloc):
+        raise SignatureError(
+            f'has an invalid key "{key}": must be a valid URL with scheme file://, http://, or https://'
+        )
+    return url
+
+
+@attrs.frozen
+class VerificationConfig:
+    """What a verification ConfigMap configures: armored/binary keyrings and store URLs by name."""
+
+    keyrings: dict[str, bytes]
+    stores: dict[str, str]
+
+
+def read_verification_configmap(data: bytes, what: str = "ConfigMap") -> VerificationConfig:
+    """Parse a verification ConfigMap (YAML or JSON) with library-go's checks and messages."""
+    document = _load_document(data, what)
+    metadata = document.get("metadata") or {}
+    source = f"configmap {metadata.get('namespace', '')}/{metadata.get('name', '')} ({what})"
+    keyrings: dict[str, bytes] = {}
+    stores: dict[str, str] = {}
+    entries = dict(document.get("data") or {})
+    for key, value in (document.get("binaryData") or {}).items():
+        entries[key] = base64.b64decode(str(value))
+    for key, value in entries.items():
+        raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+        if key.startswith(KEY_PREFIX):
+            keyrings[key[len(KEY_PREFIX) :]] = raw
+        elif key.startswith(STORE_PREFIX):
+            try:
+                stores[key[len(STORE_PREFIX) :]] = check_store_url(raw.decode("utf-8").strip(), key)
+            except SignatureError as err:
+                raise SignatureError(f"{source} {err}") from err
+        else:
+            log.warning("%s has an unrecognized key %r that will be ignored", source, key)
+    if not stores:
+        raise SignatureError(f"{source} did not provide any signature stores to read from and cannot be used")
+    if not keyrings:
+        raise SignatureError(
+            f"{source} did not provide any GPG public keys to verify signatures from and cannot be used"
+        )
+    return VerificationConfig(keyrings, stores)
