@@ -39,7 +39,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -556,8 +556,10 @@ class RegistryServer:
         htpasswd_users: Mapping[str, str] | None = None,
         token_server: TokenServer | None = None,
         binary: str | None = None,
+        port_picker: Callable[[], int] | None = None,
     ) -> None:
         """Describe the registry; ``tls`` is (cert, key); use ``start()`` to launch it."""
+        self.port_picker = port_picker or free_port
         self.workdir = workdir
         self.flavour = flavour
         self.tls = tls
@@ -606,7 +608,7 @@ class RegistryServer:
         self.storage_dir.mkdir(exist_ok=True)
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REGISTRY_", "OTEL_"))}
         for attempt in itertools.count(1):
-            port = free_port()
+            port = self.port_picker()
             self.config_file.write_text(yaml.safe_dump(self._config(port), sort_keys=False))
             with self.log_file.open("ab") as log_fh:
                 log_fh.write(f"--- starting {self.flavour} registry on port {port}\n".encode())

@@ -1,0 +1,297 @@
+"""The release image: the base (CVO) image plus one payload layer, as oc builds it (spec §3.12)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import attrs
+
+from okdrelease.errors import ReleaseError
+from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.digest import sha256_digest
+from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
+from okdrelease.payload.gojson import marshal, marshal_indent
+from okdrelease.transport.base import Repository
+
+log = logging.getLogger(__name__)
+
+RELEASE_LABEL = "io.openshift.release"
+BASE_DIGEST_LABEL = "io.openshift.release.base-image-digest"
+HISTORY_COMMENT = "Release image for OpenShift"
+#: The well-known gzipped empty layer oc always re-uploads (Q29).
+EMPTY_GZIP_LAYER = "sha256:a3ed95caeb02ffe68cdd9fd84406680ae93d633cb16422d00e8a7c22955b46d4"
+
+# Go's DockerConfig struct (docker10), in declaration order: JSON name -> kind for omitempty.
+_CONFIG_FIELDS: tuple[tuple[str, str], ...] = (
+    ("Hostname", "str"),
+    ("Domainname", "str"),
+    ("User", "str"),
+    ("Memory", "int"),
+    ("MemorySwap", "int"),
+    ("CpuShares", "int"),
+    ("Cpuset", "str"),
+    ("AttachStdin", "bool"),
+    ("AttachStdout", "bool"),
+    ("AttachStderr", "bool"),
+    ("PortSpecs", "list"),
+    ("ExposedPorts", "set"),
+    ("Tty", "bool"),
+    ("OpenStdin", "bool"),
+    ("StdinOnce", "bool"),
+    ("Env", "list"),
+    ("Cmd", "list"),
+    ("Dns", "list"),
+    ("Image", "str"),
+    ("Volumes", "set"),
+    ("VolumesFrom", "str"),
+    ("WorkingDir", "str"),
+    ("Entrypoint", "list"),
+    ("NetworkDisabled", "bool"),
+    ("SecurityOpts", "list"),
+    ("OnBuild", "list"),
+    ("Labels", "map"),
+)
+
+
+def _go_decode_fields(data: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """Map JSON keys onto Go field names the way encoding/json does (exact, then case-insensitive)."""
+    canonical = {name.lower(): name for name in names}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        field = key if key in canonical.values() else canonical.get(key.lower())
+        if field is not None:
+            out[field] = value
+    return out
+
+
+def _empty(value: Any) -> bool:
+    return value is None or value == "" or value == 0 or value is False or value == [] or value == {}
+
+
+def _go_config_object(config: Mapping[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    decoded = _go_decode_fields(config, [name for name, _ in _CONFIG_FIELDS])
+    decoded["Labels"] = labels
+    out: dict[str, Any] = {}
+    for name, kind in _CONFIG_FIELDS:
+        value = decoded.get(name)
+        if _empty(value):
+            continue
+        if kind in ("set", "map") and isinstance(value, dict):
+            value = {k: ({} if kind == "set" else value[k]) for k in sorted(value)}
+        out[name] = value
+    return out
+
+
+_TOP_FIELDS = (
+    "id",
+    "parent",
+    "comment",
+    "created",
+    "container",
+    "container_config",
+    "docker_version",
+    "author",
+    "config",
+    "architecture",
+    "size",
+    "rootfs",
+    "history",
+    "os",
+    "os.version",
+    "os.features",
+)
+
+
+def release_config(
+    base: ImageConfig,
+    *,
+    release_name: str,
+    base_digest: str,
+    created: str,
+    layer_sizes: Iterable[int],
+    payload_diff_id: str,
+) -> bytes:
+    """Return the release image config bytes derived from ``base`` (spec §3.12.3 steps 6-10)."""
+    src = _go_decode_fields(base.parsed, _TOP_FIELDS)
+    labels = {RELEASE_LABEL: release_name}
+    if base_digest:
+        labels[BASE_DIGEST_LABEL] = base_digest
+    sizes = list(layer_sizes)
+    rootfs_src = src.get("rootfs") or {}
+    diff_ids = list(rootfs_src.get("diff_ids") or []) + [payload_diff_id]
+    history: list[dict[str, Any]] = [{"created": created, "comment": HISTORY_COMMENT}]
+    while len(history) < len(sizes):
+        history.append({"created": created})
+    out: dict[str, Any] = {"id": str(src.get("id") or "")}
+    if src.get("comment"):
+        out["comment"] = src["comment"]
+    out["created"] = created
+    out["container_config"] = {}
+    for key in ("docker_version", "author"):
+        if src.get(key):
+            out[key] = src[key]
+    out["config"] = _go_config_object(src.get("config") or {}, labels)
+    out["architecture"] = src.get("architecture") or "amd64"
+    total = sum(sizes)
+    if total:
+        out["size"] = total
+    out["rootfs"] = {"type": rootfs_src.get("type") or "layers", "diff_ids": diff_ids}
+    out["history"] = history
+    out["os"] = src.get("os") or "linux"
+    if src.get("os.version"):
+        out["os.version"] = src["os.version"]
+    if src.get("os.features"):
+        out["os.features"] = src["os.features"]
+    return marshal(out)
+
+
+def _descriptor_object(desc: Descriptor) -> dict[str, Any]:
+    raw = desc.raw or {}
+    out: dict[str, Any] = {"mediaType": desc.media_type, "digest": desc.digest, "size": desc.size}
+    for key in ("urls", "annotations", "platform"):
+        if raw.get(key):
+            out[key] = raw[key]
+    return out
+
+
+def release_manifest(config_digest: str, config_size: int, layers: Iterable[Descriptor]) -> bytes:
+    """Return Docker schema 2 manifest bytes with oc's three-space indentation (spec §3.12.3 step 11)."""
+    body = {
+        "schemaVersion": 2,
+        "mediaType": mt.DOCKER_MANIFEST,
+        "config": {"mediaType": mt.DOCKER_CONFIG, "digest": config_digest, "size": config_size},
+        "layers": [_descriptor_object(d) for d in layers],
+    }
+    return marshal_indent(body, indent="   ")
+
+
+def release_list(index: Index, children: Mapping[str, tuple[str, int]]) -> tuple[bytes, str]:
+    """Rebuild a manifest list with new child digests/sizes (Q13 kept); return (bytes, media type)."""
+    entries = []
+    for desc in index.manifests:
+        digest, size = children[desc.digest]
+        entry = _descriptor_object(attrs.evolve(desc, digest=digest, size=size))
+        entries.append(entry)
+    first = index.manifests[0].media_type if index.manifests else ""
+    media_type = mt.OCI_INDEX if first == mt.OCI_MANIFEST else mt.DOCKER_MANIFEST_LIST
+    body = {"schemaVersion": 2, "mediaType": media_type, "manifests": entries}
+    return marshal_indent(body, indent="   "), media_type
+
+
+@attrs.frozen
+class PayloadLayer:
+    """The compressed payload layer: bytes, blob digest, diff ID."""
+
+    blob: bytes = attrs.field(repr=False)
+    digest: str
+    diff_id: str
+
+    @property
+    def size(self) -> int:
+        """Compressed size."""
+        return len(self.blob)
+
+    @classmethod
+    def from_tar(cls, tar: bytes) -> PayloadLayer:
+        """Gzip the payload tar as oc does: level 6, header mtime 0, no name."""
+        buf = io.BytesIO()
+        with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz:
+            gz.write(tar)
+        blob = buf.getvalue()
+        return cls(blob=blob, digest=sha256_digest(blob), diff_id="sha256:" + hashlib.sha256(tar).hexdigest())
+
+
+@attrs.frozen
+class BuiltImage:
+    """One release manifest with what must be pushed for it."""
+
+    manifest: bytes = attrs.field(repr=False)
+    digest: str
+    config: bytes = attrs.field(repr=False)
+    config_digest: str
+    base_layers: tuple[Descriptor, ...]
+
+
+def build_image(
+    base_manifest: Manifest,
+    base_config: ImageConfig,
+    *,
+    base_digest: str,
+    release_name: str,
+    created: str,
+    payload: PayloadLayer,
+) -> BuiltImage:
+    """Compute config and manifest of a release image on top of one base manifest."""
+    base_layers = tuple(base_manifest.layers)
+    sizes = [d.size for d in base_layers] + [payload.size]
+    config = release_config(
+        base_config,
+        release_name=release_name,
+        base_digest=base_digest,
+        created=created,
+        layer_sizes=sizes,
+        payload_diff_id=payload.diff_id,
+    )
+    payload_desc = Descriptor(mt.DOCKER_LAYER_GZIP, payload.digest, payload.size)
+    manifest = release_manifest(sha256_digest(config), len(config), [*base_layers, payload_desc])
+    return BuiltImage(
+        manifest=manifest,
+        digest=sha256_digest(manifest),
+        config=config,
+        config_digest=sha256_digest(config),
+        base_layers=base_layers,
+    )
+
+
+def copy_blobs(
+    source: Repository,
+    dest: Repository,
+    layers: Iterable[Descriptor],
+    *,
+    workers: int,
+) -> None:
+    """Make every layer available in ``dest``: present, mounted, or streamed from ``source``."""
+
+    def one(desc: Descriptor) -> None:
+        if desc.digest != EMPTY_GZIP_LAYER and dest.has_blob(desc.digest):
+            return
+        if dest.mount_blob(desc.digest, source):
+            return
+        with source.open_blob(desc.digest, desc.size) as stream:
+            dest.put_blob(stream, desc.digest, desc.size)
+
+    unique = list({d.digest: d for d in layers}.values())
+    if not unique:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(unique)))) as pool:
+        for future in [pool.submit(one, d) for d in unique]:
+            future.result()
+
+
+def push_image(
+    built: BuiltImage,
+    payload: PayloadLayer,
+    *,
+    source: Repository,
+    dest: Repository,
+    tag: str | None,
+    workers: int,
+    progress: Callable[[str], None] | None = None,
+) -> str:
+    """Push blobs, config, then the manifest (tag last); return the manifest digest."""
+    copy_blobs(source, dest, built.base_layers, workers=workers)
+    if not dest.has_blob(payload.digest):
+        dest.put_blob(payload.blob, payload.digest, payload.size)
+    dest.put_blob(built.config, built.config_digest, len(built.config))
+    digest = dest.put_manifest(built.manifest, mt.DOCKER_MANIFEST, tag)
+    if digest != built.digest:
+        raise ReleaseError(
+            f"{dest.display} returned digest {digest} for the release manifest, expected {built.digest}"
+        )
+    return digest
