@@ -1,0 +1,358 @@
+"""Byte-exact emulation of Go ``encoding/json`` output (Marshal, MarshalIndent) for plain Python values.
+
+Dicts are written in insertion order (callers order struct fields; use :func:`sorted_map` for Go
+maps). Python ``float`` is Go float64, ``int`` is a Go integer, ``None`` is ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from okdrelease.errors import ReleaseError
+from okdrelease.payload.semver import go_quote
+
+__all__ = [
+    "GoJSONError",
+    "check_valid",
+    "format_float",
+    "loads_go",
+    "loads_go_numbers",
+    "marshal",
+    "marshal_indent",
+    "quote_string",
+    "sorted_map",
+]
+
+
+class GoJSONError(ReleaseError):
+    """JSON input Go's decoder would reject; the message is Go's."""
+
+
+_SHORT_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def _escape_char(ch: str) -> str:
+    """Return the Go encoding of one character of a JSON string."""
+    escaped = _SHORT_ESCAPES.get(ch)
+    if escaped is not None:
+        return escaped
+    code = ord(ch)
+    if code < 0x20:
+        return f"\\u00{code:02x}"
+    if 0xD800 <= code <= 0xDFFF:  # lone surrogate (e.g. an undecodable byte): Go writes U+FFFD
+        return "\ufffd"
+    return ch
+
+
+_ESCAPE_TABLE = {code: _escape_char(chr(code)) for code in range(0x20)} | {
+    ord(ch): esc for ch, esc in _SHORT_ESCAPES.items()
+}
+
+
+def quote_string(text: str) -> str:
+    """Return ``text`` as a Go JSON string literal (HTML-escaped, non-ASCII kept raw)."""
+    quoted = text.translate(_ESCAPE_TABLE)
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in quoted):
+        quoted = "".join(_escape_char(ch) for ch in quoted)
+    return '"' + quoted + '"'
+
+
+def format_float(value: float) -> str:
+    """Format a float64 like Go's JSON encoder: shortest digits, exponent only below 1e-6 or from 1e21."""
+    if not math.isfinite(value):
+        raise ValueError(f"json: unsupported value: {value!r}")
+    if value == 0:
+        return "-0" if math.copysign(1.0, value) < 0 else "0"
+    sign = "-" if value < 0 else ""
+    magnitude = abs(value)
+    mantissa, _, exp_text = repr(magnitude).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = whole + frac
+    point = len(whole) + (int(exp_text) if exp_text else 0)
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0") or "0"
+    if magnitude < 1e-6 or magnitude >= 1e21:
+        exponent = point - 1
+        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        exp_sign = "-" if exponent < 0 else "+"
+        exp_digits = str(abs(exponent))
+        if exp_sign == "+" and len(exp_digits) < 2:
+            exp_digits = "0" + exp_digits
+        return f"{sign}{body}e{exp_sign}{exp_digits}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def _scalar(value: Any) -> str | None:
+    """Encode a non-container value, or return None for lists and mappings."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return quote_string(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_float(value)
+    if isinstance(value, (list, tuple, Mapping)):
+        return None
+    raise TypeError(f"json: unsupported type: {type(value).__name__}")
+
+
+def _encode(value: Any, out: list[str], newline: str | None, indent: str, depth: int) -> None:
+    """Append the encoding of ``value``; ``newline`` None means compact output."""
+    scalar = _scalar(value)
+    if scalar is not None:
+        out.append(scalar)
+        return
+    is_map = isinstance(value, Mapping)
+    items = list(value.items()) if is_map else list(value)
+    opener, closer = ("{", "}") if is_map else ("[", "]")
+    if not items:
+        out.append(opener + closer)
+        return
+    out.append(opener)
+    inner = None if newline is None else newline + indent * (depth + 1)
+    separator = ": " if newline is not None else ":"
+    for index, item in enumerate(items):
+        if index:
+            out.append(",")
+        if inner is not None:
+            out.append(inner)
+        if is_map:
+            key, item = item
+            if not isinstance(key, str):
+                raise TypeError(f"json: unsupported map key type: {type(key).__name__}")
+            out.append(quote_string(key) + separator)
+        _encode(item, out, newline, indent, depth + 1)
+    if newline is not None:
+        out.append(newline + indent * depth)
+    out.append(closer)
+
+
+def marshal(obj: Any) -> bytes:
+    """Return the compact Go ``json.Marshal`` encoding of ``obj``."""
+    out: list[str] = []
+    _encode(obj, out, None, "", 0)
+    return "".join(out).encode("utf-8")
+
+
+def marshal_indent(obj: Any, indent: str = "  ", prefix: str = "") -> bytes:
+    """Return Go ``json.MarshalIndent(obj, prefix, indent)`` (no trailing newline)."""
+    out: list[str] = []
+    _encode(obj, out, "\n" + prefix, indent, 0)
+    return "".join(out).encode("utf-8")
+
+
+def sorted_map(mapping: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``mapping`` with keys in Go's map encoding order (bytewise sorted)."""
+    return {key: mapping[key] for key in sorted(mapping, key=lambda k: k.encode("utf-8", "surrogatepass"))}
+
+
+_WHITESPACE = frozenset(b" \t\r\n")
+_DIGITS = frozenset(b"0123456789")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+_ESCAPABLE = frozenset(b'"\\/bfnrt')
+_LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
+
+
+def _quote_byte(byte: int) -> str:
+    """Render an offending byte like Go's scanner quoteChar."""
+    if byte == ord("'"):
+        return "'\\''"
+    if byte == ord('"'):
+        return "'\"'"
+    return "'" + go_quote(chr(byte))[1:-1] + "'"
+
+
+class _Scanner:
+    """Go's encoding/json syntax check (checkValid), with its error texts."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def fail(self, context: str) -> GoJSONError:
+        """Return the error for the byte at the current position (or end of input)."""
+        if self.pos >= len(self.data):
+            return GoJSONError("unexpected end of JSON input")
+        return GoJSONError(f"invalid character {_quote_byte(self.data[self.pos])} {context}")
+
+    def peek(self) -> int:
+        """Return the current byte, or -1 at the end."""
+        return self.data[self.pos] if self.pos < len(self.data) else -1
+
+    def skip_space(self) -> None:
+        """Skip JSON white space."""
+        while self.pos < len(self.data) and self.data[self.pos] in _WHITESPACE:
+            self.pos += 1
+
+    def value(self) -> None:
+        """Scan one value (white space before it skipped)."""
+        self.skip_space()
+        byte = self.peek()
+        if byte == ord("{"):
+            self.pos += 1
+            self.container(ord("}"), True)
+        elif byte == ord("["):
+            self.pos += 1
+            self.container(ord("]"), False)
+        elif byte == ord('"'):
+            self.string()
+        elif byte == ord("-") or byte in _DIGITS:
+            self.number()
+        elif byte in _LITERALS:
+            self.literal(_LITERALS[byte])
+        else:
+            raise self.fail("looking for beginning of value")
+
+    def container(self, closer: int, is_object: bool) -> None:
+        """Scan the members of an object or array after its opening bracket."""
+        self.skip_space()
+        if self.peek() == closer:
+            self.pos += 1
+            return
+        while True:
+            if is_object:
+                self.skip_space()
+                if self.peek() != ord('"'):
+                    raise self.fail("looking for beginning of object key string")
+                self.string()
+                self.skip_space()
+                if self.peek() != ord(":"):
+                    raise self.fail("after object key")
+                self.pos += 1
+            self.value()
+            self.skip_space()
+            byte = self.peek()
+            if byte == ord(","):
+                self.pos += 1
+                continue
+            if byte == closer:
+                self.pos += 1
+                return
+            raise self.fail("after object key:value pair" if is_object else "after array element")
+
+    def string(self) -> None:
+        """Scan a string literal starting at its opening quote."""
+        self.pos += 1
+        while True:
+            byte = self.peek()
+            if byte == ord('"'):
+                self.pos += 1
+                return
+            if byte == ord("\\"):
+                self.pos += 1
+                escape = self.peek()
+                if escape == ord("u"):
+                    self.pos += 1
+                    for _ in range(4):
+                        if self.peek() not in _HEX:
+                            raise self.fail("in \\u hexadecimal character escape")
+                        self.pos += 1
+                    continue
+                if escape not in _ESCAPABLE:
+                    raise self.fail("in string escape code")
+            elif byte == -1 or byte < 0x20:
+                raise self.fail("in string literal")
+            self.pos += 1
+
+    def digits(self, context: str) -> None:
+        """Scan one or more digits."""
+        if self.peek() not in _DIGITS:
+            raise self.fail(context)
+        while self.peek() in _DIGITS:
+            self.pos += 1
+
+    def number(self) -> None:
+        """Scan a number literal."""
+        if self.peek() == ord("-"):
+            self.pos += 1
+        if self.peek() == ord("0"):
+            self.pos += 1
+        else:
+            self.digits("in numeric literal")
+        if self.peek() == ord("."):
+            self.pos += 1
+            self.digits("after decimal point in numeric literal")
+        if self.peek() in (ord("e"), ord("E")):
+            self.pos += 1
+            if self.peek() in (ord("+"), ord("-")):
+                self.pos += 1
+            self.digits("in exponent of numeric literal")
+
+    def literal(self, word: bytes) -> None:
+        """Scan true, false or null."""
+        name = word.decode()
+        self.pos += 1
+        for expected in word[1:]:
+            if self.peek() != expected:
+                raise self.fail(f"in literal {name} (expecting {_quote_byte(expected)})")
+            self.pos += 1
+
+
+def check_valid(data: bytes) -> None:
+    """Raise GoJSONError with Go's message if ``data`` is not one valid JSON value."""
+    scanner = _Scanner(data)
+    scanner.value()
+    scanner.skip_space()
+    if scanner.pos < len(data):
+        raise scanner.fail("after top-level value")
+
+
+def _go_float(text: str) -> float:
+    """Convert a JSON number to float64, failing where Go's decoder would (out of range)."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return value
+
+
+def _sort_objects(value: Any) -> Any:
+    """Sort every object's keys as Go does for map[string]interface{}."""
+    if isinstance(value, dict):
+        return sorted_map({key: _sort_objects(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_sort_objects(item) for item in value]
+    return value
+
+
+def loads_go(data: bytes | str) -> Any:
+    """Validate ``data`` like Go (its syntax error texts), then decode it keeping integers as int."""
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    check_valid(raw)
+    return json.loads(raw.decode("utf-8", "replace"))
+
+
+def loads_go_numbers(data: bytes | str) -> Any:
+    """Decode JSON like Go into interface{}: numbers become float64, objects get sorted keys."""
+    raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
+    check_valid(raw)
+    try:
+        value = json.loads(raw.decode("utf-8", "replace"), parse_int=_go_float, parse_float=_go_float)
+    except ValueError as err:
+        raise GoJSONError(str(err)) from err
+    return _sort_objects(value)
