@@ -193,6 +193,8 @@ def has_metadata_overrides(options: NewOptions, mappings: Sequence[tuple[str, st
         or mappings
         or options.exclude
         or options.include
+        # Q5 fixed: mirroring changes every pull spec, so it cannot be a canonical rebuild.
+        or options.mirror
     )
 
 
@@ -375,6 +377,10 @@ def input_from_release(
                 )
             inputs.to_image_base = text
             inputs.base_from_release = True
+            progress(
+                "warning: no image in the release matches its base image digest; the input release is the "
+                "base, so its old release-manifests layer stays underneath the new one (oc quirk Q7)"
+            )
     if overridden:
         progress(f"info: Found {len(stream.tags)} images in release")
     return inputs
@@ -715,14 +721,14 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
         pin_tag_digests(stream, resolution)
 
     stdout_lines: list[str] = []
+    removed = prune(stream, operator_files, include, ordered)
     if options.mirror:
+        # Pruned before mirroring (PERF P11): images the release drops are not copied.
         from okdrelease.payload.mirror import mirror_release_images
 
         stdout_lines.extend(
             mirror_release_images(stream, resolution, options, transport, name, emit, dry_run=options.dry_run)
         )
-
-    removed = prune(stream, operator_files, include, ordered)
     if removed:
         emit(
             f"info: Included {len(stream.tags)} images from {len(operator_files)} input operators into the release"
