@@ -1,0 +1,252 @@
+"""Rewriting of operator manifests: image pull specs and version placeholders (spec §3.11.3, §3.11.4)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+
+from okdrelease.errors import ReleaseError
+from okdrelease.payload import semver
+from okdrelease.payload.semver import go_quote
+from okdrelease.payload.versions import parse_component_versions
+
+log = logging.getLogger(__name__)
+
+Transform = Callable[[bytes], bytes]
+
+BUILD_VERSIONS_ANNOTATION = "io.openshift.build.versions"
+BUILD_VERSION_DISPLAY_NAMES_ANNOTATION = "io.openshift.build.version-display-names"
+DOCKER_IMAGE_KIND = "DockerImage"
+
+# Go RE2 classes spelled out in ASCII (§13.3): \W, \w, \s, [[:xdigit:]]; ^ and $ anchor the whole text.
+_NON_WORD = rb"[^0-9A-Za-z_]"
+_WORD = rb"[0-9A-Za-z_]"
+_TAG_OR_DIGEST = (
+    rb"(:" + _WORD + rb"[0-9A-Za-z_.\-]{0,127}"
+    rb"|@[A-Za-z][A-Za-z0-9]*(?:[\-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9A-Fa-f]{2,})?"
+)
+_VERSION_PLACEHOLDER = re.compile(rb"(" + _NON_WORD + rb"|\A)0\.0\.1-snapshot([a-z0-9\-]*)")
+
+
+class ImageMapper:
+    """Replaces each source pull spec (plus any tag or digest after it) with its target pull spec."""
+
+    __slots__ = ("_pattern", "_targets")
+
+    def __init__(self, references: Mapping[str, tuple[str, str]]) -> None:
+        """Build the matcher from tag name -> (source, target); raises ReleaseError as oc does."""
+        by_source: dict[str, str] = {}
+        targets: dict[bytes, bytes] = {}
+        for name, (source, target) in references.items():
+            if not source:
+                raise ReleaseError(f"an empty source repository is not allowed for name {go_quote(name)}")
+            if source in by_source:
+                raise ReleaseError(
+                    f"the source repository {go_quote(source)} was defined more than once "
+                    f"(for {go_quote(by_source[source])} and {go_quote(name)})"
+                )
+            by_source[source] = name
+            targets[source.encode("utf-8", "surrogateescape")] = target.encode("utf-8", "surrogateescape")
+        self._targets = targets
+        self._pattern: re.Pattern[bytes] | None = None
+        if targets:
+            # Longest first, so a source that is a prefix of another cannot shadow it (§13.3).
+            alternation = b"|".join(re.escape(s) for s in sorted(targets, key=lambda s: (-len(s), s)))
+            self._pattern = re.compile(
+                rb"(" + _NON_WORD + rb"|\A)(" + alternation + rb")" + _TAG_OR_DIGEST + rb"([\t\n\f\r \"']|\Z)"
+            )
+
+    def __call__(self, data: bytes) -> bytes:
+        """Return ``data`` with every delimited source reference replaced by its target."""
+        if self._pattern is None:
+            return data
+        targets = self._targets
+        return self._pattern.sub(lambda m: m[1] + targets[m[2]] + m[4], data)
+
+
+class VersionMapper:
+    """Substitutes ``0.0.1-snapshot`` and ``0.0.1-snapshot-<component>`` placeholders (§3.11.4)."""
+
+    __slots__ = ("_release", "_tags_by_name", "_versions")
+
+    def __init__(
+        self,
+        release_name: str | None,
+        versions: Mapping[str, str],
+        tags_by_name: Mapping[str, Sequence[str]],
+    ) -> None:
+        """Use ``release_name`` (if semver) for bare placeholders and ``versions`` for component ones."""
+        release = b""
+        if release_name:
+            try:
+                release = str(semver.parse(release_name).without_build()).encode("ascii")
+            except semver.SemverError:
+                log.debug("release name %r is not semver; bare version placeholders stay", release_name)
+        self._release = release
+        self._versions = {k: v.encode("utf-8") for k, v in versions.items()}
+        self._tags_by_name = {k: list(v) for k, v in tags_by_name.items()}
+
+    def __call__(self, data: bytes) -> bytes:
+        """Return ``data`` with placeholders replaced; raises ReleaseError on unknown or ambiguous keys."""
+        missing: list[str] = []
+        conflicts: list[str] = []
+
+        def replace(match: re.Match[bytes]) -> bytes:
+            suffix = match[2]
+            if not suffix and self._release:
+                return match[1] + self._release
+            if not suffix.startswith(b"-"):
+                return match[0]
+            key = suffix[1:].decode("ascii")
+            value = self._versions.get(key)
+            if value is None:
+                missing.append(key)
+                return match[0]
+            if len(self._tags_by_name.get(key, ())) > 1:
+                conflicts.append(key)
+                return match[0]
+            return match[1] + value
+
+        result = _VERSION_PLACEHOLDER.sub(replace, data)
+        if len(missing) == 1:
+            if not missing[0]:
+                raise ReleaseError("empty version references are not allowed")
+            raise ReleaseError(f"unknown version reference {go_quote(missing[0])}")
+        if missing:
+            raise ReleaseError(f"unknown version references: {', '.join(missing)}")
+        if conflicts:
+            tags = ", ".join(sorted(self._tags_by_name[conflicts[0]]))
+            raise ReleaseError(
+                f"the version for {go_quote(conflicts[0])} is inconsistent across the referenced images: {tags}"
+            )
+        return result
+
+
+def simple_transform(release_name: str) -> Transform:
+    """Return the transform for an operator without ``image-references``: bare placeholders only."""
+    return VersionMapper(release_name, {}, {})
+
+
+def _compose(image_mapper: ImageMapper, version_mapper: VersionMapper) -> Transform:
+    """Return a transform applying image rewriting, then version substitution."""
+
+    def transform(data: bytes) -> bytes:
+        return version_mapper(image_mapper(data))
+
+    return transform
+
+
+def collect_references(
+    operator_refs: Sequence[tuple[str, str, str]],
+    release_tags: Sequence[tuple[str, str, Mapping[str, str] | None]],
+    allow_missing: bool,
+) -> dict[str, tuple[str, str]]:
+    """Return tag name -> (source, target) for the operator's DockerImage references (§3.11.3 step 1)."""
+    targets: dict[str, str] = {}
+    for name, from_name, _annotations in release_tags:
+        targets.setdefault(name, from_name)
+    references: dict[str, tuple[str, str]] = {}
+    for name, kind, from_name in operator_refs:
+        if kind != DOCKER_IMAGE_KIND:
+            continue
+        if not from_name:
+            raise ReleaseError(f"no from.name for the tag {name}")
+        target = targets.get(name, "")
+        if not target:
+            if allow_missing:
+                log.info(
+                    "image-references names %r (%s), which is not an input image; skipping", name, from_name
+                )
+                continue
+            raise ReleaseError(f"no input image tag named {go_quote(name)}")
+        references[name] = (from_name, target)
+    return references
+
+
+def collect_versions(
+    references: Mapping[str, tuple[str, str]],
+    release_tags: Sequence[tuple[str, str, Mapping[str, str] | None]],
+    stream_annotations: Mapping[str, str] | None,
+    warn: Callable[[str], None],
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Return (versions, tags_by_name) from the referenced release tags and stream defaults (step 3)."""
+    versions: dict[str, str] = {}
+    tags_by_name: dict[str, list[str]] = {}
+    kubectl_versions: set[str] = set()
+    for name, _from_name, tag_annotations in release_tags:
+        if name not in references or not tag_annotations or BUILD_VERSIONS_ANNOTATION not in tag_annotations:
+            continue
+        value = tag_annotations[BUILD_VERSIONS_ANNOTATION]
+        display_names = tag_annotations.get(BUILD_VERSION_DISPLAY_NAMES_ANNOTATION, "")
+        try:
+            items = parse_component_versions(value, display_names)
+        except ReleaseError as err:
+            raise ReleaseError(
+                f"input image stream has an invalid version annotation for tag {go_quote(name)}: {value}"
+            ) from err
+        for key, component in items.items():
+            version = component.version
+            if key == "kubectl":
+                kubectl_versions.add(version)
+                if name not in ("cli", "cli-artifacts"):
+                    continue
+            existing = versions.get(key)
+            if existing is None:
+                versions[key] = version
+            elif existing != version and key != "machine-os":
+                raise ReleaseError(
+                    f"input image stream has multiple versions defined for version {key}: {name} defines "
+                    f"{version} but was already set to {existing} on {', '.join(tags_by_name.get(key, []))}"
+                )
+            tags_by_name.setdefault(key, []).append(name)
+    if len(kubectl_versions) > 2:
+        warn(
+            "input image stream has multiple versions defined for version kubectl for all the tags "
+            + ",".join(sorted(kubectl_versions))
+        )
+    stream = stream_annotations or {}
+    try:
+        defaults = parse_component_versions(
+            stream.get(BUILD_VERSIONS_ANNOTATION, ""),
+            stream.get(BUILD_VERSION_DISPLAY_NAMES_ANNOTATION, ""),
+        )
+    except ReleaseError as err:
+        raise ReleaseError(f"unable to read default versions label on input image stream: {err}") from err
+    for key, component in defaults.items():
+        versions.setdefault(key, component.version)
+    return versions, tags_by_name
+
+
+def build_operator_transform(
+    operator_refs: Sequence[tuple[str, str, str]],
+    release_tags: Sequence[tuple[str, str, Mapping[str, str] | None]],
+    stream_annotations: Mapping[str, str] | None,
+    release_name: str,
+    allow_missing: bool,
+    warn: Callable[[str], None],
+) -> Transform:
+    """Return the image + version transform for an operator with ``image-references`` (§3.11.3).
+
+    ``operator_refs`` are (tag name, from.kind, from.name) of the operator's own file; ``release_tags``
+    are (name, from.name, annotations) of the release stream in order. ``warn`` receives warning text
+    without the ``warning: `` prefix.
+    """
+    references = collect_references(operator_refs, release_tags, allow_missing)
+    versions, tags_by_name = collect_versions(references, release_tags, stream_annotations, warn)
+    image_mapper = ImageMapper(references)
+    version_mapper = VersionMapper(release_name, versions, tags_by_name)
+    if not references:
+        log.debug("no image references to rewrite; only version placeholders are substituted")
+    return _compose(image_mapper, version_mapper)
+
+
+__all__ = [
+    "ImageMapper",
+    "Transform",
+    "VersionMapper",
+    "build_operator_transform",
+    "collect_references",
+    "collect_versions",
+    "simple_transform",
+]
