@@ -117,6 +117,20 @@ def test_long_ascii_name_is_split_into_prefix_and_name() -> None:
         assert archive.getnames() == [name]
 
 
+def test_splittable_name_keeps_its_path_record_when_mtime_forces_pax() -> None:
+    name = "release-manifests/" + "n" * 100
+    data = _write(lambda w: w.add_file(name, b"", 0o444, 9000000000))
+    records = f"20 mtime=9000000000\n{len(name) + 10} path={name}\n".encode()
+    assert data[124:136] == f"{len(records):011o}\0".encode()
+    assert data[BLOCK_SIZE : BLOCK_SIZE + len(records)] == records
+    main = data[2 * BLOCK_SIZE : 3 * BLOCK_SIZE]
+    assert main[:100] == name.encode()[:100]
+    assert main[345:346] == b"\0"
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        (member,) = archive.getmembers()
+        assert (member.name, member.mtime) == (name, 9000000000)
+
+
 def test_unsplittable_long_name_gets_pax_header() -> None:
     name = "release-manifests/" + "n" * 101
     data = _write(lambda w: w.add_file(name, b"1", 0o444, 7))

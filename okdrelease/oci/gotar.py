@@ -168,15 +168,21 @@ class GoTarWriter:
         if not _fits_octal(_MODE[1], mode):
             raise LayerError(f"tar entry {name!r} has an invalid mode {mode:o}")
         seconds = go_mtime(mtime)
+        # Like Go's Header.allowedFormats: a long name that can be split still allows ustar, but its
+        # path record is kept in case another field forces PAX.
         pax: dict[str, bytes] = {}
-        if (len(raw) > _NAME_SIZE or not _is_ascii(raw)) and _split_ustar_path(raw) is None:
+        split = _split_ustar_path(raw)
+        ustar = True
+        if len(raw) > _NAME_SIZE or not _is_ascii(raw):
             pax["path"] = raw
+            ustar = split is not None
         if not _fits_octal(_SIZE[1], size):
             pax["size"] = str(size).encode("ascii")
+            ustar = False
         if not _fits_octal(_MTIME[1], seconds):
             pax["mtime"] = str(seconds).encode("ascii")
-        if not pax:
-            split = _split_ustar_path(raw)
+            ustar = False
+        if ustar:
             prefix, short = split if split is not None else (b"", raw)
             block = self._template(short, typeflag, mode, size, seconds)
             _put_string(block, _PREFIX, prefix)
