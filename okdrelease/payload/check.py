@@ -50,7 +50,7 @@ _BLOCK_END_CONTEXTS = {
 
 
 class _GoLikeLoader(yaml.SafeLoader):
-    """A PyYAML loader that skips tabs between tokens where go-yaml does (flow context, after a key)."""
+    """A PyYAML loader closer to go-yaml: tabs between tokens where go-yaml allows them, repeated anchors."""
 
     def scan_to_next_token(self) -> None:
         """Advance to the next token like go-yaml's ``yaml_parser_scan_to_next_token``."""
@@ -69,6 +69,14 @@ class _GoLikeLoader(yaml.SafeLoader):
                     self.allow_simple_key = True
             else:
                 return
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        """Compose a node, letting a repeated anchor replace the earlier one as go-yaml does."""
+        if not self.check_event(yaml.AliasEvent):
+            anchor = self.peek_event().anchor
+            if anchor is not None:
+                self.anchors.pop(anchor, None)
+        return super().compose_node(parent, index)
 
 
 def _go_problem(err: yaml.MarkedYAMLError) -> str:

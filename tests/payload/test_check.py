@@ -91,6 +91,7 @@ def test_golden_12e_json_trailing_comma_passes() -> None:
         b"apiVersion: 2024-01-01\nkind: A\n",  # go-yaml keeps timestamps as strings
         b"apiVersion: v1\nkind: !!str A\n",
         b"base: &b v1\napiVersion: *b\nkind: A\n",
+        b"a: &x 1\nb: &x v1\napiVersion: *x\nkind: A\n",  # a repeated anchor replaces the first
     ],
 )
 def test_lenient_inputs_pass(data: bytes) -> None:
