@@ -222,7 +222,7 @@ def sign_payload(key: ec.EllipticCurvePrivateKey, payload: bytes) -> str:
 def verify_payload(public: CosignPublicKey, payload: bytes, signature_b64: str) -> None:
     """Check a base64 signature over ``payload`` (ECDSA, or RSA PKCS#1 v1.5, with SHA-256)."""
     try:
-        raw = base64.b64decode(signature_b64, validate=True)
+        raw = base64.b64decode(signature_b64.replace("\n", "").replace("\r", ""), validate=True)
     except ValueError as err:
         raise SignatureError(f"cosign signature is not valid base64: {err}") from err
     try:
