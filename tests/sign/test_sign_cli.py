@@ -1,0 +1,290 @@
+"""The sign, verify and keys commands end to end (cli.main with only these subcommands registered)."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+import yaml
+
+from okdrelease import cli
+from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.digest import sha256_digest
+
+FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "containers-image-signature"
+HEX = "5e" * 32
+DIGEST = f"sha256:{HEX}"
+IMAGE = f"quay.io/okd/scos-release:4.99@{DIGEST}"
+
+
+@pytest.fixture(autouse=True)
+def only_signature_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register only sign/verify/keys so other commands' state cannot affect these tests."""
+    monkeypatch.setattr(cli, "SUBCOMMANDS", ("sign", "verify", "keys"))
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def pgp_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    keys = tmp_path / "keys"
+    code, out, _ = run(
+        capsys,
+        "keys",
+        "generate",
+        "--pgp",
+        "--name",
+        "OKD CLI <cli@example.com>",
+        "--out",
+        str(keys),
+        "--bits",
+        "2048",
+    )
+    assert code == 0
+    assert out.startswith("Generated OpenPGP key ")
+    assert stat.S_IMODE((keys / "secret.asc").stat().st_mode) == 0o600
+    return keys
+
+
+def test_sign_and_verify_store_dir_and_configmap(
+    pgp_keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sigs, cms = tmp_path / "sigs", tmp_path / "cms"
+    code, out, err = run(
+        capsys,
+        "sign",
+        "--key",
+        str(pgp_keys / "secret.asc"),
+        "--signature-dir",
+        str(sigs),
+        "--configmap-dir",
+        str(cms),
+        IMAGE,
+    )
+    assert code == 0, err
+    configmap = cms / "signature-sha256-5e5e5e5e5e5e5e5e.json"
+    assert out.splitlines()[1:] == [
+        f"Signature written to {sigs / f'sha256={HEX}' / 'signature-1'}",
+        f"Configmap signature file {configmap} created",
+    ]
+    assert out.startswith(f"Signed quay.io/okd/scos-release@{DIGEST} with key ")
+    code, out, err = run(
+        capsys,
+        "sign",
+        "--key",
+        str(pgp_keys / "secret.asc"),
+        "--signature-dir",
+        str(sigs),
+        "--timestamp",
+        "1700000000",
+        IMAGE,
+    )
+    assert code == 0 and (sigs / f"sha256={HEX}" / "signature-2").is_file()
+
+    code, out, err = run(
+        capsys, "verify", "--keyring", str(pgp_keys / "public.asc"), "--signature-dir", str(sigs), IMAGE
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"Verified {DIGEST} with keyring public: signed by ")
+    assert lines[0].endswith(
+        f"identity quay.io/okd/scos-release@{DIGEST}, from {sigs}/sha256={HEX}/signature-1"
+    )
+
+    code, out, err = run(
+        capsys, "verify", "--keyring", f"okd={pgp_keys / 'public.asc'}", "--configmap", str(configmap), DIGEST
+    )
+    assert code == 0, err
+    assert out.startswith(f"Verified {DIGEST} with keyring okd: ")
+
+
+def test_verify_failures_exit_1_with_reason(
+    pgp_keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sigs = tmp_path / "sigs"
+    assert (
+        run(capsys, "sign", "--key", str(pgp_keys / "secret.asc"), "--signature-dir", str(sigs), IMAGE)[0]
+        == 0
+    )
+    other = "sha256:" + "7" * 64
+    code, out, err = run(
+        capsys, "verify", "--keyring", str(pgp_keys / "public.asc"), "--signature-dir", str(sigs), other
+    )
+    assert (code, out) == (1, "")
+    assert err == f"error: unable to verify {other} against keyrings: public\n* no signatures found\n"
+
+    signature = sigs / f"sha256={HEX}" / "signature-1"
+    data = bytearray(signature.read_bytes())
+    data[data.index(b"quay.io")] ^= 0x20  # tamper with the signed payload
+    signature.write_bytes(bytes(data))
+    code, _, err = run(
+        capsys, "verify", "--keyring", str(pgp_keys / "public.asc"), "--signature-dir", str(sigs), IMAGE
+    )
+    assert code == 1
+    assert err.startswith(f"error: unable to verify {DIGEST} against keyrings: public\n* ")
+    assert "signature error: " in err
+
+    code, _, err = run(
+        capsys, "verify", "--keyring", str(FIXTURES / "public-key.gpg"), "--signature-dir", str(sigs), IMAGE
+    )
+    assert code == 1 and "invalid signature: unknown signing key" in err
+
+
+def test_usage_errors_exit_2(pgp_keys: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "sign", IMAGE)
+    assert (code, err) == (2, "error: give exactly one of --key (OpenPGP) or --cosign-key\n")
+    code, _, err = run(capsys, "sign", "--key", str(pgp_keys / "secret.asc"), IMAGE)
+    assert code == 2 and "--signature-dir" in err
+    code, _, err = run(capsys, "verify", "--keyring", str(pgp_keys / "public.asc"), IMAGE)
+    assert (code, err) == (2, "error: give at least one of --signature-dir, --store or --configmap\n")
+
+
+def test_sign_with_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    passphrase = tmp_path / "pass"
+    passphrase.write_text("WithPassphrase123\n")  # containers/image's test passphrase of secring.gpg
+    sigs = tmp_path / "sigs"
+    code, _, err = run(
+        capsys,
+        "sign",
+        "--key",
+        str(FIXTURES / "secring.gpg"),
+        "--passphrase-file",
+        str(passphrase),
+        "--signature-dir",
+        str(sigs),
+        IMAGE,
+    )
+    assert code == 0, err
+    code, out, err = run(
+        capsys, "verify", "--keyring", str(FIXTURES / "public-key-2.gpg"), "--signature-dir", str(sigs), IMAGE
+    )
+    assert code == 0, err
+    assert "signed by " in out and "(key F2B501009F78B0B340221A12A3CD242DA6028093)" in out
+    passphrase.write_text("wrong\n")
+    code, _, err = run(
+        capsys,
+        "sign",
+        "--key",
+        str(FIXTURES / "secring.gpg"),
+        "--passphrase-file",
+        str(passphrase),
+        "--signature-dir",
+        str(sigs),
+        IMAGE,
+    )
+    assert code == 1 and "wrong passphrase" in err
+
+
+def test_keys_configmap_then_verify_with_it(
+    pgp_keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sigs = tmp_path / "sigs"
+    assert (
+        run(capsys, "sign", "--key", str(pgp_keys / "secret.asc"), "--signature-dir", str(sigs), IMAGE)[0]
+        == 0
+    )
+    code, out, err = run(
+        capsys, "keys", "configmap", "--keyring", str(pgp_keys / "public.asc"), "--store", sigs.as_uri()
+    )
+    assert code == 0, err
+    document = yaml.safe_load(out)
+    assert document["metadata"]["annotations"]["release.openshift.io/verification-config-map"] == ""
+    assert document["data"]["store-okdrelease"] == sigs.as_uri()
+    assert document["data"]["verifier-public-key-okdrelease"] == (pgp_keys / "public.asc").read_text()
+    manifest = tmp_path / "0000_90_cluster-update-keys_configmap.yaml"
+    code, out, _ = run(
+        capsys,
+        "keys",
+        "configmap",
+        "--keyring",
+        f"mine={pgp_keys / 'public.asc'}",
+        "--store",
+        f"mine={sigs.as_uri()}",
+        "-o",
+        str(manifest),
+    )
+    assert (code, out) == (0, f"Wrote {manifest}\n")
+    code, out, err = run(capsys, "verify", "--verification-configmap", str(manifest), IMAGE)
+    assert code == 0, err
+    assert out.startswith(f"Verified {DIGEST} with keyring mine: ")
+    code, _, err = run(
+        capsys, "keys", "configmap", "--keyring", str(pgp_keys / "secret.asc"), "--store", sigs.as_uri()
+    )
+    assert code == 1 and "is a secret key; give the public key" in err
+
+
+def test_cosign_keys_generate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from okdrelease.sign import cosign
+
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    code, out, err = run(capsys, "keys", "generate", "--cosign", "--out", str(tmp_path))
+    assert code == 0, err
+    assert (
+        out
+        == f"Private key written to {tmp_path / 'cosign.key'}\nPublic key written to {tmp_path / 'cosign.pub'}\n"
+    )
+    private = cosign.decrypt_private_key((tmp_path / "cosign.key").read_bytes(), "pw")
+    assert (
+        cosign.load_public_key((tmp_path / "cosign.pub").read_bytes()).public_numbers()
+        == private.public_key().public_numbers()
+    )
+    code, _, err = run(capsys, "keys", "generate", "--cosign", "--out", str(tmp_path))
+    assert code == 1 and "already exists; not overwriting a key" in err
+
+
+def _push_image(repository: object) -> str:
+    config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    repository.put_blob(config, sha256_digest(config), len(config))  # type: ignore[attr-defined]
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mt.OCI_MANIFEST,
+            "config": {"mediaType": mt.OCI_CONFIG, "digest": sha256_digest(config), "size": len(config)},
+            "layers": [],
+        }
+    ).encode()
+    return repository.put_manifest(manifest, mt.OCI_MANIFEST, "4.99")  # type: ignore[attr-defined,no-any-return]
+
+
+def test_cosign_sign_and_verify_against_a_registry(
+    registry_http,
+    unique_repo,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    open_module = pytest.importorskip("okdrelease.transport.open")
+    from okdrelease.reference import parse_location
+    from okdrelease.sign import cosign
+    from okdrelease.transport.base import TransportOptions
+
+    repo_name = f"{registry_http.host}/{unique_repo()}"
+    repository, _ = open_module.open_location(parse_location(repo_name), TransportOptions(insecure=True))
+    digest = _push_image(repository)
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    assert run(capsys, "keys", "generate", "--cosign", "--out", str(tmp_path))[0] == 0
+    image = f"{repo_name}@{digest}"
+    code, out, err = run(capsys, "sign", "--cosign-key", str(tmp_path / "cosign.key"), "--insecure", image)
+    assert code == 0, err
+    tag = f"sha256-{digest.split(':')[1]}.sig"
+    assert out.startswith(f"Pushed signature of {digest} to ") and f":{tag} (sha256:" in out
+    signature_manifest = repository.get_manifest(tag)
+    assert [layer.media_type for layer in signature_manifest.layers] == [cosign.SIMPLESIGNING_MEDIA_TYPE]
+    assert cosign.SIGNATURE_ANNOTATION in (signature_manifest.layers[0].annotations or {})
+    code, out, err = run(capsys, "verify", "--cosign-key", str(tmp_path / "cosign.pub"), "--insecure", image)
+    assert code == 0, err
+    assert (
+        out
+        == f"Verified cosign signature of {digest} (identity {repo_name}, payload {signature_manifest.layers[0].digest})\n"
+    )
+    code, _, err = run(capsys, "verify", "--cosign-key", str(FIXTURES / "cosign.pub"), "--insecure", image)
+    assert code == 1 and "cryptographic signature verification failed" in err
