@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -473,3 +474,64 @@ def test_skopeo_standalone_verify(gnupghome: Path, our_key: openpgp.SecretKey, t
         f"Docker reference {result.identity} does not match quay.io/someone/else@{digest}"
         in wrong_identity.stderr
     )
+
+
+@pytest.mark.parametrize("algorithm", ["nistp256", "nistp384", "ed25519", "dsa2048", "rsa2048"])
+def test_gpg_signatures_with_other_key_algorithms_verify(gnupghome: Path, algorithm: str) -> None:
+    made = _gpg(
+        gnupghome,
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        f"{algorithm} <{algorithm}@example.com>",
+        algorithm,
+        "sign",
+        "never",
+    )
+    assert made.returncode == 0, made.stderr.decode()
+    public = _gpg(gnupghome, "--export", f"{algorithm}@example.com")
+    signed = _gpg(gnupghome, "--sign", "--local-user", f"{algorithm}@example.com", data=b"payload")
+    assert signed.returncode == 0, signed.stderr.decode()
+    ring = Keyring.from_bytes(public.stdout)
+    message = verify_message(signed.stdout, ring)
+    assert (message.content, message.primary_fingerprint) == (b"payload", ring.fingerprints[0])
+    tampered = bytearray(signed.stdout)
+    tampered[-3] ^= 0x01
+    with pytest.raises(SignatureError):
+        verify_message(bytes(tampered), ring)
+
+
+def test_signature_after_key_expiry_is_refused(gnupghome: Path) -> None:
+    three_days_ago = int(time.time()) - 3 * 86400
+    made = _gpg(
+        gnupghome,
+        "--faked-system-time",
+        f"{three_days_ago}!",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Short <short@example.com>",
+        "rsa2048",
+        "sign",
+        "1d",
+    )
+    assert made.returncode == 0, made.stderr.decode()
+    exported = _gpg(
+        gnupghome,
+        "--faked-system-time",
+        f"{three_days_ago}!",
+        "--passphrase",
+        "",
+        "--export-secret-keys",
+        "short@example.com",
+    )
+    key = import_secret_key(exported.stdout)
+    ring = key.keyring()
+    assert ring.certificates[0].expires is not None
+    fresh = sign_message(key, b"in time", created=three_days_ago + 3600)
+    assert verify_message(fresh, ring).content == b"in time"
+    with pytest.raises(
+        SignatureError,
+        match=rf"^signature error: key {key.public.key_id} had expired when the signature was made$",
+    ):
+        verify_message(sign_message(key, b"late"), ring)
