@@ -106,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_image(text: str, args: argparse.Namespace) -> tuple[Repository, ImageReference]:
+def open_image(
+    text: str, args: argparse.Namespace, *, need_identity: bool = True
+) -> tuple[Repository, ImageReference]:
     """Open the repository of ``IMAGE@DIGEST`` or ``oci:DIR@DIGEST``; return it and the signed reference.
 
-    For an OCI layout the signed identity comes from ``--identity REPO``.
+    For an OCI layout the signed identity comes from ``--identity REPO`` (a placeholder when not needed).
     """
     from okdrelease.transport.open import open_location
 
@@ -121,8 +123,9 @@ def open_image(text: str, args: argparse.Namespace) -> tuple[Repository, ImageRe
             ref = ImageReference.parse(identity).repository_only()
             ref = attrs.evolve(ref, digest=location.ref.digest)
     elif isinstance(location, LayoutLocation):
-        if not identity:
+        if not identity and need_identity:
             raise UsageError(f"{text}: an OCI layout needs --identity REPO for the signed docker-reference")
+        identity = identity or "oci-layout"
         ref = attrs.evolve(ImageReference.parse(identity).repository_only(), digest=location.digest)
     if not ref.digest:
         raise UsageError(f"{text} must name the image by digest (IMAGE@sha256:HEX)")

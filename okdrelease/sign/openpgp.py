@@ -1141,7 +1141,10 @@ def verify_message(data: bytes, keyring: Keyring, *, now: float | None = None) -
                 _check_signer(cert, key, sub, signature)
                 if signature.sig_type not in (SIG_BINARY, SIG_TEXT):
                     raise SignatureError(f"unexpected signature type 0x{signature.sig_type:02x}")
-                check_signature(signature, key, content)
+                signed = content
+                if signature.sig_type == SIG_TEXT:  # text mode: lines end in CR LF when hashed
+                    signed = b"\r\n".join(line.rstrip(b"\r") for line in content.split(b"\n"))
+                check_signature(signature, key, signed)
             except SignatureError as err:
                 errors.append(str(err))
                 continue

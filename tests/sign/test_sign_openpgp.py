@@ -535,3 +535,23 @@ def test_signature_after_key_expiry_is_refused(gnupghome: Path) -> None:
         match=rf"^signature error: key {key.public.key_id} had expired when the signature was made$",
     ):
         verify_message(sign_message(key, b"late"), ring)
+
+
+def test_gpg_text_mode_signature_verifies(gnupghome: Path) -> None:
+    assert (
+        _gpg(
+            gnupghome,
+            "--passphrase",
+            "",
+            "--quick-gen-key",
+            "Text <text@example.com>",
+            "rsa2048",
+            "sign",
+            "never",
+        ).returncode
+        == 0
+    )
+    signed = _gpg(gnupghome, "--textmode", "--sign", data=b"line one\nline two\n")
+    assert signed.returncode == 0, signed.stderr.decode()
+    ring = Keyring.from_bytes(_gpg(gnupghome, "--export", "text@example.com").stdout)
+    assert verify_message(signed.stdout, ring).content.replace(b"\r\n", b"\n") == b"line one\nline two\n"
