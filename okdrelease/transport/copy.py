@@ -1,0 +1,174 @@
+"""Copy images between repositories (registry or OCI layout) with every digest unchanged.
+
+Blobs go first, in parallel: each is skipped when the destination has it, mounted when source and
+destination share a registry, else streamed from source to destination (no temporary files).
+Manifests are then pushed byte-exact, children before their index, and the tag is written last.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+
+from okdrelease.errors import OkdReleaseError
+from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
+from okdrelease.transport.base import Repository
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+DEFAULT_WORKERS = 4
+DEFAULT_PLATFORM = ("linux", "amd64")
+
+
+def _concurrency(repo: Repository) -> int:
+    return int(getattr(repo, "max_concurrency", DEFAULT_WORKERS))
+
+
+def _short(digest: str) -> str:
+    return digest.partition(":")[2][:12]
+
+
+def _pick_platform(index: Index) -> Descriptor:
+    children = index.manifests
+    if not children:
+        raise OkdReleaseError(f"manifest list {index.digest} has no entries")
+    for child in children:
+        if child.platform and (child.platform.os, child.platform.architecture) == DEFAULT_PLATFORM:
+            return child
+    return children[0]
+
+
+def _collect(
+    src: Repository,
+    manifest: AnyManifest,
+    all_platforms: bool,
+    order: list[AnyManifest],
+    blobs: dict[str, Descriptor],
+) -> AnyManifest:
+    """Gather ``manifest``'s tree into ``order`` (children first) and ``blobs``; return the top."""
+    if isinstance(manifest, Index):
+        if not all_platforms:
+            chosen = _pick_platform(manifest)
+            return _collect(src, src.get_manifest(chosen.digest), all_platforms, order, blobs)
+        for child in manifest.manifests:
+            if any(m.digest == child.digest for m in order):
+                continue
+            _collect(src, src.get_manifest(child.digest), all_platforms, order, blobs)
+    else:
+        assert isinstance(manifest, Manifest)
+        for blob in [manifest.config, *manifest.layers]:
+            blobs.setdefault(blob.digest, blob)
+    order.append(manifest)
+    return manifest
+
+
+def copy_blob(src: Repository, dst: Repository, blob: Descriptor, progress: Progress | None = None) -> str:
+    """Make ``blob`` present in ``dst``; return what was done: ``exists``, ``mounted``, ``copied``, ``skipped``."""
+    emit = progress or (lambda _line: None)
+    if dst.has_blob(blob.digest):
+        emit(f"Copying blob {_short(blob.digest)} skipped: already exists")
+        return "exists"
+    if blob.media_type == mt.DOCKER_FOREIGN_LAYER_GZIP and not src.has_blob(blob.digest):
+        emit(f"Copying blob {_short(blob.digest)} skipped: foreign layer")
+        return "skipped"
+    if dst.mount_blob(blob.digest, src):
+        emit(f"Copying blob {_short(blob.digest)} mounted from {src.display}")
+        return "mounted"
+    emit(f"Copying blob {_short(blob.digest)} ({blob.size} bytes)")
+    with src.open_blob(blob.digest, blob.size) as stream:
+        dst.put_blob(stream, blob.digest, blob.size)
+    return "copied"
+
+
+def copy_blobs(
+    src: Repository,
+    dst: Repository,
+    blobs: Iterable[Descriptor],
+    *,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> dict[str, str]:
+    """Copy ``blobs`` in parallel; return digest → outcome (see ``copy_blob``)."""
+    todo = {b.digest: b for b in blobs}
+    if not todo:
+        return {}
+    limit = workers or min(_concurrency(src), _concurrency(dst))
+    results: dict[str, str] = {}
+    with ThreadPoolExecutor(
+        max_workers=max(1, min(limit, len(todo))), thread_name_prefix="copy-blob"
+    ) as pool:
+        futures: dict[Future[str], str] = {
+            pool.submit(copy_blob, src, dst, blob, progress): digest for digest, blob in todo.items()
+        }
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        for future in done:
+            error = future.exception()
+            if error is not None:
+                raise error
+            results[futures[future]] = future.result()
+        for future in pending:
+            if not future.cancelled():
+                results[futures[future]] = future.result()
+    return results
+
+
+def copy_image(
+    src_repo: Repository,
+    src_reference: str,
+    dst_repo: Repository,
+    dst_tag: str | None,
+    *,
+    all_platforms: bool = True,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> str:
+    """Copy one image or a whole index from ``src_reference`` to ``dst_tag`` (None: by digest); return its digest."""
+    emit = progress or (lambda _line: None)
+    top = src_repo.get_manifest(src_reference)
+    order: list[AnyManifest] = []
+    blobs: dict[str, Descriptor] = {}
+    top = _collect(src_repo, top, all_platforms, order, blobs)
+    log.info(
+        "copying %s@%s to %s (%d manifests, %d blobs)",
+        src_repo.display,
+        top.digest,
+        dst_repo.display,
+        len(order),
+        len(blobs),
+    )
+    copy_blobs(src_repo, dst_repo, blobs.values(), progress=progress, workers=workers)
+    for manifest in order:
+        tag = dst_tag if manifest is top else None
+        emit(f"Writing manifest {_short(manifest.digest)} to {dst_repo.display}" + (f":{tag}" if tag else ""))
+        pushed = dst_repo.put_manifest(manifest.raw, manifest.media_type, tag)
+        if pushed != manifest.digest:
+            raise OkdReleaseError(
+                f"manifest {manifest.digest} from {src_repo.display} was stored in {dst_repo.display} as {pushed}"
+            )
+    return top.digest
+
+
+def copy_all(
+    src_repo: Repository,
+    dst_repo: Repository,
+    *,
+    tags: Iterable[str] | None = None,
+    all_platforms: bool = True,
+    progress: Progress | None = None,
+    workers: int | None = None,
+) -> dict[str, str]:
+    """Copy every tag (layout ref name) of ``src_repo`` to the same tag in ``dst_repo``; return tag → digest."""
+    names = list(tags) if tags is not None else src_repo.list_tags()
+    if not names:
+        raise OkdReleaseError(f"{src_repo.display} has no tags to copy")
+    return {
+        name: copy_image(
+            src_repo, name, dst_repo, name, all_platforms=all_platforms, progress=progress, workers=workers
+        )
+        for name in names
+    }
