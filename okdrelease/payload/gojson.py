@@ -8,15 +8,27 @@ from __future__ import annotations
 
 import json
 import math
+import struct
 from collections.abc import Mapping
 from typing import Any
+
+import attrs
 
 from okdrelease.errors import ReleaseError
 from okdrelease.payload.semver import go_quote
 
 __all__ = [
+    "GoCustom",
     "GoJSONError",
+    "GoMap",
+    "GoSlice",
+    "GoStruct",
+    "RawNumber",
     "check_valid",
+    "decode_typed",
+    "go_type_error",
+    "go_type_name",
+    "loads_typed",
     "format_float",
     "loads_go",
     "loads_go_numbers",
@@ -24,6 +36,7 @@ __all__ = [
     "marshal_indent",
     "quote_string",
     "sorted_map",
+    "to_interface",
 ]
 
 
@@ -356,3 +369,250 @@ def loads_go_numbers(data: bytes | str) -> Any:
     except ValueError as err:
         raise GoJSONError(str(err)) from err
     return _sort_objects(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Typed decoding: what Go's json.Unmarshal into a struct keeps, and the errors it reports.
+
+
+@attrs.frozen
+class GoStruct:
+    """A Go struct type for decoding: ``name`` as Go prints it (``pkg.Type``) and its JSON fields."""
+
+    name: str
+    fields: tuple[tuple[str, Any], ...]
+
+    @property
+    def short_name(self) -> str:
+        """Return the type name without its package, as used in "Go struct field" errors."""
+        return self.name.rpartition(".")[2]
+
+
+@attrs.frozen
+class GoSlice:
+    """A Go slice type ``[]elem``."""
+
+    elem: Any
+
+    @property
+    def name(self) -> str:
+        """Return the Go spelling of the type."""
+        return "[]" + go_type_name(self.elem)
+
+
+@attrs.frozen
+class GoMap:
+    """A Go map type with string keys, ``map[string]elem``."""
+
+    elem: Any
+
+    @property
+    def name(self) -> str:
+        """Return the Go spelling of the type."""
+        return "map[string]" + go_type_name(self.elem)
+
+
+@attrs.frozen
+class GoCustom:
+    """A leaf type decoded by a function (like a Go UnmarshalJSON method); it raises GoJSONError."""
+
+    name: str
+    decode: Any  # Callable[[Any], Any]
+
+
+# Leaf types are spelled as strings: "string", "bool", "int64", "float64" and "interface {}"
+# (any JSON value, numbers as float64, objects with sorted keys).
+
+
+def go_type_name(typ: Any) -> str:
+    """Return how Go prints ``typ`` in error messages."""
+    return typ if isinstance(typ, str) else typ.name
+
+
+class RawNumber(str):
+    """A JSON number kept as its literal text until its Go type is known."""
+
+    __slots__ = ()
+
+
+def _json_kind(value: Any) -> str:
+    """Return Go's name for the JSON type of ``value`` in UnmarshalTypeError."""
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (RawNumber, int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@attrs.define
+class _Context:
+    """The struct and field path Go reports for a type error."""
+
+    struct: str = ""
+    path: tuple[str, ...] = ()
+    from_yaml: bool = False
+
+
+def _type_error(value_desc: str, typ: Any, ctx: _Context) -> GoJSONError:
+    """Build Go's UnmarshalTypeError message."""
+    if ctx.struct or ctx.path:
+        return GoJSONError(
+            f"json: cannot unmarshal {value_desc} into Go struct field {ctx.struct}.{'.'.join(ctx.path)} "
+            f"of type {go_type_name(typ)}"
+        )
+    return GoJSONError(f"json: cannot unmarshal {value_desc} into Go value of type {go_type_name(typ)}")
+
+
+def _to_float(value: Any) -> float:
+    """Convert a decoded number to float64 (Go's interface{} representation)."""
+    number = float(value)
+    if math.isinf(number):
+        raise GoJSONError(f"json: cannot unmarshal number {value} into Go value of type float64")
+    return number
+
+
+def to_interface(value: Any) -> Any:
+    """Return ``value`` as Go holds it in interface{}: float64 numbers, objects with sorted keys."""
+    if isinstance(value, dict):
+        return sorted_map({key: to_interface(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [to_interface(item) for item in value]
+    if (
+        isinstance(value, bool)
+        or value is None
+        or (isinstance(value, str) and not isinstance(value, RawNumber))
+    ):
+        return value
+    return _to_float(value)
+
+
+def _decode_number(value: Any, typ: str, ctx: _Context) -> Any:
+    """Decode a JSON number into an int64 or float64 field."""
+    text = str(value) if not isinstance(value, float) else format_float(value)
+    if typ == "float64":
+        try:
+            return _to_float(value)
+        except GoJSONError:
+            raise _type_error(f"number {text}", typ, ctx) from None
+    if isinstance(value, float) and value.is_integer():
+        candidate: int | None = int(value)
+    else:
+        try:
+            candidate = int(text)
+        except ValueError:
+            candidate = None
+    if candidate is None or not -(1 << 63) <= candidate < (1 << 63):
+        raise _type_error(f"number {text}", typ, ctx)
+    return candidate
+
+
+def _decode(value: Any, typ: Any, ctx: _Context) -> Any:
+    """Decode ``value`` (from json/yaml) as Go type ``typ``; None stands for null / zero."""
+    if value is None:
+        return None
+    if isinstance(typ, GoCustom):
+        return typ.decode(value, ctx)
+    kind = _json_kind(value)
+    if typ == "interface {}":
+        return to_interface(value)
+    if typ == "string":
+        if kind != "string":
+            if ctx.from_yaml and kind in ("number", "bool"):
+                return _yaml_scalar_string(value)
+            raise _type_error(kind, typ, ctx)
+        return str(value)
+    if typ == "bool":
+        if kind != "bool":
+            raise _type_error(kind, typ, ctx)
+        return value
+    if typ in ("int64", "float64"):
+        if kind != "number":
+            raise _type_error(kind, typ, ctx)
+        return _decode_number(value, typ, ctx)
+    if isinstance(typ, GoSlice):
+        if kind != "array":
+            raise _type_error(kind, typ, ctx)
+        return [_decode(item, typ.elem, ctx) for item in value]
+    if isinstance(typ, GoMap):
+        if kind != "object":
+            raise _type_error(kind, typ, ctx)
+        return {str(key): _decode(item, typ.elem, ctx) for key, item in value.items()}
+    if isinstance(typ, GoStruct):
+        if kind != "object":
+            raise _type_error(kind, typ, ctx)
+        return _decode_struct(value, typ, ctx)
+    raise TypeError(f"unknown Go type {typ!r}")
+
+
+def _decode_struct(value: Mapping[Any, Any], typ: GoStruct, ctx: _Context) -> dict[str, Any]:
+    """Decode an object into a struct: known fields only, keys matched exactly or case-insensitively."""
+    fields = dict(typ.fields)
+    folded = {name.casefold(): name for name, _ in typ.fields}
+    out: dict[str, Any] = {}
+    for raw_key, item in value.items():
+        key = str(raw_key)
+        name = key if key in fields else folded.get(key.casefold())
+        if name is None:
+            continue
+        child = _Context(typ.short_name, ctx.path + (name,), ctx.from_yaml)
+        out[name] = _decode(item, fields[name], child)
+    return out
+
+
+def decode_typed(value: Any, typ: Any, *, from_yaml: bool = False) -> Any:
+    """Decode a parsed JSON value (or YAML, converted like sigs.k8s.io/yaml) as Go would into ``typ``."""
+    return _decode(value, typ, _Context(from_yaml=from_yaml))
+
+
+def _float32_shortest(value: float) -> tuple[str, int]:
+    """Return (digits, decimal point position) of the shortest decimal that round-trips as float32."""
+    target = struct.unpack("<f", struct.pack("<f", value))[0]
+    for precision in range(1, 18):
+        text = f"{abs(value):.{precision - 1}e}"
+        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == abs(target):
+            break
+    mantissa, _, exponent = text.partition("e")
+    digits = mantissa.replace(".", "").rstrip("0") or "0"
+    return digits, int(exponent) + 1
+
+
+def _yaml_scalar_string(value: Any) -> str:
+    """Render a YAML bool/int/float bound for a Go string field, as sigs.k8s.io/yaml does."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    number = float(value)
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "+Inf" if number > 0 else "-Inf"
+    if number == 0:
+        return "-0" if math.copysign(1.0, number) < 0 else "0"
+    sign = "-" if number < 0 else ""
+    digits, point = _float32_shortest(number)
+    exponent = point - 1
+    if exponent < -4 or exponent >= 6:  # strconv 'g' with shortest precision
+        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        return f"{sign}{body}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def go_type_error(value: Any, typ: Any, ctx: Any) -> GoJSONError:
+    """Return Go's "cannot unmarshal" error for ``value`` decoded as ``typ`` at ``ctx`` (for GoCustom)."""
+    return _type_error(_json_kind(value), typ, ctx)
+
+
+def loads_typed(data: bytes, typ: Any) -> Any:
+    """Parse JSON ``data`` (Go syntax checks) and decode it as Go type ``typ``."""
+    check_valid(data)
+    value = json.loads(data.decode("utf-8", "replace"), parse_int=RawNumber, parse_float=RawNumber)
+    return decode_typed(value, typ)

@@ -1,0 +1,755 @@
+"""The ``image.openshift.io/v1`` ImageStream of ``image-references`` (spec §1.2, §13.5) and input resolution (§3.3.2, §3.5)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import re
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import attrs
+import yaml
+
+from okdrelease.errors import ReleaseError
+from okdrelease.payload.gojson import (
+    GoCustom,
+    GoJSONError,
+    GoMap,
+    GoSlice,
+    GoStruct,
+    check_valid,
+    decode_typed,
+    go_type_error,
+    loads_typed,
+    marshal_indent,
+    sorted_map,
+)
+
+__all__ = [
+    "API_VERSION",
+    "KIND",
+    "OVERRIDE_ANNOTATION",
+    "ImageStream",
+    "NamedTagEventList",
+    "ObjectReference",
+    "TagEvent",
+    "TagEventCondition",
+    "TagImportPolicy",
+    "TagReference",
+    "apply_mappings",
+    "format_time",
+    "load_image_stream",
+    "parse_time",
+    "resolve_input_stream",
+    "sort_tags",
+    "validate_kind",
+]
+
+log = logging.getLogger(__name__)
+
+KIND = "ImageStream"
+API_VERSION = "image.openshift.io/v1"
+OVERRIDE_ANNOTATION = "io.openshift.release.override"
+_RFC3339_LAYOUT = "2006-01-02T15:04:05Z07:00"
+_RFC3339_RE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))", re.ASCII
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Times (metav1.Time: RFC 3339 in, UTC with whole seconds out)
+
+
+def parse_time(text: str) -> str:
+    """Parse an RFC 3339 time like Go's time.Parse and return it as oc re-encodes it (UTC, seconds)."""
+    match = _RFC3339_RE.fullmatch(text)
+    if match is None:
+        raise GoJSONError(f'parsing time "{text}" as "{_RFC3339_LAYOUT}": cannot parse "{text}" as "2006"')
+    year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+    try:
+        moment = dt.datetime(year, month, day, hour, minute, second, tzinfo=dt.UTC)
+    except ValueError as err:
+        raise GoJSONError(f'parsing time "{text}": {err}') from err
+    if match.group(8):
+        offset = dt.timedelta(hours=int(match.group(9)), minutes=int(match.group(10)))
+        moment -= offset if match.group(8) == "+" else -offset
+    return format_time(moment)
+
+
+def format_time(moment: dt.datetime) -> str:
+    """Format ``moment`` as Go's metav1.Time JSON: RFC 3339 in UTC, whole seconds."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _decode_time(value: Any, ctx: Any) -> str:
+    """Decode a metav1.Time value (its UnmarshalJSON decodes a string, then parses RFC 3339)."""
+    if not isinstance(value, str) or isinstance(value, bool):
+        raise go_type_error(value, "string", ctx)
+    return parse_time(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Go types, for decoding (field order = Go declaration order)
+
+_TIME = GoCustom("v1.Time", _decode_time)
+_STRING_MAP = GoMap("string")
+_OBJECT_REFERENCE = GoStruct(
+    "v1.ObjectReference",
+    tuple(
+        (name, "string")
+        for name in ("kind", "namespace", "name", "uid", "apiVersion", "resourceVersion", "fieldPath")
+    ),
+)
+_TAG_REFERENCE = GoStruct(
+    "v1.TagReference",
+    (
+        ("name", "string"),
+        ("annotations", _STRING_MAP),
+        ("from", _OBJECT_REFERENCE),
+        ("reference", "bool"),
+        ("generation", "int64"),
+        (
+            "importPolicy",
+            GoStruct(
+                "v1.TagImportPolicy", (("insecure", "bool"), ("scheduled", "bool"), ("importMode", "string"))
+            ),
+        ),
+        ("referencePolicy", GoStruct("v1.TagReferencePolicy", (("type", "string"),))),
+    ),
+)
+_TAG_EVENT = GoStruct(
+    "v1.TagEvent",
+    (("created", _TIME), ("dockerImageReference", "string"), ("image", "string"), ("generation", "int64")),
+)
+_TAG_EVENT_CONDITION = GoStruct(
+    "v1.TagEventCondition",
+    (
+        ("type", "string"),
+        ("status", "string"),
+        ("lastTransitionTime", _TIME),
+        ("reason", "string"),
+        ("message", "string"),
+        ("generation", "int64"),
+    ),
+)
+_OBJECT_META = GoStruct(
+    "v1.ObjectMeta",
+    (
+        ("name", "string"),
+        ("generateName", "string"),
+        ("namespace", "string"),
+        ("selfLink", "string"),
+        ("uid", "string"),
+        ("resourceVersion", "string"),
+        ("generation", "int64"),
+        ("creationTimestamp", _TIME),
+        ("deletionTimestamp", _TIME),
+        ("deletionGracePeriodSeconds", "int64"),
+        ("labels", _STRING_MAP),
+        ("annotations", _STRING_MAP),
+        ("finalizers", GoSlice("string")),
+    ),
+)
+_IMAGE_STREAM = GoStruct(
+    "v1.ImageStream",
+    (
+        ("kind", "string"),
+        ("apiVersion", "string"),
+        ("metadata", _OBJECT_META),
+        (
+            "spec",
+            GoStruct(
+                "v1.ImageStreamSpec",
+                (
+                    ("lookupPolicy", GoStruct("v1.ImageLookupPolicy", (("local", "bool"),))),
+                    ("dockerImageRepository", "string"),
+                    ("tags", GoSlice(_TAG_REFERENCE)),
+                ),
+            ),
+        ),
+        (
+            "status",
+            GoStruct(
+                "v1.ImageStreamStatus",
+                (
+                    ("dockerImageRepository", "string"),
+                    ("publicDockerImageRepository", "string"),
+                    (
+                        "tags",
+                        GoSlice(
+                            GoStruct(
+                                "v1.NamedTagEventList",
+                                (
+                                    ("tag", "string"),
+                                    ("items", GoSlice(_TAG_EVENT)),
+                                    ("conditions", GoSlice(_TAG_EVENT_CONDITION)),
+                                ),
+                            )
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    ),
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+
+
+def _omit_empty(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
+    """Return the pairs whose values Go's omitempty keeps (non-empty strings/maps/lists, true, non-zero)."""
+    return {key: value for key, value in pairs if value not in (None, "", 0, False, [], {})}
+
+
+@attrs.define
+class ObjectReference:
+    """corev1.ObjectReference (all fields omitempty)."""
+
+    kind: str = ""
+    namespace: str = ""
+    name: str = ""
+    uid: str = ""
+    api_version: str = ""
+    resource_version: str = ""
+    field_path: str = ""
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ObjectReference:
+        """Build from decoded fields."""
+        return cls(
+            kind=doc.get("kind") or "",
+            namespace=doc.get("namespace") or "",
+            name=doc.get("name") or "",
+            uid=doc.get("uid") or "",
+            api_version=doc.get("apiVersion") or "",
+            resource_version=doc.get("resourceVersion") or "",
+            field_path=doc.get("fieldPath") or "",
+        )
+
+    def to_go(self) -> dict[str, Any]:
+        """Return the Go field-ordered encoding."""
+        return _omit_empty(
+            [
+                ("kind", self.kind),
+                ("namespace", self.namespace),
+                ("name", self.name),
+                ("uid", self.uid),
+                ("apiVersion", self.api_version),
+                ("resourceVersion", self.resource_version),
+                ("fieldPath", self.field_path),
+            ]
+        )
+
+
+@attrs.define
+class TagImportPolicy:
+    """TagImportPolicy (all fields omitempty)."""
+
+    insecure: bool = False
+    scheduled: bool = False
+    import_mode: str = ""
+
+    def to_go(self) -> dict[str, Any]:
+        """Return the Go field-ordered encoding."""
+        return _omit_empty(
+            [("insecure", self.insecure), ("scheduled", self.scheduled), ("importMode", self.import_mode)]
+        )
+
+
+@attrs.define
+class TagReference:
+    """One ``spec.tags`` entry; ``annotations`` and ``generation`` encode as null when None."""
+
+    name: str
+    annotations: dict[str, str] | None = None
+    from_: ObjectReference | None = None
+    reference: bool = False
+    generation: int | None = None
+    import_policy: TagImportPolicy = attrs.field(factory=TagImportPolicy)
+    reference_policy_type: str = ""
+
+    @classmethod
+    def docker_image(cls, name: str, pullspec: str) -> TagReference:
+        """Return a bare tag pointing at DockerImage ``pullspec``."""
+        return cls(name=name, from_=ObjectReference(kind="DockerImage", name=pullspec))
+
+    @property
+    def from_kind(self) -> str | None:
+        """Return ``from.kind`` (None without ``from``)."""
+        return self.from_.kind if self.from_ is not None else None
+
+    @property
+    def from_name(self) -> str:
+        """Return ``from.name`` ("" without ``from``)."""
+        return self.from_.name if self.from_ is not None else ""
+
+    @from_name.setter
+    def from_name(self, value: str) -> None:
+        """Set ``from.name``, creating a DockerImage reference if there is none."""
+        if self.from_ is None:
+            self.from_ = ObjectReference(kind="DockerImage")
+        self.from_.name = value
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> TagReference:
+        """Build from decoded fields."""
+        policy = doc.get("importPolicy") or {}
+        source = doc.get("from")
+        return cls(
+            name=doc.get("name") or "",
+            annotations=doc.get("annotations"),
+            from_=ObjectReference.from_dict(source) if source is not None else None,
+            reference=bool(doc.get("reference")),
+            generation=doc.get("generation"),
+            import_policy=TagImportPolicy(
+                insecure=bool(policy.get("insecure")),
+                scheduled=bool(policy.get("scheduled")),
+                import_mode=policy.get("importMode") or "",
+            ),
+            reference_policy_type=(doc.get("referencePolicy") or {}).get("type") or "",
+        )
+
+    def to_go(self) -> dict[str, Any]:
+        """Return the Go field-ordered encoding."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "annotations": sorted_map(self.annotations) if self.annotations is not None else None,
+        }
+        if self.from_ is not None:
+            out["from"] = self.from_.to_go()
+        if self.reference:
+            out["reference"] = True
+        out["generation"] = self.generation
+        out["importPolicy"] = self.import_policy.to_go()
+        out["referencePolicy"] = {"type": self.reference_policy_type}
+        return out
+
+
+@attrs.define
+class TagEvent:
+    """One status tag history item; ``created`` None is Go's zero time (null)."""
+
+    created: str | None = None
+    docker_image_reference: str = ""
+    image: str = ""
+    generation: int = 0
+
+    def to_go(self) -> dict[str, Any]:
+        """Return the Go field-ordered encoding."""
+        return {
+            "created": self.created,
+            "dockerImageReference": self.docker_image_reference,
+            "image": self.image,
+            "generation": self.generation,
+        }
+
+
+@attrs.define
+class TagEventCondition:
+    """A status tag condition (e.g. ImportSuccess)."""
+
+    type: str = ""
+    status: str = ""
+    last_transition_time: str | None = None
+    reason: str = ""
+    message: str = ""
+    generation: int = 0
+
+    def to_go(self) -> dict[str, Any]:
+        """Return the Go field-ordered encoding (a zero lastTransitionTime is null, as Go writes it)."""
+        out: dict[str, Any] = {
+            "type": self.type,
+            "status": self.status,
+            "lastTransitionTime": self.last_transition_time,
+        }
+        out.update(_omit_empty([("reason", self.reason), ("message", self.message)]))
+        out["generation"] = self.generation
+        return out
+
+
+@attrs.define
+class NamedTagEventList:
+    """One ``status.tags`` entry; ``items`` None encodes as null."""
+
+    tag: str
+    items: list[TagEvent] | None = None
+    conditions: list[TagEventCondition] = attrs.field(factory=list)
+
+    def to_go(self) -> dict[str, Any]:
+        """Return the Go field-ordered encoding."""
+        out: dict[str, Any] = {
+            "tag": self.tag,
+            "items": [item.to_go() for item in self.items] if self.items is not None else None,
+        }
+        if self.conditions:
+            out["conditions"] = [c.to_go() for c in self.conditions]
+        return out
+
+
+def _events(doc: dict[str, Any]) -> NamedTagEventList:
+    """Build a NamedTagEventList from decoded fields."""
+    items = doc.get("items")
+    return NamedTagEventList(
+        tag=doc.get("tag") or "",
+        items=None
+        if items is None
+        else [
+            TagEvent(
+                created=i.get("created"),
+                docker_image_reference=i.get("dockerImageReference") or "",
+                image=i.get("image") or "",
+                generation=i.get("generation") or 0,
+            )
+            for i in (x or {} for x in items)
+        ],
+        conditions=[
+            TagEventCondition(
+                type=c.get("type") or "",
+                status=c.get("status") or "",
+                last_transition_time=c.get("lastTransitionTime"),
+                reason=c.get("reason") or "",
+                message=c.get("message") or "",
+                generation=c.get("generation") or 0,
+            )
+            for c in (x or {} for x in doc.get("conditions") or [])
+        ],
+    )
+
+
+_EXTRA_META = ("generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation")
+
+
+@attrs.define
+class ImageStream:
+    """An ImageStream as oc reads and writes it; ``tags`` is ``spec.tags``, ``status_tags`` is ``status.tags``."""
+
+    name: str = ""
+    annotations: dict[str, str] | None = None
+    creation_timestamp: str | None = None
+    labels: dict[str, str] | None = None
+    namespace: str = ""
+    kind: str = KIND
+    api_version: str = API_VERSION
+    lookup_policy_local: bool = False
+    docker_image_repository: str = ""
+    tags: list[TagReference] = attrs.field(factory=list)
+    status_docker_image_repository: str = ""
+    public_docker_image_repository: str = ""
+    status_tags: list[NamedTagEventList] = attrs.field(factory=list)
+    #: Other ObjectMeta fields carried over from an input (generateName, uid, ...), by JSON name.
+    extra_metadata: dict[str, Any] = attrs.field(factory=dict)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ImageStream:
+        """Build from fields decoded with the Go ImageStream type."""
+        meta = doc.get("metadata") or {}
+        spec = doc.get("spec") or {}
+        status = doc.get("status") or {}
+        extra = {
+            key: meta[key] for key in ("generateName", "selfLink", "uid", "resourceVersion") if meta.get(key)
+        }
+        extra.update(
+            {
+                key: meta[key]
+                for key in ("generation", "deletionTimestamp", "deletionGracePeriodSeconds", "finalizers")
+                if meta.get(key) is not None
+            }
+        )
+        return cls(
+            name=meta.get("name") or "",
+            annotations=meta.get("annotations"),
+            creation_timestamp=meta.get("creationTimestamp"),
+            labels=meta.get("labels"),
+            namespace=meta.get("namespace") or "",
+            kind=doc.get("kind") or "",
+            api_version=doc.get("apiVersion") or "",
+            lookup_policy_local=bool((spec.get("lookupPolicy") or {}).get("local")),
+            docker_image_repository=spec.get("dockerImageRepository") or "",
+            tags=[TagReference.from_dict(t or {}) for t in spec.get("tags") or []],
+            status_docker_image_repository=status.get("dockerImageRepository") or "",
+            public_docker_image_repository=status.get("publicDockerImageRepository") or "",
+            status_tags=[_events(t or {}) for t in status.get("tags") or []],
+            extra_metadata=extra,
+        )
+
+    def _metadata_go(self) -> dict[str, Any]:
+        """Return ObjectMeta in Go field order with omitempty applied."""
+        extra = self.extra_metadata
+        pairs: list[tuple[str, Any]] = [
+            ("name", self.name),
+            ("generateName", extra.get("generateName")),
+            ("namespace", self.namespace),
+            ("selfLink", extra.get("selfLink")),
+            ("uid", extra.get("uid")),
+            ("resourceVersion", extra.get("resourceVersion")),
+            ("generation", extra.get("generation")),
+            ("creationTimestamp", self.creation_timestamp),
+            ("deletionTimestamp", extra.get("deletionTimestamp")),
+            ("deletionGracePeriodSeconds", extra.get("deletionGracePeriodSeconds")),
+            ("labels", sorted_map(self.labels) if self.labels else None),
+            ("annotations", sorted_map(self.annotations) if self.annotations else None),
+            ("finalizers", extra.get("finalizers")),
+        ]
+        out = _omit_empty(pairs)
+        if extra.get("deletionGracePeriodSeconds") == 0:  # a pointer: zero is still written
+            out["deletionGracePeriodSeconds"] = 0
+        return {key: out[key] for key, _ in pairs if key in out}
+
+    def to_go(self) -> dict[str, Any]:
+        """Return the whole stream as Go orders and omits its fields."""
+        spec: dict[str, Any] = {"lookupPolicy": {"local": self.lookup_policy_local}}
+        if self.docker_image_repository:
+            spec["dockerImageRepository"] = self.docker_image_repository
+        if self.tags:
+            spec["tags"] = [t.to_go() for t in self.tags]
+        status: dict[str, Any] = {"dockerImageRepository": self.status_docker_image_repository}
+        if self.public_docker_image_repository:
+            status["publicDockerImageRepository"] = self.public_docker_image_repository
+        if self.status_tags:
+            status["tags"] = [t.to_go() for t in self.status_tags]
+        out: dict[str, Any] = _omit_empty([("kind", self.kind), ("apiVersion", self.api_version)])
+        out["metadata"] = self._metadata_go()
+        out["spec"] = spec
+        out["status"] = status
+        return out
+
+    def to_json(self) -> bytes:
+        """Return Go ``MarshalIndent`` (two spaces) of the stream, no trailing newline."""
+        return marshal_indent(self.to_go())
+
+    def status_tag(self, name: str) -> NamedTagEventList | None:
+        """Return the status tag list named ``name``, if any."""
+        return next((t for t in self.status_tags if t.tag == name), None)
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+
+
+class _NoTimestampLoader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as strings (go-yaml does not convert them for JSON)."""
+
+
+_NoTimestampLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml_keys_to_strings(value: Any) -> Any:
+    """Turn non-string mapping keys into strings, as YAML-to-JSON conversion does."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, bool):
+                key = "true" if key else "false"
+            elif key is None:
+                key = "null"
+            out[str(key)] = _yaml_keys_to_strings(item)
+        return out
+    if isinstance(value, list):
+        return [_yaml_keys_to_strings(item) for item in value]
+    return value
+
+
+def _load_yaml(data: bytes) -> Any:
+    """Parse the first YAML document of ``data``; errors in the style of sigs.k8s.io/yaml."""
+    try:
+        return _yaml_keys_to_strings(next(yaml.load_all(data, Loader=_NoTimestampLoader), None))
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark is not None else 0
+        raise GoJSONError(f"error converting YAML to JSON: yaml: line {line}: {err.problem}") from err
+    except yaml.YAMLError as err:
+        raise GoJSONError(f"error converting YAML to JSON: yaml: {err}") from err
+
+
+def load_image_stream(data: bytes, *, json_only: bool = False) -> ImageStream:
+    """Decode an ImageStream from YAML or JSON (JSON only if asked) like Go; kind/apiVersion are not checked."""
+    if json_only or data.lstrip(b" \t\r\n").startswith(b"{"):
+        if json_only:
+            doc = loads_typed(data, _IMAGE_STREAM)
+        else:
+            try:
+                check_valid(data)
+            except GoJSONError:
+                doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
+            else:
+                doc = loads_typed(data, _IMAGE_STREAM)
+    else:
+        doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
+    return ImageStream.from_dict(doc or {})
+
+
+def validate_kind(stream: ImageStream) -> None:
+    """Raise ReleaseError("invalid kind/apiVersion") unless ``stream`` is an image.openshift.io/v1 ImageStream."""
+    if stream.kind != KIND or stream.api_version != API_VERSION:
+        raise ReleaseError("invalid kind/apiVersion")
+
+
+# --------------------------------------------------------------------------------------------
+# Docker references (just enough of §1.6 for reference-mode resolution)
+
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?)"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_REFERENCE_RE = re.compile(
+    rf"({_NAME})(?::([\w][\w.-]{{0,127}}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{{32,}}))?",
+    re.ASCII,
+)
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+@attrs.frozen
+class _DockerReference:
+    """A parsed pull spec: repository (registry/namespace/name), tag and digest."""
+
+    repository: str
+    tag: str
+    digest: str
+
+
+def _parse_reference(spec: str) -> _DockerReference:
+    """Parse ``registry/ns/name[:tag][@digest]`` with the Docker grammar and its error texts."""
+    match = _REFERENCE_RE.fullmatch(spec)
+    if match is None:
+        if not spec:
+            raise ReleaseError("repository name must have at least one component")
+        if _REFERENCE_RE.fullmatch(spec.lower()) is not None:
+            raise ReleaseError("repository name must be lowercase")
+        raise ReleaseError("invalid reference format")
+    repository, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
+    if len(repository) > 255:
+        raise ReleaseError("repository name must not be more than 255 characters")
+    if digest:
+        algorithm, _, hex_part = digest.partition(":")
+        expected = _DIGEST_LENGTHS.get(algorithm)
+        if expected is None:
+            raise ReleaseError("unsupported digest algorithm")
+        if len(hex_part) != expected:
+            raise ReleaseError("invalid checksum digest length")
+        if not re.fullmatch(r"[a-f0-9]+", hex_part):
+            raise ReleaseError("invalid checksum digest format")
+    return _DockerReference(repository, tag, digest)
+
+
+# --------------------------------------------------------------------------------------------
+# Reference-mode resolution (§3.3.2) and finalising (§3.5)
+
+
+def _not_imported(name: str) -> ReleaseError:
+    return ReleaseError(f'the tag "{name}" in the source input stream has not been imported yet')
+
+
+def _import_failed(events: NamedTagEventList) -> bool:
+    """Q28: any ImportSuccess condition whose status is not the literal "Success" counts as a failure."""
+    return any(c.type == "ImportSuccess" and c.status != "Success" for c in events.conditions)
+
+
+def resolve_input_stream(
+    source: ImageStream, reference_mode: str, exclude: Collection[str]
+) -> tuple[list[TagReference], list[str]]:
+    """Turn an input stream's spec and status tags into release tags (spec §3.3.2); return (tags, names)."""
+    if reference_mode not in ("", "public", "source"):
+        raise ReleaseError('supported reference modes are: "public" (default) and "source"')
+    force_external = reference_mode in ("", "public")
+    internal = source.status_docker_image_repository
+    external = source.public_docker_image_repository
+    if force_external and not external:
+        raise ReleaseError(
+            "only image streams or releases with public image repositories can be the source for releases "
+            "when using the default --reference-mode"
+        )
+
+    def pullspec(spec: str, image_id: str) -> str:
+        # Q35: sources in the internal registry are always replaced by the public repository.
+        if internal and spec.startswith(internal):
+            spec = ""
+        if (force_external or not spec) and external:
+            return f"{external}@{image_id}"
+        return spec
+
+    def copy_with(tag: TagReference, spec: str) -> TagReference:
+        result = copy.deepcopy(tag)
+        result.from_ = ObjectReference(kind="DockerImage", name=spec)
+        return result
+
+    tags: list[TagReference] = []
+    covered: set[str] = set()
+    for tag in source.tags:
+        if tag.name in exclude:
+            continue
+        events = source.status_tag(tag.name)
+        if tag.generation is not None and events is not None and events.items:
+            if tag.generation > events.items[0].generation:
+                raise _not_imported(tag.name)
+            continue
+        if tag.from_ is None or tag.from_.kind != "DockerImage":
+            continue
+        ref = _parse_reference(tag.from_.name)
+        if ref.digest:
+            spec = pullspec(tag.from_.name, ref.digest)
+            if not spec:
+                continue
+            tags.append(copy_with(tag, spec))
+            covered.add(tag.name)
+        elif ref.tag:
+            if events is None:
+                continue
+            if not events.items:
+                if _import_failed(events):
+                    raise _not_imported(tag.name)
+                continue
+            latest = events.items[0]
+            if not latest.image:
+                raise ReleaseError(f'the tag "{tag.name}" in the source input stream has no image id')
+            tags.append(copy_with(tag, pullspec(latest.docker_image_reference, latest.image)))
+            covered.add(tag.name)
+    for events in source.status_tags:
+        if events.tag in covered or events.tag in exclude:
+            continue
+        if not events.items:
+            if _import_failed(events):
+                raise _not_imported(events.tag)
+            continue
+        latest = events.items[0]
+        if not latest.image:
+            continue
+        spec = pullspec(latest.docker_image_reference, latest.image)
+        if not spec:
+            continue
+        try:
+            ref = _parse_reference(spec)
+        except ReleaseError as err:
+            raise ReleaseError(
+                f'the tag "{events.tag}" points to source "{spec}" which is not valid'
+            ) from err
+        tags.append(TagReference.docker_image(events.tag, f"{ref.repository}@{latest.image}"))
+    return tags, [t.name for t in tags]
+
+
+def apply_mappings(
+    stream: ImageStream, mappings: Sequence[tuple[str, str]], exclude: Collection[str], ordered: list[str]
+) -> None:
+    """Apply ``SRC=DST`` overrides (spec §3.5 step 3), appending each SRC to ``ordered`` (Q6)."""
+    for src, dst in mappings:
+        if src in exclude:
+            continue
+        ordered.append(src)
+        tag = next((t for t in stream.tags if t.name == src), None)
+        if tag is None:
+            tag = TagReference(name=src)
+            stream.tags.append(tag)
+        tag.annotations = {OVERRIDE_ANNOTATION: "true"}
+        tag.from_ = ObjectReference(kind="DockerImage", name=dst)
+
+
+def sort_tags(stream: ImageStream) -> None:
+    """Sort ``spec.tags`` by name in byte order."""
+    stream.tags.sort(key=lambda t: t.name.encode("utf-8", "surrogateescape"))
