@@ -104,7 +104,15 @@ class NewOptions:
     duplicate_override_manifests: bool = False
     #: Q8: resolve mapping destinations given by tag to digests in image-references.
     pin_digests: bool = False
-    signer: str = "okdrelease"
+    #: OpenPGP secret key file: sign the pushed release (atomic container signature).
+    sign_by: str | None = None
+    #: cosign private key file: push a ``sha256-<hex>.sig`` signature next to the release.
+    sign_by_sigstore_private_key: str | None = None
+    sign_passphrase: str | None = None
+    #: Identity (repository) the signature names; default: the --to-image repository.
+    sign_identity: str | None = None
+    signature_dir: str | None = None
+    signature_configmap_dir: str | None = None
 
 
 @attrs.frozen
@@ -178,6 +186,12 @@ def validate_options(options: NewOptions) -> None:
         raise ReleaseError("--to-signature requires --to-image")
     if options.mirror and options.reference_mode not in ("", "public"):
         raise ReleaseError("--reference-mode must be public or empty when using --mirror")
+    if options.sign_by and not (options.signature_dir or options.signature_configmap_dir):
+        raise UsageError("--sign-by requires --signature-dir or --signature-configmap-dir")
+    if (options.sign_by or options.sign_by_sigstore_private_key) and (
+        not options.to_image or options.dry_run or options.to_dir or options.to_file
+    ):
+        raise UsageError("signing requires --to-image and a push (not --dry-run, --to-dir or --to-file)")
 
 
 def has_metadata_overrides(options: NewOptions, mappings: Sequence[tuple[str, str]]) -> bool:
@@ -560,7 +574,7 @@ def operator_transform(
             stream.annotations,
             stream.name,
             options.allow_missing_images,
-            warn,
+            lambda message: warn(f"warning: {message}"),
         )
     except OkdReleaseError as err:
         raise ReleaseError(f'operator "{name}" contained an invalid image-references file: {err}') from err
@@ -655,6 +669,8 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
     metadata_obj: dict[str, Any] | None = None
     if options.metadata:
         metadata_obj = parse_metadata_flag(options.metadata)
+
+    signing_key = _load_signing_keys(options)
 
     cache = BlobCache()
     workers = max(4, transport.options.max_per_registry * 2)
@@ -769,16 +785,23 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
     if canonical and inputs.from_release_digest and digest != inputs.from_release_digest:
         raise ReleaseError("the release could not be reproduced from its inputs")
     if options.to_signature and to_image:
-        from okdrelease.sign.simple import signature_payload
+        from okdrelease.sign.api import DEFAULT_CREATOR
+        from okdrelease.sign.simple import new_signature_payload
 
-        ref = ImageReference.parse(to_image) if not to_image.startswith("oci:") else None
-        identity = f"{ref.repository_only()}@{digest}" if ref else f"{to_image}@{digest}"
+        location = parse_location(to_image)
+        repository = location.ref.name if isinstance(location, RegistryLocation) else str(location)
         when = dt.datetime.strptime(created_text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-        body = signature_payload(digest, identity, creator=options.signer, timestamp=int(when.timestamp()))
+        body = new_signature_payload(
+            f"{options.sign_identity or repository}@{digest}", digest, DEFAULT_CREATOR, int(when.timestamp())
+        )
         try:
-            Path(options.to_signature).write_bytes(body)
+            fd = os.open(options.to_signature, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            with os.fdopen(fd, "wb") as out:
+                out.write(body)
         except OSError as err:
             raise ReleaseError(f"unable to write signature file: {err}") from err
+    if to_image and signing_key is not None:
+        _sign(options, signing_key, transport, to_image, digest, created_text, emit)
     stdout_lines.append(f"{digest} {name} {created_text}")
     if not contributed:
         warn("warning: No operator metadata was found, no operators will be part of the release.")
@@ -790,6 +813,72 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
         stdout_lines=tuple(stdout_lines),
         **result_kwargs,
     )
+
+
+@attrs.frozen
+class _SigningKeys:
+    pgp: Any = None
+    cosign: Any = None
+
+
+def _load_signing_keys(options: NewOptions) -> _SigningKeys | None:
+    """Load the signing keys before any work, so a bad key or passphrase fails fast."""
+    if not options.sign_by and not options.sign_by_sigstore_private_key:
+        return None
+    pgp = cosign_key = None
+    if options.sign_by:
+        from okdrelease.sign.openpgp import load_secret_key
+
+        pgp = load_secret_key(options.sign_by, options.sign_passphrase)
+    if options.sign_by_sigstore_private_key:
+        from okdrelease.sign.cosign import decrypt_private_key
+
+        path = options.sign_by_sigstore_private_key
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:
+            raise ReleaseError(f"cannot read cosign key {path}: {err.strerror}") from err
+        cosign_key = decrypt_private_key(data, options.sign_passphrase or "", what=path)
+    return _SigningKeys(pgp, cosign_key)
+
+
+def _sign(
+    options: NewOptions,
+    keys: _SigningKeys,
+    transport: Any,
+    to_image: str,
+    digest: str,
+    created: str,
+    emit: Progress,
+) -> None:
+    """Sign the pushed release: OpenPGP into a store directory / ConfigMap, cosign into the registry."""
+    location = parse_location(to_image)
+    if options.sign_identity:
+        identity = options.sign_identity
+    elif isinstance(location, RegistryLocation):
+        identity = location.ref.name
+    else:
+        raise UsageError("signing a release written to an OCI layout needs --sign-identity REPOSITORY")
+    if keys.pgp is not None:
+        from okdrelease.sign.api import sign_release
+
+        when = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        signed = sign_release(
+            f"{identity}@{digest}",
+            keys.pgp,
+            signature_dir=options.signature_dir,
+            configmap_dir=options.signature_configmap_dir,
+            timestamp=int(when.timestamp()),
+        )
+        for path in (signed.signature_path, signed.configmap_path):
+            if path is not None:
+                emit(f"info: Signed {identity}@{digest} with {signed.fingerprint}: {path}")
+    if keys.cosign is not None:
+        from okdrelease.sign.api import sign_release_cosign
+
+        repo, _ = transport.open(location)
+        sign_release_cosign(repo, f"{identity}@{digest}", keys.cosign)
+        emit(f"info: Pushed cosign signature for {identity}@{digest}")
 
 
 def write_to_dir(tar: bytes, directory: Path) -> None:

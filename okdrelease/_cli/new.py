@@ -1,0 +1,169 @@
+"""``okdrelease new``: oc adm release new, with oc's flags and syntax."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from okdrelease._cli.common import add_registry_flags, progress_printer, split_list, transport_options
+from okdrelease.errors import UsageError
+from okdrelease.payload.build import NewOptions, new_release, parse_created
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``new`` subcommand."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "new",
+        help="assemble a release payload (oc adm release new)",
+        description=(
+            "Assemble an OpenShift/OKD release payload from component images, the way "
+            "'oc adm release new' does, straight against registries or OCI layouts."
+        ),
+    )
+    p.add_argument("mappings", nargs="*", metavar="SRC=DST", help="add or override component images")
+    inputs = p.add_argument_group("inputs")
+    inputs.add_argument("-f", "--from-image-stream-file", metavar="PATH", help="ImageStream file, - or URL")
+    inputs.add_argument("--from-release", metavar="PULLSPEC", help="an existing release image")
+    inputs.add_argument("--from-dir", metavar="DIR", help="pre-extracted operator manifest directories")
+    inputs.add_argument(
+        "--from-oci-layout", metavar="DIR", help="every ref name of an OCI layout is a component image"
+    )
+    inputs.add_argument("--mapping-file", action="append", default=[], metavar="PATH", help="SRC=DST mapping file")
+    inputs.add_argument("--reference-mode", default="", help="public (default) or source")
+    inputs.add_argument("--component-versions", default="", metavar="K=V,...")
+    inputs.add_argument("--component-versions-display-names", default="", metavar="K=NAME,...")
+    release = p.add_argument_group("release")
+    release.add_argument("--name", default="", help="release name, a semantic version")
+    release.add_argument("--previous", action="append", default=None, metavar="V,...")
+    release.add_argument("--next", action="append", default=None, metavar="V,...")
+    release.add_argument("--metadata", default="", metavar="JSON")
+    release.add_argument("--release-manifest", action="store_true", help=argparse.SUPPRESS)
+    release.add_argument("--keep-manifest-list", action="store_true")
+    release.add_argument(
+        "--created", metavar="TIME", help="creation time, RFC 3339 (default: SOURCE_DATE_EPOCH or now)"
+    )
+    checks = p.add_argument_group("validation")
+    checks.add_argument("--allow-missing-images", action="store_true")
+    checks.add_argument("--skip-manifest-check", action="store_true")
+    checks.add_argument("--include", action="append", default=[], metavar="TAG,...")
+    checks.add_argument("--exclude", action="append", default=[], metavar="TAG,...")
+    checks.add_argument(
+        "--duplicate-override-manifests",
+        action="store_true",
+        help="reproduce oc's quirk Q6: emit an overridden operator's manifests twice",
+    )
+    checks.add_argument(
+        "--pin-digests", action="store_true", help="write tag-referenced overrides as repo@digest (Q8)"
+    )
+    dest = p.add_argument_group("destination")
+    dest.add_argument("--to-image", metavar="PULLSPEC", help="push the release here (or oci:DIR[:TAG])")
+    dest.add_argument("--to-image-base", metavar="PULLSPEC")
+    dest.add_argument("--to-image-base-tag", default="cluster-version-operator", metavar="TAG")
+    dest.add_argument("--to-file", metavar="PATH")
+    dest.add_argument("--to-dir", metavar="DIR")
+    dest.add_argument("--to-signature", metavar="PATH")
+    dest.add_argument("--mirror", metavar="REPO")
+    dest.add_argument("--dry-run", action="store_true")
+    dest.add_argument("-o", "--output", default="", help="json: print the image stream and stop")
+    dest.add_argument("--dir", metavar="DIR", help="accepted for compatibility; manifests stay in memory")
+    dest.add_argument("--skip-verification", action="store_true", help=argparse.SUPPRESS)
+    sign = p.add_argument_group("signing")
+    sign.add_argument("--sign-by", metavar="SECRET.asc", help="OpenPGP secret key: sign the pushed release")
+    sign.add_argument(
+        "--sign-by-sigstore-private-key", metavar="KEY", help="cosign private key: push a cosign signature"
+    )
+    sign.add_argument("--sign-passphrase-file", metavar="FILE", help="passphrase of the signing key")
+    sign.add_argument("--sign-identity", metavar="REPOSITORY", help="identity in the signature")
+    sign.add_argument("--signature-dir", metavar="DIR", help="write DIR/sha256=<hex>/signature-N")
+    sign.add_argument(
+        "--signature-configmap-dir", metavar="DIR", help="write the signature ConfigMap oc adm release mirror writes"
+    )
+    add_registry_flags(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def options_from_args(args: argparse.Namespace) -> NewOptions:
+    """Translate parsed flags into NewOptions."""
+    for mapping in args.mappings:
+        if "=" not in mapping:
+            raise_mapping_error()
+    previous = tuple(split_list(args.previous)) if args.previous is not None else None
+    next_ = tuple(split_list(args.next)) if args.next is not None else None
+    return NewOptions(
+        mappings=tuple(args.mappings),
+        mapping_files=tuple(split_list(args.mapping_file)),
+        from_image_stream_file=args.from_image_stream_file,
+        from_release=args.from_release,
+        from_dir=args.from_dir,
+        from_oci_layout=args.from_oci_layout,
+        reference_mode=args.reference_mode,
+        component_versions=args.component_versions,
+        component_versions_display_names=args.component_versions_display_names,
+        name=args.name,
+        previous=previous,
+        next=next_,
+        metadata=args.metadata,
+        keep_manifest_list=args.keep_manifest_list,
+        allow_missing_images=args.allow_missing_images,
+        skip_manifest_check=args.skip_manifest_check,
+        include=tuple(split_list(args.include)),
+        exclude=tuple(split_list(args.exclude)),
+        dry_run=args.dry_run,
+        mirror=args.mirror,
+        to_dir=args.to_dir,
+        to_file=args.to_file,
+        to_image=args.to_image,
+        to_image_base=args.to_image_base,
+        to_image_base_tag=args.to_image_base_tag,
+        to_signature=args.to_signature,
+        output=args.output,
+        dir=args.dir,
+        created=parse_created(args.created) if args.created else None,
+        duplicate_override_manifests=args.duplicate_override_manifests,
+        pin_digests=args.pin_digests,
+        sign_by=args.sign_by,
+        sign_by_sigstore_private_key=args.sign_by_sigstore_private_key,
+        sign_passphrase=_passphrase(args),
+        sign_identity=args.sign_identity,
+        signature_dir=args.signature_dir,
+        signature_configmap_dir=args.signature_configmap_dir,
+    )
+
+
+def _passphrase(args: argparse.Namespace) -> str | None:
+    """The signing passphrase from --sign-passphrase-file, else OKDRELEASE_SIGN_PASSPHRASE/COSIGN_PASSWORD."""
+    import os
+
+    if args.sign_passphrase_file:
+        from okdrelease._cli.sign import read_passphrase
+
+        return read_passphrase(args.sign_passphrase_file)
+    return os.environ.get("OKDRELEASE_SIGN_PASSPHRASE") or os.environ.get("COSIGN_PASSWORD")
+
+
+def raise_mapping_error() -> None:
+    """oc's message for a positional argument that is not SRC=DST."""
+    from okdrelease.errors import ReleaseError
+
+    raise ReleaseError("all arguments must be valid SRC=DST mappings")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``new`` and print the result line (or JSON) to stdout."""
+    if args.output not in ("", "json"):
+        raise UsageError(f"--output must be json, got {args.output!r}")
+    options = options_from_args(args)
+    result = new_release(options, transport_options=transport_options(args), progress=progress_printer(args))
+    if result.output is not None:
+        sys.stdout.write(result.output.decode())
+        sys.stdout.flush()
+        return 0
+    for line in result.stdout_lines:
+        print(line)
+    return 0
+
+
+_ = json
