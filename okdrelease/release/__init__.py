@@ -1,0 +1,7 @@
+"""Reading release images: ``info``, ``extract`` and release diffs (spec §5, §6)."""
+
+from __future__ import annotations
+
+from okdrelease.release.read import CincinnatiMetadata, ReleaseInfo, ReleaseTag, load_release
+
+__all__ = ["CincinnatiMetadata", "ReleaseInfo", "ReleaseTag", "load_release"]

@@ -1,0 +1,579 @@
+"""Loading a release image the way ``oc adm release info`` does (spec §5.3).
+
+The platform is chosen from a manifest list (``--filter-by-os`` or the runtime platform), then only
+the top layer's ``release-manifests/`` entries are read: ``image-references`` and
+``release-metadata`` (raw bytes kept), manifests (``.yaml``/``.yml``/``.json``) and other files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import platform as _platform
+import re
+import tarfile
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO, Protocol
+
+import attrs
+import yaml
+
+from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
+from okdrelease.payload.versions import ComponentVersion, aggregate_release_versions
+from okdrelease.reference import ImageLocation, ImageReference, LayoutLocation, RegistryLocation
+from okdrelease.transport.base import Repository
+
+log = logging.getLogger(__name__)
+
+PAYLOAD_PREFIX = "release-manifests/"
+IMAGE_REFERENCES = "image-references"
+RELEASE_METADATA = "release-metadata"
+MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json")
+METADATA_KIND = "cincinnati-metadata-v0"
+IMAGE_STREAM_API = "image.openshift.io/v1"
+
+_GO_ARCH = {
+    "x86_64": "amd64",
+    "amd64": "amd64",
+    "aarch64": "arm64",
+    "arm64": "arm64",
+    "ppc64le": "ppc64le",
+    "s390x": "s390x",
+    "i386": "386",
+    "i686": "386",
+    "armv7l": "arm",
+}
+
+
+class Opener(Protocol):
+    """What ``open_location`` needs from a transport: ``open(location) -> (repository, reference)``."""
+
+    def open(self, location: ImageLocation, create: bool = False) -> tuple[Repository, str | None]:
+        """Open the repository holding ``location``; return it and the tag or digest to read."""
+        ...
+
+
+def runtime_platform() -> tuple[str, str]:
+    """The running OS and architecture in Go's names (``linux``, ``amd64``)."""
+    system = _platform.system().lower() or "linux"
+    machine = _platform.machine().lower()
+    return ("darwin" if system == "darwin" else system), _GO_ARCH.get(machine, machine)
+
+
+@attrs.frozen
+class PlatformFilter:
+    """How an entry of a manifest list is chosen (spec §5.3.1, §10 "first manifest")."""
+
+    pattern: re.Pattern[str]
+    is_default: bool
+
+    @classmethod
+    def from_flag(cls, filter_by_os: str | None) -> PlatformFilter:
+        """``--filter-by-os REGEX``, or the runtime platform (bypassed for one-entry lists)."""
+        if filter_by_os:
+            try:
+                return cls(re.compile(filter_by_os), False)
+            except re.error as err:
+                raise ReleaseError(f"--filter-by-os was not a valid regular expression: {err}") from err
+        os_name, arch = runtime_platform()
+        return cls(re.compile(re.escape(f"{os_name}/{arch}")), True)
+
+    def select(self, index: Index) -> Descriptor:
+        """Return the first list entry that passes the filter."""
+        entries = index.manifests
+        if self.is_default and len(entries) == 1:
+            return entries[0]
+        for desc in entries:
+            if self.pattern.search(_platform_text(desc)):
+                return desc
+        if self.is_default:
+            fallback = re.compile(re.escape(f"linux/{runtime_platform()[1]}"))
+            for desc in entries:
+                if fallback.search(_platform_text(desc)):
+                    return desc
+        raise ReleaseError("filtered all images from manifest list")
+
+    def matching(self, index: Index) -> list[Descriptor]:
+        """All entries that pass the filter (the default filter passes a single entry)."""
+        entries = index.manifests
+        if self.is_default and len(entries) == 1:
+            return entries
+        return [desc for desc in entries if self.pattern.search(_platform_text(desc))]
+
+
+def _platform_text(desc: Descriptor) -> str:
+    plat = desc.platform
+    return str(plat) if plat is not None else "/"
+
+
+@attrs.frozen
+class ReleaseTag:
+    """One tag of the release's image-references, with its JSON object kept in Go order."""
+
+    name: str
+    annotations: Mapping[str, str] | None
+    from_kind: str
+    from_name: str
+    raw: dict[str, Any] = attrs.field(eq=False, repr=False)
+
+    def annotation(self, key: str) -> str:
+        """The annotation value, or "" when absent."""
+        return (self.annotations or {}).get(key, "")
+
+    @property
+    def is_image(self) -> bool:
+        """True for a ``DockerImage`` reference."""
+        return self.from_kind == "DockerImage"
+
+
+@attrs.frozen
+class CincinnatiMetadata:
+    """The parsed ``release-metadata`` document (spec §1.3)."""
+
+    kind: str
+    version: str
+    previous: tuple[str, ...] | None
+    next: tuple[str, ...] | None = None
+    metadata: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The Go struct encoding: kind, version, previous (null when absent), [next], [metadata]."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "version": self.version,
+            "previous": list(self.previous) if self.previous is not None else None,
+        }
+        if self.next:
+            out["next"] = list(self.next)
+        if self.metadata:
+            out["metadata"] = self.metadata
+        return out
+
+
+@attrs.frozen
+class ComponentImage:
+    """A component image of the release after its manifest and config were fetched."""
+
+    name: str
+    pullspec: str
+    digest: str
+    content_digest: str
+    list_digest: str
+    media_type: str
+    layers: tuple[Descriptor, ...]
+    config: ImageConfig | None
+
+
+@attrs.frozen
+class ReleaseInfo:
+    """Everything ``info`` knows about one release image."""
+
+    image: str
+    pull_from_name: str
+    repository: Repository = attrs.field(eq=False, repr=False)
+    digest: str
+    content_digest: str
+    list_digest: str
+    manifest: Manifest = attrs.field(repr=False)
+    index: Index | None = attrs.field(repr=False)
+    config: ImageConfig = attrs.field(repr=False)
+    metadata: CincinnatiMetadata | None
+    references: dict[str, Any] = attrs.field(repr=False)
+    tags: tuple[ReleaseTag, ...] = attrs.field(repr=False)
+    raw_metadata: dict[str, bytes] = attrs.field(repr=False)
+    manifest_files: dict[str, bytes] = attrs.field(repr=False)
+    unknown_files: tuple[str, ...]
+    display_versions: dict[str, ComponentVersion]
+    versions_tags: dict[str, str]
+    warnings: tuple[str, ...]
+    stderr_warnings: tuple[str, ...] = ()
+    images: dict[str, ComponentImage] | None = None
+
+    @property
+    def name(self) -> str:
+        """``metadata.name`` of image-references."""
+        return str((self.references.get("metadata") or {}).get("name") or "")
+
+    @property
+    def created_stream(self) -> str:
+        """``metadata.creationTimestamp`` of image-references."""
+        return str((self.references.get("metadata") or {}).get("creationTimestamp") or "")
+
+    @property
+    def preferred_name(self) -> str:
+        """The metadata version, else the image-references name."""
+        if self.metadata is not None and self.metadata.version:
+            return self.metadata.version
+        return self.name
+
+    @property
+    def display_digest(self) -> str:
+        """The list digest when the release is a manifest list, else the manifest digest."""
+        return self.list_digest or self.digest
+
+    @property
+    def platform(self) -> str:
+        """``os/arch`` (``unknown`` for missing parts), ``multi (os/arch)`` for a list."""
+        os_name = self.config.os or "unknown"
+        arch = self.config.architecture or "unknown"
+        text = f"{os_name}/{arch}"
+        return f"multi ({text})" if self.list_digest else text
+
+    @property
+    def pull_from(self) -> str:
+        """``<repository>@<digest or list digest>``."""
+        return f"{self.pull_from_name}@{self.display_digest}"
+
+    def tag(self, name: str) -> ReleaseTag | None:
+        """The tag called ``name``, or None."""
+        for tag in self.tags:
+            if tag.name == name:
+                return tag
+        return None
+
+
+def pull_from_name(location: ImageLocation) -> str:
+    """The repository part shown in ``Pull From:`` (tag and digest dropped)."""
+    if isinstance(location, RegistryLocation):
+        return location.ref.name
+    assert isinstance(location, LayoutLocation)
+    return f"oci:{location.path}"
+
+
+def open_location(opener: Opener, text: str) -> tuple[ImageLocation, Repository, str]:
+    """Parse ``text`` and open its repository with ``opener``."""
+    from okdrelease.reference import parse_location
+
+    location = parse_location(text)
+    repository, reference = opener.open(location)
+    if reference is None:
+        if isinstance(location, RegistryLocation):
+            reference = "latest"
+        else:
+            names = repository.list_tags()
+            if len(names) != 1:
+                raise ReleaseError(
+                    f"{text} names no image: give oci:DIR:REFNAME (the layout holds {len(names)})"
+                )
+            reference = names[0]
+    return location, repository, reference
+
+
+def load_release_from(opener: Opener, text: str, *, platform: PlatformFilter | None = None) -> ReleaseInfo:
+    """Open ``text`` (a pull spec or ``oci:DIR[:REF]``) and load it as a release."""
+    location, repository, reference = open_location(opener, text)
+    return load_release(
+        repository,
+        reference,
+        image=text,
+        pull_from=pull_from_name(location),
+        platform=platform or PlatformFilter.from_flag(None),
+    )
+
+
+def select_manifest(
+    repository: Repository, reference: str, platform: PlatformFilter
+) -> tuple[Manifest, Index | None]:
+    """Fetch ``reference``; for a list, fetch the entry the platform filter selects."""
+    top = repository.get_manifest(reference)
+    if isinstance(top, Index):
+        child = platform.select(top)
+        manifest = repository.get_manifest(child.digest)
+        if isinstance(manifest, Index):
+            raise ReleaseError(
+                f"{repository.display}@{child.digest} is a nested manifest list, which is not supported"
+            )
+        return manifest, top
+    return top, None
+
+
+def read_config(repository: Repository, manifest: Manifest) -> ImageConfig:
+    """Fetch and parse the image config of ``manifest``."""
+    desc = manifest.config
+    return ImageConfig.from_bytes(repository.read_blob(desc.digest, desc.size), desc.digest)
+
+
+@contextlib.contextmanager
+def open_layer_tar(repository: Repository, desc: Descriptor) -> Iterator[tarfile.TarFile]:
+    """Open a layer blob as a streaming tar reader (gzip/bzip2/xz detected, zstd by media type)."""
+    blob: BinaryIO = repository.open_blob(desc.digest, desc.size)
+    try:
+        stream: BinaryIO = blob
+        if desc.media_type.endswith("+zstd") or desc.media_type.endswith(".zstd"):
+            try:
+                import zstandard
+            except ImportError as err:
+                raise OkdReleaseError(
+                    f"layer {desc.digest} is zstd-compressed; install okdrelease[zstd] to read it"
+                ) from err
+            stream = zstandard.ZstdDecompressor().stream_reader(blob)
+        try:
+            with tarfile.open(fileobj=stream, mode="r|*") as tar:
+                yield tar
+        except (tarfile.TarError, OSError, EOFError) as err:
+            raise OkdReleaseError(
+                f"unable to read layer {desc.digest} of {repository.display}: {err}"
+            ) from err
+    finally:
+        blob.close()
+
+
+def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
+    """Read the content of the current member of a streaming tar."""
+    handle = tar.extractfile(member)
+    if handle is None:
+        return b""
+    with handle:
+        return handle.read()
+
+
+def _parse_document(raw: bytes) -> Any:
+    """Parse YAML-or-JSON the way oc reads image-references (JSON first, keeping key order)."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        pass
+    return yaml.safe_load(io.BytesIO(raw))
+
+
+def load_references(raw: bytes) -> tuple[dict[str, Any], tuple[ReleaseTag, ...]]:
+    """Parse image-references (spec §1.2 reading rules) into its JSON object and its tags."""
+    try:
+        data = _parse_document(raw)
+    except yaml.YAMLError as err:
+        raise ReleaseError(f"unable to load release image-references: {err}") from err
+    if (
+        not isinstance(data, dict)
+        or data.get("kind") != "ImageStream"
+        or data.get("apiVersion") != IMAGE_STREAM_API
+    ):
+        raise ReleaseError("unrecognized image-references in release payload")
+    spec = data.get("spec") or {}
+    tags: list[ReleaseTag] = []
+    for item in spec.get("tags") or []:
+        if not isinstance(item, dict):
+            raise ReleaseError("unable to load release image-references: a tag is not an object")
+        source = item.get("from") or {}
+        annotations = item.get("annotations")
+        tags.append(
+            ReleaseTag(
+                name=str(item.get("name") or ""),
+                annotations={str(k): str(v) for k, v in annotations.items()}
+                if isinstance(annotations, dict)
+                else None,
+                from_kind=str(source.get("kind") or ""),
+                from_name=str(source.get("name") or ""),
+                raw=item,
+            )
+        )
+    return data, tuple(tags)
+
+
+def _string_list(value: Any, field: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ReleaseError(f"invalid release metadata: json: cannot unmarshal {field} into []string")
+    return tuple(value)
+
+
+def load_metadata(raw: bytes) -> CincinnatiMetadata:
+    """Parse release-metadata (spec §1.3); ``metadata`` values become Go interface{} values."""
+    from okdrelease.payload.gojson import loads_go_numbers
+
+    try:
+        data = loads_go_numbers(raw)
+    except (OkdReleaseError, ValueError) as err:
+        raise ReleaseError(f"invalid release metadata: {err}") from err
+    if not isinstance(data, dict):
+        raise ReleaseError("invalid release metadata: not a JSON object")
+    fields = {key.lower(): value for key, value in data.items()}
+    kind, version = fields.get("kind", ""), fields.get("version", "")
+    if not isinstance(kind, str) or not isinstance(version, str):
+        raise ReleaseError("invalid release metadata: kind and version must be strings")
+    extra = fields.get("metadata")
+    if extra is not None and not isinstance(extra, dict):
+        raise ReleaseError("invalid release metadata: metadata must be an object")
+    return CincinnatiMetadata(
+        kind=kind,
+        version=version,
+        previous=_string_list(fields.get("previous"), "previous"),
+        next=_string_list(fields.get("next"), "next"),
+        metadata=extra,
+    )
+
+
+def read_top_layer(
+    repository: Repository, manifest: Manifest
+) -> tuple[dict[str, bytes], dict[str, bytes], list[str]]:
+    """Return (raw metadata files, manifest files, unknown files) of the top layer's payload."""
+    layers = manifest.layers
+    if not layers:
+        raise ReleaseError(f"release image {repository.display}@{manifest.digest} has no layers")
+    raw: dict[str, bytes] = {}
+    manifests: dict[str, bytes] = {}
+    unknown: list[str] = []
+    with open_layer_tar(repository, layers[-1]) as tar:
+        for member in tar:
+            if not member.name.startswith(PAYLOAD_PREFIX) or not (member.isreg() or member.isdir()):
+                continue
+            name = member.name[len(PAYLOAD_PREFIX) :]
+            if not name:
+                continue
+            if name in (IMAGE_REFERENCES, RELEASE_METADATA):
+                raw[name] = read_member(tar, member)
+            elif member.isreg() and name.endswith(MANIFEST_EXTENSIONS):
+                manifests[name] = read_member(tar, member)
+            else:
+                unknown.append(name)
+    return raw, manifests, unknown
+
+
+def load_release(
+    repository: Repository,
+    reference: str,
+    *,
+    image: str,
+    pull_from: str,
+    platform: PlatformFilter,
+) -> ReleaseInfo:
+    """Load the release at ``reference`` of ``repository`` (spec §5.3 steps 1-4)."""
+    manifest, index = select_manifest(repository, reference, platform)
+    config = read_config(repository, manifest)
+    raw, manifest_files, unknown = read_top_layer(repository, manifest)
+    errors: list[str] = []
+    metadata: CincinnatiMetadata | None = None
+    references: dict[str, Any] | None = None
+    tags: tuple[ReleaseTag, ...] = ()
+    if IMAGE_REFERENCES in raw:
+        try:
+            references, tags = load_references(raw[IMAGE_REFERENCES])
+        except ReleaseError as err:
+            errors.append(str(err))
+    if RELEASE_METADATA in raw:
+        try:
+            metadata = load_metadata(raw[RELEASE_METADATA])
+        except ReleaseError as err:
+            errors.append(str(err))
+    if len(errors) == 1:
+        raise ReleaseError(f"release image could not be read: {errors[0]}")
+    if errors:
+        raise ReleaseError("release image could not be read:\n* " + "\n* ".join(errors))
+    if references is None:
+        raise ReleaseError("release image did not contain an image-references file")
+    versions, versions_tags, warnings, stderr = aggregate_release_versions(
+        [(tag.name, tag.annotations) for tag in tags]
+    )
+    return ReleaseInfo(
+        image=image,
+        pull_from_name=pull_from,
+        repository=repository,
+        digest=manifest.digest,
+        content_digest=manifest.digest,
+        list_digest=index.digest if index is not None else "",
+        manifest=manifest,
+        index=index,
+        config=config,
+        metadata=metadata,
+        references=references,
+        tags=tags,
+        raw_metadata=raw,
+        manifest_files=manifest_files,
+        unknown_files=tuple(unknown),
+        display_versions=versions,
+        versions_tags=versions_tags,
+        warnings=tuple(warnings),
+        stderr_warnings=tuple(stderr),
+    )
+
+
+def load_images(
+    info: ReleaseInfo,
+    opener: Opener,
+    *,
+    platform: PlatformFilter,
+    workers: int = 4,
+    progress: Callable[[str], None] | None = None,
+) -> ReleaseInfo:
+    """Fetch every DockerImage tag's manifest and config (spec §5.3 step 5); add ``images``."""
+    images: dict[str, ComponentImage] = {}
+    warnings = list(info.warnings)
+
+    def fetch(tag: ReleaseTag) -> ComponentImage:
+        try:
+            ref = ImageReference.parse(tag.from_name)
+        except OkdReleaseError as err:
+            raise _TagWarning(f'tag "{tag.name}" has an invalid reference: {err}') from err
+        if progress is not None:
+            progress(f"info: Loading {tag.name} {tag.from_name}")
+        repository, reference = opener.open(RegistryLocation(ref))
+        top = repository.get_manifest(reference or "latest")
+        list_digest = ""
+        manifest = top
+        if isinstance(top, Index):
+            list_digest = top.digest
+            matching = platform.matching(top)
+            if len(matching) != 1:
+                raise ReleaseError("no matching image found in manifest list")
+            child = repository.get_manifest(matching[0].digest)
+            if not isinstance(child, Manifest):
+                raise ReleaseError(f"{tag.from_name} is a nested manifest list")
+            manifest = child
+        assert isinstance(manifest, Manifest)
+        config = read_config(repository, manifest)
+        return ComponentImage(
+            name=tag.name,
+            pullspec=tag.from_name,
+            digest=manifest.digest,
+            content_digest=manifest.digest,
+            list_digest=list_digest,
+            media_type=manifest.media_type,
+            layers=tuple(manifest.layers),
+            config=config,
+        )
+
+    targets = [tag for tag in info.tags if tag.is_image]
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [(tag, pool.submit(fetch, tag)) for tag in targets]
+        for tag, future in futures:
+            try:
+                images[tag.name] = future.result()
+            except _TagWarning as err:
+                warnings.append(str(err))
+            except ReleaseError as err:
+                if str(err) == "no matching image found in manifest list":
+                    raise
+                warnings.append(f'tag "{tag.name}": {err}')
+            except OkdReleaseError as err:
+                warnings.append(f'tag "{tag.name}": {err}')
+    warnings.sort()
+    return attrs.evolve(info, images=images, warnings=tuple(warnings))
+
+
+class _TagWarning(OkdReleaseError):
+    """A per-tag problem reported as a warning."""
+
+
+def verify_images(info: ReleaseInfo) -> list[str]:
+    """Return the problems found by ``--verify``: unreachable images and digest mismatches."""
+    problems: list[str] = []
+    images = info.images or {}
+    for tag in info.tags:
+        if not tag.is_image:
+            continue
+        image = images.get(tag.name)
+        if image is None:
+            problems.append(f'tag "{tag.name}": image {tag.from_name} could not be read')
+            continue
+        try:
+            ref = ImageReference.parse(tag.from_name)
+        except OkdReleaseError:
+            continue
+        if ref.digest and ref.digest not in (image.digest, image.list_digest):
+            problems.append(f'tag "{tag.name}": {tag.from_name} resolved to {image.digest}')
+    problems.extend(w for w in info.warnings if w.startswith('tag "'))
+    return sorted(set(problems))
