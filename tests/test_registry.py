@@ -1,0 +1,634 @@
+"""RegistryRepository against real Distribution registries (http, TLS, Basic, token) and a fault proxy."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import io
+import json
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from imagegen import DOCKER, build_image, make_image, make_index, push_image
+from registry_rig import RegistryInfo, RepoNamer, TokenServer
+
+from okdrelease.errors import DigestMismatchError, NotFoundError, RegistryError, UnauthorizedError
+from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.digest import sha256_digest
+from okdrelease.reference import ImageReference
+from okdrelease.transport.base import Repository, TransportOptions
+from okdrelease.transport.registry import RegistryClient, RegistryRepository, retry_after_seconds
+
+FLAVOURS = ("registry_http", "registry_tls", "registry_basic", "registry_token")
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def options_for(info: RegistryInfo, **kwargs: Any) -> TransportOptions:
+    """TransportOptions that reach ``info`` with its default user's credentials."""
+    if info.scheme == "http":
+        return TransportOptions(insecure_registries=frozenset({info.host}), **kwargs)
+    credentials = {info.host: info.auth} if info.auth else {}
+    return TransportOptions(ca_file=info.ca_file, credentials=credentials, **kwargs)
+
+
+def repo_at(client: RegistryClient, host: str, name: str) -> RegistryRepository:
+    """The repository ``host/name`` through ``client``."""
+    return client.repository(ImageReference.parse(f"{host}/{name}"))
+
+
+def blob_data_file(info: RegistryInfo, digest: str) -> Path:
+    """Path of a blob's bytes in the registry's filesystem storage."""
+    hex_part = digest.partition(":")[2]
+    return info.storage_dir / "docker/registry/v2/blobs/sha256" / hex_part[:2] / hex_part / "data"
+
+
+@attrs.define
+class Fault:
+    """Answer the next ``count`` requests matching ``method`` and ``path`` (regex) with ``status``."""
+
+    method: str
+    path: str
+    status: int
+    headers: dict[str, str] = attrs.field(factory=dict)
+    count: int = 1
+
+
+_FAULT_BODY = {"errors": [{"code": "FAULT", "message": "injected"}]}
+
+
+class RecordingProxy:
+    """A loopback HTTP proxy in front of a registry that records requests and injects faults."""
+
+    def __init__(self, target: RegistryInfo) -> None:
+        """Forward to ``target`` (its TLS trusted via its CA file)."""
+        self.target = target
+        self.log: list[tuple[str, str, dict[str, str]]] = []
+        self.faults: list[Fault] = []
+        self.relative_locations = False
+        self.tag_page = 0  # > 0: serve tags/list in pages itself (Distribution 2.8 ignores ?n=)
+        self._lock = threading.Lock()
+        self._session = target.session(with_auth=False)
+        self._httpd: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT`` of the proxy."""
+        assert self._httpd is not None
+        return f"127.0.0.1:{self._httpd.server_address[1]}"
+
+    def requests_matching(self, method: str, pattern: str) -> list[tuple[str, str, dict[str, str]]]:
+        """Logged requests with ``method`` whose path matches ``pattern``."""
+        with self._lock:
+            return [r for r in self.log if r[0] == method and re.search(pattern, r[1])]
+
+    def _fault(self, method: str, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.count > 0 and fault.method == method and re.search(fault.path, path):
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def start(self) -> RecordingProxy:
+        """Serve on a free loopback port."""
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    parts = []
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
+                        if size == 0:
+                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                                pass
+                            return b"".join(parts)
+                        parts.append(self.rfile.read(size))
+                        self.rfile.readline()
+                length = int(self.headers.get("Content-Length") or 0)
+                return self.rfile.read(length) if length else b""
+
+            def _handle(self) -> None:
+                body = self._body()
+                headers = {k: v for k, v in self.headers.items()}
+                with proxy._lock:
+                    proxy.log.append((self.command, self.path, headers))
+                fault = proxy._fault(self.command, self.path)
+                if fault is not None:
+                    data = b"" if self.command == "HEAD" else json.dumps(_FAULT_BODY).encode()
+                    self.send_response(fault.status)
+                    for key, value in fault.headers.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
+                if proxy.tag_page and self.command == "GET" and "/tags/list" in self.path:
+                    self._paginate_tags()
+                    return
+                forward = {
+                    k: v
+                    for k, v in headers.items()
+                    if k.lower()
+                    not in ("transfer-encoding", "content-length", "connection", "accept-encoding")
+                }
+                forward["Accept-Encoding"] = "identity"
+                response = proxy._session.request(
+                    self.command,
+                    proxy.target.url(self.path),
+                    headers=forward,
+                    data=body,
+                    allow_redirects=False,
+                )
+                self.send_response(response.status_code)
+                for key, value in response.headers.items():
+                    if key.lower() in (
+                        "transfer-encoding",
+                        "connection",
+                        "content-length",
+                        "content-encoding",
+                    ):
+                        continue
+                    if key.lower() == "location" and proxy.relative_locations:
+                        parts = urllib.parse.urlsplit(value)
+                        value = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
+                    self.send_header(key, value)
+                length = response.headers.get("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", length or str(len(response.content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.content)
+
+            def _paginate_tags(self) -> None:
+                """Serve the tag list in pages of ``n`` (default ``tag_page``) with Link headers."""
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                size = int(query.get("n", [proxy.tag_page])[0])
+                last = query.get("last", [""])[0]
+                upstream = proxy._session.get(proxy.target.url(url.path)).json()
+                tags = sorted(t for t in upstream["tags"] if t > last)
+                page = tags[:size]
+                data = json.dumps({"name": upstream["name"], "tags": page}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if len(tags) > size:
+                    next_query = urllib.parse.urlencode({"n": size, "last": page[-1]})
+                    self.send_header("Link", f'<{url.path}?{next_query}>; rel="next"')
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+
+@pytest.fixture
+def http_proxy(registry_http: RegistryInfo) -> Iterator[RecordingProxy]:
+    """A recording proxy in front of the plain-HTTP registry."""
+    proxy = RecordingProxy(registry_http).start()
+    yield proxy
+    proxy.stop()
+
+
+def proxy_client(proxy: RecordingProxy, **kwargs: Any) -> tuple[RegistryClient, list[float]]:
+    """A client for the proxy (insecure http) recording the back-off sleeps instead of sleeping."""
+    sleeps: list[float] = []
+    options = TransportOptions(insecure_registries=frozenset({proxy.host}), **kwargs)
+    return RegistryClient(options, sleep=sleeps.append), sleeps
+
+
+# --------------------------------------------------------------------------------------------
+# Every flavour
+
+
+@pytest.mark.parametrize("flavour", FLAVOURS)
+def test_push_pull_roundtrip(flavour: str, request: pytest.FixtureRequest, unique_repo: RepoNamer) -> None:
+    info: RegistryInfo = request.getfixturevalue(flavour)
+    with RegistryClient(options_for(info)) as client:
+        repo = repo_at(client, info.host, unique_repo())
+        assert isinstance(repo, Repository)
+        assert repo.display == f"{info.host}/{repo.name}"
+        image = make_image(repo, "v1", seed=flavour, flavour=DOCKER)
+        manifest = repo.get_manifest("v1")
+        assert (manifest.raw, manifest.media_type, manifest.digest) == (
+            image.manifest,
+            mt.DOCKER_MANIFEST,
+            image.digest,
+        )
+        assert repo.get_manifest(image.digest).raw == image.manifest
+        descriptor = repo.resolve("v1")
+        assert (descriptor.media_type, descriptor.digest, descriptor.size) == (
+            mt.DOCKER_MANIFEST,
+            image.digest,
+            len(image.manifest),
+        )
+        for blob in image.blobs:
+            assert repo.has_blob(blob.digest)
+            assert repo.read_blob(blob.digest, len(blob.data)) == blob.data
+        assert not repo.has_blob(sha256_digest(b"absent"))
+        index = make_index(repo, "multi", seed=flavour)
+        assert repo.get_manifest("multi").raw == index.raw
+        assert repo.resolve("multi").digest == index.digest
+        assert sorted(repo.list_tags()) == ["multi", "v1"]
+
+
+def test_docker_manifest_digest_is_exactly_local(registry_http: RegistryInfo, unique_repo: RepoNamer) -> None:
+    with RegistryClient(options_for(registry_http)) as client:
+        repo = repo_at(client, registry_http.host, unique_repo())
+        image = build_image(seed="exact", flavour=DOCKER)
+        assert push_image(repo, image, "t") == sha256_digest(image.manifest)
+    raw = registry_http.session().get(
+        registry_http.url(f"/v2/{repo.name}/manifests/t"), headers={"Accept": mt.DOCKER_MANIFEST}
+    )
+    assert raw.headers["Docker-Content-Digest"] == sha256_digest(image.manifest)
+    assert raw.headers["Content-Type"] == mt.DOCKER_MANIFEST
+    assert raw.content == image.manifest
+
+
+def test_not_found_errors_name_everything(registry_http: RegistryInfo, unique_repo: RepoNamer) -> None:
+    with RegistryClient(options_for(registry_http)) as client:
+        name = unique_repo()
+        repo = repo_at(client, registry_http.host, name)
+        make_image(repo, "v1", seed="nf")
+        with pytest.raises(NotFoundError) as err:
+            repo.get_manifest("nope")
+        assert str(err.value) == (
+            f"reading manifest {registry_http.host}/{name}:nope: HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)"
+        )
+        assert (err.value.registry, err.value.repository, err.value.reference, err.value.status) == (
+            registry_http.host,
+            name,
+            "nope",
+            404,
+        )
+        missing = sha256_digest(b"missing blob")
+        with pytest.raises(
+            NotFoundError, match=f"reading blob {registry_http.host}/{name}@{missing}: HTTP 404"
+        ):
+            repo.read_blob(missing)
+        with pytest.raises(NotFoundError, match=f"listing tags of {registry_http.host}/alice/never-pushed"):
+            repo_at(client, registry_http.host, "alice/never-pushed").list_tags()
+
+
+# --------------------------------------------------------------------------------------------
+# Digest verification
+
+
+@pytest.mark.parametrize("chunk_size", [0, 700])
+def test_upload_refuses_content_not_matching_digest(
+    registry_http: RegistryInfo, unique_repo: RepoNamer, chunk_size: int
+) -> None:
+    with RegistryClient(options_for(registry_http, chunk_size=chunk_size)) as client:
+        repo = repo_at(client, registry_http.host, unique_repo())
+        good, bad = build_image(seed="up", layer_size=3000).layers
+        with pytest.raises(DigestMismatchError, match=f"does not match its digest {good.digest}"):
+            repo.put_blob(bad.data, good.digest)
+        with pytest.raises(DigestMismatchError, match=f"does not match its digest {good.digest}"):
+            repo.put_blob(io.BytesIO(bad.data), good.digest, len(bad.data))
+        with pytest.raises(
+            DigestMismatchError, match=f"has {len(good.data)} bytes, expected {len(good.data) + 1}"
+        ):
+            repo.put_blob(io.BytesIO(good.data), good.digest, len(good.data) + 1)
+        assert not repo.has_blob(good.digest)
+        repo.put_blob(io.BytesIO(good.data), good.digest)
+        assert repo.read_blob(good.digest) == good.data
+
+
+def test_download_refuses_corrupted_blob_and_manifest(
+    registry_http: RegistryInfo, unique_repo: RepoNamer
+) -> None:
+    with RegistryClient(options_for(registry_http)) as client:
+        repo = repo_at(client, registry_http.host, unique_repo())
+        image = make_image(repo, "v1", seed="corrupt-me", flavour=DOCKER)
+        layer = image.layers[0]
+        path = blob_data_file(registry_http, layer.digest)
+        data = bytearray(path.read_bytes())
+        data[100] ^= 0xFF
+        path.write_bytes(bytes(data))
+        with pytest.raises(
+            DigestMismatchError, match=f"blob {registry_http.host}/{repo.name}@{layer.digest}"
+        ):
+            repo.read_blob(layer.digest)
+        with repo.open_blob(layer.digest) as stream:
+            stream.read(50)
+            with pytest.raises(DigestMismatchError, match=f"does not match its digest {layer.digest}"):
+                while stream.read(1000):
+                    pass
+        manifest_path = blob_data_file(registry_http, image.digest)
+        manifest_path.write_bytes(image.manifest.replace(b'"schemaVersion": 2', b'"schemaVersion":  2'))
+        with pytest.raises(DigestMismatchError, match=f"does not match its digest {image.digest}"):
+            repo.get_manifest(image.digest)
+        with pytest.raises(DigestMismatchError, match=f"registry's digest {image.digest}"):
+            repo.get_manifest("v1")
+
+
+# --------------------------------------------------------------------------------------------
+# Authentication and TLS
+
+
+def test_basic_auth_via_auth_file_and_credentials(
+    registry_basic: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path
+) -> None:
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps(registry_basic.docker_config()))
+    name = unique_repo()
+    with RegistryClient(TransportOptions(authfile=str(authfile), ca_file=registry_basic.ca_file)) as client:
+        image = make_image(repo_at(client, registry_basic.host, name), "v1", seed="basic")
+    with RegistryClient(options_for(registry_basic)) as client:
+        assert repo_at(client, registry_basic.host, name).get_manifest("v1").digest == image.digest
+    wrong = TransportOptions(
+        ca_file=registry_basic.ca_file, credentials={registry_basic.host: ("alice", "wrong-pw")}
+    )
+    with RegistryClient(wrong) as client, pytest.raises(UnauthorizedError) as err:
+        repo_at(client, registry_basic.host, name).get_manifest("v1")
+    assert str(err.value).startswith(f"reading manifest {registry_basic.host}/{name}:v1: HTTP 401")
+    assert "wrong-pw" not in str(err.value)
+    with RegistryClient(
+        TransportOptions(ca_file=registry_basic.ca_file, authfile=str(tmp_path / "missing.json"))
+    ) as c:
+        with pytest.raises(Exception, match="missing.json does not exist"):
+            repo_at(c, registry_basic.host, name).get_manifest("v1")
+
+
+def test_tls_verified_with_ca_and_refused_without(
+    registry_tls: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path
+) -> None:
+    name = unique_repo()
+    with RegistryClient(options_for(registry_tls)) as client:
+        image = make_image(repo_at(client, registry_tls.host, name), "v1", seed="tls")
+    with RegistryClient(TransportOptions(certs_dirs=())) as client, pytest.raises(RegistryError) as err:
+        repo_at(client, registry_tls.host, name).get_manifest("v1")
+    assert f"registry {registry_tls.host}: TLS verification failed" in str(err.value)
+    assert "certificate verify failed" in str(err.value)
+    # certs.d/HOST/*.crt is trusted like --certificate-authority.
+    certs_d = tmp_path / "certs.d"
+    (certs_d / registry_tls.host).mkdir(parents=True)
+    assert registry_tls.ca_file is not None
+    (certs_d / registry_tls.host / "ca.crt").write_bytes(Path(registry_tls.ca_file).read_bytes())
+    with RegistryClient(TransportOptions(certs_dirs=(str(certs_d),))) as client:
+        assert repo_at(client, registry_tls.host, name).get_manifest("v1").digest == image.digest
+    # Insecure: TLS without verification.
+    with RegistryClient(TransportOptions(insecure=True)) as client:
+        assert repo_at(client, registry_tls.host, name).get_manifest("v1").digest == image.digest
+
+
+def test_plain_http_only_when_insecure(registry_http: RegistryInfo) -> None:
+    sleeps: list[float] = []
+    with (
+        RegistryClient(TransportOptions(), sleep=sleeps.append) as client,
+        pytest.raises(RegistryError) as err,
+    ):
+        repo_at(client, registry_http.host, "alice/x").list_tags()
+    assert f"registry {registry_http.host}: TLS verification failed" in str(err.value)
+
+
+def test_tokens_cached_and_scoped_across_repositories(
+    registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
+) -> None:
+    names = [unique_repo() for _ in range(3)]
+    with RegistryClient(options_for(registry_token)) as client:
+        repos = [repo_at(client, registry_token.host, name) for name in names]
+        images = [make_image(repo, "v1", seed=f"tok-{i}") for i, repo in enumerate(repos)]
+        for repo, image in zip(repos, images, strict=True):
+            assert repo.get_manifest("v1").digest == image.digest
+            assert repo.read_blob(image.layers[0].digest) == image.layers[0].data
+        # Mount a blob of repo 0 into repo 2: one token request carrying both scopes.
+        assert repos[2].mount_blob(images[0].layers[0].digest, repos[0])
+        assert repos[2].has_blob(images[0].layers[0].digest)
+    log = token_server.requests
+    assert all(r.user == "alice" and r.status == 200 for r in log)
+    scope_sets = [frozenset(r.scopes) for r in log]
+    assert len(scope_sets) == len(set(scope_sets)), "a token was requested twice for the same scopes"
+    expected = {frozenset({f"repository:{n}:pull,push"}) for n in names}
+    expected |= {frozenset({f"repository:{n}:pull"}) for n in names}
+    expected.add(frozenset({f"repository:{names[2]}:pull,push", f"repository:{names[0]}:pull"}))
+    assert set(scope_sets) == expected
+    mount = next(r for r in log if len(r.scopes) == 2)
+    assert sorted(mount.granted) == sorted(mount.scopes)
+
+
+def test_token_refreshed_after_expiry_and_access_token_key(
+    registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
+) -> None:
+    token_server.expires_in = 1
+    token_server.response_keys = ("access_token",)
+    with RegistryClient(options_for(registry_token)) as client:
+        repo = repo_at(client, registry_token.host, unique_repo())
+        image = make_image(repo, "v1", seed="expiry")
+        time.sleep(1.0)  # every token so far has expired
+        token_server.reset_log()
+        repo.get_manifest("v1")
+        repo.get_manifest("v1")
+        assert len(token_server.requests) == 1
+        time.sleep(1.0)
+        assert repo.get_manifest("v1").digest == image.digest
+        assert len(token_server.requests) == 2
+
+
+def test_token_scope_refused_names_repository(
+    registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
+) -> None:
+    name = unique_repo()
+    token_server.grant("bob", name, ["pull"])
+    with RegistryClient(options_for(registry_token)) as client:
+        make_image(repo_at(client, registry_token.host, name), "v1", seed="scope")
+    bob = TransportOptions(
+        ca_file=registry_token.ca_file, credentials={registry_token.host: ("bob", "bob-secret-pw")}
+    )
+    with RegistryClient(bob) as client:
+        repo = repo_at(client, registry_token.host, name)
+        assert repo.get_manifest("v1").media_type == mt.OCI_MANIFEST
+        image = build_image(seed="bob-push")
+        with pytest.raises(UnauthorizedError) as err:
+            push_image(repo, image, "v2")
+        assert f"{registry_token.host}/{name}" in str(err.value)
+        assert "HTTP 401" in str(err.value)
+        assert "bob-secret-pw" not in str(err.value)
+    anonymous = TransportOptions(ca_file=registry_token.ca_file)
+    with RegistryClient(anonymous) as client, pytest.raises(UnauthorizedError, match=f"{name}:v1: HTTP 401"):
+        repo_at(client, registry_token.host, name).get_manifest("v1")
+
+
+# --------------------------------------------------------------------------------------------
+# Retries, chunked uploads, mounts, pagination (through the recording proxy)
+
+
+def test_retries_honour_retry_after(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+    client, sleeps = proxy_client(http_proxy, retries=3, retry_max_sleep=5.0)
+    with client:
+        repo = repo_at(client, http_proxy.host, unique_repo())
+        image = make_image(repo, "v1", seed="retry")
+        http_proxy.faults += [
+            Fault("GET", "/manifests/v1", 429, {"Retry-After": "2"}),
+            Fault("GET", "/manifests/v1", 503, {"Retry-After": "30"}),
+            Fault("GET", "/manifests/v1", 502),
+        ]
+        assert repo.get_manifest("v1").digest == image.digest
+        assert sleeps == [2.0, 5.0, 1.0]
+        assert len(http_proxy.requests_matching("GET", "/manifests/v1$")) == 4
+        sleeps.clear()
+        http_proxy.faults.append(Fault("HEAD", "/blobs/", 503, count=4))
+        with pytest.raises(RegistryError) as err:
+            repo.has_blob(image.layers[0].digest)
+        assert err.value.status == 503
+        assert f"checking blob {http_proxy.host}/{repo.name}@{image.layers[0].digest}: HTTP 503" in str(
+            err.value
+        )
+        assert sleeps == [0.25, 0.5, 1.0]
+        # Upload sessions are retried before any data is sent.
+        sleeps.clear()
+        http_proxy.faults.append(Fault("POST", "/blobs/uploads/$", 503, {"Retry-After": "1"}))
+        other = build_image(seed="retry-upload")
+        push_image(repo, other, "v2")
+        assert sleeps == [1.0]
+
+
+def test_connection_errors_retried_then_reported() -> None:
+    from registry_rig import free_port
+
+    host = f"127.0.0.1:{free_port()}"
+    sleeps: list[float] = []
+    options = TransportOptions(insecure_registries=frozenset({host}), retries=2)
+    with RegistryClient(options, sleep=sleeps.append) as client, pytest.raises(RegistryError) as err:
+        repo_at(client, host, "alice/x").get_manifest("v1")
+    assert f"registry {host}: cannot connect" in str(err.value)
+    assert sleeps == [0.25, 0.5, 0.25, 0.5]  # https then http, each with two retries
+
+
+def test_retry_after_parsing() -> None:
+    assert retry_after_seconds("7") == 7.0
+    assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert retry_after_seconds("soon") is None
+    assert retry_after_seconds(None) is None
+
+
+def test_chunked_upload_with_relative_locations(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+    http_proxy.relative_locations = True
+    client, _ = proxy_client(http_proxy, chunk_size=1000)
+    with client:
+        repo = repo_at(client, http_proxy.host, unique_repo())
+        blob = build_image(seed="chunks", layers=1, layer_size=3500).layers[0]
+        size = len(blob.data)
+        repo.put_blob(io.BytesIO(blob.data), blob.digest, size)
+        patches = http_proxy.requests_matching("PATCH", "/blobs/uploads/")
+        ranges = [headers["Content-Range"] for _, _, headers in patches]
+        assert ranges == [f"{s}-{min(s + 999, size - 1)}" for s in range(0, size, 1000)]
+        # Every PATCH went to the Location of the previous response (distinct upload states).
+        assert len({path for _, path, _ in patches}) == len(patches)
+        puts = http_proxy.requests_matching("PUT", "/blobs/uploads/")
+        assert len(puts) == 1 and f"digest={urllib.parse.quote(blob.digest)}" in puts[0][1]
+        assert repo.read_blob(blob.digest) == blob.data
+        # Bytes upload, chunked too; an empty blob needs no PATCH.
+        empty = b""
+        repo.put_blob(empty, sha256_digest(empty))
+        assert repo.read_blob(sha256_digest(empty)) == b""
+
+
+def test_monolithic_upload_streams(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+    client, _ = proxy_client(http_proxy)
+    with client:
+        repo = repo_at(client, http_proxy.host, unique_repo())
+        blob = build_image(seed="mono", layers=1, layer_size=300_000).layers[0]
+        repo.put_blob(io.BytesIO(blob.data), blob.digest)
+        (put,) = http_proxy.requests_matching("PUT", "/blobs/uploads/")
+        assert put[2].get("Transfer-Encoding") == "chunked"
+        assert not http_proxy.requests_matching("PATCH", "/blobs/")
+        assert repo.read_blob(blob.digest) == blob.data
+
+
+def test_mount_never_downloads(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer, registry_tls: RegistryInfo
+) -> None:
+    client, _ = proxy_client(http_proxy)
+    with client:
+        src = repo_at(client, http_proxy.host, unique_repo())
+        dst = repo_at(client, http_proxy.host, unique_repo())
+        image = make_image(src, "v1", seed="mount")
+        http_proxy.log.clear()
+        for blob in image.blobs:
+            assert dst.mount_blob(blob.digest, src)
+        assert not http_proxy.requests_matching("GET", "/blobs/")
+        mounts = http_proxy.requests_matching("POST", "/blobs/uploads/")
+        assert [urllib.parse.parse_qs(urllib.parse.urlsplit(p).query) for _, p, _ in mounts] == [
+            {"mount": [b.digest], "from": [src.name]} for b in image.blobs
+        ]
+        assert all(dst.has_blob(b.digest) for b in image.blobs)
+        # Not in the source: the registry opens an upload session instead, which is cancelled.
+        absent = sha256_digest(b"not there")
+        assert not dst.mount_blob(absent, src)
+        assert http_proxy.requests_matching("DELETE", "/blobs/uploads/")
+        # Another registry: no request at all.
+        before = len(http_proxy.log)
+        with RegistryClient(options_for(registry_tls)) as other_client:
+            elsewhere = repo_at(other_client, registry_tls.host, "alice/elsewhere")
+            assert not dst.mount_blob(image.layers[0].digest, elsewhere)
+        assert len(http_proxy.log) == before
+
+
+def test_tag_pagination(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+    client, _ = proxy_client(http_proxy)
+    with client:
+        repo = repo_at(client, http_proxy.host, unique_repo())
+        image = build_image(seed="tags")
+        tags = [f"t{i}" for i in range(5)]
+        for tag in tags:
+            push_image(repo, image, tag)
+        http_proxy.log.clear()
+        http_proxy.tag_page = 3
+        assert repo.list_tags(page_size=2) == tags
+        assert [p for _, p, _ in http_proxy.requests_matching("GET", "/tags/list")] == [
+            f"/v2/{repo.name}/tags/list?n=2",
+            f"/v2/{repo.name}/tags/list?n=2&last=t1",
+            f"/v2/{repo.name}/tags/list?n=2&last=t3",
+        ]
+        http_proxy.log.clear()
+        assert repo.list_tags() == tags
+        assert len(http_proxy.requests_matching("GET", "/tags/list")) == 2
+
+
+def test_parallel_use_of_one_client(registry_basic: RegistryInfo, unique_repo: RepoNamer) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with RegistryClient(options_for(registry_basic, max_per_registry=3)) as client:
+        repos = [repo_at(client, registry_basic.host, unique_repo()) for _ in range(4)]
+        with ThreadPoolExecutor(8) as pool:
+            images = list(pool.map(lambda i: make_image(repos[i % 4], f"p{i}", seed=f"par-{i}"), range(8)))
+        for i, image in enumerate(images):
+            assert repos[i % 4].get_manifest(f"p{i}").digest == image.digest
+
+
+def test_basic_header_is_not_logged(
+    registry_basic: RegistryInfo, unique_repo: RepoNamer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG")
+    with RegistryClient(options_for(registry_basic)) as client:
+        make_image(repo_at(client, registry_basic.host, unique_repo()), "v1", seed="log")
+    secret = base64.b64encode(f"alice:{registry_basic.users['alice']}".encode()).decode()
+    assert registry_basic.users["alice"] not in caplog.text
+    assert secret not in caplog.text
