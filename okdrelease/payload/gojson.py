@@ -86,6 +86,15 @@ def quote_string(text: str) -> str:
     return '"' + quoted + '"'
 
 
+def _fixed(sign: str, digits: str, point: int) -> str:
+    """Render significant ``digits`` with the decimal point after ``point`` digits, without exponent."""
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if point >= len(digits):
+        return sign + digits + "0" * (point - len(digits))
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
 def format_float(value: float) -> str:
     """Format a float64 like Go's JSON encoder: shortest digits, exponent only below 1e-6 or from 1e21."""
     if not math.isfinite(value):
@@ -109,11 +118,7 @@ def format_float(value: float) -> str:
         if exp_sign == "+" and len(exp_digits) < 2:
             exp_digits = "0" + exp_digits
         return f"{sign}{body}e{exp_sign}{exp_digits}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
+    return _fixed(sign, digits, point)
 
 
 def _scalar(value: Any) -> str | None:
@@ -540,7 +545,7 @@ def _decode(value: Any, typ: Any, ctx: _Context) -> Any:
     if isinstance(typ, GoMap):
         if kind != "object":
             raise _type_error(kind, typ, ctx)
-        return {str(key): _decode(item, typ.elem, ctx) for key, item in value.items()}
+        return sorted_map({str(key): _decode(item, typ.elem, ctx) for key, item in value.items()})
     if isinstance(typ, GoStruct):
         if kind != "object":
             raise _type_error(kind, typ, ctx)
@@ -599,11 +604,7 @@ def _yaml_scalar_string(value: Any) -> str:
     if exponent < -4 or exponent >= 6:  # strconv 'g' with shortest precision
         body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         return f"{sign}{body}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    if point <= 0:
-        return f"{sign}0.{'0' * -point}{digits}"
-    if point >= len(digits):
-        return sign + digits + "0" * (point - len(digits))
-    return f"{sign}{digits[:point]}.{digits[point:]}"
+    return _fixed(sign, digits, point)
 
 
 def go_type_error(value: Any, typ: Any, ctx: Any) -> GoJSONError:

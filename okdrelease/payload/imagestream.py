@@ -19,6 +19,7 @@ from okdrelease.payload.gojson import (
     GoMap,
     GoSlice,
     GoStruct,
+    RawNumber,
     check_valid,
     decode_typed,
     go_type_error,
@@ -87,7 +88,7 @@ def format_time(moment: dt.datetime) -> str:
 
 def _decode_time(value: Any, ctx: Any) -> str:
     """Decode a metav1.Time value (its UnmarshalJSON decodes a string, then parses RFC 3339)."""
-    if not isinstance(value, str) or isinstance(value, bool):
+    if not isinstance(value, str) or isinstance(value, RawNumber):
         raise go_type_error(value, "string", ctx)
     return parse_time(value)
 

@@ -10,14 +10,21 @@ import pytest
 from okdrelease.errors import ReleaseError
 from okdrelease.payload.gojson import (
     GoJSONError,
+    GoMap,
+    GoSlice,
+    GoStruct,
     check_valid,
+    decode_typed,
     format_float,
+    go_type_name,
     loads_go,
     loads_go_numbers,
+    loads_typed,
     marshal,
     marshal_indent,
     quote_string,
     sorted_map,
+    to_interface,
 )
 
 GOLDEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "golden"
@@ -207,3 +214,115 @@ def test_check_valid_errors(data: bytes, message: str) -> None:
 )
 def test_check_valid_accepts(data: bytes) -> None:
     check_valid(data)
+
+
+_INNER = GoStruct("pkg.Inner", (("n", "int64"), ("f", "float64"), ("any", "interface {}")))
+_OUTER = GoStruct(
+    "pkg.Outer",
+    (
+        ("name", "string"),
+        ("ok", "bool"),
+        ("inner", _INNER),
+        ("list", GoSlice(_INNER)),
+        ("labels", GoMap("string")),
+    ),
+)
+
+
+def test_decode_typed_known_fields_case_insensitive() -> None:
+    value = {
+        "NAME": "a",
+        "name": "b",
+        "unknown": 1,
+        "Inner": {"n": 3, "f": 2, "any": {"z": 1, "a": [2]}},
+        "ok": None,
+    }
+    assert decode_typed(value, _OUTER) == {
+        "name": "b",
+        "inner": {"n": 3, "f": 2.0, "any": {"a": [2.0], "z": 1.0}},
+        "ok": None,
+    }
+    assert go_type_name(GoSlice(GoMap("string"))) == "[]map[string]string"
+    assert decode_typed(None, _OUTER) is None
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"name": 1}', "json: cannot unmarshal number into Go struct field Outer.name of type string"),
+        (b'{"ok": "x"}', "json: cannot unmarshal string into Go struct field Outer.ok of type bool"),
+        (
+            b'{"inner": {"n": 1.5}}',
+            "json: cannot unmarshal number 1.5 into Go struct field Inner.inner.n of type int64",
+        ),
+        (
+            b'{"inner": {"n": 9223372036854775808}}',
+            "json: cannot unmarshal number 9223372036854775808 into Go struct field Inner.inner.n of type int64",
+        ),
+        (
+            b'{"inner": {"n": "1"}}',
+            "json: cannot unmarshal string into Go struct field Inner.inner.n of type int64",
+        ),
+        (
+            b'{"inner": {"f": 1e999}}',
+            "json: cannot unmarshal number 1e999 into Go struct field Inner.inner.f of type float64",
+        ),
+        (
+            b'{"list": [{"n": true}]}',
+            "json: cannot unmarshal bool into Go struct field Inner.list.n of type int64",
+        ),
+        (
+            b'{"list": {}}',
+            "json: cannot unmarshal object into Go struct field Outer.list of type []pkg.Inner",
+        ),
+        (
+            b'{"labels": []}',
+            "json: cannot unmarshal array into Go struct field Outer.labels of type map[string]string",
+        ),
+        (b"[]", "json: cannot unmarshal array into Go value of type pkg.Outer"),
+        (b"{", "unexpected end of JSON input"),
+    ],
+)
+def test_loads_typed_errors(data: bytes, message: str) -> None:
+    with pytest.raises(GoJSONError) as info:
+        loads_typed(data, _OUTER)
+    assert str(info.value) == message
+
+
+def test_loads_typed_values() -> None:
+    assert loads_typed(
+        b'{"inner": {"n": -9223372036854775808, "f": 1}, "labels": {"b": "1", "a": "2"}}', _OUTER
+    ) == {
+        "inner": {"n": -9223372036854775808, "f": 1.0},
+        "labels": {"a": "2", "b": "1"},
+    }
+    assert list(loads_typed(b'{"labels": {"b": "1", "a": "2"}}', _OUTER)["labels"]) == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (True, "true"),
+        (False, "false"),
+        (0, "0"),
+        (-12, "-12"),
+        (4.15, "4.15"),
+        (1234567.0, "1.234567e+06"),
+        (123456.0, "123456"),
+        (0.0001, "0.0001"),
+        (0.00001, "1e-05"),
+        (3.14159265358979, "3.1415927"),
+        (-0.0, "-0"),
+        (float("inf"), "+Inf"),
+    ],
+)
+def test_yaml_scalars_into_string_fields(value: object, text: str) -> None:
+    """sigs.k8s.io/yaml turns YAML numbers/bools bound for Go strings into strings (floats as float32 'g')."""
+    assert decode_typed({"name": value}, _OUTER, from_yaml=True) == {"name": text}
+    with pytest.raises(GoJSONError):
+        decode_typed({"name": value}, _OUTER)
+
+
+def test_to_interface() -> None:
+    assert to_interface({"b": 1, "a": [True, None, "x", 2.5]}) == {"a": [True, None, "x", 2.5], "b": 1.0}
+    assert list(to_interface({"b": 1, "a": 2})) == ["a", "b"]
