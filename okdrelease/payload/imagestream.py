@@ -6,7 +6,7 @@ import copy
 import datetime as dt
 import logging
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -587,9 +587,14 @@ def load_image_stream(data: bytes, *, json_only: bool = False) -> ImageStream:
     return ImageStream.from_dict(doc or {})
 
 
-def validate_kind(stream: ImageStream) -> None:
-    """Raise ReleaseError("invalid kind/apiVersion") unless ``stream`` is an image.openshift.io/v1 ImageStream."""
-    if stream.kind != KIND or stream.api_version != API_VERSION:
+def validate_kind(stream: ImageStream | Mapping[str, Any]) -> None:
+    """Raise ReleaseError("invalid kind/apiVersion") unless ``stream`` (model or raw mapping) is an image.openshift.io/v1 ImageStream."""
+    if isinstance(stream, ImageStream):
+        kind: Any = stream.kind
+        api_version: Any = stream.api_version
+    else:
+        kind, api_version = stream.get("kind"), stream.get("apiVersion")
+    if kind != KIND or api_version != API_VERSION:
         raise ReleaseError("invalid kind/apiVersion")
 
 

@@ -652,6 +652,12 @@ def test_validate_kind(stream: ImageStream) -> None:
         validate_kind(stream)
 
 
+def test_validate_kind_raw_mapping() -> None:
+    validate_kind({"kind": "ImageStream", "apiVersion": "image.openshift.io/v1"})
+    with pytest.raises(ReleaseError, match=r"^invalid kind/apiVersion$"):
+        validate_kind({"kind": "ImageStream"})
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
