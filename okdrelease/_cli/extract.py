@@ -1,0 +1,73 @@
+"""``okdrelease extract``: oc adm release extract for the payload (spec §6; --command/--tools not supported)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from okdrelease._cli.common import add_registry_flags, transport_options
+from okdrelease.errors import UsageError
+from okdrelease.release.extract import extract_release, read_payload_file
+from okdrelease.release.read import PlatformFilter, open_location
+from okdrelease.transport.open import Transport
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``extract`` subcommand."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "extract",
+        help="write a release's payload manifests to a directory (oc adm release extract)",
+        description=(
+            "Write release-manifests/ of a release image to a directory: image-references and "
+            "release-metadata byte for byte, manifests re-serialised as YAML like oc (or kept as stored "
+            "with --keep-bytes). Entries escaping the directory, links pointing out and device files are refused."
+        ),
+    )
+    p.add_argument("image", nargs="*", metavar="IMAGE", help="release pull spec or oci:DIR[:REF]")
+    p.add_argument("--from", dest="from_image", metavar="IMAGE", help="the release image")
+    p.add_argument("--to", default=".", metavar="DIR", help="directory to write to (default: .)")
+    p.add_argument("--file", metavar="NAME", help="print one payload file to stdout, byte for byte")
+    p.add_argument(
+        "--keep-bytes",
+        "--raw",
+        dest="keep_bytes",
+        action="store_true",
+        help="write manifests exactly as stored instead of re-serialising them",
+    )
+    p.add_argument("--filter-by-os", metavar="REGEX", help="platform of a manifest-listed release (os/arch)")
+    p.add_argument("--command", help=argparse.SUPPRESS)
+    p.add_argument("--tools", action="store_true", help=argparse.SUPPRESS)
+    add_registry_flags(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``extract``."""
+    if args.command or args.tools:
+        raise UsageError("--command and --tools are not supported by okdrelease extract")
+    if (args.from_image and args.image) or len(args.image) > 1:
+        raise UsageError("you may only specify a single image via --from or argument")
+    image = args.from_image or (args.image[0] if args.image else "")
+    if not image:
+        raise UsageError("must specify an image containing a release payload with --from")
+    if args.file and args.to != ".":
+        raise UsageError("only one of --to and --file may be set")
+    platform = PlatformFilter.from_flag(args.filter_by_os)
+    with Transport(transport_options(args)) as transport:
+        _location, repository, reference = open_location(transport, image)
+        if args.file:
+            data = read_payload_file(repository, reference, args.file, platform=platform)
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            return 0
+        result = extract_release(
+            repository, reference, args.to, platform=platform, keep_bytes=args.keep_bytes
+        )
+    if result.errors:
+        print("Errors:", file=sys.stderr)
+        for error in result.errors:
+            print(f"  {error}", file=sys.stderr)
+    print(result.message)
+    return 0

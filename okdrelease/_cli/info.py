@@ -1,0 +1,185 @@
+"""``okdrelease info``: oc adm release info (spec §5)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from okdrelease._cli.common import add_registry_flags, progress_printer, transport_options
+from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
+from okdrelease.reference import ImageReference
+from okdrelease.release import info as fmt
+from okdrelease.release.diff import compare_releases
+from okdrelease.release.read import PlatformFilter, ReleaseInfo, load_images, load_release_from, verify_images
+from okdrelease.transport.open import Transport
+
+_VIEWS = ("commits", "commit_urls", "pullspecs", "contents", "size", "verify", "image_for")
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``info`` subcommand."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "info",
+        help="describe a release image (oc adm release info)",
+        description="Show the name, metadata, component versions and images of a release, as oc does.",
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="release pull spec or oci:DIR[:REF]")
+    p.add_argument("--changes-from", metavar="IMAGE", help="show what changed since this release")
+    p.add_argument(
+        "--commits", action="store_true", help="show the source repository and commit of each image"
+    )
+    p.add_argument("--commit-urls", action="store_true", help="show a commit URL for each image")
+    p.add_argument("--pullspecs", action="store_true", help="show the pull spec of each image")
+    p.add_argument("--contents", action="store_true", help="print the payload files")
+    p.add_argument("--size", action="store_true", help="show the size of each image (fetches every image)")
+    p.add_argument("--verify", action="store_true", help="check that every component image is reachable")
+    p.add_argument("--image-for", metavar="NAME", help="print the pull spec of one component")
+    p.add_argument("--include-images", action="store_true", help="fetch component images (JSON images)")
+    p.add_argument("-o", "--output", default="", help="json, name, pullspec or digest")
+    p.add_argument("--filter-by-os", metavar="REGEX", help="platform of a manifest-listed release (os/arch)")
+    add_registry_flags(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _validate(args: argparse.Namespace) -> None:
+    chosen = [name for name in _VIEWS if getattr(args, name)]
+    if len(chosen) > 1:
+        raise UsageError(
+            "only one of --commits, --commit-urls, --pullspecs, --contents, --size, --verify may be specified"
+        )
+    if args.output and args.image_for:
+        raise UsageError("--output and --image-for may not both be specified")
+    if args.output not in ("", "json", "name", "pullspec", "digest"):
+        raise UsageError("--output only supports json, pullspec, digest, name")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``info``."""
+    _validate(args)
+    platform = PlatformFilter.from_flag(args.filter_by_os)
+    images = list(args.images)
+    changes_from = args.changes_from
+    if changes_from is None and len(images) == 2 and not args.verify:
+        changes_from = images.pop(0)
+    with Transport(transport_options(args)) as transport:
+        if changes_from is not None:
+            if len(images) != 1:
+                raise UsageError(
+                    "must specify a single release image as argument when comparing to another release image"
+                )
+            return _compare(args, transport, changes_from, images[0], platform)
+        failed = False
+        for image in images:
+            try:
+                _describe_one(args, transport, image, platform)
+            except OkdReleaseError as err:
+                if len(images) == 1:
+                    raise
+                print(f"error: {err}", file=sys.stderr)
+                failed = True
+        return 1 if failed else 0
+
+
+def _compare(
+    args: argparse.Namespace, transport: Transport, old_text: str, new_text: str, platform: PlatformFilter
+) -> int:
+    old = load_release_from(transport, old_text, platform=platform)
+    new = load_release_from(transport, new_text, platform=platform)
+    comparison = compare_releases(old, new)
+    if args.output == "json":
+        sys.stdout.write(fmt.render_comparison_json(comparison))
+    elif args.contents:
+        sys.stdout.write(
+            "To see the differences in the payload, extract both releases and compare them:\n\n"
+            f"  okdrelease extract --to=/tmp/old {old_text}\n"
+            f"  okdrelease extract --to=/tmp/new {new_text}\n"
+            "  diff -r /tmp/old /tmp/new\n"
+        )
+    else:
+        sys.stdout.write(fmt.describe_comparison(comparison, show_commit=args.commits))
+    return 0
+
+
+def _describe_one(
+    args: argparse.Namespace, transport: Transport, image: str, platform: PlatformFilter
+) -> None:
+    info = load_release_from(transport, image, platform=platform)
+    for line in info.stderr_warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    if args.size or args.verify or args.include_images:
+        info = load_images(
+            info,
+            transport,
+            platform=platform,
+            workers=args.max_per_registry,
+            progress=progress_printer(args) if args.verify or args.size else None,
+        )
+    if args.verify:
+        problems = verify_images(info)
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        if problems:
+            raise ReleaseError(
+                "the release image failed content verification and may have been tampered with"
+            )
+        print(f"{info.display_digest} {info.created_stream} {info.preferred_name}")
+        return
+    if args.image_for:
+        tag = info.tag(args.image_for)
+        if tag is None:
+            raise ReleaseError(f'no image tag "{args.image_for}" exists in the release image {image}')
+        print(tag.from_name)
+        return
+    if args.output == "json":
+        sys.stdout.write(fmt.render_json(info))
+    elif args.output in ("name", "pullspec", "digest"):
+        _print_list(info, args.output)
+    elif args.contents:
+        _print_contents(info)
+    elif args.size:
+        sys.stdout.write(fmt.describe_size(info))
+    else:
+        view = (
+            "commits"
+            if args.commits
+            else "commit-urls"
+            if args.commit_urls
+            else "pullspecs"
+            if args.pullspecs
+            else "digest"
+        )
+        sys.stdout.write(fmt.describe(info, view=view))
+
+
+def _print_list(info: ReleaseInfo, what: str) -> None:
+    for tag in info.tags:
+        if not tag.is_image:
+            continue
+        if what == "name":
+            print(tag.name)
+        elif what == "pullspec":
+            print(tag.from_name)
+        else:
+            try:
+                ref = ImageReference.parse(tag.from_name)
+            except OkdReleaseError as err:
+                print(f"error: {tag.name} is not a valid reference: {err}", file=sys.stderr)
+                continue
+            if not ref.digest:
+                print(f"error: {tag.name} does not point to a digest", file=sys.stderr)
+                continue
+            print(ref.digest)
+
+
+def _print_contents(info: ReleaseInfo) -> None:
+    out = sys.stdout.buffer
+    for files in (info.raw_metadata, info.manifest_files):
+        for name in sorted(files):
+            data = files[name]
+            out.write(f"# {name}\n".encode())
+            out.write(data)
+            if not data.endswith(b"\n"):
+                out.write(b"\n")
+    out.flush()

@@ -1,0 +1,360 @@
+"""``extract``: write a release's ``release-manifests/`` to a directory, safely (spec §6.2, §6.6).
+
+All layers are read top-down, the topmost occurrence of a name wins and, unlike oc, whiteouts are
+honoured (a file deleted by an upper layer is not resurrected). ``image-references`` and
+``release-metadata`` are written byte for byte; manifests are re-serialised as YAML like oc does
+(``---`` per document, keys sorted) unless ``keep_bytes`` is set.
+
+Safety: every entry under the payload prefix is checked before anything is written. Entries whose
+name is absolute or contains ``..``, symlinks and hard links pointing outside the payload, and
+device/FIFO entries make the whole extraction fail with an error naming the entry. Files are created
+through directory file descriptors with ``O_NOFOLLOW``, so nothing can be written outside the target
+even when it already contains symlinks.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import logging
+import os
+import posixpath
+import stat
+import tarfile
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import yaml
+
+from okdrelease.errors import LayerError, ReleaseError
+from okdrelease.oci.model import Descriptor, Manifest
+from okdrelease.release.info import parse_time
+from okdrelease.release.read import (
+    IMAGE_REFERENCES,
+    IMAGE_STREAM_API,
+    MANIFEST_EXTENSIONS,
+    PAYLOAD_PREFIX,
+    RELEASE_METADATA,
+    PlatformFilter,
+    open_layer_tar,
+    read_config,
+    read_member,
+    select_manifest,
+)
+from okdrelease.transport.base import Repository
+
+log = logging.getLogger(__name__)
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_WHITEOUT = ".wh..wh..opq"
+
+
+@attrs.frozen
+class PayloadFile:
+    """A regular file of the payload: its name below ``release-manifests/`` and its bytes."""
+
+    name: str
+    data: bytes = attrs.field(repr=False)
+    layer: str
+
+
+@attrs.frozen
+class ExtractResult:
+    """What ``extract_release`` wrote."""
+
+    directory: str
+    digest: str
+    created: str
+    by_digest: bool
+    written: tuple[str, ...]
+    errors: tuple[str, ...]
+
+    @property
+    def message(self) -> str:
+        """oc's stdout line."""
+        if self.by_digest:
+            return f"Extracted release payload created at {self.created}"
+        return f"Extracted release payload from digest {self.digest} created at {self.created}"
+
+
+class _NoTimestampLoader(yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as strings (as the Kubernetes YAML→JSON path does)."""
+
+
+_NoTimestampLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+class _GoYamlDumper(yaml.SafeDumper):
+    """SafeDumper quoting like go-yaml: double quotes for strings that read as other types."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style: str | None = None
+    if "\n" in value:
+        style = "|"
+    elif dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
+        style = '"'
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_GoYamlDumper.add_representer(str, _represent_str)
+
+
+def _refuse(member: tarfile.TarInfo, layer: str, why: str) -> LayerError:
+    return LayerError(f"refusing release layer {layer} entry {member.name!r}: {why}")
+
+
+def _unsafe_name(name: str) -> bool:
+    return name.startswith("/") or ".." in name.split("/")
+
+
+def _check_entry(member: tarfile.TarInfo, name: str, layer: str) -> bool:
+    """Raise for an unsafe entry; return True when it is a regular file to consider."""
+    if _unsafe_name(name):
+        raise _refuse(member, layer, "the path leaves the target directory")
+    if member.issym():
+        target = member.linkname
+        resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
+        if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
+            raise _refuse(member, layer, f"symlink to {target!r} points outside the target directory")
+        log.info("skipping symlink %s in layer %s", member.name, layer)
+        return False
+    if member.islnk():
+        target = member.linkname
+        if not target.startswith(PAYLOAD_PREFIX) or _unsafe_name(target[len(PAYLOAD_PREFIX) :]):
+            raise _refuse(member, layer, f"hard link to {target!r} points outside the target directory")
+        log.info("skipping hard link %s in layer %s", member.name, layer)
+        return False
+    if member.ischr() or member.isblk() or member.isfifo():
+        raise _refuse(member, layer, "device and FIFO entries are not allowed")
+    return member.isreg()
+
+
+def _hidden(name: str, whiteouts: set[str], opaque: set[str]) -> bool:
+    """True when an upper layer deleted ``name`` (or one of its parents, or emptied a parent)."""
+    parts = name.split("/")
+    for depth in range(1, len(parts) + 1):
+        if "/".join(parts[:depth]) in whiteouts:
+            return True
+    for depth in range(0, len(parts)):
+        if "/".join(parts[:depth]) in opaque:
+            return True
+    return False
+
+
+def iter_payload(
+    repository: Repository, manifest: Manifest, *, stop_at: str | None = None
+) -> Iterator[PayloadFile]:
+    """Yield the payload files of every layer, top-down, topmost first, whiteouts honoured."""
+    seen: set[str] = set()
+    whiteouts: set[str] = set()
+    opaque: set[str] = set()
+    for desc in reversed(manifest.layers):
+        layer_whiteouts: set[str] = set()
+        layer_opaque: set[str] = set()
+        for name, data in _layer_entries(repository, desc, stop_at):
+            base = posixpath.basename(name)
+            parent = posixpath.dirname(name)
+            if base == OPAQUE_WHITEOUT:
+                layer_opaque.add(parent)
+                continue
+            if base.startswith(WHITEOUT_PREFIX):
+                layer_whiteouts.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+                continue
+            if data is None or name in seen or _hidden(name, whiteouts, opaque):
+                continue
+            seen.add(name)
+            yield PayloadFile(name, data, desc.digest)
+        whiteouts |= layer_whiteouts
+        opaque |= layer_opaque
+
+
+def _layer_entries(
+    repository: Repository, desc: Descriptor, stop_at: str | None
+) -> Iterator[tuple[str, bytes | None]]:
+    with open_layer_tar(repository, desc) as tar:
+        for member in tar:
+            if not member.name.startswith(PAYLOAD_PREFIX):
+                continue
+            name = member.name[len(PAYLOAD_PREFIX) :].rstrip("/")
+            if not name:
+                continue
+            if not _check_entry(member, name, desc.digest):
+                yield name, None
+                continue
+            if (
+                stop_at is not None
+                and name != stop_at
+                and not posixpath.basename(name).startswith(WHITEOUT_PREFIX)
+            ):
+                continue
+            yield name, read_member(tar, member)
+
+
+def check_image_references(data: bytes) -> None:
+    """Decode image-references as ``extract`` does: JSON (YAML accepted, Q33), ImageStream v1."""
+    try:
+        doc: Any = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as json_err:
+        try:
+            doc = yaml.load(io.BytesIO(data), Loader=_NoTimestampLoader)  # noqa: S506 - safe loader
+        except yaml.YAMLError:
+            raise ReleaseError(
+                f"unable to load image-references from release payload: {json_err}"
+            ) from json_err
+    if not isinstance(doc, dict):
+        raise ReleaseError("unable to load image-references from release payload: not an object")
+    api = doc.get("apiVersion")
+    if api != IMAGE_STREAM_API:
+        raise ReleaseError(
+            f'unrecognized image-references in release payload: API version "{api or ""}" is not {IMAGE_STREAM_API}'
+        )
+    kind = doc.get("kind")
+    if kind != "ImageStream":
+        raise ReleaseError(
+            f'unrecognized image-references in release payload: kind "{kind or ""}" is not ImageStream'
+        )
+
+
+def _identity(doc: dict[str, Any]) -> tuple[str, str, str, str]:
+    api = str(doc.get("apiVersion") or "")
+    group = api.rpartition("/")[0]
+    metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+    assert isinstance(metadata, dict)
+    return (
+        group,
+        str(doc.get("kind") or ""),
+        str(metadata.get("namespace") or ""),
+        str(metadata.get("name") or ""),
+    )
+
+
+def reserialize_manifest(name: str, data: bytes) -> bytes | None:
+    """Parse a YAML/JSON stream and write it back as oc does; None when it holds no document."""
+    try:
+        docs = [doc for doc in yaml.load_all(io.BytesIO(data), Loader=_NoTimestampLoader) if doc is not None]  # noqa: S506
+    except yaml.YAMLError as err:
+        raise ReleaseError(f"error parsing {name}: {err}") from err
+    seen: set[tuple[str, str, str, str]] = set()
+    out: list[str] = []
+    for index, doc in enumerate(docs):
+        if not isinstance(doc, dict):
+            raise ReleaseError(f"error parsing {name}: document {index + 1} is not an object")
+        key = _identity(doc)
+        if key in seen:
+            raise ReleaseError(f"error parsing {name}: resource {'/'.join(key)} is defined more than once")
+        seen.add(key)
+        out.append(
+            "---\n"
+            + yaml.dump(
+                doc, Dumper=_GoYamlDumper, sort_keys=True, default_flow_style=False, allow_unicode=True
+            )
+        )
+    if not out:
+        return None
+    return "".join(out).encode("utf-8")
+
+
+def _open_dir(parent_fd: int, name: str) -> int:
+    """Open (creating) the directory ``name`` under ``parent_fd`` without following symlinks."""
+    try:
+        os.mkdir(name, 0o777, dir_fd=parent_fd)
+    except FileExistsError:
+        pass
+    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
+    if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ReleaseError(f"{name} is not a directory")
+    return fd
+
+
+def write_inside(root_fd: int, name: str, data: bytes) -> None:
+    """Write ``data`` to ``name`` (relative, no ``..``) below the directory ``root_fd``."""
+    if _unsafe_name(name):
+        raise ReleaseError(f"refusing to write {name!r} outside the target directory")
+    *parents, base = name.split("/")
+    fd = os.dup(root_fd)
+    try:
+        for part in parents:
+            if part in ("", "."):
+                continue
+            next_fd = _open_dir(fd, part)
+            os.close(fd)
+            fd = next_fd
+        try:
+            out = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666, dir_fd=fd)
+        except OSError as err:
+            raise ReleaseError(f"unable to write {name}: {err}") from err
+        with os.fdopen(out, "wb") as handle:
+            handle.write(data)
+    finally:
+        os.close(fd)
+
+
+def extract_release(
+    repository: Repository,
+    reference: str,
+    directory: str,
+    *,
+    platform: PlatformFilter | None = None,
+    keep_bytes: bool = False,
+) -> ExtractResult:
+    """Extract the payload of the release at ``reference`` into ``directory``."""
+    manifest, index = select_manifest(repository, reference, platform or PlatformFilter.from_flag(None))
+    config = read_config(repository, manifest)
+    files = list(iter_payload(repository, manifest))
+    outputs: list[tuple[str, bytes]] = []
+    errors: list[str] = []
+    for item in files:
+        if item.name == IMAGE_REFERENCES:
+            check_image_references(item.data)
+            outputs.append((item.name, item.data))
+        elif item.name == RELEASE_METADATA:
+            outputs.append((item.name, item.data))
+        elif item.name.endswith(MANIFEST_EXTENSIONS):
+            if keep_bytes:
+                outputs.append((item.name, item.data))
+                continue
+            try:
+                data = reserialize_manifest(item.name, item.data)
+            except ReleaseError as err:
+                errors.append(str(err))
+                continue
+            if data is not None:
+                outputs.append((item.name, data))
+    os.makedirs(directory, 0o777, exist_ok=True)
+    root_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for name, data in outputs:
+            write_inside(root_fd, name, data)
+    finally:
+        os.close(root_fd)
+    created = config.created
+    when = parse_time(created)
+    if when is not None and when.utcoffset() is not None:
+        created = when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = index.digest if index is not None else manifest.digest
+    return ExtractResult(
+        directory=directory,
+        digest=digest,
+        created=created,
+        by_digest=reference.startswith("sha256:"),
+        written=tuple(name for name, _ in outputs),
+        errors=tuple(errors),
+    )
+
+
+def read_payload_file(
+    repository: Repository, reference: str, name: str, *, platform: PlatformFilter | None = None
+) -> bytes:
+    """Return the bytes of ``release-manifests/<name>`` (topmost occurrence, whiteouts honoured)."""
+    manifest, _index = select_manifest(repository, reference, platform or PlatformFilter.from_flag(None))
+    for item in iter_payload(repository, manifest, stop_at=name):
+        if item.name == name:
+            return item.data
+    raise ReleaseError(f"image did not contain {name}")
