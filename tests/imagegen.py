@@ -43,7 +43,7 @@ class Blob:
 
 
 @attrs.frozen
-class TestImage:
+class GeneratedImage:
     """A generated image: manifest bytes and every blob it references."""
 
     manifest: bytes = attrs.field(repr=False)
@@ -75,12 +75,12 @@ class TestImage:
 
 
 @attrs.frozen
-class TestIndex:
+class GeneratedIndex:
     """A generated manifest list / OCI index and its child images."""
 
     raw: bytes = attrs.field(repr=False)
     media_type: str
-    children: tuple[TestImage, ...]
+    children: tuple[GeneratedImage, ...]
 
     @property
     def digest(self) -> str:
@@ -121,7 +121,7 @@ def build_image(
     flavour: str = OCI,
     platform: tuple[str, str] = ("linux", "amd64"),
     labels: dict[str, str] | None = None,
-) -> TestImage:
+) -> GeneratedImage:
     """Build (without pushing) an image of ``layers`` random gzip layers."""
     docker = flavour == DOCKER
     layer_type = mt.DOCKER_LAYER_GZIP if docker else mt.OCI_LAYER_GZIP
@@ -149,10 +149,10 @@ def build_image(
         "layers": [b.descriptor() for b in blobs],
     }
     raw = json.dumps(manifest, indent=3).encode()
-    return TestImage(raw, media_type, config, tuple(blobs), tuple(diff_ids))
+    return GeneratedImage(raw, media_type, config, tuple(blobs), tuple(diff_ids))
 
 
-def push_image(repo: Repository, image: TestImage, tag: str | None = None) -> str:
+def push_image(repo: Repository, image: GeneratedImage, tag: str | None = None) -> str:
     """Write the image's blobs (skipping present ones) and manifest into ``repo``; return the digest."""
     for blob in image.blobs:
         if not repo.has_blob(blob.digest):
@@ -160,7 +160,7 @@ def push_image(repo: Repository, image: TestImage, tag: str | None = None) -> st
     return repo.put_manifest(image.manifest, image.media_type, tag)
 
 
-def make_image(repo: Repository, tag: str | None = "latest", **kwargs: object) -> TestImage:
+def make_image(repo: Repository, tag: str | None = "latest", **kwargs: object) -> GeneratedImage:
     """Build an image (see ``build_image``) and push it to ``repo`` under ``tag``."""
     image = build_image(**kwargs)  # type: ignore[arg-type]
     push_image(repo, image, tag)
@@ -174,7 +174,7 @@ def build_index(
     flavour: str = OCI,
     layers: int = 1,
     layer_size: int = 1024,
-) -> TestIndex:
+) -> GeneratedIndex:
     """Build (without pushing) an index with one image per platform."""
     children = tuple(
         build_image(
@@ -194,10 +194,10 @@ def build_index(
             child.descriptor(platform) for child, platform in zip(children, platforms, strict=True)
         ],
     }
-    return TestIndex(json.dumps(doc, indent=2).encode(), media_type, children)
+    return GeneratedIndex(json.dumps(doc, indent=2).encode(), media_type, children)
 
 
-def make_index(repo: Repository, tag: str | None = "latest", **kwargs: object) -> TestIndex:
+def make_index(repo: Repository, tag: str | None = "latest", **kwargs: object) -> GeneratedIndex:
     """Build an index (see ``build_index``), push children by digest, then the index under ``tag``."""
     index = build_index(**kwargs)  # type: ignore[arg-type]
     for child in index.children:
@@ -206,6 +206,6 @@ def make_index(repo: Repository, tag: str | None = "latest", **kwargs: object) -
     return index
 
 
-def descriptor_of(image: TestImage) -> Descriptor:
+def descriptor_of(image: GeneratedImage) -> Descriptor:
     """The manifest descriptor as an okdrelease Descriptor."""
     return Descriptor(image.media_type, image.digest, len(image.manifest))

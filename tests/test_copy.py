@@ -1,0 +1,304 @@
+"""copy_image/copy_all and ``okdrelease copy``: golden layouts round-trip through a registry unchanged."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from imagegen import DOCKER, build_image, build_index, make_image, make_index, push_image
+from registry_rig import RegistryInfo, RepoNamer
+from test_registry import RecordingProxy, options_for, proxy_client, repo_at
+
+from okdrelease.cli import main
+from okdrelease.oci import mediatypes as mt
+from okdrelease.reference import parse_location
+from okdrelease.transport.copy import copy_all, copy_image
+from okdrelease.transport.open import Transport, open_location
+from okdrelease.transport.registry import RegistryClient
+
+GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
+GOLDEN_LAYOUTS = sorted(
+    [p for p in GOLDEN.glob("*/inputs") if (p / "index.json").exists()]
+    + [p for p in GOLDEN.glob("*/release") if (p / "index.json").exists()]
+)
+
+
+def layout_refs(path: Path) -> dict[str, tuple[str, str, int]]:
+    """ref name → (media type, digest, size) from a layout's index.json."""
+    index = json.loads((path / "index.json").read_text())
+    return {
+        d["annotations"]["org.opencontainers.image.ref.name"]: (d["mediaType"], d["digest"], d["size"])
+        for d in index["manifests"]
+        if "org.opencontainers.image.ref.name" in d.get("annotations", {})
+    }
+
+
+def layout_blobs(path: Path) -> dict[str, str]:
+    """digest → sha256 of the file content, for every blob file of a layout."""
+    return {
+        f"sha256:{p.name}": "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in (path / "blobs" / "sha256").iterdir()
+    }
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``okdrelease ARGV`` in-process; return (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def skopeo_raw(host: str, repo: str, tag: str) -> bytes:
+    """``skopeo inspect --raw`` of a plain-HTTP registry image."""
+    return subprocess.run(
+        ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{host}/{repo}:{tag}"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+
+
+def skopeo_inspect(host: str, repo: str, tag: str) -> dict[str, Any]:
+    """``skopeo inspect`` (parsed) of a plain-HTTP registry image."""
+    out = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", f"docker://{host}/{repo}:{tag}"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout
+    return dict(json.loads(out))
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("layout", GOLDEN_LAYOUTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_golden_layout_roundtrip(
+    layout: Path, registry_http: RegistryInfo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    refs = layout_refs(layout)
+    assert refs, f"{layout} has no ref names"
+    repo = f"golden/{layout.parent.name}-{layout.name}"
+    host = registry_http.host
+    code, out, err = run_cli(
+        capsys, "copy", "-q", "--dest-tls-verify=false", f"oci:{layout}", f"docker://{host}/{repo}"
+    )
+    assert (code, err) == (0, "")
+    assert sorted(out.splitlines()) == sorted(f"{digest} {ref}" for ref, (_, digest, _) in refs.items())
+
+    # skopeo reads every tag with the same digest (raw bytes hash to the index entry's digest).
+    def check(ref: str) -> tuple[str, str]:
+        return ref, _sha(skopeo_raw(host, repo, ref))
+
+    with ThreadPoolExecutor(8) as pool:
+        assert dict(pool.map(check, refs)) == {ref: digest for ref, (_, digest, _) in refs.items()}
+    first = sorted(refs)[0]
+    assert skopeo_inspect(host, repo, first)["Digest"] == refs[first][1]
+
+    # And back into a fresh layout: same refs, same blobs, byte for byte.
+    out_dir = tmp_path / "back"
+    options = options_for(registry_http)
+    with Transport(options) as transport:
+        src, _ = transport.open(f"docker://{host}/{repo}")
+        dst, _ = transport.open(f"oci:{out_dir}", create=True)
+        results = copy_all(src, dst)
+    assert results == {ref: digest for ref, (_, digest, _) in refs.items()}
+    assert layout_refs(out_dir) == refs
+    copied = layout_blobs(out_dir)
+    assert all(name == content for name, content in copied.items())
+    assert set(copied) == set(layout_blobs(layout))
+
+
+@pytest.fixture
+def http_proxy(registry_http: RegistryInfo) -> Iterator[RecordingProxy]:
+    """A recording proxy in front of the plain-HTTP registry."""
+    proxy = RecordingProxy(registry_http).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_copy_index_between_repositories_mounts(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+    client, _ = proxy_client(http_proxy)
+    with client:
+        src = repo_at(client, http_proxy.host, unique_repo())
+        dst = repo_at(client, http_proxy.host, unique_repo())
+        index = make_index(src, "multi", seed="copy-mount", flavour=DOCKER)
+        http_proxy.log.clear()
+        lines: list[str] = []
+        assert copy_image(src, "multi", dst, "copied", progress=lines.append) == index.digest
+        assert not http_proxy.requests_matching("GET", "/blobs/")
+        assert len(http_proxy.requests_matching("POST", r"/blobs/uploads/\?mount=")) == 4
+        puts = [p for m, p, _ in http_proxy.log if m == "PUT"]
+        assert puts[-1] == f"/v2/{dst.name}/manifests/copied"
+        assert sorted(puts[:-1]) == sorted(f"/v2/{dst.name}/manifests/{c.digest}" for c in index.children)
+        assert sum("mounted from" in line for line in lines) == 4
+        assert dst.get_manifest("copied").raw == index.raw
+        # Copying again: every blob already exists.
+        lines.clear()
+        assert copy_image(src, "multi", dst, "again", progress=lines.append) == index.digest
+        assert sum("already exists" in line for line in lines) == 4
+
+
+def test_copy_across_registries_streams(
+    registry_tls: RegistryInfo, registry_token: RegistryInfo, unique_repo: RepoNamer
+) -> None:
+    with RegistryClient(options_for(registry_tls)) as a, RegistryClient(options_for(registry_token)) as b:
+        src = repo_at(a, registry_tls.host, unique_repo())
+        dst = repo_at(b, registry_token.host, unique_repo())
+        image = make_image(src, "big", seed="stream", layers=3, layer_size=2_000_000)
+        assert copy_image(src, "big", dst, "big") == image.digest
+        for blob in image.blobs:
+            assert dst.read_blob(blob.digest) == blob.data
+        index = make_index(src, "multi", seed="stream-index")
+        assert copy_image(src, index.digest, dst, None) == index.digest
+        assert dst.get_manifest(index.digest).raw == index.raw
+        # A single platform only: linux/amd64 is picked and tagged.
+        amd64 = index.children[0]
+        assert copy_image(src, "multi", dst, "single", all_platforms=False) == amd64.digest
+        assert dst.resolve("single").digest == amd64.digest
+
+
+def test_copy_refuses_corrupted_source_blob(
+    registry_http: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with RegistryClient(options_for(registry_http)) as client:
+        src = repo_at(client, registry_http.host, unique_repo())
+        image = make_image(src, "v1", seed="corrupt-copy")
+        layout = tmp_path / "layout"
+        dst, _ = open_location(parse_location(f"oci:{layout}"), create=True)
+        copy_image(src, "v1", dst, "v1")
+    victim = image.layers[1]
+    path = layout / "blobs" / "sha256" / victim.digest.partition(":")[2]
+    data = bytearray(path.read_bytes())
+    data[-20] ^= 0x55
+    path.write_bytes(bytes(data))
+    target = f"docker://{registry_http.host}/{unique_repo()}:v1"
+    code, out, err = run_cli(capsys, "copy", "--dest-tls-verify=false", f"oci:{layout}:v1", target)
+    assert code == 1 and out == ""
+    assert victim.digest in err and "does not match its digest" in err
+    with RegistryClient(options_for(registry_http)) as client:
+        assert not repo_at(client, registry_http.host, target.split("/", 3)[3].split(":")[0]).has_blob(
+            victim.digest
+        )
+
+
+def test_cli_copy_with_credentials_digestfile_and_progress(
+    registry_basic: RegistryInfo,
+    registry_http: RegistryInfo,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with RegistryClient(options_for(registry_http)) as client:
+        src_name = unique_repo()
+        image = make_image(repo_at(client, registry_http.host, src_name), "v1", seed="cli", flavour=DOCKER)
+    src = f"docker://{registry_http.host}/{src_name}:v1"
+    dst_name = unique_repo()
+    dst = f"docker://{registry_basic.host}/{dst_name}:copied"
+    digestfile = tmp_path / "digest"
+    code, out, err = run_cli(
+        capsys,
+        "copy",
+        "--src-tls-verify=false",
+        "--certificate-authority",
+        str(registry_basic.ca_file),
+        "--dest-creds",
+        f"alice:{registry_basic.users['alice']}",
+        "--digestfile",
+        str(digestfile),
+        src,
+        dst,
+    )
+    assert (code, out) == (0, image.digest + "\n"), err
+    assert digestfile.read_text() == image.digest
+    assert "Copying blob" in err and "Writing manifest" in err
+    assert registry_basic.users["alice"] not in err
+    # --dest-authfile, quiet; a tagless destination gets "latest".
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps(registry_basic.docker_config()))
+    code, out, err = run_cli(
+        capsys,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--certificate-authority",
+        str(registry_basic.ca_file),
+        "--dest-authfile",
+        str(authfile),
+        src,
+        f"{registry_basic.host}/{dst_name}",
+    )
+    assert (code, out, err) == (0, image.digest + "\n", "")
+    with RegistryClient(options_for(registry_basic)) as client:
+        repo = repo_at(client, registry_basic.host, dst_name)
+        assert repo.resolve("latest").digest == image.digest
+        assert repo.get_manifest("copied").media_type == mt.DOCKER_MANIFEST
+    # Without credentials the push is refused; the error names the registry and repository.
+    (tmp_path / "empty.json").write_text('{"auths": {}}')
+    code, out, err = run_cli(
+        capsys,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--certificate-authority",
+        str(registry_basic.ca_file),
+        "--dest-authfile",
+        str(tmp_path / "empty.json"),
+        src,
+        dst,
+    )
+    assert (code, out) == (1, "")
+    assert f"{registry_basic.host}/{dst_name}" in err and "HTTP 401" in err
+
+
+def test_cli_copy_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(
+        capsys, "copy", "--src-creds", "a:b", f"oci:{tmp_path}:x", "docker://127.0.0.1:1/a/b"
+    )
+    assert code == 2 and "credentials given for oci:" in err
+    code, _, err = run_cli(capsys, "copy", "quay.io/a/b", "http://x/y")
+    assert code == 1 and "unsupported transport" in err
+
+
+def test_copy_whole_layout_between_layouts_and_registry(
+    registry_http: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = tmp_path / "first"
+    name = unique_repo()
+    with Transport(options_for(registry_http)) as transport:
+        repo, _ = transport.open(f"{registry_http.host}/{name}")
+        image = build_image(seed="whole-1")
+        index = build_index(seed="whole-2", flavour=DOCKER)
+        push_image(repo, image, "one")
+        for child in index.children:
+            push_image(repo, child, None)
+        repo.put_manifest(index.raw, index.media_type, "two")
+        layout, _ = transport.open(f"oci:{first}", create=True)
+        assert copy_all(repo, layout) == {"one": image.digest, "two": index.digest}
+    second = tmp_path / "second"
+    code, out, _ = run_cli(capsys, "copy", "-q", f"oci:{first}", f"oci:{second}")
+    assert code == 0
+    assert sorted(out.splitlines()) == sorted([f"{image.digest} one", f"{index.digest} two"])
+    assert layout_refs(second) == layout_refs(first)
+    assert layout_blobs(second) == layout_blobs(first)
+    # A single ref name from a layout to a registry tag.
+    target = unique_repo()
+    code, out, _ = run_cli(
+        capsys,
+        "copy",
+        "-q",
+        "--dest-tls-verify=false",
+        f"oci:{second}:two",
+        f"docker://{registry_http.host}/{target}:t",
+    )
+    assert (code, out) == (0, index.digest + "\n")
+    with RegistryClient(options_for(registry_http)) as client:
+        assert repo_at(client, registry_http.host, target).get_manifest("t").raw == index.raw
