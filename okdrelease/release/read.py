@@ -8,8 +8,6 @@ the top layer's ``release-manifests/`` entries are read: ``image-references`` an
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import logging
 import platform as _platform
 import re
@@ -19,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Protocol
 
 import attrs
-import yaml
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
@@ -331,46 +328,29 @@ def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
         return handle.read()
 
 
-def _parse_document(raw: bytes) -> Any:
-    """Parse YAML-or-JSON the way oc reads image-references (JSON first, keeping key order)."""
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        pass
-    return yaml.safe_load(io.BytesIO(raw))
-
-
 def load_references(raw: bytes) -> tuple[dict[str, Any], tuple[ReleaseTag, ...]]:
-    """Parse image-references (spec §1.2 reading rules) into its JSON object and its tags."""
+    """Parse image-references (spec §1.2 reading rules) into its Go-ordered JSON object and its tags."""
+    from okdrelease.payload.imagestream import load_image_stream, validate_kind
+
     try:
-        data = _parse_document(raw)
-    except yaml.YAMLError as err:
+        stream = load_image_stream(raw)
+    except OkdReleaseError as err:
         raise ReleaseError(f"unable to load release image-references: {err}") from err
-    if (
-        not isinstance(data, dict)
-        or data.get("kind") != "ImageStream"
-        or data.get("apiVersion") != IMAGE_STREAM_API
-    ):
-        raise ReleaseError("unrecognized image-references in release payload")
-    spec = data.get("spec") or {}
-    tags: list[ReleaseTag] = []
-    for item in spec.get("tags") or []:
-        if not isinstance(item, dict):
-            raise ReleaseError("unable to load release image-references: a tag is not an object")
-        source = item.get("from") or {}
-        annotations = item.get("annotations")
-        tags.append(
-            ReleaseTag(
-                name=str(item.get("name") or ""),
-                annotations={str(k): str(v) for k, v in annotations.items()}
-                if isinstance(annotations, dict)
-                else None,
-                from_kind=str(source.get("kind") or ""),
-                from_name=str(source.get("name") or ""),
-                raw=item,
-            )
+    try:
+        validate_kind(stream)
+    except ReleaseError as err:
+        raise ReleaseError("unrecognized image-references in release payload") from err
+    tags = tuple(
+        ReleaseTag(
+            name=tag.name,
+            annotations=dict(tag.annotations) if tag.annotations is not None else None,
+            from_kind=tag.from_kind or "",
+            from_name=tag.from_name,
+            raw=tag.to_go(),
         )
-    return data, tuple(tags)
+        for tag in stream.tags
+    )
+    return stream.to_go(), tags
 
 
 def _string_list(value: Any, field: str) -> tuple[str, ...] | None:
