@@ -6,6 +6,7 @@ import argparse
 import sys
 
 import attrs
+import urllib3
 
 from okdrelease._cli.common import (
     add_registry_flags,
@@ -105,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         base, dst, authfile=args.dest_authfile, creds=args.dest_creds, tls_verify=args.dest_tls_verify
     )
     progress = progress_printer(args)
+    if src_options.insecure or dst_options.insecure or base.insecure_registries:
+        # The user asked for unverified TLS; one warning per request would drown the progress.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     with RegistryClient(src_options) as src_client, RegistryClient(dst_options) as dst_client:
         src_repo, src_ref = open_location(src, src_options, client=src_client)
         whole = _whole_layout(src)
