@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import os
 import stat
+import threading
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
 from okdrelease.transport.auth import (
@@ -19,6 +23,7 @@ from okdrelease.transport.auth import (
     CredentialStore,
     TokenCache,
     auth_file_paths,
+    fetch_token,
     lookup_keys,
     normalize_key,
     parse_challenges,
@@ -303,3 +308,53 @@ def test_token_lifetime_uses_issued_at() -> None:
     assert token_lifetime(
         {"expires_in": 300, "issued_at": "2023-11-14T22:11:20.123456789Z"}, now
     ) == pytest.approx(175.123456, abs=1e-5)
+
+
+def test_identity_token_uses_oauth2_refresh_grant() -> None:
+    seen: list[tuple[str, str, dict[str, list[str]]]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"])).decode()
+            seen.append((self.command, self.path, urllib.parse.parse_qs(body)))
+            data = json.dumps({"access_token": "from-refresh", "expires_in": 120}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    try:
+        challenge = Challenge(
+            "bearer", {"realm": f"http://127.0.0.1:{server.server_address[1]}/oauth", "service": "svc"}
+        )
+        with requests.Session() as session:
+            body = fetch_token(
+                session,
+                challenge,
+                ["repository:b:pull", "repository:a:pull,push"],
+                Credentials("<token>", "", "refresh-xyz"),
+                registry="reg.example",
+            )
+    finally:
+        thread.join(5)
+        server.server_close()
+    assert body["access_token"] == "from-refresh"
+    assert seen == [
+        (
+            "POST",
+            "/oauth",
+            {
+                "grant_type": ["refresh_token"],
+                "refresh_token": ["refresh-xyz"],
+                "client_id": ["okdrelease"],
+                "service": ["svc"],
+                "scope": ["repository:a:pull,push repository:b:pull"],
+            },
+        )
+    ]

@@ -412,7 +412,13 @@ def test_tokens_cached_and_scoped_across_repositories(
     registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
 ) -> None:
     names = [unique_repo() for _ in range(3)]
+    token_server.clear_grants()
+    for name in names:
+        token_server.grant("alice", name, ["pull", "push"])
     with RegistryClient(options_for(registry_token)) as client:
+        with pytest.raises(UnauthorizedError, match=f"{registry_token.host}/alice/not-granted"):
+            make_image(repo_at(client, registry_token.host, "alice/not-granted"), "v1", seed="denied")
+        token_server.reset_log()
         repos = [repo_at(client, registry_token.host, name) for name in names]
         images = [make_image(repo, "v1", seed=f"tok-{i}") for i, repo in enumerate(repos)]
         for repo, image in zip(repos, images, strict=True):
