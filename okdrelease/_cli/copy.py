@@ -11,7 +11,6 @@ import urllib3
 from okdrelease._cli.common import (
     add_registry_flags,
     parse_creds,
-    parse_tls_verify,
     progress_printer,
     transport_options,
 )
@@ -40,12 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         parser.add_argument(
             f"--{side}-tls-verify",
             dest=f"{side}_tls_verify",
-            type=parse_tls_verify,
-            nargs="?",
-            const=True,
+            action="store_true",
             default=None,
-            metavar="BOOL",
-            help=f"verify TLS and require https for the {word} registry (default true)",
+            help=f"verify TLS and require https for the {word} registry (default true; =false to disable)",
         )
         parser.add_argument(
             f"--{side}-authfile", dest=f"{side}_authfile", metavar="PATH", help=f"auth file for the {word}"
