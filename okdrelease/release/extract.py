@@ -280,16 +280,18 @@ def write_inside(root_fd: int, name: str, data: bytes) -> None:
     *parents, base = name.split("/")
     fd = os.dup(root_fd)
     try:
-        for part in parents:
-            if part in ("", "."):
-                continue
-            next_fd = _open_dir(fd, part)
-            os.close(fd)
-            fd = next_fd
         try:
+            for part in parents:
+                if part in ("", "."):
+                    continue
+                next_fd = _open_dir(fd, part)
+                os.close(fd)
+                fd = next_fd
             out = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666, dir_fd=fd)
         except OSError as err:
-            raise ReleaseError(f"unable to write {name}: {err}") from err
+            raise ReleaseError(
+                f"unable to write {name} (symlinks in the target are not followed): {err}"
+            ) from err
         with os.fdopen(out, "wb") as handle:
             handle.write(data)
     finally:

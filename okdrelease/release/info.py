@@ -114,13 +114,13 @@ def go_value(value: Any) -> str:
 
 
 def _go_g(value: float) -> str:
-    """Go ``strconv.FormatFloat(v, 'g', -1, 64)`` (shortest digits, %e below 1e-4 or from 1e21)."""
+    """Go ``%v`` of a float64: shortest digits, %e form for exponents below -4 or from 6 up."""
     if math.isinf(value) or math.isnan(value):
         return {math.inf: "+Inf", -math.inf: "-Inf"}.get(value, "NaN")
     if value == 0:
         return "-0" if math.copysign(1, value) < 0 else "0"
     digits, exponent = _shortest(value)
-    if exponent < -4 or exponent >= max(len(digits), 21):
+    if exponent < -4 or exponent >= 6:
         mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
         sign = "-" if value < 0 else ""
         return f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
