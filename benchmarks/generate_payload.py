@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""Generate a benchmark payload (about 180 images, 60 operators, shared base layers of tens of MB) in a registry.
+
+Usage::
+
+    python benchmarks/generate_payload.py [--small] [--registry HOST:PORT] [--workdir DIR] [--keep-running]
+
+Without ``--registry`` a Debian ``docker-registry`` is started on a free 127.0.0.1 port (storage in
+``WORKDIR/registry``). Images are pushed with okdrelease's registry transport to
+``HOST/bench/content:<tag>``; ``WORKDIR/imagestream.json`` names each of them by digest, ready for
+``okdrelease new --from-image-stream-file``. The operator manifests come from the sample payload
+generator (``testdata/make_sample.py``): its 40 operators plus synthetic ones. Base layers are made of
+seeded pseudo-random hex text (compressible about 2:1), streamed through gzip into a file while both
+digests are computed, then streamed to the registry; nothing big is held in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import gzip
+import hashlib
+import io
+import json
+import logging
+import random
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+ROOT = Path(__file__).resolve().parents[1]
+for _extra in (ROOT, ROOT / "testdata", ROOT / "tests"):
+    if str(_extra) not in sys.path:
+        sys.path.insert(0, str(_extra))
+
+import make_sample as sample  # noqa: E402
+
+from okdrelease.reference import ImageReference  # noqa: E402
+from okdrelease.transport.base import Repository, TransportOptions  # noqa: E402
+from okdrelease.transport.registry import RegistryClient  # noqa: E402
+
+log = logging.getLogger("generate_payload")
+
+MiB = 1024 * 1024
+CONTENT_REPO = "bench/content"
+_CHUNK = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Scale:
+    """How big the generated payload is."""
+
+    operators: int
+    extra_operands_per_operator: int
+    base_layers_mib: tuple[int, ...]
+    base_file_kib: int
+    binary_kib: int
+
+
+DEFAULT_SCALE = Scale(
+    operators=60, extra_operands_per_operator=4, base_layers_mib=(48, 24), base_file_kib=512, binary_kib=256
+)
+SMALL_SCALE = Scale(
+    operators=12, extra_operands_per_operator=0, base_layers_mib=(4, 2), base_file_kib=256, binary_kib=16
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """What was generated: the ImageStream file and figures for the report."""
+
+    imagestream: Path
+    registry: str
+    images: int
+    operators: int
+    base_layers: tuple[sample.Layer, ...]
+    pushed_bytes: int
+    seconds: float
+
+
+def bench_operators(scale: Scale) -> list[sample.Operator]:
+    """Return the operators: the sample's, then synthetic ones with ``extra_operands_per_operator`` operands each."""
+    ops = list(sample.OPERATORS[: scale.operators])
+    for i in range(scale.operators - len(ops)):
+        operands = tuple(
+            f"bench-component-{i * scale.extra_operands_per_operator + j:03d}"
+            for j in range(scale.extra_operands_per_operator)
+        )
+        ops.append(
+            sample.Operator(
+                tag=f"bench-operator-{i:02d}",
+                cluster_operator=f"bench-{i:02d}",
+                namespace=f"openshift-bench-{i:02d}",
+                operands=operands,
+                kube_version=i % 5 == 0,
+                prefixed=i % 2 == 0,
+                run_level=f"{50 + i % 40:02d}",
+            )
+        )
+    return ops
+
+
+# --------------------------------------------------------------------------------------------
+# Streamed base layers
+
+
+class SeededText(io.RawIOBase):
+    """``size`` bytes of pseudo-random lowercase hex text derived from ``seed`` (compresses about 2:1)."""
+
+    def __init__(self, seed: str, size: int) -> None:
+        """Produce ``size`` bytes from ``random.Random(seed)``."""
+        self._rng = random.Random(seed)
+        self._left = size
+        self._pending = b""
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` with the next bytes (0 at the end)."""
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self._left)
+        while len(self._pending) < want:
+            self._pending += self._rng.randbytes(_CHUNK // 2).hex().encode()
+        view[:want] = self._pending[:want]
+        self._pending = self._pending[want:]
+        self._left -= want
+        return want
+
+
+class _HashingWriter:
+    """Write-only file object that hashes and counts what passes through it to ``target``."""
+
+    def __init__(self, target: IO[bytes]) -> None:
+        self.target = target
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.hash.update(data)
+        self.size += len(data)
+        return self.target.write(data)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hash.hexdigest()
+
+
+def stream_base_layer(name: str, size_mib: int, file_kib: int, seed: int, path: Path) -> sample.Layer:
+    """Write a base layer of ``size_mib`` MiB of files to ``path`` (gzip, mtime 0); return its digests."""
+    with path.open("wb") as out:
+        gz_side = _HashingWriter(out)
+        with gzip.GzipFile(filename="", mode="wb", fileobj=gz_side, compresslevel=6, mtime=0) as gz:
+            tar_side = _HashingWriter(gz)  # type: ignore[arg-type]
+            with tarfile.open(fileobj=tar_side, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                for dirname in ("usr", "usr/lib", f"usr/lib/{name}"):
+                    tar.addfile(sample.tar_header(dirname, None))
+                count = max(1, size_mib * 1024 // file_kib)
+                for i in range(count):
+                    member = f"usr/lib/{name}/part-{i:05d}.dat"
+                    size = file_kib * 1024
+                    tar.addfile(sample.tar_header(member, size), SeededText(f"{seed}:{name}:{i}", size))
+    return sample.Layer(gz_side.digest, gz_side.size, tar_side.digest)
+
+
+# --------------------------------------------------------------------------------------------
+# Pushing
+
+
+def _push_file(repo: Repository, layer: sample.Layer, path: Path) -> None:
+    if repo.has_blob(layer.digest):
+        return
+    with path.open("rb") as stream:
+        repo.put_blob(stream, layer.digest, layer.size)
+
+
+def push_image(repo: Repository, image: sample.Image, known: set[str]) -> int:
+    """Push the config, the in-memory layers and then the manifest under the image's tag; return bytes sent."""
+    sent = 0
+    for blob in image.blobs():
+        if blob.digest in known:
+            continue
+        repo.put_blob(blob.data, blob.digest)
+        sent += len(blob.data)
+    repo.put_manifest(image.manifest.data, image.manifest.media_type, image.tag)
+    return sent + len(image.manifest.data)
+
+
+def build_images(scale: Scale, bases: Sequence[sample.Layer], seed: int) -> Iterator[sample.Image]:
+    """Yield every benchmark image; operators and every other operand get all base layers."""
+    ops = bench_operators(scale)
+    binary = scale.binary_kib * 1024
+    for i, op in enumerate(ops):
+        files = sample.operator_files(op, i)
+        yield sample.component_image(
+            op.tag, bases, manifests=files, operator=True, docker=op.docker, seed=seed, binary_size=binary
+        )
+    for i, tag in enumerate(sample.operand_tags(ops)):
+        layers = bases if i % 2 == 0 else bases[:1]
+        yield sample.component_image(tag, layers, docker=i % 4 == 3, seed=seed, binary_size=binary)
+    yield sample.component_image(
+        sample.BASE_TAG, bases[:1], manifests=sample.cvo_files(), docker=True, seed=seed, binary_size=binary
+    )
+
+
+def imagestream_json(registry: str, digests: dict[str, str]) -> bytes:
+    """Return an ImageStream naming ``tag -> registry/bench/content@digest`` for every tag."""
+    tags = [
+        {"name": tag, "from": {"kind": "DockerImage", "name": f"{registry}/{CONTENT_REPO}@{digest}"}}
+        for tag, digest in sorted(digests.items())
+    ]
+    doc = {
+        "kind": "ImageStream",
+        "apiVersion": "image.openshift.io/v1",
+        "metadata": {"name": "bench"},
+        "spec": {"tags": tags},
+    }
+    return json.dumps(doc, indent=2).encode() + b"\n"
+
+
+def generate(registry: str, workdir: Path, scale: Scale = DEFAULT_SCALE, seed: int = sample.SEED) -> Payload:
+    """Generate and push the payload into ``registry`` (plain HTTP); write ``workdir/imagestream.json``."""
+    start = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    client = RegistryClient(TransportOptions(insecure=True, max_per_registry=8))
+    repo = client.repository(ImageReference.parse(f"{registry}/{CONTENT_REPO}"))
+    digests: dict[str, str] = {}
+    pushed = 0
+    try:
+        with tempfile.TemporaryDirectory(dir=workdir, prefix="layers-") as tmp:
+            bases = []
+            for i, size in enumerate(scale.base_layers_mib):
+                path = Path(tmp) / f"base-{i}.tar.gz"
+                layer = stream_base_layer(f"base{i}", size, scale.base_file_kib, seed, path)
+                log.info(
+                    "base layer %d: %d MiB of files, %d bytes gzip, %s", i, size, layer.size, layer.digest
+                )
+                _push_file(repo, layer, path)
+                path.unlink()
+                pushed += layer.size
+                bases.append(layer)
+            known = {layer.digest for layer in bases}
+            with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+                futures = {}
+                for image in build_images(scale, bases, seed):
+                    futures[pool.submit(push_image, repo, image, known)] = image
+                for future in concurrent.futures.as_completed(futures):
+                    image = futures[future]
+                    pushed += future.result()
+                    digests[image.tag] = image.manifest.digest
+    finally:
+        client.close()
+    imagestream = workdir / "imagestream.json"
+    imagestream.write_bytes(imagestream_json(registry, digests))
+    return Payload(
+        imagestream=imagestream,
+        registry=registry,
+        images=len(digests),
+        operators=scale.operators,
+        base_layers=tuple(bases),
+        pushed_bytes=pushed,
+        seconds=time.monotonic() - start,
+    )
+
+
+def describe(payload: Payload) -> str:
+    """One line summarising a generated payload."""
+    bases = ", ".join(f"{layer.size / MiB:.1f} MiB" for layer in payload.base_layers)
+    return (
+        f"{payload.images} images ({payload.operators} operators) in {payload.registry}/{CONTENT_REPO}; "
+        f"base layers (gzip) {bases}; {payload.pushed_bytes / MiB:.1f} MiB pushed in {payload.seconds:.1f} s"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: generate the payload (starting a registry unless --registry is given)."""
+    parser = argparse.ArgumentParser(description="Generate a benchmark release payload in a local registry.")
+    parser.add_argument(
+        "--small", action="store_true", help="a quick, small payload (12 operators, small bases)"
+    )
+    parser.add_argument(
+        "--registry", metavar="HOST:PORT", help="an existing plain-HTTP registry on 127.0.0.1"
+    )
+    parser.add_argument(
+        "--workdir", type=Path, default=Path("bench-work"), help="output directory (bench-work)"
+    )
+    parser.add_argument("--keep-running", action="store_true", help="serve the started registry until Ctrl-C")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    scale = SMALL_SCALE if args.small else DEFAULT_SCALE
+    if args.registry:
+        payload = generate(args.registry, args.workdir, scale)
+        print(describe(payload))
+        print(f"ImageStream: {payload.imagestream}")
+        return 0
+    from registry_rig import RegistryServer
+
+    with RegistryServer(args.workdir / "registry", flavour="http") as info:
+        payload = generate(info.host, args.workdir, scale)
+        print(describe(payload))
+        print(f"ImageStream: {payload.imagestream}")
+        if args.keep_running:
+            print(f"registry {info.host} running (log {info.log_file}); Ctrl-C to stop", flush=True)
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
