@@ -197,10 +197,15 @@ def test_image_case(name: str, golden_registry, tmp_path: Path, capsys: pytest.C
         assert isinstance(top, Manifest)
         config = repo.read_blob(top.config.digest)
         layer = gzip.decompress(repo.read_blob(top.layers[-1].digest))
+        if (expected / "release-manifests").is_dir():
+            compare_release_manifests(case, layer, registry)
         want_manifest = with_registry((expected / "manifest.json").read_bytes(), registry)
         n = len(top.layers)
         assert mask_descriptors(top.raw, {0, n}) == mask_descriptors(want_manifest, {0, n})
         assert strip_config_size(config) == strip_config_size(with_registry((expected / "config.json").read_bytes(), registry))
+    for config_digest in [top.config.digest] if isinstance(top, Manifest) else []:
+        diff_ids = json.loads(repo.read_blob(config_digest))["rootfs"]["diff_ids"]
+        assert diff_ids[-1] == "sha256:" + hashlib.sha256(layer).hexdigest()
     if (expected / "layer.tar").is_file():
         assert hashlib.sha256(layer).hexdigest() == hashlib.sha256(with_registry((expected / "layer.tar").read_bytes(), registry)).hexdigest()
         compare_release_manifests(case, layer, registry)
