@@ -76,7 +76,7 @@ def prepare(case: Case, registry: str, work: Path) -> list[str]:
     """Copy the case's input files with placeholders filled; return okdrelease's argv."""
     repo = case.data.get("input_repo") or ""
     case_dir = work / "case"
-    case_dir.mkdir()
+    case_dir.mkdir(parents=True)
     for name in ("imagestream.yaml", "mappings.txt"):
         src = case.path / name
         if src.is_file():

@@ -397,6 +397,10 @@ def input_from_release(
             )
     if overridden:
         progress(f"info: Found {len(stream.tags)} images in release")
+    elif isinstance(location, RegistryLocation) and location.ref.tag and not location.ref.digest:
+        progress(f"info: Release {resolved.digest} built from {len(stream.tags)} images")
+    else:
+        progress(f"info: Release built from {len(stream.tags)} images")
     return inputs
 
 
