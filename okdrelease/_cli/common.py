@@ -51,7 +51,13 @@ def _bool_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
 
 
 class _FalseAction(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
         setattr(namespace, str(values), False)
 
 

@@ -30,7 +30,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     inputs.add_argument(
         "--from-oci-layout", metavar="DIR", help="every ref name of an OCI layout is a component image"
     )
-    inputs.add_argument("--mapping-file", action="append", default=[], metavar="PATH", help="SRC=DST mapping file")
+    inputs.add_argument(
+        "--layout-repository",
+        metavar="REPO",
+        help="with --from-oci-layout: name images REPO@digest in the release (content still read from the layout)",
+    )
+    inputs.add_argument(
+        "--mapping-file", action="append", default=[], metavar="PATH", help="SRC=DST mapping file"
+    )
     inputs.add_argument("--reference-mode", default="", help="public (default) or source")
     inputs.add_argument("--component-versions", default="", metavar="K=V,...")
     inputs.add_argument("--component-versions-display-names", default="", metavar="K=NAME,...")
@@ -78,7 +85,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     sign.add_argument("--sign-identity", metavar="REPOSITORY", help="identity in the signature")
     sign.add_argument("--signature-dir", metavar="DIR", help="write DIR/sha256=<hex>/signature-N")
     sign.add_argument(
-        "--signature-configmap-dir", metavar="DIR", help="write the signature ConfigMap oc adm release mirror writes"
+        "--signature-configmap-dir",
+        metavar="DIR",
+        help="write the signature ConfigMap oc adm release mirror writes",
     )
     add_registry_flags(p)
     p.set_defaults(func=run)
@@ -99,6 +108,7 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         from_release=args.from_release,
         from_dir=args.from_dir,
         from_oci_layout=args.from_oci_layout,
+        layout_repository=args.layout_repository,
         reference_mode=args.reference_mode,
         component_versions=args.component_versions,
         component_versions_display_names=args.component_versions_display_names,

@@ -13,7 +13,7 @@ import lzma
 import posixpath
 import tarfile
 from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import attrs
 
@@ -50,7 +50,7 @@ def open_layer(stream: BinaryIO, media_type: str | None = None, *, what: str = "
         head += chunk
     buffered: BinaryIO = _Prefixed(head, stream)  # type: ignore[assignment]
     if head.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[return-value]
+        return cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))
     if head.startswith(ZSTD_MAGIC):
         try:
             import zstandard
@@ -58,12 +58,12 @@ def open_layer(stream: BinaryIO, media_type: str | None = None, *, what: str = "
             raise LayerError(
                 f"{what} is zstd-compressed; install zstd support with 'pip install okdrelease[zstd]'"
             ) from err
-        return zstandard.ZstdDecompressor().stream_reader(buffered)  # type: ignore[no-any-return]
+        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(buffered))
     if head.startswith(BZIP2_MAGIC):
-        return bz2.BZ2File(buffered)  # type: ignore[return-value]
+        return cast(BinaryIO, bz2.BZ2File(buffered))
     if head.startswith(XZ_MAGIC):
-        return lzma.LZMAFile(buffered)  # type: ignore[return-value]
-    return buffered  # type: ignore[return-value]
+        return cast(BinaryIO, lzma.LZMAFile(buffered))
+    return buffered
 
 
 class _Prefixed(io.RawIOBase):
@@ -104,7 +104,9 @@ def _drain(stream: BinaryIO) -> None:
         pass
 
 
-def iter_members(stream: BinaryIO, *, what: str = "layer") -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
+def iter_members(
+    stream: BinaryIO, *, what: str = "layer"
+) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
     """Stream the tar members of a (compressed) layer; the raw stream is drained at the end."""
     tar_stream = open_layer(stream, what=what)
     try:
@@ -126,7 +128,9 @@ def zlib_error() -> type[Exception]:
     return zlib.error
 
 
-def extract_prefix(openers: Sequence[LayerOpener], prefix: str, *, what: str = "layer") -> dict[str, FileEntry]:
+def extract_prefix(
+    openers: Sequence[LayerOpener], prefix: str, *, what: str = "layer"
+) -> dict[str, FileEntry]:
     """Apply layers bottom→top and return the files under ``prefix`` (prefix stripped), whiteouts applied.
 
     Only regular files and directories are kept (links, devices, fifos dropped), as oc does when
@@ -156,7 +160,9 @@ def extract_prefix(openers: Sequence[LayerOpener], prefix: str, *, what: str = "
                     continue
                 if base.startswith(WHITEOUT_PREFIX):
                     target = posixpath.join(directory, base[len(WHITEOUT_PREFIX) :])
-                    for path in [p for p in result if (p == target or p.startswith(target + "/")) and p not in written]:
+                    for path in [
+                        p for p in result if (p == target or p.startswith(target + "/")) and p not in written
+                    ]:
                         del result[path]
                     continue
                 if member.isdir():

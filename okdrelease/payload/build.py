@@ -165,7 +165,9 @@ def parse_created(text: str) -> dt.datetime:
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as err:
-        raise UsageError(f"--created must be an RFC 3339 time such as 2024-01-18T22:35:23Z, got {text!r}") from err
+        raise UsageError(
+            f"--created must be an RFC 3339 time such as 2024-01-18T22:35:23Z, got {text!r}"
+        ) from err
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
     return value.astimezone(dt.UTC).replace(microsecond=0)
@@ -216,6 +218,34 @@ def has_metadata_overrides(options: NewOptions, mappings: Sequence[tuple[str, st
 # Inputs (spec §3.3)
 
 
+class LayoutContentTransport:
+    """A transport that serves ``REPO@digest`` pull specs from an OCI layout (``--layout-repository``).
+
+    The release names the repository the images will live in; their content is read locally.
+    """
+
+    def __init__(self, inner: Any, repository: str, layout_path: str) -> None:
+        self.inner = inner
+        self.options = inner.options
+        self.repository = ImageReference.parse(repository).name
+        self.layout_path = layout_path
+
+    def open(self, location: Any, create: bool = False) -> tuple[Repository, str | None]:
+        """Open ``location``; digests of the layout repository come from the layout."""
+        if isinstance(location, str):
+            location = parse_location(location)
+        if isinstance(location, RegistryLocation) and location.ref.name == self.repository and location.ref.digest:
+            layout, _ = self.inner.open(LayoutLocation(self.layout_path))
+            if layout.has_blob(location.ref.digest):
+                return layout, location.ref.digest
+        result: tuple[Repository, str | None] = self.inner.open(location, create)
+        return result
+
+    def close(self) -> None:
+        """Close the wrapped transport."""
+        self.inner.close()
+
+
 @attrs.define
 class Inputs:
     """The input stream, candidate operator names and inherited release properties."""
@@ -262,7 +292,9 @@ def input_from_image_stream_file(options: NewOptions, progress: Progress) -> Inp
     except OkdReleaseError as err:
         raise ReleaseError(f"unable to load input image stream file: {err}") from err
     if source.kind != "ImageStream" or source.api_version != "image.openshift.io/v1":
-        raise ReleaseError("unrecognized input image stream file, must be an ImageStream in image.openshift.io/v1")
+        raise ReleaseError(
+            "unrecognized input image stream file, must be an ImageStream in image.openshift.io/v1"
+        )
     tags, ordered = resolve_input_stream(source, options.reference_mode, set(options.exclude))
     stream = ImageStream(name="", annotations={})
     stream.tags = tags
@@ -305,21 +337,19 @@ def input_from_dir(options: NewOptions, progress: Progress) -> Inputs:
 
 def input_from_oci_layout(options: NewOptions, transport: Any, progress: Progress) -> Inputs:
     """``--from-oci-layout DIR``: every ref name of a layout is a component image."""
-    location = parse_location(
-        options.from_oci_layout
-        if (options.from_oci_layout or "").startswith("oci:")
-        else f"oci:{options.from_oci_layout}"
-    )
+    text = options.from_oci_layout or ""
+    location = parse_location(text if text.startswith("oci:") else f"oci:{text}")
     assert isinstance(location, LayoutLocation)
     repo, _ = transport.open(LayoutLocation(location.path))
     stream = ImageStream(name="", annotations={})
     tags: list[TagReference] = []
     ordered: list[str] = []
+    prefix = options.layout_repository or f"oci:{location.path}"
     for desc in repo.entries():
         tag = desc.ref_name
         if not tag or tag in options.exclude:
             continue
-        pullspec = f"oci:{location.path}@{desc.digest}"
+        pullspec = f"{prefix}@{desc.digest}"
         tags.append(TagReference.docker_image(tag, pullspec))
         ordered.append(tag)
     stream.tags = tags
@@ -379,7 +409,9 @@ def input_from_release(
             try:
                 ref = ImageReference.parse(tag.from_name)
             except OkdReleaseError as err:
-                raise ReleaseError(f'release image contains unparseable reference for "{tag.name}": {err}') from err
+                raise ReleaseError(
+                    f'release image contains unparseable reference for "{tag.name}": {err}'
+                ) from err
             if ref.digest == base_digest:
                 inputs.to_image_base = tag.from_name
                 break
@@ -447,7 +479,7 @@ def _apply_labels(tag: TagReference, labels: dict[str, str], ref: str) -> None:
             parsed = parse_component_versions(versions, display)
         except OkdReleaseError as err:
             raise ReleaseError(
-                f"unable to check whether to include image {ref}: tag \"{tag.name}\" has an invalid "
+                f'unable to check whether to include image {ref}: tag "{tag.name}" has an invalid '
                 f"io.openshift.build.versions or io.openshift.build.version-display-names label: {err}"
             ) from err
         for key in parsed:
@@ -536,7 +568,10 @@ def pin_tag_digests(stream: ImageStream, resolution: Resolution) -> None:
 
 
 def prune(
-    stream: ImageStream, operator_files: dict[str, list[ManifestFile]], include: Sequence[str], ordered: list[str]
+    stream: ImageStream,
+    operator_files: dict[str, list[ManifestFile]],
+    include: Sequence[str],
+    ordered: list[str],
 ) -> list[str]:
     """Remove tags no operator references; return the removed names."""
     referenced: set[str] = set(include) | set(ordered)
@@ -649,7 +684,9 @@ def new_release(
 def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResult:
     validate_options(options)
     mappings = combine_mappings(options.mapping_files, options.mappings)
-    inputs_given = options.from_image_stream_file or options.from_release or options.from_dir or options.from_oci_layout
+    inputs_given = (
+        options.from_image_stream_file or options.from_release or options.from_dir or options.from_oci_layout
+    )
     if not inputs_given and not mappings:
         raise ReleaseError("must specify image mappings when no other source is defined")
     overridden = has_metadata_overrides(options, mappings)
@@ -678,6 +715,11 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
 
     cache = BlobCache()
     workers = max(4, transport.options.max_per_registry * 2)
+    if options.from_oci_layout and options.layout_repository:
+        text = options.from_oci_layout
+        layout_path = parse_location(text if text.startswith("oci:") else f"oci:{text}")
+        assert isinstance(layout_path, LayoutLocation)
+        transport = LayoutContentTransport(transport, options.layout_repository, layout_path.path)
     if options.from_release:
         inputs = input_from_release(options, transport, cache, overridden, emit)
     elif options.from_image_stream_file:
@@ -780,7 +822,10 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
         payload = release_image.PayloadLayer.from_tar(tar)
         write_to_file(payload.blob, options.to_file, created_text)
         return NewResult(
-            warnings=tuple(warnings), diff_id=payload.diff_id, stdout_lines=tuple(stdout_lines), **result_kwargs
+            warnings=tuple(warnings),
+            diff_id=payload.diff_id,
+            stdout_lines=tuple(stdout_lines),
+            **result_kwargs,
         )
 
     digest, to_image = build_and_push(
@@ -977,7 +1022,9 @@ def build_and_push(
         def load() -> object:
             from okdrelease.oci.model import ImageConfig
 
-            return ImageConfig.from_bytes(base_repo.read_blob(config_desc.digest, config_desc.size), config_desc.digest)
+            return ImageConfig.from_bytes(
+                base_repo.read_blob(config_desc.digest, config_desc.size), config_desc.digest
+            )
 
         config = cache.get(("config", config_desc.digest), load)
         from okdrelease.oci.model import ImageConfig
@@ -1009,7 +1056,9 @@ def build_and_push(
                     )
                 pushed = dest.put_manifest(list_bytes, list_type, tag)
                 if pushed != digest:
-                    raise ReleaseError(f"{dest.display} returned digest {pushed} for the release list, expected {digest}")
+                    raise ReleaseError(
+                        f"{dest.display} returned digest {pushed} for the release list, expected {digest}"
+                    )
         else:
             if isinstance(top, Index):
                 first = top.manifests[0]
@@ -1020,7 +1069,9 @@ def build_and_push(
             built = build_one(top, top.digest)
             digest = built.digest
             if dest is not None:
-                release_image.push_image(built, payload, source=base_repo, dest=dest, tag=tag, workers=workers)
+                release_image.push_image(
+                    built, payload, source=base_repo, dest=dest, tag=tag, workers=workers
+                )
     except ReleaseError:
         raise
     except OkdReleaseError as err:

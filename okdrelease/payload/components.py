@@ -6,6 +6,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from typing import BinaryIO
 
 import attrs
 
@@ -172,5 +173,5 @@ def read_operator_manifests(
     return result
 
 
-def _opener(repo: Repository, desc: Descriptor) -> Callable[[], object]:
+def _opener(repo: Repository, desc: Descriptor) -> Callable[[], BinaryIO]:
     return lambda: repo.open_blob(desc.digest, desc.size)

@@ -42,7 +42,9 @@ def mirror_release_images(
         except OkdReleaseError as err:
             raise ReleaseError(f'release tag "{tag.name}" is not valid: {err}') from err
         if not ref.digest or ref.tag:
-            raise ReleaseError(f"image-references should only contain pointers to images by digest: {tag.from_name}")
+            raise ReleaseError(
+                f"image-references should only contain pointers to images by digest: {tag.from_name}"
+            )
         plan.append((tag, ref, f"{release_name}-{tag.name}"))
     if not plan:
         emit("warning: Release image contains no image references - is this a valid release?")
@@ -60,7 +62,7 @@ def mirror_release_images(
 
     with ThreadPoolExecutor(max_workers=max(1, transport.options.max_per_registry)) as pool:
         digests = list(pool.map(one, plan))
-    for (tag, ref, dest_tag), digest in zip(plan, digests, strict=True):
+    for (tag, _ref, dest_tag), digest in zip(plan, digests, strict=True):
         emit(f"info: mirrored {digest} -> {target.name}:{dest_tag}")
         tag.from_name = f"{target.name}@{digest}"
     emit(f"info: Update image:  {target.name}:{release_name}")
