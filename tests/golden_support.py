@@ -99,7 +99,10 @@ def push_layout(layout: Path, dst: Repository, skip_tags: frozenset[str] = froze
 def substitute(text: str, registry: str, repo: str, case_dir: str = "", tmp: str = "") -> str:
     """Fill the placeholders of oc_args and input files."""
     return (
-        text.replace("{registry}", registry).replace("{repo}", repo).replace("{case}", case_dir).replace("{tmp}", tmp)
+        text.replace("{registry}", registry)
+        .replace("{repo}", repo)
+        .replace("{case}", case_dir)
+        .replace("{tmp}", tmp)
     )
 
 

@@ -44,7 +44,9 @@ CASES = {c.name: c for c in load_cases()} if GOLDEN.is_dir() else {}
 @pytest.fixture(scope="session")
 def golden_registry(tmp_path_factory: pytest.TempPathFactory):
     """A plain-HTTP registry on a four-digit port, with every golden input pushed as recorded."""
-    server = RegistryServer(tmp_path_factory.mktemp("golden-registry"), flavour="http", port_picker=four_digit_port)
+    server = RegistryServer(
+        tmp_path_factory.mktemp("golden-registry"), flavour="http", port_picker=four_digit_port
+    )
     info = server.start()
     client = RegistryClient(TransportOptions(insecure=True))
     pushed: set[tuple[str, Path]] = set()
@@ -85,7 +87,11 @@ def prepare(case: Case, registry: str, work: Path) -> list[str]:
         shutil.copytree(case.path / "from-dir", case_dir / "from-dir")
         for path in (case_dir / "from-dir").rglob("*"):
             if path.is_file():
-                path.write_bytes(path.read_bytes().replace(b"{registry}", registry.encode()).replace(b"{repo}", repo.encode()))
+                path.write_bytes(
+                    path.read_bytes()
+                    .replace(b"{registry}", registry.encode())
+                    .replace(b"{repo}", repo.encode())
+                )
     tmp = work / "tmp"
     tmp.mkdir()
     args = [substitute(a, registry, repo, str(case_dir), str(tmp)) for a in case.data["oc_args"][3:]]
@@ -129,13 +135,19 @@ def compare_release_manifests(case: Case, layer: bytes, registry: str) -> None:
             for m in archive
             if m.isreg()
         }
-    expected = {p.name: with_registry(p.read_bytes(), registry) for p in expected_dir.iterdir() if p.is_file()}
+    expected = {
+        p.name: with_registry(p.read_bytes(), registry) for p in expected_dir.iterdir() if p.is_file()
+    }
     assert sorted(got) == sorted(expected)
     for name, data in expected.items():
         assert got[name] == data, name
 
 
-IMAGE_CASES = sorted(n for n, c in CASES.items() if c.kind == "image" and n not in ("07-from-release-override", "08-from-release-canonical"))
+IMAGE_CASES = sorted(
+    n
+    for n, c in CASES.items()
+    if c.kind == "image" and n not in ("07-from-release-override", "08-from-release-canonical")
+)
 ERROR_CASES = sorted(n for n, c in CASES.items() if c.kind == "error")
 
 
@@ -159,8 +171,12 @@ def test_image_case(name: str, golden_registry, tmp_path: Path, capsys: pytest.C
     if name == "22-mirror":
         # Q9 fixed: stdout carries only the result line; the mirror report goes to stderr.
         expected_out = expected_out[-1:]
-        got_err_lines = [line for line in got_err_lines if line.startswith(("info: Pushed", "warning: No operator"))]
-        expected_err_lines = [line for line in expected_err_lines if line.startswith(("info: Pushed", "warning: No operator"))]
+        got_err_lines = [
+            line for line in got_err_lines if line.startswith(("info: Pushed", "warning: No operator"))
+        ]
+        expected_err_lines = [
+            line for line in expected_err_lines if line.startswith(("info: Pushed", "warning: No operator"))
+        ]
     assert got_err_lines == expected_err_lines
     out_lines = out.splitlines()
     assert len(out_lines) == len(expected_out)
@@ -202,12 +218,17 @@ def test_image_case(name: str, golden_registry, tmp_path: Path, capsys: pytest.C
         want_manifest = with_registry((expected / "manifest.json").read_bytes(), registry)
         n = len(top.layers)
         assert mask_descriptors(top.raw, {0, n}) == mask_descriptors(want_manifest, {0, n})
-        assert strip_config_size(config) == strip_config_size(with_registry((expected / "config.json").read_bytes(), registry))
+        assert strip_config_size(config) == strip_config_size(
+            with_registry((expected / "config.json").read_bytes(), registry)
+        )
     for config_digest in [top.config.digest] if isinstance(top, Manifest) else []:
         diff_ids = json.loads(repo.read_blob(config_digest))["rootfs"]["diff_ids"]
         assert diff_ids[-1] == "sha256:" + hashlib.sha256(layer).hexdigest()
     if (expected / "layer.tar").is_file():
-        assert hashlib.sha256(layer).hexdigest() == hashlib.sha256(with_registry((expected / "layer.tar").read_bytes(), registry)).hexdigest()
+        assert (
+            hashlib.sha256(layer).hexdigest()
+            == hashlib.sha256(with_registry((expected / "layer.tar").read_bytes(), registry)).hexdigest()
+        )
         compare_release_manifests(case, layer, registry)
     else:
         # 14 stores no layer: it equals 01's except creationTimestamp in image-references.
@@ -282,7 +303,11 @@ def test_to_dir_case(name: str, golden_registry, tmp_path: Path, capsys: pytest.
     expected_dir = case.path / "expected" / "to-dir"
     for path in expected_dir.iterdir():
         assert (out_dir / path.name).read_bytes() == with_registry(path.read_bytes(), info.host), path.name
-    want = [line for line in (case.path / "expected" / "to-dir-listing.txt").read_text().splitlines() if not line.startswith("#")]
+    want = [
+        line
+        for line in (case.path / "expected" / "to-dir-listing.txt").read_text().splitlines()
+        if not line.startswith("#")
+    ]
     assert _listing(out_dir) == want
 
 
@@ -357,7 +382,11 @@ def test_from_release_cases(golden_registry, tmp_path: Path, capsys: pytest.Capt
     gives oc's layer byte for byte.
     """
     info, client, ensure_inputs = golden_registry
-    c01, c07, c08 = CASES["01-realistic"], CASES["07-from-release-override"], CASES["08-from-release-canonical"]
+    c01, c07, c08 = (
+        CASES["01-realistic"],
+        CASES["07-from-release-override"],
+        CASES["08-from-release-canonical"],
+    )
     ensure_inputs(c01)
     repo_name = c07.data["input_repo"]
     registry = info.host
@@ -387,20 +416,26 @@ def test_from_release_cases(golden_registry, tmp_path: Path, capsys: pytest.Capt
     _, config, layer = release_parts(client, f"{registry}/golden/release:07")
     want = with_registry((c07.path / "expected" / "layer.tar").read_bytes(), registry)
     assert hashlib.sha256(layer).hexdigest() == hashlib.sha256(want).hexdigest()
-    assert strip_config_size(config) == strip_config_size(with_registry((c07.path / "expected" / "config.json").read_bytes(), registry))
+    assert strip_config_size(config) == strip_config_size(
+        with_registry((c07.path / "expected" / "config.json").read_bytes(), registry)
+    )
 
 
 def test_every_case_is_replayed() -> None:
     """No golden case is left out of this module."""
-    covered = set(IMAGE_CASES) | set(ERROR_CASES) | {
-        "02-to-dir",
-        "19-from-dir",
-        "03-to-file",
-        "17a-dry-run",
-        "17b-output-json",
-        "07-from-release-override",
-        "08-from-release-canonical",
-    }
+    covered = (
+        set(IMAGE_CASES)
+        | set(ERROR_CASES)
+        | {
+            "02-to-dir",
+            "19-from-dir",
+            "03-to-file",
+            "17a-dry-run",
+            "17b-output-json",
+            "07-from-release-override",
+            "08-from-release-canonical",
+        }
+    )
     assert covered == set(CASES)
     assert len(CASES) == 47
 

@@ -1,211 +1,271 @@
-"""OCI image layout store: the Repository interface over ``oci-layout``, ``index.json`` and ``blobs/``.
+"""The OCI image layout store: ``oci-layout``, ``index.json`` and ``blobs/<alg>/<hex>`` in one directory.
 
 Many images live in one layout; the ``org.opencontainers.image.ref.name`` annotation of an
-``index.json`` entry is the tag. Manifests are stored byte-exact, Docker-typed ones included.
+``index.json`` entry is the tag. Manifests are stored byte-exact (Docker-typed ones keep their
+media type in ``index.json``), every blob read is verified against its digest, and every write
+goes through a temporary file in the same directory and an atomic rename.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import logging
 import os
+import re
 import tempfile
 import threading
-from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
-from okdrelease.errors import DigestMismatchError, LayoutError, NotFoundError
+from okdrelease.errors import (
+    DigestMismatchError,
+    InvalidReferenceError,
+    LayoutError,
+    NotFoundError,
+    OkdReleaseError,
+)
 from okdrelease.oci import mediatypes as mt
-from okdrelease.oci.digest import VerifyingReader, new_hasher, sha256_digest, validate_digest, verify_bytes
-from okdrelease.oci.model import AnyManifest, Descriptor, Index, parse_manifest
+from okdrelease.oci.digest import VerifyingReader, new_hasher, validate_digest, verify_bytes
+from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
 from okdrelease.transport.base import Repository
 
-REF_NAME = "org.opencontainers.image.ref.name"
+log = logging.getLogger(__name__)
+
 LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
+BLOBS_DIR = "blobs"
+LAYOUT_VERSION = "1.0.0"
+REF_NAME = "org.opencontainers.image.ref.name"
+
 _CHUNK = 1 << 20
+_REF_COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
+_REF_NAME_RE = re.compile(rf"^{_REF_COMPONENT}(?:/{_REF_COMPONENT})*$")
+
+_LOCKS_GUARD = threading.Lock()
+_INDEX_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _index_lock(root: str) -> threading.Lock:
+    """One lock per real layout directory, shared by every LayoutRepository of this process."""
+    key = os.path.realpath(root)
+    with _LOCKS_GUARD:
+        return _INDEX_LOCKS.setdefault(key, threading.Lock())
+
+
+def _is_digest(reference: str) -> bool:
+    try:
+        validate_digest(reference)
+    except InvalidReferenceError:
+        return False
+    return True
+
+
+def validate_ref_name(name: str) -> str:
+    """Return ``name`` if it is a valid OCI ref name; raise InvalidReferenceError otherwise."""
+    if not _REF_NAME_RE.match(name):
+        raise InvalidReferenceError(f"invalid OCI layout ref name {name!r}")
+    return name
+
+
+def _may_be_absent(media_type: str) -> bool:
+    """Foreign and non-distributable layers need not be stored."""
+    return "foreign" in media_type or "nondistributable" in media_type
+
+
+def _write_atomic(directory: str, final: str, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 class LayoutRepository:
-    """An OCI image layout directory; thread-safe."""
+    """An OCI image layout directory implementing the Repository protocol."""
+
+    max_concurrency = 8
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
-        """Open the layout at ``path``; with ``create`` an empty layout is made when missing."""
-        self.path = Path(path)
-        self._lock = threading.Lock()
-        layout_file = self.path / LAYOUT_FILE
-        if not layout_file.is_file():
-            if not create:
-                raise LayoutError(f"{self.path} is not an OCI image layout (no {LAYOUT_FILE} file)")
-            try:
-                (self.path / "blobs" / "sha256").mkdir(parents=True, exist_ok=True)
-                self._atomic_write(layout_file, b'{"imageLayoutVersion":"1.0.0"}')
-                if not (self.path / INDEX_FILE).exists():
-                    self._write_index({"schemaVersion": 2, "manifests": []})
-            except OSError as err:
-                raise LayoutError(f"cannot create OCI layout {self.path}: {err.strerror}") from err
-        try:
-            version = json.loads(layout_file.read_bytes()).get("imageLayoutVersion")
-        except (OSError, ValueError, AttributeError) as err:
-            raise LayoutError(f"{layout_file} is not a valid oci-layout file: {err}") from err
-        if not isinstance(version, str) or not version.startswith("1."):
-            raise LayoutError(f"{layout_file}: unsupported imageLayoutVersion {version!r}")
+        """Open the layout at ``path``; with ``create`` make an empty one when it does not exist."""
+        self._path = os.fspath(path)
+        self._lock = _index_lock(self._path)
+        if create:
+            self._create()
+        self._check()
 
-    def __repr__(self) -> str:
-        return f"LayoutRepository({str(self.path)!r})"
+    # ---------------------------------------------------------------- layout files
+
+    @property
+    def path(self) -> str:
+        """The layout directory as given."""
+        return self._path
 
     @property
     def display(self) -> str:
         """``oci:<path>``."""
-        return f"oci:{self.path}"
+        return f"oci:{self._path}"
 
-    # -- index.json -------------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"LayoutRepository({self._path!r})"
+
+    def _file(self, *parts: str) -> str:
+        return os.path.join(self._path, *parts)
+
+    def _create(self) -> None:
+        if os.path.exists(self._path) and not os.path.isdir(self._path):
+            raise LayoutError(f"cannot create OCI layout {self._path}: it exists and is not a directory")
+        try:
+            os.makedirs(self._file(BLOBS_DIR, "sha256"), exist_ok=True)
+            with self._lock:
+                if not os.path.exists(self._file(LAYOUT_FILE)):
+                    data = json.dumps({"imageLayoutVersion": LAYOUT_VERSION}, separators=(",", ":"))
+                    _write_atomic(self._path, self._file(LAYOUT_FILE), data.encode())
+                if not os.path.exists(self._file(INDEX_FILE)):
+                    self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
+        except OSError as err:
+            raise LayoutError(f"cannot create OCI layout {self._path}: {err}") from err
+
+    def _check(self) -> None:
+        if not os.path.isdir(self._path):
+            raise LayoutError(f"{self._path} is not an OCI image layout: no such directory")
+        try:
+            with open(self._file(LAYOUT_FILE), "rb") as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            raise LayoutError(f"{self._path} is not an OCI image layout: {LAYOUT_FILE} is missing") from None
+        except OSError as err:
+            raise LayoutError(f"cannot read {self._file(LAYOUT_FILE)}: {err}") from err
+        try:
+            data = json.loads(raw)
+        except ValueError as err:
+            raise LayoutError(f"malformed {self._file(LAYOUT_FILE)}: {err}") from err
+        version = data.get("imageLayoutVersion") if isinstance(data, dict) else None
+        if not isinstance(version, str) or not version.startswith("1."):
+            raise LayoutError(
+                f"malformed {self._file(LAYOUT_FILE)}: unsupported imageLayoutVersion {version!r}"
+            )
+        self._read_index()
 
     def _read_index(self) -> dict[str, Any]:
-        path = self.path / INDEX_FILE
+        name = self._file(INDEX_FILE)
         try:
-            data = json.loads(path.read_bytes())
+            with open(name, "rb") as handle:
+                raw = handle.read()
         except FileNotFoundError:
-            return {"schemaVersion": 2, "manifests": []}
-        except (OSError, ValueError) as err:
-            raise LayoutError(f"{path} is not a valid OCI index: {err}") from err
+            raise LayoutError(f"{self._path} is not an OCI image layout: {INDEX_FILE} is missing") from None
+        except OSError as err:
+            raise LayoutError(f"cannot read {name}: {err}") from err
+        try:
+            data = json.loads(raw)
+        except ValueError as err:
+            raise LayoutError(f"malformed {name}: {err}") from err
         if not isinstance(data, dict) or not isinstance(data.get("manifests", []), list):
-            raise LayoutError(f"{path} is not a valid OCI index")
+            raise LayoutError(f"malformed {name}: not an image index")
+        data.setdefault("manifests", [])
+        for item in data["manifests"]:
+            if not isinstance(item, dict) or not isinstance(item.get("digest"), str):
+                raise LayoutError(f"malformed {name}: invalid entry {item!r}")
         return data
 
     def _write_index(self, data: dict[str, Any]) -> None:
-        data.setdefault("schemaVersion", 2)
-        data.setdefault("mediaType", mt.OCI_INDEX)
-        self._atomic_write(self.path / INDEX_FILE, json.dumps(data, indent=2).encode() + b"\n")
-
-    def _atomic_write(self, target: Path, data: bytes) -> None:
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        _write_atomic(self._path, self._file(INDEX_FILE), raw)
 
     def entries(self) -> list[Descriptor]:
-        """Every ``index.json`` entry, in order."""
-        return [Descriptor.from_dict(d) for d in self._read_index().get("manifests", [])]
+        """Every ``index.json`` entry, in index order."""
+        out = []
+        for item in self._read_index()["manifests"]:
+            try:
+                out.append(Descriptor.from_dict(item))
+            except OkdReleaseError as err:
+                raise LayoutError(f"malformed {self._file(INDEX_FILE)}: {err}") from err
+        return out
 
     def list_tags(self) -> list[str]:
-        """Ref names in index order."""
-        return [d.ref_name for d in self.entries() if d.ref_name]
+        """Ref names in index order (each once)."""
+        names: list[str] = []
+        for desc in self.entries():
+            name = desc.ref_name
+            if name and name not in names:
+                names.append(name)
+        return names
 
-    # -- manifests --------------------------------------------------------------------------
-
-    def resolve(self, reference: str) -> Descriptor:
-        """The index entry for a ref name, or a descriptor for a stored digest."""
-        if reference.startswith("sha256:"):
-            for desc in self.entries():
-                if desc.digest == reference:
-                    return desc
-            raw = self.read_blob(reference)
-            manifest = parse_manifest(raw, digest=reference)
-            return Descriptor(manifest.media_type, reference, len(raw))
-        matches = [d for d in self.entries() if d.ref_name == reference]
+    def _entry_for_tag(self, tag: str) -> Descriptor:
+        matches = [d for d in self.entries() if d.ref_name == tag]
         if not matches:
-            raise NotFoundError(f"{self.display}: no image with ref name {reference!r}", reference=reference)
-        return matches[-1]
+            raise NotFoundError(
+                f"{self.display}: no image with ref name {tag!r}", repository=self._path, reference=tag
+            )
+        if len({d.digest for d in matches}) > 1:
+            raise LayoutError(f"{self.display}: more than one image with ref name {tag!r}")
+        return matches[0]
 
-    def get_manifest(self, reference: str) -> AnyManifest:
-        """Read a manifest or index by ref name or digest; bytes verified."""
-        desc = self.resolve(reference)
-        raw = self.read_blob(desc.digest, desc.size)
-        media_type = desc.media_type or None
-        return parse_manifest(raw, media_type, digest=desc.digest)
+    # ---------------------------------------------------------------- blobs
 
-    def put_manifest(self, raw: bytes, media_type: str, tag: str | None = None) -> str:
-        """Store manifest bytes; when tagged, add or replace the index entry for that ref name."""
-        digest = sha256_digest(raw)
-        self.put_blob(raw, digest, len(raw))
-        if tag is None:
-            return digest
-        entry: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
-        manifest = parse_manifest(raw, media_type, digest=digest)
-        if not isinstance(manifest, Index):
-            platform = self._platform_of(manifest)
-            if platform:
-                entry["platform"] = platform
-        entry["annotations"] = {REF_NAME: tag}
-        with self._lock:
-            index = self._read_index()
-            kept = [m for m in index.get("manifests", []) if (m.get("annotations") or {}).get(REF_NAME) != tag]
-            kept.append(entry)
-            index["manifests"] = kept
-            self._write_index(index)
-        return digest
-
-    def _platform_of(self, manifest: Any) -> dict[str, str] | None:
-        try:
-            config = json.loads(self.read_blob(manifest.config.digest, manifest.config.size))
-        except (NotFoundError, ValueError, DigestMismatchError):
-            return None
-        if not isinstance(config, dict) or not config.get("os"):
-            return None
-        platform = {"architecture": str(config.get("architecture", "")), "os": str(config["os"])}
-        if config.get("variant"):
-            platform["variant"] = str(config["variant"])
-        return platform
-
-    # -- blobs ------------------------------------------------------------------------------
-
-    def _blob_path(self, digest: str) -> Path:
+    def _blob_path(self, digest: str) -> str:
         validate_digest(digest)
         algorithm, _, hex_part = digest.partition(":")
-        return self.path / "blobs" / algorithm / hex_part
+        return self._file(BLOBS_DIR, algorithm, hex_part)
+
+    def blob_path(self, digest: str) -> str:
+        """The file that holds (or would hold) ``digest``."""
+        return self._blob_path(digest)
 
     def has_blob(self, digest: str) -> bool:
         """True when ``blobs/<alg>/<hex>`` exists."""
-        return self._blob_path(digest).is_file()
+        return os.path.isfile(self._blob_path(digest))
 
     def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
-        """Open a blob; the stream raises DigestMismatchError at EOF when the bytes are wrong."""
+        """Open a blob as a stream that raises DigestMismatchError at EOF when the content is wrong."""
         path = self._blob_path(digest)
         try:
-            handle = open(path, "rb")  # noqa: SIM115 - returned to the caller
-        except FileNotFoundError as err:
-            raise NotFoundError(f"{self.display}: blob {digest} not found", reference=digest) from err
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            raise NotFoundError(
+                f"blob {digest} not found in OCI layout {self._path}", repository=self._path, reference=digest
+            ) from None
+        except OSError as err:
+            raise LayoutError(f"cannot read blob {digest} in OCI layout {self._path}: {err}") from err
         return VerifyingReader(handle, digest, f"blob {digest} in {self.display}", size)  # type: ignore[return-value]
 
     def read_blob(self, digest: str, size: int | None = None) -> bytes:
-        """Read a whole blob, verified."""
-        path = self._blob_path(digest)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError as err:
-            raise NotFoundError(f"{self.display}: blob {digest} not found", reference=digest) from err
-        if size is not None and len(data) != size:
-            raise DigestMismatchError(
-                f"content of blob {digest} in {self.display} has {len(data)} bytes, expected {size}"
-            )
-        return verify_bytes(data, digest, f"blob {digest} in {self.display}")
+        """Read a whole blob, verified against its digest (and ``size`` when given)."""
+        with self.open_blob(digest, size) as stream:
+            return stream.read()
 
     def put_blob(self, source: BinaryIO | bytes, digest: str, size: int | None = None) -> None:
-        """Write a blob through a temp file, verifying it; nothing is left behind on mismatch."""
-        target = self._blob_path(digest)
-        if target.is_file():
-            if not isinstance(source, (bytes, bytearray)):
+        """Store a blob through a temp file and an atomic rename; the content must hash to ``digest``."""
+        final = self._blob_path(digest)
+        if isinstance(source, bytes | bytearray):
+            verify_bytes(bytes(source), digest, f"blob for {self.display}")
+            if size is not None and size != len(source):
+                raise DigestMismatchError(
+                    f"blob {digest} for {self.display} has {len(source)} bytes, expected {size}"
+                )
+            if os.path.isfile(final):
                 return
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
-        hasher = new_hasher(digest)
-        written = 0
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+            stream: IO[bytes] = io.BytesIO(source)
+        else:
+            if os.path.isfile(final):
+                return
+            stream = source
+        directory = os.path.dirname(final)
+        os.makedirs(directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
         try:
-            with os.fdopen(fd, "wb") as out:
-                while True:
-                    chunk = stream.read(_CHUNK)
-                    if not chunk:
-                        break
+            hasher = new_hasher(digest)
+            written = 0
+            with os.fdopen(fd, "wb") as handle:
+                while chunk := stream.read(_CHUNK):
                     hasher.update(chunk)
-                    out.write(chunk)
                     written += len(chunk)
+                    handle.write(chunk)
             actual = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
             if actual != digest:
                 raise DigestMismatchError(
@@ -215,23 +275,134 @@ class LayoutRepository:
                 raise DigestMismatchError(
                     f"blob {digest} written to {self.display} has {written} bytes, expected {size}"
                 )
-            os.replace(tmp, target)
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
         except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise
+        log.debug("stored blob %s in %s (%d bytes)", digest, self.display, written)
 
     def mount_blob(self, digest: str, source: Repository) -> bool:
-        """True when the blob is present, or hard-linked from another layout on the same filesystem."""
+        """True when the blob is present, or hard-linked from ``source`` when it is a layout on this filesystem."""
         if self.has_blob(digest):
             return True
         if not isinstance(source, LayoutRepository) or not source.has_blob(digest):
             return False
-        target = self._blob_path(digest)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        final = self._blob_path(digest)
         try:
-            os.link(source._blob_path(digest), target)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.link(source.blob_path(digest), final)
         except FileExistsError:
             return True
-        except OSError:
+        except OSError as err:
+            log.debug("cannot hard-link %s from %s into %s: %s", digest, source.display, self.display, err)
             return False
         return True
+
+    # ---------------------------------------------------------------- manifests
+
+    def _find_descriptor(self, digest: str) -> Descriptor | None:
+        """An ``index.json`` entry (or a child of a stored index) with this digest, for its media type."""
+        entries = self.entries()
+        for desc in entries:
+            if desc.digest == digest:
+                return desc
+        return None
+
+    def get_manifest(self, reference: str) -> AnyManifest:
+        """Read a manifest or index by ref name or digest; its bytes are verified against the digest."""
+        desc = self.resolve(reference)
+        raw = self._read_manifest_blob(desc.digest, reference)
+        try:
+            return parse_manifest(raw, desc.media_type or None, desc.digest)
+        except OkdReleaseError as err:
+            raise LayoutError(f"{self.display}@{desc.digest}: {err}") from err
+
+    def _read_manifest_blob(self, digest: str, reference: str) -> bytes:
+        if not self.has_blob(digest):
+            raise NotFoundError(
+                f"manifest {digest} ({reference}) not found in OCI layout {self._path}",
+                repository=self._path,
+                reference=reference,
+            )
+        return self.read_blob(digest)
+
+    def resolve(self, reference: str) -> Descriptor:
+        """The descriptor a ref name or digest points at (media type from ``index.json`` or the bytes)."""
+        if not _is_digest(reference):
+            return self._entry_for_tag(reference)
+        known = self._find_descriptor(reference)
+        if known is not None:
+            return known
+        raw = self._read_manifest_blob(reference, reference)
+        try:
+            parsed = parse_manifest(raw, None, reference)
+        except OkdReleaseError as err:
+            raise LayoutError(f"{self.display}@{reference}: {err}") from err
+        return Descriptor(parsed.media_type, reference, len(raw))
+
+    def _platform(self, manifest: Manifest) -> dict[str, str] | None:
+        """The platform of an image from its config, when the config is stored and says."""
+        config = manifest.config
+        if not self.has_blob(config.digest):
+            return None
+        try:
+            data = json.loads(self.read_blob(config.digest))
+        except (ValueError, OkdReleaseError):
+            return None
+        if not isinstance(data, dict) or not data.get("os") or not data.get("architecture"):
+            return None
+        platform = {"architecture": str(data["architecture"]), "os": str(data["os"])}
+        if data.get("variant"):
+            platform["variant"] = str(data["variant"])
+        return platform
+
+    def _check_references(self, parsed: AnyManifest) -> None:
+        if isinstance(parsed, Index):
+            wanted = [(d.digest, d.media_type) for d in parsed.manifests]
+        else:
+            wanted = [(d.digest, d.media_type) for d in [parsed.config, *parsed.layers]]
+        for digest, media_type in wanted:
+            if not self.has_blob(digest) and not _may_be_absent(media_type):
+                raise LayoutError(
+                    f"cannot store manifest {parsed.digest} in {self.display}: "
+                    f"it references {digest}, which is not in the layout"
+                )
+
+    def put_manifest(self, raw: bytes, media_type: str, tag: str | None = None) -> str:
+        """Store manifest bytes unchanged; with ``tag`` add or replace the ``index.json`` entry of that ref name."""
+        if tag is not None:
+            validate_ref_name(tag)
+        try:
+            parsed = parse_manifest(raw, media_type)
+        except OkdReleaseError as err:
+            raise LayoutError(f"cannot store manifest in {self.display}: {err}") from err
+        self._check_references(parsed)
+        digest = parsed.digest
+        self.put_blob(raw, digest, len(raw))
+        if tag is None:
+            return digest
+        entry: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
+        entry["annotations"] = {REF_NAME: tag}
+        if isinstance(parsed, Manifest):
+            platform = self._platform(parsed)
+            if platform:
+                entry["platform"] = platform
+        with self._lock:
+            index = self._read_index()
+            manifests: list[dict[str, Any]] = []
+            placed = False
+            for item in index["manifests"]:
+                if (item.get("annotations") or {}).get(REF_NAME) == tag:
+                    if not placed:
+                        manifests.append(entry)
+                        placed = True
+                    continue
+                manifests.append(item)
+            if not placed:
+                manifests.append(entry)
+            index["manifests"] = manifests
+            self._write_index(index)
+        log.debug("tagged %s as %s in %s", digest, tag, self.display)
+        return digest
