@@ -1,198 +1,668 @@
-"""Layer reading: decompression by magic bytes, streamed tar entries, whiteouts across a stack.
+"""Layer reading (decompression by magic bytes, streaming tar, OCI whiteouts) and deterministic layer writing.
 
-Nothing holds a whole layer in memory: entries are streamed, and only the files kept under the
-wanted prefix are read. Every layer stream is read to its end so its digest is always verified.
+Reading never holds a whole layer: tar entries are streamed, skipped entries are read past in
+chunks, and only the files a caller keeps are buffered. Names are cleaned like Go's ``path.Clean``
+and filtered by a prefix (``manifests/``) as ``oc`` does (spec §3.7.5).
 """
 
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
+import hashlib
 import io
+import logging
 import lzma
+import os
 import posixpath
 import tarfile
-from collections.abc import Callable, Iterator, Sequence
-from typing import BinaryIO, cast
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import IO, Any, BinaryIO, cast
 
 import attrs
 
-from okdrelease.errors import DigestMismatchError, LayerError
+from okdrelease.errors import LayerError
+from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.model import Descriptor
+
+log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 BZIP2_MAGIC = b"BZh"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+
 WHITEOUT_PREFIX = ".wh."
-OPAQUE_WHITEOUT = ".wh..wh..opq"
+WHITEOUT_META_PREFIX = ".wh..wh."
+WHITEOUT_OPAQUE = ".wh..wh..opq"
 
-LayerOpener = Callable[[], BinaryIO]
+_CHUNK = 1 << 16
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    tarfile.TarError,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+)
 
-
-@attrs.frozen
-class FileEntry:
-    """A file or directory kept from a layer stack."""
-
-    path: str
-    data: bytes = attrs.field(repr=False)
-    mtime: float
-    mode: int
-    is_file: bool = True
-
-
-def open_layer(stream: BinaryIO, media_type: str | None = None, *, what: str = "layer") -> BinaryIO:
-    """Return the uncompressed tar stream of a layer, detecting gzip, zstd, bzip2, xz or plain tar."""
-    head = b""
-    while len(head) < 6:
-        chunk = stream.read(6 - len(head))
-        if not chunk:
-            break
-        head += chunk
-    buffered: BinaryIO = _Prefixed(head, stream)  # type: ignore[assignment]
-    if head.startswith(GZIP_MAGIC):
-        return cast(BinaryIO, gzip.GzipFile(fileobj=buffered, mode="rb"))
-    if head.startswith(ZSTD_MAGIC):
-        try:
-            import zstandard
-        except ImportError as err:
-            raise LayerError(
-                f"{what} is zstd-compressed; install zstd support with 'pip install okdrelease[zstd]'"
-            ) from err
-        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(buffered))
-    if head.startswith(BZIP2_MAGIC):
-        return cast(BinaryIO, bz2.BZ2File(buffered))
-    if head.startswith(XZ_MAGIC):
-        return cast(BinaryIO, lzma.LZMAFile(buffered))
-    return buffered
+#: Opens one layer blob (compressed or not), e.g. ``lambda: repo.open_blob(digest, size)``.
+LayerOpener = Callable[[], Any]
+#: A layer given to ``extract_prefix``/``read_top_down``: an open stream or an opener.
+LayerSource = BinaryIO | LayerOpener
 
 
-class _Prefixed(io.RawIOBase):
-    """A read-only stream: ``head`` bytes already read, then the rest of ``stream``."""
+def _layer_label(name: str | None) -> str:
+    return f"layer {name}" if name else "layer"
 
-    def __init__(self, head: bytes, stream: BinaryIO) -> None:
-        self._head = head
-        self._stream = stream
 
-    def readable(self) -> bool:
-        return True
+def _zstd_errors() -> tuple[type[BaseException], ...]:
+    try:
+        import zstandard
+    except ImportError:
+        return ()
+    return (zstandard.ZstdError,)
 
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
-    def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            out, self._head = self._head, b""
-            return out + self._stream.read()
-        if self._head:
-            out, self._head = self._head[:size], self._head[size:]
-            return out
-        return self._stream.read(size)
+@contextlib.contextmanager
+def _layer_errors(name: str | None) -> Iterator[None]:
+    """Turn decompression and tar errors into LayerError naming the layer."""
+    try:
+        yield
+    except LayerError:
+        raise
+    except _DECODE_ERRORS + _zstd_errors() as err:
+        raise LayerError(f"unable to read {_layer_label(name)}: {err or type(err).__name__}") from err
 
 
 def clean_name(name: str) -> str:
-    """Go's path.Clean for tar names (``./manifests/a/`` → ``manifests/a``)."""
-    cleaned = posixpath.normpath(name) if name else "."
+    """Return ``name`` cleaned like Go's ``path.Clean`` (``./a//b/`` → ``a/b``, ``""`` → ``.``)."""
+    if not name:
+        return "."
+    cleaned = posixpath.normpath(name)
     if cleaned.startswith("//"):
         cleaned = "/" + cleaned.lstrip("/")
     return cleaned
 
 
-def _drain(stream: BinaryIO) -> None:
-    while stream.read(1 << 20):
-        pass
+class _Prefixed:
+    """A read-only stream that returns ``head`` before the rest of ``raw``."""
+
+    def __init__(self, head: bytes, raw: IO[bytes]) -> None:
+        self._head = head
+        self._raw = raw
+
+    def read(self, size: int = -1) -> bytes:
+        if self._head:
+            if size is None or size < 0:
+                data, self._head = self._head + self._raw.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._raw.read() if size is None or size < 0 else self._raw.read(size)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
 
 
-def iter_members(
-    stream: BinaryIO, *, what: str = "layer"
-) -> Iterator[tuple[tarfile.TarInfo, tarfile.TarFile]]:
-    """Stream the tar members of a (compressed) layer; the raw stream is drained at the end."""
-    tar_stream = open_layer(stream, what=what)
+class _DecodedLayer(io.RawIOBase):
+    """The decompressed tar stream of a layer; decoding errors surface as LayerError."""
+
+    def __init__(self, decoded: IO[bytes], source: IO[bytes], name: str | None, compression: str) -> None:
+        super().__init__()
+        self._decoded = decoded
+        self._source = source
+        self.layer_name = name
+        self.compression = compression
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        with _layer_errors(self.layer_name):
+            return self._decoded.read() if size is None or size < 0 else self._decoded.read(size)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def drain(self) -> None:
+        """Read to the end of the compressed source so a verifying source checks its digest."""
+        while self.read(_CHUNK):
+            pass
+        while self._source.read(_CHUNK):
+            pass
+
+    def close(self) -> None:
+        if not self.closed:
+            with contextlib.suppress(Exception):
+                self._decoded.close()
+            self._source.close()
+        super().close()
+
+
+def _read_head(stream: IO[bytes], count: int) -> bytes:
+    head = b""
+    while len(head) < count:
+        chunk = stream.read(count - len(head))
+        if not chunk:
+            break
+        head += chunk
+    return head
+
+
+def open_layer(stream: IO[bytes], media_type: str | None = None, *, name: str | None = None) -> BinaryIO:
+    """Return the uncompressed tar stream of a layer (gzip, zstd, bzip2, xz or plain, by magic bytes).
+
+    ``name`` (usually the layer digest) is used in error messages. ``media_type`` is only a hint:
+    the magic bytes decide, as ``oc`` does. Closing the result closes ``stream``.
+    """
+    with _layer_errors(name):
+        head = _read_head(stream, len(XZ_MAGIC))
+    source = cast(IO[bytes], _Prefixed(head, stream))
+    decoded: IO[bytes]
+    if head.startswith(GZIP_MAGIC):
+        compression = "gzip"
+        decoded = cast(IO[bytes], gzip.GzipFile(fileobj=source, mode="rb"))
+    elif head.startswith(ZSTD_MAGIC):
+        compression = "zstd"
+        try:
+            import zstandard
+        except ImportError as err:
+            raise LayerError(
+                f"{_layer_label(name)} is zstd-compressed; install zstandard to read it: "
+                "pip install okdrelease[zstd]"
+            ) from err
+        decoded = cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True))
+    elif head.startswith(BZIP2_MAGIC):
+        compression = "bzip2"
+        decoded = cast(IO[bytes], bz2.BZ2File(source, mode="rb"))
+    elif head.startswith(XZ_MAGIC):
+        compression = "xz"
+        decoded = cast(IO[bytes], lzma.LZMAFile(source, mode="rb"))
+    else:
+        compression = "none"
+        decoded = source
+    if media_type and compression == "none" and media_type.endswith(("gzip", "zstd")) and head:
+        log.debug("%s has media type %s but no compression magic; reading plain tar", name, media_type)
+    return cast(BinaryIO, _DecodedLayer(decoded, source, name, compression))
+
+
+_TYPES = {
+    tarfile.DIRTYPE: "dir",
+    tarfile.SYMTYPE: "symlink",
+    tarfile.LNKTYPE: "hardlink",
+    tarfile.CHRTYPE: "char",
+    tarfile.BLKTYPE: "block",
+    tarfile.FIFOTYPE: "fifo",
+}
+
+
+def _entry_type(info: tarfile.TarInfo) -> str:
+    if info.isreg():
+        return "file"
+    return _TYPES.get(info.type, "other")
+
+
+def _normal_prefix(prefix: str) -> str:
+    if not prefix or prefix in (".", "./"):
+        return ""
+    cleaned = clean_name(prefix)
+    return cleaned if cleaned.endswith("/") else cleaned + "/"
+
+
+def _strip_prefix(name: str, prefix: str) -> str | None:
+    """The cleaned ``name`` with ``prefix`` removed; None when outside it (or the prefix itself)."""
+    cleaned = clean_name(name)
+    if not prefix:
+        return cleaned
+    if not cleaned.startswith(prefix):
+        return None
+    return cleaned[len(prefix) :]
+
+
+@attrs.define(slots=True, eq=False)
+class LayerEntry:
+    """One tar entry of a layer under the prefix; ``read()`` works only until the iteration moves on.
+
+    ``type`` is file, dir, symlink, hardlink, char, block, fifo or other; ``mtime`` comes from the
+    PAX record when there is one.
+    """
+
+    path: str
+    type: str
+    mode: int
+    mtime: float
+    size: int
+    linkname: str = ""
+    uid: int = 0
+    gid: int = 0
+    _reader: Callable[[], bytes] | None = attrs.field(default=None, repr=False)
+    _valid: bool = attrs.field(default=True, repr=False)
+
+    @property
+    def is_file(self) -> bool:
+        """True for a regular file."""
+        return self.type == "file"
+
+    @property
+    def is_dir(self) -> bool:
+        """True for a directory."""
+        return self.type == "dir"
+
+    def read(self) -> bytes:
+        """Return the content of a regular file (empty for other types)."""
+        if not self._valid:
+            raise LayerError(f"tar entry {self.path} can only be read before the next entry")
+        if self._reader is None:
+            return b""
+        return self._reader()
+
+    def invalidate(self) -> None:
+        """Mark the entry as passed: its data is gone from the stream."""
+        self._valid = False
+
+
+def _iter_tar(decoded: BinaryIO, prefix: str, name: str | None) -> Iterator[LayerEntry]:
+    with _layer_errors(name):
+        head = _read_head(decoded, 1)
+    if not head:
+        return  # an empty blob is an empty layer (Go's archive/tar sees io.EOF)
+    stream = cast(IO[bytes], _Prefixed(head, decoded))
+    wanted = _normal_prefix(prefix)
+    with _layer_errors(name):
+        tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK)
+    with tar:
+        while True:
+            with _layer_errors(name):
+                info = tar.next()
+            if info is None:
+                return
+            tar.members.clear()  # type: ignore[attr-defined]  # streaming: forget passed headers
+            path = _strip_prefix(info.name, wanted)
+            if not path:
+                continue
+            kind = _entry_type(info)
+            linkname = info.linkname
+            if wanted and linkname and clean_name(linkname).startswith(wanted):
+                linkname = clean_name(linkname)[len(wanted) :]
+
+            def reader(member: tarfile.TarInfo = info) -> bytes:
+                with _layer_errors(name):
+                    handle = tar.extractfile(member)
+                    return handle.read() if handle is not None else b""
+
+            entry = LayerEntry(
+                path=path,
+                type=kind,
+                mode=info.mode & 0o7777,
+                mtime=float(info.mtime),
+                size=info.size,
+                linkname=linkname,
+                uid=info.uid,
+                gid=info.gid,
+                reader=reader if kind == "file" else None,
+            )
+            try:
+                yield entry
+            finally:
+                entry.invalidate()
+
+
+def iter_entries(
+    stream: IO[bytes], prefix: str = "", *, media_type: str | None = None, name: str | None = None
+) -> Iterator[LayerEntry]:
+    """Stream the tar entries of a (compressed or plain) layer under ``prefix``, prefix stripped.
+
+    Names are cleaned like Go's ``path.Clean``; with a prefix only names starting with it are
+    kept (``./manifests/a`` is kept for ``manifests/``, ``/manifests/a`` and ``manifests`` are not).
+    File data is read lazily with ``entry.read()`` before advancing. ``stream`` is closed at the end.
+    """
+    decoded = open_layer(stream, media_type, name=name)
     try:
-        with tarfile.open(fileobj=tar_stream, mode="r|") as archive:
-            for member in archive:
-                yield member, archive
-        _drain(tar_stream)
-        _drain(stream)
-    except DigestMismatchError:
-        raise
-    except (tarfile.TarError, OSError, EOFError, zlib_error()) as err:
-        raise LayerError(f"cannot read {what}: {err}") from err
+        yield from _iter_tar(decoded, prefix, name)
+    finally:
+        decoded.close()
 
 
-def zlib_error() -> type[Exception]:
-    """zlib.error, typed for the except clause."""
-    import zlib
+@attrs.frozen(slots=True)
+class FileEntry:
+    """A file or directory kept from a layer stack: path (prefix stripped), data, mtime, tar mode."""
 
-    return zlib.error
+    path: str
+    data: bytes = attrs.field(repr=False)
+    mtime: float
+    mode: int
+    is_dir: bool = False
+
+    @property
+    def is_file(self) -> bool:
+        """True for a regular file."""
+        return not self.is_dir
+
+
+def _open_source(layer: LayerSource) -> IO[bytes]:
+    if callable(layer) and not hasattr(layer, "read"):
+        return cast(IO[bytes], layer())
+    return cast(IO[bytes], layer)
+
+
+def _label(names: Sequence[str] | None, index: int) -> str | None:
+    if names is not None and index < len(names):
+        return names[index]
+    return None
+
+
+def _remove_tree(files: dict[str, FileEntry], path: str) -> None:
+    """Remove ``path`` and, when it is a directory (or the root ``""``), everything below it."""
+    below = path + "/" if path else ""
+    files.pop(path, None)
+    for key in [k for k in files if k.startswith(below)]:
+        del files[key]
+
+
+def _drop_file_parents(files: dict[str, FileEntry], path: str) -> None:
+    """A path below a regular file turns that file into a directory: drop the file."""
+    parent = posixpath.dirname(path)
+    while parent:
+        current = files.get(parent)
+        if current is not None and current.is_file:
+            del files[parent]
+        parent = posixpath.dirname(parent)
+
+
+def _kept(entry: LayerEntry) -> FileEntry:
+    data = entry.read() if entry.is_file else b""
+    return FileEntry(entry.path, data, entry.mtime, entry.mode, is_dir=entry.is_dir)
+
+
+def _apply_layer(files: dict[str, FileEntry], entries: Iterable[LayerEntry]) -> None:
+    """Apply one layer to ``files``: whiteouts act on lower layers only, then the layer's entries."""
+    opaque: list[str] = []
+    whiteouts: list[str] = []
+    added: dict[str, FileEntry] = {}
+    for entry in entries:
+        if entry.type not in ("file", "dir"):
+            continue
+        parent, base = posixpath.split(entry.path)
+        if base == WHITEOUT_OPAQUE:
+            opaque.append(parent)
+        elif base.startswith(WHITEOUT_META_PREFIX):
+            continue
+        elif base.startswith(WHITEOUT_PREFIX):
+            whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+        else:
+            if entry.is_file:
+                _remove_tree(added, entry.path)
+            added[entry.path] = _kept(entry)
+    for directory in opaque:
+        for key in [k for k in files if k.startswith(directory + "/" if directory else "")]:
+            del files[key]
+    for path in whiteouts:
+        _remove_tree(files, path)
+    for path, item in added.items():
+        current = files.get(path)
+        if item.is_file or (current is not None and current.is_file):
+            _remove_tree(files, path)
+        _drop_file_parents(files, path)
+        files[path] = item
 
 
 def extract_prefix(
-    openers: Sequence[LayerOpener], prefix: str, *, what: str = "layer"
+    layers: Iterable[LayerSource],
+    prefix: str,
+    *,
+    names: Sequence[str] | None = None,
 ) -> dict[str, FileEntry]:
-    """Apply layers bottom→top and return the files under ``prefix`` (prefix stripped), whiteouts applied.
+    """Apply layers bottom→top with OCI whiteouts; return the files and directories under ``prefix``.
 
-    Only regular files and directories are kept (links, devices, fifos dropped), as oc does when
-    it reads ``/manifests`` of component images (spec §3.7.5).
+    Each layer is a stream or a callable returning one (opened lazily, closed after use), compressed
+    or not; ``names`` (layer digests) label errors. Only regular files and directories are kept;
+    ``.wh.NAME`` removes NAME from lower layers, ``.wh..wh..opq`` hides the lower children of its
+    directory, other ``.wh..wh.*`` entries are skipped. Each layer is read to its end so a verifying
+    stream checks its digest. Paths have the prefix stripped; the order of the result is unspecified.
     """
-    result: dict[str, FileEntry] = {}
-    for index, opener in enumerate(openers):
-        written: set[str] = set()
-        label = f"{what} {index + 1} of {len(openers)}"
-        with opener() as stream:
-            for member, archive in iter_members(stream, what=label):
-                if not (member.isreg() or member.isdir()):
-                    continue
-                name = clean_name(member.name)
-                if not name.startswith(prefix):
-                    continue
-                rel = name[len(prefix) :]
-                if not rel:
-                    continue
-                directory, base = posixpath.split(rel)
-                if base == OPAQUE_WHITEOUT:
-                    lead = f"{directory}/" if directory else ""
-                    for path in [p for p in result if p.startswith(lead) and p not in written]:
-                        del result[path]
-                    continue
-                if base.startswith(WHITEOUT_PREFIX + WHITEOUT_PREFIX):
-                    continue
-                if base.startswith(WHITEOUT_PREFIX):
-                    target = posixpath.join(directory, base[len(WHITEOUT_PREFIX) :])
-                    for path in [
-                        p for p in result if (p == target or p.startswith(target + "/")) and p not in written
-                    ]:
-                        del result[path]
-                    continue
-                if member.isdir():
-                    result[rel] = FileEntry(rel, b"", float(member.mtime), member.mode, is_file=False)
-                else:
-                    handle = archive.extractfile(member)
-                    data = handle.read() if handle is not None else b""
-                    result[rel] = FileEntry(rel, data, float(member.mtime), member.mode)
-                written.add(rel)
-    return result
+    files: dict[str, FileEntry] = {}
+    for index, layer in enumerate(layers):
+        name = _label(names, index)
+        decoded = open_layer(_open_source(layer), name=name)
+        try:
+            _apply_layer(files, _iter_tar(decoded, prefix, name))
+            cast(_DecodedLayer, decoded).drain()
+        finally:
+            decoded.close()
+    return files
 
 
 def read_top_down(
-    openers: Sequence[LayerOpener], prefix: str, names: set[str], *, what: str = "layer"
+    layers: Sequence[LayerSource],
+    prefix: str,
+    wanted: Iterable[str] | None = None,
+    *,
+    names: Sequence[str] | None = None,
 ) -> dict[str, FileEntry]:
-    """Find ``prefix + name`` files walking layers from the top down; topmost wins, stop when all found."""
+    """Read layers from the top down, each path once (topmost wins, whiteouts not honoured, spec §3.3.1).
+
+    Only regular files and directories under ``prefix`` count. With ``wanted`` (paths relative to
+    the prefix) reading stops as soon as every wanted path has been found and only those are
+    returned; a stream left unfinished is closed without a digest check, as ``oc`` does.
+    """
+    want = set(wanted) if wanted is not None else None
     found: dict[str, FileEntry] = {}
-    for opener in reversed(openers):
-        with opener() as stream:
-            for member, archive in iter_members(stream, what=what):
-                if not member.isreg():
-                    continue
-                name = clean_name(member.name)
-                if not name.startswith(prefix):
-                    continue
-                rel = name[len(prefix) :]
-                if rel in names and rel not in found:
-                    handle = archive.extractfile(member)
-                    data = handle.read() if handle is not None else b""
-                    found[rel] = FileEntry(rel, data, float(member.mtime), member.mode)
-        if len(found) == len(names):
+    for index in range(len(layers) - 1, -1, -1):
+        if want is not None and want.issubset(found):
             break
+        name = _label(names, index)
+        decoded = open_layer(_open_source(layers[index]), name=name)
+        try:
+            for entry in _iter_tar(decoded, prefix, name):
+                if entry.type not in ("file", "dir") or entry.path in found:
+                    continue
+                if want is not None and entry.path not in want:
+                    continue
+                found[entry.path] = _kept(entry)
+                if want is not None and want.issubset(found):
+                    break
+        finally:
+            decoded.close()
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+@attrs.frozen(slots=True)
+class TarEntry:
+    """An entry to write: ``type`` is file, dir, symlink or hardlink; ``data`` is bytes or a stream of ``size``."""
+
+    path: str
+    data: bytes | IO[bytes] = attrs.field(default=b"", repr=False)
+    mode: int = 0o644
+    mtime: float = 0
+    type: str = "file"
+    linkname: str = ""
+    uid: int = 0
+    gid: int = 0
+    uname: str = ""
+    gname: str = ""
+    size: int | None = None
+    pax: dict[str, str] | None = None
+
+
+_WRITE_TYPES = {
+    "file": tarfile.REGTYPE,
+    "dir": tarfile.DIRTYPE,
+    "symlink": tarfile.SYMTYPE,
+    "hardlink": tarfile.LNKTYPE,
+}
+
+
+def _tar_info(entry: TarEntry) -> tuple[tarfile.TarInfo, IO[bytes] | None]:
+    try:
+        kind = _WRITE_TYPES[entry.type]
+    except KeyError:
+        raise LayerError(f"cannot write tar entry {entry.path}: unsupported type {entry.type!r}") from None
+    info = tarfile.TarInfo(entry.path)
+    info.type = kind
+    info.mode = entry.mode
+    info.mtime = entry.mtime
+    info.uid, info.gid, info.uname, info.gname = entry.uid, entry.gid, entry.uname, entry.gname
+    info.linkname = entry.linkname
+    if entry.pax:
+        info.pax_headers = dict(entry.pax)
+    if kind != tarfile.REGTYPE:
+        return info, None
+    if isinstance(entry.data, bytes | bytearray):
+        info.size = len(entry.data)
+        return info, io.BytesIO(entry.data)
+    if entry.size is None:
+        raise LayerError(f"cannot write tar entry {entry.path}: a stream needs its size")
+    info.size = entry.size
+    return info, entry.data
+
+
+def _open_tar_writer(out: IO[bytes]) -> tarfile.TarFile:
+    return tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8")
+
+
+def write_tar(entries: Iterable[TarEntry], out: IO[bytes]) -> None:
+    """Write ``entries`` to ``out`` as a PAX tar in the given order; only the entries decide the bytes."""
+    with _open_tar_writer(out) as tar:
+        for entry in entries:
+            tar.addfile(*_tar_info(entry))
+
+
+def gzip_stream(out: IO[bytes], level: int = 6) -> BinaryIO:
+    """A writable gzip stream into ``out`` with header mtime 0 and no file name (close it to finish)."""
+    return cast(BinaryIO, gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=out, mtime=0))
+
+
+def compress_gzip(data: bytes, level: int = 6) -> bytes:
+    """Return ``data`` gzip-compressed deterministically (header mtime 0, no file name)."""
+    buffer = io.BytesIO()
+    with gzip_stream(buffer, level) as stream:
+        stream.write(data)
+    return buffer.getvalue()
+
+
+class _HashingWriter(io.RawIOBase):
+    """Forward writes to ``out`` while hashing and counting them."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        super().__init__()
+        self._out = out
+        self.hasher = hashlib.sha256()
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.hasher.update(chunk)
+        self.size += len(chunk)
+        self._out.write(chunk)
+        return len(chunk)
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + self.hasher.hexdigest()
+
+
+@attrs.frozen(slots=True)
+class BuiltLayer:
+    """A written layer: digest and size of the blob, diff_id of its tar, and its bytes or file path."""
+
+    digest: str
+    diff_id: str
+    size: int
+    media_type: str
+    data: bytes | None = attrs.field(default=None, repr=False)
+    path: str | None = None
+
+    def descriptor(self) -> Descriptor:
+        """The layer descriptor (media type, digest, size)."""
+        return Descriptor(self.media_type, self.digest, self.size)
+
+
+class LayerBuilder:
+    """Stream tar entries into a layer blob (gzip unless ``compress=False``), hashing blob and tar as written.
+
+    With ``path`` the blob goes to that file, else it is kept in memory. ``finish()`` returns a
+    BuiltLayer; as a context manager the builder finishes on a clean exit.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        compress: bool = True,
+        level: int = 6,
+        media_type: str | None = None,
+    ) -> None:
+        """Open the sink; ``media_type`` defaults to the OCI layer type for the compression."""
+        self._path = os.fspath(path) if path is not None else None
+        self._file: IO[bytes] = open(self._path, "wb") if self._path else io.BytesIO()
+        self._blob = _HashingWriter(self._file)
+        self._gzip = gzip_stream(cast(IO[bytes], self._blob), level) if compress else None
+        tar_out = cast(IO[bytes], self._gzip) if self._gzip is not None else cast(IO[bytes], self._blob)
+        self._tar_sink = _HashingWriter(tar_out)
+        self._tar = _open_tar_writer(cast(IO[bytes], self._tar_sink))
+        self._media_type = media_type or (mt.OCI_LAYER_GZIP if compress else mt.OCI_LAYER)
+        self._result: BuiltLayer | None = None
+
+    def add(self, entry: TarEntry) -> None:
+        """Append one entry to the tar."""
+        if self._result is not None:
+            raise LayerError("cannot add to a finished layer")
+        self._tar.addfile(*_tar_info(entry))
+
+    def add_all(self, entries: Iterable[TarEntry]) -> None:
+        """Append entries in order."""
+        for entry in entries:
+            self.add(entry)
+
+    def finish(self) -> BuiltLayer:
+        """Close the tar and the compressor; return digests, size and the blob."""
+        if self._result is not None:
+            return self._result
+        self._tar.close()
+        if self._gzip is not None:
+            self._gzip.close()
+        data = None
+        if isinstance(self._file, io.BytesIO):
+            data = self._file.getvalue()
+        else:
+            self._file.close()
+        self._result = BuiltLayer(
+            digest=self._blob.digest,
+            diff_id=self._tar_sink.digest,
+            size=self._blob.size,
+            media_type=self._media_type,
+            data=data,
+            path=self._path,
+        )
+        return self._result
+
+    def __enter__(self) -> LayerBuilder:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.finish()
+        elif not isinstance(self._file, io.BytesIO):
+            self._file.close()
+
+
+def build_layer(entries: Iterable[TarEntry], *, compress: bool = True, level: int = 6) -> BuiltLayer:
+    """Build an in-memory layer from ``entries``."""
+    builder = LayerBuilder(compress=compress, level=level)
+    builder.add_all(entries)
+    return builder.finish()
