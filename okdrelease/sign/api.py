@@ -90,7 +90,9 @@ def sign_release(
     identity = f"{ref.name}@{digest}"
     timestamp = int(time.time()) if timestamp is None else timestamp
     payload = new_signature_payload(identity, digest, creator, timestamp)
-    signature = sign_message(key, payload, created=timestamp)
+    # The OpenPGP packet carries the real signing time; the payload carries the release's timestamp
+    # (a packet dated before the key's creation would be refused by gpg and the CVO).
+    signature = sign_message(key, payload)
     signature_path = None
     configmap_path = None
     signatures = [signature]

@@ -1,0 +1,255 @@
+"""``okdrelease new`` end to end beyond the golden cases: signing, auth, independent readers, library API."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import attrs
+import pytest
+
+from okdrelease.cli import main
+from okdrelease.payload.build import NewOptions, new_release, parse_created
+from okdrelease.reference import ImageReference
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.registry import RegistryClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "testdata" / "sample-payload"
+NAME = "4.16.0-okd.sample"
+CREATED = "2024-05-01T00:00:00Z"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run the CLI in-process."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def sample_args(to_image: str, *extra: str) -> list[str]:
+    """``new`` on the sample payload, named for quay.io so signatures have a registry identity."""
+    return [
+        "new",
+        "--from-oci-layout",
+        str(SAMPLE),
+        "--layout-repository",
+        "quay.io/okd/scos-content",
+        "--name",
+        NAME,
+        "--created",
+        CREATED,
+        "--to-image",
+        to_image,
+        *extra,
+    ]
+
+
+def test_library_call_returns_typed_result_and_is_reproducible(tmp_path: Path) -> None:
+    """The library call gives the same digest twice and names every component with its digest."""
+    options = NewOptions(
+        from_oci_layout=str(SAMPLE),
+        layout_repository="quay.io/okd/scos-content",
+        name=NAME,
+        created=parse_created(CREATED),
+        to_image=f"oci:{tmp_path / 'a'}:{NAME}",
+    )
+    lines: list[str] = []
+    first = new_release(options, progress=lines.append)
+    second = new_release(attrs.evolve(options, to_image=f"oci:{tmp_path / 'b'}:{NAME}"))
+    assert first.digest == second.digest
+    assert first.digest and first.digest.startswith("sha256:")
+    assert first.name == NAME and first.created == CREATED
+    assert "cluster-version-operator" in {c.name for c in first.components}
+    assert all(c.pullspec == f"quay.io/okd/scos-content@{c.digest}" for c in first.components)
+    assert len(first.operators) == 40
+    assert f"info: Pushed to oci:{tmp_path / 'a'}:{NAME}" in lines
+    refs = json.loads(first.image_references or b"{}")
+    assert refs["metadata"]["name"] == NAME
+    assert [t["name"] for t in refs["spec"]["tags"]] == sorted(c.name for c in first.components)
+
+
+def test_sign_by_writes_store_and_configmap_that_verify_accepts(
+    registry_http, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """new --sign-by: a signature store directory and a ConfigMap, both accepted by okdrelease verify."""
+    keys = tmp_path / "keys"
+    code, _, err = run(
+        capsys, "keys", "generate", "--pgp", "--name", "OKD test <okd@example.test>", "--out", str(keys)
+    )
+    assert code == 0, err
+    to_image = f"{registry_http.host}/okd/release:{NAME}"
+    store, configmaps = tmp_path / "store", tmp_path / "configmaps"
+    code, out, err = run(
+        capsys,
+        *sample_args(to_image, "--insecure"),
+        "--sign-by",
+        str(keys / "secret.asc"),
+        "--signature-dir",
+        str(store),
+        "--signature-configmap-dir",
+        str(configmaps),
+    )
+    assert code == 0, err
+    digest = out.split()[0]
+    hex_part = digest.split(":")[1]
+    assert (store / f"sha256={hex_part}" / "signature-1").is_file()
+    configmap = configmaps / f"signature-sha256-{hex_part[:16]}.json"
+    assert configmap.is_file()
+    image = f"{registry_http.host}/okd/release@{digest}"
+    code, out, err = run(
+        capsys, "verify", "--keyring", str(keys / "public.asc"), "--signature-dir", str(store), image
+    )
+    assert code == 0, err
+    code, out, err = run(
+        capsys, "verify", "--keyring", str(keys / "public.asc"), "--configmap", str(configmap), image
+    )
+    assert code == 0, err
+    # gpg agrees: the store's signature is a good signature by the generated key.
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    subprocess.run(
+        ["gpg", "--homedir", str(home), "--batch", "--import", str(keys / "public.asc")],
+        check=True,
+        capture_output=True,
+    )
+    verified = subprocess.run(
+        [
+            "gpg",
+            "--homedir",
+            str(home),
+            "--batch",
+            "--status-fd",
+            "2",
+            "--decrypt",
+            str(store / f"sha256={hex_part}" / "signature-1"),
+        ],
+        capture_output=True,
+    )
+    assert b"[GNUPG:] GOODSIG" in verified.stderr
+    payload = json.loads(verified.stdout)
+    assert payload["critical"]["image"]["docker-manifest-digest"] == digest
+
+
+def test_cosign_signature_pushed_next_to_release(
+    registry_http, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """new --sign-by-sigstore-private-key pushes sha256-<hex>.sig that verify --cosign-key accepts."""
+    monkeypatch.setenv("COSIGN_PASSWORD", "hunter2")
+    keys = tmp_path / "cosign"
+    code, _, err = run(capsys, "keys", "generate", "--cosign", "--out", str(keys))
+    assert code == 0, err
+    to_image = f"{registry_http.host}/okd/release-cosign:{NAME}"
+    code, out, err = run(
+        capsys,
+        *sample_args(to_image, "--insecure"),
+        "--sign-by-sigstore-private-key",
+        str(keys / "cosign.key"),
+    )
+    assert code == 0, err
+    digest = out.split()[0]
+    client = RegistryClient(TransportOptions(insecure=True))
+    repo = client.repository(ImageReference.parse(f"{registry_http.host}/okd/release-cosign"))
+    assert f"sha256-{digest.split(':')[1]}.sig" in repo.list_tags()
+    code, out, err = run(
+        capsys,
+        "verify",
+        "--insecure",
+        "--cosign-key",
+        str(keys / "cosign.pub"),
+        f"{registry_http.host}/okd/release-cosign@{digest}",
+    )
+    assert code == 0, err
+
+
+def test_push_behind_per_repository_tokens_and_skopeo_umoci_read_it(
+    registry_token, token_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A release pushed to a token-auth registry with an auth file; skopeo and umoci read it back."""
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps(registry_token.docker_config("alice")))
+    to_image = f"{registry_token.host}/alice/release:{NAME}"
+    code, out, err = run(
+        capsys,
+        *sample_args(to_image),
+        "--authfile",
+        str(authfile),
+        "--certificate-authority",
+        str(registry_token.ca_file),
+    )
+    assert code == 0, err
+    digest = out.split()[0]
+    assert any("alice/release" in str(r.scopes) for r in token_server.requests)
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    shutil.copy(registry_token.ca_file, certs / "ca.crt")
+    inspect = subprocess.run(
+        [
+            "skopeo",
+            "inspect",
+            "--raw",
+            "--authfile",
+            str(authfile),
+            "--cert-dir",
+            str(certs),
+            f"docker://{to_image}",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    import hashlib
+
+    assert "sha256:" + hashlib.sha256(inspect.stdout).hexdigest() == digest
+    if not shutil.which("umoci"):
+        pytest.fail("umoci is not installed (tests/run.sh installs it)")
+    layout = tmp_path / "oci"
+    subprocess.run(
+        [
+            "skopeo",
+            "copy",
+            "--authfile",
+            str(authfile),
+            "--src-cert-dir",
+            str(certs),
+            f"docker://{to_image}",
+            f"oci:{layout}:release",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    bundle = tmp_path / "bundle"
+    subprocess.run(
+        ["umoci", "unpack", "--rootless", "--image", f"{layout}:release", str(bundle)],
+        check=True,
+        capture_output=True,
+    )
+    refs = json.loads((bundle / "rootfs" / "release-manifests" / "image-references").read_bytes())
+    assert refs["metadata"]["name"] == NAME
+    assert (bundle / "rootfs" / "manifests").is_dir()
+
+
+def test_pushing_to_a_repository_without_grant_fails_naming_it(
+    registry_token, token_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """alice may not push to bob/: a clear error naming the registry and repository, and no tag."""
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps(registry_token.docker_config("alice")))
+    to_image = f"{registry_token.host}/bob/release:{NAME}"
+    code, out, err = run(
+        capsys,
+        *sample_args(to_image),
+        "--authfile",
+        str(authfile),
+        "--certificate-authority",
+        str(registry_token.ca_file),
+    )
+    assert code == 1
+    assert out == ""
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: ")
+    assert "bob/release" in last and registry_token.host in last
+    assert "Traceback" not in err
+    assert registry_token.password not in err if registry_token.password else True
