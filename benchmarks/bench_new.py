@@ -122,8 +122,8 @@ def measure(tool: str, argv: Sequence[str], log_file: Path, workdir: Path, env: 
     )
 
 
-def release_new_argv(command: Sequence[str], imagestream: Path, registry: str, tag: str) -> list[str]:
-    """``command`` (okdrelease new, or oc adm release new) with the benchmark's flags, pushing to ``:tag``."""
+def release_new_argv(command: Sequence[str], imagestream: Path, to_image: str) -> list[str]:
+    """``command`` (okdrelease new, or oc adm release new) with the benchmark's flags."""
     return [
         *command,
         "--insecure",
@@ -133,8 +133,19 @@ def release_new_argv(command: Sequence[str], imagestream: Path, registry: str, t
         "--name",
         RELEASE_NAME,
         "--to-image",
-        f"{registry}/bench/release:{tag}",
+        to_image,
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Bench:
+    """Where the runs happen: the registry and its log, the payload, a scratch directory and the child env."""
+
+    registry: str
+    log_file: Path
+    imagestream: Path
+    workdir: Path
+    env: dict[str, str] = field(repr=False)
 
 
 def median_run(runs: Sequence[Run]) -> Run:
@@ -177,20 +188,21 @@ def table(ours: Run, oc: Run | None) -> str:
     return "\n".join(lines)
 
 
-def run_tool(
-    tool: str, argv: Sequence[str], runs: int, log_file: Path, workdir: Path, env: dict[str, str]
-) -> Run:
-    """Run one tool ``runs`` times; fail loudly when a run fails; return the median run."""
+def run_tool(bench: Bench, tool: str, command: Sequence[str], runs: int) -> Run:
+    """Run one tool ``runs`` times, each into a fresh repository; fail loudly on errors; return the median run.
+
+    Run N pushes to ``bench/release-<tool>-N:x``, so every run uploads (or mounts) the base layers
+    instead of finding them in place from the previous run.
+    """
     results = []
-    for i in range(runs):
-        result = measure(tool, argv, log_file, workdir, env)
+    for i in range(1, runs + 1):
+        argv = release_new_argv(command, bench.imagestream, f"{bench.registry}/bench/release-{tool}-{i}:x")
+        result = measure(tool, argv, bench.log_file, bench.workdir, bench.env)
         if result.exit_code != 0:
             sys.stderr.write(result.stderr)
-            raise SystemExit(
-                f"{tool} failed with exit code {result.exit_code} (run {i + 1}): {' '.join(argv)}"
-            )
+            raise SystemExit(f"{tool} failed with exit code {result.exit_code} (run {i}): {' '.join(argv)}")
         results.append(result)
-        print(f"{tool} run {i + 1}: {result.wall:.2f} s, {result.stdout.strip()}", file=sys.stderr)
+        print(f"{tool} run {i}: {result.wall:.2f} s, {result.stdout.strip()}", file=sys.stderr)
     if len(results) > 1:
         spread = statistics.pstdev(r.wall for r in results)
         print(f"{tool}: wall time spread (stdev) {spread:.2f} s over {len(results)} runs", file=sys.stderr)
@@ -217,17 +229,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         with RegistryServer(workdir / "registry", flavour="http") as info:
             payload = gen.generate(info.host, workdir, scale)
             print(f"payload: {gen.describe(payload)}", file=sys.stderr)
-            ours_argv = release_new_argv(OKDRELEASE_NEW, payload.imagestream, info.host, "okdrelease")
-            ours = run_tool("okdrelease", ours_argv, args.runs, info.log_file, workdir, env)
+            bench = Bench(info.host, info.log_file, payload.imagestream, workdir, env)
+            ours = run_tool(bench, "okdrelease", OKDRELEASE_NEW, args.runs)
             oc_path = shutil.which("oc")
             theirs = None
             if oc_path is None:
                 print("oc: not found on PATH")
             else:
-                oc_argv = release_new_argv(
-                    [oc_path, "adm", "release", "new"], payload.imagestream, info.host, "oc"
-                )
-                theirs = run_tool("oc", oc_argv, args.runs, info.log_file, workdir, env)
+                theirs = run_tool(bench, "oc", [oc_path, "adm", "release", "new"], args.runs)
         cores = os.cpu_count()
         print(f"Payload: {gen.describe(payload)}; {cores} CPUs; release {RELEASE_NAME}")
         print(f"okdrelease: {ours.digest}" + (f", oc: {theirs.digest}" if theirs else ""))

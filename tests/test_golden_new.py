@@ -23,7 +23,6 @@ from golden_support import (
     four_digit_port,
     load_cases,
     mask_descriptors,
-    push_entry,
     push_layout,
     strip_config_size,
     substitute,
@@ -35,7 +34,6 @@ from okdrelease.cli import main
 from okdrelease.oci.model import Index, Manifest
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.layout import LayoutRepository
 from okdrelease.transport.registry import RegistryClient
 
 CASES = {c.name: c for c in load_cases()} if GOLDEN.is_dir() else {}
@@ -438,6 +436,3 @@ def test_every_case_is_replayed() -> None:
     )
     assert covered == set(CASES)
     assert len(CASES) == 47
-
-
-_ = (LayoutRepository, push_entry)

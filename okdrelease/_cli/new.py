@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -174,6 +173,3 @@ def run(args: argparse.Namespace) -> int:
     for line in result.stdout_lines:
         print(line)
     return 0
-
-
-_ = json

@@ -11,7 +11,6 @@ import datetime as dt
 import io
 import logging
 import os
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -234,7 +233,11 @@ class LayoutContentTransport:
         """Open ``location``; digests of the layout repository come from the layout."""
         if isinstance(location, str):
             location = parse_location(location)
-        if isinstance(location, RegistryLocation) and location.ref.name == self.repository and location.ref.digest:
+        if (
+            isinstance(location, RegistryLocation)
+            and location.ref.name == self.repository
+            and location.ref.digest
+        ):
             layout, _ = self.inner.open(LayoutLocation(self.layout_path))
             if layout.has_blob(location.ref.digest):
                 return layout, location.ref.digest
@@ -1079,6 +1082,3 @@ def build_and_push(
     if not dry_run:
         emit(f"info: Pushed to {to_text}")
     return digest, (None if dry_run else to_text)
-
-
-_ = re  # keep import for future filters
