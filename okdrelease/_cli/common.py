@@ -74,16 +74,6 @@ def split_list(values: Iterable[str] | None) -> list[str]:
     return out
 
 
-def parse_tls_verify(value: str) -> bool:
-    """Parse skopeo's ``--tls-verify[=BOOL]`` value."""
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"invalid boolean {value!r}")
-
-
 def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
     """Add oc's and skopeo's registry flags (auth file, TLS, concurrency)."""
     parser.add_argument(
@@ -101,11 +91,8 @@ def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
     )
     parser.add_argument(
         "--tls-verify",
-        type=parse_tls_verify,
-        nargs="?",
-        const=True,
+        action="store_true",
         default=None,
-        metavar="BOOL",
         help="--tls-verify=false is the same as --insecure",
     )
     parser.add_argument(
@@ -141,6 +128,11 @@ def parse_creds(value: str | None) -> tuple[str, str] | None:
 def transport_options(args: argparse.Namespace) -> TransportOptions:
     """Build TransportOptions from the registry flags."""
     insecure = bool(args.insecure) or args.tls_verify is False
+    if insecure or args.insecure_registry:
+        # The user opted out of TLS verification; don't repeat urllib3's warning per request.
+        import urllib3
+
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     if args.max_per_registry < 1:
         raise UsageError("--max-per-registry must be at least 1")
     return TransportOptions(
