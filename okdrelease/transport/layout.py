@@ -303,9 +303,8 @@ class LayoutRepository:
     # ---------------------------------------------------------------- manifests
 
     def _find_descriptor(self, digest: str) -> Descriptor | None:
-        """An ``index.json`` entry (or a child of a stored index) with this digest, for its media type."""
-        entries = self.entries()
-        for desc in entries:
+        """The first ``index.json`` entry with this digest (it gives the media type), if any."""
+        for desc in self.entries():
             if desc.digest == digest:
                 return desc
         return None
