@@ -147,6 +147,15 @@ class _DecodedLayer(io.RawIOBase):
         super().close()
 
 
+def drain(stream: IO[bytes]) -> None:
+    """Read a stream returned by ``open_layer`` to the end of its compressed source (digest checked)."""
+    if isinstance(stream, _DecodedLayer):
+        stream.drain()
+    else:
+        while stream.read(_CHUNK):
+            pass
+
+
 def _read_head(stream: IO[bytes], count: int) -> bytes:
     head = b""
     while len(head) < count:
@@ -451,7 +460,7 @@ def read_top_down(
 
     Only regular files and directories under ``prefix`` count. With ``wanted`` (paths relative to
     the prefix) reading stops as soon as every wanted path has been found and only those are
-    returned; a stream left unfinished is closed without a digest check, as ``oc`` does.
+    returned; the layer being read is still read to its end so its digest is checked (oc skips that).
     """
     want = set(wanted) if wanted is not None else None
     found: dict[str, FileEntry] = {}
@@ -469,6 +478,7 @@ def read_top_down(
                 found[entry.path] = _kept(entry)
                 if want is not None and want.issubset(found):
                     break
+            drain(decoded)
         finally:
             decoded.close()
     return found

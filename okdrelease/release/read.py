@@ -296,25 +296,19 @@ def read_config(repository: Repository, manifest: Manifest) -> ImageConfig:
 
 @contextlib.contextmanager
 def open_layer_tar(repository: Repository, desc: Descriptor) -> Iterator[tarfile.TarFile]:
-    """Open a layer blob as a streaming tar reader (gzip/bzip2/xz detected, zstd by media type)."""
+    """Open a layer blob as a streaming tar reader; the blob is read to its end, so its digest is verified."""
+    from okdrelease.oci.layers import drain, open_layer
+
+    what = f"layer {desc.digest} of {repository.display}"
     blob: BinaryIO = repository.open_blob(desc.digest, desc.size)
     try:
-        stream: BinaryIO = blob
-        if desc.media_type.endswith("+zstd") or desc.media_type.endswith(".zstd"):
-            try:
-                import zstandard
-            except ImportError as err:
-                raise OkdReleaseError(
-                    f"layer {desc.digest} is zstd-compressed; install okdrelease[zstd] to read it"
-                ) from err
-            stream = zstandard.ZstdDecompressor().stream_reader(blob)
+        stream = open_layer(blob, desc.media_type, name=what)
         try:
-            with tarfile.open(fileobj=stream, mode="r|*") as tar:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:
                 yield tar
+            drain(stream)
         except (tarfile.TarError, OSError, EOFError) as err:
-            raise OkdReleaseError(
-                f"unable to read layer {desc.digest} of {repository.display}: {err}"
-            ) from err
+            raise OkdReleaseError(f"unable to read {what}: {err}") from err
     finally:
         blob.close()
 
