@@ -299,7 +299,7 @@ def open_layer_tar(repository: Repository, desc: Descriptor) -> Iterator[tarfile
     """Open a layer blob as a streaming tar reader; the blob is read to its end, so its digest is verified."""
     from okdrelease.oci.layers import drain, open_layer
 
-    what = f"layer {desc.digest} of {repository.display}"
+    what = f"{desc.digest} of {repository.display}"
     blob: BinaryIO = repository.open_blob(desc.digest, desc.size)
     try:
         stream = open_layer(blob, desc.media_type, name=what)
@@ -308,7 +308,7 @@ def open_layer_tar(repository: Repository, desc: Descriptor) -> Iterator[tarfile
                 yield tar
             drain(stream)
         except (tarfile.TarError, OSError, EOFError) as err:
-            raise OkdReleaseError(f"unable to read {what}: {err}") from err
+            raise OkdReleaseError(f"unable to read layer {what}: {err}") from err
     finally:
         blob.close()
 
