@@ -59,7 +59,7 @@ _CONFIG_FIELDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def _go_decode_fields(data: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+def go_decode_fields(data: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
     """Map JSON keys onto Go field names the way encoding/json does (exact, then case-insensitive)."""
     canonical = {name.lower(): name for name in names}
     out: dict[str, Any] = {}
@@ -74,8 +74,9 @@ def _empty(value: Any) -> bool:
     return value is None or value == "" or value == 0 or value is False or value == [] or value == {}
 
 
-def _go_config_object(config: Mapping[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    decoded = _go_decode_fields(config, [name for name, _ in _CONFIG_FIELDS])
+def go_container_config(config: Mapping[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """The ``config`` object as Go's DockerConfig struct re-encodes it, with ``labels`` in place."""
+    decoded = go_decode_fields(config, [name for name, _ in _CONFIG_FIELDS])
     decoded["Labels"] = labels
     out: dict[str, Any] = {}
     for name, kind in _CONFIG_FIELDS:
@@ -88,7 +89,7 @@ def _go_config_object(config: Mapping[str, Any], labels: dict[str, str]) -> dict
     return out
 
 
-_TOP_FIELDS = (
+CONFIG_TOP_FIELDS = (
     "id",
     "parent",
     "comment",
@@ -118,7 +119,7 @@ def release_config(
     payload_diff_id: str,
 ) -> bytes:
     """Return the release image config bytes derived from ``base`` (spec §3.12.3 steps 6-10)."""
-    src = _go_decode_fields(base.parsed, _TOP_FIELDS)
+    src = go_decode_fields(base.parsed, CONFIG_TOP_FIELDS)
     labels = {RELEASE_LABEL: release_name}
     if base_digest:
         labels[BASE_DIGEST_LABEL] = base_digest
@@ -136,7 +137,7 @@ def release_config(
     for key in ("docker_version", "author"):
         if src.get(key):
             out[key] = src[key]
-    out["config"] = _go_config_object(src.get("config") or {}, labels)
+    out["config"] = go_container_config(src.get("config") or {}, labels)
     out["architecture"] = src.get("architecture") or "amd64"
     total = sum(sizes)
     if total:

@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from okdrelease.errors import OkdReleaseError
 from okdrelease.payload import semver
 from okdrelease.payload.gojson import format_float, marshal_indent, sorted_map
-from okdrelease.payload.image import _TOP_FIELDS, _go_config_object, _go_decode_fields
+from okdrelease.payload.image import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
 from okdrelease.reference import ImageReference
 from okdrelease.release.diff import ANNOTATION_COMMIT, ANNOTATION_SOURCE, ImageChange, ReleaseComparison
 from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag
@@ -325,7 +325,7 @@ def _human_size(size: int) -> str:
 
 def go_config(parsed: Mapping[str, Any]) -> dict[str, Any]:
     """Re-encode an image config as Go's ``DockerImageConfig`` struct (field order, omitempty)."""
-    src = _go_decode_fields(parsed, (*_TOP_FIELDS, "variant"))
+    src = go_decode_fields(parsed, (*CONFIG_TOP_FIELDS, "variant"))
     out: dict[str, Any] = {"id": str(src.get("id") or "")}
     for key in ("parent", "comment"):
         if src.get(key):
@@ -345,7 +345,7 @@ def go_config(parsed: Mapping[str, Any]) -> dict[str, Any]:
         out["size"] = src["size"]
     rootfs = src.get("rootfs")
     if isinstance(rootfs, Mapping):
-        fs = _go_decode_fields(rootfs, ("type", "diff_ids"))
+        fs = go_decode_fields(rootfs, ("type", "diff_ids"))
         out["rootfs"] = {"type": str(fs.get("type") or "")}
         if fs.get("diff_ids"):
             out["rootfs"]["diff_ids"] = fs["diff_ids"]
@@ -358,12 +358,12 @@ def go_config(parsed: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _docker_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    labels = _go_decode_fields(config, ("Labels",)).get("Labels")
-    return _go_config_object(config, dict(labels) if isinstance(labels, Mapping) else {})
+    labels = go_decode_fields(config, ("Labels",)).get("Labels")
+    return go_container_config(config, dict(labels) if isinstance(labels, Mapping) else {})
 
 
 def _history(item: Mapping[str, Any]) -> dict[str, Any]:
-    src = _go_decode_fields(item, ("created", "author", "created_by", "comment", "empty_layer"))
+    src = go_decode_fields(item, ("created", "author", "created_by", "comment", "empty_layer"))
     out: dict[str, Any] = {"created": src.get("created") or ZERO_TIME}
     for key in ("author", "created_by", "comment", "empty_layer"):
         if src.get(key):
