@@ -18,7 +18,7 @@ from okdrelease.errors import OkdReleaseError, UsageError
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.copy import copy_all, copy_image
-from okdrelease.transport.open import open_location
+from okdrelease.transport.open import default_reference, open_location
 from okdrelease.transport.registry import RegistryClient
 
 
@@ -113,16 +113,7 @@ def run(args: argparse.Namespace) -> int:
             results = copy_all(src_repo, dst_repo, progress=progress)
             lines = [f"{digest} {tag}" for tag, digest in results.items()]
         else:
-            if src_ref is None:
-                if isinstance(src, RegistryLocation):
-                    src_ref = "latest"
-                else:
-                    names = src_repo.list_tags()
-                    if len(names) != 1:
-                        raise UsageError(
-                            f"{src} holds {len(names)} images; name one as oci:DIR:REF or copy to a whole layout"
-                        )
-                    src_ref = names[0]
+            src_ref = default_reference(src, src_repo, src_ref)
             dst_tag, dst_digest = _destination_tag(dst, dst_ref, src_ref)
             digest = copy_image(src_repo, src_ref, dst_repo, dst_tag, progress=progress)
             if dst_digest and dst_digest != digest:

@@ -244,20 +244,11 @@ def pull_from_name(location: ImageLocation) -> str:
 def open_location(opener: Opener, text: str) -> tuple[ImageLocation, Repository, str]:
     """Parse ``text`` and open its repository with ``opener``."""
     from okdrelease.reference import parse_location
+    from okdrelease.transport.open import default_reference
 
     location = parse_location(text)
     repository, reference = opener.open(location)
-    if reference is None:
-        if isinstance(location, RegistryLocation):
-            reference = "latest"
-        else:
-            names = repository.list_tags()
-            if len(names) != 1:
-                raise ReleaseError(
-                    f"{text} names no image: give oci:DIR:REFNAME (the layout holds {len(names)})"
-                )
-            reference = names[0]
-    return location, repository, reference
+    return location, repository, default_reference(location, repository, reference)
 
 
 def load_release_from(opener: Opener, text: str, *, platform: PlatformFilter | None = None) -> ReleaseInfo:

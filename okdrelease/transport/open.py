@@ -6,6 +6,7 @@ import os
 import threading
 from typing import TYPE_CHECKING
 
+from okdrelease.errors import UsageError
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
 from okdrelease.transport.base import Repository, TransportOptions
 from okdrelease.transport.registry import RegistryClient
@@ -39,6 +40,18 @@ def open_location(
         registry_client = client or RegistryClient(options or TransportOptions())
         return registry_client.repository(location.ref), location_reference(location)
     return _layout_repository(location.path, create), location_reference(location)
+
+
+def default_reference(location: ImageLocation, repository: Repository, reference: str | None) -> str:
+    """The image a location names: its own reference, else ``latest`` (registry), else a layout's only ref."""
+    if reference is not None:
+        return reference
+    if isinstance(location, RegistryLocation):
+        return "latest"
+    names = repository.list_tags()
+    if len(names) != 1:
+        raise UsageError(f"{location} holds {len(names)} images; name one as oci:DIR:REFNAME")
+    return names[0]
 
 
 class Transport:
