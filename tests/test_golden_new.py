@@ -481,3 +481,50 @@ def test_every_case_is_replayed() -> None:
     )
     assert covered == set(CASES)
     assert len(CASES) == 47
+
+
+def test_filter_by_os_and_dir(golden_registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--filter-by-os linux/amd64 on 15b's inputs gives 15a's amd64 payload and config on a single manifest.
+
+    --dir keeps each operator's /manifests on disk.
+    """
+    case15a, case15b = CASES["15a-manifest-list-keep"], CASES["15b-manifest-list-no-keep"]
+    info, client, ensure_inputs = golden_registry
+    ensure_inputs(case15b)
+    registry = info.host
+    argv = prepare(case15b, registry, tmp_path)
+    target = f"{registry}/golden/release:15b-amd64"
+    argv[argv.index(f"{registry}/golden/release:15b")] = target
+    argv[argv.index("--created") + 1] = case15a.data["created"]
+    work = tmp_path / "work"
+    code, out, err = run_cli([*argv, "--filter-by-os", "linux/amd64", "--dir", str(work)], capsys)
+    assert code == 0, err
+    manifest, config, layer = release_parts(client, target)
+    expected = case15a.path / "expected"
+    want = with_registry((expected / "layer.tar").read_bytes(), registry)
+    assert hashlib.sha256(layer).digest() == hashlib.sha256(want).digest()
+    want_config = with_registry((expected / "config-1-linux-amd64.json").read_bytes(), registry)
+    assert strip_config_size(config) == strip_config_size(want_config)
+    assert (work / "image-references").is_file()
+    operator_dir = work / "example-operator"
+    names = sorted(p.name for p in operator_dir.iterdir())
+    assert names == [
+        "0000_50_example-operator_00_namespace.yaml",
+        "0000_50_example-operator_01_arch.yaml",
+        "deployment.yaml",
+        "image-references",
+    ]
+    assert b"amd64" in (operator_dir / "0000_50_example-operator_01_arch.yaml").read_bytes()
+
+
+def test_filter_by_os_rejects_bad_regex(
+    golden_registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An invalid --filter-by-os is a usage error naming the flag."""
+    info, _client, ensure_inputs = golden_registry
+    case = CASES["15b-manifest-list-no-keep"]
+    ensure_inputs(case)
+    argv = prepare(case, info.host, tmp_path)
+    code, out, err = run_cli([*argv, "--filter-by-os", "linux/(amd64"], capsys)
+    assert code == 2
+    assert err.startswith("error: --filter-by-os was not a valid regular expression: ")

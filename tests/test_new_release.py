@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -253,3 +254,57 @@ def test_pushing_to_a_repository_without_grant_fails_naming_it(
     assert "bob/release" in last and registry_token.host in last
     assert "Traceback" not in err
     assert registry_token.password not in err if registry_token.password else True
+
+
+def _layout_digest(tag: str) -> str:
+    index = json.loads((SAMPLE / "index.json").read_bytes())
+    for entry in index["manifests"]:
+        if entry["annotations"]["org.opencontainers.image.ref.name"] == tag:
+            return str(entry["digest"])
+    raise AssertionError(tag)
+
+
+def test_info_extract_and_diff_on_releases_built_from_the_sample(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two releases from the sample: one component changed, one added, one removed; diff says exactly that.
+
+    info and extract read okdrelease's own release from a layout.
+    """
+    old = f"oci:{tmp_path / 'old'}:{NAME}"
+    code, out, err = run(capsys, *sample_args(old, "--include", "tools,tests"))
+    assert code == 0, err
+    tests_digest = _layout_digest("tests")
+    new = f"oci:{tmp_path / 'new'}:{NAME}"
+    argv = sample_args(new, "--include", "tools", "--include", "must-gather")
+    code, out, err = run(capsys, *argv, f"tools=quay.io/okd/scos-content@{tests_digest}")
+    assert code == 0, err
+
+    code, out, err = run(capsys, "diff", "-o", "json", old, new)
+    assert code == 0, err
+    report = json.loads(out)
+    assert [c["name"] for c in report["added"]] == ["must-gather"]
+    assert [c["name"] for c in report["removed"]] == ["tests"]
+    assert [c["name"] for c in report["changed"]] == ["tools"]
+    assert report["changed"][0]["to"] == f"quay.io/okd/scos-content@{tests_digest}"
+    assert report["changed"][0]["digestChanged"] is True
+    assert report["manifests"] == []
+
+    code, out, err = run(capsys, "info", "-o", "json", new)
+    assert code == 0, err
+    info = json.loads(out)
+    assert info["metadata"]["version"] == NAME
+    tags = {t["name"]: t["from"]["name"] for t in info["references"]["spec"]["tags"]}
+    assert tags["tools"] == f"quay.io/okd/scos-content@{tests_digest}"
+    assert "tests" not in tags and "must-gather" in tags
+
+    target = tmp_path / "extracted"
+    code, out, err = run(capsys, "extract", "--keep-bytes", "--to", str(target), new)
+    assert code == 0, err
+    refs = json.loads((target / "image-references").read_bytes())
+    assert refs["metadata"]["name"] == NAME
+    assert (target / "release-metadata").is_file()
+    code, text, err = run(capsys, "info", new)
+    assert code == 0, err
+    manifests = int(re.search(r"^Manifests: +(\d+)$", text, re.M).group(1))  # type: ignore[union-attr]
+    assert len([p for p in target.iterdir() if p.suffix in (".yaml", ".yml", ".json")]) == manifests

@@ -73,7 +73,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     dest.add_argument("--mirror", metavar="REPO")
     dest.add_argument("--dry-run", action="store_true")
     dest.add_argument("-o", "--output", default="", help="json: print the image stream and stop")
-    dest.add_argument("--dir", metavar="DIR", help="accepted for compatibility; manifests stay in memory")
+    dest.add_argument("--dir", metavar="DIR", help="also write each operator's /manifests to DIR/<tag>/")
+    dest.add_argument(
+        "--filter-by-os",
+        metavar="REGEX",
+        help="choose manifest-list entries by os/arch[/variant] (default: oc's)",
+    )
     dest.add_argument("--skip-verification", action="store_true", help=argparse.SUPPRESS)
     sign = p.add_argument_group("signing")
     sign.add_argument("--sign-by", metavar="SECRET.asc", help="OpenPGP secret key: sign the pushed release")
@@ -133,6 +138,7 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         created=parse_created(args.created) if args.created else None,
         duplicate_override_manifests=args.duplicate_override_manifests,
         pin_digests=args.pin_digests,
+        filter_by_os=args.filter_by_os,
         sign_by=args.sign_by,
         sign_by_sigstore_private_key=args.sign_by_sigstore_private_key,
         sign_passphrase=_passphrase(args),

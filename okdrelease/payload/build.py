@@ -11,6 +11,7 @@ import datetime as dt
 import io
 import logging
 import os
+import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,6 +30,7 @@ from okdrelease.payload.components import (
     describe_registry_error,
     read_operator_manifests,
     resolve_image,
+    select_child,
 )
 from okdrelease.payload.imagestream import (
     ImageStream,
@@ -104,6 +106,8 @@ class NewOptions:
     #: Q8: resolve mapping destinations given by tag to digests in image-references.
     pin_digests: bool = False
     #: OpenPGP secret key file: sign the pushed release (atomic container signature).
+    #: Regex over ``os/arch[/variant]`` choosing manifest-list entries (default: oc's choice).
+    filter_by_os: str | None = None
     sign_by: str | None = None
     #: cosign private key file: push a ``sha256-<hex>.sig`` signature next to the release.
     sign_by_sigstore_private_key: str | None = None
@@ -187,12 +191,23 @@ def validate_options(options: NewOptions) -> None:
         raise ReleaseError("--to-signature requires --to-image")
     if options.mirror and options.reference_mode not in ("", "public"):
         raise ReleaseError("--reference-mode must be public or empty when using --mirror")
+    platform_filter(options)
     if options.sign_by and not (options.signature_dir or options.signature_configmap_dir):
         raise UsageError("--sign-by requires --signature-dir or --signature-configmap-dir")
     if (options.sign_by or options.sign_by_sigstore_private_key) and (
         not options.to_image or options.dry_run or options.to_dir or options.to_file
     ):
         raise UsageError("signing requires --to-image and a push (not --dry-run, --to-dir or --to-file)")
+
+
+def platform_filter(options: NewOptions) -> re.Pattern[str] | None:
+    """The manifest-list entry filter: --filter-by-os, else linux/amd64 with --keep-manifest-list, else none."""
+    if options.filter_by_os:
+        try:
+            return re.compile(options.filter_by_os)
+        except re.error as err:
+            raise UsageError(f"--filter-by-os was not a valid regular expression: {err}") from err
+    return KEEP_LIST_PLATFORM if options.keep_manifest_list else None
 
 
 def has_metadata_overrides(options: NewOptions, mappings: Sequence[tuple[str, str]]) -> bool:
@@ -374,7 +389,7 @@ def input_from_release(
     except OkdReleaseError as err:
         raise ReleaseError(f"--from-release was not a valid pullspec: {err}") from err
     repo, reference = transport.open(location)
-    platform = KEEP_LIST_PLATFORM if options.keep_manifest_list else None
+    platform = platform_filter(options)
     try:
         resolved = resolve_image(repo, reference or "latest", platform=platform, cache=cache)
     except OkdReleaseError as err:
@@ -505,7 +520,7 @@ def resolve_components(
     workers: int,
 ) -> Resolution:
     """Visit every DockerImage tag concurrently: labels → annotations; operators' /manifests."""
-    platform = KEEP_LIST_PLATFORM if options.keep_manifest_list else None
+    platform = platform_filter(options)
     result = Resolution()
     tags = [t for t in stream.tags if t.from_kind == "DockerImage"]
 
@@ -780,6 +795,8 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
         resolution = resolve_components(stream, transport, options, cache, emit, workers)
         operator_files = resolution.operator_files
         ordered = [n for n in ordered if n in operator_files]
+    if options.dir and inputs.dirs is None:
+        write_work_dir(Path(options.dir), operator_files, stream)
     if not options.duplicate_override_manifests:
         ordered = list(dict.fromkeys(ordered))
     if options.pin_digests:
@@ -933,6 +950,26 @@ def _sign(
         emit(f"info: Pushed cosign signature for {identity}@{digest}")
 
 
+def write_work_dir(
+    directory: Path, operator_files: dict[str, list[ManifestFile]], stream: ImageStream
+) -> None:
+    """``--dir``: keep each operator's /manifests in DIR/<tag>/ and the input stream in DIR/image-references."""
+    try:
+        for name, files in operator_files.items():
+            target = directory / name
+            target.mkdir(parents=True, exist_ok=True)
+            for f in files:
+                path = target / f.name
+                path.write_bytes(f.data)
+                os.chmod(path, 0o640)
+                os.utime(path, (f.mtime, f.mtime))
+        refs = directory / "image-references"
+        refs.write_bytes(stream.to_json())
+        os.chmod(refs, 0o644)
+    except OSError as err:
+        raise ReleaseError(f"unable to write --dir {directory}: {err.strerror}") from err
+
+
 def write_to_dir(tar: bytes, directory: Path) -> None:
     """``--to-dir``: write every ``release-manifests/<file>`` flat, mode 0644, mtime from the tar."""
     import tarfile
@@ -1064,7 +1101,7 @@ def build_and_push(
                     )
         else:
             if isinstance(top, Index):
-                first = top.manifests[0]
+                first = select_child(top, re.compile(options.filter_by_os) if options.filter_by_os else None)
                 child = base_repo.get_manifest(first.digest)
                 if not isinstance(child, Manifest):
                     raise ReleaseError(f"nested manifest list {first.digest} in {base_spec}")
