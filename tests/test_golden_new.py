@@ -528,3 +528,43 @@ def test_filter_by_os_rejects_bad_regex(
     code, out, err = run_cli([*argv, "--filter-by-os", "linux/(amd64"], capsys)
     assert code == 2
     assert err.startswith("error: --filter-by-os was not a valid regular expression: ")
+
+
+def test_info_size_on_our_release(
+    golden_registry, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """info --size: one row per component with its layer count, and the unique-layer total."""
+    case = CASES["04-prune-include-exclude"]
+    info, client, ensure_inputs = golden_registry
+    ensure_inputs(case)
+    argv = prepare(case, info.host, tmp_path)
+    target = f"{info.host}/golden/release:04-size"
+    argv[argv.index(f"{info.host}/golden/release:04")] = target
+    code, out, err = run_cli(argv, capsys)
+    assert code == 0, err
+    code, text, err = run_cli(["info", "--insecure", "--size", target], capsys)
+    assert code == 0, err
+    refs = json.loads(
+        with_registry(
+            (case.path / "expected" / "release-manifests" / "image-references").read_bytes(), info.host
+        )
+    )
+    layers: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    for tag in refs["spec"]["tags"]:
+        ref = ImageReference.parse(tag["from"]["name"])
+        manifest = client.repository(ref).get_manifest(ref.reference)
+        assert isinstance(manifest, Manifest)
+        rows[tag["name"]] = len(manifest.layers)
+        layers.update({d.digest: d.size for d in manifest.layers})
+    lines = text.rstrip("\n").splitlines()
+    assert lines[0].split() == ["NAME", "AGE", "LAYERS", "SIZE", "MB", "UNIQUE", "MB"]
+    table = {line.split()[0]: int(line.split()[2]) for line in lines[1:] if line and " across " not in line}
+    assert table == rows
+    total = sum(layers.values())
+    assert re.fullmatch(
+        rf"[0-9.]+(B|kB|MB) across {len(layers)} layers(, \d+ different base images)?", lines[-1]
+    )
+    value, unit = re.match(r"([0-9.]+)(B|kB|MB)", lines[-1]).groups()  # type: ignore[union-attr]
+    scale = {"B": 1, "kB": 1000, "MB": 1000**2}[unit]
+    assert abs(float(value) * scale - total) <= scale * 0.01 + 1
