@@ -7,7 +7,6 @@ import sys
 from typing import Any
 
 from okdrelease._cli.common import add_registry_flags, progress_printer, split_list, transport_options
-from okdrelease.errors import UsageError
 from okdrelease.payload.build import NewOptions, new_release, parse_created
 
 
@@ -168,13 +167,17 @@ def raise_mapping_error() -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``new`` and print the result line (or JSON) to stdout."""
-    if args.output not in ("", "json"):
-        raise UsageError(f"--output must be json, got {args.output!r}")
     options = options_from_args(args)
     result = new_release(options, transport_options=transport_options(args), progress=progress_printer(args))
     if result.output is not None:
-        sys.stdout.write(result.output.decode())
+        # -o json or --to-file -: bytes as the library produced them (a gzip stream is not text).
         sys.stdout.flush()
+        out = getattr(sys.stdout, "buffer", None)
+        if out is None:
+            sys.stdout.write(result.output.decode("utf-8", "surrogateescape"))
+        else:
+            out.write(result.output)
+            out.flush()
         return 0
     for line in result.stdout_lines:
         print(line)

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
+from okdrelease.errors import DigestMismatchError, OkdReleaseError, ReleaseError, UsageError
 from okdrelease.oci.model import Index, Manifest
 from okdrelease.payload import image as release_image
 from okdrelease.payload.components import (
@@ -182,6 +182,9 @@ def parse_created(text: str) -> dt.datetime:
 
 def validate_options(options: NewOptions) -> None:
     """Apply oc's flag validation, in oc's order."""
+    if options.output not in ("", "json"):
+        # Q17: oc ignores unknown -o values; okdrelease refuses them (README).
+        raise UsageError(f"--output must be json, got {options.output!r}")
     inputs = [options.from_image_stream_file, options.from_release, options.from_dir, options.from_oci_layout]
     if sum(1 for i in inputs if i) > 1:
         raise ReleaseError(
@@ -392,6 +395,8 @@ def input_from_release(
     platform = platform_filter(options)
     try:
         resolved = resolve_image(repo, reference or "latest", platform=platform, cache=cache)
+    except DigestMismatchError as err:
+        raise ReleaseError(tampered("the input release image", text, err)) from err
     except OkdReleaseError as err:
         raise ReleaseError(describe_registry_error(text, err)) from err
     files = read_release_files(resolved, ("image-references", "release-metadata"))
@@ -439,8 +444,10 @@ def input_from_release(
                     "unable to find an image within the release that matches the base image manifest "
                     f'"{base_digest}", please specify --to-image-base'
                 )
+            # §3.3.1 step 7: the input release itself is the base, and the build counts as overridden.
             inputs.to_image_base = text
             inputs.base_from_release = True
+            overridden = True
             progress(
                 "warning: no image in the release matches its base image digest; the input release is the "
                 "base, so its old release-manifests layer stays underneath the new one (oc quirk Q7)"
@@ -452,6 +459,11 @@ def input_from_release(
     else:
         progress(f"info: Release built from {len(stream.tags)} images")
     return inputs
+
+
+def tampered(what: str, pullspec: str, err: DigestMismatchError) -> str:
+    """oc's content-verification failure (spec §3.3.1, §3.7.6, §3.12.3), naming the image and the digest."""
+    return f"{what} failed content verification and may have been tampered with: {pullspec}: {err}"
 
 
 def read_release_files(image: ResolvedImage, names: Sequence[str]) -> dict[str, bytes]:
@@ -532,6 +544,8 @@ def resolve_components(
             raise ReleaseError(str(err)) from err
         try:
             image = resolve_image(repo, reference, platform=platform, cache=cache)
+        except DigestMismatchError as err:
+            raise ReleaseError(tampered("one or more input images", pullspec, err)) from err
         except OkdReleaseError as err:
             if isinstance(err, ReleaseError):
                 raise
@@ -749,6 +763,7 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
     else:
         inputs = Inputs(stream=None, ordered=[])
 
+    overridden = overridden or inputs.base_from_release
     canonical = bool(options.from_release) and not overridden
     if canonical and inputs.canonical_created:
         created_text = inputs.canonical_created
@@ -838,18 +853,25 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
     if options.to_dir:
         write_to_dir(tar, Path(options.to_dir))
         return NewResult(warnings=tuple(warnings), stdout_lines=tuple(stdout_lines), **result_kwargs)
+    # Compressed once per run: the same layer serves --to-file, the image and the result's diff ID.
+    payload = release_image.PayloadLayer.from_tar(tar)
     if options.to_file:
-        payload = release_image.PayloadLayer.from_tar(tar)
-        write_to_file(payload.blob, options.to_file, created_text)
+        # ``--to-file -``: the bytes are the result's output; the CLI writes them to stdout.
+        output = None
+        if options.to_file == "-":
+            output = payload.blob
+        else:
+            write_to_file(payload.blob, options.to_file, created_text)
         return NewResult(
             warnings=tuple(warnings),
             diff_id=payload.diff_id,
+            output=output,
             stdout_lines=tuple(stdout_lines),
             **result_kwargs,
         )
 
     digest, to_image = build_and_push(
-        options, transport, stream, inputs, tar, name, created_text, cache, emit, workers
+        options, transport, stream, inputs, payload, name, created_text, cache, emit, workers
     )
     if canonical and inputs.from_release_digest and digest != inputs.from_release_digest:
         raise ReleaseError("the release could not be reproduced from its inputs")
@@ -878,7 +900,7 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
         digest=digest,
         to_image=to_image,
         warnings=tuple(warnings),
-        diff_id=release_image.PayloadLayer.from_tar(tar).diff_id,
+        diff_id=payload.diff_id,
         stdout_lines=tuple(stdout_lines),
         **result_kwargs,
     )
@@ -972,6 +994,13 @@ def write_work_dir(
 
 def write_to_dir(tar: bytes, directory: Path) -> None:
     """``--to-dir``: write every ``release-manifests/<file>`` flat, mode 0644, mtime from the tar."""
+    try:
+        _write_to_dir(tar, directory)
+    except OSError as err:
+        raise ReleaseError(f"unable to write --to-dir {directory}: {err.strerror}") from err
+
+
+def _write_to_dir(tar: bytes, directory: Path) -> None:
     import tarfile
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -993,18 +1022,15 @@ def write_to_dir(tar: bytes, directory: Path) -> None:
 
 
 def write_to_file(blob: bytes, path: str, created: str) -> None:
-    """``--to-file``: the gzipped payload; mode 0750 on create; mtime = created."""
-    if path == "-":
-        import sys
-
-        sys.stdout.buffer.write(blob)
-        sys.stdout.buffer.flush()
-        return
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o750)
-    with os.fdopen(fd, "wb") as out:
-        out.write(blob)
-    when = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
-    os.utime(path, (when, when))
+    """``--to-file PATH``: the gzipped payload; mode 0750 on create; mtime = created (``-`` is the CLI's)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o750)
+        with os.fdopen(fd, "wb") as out:
+            out.write(blob)
+        when = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+        os.utime(path, (when, when))
+    except OSError as err:
+        raise ReleaseError(f"unable to write --to-file {path}: {err.strerror}") from err
 
 
 def build_and_push(
@@ -1012,7 +1038,7 @@ def build_and_push(
     transport: Any,
     stream: ImageStream,
     inputs: Inputs,
-    tar: bytes,
+    payload: release_image.PayloadLayer,
     name: str,
     created: str,
     cache: BlobCache,
@@ -1048,13 +1074,11 @@ def build_and_push(
     try:
         base_repo, base_reference = open_pullspec(transport, base_spec)
         top = base_repo.get_manifest(base_reference)
+    except DigestMismatchError as err:
+        # Q32 fixed: found while reading, before anything is pushed.
+        raise ReleaseError(tampered("the base image", base_spec, err)) from err
     except OkdReleaseError as err:
         raise ReleaseError(f"unable to read image {base_spec}: {err}") from err
-
-    payload = release_image.PayloadLayer.from_tar(tar)
-    dest: Repository | None = None
-    if not dry_run:
-        dest, _ = transport.open(to_location, create=True)
 
     def build_one(manifest: Manifest, base_digest: str) -> release_image.BuiltImage:
         config_desc = manifest.config
@@ -1074,10 +1098,13 @@ def build_and_push(
             manifest, config, base_digest=base_digest, release_name=name, created=created, payload=payload
         )
 
+    # Read and build everything first (every base manifest and config verified), then push.
+    built_children: list[release_image.BuiltImage] = []
+    list_bytes = b""
+    list_type = ""
     try:
         if isinstance(top, Index) and options.keep_manifest_list:
             children: dict[str, tuple[str, int]] = {}
-            built_children = []
             for desc in top.manifests:
                 child = base_repo.get_manifest(desc.digest)
                 if not isinstance(child, Manifest):
@@ -1089,16 +1116,6 @@ def build_and_push(
             from okdrelease.oci.digest import sha256_digest
 
             digest = sha256_digest(list_bytes)
-            if dest is not None:
-                for built in built_children:
-                    release_image.push_image(
-                        built, payload, source=base_repo, dest=dest, tag=None, workers=workers
-                    )
-                pushed = dest.put_manifest(list_bytes, list_type, tag)
-                if pushed != digest:
-                    raise ReleaseError(
-                        f"{dest.display} returned digest {pushed} for the release list, expected {digest}"
-                    )
         else:
             if isinstance(top, Index):
                 first = select_child(top, re.compile(options.filter_by_os) if options.filter_by_os else None)
@@ -1108,14 +1125,32 @@ def build_and_push(
                 top = child
             built = build_one(top, top.digest)
             digest = built.digest
-            if dest is not None:
+    except ReleaseError:
+        raise
+    except DigestMismatchError as err:
+        raise ReleaseError(tampered("the base image", base_spec, err)) from err
+    except OkdReleaseError as err:
+        raise ReleaseError(f"failed to push image {to_text}: {err}") from err
+    if dry_run:
+        return digest, None
+    try:
+        dest, _ = transport.open(to_location, create=True)
+        if built_children:
+            # Children by digest (the payload blob uploaded once, HEAD for the rest), the list tag last.
+            for child_built in built_children:
                 release_image.push_image(
-                    built, payload, source=base_repo, dest=dest, tag=tag, workers=workers
+                    child_built, payload, source=base_repo, dest=dest, tag=None, workers=workers
                 )
+            pushed = dest.put_manifest(list_bytes, list_type, tag)
+            if pushed != digest:
+                raise ReleaseError(
+                    f"{dest.display} returned digest {pushed} for the release list, expected {digest}"
+                )
+        else:
+            release_image.push_image(built, payload, source=base_repo, dest=dest, tag=tag, workers=workers)
     except ReleaseError:
         raise
     except OkdReleaseError as err:
         raise ReleaseError(f"failed to push image {to_text}: {err}") from err
-    if not dry_run:
-        emit(f"info: Pushed to {to_text}")
-    return digest, (None if dry_run else to_text)
+    emit(f"info: Pushed to {to_text}")
+    return digest, to_text

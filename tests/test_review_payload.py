@@ -1,0 +1,229 @@
+"""Review pass over ``new``: sinks, -o, base fallback (Q7), content verification, one compression per run."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from okdrelease.cli import main
+from okdrelease.errors import ReleaseError, UsageError
+from okdrelease.oci.digest import sha256_digest
+from okdrelease.payload import image as release_image
+from okdrelease.payload.build import (
+    FROM_RELEASE_ANNOTATION,
+    LayoutContentTransport,
+    NewOptions,
+    new_release,
+    parse_created,
+)
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.open import Transport
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "testdata" / "sample-payload"
+REPO = "quay.io/okd/scos-content"
+NAME = "4.16.0-okd.sample"
+CREATED = "2024-05-01T00:00:00Z"
+
+
+def sample_options(**changes: Any) -> NewOptions:
+    """``new`` on the sample payload (layout in, names in quay.io)."""
+    base = NewOptions(
+        from_oci_layout=str(SAMPLE),
+        layout_repository=REPO,
+        name=NAME,
+        created=parse_created(CREATED),
+    )
+    return attrs.evolve(base, **changes)
+
+
+def layout_digest(layout: Path, tag: str) -> str:
+    """The manifest digest of ``tag`` in an OCI layout's index.json."""
+    for entry in json.loads((layout / "index.json").read_bytes())["manifests"]:
+        if entry.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag:
+            return str(entry["digest"])
+    raise AssertionError(f"{tag} not in {layout}")
+
+
+def payload_names(blob: bytes) -> list[str]:
+    """Entry names of a gzipped payload tar."""
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(blob)), mode="r:") as archive:
+        return archive.getnames()
+
+
+def test_to_file_dash_returns_the_bytes_and_the_library_prints_nothing(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """``--to-file -``: the library hands the gzip stream back; it never writes to stdout itself."""
+    result = new_release(sample_options(to_file="-"))
+    out, err = capsysbinary.readouterr()
+    assert out == b"" and err == b""
+    assert result.output is not None
+    names = payload_names(result.output)
+    assert names[:3] == [
+        "release-manifests",
+        "release-manifests/image-references",
+        "release-manifests/release-metadata",
+    ]
+    assert result.diff_id == "sha256:" + sha256_digest(gzip.decompress(result.output)).split(":")[1]
+
+
+def test_cli_to_file_dash_writes_the_gzip_stream_to_stdout(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """The CLI writes the payload bytes unchanged to stdout and nothing else."""
+    argv = ["new", "--from-oci-layout", str(SAMPLE), "--layout-repository", REPO, "--name", NAME]
+    code = main([*argv, "--created", CREATED, "--to-file", "-"])
+    out, err = capsysbinary.readouterr()
+    assert code == 0, err
+    expected = new_release(sample_options(to_file="-")).output
+    assert out == expected
+
+
+def test_unknown_output_format_is_a_usage_error_in_the_library() -> None:
+    """Q17 (README): unknown -o values are refused by the library call too, before any work."""
+    with pytest.raises(UsageError, match="--output must be json, got 'yaml'"):
+        new_release(sample_options(output="yaml", to_file="-"))
+
+
+def test_payload_is_compressed_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Image mode gzips the payload layer once (it used to compress it again for the result's diff ID)."""
+    calls: list[int] = []
+    original = release_image.PayloadLayer.from_tar.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[release_image.PayloadLayer], tar: bytes) -> release_image.PayloadLayer:
+        calls.append(len(tar))
+        return original(cls, tar)
+
+    monkeypatch.setattr(release_image.PayloadLayer, "from_tar", classmethod(counting))
+    result = new_release(sample_options(to_image=f"oci:{tmp_path / 'out'}:{NAME}"))
+    assert result.digest is not None
+    assert len(calls) == 1
+
+
+def test_to_dir_on_a_file_is_an_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A --to-dir that cannot be created gives oc-style ``error:`` naming it, not an internal error."""
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    argv = ["new", "--from-oci-layout", str(SAMPLE), "--layout-repository", REPO, "--name", NAME]
+    code = main([*argv, "--created", CREATED, "--to-dir", str(blocker / "sub")])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err.splitlines()[-1] == f"error: unable to write --to-dir {blocker / 'sub'}: Not a directory"
+
+
+def test_to_file_in_a_missing_directory_is_an_error_naming_it(tmp_path: Path) -> None:
+    """--to-file into a missing directory: ReleaseError naming the path."""
+    target = tmp_path / "missing" / "payload.tar.gz"
+    with pytest.raises(ReleaseError) as info:
+        new_release(sample_options(to_file=str(target)))
+    assert str(info.value) == f"unable to write --to-file {target}: No such file or directory"
+
+
+def _layout_transport() -> LayoutContentTransport:
+    """A transport reading quay.io/okd/scos-content@digest from the sample layout."""
+    return LayoutContentTransport(Transport(TransportOptions()), REPO, str(SAMPLE))
+
+
+def test_from_release_keep_manifest_list_fallback_counts_as_overridden(tmp_path: Path) -> None:
+    """§3.3.1 step 7 / Q7: no image matches the base digest, so the input release is the base and the
+    build is overridden: "Found N images in release", the from-release annotation, the given time, no
+    reproduction check (before, it failed with "could not be reproduced")."""
+    tests_digest = layout_digest(SAMPLE, "tests")  # pruned from the release: nothing else names it
+    first = tmp_path / "first"
+    built = new_release(
+        sample_options(to_image=f"oci:{first}:{NAME}", to_image_base=f"{REPO}@{tests_digest}")
+    )
+    assert "tests" in built.pruned
+    source = f"oci:{first}:{NAME}"
+    lines: list[str] = []
+    transport = _layout_transport()
+    try:
+        result = new_release(
+            NewOptions(
+                from_release=source,
+                keep_manifest_list=True,
+                created=parse_created("2024-06-01T00:00:00Z"),
+                to_image=f"oci:{tmp_path / 'second'}:{NAME}",
+            ),
+            transport=transport,
+            progress=lines.append,
+        )
+    finally:
+        transport.close()
+    count = len(built.components)
+    assert lines[0].startswith("warning: no image in the release matches its base image digest")
+    assert lines[1] == f"info: Found {count} images in release"
+    assert result.created == "2024-06-01T00:00:00Z"
+    refs = json.loads(result.image_references or b"{}")
+    assert refs["metadata"]["annotations"][FROM_RELEASE_ANNOTATION] == source
+    assert result.digest is not None and result.digest != built.digest
+
+
+def _tamper(layout: Path, digest: str) -> None:
+    """Change one byte of a blob so its content no longer matches its digest."""
+    path = layout / "blobs" / "sha256" / digest.split(":")[1]
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x01
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+
+
+def test_tampered_component_manifest_gives_ocs_content_verification_error(tmp_path: Path) -> None:
+    """§3.7.6: a component manifest whose bytes do not match its digest fails with oc's wording."""
+    layout = tmp_path / "payload"
+    shutil.copytree(SAMPLE, layout)
+    digest = layout_digest(layout, "cli")
+    _tamper(layout, digest)
+    with pytest.raises(ReleaseError) as info:
+        new_release(
+            NewOptions(
+                from_oci_layout=str(layout),
+                layout_repository=REPO,
+                name=NAME,
+                created=parse_created(CREATED),
+                dry_run=True,
+            )
+        )
+    message = str(info.value)
+    assert message.startswith(
+        "one or more input images failed content verification and may have been tampered with: "
+        f"{REPO}@{digest}: "
+    )
+    assert digest in message.split(": ", 2)[2]
+
+
+def test_tampered_base_fails_before_anything_is_written(tmp_path: Path) -> None:
+    """Q32 fixed: a base whose config does not match its digest fails before the destination exists."""
+    layout = tmp_path / "payload"
+    shutil.copytree(SAMPLE, layout)
+    cvo = layout_digest(layout, "cluster-version-operator")
+    manifest = json.loads((layout / "blobs" / "sha256" / cvo.split(":")[1]).read_bytes())
+    _tamper(layout, manifest["config"]["digest"])
+    dest = tmp_path / "out"
+    with pytest.raises(ReleaseError) as info:
+        new_release(
+            NewOptions(
+                from_oci_layout=str(layout),
+                layout_repository=REPO,
+                name=NAME,
+                created=parse_created(CREATED),
+                to_image=f"oci:{dest}:{NAME}",
+                to_image_base=f"{REPO}@{cvo}",
+                exclude=("cluster-version-operator",),  # the base only, not also a component
+                allow_missing_images=True,
+            )
+        )
+    assert str(info.value).startswith(
+        f"the base image failed content verification and may have been tampered with: {REPO}@{cvo}: "
+    )
+    assert not dest.exists()
