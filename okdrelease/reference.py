@@ -17,6 +17,7 @@ from okdrelease.oci.digest import validate_digest
 
 DEFAULT_DOMAIN = "docker.io"
 DOCKER_API_HOST = "registry-1.docker.io"
+_DOCKER_HUB_NAMES = (DEFAULT_DOMAIN, "index.docker.io")
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _PATH_RE = re.compile(rf"^{_COMPONENT}(?:/{_COMPONENT})*$")
@@ -24,11 +25,20 @@ _DOMAIN_RE = re.compile(
     r"^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
     r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?$"
 )
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
+NAME_TOTAL_LENGTH_MAX = 255
 
 
 def _looks_like_registry(component: str) -> bool:
-    return "." in component or ":" in component or component == "localhost" or component.startswith("[")
+    """Docker's rule: a first component with ``.``, ``:``, ``localhost`` or an upper-case letter is a registry."""
+    return (
+        "." in component
+        or ":" in component
+        or component == "localhost"
+        or component.startswith("[")
+        or component != component.lower()
+    )
 
 
 @attrs.frozen
@@ -46,6 +56,10 @@ class ImageReference:
         original = text
         if not text or text != text.strip():
             raise InvalidReferenceError(f"invalid image reference {original!r}")
+        if _IDENTIFIER_RE.match(text):
+            raise InvalidReferenceError(
+                f"invalid image reference {original!r}: cannot specify 64-byte hexadecimal strings"
+            )
         digest: str | None = None
         if "@" in text:
             text, _, digest = text.partition("@")
@@ -73,9 +87,13 @@ class ImageReference:
             raise InvalidReferenceError(
                 f"invalid image reference {original!r}: repository name must be lowercase alphanumeric components"
             )
-        if len(registry) + len(path) + 1 > 255:
-            raise InvalidReferenceError(f"invalid image reference {original!r}: repository name too long")
-        return cls(registry=registry, repository=path, tag=tag, digest=digest)
+        parsed = cls(registry=registry, repository=path, tag=tag, digest=digest)
+        if len(parsed.domain) + 1 + len(parsed.path) > NAME_TOTAL_LENGTH_MAX:
+            raise InvalidReferenceError(
+                f"invalid image reference {original!r}: repository name must not be more than"
+                f" {NAME_TOTAL_LENGTH_MAX} characters"
+            )
+        return parsed
 
     @property
     def domain(self) -> str:
@@ -85,14 +103,14 @@ class ImageReference:
     @property
     def path(self) -> str:
         """The repository path on the registry, with ``library/`` added for Docker Hub."""
-        if self.domain == DEFAULT_DOMAIN and "/" not in self.repository:
+        if self.domain in _DOCKER_HUB_NAMES and "/" not in self.repository:
             return f"library/{self.repository}"
         return self.repository
 
     @property
     def api_host(self) -> str:
         """The host:port serving the registry API (Docker Hub's is registry-1.docker.io)."""
-        return DOCKER_API_HOST if self.domain in (DEFAULT_DOMAIN, "index.docker.io") else self.domain
+        return DOCKER_API_HOST if self.domain in _DOCKER_HUB_NAMES else self.domain
 
     @property
     def name(self) -> str:
@@ -117,7 +135,9 @@ class ImageReference:
         return attrs.evolve(self, tag=None, digest=validate_digest(digest))
 
     def with_tag(self, tag: str | None) -> ImageReference:
-        """Return a copy with ``tag`` and no digest."""
+        """Return a copy with ``tag`` and no digest; raise InvalidReferenceError for a malformed tag."""
+        if tag is not None and not _TAG_RE.match(tag):
+            raise InvalidReferenceError(f"invalid tag {tag!r} for {self.name}")
         return attrs.evolve(self, tag=tag, digest=None)
 
     def repository_only(self) -> ImageReference:
@@ -166,6 +186,8 @@ ImageLocation = RegistryLocation | LayoutLocation
 def parse_location(text: str) -> ImageLocation:
     """Parse ``docker://REF``, ``oci:DIR[:REFNAME|@DIGEST]`` or a bare registry reference."""
     if text.startswith("docker://"):
+        if text == "docker://":
+            raise InvalidReferenceError(f"invalid image location {text!r}: no image reference")
         return RegistryLocation(ImageReference.parse(text[len("docker://") :]))
     if text.startswith("oci:"):
         rest = text[len("oci:") :]

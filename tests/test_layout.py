@@ -316,7 +316,8 @@ def test_put_blob_verifies_and_leaves_nothing_behind(tmp_path: Path) -> None:
     with pytest.raises(DigestMismatchError, match=f"does not match its digest {wrong}"):
         repo.put_blob(_stream(data), wrong, len(data))
     with pytest.raises(
-        DigestMismatchError, match=f"blob {digest} written to oci:{tmp_path} has 12000 bytes, expected 5"
+        DigestMismatchError,
+        match=f"^content of blob {digest} for oci:{tmp_path} has 12000 bytes, expected 5 for {digest}$",
     ):
         repo.put_blob(_stream(data), digest, 5)
     assert not repo.has_blob(wrong) and not repo.has_blob(digest)

@@ -38,13 +38,23 @@ def new_hasher(digest: str) -> hashlib._Hash:
     return hashlib.new(algorithm)
 
 
-def verify_bytes(data: bytes, digest: str, what: str) -> bytes:
-    """Return ``data`` if it hashes to ``digest``; raise DigestMismatchError naming ``what``."""
-    hasher = new_hasher(digest)
-    hasher.update(data)
+def check_hash(hasher: hashlib._Hash, digest: str, what: str, *, length: int, size: int | None) -> None:
+    """Raise DigestMismatchError naming ``what`` and ``digest`` unless the hashed content is right.
+
+    ``hasher`` has seen all of the content (``length`` bytes); ``size`` is the expected length if known.
+    """
     actual = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
     if actual != digest:
         raise DigestMismatchError(f"content of {what} does not match its digest {digest} (got {actual})")
+    if size is not None and length != size:
+        raise DigestMismatchError(f"content of {what} has {length} bytes, expected {size} for {digest}")
+
+
+def verify_bytes(data: bytes, digest: str, what: str, size: int | None = None) -> bytes:
+    """Return ``data`` if it hashes to ``digest`` (and has ``size`` bytes); raise DigestMismatchError naming ``what``."""
+    hasher = new_hasher(digest)
+    hasher.update(data)
+    check_hash(hasher, digest, what, length=len(data), size=size)
     return data
 
 
@@ -52,7 +62,8 @@ class VerifyingReader:
     """A read-only stream that hashes what passes through it and checks the digest at EOF.
 
     Nothing is trusted until EOF: on mismatch ``read`` raises DigestMismatchError, so callers that
-    write the bytes somewhere must discard what they wrote.
+    write the bytes somewhere must discard what they wrote. After a mismatch every further ``read``
+    raises the same error again (a caller that swallowed it never sees a clean EOF).
     """
 
     def __init__(self, raw: BinaryIO, digest: str, what: str, size: int | None = None) -> None:
@@ -63,6 +74,7 @@ class VerifyingReader:
         self._size = size
         self._read = 0
         self._done = False
+        self._failure: DigestMismatchError | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -73,18 +85,16 @@ class VerifyingReader:
         if self._done:
             return
         self._done = True
-        actual = f"{self._digest.partition(':')[0]}:{self._hasher.hexdigest()}"
-        if actual != self._digest:
-            raise DigestMismatchError(
-                f"content of {self._what} does not match its digest {self._digest} (got {actual})"
-            )
-        if self._size is not None and self._read != self._size:
-            raise DigestMismatchError(
-                f"content of {self._what} has {self._read} bytes, expected {self._size} for {self._digest}"
-            )
+        try:
+            check_hash(self._hasher, self._digest, self._what, length=self._read, size=self._size)
+        except DigestMismatchError as err:
+            self._failure = err
+            raise
 
     def read(self, size: int = -1) -> bytes:
         """Read up to ``size`` bytes; verify the digest when the stream ends."""
+        if self._failure is not None:
+            raise DigestMismatchError(str(self._failure))
         chunk = self._raw.read(size) if size is not None and size >= 0 else self._raw.read()
         if chunk:
             self._hasher.update(chunk)

@@ -156,14 +156,17 @@ def drain(stream: IO[bytes]) -> None:
             pass
 
 
-def _read_head(stream: IO[bytes], count: int) -> bytes:
-    head = b""
-    while len(head) < count:
-        chunk = stream.read(count - len(head))
+def read_full(stream: Any, count: int) -> bytes:
+    """Read ``count`` bytes from ``stream``, fewer only at its end."""
+    parts: list[bytes] = []
+    remaining = count
+    while remaining > 0:
+        chunk = stream.read(remaining)
         if not chunk:
             break
-        head += chunk
-    return head
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
 
 
 def open_layer(stream: IO[bytes], media_type: str | None = None, *, name: str | None = None) -> BinaryIO:
@@ -173,7 +176,7 @@ def open_layer(stream: IO[bytes], media_type: str | None = None, *, name: str | 
     the magic bytes decide, as ``oc`` does. Closing the result closes ``stream``.
     """
     with _layer_errors(name):
-        head = _read_head(stream, len(XZ_MAGIC))
+        head = read_full(stream, len(XZ_MAGIC))
     source = cast(IO[bytes], _Prefixed(head, stream))
     decoded: IO[bytes]
     if head.startswith(GZIP_MAGIC):
@@ -280,7 +283,7 @@ class LayerEntry:
 
 def _iter_tar(decoded: BinaryIO, prefix: str, name: str | None) -> Iterator[LayerEntry]:
     with _layer_errors(name):
-        head = _read_head(decoded, 1)
+        head = read_full(decoded, 1)
     if not head:
         return  # an empty blob is an empty layer (Go's archive/tar sees io.EOF)
     stream = cast(IO[bytes], _Prefixed(head, decoded))
@@ -332,10 +335,13 @@ def iter_entries(
     Names are cleaned like Go's ``path.Clean``; with a prefix only names starting with it are
     kept (``./manifests/a`` is kept for ``manifests/``, ``/manifests/a`` and ``manifests`` are not).
     File data is read lazily with ``entry.read()`` before advancing. ``stream`` is closed at the end.
+    After the last entry the layer is read to its end, so a verifying stream checks its digest
+    before iteration finishes; a consumer that stops early must verify the blob itself.
     """
     decoded = open_layer(stream, media_type, name=name)
     try:
         yield from _iter_tar(decoded, prefix, name)
+        drain(decoded)
     finally:
         decoded.close()
 

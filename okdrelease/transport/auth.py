@@ -177,6 +177,10 @@ def run_credential_helper(helper: str, server: str) -> Credentials | None:
         raise OkdReleaseError(f"credential helper {program} not found on PATH (for {server})") from None
     except subprocess.TimeoutExpired:
         raise OkdReleaseError(f"credential helper {program} timed out for {server}") from None
+    except OSError as err:
+        raise OkdReleaseError(
+            f"cannot run credential helper {program} for {server}: {err.strerror}"
+        ) from None
     output = proc.stdout.decode("utf-8", "replace").strip()
     if proc.returncode != 0:
         if "credentials not found" in output.lower():
@@ -186,7 +190,9 @@ def run_credential_helper(helper: str, server: str) -> Credentials | None:
     try:
         data = json.loads(output)
     except ValueError:
-        raise OkdReleaseError(f"credential helper {program} returned invalid JSON for {server}") from None
+        data = None
+    if not isinstance(data, dict):
+        raise OkdReleaseError(f"credential helper {program} returned invalid JSON for {server}")
     username = str(data.get("Username") or "")
     secret = str(data.get("Secret") or "")
     if not username and not secret:
@@ -215,20 +221,26 @@ class CredentialStore:
         self._helper = helper
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str | None], Credentials | None] = {}
+        self._key_locks: dict[tuple[str, str | None], threading.Lock] = {}
 
     def __repr__(self) -> str:
         return f"CredentialStore(authfile={self._authfile!r})"
 
     def lookup(self, host: str, repository: str | None = None) -> Credentials | None:
-        """Return the credentials for ``host``/``repository`` or None (anonymous)."""
+        """Return the credentials for ``host``/``repository`` or None (anonymous); one search per key."""
         key = (host, repository)
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-        found = self._lookup(host, repository)
-        with self._lock:
-            self._cache[key] = found
-        return found
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # concurrent callers wait for one search (a credential helper runs once)
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+            found = self._lookup(host, repository)
+            with self._lock:
+                self._cache[key] = found
+            return found
 
     def _lookup(self, host: str, repository: str | None) -> Credentials | None:
         explicit = self._explicit.get(normalize_host(host))

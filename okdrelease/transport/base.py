@@ -25,7 +25,7 @@ class TransportOptions:
     insecure_registries: frozenset[str] = frozenset()
     ca_file: str | None = None
     certs_dirs: tuple[str, ...] = DEFAULT_CERTS_DIRS
-    credentials: dict[str, tuple[str, str]] = attrs.field(factory=dict)
+    credentials: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=False)
     max_per_registry: int = 8
     retries: int = 3
     retry_max_sleep: float = 10.0

@@ -19,14 +19,13 @@ import threading
 from typing import IO, Any, BinaryIO
 
 from okdrelease.errors import (
-    DigestMismatchError,
     InvalidReferenceError,
     LayoutError,
     NotFoundError,
     OkdReleaseError,
 )
 from okdrelease.oci import mediatypes as mt
-from okdrelease.oci.digest import VerifyingReader, new_hasher, validate_digest, verify_bytes
+from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
 from okdrelease.transport.base import Repository
 
@@ -131,20 +130,25 @@ class LayoutRepository:
         except OSError as err:
             raise LayoutError(f"cannot create OCI layout {self._path}: {err}") from err
 
+    def _load_json(self, filename: str) -> Any:
+        """Parse one of the layout's JSON files; a missing or malformed file is a LayoutError naming it."""
+        name = self._file(filename)
+        try:
+            with open(name, "rb") as handle:
+                raw = handle.read()
+        except FileNotFoundError:
+            raise LayoutError(f"{self._path} is not an OCI image layout: {filename} is missing") from None
+        except OSError as err:
+            raise LayoutError(f"cannot read {name}: {err}") from err
+        try:
+            return json.loads(raw)
+        except ValueError as err:
+            raise LayoutError(f"malformed {name}: {err}") from err
+
     def _check(self) -> None:
         if not os.path.isdir(self._path):
             raise LayoutError(f"{self._path} is not an OCI image layout: no such directory")
-        try:
-            with open(self._file(LAYOUT_FILE), "rb") as handle:
-                raw = handle.read()
-        except FileNotFoundError:
-            raise LayoutError(f"{self._path} is not an OCI image layout: {LAYOUT_FILE} is missing") from None
-        except OSError as err:
-            raise LayoutError(f"cannot read {self._file(LAYOUT_FILE)}: {err}") from err
-        try:
-            data = json.loads(raw)
-        except ValueError as err:
-            raise LayoutError(f"malformed {self._file(LAYOUT_FILE)}: {err}") from err
+        data = self._load_json(LAYOUT_FILE)
         version = data.get("imageLayoutVersion") if isinstance(data, dict) else None
         if not isinstance(version, str) or not version.startswith("1."):
             raise LayoutError(
@@ -154,17 +158,7 @@ class LayoutRepository:
 
     def _read_index(self) -> dict[str, Any]:
         name = self._file(INDEX_FILE)
-        try:
-            with open(name, "rb") as handle:
-                raw = handle.read()
-        except FileNotFoundError:
-            raise LayoutError(f"{self._path} is not an OCI image layout: {INDEX_FILE} is missing") from None
-        except OSError as err:
-            raise LayoutError(f"cannot read {name}: {err}") from err
-        try:
-            data = json.loads(raw)
-        except ValueError as err:
-            raise LayoutError(f"malformed {name}: {err}") from err
+        data = self._load_json(INDEX_FILE)
         if not isinstance(data, dict) or not isinstance(data.get("manifests", []), list):
             raise LayoutError(f"malformed {name}: not an image index")
         data.setdefault("manifests", [])
@@ -242,12 +236,9 @@ class LayoutRepository:
     def put_blob(self, source: BinaryIO | bytes, digest: str, size: int | None = None) -> None:
         """Store a blob through a temp file and an atomic rename; the content must hash to ``digest``."""
         final = self._blob_path(digest)
+        what = f"blob {digest} for {self.display}"
         if isinstance(source, bytes | bytearray):
-            verify_bytes(bytes(source), digest, f"blob for {self.display}")
-            if size is not None and size != len(source):
-                raise DigestMismatchError(
-                    f"blob {digest} for {self.display} has {len(source)} bytes, expected {size}"
-                )
+            verify_bytes(bytes(source), digest, what, size)
             if os.path.isfile(final):
                 return
             stream: IO[bytes] = io.BytesIO(source)
@@ -266,15 +257,7 @@ class LayoutRepository:
                     hasher.update(chunk)
                     written += len(chunk)
                     handle.write(chunk)
-            actual = f"{digest.partition(':')[0]}:{hasher.hexdigest()}"
-            if actual != digest:
-                raise DigestMismatchError(
-                    f"blob written to {self.display} does not match its digest {digest} (got {actual})"
-                )
-            if size is not None and written != size:
-                raise DigestMismatchError(
-                    f"blob {digest} written to {self.display} has {written} bytes, expected {size}"
-                )
+            check_hash(hasher, digest, what, length=written, size=size)
             os.chmod(tmp, 0o644)
             os.replace(tmp, final)
         except BaseException:

@@ -35,6 +35,7 @@ from okdrelease.errors import (
 )
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest, validate_digest, verify_bytes
+from okdrelease.oci.layers import read_full
 from okdrelease.oci.model import AnyManifest, Descriptor, parse_manifest
 from okdrelease.reference import ImageReference
 from okdrelease.transport.auth import (
@@ -125,7 +126,9 @@ def tls_files(host: str, options: TransportOptions) -> tuple[list[str], list[tup
         for cert in sorted(directory.glob("*.cert")):
             key = cert.with_suffix(".key")
             if not key.exists():
-                raise OkdReleaseError(f"client certificate {cert} for registry {host} has no key {key.name}")
+                raise RegistryError(
+                    f"client certificate {cert} for registry {host} has no key {key.name}", registry=host
+                )
             clients.append((str(cert), str(key)))
     return cas, clients
 
@@ -204,11 +207,16 @@ class RegistryClient:
                     try:
                         context.load_verify_locations(cafile=ca)
                     except (OSError, ssl.SSLError) as err:
-                        raise OkdReleaseError(
-                            f"cannot load CA file {ca} for registry {host}: {err}"
+                        raise RegistryError(
+                            f"cannot load CA file {ca} for registry {host}: {err}", registry=host
                         ) from None
                 for cert, key in clients:
-                    context.load_cert_chain(cert, key)
+                    try:
+                        context.load_cert_chain(cert, key)
+                    except (OSError, ssl.SSLError) as err:
+                        raise RegistryError(
+                            f"cannot load client certificate {cert} for registry {host}: {err}", registry=host
+                        ) from None
                 session.mount(f"https://{host}/", _TLSAdapter(context, pool_connections=4, pool_maxsize=pool))
         return session
 
@@ -301,8 +309,12 @@ class RegistryClient:
                     )
             except requests.exceptions.SSLError as err:
                 raise RegistryError(
-                    f"{what or 'connecting to'} registry {state.host}: TLS verification failed"
-                    f" ({_ssl_reason(err)}); use --certificate-authority or mark the registry insecure",
+                    _prefixed(
+                        what,
+                        f"registry {state.host}: TLS verification failed ({_ssl_reason(err)}); trust its CA"
+                        " with --certificate-authority or certs.d, or mark it insecure (--insecure-registry)"
+                        " if it serves plain HTTP or an untrusted certificate",
+                    ),
                     registry=state.host,
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as err:
@@ -315,7 +327,7 @@ class RegistryClient:
                     attempt += 1
                     continue
                 raise RegistryError(
-                    f"{what or 'connecting to'} registry {state.host}: cannot connect ({type(err).__name__})",
+                    _prefixed(what, f"registry {state.host}: cannot connect ({_connect_reason(err)})"),
                     registry=state.host,
                 ) from None
             if response.status_code in RETRY_STATUSES and idempotent and attempt < self.options.retries:
@@ -400,12 +412,30 @@ class RegistryClient:
         raise AssertionError("unreachable")
 
 
+def _prefixed(what: str, message: str) -> str:
+    return f"{what}: {message}" if what else message
+
+
 def _ssl_reason(err: BaseException) -> str:
+    """The OpenSSL reason of a TLS failure, without urllib3's wrapping."""
     text = str(err)
     match = re.search(r"certificate verify failed: ([^(\]'\"]+)", text)
     if match:
         return "certificate verify failed: " + match.group(1).strip()
-    return text[:200]
+    match = re.search(r"\[SSL: [A-Z0-9_]+\] ([^(\]'\"]+)", text)
+    if match:
+        return match.group(1).strip()
+    return type(err).__name__
+
+
+def _connect_reason(err: BaseException) -> str:
+    """The OS reason of a connection failure (``Connection refused``), else the error type."""
+    match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(err))
+    if match:
+        return match.group(1).strip()
+    if isinstance(err, requests.Timeout):
+        return "timed out"
+    return type(err).__name__
 
 
 class _ResponseStream(io.RawIOBase):
@@ -432,19 +462,6 @@ class _ResponseStream(io.RawIOBase):
         if not self.closed:
             self._response.close()
         super().close()
-
-
-def _read_full(stream: BinaryIO | VerifyingReader, size: int) -> bytes:
-    """Read ``size`` bytes, fewer only at EOF (which is then confirmed with an empty read)."""
-    parts: list[bytes] = []
-    remaining = size
-    while remaining > 0:
-        block = stream.read(remaining)
-        if not block:
-            break
-        parts.append(block)
-        remaining -= len(block)
-    return b"".join(parts)
 
 
 def _with_query(url: str, **params: str) -> str:
@@ -519,14 +536,26 @@ class RegistryRepository:
             scopes = (push_scope(self.name),) if push else (pull_scope(self.name),)
         return self.client.request(state, method, url, repository=self.name, scopes=scopes, **kwargs)
 
-    def _state(self) -> _Registry:
-        return self.client.registry(self.host)
+    def _state(self, action: str, reference: str = "") -> _Registry:
+        """The registry's connection state; a failure to reach it names this repository and ``reference``."""
+        try:
+            return self.client.registry(self.host)
+        except RegistryError as err:
+            if err.repository:
+                raise
+            raise type(err)(
+                f"{action} {_ref_text(self._display, reference)}: {err}",
+                registry=self.host,
+                repository=self.name,
+                reference=reference,
+                status=err.status,
+            ) from None
 
     # -- manifests -----------------------------------------------------------------------------
 
     def get_manifest(self, reference: str) -> AnyManifest:
         """Fetch a manifest or index by tag or digest, verified against the digest asked for."""
-        state = self._state()
+        state = self._state("reading manifest", reference)
         what = f"reading manifest {_ref_text(self._display, reference)}"
         response = self._request(
             "GET",
@@ -560,11 +589,12 @@ class RegistryRepository:
 
     def resolve(self, reference: str) -> Descriptor:
         """Return the descriptor a tag or digest points at (HEAD, falling back to GET)."""
-        state = self._state()
+        state = self._state("resolving manifest", reference)
         response = self._request(
             "HEAD",
             self._url(state, "manifests/", reference),
             headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
+            what=f"resolving manifest {_ref_text(self._display, reference)}",
         )
         with response:
             if response.status_code == 404:
@@ -587,7 +617,7 @@ class RegistryRepository:
         """PUT the exact bytes with their media type, under ``tag`` or by digest; return the digest."""
         digest = sha256_digest(raw)
         reference = tag or digest
-        state = self._state()
+        state = self._state("pushing manifest", reference)
         response = self._request(
             "PUT",
             self._url(state, "manifests/", reference),
@@ -606,8 +636,12 @@ class RegistryRepository:
 
     def has_blob(self, digest: str) -> bool:
         """True when the blob exists in this repository."""
-        state = self._state()
-        response = self._request("HEAD", self._url(state, "blobs/", digest))
+        state = self._state("checking blob", digest)
+        response = self._request(
+            "HEAD",
+            self._url(state, "blobs/", digest),
+            what=f"checking blob {_ref_text(self._display, digest)}",
+        )
         with response:
             if response.status_code == 200:
                 return True
@@ -618,7 +652,7 @@ class RegistryRepository:
     def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
         """Stream a blob; the stream raises DigestMismatchError (naming the digest) at EOF if bad."""
         validate_digest(digest)
-        state = self._state()
+        state = self._state("reading blob", digest)
         response = self._request(
             "GET",
             self._url(state, "blobs/", digest),
@@ -648,9 +682,7 @@ class RegistryRepository:
         data: bytes | None = None
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
-            verify_bytes(data, digest, what)
-            if size is not None and size != len(data):
-                raise DigestMismatchError(f"content of {what} has {len(data)} bytes, expected {size}")
+            verify_bytes(data, digest, what, size)
             stream: BinaryIO = io.BytesIO(data)
             size = len(data)
         else:
@@ -698,7 +730,7 @@ class RegistryRepository:
         log.debug("uploaded blob %s to %s", digest, self._display)
 
     def _start_upload(self, digest: str) -> tuple[str, int]:
-        state = self._state()
+        state = self._state("starting upload of blob", digest)
         response = self._request(
             "POST",
             self._url(state, "blobs/uploads/"),
@@ -716,7 +748,7 @@ class RegistryRepository:
     def _upload_chunks(self, location: str, reader: VerifyingReader, chunk_size: int) -> str:
         offset = 0
         while True:
-            block = _read_full(reader, chunk_size)
+            block = read_full(reader, chunk_size)
             if not block:
                 return location
             end = offset + len(block) - 1
@@ -752,7 +784,7 @@ class RegistryRepository:
             return False
         if source.name == self.name:
             return self.has_blob(digest)
-        state = self._state()
+        state = self._state("mounting blob", digest)
         url = (
             self._url(state, "blobs/uploads/")
             + "?"
@@ -780,7 +812,7 @@ class RegistryRepository:
 
     def list_tags(self, page_size: int | None = None) -> list[str]:
         """Return every tag, following ``Link`` pagination (``page_size`` sets ``?n=``)."""
-        state = self._state()
+        state = self._state("listing tags of")
         url: str | None = self._url(state, "tags/list")
         if page_size:
             url = f"{url}?n={page_size}"

@@ -1,0 +1,249 @@
+"""Review pass over the foundation layer: digests, credentials, TLS, errors, concurrency, references."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+import io
+import os
+import stat
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, cast
+
+import pytest
+from imagegen import layer_tar, make_image, random_bytes
+from registry_rig import RegistryInfo, RepoNamer, TokenServer, free_port
+from test_registry import options_for, repo_at
+
+from okdrelease.cli import main
+from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdReleaseError, RegistryError
+from okdrelease.oci.digest import VerifyingReader, sha256_digest
+from okdrelease.oci.layers import iter_entries
+from okdrelease.reference import ImageReference, parse_location
+from okdrelease.transport.auth import Credentials, CredentialStore, run_credential_helper
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.registry import RegistryClient
+
+# --------------------------------------------------------------------------------------------
+# Digests
+
+
+def test_verifying_reader_keeps_failing_after_a_mismatch() -> None:
+    data = b"payload" * 100
+    wrong = sha256_digest(b"other")
+    reader = VerifyingReader(io.BytesIO(data), wrong, "blob X")
+    with pytest.raises(DigestMismatchError, match=f"blob X does not match its digest {wrong}"):
+        reader.read()
+    # A consumer that swallowed the first error never sees a clean EOF afterwards.
+    with pytest.raises(DigestMismatchError, match=f"blob X does not match its digest {wrong}"):
+        reader.read(10)
+
+
+def _verifying(blob: bytes, digest: str) -> IO[bytes]:
+    return cast(IO[bytes], VerifyingReader(io.BytesIO(blob), digest, "layer"))
+
+
+def test_iter_entries_verifies_the_digest_when_iteration_ends() -> None:
+    # Bytes after the tar's end-of-archive blocks are never needed by the tar reader; they are still
+    # part of the blob, so finishing the iteration must read them and check the digest.
+    tail = random_bytes(256 * 1024, "tail")
+    blob = gzip.compress(layer_tar({"manifests/a.yaml": b"a: 1\n"}) + tail, mtime=0)
+    good = sha256_digest(blob)
+    assert [e.path for e in iter_entries(_verifying(blob, good), "manifests/")] == ["a.yaml"]
+    wrong = sha256_digest(b"not this layer")
+    seen: list[str] = []
+    with pytest.raises(DigestMismatchError, match=f"does not match its digest {wrong}"):
+        for entry in iter_entries(_verifying(blob, wrong), "manifests/"):
+            seen.append(entry.path)
+    assert seen == ["a.yaml"]
+
+
+# --------------------------------------------------------------------------------------------
+# Credentials
+
+
+def test_transport_options_repr_hides_passwords() -> None:
+    options = TransportOptions(credentials={"127.0.0.1:5000": ("alice", "hunter2-secret")})
+    assert "hunter2-secret" not in repr(options)
+    assert "hunter2-secret" not in str(options)
+
+
+def _helper(tmp_path: Path, body: str, *, executable: bool = True) -> None:
+    path = tmp_path / "docker-credential-review"
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(0o755 if executable else 0o644)
+
+
+def test_credential_helper_failures_are_clean_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    _helper(tmp_path, "echo '[\"s3cret-in-list\"]'\n")
+    with pytest.raises(OkdReleaseError) as err:
+        run_credential_helper("review", "reg.example")
+    assert (
+        str(err.value) == "credential helper docker-credential-review returned invalid JSON for reg.example"
+    )
+    assert "s3cret" not in str(err.value)
+    _helper(tmp_path, "echo hi\n", executable=False)
+    assert not os.stat(tmp_path / "docker-credential-review").st_mode & stat.S_IXUSR
+    with pytest.raises(OkdReleaseError) as err:
+        run_credential_helper("review", "reg.example")
+    assert str(err.value) == (
+        "cannot run credential helper docker-credential-review for reg.example: Permission denied"
+    )
+
+
+def test_credential_helper_runs_once_for_a_concurrent_burst(tmp_path: Path) -> None:
+    authfile = tmp_path / "auth.json"
+    authfile.write_text('{"credHelpers": {"reg.example": "slow"}}')
+    calls: list[str] = []
+
+    def helper(name: str, server: str) -> Credentials | None:
+        calls.append(name)
+        time.sleep(0.2)
+        return Credentials("alice", "pw")
+
+    store = CredentialStore(str(authfile), helper=helper)
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _i: store.lookup("reg.example", "ns/repo"), range(8)))
+    assert calls == ["slow"]
+    assert {c.username for c in found if c is not None} == {"alice"} and None not in found
+
+
+def test_token_fetched_once_for_a_concurrent_burst(
+    registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
+) -> None:
+    options = options_for(registry_token)
+    with RegistryClient(options) as client:
+        name = unique_repo()
+        image = make_image(repo_at(client, registry_token.host, name), "v1", seed="burst")
+    token_server.reset_log()
+    with RegistryClient(options) as client:
+        repo = repo_at(client, registry_token.host, name)
+        with ThreadPoolExecutor(8) as pool:
+            digests = list(pool.map(lambda _i: repo.get_manifest("v1").digest, range(16)))
+    assert digests == [image.digest] * 16
+    assert [r.scopes for r in token_server.requests] == [(f"repository:{name}:pull",)]
+
+
+# --------------------------------------------------------------------------------------------
+# Errors that reach a user
+
+
+def test_connection_refused_names_repository_and_reference(capsys: pytest.CaptureFixture[str]) -> None:
+    host = f"127.0.0.1:{free_port()}"
+    with RegistryClient(TransportOptions(retries=0)) as client, pytest.raises(RegistryError) as err:
+        repo_at(client, host, "ns/app").get_manifest("v1")
+    assert str(err.value) == (
+        f"reading manifest {host}/ns/app:v1: registry {host}: cannot connect (Connection refused)"
+    )
+    assert (err.value.registry, err.value.repository, err.value.reference) == (host, "ns/app", "v1")
+    capsys.readouterr()
+    code = main(["copy", "--retry-times", "0", f"docker://{host}/ns/app:v1", "oci:/nonexistent-dir/x"])
+    _out, stderr = capsys.readouterr()
+    assert code == 1
+    assert stderr == (
+        f"error: reading manifest {host}/ns/app:v1: registry {host}: cannot connect (Connection refused)\n"
+    )
+
+
+@pytest.fixture
+def plain_http_server() -> object:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_tls_against_plain_http_gives_the_openssl_reason(plain_http_server: str) -> None:
+    host = plain_http_server
+    with RegistryClient(TransportOptions(retries=0)) as client, pytest.raises(RegistryError) as err:
+        repo_at(client, host, "ns/app").has_blob(sha256_digest(b"x"))
+    message = str(err.value)
+    assert message.startswith(
+        f"checking blob {host}/ns/app@{sha256_digest(b'x')}: registry {host}: TLS verification failed"
+        " (wrong version number); "
+    )
+    assert "HTTPSConnectionPool" not in message and "Max retries" not in message
+
+
+def test_bad_client_certificate_is_a_clean_error(tmp_path: Path) -> None:
+    host = f"127.0.0.1:{free_port()}"
+    (tmp_path / host).mkdir()
+    (tmp_path / host / "client.cert").write_text("not a certificate")
+    (tmp_path / host / "client.key").write_text("not a key")
+    options = TransportOptions(certs_dirs=(str(tmp_path),), retries=0)
+    with RegistryClient(options) as client, pytest.raises(OkdReleaseError) as err:
+        repo_at(client, host, "ns/app").get_manifest("v1")
+    assert str(err.value).startswith(
+        f"reading manifest {host}/ns/app:v1: cannot load client certificate {tmp_path / host / 'client.cert'}"
+        f" for registry {host}: "
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# References (distribution/reference rules)
+
+
+@pytest.mark.parametrize(
+    ("text", "registry", "repository", "api_host", "path"),
+    [
+        ("Foo/bar", "Foo", "bar", "Foo", "bar"),
+        ("index.docker.io/ubuntu", "index.docker.io", "ubuntu", "registry-1.docker.io", "library/ubuntu"),
+        ("[::1]:5000/a/b:t", "[::1]:5000", "a/b", "[::1]:5000", "a/b"),
+    ],
+)
+def test_reference_domains(text: str, registry: str, repository: str, api_host: str, path: str) -> None:
+    ref = ImageReference.parse(text)
+    assert (ref.registry, ref.repository, ref.api_host, ref.path) == (registry, repository, api_host, path)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("foo:tag\u00e9", "invalid image reference 'foo:tag\u00e9': invalid tag 'tag\u00e9'"),
+        ("foo:\u0660", "invalid image reference 'foo:\u0660': invalid tag '\u0660'"),
+        (
+            "a" * 64,
+            f"invalid image reference '{'a' * 64}': cannot specify 64-byte hexadecimal strings",
+        ),
+        (
+            "x" * 246,  # docker.io/library/ + 246 = 264 characters
+            f"invalid image reference '{'x' * 246}': repository name must not be more than 255 characters",
+        ),
+    ],
+)
+def test_reference_rejections(text: str, message: str) -> None:
+    with pytest.raises(InvalidReferenceError) as err:
+        ImageReference.parse(text)
+    assert str(err.value) == message
+
+
+def test_reference_length_limit_is_on_the_normalised_name() -> None:
+    name = "x" * (255 - len("docker.io/library/"))
+    assert ImageReference.parse(name).path == "library/" + name
+    with pytest.raises(InvalidReferenceError):
+        ImageReference.parse(name + "x")
+
+
+def test_with_tag_validates_and_empty_docker_location_is_quoted() -> None:
+    ref = ImageReference.parse("quay.io/ns/app:1")
+    assert str(ref.with_tag("2.0")) == "quay.io/ns/app:2.0"
+    with pytest.raises(InvalidReferenceError, match=r"^invalid tag 'bad tag' for quay.io/ns/app$"):
+        ref.with_tag("bad tag")
+    with pytest.raises(
+        InvalidReferenceError, match=r"^invalid image location 'docker://': no image reference$"
+    ):
+        parse_location("docker://")
