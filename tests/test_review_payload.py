@@ -14,7 +14,7 @@ import attrs
 import pytest
 
 from okdrelease.cli import main
-from okdrelease.errors import ReleaseError, UsageError
+from okdrelease.errors import NotFoundError, ReleaseError, UsageError
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.payload import image as release_image
 from okdrelease.payload.build import (
@@ -227,3 +227,28 @@ def test_tampered_base_fails_before_anything_is_written(tmp_path: Path) -> None:
         f"the base image failed content verification and may have been tampered with: {REPO}@{cvo}: "
     )
     assert not dest.exists()
+
+
+def test_to_image_without_tag_or_name_is_pushed_untagged(registry_http: Any) -> None:
+    """Q2 replicated (README): no tag in --to-image and no --name → the release is pushed by digest only."""
+    from okdrelease.reference import parse_location
+
+    repository = f"{registry_http.host}/review/untagged"
+    options = sample_options(name="", to_image=repository)
+    transport = Transport(TransportOptions(insecure=True))
+    try:
+        result = new_release(options, transport=transport)
+        assert result.name == "0.0.1-2024-05-01-000000"
+        repo, _ = transport.open(parse_location(repository))
+        with pytest.raises(NotFoundError):
+            repo.get_manifest(result.name)
+        assert result.digest is not None
+        assert repo.get_manifest(result.digest).digest == result.digest
+    finally:
+        transport.close()
+
+
+def test_to_layout_without_ref_or_name_is_tagged_with_the_computed_name(tmp_path: Path) -> None:
+    """An OCI layout keeps only what index.json names, so there the default name is the ref name."""
+    result = new_release(sample_options(name="", to_image=f"oci:{tmp_path / 'out'}"))
+    assert result.digest == layout_digest(tmp_path / "out", "0.0.1-2024-05-01-000000")

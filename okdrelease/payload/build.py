@@ -1052,11 +1052,15 @@ def build_and_push(
         to_location = parse_location(to_text)
     except OkdReleaseError as err:
         raise ReleaseError(f"--to-image was not valid: {err}") from err
+    # Q2 (replicated for registries): without a tag the --name given or inherited is the tag; the
+    # default 0.0.1-<time> name is not, so such a release is pushed untagged, by digest. An OCI layout
+    # keeps only what index.json names, so there the computed name is the tag.
+    given_name = options.name or inputs.inherited_name or None
     tag: str | None
     if isinstance(to_location, RegistryLocation):
         if to_location.ref.digest:
             raise ReleaseError("--to-image may only point to a repository or tag, not a digest")
-        tag = to_location.ref.tag or name or None
+        tag = to_location.ref.tag or given_name
     else:
         if to_location.digest:
             raise ReleaseError("--to-image may only point to a repository or tag, not a digest")
