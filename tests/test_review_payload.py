@@ -252,3 +252,19 @@ def test_to_layout_without_ref_or_name_is_tagged_with_the_computed_name(tmp_path
     """An OCI layout keeps only what index.json names, so there the default name is the ref name."""
     result = new_release(sample_options(name="", to_image=f"oci:{tmp_path / 'out'}"))
     assert result.digest == layout_digest(tmp_path / "out", "0.0.1-2024-05-01-000000")
+
+
+def test_extract_into_a_path_below_a_file_is_an_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """extract --to below a regular file: ``error: unable to create target directory …``, exit 1."""
+    release = f"oci:{tmp_path / 'release'}:{NAME}"
+    new_release(sample_options(to_image=release))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    code = main(["extract", "--to", str(blocker / "sub"), release])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert (
+        err.splitlines()[-1] == f"error: unable to create target directory {blocker / 'sub'}: Not a directory"
+    )

@@ -292,8 +292,11 @@ def write_inside(root_fd: int, name: str, data: bytes) -> None:
             raise ReleaseError(
                 f"unable to write {name} (symlinks in the target are not followed): {err}"
             ) from err
-        with os.fdopen(out, "wb") as handle:
-            handle.write(data)
+        try:
+            with os.fdopen(out, "wb") as handle:
+                handle.write(data)
+        except OSError as err:
+            raise ReleaseError(f"unable to write {name}: {err.strerror}") from err
     finally:
         os.close(fd)
 
@@ -329,8 +332,11 @@ def extract_release(
                 continue
             if data is not None:
                 outputs.append((item.name, data))
-    os.makedirs(directory, 0o777, exist_ok=True)
-    root_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.makedirs(directory, 0o777, exist_ok=True)
+        root_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as err:
+        raise ReleaseError(f"unable to create target directory {directory}: {err.strerror}") from err
     try:
         for name, data in outputs:
             write_inside(root_fd, name, data)
