@@ -292,7 +292,10 @@ def _read_text_source(path: str) -> bytes:
     if path.startswith(("http://", "https://")):
         import requests
 
-        resp = requests.get(path, timeout=60)
+        try:
+            resp = requests.get(path, timeout=60)
+        except requests.RequestException as err:
+            raise ReleaseError(f"unable to read input image stream file: {path}: {err}") from err
         if not 200 <= resp.status_code < 300:
             raise ReleaseError(f"unable to read input image stream file: {path}: HTTP {resp.status_code}")
         return resp.content
@@ -339,10 +342,13 @@ def input_from_dir(options: NewOptions, progress: Progress) -> Inputs:
             if entry.name in options.exclude:
                 continue
             files = []
-            for child in sorted(os.scandir(entry.path), key=lambda e: e.name):
-                if child.is_file(follow_symlinks=False):
-                    st = child.stat(follow_symlinks=False)
-                    files.append(ManifestFile(child.name, Path(child.path).read_bytes(), st.st_mtime))
+            try:
+                for child in sorted(os.scandir(entry.path), key=lambda e: e.name):
+                    if child.is_file(follow_symlinks=False):
+                        st = child.stat(follow_symlinks=False)
+                        files.append(ManifestFile(child.name, Path(child.path).read_bytes(), st.st_mtime))
+            except OSError as err:
+                raise ReleaseError(f"unable to read --from-dir {entry.path}: {err.strerror}") from err
             dirs[entry.name] = files
             ordered.append(entry.name)
         elif entry.name == "image-references" and entry.is_file():
