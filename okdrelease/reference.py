@@ -30,6 +30,13 @@ _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
 NAME_TOTAL_LENGTH_MAX = 255
 
 
+def validate_tag(tag: str) -> str:
+    """Return ``tag`` if it is a valid registry tag; raise InvalidReferenceError quoting it otherwise."""
+    if not _TAG_RE.match(tag):
+        raise InvalidReferenceError(f"invalid tag {tag!r}")
+    return tag
+
+
 def _looks_like_registry(component: str) -> bool:
     """Docker's rule: a first component with ``.``, ``:``, ``localhost`` or an upper-case letter is a registry."""
     return (

@@ -6,16 +6,18 @@ import gzip
 import http.server
 import io
 import os
+import ssl
 import stat
 import threading
 import time
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, cast
 
 import pytest
 from imagegen import layer_tar, make_image, random_bytes
-from registry_rig import RegistryInfo, RepoNamer, TokenServer, free_port
+from registry_rig import LocalCA, RegistryInfo, RepoNamer, TokenServer, free_port
 from test_registry import options_for, repo_at
 
 from okdrelease.cli import main
@@ -25,6 +27,7 @@ from okdrelease.oci.layers import iter_entries
 from okdrelease.reference import ImageReference, parse_location
 from okdrelease.transport.auth import Credentials, CredentialStore, run_credential_helper
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.layout import LayoutRepository
 from okdrelease.transport.registry import RegistryClient
 
 # --------------------------------------------------------------------------------------------
@@ -150,7 +153,7 @@ def test_connection_refused_names_repository_and_reference(capsys: pytest.Captur
 
 
 @pytest.fixture
-def plain_http_server() -> object:
+def plain_http_server() -> Iterator[str]:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
             self.send_response(200)
@@ -247,3 +250,108 @@ def test_with_tag_validates_and_empty_docker_location_is_quoted() -> None:
         InvalidReferenceError, match=r"^invalid image location 'docker://': no image reference$"
     ):
         parse_location("docker://")
+
+
+# --------------------------------------------------------------------------------------------
+# TLS trust for a token server on another host
+
+
+def _tls_server(
+    ca: LocalCA, name: str, handler: type[http.server.BaseHTTPRequestHandler]
+) -> Generator[str, None, None]:
+    cert, key = ca.issue_server_cert(name)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _Quiet(http.server.BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        return
+
+    def reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for key, value in {**headers, "Content-Length": str(len(body))}.items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_token_server_on_another_host_trusts_certs_d(tmp_path: Path) -> None:
+    ca = LocalCA(tmp_path / "ca")
+    manifest = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
+    token_requests: list[str] = []
+
+    class Tokens(_Quiet):
+        def do_GET(self) -> None:  # noqa: N802
+            token_requests.append(self.path)
+            self.reply(200, b'{"token": "tok-123", "expires_in": 300}', {"Content-Type": "application/json"})
+
+    realm: list[str] = []
+
+    class Registry(_Quiet):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.headers.get("Authorization") != "Bearer tok-123":
+                challenge = f'Bearer realm="https://{realm[0]}/token",service="reg"'
+                self.reply(401, b"{}", {"WWW-Authenticate": challenge})
+                return
+            media_type = "application/vnd.oci.image.index.v1+json"
+            self.reply(200, manifest, {"Content-Type": media_type})
+
+    tokens = _tls_server(ca, "tokens", Tokens)
+    registry = _tls_server(ca, "registry", Registry)
+    realm.append(next(tokens))
+    host = next(registry)
+    certs_d = tmp_path / "certs.d"
+    for name in (host, realm[0]):
+        (certs_d / name).mkdir(parents=True)
+        (certs_d / name / "ca.crt").write_bytes(Path(ca.ca_file).read_bytes())
+    options = TransportOptions(certs_dirs=(str(certs_d),), retries=0)
+    with RegistryClient(options) as client:
+        assert repo_at(client, host, "ns/app").get_manifest("v1").digest == sha256_digest(manifest)
+    assert token_requests == ["/token?service=reg&scope=repository%3Ans%2Fapp%3Apull"]
+    for generator in (tokens, registry):
+        generator.close()
+
+
+# --------------------------------------------------------------------------------------------
+# Tags
+
+
+def test_registry_refuses_an_invalid_tag_before_any_request() -> None:
+    host = f"127.0.0.1:{free_port()}"  # nothing listens: the tag is refused before connecting
+    with RegistryClient(TransportOptions(retries=0)) as client:
+        repo = repo_at(client, host, "ns/app")
+        with pytest.raises(InvalidReferenceError) as err:
+            repo.put_manifest(b"{}", "application/vnd.oci.image.manifest.v1+json", "quay.io/ns/app:v1")
+    assert str(err.value) == (
+        f"cannot push manifest {sha256_digest(b'{}')} to {host}/ns/app: invalid tag 'quay.io/ns/app:v1'"
+    )
+
+
+def test_cli_whole_layout_to_registry_refuses_ref_names_that_are_not_tags(
+    registry_http: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    layout = LayoutRepository(tmp_path / "src", create=True)
+    good = make_image(layout, "good", seed="tags-good")
+    make_image(layout, "quay.io/ns/app:v1", seed="tags-bad")
+    name = unique_repo()
+    dst = f"docker://{registry_http.host}/{name}"
+    capsys.readouterr()
+    code = main(["copy", "-q", "--insecure-registry", registry_http.host, f"oci:{tmp_path / 'src'}", dst])
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert (
+        err
+        == f"error: oci:{tmp_path / 'src'} has ref name 'quay.io/ns/app:v1', which cannot be a tag in {dst[9:]}\n"
+    )
+    with RegistryClient(options_for(registry_http)) as client:
+        repo = repo_at(client, registry_http.host, name)
+        assert not any(repo.has_blob(blob.digest) for blob in (good.config, *good.layers))

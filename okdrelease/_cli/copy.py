@@ -14,8 +14,8 @@ from okdrelease._cli.common import (
     progress_printer,
     transport_options,
 )
-from okdrelease.errors import OkdReleaseError, UsageError
-from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
+from okdrelease.errors import InvalidReferenceError, OkdReleaseError, UsageError
+from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location, validate_tag
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.copy import copy_all, copy_image
 from okdrelease.transport.open import default_reference, open_location
@@ -110,7 +110,10 @@ def run(args: argparse.Namespace) -> int:
         whole = _whole_layout(src)
         dst_repo, dst_ref = open_location(dst, dst_options, client=dst_client, create=True)
         if whole and dst_ref is None:
-            results = copy_all(src_repo, dst_repo, progress=progress)
+            names = src_repo.list_tags()
+            if isinstance(dst, RegistryLocation):
+                _check_tags(src, dst, names)
+            results = copy_all(src_repo, dst_repo, tags=names, progress=progress)
             lines = [f"{digest} {tag}" for tag, digest in results.items()]
         else:
             src_ref = default_reference(src, src_repo, src_ref)
@@ -128,6 +131,15 @@ def run(args: argparse.Namespace) -> int:
             raise OkdReleaseError(f"cannot write digest file {args.digestfile}: {err.strerror}") from None
     sys.stdout.write(text)
     return 0
+
+
+def _check_tags(src: ImageLocation, dst: RegistryLocation, names: list[str]) -> None:
+    """Refuse, before copying anything, ref names that cannot be tags in the destination registry."""
+    for name in names:
+        try:
+            validate_tag(name)
+        except InvalidReferenceError:
+            raise UsageError(f"{src} has ref name {name!r}, which cannot be a tag in {dst}") from None
 
 
 def _destination_tag(dst: ImageLocation, dst_ref: str | None, src_ref: str) -> tuple[str | None, str | None]:

@@ -28,6 +28,7 @@ from requests.adapters import HTTPAdapter
 
 from okdrelease.errors import (
     DigestMismatchError,
+    InvalidReferenceError,
     NotFoundError,
     OkdReleaseError,
     RegistryError,
@@ -37,7 +38,7 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest, validate_digest, verify_bytes
 from okdrelease.oci.layers import read_full
 from okdrelease.oci.model import AnyManifest, Descriptor, parse_manifest
-from okdrelease.reference import ImageReference
+from okdrelease.reference import ImageReference, validate_tag
 from okdrelease.transport.auth import (
     Challenge,
     CredentialStore,
@@ -96,6 +97,14 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def _environ_proxies(host: str, scheme: str) -> dict[str, str]:
+    """The environment's proxies for ``scheme://host`` (none for loopback hosts)."""
+    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    if hostname in _LOOPBACK:
+        return {}
+    return dict(requests.utils.get_environ_proxies(f"{scheme}://{host}/v2/"))
 
 
 class _TLSAdapter(HTTPAdapter):
@@ -169,6 +178,7 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._registries: dict[str, _Registry] = {}
+        self._token_sessions: dict[str, requests.Session] = {}
 
     def __repr__(self) -> str:
         return f"RegistryClient({sorted(self._registries)})"
@@ -181,8 +191,11 @@ class RegistryClient:
         """Close every pooled connection."""
         with self._lock:
             registries, self._registries = list(self._registries.values()), {}
+            token_sessions, self._token_sessions = list(self._token_sessions.values()), {}
         for registry in registries:
             registry.session.close()
+        for session in token_sessions:
+            session.close()
 
     def __enter__(self) -> RegistryClient:
         return self
@@ -200,25 +213,40 @@ class RegistryClient:
         session.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool))
         session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=pool))
         if not insecure:
-            cas, clients = tls_files(host, self.options)
-            if cas or clients:
-                context = ssl.create_default_context()
-                for ca in cas:
-                    try:
-                        context.load_verify_locations(cafile=ca)
-                    except (OSError, ssl.SSLError) as err:
-                        raise RegistryError(
-                            f"cannot load CA file {ca} for registry {host}: {err}", registry=host
-                        ) from None
-                for cert, key in clients:
-                    try:
-                        context.load_cert_chain(cert, key)
-                    except (OSError, ssl.SSLError) as err:
-                        raise RegistryError(
-                            f"cannot load client certificate {cert} for registry {host}: {err}", registry=host
-                        ) from None
-                session.mount(f"https://{host}/", _TLSAdapter(context, pool_connections=4, pool_maxsize=pool))
+            self._mount_tls(session, host, pool)
         return session
+
+    def _mount_tls(self, session: requests.Session, host: str, pool: int) -> None:
+        """Trust ``ca_file`` and ``certs.d/HOST`` (CAs, client certificates) for ``https://HOST/``."""
+        cas, clients = tls_files(host, self.options)
+        if not cas and not clients:
+            return
+        context = ssl.create_default_context()
+        for ca in cas:
+            try:
+                context.load_verify_locations(cafile=ca)
+            except (OSError, ssl.SSLError) as err:
+                raise RegistryError(
+                    f"cannot load CA file {ca} for registry {host}: {err}", registry=host
+                ) from None
+        for cert, key in clients:
+            try:
+                context.load_cert_chain(cert, key)
+            except (OSError, ssl.SSLError) as err:
+                raise RegistryError(
+                    f"cannot load client certificate {cert} for registry {host}: {err}", registry=host
+                ) from None
+        session.mount(f"https://{host}/", _TLSAdapter(context, pool_connections=4, pool_maxsize=pool))
+
+    def _token_session(self, realm_host: str) -> requests.Session:
+        """One pooled session per token server host, trusting its CAs like a registry's."""
+        with self._lock:
+            session = self._token_sessions.get(realm_host)
+            if session is None:
+                session = self._new_session(realm_host, self.options.is_insecure(realm_host))
+                session.proxies.update(_environ_proxies(realm_host, "https"))
+                self._token_sessions[realm_host] = session
+            return session
 
     def registry(self, host: str) -> _Registry:
         """Return the connection state of ``host``, pinging ``/v2/`` the first time."""
@@ -239,15 +267,12 @@ class RegistryClient:
 
     def _ping(self, host: str) -> _Registry:
         insecure = self.options.is_insecure(host)
-        hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
         session = self._new_session(host, insecure)
         semaphore = threading.BoundedSemaphore(self.options.max_per_registry)
         last_error = ""
         for scheme in ("https", "http") if insecure else ("https",):
             base_url = f"{scheme}://{host}"
-            proxies: dict[str, str] = {}
-            if hostname not in _LOOPBACK:
-                proxies = dict(requests.utils.get_environ_proxies(base_url + "/v2/"))
+            proxies = _environ_proxies(host, scheme)
             state = _Registry(host, base_url, session, not insecure, proxies, semaphore)
             try:
                 response = self._send(state, "GET", base_url + "/v2/", {}, idempotent=True)
@@ -355,7 +380,7 @@ class RegistryClient:
         def fetch() -> dict[str, Any]:
             verify: bool = not self.options.is_insecure(realm_host)
             return fetch_token(
-                state.session,
+                self._token_session(realm_host),
                 challenge,
                 scopes,
                 creds,
@@ -616,6 +641,13 @@ class RegistryRepository:
     def put_manifest(self, raw: bytes, media_type: str, tag: str | None = None) -> str:
         """PUT the exact bytes with their media type, under ``tag`` or by digest; return the digest."""
         digest = sha256_digest(raw)
+        if tag is not None:
+            try:
+                validate_tag(tag)
+            except InvalidReferenceError:
+                raise InvalidReferenceError(
+                    f"cannot push manifest {digest} to {self._display}: invalid tag {tag!r}"
+                ) from None
         reference = tag or digest
         state = self._state("pushing manifest", reference)
         response = self._request(
