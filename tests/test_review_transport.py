@@ -21,7 +21,13 @@ from registry_rig import LocalCA, RegistryInfo, RepoNamer, TokenServer, free_por
 from test_registry import options_for, repo_at
 
 from okdrelease.cli import main
-from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdReleaseError, RegistryError
+from okdrelease.errors import (
+    DigestMismatchError,
+    InvalidReferenceError,
+    OkdReleaseError,
+    RegistryError,
+    UnauthorizedError,
+)
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
 from okdrelease.oci.layers import iter_entries
 from okdrelease.reference import ImageReference, parse_location
@@ -355,3 +361,59 @@ def test_cli_whole_layout_to_registry_refuses_ref_names_that_are_not_tags(
     with RegistryClient(options_for(registry_http)) as client:
         repo = repo_at(client, registry_http.host, name)
         assert not any(repo.has_blob(blob.digest) for blob in (good.config, *good.layers))
+
+
+# --------------------------------------------------------------------------------------------
+# Token server retries
+
+
+def _plain_server(handler: type[http.server.BaseHTTPRequestHandler]) -> tuple[str, http.server.HTTPServer]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"127.0.0.1:{server.server_address[1]}", server
+
+
+@pytest.mark.parametrize("failures", [1, 5])
+def test_token_server_transient_errors_are_retried_with_retry_after(failures: int) -> None:
+    manifest = b'{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
+    answers = [503] * failures + [200]
+    served: list[int] = []
+
+    class Tokens(_Quiet):
+        def do_GET(self) -> None:  # noqa: N802
+            status = answers[min(len(served), len(answers) - 1)]
+            served.append(status)
+            if status != 200:
+                self.reply(status, b"busy", {"Retry-After": "2"})
+                return
+            self.reply(200, b'{"token": "tok-9"}', {"Content-Type": "application/json"})
+
+    token_host, token_server = _plain_server(Tokens)
+
+    class Registry(_Quiet):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.headers.get("Authorization") != "Bearer tok-9":
+                self.reply(401, b"{}", {"WWW-Authenticate": f'Bearer realm="http://{token_host}/token"'})
+                return
+            self.reply(200, manifest, {"Content-Type": "application/vnd.oci.image.index.v1+json"})
+
+    host, registry_server = _plain_server(Registry)
+    sleeps: list[float] = []
+    options = TransportOptions(insecure_registries=frozenset({host, token_host}), retries=3)
+    try:
+        with RegistryClient(options, sleep=sleeps.append) as client:
+            repo = repo_at(client, host, "ns/app")
+            if failures <= 3:
+                assert repo.get_manifest("v1").digest == sha256_digest(manifest)
+                assert (served, sleeps) == ([503, 200], [2.0])
+            else:
+                with pytest.raises(UnauthorizedError) as err:
+                    repo.get_manifest("v1")
+                assert str(err.value) == (
+                    f"token server http://{token_host}/token for registry {host} answered HTTP 503"
+                )
+                assert (served, sleeps) == ([503] * 4, [2.0, 2.0, 2.0])
+    finally:
+        for server in (token_server, registry_server):
+            server.shutdown()
+            server.server_close()

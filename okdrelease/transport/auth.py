@@ -29,6 +29,7 @@ import attrs
 import requests
 
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
+from okdrelease.transport.base import RETRY_STATUSES
 
 log = logging.getLogger(__name__)
 
@@ -448,8 +449,14 @@ def fetch_token(
     verify: Any = True,
     timeout: float = 60.0,
     user_agent: str = "okdrelease",
+    retries: int = 0,
+    backoff: Callable[[int, str | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Ask the challenge's token endpoint for ``scopes``; return the JSON body."""
+    """Ask the challenge's token endpoint for ``scopes``; return the JSON body.
+
+    Connection failures and transient statuses are retried ``retries`` times; ``backoff(attempt,
+    Retry-After header)`` waits between attempts.
+    """
     realm = challenge.realm
     if not realm:
         raise UnauthorizedError(
@@ -459,32 +466,32 @@ def fetch_token(
         )
     scope_list = sorted(scopes)
     headers = {"User-Agent": user_agent}
-    try:
-        if credentials is not None and credentials.identity_token:
-            form: dict[str, str] = {
-                "grant_type": "refresh_token",
-                "refresh_token": credentials.identity_token,
-                "client_id": user_agent.split("/")[0],
-            }
-            if challenge.service:
-                form["service"] = challenge.service
-            if scope_list:
-                form["scope"] = " ".join(scope_list)
-            response = session.post(realm, data=form, headers=headers, verify=verify, timeout=timeout)
-        else:
-            params: list[tuple[str, str]] = []
-            if challenge.service:
-                params.append(("service", challenge.service))
-            params.extend(("scope", s) for s in scope_list)
-            if credentials is not None:
-                headers["Authorization"] = credentials.basic_header()
-            response = session.get(realm, params=params, headers=headers, verify=verify, timeout=timeout)
-    except requests.RequestException as err:
-        raise UnauthorizedError(
-            f"cannot reach token server {_redact_url(realm)} for registry {registry}: {type(err).__name__}",
-            registry=registry,
-            repository=repository,
-        ) from None
+    attempt = 0
+    while True:
+        try:
+            response = _token_request(
+                session, challenge, scope_list, credentials, headers, verify, timeout, user_agent
+            )
+        except requests.RequestException as err:
+            if (
+                attempt < retries
+                and backoff is not None
+                and not isinstance(err, requests.exceptions.SSLError)
+            ):
+                backoff(attempt, None)
+                attempt += 1
+                continue
+            raise UnauthorizedError(
+                f"cannot reach token server {_redact_url(realm)} for registry {registry}: {type(err).__name__}",
+                registry=registry,
+                repository=repository,
+            ) from None
+        if response.status_code in RETRY_STATUSES and attempt < retries and backoff is not None:
+            response.close()
+            backoff(attempt, response.headers.get("Retry-After"))
+            attempt += 1
+            continue
+        break
     with response:
         if response.status_code in (401, 403):
             who = "anonymous access" if credentials is None else "the credentials"
@@ -512,6 +519,38 @@ def fetch_token(
             registry=registry,
         )
     return body
+
+
+def _token_request(
+    session: requests.Session,
+    challenge: Challenge,
+    scope_list: list[str],
+    credentials: Credentials | None,
+    headers: dict[str, str],
+    verify: Any,
+    timeout: float,
+    user_agent: str,
+) -> requests.Response:
+    """One token request: the OAuth2 refresh-token grant for an identity token, else a GET."""
+    headers = dict(headers)
+    if credentials is not None and credentials.identity_token:
+        form: dict[str, str] = {
+            "grant_type": "refresh_token",
+            "refresh_token": credentials.identity_token,
+            "client_id": user_agent.split("/")[0],
+        }
+        if challenge.service:
+            form["service"] = challenge.service
+        if scope_list:
+            form["scope"] = " ".join(scope_list)
+        return session.post(challenge.realm, data=form, headers=headers, verify=verify, timeout=timeout)
+    params: list[tuple[str, str]] = []
+    if challenge.service:
+        params.append(("service", challenge.service))
+    params.extend(("scope", s) for s in scope_list)
+    if credentials is not None:
+        headers["Authorization"] = credentials.basic_header()
+    return session.get(challenge.realm, params=params, headers=headers, verify=verify, timeout=timeout)
 
 
 def _redact_url(url: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.utils
+import time
 from typing import BinaryIO, Protocol, runtime_checkable
 
 import attrs
@@ -9,6 +11,22 @@ import attrs
 from okdrelease.oci.model import AnyManifest, Descriptor
 
 DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
+#: HTTP statuses worth retrying (idempotent requests only).
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header (seconds or HTTP date) into seconds to wait."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 @attrs.frozen

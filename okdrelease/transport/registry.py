@@ -10,7 +10,6 @@ manifest and blob is checked against its digest, and uploads are hashed while th
 
 from __future__ import annotations
 
-import email.utils
 import io
 import logging
 import re
@@ -48,11 +47,10 @@ from okdrelease.transport.auth import (
     pull_scope,
     push_scope,
 )
-from okdrelease.transport.base import Repository, TransportOptions
+from okdrelease.transport.base import RETRY_STATUSES, Repository, TransportOptions, retry_after_seconds
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 STREAM_BLOCK = 1 << 20
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 _ERROR_TEXT_LIMIT = 300
@@ -83,20 +81,6 @@ def _error_detail(response: requests.Response) -> str:
         return "; ".join(parts)
     text = (response.text or "").strip()
     return text[:_ERROR_TEXT_LIMIT] if text and not text.lstrip().startswith("<") else ""
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Parse a ``Retry-After`` header (seconds or HTTP date) into seconds to wait."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 def _environ_proxies(host: str, scheme: str) -> dict[str, str]:
@@ -297,12 +281,20 @@ class RegistryClient:
     # -- requests ------------------------------------------------------------------------------
 
     def _backoff(self, attempt: int, response: requests.Response | None) -> float:
-        delay = min(self.options.retry_max_sleep, 0.25 * (2**attempt))
-        if response is not None:
-            after = retry_after_seconds(response.headers.get("Retry-After"))
-            if after is not None:
-                delay = min(self.options.retry_max_sleep, after)
-        return delay
+        return self._delay(attempt, response.headers.get("Retry-After") if response is not None else None)
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        """Seconds to wait before retry ``attempt``: exponential, or the server's Retry-After; capped."""
+        delay = 0.25 * (2**attempt)
+        after = retry_after_seconds(retry_after)
+        if after is not None:
+            delay = after
+        return min(self.options.retry_max_sleep, delay)
+
+    def _token_backoff(self, attempt: int, retry_after: str | None) -> None:
+        delay = self._delay(attempt, retry_after)
+        log.info("token request failed; retrying in %.1fs", delay)
+        self._sleep(delay)
 
     def _send(
         self,
@@ -389,6 +381,8 @@ class RegistryClient:
                 verify=verify,
                 timeout=self.options.timeout,
                 user_agent=self.options.user_agent,
+                retries=self.options.retries,
+                backoff=self._token_backoff,
             )
 
         stale_token = stale[len("Bearer ") :] if stale and stale.startswith("Bearer ") else None
