@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import http.server
 import io
+import json
 import os
 import ssl
 import stat
@@ -30,9 +31,11 @@ from okdrelease.errors import (
 )
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
 from okdrelease.oci.layers import iter_entries
+from okdrelease.oci.model import Manifest, parse_manifest
 from okdrelease.reference import ImageReference, parse_location
 from okdrelease.transport.auth import Credentials, CredentialStore, run_credential_helper
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.copy import copy_image
 from okdrelease.transport.layout import LayoutRepository
 from okdrelease.transport.registry import RegistryClient
 
@@ -417,3 +420,74 @@ def test_token_server_transient_errors_are_retried_with_retry_after(failures: in
         for server in (token_server, registry_server):
             server.shutdown()
             server.server_close()
+
+
+# --------------------------------------------------------------------------------------------
+# Layout hard-link mounts
+
+
+def test_layout_mount_verifies_the_source_blob(tmp_path: Path) -> None:
+    source = LayoutRepository(tmp_path / "src", create=True)
+    image = make_image(source, "v1", seed="mount")
+    layer = image.layers[0].digest
+    Path(source.blob_path(layer)).write_bytes(b"corrupted")
+    dest = LayoutRepository(tmp_path / "dst", create=True)
+    with pytest.raises(DigestMismatchError, match=f"blob {layer} in oci:{tmp_path / 'src'} does not match"):
+        dest.mount_blob(layer, source)
+    assert not dest.has_blob(layer)
+    with pytest.raises(DigestMismatchError, match=f"does not match its digest {layer}"):
+        copy_image(source, "v1", dest, "v1")
+    assert not dest.has_blob(layer) and dest.list_tags() == []
+    # A sound blob is still linked, not copied.
+    config = image.config.digest
+    assert dest.mount_blob(config, source) is True
+    assert os.stat(dest.blob_path(config)).st_ino == os.stat(source.blob_path(config)).st_ino
+
+
+@pytest.mark.parametrize(
+    ("given", "host", "insecure"),
+    [
+        ("reg.example:5000", "reg.example:5000", True),
+        ("https://Reg.Example:5000/", "reg.example:5000", True),
+        ("reg.example:5000", "reg.example:5001", False),
+        ("reg.example", "reg.example:5000", False),
+        ("docker.io", "registry-1.docker.io", True),
+    ],
+)
+def test_insecure_registry_names(given: str, host: str, insecure: bool) -> None:
+    assert TransportOptions(insecure_registries=frozenset({given})).is_insecure(host) is insecure
+    assert TransportOptions().is_insecure(host) is False
+
+
+# --------------------------------------------------------------------------------------------
+# Descriptors from untrusted manifests
+
+
+@pytest.mark.parametrize(
+    ("layer", "reason"),
+    [
+        ({"mediaType": "x", "digest": "sha256:../../etc/passwd", "size": 1}, "invalid digest"),
+        ({"mediaType": "x", "digest": sha256_digest(b"a"), "size": -1}, "negative size -1"),
+        (
+            {"mediaType": "x", "digest": sha256_digest(b"a"), "size": 1, "platform": "linux"},
+            "platform is not",
+        ),
+        (
+            {"mediaType": "x", "digest": sha256_digest(b"a"), "size": 1, "annotations": []},
+            "annotations is not",
+        ),
+    ],
+)
+def test_descriptors_are_validated(layer: dict[str, object], reason: str) -> None:
+    raw = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "x", "digest": sha256_digest(b"c"), "size": 1},
+            "layers": [layer],
+        }
+    ).encode()
+    manifest = parse_manifest(raw)
+    assert isinstance(manifest, Manifest)
+    with pytest.raises(OkdReleaseError, match=f"^invalid descriptor .*: {reason}"):
+        _ = manifest.layers

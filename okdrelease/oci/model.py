@@ -11,9 +11,9 @@ from typing import Any
 
 import attrs
 
-from okdrelease.errors import OkdReleaseError
+from okdrelease.errors import InvalidReferenceError, OkdReleaseError
 from okdrelease.oci import mediatypes as mt
-from okdrelease.oci.digest import sha256_digest
+from okdrelease.oci.digest import sha256_digest, validate_digest
 
 
 @attrs.frozen
@@ -55,15 +55,24 @@ class Descriptor:
     def from_dict(cls, data: dict[str, Any]) -> Descriptor:
         """Parse a descriptor JSON object, keeping it verbatim in ``raw``."""
         try:
+            size = int(data["size"])
+            if size < 0:
+                raise ValueError(f"negative size {size}")
+            annotations = data.get("annotations")
+            if annotations is not None and not isinstance(annotations, dict):
+                raise TypeError("annotations is not an object")
+            platform = data.get("platform")
+            if platform is not None and not isinstance(platform, dict):
+                raise TypeError("platform is not an object")
             return cls(
                 media_type=str(data.get("mediaType", "")),
-                digest=str(data["digest"]),
-                size=int(data["size"]),
-                annotations=data.get("annotations"),
-                platform=Platform.from_dict(data.get("platform")),
+                digest=validate_digest(str(data["digest"])),
+                size=size,
+                annotations=annotations,
+                platform=Platform.from_dict(platform),
                 raw=data,
             )
-        except (KeyError, TypeError, ValueError) as err:
+        except (AttributeError, KeyError, TypeError, ValueError, InvalidReferenceError) as err:
             raise OkdReleaseError(f"invalid descriptor {data!r}: {err}") from err
 
     def to_dict(self) -> dict[str, Any]:

@@ -29,12 +29,10 @@ import attrs
 import requests
 
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
-from okdrelease.transport.base import RETRY_STATUSES
+from okdrelease.transport.base import RETRY_STATUSES, normalize_host
 
 log = logging.getLogger(__name__)
 
-DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
-CANONICAL_DOCKER_HUB = "docker.io"
 DEFAULT_TOKEN_LIFETIME = 60
 _TOKEN_MARGIN = 5.0
 _HELPER_TIMEOUT = 30.0
@@ -89,12 +87,6 @@ def auth_file_paths(explicit: str | None = None, env: Mapping[str, str] | None =
     )
     files.append(AuthFile(home / ".dockercfg", legacy=True))
     return files
-
-
-def normalize_host(host: str) -> str:
-    """Return the canonical form of a registry host used to match auth file keys."""
-    host = host.lower()
-    return CANONICAL_DOCKER_HUB if host in DOCKER_HUB_ALIASES else host
 
 
 def normalize_key(key: str) -> str:

@@ -29,6 +29,24 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
+CANONICAL_DOCKER_HUB = "docker.io"
+
+
+def normalize_host(host: str) -> str:
+    """Return the canonical form of a registry ``host[:port]`` (lower case, Docker Hub names unified)."""
+    host = host.lower()
+    return CANONICAL_DOCKER_HUB if host in DOCKER_HUB_ALIASES else host
+
+
+def registry_key(host: str) -> str:
+    """The form of a registry name given by a user (``https://Host:5000/`` → ``host:5000``) to compare."""
+    key = host.strip()
+    if "://" in key:
+        key = key.split("://", 1)[1]
+    return normalize_host(key.rstrip("/"))
+
+
 @attrs.frozen
 class TransportOptions:
     """Settings shared by every registry connection of one run.
@@ -52,8 +70,15 @@ class TransportOptions:
     user_agent: str = "okdrelease"
 
     def is_insecure(self, host: str) -> bool:
-        """True when TLS verification is off (and plain HTTP allowed) for ``host``."""
-        return self.insecure or host in self.insecure_registries
+        """True when TLS verification is off (and plain HTTP allowed) for ``host`` (``host[:port]``).
+
+        Names match case-insensitively, a ``scheme://`` prefix or trailing ``/`` given by the user is
+        ignored, and Docker Hub's names (docker.io, index.docker.io, registry-1.docker.io) are one.
+        """
+        if self.insecure:
+            return True
+        wanted = registry_key(host)
+        return any(registry_key(name) == wanted for name in self.insecure_registries)
 
 
 @runtime_checkable

@@ -267,11 +267,18 @@ class LayoutRepository:
         log.debug("stored blob %s in %s (%d bytes)", digest, self.display, written)
 
     def mount_blob(self, digest: str, source: Repository) -> bool:
-        """True when the blob is present, or hard-linked from ``source`` when it is a layout on this filesystem."""
+        """True when the blob is present, or hard-linked from ``source`` when it is a layout on this filesystem.
+
+        The source file is hashed first: a corrupted blob raises DigestMismatchError naming the
+        digest, and nothing is linked.
+        """
         if self.has_blob(digest):
             return True
         if not isinstance(source, LayoutRepository) or not source.has_blob(digest):
             return False
+        with source.open_blob(digest) as stream:
+            while stream.read(_CHUNK):
+                pass
         final = self._blob_path(digest)
         try:
             os.makedirs(os.path.dirname(final), exist_ok=True)
