@@ -373,8 +373,10 @@ def test_blob_reads_are_verified(tmp_path: Path) -> None:
         assert stream.read(10) == b"0123456789"
         assert stream.read() == data[10:]
     assert repo.read_blob(digest) == data
-    with pytest.raises(DigestMismatchError, match=f"has 1000 bytes, expected 999 for {digest}"):
+    with pytest.raises(DigestMismatchError, match=f"is longer than the 999 bytes expected for {digest}"):
         repo.read_blob(digest, 999)
+    with pytest.raises(DigestMismatchError, match=f"has 1000 bytes, expected 1001 for {digest}"):
+        repo.read_blob(digest, 1001)
     (tmp_path / "blobs" / "sha256" / digest[7:]).write_bytes(data[:-1] + b"X")
     with pytest.raises(
         DigestMismatchError, match=f"content of blob {digest} in oci:{tmp_path} does not match"

@@ -25,6 +25,7 @@ from okdrelease.cli import main
 from okdrelease.errors import (
     DigestMismatchError,
     InvalidReferenceError,
+    LayoutError,
     OkdReleaseError,
     RegistryError,
     UnauthorizedError,
@@ -33,7 +34,7 @@ from okdrelease.oci.digest import VerifyingReader, sha256_digest
 from okdrelease.oci.layers import iter_entries
 from okdrelease.oci.model import Manifest, parse_manifest
 from okdrelease.reference import ImageReference, parse_location
-from okdrelease.transport.auth import Credentials, CredentialStore, run_credential_helper
+from okdrelease.transport.auth import Credentials, CredentialStore, TokenCache, run_credential_helper
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.copy import copy_image
 from okdrelease.transport.layout import LayoutRepository
@@ -491,3 +492,95 @@ def test_descriptors_are_validated(layer: dict[str, object], reason: str) -> Non
     assert isinstance(manifest, Manifest)
     with pytest.raises(OkdReleaseError, match=f"^invalid descriptor .*: {reason}"):
         _ = manifest.layers
+
+
+# --------------------------------------------------------------------------------------------
+# Bodies that are too long or cut short
+
+
+def test_verifying_reader_stops_at_the_declared_size() -> None:
+    data = b"x" * (1 << 20)
+    reader = VerifyingReader(io.BytesIO(data), sha256_digest(data), "blob Y", size=5)
+    with pytest.raises(DigestMismatchError) as err:
+        reader.read(1 << 16)
+    assert (
+        str(err.value) == f"content of blob Y is longer than the 5 bytes expected for {sha256_digest(data)}"
+    )
+    assert reader.bytes_read == 1 << 16  # one block, not the whole stream
+
+
+def test_oversized_manifest_and_cut_blob_are_registry_errors() -> None:
+    big = b'{"schemaVersion":2,"manifests":[],"pad":"' + b"x" * (5 << 20) + b'"}'
+    blob_digest = sha256_digest(b"y" * 1000)
+
+    class Registry(_Quiet):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path == "/v2/":
+                self.reply(200, b"{}", {})
+            elif "/manifests/" in self.path:
+                self.reply(200, big, {"Content-Type": "application/vnd.oci.image.index.v1+json"})
+            else:  # promise 1000 bytes, send 10, hang up
+                self.send_response(200)
+                self.send_header("Content-Length", "1000")
+                self.end_headers()
+                self.wfile.write(b"y" * 10)
+                self.wfile.flush()
+                self.close_connection = True
+
+    host, server = _plain_server(Registry)
+    try:
+        options = TransportOptions(insecure_registries=frozenset({host}), retries=0)
+        with RegistryClient(options) as client:
+            repo = repo_at(client, host, "ns/app")
+            with pytest.raises(RegistryError) as err:
+                repo.get_manifest("v1")
+            assert str(err.value) == f"manifest {host}/ns/app:v1 is larger than 4194304 bytes"
+            assert (err.value.repository, err.value.reference) == ("ns/app", "v1")
+            with pytest.raises(RegistryError) as err:
+                repo.read_blob(blob_digest, 1000)
+            assert str(err.value) == (
+                f"reading blob {host}/ns/app@{blob_digest}: connection broken (10 bytes read, 990 more expected)"
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_token_failure_is_shared_by_a_concurrent_burst() -> None:
+    cache = TokenCache()
+    calls: list[int] = []
+    started = threading.Event()
+
+    def failing() -> dict[str, str]:
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)
+        raise UnauthorizedError("token server refused", registry="reg.example", status=401)
+
+    def get(_i: int) -> str:
+        try:
+            return cache.get("reg.example", ["repository:a:pull"], failing)
+        except UnauthorizedError as err:
+            return f"{err} ({err.status})"
+
+    with ThreadPoolExecutor(8) as pool:
+        first = pool.submit(get, 0)
+        started.wait(5)
+        rest = list(pool.map(get, range(7)))
+    assert [first.result(), *rest] == ["token server refused (401)"] * 8
+    assert len(calls) == 1
+    # A later, separate request asks the token server again.
+    assert cache.get("reg.example", ["repository:a:pull"], lambda: {"token": "t"}) == "t"
+
+
+def test_layout_write_failures_are_layout_errors(tmp_path: Path) -> None:
+    repo = LayoutRepository(tmp_path / "dst", create=True)
+    blobs = tmp_path / "dst" / "blobs" / "sha256"
+    blobs.rmdir()
+    blobs.write_text("in the way")
+    data = b"layer bytes"
+    digest = sha256_digest(data)
+    for source in (data, io.BytesIO(data)):
+        with pytest.raises(LayoutError) as err:
+            repo.put_blob(source, digest)
+        assert str(err.value) == f"cannot write blob {digest} for oci:{tmp_path / 'dst'}: File exists"

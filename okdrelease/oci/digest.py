@@ -99,6 +99,13 @@ class VerifyingReader:
         if chunk:
             self._hasher.update(chunk)
             self._read += len(chunk)
+            if self._size is not None and self._read > self._size:
+                # Never stream past the declared size: an endless body must not fill a disk first.
+                self._done = True
+                self._failure = DigestMismatchError(
+                    f"content of {self._what} is longer than the {self._size} bytes expected for {self._digest}"
+                )
+                raise self._failure
         if not chunk or size is None or size < 0:
             self._finish()
         return chunk

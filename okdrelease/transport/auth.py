@@ -12,6 +12,7 @@ Secrets never appear in logs, exception messages or reprs.
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import json
 import logging
@@ -391,6 +392,8 @@ class TokenCache:
         self._lock = threading.Lock()
         self._tokens: dict[tuple[str, frozenset[str]], Token] = {}
         self._key_locks: dict[tuple[str, frozenset[str]], threading.Lock] = {}
+        self._attempts: dict[tuple[str, frozenset[str]], int] = {}
+        self._failures: dict[tuple[str, frozenset[str]], OkdReleaseError] = {}
 
     def __repr__(self) -> str:
         return f"TokenCache({len(self._tokens)} tokens)"
@@ -410,12 +413,28 @@ class TokenCache:
         key = (registry, frozenset(scopes))
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
+            seen = self._attempts.get(key, 0)
         with key_lock:
             with self._lock:
                 cached = self._tokens.get(key)
+                attempts = self._attempts.get(key, 0)
+                failure = self._failures.get(key)
             if cached is not None and cached.refresh_at > self._clock() and cached.value != stale:
                 return cached.value
-            body = fetch()
+            if failure is not None and attempts != seen:
+                # Another caller failed to fetch this token while we waited: share its error
+                # instead of asking the token server again (a burst makes one request, not N).
+                raise copy.copy(failure)
+            try:
+                body = fetch()
+            except OkdReleaseError as err:
+                with self._lock:
+                    self._attempts[key] = attempts + 1
+                    self._failures[key] = err
+                raise
+            with self._lock:
+                self._attempts[key] = attempts + 1
+                self._failures.pop(key, None)
             value = body.get("token") or body.get("access_token")
             if not isinstance(value, str) or not value:
                 raise UnauthorizedError(f"token server for {registry} returned no token", registry=registry)

@@ -16,6 +16,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
 from typing import IO, Any, BinaryIO
 
 from okdrelease.errors import (
@@ -72,17 +73,45 @@ def _may_be_absent(media_type: str) -> bool:
     return "foreign" in media_type or "nondistributable" in media_type
 
 
-def _write_atomic(directory: str, final: str, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
+@contextlib.contextmanager
+def _atomic_file(final: str, what: str) -> Iterator[Callable[[bytes], None]]:
+    """Yield a writer into a temp file next to ``final``; rename it onto ``final`` on success, remove it on failure.
+
+    Failures of the destination (disk full, not a directory, permissions) are LayoutErrors naming ``what``.
+    """
+
+    def failed(err: OSError) -> LayoutError:
+        return LayoutError(f"cannot write {what}: {err.strerror or err}")
+
+    try:
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), prefix=".tmp-")
+    except OSError as err:
+        raise failed(err) from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
+
+            def write(data: bytes) -> None:
+                try:
+                    handle.write(data)
+                except OSError as err:
+                    raise failed(err) from None
+
+            yield write
+        try:
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
+        except OSError as err:
+            raise failed(err) from None
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _write_atomic(final: str, data: bytes, what: str) -> None:
+    with _atomic_file(final, what) as write:
+        write(data)
 
 
 class LayoutRepository:
@@ -124,7 +153,7 @@ class LayoutRepository:
             with self._lock:
                 if not os.path.exists(self._file(LAYOUT_FILE)):
                     data = json.dumps({"imageLayoutVersion": LAYOUT_VERSION}, separators=(",", ":"))
-                    _write_atomic(self._path, self._file(LAYOUT_FILE), data.encode())
+                    _write_atomic(self._file(LAYOUT_FILE), data.encode(), f"{LAYOUT_FILE} in {self.display}")
                 if not os.path.exists(self._file(INDEX_FILE)):
                     self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
         except OSError as err:
@@ -169,7 +198,7 @@ class LayoutRepository:
 
     def _write_index(self, data: dict[str, Any]) -> None:
         raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-        _write_atomic(self._path, self._file(INDEX_FILE), raw)
+        _write_atomic(self._file(INDEX_FILE), raw, f"{INDEX_FILE} in {self.display}")
 
     def entries(self) -> list[Descriptor]:
         """Every ``index.json`` entry, in index order."""
@@ -246,24 +275,14 @@ class LayoutRepository:
             if os.path.isfile(final):
                 return
             stream = source
-        directory = os.path.dirname(final)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-")
-        try:
-            hasher = new_hasher(digest)
-            written = 0
-            with os.fdopen(fd, "wb") as handle:
-                while chunk := stream.read(_CHUNK):
-                    hasher.update(chunk)
-                    written += len(chunk)
-                    handle.write(chunk)
+        hasher = new_hasher(digest)
+        written = 0
+        with _atomic_file(final, what) as write:
+            while chunk := stream.read(_CHUNK):
+                hasher.update(chunk)
+                written += len(chunk)
+                write(chunk)
             check_hash(hasher, digest, what, length=written, size=size)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, final)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
         log.debug("stored blob %s in %s (%d bytes)", digest, self.display, written)
 
     def mount_blob(self, digest: str, source: Repository) -> bool:

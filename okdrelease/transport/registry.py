@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 
 import attrs
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from okdrelease.errors import (
@@ -52,6 +53,8 @@ from okdrelease.transport.base import RETRY_STATUSES, Repository, TransportOptio
 log = logging.getLogger(__name__)
 
 STREAM_BLOCK = 1 << 20
+#: Largest manifest accepted from a registry (containers/image's limit).
+MAX_MANIFEST_SIZE = 4 << 20
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 _ERROR_TEXT_LIMIT = 300
 
@@ -431,6 +434,18 @@ class RegistryClient:
         raise AssertionError("unreachable")
 
 
+def _iter_body(response: requests.Response, subject: str, **context: str) -> Iterator[bytes]:
+    """The (decoded) body in blocks; a broken connection is a RegistryError naming ``subject``."""
+    try:
+        yield from response.iter_content(STREAM_BLOCK)
+    except requests.RequestException as err:
+        raise RegistryError(
+            f"reading {subject}: connection broken ({_connect_reason(err)})",
+            status=response.status_code,
+            **context,
+        ) from None
+
+
 def _prefixed(what: str, message: str) -> str:
     return f"{what}: {message}" if what else message
 
@@ -449,28 +464,36 @@ def _ssl_reason(err: BaseException) -> str:
 
 def _connect_reason(err: BaseException) -> str:
     """The OS reason of a connection failure (``Connection refused``), else the error type."""
-    match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(err))
+    text = str(err)
+    match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
     if match:
         return match.group(1).strip()
+    match = re.search(r"IncompleteRead\((\d+ bytes read, \d+ more expected)\)", text)
+    if match:
+        return match.group(1)
     if isinstance(err, requests.Timeout):
         return "timed out"
     return type(err).__name__
 
 
 class _ResponseStream(io.RawIOBase):
-    """A blob body read straight from the socket (no content decoding)."""
+    """A blob body read straight from the socket (no content decoding); a broken connection is a RegistryError."""
 
-    def __init__(self, response: requests.Response) -> None:
+    def __init__(self, response: requests.Response, error: Callable[[str], RegistryError]) -> None:
         super().__init__()
         self._response = response
+        self._error = error
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int | None = -1) -> bytes:
-        if size is None or size < 0:
-            return bytes(self._response.raw.read(decode_content=False) or b"")
-        return bytes(self._response.raw.read(size, decode_content=False) or b"")
+        try:
+            if size is None or size < 0:
+                return bytes(self._response.raw.read(decode_content=False) or b"")
+            return bytes(self._response.raw.read(size, decode_content=False) or b"")
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise self._error(_connect_reason(err)) from None
 
     def readinto(self, buffer: Any) -> int:
         data = self.read(len(buffer))
@@ -580,15 +603,31 @@ class RegistryRepository:
             "GET",
             self._url(state, "manifests/", reference),
             headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
+            stream=True,
             what=what,
         )
         if response.status_code != 200:
             raise self._error(response, "reading manifest", reference)
+        subject = f"manifest {_ref_text(self._display, reference)}"
         with response:
-            raw = response.content
+            parts: list[bytes] = []
+            length = 0
+            for block in _iter_body(
+                response, subject, registry=self.host, repository=self.name, reference=reference
+            ):
+                parts.append(block)
+                length += len(block)
+                if length > MAX_MANIFEST_SIZE:
+                    raise RegistryError(
+                        f"{subject} is larger than {MAX_MANIFEST_SIZE} bytes",
+                        registry=self.host,
+                        repository=self.name,
+                        reference=reference,
+                        status=response.status_code,
+                    )
+            raw = b"".join(parts)
             media_type = _content_type(response)
             header_digest = response.headers.get("Docker-Content-Digest", "").strip()
-        subject = f"manifest {_ref_text(self._display, reference)}"
         digest = sha256_digest(raw)
         if reference.startswith("sha") and ":" in reference:
             verify_bytes(raw, validate_digest(reference), subject)
@@ -688,8 +727,17 @@ class RegistryRepository:
         )
         if response.status_code != 200:
             raise self._error(response, "reading blob", digest)
+
+        def broken(reason: str) -> RegistryError:
+            return RegistryError(
+                f"reading blob {_ref_text(self._display, digest)}: connection broken ({reason})",
+                registry=self.host,
+                repository=self.name,
+                reference=digest,
+            )
+
         reader = VerifyingReader(
-            _ResponseStream(response),  # type: ignore[arg-type]
+            _ResponseStream(response, broken),  # type: ignore[arg-type]
             digest,
             f"blob {_ref_text(self._display, digest)}",
             size,
