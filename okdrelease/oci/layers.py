@@ -110,7 +110,21 @@ class _Prefixed:
         self._raw.close()
 
 
-class _DecodedLayer(io.RawIOBase):
+class RawReader(io.RawIOBase):
+    """A read-only raw stream whose subclasses implement ``read``; ``readinto`` follows from it."""
+
+    def readable(self) -> bool:
+        """Raw readers are readable."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from ``read``."""
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+class _DecodedLayer(RawReader):
     """The decompressed tar stream of a layer; decoding errors surface as LayerError."""
 
     def __init__(self, decoded: IO[bytes], source: IO[bytes], name: str | None, compression: str) -> None:
@@ -120,17 +134,9 @@ class _DecodedLayer(io.RawIOBase):
         self.layer_name = name
         self.compression = compression
 
-    def readable(self) -> bool:
-        return True
-
     def read(self, size: int = -1) -> bytes:
         with _layer_errors(self.layer_name):
             return self._decoded.read() if size is None or size < 0 else self._decoded.read(size)
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def drain(self) -> None:
         """Read to the end of the compressed source so a verifying source checks its digest."""

@@ -36,7 +36,7 @@ from okdrelease.errors import (
 )
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest, validate_digest, verify_bytes
-from okdrelease.oci.layers import read_full
+from okdrelease.oci.layers import RawReader, read_full
 from okdrelease.oci.model import AnyManifest, Descriptor, parse_manifest
 from okdrelease.reference import ImageReference, validate_tag
 from okdrelease.transport.auth import (
@@ -476,16 +476,13 @@ def _connect_reason(err: BaseException) -> str:
     return type(err).__name__
 
 
-class _ResponseStream(io.RawIOBase):
+class _ResponseStream(RawReader):
     """A blob body read straight from the socket (no content decoding); a broken connection is a RegistryError."""
 
     def __init__(self, response: requests.Response, error: Callable[[str], RegistryError]) -> None:
         super().__init__()
         self._response = response
         self._error = error
-
-    def readable(self) -> bool:
-        return True
 
     def read(self, size: int | None = -1) -> bytes:
         try:
@@ -494,11 +491,6 @@ class _ResponseStream(io.RawIOBase):
             return bytes(self._response.raw.read(size, decode_content=False) or b"")
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise self._error(_connect_reason(err)) from None
-
-    def readinto(self, buffer: Any) -> int:
-        data = self.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
     def close(self) -> None:
         if not self.closed:
