@@ -36,8 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         sub = module.register(subparsers)
         add_false_marker(sub)
+        _add_common_flags(sub)
     add_false_marker(parser)
     return parser
+
+
+def _add_common_flags(sub: argparse.ArgumentParser) -> None:
+    """Accept -q and -v after the subcommand too (their values default to the top-level ones)."""
+    for flags, kwargs in (
+        (("-q", "--quiet"), {"action": "store_true", "help": "no progress messages on stderr"}),
+        (("-v", "--verbose"), {"action": "count", "help": "more logging on stderr"}),
+    ):
+        try:
+            sub.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+        except argparse.ArgumentError:
+            continue  # the subcommand defines it itself
 
 
 def main(argv: Sequence[str] | None = None) -> int:

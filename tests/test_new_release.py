@@ -308,3 +308,15 @@ def test_info_extract_and_diff_on_releases_built_from_the_sample(
     assert code == 0, err
     manifests = int(re.search(r"^Manifests: +(\d+)$", text, re.M).group(1))  # type: ignore[union-attr]
     assert len([p for p in target.iterdir() if p.suffix in (".yaml", ".yml", ".json")]) == manifests
+
+
+def test_quiet_after_the_subcommand_silences_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """-q works after the subcommand as before it: stdout keeps the result, stderr stays empty."""
+    for argv in (
+        ["-q", *sample_args(f"oci:{tmp_path / 'a'}:{NAME}")],
+        [*sample_args(f"oci:{tmp_path / 'b'}:{NAME}"), "-q"],
+    ):
+        code, out, err = run(capsys, *argv)
+        assert code == 0
+        assert err == ""
+        assert re.fullmatch(rf"sha256:[0-9a-f]{{64}} {re.escape(NAME)} {CREATED}\n", out)
