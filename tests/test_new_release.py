@@ -310,7 +310,9 @@ def test_info_extract_and_diff_on_releases_built_from_the_sample(
     assert len([p for p in target.iterdir() if p.suffix in (".yaml", ".yml", ".json")]) == manifests
 
 
-def test_quiet_after_the_subcommand_silences_progress(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quiet_after_the_subcommand_silences_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """-q works after the subcommand as before it: stdout keeps the result, stderr stays empty."""
     for argv in (
         ["-q", *sample_args(f"oci:{tmp_path / 'a'}:{NAME}")],
