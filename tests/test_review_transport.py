@@ -584,3 +584,31 @@ def test_layout_write_failures_are_layout_errors(tmp_path: Path) -> None:
         with pytest.raises(LayoutError) as err:
             repo.put_blob(source, digest)
         assert str(err.value) == f"cannot write blob {digest} for oci:{tmp_path / 'dst'}: File exists"
+
+
+def test_unreachable_registry_is_not_retried_for_every_image() -> None:
+    """A registry that refused the first connection fails fast for the rest of the run, same message."""
+    import socket
+    import time
+
+    from okdrelease.errors import RegistryError as _RegistryError
+    from okdrelease.reference import ImageReference as _Ref
+    from okdrelease.transport.base import TransportOptions as _Options
+    from okdrelease.transport.registry import RegistryClient as _Client
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = _Client(_Options(insecure=True, retries=2, retry_max_sleep=0.5))
+    repo = client.repository(_Ref.parse(f"127.0.0.1:{port}/ns/app"))
+    start = time.monotonic()
+    with pytest.raises(_RegistryError) as first:
+        repo.get_manifest("v1")
+    first_took = time.monotonic() - start
+    start = time.monotonic()
+    for _ in range(20):
+        with pytest.raises(_RegistryError) as again:
+            client.repository(_Ref.parse(f"127.0.0.1:{port}/ns/other")).get_manifest("v2")
+    assert time.monotonic() - start < first_took
+    assert f"127.0.0.1:{port}" in str(again.value)
+    assert "cannot connect" in str(again.value)

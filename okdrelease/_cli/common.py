@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Sequence
 
 from okdrelease.errors import UsageError
@@ -158,11 +159,14 @@ def env_flag(name: str) -> bool:
 
 
 def progress_printer(args: argparse.Namespace) -> Callable[[str], None]:
-    """Return a callback that writes progress lines to stderr unless --quiet."""
+    """Return a thread-safe callback that writes whole progress lines to stderr unless --quiet."""
     if getattr(args, "quiet", False):
         return lambda _line: None
+    lock = threading.Lock()
 
     def emit(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        with lock:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
 
     return emit

@@ -140,6 +140,8 @@ def _describe_one(
         _print_contents(info)
     elif args.size:
         sys.stdout.write(fmt.describe_size(info))
+        for warning in info.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
     else:
         view = (
             "commits"

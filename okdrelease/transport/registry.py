@@ -165,6 +165,7 @@ class RegistryClient:
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._registries: dict[str, _Registry] = {}
+        self._failed_pings: dict[str, RegistryError] = {}
         self._token_sessions: dict[str, requests.Session] = {}
 
     def __repr__(self) -> str:
@@ -245,9 +246,20 @@ class RegistryClient:
         with host_lock:
             with self._lock:
                 known = self._registries.get(host)
+                failed = self._failed_pings.get(host)
             if known is not None:
                 return known
-            state = self._ping(host)
+            if failed is not None:
+                # A registry that could not be reached is not retried again in this run: every
+                # image on it would otherwise pay the whole retry schedule.
+                raise RegistryError(str(failed), registry=host, status=failed.status)
+            try:
+                state = self._ping(host)
+            except RegistryError as err:
+                if err.status is None:
+                    with self._lock:
+                        self._failed_pings[host] = err
+                raise
             with self._lock:
                 self._registries[host] = state
             return state
