@@ -166,21 +166,22 @@ def test_cosign_signature_pushed_next_to_release(
     assert code == 0, err
 
 
+def push_as_alice(
+    registry_token, to_image: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Path, tuple[int, str, str]]:
+    """``new`` on the sample pushed to the token registry with alice's auth file; (authfile, result)."""
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps(registry_token.docker_config("alice")))
+    args = ["--authfile", str(authfile), "--certificate-authority", str(registry_token.ca_file)]
+    return authfile, run(capsys, *sample_args(to_image), *args)
+
+
 def test_push_behind_per_repository_tokens_and_skopeo_umoci_read_it(
     registry_token, token_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A release pushed to a token-auth registry with an auth file; skopeo and umoci read it back."""
-    authfile = tmp_path / "auth.json"
-    authfile.write_text(json.dumps(registry_token.docker_config("alice")))
     to_image = f"{registry_token.host}/alice/release:{NAME}"
-    code, out, err = run(
-        capsys,
-        *sample_args(to_image),
-        "--authfile",
-        str(authfile),
-        "--certificate-authority",
-        str(registry_token.ca_file),
-    )
+    authfile, (code, out, err) = push_as_alice(registry_token, to_image, tmp_path, capsys)
     assert code == 0, err
     digest = out.split()[0]
     assert any("alice/release" in str(r.scopes) for r in token_server.requests)
@@ -236,17 +237,8 @@ def test_pushing_to_a_repository_without_grant_fails_naming_it(
     registry_token, token_server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """alice may not push to bob/: a clear error naming the registry and repository, and no tag."""
-    authfile = tmp_path / "auth.json"
-    authfile.write_text(json.dumps(registry_token.docker_config("alice")))
     to_image = f"{registry_token.host}/bob/release:{NAME}"
-    code, out, err = run(
-        capsys,
-        *sample_args(to_image),
-        "--authfile",
-        str(authfile),
-        "--certificate-authority",
-        str(registry_token.ca_file),
-    )
+    _, (code, out, err) = push_as_alice(registry_token, to_image, tmp_path, capsys)
     assert code == 1
     assert out == ""
     last = err.strip().splitlines()[-1]

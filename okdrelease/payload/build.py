@@ -302,6 +302,22 @@ def _read_text_source(path: str) -> bytes:
     return Path(path).read_bytes()
 
 
+def load_checked_stream(
+    data: bytes, *, load_error: str, kind_error: str, json_only: bool = False
+) -> ImageStream:
+    """Decode an ImageStream and require image.openshift.io/v1 ImageStream, with the caller's oc messages.
+
+    ``load_error`` may hold ``{err}`` for the decoding error.
+    """
+    try:
+        stream = load_image_stream(data, json_only=json_only)
+    except OkdReleaseError as err:
+        raise ReleaseError(load_error.format(err=err)) from err
+    if stream.kind != "ImageStream" or stream.api_version != "image.openshift.io/v1":
+        raise ReleaseError(kind_error)
+    return stream
+
+
 def input_from_image_stream_file(options: NewOptions, progress: Progress) -> Inputs:
     """``--from-image-stream-file``: load and resolve the input stream."""
     path = options.from_image_stream_file or ""
@@ -311,14 +327,11 @@ def input_from_image_stream_file(options: NewOptions, progress: Progress) -> Inp
         raise ReleaseError(f"open {path}: no such file or directory") from err
     except OSError as err:
         raise ReleaseError(f"unable to read input image stream file: {err}") from err
-    try:
-        source = load_image_stream(data)
-    except OkdReleaseError as err:
-        raise ReleaseError(f"unable to load input image stream file: {err}") from err
-    if source.kind != "ImageStream" or source.api_version != "image.openshift.io/v1":
-        raise ReleaseError(
-            "unrecognized input image stream file, must be an ImageStream in image.openshift.io/v1"
-        )
+    source = load_checked_stream(
+        data,
+        load_error="unable to load input image stream file: {err}",
+        kind_error="unrecognized input image stream file, must be an ImageStream in image.openshift.io/v1",
+    )
     tags, ordered = resolve_input_stream(source, options.reference_mode, set(options.exclude))
     stream = ImageStream(name="", annotations={})
     stream.tags = tags
@@ -352,12 +365,12 @@ def input_from_dir(options: NewOptions, progress: Progress) -> Inputs:
             dirs[entry.name] = files
             ordered.append(entry.name)
         elif entry.name == "image-references" and entry.is_file():
-            try:
-                stream = load_image_stream(Path(entry.path).read_bytes(), json_only=True)
-            except OkdReleaseError as err:
-                raise ReleaseError("unable to load image data from release directory") from err
-            if stream.kind != "ImageStream" or stream.api_version != "image.openshift.io/v1":
-                raise ReleaseError("could not parse images: invalid kind/apiVersion")
+            stream = load_checked_stream(
+                Path(entry.path).read_bytes(),
+                json_only=True,
+                load_error="unable to load image data from release directory",
+                kind_error="could not parse images: invalid kind/apiVersion",
+            )
     progress(f"info: Found {len(ordered)} operator manifest directories on disk")
     return Inputs(stream=stream, ordered=ordered, dirs=dirs)
 
@@ -409,14 +422,12 @@ def input_from_release(
     refs = files.get("image-references")
     if refs is None:
         raise ReleaseError("release image did not contain any image-references content")
-    try:
-        stream = load_image_stream(refs)
-    except OkdReleaseError as err:
-        raise ReleaseError(f"unable to load image-references from release contents: {err}") from err
-    if stream.kind != "ImageStream" or stream.api_version != "image.openshift.io/v1":
-        raise ReleaseError(
-            "unable to load image-references from release contents: unrecognized image-references in release payload"
-        )
+    stream = load_checked_stream(
+        refs,
+        load_error="unable to load image-references from release contents: {err}",
+        kind_error="unable to load image-references from release contents: "
+        "unrecognized image-references in release payload",
+    )
     try:
         metadata = load_release_metadata(files.get("release-metadata", b""))
     except OkdReleaseError as err:
