@@ -198,18 +198,13 @@ def test_sample_oci_entries_are_readable_by_skopeo() -> None:
 
 
 def readme_args(to_image: str) -> list[str]:
-    """The README's ``okdrelease new`` arguments with another destination."""
-    return [
-        "new",
-        "--from-oci-layout",
-        "testdata/sample-payload",
-        "--name",
-        NAME,
-        "--created",
-        CREATED,
-        "--to-image",
-        to_image,
-    ]
+    """The README's first command (read from README.md, so the two cannot drift) with another destination."""
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"^pip install \. && okdrelease (new .*)$", readme, re.M)
+    assert match, "README.md lost its first command"
+    args = match[1].split()
+    args[args.index("--to-image") + 1] = to_image
+    return args
 
 
 def run_readme(to_image: str, capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[str, str]:
@@ -270,12 +265,13 @@ def test_readme_command_assembles_a_stable_release(
     tags = {t["name"]: t["from"]["name"] for t in stream["spec"]["tags"]}
     assert sorted(tags) == gen.expected_release_tags()
     for tag, pullspec in tags.items():
-        assert pullspec.endswith("@" + sample[tag]["digest"]), (tag, pullspec)
+        assert pullspec == f"quay.io/okd/scos-content@{sample[tag]['digest']}", (tag, pullspec)
     metadata = json.loads(files["release-manifests/release-metadata"])
     assert metadata["kind"] == "cincinnati-metadata-v0" and metadata["version"] == NAME
 
     text = {name: data.decode() for name, data in files.items()}
-    assert not [n for n, t in text.items() if "0.0.1-snapshot" in t or "quay.io/okd/scos-content" in t]
+    # Every placeholder was rewritten: no version placeholder and no tag reference is left.
+    assert not [n for n, t in text.items() if "0.0.1-snapshot" in t or "quay.io/okd/scos-content:" in t]
     kas = text["release-manifests/0000_20_cluster-kube-apiserver-operator_07_clusteroperator.yaml"]
     assert f'version: "{NAME}"' in kas and 'version: "1.29.4"' in kas
     dns = text["release-manifests/0000_70_cluster-dns-operator_05_deployment.yaml"]
