@@ -135,48 +135,78 @@ def _check_entry(member: tarfile.TarInfo, name: str, layer: str) -> bool:
     return member.isreg()
 
 
-def _hidden(name: str, whiteouts: set[str], opaque: set[str]) -> bool:
-    """True when an upper layer deleted ``name`` (or one of its parents, or emptied a parent)."""
+def _ancestors(name: str) -> Iterator[str]:
+    """``a``, ``a/b`` for ``a/b/c``: the directories above ``name`` (the payload root is "")."""
     parts = name.split("/")
-    for depth in range(1, len(parts) + 1):
-        if "/".join(parts[:depth]) in whiteouts:
+    for depth in range(1, len(parts)):
+        yield "/".join(parts[:depth])
+
+
+@attrs.define
+class _UpperLayers:
+    """What the layers above the one being read did to the tree: deletions and replacements."""
+
+    whiteouts: set[str] = attrs.Factory(set)
+    opaque: set[str] = attrs.Factory(set)
+    nondirs: set[str] = attrs.Factory(set)
+    dirs: set[str] = attrs.Factory(set)
+
+    def hides(self, name: str, is_dir: bool) -> bool:
+        """True when an upper layer deleted or replaced ``name`` of a lower layer."""
+        if name in self.whiteouts or name in self.nondirs or "" in self.opaque:
             return True
-    for depth in range(0, len(parts)):
-        if "/".join(parts[:depth]) in opaque:
+        if not is_dir and name in self.dirs:
             return True
-    return False
+        return any(
+            parent in self.whiteouts or parent in self.opaque or parent in self.nondirs
+            for parent in _ancestors(name)
+        )
+
+    def merge(self, other: _UpperLayers) -> None:
+        """Add what one more layer did (applied after the layer was read)."""
+        self.whiteouts |= other.whiteouts
+        self.opaque |= other.opaque
+        self.nondirs |= other.nondirs
+        self.dirs |= other.dirs
 
 
 def iter_payload(
     repository: Repository, manifest: Manifest, *, stop_at: str | None = None
 ) -> Iterator[PayloadFile]:
-    """Yield the payload files of every layer, top-down, topmost first, whiteouts honoured."""
+    """Yield the payload files of every layer, top-down, topmost first, whiteouts honoured.
+
+    As when layers are applied one over the other, a lower-layer entry is hidden by a whiteout, an
+    opaque directory, an upper non-directory at its path or at one of its parents, and (for a file) by
+    an upper directory at its path.
+    """
     seen: set[str] = set()
-    whiteouts: set[str] = set()
-    opaque: set[str] = set()
+    upper = _UpperLayers()
     for desc in reversed(manifest.layers):
-        layer_whiteouts: set[str] = set()
-        layer_opaque: set[str] = set()
-        for name, data in _layer_entries(repository, desc, stop_at):
+        layer = _UpperLayers()
+        for name, is_dir, data in _layer_entries(repository, desc, stop_at):
             base = posixpath.basename(name)
             parent = posixpath.dirname(name)
             if base == OPAQUE_WHITEOUT:
-                layer_opaque.add(parent)
+                layer.opaque.add(parent)
                 continue
             if base.startswith(WHITEOUT_PREFIX):
-                layer_whiteouts.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
+                layer.whiteouts.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
                 continue
-            if data is None or name in seen or _hidden(name, whiteouts, opaque):
+            if upper.hides(name, is_dir):
+                continue
+            layer.dirs.update(_ancestors(name))
+            (layer.dirs if is_dir else layer.nondirs).add(name)
+            if data is None or name in seen:
                 continue
             seen.add(name)
             yield PayloadFile(name, data, desc.digest)
-        whiteouts |= layer_whiteouts
-        opaque |= layer_opaque
+        upper.merge(layer)
 
 
 def _layer_entries(
     repository: Repository, desc: Descriptor, stop_at: str | None
-) -> Iterator[tuple[str, bytes | None]]:
+) -> Iterator[tuple[str, bool, bytes | None]]:
+    """(name below the payload prefix, is a directory, bytes of a regular file to consider or None)."""
     with open_layer_tar(repository, desc) as tar:
         for member in tar:
             if not member.name.startswith(PAYLOAD_PREFIX):
@@ -185,15 +215,16 @@ def _layer_entries(
             if not name:
                 continue
             if not _check_entry(member, name, desc.digest):
-                yield name, None
+                yield name, member.isdir(), None
                 continue
             if (
                 stop_at is not None
                 and name != stop_at
                 and not posixpath.basename(name).startswith(WHITEOUT_PREFIX)
             ):
+                yield name, False, None
                 continue
-            yield name, read_member(tar, member)
+            yield name, False, read_member(tar, member)
 
 
 def check_image_references(data: bytes) -> None:

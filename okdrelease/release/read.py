@@ -525,20 +525,20 @@ class _TagWarning(OkdReleaseError):
 
 def verify_images(info: ReleaseInfo) -> list[str]:
     """Return the problems found by ``--verify``: unreachable images and digest mismatches."""
-    problems: list[str] = []
+    problems = {w for w in info.warnings if w.startswith('tag "')}
     images = info.images or {}
     for tag in info.tags:
         if not tag.is_image:
             continue
         image = images.get(tag.name)
         if image is None:
-            problems.append(f'tag "{tag.name}": image {tag.from_name} could not be read')
+            if not any(p.startswith(f'tag "{tag.name}"') for p in problems):
+                problems.add(f'tag "{tag.name}": image {tag.from_name} could not be read')
             continue
         try:
             ref = ImageReference.parse(tag.from_name)
         except OkdReleaseError:
             continue
         if ref.digest and ref.digest not in (image.digest, image.list_digest):
-            problems.append(f'tag "{tag.name}": {tag.from_name} resolved to {image.digest}')
-    problems.extend(w for w in info.warnings if w.startswith('tag "'))
-    return sorted(set(problems))
+            problems.add(f'tag "{tag.name}": {tag.from_name} resolved to {image.digest}')
+    return sorted(problems)

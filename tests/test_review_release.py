@@ -1,0 +1,154 @@
+"""Review of release reading: layer replacement in extract, safety through payload symlinks, --verify, bad inputs."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+import pytest
+from test_release_extract import (
+    base_layer,
+    file_entry,
+    image_references,
+    open_ref,
+    payload_layer,
+    release_metadata,
+    tree,
+    write_image,
+)
+
+from okdrelease.cli import main
+from okdrelease.errors import NotFoundError, ReleaseError
+from okdrelease.reference import ImageLocation
+from okdrelease.release.extract import extract_release, read_payload_file
+from okdrelease.release.read import PlatformFilter, load_images, load_release_from, verify_images
+from okdrelease.transport.base import Repository
+from okdrelease.transport.open import Transport
+
+REFS = image_references("4.15.0", [("cli", "quay.io/okd/cli@sha256:" + "1" * 64, {})])
+
+
+def _entry(name: str, kind: bytes, target: str = "") -> tuple[tarfile.TarInfo, None]:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = target
+    info.mode = 0o755
+    return info, None
+
+
+def test_upper_layer_entries_replace_lower_paths(tmp_path: Path) -> None:
+    """A file over a directory, a directory over a file and a symlink over a directory hide the lower entries."""
+    lower = payload_layer(
+        {
+            "image-references": REFS,
+            "release-metadata": release_metadata("4.15.0"),
+            "x.yaml": b"kind: X\n",
+            "d/inner.yaml": b"kind: D\n",
+            "s/inner.yaml": b"kind: S\n",
+            "keep/k.yaml": b"kind: K\n",
+        }
+    )
+    upper = payload_layer(
+        {"x.yaml/y.yaml": b"kind: Y\n", "d": b"now a file\n"},
+        [
+            _entry("release-manifests/s", tarfile.SYMTYPE, "keep"),
+            _entry("release-manifests/keep", tarfile.DIRTYPE),
+        ],
+    )
+    write_image(tmp_path / "layout", "r", [base_layer(), lower, upper])
+    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
+    out = tmp_path / "out"
+    result = extract_release(repository, reference, str(out), keep_bytes=True)
+    assert result.written == ("x.yaml/y.yaml", "image-references", "release-metadata", "keep/k.yaml")
+    assert tree(out) == [
+        "image-references",
+        "keep",
+        "keep/k.yaml",
+        "release-metadata",
+        "x.yaml",
+        "x.yaml/y.yaml",
+    ]
+    for hidden in ("x.yaml", "d/inner.yaml", "s/inner.yaml"):
+        with pytest.raises(ReleaseError, match=f"^image did not contain {hidden}$"):
+            read_payload_file(repository, reference, hidden)
+    assert read_payload_file(repository, reference, "keep/k.yaml") == b"kind: K\n"
+
+
+def test_payload_symlink_used_as_a_directory_does_not_redirect_writes(tmp_path: Path) -> None:
+    """A symlink entry (even one pointing inside) is never created, so a later entry below it lands in a real directory."""
+    layer = payload_layer(
+        {"image-references": REFS, "sub/a.yaml": b"kind: A\n"},
+        [
+            _entry("release-manifests/link", tarfile.SYMTYPE, "sub"),
+            file_entry("release-manifests/link/b.yaml", b"kind: B\n"),
+        ],
+    )
+    write_image(tmp_path / "layout", "r", [layer])
+    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
+    out = tmp_path / "out"
+    extract_release(repository, reference, str(out), keep_bytes=True)
+    assert tree(out) == ["image-references", "link", "link/b.yaml", "sub", "sub/a.yaml"]
+    assert not (out / "link").is_symlink()
+    assert (out / "link" / "b.yaml").read_bytes() == b"kind: B\n"
+
+
+class _Gone:
+    """An opener whose every repository answers 404."""
+
+    def open(self, location: ImageLocation, create: bool = False) -> tuple[Repository, str | None]:
+        raise NotFoundError(f"manifest {location} not found", reference="x")
+
+
+def test_verify_reports_each_unreachable_component_once(tmp_path: Path) -> None:
+    refs = image_references(
+        "4.15.0",
+        [("a", "quay.io/okd/a@sha256:" + "1" * 64, {}), ("b", "quay.io/okd/b@sha256:" + "2" * 64, {})],
+    )
+    write_image(tmp_path / "layout", "r", [payload_layer({"image-references": refs})])
+    info = load_release_from(Transport(), f"oci:{tmp_path / 'layout'}:r")
+    platform = PlatformFilter.from_flag(None)
+    loaded = load_images(info, _Gone(), platform=platform)
+    assert verify_images(loaded) == [
+        f'tag "a": manifest quay.io/okd/a@sha256:{"1" * 64} not found',
+        f'tag "b": manifest quay.io/okd/b@sha256:{"2" * 64} not found',
+    ]
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_image(tmp_path / "noref", "r", [payload_layer({"release-metadata": release_metadata("4.15.0")})])
+    write_image(tmp_path / "corrupt", "r", [b"not a tar" * 100])
+    missing = f"oci:{tmp_path / 'missing'}:r"
+    corrupt = f"oci:{tmp_path / 'corrupt'}:r"
+    cases = [
+        (["info", missing], f"error: {tmp_path / 'missing'} is not an OCI image layout: no such directory\n"),
+        (
+            ["info", f"oci:{tmp_path / 'noref'}:r"],
+            "error: release image did not contain an image-references file\n",
+        ),
+        (
+            ["diff", missing, missing],
+            f"error: {tmp_path / 'missing'} is not an OCI image layout: no such directory\n",
+        ),
+        (["extract", "--to", str(tmp_path / "o"), corrupt], None),
+        (["info", corrupt], None),
+    ]
+    for argv, expected in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and "internal error" not in err
+        assert err.count("\n") == 1, err
+        if expected is not None:
+            assert err == expected
+        else:
+            assert err.startswith("error: unable to read layer sha256:") and f"of {corrupt[:-2]}: " in err
+    assert not (tmp_path / "o").exists() or tree(tmp_path / "o") == []
+
+
+def test_registry_404_is_an_error_naming_the_image(registry_http, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    image = f"{registry_http.host}/review/none:4.15"
+    for argv in (["info", "--insecure", image], ["extract", "--insecure", "--to", "/nonexistent-x", image]):
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        assert f"{registry_http.host}/review/none" in err and "4.15" in err
+    assert not Path("/nonexistent-x").exists()
