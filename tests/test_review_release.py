@@ -13,6 +13,7 @@ from test_release_extract import (
     open_ref,
     payload_layer,
     release_metadata,
+    tar_bytes,
     tree,
     write_image,
 )
@@ -152,3 +153,41 @@ def test_registry_404_is_an_error_naming_the_image(registry_http, capsys: pytest
         assert err.startswith("error: ") and err.count("\n") == 1, err
         assert f"{registry_http.host}/review/none" in err and "4.15" in err
     assert not Path("/nonexistent-x").exists()
+
+
+def test_unclean_entry_names_are_the_same_path(tmp_path: Path) -> None:
+    """``./a.yaml`` and ``sub//c.yaml`` in a lower layer do not overwrite the upper layer's ``a.yaml``/``sub/c.yaml``."""
+    lower = payload_layer(
+        {"image-references": REFS, "./a.yaml": b"kind: Old\n", "sub//c.yaml": b"kind: Old\n"}
+    )
+    upper = payload_layer({"a.yaml": b"kind: New\n", "sub/c.yaml": b"kind: New\n"})
+    write_image(tmp_path / "layout", "r", [lower, upper])
+    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
+    out = tmp_path / "out"
+    result = extract_release(repository, reference, str(out), keep_bytes=True)
+    assert sorted(result.written) == ["a.yaml", "image-references", "sub/c.yaml"]
+    assert (out / "a.yaml").read_bytes() == b"kind: New\n"
+    assert (out / "sub" / "c.yaml").read_bytes() == b"kind: New\n"
+
+
+@pytest.mark.parametrize(
+    "removal",
+    [
+        file_entry(".wh.release-manifests", b""),
+        file_entry(".wh..wh..opq", b""),
+        file_entry("release-manifests", b"a file now\n"),
+    ],
+)
+def test_payload_directory_removed_by_an_upper_layer(
+    tmp_path: Path, removal: tuple[tarfile.TarInfo, bytes]
+) -> None:
+    lower = payload_layer({"image-references": REFS, "b.yaml": b"kind: B\n"})
+    middle = tar_bytes([removal])
+    upper = tar_bytes([file_entry("release-manifests/image-references", REFS)])
+    write_image(tmp_path / "layout", "r", [lower, middle, upper])
+    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
+    out = tmp_path / "out"
+    assert extract_release(repository, reference, str(out)).written == ("image-references",)
+    assert tree(out) == ["image-references"]
+    with pytest.raises(ReleaseError, match="^image did not contain b.yaml$"):
+        read_payload_file(repository, reference, "b.yaml")

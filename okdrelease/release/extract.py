@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_WHITEOUT = ".wh..wh..opq"
+_PAYLOAD_DIR = PAYLOAD_PREFIX.rstrip("/")
+_PAYLOAD_REMOVED = frozenset({WHITEOUT_PREFIX + _PAYLOAD_DIR, OPAQUE_WHITEOUT})
 
 
 @attrs.frozen
@@ -209,10 +211,16 @@ def _layer_entries(
     """(name below the payload prefix, is a directory, bytes of a regular file to consider or None)."""
     with open_layer_tar(repository, desc) as tar:
         for member in tar:
+            if member.name in _PAYLOAD_REMOVED or (member.name == _PAYLOAD_DIR and not member.isdir()):
+                yield OPAQUE_WHITEOUT, False, None  # the whole payload of the layers below is gone
+                continue
             if not member.name.startswith(PAYLOAD_PREFIX):
                 continue
-            name = member.name[len(PAYLOAD_PREFIX) :].rstrip("/")
-            if not name:
+            name = member.name[len(PAYLOAD_PREFIX) :]
+            if not _unsafe_name(name):
+                # ``a/./b`` and ``a//b`` are the path ``a/b``: one name, so the topmost still wins
+                name = posixpath.normpath(name) if name else ""
+            if name in ("", "."):
                 continue
             if not _check_entry(member, name, desc.digest):
                 yield name, member.isdir(), None
