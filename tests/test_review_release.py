@@ -191,3 +191,22 @@ def test_payload_directory_removed_by_an_upper_layer(
     assert tree(out) == ["image-references"]
     with pytest.raises(ReleaseError, match="^image did not contain b.yaml$"):
         read_payload_file(repository, reference, "b.yaml")
+
+
+def test_existing_hard_link_in_target_is_replaced_not_written_through(tmp_path: Path) -> None:
+    lower = payload_layer({"image-references": REFS, "a.yaml": b"kind: A\n"})
+    write_image(tmp_path / "layout", "r", [lower])
+    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
+    outside = tmp_path / "outside.yaml"
+    outside.write_bytes(b"precious\n")
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / "a.yaml").hardlink_to(outside)
+    (target / "image-references").symlink_to(tmp_path / "outside-link")
+    extract_release(repository, reference, str(target), keep_bytes=True)
+    assert outside.read_bytes() == b"precious\n"
+    assert not (tmp_path / "outside-link").exists()
+    assert (target / "a.yaml").read_bytes() == b"kind: A\n"
+    assert not (target / "image-references").is_symlink()
+    assert (target / "image-references").read_bytes() == REFS
+    assert tree(target) == ["a.yaml", "image-references"]

@@ -7,19 +7,22 @@ honoured (a file deleted by an upper layer is not resurrected). ``image-referenc
 
 Safety: every entry under the payload prefix is checked before anything is written. Entries whose
 name is absolute or contains ``..``, symlinks and hard links pointing outside the payload, and
-device/FIFO entries make the whole extraction fail with an error naming the entry. Files are created
-through directory file descriptors with ``O_NOFOLLOW``, so nothing can be written outside the target
-even when it already contains symlinks.
+device/FIFO entries make the whole extraction fail with an error naming the entry. Directories are
+opened through directory file descriptors with ``O_NOFOLLOW`` and each file is written under a fresh
+name then renamed into place, so nothing can be written outside the target even when it already
+contains symlinks or hard links.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import json
 import logging
 import os
 import posixpath
+import secrets
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -326,18 +329,30 @@ def write_inside(root_fd: int, name: str, data: bytes) -> None:
                 next_fd = _open_dir(fd, part)
                 os.close(fd)
                 fd = next_fd
-            out = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o666, dir_fd=fd)
         except OSError as err:
             raise ReleaseError(
                 f"unable to write {name} (symlinks in the target are not followed): {err}"
             ) from err
+        _replace_file(fd, name, base, data)
+    finally:
+        os.close(fd)
+
+
+def _replace_file(dir_fd: int, name: str, base: str, data: bytes) -> None:
+    """Write a new file and rename it over ``base``: an existing link there is replaced, never written through."""
+    temp = f".okdrelease-{secrets.token_hex(8)}.tmp"
+    try:
+        out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=dir_fd)
         try:
             with os.fdopen(out, "wb") as handle:
                 handle.write(data)
-        except OSError as err:
-            raise ReleaseError(f"unable to write {name}: {err.strerror}") from err
-    finally:
-        os.close(fd)
+            os.replace(temp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temp, dir_fd=dir_fd)
+            raise
+    except OSError as err:
+        raise ReleaseError(f"unable to write {name}: {err.strerror or err}") from err
 
 
 def extract_release(
