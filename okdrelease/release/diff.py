@@ -54,10 +54,14 @@ class ReleaseComparison:
     changed_manifests: dict[str, ManifestChange]
 
 
+def image_tags(info: ReleaseInfo) -> dict[str, ReleaseTag]:
+    """The release's ``DockerImage`` tags by name."""
+    return {tag.name: tag for tag in info.tags if tag.is_image}
+
+
 def compare_releases(old: ReleaseInfo, new: ReleaseInfo) -> ReleaseComparison:
     """Compute oc's ``--changes-from`` diff: tags by pull spec, manifests by bytes."""
-    old_tags = {tag.name: tag for tag in old.tags if tag.is_image}
-    new_tags = {tag.name: tag for tag in new.tags if tag.is_image}
+    old_tags, new_tags = image_tags(old), image_tags(new)
     images: dict[str, ImageChange] = {}
     for name in sorted(set(old_tags) | set(new_tags)):
         before, after = old_tags.get(name), new_tags.get(name)
@@ -176,8 +180,7 @@ def _pair(old: str, new: str) -> tuple[str, str] | None:
 
 def diff_releases(old: ReleaseInfo, new: ReleaseInfo) -> ReleaseDiff:
     """Compare two loaded releases component by component and file by file."""
-    old_tags = {tag.name: tag for tag in old.tags if tag.is_image}
-    new_tags = {tag.name: tag for tag in new.tags if tag.is_image}
+    old_tags, new_tags = image_tags(old), image_tags(new)
     added = tuple(_component(new_tags[n]) for n in sorted(set(new_tags) - set(old_tags)))
     removed = tuple(_component(old_tags[n]) for n in sorted(set(old_tags) - set(new_tags)))
     changed: list[ComponentChange] = []
@@ -237,14 +240,11 @@ def render_diff_text(diff: ReleaseDiff) -> str:
     lines = [f"From: {diff.old_name} ({diff.old_digest})", f"To:   {diff.new_name} ({diff.new_digest})", ""]
     if diff.identical:
         return "\n".join([*lines, "Releases are identical", ""])
-    if diff.added:
-        lines.append("Components added:")
-        lines.extend(f"  {c.name} {c.pullspec}" for c in diff.added)
-        lines.append("")
-    if diff.removed:
-        lines.append("Components removed:")
-        lines.extend(f"  {c.name} {c.pullspec}" for c in diff.removed)
-        lines.append("")
+    for title, components in (("Components added:", diff.added), ("Components removed:", diff.removed)):
+        if components:
+            lines.append(title)
+            lines.extend(f"  {c.name} {c.pullspec}" for c in components)
+            lines.append("")
     if diff.changed:
         lines.append("Components changed:")
         for change in diff.changed:
