@@ -210,3 +210,29 @@ def test_existing_hard_link_in_target_is_replaced_not_written_through(tmp_path: 
     assert not (target / "image-references").is_symlink()
     assert (target / "image-references").read_bytes() == REFS
     assert tree(target) == ["a.yaml", "image-references"]
+
+
+class _Redirect:
+    """An opener serving every component from one layout tag: what a registry answering with other content does."""
+
+    def __init__(self, location: str) -> None:
+        self._repository, self._reference = open_ref(location)
+
+    def open(self, location: ImageLocation, create: bool = False) -> tuple[Repository, str | None]:
+        return self._repository, self._reference
+
+
+def test_verify_compares_the_fetched_digest_with_the_pinned_one(tmp_path: Path) -> None:
+    actual = write_image(tmp_path / "components", "c", [payload_layer({"x.yaml": b"kind: X\n"})])
+    pinned = "sha256:" + "3" * 64
+    refs = image_references(
+        "4.15.0",
+        [("good", f"quay.io/okd/good@{actual}", {}), ("bad", f"quay.io/okd/bad@{pinned}", {})],
+    )
+    write_image(tmp_path / "layout", "r", [payload_layer({"image-references": refs})])
+    info = load_release_from(Transport(), f"oci:{tmp_path / 'layout'}:r")
+    loaded = load_images(
+        info, _Redirect(f"oci:{tmp_path / 'components'}:c"), platform=PlatformFilter.from_flag(None)
+    )
+    assert loaded.images is not None and sorted(loaded.images) == ["bad", "good"]
+    assert verify_images(loaded) == [f'tag "bad": quay.io/okd/bad@{pinned} resolved to {actual}']
