@@ -6,6 +6,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from registry_rig import RegistryInfo
 from test_release_extract import (
     base_layer,
     file_entry,
@@ -145,7 +146,9 @@ def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFi
     assert not (tmp_path / "o").exists() or tree(tmp_path / "o") == []
 
 
-def test_registry_404_is_an_error_naming_the_image(registry_http, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+def test_registry_404_is_an_error_naming_the_image(
+    registry_http: RegistryInfo, capsys: pytest.CaptureFixture[str]
+) -> None:
     image = f"{registry_http.host}/review/none:4.15"
     for argv in (["info", "--insecure", image], ["extract", "--insecure", "--to", "/nonexistent-x", image]):
         assert main(argv) == 1
