@@ -616,24 +616,31 @@ def pin_tag_digests(stream: ImageStream, resolution: Resolution) -> None:
 # Pruning and payload assembly (spec §3.10, §3.11)
 
 
+def operator_references(operator_files: dict[str, list[ManifestFile]]) -> dict[str, ImageStream]:
+    """Each operator's own ``image-references``, parsed once (used by pruning and by rewriting)."""
+    out: dict[str, ImageStream] = {}
+    for name, files in operator_files.items():
+        for f in files:
+            if f.name == "image-references":
+                try:
+                    out[name] = load_image_stream(f.data)
+                except OkdReleaseError as err:
+                    raise ReleaseError(
+                        f'operator "{name}" contained an invalid image-references file: {err}'
+                    ) from err
+    return out
+
+
 def prune(
     stream: ImageStream,
-    operator_files: dict[str, list[ManifestFile]],
+    references: dict[str, ImageStream],
     include: Sequence[str],
     ordered: list[str],
 ) -> list[str]:
     """Remove tags no operator references; return the removed names."""
     referenced: set[str] = set(include) | set(ordered)
-    for name, files in operator_files.items():
-        for f in files:
-            if f.name == "image-references":
-                try:
-                    local = load_image_stream(f.data)
-                except OkdReleaseError as err:
-                    raise ReleaseError(
-                        f'operator "{name}" contained an invalid image-references file: {err}'
-                    ) from err
-                referenced.update(t.name for t in local.tags)
+    for local in references.values():
+        referenced.update(t.name for t in local.tags)
     removed = [t.name for t in stream.tags if t.name not in referenced]
     stream.tags = [t for t in stream.tags if t.name in referenced]
     return removed
@@ -641,19 +648,17 @@ def prune(
 
 def operator_transform(
     name: str,
-    files: list[ManifestFile],
+    local: ImageStream | None,
     stream: ImageStream,
     options: NewOptions,
     warn: Progress,
 ) -> Callable[[bytes], bytes]:
-    """The rewriting function for one operator (spec §3.11.3 / §3.11.4)."""
+    """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references."""
     from okdrelease.payload.mapper import build_operator_transform, simple_transform
 
-    refs_file = next((f for f in files if f.name == "image-references"), None)
-    if refs_file is None:
+    if local is None:
         return simple_transform(stream.name)
     try:
-        local = load_image_stream(refs_file.data)
         operator_refs = [(t.name, t.from_kind or "", t.from_name or "") for t in local.tags]
         release_tags = [(t.name, t.from_name or "", t.annotations) for t in stream.tags]
         return build_operator_transform(
@@ -675,16 +680,19 @@ def assemble_payload(
     ordered: list[str],
     options: NewOptions,
     warn: Progress,
+    references: dict[str, ImageStream] | None = None,
 ) -> tuple[bytes, list[str]]:
     """Build the uncompressed ``release-manifests/`` tar; return it and the contributing operators."""
     from okdrelease.payload.assemble import OperatorFiles, write_payload_tar
 
     refs_json = stream.to_json()
+    if references is None:
+        references = operator_references(operator_files)
     transforms: dict[str, Callable[[bytes], bytes]] = {}
 
     def transform_for(name: str) -> Callable[[bytes], bytes]:
         if name not in transforms:
-            transforms[name] = operator_transform(name, operator_files[name], stream, options, warn)
+            transforms[name] = operator_transform(name, references.get(name), stream, options, warn)
         return transforms[name]
 
     files = OperatorFiles(
@@ -835,7 +843,8 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
         pin_tag_digests(stream, resolution)
 
     stdout_lines: list[str] = []
-    removed = prune(stream, operator_files, include, ordered)
+    references = operator_references(operator_files)
+    removed = prune(stream, references, include, ordered)
     if options.mirror:
         # Pruned before mirroring (PERF P11): images the release drops are not copied.
         from okdrelease.payload.mirror import mirror_release_images
@@ -848,7 +857,9 @@ def _new_release(options: NewOptions, transport: Any, emit: Progress) -> NewResu
             f"info: Included {len(stream.tags)} images from {len(operator_files)} input operators into the release"
         )
 
-    tar, contributed = assemble_payload(stream, metadata.to_json(), operator_files, ordered, options, warn)
+    tar, contributed = assemble_payload(
+        stream, metadata.to_json(), operator_files, ordered, options, warn, references
+    )
     components = tuple(
         ComponentInfo(
             t.name,

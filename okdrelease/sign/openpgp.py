@@ -96,6 +96,8 @@ _HASHES: dict[int, tuple[str, type[hashes.HashAlgorithm]]] = {
     10: ("sha512", hashes.SHA512),
     11: ("sha224", hashes.SHA224),
 }
+#: Hashes accepted for document signatures: SHA-1 (and anything weaker) is refused.
+_DOCUMENT_HASHES = frozenset({8, 9, 10, 11})
 _CURVES: dict[bytes, ec.EllipticCurve] = {
     bytes.fromhex("2a8648ce3d030107"): ec.SECP256R1(),
     bytes.fromhex("2b81040022"): ec.SECP384R1(),
@@ -1065,30 +1067,40 @@ class VerifiedMessage:
     created: int
 
 
-def _decompress(body: bytes) -> bytes:
+#: The most a signed message may decompress to (library-go reads signatures up to a size limit too).
+MAX_DECOMPRESSED = 4 << 20
+
+
+def _decompress(body: bytes, limit: int) -> bytes:
+    """Inflate a compressed packet body, refusing output longer than ``limit`` bytes."""
     if not body:
         raise SignatureError("empty compressed packet")
     algorithm, data = body[0], body[1:]
-    try:
-        if algorithm == 0:
-            return data
-        if algorithm == 1:
-            return zlib.decompressobj(-15).decompress(data)
-        if algorithm == 2:
-            return zlib.decompress(data)
+    decompressor: Any
+    if algorithm == 0:
+        out = data
+    elif algorithm in (1, 2, 3):
         if algorithm == 3:
-            return bz2.decompress(data)
-    except (zlib.error, OSError, ValueError) as err:
-        raise SignatureError(f"corrupt compressed data: {err}") from err
-    raise SignatureError(f"unsupported compression algorithm {algorithm}")
+            decompressor = bz2.BZ2Decompressor()
+        else:
+            decompressor = zlib.decompressobj(-15 if algorithm == 1 else 15)
+        try:
+            out = decompressor.decompress(data, limit + 1)
+        except (zlib.error, OSError, ValueError, EOFError) as err:
+            raise SignatureError(f"corrupt compressed data: {err}") from err
+    else:
+        raise SignatureError(f"unsupported compression algorithm {algorithm}")
+    if len(out) > limit:
+        raise SignatureError(f"compressed data expands to more than {limit} bytes")
+    return out
 
 
-def _message_packets(data: bytes, depth: int = 0) -> Iterator[Packet]:
+def _message_packets(data: bytes, depth: int = 0, limit: int = MAX_DECOMPRESSED) -> Iterator[Packet]:
     for packet in parse_packets(data):
         if packet.tag == TAG_COMPRESSED:
             if depth > 4:
                 raise SignatureError("compressed packets nested too deeply")
-            yield from _message_packets(_decompress(packet.body), depth + 1)
+            yield from _message_packets(_decompress(packet.body, limit), depth + 1, limit)
         elif packet.tag != TAG_MARKER:
             yield packet
 
@@ -1125,9 +1137,13 @@ def verify_message(data: bytes, keyring: Keyring, *, now: float | None = None) -
         raise SignatureError("not signed")
     if not signatures:
         raise SignatureError("signature error: the message has no signature packet")
+    if len(signatures) != 1:
+        raise SignatureError(f"could not read the message: expected one signature, found {len(signatures)}")
     try:
         content = _literal_content(literals[0].body)
         parsed = [parse_signature(p.body) for p in signatures]
+        if one_pass:
+            _check_one_pass(one_pass, parsed[0])
     except SignatureError as err:
         raise SignatureError(f"could not read the message: {err}") from err
     errors: list[str] = []
@@ -1141,6 +1157,10 @@ def verify_message(data: bytes, keyring: Keyring, *, now: float | None = None) -
                 _check_signer(cert, key, sub, signature)
                 if signature.sig_type not in (SIG_BINARY, SIG_TEXT):
                     raise SignatureError(f"unexpected signature type 0x{signature.sig_type:02x}")
+                if signature.hash_algorithm not in _DOCUMENT_HASHES:
+                    raise SignatureError(
+                        f"signature hash algorithm {signature.hash_algorithm} is too weak or unsupported"
+                    )
                 signed = content
                 if signature.sig_type == SIG_TEXT:  # text mode: lines end in CR LF when hashed
                     signed = b"\r\n".join(line.rstrip(b"\r") for line in content.split(b"\n"))
@@ -1159,16 +1179,32 @@ def verify_message(data: bytes, keyring: Keyring, *, now: float | None = None) -
     raise SignatureError(f"signature error: {'; '.join(errors)}")
 
 
+def _check_one_pass(one_pass: Sequence[Packet], signature: Signature) -> None:
+    """The one-pass header must announce exactly the signature that follows (type, algorithms, key)."""
+    if len(one_pass) != 1:
+        raise SignatureError(f"expected one one-pass signature packet, found {len(one_pass)}")
+    body = one_pass[0].body
+    if len(body) != 13 or body[0] != 3:
+        raise SignatureError("malformed one-pass signature packet")
+    announced = (body[1], body[2], body[3])
+    actual = (signature.sig_type, signature.hash_algorithm, signature.pub_algorithm)
+    key_id = body[4:12].hex().upper()
+    if announced != actual or key_id not in signature.issuer_ids:
+        raise SignatureError("the one-pass signature packet does not match the signature packet")
+
+
 def _check_signer(cert: Certificate, key: PublicKey, sub: Subkey | None, signature: Signature) -> None:
     if cert.revoked:
         raise SignatureError(f"key {cert.primary.key_id} is revoked")
     if sub is None:
+        if cert.flags is not None and not cert.flags & FLAG_SIGN:
+            raise SignatureError(f"key {key.key_id} is not a signing key")
         if cert.expires is not None and signature.created > cert.expires:
             raise SignatureError(f"key {key.key_id} had expired when the signature was made")
         return
     if sub.revoked:
         raise SignatureError(f"signing subkey {key.key_id} is revoked")
-    if sub.flags is not None and not sub.flags & FLAG_SIGN:
+    if sub.flags is None or not sub.flags & FLAG_SIGN:
         raise SignatureError(f"subkey {key.key_id} is not a signing key")
     if sub.expires is not None and signature.created > sub.expires:
         raise SignatureError(f"subkey {key.key_id} had expired when the signature was made")
