@@ -27,6 +27,7 @@ from okdrelease.errors import NotFoundError, SignatureError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Manifest
+from okdrelease.sign.simple import strict_json_loads
 from okdrelease.sign.store import split_digest
 from okdrelease.transport.base import Repository
 
@@ -187,7 +188,7 @@ class CosignClaim:
 def parse_cosign_payload(payload: bytes) -> CosignClaim:
     """Parse a cosign payload strictly (containers/image rules: exact critical fields, right type)."""
     try:
-        document = json.loads(payload)
+        document = strict_json_loads(payload)
     except (ValueError, UnicodeDecodeError) as err:
         raise SignatureError(f"the cosign payload is not valid JSON: {err}") from err
     try:

@@ -65,10 +65,24 @@ def _exact_object(value: Any, allowed: dict[str, type | tuple[type, ...]], where
     return value
 
 
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise ValueError(f'duplicate field "{key}"')
+        seen[key] = value
+    return seen
+
+
+def strict_json_loads(data: bytes) -> Any:
+    """``json.loads`` that refuses duplicate object keys (as containers/image's paranoid parser does)."""
+    return json.loads(data, object_pairs_hook=_no_duplicates)
+
+
 def parse_signature_payload(data: bytes) -> AtomicSignature:
     """Parse signed content strictly, as library-go does (unknown fields refused, types checked)."""
     try:
-        document = json.loads(data)
+        document = strict_json_loads(data)
     except (ValueError, UnicodeDecodeError) as err:
         raise SignatureError(f"the signature is not valid JSON: {err}") from err
     top = _exact_object(document, {"critical": dict, "optional": dict}, "the signature")
