@@ -1150,7 +1150,8 @@ def build_and_push(
             digest = sha256_digest(list_bytes)
         else:
             if isinstance(top, Index):
-                first = select_child(top, re.compile(options.filter_by_os) if options.filter_by_os else None)
+                # keep_manifest_list is off here, so the filter is --filter-by-os or none (oc: first entry).
+                first = select_child(top, platform_filter(options))
                 child = base_repo.get_manifest(first.digest)
                 if not isinstance(child, Manifest):
                     raise ReleaseError(f"nested manifest list {first.digest} in {base_spec}")

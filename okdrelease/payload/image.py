@@ -7,7 +7,6 @@ import hashlib
 import io
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -17,6 +16,7 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.payload.gojson import marshal, marshal_indent
+from okdrelease.transport import copy as transport_copy
 from okdrelease.transport.base import Repository
 
 log = logging.getLogger(__name__)
@@ -257,22 +257,17 @@ def copy_blobs(
     *,
     workers: int,
 ) -> None:
-    """Make every layer available in ``dest``: present, mounted, or streamed from ``source``."""
+    """Make every base layer available in ``dest`` (present, mounted, or streamed from ``source``).
 
-    def one(desc: Descriptor) -> None:
-        if desc.digest != EMPTY_GZIP_LAYER and dest.has_blob(desc.digest):
-            return
-        if dest.mount_blob(desc.digest, source):
-            return
-        with source.open_blob(desc.digest, desc.size) as stream:
-            dest.put_blob(stream, desc.digest, desc.size)
-
-    unique = list({d.digest: d for d in layers}.values())
-    if not unique:
-        return
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(unique)))) as pool:
-        for future in [pool.submit(one, d) for d in unique]:
-            future.result()
+    Like oc, the well-known gzipped empty layer is uploaded again even when present (Q29).
+    """
+    layers = list(layers)
+    transport_copy.copy_blobs(source, dest, layers, workers=workers)
+    for desc in layers:
+        if desc.digest == EMPTY_GZIP_LAYER:
+            with source.open_blob(desc.digest, desc.size) as stream:
+                dest.put_blob(stream, desc.digest, desc.size)
+            break
 
 
 def push_image(
