@@ -14,12 +14,11 @@ from okdrelease._cli.common import (
     progress_printer,
     transport_options,
 )
-from okdrelease.errors import InvalidReferenceError, OkdReleaseError, UsageError
-from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location, validate_tag
+from okdrelease.errors import OkdReleaseError, UsageError
+from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.copy import copy_all, copy_image
-from okdrelease.transport.open import default_reference, open_location
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.copy import CopyResult, copy_location
+from okdrelease.transport.open import DefaultTransport
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -86,10 +85,6 @@ def _side_options(
     return options
 
 
-def _whole_layout(location: ImageLocation) -> bool:
-    return isinstance(location, LayoutLocation) and not location.refname and not location.digest
-
-
 def run(args: argparse.Namespace) -> int:
     """Copy SRC to DST; print the digest (or ``digest tag`` lines for a whole layout) on stdout."""
     src = parse_location(args.src)
@@ -101,27 +96,14 @@ def run(args: argparse.Namespace) -> int:
     dst_options = _side_options(
         base, dst, authfile=args.dest_authfile, creds=args.dest_creds, tls_verify=args.dest_tls_verify
     )
-    progress = progress_printer(args)
     if src_options.insecure or dst_options.insecure or base.insecure_registries:
         # The user asked for unverified TLS; one warning per request would drown the progress.
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    with RegistryClient(src_options) as src_client, RegistryClient(dst_options) as dst_client:
-        src_repo, src_ref = open_location(src, src_options, client=src_client)
-        whole = _whole_layout(src)
-        dst_repo, dst_ref = open_location(dst, dst_options, client=dst_client, create=True)
-        if whole and dst_ref is None:
-            names = src_repo.list_tags()
-            if isinstance(dst, RegistryLocation):
-                _check_tags(src, dst, names)
-            results = copy_all(src_repo, dst_repo, tags=names, progress=progress)
-            lines = [f"{digest} {tag}" for tag, digest in results.items()]
-        else:
-            src_ref = default_reference(src, src_repo, src_ref)
-            dst_tag, dst_digest = _destination_tag(dst, dst_ref, src_ref)
-            digest = copy_image(src_repo, src_ref, dst_repo, dst_tag, progress=progress)
-            if dst_digest and dst_digest != digest:
-                raise OkdReleaseError(f"{dst} names digest {dst_digest}, but the copied image is {digest}")
-            lines = [digest]
+    with DefaultTransport(src_options) as source, DefaultTransport(dst_options) as destination:
+        result = copy_location(
+            src, dst, source=source, destination=destination, progress=progress_printer(args)
+        )
+    lines = _lines(result)
     text = "".join(line + "\n" for line in lines)
     if args.digestfile:
         try:
@@ -133,24 +115,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_tags(src: ImageLocation, dst: RegistryLocation, names: list[str]) -> None:
-    """Refuse, before copying anything, ref names that cannot be tags in the destination registry."""
-    for name in names:
-        try:
-            validate_tag(name)
-        except InvalidReferenceError:
-            raise UsageError(f"{src} has ref name {name!r}, which cannot be a tag in {dst}") from None
-
-
-def _destination_tag(dst: ImageLocation, dst_ref: str | None, src_ref: str) -> tuple[str | None, str | None]:
-    """Return (tag to write or None, digest the destination names or None)."""
-    if isinstance(dst, RegistryLocation):
-        if dst.ref.digest:
-            return dst.ref.tag, dst.ref.digest
-        return dst.ref.tag or "latest", None
-    assert isinstance(dst, LayoutLocation)
-    if dst.digest:
-        return dst.refname, dst.digest
-    if dst.refname:
-        return dst.refname, None
-    return (None if src_ref.startswith("sha256:") else src_ref), None
+def _lines(result: CopyResult) -> list[str]:
+    """``digest tag`` per ref name for a whole layout, else the one digest."""
+    if result.whole_layout:
+        return [f"{image.digest} {image.tag}" for image in result.images]
+    return [image.digest for image in result.images]

@@ -9,6 +9,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 import attrs
 
 from okdrelease.oci.model import AnyManifest, Descriptor
+from okdrelease.reference import ImageLocation
 
 DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 #: HTTP statuses worth retrying (idempotent requests only).
@@ -128,4 +129,29 @@ class Repository(Protocol):
 
     def list_tags(self) -> list[str]:
         """All tags (registry, all pages) or ref names (layout)."""
+        ...
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Turns locations into repositories for one run and owns their connections.
+
+    Every command opens its images through this seam (``okdrelease.transport.open.DefaultTransport``
+    is the registry-and-layout implementation; overlays wrap another Transport).
+    """
+
+    @property
+    def options(self) -> TransportOptions:
+        """The settings every registry connection of this run uses."""
+        ...
+
+    def open(self, location: ImageLocation, create: bool = False) -> tuple[Repository, str | None]:
+        """Open the repository holding ``location``; return it and the tag/digest/ref name it names (or None).
+
+        ``create`` makes a missing OCI layout (registries need nothing created).
+        """
+        ...
+
+    def close(self) -> None:
+        """Release every connection this transport holds."""
         ...

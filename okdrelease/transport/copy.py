@@ -11,10 +11,14 @@ import logging
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 
-from okdrelease.errors import OkdReleaseError
+import attrs
+
+from okdrelease.errors import InvalidReferenceError, OkdReleaseError, UsageError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
-from okdrelease.transport.base import Repository
+from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
+from okdrelease.transport.base import Repository, Transport
+from okdrelease.transport.open import default_reference
 
 log = logging.getLogger(__name__)
 
@@ -172,3 +176,75 @@ def copy_all(
         )
         for name in names
     }
+
+
+@attrs.frozen
+class CopiedImage:
+    """One image written by ``copy_location``: the tag/ref name it got (None: by digest only) and its digest."""
+
+    tag: str | None
+    digest: str
+
+
+@attrs.frozen
+class CopyResult:
+    """What ``copy_location`` copied; ``whole_layout`` when every ref name of a layout was copied."""
+
+    images: tuple[CopiedImage, ...]
+    whole_layout: bool
+
+
+def copy_location(
+    src: ImageLocation,
+    dst: ImageLocation,
+    *,
+    source: Transport,
+    destination: Transport,
+    progress: Progress | None = None,
+) -> CopyResult:
+    """Copy ``src`` to ``dst`` (skopeo-like): one image, or every ref name of ``oci:DIR`` to ``oci:DIR``/a repository.
+
+    ``source`` and ``destination`` may be the same transport; they differ when each side has its
+    own credentials or TLS settings.
+    """
+    src_repo, src_ref = source.open(src)
+    dst_repo, dst_ref = destination.open(dst, create=True)
+    if _whole_layout(src) and dst_ref is None:
+        names = src_repo.list_tags()
+        if isinstance(dst, RegistryLocation):
+            _check_tags(src, dst, names)
+        results = copy_all(src_repo, dst_repo, tags=names, progress=progress)
+        return CopyResult(tuple(CopiedImage(tag, digest) for tag, digest in results.items()), True)
+    src_ref = default_reference(src, src_repo, src_ref)
+    dst_tag, dst_digest = _destination_tag(dst, dst_ref, src_ref)
+    digest = copy_image(src_repo, src_ref, dst_repo, dst_tag, progress=progress)
+    if dst_digest and dst_digest != digest:
+        raise OkdReleaseError(f"{dst} names digest {dst_digest}, but the copied image is {digest}")
+    return CopyResult((CopiedImage(dst_tag, digest),), False)
+
+
+def _whole_layout(location: ImageLocation) -> bool:
+    return isinstance(location, LayoutLocation) and not location.refname and not location.digest
+
+
+def _check_tags(src: ImageLocation, dst: RegistryLocation, names: list[str]) -> None:
+    """Refuse, before copying anything, ref names that cannot be tags in the destination registry."""
+    for name in names:
+        try:
+            validate_tag(name)
+        except InvalidReferenceError:
+            raise UsageError(f"{src} has ref name {name!r}, which cannot be a tag in {dst}") from None
+
+
+def _destination_tag(dst: ImageLocation, dst_ref: str | None, src_ref: str) -> tuple[str | None, str | None]:
+    """Return (tag to write or None, digest the destination names or None)."""
+    if isinstance(dst, RegistryLocation):
+        if dst.ref.digest:
+            return dst.ref.tag, dst.ref.digest
+        return dst.ref.tag or "latest", None
+    assert isinstance(dst, LayoutLocation)
+    if dst.digest:
+        return dst.refname, dst.digest
+    if dst.refname:
+        return dst.refname, None
+    return (None if src_ref.startswith("sha256:") else src_ref), None

@@ -54,8 +54,8 @@ def default_reference(location: ImageLocation, repository: Repository, reference
     return names[0]
 
 
-class Transport:
-    """Owns one RegistryClient and one LayoutRepository per layout directory for a whole run."""
+class DefaultTransport:
+    """The ``Transport`` of registries and OCI layouts: one RegistryClient, one LayoutRepository per directory."""
 
     def __init__(self, options: TransportOptions | None = None, *, client: RegistryClient | None = None):
         """Use ``client`` or create one from ``options``."""
@@ -65,7 +65,7 @@ class Transport:
         self._layouts: dict[str, LayoutRepository] = {}
 
     def __repr__(self) -> str:
-        return f"Transport(layouts={sorted(self._layouts)})"
+        return f"DefaultTransport(layouts={sorted(self._layouts)})"
 
     def open(self, location: ImageLocation | str, create: bool = False) -> tuple[Repository, str | None]:
         """Open a location (or its text form); layouts are cached per absolute path."""
@@ -86,8 +86,14 @@ class Transport:
         """Close the registry connections."""
         self.client.close()
 
-    def __enter__(self) -> Transport:
+    def __enter__(self) -> DefaultTransport:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: The name this class had before the ``Transport`` protocol (``transport.base``) existed; kept so
+#: callers that construct it keep working. New code constructs ``DefaultTransport`` and annotates
+#: with ``okdrelease.transport.base.Transport``.
+Transport = DefaultTransport
