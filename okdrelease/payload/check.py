@@ -1,9 +1,20 @@
-"""The lenient manifest sanity check oc runs on operator manifests (spec §3.9, Appendix C)."""
+"""The lenient manifest sanity check oc runs on operator manifests (spec §3.9, Appendix C).
+
+A file is composed with libyaml's C parser (PyYAML's ``CSafeLoader``) when PyYAML was built with it;
+that decides the common case, a file that passes, about 20 times faster than the pure-Python parser.
+Every other outcome (a parse error, a document that is not an object or lacks ``kind``/``apiVersion``)
+is decided again by the go-yaml-like pure-Python loader, which words the error exactly as oc does, so
+the verdicts are those of the pure loader (``tests/payload/test_check_loaders.py`` holds both to it).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+import threading
+from collections.abc import Callable
+from typing import Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
@@ -113,9 +124,22 @@ def _go_error_text(err: yaml.YAMLError) -> str:
     return f"line {line}: {problem}" if line else problem
 
 
-def _first_document(data: bytes) -> Node | None:
-    """Return the node of the first YAML document of ``data`` (None if empty); later documents are ignored."""
-    loader = _GoLikeLoader(data)
+#: libyaml's loader when PyYAML has it (``yaml.__with_libyaml__``), else None: the pure loader decides.
+_FAST_LOADER: type[yaml.CSafeLoader] | None = yaml.CSafeLoader if yaml.__with_libyaml__ else None
+
+
+#: What sends a file straight to the pure loader (see :func:`manifest_problem`).
+_UNSURE = re.compile(rb"\t|\xef\xbb\xbf|\A(?:\xff\xfe|\xfe\xff)")
+
+
+def _first_document(data: bytes, fast: bool = False) -> Node | None:
+    """Return the node of the first YAML document of ``data`` (None if empty); later documents are ignored.
+
+    ``fast`` composes it with libyaml (only a passing verdict is taken from it), else with the go-yaml-like
+    pure-Python loader.
+    """
+    loader: yaml.CSafeLoader | _GoLikeLoader
+    loader = _FAST_LOADER(data) if fast and _FAST_LOADER is not None else _GoLikeLoader(data)
     try:
         if not loader.check_node():
             return None
@@ -134,26 +158,119 @@ def _string_value(node: MappingNode, key: str) -> str:
     return value
 
 
+def _node_problem(node: Node | None, data: bytes) -> str | None:
+    """The reason a composed first document is not a Kubernetes object (None when it is one)."""
+    if not isinstance(node, MappingNode):
+        excerpt = data[:_EXCERPT] + b"..." if len(data) > _EXCERPT else data
+        return f"not a valid YAML/JSON object, got: {excerpt.decode('utf-8', 'replace')}"
+    for key in ("kind", "apiVersion"):
+        value = _string_value(node, key)
+        if not value:
+            return f"manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: {value}"
+    return None
+
+
+def pure_problem(data: bytes) -> str | None:
+    """The verdict of the go-yaml-like pure-Python loader: oc's error text after ``<file>: ``, or None."""
+    try:
+        node = _first_document(data)
+    except yaml.YAMLError as err:
+        return f"invalid YAML/JSON: {_go_error_text(err)}"
+    return _node_problem(node, data)
+
+
+def manifest_problem(data: bytes) -> str | None:
+    """Why ``data`` fails oc's sanity check (the text after ``<file>: ``), or None when it passes.
+
+    libyaml decides a pass; anything else is decided and worded by :func:`pure_problem`. Files libyaml
+    reads more leniently than the pure loader go to it directly: a tab anywhere (libyaml takes a tab
+    inside a plain scalar, ``kind: a\tb``, as text), a UTF-8 byte-order mark anywhere (libyaml skips
+    one at a line start) and UTF-16 (found by its mark).
+    """
+    if _FAST_LOADER is not None and not _UNSURE.search(data):
+        try:
+            if _node_problem(_first_document(data, fast=True), data) is None:
+                return None
+        except yaml.YAMLError:
+            pass
+    return pure_problem(data)
+
+
+def is_checked(filename: str) -> bool:
+    """Whether oc checks a file with this name (``.json``, ``.yml``, ``.yaml``)."""
+    return filename.endswith(CHECKED_SUFFIXES)
+
+
+def content_key(data: bytes) -> str:
+    """The key a verdict is remembered under: the content's ``sha256:`` digest."""
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class VerdictStore(Protocol):
+    """Where verdicts outlive a run (``okdrelease.cache.Cache`` is one): keyed by content digest."""
+
+    def get_verdict(self, key: str) -> tuple[bool, str | None]:
+        """``(found, problem)`` for the content digest ``key``."""
+        ...
+
+    def put_verdict(self, key: str, problem: str | None) -> None:
+        """Remember the verdict for the content digest ``key``."""
+        ...
+
+
+class ManifestChecker:
+    """Verdicts by content digest: each distinct file checked once per run (and once ever with a store).
+
+    Thread-safe; :meth:`precheck` may run in fetching threads as files arrive, :meth:`check` then only
+    looks the verdict up, so errors are still raised in payload order.
+    """
+
+    def __init__(
+        self, store: VerdictStore | None = None, decide: Callable[[bytes], str | None] | None = None
+    ):
+        """``store`` keeps verdicts across runs; ``decide`` defaults to :func:`manifest_problem`."""
+        self._store = store
+        self._decide = decide or manifest_problem
+        self._lock = threading.Lock()
+        self._verdicts: dict[str, str | None] = {}
+
+    def problem(self, filename: str, data: bytes) -> str | None:
+        """The verdict for one file (None for files oc does not check)."""
+        if not is_checked(filename):
+            return None
+        key = content_key(data)
+        with self._lock:
+            if key in self._verdicts:
+                return self._verdicts[key]
+        found, problem = self._store.get_verdict(key) if self._store is not None else (False, None)
+        if not found:
+            problem = self._decide(data)
+            if self._store is not None:
+                self._store.put_verdict(key, problem)
+        with self._lock:
+            self._verdicts[key] = problem
+        return problem
+
+    def precheck(self, filename: str, data: bytes) -> None:
+        """Decide a file's verdict now (e.g. while other images are still being fetched)."""
+        self.problem(filename, data)
+
+    def check(self, display_name: str, filename: str, data: bytes) -> None:
+        """Raise ReleaseError (oc's wording) if a checked file is not a Kubernetes object."""
+        problem = self.problem(filename, data)
+        if problem is not None:
+            raise ReleaseError(f"{display_name}: {problem}")
+        log.debug("manifest %s passed the sanity check", display_name)
+
+
 def check_manifest(display_name: str, filename: str, data: bytes) -> None:
     """Raise ReleaseError (oc's wording) if a ``.json``/``.yml``/``.yaml`` file is not a Kubernetes object.
 
     ``display_name`` is ``<tag>/<file>``; files with other extensions are not checked.
     """
-    if not filename.endswith(CHECKED_SUFFIXES):
+    if not is_checked(filename):
         return
-    try:
-        node = _first_document(data)
-    except yaml.YAMLError as err:
-        raise ReleaseError(f"{display_name}: invalid YAML/JSON: {_go_error_text(err)}") from err
-    if not isinstance(node, MappingNode):
-        excerpt = data[:_EXCERPT] + b"..." if len(data) > _EXCERPT else data
-        got = excerpt.decode("utf-8", "replace")
-        raise ReleaseError(f"{display_name}: not a valid YAML/JSON object, got: {got}")
-    for key in ("kind", "apiVersion"):
-        value = _string_value(node, key)
-        if not value:
-            raise ReleaseError(
-                f"{display_name}: manifests must contain Kubernetes API objects with 'kind' and "
-                f"'apiVersion' set: {value}"
-            )
+    problem = manifest_problem(data)
+    if problem is not None:
+        raise ReleaseError(f"{display_name}: {problem}")
     log.debug("manifest %s passed the sanity check", display_name)

@@ -1,0 +1,229 @@
+"""The libyaml fast path of the manifest check gives the pure go-yaml-like loader's verdict on every input.
+
+Real manifests come from ``../shared/testdata-real`` (read at run time); edge cases are generated
+here, plus seeded mutations (tabs, anchors, brackets, quotes, control characters) of real files.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from okdrelease.payload import check
+
+REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata-real"
+OBJECT = b"apiVersion: v1\nkind: ConfigMap\n"
+
+
+def _real_files() -> list[Path]:
+    files = sorted(p for p in REAL.rglob("*") if p.is_file() and check.is_checked(p.name))
+    assert len(files) > 600, f"expected the real manifests under {REAL}"
+    return files
+
+
+def _edge_cases() -> Iterator[bytes]:
+    yield from (
+        b"",
+        b"---\n",
+        b"...\n",
+        b"# only a comment\n",
+        OBJECT,
+        b"\xef\xbb\xbf" + OBJECT,  # UTF-8 BOM
+        "\ufeffapiVersion: v1\nkind: A\n".encode("utf-16-le"),
+        "\ufeffapiVersion: v1\nkind: A\n".encode("utf-16-be"),
+        b"\xef\xbb\xbf\xef\xbb\xbf" + OBJECT,  # two BOMs
+        OBJECT + b"\xef\xbb\xbfx: 1\n",  # BOM inside
+        b"apiVersion: v1\nkind: A\nkind: B\n",  # duplicate keys
+        b"apiVersion: v1\napiVersion: v2\nkind: A\n",
+        b"kind: A\napiVersion: v1\napiVersion: [x]\n",  # last duplicate wins, not a string
+        b"apiVersion:\tv1\nkind:\tA\n",  # tabs after the colon
+        b"apiVersion: v1\n\tkind: A\n",  # tab indentation
+        b"apiVersion: v1\nkind: A\t\n",
+        b"apiVersion: v1\nkind: A\nspec:\n\t- a\n",
+        b"apiVersion: v1\nkind: A\nspec: [\ta,\tb]\n",
+        b"apiVersion: v1\nkind: A\nspec: {\ta: 1}\n",
+        b'{\n\t"apiVersion": "v1",\n\t"kind": "A"\n}\n',
+        b"\tapiVersion: v1\nkind: A\n",
+        b"apiVersion: v1\nkind: A # a comment\t\n",
+        b"apiVersion: v1\nkind: A\ndata: |\n\ttabbed\n",
+        b"apiVersion: v1\nkind: A\ndata: |\n  a\n\tb\n",
+        b"a: &x 1\nb: &x v1\napiVersion: *x\nkind: A\n",  # repeated anchor
+        b"a: &x [1]\nb: &x {c: 2}\napiVersion: v1\nkind: A\nd: *x\n",
+        b"base: &b v1\napiVersion: *b\nkind: A\n",
+        b"apiVersion: v1\nkind: *missing\n",
+        b"apiVersion: &a v1\nkind: A\nx: &a\n",
+        b"x: &a\n  y: *a\napiVersion: v1\nkind: A\n",  # alias to an unfinished node
+        b"<<: {apiVersion: v1, kind: A}\n",  # merge key (not expanded by composition)
+        b"apiVersion: v1\nkind: A\n---\nkey: [broken\n",  # broken second document
+        b"apiVersion: v1\nkind: A\n---\napiVersion: v2\nkind: B\n",
+        b"---\napiVersion: v1\nkind: A\n...\n---\n",
+        b"--- !!map\napiVersion: v1\nkind: A\n",
+        b"- apiVersion: v1\n  kind: A\n",
+        b"{apiVersion: v1, kind: A}",
+        b'{"apiVersion": "v1", "kind": "A",}',  # JSON trailing comma
+        b'{"apiVersion":"v1","kind":"A"}',
+        b'{"apiVersion": "v1", "kind": "A"',
+        b'{"apiVersion": "v1" "kind": "A"}',
+        b"[apiVersion, kind]",
+        b"{a: [1, {b: c}], apiVersion: v1, kind: A}",
+        b"{a:b, apiVersion: v1, kind: A}",
+        b"{? a : b, apiVersion: v1, kind: A}",
+        b"[a: b]",
+        b"apiVersion: v1\nkind: A\nx: [a, b]: c\n",
+        b"apiVersion: v1\r\nkind: A\r\n",
+        b"apiVersion: v1\rkind: A\r",
+        "apiVersion: v1\u2028kind: A\n".encode(),
+        "apiVersion: v1\x85kind: A\n".encode(),
+        b"apiVersion: v1\nkind: A\x07\n",
+        b"apiVersion: v1\nkind: A\x00\n",
+        b"apiVersion: v1\nkind: \xff\n",
+        b"apiVersion: v1\nkind: \xc3\n",
+        b"apiVersion: 2024-01-01\nkind: A\n",
+        b"apiVersion: v1\nkind: !!str A\n",
+        b"apiVersion: v1\nkind: !custom A\n",
+        b"apiVersion: v1\nkind: !!int 5\n",
+        b"apiVersion: v1\nkind: 5\n",
+        b"apiVersion: v1\nkind: true\n",
+        b"apiVersion: v1\nkind: null\n",
+        b"apiVersion: v1\nkind: ~\n",
+        b"apiVersion: v1\nkind: ''\n",
+        b"apiVersion: v1\nkind: 1.5\n",
+        b"apiVersion: v1\nkind: .inf\n",
+        b"\"apiVersion\": v1\n'kind': A\n",
+        b"? apiVersion\n: v1\n? kind\n: A\n",
+        b"apiVersion: v1\nkind: >\n  folded\n  text\n",
+        b"apiVersion: v1\nkind: |-\n  A\n",
+        b'apiVersion: v1\nkind: "A\\q"\n',
+        b'apiVersion: v1\nkind: "A\\x41\\u0041"\n',
+        b"apiVersion: v1\nkind: 'it''s'\n",
+        b"apiVersion: v1\nkind: A: B\n",
+        b"apiVersion: v1\nkind: A\n  - x\n",
+        b"apiVersion: v1\nkind:\n- A\n",
+        b"apiVersion: v1\nkind: A\nlist:\n- a\n - b\n",
+        b"apiVersion: v1\nkind: @A\n",
+        b"apiVersion: v1\nkind: `A\n",
+        b"apiVersion: v1\nkind: A\n%YAML 1.1\n",
+        b"%YAML 1.1\n---\napiVersion: v1\nkind: A\n",
+        b"%YAML 1.2\n---\napiVersion: v1\nkind: A\n",
+        b"%YAML 2.0\n---\napiVersion: v1\nkind: A\n",
+        b"%YAML 1.1\n%YAML 1.1\n---\napiVersion: v1\nkind: A\n",
+        b"%TAG ! tag:example.com,2000:\n---\napiVersion: v1\nkind: !x A\n",
+        b"%TAG ! a:\n%TAG ! b:\n---\napiVersion: v1\nkind: A\n",
+        b"apiVersion: v1\nkind: !u!x A\n",
+        b"%FOO bar\n---\napiVersion: v1\nkind: A\n",
+        b"apiVersion: v1\nkind: A\n" + b"k" * 1100 + b": v\n",  # simple key over 1024 characters
+        b"apiVersion: v1\nkind: A\n---\n---\n",
+        b"apiVersion: v1\nkind: A\n--- a\n",
+        b"apiVersion: v1\n---kind: A\n",
+        b"apiVersion: v1\nkind: A\n...\nx: [\n",
+        b"apiVersion: v1\nkind: A\nx: 'unterminated\n",
+        b'apiVersion: v1\nkind: A\nx: "unterminated\n',
+        b"apiVersion: v1\nkind: A\nx: |\n  a\n b\n",
+        b"apiVersion: v1\nkind: A\nx: - a\n",
+        b"apiVersion: v1\nkind: A\nx: ! a\n",
+        b"apiVersion: v1\nkind: A\nx: & a\n",
+        b"apiVersion: v1\nkind: A\nx: *\n",
+        b"apiVersion: v1\nkind: A\nx: [a, b,]\n",
+        b"apiVersion: v1\nkind: A\nx: [,]\n",
+        b"apiVersion: v1\nkind: A\nx: {a, b}\n",
+        b"apiVersion: v1\nkind: A\nx: {a: }\n",
+        b"apiVersion: v1\nkind: A\nx: [a\n  b]\n",
+        b"apiVersion: v1\nkind: A\nx: [a\nb]\n",
+        b"apiVersion: v1\nkind: A\nx:\n  - a\n  -b\n",
+        b"apiVersion: v1\nkind: A\nx: a #b\n#c\n",
+        b"apiVersion: v1\nkind: A\nx: a#b\n",
+        b"apiVersion: v1 \nkind: A  \n",
+        b"apiVersion: v1\nkind: A\n" * 3,
+        b"- [a, b]\n- {c: d}\n",
+        b"'a'\n",
+        b"42",
+        b"null",
+        b"!!map {}",
+        b"{}",
+        b"[]",
+    )
+
+
+def _mutations(data: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
+    """Seeded local edits of ``data``: the kind of damage a hand edit or a bad template does."""
+    inserts = (
+        *(b"\t", b" ", b"  ", b": ", b"- ", b"? ", b"&a ", b"&a", b"*a", b"!", b"!!str ", b"|", b">", b"%"),
+        *(b"[", b"]", b"{", b"}", b",", b'"', b"'", b"\\", b"#", b"@", b"`", b"...", b"---"),
+        *(b"\x07", b"\n", b"\r", b"\xc2\x85", b"\xef\xbb\xbf", b"\xff"),
+    )
+    head = data[:1500]
+    for _ in range(count):
+        at = rng.randrange(len(head) + 1)
+        choice = rng.randrange(4)
+        if choice == 0:
+            yield head[:at] + rng.choice(inserts) + head[at:]
+        elif choice == 3:
+            yield head[:at] + rng.choice(inserts) + head[at + 1 :]
+        elif choice == 1:
+            yield head[:at] + head[at + 1 :]
+        else:
+            line_start = head.rfind(b"\n", 0, at) + 1
+            yield head[:line_start] + b"\t" + head[line_start:]
+
+
+def _verdicts_agree(data: bytes) -> tuple[str | None, str | None]:
+    return check.manifest_problem(data), check.pure_problem(data)
+
+
+def test_libyaml_is_in_use() -> None:
+    assert yaml.__with_libyaml__, "PyYAML without libyaml: the fast path is not exercised"
+    assert check._FAST_LOADER is yaml.CSafeLoader
+
+
+def test_real_manifests_same_verdicts() -> None:
+    disagree = []
+    passed = 0
+    for path in _real_files():
+        data = path.read_bytes()
+        fast, pure = _verdicts_agree(data)
+        passed += fast is None
+        if fast != pure:
+            disagree.append((path, fast, pure))
+    assert disagree == []
+    assert passed > 600  # the real manifests are objects; a fast path deciding nothing would show here
+
+
+@pytest.mark.parametrize("data", list(_edge_cases()))
+def test_edge_cases_same_verdicts(data: bytes) -> None:
+    fast, pure = _verdicts_agree(data)
+    assert fast == pure
+
+
+def test_mutated_real_manifests_same_verdicts() -> None:
+    rng = random.Random(20261205)
+    files = _real_files()
+    disagree = []
+    failing = 0
+    for path in rng.sample(files, 120):
+        for mutated in _mutations(path.read_bytes(), rng, 12):
+            fast, pure = _verdicts_agree(mutated)
+            failing += pure is not None
+            if fast != pure:
+                disagree.append((path.name, mutated[:200], fast, pure))
+    assert disagree == []
+    assert failing > 100  # the mutations do produce broken files
+
+
+def test_checker_remembers_verdicts_by_content() -> None:
+    calls: list[bytes] = []
+
+    def decide(data: bytes) -> str | None:
+        calls.append(data)
+        return check.manifest_problem(data)
+
+    checker = check.ManifestChecker(decide=decide)
+    checker.precheck("a.yaml", OBJECT)
+    checker.check("op/b.yaml", "b.yaml", OBJECT)
+    checker.check("op/README", "README", b"[")
+    with pytest.raises(check.ReleaseError, match=r"^op/c\.json: not a valid YAML/JSON object, got: \[\]$"):
+        checker.check("op/c.json", "c.json", b"[]")
+    assert calls == [OBJECT, b"[]"]
