@@ -1,0 +1,68 @@
+"""Command line: ``python -m tests.differential --seeds N [--start S] [--check new,info,...]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from .harness import ALL_CHECKS, SeedReport, run_seed
+from .runner import Session, clean, oc_binary, scratch_dir
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from registry_rig import RegistryServer  # noqa: E402
+
+
+def report(result: SeedReport, out: list[str]) -> None:
+    """Append ``result``'s differences to ``out``."""
+    for diff in result.differences:
+        out.append(f"--- seed {result.seed} [{diff.area}] ({result.summary})")
+        out.append(diff.detail)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the seeds; print differences; 1 if any."""
+    parser = argparse.ArgumentParser(prog="python -m tests.differential")
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--start", type=int, default=0)
+    parser.add_argument("--check", default=",".join(ALL_CHECKS), help="areas to compare")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    args = parser.parse_args(argv)
+    oc = oc_binary()
+    if oc is None:
+        print("../shared/tools/oc/oc not found", file=sys.stderr)
+        return 2
+    checks = tuple(args.check.split(","))
+    scratch = scratch_dir(None)
+    totals: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
+    lines: list[str] = []
+    failing: list[int] = []
+    started = time.monotonic()
+    with RegistryServer(scratch / "registry", flavour="http") as info:
+        session = Session(info.host, oc, scratch)
+        for seed in range(args.start, args.start + args.seeds):
+            result = run_seed(session, seed, checks)
+            totals.update(result.applied)
+            areas.update(d.area for d in result.differences)
+            print(f"seed {seed}: oc exit {result.oc_code}, {len(result.differences)} differences", flush=True)
+            if result.differences:
+                failing.append(seed)
+                report(result, lines)
+                print("\n".join(lines[-2 * len(result.differences) :]), flush=True)
+            if not args.keep:
+                clean(scratch / f"seed-{seed}")
+    if not args.keep:
+        clean(scratch)
+    print(
+        f"{args.seeds} seeds ({args.start}..{args.start + args.seeds - 1}) in {time.monotonic() - started:.0f}s; "
+        f"{len(failing)} with differences {failing}; by area {dict(areas)}; "
+        f"documented deviations applied {dict(totals)}"
+    )
+    return 1 if failing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

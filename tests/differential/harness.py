@@ -1,0 +1,173 @@
+"""One seed end to end: push, run oc and okdrelease, compare ``new``, then ``info`` and ``extract``.
+
+Areas of a difference: ``new:*`` (okdrelease's ``release new``), ``info``/``extract`` (oc reading
+okdrelease's release differently from oc's own: a ``new`` problem too), ``parity:info`` /
+``parity:extract`` (okdrelease's ``info``/``extract`` on oc's release printing something else than
+oc), ``generator`` (the scenario could not be set up).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import attrs
+
+from .compare import Comparison, Difference, compare_files, compare_outcomes, q6_check, text_diff
+from .runner import Outcome, Placeholders, Session, collect, created_of, placeholders, prepare
+from .scenario import Scenario, generate
+
+ALL_CHECKS = ("new", "info", "extract", "parity:info", "parity:extract")
+
+
+@attrs.frozen
+class SeedReport:
+    """What one seed found."""
+
+    seed: int
+    summary: str
+    differences: tuple[Difference, ...]
+    applied: Counter[str]
+    oc_code: int
+
+
+def run_new(
+    session: Session,
+    scenario: Scenario,
+    ph: Placeholders,
+    side: str,
+    extra: list[str],
+    env: dict[str, str] | None,
+) -> Outcome:
+    """Run ``release new`` with the scenario's arguments on ``side``."""
+    args = [ph.fill(a) for a in scenario.args] + extra
+    ph.out.mkdir(parents=True, exist_ok=True)
+    if side == "oc":
+        proc = session.run(session.oc_cmd("adm", "release", "new", *args), env)
+    else:
+        proc = session.run(session.py_cmd("new", *args), env)
+    return collect(session, side, proc, ph)
+
+
+def run_seed(session: Session, seed: int, checks: tuple[str, ...] = ALL_CHECKS) -> SeedReport:
+    """Run ``seed``; return its differences."""
+    scenario = generate(seed)
+    work = session.scratch / f"seed-{seed}"
+    repo = prepare(session, scenario, work)
+    ph = {side: placeholders(session, scenario, work, repo, side) for side in ("oc", "py", "pq")}
+    if scenario.phase1_args:
+        phase1 = session.run(
+            session.oc_cmd("adm", "release", "new", *[ph["oc"].fill(a) for a in scenario.phase1_args])
+        )
+        if phase1.code != 0:
+            # oc refusing the drawn input release (an invalid manifest, an unresolvable placeholder)
+            # leaves nothing to compare; counted as skipped, and a generator problem when no errors
+            # were wanted.
+            skipped = Counter({"skipped: oc refused the input release": 1})
+            diffs: tuple[Difference, ...] = ()
+            if "errors-wanted" not in scenario.features and "unknown version reference" in phase1.stderr:
+                diffs = (Difference("generator", f"phase 1 failed: {phase1.stderr.strip()}"),)
+            return SeedReport(seed, scenario.summary(), diffs, skipped, phase1.code)
+    oc = run_new(session, scenario, ph["oc"], "oc", [], None)
+    created = created_of(oc)
+    env = {"SOURCE_DATE_EPOCH": str(created)} if created is not None else None
+    py = run_new(session, scenario, ph["py"], "py", [], env)
+    canonical = "canonical-rebuild" in scenario.features
+    if "q6-override-existing" in scenario.features:
+        compat = run_new(session, scenario, ph["pq"], "pq", ["--duplicate-override-manifests"], env)
+        c = compare_outcomes(oc, compat, ph["oc"], ph["pq"], canonical)
+        q6_check(c, py, compat)
+        py = compat
+    else:
+        c = compare_outcomes(oc, py, ph["oc"], ph["py"], canonical)
+    if "new" not in checks:
+        c.differences = [d for d in c.differences if not d.area.startswith("new")]
+    if oc.release and py.release:
+        readers(session, c, oc, py, ph, checks)
+    return SeedReport(seed, scenario.summary(), tuple(c.differences), c.applied, oc.proc.code)
+
+
+def _ref(session: Session, outcome: Outcome) -> str:
+    assert outcome.release is not None
+    return f"{session.host}/{outcome.out_repo}@{outcome.release.digest}"
+
+
+def _info_json(session: Session, outcome: Outcome, text: str) -> str:
+    """oc's info JSON of ``outcome``'s release with its GZIP-dependent digests and the config size masked."""
+    release = outcome.release
+    assert release is not None
+    volatile = {release.digest: "<release>"}
+    for index, (manifest, _config, _layer) in enumerate(release.children):
+        doc = json.loads(manifest or b"{}")
+        if "config" in doc:
+            from .images import sha256
+
+            volatile[sha256(manifest)] = f"<manifest-{index}>"
+            volatile[doc["config"]["digest"]] = f"<config-{index}>"
+            volatile[doc["layers"][-1]["digest"]] = f"<payload-{index}>"
+    for digest, name in volatile.items():
+        text = text.replace(digest, name)
+    text = text.replace(outcome.out_repo, "{out_repo}")
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(doc, dict) and isinstance(doc.get("config"), dict):
+        doc["config"].pop("size", None)
+    return json.dumps(doc, indent=1, sort_keys=True)
+
+
+def _tree(directory: Path) -> dict[str, tuple[int, int, bytes]]:
+    return {
+        str(p.relative_to(directory)): (0, 0, p.read_bytes())
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+
+
+def readers(
+    session: Session,
+    c: Comparison,
+    oc: Outcome,
+    py: Outcome,
+    ph: dict[str, Placeholders],
+    checks: tuple[str, ...],
+) -> None:
+    """info -o json and extract of both releases with oc; okdrelease's info/extract of oc's release."""
+    oc_ref, py_ref = _ref(session, oc), _ref(session, py)
+    oc_info = session.run(session.oc_cmd("adm", "release", "info", "--insecure", "-o", "json", oc_ref))
+    if "info" in checks:
+        py_info = session.run(session.oc_cmd("adm", "release", "info", "--insecure", "-o", "json", py_ref))
+        a = _info_json(session, oc, oc_info.stdout.decode("utf-8", "replace"))
+        b = _info_json(session, py, py_info.stdout.decode("utf-8", "replace"))
+        c.text("info", a, b)
+    if "parity:info" in checks:
+        ours = session.run(session.py_cmd("info", "--insecure", "-o", "json", oc_ref))
+        if (ours.code, ours.stdout) != (oc_info.code, oc_info.stdout):
+            c.add(
+                "parity:info",
+                f"exit {oc_info.code}/{ours.code}\n"
+                + text_diff(oc_info.stdout.decode(), ours.stdout.decode()),
+            )
+        plain_oc = session.run(session.oc_cmd("adm", "release", "info", "--insecure", oc_ref))
+        plain_py = session.run(session.py_cmd("info", "--insecure", oc_ref))
+        c.text("parity:info-text", _no_age(plain_oc.stdout.decode()), _no_age(plain_py.stdout.decode()))
+    work = ph["oc"].work
+    oc_dir, py_dir, ours_dir = work / "x-oc", work / "x-py", work / "x-ours"
+    session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(oc_dir), oc_ref))
+    if "extract" in checks:
+        session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(py_dir), py_ref))
+        compare_files(c, "extract", _tree(oc_dir), _tree(py_dir))
+    if "parity:extract" in checks:
+        session.run(session.py_cmd("extract", "--insecure", "--to", str(ours_dir), oc_ref))
+        compare_files(c, "parity:extract", _tree(oc_dir), _tree(ours_dir) if ours_dir.is_dir() else None)
+
+
+_AGE = re.compile(r"(Created:\s+\S+ \([^)]*\)|Created:.*)")
+
+
+def _no_age(text: str) -> str:
+    """info text with the relative creation age masked (it depends on the clock)."""
+    return _AGE.sub("Created: <masked>", text)
