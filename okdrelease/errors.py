@@ -60,3 +60,14 @@ class SignatureError(OkdReleaseError):
 
 class UsageError(OkdReleaseError):
     """The command line or library options are inconsistent."""
+
+
+class NoMatchingPlatformError(ReleaseError):
+    """No entry of a manifest list passed the platform filter."""
+
+    def __init__(self) -> None:
+        super().__init__("filtered all images from manifest list")
+
+
+class UnsafePathError(ReleaseError):
+    """A name from the input would write outside the directory it must stay in."""

@@ -12,7 +12,8 @@ import attrs
 import pytest
 
 from okdrelease.cli import main
-from okdrelease.payload.build import NewOptions, new_release, parse_created
+from okdrelease.payload.pipeline import new_release
+from okdrelease.payload.plan import NewOptions, parse_created
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.registry import RegistryClient

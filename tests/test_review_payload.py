@@ -17,15 +17,12 @@ from okdrelease.cli import main
 from okdrelease.errors import NotFoundError, ReleaseError, UsageError
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.payload import image as release_image
-from okdrelease.payload.build import (
-    FROM_RELEASE_ANNOTATION,
-    LayoutContentTransport,
-    NewOptions,
-    new_release,
-    parse_created,
-)
+from okdrelease.payload.compose import FROM_RELEASE_ANNOTATION
+from okdrelease.payload.pipeline import new_release
+from okdrelease.payload.plan import NewOptions, parse_created
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.open import Transport
+from okdrelease.transport.overlay import LayoutContentTransport
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "testdata" / "sample-payload"

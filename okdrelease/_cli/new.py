@@ -7,7 +7,8 @@ import sys
 from typing import Any
 
 from okdrelease._cli.common import add_registry_flags, progress_printer, split_list, transport_options
-from okdrelease.payload.build import NewOptions, new_release, parse_created
+from okdrelease.payload.pipeline import new_release
+from okdrelease.payload.plan import NewOptions, parse_created
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -21,6 +22,16 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("mappings", nargs="*", metavar="SRC=DST", help="add or override component images")
+    _input_flags(p)
+    _release_flags(p)
+    _destination_flags(p)
+    _signing_flags(p)
+    add_registry_flags(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def _input_flags(p: argparse.ArgumentParser) -> None:
     inputs = p.add_argument_group("inputs")
     inputs.add_argument("-f", "--from-image-stream-file", metavar="PATH", help="ImageStream file, - or URL")
     inputs.add_argument("--from-release", metavar="PULLSPEC", help="an existing release image")
@@ -39,6 +50,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     inputs.add_argument("--reference-mode", default="", help="public (default) or source")
     inputs.add_argument("--component-versions", default="", metavar="K=V,...")
     inputs.add_argument("--component-versions-display-names", default="", metavar="K=NAME,...")
+
+
+def _release_flags(p: argparse.ArgumentParser) -> None:
     release = p.add_argument_group("release")
     release.add_argument("--name", default="", help="release name, a semantic version")
     release.add_argument("--previous", action="append", default=None, metavar="V,...")
@@ -62,6 +76,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     checks.add_argument(
         "--pin-digests", action="store_true", help="write tag-referenced overrides as repo@digest (Q8)"
     )
+
+
+def _destination_flags(p: argparse.ArgumentParser) -> None:
     dest = p.add_argument_group("destination")
     dest.add_argument("--to-image", metavar="PULLSPEC", help="push the release here (or oci:DIR[:TAG])")
     dest.add_argument("--to-image-base", metavar="PULLSPEC")
@@ -79,6 +96,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="choose manifest-list entries by os/arch[/variant] (default: oc's)",
     )
     dest.add_argument("--skip-verification", action="store_true", help=argparse.SUPPRESS)
+
+
+def _signing_flags(p: argparse.ArgumentParser) -> None:
     sign = p.add_argument_group("signing")
     sign.add_argument("--sign-by", metavar="SECRET.asc", help="OpenPGP secret key: sign the pushed release")
     sign.add_argument(
@@ -92,9 +112,6 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         metavar="DIR",
         help="write the signature ConfigMap oc adm release mirror writes",
     )
-    add_registry_flags(p)
-    p.set_defaults(func=run)
-    return p
 
 
 def options_from_args(args: argparse.Namespace) -> NewOptions:

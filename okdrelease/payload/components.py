@@ -1,177 +1,134 @@
-"""Resolving component images: manifest, config, labels, and operator ``/manifests`` (spec §3.7)."""
+"""Stage 4 of ``new``: resolved components (spec §3.7).
+
+Every DockerImage tag is read concurrently: labels become annotations, operators' ``/manifests``
+are extracted. The result is a new value; the stream passed in is not changed.
+"""
 
 from __future__ import annotations
 
-import re
-import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from typing import BinaryIO
+import copy
+from collections.abc import Mapping
 
 import attrs
 
-from okdrelease.errors import NotFoundError, OkdReleaseError, RegistryError, UnauthorizedError
-from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
-from okdrelease.transport.base import Repository
+from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
+from okdrelease.payload.context import Run
+from okdrelease.payload.imagestream import ImageStream, TagReference
+from okdrelease.payload.resolve import (
+    ManifestFile,
+    ResolvedImage,
+    describe_registry_error,
+    open_pullspec,
+    resolve_all,
+    tampered,
+)
+from okdrelease.payload.versions import ALLOWED_COMPONENTS, parse_component_versions
 
-OPERATOR_LABEL = "io.openshift.release.operator"
-KEEP_LIST_PLATFORM = re.compile("linux/amd64")
+__all__ = ["COMMIT_LABELS", "OVERRIDE_ANNOTATION", "Resolution", "label_annotations", "resolve_components"]
+
+OVERRIDE_ANNOTATION = "io.openshift.release.override"
+COMMIT_LABELS = (
+    "io.openshift.build.commit.id",
+    "io.openshift.build.commit.ref",
+    "io.openshift.build.source-location",
+)
+VERSIONS_LABEL = "io.openshift.build.versions"
+DISPLAY_NAMES_LABEL = "io.openshift.build.version-display-names"
 
 
 @attrs.frozen
-class ManifestFile:
-    """A top-level file of an operator's ``/manifests`` directory."""
+class Visited:
+    """One component after its image was read."""
 
     name: str
-    data: bytes = attrs.field(repr=False)
-    mtime: float
+    image: ResolvedImage
+    annotations: dict[str, str]
+    manifests: tuple[ManifestFile, ...] | None
 
 
 @attrs.frozen
-class ResolvedImage:
-    """A component image after its manifest and config were read."""
+class Resolution:
+    """Per-tag results of visiting component images, and the stream with their labels as annotations."""
 
-    repository: Repository = attrs.field(eq=False, repr=False)
-    manifest: Manifest
-    config: ImageConfig
-    list_digest: str | None = None
-    index: Index | None = attrs.field(default=None, eq=False, repr=False)
-
-    @property
-    def digest(self) -> str:
-        """The digest of the selected single-image manifest."""
-        return self.manifest.digest
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """The image config labels."""
-        return self.config.labels
-
-    @property
-    def is_operator(self) -> bool:
-        """True for any non-empty operator label value (Q19)."""
-        return bool(self.labels.get(OPERATOR_LABEL))
+    stream: ImageStream
+    images: Mapping[str, ResolvedImage] = attrs.field(factory=dict)
+    operator_files: Mapping[str, tuple[ManifestFile, ...]] = attrs.field(factory=dict)
+    operators: tuple[str, ...] = ()
 
 
-def select_child(index: Index, platform: re.Pattern[str] | None) -> Descriptor:
-    """Pick the first entry of a list that passes ``platform`` (None = no filter)."""
-    for desc in index.manifests:
-        if platform is None:
-            return desc
-        plat = desc.platform
-        text = str(plat) if plat is not None else ""
-        if platform.search(text):
-            return desc
-    raise OkdReleaseError("filtered all images from manifest list")
+def label_annotations(tag: TagReference, labels: Mapping[str, str], ref: str) -> dict[str, str]:
+    """The tag's annotations with the image's commit and version labels copied in (spec §3.7.3)."""
+    annotations = dict(tag.annotations or {})
+    for key in COMMIT_LABELS:
+        annotations[key] = labels.get(key, "")
+    versions = labels.get(VERSIONS_LABEL, "")
+    if versions:
+        display = labels.get(DISPLAY_NAMES_LABEL, "")
+        try:
+            parsed = parse_component_versions(versions, display)
+        except OkdReleaseError as err:
+            raise ReleaseError(
+                f'unable to check whether to include image {ref}: tag "{tag.name}" has an invalid '
+                f"io.openshift.build.versions or io.openshift.build.version-display-names label: {err}"
+            ) from err
+        for key in parsed:
+            if key not in ALLOWED_COMPONENTS:
+                raise ReleaseError(
+                    f'unable to check whether to include image {ref}: tag "{tag.name}" references a component '
+                    f'version "{key}" which is not in the allowed list'
+                )
+        annotations[VERSIONS_LABEL] = versions
+        annotations[DISPLAY_NAMES_LABEL] = display
+    return annotations
 
 
-class BlobCache:
-    """Per-run, thread-safe memo: every key is computed at most once, concurrent askers wait."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._futures: dict[object, Future[object]] = {}
-        self.hits = 0
-
-    def get(self, key: object, compute: Callable[[], object]) -> object:
-        """Return the cached value for ``key``, computing it once."""
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if future is None:
-                future = Future()
-                self._futures[key] = future
-            else:
-                self.hits += 1
-        if owner:
-            try:
-                future.set_result(compute())
-            except BaseException as err:
-                future.set_exception(err)
-        return future.result()
+def _read(run: Run, pullspec: str) -> ResolvedImage:
+    """Resolve one component, failures worded as oc words them."""
+    try:
+        repo, reference = open_pullspec(run.transport, pullspec)
+    except OkdReleaseError as err:
+        raise ReleaseError(str(err)) from err
+    try:
+        return run.resolver.resolve(repo, reference)
+    except DigestMismatchError as err:
+        raise ReleaseError(tampered("one or more input images", pullspec, err)) from err
+    except NoMatchingPlatformError as err:
+        raise ReleaseError(f"failed to retrieve manifests from image {pullspec}: {err}") from err
+    except ReleaseError:
+        raise
+    except OkdReleaseError as err:
+        raise ReleaseError(describe_registry_error(pullspec, err)) from err
 
 
-def describe_registry_error(ref: str, err: OkdReleaseError) -> str:
-    """Word a failure to read a component image the way oc does (spec §3.7.2 step 3)."""
-    if isinstance(err, UnauthorizedError):
-        return f'image "{ref}" does not exist or you don\'t have permission to access the repository'
-    if isinstance(err, NotFoundError):
-        return f'image "{ref}" not found: {err}'
-    if isinstance(err, RegistryError):
-        return f"unable to read image {ref}: {err}"
-    return f"unable to read image {ref}: {err}"
+def visit(run: Run, tag: TagReference) -> Visited:
+    """Read one component: its labels as annotations; an operator's ``/manifests``."""
+    pullspec = tag.from_name
+    image = _read(run, pullspec)
+    annotations = label_annotations(tag, image.labels, pullspec)
+    if not image.is_operator:
+        return Visited(tag.name, image, annotations, None)
+    override = (tag.annotations or {}).get(OVERRIDE_ANNOTATION) == "true"
+    if override:
+        run.emit(f"info: Loading override {pullspec} {tag.name}")
+    else:
+        digest = pullspec.rpartition("@")[2] if "@" in pullspec else ""
+        run.emit(f"info: Loading {digest} {tag.name}")
+    files = run.resolver.operator_manifests(image, all_layers=override, ref=pullspec)
+    return Visited(tag.name, image, annotations, files)
 
 
-def resolve_image(
-    repository: Repository,
-    reference: str,
-    *,
-    platform: re.Pattern[str] | None,
-    cache: BlobCache,
-) -> ResolvedImage:
-    """Read the manifest (first matching list entry) and config of one image."""
-    top = repository.get_manifest(reference)
-    list_digest: str | None = None
-    index: Index | None = None
-    if isinstance(top, Index):
-        index = top
-        list_digest = top.digest
-        child = select_child(top, platform)
-        top = repository.get_manifest(child.digest)
-        if isinstance(top, Index):
-            raise OkdReleaseError(f"use --keep-manifest-list option for image manifest type {top.media_type}")
-    manifest = top
-    config_desc = manifest.config
-    if config_desc.media_type not in (
-        "application/vnd.docker.container.image.v1+json",
-        "application/vnd.oci.image.config.v1+json",
-    ):
-        raise OkdReleaseError(
-            f"{repository.display}@{manifest.digest} does not have the expected image configuration media type: "
-            f"{config_desc.media_type}"
-        )
-
-    def load_config() -> ImageConfig:
-        raw = repository.read_blob(config_desc.digest, config_desc.size)
-        return ImageConfig.from_bytes(raw, config_desc.digest)
-
-    config = cache.get(("config", config_desc.digest), load_config)
-    assert isinstance(config, ImageConfig)
-    return ResolvedImage(repository, manifest, config, list_digest, index)
-
-
-def read_operator_manifests(
-    image: ResolvedImage,
-    *,
-    all_layers: bool,
-    cache: BlobCache,
-    ref: str,
-) -> list[ManifestFile]:
-    """Return the top-level files of ``/manifests`` from the last layer (or all layers, whiteouts applied)."""
-    from okdrelease.oci.layers import extract_prefix
-
-    layers = image.manifest.layers
-    if not layers:
-        raise OkdReleaseError(
-            f"unable to filter layers for {ref}: tried to select layer -1, but image only has 0 layers"
-        )
-    selected: Sequence[Descriptor] = layers if all_layers else layers[-1:]
-    repo = image.repository
-
-    def extract() -> list[ManifestFile]:
-        openers = [_opener(repo, d) for d in selected]
-        files = extract_prefix(openers, "manifests/")
-        out = []
-        for path, entry in sorted(files.items()):
-            if "/" in path or not entry.is_file:
-                continue
-            out.append(ManifestFile(path, entry.data, entry.mtime))
-        return out
-
-    result = cache.get(("manifests", tuple(d.digest for d in selected)), extract)
-    assert isinstance(result, list)
-    return result
-
-
-def _opener(repo: Repository, desc: Descriptor) -> Callable[[], BinaryIO]:
-    return lambda: repo.open_blob(desc.digest, desc.size)
+def resolve_components(stream: ImageStream, run: Run) -> Resolution:
+    """Visit every DockerImage tag concurrently; the first failure (in stream order) is raised."""
+    tags = [t for t in stream.tags if t.from_kind == "DockerImage"]
+    visited = resolve_all(tags, lambda tag: visit(run, tag), run.workers)
+    annotated = copy.deepcopy(stream)
+    images = [t for t in annotated.tags if t.from_kind == "DockerImage"]
+    for tag, result in zip(images, visited, strict=True):
+        tag.annotations = result.annotations
+    operators = tuple(v.name for v in visited if v.manifests is not None)
+    return Resolution(
+        stream=annotated,
+        images={v.name: v.image for v in visited},
+        operator_files={v.name: v.manifests for v in visited if v.manifests is not None},
+        operators=operators,
+    )

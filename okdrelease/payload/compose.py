@@ -1,0 +1,81 @@
+"""Stage 3 of ``new``: the release's name, time, metadata and stream from the inputs (spec §3.5)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import attrs
+
+from okdrelease.errors import ReleaseError
+from okdrelease.payload.imagestream import ImageStream, format_time, sort_tags
+from okdrelease.payload.inputs import Inputs
+from okdrelease.payload.inputs.mappings import with_overrides
+from okdrelease.payload.metadata import CincinnatiMetadata, build_release_metadata
+from okdrelease.payload.plan import Plan, default_created
+from okdrelease.payload.semver import SemverError
+from okdrelease.payload.semver import parse as parse_semver
+
+FROM_RELEASE_ANNOTATION = "release.openshift.io/from-release"
+
+
+@attrs.frozen
+class ReleaseDraft:
+    """The release being built: its stream (tags sorted), operator candidates, name, time and metadata."""
+
+    stream: ImageStream
+    ordered: tuple[str, ...]
+    name: str
+    created: str
+    metadata: CincinnatiMetadata
+    #: ``--from-release`` without overrides: the result must reproduce the input release.
+    canonical: bool
+
+
+def release_name(plan: Plan, inputs: Inputs, created: str) -> str:
+    """--name, else the input release's, else ``0.0.1-<created>``; a semantic version."""
+    name = plan.options.name or inputs.inherited_name
+    if not name:
+        moment = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
+        name = "0.0.1-" + moment.strftime("%Y-%m-%d-%H%M%S")
+    try:
+        parse_semver(name)
+    except SemverError as err:
+        raise ReleaseError("--name must be a semantic version") from err
+    return name
+
+
+def _metadata(plan: Plan, inputs: Inputs, name: str) -> CincinnatiMetadata:
+    options = plan.options
+    metadata = plan.metadata if options.metadata else inputs.inherited_metadata
+    previous = options.previous if options.previous is not None else (inputs.inherited_previous or ())
+    next_ = options.next if options.next is not None else (inputs.inherited_next or ())
+    return build_release_metadata(name, previous, next_, metadata)
+
+
+def _stream(plan: Plan, inputs: Inputs, name: str, created: str, overridden: bool) -> ImageStream:
+    stream = (
+        copy.deepcopy(inputs.stream) if inputs.stream is not None else ImageStream(name="", annotations={})
+    )
+    stream.name = name
+    stream.creation_timestamp = created
+    annotations = dict(stream.annotations or {})
+    if plan.options.from_release and overridden:
+        annotations[FROM_RELEASE_ANNOTATION] = plan.options.from_release
+    stream.annotations = annotations
+    return stream
+
+
+def compose(plan: Plan, inputs: Inputs) -> ReleaseDraft:
+    """Name, time and metadata of the release; its stream with the mappings applied, tags sorted."""
+    overridden = plan.overridden or inputs.base_from_release
+    canonical = bool(plan.options.from_release) and not overridden
+    if canonical and inputs.canonical_created:
+        created = inputs.canonical_created
+    else:
+        created = format_time(plan.options.created or default_created())
+    name = release_name(plan, inputs, created)
+    metadata = _metadata(plan, inputs, name)
+    stream, ordered = with_overrides(_stream(plan, inputs, name, created, overridden), inputs.ordered, plan)
+    sort_tags(stream)
+    return ReleaseDraft(stream, ordered, name, created, metadata, canonical)

@@ -1,0 +1,65 @@
+"""What every stage of ``new`` shares for one run: the transport seam, the resolver, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+import attrs
+
+from okdrelease.reference import ImageLocation
+from okdrelease.transport.base import Repository, TransportOptions
+
+if TYPE_CHECKING:
+    from okdrelease.payload.resolve import Resolver
+
+Progress = Callable[[str], None]
+
+
+class Opener(Protocol):
+    """The transport seam: ``open(location)`` returns the repository and the tag or digest."""
+
+    @property
+    def options(self) -> TransportOptions:
+        """The run's transport options (concurrency, TLS, credentials)."""
+        ...
+
+    def open(self, location: ImageLocation | str, create: bool = False) -> tuple[Repository, str | None]:
+        """Open the repository holding ``location``."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+def _noop(_line: str) -> None:
+    return None
+
+
+@attrs.define
+class Reporter:
+    """Progress lines to the caller; warnings also collected for the result."""
+
+    emit: Progress = _noop
+    warnings: list[str] = attrs.field(factory=list)
+
+    def warn(self, line: str) -> None:
+        """Report a warning line and keep it for the result."""
+        self.warnings.append(line)
+        self.emit(line)
+
+
+@attrs.frozen
+class Run:
+    """One run's shared machinery: transport, resolver (with its cache), progress, concurrency."""
+
+    transport: Opener
+    resolver: Resolver
+    reporter: Reporter
+    workers: int
+
+    @property
+    def emit(self) -> Progress:
+        """Report a progress line."""
+        return self.reporter.emit

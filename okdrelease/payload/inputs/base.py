@@ -1,0 +1,47 @@
+"""The value every input source produces, and the ImageStream check they share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.payload.imagestream import ImageStream, load_image_stream
+from okdrelease.payload.resolve import ManifestFile
+
+
+@attrs.frozen
+class Inputs:
+    """The input stream, candidate operator names and what a release input carries over."""
+
+    stream: ImageStream | None
+    ordered: tuple[str, ...]
+    #: --from-dir: each operator's manifests, read from disk instead of from images.
+    dirs: Mapping[str, tuple[ManifestFile, ...]] | None = None
+    inherited_name: str = ""
+    inherited_metadata: dict[str, Any] | None = None
+    inherited_previous: tuple[str, ...] | None = None
+    inherited_next: tuple[str, ...] | None = None
+    from_release_digest: str | None = None
+    canonical_created: str | None = None
+    to_image_base: str | None = None
+    #: §3.3.1 step 7: the input release itself is the base image (the build counts as overridden).
+    base_from_release: bool = False
+
+
+def load_checked_stream(
+    data: bytes, *, load_error: str, kind_error: str, json_only: bool = False
+) -> ImageStream:
+    """Decode an ImageStream and require image.openshift.io/v1 ImageStream, with the caller's oc messages.
+
+    ``load_error`` may hold ``{err}`` for the decoding error.
+    """
+    try:
+        stream = load_image_stream(data, json_only=json_only)
+    except OkdReleaseError as err:
+        raise ReleaseError(load_error.format(err=err)) from err
+    if stream.kind != "ImageStream" or stream.api_version != "image.openshift.io/v1":
+        raise ReleaseError(kind_error)
+    return stream

@@ -1,0 +1,165 @@
+"""Stages 5 and 6 of ``new``: operator manifests, then pruning and rewriting into the payload tar (§3.10, §3.11)."""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Callable, Mapping
+
+import attrs
+
+from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.payload.components import Resolution
+from okdrelease.payload.context import Reporter
+from okdrelease.payload.imagestream import ImageStream, load_image_stream
+from okdrelease.payload.inputs import Inputs
+from okdrelease.payload.metadata import CincinnatiMetadata
+from okdrelease.payload.plan import Plan
+from okdrelease.payload.resolve import ManifestFile
+from okdrelease.reference import ImageReference
+
+__all__ = [
+    "Operators",
+    "Payload",
+    "assemble_payload",
+    "collect_operators",
+    "operator_references",
+    "operator_transform",
+    "pin_tag_digests",
+    "prune",
+]
+
+
+@attrs.frozen
+class Operators:
+    """Each operator's ``/manifests`` files, the operators in payload order and their image-references."""
+
+    files: Mapping[str, tuple[ManifestFile, ...]]
+    ordered: tuple[str, ...]
+    references: Mapping[str, ImageStream] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class Payload:
+    """The uncompressed ``release-manifests/`` tar and what went into it."""
+
+    tar: bytes = attrs.field(repr=False)
+    stream: ImageStream
+    metadata: CincinnatiMetadata
+    #: Operators whose manifests are in the payload, in payload order.
+    operators: tuple[str, ...]
+
+
+def operator_references(operator_files: Mapping[str, tuple[ManifestFile, ...]]) -> dict[str, ImageStream]:
+    """Each operator's own ``image-references``, parsed once (used by pruning and by rewriting)."""
+    out: dict[str, ImageStream] = {}
+    for name, files in operator_files.items():
+        for f in files:
+            if f.name == "image-references":
+                try:
+                    out[name] = load_image_stream(f.data)
+                except OkdReleaseError as err:
+                    raise ReleaseError(
+                        f'operator "{name}" contained an invalid image-references file: {err}'
+                    ) from err
+    return out
+
+
+def collect_operators(
+    plan: Plan, inputs: Inputs, ordered: tuple[str, ...], resolution: Resolution | None
+) -> Operators:
+    """The operators' manifests: from ``--from-dir``, else from the resolved operator images."""
+    if inputs.dirs is not None:
+        files = inputs.dirs
+        missing = [n for n in ordered if n not in files]
+        if missing:
+            raise ReleaseError(f"missing image data {missing[0]}")
+    else:
+        files = resolution.operator_files if resolution is not None else {}
+        ordered = tuple(n for n in ordered if n in files)
+    if not plan.options.duplicate_override_manifests:
+        ordered = tuple(dict.fromkeys(ordered))
+    return Operators(files=files, ordered=ordered, references=operator_references(files))
+
+
+def pin_tag_digests(stream: ImageStream, resolution: Resolution) -> ImageStream:
+    """Q8 fix: a copy of ``stream`` with mapping destinations given by tag written as ``repo@digest``."""
+    result = copy.deepcopy(stream)
+    for tag in result.tags:
+        image = resolution.images.get(tag.name)
+        if image is None or tag.from_kind != "DockerImage" or "@" in tag.from_name:
+            continue
+        if tag.from_name.startswith("oci:"):
+            continue
+        ref = ImageReference.parse(tag.from_name)
+        tag.from_name = ref.with_digest(image.list_digest or image.digest).exact()
+    return result
+
+
+def prune(
+    stream: ImageStream, operators: Operators, include: tuple[str, ...]
+) -> tuple[ImageStream, tuple[str, ...]]:
+    """The stream without the tags no operator references (nor --include); and the removed names."""
+    referenced: set[str] = set(include) | set(operators.ordered)
+    for local in operators.references.values():
+        referenced.update(t.name for t in local.tags)
+    removed = tuple(t.name for t in stream.tags if t.name not in referenced)
+    kept = attrs.evolve(stream, tags=[copy.deepcopy(t) for t in stream.tags if t.name in referenced])
+    return kept, removed
+
+
+def operator_transform(
+    name: str, local: ImageStream | None, stream: ImageStream, plan: Plan, reporter: Reporter
+) -> Callable[[bytes], bytes]:
+    """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references."""
+    from okdrelease.payload.mapper import build_operator_transform, simple_transform
+
+    if local is None:
+        return simple_transform(stream.name)
+    try:
+        operator_refs = [(t.name, t.from_kind or "", t.from_name or "") for t in local.tags]
+        release_tags = [(t.name, t.from_name or "", t.annotations) for t in stream.tags]
+        return build_operator_transform(
+            operator_refs,
+            release_tags,
+            stream.annotations,
+            stream.name,
+            plan.options.allow_missing_images,
+            lambda message: reporter.warn(f"warning: {message}"),
+        )
+    except OkdReleaseError as err:
+        raise ReleaseError(f'operator "{name}" contained an invalid image-references file: {err}') from err
+
+
+def assemble_payload(
+    stream: ImageStream, metadata: CincinnatiMetadata, operators: Operators, plan: Plan, reporter: Reporter
+) -> Payload:
+    """Build the uncompressed ``release-manifests/`` tar, each operator's manifests rewritten."""
+    from okdrelease.payload.assemble import OperatorFiles, write_payload_tar
+
+    transforms: dict[str, Callable[[bytes], bytes]] = {}
+
+    def transform_for(name: str) -> Callable[[bytes], bytes]:
+        if name not in transforms:
+            transforms[name] = operator_transform(
+                name, operators.references.get(name), stream, plan, reporter
+            )
+        return transforms[name]
+
+    files = OperatorFiles(
+        {name: [(f.name, f.data, f.mtime) for f in operators.files[name]] for name in operators.files}
+    )
+    buf = io.BytesIO()
+    try:
+        contributed = write_payload_tar(
+            buf,
+            files,
+            sorted(operators.ordered),
+            transform_for,
+            stream.to_json(),
+            metadata.to_json(),
+            skip_manifest_check=plan.options.skip_manifest_check,
+        )
+    except OkdReleaseError as err:
+        raise ReleaseError(f"unable to create a release: {err}") from err
+    return Payload(buf.getvalue(), stream, metadata, tuple(contributed))

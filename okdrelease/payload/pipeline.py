@@ -1,0 +1,211 @@
+"""``new``: assemble a release payload the way ``oc adm release new`` does, as a composition of stages.
+
+plan → inputs → draft (name, time, stream) → resolved components → operator manifests →
+pruning and rewriting (payload tar) → sink (release image pushed, layout, file, directory) → signing.
+Each stage is a function of the value before it; see docs/ARCHITECTURE.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+
+from okdrelease.errors import ReleaseError
+from okdrelease.payload.components import Resolution, resolve_components
+from okdrelease.payload.compose import ReleaseDraft, compose
+from okdrelease.payload.context import Opener, Progress, Reporter, Run
+from okdrelease.payload.inputs import Inputs, read_inputs
+from okdrelease.payload.operators import Payload, assemble_payload, collect_operators, pin_tag_digests, prune
+from okdrelease.payload.plan import NewOptions, Plan, make_plan
+from okdrelease.payload.resolve import Resolver
+from okdrelease.payload.signing import SigningKeys, load_signing_keys, sign_pushed, write_to_signature
+from okdrelease.payload.sinks import Delivery, DirSink, FileSink, ImageSink, Sink, write_work_dir
+from okdrelease.transport.base import TransportOptions
+
+__all__ = ["ComponentInfo", "NewResult", "new_release", "run_stages", "select_sink"]
+
+
+@attrs.frozen
+class ComponentInfo:
+    """A component of the release: tag name, pull spec and digest."""
+
+    name: str
+    pullspec: str
+    digest: str | None
+    operator: bool
+
+
+@attrs.frozen
+class NewResult:
+    """What ``new`` produced."""
+
+    name: str
+    created: str
+    digest: str | None = None
+    to_image: str | None = None
+    components: tuple[ComponentInfo, ...] = ()
+    operators: tuple[str, ...] = ()
+    pruned: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    output: bytes | None = None
+    diff_id: str | None = None
+    image_references: bytes | None = attrs.field(default=None, repr=False)
+    release_metadata: bytes | None = attrs.field(default=None, repr=False)
+    stdout_lines: tuple[str, ...] = ()
+
+
+def new_release(
+    options: NewOptions,
+    *,
+    transport_options: TransportOptions | None = None,
+    transport: Opener | None = None,
+    progress: Progress | None = None,
+) -> NewResult:
+    """Assemble a release from ``options``; push or write it; return what was produced."""
+    from okdrelease.transport.open import Transport
+
+    plan = make_plan(options)
+    keys = load_signing_keys(options)
+    opener: Opener = (
+        transport if transport is not None else Transport(transport_options or TransportOptions())
+    )
+    try:
+        return run_stages(plan, keys, opener, Reporter(progress) if progress else Reporter())
+    finally:
+        if transport is None:
+            opener.close()
+
+
+def _run(plan: Plan, transport: Opener, reporter: Reporter) -> Run:
+    if plan.layout is not None and plan.options.layout_repository:
+        from okdrelease.transport.overlay import LayoutContentTransport
+
+        transport = LayoutContentTransport(transport, plan.options.layout_repository, plan.layout.path)
+    workers = max(4, transport.options.max_per_registry * 2)
+    return Run(transport, Resolver(transport, plan.platform), reporter, workers)
+
+
+def select_sink(plan: Plan, inputs: Inputs, draft: ReleaseDraft) -> Sink:
+    """--to-dir, --to-file, else the release image (pushed, or computed only in a dry run)."""
+    options = plan.options
+    if options.to_dir:
+        return DirSink(Path(options.to_dir))
+    if options.to_file:
+        return FileSink(options.to_file, draft.created)
+    return ImageSink(
+        to_image=options.to_image,
+        given_name=options.name or inputs.inherited_name or None,
+        name=draft.name,
+        created=draft.created,
+        base_image=options.to_image_base or inputs.to_image_base,
+        base_tag=options.to_image_base_tag,
+        keep_manifest_list=options.keep_manifest_list,
+        dry_run=options.dry_run or not options.to_image,
+    )
+
+
+@attrs.frozen
+class _Assembled:
+    payload: Payload
+    resolution: Resolution | None
+    operators: frozenset[str]
+    removed: tuple[str, ...]
+
+
+def _payload(plan: Plan, inputs: Inputs, draft: ReleaseDraft, run: Run) -> _Assembled:
+    """Resolve the components, collect and prune the operators, mirror, and write the payload tar."""
+    stream = draft.stream
+    resolution: Resolution | None = None
+    if inputs.dirs is None:
+        if not stream.tags:
+            raise ReleaseError("no component images defined, unable to build a release payload")
+        resolution = resolve_components(stream, run)
+        stream = resolution.stream
+    operators = collect_operators(plan, inputs, draft.ordered, resolution)
+    if plan.options.dir and inputs.dirs is None:
+        write_work_dir(Path(plan.options.dir), operators.files, stream)
+    if plan.options.pin_digests and resolution is not None:
+        stream = pin_tag_digests(stream, resolution)
+    stream, removed = prune(stream, operators, plan.include)
+    if plan.options.mirror:
+        # Pruned before mirroring (PERF P11): images the release drops are not copied.
+        from okdrelease.payload.mirror import mirror_release_images
+
+        stream = mirror_release_images(
+            stream, plan.options.mirror, run, draft.name, dry_run=plan.options.dry_run
+        )
+    if removed:
+        run.emit(
+            f"info: Included {len(stream.tags)} images from {len(operators.files)} input operators into the release"
+        )
+    payload = assemble_payload(stream, draft.metadata, operators, plan, run.reporter)
+    return _Assembled(payload, resolution, frozenset(operators.files), removed)
+
+
+def _result(draft: ReleaseDraft, assembled: _Assembled) -> NewResult:
+    payload = assembled.payload
+    images = assembled.resolution.images if assembled.resolution is not None else {}
+    components = tuple(
+        ComponentInfo(
+            t.name,
+            t.from_name or "",
+            images[t.name].digest if t.name in images else None,
+            t.name in assembled.operators,
+        )
+        for t in payload.stream.tags
+    )
+    return NewResult(
+        name=draft.name,
+        created=draft.created,
+        components=components,
+        operators=payload.operators,
+        pruned=assembled.removed,
+        image_references=payload.stream.to_json(),
+        release_metadata=payload.metadata.to_json(),
+    )
+
+
+def _after_push(
+    plan: Plan, keys: SigningKeys | None, draft: ReleaseDraft, inputs: Inputs, delivery: Delivery, run: Run
+) -> None:
+    """The reproduction check of a canonical rebuild, --to-signature and signing."""
+    digest = delivery.digest or ""
+    if draft.canonical and inputs.from_release_digest and digest != inputs.from_release_digest:
+        raise ReleaseError("the release could not be reproduced from its inputs")
+    if delivery.to_image is None:
+        return
+    write_to_signature(plan.options, delivery.to_image, digest, draft.created)
+    if keys is not None:
+        sign_pushed(plan.options, keys, run, delivery.to_image, digest, draft.created)
+
+
+def run_stages(plan: Plan, keys: SigningKeys | None, transport: Opener, reporter: Reporter) -> NewResult:
+    """Run every stage of ``new`` after the plan."""
+    run = _run(plan, transport, reporter)
+    inputs = read_inputs(plan, run)
+    draft = compose(plan, inputs)
+    if plan.options.output == "json":
+        return NewResult(name=draft.name, created=draft.created, output=draft.stream.to_json() + b"\n")
+    assembled = _payload(plan, inputs, draft, run)
+    payload = assembled.payload
+    result = _result(draft, assembled)
+    sink = select_sink(plan, inputs, draft)
+    delivery = sink.deliver(payload, run)
+    stdout: tuple[str, ...] = ()
+    if isinstance(sink, ImageSink):
+        _after_push(plan, keys, draft, inputs, delivery, run)
+        stdout = (f"{delivery.digest} {draft.name} {draft.created}",)
+        if not payload.operators:
+            reporter.warn(
+                "warning: No operator metadata was found, no operators will be part of the release."
+            )
+    return attrs.evolve(
+        result,
+        digest=delivery.digest,
+        to_image=delivery.to_image,
+        diff_id=delivery.diff_id,
+        output=delivery.output,
+        warnings=tuple(reporter.warnings),
+        stdout_lines=stdout,
+    )

@@ -1,0 +1,235 @@
+"""Stage 1 of ``new``: options, parsed and validated once into a :class:`Plan` (spec §2.3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import os
+from typing import Any
+
+import attrs
+
+from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
+from okdrelease.oci.platform import KEEP_LIST_PLATFORM, PlatformSelector, compile_filter
+from okdrelease.payload.mappings import combine_mappings
+from okdrelease.payload.metadata import parse_metadata_flag
+from okdrelease.payload.semver import SemverError
+from okdrelease.payload.semver import parse as parse_semver
+from okdrelease.payload.versions import parse_component_versions
+from okdrelease.reference import LayoutLocation, parse_location
+
+__all__ = [
+    "InputKind",
+    "NewOptions",
+    "Plan",
+    "default_created",
+    "make_plan",
+    "parse_created",
+    "validate_options",
+]
+
+
+@attrs.frozen
+class NewOptions:
+    """Typed options of ``new``; names and meanings follow ``oc adm release new`` (spec §2)."""
+
+    mappings: tuple[str, ...] = ()
+    mapping_files: tuple[str, ...] = ()
+    from_image_stream_file: str | None = None
+    from_release: str | None = None
+    from_dir: str | None = None
+    from_oci_layout: str | None = None
+    layout_repository: str | None = None
+    reference_mode: str = ""
+    component_versions: str = ""
+    component_versions_display_names: str = ""
+    name: str = ""
+    previous: tuple[str, ...] | None = None
+    next: tuple[str, ...] | None = None
+    metadata: str = ""
+    keep_manifest_list: bool = False
+    allow_missing_images: bool = False
+    skip_manifest_check: bool = False
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    dry_run: bool = False
+    mirror: str | None = None
+    to_dir: str | None = None
+    to_file: str | None = None
+    to_image: str | None = None
+    to_image_base: str | None = None
+    to_image_base_tag: str = "cluster-version-operator"
+    to_signature: str | None = None
+    output: str = ""
+    dir: str | None = None
+    created: dt.datetime | None = None
+    #: Q6: oc emits an overridden operator's manifests twice; okdrelease emits them once.
+    duplicate_override_manifests: bool = False
+    #: Q8: resolve mapping destinations given by tag to digests in image-references.
+    pin_digests: bool = False
+    #: Regex over ``os/arch[/variant]`` choosing manifest-list entries (default: oc's choice).
+    filter_by_os: str | None = None
+    #: OpenPGP secret key file: sign the pushed release (atomic container signature).
+    sign_by: str | None = None
+    #: cosign private key file: push a ``sha256-<hex>.sig`` signature next to the release.
+    sign_by_sigstore_private_key: str | None = None
+    sign_passphrase: str | None = None
+    #: Identity (repository) the signature names; default: the --to-image repository.
+    sign_identity: str | None = None
+    signature_dir: str | None = None
+    signature_configmap_dir: str | None = None
+
+
+class InputKind(enum.Enum):
+    """Where the release's component list comes from (spec §3.3)."""
+
+    MAPPINGS = "mappings"
+    IMAGE_STREAM_FILE = "image-stream-file"
+    RELEASE = "release"
+    DIRECTORY = "directory"
+    LAYOUT = "layout"
+
+
+@attrs.frozen
+class Plan:
+    """Validated options with every value the later stages need parsed once."""
+
+    options: NewOptions
+    source: InputKind
+    mappings: tuple[tuple[str, str], ...]
+    platform: PlatformSelector
+    overridden: bool
+    include: tuple[str, ...]
+    exclude: frozenset[str]
+    metadata: dict[str, Any] | None
+    layout: LayoutLocation | None
+
+
+def default_created() -> dt.datetime:
+    """SOURCE_DATE_EPOCH when set, else now; truncated to seconds."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+        except ValueError as err:
+            raise UsageError(f"SOURCE_DATE_EPOCH must be an integer, got {epoch!r}") from err
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def parse_created(text: str) -> dt.datetime:
+    """Parse ``--created`` (RFC 3339)."""
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as err:
+        raise UsageError(
+            f"--created must be an RFC 3339 time such as 2024-01-18T22:35:23Z, got {text!r}"
+        ) from err
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC).replace(microsecond=0)
+
+
+def validate_options(options: NewOptions) -> PlatformSelector:
+    """Apply oc's flag validation, in oc's order; return the manifest-list entry selector."""
+    if options.output not in ("", "json"):
+        # Q17: oc ignores unknown -o values; okdrelease refuses them (README).
+        raise UsageError(f"--output must be json, got {options.output!r}")
+    inputs = [options.from_image_stream_file, options.from_release, options.from_dir, options.from_oci_layout]
+    if sum(1 for i in inputs if i) > 1:
+        raise ReleaseError(
+            "only one of --from-image-stream, --from-image-stream-file, --from-release, or --from-dir may be specified"
+        )
+    if options.to_signature and not options.to_image:
+        raise ReleaseError("--to-signature requires --to-image")
+    if options.mirror and options.reference_mode not in ("", "public"):
+        raise ReleaseError("--reference-mode must be public or empty when using --mirror")
+    platform = _platform(options)
+    if options.sign_by and not (options.signature_dir or options.signature_configmap_dir):
+        raise UsageError("--sign-by requires --signature-dir or --signature-configmap-dir")
+    if (options.sign_by or options.sign_by_sigstore_private_key) and (
+        not options.to_image or options.dry_run or options.to_dir or options.to_file
+    ):
+        raise UsageError("signing requires --to-image and a push (not --dry-run, --to-dir or --to-file)")
+    return platform
+
+
+def _platform(options: NewOptions) -> PlatformSelector:
+    """--filter-by-os, else linux/amd64 with --keep-manifest-list, else the first entry (oc)."""
+    if options.filter_by_os:
+        return PlatformSelector(compile_filter(options.filter_by_os, UsageError))
+    return PlatformSelector(KEEP_LIST_PLATFORM if options.keep_manifest_list else None)
+
+
+def has_metadata_overrides(options: NewOptions, mappings: tuple[tuple[str, str], ...]) -> bool:
+    """oc's hasMetadataOverrides (spec §3.2)."""
+    return bool(
+        options.name
+        or options.metadata
+        or options.previous
+        or options.next
+        or options.to_image_base
+        or options.component_versions
+        or options.component_versions_display_names
+        or mappings
+        or options.exclude
+        or options.include
+        # Q5 fixed: mirroring changes every pull spec, so it cannot be a canonical rebuild.
+        or options.mirror
+    )
+
+
+def _source(options: NewOptions) -> InputKind:
+    if options.from_release:
+        return InputKind.RELEASE
+    if options.from_image_stream_file:
+        return InputKind.IMAGE_STREAM_FILE
+    if options.from_dir:
+        return InputKind.DIRECTORY
+    if options.from_oci_layout:
+        return InputKind.LAYOUT
+    return InputKind.MAPPINGS
+
+
+def _layout(options: NewOptions) -> LayoutLocation | None:
+    text = options.from_oci_layout
+    if not text:
+        return None
+    location = parse_location(text if text.startswith("oci:") else f"oci:{text}")
+    if not isinstance(location, LayoutLocation):
+        raise UsageError(f"--from-oci-layout must name an OCI layout directory, got {text!r}")
+    return location
+
+
+def _check_values(options: NewOptions) -> None:
+    """--component-versions and --name are checked before any input is read."""
+    if options.component_versions or options.component_versions_display_names:
+        try:
+            parse_component_versions(options.component_versions, options.component_versions_display_names)
+        except OkdReleaseError as err:
+            raise ReleaseError(f"--component-versions is invalid: {err}") from err
+    if options.name:
+        try:
+            parse_semver(options.name)
+        except SemverError as err:
+            raise ReleaseError(f"--name must be a semantic version: {err}") from err
+
+
+def make_plan(options: NewOptions) -> Plan:
+    """Validate ``options`` and parse every value once."""
+    platform = validate_options(options)
+    mappings = tuple(combine_mappings(options.mapping_files, options.mappings))
+    source = _source(options)
+    if source is InputKind.MAPPINGS and not mappings:
+        raise ReleaseError("must specify image mappings when no other source is defined")
+    _check_values(options)
+    return Plan(
+        options=options,
+        source=source,
+        mappings=mappings,
+        platform=platform,
+        overridden=has_metadata_overrides(options, mappings),
+        include=(*options.include, options.to_image_base_tag),
+        exclude=frozenset(options.exclude),
+        metadata=parse_metadata_flag(options.metadata) if options.metadata else None,
+        layout=_layout(options),
+    )

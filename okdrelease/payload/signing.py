@@ -1,0 +1,107 @@
+"""After the sink: ``--to-signature`` and signing through ``okdrelease.sign`` (OpenPGP store/ConfigMap, cosign)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from okdrelease.errors import ReleaseError, UsageError
+from okdrelease.payload.context import Run
+from okdrelease.payload.plan import NewOptions
+from okdrelease.reference import RegistryLocation, parse_location
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from okdrelease.sign.openpgp import SecretKey
+
+__all__ = ["SigningKeys", "load_signing_keys", "sign_pushed", "write_to_signature"]
+
+
+@attrs.frozen
+class SigningKeys:
+    """The keys ``new`` signs with, loaded before any other work so a bad key fails fast."""
+
+    pgp: SecretKey | None = None
+    cosign: ec.EllipticCurvePrivateKey | None = None
+
+
+def load_signing_keys(options: NewOptions) -> SigningKeys | None:
+    """Load --sign-by and --sign-by-sigstore-private-key (None when not signing)."""
+    if not options.sign_by and not options.sign_by_sigstore_private_key:
+        return None
+    pgp = cosign_key = None
+    if options.sign_by:
+        from okdrelease.sign.openpgp import load_secret_key
+
+        pgp = load_secret_key(options.sign_by, options.sign_passphrase)
+    if options.sign_by_sigstore_private_key:
+        from okdrelease.sign.cosign import decrypt_private_key
+
+        path = options.sign_by_sigstore_private_key
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:
+            raise ReleaseError(f"cannot read cosign key {path}: {err.strerror}") from err
+        cosign_key = decrypt_private_key(data, options.sign_passphrase or "", what=path)
+    return SigningKeys(pgp, cosign_key)
+
+
+def _timestamp(created: str) -> int:
+    return int(dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp())
+
+
+def write_to_signature(options: NewOptions, to_image: str, digest: str, created: str) -> None:
+    """``--to-signature PATH``: the atomic signature payload (unsigned), as oc writes it."""
+    from okdrelease.sign.api import DEFAULT_CREATOR
+    from okdrelease.sign.simple import new_signature_payload
+
+    if not options.to_signature:
+        return
+    location = parse_location(to_image)
+    repository = location.ref.name if isinstance(location, RegistryLocation) else str(location)
+    body = new_signature_payload(
+        f"{options.sign_identity or repository}@{digest}", digest, DEFAULT_CREATOR, _timestamp(created)
+    )
+    try:
+        fd = os.open(options.to_signature, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "wb") as out:
+            out.write(body)
+    except OSError as err:
+        raise ReleaseError(f"unable to write signature file: {err}") from err
+
+
+def sign_pushed(
+    options: NewOptions, keys: SigningKeys, run: Run, to_image: str, digest: str, created: str
+) -> None:
+    """Sign the pushed release: OpenPGP into a store directory / ConfigMap, cosign into the registry."""
+    location = parse_location(to_image)
+    if options.sign_identity:
+        identity = options.sign_identity
+    elif isinstance(location, RegistryLocation):
+        identity = location.ref.name
+    else:
+        raise UsageError("signing a release written to an OCI layout needs --sign-identity REPOSITORY")
+    if keys.pgp is not None:
+        from okdrelease.sign.api import sign_release
+
+        signed = sign_release(
+            f"{identity}@{digest}",
+            keys.pgp,
+            signature_dir=options.signature_dir,
+            configmap_dir=options.signature_configmap_dir,
+            timestamp=_timestamp(created),
+        )
+        for path in (signed.signature_path, signed.configmap_path):
+            if path is not None:
+                run.emit(f"info: Signed {identity}@{digest} with {signed.fingerprint}: {path}")
+    if keys.cosign is not None:
+        from okdrelease.sign.api import sign_release_cosign
+
+        repo, _ = run.transport.open(location)
+        sign_release_cosign(repo, f"{identity}@{digest}", keys.cosign)
+        run.emit(f"info: Pushed cosign signature for {identity}@{digest}")

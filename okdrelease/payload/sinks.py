@@ -1,0 +1,198 @@
+"""Stage 8 of ``new``: where the release goes. One protocol, four sinks (spec §3.12, §3.13).
+
+``ImageSink`` pushes the release image to a registry or an OCI layout (``dry_run``: computes it
+only); ``FileSink`` writes the gzipped payload layer (``--to-file``); ``DirSink`` the payload files
+(``--to-dir``). ``write_work_dir`` is ``--dir``, which keeps the operators' manifests beside any sink.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import tarfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+
+from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.payload import image as release_image
+from okdrelease.payload.context import Run
+from okdrelease.payload.imagestream import ImageStream
+from okdrelease.payload.operators import Payload
+from okdrelease.payload.release_image import base_pullspec, build_release_image, push_release
+from okdrelease.payload.resolve import ManifestFile
+from okdrelease.payload.safepath import SafeDir, check_component
+from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
+
+__all__ = ["Delivery", "DirSink", "FileSink", "ImageSink", "ReleaseTarget", "Sink", "write_work_dir"]
+
+
+@attrs.frozen
+class Delivery:
+    """What a sink produced: the release digest and where it went, the payload diff ID, bytes for stdout."""
+
+    digest: str | None = None
+    to_image: str | None = None
+    diff_id: str | None = None
+    output: bytes | None = attrs.field(default=None, repr=False)
+
+
+class Sink(Protocol):
+    """Takes the assembled payload somewhere."""
+
+    def deliver(self, payload: Payload, run: Run) -> Delivery:
+        """Write or push ``payload``; return what was produced."""
+        ...
+
+
+def _epoch(created: str) -> float:
+    return dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+
+
+@attrs.frozen
+class DirSink:
+    """``--to-dir``: every ``release-manifests/<file>`` flat, mode 0644, mtime from the tar."""
+
+    directory: Path
+
+    def deliver(self, payload: Payload, run: Run) -> Delivery:
+        """Write the payload files into the directory."""
+        try:
+            self._write(payload.tar)
+        except OSError as err:
+            raise ReleaseError(f"unable to write --to-dir {self.directory}: {err.strerror}") from err
+        return Delivery()
+
+    def _write(self, tar: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with (
+            SafeDir(self.directory, "--to-dir") as target,
+            tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive,
+        ):
+            for member in archive:
+                if not member.isreg() or not member.name.startswith("release-manifests/"):
+                    continue
+                rest = member.name[len("release-manifests/") :]
+                if not rest or "/" in rest or rest in (".", ".."):
+                    continue
+                extracted = archive.extractfile(member)
+                if extracted is None:
+                    raise ReleaseError(f"unable to read {member.name} from the payload")
+                target.write(rest, extracted.read(), 0o644, float(member.mtime), what="payload file")
+
+
+@attrs.frozen
+class FileSink:
+    """``--to-file PATH``: the gzipped payload layer; mode 0750 on create; mtime = created. ``-``: stdout."""
+
+    path: str
+    created: str
+
+    def deliver(self, payload: Payload, run: Run) -> Delivery:
+        """Compress the payload once; write it (or hand it back for stdout)."""
+        layer = release_image.PayloadLayer.from_tar(payload.tar)
+        if self.path == "-":
+            return Delivery(diff_id=layer.diff_id, output=layer.blob)
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o750)
+            with os.fdopen(fd, "wb") as out:
+                out.write(layer.blob)
+            when = _epoch(self.created)
+            os.utime(self.path, (when, when))
+        except OSError as err:
+            raise ReleaseError(f"unable to write --to-file {self.path}: {err.strerror}") from err
+        return Delivery(diff_id=layer.diff_id)
+
+
+@attrs.frozen
+class ReleaseTarget:
+    """Where the release image goes, and the tag it gets (None: pushed by digest)."""
+
+    text: str
+    location: ImageLocation
+    tag: str | None
+
+    @classmethod
+    def parse(cls, to_image: str | None, *, given_name: str | None, name: str) -> ReleaseTarget:
+        """Q2 (replicated for registries): without a tag, the --name given or inherited is the tag.
+
+        The default ``0.0.1-<time>`` name is not, so such a release is pushed by digest. An OCI
+        layout keeps only what index.json names, so there the computed name is the tag.
+        """
+        text = to_image or "release:latest"
+        try:
+            location = parse_location(text)
+        except OkdReleaseError as err:
+            raise ReleaseError(f"--to-image was not valid: {err}") from err
+        digest = location.ref.digest if isinstance(location, RegistryLocation) else location.digest
+        if digest:
+            raise ReleaseError("--to-image may only point to a repository or tag, not a digest")
+        if isinstance(location, RegistryLocation):
+            return cls(text, location, location.ref.tag or given_name)
+        return cls(text, location, location.refname or name or None)
+
+
+@attrs.frozen
+class ImageSink:
+    """Build the release image on its base and push it; ``dry_run`` only computes its digest."""
+
+    to_image: str | None
+    given_name: str | None
+    name: str
+    created: str
+    base_image: str | None
+    base_tag: str
+    keep_manifest_list: bool
+    dry_run: bool
+
+    def deliver(self, payload: Payload, run: Run) -> Delivery:
+        """Compute the release image; push it unless this is a dry run."""
+        target = ReleaseTarget.parse(self.to_image, given_name=self.given_name, name=self.name)
+        layer = release_image.PayloadLayer.from_tar(payload.tar)
+        built = build_release_image(
+            run.resolver,
+            base_pullspec(payload.stream, self.base_image, self.base_tag),
+            keep_manifest_list=self.keep_manifest_list,
+            name=self.name,
+            created=self.created,
+            layer=layer,
+            to_text=target.text,
+        )
+        if self.dry_run:
+            return Delivery(digest=built.digest, diff_id=layer.diff_id)
+        try:
+            dest, _ = run.transport.open(target.location, create=True)
+            push_release(built, dest, target.tag, run.workers)
+        except ReleaseError:
+            raise
+        except OkdReleaseError as err:
+            raise ReleaseError(f"failed to push image {target.text}: {err}") from err
+        run.emit(f"info: Pushed to {target.text}")
+        return Delivery(digest=built.digest, to_image=target.text, diff_id=layer.diff_id)
+
+
+def write_work_dir(
+    directory: Path, operator_files: Mapping[str, tuple[ManifestFile, ...]], stream: ImageStream
+) -> None:
+    """``--dir``: each operator's /manifests in DIR/<tag>/ and the input stream in DIR/image-references.
+
+    Every name comes from the input, so each is checked to stay inside DIR (no ``..``, no absolute
+    name, no symlink followed).
+    """
+    for name, files in operator_files.items():
+        check_component(name, what=f'tag "{name}"', flag="--dir", root=directory)
+        for f in files:
+            check_component(f.name, what=f'file "{f.name}" of tag "{name}"', flag="--dir", root=directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with SafeDir(directory, "--dir") as root:
+            for name, files in operator_files.items():
+                with root.subdir(name, what=f'tag "{name}"') as sub:
+                    for f in files:
+                        sub.write(f.name, f.data, 0o640, f.mtime, what=f'file "{f.name}" of tag "{name}"')
+            root.write("image-references", stream.to_json(), 0o644, None, what="image-references")
+    except OSError as err:
+        raise ReleaseError(f"unable to write --dir {directory}: {err.strerror}") from err
