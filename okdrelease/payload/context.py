@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import attrs
 
-from okdrelease.reference import ImageLocation
-from okdrelease.transport.base import Repository, TransportOptions
+from okdrelease.transport.base import Transport
 
 if TYPE_CHECKING:
     from okdrelease.payload.resolve import Resolver
 
 Progress = Callable[[str], None]
-
-
-class Opener(Protocol):
-    """The transport seam: ``open(location)`` returns the repository and the tag or digest."""
-
-    @property
-    def options(self) -> TransportOptions:
-        """The run's transport options (concurrency, TLS, credentials)."""
-        ...
-
-    def open(self, location: ImageLocation | str, create: bool = False) -> tuple[Repository, str | None]:
-        """Open the repository holding ``location``."""
-        ...
-
-    def close(self) -> None:
-        """Release connections."""
-        ...
 
 
 def _noop(_line: str) -> None:
@@ -54,7 +36,7 @@ class Reporter:
 class Run:
     """One run's shared machinery: transport, resolver (with its cache), progress, concurrency."""
 
-    transport: Opener
+    transport: Transport
     resolver: Resolver
     reporter: Reporter
     workers: int

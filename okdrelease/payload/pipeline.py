@@ -14,14 +14,14 @@ import attrs
 from okdrelease.errors import ReleaseError
 from okdrelease.payload.components import Resolution, resolve_components
 from okdrelease.payload.compose import ReleaseDraft, compose
-from okdrelease.payload.context import Opener, Progress, Reporter, Run
+from okdrelease.payload.context import Progress, Reporter, Run
 from okdrelease.payload.inputs import Inputs, read_inputs
 from okdrelease.payload.operators import Payload, assemble_payload, collect_operators, pin_tag_digests, prune
 from okdrelease.payload.plan import NewOptions, Plan, make_plan
 from okdrelease.payload.resolve import Resolver
 from okdrelease.payload.signing import SigningKeys, load_signing_keys, sign_pushed, write_to_signature
 from okdrelease.payload.sinks import Delivery, DirSink, FileSink, ImageSink, Sink, write_work_dir
-from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.base import Transport, TransportOptions
 
 __all__ = ["ComponentInfo", "NewResult", "new_release", "run_stages", "select_sink"]
 
@@ -59,16 +59,16 @@ def new_release(
     options: NewOptions,
     *,
     transport_options: TransportOptions | None = None,
-    transport: Opener | None = None,
+    transport: Transport | None = None,
     progress: Progress | None = None,
 ) -> NewResult:
     """Assemble a release from ``options``; push or write it; return what was produced."""
-    from okdrelease.transport.open import Transport
+    from okdrelease.transport.open import DefaultTransport
 
     plan = make_plan(options)
     keys = load_signing_keys(options)
-    opener: Opener = (
-        transport if transport is not None else Transport(transport_options or TransportOptions())
+    opener: Transport = (
+        transport if transport is not None else DefaultTransport(transport_options or TransportOptions())
     )
     try:
         return run_stages(plan, keys, opener, Reporter(progress) if progress else Reporter())
@@ -77,7 +77,7 @@ def new_release(
             opener.close()
 
 
-def _run(plan: Plan, transport: Opener, reporter: Reporter) -> Run:
+def _run(plan: Plan, transport: Transport, reporter: Reporter) -> Run:
     if plan.layout is not None and plan.options.layout_repository:
         from okdrelease.transport.overlay import LayoutContentTransport
 
@@ -180,7 +180,7 @@ def _after_push(
         sign_pushed(plan.options, keys, run, delivery.to_image, digest, draft.created)
 
 
-def run_stages(plan: Plan, keys: SigningKeys | None, transport: Opener, reporter: Reporter) -> NewResult:
+def run_stages(plan: Plan, keys: SigningKeys | None, transport: Transport, reporter: Reporter) -> NewResult:
     """Run every stage of ``new`` after the plan."""
     run = _run(plan, transport, reporter)
     inputs = read_inputs(plan, run)

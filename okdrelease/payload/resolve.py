@@ -22,9 +22,8 @@ from okdrelease.errors import (
 )
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
-from okdrelease.payload.context import Opener
 from okdrelease.reference import RegistryLocation, parse_location
-from okdrelease.transport.base import Repository
+from okdrelease.transport.base import Repository, Transport
 
 __all__ = [
     "OPERATOR_LABEL",
@@ -136,7 +135,7 @@ def tampered(what: str, pullspec: str, err: DigestMismatchError) -> str:
     return f"{what} failed content verification and may have been tampered with: {pullspec}: {err}"
 
 
-def open_pullspec(transport: Opener, pullspec: str) -> tuple[Repository, str]:
+def open_pullspec(transport: Transport, pullspec: str) -> tuple[Repository, str]:
     """Open the repository a pull spec points into; return it and the tag or digest."""
     location = parse_location(pullspec)
     repo, reference = transport.open(location)
@@ -149,7 +148,7 @@ def open_pullspec(transport: Opener, pullspec: str) -> tuple[Repository, str]:
 class Resolver:
     """Reads images through one transport, choosing list entries with one platform selector."""
 
-    transport: Opener
+    transport: Transport
     platform: PlatformSelector = attrs.field(factory=PlatformSelector.first)
     cache: RunCache = attrs.field(factory=RunCache)
 

@@ -6,8 +6,6 @@ Everything else goes to the wrapped transport.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from okdrelease.reference import (
     ImageLocation,
     ImageReference,
@@ -15,22 +13,13 @@ from okdrelease.reference import (
     RegistryLocation,
     parse_location,
 )
-from okdrelease.transport.base import Repository, TransportOptions
-
-
-class _Inner(Protocol):
-    @property
-    def options(self) -> TransportOptions: ...
-
-    def open(self, location: ImageLocation | str, create: bool = False) -> tuple[Repository, str | None]: ...
-
-    def close(self) -> None: ...
+from okdrelease.transport.base import Repository, Transport, TransportOptions
 
 
 class LayoutContentTransport:
     """Digests of ``repository`` are read from the layout at ``layout_path`` when it holds them."""
 
-    def __init__(self, inner: _Inner, repository: str, layout_path: str) -> None:
+    def __init__(self, inner: Transport, repository: str, layout_path: str) -> None:
         """Wrap ``inner``; ``repository`` is the name the release gives the layout's images."""
         self.inner = inner
         self.repository = ImageReference.parse(repository).name
