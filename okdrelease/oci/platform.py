@@ -7,7 +7,7 @@ import re
 
 import attrs
 
-from okdrelease.errors import NoMatchingPlatformError, OkdReleaseError
+from okdrelease.errors import NoMatchingPlatformError, OkdReleaseError, ReleaseError
 from okdrelease.oci.model import Descriptor, Index
 
 __all__ = ["KEEP_LIST_PLATFORM", "PlatformSelector", "compile_filter", "platform_text", "runtime_platform"]
@@ -66,8 +66,10 @@ class PlatformSelector:
         return cls(None, False)
 
     @classmethod
-    def from_flag(cls, filter_by_os: str | None, error: type[OkdReleaseError]) -> PlatformSelector:
-        """``--filter-by-os REGEX``, or the runtime platform."""
+    def from_flag(
+        cls, filter_by_os: str | None, error: type[OkdReleaseError] = ReleaseError
+    ) -> PlatformSelector:
+        """``--filter-by-os REGEX``, or the runtime platform (info, extract, diff)."""
         if filter_by_os:
             return cls(compile_filter(filter_by_os, error), False)
         os_name, arch = runtime_platform()

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import platform as _platform
-import re
 import tarfile
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +18,7 @@ import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
+from okdrelease.oci.platform import PlatformSelector
 from okdrelease.payload.versions import ComponentVersion, aggregate_release_versions
 from okdrelease.reference import ImageLocation, ImageReference, LayoutLocation, RegistryLocation
 from okdrelease.transport.base import Repository
@@ -33,18 +32,6 @@ MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json")
 METADATA_KIND = "cincinnati-metadata-v0"
 IMAGE_STREAM_API = "image.openshift.io/v1"
 
-_GO_ARCH = {
-    "x86_64": "amd64",
-    "amd64": "amd64",
-    "aarch64": "arm64",
-    "arm64": "arm64",
-    "ppc64le": "ppc64le",
-    "s390x": "s390x",
-    "i386": "386",
-    "i686": "386",
-    "armv7l": "arm",
-}
-
 
 class Opener(Protocol):
     """What ``open_location`` needs from a transport: ``open(location) -> (repository, reference)``."""
@@ -54,57 +41,8 @@ class Opener(Protocol):
         ...
 
 
-def runtime_platform() -> tuple[str, str]:
-    """The running OS and architecture in Go's names (``linux``, ``amd64``)."""
-    system = _platform.system().lower() or "linux"
-    machine = _platform.machine().lower()
-    return ("darwin" if system == "darwin" else system), _GO_ARCH.get(machine, machine)
-
-
-@attrs.frozen
-class PlatformFilter:
-    """How an entry of a manifest list is chosen (spec §5.3.1, §10 "first manifest")."""
-
-    pattern: re.Pattern[str]
-    is_default: bool
-
-    @classmethod
-    def from_flag(cls, filter_by_os: str | None) -> PlatformFilter:
-        """``--filter-by-os REGEX``, or the runtime platform (bypassed for one-entry lists)."""
-        if filter_by_os:
-            try:
-                return cls(re.compile(filter_by_os), False)
-            except re.error as err:
-                raise ReleaseError(f"--filter-by-os was not a valid regular expression: {err}") from err
-        os_name, arch = runtime_platform()
-        return cls(re.compile(re.escape(f"{os_name}/{arch}")), True)
-
-    def select(self, index: Index) -> Descriptor:
-        """Return the first list entry that passes the filter."""
-        entries = index.manifests
-        if self.is_default and len(entries) == 1:
-            return entries[0]
-        for desc in entries:
-            if self.pattern.search(_platform_text(desc)):
-                return desc
-        if self.is_default:
-            fallback = re.compile(re.escape(f"linux/{runtime_platform()[1]}"))
-            for desc in entries:
-                if fallback.search(_platform_text(desc)):
-                    return desc
-        raise ReleaseError("filtered all images from manifest list")
-
-    def matching(self, index: Index) -> list[Descriptor]:
-        """All entries that pass the filter (the default filter passes a single entry)."""
-        entries = index.manifests
-        if self.is_default and len(entries) == 1:
-            return entries
-        return [desc for desc in entries if self.pattern.search(_platform_text(desc))]
-
-
-def _platform_text(desc: Descriptor) -> str:
-    plat = desc.platform
-    return str(plat) if plat is not None else "/"
+#: The manifest-list entry selector of info, extract and diff (one implementation: oci/platform.py).
+PlatformFilter = PlatformSelector
 
 
 @attrs.frozen
