@@ -7,10 +7,13 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from importlib import metadata
+from typing import Any
 
 from okdrelease import __version__
-from okdrelease._cli.common import add_false_marker, normalize_bool_args
+from okdrelease._cli.common import Parser, add_false_marker, normalize_bool_args
 from okdrelease.errors import OkdReleaseError, UsageError
 
 #: Subcommand modules under okdrelease._cli, in help order.
@@ -19,11 +22,13 @@ SUBCOMMANDS = ("new", "info", "extract", "diff", "copy", "sign", "verify", "keys
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level parser with every available subcommand registered."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="okdrelease",
         description="Build, read, copy and sign OpenShift/OKD release payloads without oc or a cluster.",
     )
-    parser.add_argument("--version", action="version", version=f"okdrelease {__version__}")
+    parser.add_argument(
+        "--version", action=_VersionAction, help="print the versions of okdrelease and its key libraries"
+    )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -53,8 +58,83 @@ def _add_common_flags(sub: argparse.ArgumentParser) -> None:
             continue  # the subcommand defines it itself
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: okdrelease's version and those of the libraries that decide its behaviour."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write("\n".join(version_lines()) + "\n")
+        parser.exit(0)
+
+
+def version_lines() -> list[str]:
+    """``okdrelease X``, Python, then one line per key dependency (``name: not installed`` if absent)."""
+    import platform
+
+    lines = [
+        f"okdrelease {__version__}",
+        f"Python {platform.python_version()} ({platform.python_implementation()})",
+    ]
+    for dist, extra in (
+        ("requests", None),
+        ("PyYAML", _libyaml),
+        ("cryptography", _openssl),
+        ("attrs", None),
+        ("PyNaCl", None),
+        ("zstandard", None),
+    ):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            lines.append(f"{dist}: not installed")
+            continue
+        lines.append(f"{dist} {version}" + (f" ({extra()})" if extra else ""))
+    return lines
+
+
+def _libyaml() -> str:
+    import yaml
+
+    if not getattr(yaml, "__with_libyaml__", False):
+        return "without libyaml: pure-Python YAML, slower"
+    from yaml import _yaml
+
+    return f"libyaml {_yaml.get_version_string()}"
+
+
+def _openssl() -> str:
+    from cryptography.hazmat.backends.openssl import backend
+
+    return str(backend.openssl_version_text())
+
+
+def quiet_dependencies() -> None:
+    """Keep dependencies' warnings away from users (okdrelease's own warnings are left alone).
+
+    cryptography 51 deprecated DSA: every attribute of its ``dsa`` module warns when read, and
+    okdrelease.sign.openpgp reads them to verify DSA OpenPGP keys (a supported, if old, algorithm).
+    The warning is about cryptography's future, not about anything the user can change.
+    """
+    try:
+        from cryptography.utils import CryptographyDeprecationWarning
+    except ImportError:  # pragma: no cover - cryptography is a hard dependency
+        return
+    warnings.filterwarnings(
+        "ignore", message="DSA is deprecated", category=CryptographyDeprecationWarning, module=r"okdrelease\."
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 success, 1 failure, 2 usage error)."""
+    quiet_dependencies()
     parser = build_parser()
     raw = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -62,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except SystemExit as exit_:  # --help, --version, or a usage error argparse reported
+        return exit_.code if isinstance(exit_.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

@@ -4,15 +4,90 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
 
 from okdrelease.errors import UsageError
 from okdrelease.transport.base import TransportOptions
 
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
+
+_NO_CLUSTER = "okdrelease never talks to a cluster"
+_KUBE = f"{_NO_CLUSTER}: give the image or file it should read instead"
+#: oc flags that read from a cluster, with what to use instead (they are usage errors, never abbreviations).
+CLUSTER_FLAGS: dict[str, str] = {
+    "--from-image-stream": (
+        f"--from-image-stream reads an ImageStream from a cluster and {_NO_CLUSTER}: save it with "
+        "'oc get imagestream NAME -n NAMESPACE -o yaml > is.yaml' and pass -f/--from-image-stream-file is.yaml, "
+        "or start from a release image with --from-release PULLSPEC"
+    ),
+    "--kubeconfig": f"--kubeconfig selects a cluster and {_KUBE}",
+    "--context": f"--context selects a cluster and {_KUBE}",
+    "--cluster": f"--cluster selects a cluster and {_KUBE}",
+    "--server": f"--server selects a cluster and {_KUBE}",
+    "--token": (
+        f"--token is a cluster token and {_NO_CLUSTER}: registry credentials come from "
+        "-a/--registry-config (or --authfile)"
+    ),
+    "--namespace": f"--namespace names a cluster namespace and {_KUBE}",
+}
+
+
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with oc's rules: no flag matched by prefix, unknown flags named, one ``error:`` prefix.
+
+    A usage error prints the usage of the (sub)command that failed to parse, then ``error: MESSAGE``,
+    and exits 2. Subcommand parsers are of this class too (``add_subparsers`` inherits it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["allow_abbrev"] = False
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        """Parse; any argument this parser does not know is a usage error naming it."""
+        arg_list = list(sys.argv[1:] if args is None else args)
+        self._refuse_unknown_flags(arg_list)
+        parsed, extras = super().parse_known_args(arg_list, namespace)
+        if extras:
+            self.error(unknown_argument_message(extras))
+        return parsed, extras
+
+    def _refuse_unknown_flags(self, args: list[str]) -> None:
+        """Name the first flag this parser lacks before argparse complains about anything else."""
+        if self._subparsers is not None:
+            return  # the subcommand's parser checks its own arguments
+        for arg in args:
+            if arg == "--":
+                return
+            if not arg.startswith("-") or arg == "-" or _NEGATIVE_NUMBER.match(arg):
+                continue
+            name = arg.partition("=")[0] if arg.startswith("--") else arg[:2]
+            if name not in self._option_string_actions:
+                self.error(unknown_argument_message([arg]))
+
+    def error(self, message: str) -> NoReturn:
+        """Print this parser's usage and ``error: message`` on stderr; exit 2."""
+        self.print_usage(sys.stderr)
+        self.exit(2, f"error: {message}\n")
+
+
+def unknown_argument_message(extras: Sequence[str]) -> str:
+    """Name the first argument that is not understood, the way oc does (``unknown flag: --x``)."""
+    first = extras[0]
+    if first.startswith("-") and first != "-":
+        name = first.partition("=")[0]
+        return CLUSTER_FLAGS.get(name, f"unknown flag: {name}")
+    return f"unexpected argument: {first!r}"
 
 
 def normalize_bool_args(argv: Sequence[str], parser: argparse.ArgumentParser) -> list[str]:

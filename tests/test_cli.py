@@ -1,0 +1,227 @@
+"""The command line itself: quiet stderr, oc's flag rules, usage errors, ``--version``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.utils import CryptographyDeprecationWarning
+
+from okdrelease import __version__
+from okdrelease._cli.common import CLUSTER_FLAGS, normalize_bool_args
+from okdrelease.cli import SUBCOMMANDS, build_parser, main, quiet_dependencies
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``main(argv)`` in-process: (exit code, stdout, stderr)."""
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def run_process(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m okdrelease ARGV`` in a fresh interpreter, so import-time warnings are seen too."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.pop("PYTHONWARNINGS", None)
+    return subprocess.run(
+        [sys.executable, "-m", "okdrelease", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """``parser`` and every (nested) subcommand parser under it."""
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from all_parsers(sub)
+
+
+# --------------------------------------------------------------------------------------------
+# Quiet by default
+
+
+def command_paths() -> list[list[str]]:
+    """Every command as argv: the top level, each subcommand and each nested action."""
+    paths: list[list[str]] = [[]]
+    for parser in all_parsers(build_parser()):
+        words = parser.prog.split()[1:]
+        if words:
+            paths.append(words)
+    return paths
+
+
+def test_every_command_is_listed() -> None:
+    names = {tuple(p) for p in command_paths()}
+    assert {(name,) for name in SUBCOMMANDS} <= names
+    assert ("keys", "generate") in names and ("keys", "configmap") in names
+
+
+@pytest.mark.parametrize("words", command_paths(), ids=lambda words: " ".join(words) or "top")
+def test_help_writes_nothing_on_stderr(words: list[str]) -> None:
+    result = run_process(*words, "--help")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.startswith(f"usage: okdrelease {' '.join(words)}".rstrip())
+
+
+def test_version_lists_key_dependencies_and_nothing_on_stderr() -> None:
+    result = run_process("--version")
+    assert (result.returncode, result.stderr) == (0, "")
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"okdrelease {__version__}"
+    assert re.fullmatch(r"Python 3\.\d+\.\d+\S* \(\w+\)", lines[1])
+    names = [re.split(r"[ :]", line)[0] for line in lines[2:]]
+    assert names == ["requests", "PyYAML", "cryptography", "attrs", "PyNaCl", "zstandard"]
+    assert re.fullmatch(r"PyYAML \S+ \((libyaml \S+|without libyaml: pure-Python YAML, slower)\)", lines[3])
+    assert re.fullmatch(r"cryptography \S+ \(OpenSSL .+\)", lines[4])
+
+
+def readme_new_args(to_image: str) -> list[str]:
+    """The README's first command with another destination."""
+    match = re.search(r"^pip install \. && okdrelease (new .*)$", (ROOT / "README.md").read_text(), re.M)
+    assert match, "README.md lost its first command"
+    args = match[1].split()
+    args[args.index("--to-image") + 1] = to_image
+    return args
+
+
+def test_quiet_new_on_the_sample_writes_nothing_on_stderr(tmp_path: Path) -> None:
+    result = run_process("-q", *readme_new_args(f"oci:{tmp_path / 'release'}:sample"))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert re.fullmatch(r"sha256:[0-9a-f]{64} 4\.16\.0-okd\.sample 2024-05-01T00:00:00Z\n", result.stdout)
+    without_q = run_process(*readme_new_args(f"oci:{tmp_path / 'again'}:sample"))
+    assert without_q.returncode == 0
+    lines = without_q.stderr.splitlines()
+    assert lines and all(line.startswith("info: ") for line in lines), without_q.stderr
+
+
+def test_dependency_deprecation_is_filtered_but_okdreleases_own_warnings_are_not() -> None:
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        quiet_dependencies()
+        warnings.warn_explicit(
+            "DSA is deprecated and support will be removed in a future release.",
+            CryptographyDeprecationWarning,
+            "openpgp.py",
+            318,
+            module="okdrelease.sign.openpgp",
+        )
+        warnings.warn_explicit("our own", UserWarning, "x.py", 1, module="okdrelease.payload.build")
+        warnings.warn_explicit(
+            "something else is deprecated", CryptographyDeprecationWarning, "o.py", 1, module="okdrelease.x"
+        )
+    assert [str(w.message) for w in seen] == ["our own", "something else is deprecated"]
+
+
+# --------------------------------------------------------------------------------------------
+# oc's flag rules and usage errors
+
+
+def test_no_parser_matches_flags_by_prefix() -> None:
+    parsers = list(all_parsers(build_parser()))
+    assert len(parsers) >= len(SUBCOMMANDS) + 1
+    assert all(p.allow_abbrev is False for p in parsers)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--from-image-stream", "4.16"], ["--from-image-stream=4.16"], ["4.16", "--from-image-stream"]]
+)
+def test_from_image_stream_is_not_an_abbreviation_and_says_what_to_use(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "new", *argv, "--to-image", "oci:/nonexistent/x")
+    assert (code, out) == (2, "")
+    assert err.startswith("usage: okdrelease new ")
+    assert err.splitlines()[-1] == "error: " + CLUSTER_FLAGS["--from-image-stream"]
+    assert "-f/--from-image-stream-file" in err and "no such file" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "prog", "flag"),
+    [
+        (["new", "--from-image-stream-fil", "is.yaml"], "new", "--from-image-stream-fil"),
+        (["new", "--to-imag=quay.io/a/b"], "new", "--to-imag"),
+        (["info", "--siz", "quay.io/a/b:1"], "info", "--siz"),
+        (["extract", "--bogus", "quay.io/a/b:1"], "extract", "--bogus"),
+        (["diff", "a", "b", "--build"], "diff", "--build"),
+        (["keys", "generate", "--bogus"], "keys generate", "--bogus"),
+        (["info", "-Z", "quay.io/a/b:1"], "info", "-Z"),
+    ],
+)
+def test_unknown_flag_is_a_usage_error_naming_it_with_the_subcommand_usage(
+    argv: list[str], prog: str, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, *argv)
+    assert (code, out) == (2, "")
+    assert err.startswith(f"usage: okdrelease {prog} ")
+    assert err.splitlines()[-1] == f"error: unknown flag: {flag}"
+
+
+def test_cluster_flag_named_even_when_other_arguments_are_missing(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "info", "--kubeconfig", "/root/.kube/config")
+    assert code == 2
+    assert err.startswith("usage: okdrelease info ")
+    assert err.splitlines()[-1] == "error: " + CLUSTER_FLAGS["--kubeconfig"]
+
+
+def test_top_level_flag_error_shows_top_level_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "--bogus", "info", "quay.io/a/b:1")
+    assert code == 2
+    assert err.splitlines() == [
+        "usage: okdrelease [-h] [--version] [-v] [-q] COMMAND ...",
+        "error: unknown flag: --bogus",
+    ]
+
+
+def test_missing_argument_shows_the_subcommand_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "diff", "oci:/a")
+    assert code == 2
+    assert err.startswith("usage: okdrelease diff ")
+    assert err.splitlines()[-1] == "error: the following arguments are required: NEW"
+
+
+def test_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "mirror-everything")
+    assert code == 2
+    assert err.startswith("usage: okdrelease ")
+    assert err.splitlines()[-1].startswith("error: argument COMMAND: invalid choice: 'mirror-everything'")
+
+
+def test_one_error_prefix_for_parse_and_run_time_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    outcomes = [
+        run_cli(capsys, "info", "--bogus", "x"),
+        run_cli(capsys, "new", "--insecure=maybe"),
+        run_cli(capsys, "diff", "-o", "yaml", "oci:/a", "oci:/b"),
+    ]
+    for code, _, err in outcomes:
+        assert code == 2
+        errors = [line for line in err.splitlines() if "error" in line.lower()]
+        assert len(errors) == 1 and errors[0].startswith("error: "), err
+    assert outcomes[1][2] == 'error: invalid argument "maybe" for "--insecure" flag: expected true or false\n'
+
+
+def test_flags_and_values_that_look_like_flags_still_parse() -> None:
+    """Grouped short flags, ``-oVALUE``, ``-`` and everything after ``--`` are not unknown flags."""
+    parser = build_parser()
+    args = parser.parse_args(["info", "-qv", "-ojson", "--", "-weird-name"])
+    assert (args.quiet, args.verbose, args.output, args.images) == (True, 1, "json", ["-weird-name"])
+    args = parser.parse_args(
+        normalize_bool_args(["new", "--to-file", "-", "--insecure=false", "-vv"], parser)
+    )
+    assert (args.to_file, args.insecure, args.verbose) == ("-", False, 2)
