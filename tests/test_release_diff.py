@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from test_release_extract import base_layer, image_references, payload_layer, release_metadata, write_image
+from test_sample_payload import gen, readme_args
 
 from okdrelease.cli import main
 from okdrelease.release.diff import (
@@ -122,9 +124,27 @@ def test_diff_reports_exactly_changed_added_removed(releases: tuple[str, str]) -
         "Start building:\n  csi-driver-nfs https://github.com/openshift/csi-driver-nfs\n\n"
         "Stop building:\n  csi-driver-manila https://github.com/openshift/csi-driver-manila\n"
     )
-    text = render_diff_text(diff)
-    assert "Components added:\n  csi-driver-nfs quay.io/okd/scos-content@" in text
-    assert f"  cluster-dns-operator\n    image {D['a']} -> {D['d']}\n    commit c0ffee1 -> c0ffee2\n" in text
+    old_digest, new_digest = _load(releases[0]).digest, _load(releases[1]).digest
+    assert render_diff_text(diff) == (
+        f"From 4.15.0-0.okd-1 {old_digest}\n"
+        f"To   4.15.0-0.okd-2 {new_digest}\n"
+        "Components added (1):\n"
+        "  csi-driver-nfs  sha256:eeeeeeeeeeee\n"
+        "Components removed (1):\n"
+        "  csi-driver-manila  sha256:cccccccccccc\n"
+        "Components changed (1):\n"
+        "  cluster-dns-operator  sha256:aaaaaaaaaaaa → sha256:dddddddddddd  commit c0ffee1 → c0ffee2\n"
+        "Release metadata changed:\n"
+        "  version  4.15.0-0.okd-1 → 4.15.0-0.okd-2\n"
+        "Manifests added or removed:\n"
+        "  removed  0000_50_csi-driver-manila_00_ns.yaml\n"
+        "  added    0000_50_csi-driver-nfs_00_ns.yaml\n"
+        "--- a/0000_70_dns-operator_02_deployment.yaml\n"
+        "+++ b/0000_70_dns-operator_02_deployment.yaml\n"
+        "@@ -4 +4,2 @@\n"
+        "   name: dns-operator\n"
+        "+spec: {}\n"
+    )
 
 
 def test_diff_cli_json_and_build_list(releases: tuple[str, str], capsys: pytest.CaptureFixture[str]) -> None:
@@ -172,3 +192,118 @@ def test_operator_of() -> None:
         == "etcdbackup-TechPreviewNoUpgrade.crd"
     )
     assert operator_of("image-references") == "image-references"
+
+
+# --------------------------------------------------------------------------------------------
+# Two releases built from the sample payload: two components and one manifest line apart
+
+
+def _sample_variant(out: Path) -> None:
+    """The sample layout with hyperkube rebuilt (kubernetes 1.29.5, new commit) and one line of
+    cluster-dns-operator's deployment changed (``replicas: 2``)."""
+    images = {image.tag: image for image in gen.sample_images()}
+    base = gen.base_layer()
+    seed = gen.SEED + 1
+    versions = dict(gen.COMPONENT_VERSIONS)
+    try:
+        gen.COMPONENT_VERSIONS["hyperkube"] = "kubernetes=1.29.5"
+        images["hyperkube"] = gen.component_image("hyperkube", [base], docker=True, seed=seed)
+    finally:
+        gen.COMPONENT_VERSIONS.clear()
+        gen.COMPONENT_VERSIONS.update(versions)
+    index, op = next((i, op) for i, op in enumerate(gen.OPERATORS) if op.tag == "cluster-dns-operator")
+    files = gen.operator_files(op, index)
+    deployment = next(name for name in files if name.endswith("_deployment.yaml"))
+    assert files[deployment].count(b"  replicas: 1\n") == 1
+    files[deployment] = files[deployment].replace(b"  replicas: 1\n", b"  replicas: 2\n")
+    images[op.tag] = gen.component_image(
+        op.tag, [base], manifests=files, operator=True, docker=op.docker, seed=seed
+    )
+    gen.write_layout(sorted(images.values(), key=lambda image: image.tag), out)
+
+
+@pytest.fixture(scope="module")
+def sample_releases(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    root = tmp_path_factory.mktemp("sample-diff")
+    _sample_variant(root / "variant")
+    old, new = f"oci:{root / 'releases'}:old", f"oci:{root / 'releases'}:new"
+    assert main(["-q", *readme_args(old)]) == 0
+    variant = readme_args(new)
+    variant[variant.index("--from-oci-layout") + 1] = str(root / "variant")
+    assert main(["-q", *variant]) == 0
+    return old, new
+
+
+def test_sample_diff_is_short_and_shows_both_changes(
+    sample_releases: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["diff", "--exit-code", *sample_releases]) == 1
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert len(lines) <= 20, out
+    assert lines[2:5] == [
+        "Components changed (2):",
+        _line_matching(lines, "  cluster-dns-operator  "),
+        _line_matching(lines, "  hyperkube  "),
+    ]
+    assert re.fullmatch(
+        r"  cluster-dns-operator  sha256:[0-9a-f]{12} → sha256:[0-9a-f]{12}  commit [0-9a-f]{12} → [0-9a-f]{12}",
+        lines[3],
+    )
+    assert re.fullmatch(
+        r"  hyperkube {13}kubernetes=1\.29\.4 → kubernetes=1\.29\.5  sha256:[0-9a-f]{12} → sha256:[0-9a-f]{12}"
+        r"  commit [0-9a-f]{12} → [0-9a-f]{12}",
+        lines[4],
+    )
+    assert lines[5:7] == ["Release metadata changed:", "  kubernetes version  1.29.4 → 1.29.5"]
+    assert lines[7] == "Manifests changed only in image digests or versions:"
+    folded = lines[8 : lines.index("--- a/0000_70_cluster-dns-operator_05_deployment.yaml")]
+    assert [line.split()[0] for line in folded] == [
+        "cluster-kube-apiserver-operator",
+        "cluster-kube-controller-manager-operator",
+        "cluster-kube-scheduler-operator",
+        "cluster-network-operator",
+    ]
+    assert all(line.endswith("  2 files (image digests and versions)") for line in folded)
+    assert lines[-7:] == [
+        "--- a/0000_70_cluster-dns-operator_05_deployment.yaml",
+        "+++ b/0000_70_cluster-dns-operator_05_deployment.yaml",
+        "@@ -11,3 +11,3 @@",
+        " spec:",
+        "-  replicas: 1",
+        "+  replicas: 2",
+        "   selector:",
+    ]
+
+
+def _line_matching(lines: list[str], prefix: str) -> str:
+    return next(line for line in lines if line.startswith(prefix))
+
+
+def test_sample_diff_exit_codes_and_json_keeps_everything(
+    sample_releases: tuple[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    old, new = sample_releases
+    assert main(["diff", "--exit-code", old, old]) == 0
+    assert capsys.readouterr().out.endswith("\nReleases are identical\n")
+    assert main(["diff", old, new]) == 0  # without --exit-code a difference is no failure
+    capsys.readouterr()
+    assert main(["diff", "--exit-code", "-o", "json", old, new]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [c["name"] for c in doc["changed"]] == ["cluster-dns-operator", "hyperkube"]
+    assert doc["componentVersions"] == [{"component": "kubernetes", "from": "1.29.4", "to": "1.29.5"}]
+    files = {f["name"]: f for g in doc["manifests"] for f in g["files"]}
+    deployment = files["0000_70_cluster-dns-operator_05_deployment.yaml"]
+    assert deployment["churn"] == ""
+    assert "-  replicas: 1\n+  replicas: 2\n" in deployment["diff"]
+    assert "-        image: quay.io/okd/scos-content@sha256:" in deployment["diff"]  # churn kept in JSON
+    churned = {name: f["churn"] for name, f in files.items() if f["churn"]}
+    assert (
+        churned["0000_20_cluster-kube-apiserver-operator_05_deployment.yaml"] == "image digests and versions"
+    )
+    assert churned["0000_20_cluster-kube-apiserver-operator_07_clusteroperator.yaml"] == "versions"
+    assert len(churned) == 8 and len(files) == 9
+    kube_co = files["0000_20_cluster-kube-apiserver-operator_07_clusteroperator.yaml"]["diff"]
+    assert '\n-    version: "1.29.4"\n+    version: "1.29.5"\n' in kube_co

@@ -19,24 +19,61 @@ from okdrelease.release.diff import (
 from okdrelease.release.read import PlatformFilter, load_release_from
 from okdrelease.transport.open import Transport
 
+EPILOG = """\
+examples:
+  okdrelease diff quay.io/okd/scos-release:4.16.0-okd-scos.0 quay.io/okd/scos-release:4.16.0-okd-scos.1
+  okdrelease diff --exit-code oci:/tmp/old:4.16 oci:/tmp/new:4.16 >/dev/null || echo "releases differ"
+  okdrelease diff -o json OLD NEW | jq '.changed[].name'
+  okdrelease diff --build-list OLD NEW
+"""
+
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``diff`` subcommand."""
     p: argparse.ArgumentParser = subparsers.add_parser(
         "diff",
-        help="compare two releases: components, versions, operator manifests",
+        help="compare two releases: components, versions, metadata, operator manifests",
         description=(
-            "Report components added, removed and changed (digest, commit, source, versions), component "
-            "version changes and operator manifests that changed, file by file."
+            "Compare two release images. A summary comes first: components added, removed and changed "
+            "(old -> new version, digest, commit, source) and release metadata that changed. Then the "
+            "operator manifests: files that changed only because image digests or versions moved are "
+            "folded into one line per operator, real edits are shown as unified diffs."
         ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("old", metavar="OLD", help="the older release (pull spec or oci:DIR[:REF])")
-    p.add_argument("new", metavar="NEW", help="the newer release")
-    p.add_argument("-o", "--output", default="", help="json for a machine-readable report")
+    p.add_argument("old", metavar="OLD", help="the older release: a pull spec, docker://REF or oci:DIR[:REF]")
+    p.add_argument("new", metavar="NEW", help="the newer release, in the same forms")
     p.add_argument(
-        "--build-list", action="store_true", help="only the component images to start or stop building"
+        "-o",
+        "--output",
+        default="",
+        metavar="FORMAT",
+        help="json: everything, including each file's full unified diff (default: the text report)",
     )
-    p.add_argument("--filter-by-os", metavar="REGEX", help="platform of manifest-listed releases (os/arch)")
+    p.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when the releases differ and 0 when they do not, as git diff --exit-code",
+    )
+    p.add_argument(
+        "-U",
+        "--unified",
+        type=int,
+        default=1,
+        metavar="N",
+        help="lines of context around each change in manifest diffs (default 1)",
+    )
+    p.add_argument(
+        "--build-list",
+        action="store_true",
+        help="only the component images to start, stop or re-point building (added, removed, source moved)",
+    )
+    p.add_argument(
+        "--filter-by-os",
+        metavar="REGEX",
+        help="for manifest-listed releases, the platform to compare, as os/arch[/variant] (default: this machine's)",
+    )
     add_registry_flags(p)
     p.set_defaults(func=run)
     return p
@@ -46,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     """Run ``diff``."""
     if args.output not in ("", "json"):
         raise UsageError("--output only supports json")
+    if args.unified < 0:
+        raise UsageError("--unified must be 0 or more")
     platform = PlatformFilter.from_flag(args.filter_by_os)
     with Transport(transport_options(args)) as transport:
         old = load_release_from(transport, args.old, platform=platform)
@@ -56,5 +95,14 @@ def run(args: argparse.Namespace) -> int:
     elif args.build_list:
         sys.stdout.write(render_build_list_text(diff))
     else:
-        sys.stdout.write(render_diff_text(diff))
-    return 0
+        sys.stdout.write(_encodable(render_diff_text(diff, context=args.unified)))
+    return 1 if args.exit_code and not diff.identical else 0
+
+
+def _encodable(text: str) -> str:
+    """``text`` with ``→`` spelled ``->`` when stdout's encoding has no arrow (a C or Latin-1 locale)."""
+    try:
+        "→".encode(getattr(sys.stdout, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return text.replace("→", "->")
+    return text
