@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-import yaml
 from golden_support import GOLDEN
 
 from okdrelease.cli import main
 from okdrelease.errors import LayerError, ReleaseError
+from okdrelease.gocompat import goyaml
 from okdrelease.payload.imagestream import ImageStream, TagReference
 from okdrelease.release.extract import extract_release, read_payload_file
 from okdrelease.release.read import open_location
@@ -196,8 +196,9 @@ def test_default_rewrites_manifests_as_sorted_yaml(tmp_path: Path) -> None:
     for name in sorted(os.listdir(expected)):
         if not name.endswith((".yaml", ".yml", ".json")):
             continue
-        original = [d for d in yaml.safe_load_all((expected / name).read_bytes()) if d is not None]
-        rewritten = list(yaml.safe_load_all((tmp_path / name).read_bytes()))
+        # as Go reads them: every line ends with a line break, so ``|+`` keeps a final one
+        original = goyaml.load_documents((expected / name).read_bytes())
+        rewritten = goyaml.load_documents((tmp_path / name).read_bytes())
         assert rewritten == original, name
 
 

@@ -65,9 +65,7 @@ def run(args: argparse.Namespace) -> int:
         result = extract_release(
             repository, reference, args.to, platform=platform, keep_bytes=args.keep_bytes
         )
-    if result.errors:
-        print("Errors:", file=sys.stderr)
-        for error in result.errors:
-            print(f"  {error}", file=sys.stderr)
     print(result.message)
+    if result.errors:
+        print(f"Errors: {result.errors_text}", file=sys.stderr)
     return 0

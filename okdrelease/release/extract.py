@@ -32,6 +32,7 @@ import attrs
 import yaml
 
 from okdrelease.errors import LayerError, ReleaseError
+from okdrelease.gocompat import goyaml
 from okdrelease.oci.model import Descriptor, Manifest
 from okdrelease.release.info import parse_time
 from okdrelease.release.read import (
@@ -56,6 +57,10 @@ _PAYLOAD_DIR = PAYLOAD_PREFIX.rstrip("/")
 _PAYLOAD_REMOVED = frozenset({WHITEOUT_PREFIX + _PAYLOAD_DIR, OPAQUE_WHITEOUT})
 
 
+class ManifestWriteError(ReleaseError):
+    """A parsed manifest that cannot be written back as YAML: fatal, as in oc (not collected)."""
+
+
 @attrs.frozen
 class PayloadFile:
     """A regular file of the payload: its name below ``release-manifests/`` and its bytes."""
@@ -77,6 +82,13 @@ class ExtractResult:
     errors: tuple[str, ...]
 
     @property
+    def errors_text(self) -> str:
+        """The manifest errors as oc prints them after ``Errors:`` (one error, or ``[e1, e2]``)."""
+        if len(self.errors) == 1:
+            return self.errors[0]
+        return "[" + ", ".join(self.errors) + "]"
+
+    @property
     def message(self) -> str:
         """oc's stdout line."""
         if self.by_digest:
@@ -92,22 +104,6 @@ _NoTimestampLoader.yaml_implicit_resolvers = {
     key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-
-
-class _GoYamlDumper(yaml.SafeDumper):
-    """SafeDumper quoting like go-yaml: double quotes for strings that read as other types."""
-
-
-def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style: str | None = None
-    if "\n" in value:
-        style = "|"
-    elif dumper.resolve(yaml.ScalarNode, value, (True, False)) != "tag:yaml.org,2002:str":
-        style = '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_GoYamlDumper.add_representer(str, _represent_str)
 
 
 def _refuse(member: tarfile.TarInfo, layer: str, why: str) -> LayerError:
@@ -279,11 +275,10 @@ def _identity(doc: dict[str, Any]) -> tuple[str, str, str, str]:
 def reserialize_manifest(name: str, data: bytes) -> bytes | None:
     """Parse a YAML/JSON stream and write it back as oc does; None when it holds no document."""
     try:
-        docs = [doc for doc in yaml.load_all(io.BytesIO(data), Loader=_NoTimestampLoader) if doc is not None]  # noqa: S506
-    except yaml.YAMLError as err:
+        docs = goyaml.load_documents(data)
+    except goyaml.GoYamlError as err:
         raise ReleaseError(f"error parsing {name}: {err}") from err
     seen: set[tuple[str, str, str, str]] = set()
-    out: list[str] = []
     for index, doc in enumerate(docs):
         if not isinstance(doc, dict):
             raise ReleaseError(f"error parsing {name}: document {index + 1} is not an object")
@@ -291,15 +286,12 @@ def reserialize_manifest(name: str, data: bytes) -> bytes | None:
         if key in seen:
             raise ReleaseError(f"error parsing {name}: resource {'/'.join(key)} is defined more than once")
         seen.add(key)
-        out.append(
-            "---\n"
-            + yaml.dump(
-                doc, Dumper=_GoYamlDumper, sort_keys=True, default_flow_style=False, allow_unicode=True
-            )
-        )
-    if not out:
+    if not docs:
         return None
-    return "".join(out).encode("utf-8")
+    try:
+        return goyaml.marshal_documents(docs)
+    except goyaml.GoYamlError as err:
+        raise ManifestWriteError(f"error serializing manifest in {name}: {err}") from err
 
 
 def _open_dir(parent_fd: int, name: str) -> int:
@@ -381,6 +373,8 @@ def extract_release(
                 continue
             try:
                 data = reserialize_manifest(item.name, item.data)
+            except ManifestWriteError:
+                raise
             except ReleaseError as err:
                 errors.append(str(err))
                 continue

@@ -1,0 +1,333 @@
+"""The real ``oc`` as an oracle: one registry, releases built by oc, oc and okdrelease run side by side.
+
+``oc_release_rig`` (session fixture, imported by the parity test modules) starts a plain-HTTP
+registry, pushes the golden ``01-realistic`` inputs (the real OKD operators) and builds two
+releases with the real ``oc adm release new``:
+
+* ``realistic``: the 01-realistic command line (32 real operators, component images, metadata);
+* ``every_file``: ``--from-dir`` over every operator of ``../shared/testdata-real`` (all 658 real
+  manifests; version placeholders of other components replaced, ``--skip-manifest-check`` so the
+  templated CVO manifest is carried and reported by extract).
+
+oc runs with ``HOME`` set to an empty directory (no personal credentials) and ``--insecure``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import attrs
+import pytest
+from golden_support import GOLDEN, SHARED, load_cases, push_layout, substitute
+from registry_rig import RegistryServer
+
+from okdrelease.cli import main
+from okdrelease.reference import ImageReference
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.registry import RegistryClient
+
+OC_WRAPPER = SHARED / "tools" / "oc" / "oc"
+TESTDATA_REAL = SHARED / "testdata-real"
+CVO_TAG = "cluster-version-operator"
+
+
+@attrs.frozen
+class Run:
+    """Exit code, stdout and stderr of one command."""
+
+    code: int
+    out: str
+    err: str
+
+
+@attrs.frozen
+class OcRig:
+    """The registry, oc's binary and the releases oc built there."""
+
+    host: str
+    oc: str
+    home: Path
+    realistic: str
+    every_file: str
+    control: str
+    input_repo: str
+
+    def oc_run(self, args: Sequence[str], *, cwd: Path | None = None) -> Run:
+        """Run ``oc adm release ARGS --insecure`` with an empty HOME."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBECONFIG", "REGISTRY_AUTH"))}
+        env["HOME"] = str(self.home)
+        argv = [self.oc, "adm", "release", *args[:1], "--insecure", *args[1:]]
+        done = subprocess.run(
+            argv, capture_output=True, text=True, env=env, cwd=cwd, timeout=300, check=False
+        )
+        return Run(done.returncode, done.stdout, done.stderr)
+
+
+def okd_run(args: Sequence[str], capsys: pytest.CaptureFixture[str]) -> Run:
+    """Run ``okdrelease ARGS`` (``--insecure`` after the subcommand) in-process."""
+    capsys.readouterr()
+    code = main([*args[:1], "--insecure", *args[1:]])
+    out, err = capsys.readouterr()
+    return Run(code, out, err)
+
+
+def oc_binary() -> str:
+    """The unpacked oc binary (the wrapper unpacks it once), or skip when ../shared has no oc."""
+    if not OC_WRAPPER.is_file():
+        pytest.skip(f"the real oc is not available at {OC_WRAPPER}")
+    done = subprocess.run([str(OC_WRAPPER), "--path"], capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
+_LONG = "word " * 30
+EDGE_CASES: dict[str, bytes] = {
+    # key order, YAML 1.1 scalars that must be quoted, numbers as the JSON round trip leaves them
+    "0000_99_edge_00_scalars.yaml": (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: scalars\n  namespace: edge\ndata:\n"
+        + "".join(
+            f"  {key}: {value}\n"
+            for key, value in [
+                ("a10", "x"),
+                ("a9", "x"),
+                ("_x", "x"),
+                ("Z", "x"),
+                ("a", "x"),
+                ("a09", "x"),
+                ("a009", "x"),
+                ("b0", "x"),
+                ("b00", "x"),
+                ("b1", "x"),
+                ("é", "x"),
+                ("1", "x"),
+                ("-k", "x"),
+                ("k.v", "x"),
+                ("q_yes", "'yes'"),
+                ("q_y", "'y'"),
+                ("q_n", "'N'"),
+                ("q_on", "'on'"),
+                ("q_off", "'Off'"),
+                ("q_null", "'null'"),
+                ("q_tilde", "'~'"),
+                ("q_empty", "''"),
+                ("q_true", "'True'"),
+                ("q_int", "'123'"),
+                ("q_oct", "'0777'"),
+                ("q_hex", "'0x1F'"),
+                ("q_under", "'1_000'"),
+                ("q_float", "'1.5'"),
+                ("q_exp", "'1e3'"),
+                ("q_dot", "'.5'"),
+                ("q_inf", "'.inf'"),
+                ("q_date", "'2024-01-02'"),
+                ("q_ts", "'2024-1-2T3:04:05Z'"),
+                ("q_baddate", "'2024-02-30'"),
+                ("q_sixty", "'1:20'"),
+                ("q_ver", "'1.2.3'"),
+                ("q_plus", "'+1'"),
+                ("q_big", "'99999999999999999999'"),
+                ("q_e999", "'1e999'"),
+                ("q_merge", "'<<'"),
+                ("q_dash", "'-'"),
+                ("q_star", "'*'"),
+                ("q_colon", "'a: b'"),
+                ("q_colon_end", "'a:'"),
+                ("q_hash", "'a #b'"),
+                ("q_hash2", "'a#b'"),
+                ("q_lead", "' lead'"),
+                ("q_trail", "'trail '"),
+                ("q_tab", '"a\\tb"'),
+                ("q_cr", '"a\\rb"'),
+                ("q_quote", "'it''s'"),
+                ("q_dq", "'say \"hi\"'"),
+                ("q_bs", "'back\\\\slash'"),
+                ("q_emoji", '"smile \\U0001F600"'),
+                ("q_nbsp", '"a\\u00a0b"'),
+                ("q_bom", '"\\ufeffbom"'),
+                ("q_ls", '"a\\u2028b"'),
+                ("q_flow", "'[a]'"),
+                ("q_brace", "'{a}'"),
+                ("q_comma", "'a,b'"),
+                ("q_bang", "'!tag'"),
+                ("q_amp", "'&a'"),
+                ("q_pct", "'%a'"),
+                ("q_at", "'@a'"),
+                ("q_tick", "'`a'"),
+                ("q_question", "'? a'"),
+                ("q_docstart", "'--- a'"),
+                ("q_dots", "'...'"),
+                ("q_long", f"'{_LONG}end'"),
+                ("q_long2", f"'{_LONG}  two  spaces  end'"),
+                ("q_long_quoted", f"'\"{_LONG}\" #x {_LONG}'"),
+                ("q_long_tab", f'"{_LONG}\\t{_LONG}"'),
+            ]
+        )
+    ).encode(),
+    "0000_99_edge_01_numbers.yaml": (
+        "apiVersion: v1\nkind: Edge\nmetadata:\n  name: numbers\nspec:\n"
+        + "".join(
+            f"  {key}: {value}\n"
+            for key, value in [
+                ("int", "42"),
+                ("neg", "-7"),
+                ("oct", "0777"),
+                ("hex", "0x1F"),
+                ("under", "1_000"),
+                ("float", "1.5"),
+                ("whole", "1.0"),
+                ("exp", "1e3"),
+                ("small", "0.0000001"),
+                ("tiny", "1e-7"),
+                ("million", "1000000.5"),
+                ("big", "12345678901234567890"),
+                ("huge", "99999999999999999999"),
+                ("dot", ".5"),
+                ("plus", "+3"),
+                ("yes", "yes"),
+                ("on", "on"),
+                ("y", "y"),
+                ("tilde", "~"),
+                ("date", "2024-01-02"),
+                ("ts", "2024-01-02T03:04:05Z"),
+                ("sixty", "1:20"),
+                ("neg0", "-0.0"),
+            ]
+        )
+    ).encode(),
+    # block scalars: final line breaks, leading spaces, space before a break, keep chomping at EOF
+    "0000_99_edge_02_blocks.yaml": (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: blocks\ndata:\n"
+        b"  clip: |\n    one\n    two\n"
+        b"  strip: |-\n    one\n    two\n"
+        b"  keep: |+\n    one\n\n\n"
+        b"  lead: |2\n      indented\n    back\n"
+        b"  folded: >\n    folded text\n    more\n"
+        b'  space_break: "a \\nb"\n'
+        b'  trailing_space_line: "a\\nb "\n'
+        b'  only_break: "\\n"\n'
+        b"  list:\n  - |\n    in a list\n  - - nested\n    - list\n  - {}\n  - []\n  - a: 1\n    b: [1, 2]\n"
+        b"  empty_map: {}\n  empty_list: []\n  nil: null\n"
+        b"  ? |\n    multi\n    line key\n  : value\n"
+        + b"  "
+        + b"k" * 130
+        + b": long key\n"
+        + b"  last: |+\n    no newline at end of file"
+    ),
+    # a JSON manifest, a CRLF file with several documents and comments, a BOM
+    "0000_99_edge_03_json.json": b'{"kind": "Edge", "apiVersion": "v1", "metadata": {"name": "json"}, '
+    b'"spec": {"f": 1.0, "g": 1e3, "s": "yes", "n": null, "l": [], "m": {}, "u": "\\u00e9\\u2028"}}\n',
+    "0000_99_edge_04_crlf.yaml": b"# comment\r\n---\r\napiVersion: v1\r\nkind: Edge\r\nmetadata:\r\n  name: one\r\n"
+    b"--- # two\r\napiVersion: v1\r\nkind: Edge\r\nmetadata:\r\n  name: two\r\ndata: |\r\n  x\r\n  y\r\n---\r\n",
+    "0000_99_edge_05_bom.yaml": b"\xef\xbb\xbfapiVersion: v1\nkind: Edge\nmetadata:\n  name: bom\n",
+    "0000_99_edge_06_anchors.yaml": b"apiVersion: v1\nkind: Edge\nmetadata:\n  name: anchors\n"
+    b"base: &b {x: 1, y: 2}\nmerged:\n  <<: *b\n  y: 3\nlist: [*b, *b]\n",
+}
+
+
+CONTROL_CHARACTER = {
+    "0000_99_control.yaml": b'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: control\ndata:\n  del: "a\\x7fb"\n'
+}
+
+
+def _from_dir(root: Path, cvo: str, *, real: bool, edge: dict[str, bytes]) -> Path:
+    """A --from-dir tree: the testdata-real operators' manifests (``real``), an ``edge`` operator, a CVO base."""
+    target = root / ("from-dir-real" if real else "from-dir")
+    target.mkdir()
+    for manifests in sorted((TESTDATA_REAL / "operators").glob("*/manifests")) if real else []:
+        operator = target / manifests.parent.name
+        operator.mkdir()
+        for path in sorted(manifests.iterdir()):
+            if path.suffix in (".yaml", ".yml", ".json"):
+                data = path.read_bytes()
+                # other components' version placeholders cannot resolve without their images
+                data = re.sub(rb"0\.0\.1-snapshot-[a-z0-9-]+", b"9.9.9", data)
+                (operator / path.name).write_bytes(data)
+    operator = target / "zz-edge-cases"
+    operator.mkdir()
+    for name, data in edge.items():
+        (operator / name).write_bytes(data)
+    stream = {
+        "kind": "ImageStream",
+        "apiVersion": "image.openshift.io/v1",
+        "metadata": {"name": "input"},
+        "spec": {"tags": [{"name": CVO_TAG, "from": {"kind": "DockerImage", "name": cvo}}]},
+    }
+    (target / "image-references").write_text(json.dumps(stream))
+    return target
+
+
+def _oc_new(rig: OcRig, args: list[str]) -> None:
+    done = rig.oc_run(["new", *args])
+    if done.code != 0:
+        raise RuntimeError(f"oc adm release new failed ({done.code}): {done.err}")
+
+
+def _build(tmp: Path) -> Iterator[OcRig]:
+    case = next(c for c in load_cases() if c.name == "01-realistic")
+    server = RegistryServer(tmp / "registry", flavour="http")
+    info = server.start()
+    try:
+        repo_name = str(case.data["input_repo"])
+        client = RegistryClient(TransportOptions(insecure=True))
+        repository = client.repository(ImageReference.parse(f"{info.host}/{repo_name}"))
+        for layout in case.input_layouts:
+            push_layout(layout, repository)
+        home = tmp / "home"
+        home.mkdir()
+        rig = OcRig(
+            host=info.host,
+            oc=oc_binary(),
+            home=home,
+            realistic=f"{info.host}/parity/release:realistic",
+            every_file=f"{info.host}/parity/release:every-file",
+            control=f"{info.host}/parity/release:control",
+            input_repo=repo_name,
+        )
+        work = tmp / "case"
+        work.mkdir()
+        stream_text = substitute((case.path / "imagestream.yaml").read_text(), info.host, repo_name)
+        (work / "imagestream.yaml").write_text(stream_text)
+        args = [substitute(a, info.host, repo_name, str(work)) for a in case.data["oc_args"][4:]]
+        args[-1] = rig.realistic
+        _oc_new(rig, args)
+        cvo = re.search(rf"name: {CVO_TAG}\n.*?name: (\S+)", stream_text, re.S)
+        assert cvo is not None
+        for release, from_dir in (
+            (rig.every_file, _from_dir(tmp, cvo.group(1), real=True, edge=EDGE_CASES)),
+            (rig.control, _from_dir(tmp, cvo.group(1), real=False, edge=CONTROL_CHARACTER)),
+        ):
+            args = ["--from-dir", str(from_dir), "--name", "4.15.0-0.parity", "--skip-manifest-check"]
+            _oc_new(rig, [*args, "--to-image", release])
+        yield rig
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def oc_release_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OcRig]:
+    """The session's registry with the releases the real oc built (see the module docstring)."""
+    if not GOLDEN.is_dir():
+        pytest.skip(f"golden cases not found at {GOLDEN}")
+    oc_binary()
+    yield from _build(tmp_path_factory.mktemp("oc-oracle"))
+
+
+def tree(directory: Path) -> dict[str, bytes]:
+    """Every regular file below ``directory`` (relative path → bytes)."""
+    return {
+        str(path.relative_to(directory)): path.read_bytes()
+        for path in sorted(directory.rglob("*"))
+        if path.is_file()
+    }
+
+
+def fresh(directory: Path) -> Path:
+    """An empty directory at ``directory``."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(parents=True)
+    return directory
