@@ -80,6 +80,21 @@ ODD_STRINGS = (
 )
 
 
+# Files oc's manifest check refuses (or, for the last ones, accepts although they look wrong).
+BROKEN = (
+    "",
+    "key: [unclosed\n",
+    "- a\n- b\n",
+    '{"a": 1,}\n',
+    "\t{}\n",
+    "just text\n",
+    'kind: A\napiVersion: v1\nx: "\\ud800"\n',
+    'kind: A\napiVersion: v1\nx: "\\U00110000"\n',
+    "kind: A\napiVersion: v1\nx: *undefined\n",
+    "kind: A\napiVersion: v1\nkind: B\n",
+)
+
+
 def file_name(rng: random.Random, operator: str) -> str:
     """A manifest file name: plain, shared (colliding), unicode, dotted or long."""
     roll = rng.random()
@@ -191,7 +206,7 @@ def render(rng: random.Random, name: str, docs: Sequence[Mapping[str, object]], 
     """Bytes of a manifest file in a random style (YAML/JSON, multi-document, CRLF, BOM, comments)."""
     roll = rng.random()
     if errors and roll < 0.1:
-        text = rng.choice(("", "key: [unclosed\n", "- a\n- b\n", '{"a": 1,}\n', "\t{}\n", "just text\n"))
+        text = rng.choice(BROKEN)
     elif name.endswith(".json") or roll < 0.3:
         text = _json(rng, docs[0]) + rng.choice(("\n", "", "\n\n"))
     else:

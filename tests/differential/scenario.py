@@ -166,7 +166,9 @@ def _operator_layer(d: _Draft, tag: str, refs: Mapping[str, str]) -> list[Entry]
     if rng.random() < 0.7:
         entries.append(Entry(("./" if dot else "") + "manifests", None, mtime(rng), 0o755))
     names: set[str] = set()
-    ctx = content.Context(list(refs.values()), resolvable_keys(d, refs), d.errors)
+    with_refs = bool(refs) and rng.random() < 0.85
+    # Without an image-references file only the bare placeholder is substituted.
+    ctx = content.Context(list(refs.values()), resolvable_keys(d, refs) if with_refs else (), d.errors)
     for _ in range(rng.randint(0, 5)):
         name = content.file_name(rng, tag)
         if name in names:
@@ -175,7 +177,7 @@ def _operator_layer(d: _Draft, tag: str, refs: Mapping[str, str]) -> list[Entry]
         docs = [content.document(rng, tag, ctx) for _ in range(rng.choice((1, 1, 1, 2, 3)))]
         data = content.render(rng, name, docs, d.errors)
         entries.append(Entry(_entry_path(d, name, dot), data, mtime(rng), rng.choice((0o644, 0o600, 0o755))))
-    if refs and rng.random() < 0.85:
+    if with_refs:
         entries.append(
             Entry(_entry_path(d, "image-references", dot), content.image_references(rng, refs), mtime(rng))
         )
