@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from okdrelease.errors import LayerError
-from okdrelease.oci.gotar import BLOCK_SIZE, GoTarWriter, go_mtime
+from okdrelease.oci.gotar import BLOCK_SIZE, GoTarWriter, extracted_mtime, go_mtime, go_unix_nano
 
 GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
 
@@ -87,14 +87,43 @@ def test_empty_archive_is_two_zero_blocks_and_close_is_idempotent() -> None:
         (1705612010.49, 1705612010),
         (0.0, 0),
         (-0.25, 0),
-        (-5.0, 0),
-        (9223372037.0, 0),
+        (-1.5, -1),
+        (-5.0, -5),
+        (9223372037.0, 9223372037),
         (9223372036.0, 9223372036),
         (float("nan"), 0),
     ],
 )
 def test_go_mtime(given: float, recorded: int) -> None:
     assert go_mtime(given) == recorded
+
+
+@pytest.mark.parametrize(
+    ("given", "on_disk"),
+    [
+        (1705612010.75, 1705612010.75),
+        (0.0, 0.0),
+        (-0.25, 0.0),
+        (-5.0, 0.0),
+        (9223372036.0, 9223372036.0),
+        (9223372037.0, 0.0),
+        (11810783221.0, 0.0),
+        (float("inf"), 0.0),
+    ],
+)
+def test_extracted_mtime_clamps_like_docker_chtimes(given: float, on_disk: float) -> None:
+    assert extracted_mtime(given) == on_disk
+
+
+def test_negative_mtime_uses_pax_record_and_zero_octal_field() -> None:
+    writer_out = io.BytesIO()
+    writer = GoTarWriter(writer_out)
+    writer.add_file("release-manifests/a", b"x", 0o444, -5)
+    writer.close()
+    raw = writer_out.getvalue()
+    assert raw[156:157] == b"x"
+    assert b"12 mtime=-5\n" in raw
+    assert raw[BLOCK_SIZE * 2 + 136 : BLOCK_SIZE * 2 + 148] == b"00000000000\0"
 
 
 def test_mtime_beyond_octal_range_uses_pax_mtime_record() -> None:
@@ -174,3 +203,16 @@ def test_invalid_names_and_modes_are_rejected() -> None:
         _write(lambda w: w.add_file("a\0b", b"", 0o444, 0))
     with pytest.raises(LayerError, match="invalid mode"):
         _write(lambda w: w.add_file("a", b"", 0o100000000, 0))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "nanos"),
+    [
+        (0, 0),
+        (-5, -5_000_000_000),
+        (9_223_372_036, 9_223_372_036_000_000_000),
+        (11_810_783_221, -6_635_960_852_709_551_616),
+    ],
+)
+def test_go_unix_nano_wraps_like_int64(seconds: int, nanos: int) -> None:
+    assert go_unix_nano(seconds) == nanos

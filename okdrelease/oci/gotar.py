@@ -40,12 +40,33 @@ TYPE_PAX = b"x"
 def go_mtime(mtime: float) -> int:
     """Return the whole-second mtime Go's tar writer records for a file time ``mtime`` (Unix seconds).
 
-    Times before the epoch or beyond Go's int64-nanosecond range count as the epoch (as oc's layer
-    extraction does); sub-second times round to the nearest second, halves away from zero.
+    Go rounds to the nearest second (``Time.Round``: halves up, towards the future); times outside
+    the octal field (negative, after 2242) are kept and written as a PAX ``mtime`` record.
     """
-    if not math.isfinite(mtime) or mtime < 0 or mtime > _MAX_UNIX_SECONDS:
+    if not math.isfinite(mtime):
         return 0
     return math.floor(mtime + 0.5)
+
+
+def go_unix_nano(seconds: int) -> int:
+    """Return Go's ``Time.UnixNano`` of a whole-second time: int64 arithmetic, wrapping outside 1678..2262.
+
+    ``os.Chtimes`` hands this value to the kernel unchanged, so a file oc stamps with a time after
+    2262 gets the wrapped time (then whatever the filesystem clamps it to).
+    """
+    value = (seconds * 1_000_000_000) & (2**64 - 1)
+    return value - 2**64 if value >= 2**63 else value
+
+
+def extracted_mtime(mtime: float) -> float:
+    """Return the mtime a file gets when oc extracts an image layer to disk.
+
+    oc sets it with docker's ``chtimes``, which replaces a time before the epoch or beyond Go's
+    int64-nanosecond range (year 2262) by the epoch. Files read from a directory keep their time.
+    """
+    if not math.isfinite(mtime) or mtime < 0 or mtime > _MAX_UNIX_SECONDS:
+        return 0.0
+    return mtime
 
 
 def _is_ascii(raw: bytes) -> bool:

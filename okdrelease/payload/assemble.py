@@ -11,7 +11,7 @@ from typing import BinaryIO, Protocol
 import attrs
 
 from okdrelease.errors import ReleaseError
-from okdrelease.oci.gotar import GoTarWriter, go_mtime
+from okdrelease.oci.gotar import GoTarWriter
 from okdrelease.payload.check import check_manifest
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def newest_mtime(operator_files: OperatorFiles, operators: Iterable[str]) -> int
     if not mtimes:
         return 0
     newest = max(mtimes)
-    return go_mtime(math.floor(newest)) if math.isfinite(newest) else 0
+    return math.floor(newest) if math.isfinite(newest) else 0
 
 
 def payload_name(operator: str, filename: str) -> str:

@@ -190,6 +190,7 @@ class Resolver:
         self, image: ResolvedImage, *, all_layers: bool, ref: str
     ) -> tuple[ManifestFile, ...]:
         """The top-level files of ``/manifests`` from the last layer (or all layers, whiteouts applied)."""
+        from okdrelease.oci.gotar import extracted_mtime
         from okdrelease.oci.layers import extract_prefix
 
         layers = image.manifest.layers
@@ -203,7 +204,7 @@ class Resolver:
         def extract() -> tuple[ManifestFile, ...]:
             files = extract_prefix([_opener(repo, d) for d in selected], "manifests/")
             return tuple(
-                ManifestFile(path, entry.data, entry.mtime)
+                ManifestFile(path, entry.data, extracted_mtime(entry.mtime))
                 for path, entry in sorted(files.items())
                 if "/" not in path and entry.is_file
             )

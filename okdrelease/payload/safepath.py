@@ -64,8 +64,17 @@ class SafeDir:
             ) from err
         return SafeDir(self.path / name, self.flag, root=self.root, fd=fd)
 
-    def write(self, name: str, data: bytes, mode: int, mtime: float | None, *, what: str) -> None:
-        """Write ``name`` atomically with ``mode`` (and ``mtime``), replacing what was there."""
+    def write(
+        self,
+        name: str,
+        data: bytes,
+        mode: int,
+        mtime: float | None,
+        *,
+        what: str,
+        mtime_ns: int | None = None,
+    ) -> None:
+        """Write ``name`` atomically with ``mode`` (and ``mtime`` seconds or ``mtime_ns``), replacing what was there."""
         self._name(name, what)
         temp = f".{name[:200]}.tmp-{secrets.token_hex(6)}"
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
@@ -75,7 +84,9 @@ class SafeDir:
                 out.write(data)
                 out.flush()
                 os.fchmod(out.fileno(), mode)
-                if mtime is not None:
+                if mtime_ns is not None:
+                    os.utime(out.fileno(), ns=(mtime_ns, mtime_ns))
+                elif mtime is not None:
                     os.utime(out.fileno(), (mtime, mtime))
             os.replace(temp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except BaseException:

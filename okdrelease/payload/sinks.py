@@ -18,6 +18,7 @@ from typing import Protocol
 import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.oci.gotar import go_unix_nano
 from okdrelease.payload import image as release_image
 from okdrelease.payload.context import Run
 from okdrelease.payload.imagestream import ImageStream
@@ -81,7 +82,9 @@ class DirSink:
                 extracted = archive.extractfile(member)
                 if extracted is None:
                     raise ReleaseError(f"unable to read {member.name} from the payload")
-                target.write(rest, extracted.read(), 0o644, float(member.mtime), what="payload file")
+                # oc stamps the file with os.Chtimes, whose nanoseconds wrap after 2262 (go_unix_nano).
+                stamp = go_unix_nano(int(member.mtime))
+                target.write(rest, extracted.read(), 0o644, None, mtime_ns=stamp, what="payload file")
 
 
 @attrs.frozen

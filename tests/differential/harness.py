@@ -53,7 +53,12 @@ def run_new(
 
 def run_seed(session: Session, seed: int, checks: tuple[str, ...] = ALL_CHECKS) -> SeedReport:
     """Run ``seed``; return its differences."""
-    scenario = generate(seed)
+    return run_scenario(session, generate(seed), checks)
+
+
+def run_scenario(session: Session, scenario: Scenario, checks: tuple[str, ...] = ALL_CHECKS) -> SeedReport:
+    """Run ``scenario`` (drawn from a seed or written by hand); return its differences."""
+    seed = scenario.seed
     work = session.scratch / f"seed-{seed}"
     repo = prepare(session, scenario, work)
     ph = {side: placeholders(session, scenario, work, repo, side) for side in ("oc", "py", "pq")}

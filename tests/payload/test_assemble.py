@@ -325,7 +325,9 @@ def test_newest_mtime_includes_image_references_and_truncates() -> None:
     assert newest_mtime(files, ["a"]) == 12
     assert newest_mtime(files, ["a", "b"]) == 50
     assert newest_mtime(files, []) == 0
-    assert newest_mtime(_files(a=[("x", b"", -3.5)]), ["a"]) == 0
+    # Layer files arrive clamped (extracted_mtime); directory files keep their time, floored like Go.
+    assert newest_mtime(_files(a=[("x", b"", -3.5)]), ["a"]) == -4
+    assert newest_mtime(_files(a=[("x", b"", 0.0), ("y", b"", 11810783221.0)]), ["a"]) == 11810783221
 
 
 def test_named_file_objects_are_accepted() -> None:

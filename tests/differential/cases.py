@@ -1,0 +1,86 @@
+"""Hand-written scenarios pinning differences the seeded runs found (each was a bug of okdrelease).
+
+They run through the same harness as the seeds (``harness.run_scenario``), so oc stays the oracle.
+Scenario ids start at 900000 to keep their repositories apart from the seeds'.
+"""
+
+from __future__ import annotations
+
+import json
+
+from .images import Entry, ImageSpec, build
+from .scenario import CVO, InputFile, Scenario
+
+#: Normal, fractional (.5 rounds up, .4999 down), zero, negative, after 2242 (PAX), after 2262 (clamped when extracted).
+UNUSUAL_MTIMES = (
+    1_700_000_000,
+    1_700_000_100.5,
+    1_700_000_200.4999,
+    0,
+    -86_400,
+    8_589_934_592,
+    9_223_372_036,
+    11_810_783_221,
+)
+OPERATOR = "dns-operator"
+DEPLOYMENT = b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: dns\nspec:\n  image: quay.io/openshift/dns:latest\n"
+
+
+def _operator_entries(mtimes: tuple[float, ...]) -> tuple[Entry, ...]:
+    refs = {
+        "kind": "ImageStream",
+        "apiVersion": "image.openshift.io/v1",
+        "spec": {
+            "tags": [
+                {"name": OPERATOR, "from": {"kind": "DockerImage", "name": "quay.io/openshift/dns:latest"}}
+            ]
+        },
+    }
+    entries = [Entry("manifests", None, 1_600_000_000, 0o755)]
+    entries += [Entry(f"manifests/{i:02d}-file.yaml", DEPLOYMENT, mtime) for i, mtime in enumerate(mtimes)]
+    entries.append(Entry("manifests/image-references", json.dumps(refs).encode(), 1_500_000_000))
+    return tuple(entries)
+
+
+def _images(mtimes: tuple[float, ...]) -> tuple[tuple[ImageSpec, ...], dict[str, str]]:
+    label = {"io.openshift.release.operator": "true"}
+    cvo = ImageSpec(CVO, ((Entry("bin/cvo", b"cvo", 1_700_000_000, 0o755),),), {})
+    operator = ImageSpec(OPERATOR, ((Entry("bin/dns", b"dns", 0, 0o755),), _operator_entries(mtimes)), label)
+    specs = (cvo, operator)
+    digests = {spec.tag: build(spec).digest for spec in specs}
+    return specs, digests
+
+
+def _stream(digests: dict[str, str]) -> bytes:
+    tags = [
+        {"name": t, "from": {"kind": "DockerImage", "name": "{registry}/{repo}@" + d}}
+        for t, d in sorted(digests.items())
+    ]
+    return json.dumps(
+        {"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", "spec": {"tags": tags}}
+    ).encode()
+
+
+def unusual_mtimes_in_layers(
+    case_id: int, output: tuple[str, ...], mtimes: tuple[float, ...] = UNUSUAL_MTIMES
+) -> Scenario:
+    """An operator layer whose manifests carry every kind of unusual mtime, built from an image stream."""
+    specs, digests = _images(mtimes)
+    files = (InputFile("is.json", _stream(digests)),)
+    args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--name", "4.16.0", *output)
+    return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-mtimes"}))
+
+
+def unusual_mtimes_in_directory(case_id: int, output: tuple[str, ...]) -> Scenario:
+    """The same manifests read with ``--from-dir`` (file times set on disk, not clamped by extraction)."""
+    specs, digests = _images(UNUSUAL_MTIMES)
+    files = [
+        InputFile(f"fromdir/{OPERATOR}/{e.path.removeprefix('manifests/')}", e.data or b"", e.mtime)
+        for e in _operator_entries(UNUSUAL_MTIMES)
+        if e.data is not None
+    ]
+    files.append(InputFile("fromdir/image-references", _stream(digests)))
+    args = ("--insecure", "--from-dir", "{work}/fromdir", "--name", "4.16.0", *output)
+    return Scenario(
+        case_id, tuple((s, build(s)) for s in specs), tuple(files), args, (), frozenset({"case-mtimes-dir"})
+    )

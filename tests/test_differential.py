@@ -1,0 +1,72 @@
+"""A bounded run of the differential harness (tests/differential): okdrelease against the real oc.
+
+Each seed draws a payload and a ``release new`` command line, runs it with ``../shared/tools/oc``
+and with okdrelease against the session's plain-HTTP registry, and fails with every difference
+beyond the documented deviations (named in ``tests/differential/compare.py``). The release
+``new`` writes is compared, and oc's own ``info -o json`` and ``extract`` of both releases.
+``OKD_DIFF_SEEDS=a-b`` widens the range; ``python -m tests.differential --seeds N`` is the long run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from differential import cases
+from differential.harness import SeedReport, run_scenario
+from differential.runner import OC_WRAPPER, Session, oc_binary
+from registry_rig import RegistryInfo
+
+CHECKS = ("new", "info", "extract")
+
+
+@pytest.fixture(scope="module")
+def session(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    """A harness session on the shared plain-HTTP registry."""
+    if not OC_WRAPPER.is_file():
+        pytest.skip(f"the real oc is not at {OC_WRAPPER}")
+    oc = oc_binary()
+    assert oc is not None
+    yield Session(registry_http.host, oc, Path(tmp_path_factory.mktemp("differential")))
+
+
+def _assert_same(report: SeedReport) -> None:
+    details = "\n".join(f"[{d.area}]\n{d.detail}" for d in report.differences)
+    assert not report.differences, f"case {report.seed} ({report.summary}):\n{details}"
+
+
+@pytest.mark.parametrize(
+    ("case_id", "output"),
+    [
+        (900001, ("--to-image", "{registry}/{out_repo}:rel")),
+        (900002, ("--to-dir", "{out}/dir")),
+        (900003, ("--to-file", "{out}/payload.tar.gz")),
+    ],
+)
+def test_unusual_layer_mtimes_match_oc(session: Session, case_id: int, output: tuple[str, ...]) -> None:
+    """Zero, negative, fractional and post-2262 layer mtimes: file entries and the newest-mtime entries as oc."""
+    _assert_same(run_scenario(session, cases.unusual_mtimes_in_layers(case_id, output), CHECKS))
+
+
+@pytest.mark.parametrize(
+    "mtimes",
+    [(9_223_372_037, 1_700_000_000), (-5, 1_700_000_000.5), (11_810_783_221,)],
+    ids=["after-2262", "negative", "only-clamped"],
+)
+def test_newest_mtime_ignores_times_clamped_by_extraction(
+    session: Session, mtimes: tuple[float, ...]
+) -> None:
+    """The directory/image-references/release-metadata mtime is the newest time after oc's extraction clamp."""
+    case_id = 900010 + len(mtimes) * 3 + int(mtimes[0] < 0)
+    scenario = cases.unusual_mtimes_in_layers(case_id, ("--to-dir", "{out}/dir"), mtimes)
+    _assert_same(run_scenario(session, scenario, CHECKS))
+
+
+@pytest.mark.parametrize(
+    ("case_id", "output"),
+    [(900021, ("--to-dir", "{out}/dir")), (900022, ("--to-image", "{registry}/{out_repo}:rel"))],
+)
+def test_unusual_directory_mtimes_match_oc(session: Session, case_id: int, output: tuple[str, ...]) -> None:
+    """--from-dir keeps times oc's layer extraction would clamp (negative, post-2262) and writes them as PAX."""
+    _assert_same(run_scenario(session, cases.unusual_mtimes_in_directory(case_id, output), CHECKS))
