@@ -169,7 +169,7 @@ def _passphrase(args: argparse.Namespace) -> str | None:
     import os
 
     if args.sign_passphrase_file:
-        from okdrelease._cli.sign import read_passphrase
+        from okdrelease.sign.keys import read_passphrase
 
         return read_passphrase(args.sign_passphrase_file)
     return os.environ.get("OKDRELEASE_SIGN_PASSPHRASE") or os.environ.get("COSIGN_PASSWORD")

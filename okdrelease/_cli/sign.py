@@ -1,36 +1,64 @@
-"""``okdrelease sign``: OpenPGP release signatures to a store directory, or cosign signatures to a registry."""
+"""``okdrelease sign``: OpenPGP release signatures to stores, or cosign signatures to a registry."""
 
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
-
-import attrs
 
 from okdrelease._cli.common import add_registry_flags, transport_options
-from okdrelease.errors import SignatureError, UsageError
-from okdrelease.reference import ImageReference, LayoutLocation, RegistryLocation, parse_location
-from okdrelease.sign import cosign
-from okdrelease.sign.api import DEFAULT_CREATOR, sign_release, sign_release_cosign
-from okdrelease.sign.openpgp import load_secret_key
-from okdrelease.transport.base import Repository
+from okdrelease.errors import UsageError
+from okdrelease.reference import parse_location
+from okdrelease.sign.api import DEFAULT_CREATOR, SignResult, sign_release, sign_release_cosign
+from okdrelease.sign.keys import (
+    Signer,
+    load_cosign_private_key,
+    openpgp_signer,
+    read_passphrase,
+)
+from okdrelease.sign.lookaside import DockerName, containers_configuration
+from okdrelease.sign.target import open_signed_image, signed_reference
+
+DESCRIPTION = """\
+Sign IMAGE@sha256:HEX. With --key (a secret key file) or --sign-by-gpg FINGERPRINT (a key in
+your gpg, GNUPGHOME honoured; gpg's agent asks for the passphrase), write an OpenPGP 'atomic
+container signature' (no registry is contacted) to --signature-dir (OpenShift store layout
+DIR/sha256=<hex>/signature-N, read by the cluster-version operator), --lookaside (containers/image
+layout DIR/<repository path>@sha256=<hex>/signature-N, read by podman, skopeo and CRI-O) and/or
+--configmap-dir. With --lookaside, stdout continues after the result lines with a registries.d
+file and a policy.json, each after a line starting with '# ': install them (or merge the
+policy's transports.docker entry into your policy) and podman/skopeo require this key's
+signature for the repository. With --cosign-key, push a cosign signature (tag sha256-<hex>.sig)
+next to the image."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``sign`` subcommand."""
-    parser = subparsers.add_parser(
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "sign",
-        help="sign a release image digest (OpenPGP store signature or cosign .sig)",
-        description=(
-            "Sign IMAGE@sha256:HEX. With --key, write an OpenPGP 'atomic container signature' to "
-            "--signature-dir (no registry is contacted). With --cosign-key, push a cosign signature "
-            "(tag sha256-<hex>.sig) next to the image."
-        ),
+        help="sign a release image digest (OpenPGP store/lookaside signature or cosign .sig)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("image", metavar="IMAGE@DIGEST", help="the release image, by digest")
     parser.add_argument("--key", metavar="SECRET.asc", help="OpenPGP secret key (armored or binary)")
-    parser.add_argument("--signature-dir", metavar="DIR", help="signature store directory to write into")
+    parser.add_argument(
+        "--sign-by-gpg", metavar="FINGERPRINT", help="sign with this key of your gpg (as skopeo --sign-by)"
+    )
+    parser.add_argument(
+        "--signature-dir", metavar="DIR", help="OpenShift signature store directory to write into"
+    )
+    parser.add_argument(
+        "--lookaside", metavar="DIR", help="containers/image lookaside directory to write into"
+    )
+    parser.add_argument(
+        "--lookaside-url",
+        metavar="URL",
+        help="where readers find --lookaside DIR when it is published (registries.d lookaside:)",
+    )
+    parser.add_argument(
+        "--policy-key-path",
+        metavar="PATH",
+        help="name this public key file in the printed policy (keyPath) instead of embedding it (keyData)",
+    )
     parser.add_argument(
         "--configmap-dir", metavar="DIR", help="also write the oc-mirror signature ConfigMap here"
     )
@@ -45,89 +73,75 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "--passphrase-file",
         metavar="FILE",
-        help="file holding the key's passphrase (cosign: default COSIGN_PASSWORD)",
+        help="file holding the key's passphrase (cosign: default COSIGN_PASSWORD; gpg: loopback pinentry)",
     )
     add_registry_flags(parser)
     parser.set_defaults(func=run)
     return parser
 
 
-def read_passphrase(path: str | None, env: str | None = None) -> str | None:
-    """The passphrase from a file (first line), else from the environment variable ``env``."""
-    if path:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as err:
-            raise UsageError(f"cannot read passphrase file {path}: {err.strerror or err}") from err
-        return text.splitlines()[0] if text else ""
-    if env is not None:
-        return os.environ.get(env)
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
-    """Sign with the OpenPGP key or the cosign key."""
-    if bool(args.key) == bool(args.cosign_key):
-        raise UsageError("give exactly one of --key (OpenPGP) or --cosign-key")
-    if args.key:
-        if not args.signature_dir and not args.configmap_dir:
-            raise UsageError("--key needs --signature-dir (and/or --configmap-dir) to write the signature to")
-        key = load_secret_key(args.key, read_passphrase(args.passphrase_file))
-        image = ImageReference.parse(args.image)
-        if args.identity:
-            image = attrs.evolve(ImageReference.parse(args.identity).repository_only(), digest=image.digest)
-        result = sign_release(
-            image,
-            key,
-            signature_dir=args.signature_dir,
-            configmap_dir=args.configmap_dir,
-            creator=args.creator,
-            timestamp=args.timestamp,
+    """Sign with the OpenPGP key (file or gpg) or the cosign key."""
+    chosen = [flag for flag in (args.key, args.sign_by_gpg, args.cosign_key) if flag]
+    if len(chosen) != 1:
+        raise UsageError("give exactly one of --key or --sign-by-gpg (OpenPGP) or --cosign-key")
+    if args.cosign_key:
+        return _run_cosign(args)
+    if not (args.signature_dir or args.configmap_dir or args.lookaside):
+        raise UsageError(
+            "OpenPGP signing needs --signature-dir, --lookaside and/or --configmap-dir to write to"
         )
-        print(f"Signed {result.identity} with key {result.fingerprint}")
-        if result.signature_path:
-            print(f"Signature written to {result.signature_path}")
-        if result.configmap_path:
-            print(f"Configmap signature file {result.configmap_path} created")
-        return 0
-    password = read_passphrase(args.passphrase_file, "COSIGN_PASSWORD")
-    if password is None:
-        raise UsageError("the cosign key needs a password: --passphrase-file or COSIGN_PASSWORD")
-    try:
-        key_data = Path(args.cosign_key).read_bytes()
-    except OSError as err:
-        raise SignatureError(f"cannot read cosign key {args.cosign_key}: {err.strerror or err}") from err
-    private = cosign.decrypt_private_key(key_data, password, args.cosign_key)
-    repository, ref = open_image(args.image, args)
+    if (args.lookaside_url or args.policy_key_path) and not args.lookaside:
+        raise UsageError("--lookaside-url and --policy-key-path go with --lookaside")
+    signer = openpgp_signer(key_file=args.key, gpg_key=args.sign_by_gpg, passphrase_file=args.passphrase_file)
+    image = signed_reference(parse_location(args.image), args.identity)
+    result = sign_release(
+        image,
+        signer,
+        signature_dir=args.signature_dir,
+        configmap_dir=args.configmap_dir,
+        lookaside=args.lookaside,
+        creator=args.creator,
+        timestamp=args.timestamp,
+    )
+    _print_result(result, signer)
+    if args.lookaside:
+        config = containers_configuration(
+            DockerName.parse(image),
+            args.lookaside,
+            signer.export_public().encode(),
+            lookaside_url=args.lookaside_url,
+            key_path=args.policy_key_path,
+        )
+        print("# registries.d file (for example /etc/containers/registries.d/okdrelease.yaml):")
+        print(config.registries_d, end="")
+        print(
+            "# policy.json (for example /etc/containers/policy.json; or merge its transports.docker entry):"
+        )
+        print(config.policy, end="")
+    return 0
+
+
+def _print_result(result: SignResult, signer: Signer) -> None:
+    print(f"Signed {result.identity} with key {signer.fingerprint}")
+    if result.signature_path:
+        print(f"Signature written to {result.signature_path}")
+    if result.lookaside_path:
+        print(f"Lookaside signature written to {result.lookaside_path}")
+    if result.configmap_path:
+        print(f"Configmap signature file {result.configmap_path} created")
+
+
+def _run_cosign(args: argparse.Namespace) -> int:
+    if args.signature_dir or args.lookaside or args.configmap_dir:
+        raise UsageError(
+            "--cosign-key pushes to the registry; --signature-dir, --lookaside and --configmap-dir are OpenPGP"
+        )
+    password = read_passphrase(args.passphrase_file, ("COSIGN_PASSWORD",))
+    private = load_cosign_private_key(args.cosign_key, password)
+    repository, ref = open_signed_image(args.image, args.identity, transport_options(args))
     pushed = sign_release_cosign(repository, ref, private)
     print(
         f"Pushed signature of {pushed.digest} to {repository.display}:{pushed.tag} ({pushed.manifest_digest})"
     )
     return 0
-
-
-def open_image(
-    text: str, args: argparse.Namespace, *, need_identity: bool = True
-) -> tuple[Repository, ImageReference]:
-    """Open the repository of ``IMAGE@DIGEST`` or ``oci:DIR@DIGEST``; return it and the signed reference.
-
-    For an OCI layout the signed identity comes from ``--identity REPO`` (a placeholder when not needed).
-    """
-    from okdrelease.transport.open import open_location
-
-    location = parse_location(text)
-    identity = getattr(args, "identity", None)
-    if isinstance(location, RegistryLocation):
-        ref = location.ref
-        if identity:
-            ref = ImageReference.parse(identity).repository_only()
-            ref = attrs.evolve(ref, digest=location.ref.digest)
-    elif isinstance(location, LayoutLocation):
-        if not identity and need_identity:
-            raise UsageError(f"{text}: an OCI layout needs --identity REPO for the signed docker-reference")
-        identity = identity or "oci-layout"
-        ref = attrs.evolve(ImageReference.parse(identity).repository_only(), digest=location.digest)
-    if not ref.digest:
-        raise UsageError(f"{text} must name the image by digest (IMAGE@sha256:HEX)")
-    repository, _ = open_location(location, transport_options(args))
-    return repository, ref

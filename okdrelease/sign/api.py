@@ -17,7 +17,14 @@ from okdrelease import __version__
 from okdrelease.errors import SignatureError
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign, store
-from okdrelease.sign.openpgp import Keyring, SecretKey, sign_message, verify_message
+from okdrelease.sign.keys import Signer
+from okdrelease.sign.lookaside import (
+    DockerName,
+    lookaside_dir,
+    read_lookaside_signatures,
+    write_lookaside_signature,
+)
+from okdrelease.sign.openpgp import Keyring, verify_message
 from okdrelease.sign.simple import (
     AtomicSignature,
     check_signature_claims,
@@ -67,22 +74,26 @@ class SignResult:
     signature: bytes = attrs.field(repr=False)
     signature_path: Path | None = None
     configmap_path: Path | None = None
+    lookaside_path: Path | None = None
 
 
 def sign_release(
     image: str | ImageReference,
-    key: SecretKey,
+    key: Signer,
     *,
     signature_dir: str | os.PathLike[str] | None = None,
     configmap_dir: str | os.PathLike[str] | None = None,
+    lookaside: str | os.PathLike[str] | None = None,
     creator: str = DEFAULT_CREATOR,
     timestamp: int | None = None,
 ) -> SignResult:
     """Sign ``REPO@DIGEST`` as ``oc --to-signature`` describes it (identity ``REPO@DIGEST``), without a registry.
 
-    With ``signature_dir`` the signature goes to ``DIR/sha256=<hex>/signature-N`` (next free N);
-    with ``configmap_dir`` the oc-mirror ConfigMap file is written holding every signature of the
-    digest found in ``signature_dir`` (or just this one).
+    ``key`` is a secret key (``SecretKey``) or a key in the user's gpg (``GpgSigner``).
+    With ``signature_dir`` the signature goes to ``DIR/sha256=<hex>/signature-N`` (next free N,
+    the OpenShift store layout); with ``lookaside`` to ``DIR/<repository path>@sha256=<hex>/signature-N``
+    (containers/image's lookaside layout); with ``configmap_dir`` the oc-mirror ConfigMap file is
+    written holding every signature of the digest found in ``signature_dir`` (or just this one).
     """
     ref, digest = _digest_of(image)
     if ref is None:
@@ -92,18 +103,26 @@ def sign_release(
     payload = new_signature_payload(identity, digest, creator, timestamp)
     # The OpenPGP packet carries the real signing time; the payload carries the release's timestamp
     # (a packet dated before the key's creation would be refused by gpg and the CVO).
-    signature = sign_message(key, payload)
-    signature_path = None
-    configmap_path = None
+    signature = key.sign(payload)
+    signature_path = configmap_path = lookaside_path = None
     signatures = [signature]
     if signature_dir is not None:
         signature_path = store.write_signature_to_dir(signature_dir, digest, signature)
         signatures = store.read_signatures_from_dir(signature_dir, digest)
+    if lookaside is not None:
+        lookaside_path = write_lookaside_signature(lookaside, DockerName.parse(ref), digest, signature)
     if configmap_dir is not None:
         configmap_path = store.write_signature_configmap(configmap_dir, digest, signatures)
     log.info("signed %s with key %s", identity, key.signing_fingerprint)
     return SignResult(
-        digest, identity, key.signing_fingerprint, payload, signature, signature_path, configmap_path
+        digest,
+        identity,
+        key.signing_fingerprint,
+        payload,
+        signature,
+        signature_path,
+        configmap_path,
+        lookaside_path,
     )
 
 
@@ -142,11 +161,24 @@ def collect_signatures(
     signature_dirs: Iterable[str | os.PathLike[str]] = (),
     store_urls: Iterable[str] = (),
     configmap_files: Iterable[str | os.PathLike[str]] = (),
+    lookaside_dirs: Iterable[str | os.PathLike[str]] = (),
+    name: DockerName | None = None,
     session: requests.Session | None = None,
 ) -> tuple[list[Candidate], list[str]]:
-    """Read candidate signatures of ``digest`` from every source; return them and the store errors."""
+    """Read candidate signatures of ``digest`` from every source; return them and the store errors.
+
+    Lookaside directories need the image's repository ``name``.
+    """
     candidates: list[Candidate] = []
     errors: list[str] = []
+    for base in lookaside_dirs:
+        if name is None:
+            raise SignatureError(
+                "a lookaside store needs the image's repository (IMAGE@DIGEST, not a digest)"
+            )
+        where = lookaside_dir(base, name, digest)
+        for index, data in enumerate(read_lookaside_signatures(base, name, digest), start=1):
+            candidates.append(Candidate(f"{where}/signature-{index}", data))
     for directory in signature_dirs:
         for index, data in enumerate(store.read_signatures_from_dir(directory, digest), start=1):
             candidates.append(
@@ -219,6 +251,7 @@ def verify_release(
     signature_dirs: Iterable[str | os.PathLike[str]] = (),
     store_urls: Iterable[str] = (),
     configmap_files: Iterable[str | os.PathLike[str]] = (),
+    lookaside_dirs: Iterable[str | os.PathLike[str]] = (),
     now: float | None = None,
     session: requests.Session | None = None,
 ) -> VerifyResult:
@@ -226,12 +259,19 @@ def verify_release(
 
     The signed identity is reported but not compared with ``REPO`` (library-go, Q25).
     """
-    _, digest = _digest_of(image)
+    ref, digest = _digest_of(image)
     dirs, urls, configmaps = list(signature_dirs), list(store_urls), list(configmap_files)
-    if not (dirs or urls or configmaps):
+    lookasides = list(lookaside_dirs)
+    if not (dirs or urls or configmaps or lookasides):
         raise SignatureError("the release verifier is incorrectly configured, unable to verify digests")
     candidates, errors = collect_signatures(
-        digest, signature_dirs=dirs, store_urls=urls, configmap_files=configmaps, session=session
+        digest,
+        signature_dirs=dirs,
+        store_urls=urls,
+        configmap_files=configmaps,
+        lookaside_dirs=lookasides,
+        name=DockerName.parse(ref) if ref is not None else None,
+        session=session,
     )
     return verify_signatures(digest, candidates, keyrings, now=now, store_errors=errors)
 

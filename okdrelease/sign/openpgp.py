@@ -1,8 +1,9 @@
 """OpenPGP (RFC 4880, version-4 packets) on ``cryptography``: keys, signed messages, armor.
 
-Only what release signatures need: RSA keys to sign with (generated here or exported by gpg,
-unprotected or protected by an iterated+salted S2K with AES), public keyrings with RSA, DSA,
-ECDSA and EdDSA keys to verify with, and one-pass signed messages like ``gpg --sign`` makes.
+Only what release signatures need: RSA, ECDSA (P-256/P-384/P-521) and EdDSA (Ed25519, the
+"legacy" algorithm 22 gpg 2.2 makes) keys to sign with, generated here or exported by gpg,
+unprotected or protected by an iterated+salted S2K with AES; public keyrings with RSA, DSA,
+ECDSA and EdDSA keys to verify with; one-pass signed messages like ``gpg --sign`` makes.
 Every primitive (hashes, RSA, DSA, ECDSA, Ed25519, AES-CFB) comes from ``cryptography`` or
 ``hashlib``; this module only encodes and decodes the packet format.
 """
@@ -14,6 +15,7 @@ import bz2
 import hashlib
 import importlib
 import logging
+import os
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,9 +23,13 @@ from typing import Any
 
 import attrs
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed, encode_dss_signature
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    Prehashed,
+    decode_dss_signature,
+    encode_dss_signature,
+)
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
 from okdrelease.errors import SignatureError
@@ -752,11 +758,23 @@ def _group_keys(packets: Iterable[Packet]) -> list[list[Packet]]:
 # Secret keys
 
 
+PrivateKeyMaterial = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+#: Public-key algorithms okdrelease signs with.
+_SIGNING_ALGORITHMS = frozenset({ALGO_RSA, ALGO_RSA_SIGN, ALGO_ECDSA, ALGO_EDDSA})
+#: ECDSA hashes by curve: at least as long as the curve order, as gpg picks them.
+_EC_HASH = {"secp256r1": 8, "secp384r1": 9, "secp521r1": 10}
+#: Key algorithms ``generate_key`` makes (gpg's names).
+KEY_ALGORITHMS = ("rsa2048", "rsa3072", "rsa4096", "ed25519", "nistp256", "nistp384", "nistp521")
+#: S2K for protected secret keys: iterated+salted (3), SHA-256 (8), AES-256 (9), count byte 0xFF
+#: (65011712 bytes hashed, gpg's upper calibration), SHA-1 check of the cleartext (usage 254).
+_S2K_ITERATED, _S2K_COUNT, _CIPHER_AES256 = 3, 0xFF, 9
+
+
 @attrs.frozen
 class SecretKey:
-    """An RSA signing key with its OpenPGP public packets (for export and for signing)."""
+    """A signing key (RSA, ECDSA or EdDSA) with its OpenPGP public packets (for export and for signing)."""
 
-    private: rsa.RSAPrivateKey = attrs.field(repr=False)
+    private: PrivateKeyMaterial = attrs.field(repr=False)
     public: PublicKey
     primary: PublicKey
     user_ids: tuple[str, ...] = ()
@@ -773,16 +791,33 @@ class SecretKey:
         """Fingerprint of the key that makes signatures (the primary or a signing subkey)."""
         return self.public.fingerprint
 
+    def sign(self, data: bytes) -> bytes:
+        """A binary one-pass signed message of ``data`` (the ``Signer`` protocol)."""
+        return sign_message(self, data)
+
     def export_public(self) -> str:
         """The armored transferable public key."""
         return armor(self.public_packets, ARMOR_PUBLIC)
 
-    def export_secret(self) -> str:
-        """An armored, unprotected secret key (primary secret key packet plus the public packets)."""
+    def export_secret(self, passphrase: bytes | str | None = None) -> str:
+        """An armored secret key (primary secret key packet plus the public packets).
+
+        With ``passphrase`` the secret part is protected as gpg protects it: iterated+salted
+        SHA-256 S2K, AES-256 in CFB mode, SHA-1 check; an empty passphrase is refused.
+        """
         if self.public != self.primary:
             raise SignatureError("exporting an imported key with a signing subkey is not supported")
+        if isinstance(passphrase, str):
+            passphrase = passphrase.encode("utf-8")
+        material = _secret_material(self.private)
+        if passphrase is None:
+            secret = b"\x00" + material + (sum(material) & 0xFFFF).to_bytes(2, "big")
+        elif not passphrase:
+            raise SignatureError("refusing to protect a secret key with an empty passphrase")
+        else:
+            secret = _protect(material, passphrase)
         packets = parse_packets(self.public_packets)
-        out = encode_packet(TAG_SECRET_KEY, self.primary.body + _secret_rsa_material(self.private))
+        out = encode_packet(TAG_SECRET_KEY, self.primary.body + secret)
         for packet in packets[1:]:
             out += encode_packet(packet.tag, packet.body)
         return armor(out, ARMOR_PRIVATE)
@@ -792,18 +827,52 @@ class SecretKey:
         return Keyring.from_bytes(self.public_packets, "generated key")
 
 
-def _secret_rsa_material(key: rsa.RSAPrivateKey) -> bytes:
+def _secret_material(key: PrivateKeyMaterial) -> bytes:
+    """The cleartext secret MPIs of a key, in OpenPGP order."""
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        raw = key.private_bytes(
+            serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+        )
+        return _mpi(int.from_bytes(raw, "big"))
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return _mpi(key.private_numbers().private_value)
     numbers = key.private_numbers()
     # OpenPGP wants p < q and u = p^-1 mod q; cryptography's iqmp = q^-1 mod p, so swap p and q.
     p, q = sorted((numbers.p, numbers.q))
-    u = pow(p, -1, q)
-    material = _mpi(numbers.d) + _mpi(p) + _mpi(q) + _mpi(u)
-    return b"\x00" + material + (sum(material) & 0xFFFF).to_bytes(2, "big")
+    return _mpi(numbers.d) + _mpi(p) + _mpi(q) + _mpi(pow(p, -1, q))
 
 
-def _public_rsa_body(key: rsa.RSAPublicKey, created: int) -> bytes:
-    numbers = key.public_numbers()
-    return bytes([4]) + created.to_bytes(4, "big") + bytes([ALGO_RSA]) + _mpi(numbers.n) + _mpi(numbers.e)
+def _protect(material: bytes, passphrase: bytes) -> bytes:
+    """S2K usage 254: AES-256-CFB over ``material`` + SHA-1(material), key from iterated+salted SHA-256."""
+    salt = os.urandom(8)
+    iv = os.urandom(16)
+    key = _s2k_derive(_S2K_ITERATED, HASH_SHA256, salt, _s2k_count(_S2K_COUNT), passphrase, 32)
+    encryptor = Cipher(algorithms.AES(key), _cfb_mode(iv)).encryptor()
+    plain = material + hashlib.sha1(material).digest()
+    encrypted = encryptor.update(plain) + encryptor.finalize()
+    s2k = bytes([_S2K_ITERATED, HASH_SHA256]) + salt + bytes([_S2K_COUNT])
+    return bytes([254, _CIPHER_AES256]) + s2k + iv + encrypted
+
+
+def _public_body(key: PublicKeyMaterial, created: int) -> bytes:
+    """A v4 public key packet body for ``key``."""
+    head = bytes([4]) + created.to_bytes(4, "big")
+    if isinstance(key, rsa.RSAPublicKey):
+        numbers = key.public_numbers()
+        return head + bytes([ALGO_RSA]) + _mpi(numbers.n) + _mpi(numbers.e)
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        point = b"\x40" + key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        oid = _ED25519_OID
+        algorithm = ALGO_EDDSA
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        oid = next((o for o, curve in _CURVES.items() if curve.name == key.curve.name), b"")
+        if not oid:
+            raise SignatureError(f"unsupported elliptic curve {key.curve.name}")
+        point = key.public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        algorithm = ALGO_ECDSA
+    else:
+        raise SignatureError("DSA keys are not supported for signing")
+    return head + bytes([algorithm, len(oid)]) + oid + _mpi(int.from_bytes(point, "big"))
 
 
 def _subpacket(kind: int, value: bytes) -> bytes:
@@ -816,40 +885,79 @@ def _subpacket(kind: int, value: bytes) -> bytes:
     return header + bytes([kind]) + value
 
 
+def _algorithms_of(private: PrivateKeyMaterial) -> tuple[int, int]:
+    """The (public-key algorithm, hash algorithm) a key signs with."""
+    if isinstance(private, rsa.RSAPrivateKey):
+        return ALGO_RSA, HASH_SHA256
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        return ALGO_ECDSA, _EC_HASH.get(private.curve.name, 10)
+    return ALGO_EDDSA, HASH_SHA256
+
+
+def _signature_values(private: PrivateKeyMaterial, digest: bytes, hash_algorithm: int) -> bytes:
+    """The signature MPIs of ``digest``: RSA s, ECDSA r and s, EdDSA R and S (native octets as MPIs)."""
+    algorithm = _HASHES[hash_algorithm][1]()
+    if isinstance(private, rsa.RSAPrivateKey):
+        raw = private.sign(digest, padding.PKCS1v15(), Prehashed(algorithm))
+        return _mpi(int.from_bytes(raw, "big"))
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(private.sign(digest, ec.ECDSA(Prehashed(algorithm))))
+        return _mpi(r) + _mpi(s)
+    raw = private.sign(digest)  # legacy EdDSA signs the hash value itself
+    return _mpi(int.from_bytes(raw[:32], "big")) + _mpi(int.from_bytes(raw[32:], "big"))
+
+
 def _make_signature(
-    private: rsa.RSAPrivateKey,
+    private: PrivateKeyMaterial,
     signer: PublicKey,
     sig_type: int,
     data: bytes,
     created: int,
     extra_hashed: bytes = b"",
 ) -> bytes:
-    """Build a v4 RSA/SHA-256 signature packet body over ``data``."""
+    """Build a v4 signature packet body over ``data`` (issuer fingerprint and creation time hashed)."""
+    pub_algorithm, hash_algorithm = _algorithms_of(private)
     hashed_area = (
         _subpacket(SUB_ISSUER_FPR, b"\x04" + bytes.fromhex(signer.fingerprint))
         + _subpacket(SUB_CREATED, created.to_bytes(4, "big"))
         + extra_hashed
     )
     unhashed_area = _subpacket(SUB_ISSUER, bytes.fromhex(signer.key_id))
-    head = bytes([4, sig_type, ALGO_RSA, HASH_SHA256]) + len(hashed_area).to_bytes(2, "big") + hashed_area
+    head = bytes([4, sig_type, pub_algorithm, hash_algorithm]) + len(hashed_area).to_bytes(2, "big")
+    head += hashed_area
     trailer = head + b"\x04\xff" + len(head).to_bytes(4, "big")
-    digest = hashlib.sha256(data + trailer).digest()
-    raw = private.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256()))
-    value = int.from_bytes(raw, "big")
-    return head + len(unhashed_area).to_bytes(2, "big") + unhashed_area + digest[:2] + _mpi(value)
+    digest = hashlib.new(_HASHES[hash_algorithm][0], data + trailer).digest()
+    values = _signature_values(private, digest, hash_algorithm)
+    return head + len(unhashed_area).to_bytes(2, "big") + unhashed_area + digest[:2] + values
 
 
-def generate_key(user_id: str, *, bits: int = 4096, created: int | None = None) -> SecretKey:
-    """Generate an RSA sign+certify key with one user id and a positive self-certification."""
+def _new_private_key(algorithm: str) -> PrivateKeyMaterial:
+    if algorithm == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    curves: dict[str, ec.EllipticCurve] = {
+        "nistp256": ec.SECP256R1(),
+        "nistp384": ec.SECP384R1(),
+        "nistp521": ec.SECP521R1(),
+    }
+    if algorithm in curves:
+        return ec.generate_private_key(curves[algorithm])
+    if algorithm.startswith("rsa") and algorithm[3:].isdigit() and int(algorithm[3:]) >= 2048:
+        return rsa.generate_private_key(public_exponent=65537, key_size=int(algorithm[3:]))
+    raise SignatureError(f"unsupported key algorithm {algorithm!r}: use one of {', '.join(KEY_ALGORITHMS)}")
+
+
+def generate_key(
+    user_id: str, *, bits: int = 4096, created: int | None = None, algorithm: str | None = None
+) -> SecretKey:
+    """Generate a sign+certify key (RSA of ``bits`` unless ``algorithm`` names another) with one user id."""
     if not user_id:
         raise SignatureError("a key needs a non-empty user id")
     created = int(time.time()) if created is None else created
-    private = rsa.generate_private_key(public_exponent=65537, key_size=bits)
-    return _secret_key_from_private(private, user_id, created)
+    return _secret_key_from_private(_new_private_key(algorithm or f"rsa{bits}"), user_id, created)
 
 
-def _secret_key_from_private(private: rsa.RSAPrivateKey, user_id: str, created: int) -> SecretKey:
-    body = _public_rsa_body(private.public_key(), created)
+def _secret_key_from_private(private: PrivateKeyMaterial, user_id: str, created: int) -> SecretKey:
+    body = _public_body(private.public_key(), created)
     public, _ = _parse_public_key_body(body)
     uid = user_id.encode("utf-8")
     extra = (
@@ -866,30 +974,33 @@ def _secret_key_from_private(private: rsa.RSAPrivateKey, user_id: str, created: 
     return SecretKey(private, public, public, (user_id,), packets)
 
 
+def _s2k_count(coded: int) -> int:
+    return (16 + (coded & 15)) << ((coded >> 4) + 6)
+
+
 def _s2k_key(reader: _Reader, passphrase: bytes, key_bytes: int) -> bytes:
     kind = reader.byte()
     hash_id = reader.byte()
-    entry = _HASHES.get(hash_id)
-    if entry is None:
+    if hash_id not in _HASHES:
         raise SignatureError(f"unsupported S2K hash algorithm {hash_id}")
-    salt = b""
-    count = 0
     if kind == 0:
-        pass
-    elif kind == 1:
+        return _s2k_derive(kind, hash_id, b"", 0, passphrase, key_bytes)
+    if kind == 1:
+        return _s2k_derive(kind, hash_id, reader.take(8), 0, passphrase, key_bytes)
+    if kind == 3:
         salt = reader.take(8)
-    elif kind == 3:
-        salt = reader.take(8)
-        coded = reader.byte()
-        count = (16 + (coded & 15)) << ((coded >> 4) + 6)
-    else:
-        raise SignatureError(f"unsupported S2K type {kind}")
+        return _s2k_derive(kind, hash_id, salt, _s2k_count(reader.byte()), passphrase, key_bytes)
+    raise SignatureError(f"unsupported S2K type {kind}")
+
+
+def _s2k_derive(kind: int, hash_id: int, salt: bytes, count: int, passphrase: bytes, key_bytes: int) -> bytes:
+    """RFC 4880 3.7.1: simple, salted or iterated+salted string-to-key."""
     material = salt + passphrase
     total = max(count, len(material))
     out = b""
     preload = 0
     while len(out) < key_bytes:
-        hasher = hashlib.new(entry[0])
+        hasher = hashlib.new(_HASHES[hash_id][0])
         hasher.update(b"\0" * preload)
         if kind == 3 and material:
             full, tail = divmod(total, len(material))
@@ -943,27 +1054,40 @@ def _read_secret_material(body: bytes, public_end: int, passphrase: bytes | None
     return material
 
 
-def _rsa_private(public: PublicKey, material: bytes, what: str) -> rsa.RSAPrivateKey:
-    if not isinstance(public.material, rsa.RSAPublicKey):
-        raise SignatureError(
-            f"{what}: only RSA keys can sign (key {public.key_id} is algorithm {public.algorithm})"
-        )
+def _private_from_material(public: PublicKey, material: bytes, what: str) -> PrivateKeyMaterial:
+    """Rebuild the ``cryptography`` private key from a key's cleartext secret MPIs (checked against ``public``)."""
     reader = _Reader(material, what)
-    d, p, q = reader.mpi(), reader.mpi(), reader.mpi()
-    numbers = public.material.public_numbers()
+    key = public.material
     try:
-        private_numbers = rsa.RSAPrivateNumbers(
-            p=p,
-            q=q,
-            d=d,
-            dmp1=rsa.rsa_crt_dmp1(d, p),
-            dmq1=rsa.rsa_crt_dmq1(d, q),
-            iqmp=rsa.rsa_crt_iqmp(p, q),
-            public_numbers=numbers,
-        )
-        return private_numbers.private_key()
+        if isinstance(key, rsa.RSAPublicKey):
+            return _rsa_private(key, reader.mpi(), reader.mpi(), reader.mpi())
+        if isinstance(key, ec.EllipticCurvePublicKey) and public.algorithm == ALGO_ECDSA:
+            private: PrivateKeyMaterial = ec.derive_private_key(reader.mpi(), key.curve)
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            private = ed25519.Ed25519PrivateKey.from_private_bytes(reader.mpi_bytes().rjust(32, b"\0"))
+        else:
+            raise SignatureError(
+                f"{what}: key {public.key_id} (algorithm {public.algorithm}) cannot sign; "
+                "RSA, ECDSA (P-256, P-384, P-521) and EdDSA (Ed25519) keys can"
+            )
     except ValueError as err:
-        raise SignatureError(f"{what}: invalid RSA secret key: {err}") from err
+        raise SignatureError(f"{what}: invalid secret key material: {err}") from err
+    if _public_body(private.public_key(), public.created) != public.body:
+        raise SignatureError(f"{what}: the secret key does not match its public key {public.key_id}")
+    return private
+
+
+def _rsa_private(public: rsa.RSAPublicKey, d: int, p: int, q: int) -> rsa.RSAPrivateKey:
+    numbers = rsa.RSAPrivateNumbers(
+        p=p,
+        q=q,
+        d=d,
+        dmp1=rsa.rsa_crt_dmp1(d, p),
+        dmq1=rsa.rsa_crt_dmq1(d, q),
+        iqmp=rsa.rsa_crt_iqmp(p, q),
+        public_numbers=public.public_numbers(),
+    )
+    return numbers.private_key()
 
 
 def import_secret_key(
@@ -1005,7 +1129,8 @@ def import_secret_key(
             and sub.flags is not None
             and sub.flags & FLAG_SIGN
             and (sub.expires is None or sub.expires > now)
-            and isinstance(sub.key.material, rsa.RSAPublicKey)
+            and sub.key.algorithm in _SIGNING_ALGORITHMS
+            and sub.key.material is not None
         )
         if usable and sub.key.fingerprint in secrets and _has_secret(*secrets[sub.key.fingerprint][1:]):
             chosen = sub.key
@@ -1016,7 +1141,7 @@ def import_secret_key(
     if not _has_secret(body, end):
         raise SignatureError(f"{what}: the secret part of key {chosen.key_id} is missing")
     label = f"{what} (key {chosen.key_id})"
-    private = _rsa_private(public, _read_secret_material(body, end, passphrase, label), label)
+    private = _private_from_material(public, _read_secret_material(body, end, passphrase, label), label)
     public_packets = b"".join(
         encode_packet(TAG_PUBLIC_KEY if p.tag == TAG_SECRET_KEY else TAG_PUBLIC_SUBKEY, _public_part(p.body))
         if p.tag in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY)
@@ -1045,7 +1170,8 @@ def sign_message(key: SecretKey, data: bytes, *, created: int | None = None, fil
     """Return a binary one-pass signed message (OPS, literal 'b', v4 signature), as ``gpg --sign``."""
     created = int(time.time()) if created is None else created
     signer = key.public
-    ops = bytes([3, SIG_BINARY, HASH_SHA256, ALGO_RSA]) + bytes.fromhex(signer.key_id) + b"\x01"
+    pub_algorithm, hash_algorithm = _algorithms_of(key.private)
+    ops = bytes([3, SIG_BINARY, hash_algorithm, pub_algorithm]) + bytes.fromhex(signer.key_id) + b"\x01"
     name = filename.encode("utf-8")
     literal = b"b" + bytes([len(name)]) + name + created.to_bytes(4, "big") + data
     signature = _make_signature(key.private, signer, SIG_BINARY, data, created)

@@ -17,6 +17,7 @@ import requests
 import yaml
 
 from okdrelease.errors import SignatureError
+from okdrelease.sign.openpgp import Keyring
 
 log = logging.getLogger(__name__)
 
@@ -51,12 +52,11 @@ def signature_dir_name(digest: str) -> str:
 # Store directories (file:// stores)
 
 
-def write_signature_to_dir(directory: str | os.PathLike[str], digest: str, signature: bytes) -> Path:
-    """Write ``signature`` as ``DIR/<algo>=<hex>/signature-N`` with the next free N (1..9); return the path."""
-    target = Path(directory) / signature_dir_name(digest)
+def write_next_signature(target: Path, signature: bytes, limit: int, why: str = "") -> Path:
+    """Write ``signature`` as ``target/signature-N`` with the next free N (1..limit); an identical one is reused."""
     try:
         target.mkdir(parents=True, exist_ok=True)
-        for index in range(1, MAX_SIGNATURES + 1):
+        for index in range(1, limit + 1):
             path = target / f"signature-{index}"
             try:
                 with open(path, "xb") as handle:
@@ -68,16 +68,13 @@ def write_signature_to_dir(directory: str | os.PathLike[str], digest: str, signa
             return path
     except OSError as err:
         raise SignatureError(f"cannot write signature to {target}: {err.strerror or err}") from err
-    raise SignatureError(
-        f"{target} already holds {MAX_SIGNATURES} signatures; readers never look beyond signature-{MAX_SIGNATURES}"
-    )
+    raise SignatureError(f"{target} already holds {limit} signatures{why}")
 
 
-def read_signatures_from_dir(directory: str | os.PathLike[str], digest: str) -> list[bytes]:
-    """Read ``DIR/<algo>=<hex>/signature-1..9``, stopping at the first missing file."""
-    target = Path(directory) / signature_dir_name(digest)
+def read_numbered_signatures(target: Path, limit: int) -> list[bytes]:
+    """``target/signature-1``, ``-2``, ... up to ``limit``, stopping at the first missing file (empty ones skipped)."""
     out: list[bytes] = []
-    for index in range(1, MAX_SIGNATURES + 1):
+    for index in range(1, limit + 1):
         path = target / f"signature-{index}"
         try:
             data = path.read_bytes()
@@ -88,6 +85,17 @@ def read_signatures_from_dir(directory: str | os.PathLike[str], digest: str) -> 
         if data:
             out.append(data)
     return out
+
+
+def write_signature_to_dir(directory: str | os.PathLike[str], digest: str, signature: bytes) -> Path:
+    """Write ``signature`` as ``DIR/<algo>=<hex>/signature-N`` with the next free N (1..9); return the path."""
+    why = f"; readers never look beyond signature-{MAX_SIGNATURES}"
+    return write_next_signature(Path(directory) / signature_dir_name(digest), signature, MAX_SIGNATURES, why)
+
+
+def read_signatures_from_dir(directory: str | os.PathLike[str], digest: str) -> list[bytes]:
+    """Read ``DIR/<algo>=<hex>/signature-1..9``, stopping at the first missing file."""
+    return read_numbered_signatures(Path(directory) / signature_dir_name(digest), MAX_SIGNATURES)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,6 +319,19 @@ class VerificationConfig:
 
     keyrings: dict[str, bytes]
     stores: dict[str, str]
+
+    def parsed_keyrings(self) -> dict[str, Keyring]:
+        """The keyrings, parsed (errors name the ConfigMap key)."""
+        return {name: Keyring.from_bytes(data, f"{KEY_PREFIX}{name}") for name, data in self.keyrings.items()}
+
+
+def load_verification_configmap(path: str | os.PathLike[str]) -> VerificationConfig:
+    """Read a verification ConfigMap file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise SignatureError(f"cannot read {path}: {err.strerror or err}") from err
+    return read_verification_configmap(data, str(path))
 
 
 def read_verification_configmap(data: bytes, what: str = "ConfigMap") -> VerificationConfig:

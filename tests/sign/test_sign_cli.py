@@ -139,11 +139,14 @@ def test_verify_failures_exit_1_with_reason(
 
 def test_usage_errors_exit_2(pgp_keys: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "sign", IMAGE)
-    assert (code, err) == (2, "error: give exactly one of --key (OpenPGP) or --cosign-key\n")
+    assert (code, err) == (2, "error: give exactly one of --key or --sign-by-gpg (OpenPGP) or --cosign-key\n")
     code, _, err = run(capsys, "sign", "--key", str(pgp_keys / "secret.asc"), IMAGE)
     assert code == 2 and "--signature-dir" in err
     code, _, err = run(capsys, "verify", "--keyring", str(pgp_keys / "public.asc"), IMAGE)
-    assert (code, err) == (2, "error: give at least one of --signature-dir, --store or --configmap\n")
+    assert (code, err) == (
+        2,
+        "error: give at least one of --signature-dir, --lookaside, --store or --configmap\n",
+    )
 
 
 def test_sign_with_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from gpg_support import gpg, kill_agent
 
 from okdrelease.errors import SignatureError
 from okdrelease.sign import openpgp
@@ -350,18 +351,6 @@ def test_unknown_fields_in_signed_payload_are_refused(our_key: openpgp.SecretKey
 # --------------------------------------------------------------------------------------------- gpg and skopeo
 
 
-def _gpg(home: Path, *args: str, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ, GNUPGHOME=str(home), LC_ALL="C")
-    return subprocess.run(
-        ["gpg", "--batch", "--no-tty", "--pinentry-mode", "loopback", *args],
-        input=data,
-        capture_output=True,
-        env=env,
-        check=False,
-        timeout=120,
-    )
-
-
 @pytest.fixture
 def gnupghome(tmp_path: Path) -> Path:
     if shutil.which("gpg") is None:
@@ -369,14 +358,14 @@ def gnupghome(tmp_path: Path) -> Path:
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     yield home
-    subprocess.run(["gpgconf", "--kill", "all"], env=dict(os.environ, GNUPGHOME=str(home)), check=False)
+    kill_agent(home)
 
 
 @pytest.mark.parametrize("passphrase", ["", "s3cret pass"])
 def test_gpg_generated_key_imported_and_used_by_okdrelease(
     gnupghome: Path, tmp_path: Path, passphrase: str
 ) -> None:
-    made = _gpg(
+    made = gpg(
         gnupghome,
         "--passphrase",
         passphrase,
@@ -387,36 +376,36 @@ def test_gpg_generated_key_imported_and_used_by_okdrelease(
         "never",
     )
     assert made.returncode == 0, made.stderr.decode()
-    exported = _gpg(
+    exported = gpg(
         gnupghome, "--passphrase", passphrase, "--armor", "--export-secret-keys", "gpg@example.com"
     )
     assert exported.returncode == 0 and exported.stdout.startswith(b"-----BEGIN PGP PRIVATE KEY BLOCK-----")
     key = import_secret_key(exported.stdout, passphrase or None)
     digest = "sha256:" + "12" * 32
     result = sign_release(f"quay.io/okd/scos-release@{digest}", key, signature_dir=tmp_path / "sigs")
-    checked = _gpg(gnupghome, "--status-fd", "1", "--verify", str(result.signature_path))
+    checked = gpg(gnupghome, "--status-fd", "1", "--verify", str(result.signature_path))
     assert checked.returncode == 0, checked.stderr.decode()
     assert f"[GNUPG:] VALIDSIG {key.fingerprint} ".encode() in checked.stdout
     assert b'Good signature from "Gpg Key <gpg@example.com>"' in checked.stderr
-    decrypted = _gpg(gnupghome, "--decrypt", str(result.signature_path))
+    decrypted = gpg(gnupghome, "--decrypt", str(result.signature_path))
     assert decrypted.stdout == result.payload
 
 
-def test_okdrelease_key_imported_by_gpg(gnupghome: Path, our_key: openpgp.SecretKey, tmp_path: Path) -> None:
-    imported = _gpg(gnupghome, "--import", data=our_key.export_public().encode())
+def test_okdrelease_key_imported_bygpg(gnupghome: Path, our_key: openpgp.SecretKey, tmp_path: Path) -> None:
+    imported = gpg(gnupghome, "--import", data=our_key.export_public().encode())
     assert imported.returncode == 0, imported.stderr.decode()
-    secret = _gpg(gnupghome, "--import", data=our_key.export_secret().encode())
+    secret = gpg(gnupghome, "--import", data=our_key.export_secret().encode())
     assert secret.returncode == 0 and b"secret keys imported: 1" in secret.stderr, secret.stderr.decode()
     digest = "sha256:" + "34" * 32
     result = sign_release(f"quay.io/okd/scos-release@{digest}", our_key, signature_dir=tmp_path)
-    checked = _gpg(gnupghome, "--status-fd", "1", "--verify", str(result.signature_path))
+    checked = gpg(gnupghome, "--status-fd", "1", "--verify", str(result.signature_path))
     assert checked.returncode == 0, checked.stderr.decode()
     assert (
         f"[GNUPG:] GOODSIG {our_key.public.key_id} okdrelease test <test@example.com>".encode()
         in checked.stdout
     )
     # and gpg's own signature with our (imported) secret key verifies with our code
-    signed = _gpg(gnupghome, "--sign", "--local-user", our_key.fingerprint, data=b"from gpg")
+    signed = gpg(gnupghome, "--sign", "--local-user", our_key.fingerprint, data=b"from gpg")
     assert signed.returncode == 0, signed.stderr.decode()
     assert verify_message(signed.stdout, our_key.keyring()).content == b"from gpg"
 
@@ -424,7 +413,7 @@ def test_okdrelease_key_imported_by_gpg(gnupghome: Path, our_key: openpgp.Secret
 def test_skopeo_standalone_verify(gnupghome: Path, our_key: openpgp.SecretKey, tmp_path: Path) -> None:
     if shutil.which("skopeo") is None:
         pytest.skip("skopeo is not installed")
-    assert _gpg(gnupghome, "--import", data=our_key.export_public().encode()).returncode == 0
+    assert gpg(gnupghome, "--import", data=our_key.export_public().encode()).returncode == 0
     manifest = tmp_path / "manifest.json"
     manifest.write_bytes(
         json.dumps(
@@ -478,7 +467,7 @@ def test_skopeo_standalone_verify(gnupghome: Path, our_key: openpgp.SecretKey, t
 
 @pytest.mark.parametrize("algorithm", ["nistp256", "nistp384", "ed25519", "dsa2048", "rsa2048"])
 def test_gpg_signatures_with_other_key_algorithms_verify(gnupghome: Path, algorithm: str) -> None:
-    made = _gpg(
+    made = gpg(
         gnupghome,
         "--passphrase",
         "",
@@ -489,8 +478,8 @@ def test_gpg_signatures_with_other_key_algorithms_verify(gnupghome: Path, algori
         "never",
     )
     assert made.returncode == 0, made.stderr.decode()
-    public = _gpg(gnupghome, "--export", f"{algorithm}@example.com")
-    signed = _gpg(gnupghome, "--sign", "--local-user", f"{algorithm}@example.com", data=b"payload")
+    public = gpg(gnupghome, "--export", f"{algorithm}@example.com")
+    signed = gpg(gnupghome, "--sign", "--local-user", f"{algorithm}@example.com", data=b"payload")
     assert signed.returncode == 0, signed.stderr.decode()
     ring = Keyring.from_bytes(public.stdout)
     message = verify_message(signed.stdout, ring)
@@ -503,7 +492,7 @@ def test_gpg_signatures_with_other_key_algorithms_verify(gnupghome: Path, algori
 
 def test_signature_after_key_expiry_is_refused(gnupghome: Path) -> None:
     three_days_ago = int(time.time()) - 3 * 86400
-    made = _gpg(
+    made = gpg(
         gnupghome,
         "--faked-system-time",
         f"{three_days_ago}!",
@@ -516,7 +505,7 @@ def test_signature_after_key_expiry_is_refused(gnupghome: Path) -> None:
         "1d",
     )
     assert made.returncode == 0, made.stderr.decode()
-    exported = _gpg(
+    exported = gpg(
         gnupghome,
         "--faked-system-time",
         f"{three_days_ago}!",
@@ -539,7 +528,7 @@ def test_signature_after_key_expiry_is_refused(gnupghome: Path) -> None:
 
 def test_gpg_text_mode_signature_verifies(gnupghome: Path) -> None:
     assert (
-        _gpg(
+        gpg(
             gnupghome,
             "--passphrase",
             "",
@@ -551,7 +540,7 @@ def test_gpg_text_mode_signature_verifies(gnupghome: Path) -> None:
         ).returncode
         == 0
     )
-    signed = _gpg(gnupghome, "--textmode", "--sign", data=b"line one\nline two\n")
+    signed = gpg(gnupghome, "--textmode", "--sign", data=b"line one\nline two\n")
     assert signed.returncode == 0, signed.stderr.decode()
-    ring = Keyring.from_bytes(_gpg(gnupghome, "--export", "text@example.com").stdout)
+    ring = Keyring.from_bytes(gpg(gnupghome, "--export", "text@example.com").stdout)
     assert verify_message(signed.stdout, ring).content.replace(b"\r\n", b"\n") == b"line one\nline two\n"

@@ -127,7 +127,7 @@ def test_subkey_without_key_flags_cannot_sign() -> None:
     primary = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     sub = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     main = pgp._secret_key_from_private(primary, "Primary <p@example.com>", CREATED)
-    sub_public, _ = pgp._parse_public_key_body(pgp._public_rsa_body(sub.public_key(), CREATED))
+    sub_public, _ = pgp._parse_public_key_body(pgp._public_body(sub.public_key(), CREATED))
     binding = pgp._make_signature(
         primary,
         main.public,

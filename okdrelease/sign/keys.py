@@ -1,0 +1,218 @@
+"""Key handling behind ``sign``, ``verify``, ``keys`` and ``new --sign-by*``: passphrases, key files, signers.
+
+These are the use cases the command line only wires up: where a passphrase comes from, which
+signer a set of options names (a secret key file or a key in the user's gpg), writing a new key
+pair without overwriting anything, and reading keyrings and cosign keys with errors naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import attrs
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from okdrelease.errors import SignatureError
+from okdrelease.sign import cosign
+from okdrelease.sign.gpg import gpg_signer
+from okdrelease.sign.openpgp import KEY_ALGORITHMS, Keyring, generate_key, load_keyring, load_secret_key
+
+#: Environment variables read for a passphrase when no file is given (``new`` and ``sign``).
+PASSPHRASE_ENV = ("OKDRELEASE_SIGN_PASSPHRASE", "COSIGN_PASSWORD")
+_NAME_RE = re.compile(r"[^-._a-zA-Z0-9]+")
+
+
+class Signer(Protocol):
+    """Something that makes OpenPGP signed messages: a secret key file or a key in gpg."""
+
+    @property
+    def fingerprint(self) -> str:
+        """Fingerprint of the primary key (what containers/image and policies name)."""
+        ...
+
+    @property
+    def signing_fingerprint(self) -> str:
+        """Fingerprint of the key that signs (primary or subkey; gpg's choice for gpg keys)."""
+        ...
+
+    def sign(self, data: bytes) -> bytes:
+        """A binary signed message of ``data`` (what ``gpg --sign`` writes)."""
+        ...
+
+    def export_public(self) -> str:
+        """The armored public key."""
+        ...
+
+
+def read_passphrase(path: str | os.PathLike[str] | None, env: Iterable[str] = ()) -> str | None:
+    """The first line of the passphrase file ``path``; else the first set variable of ``env``; else None."""
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as err:
+            raise SignatureError(f"cannot read passphrase file {path}: {err.strerror or err}") from err
+        except UnicodeDecodeError as err:
+            raise SignatureError(f"passphrase file {path} is not UTF-8 text") from err
+        return text.splitlines()[0] if text else ""
+    for name in env:
+        value = os.environ.get(name)
+        if value is not None:
+            return value
+    return None
+
+
+def openpgp_signer(
+    *,
+    key_file: str | None = None,
+    gpg_key: str | None = None,
+    passphrase: str | None = None,
+    passphrase_file: str | None = None,
+    gpg_homedir: str | None = None,
+) -> Signer:
+    """The signer the options name: exactly one of a secret key file or a gpg key fingerprint.
+
+    For a key file the passphrase is ``passphrase`` or read from ``passphrase_file``; gpg keys get
+    the passphrase file handed to gpg (loopback pinentry) or let gpg's agent ask.
+    """
+    if bool(key_file) == bool(gpg_key):
+        raise SignatureError("give exactly one OpenPGP key: a secret key file or a gpg key fingerprint")
+    if gpg_key:
+        return gpg_signer(gpg_key, homedir=gpg_homedir, passphrase_file=passphrase_file)
+    assert key_file is not None
+    if passphrase is None:
+        passphrase = read_passphrase(passphrase_file)
+    return load_secret_key(key_file, passphrase)
+
+
+def load_cosign_private_key(path: str, password: str | None) -> ec.EllipticCurvePrivateKey:
+    """Read and decrypt a cosign private key; a missing password is an error naming the key."""
+    if password is None:
+        raise SignatureError(f"the cosign key {path} needs a password: a passphrase file or COSIGN_PASSWORD")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise SignatureError(f"cannot read cosign key {path}: {err.strerror or err}") from err
+    return cosign.decrypt_private_key(data, password, path)
+
+
+def load_cosign_public_key(path: str) -> cosign.CosignPublicKey:
+    """Read a cosign public key (PEM)."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise SignatureError(f"cannot read cosign key {path}: {err.strerror or err}") from err
+    return cosign.load_public_key(data, path)
+
+
+def keyrings_from_specs(specs: Sequence[str]) -> dict[str, Keyring]:
+    """Keyrings from ``[NAME=]PATH`` specs; unnamed ones are named after the file (made unique)."""
+    keyrings: dict[str, Keyring] = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep:
+            name, path = _NAME_RE.sub("-", Path(spec).stem) or "keyring", spec
+        if name in keyrings:
+            name = f"{name}-{len(keyrings) + 1}"
+        keyrings[name] = load_keyring(path)
+    return keyrings
+
+
+@attrs.frozen
+class GeneratedKeyFiles:
+    """A key pair written to disk."""
+
+    fingerprint: str | None
+    secret_path: Path
+    public_path: Path
+    protected: bool
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError as err:
+        raise SignatureError(f"{path} already exists; not overwriting a key") from err
+    except OSError as err:
+        raise SignatureError(f"cannot write {path}: {err.strerror or err}") from err
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _prepare_out(out: Path, names: Sequence[str]) -> None:
+    """Create ``out``; refuse before writing anything when one of the files exists."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise SignatureError(f"cannot create {out}: {err.strerror or err}") from err
+    for name in names:
+        if (out / name).exists():
+            raise SignatureError(f"{out / name} already exists; not overwriting a key")
+
+
+def generate_pgp_key_files(
+    out: str | os.PathLike[str],
+    user_id: str,
+    *,
+    algorithm: str = "rsa4096",
+    passphrase: str | None = None,
+) -> GeneratedKeyFiles:
+    """Write ``secret.asc`` (0600; protected when ``passphrase`` is given) and ``public.asc`` into ``out``."""
+    if algorithm not in KEY_ALGORITHMS:
+        raise SignatureError(
+            f"unsupported key algorithm {algorithm!r}: use one of {', '.join(KEY_ALGORITHMS)}"
+        )
+    if passphrase is not None and not passphrase:
+        raise SignatureError("the passphrase is empty; give a non-empty passphrase or none")
+    target = Path(out)
+    _prepare_out(target, ("secret.asc", "public.asc"))
+    key = generate_key(user_id, algorithm=algorithm)
+    secret = key.export_secret(passphrase).encode()
+    _write_new(target / "secret.asc", secret, 0o600)
+    _write_new(target / "public.asc", key.export_public().encode(), 0o644)
+    return GeneratedKeyFiles(
+        key.fingerprint, target / "secret.asc", target / "public.asc", passphrase is not None
+    )
+
+
+def generate_cosign_key_files(out: str | os.PathLike[str], password: str | None) -> GeneratedKeyFiles:
+    """Write ``cosign.key`` (encrypted, 0600) and ``cosign.pub`` into ``out``."""
+    if password is None:
+        raise SignatureError("a cosign key needs a password: a passphrase file or COSIGN_PASSWORD")
+    target = Path(out)
+    _prepare_out(target, ("cosign.key", "cosign.pub"))
+    private = cosign.generate_private_key()
+    _write_new(target / "cosign.key", cosign.encrypt_private_key(private, password), 0o600)
+    _write_new(target / "cosign.pub", cosign.public_key_pem(private), 0o644)
+    return GeneratedKeyFiles(None, target / "cosign.key", target / "cosign.pub", True)
+
+
+def armored_public_keys(specs: Sequence[str], default: str) -> dict[str, str]:
+    """``[NAME=]PATH`` public key files as armored text by name, for a verification ConfigMap."""
+    keys: dict[str, str] = {}
+    for name, path in named_specs(specs, default):
+        try:
+            data = Path(path).read_bytes()
+        except OSError as err:
+            raise SignatureError(f"cannot read keyring {path}: {err.strerror or err}") from err
+        load_keyring(path, data)  # refuse anything that is not a keyring
+        if data.lstrip().startswith(b"-----BEGIN PGP PRIVATE KEY"):
+            raise SignatureError(f"{path} is a secret key; give the public key")
+        if not data.lstrip().startswith(b"-----BEGIN PGP "):
+            raise SignatureError(f"{path} must be ASCII-armored (export it with --armor)")
+        keys[_NAME_RE.sub("-", name)] = data.decode("ascii")
+    return keys
+
+
+def named_specs(specs: Sequence[str], default: str) -> list[tuple[str, str]]:
+    """Split ``[NAME=]VALUE`` specs; unnamed ones get ``default`` (numbered when there are several)."""
+    out: list[tuple[str, str]] = []
+    for index, spec in enumerate(specs, start=1):
+        name, sep, value = spec.partition("=")
+        if not sep or "://" in name:
+            name, value = (default if len(specs) == 1 else f"{default}-{index}"), spec
+        out.append((_NAME_RE.sub("-", name), value))
+    return out
