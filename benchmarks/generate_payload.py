@@ -53,21 +53,39 @@ _CHUNK = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class Scale:
-    """How big the generated payload is."""
+    """How big the generated payload is.
 
-    operators: int
-    extra_operands_per_operator: int
+    ``images`` component images: about a third are operators (``images // 3``), the rest operands
+    spread over them, plus the cluster-version-operator base image. Every operator ships the sample
+    generator's manifests plus ``real_per_operator`` real manifests from ``../shared/testdata-real``
+    (read at run time). Every image sits on all ``base_layers_mib`` shared base layers.
+    """
+
+    images: int
     base_layers_mib: tuple[int, ...]
     base_file_kib: int
     binary_kib: int
+    real_per_operator: int
+
+    @property
+    def operators(self) -> int:
+        """How many operator images."""
+        return max(1, self.images // 3)
 
 
+#: The issue's payload: 180 images, 60 operators with about 726 manifests, base layers of 42 + 21 MB.
 DEFAULT_SCALE = Scale(
-    operators=60, extra_operands_per_operator=4, base_layers_mib=(48, 24), base_file_kib=512, binary_kib=256
+    images=180, base_layers_mib=(40, 20), base_file_kib=512, binary_kib=256, real_per_operator=5
 )
-SMALL_SCALE = Scale(
-    operators=12, extra_operands_per_operator=0, base_layers_mib=(4, 2), base_file_kib=256, binary_kib=16
-)
+SMALL_SCALE = Scale(images=36, base_layers_mib=(4, 2), base_file_kib=256, binary_kib=16, real_per_operator=2)
+REAL = ROOT.parent / "shared" / "testdata-real"
+
+
+def scaled(scale: Scale, images: int) -> Scale:
+    """``scale`` with another image count (the scaling series)."""
+    return Scale(
+        images, scale.base_layers_mib, scale.base_file_kib, scale.binary_kib, scale.real_per_operator
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,28 +94,31 @@ class Payload:
 
     imagestream: Path
     registry: str
+    repository: str
+    digests: dict[str, str]
     images: int
     operators: int
+    manifests: int
     base_layers: tuple[sample.Layer, ...]
     pushed_bytes: int
     seconds: float
 
 
 def bench_operators(scale: Scale) -> list[sample.Operator]:
-    """Return the operators: the sample's, then synthetic ones with ``extra_operands_per_operator`` operands each."""
-    ops = list(sample.OPERATORS[: scale.operators])
-    for i in range(scale.operators - len(ops)):
-        operands = tuple(
-            f"bench-component-{i * scale.extra_operands_per_operator + j:03d}"
-            for j in range(scale.extra_operands_per_operator)
-        )
+    """Return ``scale.operators`` synthetic operators sharing ``images - 1 - operators`` operands round-robin."""
+    count = scale.operators
+    operands: list[list[str]] = [[] for _ in range(count)]
+    for j in range(max(0, scale.images - 1 - count)):
+        operands[j % count].append(f"bench-component-{j:04d}")
+    ops = []
+    for i in range(count):
         ops.append(
             sample.Operator(
-                tag=f"bench-operator-{i:02d}",
-                cluster_operator=f"bench-{i:02d}",
-                namespace=f"openshift-bench-{i:02d}",
-                operands=operands,
-                kube_version=i % 5 == 0,
+                tag=f"bench-operator-{i:03d}",
+                cluster_operator=f"bench-{i:03d}",
+                namespace=f"openshift-bench-{i:03d}",
+                operands=tuple(operands[i]),
+                kube_version=False,
                 prefixed=i % 2 == 0,
                 run_level=f"{50 + i % 40:02d}",
             )
@@ -195,27 +216,55 @@ def push_image(repo: Repository, image: sample.Image, known: set[str]) -> int:
     return sent + len(image.manifest.data)
 
 
+def real_manifests() -> list[tuple[str, bytes]]:
+    """Every ``.yaml`` manifest of the real operators in ``../shared/testdata-real`` (name, bytes), sorted."""
+    files = sorted(p for p in (REAL / "operators").rglob("*.yaml") if p.is_file())
+    if not files:
+        raise SystemExit(f"no real manifests under {REAL}/operators (../shared is needed at run time)")
+    # files with version placeholders (0.0.1-snapshot-kubernetes) need that component in their operator's
+    # image-references; the synthetic operators do not have it
+    found = [(p.name, p.read_bytes()) for p in files]
+    return [(name, data) for name, data in found if b"0.0.1-snapshot" not in data]
+
+
+def operator_manifests(
+    op: sample.Operator, index: int, scale: Scale, real: Sequence[tuple[str, bytes]]
+) -> dict[str, bytes]:
+    """The sample generator's files of ``op`` plus ``real_per_operator`` real manifests (picked round-robin)."""
+    files = sample.operator_files(op, index)
+    for k in range(scale.real_per_operator):
+        name, data = real[(index * scale.real_per_operator + k) % len(real)]
+        files[f"90_real_{k:02d}_{name}"] = data
+    return files
+
+
 def build_images(scale: Scale, bases: Sequence[sample.Layer], seed: int) -> Iterator[sample.Image]:
-    """Yield every benchmark image; operators and every other operand get all base layers."""
+    """Yield every benchmark image, each on all base layers plus its own small top layer."""
     ops = bench_operators(scale)
+    real = real_manifests()
     binary = scale.binary_kib * 1024
     for i, op in enumerate(ops):
-        files = sample.operator_files(op, i)
+        files = operator_manifests(op, i, scale, real)
         yield sample.component_image(
             op.tag, bases, manifests=files, operator=True, docker=op.docker, seed=seed, binary_size=binary
         )
     for i, tag in enumerate(sample.operand_tags(ops)):
-        layers = bases if i % 2 == 0 else bases[:1]
-        yield sample.component_image(tag, layers, docker=i % 4 == 3, seed=seed, binary_size=binary)
+        yield sample.component_image(tag, bases, docker=i % 4 == 3, seed=seed, binary_size=binary)
     yield sample.component_image(
-        sample.BASE_TAG, bases[:1], manifests=sample.cvo_files(), docker=True, seed=seed, binary_size=binary
+        sample.BASE_TAG, bases, manifests=sample.cvo_files(), docker=True, seed=seed, binary_size=binary
     )
 
 
-def imagestream_json(registry: str, digests: dict[str, str]) -> bytes:
-    """Return an ImageStream naming ``tag -> registry/bench/content@digest`` for every tag."""
+def manifest_count(scale: Scale) -> int:
+    """How many files the operators ship under ``manifests/`` (image-references included)."""
+    real = real_manifests()
+    return sum(len(operator_manifests(op, i, scale, real)) for i, op in enumerate(bench_operators(scale)))
+
+
+def imagestream_json(registry: str, digests: dict[str, str], repository: str = CONTENT_REPO) -> bytes:
+    """Return an ImageStream naming ``tag -> registry/repository@digest`` for every tag."""
     tags = [
-        {"name": tag, "from": {"kind": "DockerImage", "name": f"{registry}/{CONTENT_REPO}@{digest}"}}
+        {"name": tag, "from": {"kind": "DockerImage", "name": f"{registry}/{repository}@{digest}"}}
         for tag, digest in sorted(digests.items())
     ]
     doc = {
@@ -227,31 +276,53 @@ def imagestream_json(registry: str, digests: dict[str, str]) -> bytes:
     return json.dumps(doc, indent=2).encode() + b"\n"
 
 
-def generate(registry: str, workdir: Path, scale: Scale = DEFAULT_SCALE, seed: int = sample.SEED) -> Payload:
-    """Generate and push the payload into ``registry`` (plain HTTP); write ``workdir/imagestream.json``."""
+def mapping_file(registry: str, digests: dict[str, str], repository: str = CONTENT_REPO) -> bytes:
+    """Return a ``--mapping-file`` naming ``tag=registry/repository@digest`` for every tag."""
+    lines = [f"{tag}={registry}/{repository}@{digest}" for tag, digest in sorted(digests.items())]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def make_bases(scale: Scale, workdir: Path, seed: int = sample.SEED) -> list[tuple[sample.Layer, Path]]:
+    """Write the shared base layers as gzip files under ``workdir`` (kept, so several payloads reuse them)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    bases = []
+    for i, size in enumerate(scale.base_layers_mib):
+        path = workdir / f"base-{i}-{size}MiB.tar.gz"
+        layer = stream_base_layer(f"base{i}", size, scale.base_file_kib, seed, path)
+        log.info("base layer %d: %d MiB of files, %d bytes gzip, %s", i, size, layer.size, layer.digest)
+        bases.append((layer, path))
+    return bases
+
+
+def generate(
+    registry: str,
+    workdir: Path,
+    scale: Scale = DEFAULT_SCALE,
+    seed: int = sample.SEED,
+    repository: str = CONTENT_REPO,
+    bases: Sequence[tuple[sample.Layer, Path]] | None = None,
+) -> Payload:
+    """Push the payload to ``registry/repository`` (plain HTTP); write ``workdir/imagestream.json``.
+
+    ``bases`` are base layers from :func:`make_bases` (made here, then deleted, when not given).
+    """
     start = time.monotonic()
     workdir.mkdir(parents=True, exist_ok=True)
     client = RegistryClient(TransportOptions(insecure=True, max_per_registry=8))
-    repo = client.repository(ImageReference.parse(f"{registry}/{CONTENT_REPO}"))
+    repo = client.repository(ImageReference.parse(f"{registry}/{repository}"))
     digests: dict[str, str] = {}
     pushed = 0
     try:
         with tempfile.TemporaryDirectory(dir=workdir, prefix="layers-") as tmp:
-            bases = []
-            for i, size in enumerate(scale.base_layers_mib):
-                path = Path(tmp) / f"base-{i}.tar.gz"
-                layer = stream_base_layer(f"base{i}", size, scale.base_file_kib, seed, path)
-                log.info(
-                    "base layer %d: %d MiB of files, %d bytes gzip, %s", i, size, layer.size, layer.digest
-                )
+            made = list(bases) if bases is not None else make_bases(scale, Path(tmp), seed)
+            for layer, path in made:
                 _push_file(repo, layer, path)
-                path.unlink()
                 pushed += layer.size
-                bases.append(layer)
-            known = {layer.digest for layer in bases}
+            layers = [layer for layer, _ in made]
+            known = {layer.digest for layer in layers}
             with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
                 futures = {}
-                for image in build_images(scale, bases, seed):
+                for image in build_images(scale, layers, seed):
                     futures[pool.submit(push_image, repo, image, known)] = image
                 for future in concurrent.futures.as_completed(futures):
                     image = futures[future]
@@ -260,13 +331,16 @@ def generate(registry: str, workdir: Path, scale: Scale = DEFAULT_SCALE, seed: i
     finally:
         client.close()
     imagestream = workdir / "imagestream.json"
-    imagestream.write_bytes(imagestream_json(registry, digests))
+    imagestream.write_bytes(imagestream_json(registry, digests, repository))
     return Payload(
         imagestream=imagestream,
         registry=registry,
+        repository=repository,
+        digests=digests,
         images=len(digests),
         operators=scale.operators,
-        base_layers=tuple(bases),
+        manifests=manifest_count(scale),
+        base_layers=tuple(layers),
         pushed_bytes=pushed,
         seconds=time.monotonic() - start,
     )
@@ -276,7 +350,8 @@ def describe(payload: Payload) -> str:
     """One line summarising a generated payload."""
     bases = ", ".join(f"{layer.size / MiB:.1f} MiB" for layer in payload.base_layers)
     return (
-        f"{payload.images} images ({payload.operators} operators) in {payload.registry}/{CONTENT_REPO}; "
+        f"{payload.images} images ({payload.operators} operators, {payload.manifests} manifest files) in "
+        f"{payload.registry}/{payload.repository}; "
         f"base layers (gzip) {bases}; {payload.pushed_bytes / MiB:.1f} MiB pushed in {payload.seconds:.1f} s"
     )
 

@@ -17,7 +17,7 @@ from okdrelease._cli.common import Parser, add_false_marker, normalize_bool_args
 from okdrelease.errors import OkdReleaseError, UsageError
 
 #: Subcommand modules under okdrelease._cli, in help order.
-SUBCOMMANDS = ("new", "info", "extract", "diff", "copy", "sign", "verify", "keys")
+SUBCOMMANDS = ("new", "info", "extract", "diff", "copy", "sign", "verify", "keys", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

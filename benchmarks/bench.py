@@ -1,0 +1,609 @@
+#!/usr/bin/env python3
+"""Benchmark ``okdrelease new`` against the real ``oc adm release new`` (issue 9), in one command.
+
+Usage::
+
+    python benchmarks/bench.py [--quick] [--runs N] [--modes cold,overrides,latency,warm,scaling]
+                               [--workdir DIR] [--no-write]
+
+Starts a Debian ``docker-registry`` on loopback, generates the payload of ``generate_payload.py``
+(180 images, 60 operators, shared base layers of 42 + 21 MB), then runs okdrelease and oc
+(``OC_BIN``, default ``../shared/tools/oc/oc``) alternately ``N`` times in each mode:
+
+* ``cold``: ``--from-image-stream-file`` with ``--reference-mode=source``, okdrelease with an empty
+  cache; the fetch-only bound (``fetch_bound.py``, 16 threads) runs alongside;
+* ``overrides``: every image given by ``--mapping-file``, so every operator's layers are all read;
+* ``latency``: ``cold`` through ``delay_proxy.py`` adding a 30 ms round trip, both tools on their
+  defaults; the bound runs with 32 threads;
+* ``warm``: okdrelease with its persistent cache filled by an earlier run and a new ``--name``;
+* ``scaling``: ``cold`` at 50, 100, 200 and 400 images, drawn in ``benchmarks/scaling.png``.
+
+Each child is measured with ``os.wait4`` (wall, user+system CPU, peak RSS) and through the
+registry's access log (requests, bytes sent in GET responses). Medians go to stdout and, with the
+machine described, to ``benchmarks/results.md`` (unless ``--no-write``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import generate_payload as gen  # noqa: E402
+from delay_proxy import DelayProxy  # noqa: E402
+
+MiB = 1024 * 1024
+ROOT = gen.ROOT
+DEFAULT_OC = ROOT.parent / "shared" / "tools" / "oc" / "oc"
+MODES = ("cold", "overrides", "latency", "warm", "scaling")
+SCALING_SIZES = (50, 100, 200, 400)
+QUICK_SIZES = (12, 24, 36)
+RTT_SECONDS = 0.030
+#: Distribution's access log line: ``127.0.0.1 - - [date] "GET /v2/... HTTP/1.1" 200 1234 "" "agent"``.
+ACCESS_LINE = re.compile(
+    r'^\S+ - \S+ \[[^\]]+\] "(?P<method>[A-Z]+) (?P<uri>\S+) HTTP/[\d.]+" (?P<status>\d{3}) (?P<size>\d+|-) '
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One measured child process."""
+
+    tool: str
+    wall: float
+    cpu: float
+    rss_mib: float
+    requests: int
+    get_bytes: int
+    by_method: dict[str, int]
+    stdout: str = field(repr=False)
+
+
+def parse_access_log(text: str) -> tuple[int, int, dict[str, int]]:
+    """Requests, bytes sent in GET responses and requests by method of an access-log excerpt."""
+    by_method: Counter[str] = Counter()
+    sent = 0
+    for line in text.splitlines():
+        match = ACCESS_LINE.match(line)
+        if not match:
+            continue
+        by_method[match["method"]] += 1
+        if match["method"] == "GET" and match["size"] != "-":
+            sent += int(match["size"])
+    return sum(by_method.values()), sent, dict(by_method)
+
+
+@dataclass(frozen=True, slots=True)
+class Rig:
+    """The registry, its access log, a scratch directory and the children's environment."""
+
+    registry: str
+    log_file: Path
+    workdir: Path
+    env: dict[str, str] = field(repr=False)
+
+    def measure(self, tool: str, argv: Sequence[str], extra_env: dict[str, str] | None = None) -> Run:
+        """Run ``argv`` as a child; fail loudly when it fails; measure it and the traffic it caused."""
+        offset = self.log_file.stat().st_size
+        out_path, err_path = self.workdir / f"{tool}.stdout", self.workdir / f"{tool}.stderr"
+        env = {**self.env, **(extra_env or {})}
+        with out_path.open("wb") as out, err_path.open("wb") as err:
+            start = time.monotonic()
+            child = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+            _, status, usage = os.wait4(child.pid, 0)
+            wall = time.monotonic() - start
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            sys.stderr.write(err_path.read_text(errors="replace")[-4000:])
+            raise SystemExit(f"{tool} failed with exit code {code}: {' '.join(argv)}")
+        time.sleep(0.3)  # let the registry flush its last access-log lines
+        with self.log_file.open("rb") as fh:
+            fh.seek(offset)
+            requests, sent, by_method = parse_access_log(fh.read().decode(errors="replace"))
+        return Run(
+            tool=tool,
+            wall=wall,
+            cpu=usage.ru_utime + usage.ru_stime,
+            rss_mib=usage.ru_maxrss / 1024,
+            requests=requests,
+            get_bytes=sent,
+            by_method=by_method,
+            stdout=out_path.read_text(errors="replace"),
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# The tools and their command lines
+
+
+@dataclass(frozen=True, slots=True)
+class Tools:
+    """How to start each tool; ``cache_flags`` tells whether okdrelease has a persistent cache."""
+
+    oc: str
+    cache_flags: bool
+
+    def okdrelease(self, args: Sequence[str], cache_dir: Path | None) -> list[str]:
+        """``okdrelease new ARGS`` with ``--cache-dir`` when the cache exists."""
+        cache = ["--cache-dir", str(cache_dir)] if self.cache_flags and cache_dir is not None else []
+        return [sys.executable, "-m", "okdrelease", "new", *cache, *args]
+
+    def oc_new(self, args: Sequence[str]) -> list[str]:
+        """``oc adm release new ARGS``."""
+        return [self.oc, "adm", "release", "new", *args]
+
+
+def find_tools(oc_bin: str | None, env: dict[str, str]) -> Tools:
+    """Resolve oc (unpacking it through its wrapper) and see whether okdrelease has ``--cache-dir``."""
+    oc = oc_bin or os.environ.get("OC_BIN") or str(DEFAULT_OC)
+    unpacked = subprocess.run([oc, "--path"], capture_output=True, text=True, env=env)
+    if unpacked.returncode == 0 and unpacked.stdout.strip():
+        oc = unpacked.stdout.strip()
+    helptext = subprocess.run(
+        [sys.executable, "-m", "okdrelease", "new", "--help"], capture_output=True, text=True, env=env
+    ).stdout
+    return Tools(oc=oc, cache_flags="--cache-dir" in helptext)
+
+
+def cold_args(imagestream: Path, to_image: str, name: str) -> list[str]:
+    """The cold/latency/warm arguments: an ImageStream file, source references."""
+    return [
+        "--insecure",
+        "--from-image-stream-file",
+        str(imagestream),
+        "--reference-mode=source",
+        "--name",
+        name,
+        "--to-image",
+        to_image,
+    ]
+
+
+def override_args(mapping: Path, to_image: str, name: str) -> list[str]:
+    """The overrides arguments: every image given by a mapping file."""
+    return ["--insecure", "--mapping-file", str(mapping), "--name", name, "--to-image", to_image]
+
+
+# --------------------------------------------------------------------------------------------
+# Modes
+
+
+@dataclass
+class ModeResult:
+    """Every run of one mode, by tool (``okdrelease``, ``oc``, ``bound``)."""
+
+    mode: str
+    runs: dict[str, list[Run]] = field(default_factory=dict)
+
+    def add(self, run: Run) -> None:
+        self.runs.setdefault(run.tool, []).append(run)
+        print(
+            f"  {self.mode} {run.tool}: {run.wall:.2f} s, {run.rss_mib:.0f} MiB, {run.requests} requests",
+            file=sys.stderr,
+        )
+
+    def median(self, tool: str, metric: Callable[[Run], float]) -> float | None:
+        runs = self.runs.get(tool)
+        return statistics.median(metric(r) for r in runs) if runs else None
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    """The generated payload's input files for one registry address."""
+
+    registry: str
+    imagestream: Path
+    mapping: Path
+
+
+def write_inputs(payload: gen.Payload, registry: str, directory: Path) -> Inputs:
+    """Write the ImageStream and mapping files naming the payload through ``registry``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    imagestream, mapping = directory / "imagestream.json", directory / "mapping.txt"
+    imagestream.write_bytes(gen.imagestream_json(registry, payload.digests, payload.repository))
+    mapping.write_bytes(gen.mapping_file(registry, payload.digests, payload.repository))
+    return Inputs(registry, imagestream, mapping)
+
+
+class Runner:
+    """Runs the modes on one payload, alternating the tools (which goes first swaps every round)."""
+
+    def __init__(self, rig: Rig, tools: Tools, runs: int) -> None:
+        self.rig, self.tools, self.runs = rig, tools, runs
+        self._serial = 0
+
+    def _target(self, inputs: Inputs, mode: str, tool: str) -> tuple[str, str]:
+        self._serial += 1
+        return f"{inputs.registry}/bench/{mode}-{tool}-{self._serial}:x", f"4.16.0-0.{mode}-{self._serial}"
+
+    def _fresh_cache(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix="cache-", dir=self.rig.workdir))
+
+    def okd(self, mode: str, inputs: Inputs, cache: Path | None, overrides: bool = False) -> Run:
+        to_image, name = self._target(inputs, mode, "okd")
+        args = (
+            override_args(inputs.mapping, to_image, name)
+            if overrides
+            else cold_args(inputs.imagestream, to_image, name)
+        )
+        return self.rig.measure("okdrelease", self.tools.okdrelease(args, cache))
+
+    def oc(self, mode: str, inputs: Inputs, overrides: bool = False) -> Run:
+        to_image, name = self._target(inputs, mode, "oc")
+        args = (
+            override_args(inputs.mapping, to_image, name)
+            if overrides
+            else cold_args(inputs.imagestream, to_image, name)
+        )
+        return self.rig.measure("oc", self.tools.oc_new(args))
+
+    def bound(self, inputs: Inputs, threads: int) -> Run:
+        argv = [
+            sys.executable,
+            str(HERE / "fetch_bound.py"),
+            str(inputs.imagestream),
+            "--threads",
+            str(threads),
+        ]
+        return self.rig.measure("bound", argv)
+
+    def alternate(self, result: ModeResult, steps: Sequence[Callable[[], Run]]) -> ModeResult:
+        """Run ``steps`` ``runs`` times, rotating which goes first."""
+        for i in range(self.runs):
+            for k in range(len(steps)):
+                result.add(steps[(i + k) % len(steps)]())
+        return result
+
+    def cold(self, inputs: Inputs, mode: str = "cold", threads: int = 16) -> ModeResult:
+        """Both tools with an empty cache, and the fetch-only bound with ``threads`` (none when 0)."""
+        steps = [lambda: self.okd(mode, inputs, self._fresh_cache()), lambda: self.oc(mode, inputs)]
+        if threads:
+            steps.append(lambda: self.bound(inputs, threads))
+        return self.alternate(ModeResult(mode), steps)
+
+    def overrides(self, inputs: Inputs) -> ModeResult:
+        return self.alternate(
+            ModeResult("overrides"),
+            [
+                lambda: self.okd("overrides", inputs, self._fresh_cache(), overrides=True),
+                lambda: self.oc("overrides", inputs, overrides=True),
+            ],
+        )
+
+    def warm(self, inputs: Inputs) -> ModeResult:
+        cache = self._fresh_cache()
+        self.okd("warmup", inputs, cache)  # fills the persistent cache; not measured
+        return self.alternate(
+            ModeResult("warm"), [lambda: self.okd("warm", inputs, cache), lambda: self.oc("warm", inputs)]
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Reporting
+
+
+METRICS: tuple[tuple[str, Callable[[Run], float], int], ...] = (
+    ("wall time (s)", lambda r: r.wall, 2),
+    ("CPU user+sys (s)", lambda r: r.cpu, 2),
+    ("peak RSS (MiB)", lambda r: r.rss_mib, 0),
+    ("HTTP requests", lambda r: r.requests, 0),
+    ("bytes fetched (MiB)", lambda r: r.get_bytes / MiB, 1),
+)
+
+
+def _cell(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def _ratio(mine: float | None, theirs: float | None) -> str:
+    return f"{mine / theirs:.2f}" if mine is not None and theirs else "n/a"
+
+
+def mode_table(result: ModeResult) -> list[str]:
+    """Markdown rows of one mode: medians of okdrelease, oc, their ratio and the bound."""
+    lines = []
+    for name, metric, digits in METRICS:
+        mine, theirs = result.median("okdrelease", metric), result.median("oc", metric)
+        bound = result.median("bound", metric)
+        lines.append(
+            f"| {result.mode} | {name} | {_cell(mine, digits)} | {_cell(theirs, digits)} | "
+            f"{_ratio(mine, theirs)} | {_cell(bound, digits)} |"
+        )
+    return lines
+
+
+def results_table(results: Sequence[ModeResult]) -> str:
+    """The medians table of every mode."""
+    lines = [
+        "| mode | metric | okdrelease | oc | okdrelease / oc | fetch-only bound |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for result in results:
+        lines.extend(mode_table(result))
+    return "\n".join(lines)
+
+
+def targets(results: Sequence[ModeResult]) -> str:
+    """The issue's targets, each with its measured value and whether it is met."""
+    by_mode = {r.mode: r for r in results}
+
+    def wall(mode: str, tool: str) -> float | None:
+        return by_mode[mode].median(tool, lambda r: r.wall) if mode in by_mode else None
+
+    rows = []
+
+    def check(what: str, value: float | None, limit: float, unit: str) -> None:
+        met = "n/a" if value is None else ("met" if value <= limit else "**not met**")
+        shown = "n/a" if value is None else f"{value:.2f}{unit}"
+        rows.append(f"| {what} | {shown} | ≤ {limit:g}{unit} | {met} |")
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        return a / b if a is not None and b else None
+
+    check(
+        "cold: okdrelease / fetch-only bound",
+        ratio(wall("cold", "okdrelease"), wall("cold", "bound")),
+        1.15,
+        "x",
+    )
+    check(
+        "overrides: okdrelease / oc",
+        ratio(wall("overrides", "okdrelease"), wall("overrides", "oc")),
+        0.1,
+        "x",
+    )
+    check(
+        "30 ms RTT: okdrelease / oc", ratio(wall("latency", "okdrelease"), wall("latency", "oc")), 0.25, "x"
+    )
+    check("warm: okdrelease / oc", ratio(wall("warm", "okdrelease"), wall("warm", "oc")), 0.15, "x")
+    for result in results:
+        if result.mode.startswith("scaling"):
+            continue
+        rss = ratio(
+            result.median("okdrelease", lambda r: r.rss_mib), result.median("oc", lambda r: r.rss_mib)
+        )
+        check(f"{result.mode}: peak RSS okdrelease / oc", rss, 1.0, "x")
+    return "\n".join(["| target | measured | limit | |", "| --- | ---: | ---: | --- |", *rows])
+
+
+def describe_machine(tools: Tools) -> str:
+    """CPU, memory, kernel, Python, libraries, registry, oc and okdrelease versions, load."""
+    cpu = "unknown CPU"
+    with open("/proc/cpuinfo") as fh:
+        for line in fh:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as fh:
+        mem_kib = int(fh.readline().split()[1])
+    import yaml
+
+    from okdrelease.oci import decompress
+
+    def run(argv: Sequence[str]) -> str:
+        done = subprocess.run(list(argv), capture_output=True, text=True)
+        return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else "?"
+
+    commit = run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"])
+    return "\n".join(
+        [
+            f"- CPU: {cpu}, {os.cpu_count()} cores; RAM {mem_kib / 1024 / 1024:.1f} GiB; "
+            f"Linux {platform.release()}; load average at start {os.getloadavg()[0]:.2f} "
+            "(the cores are shared with other work)",
+            f"- Python {platform.python_version()}; PyYAML {yaml.__version__} "
+            f"(libyaml: {yaml.__with_libyaml__}); gzip via {decompress.GZIP_BACKEND}",
+            f"- registry: {run(['/usr/bin/docker-registry', '--version'])} on 127.0.0.1 (plain HTTP)",
+            f"- oc: {run([tools.oc, 'version', '--client'])} ({tools.oc})",
+            f"- okdrelease: {commit[:100]}",
+        ]
+    )
+
+
+def plot_scaling(points: dict[str, list[tuple[int, float]]], out: Path) -> None:
+    """Draw wall time against payload size for each tool (matplotlib, the ``bench`` extra)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
+    for tool, series in sorted(points.items()):
+        xs, ys = zip(*sorted(series), strict=True)
+        ax.plot(xs, ys, marker="o", label=tool)
+    ax.set_xlabel("component images in the payload")
+    ax.set_ylabel("wall time, median (s)")
+    ax.set_title("release new, cold, loopback registry")
+    ax.set_xlim(left=0)
+    ax.set_ylim(bottom=0)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def scaling_table(points: dict[str, list[tuple[int, float]]]) -> str:
+    """Markdown table of the scaling series."""
+    sizes = sorted({size for series in points.values() for size, _ in series})
+    tools = sorted(points)
+    lines = [
+        "| images | " + " | ".join(f"{t} (s)" for t in tools) + " |",
+        "| ---: |" + " ---: |" * len(tools),
+    ]
+    for size in sizes:
+        cells = [_cell(dict(points[t]).get(size), 2) for t in tools]
+        lines.append(f"| {size} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# Main
+
+
+def run_scaling(
+    runner: Runner, scale: gen.Scale, bases: list, sizes: Sequence[int]
+) -> dict[str, list[tuple[int, float]]]:
+    """Generate a payload per size into its own repository and time both tools cold on it."""
+    points: dict[str, list[tuple[int, float]]] = {}
+    for size in sizes:
+        payload = gen.generate(
+            runner.rig.registry,
+            runner.rig.workdir / f"scale-{size}",
+            gen.scaled(scale, size),
+            repository=f"bench/scale-{size}",
+            bases=bases,
+        )
+        inputs = write_inputs(payload, runner.rig.registry, runner.rig.workdir / f"scale-{size}")
+        result = runner.cold(inputs, mode=f"scaling-{size}", threads=0)
+        for tool in ("okdrelease", "oc"):
+            wall = result.median(tool, lambda r: r.wall)
+            if wall is not None:
+                points.setdefault(tool, []).append((payload.images, wall))
+    return points
+
+
+def report(
+    machine: str,
+    payload: str,
+    results: Sequence[ModeResult],
+    points: dict[str, list[tuple[int, float]]],
+    args: argparse.Namespace,
+) -> str:
+    """The Markdown report written to results.md."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = "python benchmarks/bench.py" + (" --quick" if args.quick else "") + f" --runs {args.runs}"
+    parts = [
+        "# Benchmark results: okdrelease new vs oc adm release new",
+        "",
+        f"Produced by `{command}` on {when}; medians of {args.runs} alternating run(s) per tool and mode.",
+        "",
+        "## Machine",
+        "",
+        machine,
+        "",
+        "## Payload",
+        "",
+        payload,
+        "",
+        "## Medians",
+        "",
+        results_table(results),
+        "",
+        "## Targets (issue 9)",
+        "",
+        targets(results),
+    ]
+    if points:
+        parts += [
+            "",
+            "## Scaling (cold, wall time)",
+            "",
+            scaling_table(points),
+            "",
+            "![scaling](scaling.png)",
+        ]
+    return "\n".join(parts) + "\n"
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="okdrelease new vs oc adm release new, alternating.")
+    parser.add_argument("--quick", action="store_true", help="small payload, one run, small scaling series")
+    parser.add_argument("--runs", type=int, default=None, help="runs per tool and mode (3; 1 with --quick)")
+    parser.add_argument("--modes", default=",".join(MODES), help=f"comma list of {', '.join(MODES)}")
+    parser.add_argument("--oc", help="oc binary (default: $OC_BIN, else ../shared/tools/oc/oc)")
+    parser.add_argument("--workdir", type=Path, help="keep registry storage and outputs here")
+    parser.add_argument("--no-write", action="store_true", help="do not write results.md and scaling.png")
+    args = parser.parse_args(argv)
+    args.runs = args.runs or (1 if args.quick else 3)
+    args.modes = [m for m in args.modes.split(",") if m]
+    unknown = set(args.modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes: {', '.join(sorted(unknown))}")
+    return args
+
+
+def child_env(workdir: Path) -> dict[str, str]:
+    """The children's environment: this checkout first on PYTHONPATH, an empty HOME, a private cache root."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    home = workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    env["HOME"] = str(home)
+    env["XDG_CACHE_HOME"] = str(workdir / "xdg-cache")
+    env.pop("REGISTRY_AUTH_FILE", None)
+    env.pop("DOCKER_CONFIG", None)
+    return env
+
+
+def run_modes(runner: Runner, inputs: Inputs, modes: Sequence[str]) -> list[ModeResult]:
+    """The fixed-payload modes, in order; latency through a delaying proxy."""
+    results = []
+    if "cold" in modes:
+        results.append(runner.cold(inputs))
+    if "overrides" in modes:
+        results.append(runner.overrides(inputs))
+    if "latency" in modes:
+        with DelayProxy(inputs.registry, RTT_SECONDS) as proxy:
+            slow = write_inputs_for(inputs, proxy.address, runner.rig.workdir / "latency")
+            results.append(runner.cold(slow, mode="latency", threads=32))
+    if "warm" in modes:
+        results.append(runner.warm(inputs))
+    return results
+
+
+def write_inputs_for(inputs: Inputs, registry: str, directory: Path) -> Inputs:
+    """Copies of ``inputs`` naming ``registry`` instead (the proxy)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    imagestream, mapping = directory / "imagestream.json", directory / "mapping.txt"
+    imagestream.write_text(inputs.imagestream.read_text().replace(inputs.registry, registry))
+    mapping.write_text(inputs.mapping.read_text().replace(inputs.registry, registry))
+    return Inputs(registry, imagestream, mapping)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: start a registry, generate the payload, run the modes, print and write the report."""
+    args = parse_args(argv)
+    from registry_rig import RegistryServer
+
+    scale = gen.SMALL_SCALE if args.quick else gen.DEFAULT_SCALE
+    with tempfile.TemporaryDirectory(prefix="okdrelease-bench-") as tmp:
+        workdir = (args.workdir or Path(tmp)).resolve()
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = child_env(workdir)
+        tools = find_tools(args.oc, env)
+        machine = describe_machine(tools)
+        with RegistryServer(workdir / "registry", flavour="http") as info:
+            bases = gen.make_bases(scale, workdir / "bases")
+            payload = gen.generate(info.host, workdir / "payload", scale, bases=bases)
+            described = gen.describe(payload)
+            print(f"payload: {described}", file=sys.stderr)
+            runner = Runner(Rig(info.host, info.log_file, workdir, env), tools, args.runs)
+            inputs = write_inputs(payload, info.host, workdir / "payload")
+            results = run_modes(runner, inputs, args.modes)
+            points: dict[str, list[tuple[int, float]]] = {}
+            if "scaling" in args.modes:
+                points = run_scaling(runner, scale, bases, QUICK_SIZES if args.quick else SCALING_SIZES)
+        text = report(machine, described, results, points, args)
+    print(text)
+    if not args.no_write:
+        (HERE / "results.md").write_text(text)
+        if points:
+            plot_scaling(points, HERE / "scaling.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+"""``okdrelease cache info|prune``, and the ``--cache-dir``/``--no-cache`` flags other subcommands take."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from typing import Any
+
+from okdrelease.cache import DEFAULT_MAX_BYTES, Cache, default_root
+from okdrelease.errors import UsageError
+
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``1024``, ``500M``, ``2G``, ``1.5GiB`` -> bytes (binary units); UsageError otherwise."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
+    if not match:
+        raise UsageError(f"invalid size {text!r}: expected a number of bytes, optionally with K, M, G or T")
+    return int(float(match[1]) * _UNITS[match[2]])
+
+
+def add_cache_flags(p: argparse.ArgumentParser) -> None:
+    """Add ``--cache-dir`` and ``--no-cache``."""
+    p.add_argument(
+        "--cache-dir", metavar="DIR", help="persistent cache directory (default $XDG_CACHE_HOME/okdrelease)"
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the persistent cache")
+
+
+def cache_from_args(args: argparse.Namespace) -> Cache | None:
+    """The cache the flags ask for: None with ``--no-cache``, else the ``--cache-dir`` or default one."""
+    if getattr(args, "no_cache", False):
+        if getattr(args, "cache_dir", None):
+            raise UsageError("--cache-dir and --no-cache cannot be combined")
+        return None
+    return Cache(getattr(args, "cache_dir", None) or default_root())
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``cache`` subcommand (``info`` and ``prune``)."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "cache",
+        help="show or shrink the persistent cache",
+        description=(
+            "The persistent cache holds manifests and configs by digest, per-layer indexes and "
+            "manifest-check verdicts. 'info' shows its size; 'prune' evicts least-recently-used entries."
+        ),
+    )
+    p.add_argument("action", choices=("info", "prune"), help="info: entries and size; prune: evict")
+    p.add_argument("--cache-dir", metavar="DIR", help="cache directory (default $XDG_CACHE_HOME/okdrelease)")
+    p.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        help=f"prune down to SIZE (e.g. 500M; default {DEFAULT_MAX_BYTES >> 20}M)",
+    )
+    p.add_argument("--all", action="store_true", help="prune: remove every entry")
+    p.set_defaults(func=run)
+    return p
+
+
+def _mib(size: int) -> str:
+    return f"{size / (1 << 20):.1f} MiB"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run ``cache info`` or ``cache prune``."""
+    cache = Cache(args.cache_dir or default_root())
+    if args.action == "info":
+        if args.max_size or args.all:
+            raise UsageError("--max-size and --all only apply to prune")
+        info = cache.info()
+        lines = [f"cache: {info.root}", f"limit: {_mib(info.max_bytes)}"]
+        lines += [f"{k.kind}: {k.entries} entries, {_mib(k.size)}" for k in info.kinds]
+        lines.append(f"total: {info.entries} entries, {_mib(info.size)}")
+        sys.stdout.write("\n".join(lines) + "\n")
+        return 0
+    if args.all and args.max_size:
+        raise UsageError("--all and --max-size cannot be combined")
+    limit = 0 if args.all else parse_size(args.max_size) if args.max_size else None
+    result = cache.prune(limit)
+    sys.stdout.write(
+        f"removed {result.removed} entries ({_mib(result.freed)}); "
+        f"{result.left_entries} entries ({_mib(result.left_bytes)}) left\n"
+    )
+    return 0

@@ -1,0 +1,175 @@
+"""Per-layer indexes: each distinct layer is read once per run (and once ever with a persistent cache).
+
+A :class:`LayerIndex` holds what one layer has under a prefix: every entry in tar order (regular
+files with their bytes, directories, links, whiteouts) with mode and mtime. An image's all-layers
+view is composed from the indexes of its layers by the same whiteout rules as reading the layers
+(``okdrelease.oci.layers``), so a base layer shared by sixty operator images is decompressed once,
+not sixty times. :class:`LayerIndexer` gives one index per ``(layer digest, prefix)`` per run: the
+first thread to ask scans the layer, the others wait for it; with a :class:`~okdrelease.cache.Cache`
+the index outlives the run (stored under the layer digest, checked when read).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from typing import IO, Any
+
+import attrs
+
+from okdrelease.cache.store import LAYER_INDEX, Cache
+from okdrelease.oci import layers
+from okdrelease.oci.layers import FileEntry, LayerEntry
+
+log = logging.getLogger(__name__)
+
+_FORMAT = 1
+
+
+def _entry(
+    path: str, kind: str, mode: int, mtime: float, size: int, linkname: str, uid: int, gid: int, data: bytes
+) -> LayerEntry:
+    """A layer entry whose file data stays readable (held by the index)."""
+    return LayerEntry(
+        path=path,
+        type=kind,
+        mode=mode,
+        mtime=mtime,
+        size=size,
+        linkname=linkname,
+        uid=uid,
+        gid=gid,
+        reader=(lambda: data) if kind == "file" else None,
+    )
+
+
+@attrs.frozen(slots=True)
+class LayerIndex:
+    """Everything one layer holds under ``prefix``, in tar order."""
+
+    digest: str
+    prefix: str
+    entries: tuple[LayerEntry, ...] = attrs.field(eq=False)
+
+    def to_bytes(self) -> bytes:
+        """Serialise: a JSON header line, then the file bytes back to back."""
+        data = [e.read() for e in self.entries]
+        head = {
+            "format": _FORMAT,
+            "digest": self.digest,
+            "prefix": self.prefix,
+            "entries": [
+                [e.path, e.type, e.mode, e.mtime, len(d), e.size, e.linkname, e.uid, e.gid]
+                for e, d in zip(self.entries, data, strict=True)
+            ],
+        }
+        return json.dumps(head, separators=(",", ":")).encode() + b"\n" + b"".join(data)
+
+    @classmethod
+    def from_bytes(cls, payload: bytes) -> LayerIndex:
+        """Parse :meth:`to_bytes` output; ValueError when it is not one."""
+        head_end = payload.find(b"\n")
+        if head_end < 0:
+            raise ValueError("layer index without a header")
+        head: Any = json.loads(payload[:head_end])
+        if not isinstance(head, dict) or head.get("format") != _FORMAT:
+            raise ValueError("unknown layer index format")
+        offset = head_end + 1
+        entries = []
+        for path, kind, mode, mtime, length, size, linkname, uid, gid in head["entries"]:
+            data = payload[offset : offset + length]
+            offset += length
+            entries.append(_entry(path, kind, mode, mtime, size, linkname, uid, gid, data))
+        if offset != len(payload):
+            raise ValueError("layer index length does not match its header")
+        return cls(str(head["digest"]), str(head["prefix"]), tuple(entries))
+
+
+def scan_layer(stream: IO[bytes], digest: str, prefix: str, media_type: str | None = None) -> LayerIndex:
+    """Read one layer blob (compressed or not) to its end and index what it has under ``prefix``.
+
+    The stream is read to its end, so a verifying stream checks the layer digest before this returns.
+    """
+    entries = []
+    for entry in layers.iter_entries(stream, prefix, media_type=media_type, name=digest):
+        data = entry.read() if entry.is_file else b""
+        entries.append(
+            _entry(
+                entry.path,
+                entry.type,
+                entry.mode,
+                entry.mtime,
+                entry.size,
+                entry.linkname,
+                entry.uid,
+                entry.gid,
+                data,
+            )
+        )
+    return LayerIndex(digest, prefix, tuple(entries))
+
+
+def compose(indexes: Iterable[LayerIndex]) -> dict[str, FileEntry]:
+    """The files and directories of a layer stack (bottom first), whiteouts applied, from its indexes."""
+    files: dict[str, FileEntry] = {}
+    for index in indexes:
+        layers._apply_layer(files, index.entries)
+    return files
+
+
+class LayerIndexer:
+    """One :class:`LayerIndex` per ``(layer digest, prefix)`` per run; thread-safe, each layer scanned once."""
+
+    def __init__(self, cache: Cache | None = None) -> None:
+        """``cache`` keeps indexes across runs (None: this run only)."""
+        self._cache = cache
+        self._lock = threading.Lock()
+        self._futures: dict[str, Future[LayerIndex]] = {}
+        self.scanned = 0
+
+    def index(
+        self, digest: str, prefix: str, opener: Callable[[], IO[bytes]], media_type: str | None = None
+    ) -> LayerIndex:
+        """The index of layer ``digest`` under ``prefix``; ``opener`` opens its (verifying) blob stream."""
+        key = f"{digest}|{prefix}"
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(self._load(key, digest, prefix, opener, media_type))
+            except BaseException as err:
+                future.set_exception(err)
+        return future.result()
+
+    def _load(
+        self, key: str, digest: str, prefix: str, opener: Callable[[], IO[bytes]], media_type: str | None
+    ) -> LayerIndex:
+        if self._cache is not None:
+            payload = self._cache.get_record(LAYER_INDEX, key)
+            if payload is not None:
+                try:
+                    found = LayerIndex.from_bytes(payload)
+                except (ValueError, TypeError, KeyError) as err:
+                    log.debug("cached index of %s unusable: %s", digest, err)
+                else:
+                    if (found.digest, found.prefix) == (digest, prefix):
+                        return found
+        index = scan_layer(opener(), digest, prefix, media_type)
+        with self._lock:
+            self.scanned += 1
+        if self._cache is not None:
+            self._cache.put_record(LAYER_INDEX, key, index.to_bytes())
+        return index
+
+    def files(
+        self, layer_digests: Sequence[str], prefix: str, opener: Callable[[str], IO[bytes]]
+    ) -> dict[str, FileEntry]:
+        """The all-layers view of a stack under ``prefix`` (bottom first), composed from layer indexes."""
+        return compose(self.index(d, prefix, functools.partial(opener, d)) for d in layer_digests)
