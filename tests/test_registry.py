@@ -24,7 +24,8 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import Repository, TransportOptions
-from okdrelease.transport.registry import RegistryClient, RegistryRepository, retry_after_seconds
+from okdrelease.transport.http import retry_after_seconds
+from okdrelease.transport.registry import RegistryClient, RegistryRepository
 
 FLAVOURS = ("registry_http", "registry_tls", "registry_basic", "registry_token")
 

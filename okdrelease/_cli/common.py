@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from okdrelease.errors import UsageError
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.http import parse_duration
 
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
@@ -188,7 +189,15 @@ def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
         metavar="N",
         help="concurrent requests per registry (default 8)",
     )
-    parser.add_argument("--retry-times", type=int, default=3, metavar="N", help="retries on transient errors")
+    parser.add_argument(
+        "--retry-times", type=int, default=3, metavar="N", help="retries of each request on transient errors"
+    )
+    parser.add_argument(
+        "--timeout",
+        default="60s",
+        metavar="DURATION",
+        help="give up on a connection or a stalled read after DURATION (30s, 2m; default 60s)",
+    )
 
 
 def parse_creds(value: str | None) -> tuple[str, str] | None:
@@ -211,13 +220,16 @@ def transport_options(args: argparse.Namespace) -> TransportOptions:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     if args.max_per_registry < 1:
         raise UsageError("--max-per-registry must be at least 1")
+    if args.retry_times < 0:
+        raise UsageError(f"--retry-times must not be negative (got {args.retry_times})")
     return TransportOptions(
         authfile=args.authfile,
         insecure=insecure,
         insecure_registries=frozenset(args.insecure_registry or ()),
         ca_file=args.ca_file,
         max_per_registry=args.max_per_registry,
-        retries=max(0, args.retry_times),
+        retries=args.retry_times,
+        timeout=parse_duration(args.timeout),
         user_agent=f"okdrelease/{_version()}",
     )
 

@@ -30,7 +30,8 @@ import attrs
 import requests
 
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
-from okdrelease.transport.base import RETRY_STATUSES, normalize_host
+from okdrelease.transport.base import normalize_host
+from okdrelease.transport.http import RETRY_STATUSES, Retryable, RetryPolicy, timeouts
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,25 @@ class CredentialStore:
             with self._lock:
                 self._cache[key] = found
             return found
+
+    def source_note(self, host: str, repository: str | None = None) -> str:
+        """Where the credentials for ``host``/``repository`` come from (for errors; never the secret).
+
+        ``credentials from FILE (KEY)`` (or the helper, or ``command line``), else which files
+        were searched without an entry for the registry.
+        """
+        try:
+            found = self.lookup(host, repository)
+        except OkdReleaseError as err:
+            return f"credentials for {host} could not be read: {err}"
+        if found is not None:
+            return f"credentials from {found.source or 'an unnamed source'}"
+        if self._authfile:
+            return f"no credentials for {host} in {self._authfile}"
+        existing = [str(c.path) for c in auth_file_paths(None, self._env) if c.path.is_file()]
+        if not existing:
+            return f"no credentials for {host}: no credentials file found (--authfile or REGISTRY_AUTH_FILE)"
+        return f"no credentials for {host} in {', '.join(existing)}"
 
     def _lookup(self, host: str, repository: str | None) -> Credentials | None:
         explicit = self._explicit.get(normalize_host(host))
@@ -448,6 +468,14 @@ class TokenCache:
         with self._lock:
             self._tokens.pop((registry, frozenset(scopes)), None)
 
+    def discard(self, registry: str, scopes: Iterable[str], value: str) -> None:
+        """Forget the token for (registry, scopes) if it is still ``value`` (the one a registry refused)."""
+        key = (registry, frozenset(scopes))
+        with self._lock:
+            cached = self._tokens.get(key)
+            if cached is not None and cached.value == value:
+                del self._tokens[key]
+
 
 def fetch_token(
     session: requests.Session,
@@ -460,13 +488,14 @@ def fetch_token(
     verify: Any = True,
     timeout: float = 60.0,
     user_agent: str = "okdrelease",
-    retries: int = 0,
-    backoff: Callable[[int, str | None], None] | None = None,
+    policy: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    source: str = "",
 ) -> dict[str, Any]:
     """Ask the challenge's token endpoint for ``scopes``; return the JSON body.
 
-    Connection failures and transient statuses are retried ``retries`` times; ``backoff(attempt,
-    Retry-After header)`` waits between attempts.
+    Connection failures and transient statuses are retried under ``policy`` (none by default);
+    ``source`` says where the credentials came from, for the error when they are refused.
     """
     realm = challenge.realm
     if not realm:
@@ -476,59 +505,49 @@ def fetch_token(
             repository=repository,
         )
     scope_list = sorted(scopes)
-    headers = {"User-Agent": user_agent}
-    attempt = 0
-    while True:
+    where = f"token server {_redact_url(realm)}"
+
+    def refused(message: str, status: int | None = None) -> UnauthorizedError:
+        return UnauthorizedError(message, registry=registry, repository=repository, status=status)
+
+    def attempt() -> requests.Response:
         try:
             response = _token_request(
-                session, challenge, scope_list, credentials, headers, verify, timeout, user_agent
+                session, challenge, scope_list, credentials, verify, timeout, user_agent
             )
         except requests.RequestException as err:
-            if (
-                attempt < retries
-                and backoff is not None
-                and not isinstance(err, requests.exceptions.SSLError)
-            ):
-                backoff(attempt, None)
-                attempt += 1
-                continue
-            raise UnauthorizedError(
-                f"cannot reach token server {_redact_url(realm)} for registry {registry}: {type(err).__name__}",
-                registry=registry,
-                repository=repository,
-            ) from None
-        if response.status_code in RETRY_STATUSES and attempt < retries and backoff is not None:
+            error = refused(f"cannot reach {where} for registry {registry}: {type(err).__name__}")
+            if isinstance(err, requests.exceptions.SSLError):
+                raise error from None
+            raise Retryable(error) from None
+        if response.status_code in RETRY_STATUSES:
             response.close()
-            backoff(attempt, response.headers.get("Retry-After"))
-            attempt += 1
-            continue
-        break
+            error = refused(
+                f"{where} for registry {registry} answered HTTP {response.status_code}", response.status_code
+            )
+            raise Retryable(error, response.headers.get("Retry-After"))
+        return response
+
+    retry = policy or RetryPolicy(retries=0)
+    response = retry.run(f"token request for {registry}", attempt, sleep=sleep)
     with response:
-        if response.status_code in (401, 403):
+        status = response.status_code
+        if status in (401, 403):
             who = "anonymous access" if credentials is None else "the credentials"
-            raise UnauthorizedError(
-                f"token server {_redact_url(realm)} refused {who} for registry {registry}"
-                f" (scope {' '.join(scope_list) or 'none'}): HTTP {response.status_code}",
-                registry=registry,
-                repository=repository,
-                status=response.status_code,
+            note = f"; {source}" if source else ""
+            raise refused(
+                f"{where} refused {who} for registry {registry}"
+                f" (scope {' '.join(scope_list) or 'none'}): HTTP {status}{note}",
+                status,
             )
-        if response.status_code != 200:
-            raise UnauthorizedError(
-                f"token server {_redact_url(realm)} for registry {registry} answered HTTP {response.status_code}",
-                registry=registry,
-                repository=repository,
-                status=response.status_code,
-            )
+        if status != 200:
+            raise refused(f"{where} for registry {registry} answered HTTP {status}", status)
         try:
             body = response.json()
         except ValueError:
             body = None
     if not isinstance(body, dict):
-        raise UnauthorizedError(
-            f"token server {_redact_url(realm)} for registry {registry} returned invalid JSON",
-            registry=registry,
-        )
+        raise UnauthorizedError(f"{where} for registry {registry} returned invalid JSON", registry=registry)
     return body
 
 
@@ -537,13 +556,12 @@ def _token_request(
     challenge: Challenge,
     scope_list: list[str],
     credentials: Credentials | None,
-    headers: dict[str, str],
     verify: Any,
     timeout: float,
     user_agent: str,
 ) -> requests.Response:
     """One token request: the OAuth2 refresh-token grant for an identity token, else a GET."""
-    headers = dict(headers)
+    headers = {"User-Agent": user_agent}
     if credentials is not None and credentials.identity_token:
         form: dict[str, str] = {
             "grant_type": "refresh_token",
@@ -554,14 +572,18 @@ def _token_request(
             form["service"] = challenge.service
         if scope_list:
             form["scope"] = " ".join(scope_list)
-        return session.post(challenge.realm, data=form, headers=headers, verify=verify, timeout=timeout)
+        return session.post(
+            challenge.realm, data=form, headers=headers, verify=verify, timeout=timeouts(timeout)
+        )
     params: list[tuple[str, str]] = []
     if challenge.service:
         params.append(("service", challenge.service))
     params.extend(("scope", s) for s in scope_list)
     if credentials is not None:
         headers["Authorization"] = credentials.basic_header()
-    return session.get(challenge.realm, params=params, headers=headers, verify=verify, timeout=timeout)
+    return session.get(
+        challenge.realm, params=params, headers=headers, verify=verify, timeout=timeouts(timeout)
+    )
 
 
 def _redact_url(url: str) -> str:

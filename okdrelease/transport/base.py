@@ -2,34 +2,22 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
+from collections.abc import Callable
 from typing import BinaryIO, Protocol, runtime_checkable
 
 import attrs
 
+from okdrelease.errors import UsageError
 from okdrelease.oci.model import AnyManifest, Descriptor
 from okdrelease.reference import ImageLocation
+from okdrelease.transport.http import RetryPolicy
 
 DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
-#: HTTP statuses worth retrying (idempotent requests only).
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Parse a ``Retry-After`` header (seconds or HTTP date) into seconds to wait."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
+#: Largest manifest accepted from a registry or a layout (containers/image's limit).
+MAX_MANIFEST_SIZE = 4 << 20
+#: What ``put_blob`` uploads: bytes, a stream, or a function that opens the content afresh, so
+#: that an interrupted upload can start again from the first byte.
+BlobSource = bytes | BinaryIO | Callable[[], BinaryIO]
 DOCKER_HUB_ALIASES = frozenset({"docker.io", "index.docker.io", "registry-1.docker.io"})
 CANONICAL_DOCKER_HUB = "docker.io"
 
@@ -55,6 +43,8 @@ class TransportOptions:
     ``insecure`` disables TLS verification and allows plain HTTP for every registry;
     ``insecure_registries`` does so for the named ``host[:port]`` only.
     ``credentials`` maps ``host[:port]`` to ``(username, password)`` and wins over auth files.
+    ``retries``, ``retry_max_sleep`` and ``retry_deadline`` make the run's ``retry_policy``;
+    ``timeout`` bounds connecting and every wait for data (a stalled read fails after it).
     """
 
     authfile: str | None = None
@@ -66,9 +56,22 @@ class TransportOptions:
     max_per_registry: int = 8
     retries: int = 3
     retry_max_sleep: float = 10.0
+    retry_deadline: float = 300.0
     timeout: float = 60.0
     chunk_size: int = 0  # 0 = monolithic uploads; > 0 = chunked PATCH uploads of this size
     user_agent: str = "okdrelease"
+
+    def __attrs_post_init__(self) -> None:
+        if self.timeout <= 0:
+            raise UsageError(f"the request timeout must be positive (got {self.timeout})")
+        if self.max_per_registry < 1:
+            raise UsageError(f"max_per_registry must be at least 1 (got {self.max_per_registry})")
+        self.retry_policy  # noqa: B018 - validates retries and the deadline
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The one retry policy of every registry and token request of this run."""
+        return RetryPolicy(retries=self.retries, max_delay=self.retry_max_sleep, deadline=self.retry_deadline)
 
     def is_insecure(self, host: str) -> bool:
         """True when TLS verification is off (and plain HTTP allowed) for ``host`` (``host[:port]``).
@@ -119,8 +122,8 @@ class Repository(Protocol):
         """Read a whole (small) blob, verified."""
         ...
 
-    def put_blob(self, source: BinaryIO | bytes, digest: str, size: int | None = None) -> None:
-        """Upload a blob from bytes or a stream; the content must hash to ``digest``."""
+    def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
+        """Store a blob from bytes, a stream or an opener; the content must hash to ``digest``."""
         ...
 
     def mount_blob(self, digest: str, source: Repository) -> bool:

@@ -8,16 +8,20 @@ Manifests are then pushed byte-exact, children before their index, and the tag i
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import BinaryIO
 
 import attrs
 
-from okdrelease.errors import InvalidReferenceError, OkdReleaseError, UsageError
+from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdReleaseError, UsageError
 from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.layers import RawReader
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
 from okdrelease.transport.base import Repository, Transport
+from okdrelease.transport.http import RetriedDigestMismatch, Retryable, RetryPolicy
 from okdrelease.transport.open import default_reference
 
 log = logging.getLogger(__name__)
@@ -69,9 +73,48 @@ def _collect(
     return manifest
 
 
-def copy_blob(src: Repository, dst: Repository, blob: Descriptor, progress: Progress | None = None) -> str:
-    """Make ``blob`` present in ``dst``; return what was done: ``exists``, ``mounted``, ``copied``, ``skipped``."""
+class CopyCancelled(OkdReleaseError):
+    """A copy stopped because another copy of the same run failed first."""
+
+
+class _Cancellable(RawReader):
+    """A source stream that stops (CopyCancelled) as soon as ``cancel`` is set."""
+
+    def __init__(self, stream: BinaryIO, cancel: threading.Event, what: str) -> None:
+        super().__init__()
+        self._stream = stream
+        self._cancel = cancel
+        self._what = what
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self._cancel.is_set():
+            raise CopyCancelled(f"{self._what}: cancelled after another copy failed")
+        return self._stream.read(-1 if size is None else size)
+
+    def close(self) -> None:
+        self._stream.close()
+        super().close()
+
+
+def copy_blob(
+    src: Repository,
+    dst: Repository,
+    blob: Descriptor,
+    progress: Progress | None = None,
+    *,
+    policy: RetryPolicy | None = None,
+    cancel: threading.Event | None = None,
+) -> str:
+    """Make ``blob`` present in ``dst``; return what was done: ``exists``, ``mounted``, ``copied``, ``skipped``.
+
+    The destination restarts an interrupted upload by opening the source again; content that
+    does not match its digest (a byte flipped on the way) is copied again under ``policy``.
+    """
     emit = progress or (lambda _line: None)
+    what = f"copying blob {blob.digest} from {src.display} to {dst.display}"
+    stop = cancel or threading.Event()
+    if stop.is_set():
+        raise CopyCancelled(f"{what}: cancelled after another copy failed")
     if dst.has_blob(blob.digest):
         emit(f"Copying blob {_short(blob.digest)} skipped: already exists")
         return "exists"
@@ -82,8 +125,19 @@ def copy_blob(src: Repository, dst: Repository, blob: Descriptor, progress: Prog
         emit(f"Copying blob {_short(blob.digest)} mounted from {src.display}")
         return "mounted"
     emit(f"Copying blob {_short(blob.digest)} ({blob.size} bytes)")
-    with src.open_blob(blob.digest, blob.size) as stream:
-        dst.put_blob(stream, blob.digest, blob.size)
+
+    def source() -> BinaryIO:
+        return _Cancellable(src.open_blob(blob.digest, blob.size), stop, what)  # type: ignore[return-value]
+
+    def attempt() -> None:
+        try:
+            dst.put_blob(source, blob.digest, blob.size)
+        except RetriedDigestMismatch:
+            raise  # the source already fetched it again as often as the policy allows
+        except DigestMismatchError as err:
+            raise Retryable(err) from None
+
+    (policy or RetryPolicy()).run(what, attempt)
     return "copied"
 
 
@@ -94,31 +148,36 @@ def copy_blobs(
     *,
     progress: Progress | None = None,
     workers: int | None = None,
+    policy: RetryPolicy | None = None,
 ) -> dict[str, str]:
-    """Copy ``blobs`` in parallel; return digest → outcome (see ``copy_blob``)."""
+    """Copy ``blobs`` in parallel; return digest → outcome (see ``copy_blob``).
+
+    The first failure cancels the rest: queued copies never start and running ones stop at
+    their next read; that first failure is raised.
+    """
     todo = {b.digest: b for b in blobs}
     if not todo:
         return {}
     limit = workers or min(_concurrency(src), _concurrency(dst))
-    results: dict[str, str] = {}
+    cancel = threading.Event()
     with ThreadPoolExecutor(
         max_workers=max(1, min(limit, len(todo))), thread_name_prefix="copy-blob"
     ) as pool:
         futures: dict[Future[str], str] = {
-            pool.submit(copy_blob, src, dst, blob, progress): digest for digest, blob in todo.items()
+            pool.submit(copy_blob, src, dst, blob, progress, policy=policy, cancel=cancel): digest
+            for digest, blob in todo.items()
         }
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()
-        for future in done:
-            error = future.exception()
-            if error is not None:
-                raise error
-            results[futures[future]] = future.result()
-        for future in pending:
-            if not future.cancelled():
-                results[futures[future]] = future.result()
-    return results
+        failures = [f.exception() for f in done if f.exception() is not None]
+        if failures:
+            cancel.set()
+            for future in pending:
+                future.cancel()
+    if failures:
+        first = next((e for e in failures if not isinstance(e, CopyCancelled)), failures[0])
+        assert first is not None
+        raise first
+    return {digest: future.result() for future, digest in futures.items()}
 
 
 def copy_image(
@@ -130,6 +189,7 @@ def copy_image(
     all_platforms: bool = True,
     progress: Progress | None = None,
     workers: int | None = None,
+    policy: RetryPolicy | None = None,
 ) -> str:
     """Copy one image or a whole index from ``src_reference`` to ``dst_tag`` (None: by digest); return its digest."""
     emit = progress or (lambda _line: None)
@@ -145,7 +205,7 @@ def copy_image(
         len(order),
         len(blobs),
     )
-    copy_blobs(src_repo, dst_repo, blobs.values(), progress=progress, workers=workers)
+    copy_blobs(src_repo, dst_repo, blobs.values(), progress=progress, workers=workers, policy=policy)
     for manifest in order:
         tag = dst_tag if manifest is top else None
         emit(f"Writing manifest {_short(manifest.digest)} to {dst_repo.display}" + (f":{tag}" if tag else ""))
@@ -165,6 +225,7 @@ def copy_all(
     all_platforms: bool = True,
     progress: Progress | None = None,
     workers: int | None = None,
+    policy: RetryPolicy | None = None,
 ) -> dict[str, str]:
     """Copy every tag (layout ref name) of ``src_repo`` to the same tag in ``dst_repo``; return tag → digest."""
     names = list(tags) if tags is not None else src_repo.list_tags()
@@ -172,7 +233,14 @@ def copy_all(
         raise OkdReleaseError(f"{src_repo.display} has no tags to copy")
     return {
         name: copy_image(
-            src_repo, name, dst_repo, name, all_platforms=all_platforms, progress=progress, workers=workers
+            src_repo,
+            name,
+            dst_repo,
+            name,
+            all_platforms=all_platforms,
+            progress=progress,
+            workers=workers,
+            policy=policy,
         )
         for name in names
     }
@@ -207,17 +275,18 @@ def copy_location(
     ``source`` and ``destination`` may be the same transport; they differ when each side has its
     own credentials or TLS settings.
     """
+    policy = source.options.retry_policy
     src_repo, src_ref = source.open(src)
     dst_repo, dst_ref = destination.open(dst, create=True)
     if _whole_layout(src) and dst_ref is None:
         names = src_repo.list_tags()
         if isinstance(dst, RegistryLocation):
             _check_tags(src, dst, names)
-        results = copy_all(src_repo, dst_repo, tags=names, progress=progress)
+        results = copy_all(src_repo, dst_repo, tags=names, progress=progress, policy=policy)
         return CopyResult(tuple(CopiedImage(tag, digest) for tag, digest in results.items()), True)
     src_ref = default_reference(src, src_repo, src_ref)
     dst_tag, dst_digest = _destination_tag(dst, dst_ref, src_ref)
-    digest = copy_image(src_repo, src_ref, dst_repo, dst_tag, progress=progress)
+    digest = copy_image(src_repo, src_ref, dst_repo, dst_tag, progress=progress, policy=policy)
     if dst_digest and dst_digest != digest:
         raise OkdReleaseError(f"{dst} names digest {dst_digest}, but the copied image is {digest}")
     return CopyResult((CopiedImage(dst_tag, digest),), False)

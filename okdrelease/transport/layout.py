@@ -3,12 +3,15 @@
 Many images live in one layout; the ``org.opencontainers.image.ref.name`` annotation of an
 ``index.json`` entry is the tag. Manifests are stored byte-exact (Docker-typed ones keep their
 media type in ``index.json``), every blob read is verified against its digest, and every write
-goes through a temporary file in the same directory and an atomic rename.
+goes through a temporary file in the same directory and an atomic rename. Updates of
+``index.json`` (read, change, replace) hold an exclusive ``flock`` on the layout directory, so
+writers in other processes (two ``new --to-image oci:DIR:TAG`` at once) never lose each other's tags.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import io
 import json
 import logging
@@ -28,7 +31,7 @@ from okdrelease.errors import (
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
-from okdrelease.transport.base import Repository
+from okdrelease.transport.base import MAX_MANIFEST_SIZE, BlobSource, Repository
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +153,7 @@ class LayoutRepository:
             raise LayoutError(f"cannot create OCI layout {self._path}: it exists and is not a directory")
         try:
             os.makedirs(self._file(BLOBS_DIR, "sha256"), exist_ok=True)
-            with self._lock:
+            with self._index_locked():
                 if not os.path.exists(self._file(LAYOUT_FILE)):
                     data = json.dumps({"imageLayoutVersion": LAYOUT_VERSION}, separators=(",", ":"))
                     _write_atomic(self._file(LAYOUT_FILE), data.encode(), f"{LAYOUT_FILE} in {self.display}")
@@ -158,6 +161,20 @@ class LayoutRepository:
                     self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
         except OSError as err:
             raise LayoutError(f"cannot create OCI layout {self._path}: {err}") from err
+
+    @contextlib.contextmanager
+    def _index_locked(self) -> Iterator[None]:
+        """Hold this process's lock and an exclusive ``flock`` on the layout directory."""
+        with self._lock:
+            try:
+                fd = os.open(self._path, os.O_RDONLY | os.O_DIRECTORY)
+            except OSError as err:
+                raise LayoutError(f"cannot lock OCI layout {self._path}: {err.strerror or err}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # releases the flock
 
     def _load_json(self, filename: str) -> Any:
         """Parse one of the layout's JSON files; a missing or malformed file is a LayoutError naming it."""
@@ -262,7 +279,7 @@ class LayoutRepository:
         with self.open_blob(digest, size) as stream:
             return stream.read()
 
-    def put_blob(self, source: BinaryIO | bytes, digest: str, size: int | None = None) -> None:
+    def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
         """Store a blob through a temp file and an atomic rename; the content must hash to ``digest``."""
         final = self._blob_path(digest)
         what = f"blob {digest} for {self.display}"
@@ -270,11 +287,16 @@ class LayoutRepository:
             verify_bytes(bytes(source), digest, what, size)
             if os.path.isfile(final):
                 return
-            stream: IO[bytes] = io.BytesIO(source)
+            self._store(io.BytesIO(source), final, digest, size, what)
+        elif os.path.isfile(final):
+            return
+        elif callable(source):
+            with source() as stream:
+                self._store(stream, final, digest, size, what)
         else:
-            if os.path.isfile(final):
-                return
-            stream = source
+            self._store(source, final, digest, size, what)
+
+    def _store(self, stream: IO[bytes], final: str, digest: str, size: int | None, what: str) -> None:
         hasher = new_hasher(digest)
         written = 0
         with _atomic_file(final, what) as write:
@@ -328,11 +350,20 @@ class LayoutRepository:
             raise LayoutError(f"{self.display}@{desc.digest}: {err}") from err
 
     def _read_manifest_blob(self, digest: str, reference: str) -> bytes:
-        if not self.has_blob(digest):
+        path = self._blob_path(digest)
+        try:
+            length = os.path.getsize(path) if os.path.isfile(path) else None
+        except OSError:
+            length = None
+        if length is None:
             raise NotFoundError(
                 f"manifest {digest} ({reference}) not found in OCI layout {self._path}",
                 repository=self._path,
                 reference=reference,
+            )
+        if length > MAX_MANIFEST_SIZE:
+            raise LayoutError(
+                f"manifest {digest} ({reference}) in {self.display} is larger than {MAX_MANIFEST_SIZE} bytes"
             )
         return self.read_blob(digest)
 
@@ -397,7 +428,7 @@ class LayoutRepository:
             platform = self._platform(parsed)
             if platform:
                 entry["platform"] = platform
-        with self._lock:
+        with self._index_locked():
             index = self._read_index()
             manifests: list[dict[str, Any]] = []
             placed = False

@@ -6,25 +6,28 @@ whose TLS trust is ``TransportOptions.ca_file`` plus ``certs.d/HOST/*.crt`` (cli
 from ``*.cert``/``*.key`` there), and bounds concurrent requests with a semaphore of
 ``max_per_registry``. ``RegistryRepository`` implements the ``Repository`` protocol: every
 manifest and blob is checked against its digest, and uploads are hashed while they stream.
+
+Every operation runs under the run's ``RetryPolicy`` (``transport.http``): reads start again after
+a broken connection, a truncated body, a stall past the timeout or content that does not match its
+digest (blob bodies resume with a ``Range`` request where the registry honours it); uploads start
+again from a re-openable source after 429/5xx, a reset or a 401 that a new token answers.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import re
 import ssl
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 import attrs
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 
 from okdrelease.errors import (
     DigestMismatchError,
@@ -48,15 +51,32 @@ from okdrelease.transport.auth import (
     pull_scope,
     push_scope,
 )
-from okdrelease.transport.base import RETRY_STATUSES, Repository, TransportOptions, retry_after_seconds
+from okdrelease.transport.base import MAX_MANIFEST_SIZE, BlobSource, Repository, TransportOptions
+from okdrelease.transport.http import (
+    RETRY_STATUSES,
+    RetriedDigestMismatch,
+    Retrier,
+    Retryable,
+    connect_reason,
+    environ_proxies,
+    mount_tls,
+    new_session,
+    ssl_reason,
+    timeouts,
+)
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 STREAM_BLOCK = 1 << 20
-#: Largest manifest accepted from a registry (containers/image's limit).
-MAX_MANIFEST_SIZE = 4 << 20
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+#: Blobs up to this size are read whole and verified before a reader sees a byte, so content that
+#: does not match its digest is fetched again instead of failing the reader at the end.
+SMALL_BLOB = 1 << 20
 _ERROR_TEXT_LIMIT = 300
+_RAW_READ = 256 << 10
+#: What a broken response body raises while it is read.
+_BODY_ERRORS = (urllib3.exceptions.HTTPError, OSError, requests.RequestException)
 
 
 def _content_type(response: requests.Response) -> str:
@@ -86,28 +106,18 @@ def _error_detail(response: requests.Response) -> str:
     return text[:_ERROR_TEXT_LIMIT] if text and not text.lstrip().startswith("<") else ""
 
 
-def _environ_proxies(host: str, scheme: str) -> dict[str, str]:
-    """The environment's proxies for ``scheme://host`` (none for loopback hosts)."""
-    hostname = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-    if hostname in _LOOPBACK:
-        return {}
-    return dict(requests.utils.get_environ_proxies(f"{scheme}://{host}/v2/"))
-
-
-class _TLSAdapter(HTTPAdapter):
-    """An HTTPAdapter whose connections use a prepared SSLContext."""
-
-    def __init__(self, context: ssl.SSLContext, **kwargs: Any) -> None:
-        self._context = context
-        super().__init__(**kwargs)
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["ssl_context"] = self._context
-        super().init_poolmanager(*args, **kwargs)
-
-    def proxy_manager_for(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["ssl_context"] = self._context
-        return super().proxy_manager_for(*args, **kwargs)
+def status_error(response: requests.Response, what: str, **context: str) -> RegistryError:
+    """The error for an unwanted HTTP status: ``WHAT: HTTP 503 (CODE: message)``; closes the response."""
+    status = response.status_code
+    detail = _error_detail(response)
+    message = _prefixed(what, f"HTTP {status}") + (f" ({detail})" if detail else "")
+    cls: type[RegistryError] = RegistryError
+    if status == 404:
+        cls = NotFoundError
+    elif status in (401, 403):
+        cls = UnauthorizedError
+    response.close()
+    return cls(message, status=status, **context)
 
 
 def tls_files(host: str, options: TransportOptions) -> tuple[list[str], list[tuple[str, str]]]:
@@ -129,6 +139,17 @@ def tls_files(host: str, options: TransportOptions) -> tuple[list[str], list[tup
     return cas, clients
 
 
+def check_host(host: str) -> None:
+    """Refuse a registry ``host[:port]`` that no URL can name (a port outside 1-65535, an empty name)."""
+    name, sep, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+    if not sep:
+        name, port = host, ""
+    if not name or (sep and not (port.isdigit() and 0 < int(port) < 65536)):
+        raise RegistryError(
+            f"invalid registry address {host}: the port must be a number from 1 to 65535", registry=host
+        )
+
+
 @attrs.define
 class _Registry:
     """Per-registry connection state (after the ``/v2/`` ping)."""
@@ -146,6 +167,17 @@ class _BodyMismatch(Exception):
     """Internal: carries a DigestMismatchError raised while streaming a request body."""
 
 
+def _body_mismatch(err: BaseException) -> DigestMismatchError | None:
+    """The DigestMismatchError a streamed request body raised, if that is what ``err`` came from."""
+    cause: BaseException | None = err
+    while cause is not None:
+        if isinstance(cause, _BodyMismatch):
+            mismatch: DigestMismatchError = cause.args[0]
+            return mismatch
+        cause = cause.__context__
+    return None
+
+
 class RegistryClient:
     """Connections, credentials and tokens for every registry of one run; thread-safe."""
 
@@ -156,12 +188,15 @@ class RegistryClient:
         credentials: CredentialStore | None = None,
         tokens: TokenCache | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create a client; credentials default to ``options.authfile``/``options.credentials``."""
         self.options = options or TransportOptions()
+        self.policy = self.options.retry_policy
         self.credentials = credentials or CredentialStore(self.options.authfile, self.options.credentials)
         self.tokens = tokens or TokenCache()
         self._sleep = sleep
+        self._clock = clock
         self._lock = threading.Lock()
         self._host_locks: dict[str, threading.Lock] = {}
         self._registries: dict[str, _Registry] = {}
@@ -191,20 +226,23 @@ class RegistryClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def retrier(self) -> Retrier:
+        """A fresh retry budget (one operation's) from the run's policy."""
+        return self.policy.start(sleep=self._sleep, clock=self._clock)
+
+    def run(self, what: str, attempt: Callable[[], T]) -> T:
+        """Run one operation under the retry policy (``Retryable`` failures are attempted again)."""
+        return self.policy.run(what, attempt, sleep=self._sleep, clock=self._clock)
+
     # -- connection setup ----------------------------------------------------------------------
 
     def _new_session(self, host: str, insecure: bool) -> requests.Session:
-        session = requests.Session()
-        session.trust_env = False  # no .netrc, no env CA overrides; proxies are set per registry
-        session.headers["User-Agent"] = self.options.user_agent
-        pool = max(10, self.options.max_per_registry * 2)
-        session.mount("http://", HTTPAdapter(pool_connections=4, pool_maxsize=pool))
-        session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=pool))
+        session = new_session(self.options.user_agent, self.options.max_per_registry)
         if not insecure:
-            self._mount_tls(session, host, pool)
+            self._mount_tls(session, host)
         return session
 
-    def _mount_tls(self, session: requests.Session, host: str, pool: int) -> None:
+    def _mount_tls(self, session: requests.Session, host: str) -> None:
         """Trust ``ca_file`` and ``certs.d/HOST`` (CAs, client certificates) for ``https://HOST/``."""
         cas, clients = tls_files(host, self.options)
         if not cas and not clients:
@@ -224,7 +262,7 @@ class RegistryClient:
                 raise RegistryError(
                     f"cannot load client certificate {cert} for registry {host}: {err}", registry=host
                 ) from None
-        session.mount(f"https://{host}/", _TLSAdapter(context, pool_connections=4, pool_maxsize=pool))
+        mount_tls(session, host, context, self.options.max_per_registry)
 
     def _token_session(self, realm_host: str) -> requests.Session:
         """One pooled session per token server host, trusting its CAs like a registry's."""
@@ -232,7 +270,7 @@ class RegistryClient:
             session = self._token_sessions.get(realm_host)
             if session is None:
                 session = self._new_session(realm_host, self.options.is_insecure(realm_host))
-                session.proxies.update(_environ_proxies(realm_host, "https"))
+                session.proxies.update(environ_proxies(realm_host, "https"))
                 self._token_sessions[realm_host] = session
             return session
 
@@ -254,6 +292,7 @@ class RegistryClient:
                 # image on it would otherwise pay the whole retry schedule.
                 raise RegistryError(str(failed), registry=host, status=failed.status)
             try:
+                check_host(host)
                 state = self._ping(host)
             except RegistryError as err:
                 if err.status is None:
@@ -271,13 +310,24 @@ class RegistryClient:
         last_error = ""
         for scheme in ("https", "http") if insecure else ("https",):
             base_url = f"{scheme}://{host}"
-            proxies = _environ_proxies(host, scheme)
-            state = _Registry(host, base_url, session, not insecure, proxies, semaphore)
+            state = _Registry(host, base_url, session, not insecure, environ_proxies(host, scheme), semaphore)
+
+            def ping(state: _Registry = state) -> requests.Response:
+                try:
+                    return self._send(state, "GET", state.base_url + "/v2/", {})
+                except Retryable as failure:
+                    status = getattr(failure.error, "status", None)
+                    if status is None:
+                        raise
+                    message = f"registry {host} answered GET /v2/ with HTTP {status}"
+                    error = RegistryError(message, registry=host, status=status)
+                    raise Retryable(error, failure.retry_after) from None
+
             try:
-                response = self._send(state, "GET", base_url + "/v2/", {}, idempotent=True)
+                response = self.run(f"pinging registry {host}", ping)
             except RegistryError as err:
                 last_error = str(err)
-                if insecure and scheme == "https":
+                if insecure and scheme == "https" and err.status is None:
                     log.debug("https ping of %s failed, trying http: %s", host, err)
                     continue
                 raise
@@ -295,22 +345,6 @@ class RegistryClient:
 
     # -- requests ------------------------------------------------------------------------------
 
-    def _backoff(self, attempt: int, response: requests.Response | None) -> float:
-        return self._delay(attempt, response.headers.get("Retry-After") if response is not None else None)
-
-    def _delay(self, attempt: int, retry_after: str | None) -> float:
-        """Seconds to wait before retry ``attempt``: exponential, or the server's Retry-After; capped."""
-        delay = 0.25 * (2**attempt)
-        after = retry_after_seconds(retry_after)
-        if after is not None:
-            delay = after
-        return min(self.options.retry_max_sleep, delay)
-
-    def _token_backoff(self, attempt: int, retry_after: str | None) -> None:
-        delay = self._delay(attempt, retry_after)
-        log.info("token request failed; retrying in %.1fs", delay)
-        self._sleep(delay)
-
     def _send(
         self,
         state: _Registry,
@@ -320,56 +354,50 @@ class RegistryClient:
         *,
         data: Any = None,
         stream: bool = False,
-        idempotent: bool,
+        retry: bool = True,
         what: str = "",
     ) -> requests.Response:
-        """Send one request with retries on connection errors and transient statuses."""
-        attempt = 0
-        while True:
-            try:
-                with state.semaphore:
-                    response = state.session.request(
-                        method,
-                        url,
-                        headers=dict(headers),
-                        data=data,
-                        stream=stream,
-                        verify=state.verify,
-                        proxies=state.proxies,
-                        timeout=self.options.timeout,
-                        allow_redirects=True,
-                    )
-            except requests.exceptions.SSLError as err:
-                raise RegistryError(
-                    _prefixed(
-                        what,
-                        f"registry {state.host}: TLS verification failed ({_ssl_reason(err)}); trust its CA"
-                        " with --certificate-authority or certs.d, or mark it insecure (--insecure-registry)"
-                        " if it serves plain HTTP or an untrusted certificate",
-                    ),
-                    registry=state.host,
-                ) from None
-            except (requests.ConnectionError, requests.Timeout) as err:
-                if isinstance(getattr(err, "__context__", None), _BodyMismatch):
-                    raise
-                if idempotent and attempt < self.options.retries:
-                    delay = self._backoff(attempt, None)
-                    log.info("%s %s: %s; retrying in %.1fs", method, url, type(err).__name__, delay)
-                    self._sleep(delay)
-                    attempt += 1
-                    continue
-                raise RegistryError(
-                    _prefixed(what, f"registry {state.host}: cannot connect ({_connect_reason(err)})"),
-                    registry=state.host,
-                ) from None
-            if response.status_code in RETRY_STATUSES and idempotent and attempt < self.options.retries:
-                delay = self._backoff(attempt, response)
-                response.close()
-                log.info("%s %s: HTTP %d; retrying in %.1fs", method, url, response.status_code, delay)
-                self._sleep(delay)
-                attempt += 1
-                continue
-            return response
+        """One HTTP exchange; with ``retry`` a transient failure (connection, stall, 408/429/5xx) raises Retryable."""
+        try:
+            with state.semaphore:
+                response = state.session.request(
+                    method,
+                    url,
+                    headers=dict(headers),
+                    data=data,
+                    stream=stream,
+                    verify=state.verify,
+                    proxies=state.proxies,
+                    timeout=timeouts(self.options.timeout),
+                    allow_redirects=True,
+                )
+        except requests.exceptions.SSLError as err:
+            raise RegistryError(
+                _prefixed(
+                    what,
+                    f"registry {state.host}: TLS verification failed ({ssl_reason(err)}); trust its CA"
+                    " with --certificate-authority or certs.d, or mark it insecure (--insecure-registry)"
+                    " if it serves plain HTTP or an untrusted certificate",
+                ),
+                registry=state.host,
+            ) from None
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
+            mismatch = _body_mismatch(err)
+            if mismatch is not None:
+                raise _BodyMismatch(mismatch) from None
+            error = RegistryError(
+                _prefixed(what, f"registry {state.host}: cannot connect ({connect_reason(err)})"),
+                registry=state.host,
+            )
+            raise (Retryable(error) if retry else error) from None
+        except requests.exceptions.InvalidURL:
+            raise RegistryError(
+                _prefixed(what, f"invalid registry address {state.host}"), registry=state.host
+            ) from None
+        if retry and response.status_code in RETRY_STATUSES:
+            retry_after = response.headers.get("Retry-After")
+            raise Retryable(status_error(response, what, registry=state.host), retry_after)
+        return response
 
     def _authorization(
         self, state: _Registry, repository: str, scopes: tuple[str, ...], stale: str | None = None
@@ -396,12 +424,29 @@ class RegistryClient:
                 verify=verify,
                 timeout=self.options.timeout,
                 user_agent=self.options.user_agent,
-                retries=self.options.retries,
-                backoff=self._token_backoff,
+                policy=self.policy,
+                sleep=self._sleep,
+                source=self.credentials.source_note(state.host, repository),
             )
 
-        stale_token = stale[len("Bearer ") :] if stale and stale.startswith("Bearer ") else None
-        return "Bearer " + self.tokens.get(state.host, scopes, fetch, stale=stale_token)
+        return "Bearer " + self.tokens.get(state.host, scopes, fetch, stale=_bearer(stale))
+
+    def _adopt_challenge(
+        self, state: _Registry, response: requests.Response, sent_auth: str | None, repository: str
+    ) -> bool:
+        """After a 401: True when another attempt with fresh authorization may succeed (the challenge is kept)."""
+        challenge = pick_challenge(response.headers.get("WWW-Authenticate"))
+        if challenge is None:
+            return False
+        if challenge.scheme == "basic" and (
+            sent_auth or self.credentials.lookup(state.host, repository) is None
+        ):
+            return False  # the credentials were refused, or there are none to send
+        bare = Challenge(challenge.scheme, {k: v for k, v in challenge.params.items() if k != "scope"})
+        with self._lock:
+            if bare != state.challenge:
+                state.challenge = bare
+        return True
 
     def request(
         self,
@@ -414,11 +459,16 @@ class RegistryClient:
         headers: Mapping[str, str] | None = None,
         data: Any = None,
         stream: bool = False,
-        idempotent: bool = True,
+        retry: bool = True,
         replayable: bool = True,
         what: str = "",
     ) -> requests.Response:
-        """Send an authorized request; on 401 refresh the token (or adopt the new challenge) once."""
+        """Send an authorized request; on 401 refresh the token (or adopt the new challenge) once.
+
+        A request whose body cannot be sent twice (``replayable=False``) is not resent here: with
+        ``retry`` the 401 raises Retryable after the refused token is dropped, so the caller's
+        operation starts again (re-opening its source) with a new token.
+        """
         previous: str | None = None
         for auth_attempt in range(2):
             all_headers = dict(headers or {})
@@ -426,88 +476,30 @@ class RegistryClient:
             if sent_auth:
                 all_headers["Authorization"] = sent_auth
             response = self._send(
-                state, method, url, all_headers, data=data, stream=stream, idempotent=idempotent, what=what
+                state, method, url, all_headers, data=data, stream=stream, retry=retry, what=what
             )
-            if response.status_code != 401 or auth_attempt or not replayable:
+            if response.status_code != 401 or auth_attempt:
                 return response
-            challenge = pick_challenge(response.headers.get("WWW-Authenticate"))
-            if challenge is None:
+            if not self._adopt_challenge(state, response, sent_auth, repository):
                 return response
-            if challenge.scheme == "basic" and (
-                sent_auth or self.credentials.lookup(state.host, repository) is None
-            ):
-                return response  # the credentials were refused, or there are none to send
-            bare = Challenge(challenge.scheme, {k: v for k, v in challenge.params.items() if k != "scope"})
-            with self._lock:
-                if bare != state.challenge:
-                    state.challenge = bare
+            if not replayable:
+                if not retry:
+                    return response
+                token = _bearer(sent_auth)
+                if token is not None:
+                    self.tokens.discard(state.host, scopes, token)
+                raise Retryable(status_error(response, what, registry=state.host, repository=repository))
             previous = sent_auth
             response.close()
         raise AssertionError("unreachable")
 
 
-def _iter_body(response: requests.Response, subject: str, **context: str) -> Iterator[bytes]:
-    """The (decoded) body in blocks; a broken connection is a RegistryError naming ``subject``."""
-    try:
-        yield from response.iter_content(STREAM_BLOCK)
-    except requests.RequestException as err:
-        raise RegistryError(
-            f"reading {subject}: connection broken ({_connect_reason(err)})",
-            status=response.status_code,
-            **context,
-        ) from None
+def _bearer(header: str | None) -> str | None:
+    return header[len("Bearer ") :] if header and header.startswith("Bearer ") else None
 
 
 def _prefixed(what: str, message: str) -> str:
     return f"{what}: {message}" if what else message
-
-
-def _ssl_reason(err: BaseException) -> str:
-    """The OpenSSL reason of a TLS failure, without urllib3's wrapping."""
-    text = str(err)
-    match = re.search(r"certificate verify failed: ([^(\]'\"]+)", text)
-    if match:
-        return "certificate verify failed: " + match.group(1).strip()
-    match = re.search(r"\[SSL: [A-Z0-9_]+\] ([^(\]'\"]+)", text)
-    if match:
-        return match.group(1).strip()
-    return type(err).__name__
-
-
-def _connect_reason(err: BaseException) -> str:
-    """The OS reason of a connection failure (``Connection refused``), else the error type."""
-    text = str(err)
-    match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", text)
-    if match:
-        return match.group(1).strip()
-    match = re.search(r"IncompleteRead\((\d+ bytes read, \d+ more expected)\)", text)
-    if match:
-        return match.group(1)
-    if isinstance(err, requests.Timeout):
-        return "timed out"
-    return type(err).__name__
-
-
-class _ResponseStream(RawReader):
-    """A blob body read straight from the socket (no content decoding); a broken connection is a RegistryError."""
-
-    def __init__(self, response: requests.Response, error: Callable[[str], RegistryError]) -> None:
-        super().__init__()
-        self._response = response
-        self._error = error
-
-    def read(self, size: int | None = -1) -> bytes:
-        try:
-            if size is None or size < 0:
-                return bytes(self._response.raw.read(decode_content=False) or b"")
-            return bytes(self._response.raw.read(size, decode_content=False) or b"")
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise self._error(_connect_reason(err)) from None
-
-    def close(self) -> None:
-        if not self.closed:
-            self._response.close()
-        super().close()
 
 
 def _with_query(url: str, **params: str) -> str:
@@ -515,6 +507,136 @@ def _with_query(url: str, **params: str) -> str:
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
     query.extend(params.items())
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
+
+
+def _content_range_start(response: requests.Response) -> tuple[int, int | None] | None:
+    """``(first byte, total or None)`` of a 206 answer's ``Content-Range: bytes A-B/TOTAL``."""
+    value = response.headers.get("Content-Range", "")
+    unit, _, spec = value.partition(" ")
+    span, _, total = spec.partition("/")
+    first = span.partition("-")[0]
+    if unit != "bytes" or not first.isdigit():
+        return None
+    return int(first), int(total) if total.isdigit() else None
+
+
+class _BlobBody(RawReader):
+    """A blob's body as a stream that survives a broken connection, a truncated body or a stall.
+
+    After such a failure the body is requested again from the first byte not yet handed out
+    (``Range: bytes=N-``; a registry that answers 200 instead is read from the start and the bytes
+    already handed out are skipped), as long as the operation's ``Retrier`` allows.
+    """
+
+    def __init__(self, repo: RegistryRepository, digest: str, size: int | None, retrier: Retrier) -> None:
+        super().__init__()
+        self._repo = repo
+        self._digest = digest
+        self._length = size
+        self._retrier = retrier
+        self._response: requests.Response | None = None
+        self._delivered = 0  # bytes handed out
+        self._position = 0  # offset in the blob of the next byte the current response yields
+        self.what = f"reading blob {_ref_text(repo.display, digest)}"
+
+    def open(self) -> None:
+        """(Re)issue the GET from the first byte not yet handed out."""
+        while True:
+            try:
+                self._response, self._position, total = self._repo._blob_get(
+                    self._digest, self._delivered, self.what
+                )
+            except Retryable as failure:
+                if not self._retrier.again(self.what, str(failure.error), failure.retry_after):
+                    raise failure.error from None
+                continue
+            if self._length is None:
+                self._length = total
+            return
+
+    def _lost(self, reason: str) -> None:
+        """The body broke off: close it and wait for another attempt, or raise when none is left."""
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+        error = RegistryError(
+            f"{self.what}: connection broken ({reason})",
+            registry=self._repo.host,
+            repository=self._repo.name,
+            reference=self._digest,
+        )
+        if not self._retrier.again(self.what, reason):
+            raise error
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes (all with -1/None); b"" only at the real end of the body."""
+        while True:
+            if self._response is None:
+                self.open()
+            assert self._response is not None
+            # Short reads keep what arrived before a break (urllib3 drops a partly filled block).
+            amount = None if size is None or size < 0 else min(size, _RAW_READ)
+            try:
+                data = bytes(self._response.raw.read(amount, decode_content=False) or b"")
+            except _BODY_ERRORS as err:
+                self._lost(connect_reason(err))
+                continue
+            if not data:
+                if amount != 0 and self._length is not None and self._delivered < self._length:
+                    missing = self._length - self._delivered
+                    self._lost(f"{self._delivered} bytes read, {missing} more expected")
+                    continue
+                return b""
+            if self._position < self._delivered:  # re-read from the start: skip what was handed out
+                skip = min(len(data), self._delivered - self._position)
+                self._position += skip
+                data = data[skip:]
+                if not data:
+                    continue
+            self._position += len(data)
+            self._delivered += len(data)
+            return data
+
+    def close(self) -> None:
+        """Close the current response."""
+        if self._response is not None:
+            self._response.close()
+            self._response = None
+        super().close()
+
+
+class _UploadSource:
+    """Opens the content of an upload for each attempt: bytes and callables always, a seekable
+    stream by seeking back, any other stream only until its first byte was read."""
+
+    def __init__(self, source: BlobSource) -> None:
+        self._source = source
+        self._start: int | None = None
+        self._opened = 0
+        self.last: VerifyingReader | None = None
+        if not isinstance(source, bytes | bytearray | memoryview) and not callable(source):
+            try:
+                self._start = source.tell() if source.seekable() else None
+            except (OSError, ValueError, AttributeError):
+                self._start = None
+
+    def restartable(self) -> bool:
+        """True when another attempt can read the content from its start again."""
+        if isinstance(self._source, bytes | bytearray | memoryview) or callable(self._source):
+            return True
+        return self._start is not None or self.last is None or self.last.bytes_read == 0
+
+    def open(self) -> tuple[BinaryIO, bool]:
+        """The content for one attempt, and whether this object opened it (so must close it)."""
+        self._opened += 1
+        source = self._source
+        if isinstance(source, bytes | bytearray | memoryview):
+            return io.BytesIO(bytes(source)), True
+        if callable(source):
+            return source(), True
+        if self._start is not None and self._opened > 1:
+            source.seek(self._start)
+        return source, False
 
 
 class RegistryRepository:
@@ -545,18 +667,23 @@ class RegistryRepository:
         return f"{state.base_url}/v2/{self.name}/{kind}{reference}"
 
     def _error(self, response: requests.Response, action: str, reference: str = "") -> RegistryError:
-        status = response.status_code
-        detail = _error_detail(response)
-        message = f"{action} {_ref_text(self._display, reference)}: HTTP {status}"
-        if detail:
-            message += f" ({detail})"
-        cls: type[RegistryError] = RegistryError
-        if status == 404:
-            cls = NotFoundError
-        elif status in (401, 403):
-            cls = UnauthorizedError
-        response.close()
-        return cls(message, registry=self.host, repository=self.name, reference=reference, status=status)
+        error = status_error(
+            response,
+            f"{action} {_ref_text(self._display, reference)}",
+            registry=self.host,
+            repository=self.name,
+            reference=reference,
+        )
+        if isinstance(error, UnauthorizedError):
+            note = self.client.credentials.source_note(self.host, self.name)
+            error = UnauthorizedError(
+                f"{error}; {note}",
+                registry=self.host,
+                repository=self.name,
+                reference=reference,
+                status=error.status,
+            )
+        return error
 
     def _check_stored(self, response: requests.Response, kind: str, reference: str, digest: str) -> None:
         """Raise DigestMismatchError when the registry reports another digest than ours."""
@@ -601,45 +728,10 @@ class RegistryRepository:
 
     def get_manifest(self, reference: str) -> AnyManifest:
         """Fetch a manifest or index by tag or digest, verified against the digest asked for."""
-        state = self._state("reading manifest", reference)
-        what = f"reading manifest {_ref_text(self._display, reference)}"
-        response = self._request(
-            "GET",
-            self._url(state, "manifests/", reference),
-            headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
-            stream=True,
-            what=what,
-        )
-        if response.status_code != 200:
-            raise self._error(response, "reading manifest", reference)
         subject = f"manifest {_ref_text(self._display, reference)}"
-        with response:
-            parts: list[bytes] = []
-            length = 0
-            for block in _iter_body(
-                response, subject, registry=self.host, repository=self.name, reference=reference
-            ):
-                parts.append(block)
-                length += len(block)
-                if length > MAX_MANIFEST_SIZE:
-                    raise RegistryError(
-                        f"{subject} is larger than {MAX_MANIFEST_SIZE} bytes",
-                        registry=self.host,
-                        repository=self.name,
-                        reference=reference,
-                        status=response.status_code,
-                    )
-            raw = b"".join(parts)
-            media_type = _content_type(response)
-            header_digest = response.headers.get("Docker-Content-Digest", "").strip()
-        digest = sha256_digest(raw)
-        if reference.startswith("sha") and ":" in reference:
-            verify_bytes(raw, validate_digest(reference), subject)
-            digest = reference
-        if header_digest and header_digest.startswith("sha256:") and header_digest != digest:
-            raise DigestMismatchError(
-                f"content of {subject} does not match the registry's digest {header_digest} (got {digest})"
-            )
+        raw, media_type, digest = self.client.run(
+            f"reading {subject}", lambda: self._fetch_manifest(reference, subject)
+        )
         if media_type in ("", "text/plain", "application/octet-stream"):
             media_type = "application/json"
         try:
@@ -649,15 +741,46 @@ class RegistryRepository:
         except OkdReleaseError as err:
             raise OkdReleaseError(f"{subject}: {err}") from None
 
-    def resolve(self, reference: str) -> Descriptor:
-        """Return the descriptor a tag or digest points at (HEAD, falling back to GET)."""
-        state = self._state("resolving manifest", reference)
+    def _fetch_manifest(self, reference: str, subject: str) -> tuple[bytes, str, str]:
+        """One attempt: (bytes, media type, digest); a broken or mismatching body raises Retryable."""
+        state = self._state("reading manifest", reference)
         response = self._request(
-            "HEAD",
+            "GET",
             self._url(state, "manifests/", reference),
             headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)},
-            what=f"resolving manifest {_ref_text(self._display, reference)}",
+            stream=True,
+            what=f"reading {subject}",
         )
+        if response.status_code != 200:
+            raise self._error(response, "reading manifest", reference)
+        context = {"registry": self.host, "repository": self.name, "reference": reference}
+        with response:
+            raw = _read_capped(response, subject, context)
+            media_type = _content_type(response)
+            header_digest = response.headers.get("Docker-Content-Digest", "").strip()
+        digest = sha256_digest(raw)
+        try:
+            if reference.startswith("sha") and ":" in reference:
+                verify_bytes(raw, validate_digest(reference), subject)
+                digest = reference
+            if header_digest and header_digest.startswith("sha256:") and header_digest != digest:
+                raise DigestMismatchError(
+                    f"content of {subject} does not match the registry's digest {header_digest} (got {digest})"
+                )
+        except DigestMismatchError as err:
+            raise Retryable(err) from None
+        return raw, media_type, digest
+
+    def resolve(self, reference: str) -> Descriptor:
+        """Return the descriptor a tag or digest points at (HEAD, falling back to GET)."""
+        what = f"resolving manifest {_ref_text(self._display, reference)}"
+
+        def head() -> requests.Response:
+            state = self._state("resolving manifest", reference)
+            url = self._url(state, "manifests/", reference)
+            return self._request("HEAD", url, headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)}, what=what)
+
+        response = self.client.run(what, head)
         with response:
             if response.status_code == 404:
                 raise self._error(response, "resolving manifest", reference)
@@ -686,15 +809,20 @@ class RegistryRepository:
                     f"cannot push manifest {digest} to {self._display}: invalid tag {tag!r}"
                 ) from None
         reference = tag or digest
-        state = self._state("pushing manifest", reference)
-        response = self._request(
-            "PUT",
-            self._url(state, "manifests/", reference),
-            push=True,
-            headers={"Content-Type": media_type},
-            data=raw,
-            what=f"pushing manifest {_ref_text(self._display, reference)}",
-        )
+        what = f"pushing manifest {_ref_text(self._display, reference)}"
+
+        def put() -> requests.Response:
+            state = self._state("pushing manifest", reference)
+            return self._request(
+                "PUT",
+                self._url(state, "manifests/", reference),
+                push=True,
+                headers={"Content-Type": media_type},
+                data=raw,
+                what=what,
+            )
+
+        response = self.client.run(what, put)
         if response.status_code not in (200, 201, 202):
             raise self._error(response, "pushing manifest", reference)
         self._check_stored(response, "manifest", reference, digest)
@@ -705,12 +833,13 @@ class RegistryRepository:
 
     def has_blob(self, digest: str) -> bool:
         """True when the blob exists in this repository."""
-        state = self._state("checking blob", digest)
-        response = self._request(
-            "HEAD",
-            self._url(state, "blobs/", digest),
-            what=f"checking blob {_ref_text(self._display, digest)}",
-        )
+        what = f"checking blob {_ref_text(self._display, digest)}"
+
+        def head() -> requests.Response:
+            state = self._state("checking blob", digest)
+            return self._request("HEAD", self._url(state, "blobs/", digest), what=what)
+
+        response = self.client.run(what, head)
         with response:
             if response.status_code == 200:
                 return True
@@ -718,94 +847,124 @@ class RegistryRepository:
                 return False
         raise self._error(response, "checking blob", digest)
 
-    def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
-        """Stream a blob; the stream raises DigestMismatchError (naming the digest) at EOF if bad."""
-        validate_digest(digest)
+    def _blob_get(self, digest: str, offset: int, what: str) -> tuple[requests.Response, int, int | None]:
+        """GET a blob from byte ``offset``: (response, offset of its first byte, blob size if told)."""
         state = self._state("reading blob", digest)
+        headers = {"Accept-Encoding": "identity"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
         response = self._request(
-            "GET",
-            self._url(state, "blobs/", digest),
-            headers={"Accept-Encoding": "identity"},
-            stream=True,
-            what=f"reading blob {_ref_text(self._display, digest)}",
+            "GET", self._url(state, "blobs/", digest), headers=headers, stream=True, what=what
         )
-        if response.status_code != 200:
-            raise self._error(response, "reading blob", digest)
-
-        def broken(reason: str) -> RegistryError:
-            return RegistryError(
-                f"reading blob {_ref_text(self._display, digest)}: connection broken ({reason})",
+        length = response.headers.get("Content-Length", "")
+        if response.status_code == 200:
+            return response, 0, int(length) if length.isdigit() else None
+        if response.status_code == 206 and offset:
+            span = _content_range_start(response)
+            if span is not None and span[0] == offset:
+                return response, offset, span[1]
+            response.close()
+            raise RegistryError(
+                f"{what}: the registry answered bytes={offset}- with Content-Range "
+                f"{response.headers.get('Content-Range')!r}",
                 registry=self.host,
                 repository=self.name,
                 reference=digest,
             )
+        raise self._error(response, "reading blob", digest)
 
-        reader = VerifyingReader(
-            _ResponseStream(response, broken),  # type: ignore[arg-type]
-            digest,
-            f"blob {_ref_text(self._display, digest)}",
-            size,
-        )
+    def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
+        """Stream a blob; the stream raises DigestMismatchError (naming the digest) at EOF if bad.
+
+        Small blobs (``SMALL_BLOB``) are read whole and verified first; larger ones stream and
+        resume after a broken connection.
+        """
+        validate_digest(digest)
+        if size is not None and size <= SMALL_BLOB:
+            return io.BytesIO(self.read_blob(digest, size))
+        body = _BlobBody(self, digest, size, self.client.retrier())
+        body.open()
+        reader = VerifyingReader(body, digest, f"blob {_ref_text(self._display, digest)}", size)  # type: ignore[arg-type]
         return reader  # type: ignore[return-value]
 
     def read_blob(self, digest: str, size: int | None = None) -> bytes:
-        """Read a whole blob, verified."""
-        with self.open_blob(digest, size) as stream:
-            return stream.read()
-
-    def put_blob(self, source: BinaryIO | bytes, digest: str, size: int | None = None) -> None:
-        """Upload a blob (monolithic, or chunked when ``chunk_size`` > 0), hashing it as it is sent."""
+        """Read a whole blob, verified; content that does not match its digest is fetched again."""
         validate_digest(digest)
-        what = f"blob {digest} uploaded to {self._display}"
-        data: bytes | None = None
+        retrier = self.client.retrier()
+        what = f"blob {_ref_text(self._display, digest)}"
+        while True:
+            body = _BlobBody(self, digest, size, retrier)
+            reader = VerifyingReader(body, digest, what, size)  # type: ignore[arg-type]
+            try:
+                with body:
+                    parts = []
+                    while block := reader.read(STREAM_BLOCK):
+                        parts.append(block)
+                return b"".join(parts)
+            except DigestMismatchError as err:
+                if not retrier.again(body.what, str(err)):
+                    raise RetriedDigestMismatch(str(err)) from None
+
+    def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
+        """Upload a blob (monolithic, or chunked when ``chunk_size`` > 0), hashing it as it is sent.
+
+        An upload that fails transiently (429/5xx, a reset, a 401 a new token answers) starts
+        again from the beginning when ``source`` can be read again (bytes, a function that opens
+        it, a seekable stream).
+        """
+        validate_digest(digest)
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
-            verify_bytes(data, digest, what, size)
-            stream: BinaryIO = io.BytesIO(data)
-            size = len(data)
-        else:
-            stream = source
-        reader = VerifyingReader(stream, digest, what, size)
+            verify_bytes(data, digest, f"blob {digest} uploaded to {self._display}", size)
+            source = data
+        upload = _UploadSource(source)
+        what = f"uploading blob {_ref_text(self._display, digest)}"
+        self.client.run(what, lambda: self._upload_once(upload, digest, size))
+        log.debug("uploaded blob %s to %s", digest, self._display)
+
+    def _upload_once(self, upload: _UploadSource, digest: str, size: int | None) -> None:
+        """One attempt of ``put_blob``: start an upload session, send the content, check the digest."""
         location, min_chunk = self._start_upload(digest)
+        stream, owned = upload.open()
+        reader = VerifyingReader(stream, digest, f"blob {digest} uploaded to {self._display}", size)
+        upload.last = reader
         try:
-            if self.client.options.chunk_size > 0:
-                location = self._upload_chunks(
-                    location, reader, max(self.client.options.chunk_size, min_chunk)
-                )
-                body: Any = b""
-            elif data is not None:
-                body = data
-            else:
-                body = _stream_blocks(reader)
-            response = self._request(
-                "PUT",
-                _with_query(location, digest=digest),
-                push=True,
-                headers={"Content-Type": "application/octet-stream"},
-                data=body,
-                idempotent=False,
-                replayable=isinstance(body, bytes),
-                what=f"uploading blob {_ref_text(self._display, digest)}",
-            )
-        except _BodyMismatch as err:
-            self._cancel_upload(location)
-            raise err.args[0] from None
-        except DigestMismatchError:
-            self._cancel_upload(location)
-            raise
+            response = self._send_content(location, reader, digest, min_chunk, upload)
         except BaseException as err:
-            cause = err.__context__
-            while cause is not None and not isinstance(cause, _BodyMismatch):
-                cause = cause.__context__
             self._cancel_upload(location)
-            if isinstance(cause, _BodyMismatch):
-                raise cause.args[0] from None
+            mismatch = err.args[0] if isinstance(err, _BodyMismatch) else _body_mismatch(err)
+            if mismatch is not None:
+                raise mismatch from None
+            if isinstance(err, Retryable) and not upload.restartable():
+                raise err.error from None
             raise
+        finally:
+            if owned:
+                stream.close()
         if response.status_code not in (201, 204):
             self._cancel_upload(location)
             raise self._error(response, "uploading blob", digest)
         self._check_stored(response, "blob", digest, digest)
-        log.debug("uploaded blob %s to %s", digest, self._display)
+
+    def _send_content(
+        self, location: str, reader: VerifyingReader, digest: str, min_chunk: int, upload: _UploadSource
+    ) -> requests.Response:
+        """PATCH the chunks (``chunk_size`` > 0) and PUT the rest, or PUT everything in one streamed request."""
+        body: Any
+        if self.client.options.chunk_size > 0:
+            location = self._upload_chunks(location, reader, max(self.client.options.chunk_size, min_chunk))
+            body = b""
+        else:
+            body = _stream_blocks(reader)
+        return self._request(
+            "PUT",
+            _with_query(location, digest=digest),
+            push=True,
+            headers={"Content-Type": "application/octet-stream"},
+            data=body,
+            replayable=isinstance(body, bytes),
+            what=f"uploading blob {_ref_text(self._display, digest)}",
+        )
 
     def _start_upload(self, digest: str) -> tuple[str, int]:
         state = self._state("starting upload of blob", digest)
@@ -826,7 +985,10 @@ class RegistryRepository:
     def _upload_chunks(self, location: str, reader: VerifyingReader, chunk_size: int) -> str:
         offset = 0
         while True:
-            block = read_full(reader, chunk_size)
+            try:
+                block = read_full(reader, chunk_size)
+            except DigestMismatchError as err:
+                raise _BodyMismatch(err) from None
             if not block:
                 return location
             end = offset + len(block) - 1
@@ -840,7 +1002,6 @@ class RegistryRepository:
                     "Content-Length": str(len(block)),
                 },
                 data=block,
-                idempotent=False,
                 what="uploading blob chunk",
             )
             with response:
@@ -851,7 +1012,9 @@ class RegistryRepository:
 
     def _cancel_upload(self, location: str) -> None:
         try:
-            response = self._request("DELETE", location, push=True, idempotent=False)
+            # Best effort, one request: a registry may want more than push rights to cancel (Distribution
+            # asks token users for "*"), and asking its token server for those is not worth a round trip.
+            response = self._request("DELETE", location, push=True, retry=False, replayable=False)
             response.close()
         except OkdReleaseError as err:
             log.debug("cancelling upload %s failed: %s", location, err)
@@ -862,19 +1025,20 @@ class RegistryRepository:
             return False
         if source.name == self.name:
             return self.has_blob(digest)
-        state = self._state("mounting blob", digest)
-        url = (
-            self._url(state, "blobs/uploads/")
-            + "?"
-            + urllib.parse.urlencode({"mount": digest, "from": source.name})
-        )
-        response = self._request(
-            "POST",
-            url,
-            scopes=(push_scope(self.name), pull_scope(source.name)),
-            headers={"Content-Length": "0"},
-            what=f"mounting blob {digest} from {source.display}",
-        )
+        what = f"mounting blob {digest} from {source.display}"
+
+        def post() -> requests.Response:
+            state = self._state("mounting blob", digest)
+            query = urllib.parse.urlencode({"mount": digest, "from": source.name})
+            return self._request(
+                "POST",
+                self._url(state, "blobs/uploads/") + "?" + query,
+                scopes=(push_scope(self.name), pull_scope(source.name)),
+                headers={"Content-Length": "0"},
+                what=what,
+            )
+
+        response = self.client.run(what, post)
         with response:
             if response.status_code == 201:
                 log.debug("mounted %s from %s into %s", digest, source.display, self._display)
@@ -895,8 +1059,13 @@ class RegistryRepository:
         if page_size:
             url = f"{url}?n={page_size}"
         tags: list[str] = []
+        what = f"listing tags of {self._display}"
         while url:
-            response = self._request("GET", url, what=f"listing tags of {self._display}")
+
+            def get(page_url: str = url) -> requests.Response:
+                return self._request("GET", page_url, what=what)
+
+            response = self.client.run(what, get)
             if response.status_code != 200:
                 raise self._error(response, "listing tags of", "")
             with response:
@@ -912,6 +1081,31 @@ class RegistryRepository:
                 next_link = response.links.get("next", {}).get("url")
                 url = urllib.parse.urljoin(response.url, next_link) if next_link else None
         return tags
+
+
+def _read_capped(response: requests.Response, subject: str, context: Mapping[str, str]) -> bytes:
+    """A manifest body, at most ``MAX_MANIFEST_SIZE`` bytes; a broken body raises Retryable."""
+    parts: list[bytes] = []
+    length = 0
+    try:
+        for block in response.iter_content(STREAM_BLOCK):
+            parts.append(block)
+            length += len(block)
+            if length > MAX_MANIFEST_SIZE:
+                raise RegistryError(
+                    f"{subject} is larger than {MAX_MANIFEST_SIZE} bytes",
+                    status=response.status_code,
+                    **context,
+                )
+    except _BODY_ERRORS as err:
+        raise Retryable(
+            RegistryError(
+                f"reading {subject}: connection broken ({connect_reason(err)})",
+                status=response.status_code,
+                **context,
+            )
+        ) from None
+    return b"".join(parts)
 
 
 def _stream_blocks(reader: VerifyingReader) -> Iterator[bytes]:

@@ -1,0 +1,303 @@
+"""Fault matrix: ``copy``, ``info`` and ``new`` through a proxy that breaks the registry's answers.
+
+Each transient fault (one occurrence) must end in success with the exact result of a clean run;
+each permanent fault (every occurrence) in exit 1 and one ``error:`` line naming what failed,
+after at most ``retries + 1`` attempts of the failing request (the time bound: attempts, not wall
+time). The runs use ``--retry-times 2 --timeout 1s`` and Retry-After of 0-1 s so they stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from faultproxy import FaultProxy, Rule
+from imagegen import GeneratedImage, build_image, push_image
+from registry_rig import RegistryInfo, RepoNamer
+from test_registry import options_for, repo_at
+
+from okdrelease.cli import main
+from okdrelease.errors import NotFoundError
+from okdrelease.transport.layout import LayoutRepository
+from okdrelease.transport.registry import SMALL_BLOB, RegistryClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "testdata" / "sample-payload"
+RELEASE = "4.16.0-okd.sample"
+RETRIES = 2
+FAST = ("--retry-times", str(RETRIES), "--timeout", "1s", "-q")
+#: One fault of each kind a response can suffer (extra Rule arguments beside the name).
+RESPONSE_FAULTS: dict[str, dict[str, object]] = {
+    "reset": {},
+    "reset-body": {},
+    "truncate": {},
+    "flip": {},
+    "stall": {"stall": 2.5},
+    "503": {"status": 503, "retry_after": "0"},
+    "429": {"status": 429, "retry_after": "1"},
+}
+
+
+def rule(method: str, path: str, fault: str, times: int | None = 1) -> Rule:
+    """A rule for one of ``RESPONSE_FAULTS`` (503/429 are ``status`` faults)."""
+    extra = dict(RESPONSE_FAULTS.get(fault, {}))
+    kind = "status" if fault in ("503", "429", "500") else fault
+    return Rule(method, path, kind, times=times, **extra)  # type: ignore[arg-type]
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """Run ``okdrelease ARGV`` in-process; return (exit code, stdout, stderr)."""
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_error_line(err: str) -> str:
+    """The single ``error:`` line of a failed run (no traceback, no internal error)."""
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "internal error" not in err and "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def proxy(registry_http: RegistryInfo) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the plain-HTTP registry."""
+    with FaultProxy(registry_http) as running:
+        yield running
+
+
+@pytest.fixture
+def token_proxy(registry_token: RegistryInfo) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the Bearer-token registry."""
+    with FaultProxy(registry_token) as running:
+        yield running
+
+
+def big_image(seed: str) -> GeneratedImage:
+    """One layer larger than SMALL_BLOB (streamed, resumed) and a small config (read whole)."""
+    image = build_image(seed=seed, layers=1, layer_size=SMALL_BLOB + (512 << 10))
+    assert image.layers[0].data.__len__() > SMALL_BLOB
+    return image
+
+
+def seed_registry(info: RegistryInfo, name: str, image: GeneratedImage) -> None:
+    """Push ``image`` as ``name:v1`` straight to the registry (not through the proxy)."""
+    with RegistryClient(options_for(info)) as client:
+        push_image(repo_at(client, info.host, name), image, "v1")
+
+
+def seed_layout(path: Path, image: GeneratedImage) -> str:
+    """Write ``image`` as ``oci:PATH:v1``."""
+    push_image(LayoutRepository(path, create=True), image, "v1")
+    return f"oci:{path}:v1"
+
+
+def target_path(image: GeneratedImage, target: str) -> str:
+    """The request path pattern of the layer blob, the config blob or the tagged manifest."""
+    if target == "layer":
+        return f"/blobs/{image.layers[0].digest}$"
+    if target == "config":
+        return f"/blobs/{image.config.digest}$"
+    return "/manifests/v1$"
+
+
+# --------------------------------------------------------------------------------------------
+# copy: registry -> layout (every read fault) and layout -> registry (every upload fault)
+
+
+@pytest.mark.parametrize("target", ["layer", "config", "manifest"])
+@pytest.mark.parametrize("fault", sorted(RESPONSE_FAULTS))
+def test_copy_download_survives_one_fault(
+    proxy: FaultProxy,
+    registry_http: RegistryInfo,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fault: str,
+    target: str,
+) -> None:
+    name = unique_repo()
+    image = big_image(f"dl-{fault}-{target}")
+    seed_registry(registry_http, name, image)
+    path = target_path(image, target)
+    injected = proxy.add(rule("GET", path, fault)).rules[0]
+    code, out, err = cli(
+        capsys,
+        "copy",
+        *FAST,
+        "--insecure-registry",
+        proxy.host,
+        f"{proxy.host}/{name}:v1",
+        f"oci:{tmp_path}:v1",
+    )
+    assert (code, out) == (0, image.digest + "\n"), err
+    assert injected.injected == 1
+    copied = LayoutRepository(tmp_path)
+    for blob in image.blobs:
+        assert copied.read_blob(blob.digest) == blob.data
+    assert copied.resolve("v1").digest == image.digest
+    # The faulted request and exactly one more: a streamed layer resumes where it broke off.
+    requests = proxy.seen("GET", path)
+    assert len(requests) == 2
+    if target == "layer" and fault in ("reset-body", "truncate", "stall"):
+        assert requests[1].range is not None and requests[1].range.startswith("bytes=")
+        assert requests[1].range != "bytes=0-"
+
+
+@pytest.mark.parametrize("target", ["layer", "config", "manifest"])
+@pytest.mark.parametrize("fault", ["reset-body", "flip", "503", "stall"])
+def test_copy_download_permanent_fault_is_one_clear_line(
+    proxy: FaultProxy,
+    registry_http: RegistryInfo,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    fault: str,
+    target: str,
+) -> None:
+    name = unique_repo()
+    image = big_image(f"dlp-{fault}-{target}")
+    seed_registry(registry_http, name, image)
+    path = target_path(image, target)
+    proxy.add(rule("GET", path, fault, times=None))
+    code, _out, err = cli(
+        capsys,
+        "copy",
+        *FAST,
+        "--insecure-registry",
+        proxy.host,
+        f"{proxy.host}/{name}:v1",
+        f"oci:{tmp_path}:v1",
+    )
+    assert code == 1
+    line = one_error_line(err)
+    named = image.layers[0].digest if target == "layer" else image.config.digest
+    assert (named if target != "manifest" else f"manifest {proxy.host}/{name}:v1") in line
+    expected = {
+        "reset-body": "connection broken",
+        "flip": "does not match its digest",
+        "503": "HTTP 503 (FAULT: injected)",
+        "stall": "timed out",
+    }[fault]
+    if target == "manifest" and fault == "flip":
+        expected = "does not match the registry's digest"
+    assert expected in line
+    assert proxy.count("GET", path) == RETRIES + 1
+    assert not (tmp_path / "index.json").exists() or LayoutRepository(tmp_path).list_tags() == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "fault"),
+    [
+        ("POST", "/blobs/uploads/$", "503"),
+        ("PUT", "/blobs/uploads/", "503"),
+        ("PUT", "/blobs/uploads/", "429"),
+        ("PUT", "/blobs/uploads/", "reset"),
+        ("PUT", "/manifests/v1$", "503"),
+        ("PUT", "/manifests/v1$", "reset"),
+        ("HEAD", "/blobs/", "503"),
+    ],
+)
+def test_copy_upload_survives_one_fault(
+    proxy: FaultProxy,
+    registry_http: RegistryInfo,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    method: str,
+    path: str,
+    fault: str,
+) -> None:
+    name = unique_repo()
+    image = big_image(f"ul-{method}-{fault}")
+    source = seed_layout(tmp_path / "src", image)
+    injected = proxy.add(rule(method, path, fault)).rules[0]
+    code, out, err = cli(
+        capsys, "copy", *FAST, "--insecure-registry", proxy.host, source, f"{proxy.host}/{name}:v1"
+    )
+    assert (code, out) == (0, image.digest + "\n"), err
+    assert injected.injected == 1
+    with RegistryClient(options_for(registry_http)) as client:
+        repo = repo_at(client, registry_http.host, name)
+        assert repo.resolve("v1").digest == image.digest
+        for blob in image.blobs:
+            assert repo.read_blob(blob.digest) == blob.data
+    assert proxy.count(method, path) == len(image.blobs) + 1 if path.startswith("/blobs/") else 2
+
+
+def test_copy_upload_permanent_fault_leaves_no_tag(
+    proxy: FaultProxy,
+    registry_http: RegistryInfo,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = unique_repo()
+    image = big_image("ul-permanent")
+    source = seed_layout(tmp_path / "src", image)
+    layer = image.layers[0].digest
+    proxy.add(rule("PUT", f"/blobs/uploads/.*digest={layer.replace(':', '%3A')}", "503", times=None))
+    code, _out, err = cli(
+        capsys, "copy", *FAST, "--insecure-registry", proxy.host, source, f"{proxy.host}/{name}:v1"
+    )
+    assert code == 1
+    line = one_error_line(err)
+    assert line == f"error: uploading blob {proxy.host}/{name}@{layer}: HTTP 503 (FAULT: injected)"
+    assert proxy.count("PUT", "/blobs/uploads/.*" + layer.split(":")[1]) == RETRIES + 1
+    with RegistryClient(options_for(registry_http)) as client, pytest.raises(NotFoundError):
+        repo_at(client, registry_http.host, name).resolve("v1")
+
+
+def test_unauthorized_mid_run_gets_a_new_token(
+    token_proxy: FaultProxy,
+    registry_token: RegistryInfo,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A 401 in the middle of a streamed upload and of a read: a new token, and the request again."""
+    name = unique_repo("alice")
+    image = big_image("token-mid-run")
+    source = seed_layout(tmp_path / "src", image)
+    layer = image.layers[0].digest
+    token_server = registry_token.token_server
+    assert token_server is not None
+    token_server.reset_log()
+    token_proxy.add(
+        Rule("PUT", f"/blobs/uploads/.*{layer.split(':')[1]}", "unauthorized"),
+        Rule("GET", "/manifests/v1$", "unauthorized"),
+    )
+    auth = tmp_path / "auth.json"
+    entry = registry_token.docker_config("alice")["auths"][registry_token.host]
+    auth.write_text(json.dumps({"auths": {token_proxy.host: entry}}))
+    common = (
+        *FAST,
+        "--insecure-registry",
+        token_proxy.host,
+        "--certificate-authority",
+        str(registry_token.ca_file),
+    )
+    code, out, err = cli(
+        capsys, "copy", *common, "--authfile", str(auth), source, f"{token_proxy.host}/{name}:v1"
+    )
+    assert (code, out) == (0, image.digest + "\n"), err
+    code, out, err = cli(
+        capsys,
+        "copy",
+        *common,
+        "--authfile",
+        str(auth),
+        f"{token_proxy.host}/{name}:v1",
+        f"oci:{tmp_path / 'back'}:v1",
+    )
+    assert (code, out) == (0, image.digest + "\n"), err
+    assert [r.injected for r in token_proxy.rules] == [1, 1]
+    # Each 401 made the client fetch a new token: pull and push before the upload's 401, push after
+    # it; pull before the read's 401 and after it.
+    scopes = [r.scopes[0].rsplit(":", 1)[1] for r in token_server.requests]
+    assert scopes == ["pull", "pull,push", "pull,push", "pull", "pull"]
+    assert token_proxy.count("PUT", f"/blobs/uploads/.*{layer.split(':')[1]}") == 2
