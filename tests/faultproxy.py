@@ -171,23 +171,28 @@ class FaultProxy:
         self.stop()
 
 
+def read_request_body(handler: http.server.BaseHTTPRequestHandler) -> bytes:
+    """The whole body of the request ``handler`` is answering (chunked or with Content-Length)."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        parts: list[bytes] = []
+        while True:
+            size = int(handler.rfile.readline().split(b";")[0].strip(), 16)
+            if size == 0:
+                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(parts)
+            parts.append(handler.rfile.read(size))
+            handler.rfile.readline()
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
 def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def _body(self) -> bytes:
-            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                parts: list[bytes] = []
-                while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                    if size == 0:
-                        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                            pass
-                        return b"".join(parts)
-                    parts.append(self.rfile.read(size))
-                    self.rfile.readline()
-            length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length) if length else b""
+            return read_request_body(self)
 
         def _reset(self) -> None:
             self.wfile.flush()

@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 import pytest
+from faultproxy import read_request_body
 from imagegen import DOCKER, build_image, make_image, make_index, push_image
 from registry_rig import RegistryInfo, RepoNamer, TokenServer
 
@@ -108,18 +109,7 @@ class RecordingProxy:
             protocol_version = "HTTP/1.1"
 
             def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    parts: list[bytes] = []
-                    while True:
-                        size = int(self.rfile.readline().split(b";")[0].strip(), 16)
-                        if size == 0:
-                            while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                                pass
-                            return b"".join(parts)
-                        parts.append(self.rfile.read(size))
-                        self.rfile.readline()
-                length = int(self.headers.get("Content-Length") or 0)
-                return self.rfile.read(length) if length else b""
+                return read_request_body(self)
 
             def _handle(self) -> None:
                 body = self._body()
