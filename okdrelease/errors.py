@@ -71,3 +71,10 @@ class NoMatchingPlatformError(ReleaseError):
 
 class UnsafePathError(ReleaseError):
     """A name from the input would write outside the directory it must stay in."""
+
+
+class NoSingleImageError(ReleaseError):
+    """A manifest list has no entry, or more than one, for the platform (``info`` component images)."""
+
+    def __init__(self) -> None:
+        super().__init__("no matching image found in manifest list")

@@ -1,4 +1,4 @@
-"""Tests for okdrelease.oci.gotar: byte-exact Go archive/tar output."""
+"""Tests for okdrelease.gocompat.gotar: byte-exact Go archive/tar output."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from okdrelease.errors import LayerError
-from okdrelease.oci.gotar import BLOCK_SIZE, GoTarWriter, extracted_mtime, go_mtime, go_unix_nano
+from okdrelease.gocompat.gotar import BLOCK_SIZE, GoTarWriter, extracted_mtime, go_mtime, go_unix_nano
 
 GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
 

@@ -11,11 +11,11 @@ from test_release_extract import base_layer, image_references, payload_layer, re
 from test_sample_payload import gen, readme_args
 
 from okdrelease.cli import main
+from okdrelease.openshift.payloadfiles import operator_of
 from okdrelease.release.diff import (
     ComponentChange,
     VersionChange,
     diff_releases,
-    operator_of,
     render_build_list_text,
     render_diff_text,
 )

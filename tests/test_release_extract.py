@@ -17,7 +17,7 @@ from golden_support import GOLDEN
 from okdrelease.cli import main
 from okdrelease.errors import LayerError, ReleaseError
 from okdrelease.gocompat import goyaml
-from okdrelease.payload.imagestream import ImageStream, TagReference
+from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.release.extract import extract_release, read_payload_file
 from okdrelease.release.read import open_location
 from okdrelease.transport.open import Transport

@@ -334,7 +334,7 @@ def format_float_g(value: float, *, bits: int = 64) -> str:
 
 def _json_float(value: float) -> str:
     """Go's JSON encoding of a float64 (fixed notation between 1e-6 and 1e21)."""
-    from okdrelease.payload.gojson import format_float
+    from okdrelease.gocompat.gojson import format_float
 
     return format_float(value)
 

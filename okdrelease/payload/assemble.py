@@ -11,7 +11,8 @@ from typing import BinaryIO, Protocol
 import attrs
 
 from okdrelease.errors import ReleaseError
-from okdrelease.oci.gotar import GoTarWriter
+from okdrelease.gocompat.gotar import GoTarWriter
+from okdrelease.openshift.payloadfiles import payload_name
 from okdrelease.payload.check import check_manifest
 
 log = logging.getLogger(__name__)
@@ -74,11 +75,6 @@ def newest_mtime(operator_files: OperatorFiles, operators: Iterable[str]) -> int
         return 0
     newest = max(mtimes)
     return math.floor(newest) if math.isfinite(newest) else 0
-
-
-def payload_name(operator: str, filename: str) -> str:
-    """Return the payload file name: kept if it starts with ``0000_``, else ``0000_50_<op>_<file>``."""
-    return filename if filename.startswith("0000_") else f"0000_50_{operator}_{filename}"
 
 
 class _NameTable:

@@ -12,8 +12,15 @@ from collections.abc import Mapping
 import attrs
 
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
+from okdrelease.openshift.imagestream import ImageStream, TagReference
+from okdrelease.openshift.labels import (
+    BUILD_VERSION_DISPLAY_NAMES,
+    BUILD_VERSIONS,
+    COMMIT_LABELS,
+    OVERRIDE_ANNOTATION,
+)
+from okdrelease.openshift.versions import ALLOWED_COMPONENTS, parse_component_versions
 from okdrelease.payload.context import Run
-from okdrelease.payload.imagestream import ImageStream, TagReference
 from okdrelease.payload.resolve import (
     ManifestFile,
     ResolvedImage,
@@ -22,18 +29,11 @@ from okdrelease.payload.resolve import (
     resolve_all,
     tampered,
 )
-from okdrelease.payload.versions import ALLOWED_COMPONENTS, parse_component_versions
 
 __all__ = ["COMMIT_LABELS", "OVERRIDE_ANNOTATION", "Resolution", "label_annotations", "resolve_components"]
 
-OVERRIDE_ANNOTATION = "io.openshift.release.override"
-COMMIT_LABELS = (
-    "io.openshift.build.commit.id",
-    "io.openshift.build.commit.ref",
-    "io.openshift.build.source-location",
-)
-VERSIONS_LABEL = "io.openshift.build.versions"
-DISPLAY_NAMES_LABEL = "io.openshift.build.version-display-names"
+VERSIONS_LABEL = BUILD_VERSIONS
+DISPLAY_NAMES_LABEL = BUILD_VERSION_DISPLAY_NAMES
 
 
 @attrs.frozen

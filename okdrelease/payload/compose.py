@@ -8,15 +8,14 @@ import datetime as dt
 import attrs
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.imagestream import ImageStream, format_time, sort_tags
+from okdrelease.gocompat.semver import SemverError
+from okdrelease.gocompat.semver import parse as parse_semver
+from okdrelease.openshift.imagestream import ImageStream, format_time, sort_tags
+from okdrelease.openshift.labels import FROM_RELEASE_ANNOTATION
+from okdrelease.openshift.metadata import CincinnatiMetadata, build_release_metadata
 from okdrelease.payload.inputs import Inputs
 from okdrelease.payload.inputs.mappings import with_overrides
-from okdrelease.payload.metadata import CincinnatiMetadata, build_release_metadata
 from okdrelease.payload.plan import Plan, default_created
-from okdrelease.payload.semver import SemverError
-from okdrelease.payload.semver import parse as parse_semver
-
-FROM_RELEASE_ANNOTATION = "release.openshift.io/from-release"
 
 
 @attrs.frozen

@@ -7,16 +7,17 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload import semver
-from okdrelease.payload.semver import go_quote
-from okdrelease.payload.versions import parse_component_versions
+from okdrelease.gocompat import semver
+from okdrelease.gocompat.strconv import go_quote
+from okdrelease.openshift.labels import BUILD_VERSION_DISPLAY_NAMES, BUILD_VERSIONS
+from okdrelease.openshift.versions import parse_component_versions
 
 log = logging.getLogger(__name__)
 
 Transform = Callable[[bytes], bytes]
 
-BUILD_VERSIONS_ANNOTATION = "io.openshift.build.versions"
-BUILD_VERSION_DISPLAY_NAMES_ANNOTATION = "io.openshift.build.version-display-names"
+BUILD_VERSIONS_ANNOTATION = BUILD_VERSIONS
+BUILD_VERSION_DISPLAY_NAMES_ANNOTATION = BUILD_VERSION_DISPLAY_NAMES
 DOCKER_IMAGE_KIND = "DockerImage"
 
 # Go RE2 classes spelled out in ASCII (§13.3): \W, \w, \s, [[:xdigit:]]; ^ and $ anchor the whole text.

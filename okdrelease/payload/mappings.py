@@ -6,7 +6,7 @@ import os
 from collections.abc import Sequence
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.versions import go_trim_space
+from okdrelease.gocompat.strconv import go_trim_space
 
 __all__ = ["combine_mappings", "parse_mapping_args", "parse_mapping_file"]
 

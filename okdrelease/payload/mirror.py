@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.payload.context import Run
-from okdrelease.payload.imagestream import ImageStream, TagReference
 from okdrelease.reference import ImageReference, parse_location
 
 

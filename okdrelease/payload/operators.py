@@ -9,11 +9,11 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.openshift.imagestream import ImageStream, load_image_stream
+from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.payload.components import Resolution
 from okdrelease.payload.context import Reporter
-from okdrelease.payload.imagestream import ImageStream, load_image_stream
 from okdrelease.payload.inputs import Inputs
-from okdrelease.payload.metadata import CincinnatiMetadata
 from okdrelease.payload.plan import Plan
 from okdrelease.payload.resolve import ManifestFile
 from okdrelease.reference import ImageReference

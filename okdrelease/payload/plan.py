@@ -10,12 +10,12 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
+from okdrelease.gocompat.semver import SemverError
+from okdrelease.gocompat.semver import parse as parse_semver
 from okdrelease.oci.platform import KEEP_LIST_PLATFORM, PlatformSelector, compile_filter
+from okdrelease.openshift.metadata import parse_metadata_flag
+from okdrelease.openshift.versions import parse_component_versions
 from okdrelease.payload.mappings import combine_mappings
-from okdrelease.payload.metadata import parse_metadata_flag
-from okdrelease.payload.semver import SemverError
-from okdrelease.payload.semver import parse as parse_semver
-from okdrelease.payload.versions import parse_component_versions
 from okdrelease.reference import LayoutLocation, parse_location
 
 __all__ = [

@@ -8,8 +8,8 @@ from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdR
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
+from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
-from okdrelease.payload.imagestream import ImageStream
 from okdrelease.payload.resolve import Resolver, open_pullspec, tampered
 from okdrelease.transport.base import Repository
 

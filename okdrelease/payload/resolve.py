@@ -22,6 +22,7 @@ from okdrelease.errors import (
 )
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
+from okdrelease.openshift.labels import OPERATOR_LABEL
 from okdrelease.reference import RegistryLocation, parse_location
 from okdrelease.transport.base import Repository, Transport
 
@@ -38,7 +39,6 @@ __all__ = [
     "tampered",
 ]
 
-OPERATOR_LABEL = "io.openshift.release.operator"
 CONFIG_MEDIA_TYPES = (
     "application/vnd.docker.container.image.v1+json",
     "application/vnd.oci.image.config.v1+json",
@@ -190,7 +190,7 @@ class Resolver:
         self, image: ResolvedImage, *, all_layers: bool, ref: str
     ) -> tuple[ManifestFile, ...]:
         """The top-level files of ``/manifests`` from the last layer (or all layers, whiteouts applied)."""
-        from okdrelease.oci.gotar import extracted_mtime
+        from okdrelease.gocompat.gotar import extracted_mtime
         from okdrelease.oci.layers import extract_prefix
 
         layers = image.manifest.layers

@@ -18,10 +18,10 @@ from typing import Protocol
 import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
-from okdrelease.oci.gotar import go_unix_nano
+from okdrelease.gocompat.gotar import go_unix_nano
+from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
 from okdrelease.payload.context import Run
-from okdrelease.payload.imagestream import ImageStream
 from okdrelease.payload.operators import Payload
 from okdrelease.payload.release_image import base_pullspec, build_release_image, push_release
 from okdrelease.payload.resolve import ManifestFile

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 
 from okdrelease.errors import OkdReleaseError
-from okdrelease.payload.gojson import marshal_indent
-from okdrelease.payload.versions import ANNOTATION_BUILD_VERSIONS
+from okdrelease.gocompat.gojson import marshal_indent
+from okdrelease.openshift.labels import COMMIT_ID, SOURCE_LOCATION
+from okdrelease.openshift.payloadfiles import operator_of
+from okdrelease.openshift.versions import ANNOTATION_BUILD_VERSIONS
 from okdrelease.reference import ImageReference
 from okdrelease.release.manifestdiff import ChurnFolder, side_tokens, unified_diff
 from okdrelease.release.read import ReleaseInfo, ReleaseTag
 
-ANNOTATION_COMMIT = "io.openshift.build.commit.id"
-ANNOTATION_SOURCE = "io.openshift.build.source-location"
+ANNOTATION_COMMIT = COMMIT_ID
+ANNOTATION_SOURCE = SOURCE_LOCATION
 
 
 @attrs.frozen
@@ -175,18 +176,6 @@ class ReleaseDiff:
     def build_list(self) -> BuildList:
         """Images to start building (added), stop building (removed), re-point (source moved)."""
         return BuildList(self.added, self.removed, tuple(c for c in self.changed if c.source is not None))
-
-
-_RUN_LEVEL = re.compile(r"^(?:\d+_)+")
-
-
-def operator_of(filename: str) -> str:
-    """The operator a payload file belongs to, from its name (``0000_50_<operator>_<file>``)."""
-    rest = _RUN_LEVEL.sub("", filename)
-    head, sep, _tail = rest.partition("_")
-    if sep:
-        return head
-    return rest.rsplit(".", 1)[0] if "." in rest else rest
 
 
 def _component(tag: ReleaseTag) -> Component:

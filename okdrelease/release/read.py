@@ -16,10 +16,11 @@ from typing import Any, BinaryIO, Protocol
 
 import attrs
 
-from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.errors import NoSingleImageError, OkdReleaseError, ReleaseError
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
-from okdrelease.payload.versions import ComponentVersion, aggregate_release_versions
+from okdrelease.openshift.metadata import CincinnatiMetadata
+from okdrelease.openshift.versions import ComponentVersion, aggregate_release_versions
 from okdrelease.reference import ImageLocation, ImageReference, LayoutLocation, RegistryLocation
 from okdrelease.transport.base import Repository
 
@@ -66,27 +67,14 @@ class ReleaseTag:
 
 
 @attrs.frozen
-class CincinnatiMetadata:
-    """The parsed ``release-metadata`` document (spec §1.3)."""
+class TagProblem:
+    """A component image that could not be read, as a warning: the tag and the full message."""
 
-    kind: str
-    version: str
-    previous: tuple[str, ...] | None
-    next: tuple[str, ...] | None = None
-    metadata: dict[str, Any] | None = None
+    tag: str
+    message: str
 
-    def to_json(self) -> dict[str, Any]:
-        """The Go struct encoding: kind, version, previous (null when absent), [next], [metadata]."""
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "version": self.version,
-            "previous": list(self.previous) if self.previous is not None else None,
-        }
-        if self.next:
-            out["next"] = list(self.next)
-        if self.metadata:
-            out["metadata"] = self.metadata
-        return out
+    def __str__(self) -> str:
+        return self.message
 
 
 @attrs.frozen
@@ -127,6 +115,8 @@ class ReleaseInfo:
     warnings: tuple[str, ...]
     stderr_warnings: tuple[str, ...] = ()
     images: dict[str, ComponentImage] | None = None
+    #: Per-tag problems found while loading component images (also among ``warnings``, as text).
+    tag_problems: tuple[TagProblem, ...] = ()
 
     @property
     def name(self) -> str:
@@ -253,7 +243,7 @@ def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
 
 def load_references(raw: bytes) -> tuple[dict[str, Any], tuple[ReleaseTag, ...]]:
     """Parse image-references (spec §1.2 reading rules) into its Go-ordered JSON object and its tags."""
-    from okdrelease.payload.imagestream import load_image_stream, validate_kind
+    from okdrelease.openshift.imagestream import load_image_stream, validate_kind
 
     try:
         stream = load_image_stream(raw)
@@ -286,7 +276,7 @@ def _string_list(value: Any, field: str) -> tuple[str, ...] | None:
 
 def load_metadata(raw: bytes) -> CincinnatiMetadata:
     """Parse release-metadata (spec §1.3); ``metadata`` values become Go interface{} values."""
-    from okdrelease.payload.gojson import loads_go_numbers
+    from okdrelease.gocompat.gojson import loads_go_numbers
 
     try:
         data = loads_go_numbers(raw)
@@ -405,6 +395,7 @@ def load_images(
     """Fetch every DockerImage tag's manifest and config (spec §5.3 step 5); add ``images``."""
     images: dict[str, ComponentImage] = {}
     warnings = list(info.warnings)
+    problems: list[TagProblem] = []
 
     def fetch(tag: ReleaseTag) -> ComponentImage:
         try:
@@ -421,7 +412,7 @@ def load_images(
             list_digest = top.digest
             matching = platform.matching(top)
             if len(matching) != 1:
-                raise ReleaseError("no matching image found in manifest list")
+                raise NoSingleImageError()
             child = repository.get_manifest(matching[0].digest)
             if not isinstance(child, Manifest):
                 raise ReleaseError(f"{tag.from_name} is a nested manifest list")
@@ -445,16 +436,15 @@ def load_images(
         for tag, future in futures:
             try:
                 images[tag.name] = future.result()
+            except NoSingleImageError:
+                raise
             except _TagWarning as err:
-                warnings.append(str(err))
-            except ReleaseError as err:
-                if str(err) == "no matching image found in manifest list":
-                    raise
-                warnings.append(f'tag "{tag.name}": {err}')
+                problems.append(TagProblem(tag.name, str(err)))
             except OkdReleaseError as err:
-                warnings.append(f'tag "{tag.name}": {err}')
+                problems.append(TagProblem(tag.name, f'tag "{tag.name}": {err}'))
+    warnings.extend(p.message for p in problems)
     warnings.sort()
-    return attrs.evolve(info, images=images, warnings=tuple(warnings))
+    return attrs.evolve(info, images=images, warnings=tuple(warnings), tag_problems=tuple(problems))
 
 
 class _TagWarning(OkdReleaseError):
@@ -463,14 +453,14 @@ class _TagWarning(OkdReleaseError):
 
 def verify_images(info: ReleaseInfo) -> list[str]:
     """Return the problems found by ``--verify``: unreachable images and digest mismatches."""
-    problems = {w for w in info.warnings if w.startswith('tag "')}
+    problems = {p.message for p in info.tag_problems}
     images = info.images or {}
     for tag in info.tags:
         if not tag.is_image:
             continue
         image = images.get(tag.name)
         if image is None:
-            if not any(p.startswith(f'tag "{tag.name}"') for p in problems):
+            if not any(p.tag == tag.name for p in info.tag_problems):
                 problems.add(f'tag "{tag.name}": image {tag.from_name} could not be read')
             continue
         try:

@@ -15,10 +15,10 @@ import pytest
 import yaml
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.openshift.payloadfiles import payload_name
 from okdrelease.payload.assemble import (
     OperatorFiles,
     newest_mtime,
-    payload_name,
     write_payload_gzip,
     write_payload_tar,
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.gojson import (
+from okdrelease.gocompat.gojson import (
     GoJSONError,
     GoMap,
     GoSlice,

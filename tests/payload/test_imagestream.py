@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.gojson import GoJSONError
-from okdrelease.payload.imagestream import (
+from okdrelease.gocompat.gojson import GoJSONError
+from okdrelease.openshift.imagestream import (
     ImageStream,
     NamedTagEventList,
     ObjectReference,
@@ -17,14 +17,14 @@ from okdrelease.payload.imagestream import (
     TagEventCondition,
     TagImportPolicy,
     TagReference,
-    apply_mappings,
     format_time,
     load_image_stream,
     parse_time,
-    resolve_input_stream,
     sort_tags,
     validate_kind,
 )
+from okdrelease.payload.inputs.imagestream import resolve_input_stream
+from okdrelease.payload.inputs.mappings import apply_mappings
 from okdrelease.payload.mappings import combine_mappings
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"

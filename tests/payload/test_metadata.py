@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.gojson import GoJSONError
-from okdrelease.payload.metadata import (
+from okdrelease.gocompat.gojson import GoJSONError
+from okdrelease.openshift.metadata import (
     CincinnatiMetadata,
     build_release_metadata,
     load_release_metadata,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.semver import SemverError, Version, go_quote, parse
+from okdrelease.gocompat.semver import SemverError, Version, go_quote, parse
 
 GOLDEN = Path(__file__).resolve().parents[2] / ".." / "shared" / "golden"
 

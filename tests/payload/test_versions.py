@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.versions import (
+from okdrelease.openshift.versions import (
     ALLOWED_COMPONENTS,
     ComponentVersion,
     aggregate_release_versions,

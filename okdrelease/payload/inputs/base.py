@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
-from okdrelease.payload.imagestream import ImageStream, load_image_stream
+from okdrelease.openshift.imagestream import ImageStream, load_image_stream
 from okdrelease.payload.resolve import ManifestFile
 
 

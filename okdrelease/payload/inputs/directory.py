@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from okdrelease.errors import ReleaseError
+from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload.context import Run
-from okdrelease.payload.imagestream import ImageStream
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
 from okdrelease.payload.resolve import ManifestFile

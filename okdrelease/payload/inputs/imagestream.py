@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import copy
+import re
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
+import attrs
+
 from okdrelease.errors import ReleaseError
+from okdrelease.openshift.imagestream import ImageStream, NamedTagEventList, ObjectReference, TagReference
 from okdrelease.payload.context import Run
-from okdrelease.payload.imagestream import ImageStream, resolve_input_stream
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
 
@@ -46,3 +51,145 @@ def read(plan: Plan, run: Run) -> Inputs:
     tags, ordered = resolve_input_stream(source, plan.options.reference_mode, plan.exclude)
     run.emit(f"info: Found {len(tags)} images in image stream")
     return Inputs(stream=ImageStream(name="", annotations={}, tags=tags), ordered=tuple(ordered))
+
+
+# --------------------------------------------------------------------------------------------
+# Docker references (just enough of §1.6 for reference-mode resolution)
+
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?)"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_REFERENCE_RE = re.compile(
+    rf"({_NAME})(?::([\w][\w.-]{{0,127}}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{{32,}}))?",
+    re.ASCII,
+)
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+@attrs.frozen
+class _DockerReference:
+    """A parsed pull spec: repository (registry/namespace/name), tag and digest."""
+
+    repository: str
+    tag: str
+    digest: str
+
+
+def _parse_reference(spec: str) -> _DockerReference:
+    """Parse ``registry/ns/name[:tag][@digest]`` with the Docker grammar and its error texts."""
+    match = _REFERENCE_RE.fullmatch(spec)
+    if match is None:
+        if not spec:
+            raise ReleaseError("repository name must have at least one component")
+        if _REFERENCE_RE.fullmatch(spec.lower()) is not None:
+            raise ReleaseError("repository name must be lowercase")
+        raise ReleaseError("invalid reference format")
+    repository, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
+    if len(repository) > 255:
+        raise ReleaseError("repository name must not be more than 255 characters")
+    if digest:
+        algorithm, _, hex_part = digest.partition(":")
+        expected = _DIGEST_LENGTHS.get(algorithm)
+        if expected is None:
+            raise ReleaseError("unsupported digest algorithm")
+        if len(hex_part) != expected:
+            raise ReleaseError("invalid checksum digest length")
+        if not re.fullmatch(r"[a-f0-9]+", hex_part):
+            raise ReleaseError("invalid checksum digest format")
+    return _DockerReference(repository, tag, digest)
+
+
+# --------------------------------------------------------------------------------------------
+# Reference-mode resolution (§3.3.2) and finalising (§3.5)
+
+
+def _not_imported(name: str) -> ReleaseError:
+    return ReleaseError(f'the tag "{name}" in the source input stream has not been imported yet')
+
+
+def _import_failed(events: NamedTagEventList) -> bool:
+    """Q28: any ImportSuccess condition whose status is not the literal "Success" counts as a failure."""
+    return any(c.type == "ImportSuccess" and c.status != "Success" for c in events.conditions)
+
+
+def resolve_input_stream(
+    source: ImageStream, reference_mode: str, exclude: Collection[str]
+) -> tuple[list[TagReference], list[str]]:
+    """Turn an input stream's spec and status tags into release tags (spec §3.3.2); return (tags, names)."""
+    if reference_mode not in ("", "public", "source"):
+        raise ReleaseError('supported reference modes are: "public" (default) and "source"')
+    force_external = reference_mode in ("", "public")
+    internal = source.status_docker_image_repository
+    external = source.public_docker_image_repository
+    if force_external and not external:
+        raise ReleaseError(
+            "only image streams or releases with public image repositories can be the source for releases "
+            "when using the default --reference-mode"
+        )
+
+    def pullspec(spec: str, image_id: str) -> str:
+        # Q35: sources in the internal registry are always replaced by the public repository.
+        if internal and spec.startswith(internal):
+            spec = ""
+        if (force_external or not spec) and external:
+            return f"{external}@{image_id}"
+        return spec
+
+    def copy_with(tag: TagReference, spec: str) -> TagReference:
+        result = copy.deepcopy(tag)
+        result.from_ = ObjectReference(kind="DockerImage", name=spec)
+        return result
+
+    tags: list[TagReference] = []
+    covered: set[str] = set()
+    for tag in source.tags:
+        if tag.name in exclude:
+            continue
+        events = source.status_tag(tag.name)
+        if tag.generation is not None and events is not None and events.items:
+            if tag.generation > events.items[0].generation:
+                raise _not_imported(tag.name)
+            continue
+        if tag.from_ is None or tag.from_.kind != "DockerImage":
+            continue
+        ref = _parse_reference(tag.from_.name)
+        if ref.digest:
+            spec = pullspec(tag.from_.name, ref.digest)
+            if not spec:
+                continue
+            tags.append(copy_with(tag, spec))
+            covered.add(tag.name)
+        elif ref.tag:
+            if events is None:
+                continue
+            if not events.items:
+                if _import_failed(events):
+                    raise _not_imported(tag.name)
+                continue
+            latest = events.items[0]
+            if not latest.image:
+                raise ReleaseError(f'the tag "{tag.name}" in the source input stream has no image id')
+            tags.append(copy_with(tag, pullspec(latest.docker_image_reference, latest.image)))
+            covered.add(tag.name)
+    for events in source.status_tags:
+        if events.tag in covered or events.tag in exclude:
+            continue
+        if not events.items:
+            if _import_failed(events):
+                raise _not_imported(events.tag)
+            continue
+        latest = events.items[0]
+        if not latest.image:
+            continue
+        spec = pullspec(latest.docker_image_reference, latest.image)
+        if not spec:
+            continue
+        try:
+            ref = _parse_reference(spec)
+        except ReleaseError as err:
+            raise ReleaseError(
+                f'the tag "{events.tag}" points to source "{spec}" which is not valid'
+            ) from err
+        tags.append(TagReference.docker_image(events.tag, f"{ref.repository}@{latest.image}"))
+    return tags, [t.name for t in tags]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from okdrelease.errors import UsageError
+from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.payload.context import Run
-from okdrelease.payload.imagestream import ImageStream, TagReference
 from okdrelease.payload.inputs.base import Inputs
 from okdrelease.payload.plan import Plan
 from okdrelease.reference import LayoutLocation

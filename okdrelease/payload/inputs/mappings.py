@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection, Sequence
 
+from okdrelease.openshift.imagestream import OVERRIDE_ANNOTATION, ImageStream, ObjectReference, TagReference
 from okdrelease.payload.context import Run
-from okdrelease.payload.imagestream import ImageStream, apply_mappings
 from okdrelease.payload.inputs.base import Inputs
 from okdrelease.payload.plan import Plan
 
@@ -23,3 +24,19 @@ def with_overrides(
     names = list(ordered)
     apply_mappings(result, plan.mappings, plan.exclude, names)
     return result, tuple(names)
+
+
+def apply_mappings(
+    stream: ImageStream, mappings: Sequence[tuple[str, str]], exclude: Collection[str], ordered: list[str]
+) -> None:
+    """Apply ``SRC=DST`` overrides (spec §3.5 step 3), appending each SRC to ``ordered`` (Q6)."""
+    for src, dst in mappings:
+        if src in exclude:
+            continue
+        ordered.append(src)
+        tag = next((t for t in stream.tags if t.name == src), None)
+        if tag is None:
+            tag = TagReference(name=src)
+            stream.tags.append(tag)
+        tag.annotations = {OVERRIDE_ANNOTATION: "true"}
+        tag.from_ = ObjectReference(kind="DockerImage", name=dst)

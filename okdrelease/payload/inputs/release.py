@@ -7,11 +7,11 @@ from collections.abc import Sequence
 import attrs
 
 from okdrelease.errors import DigestMismatchError, OkdReleaseError, ReleaseError
-from okdrelease.payload import image as release_image
+from okdrelease.openshift.imagestream import ImageStream
+from okdrelease.openshift.labels import BASE_DIGEST_LABEL
+from okdrelease.openshift.metadata import load_release_metadata
 from okdrelease.payload.context import Run
-from okdrelease.payload.imagestream import ImageStream
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
-from okdrelease.payload.metadata import load_release_metadata
 from okdrelease.payload.plan import Plan
 from okdrelease.payload.resolve import ResolvedImage, describe_registry_error, tampered
 from okdrelease.reference import ImageReference, RegistryLocation, parse_location
@@ -69,7 +69,7 @@ def _load(resolved: ResolvedImage, plan: Plan) -> Inputs:
         ordered=tuple(t.name for t in kept),
         inherited_name=stream.name,
         inherited_metadata=metadata.metadata,
-        inherited_previous=tuple(metadata.previous),
+        inherited_previous=tuple(metadata.previous or ()),
         inherited_next=tuple(metadata.next or ()),
         from_release_digest=resolved.digest,
         canonical_created=stream.creation_timestamp,
@@ -94,7 +94,7 @@ def _base_tag(stream: ImageStream, base_digest: str) -> str | None:
 
 def _with_base(inputs: Inputs, resolved: ResolvedImage, plan: Plan, run: Run) -> Inputs:
     """Find the base image among the release's tags (or fall back to the release itself, Q7)."""
-    base_digest = resolved.labels.get(release_image.BASE_DIGEST_LABEL, "")
+    base_digest = resolved.labels.get(BASE_DIGEST_LABEL, "")
     if plan.options.to_image_base or not base_digest or inputs.stream is None:
         return inputs
     found = _base_tag(inputs.stream, base_digest)

@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.semver import go_quote
+from okdrelease.gocompat.strconv import go_quote
 
 __all__ = [
     "GoCustom",

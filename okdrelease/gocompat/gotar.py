@@ -81,7 +81,8 @@ def _to_ascii(raw: bytes) -> bytes:
 
 def _fits_octal(size: int, value: int) -> bool:
     """Return True if ``value`` fits a NUL-terminated octal field of ``size`` bytes."""
-    return 0 <= value < 8 ** (size - 1)
+    limit: int = 8 ** (size - 1)
+    return 0 <= value < limit
 
 
 def _split_ustar_path(name: bytes) -> tuple[bytes, bytes] | None:

@@ -3,52 +3,21 @@
 from __future__ import annotations
 
 import functools
-import unicodedata
 
 import attrs
 
 from okdrelease.errors import ReleaseError
+from okdrelease.gocompat.strconv import go_quote
 
 __all__ = ["SemverError", "Version", "go_quote", "parse"]
 
 _NUMBERS = frozenset("0123456789")
 _ALPHANUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
 _MAX_UINT64 = (1 << 64) - 1
-_GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 
 
 class SemverError(ReleaseError):
     """A string is not a strict semantic version; the message is blang/semver's."""
-
-
-def _go_printable(ch: str) -> bool:
-    """Return whether Go's strconv.IsPrint would accept ``ch`` (letters, marks, numbers, punctuation, symbols, ASCII space)."""
-    if ch == " ":
-        return True
-    return unicodedata.category(ch)[0] in "LMNPS"
-
-
-def go_quote(text: str) -> str:
-    """Return ``text`` quoted like Go's ``%q`` / strconv.Quote."""
-    out = ['"']
-    for ch in text:
-        code = ord(ch)
-        if ch in ('"', "\\"):
-            out.append("\\" + ch)
-        elif 0xDC80 <= code <= 0xDCFF:  # a raw byte smuggled in by surrogateescape
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif _go_printable(ch):
-            out.append(ch)
-        elif ch in _GO_ESCAPES:
-            out.append(_GO_ESCAPES[ch])
-        elif code < 0x80:
-            out.append(f"\\x{code:02x}")
-        elif code < 0x10000:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(f"\\U{code:08x}")
-    out.append('"')
-    return "".join(out)
 
 
 def _contains_only(text: str, allowed: frozenset[str]) -> bool:

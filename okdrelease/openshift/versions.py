@@ -9,8 +9,9 @@ from collections.abc import Mapping, Sequence
 import attrs
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload import semver
-from okdrelease.payload.semver import go_quote
+from okdrelease.gocompat import semver
+from okdrelease.gocompat.strconv import go_quote, go_trim_space
+from okdrelease.openshift.labels import BUILD_VERSION_DISPLAY_NAMES, BUILD_VERSIONS
 
 __all__ = [
     "ALLOWED_COMPONENTS",
@@ -19,27 +20,20 @@ __all__ = [
     "ComponentVersion",
     "aggregate_release_versions",
     "format_component_versions",
-    "go_trim_space",
     "parse_component_versions",
 ]
 
 log = logging.getLogger(__name__)
 
 ALLOWED_COMPONENTS = ("kubernetes", "machine-os", "kernel", "crio", "kubectl", "kubernetes-tests")
-ANNOTATION_BUILD_VERSIONS = "io.openshift.build.versions"
-ANNOTATION_BUILD_VERSIONS_DISPLAY_NAMES = "io.openshift.build.version-display-names"
+ANNOTATION_BUILD_VERSIONS = BUILD_VERSIONS
+ANNOTATION_BUILD_VERSIONS_DISPLAY_NAMES = BUILD_VERSION_DISPLAY_NAMES
 
 _KEY_RE = re.compile(r"[a-z0-9]+[\-a-z0-9]*[a-z0-9]+")
 # Go's \s is [\t\n\f\r ]; Go's $ (no multiline flag) is the end of the text: hence fullmatch.
 _DISPLAY_NAME_RE = re.compile(r"[a-zA-Z0-9\-:\t\n\f\r ().]+")
 # unicode.IsSpace, which strings.TrimSpace uses (Python's str.strip also strips \x1c-\x1f).
-_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 _KUBECTL_AUTHORITATIVE_TAGS = ("cli", "cli-artifacts")
-
-
-def go_trim_space(text: str) -> str:
-    """Return ``text`` without leading/trailing white space, like Go's strings.TrimSpace."""
-    return text.strip(_GO_SPACE)
 
 
 @attrs.frozen

@@ -8,8 +8,8 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload import semver
-from okdrelease.payload.gojson import (
+from okdrelease.gocompat import semver
+from okdrelease.gocompat.gojson import (
     GoJSONError,
     GoMap,
     GoSlice,
@@ -44,19 +44,33 @@ _CINCINNATI = GoStruct(
 
 @attrs.frozen
 class CincinnatiMetadata:
-    """The ``release-metadata`` document; ``metadata`` holds Go interface{} values (float numbers)."""
+    """The ``release-metadata`` document (spec §1.3); ``metadata`` holds Go interface{} values.
+
+    ``previous`` is None when a document read from a release has none (Go's nil slice, null).
+    """
 
     version: str
-    previous: tuple[str, ...] = ()
-    next: tuple[str, ...] = ()
+    previous: tuple[str, ...] | None = ()
+    next: tuple[str, ...] | None = ()
     metadata: dict[str, Any] | None = None
     kind: str = CINCINNATI_KIND
 
-    def to_json(self) -> bytes:
-        """Return the document as oc writes it: MarshalIndent, two spaces, no trailing newline."""
-        doc: dict[str, Any] = {"kind": self.kind, "version": self.version, "previous": list(self.previous)}
+    def to_go(self) -> dict[str, Any]:
+        """The Go struct as a JSON object: kind, version, previous (null when absent), [next], [metadata]."""
+        doc: dict[str, Any] = {
+            "kind": self.kind,
+            "version": self.version,
+            "previous": list(self.previous) if self.previous is not None else None,
+        }
         if self.next:
             doc["next"] = list(self.next)
+        if self.metadata:
+            doc["metadata"] = self.metadata
+        return doc
+
+    def to_json(self) -> bytes:
+        """Return the document as oc writes it: MarshalIndent, two spaces, no trailing newline."""
+        doc = self.to_go()
         if self.metadata:
             doc["metadata"] = to_interface(self.metadata)
         return marshal_indent(doc)

@@ -1,19 +1,18 @@
-"""The ``image.openshift.io/v1`` ImageStream of ``image-references`` (spec §1.2, §13.5) and input resolution (§3.3.2, §3.5)."""
+"""The ``image.openshift.io/v1`` ImageStream of ``image-references`` (spec §1.2, §13.5): model, Go encoding, loading."""
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import logging
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 import yaml
 
 from okdrelease.errors import ReleaseError
-from okdrelease.payload.gojson import (
+from okdrelease.gocompat.gojson import (
     GoCustom,
     GoJSONError,
     GoMap,
@@ -27,6 +26,7 @@ from okdrelease.payload.gojson import (
     marshal_indent,
     sorted_map,
 )
+from okdrelease.openshift.labels import OVERRIDE_ANNOTATION
 
 __all__ = [
     "API_VERSION",
@@ -39,11 +39,9 @@ __all__ = [
     "TagEventCondition",
     "TagImportPolicy",
     "TagReference",
-    "apply_mappings",
     "format_time",
     "load_image_stream",
     "parse_time",
-    "resolve_input_stream",
     "sort_tags",
     "validate_kind",
 ]
@@ -52,7 +50,6 @@ log = logging.getLogger(__name__)
 
 KIND = "ImageStream"
 API_VERSION = "image.openshift.io/v1"
-OVERRIDE_ANNOTATION = "io.openshift.release.override"
 _RFC3339_LAYOUT = "2006-01-02T15:04:05Z07:00"
 _RFC3339_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:Z|([+-])(\d{2}):(\d{2}))", re.ASCII
@@ -596,164 +593,6 @@ def validate_kind(stream: ImageStream | Mapping[str, Any]) -> None:
         kind, api_version = stream.get("kind"), stream.get("apiVersion")
     if kind != KIND or api_version != API_VERSION:
         raise ReleaseError("invalid kind/apiVersion")
-
-
-# --------------------------------------------------------------------------------------------
-# Docker references (just enough of §1.6 for reference-mode resolution)
-
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?)"
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
-_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-_REFERENCE_RE = re.compile(
-    rf"({_NAME})(?::([\w][\w.-]{{0,127}}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{{32,}}))?",
-    re.ASCII,
-)
-_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
-
-
-@attrs.frozen
-class _DockerReference:
-    """A parsed pull spec: repository (registry/namespace/name), tag and digest."""
-
-    repository: str
-    tag: str
-    digest: str
-
-
-def _parse_reference(spec: str) -> _DockerReference:
-    """Parse ``registry/ns/name[:tag][@digest]`` with the Docker grammar and its error texts."""
-    match = _REFERENCE_RE.fullmatch(spec)
-    if match is None:
-        if not spec:
-            raise ReleaseError("repository name must have at least one component")
-        if _REFERENCE_RE.fullmatch(spec.lower()) is not None:
-            raise ReleaseError("repository name must be lowercase")
-        raise ReleaseError("invalid reference format")
-    repository, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
-    if len(repository) > 255:
-        raise ReleaseError("repository name must not be more than 255 characters")
-    if digest:
-        algorithm, _, hex_part = digest.partition(":")
-        expected = _DIGEST_LENGTHS.get(algorithm)
-        if expected is None:
-            raise ReleaseError("unsupported digest algorithm")
-        if len(hex_part) != expected:
-            raise ReleaseError("invalid checksum digest length")
-        if not re.fullmatch(r"[a-f0-9]+", hex_part):
-            raise ReleaseError("invalid checksum digest format")
-    return _DockerReference(repository, tag, digest)
-
-
-# --------------------------------------------------------------------------------------------
-# Reference-mode resolution (§3.3.2) and finalising (§3.5)
-
-
-def _not_imported(name: str) -> ReleaseError:
-    return ReleaseError(f'the tag "{name}" in the source input stream has not been imported yet')
-
-
-def _import_failed(events: NamedTagEventList) -> bool:
-    """Q28: any ImportSuccess condition whose status is not the literal "Success" counts as a failure."""
-    return any(c.type == "ImportSuccess" and c.status != "Success" for c in events.conditions)
-
-
-def resolve_input_stream(
-    source: ImageStream, reference_mode: str, exclude: Collection[str]
-) -> tuple[list[TagReference], list[str]]:
-    """Turn an input stream's spec and status tags into release tags (spec §3.3.2); return (tags, names)."""
-    if reference_mode not in ("", "public", "source"):
-        raise ReleaseError('supported reference modes are: "public" (default) and "source"')
-    force_external = reference_mode in ("", "public")
-    internal = source.status_docker_image_repository
-    external = source.public_docker_image_repository
-    if force_external and not external:
-        raise ReleaseError(
-            "only image streams or releases with public image repositories can be the source for releases "
-            "when using the default --reference-mode"
-        )
-
-    def pullspec(spec: str, image_id: str) -> str:
-        # Q35: sources in the internal registry are always replaced by the public repository.
-        if internal and spec.startswith(internal):
-            spec = ""
-        if (force_external or not spec) and external:
-            return f"{external}@{image_id}"
-        return spec
-
-    def copy_with(tag: TagReference, spec: str) -> TagReference:
-        result = copy.deepcopy(tag)
-        result.from_ = ObjectReference(kind="DockerImage", name=spec)
-        return result
-
-    tags: list[TagReference] = []
-    covered: set[str] = set()
-    for tag in source.tags:
-        if tag.name in exclude:
-            continue
-        events = source.status_tag(tag.name)
-        if tag.generation is not None and events is not None and events.items:
-            if tag.generation > events.items[0].generation:
-                raise _not_imported(tag.name)
-            continue
-        if tag.from_ is None or tag.from_.kind != "DockerImage":
-            continue
-        ref = _parse_reference(tag.from_.name)
-        if ref.digest:
-            spec = pullspec(tag.from_.name, ref.digest)
-            if not spec:
-                continue
-            tags.append(copy_with(tag, spec))
-            covered.add(tag.name)
-        elif ref.tag:
-            if events is None:
-                continue
-            if not events.items:
-                if _import_failed(events):
-                    raise _not_imported(tag.name)
-                continue
-            latest = events.items[0]
-            if not latest.image:
-                raise ReleaseError(f'the tag "{tag.name}" in the source input stream has no image id')
-            tags.append(copy_with(tag, pullspec(latest.docker_image_reference, latest.image)))
-            covered.add(tag.name)
-    for events in source.status_tags:
-        if events.tag in covered or events.tag in exclude:
-            continue
-        if not events.items:
-            if _import_failed(events):
-                raise _not_imported(events.tag)
-            continue
-        latest = events.items[0]
-        if not latest.image:
-            continue
-        spec = pullspec(latest.docker_image_reference, latest.image)
-        if not spec:
-            continue
-        try:
-            ref = _parse_reference(spec)
-        except ReleaseError as err:
-            raise ReleaseError(
-                f'the tag "{events.tag}" points to source "{spec}" which is not valid'
-            ) from err
-        tags.append(TagReference.docker_image(events.tag, f"{ref.repository}@{latest.image}"))
-    return tags, [t.name for t in tags]
-
-
-def apply_mappings(
-    stream: ImageStream, mappings: Sequence[tuple[str, str]], exclude: Collection[str], ordered: list[str]
-) -> None:
-    """Apply ``SRC=DST`` overrides (spec §3.5 step 3), appending each SRC to ``ordered`` (Q6)."""
-    for src, dst in mappings:
-        if src in exclude:
-            continue
-        ordered.append(src)
-        tag = next((t for t in stream.tags if t.name == src), None)
-        if tag is None:
-            tag = TagReference(name=src)
-            stream.tags.append(tag)
-        tag.annotations = {OVERRIDE_ANNOTATION: "true"}
-        tag.from_ = ObjectReference(kind="DockerImage", name=dst)
 
 
 def sort_tags(stream: ImageStream) -> None:
