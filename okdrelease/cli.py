@@ -14,6 +14,7 @@ from typing import Any
 
 from okdrelease import __version__
 from okdrelease._cli.common import Parser, add_false_marker, normalize_bool_args
+from okdrelease._cli.progress import Reporter, ReporterLogHandler
 from okdrelease.errors import OkdReleaseError, UsageError
 
 #: Subcommand modules under okdrelease._cli, in help order.
@@ -29,8 +30,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--version", action=_VersionAction, help="print the versions of okdrelease and its key libraries"
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages on stderr")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="also trace every registry request on stderr (method, URL, status, bytes, time); -vv: debug logs",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr, only errors")
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="json: every stderr line is a JSON object (messages, requests with -v, summary, errors)",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMANDS:
         try:
@@ -47,13 +60,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_common_flags(sub: argparse.ArgumentParser) -> None:
-    """Accept -q and -v after the subcommand too (their values default to the top-level ones)."""
+    """Accept -q, -v and --log-format after the subcommand too (their defaults are the top-level ones)."""
     for flags, kwargs in (
-        (("-q", "--quiet"), {"action": "store_true", "help": "no progress messages on stderr"}),
-        (("-v", "--verbose"), {"action": "count", "help": "more logging on stderr"}),
+        (("-q", "--quiet"), {"action": "store_true", "help": "no progress on stderr, only errors"}),
+        (
+            ("-v", "--verbose"),
+            {"action": "count", "help": "trace registry requests on stderr; -vv: debug logs"},
+        ),
+        (("--log-format",), {"choices": ("text", "json"), "help": "json: JSON objects on stderr"}),
     ):
         try:
-            sub.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+            sub.add_argument(*flags, default=argparse.SUPPRESS, **kwargs)
         except argparse.ArgumentError:
             continue  # the subcommand defines it itself
 
@@ -147,23 +164,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s: %(name)s: %(message)s", stream=sys.stderr)
+    reporter = Reporter(
+        sys.stderr, quiet=args.quiet, verbose=args.verbose, json_log=args.log_format == "json"
+    )
+    args.reporter = reporter
+    logger = logging.getLogger("okdrelease")
+    handler = ReporterLogHandler(reporter, logging.WARNING - 10 * min(args.verbose, 2))
+    logger.addHandler(handler)
+    saved_level = logger.level
+    logger.setLevel(min(handler.level, logging.WARNING))
     try:
-        return int(args.func(args) or 0)
+        code, message = _run(args)
+        if message is not None:
+            reporter.error(message)
+        return code
+    finally:
+        reporter.close()
+        logger.removeHandler(handler)
+        logger.setLevel(saved_level)
+
+
+def _run(args: argparse.Namespace) -> tuple[int, str | None]:
+    """Run the subcommand: (exit code, error message or None); no traceback reaches a user."""
+    try:
+        return int(args.func(args) or 0), None
     except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        return 2, str(err)
     except OkdReleaseError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return 1, str(err)
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+        return 130, "interrupted"
     except BrokenPipeError:
-        return 1
+        return 1, None
     except Exception as err:  # noqa: BLE001 - no traceback reaches a CLI user
         if os.environ.get("OKDRELEASE_DEBUG"):
             raise
-        print(f"error: internal error: {type(err).__name__}: {err}", file=sys.stderr)
-        return 1
+        return 1, f"internal error: {type(err).__name__}: {err}"

@@ -223,6 +223,7 @@ def transport_options(args: argparse.Namespace) -> TransportOptions:
     if args.retry_times < 0:
         raise UsageError(f"--retry-times must not be negative (got {args.retry_times})")
     return TransportOptions(
+        events=getattr(args, "reporter", None),
         authfile=args.authfile,
         insecure=insecure,
         insecure_registries=frozenset(args.insecure_registry or ()),
@@ -246,7 +247,15 @@ def env_flag(name: str) -> bool:
 
 
 def progress_printer(args: argparse.Namespace) -> Callable[[str], None]:
-    """Return a thread-safe callback that writes whole progress lines to stderr unless --quiet."""
+    """Return a thread-safe callback that shows whole progress lines on stderr unless --quiet.
+
+    Lines go through the run's ``Reporter`` (``args.reporter``, set by ``okdrelease.cli.main``) so
+    they respect the bar and ``--log-format json``; without one they are written to stderr.
+    """
+    reporter = getattr(args, "reporter", None)
+    if reporter is not None:
+        line: Callable[[str], None] = reporter.line
+        return line
     if getattr(args, "quiet", False):
         return lambda _line: None
     lock = threading.Lock()

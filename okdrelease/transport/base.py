@@ -8,6 +8,7 @@ from typing import BinaryIO, Protocol, runtime_checkable
 import attrs
 
 from okdrelease.errors import UsageError
+from okdrelease.events import EventSink
 from okdrelease.oci.model import AnyManifest, Descriptor
 from okdrelease.reference import ImageLocation
 from okdrelease.transport.http import RetryPolicy
@@ -60,6 +61,8 @@ class TransportOptions:
     timeout: float = 60.0
     chunk_size: int = 0  # 0 = monolithic uploads; > 0 = chunked PATCH uploads of this size
     user_agent: str = "okdrelease"
+    #: Told about every answered HTTP request (okdrelease.events); None: nobody listens.
+    events: EventSink | None = attrs.field(default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.timeout <= 0:

@@ -37,6 +37,7 @@ from okdrelease.errors import (
     RegistryError,
     UnauthorizedError,
 )
+from okdrelease.events import response_hook
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest, validate_digest, verify_bytes
 from okdrelease.oci.layers import RawReader, read_full
@@ -238,6 +239,8 @@ class RegistryClient:
 
     def _new_session(self, host: str, insecure: bool) -> requests.Session:
         session = new_session(self.options.user_agent, self.options.max_per_registry)
+        if self.options.events is not None:
+            session.hooks["response"].append(response_hook(self.options.events))
         if not insecure:
             self._mount_tls(session, host)
         return session
