@@ -15,8 +15,9 @@ import pytest
 from cryptography.utils import CryptographyDeprecationWarning
 
 from okdrelease import __version__
-from okdrelease._cli.common import CLUSTER_FLAGS, normalize_bool_args
+from okdrelease._cli.common import CLUSTER_FLAGS, normalize_bool_args, parse_creds
 from okdrelease.cli import SUBCOMMANDS, build_parser, main, quiet_dependencies
+from okdrelease.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -223,3 +224,24 @@ def test_flags_and_values_that_look_like_flags_still_parse() -> None:
         normalize_bool_args(["new", "--to-file", "-", "--insecure=false", "-vv"], parser)
     )
     assert (args.to_file, args.insecure, args.verbose) == ("-", False, 2)
+
+
+def test_creds_prompt_for_a_missing_password_only_on_a_terminal() -> None:
+    asked: list[str] = []
+
+    def prompt(text: str) -> str:
+        asked.append(text)
+        return "typed"
+
+    assert parse_creds("alice:s3:cret", prompt=prompt, interactive=True) == ("alice", "s3:cret")
+    assert parse_creds("alice:", prompt=prompt, interactive=True) == ("alice", "")
+    assert asked == []
+    assert parse_creds("alice", prompt=prompt, interactive=True) == ("alice", "typed")
+    assert asked == ["Password for alice: "]
+    with pytest.raises(
+        UsageError, match="^--src-creds alice: no password given and standard input is not a terminal"
+    ):
+        parse_creds("alice", flag="--src-creds", prompt=prompt, interactive=False)
+    with pytest.raises(UsageError, match=r"^credentials must be USERNAME\[:PASSWORD\]$"):
+        parse_creds(":pw")
+    assert parse_creds(None) is None and parse_creds("") is None

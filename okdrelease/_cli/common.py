@@ -200,14 +200,36 @@ def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
     )
 
 
-def parse_creds(value: str | None) -> tuple[str, str] | None:
-    """Parse ``USER[:PASSWORD]`` (skopeo's --creds form)."""
+def parse_creds(
+    value: str | None,
+    *,
+    flag: str = "credentials",
+    prompt: Callable[[str], str] | None = None,
+    interactive: bool | None = None,
+) -> tuple[str, str] | None:
+    """Parse ``USER[:PASSWORD]`` (skopeo's --creds form); ask for a missing password on a terminal.
+
+    ``USER:`` is an empty password. ``USER`` alone prompts (without echo) when standard input is
+    a terminal, and is a usage error otherwise, rather than trying an empty password.
+    """
     if not value:
         return None
-    user, _, password = value.partition(":")
+    user, colon, password = value.partition(":")
     if not user:
-        raise UsageError("credentials must be USERNAME[:PASSWORD]")
-    return user, password
+        raise UsageError(f"{flag} must be USERNAME[:PASSWORD]")
+    if colon:
+        return user, password
+    if interactive is None:
+        interactive = sys.stdin.isatty()
+    if not interactive:
+        raise UsageError(
+            f"{flag} {user}: no password given and standard input is not a terminal to ask for it"
+        )
+    if prompt is None:
+        import getpass
+
+        prompt = getpass.getpass
+    return user, prompt(f"Password for {user}: ")
 
 
 def transport_options(args: argparse.Namespace) -> TransportOptions:
