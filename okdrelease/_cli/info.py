@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from okdrelease._cli.common import add_registry_flags, progress_printer, transport_options
+from okdrelease._cli.common import add_registry_flags, transport_options
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.reference import ImageReference
 from okdrelease.release import info as fmt
@@ -36,7 +36,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="check that every component image is reachable")
     p.add_argument("--image-for", metavar="NAME", help="print the pull spec of one component")
     p.add_argument("--include-images", action="store_true", help="fetch component images (JSON images)")
-    p.add_argument("-o", "--output", default="", help="json, name, pullspec or digest")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="",
+        help="json, name, pullspec, digest, or a template: jsonpath=, jsonpath-file=, jsonpath-as-json=, "
+        "template=, go-template=, templatefile=, go-template-file= (see the README for the supported subset)",
+    )
     p.add_argument("--filter-by-os", metavar="REGEX", help="platform of a manifest-listed release (os/arch)")
     add_registry_flags(p)
     p.set_defaults(func=run)
@@ -51,8 +57,7 @@ def _validate(args: argparse.Namespace) -> None:
         )
     if args.output and args.image_for:
         raise UsageError("--output and --image-for may not both be specified")
-    if args.output not in ("", "json", "name", "pullspec", "digest"):
-        raise UsageError("--output only supports json, pullspec, digest, name")
+    fmt.check_output(args.output)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,7 +119,6 @@ def _describe_one(
             transport,
             platform=platform,
             workers=args.max_per_registry,
-            progress=progress_printer(args) if args.verify or args.size else None,
         )
     if args.verify:
         problems = verify_images(info)
@@ -134,25 +138,16 @@ def _describe_one(
         return
     if args.output == "json":
         sys.stdout.write(fmt.render_json(info))
+    elif args.output.split("=", 1)[0] in fmt.TEMPLATE_FORMATS:
+        sys.stdout.write(fmt.render_template_output(info, args.output))
     elif args.output in ("name", "pullspec", "digest"):
         _print_list(info, args.output)
     elif args.contents:
         _print_contents(info)
-    elif args.size:
-        sys.stdout.write(fmt.describe_size(info))
-        for warning in info.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
     else:
-        view = (
-            "commits"
-            if args.commits
-            else "commit-urls"
-            if args.commit_urls
-            else "pullspecs"
-            if args.pullspecs
-            else "digest"
+        sys.stdout.write(
+            fmt.describe(info, view=fmt.image_view(args.commits, args.commit_urls, args.pullspecs, args.size))
         )
-        sys.stdout.write(fmt.describe(info, view=view))
 
 
 def _print_list(info: ReleaseInfo, what: str) -> None:

@@ -5,25 +5,27 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from okdrelease.errors import OkdReleaseError
+import attrs
+
+from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.goconfig import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
-from okdrelease.gocompat.gojson import format_float, marshal_indent, sorted_map
+from okdrelease.gocompat.gojson import marshal_indent, sorted_map
+from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.tabwriter import TabWriter
 from okdrelease.reference import ImageReference
 from okdrelease.release.diff import ANNOTATION_COMMIT, ANNOTATION_SOURCE, ImageChange, ReleaseComparison
-from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag
+from okdrelease.release.read import CincinnatiMetadata, ComponentImage, ReleaseInfo, ReleaseTag
 
 log = logging.getLogger(__name__)
 
 ZERO_TIME = "0001-01-01T00:00:00Z"
 
-IMAGE_VIEWS = ("digest", "pullspecs", "commits", "commit-urls")
+IMAGE_VIEWS = ("digest", "pullspecs", "commits", "commit-urls", "size")
 
 
 def go_value(value: Any) -> str:
@@ -37,37 +39,12 @@ def go_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)):
-        return _go_g(float(value))
+        return format_float_g(float(value))
     if isinstance(value, list):
         return "[" + " ".join(go_value(item) for item in value) + "]"
     if isinstance(value, Mapping):
         return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in sorted(value)) + "]"
     return str(value)
-
-
-def _go_g(value: float) -> str:
-    """Go ``%v`` of a float64: shortest digits, %e form for exponents below -4 or from 6 up."""
-    if math.isinf(value) or math.isnan(value):
-        return {math.inf: "+Inf", -math.inf: "-Inf"}.get(value, "NaN")
-    if value == 0:
-        return "-0" if math.copysign(1, value) < 0 else "0"
-    digits, exponent = _shortest(value)
-    if exponent < -4 or exponent >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        sign = "-" if value < 0 else ""
-        return f"{sign}{mantissa}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    return format_float(value)
-
-
-def _shortest(value: float) -> tuple[str, int]:
-    text = repr(abs(value))
-    mantissa, _, exp = text.partition("e")
-    whole, _, frac = mantissa.partition(".")
-    digits = (whole + frac).lstrip("0")
-    point = len(whole) + (int(exp) if exp else 0)
-    leading = len(whole + frac) - len((whole + frac).lstrip("0"))
-    digits = digits.rstrip("0") or "0"
-    return digits, point - leading - 1
 
 
 def short_duration(seconds: float) -> str:
@@ -143,11 +120,50 @@ def commit_url(location: str, commit: str) -> str:
     return f"{location} {commit}"
 
 
-def describe(info: ReleaseInfo, *, view: str = "digest") -> str:
-    """The default human output of ``info`` (``view``: digest, pullspecs, commits, commit-urls)."""
+def image_view(commits: bool, commit_urls: bool, pullspecs: bool, size: bool) -> str:
+    """The images view chosen by oc's flags (at most one is set; the digest view otherwise)."""
+    for chosen, view in (
+        (commits, "commits"),
+        (commit_urls, "commit-urls"),
+        (pullspecs, "pullspecs"),
+        (size, "size"),
+    ):
+        if chosen:
+            return view
+    return "digest"
+
+
+def describe(info: ReleaseInfo, *, view: str = "digest", now: datetime.datetime | None = None) -> str:
+    """The default human output of ``info`` (``view``: digest, pullspecs, commits, commit-urls, size)."""
     if view not in IMAGE_VIEWS:
         raise ValueError(f"unknown image view {view!r}")
     w = TabWriter(0, 4, 1)
+    _describe_header(w, info)
+    if info.metadata is not None:
+        _describe_metadata(w, info.metadata)
+    if info.display_versions:
+        w.write("\nComponent Versions:\n")
+        for key in sorted(info.display_versions):
+            version = info.display_versions[key]
+            w.write(f"  {key}\t{version.version}\t{version.display_name}\n")
+    w.flush()
+    section = TabWriter(0, 4, 1)
+    section.write("\nImages:\n")
+    if view == "size":
+        _describe_sizes(section, info, now or datetime.datetime.now(datetime.UTC))
+    else:
+        _describe_images(section, info, view)
+    out = [w.getvalue(), section.getvalue()]
+    if info.warnings:
+        section = TabWriter(0, 4, 1)
+        section.write("\nWarnings:\n")
+        for warning in info.warnings:
+            section.write(f"* {warning}\n")
+        out.append(section.getvalue())
+    return "".join(out) + "\n"
+
+
+def _describe_header(w: TabWriter, info: ReleaseInfo) -> None:
     w.write(f"Name:\t{info.preferred_name}\n")
     w.write(f"Digest:\t{info.display_digest}\n")
     w.write(f"Created:\t{created_text(info)}\n")
@@ -157,102 +173,122 @@ def describe(info: ReleaseInfo, *, view: str = "digest") -> str:
         w.write(f"Metadata files:\t{len(info.unknown_files)}\n")
     w.write("\n")
     w.write(f"Pull From:\t{info.pull_from}\n")
+
+
+def _describe_metadata(w: TabWriter, meta: CincinnatiMetadata) -> None:
+    w.write("\nRelease Metadata:\n")
+    w.write(f"  Version:\t{meta.version}\n")
+    upgrades = [v for v in meta.previous or () if v]
+    w.write(f"  Upgrades:\t{', '.join(sort_versions(upgrades)) if upgrades else '<none>'}\n")
+    if meta.next:
+        w.write(f"  Next:\t{', '.join(sort_versions(list(meta.next)))}\n")
     w.flush()
-    if info.metadata is not None:
-        meta = info.metadata
-        w.write("\nRelease Metadata:\n")
-        w.write(f"  Version:\t{meta.version}\n")
-        upgrades = [v for v in meta.previous or () if v]
-        w.write(f"  Upgrades:\t{', '.join(sort_versions(upgrades)) if upgrades else '<none>'}\n")
-        if meta.next:
-            w.write(f"  Next:\t{', '.join(sort_versions(list(meta.next)))}\n")
-        w.flush()
-        w.write("  Metadata:\n")
-        extra = meta.metadata or {}
-        for key in sorted(extra):
-            value = extra[key]
-            if value in ("", [], {}, None):
-                continue
-            w.write(f"    {key}:\t{go_value(value)}\n")
-        w.flush()
-    if info.display_versions:
-        w.write("\nComponent Versions:\n")
-        for key in sorted(info.display_versions):
-            version = info.display_versions[key]
-            w.write(f"  {key}\t{version.version}\t{version.display_name}\n")
-        w.flush()
-    w.write("\nImages:\n")
-    if view == "commits":
-        w.write("  NAME\tREPO\tCOMMIT\t\n")
-    elif view == "commit-urls":
-        w.write("  NAME\tURL\t\n")
-    elif view == "pullspecs":
-        w.write("  NAME\tPULL SPEC\n")
-    else:
-        w.write("  NAME\tDIGEST\n")
+    w.write("  Metadata:\n")
+    extra = meta.metadata or {}
+    for key in sorted(extra):
+        value = extra[key]
+        if value in ("", [], {}, None):
+            continue
+        w.write(f"    {key}:\t{go_value(value)}\n")
+    w.flush()
+
+
+def _describe_images(w: TabWriter, info: ReleaseInfo, view: str) -> None:
+    header = {
+        "commits": "  NAME\tREPO\tCOMMIT\t\n",
+        "commit-urls": "  NAME\tURL\t\n",
+        "pullspecs": "  NAME\tPULL SPEC\n",
+        "digest": "  NAME\tDIGEST\n",
+    }
+    w.write(header[view])
     for tag in info.tags:
         if not tag.is_image:
             continue
+        source, commit = tag.annotation(ANNOTATION_SOURCE), tag.annotation(ANNOTATION_COMMIT)
         if view == "commits":
-            w.write(
-                f"  {tag.name}\t{tag.annotation(ANNOTATION_SOURCE)}\t{tag.annotation(ANNOTATION_COMMIT)}\n"
-            )
+            w.write(f"  {tag.name}\t{source}\t{commit}\n")
         elif view == "commit-urls":
-            url = commit_url(tag.annotation(ANNOTATION_SOURCE), tag.annotation(ANNOTATION_COMMIT))
-            w.write(f"  {tag.name}\t{url}\n")
+            w.write(f"  {tag.name}\t{commit_url(source, commit)}\n")
         elif view == "pullspecs":
             w.write(f"  {tag.name}\t{tag.from_name}\n")
         else:
             w.write(f"  {tag.name}\t{image_column(tag)}\n")
-    w.write("\n")
-    w.flush()
-    if info.warnings:
-        w.write("Warnings:\n")
-        for warning in info.warnings:
-            w.write(f"* {warning}\n")
-        w.write("\n")
-    return w.getvalue()
 
 
-def describe_size(info: ReleaseInfo, *, now: datetime.datetime | None = None) -> str:
-    """The ``--size`` table: per image age, layer count, size and size not shared with other images."""
+@attrs.frozen
+class LayerUse:
+    """How the component images of a release share layers: users per layer, sizes, base layers in order."""
+
+    counts: dict[str, int]
+    sizes: dict[str, int]
+    bases: tuple[str, ...]
+
+    @classmethod
+    def of(cls, images: Mapping[str, ComponentImage]) -> LayerUse:
+        """Count layer users over ``images`` (each image's first layer is its base)."""
+        counts: dict[str, int] = {}
+        sizes: dict[str, int] = {}
+        bases: dict[str, None] = {}
+        for image in images.values():
+            for index, layer in enumerate(image.layers):
+                if index == 0:
+                    bases[layer.digest] = None
+                counts[layer.digest] = counts.get(layer.digest, 0) + 1
+                sizes.setdefault(layer.digest, layer.size)
+        return cls(counts, sizes, tuple(bases))
+
+    @property
+    def total(self) -> int:
+        """Bytes of all distinct layers."""
+        return sum(self.sizes.values())
+
+
+def _describe_sizes(w: TabWriter, info: ReleaseInfo, now: datetime.datetime) -> None:
+    """oc's ``--size`` table: age, layers, size and unique size per image, a base column, the total."""
     images = info.images or {}
-    now = now or datetime.datetime.now(datetime.UTC)
-    users: dict[str, set[str]] = {}
-    sizes: dict[str, int] = {}
-    for entry in images.values():
-        for layer in entry.layers:
-            users.setdefault(layer.digest, set()).add(entry.name)
-            sizes[layer.digest] = layer.size
-    bases = {image.layers[0].digest for image in images.values() if image.layers}
-    w = TabWriter(0, 4, 1)
-    w.write("NAME\tAGE\tLAYERS\tSIZE MB\tUNIQUE MB\n")
+    use = LayerUse.of(images)
+    several_bases = len(use.bases) > 1
+    w.write(f"  NAME\t AGE\t LAYERS\t SIZE MB\t UNIQUE MB\t {'BASE' if several_bases else ''}\n")
+    covered: set[str] = set()
+    base_index: dict[str, int] = {}
     for tag in info.tags:
+        if not tag.is_image:
+            continue
         image = images.get(tag.name)
         if image is None:
+            w.write(f"  {tag.name}\t\t\t\t\t\n")
             continue
-        total = sum(layer.size for layer in image.layers)
-        unique = sum(layer.size for layer in image.layers if users[layer.digest] == {image.name})
+        base = ""
+        if several_bases and image.layers:
+            index = base_index.setdefault(image.layers[0].digest, len(base_index) + 1)
+            base = " " * (index - 1) + chr(ord("A") + index - 1) if len(use.bases) <= 5 else str(index)
+        size = sum(layer.size for layer in image.layers)
+        unshared = sum(layer.size for layer in image.layers if use.counts[layer.digest] <= 1)
+        if unshared == 0 and image.layers and image.layers[-1].digest not in covered:
+            unshared = image.layers[-1].size
+            covered.add(image.layers[-1].digest)
         when = parse_time(image.config.created if image.config else "")
         age = short_duration((now - when).total_seconds()) if when and when.tzinfo else ""
         w.write(
-            f"{tag.name}\t{age}\t{len(image.layers)}\t{total / 1024 / 1024:.1f}\t{unique / 1024 / 1024:.1f}\n"
+            f"  {tag.name}\t{age:>4}\t{len(image.layers):7d}\t{size / 1024 / 1024:8.1f}"
+            f"\t{unshared / 1024 / 1024:10.1f}\t {base}\n"
         )
-    w.flush()
-    total_size = sum(sizes.values())
-    line = f"{_human_size(total_size)} across {len(sizes)} layers"
-    if len(bases) > 1:
-        line += f", {len(bases)} different base images"
-    return w.getvalue() + "\n" + line + "\n"
+    w.write("\n")
+    line = f"  {human_size(use.total)} across {len(use.sizes)} layers"
+    if several_bases:
+        line += f", {len(use.bases)} different base images"
+    w.write(line + "\n")
 
 
-def _human_size(size: int) -> str:
+def human_size(size: float) -> str:
+    """docker/go-units ``HumanSize``: four significant digits, decimal units (``513.6kB``)."""
     value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.4g}{unit}"
+    units = ("B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB")
+    index = 0
+    while value >= 1000 and index < len(units) - 1:
         value /= 1000
-    return f"{value:.4g}TB"
+        index += 1
+    return f"{value:.4g}{units[index]}"
 
 
 def go_config(parsed: Mapping[str, Any]) -> dict[str, Any]:
@@ -304,7 +340,14 @@ def _history(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _descriptor(desc: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"mediaType": desc.media_type, "size": desc.size, "digest": desc.digest}
+    """A layer as distribution's Descriptor encodes it: mediaType, digest, size, urls, annotations, platform."""
+    out: dict[str, Any] = {}
+    if desc.media_type:
+        out["mediaType"] = desc.media_type
+    if desc.digest:
+        out["digest"] = desc.digest
+    if desc.size:
+        out["size"] = desc.size
     raw = desc.raw or {}
     if raw.get("urls"):
         out["urls"] = raw["urls"]
@@ -316,14 +359,20 @@ def _descriptor(desc: Any) -> dict[str, Any]:
 
 
 def _image_json(image: ComponentImage) -> dict[str, Any]:
+    """oc's Image: the pull spec as name; the config's size is the sum of the layer sizes, as oc computes it."""
+    config: dict[str, Any] | None = None
+    if image.config is not None:
+        parsed = dict(image.config.parsed)
+        parsed["size"] = sum(layer.size for layer in image.layers)
+        config = go_config(parsed)
     return {
-        "name": image.name,
+        "name": image.pullspec,
         "digest": image.digest,
         "contentDigest": image.content_digest,
         "listDigest": image.list_digest,
         "mediaType": image.media_type,
         "layers": [_descriptor(layer) for layer in image.layers],
-        "config": go_config(image.config.parsed) if image.config is not None else None,
+        "config": config,
     }
 
 
@@ -354,6 +403,56 @@ def info_json(info: ReleaseInfo) -> dict[str, Any]:
 def render_json(info: ReleaseInfo) -> str:
     """``info -o json``: Go MarshalIndent with two spaces plus a newline."""
     return marshal_indent(info_json(info)).decode("utf-8") + "\n"
+
+
+#: oc's ``--output`` values for ``info``, in the order its error message lists them.
+OUTPUT_FORMATS = (
+    "json",
+    "pullspec",
+    "digest",
+    "name",
+    "go-template",
+    "go-template-file",
+    "template",
+    "templatefile",
+    "jsonpath",
+    "jsonpath-as-json",
+    "jsonpath-file",
+)
+TEMPLATE_FORMATS = OUTPUT_FORMATS[4:]
+
+
+def check_output(output: str) -> None:
+    """Refuse an ``--output`` value oc refuses (only the part before ``=`` names the format)."""
+    name = output.split("=", 1)[0]
+    if output and name not in OUTPUT_FORMATS:
+        raise UsageError(f"--output only supports {', '.join(OUTPUT_FORMATS)}")
+    if name in TEMPLATE_FORMATS and not output.partition("=")[2]:
+        raise UsageError("template format specified but no template given")
+
+
+def _template_text(kind: str, argument: str) -> str:
+    if not kind.endswith("-file") and kind != "templatefile":
+        return argument
+    try:
+        with open(argument, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as err:
+        raise ReleaseError(f"error reading --template {argument}: {err.strerror or err}") from err
+
+
+def render_template_output(info: ReleaseInfo, output: str) -> str:
+    """``-o jsonpath=…``/``-o template=…`` (and the file variants) over oc's JSON of the release."""
+    from okdrelease.gocompat.gojson import loads_go_numbers
+    from okdrelease.gocompat.gotemplate import render_template
+    from okdrelease.gocompat.jsonpath import render_jsonpath
+
+    kind, _, argument = output.partition("=")
+    text = _template_text(kind, argument)
+    data = loads_go_numbers(marshal_indent(info_json(info)))
+    if kind.startswith("jsonpath"):
+        return render_jsonpath(text, data, go_value=go_value, as_json=kind == "jsonpath-as-json")
+    return render_template(text, data, go_value=go_value)
 
 
 def comparison_json(comparison: ReleaseComparison) -> dict[str, Any]:
@@ -417,7 +516,35 @@ def describe_comparison(
     if old.display_digest == new.display_digest:
         return "Releases are identical\n"
     clock = (now or (lambda: datetime.datetime.now(datetime.UTC)))()
+    out = [_comparison_header(old, new, clock)]
+    changes = comparison.changed_images
+    if changes:
+        width = max(len(name) for name in changes)
+        groups: dict[str, list[ImageChange]] = {"changed": [], "rebuilt": [], "added": [], "removed": []}
+        for name in sorted(changes):
+            groups[_change_kind(changes[name])].append(changes[name])
+        for title, kind in (("Images Changed:", "changed"), ("Images Rebuilt:", "rebuilt")):
+            if groups[kind]:
+                out.append(_changed_section(title, groups[kind], width, show_commit))
+        if groups["added"]:
+            out.append(_added_section(groups["added"], width, show_commit))
+        if groups["removed"]:
+            section = TabWriter(0, 4, 1, discard_empty=True)
+            section.write("\nImages Removed:\n")
+            for change in groups["removed"]:
+                section.write(f"  {change.name}\n")
+            out.append(section.getvalue())
+    out.append("\n")
+    return "".join(out)
 
+
+def _change_kind(change: ImageChange) -> str:
+    if change.old is not None and change.new is not None:
+        return "changed" if _commit_changed(change.old, change.new) else "rebuilt"
+    return "added" if change.new is not None else "removed"
+
+
+def _comparison_header(old: ReleaseInfo, new: ReleaseInfo, clock: datetime.datetime) -> str:
     def age(info: ReleaseInfo) -> str:
         when = parse_time(created_text(info))
         assert when is not None
@@ -438,62 +565,36 @@ def describe_comparison(
         w.write("Has Release Metadata:\tYes\t\n")
     elif new.metadata is not None:
         w.write("Has Release Metadata:\t\tYes\n")
-    w.flush()
-    out = [w.getvalue()]
-    changes = comparison.changed_images
-    if changes:
-        width = max(len(name) for name in changes)
+    return w.getvalue()
 
-        def justify(text: str) -> str:
-            return text + " " * (width - len(text))
 
-        changed: list[ImageChange] = []
-        rebuilt: list[ImageChange] = []
-        added: list[ImageChange] = []
-        removed: list[ImageChange] = []
-        for name in sorted(changes):
-            change = changes[name]
-            if change.old is not None and change.new is not None:
-                (changed if _commit_changed(change.old, change.new) else rebuilt).append(change)
-            elif change.new is not None:
-                added.append(change)
-            else:
-                removed.append(change)
-        for title, group in (("Images Changed:", changed), ("Images Rebuilt:", rebuilt)):
-            if not group:
-                continue
-            section = TabWriter(0, 4, 1, discard_empty=True)
-            section.write(f"\n{title}\n")
-            for change in group:
-                assert change.old is not None and change.new is not None
-                old_ref, new_ref = image_column(change.old), image_column(change.new)
-                if old_ref == new_ref:
-                    continue
-                if show_commit:
-                    section.write(
-                        f"  {justify(change.name)}\t{_git_diff_or_commit(change.old, change.new)}\n"
-                    )
-                else:
-                    section.write(f"  {justify(change.name)}\t{old_ref}\t{new_ref}\n")
-            out.append(section.getvalue())
-        if added:
-            section = TabWriter(0, 4, 1, discard_empty=True)
-            section.write("\nImages Added:\n")
-            for change in added:
-                assert change.new is not None
-                if show_commit:
-                    url = commit_url(
-                        change.new.annotation(ANNOTATION_SOURCE), change.new.annotation(ANNOTATION_COMMIT)
-                    )
-                    section.write(f"  {justify(change.name)}\t{url}\n")
-                else:
-                    section.write(f"  {justify(change.name)}\t{image_column(change.new)}\n")
-            out.append(section.getvalue())
-        if removed:
-            section = TabWriter(0, 4, 1, discard_empty=True)
-            section.write("\nImages Removed:\n")
-            for change in removed:
-                section.write(f"  {change.name}\n")
-            out.append(section.getvalue())
-    out.append("\n")
-    return "".join(out)
+def _changed_section(title: str, group: list[ImageChange], width: int, show_commit: bool) -> str:
+    section = TabWriter(0, 4, 1, discard_empty=True)
+    section.write(f"\n{title}\n")
+    for change in group:
+        assert change.old is not None and change.new is not None
+        old_ref, new_ref = image_column(change.old), image_column(change.new)
+        if old_ref == new_ref:
+            continue
+        name = change.name.ljust(width)
+        if show_commit:
+            section.write(f"  {name}\t{_git_diff_or_commit(change.old, change.new)}\n")
+        else:
+            section.write(f"  {name}\t{old_ref}\t{new_ref}\n")
+    return section.getvalue()
+
+
+def _added_section(group: list[ImageChange], width: int, show_commit: bool) -> str:
+    section = TabWriter(0, 4, 1, discard_empty=True)
+    section.write("\nImages Added:\n")
+    for change in group:
+        assert change.new is not None
+        name = change.name.ljust(width)
+        if show_commit:
+            url = commit_url(
+                change.new.annotation(ANNOTATION_SOURCE), change.new.annotation(ANNOTATION_COMMIT)
+            )
+            section.write(f"  {name}\t{url}\n")
+        else:
+            section.write(f"  {name}\t{image_column(change.new)}\n")
+    return section.getvalue()

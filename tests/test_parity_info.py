@@ -1,0 +1,81 @@
+"""``okdrelease info`` against the real ``oc adm release info`` on a release oc built from real OKD operators.
+
+Every output form oc has: the text views, ``--size`` (header block, oc's column formats, the total
+line), ``--verify``, ``-o json`` with and without ``--include-images`` (image names are pull specs,
+``config.size`` is the sum of the layers), ``-o name|pullspec|digest``, ``--contents`` and the
+JSONPath and Go template outputs. stdout, stderr and the exit code must be oc's.
+"""
+
+from __future__ import annotations
+
+import pytest
+from oc_oracle import OcRig, oc_release_rig, okd_run
+
+__all__ = ["oc_release_rig"]
+
+TEMPLATES = [
+    "jsonpath={.metadata}|{.nope}|{.metadata.previous}|{.displayVersions.kubernetes}"
+    '|{.references.spec.tags[0:2].name}|{.references.spec.tags[?(@.name=="cli")].from.name}'
+    "|{..creationTimestamp}|{.config.config.Labels}|{.images}|{.references.spec.tags[-1].name} {$.digest}",
+    'jsonpath={range .references.spec.tags[*]}{.name}{"\\t"}'
+    '{.annotations.io\\.openshift\\.build\\.commit\\.id}{"\\n"}{end}',
+    "jsonpath-as-json={.metadata.previous}",
+    "template={{.nope}}|{{.metadata.nope}}|{{.images}}|{{.metadata}}|{{.config.config.Labels}}"
+    "|{{len .references.spec.tags}}|{{.references.metadata.creationTimestamp}}",
+    "go-template={{range $i, $t := .references.spec.tags}}{{if lt $i 3}}{{$i}} {{$t.name}} "
+    '{{index $t.annotations "io.openshift.build.source-location"}}{{"\\n"}}{{end}}{{end}}'
+    '{{with .metadata}}{{.version}}{{else}}none{{end}} {{printf "%s-%v" .digest 5}} {{len .config.history}}'
+    '{{range $k, $v := .versionsTags}} {{$k}}={{$v}}{{end}}{{if eq .metadata.kind "x"}}no'
+    "{{else if .metadata.version}} yes{{end}}",
+    "template={{- range .displayVersions -}} {{.Version}} {{- end }}",
+    'template={{.config.architecture | printf "%q"}} {{not .images}} {{and .digest .image}} '
+    '{{or .images "fallback"}} {{print 1 2 "a" 3}}',
+]
+
+FORMS = [
+    [],
+    ["--pullspecs"],
+    ["--commits"],
+    ["--commit-urls"],
+    ["--size"],
+    ["--verify"],
+    ["-o", "json"],
+    ["--include-images", "-o", "json"],
+    ["-o", "name"],
+    ["-o", "pullspec"],
+    ["-o", "digest"],
+    ["--contents"],
+    ["--image-for", "cli"],
+    *[["-o", template] for template in TEMPLATES],
+    ["--include-images", "-o", "jsonpath={.images.cli.config.size} {.images.cli.name}"],
+]
+
+
+@pytest.mark.parametrize("args", FORMS, ids=[" ".join(form) or "default" for form in FORMS])
+def test_info_is_ocs(oc_release_rig: OcRig, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    """Same stdout, stderr (nothing: no progress lines) and exit code as oc."""
+    oc = oc_release_rig.oc_run(["info", *args, oc_release_rig.realistic])
+    okd = okd_run(["info", *args, oc_release_rig.realistic], capsys)
+    assert oc.code == 0, oc.err
+    assert okd == oc
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (
+            "yaml",
+            "error: --output only supports json, pullspec, digest, name, go-template, go-template-file, "
+            "template, templatefile, jsonpath, jsonpath-as-json, jsonpath-file\n",
+        ),
+        ("jsonpath", "error: template format specified but no template given\n"),
+    ],
+)
+def test_info_refuses_outputs_as_oc(
+    oc_release_rig: OcRig, output: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """oc's message for an unknown or empty output format (okdrelease exits 2 for usage errors, oc 1)."""
+    oc = oc_release_rig.oc_run(["info", "-o", output, oc_release_rig.realistic])
+    okd = okd_run(["info", "-o", output, oc_release_rig.realistic], capsys)
+    assert (oc.code, oc.out, oc.err) == (1, "", message)
+    assert (okd.code, okd.out, okd.err) == (2, "", message)
