@@ -80,7 +80,11 @@ def _length(headers: Any) -> int:
 
 
 def request_event(response: requests.Response) -> RequestDone:
-    """The event of an answered request (``seconds`` is the time until the response headers)."""
+    """The event of an answered request (``seconds`` is the time until the response headers).
+
+    Sizes come from ``Content-Length`` (none for a HEAD answer, which has no body); a streamed
+    upload without one counts as 0 bytes sent.
+    """
     request = response.request
     body = request.body
     sent = len(body) if isinstance(body, bytes | str) else _length(request.headers)
@@ -88,7 +92,7 @@ def request_event(response: requests.Response) -> RequestDone:
         method=str(request.method or ""),
         url=safe_url(str(request.url or response.url)),
         status=response.status_code,
-        received=_length(response.headers),
+        received=0 if request.method == "HEAD" else _length(response.headers),
         sent=sent,
         seconds=response.elapsed.total_seconds(),
     )

@@ -78,19 +78,20 @@ class Tally:
     def summary(self, seconds: float) -> str:
         """``84 requests in 2.1 s: 12 blobs fetched, …, 3.4 MB received, 1.2 MB sent``."""
         parts = [
-            f"{n} {what}"
-            for n, what in (
-                (self.fetched, "blobs fetched"),
-                (self.pushed, "blobs pushed"),
-                (self.mounted, "mounted"),
-                (self.present, "already present"),
-                (self.manifests_read, "manifests read"),
-                (self.manifests_pushed, "manifests pushed"),
+            f"{n} {noun if n == 1 else noun + 's'}{what}"
+            for n, noun, what in (
+                (self.fetched, "blob", " fetched"),
+                (self.pushed, "blob", " pushed"),
+                (self.mounted, "blob", " mounted"),
+                (self.present, "blob", " already present"),
+                (self.manifests_read, "manifest", " read"),
+                (self.manifests_pushed, "manifest", " pushed"),
             )
             if n
         ]
         parts += [f"{human_bytes(self.received)} received", f"{human_bytes(self.sent)} sent"]
-        return f"{self.requests} requests in {seconds:.1f} s: " + ", ".join(parts)
+        requests = f"{self.requests} request{'' if self.requests == 1 else 's'}"
+        return f"{requests} in {seconds:.1f} s: " + ", ".join(parts)
 
     def to_json(self) -> dict[str, int]:
         """The counters as a JSON object."""
