@@ -159,7 +159,10 @@ def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
         "--authfile",
         dest="authfile",
         metavar="PATH",
-        help="registry credentials file (default: REGISTRY_AUTH_FILE, containers and docker auth files)",
+        help=(
+            "registry credentials file, as oc's --registry-config and skopeo's --authfile (default: "
+            "$REGISTRY_AUTH_FILE, then containers' auth.json, then ~/.docker/config.json)"
+        ),
     )
     parser.add_argument(
         "--insecure",
@@ -170,7 +173,7 @@ def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
         "--tls-verify",
         action="store_true",
         default=None,
-        help="--tls-verify=false is the same as --insecure",
+        help="verify registries' TLS certificates (default true); --tls-verify=false is --insecure",
     )
     parser.add_argument(
         "--insecure-registry",
@@ -180,7 +183,10 @@ def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
         help="skip TLS verification and allow plain HTTP for this registry only (repeatable)",
     )
     parser.add_argument(
-        "--certificate-authority", dest="ca_file", metavar="PATH", help="extra CA bundle for registries"
+        "--certificate-authority",
+        dest="ca_file",
+        metavar="PATH",
+        help="PEM file of CA certificates to trust for every registry, besides the system's and certs.d/HOST/",
     )
     parser.add_argument(
         "--max-per-registry",
@@ -190,7 +196,11 @@ def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
         help="concurrent requests per registry (default 8)",
     )
     parser.add_argument(
-        "--retry-times", type=int, default=3, metavar="N", help="retries of each request on transient errors"
+        "--retry-times",
+        type=int,
+        default=3,
+        metavar="N",
+        help="retries of each request on transient errors (default 3)",
     )
     parser.add_argument(
         "--timeout",

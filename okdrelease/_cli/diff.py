@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from typing import Any
 
 from okdrelease._cli.common import add_registry_flags, transport_options
@@ -33,11 +34,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = subparsers.add_parser(
         "diff",
         help="compare two releases: components, versions, metadata, operator manifests",
-        description=(
+        description=textwrap.fill(
             "Compare two release images. A summary comes first: components added, removed and changed "
             "(old -> new version, digest, commit, source) and release metadata that changed. Then the "
             "operator manifests: files that changed only because image digests or versions moved are "
-            "folded into one line per operator, real edits are shown as unified diffs."
+            "folded into one line per operator, real edits are shown as unified diffs.",
+            width=78,
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
