@@ -93,7 +93,10 @@ class _VersionAction(argparse.Action):
 
 
 def version_lines() -> list[str]:
-    """``okdrelease X``, Python, then one line per key dependency (``name: not installed`` if absent)."""
+    """``okdrelease X``, Python, then one line per key dependency (``name: not installed`` if absent).
+
+    isal decides how fast gzip layers are read (okdrelease.oci.decompress falls back to zlib).
+    """
     import platform
 
     lines = [
@@ -107,6 +110,7 @@ def version_lines() -> list[str]:
         ("attrs", None),
         ("PyNaCl", None),
         ("zstandard", None),
+        ("isal", None),
     ):
         try:
             version = metadata.version(dist)
