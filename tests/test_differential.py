@@ -9,14 +9,21 @@ beyond the documented deviations (named in ``tests/differential/compare.py``). T
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from differential import cases
-from differential.harness import SeedReport, run_scenario
+from differential.harness import SeedReport, run_scenario, run_seed
 from differential.runner import OC_WRAPPER, Session, oc_binary
 from registry_rig import RegistryInfo
+
+
+def _seeds() -> list[int]:
+    first, _, last = os.environ.get("OKD_DIFF_SEEDS", "0-9").partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
 
 CHECKS = ("new", "info", "extract")
 
@@ -29,6 +36,12 @@ def session(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactor
     oc = oc_binary()
     assert oc is not None
     yield Session(registry_http.host, oc, Path(tmp_path_factory.mktemp("differential")))
+
+
+@pytest.mark.parametrize("seed", _seeds())
+def test_seed_matches_oc(session: Session, seed: int) -> None:
+    """oc and okdrelease agree on the seed's scenario, up to the documented deviations."""
+    _assert_same(run_seed(session, seed, CHECKS))
 
 
 def _assert_same(report: SeedReport) -> None:
@@ -70,3 +83,26 @@ def test_newest_mtime_ignores_times_clamped_by_extraction(
 def test_unusual_directory_mtimes_match_oc(session: Session, case_id: int, output: tuple[str, ...]) -> None:
     """--from-dir keeps times oc's layer extraction would clamp (negative, post-2262) and writes them as PAX."""
     _assert_same(run_scenario(session, cases.unusual_mtimes_in_directory(case_id, output), CHECKS))
+
+
+@pytest.mark.parametrize(
+    ("case_id", "output"),
+    [
+        (900031, ("--to-image", "{registry}/{out_repo}:rel")),
+        (900032, ("--dry-run", "--to-image", "{registry}/{out_repo}:rel")),
+        (900033, ()),
+        (900034, ("--to-file", "{out}/payload.tar.gz")),
+    ],
+    ids=["push", "dry-run", "dry-run-no-destination", "to-file"],
+)
+def test_canonical_rebuild_of_an_oc_release_reproduces_its_digest(
+    session: Session, case_id: int, output: tuple[str, ...]
+) -> None:
+    """new --from-release X (no overrides) on a release oc built: exit 0 and X's digest, like oc."""
+    scenario = cases.canonical_rebuild(case_id, output)
+    report = run_scenario(session, scenario, CHECKS)
+    _assert_same(report)
+    assert report.oc_code == 0
+    if output and output[0] == "--to-file":
+        work = session.scratch / f"seed-{case_id}"
+        assert (work / "py" / "payload.tar.gz").read_bytes() == (work / "oc" / "payload.tar.gz").read_bytes()

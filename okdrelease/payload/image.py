@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import logging
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -125,6 +126,41 @@ class PayloadLayer:
             gz.write(tar)
         blob = buf.getvalue()
         return cls(blob=blob, digest=sha256_digest(blob), diff_id="sha256:" + hashlib.sha256(tar).hexdigest())
+
+
+@attrs.frozen
+class SourceLayer:
+    """The top layer of an input release (``--from-release``): where it lives, its descriptor, its diff ID."""
+
+    repository: Repository = attrs.field(eq=False, repr=False)
+    descriptor: Descriptor
+    diff_id: str
+
+    def same_payload(self, tar: bytes) -> PayloadLayer | None:
+        """This layer, read and checked, when it decompresses to ``tar`` exactly; else None.
+
+        Go's gzip bytes cannot be produced with zlib, so a release oc built is only reproduced
+        (digest for digest) by reusing its compressed layer when the rebuilt tar is the same.
+        """
+        diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
+        if diff_id != self.diff_id or self.descriptor.media_type != mt.DOCKER_LAYER_GZIP:
+            return None
+        blob = self.repository.read_blob(self.descriptor.digest, self.descriptor.size)
+        inflate = zlib.decompressobj(wbits=31)
+        try:
+            content = inflate.decompress(blob, len(tar) + 1)
+        except zlib.error:
+            return None
+        if content != tar or not inflate.eof or inflate.unused_data:
+            return None
+        log.debug("payload layer of the input release reused: %s", self.descriptor.digest)
+        return PayloadLayer(blob=blob, digest=self.descriptor.digest, diff_id=diff_id)
+
+
+def payload_layer(tar: bytes, source: SourceLayer | None) -> PayloadLayer:
+    """The compressed payload layer: the input release's own when it holds ``tar``, else gzip of ``tar``."""
+    reused = source.same_payload(tar) if source is not None else None
+    return reused if reused is not None else PayloadLayer.from_tar(tar)
 
 
 @attrs.frozen

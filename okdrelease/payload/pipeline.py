@@ -92,7 +92,7 @@ def select_sink(plan: Plan, inputs: Inputs, draft: ReleaseDraft) -> Sink:
     if options.to_dir:
         return DirSink(Path(options.to_dir))
     if options.to_file:
-        return FileSink(options.to_file, draft.created)
+        return FileSink(options.to_file, draft.created, inputs.source_layer)
     return ImageSink(
         to_image=options.to_image,
         given_name=options.name or inputs.inherited_name or None,
@@ -102,6 +102,7 @@ def select_sink(plan: Plan, inputs: Inputs, draft: ReleaseDraft) -> Sink:
         base_tag=options.to_image_base_tag,
         keep_manifest_list=options.keep_manifest_list,
         dry_run=options.dry_run or not options.to_image,
+        source_layer=inputs.source_layer,
     )
 
 

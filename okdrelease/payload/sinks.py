@@ -93,10 +93,12 @@ class FileSink:
 
     path: str
     created: str
+    #: --from-release: the input's payload layer, written as is when the rebuilt tar is the same.
+    source_layer: release_image.SourceLayer | None = None
 
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Compress the payload once; write it (or hand it back for stdout)."""
-        layer = release_image.PayloadLayer.from_tar(payload.tar)
+        layer = release_image.payload_layer(payload.tar, self.source_layer)
         if self.path == "-":
             return Delivery(diff_id=layer.diff_id, output=layer.blob)
         try:
@@ -150,11 +152,13 @@ class ImageSink:
     base_tag: str
     keep_manifest_list: bool
     dry_run: bool
+    #: --from-release: the input's payload layer, reused when the rebuilt tar is the same.
+    source_layer: release_image.SourceLayer | None = None
 
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Compute the release image; push it unless this is a dry run."""
         target = ReleaseTarget.parse(self.to_image, given_name=self.given_name, name=self.name)
-        layer = release_image.PayloadLayer.from_tar(payload.tar)
+        layer = release_image.payload_layer(payload.tar, self.source_layer)
         built = build_release_image(
             run.resolver,
             base_pullspec(payload.stream, self.base_image, self.base_tag),

@@ -84,3 +84,21 @@ def unusual_mtimes_in_directory(case_id: int, output: tuple[str, ...]) -> Scenar
     return Scenario(
         case_id, tuple((s, build(s)) for s in specs), tuple(files), args, (), frozenset({"case-mtimes-dir"})
     )
+
+
+def canonical_rebuild(case_id: int, output: tuple[str, ...]) -> Scenario:
+    """``--from-release`` without overrides on a release oc built: the digest must be oc's (and the input's)."""
+    specs, digests = _images((1_700_000_000, 1_700_000_100.5))
+    files = (InputFile("is.json", _stream(digests)),)
+    phase1: tuple[str, ...] = (
+        "--insecure",
+        "-f",
+        "{work}/is.json",
+        "--reference-mode=source",
+        "--name",
+        "4.16.0",
+    )
+    phase1 += ("--to-image", "{registry}/{repo}-base:r")
+    args = ("--insecure", "--from-release", "{release}", *output)
+    features = frozenset({"canonical-rebuild", "case-canonical"})
+    return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, phase1, features)

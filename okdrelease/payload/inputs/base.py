@@ -9,6 +9,7 @@ import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
+from okdrelease.payload.image import SourceLayer
 from okdrelease.payload.resolve import ManifestFile
 
 
@@ -29,6 +30,8 @@ class Inputs:
     to_image_base: str | None = None
     #: §3.3.1 step 7: the input release itself is the base image (the build counts as overridden).
     base_from_release: bool = False
+    #: --from-release: the release's top layer, reused when the rebuilt payload tar is identical.
+    source_layer: SourceLayer | None = None
 
 
 def load_checked_stream(

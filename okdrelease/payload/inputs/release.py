@@ -11,6 +11,7 @@ from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.openshift.labels import BASE_DIGEST_LABEL
 from okdrelease.openshift.metadata import load_release_metadata
 from okdrelease.payload.context import Run
+from okdrelease.payload.image import SourceLayer
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
 from okdrelease.payload.resolve import ResolvedImage, describe_registry_error, tampered
@@ -73,7 +74,16 @@ def _load(resolved: ResolvedImage, plan: Plan) -> Inputs:
         inherited_next=tuple(metadata.next or ()),
         from_release_digest=resolved.digest,
         canonical_created=stream.creation_timestamp,
+        source_layer=_top_layer(resolved),
     )
+
+
+def _top_layer(resolved: ResolvedImage) -> SourceLayer | None:
+    """The release's payload layer (its last layer and last diff ID), if it has one."""
+    layers, diff_ids = resolved.manifest.layers, resolved.config.diff_ids
+    if not layers or len(diff_ids) != len(layers):
+        return None
+    return SourceLayer(resolved.repository, layers[-1], diff_ids[-1])
 
 
 def _base_tag(stream: ImageStream, base_digest: str) -> str | None:
