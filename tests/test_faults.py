@@ -9,6 +9,7 @@ time). The runs use ``--retry-times 2 --timeout 1s`` and Retry-After of 0-1 s so
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -301,3 +302,180 @@ def test_unauthorized_mid_run_gets_a_new_token(
     scopes = [r.scopes[0].rsplit(":", 1)[1] for r in token_server.requests]
     assert scopes == ["pull", "pull,push", "pull,push", "pull", "pull"]
     assert token_proxy.count("PUT", f"/blobs/uploads/.*{layer.split(':')[1]}") == 2
+
+
+# --------------------------------------------------------------------------------------------
+# info: a release read through the faults
+
+
+@pytest.fixture(scope="module")
+def pushed_release(registry_http: RegistryInfo) -> str:
+    """The sample payload built by ``new`` and pushed (straight, not through a proxy) as okd/faults:TAG."""
+    target = f"{registry_http.host}/okd/faults:{RELEASE}"
+    code = main([*new_args(target), "--insecure-registry", registry_http.host, "-q"])
+    assert code == 0
+    return f"okd/faults:{RELEASE}"
+
+
+def new_args(to_image: str) -> list[str]:
+    """``new`` on the sample payload (a fixed name and creation time, so the digest is fixed)."""
+    return [
+        "new",
+        "--from-oci-layout",
+        str(SAMPLE),
+        "--layout-repository",
+        "quay.io/okd/scos-content",
+        "--name",
+        RELEASE,
+        "--created",
+        "2024-05-01T00:00:00Z",
+        "--to-image",
+        to_image,
+    ]
+
+
+@pytest.mark.parametrize(
+    ("path", "fault"),
+    [
+        ("/manifests/", "reset-body"),
+        ("/manifests/", "flip"),
+        ("/manifests/", "503"),
+        ("/blobs/", "reset-body"),
+        ("/blobs/", "truncate"),
+        ("/blobs/", "flip"),
+        ("/blobs/", "stall"),
+        ("/blobs/", "429"),
+    ],
+)
+def test_info_survives_one_fault(
+    proxy: FaultProxy, pushed_release: str, capsys: pytest.CaptureFixture[str], path: str, fault: str
+) -> None:
+    image = f"{proxy.host}/{pushed_release}"
+    argv = ["info", *FAST, "--insecure-registry", proxy.host, "-o", "json", image]
+    code, clean, err = cli(capsys, *argv)
+    assert code == 0, err
+    proxy.clear()
+    injected = proxy.add(rule("GET", path, fault)).rules[0]
+    code, out, err = cli(capsys, *argv)
+    assert (code, out) == (0, clean), err
+    assert injected.injected == 1
+    first = proxy.seen("GET", path)[0].path
+    assert proxy.count("GET", re.escape(first) + "$") == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "fault"), [("/manifests/", "503"), ("/blobs/", "flip"), ("/blobs/", "reset")]
+)
+def test_info_permanent_fault_is_one_clear_line(
+    proxy: FaultProxy, pushed_release: str, capsys: pytest.CaptureFixture[str], path: str, fault: str
+) -> None:
+    proxy.add(rule("GET", path, fault, times=None))
+    code, out, err = cli(
+        capsys, "info", *FAST, "--insecure-registry", proxy.host, f"{proxy.host}/{pushed_release}"
+    )
+    assert (code, out) == (1, "")
+    line = one_error_line(err)
+    first = proxy.seen("GET", path)[0].path
+    assert first.rsplit("/", 1)[1] in line
+    # The failing request was made retries + 1 times and nothing was read after it.
+    assert proxy.count("GET", re.escape(first) + "$") == RETRIES + 1
+    assert proxy.seen("GET", path)[-1].path == first
+
+
+# --------------------------------------------------------------------------------------------
+# new: a release pushed through the faults; no tag unless the whole release is in place
+
+
+@pytest.fixture(scope="module")
+def release_digest(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The digest ``new`` gives the sample release (built into a layout, no registry involved)."""
+    out = tmp_path_factory.mktemp("reference-release")
+    assert main([*new_args(f"oci:{out}:{RELEASE}"), "-q"]) == 0
+    return LayoutRepository(out).resolve(RELEASE).digest
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "fault"),
+    [
+        ("POST", "/blobs/uploads/$", "429"),
+        ("PUT", "/blobs/uploads/", "503"),
+        ("PUT", "/blobs/uploads/", "reset"),
+        ("PUT", "/manifests/", "503"),
+        ("HEAD", "/blobs/", "reset"),
+    ],
+)
+def test_new_survives_one_fault(
+    proxy: FaultProxy,
+    registry_http: RegistryInfo,
+    release_digest: str,
+    unique_repo: RepoNamer,
+    capsys: pytest.CaptureFixture[str],
+    method: str,
+    path: str,
+    fault: str,
+) -> None:
+    name = unique_repo("okd")
+    injected = proxy.add(rule(method, path, fault)).rules[0]
+    code, out, err = cli(
+        capsys, *new_args(f"{proxy.host}/{name}:{RELEASE}"), *FAST, "--insecure-registry", proxy.host
+    )
+    assert code == 0, err
+    assert out.split()[0] == release_digest
+    assert injected.injected == 1
+    with RegistryClient(options_for(registry_http)) as client:
+        assert repo_at(client, registry_http.host, name).resolve(RELEASE).digest == release_digest
+
+
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/blobs/uploads/"), ("POST", "/blobs/uploads/$")])
+def test_new_permanent_fault_pushes_no_tag(
+    proxy: FaultProxy,
+    registry_http: RegistryInfo,
+    unique_repo: RepoNamer,
+    capsys: pytest.CaptureFixture[str],
+    method: str,
+    path: str,
+) -> None:
+    name = unique_repo("okd")
+    proxy.add(rule(method, path, "503", times=None))
+    code, out, err = cli(
+        capsys, *new_args(f"{proxy.host}/{name}:{RELEASE}"), *FAST, "--insecure-registry", proxy.host
+    )
+    assert (code, out) == (1, "")
+    line = one_error_line(err)
+    assert f"{proxy.host}/{name}@sha256:" in line and "HTTP 503 (FAULT: injected)" in line
+    # The release's two new blobs (payload layer, config) go up together; each is attempted
+    # retries + 1 times, then the run ends: no manifest is pushed.
+    assert proxy.count(method, path) == 2 * (RETRIES + 1)
+    assert proxy.count("PUT", "/manifests/") == 0
+    with RegistryClient(options_for(registry_http)) as client, pytest.raises(NotFoundError):
+        repo_at(client, registry_http.host, name).resolve(RELEASE)
+
+
+def test_new_survives_unauthorized_mid_upload(
+    token_proxy: FaultProxy,
+    registry_token: RegistryInfo,
+    release_digest: str,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = unique_repo("alice")
+    auth = tmp_path / "auth.json"
+    entry = registry_token.docker_config("alice")["auths"][registry_token.host]
+    auth.write_text(json.dumps({"auths": {token_proxy.host: entry}}))
+    injected = token_proxy.add(Rule("PUT", "/blobs/uploads/", "unauthorized")).rules[0]
+    code, out, err = cli(
+        capsys,
+        *new_args(f"{token_proxy.host}/{name}:{RELEASE}"),
+        *FAST,
+        "--insecure-registry",
+        token_proxy.host,
+        "--certificate-authority",
+        str(registry_token.ca_file),
+        "-a",
+        str(auth),
+    )
+    assert code == 0, err
+    assert out.split()[0] == release_digest
+    assert injected.injected == 1
+    assert token_proxy.count("PUT", "/manifests/") == 1

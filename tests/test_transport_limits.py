@@ -1,0 +1,230 @@
+"""Issue 11 findings of the transport: concurrent layout writers, limits, inputs refused, flags checked."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+from imagegen import build_image, push_image
+from registry_rig import RegistryInfo, RepoNamer, TokenServer
+from test_faults import cli
+
+from okdrelease.errors import LayoutError, UsageError
+from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.digest import sha256_digest
+from okdrelease.transport.base import MAX_MANIFEST_SIZE, TransportOptions
+from okdrelease.transport.http import RetryPolicy, parse_duration
+from okdrelease.transport.layout import REF_NAME, LayoutRepository
+
+WRITERS = 8
+TAGS_EACH = 6
+
+# --------------------------------------------------------------------------------------------
+# Layout writers in several processes
+
+
+def _write_tags(path: str, writer: int, start: multiprocessing.synchronize.Event) -> None:  # type: ignore[name-defined]
+    repo = LayoutRepository(path)
+    images = [build_image(seed=f"w{writer}-{n}", layers=1, layer_size=64) for n in range(TAGS_EACH)]
+    start.wait(10)
+    for n, image in enumerate(images):
+        push_image(repo, image, f"w{writer}-t{n}")
+
+
+def test_concurrent_processes_writing_one_layout_keep_every_tag(tmp_path: Path) -> None:
+    """Eight processes tagging into one layout at once: every tag present, each pointing at its image."""
+    path = tmp_path / "layout"
+    LayoutRepository(path, create=True)
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    workers = [context.Process(target=_write_tags, args=(str(path), w, start)) for w in range(WRITERS)]
+    for worker in workers:
+        worker.start()
+    start.set()
+    for worker in workers:
+        worker.join(60)
+    assert [w.exitcode for w in workers] == [0] * WRITERS
+    index = json.loads((path / "index.json").read_text())
+    tags = {entry["annotations"][REF_NAME]: entry["digest"] for entry in index["manifests"]}
+    expected = {
+        f"w{w}-t{n}": build_image(seed=f"w{w}-{n}", layers=1, layer_size=64).digest
+        for w in range(WRITERS)
+        for n in range(TAGS_EACH)
+    }
+    assert tags == expected
+    assert len(index["manifests"]) == WRITERS * TAGS_EACH
+
+
+# --------------------------------------------------------------------------------------------
+# Limits
+
+
+def test_layout_refuses_a_manifest_over_the_registry_cap(tmp_path: Path) -> None:
+    repo = LayoutRepository(tmp_path, create=True)
+    huge = json.dumps(
+        {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": [], "pad": "x" * MAX_MANIFEST_SIZE}
+    ).encode()
+    digest = sha256_digest(huge)
+    (tmp_path / "blobs" / "sha256" / digest.split(":")[1]).write_bytes(huge)
+    index = json.loads((tmp_path / "index.json").read_text())
+    index["manifests"].append(
+        {"mediaType": mt.OCI_INDEX, "digest": digest, "size": len(huge), "annotations": {REF_NAME: "big"}}
+    )
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    for reference in ("big", digest):
+        with pytest.raises(LayoutError) as err:
+            repo.get_manifest(reference)
+        assert str(err.value) == (
+            f"manifest {digest} ({reference}) in oci:{tmp_path} is larger than {MAX_MANIFEST_SIZE} bytes"
+        )
+
+
+def test_retry_policy_deadline_and_backoff() -> None:
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    retrier = RetryPolicy(retries=10, max_delay=4.0, deadline=6.0).start(sleep=sleep, clock=lambda: now[0])
+    # 0.25 + 0.5 + 1 + 2 = 3.75 s; the next wait (4 s) would end past the 6 s deadline.
+    assert [retrier.again("x", "busy") for _ in range(5)] == [True, True, True, True, False]
+    assert slept == [0.25, 0.5, 1.0, 2.0]
+    assert RetryPolicy(max_delay=5.0).delay(0, "30") == 5.0
+    with pytest.raises(UsageError, match="must not be negative"):
+        RetryPolicy(retries=-1)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90.0), ("1m30s", 90.0), ("500ms", 0.5), ("2", 2.0), ("1h", 3600.0)]
+)
+def test_timeout_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+# --------------------------------------------------------------------------------------------
+# Command-line inputs refused
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--retry-times", "-5"], "error: --retry-times must not be negative (got -5)"),
+        (["--timeout", "soon"], 'error: invalid argument "soon" for "--timeout" flag: expected a duration'),
+        (
+            ["--timeout", "0s"],
+            'error: invalid argument "0s" for "--timeout" flag: the duration must be positive',
+        ),
+    ],
+)
+def test_bad_retry_and_timeout_flags_are_usage_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    for command in (
+        ["copy", *flags, f"oci:{tmp_path}/a:x", f"oci:{tmp_path}/b:x"],
+        ["info", *flags, "x/y:z"],
+    ):
+        code, out, err = cli(capsys, *command)
+        assert (code, out) == (2, "")
+        assert err.splitlines()[0].startswith(message), err
+        assert not (tmp_path / "b").exists()
+
+
+@pytest.mark.parametrize("command", ["copy", "info"])
+def test_port_out_of_range_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    argv = (
+        ["copy", "127.0.0.1:99999/x:y", f"oci:{tmp_path}/out:y"]
+        if command == "copy"
+        else ["info", "127.0.0.1:99999/x:y"]
+    )
+    code, out, err = cli(capsys, *argv)
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: reading manifest 127.0.0.1:99999/x:y: invalid registry address 127.0.0.1:99999:"
+        " the port must be a number from 1 to 65535\n"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# A missing password and a wrong one are told apart
+
+
+def _seed(info: RegistryInfo, name: str, tmp_path: Path) -> str:
+    layout = tmp_path / "src"
+    push_image(LayoutRepository(layout, create=True), build_image(seed=name, layers=1, layer_size=64), "v1")
+    return f"oci:{layout}:v1"
+
+
+def test_basic_auth_missing_and_wrong_password_named_by_source(
+    registry_basic: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name = unique_repo()
+    source = _seed(registry_basic, name, tmp_path)
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"auths": {}}')
+    wrong = tmp_path / "wrong.json"
+    config = registry_basic.docker_config()
+    config["auths"][registry_basic.host]["auth"] = (
+        "YWxpY2U6bm90LWhlci1wYXNzd29yZA=="  # alice:not-her-password
+    )
+    wrong.write_text(json.dumps(config))
+    ca = ["--certificate-authority", str(registry_basic.ca_file), "--retry-times", "0"]
+    target = f"{registry_basic.host}/{name}:v1"
+    code, _, missing = cli(capsys, "copy", *ca, "--authfile", str(empty), source, target)
+    assert code == 1
+    assert missing.endswith(f"; no credentials for {registry_basic.host} in {empty}\n"), missing
+    assert missing.startswith("error: ") and "HTTP 401" in missing
+    code, _, refused = cli(capsys, "copy", *ca, "--authfile", str(wrong), source, target)
+    assert code == 1
+    assert refused.endswith(f"; credentials from {wrong} ({registry_basic.host})\n"), refused
+    assert "not-her-password" not in refused and "YWxpY2U6" not in refused
+
+
+def test_token_auth_missing_and_wrong_password_named_by_source(
+    registry_token: RegistryInfo,
+    token_server: TokenServer,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    name = unique_repo()
+    source = _seed(registry_token, name, tmp_path)
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    ca = ["--certificate-authority", str(registry_token.ca_file), "--retry-times", "0"]
+    target = f"{registry_token.host}/{name}:v1"
+    code, _, missing = cli(capsys, "copy", *ca, "--authfile", str(empty), source, target)
+    assert code == 1
+    # The token server hands anonymous users a token without rights; the registry refuses it.
+    assert (
+        missing.startswith(f"error: checking blob {registry_token.host}/{name}@sha256:")
+        and "HTTP 401" in missing
+    )
+    assert missing.endswith(f"; no credentials for {registry_token.host} in {empty}\n"), missing
+    code, _, refused = cli(
+        capsys,
+        "copy",
+        *ca,
+        "--authfile",
+        str(empty),
+        "--dest-creds",
+        "alice:not-her-password",
+        source,
+        target,
+    )
+    assert code == 1
+    assert "refused the credentials" in refused
+    assert refused.endswith("; credentials from command line\n"), refused
+    assert "not-her-password" not in refused
+
+
+def test_options_refuse_impossible_values() -> None:
+    with pytest.raises(UsageError, match="must not be negative"):
+        TransportOptions(retries=-5)
+    with pytest.raises(UsageError, match="timeout must be positive"):
+        TransportOptions(timeout=0)
