@@ -433,17 +433,17 @@ def test_tokens_cached_and_scoped_across_repositories(
 def test_token_refreshed_after_expiry_and_access_token_key(
     registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
 ) -> None:
-    token_server.expires_in = 1
+    token_server.expires_in = 2  # usable for 1.8 s: room for two requests on a loaded machine
     token_server.response_keys = ("access_token",)
     with RegistryClient(options_for(registry_token)) as client:
         repo = repo_at(client, registry_token.host, unique_repo())
         image = make_image(repo, "v1", seed="expiry")
-        time.sleep(1.0)  # every token so far has expired
+        time.sleep(2.0)  # every token so far has expired
         token_server.reset_log()
         repo.get_manifest("v1")
         repo.get_manifest("v1")
         assert len(token_server.requests) == 1
-        time.sleep(1.0)
+        time.sleep(2.0)
         assert repo.get_manifest("v1").digest == image.digest
         assert len(token_server.requests) == 2
 
