@@ -9,7 +9,7 @@ from okdrelease.errors import UsageError
 from okdrelease.sign.api import verify_release, verify_release_cosign
 from okdrelease.sign.keys import keyrings_from_specs, load_cosign_public_key
 from okdrelease.sign.store import load_verification_configmap
-from okdrelease.sign.target import open_signed_image
+from okdrelease.sign.target import check_image_policy, open_signed_image
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -23,7 +23,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "rule). cosign: --cosign-key checks the sha256-<hex>.sig signatures in the image's repository."
         ),
     )
-    parser.add_argument("image", metavar="IMAGE@DIGEST", help="the release image, by digest")
+    parser.add_argument(
+        "image", metavar="IMAGE@DIGEST", help="the release image, by digest (by tag with --policy)"
+    )
     parser.add_argument(
         "--keyring",
         action="append",
@@ -61,6 +63,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="take keyrings and stores from a verification ConfigMap (release.openshift.io/verification-config-map)",
     )
     parser.add_argument("--cosign-key", metavar="KEY.pub", help="cosign public key (PEM)")
+    parser.add_argument(
+        "--policy",
+        metavar="POLICY.json",
+        help="check IMAGE (tag or digest) against a containers-policy.json, as podman/skopeo would",
+    )
+    parser.add_argument(
+        "--registries.d",
+        dest="registries_d",
+        metavar="DIR",
+        help="registries.d directory for --policy (default: ~/.config/containers/registries.d or /etc's)",
+    )
     parser.add_argument("--identity", help=argparse.SUPPRESS)
     add_registry_flags(parser)
     parser.set_defaults(func=run)
@@ -72,6 +85,16 @@ def run(args: argparse.Namespace) -> int:
     openpgp_sources = (
         args.keyring or args.signature_dir or args.lookaside or args.store or args.configmap
     ) or args.verification_configmap
+    if args.policy:
+        if openpgp_sources or args.cosign_key:
+            raise UsageError("--policy takes its keys and stores from the policy and registries.d")
+        verdict = check_image_policy(
+            args.policy, args.image, transport_options(args), registries_d=args.registries_d
+        )
+        print(f"Allowed {verdict.image} ({verdict.digest}) by policy {verdict.scope}")
+        return 0
+    if args.registries_d:
+        raise UsageError("--registries.d goes with --policy")
     if args.cosign_key:
         if openpgp_sources:
             raise UsageError("--cosign-key cannot be combined with OpenPGP keyrings or stores")

@@ -5,7 +5,14 @@ from __future__ import annotations
 import attrs
 
 from okdrelease.errors import UsageError
-from okdrelease.reference import ImageLocation, ImageReference, LayoutLocation, parse_location
+from okdrelease.reference import (
+    ImageLocation,
+    ImageReference,
+    LayoutLocation,
+    RegistryLocation,
+    parse_location,
+)
+from okdrelease.sign.policy import PolicyChecker, PolicyVerdict
 from okdrelease.transport.base import Repository, TransportOptions
 
 
@@ -43,3 +50,27 @@ def open_signed_image(
     ref = signed_reference(location, identity, need_identity=need_identity)
     repository, _ = open_location(location, options)
     return repository, ref
+
+
+def check_image_policy(
+    policy_path: str,
+    image: str,
+    options: TransportOptions,
+    *,
+    registries_d: str | None = None,
+) -> PolicyVerdict:
+    """Read the image's manifest from its registry and require ``policy_path`` to allow it.
+
+    Signatures are read as containers/image reads them (registries.d lookaside, ``.sig``
+    attachments when enabled); raises PolicyRejectedError naming the image and the reason.
+    """
+    from okdrelease.transport.open import open_location
+
+    checker = PolicyChecker.load(policy_path, registries_d)
+    location = parse_location(image)
+    if not isinstance(location, RegistryLocation):
+        raise UsageError(f"{image}: a policy is checked for registry images (docker://), not {location}")
+    repository, _ = open_location(location, options)
+    manifest = repository.get_manifest(location.ref.reference)
+    ref = location.ref if location.ref.tag or location.ref.digest else location.ref.with_tag("latest")
+    return checker.require(ref, manifest.digest, repository)
