@@ -398,7 +398,10 @@ def test_verify_policy_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     policy.write_text('{"default": [{"type": "reject"}]}')
     image = "quay.io/okd/scos-release:4"
     assert cli.main(["verify", "--policy", str(policy), "--keyring", "k.asc", image]) == 2
-    assert capsys.readouterr().err == "error: --policy takes its keys and stores from the policy and registries.d\n"
+    assert (
+        capsys.readouterr().err
+        == "error: --policy takes its keys and stores from the policy and registries.d\n"
+    )
     assert cli.main(["verify", "--registries.d", str(tmp_path), "--keyring", "k.asc", image]) == 2
     assert capsys.readouterr().err == "error: --registries.d goes with --policy\n"
     assert cli.main(["verify", "--policy", str(policy), f"oci:{tmp_path}@{DIGEST}"]) == 2
@@ -408,3 +411,51 @@ def test_verify_policy_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert capsys.readouterr().err == (
         f"error: policy {policy}: default: list of verification policy requirements must not be empty\n"
     )
+
+
+@pytest.fixture
+def http_lookaside(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    """A loopback HTTP server publishing a lookaside directory; yields the directory and its URL."""
+    import functools
+    import http.server
+    import threading
+
+    root = tmp_path / "published"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield root, f"http://127.0.0.1:{server.server_address[1]}/sigs"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_signatures_read_from_an_http_lookaside(http_lookaside: tuple[Path, str], tmp_path: Path) -> None:
+    root, url = http_lookaside
+    ours = generate_key("ours <ours@example.com>", algorithm="nistp256")
+    image = f"quay.io/okd/scos-release@{DIGEST}"
+    sign_release(image, generate_key("other <o@example.com>", algorithm="ed25519"), lookaside=root / "sigs")
+    sign_release(image, ours, lookaside=root / "sigs")  # signature-2
+    registries_d = tmp_path / "registries.d"
+    registries_d.mkdir()
+    (registries_d / "okd.yaml").write_text(f"default-docker:\n  lookaside: {url}\n")
+    source = ImageSignatures(load_registries_d(registries_d))
+    assert len(source.simple_signatures(DockerName.parse(image), DIGEST)) == 2
+    key_data = base64.b64encode(ours.export_public().encode()).decode()
+    policy = parse_policy(
+        policy_of({"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyData": key_data}]})
+    )
+    assert verify_image_against_policy(policy, image, DIGEST, source).allowed
+    other = "sha256:" + "cd" * 32
+    assert verify_image_against_policy(
+        policy, f"quay.io/okd/scos-release@{other}", other, source
+    ).reasons == ("A signature was required, but no signature exists",)
+    (registries_d / "okd.yaml").write_text("default-docker:\n  lookaside: ftp://example.com/sigs\n")
+    with pytest.raises(
+        SignatureError, match="unsupported scheme when reading signatures from ftp://example.com/sigs"
+    ):
+        ImageSignatures(load_registries_d(registries_d)).simple_signatures(DockerName.parse(image), DIGEST)
