@@ -674,7 +674,6 @@ class PolicyChecker:
         self, image_ref: str | ImageReference | DockerName, digest: str, repository: Repository | None = None
     ) -> PolicyVerdict:
         """``verdict``, raising PolicyRejectedError (naming the image and the reason) when refused."""
-        verdict = self.verdict(image_ref, digest, repository)
-        if not verdict.allowed:
-            raise PolicyRejectedError(verdict)
-        return verdict
+        return require_image_allowed(
+            self.policy, image_ref, digest, ImageSignatures(self.registries, repository)
+        )

@@ -7,13 +7,13 @@ import hashlib
 import io
 import json
 import threading
-from pathlib import Path
 from typing import BinaryIO
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from sign_support import FIXTURES, fixture
 
 from okdrelease.errors import NotFoundError, SignatureError
 from okdrelease.oci import mediatypes as mt
@@ -22,18 +22,6 @@ from okdrelease.oci.model import AnyManifest, Descriptor, parse_manifest
 from okdrelease.sign import cosign
 from okdrelease.sign.api import sign_release_cosign, verify_cosign_candidates, verify_release_cosign
 from okdrelease.transport.base import Repository
-
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "containers-image-signature"
-
-
-def fixture(name: str) -> bytes:
-    """Read a fixture, following the link-target files the copy made of symlinks."""
-    path = FIXTURES / name
-    data = path.read_bytes()
-    while len(data) < 100 and data.startswith(b"../"):
-        path = path.parent / data.decode().strip()
-        data = path.read_bytes()
-    return data
 
 
 def fixture_key() -> cosign.CosignPublicKey:

@@ -5,17 +5,14 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from imagegen import make_image
-from registry_rig import RegistryInfo, RepoNamer
 
 from okdrelease import cli
 from okdrelease.errors import SignatureError
-from okdrelease.reference import ImageReference
 from okdrelease.sign.lookaside import (
     DockerName,
     LookasideNamespace,
@@ -24,8 +21,7 @@ from okdrelease.sign.lookaside import (
     lookaside_signature_url,
 )
 from okdrelease.sign.openpgp import Keyring
-from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.registry import RegistryClient, RegistryRepository
+from okdrelease.transport.registry import RegistryRepository
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -112,16 +108,6 @@ def test_no_registries_d_means_the_builtin_default(tmp_path: Path, monkeypatch: 
 # --------------------------------------------------------------------------------------------- skopeo
 
 
-@pytest.fixture
-def release_repo(
-    registry_http: RegistryInfo, unique_repo: RepoNamer
-) -> Iterator[tuple[str, RegistryRepository]]:
-    """A repository of the loopback registry; yields ``host/name`` and the repository."""
-    name = f"{registry_http.host}/{unique_repo()}"
-    with RegistryClient(TransportOptions(insecure_registries=frozenset({registry_http.host}))) as client:
-        yield name, client.repository(ImageReference.parse(name))
-
-
 def _keys(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, algorithm: str) -> Path:
     out = tmp_path / name
     code, _, err = run(
@@ -161,9 +147,9 @@ def _split_config(out: str) -> tuple[list[str], str, str]:
 
 
 def test_skopeo_pulls_only_what_the_policy_key_signed(
-    release_repo: tuple[str, RegistryRepository], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    loopback_repo: tuple[str, RegistryRepository], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    name, repository = release_repo
+    name, repository = loopback_repo
     path = name.partition("/")[2]
     signed = make_image(repository, "4.99", seed=f"{name}-signed", labels={"io.openshift.release": "4.99"})
     unsigned = make_image(repository, "unsigned", seed=f"{name}-unsigned")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from gpg_support import gpg, kill_agent
+from sign_support import FIXTURES, fixture
 
 from okdrelease.errors import SignatureError
 from okdrelease.sign import openpgp
@@ -19,21 +20,10 @@ from okdrelease.sign.api import Candidate, sign_release, verify_release, verify_
 from okdrelease.sign.openpgp import Keyring, generate_key, import_secret_key, sign_message, verify_message
 from okdrelease.sign.simple import check_signature_claims, parse_signature_payload
 
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "containers-image-signature"
 IMAGE_DIGEST = "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55"
 KEY_FPR = "08CD26E446E2E95249B7A405E932F44B23E8DD43"
 SUBKEY_PRIMARY_FPR = "B9F4CDB9FD8C475BFA340AC38D54A947EE396F36"
 FIXTURE_PASSPHRASE = "WithPassphrase123"  # containers/image's TestPassphrase for secring.gpg
-
-
-def fixture(name: str) -> bytes:
-    """Read a fixture; the copy turned containers/image's symlinks into files holding the link target."""
-    path = FIXTURES / name
-    data = path.read_bytes()
-    while len(data) < 100 and data.startswith(b"../"):
-        path = path.parent / data.decode().strip()
-        data = path.read_bytes()
-    return data
 
 
 def keyring(name: str) -> Keyring:

@@ -11,11 +11,10 @@ from pathlib import Path
 import attrs
 import pytest
 from imagegen import make_image
-from registry_rig import RegistryInfo, RepoNamer
+from sign_support import FIXTURES, fixture
 
 from okdrelease import cli
 from okdrelease.errors import SignatureError
-from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign
 from okdrelease.sign.api import sign_release, sign_release_cosign
 from okdrelease.sign.lookaside import DockerName, load_registries_d
@@ -33,20 +32,7 @@ from okdrelease.sign.policy import (
     require_image_allowed,
     verify_image_against_policy,
 )
-from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.registry import RegistryClient, RegistryRepository
-
-FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "containers-image-signature"
-
-
-def fixture(name: str) -> bytes:
-    """Read a fixture; the copy turned containers/image's symlinks into files holding the link target."""
-    path = FIXTURES / name
-    data = path.read_bytes()
-    while len(data) < 100 and data.startswith(b"../"):
-        path = path.parent / data.decode().strip()
-        data = path.read_bytes()
-    return data
+from okdrelease.transport.registry import RegistryRepository
 
 
 def policy_of(document: object) -> bytes:
@@ -300,23 +286,14 @@ def test_missing_policy_key_file_is_named(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------- registry
 
 
-@pytest.fixture
-def components(
-    registry_http: RegistryInfo, unique_repo: RepoNamer
-) -> Iterator[tuple[str, RegistryRepository]]:
-    name = f"{registry_http.host}/{unique_repo()}"
-    with RegistryClient(TransportOptions(insecure_registries=frozenset({registry_http.host}))) as client:
-        yield name, client.repository(ImageReference.parse(name))
-
-
 def test_components_in_a_registry_against_a_policy(
-    components: tuple[str, RegistryRepository],
+    loopback_repo: tuple[str, RegistryRepository],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The issue's cases: signed passes; unsigned, another key and another digest are refused, each named."""
-    name, repository = components
+    name, repository = loopback_repo
     ours = generate_key("ours <ours@example.com>", algorithm="ed25519")
     theirs = generate_key("theirs <theirs@example.com>", algorithm="ed25519")
     images = {
