@@ -238,3 +238,23 @@ def test_sign_by_gpg_failures_name_the_key(
         1,
         "error: --sign-by-gpg needs a key fingerprint (40 hex digits), not 'someone@example.com'\n",
     )
+
+
+def test_gpg_signer_library_with_an_explicit_homedir(
+    gpg_keys: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """The library call ``new``'s signing uses: openpgp_signer(gpg_key=..., gpg_homedir=...), no GNUPGHOME."""
+    from okdrelease.sign.keys import openpgp_signer
+
+    home, fingerprints = gpg_keys
+    signer = openpgp_signer(gpg_key=fingerprints["nistp384"], gpg_homedir=str(home))
+    result = sign_release(IMAGE, signer, lookaside=tmp_path / "lookaside", timestamp=1700000000)
+    assert result.lookaside_path == tmp_path / "lookaside" / f"okd/scos-release@sha256={HEX}" / "signature-1"
+    ring = Keyring.from_bytes(signer.export_public().encode())
+    assert ring.fingerprints == [fingerprints["nistp384"]]
+    verified = verify_release(IMAGE, {"gpg": ring}, lookaside_dirs=[tmp_path / "lookaside"])
+    assert [(s.primary_fingerprint, s.claim.timestamp) for s in verified.signatures] == [
+        (fingerprints["nistp384"], 1700000000)
+    ]
+    with pytest.raises(SignatureError, match="give exactly one OpenPGP key"):
+        openpgp_signer(key_file="secret.asc", gpg_key=fingerprints["nistp384"])
