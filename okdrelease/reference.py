@@ -12,7 +12,7 @@ import re
 
 import attrs
 
-from okdrelease.errors import InvalidReferenceError
+from okdrelease.errors import InvalidReferenceError, ReleaseError
 from okdrelease.oci.digest import validate_digest
 
 DEFAULT_DOMAIN = "docker.io"
@@ -212,3 +212,50 @@ def parse_location(text: str) -> ImageLocation:
     if "://" in text:
         raise InvalidReferenceError(f"unsupported transport in {text!r} (use docker:// or oci:)")
     return RegistryLocation(ImageReference.parse(text))
+
+
+# --------------------------------------------------------------------------------------------
+# Docker's reference grammar with its own error texts, as oc reports them for image-stream inputs (§1.6, §3.3.2)
+
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?)"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+_REFERENCE_RE = re.compile(
+    rf"({_NAME})(?::([\w][\w.-]{{0,127}}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{{32,}}))?",
+    re.ASCII,
+)
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+
+
+@attrs.frozen
+class DockerReference:
+    """A parsed pull spec: repository (registry/namespace/name), tag and digest."""
+
+    repository: str
+    tag: str
+    digest: str
+
+
+def parse_docker_reference(spec: str) -> DockerReference:
+    """Parse ``registry/ns/name[:tag][@digest]`` with the Docker grammar and its error texts."""
+    match = _REFERENCE_RE.fullmatch(spec)
+    if match is None:
+        if not spec:
+            raise ReleaseError("repository name must have at least one component")
+        if _REFERENCE_RE.fullmatch(spec.lower()) is not None:
+            raise ReleaseError("repository name must be lowercase")
+        raise ReleaseError("invalid reference format")
+    repository, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
+    if len(repository) > 255:
+        raise ReleaseError("repository name must not be more than 255 characters")
+    if digest:
+        algorithm, _, hex_part = digest.partition(":")
+        expected = _DIGEST_LENGTHS.get(algorithm)
+        if expected is None:
+            raise ReleaseError("unsupported digest algorithm")
+        if len(hex_part) != expected:
+            raise ReleaseError("invalid checksum digest length")
+        if not re.fullmatch(r"[a-f0-9]+", hex_part):
+            raise ReleaseError("invalid checksum digest format")
+    return DockerReference(repository, tag, digest)

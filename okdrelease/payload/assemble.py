@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -154,7 +153,9 @@ def write_payload_tar(
 
 def write_payload_gzip(tar_stream_source: bytes | BinaryIO, out: BinaryIO) -> None:
     """Gzip a payload tar like Go's ``compress/gzip`` header: no name, mtime 0, level 6, OS 255."""
-    with gzip.GzipFile(filename="", mode="wb", compresslevel=6, fileobj=out, mtime=0) as gz:
+    from okdrelease.oci.layers import gzip_stream
+
+    with gzip_stream(out, 6) as gz:
         if isinstance(tar_stream_source, bytes):
             gz.write(tar_stream_source)
             return

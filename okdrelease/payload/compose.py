@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
-import datetime as dt
 
 import attrs
 
 from okdrelease.errors import ReleaseError
+from okdrelease.gocompat.gotime import format_time, parse_seconds
 from okdrelease.gocompat.semver import SemverError
 from okdrelease.gocompat.semver import parse as parse_semver
-from okdrelease.openshift.imagestream import ImageStream, format_time, sort_tags
+from okdrelease.openshift.imagestream import ImageStream, sort_tags
 from okdrelease.openshift.labels import FROM_RELEASE_ANNOTATION
 from okdrelease.openshift.metadata import CincinnatiMetadata, build_release_metadata
 from okdrelease.payload.inputs import Inputs
@@ -35,7 +35,7 @@ def release_name(plan: Plan, inputs: Inputs, created: str) -> str:
     """--name, else the input release's, else ``0.0.1-<created>``; a semantic version."""
     name = plan.options.name or inputs.inherited_name
     if not name:
-        moment = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ")
+        moment = parse_seconds(created)
         name = "0.0.1-" + moment.strftime("%Y-%m-%d-%H%M%S")
     try:
         parse_semver(name)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Mapping
@@ -121,10 +119,9 @@ class PayloadLayer:
     @classmethod
     def from_tar(cls, tar: bytes) -> PayloadLayer:
         """Gzip the payload tar as oc does: level 6, header mtime 0, no name."""
-        buf = io.BytesIO()
-        with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=6, mtime=0) as gz:
-            gz.write(tar)
-        blob = buf.getvalue()
+        from okdrelease.oci.layers import compress_gzip
+
+        blob = compress_gzip(tar, 6)
         return cls(blob=blob, digest=sha256_digest(blob), diff_id="sha256:" + hashlib.sha256(tar).hexdigest())
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,6 +9,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from okdrelease.errors import ReleaseError, UsageError
+from okdrelease.gocompat.gotime import parse_seconds
 from okdrelease.payload.context import Run
 from okdrelease.payload.plan import NewOptions
 from okdrelease.reference import RegistryLocation, parse_location
@@ -52,7 +52,7 @@ def load_signing_keys(options: NewOptions) -> SigningKeys | None:
 
 
 def _timestamp(created: str) -> int:
-    return int(dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp())
+    return int(parse_seconds(created).timestamp())
 
 
 def write_to_signature(options: NewOptions, to_image: str, digest: str, created: str) -> None:

@@ -7,7 +7,6 @@ only); ``FileSink`` writes the gzipped payload layer (``--to-file``); ``DirSink`
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import os
 import tarfile
@@ -19,6 +18,7 @@ import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.gocompat.gotar import go_unix_nano
+from okdrelease.gocompat.gotime import parse_seconds
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
 from okdrelease.payload.context import Run
@@ -50,7 +50,7 @@ class Sink(Protocol):
 
 
 def _epoch(created: str) -> float:
-    return dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+    return parse_seconds(created).timestamp()
 
 
 @attrs.frozen

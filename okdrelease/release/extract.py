@@ -16,7 +16,6 @@ contains symlinks or hard links.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import io
 import json
 import logging
@@ -33,6 +32,7 @@ import yaml
 
 from okdrelease.errors import LayerError, ReleaseError
 from okdrelease.gocompat import goyaml
+from okdrelease.gocompat.gotime import format_time
 from okdrelease.oci.model import Descriptor, Manifest
 from okdrelease.release.info import parse_time
 from okdrelease.release.read import (
@@ -393,7 +393,7 @@ def extract_release(
     created = config.created
     when = parse_time(created)
     if when is not None and when.utcoffset() is not None:
-        created = when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        created = format_time(when)
     digest = index.digest if index is not None else manifest.digest
     return ExtractResult(
         directory=directory,

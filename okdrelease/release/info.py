@@ -15,6 +15,7 @@ from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.goconfig import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
 from okdrelease.gocompat.gojson import marshal_indent, sorted_map
+from okdrelease.gocompat.gotime import format_time
 from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.tabwriter import TabWriter
 from okdrelease.reference import ImageReference
@@ -84,7 +85,7 @@ def created_text(info: ReleaseInfo) -> str:
         return ZERO_TIME
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.UTC)
-    return when.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return format_time(when)
 
 
 def sort_versions(values: list[str]) -> list[str]:

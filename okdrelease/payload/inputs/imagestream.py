@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import copy
-import re
 import sys
 from collections.abc import Collection
 from pathlib import Path
-
-import attrs
 
 from okdrelease.errors import ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, NamedTagEventList, ObjectReference, TagReference
 from okdrelease.payload.context import Run
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
+from okdrelease.reference import parse_docker_reference
 
 
 def read_text_source(path: str) -> bytes:
@@ -51,53 +49,6 @@ def read(plan: Plan, run: Run) -> Inputs:
     tags, ordered = resolve_input_stream(source, plan.options.reference_mode, plan.exclude)
     run.emit(f"info: Found {len(tags)} images in image stream")
     return Inputs(stream=ImageStream(name="", annotations={}, tags=tags), ordered=tuple(ordered))
-
-
-# --------------------------------------------------------------------------------------------
-# Docker references (just enough of §1.6 for reference-mode resolution)
-
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?)"
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
-_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-_REFERENCE_RE = re.compile(
-    rf"({_NAME})(?::([\w][\w.-]{{0,127}}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{{32,}}))?",
-    re.ASCII,
-)
-_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
-
-
-@attrs.frozen
-class _DockerReference:
-    """A parsed pull spec: repository (registry/namespace/name), tag and digest."""
-
-    repository: str
-    tag: str
-    digest: str
-
-
-def _parse_reference(spec: str) -> _DockerReference:
-    """Parse ``registry/ns/name[:tag][@digest]`` with the Docker grammar and its error texts."""
-    match = _REFERENCE_RE.fullmatch(spec)
-    if match is None:
-        if not spec:
-            raise ReleaseError("repository name must have at least one component")
-        if _REFERENCE_RE.fullmatch(spec.lower()) is not None:
-            raise ReleaseError("repository name must be lowercase")
-        raise ReleaseError("invalid reference format")
-    repository, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
-    if len(repository) > 255:
-        raise ReleaseError("repository name must not be more than 255 characters")
-    if digest:
-        algorithm, _, hex_part = digest.partition(":")
-        expected = _DIGEST_LENGTHS.get(algorithm)
-        if expected is None:
-            raise ReleaseError("unsupported digest algorithm")
-        if len(hex_part) != expected:
-            raise ReleaseError("invalid checksum digest length")
-        if not re.fullmatch(r"[a-f0-9]+", hex_part):
-            raise ReleaseError("invalid checksum digest format")
-    return _DockerReference(repository, tag, digest)
 
 
 # --------------------------------------------------------------------------------------------
@@ -153,7 +104,7 @@ def resolve_input_stream(
             continue
         if tag.from_ is None or tag.from_.kind != "DockerImage":
             continue
-        ref = _parse_reference(tag.from_.name)
+        ref = parse_docker_reference(tag.from_.name)
         if ref.digest:
             spec = pullspec(tag.from_.name, ref.digest)
             if not spec:
@@ -186,7 +137,7 @@ def resolve_input_stream(
         if not spec:
             continue
         try:
-            ref = _parse_reference(spec)
+            ref = parse_docker_reference(spec)
         except ReleaseError as err:
             raise ReleaseError(
                 f'the tag "{events.tag}" points to source "{spec}" which is not valid'
