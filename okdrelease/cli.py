@@ -13,7 +13,7 @@ from importlib import metadata
 from typing import Any
 
 from okdrelease import __version__
-from okdrelease._cli.common import Parser, add_false_marker, normalize_bool_args
+from okdrelease._cli.common import ParseError, Parser, add_false_marker, normalize_bool_args
 from okdrelease._cli.progress import Reporter, ReporterLogHandler
 from okdrelease.errors import OkdReleaseError, UsageError
 
@@ -161,9 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(normalize_bool_args(raw, parser))
     except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
+        usage = err.usage if isinstance(err, ParseError) else ""
+        Reporter(sys.stderr, json_log=_json_requested(raw)).usage_error(str(err), usage)
         return 2
-    except SystemExit as exit_:  # --help, --version, or a usage error argparse reported
+    except SystemExit as exit_:  # --help, --version
         return exit_.code if isinstance(exit_.code, int) else 2
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
@@ -186,6 +187,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         reporter.close()
         logger.removeHandler(handler)
         logger.setLevel(saved_level)
+
+
+def _json_requested(raw: Sequence[str]) -> bool:
+    """``--log-format json`` on a command line that did not parse (so errors are JSON too)."""
+    pairs = zip(raw, [*raw[1:], ""], strict=True)
+    return "--log-format=json" in raw or any(a == "--log-format" and b == "json" for a, b in pairs)
 
 
 def _run(args: argparse.Namespace) -> tuple[int, str | None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -245,3 +246,12 @@ def test_creds_prompt_for_a_missing_password_only_on_a_terminal() -> None:
     with pytest.raises(UsageError, match=r"^credentials must be USERNAME\[:PASSWORD\]$"):
         parse_creds(":pw")
     assert parse_creds(None) is None and parse_creds("") is None
+
+
+def test_usage_error_as_json_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "info", "--log-format", "json", "--siz", "x")
+    assert (code, out) == (2, "")
+    [line] = err.splitlines()
+    event = json.loads(line)
+    assert (event["event"], event["level"], event["message"]) == ("error", "error", "unknown flag: --siz")
+    assert event["usage"].startswith("usage: okdrelease info ")

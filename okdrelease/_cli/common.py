@@ -77,9 +77,16 @@ class Parser(argparse.ArgumentParser):
                 self.error(unknown_argument_message([arg]))
 
     def error(self, message: str) -> NoReturn:
-        """Print this parser's usage and ``error: message`` on stderr; exit 2."""
-        self.print_usage(sys.stderr)
-        self.exit(2, f"error: {message}\n")
+        """Raise ``ParseError`` with this parser's usage (``okdrelease.cli.main`` shows it, exit 2)."""
+        raise ParseError(message, self.format_usage())
+
+
+class ParseError(UsageError):
+    """A command line argparse could not parse, with the usage of the (sub)command concerned."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        super().__init__(message)
+        self.usage = usage
 
 
 def unknown_argument_message(extras: Sequence[str]) -> str:

@@ -160,6 +160,15 @@ class Reporter:
             else:
                 self._write(f"error: {text}")
 
+    def usage_error(self, text: str, usage: str = "") -> None:
+        """A command line that could not be used: the command's usage, then ``error: text``."""
+        with self._lock:
+            if self.json_log:
+                self._json({"event": "error", "level": "error", "message": text, "usage": usage.strip()})
+                return
+            self.stream.write(usage + f"error: {text}\n")
+            self.stream.flush()
+
     def log(self, record: logging.LogRecord) -> None:
         """A ``logging`` record of the library."""
         with self._lock:
