@@ -62,3 +62,82 @@ def test_a_value_go_yaml_cannot_read_back_fails_as_in_oc(
     assert (oc.code, oc.err.splitlines()[-1]) == (1, line)
     assert (okd.code, okd.err.splitlines()) == (1, [line])
     assert not (tmp_path / "okd").exists()
+
+
+AWS_INSTALL_CONFIG = "apiVersion: v1\nmetadata:\n  name: test\nplatform:\n  aws:\n    region: us-east-1\n"
+GCP_TECH_PREVIEW = (
+    "apiVersion: v1\nmetadata:\n  name: test\nfeatureSet: TechPreviewNoUpgrade\n"
+    "capabilities:\n  baselineCapabilitySet: v4.12\n  additionalEnabledCapabilities: [Build]\nplatform:\n  gcp: {}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "count"),
+    [
+        (["--credentials-requests", "--cloud=aws"], 4),
+        (["--credentials-requests"], 23),
+        (["--credentials-requests", "--cloud", "azure"], 5),
+        (["--included", "--install-config", "{aws}"], 455),
+        (["--included", "--install-config", "{aws}", "--credentials-requests"], 3),
+    ],
+)
+def test_the_ccoctl_flow_gives_ocs_files(
+    oc_release_rig: OcRig, args: list[str], count: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """extract --credentials-requests [--cloud] [--included --install-config]: oc's files, stdout and warning."""
+    (tmp_path / "install-config.yaml").write_text(AWS_INSTALL_CONFIG)
+    args = [arg.replace("{aws}", str(tmp_path / "install-config.yaml")) for arg in args]
+    expected, got, oc_err, okd_err = _extract_both(
+        oc_release_rig, oc_release_rig.realistic, tmp_path, capsys, *args
+    )
+    assert len(expected) == count
+    assert _differences(expected, got) == []
+    assert okd_err == oc_err
+
+
+def test_included_with_a_feature_set_and_capabilities_gives_ocs_files(
+    oc_release_rig: OcRig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """TechPreviewNoUpgrade, a v4.12 baseline plus Build, on gcp: the same 421 files (oc also logs a klog line)."""
+    (tmp_path / "install-config.yaml").write_text(GCP_TECH_PREVIEW)
+    config = str(tmp_path / "install-config.yaml")
+    expected, got, _oc_err, okd_err = _extract_both(
+        oc_release_rig, oc_release_rig.realistic, tmp_path, capsys, "--included", "--install-config", config
+    )
+    assert len(expected) == 421
+    assert _differences(expected, got) == []
+    assert okd_err == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cloud", "aws"], "error: --cloud is only supported with --credentials-requests or --included\n"),
+        (["--install-config", "x.yaml"], "error: --install-config is only supported with --included\n"),
+        (
+            ["--credentials-requests", "--cloud", "foo"],
+            "error: --cloud value not recognized, must be one of: [",
+        ),
+    ],
+)
+def test_extract_flag_errors_are_ocs(
+    oc_release_rig: OcRig, args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """oc's messages (okdrelease exits 2 for usage errors where oc exits 1)."""
+    oc = oc_release_rig.oc_run(["extract", "--to", str(tmp_path / "oc"), *args, oc_release_rig.realistic])
+    okd = okd_run(["extract", "--to", str(tmp_path / "okd"), *args, oc_release_rig.realistic], capsys)
+    assert (oc.code, oc.err.startswith(message)) == (1, True), oc.err
+    assert (okd.code, okd.err.startswith(message)) == (2, True), okd.err
+
+
+def test_cloud_must_match_the_install_config_platform(
+    oc_release_rig: OcRig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """oc's error line when --cloud contradicts the install-config; okdrelease says it before fetching anything."""
+    (tmp_path / "ic.yaml").write_text(AWS_INSTALL_CONFIG)
+    args = ["--included", "--install-config", str(tmp_path / "ic.yaml"), "--cloud", "gcp"]
+    oc = oc_release_rig.oc_run(["extract", "--to", str(tmp_path / "oc"), *args, oc_release_rig.realistic])
+    okd = okd_run(["extract", "--to", str(tmp_path / "okd"), *args, oc_release_rig.realistic], capsys)
+    line = f'error: --cloud "gcp" set, but {tmp_path / "ic.yaml"} has "aws"\n'
+    assert (oc.code, oc.err) == (1, line)
+    assert (okd.code, okd.out, okd.err) == (1, "", line)

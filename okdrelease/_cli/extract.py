@@ -8,7 +8,12 @@ from typing import Any
 
 from okdrelease._cli.common import add_registry_flags, transport_options
 from okdrelease.errors import UsageError
-from okdrelease.release.extract import extract_release, read_payload_file
+from okdrelease.release.extract import (
+    CREDENTIALS_WARNING,
+    ManifestSelection,
+    extract_release,
+    read_payload_file,
+)
 from okdrelease.release.read import PlatformFilter, open_location
 from okdrelease.transport.open import Transport
 
@@ -36,6 +41,29 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="write manifests exactly as stored instead of re-serialising them",
     )
     p.add_argument("--filter-by-os", metavar="REGEX", help="platform of a manifest-listed release (os/arch)")
+    p.add_argument(
+        "--credentials-requests",
+        action="store_true",
+        help="write only CredentialsRequest manifests (for ccoctl); image-references and release-metadata are skipped",
+    )
+    p.add_argument(
+        "--cloud",
+        default="",
+        metavar="CLOUD",
+        help="keep only the CredentialsRequests of this cloud (aws, azure, gcp, ibmcloud, nutanix, openstack, "
+        "ovirt, powervs, vsphere, alibabacloud); with --credentials-requests or --included",
+    )
+    p.add_argument(
+        "--included",
+        action="store_true",
+        help="write only the manifests a cluster described by --install-config would apply",
+    )
+    p.add_argument(
+        "--install-config",
+        default="",
+        metavar="FILE",
+        help="install-config.yaml (as for openshift-install) deciding --included: feature set, platform, capabilities",
+    )
     p.add_argument("--command", help=argparse.SUPPRESS)
     p.add_argument("--tools", action="store_true", help=argparse.SUPPRESS)
     add_registry_flags(p)
@@ -52,6 +80,18 @@ def run(args: argparse.Namespace) -> int:
     image = args.from_image or (args.image[0] if args.image else "")
     if not image:
         raise UsageError("must specify an image containing a release payload with --from")
+    selection = ManifestSelection.from_flags(
+        credentials_requests=args.credentials_requests,
+        cloud=args.cloud,
+        included=args.included,
+        install_config=args.install_config,
+    )
+    if args.credentials_requests and not args.included:
+        print(f"warning: {CREDENTIALS_WARNING}", file=sys.stderr)
+    if args.credentials_requests and args.file:
+        raise UsageError(
+            "only one of --tools, --command, --credentials-requests, --file, or --git may be specified"
+        )
     if args.file and args.to != ".":
         raise UsageError("only one of --to and --file may be set")
     platform = PlatformFilter.from_flag(args.filter_by_os)
@@ -63,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.buffer.flush()
             return 0
         result = extract_release(
-            repository, reference, args.to, platform=platform, keep_bytes=args.keep_bytes
+            repository, reference, args.to, platform=platform, keep_bytes=args.keep_bytes, selection=selection
         )
     print(result.message)
     if result.errors:

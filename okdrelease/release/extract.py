@@ -24,13 +24,13 @@ import posixpath
 import secrets
 import stat
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
 import yaml
 
-from okdrelease.errors import LayerError, ReleaseError
+from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gotime import format_time
 from okdrelease.oci.model import Descriptor, Manifest
@@ -272,8 +272,8 @@ def _identity(doc: dict[str, Any]) -> tuple[str, str, str, str]:
     )
 
 
-def reserialize_manifest(name: str, data: bytes) -> bytes | None:
-    """Parse a YAML/JSON stream and write it back as oc does; None when it holds no document."""
+def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
+    """The documents of a payload manifest as oc reads them (empty documents dropped)."""
     try:
         docs = goyaml.load_documents(data)
     except goyaml.GoYamlError as err:
@@ -286,12 +286,125 @@ def reserialize_manifest(name: str, data: bytes) -> bytes | None:
         if key in seen:
             raise ReleaseError(f"error parsing {name}: resource {'/'.join(key)} is defined more than once")
         seen.add(key)
-    if not docs:
-        return None
+    return docs
+
+
+def write_manifest(name: str, docs: list[dict[str, Any]]) -> bytes:
+    """Documents as oc writes them: ``---`` and sigs.k8s.io/yaml's YAML of each."""
     try:
         return goyaml.marshal_documents(docs)
     except goyaml.GoYamlError as err:
         raise ManifestWriteError(f"error serializing manifest in {name}: {err}") from err
+
+
+def reserialize_manifest(name: str, data: bytes) -> bytes | None:
+    """Parse a YAML/JSON stream and write it back as oc does; None when it holds no document."""
+    docs = parse_manifest(name, data)
+    return write_manifest(name, docs) if docs else None
+
+
+#: ``--cloud`` values and the ``spec.providerSpec.kind`` of their CredentialsRequests.
+CLOUD_PROVIDER_SPEC_KINDS = {
+    "alibabacloud": "AlibabaCloudProviderSpec",
+    "aws": "AWSProviderSpec",
+    "azure": "AzureProviderSpec",
+    "gcp": "GCPProviderSpec",
+    "ibmcloud": "IBMCloudProviderSpec",
+    "nutanix": "NutanixProviderSpec",
+    "openstack": "OpenStackProviderSpec",
+    "ovirt": "OvirtProviderSpec",
+    "powervs": "IBMCloudPowerVSProviderSpec",
+    "vsphere": "VSphereProviderSpec",
+}
+CREDENTIALS_REQUEST = ("cloudcredential.openshift.io/v1", "CredentialsRequest")
+CREDENTIALS_WARNING = (
+    "if you intend to pass CredentialsRequests to ccoctl, you should use --included to filter out "
+    "requests that your cluster is not expected to need."
+)
+
+#: Decides whether a manifest document is included; returns why not, or None when it is.
+Includer = Callable[[dict[str, Any]], "str | None"]
+
+
+def is_credentials_request(doc: Mapping[str, Any]) -> bool:
+    """True for a ``cloudcredential.openshift.io/v1`` ``CredentialsRequest``."""
+    return (doc.get("apiVersion"), doc.get("kind")) == CREDENTIALS_REQUEST
+
+
+@attrs.frozen
+class ManifestSelection:
+    """Which documents ``extract`` writes (``--credentials-requests``, ``--cloud``, ``--included``).
+
+    ``includer`` is built once the payload is read (``--included --install-config`` needs its
+    feature gates); ``cloud`` is the provider whose CredentialsRequests are kept.
+    """
+
+    credentials_requests: bool = False
+    cloud: str = ""
+    includer: Callable[[list[PayloadFile]], tuple[Includer, str]] | None = None
+
+    @classmethod
+    def from_flags(
+        cls, *, credentials_requests: bool, cloud: str, included: bool, install_config: str
+    ) -> ManifestSelection:
+        """oc's checks, in oc's order; ``--included`` reads ``install_config`` (no cluster connection)."""
+        if install_config and not included:
+            raise UsageError("--install-config is only supported with --included")
+        if cloud and not credentials_requests and not included:
+            raise UsageError("--cloud is only supported with --credentials-requests or --included")
+        if cloud and cloud not in CLOUD_PROVIDER_SPEC_KINDS:
+            raise UsageError(
+                f"--cloud value not recognized, must be one of: [{' '.join(sorted(CLOUD_PROVIDER_SPEC_KINDS))}]"
+            )
+        includer = None
+        if included:
+            if not install_config:
+                raise UsageError(
+                    "--included without --install-config needs a connection to a cluster, which okdrelease "
+                    "does not make: pass --install-config FILE"
+                )
+            from okdrelease.release.inclusion import install_config_includer
+
+            includer = install_config_includer(install_config, cloud)
+        return cls(credentials_requests=credentials_requests, cloud=cloud, includer=includer)
+
+    def chooser(self, files: list[PayloadFile]) -> Callable[[dict[str, Any]], bool]:
+        """The per-document decision for this payload."""
+        include: Includer | None = None
+        cloud = self.cloud
+        if self.includer is not None:
+            include, cloud = self.includer(files)
+        kind = CLOUD_PROVIDER_SPEC_KINDS.get(cloud, "")
+
+        def keep(doc: dict[str, Any]) -> bool:
+            manual = self.credentials_requests and include is not None and is_credentials_request(doc)
+            if include is not None and not (manual and not _annotations(doc)) and include(doc) is not None:
+                return False
+            if not self.credentials_requests:
+                return True
+            if not is_credentials_request(doc):
+                return False
+            return not kind or _provider_kind(doc) == kind
+
+        return keep
+
+
+def _annotations(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = doc.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
+def _provider_kind(doc: Mapping[str, Any]) -> str:
+    value: Any = doc
+    for key in ("spec", "providerSpec", "kind"):
+        value = value.get(key) if isinstance(value, Mapping) else None
+    if value is not None and not isinstance(value, str):
+        raise ReleaseError(
+            f"error extracting cred request kind: .spec.providerSpec.kind accessor error: {value!r} is of the type "
+            f"{type(value).__name__}, expected string"
+        )
+    return value or ""
 
 
 def _open_dir(parent_fd: int, name: str) -> int:
@@ -354,32 +467,18 @@ def extract_release(
     *,
     platform: PlatformFilter | None = None,
     keep_bytes: bool = False,
+    selection: ManifestSelection | None = None,
 ) -> ExtractResult:
-    """Extract the payload of the release at ``reference`` into ``directory``."""
+    """Extract the payload of the release at ``reference`` into ``directory``.
+
+    Nothing is written until every kept manifest was parsed and re-serialised; a manifest that does
+    not parse is reported in ``errors`` (as oc does) and skipped.
+    """
+    selection = selection or ManifestSelection()
     manifest, index = select_manifest(repository, reference, platform or PlatformFilter.from_flag(None))
     config = read_config(repository, manifest)
     files = list(iter_payload(repository, manifest))
-    outputs: list[tuple[str, bytes]] = []
-    errors: list[str] = []
-    for item in files:
-        if item.name == IMAGE_REFERENCES:
-            check_image_references(item.data)
-            outputs.append((item.name, item.data))
-        elif item.name == RELEASE_METADATA:
-            outputs.append((item.name, item.data))
-        elif item.name.endswith(MANIFEST_EXTENSIONS):
-            if keep_bytes:
-                outputs.append((item.name, item.data))
-                continue
-            try:
-                data = reserialize_manifest(item.name, item.data)
-            except ManifestWriteError:
-                raise
-            except ReleaseError as err:
-                errors.append(str(err))
-                continue
-            if data is not None:
-                outputs.append((item.name, data))
+    outputs, errors = _outputs(files, keep_bytes=keep_bytes, selection=selection)
     try:
         os.makedirs(directory, 0o777, exist_ok=True)
         root_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
@@ -403,6 +502,42 @@ def extract_release(
         written=tuple(name for name, _ in outputs),
         errors=tuple(errors),
     )
+
+
+def _outputs(
+    files: list[PayloadFile], *, keep_bytes: bool, selection: ManifestSelection
+) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """The files to write (name, bytes) and the manifest errors, in payload order."""
+    parsed: list[tuple[PayloadFile, list[dict[str, Any]] | None]] = []
+    errors: list[str] = []
+    for item in files:
+        if item.name == IMAGE_REFERENCES:
+            check_image_references(item.data)
+            parsed.append((item, None))
+        elif item.name == RELEASE_METADATA:
+            parsed.append((item, None))
+        elif item.name.endswith(MANIFEST_EXTENSIONS):
+            if keep_bytes and selection == ManifestSelection():
+                parsed.append((item, None))  # written as stored, parsed by nobody
+                continue
+            try:
+                docs = parse_manifest(item.name, item.data)
+            except ReleaseError as err:
+                errors.append(str(err))
+                continue
+            if docs:
+                parsed.append((item, docs))
+    keep = selection.chooser(files)
+    outputs: list[tuple[str, bytes]] = []
+    for item, stored in parsed:
+        if stored is None:
+            if not selection.credentials_requests or item.name.endswith(MANIFEST_EXTENSIONS):
+                outputs.append((item.name, item.data))
+            continue
+        kept = [doc for doc in stored if keep(doc)]
+        if kept:
+            outputs.append((item.name, item.data if keep_bytes else write_manifest(item.name, kept)))
+    return outputs, errors
 
 
 def read_payload_file(
