@@ -202,7 +202,8 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
     except UsageError as err:
         return 2, str(err)
     except OkdReleaseError as err:
-        return 1, str(err)
+        # A command may say that its failures need another code (diff --exit-code: 2, as diff(1)).
+        return int(getattr(args, "failure_exit_code", 1)), str(err)
     except KeyboardInterrupt:
         return 130, "interrupted"
     except BrokenPipeError:

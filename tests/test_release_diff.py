@@ -307,3 +307,14 @@ def test_sample_diff_exit_codes_and_json_keeps_everything(
     assert len(churned) == 8 and len(files) == 9
     kube_co = files["0000_20_cluster-kube-apiserver-operator_07_clusteroperator.yaml"]["diff"]
     assert '\n-    version: "1.29.4"\n+    version: "1.29.5"\n' in kube_co
+
+
+def test_exit_code_tells_trouble_from_difference(
+    sample_releases: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = f"oci:{tmp_path / 'nothing-here'}:x"
+    capsys.readouterr()
+    assert main(["diff", "--exit-code", sample_releases[0], missing]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and str(tmp_path / "nothing-here") in err
+    assert main(["diff", sample_releases[0], missing]) == 1

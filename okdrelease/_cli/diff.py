@@ -56,7 +56,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--exit-code",
         action="store_true",
-        help="exit 1 when the releases differ and 0 when they do not, as git diff --exit-code",
+        help="exit 1 when the releases differ, 0 when they do not and 2 when they could not be compared, as diff(1)",
     )
     p.add_argument(
         "-U",
@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--output only supports json")
     if args.unified < 0:
         raise UsageError("--unified must be 0 or more")
+    if args.exit_code:
+        args.failure_exit_code = 2  # 1 means "different" here
     platform = PlatformFilter.from_flag(args.filter_by_os)
     with Transport(transport_options(args)) as transport:
         old = load_release_from(transport, args.old, platform=platform)
