@@ -26,6 +26,7 @@ machine described, to ``benchmarks/results.md`` (unless ``--no-write``).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -96,28 +97,29 @@ class Rig:
     env: dict[str, str] = field(repr=False)
 
     def measure(self, tool: str, argv: Sequence[str], extra_env: dict[str, str] | None = None) -> Run:
-        """Run ``argv`` as a child; fail loudly when it fails; measure it and the traffic it caused."""
+        """Run ``argv`` through ``launch.py``; fail loudly when it fails; measure it and its traffic."""
         offset = self.log_file.stat().st_size
         out_path, err_path = self.workdir / f"{tool}.stdout", self.workdir / f"{tool}.stderr"
+        usage_path = self.workdir / f"{tool}.usage.json"
         env = {**self.env, **(extra_env or {})}
+        launcher = [sys.executable, str(HERE / "launch.py"), str(usage_path)]
         with out_path.open("wb") as out, err_path.open("wb") as err:
-            start = time.monotonic()
-            child = subprocess.Popen(list(argv), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
-            _, status, usage = os.wait4(child.pid, 0)
-            wall = time.monotonic() - start
-        code = os.waitstatus_to_exitcode(status)
+            code = subprocess.call(
+                [*launcher, *argv], stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env
+            )
         if code != 0:
             sys.stderr.write(err_path.read_text(errors="replace")[-4000:])
             raise SystemExit(f"{tool} failed with exit code {code}: {' '.join(argv)}")
+        usage = json.loads(usage_path.read_text())
         time.sleep(0.3)  # let the registry flush its last access-log lines
         with self.log_file.open("rb") as fh:
             fh.seek(offset)
             requests, sent, by_method = parse_access_log(fh.read().decode(errors="replace"))
         return Run(
             tool=tool,
-            wall=wall,
-            cpu=usage.ru_utime + usage.ru_stime,
-            rss_mib=usage.ru_maxrss / 1024,
+            wall=usage["wall"],
+            cpu=usage["utime"] + usage["stime"],
+            rss_mib=usage["maxrss_kib"] / 1024,
             requests=requests,
             get_bytes=sent,
             by_method=by_method,
@@ -149,7 +151,7 @@ class Tools:
 def find_tools(oc_bin: str | None, env: dict[str, str]) -> Tools:
     """Resolve oc (unpacking it through its wrapper) and see whether okdrelease has ``--cache-dir``."""
     oc = oc_bin or os.environ.get("OC_BIN") or str(DEFAULT_OC)
-    unpacked = subprocess.run([oc, "--path"], capture_output=True, text=True, env=env)
+    unpacked = subprocess.run([oc, "--path"], capture_output=True, text=True)  # the user's unpack cache
     if unpacked.returncode == 0 and unpacked.stdout.strip():
         oc = unpacked.stdout.strip()
     helptext = subprocess.run(
@@ -391,7 +393,10 @@ def describe_machine(tools: Tools) -> str:
         mem_kib = int(fh.readline().split()[1])
     import yaml
 
-    from okdrelease.oci import decompress
+    try:
+        from okdrelease.oci.decompress import GZIP_BACKEND
+    except ImportError:  # a checkout from before okdrelease.oci.decompress
+        GZIP_BACKEND = "zlib"
 
     def run(argv: Sequence[str]) -> str:
         done = subprocess.run(list(argv), capture_output=True, text=True)
@@ -404,7 +409,7 @@ def describe_machine(tools: Tools) -> str:
             f"Linux {platform.release()}; load average at start {os.getloadavg()[0]:.2f} "
             "(the cores are shared with other work)",
             f"- Python {platform.python_version()}; PyYAML {yaml.__version__} "
-            f"(libyaml: {yaml.__with_libyaml__}); gzip via {decompress.GZIP_BACKEND}",
+            f"(libyaml: {yaml.__with_libyaml__}); gzip via {GZIP_BACKEND}",
             f"- registry: {run(['/usr/bin/docker-registry', '--version'])} on 127.0.0.1 (plain HTTP)",
             f"- oc: {run([tools.oc, 'version', '--client'])} ({tools.oc})",
             f"- okdrelease: {commit[:100]}",

@@ -105,3 +105,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for name, value in getattr(item, "funcargs", {}).items():
             if isinstance(value, RegistryInfo):
                 report.sections.append((f"registry log: {name} ({value.log_file})", value.log_tail()))
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test's CLI runs get a fresh persistent cache (never the user's; no warmth between tests)."""
+    monkeypatch.setenv("OKDRELEASE_CACHE_DIR", str(tmp_path_factory.mktemp("okdrelease-cache")))

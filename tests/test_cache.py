@@ -211,6 +211,9 @@ def test_cli_info_and_prune(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_default_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OKDRELEASE_CACHE_DIR", str(tmp_path / "explicit"))
+    assert default_root() == tmp_path / "explicit"
+    monkeypatch.delenv("OKDRELEASE_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     assert default_root() == tmp_path / "okdrelease"
     monkeypatch.delenv("XDG_CACHE_HOME")

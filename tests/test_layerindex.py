@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from pathlib import Path
@@ -12,8 +13,10 @@ import pytest
 from okdrelease.cache import LAYER_INDEX, Cache
 from okdrelease.errors import DigestMismatchError
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
-from okdrelease.oci.layerindex import LayerIndex, LayerIndexer, compose, scan_layer
+from okdrelease.oci.layerindex import LayerIndex, compose, load_index, scan_layer
 from okdrelease.oci.layers import TarEntry, compress_gzip, extract_prefix, write_tar
+from okdrelease.oci.model import Descriptor
+from okdrelease.payload.resolve import Resolver
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
 
@@ -57,17 +60,28 @@ BLOBS = {sha256_digest(b): b for b in (BOTTOM, MIDDLE, TOP)}
 STACK = [sha256_digest(b) for b in (BOTTOM, MIDDLE, TOP)]
 
 
-class _Opener:
-    """Opens verifying streams over BLOBS and counts the opens per digest."""
+class _Repo:
+    """Serves verifying streams over BLOBS and counts the opens per digest."""
+
+    display = "test/repo"
 
     def __init__(self) -> None:
         self.opened: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, digest: str) -> IO[bytes]:
+    def open_blob(self, digest: str, size: int | None = None) -> IO[bytes]:
         with self._lock:
             self.opened[digest] = self.opened.get(digest, 0) + 1
         return VerifyingReader(io.BytesIO(BLOBS[digest]), digest, f"blob {digest}")  # type: ignore[return-value]
+
+
+def _files(resolver: Resolver, repo: _Repo, stack: list[str]) -> dict[str, object]:
+    descs = [Descriptor("application/vnd.oci.image.layer.v1.tar+gzip", d, len(BLOBS[d])) for d in stack]
+    return compose(resolver.layer_index(repo, d, "manifests/") for d in descs)  # type: ignore[arg-type]
+
+
+def _resolver(store: Cache | None = None) -> Resolver:
+    return Resolver(transport=None, store=store)  # type: ignore[arg-type]  # no image is opened here
 
 
 @pytest.mark.parametrize("stack", [STACK, STACK[:1], STACK[1:], STACK[::-1], STACK[2:]])
@@ -107,61 +121,60 @@ def test_golden_override_stacks() -> None:
             manifest = repo.get_manifest(ref)
             layers = getattr(manifest, "layers", [])
             expected = extract_prefix([repo.open_blob(d.digest, d.size) for d in layers], "manifests/")
-            indexer = LayerIndexer()
-            got = indexer.files([d.digest for d in layers], "manifests/", repo.open_blob)
+            got = compose(
+                load_index(None, d.digest, "manifests/", functools.partial(repo.open_blob, d.digest, d.size))
+                for d in layers
+            )
             assert got == expected, ref
             with_files += bool(expected)
     assert with_files >= 5
 
 
 def test_each_layer_scanned_once_while_others_wait() -> None:
-    indexer = LayerIndexer()
-    opener = _Opener()
+    resolver = _resolver()
+    repo = _Repo()
     results: list[object] = []
     barrier = threading.Barrier(8)
 
     def work() -> None:
         barrier.wait()
-        results.append(indexer.files(STACK, "manifests/", opener))
+        results.append(_files(resolver, repo, STACK))
 
     threads = [threading.Thread(target=work) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert opener.opened == {d: 1 for d in STACK}
-    assert indexer.scanned == 3
+    assert repo.opened == {d: 1 for d in STACK}
     assert all(r == results[0] for r in results) and len(results) == 8
+    assert results[0] == extract_prefix([io.BytesIO(BLOBS[d]) for d in STACK], "manifests/")
 
 
-def test_bad_layer_digest_fails_every_waiter_and_is_not_cached(tmp_path: Path) -> None:
+def test_bad_layer_digest_fails_and_is_not_stored(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
-    indexer = LayerIndexer(cache)
     bad = "sha256:" + "0" * 64
     BLOBS[bad] = TOP
     try:
         for _ in range(2):
             with pytest.raises(DigestMismatchError):
-                indexer.index(bad, "manifests/", lambda: _Opener()(bad))
+                load_index(cache, bad, "manifests/", lambda: _Repo().open_blob(bad))
         assert cache.info().kinds[1].entries == 0
     finally:
         del BLOBS[bad]
 
 
 def test_persistent_cache_skips_the_layer_and_damage_is_rescanned(tmp_path: Path) -> None:
-    first = LayerIndexer(Cache(tmp_path))
-    expected = first.files(STACK, "manifests/", _Opener())
-    again = _Opener()
-    second = LayerIndexer(Cache(tmp_path))
-    assert second.files(STACK, "manifests/", again) == expected
-    assert again.opened == {} and second.scanned == 0
+    expected = _files(_resolver(Cache(tmp_path)), _Repo(), STACK)
+    again = _Repo()
+    assert _files(_resolver(Cache(tmp_path)), again, STACK) == expected
+    assert again.opened == {}
     for path in (tmp_path / "v1" / "records" / LAYER_INDEX).rglob("*"):
         if path.is_file():
             data = bytearray(path.read_bytes())
             data[-1] ^= 0x20
             path.write_bytes(bytes(data))
     third_cache = Cache(tmp_path)
-    rescanned = _Opener()
-    assert LayerIndexer(third_cache).files(STACK, "manifests/", rescanned) == expected
+    rescanned = _Repo()
+    assert _files(_resolver(third_cache), rescanned, STACK) == expected
     assert rescanned.opened == {d: 1 for d in STACK}
     assert third_cache.stats.dropped == 3

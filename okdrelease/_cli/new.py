@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from okdrelease._cli.cache import add_cache_flags, cache_from_args
 from okdrelease._cli.common import add_registry_flags, progress_printer, split_list, transport_options
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
@@ -27,6 +28,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     _destination_flags(p)
     _signing_flags(p)
     add_registry_flags(p)
+    add_cache_flags(p)
     p.set_defaults(func=run)
     return p
 
@@ -185,7 +187,14 @@ def raise_mapping_error() -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``new`` and print the result line (or JSON) to stdout."""
     options = options_from_args(args)
-    result = new_release(options, transport_options=transport_options(args), progress=progress_printer(args))
+    cache = cache_from_args(args)
+    try:
+        result = new_release(
+            options, transport_options=transport_options(args), progress=progress_printer(args), cache=cache
+        )
+    finally:
+        if cache is not None:
+            cache.trim()
     if result.output is not None:
         # -o json or --to-file -: bytes as the library produced them (a gzip stream is not text).
         sys.stdout.flush()

@@ -48,7 +48,10 @@ _KINDS = (LAYER_INDEX, VERDICT)
 
 
 def default_root() -> Path:
-    """``$XDG_CACHE_HOME/okdrelease``, else ``~/.cache/okdrelease``."""
+    """``$OKDRELEASE_CACHE_DIR``, else ``$XDG_CACHE_HOME/okdrelease``, else ``~/.cache/okdrelease``."""
+    explicit = os.environ.get("OKDRELEASE_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "okdrelease"
 

@@ -4,19 +4,16 @@ A :class:`LayerIndex` holds what one layer has under a prefix: every entry in ta
 files with their bytes, directories, links, whiteouts) with mode and mtime. An image's all-layers
 view is composed from the indexes of its layers by the same whiteout rules as reading the layers
 (``okdrelease.oci.layers``), so a base layer shared by sixty operator images is decompressed once,
-not sixty times. :class:`LayerIndexer` gives one index per ``(layer digest, prefix)`` per run: the
-first thread to ask scans the layer, the others wait for it; with a :class:`~okdrelease.cache.Cache`
-the index outlives the run (stored under the layer digest, checked when read).
+not sixty times. :func:`load_index` reads an index from a :class:`~okdrelease.cache.Cache` (stored
+under the layer digest, checked when read) or scans the layer and stores it; the resolver memoises
+it per run, so the first thread to ask scans a layer and the others wait for it.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 import attrs
@@ -121,55 +118,30 @@ def compose(indexes: Iterable[LayerIndex]) -> dict[str, FileEntry]:
     return files
 
 
-class LayerIndexer:
-    """One :class:`LayerIndex` per ``(layer digest, prefix)`` per run; thread-safe, each layer scanned once."""
+def load_index(
+    store: Cache | None,
+    digest: str,
+    prefix: str,
+    opener: Callable[[], IO[bytes]],
+    media_type: str | None = None,
+) -> LayerIndex:
+    """The index of layer ``digest`` under ``prefix``: from ``store`` when it holds a sound one, else scanned.
 
-    def __init__(self, cache: Cache | None = None) -> None:
-        """``cache`` keeps indexes across runs (None: this run only)."""
-        self._cache = cache
-        self._lock = threading.Lock()
-        self._futures: dict[str, Future[LayerIndex]] = {}
-        self.scanned = 0
-
-    def index(
-        self, digest: str, prefix: str, opener: Callable[[], IO[bytes]], media_type: str | None = None
-    ) -> LayerIndex:
-        """The index of layer ``digest`` under ``prefix``; ``opener`` opens its (verifying) blob stream."""
-        key = f"{digest}|{prefix}"
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if future is None:
-                future = self._futures[key] = Future()
-        if owner:
+    ``opener`` opens the layer's verifying blob stream; a scanned index is stored for the next run.
+    Callers memoise per run (one scan per layer, waiters share it: ``payload.resolve.Resolver``).
+    """
+    key = f"{digest}|{prefix}"
+    if store is not None:
+        payload = store.get_record(LAYER_INDEX, key)
+        if payload is not None:
             try:
-                future.set_result(self._load(key, digest, prefix, opener, media_type))
-            except BaseException as err:
-                future.set_exception(err)
-        return future.result()
-
-    def _load(
-        self, key: str, digest: str, prefix: str, opener: Callable[[], IO[bytes]], media_type: str | None
-    ) -> LayerIndex:
-        if self._cache is not None:
-            payload = self._cache.get_record(LAYER_INDEX, key)
-            if payload is not None:
-                try:
-                    found = LayerIndex.from_bytes(payload)
-                except (ValueError, TypeError, KeyError) as err:
-                    log.debug("cached index of %s unusable: %s", digest, err)
-                else:
-                    if (found.digest, found.prefix) == (digest, prefix):
-                        return found
-        index = scan_layer(opener(), digest, prefix, media_type)
-        with self._lock:
-            self.scanned += 1
-        if self._cache is not None:
-            self._cache.put_record(LAYER_INDEX, key, index.to_bytes())
-        return index
-
-    def files(
-        self, layer_digests: Sequence[str], prefix: str, opener: Callable[[str], IO[bytes]]
-    ) -> dict[str, FileEntry]:
-        """The all-layers view of a stack under ``prefix`` (bottom first), composed from layer indexes."""
-        return compose(self.index(d, prefix, functools.partial(opener, d)) for d in layer_digests)
+                found = LayerIndex.from_bytes(payload)
+            except (ValueError, TypeError, KeyError) as err:
+                log.debug("cached index of %s unusable: %s", digest, err)
+            else:
+                if (found.digest, found.prefix) == (digest, prefix):
+                    return found
+    index = scan_layer(opener(), digest, prefix, media_type)
+    if store is not None:
+        store.put_record(LAYER_INDEX, key, index.to_bytes())
+    return index

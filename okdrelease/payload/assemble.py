@@ -114,6 +114,7 @@ def write_payload_tar(
     *,
     skip_manifest_check: bool = False,
     dedupe: bool = False,
+    check: Callable[[str, str, bytes], None] = check_manifest,
 ) -> list[str]:
     """Write the uncompressed ``release-manifests/`` tar to ``out``; return the operators that contributed.
 
@@ -143,7 +144,7 @@ def write_payload_tar(
                 continue
             destination = table.claim(payload_name(operator, filename))
             if not skip_manifest_check:
-                check_manifest(f"{operator}/{filename}", filename, data)
+                check(f"{operator}/{filename}", filename, data)
             tar.add_file(f"{PAYLOAD_DIR}/{destination}", transform(data), FILE_MODE, mtime)
         contributed.append(operator)
     tar.close()

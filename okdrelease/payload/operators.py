@@ -11,6 +11,7 @@ import attrs
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
 from okdrelease.openshift.metadata import CincinnatiMetadata
+from okdrelease.payload.check import ManifestChecker, check_manifest
 from okdrelease.payload.components import Resolution
 from okdrelease.payload.context import Reporter
 from okdrelease.payload.inputs import Inputs
@@ -132,9 +133,17 @@ def operator_transform(
 
 
 def assemble_payload(
-    stream: ImageStream, metadata: CincinnatiMetadata, operators: Operators, plan: Plan, reporter: Reporter
+    stream: ImageStream,
+    metadata: CincinnatiMetadata,
+    operators: Operators,
+    plan: Plan,
+    reporter: Reporter,
+    checker: ManifestChecker | None = None,
 ) -> Payload:
-    """Build the uncompressed ``release-manifests/`` tar, each operator's manifests rewritten."""
+    """Build the uncompressed ``release-manifests/`` tar, each operator's manifests rewritten.
+
+    ``checker`` holds the manifest-check verdicts found while fetching (None: each file checked here).
+    """
     from okdrelease.payload.assemble import OperatorFiles, write_payload_tar
 
     transforms: dict[str, Callable[[bytes], bytes]] = {}
@@ -159,6 +168,7 @@ def assemble_payload(
             stream.to_json(),
             metadata.to_json(),
             skip_manifest_check=plan.options.skip_manifest_check,
+            check=checker.check if checker is not None else check_manifest,
         )
     except OkdReleaseError as err:
         raise ReleaseError(f"unable to create a release: {err}") from err

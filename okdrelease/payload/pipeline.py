@@ -11,7 +11,9 @@ from pathlib import Path
 
 import attrs
 
+from okdrelease.cache.store import Cache
 from okdrelease.errors import ReleaseError
+from okdrelease.payload.check import ManifestChecker
 from okdrelease.payload.components import Resolution, resolve_components
 from okdrelease.payload.compose import ReleaseDraft, compose
 from okdrelease.payload.context import Progress, Reporter, Run
@@ -61,8 +63,12 @@ def new_release(
     transport_options: TransportOptions | None = None,
     transport: Transport | None = None,
     progress: Progress | None = None,
+    cache: Cache | None = None,
 ) -> NewResult:
-    """Assemble a release from ``options``; push or write it; return what was produced."""
+    """Assemble a release from ``options``; push or write it; return what was produced.
+
+    ``cache`` is the persistent cache to read through and fill (None: nothing outlives the run).
+    """
     from okdrelease.transport.open import DefaultTransport
 
     plan = make_plan(options)
@@ -71,19 +77,20 @@ def new_release(
         transport if transport is not None else DefaultTransport(transport_options or TransportOptions())
     )
     try:
-        return run_stages(plan, keys, opener, Reporter(progress) if progress else Reporter())
+        return run_stages(plan, keys, opener, Reporter(progress) if progress else Reporter(), cache)
     finally:
         if transport is None:
             opener.close()
 
 
-def _run(plan: Plan, transport: Transport, reporter: Reporter) -> Run:
+def _run(plan: Plan, transport: Transport, reporter: Reporter, cache: Cache | None = None) -> Run:
     if plan.layout is not None and plan.options.layout_repository:
         from okdrelease.transport.overlay import LayoutContentTransport
 
         transport = LayoutContentTransport(transport, plan.options.layout_repository, plan.layout.path)
     workers = max(4, transport.options.max_per_registry * 2)
-    return Run(transport, Resolver(transport, plan.platform), reporter, workers)
+    checker = None if plan.options.skip_manifest_check else ManifestChecker(cache)
+    return Run(transport, Resolver(transport, plan.platform, store=cache, checker=checker), reporter, workers)
 
 
 def select_sink(plan: Plan, inputs: Inputs, draft: ReleaseDraft) -> Sink:
@@ -140,7 +147,7 @@ def _payload(plan: Plan, inputs: Inputs, draft: ReleaseDraft, run: Run) -> _Asse
         run.emit(
             f"info: Included {len(stream.tags)} images from {len(operators.files)} input operators into the release"
         )
-    payload = assemble_payload(stream, draft.metadata, operators, plan, run.reporter)
+    payload = assemble_payload(stream, draft.metadata, operators, plan, run.reporter, run.resolver.checker)
     return _Assembled(payload, resolution, frozenset(operators.files), removed)
 
 
@@ -181,9 +188,11 @@ def _after_push(
         sign_pushed(plan.options, keys, run, delivery.to_image, digest, draft.created)
 
 
-def run_stages(plan: Plan, keys: SigningKeys | None, transport: Transport, reporter: Reporter) -> NewResult:
-    """Run every stage of ``new`` after the plan."""
-    run = _run(plan, transport, reporter)
+def run_stages(
+    plan: Plan, keys: SigningKeys | None, transport: Transport, reporter: Reporter, cache: Cache | None = None
+) -> NewResult:
+    """Run every stage of ``new`` after the plan (``cache``: the persistent cache, or None)."""
+    run = _run(plan, transport, reporter, cache)
     inputs = read_inputs(plan, run)
     draft = compose(plan, inputs)
     if plan.options.output == "json":

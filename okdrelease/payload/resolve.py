@@ -13,6 +13,8 @@ from typing import BinaryIO, Generic, TypeVar
 
 import attrs
 
+from okdrelease.cache import reads as cached
+from okdrelease.cache.store import Cache
 from okdrelease.errors import (
     DigestMismatchError,
     NotFoundError,
@@ -20,9 +22,11 @@ from okdrelease.errors import (
     RegistryError,
     UnauthorizedError,
 )
+from okdrelease.oci.layerindex import LayerIndex, compose, load_index
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.labels import OPERATOR_LABEL
+from okdrelease.payload.check import ManifestChecker
 from okdrelease.reference import RegistryLocation, parse_location
 from okdrelease.transport.base import Repository, Transport
 
@@ -39,6 +43,7 @@ __all__ = [
     "tampered",
 ]
 
+MANIFESTS_PREFIX = "manifests/"
 CONFIG_MEDIA_TYPES = (
     "application/vnd.docker.container.image.v1+json",
     "application/vnd.oci.image.config.v1+json",
@@ -87,9 +92,10 @@ class ManifestFile:
 
 @attrs.frozen
 class RunCache:
-    """Per-run caches, by content digest: image configs and operators' ``/manifests`` files."""
+    """Per-run caches, by content digest: image configs, layer indexes, operators' ``/manifests`` files."""
 
     configs: Memo[str, ImageConfig] = attrs.field(factory=Memo)
+    layers: Memo[str, LayerIndex] = attrs.field(factory=Memo)
     manifests: Memo[tuple[str, ...], tuple[ManifestFile, ...]] = attrs.field(factory=Memo)
 
 
@@ -151,24 +157,29 @@ class Resolver:
     transport: Transport
     platform: PlatformSelector = attrs.field(factory=PlatformSelector.first)
     cache: RunCache = attrs.field(factory=RunCache)
+    #: The persistent cache (manifests and configs by digest, layer indexes), None for none.
+    store: Cache | None = None
+    #: Checks operator manifests as they arrive (None: the check is skipped).
+    checker: ManifestChecker | None = None
 
     def config(self, repository: Repository, desc: Descriptor) -> ImageConfig:
         """The image config blob ``desc``, read and verified once per run."""
 
         def load() -> ImageConfig:
-            return ImageConfig.from_bytes(repository.read_blob(desc.digest, desc.size), desc.digest)
+            raw = cached.read_blob(repository, desc.digest, desc.size, self.store)
+            return ImageConfig.from_bytes(raw, desc.digest)
 
         return self.cache.configs.get(desc.digest, load)
 
     def resolve(self, repository: Repository, reference: str) -> ResolvedImage:
         """Read the manifest (the selected list entry) and config of one image."""
-        top = repository.get_manifest(reference)
+        top = cached.get_manifest(repository, reference, self.store)
         list_digest: str | None = None
         index: Index | None = None
         if isinstance(top, Index):
             index = top
             list_digest = top.digest
-            top = repository.get_manifest(self.platform.select(top).digest)
+            top = cached.get_manifest(repository, self.platform.select(top).digest, self.store)
             if isinstance(top, Index):
                 raise OkdReleaseError(
                     f"use --keep-manifest-list option for image manifest type {top.media_type}"
@@ -191,7 +202,6 @@ class Resolver:
     ) -> tuple[ManifestFile, ...]:
         """The top-level files of ``/manifests`` from the last layer (or all layers, whiteouts applied)."""
         from okdrelease.gocompat.gotar import extracted_mtime
-        from okdrelease.oci.layers import extract_prefix
 
         layers = image.manifest.layers
         if not layers:
@@ -202,14 +212,26 @@ class Resolver:
         repo = image.repository
 
         def extract() -> tuple[ManifestFile, ...]:
-            files = extract_prefix([_opener(repo, d) for d in selected], "manifests/")
-            return tuple(
+            files = compose(self.layer_index(repo, d, MANIFESTS_PREFIX) for d in selected)
+            found = tuple(
                 ManifestFile(path, entry.data, extracted_mtime(entry.mtime))
                 for path, entry in sorted(files.items())
                 if "/" not in path and entry.is_file
             )
+            if self.checker is not None:  # checked now, while other images are still being fetched
+                for item in found:
+                    self.checker.precheck(item.name, item.data)
+            return found
 
         return self.cache.manifests.get(tuple(d.digest for d in selected), extract)
+
+    def layer_index(self, repository: Repository, desc: Descriptor, prefix: str) -> LayerIndex:
+        """What layer ``desc`` holds under ``prefix``: each layer read once per run (once ever with a store)."""
+
+        def load() -> LayerIndex:
+            return load_index(self.store, desc.digest, prefix, _opener(repository, desc), desc.media_type)
+
+        return self.cache.layers.get(f"{desc.digest}|{prefix}", load)
 
 
 def _opener(repo: Repository, desc: Descriptor) -> Callable[[], BinaryIO]:

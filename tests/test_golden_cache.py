@@ -1,0 +1,86 @@
+"""The golden cases with the persistent cache warm (filled by an earlier run of the same case) and disabled.
+
+The cold cache is what ``tests/test_golden_new.py`` runs (each test gets an empty cache directory).
+Here each image and error case runs again: once after a first run filled the cache (the second run
+must still match oc byte for byte, the manifest-check verdicts and layer indexes coming from disk),
+and once with ``--no-cache``. A final test runs a case twice at once on one cache directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import test_golden_new as golden
+
+from okdrelease.cache import Cache
+from okdrelease.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parents[1]
+golden_registry = golden.golden_registry  # the session fixture, used here too
+
+
+def _with_flags(monkeypatch: pytest.MonkeyPatch, *flags: str) -> None:
+    """Make the golden helpers run ``okdrelease new … FLAGS`` (other subcommands unchanged)."""
+    monkeypatch.setattr(golden, "main", lambda argv: cli_main([*argv, *flags] if argv[0] == "new" else argv))
+
+
+@pytest.mark.parametrize("mode", ["warm", "no-cache"])
+@pytest.mark.parametrize("name", golden.IMAGE_CASES)
+def test_image_case(
+    name: str, mode: str, golden_registry, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    cache_dir = tmp_path / "cache"
+    if mode == "no-cache":
+        monkeypatch.setenv("OKDRELEASE_CACHE_DIR", str(cache_dir))
+        _with_flags(monkeypatch, "--no-cache")
+        golden.test_image_case(name, golden_registry, tmp_path, capsys)
+        assert not cache_dir.exists()  # nothing read or written
+        return
+    _with_flags(monkeypatch, "--cache-dir", str(cache_dir))
+    golden.test_image_case(name, golden_registry, tmp_path / "first", capsys)
+    filled = Cache(cache_dir).info()
+    assert filled.kinds[0].entries > 0  # manifests and configs stored by the first run
+    golden.test_image_case(name, golden_registry, tmp_path / "warm", capsys)
+    assert Cache(cache_dir).info().entries == filled.entries  # nothing new: everything came from the cache
+
+
+@pytest.mark.parametrize("name", golden.ERROR_CASES)
+def test_error_case_warm_and_no_cache(
+    name: str,
+    golden_registry,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch,
+) -> None:
+    _with_flags(monkeypatch, "--cache-dir", str(tmp_path / "cache"))
+    golden.test_error_case(name, golden_registry, tmp_path / "first", capsys)
+    golden.test_error_case(name, golden_registry, tmp_path / "warm", capsys)
+    _with_flags(monkeypatch, "--no-cache")
+    golden.test_error_case(name, golden_registry, tmp_path / "none", capsys)
+
+
+def test_two_concurrent_processes_share_a_cache(golden_registry, tmp_path: Path) -> None:
+    """Two okdrelease processes at once on one cold cache directory both succeed with identical digests."""
+    case = golden.CASES["01-realistic"]
+    info, _client, ensure_inputs = golden_registry
+    ensure_inputs(case)
+    cache_dir = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])}
+    children = []
+    for i in range(2):
+        argv = golden.prepare(case, info.host, tmp_path / f"run-{i}")
+        argv = [a.replace("golden/release", f"golden/concurrent-{i}") for a in argv]
+        command = [sys.executable, "-m", "okdrelease", *argv, "--cache-dir", str(cache_dir)]
+        children.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
+    outputs = [child.communicate(timeout=300) for child in children]
+    assert [child.returncode for child in children] == [0, 0], outputs
+    digests = [out.split()[0] for out, _ in outputs]
+    assert digests[0] == digests[1] and digests[0].startswith(b"sha256:")
+    cache = Cache(cache_dir)
+    assert cache.info().kinds[0].entries > 0
+    for path in cache_dir.rglob("*"):
+        assert not path.name.startswith(".tmp-")
