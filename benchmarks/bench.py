@@ -403,6 +403,8 @@ def describe_machine(tools: Tools) -> str:
         return (done.stdout or done.stderr).strip().splitlines()[0] if (done.stdout or done.stderr) else "?"
 
     commit = run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"])
+    if commit.startswith("fatal") and (ROOT / ".commit").is_file():  # an exported tree (git archive)
+        commit = (ROOT / ".commit").read_text().strip()
     return "\n".join(
         [
             f"- CPU: {cpu}, {os.cpu_count()} cores; RAM {mem_kib / 1024 / 1024:.1f} GiB; "
