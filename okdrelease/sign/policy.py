@@ -42,7 +42,7 @@ from okdrelease.sign.lookaside import (
     read_lookaside_signatures,
 )
 from okdrelease.sign.openpgp import Keyring, verify_message
-from okdrelease.sign.simple import parse_signature_payload, validate_release_digest
+from okdrelease.sign.simple import parse_simple_signing_payload, validate_release_digest
 from okdrelease.transport.base import Repository
 
 KEY_TYPES = ("GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs")
@@ -552,7 +552,7 @@ def _check_claim(
 def _check_simple(requirement: SignedBy, name: DockerName, digest: str, signature: bytes) -> str | None:
     try:
         message = verify_message(signature, _signed_by_keyring(requirement))
-        claim = parse_signature_payload(message.content)
+        claim = parse_simple_signing_payload(message.content)
     except SignatureError as err:
         return str(err)
     return _check_claim(requirement.identity, name, digest, claim.manifest_digest, claim.docker_reference)

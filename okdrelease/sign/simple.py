@@ -127,3 +127,54 @@ def validate_release_digest(digest: str) -> str:
     if not _DIGEST_RE.match(digest):
         raise SignatureError(f'the provided release image digest has an invalid format: "{digest}"')
     return digest
+
+
+def _exact(value: Any, fields: tuple[str, ...], where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SignatureError(f"invalid signature: {where} is not a JSON object")
+    if set(value) != set(fields):
+        missing = sorted(set(fields) - set(value))
+        extra = sorted(set(value) - set(fields))
+        detail = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(extra)}"
+        raise SignatureError(f"invalid signature: {where} has the wrong fields ({detail})")
+    return value
+
+
+def parse_simple_signing_payload(data: bytes) -> AtomicSignature:
+    """Parse signed content as containers/image does for policies (signature/simple.go).
+
+    Stricter than library-go on presence (``critical`` and ``optional`` objects both required, every
+    critical field present, the digest well formed) and laxer on ``optional`` (unknown keys ignored,
+    an integral float timestamp accepted).
+    """
+    try:
+        document = strict_json_loads(data)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise SignatureError(f"invalid signature: not valid JSON: {err}") from err
+    top = _exact(document, ("critical", "optional"), "the signature")
+    optional = top["optional"]
+    if not isinstance(optional, dict):
+        raise SignatureError("invalid signature: optional is not a JSON object")
+    creator, timestamp = optional.get("creator"), optional.get("timestamp")
+    if creator is not None and not isinstance(creator, str):
+        raise SignatureError("invalid signature: optional.creator is not a string")
+    if timestamp is not None:
+        if (
+            isinstance(timestamp, bool)
+            or not isinstance(timestamp, int | float)
+            or int(timestamp) != timestamp
+        ):
+            raise SignatureError("invalid signature: Field optional.timestamp is not an integer")
+        timestamp = int(timestamp)
+    critical = _exact(top["critical"], ("type", "image", "identity"), "critical")
+    if critical["type"] != SIGNATURE_TYPE:
+        raise SignatureError(f"invalid signature: Unrecognized signature type {critical['type']}")
+    digest = _exact(critical["image"], ("docker-manifest-digest",), "critical.image")[
+        "docker-manifest-digest"
+    ]
+    if not isinstance(digest, str) or not _DIGEST_RE.match(digest):
+        raise SignatureError(f"invalid signature: invalid docker-manifest-digest value {digest!r}")
+    reference = _exact(critical["identity"], ("docker-reference",), "critical.identity")["docker-reference"]
+    if not isinstance(reference, str):
+        raise SignatureError("invalid signature: critical.identity.docker-reference is not a string")
+    return AtomicSignature(reference, digest, creator, timestamp)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from gpg_support import gpg, kill_agent
 from imagegen import make_image
 
 from okdrelease import cli
@@ -21,6 +22,7 @@ from okdrelease.sign.lookaside import (
     lookaside_signature_url,
 )
 from okdrelease.sign.openpgp import Keyring
+from okdrelease.sign.policy import PolicyChecker, parse_policy
 from okdrelease.transport.registry import RegistryRepository
 
 
@@ -271,3 +273,55 @@ def test_lookaside_url_and_key_path_in_the_printed_configuration(
     code, _, err = run(capsys, "sign", "--key", str(ours / "secret.asc"), "--lookaside-url", "https://x",
                        "--signature-dir", str(tmp_path / "s"), f"quay.io/okd/scos-release@{digest}")  # fmt: skip
     assert (code, err) == (2, "error: --lookaside-url and --policy-key-path go with --lookaside\n")
+
+
+def test_okdrelease_reads_what_skopeo_sign_by_writes(
+    loopback_repo: tuple[str, RegistryRepository], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The other direction: skopeo copy --sign-by (gpgme) writes a lookaside; okdrelease finds and verifies it."""
+    name, repository = loopback_repo
+    image = make_image(repository, "src", seed=f"{name}-skopeo-signed")
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    uid = "Skopeo Signer <skopeo@example.com>"
+    try:
+        made = gpg(home, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never")
+        assert made.returncode == 0, made.stderr.decode()
+        public = tmp_path / "skopeo.gpg"
+        public.write_bytes(gpg(home, "--export", uid).stdout)
+        fingerprint = Keyring.from_bytes(public.read_bytes()).fingerprints[0]
+        store = tmp_path / "staging"
+        registries_d = tmp_path / "registries.d"
+        registries_d.mkdir()
+        (registries_d / "t.yaml").write_text(f"docker:\n  {name}:\n    lookaside: {store.as_uri()}\n")
+        copied = subprocess.run(
+            [
+                "skopeo", "--registries.d", str(registries_d), "--insecure-policy", "copy",
+                "--src-tls-verify=false", "--dest-tls-verify=false", "--sign-by", fingerprint,
+                f"docker://{name}:src", f"docker://{name}:signed",
+            ],
+            capture_output=True, text=True, timeout=120, check=False,
+            env=dict(os.environ, GNUPGHOME=str(home)),
+        )  # fmt: skip
+        assert copied.returncode == 0, copied.stderr
+    finally:
+        kill_agent(home)
+    signature = store / f"{name.partition('/')[2]}@sha256={image.digest.split(':')[1]}" / "signature-1"
+    assert signature.is_file()
+    code, out, err = run(
+        capsys, "verify", "--keyring", str(public), "--lookaside", str(store), f"{name}@{image.digest}"
+    )
+    assert code == 0, err
+    assert f"(key {fingerprint}), identity {name}:signed, from {signature}\n" in out
+    checker = PolicyChecker(
+        parse_policy(
+            json.dumps(
+                {"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": str(public)}]}
+            ).encode()
+        ),
+        load_registries_d(registries_d),
+    )
+    assert checker.verdict(f"{name}:signed", image.digest).allowed
+    assert checker.verdict(f"{name}:src", image.digest).reasons == (
+        f'Signature for identity "{name}:signed" is not accepted',
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from okdrelease.sign.policy import (
     require_image_allowed,
     verify_image_against_policy,
 )
+from okdrelease.sign.simple import parse_simple_signing_payload
 from okdrelease.transport.registry import RegistryRepository
 
 
@@ -436,3 +438,40 @@ def test_signatures_read_from_an_http_lookaside(http_lookaside: tuple[Path, str]
         SignatureError, match="unsupported scheme when reading signatures from ftp://example.com/sigs"
     ):
         ImageSignatures(load_registries_d(registries_d)).simple_signatures(DockerName.parse(image), DIGEST)
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (b'{"critical": {}}', "the signature has the wrong fields (missing optional)"),
+        (b'{"critical": {}, "optional": null}', "optional is not a JSON object"),
+        (
+            b'{"critical": {"type": "atomic container signature"}, "optional": {}}',
+            "critical has the wrong fields",
+        ),
+        (b'{"critical": {}, "optional": {"timestamp": 1.5}}', "Field optional.timestamp is not an integer"),
+    ],
+)
+def test_containers_image_payload_rules(payload: bytes, error: str) -> None:
+    with pytest.raises(SignatureError, match=re.escape(error)):
+        parse_simple_signing_payload(payload)
+
+
+def test_containers_image_payload_ignores_unknown_optional_fields() -> None:
+    payload = json.dumps(
+        {
+            "critical": {
+                "type": "atomic container signature",
+                "image": {"docker-manifest-digest": DIGEST},
+                "identity": {"docker-reference": "quay.io/a/b:1"},
+            },
+            "optional": {"creator": "x", "timestamp": 5.0, "extra": [1]},
+        }
+    ).encode()
+    claim = parse_simple_signing_payload(payload)
+    assert (claim.docker_reference, claim.manifest_digest, claim.creator, claim.timestamp) == (
+        "quay.io/a/b:1",
+        DIGEST,
+        "x",
+        5,
+    )
