@@ -26,7 +26,8 @@ layout DIR/<repository path>@sha256=<hex>/signature-N, read by podman, skopeo an
 --configmap-dir. With --lookaside, stdout continues after the result lines with a registries.d
 file and a policy.json, each after a line starting with '# ': install them (or merge the
 policy's transports.docker entry into your policy) and podman/skopeo require this key's
-signature for the repository. With --cosign-key, push a cosign signature (tag sha256-<hex>.sig)
+signature for the repository (signedIdentity matchRepository: the signature names REPO@DIGEST,
+as oc's do, so pulls by tag are accepted too). With --cosign-key, push a cosign signature (tag sha256-<hex>.sig)
 next to the image."""
 
 
