@@ -543,13 +543,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def child_env(workdir: Path) -> dict[str, str]:
-    """The children's environment: this checkout first on PYTHONPATH, an empty HOME, a private cache root."""
+    """The children's environment: this checkout first on PYTHONPATH, an empty HOME, a private cache root.
+
+    Bytecode is written (under the work directory) and reused, as an installed package's is.
+    """
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
     env["HOME"] = str(home)
     env["XDG_CACHE_HOME"] = str(workdir / "xdg-cache")
+    # an installed okdrelease runs from compiled bytecode (pip writes it); keep it outside the checkout
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
     env.pop("REGISTRY_AUTH_FILE", None)
     env.pop("DOCKER_CONFIG", None)
     return env

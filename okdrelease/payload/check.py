@@ -233,6 +233,8 @@ class ManifestChecker:
         self._decide = decide or manifest_problem
         self._lock = threading.Lock()
         self._verdicts: dict[str, str | None] = {}
+        # Parsing holds the GIL: more than two at once only adds the memory of their node trees.
+        self._parsing = threading.BoundedSemaphore(2)
 
     def problem(self, filename: str, data: bytes) -> str | None:
         """The verdict for one file (None for files oc does not check)."""
@@ -244,7 +246,8 @@ class ManifestChecker:
                 return self._verdicts[key]
         found, problem = self._store.get_verdict(key) if self._store is not None else (False, None)
         if not found:
-            problem = self._decide(data)
+            with self._parsing:
+                problem = self._decide(data)
             if self._store is not None:
                 self._store.put_verdict(key, problem)
         with self._lock:
