@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from okdrelease._cli.common import add_registry_flags, transport_options
 from okdrelease.errors import UsageError
@@ -124,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _print_result(result: SignResult, signer: Signer) -> None:
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"Signed {result.identity} with key {signer.fingerprint}")
     if result.signature_path:
         print(f"Signature written to {result.signature_path}")

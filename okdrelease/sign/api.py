@@ -24,7 +24,7 @@ from okdrelease.sign.lookaside import (
     read_lookaside_signatures,
     write_lookaside_signature,
 )
-from okdrelease.sign.openpgp import Keyring, verify_message
+from okdrelease.sign.openpgp import ALGO_EDDSA, Keyring, signature_algorithm, verify_message
 from okdrelease.sign.simple import (
     AtomicSignature,
     check_signature_claims,
@@ -75,6 +75,15 @@ class SignResult:
     signature_path: Path | None = None
     configmap_path: Path | None = None
     lookaside_path: Path | None = None
+    #: Things the user should know (for example a signature the cluster-version operator cannot read).
+    warnings: tuple[str, ...] = ()
+
+
+#: The cluster-version operator verifies with golang.org/x/crypto/openpgp, which has no EdDSA.
+CVO_EDDSA_WARNING = (
+    "the signature is EdDSA (ed25519): podman, skopeo and gpg verify it, but the cluster-version "
+    "operator (golang.org/x/crypto/openpgp) cannot; sign OpenShift stores and ConfigMaps with an RSA or ECDSA key"
+)
 
 
 def sign_release(
@@ -114,6 +123,11 @@ def sign_release(
     if configmap_dir is not None:
         configmap_path = store.write_signature_configmap(configmap_dir, digest, signatures)
     log.info("signed %s with key %s", identity, key.signing_fingerprint)
+    warnings: tuple[str, ...] = ()
+    if (signature_dir is not None or configmap_dir is not None) and signature_algorithm(
+        signature
+    ) == ALGO_EDDSA:
+        warnings = (CVO_EDDSA_WARNING,)
     return SignResult(
         digest,
         identity,
@@ -123,6 +137,7 @@ def sign_release(
         signature_path,
         configmap_path,
         lookaside_path,
+        warnings,
     )
 
 

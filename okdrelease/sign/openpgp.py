@@ -1231,6 +1231,14 @@ def _message_packets(data: bytes, depth: int = 0, limit: int = MAX_DECOMPRESSED)
             yield packet
 
 
+def signature_algorithm(message: bytes) -> int:
+    """The public-key algorithm of the (first) signature in a signed message."""
+    for packet in _message_packets(_unarmor_any(message)):
+        if packet.tag == TAG_SIGNATURE:
+            return parse_signature(packet.body).pub_algorithm
+    raise SignatureError("the message has no signature packet")
+
+
 def _literal_content(body: bytes) -> bytes:
     reader = _Reader(body, "literal data packet")
     reader.byte()

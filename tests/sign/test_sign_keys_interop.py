@@ -12,7 +12,7 @@ from gpg_support import gpg, kill_agent
 from okdrelease import cli
 from okdrelease.errors import SignatureError
 from okdrelease.sign import openpgp
-from okdrelease.sign.api import sign_release, verify_release
+from okdrelease.sign.api import CVO_EDDSA_WARNING, sign_release, verify_release
 from okdrelease.sign.openpgp import Keyring, import_secret_key
 
 HEX = "7a" * 32
@@ -258,3 +258,21 @@ def test_gpg_signer_library_with_an_explicit_homedir(
     ]
     with pytest.raises(SignatureError, match="give exactly one OpenPGP key"):
         openpgp_signer(key_file="secret.asc", gpg_key=fingerprints["nistp384"])
+
+
+def test_eddsa_signatures_for_the_cluster_are_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for algorithm in ("ed25519", "nistp256"):
+        keys = tmp_path / algorithm
+        assert _cli(capsys, "keys", "generate", "--pgp", "--name", "W <w@example.com>", "--algorithm", algorithm,
+                    "--out", str(keys))[0] == 0  # fmt: skip
+        code, _, err = _cli(
+            capsys, "sign", "--key", str(keys / "secret.asc"), "--signature-dir", str(tmp_path / "s"), IMAGE
+        )
+        assert code == 0
+        assert err == ("" if algorithm == "nistp256" else f"warning: {CVO_EDDSA_WARNING}\n")
+        code, _, err = _cli(
+            capsys, "sign", "--key", str(keys / "secret.asc"), "--lookaside", str(tmp_path / "l"), IMAGE
+        )
+        assert (code, err) == (0, "")
