@@ -116,13 +116,24 @@ def parse_metadata_flag(text: str) -> dict[str, Any]:
     return decoded or {}
 
 
-def load_release_metadata(data: bytes) -> CincinnatiMetadata:
-    """Decode a ``release-metadata`` file like Go (unknown fields dropped); raises GoJSONError."""
+def load_release_metadata(data: bytes, *, nil_slices: bool = False) -> CincinnatiMetadata:
+    """Decode a ``release-metadata`` file as Go's json.Unmarshal does (unknown fields dropped); raises GoJSONError.
+
+    With ``nil_slices`` an absent or null ``previous``/``next`` stays None (Go's nil slice, written
+    back as null by ``info -o json``); otherwise it is empty.
+    """
     doc = loads_typed(data, _CINCINNATI) or {}
+
+    def strings(key: str) -> tuple[str, ...] | None:
+        value = doc.get(key)
+        if value is None:
+            return None if nil_slices else ()
+        return tuple(value)
+
     return CincinnatiMetadata(
         kind=doc.get("kind") or "",
         version=doc.get("version") or "",
-        previous=tuple(doc.get("previous") or ()),
-        next=tuple(doc.get("next") or ()),
+        previous=strings("previous"),
+        next=strings("next"),
         metadata=doc.get("metadata"),
     )

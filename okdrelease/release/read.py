@@ -266,38 +266,14 @@ def load_references(raw: bytes) -> tuple[dict[str, Any], tuple[ReleaseTag, ...]]
     return stream.to_go(), tags
 
 
-def _string_list(value: Any, field: str) -> tuple[str, ...] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ReleaseError(f"invalid release metadata: json: cannot unmarshal {field} into []string")
-    return tuple(value)
-
-
 def load_metadata(raw: bytes) -> CincinnatiMetadata:
-    """Parse release-metadata (spec §1.3); ``metadata`` values become Go interface{} values."""
-    from okdrelease.gocompat.gojson import loads_go_numbers
+    """Parse release-metadata (spec §1.3) as oc does, into the one Cincinnati model."""
+    from okdrelease.openshift.metadata import load_release_metadata
 
     try:
-        data = loads_go_numbers(raw)
-    except (OkdReleaseError, ValueError) as err:
+        return load_release_metadata(raw, nil_slices=True)
+    except OkdReleaseError as err:
         raise ReleaseError(f"invalid release metadata: {err}") from err
-    if not isinstance(data, dict):
-        raise ReleaseError("invalid release metadata: not a JSON object")
-    fields = {key.lower(): value for key, value in data.items()}
-    kind, version = fields.get("kind", ""), fields.get("version", "")
-    if not isinstance(kind, str) or not isinstance(version, str):
-        raise ReleaseError("invalid release metadata: kind and version must be strings")
-    extra = fields.get("metadata")
-    if extra is not None and not isinstance(extra, dict):
-        raise ReleaseError("invalid release metadata: metadata must be an object")
-    return CincinnatiMetadata(
-        kind=kind,
-        version=version,
-        previous=_string_list(fields.get("previous"), "previous"),
-        next=_string_list(fields.get("next"), "next"),
-        metadata=extra,
-    )
 
 
 def read_top_layer(

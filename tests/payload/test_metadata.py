@@ -15,6 +15,7 @@ from okdrelease.openshift.metadata import (
     load_release_metadata,
     parse_metadata_flag,
 )
+from okdrelease.release.read import load_metadata
 
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
 GOLDEN = SHARED / "golden"
@@ -170,3 +171,17 @@ def test_load_errors() -> None:
         load_release_metadata(b'{"version": 1}')
     loaded = load_release_metadata(b'{"VERSION": "1.0.0", "unknown": 1}')
     assert loaded == CincinnatiMetadata(version="1.0.0", kind="")
+
+
+def test_info_reading_keeps_nil_slices_and_go_errors() -> None:
+    """info reads release-metadata with the same decoder: absent previous/next stay None (null in -o json),
+    and a wrong type is Go's json error, prefixed as oc prefixes it."""
+    loaded = load_metadata(b'{"kind":"cincinnati-metadata-v0","version":"4.1.0"}')
+    assert loaded.previous is None and loaded.next is None
+    assert loaded.to_go() == {"kind": "cincinnati-metadata-v0", "version": "4.1.0", "previous": None}
+    with pytest.raises(ReleaseError) as info:
+        load_metadata(b'{"kind":1}')
+    assert str(info.value) == (
+        "invalid release metadata: json: cannot unmarshal number into Go struct field CincinnatiMetadata.kind "
+        "of type string"
+    )
