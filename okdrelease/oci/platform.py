@@ -54,16 +54,25 @@ class PlatformSelector:
     """How an entry of a manifest list is chosen.
 
     ``pattern`` None takes the first entry (oc ``new``); ``is_default`` is the runtime platform of
-    ``info``/``extract``, bypassed for one-entry lists and falling back to ``linux/<arch>``.
+    ``info``/``extract``, bypassed for one-entry lists and falling back to ``linux/<arch>``;
+    ``preferring`` is ``copy``'s choice (linux/amd64, else the first entry).
     """
 
     pattern: re.Pattern[str] | None = None
     is_default: bool = False
+    #: When no entry passes, take the first one instead of failing (``copy``).
+    fallback_first: bool = False
 
     @classmethod
     def first(cls) -> PlatformSelector:
         """The first entry, unfiltered."""
         return cls(None, False)
+
+    @classmethod
+    def preferring(cls, os_name: str, architecture: str) -> PlatformSelector:
+        """The entry for ``os_name/architecture`` (any variant), else the first entry."""
+        pattern = re.compile(f"^{re.escape(os_name)}/{re.escape(architecture)}(?:/|$)")
+        return cls(pattern, False, fallback_first=True)
 
     @classmethod
     def from_flag(
@@ -84,6 +93,8 @@ class PlatformSelector:
             return entries[0]
         for desc in self.matching(index):
             return desc
+        if self.fallback_first and entries:
+            return entries[0]
         if self.is_default:
             fallback = re.compile(re.escape(f"linux/{runtime_platform()[1]}"))
             for desc in entries:

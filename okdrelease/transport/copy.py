@@ -19,6 +19,7 @@ from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdRel
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.layers import RawReader
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
+from okdrelease.oci.platform import PlatformSelector
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetriedDigestMismatch, Retryable, RetryPolicy
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 DEFAULT_WORKERS = 4
 DEFAULT_PLATFORM = ("linux", "amd64")
+_COPY_PLATFORM = PlatformSelector.preferring(*DEFAULT_PLATFORM)
 
 
 def _concurrency(repo: Repository) -> int:
@@ -40,13 +42,9 @@ def _short(digest: str) -> str:
 
 
 def _pick_platform(index: Index) -> Descriptor:
-    children = index.manifests
-    if not children:
+    if not index.manifests:
         raise OkdReleaseError(f"manifest list {index.digest} has no entries")
-    for child in children:
-        if child.platform and (child.platform.os, child.platform.architecture) == DEFAULT_PLATFORM:
-            return child
-    return children[0]
+    return _COPY_PLATFORM.select(index)
 
 
 def _collect(
