@@ -19,7 +19,7 @@ from okdrelease.cli import main
 from okdrelease.oci import mediatypes as mt
 from okdrelease.reference import parse_location
 from okdrelease.transport.copy import copy_all, copy_image
-from okdrelease.transport.open import Transport, open_location
+from okdrelease.transport.open import DefaultTransport, open_location
 from okdrelease.transport.registry import RegistryClient
 
 GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
@@ -118,7 +118,7 @@ def test_golden_layout_roundtrip(
     # And back into a fresh layout: same refs, same blobs, byte for byte.
     out_dir = tmp_path / "back"
     options = options_for(registry_http)
-    with Transport(options) as transport:
+    with DefaultTransport(options) as transport:
         src, _ = transport.open(f"docker://{host}/{repo}")
         dst, _ = transport.open(f"oci:{out_dir}", create=True)
         results = copy_all(src, dst)
@@ -285,7 +285,7 @@ def test_copy_whole_layout_between_layouts_and_registry(
 ) -> None:
     first = tmp_path / "first"
     name = unique_repo()
-    with Transport(options_for(registry_http)) as transport:
+    with DefaultTransport(options_for(registry_http)) as transport:
         repo, _ = transport.open(f"{registry_http.host}/{name}")
         image = build_image(seed="whole-1")
         index = build_index(seed="whole-2", flavour=DOCKER)

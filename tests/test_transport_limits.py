@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from imagegen import build_image, push_image
 from registry_rig import RegistryInfo, RepoNamer, TokenServer
-from test_faults import cli
+from test_faults import ROOT, cli, new_args
+from test_registry import options_for, repo_at
 
 from okdrelease.errors import LayoutError, UsageError
 from okdrelease.oci import mediatypes as mt
@@ -17,6 +21,7 @@ from okdrelease.oci.digest import sha256_digest
 from okdrelease.transport.base import MAX_MANIFEST_SIZE, TransportOptions
 from okdrelease.transport.http import RetryPolicy, parse_duration
 from okdrelease.transport.layout import REF_NAME, LayoutRepository
+from okdrelease.transport.registry import RegistryClient
 
 WRITERS = 8
 TAGS_EACH = 6
@@ -228,3 +233,55 @@ def test_options_refuse_impossible_values() -> None:
         TransportOptions(retries=-5)
     with pytest.raises(UsageError, match="timeout must be positive"):
         TransportOptions(timeout=0)
+
+
+# --------------------------------------------------------------------------------------------
+# Eight `new` processes at once into one layout and into one registry repository
+
+
+def _new_processes(targets: list[str], *extra: str) -> list[subprocess.CompletedProcess[str]]:
+    """Run ``okdrelease new`` on the sample payload once per target, all at the same time."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "okdrelease", *new_args(target), *extra, "-q"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for target in targets
+    ]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=240)
+        results.append(subprocess.CompletedProcess(proc.args, proc.returncode, out, err))
+    return results
+
+
+def test_eight_new_runs_into_one_layout_keep_every_tag(tmp_path: Path) -> None:
+    tags = [f"run{n}" for n in range(WRITERS)]
+    results = _new_processes([f"oci:{tmp_path / 'out'}:{tag}" for tag in tags])
+    assert [(r.returncode, r.stderr) for r in results] == [(0, "")] * WRITERS
+    digests = {r.stdout.split()[0] for r in results}
+    assert len(digests) == 1  # identical inputs, identical release
+    layout = LayoutRepository(tmp_path / "out")
+    assert sorted(layout.list_tags()) == tags
+    assert {layout.resolve(tag).digest for tag in tags} == digests
+
+
+def test_eight_new_runs_into_one_registry_repository(
+    registry_http: RegistryInfo, unique_repo: RepoNamer
+) -> None:
+    name = unique_repo("okd")
+    tags = [f"run{n}" for n in range(WRITERS)]
+    results = _new_processes(
+        [f"{registry_http.host}/{name}:{tag}" for tag in tags], "--insecure-registry", registry_http.host
+    )
+    assert [(r.returncode, r.stderr) for r in results] == [(0, "")] * WRITERS
+    digests = {r.stdout.split()[0] for r in results}
+    assert len(digests) == 1
+    with RegistryClient(options_for(registry_http)) as client:
+        repo = repo_at(client, registry_http.host, name)
+        assert sorted(repo.list_tags()) == tags
+        assert {repo.resolve(tag).digest for tag in tags} == digests

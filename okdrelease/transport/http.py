@@ -186,8 +186,9 @@ class TLSAdapter(HTTPAdapter):
 
 
 def pool_size(workers: int) -> int:
-    """Connections kept per host: one per concurrent request plus a few for token and ping requests."""
-    return max(1, workers) + 2
+    """Connections kept per host: ``workers`` requests may be starting while as many bodies still
+    stream (the per-registry limit covers sending a request, not reading its body), plus a few."""
+    return 2 * max(1, workers) + 2
 
 
 def new_session(user_agent: str, workers: int) -> requests.Session:
