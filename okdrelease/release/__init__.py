@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from okdrelease.release.read import CincinnatiMetadata, ReleaseInfo, ReleaseTag, load_release
+from okdrelease.openshift.metadata import CincinnatiMetadata
+from okdrelease.release.read import ReleaseInfo, ReleaseTag, load_release
 
 __all__ = ["CincinnatiMetadata", "ReleaseInfo", "ReleaseTag", "load_release"]

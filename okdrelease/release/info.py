@@ -18,9 +18,10 @@ from okdrelease.gocompat.gojson import marshal_indent, sorted_map
 from okdrelease.gocompat.gotime import format_time
 from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.tabwriter import TabWriter
+from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.reference import ImageReference
 from okdrelease.release.diff import ANNOTATION_COMMIT, ANNOTATION_SOURCE, ImageChange, ReleaseComparison
-from okdrelease.release.read import CincinnatiMetadata, ComponentImage, ReleaseInfo, ReleaseTag
+from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag
 
 log = logging.getLogger(__name__)
 
