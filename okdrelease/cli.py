@@ -18,7 +18,7 @@ from okdrelease._cli.progress import Reporter, ReporterLogHandler
 from okdrelease.errors import OkdReleaseError, UsageError
 
 #: Subcommand modules under okdrelease._cli, in help order.
-SUBCOMMANDS = ("new", "info", "extract", "diff", "copy", "sign", "verify", "keys", "cache")
+SUBCOMMANDS = ("new", "info", "extract", "diff", "copy", "mirror", "sign", "verify", "keys", "cache")
 
 
 def build_parser() -> argparse.ArgumentParser:

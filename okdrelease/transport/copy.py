@@ -188,8 +188,12 @@ def copy_image(
     progress: Progress | None = None,
     workers: int | None = None,
     policy: RetryPolicy | None = None,
+    outcomes: dict[str, str] | None = None,
 ) -> str:
-    """Copy one image or a whole index from ``src_reference`` to ``dst_tag`` (None: by digest); return its digest."""
+    """Copy one image or a whole index from ``src_reference`` to ``dst_tag`` (None: by digest); return its digest.
+
+    ``outcomes``, when given, receives blob digest → what ``copy_blob`` did.
+    """
     emit = progress or (lambda _line: None)
     top = src_repo.get_manifest(src_reference)
     order: list[AnyManifest] = []
@@ -203,7 +207,9 @@ def copy_image(
         len(order),
         len(blobs),
     )
-    copy_blobs(src_repo, dst_repo, blobs.values(), progress=progress, workers=workers, policy=policy)
+    done = copy_blobs(src_repo, dst_repo, blobs.values(), progress=progress, workers=workers, policy=policy)
+    if outcomes is not None:
+        outcomes.update(done)
     for manifest in order:
         tag = dst_tag if manifest is top else None
         emit(f"Writing manifest {_short(manifest.digest)} to {dst_repo.display}" + (f":{tag}" if tag else ""))

@@ -1,0 +1,439 @@
+"""``okdrelease mirror`` against the real ``oc adm release mirror`` on a loopback registry.
+
+One module fixture builds the scene once: the sample payload's images pushed to a registry, a
+``cluster-update-keys`` operator image whose manifest is a verification ConfigMap (test key,
+``file://`` signature store), and two releases of the same mapping file, one built by okdrelease and
+one by the real ``oc adm release new``, both signed into that store. The tests then mirror them with
+okdrelease and with oc and compare what lands in the registry, the signature ConfigMap files and the
+printed ImageDigestMirrorSet / ImageContentSourcePolicy.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+import yaml
+from imagegen import Blob, layer_tar
+from registry_rig import RegistryInfo, RegistryServer
+
+from okdrelease import cli
+from okdrelease.errors import UsageError
+from okdrelease.oci import mediatypes as mt
+from okdrelease.release.mirror import MirrorOptions, mirror_release
+from okdrelease.sign import openpgp
+from okdrelease.sign.api import sign_release
+from okdrelease.sign.store import verification_configmap_yaml
+from okdrelease.transport.base import Repository, TransportOptions
+from okdrelease.transport.copy import copy_all
+from okdrelease.transport.open import Transport
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "testdata" / "sample-payload"
+OC = Path(os.environ.get("OKD_TEST_OC", ROOT.parent / "shared" / "tools" / "oc" / "oc"))
+NAME = "4.16.0-okd.mirror"
+OC_NAME = "4.16.0-okd.ocmirror"
+CREATED = "2024-05-01T00:00:00Z"
+INSTALL_HEADING = (
+    "To use the new mirrored repository to install, add the following section to the install-config.yaml:"
+)
+
+pytestmark = pytest.mark.skipif(not OC.exists(), reason="the real oc is not available")
+
+
+@attrs.frozen
+class Scene:
+    """What the module fixture built."""
+
+    registry: str
+    tmp: Path
+    home: Path
+    store: Path
+    keyring: Path
+    okd_release: str
+    okd_digest: str
+    oc_release: str
+    oc_digest: str
+
+
+def run_oc(scene: Scene, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real oc with an empty HOME (no personal credentials)."""
+    env = dict(os.environ, HOME=str(scene.home))
+    return subprocess.run([str(OC), *args], capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+def keys_image(repo: Repository, armored: str, store: Path) -> str:
+    """Push an operator image whose only manifest is the release's verification ConfigMap; return its digest."""
+    configmap = verification_configmap_yaml({"mirror-test": armored}, {"local": f"file://{store}"})
+    tar = layer_tar({"manifests/0000_90_cluster-update-keys_configmap.yaml": configmap.encode()})
+    layer = Blob(gzip.compress(tar, mtime=0), mt.DOCKER_LAYER_GZIP)
+    from okdrelease.oci.digest import sha256_digest
+
+    config_doc = {
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Labels": {"io.openshift.release.operator": "true"}},
+        "rootfs": {"type": "layers", "diff_ids": [sha256_digest(tar)]},
+    }
+    config = Blob(json.dumps(config_doc, sort_keys=True).encode(), mt.DOCKER_CONFIG)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": mt.DOCKER_MANIFEST,
+        "config": config.descriptor(),
+        "layers": [layer.descriptor()],
+    }
+    for blob in (layer, config):
+        repo.put_blob(blob.data, blob.digest, len(blob.data))
+    return repo.put_manifest(json.dumps(manifest).encode(), mt.DOCKER_MANIFEST, "keys")
+
+
+def mapping_file(tmp: Path, registry: str, keys_digest: str) -> Path:
+    """name=REG/mirror/content@digest for every sample image, cluster-update-keys replaced."""
+    index = json.loads((SAMPLE / "index.json").read_text())
+    lines = []
+    for desc in index["manifests"]:
+        name = desc["annotations"]["org.opencontainers.image.ref.name"]
+        digest = keys_digest if name == "cluster-update-keys" else desc["digest"]
+        lines.append(f"{name}={registry}/mirror/content@{digest}")
+    path = tmp / "mapping.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _digest_of_release(line: str) -> str:
+    match = re.match(r"(sha256:[0-9a-f]{64}) ", line)
+    assert match, line
+    return match[1]
+
+
+def _build_releases(scene_dir: Path, registry: str, key: openpgp.SecretKey, store: Path) -> tuple[str, str]:
+    """Build the okdrelease and the oc release from one mapping file; sign both into ``store``."""
+    with Transport(TransportOptions(insecure=True)) as transport:
+        source, _ = transport.open(f"oci:{SAMPLE}")
+        content, _ = transport.open(f"{registry}/mirror/content", create=True)
+        copy_all(source, content)
+        keys_digest = keys_image(content, key.export_public(), store)
+    mapping = mapping_file(scene_dir, registry, keys_digest)
+    okd = f"{registry}/mirror/okd-release:{NAME}"
+    args = ["new", "--insecure", "--mapping-file", str(mapping), "--name", NAME, "--created", CREATED]
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "okdrelease", *args, "--to-image", okd],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    okd_digest = _digest_of_release(out.stdout)
+    env = dict(os.environ, HOME=str(scene_dir / "home"))
+    oc_release = f"{registry}/mirror/oc-release:{OC_NAME}"
+    oc_args = ["adm", "release", "new", "--insecure", "--mapping-file", str(mapping), "--name", OC_NAME]
+    done = subprocess.run(
+        [str(OC), *oc_args, "--to-image", oc_release], capture_output=True, text=True, env=env, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    inspected = skopeo_inspect(oc_release)
+    for image, digest in ((okd, okd_digest), (oc_release, inspected["Digest"])):
+        sign_release(f"{image.rsplit(':', 1)[0]}@{digest}", key, signature_dir=store)
+    return okd_digest, str(inspected["Digest"])
+
+
+def skopeo_inspect(ref: str) -> dict[str, Any]:
+    """``skopeo inspect`` of a registry image (raises when it is missing)."""
+    out = subprocess.run(
+        ["skopeo", "inspect", "--tls-verify=false", f"docker://{ref}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout))
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
+    """A registry with the sample content and two signed releases (okdrelease's and oc's)."""
+    tmp = tmp_path_factory.mktemp("mirror")
+    (tmp / "home").mkdir()
+    store = tmp / "sigstore"
+    key = openpgp.generate_key("Mirror test <mirror@example.com>", bits=2048, created=1700000000)
+    keyring = tmp / "key.pub"
+    keyring.write_text(key.export_public())
+    server = RegistryServer(tmp / "registry", flavour="http")
+    info: RegistryInfo = server.start()
+    try:
+        okd_digest, oc_digest = _build_releases(tmp, info.host, key, store)
+        yield Scene(
+            registry=info.host,
+            tmp=tmp,
+            home=tmp / "home",
+            store=store,
+            keyring=keyring,
+            okd_release=f"{info.host}/mirror/okd-release:{NAME}",
+            okd_digest=okd_digest,
+            oc_release=f"{info.host}/mirror/oc-release:{OC_NAME}",
+            oc_digest=oc_digest,
+        )
+    finally:
+        server.stop()
+
+
+def run_ours(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run ``okdrelease mirror ARGS``; return (exit code, stdout, stderr)."""
+    code = cli.main(["mirror", "--insecure", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def instruction_documents(stdout: str) -> list[Any]:
+    """The two YAML documents oc prints after its headings (install-config section, IDMS/ICSP)."""
+    _, _, rest = stdout.partition(INSTALL_HEADING + "\n\n")
+    section, _, rest = rest.partition("\n\nTo use the new mirrored repository for upgrades")
+    _, _, policy = rest.partition(":\n\n")
+    policy = policy.split("\n\nTo apply signature configmaps")[0]
+    return [yaml.safe_load(section), yaml.safe_load(policy)]
+
+
+def registry_tags(scene: Scene, repository: str) -> dict[str, str]:
+    """tag → digest of a registry repository."""
+    with Transport(TransportOptions(insecure=True)) as transport:
+        repo, _ = transport.open(f"{scene.registry}/{repository}")
+        return {tag: repo.resolve(tag).digest for tag in repo.list_tags()}
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def test_mirror_of_oc_release_equals_oc_mirror(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same tags and digests, same signature ConfigMap bytes, same ImageContentSourcePolicy as oc."""
+    oc_sigs, our_sigs = scene.tmp / "oc-sigs", scene.tmp / "our-sigs"
+    oc = run_oc(
+        scene,
+        *("adm", "release", "mirror", "--insecure", "--from", scene.oc_release),
+        *("--to", f"{scene.registry}/mirror/by-oc", "--release-image-signature-to-dir", str(oc_sigs)),
+    )
+    assert oc.returncode == 0, oc.stderr
+    code, out, err = run_ours(
+        capsys,
+        *("--from", scene.oc_release, "--to", f"{scene.registry}/mirror/by-us"),
+        *("--release-image-signature-to-dir", str(our_sigs), "--print-mirror-instructions=icsp"),
+    )
+    assert code == 0, err
+    theirs, ours = registry_tags(scene, "mirror/by-oc"), registry_tags(scene, "mirror/by-us")
+    assert ours == theirs
+    assert ours[f"{OC_NAME}-x86_64"] == scene.oc_digest
+    components = release_tags(capsys, scene.oc_release)
+    assert len(ours) == 1 + len(components) and len(components) > 80
+    assert {ours[f"{OC_NAME}-x86_64-{name}"] for name in components} == set(components.values())
+    # The release's own verification ConfigMap names the key and the file:// store: both tools verify.
+    name = f"signature-sha256-{scene.oc_digest[7:23]}.json"
+    assert sorted(os.listdir(our_sigs)) == sorted(os.listdir(oc_sigs)) == [name]
+    assert (our_sigs / name).read_bytes() == (oc_sigs / name).read_bytes()
+    assert (our_sigs / name).stat().st_mode & 0o777 == 0o640
+    want = oc.stdout.replace("mirror/by-oc", "mirror/by-us").replace(str(oc_sigs), str(our_sigs))
+    assert instruction_documents(out) == instruction_documents(want)
+    assert out.split("\nSuccess\n")[1] == want.split("\nSuccess\n")[1]
+    assert "Flag --print-mirror-instructions's value 'icsp' has been deprecated" in oc.stderr
+
+
+def test_mirror_of_okdrelease_release_to_registry(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """Release digest unchanged, every component present by digest (skopeo), signatures beside it, oc's IDMS."""
+    sigs = scene.tmp / "okd-sigs"
+    to = f"{scene.registry}/mirror/okd-mirror"
+    code, out, err = run_ours(
+        capsys,
+        *("--from", scene.okd_release, "--to", to, "--release-image-signature-to-dir", str(sigs)),
+        *("--signature-dir", str(scene.store), "--verify-key", str(scene.keyring)),
+    )
+    assert code == 0, err
+    mirrored = skopeo_inspect(f"{to}:{NAME}-x86_64")
+    assert mirrored["Digest"] == scene.okd_digest
+    components = release_tags(capsys, f"{to}@{scene.okd_digest}")
+    assert len(components) > 80
+    for name, digest in components.items():
+        assert skopeo_inspect(f"{to}@{digest}")["Digest"] == digest, name
+    [configmap] = list(sigs.iterdir())
+    document = json.loads(configmap.read_text())
+    assert document["metadata"]["name"] == scene.okd_digest.replace(":", "-")
+    assert list(document["binaryData"]) == [f"{scene.okd_digest.replace(':', '-')}-1"]
+    oc = run_oc(
+        scene,
+        *("adm", "release", "mirror", "--insecure", "--dry-run", "--from", scene.okd_release),
+        *("--to", to, "--print-mirror-instructions=idms"),
+    )
+    assert oc.returncode == 0, oc.stderr
+    ours_docs, oc_docs = instruction_documents(out), instruction_documents(oc.stdout)
+    assert ours_docs == oc_docs
+    idms = ours_docs[1]
+    assert idms["apiVersion"] == "config.openshift.io/v1" and idms["kind"] == "ImageDigestMirrorSet"
+    assert idms["metadata"] == {"name": "example"}
+    assert idms["spec"]["imageDigestMirrors"] == [
+        {"mirrors": [to], "source": f"{scene.registry}/mirror/content"},
+        {"mirrors": [to], "source": f"{scene.registry}/mirror/okd-release"},
+    ]
+    assert out.split("\nSuccess\n")[1].startswith(f"Update image:  {to}:{NAME}-x86_64\nMirror prefix: {to}\n")
+    assert f"Configmap signature file {configmap} created\n" in out
+    assert "mirrored" in err and "Mirroring completed" in err
+
+
+def release_tags(capsys: pytest.CaptureFixture[str], image: str) -> dict[str, str]:
+    """component name → digest, from ``okdrelease info -o json IMAGE``."""
+    assert cli.main(["info", "--insecure", "-o", "json", image]) == 0
+    tags = json.loads(capsys.readouterr().out)["references"]["spec"]["tags"]
+    return {tag["name"]: tag["from"]["name"].split("@")[1] for tag in tags}
+
+
+def test_mirror_to_dir_and_back_to_a_registry(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """--to-dir writes an OCI layout (and config/ signatures); mirroring from it reads components from it."""
+    out_dir = scene.tmp / "to-dir"
+    code, out, err = run_ours(
+        capsys, "--from", scene.okd_release, "--to-dir", str(out_dir), "--signature-dir", str(scene.store)
+    )
+    assert code == 0, err
+    assert f"okdrelease copy oci:{out_dir} REGISTRY/REPOSITORY" in out
+    assert "ImageDigestMirrorSet" not in out
+    index = json.loads((out_dir / "index.json").read_text())
+    refs = {d["annotations"]["org.opencontainers.image.ref.name"]: d["digest"] for d in index["manifests"]}
+    assert refs[f"{NAME}-x86_64"] == scene.okd_digest
+    assert len(refs) == 1 + len(release_tags(capsys, scene.okd_release))
+    assert [p.name for p in (out_dir / "config").iterdir()] == [
+        f"signature-sha256-{scene.okd_digest[7:23]}.json"
+    ]
+    to = f"{scene.registry}/mirror/from-dir"
+    code, out, err = run_ours(capsys, "--from", f"oci:{out_dir}:{NAME}-x86_64", "--to", to)
+    assert code == 0, err
+    assert registry_tags(scene, "mirror/from-dir") == refs
+    assert "imageDigestSources" in out  # the components' registry repository is still the source
+
+
+def test_dry_run_and_to_mirror_copy_nothing(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    to = f"{scene.registry}/mirror/dry"
+    code, out, err = run_ours(capsys, "--from", scene.okd_release, "--to", to, "--dry-run")
+    assert code == 0, err
+    assert out.startswith(f"\nSuccess\nUpdate image:  {to}:{NAME}-x86_64\n")
+    count = 1 + len(release_tags(capsys, scene.okd_release))
+    assert f"Dry run complete: {count} images planned" in err
+    code, out, err = run_ours(capsys, "--from", scene.okd_release, "--to", to, "--to-mirror")
+    lines = out.splitlines()
+    assert code == 0 and len(lines) == count
+    assert lines[0] == f"{scene.okd_release} {to}:{NAME}-x86_64"
+    assert lines[1].startswith(f"{scene.registry}/mirror/content@sha256:")
+    with pytest.raises(subprocess.CalledProcessError):
+        skopeo_inspect(f"{to}:{NAME}-x86_64")
+    template = f"{scene.registry}/mirror/tmpl:${{version}}-${{component}}"
+    code, out, err = run_ours(capsys, "--from", scene.okd_release, "--to", template, "--to-mirror")
+    lines = out.splitlines()
+    assert code == 0, err
+    assert lines[0] == f"{scene.okd_release} {scene.registry}/mirror/tmpl:{NAME}-release-x86_64"
+    first, digest = next(iter(release_tags(capsys, scene.okd_release).items()))
+    assert (
+        lines[1]
+        == f"{scene.registry}/mirror/content@{digest} {scene.registry}/mirror/tmpl:{NAME}-{first}-x86_64"
+    )
+
+
+def test_second_mirror_finds_everything_present(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    to = f"{scene.registry}/mirror/twice"
+    assert run_ours(capsys, "--from", scene.okd_release, "--to", to)[0] == 0
+    code, _, err = run_ours(capsys, "--from", scene.okd_release, "--to", to)
+    assert code == 0
+    count = 1 + len(release_tags(capsys, scene.okd_release))
+    assert f"Mirroring completed: {count} images already present" in err
+
+
+def test_unsigned_release_fails_before_copying(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No signature of the digest, then one that names another digest: clear error, nothing pushed, no file."""
+    unsigned = f"{scene.registry}/mirror/unsigned-release:4.16.0-okd.unsigned"
+    assert (
+        cli.main(
+            [
+                "new",
+                "--insecure",
+                "--from-release",
+                scene.okd_release,
+                "--name",
+                "4.16.0-okd.unsigned",
+                "--created",
+                CREATED,
+                "--to-image",
+                unsigned,
+            ]
+        )
+        == 0
+    )
+    digest = _digest_of_release(capsys.readouterr().out)
+    to = f"{scene.registry}/mirror/unsigned"
+    sigs = tmp_path / "sigs"
+    args = ("--from", unsigned, "--to", to, "--release-image-signature-to-dir", str(sigs))
+    code, out, err = run_ours(capsys, *args)
+    assert code == 1 and out == ""
+    assert f"error: no signatures of the release {digest} found (file://{scene.store})" in err
+    # A signature of the okdrelease release copied under this digest names the other digest.
+    forged = tmp_path / "forged" / f"sha256={digest[7:]}"
+    forged.mkdir(parents=True)
+    good = scene.store / f"sha256={scene.okd_digest[7:]}" / "signature-1"
+    (forged / "signature-1").write_bytes(good.read_bytes())
+    code, out, err = run_ours(capsys, *args, "--signature-dir", str(tmp_path / "forged"))
+    assert code == 1 and out == ""
+    assert "warning: An image was retrieved that failed verification" in err
+    assert scene.okd_digest in err  # the claim names the other digest
+    assert not sigs.exists()
+    with pytest.raises(subprocess.CalledProcessError):
+        skopeo_inspect(f"{to}:4.16.0-okd.unsigned-x86_64")
+
+
+def test_signature_by_another_key_is_not_carried(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    other = openpgp.generate_key("Other <other@example.com>", bits=2048, created=1700000000)
+    keyring = tmp_path / "other.pub"
+    keyring.write_text(other.export_public())
+    to = f"{scene.registry}/mirror/other-key"
+    options = MirrorOptions(
+        source=scene.okd_release,
+        to=to,
+        release_image_signature_to_dir=str(tmp_path / "sigs"),
+        verify_keys=(str(keyring),),
+    )
+    with Transport(TransportOptions(insecure=True)) as transport:
+        result = mirror_release(options, transport)
+    # The release's own key verifies its store's signature; the other key reports a failure.
+    assert result.signatures is not None and result.signatures.verified
+    assert len(result.signatures.signatures) == 1
+    assert any("failed verification" in w for w in result.signatures.warnings)
+
+
+def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["mirror", "--to", "example.com/a/b"]) == 2
+    assert "must specify a release image with --from" in capsys.readouterr().err
+    assert cli.main(["mirror", "--from", "example.com/a/r:1"]) == 2
+    assert "must specify an image repository" in capsys.readouterr().err
+    assert cli.main(["mirror", "--from", "example.com/a/r:1", "--to", "example.com/a/b:tag"]) == 2
+    assert "may not contain a tag or digest" in capsys.readouterr().err
+    assert (
+        cli.main(["mirror", "--from", "x.io/a/r:1", "--to", "x.io/a/b", "--print-mirror-instructions=x"]) == 2
+    )
+    assert "must be one of icsp, idms, none" in capsys.readouterr().err
+    assert (
+        cli.main(["mirror", "--from", "x.io/a/r:1", "--to", "x.io/a/b", "--apply-release-image-signature"])
+        == 2
+    )
+    assert "needs a cluster" in capsys.readouterr().err
+    assert cli.main(["mirror", "--from", "x.io/a/r:1", "--to", "x.io/a/b:${component}-${component}"]) == 2
+    assert "when mirroring to multiple repositories" in capsys.readouterr().err
+    with pytest.raises(UsageError, match="--skip-release-image and --to-release-image"):
+        MirrorOptions(
+            source="x.io/a/r:1", to="x.io/a/b", skip_release_image=True, to_release_image="x.io/a/c:1"
+        )
