@@ -35,7 +35,7 @@ from okdrelease.sign.api import sign_release
 from okdrelease.sign.store import verification_configmap_yaml
 from okdrelease.transport.base import Repository, TransportOptions
 from okdrelease.transport.copy import copy_all
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "testdata" / "sample-payload"
@@ -117,7 +117,7 @@ def _digest_of_release(line: str) -> str:
 
 def _build_releases(scene_dir: Path, registry: str, key: openpgp.SecretKey, store: Path) -> tuple[str, str]:
     """Build the okdrelease and the oc release from one mapping file; sign both into ``store``."""
-    with Transport(TransportOptions(insecure=True)) as transport:
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
         source, _ = transport.open(f"oci:{SAMPLE}")
         content, _ = transport.open(f"{registry}/mirror/content", create=True)
         copy_all(source, content)
@@ -206,7 +206,7 @@ def instruction_documents(stdout: str) -> list[Any]:
 
 def registry_tags(scene: Scene, repository: str) -> dict[str, str]:
     """tag → digest of a registry repository."""
-    with Transport(TransportOptions(insecure=True)) as transport:
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
         repo, _ = transport.open(f"{scene.registry}/{repository}")
         return {tag: repo.resolve(tag).digest for tag in repo.list_tags()}
 
@@ -407,7 +407,7 @@ def test_signature_by_another_key_is_not_carried(
         release_image_signature_to_dir=str(tmp_path / "sigs"),
         verify_keys=(str(keyring),),
     )
-    with Transport(TransportOptions(insecure=True)) as transport:
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
         result = mirror_release(options, transport)
     # The release's own key verifies its store's signature; the other key reports a failure.
     assert result.signatures is not None and result.signatures.verified

@@ -14,7 +14,7 @@ from okdrelease.release.mirror import (
     render_summary,
     summary_counts,
 )
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 
 #: Report totals on stderr, in this order.
 REPORT_LABELS = {
@@ -144,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     """Mirror; print oc's summary on stdout and progress and totals on stderr."""
     options = options_from_args(args)
     progress = progress_printer(args)
-    with Transport(transport_options(args)) as transport:
+    with DefaultTransport(transport_options(args)) as transport:
         if args.to_mirror:
             plan = plan_mirror(options, transport)
             sys.stdout.write("".join(f"{m.source} {m.destination_text}\n" for m in plan.mappings))

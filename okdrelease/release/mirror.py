@@ -25,6 +25,7 @@ import attrs
 import yaml
 
 from okdrelease.errors import NotFoundError, OkdReleaseError, SignatureError, UsageError
+from okdrelease.oci.platform import PlatformSelector
 from okdrelease.reference import (
     ImageLocation,
     ImageReference,
@@ -32,8 +33,8 @@ from okdrelease.reference import (
     RegistryLocation,
     parse_location,
 )
-from okdrelease.release.read import Opener, PlatformFilter, ReleaseInfo, load_release_from
-from okdrelease.transport.base import Repository
+from okdrelease.release.read import ReleaseInfo, load_release_from
+from okdrelease.transport.base import Repository, Transport
 
 log = logging.getLogger(__name__)
 
@@ -269,12 +270,12 @@ def _release_mapping(
     return ImageMapping("", options.source, _release_top_digest(release), destination)
 
 
-def plan_mirror(options: MirrorOptions, opener: Opener) -> MirrorPlan:
+def plan_mirror(options: MirrorOptions, transport: Transport) -> MirrorPlan:
     """Read the release and decide every copy (oc's naming: ``VERSION-ARCH`` and ``VERSION-ARCH-NAME``)."""
     target = _Target.parse(options.destination)
-    platform = PlatformFilter.from_flag("linux/amd64" if options.keep_manifest_list else None)
+    platform = PlatformSelector.from_flag("linux/amd64" if options.keep_manifest_list else None)
     try:
-        release = load_release_from(opener, options.source, platform=platform)
+        release = load_release_from(transport, options.source, platform=platform)
     except OkdReleaseError as err:
         raise OkdReleaseError(f"unable to retrieve release image info: {err}") from err
     version = release.name
@@ -392,7 +393,9 @@ def _wants_signatures(options: MirrorOptions) -> bool:
 # Copying
 
 
-def _source_repository(opener: Opener, plan: MirrorPlan, mapping: ImageMapping) -> tuple[Repository, str]:
+def _source_repository(
+    transport: Transport, plan: MirrorPlan, mapping: ImageMapping
+) -> tuple[Repository, str]:
     """The repository to read ``mapping`` from: the release's layout when it holds the digest (oc's file source)."""
     layout = plan.release.repository
     if mapping.name == "":
@@ -405,7 +408,7 @@ def _source_repository(opener: Opener, plan: MirrorPlan, mapping: ImageMapping) 
             pass
         except OkdReleaseError as err:
             log.debug("%s: %s not in the source layout: %s", mapping.name, mapping.digest, err)
-    repository, _ = opener.open(RegistryLocation(ImageReference.parse(mapping.source)))
+    repository, _ = transport.open(RegistryLocation(ImageReference.parse(mapping.source)))
     return repository, mapping.digest
 
 
@@ -424,17 +427,19 @@ def _already_there(repository: Repository, tag: str | None, digest: str) -> bool
         return False
 
 
-def copy_mapping(opener: Opener, plan: MirrorPlan, mapping: ImageMapping, progress: Progress) -> CopiedImage:
+def copy_mapping(
+    transport: Transport, plan: MirrorPlan, mapping: ImageMapping, progress: Progress
+) -> CopiedImage:
     """Copy one image by digest to its destination tag; skip it when the tag already names that digest."""
     from okdrelease.transport.copy import copy_image
 
-    destination, _ = opener.open(mapping.destination, create=True)
+    destination, _ = transport.open(mapping.destination, create=True)
     tag = _tag_of(mapping.destination)
     what = mapping.name or "release"
     if _already_there(destination, tag, mapping.digest):
         progress(f"info: {what} {mapping.digest} already in {mapping.destination_text}")
         return CopiedImage(mapping.name, mapping.source, mapping.destination_text, mapping.digest, "exists")
-    source, reference = _source_repository(opener, plan, mapping)
+    source, reference = _source_repository(transport, plan, mapping)
     outcomes: dict[str, str] = {}
     digest = copy_image(source, reference, destination, tag, progress=None, workers=1, outcomes=outcomes)
     if digest != mapping.digest:
@@ -447,18 +452,18 @@ def copy_mapping(opener: Opener, plan: MirrorPlan, mapping: ImageMapping, progre
 
 
 def execute_mirror(
-    plan: MirrorPlan, opener: Opener, *, workers: int, progress: Progress | None = None
+    plan: MirrorPlan, transport: Transport, *, workers: int, progress: Progress | None = None
 ) -> list[CopiedImage]:
     """Copy the components in parallel, then the release image (so its tag appears last)."""
     emit = progress or (lambda _line: None)
     components = [m for m in plan.mappings if m.name]
     release = [m for m in plan.mappings if not m.name]
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(components) or 1))) as pool:
-        copied = list(pool.map(lambda m: copy_mapping(opener, plan, m, emit), components))
-    return [copy_mapping(opener, plan, m, emit) for m in release] + copied
+        copied = list(pool.map(lambda m: copy_mapping(transport, plan, m, emit), components))
+    return [copy_mapping(transport, plan, m, emit) for m in release] + copied
 
 
-def _copy_cosign_signature(plan: MirrorPlan, opener: Opener, progress: Progress) -> str | None:
+def _copy_cosign_signature(plan: MirrorPlan, transport: Transport, progress: Progress) -> str | None:
     """Copy the release's cosign ``sha256-<hex>.sig`` beside the mirrored release, when the source has one."""
     from okdrelease.sign.cosign import signature_tag
     from okdrelease.transport.copy import copy_image
@@ -473,16 +478,18 @@ def _copy_cosign_signature(plan: MirrorPlan, opener: Opener, progress: Progress)
     except NotFoundError:
         return None
     target = _with_tag(release.destination, tag)
-    destination, _ = opener.open(target, create=True)
+    destination, _ = transport.open(target, create=True)
     copy_image(source, tag, destination, tag, workers=1)
     progress(f"info: mirrored cosign signature {tag} -> {target}")
     return str(target)
 
 
-def mirror_release(options: MirrorOptions, opener: Opener, progress: Progress | None = None) -> MirrorResult:
+def mirror_release(
+    options: MirrorOptions, transport: Transport, progress: Progress | None = None
+) -> MirrorResult:
     """Plan, gather signatures (failing before any write when they are asked for and missing), copy, export."""
     emit = progress or (lambda _line: None)
-    plan = plan_mirror(options, opener)
+    plan = plan_mirror(options, transport)
     signatures: ReleaseSignatures | None = None
     if _wants_signatures(options):
         signatures = collect_release_signatures(plan, options)
@@ -502,8 +509,8 @@ def mirror_release(options: MirrorOptions, opener: Opener, progress: Progress | 
             CopiedImage(m.name, m.source, m.destination_text, m.digest, "planned") for m in plan.mappings
         ]
         return MirrorResult(plan, tuple(images), signatures, (), None, True)
-    images = execute_mirror(plan, opener, workers=options.workers, progress=emit)
-    cosign = _copy_cosign_signature(plan, opener, emit)
+    images = execute_mirror(plan, transport, workers=options.workers, progress=emit)
+    cosign = _copy_cosign_signature(plan, transport, emit)
     files: list[str] = []
     if signatures is not None and options.signature_to_dir:
         files.append(write_signatures(signatures, options.signature_to_dir))
