@@ -10,6 +10,7 @@ command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
 command -v umoci >/dev/null 2>&1 || missing+=(umoci)
 command -v gpg >/dev/null 2>&1 || missing+=(gpg)
 [ -n "${VIRTUAL_ENV:-}" ] || python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v buildah >/dev/null 2>&1 || missing+=(buildah)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "installing Debian packages: ${missing[*]}" >&2
     sudo_cmd=""
