@@ -247,18 +247,32 @@ def _copy(root: Path, source: Path, target: Path | None = None) -> None:
         shutil.copy2(source, destination)
 
 
-#: What the base image needs besides the standard library: okdrelease's dependencies and pip's build tools.
+#: What the base image needs besides the standard library: okdrelease's dependencies, pip and the
+#: build backend (flit_core, in the test extra for this reason).
 BASE_DISTRIBUTIONS = (
     "requests", "urllib3", "idna", "charset-normalizer", "certifi", "PyYAML", "attrs",
-    "cryptography", "cffi", "pycparser", "PyNaCl", "pip", "setuptools",
+    "cryptography", "cffi", "pycparser", "PyNaCl", "isal", "pip", "flit_core",
 )  # fmt: skip
 HOST_TOOLS = ("sh", "rm", "mkdir", "cat", "env")
+
+
+def _base_site_packages(executable: Path) -> Path:
+    """Where the base interpreter (not a virtual environment over it) looks for packages first."""
+    out = subprocess.run(
+        [str(executable), "-I", "-c", "import site; print(site.getsitepackages()[0])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(out.stdout.strip())
 
 
 def make_base_rootfs(root: Path) -> Path:
     """A minimal root file system: this Python (stdlib, the distributions above), sh and its tools, their libraries.
 
-    ``wheel`` (setuptools needs it to build) comes from Debian's python3-wheel. Returns Python's bin directory.
+    Distributions go to the base interpreter's site-packages even when the tests run in a virtual
+    environment.
+    Returns the directory of the ``python3`` command.
     """
     root.mkdir()
     for top in ("bin", "lib", "lib64", "sbin"):
@@ -268,17 +282,18 @@ def make_base_rootfs(root: Path) -> Path:
     executable = Path(sys.executable).resolve()
     _copy(root, executable)
     _copy(root, Path(sysconfig.get_paths()["stdlib"]))
-    for library in (Path(sys.prefix) / "lib").glob("libpython3*.so*"):
+    (root / str(Path(sysconfig.get_paths()["stdlib"]) / "EXTERNALLY-MANAGED").lstrip("/")).unlink(
+        missing_ok=True
+    )
+    for library in (Path(sys.base_prefix) / "lib").glob("libpython3*.so*"):
         _copy(root, library)
-    site = Path(sysconfig.get_paths()["purelib"])
+    site = _base_site_packages(executable)
     for name in BASE_DISTRIBUTIONS:
         distribution = importlib.metadata.distribution(name)
         for file in distribution.files or []:
-            path = Path(str(distribution.locate_file(file))).resolve()
-            if path.is_file():
-                _copy(root, path)
-    for wheel in Path("/usr/lib/python3/dist-packages").glob("wheel*"):
-        _copy(root, wheel, site / wheel.name)
+            path = Path(str(distribution.locate_file(file)))
+            if not str(file).startswith("..") and path.is_file():
+                _copy(root, path.resolve(), site / str(file))
     bindir = root / str(executable.parent).lstrip("/")
     for alias in ("python3", "python"):
         if not (bindir / alias).exists():
@@ -329,7 +344,7 @@ def test_containerfile_builds_with_buildah_and_runs(tmp_path: Path) -> None:
     try:
         container = buildah("from", "scratch")
         buildah("copy", container, str(tmp_path / "rootfs"), "/")
-        buildah("config", "--env", f"PATH={bindir}:/usr/bin:/bin", container)
+        buildah("config", "--env", f"PATH={bindir}:/usr/local/bin:/usr/bin:/bin", container)
         buildah("commit", "-q", container, "localhost/okdrelease-test-base:latest")
         buildah(
             *("bud", "--isolation", "chroot", "-q", "-f", str(DEPLOY / "Containerfile")),

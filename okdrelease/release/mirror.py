@@ -441,7 +441,8 @@ def copy_mapping(
         return CopiedImage(mapping.name, mapping.source, mapping.destination_text, mapping.digest, "exists")
     source, reference = _source_repository(transport, plan, mapping)
     outcomes: dict[str, str] = {}
-    digest = copy_image(source, reference, destination, tag, progress=None, workers=1, outcomes=outcomes)
+    policy = transport.options.retry_policy
+    digest = copy_image(source, reference, destination, tag, workers=1, policy=policy, outcomes=outcomes)
     if digest != mapping.digest:
         raise OkdReleaseError(f"{mapping.source} was copied as {digest}, not {mapping.digest}")
     counts: dict[str, int] = {}
@@ -479,7 +480,7 @@ def _copy_cosign_signature(plan: MirrorPlan, transport: Transport, progress: Pro
         return None
     target = _with_tag(release.destination, tag)
     destination, _ = transport.open(target, create=True)
-    copy_image(source, tag, destination, tag, workers=1)
+    copy_image(source, tag, destination, tag, workers=1, policy=transport.options.retry_policy)
     progress(f"info: mirrored cosign signature {tag} -> {target}")
     return str(target)
 
