@@ -347,6 +347,19 @@ def test_dry_run_and_to_mirror_copy_nothing(scene: Scene, capsys: pytest.Capture
     assert lines[1].startswith(f"{scene.registry}/mirror/content@sha256:")
     with pytest.raises(subprocess.CalledProcessError):
         skopeo_inspect(f"{to}:{NAME}-x86_64")
+    # --to-release-image: oc names both destinations as mirror prefixes and mirrors of every source.
+    other = f"{scene.registry}/mirror/other-release"
+    code, out, err = run_ours(
+        capsys, "--from", scene.okd_release, "--to", to, "--to-release-image", f"{other}:x", "--dry-run"
+    )
+    assert code == 0, err
+    assert out.startswith(
+        f"\nSuccess\nUpdate image:  {other}:x\nMirror prefix: {to}\nMirror prefix: {other}:x\n"
+    )
+    assert instruction_documents(out)[1]["spec"]["imageDigestMirrors"] == [
+        {"mirrors": [to, other], "source": f"{scene.registry}/mirror/content"},
+        {"mirrors": [to, other], "source": f"{scene.registry}/mirror/okd-release"},
+    ]
     template = f"{scene.registry}/mirror/tmpl:${{version}}-${{component}}"
     code, out, err = run_ours(capsys, "--from", scene.okd_release, "--to", template, "--to-mirror")
     lines = out.splitlines()
@@ -454,3 +467,30 @@ def test_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
         MirrorOptions(
             source="x.io/a/r:1", to="x.io/a/b", skip_release_image=True, to_release_image="x.io/a/c:1"
         )
+
+
+def test_cosign_signature_is_carried_beside_the_release(
+    scene: Scene, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A release with a cosign ``sha256-<hex>.sig`` in its repository: the .sig lands beside the mirror, verifiable."""
+    from okdrelease.sign import cosign
+    from okdrelease.sign.api import sign_release_cosign, verify_release_cosign
+
+    source = f"{scene.registry}/mirror/cosigned"
+    assert cli.main(["copy", "--insecure", scene.okd_release, f"{source}:{NAME}"]) == 0
+    capsys.readouterr()
+    key = cosign.generate_private_key()
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
+        repo, _ = transport.open(source)
+        signed = sign_release_cosign(repo, f"{source}@{scene.okd_digest}", key)
+    to = f"{scene.registry}/mirror/cosigned-mirror"
+    code, _, err = run_ours(capsys, "--from", f"{source}:{NAME}", "--to", to)
+    assert code == 0, err
+    assert f"info: mirrored cosign signature {signed.tag} -> {to}:{signed.tag}" in err
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
+        mirrored, _ = transport.open(to)
+        assert mirrored.resolve(signed.tag).digest == signed.manifest_digest
+        verified = verify_release_cosign(
+            mirrored, f"{to}@{scene.okd_digest}", cosign.load_public_key(cosign.public_key_pem(key))
+        )
+    assert len(verified.signatures) == 1
