@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -247,12 +248,30 @@ def _copy(root: Path, source: Path, target: Path | None = None) -> None:
         shutil.copy2(source, destination)
 
 
-#: What the base image needs besides the standard library: okdrelease's dependencies, pip and the
+#: Besides okdrelease's dependencies (read from pyproject.toml), the base image needs pip and the
 #: build backend (flit_core, in the test extra for this reason).
-BASE_DISTRIBUTIONS = (
-    "requests", "urllib3", "idna", "charset-normalizer", "certifi", "PyYAML", "attrs",
-    "cryptography", "cffi", "pycparser", "PyNaCl", "isal", "pip", "flit_core",
-)  # fmt: skip
+BUILD_DISTRIBUTIONS = ("pip", "flit_core")
+
+
+def base_distributions() -> list[str]:
+    """okdrelease's dependencies and theirs (installed ones, extras left out), then pip and flit_core."""
+    with open(ROOT / "pyproject.toml", "rb") as handle:
+        wanted = list(tomllib.load(handle)["project"]["dependencies"])
+    names: list[str] = []
+    while wanted:
+        requirement = wanted.pop()
+        name = re.match(r"[A-Za-z0-9_.-]+", requirement)
+        if name is None or "extra ==" in requirement or name[0].lower() in names:
+            continue
+        try:
+            wanted.extend(importlib.metadata.requires(name[0]) or [])
+        except importlib.metadata.PackageNotFoundError:
+            assert ";" in requirement, f"{requirement} is not installed"  # only a marker may exclude it
+            continue
+        names.append(name[0].lower())
+    return [*names, *BUILD_DISTRIBUTIONS]
+
+
 HOST_TOOLS = ("sh", "rm", "mkdir", "cat", "env")
 
 
@@ -288,7 +307,7 @@ def make_base_rootfs(root: Path) -> Path:
     for library in (Path(sys.base_prefix) / "lib").glob("libpython3*.so*"):
         _copy(root, library)
     site = _base_site_packages(executable)
-    for name in BASE_DISTRIBUTIONS:
+    for name in base_distributions():
         distribution = importlib.metadata.distribution(name)
         for file in distribution.files or []:
             path = Path(str(distribution.locate_file(file)))
