@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,9 @@ from test_registry import options_for, repo_at
 from okdrelease.errors import LayoutError, UsageError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
-from okdrelease.transport.base import MAX_MANIFEST_SIZE, TransportOptions
+from okdrelease.oci.model import Descriptor
+from okdrelease.transport.base import MAX_MANIFEST_SIZE, Repository, TransportOptions
+from okdrelease.transport.copy import copy_blobs
 from okdrelease.transport.http import RetryPolicy, parse_duration
 from okdrelease.transport.layout import REF_NAME, LayoutRepository
 from okdrelease.transport.registry import RegistryClient
@@ -285,3 +289,67 @@ def test_eight_new_runs_into_one_registry_repository(
         repo = repo_at(client, registry_http.host, name)
         assert sorted(repo.list_tags()) == tags
         assert {repo.resolve(tag).digest for tag in tags} == digests
+
+
+# --------------------------------------------------------------------------------------------
+# The first permanent failure cancels the rest of a parallel copy
+
+
+class _SlowSource(LayoutRepository):
+    """A layout whose blob ``slow`` trickles out one small read per 50 ms (a copy that is running)."""
+
+    slow = ""
+    reads = 0
+
+    def open_blob(self, digest: str, size: int | None = None):  # type: ignore[no-untyped-def]
+        stream = super().open_blob(digest, size)
+        if digest != self.slow:
+            return stream
+        outer = self
+
+        class Trickle(io.RawIOBase):
+            def readable(self) -> bool:
+                return True
+
+            def read(self, n: int = -1) -> bytes:
+                outer.reads += 1
+                time.sleep(0.05)
+                return stream.read(16)
+
+            def close(self) -> None:
+                stream.close()
+                super().close()
+
+        return Trickle()
+
+
+class _RefusingDest(LayoutRepository):
+    """A layout that refuses to store blob ``refused`` (a permanent failure)."""
+
+    refused = ""
+
+    def mount_blob(self, digest: str, source: Repository) -> bool:
+        return False  # copy every blob through put_blob
+
+    def put_blob(self, source, digest: str, size: int | None = None) -> None:  # type: ignore[no-untyped-def]
+        if digest == self.refused:
+            raise LayoutError(f"cannot write blob {digest}: refused")
+        super().put_blob(source, digest, size)
+
+
+def test_first_permanent_failure_stops_running_copies(tmp_path: Path) -> None:
+    image = build_image(seed="cancel", layers=2, layer_size=4096)
+    src = _SlowSource(tmp_path / "src", create=True)
+    push_image(src, image, "v1")
+    slow, refused = image.layers[0], image.layers[1]
+    src.slow = slow.digest
+    dst = _RefusingDest(tmp_path / "dst", create=True)
+    dst.refused = refused.digest
+    blobs = [Descriptor(b.media_type, b.digest, len(b.data)) for b in (slow, refused)]
+    started = time.monotonic()
+    with pytest.raises(LayoutError, match=f"cannot write blob {refused.digest}: refused"):
+        copy_blobs(src, dst, blobs, workers=2)
+    # The slow copy (several hundred reads of 16 bytes) stopped at its next read, not at its end.
+    assert src.reads < len(slow.data) // 16 // 4
+    assert not dst.has_blob(slow.digest)
+    assert time.monotonic() - started < len(slow.data) // 16 * 0.05 / 4
