@@ -106,3 +106,43 @@ def test_canonical_rebuild_of_an_oc_release_reproduces_its_digest(
     if output and output[0] == "--to-file":
         work = session.scratch / f"seed-{case_id}"
         assert (work / "py" / "payload.tar.gz").read_bytes() == (work / "oc" / "payload.tar.gz").read_bytes()
+
+
+def test_bare_name_mapping_is_refused_as_oc_does(session: Session) -> None:
+    """A mapping to a bare repository name fails with oc's message, without contacting docker.io."""
+    report = run_scenario(session, cases.bare_name_mapping(900041), CHECKS)
+    _assert_same(report)
+    assert report.oc_code == 1
+
+
+@pytest.mark.parametrize(
+    ("case_id", "output"),
+    [
+        (900051, ("--to-dir", "{out}/dir")),
+        (900052, ("--to-file", "{out}/payload.tar.gz")),
+        (900053, ("--to-file", "-")),
+        (900054, ("--dry-run",)),
+        (900055, ("-o", "json")),
+    ],
+    ids=["to-dir", "to-file", "to-file-stdout", "dry-run", "json"],
+)
+def test_no_operator_warning_as_oc(session: Session, case_id: int, output: tuple[str, ...]) -> None:
+    """oc's "No operator metadata was found" warning appears for the same destinations."""
+    _assert_same(run_scenario(session, cases.no_operators(case_id, output), CHECKS))
+
+
+@pytest.mark.parametrize(
+    ("case_id", "data"),
+    [
+        (900061, b'{"kind": "A", "apiVersion": "v1", "x": "\\ud83d\\ude80"}'),
+        (900062, b'{\n  "kind": "A",\n  "apiVersion": "v1",\n  "x": [\n    "\\ud83d\\ude80"\n  ]\n}\n'),
+        (900063, b'kind: A\napiVersion: v1\nx: "\\U00110000"\n'),
+        (900064, b'kind: A\napiVersion: v1\nx: "a \\udfff b"\n'),
+    ],
+    ids=["json-one-line", "json-indented", "past-10ffff", "lone-surrogate"],
+)
+def test_refused_unicode_escapes_as_oc(session: Session, case_id: int, data: bytes) -> None:
+    """go-yaml refuses surrogate and out-of-range escapes (an emoji JSON-escaped); okdrelease says the same."""
+    report = run_scenario(session, cases.refused_manifest(case_id, data), CHECKS)
+    _assert_same(report)
+    assert report.oc_code == 1

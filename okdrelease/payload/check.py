@@ -81,6 +81,21 @@ class _GoLikeLoader(yaml.SafeLoader):
             else:
                 return
 
+    def scan_flow_scalar_non_spaces(self, double: bool, start_mark: yaml.Mark) -> list[str]:
+        """Scan quoted text; like go-yaml, refuse escapes naming a surrogate or a code point past U+10FFFF."""
+        try:
+            chunks: list[str] = super().scan_flow_scalar_non_spaces(double, start_mark)
+        except ValueError:  # chr() of a code point past U+10FFFF
+            chunks = ["\ud800"]
+        if any("\ud800" <= ch <= "\udfff" for chunk in chunks for ch in chunk):
+            raise yaml.scanner.ScannerError(
+                "while parsing a quoted scalar",
+                start_mark,
+                "found invalid Unicode character escape code",
+                self.get_mark(),
+            )
+        return chunks
+
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         """Compose a node, letting a repeated anchor replace the earlier one as go-yaml does."""
         if not self.check_event(yaml.AliasEvent):

@@ -29,6 +29,7 @@ from okdrelease.payload.resolve import (
     resolve_all,
     tampered,
 )
+from okdrelease.reference import RegistryLocation, parse_location
 
 __all__ = ["COMMIT_LABELS", "OVERRIDE_ANNOTATION", "Resolution", "label_annotations", "resolve_components"]
 
@@ -82,6 +83,17 @@ def label_annotations(tag: TagReference, labels: Mapping[str, str], ref: str) ->
     return annotations
 
 
+def _require_tag_or_digest(pullspec: str) -> None:
+    """oc reads a component only by tag or digest: a bare repository (``cli=busybox``) is refused
+    before anything is fetched, never taken as ``docker.io/library/busybox:latest``."""
+    try:
+        location = parse_location(pullspec)
+    except OkdReleaseError:
+        return  # worded by the visit, as oc words it
+    if isinstance(location, RegistryLocation) and not (location.ref.tag or location.ref.digest):
+        raise ReleaseError(f"unable to read image {pullspec}: no tag or digest specified")
+
+
 def _read(run: Run, pullspec: str) -> ResolvedImage:
     """Resolve one component, failures worded as oc words them."""
     try:
@@ -120,6 +132,8 @@ def visit(run: Run, tag: TagReference) -> Visited:
 def resolve_components(stream: ImageStream, run: Run) -> Resolution:
     """Visit every DockerImage tag concurrently; the first failure (in stream order) is raised."""
     tags = [t for t in stream.tags if t.from_kind == "DockerImage"]
+    for tag in tags:
+        _require_tag_or_digest(tag.from_name or "")
     visited = resolve_all(tags, lambda tag: visit(run, tag), run.workers)
     annotated = copy.deepcopy(stream)
     images = [t for t in annotated.tags if t.from_kind == "DockerImage"]

@@ -206,10 +206,9 @@ def run_stages(
     if isinstance(sink, ImageSink):
         _after_push(plan, keys, draft, inputs, delivery, run)
         stdout = (f"{delivery.digest} {draft.name} {draft.created}",)
-        if not payload.operators:
-            reporter.warn(
-                "warning: No operator metadata was found, no operators will be part of the release."
-            )
+    if not payload.operators:
+        # Like oc, whatever the destination (--to-dir and --to-file too).
+        reporter.warn("warning: No operator metadata was found, no operators will be part of the release.")
     return attrs.evolve(
         result,
         digest=delivery.digest,

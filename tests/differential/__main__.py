@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections import Counter
@@ -35,7 +36,19 @@ def main(argv: list[str] | None = None) -> int:
         print("../shared/tools/oc/oc not found", file=sys.stderr)
         return 2
     checks = tuple(args.check.split(","))
+    # A terminated run still stops its registry (the ``with`` below) and removes its scratch files.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     scratch = scratch_dir(None)
+    try:
+        found = _run(args, oc, checks, scratch)
+    finally:
+        if not args.keep:
+            clean(scratch)
+    return found
+
+
+def _run(args: argparse.Namespace, oc: str, checks: tuple[str, ...], scratch: Path) -> int:
+    """Start a registry and run the seeds in it."""
     totals: Counter[str] = Counter()
     areas: Counter[str] = Counter()
     lines: list[str] = []
@@ -54,8 +67,6 @@ def main(argv: list[str] | None = None) -> int:
                 print("\n".join(lines[-2 * len(result.differences) :]), flush=True)
             if not args.keep:
                 clean(scratch / f"seed-{seed}")
-    if not args.keep:
-        clean(scratch)
     print(
         f"{args.seeds} seeds ({args.start}..{args.start + args.seeds - 1}) in {time.monotonic() - started:.0f}s; "
         f"{len(failing)} with differences {failing}; by area {dict(areas)}; "

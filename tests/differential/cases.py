@@ -42,10 +42,13 @@ def _operator_entries(mtimes: tuple[float, ...]) -> tuple[Entry, ...]:
     return tuple(entries)
 
 
-def _images(mtimes: tuple[float, ...]) -> tuple[tuple[ImageSpec, ...], dict[str, str]]:
+def _images(
+    mtimes: tuple[float, ...], extra: tuple[Entry, ...] = ()
+) -> tuple[tuple[ImageSpec, ...], dict[str, str]]:
     label = {"io.openshift.release.operator": "true"}
     cvo = ImageSpec(CVO, ((Entry("bin/cvo", b"cvo", 1_700_000_000, 0o755),),), {})
-    operator = ImageSpec(OPERATOR, ((Entry("bin/dns", b"dns", 0, 0o755),), _operator_entries(mtimes)), label)
+    top = _operator_entries(mtimes) + extra
+    operator = ImageSpec(OPERATOR, ((Entry("bin/dns", b"dns", 0, 0o755),), top), label)
     specs = (cvo, operator)
     digests = {spec.tag: build(spec).digest for spec in specs}
     return specs, digests
@@ -102,3 +105,32 @@ def canonical_rebuild(case_id: int, output: tuple[str, ...]) -> Scenario:
     args = ("--insecure", "--from-release", "{release}", *output)
     features = frozenset({"canonical-rebuild", "case-canonical"})
     return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, phase1, features)
+
+
+def bare_name_mapping(case_id: int) -> Scenario:
+    """``cli=busybox`` (no tag, no digest): oc refuses it before fetching anything; never docker.io."""
+    specs, digests = _images((1_700_000_000,))
+    args = ["--insecure", "--to-dir", "{out}/dir"]
+    args += [f"{tag}={{registry}}/{{repo}}@{digest}" for tag, digest in sorted(digests.items())]
+    args.append("cli=busybox")
+    return Scenario(
+        case_id, tuple((s, build(s)) for s in specs), (), tuple(args), (), frozenset({"case-bare-name"})
+    )
+
+
+def no_operators(case_id: int, output: tuple[str, ...]) -> Scenario:
+    """No operator contributes files (an empty --from-dir): oc's closing warning, whatever the destination."""
+    specs, digests = _images((1_700_000_000,))
+    files = (InputFile("fromdir/image-references", _stream(digests)),)
+    args = ("--insecure", "--from-dir", "{work}/fromdir", "--name", "4.16.0", *output)
+    return Scenario(
+        case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-no-operators"})
+    )
+
+
+def refused_manifest(case_id: int, data: bytes) -> Scenario:
+    """An operator file oc's manifest check refuses: the same message (file, line, problem)."""
+    specs, digests = _images((1_700_000_000,), (Entry("manifests/zz-bad.yaml", data, 1_700_000_000),))
+    files = (InputFile("is.json", _stream(digests)),)
+    args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--to-dir", "{out}/dir")
+    return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-check"}))

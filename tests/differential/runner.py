@@ -18,7 +18,8 @@ from .images import Pusher
 from .scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
-OC_WRAPPER = ROOT.parent / "shared" / "tools" / "oc" / "oc"
+#: The real oc's wrapper; OKD_SHARED_DIR points elsewhere than ../shared (a snapshot of the tree running in the background).
+OC_WRAPPER = Path(os.environ.get("OKD_SHARED_DIR") or ROOT.parent / "shared") / "tools" / "oc" / "oc"
 TIMEOUT = 120
 
 

@@ -128,6 +128,19 @@ def test_lenient_inputs_pass(data: bytes) -> None:
         (b"x: 1\nkey: *missing\n", "invalid YAML/JSON: unknown anchor 'missing' referenced"),
         (b"a: 1\x07", "invalid YAML/JSON: control characters are not allowed"),
         (b"a: \xff\n", "invalid YAML/JSON: invalid leading UTF-8 octet"),
+        # go-yaml refuses escapes of surrogates (JSON's \\ud83d\\ude80 for an emoji) and past U+10FFFF.
+        (
+            b'{"kind": "A", "x": "\\ud83d\\ude80"}',
+            "invalid YAML/JSON: found invalid Unicode character escape code",
+        ),
+        (
+            b'kind: A\napiVersion: v1\nx: "\\U00110000"\n',
+            "invalid YAML/JSON: line 3: found invalid Unicode character escape code",
+        ),
+        (
+            b'kind: A\napiVersion: v1\nx: "a \\udfff b"\n',
+            "invalid YAML/JSON: line 3: found invalid Unicode character escape code",
+        ),
     ],
 )
 def test_failures(data: bytes, message: str) -> None:
