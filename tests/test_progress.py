@@ -207,3 +207,12 @@ def test_cli_without_v_on_a_pipe_prints_no_trace_or_summary(
     assert main(["copy", "--dest-tls-verify=false", f"oci:{SAMPLE}:hyperkube", dst]) == 0
     err = capsys.readouterr().err
     assert err and not any(line.startswith(("trace:", "info: ")) for line in err.splitlines()), err
+
+
+def test_error_ending_with_a_newline_gets_no_second_one() -> None:
+    """oc prints "...got: - a\\n- b\\n" (a manifest excerpt) without adding a blank line; so do we."""
+    stream = io.StringIO()
+    reporter = Reporter(stream)
+    reporter.error("f.yaml: not a valid YAML/JSON object, got: - a\n- b\n")
+    reporter.error("plain")
+    assert stream.getvalue() == "error: f.yaml: not a valid YAML/JSON object, got: - a\n- b\nerror: plain\n"

@@ -158,7 +158,8 @@ class Reporter:
             if self.json_log:
                 self._json({"event": "error", "level": "error", "message": text})
             else:
-                self._write(f"error: {text}")
+                # Like oc (kubectl's fatal): a message that already ends with a newline gets no second one.
+                self._write(f"error: {text}".removesuffix("\n"))
 
     def usage_error(self, text: str, usage: str = "") -> None:
         """A command line that could not be used: the command's usage, then ``error: text``."""
