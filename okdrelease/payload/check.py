@@ -9,17 +9,20 @@ the verdicts are those of the pure loader (``tests/payload/test_check_loaders.py
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import logging
 import re
 import threading
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Protocol
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from okdrelease.errors import ReleaseError
+from okdrelease.gocompat.strconv import go_quote
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +176,107 @@ def _string_value(node: MappingNode, key: str) -> str:
     return value
 
 
+def _first_bad_key(node: Node, seen: set[int]) -> Node | None:
+    """The first mapping key that is itself a mapping or sequence, in go-yaml's decoding order (keys first)."""
+    if id(node) in seen:
+        return None
+    seen.add(id(node))
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            found = _first_bad_key(key, seen)
+            if found is None and isinstance(key, MappingNode | SequenceNode):
+                found = key
+            found = found or _first_bad_key(value, seen)
+            if found is not None:
+                return found
+    elif isinstance(node, SequenceNode):
+        for item in node.value:
+            found = _first_bad_key(item, seen)
+            if found is not None:
+                return found
+    return None
+
+
+def _go_float(value: float) -> str:
+    """Go's ``%v`` of a float64 (strconv 'g', shortest): exponent form below 1e-4 and from 1e6."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    text = "".join(map(str, digits)) or "0"
+    point = len(text) + int(exponent)  # decimal point position after the first ``point`` digits
+    if value != 0 and not -4 < point <= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{'-' if sign else ''}{mantissa}e{point - 1:+03d}"
+    if point <= 0:
+        body = "0." + "0" * -point + text
+    elif point >= len(text):
+        body = text + "0" * (point - len(text))
+    else:
+        body = text[:point] + "." + text[point:]
+    return ("-" if sign else "") + body
+
+
+def _go_value(value: object) -> str:
+    """Go's ``%#v`` of what go-yaml v2 decodes into ``interface{}``."""
+    if value is None:
+        return "interface {}(nil)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, list):
+        return "[]interface {}{" + ", ".join(_go_value(v) for v in value) + "}"
+    if isinstance(value, dict):
+        rank = {type(None): 0, bool: 1, int: 2, float: 3, str: 4}
+        keys = sorted(
+            value, key=lambda k: (rank.get(type(k), 5), k if isinstance(k, int | float | str) else 0)
+        )
+        return (
+            "map[interface {}]interface {}{"
+            + ", ".join(f"{_go_value(k)}:{_go_value(value[k])}" for k in keys)
+            + "}"
+        )
+    return go_quote(str(value))
+
+
+def _bad_key_problem(node: Node) -> str | None:
+    """go-yaml v2's ``invalid map key: %#v`` for the first mapping key that is a mapping or sequence."""
+    key = _first_bad_key(node, set())
+    if key is None:
+        return None
+    loader = yaml.SafeLoader("")
+    try:
+        value = loader.construct_object(key, deep=True)
+    except yaml.YAMLError:
+        value = None
+    finally:
+        loader.dispose()
+    if isinstance(value, dict | list):
+        value = _plain(value)
+    return f"invalid YAML/JSON: invalid map key: {_go_value(value)}"
+
+
+def _plain(value: object) -> object:
+    """Timestamps and binary as the strings go-yaml v2 keeps them as (into interface{})."""
+    if isinstance(value, dict):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, bytes | datetime.date):
+        return str(value)
+    return value
+
+
 def _node_problem(node: Node | None, data: bytes) -> str | None:
     """The reason a composed first document is not a Kubernetes object (None when it is one)."""
+    if node is not None:
+        bad_key = _bad_key_problem(node)
+        if bad_key is not None:
+            return bad_key
     if not isinstance(node, MappingNode):
         excerpt = data[:_EXCERPT] + b"..." if len(data) > _EXCERPT else data
         return f"not a valid YAML/JSON object, got: {excerpt.decode('utf-8', 'replace')}"

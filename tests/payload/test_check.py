@@ -155,3 +155,39 @@ def test_other_extensions_are_not_checked(filename: str) -> None:
 @pytest.mark.parametrize("filename", ["a.yml", "a.yaml", "a.json"])
 def test_checked_extensions(filename: str) -> None:
     assert _check_error(f"op/{filename}", filename, b"[]").endswith("not a valid YAML/JSON object, got: []")
+
+
+REAL_CVO = (
+    Path(__file__).resolve().parents[2]
+    / ".."
+    / "shared"
+    / "testdata-real"
+    / "operators"
+    / "cluster-version-operator"
+    / "manifests"
+    / "0000_00_cluster-version-operator_03_deployment.yaml"
+)
+
+
+def test_map_key_that_is_a_map_fails_as_in_oc() -> None:
+    # The real oc refused this real template ({{.ReleaseImage}} is a flow mapping used as a key) with
+    # exactly this message when the benchmark put it in an operator image.
+    message = _check_error("op/d.yaml", "d.yaml", REAL_CVO.read_bytes())
+    assert message == (
+        'op/d.yaml: invalid YAML/JSON: invalid map key: map[interface {}]interface {}{".ReleaseImage":interface {}(nil)}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        (b"apiVersion: v1\nkind: A\n[a, 1, null]: x\n", '[]interface {}{"a", 1, interface {}(nil)}'),
+        (b"apiVersion: v1\nkind: A\n{b: 2, a: 1.5}: x\n", 'map[interface {}]interface {}{"a":1.5, "b":2}'),
+        (b"apiVersion: v1\nkind: A\nx: {[1.0e+6]: 2}\n", "[]interface {}{1e+06}"),
+        (b"[{[inner]: 1}]", '[]interface {}{"inner"}'),  # found before "not an object"
+    ],
+)
+def test_map_keys_that_are_collections(data: bytes, key: str) -> None:
+    assert (
+        _check_error("op/f.yaml", "f.yaml", data) == f"op/f.yaml: invalid YAML/JSON: invalid map key: {key}"
+    )

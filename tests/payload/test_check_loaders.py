@@ -73,6 +73,8 @@ def _edge_cases() -> Iterator[bytes]:
         b"{a:b, apiVersion: v1, kind: A}",
         b"{? a : b, apiVersion: v1, kind: A}",
         b"[a: b]",
+        b"apiVersion: v1\nkind: A\nimage: {{.ReleaseImage}}\n",  # a mapping as a key
+        b"apiVersion: v1\nkind: A\n? [a, b]\n: c\n",
         b"apiVersion: v1\nkind: A\nx: [a, b]: c\n",
         b"apiVersion: v1\r\nkind: A\r\n",
         b"apiVersion: v1\rkind: A\r",
