@@ -93,14 +93,17 @@ def write_image(
     *,
     created: str = "2024-01-01T00:00:00Z",
     labels: dict[str, str] | None = None,
+    gzipped: Sequence[bytes] = (),
 ) -> str:
-    """Write an image (gzip layers, Docker manifest) into the layout at ``root``; return its digest."""
+    """Write an image (gzip layers, Docker manifest) into the layout at ``root``; return its digest.
+
+    ``gzipped`` layers are stored as given, on top of ``layers`` (their diff ID is not computed).
+    """
     root.mkdir(parents=True, exist_ok=True)
     (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
     layer_descs = []
     diff_ids = []
-    for tar in layers:
-        blob = gzip.compress(tar, mtime=0)
+    for tar, blob in [(tar, gzip.compress(tar, mtime=0)) for tar in layers] + [(b"", b) for b in gzipped]:
         layer_descs.append(
             {
                 "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",

@@ -8,6 +8,7 @@ from typing import Any
 
 from okdrelease._cli.common import add_registry_flags, transport_options
 from okdrelease.errors import UsageError
+from okdrelease.oci.layers import DEFAULT_MAX_LAYER_BYTES, LayerLimits, size_in_bytes
 from okdrelease.release.extract import (
     CREDENTIALS_WARNING,
     ManifestSelection,
@@ -66,6 +67,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--command", help=argparse.SUPPRESS)
     p.add_argument("--tools", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument(
+        "--max-layer-bytes",
+        type=size_in_bytes,
+        default=DEFAULT_MAX_LAYER_BYTES,
+        metavar="SIZE",
+        help="refuse a release layer that decompresses to more than SIZE bytes (K, M, G suffixes; default 8G)",
+    )
     add_registry_flags(p)
     p.set_defaults(func=run)
     return p
@@ -95,15 +103,22 @@ def run(args: argparse.Namespace) -> int:
     if args.file and args.to != ".":
         raise UsageError("only one of --to and --file may be set")
     platform = PlatformFilter.from_flag(args.filter_by_os)
+    limits = LayerLimits(max_bytes=args.max_layer_bytes)
     with Transport(transport_options(args)) as transport:
         _location, repository, reference = open_location(transport, image)
         if args.file:
-            data = read_payload_file(repository, reference, args.file, platform=platform)
+            data = read_payload_file(repository, reference, args.file, platform=platform, limits=limits)
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
             return 0
         result = extract_release(
-            repository, reference, args.to, platform=platform, keep_bytes=args.keep_bytes, selection=selection
+            repository,
+            reference,
+            args.to,
+            platform=platform,
+            keep_bytes=args.keep_bytes,
+            selection=selection,
+            limits=limits,
         )
     print(result.message)
     if result.errors:

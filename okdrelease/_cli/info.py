@@ -8,6 +8,7 @@ from typing import Any
 
 from okdrelease._cli.common import add_registry_flags, transport_options
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
+from okdrelease.oci.layers import DEFAULT_MAX_LAYER_BYTES, LayerLimits, size_in_bytes
 from okdrelease.reference import ImageReference
 from okdrelease.release import info as fmt
 from okdrelease.release.diff import compare_releases
@@ -44,6 +45,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "template=, go-template=, templatefile=, go-template-file= (see the README for the supported subset)",
     )
     p.add_argument("--filter-by-os", metavar="REGEX", help="platform of a manifest-listed release (os/arch)")
+    p.add_argument(
+        "--max-layer-bytes",
+        type=size_in_bytes,
+        default=DEFAULT_MAX_LAYER_BYTES,
+        metavar="SIZE",
+        help="refuse a release layer that decompresses to more than SIZE bytes (K, M, G suffixes; default 8G)",
+    )
     add_registry_flags(p)
     p.set_defaults(func=run)
     return p
@@ -90,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
 def _compare(
     args: argparse.Namespace, transport: Transport, old_text: str, new_text: str, platform: PlatformFilter
 ) -> int:
-    old = load_release_from(transport, old_text, platform=platform)
-    new = load_release_from(transport, new_text, platform=platform)
+    limits = LayerLimits(max_bytes=args.max_layer_bytes)
+    old = load_release_from(transport, old_text, platform=platform, limits=limits)
+    new = load_release_from(transport, new_text, platform=platform, limits=limits)
     comparison = compare_releases(old, new)
     if args.output == "json":
         sys.stdout.write(fmt.render_comparison_json(comparison))
@@ -110,7 +119,9 @@ def _compare(
 def _describe_one(
     args: argparse.Namespace, transport: Transport, image: str, platform: PlatformFilter
 ) -> None:
-    info = load_release_from(transport, image, platform=platform)
+    info = load_release_from(
+        transport, image, platform=platform, limits=LayerLimits(max_bytes=args.max_layer_bytes)
+    )
     for line in info.stderr_warnings:
         print(f"warning: {line}", file=sys.stderr)
     if args.size or args.verify or args.include_images:

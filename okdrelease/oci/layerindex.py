@@ -112,10 +112,7 @@ def scan_layer(stream: IO[bytes], digest: str, prefix: str, media_type: str | No
 
 def compose(indexes: Iterable[LayerIndex]) -> dict[str, FileEntry]:
     """The files and directories of a layer stack (bottom first), whiteouts applied, from its indexes."""
-    files: dict[str, FileEntry] = {}
-    for index in indexes:
-        layers._apply_layer(files, index.entries)
-    return files
+    return layers.compose_stack([index.entries for index in indexes])
 
 
 def load_index(

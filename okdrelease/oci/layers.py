@@ -16,6 +16,7 @@ import logging
 import lzma
 import os
 import posixpath
+import re
 import tarfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -39,6 +40,16 @@ WHITEOUT_META_PREFIX = ".wh..wh."
 WHITEOUT_OPAQUE = ".wh..wh..opq"
 
 _CHUNK = 1 << 16
+
+
+class LayerLimitError(LayerError):
+    """A layer beyond a limit: too many decompressed bytes, entries, or a kept file too large."""
+
+
+#: Default bounds on one decompressed layer (raise them with ``LayerLimits``/``--max-layer-bytes``).
+DEFAULT_MAX_LAYER_BYTES = 8 << 30
+DEFAULT_MAX_LAYER_ENTRIES = 1_000_000
+DEFAULT_MAX_FILE_BYTES = 256 << 20
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     tarfile.TarError,
     zlib.error,
@@ -127,16 +138,33 @@ class RawReader(io.RawIOBase):
 class _DecodedLayer(RawReader):
     """The decompressed tar stream of a layer; decoding errors surface as LayerError."""
 
-    def __init__(self, decoded: IO[bytes], source: IO[bytes], name: str | None, compression: str) -> None:
+    def __init__(
+        self,
+        decoded: IO[bytes],
+        source: IO[bytes],
+        name: str | None,
+        compression: str,
+        budget: _Budget | None,
+    ) -> None:
         super().__init__()
         self._decoded = decoded
         self._source = source
         self.layer_name = name
         self.compression = compression
+        self._budget = budget
 
     def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = _CHUNK  # never the whole stream at once: a bomb stays a stream
+            parts = []
+            while chunk := self.read(size):
+                parts.append(chunk)
+            return b"".join(parts)
         with _layer_errors(self.layer_name):
-            return self._decoded.read() if size is None or size < 0 else self._decoded.read(size)
+            data = self._decoded.read(size)
+        if self._budget is not None:
+            self._budget.add_bytes(len(data))
+        return data
 
     def drain(self) -> None:
         """Read to the end of the compressed source so a verifying source checks its digest."""
@@ -175,7 +203,13 @@ def read_full(stream: Any, count: int) -> bytes:
     return b"".join(parts)
 
 
-def open_layer(stream: IO[bytes], media_type: str | None = None, *, name: str | None = None) -> BinaryIO:
+def open_layer(
+    stream: IO[bytes],
+    media_type: str | None = None,
+    *,
+    name: str | None = None,
+    budget: _Budget | None = None,
+) -> BinaryIO:
     """Return the uncompressed tar stream of a layer (gzip, zstd, bzip2, xz or plain, by magic bytes).
 
     ``name`` (usually the layer digest) is used in error messages. ``media_type`` is only a hint:
@@ -209,7 +243,7 @@ def open_layer(stream: IO[bytes], media_type: str | None = None, *, name: str | 
         decoded = source
     if media_type and compression == "none" and media_type.endswith(("gzip", "zstd")) and head:
         log.debug("%s has media type %s but no compression magic; reading plain tar", name, media_type)
-    return cast(BinaryIO, _DecodedLayer(decoded, source, name, compression))
+    return cast(BinaryIO, _DecodedLayer(decoded, source, name, compression, budget))
 
 
 _TYPES = {
@@ -250,7 +284,7 @@ class LayerEntry:
     """One tar entry of a layer under the prefix; ``read()`` works only until the iteration moves on.
 
     ``type`` is file, dir, symlink, hardlink, char, block, fifo or other; ``mtime`` comes from the
-    PAX record when there is one.
+    PAX record when there is one; ``name`` is the raw tar name (``path`` is cleaned, prefix stripped).
     """
 
     path: str
@@ -258,6 +292,7 @@ class LayerEntry:
     mode: int
     mtime: float
     size: int
+    name: str = ""
     linkname: str = ""
     uid: int = 0
     gid: int = 0
@@ -287,13 +322,22 @@ class LayerEntry:
         self._valid = False
 
 
-def _iter_tar(decoded: BinaryIO, prefix: str, name: str | None) -> Iterator[LayerEntry]:
+def _iter_tar(
+    decoded: BinaryIO,
+    prefix: str,
+    name: str | None,
+    *,
+    budget: _Budget | None = None,
+    keep_prefix: str | None = None,
+) -> Iterator[LayerEntry]:
+    """Entries under ``prefix`` (stripped); ``budget`` counts entries and bounds files under ``keep_prefix``."""
     with _layer_errors(name):
         head = read_full(decoded, 1)
     if not head:
         return  # an empty blob is an empty layer (Go's archive/tar sees io.EOF)
     stream = cast(IO[bytes], _Prefixed(head, decoded))
     wanted = _normal_prefix(prefix)
+    keep = wanted if keep_prefix is None else _normal_prefix(keep_prefix)
     with _layer_errors(name):
         tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK)
     with tar:
@@ -303,6 +347,8 @@ def _iter_tar(decoded: BinaryIO, prefix: str, name: str | None) -> Iterator[Laye
             if info is None:
                 return
             tar.members.clear()  # type: ignore[attr-defined]  # streaming: forget passed headers
+            if budget is not None:
+                budget.add_entry(info, info.isreg() and clean_name(info.name).startswith(keep))
             path = _strip_prefix(info.name, wanted)
             if not path:
                 continue
@@ -318,6 +364,7 @@ def _iter_tar(decoded: BinaryIO, prefix: str, name: str | None) -> Iterator[Laye
 
             entry = LayerEntry(
                 path=path,
+                name=info.name,
                 type=kind,
                 mode=info.mode & 0o7777,
                 mtime=float(info.mtime),
@@ -380,85 +427,26 @@ def _label(names: Sequence[str] | None, index: int) -> str | None:
     return None
 
 
-def _remove_tree(files: dict[str, FileEntry], path: str) -> None:
-    """Remove ``path`` and, when it is a directory (or the root ``""``), everything below it."""
-    below = path + "/" if path else ""
-    files.pop(path, None)
-    for key in [k for k in files if k.startswith(below)]:
-        del files[key]
-
-
-def _drop_file_parents(files: dict[str, FileEntry], path: str) -> None:
-    """A path below a regular file turns that file into a directory: drop the file."""
-    parent = posixpath.dirname(path)
-    while parent:
-        current = files.get(parent)
-        if current is not None and current.is_file:
-            del files[parent]
-        parent = posixpath.dirname(parent)
-
-
 def _kept(entry: LayerEntry) -> FileEntry:
     data = entry.read() if entry.is_file else b""
     return FileEntry(entry.path, data, entry.mtime, entry.mode, is_dir=entry.is_dir)
 
 
-def _apply_layer(files: dict[str, FileEntry], entries: Iterable[LayerEntry]) -> None:
-    """Apply one layer to ``files``: whiteouts act on lower layers only, then the layer's entries."""
-    opaque: list[str] = []
-    whiteouts: list[str] = []
-    added: dict[str, FileEntry] = {}
-    for entry in entries:
-        if entry.type not in ("file", "dir"):
-            continue
-        parent, base = posixpath.split(entry.path)
-        if base == WHITEOUT_OPAQUE:
-            opaque.append(parent)
-        elif base.startswith(WHITEOUT_META_PREFIX):
-            continue
-        elif base.startswith(WHITEOUT_PREFIX):
-            whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
-        else:
-            if entry.is_file:
-                _remove_tree(added, entry.path)
-            added[entry.path] = _kept(entry)
-    for directory in opaque:
-        for key in [k for k in files if k.startswith(directory + "/" if directory else "")]:
-            del files[key]
-    for path in whiteouts:
-        _remove_tree(files, path)
-    for path, item in added.items():
-        current = files.get(path)
-        if item.is_file or (current is not None and current.is_file):
-            _remove_tree(files, path)
-        _drop_file_parents(files, path)
-        files[path] = item
-
-
 def extract_prefix(
-    layers: Iterable[LayerSource],
+    layers: Sequence[LayerSource],
     prefix: str,
     *,
     names: Sequence[str] | None = None,
+    limits: LayerLimits | None = None,
 ) -> dict[str, FileEntry]:
-    """Apply layers bottom→top with OCI whiteouts; return the files and directories under ``prefix``.
+    """The files and directories under ``prefix`` once the layers are applied bottom→top (OCI whiteouts).
 
-    Each layer is a stream or a callable returning one (opened lazily, closed after use), compressed
-    or not; ``names`` (layer digests) label errors. Only regular files and directories are kept;
     ``.wh.NAME`` removes NAME from lower layers, ``.wh..wh..opq`` hides the lower children of its
-    directory, other ``.wh..wh.*`` entries are skipped. Each layer is read to its end so a verifying
-    stream checks its digest. Paths have the prefix stripped; the order of the result is unspecified.
+    directory, other ``.wh..wh.*`` entries are skipped; names outside the prefix are filtered first
+    (as oc does for operator images); a name repeated in one layer keeps its last entry.
     """
-    files: dict[str, FileEntry] = {}
-    for index, layer in enumerate(layers):
-        name = _label(names, index)
-        decoded = open_layer(_open_source(layer), name=name)
-        try:
-            _apply_layer(files, _iter_tar(decoded, prefix, name))
-            cast(_DecodedLayer, decoded).drain()
-        finally:
-            decoded.close()
-    return files
+    options = StackOptions(last_in_layer=True, limits=limits or LayerLimits())
+    return read_stack(layers, prefix, names=names, options=options)
 
 
 def read_top_down(
@@ -467,33 +455,252 @@ def read_top_down(
     wanted: Iterable[str] | None = None,
     *,
     names: Sequence[str] | None = None,
+    limits: LayerLimits | None = None,
 ) -> dict[str, FileEntry]:
-    """Read layers from the top down, each path once (topmost wins, whiteouts not honoured, spec §3.3.1).
+    """Every path under ``prefix`` once, topmost first, whiteouts not honoured (oc's ``--from-release``).
 
-    Only regular files and directories under ``prefix`` count. With ``wanted`` (paths relative to
-    the prefix) reading stops as soon as every wanted path has been found and only those are
-    returned; the layer being read is still read to its end so its digest is checked (oc skips that).
+    With ``wanted`` reading stops as soon as every wanted path has been found and only those are
+    returned; the layer being read is still read to its end so its digest is checked.
     """
-    want = set(wanted) if wanted is not None else None
+    want = frozenset(wanted) if wanted is not None else None
+    options = StackOptions(whiteouts=False, wanted=want, limits=limits or LayerLimits())
+    return read_stack(layers, prefix, names=names, options=options)
+
+
+# --------------------------------------------------------------------------------------------
+# Limits
+
+
+@attrs.frozen
+class LayerLimits:
+    """Bounds on what one layer may hold once decompressed; a layer beyond them is refused, naming it.
+
+    ``max_bytes``: decompressed tar bytes per layer; ``max_entries``: tar entries per layer;
+    ``max_file_bytes``: one file that is kept in memory (a manifest, image-references, …).
+    """
+
+    max_bytes: int = DEFAULT_MAX_LAYER_BYTES
+    max_entries: int = DEFAULT_MAX_LAYER_ENTRIES
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+
+
+_SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size_in_bytes(text: str) -> int:
+    """``4096``, ``512M``, ``8G`` (binary units, an optional ``i``/``B``): a byte count for a limit flag."""
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
+    if match is None or int(match.group(1)) <= 0:
+        raise ValueError(
+            f"invalid size {text!r}: use a positive number of bytes, optionally with K, M, G or T"
+        )
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+
+
+class _Budget:
+    """Counts the bytes and entries of one layer against its limits."""
+
+    def __init__(self, limits: LayerLimits, name: str | None) -> None:
+        self.limits = limits
+        self.name = name
+        self.bytes = 0
+        self.entries = 0
+
+    def add_bytes(self, count: int) -> None:
+        self.bytes += count
+        if self.bytes > self.limits.max_bytes:
+            raise LayerLimitError(
+                f"{_layer_label(self.name)} decompresses to more than {self.limits.max_bytes} bytes "
+                "(raise the limit with --max-layer-bytes)"
+            )
+
+    def add_entry(self, info: tarfile.TarInfo, kept: bool) -> None:
+        self.entries += 1
+        if self.entries > self.limits.max_entries:
+            raise LayerLimitError(
+                f"{_layer_label(self.name)} has more than {self.limits.max_entries} entries"
+            )
+        if kept and info.size > self.limits.max_file_bytes:
+            raise LayerLimitError(
+                f"{_layer_label(self.name)} entry {info.name} is {info.size} bytes, more than the "
+                f"{self.limits.max_file_bytes} bytes a payload file may have"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# The layer stack: one reader for every command
+
+
+#: Called with every entry of every layer (``name`` is the raw tar name) and the layer's label;
+#: raise to refuse the stack. ``extract`` plugs its safety checks here.
+EntryHook = Callable[["LayerEntry", "str | None"], None]
+
+
+@attrs.define
+class _Hidden:
+    """What the layers above the one being read did to the tree: deletions and replacements."""
+
+    whiteouts: set[str] = attrs.Factory(set)
+    opaque: set[str] = attrs.Factory(set)
+    nondirs: set[str] = attrs.Factory(set)
+    dirs: set[str] = attrs.Factory(set)
+
+    def hides(self, path: str, is_dir: bool) -> bool:
+        """True when an upper layer deleted or replaced ``path`` of a lower layer."""
+        if path in self.whiteouts or path in self.nondirs or "" in self.opaque:
+            return True
+        if not is_dir and path in self.dirs:
+            return True
+        parent = posixpath.dirname(path)
+        while parent:
+            if parent in self.whiteouts or parent in self.opaque or parent in self.nondirs:
+                return True
+            parent = posixpath.dirname(parent)
+        return False
+
+    def merge(self, other: _Hidden) -> None:
+        """Add what one more layer did (applied after the layer was read)."""
+        self.whiteouts |= other.whiteouts
+        self.opaque |= other.opaque
+        self.nondirs |= other.nondirs
+        self.dirs |= other.dirs
+
+    def record(self, path: str, is_dir: bool) -> None:
+        """An entry of this layer: it and its parents exist here."""
+        parent = posixpath.dirname(path)
+        while parent:
+            self.dirs.add(parent)
+            parent = posixpath.dirname(parent)
+        (self.dirs if is_dir else self.nondirs).add(path)
+
+
+@attrs.frozen
+class StackOptions:
+    """How a layer stack is read.
+
+    ``top_only``: only the last layer (``info``); ``whiteouts``: honour ``.wh.`` entries and upper
+    entries replacing lower paths (else every path is reported once, topmost first, as oc's
+    ``new --from-release`` does); ``outside_prefix``: entries above the prefix (``.wh.<prefix>``, a
+    root opaque marker, a file at the prefix) hide it too (a release's payload; oc filters operator
+    images' names first, so not there); ``last_in_layer``: a name repeated inside one layer keeps its
+    last entry (what unpacking a tar does) instead of the first; ``wanted``: stop reading once these
+    paths are found (first-in-layer only).
+    """
+
+    top_only: bool = False
+    whiteouts: bool = True
+    outside_prefix: bool = False
+    last_in_layer: bool = False
+    wanted: frozenset[str] | None = None
+    limits: LayerLimits = LayerLimits()
+
+
+def _whiteout(path: str) -> tuple[str, str] | None:
+    """("opaque", dir) or ("remove", path) for a whiteout entry, ("meta", "") for other .wh..wh. names."""
+    parent, base = posixpath.split(path)
+    if base == WHITEOUT_OPAQUE:
+        return "opaque", parent
+    if base.startswith(WHITEOUT_META_PREFIX):
+        return "meta", ""
+    if base.startswith(WHITEOUT_PREFIX):
+        return "remove", posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])
+    return None
+
+
+def read_stack(
+    layers: Sequence[LayerSource],
+    prefix: str,
+    *,
+    names: Sequence[str] | None = None,
+    options: StackOptions = StackOptions(),
+    on_entry: EntryHook | None = None,
+) -> dict[str, FileEntry]:
+    """Read a layer stack from the top down; return the regular files and directories under ``prefix``.
+
+    Paths have the prefix stripped; the dict is in discovery order (topmost layer first). Each
+    layer is a stream or an opener (opened lazily, closed after use); ``names`` label errors. A
+    layer that is read is read to its end, so a verifying stream checks its digest.
+    """
+    wanted_prefix = _normal_prefix(prefix)
+    scope = "" if options.outside_prefix else wanted_prefix
     found: dict[str, FileEntry] = {}
-    for index in range(len(layers) - 1, -1, -1):
-        if want is not None and want.issubset(found):
+    upper = _Hidden()
+    indexes = range(len(layers) - 1, -1, -1)
+    for index in indexes if not options.top_only else indexes[:1]:
+        if options.wanted is not None and options.wanted.issubset(found):
             break
         name = _label(names, index)
-        decoded = open_layer(_open_source(layers[index]), name=name)
+        budget = _Budget(options.limits, name)
+        decoded = open_layer(_open_source(layers[index]), name=name, budget=budget)
         try:
-            for entry in _iter_tar(decoded, prefix, name):
-                if entry.type not in ("file", "dir") or entry.path in found:
-                    continue
-                if want is not None and entry.path not in want:
-                    continue
-                found[entry.path] = _kept(entry)
-                if want is not None and want.issubset(found):
-                    break
+            entries = _iter_tar(decoded, scope, name, budget=budget, keep_prefix=wanted_prefix)
+            _walk(entries, name, wanted_prefix, options, on_entry, upper, found)
             drain(decoded)
         finally:
             decoded.close()
     return found
+
+
+def compose_stack(
+    layer_entries: Sequence[Iterable[LayerEntry]], options: StackOptions = StackOptions(last_in_layer=True)
+) -> dict[str, FileEntry]:
+    """The same stack rules over entries already read (bottom layer first, paths below the prefix)."""
+    found: dict[str, FileEntry] = {}
+    upper = _Hidden()
+    for entries in reversed(layer_entries):
+        _walk(entries, None, "", options, None, upper, found)
+    return found
+
+
+def _walk(
+    entries: Iterable[LayerEntry],
+    name: str | None,
+    prefix: str,
+    options: StackOptions,
+    on_entry: EntryHook | None,
+    upper: _Hidden,
+    found: dict[str, FileEntry],
+) -> None:
+    """One layer, top-down: whiteouts and replacements hide lower layers only, once the layer is done."""
+    layer = _Hidden()
+    this_layer: set[str] = set()
+    for entry in entries:
+        if on_entry is not None:
+            on_entry(entry, name)
+        full = entry.path
+        if options.outside_prefix and full in ("", "."):
+            continue
+        kind = _whiteout(full) if options.whiteouts else None
+        if kind is not None:
+            _note_whiteout(layer, kind, full)
+            continue
+        if options.whiteouts:
+            layer.record(
+                full, entry.is_dir
+            )  # what this layer does to lower ones holds even where it is hidden
+            if upper.hides(full, entry.is_dir):
+                continue
+        path = full[len(prefix) :] if options.outside_prefix and full.startswith(prefix) else full
+        in_prefix = not options.outside_prefix or (full.startswith(prefix) and bool(path))
+        if not in_prefix or entry.type not in ("file", "dir") or not path:
+            continue
+        if path in found and not (options.last_in_layer and path in this_layer):
+            continue
+        if options.wanted is not None and path not in options.wanted:
+            continue
+        found[path] = _kept(entry) if path == entry.path else attrs.evolve(_kept(entry), path=path)
+        this_layer.add(path)
+        if options.wanted is not None and not options.last_in_layer and options.wanted.issubset(found):
+            break
+    upper.merge(layer)
+
+
+def _note_whiteout(layer: _Hidden, kind: tuple[str, str], full: str) -> None:
+    what, path = kind
+    if what == "opaque":
+        layer.opaque.add(path)
+    elif what == "remove":
+        layer.whiteouts.add(path)
 
 
 # --------------------------------------------------------------------------------------------

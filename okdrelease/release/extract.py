@@ -23,9 +23,8 @@ import os
 import posixpath
 import secrets
 import stat
-import tarfile
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 import yaml
@@ -33,6 +32,14 @@ import yaml
 from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gotime import format_time
+from okdrelease.oci.layers import (
+    WHITEOUT_OPAQUE,
+    WHITEOUT_PREFIX,
+    LayerEntry,
+    LayerLimits,
+    StackOptions,
+    read_stack,
+)
 from okdrelease.oci.model import Descriptor, Manifest
 from okdrelease.release.info import parse_time
 from okdrelease.release.read import (
@@ -42,19 +49,14 @@ from okdrelease.release.read import (
     PAYLOAD_PREFIX,
     RELEASE_METADATA,
     PlatformFilter,
-    open_layer_tar,
     read_config,
-    read_member,
     select_manifest,
 )
 from okdrelease.transport.base import Repository
 
 log = logging.getLogger(__name__)
 
-WHITEOUT_PREFIX = ".wh."
-OPAQUE_WHITEOUT = ".wh..wh..opq"
-_PAYLOAD_DIR = PAYLOAD_PREFIX.rstrip("/")
-_PAYLOAD_REMOVED = frozenset({WHITEOUT_PREFIX + _PAYLOAD_DIR, OPAQUE_WHITEOUT})
+_PAYLOAD_REMOVED = frozenset({WHITEOUT_PREFIX + PAYLOAD_PREFIX.rstrip("/"), WHITEOUT_OPAQUE})
 
 
 class ManifestWriteError(ReleaseError):
@@ -67,7 +69,6 @@ class PayloadFile:
 
     name: str
     data: bytes = attrs.field(repr=False)
-    layer: str
 
 
 @attrs.frozen
@@ -106,132 +107,72 @@ _NoTimestampLoader.yaml_implicit_resolvers = {
 }
 
 
-def _refuse(member: tarfile.TarInfo, layer: str, why: str) -> LayerError:
-    return LayerError(f"refusing release layer {layer} entry {member.name!r}: {why}")
+def _refuse(entry: LayerEntry, layer: str | None, why: str) -> LayerError:
+    return LayerError(f"refusing release layer {layer} entry {entry.name!r}: {why}")
 
 
 def _unsafe_name(name: str) -> bool:
     return name.startswith("/") or ".." in name.split("/")
 
 
-def _check_entry(member: tarfile.TarInfo, name: str, layer: str) -> bool:
-    """Raise for an unsafe entry; return True when it is a regular file to consider."""
+def check_payload_entry(entry: LayerEntry, layer: str | None) -> None:
+    """extract's safety checks on a raw entry under ``release-manifests/`` (the layer reader's hook).
+
+    A name leaving the target, a symlink or hard link pointing out of the payload, a device or a FIFO
+    makes the whole extraction fail, before anything is written.
+    """
+    raw = entry.name
+    if raw in _PAYLOAD_REMOVED or not raw.startswith(PAYLOAD_PREFIX):
+        return
+    name = raw[len(PAYLOAD_PREFIX) :]
     if _unsafe_name(name):
-        raise _refuse(member, layer, "the path leaves the target directory")
-    if member.issym():
-        target = member.linkname
+        raise _refuse(entry, layer, "the path leaves the target directory")
+    if entry.type == "symlink":
+        target = entry.linkname
         resolved = posixpath.normpath(posixpath.join(posixpath.dirname(name), target))
         if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
-            raise _refuse(member, layer, f"symlink to {target!r} points outside the target directory")
-        log.info("skipping symlink %s in layer %s", member.name, layer)
-        return False
-    if member.islnk():
-        target = member.linkname
+            raise _refuse(entry, layer, f"symlink to {target!r} points outside the target directory")
+    elif entry.type == "hardlink":
+        target = entry.linkname
         if not target.startswith(PAYLOAD_PREFIX) or _unsafe_name(target[len(PAYLOAD_PREFIX) :]):
-            raise _refuse(member, layer, f"hard link to {target!r} points outside the target directory")
-        log.info("skipping hard link %s in layer %s", member.name, layer)
-        return False
-    if member.ischr() or member.isblk() or member.isfifo():
-        raise _refuse(member, layer, "device and FIFO entries are not allowed")
-    return member.isreg()
-
-
-def _ancestors(name: str) -> Iterator[str]:
-    """``a``, ``a/b`` for ``a/b/c``: the directories above ``name`` (the payload root is "")."""
-    parts = name.split("/")
-    for depth in range(1, len(parts)):
-        yield "/".join(parts[:depth])
-
-
-@attrs.define
-class _UpperLayers:
-    """What the layers above the one being read did to the tree: deletions and replacements."""
-
-    whiteouts: set[str] = attrs.Factory(set)
-    opaque: set[str] = attrs.Factory(set)
-    nondirs: set[str] = attrs.Factory(set)
-    dirs: set[str] = attrs.Factory(set)
-
-    def hides(self, name: str, is_dir: bool) -> bool:
-        """True when an upper layer deleted or replaced ``name`` of a lower layer."""
-        if name in self.whiteouts or name in self.nondirs or "" in self.opaque:
-            return True
-        if not is_dir and name in self.dirs:
-            return True
-        return any(
-            parent in self.whiteouts or parent in self.opaque or parent in self.nondirs
-            for parent in _ancestors(name)
-        )
-
-    def merge(self, other: _UpperLayers) -> None:
-        """Add what one more layer did (applied after the layer was read)."""
-        self.whiteouts |= other.whiteouts
-        self.opaque |= other.opaque
-        self.nondirs |= other.nondirs
-        self.dirs |= other.dirs
+            raise _refuse(entry, layer, f"hard link to {target!r} points outside the target directory")
+    elif entry.type in ("char", "block", "fifo"):
+        raise _refuse(entry, layer, "device and FIFO entries are not allowed")
 
 
 def iter_payload(
-    repository: Repository, manifest: Manifest, *, stop_at: str | None = None
+    repository: Repository,
+    manifest: Manifest,
+    *,
+    stop_at: str | None = None,
+    limits: LayerLimits | None = None,
 ) -> Iterator[PayloadFile]:
-    """Yield the payload files of every layer, top-down, topmost first, whiteouts honoured.
+    """The payload's regular files over every layer, topmost first, whiteouts honoured (one stack reader).
 
     As when layers are applied one over the other, a lower-layer entry is hidden by a whiteout, an
     opaque directory, an upper non-directory at its path or at one of its parents, and (for a file) by
-    an upper directory at its path.
+    an upper directory at its path; ``.wh.release-manifests``, a root opaque marker or a file at
+    ``release-manifests`` hide the payload of the layers below.
     """
-    seen: set[str] = set()
-    upper = _UpperLayers()
-    for desc in reversed(manifest.layers):
-        layer = _UpperLayers()
-        for name, is_dir, data in _layer_entries(repository, desc, stop_at):
-            base = posixpath.basename(name)
-            parent = posixpath.dirname(name)
-            if base == OPAQUE_WHITEOUT:
-                layer.opaque.add(parent)
-                continue
-            if base.startswith(WHITEOUT_PREFIX):
-                layer.whiteouts.add(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
-                continue
-            if upper.hides(name, is_dir):
-                continue
-            layer.dirs.update(_ancestors(name))
-            (layer.dirs if is_dir else layer.nondirs).add(name)
-            if data is None or name in seen:
-                continue
-            seen.add(name)
-            yield PayloadFile(name, data, desc.digest)
-        upper.merge(layer)
+    options = StackOptions(
+        outside_prefix=True,
+        wanted=frozenset({stop_at}) if stop_at is not None else None,
+        limits=limits or LayerLimits(),
+    )
+    files = read_stack(
+        [_blob_opener(repository, desc) for desc in manifest.layers],
+        PAYLOAD_PREFIX,
+        names=[f"{desc.digest} of {repository.display}" for desc in manifest.layers],
+        options=options,
+        on_entry=check_payload_entry,
+    )
+    for path, entry in files.items():
+        if entry.is_file:
+            yield PayloadFile(path, entry.data)
 
 
-def _layer_entries(
-    repository: Repository, desc: Descriptor, stop_at: str | None
-) -> Iterator[tuple[str, bool, bytes | None]]:
-    """(name below the payload prefix, is a directory, bytes of a regular file to consider or None)."""
-    with open_layer_tar(repository, desc) as tar:
-        for member in tar:
-            if member.name in _PAYLOAD_REMOVED or (member.name == _PAYLOAD_DIR and not member.isdir()):
-                yield OPAQUE_WHITEOUT, False, None  # the whole payload of the layers below is gone
-                continue
-            if not member.name.startswith(PAYLOAD_PREFIX):
-                continue
-            name = member.name[len(PAYLOAD_PREFIX) :]
-            if not _unsafe_name(name):
-                # ``a/./b`` and ``a//b`` are the path ``a/b``: one name, so the topmost still wins
-                name = posixpath.normpath(name) if name else ""
-            if name in ("", "."):
-                continue
-            if not _check_entry(member, name, desc.digest):
-                yield name, member.isdir(), None
-                continue
-            if (
-                stop_at is not None
-                and name != stop_at
-                and not posixpath.basename(name).startswith(WHITEOUT_PREFIX)
-            ):
-                yield name, False, None
-                continue
-            yield name, False, read_member(tar, member)
+def _blob_opener(repository: Repository, desc: Descriptor) -> Callable[[], BinaryIO]:
+    return lambda: repository.open_blob(desc.digest, desc.size)
 
 
 def check_image_references(data: bytes) -> None:
@@ -468,6 +409,7 @@ def extract_release(
     platform: PlatformFilter | None = None,
     keep_bytes: bool = False,
     selection: ManifestSelection | None = None,
+    limits: LayerLimits | None = None,
 ) -> ExtractResult:
     """Extract the payload of the release at ``reference`` into ``directory``.
 
@@ -477,7 +419,7 @@ def extract_release(
     selection = selection or ManifestSelection()
     manifest, index = select_manifest(repository, reference, platform or PlatformFilter.from_flag(None))
     config = read_config(repository, manifest)
-    files = list(iter_payload(repository, manifest))
+    files = list(iter_payload(repository, manifest, limits=limits))
     outputs, errors = _outputs(files, keep_bytes=keep_bytes, selection=selection)
     try:
         os.makedirs(directory, 0o777, exist_ok=True)
@@ -541,11 +483,16 @@ def _outputs(
 
 
 def read_payload_file(
-    repository: Repository, reference: str, name: str, *, platform: PlatformFilter | None = None
+    repository: Repository,
+    reference: str,
+    name: str,
+    *,
+    platform: PlatformFilter | None = None,
+    limits: LayerLimits | None = None,
 ) -> bytes:
     """Return the bytes of ``release-manifests/<name>`` (topmost occurrence, whiteouts honoured)."""
     manifest, _index = select_manifest(repository, reference, platform or PlatformFilter.from_flag(None))
-    for item in iter_payload(repository, manifest, stop_at=name):
+    for item in iter_payload(repository, manifest, stop_at=name, limits=limits):
         if item.name == name:
             return item.data
     raise ReleaseError(f"image did not contain {name}")

@@ -7,16 +7,15 @@ the top layer's ``release-manifests/`` entries are read: ``image-references`` an
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import tarfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from okdrelease.errors import NoSingleImageError, OkdReleaseError, ReleaseError
+from okdrelease.oci.layers import LayerLimits
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.metadata import CincinnatiMetadata
@@ -179,7 +178,9 @@ def open_location(opener: Opener, text: str) -> tuple[ImageLocation, Repository,
     return location, repository, default_reference(location, repository, reference)
 
 
-def load_release_from(opener: Opener, text: str, *, platform: PlatformFilter | None = None) -> ReleaseInfo:
+def load_release_from(
+    opener: Opener, text: str, *, platform: PlatformFilter | None = None, limits: LayerLimits | None = None
+) -> ReleaseInfo:
     """Open ``text`` (a pull spec or ``oci:DIR[:REF]``) and load it as a release."""
     location, repository, reference = open_location(opener, text)
     return load_release(
@@ -188,6 +189,7 @@ def load_release_from(opener: Opener, text: str, *, platform: PlatformFilter | N
         image=text,
         pull_from=pull_from_name(location),
         platform=platform or PlatformFilter.from_flag(None),
+        limits=limits,
     )
 
 
@@ -211,34 +213,6 @@ def read_config(repository: Repository, manifest: Manifest) -> ImageConfig:
     """Fetch and parse the image config of ``manifest``."""
     desc = manifest.config
     return ImageConfig.from_bytes(repository.read_blob(desc.digest, desc.size), desc.digest)
-
-
-@contextlib.contextmanager
-def open_layer_tar(repository: Repository, desc: Descriptor) -> Iterator[tarfile.TarFile]:
-    """Open a layer blob as a streaming tar reader; the blob is read to its end, so its digest is verified."""
-    from okdrelease.oci.layers import drain, open_layer
-
-    what = f"{desc.digest} of {repository.display}"
-    blob: BinaryIO = repository.open_blob(desc.digest, desc.size)
-    try:
-        stream = open_layer(blob, desc.media_type, name=what)
-        try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:
-                yield tar
-            drain(stream)
-        except (tarfile.TarError, OSError, EOFError) as err:
-            raise OkdReleaseError(f"unable to read layer {what}: {err}") from err
-    finally:
-        blob.close()
-
-
-def read_member(tar: tarfile.TarFile, member: tarfile.TarInfo) -> bytes:
-    """Read the content of the current member of a streaming tar."""
-    handle = tar.extractfile(member)
-    if handle is None:
-        return b""
-    with handle:
-        return handle.read()
 
 
 def load_references(raw: bytes) -> tuple[dict[str, Any], tuple[ReleaseTag, ...]]:
@@ -277,28 +251,32 @@ def load_metadata(raw: bytes) -> CincinnatiMetadata:
 
 
 def read_top_layer(
-    repository: Repository, manifest: Manifest
+    repository: Repository, manifest: Manifest, *, limits: LayerLimits | None = None
 ) -> tuple[dict[str, bytes], dict[str, bytes], list[str]]:
     """Return (raw metadata files, manifest files, unknown files) of the top layer's payload."""
+    from okdrelease.oci.layers import StackOptions, read_stack
+
     layers = manifest.layers
     if not layers:
         raise ReleaseError(f"release image {repository.display}@{manifest.digest} has no layers")
+    top = layers[-1]
+    options = StackOptions(top_only=True, whiteouts=False, last_in_layer=True, limits=limits or LayerLimits())
+    files = read_stack(
+        [lambda: repository.open_blob(top.digest, top.size)],
+        PAYLOAD_PREFIX,
+        names=[f"{top.digest} of {repository.display}"],
+        options=options,
+    )
     raw: dict[str, bytes] = {}
     manifests: dict[str, bytes] = {}
     unknown: list[str] = []
-    with open_layer_tar(repository, layers[-1]) as tar:
-        for member in tar:
-            if not member.name.startswith(PAYLOAD_PREFIX) or not (member.isreg() or member.isdir()):
-                continue
-            name = member.name[len(PAYLOAD_PREFIX) :]
-            if not name:
-                continue
-            if name in (IMAGE_REFERENCES, RELEASE_METADATA):
-                raw[name] = read_member(tar, member)
-            elif member.isreg() and name.endswith(MANIFEST_EXTENSIONS):
-                manifests[name] = read_member(tar, member)
-            else:
-                unknown.append(name)
+    for name, entry in files.items():
+        if name in (IMAGE_REFERENCES, RELEASE_METADATA):
+            raw[name] = entry.data
+        elif entry.is_file and name.endswith(MANIFEST_EXTENSIONS):
+            manifests[name] = entry.data
+        else:
+            unknown.append(name)
     return raw, manifests, unknown
 
 
@@ -309,11 +287,12 @@ def load_release(
     image: str,
     pull_from: str,
     platform: PlatformFilter,
+    limits: LayerLimits | None = None,
 ) -> ReleaseInfo:
     """Load the release at ``reference`` of ``repository`` (spec §5.3 steps 1-4)."""
     manifest, index = select_manifest(repository, reference, platform)
     config = read_config(repository, manifest)
-    raw, manifest_files, unknown = read_top_layer(repository, manifest)
+    raw, manifest_files, unknown = read_top_layer(repository, manifest, limits=limits)
     errors: list[str] = []
     metadata: CincinnatiMetadata | None = None
     references: dict[str, Any] | None = None
