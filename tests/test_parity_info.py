@@ -8,6 +8,8 @@ JSONPath and Go template outputs. stdout, stderr and the exit code must be oc's.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from oc_oracle import OcRig, oc_release_rig, okd_run
 
@@ -79,3 +81,25 @@ def test_info_refuses_outputs_as_oc(
     okd = okd_run(["info", "-o", output, oc_release_rig.realistic], capsys)
     assert (oc.code, oc.out, oc.err) == (1, "", message)
     assert (okd.code, okd.out, okd.err) == (2, "", message)
+
+
+def _mask_ages(text: str) -> str:
+    """The Created: row of a comparison holds ages that move while the two tools run."""
+    return re.sub(r"(?m)^Created:.*$", "Created: <ages>", text)
+
+
+@pytest.mark.parametrize("extra", [[], ["--commits"], ["-o", "json"], ["--contents"]])
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_changes_from_is_ocs(
+    oc_release_rig: OcRig, extra: list[str], direction: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--changes-from between two releases oc built: sections, justification, commit URLs, JSON, the hint."""
+    old, new = oc_release_rig.realistic, oc_release_rig.every_file
+    if direction == "backward":
+        old, new = new, old
+    oc = oc_release_rig.oc_run(["info", "--changes-from", old, *extra, new])
+    okd = okd_run(["info", "--changes-from", old, *extra, new], capsys)
+    expected = _mask_ages(oc.out).replace(f"{oc_release_rig.oc} adm release extract", "okdrelease extract")
+    assert (okd.code, _mask_ages(okd.out), okd.err) == (oc.code, expected, oc.err)
+    if not extra:
+        assert re.search(r"(?m)^Created:\s+\d+[smhdy]\s+\d+[smhdy]$", okd.out)

@@ -105,12 +105,7 @@ def _compare(
     if args.output == "json":
         sys.stdout.write(fmt.render_comparison_json(comparison))
     elif args.contents:
-        sys.stdout.write(
-            "To see the differences in the payload, extract both releases and compare them:\n\n"
-            f"  okdrelease extract --to=/tmp/old {old_text}\n"
-            f"  okdrelease extract --to=/tmp/new {new_text}\n"
-            "  diff -r /tmp/old /tmp/new\n"
-        )
+        sys.stdout.write(fmt.contents_hint(old_text, new_text))
     else:
         sys.stdout.write(fmt.describe_comparison(comparison, show_commit=args.commits))
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime
 import logging
+import posixpath
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlparse
@@ -443,6 +444,16 @@ def _template_text(kind: str, argument: str) -> str:
         raise ReleaseError(f"error reading --template {argument}: {err.strerror or err}") from err
 
 
+def contents_hint(old: str, new: str, program: str = "okdrelease") -> str:
+    """``info --changes-from A --contents B``: oc's hint, with okdrelease's extract command."""
+    return (
+        "To see the differences between these releases, run:\n\n"
+        f"  {program} extract {old} --to=/tmp/old\n"
+        f"  {program} extract {new} --to=/tmp/new\n"
+        "  diff /tmp/old /tmp/new\n\n"
+    )
+
+
 def render_template_output(info: ReleaseInfo, output: str) -> str:
     """``-o jsonpath=…``/``-o template=…`` (and the file variants) over oc's JSON of the release."""
     from okdrelease.gocompat.gojson import loads_go_numbers
@@ -493,18 +504,41 @@ def _commit_changed(old: ReleaseTag, new: ReleaseTag) -> bool:
     return bool(a) and bool(b) and a != b
 
 
+GITHUB_PREFIX = "https://github.com/"
+
+
+def _source_url(repo: str, *parts: str) -> str:
+    """oc's ``urlForRepoAndCommit``/``…Range``: a GitHub URL path joined with ``parts``, else the words."""
+    if repo.startswith(GITHUB_PREFIX):
+        parsed = urlparse(repo)
+        path = posixpath.normpath(posixpath.join(parsed.path or "/", *parts))
+        return parsed._replace(path=path).geturl()
+    return " ".join((repo, *(parts[1].split("...") if parts[0] == "compare" else parts[1:])))
+
+
+def _repo_and_commit(tag: ReleaseTag) -> str:
+    repo, commit = tag.annotation(ANNOTATION_SOURCE), tag.annotation(ANNOTATION_COMMIT)
+    return _source_url(repo, "commit", commit) if repo and commit else "<unknown>"
+
+
 def _git_diff_or_commit(old: ReleaseTag, new: ReleaseTag) -> str:
+    """oc's ``gitDiffOrCommit``: a compare URL, one commit, or both sides of a moved repository."""
     old_repo, new_repo = old.annotation(ANNOTATION_SOURCE), new.annotation(ANNOTATION_SOURCE)
     old_commit, new_commit = old.annotation(ANNOTATION_COMMIT), new.annotation(ANNOTATION_COMMIT)
-    if old_repo == new_repo and old_commit and new_commit:
-        parsed = urlparse(new_repo)
-        if parsed.hostname == "github.com":
-            path = parsed.path.removesuffix(".git")
-            return f"https://github.com{path}/compare/{old_commit}...{new_commit}"
-        return f"{new_repo} {old_commit} {new_commit}"
-    if new_commit:
-        return commit_url(new_repo, new_commit)
-    return ""
+    if not new_repo or not new_commit:
+        return "<unknown>"
+    new_url = _source_url(new_repo, "commit", new_commit)
+    if old_repo == new_repo:
+        return (
+            new_url
+            if old_commit == new_commit
+            else _source_url(new_repo, "compare", f"{old_commit}...{new_commit}")
+        )
+    if not old_commit:
+        return f"{old_repo} <unknown> -> {new_url}"
+    if old_commit == new_commit:
+        return f"{old_repo} -> {new_url}"
+    return f"{_source_url(old_repo, 'commit', old_commit)} -> {new_url}"
 
 
 def describe_comparison(
@@ -534,7 +568,7 @@ def describe_comparison(
             section = TabWriter(0, 4, 1, discard_empty=True)
             section.write("\nImages Removed:\n")
             for change in groups["removed"]:
-                section.write(f"  {change.name}\n")
+                section.write(f"  {change.name.ljust(width)}\n")
             out.append(section.getvalue())
     out.append("\n")
     return "".join(out)
@@ -593,10 +627,7 @@ def _added_section(group: list[ImageChange], width: int, show_commit: bool) -> s
         assert change.new is not None
         name = change.name.ljust(width)
         if show_commit:
-            url = commit_url(
-                change.new.annotation(ANNOTATION_SOURCE), change.new.annotation(ANNOTATION_COMMIT)
-            )
-            section.write(f"  {name}\t{url}\n")
+            section.write(f"  {name}\t{_repo_and_commit(change.new)}\n")
         else:
             section.write(f"  {name}\t{image_column(change.new)}\n")
     return section.getvalue()
