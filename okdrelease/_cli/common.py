@@ -158,6 +158,19 @@ def split_list(values: Iterable[str] | None) -> list[str]:
     return out
 
 
+def add_layer_limit_flag(parser: argparse.ArgumentParser) -> None:
+    """``--max-layer-bytes SIZE``: the decompressed size of one layer beyond which it is refused."""
+    from okdrelease.oci.layers import DEFAULT_MAX_LAYER_BYTES, size_in_bytes
+
+    parser.add_argument(
+        "--max-layer-bytes",
+        type=size_in_bytes,
+        default=DEFAULT_MAX_LAYER_BYTES,
+        metavar="SIZE",
+        help="refuse a layer that decompresses to more than SIZE bytes (K, M, G suffixes; default 8G)",
+    )
+
+
 def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
     """Add oc's and skopeo's registry flags (auth file, TLS, concurrency)."""
     parser.add_argument(

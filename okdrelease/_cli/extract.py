@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from okdrelease._cli.common import add_registry_flags, transport_options
+from okdrelease._cli.common import add_layer_limit_flag, add_registry_flags, transport_options
 from okdrelease.errors import UsageError
-from okdrelease.oci.layers import DEFAULT_MAX_LAYER_BYTES, LayerLimits, size_in_bytes
+from okdrelease.oci.layers import LayerLimits
 from okdrelease.release.extract import (
     CREDENTIALS_WARNING,
     ManifestSelection,
@@ -67,13 +67,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--command", help=argparse.SUPPRESS)
     p.add_argument("--tools", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument(
-        "--max-layer-bytes",
-        type=size_in_bytes,
-        default=DEFAULT_MAX_LAYER_BYTES,
-        metavar="SIZE",
-        help="refuse a release layer that decompresses to more than SIZE bytes (K, M, G suffixes; default 8G)",
-    )
+    add_layer_limit_flag(p)
     add_registry_flags(p)
     p.set_defaults(func=run)
     return p

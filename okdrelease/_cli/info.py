@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Any
 
-from okdrelease._cli.common import add_registry_flags, transport_options
+from okdrelease._cli.common import add_layer_limit_flag, add_registry_flags, transport_options
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
-from okdrelease.oci.layers import DEFAULT_MAX_LAYER_BYTES, LayerLimits, size_in_bytes
+from okdrelease.oci.layers import LayerLimits
 from okdrelease.reference import ImageReference
 from okdrelease.release import info as fmt
 from okdrelease.release.diff import compare_releases
@@ -45,13 +45,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         "template=, go-template=, templatefile=, go-template-file= (see the README for the supported subset)",
     )
     p.add_argument("--filter-by-os", metavar="REGEX", help="platform of a manifest-listed release (os/arch)")
-    p.add_argument(
-        "--max-layer-bytes",
-        type=size_in_bytes,
-        default=DEFAULT_MAX_LAYER_BYTES,
-        metavar="SIZE",
-        help="refuse a release layer that decompresses to more than SIZE bytes (K, M, G suffixes; default 8G)",
-    )
+    add_layer_limit_flag(p)
     add_registry_flags(p)
     p.set_defaults(func=run)
     return p
