@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -214,11 +215,14 @@ class Reporter:
         if not self.terminal:
             return
         if self._bar is None:
+            width, height = _terminal_size(self.stream)
             self._bar = tqdm(
                 file=self.stream,
                 unit="req",
                 leave=False,
-                dynamic_ncols=True,
+                ncols=width or 80,
+                nrows=height or 24,
+                dynamic_ncols=bool(width and height),
                 mininterval=self.refresh_interval,
                 miniters=1,
                 bar_format="{n_fmt} requests [{elapsed}, {rate_fmt}]{postfix}",
@@ -243,6 +247,15 @@ class Reporter:
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.stream.write(json.dumps({"time": stamp, **fields}, ensure_ascii=False) + "\n")
         self.stream.flush()
+
+
+def _terminal_size(stream: TextIO) -> tuple[int, int]:
+    """The terminal's columns and rows; 0 for what it does not report (tqdm would hide the bar)."""
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return 0, 0
+    return size.columns, size.lines
 
 
 class ReporterLogHandler(logging.Handler):
