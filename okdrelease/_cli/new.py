@@ -42,6 +42,11 @@ def _input_flags(p: argparse.ArgumentParser) -> None:
         "--from-oci-layout", metavar="DIR", help="every ref name of an OCI layout is a component image"
     )
     inputs.add_argument(
+        "--from-repository",
+        metavar="REPO",
+        help="every tag of a registry repository (or ref name of oci:DIR) is a component, pinned to its digest",
+    )
+    inputs.add_argument(
         "--layout-repository",
         metavar="REPO",
         help="with --from-oci-layout: name images REPO@digest in the release (content still read from the layout)",
@@ -131,6 +136,7 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         from_dir=args.from_dir,
         from_oci_layout=args.from_oci_layout,
         layout_repository=args.layout_repository,
+        from_repository=args.from_repository,
         reference_mode=args.reference_mode,
         component_versions=args.component_versions,
         component_versions_display_names=args.component_versions_display_names,

@@ -40,6 +40,8 @@ class NewOptions:
     from_dir: str | None = None
     from_oci_layout: str | None = None
     layout_repository: str | None = None
+    #: Every tag of this registry repository (or ref name of ``oci:DIR``) is a component.
+    from_repository: str | None = None
     reference_mode: str = ""
     component_versions: str = ""
     component_versions_display_names: str = ""
@@ -88,6 +90,7 @@ class InputKind(enum.Enum):
     RELEASE = "release"
     DIRECTORY = "directory"
     LAYOUT = "layout"
+    REPOSITORY = "repository"
 
 
 @attrs.frozen
@@ -134,7 +137,13 @@ def validate_options(options: NewOptions) -> PlatformSelector:
     if options.output not in ("", "json"):
         # Q17: oc ignores unknown -o values; okdrelease refuses them (README).
         raise UsageError(f"--output must be json, got {options.output!r}")
-    inputs = [options.from_image_stream_file, options.from_release, options.from_dir, options.from_oci_layout]
+    inputs = [
+        options.from_image_stream_file,
+        options.from_release,
+        options.from_dir,
+        options.from_oci_layout,
+        options.from_repository,
+    ]
     if sum(1 for i in inputs if i) > 1:
         raise ReleaseError(
             "only one of --from-image-stream, --from-image-stream-file, --from-release, or --from-dir may be specified"
@@ -187,6 +196,8 @@ def _source(options: NewOptions) -> InputKind:
         return InputKind.DIRECTORY
     if options.from_oci_layout:
         return InputKind.LAYOUT
+    if options.from_repository:
+        return InputKind.REPOSITORY
     return InputKind.MAPPINGS
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from okdrelease.payload.context import Run
-from okdrelease.payload.inputs import directory, imagestream, layout, mappings, release
+from okdrelease.payload.inputs import directory, imagestream, layout, mappings, release, repository
 from okdrelease.payload.inputs.base import Inputs
 from okdrelease.payload.plan import InputKind, Plan
 
@@ -23,6 +23,7 @@ SOURCES: Mapping[InputKind, Reader] = {
     InputKind.RELEASE: release.read,
     InputKind.DIRECTORY: directory.read,
     InputKind.LAYOUT: layout.read,
+    InputKind.REPOSITORY: repository.read,
 }
 
 
