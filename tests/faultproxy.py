@@ -11,7 +11,8 @@ every one from then on, a permanent fault):
 * ``truncate``   -- send the headers and half the body, then close cleanly;
 * ``flip``       -- send the whole body with one byte changed;
 * ``stall``      -- send the headers and half the body, then say nothing for ``stall`` seconds;
-* ``status``     -- answer ``status`` (429, 503 …) with ``Retry-After`` when given;
+* ``status``     -- answer ``status`` (429, 503 …) with ``Retry-After`` when given and an error
+  body with ``code``;
 * ``unauthorized`` -- answer 401 with the registry's own Bearer challenge for the request (what
   a registry says when a token expired or was revoked mid-run).
 
@@ -50,6 +51,7 @@ class Rule:
     times: int | None = 1
     status: int = 503
     retry_after: str | None = None
+    code: str = "FAULT"
     stall: float = 3.0
     matched: int = 0
     injected: int = 0
@@ -237,7 +239,7 @@ def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
             if rule.fault == "reset":
                 self._reset()
             if rule.fault == "status":
-                data = json.dumps({"errors": [{"code": "FAULT", "message": "injected"}]}).encode()
+                data = json.dumps({"errors": [{"code": rule.code, "message": "injected"}]}).encode()
                 extra = [("Content-Type", "application/json")]
                 if rule.retry_after is not None:
                     extra.append(("Retry-After", rule.retry_after))

@@ -492,3 +492,32 @@ def test_new_survives_unauthorized_mid_upload(
     assert out.split()[0] == release_digest
     assert injected.injected == 1
     assert token_proxy.count("PUT", "/manifests/") == 1
+
+
+@pytest.mark.parametrize("times", [1, None])
+def test_manifest_refused_for_a_blob_just_written_is_pushed_again(
+    proxy: FaultProxy,
+    registry_http: RegistryInfo,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    times: int | None,
+) -> None:
+    """400 MANIFEST_BLOB_UNKNOWN right after the blobs went up (eventually consistent storage, or
+    Distribution re-linking a blob for a concurrent client) is transient; seen 8 parallel ``new``."""
+    name = unique_repo()
+    image = big_image("blob-unknown")
+    source = seed_layout(tmp_path / "src", image)
+    proxy.add(Rule("PUT", "/manifests/v1$", "status", status=400, code="MANIFEST_BLOB_UNKNOWN", times=times))
+    code, out, err = cli(
+        capsys, "copy", *FAST, "--insecure-registry", proxy.host, source, f"{proxy.host}/{name}:v1"
+    )
+    if times == 1:
+        assert (code, out) == (0, image.digest + "\n"), err
+        assert proxy.count("PUT", "/manifests/v1$") == 2
+        return
+    assert code == 1
+    assert one_error_line(err) == (
+        f"error: pushing manifest {proxy.host}/{name}:v1: HTTP 400 (MANIFEST_BLOB_UNKNOWN: injected)"
+    )
+    assert proxy.count("PUT", "/manifests/v1$") == RETRIES + 1

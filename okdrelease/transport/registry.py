@@ -107,6 +107,16 @@ def _error_detail(response: requests.Response) -> str:
     return text[:_ERROR_TEXT_LIMIT] if text and not text.lstrip().startswith("<") else ""
 
 
+def _error_codes(response: requests.Response) -> set[str]:
+    """The ``code`` of every entry of a registry error body."""
+    try:
+        body = response.json()
+    except ValueError:
+        return set()
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return {str(e.get("code")) for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
+
+
 def status_error(response: requests.Response, what: str, **context: str) -> RegistryError:
     """The error for an unwanted HTTP status: ``WHAT: HTTP 503 (CODE: message)``; closes the response."""
     status = response.status_code
@@ -816,7 +826,7 @@ class RegistryRepository:
 
         def put() -> requests.Response:
             state = self._state("pushing manifest", reference)
-            return self._request(
+            response = self._request(
                 "PUT",
                 self._url(state, "manifests/", reference),
                 push=True,
@@ -824,6 +834,12 @@ class RegistryRepository:
                 data=raw,
                 what=what,
             )
+            if response.status_code == 400 and "MANIFEST_BLOB_UNKNOWN" in _error_codes(response):
+                # A blob written a moment ago can be briefly unknown: eventually consistent storage,
+                # or Distribution's filesystem driver while another client re-links the same blob
+                # (it rewrites the link file in place). The blobs were checked first, so try again.
+                raise Retryable(self._error(response, "pushing manifest", reference))
+            return response
 
         response = self.client.run(what, put)
         if response.status_code not in (200, 201, 202):
