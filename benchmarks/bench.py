@@ -411,7 +411,7 @@ def describe_machine(tools: Tools) -> str:
             f"Linux {platform.release()}; load average at start {os.getloadavg()[0]:.2f} "
             "(the cores are shared with other work)",
             f"- Python {platform.python_version()}; PyYAML {yaml.__version__} "
-            f"(libyaml: {yaml.__with_libyaml__}); gzip via {GZIP_BACKEND}",
+            f"(libyaml: {yaml.__with_libyaml__}); fastest gzip reader installed: {GZIP_BACKEND}",
             f"- registry: {run(['/usr/bin/docker-registry', '--version'])} on 127.0.0.1 (plain HTTP)",
             f"- oc: {run([tools.oc, 'version', '--client'])} ({tools.oc})",
             f"- okdrelease: {commit[:100]}",
