@@ -181,6 +181,7 @@ def test_task_script_builds_a_release_that_oc_reads(
         "target-image": release,
         "previous-releases": "4.16.0-0.okd-pipeline-2024-01-01-000000",
         "mirror-repository": mirror,
+        "exclude-tags": "branding",
         "insecure": "true",
     }
     done, results = run_step(tmp_path, params, sign=True)
@@ -207,6 +208,7 @@ def test_task_script_builds_a_release_that_oc_reads(
     assert info["metadata"]["previous"] == [params["previous-releases"]]
     tags = {t["name"]: t["from"]["name"] for t in info["references"]["spec"]["tags"]}
     assert tags and all(ref.startswith(f"{content}@sha256:") for ref in tags.values())
+    assert "branding" not in tags and "cluster-version-operator" in tags
 
     store = tmp_path / "signatures"
     assert (store / f"sha256={digest[7:]}" / "signature-1").is_file()

@@ -109,3 +109,25 @@ def test_from_repository_errors(
     assert cli.main(["new", "--insecure", "--from-repository", only_signatures, *target]) == 1
     assert capsys.readouterr().err == f"error: {only_signatures} has no tags to build a release from\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_name_prefix_names_the_release_from_its_creation_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--name-prefix STREAM: the release controller's STREAM-YYYY-MM-DD-HHMMSS (issue 12 item 2)."""
+    target = f"oci:{tmp_path / 'out'}"
+    args = ["new", "--from-repository", f"oci:{SAMPLE}", "--name-prefix", "4.16.0-0.okd-scos"]
+    assert cli.main([*args, "--created", "2024-05-01T12:34:56Z", "--to-image", target]) == 0
+    out = capsys.readouterr().out
+    assert re.fullmatch(
+        r"sha256:[0-9a-f]{64} 4\.16\.0-0\.okd-scos-2024-05-01-123456 2024-05-01T12:34:56Z\n", out
+    )
+    assert references(f"{target}:4.16.0-0.okd-scos-2024-05-01-123456")
+    assert cli.main([*args, "--name", NAME, "--to-image", target]) == 2
+    assert capsys.readouterr().err.endswith("error: --name and --name-prefix may not both be specified\n")
+    bad = ["new", "--from-repository", f"oci:{SAMPLE}", "--name-prefix", "okd scos", "--to-image", target]
+    assert cli.main(bad) == 2
+    assert (
+        "--name-prefix 'okd scos' followed by -YYYY-MM-DD-HHMMSS is not a semantic version"
+        in capsys.readouterr().err
+    )

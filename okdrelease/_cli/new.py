@@ -62,6 +62,12 @@ def _input_flags(p: argparse.ArgumentParser) -> None:
 def _release_flags(p: argparse.ArgumentParser) -> None:
     release = p.add_argument_group("release")
     release.add_argument("--name", default="", help="release name, a semantic version")
+    release.add_argument(
+        "--name-prefix",
+        default="",
+        metavar="STREAM",
+        help="name the release STREAM-YYYY-MM-DD-HHMMSS from its creation time, as the release controller does",
+    )
     release.add_argument("--previous", action="append", default=None, metavar="V,...")
     release.add_argument("--next", action="append", default=None, metavar="V,...")
     release.add_argument("--metadata", default="", metavar="JSON")
@@ -141,6 +147,7 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         component_versions=args.component_versions,
         component_versions_display_names=args.component_versions_display_names,
         name=args.name,
+        name_prefix=args.name_prefix,
         previous=previous,
         next=next_,
         metadata=args.metadata,

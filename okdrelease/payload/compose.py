@@ -15,7 +15,7 @@ from okdrelease.openshift.labels import FROM_RELEASE_ANNOTATION
 from okdrelease.openshift.metadata import CincinnatiMetadata, build_release_metadata
 from okdrelease.payload.inputs import Inputs
 from okdrelease.payload.inputs.mappings import with_overrides
-from okdrelease.payload.plan import Plan, default_created
+from okdrelease.payload.plan import Plan, default_created, prefixed_name
 
 
 @attrs.frozen
@@ -32,11 +32,12 @@ class ReleaseDraft:
 
 
 def release_name(plan: Plan, inputs: Inputs, created: str) -> str:
-    """--name, else the input release's, else ``0.0.1-<created>``; a semantic version."""
+    """--name-prefix's ``PREFIX-<created>``, else --name, else the input release's, else ``0.0.1-<created>``."""
+    if plan.options.name_prefix:
+        return prefixed_name(plan.options.name_prefix, parse_seconds(created))  # checked by make_plan
     name = plan.options.name or inputs.inherited_name
     if not name:
-        moment = parse_seconds(created)
-        name = "0.0.1-" + moment.strftime("%Y-%m-%d-%H%M%S")
+        name = prefixed_name("0.0.1", parse_seconds(created))
     try:
         parse_semver(name)
     except SemverError as err:

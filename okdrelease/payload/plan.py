@@ -46,6 +46,8 @@ class NewOptions:
     component_versions: str = ""
     component_versions_display_names: str = ""
     name: str = ""
+    #: The release controller's naming: ``PREFIX-YYYY-MM-DD-HHMMSS`` from the creation time.
+    name_prefix: str = ""
     previous: tuple[str, ...] | None = None
     next: tuple[str, ...] | None = None
     metadata: str = ""
@@ -173,6 +175,7 @@ def has_metadata_overrides(options: NewOptions, mappings: tuple[tuple[str, str],
     """oc's hasMetadataOverrides (spec §3.2)."""
     return bool(
         options.name
+        or options.name_prefix
         or options.metadata
         or options.previous
         or options.next
@@ -211,6 +214,11 @@ def _layout(options: NewOptions) -> LayoutLocation | None:
     return location
 
 
+def prefixed_name(prefix: str, moment: dt.datetime) -> str:
+    """The release controller's name for a build at ``moment``: ``PREFIX-YYYY-MM-DD-HHMMSS``."""
+    return f"{prefix}-{moment:%Y-%m-%d-%H%M%S}"
+
+
 def _check_values(options: NewOptions) -> None:
     """--component-versions and --name are checked before any input is read."""
     if options.component_versions or options.component_versions_display_names:
@@ -223,6 +231,15 @@ def _check_values(options: NewOptions) -> None:
             parse_semver(options.name)
         except SemverError as err:
             raise ReleaseError(f"--name must be a semantic version: {err}") from err
+    if options.name_prefix:
+        if options.name:
+            raise UsageError("--name and --name-prefix may not both be specified")
+        try:
+            parse_semver(prefixed_name(options.name_prefix, dt.datetime(2006, 1, 2, 15, 4, 5)))
+        except SemverError as err:
+            raise UsageError(
+                f"--name-prefix {options.name_prefix!r} followed by -YYYY-MM-DD-HHMMSS is not a semantic version: {err}"
+            ) from err
 
 
 def make_plan(options: NewOptions) -> Plan:
