@@ -44,8 +44,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--lookaside",
         action="append",
         default=[],
-        metavar="DIR",
-        help="containers/image lookaside directory (DIR/<repository path>@sha256=<hex>/signature-N)",
+        metavar="DIR|URL",
+        help="containers/image lookaside: a directory or a file/http/https URL (<repository path>@sha256=<hex>/signature-N)",
     )
     parser.add_argument(
         "--store", action="append", default=[], metavar="URL", help="signature store URL (http, https, file)"

@@ -20,8 +20,7 @@ from okdrelease.sign import cosign, store
 from okdrelease.sign.keys import Signer
 from okdrelease.sign.lookaside import (
     DockerName,
-    lookaside_dir,
-    read_lookaside_signatures,
+    read_lookaside,
     write_lookaside_signature,
 )
 from okdrelease.sign.openpgp import ALGO_EDDSA, Keyring, signature_algorithm, verify_message
@@ -191,9 +190,8 @@ def collect_signatures(
             raise SignatureError(
                 "a lookaside store needs the image's repository (IMAGE@DIGEST, not a digest)"
             )
-        where = lookaside_dir(base, name, digest)
-        for index, data in enumerate(read_lookaside_signatures(base, name, digest), start=1):
-            candidates.append(Candidate(f"{where}/signature-{index}", data))
+        for where, data in read_lookaside(base, name, digest, session=session):
+            candidates.append(Candidate(where, data))
     for directory in signature_dirs:
         for index, data in enumerate(store.read_signatures_from_dir(directory, digest), start=1):
             candidates.append(

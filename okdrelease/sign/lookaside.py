@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import requests
 import yaml
 
 from okdrelease.errors import InvalidReferenceError, SignatureError
@@ -265,6 +266,59 @@ def write_lookaside_signature(
 def read_lookaside_signatures(base_dir: str | os.PathLike[str], name: DockerName, digest: str) -> list[bytes]:
     """``signature-1``, ``signature-2``, ... of ``digest`` until the first missing one."""
     return read_numbered_signatures(lookaside_dir(base_dir, name, digest), MAX_LOOKASIDE_SIGNATURES)
+
+
+#: containers/image's limit on one signature's size (iolimits.MaxSignatureBodySize).
+MAX_SIGNATURE_BODY = 4 << 20
+
+
+def read_lookaside(
+    base: str | os.PathLike[str],
+    name: DockerName,
+    digest: str,
+    *,
+    session: requests.Session | None = None,
+    timeout: float = 60.0,
+) -> list[tuple[str, bytes]]:
+    """The signatures of ``digest`` in a lookaside given as a directory, ``file://``, ``http://`` or
+    ``https://`` URL, with where each was read; reading stops at the first missing ``signature-N``."""
+    text = os.fspath(base)
+    local = file_url_path(text) if "://" in text else text
+    if local is not None:
+        where = lookaside_dir(local, name, digest)
+        found = read_lookaside_signatures(local, name, digest)
+        return [(f"{where}/signature-{index}", data) for index, data in enumerate(found, start=1)]
+    if not text.startswith(("http://", "https://")):
+        raise SignatureError(f"unsupported scheme when reading signatures from {text}")
+    http = session or requests.Session()
+    try:
+        return _fetch_lookaside(http, text, name, digest, timeout)
+    finally:
+        if session is None:
+            http.close()
+
+
+def _fetch_lookaside(
+    http: requests.Session, base: str, name: DockerName, digest: str, timeout: float
+) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
+    for index in range(1, MAX_LOOKASIDE_SIGNATURES + 1):
+        url = lookaside_signature_url(base, name, digest, index)
+        try:
+            with http.get(url, timeout=timeout, stream=True) as response:
+                if response.status_code == 404:
+                    return out
+                if response.status_code != 200:
+                    raise SignatureError(f"reading signature from {url}: HTTP {response.status_code}")
+                body = response.raw.read(MAX_SIGNATURE_BODY + 1, decode_content=True)
+        except requests.RequestException as err:
+            raise SignatureError(f"reading signature from {url}: {err}") from err
+        if len(body) > MAX_SIGNATURE_BODY:
+            raise SignatureError(f"signature {url} is larger than {MAX_SIGNATURE_BODY} bytes")
+        out.append((url, body))
+    raise SignatureError(
+        f"server provided {MAX_LOOKASIDE_SIGNATURES} signatures, assuming that's unreasonable"
+    )
 
 
 def file_url_path(url: str) -> str | None:

@@ -32,14 +32,11 @@ from okdrelease.errors import InvalidReferenceError, SignatureError
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign
 from okdrelease.sign.lookaside import (
-    MAX_LOOKASIDE_SIGNATURES,
     DockerName,
     RegistriesConfig,
-    file_url_path,
     load_registries_d,
-    lookaside_signature_url,
     parse_json_document,
-    read_lookaside_signatures,
+    read_lookaside,
 )
 from okdrelease.sign.openpgp import Keyring, verify_message
 from okdrelease.sign.simple import parse_simple_signing_payload, validate_release_digest
@@ -585,9 +582,6 @@ def _check_sigstore(
 # ---------------------------------------------------------------------------------------------
 # Signature sources
 
-#: containers/image's limit on one signature's size (iolimits.MaxSignatureBodySize).
-MAX_SIGNATURE_BODY = 4 << 20
-
 
 @attrs.frozen
 class ImageSignatures:
@@ -603,37 +597,8 @@ class ImageSignatures:
     def simple_signatures(self, name: DockerName, digest: str) -> list[bytes]:
         """``signature-1``, ``signature-2``, ... from the lookaside until the first missing one."""
         base = self.registries.lookaside_base(name)
-        local = file_url_path(base)
-        if local is not None:
-            return read_lookaside_signatures(local, name, digest)
-        if not base.startswith(("http://", "https://")):
-            raise SignatureError(f"unsupported scheme when reading signatures from {base}")
-        http = self.session or requests.Session()
-        try:
-            return self._fetch(http, base, name, digest)
-        finally:
-            if self.session is None:
-                http.close()
-
-    def _fetch(self, http: requests.Session, base: str, name: DockerName, digest: str) -> list[bytes]:
-        out: list[bytes] = []
-        for index in range(1, MAX_LOOKASIDE_SIGNATURES + 1):
-            url = lookaside_signature_url(base, name, digest, index)
-            try:
-                with http.get(url, timeout=self.timeout, stream=True) as response:
-                    if response.status_code == 404:
-                        return out
-                    if response.status_code != 200:
-                        raise SignatureError(f"reading signature from {url}: HTTP {response.status_code}")
-                    body = response.raw.read(MAX_SIGNATURE_BODY + 1, decode_content=True)
-            except requests.RequestException as err:
-                raise SignatureError(f"reading signature from {url}: {err}") from err
-            if len(body) > MAX_SIGNATURE_BODY:
-                raise SignatureError(f"signature {url} is larger than {MAX_SIGNATURE_BODY} bytes")
-            out.append(body)
-        raise SignatureError(
-            f"server provided {MAX_LOOKASIDE_SIGNATURES} signatures, assuming that's unreasonable"
-        )
+        found = read_lookaside(base, name, digest, session=self.session, timeout=self.timeout)
+        return [data for _, data in found]
 
     def sigstore_signatures(self, name: DockerName, digest: str) -> list[cosign.CosignSignature]:
         """The ``sha256-<hex>.sig`` layers, when registries.d enables attachments for ``name``."""

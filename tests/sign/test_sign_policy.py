@@ -17,7 +17,7 @@ from sign_support import FIXTURES, fixture
 from okdrelease import cli
 from okdrelease.errors import SignatureError
 from okdrelease.sign import cosign
-from okdrelease.sign.api import sign_release, sign_release_cosign
+from okdrelease.sign.api import sign_release, sign_release_cosign, verify_release
 from okdrelease.sign.lookaside import DockerName, load_registries_d
 from okdrelease.sign.openpgp import generate_key
 from okdrelease.sign.policy import (
@@ -433,6 +433,10 @@ def test_signatures_read_from_an_http_lookaside(http_lookaside: tuple[Path, str]
     assert verify_image_against_policy(
         policy, f"quay.io/okd/scos-release@{other}", other, source
     ).reasons == ("A signature was required, but no signature exists",)
+    verified = verify_release(image, {"ours": ours.keyring()}, lookaside_dirs=[url])
+    assert [s.source for s in verified.signatures] == [
+        f"{url}/okd/scos-release@sha256={'ab' * 32}/signature-2"
+    ]
     (registries_d / "okd.yaml").write_text("default-docker:\n  lookaside: ftp://example.com/sigs\n")
     with pytest.raises(
         SignatureError, match="unsupported scheme when reading signatures from ftp://example.com/sigs"
