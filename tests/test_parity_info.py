@@ -103,3 +103,16 @@ def test_changes_from_is_ocs(
     assert (okd.code, _mask_ages(okd.out), okd.err) == (oc.code, expected, oc.err)
     if not extra:
         assert re.search(r"(?m)^Created:\s+\d+[smhdy]\s+\d+[smhdy]$", okd.out)
+
+
+@pytest.mark.parametrize(
+    "output", ["template={{nofunc .x}}", "template={{end}}", "template={{.x", "go-template={{if .a}}x"]
+)
+def test_template_parse_errors_are_ocs(
+    oc_release_rig: OcRig, output: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A template that does not parse: oc's one error line and exit code."""
+    oc = oc_release_rig.oc_run(["info", "-o", output, oc_release_rig.realistic])
+    okd = okd_run(["info", "-o", output, oc_release_rig.realistic], capsys)
+    assert oc.code == 1 and oc.err.startswith("error: error parsing template ")
+    assert okd == oc

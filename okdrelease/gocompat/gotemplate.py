@@ -82,7 +82,7 @@ def _lex(template: str) -> Iterator[tuple[str, str]]:
             rest = template[position:]
             position += len(rest) - len(rest.lstrip())
     if "{{" in template[position:]:
-        raise TemplateError(f"error parsing template {template}, template: output:1: unclosed action")
+        raise TemplateError("unclosed action")
     pieces.append(("text", template[position:]))
     return (piece for piece in pieces if piece != ("text", ""))
 
@@ -93,7 +93,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while position < len(text.rstrip()):
         match = _TOKEN.match(text, position)
         if match is None or match.end() == position:
-            raise TemplateError(f'template: output: unexpected "{text[position:].strip()}" in command')
+            raise TemplateError(f'unexpected "{text[position:].strip()}" in command')
         kind = match.lastgroup
         assert kind is not None
         out.append((kind, match.group(kind)))
@@ -120,7 +120,7 @@ def _parse_pipe(tokens: list[tuple[str, str]]) -> _Pipe:
             depth, end = 1, index
             while depth:
                 if end >= len(tokens):
-                    raise TemplateError("template: output: unclosed left paren")
+                    raise TemplateError("unclosed left paren")
                 depth += {("op", "("): 1, ("op", ")"): -1}.get(tokens[end], 0)
                 end += 1
             args.append(("pipe", _parse_pipe(tokens[index : end - 1])))
@@ -130,7 +130,7 @@ def _parse_pipe(tokens: list[tuple[str, str]]) -> _Pipe:
     if args:
         cmds.append(_Cmd(tuple(args)))
     if not cmds:
-        raise TemplateError("template: output: missing value for command")
+        raise TemplateError("missing value for command")
     return _Pipe(tuple(decl), tuple(cmds))
 
 
@@ -149,11 +149,41 @@ def _operand(kind: str, value: str) -> tuple[Any, ...]:
     if kind == "ident" and value in ("true", "false", "nil"):
         return ("lit", {"true": True, "false": False, "nil": None}[value])
     if kind == "ident":
+        if value not in FUNCTIONS:
+            raise TemplateError(f'function "{value}" not defined')
         return ("fn", value)
-    raise TemplateError(f'template: output: unexpected "{value}" in operand')
+    raise TemplateError(f'unexpected "{value}" in operand')
+
+
+FUNCTIONS = frozenset(
+    {
+        "index",
+        "len",
+        "not",
+        "and",
+        "or",
+        "base64decode",
+        "printf",
+        "print",
+        "println",
+        "eq",
+        "ne",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+    }
+)
 
 
 def _parse(template: str) -> tuple[Any, ...]:
+    try:
+        return _parse_nodes(template)
+    except TemplateError as err:
+        raise TemplateError(f"error parsing template {template}, template: output:1: {err}") from err
+
+
+def _parse_nodes(template: str) -> tuple[Any, ...]:
     # stack entries: (kind, pipe, body, orelse or None while in the body)
     stack: list[list[Any]] = [["root", None, [], None]]
     for kind, text in _lex(template):
@@ -173,14 +203,14 @@ def _parse(template: str) -> tuple[Any, ...]:
         else:
             target.append(_parse_pipe(_tokens(text)))
     if len(stack) != 1:
-        raise TemplateError("template: output: unexpected EOF")
+        raise TemplateError("unexpected EOF")
     return tuple(stack[0][2])
 
 
 def _else(stack: list[list[Any]], text: str) -> None:
     frame = stack[-1]
     if frame[0] == "root" or frame[3] is not None:
-        raise TemplateError("template: output: unexpected {{else}}")
+        raise TemplateError("unexpected {{else}}")
     frame[3] = []
     rest = text[4:].strip()
     if rest.startswith("if "):  # {{else if X}}: an if inside the else branch, closed by the same {{end}}
@@ -190,7 +220,7 @@ def _else(stack: list[list[Any]], text: str) -> None:
 def _end(stack: list[list[Any]]) -> None:
     while True:
         if len(stack) == 1:
-            raise TemplateError("template: output: unexpected {{end}}")
+            raise TemplateError("unexpected {{end}}")
         kind, pipe, body, orelse = stack.pop()
         block = _Block("if" if kind == "elif" else kind, pipe, tuple(body), tuple(orelse or ()))
         parent = stack[-1]
@@ -271,7 +301,7 @@ class _Exec:
                 args.append(piped)
             return _call(first[1], args, self)
         if len(cmd.args) > 1 or has_piped:
-            raise TemplateError("template: output: can't give argument to non-function")
+            raise TemplateError("can't give argument to non-function")
         return self.operand(first, dot, scope)
 
     def operand(self, arg: tuple[Any, ...], dot: Any, scope: dict[str, Any]) -> Any:
@@ -288,7 +318,7 @@ class _Exec:
             elif name in scope:
                 base = scope[name]
             else:
-                raise TemplateError(f"template: output: undefined variable: {name}")
+                raise TemplateError(f"undefined variable: {name}")
             return _fields(base, arg[2])
         return _fields(dot, arg[1])
 
@@ -298,9 +328,9 @@ def _fields(value: Any, names: tuple[str, ...]) -> Any:
         if isinstance(value, Mapping):
             value = value.get(name, MISSING)
         elif value is None or value is MISSING:
-            raise TemplateError(f"template: output: nil pointer evaluating interface {{}}.{name}")
+            raise TemplateError(f"nil pointer evaluating interface {{}}.{name}")
         else:
-            raise TemplateError(f"template: output: can't evaluate field {name} in type {_go_type(value)}")
+            raise TemplateError(f"can't evaluate field {name} in type {_go_type(value)}")
     return value
 
 
@@ -323,7 +353,7 @@ def _range_items(value: Any) -> list[tuple[Any, Any]]:
         return list(enumerate(value))
     if value is None or value is MISSING:
         return []
-    raise TemplateError(f"template: output: range can't iterate over {value}")
+    raise TemplateError(f"range can't iterate over {value}")
 
 
 def _index(args: list[Any]) -> Any:
@@ -334,17 +364,15 @@ def _index(args: list[Any]) -> Any:
         elif isinstance(value, list) and isinstance(key, int | float) and 0 <= int(key) < len(value):
             value = value[int(key)]
         elif isinstance(value, list):
-            raise TemplateError(f"template: output: error calling index: index out of range: {key}")
+            raise TemplateError(f"error calling index: index out of range: {key}")
         else:
-            raise TemplateError(
-                f"template: output: error calling index: can't index item of type {_go_type(value)}"
-            )
+            raise TemplateError(f"error calling index: can't index item of type {_go_type(value)}")
     return value
 
 
 def _printf(args: list[Any], ex: _Exec) -> str:
     if not args or not isinstance(args[0], str):
-        raise TemplateError("template: output: printf needs a format string")
+        raise TemplateError("printf needs a format string")
     values = iter(args[1:])
 
     def verb(match: re.Match[str]) -> str:
@@ -373,7 +401,7 @@ def _base64decode(args: list[Any]) -> str:
     try:
         return base64.b64decode(str(args[0]), validate=True).decode("utf-8", "replace")
     except (binascii.Error, ValueError) as err:
-        raise TemplateError(f"template: output: error calling base64decode: {err}") from err
+        raise TemplateError(f"error calling base64decode: {err}") from err
 
 
 def _kind(value: Any) -> str:
@@ -389,7 +417,7 @@ def _compare(name: str, args: list[Any]) -> bool:
     a, b = args[0], args[1]
     if _kind(a) != _kind(b) and "nil" not in (_kind(a), _kind(b)):
         raise TemplateError(
-            f"template: output: error calling {name}: incompatible types for comparison: {_kind(a)} and {_kind(b)}"
+            f"error calling {name}: incompatible types for comparison: {_kind(a)} and {_kind(b)}"
         )
     try:
         return bool(
@@ -398,9 +426,7 @@ def _compare(name: str, args: list[Any]) -> bool:
             else {"lt": a < b, "le": a <= b, "gt": a > b, "ge": a >= b}[name]
         )
     except TypeError as err:
-        raise TemplateError(
-            f"template: output: error calling {name}: incompatible types for comparison"
-        ) from err
+        raise TemplateError(f"error calling {name}: incompatible types for comparison") from err
 
 
 def _call(name: str, args: list[Any], ex: _Exec) -> Any:
@@ -418,9 +444,9 @@ def _call(name: str, args: list[Any], ex: _Exec) -> Any:
         "println": lambda a: " ".join(ex.text(v) for v in a) + "\n",
     }
     if name not in simple:
-        raise TemplateError(f'template: output: function "{name}" not defined')
+        raise TemplateError(f'function "{name}" not defined')
     if not args and name not in ("print", "println"):
-        raise TemplateError(f"template: output: wrong number of args for {name}")
+        raise TemplateError(f"wrong number of args for {name}")
     return simple[name](args)
 
 
@@ -428,5 +454,8 @@ def render_template(template: str, data: Any, *, go_value: Callable[[Any], str])
     """Execute the Go template ``template`` over ``data``; ``go_value`` prints values as Go's ``%v``."""
     nodes = _parse(template)
     ex = _Exec(data, go_value)
-    ex.run(nodes, data, {})
+    try:
+        ex.run(nodes, data, {})
+    except TemplateError as err:
+        raise TemplateError(f'error executing template "{template}": template: output: {err}') from err
     return "".join(ex.out)

@@ -134,7 +134,7 @@ def _action_end(template: str, start: int) -> int:
             quote = char
         elif char == "}":
             return index
-    raise JSONPathError(f"error parsing jsonpath {template}, unclosed action")
+    raise JSONPathError(f"error parsing jsonpath {template}, unterminated action")
 
 
 def _parse(template: str) -> tuple[Any, ...]:
@@ -270,7 +270,10 @@ def render_jsonpath(
 
     nodes = _parse(template)
     out: list[Any] = []
-    _render(nodes, data, data, out)
+    try:
+        _render(nodes, data, data, out)
+    except JSONPathError as err:
+        raise JSONPathError(f'error executing jsonpath "{template}": {err}') from err
     if as_json:
         results = [value for piece in out if isinstance(piece, list) for value in piece]
         return marshal_indent(results, indent="    ").decode("utf-8") + "\n"

@@ -1,0 +1,112 @@
+"""The JSONPath and Go template subsets of ``info -o``: values as Go prints them, oc's error lines."""
+
+from __future__ import annotations
+
+import pytest
+
+from okdrelease.gocompat.gotemplate import TemplateError, render_template
+from okdrelease.gocompat.jsonpath import JSONPathError, render_jsonpath
+from okdrelease.release.info import go_value
+
+DATA = {
+    "a": {"b": 1.0, "c": [1.0, 2.5, "x"], "d": None, "e": {"k.v": "dotted", "z": True}},
+    "list": [{"name": "one", "n": 1.0}, {"name": "two", "n": 2.0}, {"name": "three", "n": 3.0}],
+    "big": 1234567.0,
+    "empty": "",
+}
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{.a.b} {.big} {.a.d} {.nope}|", "1 1.234567e+06 null |"),
+        ("{.a.c}", '[1,2.5,"x"]'),
+        ("{.a.e}", '{"k.v":"dotted","z":true}'),
+        ("{.a.e.k\\.v} {.a.e['k.v']}", "dotted dotted"),
+        ("{.list[*].name}", "one two three"),
+        ("{.list[-1].name} {.list[0:2].n}", "three 1 2"),
+        ('{.list[?(@.n>=2)].name} {.list[?(@.name=="one")].n}', "two three 1"),
+        ('{range .list[*]}{.name}={.n}{"\\n"}{end}', "one=1\ntwo=2\nthree=3\n"),
+        ("{..name}", "one two three"),
+        ("{$.big}", "1.234567e+06"),
+    ],
+)
+def test_jsonpath(template: str, expected: str) -> None:
+    assert render_jsonpath(template, DATA, go_value=go_value) == expected
+
+
+def test_jsonpath_as_json() -> None:
+    assert (
+        render_jsonpath("{.list[*].n}", DATA, go_value=go_value, as_json=True)
+        == "[\n    1,\n    2,\n    3\n]\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{.list[9]}", 'error executing jsonpath "{.list[9]}": array index out of bounds: index 9, length 3'),
+        ("{.a[", "error parsing jsonpath {.a[, unterminated action"),
+        ("{range .list[*]}{.name}", "error parsing jsonpath {range .list[*]}{.name}, unclosed range"),
+    ],
+)
+def test_jsonpath_errors(template: str, message: str) -> None:
+    with pytest.raises(JSONPathError) as caught:
+        render_jsonpath(template, DATA, go_value=go_value)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            "{{.a.b}} {{.big}} {{.a.d}} {{.nope}} {{.a.e}}",
+            "1 1.234567e+06 <no value> <no value> map[k.v:dotted z:true]",
+        ),
+        ("{{range .list}}{{.name}},{{end}}", "one,two,three,"),
+        ("{{range $i, $e := .list}}{{if gt $i 0}} {{end}}{{$i}}:{{$e.name}}{{end}}", "0:one 1:two 2:three"),
+        ("{{range $k, $v := .a.e}}{{$k}}={{$v}};{{end}}", "k.v=dotted;z=true;"),
+        ("{{range .nope}}x{{else}}none{{end}}", "none"),
+        ("{{if .empty}}a{{else if .a.b}}b{{else}}c{{end}}", "b"),
+        ("{{with .a.e}}{{.z}}{{end}} {{with .nope}}x{{else}}y{{end}}", "true y"),
+        ('{{index .a.e "k.v"}} {{index .a.c 1}} {{len .list}} {{len .a.e}}', "dotted 2.5 3 2"),
+        ('{{printf "%s-%v-%d-%q" "s" .a.b 7 "q"}}', 's-1-7-"q"'),
+        ('{{.list | len | printf "%v items"}}', "3 items"),
+        ('{{print 1 2 "a" "b" 3}}', "1 2ab3"),
+        ("{{not .empty}} {{and .a.b .big}} {{or .empty .a.b}}", "true 1.234567e+06 1"),
+        ('{{eq .a.b 1.0}} {{ne (index .a.c 2) "x"}}', "true false"),
+        ("{{$x := .list}}{{range $x}}{{.n}}{{end}}", "123"),
+        ("a  {{- .a.b -}}  b{{/* comment */}}", "a1b"),
+        ('{{"\\t"}}{{`raw\\n`}}', "\traw\\n"),
+        ('{{base64decode "aGVsbG8="}}', "hello"),
+    ],
+)
+def test_go_template(template: str, expected: str) -> None:
+    assert render_template(template, DATA, go_value=go_value) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            "{{nofunc .x}}",
+            'error parsing template {{nofunc .x}}, template: output:1: function "nofunc" not defined',
+        ),
+        ("{{end}}", "error parsing template {{end}}, template: output:1: unexpected {{end}}"),
+        ("{{.x", "error parsing template {{.x, template: output:1: unclosed action"),
+        ("{{if .a}}x", "error parsing template {{if .a}}x, template: output:1: unexpected EOF"),
+        (
+            "{{.big.x}}",
+            'error executing template "{{.big.x}}": template: output: can\'t evaluate field x in type float64',
+        ),
+        (
+            "{{lt 1 1.5}}",
+            'error executing template "{{lt 1 1.5}}": template: output: error calling lt: '
+            "incompatible types for comparison: int and float64",
+        ),
+    ],
+)
+def test_go_template_errors(template: str, message: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        render_template(template, DATA, go_value=go_value)
+    assert str(caught.value) == message
