@@ -66,3 +66,22 @@ def test_zstd_reads_every_frame() -> None:
     blob = zstandard.ZstdCompressor().compress(b"first ") + zstandard.ZstdCompressor().compress(b"second")
     assert decompress.zstd_reader(io.BytesIO(blob)).read() == b"first second"
     assert decompress.zstd_errors() == (zstandard.ZstdError,)
+
+
+class _ReadOnly:
+    """A stream with ``read`` only (like the layer reader's prefixed source)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._inner = io.BytesIO(data)
+
+    def read(self, size: int = -1) -> bytes:
+        return self._inner.read(size)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@pytest.mark.parametrize("backend", decompress.gzip_backends())
+def test_reads_streams_without_readinto(backend: str) -> None:
+    reader = decompress.gzip_reader(_ReadOnly(GOOD), backend=backend)  # type: ignore[arg-type]
+    assert reader.read() == DATA

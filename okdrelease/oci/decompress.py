@@ -14,6 +14,7 @@ caller words the error.
 from __future__ import annotations
 
 import gzip
+import io
 import zlib
 from collections.abc import Callable
 from typing import IO, Any, BinaryIO, cast
@@ -25,9 +26,34 @@ def _stdlib(fileobj: IO[bytes]) -> BinaryIO:
     return cast(BinaryIO, gzip.GzipFile(fileobj=fileobj, mode="rb"))
 
 
+class _ReadintoAdapter(io.RawIOBase):
+    """``readinto`` over a stream that only has ``read`` (the C readers need it; the stdlib's does not)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._raw.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        super().close()
+        self._raw.close()
+
+
 def _opener(gzip_file: Any) -> GzipOpener:
     """An opener from a ``GzipFile`` class with the standard library's signature."""
-    return lambda fileobj: cast(BinaryIO, gzip_file(fileobj=fileobj, mode="rb"))
+
+    def open_gzip(fileobj: IO[bytes]) -> BinaryIO:
+        source = fileobj if hasattr(fileobj, "readinto") else _ReadintoAdapter(fileobj)
+        return cast(BinaryIO, gzip_file(fileobj=source, mode="rb"))
+
+    return open_gzip
 
 
 def _backends() -> list[tuple[str, GzipOpener, tuple[type[BaseException], ...]]]:

@@ -25,6 +25,7 @@ from typing import IO, Any, BinaryIO, cast
 import attrs
 
 from okdrelease.errors import LayerError
+from okdrelease.oci import decompress
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.model import Descriptor
 
@@ -69,14 +70,6 @@ def _layer_label(name: str | None) -> str:
     return f"layer {name}" if name else "layer"
 
 
-def _zstd_errors() -> tuple[type[BaseException], ...]:
-    try:
-        import zstandard
-    except ImportError:
-        return ()
-    return (zstandard.ZstdError,)
-
-
 @contextlib.contextmanager
 def _layer_errors(name: str | None) -> Iterator[None]:
     """Turn decompression and tar errors into LayerError naming the layer."""
@@ -84,7 +77,7 @@ def _layer_errors(name: str | None) -> Iterator[None]:
         yield
     except LayerError:
         raise
-    except _DECODE_ERRORS + _zstd_errors() as err:
+    except _DECODE_ERRORS + decompress.GZIP_ERRORS + decompress.zstd_errors() as err:
         raise LayerError(f"unable to read {_layer_label(name)}: {err or type(err).__name__}") from err
 
 
@@ -221,17 +214,16 @@ def open_layer(
     decoded: IO[bytes]
     if head.startswith(GZIP_MAGIC):
         compression = "gzip"
-        decoded = cast(IO[bytes], gzip.GzipFile(fileobj=source, mode="rb"))
+        decoded = decompress.gzip_reader(source)
     elif head.startswith(ZSTD_MAGIC):
         compression = "zstd"
         try:
-            import zstandard
+            decoded = decompress.zstd_reader(source)
         except ImportError as err:
             raise LayerError(
                 f"{_layer_label(name)} is zstd-compressed; install zstandard to read it: "
                 "pip install okdrelease[zstd]"
             ) from err
-        decoded = cast(IO[bytes], zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True))
     elif head.startswith(BZIP2_MAGIC):
         compression = "bzip2"
         decoded = cast(IO[bytes], bz2.BZ2File(source, mode="rb"))
