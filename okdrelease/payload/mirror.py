@@ -7,6 +7,7 @@ import copy
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.payload.context import Run
+from okdrelease.payload.resolve import resolve_all
 from okdrelease.reference import ImageReference, parse_location
 
 
@@ -58,10 +59,8 @@ def mirror_release_images(
         source, _ = run.transport.open(parse_location(str(ref)))
         return str(copy_image(source, ref.digest, dest, dest_tag))
 
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=max(1, run.transport.options.max_per_registry)) as pool:
-        digests = list(pool.map(one, plan))
+    # The first failed copy cancels the copies not yet started.
+    digests = resolve_all(plan, one, run.transport.options.max_per_registry)
     for (tag, _ref, dest_tag), digest in zip(plan, digests, strict=True):
         run.emit(f"info: mirrored {digest} -> {target.name}:{dest_tag}")
         tag.from_name = f"{target.name}@{digest}"
