@@ -72,7 +72,9 @@ def run_oc(scene: Scene, *args: str) -> subprocess.CompletedProcess[str]:
     if proc.returncode != 0 and "failed to retrieve cached signatures" in proc.stderr:
         # oc's signature lookup has its own short deadline, which a busy machine can miss; that is
         # oc's flake, not the behaviour under test, so oc gets one more try.
-        proc = subprocess.run([str(OC), *args], capture_output=True, text=True, env=env, timeout=600, check=False)
+        proc = subprocess.run(
+            [str(OC), *args], capture_output=True, text=True, env=env, timeout=600, check=False
+        )
     return proc
 
 
