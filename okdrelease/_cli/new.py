@@ -115,15 +115,41 @@ def _signing_flags(p: argparse.ArgumentParser) -> None:
     sign = p.add_argument_group("signing")
     sign.add_argument("--sign-by", metavar="SECRET.asc", help="OpenPGP secret key: sign the pushed release")
     sign.add_argument(
+        "--sign-by-gpg",
+        metavar="FINGERPRINT",
+        help="sign the pushed release with this key of your gpg (GNUPGHOME honoured; as skopeo --sign-by)",
+    )
+    sign.add_argument(
         "--sign-by-sigstore-private-key", metavar="KEY", help="cosign private key: push a cosign signature"
     )
-    sign.add_argument("--sign-passphrase-file", metavar="FILE", help="passphrase of the signing key")
+    sign.add_argument(
+        "--sign-passphrase-file",
+        metavar="FILE",
+        help="passphrase of the signing key (with --sign-by-gpg: handed to gpg, loopback pinentry)",
+    )
     sign.add_argument("--sign-identity", metavar="REPOSITORY", help="identity in the signature")
     sign.add_argument("--signature-dir", metavar="DIR", help="write DIR/sha256=<hex>/signature-N")
     sign.add_argument(
         "--signature-configmap-dir",
         metavar="DIR",
         help="write the signature ConfigMap oc adm release mirror writes",
+    )
+    sign.add_argument(
+        "--lookaside",
+        metavar="DIR",
+        help="also write the signature where containers/image looks: DIR/<repository>@sha256=<hex>/signature-N",
+    )
+    verify = p.add_argument_group("component verification")
+    verify.add_argument(
+        "--verify-components",
+        metavar="POLICY.json",
+        help="check every component image against this containers-policy.json before anything is pushed",
+    )
+    verify.add_argument(
+        "--registries.d",
+        dest="registries_d",
+        metavar="DIR",
+        help="registries.d directory naming signature lookasides (default: containers/image's)",
     )
 
 
@@ -176,6 +202,11 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         sign_identity=args.sign_identity,
         signature_dir=args.signature_dir,
         signature_configmap_dir=args.signature_configmap_dir,
+        sign_by_gpg=args.sign_by_gpg,
+        sign_passphrase_file=args.sign_passphrase_file,
+        lookaside=args.lookaside,
+        verify_components=args.verify_components,
+        registries_d=args.registries_d,
     )
 
 

@@ -8,6 +8,7 @@ Each stage is a function of the value before it; see docs/ARCHITECTURE.md.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -23,7 +24,11 @@ from okdrelease.payload.plan import NewOptions, Plan, make_plan
 from okdrelease.payload.resolve import Resolver
 from okdrelease.payload.signing import SigningKeys, load_signing_keys, sign_pushed, write_to_signature
 from okdrelease.payload.sinks import Delivery, DirSink, FileSink, ImageSink, Sink, write_work_dir
+from okdrelease.payload.verify import load_component_policy, verify_components
 from okdrelease.transport.base import Transport, TransportOptions
+
+if TYPE_CHECKING:
+    from okdrelease.sign.policy import PolicyChecker
 
 __all__ = ["ComponentInfo", "NewResult", "new_release", "run_stages", "select_sink"]
 
@@ -121,14 +126,20 @@ class _Assembled:
     removed: tuple[str, ...]
 
 
-def _payload(plan: Plan, inputs: Inputs, draft: ReleaseDraft, run: Run) -> _Assembled:
-    """Resolve the components, collect and prune the operators, mirror, and write the payload tar."""
+def _payload(
+    plan: Plan, inputs: Inputs, draft: ReleaseDraft, run: Run, policy: PolicyChecker | None = None
+) -> _Assembled:
+    """Resolve (and with ``policy`` verify) the components, collect and prune the operators, mirror,
+    and write the payload tar."""
     stream = draft.stream
     resolution: Resolution | None = None
     if inputs.dirs is None:
         if not stream.tags:
             raise ReleaseError("no component images defined, unable to build a release payload")
         resolution = resolve_components(stream, run)
+        if policy is not None:
+            # Before anything is written or pushed (--dir, --mirror, the sink).
+            verify_components(policy, plan.options.verify_components or "", resolution, run)
         stream = resolution.stream
     operators = collect_operators(plan, inputs, draft.ordered, resolution)
     if plan.options.dir and inputs.dirs is None:
@@ -192,12 +203,13 @@ def run_stages(
     plan: Plan, keys: SigningKeys | None, transport: Transport, reporter: Reporter, cache: Cache | None = None
 ) -> NewResult:
     """Run every stage of ``new`` after the plan (``cache``: the persistent cache, or None)."""
+    policy = load_component_policy(plan.options)  # a bad policy fails before any network work
     run = _run(plan, transport, reporter, cache)
     inputs = read_inputs(plan, run)
     draft = compose(plan, inputs)
     if plan.options.output == "json":
         return NewResult(name=draft.name, created=draft.created, output=draft.stream.to_json() + b"\n")
-    assembled = _payload(plan, inputs, draft, run)
+    assembled = _payload(plan, inputs, draft, run, policy)
     payload = assembled.payload
     result = _result(draft, assembled)
     sink = select_sink(plan, inputs, draft)

@@ -82,6 +82,16 @@ class NewOptions:
     sign_identity: str | None = None
     signature_dir: str | None = None
     signature_configmap_dir: str | None = None
+    #: Sign with this key (fingerprint) of the user's gpg instead of a key file.
+    sign_by_gpg: str | None = None
+    #: Handed to gpg (loopback pinentry) with --sign-by-gpg.
+    sign_passphrase_file: str | None = None
+    #: containers/image lookaside directory the release signature is also written to.
+    lookaside: str | None = None
+    #: containers-policy.json every component image must satisfy before it enters the release.
+    verify_components: str | None = None
+    #: registries.d directory naming the lookaside stores (default: containers/image's).
+    registries_d: str | None = None
 
 
 class InputKind(enum.Enum):
@@ -155,13 +165,31 @@ def validate_options(options: NewOptions) -> PlatformSelector:
     if options.mirror and options.reference_mode not in ("", "public"):
         raise ReleaseError("--reference-mode must be public or empty when using --mirror")
     platform = _platform(options)
-    if options.sign_by and not (options.signature_dir or options.signature_configmap_dir):
-        raise UsageError("--sign-by requires --signature-dir or --signature-configmap-dir")
-    if (options.sign_by or options.sign_by_sigstore_private_key) and (
+    _validate_signing(options)
+    _validate_verification(options)
+    return platform
+
+
+def _validate_signing(options: NewOptions) -> None:
+    pgp = options.sign_by or options.sign_by_gpg
+    if options.sign_by and options.sign_by_gpg:
+        raise UsageError("--sign-by and --sign-by-gpg may not both be specified")
+    if pgp and not (options.signature_dir or options.signature_configmap_dir or options.lookaside):
+        flag = "--sign-by" if options.sign_by else "--sign-by-gpg"
+        raise UsageError(f"{flag} requires --signature-dir, --signature-configmap-dir or --lookaside")
+    if options.lookaside and not pgp:
+        raise UsageError("--lookaside requires --sign-by or --sign-by-gpg")
+    if (pgp or options.sign_by_sigstore_private_key) and (
         not options.to_image or options.dry_run or options.to_dir or options.to_file
     ):
         raise UsageError("signing requires --to-image and a push (not --dry-run, --to-dir or --to-file)")
-    return platform
+
+
+def _validate_verification(options: NewOptions) -> None:
+    if options.registries_d and not options.verify_components:
+        raise UsageError("--registries.d requires --verify-components")
+    if options.verify_components and options.from_dir:
+        raise UsageError("--verify-components checks component images; --from-dir reads none")
 
 
 def _platform(options: NewOptions) -> PlatformSelector:

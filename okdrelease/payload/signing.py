@@ -17,7 +17,7 @@ from okdrelease.reference import RegistryLocation, parse_location
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from okdrelease.sign.openpgp import SecretKey
+    from okdrelease.sign.keys import Signer
 
 __all__ = ["SigningKeys", "load_signing_keys", "sign_pushed", "write_to_signature"]
 
@@ -26,19 +26,26 @@ __all__ = ["SigningKeys", "load_signing_keys", "sign_pushed", "write_to_signatur
 class SigningKeys:
     """The keys ``new`` signs with, loaded before any other work so a bad key fails fast."""
 
-    pgp: SecretKey | None = None
+    #: A secret key file's key (--sign-by) or a key of the user's gpg (--sign-by-gpg).
+    pgp: Signer | None = None
     cosign: ec.EllipticCurvePrivateKey | None = None
 
 
 def load_signing_keys(options: NewOptions) -> SigningKeys | None:
-    """Load --sign-by and --sign-by-sigstore-private-key (None when not signing)."""
-    if not options.sign_by and not options.sign_by_sigstore_private_key:
+    """Load --sign-by or --sign-by-gpg and --sign-by-sigstore-private-key (None when not signing)."""
+    if not (options.sign_by or options.sign_by_gpg or options.sign_by_sigstore_private_key):
         return None
-    pgp = cosign_key = None
-    if options.sign_by:
-        from okdrelease.sign.openpgp import load_secret_key
+    pgp: Signer | None = None
+    cosign_key = None
+    if options.sign_by or options.sign_by_gpg:
+        from okdrelease.sign.keys import openpgp_signer
 
-        pgp = load_secret_key(options.sign_by, options.sign_passphrase)
+        pgp = openpgp_signer(
+            key_file=options.sign_by,
+            gpg_key=options.sign_by_gpg,
+            passphrase=options.sign_passphrase,
+            passphrase_file=options.sign_passphrase_file,
+        )
     if options.sign_by_sigstore_private_key:
         from okdrelease.sign.cosign import decrypt_private_key
 
@@ -94,11 +101,14 @@ def sign_pushed(
             keys.pgp,
             signature_dir=options.signature_dir,
             configmap_dir=options.signature_configmap_dir,
+            lookaside=options.lookaside,
             timestamp=_timestamp(created),
         )
-        for path in (signed.signature_path, signed.configmap_path):
+        for path in (signed.signature_path, signed.configmap_path, signed.lookaside_path):
             if path is not None:
                 run.emit(f"info: Signed {identity}@{digest} with {signed.fingerprint}: {path}")
+        for warning in signed.warnings:
+            run.reporter.warn(f"warning: {warning}")
     if keys.cosign is not None:
         from okdrelease.sign.api import sign_release_cosign
 
