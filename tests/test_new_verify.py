@@ -245,3 +245,24 @@ def test_sign_by_gpg_writes_the_release_signature_to_the_lookaside(
     verdict = PolicyChecker.load(policy, registries_d).verdict(f"{destination}:{NAME}", digest)
     assert verdict.allowed, verdict.reason
     assert _tags(destination) == [NAME]
+
+
+def test_layout_components_and_json_output_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], signed: Signed
+) -> None:
+    """A containers policy names docker:// images: layout content is refused, not waved through;
+    -o json reads no image, so it cannot be combined with verification."""
+    sample = Path(__file__).resolve().parents[1] / "testdata" / "sample-payload"
+    out = tmp_path / "out"
+    args = ["new", "--from-oci-layout", str(sample), "--to-image", f"oci:{out}", "--verify-components"]
+    assert cli.main([*args, str(signed.policy)]) == 1
+    err = capsys.readouterr().err.splitlines(keepends=True)[-1]
+    assert err.startswith('error: --verify-components: component "') and err.endswith(
+        "is not a registry image; a containers policy is checked for docker:// images "
+        "(name layout content with --layout-repository)\n"
+    )
+    assert not out.exists()
+    assert cli.main([*args, str(signed.policy), "-o", "json"]) == 2
+    assert capsys.readouterr().err.endswith(
+        "error: --verify-components checks component images; -o json prints the stream without reading them\n"
+    )

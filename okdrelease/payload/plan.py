@@ -190,6 +190,10 @@ def _validate_verification(options: NewOptions) -> None:
         raise UsageError("--registries.d requires --verify-components")
     if options.verify_components and options.from_dir:
         raise UsageError("--verify-components checks component images; --from-dir reads none")
+    if options.verify_components and options.output:
+        raise UsageError(
+            "--verify-components checks component images; -o json prints the stream without reading them"
+        )
 
 
 def _platform(options: NewOptions) -> PlatformSelector:
