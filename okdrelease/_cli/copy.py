@@ -15,6 +15,7 @@ from okdrelease._cli.common import (
     transport_options,
 )
 from okdrelease.errors import OkdReleaseError, UsageError
+from okdrelease.oci.convert import FORMATS
 from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.copy import CopyResult, copy_location
@@ -27,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "copy",
         help="copy an image, a manifest list or a whole OCI layout between registries and layouts",
         description=(
-            "Copy SRC to DST keeping every manifest and blob digest. SRC and DST are docker://REF, a bare "
+            "Copy SRC to DST keeping every manifest and blob digest (unless --format is given). SRC and DST are docker://REF, a bare "
             "REF or oci:DIR[:REF]; oci:DIR without a ref on both sides copies every ref name."
         ),
     )
@@ -55,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--all",
         action="store_true",
         help="copy every image of a manifest list (always done; for skopeo parity)",
+    )
+    parser.add_argument(
+        "--format",
+        dest="manifest_format",
+        choices=FORMATS,
+        help="write manifests as oci or v2s2 (Docker schema 2), converting those in the other format "
+        "(their digests change); default: every manifest byte for byte, digests kept",
     )
     parser.add_argument("--digestfile", metavar="PATH", help="write the digest of the copied image to PATH")
     parser.add_argument(
@@ -101,8 +109,15 @@ def run(args: argparse.Namespace) -> int:
         urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
     with DefaultTransport(src_options) as source, DefaultTransport(dst_options) as destination:
         result = copy_location(
-            src, dst, source=source, destination=destination, progress=progress_printer(args)
+            src,
+            dst,
+            source=source,
+            destination=destination,
+            progress=progress_printer(args),
+            manifest_format=args.manifest_format,
         )
+    for warning in result.warnings:
+        sys.stderr.write(warning + "\n")
     lines = _lines(result)
     text = "".join(line + "\n" for line in lines)
     if args.digestfile:

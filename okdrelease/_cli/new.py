@@ -8,6 +8,7 @@ from typing import Any
 
 from okdrelease._cli.cache import add_cache_flags, cache_from_args
 from okdrelease._cli.common import add_registry_flags, progress_printer, split_list, transport_options
+from okdrelease.oci.convert import FORMATS
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
 
@@ -73,6 +74,13 @@ def _release_flags(p: argparse.ArgumentParser) -> None:
     release.add_argument("--metadata", default="", metavar="JSON")
     release.add_argument("--release-manifest", action="store_true", help=argparse.SUPPRESS)
     release.add_argument("--keep-manifest-list", action="store_true")
+    release.add_argument(
+        "--format",
+        dest="manifest_format",
+        choices=FORMATS,
+        help="manifest format of the release image: oci or v2s2 (Docker schema 2); default oci for an "
+        "OCI layout, v2s2 as oc writes it for a registry",
+    )
     release.add_argument(
         "--created", metavar="TIME", help="creation time, RFC 3339 (default: SOURCE_DATE_EPOCH or now)"
     )
@@ -178,6 +186,7 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         next=next_,
         metadata=args.metadata,
         keep_manifest_list=args.keep_manifest_list,
+        manifest_format=args.manifest_format,
         allow_missing_images=args.allow_missing_images,
         skip_manifest_check=args.skip_manifest_check,
         include=tuple(split_list(args.include)),

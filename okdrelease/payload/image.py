@@ -14,6 +14,7 @@ from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.goconfig import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
 from okdrelease.gocompat.gojson import marshal, marshal_indent
 from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.convert import ManifestFormat, config_type, index_type, layer_type, manifest_type
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.openshift.labels import BASE_DIGEST_LABEL, RELEASE_LABEL
@@ -79,26 +80,46 @@ def _descriptor_object(desc: Descriptor) -> dict[str, Any]:
     return out
 
 
-def release_manifest(config_digest: str, config_size: int, layers: Iterable[Descriptor]) -> bytes:
-    """Return Docker schema 2 manifest bytes with oc's three-space indentation (spec §3.12.3 step 11)."""
+def release_manifest(
+    config_digest: str, config_size: int, layers: Iterable[Descriptor], fmt: ManifestFormat | None = None
+) -> bytes:
+    """Return the manifest bytes with oc's three-space indentation (spec §3.12.3 step 11).
+
+    ``fmt`` None is oc's: Docker schema 2, each base layer keeping the media type its base
+    manifest gave it; ``oci`` or ``v2s2``: every media type of that format.
+    """
+    layer_objects = [_descriptor_object(d) for d in layers]
+    if fmt is not None:
+        layer_objects = [{**o, "mediaType": layer_type(o["mediaType"], fmt)} for o in layer_objects]
     body = {
         "schemaVersion": 2,
-        "mediaType": mt.DOCKER_MANIFEST,
-        "config": {"mediaType": mt.DOCKER_CONFIG, "digest": config_digest, "size": config_size},
-        "layers": [_descriptor_object(d) for d in layers],
+        "mediaType": manifest_type(fmt or "v2s2"),
+        "config": {"mediaType": config_type(fmt or "v2s2"), "digest": config_digest, "size": config_size},
+        "layers": layer_objects,
     }
     return marshal_indent(body, indent="   ")
 
 
-def release_list(index: Index, children: Mapping[str, tuple[str, int]]) -> tuple[bytes, str]:
-    """Rebuild a manifest list with new child digests/sizes (Q13 kept); return (bytes, media type)."""
+def release_list(
+    index: Index, children: Mapping[str, tuple[str, int]], fmt: ManifestFormat | None = None
+) -> tuple[bytes, str]:
+    """Rebuild a manifest list with new child digests/sizes; return (bytes, media type).
+
+    ``fmt`` None is oc's (Q13: each entry keeps the media type of the base image's child; the
+    list is an OCI index when the first entry was an OCI manifest); ``oci`` or ``v2s2``: the list
+    and every entry in that format's media types, as the children were built.
+    """
     entries = []
     for desc in index.manifests:
         digest, size = children[desc.digest]
-        entry = _descriptor_object(attrs.evolve(desc, digest=digest, size=size))
+        child_type = desc.media_type if fmt is None else manifest_type(fmt)
+        entry = _descriptor_object(attrs.evolve(desc, digest=digest, size=size, media_type=child_type))
         entries.append(entry)
-    first = index.manifests[0].media_type if index.manifests else ""
-    media_type = mt.OCI_INDEX if first == mt.OCI_MANIFEST else mt.DOCKER_MANIFEST_LIST
+    if fmt is None:
+        first = index.manifests[0].media_type if index.manifests else ""
+        media_type = mt.OCI_INDEX if first == mt.OCI_MANIFEST else mt.DOCKER_MANIFEST_LIST
+    else:
+        media_type = index_type(fmt)
     body = {"schemaVersion": 2, "mediaType": media_type, "manifests": entries}
     return marshal_indent(body, indent="   "), media_type
 
@@ -140,7 +161,8 @@ class SourceLayer:
         (digest for digest) by reusing its compressed layer when the rebuilt tar is the same.
         """
         diff_id = "sha256:" + hashlib.sha256(tar).hexdigest()
-        if diff_id != self.diff_id or self.descriptor.media_type != mt.DOCKER_LAYER_GZIP:
+        gzip_types = (mt.DOCKER_LAYER_GZIP, mt.OCI_LAYER_GZIP)
+        if diff_id != self.diff_id or self.descriptor.media_type not in gzip_types:
             return None
         blob = self.repository.read_blob(self.descriptor.digest, self.descriptor.size)
         inflate = zlib.decompressobj(wbits=31)
@@ -169,6 +191,7 @@ class BuiltImage:
     config: bytes = attrs.field(repr=False)
     config_digest: str
     base_layers: tuple[Descriptor, ...]
+    media_type: str = mt.DOCKER_MANIFEST
 
 
 def build_image(
@@ -179,8 +202,9 @@ def build_image(
     release_name: str,
     created: str,
     payload: PayloadLayer,
+    fmt: ManifestFormat | None = None,
 ) -> BuiltImage:
-    """Compute config and manifest of a release image on top of one base manifest."""
+    """Compute config and manifest of a release image on top of one base manifest (``fmt``: see release_manifest)."""
     base_layers = tuple(base_manifest.layers)
     sizes = [d.size for d in base_layers] + [payload.size]
     config = release_config(
@@ -192,13 +216,14 @@ def build_image(
         payload_diff_id=payload.diff_id,
     )
     payload_desc = Descriptor(mt.DOCKER_LAYER_GZIP, payload.digest, payload.size)
-    manifest = release_manifest(sha256_digest(config), len(config), [*base_layers, payload_desc])
+    manifest = release_manifest(sha256_digest(config), len(config), [*base_layers, payload_desc], fmt)
     return BuiltImage(
         manifest=manifest,
         digest=sha256_digest(manifest),
         config=config,
         config_digest=sha256_digest(config),
         base_layers=base_layers,
+        media_type=manifest_type(fmt or "v2s2"),
     )
 
 
@@ -237,7 +262,7 @@ def push_image(
     if not dest.has_blob(payload.digest):
         dest.put_blob(payload.blob, payload.digest, payload.size)
     dest.put_blob(built.config, built.config_digest, len(built.config))
-    digest = dest.put_manifest(built.manifest, mt.DOCKER_MANIFEST, tag)
+    digest = dest.put_manifest(built.manifest, built.media_type, tag)
     if digest != built.digest:
         raise ReleaseError(
             f"{dest.display} returned digest {digest} for the release manifest, expected {built.digest}"

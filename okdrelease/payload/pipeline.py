@@ -115,6 +115,7 @@ def select_sink(plan: Plan, inputs: Inputs, draft: ReleaseDraft) -> Sink:
         keep_manifest_list=options.keep_manifest_list,
         dry_run=options.dry_run or not options.to_image,
         source_layer=inputs.source_layer,
+        manifest_format=options.manifest_format,
     )
 
 

@@ -12,6 +12,7 @@ import attrs
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat.semver import SemverError
 from okdrelease.gocompat.semver import parse as parse_semver
+from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.platform import KEEP_LIST_PLATFORM, PlatformSelector, compile_filter
 from okdrelease.openshift.metadata import parse_metadata_flag
 from okdrelease.openshift.versions import parse_component_versions
@@ -52,6 +53,8 @@ class NewOptions:
     next: tuple[str, ...] | None = None
     metadata: str = ""
     keep_manifest_list: bool = False
+    #: --format oci|v2s2 of the release image (None: OCI in a layout, oc's Docker schema 2 in a registry).
+    manifest_format: ManifestFormat | None = None
     allow_missing_images: bool = False
     skip_manifest_check: bool = False
     include: tuple[str, ...] = ()

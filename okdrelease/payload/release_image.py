@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
+from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
@@ -59,6 +60,7 @@ class _Builder:
     name: str
     created: str
     layer: release_image.PayloadLayer
+    fmt: ManifestFormat | None
 
     def one(self, manifest: Manifest, base_digest: str) -> release_image.BuiltImage:
         config = self.resolver.config(self.base, manifest.config)
@@ -69,6 +71,7 @@ class _Builder:
             release_name=self.name,
             created=self.created,
             payload=self.layer,
+            fmt=self.fmt,
         )
 
     def child(self, digest: str) -> Manifest:
@@ -85,7 +88,7 @@ class _Builder:
             image = self.one(child, child.digest)
             children[desc.digest] = (image.digest, len(image.manifest))
             built.append(image)
-        list_bytes, list_type = release_image.release_list(top, children)
+        list_bytes, list_type = release_image.release_list(top, children, self.fmt)
         return BuiltRelease(
             sha256_digest(list_bytes), self.base, self.layer, tuple(built), list_bytes, list_type
         )
@@ -107,10 +110,14 @@ def build_release_image(
     created: str,
     layer: release_image.PayloadLayer,
     to_text: str,
+    fmt: ManifestFormat | None = None,
 ) -> BuiltRelease:
-    """Read the base image (every manifest and config verified) and compute the release image on it."""
+    """Read the base image (every manifest and config verified) and compute the release image on it.
+
+    ``fmt``: the manifest format (None: oc's Docker schema 2, base layer media types kept).
+    """
     base_repo, top = _read_base(resolver, base_spec)
-    builder = _Builder(resolver, base_repo, base_spec, name, created, layer)
+    builder = _Builder(resolver, base_repo, base_spec, name, created, layer, fmt)
     try:
         if isinstance(top, Index) and keep_manifest_list:
             return builder.keep_list(top)

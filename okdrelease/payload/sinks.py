@@ -19,6 +19,7 @@ import attrs
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.gocompat.gotar import go_unix_nano
 from okdrelease.gocompat.gotime import parse_seconds
+from okdrelease.oci.convert import ManifestFormat
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
 from okdrelease.payload.context import Run
@@ -26,7 +27,7 @@ from okdrelease.payload.operators import Payload
 from okdrelease.payload.release_image import base_pullspec, build_release_image, push_release
 from okdrelease.payload.resolve import ManifestFile
 from okdrelease.payload.safepath import SafeDir, check_component
-from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
+from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
 
 __all__ = ["Delivery", "DirSink", "FileSink", "ImageSink", "ReleaseTarget", "Sink", "write_work_dir"]
 
@@ -139,6 +140,21 @@ class ReleaseTarget:
             return cls(text, location, location.ref.tag or given_name)
         return cls(text, location, location.refname or name or None)
 
+    def manifest_format(self, asked: ManifestFormat | None) -> ManifestFormat | None:
+        """``--format``, else OCI for a layout (what skopeo and umoci read), else oc's (None) for a registry."""
+        if asked is not None:
+            return asked
+        return "oci" if isinstance(self.location, LayoutLocation) else None
+
+    def format_warning(self, fmt: ManifestFormat | None) -> str | None:
+        """A warning when Docker media types go into an OCI layout (skopeo 1.9 and umoci skip such entries)."""
+        if fmt == "v2s2" and isinstance(self.location, LayoutLocation):
+            return (
+                f"warning: {self.text} is an OCI layout holding Docker schema 2 media types: "
+                "skopeo and umoci cannot open it; --format oci writes one they can"
+            )
+        return None
+
 
 @attrs.frozen
 class ImageSink:
@@ -154,11 +170,14 @@ class ImageSink:
     dry_run: bool
     #: --from-release: the input's payload layer, reused when the rebuilt tar is the same.
     source_layer: release_image.SourceLayer | None = None
+    #: --format: None is OCI for a layout, oc's Docker schema 2 for a registry.
+    manifest_format: ManifestFormat | None = None
 
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Compute the release image; push it unless this is a dry run."""
         target = ReleaseTarget.parse(self.to_image, given_name=self.given_name, name=self.name)
         layer = release_image.payload_layer(payload.tar, self.source_layer)
+        fmt = target.manifest_format(self.manifest_format)
         built = build_release_image(
             run.resolver,
             base_pullspec(payload.stream, self.base_image, self.base_tag),
@@ -167,6 +186,7 @@ class ImageSink:
             created=self.created,
             layer=layer,
             to_text=target.text,
+            fmt=fmt,
         )
         if self.dry_run:
             return Delivery(digest=built.digest, diff_id=layer.diff_id)
@@ -177,6 +197,9 @@ class ImageSink:
             raise
         except OkdReleaseError as err:
             raise ReleaseError(f"failed to push image {target.text}: {err}") from err
+        warning = target.format_warning(fmt)
+        if warning:
+            run.reporter.warn(warning)
         run.emit(f"info: Pushed to {target.text}")
         return Delivery(digest=built.digest, to_image=target.text, diff_id=layer.diff_id)
 

@@ -3,6 +3,8 @@
 Blobs go first, in parallel: each is skipped when the destination has it, mounted when source and
 destination share a registry, else streamed from source to destination (no temporary files).
 Manifests are then pushed byte-exact, children before their index, and the tag is written last.
+With a manifest format asked for (``--format oci|v2s2``), manifests in the other format are
+rewritten into it (their digests change; blobs never do).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import attrs
 
 from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdReleaseError, UsageError
 from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.convert import ManifestFormat, convert, format_of
 from okdrelease.oci.layers import RawReader
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
@@ -178,6 +181,33 @@ def copy_blobs(
     return {digest: future.result() for future, digest in futures.items()}
 
 
+def _converted(order: list[AnyManifest], fmt: ManifestFormat | None) -> list[AnyManifest]:
+    """``order`` (children first) in ``fmt``: each list rewritten over its converted children."""
+    if fmt is None:
+        return order
+    children: dict[str, tuple[str, int, str]] = {}
+    out: list[AnyManifest] = []
+    for manifest in order:
+        new = convert(manifest, fmt, children if isinstance(manifest, Index) else None)
+        children[manifest.digest] = (new.digest, len(new.raw), new.media_type)
+        out.append(new)
+    return out
+
+
+def layout_format_warning(dst_repo: Repository, manifests: Iterable[AnyManifest]) -> str | None:
+    """A warning when Docker schema 2 manifests are written into an OCI layout (skopeo and umoci skip them)."""
+    from okdrelease.transport.layout import LayoutRepository
+
+    if not isinstance(dst_repo, LayoutRepository):
+        return None
+    if not any(format_of(m.media_type) == "v2s2" for m in manifests):
+        return None
+    return (
+        f"warning: {dst_repo.display} now holds Docker schema 2 manifests, which skopeo and umoci cannot "
+        "open in an OCI layout; --format oci converts them (their digests change)"
+    )
+
+
 def copy_image(
     src_repo: Repository,
     src_reference: str,
@@ -189,16 +219,22 @@ def copy_image(
     workers: int | None = None,
     policy: RetryPolicy | None = None,
     outcomes: dict[str, str] | None = None,
+    manifest_format: ManifestFormat | None = None,
+    warnings: list[str] | None = None,
 ) -> str:
     """Copy one image or a whole index from ``src_reference`` to ``dst_tag`` (None: by digest); return its digest.
 
-    ``outcomes``, when given, receives blob digest → what ``copy_blob`` did.
+    ``outcomes``, when given, receives blob digest → what ``copy_blob`` did. ``manifest_format``
+    converts the manifests (None: byte-exact); ``warnings`` receives what the destination's
+    readers would need (a format).
     """
     emit = progress or (lambda _line: None)
     top = src_repo.get_manifest(src_reference)
     order: list[AnyManifest] = []
     blobs: dict[str, Descriptor] = {}
     top = _collect(src_repo, top, all_platforms, order, blobs)
+    order = _converted(order, manifest_format)  # before anything is written: a refusal leaves nothing
+    top = order[-1]
     log.info(
         "copying %s@%s to %s (%d manifests, %d blobs)",
         src_repo.display,
@@ -210,6 +246,9 @@ def copy_image(
     done = copy_blobs(src_repo, dst_repo, blobs.values(), progress=progress, workers=workers, policy=policy)
     if outcomes is not None:
         outcomes.update(done)
+    warning = layout_format_warning(dst_repo, order)
+    if warning and warnings is not None and warning not in warnings:
+        warnings.append(warning)
     for manifest in order:
         tag = dst_tag if manifest is top else None
         emit(f"Writing manifest {_short(manifest.digest)} to {dst_repo.display}" + (f":{tag}" if tag else ""))
@@ -230,6 +269,8 @@ def copy_all(
     progress: Progress | None = None,
     workers: int | None = None,
     policy: RetryPolicy | None = None,
+    manifest_format: ManifestFormat | None = None,
+    warnings: list[str] | None = None,
 ) -> dict[str, str]:
     """Copy every tag (layout ref name) of ``src_repo`` to the same tag in ``dst_repo``; return tag → digest."""
     names = list(tags) if tags is not None else src_repo.list_tags()
@@ -245,6 +286,8 @@ def copy_all(
             progress=progress,
             workers=workers,
             policy=policy,
+            manifest_format=manifest_format,
+            warnings=warnings,
         )
         for name in names
     }
@@ -264,6 +307,8 @@ class CopyResult:
 
     images: tuple[CopiedImage, ...]
     whole_layout: bool
+    #: What the destination's readers would need (``warning: …`` lines), e.g. a manifest format.
+    warnings: tuple[str, ...] = ()
 
 
 def copy_location(
@@ -273,12 +318,14 @@ def copy_location(
     source: Transport,
     destination: Transport,
     progress: Progress | None = None,
+    manifest_format: ManifestFormat | None = None,
 ) -> CopyResult:
     """Copy ``src`` to ``dst`` (skopeo-like): one image, or every ref name of ``oci:DIR`` to ``oci:DIR``/a repository.
 
     ``source`` and ``destination`` may be the same transport; they differ when each side has its
-    own credentials or TLS settings.
+    own credentials or TLS settings. ``manifest_format`` converts manifests (digests change).
     """
+    warnings: list[str] = []
     policy = source.options.retry_policy
     src_repo, src_ref = source.open(src)
     dst_repo, dst_ref = destination.open(dst, create=True)
@@ -286,14 +333,32 @@ def copy_location(
         names = src_repo.list_tags()
         if isinstance(dst, RegistryLocation):
             _check_tags(src, dst, names)
-        results = copy_all(src_repo, dst_repo, tags=names, progress=progress, policy=policy)
-        return CopyResult(tuple(CopiedImage(tag, digest) for tag, digest in results.items()), True)
+        results = copy_all(
+            src_repo,
+            dst_repo,
+            tags=names,
+            progress=progress,
+            policy=policy,
+            manifest_format=manifest_format,
+            warnings=warnings,
+        )
+        images = tuple(CopiedImage(tag, digest) for tag, digest in results.items())
+        return CopyResult(images, True, tuple(warnings))
     src_ref = default_reference(src, src_repo, src_ref)
     dst_tag, dst_digest = _destination_tag(dst, dst_ref, src_ref)
-    digest = copy_image(src_repo, src_ref, dst_repo, dst_tag, progress=progress, policy=policy)
+    digest = copy_image(
+        src_repo,
+        src_ref,
+        dst_repo,
+        dst_tag,
+        progress=progress,
+        policy=policy,
+        manifest_format=manifest_format,
+        warnings=warnings,
+    )
     if dst_digest and dst_digest != digest:
         raise OkdReleaseError(f"{dst} names digest {dst_digest}, but the copied image is {digest}")
-    return CopyResult((CopiedImage(dst_tag, digest),), False)
+    return CopyResult((CopiedImage(dst_tag, digest),), False, tuple(warnings))
 
 
 def _whole_layout(location: ImageLocation) -> bool:
