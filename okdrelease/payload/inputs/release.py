@@ -72,7 +72,8 @@ def _load(resolved: ResolvedImage, plan: Plan) -> Inputs:
         inherited_metadata=metadata.metadata,
         inherited_previous=tuple(metadata.previous or ()),
         inherited_next=tuple(metadata.next or ()),
-        from_release_digest=resolved.digest,
+        # A release index rebuilt with --keep-manifest-list reproduces the index, not its entry (Q36).
+        from_release_digest=(plan.options.keep_manifest_list and resolved.list_digest) or resolved.digest,
         canonical_created=stream.creation_timestamp,
         source_layer=_top_layer(resolved),
     )
@@ -102,6 +103,30 @@ def _base_tag(stream: ImageStream, base_digest: str) -> str | None:
     return None
 
 
+def _base_list_tag(stream: ImageStream, base_digest: str, base_tag: str, run: Run) -> str | None:
+    """Q7 fixed for a multi-arch release: the base tag's image when it is a list with an entry ``base_digest``.
+
+    An entry of a release index records its own architecture's base image digest, which no tag
+    names (the tags name the lists); the base tag's list holding that entry is the base.
+    """
+    from okdrelease.oci.model import Index
+    from okdrelease.payload.resolve import open_pullspec
+
+    spec = next(
+        (t.from_name for t in stream.tags if t.name == base_tag and t.from_kind == "DockerImage"), None
+    )
+    if not spec:
+        return None
+    try:
+        repo, reference = open_pullspec(run.transport, spec)
+        top = repo.get_manifest(reference)
+    except OkdReleaseError:
+        return None  # not readable here: oc's fallback (and its warning) applies
+    if isinstance(top, Index) and any(d.digest == base_digest for d in top.manifests):
+        return spec
+    return None
+
+
 def _with_base(inputs: Inputs, resolved: ResolvedImage, plan: Plan, run: Run) -> Inputs:
     """Find the base image among the release's tags (or fall back to the release itself, Q7)."""
     base_digest = resolved.labels.get(BASE_DIGEST_LABEL, "")
@@ -115,6 +140,9 @@ def _with_base(inputs: Inputs, resolved: ResolvedImage, plan: Plan, run: Run) ->
             "unable to find an image within the release that matches the base image manifest "
             f'"{base_digest}", please specify --to-image-base'
         )
+    listed = _base_list_tag(inputs.stream, base_digest, plan.options.to_image_base_tag, run)
+    if listed is not None:
+        return attrs.evolve(inputs, to_image_base=listed)
     run.emit(QUIRK_Q7_WARNING)
     return attrs.evolve(inputs, to_image_base=plan.options.from_release, base_from_release=True)
 
