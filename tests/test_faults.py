@@ -398,9 +398,12 @@ def test_info_permanent_fault_is_one_clear_line(
 
 @pytest.fixture(scope="module")
 def release_digest(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The digest ``new`` gives the sample release (built into a layout, no registry involved)."""
+    """The digest ``new`` gives the sample release (built into a layout, no registry involved).
+
+    ``--format v2s2``: what a registry gets by default (a layout's default is OCI).
+    """
     out = tmp_path_factory.mktemp("reference-release")
-    assert main([*new_args(f"oci:{out}:{RELEASE}"), "-q"]) == 0
+    assert main([*new_args(f"oci:{out}:{RELEASE}"), "--format", "v2s2", "-q"]) == 0
     return LayoutRepository(out).resolve(RELEASE).digest
 
 

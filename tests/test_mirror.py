@@ -326,6 +326,16 @@ def test_mirror_to_dir_and_back_to_a_registry(scene: Scene, capsys: pytest.Captu
     assert code == 0, err
     assert f"okdrelease copy oci:{out_dir} REGISTRY/REPOSITORY" in out
     assert "ImageDigestMirrorSet" not in out
+    # The release (Docker schema 2, kept byte for byte) is named on stderr as what skopeo and umoci
+    # cannot open in the layout, once; the components (OCI) they open.
+    assert err.count("skopeo and umoci cannot open") == 1
+    inspected = subprocess.run(
+        ["skopeo", "inspect", f"oci:{out_dir}:{NAME}-x86_64-branding"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(inspected.stdout)["Digest"] == release_tags(capsys, scene.okd_release)["branding"]
     index = json.loads((out_dir / "index.json").read_text())
     refs = {d["annotations"]["org.opencontainers.image.ref.name"]: d["digest"] for d in index["manifests"]}
     assert refs[f"{NAME}-x86_64"] == scene.okd_digest

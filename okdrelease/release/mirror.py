@@ -442,7 +442,13 @@ def copy_mapping(
     source, reference = _source_repository(transport, plan, mapping)
     outcomes: dict[str, str] = {}
     policy = transport.options.retry_policy
-    digest = copy_image(source, reference, destination, tag, workers=1, policy=policy, outcomes=outcomes)
+    # Byte for byte (signatures stay valid); the release's own manifest says when a layout's readers balk.
+    warnings: list[str] = []
+    digest = copy_image(
+        source, reference, destination, tag, workers=1, policy=policy, outcomes=outcomes, warnings=warnings
+    )
+    for warning in warnings if not mapping.name else []:
+        progress(warning)
     if digest != mapping.digest:
         raise OkdReleaseError(f"{mapping.source} was copied as {digest}, not {mapping.digest}")
     counts: dict[str, int] = {}
