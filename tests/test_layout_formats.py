@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from imagegen import DOCKER, OCI, make_image, make_index
 from registry_rig import RegistryInfo, RepoNamer
+from test_new_release import NAME, sample_args  # the README's first command is sample_args(oci:…)
 
 from okdrelease.cli import main
 from okdrelease.errors import OkdReleaseError
@@ -25,21 +26,6 @@ from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Manifest, parse_manifest
 from okdrelease.transport.layout import LayoutRepository
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "testdata" / "sample-payload"
-NAME = "4.16.0-okd.sample"
-#: The README's first command, less its --to-image.
-README_NEW = [
-    "new",
-    "--from-oci-layout",
-    str(SAMPLE),
-    "--layout-repository",
-    "quay.io/okd/scos-content",
-    "--name",
-    NAME,
-    "--created",
-    "2024-05-01T00:00:00Z",
-]
 LAYOUT_WARNING = "skopeo and umoci cannot open"
 
 
@@ -88,7 +74,7 @@ def test_readme_first_command_writes_a_layout_skopeo_and_umoci_open(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     layout = tmp_path / "okd-release"
-    assert main([*README_NEW, "--to-image", f"oci:{layout}:{NAME}"]) == 0
+    assert main(sample_args(f"oci:{layout}:{NAME}")) == 0
     captured = capsys.readouterr()
     digest, name, created = captured.out.split()
     assert (name, created) == (NAME, "2024-05-01T00:00:00Z")
@@ -105,20 +91,20 @@ def test_v2s2_layout_is_the_registry_release_and_warns(
 ) -> None:
     """A registry gets oc's Docker schema 2 by default; --format v2s2 puts the same bytes into a layout."""
     target = f"{registry_http.host}/{unique_repo()}:{NAME}"
-    assert main([*README_NEW, "--insecure", "--to-image", target]) == 0
+    assert main(sample_args(target, "--insecure")) == 0
     registry_digest = capsys.readouterr().out.split()[0]
     layout = tmp_path / "v2s2"
-    assert main([*README_NEW, "--format", "v2s2", "--to-image", f"oci:{layout}:{NAME}"]) == 0
+    assert main(sample_args(f"oci:{layout}:{NAME}", "--format", "v2s2")) == 0
     captured = capsys.readouterr()
     assert captured.out.split()[0] == registry_digest
     assert LAYOUT_WARNING in captured.err
     entry = index_entry(layout, NAME)
     assert (entry["mediaType"], entry["digest"]) == (mt.DOCKER_MANIFEST, registry_digest)
     # --format oci into the registry: the OCI release the layout gets by default.
-    assert main([*README_NEW, "--insecure", "--format", "oci", "--to-image", target]) == 0
+    assert main(sample_args(target, "--insecure", "--format", "oci")) == 0
     oci_digest = capsys.readouterr().out.split()[0]
     default_layout = tmp_path / "default"
-    assert main([*README_NEW, "--to-image", f"oci:{default_layout}:{NAME}"]) == 0
+    assert main(sample_args(f"oci:{default_layout}:{NAME}")) == 0
     assert capsys.readouterr().out.split()[0] == oci_digest != registry_digest
 
 
