@@ -245,7 +245,7 @@ def test_readme_command_assembles_a_stable_release(
     assert list(release) == [NAME]
     assert release[NAME]["digest"] == first
     manifest, config = manifest_and_config(out, first)
-    assert manifest["mediaType"] == DOCKER_MANIFEST
+    assert manifest["mediaType"] == OCI_MANIFEST  # an OCI layout gets OCI media types by default
     sample = entries(SAMPLE)
     cvo_manifest, _ = manifest_and_config(SAMPLE, sample["cluster-version-operator"]["digest"])
     assert [layer["digest"] for layer in manifest["layers"][:-1]] == [
@@ -287,9 +287,9 @@ def test_release_from_layout_copied_to_registry_equals_direct_push_and_skopeo_re
     registry_http: RegistryInfo,
     unique_repo: Any,
 ) -> None:
-    """skopeo cannot read Docker-typed layout entries, so the release goes through a registry."""
+    """A layout written in the registry's format (``--format v2s2``), copied to a registry, is the direct push."""
     monkeypatch.chdir(ROOT)
-    in_layout, _ = run_readme(f"oci:{tmp_path / 'release'}:{NAME}", capsys)
+    in_layout, _ = run_readme(f"oci:{tmp_path / 'release'}:{NAME}", capsys, "--format", "v2s2")
     copied = f"{registry_http.host}/{unique_repo('sample')}:{NAME}"
     assert cli.main(["copy", "--dest-tls-verify=false", f"oci:{tmp_path / 'release'}:{NAME}", copied]) == 0
     capsys.readouterr()
