@@ -266,3 +266,41 @@ def test_layout_components_and_json_output_are_refused(
     assert capsys.readouterr().err.endswith(
         "error: --verify-components checks component images; -o json prints the stream without reading them\n"
     )
+
+
+def test_sigstore_signed_components_are_read_from_their_repository(
+    signed: Signed, capsys: pytest.CaptureFixture[str], unique_repo: Any, registry_http: RegistryInfo
+) -> None:
+    """sigstoreSigned: cosign ``.sig`` attachments in the component's repository (registries.d
+    use-sigstore-attachments); the component without one is refused, then passes once signed."""
+    from okdrelease.sign import cosign
+    from okdrelease.sign.api import sign_release_cosign
+
+    key = cosign.generate_private_key()
+    # cosign signs the bare repository name, which containers/image's default signedIdentity
+    # (matchRepoDigestOrExact) refuses: policies for cosign signatures say matchRepository.
+    requirement = {
+        "type": "sigstoreSigned",
+        "keyData": base64.b64encode(cosign.public_key_pem(key)).decode(),
+        "signedIdentity": {"type": "matchRepository"},
+    }
+    document = {"default": [{"type": "reject"}], "transports": {"docker": {signed.repository: [requirement]}}}
+    signed.policy.write_text(json.dumps(document))
+    (signed.registries_d / "okd.yaml").write_text(
+        f"docker:\n  {signed.repository}:\n    use-sigstore-attachments: true\n"
+    )
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
+        repo, _ = transport.open(signed.repository)
+        sign_release_cosign(repo, f"{signed.repository}@{signed.digests['cluster-version-operator']}", key)
+        destination = f"{registry_http.host}/{unique_repo('release')}"
+        assert cli.main(_new(signed, f"{destination}:{NAME}")) == 1
+        assert capsys.readouterr().err == (
+            f'error: component "cli" refused: docker://{signed.repository}@{signed.digests["cli"]}: '
+            f'rejected by policy transports.docker["{signed.repository}"]: '
+            "A signature was required, but no signature exists\n"
+        )
+        assert _tags(destination) == []
+        sign_release_cosign(repo, f"{signed.repository}@{signed.digests['cli']}", key)
+    assert cli.main(_new(signed, f"{destination}:{NAME}")) == 0
+    capsys.readouterr()
+    assert _tags(destination) == [NAME]
