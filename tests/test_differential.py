@@ -146,3 +146,22 @@ def test_refused_unicode_escapes_as_oc(session: Session, case_id: int, data: byt
     report = run_scenario(session, cases.refused_manifest(case_id, data), CHECKS)
     _assert_same(report)
     assert report.oc_code == 1
+
+
+@pytest.mark.parametrize(
+    ("case_id", "name", "output", "code"),
+    [
+        (900071, "4.16.0", ("--to-image", "{registry}/{out_repo}:rel"), 0),
+        (900072, "4.16.0", ("--to-file", "-"), 0),
+        (900073, "4.16.0-rc.1+build.5", ("--to-dir", "{out}/dir"), 1),
+    ],
+    ids=["push", "to-file-stdout", "invalid-mirror-tags"],
+)
+def test_mirror_as_oc_up_to_q9(
+    session: Session, case_id: int, name: str, output: tuple[str, ...], code: int
+) -> None:
+    """--mirror: same release and messages as oc once its stdout report is set aside (Q9, asserted)."""
+    report = run_scenario(session, cases.mirror(case_id, name, output), CHECKS)
+    _assert_same(report)
+    assert report.oc_code == code
+    assert report.applied["Q9"] == 1

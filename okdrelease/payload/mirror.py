@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, TagReference
@@ -28,6 +29,20 @@ def _mirror_plan(stream: ImageStream, release_name: str) -> list[tuple[TagRefere
     return plan
 
 
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def _check_tags(
+    plan: list[tuple[TagReference, ImageReference, str]], target: ImageReference, run: Run
+) -> None:
+    """Refuse destination tags a registry cannot hold (a release name with ``+build``), as oc reports them."""
+    bad = [dest_tag for _tag, _ref, dest_tag in plan if not _TAG.fullmatch(dest_tag)]
+    for dest_tag in bad:
+        run.emit(f"error: unable to push manifest to {target.name}:{dest_tag}: invalid tag format")
+    if bad:
+        raise ReleaseError("one or more errors occurred while uploading images")
+
+
 def mirror_release_images(
     stream: ImageStream, mirror: str, run: Run, release_name: str, *, dry_run: bool
 ) -> ImageStream:
@@ -49,6 +64,8 @@ def mirror_release_images(
         run.emit("warning: Release image contains no image references - is this a valid release?")
         return result
     run.emit(f"info: Mirroring {len(plan)} images to {mirror} ...")
+    if not dry_run:
+        _check_tags(plan, target, run)
     dest, _ = run.transport.open(parse_location(mirror), create=True)
 
     def one(item: tuple[TagReference, ImageReference, str]) -> str:

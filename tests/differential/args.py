@@ -174,6 +174,8 @@ def draw_command(d: _Draft, operators: list[str], components: list[str]) -> tupl
             args.append("--reference-mode=source")
         elif rng.random() < 0.5:
             args.append("--reference-mode=public")
+        if public and d.chance(0.25, "mirror"):
+            args += ["--mirror", "{registry}/{out_repo}-m"]
         args += _mappings(d, tags, False)
     elif mode == "mappings":
         mappings = _mappings(d, tags, True)

@@ -134,3 +134,22 @@ def refused_manifest(case_id: int, data: bytes) -> Scenario:
     files = (InputFile("is.json", _stream(digests)),)
     args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--to-dir", "{out}/dir")
     return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-check"}))
+
+
+def mirror(case_id: int, name: str, output: tuple[str, ...]) -> Scenario:
+    """``--mirror`` from a public image stream: oc's report on stdout is Q9; a ``+build`` name makes invalid tags."""
+    specs, digests = _images((1_700_000_000,))
+    stream = json.loads(_stream(digests))
+    stream["status"] = {"publicDockerImageRepository": "{registry}/{repo}"}
+    files = (InputFile("is.json", json.dumps(stream).encode()),)
+    args = (
+        "--insecure",
+        "-f",
+        "{work}/is.json",
+        "--name",
+        name,
+        "--mirror",
+        "{registry}/{out_repo}-m",
+        *output,
+    )
+    return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-mirror"}))

@@ -20,6 +20,13 @@ counted in the report, never silently:
   set of ``info: Loading`` lines before the error ends the process (Appendix C: no fixed order).
   When both tools fail, those lines are left out of the stderr comparison; every other line,
   the error included, must be identical.
+* ``Q9``: with ``--mirror`` oc writes the mirrored images and a ``Success / Update image / Mirror
+  prefix`` block on stdout before the result line, and its mirror plan and timings on stderr;
+  okdrelease prints only the result line on stdout and a short report on stderr (and, pruning
+  first, may mirror fewer images: the count is masked when okdrelease's is not larger). Asserted: the
+  result lines match, oc's ``Update image`` and ``Mirror prefix`` values are in okdrelease's
+  report, and every line outside the two reports is identical. The release (whose pull specs
+  name each side's mirror repository, of equal length) is compared with the repositories swapped.
 * ``Q7-WARNING``: ``--from-release --keep-manifest-list`` with no image matching the base digest
   keeps the old release as base like oc, and okdrelease says so in one extra ``warning:`` line.
 """
@@ -32,7 +39,6 @@ import json
 import re
 import tarfile
 from collections import Counter
-from collections.abc import Callable
 
 import attrs
 
@@ -72,6 +78,80 @@ def oc_dry_run_list(c: Comparison, oc: Outcome, py: Outcome) -> bool:
 
 
 Q7_LINE = "warning: no image in the release matches its base image digest; the input release is the base"
+
+
+Q9 = "Q9"
+_OC_MIRROR_NOISE = (
+    "warning: No release authenticity verification is configured",
+    "warning: An image was retrieved that failed verification",
+    "info: Planning completed in ",
+    "info: Mirroring completed in ",
+)
+
+
+def q9_mirror(
+    c: Comparison, oc: tuple[str, str], py: tuple[str, str]
+) -> tuple[tuple[str, str], tuple[str, str]]:
+    """Q9: (stdout, stderr) of both sides with their mirror reports taken out and checked."""
+    c.applied[Q9] += 1
+    oc_out = [line for line in oc[0].split("\n") if line]
+    report = {
+        k: v
+        for k, _, v in (
+            line.partition(":  ") if line.startswith("Update image:") else line.partition(": ")
+            for line in oc_out
+        )
+        if v
+    }
+    ours = {
+        line.removeprefix("info: ").partition(": ")[0]: line.partition(": ")[2].partition(": ")[2].strip()
+        for line in py[1].split("\n")
+        if line.startswith(("info: Update image:", "info: Mirror prefix:"))
+    }
+    for key in ("Update image", "Mirror prefix"):
+        if report.get(key, "").strip() != ours.get(key, ""):
+            c.add("new:q9", f"{key}: oc {report.get(key)!r}, okdrelease {ours.get(key)!r}")
+    last = oc_out[-1].split(" ") if oc_out else []
+    oc_result = oc_out[-1] + "\n" if len(last) == 3 and last[0].startswith(("sha256:", "<release")) else ""
+    oc_err: list[str] = []
+    in_plan = False
+    for line in oc[1].split("\n"):
+        if line.startswith(_OC_MIRROR_NOISE):
+            continue
+        if line.startswith("info: Mirroring ") and " images to " in line:
+            in_plan = True
+            oc_err.append(line)
+            continue
+        if in_plan and not line.startswith(("info: ", "warning: ", "error: ")):
+            continue
+        oc_err.append(line)
+    py_err = [
+        line
+        for line in py[1].split("\n")
+        if not line.startswith(("info: mirrored ", "info: Update image:", "info: Mirror prefix:"))
+    ]
+    # okdrelease prunes before mirroring (README, performance): it may copy fewer images than oc.
+    counts = [_mirror_count(lines) for lines in (oc_err, py_err)]
+    if counts[0] is not None and counts[1] is not None and counts[1] <= counts[0]:
+        oc_err = [_MIRRORING.sub("info: Mirroring <n> images", line) for line in oc_err]
+        py_err = [_MIRRORING.sub("info: Mirroring <n> images", line) for line in py_err]
+    return (oc_result, "\n".join(oc_err).rstrip("\n")), (py[0], "\n".join(py_err).rstrip("\n"))
+
+
+_MIRRORING = re.compile(r"^info: Mirroring \d+ images")
+
+
+def _mirror_count(lines: list[str]) -> int | None:
+    for line in lines:
+        match = re.match(r"info: Mirroring (\d+) images", line)
+        if match:
+            return int(match.group(1))
+    return None
+
+
+def swap_repo(data: bytes, py_repo: str, oc_repo: str) -> bytes:
+    """Q9: okdrelease's output with its mirror repository named as oc's (same length, so tar headers hold)."""
+    return data.replace(py_repo.encode(), oc_repo.encode())
 
 
 def drop_q7_warning(c: Comparison, stderr: str) -> str:
@@ -115,6 +195,10 @@ def text_diff(oc: str, py: str, limit: int = 30) -> str:
     return "\n".join(lines)
 
 
+#: Lines oc prints from parallel workers, in no fixed order: sorted within each run of them.
+_PARALLEL = ("info: Loading ", "error: unable to push manifest to ")
+
+
 def normalise_messages(text: str, ph: Placeholders, digest: str | None) -> str:
     """Messages with the side's paths, repositories and (GZIP) release digest replaced; ``info: Loading`` sorted."""
     text = text.replace(str(ph.out), "{out}").replace(str(ph.work), "{work}")
@@ -125,7 +209,7 @@ def normalise_messages(text: str, ph: Placeholders, digest: str | None) -> str:
     out: list[str] = []
     block: list[str] = []
     for line in lines:
-        if line.startswith("info: Loading "):
+        if line.startswith(_PARALLEL):
             block.append(line)
             continue
         out += sorted(block) + [line]
@@ -134,9 +218,10 @@ def normalise_messages(text: str, ph: Placeholders, digest: str | None) -> str:
 
 
 def printed_digest(outcome: Outcome) -> str | None:
-    """The digest on the ``<digest> <name> <created>`` stdout line, if any."""
-    first = outcome.proc.stdout.split(b" ", 1)[0]
-    return first.decode() if first.startswith(b"sha256:") else None
+    """The digest on the ``<digest> <name> <created>`` stdout line (the last line), if any."""
+    lines = outcome.proc.stdout.strip().split(b"\n")
+    parts = lines[-1].split(b" ") if lines else []
+    return parts[0].decode() if len(parts) == 3 and parts[0].startswith(b"sha256:") else None
 
 
 def tar_entries(tar: bytes) -> list[tuple[str, str, int, int, int, bytes]]:
@@ -275,6 +360,40 @@ def compare_signature(c: Comparison, oc: Outcome, py: Outcome) -> None:
     c.text("new:signature", json.dumps(docs[0], indent=1), json.dumps(docs[1], indent=1))
 
 
+def swapped_diff_ids(release: Release, py_repo: str, oc_repo: str) -> dict[str, str]:
+    """Q9: the payload diff ID of each image before and after renaming the mirror repository."""
+    from .images import sha256
+
+    out = {}
+    for _manifest, _config, layer in release.children:
+        if layer:
+            out[sha256(layer)] = sha256(swap_repo(layer, py_repo, oc_repo))
+    return out
+
+
+def _replace_all(data: bytes, renamed: dict[str, str]) -> bytes:
+    for old, new in renamed.items():
+        data = data.replace(old.encode(), new.encode())
+    return data
+
+
+def _swapped(py: Outcome, py_repo: str, oc_repo: str) -> Outcome:
+    """Q9: okdrelease's outputs with its mirror repository renamed to oc's."""
+    release = py.release
+    if release is not None:
+        renamed = swapped_diff_ids(release, py_repo, oc_repo)
+        children = tuple(
+            (m, _replace_all(cfg, renamed), swap_repo(layer, py_repo, oc_repo))
+            for m, cfg, layer in release.children
+        )
+        release = attrs.evolve(release, children=children)
+    to_dir = None
+    if py.to_dir is not None:
+        to_dir = {n: (m, t, swap_repo(d, py_repo, oc_repo)) for n, (m, t, d) in py.to_dir.items()}
+    to_file = py.to_file and (py.to_file[0], py.to_file[1], swap_repo(py.to_file[2], py_repo, oc_repo))
+    return attrs.evolve(py, release=release, to_dir=to_dir, to_file=to_file)
+
+
 def compare_outcomes(
     oc: Outcome, py: Outcome, ph_oc: Placeholders, ph_py: Placeholders, canonical: bool
 ) -> Comparison:
@@ -289,15 +408,19 @@ def compare_outcomes(
     if not exact and digests[0]:
         c.applied[GZIP] += 1
     binary = oc.proc.stdout[:2] == b"\x1f\x8b" or py.proc.stdout[:2] == b"\x1f\x8b"
-    if not binary:
-        norm: Callable[[Outcome, Placeholders, str | None], str] = lambda o, p, d: normalise_messages(  # noqa: E731
-            o.proc.stdout.decode("utf-8", "replace"), p, d
-        )
-        c.text("new:stdout", norm(oc, ph_oc, digests[0]), norm(py, ph_py, digests[1]))
+    outs = [
+        "" if binary else normalise_messages(o.proc.stdout.decode("utf-8", "replace"), p, d)
+        for o, p, d in ((oc, ph_oc, digests[0]), (py, ph_py, digests[1]))
+    ]
     errors = (
         normalise_messages(oc.proc.stderr, ph_oc, digests[0]),
         normalise_messages(drop_q7_warning(c, py.proc.stderr), ph_py, digests[1]),
     )
+    if "--mirror" in oc.proc.argv and "info: Mirroring " in oc.proc.stderr:
+        (outs[0], oc_err), (outs[1], py_err) = q9_mirror(c, (outs[0], errors[0]), (outs[1], errors[1]))
+        errors = (oc_err, py_err)
+        py = _swapped(py, ph_py.out_repo, ph_oc.out_repo)
+    c.text("new:stdout", outs[0], outs[1])
     if oc.proc.code != 0 and py.proc.code != 0:
         errors = drop_racing_loads(c, *errors)
     c.text("new:stderr", *errors)

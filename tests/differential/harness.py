@@ -15,7 +15,16 @@ from pathlib import Path
 
 import attrs
 
-from .compare import Comparison, Difference, compare_files, compare_outcomes, q6_check, text_diff
+from .compare import (
+    Comparison,
+    Difference,
+    compare_files,
+    compare_outcomes,
+    q6_check,
+    swap_repo,
+    swapped_diff_ids,
+    text_diff,
+)
 from .runner import Outcome, Placeholders, Session, collect, created_of, placeholders, prepare
 from .scenario import Scenario, generate
 
@@ -147,6 +156,9 @@ def readers(
         py_info = session.run(session.oc_cmd("adm", "release", "info", "--insecure", "-o", "json", py_ref))
         a = _info_json(session, oc, oc_info.stdout.decode("utf-8", "replace"))
         b = _info_json(session, py, py_info.stdout.decode("utf-8", "replace"))
+        if "--mirror" in oc.proc.argv and "info: Mirroring " in oc.proc.stderr and py.release:
+            for old, new in swapped_diff_ids(py.release, py.out_repo, oc.out_repo).items():
+                b = b.replace(old, new)  # Q9: the payload diff ID with oc's mirror repository
         c.text("info", a, b)
     if "parity:info" in checks:
         ours = session.run(session.py_cmd("info", "--insecure", "-o", "json", oc_ref))
@@ -164,7 +176,12 @@ def readers(
     session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(oc_dir), oc_ref))
     if "extract" in checks:
         session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(py_dir), py_ref))
-        compare_files(c, "extract", _tree(oc_dir), _tree(py_dir))
+        theirs = _tree(py_dir)
+        if (
+            "--mirror" in oc.proc.argv and "info: Mirroring " in oc.proc.stderr
+        ):  # Q9: the release names each side's mirror repository
+            theirs = {n: (m, t, swap_repo(d, py.out_repo, oc.out_repo)) for n, (m, t, d) in theirs.items()}
+        compare_files(c, "extract", _tree(oc_dir), theirs)
     if "parity:extract" in checks:
         session.run(session.py_cmd("extract", "--insecure", "--to", str(ours_dir), oc_ref))
         compare_files(c, "parity:extract", _tree(oc_dir), _tree(ours_dir) if ours_dir.is_dir() else None)

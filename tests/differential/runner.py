@@ -196,10 +196,17 @@ def _listing(directory: Path) -> dict[str, tuple[int, int, bytes]] | None:
     return out
 
 
+def _result_line(stdout: bytes) -> list[str]:
+    """The fields of the ``<digest> <name> <created>`` line: stdout's last line (oc's --mirror report comes first)."""
+    lines = stdout.decode("utf-8", "replace").strip().split("\n")
+    parts = lines[-1].split(" ") if lines else []
+    return parts if len(parts) == 3 and parts[0].startswith("sha256:") else [""]
+
+
 def collect(session: Session, side: str, proc: Proc, ph: Placeholders) -> Outcome:
     """Gather the files and the release ``proc`` produced."""
     release = None
-    first = proc.stdout.split(b" ", 1)[0].decode("ascii", "replace")
+    first = _result_line(proc.stdout)[0]
     if (
         proc.code == 0
         and first.startswith("sha256:")
@@ -212,17 +219,20 @@ def collect(session: Session, side: str, proc: Proc, ph: Placeholders) -> Outcom
     if payload.is_file():
         st = payload.stat()
         to_file = (st.st_mode & 0o7777, int(st.st_mtime), _decompress(payload.read_bytes()))
-    elif "--to-file" in proc.argv and proc.code == 0 and proc.stdout[:2] == b"\x1f\x8b":
-        to_file = (0, 0, _decompress(proc.stdout))
+    elif "--to-file" in proc.argv and proc.code == 0 and b"\x1f\x8b\x08" in proc.stdout:
+        # With --mirror oc writes its mirror report to stdout ahead of the gzip stream (Q9).
+        start = proc.stdout.index(b"\x1f\x8b\x08")
+        to_file = (0, 0, _decompress(proc.stdout[start:]))
+        proc = attrs.evolve(proc, stdout=proc.stdout[:start])
     return Outcome(side, proc, ph.out, ph.out_repo, release, _listing(ph.out / "dir"), to_file)
 
 
 def created_of(outcome: Outcome) -> int | None:
     """The release creation time oc used (seconds), read from whatever it produced."""
     text = outcome.proc.stdout.decode("utf-8", "replace")
-    parts = text.split()
+    parts = _result_line(outcome.proc.stdout)
     stamp = None
-    if len(parts) == 3 and parts[0].startswith("sha256:"):
+    if len(parts) == 3:
         stamp = parts[2]
     else:
         stream = None
