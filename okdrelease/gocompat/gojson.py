@@ -16,6 +16,7 @@ import attrs
 
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_quote
+from okdrelease.gocompat.yamlbounds import json_too_deep, max_depth_message
 
 __all__ = [
     "GoCustom",
@@ -334,6 +335,8 @@ class _Scanner:
 
 def check_valid(data: bytes) -> None:
     """Raise GoJSONError with Go's message if ``data`` is not one valid JSON value."""
+    if json_too_deep(data):
+        raise GoJSONError(max_depth_message())
     scanner = _Scanner(data)
     scanner.value()
     scanner.skip_space()

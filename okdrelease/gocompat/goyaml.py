@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from okdrelease.errors import OkdReleaseError
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, json_too_deep, max_depth_message
 
 __all__ = [
     "GoYamlEmitError",
@@ -174,7 +175,7 @@ def resolves_as_string(text: str) -> bool:
 # Loading (the Kubernetes YAML-or-JSON decoder feeding sigs.k8s.io/yaml)
 
 
-class _GoLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+class _GoLoader(BoundedLoaderMixin, yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
     """A safe loader resolving plain scalars as go-yaml v2 does."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
@@ -280,6 +281,8 @@ def load_documents(data: bytes) -> list[Any]:
         raise GoYamlError(f"invalid UTF-8: {err}") from err
     try:
         if text.lstrip(" \t\r\n").startswith("{"):
+            if json_too_deep(text):
+                raise GoYamlError(max_depth_message())
             docs = list(_json_stream(text))
         else:
             docs = [_first_document(chunk) for chunk in split_documents(text)]

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import InvalidReferenceError, OkdReleaseError
+from okdrelease.gocompat.yamlbounds import json_too_deep, max_depth_message
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest, validate_digest
 
@@ -96,6 +97,8 @@ class Descriptor:
 
 
 def _load_json(raw: bytes, what: str) -> dict[str, Any]:
+    if json_too_deep(raw):
+        raise OkdReleaseError(f"{what} is not valid JSON: {max_depth_message()}")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as err:

@@ -25,6 +25,7 @@ from okdrelease.gocompat.gojson import (
     sorted_map,
 )
 from okdrelease.gocompat.gotime import format_time, parse_time
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin
 from okdrelease.openshift.labels import OVERRIDE_ANNOTATION
 
 __all__ = [
@@ -498,7 +499,7 @@ class ImageStream:
 # Loading
 
 
-class _NoTimestampLoader(yaml.SafeLoader):
+class _NoTimestampLoader(BoundedLoaderMixin, yaml.SafeLoader):
     """SafeLoader that keeps timestamps as strings (go-yaml does not convert them for JSON)."""
 
 

@@ -23,6 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_quote
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ _BLOCK_END_CONTEXTS = {
 }
 
 
-class _GoLikeLoader(yaml.SafeLoader):
+class _GoLikeLoader(BoundedLoaderMixin, yaml.SafeLoader):
     """A PyYAML loader closer to go-yaml: tabs between tokens where go-yaml allows them, repeated anchors."""
 
     def scan_to_next_token(self) -> None:

@@ -32,6 +32,7 @@ import yaml
 from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gotime import format_time
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, json_too_deep, max_depth_message
 from okdrelease.oci.layers import (
     WHITEOUT_OPAQUE,
     WHITEOUT_PREFIX,
@@ -97,7 +98,7 @@ class ExtractResult:
         return f"Extracted release payload from digest {self.digest} created at {self.created}"
 
 
-class _NoTimestampLoader(yaml.SafeLoader):
+class _NoTimestampLoader(BoundedLoaderMixin, yaml.SafeLoader):
     """SafeLoader that keeps timestamps as strings (as the Kubernetes YAML→JSON path does)."""
 
 
@@ -178,6 +179,8 @@ def _blob_opener(repository: Repository, desc: Descriptor) -> Callable[[], Binar
 def check_image_references(data: bytes) -> None:
     """Decode image-references as ``extract`` does: JSON (YAML accepted, Q33), ImageStream v1."""
     try:
+        if json_too_deep(data):
+            raise ValueError(max_depth_message())
         doc: Any = json.loads(data)
     except (ValueError, UnicodeDecodeError) as json_err:
         try:

@@ -1,0 +1,188 @@
+"""Bounds on YAML input shared by every PyYAML loader: alias expansion ("billion laughs") and nesting depth.
+
+PyYAML shares one node (and one Python object) between an anchor and its aliases, so a tiny document
+can stand for 10⁹ nodes that blow up in whatever walks the result (key conversion, JSON encoding).
+:class:`BoundedLoaderMixin` checks each composed document before it is constructed:
+
+* alias expansion follows go-yaml v2's rule (``decode.go`` ``allowedAliasRatio``): more than 100
+  alias-driven nodes in a document of more than 1000 nodes, where the alias share exceeds 99 %
+  (shrinking to 10 % between 400,000 and 4,000,000 nodes), is ``document contains excessive aliasing``;
+* nesting deeper than :data:`MAX_DEPTH` is refused (go-yaml v3 has the same rule at 10,000; ours is
+  lower because PyYAML's composer and the walks after it recurse).
+
+A cheap scan of the raw text runs before composing, because libyaml's composer crashes the process
+(a C stack overflow) on about 100,000 nested flow brackets and its parser takes quadratic time on them.
+Every refusal is a :class:`YAMLLimitError`, a ``yaml.YAMLError``, so existing handlers name the file.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, SequenceNode
+
+__all__ = [
+    "EXCESSIVE_ALIASING",
+    "MAX_DEPTH",
+    "BoundedLoaderMixin",
+    "YAMLLimitError",
+    "check_node",
+    "check_text",
+    "json_too_deep",
+    "max_depth_message",
+]
+
+MAX_DEPTH = 200
+# The raw-text scan refuses only what could crash libyaml or take it seconds; check_node is exact.
+_PRESCAN_DEPTH = 10_000
+EXCESSIVE_ALIASING = "document contains excessive aliasing"
+_RATIO_LOW = 400_000
+_RATIO_HIGH = 4_000_000
+_BRACKETS_STR = re.compile(r"[\[\]{}]")
+_BRACKETS_BYTES = re.compile(rb"[\[\]{}]")
+# A line starting with this many spaces / "- " / "? " indicators may nest past MAX_DEPTH in block style.
+_DEEP_PREFIX_STR = re.compile(r"^[ \-?]{10000}", re.MULTILINE)
+_DEEP_PREFIX_BYTES = re.compile(rb"^[ \-?]{10000}", re.MULTILINE)
+
+
+class YAMLLimitError(yaml.YAMLError):
+    """A YAML document exceeds a bound (alias expansion or nesting depth)."""
+
+
+def max_depth_message() -> str:
+    """The refusal text for nesting deeper than :data:`MAX_DEPTH`."""
+    return f"exceeded max depth of {MAX_DEPTH}"
+
+
+def _allowed_alias_ratio(decoded: int) -> float:
+    if decoded <= _RATIO_LOW:
+        return 0.99
+    if decoded >= _RATIO_HIGH:
+        return 0.10
+    return 0.99 - 0.89 * ((decoded - _RATIO_LOW) / (_RATIO_HIGH - _RATIO_LOW))
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def check_node(root: Node) -> None:
+    """Raise YAMLLimitError if ``root`` nests past MAX_DEPTH, contains itself, or expands too much through aliases.
+
+    An iterative walk over the distinct nodes (each visited once), so it costs no more than composing.
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            on_path.discard(key)
+            if depth[key] > MAX_DEPTH:
+                raise YAMLLimitError(max_depth_message())
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise YAMLLimitError("anchor value contains itself")
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((kid, False) for kid in _children(node) if id(kid) not in size)
+    total = size[id(root)]
+    aliased = total - len(size)
+    if aliased > 100 and total > 1000 and aliased / total > _allowed_alias_ratio(total):
+        raise YAMLLimitError(EXCESSIVE_ALIASING)
+
+
+def _text_of(stream: Any) -> str | bytes | None:
+    if isinstance(stream, (str, bytes)):
+        return stream
+    if isinstance(stream, (io.BytesIO, io.StringIO)):
+        value: str | bytes = stream.getvalue()
+        return value
+    return None
+
+
+def _bracket_depth(text: str | bytes, limit: int) -> int:
+    """Upper bound of the flow nesting (brackets inside quoted text count too)."""
+    if isinstance(text, str):
+        count = text.count("[") + text.count("{")
+        found = (
+            [m.group() == "[" or m.group() == "{" for m in _BRACKETS_STR.finditer(text)]
+            if count > limit
+            else []
+        )
+    else:
+        count = text.count(b"[") + text.count(b"{")
+        found = [m.group() in (b"[", b"{") for m in _BRACKETS_BYTES.finditer(text)] if count > limit else []
+    if count <= limit:
+        return count
+    level = deepest = 0
+    for opening in found:
+        if opening:
+            level += 1
+            deepest = max(deepest, level)
+        else:
+            level = max(level - 1, 0)
+    return deepest
+
+
+def check_text(text: str | bytes) -> None:
+    """Refuse raw YAML/JSON text that could nest past what the composers survive (cheap, C-speed in the usual case)."""
+    if len(text) <= _PRESCAN_DEPTH:
+        return
+    prefix = _DEEP_PREFIX_STR if isinstance(text, str) else _DEEP_PREFIX_BYTES
+    if _bracket_depth(text, _PRESCAN_DEPTH) > _PRESCAN_DEPTH or prefix.search(text) is not None:  # type: ignore[arg-type]
+        raise YAMLLimitError(max_depth_message())
+
+
+def json_too_deep(text: str | bytes) -> bool:
+    """Whether JSON ``text`` nests past MAX_DEPTH (checked before ``json.loads`` or a walk recurses on it).
+
+    Brackets inside strings count too: only a document with MAX_DEPTH unclosed ones in its strings
+    is refused wrongly.
+    """
+    return _bracket_depth(text, MAX_DEPTH) > MAX_DEPTH
+
+
+class BoundedLoaderMixin:
+    """Put first in a PyYAML loader's bases (pure-Python or libyaml) to bound depth and alias expansion."""
+
+    def __init__(self, stream: Any) -> None:
+        text = _text_of(stream)
+        if text is not None:
+            check_text(text)
+        super().__init__(stream)  # type: ignore[call-arg]
+
+    def get_node(self) -> Node | None:
+        """Compose the next document; Python recursion running out is the depth refusal."""
+        try:
+            node: Node | None = super().get_node()  # type: ignore[misc]
+        except RecursionError as err:
+            raise YAMLLimitError(max_depth_message()) from err
+        return node
+
+    def get_single_node(self) -> Node | None:
+        """Compose the only document; Python recursion running out is the depth refusal."""
+        try:
+            node: Node | None = super().get_single_node()  # type: ignore[misc]
+        except RecursionError as err:
+            raise YAMLLimitError(max_depth_message()) from err
+        return node
+
+    def construct_document(self, node: Node) -> Any:
+        """Check ``node`` against the bounds, then construct it."""
+        check_node(node)
+        return super().construct_document(node)  # type: ignore[misc]

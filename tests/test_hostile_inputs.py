@@ -1,0 +1,170 @@
+"""Hostile-input corpus (issue 11.3): each input ends in one exact error line, exit 1, no traceback.
+
+Alias bombs and deep nesting go through every YAML/JSON loader a user can reach: an image-stream
+file (``new -f``), an operator's ``image-references`` (``new --from-dir``) and a release's
+``image-references`` (plain ``info``).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_release_extract import payload_layer, write_image
+
+from okdrelease.cli import main
+from okdrelease.gocompat import goyaml
+from okdrelease.gocompat.yamlbounds import MAX_DEPTH
+
+HEADER = "kind: ImageStream\napiVersion: image.openshift.io/v1\n"
+DEEP = 100_000
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """The "billion laughs": each of ``levels`` anchors lists the previous one nine times (9**levels strings)."""
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+DEEP_YAML_FLOW = "[" * DEEP + "]" * DEEP
+DEEP_YAML_BLOCK = "- " * (MAX_DEPTH + 1) + "x\n"
+DEEP_JSON = '{"a":' * DEEP + "1" + "}" * DEEP
+YAML = "error converting YAML to JSON: yaml: "
+ALIASING = "document contains excessive aliasing"
+TOO_DEEP = f"exceeded max depth of {MAX_DEPTH}"
+
+RELEASE_REFS = "error: release image could not be read: unable to load release image-references: "
+RELEASE_CASES = {
+    "alias-bomb": (HEADER + alias_bomb(), RELEASE_REFS + YAML + ALIASING),
+    "deep-flow-yaml": (DEEP_YAML_FLOW, RELEASE_REFS + YAML + TOO_DEEP),
+    "deep-block-yaml": (DEEP_YAML_BLOCK, RELEASE_REFS + YAML + TOO_DEEP),
+    "deep-json": (DEEP_JSON, RELEASE_REFS + YAML + TOO_DEEP),
+    "self-alias": (HEADER + "spec: &s {tags: [*s]}\n", RELEASE_REFS + YAML + "anchor value contains itself"),
+}
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    """Run the CLI; it must exit 1 with its last stderr line the error and no traceback."""
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    assert err.endswith("\n")
+    return err.splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def release_layout(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One layout: a release per RELEASE_CASES entry, its image-references the hostile text."""
+    root = tmp_path_factory.mktemp("hostile") / "layout"
+    for tag, (text, _expected) in RELEASE_CASES.items():
+        write_image(root, tag, [payload_layer({"image-references": text.encode()})])
+    return root
+
+
+@pytest.mark.parametrize("case", sorted(RELEASE_CASES))
+def test_info_refuses_hostile_image_references(
+    case: str, release_layout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["info", f"oci:{release_layout}:{case}"], capsys) == RELEASE_CASES[case][1]
+
+
+STREAM_FILE = "error: unable to load input image stream file: "
+STREAM_CASES = {
+    "alias-bomb": (HEADER + alias_bomb(), STREAM_FILE + YAML + ALIASING),
+    "deep-flow-yaml": (DEEP_YAML_FLOW, STREAM_FILE + YAML + TOO_DEEP),
+    "deep-json": (DEEP_JSON, STREAM_FILE + YAML + TOO_DEEP),
+}
+
+
+@pytest.mark.parametrize("case", sorted(STREAM_CASES))
+def test_new_refuses_hostile_image_stream_file(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, expected = STREAM_CASES[case]
+    (tmp_path / "is.yaml").write_text(text)
+    out = tmp_path / "out"
+    assert run(["new", "-f", str(tmp_path / "is.yaml"), "--to-dir", str(out)], capsys) == expected
+    assert not out.exists()
+
+
+OPERATOR = 'error: operator "op" contained an invalid image-references file: '
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (HEADER + alias_bomb(), OPERATOR + YAML + ALIASING),
+        (DEEP_YAML_FLOW, OPERATOR + YAML + TOO_DEEP),
+        (DEEP_JSON, OPERATOR + YAML + TOO_DEEP),
+    ],
+    ids=["alias-bomb", "deep-flow-yaml", "deep-json"],
+)
+def test_new_refuses_hostile_operator_image_references(
+    text: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    operator = tmp_path / "in" / "op"
+    operator.mkdir(parents=True)
+    (operator / "image-references").write_text(text)
+    (operator / "0000_50_op.yaml").write_text("kind: Namespace\napiVersion: v1\nmetadata:\n  name: x\n")
+    out = tmp_path / "out.tar"
+    assert (
+        run(["new", "--from-dir", str(tmp_path / "in"), "--to-file", str(out), "--name", "4.15.0"], capsys)
+        == expected
+    )
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (alias_bomb(), ALIASING),
+        (DEEP_YAML_FLOW, TOO_DEEP),
+        (DEEP_YAML_BLOCK, TOO_DEEP),
+        ("- " * 20_000 + "x\n", TOO_DEEP),
+        (DEEP_JSON, TOO_DEEP),
+        ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), TOO_DEEP),
+    ],
+    ids=["alias-bomb", "deep-flow", "deep-block", "very-deep-block", "deep-json", "just-too-deep-json"],
+)
+def test_manifest_loader_bounds(text: str, expected: str) -> None:
+    """The libyaml-backed manifest loader (payload manifests, extract): refused, not a crash or RecursionError."""
+    with pytest.raises(goyaml.GoYamlError) as caught:
+        goyaml.load_documents(text.encode())
+    assert str(caught.value) == expected
+
+
+def test_nesting_at_the_limit_and_modest_aliasing_are_accepted() -> None:
+    flow = "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1)
+    nested: object = goyaml.load_documents(flow.encode())[0]
+    for _ in range(MAX_DEPTH - 2):
+        assert isinstance(nested, list)
+        nested = nested[0]
+    assert nested == [1]
+    assert goyaml.load_documents(b"a: &x {b: 1}\nc: *x\nd: *x\n") == [
+        {"a": {"b": 1}, "c": {"b": 1}, "d": {"b": 1}}
+    ]
+
+
+def _limit_memory() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
+
+
+def test_alias_bomb_under_one_gib_ends_in_a_clear_error(release_layout: Path) -> None:
+    """Under a 1 GiB address-space limit, plain ``info`` of the alias bomb prints the error (no MemoryError)."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run(
+        [sys.executable, "-m", "okdrelease", "info", f"oci:{release_layout}:alias-bomb"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads in the test process's child setup
+        check=False,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == RELEASE_CASES["alias-bomb"][1] + "\n"
