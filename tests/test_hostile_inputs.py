@@ -7,19 +7,23 @@ file (``new -f``), an operator's ``image-references`` (``new --from-dir``) and a
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import resource
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
-from test_release_extract import payload_layer, write_image
+from test_release_extract import payload_layer, write_blob, write_image
 
 from okdrelease.cli import main
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.yamlbounds import MAX_DEPTH
 
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 HEADER = "kind: ImageStream\napiVersion: image.openshift.io/v1\n"
 DEEP = 100_000
 
@@ -45,6 +49,18 @@ RELEASE_CASES = {
     "deep-block-yaml": (DEEP_YAML_BLOCK, RELEASE_REFS + YAML + TOO_DEEP),
     "deep-json": (DEEP_JSON, RELEASE_REFS + YAML + TOO_DEEP),
     "self-alias": (HEADER + "spec: &s {tags: [*s]}\n", RELEASE_REFS + YAML + "anchor value contains itself"),
+    "truncated-json": (
+        '{"kind": "ImageStream",',
+        RELEASE_REFS + YAML + "line 1: expected the node content, but found '<stream end>'",
+    ),
+    "malformed-yaml": (
+        "kind: [ImageStream\n",
+        RELEASE_REFS + YAML + "line 2: expected ',' or ']', but got '<stream end>'",
+    ),
+    "not-an-image-stream": (
+        '{"kind": "Pod", "apiVersion": "v1"}',
+        "error: release image could not be read: unrecognized image-references in release payload",
+    ),
 }
 
 
@@ -78,6 +94,15 @@ STREAM_CASES = {
     "alias-bomb": (HEADER + alias_bomb(), STREAM_FILE + YAML + ALIASING),
     "deep-flow-yaml": (DEEP_YAML_FLOW, STREAM_FILE + YAML + TOO_DEEP),
     "deep-json": (DEEP_JSON, STREAM_FILE + YAML + TOO_DEEP),
+    "malformed-yaml": (
+        HEADER + "spec: [\n",
+        STREAM_FILE + YAML + "line 4: expected the node content, but found '<stream end>'",
+    ),
+    "wrong-type": (
+        '{"kind": "ImageStream", "spec": {"tags": 5}}',
+        STREAM_FILE
+        + "json: cannot unmarshal number into Go struct field ImageStreamSpec.spec.tags of type []v1.TagReference",
+    ),
 }
 
 
@@ -168,3 +193,81 @@ def test_alias_bomb_under_one_gib_ends_in_a_clear_error(release_layout: Path) ->
     )
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == RELEASE_CASES["alias-bomb"][1] + "\n"
+
+
+@pytest.mark.parametrize(
+    ("ref", "expected"),
+    [
+        (
+            "quay.io/UPPER/x:y",
+            "invalid image reference 'quay.io/UPPER/x:y': repository name must be lowercase alphanumeric components",
+        ),
+        (
+            "quay.io/x@sha256:abc",
+            "invalid image reference 'quay.io/x@sha256:abc': invalid checksum digest length",
+        ),
+        ("", "invalid image reference ''"),
+        (
+            "127.0.0.1:99999/x:y",
+            "reading manifest 127.0.0.1:99999/x:y: invalid registry address 127.0.0.1:99999: "
+            "the port must be a number from 1 to 65535",
+        ),
+    ],
+)
+def test_info_refuses_invalid_references(ref: str, expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["info", ref], capsys) == "error: " + expected
+
+
+def _add_to_index(root: Path, tag: str, media_type: str, manifest: bytes) -> str:
+    digest = write_blob(root, manifest)
+    index = json.loads((root / "index.json").read_text())
+    index["manifests"].append(
+        {
+            "mediaType": media_type,
+            "digest": digest,
+            "size": len(manifest),
+            "annotations": {"org.opencontainers.image.ref.name": tag},
+        }
+    )
+    (root / "index.json").write_text(json.dumps(index))
+    return digest
+
+
+def test_info_refuses_wrong_media_types_and_deep_manifests(
+    release_layout: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = release_layout
+    good = json.loads((root / "index.json").read_text())["manifests"][0]
+    manifest = (root / "blobs" / "sha256" / good["digest"][7:]).read_bytes()
+    digest = _add_to_index(root, "served-as-text", "text/plain", manifest)
+    assert run(["info", f"oci:{root}:served-as-text"], capsys) == (
+        f"error: oci:{root}@{digest}: manifest declares media type "
+        "application/vnd.docker.distribution.manifest.v2+json but was served as text/plain"
+    )
+    digest = _add_to_index(root, "deep-manifest", OCI_MANIFEST, DEEP_JSON.encode())
+    assert run(["info", f"oci:{root}:deep-manifest"], capsys) == (
+        f"error: oci:{root}@{digest}: manifest is not valid JSON: {TOO_DEEP}"
+    )
+
+
+def test_extract_keeps_non_utf8_names_as_bytes_inside_the_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A payload file name that is not UTF-8 is written byte for byte (as oc does), inside the target directory."""
+    refs = b'{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","spec":{"tags":[]}}'
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT, errors="surrogateescape") as tar:
+        for name, data in (
+            ("release-manifests/image-references", refs),
+            ("release-manifests/\udcff\udcfe.yaml", b"a: 1\n"),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    write_image(tmp_path / "layout", "r", [buffer.getvalue()])
+    out = tmp_path / "out"
+    assert main(["extract", "--to", str(out), f"oci:{tmp_path / 'layout'}:r"]) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert sorted(os.listdir(os.fsencode(out))) == [b"image-references", b"\xff\xfe.yaml"]
+    assert (out / os.fsdecode(b"\xff\xfe.yaml")).read_bytes() == b"---\na: 1\n"
