@@ -21,23 +21,6 @@ def parse_size(text: str) -> int:
     return int(float(match[1]) * _UNITS[match[2]])
 
 
-def add_cache_flags(p: argparse.ArgumentParser) -> None:
-    """Add ``--cache-dir`` and ``--no-cache``."""
-    p.add_argument(
-        "--cache-dir", metavar="DIR", help="persistent cache directory (default $XDG_CACHE_HOME/okdrelease)"
-    )
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the persistent cache")
-
-
-def cache_from_args(args: argparse.Namespace) -> Cache | None:
-    """The cache the flags ask for: None with ``--no-cache``, else the ``--cache-dir`` or default one."""
-    if getattr(args, "no_cache", False):
-        if getattr(args, "cache_dir", None):
-            raise UsageError("--cache-dir and --no-cache cannot be combined")
-        return None
-    return Cache(getattr(args, "cache_dir", None) or default_root())
-
-
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``cache`` subcommand (``info`` and ``prune``)."""
     p: argparse.ArgumentParser = subparsers.add_parser(

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 
+from okdrelease.cache import Cache, default_root
 from okdrelease.errors import UsageError
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.http import parse_duration
@@ -318,3 +319,20 @@ def progress_printer(args: argparse.Namespace) -> Callable[[str], None]:
             sys.stderr.flush()
 
     return emit
+
+
+def add_cache_flags(p: argparse.ArgumentParser) -> None:
+    """Add ``--cache-dir`` and ``--no-cache``."""
+    p.add_argument(
+        "--cache-dir", metavar="DIR", help="persistent cache directory (default $XDG_CACHE_HOME/okdrelease)"
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the persistent cache")
+
+
+def cache_from_args(args: argparse.Namespace) -> Cache | None:
+    """The cache the flags ask for: None with ``--no-cache``, else the ``--cache-dir`` or default one."""
+    if getattr(args, "no_cache", False):
+        if getattr(args, "cache_dir", None):
+            raise UsageError("--cache-dir and --no-cache cannot be combined")
+        return None
+    return Cache(getattr(args, "cache_dir", None) or default_root())

@@ -22,9 +22,9 @@ from okdrelease.transport.copy import CopyResult, copy_location
 from okdrelease.transport.open import DefaultTransport
 
 
-def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``copy`` subcommand."""
-    parser = subparsers.add_parser(
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "copy",
         help="copy an image, a manifest list or a whole OCI layout between registries and layouts",
         description=(

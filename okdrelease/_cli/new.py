@@ -6,8 +6,14 @@ import argparse
 import sys
 from typing import Any
 
-from okdrelease._cli.cache import add_cache_flags, cache_from_args
-from okdrelease._cli.common import add_registry_flags, progress_printer, split_list, transport_options
+from okdrelease._cli.common import (
+    add_cache_flags,
+    add_registry_flags,
+    cache_from_args,
+    progress_printer,
+    split_list,
+    transport_options,
+)
 from okdrelease.oci.convert import FORMATS
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created

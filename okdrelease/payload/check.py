@@ -79,7 +79,7 @@ class _GoLikeLoader(BoundedLoaderMixin, yaml.SafeLoader):
             if self.peek() == "#":
                 while self.peek() not in "\0\r\n\x85\u2028\u2029":
                     self.forward()
-            if self.scan_line_break():
+            if self.scan_line_break():  # type: ignore[no-untyped-call]
                 if not self.flow_level:
                     self.allow_simple_key = True
             else:
@@ -103,7 +103,7 @@ class _GoLikeLoader(BoundedLoaderMixin, yaml.SafeLoader):
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         """Compose a node, letting a repeated anchor replace the earlier one as go-yaml does."""
         if not self.check_event(yaml.AliasEvent):
-            anchor = self.peek_event().anchor
+            anchor = self.peek_event().anchor  # type: ignore[no-untyped-call]
             if anchor is not None:
                 self.anchors.pop(anchor, None)
         return super().compose_node(parent, index)
