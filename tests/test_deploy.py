@@ -384,3 +384,42 @@ def test_containerfile_builds_with_buildah_and_runs(tmp_path: Path) -> None:
     finally:
         subprocess.run(["buildah", *storage, "rm", "--all"], capture_output=True, check=False)
         subprocess.run(["buildah", *storage, "rmi", "--all", "--force"], capture_output=True, check=False)
+
+
+def test_task_script_skips_an_unchanged_release(
+    tmp_path: Path, registry_http: RegistryInfo, unique_repo: Any
+) -> None:
+    """skip-if-unchanged: same components as the existing release → its digest, name and pull spec, nothing pushed."""
+    from okdrelease import cli
+
+    content, release = (f"{registry_http.host}/{unique_repo('pipeline')}" for _ in range(2))
+    existing_name = "4.16.0-0.okd-pipeline-2024-01-01-000000"
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
+        copy_all(transport.open(f"oci:{SAMPLE}")[0], transport.open(content, create=True)[0])
+    build = ["new", "--insecure", "--from-repository", content, "--name", existing_name]
+    assert (
+        cli.main([*build, "--created", "2024-01-01T00:00:00Z", "--to-image", f"{release}:{existing_name}"])
+        == 0
+    )
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
+        repository = transport.open(release)[0]
+        digest = repository.resolve(existing_name).digest
+        params = {
+            "component-repository": content,
+            "release-name-prefix": "4.16.0-0.okd-pipeline",
+            "target-image": release,
+            "mirror-repository": f"{registry_http.host}/{unique_repo('mirror')}",
+            "skip-if-unchanged": f"{release}:{existing_name}",
+            "insecure": "true",
+        }
+        done, results = run_step(tmp_path, params, sign=False)
+        assert done.returncode == 0, done.stderr
+        assert repository.list_tags() == [existing_name]
+    assert (results / "release-digest").read_text() == digest
+    assert (results / "release-name").read_text() == existing_name
+    assert (results / "release-pullspec").read_text() == f"{release}@{digest}"
+    assert done.stdout.splitlines()[-2:] == [
+        f"unchanged: the components are those of {existing_name}",
+        f"release {existing_name} {release}@{digest}",
+    ]
+    assert "unchanged, nothing pushed" in done.stderr

@@ -75,6 +75,12 @@ def _release_flags(p: argparse.ArgumentParser) -> None:
         metavar="STREAM",
         help="name the release STREAM-YYYY-MM-DD-HHMMSS from its creation time, as the release controller does",
     )
+    release.add_argument(
+        "--skip-if-unchanged",
+        metavar="RELEASE",
+        help="when the resolved component digests equal those of release RELEASE (a pull spec or oci:DIR:REF), "
+        "print its digest and name, push nothing and exit 0; a missing RELEASE is built",
+    )
     release.add_argument("--previous", action="append", default=None, metavar="V,...")
     release.add_argument("--next", action="append", default=None, metavar="V,...")
     release.add_argument("--metadata", default="", metavar="JSON")
@@ -188,6 +194,7 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         component_versions_display_names=args.component_versions_display_names,
         name=args.name,
         name_prefix=args.name_prefix,
+        skip_if_unchanged=args.skip_if_unchanged,
         previous=previous,
         next=next_,
         metadata=args.metadata,

@@ -24,6 +24,12 @@ from okdrelease.payload.plan import NewOptions, Plan, make_plan
 from okdrelease.payload.resolve import Resolver
 from okdrelease.payload.signing import SigningKeys, load_signing_keys, sign_pushed, write_to_signature
 from okdrelease.payload.sinks import Delivery, DirSink, FileSink, ImageSink, Sink, write_work_dir
+from okdrelease.payload.unchanged import (
+    ExistingRelease,
+    component_digests,
+    read_existing_release,
+    unchanged_since,
+)
 from okdrelease.payload.verify import load_component_policy, verify_components
 from okdrelease.transport.base import Transport, TransportOptions
 
@@ -60,6 +66,8 @@ class NewResult:
     image_references: bytes | None = attrs.field(default=None, repr=False)
     release_metadata: bytes | None = attrs.field(default=None, repr=False)
     stdout_lines: tuple[str, ...] = ()
+    #: --skip-if-unchanged found the existing release's components unchanged: nothing was pushed or written.
+    unchanged: bool = False
 
 
 def new_release(
@@ -200,17 +208,48 @@ def _after_push(
         sign_pushed(plan.options, keys, run, delivery.to_image, digest, draft.created)
 
 
+def _skip_unchanged(existing: ExistingRelease | None, assembled: _Assembled, run: Run) -> NewResult | None:
+    """The existing release as the result when the components are its own (--skip-if-unchanged), else None."""
+    if existing is None:
+        return None
+    images = assembled.resolution.images if assembled.resolution is not None else {}
+    digests = component_digests(
+        assembled.payload.stream, {name: image.digest for name, image in images.items()}
+    )
+    difference = unchanged_since(existing, digests)
+    if difference is not None:
+        run.emit(f"info: Components differ from release {existing.name} ({existing.pullspec}): {difference}")
+        return None
+    run.emit(
+        f"info: Release {existing.name} at {existing.pullspec} ({existing.digest}) has the same "
+        f"{len(digests)} component digests: unchanged, nothing pushed"
+    )
+    return NewResult(
+        name=existing.name,
+        created=existing.created,
+        digest=existing.digest,
+        stdout_lines=(existing.result_line,),
+        unchanged=True,
+    )
+
+
 def run_stages(
     plan: Plan, keys: SigningKeys | None, transport: Transport, reporter: Reporter, cache: Cache | None = None
 ) -> NewResult:
     """Run every stage of ``new`` after the plan (``cache``: the persistent cache, or None)."""
     policy = load_component_policy(plan.options)  # a bad policy fails before any network work
     run = _run(plan, transport, reporter, cache)
+    existing = None
+    if plan.options.skip_if_unchanged:
+        existing = read_existing_release(plan.options.skip_if_unchanged, run)
     inputs = read_inputs(plan, run)
     draft = compose(plan, inputs)
     if plan.options.output == "json":
         return NewResult(name=draft.name, created=draft.created, output=draft.stream.to_json() + b"\n")
     assembled = _payload(plan, inputs, draft, run, policy)
+    skipped = _skip_unchanged(existing, assembled, run)
+    if skipped is not None:
+        return skipped
     payload = assembled.payload
     result = _result(draft, assembled)
     sink = select_sink(plan, inputs, draft)

@@ -49,6 +49,8 @@ class NewOptions:
     name: str = ""
     #: The release controller's naming: ``PREFIX-YYYY-MM-DD-HHMMSS`` from the creation time.
     name_prefix: str = ""
+    #: Build only when the component digests differ from this release's (a pull spec or ``oci:DIR:REF``).
+    skip_if_unchanged: str | None = None
     previous: tuple[str, ...] | None = None
     next: tuple[str, ...] | None = None
     metadata: str = ""
@@ -163,6 +165,8 @@ def validate_options(options: NewOptions) -> PlatformSelector:
         raise ReleaseError(
             "only one of --from-image-stream, --from-image-stream-file, --from-release, or --from-dir may be specified"
         )
+    if options.skip_if_unchanged and options.output == "json":
+        raise UsageError("--skip-if-unchanged cannot be combined with -o json, which builds nothing")
     if options.to_signature and not options.to_image:
         raise ReleaseError("--to-signature requires --to-image")
     if options.mirror and options.reference_mode not in ("", "public"):
