@@ -64,6 +64,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="name the mirror VERSION-multi for a manifest-list release (lists are always copied whole)",
     )
+    _add_signature_flags(parser)
+    parser.add_argument(
+        "--print-mirror-instructions",
+        default="idms",
+        metavar="idms|icsp|none",
+        help="print an ImageDigestMirrorSet (default), an ImageContentSourcePolicy or nothing",
+    )
+    parser.add_argument(
+        "--skip-verification", action="store_true", help="accepted for oc parity; content is always verified"
+    )
+    for flag in CLUSTER_FLAGS:
+        parser.add_argument(
+            flag,
+            dest=f"cluster_{flag[2:].replace('-', '_')}",
+            nargs="?",
+            const="true",
+            help=argparse.SUPPRESS,
+        )
+    add_registry_flags(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _add_signature_flags(parser: argparse.ArgumentParser) -> None:
+    """Where release signatures are read from and written to."""
     parser.add_argument(
         "--release-image-signature-to-dir",
         metavar="DIR",
@@ -92,26 +117,6 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="KEYRING",
         help="carry only signatures made by this public key (repeatable; the release's own keys are used too)",
     )
-    parser.add_argument(
-        "--print-mirror-instructions",
-        default="idms",
-        metavar="idms|icsp|none",
-        help="print an ImageDigestMirrorSet (default), an ImageContentSourcePolicy or nothing",
-    )
-    parser.add_argument(
-        "--skip-verification", action="store_true", help="accepted for oc parity; content is always verified"
-    )
-    for flag in CLUSTER_FLAGS:
-        parser.add_argument(
-            flag,
-            dest=f"cluster_{flag[2:].replace('-', '_')}",
-            nargs="?",
-            const="true",
-            help=argparse.SUPPRESS,
-        )
-    add_registry_flags(parser)
-    parser.set_defaults(func=run)
-    return parser
 
 
 def options_from_args(args: argparse.Namespace) -> MirrorOptions:
