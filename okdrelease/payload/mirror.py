@@ -7,13 +7,29 @@ import re
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, TagReference
+from okdrelease.openshift.mirrortarget import MirrorTarget
 from okdrelease.payload.context import Run
 from okdrelease.payload.resolve import resolve_all
-from okdrelease.reference import ImageReference, parse_location
+from okdrelease.reference import ImageReference, RegistryLocation, parse_location
+
+#: (the stream's tag, its source by digest, the destination tag)
+_Copy = tuple[TagReference, ImageReference, str]
 
 
-def _mirror_plan(stream: ImageStream, release_name: str) -> list[tuple[TagReference, ImageReference, str]]:
-    plan: list[tuple[TagReference, ImageReference, str]] = []
+def mirror_target(text: str) -> MirrorTarget:
+    """``--mirror REPO`` checked as oc checks it (its messages name ``--to``): a registry repository,
+    or a ``${component}``/``${version}`` template in its tag (§3.8 step 3)."""
+    try:
+        target = MirrorTarget.parse(text, "--to")
+    except OkdReleaseError as err:
+        raise ReleaseError(str(err)) from err
+    if not isinstance(parse_location(target.repository), RegistryLocation):
+        raise ReleaseError(f"--mirror must be a registry repository, not {text}")
+    return target
+
+
+def _mirror_plan(stream: ImageStream, target: MirrorTarget, release_name: str) -> list[_Copy]:
+    plan: list[_Copy] = []
     for tag in stream.tags:
         if tag.from_kind != "DockerImage":
             continue
@@ -25,20 +41,18 @@ def _mirror_plan(stream: ImageStream, release_name: str) -> list[tuple[TagRefere
             raise ReleaseError(
                 f"image-references should only contain pointers to images by digest: {tag.from_name}"
             )
-        plan.append((tag, ref, f"{release_name}-{tag.name}"))
+        plan.append((tag, ref, target.tag(tag.name, release_name)))
     return plan
 
 
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
-def _check_tags(
-    plan: list[tuple[TagReference, ImageReference, str]], target: ImageReference, run: Run
-) -> None:
+def _check_tags(plan: list[_Copy], repository: str, run: Run) -> None:
     """Refuse destination tags a registry cannot hold (a release name with ``+build``), as oc reports them."""
     bad = [dest_tag for _tag, _ref, dest_tag in plan if not _TAG.fullmatch(dest_tag)]
     for dest_tag in bad:
-        run.emit(f"error: unable to push manifest to {target.name}:{dest_tag}: invalid tag format")
+        run.emit(f"error: unable to push manifest to {repository}:{dest_tag}: invalid tag format")
     if bad:
         raise ReleaseError("one or more errors occurred while uploading images")
 
@@ -48,27 +62,25 @@ def mirror_release_images(
 ) -> ImageStream:
     """Mirror the stream's DockerImage tags to ``mirror``; return the stream pointing there.
 
+    Tags are ``NAME-COMPONENT`` in the repository, or the template's tag with ``${component}`` and
+    ``${version}`` (the release name) substituted; every tag then points at ``REPOSITORY@DIGEST``.
     oc's mirror report goes to stderr (progress) here, not stdout (Q9 fixed).
     """
     from okdrelease.transport.copy import copy_image
 
-    try:
-        target = ImageReference.parse(mirror)
-    except OkdReleaseError as err:
-        raise ReleaseError(f"--mirror was not a valid repository: {err}") from err
-    if target.tag or target.digest:
-        raise ReleaseError("--to must be to an image repository and may not contain a tag or digest")
+    target = mirror_target(mirror)
+    repository = target.repository
     result = copy.deepcopy(stream)
-    plan = _mirror_plan(result, release_name)
+    plan = _mirror_plan(result, target, release_name)
     if not plan:
         run.emit("warning: Release image contains no image references - is this a valid release?")
         return result
     run.emit(f"info: Mirroring {len(plan)} images to {mirror} ...")
     if not dry_run:
-        _check_tags(plan, target, run)
-    dest, _ = run.transport.open(parse_location(mirror), create=True)
+        _check_tags(plan, repository, run)
+    dest, _ = run.transport.open(parse_location(repository), create=True)
 
-    def one(item: tuple[TagReference, ImageReference, str]) -> str:
+    def one(item: _Copy) -> str:
         _tag, ref, dest_tag = item
         assert ref.digest is not None
         if dry_run:
@@ -79,8 +91,11 @@ def mirror_release_images(
     # The first failed copy cancels the copies not yet started.
     digests = resolve_all(plan, one, run.transport.options.max_per_registry)
     for (tag, _ref, dest_tag), digest in zip(plan, digests, strict=True):
-        run.emit(f"info: mirrored {digest} -> {target.name}:{dest_tag}")
-        tag.from_name = f"{target.name}@{digest}"
-    run.emit(f"info: Update image:  {target.name}:{release_name}")
-    run.emit(f"info: Mirror prefix: {target.name}")
+        run.emit(f"info: mirrored {digest} -> {repository}:{dest_tag}")
+        tag.from_name = f"{repository}@{digest}"
+    run.emit(f"info: Update image:  {repository}:{target.tag('', release_name)}")
+    if target.template:
+        run.emit(f"info: Mirrored to: {mirror}")
+    else:
+        run.emit(f"info: Mirror prefix: {repository}")
     return result

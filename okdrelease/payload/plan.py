@@ -171,6 +171,10 @@ def validate_options(options: NewOptions) -> PlatformSelector:
         raise ReleaseError("--to-signature requires --to-image")
     if options.mirror and options.reference_mode not in ("", "public"):
         raise ReleaseError("--reference-mode must be public or empty when using --mirror")
+    if options.mirror:
+        from okdrelease.payload.mirror import mirror_target
+
+        mirror_target(options.mirror)  # oc's checks of the repository or template, before any fetch
     platform = _platform(options)
     _validate_signing(options)
     _validate_verification(options)

@@ -26,6 +26,12 @@ import yaml
 
 from okdrelease.errors import NotFoundError, OkdReleaseError, SignatureError, UsageError
 from okdrelease.oci.platform import PlatformSelector
+from okdrelease.openshift.mirrortarget import (
+    MirrorTarget,
+    parse_destination,
+    repository_of,
+    with_tag,
+)
 from okdrelease.reference import (
     ImageLocation,
     ImageReference,
@@ -43,8 +49,6 @@ Progress = Callable[[str], None]
 INSTRUCTION_KINDS = ("idms", "icsp", "none")
 #: oc's names for Go architectures that differ in OpenShift tags.
 ARCH_NAMES = {"amd64": "x86_64", "arm64": "aarch64"}
-COMPONENT_MARKER = "${component}"
-VERSION_MARKER = "${version}"
 CONFIG_DIR = "config"
 
 
@@ -176,75 +180,12 @@ def arch_suffix(release: ReleaseInfo, keep_manifest_list: bool) -> str:
     return "-" + ARCH_NAMES.get(arch, arch)
 
 
-@attrs.frozen
-class _Target:
-    """``--to`` (or ``oci:TO_DIR``) turned into one destination per component name."""
-
-    text: str
-    template: bool
-
-    @classmethod
-    def parse(cls, text: str) -> _Target:
-        if COMPONENT_MARKER not in text:
-            location = _parse_destination(text, "--to must be a valid image repository")
-            if _has_reference(location):
-                raise UsageError("--to must be to an image repository and may not contain a tag or digest")
-            return cls(text, template=False)
-        probe = text.replace(COMPONENT_MARKER, "X-X-X-X-X-X-X").replace(VERSION_MARKER, "V-V-V-V-V-V-V")
-        location = _parse_destination(probe, "--to must be a valid image reference")
-        tag = location.ref.tag if isinstance(location, RegistryLocation) else location.refname
-        if text.count(COMPONENT_MARKER) > 1 or "X-X-X-X-X-X-X" not in (tag or ""):
-            raise UsageError(
-                "when mirroring to multiple repositories, use the new release command with --from-release and --mirror"
-            )
-        return cls(text, template=True)
-
-    def image(self, name: str, version: str, arch_ext: str) -> ImageLocation:
-        """Where the image of component ``name`` ("" = the release) goes."""
-        if self.template:
-            value = self.text.replace(COMPONENT_MARKER, name or "release").replace(VERSION_MARKER, version)
-            return _parse_destination(
-                value + arch_ext, f"requested component {name!r} cannot go to {self.text}"
-            )
-        tag = f"{version}{arch_ext}-{name}" if name else f"{version}{arch_ext}"
-        return _with_tag(parse_location(self.text), tag)
-
-
-def _parse_destination(text: str, what: str) -> ImageLocation:
-    try:
-        return parse_location(text)
-    except OkdReleaseError as err:
-        raise UsageError(f"{what}: {err}") from err
-
-
-def _has_reference(location: ImageLocation) -> bool:
-    if isinstance(location, RegistryLocation):
-        return bool(location.ref.tag or location.ref.digest)
-    return bool(location.refname or location.digest)
-
-
-def _with_tag(location: ImageLocation, tag: str) -> ImageLocation:
-    try:
-        if isinstance(location, RegistryLocation):
-            return RegistryLocation(location.ref.with_tag(tag))
-        return attrs.evolve(location, refname=tag, digest=None)
-    except OkdReleaseError as err:
-        raise UsageError(f"cannot tag the mirror of {location} as {tag!r}: {err}") from err
-
-
-def repository_of(location: ImageLocation) -> str:
-    """A location without tag or digest (``host/repo`` or ``oci:DIR``)."""
-    if isinstance(location, RegistryLocation):
-        return location.ref.name
-    return f"oci:{location.path}"
-
-
 def _release_top_digest(release: ReleaseInfo) -> str:
     return release.index.digest if release.index is not None else release.digest
 
 
 def _component_mappings(
-    release: ReleaseInfo, target: _Target, version: str, arch_ext: str
+    release: ReleaseInfo, target: MirrorTarget, version: str, arch_ext: str
 ) -> list[ImageMapping]:
     mappings: list[ImageMapping] = []
     for tag in release.tags:
@@ -272,7 +213,7 @@ def _release_mapping(
 
 def plan_mirror(options: MirrorOptions, transport: Transport) -> MirrorPlan:
     """Read the release and decide every copy (oc's naming: ``VERSION-ARCH`` and ``VERSION-ARCH-NAME``)."""
-    target = _Target.parse(options.destination)
+    target = MirrorTarget.parse(options.destination)
     platform = PlatformSelector.from_flag("linux/amd64" if options.keep_manifest_list else None)
     try:
         release = load_release_from(transport, options.source, platform=platform)
@@ -283,7 +224,7 @@ def plan_mirror(options: MirrorOptions, transport: Transport) -> MirrorPlan:
     release_target = target.image("", version, arch_ext)
     mappings: list[ImageMapping] = []
     if options.to_release_image:
-        to_release = _parse_destination(options.to_release_image, "invalid --to-release-image")
+        to_release = parse_destination(options.to_release_image, "invalid --to-release-image")
         mappings.append(_release_mapping(options, release, to_release))
     elif not options.skip_release_image:
         mappings.append(_release_mapping(options, release, release_target))
@@ -484,7 +425,7 @@ def _copy_cosign_signature(plan: MirrorPlan, transport: Transport, progress: Pro
         source.resolve(tag)
     except NotFoundError:
         return None
-    target = _with_tag(release.destination, tag)
+    target = with_tag(release.destination, tag)
     destination, _ = transport.open(target, create=True)
     copy_image(source, tag, destination, tag, workers=1, policy=transport.options.retry_policy)
     progress(f"info: mirrored cosign signature {tag} -> {target}")
