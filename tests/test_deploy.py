@@ -89,18 +89,32 @@ def test_task_is_tekton_v1_and_every_variable_is_declared() -> None:
     assert set(spec) <= {"description", "params", "workspaces", "results", "steps"}
 
 
+#: Task params the Pipeline example leaves at their defaults (deploy/README.md says so); every other
+#: Task param must be passed, so a param added to the Task is wired or named here.
+PIPELINE_DEFAULTED = {"release-name", "exclude-tags", "insecure", "okdrelease-image"}
+
+
 def test_pipeline_example_wires_the_task_as_declared() -> None:
     task, pipeline = load(TASK_FILE)["spec"], load(PIPELINE_FILE)
     assert pipeline["apiVersion"] == "tekton.dev/v1" and pipeline["kind"] == "Pipeline"
     spec = pipeline["spec"]
-    assert variables(pipeline, "params") == {p["name"] for p in spec["params"]}
+    pipeline_params = {p["name"]: p for p in spec["params"]}
+    assert variables(pipeline, "params") == set(pipeline_params)  # all used, none undeclared
     declared_workspaces = {w["name"] for w in spec["workspaces"]}
     [use] = [t for t in spec["tasks"] if t["taskRef"]["name"] == "okdrelease-new-release"]
     assert use["runAfter"] == ["build"]
-    passed = {p["name"] for p in use["params"]}
     task_params = {p["name"]: p for p in task["params"]}
-    assert passed <= set(task_params)
-    assert {name for name, p in task_params.items() if "default" not in p} <= passed
+    passed = {p["name"]: p["value"] for p in use["params"]}
+    assert len(passed) == len(use["params"])  # no param passed twice
+    assert set(passed) == set(task_params) - PIPELINE_DEFAULTED
+    assert {name for name, p in task_params.items() if "default" not in p} <= set(passed)
+    for name, value in passed.items():
+        # each value is one Pipeline param of the Task param's type (string into string)
+        match = re.fullmatch(r"\$\(params\.([a-z-]+)\)", value)
+        assert match, (name, value)
+        assert pipeline_params[match[1]]["type"] == task_params[name]["type"] == "string", name
+    assert passed["skip-if-unchanged"] == "$(params.skip-if-unchanged)"
+    assert pipeline_params["skip-if-unchanged"]["default"] == ""  # empty: always build
     for binding in use["workspaces"]:
         assert binding["name"] in {w["name"] for w in task["workspaces"]}
         assert binding["workspace"] in declared_workspaces
@@ -108,6 +122,9 @@ def test_pipeline_example_wires_the_task_as_declared() -> None:
         m for m in re.findall(r"\$\(tasks\.new-release\.results\.([a-z-]+)\)", json.dumps(pipeline))
     }
     assert used_results and used_results <= {r["name"] for r in task["results"]}
+    assert set(re.findall(r"\$\(tasks\.([a-z-]+)\.", json.dumps(pipeline))) <= {
+        t["name"] for t in spec["tasks"]
+    }
 
 
 # --------------------------------------------------------------------------------------------
