@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import ReleaseError
+from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.strconv import go_quote
 from okdrelease.gocompat.yamlbounds import json_too_deep, max_depth_message
 
@@ -576,38 +577,26 @@ def decode_typed(value: Any, typ: Any, *, from_yaml: bool = False) -> Any:
     return _decode(value, typ, _Context(from_yaml=from_yaml))
 
 
-def _float32_shortest(value: float) -> tuple[str, int]:
-    """Return (digits, decimal point position) of the shortest decimal that round-trips as float32."""
-    target = struct.unpack("<f", struct.pack("<f", value))[0]
-    for precision in range(1, 18):
-        text = f"{abs(value):.{precision - 1}e}"
-        if struct.unpack("<f", struct.pack("<f", float(text)))[0] == abs(target):
-            break
-    mantissa, _, exponent = text.partition("e")
-    digits = mantissa.replace(".", "").rstrip("0") or "0"
-    return digits, int(exponent) + 1
-
-
 def _yaml_scalar_string(value: Any) -> str:
-    """Render a YAML bool/int/float bound for a Go string field, as sigs.k8s.io/yaml does."""
+    """Render a YAML bool/int/float bound for a Go string field, as sigs.k8s.io/yaml does.
+
+    A float goes through ``strconv.FormatFloat(v, 'g', -1, 32)``: rounded to float32 first
+    (one implementation: ``goyaml.format_float_g``), a float32 overflow is an infinity.
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
     number = float(value)
+    try:
+        struct.pack("<f", number)
+    except OverflowError:
+        number = math.copysign(math.inf, number)
     if math.isnan(number):
         return "NaN"
     if math.isinf(number):
         return "+Inf" if number > 0 else "-Inf"
-    if number == 0:
-        return "-0" if math.copysign(1.0, number) < 0 else "0"
-    sign = "-" if number < 0 else ""
-    digits, point = _float32_shortest(number)
-    exponent = point - 1
-    if exponent < -4 or exponent >= 6:  # strconv 'g' with shortest precision
-        body = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{sign}{body}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
-    return _fixed(sign, digits, point)
+    return format_float_g(number, bits=32)
 
 
 def go_type_error(value: Any, typ: Any, ctx: Any) -> GoJSONError:

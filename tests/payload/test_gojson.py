@@ -314,6 +314,13 @@ def test_loads_typed_values() -> None:
         (3.14159265358979, "3.1415927"),
         (-0.0, "-0"),
         (float("inf"), "+Inf"),
+        # Rounded to float32 before formatting (strconv.FormatFloat(v, 'g', -1, 32)), not the float64's digits.
+        (16777217.0, "1.6777216e+07"),
+        (786.6340625, "786.63403"),
+        (-0.865436568018784, "-0.86543655"),
+        # Beyond float32's range: an infinity.
+        (1e39, "+Inf"),
+        (-1e39, "-Inf"),
     ],
 )
 def test_yaml_scalars_into_string_fields(value: object, text: str) -> None:
