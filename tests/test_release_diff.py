@@ -20,7 +20,7 @@ from okdrelease.release.diff import (
     render_diff_text,
 )
 from okdrelease.release.read import ReleaseInfo, load_release_from
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 
 D = {c: "sha256:" + c * 64 for c in "abcdef"}
 SRC = "io.openshift.build.source-location"
@@ -90,7 +90,7 @@ def releases(tmp_path: Path) -> tuple[str, str]:
 
 
 def _load(text: str) -> ReleaseInfo:
-    with Transport() as transport:
+    with DefaultTransport() as transport:
         return load_release_from(transport, text)
 
 

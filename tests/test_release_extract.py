@@ -20,7 +20,7 @@ from okdrelease.gocompat import goyaml
 from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.release.extract import extract_release, read_payload_file
 from okdrelease.release.read import open_location
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 GOLDEN_01 = GOLDEN / "01-realistic"
@@ -160,7 +160,7 @@ def base_layer() -> bytes:
 
 def open_ref(text: str):  # type: ignore[no-untyped-def]
     """(repository, reference) of a location text."""
-    _location, repository, reference = open_location(Transport(), text)
+    _location, repository, reference = open_location(DefaultTransport(), text)
     return repository, reference
 
 

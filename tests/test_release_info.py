@@ -26,7 +26,7 @@ from okdrelease.release.info import (
 )
 from okdrelease.release.read import PlatformFilter, ReleaseInfo, load_release_from
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 from okdrelease.transport.registry import RegistryClient
 
 RELEASE_CASES = [c for c in load_cases() if (c.path / "release").is_dir()] if GOLDEN.is_dir() else []
@@ -49,7 +49,7 @@ def _expected(case: Case, name: str, info: ReleaseInfo, image: str, release_repo
 
 
 def _load(location: str) -> ReleaseInfo:
-    with Transport() as transport:
+    with DefaultTransport() as transport:
         return load_release_from(transport, location)
 
 

@@ -21,7 +21,7 @@ from okdrelease.payload.compose import FROM_RELEASE_ANNOTATION
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 from okdrelease.transport.overlay import LayoutContentTransport
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,7 +128,7 @@ def test_to_file_in_a_missing_directory_is_an_error_naming_it(tmp_path: Path) ->
 
 def _layout_transport() -> LayoutContentTransport:
     """A transport reading quay.io/okd/scos-content@digest from the sample layout."""
-    return LayoutContentTransport(Transport(TransportOptions()), REPO, str(SAMPLE))
+    return LayoutContentTransport(DefaultTransport(TransportOptions()), REPO, str(SAMPLE))
 
 
 def test_from_release_keep_manifest_list_fallback_counts_as_overridden(tmp_path: Path) -> None:
@@ -232,7 +232,7 @@ def test_to_image_without_tag_or_name_is_pushed_untagged(registry_http: Any) -> 
 
     repository = f"{registry_http.host}/review/untagged"
     options = sample_options(name="", to_image=repository)
-    transport = Transport(TransportOptions(insecure=True))
+    transport = DefaultTransport(TransportOptions(insecure=True))
     try:
         result = new_release(options, transport=transport)
         assert result.name == "0.0.1-2024-05-01-000000"

@@ -25,7 +25,7 @@ from okdrelease.reference import ImageLocation
 from okdrelease.release.extract import extract_release, read_payload_file
 from okdrelease.release.read import PlatformFilter, load_images, load_release_from, verify_images
 from okdrelease.transport.base import Repository
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 
 REFS = image_references("4.15.0", [("cli", "quay.io/okd/cli@sha256:" + "1" * 64, {})])
 
@@ -107,7 +107,7 @@ def test_verify_reports_each_unreachable_component_once(tmp_path: Path) -> None:
         [("a", "quay.io/okd/a@sha256:" + "1" * 64, {}), ("b", "quay.io/okd/b@sha256:" + "2" * 64, {})],
     )
     write_image(tmp_path / "layout", "r", [payload_layer({"image-references": refs})])
-    info = load_release_from(Transport(), f"oci:{tmp_path / 'layout'}:r")
+    info = load_release_from(DefaultTransport(), f"oci:{tmp_path / 'layout'}:r")
     platform = PlatformFilter.from_flag(None)
     loaded = load_images(info, _Gone(), platform=platform)
     assert verify_images(loaded) == [
@@ -233,7 +233,7 @@ def test_verify_compares_the_fetched_digest_with_the_pinned_one(tmp_path: Path) 
         [("good", f"quay.io/okd/good@{actual}", {}), ("bad", f"quay.io/okd/bad@{pinned}", {})],
     )
     write_image(tmp_path / "layout", "r", [payload_layer({"image-references": refs})])
-    info = load_release_from(Transport(), f"oci:{tmp_path / 'layout'}:r")
+    info = load_release_from(DefaultTransport(), f"oci:{tmp_path / 'layout'}:r")
     loaded = load_images(
         info, _Redirect(f"oci:{tmp_path / 'components'}:c"), platform=PlatformFilter.from_flag(None)
     )

@@ -18,7 +18,7 @@ from okdrelease.release.diff import (
     render_json,
 )
 from okdrelease.release.read import PlatformFilter, load_release_from
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 
 EPILOG = """\
 examples:
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     if args.exit_code:
         args.failure_exit_code = 2  # 1 means "different" here
     platform = PlatformFilter.from_flag(args.filter_by_os)
-    with Transport(transport_options(args)) as transport:
+    with DefaultTransport(transport_options(args)) as transport:
         old = load_release_from(transport, args.old, platform=platform)
         new = load_release_from(transport, args.new, platform=platform)
     diff = diff_releases(old, new)

@@ -16,7 +16,7 @@ from okdrelease.release.extract import (
     read_payload_file,
 )
 from okdrelease.release.read import PlatformFilter, open_location
-from okdrelease.transport.open import Transport
+from okdrelease.transport.open import DefaultTransport
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -98,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("only one of --to and --file may be set")
     platform = PlatformFilter.from_flag(args.filter_by_os)
     limits = LayerLimits(max_bytes=args.max_layer_bytes)
-    with Transport(transport_options(args)) as transport:
+    with DefaultTransport(transport_options(args)) as transport:
         _location, repository, reference = open_location(transport, image)
         if args.file:
             data = read_payload_file(repository, reference, args.file, platform=platform, limits=limits)

@@ -13,7 +13,8 @@ from okdrelease.reference import ImageReference
 from okdrelease.release import info as fmt
 from okdrelease.release.diff import compare_releases
 from okdrelease.release.read import PlatformFilter, ReleaseInfo, load_images, load_release_from, verify_images
-from okdrelease.transport.open import Transport
+from okdrelease.transport.base import Transport
+from okdrelease.transport.open import DefaultTransport
 
 _VIEWS = ("commits", "commit_urls", "pullspecs", "contents", "size", "verify", "image_for")
 
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     changes_from = args.changes_from
     if changes_from is None and len(images) == 2 and not args.verify:
         changes_from = images.pop(0)
-    with Transport(transport_options(args)) as transport:
+    with DefaultTransport(transport_options(args)) as transport:
         if changes_from is not None:
             if len(images) != 1:
                 raise UsageError(

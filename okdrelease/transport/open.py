@@ -91,9 +91,3 @@ class DefaultTransport:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-#: The name this class had before the ``Transport`` protocol (``transport.base``) existed; kept so
-#: callers that construct it keep working. New code constructs ``DefaultTransport`` and annotates
-#: with ``okdrelease.transport.base.Transport``.
-Transport = DefaultTransport
