@@ -78,3 +78,16 @@ class NoSingleImageError(ReleaseError):
 
     def __init__(self) -> None:
         super().__init__("no matching image found in manifest list")
+
+
+class NestedManifestListError(OkdReleaseError):
+    """The manifest-list entry chosen for the platform is a list again.
+
+    ``str()`` is oc ``new``'s wording; ``info``, ``extract`` and ``diff`` word it from the fields.
+    """
+
+    def __init__(self, repository: str, digest: str, media_type: str) -> None:
+        super().__init__(f"use --keep-manifest-list option for image manifest type {media_type}")
+        self.repository = repository
+        self.digest = digest
+        self.media_type = media_type

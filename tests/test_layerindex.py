@@ -12,11 +12,11 @@ import pytest
 
 from okdrelease.cache import LAYER_INDEX, Cache
 from okdrelease.errors import DigestMismatchError
+from okdrelease.images.resolve import Resolver
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
 from okdrelease.oci.layerindex import LayerIndex, compose, load_index, scan_layer
 from okdrelease.oci.layers import TarEntry, compress_gzip, extract_prefix, write_tar
 from okdrelease.oci.model import Descriptor
-from okdrelease.payload.resolve import Resolver
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
 
@@ -81,7 +81,7 @@ def _files(resolver: Resolver, repo: _Repo, stack: list[str]) -> dict[str, objec
 
 
 def _resolver(store: Cache | None = None) -> Resolver:
-    return Resolver(transport=None, store=store)  # type: ignore[arg-type]  # no image is opened here
+    return Resolver(store=store)
 
 
 @pytest.mark.parametrize("stack", [STACK, STACK[:1], STACK[1:], STACK[::-1], STACK[2:]])

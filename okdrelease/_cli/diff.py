@@ -9,6 +9,7 @@ from typing import Any
 
 from okdrelease._cli.common import add_registry_flags, transport_options
 from okdrelease.errors import UsageError
+from okdrelease.images.resolve import Resolver
 from okdrelease.release.diff import (
     build_list_json,
     diff_json,
@@ -90,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
     if args.exit_code:
         args.failure_exit_code = 2  # 1 means "different" here
     platform = PlatformFilter.from_flag(args.filter_by_os)
+    resolver = Resolver(platform)  # one per run: what both releases share is read once
     with DefaultTransport(transport_options(args)) as transport:
-        old = load_release_from(transport, args.old, platform=platform)
-        new = load_release_from(transport, args.new, platform=platform)
+        old = load_release_from(transport, args.old, platform=platform, resolver=resolver)
+        new = load_release_from(transport, args.new, platform=platform, resolver=resolver)
     diff = diff_releases(old, new)
     if args.output == "json":
         sys.stdout.write(render_json(build_list_json(diff) if args.build_list else diff_json(diff)))

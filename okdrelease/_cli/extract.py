@@ -8,6 +8,7 @@ from typing import Any
 
 from okdrelease._cli.common import add_layer_limit_flag, add_registry_flags, transport_options
 from okdrelease.errors import UsageError
+from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import LayerLimits
 from okdrelease.release.extract import (
     CREDENTIALS_WARNING,
@@ -98,10 +99,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("only one of --to and --file may be set")
     platform = PlatformFilter.from_flag(args.filter_by_os)
     limits = LayerLimits(max_bytes=args.max_layer_bytes)
+    resolver = Resolver(platform)
     with DefaultTransport(transport_options(args)) as transport:
         _location, repository, reference = open_location(transport, image)
         if args.file:
-            data = read_payload_file(repository, reference, args.file, platform=platform, limits=limits)
+            data = read_payload_file(
+                repository, reference, args.file, platform=platform, limits=limits, resolver=resolver
+            )
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
             return 0
@@ -113,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
             keep_bytes=args.keep_bytes,
             selection=selection,
             limits=limits,
+            resolver=resolver,
         )
     print(result.message)
     if result.errors:

@@ -8,6 +8,7 @@ from typing import Any
 
 from okdrelease._cli.common import add_layer_limit_flag, add_registry_flags, transport_options
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
+from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import LayerLimits
 from okdrelease.reference import ImageReference
 from okdrelease.release import info as fmt
@@ -71,17 +72,18 @@ def run(args: argparse.Namespace) -> int:
     changes_from = args.changes_from
     if changes_from is None and len(images) == 2 and not args.verify:
         changes_from = images.pop(0)
+    resolver = Resolver(platform)  # one per run: what one image read is not fetched again
     with DefaultTransport(transport_options(args)) as transport:
         if changes_from is not None:
             if len(images) != 1:
                 raise UsageError(
                     "must specify a single release image as argument when comparing to another release image"
                 )
-            return _compare(args, transport, changes_from, images[0], platform)
+            return _compare(args, transport, resolver, changes_from, images[0])
         failed = False
         for image in images:
             try:
-                _describe_one(args, transport, image, platform)
+                _describe_one(args, transport, resolver, image)
             except OkdReleaseError as err:
                 if len(images) == 1:
                     raise
@@ -91,11 +93,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _compare(
-    args: argparse.Namespace, transport: Transport, old_text: str, new_text: str, platform: PlatformFilter
+    args: argparse.Namespace, transport: Transport, resolver: Resolver, old_text: str, new_text: str
 ) -> int:
     limits = LayerLimits(max_bytes=args.max_layer_bytes)
-    old = load_release_from(transport, old_text, platform=platform, limits=limits)
-    new = load_release_from(transport, new_text, platform=platform, limits=limits)
+    platform = resolver.platform
+    old = load_release_from(transport, old_text, platform=platform, limits=limits, resolver=resolver)
+    new = load_release_from(transport, new_text, platform=platform, limits=limits, resolver=resolver)
     comparison = compare_releases(old, new)
     if args.output == "json":
         sys.stdout.write(fmt.render_comparison_json(comparison))
@@ -106,12 +109,10 @@ def _compare(
     return 0
 
 
-def _describe_one(
-    args: argparse.Namespace, transport: Transport, image: str, platform: PlatformFilter
-) -> None:
-    info = load_release_from(
-        transport, image, platform=platform, limits=LayerLimits(max_bytes=args.max_layer_bytes)
-    )
+def _describe_one(args: argparse.Namespace, transport: Transport, resolver: Resolver, image: str) -> None:
+    platform = resolver.platform
+    limits = LayerLimits(max_bytes=args.max_layer_bytes)
+    info = load_release_from(transport, image, platform=platform, limits=limits, resolver=resolver)
     for line in info.stderr_warnings:
         print(f"warning: {line}", file=sys.stderr)
     if args.size or args.verify or args.include_images:
@@ -120,6 +121,7 @@ def _describe_one(
             transport,
             platform=platform,
             workers=args.max_per_registry,
+            resolver=resolver,
         )
     if args.verify:
         problems = verify_images(info)

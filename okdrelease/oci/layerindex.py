@@ -125,7 +125,7 @@ def load_index(
     """The index of layer ``digest`` under ``prefix``: from ``store`` when it holds a sound one, else scanned.
 
     ``opener`` opens the layer's verifying blob stream; a scanned index is stored for the next run.
-    Callers memoise per run (one scan per layer, waiters share it: ``payload.resolve.Resolver``).
+    Callers memoise per run (one scan per layer, waiters share it: ``images.resolve.Resolver``).
     """
     key = f"{digest}|{prefix}"
     if store is not None:

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import attrs
 
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
+from okdrelease.images.resolve import ResolvedImage, open_pullspec, resolve_all
 from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.openshift.labels import (
     BUILD_VERSION_DISPLAY_NAMES,
@@ -21,14 +22,7 @@ from okdrelease.openshift.labels import (
 )
 from okdrelease.openshift.versions import ALLOWED_COMPONENTS, parse_component_versions
 from okdrelease.payload.context import Run
-from okdrelease.payload.resolve import (
-    ManifestFile,
-    ResolvedImage,
-    describe_registry_error,
-    open_pullspec,
-    resolve_all,
-    tampered,
-)
+from okdrelease.payload.resolve import ManifestFile, describe_registry_error, tampered
 from okdrelease.reference import RegistryLocation, parse_location
 
 __all__ = ["COMMIT_LABELS", "OVERRIDE_ANNOTATION", "Resolution", "label_annotations", "resolve_components"]
@@ -125,7 +119,7 @@ def visit(run: Run, tag: TagReference) -> Visited:
     else:
         digest = pullspec.rpartition("@")[2] if "@" in pullspec else ""
         run.emit(f"info: Loading {digest} {tag.name}")
-    files = run.resolver.operator_manifests(image, all_layers=override, ref=pullspec)
+    files = run.operators.read(image, all_layers=override, ref=pullspec)
     return Visited(tag.name, image, annotations, files)
 
 

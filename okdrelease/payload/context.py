@@ -10,7 +10,8 @@ import attrs
 from okdrelease.transport.base import Transport
 
 if TYPE_CHECKING:
-    from okdrelease.payload.resolve import Resolver
+    from okdrelease.images.resolve import Resolver
+    from okdrelease.payload.resolve import OperatorManifests
 
 Progress = Callable[[str], None]
 
@@ -34,10 +35,11 @@ class Reporter:
 
 @attrs.frozen
 class Run:
-    """One run's shared machinery: transport, resolver (with its cache), progress, concurrency."""
+    """One run's shared machinery: transport, resolver (with its cache), operators' files, progress, concurrency."""
 
     transport: Transport
     resolver: Resolver
+    operators: OperatorManifests
     reporter: Reporter
     workers: int
 

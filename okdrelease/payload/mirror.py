@@ -6,10 +6,10 @@ import copy
 import re
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.images.resolve import resolve_all
 from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.openshift.mirrortarget import MirrorTarget
 from okdrelease.payload.context import Run
-from okdrelease.payload.resolve import resolve_all
 from okdrelease.reference import ImageReference, RegistryLocation, parse_location
 
 #: (the stream's tag, its source by digest, the destination tag)
@@ -86,7 +86,7 @@ def mirror_release_images(
         if dry_run:
             return ref.digest
         source, _ = run.transport.open(parse_location(str(ref)))
-        return str(copy_image(source, ref.digest, dest, dest_tag))
+        return str(copy_image(source, ref.digest, dest, dest_tag, resolver=run.resolver))
 
     # The first failed copy cancels the copies not yet started.
     digests = resolve_all(plan, one, run.transport.options.max_per_registry)

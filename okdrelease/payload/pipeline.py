@@ -14,6 +14,7 @@ import attrs
 
 from okdrelease.cache.store import Cache
 from okdrelease.errors import ReleaseError
+from okdrelease.images.resolve import Resolver
 from okdrelease.payload.check import ManifestChecker
 from okdrelease.payload.components import Resolution, resolve_components
 from okdrelease.payload.compose import ReleaseDraft, compose
@@ -21,7 +22,7 @@ from okdrelease.payload.context import Progress, Reporter, Run
 from okdrelease.payload.inputs import Inputs, read_inputs
 from okdrelease.payload.operators import Payload, assemble_payload, collect_operators, pin_tag_digests, prune
 from okdrelease.payload.plan import NewOptions, Plan, make_plan
-from okdrelease.payload.resolve import Resolver
+from okdrelease.payload.resolve import OperatorManifests
 from okdrelease.payload.signing import SigningKeys, load_signing_keys, sign_pushed, write_to_signature
 from okdrelease.payload.sinks import Delivery, DirSink, FileSink, ImageSink, Sink, write_work_dir
 from okdrelease.payload.unchanged import (
@@ -103,7 +104,8 @@ def _run(plan: Plan, transport: Transport, reporter: Reporter, cache: Cache | No
         transport = LayoutContentTransport(transport, plan.options.layout_repository, plan.layout.path)
     workers = max(4, transport.options.max_per_registry * 2)
     checker = None if plan.options.skip_manifest_check else ManifestChecker(cache)
-    return Run(transport, Resolver(transport, plan.platform, store=cache, checker=checker), reporter, workers)
+    resolver = Resolver(plan.platform, store=cache)
+    return Run(transport, resolver, OperatorManifests(resolver, checker), reporter, workers)
 
 
 def select_sink(plan: Plan, inputs: Inputs, draft: ReleaseDraft) -> Sink:
@@ -167,7 +169,7 @@ def _payload(
         run.emit(
             f"info: Included {len(stream.tags)} images from {len(operators.files)} input operators into the release"
         )
-    payload = assemble_payload(stream, draft.metadata, operators, plan, run.reporter, run.resolver.checker)
+    payload = assemble_payload(stream, draft.metadata, operators, plan, run.reporter, run.operators.checker)
     return _Assembled(payload, resolution, frozenset(operators.files), removed)
 
 

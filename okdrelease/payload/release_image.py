@@ -5,14 +5,15 @@ from __future__ import annotations
 import attrs
 
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
+from okdrelease.images.resolve import Resolver, open_pullspec
 from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
-from okdrelease.payload.resolve import Resolver, open_pullspec, tampered
-from okdrelease.transport.base import Repository
+from okdrelease.payload.resolve import tampered
+from okdrelease.transport.base import Repository, Transport
 
 __all__ = ["BuiltRelease", "base_pullspec", "build_release_image", "push_release"]
 
@@ -41,10 +42,12 @@ def base_pullspec(stream: ImageStream, given: str | None, base_tag: str) -> str:
     return matches[-1].from_name or ""
 
 
-def _read_base(resolver: Resolver, base_spec: str) -> tuple[Repository, Manifest | Index]:
+def _read_base(
+    transport: Transport, resolver: Resolver, base_spec: str
+) -> tuple[Repository, Manifest | Index]:
     try:
-        base_repo, reference = open_pullspec(resolver.transport, base_spec)
-        return base_repo, base_repo.get_manifest(reference)
+        base_repo, reference = open_pullspec(transport, base_spec)
+        return base_repo, resolver.manifest(base_repo, reference)
     except DigestMismatchError as err:
         # Q32 fixed: found while reading, before anything is pushed.
         raise ReleaseError(tampered("the base image", base_spec, err)) from err
@@ -75,7 +78,7 @@ class _Builder:
         )
 
     def child(self, digest: str) -> Manifest:
-        child = self.base.get_manifest(digest)
+        child = self.resolver.manifest(self.base, digest)
         if not isinstance(child, Manifest):
             raise ReleaseError(f"nested manifest list {digest} in {self.base_spec}")
         return child
@@ -102,6 +105,7 @@ class _Builder:
 
 
 def build_release_image(
+    transport: Transport,
     resolver: Resolver,
     base_spec: str,
     *,
@@ -112,11 +116,11 @@ def build_release_image(
     to_text: str,
     fmt: ManifestFormat | None = None,
 ) -> BuiltRelease:
-    """Read the base image (every manifest and config verified) and compute the release image on it.
+    """Read the base image through ``resolver`` (every manifest and config verified) and compute the release on it.
 
     ``fmt``: the manifest format (None: oc's Docker schema 2, base layer media types kept).
     """
-    base_repo, top = _read_base(resolver, base_spec)
+    base_repo, top = _read_base(transport, resolver, base_spec)
     builder = _Builder(resolver, base_repo, base_spec, name, created, layer, fmt)
     try:
         if isinstance(top, Index) and keep_manifest_list:

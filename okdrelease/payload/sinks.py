@@ -179,6 +179,7 @@ class ImageSink:
         layer = release_image.payload_layer(payload.tar, self.source_layer)
         fmt = target.manifest_format(self.manifest_format)
         built = build_release_image(
+            run.transport,
             run.resolver,
             base_pullspec(payload.stream, self.base_image, self.base_tag),
             keep_manifest_list=self.keep_manifest_list,

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 import attrs
 
 from okdrelease.errors import ReleaseError, SignatureError
+from okdrelease.images.resolve import ResolvedImage, resolve_all
 from okdrelease.openshift.imagestream import TagReference
 from okdrelease.payload.components import Resolution
 from okdrelease.payload.context import Run
 from okdrelease.payload.plan import NewOptions
-from okdrelease.payload.resolve import ResolvedImage, resolve_all
 from okdrelease.reference import RegistryLocation, parse_location
 
 if TYPE_CHECKING:

@@ -33,6 +33,7 @@ from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gotime import format_time
 from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, json_too_deep, max_depth_message
+from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import (
     WHITEOUT_OPAQUE,
     WHITEOUT_PREFIX,
@@ -413,6 +414,7 @@ def extract_release(
     keep_bytes: bool = False,
     selection: ManifestSelection | None = None,
     limits: LayerLimits | None = None,
+    resolver: Resolver | None = None,
 ) -> ExtractResult:
     """Extract the payload of the release at ``reference`` into ``directory``.
 
@@ -420,8 +422,10 @@ def extract_release(
     not parse is reported in ``errors`` (as oc does) and skipped.
     """
     selection = selection or ManifestSelection()
-    manifest, index = select_manifest(repository, reference, platform or PlatformFilter.from_flag(None))
-    config = read_config(repository, manifest)
+    manifest, index = select_manifest(
+        repository, reference, platform or PlatformFilter.from_flag(None), resolver
+    )
+    config = read_config(repository, manifest, resolver)
     files = list(iter_payload(repository, manifest, limits=limits))
     outputs, errors = _outputs(files, keep_bytes=keep_bytes, selection=selection)
     try:
@@ -492,9 +496,12 @@ def read_payload_file(
     *,
     platform: PlatformFilter | None = None,
     limits: LayerLimits | None = None,
+    resolver: Resolver | None = None,
 ) -> bytes:
     """Return the bytes of ``release-manifests/<name>`` (topmost occurrence, whiteouts honoured)."""
-    manifest, _index = select_manifest(repository, reference, platform or PlatformFilter.from_flag(None))
+    manifest, _index = select_manifest(
+        repository, reference, platform or PlatformFilter.from_flag(None), resolver
+    )
     for item in iter_payload(repository, manifest, stop_at=name, limits=limits):
         if item.name == name:
             return item.data

@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from okdrelease.errors import NoSingleImageError, OkdReleaseError, ReleaseError
+from okdrelease.errors import NestedManifestListError, NoSingleImageError, OkdReleaseError, ReleaseError
+from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import LayerLimits
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
@@ -179,9 +180,17 @@ def open_location(opener: Opener, text: str) -> tuple[ImageLocation, Repository,
 
 
 def load_release_from(
-    opener: Opener, text: str, *, platform: PlatformFilter | None = None, limits: LayerLimits | None = None
+    opener: Opener,
+    text: str,
+    *,
+    platform: PlatformFilter | None = None,
+    limits: LayerLimits | None = None,
+    resolver: Resolver | None = None,
 ) -> ReleaseInfo:
-    """Open ``text`` (a pull spec or ``oci:DIR[:REF]``) and load it as a release."""
+    """Open ``text`` (a pull spec or ``oci:DIR[:REF]``) and load it as a release.
+
+    ``resolver``: the run's image resolver (its cache shared with the run's other reads); None: one for this call.
+    """
     location, repository, reference = open_location(opener, text)
     return load_release(
         repository,
@@ -190,29 +199,26 @@ def load_release_from(
         pull_from=pull_from_name(location),
         platform=platform or PlatformFilter.from_flag(None),
         limits=limits,
+        resolver=resolver,
     )
 
 
 def select_manifest(
-    repository: Repository, reference: str, platform: PlatformFilter
+    repository: Repository, reference: str, platform: PlatformFilter, resolver: Resolver | None = None
 ) -> tuple[Manifest, Index | None]:
-    """Fetch ``reference``; for a list, fetch the entry the platform filter selects."""
-    top = repository.get_manifest(reference)
-    if isinstance(top, Index):
-        child = platform.select(top)
-        manifest = repository.get_manifest(child.digest)
-        if isinstance(manifest, Index):
-            raise ReleaseError(
-                f"{repository.display}@{child.digest} is a nested manifest list, which is not supported"
-            )
-        return manifest, top
-    return top, None
+    """Fetch ``reference`` through the resolver; for a list, the entry the platform filter selects."""
+    try:
+        selected = (resolver or Resolver()).select(repository, reference, platform)
+    except NestedManifestListError as err:
+        raise ReleaseError(
+            f"{err.repository}@{err.digest} is a nested manifest list, which is not supported"
+        ) from err
+    return selected.manifest, selected.index
 
 
-def read_config(repository: Repository, manifest: Manifest) -> ImageConfig:
-    """Fetch and parse the image config of ``manifest``."""
-    desc = manifest.config
-    return ImageConfig.from_bytes(repository.read_blob(desc.digest, desc.size), desc.digest)
+def read_config(repository: Repository, manifest: Manifest, resolver: Resolver | None = None) -> ImageConfig:
+    """Fetch and parse the image config of ``manifest`` (through the resolver: once per run)."""
+    return (resolver or Resolver()).config(repository, manifest.config)
 
 
 def load_references(raw: bytes) -> tuple[dict[str, Any], tuple[ReleaseTag, ...]]:
@@ -288,10 +294,12 @@ def load_release(
     pull_from: str,
     platform: PlatformFilter,
     limits: LayerLimits | None = None,
+    resolver: Resolver | None = None,
 ) -> ReleaseInfo:
-    """Load the release at ``reference`` of ``repository`` (spec §5.3 steps 1-4)."""
-    manifest, index = select_manifest(repository, reference, platform)
-    config = read_config(repository, manifest)
+    """Load the release at ``reference`` of ``repository`` (spec §5.3 steps 1-4) through ``resolver``."""
+    resolver = resolver or Resolver(platform)
+    manifest, index = select_manifest(repository, reference, platform, resolver)
+    config = read_config(repository, manifest, resolver)
     raw, manifest_files, unknown = read_top_layer(repository, manifest, limits=limits)
     errors: list[str] = []
     metadata: CincinnatiMetadata | None = None
@@ -346,8 +354,10 @@ def load_images(
     platform: PlatformFilter,
     workers: int = 4,
     progress: Callable[[str], None] | None = None,
+    resolver: Resolver | None = None,
 ) -> ReleaseInfo:
-    """Fetch every DockerImage tag's manifest and config (spec §5.3 step 5); add ``images``."""
+    """Fetch every DockerImage tag's manifest and config (spec §5.3 step 5) through ``resolver``; add ``images``."""
+    reader = resolver or Resolver(platform)
     images: dict[str, ComponentImage] = {}
     warnings = list(info.warnings)
     problems: list[TagProblem] = []
@@ -360,7 +370,7 @@ def load_images(
         if progress is not None:
             progress(f"info: Loading {tag.name} {tag.from_name}")
         repository, reference = opener.open(RegistryLocation(ref))
-        top = repository.get_manifest(reference or "latest")
+        top = reader.manifest(repository, reference or "latest")
         list_digest = ""
         manifest = top
         if isinstance(top, Index):
@@ -368,12 +378,12 @@ def load_images(
             matching = platform.matching(top)
             if len(matching) != 1:
                 raise NoSingleImageError()
-            child = repository.get_manifest(matching[0].digest)
+            child = reader.manifest(repository, matching[0].digest)
             if not isinstance(child, Manifest):
                 raise ReleaseError(f"{tag.from_name} is a nested manifest list")
             manifest = child
         assert isinstance(manifest, Manifest)
-        config = read_config(repository, manifest)
+        config = read_config(repository, manifest, reader)
         return ComponentImage(
             name=tag.name,
             pullspec=tag.from_name,

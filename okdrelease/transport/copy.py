@@ -18,6 +18,7 @@ from typing import BinaryIO
 import attrs
 
 from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdReleaseError, UsageError
+from okdrelease.images.resolve import Resolver
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.convert import ManifestFormat, convert, format_of
 from okdrelease.oci.layers import RawReader
@@ -56,16 +57,17 @@ def _collect(
     all_platforms: bool,
     order: list[AnyManifest],
     blobs: dict[str, Descriptor],
+    resolver: Resolver,
 ) -> AnyManifest:
     """Gather ``manifest``'s tree into ``order`` (children first) and ``blobs``; return the top."""
     if isinstance(manifest, Index):
         if not all_platforms:
             chosen = _pick_platform(manifest)
-            return _collect(src, src.get_manifest(chosen.digest), all_platforms, order, blobs)
+            return _collect(src, resolver.manifest(src, chosen.digest), all_platforms, order, blobs, resolver)
         for child in manifest.manifests:
             if any(m.digest == child.digest for m in order):
                 continue
-            _collect(src, src.get_manifest(child.digest), all_platforms, order, blobs)
+            _collect(src, resolver.manifest(src, child.digest), all_platforms, order, blobs, resolver)
     else:
         assert isinstance(manifest, Manifest)
         for blob in [manifest.config, *manifest.layers]:
@@ -221,18 +223,21 @@ def copy_image(
     outcomes: dict[str, str] | None = None,
     manifest_format: ManifestFormat | None = None,
     warnings: list[str] | None = None,
+    resolver: Resolver | None = None,
 ) -> str:
     """Copy one image or a whole index from ``src_reference`` to ``dst_tag`` (None: by digest); return its digest.
 
     ``outcomes``, when given, receives blob digest → what ``copy_blob`` did. ``manifest_format``
     converts the manifests (None: byte-exact); ``warnings`` receives what the destination's
-    readers would need (a format).
+    readers would need (a format). The source's manifests are read through ``resolver`` (the
+    run's, so that what it already read is not asked again; None: one for this copy).
     """
     emit = progress or (lambda _line: None)
-    top = src_repo.get_manifest(src_reference)
+    reader = resolver or Resolver()
+    top = reader.manifest(src_repo, src_reference)
     order: list[AnyManifest] = []
     blobs: dict[str, Descriptor] = {}
-    top = _collect(src_repo, top, all_platforms, order, blobs)
+    top = _collect(src_repo, top, all_platforms, order, blobs, reader)
     order = _converted(order, manifest_format)  # before anything is written: a refusal leaves nothing
     top = order[-1]
     log.info(
@@ -271,8 +276,10 @@ def copy_all(
     policy: RetryPolicy | None = None,
     manifest_format: ManifestFormat | None = None,
     warnings: list[str] | None = None,
+    resolver: Resolver | None = None,
 ) -> dict[str, str]:
     """Copy every tag (layout ref name) of ``src_repo`` to the same tag in ``dst_repo``; return tag → digest."""
+    reader = resolver or Resolver()
     names = list(tags) if tags is not None else src_repo.list_tags()
     if not names:
         raise OkdReleaseError(f"{src_repo.display} has no tags to copy")
@@ -288,6 +295,7 @@ def copy_all(
             policy=policy,
             manifest_format=manifest_format,
             warnings=warnings,
+            resolver=reader,
         )
         for name in names
     }
@@ -326,6 +334,7 @@ def copy_location(
     own credentials or TLS settings. ``manifest_format`` converts manifests (digests change).
     """
     warnings: list[str] = []
+    resolver = Resolver()
     policy = source.options.retry_policy
     src_repo, src_ref = source.open(src)
     dst_repo, dst_ref = destination.open(dst, create=True)
@@ -341,6 +350,7 @@ def copy_location(
             policy=policy,
             manifest_format=manifest_format,
             warnings=warnings,
+            resolver=resolver,
         )
         images = tuple(CopiedImage(tag, digest) for tag, digest in results.items())
         return CopyResult(images, True, tuple(warnings))
@@ -355,6 +365,7 @@ def copy_location(
         policy=policy,
         manifest_format=manifest_format,
         warnings=warnings,
+        resolver=resolver,
     )
     if dst_digest and dst_digest != digest:
         raise OkdReleaseError(f"{dst} names digest {dst_digest}, but the copied image is {digest}")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from okdrelease.errors import ReleaseError, UsageError
+from okdrelease.images.resolve import resolve_all
 from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.payload.components import Resolution
 from okdrelease.payload.compose import compose
@@ -17,7 +18,7 @@ from okdrelease.payload.inputs import Inputs
 from okdrelease.payload.operators import Operators, collect_operators, prune
 from okdrelease.payload.pipeline import select_sink
 from okdrelease.payload.plan import InputKind, NewOptions, make_plan, parse_created
-from okdrelease.payload.resolve import ManifestFile, resolve_all
+from okdrelease.payload.resolve import ManifestFile
 from okdrelease.payload.sinks import DirSink, FileSink, ImageSink
 
 CREATED = parse_created("2024-05-01T00:00:00Z")

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import attrs
 
 from okdrelease.errors import DigestMismatchError, OkdReleaseError, ReleaseError
+from okdrelease.images.resolve import ResolvedImage
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.openshift.labels import BASE_DIGEST_LABEL
 from okdrelease.openshift.metadata import load_release_metadata
@@ -14,7 +15,7 @@ from okdrelease.payload.context import Run
 from okdrelease.payload.image import SourceLayer
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
-from okdrelease.payload.resolve import ResolvedImage, describe_registry_error, tampered
+from okdrelease.payload.resolve import describe_registry_error, tampered
 from okdrelease.reference import ImageReference, RegistryLocation, parse_location
 
 QUIRK_Q7_WARNING = (
@@ -109,8 +110,8 @@ def _base_list_tag(stream: ImageStream, base_digest: str, base_tag: str, run: Ru
     An entry of a release index records its own architecture's base image digest, which no tag
     names (the tags name the lists); the base tag's list holding that entry is the base.
     """
+    from okdrelease.images.resolve import open_pullspec
     from okdrelease.oci.model import Index
-    from okdrelease.payload.resolve import open_pullspec
 
     spec = next(
         (t.from_name for t in stream.tags if t.name == base_tag and t.from_kind == "DockerImage"), None
@@ -119,7 +120,7 @@ def _base_list_tag(stream: ImageStream, base_digest: str, base_tag: str, run: Ru
         return None
     try:
         repo, reference = open_pullspec(run.transport, spec)
-        top = repo.get_manifest(reference)
+        top = run.resolver.manifest(repo, reference)
     except OkdReleaseError:
         return None  # not readable here: oc's fallback (and its warning) applies
     if isinstance(top, Index) and any(d.digest == base_digest for d in top.manifests):

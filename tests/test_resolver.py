@@ -1,0 +1,122 @@
+"""The one image resolver (``okdrelease.images.resolve``): what a run has read by digest it does not ask again.
+
+Requests are counted through the transport's event sink (every answered HTTP request of the run).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from registry_rig import RegistryInfo
+
+from okdrelease.cache import Cache
+from okdrelease.events import Event, RequestDone
+from okdrelease.images.resolve import Resolver
+from okdrelease.payload.pipeline import new_release
+from okdrelease.payload.plan import NewOptions, parse_created
+from okdrelease.release.read import load_images, load_release_from
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.copy import copy_all, copy_image
+from okdrelease.transport.open import DefaultTransport
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "testdata" / "sample-payload"
+NAME = "4.16.0-okd.resolver"
+BY_DIGEST = re.compile(r"/v2/.+/manifests/sha256:[0-9a-f]{64}$")
+
+
+class Requests:
+    """The GET requests of one run, from its event sink."""
+
+    def __init__(self) -> None:
+        self.done: list[RequestDone] = []
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RequestDone):
+            self.done.append(event)
+
+    def gets(self, pattern: re.Pattern[str] = BY_DIGEST) -> list[str]:
+        return [r.url for r in self.done if r.method == "GET" and pattern.search(r.url)]
+
+
+def options(sink: Requests | None = None) -> TransportOptions:
+    return TransportOptions(insecure=True, events=sink)
+
+
+@pytest.fixture
+def content(registry_http: RegistryInfo, unique_repo: Any) -> str:
+    """A registry repository holding the sample payload's images, one tag per component."""
+    repo = f"{registry_http.host}/{unique_repo('content')}"
+    with DefaultTransport(options()) as transport:
+        copy_all(transport.open(f"oci:{SAMPLE}")[0], transport.open(repo)[0])
+    return repo
+
+
+def _build(content: str, to_image: str, cache: Cache, sink: Requests) -> str:
+    result = new_release(
+        NewOptions(
+            from_repository=content,
+            name=NAME,
+            created=parse_created("2024-05-01T00:00:00Z"),
+            to_image=to_image,
+        ),
+        transport_options=options(sink),
+        cache=cache,
+    )
+    assert result.digest is not None
+    return result.digest
+
+
+def test_warm_new_asks_no_manifest_it_has_by_digest(content: str, tmp_path: Path) -> None:
+    """Components, list entries and the base image are all named by digest: a warm run GETs none of them."""
+    cache = Cache(tmp_path / "cache")
+    cold, warm = Requests(), Requests()
+    first = _build(content, f"oci:{tmp_path / 'a'}:{NAME}", cache, cold)
+    assert cold.gets()  # the cold run read them
+    second = _build(content, f"oci:{tmp_path / 'b'}:{NAME}", cache, warm)
+    assert second == first
+    assert warm.gets() == []
+
+
+def test_info_reads_of_one_run_share_the_resolver(
+    content: str, registry_http: RegistryInfo, unique_repo: Any, tmp_path: Path
+) -> None:
+    """A release loaded twice and its components: each manifest by digest GET once in the run."""
+    release = f"{registry_http.host}/{unique_repo('release')}"
+    digest = _build(content, f"{release}:{NAME}", Cache(tmp_path / "cache"), Requests())
+    sink = Requests()
+    resolver = Resolver()
+    with DefaultTransport(options(sink)) as transport:
+        info = load_release_from(transport, f"{release}@{digest}", resolver=resolver)
+        once = sink.gets()
+        assert once == [f"http://{release.replace('/', '/v2/', 1)}/manifests/{digest}"]
+        again = load_release_from(transport, f"{release}@{digest}", resolver=resolver)
+        assert sink.gets() == once
+        assert again.digest == info.digest == digest
+        loaded = load_images(info, transport, platform=resolver.platform, resolver=resolver)
+        assert loaded.images is not None and len(loaded.images) == len([t for t in info.tags if t.is_image])
+        component_gets = sink.gets()[len(once) :]
+        assert len(component_gets) == len(set(component_gets))  # no manifest asked twice
+
+
+def test_copy_reads_the_source_through_the_runs_resolver(content: str, tmp_path: Path) -> None:
+    """What the run already read is not asked of the source again when it is copied."""
+    sink = Requests()
+    resolver = Resolver()
+    with DefaultTransport(options(sink)) as transport:
+        source, _ = transport.open(content)
+        digest = source.resolve("cluster-version-operator").digest
+        resolver.manifest(source, digest)
+        assert len(sink.gets()) == 1
+        copied = copy_image(
+            source,
+            digest,
+            transport.open(f"oci:{tmp_path / 'copy'}", create=True)[0],
+            "cvo",
+            resolver=resolver,
+        )
+    assert copied == digest
+    assert len(sink.gets()) == 1
