@@ -7,6 +7,7 @@ import sys
 
 from okdrelease._cli.common import add_registry_flags, progress_printer, split_list, transport_options
 from okdrelease.errors import UsageError
+from okdrelease.oci.convert import FORMATS
 from okdrelease.release.mirror import (
     MirrorOptions,
     mirror_release,
@@ -63,6 +64,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--keep-manifest-list",
         action="store_true",
         help="name the mirror VERSION-multi for a manifest-list release (lists are always copied whole)",
+    )
+    parser.add_argument(
+        "--format",
+        dest="manifest_format",
+        choices=FORMATS,
+        help="write manifests as oci or v2s2 (Docker schema 2), converting those in the other format: "
+        "their digests change, the release's included, and its signatures name the original one; "
+        "default: byte for byte, every digest kept",
     )
     _add_signature_flags(parser)
     parser.add_argument(
@@ -142,6 +151,7 @@ def options_from_args(args: argparse.Namespace) -> MirrorOptions:
         verify_keys=tuple(args.verify_key),
         instructions=str(args.print_mirror_instructions).lower(),
         workers=max(1, args.max_per_registry),
+        manifest_format=args.manifest_format,
     )
 
 

@@ -25,6 +25,7 @@ import attrs
 import yaml
 
 from okdrelease.errors import NotFoundError, OkdReleaseError, SignatureError, UsageError
+from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.mirrortarget import (
     MirrorTarget,
@@ -74,6 +75,8 @@ class MirrorOptions:
     verify_keys: tuple[str, ...] = ()
     instructions: str = "idms"
     workers: int = 4
+    #: None: every manifest byte for byte (digests and signatures kept); else converted (``--format``).
+    manifest_format: ManifestFormat | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.instructions not in INSTRUCTION_KINDS:
@@ -131,6 +134,7 @@ class MirrorPlan:
     has_prefix: bool
     to_disk: bool
     release: ReleaseInfo = attrs.field(eq=False, repr=False)
+    manifest_format: ManifestFormat | None = None
 
 
 @attrs.frozen
@@ -143,6 +147,8 @@ class CopiedImage:
     digest: str
     outcome: str
     blobs: Mapping[str, int] = attrs.field(factory=dict)
+    #: what the destination's readers would need (a format), from ``copy_image``
+    warnings: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -247,6 +253,7 @@ def plan_mirror(options: MirrorOptions, transport: Transport) -> MirrorPlan:
         has_prefix=not target.template,
         to_disk=isinstance(release_target, LayoutLocation),
         release=release,
+        manifest_format=options.manifest_format,
     )
 
 
@@ -377,26 +384,35 @@ def copy_mapping(
     destination, _ = transport.open(mapping.destination, create=True)
     tag = _tag_of(mapping.destination)
     what = mapping.name or "release"
-    if _already_there(destination, tag, mapping.digest):
+    fmt = plan.manifest_format
+    if fmt is None and _already_there(destination, tag, mapping.digest):
         progress(f"info: {what} {mapping.digest} already in {mapping.destination_text}")
         return CopiedImage(mapping.name, mapping.source, mapping.destination_text, mapping.digest, "exists")
     source, reference = _source_repository(transport, plan, mapping)
     outcomes: dict[str, str] = {}
     policy = transport.options.retry_policy
-    # Byte for byte (signatures stay valid); the release's own manifest says when a layout's readers balk.
+    # Byte for byte unless a format is asked for (signatures stay valid).
     warnings: list[str] = []
     digest = copy_image(
-        source, reference, destination, tag, workers=1, policy=policy, outcomes=outcomes, warnings=warnings
+        source,
+        reference,
+        destination,
+        tag,
+        workers=1,
+        policy=policy,
+        outcomes=outcomes,
+        warnings=warnings,
+        manifest_format=fmt,
     )
-    for warning in warnings if not mapping.name else []:
-        progress(warning)
-    if digest != mapping.digest:
+    if fmt is None and digest != mapping.digest:
         raise OkdReleaseError(f"{mapping.source} was copied as {digest}, not {mapping.digest}")
     counts: dict[str, int] = {}
     for outcome in outcomes.values():
         counts[outcome] = counts.get(outcome, 0) + 1
     progress(f"info: mirrored {what} {digest} -> {mapping.destination_text}")
-    return CopiedImage(mapping.name, mapping.source, mapping.destination_text, digest, "copied", counts)
+    return CopiedImage(
+        mapping.name, mapping.source, mapping.destination_text, digest, "copied", counts, tuple(warnings)
+    )
 
 
 def execute_mirror(
@@ -432,6 +448,27 @@ def _copy_cosign_signature(plan: MirrorPlan, transport: Transport, progress: Pro
     return str(target)
 
 
+def format_warnings(plan: MirrorPlan, images: Sequence[CopiedImage]) -> list[str]:
+    """What ``--format`` changed that the release's signatures and image-references still name."""
+    fmt = plan.manifest_format
+    wanted = {m.destination_text: m.digest for m in plan.mappings}
+    changed = [image for image in images if image.digest != wanted[image.destination]]
+    lines = [
+        f"warning: --format {fmt} wrote the release as {image.digest}; its signatures name {wanted[image.destination]}, "
+        "the release as built (mirror without --format to keep it)"
+        for image in changed
+        if not image.name
+    ]
+    components = sum(1 for image in changed if image.name)
+    if components:
+        lines.append(
+            f"warning: --format {fmt} changed the digests of {components} component images; the release's "
+            "image-references still name the original digests (unpack and inspect them; mirror without "
+            "--format to install from the mirror)"
+        )
+    return lines
+
+
 def mirror_release(
     options: MirrorOptions, transport: Transport, progress: Progress | None = None
 ) -> MirrorResult:
@@ -458,6 +495,8 @@ def mirror_release(
         ]
         return MirrorResult(plan, tuple(images), signatures, (), None, True)
     images = execute_mirror(plan, transport, workers=options.workers, progress=emit)
+    for warning in dict.fromkeys([*(w for i in images for w in i.warnings), *format_warnings(plan, images)]):
+        emit(warning)  # each once: a layout's readers that need a format, what --format changed
     cosign = _copy_cosign_signature(plan, transport, emit)
     files: list[str] = []
     if signatures is not None and options.signature_to_dir:
