@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
+from imagegen import DOCKER, OCI
 from registry_rig import RegistryInfo, RepoNamer
 from test_layout_formats import (
     LAYOUT_WARNING,
@@ -18,11 +19,19 @@ from test_layout_formats import (
     assert_opened_by_skopeo_and_umoci,
     blob,
     index_entry,
+    tool,
 )
 from test_mirror_templates import NAME, Payload, push_payload
+from test_multiarch import ARCHES, Sample, assert_oc_reads, build_release, make_sample, oc
+from test_multiarch import NAME as MULTI_NAME
+from test_registry import options_for, repo_at
 
 from okdrelease.cli import main
 from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.model import Index
+from okdrelease.transport.base import Repository
+from okdrelease.transport.layout import LayoutRepository
+from okdrelease.transport.registry import RegistryClient
 
 
 def mirror(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, str]:
@@ -89,3 +98,74 @@ def test_mirror_to_layout_default_and_format_oci(
     assert release_manifest.config.digest == original["config"]["digest"]
     assert [d.digest for d in release_manifest.layers] == [d["digest"] for d in original["layers"]]
 
+
+# --------------------------------------------------------------------------------------------
+# Multi-arch releases
+
+
+def assert_every_architecture(
+    repo: Repository, ref: str, release: Repository, sample: Sample, digest: str
+) -> None:
+    """``ref`` in ``repo`` is the release index ``digest``: each entry (an architecture's release image) and
+    each component list with every architecture's image present by digest, the bytes of ``release``'s."""
+    top = repo.get_manifest(ref)
+    assert isinstance(top, Index) and top.digest == digest
+    source = release.get_manifest(digest)
+    assert isinstance(source, Index) and top.raw == source.raw
+    assert [d.platform.architecture if d.platform else "" for d in top.manifests] == list(ARCHES)
+    for entry in top.manifests:
+        assert repo.get_manifest(entry.digest).raw == release.get_manifest(entry.digest).raw
+    for name, component in sample.lists.items():
+        mirrored = repo.get_manifest(component.digest)
+        assert mirrored.raw == component.raw, name
+        for arch, child in zip(ARCHES, component.children, strict=True):
+            image = repo.get_manifest(child.digest)
+            assert image.raw == child.manifest, (name, arch)
+            assert all(repo.has_blob(b.digest) for b in child.blobs), (name, arch)
+
+
+@pytest.mark.parametrize("flavour", [DOCKER, OCI])
+def test_mirror_of_a_multiarch_release_keeps_every_architecture(
+    flavour: str,
+    registry_http: RegistryInfo,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The four-architecture release mirrored to a registry (as the real oc mirrors it) and to a layout."""
+    host = registry_http.host
+    sample = make_sample(registry_http, unique_repo(), flavour)
+    release_repo = unique_repo()
+    release = f"{host}/{release_repo}:{MULTI_NAME}"
+    digest = build_release(sample, release, capsys, *(("--format", "oci") if flavour == OCI else ()))
+    home = tmp_path / "home"
+    home.mkdir()
+
+    ours, theirs = unique_repo(), unique_repo()
+    mirror(capsys, "--from", release, "--to", f"{host}/{ours}", "--keep-manifest-list")
+    done = oc(home, "mirror", "--from", release, "--to", f"{host}/{theirs}", "--keep-manifest-list")
+    assert done.returncode == 0, done.stderr
+    with RegistryClient(options_for(registry_http)) as client:
+        mirrored, by_oc = repo_at(client, host, ours), repo_at(client, host, theirs)
+        tags = {tag: mirrored.resolve(tag).digest for tag in mirrored.list_tags()}
+        assert tags == {tag: by_oc.resolve(tag).digest for tag in by_oc.list_tags()}
+        assert tags[f"{MULTI_NAME}-multi"] == digest
+        source = repo_at(client, host, release_repo)
+        assert_every_architecture(mirrored, f"{MULTI_NAME}-multi", source, sample, digest)
+        # oc reads the mirrored release whole and per architecture, every component's list by digest.
+        assert_oc_reads(home, f"{host}/{ours}:{MULTI_NAME}-multi", sample, digest)
+
+        layout = tmp_path / "layout"
+        out, err = mirror(capsys, "--from", release, "--to", f"oci:{layout}", "--keep-manifest-list")
+        assert f"{digest} oci:{layout}:{MULTI_NAME}-multi\n" in out
+        assert_every_architecture(LayoutRepository(layout), f"{MULTI_NAME}-multi", source, sample, digest)
+    if flavour == OCI:
+        # Built in OCI media types, the release opens in skopeo as mirrored, digests kept.
+        assert LAYOUT_WARNING not in err
+        for arch in ARCHES:
+            inspected = json.loads(
+                tool("skopeo", "--override-arch", arch, "inspect", f"oci:{layout}:{MULTI_NAME}-multi")
+            )
+            assert inspected["Architecture"] == arch and inspected["Digest"] == digest
+    else:
+        assert err.count(LAYOUT_WARNING) == 1
