@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import BinaryIO, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import attrs
 
@@ -25,7 +25,7 @@ from okdrelease.oci.model import AnyManifest, Descriptor, ImageConfig, Index, Ma
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.labels import OPERATOR_LABEL
 from okdrelease.reference import RegistryLocation, parse_location
-from okdrelease.transport.base import Repository, Transport
+from okdrelease.transport.base import BlobOpener, Repository, Transport
 
 __all__ = [
     "CONFIG_MEDIA_TYPES",
@@ -196,8 +196,8 @@ class Resolver:
         return self.cache.layers.get(f"{desc.digest}|{prefix}", load)
 
 
-def _opener(repo: Repository, desc: Descriptor) -> Callable[[], BinaryIO]:
-    return lambda: repo.open_blob(desc.digest, desc.size)
+def _opener(repo: Repository, desc: Descriptor) -> BlobOpener:
+    return BlobOpener(repo, desc.digest, desc.size)
 
 
 def resolve_all(items: Sequence[T], work: Callable[[T], R], workers: int) -> list[R]:

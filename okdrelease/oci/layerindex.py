@@ -138,7 +138,7 @@ def load_index(
             else:
                 if (found.digest, found.prefix) == (digest, prefix):
                     return found
-    index = scan_layer(opener(), digest, prefix, media_type)
+    index = layers.read_source(opener, lambda stream: scan_layer(stream, digest, prefix, media_type))
     if store is not None:
         store.put_record(LAYER_INDEX, key, index.to_bytes())
     return index

@@ -20,11 +20,11 @@ import re
 import tarfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, Any, BinaryIO, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 
-from okdrelease.errors import LayerError
+from okdrelease.errors import DigestMismatchError, LayerError
 from okdrelease.oci import decompress
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.model import Descriptor
@@ -60,10 +60,42 @@ _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
 )
 
+T = TypeVar("T")
+
 #: Opens one layer blob (compressed or not), e.g. ``lambda: repo.open_blob(digest, size)``.
 LayerOpener = Callable[[], Any]
 #: A layer given to ``extract_prefix``/``read_top_down``: an open stream or an opener.
 LayerSource = BinaryIO | LayerOpener
+
+
+@runtime_checkable
+class RestartableSource(Protocol):
+    """A layer blob that can be read again from its first byte (``transport.base.BlobOpener``).
+
+    ``read_with(use)`` hands ``use`` a fresh verifying stream and returns what ``use`` returns;
+    when the bytes turn out not to match their digest (changed on the way), ``use`` is started
+    again on a new stream as the source's retry policy allows. ``use`` must keep its state to
+    itself, so that nothing it saw on a failed attempt is counted twice.
+    """
+
+    def __call__(self) -> Any:
+        """Open the blob (a verifying stream)."""
+        ...
+
+    def read_with(self, use: Callable[[BinaryIO], T]) -> T:
+        """Run ``use`` on the blob's stream, again on a new stream after a digest mismatch."""
+        ...
+
+
+def read_source(source: LayerSource, use: Callable[[BinaryIO], T]) -> T:
+    """Run ``use`` on the stream of one layer source and close it (restarted where the source can)."""
+    if isinstance(source, RestartableSource):
+        return source.read_with(use)
+    stream = cast(BinaryIO, _open_source(source))
+    try:
+        return use(stream)
+    finally:
+        stream.close()
 
 
 def _layer_label(name: str | None) -> str:
@@ -166,12 +198,36 @@ class _DecodedLayer(RawReader):
         while self._source.read(_CHUNK):
             pass
 
+    def settle(self) -> None:
+        """After a decoding error: read the rest of the blob, so that bytes changed on the way raise
+        the verifying source's DigestMismatchError (worth another read) instead of the LayerError."""
+        try:
+            while self._source.read(_CHUNK):
+                pass
+        except DigestMismatchError:
+            raise
+        except Exception as err:  # noqa: BLE001 - the layer error being handled is the one to report
+            log.debug("reading the rest of %s after a decoding error failed: %s", self.layer_name, err)
+
     def close(self) -> None:
         if not self.closed:
             with contextlib.suppress(Exception):
                 self._decoded.close()
             self._source.close()
         super().close()
+
+
+@contextlib.contextmanager
+def _settled(decoded: BinaryIO) -> Iterator[None]:
+    """A layer that cannot be decoded is read to its end first: see ``_DecodedLayer.settle``."""
+    try:
+        yield
+    except LayerLimitError:
+        raise
+    except LayerError:
+        if isinstance(decoded, _DecodedLayer):
+            decoded.settle()
+        raise
 
 
 def drain(stream: IO[bytes]) -> None:
@@ -385,8 +441,9 @@ def iter_entries(
     """
     decoded = open_layer(stream, media_type, name=name)
     try:
-        yield from _iter_tar(decoded, prefix, name)
-        drain(decoded)
+        with _settled(decoded):
+            yield from _iter_tar(decoded, prefix, name)
+            drain(decoded)
     finally:
         decoded.close()
 
@@ -611,10 +668,11 @@ def read_stack(
 
     Paths have the prefix stripped; the dict is in discovery order (topmost layer first). Each
     layer is a stream or an opener (opened lazily, closed after use); ``names`` label errors. A
-    layer that is read is read to its end, so a verifying stream checks its digest.
+    layer that is read is read to its end, so a verifying stream checks its digest; a layer whose
+    bytes did not match is read again from its start where its source can (``RestartableSource``),
+    what the failed attempt found forgotten.
     """
     wanted_prefix = _normal_prefix(prefix)
-    scope = "" if options.outside_prefix else wanted_prefix
     found: dict[str, FileEntry] = {}
     upper = _Hidden()
     indexes = range(len(layers) - 1, -1, -1)
@@ -622,15 +680,40 @@ def read_stack(
         if options.wanted is not None and options.wanted.issubset(found):
             break
         name = _label(names, index)
-        budget = _Budget(options.limits, name)
-        decoded = open_layer(_open_source(layers[index]), name=name, budget=budget)
+        layer = _StackLayer(name, wanted_prefix, options, on_entry, upper, found)
+        found, hidden = read_source(layers[index], layer.read)
+        upper.merge(hidden)
+    return found
+
+
+@attrs.frozen
+class _StackLayer:
+    """One layer of ``read_stack``: read into a copy of what the layers above found, so that an
+    attempt that fails (and is started again) leaves nothing behind."""
+
+    name: str | None
+    prefix: str
+    options: StackOptions
+    on_entry: EntryHook | None
+    upper: _Hidden
+    above: dict[str, FileEntry]
+
+    def read(self, stream: BinaryIO) -> tuple[dict[str, FileEntry], _Hidden]:
+        """(what the stack holds with this layer added, what this layer hides below it)."""
+        found = dict(self.above)
+        scope = "" if self.options.outside_prefix else self.prefix
+        budget = _Budget(self.options.limits, self.name)
+        decoded = open_layer(stream, name=self.name, budget=budget)
         try:
-            entries = _iter_tar(decoded, scope, name, budget=budget, keep_prefix=wanted_prefix)
-            _walk(entries, name, wanted_prefix, options, on_entry, upper, found)
-            drain(decoded)
+            with _settled(decoded):
+                entries = _iter_tar(decoded, scope, self.name, budget=budget, keep_prefix=self.prefix)
+                hidden = _walk(
+                    entries, self.name, self.prefix, self.options, self.on_entry, self.upper, found
+                )
+                drain(decoded)
         finally:
             decoded.close()
-    return found
+        return found, hidden
 
 
 def compose_stack(
@@ -640,7 +723,7 @@ def compose_stack(
     found: dict[str, FileEntry] = {}
     upper = _Hidden()
     for entries in reversed(layer_entries):
-        _walk(entries, None, "", options, None, upper, found)
+        upper.merge(_walk(entries, None, "", options, None, upper, found))
     return found
 
 
@@ -652,8 +735,9 @@ def _walk(
     on_entry: EntryHook | None,
     upper: _Hidden,
     found: dict[str, FileEntry],
-) -> None:
-    """One layer, top-down: whiteouts and replacements hide lower layers only, once the layer is done."""
+) -> _Hidden:
+    """One layer, top-down, into ``found``; return what it hides below it (merged into ``upper`` once the
+    layer is done: whiteouts and replacements hide lower layers only)."""
     layer = _Hidden()
     this_layer: set[str] = set()
     for entry in entries:
@@ -684,7 +768,7 @@ def _walk(
         this_layer.add(path)
         if options.wanted is not None and not options.last_in_layer and options.wanted.issubset(found):
             break
-    upper.merge(layer)
+    return layer
 
 
 def _note_whiteout(layer: _Hidden, kind: tuple[str, str], full: str) -> None:

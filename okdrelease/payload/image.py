@@ -19,7 +19,8 @@ from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.openshift.labels import BASE_DIGEST_LABEL, RELEASE_LABEL
 from okdrelease.transport import copy as transport_copy
-from okdrelease.transport.base import Repository
+from okdrelease.transport.base import BlobOpener, Repository
+from okdrelease.transport.http import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -233,17 +234,19 @@ def copy_blobs(
     layers: Iterable[Descriptor],
     *,
     workers: int,
+    policy: RetryPolicy,
 ) -> None:
     """Make every base layer available in ``dest`` (present, mounted, or streamed from ``source``).
 
-    Like oc, the well-known gzipped empty layer is uploaded again even when present (Q29).
+    ``policy`` is the run's: a layer whose bytes do not match is copied again as often as it allows.
+    Like oc, the well-known gzipped empty layer is uploaded again even when present (Q29), from a
+    source the upload can open again.
     """
     layers = list(layers)
-    transport_copy.copy_blobs(source, dest, layers, workers=workers)
+    transport_copy.copy_blobs(source, dest, layers, workers=workers, policy=policy)
     for desc in layers:
         if desc.digest == EMPTY_GZIP_LAYER:
-            with source.open_blob(desc.digest, desc.size) as stream:
-                dest.put_blob(stream, desc.digest, desc.size)
+            dest.put_blob(BlobOpener(source, desc.digest, desc.size), desc.digest, desc.size)
             break
 
 
@@ -255,10 +258,11 @@ def push_image(
     dest: Repository,
     tag: str | None,
     workers: int,
+    policy: RetryPolicy,
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """Push blobs, config, then the manifest (tag last); return the manifest digest."""
-    copy_blobs(source, dest, built.base_layers, workers=workers)
+    """Push blobs, config, then the manifest (tag last) under the run's retry ``policy``; return the digest."""
+    copy_blobs(source, dest, built.base_layers, workers=workers, policy=policy)
     if not dest.has_blob(payload.digest):
         dest.put_blob(payload.blob, payload.digest, payload.size)
     dest.put_blob(built.config, built.config_digest, len(built.config))

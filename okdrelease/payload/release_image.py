@@ -14,6 +14,7 @@ from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
 from okdrelease.payload.resolve import tampered
 from okdrelease.transport.base import Repository, Transport
+from okdrelease.transport.http import RetryPolicy
 
 __all__ = ["BuiltRelease", "base_pullspec", "build_release_image", "push_release"]
 
@@ -136,15 +137,22 @@ def build_release_image(
         raise ReleaseError(f"failed to push image {to_text}: {err}") from err
 
 
-def push_release(built: BuiltRelease, dest: Repository, tag: str | None, workers: int) -> None:
-    """Push the release: a list's children by digest (payload blob uploaded once), the tag last."""
-    if not built.list_bytes:
+def push_release(
+    built: BuiltRelease, dest: Repository, tag: str | None, workers: int, policy: RetryPolicy
+) -> None:
+    """Push the release under the run's retry ``policy``: a list's children by digest (payload blob
+    uploaded once), the tag last."""
+
+    def push(image: release_image.BuiltImage, image_tag: str | None) -> None:
         release_image.push_image(
-            built.images[0], built.layer, source=built.base, dest=dest, tag=tag, workers=workers
+            image, built.layer, source=built.base, dest=dest, tag=image_tag, workers=workers, policy=policy
         )
+
+    if not built.list_bytes:
+        push(built.images[0], tag)
         return
     for child in built.images:
-        release_image.push_image(child, built.layer, source=built.base, dest=dest, tag=None, workers=workers)
+        push(child, None)
     pushed = dest.put_manifest(built.list_bytes, built.list_type, tag)
     if pushed != built.digest:
         raise ReleaseError(

@@ -193,7 +193,7 @@ class ImageSink:
             return Delivery(digest=built.digest, diff_id=layer.diff_id)
         try:
             dest, _ = run.transport.open(target.location, create=True)
-            push_release(built, dest, target.tag, run.workers)
+            push_release(built, dest, target.tag, run.workers, run.transport.options.retry_policy)
         except ReleaseError:
             raise
         except OkdReleaseError as err:

@@ -24,7 +24,7 @@ import posixpath
 import secrets
 import stat
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, BinaryIO
+from typing import Any
 
 import attrs
 import yaml
@@ -54,7 +54,7 @@ from okdrelease.release.read import (
     read_config,
     select_manifest,
 )
-from okdrelease.transport.base import Repository
+from okdrelease.transport.base import BlobOpener, Repository
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +173,8 @@ def iter_payload(
             yield PayloadFile(path, entry.data)
 
 
-def _blob_opener(repository: Repository, desc: Descriptor) -> Callable[[], BinaryIO]:
-    return lambda: repository.open_blob(desc.digest, desc.size)
+def _blob_opener(repository: Repository, desc: Descriptor) -> BlobOpener:
+    return BlobOpener(repository, desc.digest, desc.size)
 
 
 def check_image_references(data: bytes) -> None:

@@ -22,7 +22,7 @@ from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.openshift.versions import ComponentVersion, aggregate_release_versions
 from okdrelease.reference import ImageLocation, ImageReference, LayoutLocation, RegistryLocation
-from okdrelease.transport.base import Repository
+from okdrelease.transport.base import BlobOpener, Repository
 
 log = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def read_top_layer(
     top = layers[-1]
     options = StackOptions(top_only=True, whiteouts=False, last_in_layer=True, limits=limits or LayerLimits())
     files = read_stack(
-        [lambda: repository.open_blob(top.digest, top.size)],
+        [BlobOpener(repository, top.digest, top.size)],
         PAYLOAD_PREFIX,
         names=[f"{top.digest} of {repository.display}"],
         options=options,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -12,6 +12,8 @@ from okdrelease.events import EventSink
 from okdrelease.oci.model import AnyManifest, Descriptor
 from okdrelease.reference import ImageLocation
 from okdrelease.transport.http import RetryPolicy
+
+T = TypeVar("T")
 
 DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 #: Largest manifest accepted from a registry or a layout (containers/image's limit).
@@ -161,3 +163,37 @@ class Transport(Protocol):
     def close(self) -> None:
         """Release every connection this transport holds."""
         ...
+
+
+@runtime_checkable
+class RestartingRepository(Protocol):
+    """A repository that can read a blob through a reader again when its bytes did not match (a registry)."""
+
+    def read_blob_with(self, digest: str, size: int | None, use: Callable[[BinaryIO], T]) -> T:
+        """Run ``use`` on the blob's verifying stream; start it again on a new stream after a digest mismatch."""
+        ...
+
+
+@attrs.frozen
+class BlobOpener:
+    """One blob of a repository, opened afresh on each call (an ``oci.layers`` layer source).
+
+    ``read_with(use)`` runs ``use`` on the blob's verifying stream; a registry starts ``use`` again
+    on a new stream when the bytes did not match their digest (changed on the way), under the
+    run's retry policy. A layout's blob is a local file: its mismatch is reported at once.
+    """
+
+    repository: Repository = attrs.field(repr=False)
+    digest: str
+    size: int | None = None
+
+    def __call__(self) -> BinaryIO:
+        """The blob's verifying stream."""
+        return self.repository.open_blob(self.digest, self.size)
+
+    def read_with(self, use: Callable[[BinaryIO], T]) -> T:
+        """``use`` on the blob's stream (closed afterwards); restarted where the repository can."""
+        if isinstance(self.repository, RestartingRepository):
+            return self.repository.read_blob_with(self.digest, self.size, use)
+        with self() as stream:
+            return use(stream)

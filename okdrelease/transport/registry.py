@@ -908,18 +908,29 @@ class RegistryRepository:
 
     def read_blob(self, digest: str, size: int | None = None) -> bytes:
         """Read a whole blob, verified; content that does not match its digest is fetched again."""
+        return self.read_blob_with(digest, size, _read_all)
+
+    def read_blob_with(self, digest: str, size: int | None, use: Callable[[BinaryIO], T]) -> T:
+        """Run ``use`` on the blob's verifying stream and return its result.
+
+        When the content does not match its digest (``use`` gets the DigestMismatchError at the
+        end of the stream, or a layer reader that could not decode it raises it), ``use`` starts
+        again on a new stream from the first byte: what it saw before is gone with its attempt, so
+        nothing is counted twice. Those restarts and the body's resumptions after a broken
+        connection share one retry budget of the run's policy.
+        """
         validate_digest(digest)
         retrier = self.client.retrier()
         what = f"blob {_ref_text(self._display, digest)}"
         while True:
             body = _BlobBody(self, digest, size, retrier)
+            body.open()
             reader = VerifyingReader(body, digest, what, size)  # type: ignore[arg-type]
             try:
                 with body:
-                    parts = []
-                    while block := reader.read(STREAM_BLOCK):
-                        parts.append(block)
-                return b"".join(parts)
+                    return use(reader)  # type: ignore[arg-type]
+            except RetriedDigestMismatch:
+                raise  # a blob read inside ``use`` was already fetched as often as allowed
             except DigestMismatchError as err:
                 if not retrier.again(body.what, str(err)):
                     raise RetriedDigestMismatch(str(err)) from None
@@ -1124,6 +1135,14 @@ def _read_capped(response: requests.Response, subject: str, context: Mapping[str
                 **context,
             )
         ) from None
+    return b"".join(parts)
+
+
+def _read_all(reader: BinaryIO) -> bytes:
+    """Every byte of a stream, read in blocks."""
+    parts = []
+    while block := reader.read(STREAM_BLOCK):
+        parts.append(block)
     return b"".join(parts)
 
 

@@ -17,6 +17,7 @@ from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
 from okdrelease.payload.resolve import describe_registry_error, tampered
 from okdrelease.reference import ImageReference, RegistryLocation, parse_location
+from okdrelease.transport.base import BlobOpener
 
 QUIRK_Q7_WARNING = (
     "warning: no image in the release matches its base image digest; the input release is the "
@@ -29,7 +30,7 @@ def read_release_files(image: ResolvedImage, names: Sequence[str]) -> dict[str, 
     from okdrelease.oci.layers import read_top_down
 
     repo = image.repository
-    openers = [(lambda d=d: repo.open_blob(d.digest, d.size)) for d in image.manifest.layers]
+    openers = [BlobOpener(repo, d.digest, d.size) for d in image.manifest.layers]
     found = read_top_down(openers, "release-manifests/", set(names))
     return {name: entry.data for name, entry in found.items()}
 
