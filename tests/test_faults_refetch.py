@@ -24,6 +24,7 @@ from test_faults import (
     FAST,
     RELEASE,
     RETRIES,
+    SAMPLE,
     big_image,
     cli,
     new_args,
@@ -302,3 +303,72 @@ def test_undecodable_layer_with_a_bad_digest_is_a_digest_mismatch_and_read_again
         read_stack(
             [lambda: VerifyingReader(io.BytesIO(broken), sha256_digest(broken), "blob under test")], ""
         )
+
+
+# --------------------------------------------------------------------------------------------
+# new: an operator image's big layer, scanned for manifests/, read again after a flipped byte
+
+
+@pytest.fixture(scope="module")
+def filler_content(registry_http: RegistryInfo) -> tuple[str, str]:
+    """The sample components copied straight to okd/faults-content, one operator image with a
+    >1 MiB random layer on top; returns (repository, that layer's digest)."""
+    from okdrelease.transport.copy import copy_all
+    from okdrelease.transport.open import DefaultTransport
+
+    name = "okd/faults-content"
+    with DefaultTransport(options_for(registry_http)) as transport:
+        source, _ = transport.open(f"oci:{SAMPLE}")
+        destination, _ = transport.open(f"{registry_http.host}/{name}")
+        copy_all(source, destination)
+        operator = destination.get_manifest(OPERATOR)
+        tar = layer_tar({"opt/filler.bin": random_bytes(SMALL_BLOB + (512 << 10), "operator-filler")})
+        filler = gzip.compress(tar, mtime=0)
+        config = json.loads(destination.read_blob(operator.config.digest))
+        config["rootfs"]["diff_ids"].append(sha256_digest(tar))
+        config_bytes = json.dumps(config).encode()
+        body = json.loads(operator.raw)
+        body["config"] = {**body["config"], "digest": sha256_digest(config_bytes), "size": len(config_bytes)}
+        body["layers"].append(
+            {"mediaType": mt.OCI_LAYER_GZIP, "digest": sha256_digest(filler), "size": len(filler)}
+        )
+        destination.put_blob(filler, sha256_digest(filler), len(filler))
+        destination.put_blob(config_bytes, sha256_digest(config_bytes), len(config_bytes))
+        destination.put_manifest(json.dumps(body).encode(), operator.media_type, OPERATOR)
+    return name, sha256_digest(filler)
+
+
+OPERATOR = "aws-ebs-csi-driver-operator"
+
+
+def test_new_reads_a_flipped_big_operator_layer_again(
+    proxy: FaultProxy, filler_content: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name, filler = filler_content
+
+    def new(out: str) -> list[str]:
+        return [
+            "new",
+            *FAST,
+            "--no-cache",
+            "--insecure-registry",
+            proxy.host,
+            "--from-repository",
+            f"{proxy.host}/{name}",
+            "--name",
+            RELEASE,
+            "--created",
+            "2024-05-01T00:00:00Z",
+            "--to-image",
+            f"oci:{tmp_path / out}:{RELEASE}",
+        ]
+
+    code, clean, err = cli(capsys, *new("clean"))
+    assert code == 0, err
+    assert proxy.count("GET", f"/blobs/{filler}$") == 1  # the operator's layers are scanned
+    proxy.clear()
+    injected = proxy.add(Rule("GET", f"/blobs/{filler}$", "flip")).rules[0]
+    code, out, err = cli(capsys, *new("faulted"))
+    assert (code, out.replace("faulted", "clean")) == (0, clean), err
+    assert injected.injected == 1
+    assert [r.fault for r in proxy.seen("GET", f"/blobs/{filler}$")] == ["flip", None]

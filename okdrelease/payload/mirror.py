@@ -86,7 +86,16 @@ def mirror_release_images(
         if dry_run:
             return ref.digest
         source, _ = run.transport.open(parse_location(str(ref)))
-        return str(copy_image(source, ref.digest, dest, dest_tag, resolver=run.resolver))
+        return str(
+            copy_image(
+                source,
+                ref.digest,
+                dest,
+                dest_tag,
+                resolver=run.resolver,
+                policy=run.transport.options.retry_policy,
+            )
+        )
 
     # The first failed copy cancels the copies not yet started.
     digests = resolve_all(plan, one, run.transport.options.max_per_registry)
