@@ -211,7 +211,8 @@ def test_new_copies_base_layers_under_the_runs_timeout(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Every read of a base layer stalls for 30 s; with --timeout 1s the run gives up long before."""
+    """Every read of a base layer stalls for 30 s, then is reset: "timed out" (not a reset) and two
+    reads show that --timeout 1s and --retry-times 1 reached the copy."""
     name = unique_repo()
     base = big_image("base-timeout")
     seed_registry(registry_http, name, base)
@@ -220,12 +221,11 @@ def test_new_copies_base_layers_under_the_runs_timeout(
     argv = _new_with_base(proxy, f"{name}:v1", tmp_path / "out", "--retry-times", "1", "--timeout", "1s")
     started = time.monotonic()
     code, out, err = cli(capsys, *argv)
-    elapsed = time.monotonic() - started
+    assert time.monotonic() - started < PERMANENT_BOUND
     assert (code, out) == (1, "")
     line = one_error_line(err)
     assert f"{proxy.host}/{name}@{layer}" in line and "timed out" in line
     assert proxy.count("GET", f"/blobs/{layer}$") == 2
-    assert elapsed < 30  # one stall would have been 30 s
 
 
 def test_new_survives_a_flipped_big_base_layer(
