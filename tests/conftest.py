@@ -13,6 +13,8 @@ Real registries (see ``tests/registry_rig.py``), all on 127.0.0.1, started once 
   ``clear_grants()``, ``expires_in``, ``response_keys``, ``requests``, ``reset_log()``. Change the
   policy only through this fixture so other tests see the defaults.
 * ``registry_ca``    -- the session ``LocalCA``.
+* ``proxy``, ``token_proxy`` -- function-scoped ``faultproxy.FaultProxy`` in front of
+  ``registry_http`` / ``registry_token`` (the fault matrix, ``tests/test_faults*.py``).
 * ``unique_repo``    -- function-scoped callable: ``unique_repo(namespace="alice")`` returns a fresh
   repository name per call.
 
@@ -26,6 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from faultproxy import FaultProxy
 from registry_rig import DEFAULT_USERS, LocalCA, RegistryInfo, RegistryServer, RepoNamer, TokenServer
 
 
@@ -88,6 +91,20 @@ def token_server(registry_token: RegistryInfo) -> Iterator[TokenServer]:
     server.reset()
     yield server
     server.reset()
+
+
+@pytest.fixture
+def proxy(registry_http: RegistryInfo) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the plain-HTTP registry."""
+    with FaultProxy(registry_http) as running:
+        yield running
+
+
+@pytest.fixture
+def token_proxy(registry_token: RegistryInfo) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the Bearer-token registry."""
+    with FaultProxy(registry_token) as running:
+        yield running
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -72,20 +71,6 @@ def one_error_line(err: str) -> str:
     assert len(lines) == 1 and lines[0].startswith("error: "), err
     assert "internal error" not in err and "Traceback" not in err
     return lines[0]
-
-
-@pytest.fixture
-def proxy(registry_http: RegistryInfo) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the plain-HTTP registry."""
-    with FaultProxy(registry_http) as running:
-        yield running
-
-
-@pytest.fixture
-def token_proxy(registry_token: RegistryInfo) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the Bearer-token registry."""
-    with FaultProxy(registry_token) as running:
-        yield running
 
 
 def big_image(seed: str) -> GeneratedImage:

@@ -14,15 +14,22 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy, Rule
 from imagegen import build_image, push_image
 from registry_rig import RegistryInfo, RepoNamer
-from test_faults import RELEASE, RETRIES, cli, flags, new_args, one_error_line, rule
-from test_faults_refetch import PERMANENT_BOUND
+from test_faults import (
+    RELEASE,
+    RETRIES,
+    cli,
+    flags,
+    new_args,
+    one_error_line,
+    rule,
+)
+from test_faults_refetch import PERMANENT_BOUND, tree
 from test_registry import options_for, repo_at
 
 from okdrelease.cli import main
@@ -30,25 +37,6 @@ from okdrelease.errors import NotFoundError
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.sign import cosign
 from okdrelease.transport.registry import RegistryClient
-
-
-@pytest.fixture
-def proxy(registry_http: RegistryInfo) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the plain-HTTP registry."""
-    with FaultProxy(registry_http) as running:
-        yield running
-
-
-@pytest.fixture
-def token_proxy(registry_token: RegistryInfo) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the Bearer-token registry."""
-    with FaultProxy(registry_token) as running:
-        yield running
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
-
 
 # --------------------------------------------------------------------------------------------
 # extract
@@ -106,7 +94,7 @@ def test_extract_survives_one_fault(
     code, out, err = _extract(capsys, proxy, extract_release, fault, tmp_path / "faulted")
     assert (code, out) == (0, clean), err
     assert injected.injected == 1
-    assert _tree(tmp_path / "faulted") == _tree(tmp_path / "clean") != {}
+    assert tree(tmp_path / "faulted") == tree(tmp_path / "clean") != {}
     first = proxy.seen("GET", path)[0].path
     assert proxy.count("GET", re.escape(first) + "$") == 2
 
@@ -140,7 +128,7 @@ def test_extract_permanent_fault_is_one_clear_line(
     if path == "/blobs/":
         assert f"{proxy.host}/okd/faults-extract" in line
     assert proxy.count("GET", re.escape(first) + "$") == RETRIES + 1
-    assert not (tmp_path / "out").exists() or _tree(tmp_path / "out") == {}
+    assert not (tmp_path / "out").exists() or tree(tmp_path / "out") == {}
 
 
 # --------------------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ import io
 import json
 import tarfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,13 +44,6 @@ from okdrelease.transport.registry import SMALL_BLOB, RegistryClient
 #: 20 s timeout each, plus back-off (before issue 11 such runs took 241 s, or never ended). Loose
 #: on purpose: it bounds a hang, it does not measure speed.
 PERMANENT_BOUND = (RETRIES + 1) * 20 + 30
-
-
-@pytest.fixture
-def proxy(registry_http: RegistryInfo) -> Iterator[FaultProxy]:
-    """A fault proxy in front of the plain-HTTP registry."""
-    with FaultProxy(registry_http) as running:
-        yield running
 
 
 def _with_filler(layer: bytes, size: int) -> bytes:
@@ -113,7 +105,8 @@ def _reader_argv(command: str, proxy: FaultProxy, image: str, out: Path) -> list
     return ["extract", *common, "--to", str(out), f"{proxy.host}/{image}"]
 
 
-def _tree(root: Path) -> dict[str, bytes]:
+def tree(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` (relative name → bytes)."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
@@ -138,8 +131,8 @@ def test_flipped_byte_in_a_big_layer_is_read_again(
     assert [r.fault for r in requests] == ["flip", None]
     assert requests[1].range is None
     if command == "extract":
-        assert _tree(tmp_path / "faulted") == _tree(tmp_path / "clean")
-        assert _tree(tmp_path / "clean")  # something was extracted
+        assert tree(tmp_path / "faulted") == tree(tmp_path / "clean")
+        assert tree(tmp_path / "clean")  # something was extracted
 
 
 @pytest.mark.parametrize("command", ["info", "extract"])
@@ -159,7 +152,7 @@ def test_flipped_byte_in_every_read_of_a_big_layer_is_one_clear_line(
     line = one_error_line(err)
     assert f"blob {proxy.host}/okd/faults-big@{top} does not match its digest" in line
     assert proxy.count("GET", f"/blobs/{top}$") == RETRIES + 1
-    assert not (tmp_path / "out").exists() or _tree(tmp_path / "out") == {}
+    assert not (tmp_path / "out").exists() or tree(tmp_path / "out") == {}
 
 
 # --------------------------------------------------------------------------------------------
