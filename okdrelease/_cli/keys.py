@@ -7,6 +7,7 @@ from pathlib import Path
 
 from okdrelease.errors import SignatureError, UsageError
 from okdrelease.sign.keys import (
+    COSIGN_ENV,
     armored_public_keys,
     generate_cosign_key_files,
     generate_pgp_key_files,
@@ -79,9 +80,7 @@ def _missing_action() -> int:
 def run_generate(args: argparse.Namespace) -> int:
     """Write a new key pair into ``--out``."""
     if args.cosign:
-        files = generate_cosign_key_files(
-            args.out, read_passphrase(args.passphrase_file, ("COSIGN_PASSWORD",))
-        )
+        files = generate_cosign_key_files(args.out, read_passphrase(args.passphrase_file, COSIGN_ENV))
         print(f"Private key written to {files.secret_path}")
         print(f"Public key written to {files.public_path}")
         return 0

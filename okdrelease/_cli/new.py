@@ -17,6 +17,7 @@ from okdrelease._cli.common import (
 from okdrelease.oci.convert import FORMATS
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
+from okdrelease.sign.keys import PASSPHRASE_ENV, read_passphrase
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -145,7 +146,8 @@ def _signing_flags(p: argparse.ArgumentParser) -> None:
     sign.add_argument(
         "--sign-passphrase-file",
         metavar="FILE",
-        help="passphrase of the signing key (with --sign-by-gpg: handed to gpg, loopback pinentry)",
+        help="passphrase of the signing key (default: $OKDRELEASE_SIGN_PASSPHRASE, else $COSIGN_PASSWORD; "
+        "with --sign-by-gpg: handed to gpg, loopback pinentry)",
     )
     sign.add_argument("--sign-identity", metavar="REPOSITORY", help="identity in the signature")
     sign.add_argument("--signature-dir", metavar="DIR", help="write DIR/sha256=<hex>/signature-N")
@@ -220,7 +222,7 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         filter_by_os=args.filter_by_os,
         sign_by=args.sign_by,
         sign_by_sigstore_private_key=args.sign_by_sigstore_private_key,
-        sign_passphrase=_passphrase(args),
+        sign_passphrase=read_passphrase(args.sign_passphrase_file, PASSPHRASE_ENV),
         sign_identity=args.sign_identity,
         signature_dir=args.signature_dir,
         signature_configmap_dir=args.signature_configmap_dir,
@@ -230,17 +232,6 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         verify_components=args.verify_components,
         registries_d=args.registries_d,
     )
-
-
-def _passphrase(args: argparse.Namespace) -> str | None:
-    """The signing passphrase from --sign-passphrase-file, else OKDRELEASE_SIGN_PASSPHRASE/COSIGN_PASSWORD."""
-    import os
-
-    if args.sign_passphrase_file:
-        from okdrelease.sign.keys import read_passphrase
-
-        return read_passphrase(args.sign_passphrase_file)
-    return os.environ.get("OKDRELEASE_SIGN_PASSPHRASE") or os.environ.get("COSIGN_PASSWORD")
 
 
 def raise_mapping_error() -> None:

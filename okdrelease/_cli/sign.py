@@ -10,6 +10,7 @@ from okdrelease.errors import UsageError
 from okdrelease.reference import parse_location
 from okdrelease.sign.api import DEFAULT_CREATOR, SignResult, sign_release, sign_release_cosign
 from okdrelease.sign.keys import (
+    PASSPHRASE_ENV,
     Signer,
     load_cosign_private_key,
     openpgp_signer,
@@ -75,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--passphrase-file",
         metavar="FILE",
-        help="file holding the key's passphrase (cosign: default COSIGN_PASSWORD; gpg: loopback pinentry)",
+        help="file holding the key's passphrase (default: $OKDRELEASE_SIGN_PASSPHRASE, else $COSIGN_PASSWORD; "
+        "gpg: loopback pinentry)",
     )
     add_registry_flags(parser)
     parser.set_defaults(func=run)
@@ -95,7 +97,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if (args.lookaside_url or args.policy_key_path) and not args.lookaside:
         raise UsageError("--lookaside-url and --policy-key-path go with --lookaside")
-    signer = openpgp_signer(key_file=args.key, gpg_key=args.sign_by_gpg, passphrase_file=args.passphrase_file)
+    signer = openpgp_signer(
+        key_file=args.key, gpg_key=args.sign_by_gpg, passphrase_file=args.passphrase_file, env=PASSPHRASE_ENV
+    )
     image = signed_reference(parse_location(args.image), args.identity)
     result = sign_release(
         image,
@@ -141,7 +145,7 @@ def _run_cosign(args: argparse.Namespace) -> int:
         raise UsageError(
             "--cosign-key pushes to the registry; --signature-dir, --lookaside and --configmap-dir are OpenPGP"
         )
-    password = read_passphrase(args.passphrase_file, ("COSIGN_PASSWORD",))
+    password = read_passphrase(args.passphrase_file, PASSPHRASE_ENV)
     private = load_cosign_private_key(args.cosign_key, password)
     repository, ref = open_signed_image(args.image, args.identity, transport_options(args))
     pushed = sign_release_cosign(repository, ref, private)

@@ -21,8 +21,12 @@ from okdrelease.sign import cosign
 from okdrelease.sign.gpg import gpg_signer
 from okdrelease.sign.openpgp import KEY_ALGORITHMS, Keyring, generate_key, load_keyring, load_secret_key
 
-#: Environment variables read for a passphrase when no file is given (``new`` and ``sign``).
+#: Where ``new`` and ``sign`` take a signing key's passphrase from when no passphrase file is given:
+#: the first of these variables that is set (set and empty is the empty passphrase, as cosign reads
+#: COSIGN_PASSWORD).
 PASSPHRASE_ENV = ("OKDRELEASE_SIGN_PASSPHRASE", "COSIGN_PASSWORD")
+#: What ``keys generate --cosign`` reads for the new key's password without a passphrase file (cosign's variable).
+COSIGN_ENV = ("COSIGN_PASSWORD",)
 _NAME_RE = re.compile(r"[^-._a-zA-Z0-9]+")
 
 
@@ -49,7 +53,8 @@ class Signer(Protocol):
 
 
 def read_passphrase(path: str | os.PathLike[str] | None, env: Iterable[str] = ()) -> str | None:
-    """The first line of the passphrase file ``path``; else the first set variable of ``env``; else None."""
+    """The one passphrase reader of every command: the first line of the passphrase file ``path``; else
+    the first variable of ``env`` that is set (``PASSPHRASE_ENV``, ``COSIGN_ENV``); else None."""
     if path:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -72,11 +77,12 @@ def openpgp_signer(
     passphrase: str | None = None,
     passphrase_file: str | None = None,
     gpg_homedir: str | None = None,
+    env: Iterable[str] = (),
 ) -> Signer:
     """The signer the options name: exactly one of a secret key file or a gpg key fingerprint.
 
-    For a key file the passphrase is ``passphrase`` or read from ``passphrase_file``; gpg keys get
-    the passphrase file handed to gpg (loopback pinentry) or let gpg's agent ask.
+    For a key file the passphrase is ``passphrase``, else ``read_passphrase(passphrase_file, env)``;
+    gpg keys get the passphrase file handed to gpg (loopback pinentry) or let gpg's agent ask.
     """
     if bool(key_file) == bool(gpg_key):
         raise SignatureError("give exactly one OpenPGP key: a secret key file or a gpg key fingerprint")
@@ -84,7 +90,7 @@ def openpgp_signer(
         return gpg_signer(gpg_key, homedir=gpg_homedir, passphrase_file=passphrase_file)
     assert key_file is not None
     if passphrase is None:
-        passphrase = read_passphrase(passphrase_file)
+        passphrase = read_passphrase(passphrase_file, env)
     return load_secret_key(key_file, passphrase)
 
 
