@@ -8,6 +8,7 @@ reproduced, and offers Docker's defaults (``docker.io``, ``library/``) for conne
 
 from __future__ import annotations
 
+import enum
 import re
 
 import attrs
@@ -27,6 +28,10 @@ _DOMAIN_RE = re.compile(
 )
 _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _IDENTIFIER_RE = re.compile(r"^[a-f0-9]{64}$")
+#: Docker's digest syntax (``algorithm:hex``, 32 or more hex digits); the known algorithms and lengths.
+_DOCKER_DIGEST_RE = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}")
+_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
+_LOWER_HEX_RE = re.compile(r"[a-f0-9]+")
 NAME_TOTAL_LENGTH_MAX = 255
 
 
@@ -48,6 +53,163 @@ def _looks_like_registry(component: str) -> bool:
     )
 
 
+class Problem(enum.Enum):
+    """What is wrong with a reference, in the order ``ImageReference.parse`` reports the first one."""
+
+    EMPTY = "empty"
+    SPACE = "leading or trailing white space"
+    IDENTIFIER = "a 64-character hexadecimal identifier"
+    DIGEST = "digest"
+    TAG = "tag"
+    REGISTRY = "registry"
+    PATH = "repository path"
+    TOO_LONG = "name too long"
+
+
+#: Problems Docker's reference regular expression itself rejects (its other checks come after a match).
+_DOCKER_SYNTAX = frozenset({Problem.EMPTY, Problem.SPACE, Problem.TAG, Problem.REGISTRY, Problem.PATH})
+
+
+@attrs.frozen
+class ReferenceProblem:
+    """One problem found in a reference: its kind and the part it is in (a digest, tag, registry or path)."""
+
+    kind: Problem
+    part: str = ""
+
+
+@attrs.frozen
+class _Parsed:
+    registry: str
+    path: str
+    tag: str | None
+    digest: str | None
+    problems: tuple[ReferenceProblem, ...]
+
+
+def _digest_ok(digest: str) -> bool:
+    algorithm, _, hex_part = digest.partition(":")
+    return (
+        _DOCKER_DIGEST_RE.fullmatch(digest) is not None
+        and _DIGEST_LENGTHS.get(algorithm) == len(hex_part)
+        and _LOWER_HEX_RE.fullmatch(hex_part) is not None
+    )
+
+
+def _normalized_length(registry: str, path: str) -> int:
+    domain = registry or DEFAULT_DOMAIN
+    if domain in _DOCKER_HUB_NAMES and "/" not in path:
+        path = f"library/{path}"
+    return len(domain) + 1 + len(path)
+
+
+def _parse(text: str, *, normalized: bool) -> _Parsed:
+    """The one reference grammar: ``[registry/]path[:tag][@digest]``, every problem found (none: valid).
+
+    ``normalized`` is Docker's ``ParseNormalizedNamed`` (what is pulled: a first component that looks
+    like a registry must be one, 64-character hexadecimal names are refused, the length limit applies
+    to the name with ``docker.io/library/`` added); without it, Docker's ``Parse`` (the name as written,
+    a first component that is no registry read as part of the path), as oc reads image-stream inputs.
+    """
+    problems: list[ReferenceProblem] = []
+    if not text:
+        problems.append(ReferenceProblem(Problem.EMPTY))
+    elif text != text.strip():
+        problems.append(ReferenceProblem(Problem.SPACE))
+    if normalized and _IDENTIFIER_RE.fullmatch(text):
+        problems.append(ReferenceProblem(Problem.IDENTIFIER))
+    rest, digest = text, None
+    if "@" in rest:
+        rest, _, digest = rest.partition("@")
+        if not _digest_ok(digest):
+            problems.append(ReferenceProblem(Problem.DIGEST, digest))
+    tag = None
+    if rest.rfind(":") > rest.rfind("/"):
+        rest, _, tag = rest.rpartition(":")
+        if not _TAG_RE.fullmatch(tag):
+            problems.append(ReferenceProblem(Problem.TAG, tag))
+    registry, path = "", rest
+    first, sep, remainder = rest.partition("/")
+    if sep and _looks_like_registry(first):
+        if _DOMAIN_RE.fullmatch(first) and (normalized or not first.startswith("[")):  # Parse: no IPv6
+            registry, path = first, remainder
+        elif normalized:
+            registry, path = first, remainder
+            problems.append(ReferenceProblem(Problem.REGISTRY, first))
+    if not _PATH_RE.fullmatch(path):
+        problems.append(ReferenceProblem(Problem.PATH, path))
+    length = _normalized_length(registry, path) if normalized else len(rest)
+    if length > NAME_TOTAL_LENGTH_MAX:
+        problems.append(ReferenceProblem(Problem.TOO_LONG))
+    order = list(Problem)
+    return _Parsed(registry, path, tag, digest, tuple(sorted(problems, key=lambda p: order.index(p.kind))))
+
+
+class ReferenceSyntaxError(InvalidReferenceError):
+    """A text that is not an image reference: the text and every problem found in it.
+
+    ``str()`` is the wording of ``ImageReference.parse`` (``invalid image reference 'TEXT': …``, the
+    first problem); :attr:`docker_message` is Docker's own text, which oc prints for image-stream inputs.
+    """
+
+    def __init__(self, text: str, problems: tuple[ReferenceProblem, ...]) -> None:
+        super().__init__(_message(text, problems[0]))
+        self.text = text
+        self.problems = problems
+
+    @property
+    def docker_message(self) -> str:
+        """Docker's error for this text (``reference.Parse``'s checks in its order)."""
+        digest = next((p.part for p in self.problems if p.kind is Problem.DIGEST), None)
+        syntax = any(p.kind in _DOCKER_SYNTAX for p in self.problems)
+        if syntax or (digest is not None and not _DOCKER_DIGEST_RE.fullmatch(digest)):
+            if not self.text:
+                return "repository name must have at least one component"
+            if not _docker_syntax_problems(self.text.lower()):
+                return "repository name must be lowercase"
+            return "invalid reference format"
+        if any(p.kind is Problem.TOO_LONG for p in self.problems):
+            return f"repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+        assert digest is not None
+        algorithm, _, hex_part = digest.partition(":")
+        if algorithm not in _DIGEST_LENGTHS:
+            return "unsupported digest algorithm"
+        if len(hex_part) != _DIGEST_LENGTHS[algorithm]:
+            return "invalid checksum digest length"
+        return "invalid checksum digest format"
+
+
+def _docker_syntax_problems(text: str) -> bool:
+    parsed = _parse(text, normalized=False)
+    return any(
+        p.kind in _DOCKER_SYNTAX or (p.kind is Problem.DIGEST and not _DOCKER_DIGEST_RE.fullmatch(p.part))
+        for p in parsed.problems
+    )
+
+
+def _message(text: str, problem: ReferenceProblem) -> str:
+    """``ImageReference.parse``'s wording of ``problem``."""
+    prefix = f"invalid image reference {text!r}"
+    kind = problem.kind
+    if kind in (Problem.EMPTY, Problem.SPACE):
+        return prefix
+    if kind is Problem.IDENTIFIER:
+        return f"{prefix}: cannot specify 64-byte hexadecimal strings"
+    if kind is Problem.DIGEST:
+        try:
+            validate_digest(problem.part)
+        except InvalidReferenceError as err:
+            return f"{prefix}: {err}"
+        return f"{prefix}: invalid digest {problem.part!r}"  # not reached: the grammar's digest rule is validate_digest's
+    if kind is Problem.TAG:
+        return f"{prefix}: invalid tag {problem.part!r}"
+    if kind is Problem.REGISTRY:
+        return f"{prefix}: invalid registry {problem.part!r}"
+    if kind is Problem.PATH:
+        return f"{prefix}: repository name must be lowercase alphanumeric components"
+    return f"{prefix}: repository name must not be more than {NAME_TOTAL_LENGTH_MAX} characters"
+
+
 @attrs.frozen
 class ImageReference:
     """A parsed image reference. ``registry`` is empty when the text named none."""
@@ -59,48 +221,11 @@ class ImageReference:
 
     @classmethod
     def parse(cls, text: str) -> ImageReference:
-        """Parse ``text``; raise InvalidReferenceError quoting it when it is not a reference."""
-        original = text
-        if not text or text != text.strip():
-            raise InvalidReferenceError(f"invalid image reference {original!r}")
-        if _IDENTIFIER_RE.match(text):
-            raise InvalidReferenceError(
-                f"invalid image reference {original!r}: cannot specify 64-byte hexadecimal strings"
-            )
-        digest: str | None = None
-        if "@" in text:
-            text, _, digest = text.partition("@")
-            try:
-                validate_digest(digest)
-            except InvalidReferenceError as err:
-                raise InvalidReferenceError(f"invalid image reference {original!r}: {err}") from err
-        tag: str | None = None
-        last = text.rfind("/")
-        colon = text.rfind(":")
-        if colon > last:
-            text, tag = text[:colon], text[colon + 1 :]
-            if not _TAG_RE.match(tag):
-                raise InvalidReferenceError(f"invalid image reference {original!r}: invalid tag {tag!r}")
-        first, sep, rest = text.partition("/")
-        if sep and _looks_like_registry(first):
-            registry, path = first, rest
-            if not _DOMAIN_RE.match(registry):
-                raise InvalidReferenceError(
-                    f"invalid image reference {original!r}: invalid registry {registry!r}"
-                )
-        else:
-            registry, path = "", text
-        if not path or not _PATH_RE.match(path):
-            raise InvalidReferenceError(
-                f"invalid image reference {original!r}: repository name must be lowercase alphanumeric components"
-            )
-        parsed = cls(registry=registry, repository=path, tag=tag, digest=digest)
-        if len(parsed.domain) + 1 + len(parsed.path) > NAME_TOTAL_LENGTH_MAX:
-            raise InvalidReferenceError(
-                f"invalid image reference {original!r}: repository name must not be more than"
-                f" {NAME_TOTAL_LENGTH_MAX} characters"
-            )
-        return parsed
+        """Parse ``text`` (Docker's normalised form); raise ReferenceSyntaxError quoting it when it is not a reference."""
+        parsed = _parse(text, normalized=True)
+        if parsed.problems:
+            raise ReferenceSyntaxError(text, parsed.problems)
+        return cls(registry=parsed.registry, repository=parsed.path, tag=parsed.tag, digest=parsed.digest)
 
     @property
     def domain(self) -> str:
@@ -214,23 +339,9 @@ def parse_location(text: str) -> ImageLocation:
     return RegistryLocation(ImageReference.parse(text))
 
 
-# --------------------------------------------------------------------------------------------
-# Docker's reference grammar with its own error texts, as oc reports them for image-stream inputs (§1.6, §3.3.2)
-
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*(?::[0-9]+)?)"
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
-_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
-_REFERENCE_RE = re.compile(
-    rf"({_NAME})(?::([\w][\w.-]{{0,127}}))?(?:@([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{{32,}}))?",
-    re.ASCII,
-)
-_DIGEST_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
-
-
 @attrs.frozen
 class DockerReference:
-    """A parsed pull spec: repository (registry/namespace/name), tag and digest."""
+    """A pull spec as Docker's ``reference.Parse`` reads it: repository (as written), tag and digest."""
 
     repository: str
     tag: str
@@ -238,24 +349,13 @@ class DockerReference:
 
 
 def parse_docker_reference(spec: str) -> DockerReference:
-    """Parse ``registry/ns/name[:tag][@digest]`` with the Docker grammar and its error texts."""
-    match = _REFERENCE_RE.fullmatch(spec)
-    if match is None:
-        if not spec:
-            raise ReleaseError("repository name must have at least one component")
-        if _REFERENCE_RE.fullmatch(spec.lower()) is not None:
-            raise ReleaseError("repository name must be lowercase")
-        raise ReleaseError("invalid reference format")
-    repository, tag, digest = match.group(1), match.group(2) or "", match.group(3) or ""
-    if len(repository) > 255:
-        raise ReleaseError("repository name must not be more than 255 characters")
-    if digest:
-        algorithm, _, hex_part = digest.partition(":")
-        expected = _DIGEST_LENGTHS.get(algorithm)
-        if expected is None:
-            raise ReleaseError("unsupported digest algorithm")
-        if len(hex_part) != expected:
-            raise ReleaseError("invalid checksum digest length")
-        if not re.fullmatch(r"[a-f0-9]+", hex_part):
-            raise ReleaseError("invalid checksum digest format")
-    return DockerReference(repository, tag, digest)
+    """Parse ``registry/ns/name[:tag][@digest]`` as oc reads image-stream inputs (§1.6, §3.3.2).
+
+    The one grammar (``_parse``) in Docker's ``Parse`` form; a failure is a ReleaseError with Docker's
+    own text (``ReferenceSyntaxError.docker_message``).
+    """
+    parsed = _parse(spec, normalized=False)
+    if parsed.problems:
+        raise ReleaseError(ReferenceSyntaxError(spec, parsed.problems).docker_message)
+    name = f"{parsed.registry}/{parsed.path}" if parsed.registry else parsed.path
+    return DockerReference(name, parsed.tag or "", parsed.digest or "")

@@ -1,0 +1,75 @@
+"""The one reference grammar (``okdrelease.reference``): two of Docker's entry points, two wordings, one parser."""
+
+from __future__ import annotations
+
+import pytest
+
+from okdrelease.errors import ReleaseError
+from okdrelease.reference import (
+    ImageReference,
+    Problem,
+    ReferenceProblem,
+    ReferenceSyntaxError,
+    parse_docker_reference,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "problems", "message", "docker"),
+    [
+        (
+            "quay.io/UPPER/x:y",
+            (ReferenceProblem(Problem.PATH, "UPPER/x"),),
+            "repository name must be lowercase alphanumeric components",
+            "repository name must be lowercase",
+        ),
+        (
+            "a/b@sha256:abc",
+            (ReferenceProblem(Problem.DIGEST, "sha256:abc"),),
+            "invalid checksum digest length",
+            "invalid reference format",
+        ),
+        (
+            "a/b@md5:" + "0" * 32,
+            (ReferenceProblem(Problem.DIGEST, "md5:" + "0" * 32),),
+            "unsupported digest algorithm in 'md5:" + "0" * 32 + "'",
+            "unsupported digest algorithm",
+        ),
+        (
+            "a b:!",
+            (ReferenceProblem(Problem.TAG, "!"), ReferenceProblem(Problem.PATH, "a b")),
+            "invalid tag '!'",
+            "invalid reference format",
+        ),
+    ],
+)
+def test_one_parse_two_wordings(
+    text: str, problems: tuple[ReferenceProblem, ...], message: str, docker: str
+) -> None:
+    with pytest.raises(ReferenceSyntaxError) as err:
+        ImageReference.parse(text)
+    assert err.value.problems == problems
+    assert str(err.value) == f"invalid image reference {text!r}: {message}"
+    assert err.value.docker_message == docker
+    with pytest.raises(ReleaseError) as docker_err:
+        parse_docker_reference(text)
+    assert str(docker_err.value) == docker
+
+
+def test_entry_points_differ_as_dockers_do() -> None:
+    """Parse reads a first component that is no registry as path; ParseNormalizedNamed refuses it."""
+    assert parse_docker_reference("foo_bar.io/x:1").repository == "foo_bar.io/x"
+    with pytest.raises(ReferenceSyntaxError, match="invalid registry 'foo_bar.io'"):
+        ImageReference.parse("foo_bar.io/x:1")
+    hex_name = "a" * 64
+    assert parse_docker_reference(hex_name).repository == hex_name
+    with pytest.raises(ReferenceSyntaxError, match="cannot specify 64-byte hexadecimal strings"):
+        ImageReference.parse(hex_name)
+
+
+def test_long_names_fail_at_once_and_newlines_are_refused() -> None:
+    """The old image-stream pattern backtracked exponentially on a long name with a bad character."""
+    with pytest.raises(ReleaseError, match="^invalid reference format$"):
+        parse_docker_reference("a" * 200 + "!")
+    with pytest.raises(ReferenceSyntaxError):
+        ImageReference.parse("a\n:5000")  # a path may not end in a newline ($ before "\n" once let it)
