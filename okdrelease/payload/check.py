@@ -23,7 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_quote
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, check_text
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +145,6 @@ def _go_error_text(err: yaml.YAMLError) -> str:
 
 #: libyaml's loader when PyYAML has it (``yaml.__with_libyaml__``), else None: the pure loader decides.
 _FAST_LOADER: type[yaml.CSafeLoader] | None = yaml.CSafeLoader if yaml.__with_libyaml__ else None
-
-
-#: What sends a file straight to the pure loader (see :func:`manifest_problem`).
-_UNSURE = re.compile(rb"\t|\xef\xbb\xbf|\A(?:\xff\xfe|\xfe\xff)")
 
 
 def _first_document(data: bytes, fast: bool = False) -> Node | None:
@@ -297,17 +293,118 @@ def pure_problem(data: bytes) -> str | None:
     return _node_problem(node, data)
 
 
+class _Walk:
+    """The state of :func:`_events_pass`: what each open collection expects next, the top-level strings."""
+
+    __slots__ = ("expect", "pending", "values")
+
+    def __init__(self) -> None:
+        self.expect = [_KEY]  # per open collection: _KEY or _VALUE (a mapping), _ITEM (a sequence)
+        self.pending: str | None = None  # the top-level key ("kind"/"apiVersion") whose value is next
+        self.values = {"kind": "", "apiVersion": ""}
+
+
+_ITEM, _KEY, _VALUE = 0, 1, 2
+
+
+def _scalar_tag(loader: yaml.CSafeLoader, event: yaml.ScalarEvent) -> str:
+    """The tag the composer would give the scalar ``event`` (explicit, else resolved)."""
+    tag = event.tag
+    if tag is None or tag == "!":
+        return str(loader.resolve(ScalarNode, event.value, event.implicit))  # type: ignore[no-untyped-call]
+    return str(tag)
+
+
+def _walk_event(loader: yaml.CSafeLoader, walk: _Walk, event: yaml.Event | None) -> bool | None:
+    """Advance ``walk`` over one event of the first document's root mapping.
+
+    False: not a pass for sure (a mapping or sequence as a key); None: undecided here (an anchor or an
+    alias); True: go on.
+    """
+    if event is None:
+        return False
+    expect = walk.expect
+    state = expect[-1]
+    kind = type(event)
+    if getattr(event, "anchor", None) is not None or kind is yaml.AliasEvent:
+        return None
+    if kind is yaml.ScalarEvent:
+        assert isinstance(event, yaml.ScalarEvent)
+        if len(expect) == 1:
+            if state == _KEY:
+                walk.pending = event.value if event.value in walk.values else None
+            elif walk.pending is not None:
+                tag = _scalar_tag(loader, event)
+                walk.values[walk.pending] = event.value if tag in _STRING_TAGS else ""
+        if state:
+            expect[-1] = _KEY + _VALUE - state
+    elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+        if state == _KEY:
+            return False
+        if len(expect) == 1 and walk.pending is not None:
+            walk.values[walk.pending] = ""
+        if state:
+            expect[-1] = _KEY
+        expect.append(_KEY if kind is yaml.MappingStartEvent else _ITEM)
+    else:  # the end of a mapping or sequence
+        expect.pop()
+    return True
+
+
+def _events_pass(data: bytes) -> bool | None:
+    """Whether the first document passes, decided from libyaml's events without composing nodes.
+
+    True: a mapping whose keys, at every depth, are scalars, with non-empty string ``kind`` and
+    ``apiVersion`` (what :func:`_node_problem` accepts); False: it does not pass; None: undecided
+    (anchors or aliases, which only composing resolves). Like composing, it reads the events of the
+    first document and its end, nothing after.
+    """
+    assert _FAST_LOADER is not None
+    loader = _FAST_LOADER(data)
+    try:
+        loader.get_event()  # the stream start
+        if not isinstance(loader.get_event(), yaml.DocumentStartEvent):
+            return False  # an empty stream
+        root = loader.get_event()
+        if type(root) is not yaml.MappingStartEvent:
+            return False
+        if root.anchor is not None:
+            return None
+        walk = _Walk()
+        while walk.expect:
+            verdict = _walk_event(loader, walk, loader.get_event())
+            if verdict is not True:
+                return verdict
+        loader.get_event()  # the document end
+        return all(walk.values.values())
+    except yaml.YAMLError:
+        return False
+    finally:
+        loader.dispose()
+
+
+def _unsure(data: bytes) -> bool:
+    """Whether libyaml may read ``data`` more leniently than the pure loader (see :func:`manifest_problem`)."""
+    return b"\t" in data or b"\xef\xbb\xbf" in data or data[:2] in (b"\xff\xfe", b"\xfe\xff")
+
+
 def manifest_problem(data: bytes) -> str | None:
     """Why ``data`` fails oc's sanity check (the text after ``<file>: ``), or None when it passes.
 
-    libyaml decides a pass; anything else is decided and worded by :func:`pure_problem`. Files libyaml
-    reads more leniently than the pure loader go to it directly: a tab anywhere (libyaml takes a tab
-    inside a plain scalar, ``kind: a\tb``, as text), a UTF-8 byte-order mark anywhere (libyaml skips
-    one at a line start) and UTF-16 (found by its mark).
+    libyaml decides a pass, from its events (:func:`_events_pass`), or when anchors or aliases leave
+    that undecided, from the composed document; anything else is decided and worded by
+    :func:`pure_problem`. Files libyaml reads more leniently than the pure loader go to it directly: a
+    tab anywhere (libyaml takes a tab inside a plain scalar, ``kind: a\tb``, as text), a UTF-8
+    byte-order mark anywhere (libyaml skips one at a line start) and UTF-16 (found by its mark); so do
+    files nested deep enough for the bounds' raw-text scan to refuse them.
     """
-    if _FAST_LOADER is not None and not _UNSURE.search(data):
+    if _FAST_LOADER is not None and not _unsure(data):
         try:
-            if _node_problem(_first_document(data, fast=True), data) is None:
+            check_text(data)
+            verdict = _events_pass(data)
+            if verdict is None:
+                verdict = _node_problem(_first_document(data, fast=True), data) is None
+            if verdict:
                 return None
         except yaml.YAMLError:
             pass

@@ -229,3 +229,28 @@ def test_checker_remembers_verdicts_by_content() -> None:
     with pytest.raises(check.ReleaseError, match=r"^op/c\.json: not a valid YAML/JSON object, got: \[\]$"):
         checker.check("op/c.json", "c.json", b"[]")
     assert calls == [OBJECT, b"[]"]
+
+
+def _composed_passes(data: bytes) -> bool:
+    try:
+        return check._node_problem(check._first_document(data, fast=True), data) is None
+    except yaml.YAMLError:
+        return False
+
+
+def test_event_walk_agrees_with_composing() -> None:
+    """The event walk that decides most files decides as composing with libyaml does (or leaves it to it)."""
+    rng = random.Random(20261206)
+    real = [p.read_bytes() for p in _real_files()]
+    samples = [*_edge_cases(), *real]
+    for data in rng.sample(real, 60):
+        samples.extend(_mutations(data, rng, 10))
+    disagree = []
+    decided = 0
+    for data in samples:
+        walked = check._events_pass(data)
+        decided += walked is True
+        if walked is not None and walked != _composed_passes(data):
+            disagree.append((data[:200], walked))
+    assert disagree == []
+    assert decided > 600
