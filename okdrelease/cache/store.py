@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import attrs
@@ -45,6 +45,12 @@ _FRAME_LENGTH = len(_FRAME) + 64 + 1
 LAYER_INDEX = "layer-index"
 VERDICT = "verdict"
 _KINDS = (LAYER_INDEX, VERDICT)
+
+
+def _verdict_set_key(keys: Iterable[str]) -> str:
+    """The record key of a set of verdicts: its content digests, sorted (one digest: the digest itself)."""
+    ordered = sorted(keys)
+    return ordered[0] if len(ordered) == 1 else "set:" + ",".join(ordered)
 
 
 def default_root() -> Path:
@@ -136,6 +142,8 @@ class Cache:
         self.max_bytes = max_bytes
         self.stats = CacheStats()
         self._lock = threading.Lock()
+        self._dirs: set[Path] = set()  # directories this run created or found
+        self._serial = itertools.count()
 
     def _count(self, field: str) -> None:
         with self._lock:
@@ -180,11 +188,23 @@ class Cache:
         with contextlib.suppress(OSError):
             path.unlink()
 
+    def _open_tmp(self, directory: Path) -> tuple[int, str]:
+        """A new temporary file in ``directory`` (created once per run; again if it went away)."""
+        tmp = os.path.join(directory, f".tmp-{os.getpid()}-{threading.get_ident()}-{next(self._serial)}")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        if directory not in self._dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(directory)
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileNotFoundError:  # removed under us (a user emptied the cache): create it again
+            directory.mkdir(parents=True, exist_ok=True)
+            return os.open(tmp, flags, 0o600), tmp
+
     def _write(self, path: Path, data: bytes) -> None:
         """Write ``data`` to ``path`` atomically (temporary file in the same directory, then rename)."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            fd, tmp = self._open_tmp(path.parent)
         except OSError as err:
             log.warning("cache: cannot write %s: %s", path, err)
             return
@@ -255,22 +275,34 @@ class Cache:
 
     # ---- manifest-check verdicts (okdrelease.payload.check.VerdictStore)
 
-    def get_verdict(self, key: str) -> tuple[bool, str | None]:
-        """``(found, problem)`` of the manifest-check verdict for the content digest ``key``."""
-        payload = self.get_record(VERDICT, key)
+    def get_verdicts(self, keys: Sequence[str]) -> dict[str, str | None] | None:
+        """The manifest-check verdicts remembered together for exactly the content digests ``keys``, or None."""
+        payload = self.get_record(VERDICT, _verdict_set_key(keys))
         if payload is None:
-            return False, None
+            return None
         try:
             value = json.loads(payload)
         except ValueError:
-            return False, None
-        if value is not None and not isinstance(value, str):
-            return False, None
-        return True, value
+            return None
+        if not isinstance(value, dict) or sorted(value) != sorted(keys):
+            return None
+        if not all(v is None or isinstance(v, str) for v in value.values()):
+            return None
+        return value
+
+    def put_verdicts(self, verdicts: Mapping[str, str | None]) -> None:
+        """Remember manifest-check verdicts (content digest -> problem or None) as one entry."""
+        payload = json.dumps(dict(sorted(verdicts.items())), separators=(",", ":")).encode()
+        self.put_record(VERDICT, _verdict_set_key(verdicts), payload)
+
+    def get_verdict(self, key: str) -> tuple[bool, str | None]:
+        """``(found, problem)`` of the manifest-check verdict remembered for the content digest ``key`` alone."""
+        found = self.get_verdicts((key,))
+        return (False, None) if found is None else (True, found[key])
 
     def put_verdict(self, key: str, problem: str | None) -> None:
-        """Remember the manifest-check verdict for the content digest ``key``."""
-        self.put_record(VERDICT, key, json.dumps(problem).encode())
+        """Remember the manifest-check verdict for the content digest ``key`` alone."""
+        self.put_verdicts({key: problem})
 
     # ---- size bound
 

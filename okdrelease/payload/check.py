@@ -14,7 +14,7 @@ import hashlib
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -422,22 +422,26 @@ def content_key(data: bytes) -> str:
 
 
 class VerdictStore(Protocol):
-    """Where verdicts outlive a run (``okdrelease.cache.Cache`` is one): keyed by content digest."""
+    """Where verdicts outlive a run (``okdrelease.cache.Cache`` is one): keyed by content digest.
 
-    def get_verdict(self, key: str) -> tuple[bool, str | None]:
-        """``(found, problem)`` for the content digest ``key``."""
+    Verdicts are remembered together, one entry per set of files (an operator's), so a run reads and
+    writes one entry per operator rather than one per file.
+    """
+
+    def get_verdicts(self, keys: Sequence[str]) -> dict[str, str | None] | None:
+        """The verdicts remembered together for exactly the content digests ``keys``, or None."""
         ...
 
-    def put_verdict(self, key: str, problem: str | None) -> None:
-        """Remember the verdict for the content digest ``key``."""
+    def put_verdicts(self, verdicts: Mapping[str, str | None]) -> None:
+        """Remember ``verdicts`` (content digest -> problem) together."""
         ...
 
 
 class ManifestChecker:
     """Verdicts by content digest: each distinct file checked once per run (and once ever with a store).
 
-    Thread-safe; :meth:`precheck` may run in fetching threads as files arrive, :meth:`check` then only
-    looks the verdict up, so errors are still raised in payload order.
+    Thread-safe; :meth:`precheck_files` may run in fetching threads as files arrive, :meth:`check` then
+    only looks the verdict up, so errors are still raised in payload order.
     """
 
     def __init__(
@@ -451,6 +455,29 @@ class ManifestChecker:
         # Parsing holds the GIL: more than two at once only adds the memory of their node trees.
         self._parsing = threading.BoundedSemaphore(2)
 
+    def precheck_files(self, files: Iterable[tuple[str, bytes]]) -> None:
+        """Decide the verdicts of a set of files now (e.g. an operator's, while other images are fetched).
+
+        With a store, the set's verdicts are read (or written) as one entry.
+        """
+        contents = {content_key(data): data for name, data in files if is_checked(name)}
+        with self._lock:
+            known = {key: self._verdicts[key] for key in contents if key in self._verdicts}
+        if len(known) == len(contents):
+            return
+        keys = sorted(contents)
+        stored = self._store.get_verdicts(keys) if self._store is not None else None
+        if stored is None:
+            stored = dict(known)
+            for key in keys:
+                if key not in stored:
+                    with self._parsing:
+                        stored[key] = self._decide(contents[key])
+            if self._store is not None:
+                self._store.put_verdicts(stored)
+        with self._lock:
+            self._verdicts.update(stored)
+
     def problem(self, filename: str, data: bytes) -> str | None:
         """The verdict for one file (None for files oc does not check)."""
         if not is_checked(filename):
@@ -459,15 +486,9 @@ class ManifestChecker:
         with self._lock:
             if key in self._verdicts:
                 return self._verdicts[key]
-        found, problem = self._store.get_verdict(key) if self._store is not None else (False, None)
-        if not found:
-            with self._parsing:
-                problem = self._decide(data)
-            if self._store is not None:
-                self._store.put_verdict(key, problem)
+        self.precheck_files(((filename, data),))
         with self._lock:
-            self._verdicts[key] = problem
-        return problem
+            return self._verdicts[key]
 
     def precheck(self, filename: str, data: bytes) -> None:
         """Decide a file's verdict now (e.g. while other images are still being fetched)."""

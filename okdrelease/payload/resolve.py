@@ -69,8 +69,7 @@ class OperatorManifests:
                 if "/" not in path and entry.is_file
             )
             if self.checker is not None:  # checked now, while other images are still being fetched
-                for item in found:
-                    self.checker.precheck(item.name, item.data)
+                self.checker.precheck_files((item.name, item.data) for item in found)
             return found
 
         return self.files.get(tuple(d.digest for d in selected), extract)
