@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 from okdrelease.cache import Cache, default_root
 from okdrelease.errors import UsageError
-from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.base import DEFAULT_MAX_PER_REGISTRY, TransportOptions
 from okdrelease.transport.http import parse_duration
 
 _TRUE = {"true", "1", "t", "yes"}
@@ -212,9 +212,9 @@ def add_registry_flags(parser: argparse.ArgumentParser, *, prefix: str = "") -> 
     parser.add_argument(
         "--max-per-registry",
         type=int,
-        default=8,
+        default=DEFAULT_MAX_PER_REGISTRY,
         metavar="N",
-        help="concurrent requests per registry (default 8)",
+        help=f"concurrent requests per registry (default {DEFAULT_MAX_PER_REGISTRY})",
     )
     parser.add_argument(
         "--retry-times",
