@@ -193,6 +193,41 @@ def stream_base_layer(name: str, size_mib: int, file_kib: int, seed: int, path: 
     return sample.Layer(gz_side.digest, gz_side.size, tar_side.digest)
 
 
+class Zeros(io.RawIOBase):
+    """``size`` zero bytes (the big layer's file: gzip shrinks it about 1000:1)."""
+
+    def __init__(self, size: int) -> None:
+        """Produce ``size`` zero bytes."""
+        self._left = size
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` with zeros (0 at the end)."""
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self._left)
+        view[:want] = bytes(want)
+        self._left -= want
+        return want
+
+
+def stream_big_layer(manifests: dict[str, bytes], big_bytes: int, path: Path) -> sample.Layer:
+    """Write an operator's top layer to ``path`` (gzip): its ``manifests/`` and one file of ``big_bytes`` zeros."""
+    with path.open("wb") as out:
+        gz_side = _HashingWriter(out)
+        with gzip.GzipFile(filename="", mode="wb", fileobj=gz_side, compresslevel=1, mtime=0) as gz:
+            tar_side = _HashingWriter(gz)  # type: ignore[arg-type]
+            with tarfile.open(fileobj=tar_side, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+                for dirname in ("manifests", "usr", "usr/lib", "usr/lib/big"):
+                    tar.addfile(sample.tar_header(dirname, None))
+                for name, data in sorted(manifests.items()):
+                    tar.addfile(sample.tar_header(f"manifests/{name}", len(data)), io.BytesIO(data))
+                tar.addfile(sample.tar_header("usr/lib/big/zeros.bin", big_bytes), Zeros(big_bytes))
+    return sample.Layer(gz_side.digest, gz_side.size, tar_side.digest)
+
+
 # --------------------------------------------------------------------------------------------
 # Pushing
 
@@ -347,6 +382,53 @@ def generate(
         operators=scale.operators,
         manifests=manifest_count(scale),
         base_layers=tuple(layers),
+        pushed_bytes=pushed,
+        seconds=time.monotonic() - start,
+    )
+
+
+BIG_REPO = "bench/big"
+
+
+def generate_big(registry: str, workdir: Path, big_bytes: int, repository: str = BIG_REPO) -> Payload:
+    """Push a two-image payload: the cluster-version-operator and one operator whose top layer holds
+    its ``manifests/`` and a ``big_bytes`` file (streamed to a file, then to the registry)."""
+    start = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    (op,) = bench_operators(scaled(SMALL_SCALE, 2))
+    base = sample.base_layer()
+    client = RegistryClient(TransportOptions(insecure=True, max_per_registry=4))
+    repo = client.repository(ImageReference.parse(f"{registry}/{repository}"))
+    try:
+        with tempfile.TemporaryDirectory(dir=workdir, prefix="big-") as tmp:
+            path = Path(tmp) / "big.tar.gz"
+            big = stream_big_layer(sample.operator_files(op, 0), big_bytes, path)
+            log.info("big layer: %d bytes of files, %d bytes gzip, %s", big_bytes, big.size, big.digest)
+            _push_file(repo, big, path)
+            layers = [base, big]
+            history = ["ADD base-0.tar /", f"COPY {op.tag} /usr/lib/big && COPY manifests /manifests"]
+            config = sample.image_config(
+                sample.labels_for(op.tag, operator=True), layers, "/usr/lib/big/zeros.bin", history
+            )
+            images = [
+                sample.build_image(op.tag, config, layers, docker=False),
+                sample.component_image(sample.BASE_TAG, [base], manifests=sample.cvo_files(), docker=True),
+            ]
+            pushed = big.size + sum(push_image(repo, image, set()) for image in images)
+    finally:
+        client.close()
+    digests = {image.tag: image.manifest.digest for image in images}
+    imagestream = workdir / "imagestream-big.json"
+    imagestream.write_bytes(imagestream_json(registry, digests, repository))
+    return Payload(
+        imagestream=imagestream,
+        registry=registry,
+        repository=repository,
+        digests=digests,
+        images=len(digests),
+        operators=1,
+        manifests=len(sample.operator_files(op, 0)),
+        base_layers=(big,),
         pushed_bytes=pushed,
         seconds=time.monotonic() - start,
     )
