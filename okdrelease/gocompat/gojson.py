@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import struct
 from collections.abc import Mapping
 from typing import Any
@@ -80,10 +81,13 @@ _ESCAPE_TABLE = {code: _escape_char(chr(code)) for code in range(0x20)} | {
 }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def quote_string(text: str) -> str:
     """Return ``text`` as a Go JSON string literal (HTML-escaped, non-ASCII kept raw)."""
     quoted = text.translate(_ESCAPE_TABLE)
-    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in quoted):
+    if not quoted.isascii() and _SURROGATE.search(quoted):
         quoted = "".join(_escape_char(ch) for ch in quoted)
     return '"' + quoted + '"'
 
@@ -334,10 +338,26 @@ class _Scanner:
             self.pos += 1
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"not JSON: {name}")
+
+
+def _strictly_valid(data: bytes) -> bool:
+    """Whether the C decoder takes ``data`` as strict JSON: UTF-8, no NaN/Infinity, no control
+    characters in strings. What it takes, Go's checkValid takes too; the rest goes to the scanner."""
+    try:
+        json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def check_valid(data: bytes) -> None:
     """Raise GoJSONError with Go's message if ``data`` is not one valid JSON value."""
     if json_too_deep(data):
         raise GoJSONError(max_depth_message())
+    if _strictly_valid(data):
+        return
     scanner = _Scanner(data)
     scanner.value()
     scanner.skip_space()

@@ -263,6 +263,18 @@ class TagReference:
             self.from_ = ObjectReference(kind="DockerImage")
         self.from_.name = value
 
+    def copy(self) -> TagReference:
+        """A copy sharing nothing mutable with this tag (what ``copy.deepcopy`` gives, without its cost)."""
+        return TagReference(
+            name=self.name,
+            annotations=dict(self.annotations) if self.annotations is not None else None,
+            from_=attrs.evolve(self.from_) if self.from_ is not None else None,
+            reference=self.reference,
+            generation=self.generation,
+            import_policy=attrs.evolve(self.import_policy),
+            reference_policy_type=self.reference_policy_type,
+        )
+
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> TagReference:
         """Build from decoded fields."""

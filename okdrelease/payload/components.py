@@ -6,7 +6,6 @@ are extracted. The result is a new value; the stream passed in is not changed.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 
 import attrs
@@ -129,10 +128,12 @@ def resolve_components(stream: ImageStream, run: Run) -> Resolution:
     for tag in tags:
         _require_tag_or_digest(tag.from_name or "")
     visited = resolve_all(tags, lambda tag: visit(run, tag), run.workers)
-    annotated = copy.deepcopy(stream)
-    images = [t for t in annotated.tags if t.from_kind == "DockerImage"]
-    for tag, result in zip(images, visited, strict=True):
-        tag.annotations = result.annotations
+    annotations = {id(tag): result.annotations for tag, result in zip(tags, visited, strict=True)}
+    copies = [tag.copy() for tag in stream.tags]
+    for original, tag in zip(stream.tags, copies, strict=True):
+        if id(original) in annotations:
+            tag.annotations = annotations[id(original)]
+    annotated = attrs.evolve(stream, tags=copies)
     operators = tuple(v.name for v in visited if v.manifests is not None)
     return Resolution(
         stream=annotated,

@@ -105,7 +105,7 @@ def prune(
     for local in operators.references.values():
         referenced.update(t.name for t in local.tags)
     removed = tuple(t.name for t in stream.tags if t.name not in referenced)
-    kept = attrs.evolve(stream, tags=[copy.deepcopy(t) for t in stream.tags if t.name in referenced])
+    kept = attrs.evolve(stream, tags=[t.copy() for t in stream.tags if t.name in referenced])
     return kept, removed
 
 

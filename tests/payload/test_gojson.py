@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 
 from okdrelease.errors import ReleaseError
+from okdrelease.gocompat import gojson
 from okdrelease.gocompat.gojson import (
     GoJSONError,
     GoMap,
@@ -214,6 +216,51 @@ def test_check_valid_errors(data: bytes, message: str) -> None:
 )
 def test_check_valid_accepts(data: bytes) -> None:
     check_valid(data)
+
+
+def _scanner_accepts(data: bytes) -> bool:
+    scanner = gojson._Scanner(data)
+    try:
+        scanner.value()
+        scanner.skip_space()
+    except GoJSONError:
+        return False
+    return scanner.pos == len(data)
+
+
+def test_fast_validity_never_accepts_what_the_scanner_refuses() -> None:
+    """check_valid's C fast path only says yes where Go's scanner (the slow path) says yes."""
+    rng = random.Random(20261206)
+    base = [
+        b'{"kind":"ImageStream","spec":{"tags":[{"name":"a","from":{"name":"x@sha256:1"}}]},"n":-1.5e3}',
+        b'[1, 2.0, "\\u00e9\\ud800", true, false, null, {"a": []}]',
+    ]
+    pieces = (b"NaN", b"Infinity", b"-Infinity", b"\xef\xbb\xbf", b"\x00", b"\x1f", b"\x7f", b"\xff", b"\\x")
+    pieces += (
+        b"'",
+        b",",
+        b"]",
+        b"}",
+        b"[",
+        b"{",
+        b":",
+        b'"',
+        b"\\",
+        b"01",
+        b"1.",
+        b"1e",
+        b"-",
+        b"\t",
+        b"\x0c",
+    )
+    samples = list(base)
+    for data in base:
+        for _ in range(400):
+            at = rng.randrange(len(data) + 1)
+            samples.append(data[:at] + rng.choice(pieces) + data[at + rng.randrange(2) :])
+    fast_yes = [d for d in samples if gojson._strictly_valid(d)]
+    assert [d for d in fast_yes if not _scanner_accepts(d)] == []
+    assert 10 < len(fast_yes) < len(samples)  # both verdicts occur
 
 
 _INNER = GoStruct("pkg.Inner", (("n", "int64"), ("f", "float64"), ("any", "interface {}")))
