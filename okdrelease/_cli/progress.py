@@ -19,12 +19,14 @@ import re
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
-from tqdm import tqdm
 
 from okdrelease.events import BytesMoved, Event, Message, RequestDone
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 _BLOB = re.compile(r"/v2/.+/blobs/[a-z0-9]+:[0-9a-f]+$")
 _UPLOADS = re.compile(r"/v2/.+/blobs/uploads/")
@@ -215,6 +217,8 @@ class Reporter:
         if not self.terminal:
             return
         if self._bar is None:
+            from tqdm import tqdm  # only on a terminal: importing it costs every other run ~40 ms
+
             width, height = _terminal_size(self.stream)
             self._bar = tqdm(
                 file=self.stream,
@@ -238,7 +242,7 @@ class Reporter:
 
     def _write(self, line: str) -> None:
         if self._bar is not None:
-            tqdm.write(line, file=self.stream)
+            self._bar.write(line, file=self.stream)
         else:
             self.stream.write(line + "\n")
             self.stream.flush()
