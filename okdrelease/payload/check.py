@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -293,17 +293,6 @@ def pure_problem(data: bytes) -> str | None:
     return _node_problem(node, data)
 
 
-class _Walk:
-    """The state of :func:`_events_pass`: what each open collection expects next, the top-level strings."""
-
-    __slots__ = ("expect", "pending", "values")
-
-    def __init__(self) -> None:
-        self.expect = [_KEY]  # per open collection: _KEY or _VALUE (a mapping), _ITEM (a sequence)
-        self.pending: str | None = None  # the top-level key ("kind"/"apiVersion") whose value is next
-        self.values = {"kind": "", "apiVersion": ""}
-
-
 _ITEM, _KEY, _VALUE = 0, 1, 2
 
 
@@ -315,40 +304,42 @@ def _scalar_tag(loader: yaml.CSafeLoader, event: yaml.ScalarEvent) -> str:
     return str(tag)
 
 
-def _walk_event(loader: yaml.CSafeLoader, walk: _Walk, event: yaml.Event | None) -> bool | None:
-    """Advance ``walk`` over one event of the first document's root mapping.
-
-    False: not a pass for sure (a mapping or sequence as a key); None: undecided here (an anchor or an
-    alias); True: go on.
-    """
-    if event is None:
-        return False
-    expect = walk.expect
-    state = expect[-1]
-    kind = type(event)
-    if getattr(event, "anchor", None) is not None or kind is yaml.AliasEvent:
-        return None
-    if kind is yaml.ScalarEvent:
-        assert isinstance(event, yaml.ScalarEvent)
-        if len(expect) == 1:
+def _walk_root(loader: yaml.CSafeLoader) -> bool | None:
+    """Walk the events of the root mapping (its start already read) to its end; see :func:`_events_pass`."""
+    values = {"kind": "", "apiVersion": ""}
+    expect = [_KEY]  # per open collection: _KEY or _VALUE (a mapping), _ITEM (a sequence)
+    pending: str | None = None  # the top-level key ("kind"/"apiVersion") whose value is next
+    get, scalar, alias = loader.get_event, yaml.ScalarEvent, yaml.AliasEvent
+    mapping, sequence = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    while expect:
+        event: Any = get()
+        kind = type(event)
+        state = expect[-1]
+        if kind is scalar:
+            if event.anchor is not None:
+                return None
+            if len(expect) == 1:
+                if state == _KEY:
+                    pending = event.value if event.value in values else None
+                elif pending is not None:
+                    values[pending] = event.value if _scalar_tag(loader, event) in _STRING_TAGS else ""
+            if state:
+                expect[-1] = _KEY + _VALUE - state
+        elif kind is mapping or kind is sequence:
             if state == _KEY:
-                walk.pending = event.value if event.value in walk.values else None
-            elif walk.pending is not None:
-                tag = _scalar_tag(loader, event)
-                walk.values[walk.pending] = event.value if tag in _STRING_TAGS else ""
-        if state:
-            expect[-1] = _KEY + _VALUE - state
-    elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-        if state == _KEY:
-            return False
-        if len(expect) == 1 and walk.pending is not None:
-            walk.values[walk.pending] = ""
-        if state:
-            expect[-1] = _KEY
-        expect.append(_KEY if kind is yaml.MappingStartEvent else _ITEM)
-    else:  # the end of a mapping or sequence
-        expect.pop()
-    return True
+                return False
+            if event.anchor is not None:
+                return None
+            if len(expect) == 1 and pending is not None:
+                values[pending] = ""
+            if state:
+                expect[-1] = _KEY
+            expect.append(_KEY if kind is mapping else _ITEM)
+        elif kind is alias or event is None:
+            return None
+        else:  # the end of a mapping or sequence
+            expect.pop()
+    return all(values.values())
 
 
 def _events_pass(data: bytes) -> bool | None:
@@ -370,13 +361,10 @@ def _events_pass(data: bytes) -> bool | None:
             return False
         if root.anchor is not None:
             return None
-        walk = _Walk()
-        while walk.expect:
-            verdict = _walk_event(loader, walk, loader.get_event())
-            if verdict is not True:
-                return verdict
-        loader.get_event()  # the document end
-        return all(walk.values.values())
+        verdict = _walk_root(loader)
+        if verdict is not None:
+            loader.get_event()  # the document end
+        return verdict
     except yaml.YAMLError:
         return False
     finally:
