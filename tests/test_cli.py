@@ -309,3 +309,23 @@ def test_no_option_is_added_without_a_help_text() -> None:
 def test_help_texts_cite_no_internal_ids() -> None:
     citing = {key for key, text in option_helps().items() if text and re.search(r"\bQ\d+\b|§", text)}
     assert citing <= CITES_QUIRK_IDS, f"help texts citing internal ids: {sorted(citing - CITES_QUIRK_IDS)}"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (["new", "--name", "x"], "new"),
+        (["-q", "--log-format", "json", "info", "img"], "info"),
+        (["--log-format", "new", "info"], "info"),  # "new" is the option's value here
+        (["-v", "-v", "cache", "info"], "cache"),
+        (["-h", "new"], None),
+        (["--version"], None),
+        (["nope", "new"], None),
+        ([], None),
+    ],
+)
+def test_named_subcommand(raw: list[str], expected: str | None) -> None:
+    """Only the named subcommand is registered (and imported); anything else registers them all."""
+    from okdrelease.cli import named_subcommand
+
+    assert named_subcommand(raw) == expected
