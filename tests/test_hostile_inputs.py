@@ -271,3 +271,49 @@ def test_extract_keeps_non_utf8_names_as_bytes_inside_the_target(
     assert "Traceback" not in capsys.readouterr().err
     assert sorted(os.listdir(os.fsencode(out))) == [b"image-references", b"\xff\xfe.yaml"]
     assert (out / os.fsdecode(b"\xff\xfe.yaml")).read_bytes() == b"---\na: 1\n"
+
+
+@pytest.mark.parametrize(
+    ("stream", "tag", "spec", "why"),
+    [
+        (
+            {
+                "spec": {
+                    "tags": [{"name": "cli", "from": {"kind": "DockerImage", "name": "quay.io/x/y:bad tag"}}]
+                }
+            },
+            "cli",
+            "quay.io/x/y:bad tag",
+            "invalid reference format",
+        ),
+        (
+            {
+                "spec": {"tags": []},
+                "status": {
+                    "publicDockerImageRepository": "quay.io/okd/Upper",
+                    "tags": [{"tag": "etcd", "items": [{"image": "sha256:" + "1" * 64, "generation": 1}]}],
+                },
+            },
+            "etcd",
+            f"quay.io/okd/Upper@sha256:{'1' * 64}",
+            "repository name must be lowercase",
+        ),
+    ],
+    ids=["spec-tag", "status-tag"],
+)
+def test_new_names_the_image_stream_tag_with_an_invalid_reference(
+    stream: dict[str, object],
+    tag: str,
+    spec: str,
+    why: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "is.json"
+    path.write_text(json.dumps({"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", **stream}))
+    out = tmp_path / "out"
+    mode = ["--reference-mode", "source"] if tag == "cli" else []
+    assert run(["new", "-f", str(path), *mode, "--to-dir", str(out)], capsys) == (
+        f'error: input image stream file {path}: the tag "{tag}" points to source "{spec}" which is not valid: {why}'
+    )
+    assert not out.exists()

@@ -13,11 +13,16 @@ can stand for 10⁹ nodes that blow up in whatever walks the result (key convers
 A cheap scan of the raw text runs before composing, because libyaml's composer crashes the process
 (a C stack overflow) on about 100,000 nested flow brackets and its parser takes quadratic time on them.
 Every refusal is a :class:`YAMLLimitError`, a ``yaml.YAMLError``, so existing handlers name the file.
+
+:func:`safe_load` and :func:`safe_load_all` are ``yaml.safe_load``/``yaml.safe_load_all`` with these
+bounds, and :func:`json_loads` is ``json.loads`` with the depth bound (a ``ValueError`` when refused):
+every reader of input that is not parsed the Go way uses them.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Any
 
@@ -28,11 +33,15 @@ __all__ = [
     "EXCESSIVE_ALIASING",
     "MAX_DEPTH",
     "BoundedLoaderMixin",
+    "BoundedSafeLoader",
     "YAMLLimitError",
     "check_node",
     "check_text",
+    "json_loads",
     "json_too_deep",
     "max_depth_message",
+    "safe_load",
+    "safe_load_all",
 ]
 
 MAX_DEPTH = 200
@@ -186,3 +195,24 @@ class BoundedLoaderMixin:
         """Check ``node`` against the bounds, then construct it."""
         check_node(node)
         return super().construct_document(node)  # type: ignore[misc]
+
+
+class BoundedSafeLoader(BoundedLoaderMixin, yaml.SafeLoader):
+    """``yaml.SafeLoader`` with the alias and depth bounds."""
+
+
+def safe_load(data: str | bytes) -> Any:
+    """``yaml.safe_load`` with the bounds: the first document, or None; a refusal is a YAMLLimitError."""
+    return yaml.load(data, Loader=BoundedSafeLoader)  # noqa: S506 - a SafeLoader
+
+
+def safe_load_all(data: str | bytes) -> list[Any]:
+    """``yaml.safe_load_all`` with the bounds, every document read; a refusal is a YAMLLimitError."""
+    return list(yaml.load_all(data, Loader=BoundedSafeLoader))  # noqa: S506 - a SafeLoader
+
+
+def json_loads(data: str | bytes, **kwargs: Any) -> Any:
+    """``json.loads`` refusing nesting past MAX_DEPTH first (a ValueError, as other JSON syntax errors)."""
+    if json_too_deep(data):
+        raise ValueError(max_depth_message())
+    return json.loads(data, **kwargs)

@@ -25,6 +25,7 @@ import attrs
 import yaml
 
 from okdrelease.errors import NotFoundError, OkdReleaseError, SignatureError, UsageError
+from okdrelease.gocompat.yamlbounds import safe_load_all
 from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.mirrortarget import (
@@ -283,7 +284,7 @@ def _release_verifier(release: ReleaseInfo) -> tuple[dict[str, bytes], dict[str,
 
 def _documents(data: bytes) -> list[dict[str, Any]]:
     try:
-        return [d for d in yaml.safe_load_all(data) if isinstance(d, dict)]
+        return [d for d in safe_load_all(data) if isinstance(d, dict)]
     except yaml.YAMLError:
         return []
 

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from okdrelease.errors import NotFoundError, SignatureError
+from okdrelease.gocompat.yamlbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Manifest
@@ -114,7 +115,7 @@ def decrypt_private_key(
     if kind not in (PEM_SIGSTORE, PEM_COSIGN):
         raise SignatureError(f"{what}: unsupported PEM type {kind!r} (expected {PEM_SIGSTORE})")
     try:
-        document = json.loads(body)
+        document = json_loads(body)
         kdf, cipher = document["kdf"], document["cipher"]
         if kdf["name"] != "scrypt" or cipher["name"] != "nacl/secretbox":
             raise SignatureError(f"{what}: unsupported encryption {kdf['name']}/{cipher['name']}")
@@ -252,7 +253,7 @@ class CosignSignature:
         if not data.startswith(_SIGSTORE_JSON_PREFIX):
             raise SignatureError(f"{what} is not a sigstore signature")
         try:
-            document = json.loads(data[len(_SIGSTORE_JSON_PREFIX) :])
+            document = json_loads(data[len(_SIGSTORE_JSON_PREFIX) :])
             payload = base64.b64decode(document["payload"])
             annotations = dict(document.get("annotations") or {})
             media_type = str(document["mimeType"])

@@ -32,6 +32,7 @@ import requests
 import yaml
 
 from okdrelease.errors import InvalidReferenceError, SignatureError
+from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.reference import ImageReference
 from okdrelease.sign.simple import strict_json_loads
 from okdrelease.sign.store import read_numbered_signatures, split_digest, write_next_signature
@@ -240,7 +241,7 @@ def load_registries_d(directory: str | os.PathLike[str]) -> RegistriesConfig:
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise SignatureError(f"cannot read {path}: {err.strerror or err}") from err
     except (yaml.YAMLError, UnicodeDecodeError) as err:

@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import InvalidReferenceError, SignatureError
+from okdrelease.gocompat.yamlbounds import json_loads
 from okdrelease.reference import ImageReference
 
 SIGNATURE_TYPE = "atomic container signature"
@@ -76,7 +77,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def strict_json_loads(data: bytes) -> Any:
     """``json.loads`` that refuses duplicate object keys (as containers/image's paranoid parser does)."""
-    return json.loads(data, object_pairs_hook=_no_duplicates)
+    return json_loads(data, object_pairs_hook=_no_duplicates)
 
 
 def parse_signature_payload(data: bytes) -> AtomicSignature:

@@ -17,6 +17,7 @@ import requests
 import yaml
 
 from okdrelease.errors import SignatureError
+from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.sign.openpgp import Keyring
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ def write_signature_configmap(
 
 def _load_document(data: bytes, what: str) -> dict[str, Any]:
     try:
-        document = yaml.safe_load(data)
+        document = safe_load(data)
     except yaml.YAMLError as err:
         raise SignatureError(f"{what} is not valid JSON or YAML: {err}") from err
     if not isinstance(document, dict) or document.get("kind") != "ConfigMap":

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import copy
 import datetime
-import json
 import logging
 import os
 import re
@@ -30,6 +29,7 @@ import attrs
 import requests
 
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
+from okdrelease.gocompat.yamlbounds import json_loads
 from okdrelease.transport.base import normalize_host
 from okdrelease.transport.http import RETRY_STATUSES, Retryable, RetryPolicy, timeouts
 
@@ -146,7 +146,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
     if not text.strip():
         return {}
     try:
-        data = json.loads(text)
+        data = json_loads(text)
     except ValueError as err:
         raise OkdReleaseError(f"credentials file {path} is not valid JSON: {err}") from None
     if not isinstance(data, dict):
@@ -183,7 +183,7 @@ def run_credential_helper(helper: str, server: str) -> Credentials | None:
         # The helper's output may echo secrets: never quote it.
         raise OkdReleaseError(f"credential helper {program} failed for {server} (exit {proc.returncode})")
     try:
-        data = json.loads(output)
+        data = json_loads(output)
     except ValueError:
         data = None
     if not isinstance(data, dict):

@@ -28,6 +28,7 @@ from okdrelease.errors import (
     NotFoundError,
     OkdReleaseError,
 )
+from okdrelease.gocompat.yamlbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
@@ -187,7 +188,7 @@ class LayoutRepository:
         except OSError as err:
             raise LayoutError(f"cannot read {name}: {err}") from err
         try:
-            return json.loads(raw)
+            return json_loads(raw)
         except ValueError as err:
             raise LayoutError(f"malformed {name}: {err}") from err
 
@@ -387,7 +388,7 @@ class LayoutRepository:
         if not self.has_blob(config.digest):
             return None
         try:
-            data = json.loads(self.read_blob(config.digest))
+            data = json_loads(self.read_blob(config.digest))
         except (ValueError, OkdReleaseError):
             return None
         if not isinstance(data, dict) or not data.get("os") or not data.get("architecture"):

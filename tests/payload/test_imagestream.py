@@ -266,13 +266,13 @@ def test_resolution_passes() -> None:
             ImageStream(
                 status_tags=[_events("s", TagEvent(image=D1, docker_image_reference="Not/Valid Ref"))]
             ),
-            'the tag "s" points to source "Not/Valid Ref" which is not valid',
+            'the tag "s" points to source "Not/Valid Ref" which is not valid: invalid reference format',
         ),
         (
             ImageStream(
                 tags=[TagReference(name="t", from_=ObjectReference(kind="DockerImage", name="a/UPPER:1"))]
             ),
-            "repository name must be lowercase",
+            'the tag "t" points to source "a/UPPER:1" which is not valid: repository name must be lowercase',
         ),
         (
             ImageStream(
@@ -282,7 +282,7 @@ def test_resolution_passes() -> None:
                     )
                 ]
             ),
-            "invalid checksum digest length",
+            f'the tag "t" points to source "a/b@sha256:{"0" * 40}" which is not valid: invalid checksum digest length',
         ),
         (
             ImageStream(
@@ -292,7 +292,7 @@ def test_resolution_passes() -> None:
                     )
                 ]
             ),
-            "unsupported digest algorithm",
+            f'the tag "t" points to source "a/b@md5:{"0" * 32}" which is not valid: unsupported digest algorithm',
         ),
         (
             ImageStream(
@@ -302,15 +302,15 @@ def test_resolution_passes() -> None:
                     )
                 ]
             ),
-            "invalid checksum digest format",
+            f'the tag "t" points to source "a/b@sha256:{"A" * 64}" which is not valid: invalid checksum digest format',
         ),
         (
             ImageStream(tags=[TagReference(name="t", from_=ObjectReference(kind="DockerImage", name=""))]),
-            "repository name must have at least one component",
+            'the tag "t" points to source "" which is not valid: repository name must have at least one component',
         ),
         (
             ImageStream(tags=[TagReference(name="t", from_=ObjectReference(kind="DockerImage", name="a b"))]),
-            "invalid reference format",
+            'the tag "t" points to source "a b" which is not valid: invalid reference format',
         ),
     ],
 )

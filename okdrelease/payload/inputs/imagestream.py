@@ -46,13 +46,25 @@ def read(plan: Plan, run: Run) -> Inputs:
         load_error="unable to load input image stream file: {err}",
         kind_error="unrecognized input image stream file, must be an ImageStream in image.openshift.io/v1",
     )
-    tags, ordered = resolve_input_stream(source, plan.options.reference_mode, plan.exclude)
+    try:
+        tags, ordered = resolve_input_stream(source, plan.options.reference_mode, plan.exclude)
+    except InvalidTagSourceError as err:
+        raise InvalidTagSourceError(f"input image stream file {path}: {err}") from err
     run.emit(f"info: Found {len(tags)} images in image stream")
     return Inputs(stream=ImageStream(name="", annotations={}, tags=tags), ordered=tuple(ordered))
 
 
 # --------------------------------------------------------------------------------------------
 # Reference-mode resolution (§3.3.2) and finalising (§3.5)
+
+
+class InvalidTagSourceError(ReleaseError):
+    """A tag of the input stream points to a pull spec that is not a valid reference (the text names both)."""
+
+
+def _invalid_source(name: str, spec: str, err: ReleaseError) -> InvalidTagSourceError:
+    """oc's wording for a bad status tag source, with the parser's reason (oc drops it)."""
+    return InvalidTagSourceError(f'the tag "{name}" points to source "{spec}" which is not valid: {err}')
 
 
 def _not_imported(name: str) -> ReleaseError:
@@ -104,7 +116,10 @@ def resolve_input_stream(
             continue
         if tag.from_ is None or tag.from_.kind != "DockerImage":
             continue
-        ref = parse_docker_reference(tag.from_.name)
+        try:
+            ref = parse_docker_reference(tag.from_.name)
+        except ReleaseError as err:
+            raise _invalid_source(tag.name, tag.from_.name, err) from err
         if ref.digest:
             spec = pullspec(tag.from_.name, ref.digest)
             if not spec:
@@ -139,8 +154,6 @@ def resolve_input_stream(
         try:
             ref = parse_docker_reference(spec)
         except ReleaseError as err:
-            raise ReleaseError(
-                f'the tag "{events.tag}" points to source "{spec}" which is not valid'
-            ) from err
+            raise _invalid_source(events.tag, spec, err) from err
         tags.append(TagReference.docker_image(events.tag, f"{ref.repository}@{latest.image}"))
     return tags, [t.name for t in tags]
