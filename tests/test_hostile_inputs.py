@@ -17,7 +17,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from test_release_extract import payload_layer, write_blob, write_image
+from test_release_extract import file_entry, payload_layer, write_blob, write_image
 
 from okdrelease.cli import main
 from okdrelease.gocompat import goyaml
@@ -317,3 +317,30 @@ def test_new_names_the_image_stream_tag_with_an_invalid_reference(
         f'error: input image stream file {path}: the tag "{tag}" points to source "{spec}" which is not valid: {why}'
     )
     assert not out.exists()
+
+
+def test_extract_passes_over_absolute_names_outside_the_payload(tmp_path: Path) -> None:
+    """Absolute entry names (``/etc/x``, ``/release-manifests/x``) are not the payload: ignored, not a hang.
+
+    They once sent the layer stack reader into an endless loop (``dirname("/")`` is ``/``); the run is
+    a child process with a deadline, under the 1 GiB limit.
+    """
+    refs = b'{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","spec":{"tags":[]}}'
+    absolute = [
+        file_entry(name, b"kind: X\napiVersion: v1\n") for name in ("/etc/x", "/release-manifests/b.yaml")
+    ]
+    root = tmp_path / "layout"
+    write_image(root, "r", [payload_layer({"image-references": refs, "a.yaml": b"a: 1\n"}, absolute)])
+    out = tmp_path / "work" / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "okdrelease", "extract", "--to", str(out), f"oci:{root}:r"],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        timeout=60,
+        preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads in the test process's child setup
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert sorted(os.listdir(tmp_path / "work")) == ["out"]
+    assert sorted(os.listdir(out)) == ["a.yaml", "image-references"]

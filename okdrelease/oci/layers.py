@@ -600,12 +600,7 @@ class _Hidden:
             return True
         if not is_dir and path in self.dirs:
             return True
-        parent = posixpath.dirname(path)
-        while parent:
-            if parent in self.whiteouts or parent in self.opaque or parent in self.nondirs:
-                return True
-            parent = posixpath.dirname(parent)
-        return False
+        return any(p in self.whiteouts or p in self.opaque or p in self.nondirs for p in _parents(path))
 
     def merge(self, other: _Hidden) -> None:
         """Add what one more layer did (applied after the layer was read)."""
@@ -616,11 +611,16 @@ class _Hidden:
 
     def record(self, path: str, is_dir: bool) -> None:
         """An entry of this layer: it and its parents exist here."""
-        parent = posixpath.dirname(path)
-        while parent:
-            self.dirs.add(parent)
-            parent = posixpath.dirname(parent)
+        self.dirs.update(_parents(path))
         (self.dirs if is_dir else self.nondirs).add(path)
+
+
+def _parents(path: str) -> Iterator[str]:
+    """The ancestors of a cleaned path, nearest first; the root of an absolute name (``/``) is none."""
+    parent = posixpath.dirname(path)
+    while parent and parent != "/":
+        yield parent
+        parent = posixpath.dirname(parent)
 
 
 @attrs.frozen
