@@ -19,13 +19,13 @@ import attrs
 
 from okdrelease.cache import reads as cached
 from okdrelease.cache.store import Cache
-from okdrelease.errors import NestedManifestListError, OkdReleaseError
+from okdrelease.errors import LayerError, NestedManifestListError, OkdReleaseError
 from okdrelease.oci.layerindex import LayerIndex, load_index
 from okdrelease.oci.model import AnyManifest, Descriptor, ImageConfig, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.labels import OPERATOR_LABEL
 from okdrelease.reference import RegistryLocation, parse_location
-from okdrelease.transport.base import BlobOpener, Repository, Transport
+from okdrelease.transport.base import BlobOpener, Repository, Transport, check_config_size
 
 __all__ = [
     "CONFIG_MEDIA_TYPES",
@@ -151,6 +151,7 @@ class Resolver:
         """The image config blob ``desc``, read and verified once per run (once ever with a store)."""
 
         def load() -> ImageConfig:
+            check_config_size(repository, desc)
             raw = cached.read_blob(repository, desc.digest, desc.size, self.store)
             return ImageConfig.from_bytes(raw, desc.digest)
 
@@ -191,7 +192,10 @@ class Resolver:
         """What layer ``desc`` holds under ``prefix``: each layer read once per run (once ever with a store)."""
 
         def load() -> LayerIndex:
-            return load_index(self.store, desc.digest, prefix, _opener(repository, desc), desc.media_type)
+            try:
+                return load_index(self.store, desc.digest, prefix, _opener(repository, desc), desc.media_type)
+            except LayerError as err:  # the layer reader names the digest; the repository is known here
+                raise LayerError(f"{repository.display}: {err}") from err
 
         return self.cache.layers.get(f"{desc.digest}|{prefix}", load)
 

@@ -7,7 +7,7 @@ from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
-from okdrelease.errors import UsageError
+from okdrelease.errors import OkdReleaseError, UsageError
 from okdrelease.events import EventSink
 from okdrelease.oci.model import AnyManifest, Descriptor
 from okdrelease.reference import ImageLocation
@@ -22,6 +22,8 @@ DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 DEFAULT_MAX_PER_REGISTRY = 16
 #: Largest manifest accepted from a registry or a layout (containers/image's limit).
 MAX_MANIFEST_SIZE = 4 << 20
+#: Largest image config read into memory (containers/image's ``MaxConfigBodySize``).
+MAX_CONFIG_SIZE = 4 << 20
 #: What ``put_blob`` uploads: bytes, a stream, or a function that opens the content afresh, so
 #: that an interrupted upload can start again from the first byte.
 BlobSource = bytes | BinaryIO | Callable[[], BinaryIO]
@@ -201,3 +203,11 @@ class BlobOpener:
             return self.repository.read_blob_with(self.digest, self.size, use)
         with self() as stream:
             return use(stream)
+
+
+def check_config_size(repository: Repository, config: Descriptor) -> None:
+    """Refuse, before reading it, an image config declared larger than :data:`MAX_CONFIG_SIZE`."""
+    if config.size > MAX_CONFIG_SIZE:
+        raise OkdReleaseError(
+            f"image config {config.digest} in {repository.display} is larger than {MAX_CONFIG_SIZE} bytes"
+        )

@@ -32,7 +32,7 @@ from okdrelease.gocompat.yamlbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
-from okdrelease.transport.base import MAX_MANIFEST_SIZE, BlobSource, Repository
+from okdrelease.transport.base import MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, BlobSource, Repository
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
 BLOBS_DIR = "blobs"
 LAYOUT_VERSION = "1.0.0"
+_READ_BLOCK = 1 << 20
 REF_NAME = "org.opencontainers.image.ref.name"
 
 _CHUNK = 1 << 20
@@ -278,7 +279,8 @@ class LayoutRepository:
     def read_blob(self, digest: str, size: int | None = None) -> bytes:
         """Read a whole blob, verified against its digest (and ``size`` when given)."""
         with self.open_blob(digest, size) as stream:
-            return stream.read()
+            # In blocks: a file longer than ``size`` fails at the first block past it, not once in memory.
+            return b"".join(iter(lambda: stream.read(_READ_BLOCK), b""))
 
     def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
         """Store a blob through a temp file and an atomic rename; the content must hash to ``digest``."""
@@ -385,10 +387,10 @@ class LayoutRepository:
     def _platform(self, manifest: Manifest) -> dict[str, str] | None:
         """The platform of an image from its config, when the config is stored and says."""
         config = manifest.config
-        if not self.has_blob(config.digest):
+        if config.size > MAX_CONFIG_SIZE or not self.has_blob(config.digest):
             return None
         try:
-            data = json_loads(self.read_blob(config.digest))
+            data = json_loads(self.read_blob(config.digest, config.size))
         except (ValueError, OkdReleaseError):
             return None
         if not isinstance(data, dict) or not data.get("os") or not data.get("architecture"):
