@@ -317,3 +317,38 @@ def test_links_devices_and_fifos_in_an_operator_layer_are_not_manifests(
     assert all(not (out / entry).is_symlink() for entry in os.listdir(out))
     assert (tmp_path / "x.yaml").read_bytes() == b"outside\n"
     assert sorted(os.listdir(tmp_path / "work")) == ["layout", "out"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "link", "why"),
+    [
+        ("fifo", "", "device and FIFO entries are not allowed"),
+        ("block", "", "device and FIFO entries are not allowed"),
+        ("char", "", "device and FIFO entries are not allowed"),
+        (
+            "symlink",
+            "../../../etc/passwd",
+            "symlink to '../../../etc/passwd' points outside the target directory",
+        ),
+        ("hardlink", "etc/shadow", "hard link to 'etc/shadow' points outside the target directory"),
+    ],
+)
+def test_extract_refuses_devices_fifos_and_links_out_of_the_payload(
+    kind: str, link: str, why: str, tmp_path: Path
+) -> None:
+    import tarfile
+
+    types = {"fifo": tarfile.FIFOTYPE, "block": tarfile.BLKTYPE, "char": tarfile.CHRTYPE}
+    types |= {"symlink": tarfile.SYMTYPE, "hardlink": tarfile.LNKTYPE}
+    info = tarfile.TarInfo("release-manifests/x.yaml")
+    info.type, info.linkname = types[kind], link
+    refs = image_references("4.15.0", [])
+    root = tmp_path / "layout"
+    digest = write_image(root, "r", [payload_layer({"image-references": refs}, [(info, None)])])
+    layer = str(_manifest(root, digest)["layers"][0]["digest"])  # type: ignore[index]
+    out = tmp_path / "out"
+    _check(
+        _run(["extract", "--to", str(out), f"oci:{root}:r"]),
+        f"error: refusing release layer {layer} of oci:{root} entry 'release-manifests/x.yaml': {why}",
+    )
+    assert not out.exists()
