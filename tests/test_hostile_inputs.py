@@ -344,3 +344,24 @@ def test_extract_passes_over_absolute_names_outside_the_payload(tmp_path: Path) 
     assert (done.returncode, done.stderr) == (0, "")
     assert sorted(os.listdir(tmp_path / "work")) == ["out"]
     assert sorted(os.listdir(out)) == ["a.yaml", "image-references"]
+
+
+def test_manifest_check_survives_deep_flow_nesting() -> None:
+    """libyaml's composer (the manifest check's fast path) overflowed the C stack on 100,000 brackets: a crash.
+
+    Run in a child process (a crash there fails this test instead of ending the run), under 1 GiB.
+    """
+    code = (
+        "from okdrelease.payload.check import manifest_problem\n"
+        "print(manifest_problem(b'kind: [' + b'[' * 100000 + b']' * 100000 + b']\\n'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        timeout=60,
+        preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads in the test process's child setup
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, f"invalid YAML/JSON: {TOO_DEEP}\n", "")

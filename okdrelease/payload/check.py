@@ -154,7 +154,11 @@ def _first_document(data: bytes, fast: bool = False) -> Node | None:
     pure-Python loader.
     """
     loader: yaml.CSafeLoader | _GoLikeLoader
-    loader = _FAST_LOADER(data) if fast and _FAST_LOADER is not None else _GoLikeLoader(data)
+    if fast and _FAST_LOADER is not None:
+        check_text(data)  # libyaml's composer overflows the C stack on ~100,000 nested brackets
+        loader = _FAST_LOADER(data)
+    else:
+        loader = _GoLikeLoader(data)
     try:
         if not loader.check_node():
             return None
