@@ -179,18 +179,25 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
-def test_alias_bomb_under_one_gib_ends_in_a_clear_error(release_layout: Path) -> None:
-    """Under a 1 GiB address-space limit, plain ``info`` of the alias bomb prints the error (no MemoryError)."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    done = subprocess.run(
-        [sys.executable, "-m", "okdrelease", "info", f"oci:{release_layout}:alias-bomb"],
+def run_limited(
+    args: list[str], *, timeout: float, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python args`` in a child process with 1 GiB of address space and a deadline (text in and out)."""
+    return subprocess.run(
+        [sys.executable, *args],
+        input=stdin,
         capture_output=True,
         text=True,
-        env=env,
-        timeout=120,
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+        timeout=timeout,
         preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads in the test process's child setup
         check=False,
     )
+
+
+def test_alias_bomb_under_one_gib_ends_in_a_clear_error(release_layout: Path) -> None:
+    """Under a 1 GiB address-space limit, plain ``info`` of the alias bomb prints the error (no MemoryError)."""
+    done = run_limited(["-m", "okdrelease", "info", f"oci:{release_layout}:alias-bomb"], timeout=120)
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == RELEASE_CASES["alias-bomb"][1] + "\n"
 
@@ -332,15 +339,7 @@ def test_extract_passes_over_absolute_names_outside_the_payload(tmp_path: Path) 
     root = tmp_path / "layout"
     write_image(root, "r", [payload_layer({"image-references": refs, "a.yaml": b"a: 1\n"}, absolute)])
     out = tmp_path / "work" / "out"
-    done = subprocess.run(
-        [sys.executable, "-m", "okdrelease", "extract", "--to", str(out), f"oci:{root}:r"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
-        timeout=60,
-        preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads in the test process's child setup
-        check=False,
-    )
+    done = run_limited(["-m", "okdrelease", "extract", "--to", str(out), f"oci:{root}:r"], timeout=60)
     assert (done.returncode, done.stderr) == (0, "")
     assert sorted(os.listdir(tmp_path / "work")) == ["out"]
     assert sorted(os.listdir(out)) == ["a.yaml", "image-references"]
@@ -355,13 +354,5 @@ def test_manifest_check_survives_deep_flow_nesting() -> None:
         "from okdrelease.payload.check import manifest_problem\n"
         "print(manifest_problem(b'kind: [' + b'[' * 100000 + b']' * 100000 + b']\\n'))\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
-        timeout=60,
-        preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads in the test process's child setup
-        check=False,
-    )
+    done = run_limited(["-c", code], timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, f"invalid YAML/JSON: {TOO_DEEP}\n", "")

@@ -11,15 +11,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
-import resource
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_hostile_inputs import DEEP, DEEP_JSON, DEEP_YAML_FLOW, alias_bomb
+from test_hostile_inputs import DEEP, DEEP_JSON, DEEP_YAML_FLOW, alias_bomb, run_limited
 from test_release_extract import image_references, payload_layer, write_image
 
 from okdrelease import cli
@@ -173,22 +169,9 @@ json.dump(results, sys.stdout)
 """
 
 
-def _limit_memory() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
-
-
 def run_under_one_gib(argvs: list[list[str]]) -> list[tuple[int, str, str]]:
     """Run ``cli.main`` on each argv in one child process limited to 1 GiB of address space: (exit, stdout, stderr)."""
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD],
-        input=json.dumps(argvs),
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
-        timeout=300,
-        preexec_fn=_limit_memory,  # noqa: PLW1509 - no threads in the test process's child setup
-        check=False,
-    )
+    done = run_limited(["-c", _CHILD], timeout=300, stdin=json.dumps(argvs))
     assert (done.returncode, done.stderr) == (0, "")
     return [(code, out, err) for code, out, err in json.loads(done.stdout)]
 
