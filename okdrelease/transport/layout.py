@@ -40,7 +40,6 @@ LAYOUT_FILE = "oci-layout"
 INDEX_FILE = "index.json"
 BLOBS_DIR = "blobs"
 LAYOUT_VERSION = "1.0.0"
-_READ_BLOCK = 1 << 20
 REF_NAME = "org.opencontainers.image.ref.name"
 
 _CHUNK = 1 << 20
@@ -280,7 +279,7 @@ class LayoutRepository:
         """Read a whole blob, verified against its digest (and ``size`` when given)."""
         with self.open_blob(digest, size) as stream:
             # In blocks: a file longer than ``size`` fails at the first block past it, not once in memory.
-            return b"".join(iter(lambda: stream.read(_READ_BLOCK), b""))
+            return b"".join(iter(lambda: stream.read(_CHUNK), b""))
 
     def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
         """Store a blob through a temp file and an atomic rename; the content must hash to ``digest``."""
