@@ -126,10 +126,10 @@ def new_layer_corrupt(base: Path) -> Case:
     root = base / "layout"
     op = _components(root)
     layer = str(_manifest(root, op)["layers"][0]["digest"])  # type: ignore[index]
-    _flip(root, layer)
+    got = _flip(root, layer)
     return (
         _new(root),
-        f"error: oci:{root}: unable to read layer {layer}: CRC check failed 4284879991 != 1213419689",
+        f"error: content of blob {layer} in oci:{root} does not match its digest {layer} (got {got})",
         base / "out",
     )
 
