@@ -14,6 +14,7 @@ from typing import Any
 
 from okdrelease import __version__
 from okdrelease._cli.common import ParseError, Parser, add_false_marker, normalize_bool_args
+from okdrelease._cli.examples import EXAMPLES
 from okdrelease._cli.progress import Reporter, ReporterLogHandler
 from okdrelease.errors import OkdReleaseError, UsageError
 
@@ -57,10 +58,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
                 continue
             raise
         sub = module.register(subparsers)
+        _add_examples(sub)
         add_false_marker(sub)
         _add_common_flags(sub)
     add_false_marker(parser)
     return parser
+
+
+def _add_examples(parser: argparse.ArgumentParser) -> None:
+    """End the ``--help`` of ``parser`` and of its actions (``keys generate``) with their examples."""
+    if parser.epilog is None:
+        parser.epilog = EXAMPLES.get(parser.prog.removeprefix("okdrelease "))
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_examples(sub)
 
 
 def _add_common_flags(sub: argparse.ArgumentParser) -> None:

@@ -77,6 +77,15 @@ class Parser(argparse.ArgumentParser):
             if name not in self._option_string_actions:
                 self.error(unknown_argument_message([arg]))
 
+    def format_help(self) -> str:
+        """argparse's help, then the epilog (the examples) with its lines and indentation kept."""
+        epilog, self.epilog = self.epilog, None
+        try:
+            text = super().format_help()
+        finally:
+            self.epilog = epilog
+        return text + (f"\n{epilog.strip(chr(10))}\n" if epilog else "")
+
     def error(self, message: str) -> NoReturn:
         """Raise ``ParseError`` with this parser's usage (``okdrelease.cli.main`` shows it, exit 2)."""
         raise ParseError(message, self.format_usage())

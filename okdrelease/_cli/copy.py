@@ -32,8 +32,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "REF or oci:DIR[:REF]; oci:DIR without a ref on both sides copies every ref name."
         ),
     )
-    parser.add_argument("src", metavar="SRC")
-    parser.add_argument("dst", metavar="DST")
+    parser.add_argument(
+        "src",
+        metavar="SRC",
+        help="the image to copy: docker://HOST/REPO[:TAG|@DIGEST], the same without docker://, "
+        "oci:DIR[:REF], or oci:DIR for every ref name of a layout",
+    )
+    parser.add_argument(
+        "dst",
+        metavar="DST",
+        help="where to write it, in the same forms (a registry tag defaults to latest; oci:DIR keeps SRC's ref name)",
+    )
     add_registry_flags(parser)
     for side, word in (("src", "source"), ("dest", "destination")):
         parser.add_argument(

@@ -65,8 +65,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="[NAME=]URL",
         help="signature store URL (repeatable)",
     )
-    configmap.add_argument("--name", default="release-verification", help="ConfigMap name")
-    configmap.add_argument("--namespace", default="openshift-config-managed", help="ConfigMap namespace")
+    configmap.add_argument(
+        "--name", default="release-verification", help="ConfigMap name (default release-verification)"
+    )
+    configmap.add_argument(
+        "--namespace",
+        default="openshift-config-managed",
+        help="ConfigMap namespace (default openshift-config-managed)",
+    )
     configmap.add_argument("-o", "--output", metavar="FILE", help="write the manifest here instead of stdout")
     configmap.set_defaults(func=run_configmap)
     parser.set_defaults(func=lambda _args: _missing_action())

@@ -63,8 +63,19 @@ def _input_flags(p: argparse.ArgumentParser) -> None:
         "--mapping-file", action="append", default=[], metavar="PATH", help="SRC=DST mapping file"
     )
     inputs.add_argument("--reference-mode", default="", help="public (default) or source")
-    inputs.add_argument("--component-versions", default="", metavar="K=V,...")
-    inputs.add_argument("--component-versions-display-names", default="", metavar="K=NAME,...")
+    inputs.add_argument(
+        "--component-versions",
+        default="",
+        metavar="K=V,...",
+        help="additional component versions for the release metadata, key=value[,key=value] "
+        "(e.g. kubernetes=1.29.4), besides those the operators' images declare",
+    )
+    inputs.add_argument(
+        "--component-versions-display-names",
+        default="",
+        metavar="K=NAME,...",
+        help="display names of component versions, key=value[,key=value] (e.g. kubernetes=Kubernetes)",
+    )
 
 
 def _release_flags(p: argparse.ArgumentParser) -> None:
@@ -82,11 +93,36 @@ def _release_flags(p: argparse.ArgumentParser) -> None:
         help="when the resolved component digests equal those of release RELEASE (a pull spec or oci:DIR:REF), "
         "print its digest and name, push nothing and exit 0; a missing RELEASE is built",
     )
-    release.add_argument("--previous", action="append", default=None, metavar="V,...")
-    release.add_argument("--next", action="append", default=None, metavar="V,...")
-    release.add_argument("--metadata", default="", metavar="JSON")
+    release.add_argument(
+        "--previous",
+        action="append",
+        default=None,
+        metavar="V,...",
+        help="semantic versions that may update to this release (comma separated or repeated; "
+        "default: those of --from-release)",
+    )
+    release.add_argument(
+        "--next",
+        action="append",
+        default=None,
+        metavar="V,...",
+        help="semantic versions this release may update to (comma separated or repeated); they need not "
+        "exist yet, so use with care",
+    )
+    release.add_argument(
+        "--metadata",
+        default="",
+        metavar="JSON",
+        help="a JSON object attached as the release metadata's metadata field, e.g. "
+        '\'{"url":"https://example.com/errata"}\'',
+    )
     release.add_argument("--release-manifest", action="store_true", help=argparse.SUPPRESS)
-    release.add_argument("--keep-manifest-list", action="store_true")
+    release.add_argument(
+        "--keep-manifest-list",
+        action="store_true",
+        help="reference a component that is a manifest list as the whole list, even with one entry "
+        "(default: the entry of --filter-by-os); lists for the release base make a multi-arch release index",
+    )
     release.add_argument(
         "--format",
         dest="manifest_format",
@@ -98,30 +134,83 @@ def _release_flags(p: argparse.ArgumentParser) -> None:
         "--created", metavar="TIME", help="creation time, RFC 3339 (default: SOURCE_DATE_EPOCH or now)"
     )
     checks = p.add_argument_group("validation")
-    checks.add_argument("--allow-missing-images", action="store_true")
-    checks.add_argument("--skip-manifest-check", action="store_true")
-    checks.add_argument("--include", action="append", default=[], metavar="TAG,...")
-    checks.add_argument("--exclude", action="append", default=[], metavar="TAG,...")
+    checks.add_argument(
+        "--allow-missing-images",
+        action="store_true",
+        help="do not fail when an operator's image-references names an image that is not an input",
+    )
+    checks.add_argument(
+        "--skip-manifest-check",
+        action="store_true",
+        help="do not fail when an operator ships a .yaml, .yml or .json manifest that does not parse",
+    )
+    checks.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="TAG,...",
+        help="keep these image tags even when no operator references them (they are pruned otherwise); "
+        "comma separated or repeated; --exclude wins",
+    )
+    checks.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="TAG,...",
+        help="leave out these image names or tags, after every input is read; comma separated or repeated",
+    )
     checks.add_argument(
         "--duplicate-override-manifests",
         action="store_true",
-        help="reproduce oc's quirk Q6: emit an overridden operator's manifests twice",
+        help="emit an overridden operator's manifests twice, once from its original image and once "
+        "from the override, as oc does (default: once)",
     )
     checks.add_argument(
-        "--pin-digests", action="store_true", help="write tag-referenced overrides as repo@digest (Q8)"
+        "--pin-digests",
+        action="store_true",
+        help="reference SRC=DST overrides given by tag as REPO@DIGEST in the release, resolved once "
+        "(default: as oc, the tag's pull spec)",
     )
 
 
 def _destination_flags(p: argparse.ArgumentParser) -> None:
     dest = p.add_argument_group("destination")
     dest.add_argument("--to-image", metavar="PULLSPEC", help="push the release here (or oci:DIR[:TAG])")
-    dest.add_argument("--to-image-base", metavar="PULLSPEC")
-    dest.add_argument("--to-image-base-tag", default="cluster-version-operator", metavar="TAG")
-    dest.add_argument("--to-file", metavar="PATH")
-    dest.add_argument("--to-dir", metavar="DIR")
-    dest.add_argument("--to-signature", metavar="PATH")
-    dest.add_argument("--mirror", metavar="REPO")
-    dest.add_argument("--dry-run", action="store_true")
+    dest.add_argument(
+        "--to-image-base",
+        metavar="PULLSPEC",
+        help="put the release layer on top of this image (default: the --to-image-base-tag component)",
+    )
+    dest.add_argument(
+        "--to-image-base-tag",
+        default="cluster-version-operator",
+        metavar="TAG",
+        help="the component whose image the release layer goes on top of (default cluster-version-operator)",
+    )
+    dest.add_argument(
+        "--to-file",
+        metavar="PATH",
+        help="write the release payload as a gzipped tar to PATH (- for stdout) instead of an image",
+    )
+    dest.add_argument(
+        "--to-dir", metavar="DIR", help="write the release manifests to DIR instead of building an image"
+    )
+    dest.add_argument(
+        "--to-signature",
+        metavar="PATH",
+        help="also write the message to sign for the pushed release (a simple-signing JSON) to PATH; "
+        "needs --to-image",
+    )
+    dest.add_argument(
+        "--mirror",
+        metavar="REPO",
+        help="copy every component image to REPO (by digest) and reference the copies in the release",
+    )
+    dest.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="build the release but push and mirror nothing (registries are only read)",
+    )
     dest.add_argument("-o", "--output", default="", help="json: print the image stream and stop")
     dest.add_argument("--dir", metavar="DIR", help="also write each operator's /manifests to DIR/<tag>/")
     dest.add_argument(
