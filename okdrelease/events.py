@@ -8,7 +8,7 @@ trace, ``--log-format json``), a pipeline can log or count them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
@@ -31,11 +31,33 @@ class RequestDone:
 
 @attrs.frozen
 class BytesMoved:
-    """``count`` more bytes of blob ``digest`` were read or written (``total`` is its size, 0 if unknown)."""
+    """``count`` more bytes of blob ``digest`` were read or written (``total`` is its size, 0 if unknown).
+
+    ``direction`` is ``read`` (downloaded from a registry, read from a layout) or ``write`` (uploaded,
+    stored in a layout); a copy reports both for the same blob, each adding up to its size.
+    """
 
     digest: str
     count: int
     total: int = 0
+    direction: str = "read"
+
+
+@attrs.frozen
+class BlobDone:
+    """One blob of a copy is in place: ``outcome`` is ``copied``, ``mounted``, ``exists`` or ``skipped``."""
+
+    digest: str
+    size: int
+    outcome: str
+
+
+@attrs.frozen
+class ImageDone:
+    """An image (or a manifest list with its images) was copied to ``destination`` as ``digest``."""
+
+    destination: str
+    digest: str
 
 
 @attrs.frozen
@@ -54,8 +76,51 @@ class Message:
         return cls("info", line)
 
 
-Event = RequestDone | BytesMoved | Message
+Event = RequestDone | BytesMoved | BlobDone | ImageDone | Message
 EventSink = Callable[[Event], None]
+
+
+class MeteredStream:
+    """A binary stream that reports what is read from it as ``BytesMoved`` of blob ``digest``."""
+
+    def __init__(
+        self, stream: BinaryIO, sink: EventSink, digest: str, total: int | None, direction: str
+    ) -> None:
+        self._stream = stream
+        self._sink = sink
+        self._digest = digest
+        self._total = total or 0
+        self._direction = direction
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read from the stream; report the bytes read."""
+        data = self._stream.read(-1 if size is None else size)
+        if data:
+            self._sink(BytesMoved(self._digest, len(data), self._total, self._direction))
+        return data
+
+    def readable(self) -> bool:
+        """Streams are readable."""
+        return True
+
+    def close(self) -> None:
+        """Close the stream."""
+        self._stream.close()
+
+    def __enter__(self) -> MeteredStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def metered(
+    stream: BinaryIO, sink: EventSink | None, digest: str, total: int | None, direction: str
+) -> BinaryIO:
+    """``stream`` reporting its reads to ``sink`` (``stream`` itself when nobody listens)."""
+    if sink is None:
+        return stream
+    return MeteredStream(stream, sink, digest, total, direction)  # type: ignore[return-value]
 
 
 def safe_url(url: str) -> str:

@@ -276,7 +276,7 @@ def option_helps() -> dict[tuple[str, str], str | None]:
 
 def test_every_option_of_every_command_has_a_help_text() -> None:
     helps = option_helps()
-    assert len(helps) > 200 and ("okdrelease copy", "src") in helps
+    assert len(helps) > 200 and ("okdrelease copy", "--multi-arch") in helps
     assert sorted(key for key, text in helps.items() if not (text and text.strip())) == []
 
 
@@ -309,6 +309,8 @@ def test_every_command_ends_its_help_with_examples_that_parse(words: list[str]) 
     examples = example_lines(sub)
     assert len(examples) >= 2, sub.prog
     help_text = sub.format_help()
+    epilog_lines = (sub.epilog or "").splitlines()
+    assert not [line for line in epilog_lines if "   " in line.strip() or len(line) > 110], "lost line breaks"
     assert re.search(r"\nexamples:\n  (# .*\n  )?okdrelease ", help_text)
     for argv in examples:
         assert argv[: len(words)] == words, argv

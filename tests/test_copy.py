@@ -174,7 +174,7 @@ def test_copy_across_registries_streams(
         assert dst.get_manifest(index.digest).raw == index.raw
         # A single platform only: linux/amd64 is picked and tagged.
         amd64 = index.children[0]
-        assert copy_image(src, "multi", dst, "single", all_platforms=False) == amd64.digest
+        assert copy_image(src, "multi", dst, "single", multi_arch="system") == amd64.digest
         assert dst.resolve("single").digest == amd64.digest
 
 

@@ -207,5 +207,5 @@ def test_copy_cli_refuses_an_unconvertible_manifest_cleanly(
     assert captured.out == ""
     assert f"cannot convert manifest {sha256_digest(raw)} to v2s2" in captured.err
     assert "Traceback" not in captured.err
-    # Nothing was tagged in the destination.
-    assert json.loads((out / "index.json").read_text())["manifests"] == []
+    # Nothing was written: the destination layout the copy would have created does not exist.
+    assert not out.exists()

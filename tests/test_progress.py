@@ -14,7 +14,8 @@ from registry_rig import RegistryInfo, RepoNamer
 
 from okdrelease._cli.progress import Reporter, Tally, human_bytes
 from okdrelease.cli import main
-from okdrelease.events import Message, RequestDone, safe_url
+from okdrelease.events import BlobDone, BytesMoved, Event, ImageDone, Message, RequestDone, safe_url
+from okdrelease.transport.registry import STREAM_BLOCK
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "testdata" / "sample-payload"
@@ -161,7 +162,7 @@ def test_terminal_draws_a_bar_and_ends_with_a_summary() -> None:
     reporter.close()
     text = out.getvalue()
     assert "info: Loading\n" in text
-    assert re.search(r"3 requests \[.*\], 3\.0 MB", text), text
+    assert re.search(r"3 requests, 3\.0 MB \[[\d:]+\]", text), text
     assert re.search(r"info: 3 requests in \d+\.\d s: 3 blobs fetched, 3\.0 MB received, 0 B sent\n$", text)
     quiet = Terminal()
     reporter = Reporter(quiet, quiet=True)
@@ -186,7 +187,12 @@ def test_cli_traces_registry_requests_without_credentials(
         rf"^trace: PUT https://{host}/v2/[^ ]+/manifests/traced 201 \d+ B \d+\.\d{{3}} s$", err, re.M
     )
     assert re.search(rf"^trace: GET https://{host}/v2/ 401 ", err, re.M)
-    assert re.search(r"^info: \d+ requests in .* 1 manifest pushed", err, re.M)
+    assert re.search(
+        r"^info: 1 image copied, 3 blobs copied, \d+\.\d kB at [\d.]+ [kM]?B/s in \d+\.\d s; "
+        r"\d+ requests: 3 blobs pushed, 1 manifest pushed, ",
+        err,
+        re.M,
+    ), err
     assert "?" not in "".join(line for line in err.splitlines() if line.startswith("trace: "))
 
     assert main(["copy", "--log-format", "json", "-v", *argv, f"oci:{SAMPLE}:hyperkube", dst]) == 0
@@ -216,3 +222,132 @@ def test_error_ending_with_a_newline_gets_no_second_one() -> None:
     reporter.error("f.yaml: not a valid YAML/JSON object, got: - a\n- b\n")
     reporter.error("plain")
     assert stream.getvalue() == "error: f.yaml: not a valid YAML/JSON object, got: - a\n- b\nerror: plain\n"
+
+
+# --------------------------------------------------------------------------------------------
+# Blob bytes: library events, bars on a terminal, plain lines in a pipe, the summary
+
+
+def test_copy_reports_every_blobs_bytes_read_and_written(
+    registry_http: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path
+) -> None:
+    """Layout → registry → layout: per blob, the bytes read and the bytes written each add up to its size."""
+    from imagegen import OCI, make_image
+
+    from okdrelease.reference import parse_location
+    from okdrelease.transport.base import TransportOptions
+    from okdrelease.transport.copy import copy_location
+    from okdrelease.transport.layout import LayoutRepository
+    from okdrelease.transport.open import DefaultTransport
+
+    image = make_image(
+        LayoutRepository(tmp_path / "src", create=True),
+        "v1",
+        seed="bytes",
+        layers=2,
+        layer_size=3_000_000,
+        flavour=OCI,
+    )
+    sizes = {blob.digest: len(blob.data) for blob in image.blobs}
+    assert max(sizes.values()) > 2 * STREAM_BLOCK  # several reads per layer, so the counts add up
+    remote = f"docker://{registry_http.host}/{unique_repo()}:v1"
+    for src, dst in ((f"oci:{tmp_path / 'src'}:v1", remote), (remote, f"oci:{tmp_path / 'back'}:v1")):
+        seen: list[Event] = []
+        with DefaultTransport(TransportOptions(insecure=True, events=seen.append)) as transport:
+            copy_location(parse_location(src), parse_location(dst), source=transport, destination=transport)
+        moved: dict[tuple[str, str], int] = {}
+        for event in seen:
+            if isinstance(event, BytesMoved):
+                assert event.total == sizes[event.digest]
+                key = (event.digest, event.direction)
+                moved[key] = moved.get(key, 0) + event.count
+        assert moved == {(d, direction): size for d, size in sizes.items() for direction in ("read", "write")}
+        outcomes = [(e.digest, e.size, e.outcome) for e in seen if isinstance(e, BlobDone)]
+        assert sorted(outcomes) == sorted((d, size, "copied") for d, size in sizes.items())
+        assert [e for e in seen if isinstance(e, ImageDone)] == [
+            ImageDone(dst.removeprefix("docker://"), image.digest)
+        ]
+
+
+def _moving(reporter: Reporter, digest: str, total: int, steps: int, clock: list[float]) -> None:
+    """``total`` bytes of ``digest`` read and written in ``steps`` steps, one second apart."""
+    for _ in range(steps):
+        clock[0] += 1.0
+        reporter(BytesMoved(digest, total // steps, total, "read"))
+        reporter(BytesMoved(digest, total // steps, total, "write"))
+    reporter(BlobDone(digest, total, "copied"))
+
+
+def test_terminal_shows_a_bar_per_big_blob_with_bytes_rate_and_eta() -> None:
+    out = Terminal()
+    clock = [0.0]
+    reporter = Reporter(out, refresh_interval=0, bar_delay=0, clock=lambda: clock[0])
+    big, small = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    _moving(reporter, small, 999_999, 3, clock)  # below BAR_MIN_BYTES: no bar of its own
+    for _ in range(2):
+        clock[0] += 1.0
+        reporter(BytesMoved(big, 20_000_000, 60_000_000, "read"))
+    text = out.getvalue()
+    assert re.search(r"aaaaaaaaaaaa: +\d+%\|.*\| 40\.0M/60\.0M \[[\d:]+<[\d:]+, +[\d.]+[kMGT]?B/s\]", text), (
+        text
+    )
+    assert "bbbbbbbbbbbb" not in text
+    reporter(BytesMoved(big, 20_000_000, 60_000_000, "read"))
+    reporter(ImageDone("oci:/tmp/x:v1", "sha256:" + "c" * 64))
+    reporter.close()
+    assert out.getvalue().endswith("info: 1 image copied, 1 blob copied, 61.0 MB at 12.2 MB/s in 5.0 s\n"), (
+        out.getvalue()[-300:]
+    )
+
+
+def test_pipe_gets_a_plain_line_for_a_slow_blob_and_quiet_gets_nothing() -> None:
+    clock = [0.0]
+    out = io.StringIO()
+    reporter = Reporter(out, line_interval=10, clock=lambda: clock[0])
+    digest = "sha256:" + "d" * 64
+    _moving(reporter, digest, 150_000_000, 30, clock)
+    reporter.close()
+    assert out.getvalue() == (
+        "info: blob dddddddddddd: 55.0 MB of 150.0 MB (36%, 5.5 MB/s)\n"
+        "info: blob dddddddddddd: 105.0 MB of 150.0 MB (70%, 5.2 MB/s)\n"
+    )
+    assert "\r" not in out.getvalue() and "\x1b" not in out.getvalue()
+    for quiet in (
+        Reporter(io.StringIO(), quiet=True, clock=lambda: clock[0]),
+        Reporter(Terminal(), quiet=True),
+    ):
+        _moving(quiet, digest, 150_000_000, 30, clock)
+        quiet.close()
+        assert quiet.stream.getvalue() == ""  # type: ignore[attr-defined]
+    as_json = io.StringIO()
+    reporter = Reporter(as_json, json_log=True, line_interval=10, clock=lambda: clock[0])
+    _moving(reporter, digest, 150_000_000, 30, clock)
+    reporter.close()
+    events = [json.loads(line) for line in as_json.getvalue().splitlines()]
+    assert [(e["event"], e.get("bytes")) for e in events] == [
+        ("progress", 55_000_000),
+        ("progress", 105_000_000),
+        ("summary", 150_000_000),
+    ]
+    assert events[-1]["blobs_copied"] == 1 and events[-1]["images"] == 0
+
+
+def test_cli_copy_on_a_pipe_prints_plain_lines_and_the_summary_with_v(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    assert main(["copy", f"oci:{SAMPLE}:hyperkube", f"oci:{tmp_path / 'copy'}:hyperkube"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b" not in err
+    assert err.splitlines() and all(
+        line.startswith(("Copying blob ", "Writing manifest ", "warning: ")) for line in err.splitlines()
+    )
+    assert main(["-v", "copy", f"oci:{SAMPLE}:hyperkube", f"oci:{tmp_path / 'again'}:hyperkube"]) == 0
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert re.fullmatch(
+        r"info: 1 image copied, \d+ blobs (copied|mounted), [\d.]+ [kM]?B at \S+ \S+/s in \d+\.\d s", last
+    ), last
+    assert (
+        main(["-q", "copy", "--format", "oci", f"oci:{SAMPLE}:hyperkube", f"oci:{tmp_path / 'quiet'}:h"]) == 0
+    )
+    assert capsys.readouterr().err == ""

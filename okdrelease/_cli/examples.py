@@ -33,28 +33,34 @@ examples:
   okdrelease info --commits oci:/tmp/okd-release:4.16.0-okd.sample
   okdrelease info --image-for cluster-version-operator {_RELEASE}
   okdrelease info -o jsonpath='{{.metadata.version}}' {_RELEASE}
-  okdrelease info quay.io/okd/scos-release:4.15.0-0.okd-scos-2024-01-18-223523 {_RELEASE}
+  okdrelease info quay.io/okd/scos-release:4.15.0-0.okd-scos-2024-01-18-223523 \\
+    {_RELEASE}
 """,
     "extract": f"""\
 examples:
   okdrelease extract --to /tmp/release-manifests {_RELEASE}
   okdrelease extract --file image-references {_RELEASE}
-  okdrelease extract --credentials-requests --cloud=aws --to /tmp/credreqs {_RELEASE}
-  okdrelease extract --included --install-config install-config.yaml --to /tmp/manifests {_RELEASE}
+  okdrelease extract --credentials-requests --cloud=aws --to /tmp/credreqs \\
+    {_RELEASE}
+  okdrelease extract --included --install-config install-config.yaml --to /tmp/manifests \\
+    {_RELEASE}
 """,
     "copy": """\
 examples:
   okdrelease copy docker://quay.io/okd/scos-content:cli docker://registry.example.com/okd/cli:latest
-  okdrelease copy quay.io/okd/scos-content:cli oci:/tmp/cli:latest
-  okdrelease copy --dest-creds alice --certificate-authority /etc/my-registry-ca.crt \\
+  okdrelease copy --multi-arch system quay.io/okd/scos-content:cli oci:/tmp/cli:latest
+  okdrelease copy --dest-creds alice --dest-cert-dir /etc/my-registry-certs \\
     oci:/tmp/cli:latest docker://registry.example.com/okd/cli:latest
   okdrelease copy --format oci --digestfile /tmp/digest oci:/tmp/okd-release oci:/tmp/okd-release-oci
+  okdrelease copy --sign-by 0123456789ABCDEF0123456789ABCDEF01234567 --lookaside /tmp/lookaside \\
+    oci:/tmp/cli:latest docker://registry.example.com/okd/cli:latest
 """,
     "mirror": f"""\
 examples:
   okdrelease mirror --from {_RELEASE} --to registry.example.com/okd/release
   okdrelease mirror --from {_RELEASE} --to-dir /tmp/mirror
-  okdrelease mirror --from {_RELEASE} --to registry.example.com/okd/release --dry-run
+  okdrelease mirror --dry-run --from {_RELEASE} \\
+    --to registry.example.com/okd/release
 """,
     "sign": """\
 examples:

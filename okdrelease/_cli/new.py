@@ -33,6 +33,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("mappings", nargs="*", metavar="SRC=DST", help="add or override component images")
     _input_flags(p)
     _release_flags(p)
+    _validation_flags(p)
     _destination_flags(p)
     _signing_flags(p)
     add_registry_flags(p)
@@ -133,6 +134,9 @@ def _release_flags(p: argparse.ArgumentParser) -> None:
     release.add_argument(
         "--created", metavar="TIME", help="creation time, RFC 3339 (default: SOURCE_DATE_EPOCH or now)"
     )
+
+
+def _validation_flags(p: argparse.ArgumentParser) -> None:
     checks = p.add_argument_group("validation")
     checks.add_argument(
         "--allow-missing-images",

@@ -18,12 +18,13 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
-from okdrelease.events import BytesMoved, Event, Message, RequestDone
+from okdrelease.events import BlobDone, BytesMoved, Event, ImageDone, Message, RequestDone
 
 if TYPE_CHECKING:
     from tqdm import tqdm
@@ -44,7 +45,7 @@ def human_bytes(count: float) -> str:
 
 @attrs.define
 class Tally:
-    """What the requests of a run did, from their method, path and status."""
+    """What a run did: its requests (from method, path and status) and its blob copies and bytes."""
 
     requests: int = 0
     received: int = 0
@@ -55,6 +56,11 @@ class Tally:
     present: int = 0
     manifests_read: int = 0
     manifests_pushed: int = 0
+    images: int = 0
+    #: ``BlobDone`` outcome (copied, mounted, exists, skipped) → how many blobs.
+    blobs: dict[str, int] = attrs.field(factory=dict)
+    #: digest → bytes (read, written) so far, from ``BytesMoved``.
+    moved: dict[str, list[int]] = attrs.field(factory=dict)
 
     def add(self, event: RequestDone) -> None:
         """Count one answered request."""
@@ -78,9 +84,51 @@ class Tally:
             elif method == "PUT" and status == 201:
                 self.manifests_pushed += 1
 
+    def add_bytes(self, event: BytesMoved) -> int:
+        """Count ``event``; return how far its blob has moved (the larger of bytes read and written)."""
+        counts = self.moved.setdefault(event.digest, [0, 0])
+        counts[event.direction == "write"] += event.count
+        return max(counts)
+
+    def add_outcome(self, event: BlobDone | ImageDone) -> None:
+        """Count a copied image or a blob put in place."""
+        if isinstance(event, ImageDone):
+            self.images += 1
+        else:
+            self.blobs[event.outcome] = self.blobs.get(event.outcome, 0) + 1
+
+    @property
+    def bytes_moved(self) -> int:
+        """Bytes of blobs moved: per blob the larger of what was read and what was written."""
+        return sum(max(counts) for counts in self.moved.values())
+
+    def busy(self) -> bool:
+        """True when there is anything to summarise."""
+        return bool(self.requests or self.moved or self.images or self.blobs)
+
     def summary(self, seconds: float) -> str:
-        """``84 requests in 2.1 s: 12 blobs fetched, …, 3.4 MB received, 1.2 MB sent``."""
-        parts = [
+        """``1 image copied, 3 blobs copied, 6.0 MB at 3.0 MB/s in 2.0 s; 9 requests: 1 blob fetched, …``.
+
+        Without copies or blob bytes (a run that only read manifests): ``9 requests in 2.0 s: …``.
+        """
+        copies = [
+            f"{n} {noun if n == 1 else noun + 's'}{what}"
+            for n, noun, what in (
+                (self.images, "image", " copied"),
+                (self.blobs.get("copied", 0), "blob", " copied"),
+                (self.blobs.get("mounted", 0), "blob", " mounted"),
+                (self.blobs.get("exists", 0), "blob", " already present"),
+                (self.blobs.get("skipped", 0), "foreign blob", " skipped"),
+            )
+            if n
+        ]
+        moved = self.bytes_moved
+        if moved:
+            copies.append(f"{human_bytes(moved)} at {human_bytes(moved / max(seconds, 1e-3))}/s")
+        elapsed = f" in {seconds:.1f} s"
+        if not self.requests:
+            return ", ".join(copies) + elapsed
+        requests = [
             f"{n} {noun if n == 1 else noun + 's'}{what}"
             for n, noun, what in (
                 (self.fetched, "blob", " fetched"),
@@ -92,17 +140,41 @@ class Tally:
             )
             if n
         ]
-        parts += [f"{human_bytes(self.received)} received", f"{human_bytes(self.sent)} sent"]
-        requests = f"{self.requests} request{'' if self.requests == 1 else 's'}"
-        return f"{requests} in {seconds:.1f} s: " + ", ".join(parts)
+        requests += [f"{human_bytes(self.received)} received", f"{human_bytes(self.sent)} sent"]
+        count = f"{self.requests} request{'' if self.requests == 1 else 's'}"
+        if not copies:
+            return f"{count}{elapsed}: " + ", ".join(requests)
+        return ", ".join(copies) + f"{elapsed}; {count}: " + ", ".join(requests)
 
     def to_json(self) -> dict[str, int]:
         """The counters as a JSON object."""
-        return attrs.asdict(self)
+        counters = attrs.asdict(self, filter=lambda a, _v: a.name not in ("blobs", "moved"))
+        blobs = {f"blobs_{outcome}": n for outcome, n in sorted(self.blobs.items())}
+        return {**counters, **blobs, "bytes": self.bytes_moved}
+
+
+#: Blobs smaller than this get no bar and no progress line of their own (they move in a blink).
+BAR_MIN_BYTES = 1_000_000
+
+
+@attrs.define
+class _Transfer:
+    """One blob on its way: how far it is, since when, and its bar (terminal) or last line (pipe)."""
+
+    total: int
+    started: float
+    done: int = 0
+    last_line: float = 0.0
+    bar: tqdm[Any] | None = None
 
 
 class Reporter:
-    """Draws library events on ``stream`` (stderr); thread-safe; ``close()`` once at the end."""
+    """Draws library events on ``stream`` (stderr); thread-safe; ``close()`` once at the end.
+
+    Big blobs (``BAR_MIN_BYTES``) get a bar each on a terminal (bytes, rate, ETA) under the run's
+    request line; in a pipe a blob still moving after ``line_interval`` seconds gets a plain line
+    that often (so quick runs print exactly what oc prints).
+    """
 
     def __init__(
         self,
@@ -112,19 +184,25 @@ class Reporter:
         verbose: int = 0,
         json_log: bool = False,
         refresh_interval: float = 0.2,
+        bar_delay: float = 0.5,
+        line_interval: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stream = stream
         self.refresh_interval = refresh_interval
+        self.bar_delay = bar_delay
+        self.line_interval = line_interval
         self.quiet = quiet
         self.verbose = verbose
         self.json_log = json_log
         self.tally = Tally()
-        self._start = time.monotonic()
+        self._clock = clock
+        self._start = clock()
         self._lock = threading.Lock()
         terminal = bool(getattr(stream, "isatty", lambda: False)())
         self.terminal = terminal and not quiet and not json_log
         self._bar: tqdm[Any] | None = None
-        self._streamed = 0
+        self._transfers: dict[str, _Transfer] = {}
 
     # -- what the library calls ------------------------------------------------------------------
 
@@ -134,8 +212,11 @@ class Reporter:
             if isinstance(event, RequestDone):
                 self._request(event)
             elif isinstance(event, BytesMoved):
-                self._streamed += event.count
-                self._advance(event.count)
+                self._bytes(event)
+            elif isinstance(event, BlobDone | ImageDone):
+                self.tally.add_outcome(event)
+                if isinstance(event, BlobDone):
+                    self._finish(event.digest)
             elif self.quiet:
                 return
             elif self.json_log:
@@ -189,12 +270,12 @@ class Reporter:
                 self._write(f"{record.levelname}: {record.name}: {record.getMessage()}")
 
     def close(self) -> None:
-        """Remove the bar; print the summary (terminal or ``-v``; always an event in JSON)."""
+        """Remove the bars; print the summary (terminal or ``-v``; always an event in JSON)."""
         with self._lock:
             self._close_bar()
-            if not self.tally.requests or self.quiet:
+            if not self.tally.busy() or self.quiet:
                 return
-            seconds = time.monotonic() - self._start
+            seconds = self._clock() - self._start
             if self.json_log:
                 self._json({"event": "summary", "seconds": round(seconds, 3), **self.tally.to_json()})
             elif self.verbose or self.terminal:
@@ -213,15 +294,80 @@ class Reporter:
             self._write(f"trace: {event.method} {event.url} {event.status} {size} {event.seconds:.3f} s")
         self._advance(0)
 
+    def _bytes(self, event: BytesMoved) -> None:
+        """Move ``event``'s blob along: its bar on a terminal, a line now and then in a pipe."""
+        done = self.tally.add_bytes(event)
+        self._advance(event.count)
+        if event.total < BAR_MIN_BYTES or self.quiet:
+            return
+        now = self._clock()
+        transfer = self._transfers.get(event.digest)
+        if transfer is None:
+            transfer = self._transfers[event.digest] = _Transfer(event.total, now, last_line=now)
+        step, transfer.done = min(done, transfer.total) - transfer.done, min(done, transfer.total)
+        if self.terminal:
+            if transfer.bar is None:
+                transfer.bar = self._blob_bar(event.digest, transfer.total)
+            transfer.bar.update(step)
+        elif now - transfer.last_line >= self.line_interval:
+            transfer.last_line = now
+            self._progress_line(event.digest, transfer, now)
+        if transfer.done >= transfer.total:
+            self._finish(event.digest)
+
+    def _progress_line(self, digest: str, transfer: _Transfer, now: float) -> None:
+        """``info: blob 0123456789ab: 50.0 MB of 150.0 MB (33%, 5.0 MB/s)`` (a JSON object with --log-format json)."""
+        if self.json_log:
+            self._json(
+                {"event": "progress", "digest": digest, "bytes": transfer.done, "total": transfer.total}
+            )
+            return
+        rate = transfer.done / max(now - transfer.started, 1e-9)
+        percent = 100 * transfer.done // transfer.total
+        self._write(
+            f"info: blob {_short(digest)}: {human_bytes(transfer.done)} of {human_bytes(transfer.total)} "
+            f"({percent}%, {human_bytes(rate)}/s)"
+        )
+
+    def _blob_bar(self, digest: str, total: int) -> tqdm[Any]:
+        from tqdm import tqdm  # only on a terminal (see _advance)
+
+        width, height = _terminal_size(self.stream)
+        return tqdm(
+            file=self.stream,
+            total=total,
+            desc=_short(digest),
+            unit="B",
+            unit_scale=True,
+            unit_divisor=1000,
+            leave=False,
+            delay=self.bar_delay,
+            ncols=width or 80,
+            nrows=height or 24,
+            mininterval=self.refresh_interval,
+            miniters=1,
+        )
+
+    def _finish(self, digest: str) -> None:
+        transfer = self._transfers.pop(digest, None)
+        if transfer is not None and transfer.bar is not None:
+            transfer.bar.close()
+
     def _advance(self, count: int) -> None:
+        """Update the run's line: ``12 requests, 3.4 MB [00:02]`` (requests left out while there are none)."""
         if not self.terminal:
             return
+        moved = max(self.tally.bytes_moved, self.tally.received + self.tally.sent)
+        requests = self.tally.requests
+        status = f"{requests} request{'' if requests == 1 else 's'}, " if requests else ""
+        status += human_bytes(moved)
         if self._bar is None:
             from tqdm import tqdm  # only on a terminal: importing it costs every other run ~40 ms
 
             width, height = _terminal_size(self.stream)
             self._bar = tqdm(
                 file=self.stream,
+                desc=status,
                 unit="req",
                 leave=False,
                 ncols=width or 80,
@@ -229,13 +375,14 @@ class Reporter:
                 dynamic_ncols=bool(width and height),
                 mininterval=self.refresh_interval,
                 miniters=1,
-                bar_format="{n_fmt} requests [{elapsed}, {rate_fmt}]{postfix}",
+                bar_format="{desc} [{elapsed}]",
             )
-        moved = max(self._streamed, self.tally.received + self.tally.sent)
-        self._bar.set_postfix_str(human_bytes(moved), refresh=False)
+        self._bar.set_description_str(status, refresh=False)
         self._bar.update(1 if count == 0 else 0)
 
     def _close_bar(self) -> None:
+        for digest in list(self._transfers):
+            self._finish(digest)
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -251,6 +398,10 @@ class Reporter:
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         self.stream.write(json.dumps({"time": stamp, **fields}, ensure_ascii=False) + "\n")
         self.stream.flush()
+
+
+def _short(digest: str) -> str:
+    return digest.partition(":")[2][:12]
 
 
 def _terminal_size(stream: TextIO) -> tuple[int, int]:

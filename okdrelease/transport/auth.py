@@ -305,6 +305,24 @@ class CredentialStore:
 # --------------------------------------------------------------------------------------------
 # Challenges and tokens
 
+
+class AnonymousCredentials(CredentialStore):
+    """No credentials for any registry, whatever the auth files hold (skopeo's ``--src-no-creds``)."""
+
+    def __init__(self, reason: str = "anonymous access was asked for") -> None:
+        """``reason`` ends the note of an error that says no credentials were sent."""
+        super().__init__(None, {})
+        self._reason = reason
+
+    def lookup(self, host: str, repository: str | None = None) -> Credentials | None:
+        """Always None: every request is anonymous."""
+        return None
+
+    def source_note(self, host: str, repository: str | None = None) -> str:
+        """Why no credentials were sent to ``host``."""
+        return f"no credentials sent to {host}: {self._reason}"
+
+
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 

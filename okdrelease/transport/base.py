@@ -61,6 +61,9 @@ class TransportOptions:
     insecure_registries: frozenset[str] = frozenset()
     ca_file: str | None = None
     certs_dirs: tuple[str, ...] = DEFAULT_CERTS_DIRS
+    #: One directory of ``*.crt`` CAs and ``*.cert``/``*.key`` client pairs for every registry,
+    #: used instead of ``certs_dirs/HOST`` (skopeo's ``--src-cert-dir``/``--dest-cert-dir``).
+    cert_dir: str | None = None
     credentials: dict[str, tuple[str, str]] = attrs.field(factory=dict, repr=False)
     max_per_registry: int = DEFAULT_MAX_PER_REGISTRY
     retries: int = 3

@@ -9,22 +9,30 @@ rewritten into it (their digests change; blobs never do).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
+import os
+import re
+import shutil
+import tempfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import BinaryIO
+from typing import BinaryIO, Literal, TypedDict, get_args
 
 import attrs
 
 from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdReleaseError, UsageError
+from okdrelease.events import BlobDone, EventSink, ImageDone
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.convert import ManifestFormat, convert, format_of
 from okdrelease.oci.layers import RawReader
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
-from okdrelease.oci.platform import PlatformSelector
+from okdrelease.oci.platform import PlatformSelector, runtime_platform
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
+from okdrelease.transport import recompress
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetriedDigestMismatch, Retryable, RetryPolicy
 from okdrelease.transport.open import default_reference
@@ -33,8 +41,9 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
 DEFAULT_WORKERS = 4
-DEFAULT_PLATFORM = ("linux", "amd64")
-_COPY_PLATFORM = PlatformSelector.preferring(*DEFAULT_PLATFORM)
+#: skopeo's ``--multi-arch``: what of a manifest list is copied (see ``_collect``).
+MultiArch = Literal["system", "all", "index-only"]
+MULTI_ARCH: tuple[str, ...] = get_args(MultiArch)
 
 
 def _concurrency(repo: Repository) -> int:
@@ -45,35 +54,39 @@ def _short(digest: str) -> str:
     return digest.partition(":")[2][:12]
 
 
-def _pick_platform(index: Index) -> Descriptor:
-    if not index.manifests:
-        raise OkdReleaseError(f"manifest list {index.digest} has no entries")
-    return _COPY_PLATFORM.select(index)
-
-
 def _collect(
     src: Repository,
     manifest: AnyManifest,
-    all_platforms: bool,
+    multi_arch: MultiArch,
     order: list[AnyManifest],
     blobs: dict[str, Descriptor],
     resolver: Resolver,
 ) -> AnyManifest:
-    """Gather ``manifest``'s tree into ``order`` (children first) and ``blobs``; return the top."""
+    """Gather ``manifest``'s tree into ``order`` (children first) and ``blobs``; return the top.
+
+    A list is copied whole (``all``), as the one image of this machine's platform (``system``),
+    or alone without its images (``index-only``: the destination must have them already).
+    """
     if isinstance(manifest, Index):
-        if not all_platforms:
-            chosen = _pick_platform(manifest)
-            return _collect(src, resolver.manifest(src, chosen.digest), all_platforms, order, blobs, resolver)
-        for child in manifest.manifests:
+        if multi_arch == "system":
+            chosen = _system_platform().select(manifest)
+            return _collect(src, resolver.manifest(src, chosen.digest), multi_arch, order, blobs, resolver)
+        for child in manifest.manifests if multi_arch == "all" else ():
             if any(m.digest == child.digest for m in order):
                 continue
-            _collect(src, resolver.manifest(src, child.digest), all_platforms, order, blobs, resolver)
+            _collect(src, resolver.manifest(src, child.digest), multi_arch, order, blobs, resolver)
     else:
         assert isinstance(manifest, Manifest)
         for blob in [manifest.config, *manifest.layers]:
             blobs.setdefault(blob.digest, blob)
     order.append(manifest)
     return manifest
+
+
+def _system_platform() -> PlatformSelector:
+    """skopeo's ``--multi-arch system``: the entry for this machine's OS and architecture, or an error."""
+    os_name, architecture = runtime_platform()
+    return PlatformSelector(re.compile(f"^{re.escape(os_name)}/{re.escape(architecture)}(?:/|$)"))
 
 
 class CopyCancelled(OkdReleaseError):
@@ -113,6 +126,28 @@ def copy_blob(
     The destination restarts an interrupted upload by opening the source again; content that
     does not match its digest (a byte flipped on the way) is copied again under ``policy``.
     """
+    outcome = _place_blob(src, dst, blob, progress, policy=policy, cancel=cancel)
+    sink = events_of(dst) or events_of(src)
+    if sink is not None:
+        sink(BlobDone(blob.digest, blob.size, outcome))
+    return outcome
+
+
+def events_of(repo: Repository) -> EventSink | None:
+    """Who listens to ``repo``'s events (a registry's ``TransportOptions.events``, a layout's ``events``)."""
+    sink: EventSink | None = getattr(repo, "events", None)
+    return sink
+
+
+def _place_blob(
+    src: Repository,
+    dst: Repository,
+    blob: Descriptor,
+    progress: Progress | None,
+    *,
+    policy: RetryPolicy | None,
+    cancel: threading.Event | None,
+) -> str:
     emit = progress or (lambda _line: None)
     what = f"copying blob {blob.digest} from {src.display} to {dst.display}"
     stop = cancel or threading.Event()
@@ -183,14 +218,24 @@ def copy_blobs(
     return {digest: future.result() for future, digest in futures.items()}
 
 
-def _converted(order: list[AnyManifest], fmt: ManifestFormat | None) -> list[AnyManifest]:
-    """``order`` (children first) in ``fmt``: each list rewritten over its converted children."""
+def _converted(
+    order: list[AnyManifest], fmt: ManifestFormat | None, preserve_digests: bool = False
+) -> list[AnyManifest]:
+    """``order`` (children first) in ``fmt``: each list rewritten over its converted children.
+
+    With ``preserve_digests`` (skopeo's ``--preserve-digests``) a manifest that would change is refused.
+    """
     if fmt is None:
         return order
     children: dict[str, tuple[str, int, str]] = {}
     out: list[AnyManifest] = []
     for manifest in order:
         new = convert(manifest, fmt, children if isinstance(manifest, Index) else None)
+        if preserve_digests and new.digest != manifest.digest:
+            raise UsageError(
+                f"manifest {manifest.digest} ({manifest.media_type}) must be converted to write it as {fmt}, "
+                "which changes its digest, but --preserve-digests was given"
+            )
         children[manifest.digest] = (new.digest, len(new.raw), new.media_type)
         out.append(new)
     return out
@@ -216,39 +261,51 @@ def copy_image(
     dst_repo: Repository,
     dst_tag: str | None,
     *,
-    all_platforms: bool = True,
+    multi_arch: MultiArch = "all",
     progress: Progress | None = None,
     workers: int | None = None,
     policy: RetryPolicy | None = None,
     outcomes: dict[str, str] | None = None,
     manifest_format: ManifestFormat | None = None,
     warnings: list[str] | None = None,
+    preserve_digests: bool = False,
+    compress_format: recompress.CompressFormat | None = None,
     resolver: Resolver | None = None,
 ) -> str:
     """Copy one image or a whole index from ``src_reference`` to ``dst_tag`` (None: by digest); return its digest.
 
     ``outcomes``, when given, receives blob digest → what ``copy_blob`` did. ``manifest_format``
     converts the manifests (None: byte-exact); ``warnings`` receives what the destination's
-    readers would need (a format). The source's manifests are read through ``resolver`` (the
-    run's, so that what it already read is not asked again; None: one for this copy).
+    readers would need (a format). ``compress_format`` re-compresses layers compressed otherwise
+    (skopeo's ``--dest-compress-format``; not with ``preserve_digests``). The source's manifests
+    are read through ``resolver`` (the run's, so that what it already read is not asked again;
+    None: one for this copy).
     """
     emit = progress or (lambda _line: None)
     reader = resolver or Resolver()
     top = reader.manifest(src_repo, src_reference)
     order: list[AnyManifest] = []
     blobs: dict[str, Descriptor] = {}
-    top = _collect(src_repo, top, all_platforms, order, blobs, reader)
-    order = _converted(order, manifest_format)  # before anything is written: a refusal leaves nothing
-    top = order[-1]
-    log.info(
-        "copying %s@%s to %s (%d manifests, %d blobs)",
-        src_repo.display,
-        top.digest,
-        dst_repo.display,
-        len(order),
-        len(blobs),
-    )
-    done = copy_blobs(src_repo, dst_repo, blobs.values(), progress=progress, workers=workers, policy=policy)
+    top = _collect(src_repo, top, multi_arch, order, blobs, reader)
+    # Before anything is written: a refusal leaves nothing.
+    order = _converted(order, manifest_format, preserve_digests)
+    with tempfile.TemporaryDirectory(prefix="okdrelease-layers-") as work:
+        # skopeo leaves compression alone when the digests are to be kept.
+        fmt = None if preserve_digests else compress_format
+        layers = _recompress(src_repo, blobs.values(), fmt, work, emit)
+        order = recompress.rewrite(order, layers) if layers else order
+        top = order[-1]
+        log.info(
+            "copying %s@%s to %s (%d manifests, %d blobs)",
+            src_repo.display,
+            top.digest,
+            dst_repo.display,
+            len(order),
+            len(blobs),
+        )
+        kept = [blob for digest, blob in blobs.items() if digest not in layers]
+        done = copy_blobs(src_repo, dst_repo, kept, progress=progress, workers=workers, policy=policy)
+        done.update(_put_recompressed(dst_repo, layers.values(), emit, policy))
     if outcomes is not None:
         outcomes.update(done)
     warning = layout_format_warning(dst_repo, order)
@@ -262,7 +319,47 @@ def copy_image(
             raise OkdReleaseError(
                 f"manifest {manifest.digest} from {src_repo.display} was stored in {dst_repo.display} as {pushed}"
             )
+    sink = events_of(dst_repo)
+    if sink is not None:
+        sink(ImageDone(dst_repo.display + (f":{dst_tag}" if dst_tag else ""), top.digest))
     return top.digest
+
+
+def _recompress(
+    src: Repository,
+    blobs: Iterable[Descriptor],
+    fmt: recompress.CompressFormat | None,
+    work: str,
+    emit: Progress,
+) -> dict[str, recompress.Recompressed]:
+    """Old layer digest → the layer compressed in ``fmt`` (none without ``fmt``)."""
+    out: dict[str, recompress.Recompressed] = {}
+    for blob in blobs:
+        if fmt is not None and recompress.needs_recompression(blob, fmt):
+            emit(f"Compressing blob {_short(blob.digest)} as {fmt}")
+            out[blob.digest] = recompress.recompress_layer(src, blob, fmt, work)
+    return out
+
+
+def _put_recompressed(
+    dst: Repository, layers: Iterable[recompress.Recompressed], emit: Progress, policy: RetryPolicy | None
+) -> dict[str, str]:
+    """Store the re-compressed layers in ``dst``; new digest → ``copied`` or ``exists``."""
+    done: dict[str, str] = {}
+    sink = events_of(dst)
+    for layer in layers:
+        new = layer.new
+        if dst.has_blob(new.digest):
+            done[new.digest] = "exists"
+        else:
+            emit(f"Copying blob {_short(new.digest)} ({new.size} bytes)")
+            what = f"copying blob {new.digest} to {dst.display}"
+            upload = functools.partial(dst.put_blob, layer.open, new.digest, new.size)
+            (policy or RetryPolicy()).run(what, upload)
+            done[new.digest] = "copied"
+        if sink is not None:
+            sink(BlobDone(new.digest, new.size, done[new.digest]))
+    return done
 
 
 def copy_all(
@@ -270,12 +367,14 @@ def copy_all(
     dst_repo: Repository,
     *,
     tags: Iterable[str] | None = None,
-    all_platforms: bool = True,
+    multi_arch: MultiArch = "all",
     progress: Progress | None = None,
     workers: int | None = None,
     policy: RetryPolicy | None = None,
     manifest_format: ManifestFormat | None = None,
     warnings: list[str] | None = None,
+    preserve_digests: bool = False,
+    compress_format: recompress.CompressFormat | None = None,
     resolver: Resolver | None = None,
 ) -> dict[str, str]:
     """Copy every tag (layout ref name) of ``src_repo`` to the same tag in ``dst_repo``; return tag → digest."""
@@ -289,12 +388,14 @@ def copy_all(
             name,
             dst_repo,
             name,
-            all_platforms=all_platforms,
+            multi_arch=multi_arch,
             progress=progress,
             workers=workers,
             policy=policy,
             manifest_format=manifest_format,
             warnings=warnings,
+            preserve_digests=preserve_digests,
+            compress_format=compress_format,
             resolver=reader,
         )
         for name in names
@@ -319,6 +420,19 @@ class CopyResult:
     warnings: tuple[str, ...] = ()
 
 
+class _CopyOptions(TypedDict):
+    """What ``copy_location`` hands to ``copy_image`` and ``copy_all`` alike."""
+
+    progress: Progress | None
+    policy: RetryPolicy | None
+    manifest_format: ManifestFormat | None
+    warnings: list[str] | None
+    multi_arch: MultiArch
+    preserve_digests: bool
+    compress_format: recompress.CompressFormat | None
+    resolver: Resolver
+
+
 def copy_location(
     src: ImageLocation,
     dst: ImageLocation,
@@ -327,49 +441,80 @@ def copy_location(
     destination: Transport,
     progress: Progress | None = None,
     manifest_format: ManifestFormat | None = None,
+    multi_arch: MultiArch = "all",
+    preserve_digests: bool = False,
+    compress_format: recompress.CompressFormat | None = None,
 ) -> CopyResult:
     """Copy ``src`` to ``dst`` (skopeo-like): one image, or every ref name of ``oci:DIR`` to ``oci:DIR``/a repository.
 
     ``source`` and ``destination`` may be the same transport; they differ when each side has its
-    own credentials or TLS settings. ``manifest_format`` converts manifests (digests change).
+    own credentials or TLS settings. ``manifest_format`` converts manifests (digests change) unless
+    ``preserve_digests`` refuses that; ``multi_arch`` says what of a manifest list is copied. A copy
+    into ``oci:DIR`` that fails leaves no directory or layout that it created.
     """
     warnings: list[str] = []
-    resolver = Resolver()
-    policy = source.options.retry_policy
+    options: _CopyOptions = {
+        "progress": progress,
+        "policy": source.options.retry_policy,
+        "manifest_format": manifest_format,
+        "warnings": warnings,
+        "multi_arch": multi_arch,
+        "preserve_digests": preserve_digests,
+        "compress_format": compress_format,
+        "resolver": Resolver(),
+    }
     src_repo, src_ref = source.open(src)
-    dst_repo, dst_ref = destination.open(dst, create=True)
-    if _whole_layout(src) and dst_ref is None:
-        names = src_repo.list_tags()
-        if isinstance(dst, RegistryLocation):
-            _check_tags(src, dst, names)
-        results = copy_all(
-            src_repo,
-            dst_repo,
-            tags=names,
-            progress=progress,
-            policy=policy,
-            manifest_format=manifest_format,
-            warnings=warnings,
-            resolver=resolver,
-        )
-        images = tuple(CopiedImage(tag, digest) for tag, digest in results.items())
-        return CopyResult(images, True, tuple(warnings))
-    src_ref = default_reference(src, src_repo, src_ref)
-    dst_tag, dst_digest = _destination_tag(dst, dst_ref, src_ref)
-    digest = copy_image(
-        src_repo,
-        src_ref,
-        dst_repo,
-        dst_tag,
-        progress=progress,
-        policy=policy,
-        manifest_format=manifest_format,
-        warnings=warnings,
-        resolver=resolver,
-    )
-    if dst_digest and dst_digest != digest:
-        raise OkdReleaseError(f"{dst} names digest {dst_digest}, but the copied image is {digest}")
+    with _no_new_layout_left(dst):
+        dst_repo, dst_ref = destination.open(dst, create=True)
+        if _whole_layout(src) and dst_ref is None:
+            names = src_repo.list_tags()
+            if isinstance(dst, RegistryLocation):
+                _check_tags(src, dst, names)
+            results = copy_all(src_repo, dst_repo, tags=names, **options)
+            images = tuple(CopiedImage(tag, digest) for tag, digest in results.items())
+            return CopyResult(images, True, tuple(warnings))
+        src_ref = default_reference(src, src_repo, src_ref)
+        dst_tag, dst_digest = _destination_tag(dst, dst_ref, src_ref)
+        digest = copy_image(src_repo, src_ref, dst_repo, dst_tag, **options)
+        if dst_digest and dst_digest != digest:
+            raise OkdReleaseError(f"{dst} names digest {dst_digest}, but the copied image is {digest}")
     return CopyResult((CopiedImage(dst_tag, digest),), False, tuple(warnings))
+
+
+#: What ``LayoutRepository`` creates in an empty directory.
+_LAYOUT_ENTRIES = ("oci-layout", "index.json", "blobs")
+
+
+@contextlib.contextmanager
+def _no_new_layout_left(dst: ImageLocation) -> Iterator[None]:
+    """On failure, remove what a copy into ``oci:DIR`` created: the directory (and missing parents), or
+    the layout files it wrote into a directory that held none. A layout that existed is never touched."""
+    if not isinstance(dst, LayoutLocation):
+        yield
+        return
+    path = os.path.abspath(dst.path)
+    created = path
+    while not os.path.lexists(os.path.dirname(created)) and os.path.dirname(created) != created:
+        created = os.path.dirname(created)
+    existed = os.path.lexists(path)
+    if not existed:
+        leftovers = [created]
+    elif os.path.isdir(path) and not os.path.islink(path):
+        leftovers = [os.path.join(path, n) for n in _LAYOUT_ENTRIES]
+        if any(os.path.lexists(p) for p in leftovers):
+            leftovers = []  # a layout (or part of one) was there before: leave it as the copy left it
+    else:
+        leftovers = []  # not a directory: the copy refuses it and writes nothing
+    try:
+        yield
+    except BaseException:
+        for target in leftovers:
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(target)
+        raise
 
 
 def _whole_layout(location: ImageLocation) -> bool:

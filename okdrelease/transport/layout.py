@@ -28,6 +28,7 @@ from okdrelease.errors import (
     NotFoundError,
     OkdReleaseError,
 )
+from okdrelease.events import BytesMoved, EventSink, metered
 from okdrelease.gocompat.yamlbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
@@ -123,9 +124,15 @@ class LayoutRepository:
 
     max_concurrency = 8
 
-    def __init__(self, path: str | os.PathLike[str], *, create: bool = False) -> None:
-        """Open the layout at ``path``; with ``create`` make an empty one when it does not exist."""
+    def __init__(
+        self, path: str | os.PathLike[str], *, create: bool = False, events: EventSink | None = None
+    ) -> None:
+        """Open the layout at ``path``; with ``create`` make an empty one when it does not exist.
+
+        ``events`` is told about the bytes of every blob read or stored (``BytesMoved``).
+        """
         self._path = os.fspath(path)
+        self.events = events
         self._lock = _index_lock(self._path)
         if create:
             self._create()
@@ -263,7 +270,13 @@ class LayoutRepository:
         return os.path.isfile(self._blob_path(digest))
 
     def open_blob(self, digest: str, size: int | None = None) -> BinaryIO:
-        """Open a blob as a stream that raises DigestMismatchError at EOF when the content is wrong."""
+        """Open a blob as a stream that raises DigestMismatchError at EOF when the content is wrong.
+
+        What is read from it is reported to ``events`` (whole reads of ``read_blob`` are not).
+        """
+        return self._open(digest, size, self.events)
+
+    def _open(self, digest: str, size: int | None, events: EventSink | None) -> BinaryIO:
         path = self._blob_path(digest)
         try:
             handle = open(path, "rb")
@@ -273,11 +286,12 @@ class LayoutRepository:
             ) from None
         except OSError as err:
             raise LayoutError(f"cannot read blob {digest} in OCI layout {self._path}: {err}") from err
-        return VerifyingReader(handle, digest, f"blob {digest} in {self.display}", size)  # type: ignore[return-value]
+        stream = metered(handle, events, digest, size, "read")
+        return VerifyingReader(stream, digest, f"blob {digest} in {self.display}", size)  # type: ignore[return-value]
 
     def read_blob(self, digest: str, size: int | None = None) -> bytes:
         """Read a whole blob, verified against its digest (and ``size`` when given)."""
-        with self.open_blob(digest, size) as stream:
+        with self._open(digest, size, None) as stream:
             # In blocks: a file longer than ``size`` fails at the first block past it, not once in memory.
             return b"".join(iter(lambda: stream.read(_CHUNK), b""))
 
@@ -289,7 +303,7 @@ class LayoutRepository:
             verify_bytes(bytes(source), digest, what, size)
             if os.path.isfile(final):
                 return
-            self._store(io.BytesIO(source), final, digest, size, what)
+            self._store(io.BytesIO(source), final, digest, size, what, report=False)
         elif os.path.isfile(final):
             return
         elif callable(source):
@@ -298,7 +312,11 @@ class LayoutRepository:
         else:
             self._store(source, final, digest, size, what)
 
-    def _store(self, stream: IO[bytes], final: str, digest: str, size: int | None, what: str) -> None:
+    def _store(
+        self, stream: IO[bytes], final: str, digest: str, size: int | None, what: str, *, report: bool = True
+    ) -> None:
+        """Write ``stream`` into place; streamed content (not bytes in hand) is reported to ``events``."""
+        events = self.events if report else None
         hasher = new_hasher(digest)
         written = 0
         with _atomic_file(final, what) as write:
@@ -306,6 +324,8 @@ class LayoutRepository:
                 hasher.update(chunk)
                 written += len(chunk)
                 write(chunk)
+                if events is not None:
+                    events(BytesMoved(digest, len(chunk), size or 0, "write"))
             check_hash(hasher, digest, what, length=written, size=size)
         log.debug("stored blob %s in %s (%d bytes)", digest, self.display, written)
 

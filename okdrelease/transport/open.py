@@ -15,10 +15,10 @@ if TYPE_CHECKING:
     from okdrelease.transport.layout import LayoutRepository
 
 
-def _layout_repository(path: str, create: bool) -> LayoutRepository:
+def _layout_repository(path: str, create: bool, options: TransportOptions | None = None) -> LayoutRepository:
     from okdrelease.transport.layout import LayoutRepository
 
-    return LayoutRepository(path, create=create)
+    return LayoutRepository(path, create=create, events=options.events if options else None)
 
 
 def location_reference(location: ImageLocation) -> str | None:
@@ -39,7 +39,7 @@ def open_location(
     if isinstance(location, RegistryLocation):
         registry_client = client or RegistryClient(options or TransportOptions())
         return registry_client.repository(location.ref), location_reference(location)
-    return _layout_repository(location.path, create), location_reference(location)
+    return _layout_repository(location.path, create, options), location_reference(location)
 
 
 def default_reference(location: ImageLocation, repository: Repository, reference: str | None) -> str:
@@ -78,7 +78,7 @@ class DefaultTransport:
         with self._lock:
             layout = self._layouts.get(key)
             if layout is None:
-                layout = _layout_repository(location.path, create)
+                layout = _layout_repository(location.path, create, self.options)
                 self._layouts[key] = layout
         return layout, location_reference(location)
 

@@ -37,7 +37,7 @@ from okdrelease.errors import (
     RegistryError,
     UnauthorizedError,
 )
-from okdrelease.events import response_hook
+from okdrelease.events import BytesMoved, EventSink, metered, response_hook
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest, validate_digest, verify_bytes
 from okdrelease.oci.layers import RawReader, read_full
@@ -135,9 +135,15 @@ def tls_files(host: str, options: TransportOptions) -> tuple[list[str], list[tup
     """Return (CA files, client (cert, key) pairs) that apply to ``host``."""
     cas: list[str] = [options.ca_file] if options.ca_file else []
     clients: list[tuple[str, str]] = []
-    for base in options.certs_dirs:
-        directory = Path(base) / host
+    directories = (
+        [Path(options.cert_dir)] if options.cert_dir else [Path(b) / host for b in options.certs_dirs]
+    )
+    for directory in directories:
         if not directory.is_dir():
+            if options.cert_dir:
+                raise RegistryError(
+                    f"certificate directory {directory} for registry {host} does not exist", registry=host
+                )
             continue
         cas.extend(str(p) for p in sorted(directory.glob("*.crt")))
         for cert in sorted(directory.glob("*.cert")):
@@ -147,6 +153,9 @@ def tls_files(host: str, options: TransportOptions) -> tuple[list[str], list[tup
                     f"client certificate {cert} for registry {host} has no key {key.name}", registry=host
                 )
             clients.append((str(cert), str(key)))
+        for key in sorted(directory.glob("*.key")):
+            if not key.with_suffix(".cert").exists():
+                raise RegistryError(f"key {key} for registry {host} has no client certificate", registry=host)
     return cas, clients
 
 
@@ -608,6 +617,8 @@ class _BlobBody(RawReader):
                     continue
             self._position += len(data)
             self._delivered += len(data)
+            if self._repo.client.options.events is not None:
+                self._repo.client.options.events(BytesMoved(self._digest, len(data), self._length or 0))
             return data
 
     def close(self) -> None:
@@ -670,6 +681,11 @@ class RegistryRepository:
     def display(self) -> str:
         """``host/repository``."""
         return self._display
+
+    @property
+    def events(self) -> EventSink | None:
+        """Who is told about this repository's requests and blob bytes (``TransportOptions.events``)."""
+        return self.client.options.events
 
     @property
     def max_concurrency(self) -> int:
@@ -956,7 +972,8 @@ class RegistryRepository:
         """One attempt of ``put_blob``: start an upload session, send the content, check the digest."""
         location, min_chunk = self._start_upload(digest)
         stream, owned = upload.open()
-        reader = VerifyingReader(stream, digest, f"blob {digest} uploaded to {self._display}", size)
+        sent = metered(stream, self.client.options.events, digest, size, "write")
+        reader = VerifyingReader(sent, digest, f"blob {digest} uploaded to {self._display}", size)
         upload.last = reader
         try:
             response = self._send_content(location, reader, digest, min_chunk, upload)
