@@ -86,6 +86,8 @@ def oc_binary() -> str:
 
 
 _LONG = "word " * 30
+#: An edge-case manifest that starts with ``{`` and is flow-style YAML, not JSON.
+FLOW_YAML = "0000_99_edge_07_flow.yaml"
 EDGE_CASES: dict[str, bytes] = {
     # key order, YAML 1.1 scalars that must be quoted, numbers as the JSON round trip leaves them
     "0000_99_edge_00_scalars.yaml": (
@@ -226,6 +228,14 @@ EDGE_CASES: dict[str, bytes] = {
     "0000_99_edge_05_bom.yaml": b"\xef\xbb\xbfapiVersion: v1\nkind: Edge\nmetadata:\n  name: bom\n",
     "0000_99_edge_06_anchors.yaml": b"apiVersion: v1\nkind: Edge\nmetadata:\n  name: anchors\n"
     b"base: &b {x: 1, y: 2}\nmerged:\n  <<: *b\n  y: 3\nlist: [*b, *b]\n",
+    # starts with "{" but is no JSON: the Kubernetes decoder falls back to YAML (flow style, CRLF)
+    FLOW_YAML: b"{apiVersion: v1, kind: Edge, metadata: {name: flow},\r\n"
+    b"  spec: {image: 'quay.io/a/b@sha256:0123', f: 1.5, m: {}, s: '012', b: yes}}\r\n",
+    # one JSON object, then YAML documents: read as JSON, then YAML from the next line
+    "0000_99_edge_08_json_then_yaml.yaml": b'{"apiVersion": "v1", "kind": "Edge", "metadata": {"name": "first"}, "n": 1.0}\n'
+    b"---\napiVersion: v1\nkind: Edge\nmetadata:\n  name: second\nn: 1.0\n",
+    # a BOM before "{": no JSON for the decoder (a BOM is no space), read as YAML
+    "0000_99_edge_09_bom.json": b'\xef\xbb\xbf{"apiVersion": "v1", "kind": "Edge", "metadata": {"name": "bom-json"}, "n": 1e3}\n',
 }
 
 
@@ -259,6 +269,17 @@ def _from_dir(root: Path, cvo: str, *, real: bool, edge: dict[str, bytes]) -> Pa
     }
     (target / "image-references").write_text(json.dumps(stream))
     return target
+
+
+#: Release metadata of ``every_file``: versions oc sorts as strings in the file and by semver in info,
+#: next versions (info shows none), null, empty and nested metadata values.
+EVERY_FILE_METADATA = (
+    *("--previous", "4.14.2", "--previous", "4.14.10", "--previous", "4.14.0"),
+    *("--next", "4.16.0", "--next", "4.15.10"),
+    "--metadata",
+    '{"url": "https://example.com/4.15", "nil": null, "empty": "", "list": [], "map": {}, '
+    '"nums": [1, 2.5, 1e21], "nested": {"b": true, "s": "x"}}',
+)
 
 
 def _oc_new(rig: OcRig, args: list[str]) -> None:
@@ -302,7 +323,7 @@ def _build(tmp: Path) -> Iterator[OcRig]:
             (rig.control, _from_dir(tmp, cvo.group(1), real=False, edge=CONTROL_CHARACTER)),
         ):
             args = ["--from-dir", str(from_dir), "--name", "4.15.0-0.parity", "--skip-manifest-check"]
-            _oc_new(rig, [*args, "--to-image", release])
+            _oc_new(rig, [*args, *EVERY_FILE_METADATA, "--to-image", release])
         yield rig
     finally:
         server.stop()

@@ -238,7 +238,12 @@ def test_whiteouts_across_three_layers() -> None:
             TarEntry("manifests/.wh..wh.plnk", b"aufs metadata", mtime=2),
             TarEntry("manifests/becomes-dir/inner.yaml", b"inner", mtime=2),
             TarEntry("manifests/added.yaml", b"added", mtime=2),
-            TarEntry("manifests/.wh.added.yaml", mtime=2),  # whiteouts act on lower layers only
+            # oc applies a layer in order (docker's applier): a whiteout also removes its own
+            # layer's earlier entry (differential seed 184 against the real oc)
+            TarEntry("manifests/.wh.added.yaml", mtime=2),
+            TarEntry("manifests/readded.yaml", b"old", mtime=2),
+            TarEntry("manifests/.wh.readded.yaml", mtime=2),
+            TarEntry("manifests/readded.yaml", b"back", mtime=2),
         ]
     )
     top = tar_bytes(
@@ -256,7 +261,7 @@ def test_whiteouts_across_three_layers() -> None:
         "replaced.yaml": b"new",
         "dir/four.yaml": b"four",
         "becomes-dir/inner.yaml": b"inner",
-        "added.yaml": b"added",
+        "readded.yaml": b"back",
     }
     assert sorted(p for p, e in files.items() if e.is_dir) == ["dir"]
     assert files["replaced.yaml"] == FileEntry("replaced.yaml", b"new", 2.25, 0o644)

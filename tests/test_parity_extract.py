@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oc_oracle import OcRig, fresh, oc_release_rig, okd_run, tree
+from oc_oracle import FLOW_YAML, OcRig, fresh, oc_release_rig, okd_run, tree
 
 __all__ = ["oc_release_rig"]
 
@@ -44,6 +44,19 @@ def test_extract_of_every_real_manifest_is_file_for_file_ocs(
     )
     assert len(expected) > 600
     assert _differences(expected, got) == []
+    assert got[FLOW_YAML] == (
+        b"---\napiVersion: v1\nkind: Edge\nmetadata:\n  name: flow\nspec:\n  b: true\n  f: 1.5\n"
+        b'  image: quay.io/a/b@sha256:0123\n  m: {}\n  s: "012"\n'
+    )
+    # the JSON key "n" is kept (quoted on output); the YAML key n is YAML 1.1's false
+    assert got["0000_99_edge_08_json_then_yaml.yaml"] == (
+        b'---\napiVersion: v1\nkind: Edge\nmetadata:\n  name: first\n"n": 1\n'
+        b'---\napiVersion: v1\n"false": 1\nkind: Edge\nmetadata:\n  name: second\n'
+    )
+    assert (
+        got["0000_99_edge_09_bom.json"]
+        == b'---\napiVersion: v1\nkind: Edge\nmetadata:\n  name: bom-json\n"n": 1000\n'
+    )
     name = "0000_00_cluster-version-operator_03_deployment.yaml"
     assert oc_err.startswith(f"Errors: error parsing {name}: ")
     assert okd_err.startswith(f"Errors: error parsing {name}: ")

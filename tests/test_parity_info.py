@@ -9,6 +9,7 @@ JSONPath and Go template outputs. stdout, stderr and the exit code must be oc's.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from oc_oracle import OcRig, oc_release_rig, okd_run
@@ -115,4 +116,44 @@ def test_template_parse_errors_are_ocs(
     oc = oc_release_rig.oc_run(["info", "-o", output, oc_release_rig.realistic])
     okd = okd_run(["info", "-o", output, oc_release_rig.realistic], capsys)
     assert oc.code == 1 and oc.err.startswith("error: error parsing template ")
+    assert okd == oc
+
+
+def test_release_metadata_section_is_ocs(oc_release_rig: OcRig, capsys: pytest.CaptureFixture[str]) -> None:
+    """Upgrades sorted by semver, no Next line (oc prints none), null metadata as <nil>, empty values left out."""
+    oc = oc_release_rig.oc_run(["info", oc_release_rig.every_file])
+    okd = okd_run(["info", oc_release_rig.every_file], capsys)
+    assert oc.code == 0, oc.err
+    assert okd == oc
+    section = okd.out.split("Release Metadata:\n", 1)[1].split("\n\n", 1)[0]
+    assert section == (
+        "  Version:  4.15.0-0.parity\n"
+        "  Upgrades: 4.14.0, 4.14.2, 4.14.10\n"
+        "  Metadata:\n"
+        "    nested: map[b:true s:x]\n"
+        "    nil:    <nil>\n"
+        "    nums:   [1 2.5 1e+21]\n"
+        "    url:    https://example.com/4.15"
+    )
+
+
+@pytest.mark.parametrize(
+    ("form", "text"),
+    [
+        ("jsonpath-file", '{range .references.spec.tags[*]}{.name}{"\\n"}{end}'),
+        ("templatefile", "{{.metadata.version}} {{len .references.spec.tags}}\n"),
+        ("go-template-file", "{{range .references.spec.tags}}{{.name}} {{end}}"),
+    ],
+)
+def test_template_files_are_ocs(
+    oc_release_rig: OcRig, form: str, text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-o jsonpath-file=, templatefile= and go-template-file= read the template from a file, as oc does."""
+    path = tmp_path / "template.txt"
+    path.write_text(text)
+    args = ["info", "-o", f"{form}={path}", oc_release_rig.realistic]
+    oc = oc_release_rig.oc_run(args)
+    okd = okd_run(args, capsys)
+    assert oc.code == 0, oc.err
+    assert oc.out.strip()
     assert okd == oc

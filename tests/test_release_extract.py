@@ -348,7 +348,8 @@ def test_unparseable_manifest_is_reported_not_written(tmp_path: Path) -> None:
     assert tree(tmp_path / "out") == ["image-references", "release-metadata"]
     assert len(result.errors) == 2
     assert result.errors[0].startswith("error parsing bad.yaml: ")
-    assert result.errors[1] == "error parsing dup.yaml: resource /A//x is defined more than once"
+    assert result.errors[1] == 'error parsing dup.yaml: duplicate resource: (Group: "" Kind: "A" Name: "x")'
+    assert result.errors_text == f"\n\n* {result.errors[0]}\n* {result.errors[1]}\n"
 
 
 def test_image_references_must_be_an_image_stream(tmp_path: Path) -> None:

@@ -227,19 +227,65 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _json_stream(text: str) -> Iterator[Any]:
-    decoder = json.JSONDecoder()
+#: How far the Kubernetes decoder looks for the ``{`` that makes it try JSON first.
+JSON_GUESS_BYTES = 1024
+
+
+#: Go's ``unicode.IsSpace``.
+_UNICODE_SPACES = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
+
+
+def _looks_like_json(data: bytes) -> bool:
+    """``GuessJSONStream``: the first 1,024 bytes, Unicode spaces trimmed, start with ``{`` (a BOM is no space)."""
+    head = data[:JSON_GUESS_BYTES].decode("utf-8", "replace")
+    return head.lstrip(_UNICODE_SPACES).startswith("{")
+
+
+def _json_then_yaml(text: str) -> list[Any]:
+    """The Kubernetes ``YAMLOrJSONDecoder`` on a stream starting with ``{``.
+
+    JSON values are read one after the other; when one fails while at most one has been read, the
+    stream is read as YAML from the end of the last good value (its trailing blanks up to the first
+    line break skipped), so a flow-style YAML document such as ``{kind: X, …}`` is read as YAML.
+    After two JSON values a failure is an error. When both fail, the JSON error is reported.
+    """
+    decoder = json.JSONDecoder(parse_constant=_no_constant)
+    docs: list[Any] = []
     index = 0
     while True:
+        start = index
         while index < len(text) and text[index] in " \t\r\n":
             index += 1
         if index >= len(text):
-            return
+            return docs
         try:
             value, index = decoder.raw_decode(text, index)
-        except json.JSONDecodeError as err:
-            raise GoYamlError(str(err)) from err
-        yield value
+        except ValueError as err:
+            if len(docs) > 1:
+                raise GoYamlError(str(err)) from err
+            try:
+                return docs + _yaml_documents(_after_blanks(text, start))
+            except yaml.YAMLError:
+                raise GoYamlError(f"json: {err}") from err
+        docs.append(value)
+
+
+def _after_blanks(text: str, start: int) -> str:
+    """``consumeWhitespace``: ``text`` from ``start`` with leading spaces up to and including one line break dropped."""
+    index = start
+    while index < len(text) and text[index] in _UNICODE_SPACES:
+        index += 1
+        if text[index - 1] == "\n":
+            break
+    return text[index:]
+
+
+def _yaml_documents(text: str) -> list[Any]:
+    return [_first_document(chunk) for chunk in split_documents(text)]
 
 
 def split_documents(text: str) -> Iterator[str]:
@@ -280,12 +326,12 @@ def load_documents(data: bytes) -> list[Any]:
     except UnicodeDecodeError as err:
         raise GoYamlError(f"invalid UTF-8: {err}") from err
     try:
-        if text.lstrip(" \t\r\n").startswith("{"):
+        if _looks_like_json(data):
             if json_too_deep(text):
                 raise GoYamlError(max_depth_message())
-            docs = list(_json_stream(text))
+            docs = _json_then_yaml(text)
         else:
-            docs = [_first_document(chunk) for chunk in split_documents(text)]
+            docs = _yaml_documents(text)
     except (yaml.YAMLError, RecursionError) as err:
         raise GoYamlError(str(err).replace("\n", " ")) from err
     return [_jsonable(doc) for doc in docs if doc is not None]

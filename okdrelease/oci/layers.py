@@ -490,7 +490,8 @@ def extract_prefix(
 ) -> dict[str, FileEntry]:
     """The files and directories under ``prefix`` once the layers are applied bottom→top (OCI whiteouts).
 
-    ``.wh.NAME`` removes NAME from lower layers, ``.wh..wh..opq`` hides the lower children of its
+    ``.wh.NAME`` removes NAME from lower layers and from its own layer's earlier entries (oc applies a
+    layer in order), ``.wh..wh..opq`` hides the lower children of its
     directory, other ``.wh..wh.*`` entries are skipped; names outside the prefix are filtered first
     (as oc does for operator images); a name repeated in one layer keeps its last entry.
     """
@@ -740,6 +741,7 @@ def _walk(
     layer is done: whiteouts and replacements hide lower layers only)."""
     layer = _Hidden()
     this_layer: set[str] = set()
+    added: dict[str, str] = {}  # this layer's entries in found: tar path -> key
     for entry in entries:
         if on_entry is not None:
             on_entry(entry, name)
@@ -749,6 +751,8 @@ def _walk(
         kind = _whiteout(full) if options.whiteouts else None
         if kind is not None:
             _note_whiteout(layer, kind, full)
+            if kind[0] == "remove":
+                _drop_earlier(found, this_layer, added, kind[1])
             continue
         if options.whiteouts:
             layer.record(
@@ -766,9 +770,20 @@ def _walk(
             continue
         found[path] = _kept(entry) if path == entry.path else attrs.evolve(_kept(entry), path=path)
         this_layer.add(path)
+        added[full] = path
         if options.wanted is not None and not options.last_in_layer and options.wanted.issubset(found):
             break
     return layer
+
+
+def _drop_earlier(
+    found: dict[str, FileEntry], this_layer: set[str], added: dict[str, str], target: str
+) -> None:
+    """A whiteout also removes what its own layer wrote before it (oc and docker apply a layer in order)."""
+    for full in [f for f in added if f == target or f.startswith(target + "/")]:
+        path = added.pop(full)
+        found.pop(path, None)
+        this_layer.discard(path)
 
 
 def _note_whiteout(layer: _Hidden, kind: tuple[str, str], full: str) -> None:

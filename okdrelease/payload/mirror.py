@@ -99,6 +99,8 @@ def mirror_release_images(
 
     # The first failed copy cancels the copies not yet started.
     digests = resolve_all(plan, one, run.transport.options.max_per_registry)
+    if dry_run:
+        run.emit("info: Dry run complete")  # oc's mirror says so once its plan is printed
     for (tag, _ref, dest_tag), digest in zip(plan, digests, strict=True):
         run.emit(f"info: mirrored {digest} -> {repository}:{dest_tag}")
         tag.from_name = f"{repository}@{digest}"

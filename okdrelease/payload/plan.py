@@ -17,7 +17,7 @@ from okdrelease.oci.platform import KEEP_LIST_PLATFORM, PlatformSelector, compil
 from okdrelease.openshift.metadata import parse_metadata_flag
 from okdrelease.openshift.versions import parse_component_versions
 from okdrelease.payload.mappings import combine_mappings
-from okdrelease.reference import LayoutLocation, parse_location
+from okdrelease.reference import LayoutLocation, parse_location, validate_tag
 
 __all__ = [
     "InputKind",
@@ -283,6 +283,22 @@ def _check_values(options: NewOptions) -> None:
             raise UsageError(
                 f"--name-prefix {options.name_prefix!r} followed by -YYYY-MM-DD-HHMMSS is not a semantic version: {err}"
             ) from err
+
+
+def check_release_tag(to_image: str, tag: str) -> None:
+    """oc's check of the release reference once ``--to-image`` without a tag gets the release name as its tag.
+
+    oc reads the inputs and loads the operators first, then refuses a name that is no registry tag
+    (build metadata such as ``+build.5``, over 128 characters) before anything is pushed, also in a
+    dry run; the message quotes the reference it would have pushed to.
+    """
+    try:
+        validate_tag(tag)
+    except OkdReleaseError as err:
+        exact = f"{to_image}:{tag}"
+        raise ReleaseError(
+            f'failed to push image {exact}: "{exact}" is not a valid image reference: invalid reference format'
+        ) from err
 
 
 def make_plan(options: NewOptions) -> Plan:

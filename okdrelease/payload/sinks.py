@@ -24,6 +24,7 @@ from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
 from okdrelease.payload.context import Run
 from okdrelease.payload.operators import Payload
+from okdrelease.payload.plan import check_release_tag
 from okdrelease.payload.release_image import base_pullspec, build_release_image, push_release
 from okdrelease.payload.resolve import ManifestFile
 from okdrelease.payload.safepath import SafeDir, check_component
@@ -137,6 +138,8 @@ class ReleaseTarget:
         if digest:
             raise ReleaseError("--to-image may only point to a repository or tag, not a digest")
         if isinstance(location, RegistryLocation):
+            if not location.ref.tag and given_name:
+                check_release_tag(text, given_name)
             return cls(text, location, location.ref.tag or given_name)
         return cls(text, location, location.refname or name or None)
 

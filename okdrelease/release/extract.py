@@ -31,7 +31,10 @@ import yaml
 
 from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
+from okdrelease.gocompat.gojson import marshal as marshal_json
+from okdrelease.gocompat.gojson import sorted_map
 from okdrelease.gocompat.gotime import format_time
+from okdrelease.gocompat.strconv import go_quote
 from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, json_too_deep, max_depth_message
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import (
@@ -86,10 +89,10 @@ class ExtractResult:
 
     @property
     def errors_text(self) -> str:
-        """The manifest errors as oc prints them after ``Errors:`` (one error, or ``[e1, e2]``)."""
+        """The manifest errors as oc prints them after ``Errors:``: one error, or a blank line and ``* e`` lines."""
         if len(self.errors) == 1:
             return self.errors[0]
-        return "[" + ", ".join(self.errors) + "]"
+        return "\n\n" + "".join(f"* {error}\n" for error in self.errors)
 
     @property
     def message(self) -> str:
@@ -204,17 +207,76 @@ def check_image_references(data: bytes) -> None:
         )
 
 
-def _identity(doc: dict[str, Any]) -> tuple[str, str, str, str]:
-    api = str(doc.get("apiVersion") or "")
-    group = api.rpartition("/")[0]
+#: What ``Manifest.UnmarshalJSON`` reports through sigs.k8s.io/yaml (oc's wording, YAML documents).
+_DECODE_ERROR = "error parsing: error unmarshaling JSON: while decoding JSON: "
+_KIND_STRUCT = (
+    'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+)
+
+
+def _go_json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _deep_sorted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _deep_sorted(v) for k, v in sorted_map(value).items()}
+    if isinstance(value, list):
+        return [_deep_sorted(v) for v in value]
+    return value
+
+
+def _identity(doc: Any) -> tuple[str, str, str, str]:
+    """library-go's resource id of a document (group, kind, namespace, name); oc's errors for what it refuses.
+
+    The document must be an object whose ``apiVersion`` and ``kind`` are strings (or absent), with a
+    kind, a parseable group/version and a string ``metadata.name``; a non-string namespace counts as none.
+    """
+    why = "unable to decode manifest: couldn't get version/kind; json parse error: json: cannot unmarshal"
+    if not isinstance(doc, dict):
+        raise ReleaseError(f"{_DECODE_ERROR}{why} {_go_json_kind(doc)} into Go value of type {_KIND_STRUCT}")
+    for field in doc:
+        value = doc[field]
+        if field in ("apiVersion", "kind") and value is not None and not isinstance(value, str):
+            raise ReleaseError(
+                f"{_DECODE_ERROR}{why} {_go_json_kind(value)} into Go struct field .{field} of type string"
+            )
+    api = doc.get("apiVersion") or ""
+    kind = doc.get("kind") or ""
+    if api.count("/") > 1:
+        raise ReleaseError(f"{_DECODE_ERROR}unable to decode manifest: unexpected GroupVersion string: {api}")
+    if not kind:
+        data = marshal_json(_deep_sorted(doc)).decode()
+        raise ReleaseError(f"{_DECODE_ERROR}unable to decode manifest: Object 'Kind' is missing in '{data}'")
     metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     assert isinstance(metadata, dict)
-    return (
+    namespace, name = metadata.get("namespace"), metadata.get("name")
+    group = api.rpartition("/")[0]
+    identity = (
         group,
-        str(doc.get("kind") or ""),
-        str(metadata.get("namespace") or ""),
-        str(metadata.get("name") or ""),
+        kind,
+        namespace if isinstance(namespace, str) else "",
+        name if isinstance(name, str) else "",
     )
+    if not identity[3]:
+        raise ReleaseError(
+            f"{_DECODE_ERROR}Resource with fields {_id_text(identity)} must contain kubernetes required fields kind and name"
+        )
+    return identity
+
+
+def _id_text(identity: tuple[str, str, str, str]) -> str:
+    """library-go's ``resourceId.String()``."""
+    group, kind, namespace, name = (go_quote(part) for part in identity)
+    if identity[2]:
+        return f"Group: {group} Kind: {kind} Namespace: {namespace} Name: {name}"
+    return f"Group: {group} Kind: {kind} Name: {name}"
 
 
 def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
@@ -224,12 +286,13 @@ def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
     except goyaml.GoYamlError as err:
         raise ReleaseError(f"error parsing {name}: {err}") from err
     seen: set[tuple[str, str, str, str]] = set()
-    for index, doc in enumerate(docs):
-        if not isinstance(doc, dict):
-            raise ReleaseError(f"error parsing {name}: document {index + 1} is not an object")
-        key = _identity(doc)
+    for doc in docs:
+        try:
+            key = _identity(doc)
+        except ReleaseError as err:
+            raise ReleaseError(f"error parsing {name}: {err}") from err
         if key in seen:
-            raise ReleaseError(f"error parsing {name}: resource {'/'.join(key)} is defined more than once")
+            raise ReleaseError(f"error parsing {name}: duplicate resource: ({_id_text(key)})")
         seen.add(key)
     return docs
 

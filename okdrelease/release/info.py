@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import datetime
+import functools
 import logging
 import posixpath
 from collections.abc import Callable, Mapping
@@ -91,18 +92,12 @@ def created_text(info: ReleaseInfo) -> str:
 
 
 def sort_versions(values: list[str]) -> list[str]:
-    """Semver order; entries that do not parse sort after the others, as strings."""
-
-    def key(text: str) -> tuple[int, Any, str]:
-        try:
-            return (0, semver.parse(text), text)
-        except semver.SemverError:
-            return (1, 0, text)
-
+    """oc's ``sortSemanticVersions``: semver order, each re-rendered; the list as given when one does not parse."""
     try:
-        return sorted(values, key=key)
-    except TypeError:
-        return sorted(values)
+        versions = [semver.parse(text) for text in values]
+    except semver.SemverError:
+        return values
+    return [str(v) for v in sorted(versions, key=functools.cmp_to_key(semver.Version.compare))]
 
 
 def image_column(tag: ReleaseTag) -> str:
@@ -181,17 +176,15 @@ def _describe_header(w: TabWriter, info: ReleaseInfo) -> None:
 def _describe_metadata(w: TabWriter, meta: CincinnatiMetadata) -> None:
     w.write("\nRelease Metadata:\n")
     w.write(f"  Version:\t{meta.version}\n")
-    upgrades = [v for v in meta.previous or () if v]
+    upgrades = list(meta.previous or ())
     w.write(f"  Upgrades:\t{', '.join(sort_versions(upgrades)) if upgrades else '<none>'}\n")
-    if meta.next:
-        w.write(f"  Next:\t{', '.join(sort_versions(list(meta.next)))}\n")
     w.flush()
     w.write("  Metadata:\n")
     extra = meta.metadata or {}
     for key in sorted(extra):
         value = extra[key]
-        if value in ("", [], {}, None):
-            continue
+        if isinstance(value, (str, list, dict)) and not value:
+            continue  # oc skips empty strings, lists and maps; a null prints as <nil>
         w.write(f"    {key}:\t{go_value(value)}\n")
     w.flush()
 

@@ -153,3 +153,59 @@ def mirror(case_id: int, name: str, output: tuple[str, ...]) -> Scenario:
         *output,
     )
     return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-mirror"}))
+
+
+def named_release(case_id: int, name: str, output: tuple[str, ...]) -> Scenario:
+    """An image stream built into a release named ``name`` (a ``+build`` name is no valid tag for ``--to-image R``)."""
+    specs, digests = _images((1_700_000_000,))
+    files = (InputFile("is.json", _stream(digests)),)
+    args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--name", name, *output)
+    return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-name"}))
+
+
+#: Operator files extract refuses (oc lists each under ``Errors:`` and writes the others): two that no
+#: decoder reads, then documents library-go refuses by their identity.
+UNREADABLE_MANIFESTS = {
+    "zz-bad-1.yaml": b"kind: [unclosed\n",
+    "zz-bad-2.json": b'{"kind": "A", "apiVersion": "v1",}\n',
+    "a-noname.yaml": b"apiVersion: v1\nkind: A\nmetadata:\n  namespace: x\n",
+    "b-noapi.yaml": b"kind: A\nmetadata:\n  name: b\n",
+    "c-nokind.yaml": b"apiVersion: v1\nmetadata:\n  name: c\n",
+    "d-dup.yaml": b"kind: A\napiVersion: v1\nmetadata:\n  name: x\n---\nkind: A\napiVersion: v2\nmetadata:\n  name: x\n",
+    "e-items.yaml": b"kind: AList\napiVersion: v1\nmetadata:\n  name: e\nitems: [{kind: B, apiVersion: v1}]\n",
+    "f-list.yaml": b"- a\n- b\n",
+    "g-scalar.yaml": b"hello\n",
+    "h-nsdup.yaml": b"kind: A\napiVersion: g/v1\nmetadata:\n  name: x\n  namespace: n\n---\n"
+    b"kind: A\napiVersion: g/v2\nmetadata:\n  name: x\n  namespace: n\n",
+    "i-numname.yaml": b"kind: A\napiVersion: v1\nmetadata:\n  name: 12\n",
+    "j-kindnum.yaml": b"kind: 5\napiVersion: v1\nmetadata:\n  name: j\n",
+    "k-groups.yaml": b"kind: A\napiVersion: a/b/c\nmetadata:\n  name: k\n",
+}
+
+
+def unreadable_manifests(case_id: int) -> Scenario:
+    """The files of ``UNREADABLE_MANIFESTS`` carried with --skip-manifest-check into a release pushed as ``:rel``."""
+    extra = tuple(Entry(f"manifests/{n}", d, 1_700_000_000) for n, d in UNREADABLE_MANIFESTS.items())
+    specs, digests = _images((1_700_000_000,), extra)
+    files = (InputFile("is.json", _stream(digests)),)
+    args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--skip-manifest-check")
+    args += ("--name", "4.16.0", "--to-image", "{registry}/{out_repo}:rel")
+    return Scenario(
+        case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-unreadable"})
+    )
+
+
+def same_layer_whiteout(case_id: int, output: tuple[str, ...]) -> Scenario:
+    """An operator layer that writes a manifest and then whites it out (and one it writes again after its whiteout)."""
+    extra = (
+        Entry("manifests/zz-gone.yaml", DEPLOYMENT.replace(b"name: dns", b"name: gone"), 1_700_000_000),
+        Entry("manifests/.wh.zz-gone.yaml", b"", 1_700_000_000),
+        Entry("manifests/.wh.zz-back.yaml", b"", 1_700_000_000),
+        Entry("manifests/zz-back.yaml", DEPLOYMENT.replace(b"name: dns", b"name: back"), 1_700_000_000),
+    )
+    specs, digests = _images((1_700_000_000,), extra)
+    files = (InputFile("is.json", _stream(digests)),)
+    args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--name", "4.16.0", *output)
+    return Scenario(
+        case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-whiteout"})
+    )

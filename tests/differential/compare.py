@@ -20,6 +20,9 @@ counted in the report, never silently:
   set of ``info: Loading`` lines before the error ends the process (Appendix C: no fixed order).
   When both tools fail, those lines are left out of the stderr comparison; every other line,
   the error included, must be identical.
+* ``ERROR-RACE``: with several failing components, which failure oc reports is the first of its
+  parallel workers to fail. When both tools fail and only stderr differs, oc runs again (up to four
+  times); the difference is set aside only when one of those runs prints exactly okdrelease's output.
 * ``Q9``: with ``--mirror`` oc writes the mirrored images and a ``Success / Update image / Mirror
   prefix`` block on stdout before the result line, and its mirror plan and timings on stderr;
   okdrelease prints only the result line on stdout and a short report on stderr (and, pruning
@@ -50,6 +53,7 @@ SIGNATURE_CREATOR = "SIGNATURE-CREATOR"
 Q7_WARNING = "Q7-WARNING"
 OC_DRYRUN_LIST = "OC-DRYRUN-LIST"
 LOADING_RACE = "LOADING-RACE"
+ERROR_RACE = "ERROR-RACE"
 
 
 def drop_racing_loads(c: Comparison, oc: str, py: str) -> tuple[str, str]:

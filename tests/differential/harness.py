@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from .compare import (
+    ERROR_RACE,
     Comparison,
     Difference,
     compare_files,
@@ -25,7 +26,7 @@ from .compare import (
     swapped_diff_ids,
     text_diff,
 )
-from .runner import Outcome, Placeholders, Session, collect, created_of, placeholders, prepare
+from .runner import Outcome, Placeholders, Proc, Session, collect, created_of, placeholders, prepare
 from .scenario import Scenario, generate
 
 ALL_CHECKS = ("new", "info", "extract", "parity:info", "parity:extract")
@@ -40,6 +41,10 @@ class SeedReport:
     differences: tuple[Difference, ...]
     applied: Counter[str]
     oc_code: int
+    #: oc's stderr in ``release new`` (empty when oc did not run it).
+    oc_stderr: str = ""
+    #: okdrelease's stdout in ``release new``.
+    py_stdout: bytes = b""
 
 
 def run_new(
@@ -96,11 +101,49 @@ def run_scenario(session: Session, scenario: Scenario, checks: tuple[str, ...] =
         py = compat
     else:
         c = compare_outcomes(oc, py, ph["oc"], ph["py"], canonical)
+        c = error_race(session, scenario, ph, py, c, canonical)
     if "new" not in checks:
         c.differences = [d for d in c.differences if not d.area.startswith("new")]
     if oc.release and py.release:
         readers(session, c, oc, py, ph, checks)
-    return SeedReport(seed, scenario.summary(), tuple(c.differences), c.applied, oc.proc.code)
+    return SeedReport(
+        seed,
+        scenario.summary(),
+        tuple(c.differences),
+        c.applied,
+        oc.proc.code,
+        oc.proc.stderr,
+        py.proc.stdout,
+    )
+
+
+#: How many more times oc runs when its error may be one of several racing ones (ERROR-RACE).
+ERROR_RACE_RERUNS = 4
+
+
+def error_race(
+    session: Session,
+    scenario: Scenario,
+    ph: dict[str, Placeholders],
+    py: Outcome,
+    c: Comparison,
+    canonical: bool,
+) -> Comparison:
+    """ERROR-RACE: oc loads components in parallel and reports the first failure; with several failing
+    components which one comes first is timing. When both fail and only stderr differs, oc is run again
+    (up to ``ERROR_RACE_RERUNS`` times): okdrelease's output must be one oc itself produces."""
+    if py.proc.code == 0 or not c.differences or {d.area for d in c.differences} != {"new:stderr"}:
+        return c
+    for _ in range(ERROR_RACE_RERUNS):
+        again = run_new(session, scenario, ph["oc"], "oc", [], None)
+        if again.proc.code == 0:
+            return c
+        retry = compare_outcomes(again, py, ph["oc"], ph["py"], canonical)
+        if not retry.differences:
+            retry.applied.update(c.applied)
+            retry.applied[ERROR_RACE] += 1
+            return retry
+    return c
 
 
 def _ref(session: Session, outcome: Outcome) -> str:
@@ -149,42 +192,84 @@ def readers(
     ph: dict[str, Placeholders],
     checks: tuple[str, ...],
 ) -> None:
-    """info -o json and extract of both releases with oc; okdrelease's info/extract of oc's release."""
-    oc_ref, py_ref = _ref(session, oc), _ref(session, py)
-    oc_info = session.run(session.oc_cmd("adm", "release", "info", "--insecure", "-o", "json", oc_ref))
+    """oc's info -o json and extract of both releases compared (``info``, ``extract``); okdrelease's
+    info and extract of each release compared with oc's of the same release (``parity:*``)."""
+    work = ph["oc"].work
+    infos: dict[str, Proc] = {}
+    trees: dict[str, dict[str, tuple[int, int, bytes]]] = {}
+    extracts: dict[str, Proc] = {}
+    for side, outcome in (("oc", oc), ("py", py)):
+        ref = _ref(session, outcome)
+        if {"info", "parity:info"} & set(checks):
+            infos[side] = session.run(
+                session.oc_cmd("adm", "release", "info", "--insecure", "-o", "json", ref)
+            )
+        if {"extract", "parity:extract"} & set(checks):
+            target = work / f"x-{side}"
+            extracts[side] = session.run(
+                session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(target), ref)
+            )
+            trees[side] = _tree(target)
+        if "parity:info" in checks:
+            parity_info(session, c, ref, infos[side])
+        if "parity:extract" in checks:
+            parity_extract(session, c, ref, work / f"x-ours-{side}", extracts[side], trees[side])
     if "info" in checks:
-        py_info = session.run(session.oc_cmd("adm", "release", "info", "--insecure", "-o", "json", py_ref))
-        a = _info_json(session, oc, oc_info.stdout.decode("utf-8", "replace"))
-        b = _info_json(session, py, py_info.stdout.decode("utf-8", "replace"))
-        if "--mirror" in oc.proc.argv and "info: Mirroring " in oc.proc.stderr and py.release:
+        a = _info_json(session, oc, infos["oc"].stdout.decode("utf-8", "replace"))
+        b = _info_json(session, py, infos["py"].stdout.decode("utf-8", "replace"))
+        if _mirrored(oc) and py.release:
             for old, new in swapped_diff_ids(py.release, py.out_repo, oc.out_repo).items():
                 b = b.replace(old, new)  # Q9: the payload diff ID with oc's mirror repository
         c.text("info", a, b)
-    if "parity:info" in checks:
-        ours = session.run(session.py_cmd("info", "--insecure", "-o", "json", oc_ref))
-        if (ours.code, ours.stdout) != (oc_info.code, oc_info.stdout):
-            c.add(
-                "parity:info",
-                f"exit {oc_info.code}/{ours.code}\n"
-                + text_diff(oc_info.stdout.decode(), ours.stdout.decode()),
-            )
-        plain_oc = session.run(session.oc_cmd("adm", "release", "info", "--insecure", oc_ref))
-        plain_py = session.run(session.py_cmd("info", "--insecure", oc_ref))
-        c.text("parity:info-text", _no_age(plain_oc.stdout.decode()), _no_age(plain_py.stdout.decode()))
-    work = ph["oc"].work
-    oc_dir, py_dir, ours_dir = work / "x-oc", work / "x-py", work / "x-ours"
-    session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(oc_dir), oc_ref))
     if "extract" in checks:
-        session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(py_dir), py_ref))
-        theirs = _tree(py_dir)
-        if (
-            "--mirror" in oc.proc.argv and "info: Mirroring " in oc.proc.stderr
-        ):  # Q9: the release names each side's mirror repository
+        theirs = trees["py"]
+        if _mirrored(oc):  # Q9: the release names each side's mirror repository
             theirs = {n: (m, t, swap_repo(d, py.out_repo, oc.out_repo)) for n, (m, t, d) in theirs.items()}
-        compare_files(c, "extract", _tree(oc_dir), theirs)
-    if "parity:extract" in checks:
-        session.run(session.py_cmd("extract", "--insecure", "--to", str(ours_dir), oc_ref))
-        compare_files(c, "parity:extract", _tree(oc_dir), _tree(ours_dir) if ours_dir.is_dir() else None)
+        compare_files(c, "extract", trees["oc"], theirs)
+
+
+def _mirrored(oc: Outcome) -> bool:
+    return "--mirror" in oc.proc.argv and "info: Mirroring " in oc.proc.stderr
+
+
+def parity_info(session: Session, c: Comparison, ref: str, oc_json: Proc) -> None:
+    """okdrelease's ``info -o json`` and text of ``ref`` against oc's: exit code and stdout."""
+    ours = session.run(session.py_cmd("info", "--insecure", "-o", "json", ref))
+    if (ours.code, ours.stdout) != (oc_json.code, oc_json.stdout):
+        c.add(
+            "parity:info",
+            f"{ref}: exit {oc_json.code}/{ours.code}\n"
+            + text_diff(oc_json.stdout.decode(), ours.stdout.decode()),
+        )
+    plain_oc = session.run(session.oc_cmd("adm", "release", "info", "--insecure", ref))
+    plain_py = session.run(session.py_cmd("info", "--insecure", ref))
+    if plain_oc.code != plain_py.code:
+        c.add("parity:info-text", f"{ref}: exit {plain_oc.code}/{plain_py.code}")
+    c.text("parity:info-text", _no_age(plain_oc.stdout.decode()), _no_age(plain_py.stdout.decode()))
+
+
+def parity_extract(
+    session: Session,
+    c: Comparison,
+    ref: str,
+    target: Path,
+    oc_run: Proc,
+    theirs: dict[str, tuple[int, int, bytes]],
+) -> None:
+    """okdrelease's ``extract`` of ``ref`` against oc's: exit code, stderr (parser wording masked), files."""
+    ours = session.run(session.py_cmd("extract", "--insecure", "--to", str(target), ref))
+    if ours.code != oc_run.code:
+        c.add("parity:extract", f"{ref}: exit {oc_run.code}/{ours.code}\n{ours.stderr}")
+    c.text("parity:extract-stderr", _parser_wording(oc_run.stderr), _parser_wording(ours.stderr))
+    compare_files(c, "parity:extract", theirs, _tree(target) if target.is_dir() else None)
+
+
+_PARSE_ERROR = re.compile(r"(error parsing [^\n]*?\.(?:yaml|yml|json)): [^\n]*")
+
+
+def _parser_wording(text: str) -> str:
+    """extract's stderr with what follows ``error parsing FILE:`` masked (Go's and PyYAML's wordings differ)."""
+    return _PARSE_ERROR.sub(r"\1: <parser message>", text)
 
 
 _AGE = re.compile(r"(Created:\s+\S+ \([^)]*\)|Created:.*)")
