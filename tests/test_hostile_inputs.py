@@ -266,7 +266,7 @@ def test_extract_keeps_non_utf8_names_as_bytes_inside_the_target(
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT, errors="surrogateescape") as tar:
         for name, data in (
             ("release-manifests/image-references", refs),
-            ("release-manifests/\udcff\udcfe.yaml", b"a: 1\n"),
+            ("release-manifests/\udcff\udcfe.yaml", b"kind: A\nmetadata:\n  name: a\n"),
         ):
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -277,7 +277,7 @@ def test_extract_keeps_non_utf8_names_as_bytes_inside_the_target(
     assert main(["extract", "--to", str(out), f"oci:{tmp_path / 'layout'}:r"]) == 0
     assert "Traceback" not in capsys.readouterr().err
     assert sorted(os.listdir(os.fsencode(out))) == [b"image-references", b"\xff\xfe.yaml"]
-    assert (out / os.fsdecode(b"\xff\xfe.yaml")).read_bytes() == b"---\na: 1\n"
+    assert (out / os.fsdecode(b"\xff\xfe.yaml")).read_bytes() == b"---\nkind: A\nmetadata:\n  name: a\n"
 
 
 @pytest.mark.parametrize(

@@ -119,7 +119,16 @@ def test_max_layer_bytes_flag(bomb_release: Path, tmp_path: Path, capsys: pytest
     """info and extract take --max-layer-bytes; a layer beyond it is one error line naming it."""
     small = tmp_path / "small"
     write_image(
-        small, "r", [payload_layer({"image-references": REFS, "a.yaml": b"kind: A\napiVersion: v1\n" * 200})]
+        small,
+        "r",
+        [
+            payload_layer(
+                {
+                    "image-references": REFS,
+                    "a.yaml": b"kind: A\napiVersion: v1\nmetadata:\n  name: a\n" + b"# padding\n" * 200,
+                }
+            )
+        ],
     )
     assert main(["extract", "--max-layer-bytes", "1K", "--to", str(tmp_path / "out"), f"oci:{small}:r"]) == 1
     err = capsys.readouterr().err

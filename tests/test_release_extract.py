@@ -361,3 +361,16 @@ def test_image_references_must_be_an_image_stream(tmp_path: Path) -> None:
     assert str(caught.value) == (
         'unrecognized image-references in release payload: API version "v1" is not image.openshift.io/v1'
     )
+
+
+def test_a_refused_manifest_with_a_non_utf8_name_is_named_printably() -> None:
+    """The error names a non-UTF-8 file by its bytes as \\xNN (printable on any stderr), with oc's reason."""
+    from okdrelease.release.extract import parse_manifest
+
+    with pytest.raises(ReleaseError) as caught:
+        parse_manifest("\udcff\udcfe.yaml", b"a: 1\n")
+    assert str(caught.value) == (
+        "error parsing \\xff\\xfe.yaml: error parsing: error unmarshaling JSON: while decoding JSON: "
+        "unable to decode manifest: Object 'Kind' is missing in '{\"a\":1}'"
+    )
+    str(caught.value).encode("utf-8")

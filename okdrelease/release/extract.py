@@ -271,6 +271,11 @@ def _identity(doc: Any) -> tuple[str, str, str, str]:
     return identity
 
 
+def _printable(name: str) -> str:
+    """A payload file name for a message: bytes that are not UTF-8 shown as ``\\xNN``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _id_text(identity: tuple[str, str, str, str]) -> str:
     """library-go's ``resourceId.String()``."""
     group, kind, namespace, name = (go_quote(part) for part in identity)
@@ -284,7 +289,8 @@ def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
     try:
         docs = goyaml.load_documents(data)
     except goyaml.GoYamlError as err:
-        raise ReleaseError(f"error parsing {name}: {err}") from err
+        raise ReleaseError(f"error parsing {_printable(name)}: {err}") from err
+    name = _printable(name)
     seen: set[tuple[str, str, str, str]] = set()
     for doc in docs:
         try:
