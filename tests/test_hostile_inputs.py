@@ -337,7 +337,11 @@ def test_extract_passes_over_absolute_names_outside_the_payload(tmp_path: Path) 
         file_entry(name, b"kind: X\napiVersion: v1\n") for name in ("/etc/x", "/release-manifests/b.yaml")
     ]
     root = tmp_path / "layout"
-    write_image(root, "r", [payload_layer({"image-references": refs, "a.yaml": b"a: 1\n"}, absolute)])
+    write_image(
+        root,
+        "r",
+        [payload_layer({"image-references": refs, "a.yaml": b"kind: A\nmetadata:\n  name: a\n"}, absolute)],
+    )
     out = tmp_path / "work" / "out"
     done = run_limited(["-m", "okdrelease", "extract", "--to", str(out), f"oci:{root}:r"], timeout=60)
     assert (done.returncode, done.stderr) == (0, "")
