@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -47,14 +46,12 @@ def load_signing_keys(options: NewOptions) -> SigningKeys | None:
             passphrase_file=options.sign_passphrase_file,
         )
     if options.sign_by_sigstore_private_key:
-        from okdrelease.sign.cosign import decrypt_private_key
+        from okdrelease.sign.keys import load_cosign_private_key
 
-        path = options.sign_by_sigstore_private_key
-        try:
-            data = Path(path).read_bytes()
-        except OSError as err:
-            raise ReleaseError(f"cannot read cosign key {path}: {err.strerror}") from err
-        cosign_key = decrypt_private_key(data, options.sign_passphrase or "", what=path)
+        # new signs with a cosign key made with an empty password when no passphrase is given (as before).
+        cosign_key = load_cosign_private_key(
+            options.sign_by_sigstore_private_key, options.sign_passphrase or ""
+        )
     return SigningKeys(pgp, cosign_key)
 
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from pathlib import Path
 
 from okdrelease.errors import ReleaseError
@@ -100,7 +99,7 @@ def resolve_input_stream(
         return spec
 
     def copy_with(tag: TagReference, spec: str) -> TagReference:
-        result = copy.deepcopy(tag)
+        result = tag.copy()
         result.from_ = ObjectReference(kind="DockerImage", name=spec)
         return result
 
@@ -138,8 +137,17 @@ def resolve_input_stream(
                 raise ReleaseError(f'the tag "{tag.name}" in the source input stream has no image id')
             tags.append(copy_with(tag, pullspec(latest.docker_image_reference, latest.image)))
             covered.add(tag.name)
+    tags.extend(_status_only_tags(source, covered | set(exclude), pullspec))
+    return tags, [t.name for t in tags]
+
+
+def _status_only_tags(
+    source: ImageStream, skip: Collection[str], pullspec: Callable[[str, str], str]
+) -> list[TagReference]:
+    """The release tags of status tags that no spec tag covered (oc reads these after the spec tags)."""
+    tags: list[TagReference] = []
     for events in source.status_tags:
-        if events.tag in covered or events.tag in exclude:
+        if events.tag in skip:
             continue
         if not events.items:
             if _import_failed(events):
@@ -156,4 +164,4 @@ def resolve_input_stream(
         except ReleaseError as err:
             raise _invalid_source(events.tag, spec, err) from err
         tags.append(TagReference.docker_image(events.tag, f"{ref.repository}@{latest.image}"))
-    return tags, [t.name for t in tags]
+    return tags
