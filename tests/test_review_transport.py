@@ -554,7 +554,7 @@ def test_token_failure_is_shared_by_a_concurrent_burst() -> None:
     def failing() -> dict[str, str]:
         calls.append(1)
         started.set()
-        time.sleep(0.3)
+        time.sleep(2.0)  # long enough for the other 7 calls to join the in-flight fetch on a loaded machine
         raise UnauthorizedError("token server refused", registry="reg.example", status=401)
 
     def get(_i: int) -> str:
