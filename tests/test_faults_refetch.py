@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from faultproxy import FaultProxy, Rule
 from imagegen import layer_tar, random_bytes
+from oc_oracle import tree
 from registry_rig import RegistryInfo, RepoNamer
 from test_faults import (
     FAST,
@@ -103,11 +104,6 @@ def _reader_argv(command: str, proxy: FaultProxy, image: str, out: Path) -> list
     if command == "info":
         return ["info", *common, "-o", "json", f"{proxy.host}/{image}"]
     return ["extract", *common, "--to", str(out), f"{proxy.host}/{image}"]
-
-
-def tree(root: Path) -> dict[str, bytes]:
-    """Every file below ``root`` (relative name → bytes)."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.parametrize("command", ["info", "extract"])
