@@ -9,7 +9,6 @@ import os
 import sys
 import warnings
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Any
 
 from okdrelease import __version__
@@ -114,6 +113,7 @@ def version_lines() -> list[str]:
     isal decides how fast gzip layers are read (okdrelease.oci.decompress falls back to zlib).
     """
     import platform
+    from importlib import metadata
 
     lines = [
         f"okdrelease {__version__}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -25,7 +26,7 @@ from okdrelease.gocompat.gojson import (
     sorted_map,
 )
 from okdrelease.gocompat.gotime import format_time, parse_time
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, libyaml_may_differ
 from okdrelease.openshift.labels import OVERRIDE_ANNOTATION
 
 __all__ = [
@@ -457,6 +458,17 @@ class ImageStream:
             extra_metadata=extra,
         )
 
+    def copy(self) -> ImageStream:
+        """A copy sharing nothing mutable with this stream (what ``copy.deepcopy`` gives, at a fraction of its cost)."""
+        return attrs.evolve(
+            self,
+            annotations=dict(self.annotations) if self.annotations is not None else None,
+            labels=dict(self.labels) if self.labels is not None else None,
+            tags=[tag.copy() for tag in self.tags],
+            status_tags=copy.deepcopy(self.status_tags),
+            extra_metadata=copy.deepcopy(self.extra_metadata),
+        )
+
     def _metadata_go(self) -> dict[str, Any]:
         """Return ObjectMeta in Go field order with omitempty applied."""
         extra = self.extra_metadata
@@ -537,10 +549,36 @@ def _yaml_keys_to_strings(value: Any) -> Any:
     return value
 
 
+#: :class:`_NoTimestampLoader` on libyaml's parser (the same resolvers and constructors), when PyYAML has it.
+_FAST_LOADER: type[Any] | None = (
+    type(
+        "_FastNoTimestampLoader",
+        (BoundedLoaderMixin, yaml.CSafeLoader),
+        {"yaml_implicit_resolvers": _NoTimestampLoader.yaml_implicit_resolvers},
+    )
+    if yaml.__with_libyaml__
+    else None
+)
+
+
+def _first_document(data: bytes) -> Any:
+    """The first YAML document of ``data`` constructed (None if empty).
+
+    libyaml reads it when it can and PyYAML was built with it; what libyaml refuses, or may read more
+    leniently (:func:`libyaml_may_differ`), is read by the pure-Python parser, which words errors.
+    """
+    if _FAST_LOADER is not None and not libyaml_may_differ(data):
+        try:
+            return next(yaml.load_all(data, Loader=_FAST_LOADER), None)  # noqa: S506 - safe
+        except yaml.YAMLError:
+            pass  # the pure-Python parser decides and words the error
+    return next(yaml.load_all(data, Loader=_NoTimestampLoader), None)  # noqa: S506 - safe
+
+
 def _load_yaml(data: bytes) -> Any:
     """Parse the first YAML document of ``data``; errors in the style of sigs.k8s.io/yaml."""
     try:
-        return _yaml_keys_to_strings(next(yaml.load_all(data, Loader=_NoTimestampLoader), None))
+        return _yaml_keys_to_strings(_first_document(data))
     except yaml.MarkedYAMLError as err:
         line = err.problem_mark.line + 1 if err.problem_mark is not None else 0
         raise GoJSONError(f"error converting YAML to JSON: yaml: line {line}: {err.problem}") from err

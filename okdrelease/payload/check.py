@@ -23,7 +23,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_quote
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, check_text
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, check_text, libyaml_may_differ
 
 log = logging.getLogger(__name__)
 
@@ -375,11 +375,6 @@ def _events_pass(data: bytes) -> bool | None:
         loader.dispose()
 
 
-def _unsure(data: bytes) -> bool:
-    """Whether libyaml may read ``data`` more leniently than the pure loader (see :func:`manifest_problem`)."""
-    return b"\t" in data or b"\xef\xbb\xbf" in data or data[:2] in (b"\xff\xfe", b"\xfe\xff")
-
-
 def manifest_problem(data: bytes) -> str | None:
     """Why ``data`` fails oc's sanity check (the text after ``<file>: ``), or None when it passes.
 
@@ -390,7 +385,7 @@ def manifest_problem(data: bytes) -> str | None:
     byte-order mark anywhere (libyaml skips one at a line start) and UTF-16 (found by its mark); so do
     files nested deep enough for the bounds' raw-text scan to refuse them.
     """
-    if _FAST_LOADER is not None and not _unsure(data):
+    if _FAST_LOADER is not None and not libyaml_may_differ(data):
         try:
             check_text(data)
             verdict = _events_pass(data)

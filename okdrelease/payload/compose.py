@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-
 import attrs
 
 from okdrelease.errors import ReleaseError
@@ -54,9 +52,7 @@ def _metadata(plan: Plan, inputs: Inputs, name: str) -> CincinnatiMetadata:
 
 
 def _stream(plan: Plan, inputs: Inputs, name: str, created: str, overridden: bool) -> ImageStream:
-    stream = (
-        copy.deepcopy(inputs.stream) if inputs.stream is not None else ImageStream(name="", annotations={})
-    )
+    stream = inputs.stream.copy() if inputs.stream is not None else ImageStream(name="", annotations={})
     stream.name = name
     stream.creation_timestamp = created
     annotations = dict(stream.annotations or {})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import re
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
@@ -70,7 +69,7 @@ def mirror_release_images(
 
     target = mirror_target(mirror)
     repository = target.repository
-    result = copy.deepcopy(stream)
+    result = stream.copy()
     plan = _mirror_plan(result, target, release_name)
     if not plan:
         run.emit("warning: Release image contains no image references - is this a valid release?")

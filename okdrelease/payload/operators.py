@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import io
 from collections.abc import Callable, Mapping
 
@@ -85,7 +84,7 @@ def collect_operators(
 
 def pin_tag_digests(stream: ImageStream, resolution: Resolution) -> ImageStream:
     """Q8 fix: a copy of ``stream`` with mapping destinations given by tag written as ``repo@digest``."""
-    result = copy.deepcopy(stream)
+    result = stream.copy()
     for tag in result.tags:
         image = resolution.images.get(tag.name)
         if image is None or tag.from_kind != "DockerImage" or "@" in tag.from_name:

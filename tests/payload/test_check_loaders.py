@@ -254,3 +254,37 @@ def test_event_walk_agrees_with_composing() -> None:
             disagree.append((data[:200], walked))
     assert disagree == []
     assert decided > 600
+
+
+def _image_stream_reads(data: bytes) -> tuple[object, object]:
+    """The first document as the ImageStream reader builds it: (libyaml or its fallback, pure only)."""
+    from okdrelease.openshift import imagestream
+
+    def read(loader: type[yaml.SafeLoader]) -> object:
+        try:
+            return next(yaml.load_all(data, Loader=loader), None)  # noqa: S506 - safe loaders
+        except yaml.YAMLError as err:
+            return type(err)
+
+    pure = read(imagestream._NoTimestampLoader)
+    try:
+        fast: object = imagestream._first_document(data)
+    except yaml.YAMLError as err:
+        fast = type(err)
+    return fast, pure
+
+
+def test_image_stream_yaml_same_documents() -> None:
+    """image-references (and -f files) read through libyaml give the pure parser's document or error."""
+    from okdrelease.openshift import imagestream
+
+    assert imagestream._FAST_LOADER is not None
+    rng = random.Random(20261207)
+    real = [p.read_bytes() for p in sorted(REAL.rglob("image-references")) if p.is_file()]
+    assert len(real) > 30, f"expected the real image-references under {REAL}"
+    samples = [*_edge_cases(), *real, b"a: 2024-01-01\nb: 2024-01-01T00:00:00Z\n", b"1: a\ntrue: b\n~: c\n"]
+    for data in rng.sample(real, 30):
+        samples.extend(_mutations(data, rng, 10))
+    disagree = [(data[:200], *pair) for data in samples if (pair := _image_stream_reads(data))[0] != pair[1]]
+    assert disagree == []
+    assert sum(isinstance(_image_stream_reads(d)[1], dict) for d in real) == len(real)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Collection, Sequence
 
 from okdrelease.openshift.imagestream import OVERRIDE_ANNOTATION, ImageStream, ObjectReference, TagReference
@@ -20,7 +19,7 @@ def with_overrides(
     stream: ImageStream, ordered: tuple[str, ...], plan: Plan
 ) -> tuple[ImageStream, tuple[str, ...]]:
     """A copy of ``stream`` with each ``SRC=DST`` applied (spec §3.5 step 3); SRC appended to ``ordered`` (Q6)."""
-    result = copy.deepcopy(stream)
+    result = stream.copy()
     names = list(ordered)
     apply_mappings(result, plan.mappings, plan.exclude, names)
     return result, tuple(names)
