@@ -71,12 +71,12 @@ def extracted_mtime(mtime: float) -> float:
 
 def _is_ascii(raw: bytes) -> bool:
     """Return True if ``raw`` holds only non-NUL ASCII bytes (Go's ``isASCII``)."""
-    return all(0 < b < 0x80 for b in raw)
+    return raw.isascii() and b"\0" not in raw
 
 
 def _to_ascii(raw: bytes) -> bytes:
     """Return ``raw`` without NUL and non-ASCII bytes (Go's ``toASCII``)."""
-    return bytes(b for b in raw if 0 < b < 0x80)
+    return raw if _is_ascii(raw) else bytes(b for b in raw if 0 < b < 0x80)
 
 
 def _fits_octal(size: int, value: int) -> bool:
@@ -148,6 +148,16 @@ def _pax_header_name(name: bytes) -> bytes:
     if joined.startswith(b"//"):
         joined = b"/" + joined.lstrip(b"/")
     return _to_ascii(joined)[:_NAME_SIZE].rstrip(b"/")
+
+
+def _zero_fields() -> bytes:
+    block = bytearray(BLOCK_SIZE)
+    for field in (_UID, _GID, _DEVMAJOR, _DEVMINOR):
+        _put_octal(block, field, 0)
+    return bytes(block)
+
+
+_ZERO_FIELDS = _zero_fields()
 
 
 class GoTarWriter:
@@ -226,14 +236,10 @@ class GoTarWriter:
     @staticmethod
     def _template(name: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytearray:
         """Return a header block with the fields Go's ``templateV7Plus`` fills (no magic or checksum)."""
-        block = bytearray(BLOCK_SIZE)
+        block = bytearray(_ZERO_FIELDS)  # uid, gid, devmajor and devminor are 0
         block[_TYPEFLAG] = typeflag[0]
         _put_string(block, _NAME, name)
         _put_octal(block, _MODE, mode)
-        _put_octal(block, _UID, 0)
-        _put_octal(block, _GID, 0)
         _put_octal(block, _SIZE, size)
         _put_octal(block, _MTIME, seconds)
-        _put_octal(block, _DEVMAJOR, 0)
-        _put_octal(block, _DEVMINOR, 0)
         return block

@@ -187,6 +187,18 @@ class ObjectReference:
     resource_version: str = ""
     field_path: str = ""
 
+    def copy(self) -> ObjectReference:
+        """A copy (every field is immutable; ``attrs.evolve`` costs several times more)."""
+        return ObjectReference(
+            self.kind,
+            self.namespace,
+            self.name,
+            self.uid,
+            self.api_version,
+            self.resource_version,
+            self.field_path,
+        )
+
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> ObjectReference:
         """Build from decoded fields."""
@@ -222,6 +234,10 @@ class TagImportPolicy:
     insecure: bool = False
     scheduled: bool = False
     import_mode: str = ""
+
+    def copy(self) -> TagImportPolicy:
+        """A copy (every field is immutable; ``attrs.evolve`` costs several times more)."""
+        return TagImportPolicy(self.insecure, self.scheduled, self.import_mode)
 
     def to_go(self) -> dict[str, Any]:
         """Return the Go field-ordered encoding."""
@@ -269,10 +285,10 @@ class TagReference:
         return TagReference(
             name=self.name,
             annotations=dict(self.annotations) if self.annotations is not None else None,
-            from_=attrs.evolve(self.from_) if self.from_ is not None else None,
+            from_=self.from_.copy() if self.from_ is not None else None,
             reference=self.reference,
             generation=self.generation,
-            import_policy=attrs.evolve(self.import_policy),
+            import_policy=self.import_policy.copy(),
             reference_policy_type=self.reference_policy_type,
         )
 

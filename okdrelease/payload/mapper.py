@@ -30,10 +30,24 @@ _TAG_OR_DIGEST = (
 _VERSION_PLACEHOLDER = re.compile(rb"(" + _NON_WORD + rb"|\A)0\.0\.1-snapshot([a-z0-9\-]*)")
 
 
-class ImageMapper:
-    """Replaces each source pull spec (plus any tag or digest after it) with its target pull spec."""
+#: What may follow a source: its tag or digest (dropped), then a delimiter (kept) or the end of the text.
+_AFTER_SOURCE = re.compile(_TAG_OR_DIGEST + rb"([\t\n\f\r \"']|\Z)")
+#: The bytes \W matches in Go RE2's ASCII sense: the one that may come before a source.
+_NON_WORD_BYTES = frozenset(
+    set(range(256)) - set(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+)
 
-    __slots__ = ("_pattern", "_targets")
+
+class ImageMapper:
+    """Replaces each source pull spec (plus any tag or digest after it) with its target pull spec.
+
+    This is ``re.sub`` of oc's expression ``(\\W|^)(SOURCE|...)(:TAG|@DIGEST)?([\\s"']|$)`` with the
+    sources longest first (so a source that is a prefix of another cannot shadow it, §13.3), matched
+    without compiling an expression per operator: the sources are found with ``bytes.find`` and each
+    candidate is tried the way the expression's backtracking would, leftmost match first.
+    """
+
+    __slots__ = ("_order", "_targets")
 
     def __init__(self, references: Mapping[str, tuple[str, str]]) -> None:
         """Build the matcher from tag name -> (source, target); raises ReleaseError as oc does."""
@@ -50,20 +64,49 @@ class ImageMapper:
             by_source[source] = name
             targets[source.encode("utf-8", "surrogateescape")] = target.encode("utf-8", "surrogateescape")
         self._targets = targets
-        self._pattern: re.Pattern[bytes] | None = None
-        if targets:
-            # Longest first, so a source that is a prefix of another cannot shadow it (§13.3).
-            alternation = b"|".join(re.escape(s) for s in sorted(targets, key=lambda s: (-len(s), s)))
-            self._pattern = re.compile(
-                rb"(" + _NON_WORD + rb"|\A)(" + alternation + rb")" + _TAG_OR_DIGEST + rb"([\t\n\f\r \"']|\Z)"
-            )
+        self._order = sorted(targets, key=lambda s: (-len(s), s))  # the alternation's order
 
     def __call__(self, data: bytes) -> bytes:
         """Return ``data`` with every delimited source reference replaced by its target."""
-        targets = self._targets
-        if self._pattern is None or not any(source in data for source in targets):
+        present = [source for source in self._order if source in data]
+        if not present:
             return data  # a plain substring search first: most files name no source at all
-        return self._pattern.sub(lambda m: m[1] + targets[m[2]] + m[4], data)
+        out: list[bytes] = []
+        done = 0  # data[:done] is decided (copied to ``out`` or replaced)
+        for at, start in _candidates(data, present):
+            if at < done:
+                continue
+            for source in present:
+                if not data.startswith(source, start):
+                    continue
+                after = _AFTER_SOURCE.match(data, start + len(source))
+                if after is not None:
+                    out += (data[done:start], self._targets[source], after[2])
+                    done = after.end()
+                    break
+        return b"".join(out) + data[done:] if out else data
+
+
+def _candidates(data: bytes, sources: Sequence[bytes]) -> list[tuple[int, int]]:
+    """Where the expression could match, in its search order: (match start, source start).
+
+    A source starts either after a non-word byte (the match starts at that byte) or at the very
+    start of the text (``^``); at position 0 the expression tries the non-word byte first.
+    """
+    starts: set[int] = set()
+    for source in sources:
+        found = data.find(source)
+        while found >= 0:
+            starts.add(found)
+            found = data.find(source, found + 1)
+    candidates = []
+    for start in starts:
+        if start > 0 and data[start - 1] in _NON_WORD_BYTES:
+            candidates.append((start - 1, 0, start))
+        if start == 0:
+            candidates.append((0, 1, 0))
+    candidates.sort()
+    return [(at, start) for at, _order, start in candidates]
 
 
 class VersionMapper:

@@ -48,6 +48,9 @@ class Payload:
     metadata: CincinnatiMetadata
     #: Operators whose manifests are in the payload, in payload order.
     operators: tuple[str, ...]
+    #: ``stream`` and ``metadata`` as written into the payload (encoded once).
+    image_references: bytes = attrs.field(repr=False)
+    release_metadata: bytes = attrs.field(repr=False)
 
 
 def operator_references(operator_files: Mapping[str, tuple[ManifestFile, ...]]) -> dict[str, ImageStream]:
@@ -157,6 +160,7 @@ def assemble_payload(
     files = OperatorFiles(
         {name: [(f.name, f.data, f.mtime) for f in operators.files[name]] for name in operators.files}
     )
+    image_references, release_metadata = stream.to_json(), metadata.to_json()
     buf = io.BytesIO()
     try:
         contributed = write_payload_tar(
@@ -164,11 +168,11 @@ def assemble_payload(
             files,
             sorted(operators.ordered),
             transform_for,
-            stream.to_json(),
-            metadata.to_json(),
+            image_references,
+            release_metadata,
             skip_manifest_check=plan.options.skip_manifest_check,
             check=checker.check if checker is not None else check_manifest,
         )
     except OkdReleaseError as err:
         raise ReleaseError(f"unable to create a release: {err}") from err
-    return Payload(buf.getvalue(), stream, metadata, tuple(contributed))
+    return Payload(buf.getvalue(), stream, metadata, tuple(contributed), image_references, release_metadata)

@@ -191,8 +191,8 @@ def _result(draft: ReleaseDraft, assembled: _Assembled) -> NewResult:
         components=components,
         operators=payload.operators,
         pruned=assembled.removed,
-        image_references=payload.stream.to_json(),
-        release_metadata=payload.metadata.to_json(),
+        image_references=payload.image_references,
+        release_metadata=payload.release_metadata,
     )
 
 

@@ -61,11 +61,11 @@ def _timestamp(created: str) -> int:
 
 def write_to_signature(options: NewOptions, to_image: str, digest: str, created: str) -> None:
     """``--to-signature PATH``: the atomic signature payload (unsigned), as oc writes it."""
+    if not options.to_signature:
+        return
     from okdrelease.sign.api import DEFAULT_CREATOR
     from okdrelease.sign.simple import new_signature_payload
 
-    if not options.to_signature:
-        return
     location = parse_location(to_image)
     repository = location.ref.name if isinstance(location, RegistryLocation) else str(location)
     body = new_signature_payload(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 
 from okdrelease.errors import ReleaseError
@@ -682,3 +683,21 @@ def test_format_time() -> None:
 
     moment = dt.datetime(2024, 5, 1, 13, 11, 11, 500000, tzinfo=dt.timezone(dt.timedelta(hours=2)))
     assert format_time(moment) == "2024-05-01T11:11:11Z"
+
+
+def test_copies_keep_every_field_and_share_nothing_mutable() -> None:
+    import copy
+
+    source = ObjectReference(*(f"v{i}" for i in range(7)))
+    policy = TagImportPolicy(True, True, "PreserveOriginal")
+    assert len(attrs.fields(ObjectReference)) == 7 and len(attrs.fields(TagImportPolicy)) == 3
+    assert source.copy() == source and source.copy() is not source
+    assert policy.copy() == policy and policy.copy() is not policy
+    tag = TagReference(name="a", annotations={"k": "v"}, from_=source, generation=3, import_policy=policy)
+    stream = ImageStream(
+        name="s", annotations={"a": "b"}, labels={"l": "m"}, tags=[tag], extra_metadata={"uid": "u"}
+    )
+    copied = stream.copy()
+    assert copied == copy.deepcopy(stream)
+    assert copied.tags[0] is not tag and copied.tags[0].from_ is not source
+    assert copied.annotations is not stream.annotations and copied.labels is not stream.labels

@@ -403,3 +403,75 @@ def test_invalid_version_annotations() -> None:
     assert str(err.value) == (
         'unable to read default versions label on input image stream: the version pair "x" must be NAME=VERSION'
     )
+
+
+def _expression_rewrite(references: Mapping[str, tuple[str, str]], data: bytes) -> bytes:
+    """oc's rewriting as one expression (what ImageMapper matches without compiling one per operator)."""
+    import re
+
+    from okdrelease.payload import mapper
+
+    targets = {s.encode(): t.encode() for s, t in references.values()}
+    alternation = b"|".join(re.escape(s) for s in sorted(targets, key=lambda s: (-len(s), s)))
+    pattern = re.compile(
+        rb"("
+        + mapper._NON_WORD
+        + rb"|\A)("
+        + alternation
+        + rb")"
+        + mapper._TAG_OR_DIGEST
+        + rb"([\t\n\f\r \"']|\Z)"
+    )
+    return pattern.sub(lambda m: m[1] + targets[m[2]] + m[4], data)
+
+
+def test_image_mapper_matches_the_expression_on_random_text() -> None:
+    """Seeded random texts built from sources that prefix each other, tags, digests and delimiters."""
+    import random
+
+    rng = random.Random(20261206)
+    sources = ["q.io/a/b", "q.io/a/b-c", "q.io/a/b:v1", "q.io/a/b@sha256:ab", "r.io/x", "x", "q.io/a/bb"]
+    pieces = [
+        *(
+            b" ",
+            b"\n",
+            b"\t",
+            b'"',
+            b"'",
+            b"-",
+            b"/",
+            b".",
+            b"_",
+            b"a",
+            b"Z",
+            b"9",
+            b":",
+            b"@",
+            b"=",
+            b"\x00",
+        ),
+        *(
+            b":v1",
+            b":latest",
+            b":_x",
+            b":" + b"t" * 130,
+            b"@sha256:0123abcd",
+            b"@sha256:z",
+            b"@a+b.c:ff",
+            b"@9:ff",
+        ),
+        *(b"\xff", b"\xc3\xa9", b"image: ", b"- "),
+    ]
+    checked = rewritten = 0
+    for _ in range(4000):
+        chosen = rng.sample(sources, rng.randint(1, 4))
+        references = {f"tag{i}": (src, f"T{i}@sha256:{i}") for i, src in enumerate(chosen)}
+        parts = [
+            rng.choice(pieces) if rng.random() < 0.6 else rng.choice(sources).encode() for _ in range(12)
+        ]
+        data = b"".join(parts)
+        expected = _expression_rewrite(references, data)
+        assert ImageMapper(references)(data) == expected, (references, data)
+        checked += 1
+        rewritten += expected != data
+    assert rewritten > 500  # the texts do contain references to rewrite
