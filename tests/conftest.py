@@ -15,6 +15,10 @@ Real registries (see ``tests/registry_rig.py``), all on 127.0.0.1, started once 
 * ``registry_ca``    -- the session ``LocalCA``.
 * ``proxy``, ``token_proxy`` -- function-scoped ``faultproxy.FaultProxy`` in front of
   ``registry_http`` / ``registry_token`` (the fault matrix, ``tests/test_faults*.py``).
+* ``golden_registry`` -- a plain-HTTP registry on a four-digit port (the recorded address length)
+  for the golden cases: ``(info, client, ensure_inputs)`` (``golden_support.serve_golden_registry``).
+* ``oc_release_rig_shared`` -- the real oc's releases on their own registry (``oc_oracle``); the
+  parity modules use it through ``oc_oracle.oc_release_rig``, so it is built once per session.
 * ``unique_repo``    -- function-scoped callable: ``unique_repo(namespace="alice")`` returns a fresh
   repository name per call.
 
@@ -29,6 +33,8 @@ from typing import Any
 
 import pytest
 from faultproxy import FaultProxy
+from golden_support import GoldenRegistry, serve_golden_registry
+from oc_oracle import OcRig, build_oc_release_rig
 from registry_rig import DEFAULT_USERS, LocalCA, RegistryInfo, RegistryServer, RepoNamer, TokenServer
 
 
@@ -81,6 +87,18 @@ def registry_token(tmp_path_factory: pytest.TempPathFactory, registry_ca: LocalC
         yield from _serve_tls(tmp_path_factory, registry_ca, "token", token_server=tokens)
     finally:
         tokens.stop()
+
+
+@pytest.fixture(scope="session")
+def golden_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GoldenRegistry]:
+    """The golden cases' registry (one per session: every golden module shares its pushed inputs)."""
+    yield from serve_golden_registry(tmp_path_factory.mktemp("golden-registry"))
+
+
+@pytest.fixture(scope="session")
+def oc_release_rig_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OcRig]:
+    """The releases the real oc built (``oc_oracle``), built once for every module that uses them."""
+    yield from build_oc_release_rig(tmp_path_factory)
 
 
 @pytest.fixture

@@ -37,6 +37,8 @@ import requests
 from registry_rig import RegistryInfo
 
 FAULTS = ("reset", "reset-body", "truncate", "flip", "stall", "status", "unauthorized")
+#: How often the serving loop looks for ``shutdown()`` (seconds).
+_POLL_INTERVAL = 0.02
 _HOP_BY_HOP = {"transfer-encoding", "connection", "content-length", "content-encoding", "keep-alive"}
 
 
@@ -156,7 +158,9 @@ class FaultProxy:
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._httpd.daemon_threads = True
         self._httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
-        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits for the serving loop's next poll (0.5 s by default,
+        # paid by every test's teardown).
+        threading.Thread(target=self._httpd.serve_forever, args=(_POLL_INTERVAL,), daemon=True).start()
         return self
 
     def stop(self) -> None:

@@ -6,14 +6,18 @@ import json
 import random
 import re
 import socket
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import attrs
+from registry_rig import RegistryInfo, RegistryServer
 
 from okdrelease.oci.model import Descriptor, Index
-from okdrelease.transport.base import Repository
+from okdrelease.reference import ImageReference
+from okdrelease.transport.base import Repository, TransportOptions
 from okdrelease.transport.layout import LayoutRepository
+from okdrelease.transport.registry import RegistryClient
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden"
@@ -137,3 +141,30 @@ def mask_descriptors(raw: bytes, indexes: set[int]) -> bytes:
         return match.group(0)
 
     return _DESC_RE.sub(repl, raw)
+
+
+#: What the ``golden_registry`` session fixture yields: the registry, a client for it and
+#: ``ensure_inputs(case)``, which pushes a case's input layouts once per session.
+GoldenRegistry = tuple[RegistryInfo, RegistryClient, Callable[[Case], None]]
+
+
+def serve_golden_registry(directory: Path) -> Iterator[GoldenRegistry]:
+    """A plain-HTTP registry on a four-digit port in ``directory``; golden inputs pushed on demand."""
+    server = RegistryServer(directory, flavour="http", port_picker=four_digit_port)
+    info = server.start()
+    client = RegistryClient(TransportOptions(insecure=True))
+    pushed: set[tuple[str, Path]] = set()
+
+    def ensure_inputs(case: Case) -> None:
+        repo_name = case.data.get("input_repo") or "golden/unused"
+        repo = client.repository(ImageReference.parse(f"{info.host}/{repo_name}"))
+        for layout in case.input_layouts:
+            if (repo_name, layout) in pushed:
+                continue
+            push_layout(layout, repo)
+            pushed.add((repo_name, layout))
+
+    try:
+        yield info, client, ensure_inputs
+    finally:
+        server.stop()

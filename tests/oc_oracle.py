@@ -1,6 +1,7 @@
 """The real ``oc`` as an oracle: one registry, releases built by oc, oc and okdrelease run side by side.
 
-``oc_release_rig`` (session fixture, imported by the parity test modules) starts a plain-HTTP
+``oc_release_rig`` (session fixture, imported by the parity test modules; built once per session
+by ``conftest.py``'s ``oc_release_rig_shared``) starts a plain-HTTP
 registry, pushes the golden ``01-realistic`` inputs (the real OKD operators) and builds two
 releases with the real ``oc adm release new``:
 
@@ -329,13 +330,22 @@ def _build(tmp: Path) -> Iterator[OcRig]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
-def oc_release_rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OcRig]:
+def build_oc_release_rig(factory: pytest.TempPathFactory) -> Iterator[OcRig]:
     """The session's registry with the releases the real oc built (see the module docstring)."""
     if not GOLDEN.is_dir():
         pytest.skip(f"golden cases not found at {GOLDEN}")
     oc_binary()
-    yield from _build(tmp_path_factory.mktemp("oc-oracle"))
+    yield from _build(factory.mktemp("oc-oracle"))
+
+
+@pytest.fixture(scope="session")
+def oc_release_rig(oc_release_rig_shared: OcRig) -> OcRig:
+    """The rig for a test module that imports this fixture; the one ``conftest.py`` builds per session.
+
+    (A fixture imported into two modules is two fixtures to pytest, each set up once: building
+    here would build the releases once per importing module.)
+    """
+    return oc_release_rig_shared
 
 
 def tree(directory: Path) -> dict[str, bytes]:

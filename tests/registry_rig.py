@@ -64,6 +64,8 @@ DEFAULT_USERS: Mapping[str, str] = {"alice": "alice-secret-pw", "bob": "bob-secr
 _STARTUP_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 _PORT_ATTEMPTS = 5
+#: How often a serving loop looks for ``shutdown()`` (0.5 s by default, paid by every stop).
+_POLL_INTERVAL = 0.02
 
 
 class RigError(RuntimeError):
@@ -440,7 +442,9 @@ class TokenServer:
 
         self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="token-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, args=(_POLL_INTERVAL,), name="token-server", daemon=True
+        )
         self._thread.start()
         return self
 

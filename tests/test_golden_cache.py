@@ -20,7 +20,6 @@ from okdrelease.cache import Cache
 from okdrelease.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
-golden_registry = golden.golden_registry  # the session fixture, used here too
 
 
 def _with_flags(monkeypatch: pytest.MonkeyPatch, *flags: str) -> None:

@@ -21,7 +21,6 @@ import pytest
 from golden_support import (
     GOLDEN,
     Case,
-    four_digit_port,
     load_cases,
     mask_descriptors,
     push_layout,
@@ -29,40 +28,13 @@ from golden_support import (
     substitute,
     with_registry,
 )
-from registry_rig import RegistryServer
 
 from okdrelease.cli import main
 from okdrelease.oci.model import Index, Manifest
 from okdrelease.reference import ImageReference
-from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.registry import RegistryClient
 
 CASES = {c.name: c for c in load_cases()} if GOLDEN.is_dir() else {}
-
-
-@pytest.fixture(scope="session")
-def golden_registry(tmp_path_factory: pytest.TempPathFactory):
-    """A plain-HTTP registry on a four-digit port, with every golden input pushed as recorded."""
-    server = RegistryServer(
-        tmp_path_factory.mktemp("golden-registry"), flavour="http", port_picker=four_digit_port
-    )
-    info = server.start()
-    client = RegistryClient(TransportOptions(insecure=True))
-    pushed: set[tuple[str, Path]] = set()
-
-    def ensure_inputs(case: Case) -> None:
-        repo_name = case.data.get("input_repo") or "golden/unused"
-        repo = client.repository(ImageReference.parse(f"{info.host}/{repo_name}"))
-        for layout in case.input_layouts:
-            if (repo_name, layout) in pushed:
-                continue
-            push_layout(layout, repo)
-            pushed.add((repo_name, layout))
-
-    try:
-        yield info, client, ensure_inputs
-    finally:
-        server.stop()
 
 
 def run_cli(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
