@@ -142,6 +142,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 report.sections.append((f"registry log: {name} ({value.log_file})", value.log_tail()))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """CLI runs in module and session fixtures (set up before ``_private_cache``) never use the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("OKDRELEASE_CACHE_DIR", str(tmp_path_factory.mktemp("okdrelease-session-cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test's CLI runs get a fresh persistent cache (never the user's; no warmth between tests)."""

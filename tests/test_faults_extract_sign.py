@@ -240,20 +240,46 @@ def test_sign_permanent_fault_pushes_no_signature_tag(
         repo_at(client, registry_http.host, name).resolve(_sig_tag(digest))
 
 
-@pytest.fixture
-def signed(
-    registry_http: RegistryInfo,
-    unique_repo: RepoNamer,
-    cosign_keys: tuple[Path, Path, Path],
-    capsys: pytest.CaptureFixture[str],
-) -> tuple[str, str]:
-    """A small image signed straight in the registry: (repository name, digest)."""
-    name = unique_repo()
+@pytest.fixture(scope="module")
+def signed(registry_http: RegistryInfo, cosign_keys: tuple[Path, Path, Path]) -> tuple[str, str]:
+    """A small image signed straight in the registry: (repository name, digest).
+
+    One per module: the verify tests only read it, through their own proxy.
+    """
+    name = RepoNamer("verify")()
     digest = _image(registry_http, name, f"verify-{name}")
     host = registry_http.host
-    code, _out, err = _sign(capsys, cosign_keys, f"{host}/{name}@{digest}", "--insecure-registry", host)
-    assert code == 0, err
+    key, _pub, passphrase = cosign_keys
+    image = f"{host}/{name}@{digest}"
+    argv = [
+        "sign",
+        "--insecure-registry",
+        host,
+        "--cosign-key",
+        str(key),
+        "--passphrase-file",
+        str(passphrase),
+    ]
+    assert main([*argv, image]) == 0
     return name, digest
+
+
+def _verify_through_fault(
+    proxy: FaultProxy,
+    signed: tuple[str, str],
+    keys: tuple[Path, Path, Path],
+    capsys: pytest.CaptureFixture[str],
+    fault: tuple[str, str, int | None],
+) -> tuple[str, int, str, str]:
+    """``verify`` of ``signed`` through ``proxy`` with ``fault`` (path, fault, times) injected into
+    GETs: (the signature's payload digest, exit code, stdout, stderr)."""
+    name, digest = signed
+    payload = _signatures_digest(proxy, name, digest)
+    path, kind, times = fault
+    proxy.add(rule("GET", path, kind, times=times))
+    image = f"{proxy.host}/{name}@{digest}"
+    code, out, err = _verify(capsys, keys, image, *flags(kind), "--insecure-registry", proxy.host)
+    return payload, code, out, err
 
 
 VERIFY_FAULTS = [
@@ -278,16 +304,13 @@ def test_verify_survives_one_fault(
     fault: str,
 ) -> None:
     name, digest = signed
-    payload = _signatures_digest(proxy, name, digest)
-    injected = proxy.add(rule("GET", path, fault)).rules[0]
-    image = f"{proxy.host}/{name}@{digest}"
-    code, out, err = _verify(capsys, cosign_keys, image, *flags(fault), "--insecure-registry", proxy.host)
+    payload, code, out, err = _verify_through_fault(proxy, signed, cosign_keys, capsys, (path, fault, 1))
     assert (code, err) == (0, "")
     assert (
         out
         == f"Verified cosign signature of {digest} (identity {proxy.target.host}/{name}, payload {payload})\n"
     )
-    assert injected.injected == 1
+    assert [r.injected for r in proxy.rules] == [1]
     assert proxy.count("GET", path) == 2
 
 
@@ -316,12 +339,8 @@ def test_verify_permanent_fault_is_one_clear_line(
     expected: str,
 ) -> None:
     name, digest = signed
-    payload = _signatures_digest(proxy, name, digest)
-    proxy.add(rule("GET", path, fault, times=None))
     started = time.monotonic()
-    code, out, err = _verify(
-        capsys, cosign_keys, f"{proxy.host}/{name}@{digest}", *flags(fault), "--insecure-registry", proxy.host
-    )
+    payload, code, out, err = _verify_through_fault(proxy, signed, cosign_keys, capsys, (path, fault, None))
     assert time.monotonic() - started < PERMANENT_BOUND
     assert (code, out) == (1, "")
     line = one_error_line(err)

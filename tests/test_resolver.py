@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from registry_rig import RegistryInfo
+from registry_rig import RegistryInfo, RepoNamer
 
 from okdrelease.cache import Cache
 from okdrelease.events import Event, RequestDone
@@ -46,10 +46,13 @@ def options(sink: Requests | None = None) -> TransportOptions:
     return TransportOptions(insecure=True, events=sink)
 
 
-@pytest.fixture
-def content(registry_http: RegistryInfo, unique_repo: Any) -> str:
-    """A registry repository holding the sample payload's images, one tag per component."""
-    repo = f"{registry_http.host}/{unique_repo('content')}"
+@pytest.fixture(scope="module")
+def content(registry_http: RegistryInfo) -> str:
+    """A registry repository holding the sample payload's images, one tag per component.
+
+    One per module: the tests only read it (each run counts its own requests, with its own cache).
+    """
+    repo = f"{registry_http.host}/{RepoNamer('resolver')('content')}"
     with DefaultTransport(options()) as transport:
         copy_all(transport.open(f"oci:{SAMPLE}")[0], transport.open(repo)[0])
     return repo
