@@ -16,7 +16,6 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import ReleaseError
-from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.strconv import go_quote
 from okdrelease.gocompat.yamlbounds import json_too_deep, max_depth_message
 
@@ -616,6 +615,8 @@ def _yaml_scalar_string(value: Any) -> str:
         return "NaN"
     if math.isinf(number):
         return "+Inf" if number > 0 else "-Inf"
+    from okdrelease.gocompat.goyaml import format_float_g  # rare: only a float bound for a string
+
     return format_float_g(number, bits=32)
 
 

@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -25,38 +25,39 @@ from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_quote
 from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, check_text, libyaml_may_differ
 
+if TYPE_CHECKING:
+    from okdrelease.payload.checkworker import CheckWorker
+
 log = logging.getLogger(__name__)
 
 CHECKED_SUFFIXES = (".json", ".yml", ".yaml")
 _EXCERPT = 30
 _STRING_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp")
 
-# PyYAML problem texts -> the go-yaml (v2) problem texts oc prints.
-_PROBLEMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern), go)
-    for pattern, go in (
-        (r"expected ',' or '\]', but got ", "did not find expected ',' or ']'"),
-        (r"expected ',' or '\}', but got ", "did not find expected ',' or '}'"),
-        (r"expected the node content, but found ", "did not find expected node content"),
-        (r"expected '<document start>', but found ", "did not find expected <document start>"),
-        (r"mapping values are not allowed here", "mapping values are not allowed in this context"),
-        (
-            r"block sequence entries are not allowed here",
-            "block sequence entries are not allowed in this context",
-        ),
-        (r"found character .* that cannot start any token", "found character that cannot start any token"),
-        (r"found unknown escape character", "found unknown escape character"),
-        (r"expected a comment or a line break, but found ", "did not find expected comment or line break"),
-        (
-            r"expected alphabetic or numeric character, but found ",
-            "did not find expected alphabetic or numeric character",
-        ),
-        (r"found undefined tag handle", "found undefined tag handle"),
-        (r"found duplicate tag handle", "found duplicate %TAG directive"),
-        (r"found duplicate YAML directive", "found duplicate %YAML directive"),
-        (r"found incompatible YAML document", "found incompatible YAML document"),
-        (r"found unexpected document separator", "found unexpected document indicator"),
-    )
+# PyYAML problem texts (regular expressions, compiled when an error is worded) -> the go-yaml (v2)
+# problem texts oc prints.
+_PROBLEMS: tuple[tuple[str, str], ...] = (
+    (r"expected ',' or '\]', but got ", "did not find expected ',' or ']'"),
+    (r"expected ',' or '\}', but got ", "did not find expected ',' or '}'"),
+    (r"expected the node content, but found ", "did not find expected node content"),
+    (r"expected '<document start>', but found ", "did not find expected <document start>"),
+    (r"mapping values are not allowed here", "mapping values are not allowed in this context"),
+    (
+        r"block sequence entries are not allowed here",
+        "block sequence entries are not allowed in this context",
+    ),
+    (r"found character .* that cannot start any token", "found character that cannot start any token"),
+    (r"found unknown escape character", "found unknown escape character"),
+    (r"expected a comment or a line break, but found ", "did not find expected comment or line break"),
+    (
+        r"expected alphabetic or numeric character, but found ",
+        "did not find expected alphabetic or numeric character",
+    ),
+    (r"found undefined tag handle", "found undefined tag handle"),
+    (r"found duplicate tag handle", "found duplicate %TAG directive"),
+    (r"found duplicate YAML directive", "found duplicate %YAML directive"),
+    (r"found incompatible YAML document", "found incompatible YAML document"),
+    (r"found unexpected document separator", "found unexpected document indicator"),
 )
 _BLOCK_END_CONTEXTS = {
     "while parsing a block mapping": "did not find expected key",
@@ -118,7 +119,7 @@ def _go_problem(err: yaml.MarkedYAMLError) -> str:
     if undefined_alias:
         return f"unknown anchor '{undefined_alias[1]}' referenced"
     for pattern, go in _PROBLEMS:
-        if pattern.match(problem):
+        if re.match(pattern, problem):
             return go
     return problem or "unknown problem parsing YAML content"
 
@@ -432,15 +433,37 @@ class ManifestChecker:
     """
 
     def __init__(
-        self, store: VerdictStore | None = None, decide: Callable[[bytes], str | None] | None = None
+        self,
+        store: VerdictStore | None = None,
+        decide: Callable[[bytes], str | None] | None = None,
+        worker: CheckWorker | None = None,
     ):
-        """``store`` keeps verdicts across runs; ``decide`` defaults to :func:`manifest_problem`."""
+        """``store`` keeps verdicts across runs; ``decide`` defaults to :func:`manifest_problem`, which
+        ``worker`` (a :class:`~okdrelease.payload.checkworker.CheckWorker`) may run in a second process."""
         self._store = store
         self._decide = decide or manifest_problem
+        self._worker = worker if decide is None else None
         self._lock = threading.Lock()
         self._verdicts: dict[str, str | None] = {}
         # Parsing holds the GIL: more than two at once only adds the memory of their node trees.
         self._parsing = threading.BoundedSemaphore(2)
+
+    def close(self) -> None:
+        """End the worker process, if one was started (verdicts already decided stay available)."""
+        if self._worker is not None:
+            self._worker.close()
+
+    def _decide_all(self, contents: Sequence[bytes]) -> list[str | None]:
+        """The verdicts of ``contents``: from the worker when it takes them, else decided here."""
+        if self._worker is not None:
+            verdicts = self._worker.decide(contents)
+            if verdicts is not None:
+                return verdicts
+        decided = []
+        for data in contents:
+            with self._parsing:
+                decided.append(self._decide(data))
+        return decided
 
     def precheck_files(self, files: Iterable[tuple[str, bytes]]) -> None:
         """Decide the verdicts of a set of files now (e.g. an operator's, while other images are fetched).
@@ -456,10 +479,8 @@ class ManifestChecker:
         stored = self._store.get_verdicts(keys) if self._store is not None else None
         if stored is None:
             stored = dict(known)
-            for key in keys:
-                if key not in stored:
-                    with self._parsing:
-                        stored[key] = self._decide(contents[key])
+            missing = [key for key in keys if key not in stored]
+            stored.update(zip(missing, self._decide_all([contents[key] for key in missing]), strict=True))
             if self._store is not None:
                 self._store.put_verdicts(stored)
         with self._lock:
