@@ -17,6 +17,7 @@ from okdrelease._cli.common import (
 from okdrelease.oci.convert import FORMATS
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
+from okdrelease.sign.passphrase import PASSPHRASE_ENV, read_passphrase
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -314,7 +315,7 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         filter_by_os=args.filter_by_os,
         sign_by=args.sign_by,
         sign_by_sigstore_private_key=args.sign_by_sigstore_private_key,
-        sign_passphrase=_sign_passphrase(args),
+        sign_passphrase=read_passphrase(args.sign_passphrase_file, PASSPHRASE_ENV),
         sign_identity=args.sign_identity,
         signature_dir=args.signature_dir,
         signature_configmap_dir=args.signature_configmap_dir,
@@ -324,20 +325,6 @@ def options_from_args(args: argparse.Namespace) -> NewOptions:
         verify_components=args.verify_components,
         registries_d=args.registries_d,
     )
-
-
-def _sign_passphrase(args: argparse.Namespace) -> str | None:
-    """The signing key's passphrase (None when nothing is signed and no passphrase file is named).
-
-    Signing is imported only here, when it is asked for: a run that does not sign skips its start-up.
-    """
-    if not (
-        args.sign_passphrase_file or args.sign_by or args.sign_by_gpg or args.sign_by_sigstore_private_key
-    ):
-        return None
-    from okdrelease.sign.keys import PASSPHRASE_ENV, read_passphrase
-
-    return read_passphrase(args.sign_passphrase_file, PASSPHRASE_ENV)
 
 
 def raise_mapping_error() -> None:

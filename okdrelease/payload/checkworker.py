@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +63,8 @@ def main() -> None:
 
 def _command() -> list[str] | None:
     """``python -S -c ...`` with this interpreter's module path (no site start-up), or None."""
-    if not sys.executable:
-        return None
+    if not sys.executable or getattr(sys, "frozen", False):
+        return None  # no interpreter to run (embedded, or a frozen application's own binary)
     paths = [str(Path(__file__).resolve().parents[2]), *(p for p in sys.path if p)]
     code = f"import sys; sys.path[:0] = {paths!r}; from okdrelease.payload.checkworker import main; main()"
     return [sys.executable, "-S", "-c", code]
@@ -110,6 +112,8 @@ class CheckWorker:
         return verdicts
 
     def _start(self) -> subprocess.Popen[bytes]:
+        import subprocess  # here: a run that never starts a worker skips its import
+
         command = _command()
         if command is None:
             raise ValueError("no interpreter to start")
@@ -128,6 +132,8 @@ class CheckWorker:
                     pipe.close()
                 except OSError:
                     pass
+        import subprocess
+
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:

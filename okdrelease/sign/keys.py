@@ -20,13 +20,10 @@ from okdrelease.errors import SignatureError
 from okdrelease.sign import cosign
 from okdrelease.sign.gpg import gpg_signer
 from okdrelease.sign.openpgp import KEY_ALGORITHMS, Keyring, generate_key, load_keyring, load_secret_key
+from okdrelease.sign.passphrase import COSIGN_ENV as COSIGN_ENV  # re-exported: the passphrase sources
+from okdrelease.sign.passphrase import PASSPHRASE_ENV as PASSPHRASE_ENV
+from okdrelease.sign.passphrase import read_passphrase as read_passphrase
 
-#: Where ``new`` and ``sign`` take a signing key's passphrase from when no passphrase file is given:
-#: the first of these variables that is set (set and empty is the empty passphrase, as cosign reads
-#: COSIGN_PASSWORD).
-PASSPHRASE_ENV = ("OKDRELEASE_SIGN_PASSPHRASE", "COSIGN_PASSWORD")
-#: What ``keys generate --cosign`` reads for the new key's password without a passphrase file (cosign's variable).
-COSIGN_ENV = ("COSIGN_PASSWORD",)
 _NAME_RE = re.compile(r"[^-._a-zA-Z0-9]+")
 
 
@@ -50,24 +47,6 @@ class Signer(Protocol):
     def export_public(self) -> str:
         """The armored public key."""
         ...
-
-
-def read_passphrase(path: str | os.PathLike[str] | None, env: Iterable[str] = ()) -> str | None:
-    """The one passphrase reader of every command: the first line of the passphrase file ``path``; else
-    the first variable of ``env`` that is set (``PASSPHRASE_ENV``, ``COSIGN_ENV``); else None."""
-    if path:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as err:
-            raise SignatureError(f"cannot read passphrase file {path}: {err.strerror or err}") from err
-        except UnicodeDecodeError as err:
-            raise SignatureError(f"passphrase file {path} is not UTF-8 text") from err
-        return text.splitlines()[0] if text else ""
-    for name in env:
-        value = os.environ.get(name)
-        if value is not None:
-            return value
-    return None
 
 
 def openpgp_signer(
