@@ -105,20 +105,27 @@ def target_path(image: GeneratedImage, target: str) -> str:
 # copy: registry -> layout (every read fault) and layout -> registry (every upload fault)
 
 
+@pytest.fixture(scope="module")
+def download_source(registry_http: RegistryInfo) -> tuple[str, GeneratedImage]:
+    """One big image pushed straight to the registry as NAME:v1: (NAME, image), for every download
+    test (they only read it; each has its own proxy, layout and cache)."""
+    name = RepoNamer("faults-download")()
+    image = big_image("download")
+    seed_registry(registry_http, name, image)
+    return name, image
+
+
 @pytest.mark.parametrize("target", ["layer", "config", "manifest"])
 @pytest.mark.parametrize("fault", sorted(RESPONSE_FAULTS))
 def test_copy_download_survives_one_fault(
     proxy: FaultProxy,
-    registry_http: RegistryInfo,
-    unique_repo: RepoNamer,
+    download_source: tuple[str, GeneratedImage],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     fault: str,
     target: str,
 ) -> None:
-    name = unique_repo()
-    image = big_image(f"dl-{fault}-{target}")
-    seed_registry(registry_http, name, image)
+    name, image = download_source
     path = target_path(image, target)
     injected = proxy.add(rule("GET", path, fault)).rules[0]
     code, out, err = cli(
@@ -148,16 +155,13 @@ def test_copy_download_survives_one_fault(
 @pytest.mark.parametrize("fault", ["reset-body", "flip", "503", "stall"])
 def test_copy_download_permanent_fault_is_one_clear_line(
     proxy: FaultProxy,
-    registry_http: RegistryInfo,
-    unique_repo: RepoNamer,
+    download_source: tuple[str, GeneratedImage],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
     fault: str,
     target: str,
 ) -> None:
-    name = unique_repo()
-    image = big_image(f"dlp-{fault}-{target}")
-    seed_registry(registry_http, name, image)
+    name, image = download_source
     path = target_path(image, target)
     proxy.add(rule("GET", path, fault, times=None))
     code, _out, err = cli(
