@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from imagegen import OCI, GeneratedIndex, make_image, make_index
 from registry_rig import RegistryInfo, RepoNamer
@@ -159,20 +160,36 @@ def test_multi_arch_system_all_and_index_only_match_skopeo(
     assert not (tmp_path / "b").exists()
 
 
-def test_index_only_into_a_registry_without_the_images_fails_as_skopeo_does(
-    multi: tuple[Path, GeneratedIndex],
-    registry_tls: RegistryInfo,
-    unique_repo: RepoNamer,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+@attrs.frozen
+class TlsCopy:
+    """A copy from the ``multi`` layout to a new repository of the TLS registry, as skopeo is given it."""
+
+    src: Path  # the layout
+    index: GeneratedIndex  # its ``multi`` index
+    host: str  # the TLS registry
+    certs: Path  # a certificate directory trusting it
+    dst: str  # docker://HOST/REPOSITORY:x
+
+
+@pytest.fixture
+def tls_copy(
+    multi: tuple[Path, GeneratedIndex], registry_tls: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path
+) -> TlsCopy:
+    """The layout, and a destination on ``registry_tls`` with a certificate directory for it."""
     src, index = multi
-    ca = ["--dest-cert-dir", str(cert_dir(tmp_path, registry_tls))]
     dst = f"docker://{registry_tls.host}/{unique_repo()}:x"
+    return TlsCopy(src, index, registry_tls.host, cert_dir(tmp_path, registry_tls), dst)
+
+
+def test_index_only_into_a_registry_without_the_images_fails_as_skopeo_does(
+    tls_copy: TlsCopy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, index, dst = tls_copy.src, tls_copy.index, tls_copy.dst
+    ca = ["--dest-cert-dir", str(tls_copy.certs)]
     done = skopeo("copy", "-q", "--multi-arch", "index-only", *ca, f"oci:{src}:multi", dst)
     assert done.returncode == 1 and "manifest blob unknown" in done.stderr
     code, _, err = run(capsys, "copy", "--multi-arch", "index-only", *ca, f"oci:{src}:multi", dst)
-    assert code == 1 and "MANIFEST_BLOB_UNKNOWN" in err and f"{registry_tls.host}/" in err
+    assert code == 1 and "MANIFEST_BLOB_UNKNOWN" in err and f"{tls_copy.host}/" in err
     # With the images there, the list alone goes: the registry then holds the whole index.
     assert (
         run(capsys, "copy", "--multi-arch", "all", *ca, f"oci:{src}:multi", dst.replace(":x", ":y"))[0] == 0
@@ -253,15 +270,9 @@ def test_no_creds_sends_no_credentials_whatever_the_auth_file_holds(
 
 
 def test_cert_dir_trusts_its_cas_as_skopeo_does(
-    multi: tuple[Path, GeneratedIndex],
-    registry_tls: RegistryInfo,
-    unique_repo: RepoNamer,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    tls_copy: TlsCopy, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    src, _ = multi
-    certs = cert_dir(tmp_path, registry_tls)
-    dst = f"docker://{registry_tls.host}/{unique_repo()}:x"
+    src, certs, dst = tls_copy.src, tls_copy.certs, tls_copy.dst
     code, _, err = run(capsys, "copy", f"oci:{src}:single", dst)
     assert code == 1 and "TLS verification failed" in err
     assert skopeo("copy", "-q", f"oci:{src}:single", dst).returncode == 1
@@ -282,13 +293,13 @@ def test_cert_dir_trusts_its_cas_as_skopeo_does(
     code, _, err = run(capsys, "copy", "--dest-cert-dir", str(certs), f"oci:{src}:single", dst)
     assert code == 1
     assert err.endswith(
-        f": key {certs / 'client.key'} for registry {registry_tls.host} has no client certificate\n"
+        f": key {certs / 'client.key'} for registry {tls_copy.host} has no client certificate\n"
     )
     # A directory that does not exist is an error (skopeo ignores it, and then fails TLS verification).
     code, _, err = run(capsys, "copy", "--dest-cert-dir", str(tmp_path / "typo"), f"oci:{src}:single", dst)
     assert code == 1
     assert err.endswith(
-        f": certificate directory {tmp_path / 'typo'} for registry {registry_tls.host} does not exist\n"
+        f": certificate directory {tmp_path / 'typo'} for registry {tls_copy.host} does not exist\n"
     )
 
 
