@@ -19,6 +19,8 @@ Real registries (see ``tests/registry_rig.py``), all on 127.0.0.1, started once 
   for the golden cases: ``(info, client, ensure_inputs)`` (``golden_support.serve_golden_registry``).
 * ``oc_release_rig_shared`` -- the real oc's releases on their own registry (``oc_oracle``); the
   parity modules use it through ``oc_oracle.oc_release_rig``, so it is built once per session.
+* ``multiarch_releases`` -- ``test_multiarch.MultiarchReleases``: the four-architecture sample and
+  release per flavour, built on first use, read by ``test_multiarch`` and ``test_mirror_layouts``.
 * ``unique_repo``    -- function-scoped callable: ``unique_repo(namespace="alice")`` returns a fresh
   repository name per call.
 
@@ -29,13 +31,16 @@ uses a registry fixture fails, the tail of that registry's log is attached to th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from faultproxy import FaultProxy
 from golden_support import GoldenRegistry, serve_golden_registry
 from oc_oracle import OcRig, build_oc_release_rig
 from registry_rig import DEFAULT_USERS, LocalCA, RegistryInfo, RegistryServer, RepoNamer, TokenServer
+
+if TYPE_CHECKING:
+    from test_multiarch import MultiarchReleases
 
 
 def _serve(server: RegistryServer) -> Iterator[RegistryInfo]:
@@ -99,6 +104,14 @@ def golden_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Golden
 def oc_release_rig_shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OcRig]:
     """The releases the real oc built (``oc_oracle``), built once for every module that uses them."""
     yield from build_oc_release_rig(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def multiarch_releases(registry_http: RegistryInfo) -> MultiarchReleases:
+    """The four-architecture sample and release per flavour, built once for test_multiarch and test_mirror_layouts."""
+    from test_multiarch import MultiarchReleases  # a test module: imported when the fixture is used
+
+    return MultiarchReleases(registry_http)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from test_layout_formats import (
     tool,
 )
 from test_mirror_templates import NAME, Payload, push_payload
-from test_multiarch import ARCHES, Sample, assert_oc_reads, build_release, make_sample, oc
+from test_multiarch import ARCHES, MultiarchReleases, Sample, assert_oc_reads, oc
 from test_multiarch import NAME as MULTI_NAME
 from test_registry import options_for, repo_at
 
@@ -128,16 +128,16 @@ def assert_every_architecture(
 def test_mirror_of_a_multiarch_release_keeps_every_architecture(
     flavour: str,
     registry_http: RegistryInfo,
+    multiarch_releases: MultiarchReleases,
     unique_repo: RepoNamer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The four-architecture release mirrored to a registry (as the real oc mirrors it) and to a layout."""
     host = registry_http.host
-    sample = make_sample(registry_http, unique_repo(), flavour)
-    release_repo = unique_repo()
+    built = multiarch_releases.get(flavour, capsys)
+    sample, release_repo, digest = built.sample, built.repository, built.digest
     release = f"{host}/{release_repo}:{MULTI_NAME}"
-    digest = build_release(sample, release, capsys, *(("--format", "oci") if flavour == OCI else ()))
     home = tmp_path / "home"
     home.mkdir()
 

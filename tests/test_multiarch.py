@@ -131,6 +131,36 @@ def build_release(sample: Sample, target: str, capsys: pytest.CaptureFixture[str
     return digest
 
 
+@attrs.frozen
+class BuiltRelease:
+    """The four-architecture sample in the registry and the release ``new`` built of it there."""
+
+    sample: Sample
+    repository: str  # the release's repository (tag NAME)
+    digest: str
+
+
+class MultiarchReleases:
+    """One sample and release per flavour for the session (``conftest.multiarch_releases``); the tests
+    that use them only read them, or write other tags."""
+
+    def __init__(self, registry: RegistryInfo) -> None:
+        """Build in ``registry`` on first use."""
+        self.registry = registry
+        self.built: dict[str, BuiltRelease] = {}
+        self.namer = RepoNamer("multiarch")
+
+    def get(self, flavour: str, capsys: pytest.CaptureFixture[str]) -> BuiltRelease:
+        """The flavour's sample and release (built now on first use; ``--format oci`` for OCI)."""
+        if flavour not in self.built:
+            sample = make_sample(self.registry, self.namer(), flavour)
+            repository = self.namer()
+            extra = ("--format", "oci") if flavour == OCI else ()
+            digest = build_release(sample, f"{self.registry.host}/{repository}:{NAME}", capsys, *extra)
+            self.built[flavour] = BuiltRelease(sample, repository, digest)
+        return self.built[flavour]
+
+
 def read_release(
     registry: RegistryInfo, name: str, tag: str
 ) -> tuple[Index, list[Manifest], list[dict[str, object]]]:
@@ -202,16 +232,16 @@ def assert_oc_reads(home: Path, release: str, sample: Sample, digest: str) -> No
 def test_multiarch_release_read_by_oc_and_copied_whole(
     flavour: str,
     registry_http: RegistryInfo,
+    multiarch_releases: MultiarchReleases,
     unique_repo: RepoNamer,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    sample = make_sample(registry_http, unique_repo(), flavour)
-    release_repo = unique_repo()
+    built = multiarch_releases.get(flavour, capsys)
+    sample, release_repo, digest = built.sample, built.repository, built.digest
     target = f"{registry_http.host}/{release_repo}:{NAME}"
     # An OCI sample is built with --format oci: correct child media types (Q13 fixed, opt-in).
     extra = ("--format", "oci") if flavour == OCI else ()
-    digest = build_release(sample, target, capsys, *extra)
     top, manifests, configs = read_release(registry_http, release_repo, NAME)
     assert top.digest == digest  # Q36 fixed for a list: the index digest is the release digest
     entry_types = {d.media_type for d in top.manifests}
