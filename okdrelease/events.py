@@ -8,13 +8,10 @@ trace, ``--log-format json``), a pipeline can log or count them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import BinaryIO
 from urllib.parse import urlsplit, urlunsplit
 
 import attrs
-
-if TYPE_CHECKING:
-    import requests
 
 
 @attrs.frozen
@@ -135,38 +132,3 @@ def safe_url(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port is not None else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-
-
-def _length(headers: Any) -> int:
-    try:
-        return max(0, int(headers.get("Content-Length") or 0))
-    except (TypeError, ValueError):
-        return 0
-
-
-def request_event(response: requests.Response) -> RequestDone:
-    """The event of an answered request (``seconds`` is the time until the response headers).
-
-    Sizes come from ``Content-Length`` (none for a HEAD answer, which has no body); a streamed
-    upload without one counts as 0 bytes sent.
-    """
-    request = response.request
-    body = request.body
-    sent = len(body) if isinstance(body, bytes | str) else _length(request.headers)
-    return RequestDone(
-        method=str(request.method or ""),
-        url=safe_url(str(request.url or response.url)),
-        status=response.status_code,
-        received=0 if request.method == "HEAD" else _length(response.headers),
-        sent=sent,
-        seconds=response.elapsed.total_seconds(),
-    )
-
-
-def response_hook(sink: EventSink) -> Callable[..., None]:
-    """A ``requests`` response hook that reports every answered request to ``sink``."""
-
-    def hook(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
-        sink(request_event(response))
-
-    return hook

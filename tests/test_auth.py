@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
 from okdrelease.transport.auth import (
@@ -30,6 +29,7 @@ from okdrelease.transport.auth import (
     pick_challenge,
     token_lifetime,
 )
+from okdrelease.transport.http import HttpSession
 
 
 def _auth(user: str, password: str) -> dict[str, str]:
@@ -333,7 +333,7 @@ def test_identity_token_uses_oauth2_refresh_grant() -> None:
         challenge = Challenge(
             "bearer", {"realm": f"http://127.0.0.1:{server.server_address[1]}/oauth", "service": "svc"}
         )
-        with requests.Session() as session:
+        with HttpSession("okdrelease", 1) as session:
             body = fetch_token(
                 session,
                 challenge,

@@ -26,12 +26,21 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import requests
+import urllib3
 
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
 from okdrelease.gocompat.yamlbounds import json_loads
 from okdrelease.transport.base import normalize_host
-from okdrelease.transport.http import RETRY_STATUSES, Retryable, RetryPolicy, timeouts
+from okdrelease.transport.http import (
+    RETRY_STATUSES,
+    HttpSession,
+    Response,
+    Retryable,
+    RetryPolicy,
+    connect_reason,
+    ssl_reason,
+    timeouts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -496,14 +505,14 @@ class TokenCache:
 
 
 def fetch_token(
-    session: requests.Session,
+    session: HttpSession,
     challenge: Challenge,
     scopes: Iterable[str],
     credentials: Credentials | None,
     *,
     registry: str,
     repository: str = "",
-    verify: Any = True,
+    verify: bool = True,
     timeout: float = 60.0,
     user_agent: str = "okdrelease",
     policy: RetryPolicy | None = None,
@@ -528,15 +537,15 @@ def fetch_token(
     def refused(message: str, status: int | None = None) -> UnauthorizedError:
         return UnauthorizedError(message, registry=registry, repository=repository, status=status)
 
-    def attempt() -> requests.Response:
+    def attempt() -> Response:
         try:
             response = _token_request(
                 session, challenge, scope_list, credentials, verify, timeout, user_agent
             )
-        except requests.RequestException as err:
-            error = refused(f"cannot reach {where} for registry {registry}: {type(err).__name__}")
-            if isinstance(err, requests.exceptions.SSLError):
-                raise error from None
+        except urllib3.exceptions.SSLError as err:
+            raise refused(f"cannot reach {where} for registry {registry}: {ssl_reason(err)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            error = refused(f"cannot reach {where} for registry {registry}: {connect_reason(err)}")
             raise Retryable(error) from None
         if response.status_code in RETRY_STATUSES:
             response.close()
@@ -570,14 +579,14 @@ def fetch_token(
 
 
 def _token_request(
-    session: requests.Session,
+    session: HttpSession,
     challenge: Challenge,
     scope_list: list[str],
     credentials: Credentials | None,
-    verify: Any,
+    verify: bool,
     timeout: float,
     user_agent: str,
-) -> requests.Response:
+) -> Response:
     """One token request: the OAuth2 refresh-token grant for an identity token, else a GET."""
     headers = {"User-Agent": user_agent}
     if credentials is not None and credentials.identity_token:

@@ -1,4 +1,4 @@
-"""The OCI distribution (registry v2) HTTP API on ``requests``.
+"""The OCI distribution (registry v2) HTTP API on urllib3 (``transport.http.HttpSession``).
 
 ``RegistryClient`` is created once per run and shared by every thread. For each registry it pings
 ``/v2/`` once (https first; plain http only for insecure registries), keeps one pooled session
@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import attrs
-import requests
 import urllib3
 
 from okdrelease.errors import (
@@ -37,7 +36,7 @@ from okdrelease.errors import (
     RegistryError,
     UnauthorizedError,
 )
-from okdrelease.events import BytesMoved, EventSink, metered, response_hook
+from okdrelease.events import BytesMoved, EventSink, metered
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest, validate_digest, verify_bytes
 from okdrelease.oci.layers import RawReader, read_full
@@ -55,13 +54,13 @@ from okdrelease.transport.auth import (
 from okdrelease.transport.base import MAX_MANIFEST_SIZE, BlobSource, Repository, TransportOptions
 from okdrelease.transport.http import (
     RETRY_STATUSES,
+    HttpSession,
+    Response,
     RetriedDigestMismatch,
     Retrier,
     Retryable,
     connect_reason,
     environ_proxies,
-    mount_tls,
-    new_session,
     ssl_reason,
     timeouts,
 )
@@ -77,10 +76,10 @@ SMALL_BLOB = 1 << 20
 _ERROR_TEXT_LIMIT = 300
 _RAW_READ = 256 << 10
 #: What a broken response body raises while it is read.
-_BODY_ERRORS = (urllib3.exceptions.HTTPError, OSError, requests.RequestException)
+_BODY_ERRORS = (urllib3.exceptions.HTTPError, OSError)
 
 
-def _content_type(response: requests.Response) -> str:
+def _content_type(response: Response) -> str:
     return response.headers.get("Content-Type", "").split(";")[0].strip()
 
 
@@ -90,7 +89,7 @@ def _ref_text(name: str, reference: str) -> str:
     return f"{name}@{reference}" if ":" in reference else f"{name}:{reference}"
 
 
-def _error_detail(response: requests.Response) -> str:
+def _error_detail(response: Response) -> str:
     """Return ``CODE: message`` from a registry error body (or a short text excerpt)."""
     try:
         body = response.json()
@@ -107,7 +106,7 @@ def _error_detail(response: requests.Response) -> str:
     return text[:_ERROR_TEXT_LIMIT] if text and not text.lstrip().startswith("<") else ""
 
 
-def _error_codes(response: requests.Response) -> set[str]:
+def _error_codes(response: Response) -> set[str]:
     """The ``code`` of every entry of a registry error body."""
     try:
         body = response.json()
@@ -117,7 +116,7 @@ def _error_codes(response: requests.Response) -> set[str]:
     return {str(e.get("code")) for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
 
 
-def status_error(response: requests.Response, what: str, **context: str) -> RegistryError:
+def status_error(response: Response, what: str, **context: str) -> RegistryError:
     """The error for an unwanted HTTP status: ``WHAT: HTTP 503 (CODE: message)``; closes the response."""
     status = response.status_code
     detail = _error_detail(response)
@@ -176,7 +175,7 @@ class _Registry:
 
     host: str
     base_url: str
-    session: requests.Session
+    session: HttpSession
     verify: bool
     proxies: dict[str, str]
     semaphore: threading.BoundedSemaphore
@@ -221,7 +220,7 @@ class RegistryClient:
         self._host_locks: dict[str, threading.Lock] = {}
         self._registries: dict[str, _Registry] = {}
         self._failed_pings: dict[str, RegistryError] = {}
-        self._token_sessions: dict[str, requests.Session] = {}
+        self._token_sessions: dict[str, HttpSession] = {}
 
     def __repr__(self) -> str:
         return f"RegistryClient({sorted(self._registries)})"
@@ -256,19 +255,21 @@ class RegistryClient:
 
     # -- connection setup ----------------------------------------------------------------------
 
-    def _new_session(self, host: str, insecure: bool) -> requests.Session:
-        session = new_session(self.options.user_agent, self.options.max_per_registry)
-        if self.options.events is not None:
-            session.hooks["response"].append(response_hook(self.options.events))
-        if not insecure:
-            self._mount_tls(session, host)
-        return session
+    def _new_session(self, host: str, insecure: bool) -> HttpSession:
+        context = None if insecure else self._tls_context(host)
+        return HttpSession(
+            self.options.user_agent,
+            self.options.max_per_registry,
+            host=host,
+            context=context,
+            events=self.options.events,
+        )
 
-    def _mount_tls(self, session: requests.Session, host: str) -> None:
+    def _tls_context(self, host: str) -> ssl.SSLContext | None:
         """Trust ``ca_file`` and ``certs.d/HOST`` (CAs, client certificates) for ``https://HOST/``."""
         cas, clients = tls_files(host, self.options)
         if not cas and not clients:
-            return
+            return None
         context = ssl.create_default_context()
         for ca in cas:
             try:
@@ -284,9 +285,9 @@ class RegistryClient:
                 raise RegistryError(
                     f"cannot load client certificate {cert} for registry {host}: {err}", registry=host
                 ) from None
-        mount_tls(session, host, context, self.options.max_per_registry)
+        return context
 
-    def _token_session(self, realm_host: str) -> requests.Session:
+    def _token_session(self, realm_host: str) -> HttpSession:
         """One pooled session per token server host, trusting its CAs like a registry's."""
         with self._lock:
             session = self._token_sessions.get(realm_host)
@@ -334,7 +335,7 @@ class RegistryClient:
             base_url = f"{scheme}://{host}"
             state = _Registry(host, base_url, session, not insecure, environ_proxies(host, scheme), semaphore)
 
-            def ping(state: _Registry = state) -> requests.Response:
+            def ping(state: _Registry = state) -> Response:
                 try:
                     return self._send(state, "GET", state.base_url + "/v2/", {})
                 except Retryable as failure:
@@ -378,22 +379,21 @@ class RegistryClient:
         stream: bool = False,
         retry: bool = True,
         what: str = "",
-    ) -> requests.Response:
+    ) -> Response:
         """One HTTP exchange; with ``retry`` a transient failure (connection, stall, 408/429/5xx) raises Retryable."""
         try:
             with state.semaphore:
                 response = state.session.request(
                     method,
                     url,
-                    headers=dict(headers),
+                    headers=headers,
                     data=data,
                     stream=stream,
                     verify=state.verify,
                     proxies=state.proxies,
                     timeout=timeouts(self.options.timeout),
-                    allow_redirects=True,
                 )
-        except requests.exceptions.SSLError as err:
+        except urllib3.exceptions.SSLError as err:
             raise RegistryError(
                 _prefixed(
                     what,
@@ -403,7 +403,11 @@ class RegistryClient:
                 ),
                 registry=state.host,
             ) from None
-        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
+        except urllib3.exceptions.LocationValueError:
+            raise RegistryError(
+                _prefixed(what, f"invalid registry address {state.host}"), registry=state.host
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
             mismatch = _body_mismatch(err)
             if mismatch is not None:
                 raise _BodyMismatch(mismatch) from None
@@ -412,10 +416,6 @@ class RegistryClient:
                 registry=state.host,
             )
             raise (Retryable(error) if retry else error) from None
-        except requests.exceptions.InvalidURL:
-            raise RegistryError(
-                _prefixed(what, f"invalid registry address {state.host}"), registry=state.host
-            ) from None
         if retry and response.status_code in RETRY_STATUSES:
             retry_after = response.headers.get("Retry-After")
             raise Retryable(status_error(response, what, registry=state.host), retry_after)
@@ -454,7 +454,7 @@ class RegistryClient:
         return "Bearer " + self.tokens.get(state.host, scopes, fetch, stale=_bearer(stale))
 
     def _adopt_challenge(
-        self, state: _Registry, response: requests.Response, sent_auth: str | None, repository: str
+        self, state: _Registry, response: Response, sent_auth: str | None, repository: str
     ) -> bool:
         """After a 401: True when another attempt with fresh authorization may succeed (the challenge is kept)."""
         challenge = pick_challenge(response.headers.get("WWW-Authenticate"))
@@ -484,7 +484,7 @@ class RegistryClient:
         retry: bool = True,
         replayable: bool = True,
         what: str = "",
-    ) -> requests.Response:
+    ) -> Response:
         """Send an authorized request; on 401 refresh the token (or adopt the new challenge) once.
 
         A request whose body cannot be sent twice (``replayable=False``) is not resent here: with
@@ -531,7 +531,7 @@ def _with_query(url: str, **params: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
-def _content_range_start(response: requests.Response) -> tuple[int, int | None] | None:
+def _content_range_start(response: Response) -> tuple[int, int | None] | None:
     """``(first byte, total or None)`` of a 206 answer's ``Content-Range: bytes A-B/TOTAL``."""
     value = response.headers.get("Content-Range", "")
     unit, _, spec = value.partition(" ")
@@ -556,7 +556,7 @@ class _BlobBody(RawReader):
         self._digest = digest
         self._length = size
         self._retrier = retrier
-        self._response: requests.Response | None = None
+        self._response: Response | None = None
         self._delivered = 0  # bytes handed out
         self._position = 0  # offset in the blob of the next byte the current response yields
         self.what = f"reading blob {_ref_text(repo.display, digest)}"
@@ -695,7 +695,7 @@ class RegistryRepository:
     def _url(self, state: _Registry, kind: str, reference: str = "") -> str:
         return f"{state.base_url}/v2/{self.name}/{kind}{reference}"
 
-    def _error(self, response: requests.Response, action: str, reference: str = "") -> RegistryError:
+    def _error(self, response: Response, action: str, reference: str = "") -> RegistryError:
         error = status_error(
             response,
             f"{action} {_ref_text(self._display, reference)}",
@@ -714,7 +714,7 @@ class RegistryRepository:
             )
         return error
 
-    def _check_stored(self, response: requests.Response, kind: str, reference: str, digest: str) -> None:
+    def _check_stored(self, response: Response, kind: str, reference: str, digest: str) -> None:
         """Raise DigestMismatchError when the registry reports another digest than ours."""
         with response:
             returned = response.headers.get("Docker-Content-Digest", "").strip()
@@ -732,7 +732,7 @@ class RegistryRepository:
         push: bool = False,
         scopes: tuple[str, ...] | None = None,
         **kwargs: Any,
-    ) -> requests.Response:
+    ) -> Response:
         state = self.client.registry(self.host)
         if scopes is None:
             scopes = (push_scope(self.name),) if push else (pull_scope(self.name),)
@@ -804,7 +804,7 @@ class RegistryRepository:
         """Return the descriptor a tag or digest points at (HEAD, falling back to GET)."""
         what = f"resolving manifest {_ref_text(self._display, reference)}"
 
-        def head() -> requests.Response:
+        def head() -> Response:
             state = self._state("resolving manifest", reference)
             url = self._url(state, "manifests/", reference)
             return self._request("HEAD", url, headers={"Accept": ", ".join(mt.ACCEPT_MANIFESTS)}, what=what)
@@ -840,7 +840,7 @@ class RegistryRepository:
         reference = tag or digest
         what = f"pushing manifest {_ref_text(self._display, reference)}"
 
-        def put() -> requests.Response:
+        def put() -> Response:
             state = self._state("pushing manifest", reference)
             response = self._request(
                 "PUT",
@@ -870,7 +870,7 @@ class RegistryRepository:
         """True when the blob exists in this repository."""
         what = f"checking blob {_ref_text(self._display, digest)}"
 
-        def head() -> requests.Response:
+        def head() -> Response:
             state = self._state("checking blob", digest)
             return self._request("HEAD", self._url(state, "blobs/", digest), what=what)
 
@@ -882,7 +882,7 @@ class RegistryRepository:
                 return False
         raise self._error(response, "checking blob", digest)
 
-    def _blob_get(self, digest: str, offset: int, what: str) -> tuple[requests.Response, int, int | None]:
+    def _blob_get(self, digest: str, offset: int, what: str) -> tuple[Response, int, int | None]:
         """GET a blob from byte ``offset``: (response, offset of its first byte, blob size if told)."""
         state = self._state("reading blob", digest)
         headers = {"Accept-Encoding": "identity"}
@@ -995,7 +995,7 @@ class RegistryRepository:
 
     def _send_content(
         self, location: str, reader: VerifyingReader, digest: str, min_chunk: int, upload: _UploadSource
-    ) -> requests.Response:
+    ) -> Response:
         """PATCH the chunks (``chunk_size`` > 0) and PUT the rest, or PUT everything in one streamed request."""
         body: Any
         if self.client.options.chunk_size > 0:
@@ -1074,7 +1074,7 @@ class RegistryRepository:
             return self.has_blob(digest)
         what = f"mounting blob {digest} from {source.display}"
 
-        def post() -> requests.Response:
+        def post() -> Response:
             state = self._state("mounting blob", digest)
             query = urllib.parse.urlencode({"mount": digest, "from": source.name})
             return self._request(
@@ -1109,7 +1109,7 @@ class RegistryRepository:
         what = f"listing tags of {self._display}"
         while url:
 
-            def get(page_url: str = url) -> requests.Response:
+            def get(page_url: str = url) -> Response:
                 return self._request("GET", page_url, what=what)
 
             response = self.client.run(what, get)
@@ -1130,7 +1130,7 @@ class RegistryRepository:
         return tags
 
 
-def _read_capped(response: requests.Response, subject: str, context: Mapping[str, str]) -> bytes:
+def _read_capped(response: Response, subject: str, context: Mapping[str, str]) -> bytes:
     """A manifest body, at most ``MAX_MANIFEST_SIZE`` bytes; a broken body raises Retryable."""
     parts: list[bytes] = []
     length = 0
@@ -1164,7 +1164,7 @@ def _read_all(reader: BinaryIO) -> bytes:
 
 
 def _stream_blocks(reader: VerifyingReader) -> Iterator[bytes]:
-    """Yield a stream in blocks; a digest mismatch at EOF is wrapped so requests cannot swallow it."""
+    """Yield a stream in blocks; a digest mismatch at EOF is wrapped so urllib3 cannot swallow it."""
     while True:
         try:
             block = reader.read(STREAM_BLOCK)
