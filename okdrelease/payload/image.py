@@ -6,6 +6,7 @@ import hashlib
 import logging
 import zlib
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import attrs
@@ -250,6 +251,12 @@ def copy_blobs(
             break
 
 
+def _put_missing(dest: Repository, blob: bytes, digest: str) -> None:
+    """Upload ``blob`` unless ``dest`` already has it."""
+    if not dest.has_blob(digest):
+        dest.put_blob(blob, digest, len(blob))
+
+
 def push_image(
     built: BuiltImage,
     payload: PayloadLayer,
@@ -261,11 +268,19 @@ def push_image(
     policy: RetryPolicy,
     progress: Callable[[str], None] | None = None,
 ) -> str:
-    """Push blobs, config, then the manifest (tag last) under the run's retry ``policy``; return the digest."""
-    copy_blobs(source, dest, built.base_layers, workers=workers, policy=policy)
-    if not dest.has_blob(payload.digest):
-        dest.put_blob(payload.blob, payload.digest, payload.size)
-    dest.put_blob(built.config, built.config_digest, len(built.config))
+    """Push blobs and config, then the manifest (tag last) under the run's retry ``policy``; return the digest.
+
+    The payload layer and the config go up while the base layers are copied: none waits for
+    another, and the manifest is pushed only once every one of them is in place.
+    """
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="push-blob") as pool:
+        uploads = [
+            pool.submit(_put_missing, dest, payload.blob, payload.digest),
+            pool.submit(dest.put_blob, built.config, built.config_digest, len(built.config)),
+        ]
+        copy_blobs(source, dest, built.base_layers, workers=workers, policy=policy)
+    for upload in uploads:
+        upload.result()
     digest = dest.put_manifest(built.manifest, built.media_type, tag)
     if digest != built.digest:
         raise ReleaseError(
