@@ -338,6 +338,7 @@ class HttpSession:
         self._events = events
         self._lock = threading.Lock()
         self._managers: dict[tuple[str, bool, bool], urllib3.PoolManager] = {}
+        self._pools: dict[tuple[str, str, bool], urllib3.HTTPConnectionPool] = {}
 
     def __repr__(self) -> str:
         return f"HttpSession({self._host!r})"
@@ -352,14 +353,42 @@ class HttpSession:
         """Close every pooled connection."""
         with self._lock:
             managers, self._managers = list(self._managers.values()), {}
+            pools, self._pools = list(self._pools.values()), {}
         for manager in managers:
             manager.clear()
+        for pool in pools:
+            pool.close()
 
-    def _manager(self, url: str, verify: bool, proxy: str | None) -> urllib3.PoolManager:
-        """The pools for ``url`` (by proxy, verification, and whether the host's own TLS context applies)."""
-        parts = urllib.parse.urlsplit(url)
-        own = self._context is not None and parts.scheme == "https" and parts.netloc.lower() == self._host
-        key = (proxy or "", verify, own)
+    def _opener(
+        self, url: str, verify: bool, proxy: str | None
+    ) -> tuple[urllib3.PoolManager | urllib3.HTTPConnectionPool, str]:
+        """What sends a request to ``url``, and the URL to give it.
+
+        The session's own host (no proxy) has one pool per scheme and verification, given the
+        path only; anything else (redirect targets, proxies) goes through a pool manager.
+        """
+        scheme, _, rest = url.partition("://")
+        netloc, slash, path = rest.partition("/")
+        own = netloc.lower() == self._host
+        if own and not proxy:
+            key = (scheme, netloc, verify)
+            pool = self._pools.get(key)
+            if pool is None:
+                with self._lock:
+                    pool = self._pools.get(key)
+                    if pool is None:
+                        kwargs: dict[str, Any] = {"maxsize": self._size, "block": False}
+                        if scheme == "https":
+                            kwargs.update(self._tls_kwargs(verify, self._context))
+                        pool = self._pools[key] = urllib3.connection_from_url(
+                            f"{scheme}://{netloc}", **kwargs
+                        )
+            return pool, slash + path
+        return self._manager(proxy, verify, own and scheme == "https"), url
+
+    def _manager(self, proxy: str | None, verify: bool, own: bool) -> urllib3.PoolManager:
+        """The pool manager by proxy, verification, and whether the host's own TLS context applies."""
+        key = (proxy or "", verify, own and self._context is not None)
         manager = self._managers.get(key)
         if manager is not None:
             return manager
@@ -367,14 +396,14 @@ class HttpSession:
             manager = self._managers.get(key)
             if manager is None:
                 manager = self._managers[key] = self._new_manager(
-                    proxy, verify, self._context if own else None
+                    proxy, verify, self._context if key[2] else None
                 )
         return manager
 
-    def _new_manager(
-        self, proxy: str | None, verify: bool, context: ssl.SSLContext | None
-    ) -> urllib3.PoolManager:
-        kwargs: dict[str, Any] = {"num_pools": 4, "maxsize": self._size, "block": False}
+    @staticmethod
+    def _tls_kwargs(verify: bool, context: ssl.SSLContext | None) -> dict[str, Any]:
+        """How a pool verifies TLS: certifi's bundle (and ``context``), or nothing at all."""
+        kwargs: dict[str, Any] = {}
         if verify:
             kwargs.update(cert_reqs="CERT_REQUIRED", ca_certs=_ca_bundle())
         else:
@@ -383,6 +412,13 @@ class HttpSession:
             context = context or _unverified_context()
         if context is not None:
             kwargs["ssl_context"] = context
+        return kwargs
+
+    def _new_manager(
+        self, proxy: str | None, verify: bool, context: ssl.SSLContext | None
+    ) -> urllib3.PoolManager:
+        kwargs = self._tls_kwargs(verify, context)
+        kwargs.update(num_pools=4, maxsize=self._size, block=False)
         if not proxy:
             return urllib3.PoolManager(**kwargs)
         parsed = urllib.parse.urlsplit(proxy)
@@ -458,12 +494,12 @@ class HttpSession:
         timeout: urllib3.Timeout,
     ) -> Response:
         """One request and its answer's headers (the body is left to read); reported to ``events``."""
-        manager = self._manager(url, verify, select_proxy(url, proxies))
+        opener, target = self._opener(url, verify, select_proxy(url, proxies))
         chunked = data is not None and not isinstance(data, bytes | bytearray)
         started = time.perf_counter()
-        raw = manager.urlopen(
+        raw = opener.urlopen(
             method,
-            url,
+            target,
             body=data,
             headers=headers,
             retries=False,
