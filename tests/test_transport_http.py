@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gzip
 import http.server
+import importlib.util
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from okdrelease.errors import OkdReleaseError
 from okdrelease.events import RequestDone
 from okdrelease.transport.http import (
     HttpSession,
@@ -221,3 +223,11 @@ def test_proxy_choice_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 )
 def test_authorization_kept_only_for_the_same_origin(old: str, new: str, strip: bool) -> None:
     assert strip_auth_on_redirect(old, new) is strip
+
+
+def test_socks_proxy_without_pysocks_is_a_clear_error() -> None:
+    if importlib.util.find_spec("socks") is not None:
+        pytest.skip("PySocks is installed: SOCKS proxies work")
+    with HttpSession("ua", 1) as session, pytest.raises(OkdReleaseError) as caught:
+        session.get("http://reg.example/v2/", proxies={"http": "socks5://user:secret@127.0.0.1:1080"})
+    assert str(caught.value) == "proxy socks5://127.0.0.1:1080 is a SOCKS proxy: install PySocks to use it"

@@ -10,6 +10,7 @@ attempt raises ``Retryable`` carrying the error to report when the budget is spe
 from __future__ import annotations
 
 import email.utils
+import importlib.util
 import json
 import logging
 import os
@@ -425,10 +426,10 @@ class HttpSession:
         user = urllib.parse.unquote(parsed.username or "")
         password = urllib.parse.unquote(parsed.password or "")
         if proxy.lower().startswith("socks"):
-            try:
-                from urllib3.contrib.socks import SOCKSProxyManager
-            except ImportError:
-                raise urllib3.exceptions.ProxySchemeUnknown(parsed.scheme) from None
+            if importlib.util.find_spec("socks") is None:
+                raise OkdReleaseError(f"proxy {safe_url(proxy)} is a SOCKS proxy: install PySocks to use it")
+            from urllib3.contrib.socks import SOCKSProxyManager
+
             return SOCKSProxyManager(proxy, username=user or None, password=password or None, **kwargs)
         headers = urllib3.util.make_headers(proxy_basic_auth=f"{user}:{password}") if user else {}
         return urllib3.ProxyManager(proxy, proxy_headers=headers, **kwargs)
