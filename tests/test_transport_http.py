@@ -5,11 +5,18 @@ from __future__ import annotations
 import gzip
 import http.server
 import importlib.util
+import logging
+import ssl
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import certifi
 import pytest
+from imagegen import make_image
+from registry_rig import RegistryInfo, RepoNamer
+from test_registry import options_for, repo_at
 
 from okdrelease.errors import OkdReleaseError
 from okdrelease.events import RequestDone
@@ -20,6 +27,7 @@ from okdrelease.transport.http import (
     select_proxy,
     strip_auth_on_redirect,
 )
+from okdrelease.transport.registry import RegistryClient
 
 
 class Seen:
@@ -231,3 +239,30 @@ def test_socks_proxy_without_pysocks_is_a_clear_error() -> None:
     with HttpSession("ua", 1) as session, pytest.raises(OkdReleaseError) as caught:
         session.get("http://reg.example/v2/", proxies={"http": "socks5://user:secret@127.0.0.1:1080"})
     assert str(caught.value) == "proxy socks5://127.0.0.1:1080 is a SOCKS proxy: install PySocks to use it"
+
+
+def test_verified_tls_loads_its_certificates_once_per_session(
+    registry_tls: RegistryInfo,
+    unique_repo: RepoNamer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loads: list[str] = []
+    original = ssl.SSLContext.load_verify_locations
+
+    def counting(self: ssl.SSLContext, cafile: Any = None, *args: Any, **kwargs: Any) -> None:
+        loads.append(str(cafile))
+        original(self, cafile, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
+    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+    with RegistryClient(options_for(registry_tls)) as client:
+        repo = repo_at(client, registry_tls.host, unique_repo())
+        image = make_image(repo, "v1", seed="tls-once")
+        with ThreadPoolExecutor(8) as pool:
+            digests = set(pool.map(lambda _i: repo.get_manifest("v1").digest, range(32)))
+    assert digests == {image.digest}
+    connections = [r for r in caplog.records if "Starting new HTTPS connection" in r.getMessage()]
+    assert len(connections) > 1
+    # The registry's CA file and certifi's bundle, each parsed once, however many connections.
+    assert sorted(loads) == sorted([str(registry_tls.ca_file), certifi.where()])
