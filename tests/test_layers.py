@@ -609,3 +609,28 @@ def test_golden_layers_decode_the_same_as_gzip() -> None:
             blob = repo.read_blob(top.digest, top.size)
             with open_layer(io.BytesIO(blob), top.media_type, name=top.digest) as decoded:
                 assert decoded.read() == gzip.decompress(blob), (case, top.digest)
+
+
+@pytest.mark.parametrize("level", [1, 6, 9])
+def test_background_gzip_is_compress_gzip_byte_for_byte(level: int) -> None:
+    """Deflated on a thread in blocks, as written in pieces of any size: the same bytes as in one go."""
+    import random
+
+    from okdrelease.oci.layers import BackgroundGzip
+
+    rng = random.Random(level)
+    words = [rng.randbytes(rng.randint(1, 40)) for _ in range(300)]
+    data = b"".join(rng.choice(words) for _ in range(120_000))  # several blocks, compressible
+    stream = BackgroundGzip(level)
+    with pytest.raises(ValueError, match="before finish"):
+        stream.gzipped()
+    at = 0
+    while at < len(data):
+        size = rng.choice((1, 511, 512, 4096, 70_000, 1 << 20))
+        assert stream.write(data[at : at + size]) == len(data[at : at + size])
+        at += size
+    assert stream.finish() == data
+    assert stream.gzipped() == compress_gzip(data, level)
+    assert not stream._thread.is_alive()
+    empty = BackgroundGzip(level)
+    assert empty.finish() == b"" and empty.gzipped() == compress_gzip(b"", level)

@@ -16,8 +16,10 @@ import logging
 import lzma
 import os
 import posixpath
+import queue
 import re
 import tarfile
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any, BinaryIO, Protocol, TypeVar, cast, runtime_checkable
@@ -870,6 +872,81 @@ def compress_gzip(data: bytes, level: int = 6) -> bytes:
     with gzip_stream(buffer, level) as stream:
         stream.write(data)
     return buffer.getvalue()
+
+
+def _gzip_header(level: int) -> bytes:
+    """The header ``gzip.GzipFile`` writes with no file name and mtime 0 (see :func:`gzip_stream`)."""
+    extra = b"\002" if level == 9 else b"\004" if level == 1 else b"\000"
+    return b"\037\213\010\000" + b"\000" * 4 + extra + b"\377"
+
+
+class BackgroundGzip:
+    """:func:`compress_gzip` of everything written to it, deflated on a thread while the writer goes on.
+
+    zlib's output does not depend on how its input is split, so the bytes are exactly
+    ``compress_gzip(b"".join(written), level)``; deflating (and the CRC) release the GIL, so building
+    the payload tar and compressing it overlap. Writes are handed over in blocks of :data:`BLOCK`.
+    """
+
+    BLOCK = 1 << 20
+
+    def __init__(self, level: int = 6) -> None:
+        self._level = level
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+        self._blocks: list[bytes] = []
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._result: list[bytes] = []
+        self._error: BaseException | None = None
+        self._finished = False
+        self._thread = threading.Thread(target=self._deflate, name="okdrelease-gzip", daemon=True)
+        self._thread.start()
+
+    def write(self, data: bytes) -> int:
+        """Add ``data`` to the stream (a file-like ``write``)."""
+        self._pending.append(bytes(data))
+        self._pending_size += len(data)
+        if self._pending_size >= self.BLOCK:
+            self._hand_over()
+        return len(data)
+
+    def _hand_over(self) -> None:
+        if self._pending:
+            block = b"".join(self._pending)
+            self._pending, self._pending_size = [], 0
+            self._blocks.append(block)
+            self._queue.put(block)
+
+    def _deflate(self) -> None:
+        deflate = zlib.compressobj(self._level, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
+        parts, crc, size = [_gzip_header(self._level)], 0, 0
+        try:
+            while (block := self._queue.get()) is not None:
+                crc, size = zlib.crc32(block, crc), size + len(block)
+                parts.append(deflate.compress(block))
+            parts.append(deflate.flush())
+            parts.append((crc & 0xFFFFFFFF).to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little"))
+            self._result = parts
+        except BaseException as err:  # noqa: BLE001 - handed to the caller of gzipped()
+            self._error = err
+
+    def finish(self) -> bytes:
+        """End the stream and return everything written, once (the thread deflates the rest on its own)."""
+        if not self._finished:
+            self._hand_over()
+            self._queue.put(None)
+            self._finished = True
+        written, self._blocks = b"".join(self._blocks), []
+        return written
+
+    def gzipped(self) -> bytes:
+        """The gzip stream of everything written (waits for the thread); :meth:`finish` comes first."""
+        if not self._finished:
+            raise ValueError("BackgroundGzip.gzipped() before finish()")
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return b"".join(self._result)
 
 
 class _HashingWriter(io.RawIOBase):

@@ -140,11 +140,12 @@ class PayloadLayer:
         return len(self.blob)
 
     @classmethod
-    def from_tar(cls, tar: bytes) -> PayloadLayer:
-        """Gzip the payload tar as oc does: level 6, header mtime 0, no name."""
+    def from_tar(cls, tar: bytes, gzipped: Callable[[], bytes] | None = None) -> PayloadLayer:
+        """Gzip the payload tar as oc does: level 6, header mtime 0, no name (``gzipped``: that gzip,
+        computed while the tar was written)."""
         from okdrelease.oci.layers import compress_gzip
 
-        blob = compress_gzip(tar, 6)
+        blob = gzipped() if gzipped is not None else compress_gzip(tar, 6)
         return cls(blob=blob, digest=sha256_digest(blob), diff_id="sha256:" + hashlib.sha256(tar).hexdigest())
 
 
@@ -178,10 +179,13 @@ class SourceLayer:
         return PayloadLayer(blob=blob, digest=self.descriptor.digest, diff_id=diff_id)
 
 
-def payload_layer(tar: bytes, source: SourceLayer | None) -> PayloadLayer:
-    """The compressed payload layer: the input release's own when it holds ``tar``, else gzip of ``tar``."""
+def payload_layer(
+    tar: bytes, source: SourceLayer | None, gzipped: Callable[[], bytes] | None = None
+) -> PayloadLayer:
+    """The compressed payload layer: the input release's own when it holds ``tar``, else gzip of ``tar``
+    (``gzipped``: that gzip, already computed while the tar was written)."""
     reused = source.same_payload(tar) if source is not None else None
-    return reused if reused is not None else PayloadLayer.from_tar(tar)
+    return reused if reused is not None else PayloadLayer.from_tar(tar, gzipped)
 
 
 @attrs.frozen

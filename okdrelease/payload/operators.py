@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.oci.layers import BackgroundGzip
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.payload.check import ManifestChecker, check_manifest
@@ -51,6 +52,8 @@ class Payload:
     #: ``stream`` and ``metadata`` as written into the payload (encoded once).
     image_references: bytes = attrs.field(repr=False)
     release_metadata: bytes = attrs.field(repr=False)
+    #: ``tar`` gzip-compressed as the payload layer, when compressed while the tar was written.
+    gzipped: Callable[[], bytes] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def operator_references(operator_files: Mapping[str, tuple[ManifestFile, ...]]) -> dict[str, ImageStream]:
@@ -141,10 +144,13 @@ def assemble_payload(
     plan: Plan,
     reporter: Reporter,
     checker: ManifestChecker | None = None,
+    *,
+    compress: bool = False,
 ) -> Payload:
     """Build the uncompressed ``release-manifests/`` tar, each operator's manifests rewritten.
 
-    ``checker`` holds the manifest-check verdicts found while fetching (None: each file checked here).
+    ``checker`` holds the manifest-check verdicts found while fetching (None: each file checked here);
+    ``compress``: gzip the tar for the payload layer on a thread while it is written (``Payload.gzipped``).
     """
     from okdrelease.payload.assemble import OperatorFiles, write_payload_tar
 
@@ -161,10 +167,10 @@ def assemble_payload(
         {name: [(f.name, f.data, f.mtime) for f in operators.files[name]] for name in operators.files}
     )
     image_references, release_metadata = stream.to_json(), metadata.to_json()
-    buf = io.BytesIO()
+    buf: io.BytesIO | BackgroundGzip = BackgroundGzip(6) if compress else io.BytesIO()
     try:
         contributed = write_payload_tar(
-            buf,
+            buf,  # type: ignore[arg-type]  # BackgroundGzip is a write-only binary stream
             files,
             sorted(operators.ordered),
             transform_for,
@@ -175,4 +181,7 @@ def assemble_payload(
         )
     except OkdReleaseError as err:
         raise ReleaseError(f"unable to create a release: {err}") from err
-    return Payload(buf.getvalue(), stream, metadata, tuple(contributed), image_references, release_metadata)
+    finally:
+        tar = buf.finish() if isinstance(buf, BackgroundGzip) else buf.getvalue()
+    gzipped = buf.gzipped if isinstance(buf, BackgroundGzip) else None
+    return Payload(tar, stream, metadata, tuple(contributed), image_references, release_metadata, gzipped)

@@ -170,7 +170,13 @@ def _payload(
         run.emit(
             f"info: Included {len(stream.tags)} images from {len(operators.files)} input operators into the release"
         )
-    payload = assemble_payload(stream, draft.metadata, operators, plan, run.reporter, run.operators.checker)
+    # Compressed while written when the payload layer will be gzip of the tar (not --to-dir, no input
+    # release whose own layer may be reused, no --skip-if-unchanged that may stop before it).
+    options = plan.options
+    compress = not (options.to_dir or options.skip_if_unchanged) and inputs.source_layer is None
+    payload = assemble_payload(
+        stream, draft.metadata, operators, plan, run.reporter, run.operators.checker, compress=compress
+    )
     return _Assembled(payload, resolution, frozenset(operators.files), removed)
 
 

@@ -100,7 +100,7 @@ class FileSink:
 
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Compress the payload once; write it (or hand it back for stdout)."""
-        layer = release_image.payload_layer(payload.tar, self.source_layer)
+        layer = release_image.payload_layer(payload.tar, self.source_layer, payload.gzipped)
         if self.path == "-":
             return Delivery(diff_id=layer.diff_id, output=layer.blob)
         try:
@@ -179,7 +179,7 @@ class ImageSink:
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Compute the release image; push it unless this is a dry run."""
         target = ReleaseTarget.parse(self.to_image, given_name=self.given_name, name=self.name)
-        layer = release_image.payload_layer(payload.tar, self.source_layer)
+        layer = release_image.payload_layer(payload.tar, self.source_layer, payload.gzipped)
         fmt = target.manifest_format(self.manifest_format)
         built = build_release_image(
             run.transport,
