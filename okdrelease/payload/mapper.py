@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat import semver
@@ -27,7 +27,9 @@ _TAG_OR_DIGEST = (
     rb"(:" + _WORD + rb"[0-9A-Za-z_.\-]{0,127}"
     rb"|@[A-Za-z][A-Za-z0-9]*(?:[\-_+.][A-Za-z][A-Za-z0-9]*)*[:][0-9A-Fa-f]{2,})?"
 )
-_VERSION_PLACEHOLDER = re.compile(rb"(" + _NON_WORD + rb"|\A)0\.0\.1-snapshot([a-z0-9\-]*)")
+_PLACEHOLDER = b"0.0.1-snapshot"
+#: A placeholder and its ``-component`` suffix; the byte before it is checked apart (see ``_placeholders``).
+_VERSION_PLACEHOLDER = re.compile(rb"0\.0\.1-snapshot([a-z0-9\-]*)")
 
 
 #: What may follow a source: its tag or digest (dropped), then a delimiter (kept) or the end of the text.
@@ -133,28 +135,33 @@ class VersionMapper:
 
     def __call__(self, data: bytes) -> bytes:
         """Return ``data`` with placeholders replaced; raises ReleaseError on unknown or ambiguous keys."""
-        if b"0.0.1-snapshot" not in data:
+        if _PLACEHOLDER not in data:
             return data  # no placeholder: skip the regular expression
         missing: list[str] = []
         conflicts: list[str] = []
 
-        def replace(match: re.Match[bytes]) -> bytes:
-            suffix = match[2]
+        def replace(start: int, match: re.Match[bytes]) -> bytes:
+            before, text, suffix = data[start : match.start()], data[start : match.end()], match[1]
             if not suffix and self._release:
-                return match[1] + self._release
+                return before + self._release
             if not suffix.startswith(b"-"):
-                return match[0]
+                return text
             key = suffix[1:].decode("ascii")
             value = self._versions.get(key)
             if value is None:
                 missing.append(key)
-                return match[0]
+                return text
             if len(self._tags_by_name.get(key, ())) > 1:
                 conflicts.append(key)
-                return match[0]
-            return match[1] + value
+                return text
+            return before + value
 
-        result = _VERSION_PLACEHOLDER.sub(replace, data)
+        out: list[bytes] = []
+        done = 0
+        for start, match in _placeholders(data):
+            out += (data[done:start], replace(start, match))
+            done = match.end()
+        result = b"".join(out) + data[done:]
         if len(missing) == 1:
             if not missing[0]:
                 raise ReleaseError("empty version references are not allowed")
@@ -167,6 +174,27 @@ class VersionMapper:
                 f"the version for {go_quote(conflicts[0])} is inconsistent across the referenced images: {tags}"
             )
         return result
+
+
+def _placeholders(data: bytes) -> Iterator[tuple[int, re.Match[bytes]]]:
+    """The matches of oc's ``(\\W|^)0\\.0\\.1-snapshot([a-z0-9\\-]*)`` in ``re.sub`` order: (start, match).
+
+    ``start`` is where oc's match starts (the non-word byte before the placeholder, or the text's
+    start). The placeholder literal is searched for directly (oc's expression, starting with an
+    alternation, is tried at every byte); a match never ends right before another placeholder (its
+    suffix would have taken that ``0``), so checking the byte before each one is all it takes.
+    """
+    at = 0
+    while (match := _VERSION_PLACEHOLDER.search(data, at)) is not None:
+        found = match.start()
+        if found == 0:
+            yield 0, match
+        elif data[found - 1] in _NON_WORD_BYTES:
+            yield found - 1, match
+        else:
+            at = found + 1
+            continue
+        at = match.end()
 
 
 def simple_transform(release_name: str) -> Transform:

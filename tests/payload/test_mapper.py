@@ -475,3 +475,54 @@ def test_image_mapper_matches_the_expression_on_random_text() -> None:
         checked += 1
         rewritten += expected != data
     assert rewritten > 500  # the texts do contain references to rewrite
+
+
+def test_version_mapper_matches_the_expression_on_random_text() -> None:
+    """Placeholders found by their literal give what oc's expression (tried at every byte) gives."""
+    import random
+    import re
+
+    expression = re.compile(rb"([^0-9A-Za-z_]|\A)0\.0\.1-snapshot([a-z0-9\-]*)")
+    versions = {"a": "1.2.3", "b-c": "4.5", "x": "9"}
+    mapper = VersionMapper("4.16.0", versions, {"a": ["t1"], "b-c": ["t2"], "x": ["t3"]})
+
+    def expected(data: bytes) -> bytes:
+        def replace(match: re.Match[bytes]) -> bytes:
+            suffix = match[2]
+            if not suffix:
+                return match[1] + b"4.16.0"
+            if not suffix.startswith(b"-"):
+                return match[0]
+            return match[1] + versions[suffix[1:].decode()].encode()
+
+        return expression.sub(replace, data)
+
+    rng = random.Random(20261209)
+    pieces = [
+        b"0.0.1-snapshot",
+        b"-a",
+        b"-b-c",
+        b"-x",
+        b"x",
+        b"_",
+        b"-",
+        b" ",
+        b"\n",
+        b":",
+        b"0",
+        b".",
+        b"Z",
+        b"9",
+    ]
+    rewritten = 0
+    for _ in range(5000):
+        data = b"".join(rng.choice(pieces) for _ in range(rng.randint(1, 14)))
+        try:
+            want = expected(data)
+        except KeyError:  # a suffix naming no version: VersionMapper raises, as oc does
+            with pytest.raises(ReleaseError):
+                mapper(data)
+            continue
+        assert mapper(data) == want, data
+        rewritten += want != data
+    assert rewritten > 400
