@@ -7,6 +7,7 @@ import io
 import json
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -96,9 +97,11 @@ def test_payload_is_compressed_once_per_run(tmp_path: Path, monkeypatch: pytest.
     calls: list[int] = []
     original = release_image.PayloadLayer.from_tar.__func__  # type: ignore[attr-defined]
 
-    def counting(cls: type[release_image.PayloadLayer], tar: bytes) -> release_image.PayloadLayer:
+    def counting(
+        cls: type[release_image.PayloadLayer], tar: bytes, gzipped: Callable[[], bytes] | None = None
+    ) -> release_image.PayloadLayer:
         calls.append(len(tar))
-        return original(cls, tar)
+        return original(cls, tar, gzipped)
 
     monkeypatch.setattr(release_image.PayloadLayer, "from_tar", classmethod(counting))
     result = new_release(sample_options(to_image=f"oci:{tmp_path / 'out'}:{NAME}"))
