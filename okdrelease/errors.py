@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 
 class OkdReleaseError(Exception):
     """Base class; str(err) is the message a CLI user sees after 'error: '."""
@@ -15,8 +17,23 @@ class DigestMismatchError(OkdReleaseError):
     """Content read from a registry or a layout does not hash to its digest."""
 
 
+class RegistryErrorEntry(NamedTuple):
+    """One entry of a registry's error body (``{"errors": [{"code": …, "message": …, "detail": …}]}``)."""
+
+    code: str
+    message: str
+    #: The entry carries a ``detail`` that is not null (Go's client then keeps the message as sent).
+    has_detail: bool
+
+
 class RegistryError(OkdReleaseError):
-    """A registry request failed; the message names registry, repository, reference and status."""
+    """A registry request failed; the message names registry, repository, reference and status.
+
+    ``entries``: the error body's entries as the registry sent them (empty when it sent none), from
+    which oc's wording is made (``okdrelease.gocompat.errcode``); set by the transport after creation.
+    """
+
+    entries: tuple[RegistryErrorEntry, ...] = ()
 
     def __init__(
         self,

@@ -11,16 +11,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from differential import cases
-from differential.harness import ALL_CHECKS, SeedReport, run_scenario, run_seed
+from differential.compare import ERROR_RACE, OC_DRYRUN_MIRROR, compare_outcomes
+from differential.harness import (
+    ALL_CHECKS,
+    SERIAL_OC,
+    SeedReport,
+    error_race,
+    run_new,
+    run_scenario,
+    run_seed,
+)
 from differential.images import sha256
-from differential.runner import OC_WRAPPER, Session, oc_binary
+from differential.runner import OC_WRAPPER, Session, oc_binary, placeholders, prepare
 from registry_rig import RegistryInfo
 
 
@@ -257,3 +269,207 @@ def test_a_whiteout_removes_its_own_layers_earlier_file_as_in_oc(
         names = {p.name for p in (session.scratch / f"seed-{case_id}" / "py" / "dir").iterdir()}
         assert "0000_50_dns-operator_zz-back.yaml" in names
         assert "0000_50_dns-operator_zz-gone.yaml" not in names
+
+
+def test_extract_refuses_json_documents_in_oc_words(session: Session) -> None:
+    """A document Go's JSON decoder read is refused without sigs.k8s.io/yaml's prefix and quoted as written;
+    a list, a string, a BOM-first file is YAML and keeps it; a document read as YAML after the JSON decoder
+    failed is refused with that JSON error (``json: offset N: …``): oc's stderr, line for line."""
+    case_id = 900092
+    report = run_scenario(
+        session, cases.unreadable_manifests(case_id, cases.UNREADABLE_JSON_MANIFESTS), CHECKS
+    )
+    _assert_same(report)
+    ref = f"{session.host}/s{case_id}/oc:rel"
+    work = session.scratch / f"seed-{case_id}"
+    oc = session.run(
+        session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(work / "e-oc"), ref)
+    )
+    ours = session.run(session.py_cmd("extract", "--insecure", "--to", str(work / "e-py"), ref))
+    assert (ours.code, ours.stdout, ours.stderr) == (oc.code, oc.stdout, oc.stderr)
+    lines = ours.stderr.splitlines()
+    prefix = "* error parsing 0000_50_dns-operator_"
+    assert (
+        f"{prefix}c-nokind.json: error parsing: unable to decode manifest: Object 'Kind' is missing in "
+        + ("""'{"apiVersion": "v1", "metadata": {"name": "c"}}'""")
+        in lines
+    )
+    yaml_prefix = "error parsing: error unmarshaling JSON: while decoding JSON: "
+    assert (
+        f"{prefix}m-bom.json: {yaml_prefix}unable to decode manifest: Object 'Kind' is missing in "
+        + ("""'{"apiVersion":"v1","metadata":{"name":"m"}}'""")
+        in lines
+    )
+    assert (
+        f"{prefix}p-spaces.json: error parsing: json: offset 70: invalid character 'k' looking for beginning "
+        + ("of object key string")
+        in lines
+    )
+    refused = [line[len(prefix) :].split(":")[0] for line in lines if line.startswith(prefix)]
+    assert refused == sorted(cases.UNREADABLE_JSON_MANIFESTS)
+
+
+#: How oc words a component or base that the registry does not hold (Distribution's MANIFEST_UNKNOWN).
+NOT_FOUND = "manifest unknown: manifest unknown"
+
+
+@pytest.mark.parametrize(
+    ("case_id", "base", "output", "error"),
+    [
+        (
+            900131,
+            "{registry}/{repo}:no-such-tag",
+            ("--to-image", "{registry}/{out_repo}:rel"),
+            "failed to push image {registry}/{out_repo}:rel: unable to read image {registry}/{repo}:no-such-tag: "
+            + NOT_FOUND,
+        ),
+        (
+            900132,
+            "{registry}/{repo}@" + cases.MISSING_DIGEST,
+            ("--dry-run", "--to-image", "{registry}/{out_repo}:rel"),
+            "failed to push image {registry}/{out_repo}:rel: unable to read image {registry}/{repo}@"
+            + cases.MISSING_DIGEST
+            + ": "
+            + NOT_FOUND,
+        ),
+        (
+            900133,
+            "{registry}/no-such/repository:x",
+            (),
+            "failed to push image release:latest: unable to read image {registry}/no-such/repository:x: "
+            + NOT_FOUND,
+        ),
+        (
+            900134,
+            "{registry}/{repo}",
+            ("--to-image", "{registry}/{out_repo}:rel"),
+            "failed to push image {registry}/{out_repo}:rel: --from must point to an image ID or image tag",
+        ),
+        (
+            900135,
+            "{registry}/{repo}:Not//A-Tag",
+            ("--dry-run",),
+            'failed to push image release:latest: "{registry}/{repo}:Not//A-Tag" is not a valid image reference: '
+            "invalid reference format",
+        ),
+    ],
+    ids=[
+        "missing-tag-push",
+        "missing-manifest-dry-run",
+        "missing-repository-no-destination",
+        "no-tag",
+        "no-reference",
+    ],
+)
+def test_an_unreadable_base_is_refused_in_oc_words(
+    session: Session, case_id: int, base: str, output: tuple[str, ...], error: str
+) -> None:
+    """--to-image-base that cannot be read: after the operators load, oc's error naming the destination and the
+    base (registry, repository, tag or digest) with the registry's error as Go words it; exit 1, nothing pushed."""
+    report = run_scenario(session, cases.unreadable_base(case_id, base, output), CHECKS)
+    _assert_same(report)
+    assert report.oc_code == 1
+    repo = f"s{case_id}/in"
+    expected = error.replace("{registry}", session.host).replace("{out_repo}", f"s{case_id}/py")
+    assert report.py_stderr.splitlines()[-1] == "error: " + expected.replace("{repo}", repo)
+    assert not {f"s{case_id}/oc", f"s{case_id}/py"} & _catalog(session.host)
+
+
+def test_mirror_dry_run_reads_the_base_oc_cannot_read(session: Session) -> None:
+    """--mirror --dry-run --to-image: oc copies nothing yet reads the base from the mirror and fails; okdrelease
+    reads the same image by digest and prints the would-be digest (OC-DRYRUN-MIRROR, asserted)."""
+    case_id = 900076
+    output = ("--dry-run", "--to-image", "{registry}/{out_repo}:rel")
+    report = run_scenario(session, cases.mirror(case_id, "4.16.0", output), CHECKS)
+    _assert_same(report)
+    assert (report.oc_code, report.applied[OC_DRYRUN_MIRROR]) == (1, 1)
+    mirror = f"{session.host}/s{case_id}/oc-m"
+    assert report.oc_stderr.splitlines()[-1].startswith(
+        f"error: failed to push image {session.host}/s{case_id}/oc:rel: unable to read image {mirror}@sha256:"
+    )
+    assert re.fullmatch(r"sha256:[0-9a-f]{64} 4\.16\.0 \S+\n", report.py_stdout.decode())
+    assert not {f"s{case_id}/oc-m", f"s{case_id}/py-m", f"s{case_id}/py"} & _catalog(session.host)
+
+
+def test_a_base_on_an_unreachable_registry_fails_in_ocs_frame(session: Session) -> None:
+    """A registry nobody listens on: the same exit code and oc's message up to the reason, which okdrelease's
+    transport words (Go's ``Get "URL": dial tcp …`` is not reproduced; README: CONNECT-WORDING)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"127.0.0.1:{port}/x/y:z"
+    case_id = 900137
+    report = run_scenario(session, cases.unreadable_base(case_id, base, ("--dry-run",)), CHECKS)
+    assert [d.area for d in report.differences] == ["new:stderr"]
+    assert report.oc_code == 1
+    frame = f"error: failed to push image release:latest: unable to read image {base}: "
+    oc_line, py_line = report.oc_stderr.splitlines()[-1], report.py_stderr.splitlines()[-1]
+    assert (
+        oc_line
+        == frame
+        + f'Get "http://127.0.0.1:{port}/v2/": dial tcp 127.0.0.1:{port}: connect: connection refused'
+    )
+    assert py_line.startswith(frame) and f"127.0.0.1:{port}" in py_line.removeprefix(frame)
+
+
+@pytest.mark.parametrize(
+    ("case_id", "source"),
+    [
+        (900141, "{registry}/{repo}@" + cases.MISSING_DIGEST),
+        (900142, "{registry}/no-such/r@" + cases.MISSING_DIGEST),
+    ],
+    ids=["missing-manifest", "missing-repository"],
+)
+def test_an_unreadable_component_is_worded_as_oc(session: Session, case_id: int, source: str) -> None:
+    """A component the registry does not hold: ``image "REF" not found: manifest unknown: manifest unknown``."""
+    report = run_scenario(session, cases.missing_components(case_id, (("cli", source),)), CHECKS)
+    _assert_same(report)
+    assert report.oc_code == 1
+    ref = source.replace("{registry}", session.host).replace("{repo}", f"s{case_id}/in")
+    assert report.py_stderr.splitlines()[-1] == f'error: image "{ref}" not found: {NOT_FOUND}'
+
+
+def test_error_race_okdrelease_reports_the_first_failing_tag_which_oc_reports_too(session: Session) -> None:
+    """Two components that cannot be read: oc reports whichever of its workers fails first, okdrelease the first
+    in the input's tag order ("aa", listed second), as oc does with one worker. The harness sets the race aside
+    (ERROR-RACE) only on an oc run that prints exactly okdrelease's output, and keeps any other difference."""
+    case_id = 900151
+    missing = {tag: f"{{registry}}/no-such/{tag}@{cases.MISSING_DIGEST}" for tag in ("zz", "aa")}
+    scenario = cases.missing_components(case_id, tuple(missing.items()))
+    report = run_scenario(session, scenario, CHECKS)
+    _assert_same(report)
+    line = {
+        tag: f'error: image "{source.replace("{registry}", session.host)}" not found: {NOT_FOUND}'
+        for tag, source in missing.items()
+    }
+    assert report.py_stderr.splitlines()[-1] == line["aa"]
+    assert report.oc_stderr.splitlines()[-1] in line.values()
+    # oc's first run reporting the other worker's failure ("zz"), as it may: the harness runs oc again.
+    work = session.scratch / f"seed-{case_id}"
+    repo = prepare(session, scenario, work)
+    ph = {side: placeholders(session, scenario, work, repo, side) for side in ("oc", "py")}
+    oc = run_new(session, scenario, ph["oc"], "oc", SERIAL_OC, None)
+    py = run_new(session, scenario, ph["py"], "py", [], None)
+    assert (
+        oc.proc.stderr.splitlines()[-1] == py.proc.stderr.splitlines()[-1] == line["aa"]
+    )  # one worker: the same
+    other = attrs.evolve(
+        oc, proc=attrs.evolve(oc.proc, stderr=oc.proc.stderr.replace(line["aa"], line["zz"]))
+    )
+    raced = compare_outcomes(other, py, ph["oc"], ph["py"], False)
+    assert [d.area for d in raced.differences] == ["new:stderr"]
+    settled = error_race(session, scenario, ph, py, raced, False)
+    assert (settled.differences, settled.applied[ERROR_RACE]) == ([], 1)
+    # a failure oc cannot report (no such component) stays a difference
+    alien = attrs.evolve(
+        py, proc=attrs.evolve(py.proc, stderr=py.proc.stderr.replace("no-such/aa", "no-such/qq"))
+    )
+    kept = error_race(
+        session,
+        scenario,
+        ph,
+        alien,
+        compare_outcomes(oc, alien, ph["oc"], ph["py"], False),
+        False,
+    )
+    assert [d.area for d in kept.differences] == ["new:stderr"] and kept.applied[ERROR_RACE] == 0

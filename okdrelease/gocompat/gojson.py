@@ -337,6 +337,17 @@ class _Scanner:
             self.pos += 1
 
 
+def first_value_error(data: bytes) -> tuple[str, int]:
+    """Go's scanner error for the first JSON value of ``data`` and the index of the byte it stopped at
+    (``("", end)`` when the value is valid)."""
+    scanner = _Scanner(data)
+    try:
+        scanner.value()
+    except GoJSONError as err:
+        return str(err), scanner.pos
+    return "", scanner.pos
+
+
 def _refuse_constant(name: str) -> Any:
     raise ValueError(f"not JSON: {name}")
 

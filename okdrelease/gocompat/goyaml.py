@@ -25,7 +25,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -37,7 +37,9 @@ __all__ = [
     "GoYamlError",
     "format_float_g",
     "key_less",
+    "SourcedDocument",
     "load_documents",
+    "load_sourced_documents",
     "marshal",
     "marshal_documents",
     "resolves_as_string",
@@ -245,16 +247,42 @@ def _looks_like_json(data: bytes) -> bool:
     return head.lstrip(_UNICODE_SPACES).startswith("{")
 
 
-def _json_then_yaml(text: str) -> list[Any]:
+class SourcedDocument(NamedTuple):
+    """A document of a manifest stream and how Go's decoder read it."""
+
+    value: Any
+    #: The document's own text when Go's JSON decoder read it (None: read as YAML).
+    json_text: str | None = None
+    #: For the first document read as YAML after the JSON decoder failed on the stream: the JSON syntax
+    #: error, which is what the decoder reports when that document is refused.
+    fallback_error: str | None = None
+
+
+def _go_json_syntax_error(text: str, start: int, *, offset: bool) -> str:
+    """Go's error for the JSON value at ``start``: ``json: offset N: …`` (N: the bad byte's position in the
+    stream, counted from 1) as the YAML-or-JSON decoder words it, or the scanner's bare text."""
+    from okdrelease.gocompat.gojson import first_value_error
+
+    data = text[start:].encode()
+    message, index = first_value_error(data)
+    if not message or index >= len(data):
+        return "unexpected EOF"
+    if not offset:
+        return message
+    return f"json: offset {len(text[:start].encode()) + index + 1}: {message}"
+
+
+def _json_then_yaml(text: str) -> list[SourcedDocument]:
     """The Kubernetes ``YAMLOrJSONDecoder`` on a stream starting with ``{``.
 
     JSON values are read one after the other; when one fails while at most one has been read, the
     stream is read as YAML from the end of the last good value (its trailing blanks up to the first
-    line break skipped), so a flow-style YAML document such as ``{kind: X, …}`` is read as YAML.
-    After two JSON values a failure is an error. When both fail, the JSON error is reported.
+    line break skipped), so a flow-style YAML document such as ``{kind: X, …}`` is read as YAML; the first
+    of them carries the JSON error, reported if it is refused (and when the YAML does not parse).
+    After two JSON values a failure is an error.
     """
     decoder = json.JSONDecoder(parse_constant=_no_constant)
-    docs: list[Any] = []
+    docs: list[SourcedDocument] = []
     index = 0
     while True:
         start = index
@@ -262,16 +290,22 @@ def _json_then_yaml(text: str) -> list[Any]:
             index += 1
         if index >= len(text):
             return docs
+        begin = index
         try:
             value, index = decoder.raw_decode(text, index)
         except ValueError as err:
+            json_error = _go_json_syntax_error(text, begin, offset=len(docs) <= 1)
             if len(docs) > 1:
-                raise GoYamlError(str(err)) from err
+                raise GoYamlError(json_error) from err
             try:
-                return docs + _yaml_documents(_after_blanks(text, start))
+                rest = _yaml_documents(_after_blanks(text, start))
             except yaml.YAMLError:
-                raise GoYamlError(f"json: {err}") from err
-        docs.append(value)
+                raise GoYamlError(json_error) from err
+            # The decoder reads the first YAML document in the call that failed: its refusal is the JSON error.
+            return docs + [
+                SourcedDocument(doc, None, None if i else json_error) for i, doc in enumerate(rest)
+            ]
+        docs.append(SourcedDocument(value, text[begin:index]))
 
 
 def _after_blanks(text: str, start: int) -> str:
@@ -321,6 +355,15 @@ def _first_document(chunk: str) -> Any:
 
 def load_documents(data: bytes) -> list[Any]:
     """Parse a YAML (or JSON) stream into its non-null documents, as the Go manifest decoder does."""
+    return [doc.value for doc in load_sourced_documents(data)]
+
+
+def load_sourced_documents(data: bytes) -> list[SourcedDocument]:
+    """:func:`load_documents`, each document with how Go's decoder read it.
+
+    The decoder hands a JSON document's own text to the manifest's ``UnmarshalJSON`` (and its errors
+    quote it), where a YAML document arrives re-encoded as compact JSON.
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -331,10 +374,10 @@ def load_documents(data: bytes) -> list[Any]:
                 raise GoYamlError(max_depth_message())
             docs = _json_then_yaml(text)
         else:
-            docs = _yaml_documents(text)
+            docs = [SourcedDocument(doc) for doc in _yaml_documents(text)]
     except (yaml.YAMLError, RecursionError) as err:
         raise GoYamlError(str(err).replace("\n", " ")) from err
-    return [_jsonable(doc) for doc in docs if doc is not None]
+    return [doc._replace(value=_jsonable(doc.value)) for doc in docs if doc.value is not None]
 
 
 # --------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
+from okdrelease.gocompat.errcode import go_error_text
 from okdrelease.images.resolve import Resolver, open_pullspec
 from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.digest import sha256_digest
@@ -13,6 +14,7 @@ from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
 from okdrelease.payload.resolve import tampered
+from okdrelease.reference import ReferenceSyntaxError, RegistryLocation, parse_location
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetryPolicy
 
@@ -44,8 +46,18 @@ def base_pullspec(stream: ImageStream, given: str | None, base_tag: str) -> str:
 
 
 def _read_base(
-    transport: Transport, resolver: Resolver, base_spec: str
+    transport: Transport, resolver: Resolver, base_spec: str, to_text: str
 ) -> tuple[Repository, Manifest | Index]:
+    """The base image's manifest (or list); a failure worded as oc's, within its ``failed to push image``."""
+    failed = f"failed to push image {to_text}"
+    try:
+        location = parse_location(base_spec)
+    except ReferenceSyntaxError as err:
+        raise ReleaseError(
+            f'{failed}: "{base_spec}" is not a valid image reference: {err.docker_message}'
+        ) from err
+    if isinstance(location, RegistryLocation) and not (location.ref.tag or location.ref.digest):
+        raise ReleaseError(f"{failed}: --from must point to an image ID or image tag")
     try:
         base_repo, reference = open_pullspec(transport, base_spec)
         return base_repo, resolver.manifest(base_repo, reference)
@@ -53,7 +65,7 @@ def _read_base(
         # Q32 fixed: found while reading, before anything is pushed.
         raise ReleaseError(tampered("the base image", base_spec, err)) from err
     except OkdReleaseError as err:
-        raise ReleaseError(f"unable to read image {base_spec}: {err}") from err
+        raise ReleaseError(f"{failed}: unable to read image {base_spec}: {go_error_text(err)}") from err
 
 
 @attrs.frozen
@@ -121,7 +133,7 @@ def build_release_image(
 
     ``fmt``: the manifest format (None: oc's Docker schema 2, base layer media types kept).
     """
-    base_repo, top = _read_base(transport, resolver, base_spec)
+    base_repo, top = _read_base(transport, resolver, base_spec, to_text)
     builder = _Builder(resolver, base_repo, base_spec, name, created, layer, fmt)
     try:
         if isinstance(top, Index) and keep_manifest_list:

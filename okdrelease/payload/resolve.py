@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import attrs
 
 from okdrelease.errors import DigestMismatchError, NotFoundError, OkdReleaseError, UnauthorizedError
+from okdrelease.gocompat.errcode import go_error_text
 from okdrelease.gocompat.gotar import extracted_mtime
 from okdrelease.images.resolve import Memo, ResolvedImage, Resolver
 from okdrelease.oci.layerindex import compose
@@ -33,8 +34,8 @@ def describe_registry_error(ref: str, err: OkdReleaseError) -> str:
     if isinstance(err, UnauthorizedError):
         return f'image "{ref}" does not exist or you don\'t have permission to access the repository'
     if isinstance(err, NotFoundError):
-        return f'image "{ref}" not found: {err}'
-    return f"unable to read image {ref}: {err}"
+        return f'image "{ref}" not found: {go_error_text(err)}'
+    return f"unable to read image {ref}: {go_error_text(err)}"
 
 
 def tampered(what: str, pullspec: str, err: DigestMismatchError) -> str:

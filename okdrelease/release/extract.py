@@ -209,6 +209,8 @@ def check_image_references(data: bytes) -> None:
 
 #: What ``Manifest.UnmarshalJSON`` reports through sigs.k8s.io/yaml (oc's wording, YAML documents).
 _DECODE_ERROR = "error parsing: error unmarshaling JSON: while decoding JSON: "
+#: The same error of a document Go's JSON decoder read (oc's wording, JSON documents).
+_JSON_DECODE_ERROR = "error parsing: "
 _KIND_STRUCT = (
     'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
 )
@@ -232,28 +234,31 @@ def _deep_sorted(value: Any) -> Any:
     return value
 
 
-def _identity(doc: Any) -> tuple[str, str, str, str]:
+def _identity(doc: Any, json_text: str | None) -> tuple[str, str, str, str]:
     """library-go's resource id of a document (group, kind, namespace, name); oc's errors for what it refuses.
 
     The document must be an object whose ``apiVersion`` and ``kind`` are strings (or absent), with a
     kind, a parseable group/version and a string ``metadata.name``; a non-string namespace counts as none.
+    ``json_text``: the document's text when Go's JSON decoder read it (its errors lack sigs.k8s.io/yaml's
+    prefix and quote the text as written), None for a YAML document.
     """
+    prefix = _DECODE_ERROR if json_text is None else _JSON_DECODE_ERROR
     why = "unable to decode manifest: couldn't get version/kind; json parse error: json: cannot unmarshal"
     if not isinstance(doc, dict):
-        raise ReleaseError(f"{_DECODE_ERROR}{why} {_go_json_kind(doc)} into Go value of type {_KIND_STRUCT}")
+        raise ReleaseError(f"{prefix}{why} {_go_json_kind(doc)} into Go value of type {_KIND_STRUCT}")
     for field in doc:
         value = doc[field]
         if field in ("apiVersion", "kind") and value is not None and not isinstance(value, str):
             raise ReleaseError(
-                f"{_DECODE_ERROR}{why} {_go_json_kind(value)} into Go struct field .{field} of type string"
+                f"{prefix}{why} {_go_json_kind(value)} into Go struct field .{field} of type string"
             )
     api = doc.get("apiVersion") or ""
     kind = doc.get("kind") or ""
     if api.count("/") > 1:
-        raise ReleaseError(f"{_DECODE_ERROR}unable to decode manifest: unexpected GroupVersion string: {api}")
+        raise ReleaseError(f"{prefix}unable to decode manifest: unexpected GroupVersion string: {api}")
     if not kind:
-        data = marshal_json(_deep_sorted(doc)).decode()
-        raise ReleaseError(f"{_DECODE_ERROR}unable to decode manifest: Object 'Kind' is missing in '{data}'")
+        data = marshal_json(_deep_sorted(doc)).decode() if json_text is None else json_text
+        raise ReleaseError(f"{prefix}unable to decode manifest: Object 'Kind' is missing in '{data}'")
     metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     assert isinstance(metadata, dict)
     namespace, name = metadata.get("namespace"), metadata.get("name")
@@ -266,7 +271,7 @@ def _identity(doc: Any) -> tuple[str, str, str, str]:
     )
     if not identity[3]:
         raise ReleaseError(
-            f"{_DECODE_ERROR}Resource with fields {_id_text(identity)} must contain kubernetes required fields kind and name"
+            f"{prefix}Resource with fields {_id_text(identity)} must contain kubernetes required fields kind and name"
         )
     return identity
 
@@ -287,20 +292,22 @@ def _id_text(identity: tuple[str, str, str, str]) -> str:
 def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
     """The documents of a payload manifest as oc reads them (empty documents dropped)."""
     try:
-        docs = goyaml.load_documents(data)
-    except goyaml.GoYamlError as err:
-        raise ReleaseError(f"error parsing {_printable(name)}: {err}") from err
+        sourced = goyaml.load_sourced_documents(data)
+    except goyaml.GoYamlError as err:  # library-go wraps every decoder error in "error parsing"
+        raise ReleaseError(f"error parsing {_printable(name)}: error parsing: {err}") from err
     name = _printable(name)
     seen: set[tuple[str, str, str, str]] = set()
-    for doc in docs:
+    for doc in sourced:
         try:
-            key = _identity(doc)
+            key = _identity(doc.value, doc.json_text)
         except ReleaseError as err:
+            if doc.fallback_error is not None:  # the decoder reports the JSON error that made it read YAML
+                raise ReleaseError(f"error parsing {name}: error parsing: {doc.fallback_error}") from err
             raise ReleaseError(f"error parsing {name}: {err}") from err
         if key in seen:
             raise ReleaseError(f"error parsing {name}: duplicate resource: ({_id_text(key)})")
         seen.add(key)
-    return docs
+    return [doc.value for doc in sourced]
 
 
 def write_manifest(name: str, docs: list[dict[str, Any]]) -> bytes:

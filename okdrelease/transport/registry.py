@@ -34,6 +34,7 @@ from okdrelease.errors import (
     NotFoundError,
     OkdReleaseError,
     RegistryError,
+    RegistryErrorEntry,
     UnauthorizedError,
 )
 from okdrelease.events import BytesMoved, EventSink, metered
@@ -116,10 +117,27 @@ def _error_codes(response: Response) -> set[str]:
     return {str(e.get("code")) for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
 
 
+def _error_entries(response: Response) -> tuple[RegistryErrorEntry, ...]:
+    """The entries of a registry error body, as sent (for oc's wording of the error)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ()
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return ()
+    return tuple(
+        RegistryErrorEntry(str(e.get("code") or ""), str(e.get("message") or ""), e.get("detail") is not None)
+        for e in errors
+        if isinstance(e, dict)
+    )
+
+
 def status_error(response: Response, what: str, **context: str) -> RegistryError:
     """The error for an unwanted HTTP status: ``WHAT: HTTP 503 (CODE: message)``; closes the response."""
     status = response.status_code
     detail = _error_detail(response)
+    entries = _error_entries(response)
     message = _prefixed(what, f"HTTP {status}") + (f" ({detail})" if detail else "")
     cls: type[RegistryError] = RegistryError
     if status == 404:
@@ -127,7 +145,9 @@ def status_error(response: Response, what: str, **context: str) -> RegistryError
     elif status in (401, 403):
         cls = UnauthorizedError
     response.close()
-    return cls(message, status=status, **context)
+    error = cls(message, status=status, **context)
+    error.entries = entries
+    return error
 
 
 def tls_files(host: str, options: TransportOptions) -> tuple[list[str], list[tuple[str, str]]]:
@@ -705,6 +725,7 @@ class RegistryRepository:
         )
         if isinstance(error, UnauthorizedError):
             note = self.client.credentials.source_note(self.host, self.name)
+            entries = error.entries
             error = UnauthorizedError(
                 f"{error}; {note}",
                 registry=self.host,
@@ -712,6 +733,7 @@ class RegistryRepository:
                 reference=reference,
                 status=error.status,
             )
+            error.entries = entries
         return error
 
     def _check_stored(self, response: Response, kind: str, reference: str, digest: str) -> None:

@@ -200,4 +200,28 @@ def draw_command(d: _Draft, operators: list[str], components: list[str]) -> tupl
             return args + _output(d), phase1
         args += _mappings(d, tags, False)
     args += _flags(d, tags, mode)
-    return args + _output(d), phase1
+    args += _output(d)
+    return args + _base_image(d, tags), phase1
+
+
+#: Bases that cannot be read (oc: ``failed to push image D: …``): a missing tag, manifest and repository,
+#: no tag or digest, and a text that is no reference.
+UNREADABLE_BASES = (
+    "{registry}/{repo}:no-such-tag",
+    "{registry}/{repo}@sha256:" + "0" * 64,
+    "{registry}/no-such/repository:x",
+    "{registry}/{repo}",
+    "{registry}/{repo}:Not//A-Tag",
+)
+
+
+def _base_image(d: _Draft, tags: list[str]) -> list[str]:
+    """``--to-image-base``: another input image, or (errors wanted) one that cannot be read.
+
+    Drawn after everything else, so the draws of the seeds before it was added are unchanged."""
+    rng = d.rng
+    if not tags or not d.chance(0.08, "to-image-base"):
+        return []
+    if d.errors and d.chance(0.6, "unreadable-base"):
+        return ["--to-image-base", rng.choice(UNREADABLE_BASES)]
+    return ["--to-image-base", d.pullspec(rng.choice(tags))]

@@ -183,9 +183,41 @@ UNREADABLE_MANIFESTS = {
 }
 
 
-def unreadable_manifests(case_id: int) -> Scenario:
-    """The files of ``UNREADABLE_MANIFESTS`` carried with --skip-manifest-check into a release pushed as ``:rel``."""
-    extra = tuple(Entry(f"manifests/{n}", d, 1_700_000_000) for n, d in UNREADABLE_MANIFESTS.items())
+#: The same refusals in JSON documents: Go's JSON decoder hands the document's own text to library-go, whose
+#: errors then lack sigs.k8s.io/yaml's ``error unmarshaling JSON: while decoding JSON:`` and quote the text as
+#: written; a stream not starting with ``{`` (a list, a string, a BOM first) is read as YAML. Then JSON that
+#: does not parse, with Go's scanner errors.
+UNREADABLE_JSON_MANIFESTS = {
+    "a-noname.json": b'{"apiVersion": "v1", "kind": "A", "metadata": {"namespace": "x"}}\n',
+    "c-nokind.json": b'{"apiVersion": "v1", "metadata": {"name": "c"}}\n',
+    "c2-nokind.json": b'  \n{\n  "apiVersion": "v1",\n  "metadata": {"name": "c", "z": [1, {"b": 2, "a": 1}]}\n}\n',
+    "d-dup.json": b'{"kind": "A", "apiVersion": "v1", "metadata": {"name": "x"}}\n'
+    b'{"kind": "A", "apiVersion": "v2", "metadata": {"name": "x"}}\n',
+    "e-second.json": b'{"kind": "A", "apiVersion": "v1", "metadata": {"name": "e"}} {"kind": "B", "apiVersion": "v1"}',
+    "f-list.json": b'["a", "b"]\n',
+    "g-scalar.json": b'"hello"\n',
+    "i-numname.json": b'{"kind": "A", "apiVersion": "v1", "metadata": {"name": 12}}\n',
+    "j-kindnum.json": b'{"kind": 5, "apiVersion": "v1", "metadata": {"name": "j"}}\n',
+    "j2-apibool.json": b'{"kind": "A", "apiVersion": true, "metadata": {"name": "j"}}\n',
+    "k-groups.json": b'{"kind": "A", "apiVersion": "a/b/c", "metadata": {"name": "k"}}\n',
+    "m-bom.json": b'\xef\xbb\xbf{"apiVersion": "v1", "metadata": {"name": "m"}}\n',
+    "n-flow.yaml": b"{apiVersion: v1, metadata: {name: n}}\n",
+    # read as YAML after the JSON decoder failed: a refused document is reported with that JSON error
+    "p-flow-two.yaml": b"{apiVersion: v1, kind: A, metadata: {name: p}}\n---\n{apiVersion: v1, kind: A, metadata: {name: n}}\n",
+    "p-json-then-yaml.json": b'{"apiVersion": "v1", "kind": "A", "metadata": {"name": "p"}}\n---\napiVersion: v1\nkind: A\n',
+    "p-spaces.json": b'  {"kind": "A", "apiVersion": "v1", "metadata": {"name": "x"}}  \n\n  {kind: [}\n',
+    # after two JSON values no YAML: the scanner's own error; a value cut short
+    "q-third.json": b'{"kind": "A", "apiVersion": "v1", "metadata": {"name": "x"}}\n'
+    b'{"kind": "A", "apiVersion": "v1", "metadata": {"name": "y"}}\n{kind: B}\n',
+    "q-cut.json": b'{"kind": "A", "apiVersion": "v1", "metadata": {"name": "x"}',
+}
+
+
+def unreadable_manifests(case_id: int, manifests: dict[str, bytes] | None = None) -> Scenario:
+    """The files of ``manifests`` (``UNREADABLE_MANIFESTS``) carried with --skip-manifest-check into a release
+    pushed as ``:rel``."""
+    chosen = UNREADABLE_MANIFESTS if manifests is None else manifests
+    extra = tuple(Entry(f"manifests/{n}", d, 1_700_000_000) for n, d in chosen.items())
     specs, digests = _images((1_700_000_000,), extra)
     files = (InputFile("is.json", _stream(digests)),)
     args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--skip-manifest-check")
@@ -208,4 +240,30 @@ def same_layer_whiteout(case_id: int, output: tuple[str, ...]) -> Scenario:
     args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--name", "4.16.0", *output)
     return Scenario(
         case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-whiteout"})
+    )
+
+
+#: A digest no registry holds.
+MISSING_DIGEST = "sha256:" + "0" * 64
+
+
+def unreadable_base(case_id: int, base: str, output: tuple[str, ...]) -> Scenario:
+    """An image stream built on a ``--to-image-base`` that cannot be read (the operators load first)."""
+    specs, digests = _images((1_700_000_000,))
+    files = (InputFile("is.json", _stream(digests)),)
+    args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--name", "4.16.0")
+    args += ("--to-image-base", base, *output)
+    return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-base"}))
+
+
+def missing_components(case_id: int, sources: tuple[tuple[str, str], ...], *extra: str) -> Scenario:
+    """An image stream with extra components (tag, source) that cannot be read, after the readable ones."""
+    specs, digests = _images((1_700_000_000,))
+    stream = json.loads(_stream(digests))
+    for tag, source in sources:
+        stream["spec"]["tags"].append({"name": tag, "from": {"kind": "DockerImage", "name": source}})
+    files = (InputFile("is.json", json.dumps(stream).encode()),)
+    args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--to-dir", "{out}/dir", *extra)
+    return Scenario(
+        case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-missing-component"})
     )

@@ -16,13 +16,22 @@ counted in the report, never silently:
   still PUTs the new manifest list, whose children it never pushed, and fails ("unable to push
   manifestlist"); okdrelease's dry run pushes nothing and prints the would-be digest. Asserted by
   the exact oc error and okdrelease's success; nothing else is compared.
+* ``OC-DRYRUN-MIRROR``: ``--mirror --dry-run`` with an image destination: oc's dry run copies nothing
+  but still points the image stream at the mirror repository, then reads the release base (the
+  cluster-version-operator) from there and fails (``failed to push image D: unable to read image
+  MIRROR@DIGEST: manifest unknown: manifest unknown``); okdrelease reads the same image by its digest
+  (already read from its source) and prints the would-be digest. Asserted by oc's exact error and
+  okdrelease's success; nothing else is compared.
 * ``LOADING-RACE``: when a component fails, oc's parallel workers have printed a timing-dependent
   set of ``info: Loading`` lines before the error ends the process (Appendix C: no fixed order).
   When both tools fail, those lines are left out of the stderr comparison; every other line,
   the error included, must be identical.
 * ``ERROR-RACE``: with several failing components, which failure oc reports is the first of its
-  parallel workers to fail. When both tools fail and only stderr differs, oc runs again (up to four
-  times); the difference is set aside only when one of those runs prints exactly okdrelease's output.
+  parallel workers to fail; okdrelease reports the first failing component in the input's tag order,
+  which is what oc reports with one worker (``--max-per-registry=1``). When both tools fail and only
+  stderr differs, oc runs again with one worker, then (if that still differs) up to four times with
+  its default pool; the difference is set aside only when one of those runs prints exactly
+  okdrelease's output.
 * ``Q9``: with ``--mirror`` oc writes the mirrored images and a ``Success / Update image / Mirror
   prefix`` block on stdout before the result line, and its mirror plan and timings on stderr;
   okdrelease prints only the result line on stdout and a short report on stderr (and, pruning
@@ -52,6 +61,7 @@ Q6 = "Q6"
 SIGNATURE_CREATOR = "SIGNATURE-CREATOR"
 Q7_WARNING = "Q7-WARNING"
 OC_DRYRUN_LIST = "OC-DRYRUN-LIST"
+OC_DRYRUN_MIRROR = "OC-DRYRUN-MIRROR"
 LOADING_RACE = "LOADING-RACE"
 ERROR_RACE = "ERROR-RACE"
 
@@ -79,6 +89,33 @@ def oc_dry_run_list(c: Comparison, oc: Outcome, py: Outcome) -> bool:
         c.add("new:exit", f"{OC_DRYRUN_LIST}: oc failed pushing the list, okdrelease exit {py.proc.code}")
     c.applied[OC_DRYRUN_LIST] += 1
     return True
+
+
+def oc_dry_run_mirror(c: Comparison, oc: Outcome, py: Outcome) -> bool:
+    """OC-DRYRUN-MIRROR: True (and counted) when oc's ``--mirror`` dry run failed reading the base from the
+    mirror it did not fill; okdrelease must have succeeded with a digest."""
+    argv = oc.proc.argv
+    if "--mirror" not in argv or oc.proc.code == 0 or not ("--dry-run" in argv or _no_destination(argv)):
+        return False
+    mirror = argv[argv.index("--mirror") + 1]
+    last = oc.proc.stderr.rstrip("\n").rpartition("\n")[2]
+    if not re.fullmatch(
+        rf"error: failed to push image \S+: unable to read image {re.escape(mirror)}@sha256:[0-9a-f]{{64}}: "
+        "manifest unknown: manifest unknown",
+        last,
+    ):
+        return False
+    if py.proc.code != 0 or printed_digest(py) is None:
+        c.add(
+            "new:exit",
+            f"{OC_DRYRUN_MIRROR}: oc failed reading the base from the mirror, okdrelease exit {py.proc.code}",
+        )
+    c.applied[OC_DRYRUN_MIRROR] += 1
+    return True
+
+
+def _no_destination(argv: tuple[str, ...]) -> bool:
+    return not {"--to-image", "--to-dir", "--to-file"} & {a.partition("=")[0] for a in argv}
 
 
 Q7_LINE = "warning: no image in the release matches its base image digest; the input release is the base"
@@ -403,7 +440,7 @@ def compare_outcomes(
 ) -> Comparison:
     """Everything ``release new`` produced, oc against okdrelease."""
     c = Comparison()
-    if oc_dry_run_list(c, oc, py):
+    if oc_dry_run_list(c, oc, py) or oc_dry_run_mirror(c, oc, py):
         return c
     if oc.proc.code != py.proc.code:
         c.add("new:exit", f"exit code oc {oc.proc.code}, okdrelease {py.proc.code}")
