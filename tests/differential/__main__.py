@@ -1,9 +1,10 @@
-"""Command line: ``python -m tests.differential --seeds N [--start S] [--check new,info,...]``."""
+"""Command line: ``python -m tests.differential --seeds N [--start S] [--jobs J] [--check new,info,...]``."""
 
 from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -30,7 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--start", type=int, default=0)
     parser.add_argument("--check", default=",".join(ALL_CHECKS), help="areas to compare")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="run the seeds in J processes (ranges), each with its registry"
+    )
     args = parser.parse_args(argv)
+    if args.jobs > 1:
+        return _split(args)
     oc = oc_binary()
     if oc is None:
         print("../shared/tools/oc/oc not found", file=sys.stderr)
@@ -45,6 +51,33 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             clean(scratch)
     return found
+
+
+def _split(args: argparse.Namespace) -> int:
+    """Run the seeds as ``--jobs`` consecutive ranges in child processes; print each one's report as it ends."""
+    started = time.monotonic()
+    jobs = min(args.jobs, args.seeds)
+    bounds = [args.start + args.seeds * k // jobs for k in range(jobs + 1)]
+    children = []
+    for first, end in zip(bounds, bounds[1:], strict=False):
+        argv = [
+            sys.executable,
+            "-m",
+            "tests.differential",
+            "--start",
+            str(first),
+            "--seeds",
+            str(end - first),
+        ]
+        argv += ["--check", args.check] + (["--keep"] if args.keep else [])
+        children.append(subprocess.Popen(argv, stdout=subprocess.PIPE, text=True))  # noqa: S603 - ourselves
+    codes = []
+    for child in children:
+        out, _ = child.communicate()
+        print(out, end="", flush=True)
+        codes.append(child.returncode)
+    print(f"{args.seeds} seeds in {jobs} jobs in {time.monotonic() - started:.0f}s; exit codes {codes}")
+    return max(codes)
 
 
 def _run(args: argparse.Namespace, oc: str, checks: tuple[str, ...], scratch: Path) -> int:
