@@ -458,7 +458,7 @@ def test_error_race_okdrelease_reports_the_first_failing_tag_which_oc_reports_to
     )
     raced = compare_outcomes(other, py, ph["oc"], ph["py"], False)
     assert [d.area for d in raced.differences] == ["new:stderr"]
-    settled = error_race(session, scenario, ph, py, raced, False)
+    settled = error_race(session, scenario, (ph["oc"], ph["py"]), py, raced, False)
     assert (settled.differences, settled.applied[ERROR_RACE]) == ([], 1)
     # a failure oc cannot report (no such component) stays a difference
     alien = attrs.evolve(
@@ -467,7 +467,7 @@ def test_error_race_okdrelease_reports_the_first_failing_tag_which_oc_reports_to
     kept = error_race(
         session,
         scenario,
-        ph,
+        (ph["oc"], ph["py"]),
         alien,
         compare_outcomes(oc, alien, ph["oc"], ph["py"], False),
         False,

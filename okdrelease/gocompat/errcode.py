@@ -12,9 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from okdrelease.errors import OkdReleaseError, RegistryError, RegistryErrorEntry
+from okdrelease.errors import (
+    NotFoundError,
+    OkdReleaseError,
+    RegistryError,
+    RegistryErrorEntry,
+    UnauthorizedError,
+)
 
-__all__ = ["REGISTERED_CODES", "go_error_text", "registry_error_text"]
+__all__ = ["REGISTERED_CODES", "describe_read_error", "go_error_text", "registry_error_text"]
 
 #: Every code docker/distribution registers (``errcode`` and ``api/v2``), with its own message.
 REGISTERED_CODES = {
@@ -63,3 +69,12 @@ def go_error_text(err: OkdReleaseError) -> str:
     if isinstance(err, RegistryError) and err.entries:
         return registry_error_text(err.entries)
     return str(err)
+
+
+def describe_read_error(ref: str, err: OkdReleaseError) -> str:
+    """oc's words for an image it could not read (spec §3.7.2 step 3; ``info`` and ``extract`` say the same)."""
+    if isinstance(err, UnauthorizedError):
+        return f'image "{ref}" does not exist or you don\'t have permission to access the repository'
+    if isinstance(err, NotFoundError):
+        return f'image "{ref}" not found: {go_error_text(err)}'
+    return f"unable to read image {ref}: {go_error_text(err)}"

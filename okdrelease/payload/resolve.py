@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import attrs
 
-from okdrelease.errors import DigestMismatchError, NotFoundError, OkdReleaseError, UnauthorizedError
-from okdrelease.gocompat.errcode import go_error_text
+from okdrelease.errors import DigestMismatchError, OkdReleaseError
+from okdrelease.gocompat.errcode import describe_read_error as describe_registry_error
 from okdrelease.gocompat.gotar import extracted_mtime
 from okdrelease.images.resolve import Memo, ResolvedImage, Resolver
 from okdrelease.oci.layerindex import compose
@@ -27,15 +27,6 @@ class ManifestFile:
     name: str
     data: bytes = attrs.field(repr=False)
     mtime: float
-
-
-def describe_registry_error(ref: str, err: OkdReleaseError) -> str:
-    """Word a failure to read a component image the way oc does (spec §3.7.2 step 3)."""
-    if isinstance(err, UnauthorizedError):
-        return f'image "{ref}" does not exist or you don\'t have permission to access the repository'
-    if isinstance(err, NotFoundError):
-        return f'image "{ref}" not found: {go_error_text(err)}'
-    return f"unable to read image {ref}: {go_error_text(err)}"
 
 
 def tampered(what: str, pullspec: str, err: DigestMismatchError) -> str:

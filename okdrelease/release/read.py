@@ -14,7 +14,14 @@ from typing import Any, Protocol
 
 import attrs
 
-from okdrelease.errors import NestedManifestListError, NoSingleImageError, OkdReleaseError, ReleaseError
+from okdrelease.errors import (
+    NestedManifestListError,
+    NoSingleImageError,
+    OkdReleaseError,
+    RegistryError,
+    ReleaseError,
+)
+from okdrelease.gocompat.errcode import describe_read_error
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import LayerLimits
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
@@ -175,6 +182,8 @@ def open_location(opener: Opener, text: str) -> tuple[ImageLocation, Repository,
     from okdrelease.transport.open import default_reference
 
     location = parse_location(text)
+    if isinstance(location, RegistryLocation) and not (location.ref.tag or location.ref.digest):
+        raise ReleaseError(f"unable to read image {text}: no tag or digest specified")
     repository, reference = opener.open(location)
     return location, repository, default_reference(location, repository, reference)
 
@@ -206,13 +215,19 @@ def load_release_from(
 def select_manifest(
     repository: Repository, reference: str, platform: PlatformFilter, resolver: Resolver | None = None
 ) -> tuple[Manifest, Index | None]:
-    """Fetch ``reference`` through the resolver; for a list, the entry the platform filter selects."""
+    """Fetch ``reference`` through the resolver; for a list, the entry the platform filter selects.
+
+    A registry's refusal is worded as oc words it (``image "REF" not found: manifest unknown: …``).
+    """
     try:
         selected = (resolver or Resolver()).select(repository, reference, platform)
     except NestedManifestListError as err:
         raise ReleaseError(
             f"{err.repository}@{err.digest} is a nested manifest list, which is not supported"
         ) from err
+    except RegistryError as err:
+        separator = "@" if ":" in reference else ":"
+        raise ReleaseError(describe_read_error(f"{repository.display}{separator}{reference}", err)) from err
     return selected.manifest, selected.index
 
 

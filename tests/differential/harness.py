@@ -99,11 +99,12 @@ def run_scenario(session: Session, scenario: Scenario, checks: tuple[str, ...] =
     if "q6-override-existing" in scenario.features:
         compat = run_new(session, scenario, ph["pq"], "pq", ["--duplicate-override-manifests"], env)
         c = compare_outcomes(oc, compat, ph["oc"], ph["pq"], canonical)
+        c = error_race(session, scenario, (ph["oc"], ph["pq"]), compat, c, canonical)
         q6_check(c, py, compat)
         py = compat
     else:
         c = compare_outcomes(oc, py, ph["oc"], ph["py"], canonical)
-        c = error_race(session, scenario, ph, py, c, canonical)
+        c = error_race(session, scenario, (ph["oc"], ph["py"]), py, c, canonical)
     if "new" not in checks:
         c.differences = [d for d in c.differences if not d.area.startswith("new")]
     if oc.release and py.release:
@@ -130,7 +131,7 @@ SERIAL_OC = ["--max-per-registry=1"]
 def error_race(
     session: Session,
     scenario: Scenario,
-    ph: dict[str, Placeholders],
+    sides: tuple[Placeholders, Placeholders],
     py: Outcome,
     c: Comparison,
     canonical: bool,
@@ -138,14 +139,15 @@ def error_race(
     """ERROR-RACE: oc loads components in parallel and reports the first failure; with several failing
     components which one comes first is timing. When both fail and only stderr differs, oc runs again with
     one worker (``SERIAL_OC``), which reports the failure okdrelease picks; failing that, with its default
-    pool (up to ``ERROR_RACE_RERUNS`` times). okdrelease's output must be one oc itself produces."""
+    pool (up to ``ERROR_RACE_RERUNS`` times). okdrelease's output must be one oc itself produces.
+    ``sides``: the placeholders of oc's run and of okdrelease's (``py``, or ``pq`` with Q6)."""
     if py.proc.code == 0 or not c.differences or {d.area for d in c.differences} != {"new:stderr"}:
         return c
     for extra in [SERIAL_OC] + [[]] * ERROR_RACE_RERUNS:
-        again = run_new(session, scenario, ph["oc"], "oc", extra, None)
+        again = run_new(session, scenario, sides[0], "oc", extra, None)
         if again.proc.code == 0:
             return c
-        retry = compare_outcomes(again, py, ph["oc"], ph["py"], canonical)
+        retry = compare_outcomes(again, py, *sides, canonical)
         if not retry.differences:
             retry.applied.update(c.applied)
             retry.applied[ERROR_RACE] += 1
