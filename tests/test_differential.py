@@ -15,7 +15,6 @@ import re
 import socket
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -32,7 +31,7 @@ from differential.harness import (
     run_seed,
 )
 from differential.images import sha256
-from differential.runner import OC_WRAPPER, Session, oc_binary, placeholders, prepare
+from differential.runner import Session, oracle_session, placeholders, prepare
 from registry_rig import RegistryInfo
 
 
@@ -46,13 +45,9 @@ CHECKS = ALL_CHECKS
 
 
 @pytest.fixture(scope="module")
-def session(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+def session(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory) -> Session:
     """A harness session on the shared plain-HTTP registry."""
-    if not OC_WRAPPER.is_file():
-        pytest.skip(f"the real oc is not at {OC_WRAPPER}")
-    oc = oc_binary()
-    assert oc is not None
-    yield Session(registry_http.host, oc, Path(tmp_path_factory.mktemp("differential")))
+    return oracle_session(registry_http.host, Path(tmp_path_factory.mktemp("differential")))
 
 
 @pytest.mark.parametrize("seed", _seeds())

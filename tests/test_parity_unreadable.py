@@ -8,11 +8,10 @@ nobody listens on.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from differential.runner import OC_WRAPPER, Session, oc_binary
+from differential.runner import Session, oracle_session
 from registry_rig import RegistryInfo
 
 MISSING = "sha256:" + "0" * 64
@@ -20,13 +19,9 @@ NOT_FOUND = "manifest unknown: manifest unknown"
 
 
 @pytest.fixture(scope="module")
-def session(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+def session(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory) -> Session:
     """oc and okdrelease side by side on the shared registry."""
-    if not OC_WRAPPER.is_file():
-        pytest.skip(f"the real oc is not at {OC_WRAPPER}")
-    oc = oc_binary()
-    assert oc is not None
-    yield Session(registry_http.host, oc, Path(tmp_path_factory.mktemp("unreadable")))
+    return oracle_session(registry_http.host, Path(tmp_path_factory.mktemp("unreadable")))
 
 
 COMMANDS = [("info",), ("info", "--pullspecs"), ("extract", "--to", "{tmp}/x")]

@@ -110,6 +110,16 @@ class Session:
         return [sys.executable, "-m", "okdrelease", *args]
 
 
+def oracle_session(host: str, scratch: Path) -> Session:
+    """A session with the real oc on the registry at ``host`` for a test; skips it when oc is absent."""
+    import pytest
+
+    oc = oc_binary()
+    if oc is None:
+        pytest.skip(f"the real oc is not at {OC_WRAPPER}")
+    return Session(host, oc, scratch)
+
+
 @attrs.frozen
 class Placeholders:
     """Values of a scenario's placeholders for one side."""
