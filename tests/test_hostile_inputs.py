@@ -216,8 +216,8 @@ def test_alias_bomb_under_one_gib_ends_in_a_clear_error(release_layout: Path) ->
         ("", "invalid image reference ''"),
         (
             "127.0.0.1:99999/x:y",
-            "reading manifest 127.0.0.1:99999/x:y: invalid registry address 127.0.0.1:99999: "
-            "the port must be a number from 1 to 65535",
+            "unable to read image 127.0.0.1:99999/x:y: reading manifest 127.0.0.1:99999/x:y: "
+            "invalid registry address 127.0.0.1:99999: the port must be a number from 1 to 65535",
         ),
     ],
 )

@@ -60,6 +60,12 @@ def test_go_error_text_falls_back_to_the_message() -> None:
     """Without an error body (a connection failure, a bare 404) the transport's message, naming the image, stays."""
     bare = NotFoundError("reading manifest r.example/a:b: HTTP 404", status=404)
     assert go_error_text(bare) == "reading manifest r.example/a:b: HTTP 404"
-    sent = RegistryError("reading manifest r.example/a:b: HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)")
+    sent = RegistryError(
+        "reading manifest r.example/a:b: HTTP 404 (MANIFEST_UNKNOWN: manifest unknown)", status=404
+    )
     sent.entries = (RegistryErrorEntry("MANIFEST_UNKNOWN", "manifest unknown", True),)
     assert go_error_text(sent) == "manifest unknown: manifest unknown"
+    # Go's client reads no error body from a 5xx answer
+    busy = RegistryError("reading manifest r.example/a:b: HTTP 503 (UNAVAILABLE: later)", status=503)
+    busy.entries = (RegistryErrorEntry("UNAVAILABLE", "later", False),)
+    assert go_error_text(busy) == "reading manifest r.example/a:b: HTTP 503 (UNAVAILABLE: later)"

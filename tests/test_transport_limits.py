@@ -153,8 +153,9 @@ def test_port_out_of_range_is_a_clear_error(
     )
     code, out, err = cli(capsys, *argv)
     assert (code, out) == (1, "")
+    frame = "" if command == "copy" else "unable to read image 127.0.0.1:99999/x:y: "  # info: oc's frame
     assert err == (
-        "error: reading manifest 127.0.0.1:99999/x:y: invalid registry address 127.0.0.1:99999:"
+        f"error: {frame}reading manifest 127.0.0.1:99999/x:y: invalid registry address 127.0.0.1:99999:"
         " the port must be a number from 1 to 65535\n"
     )
 

@@ -64,9 +64,10 @@ def registry_error_text(entries: Sequence[RegistryErrorEntry]) -> str:
 
 
 def go_error_text(err: OkdReleaseError) -> str:
-    """oc's text for a failed registry read: the registry's error entries as Go words them; otherwise
-    (no error body, a connection failure) okdrelease's own message, which names registry and image."""
-    if isinstance(err, RegistryError) and err.entries:
+    """oc's text for a failed registry read: the error entries of a 4xx answer as Go words them (Go's client
+    decodes the body of those only); otherwise (5xx, no error body, a connection failure) okdrelease's own
+    message, which names registry and image."""
+    if isinstance(err, RegistryError) and err.entries and err.status is not None and 400 <= err.status < 500:
         return registry_error_text(err.entries)
     return str(err)
 
