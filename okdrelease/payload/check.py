@@ -16,7 +16,7 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -24,9 +24,6 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_quote
 from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, check_text, libyaml_may_differ
-
-if TYPE_CHECKING:
-    from okdrelease.payload.checkworker import CheckWorker
 
 log = logging.getLogger(__name__)
 
@@ -433,37 +430,15 @@ class ManifestChecker:
     """
 
     def __init__(
-        self,
-        store: VerdictStore | None = None,
-        decide: Callable[[bytes], str | None] | None = None,
-        worker: CheckWorker | None = None,
+        self, store: VerdictStore | None = None, decide: Callable[[bytes], str | None] | None = None
     ):
-        """``store`` keeps verdicts across runs; ``decide`` defaults to :func:`manifest_problem`, which
-        ``worker`` (a :class:`~okdrelease.payload.checkworker.CheckWorker`) may run in a second process."""
+        """``store`` keeps verdicts across runs; ``decide`` defaults to :func:`manifest_problem`."""
         self._store = store
         self._decide = decide or manifest_problem
-        self._worker = worker if decide is None else None
         self._lock = threading.Lock()
         self._verdicts: dict[str, str | None] = {}
         # Parsing holds the GIL: more than two at once only adds the memory of their node trees.
         self._parsing = threading.BoundedSemaphore(2)
-
-    def close(self) -> None:
-        """End the worker process, if one was started (verdicts already decided stay available)."""
-        if self._worker is not None:
-            self._worker.close()
-
-    def _decide_all(self, contents: Sequence[bytes]) -> list[str | None]:
-        """The verdicts of ``contents``: from the worker when it takes them, else decided here."""
-        if self._worker is not None:
-            verdicts = self._worker.decide(contents)
-            if verdicts is not None:
-                return verdicts
-        decided = []
-        for data in contents:
-            with self._parsing:
-                decided.append(self._decide(data))
-        return decided
 
     def precheck_files(self, files: Iterable[tuple[str, bytes]]) -> None:
         """Decide the verdicts of a set of files now (e.g. an operator's, while other images are fetched).
@@ -479,8 +454,10 @@ class ManifestChecker:
         stored = self._store.get_verdicts(keys) if self._store is not None else None
         if stored is None:
             stored = dict(known)
-            missing = [key for key in keys if key not in stored]
-            stored.update(zip(missing, self._decide_all([contents[key] for key in missing]), strict=True))
+            for key in keys:
+                if key not in stored:
+                    with self._parsing:
+                        stored[key] = self._decide(contents[key])
             if self._store is not None:
                 self._store.put_verdicts(stored)
         with self._lock:

@@ -16,7 +16,6 @@ from okdrelease.cache.store import Cache
 from okdrelease.errors import ReleaseError
 from okdrelease.images.resolve import Resolver
 from okdrelease.payload.check import ManifestChecker
-from okdrelease.payload.checkworker import CheckWorker
 from okdrelease.payload.components import Resolution, resolve_components
 from okdrelease.payload.compose import ReleaseDraft, compose
 from okdrelease.payload.context import Progress, Reporter, Run
@@ -104,7 +103,7 @@ def _run(plan: Plan, transport: Transport, reporter: Reporter, cache: Cache | No
 
         transport = LayoutContentTransport(transport, plan.options.layout_repository, plan.layout.path)
     workers = max(4, transport.options.max_per_registry * 2)
-    checker = None if plan.options.skip_manifest_check else ManifestChecker(cache, worker=CheckWorker())
+    checker = None if plan.options.skip_manifest_check else ManifestChecker(cache)
     resolver = Resolver(plan.platform, store=cache)
     return Run(transport, resolver, OperatorManifests(resolver, checker), reporter, workers)
 
@@ -248,15 +247,6 @@ def run_stages(
     """Run every stage of ``new`` after the plan (``cache``: the persistent cache, or None)."""
     policy = load_component_policy(plan.options)  # a bad policy fails before any network work
     run = _run(plan, transport, reporter, cache)
-    try:
-        return _stages(plan, keys, run, policy)
-    finally:
-        if run.operators.checker is not None:
-            run.operators.checker.close()
-
-
-def _stages(plan: Plan, keys: SigningKeys | None, run: Run, policy: PolicyChecker | None) -> NewResult:
-    reporter = run.reporter
     existing = None
     if plan.options.skip_if_unchanged:
         existing = read_existing_release(plan.options.skip_if_unchanged, run)

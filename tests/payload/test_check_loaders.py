@@ -7,7 +7,6 @@ here, plus seeded mutations (tabs, anchors, brackets, quotes, control characters
 from __future__ import annotations
 
 import random
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -289,42 +288,3 @@ def test_image_stream_yaml_same_documents() -> None:
     disagree = [(data[:200], *pair) for data in samples if (pair := _image_stream_reads(data))[0] != pair[1]]
     assert disagree == []
     assert sum(isinstance(_image_stream_reads(d)[1], dict) for d in real) == len(real)
-
-
-def test_worker_process_gives_the_in_process_verdicts() -> None:
-    """The check worker (a second process, for a second core) decides exactly as the run itself would."""
-    from okdrelease.payload.checkworker import CheckWorker
-
-    rng = random.Random(20261208)
-    real = [(p.name, p.read_bytes()) for p in _real_files()]
-    broken = [(f"m{i}.yaml", data) for i, data in enumerate(_mutations(real[0][1], rng, 40))]
-    files = [*real[:200], *broken, *((f"e{i}.yaml", data) for i, data in enumerate(_edge_cases()))]
-    worker = CheckWorker(start_after_bytes=0)
-    remote = check.ManifestChecker(worker=worker)
-    try:
-        remote.precheck_files(files)
-        assert worker._proc is not None and not worker._failed  # the worker decided them
-    finally:
-        remote.close()
-    assert worker._proc is None
-    local = check.ManifestChecker()
-    local.precheck_files(files)
-    assert remote._verdicts == local._verdicts
-    assert sum(v is not None for v in local._verdicts.values()) > 20
-
-
-def test_worker_starts_only_after_enough_content_and_a_dead_worker_falls_back(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from okdrelease.payload import checkworker
-
-    worker = checkworker.CheckWorker(start_after_bytes=100)
-    assert worker.decide([b"a" * 60]) is None and worker._proc is None  # decided in-process
-    assert worker.decide([b"a" * 60]) is None and worker._proc is None  # the threshold is passed now
-    monkeypatch.setattr(checkworker, "_command", lambda: [sys.executable, "-c", "import sys; sys.exit(3)"])
-    assert worker.decide([OBJECT]) is None  # the worker ended without answering: in-process from now on
-    assert worker._failed and worker._proc is None
-    checker = check.ManifestChecker(worker=worker)
-    checker.precheck_files([("a.yaml", OBJECT), ("b.yaml", b"[")])
-    assert checker.problem("a.yaml", OBJECT) is None
-    assert checker.problem("b.yaml", b"[") == check.pure_problem(b"[")
