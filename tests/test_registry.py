@@ -389,6 +389,19 @@ def test_tls_verified_with_ca_and_refused_without(
         assert repo_at(client, registry_tls.host, name).get_manifest("v1").digest == image.digest
 
 
+def test_tls_trusts_the_system_store(
+    registry_tls: RegistryInfo, unique_repo: RepoNamer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Like oc, verified TLS trusts the system's CAs (OpenSSL's default paths; SSL_CERT_FILE names them)."""
+    name = unique_repo()
+    with RegistryClient(options_for(registry_tls)) as client:
+        image = make_image(repo_at(client, registry_tls.host, name), "v1", seed="tls-system")
+    assert registry_tls.ca_file is not None
+    monkeypatch.setenv("SSL_CERT_FILE", str(registry_tls.ca_file))
+    with RegistryClient(TransportOptions(certs_dirs=())) as client:
+        assert repo_at(client, registry_tls.host, name).get_manifest("v1").digest == image.digest
+
+
 def test_plain_http_only_when_insecure(registry_http: RegistryInfo) -> None:
     sleeps: list[float] = []
     with (
