@@ -65,7 +65,7 @@ def serve(answer: Any) -> tuple[http.server.ThreadingHTTPServer, Seen]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
     return server, seen
 
 

@@ -62,7 +62,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def http_store() -> Iterator[tuple[str, type[_Handler]]]:
     handler = type("Handler", (_Handler,), {"responses": {}, "seen": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/sigs", handler
