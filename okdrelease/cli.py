@@ -110,6 +110,7 @@ class _VersionAction(argparse.Action):
 def version_lines() -> list[str]:
     """``okdrelease X``, Python, then one line per key dependency (``name: not installed`` if absent).
 
+    urllib3 carries every registry request; requests is used by signature stores and proxy rules;
     isal decides how fast gzip layers are read (okdrelease.oci.decompress falls back to zlib).
     """
     import platform
@@ -120,6 +121,7 @@ def version_lines() -> list[str]:
         f"Python {platform.python_version()} ({platform.python_implementation()})",
     ]
     for dist, extra in (
+        ("urllib3", None),
         ("requests", None),
         ("PyYAML", _libyaml),
         ("cryptography", _openssl),
