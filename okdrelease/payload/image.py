@@ -128,11 +128,17 @@ def release_list(
 
 @attrs.frozen
 class PayloadLayer:
-    """The compressed payload layer: bytes, blob digest, diff ID."""
+    """The compressed payload layer: bytes, blob digest, diff ID.
+
+    ``reused``: the input release's own layer (``--from-release``), which the destination may
+    already hold; a layer gzipped in this run names the release and its creation time, so a
+    destination holding it already is the exception (the same release pushed again).
+    """
 
     blob: bytes = attrs.field(repr=False)
     digest: str
     diff_id: str
+    reused: bool = False
 
     @property
     def size(self) -> int:
@@ -176,7 +182,7 @@ class SourceLayer:
         if content != tar or not inflate.eof or inflate.unused_data:
             return None
         log.debug("payload layer of the input release reused: %s", self.descriptor.digest)
-        return PayloadLayer(blob=blob, digest=self.descriptor.digest, diff_id=diff_id)
+        return PayloadLayer(blob=blob, digest=self.descriptor.digest, diff_id=diff_id, reused=True)
 
 
 def payload_layer(
@@ -255,10 +261,10 @@ def copy_blobs(
             break
 
 
-def _put_missing(dest: Repository, blob: bytes, digest: str) -> None:
-    """Upload ``blob`` unless ``dest`` already has it."""
-    if not dest.has_blob(digest):
-        dest.put_blob(blob, digest, len(blob))
+def _put_payload(dest: Repository, payload: PayloadLayer, ask_first: bool) -> None:
+    """Upload the payload layer; with ``ask_first`` only when ``dest`` does not have it yet."""
+    if not ask_first or not dest.has_blob(payload.digest):
+        dest.put_blob(payload.blob, payload.digest, payload.size)
 
 
 def push_image(
@@ -271,15 +277,18 @@ def push_image(
     workers: int,
     policy: RetryPolicy,
     progress: Callable[[str], None] | None = None,
+    payload_pushed: bool = False,
 ) -> str:
     """Push blobs and config, then the manifest (tag last) under the run's retry ``policy``; return the digest.
 
     The payload layer and the config go up while the base layers are copied: none waits for
-    another, and the manifest is pushed only once every one of them is in place.
+    another, and the manifest is pushed only once every one of them is in place. A payload layer
+    gzipped in this run goes up without a HEAD first (one round trip less before the manifest);
+    a reused one, or one ``payload_pushed`` already (a list's earlier child), is asked for first.
     """
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="push-blob") as pool:
         uploads = [
-            pool.submit(_put_missing, dest, payload.blob, payload.digest),
+            pool.submit(_put_payload, dest, payload, payload.reused or payload_pushed),
             pool.submit(dest.put_blob, built.config, built.config_digest, len(built.config)),
         ]
         copy_blobs(source, dest, built.base_layers, workers=workers, policy=policy)

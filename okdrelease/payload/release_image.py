@@ -155,16 +155,23 @@ def push_release(
     """Push the release under the run's retry ``policy``: a list's children by digest (payload blob
     uploaded once), the tag last."""
 
-    def push(image: release_image.BuiltImage, image_tag: str | None) -> None:
+    def push(image: release_image.BuiltImage, image_tag: str | None, payload_pushed: bool) -> None:
         release_image.push_image(
-            image, built.layer, source=built.base, dest=dest, tag=image_tag, workers=workers, policy=policy
+            image,
+            built.layer,
+            source=built.base,
+            dest=dest,
+            tag=image_tag,
+            workers=workers,
+            policy=policy,
+            payload_pushed=payload_pushed,
         )
 
     if not built.list_bytes:
-        push(built.images[0], tag)
+        push(built.images[0], tag, False)
         return
-    for child in built.images:
-        push(child, None)
+    for index, child in enumerate(built.images):
+        push(child, None, index > 0)
     pushed = dest.put_manifest(built.list_bytes, built.list_type, tag)
     if pushed != built.digest:
         raise ReleaseError(
