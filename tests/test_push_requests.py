@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from faultproxy import FaultProxy
 from registry_rig import RegistryInfo, RepoNamer
+from test_faults import RELEASE, new_args
 from test_registry import options_for, repo_at
 
 from okdrelease.cli import main
 from okdrelease.oci.model import Manifest
 from okdrelease.transport.registry import RegistryClient
 
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "testdata" / "sample-payload"
-RELEASE = "4.16.0-okd.sample"
-
 
 def push_sample(proxy: FaultProxy, to_image: str) -> None:
-    argv = [
-        "new",
-        "--from-oci-layout",
-        str(SAMPLE),
-        "--layout-repository",
-        "quay.io/okd/scos-content",
-        "--name",
-        RELEASE,
-        "--created",
-        "2024-05-01T00:00:00Z",
-        "--to-image",
-        to_image,
-        "--insecure-registry",
-        proxy.host,
-        "-q",
-    ]
-    assert main(argv) == 0
+    assert main([*new_args(to_image), "--insecure-registry", proxy.host, "-q"]) == 0
 
 
 def digests(proxy: FaultProxy, method: str, pattern: str, marker: str) -> list[str]:
