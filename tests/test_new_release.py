@@ -131,6 +131,8 @@ def test_sign_by_writes_store_and_configmap_that_verify_accepts(
         ],
         capture_output=True,
     )
+    # gpg started an agent for this home: stop it (it would outlive the test run).
+    subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True)
     assert b"[GNUPG:] GOODSIG" in verified.stderr
     payload = json.loads(verified.stdout)
     assert payload["critical"]["image"]["docker-manifest-digest"] == digest
