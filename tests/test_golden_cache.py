@@ -20,11 +20,15 @@ from okdrelease.cache import Cache
 from okdrelease.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The subcommands that read through the persistent cache (``--cache-dir``, ``--no-cache``).
+CACHED_COMMANDS = ("new", "info", "extract", "diff")
 
 
 def _with_flags(monkeypatch: pytest.MonkeyPatch, *flags: str) -> None:
-    """Make the golden helpers run ``okdrelease new … FLAGS`` (other subcommands unchanged)."""
-    monkeypatch.setattr(golden, "main", lambda argv: cli_main([*argv, *flags] if argv[0] == "new" else argv))
+    """Make the golden helpers run ``okdrelease new|info|extract … FLAGS`` (the commands with cache flags)."""
+    monkeypatch.setattr(
+        golden, "main", lambda argv: cli_main([*argv, *flags] if argv[0] in CACHED_COMMANDS else argv)
+    )
 
 
 @pytest.mark.parametrize("mode", ["warm", "no-cache"])

@@ -3,8 +3,8 @@ configs, malformed manifest JSON, and links, devices and FIFOs in operator layer
 
 Each case is a CLI run (``new``, ``info``, ``extract``) ending in one exact error line, exit 1, no
 traceback and nothing written; every case runs again in one child process under a 1 GiB address-space
-limit. ``new`` runs with ``--no-cache`` so the blobs themselves are read, not verified copies a cache
-keeps by digest.
+limit. Every command runs with ``--no-cache`` so the blobs themselves are read, not verified copies a
+cache keeps by digest.
 """
 
 from __future__ import annotations
@@ -194,11 +194,11 @@ def _info_and_extract(
 ) -> list[tuple[str, Callable[[Path], Case]]]:
     def info(base: Path) -> Case:
         root, expected = build(base)
-        return ["info", f"oci:{root}:r"], expected, base / "none"
+        return ["info", "--no-cache", f"oci:{root}:r"], expected, base / "none"
 
     def extract(base: Path) -> Case:
         root, expected = build(base)
-        return ["extract", "--to", str(base / "x"), f"oci:{root}:r"], expected, base / "x"
+        return ["extract", "--no-cache", "--to", str(base / "x"), f"oci:{root}:r"], expected, base / "x"
 
     return [(f"info-{name}", info), (f"extract-{name}", extract)]
 

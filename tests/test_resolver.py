@@ -5,6 +5,7 @@ Requests are counted through the transport's event sink (every answered HTTP req
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -123,3 +124,44 @@ def test_copy_reads_the_source_through_the_runs_resolver(content: str, tmp_path:
         )
     assert copied == digest
     assert len(sink.gets()) == 1
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[str, list[str]]:
+    """Run the CLI in-process with ``-v``: its stdout and the manifest URLs it GET by digest."""
+    from okdrelease.cli import main
+
+    code = main([*argv[:1], "-v", "--insecure", *argv[1:]])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    gets = re.findall(r"^trace: GET (\S+/manifests/sha256:[0-9a-f]{64}) 200", err, re.M)
+    return out, gets
+
+
+@pytest.mark.parametrize("command", ["info", "extract", "diff"])
+def test_read_commands_use_the_persistent_cache(
+    command: str,
+    content: str,
+    registry_http: RegistryInfo,
+    unique_repo: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """info, extract and diff take --cache-dir: a second run GETs no manifest by digest; --no-cache keeps none."""
+    release = f"{registry_http.host}/{unique_repo('release')}"
+    ref = f"{release}@{_build(content, f'{release}:{NAME}', Cache(tmp_path / 'build-cache'), Requests())}"
+    argv = {
+        "info": ["info", "--include-images", "-o", "json", ref],
+        "extract": ["extract", "--to", str(tmp_path / "out"), ref],
+        "diff": ["diff", ref, ref],
+    }[command]
+    cache = tmp_path / "cache"
+    cold_out, cold_gets = _cli(capsys, *argv, "--cache-dir", str(cache))
+    assert cold_gets and len(set(cold_gets)) == len(cold_gets)
+    assert any(cache.iterdir())
+    warm_out, warm_gets = _cli(capsys, *argv, "--cache-dir", str(cache))
+    assert (warm_out, warm_gets) == (cold_out, [])
+    default = Path(os.environ["OKDRELEASE_CACHE_DIR"])  # this test's own default cache (conftest)
+    before = sorted(default.rglob("*")) if default.exists() else []
+    uncached_out, uncached_gets = _cli(capsys, *argv, "--no-cache")
+    assert (uncached_out, sorted(uncached_gets)) == (cold_out, sorted(cold_gets))
+    assert (sorted(default.rglob("*")) if default.exists() else []) == before

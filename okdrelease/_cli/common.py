@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from okdrelease.cache import Cache, default_root
@@ -345,3 +346,14 @@ def cache_from_args(args: argparse.Namespace) -> Cache | None:
             raise UsageError("--cache-dir and --no-cache cannot be combined")
         return None
     return Cache(getattr(args, "cache_dir", None) or default_root())
+
+
+@contextlib.contextmanager
+def run_cache(args: argparse.Namespace) -> Iterator[Cache | None]:
+    """The run's persistent cache (:func:`cache_from_args`), kept within its bound when the run ends."""
+    cache = cache_from_args(args)
+    try:
+        yield cache
+    finally:
+        if cache is not None:
+            cache.trim()

@@ -7,7 +7,7 @@ import sys
 import textwrap
 from typing import Any
 
-from okdrelease._cli.common import add_registry_flags, transport_options
+from okdrelease._cli.common import add_cache_flags, add_registry_flags, run_cache, transport_options
 from okdrelease.errors import UsageError
 from okdrelease.images.resolve import Resolver
 from okdrelease.release.diff import (
@@ -78,6 +78,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="for manifest-listed releases, the platform to compare, as os/arch[/variant] (default: this machine's)",
     )
     add_registry_flags(p)
+    add_cache_flags(p)
     p.set_defaults(func=run)
     return p
 
@@ -91,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if args.exit_code:
         args.failure_exit_code = 2  # 1 means "different" here
     platform = PlatformFilter.from_flag(args.filter_by_os)
-    resolver = Resolver(platform)  # one per run: what both releases share is read once
-    with DefaultTransport(transport_options(args)) as transport:
+    with run_cache(args) as cache, DefaultTransport(transport_options(args)) as transport:
+        resolver = Resolver(platform, store=cache)  # one per run: what both releases share is read once
         old = load_release_from(transport, args.old, platform=platform, resolver=resolver)
         new = load_release_from(transport, args.new, platform=platform, resolver=resolver)
     diff = diff_releases(old, new)

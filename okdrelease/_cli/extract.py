@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from okdrelease._cli.common import add_layer_limit_flag, add_registry_flags, transport_options
+from okdrelease._cli.common import (
+    add_cache_flags,
+    add_layer_limit_flag,
+    add_registry_flags,
+    run_cache,
+    transport_options,
+)
 from okdrelease.errors import UsageError
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import LayerLimits
@@ -70,6 +76,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--tools", action="store_true", help=argparse.SUPPRESS)
     add_layer_limit_flag(p)
     add_registry_flags(p)
+    add_cache_flags(p)
     p.set_defaults(func=run)
     return p
 
@@ -99,8 +106,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("only one of --to and --file may be set")
     platform = PlatformFilter.from_flag(args.filter_by_os)
     limits = LayerLimits(max_bytes=args.max_layer_bytes)
-    resolver = Resolver(platform)
-    with DefaultTransport(transport_options(args)) as transport:
+    with run_cache(args) as cache, DefaultTransport(transport_options(args)) as transport:
+        resolver = Resolver(platform, store=cache)
         _location, repository, reference = open_location(transport, image)
         if args.file:
             data = read_payload_file(

@@ -6,7 +6,13 @@ import argparse
 import sys
 from typing import Any
 
-from okdrelease._cli.common import add_layer_limit_flag, add_registry_flags, transport_options
+from okdrelease._cli.common import (
+    add_cache_flags,
+    add_layer_limit_flag,
+    add_registry_flags,
+    run_cache,
+    transport_options,
+)
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import LayerLimits
@@ -49,6 +55,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--filter-by-os", metavar="REGEX", help="platform of a manifest-listed release (os/arch)")
     add_layer_limit_flag(p)
     add_registry_flags(p)
+    add_cache_flags(p)
     p.set_defaults(func=run)
     return p
 
@@ -72,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
     changes_from = args.changes_from
     if changes_from is None and len(images) == 2 and not args.verify:
         changes_from = images.pop(0)
-    resolver = Resolver(platform)  # one per run: what one image read is not fetched again
-    with DefaultTransport(transport_options(args)) as transport:
+    with run_cache(args) as cache, DefaultTransport(transport_options(args)) as transport:
+        resolver = Resolver(platform, store=cache)  # one per run: what one image read is not fetched again
         if changes_from is not None:
             if len(images) != 1:
                 raise UsageError(

@@ -9,8 +9,8 @@ from typing import Any
 from okdrelease._cli.common import (
     add_cache_flags,
     add_registry_flags,
-    cache_from_args,
     progress_printer,
+    run_cache,
     split_list,
     transport_options,
 )
@@ -337,14 +337,10 @@ def raise_mapping_error() -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``new`` and print the result line (or JSON) to stdout."""
     options = options_from_args(args)
-    cache = cache_from_args(args)
-    try:
+    with run_cache(args) as cache:
         result = new_release(
             options, transport_options=transport_options(args), progress=progress_printer(args), cache=cache
         )
-    finally:
-        if cache is not None:
-            cache.trim()
     if result.output is not None:
         # -o json or --to-file -: bytes as the library produced them (a gzip stream is not text).
         sys.stdout.flush()
