@@ -874,12 +874,6 @@ def compress_gzip(data: bytes, level: int = 6) -> bytes:
     return buffer.getvalue()
 
 
-def _gzip_header(level: int) -> bytes:
-    """The header ``gzip.GzipFile`` writes with no file name and mtime 0 (see :func:`gzip_stream`)."""
-    extra = b"\002" if level == 9 else b"\004" if level == 1 else b"\000"
-    return b"\037\213\010\000" + b"\000" * 4 + extra + b"\377"
-
-
 class BackgroundGzip:
     """:func:`compress_gzip` of everything written to it, deflated on a thread while the writer goes on.
 
@@ -918,15 +912,12 @@ class BackgroundGzip:
             self._queue.put(block)
 
     def _deflate(self) -> None:
-        deflate = zlib.compressobj(self._level, zlib.DEFLATED, -zlib.MAX_WBITS, zlib.DEF_MEM_LEVEL, 0)
-        parts, crc, size = [_gzip_header(self._level)], 0, 0
+        buffer = io.BytesIO()
         try:
-            while (block := self._queue.get()) is not None:
-                crc, size = zlib.crc32(block, crc), size + len(block)
-                parts.append(deflate.compress(block))
-            parts.append(deflate.flush())
-            parts.append((crc & 0xFFFFFFFF).to_bytes(4, "little") + (size & 0xFFFFFFFF).to_bytes(4, "little"))
-            self._result = parts
+            with gzip_stream(buffer, self._level) as stream:  # the one deterministic gzip writer
+                while (block := self._queue.get()) is not None:
+                    stream.write(block)
+            self._result = [buffer.getvalue()]
         except BaseException as err:  # noqa: BLE001 - handed to the caller of gzipped()
             self._error = err
 
