@@ -371,7 +371,32 @@ def generate(
                     digests[image.tag] = image.manifest.digest
     finally:
         client.close()
-    imagestream = workdir / "imagestream.json"
+    return _written(
+        workdir / "imagestream.json",
+        registry,
+        repository,
+        digests,
+        operators=scale.operators,
+        manifests=manifest_count(scale),
+        base_layers=tuple(layers),
+        pushed=pushed,
+        start=start,
+    )
+
+
+def _written(
+    imagestream: Path,
+    registry: str,
+    repository: str,
+    digests: dict[str, str],
+    *,
+    operators: int,
+    manifests: int,
+    base_layers: tuple[sample.Layer, ...],
+    pushed: int,
+    start: float,
+) -> Payload:
+    """Write the ImageStream file naming ``digests`` and describe the pushed payload."""
     imagestream.write_bytes(imagestream_json(registry, digests, repository))
     return Payload(
         imagestream=imagestream,
@@ -379,9 +404,9 @@ def generate(
         repository=repository,
         digests=digests,
         images=len(digests),
-        operators=scale.operators,
-        manifests=manifest_count(scale),
-        base_layers=tuple(layers),
+        operators=operators,
+        manifests=manifests,
+        base_layers=base_layers,
         pushed_bytes=pushed,
         seconds=time.monotonic() - start,
     )
@@ -418,19 +443,16 @@ def generate_big(registry: str, workdir: Path, big_bytes: int, repository: str =
     finally:
         client.close()
     digests = {image.tag: image.manifest.digest for image in images}
-    imagestream = workdir / "imagestream-big.json"
-    imagestream.write_bytes(imagestream_json(registry, digests, repository))
-    return Payload(
-        imagestream=imagestream,
-        registry=registry,
-        repository=repository,
-        digests=digests,
-        images=len(digests),
+    return _written(
+        workdir / "imagestream-big.json",
+        registry,
+        repository,
+        digests,
         operators=1,
         manifests=len(sample.operator_files(op, 0)),
         base_layers=(big,),
-        pushed_bytes=pushed,
-        seconds=time.monotonic() - start,
+        pushed=pushed,
+        start=start,
     )
 
 
