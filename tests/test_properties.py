@@ -25,6 +25,7 @@ from test_release_extract import file_entry, image_references, payload_layer, wr
 from okdrelease.errors import InvalidReferenceError, OkdReleaseError, ReleaseError
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.gotar import GoTarWriter, go_mtime
+from okdrelease.gocompat.yamlbounds import YAMLLimitError, check_text
 from okdrelease.oci.layers import TarEntry, iter_entries, write_tar
 from okdrelease.openshift.versions import (
     ComponentVersion,
@@ -310,6 +311,40 @@ def test_rewriting_leaves_text_without_sources_alone(data: bytes) -> None:
     mapper = ImageMapper({"a": ("quay.io/src/a", "registry.example.com/release@sha256:" + "0" * 64)})
     assume(b"quay.io/src/a" not in data)
     assert mapper(data) == data
+
+
+# --------------------------------------------------------------------------------------------
+# The raw-text depth scan: refuses a line starting with 10,000 block indicators, and nothing else
+
+_PRESCAN_DEPTH = 10_000
+_INDENTED_LINE = st.tuples(
+    st.sampled_from([0, 7, _PRESCAN_DEPTH - 1, _PRESCAN_DEPTH, _PRESCAN_DEPTH + 1]),
+    st.sampled_from([" ", "- ", "? ", "-", "?- ", "  -"]),
+    st.text(alphabet="x ?-\ré\U0001f600", max_size=4),
+    st.sampled_from(["\n", "\r", "\r\n", "\u2028"]),
+)
+
+
+def _model_too_deep(text: str) -> bool:
+    """The rule: some line (split at line feeds only) starts with 10,000 spaces, ``-`` or ``?``."""
+    lines = text.split("\n")
+    return len(text) > _PRESCAN_DEPTH and any(
+        len(line) - len(line.lstrip(" -?")) >= _PRESCAN_DEPTH for line in lines
+    )
+
+
+@given(st.lists(_INDENTED_LINE, max_size=4), st.booleans())
+def test_depth_prescan_refuses_exactly_the_deeply_indented_lines(
+    lines: list[tuple[int, str, str, str]], as_bytes: bool
+) -> None:
+    text = "".join((unit * (width // len(unit) + 1))[:width] + tail + end for width, unit, tail, end in lines)
+    try:
+        check_text(text.encode() if as_bytes else text)
+    except YAMLLimitError as err:
+        assert str(err) == "exceeded max depth of 200"
+        assert _model_too_deep(text)
+    else:
+        assert not _model_too_deep(text)
 
 
 # --------------------------------------------------------------------------------------------
