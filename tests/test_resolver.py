@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from registry_rig import RegistryInfo, RepoNamer
 
-from okdrelease.cache import Cache
+from okdrelease.cache import LAYER_INDEX, Cache
 from okdrelease.events import Event, RequestDone
-from okdrelease.images.resolve import Resolver
+from okdrelease.images import resolve as resolve_module
+from okdrelease.images.resolve import Memo, NotCached, Resolver, resolve_all
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
 from okdrelease.release.read import load_images, load_release_from
@@ -27,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "testdata" / "sample-payload"
 NAME = "4.16.0-okd.resolver"
 BY_DIGEST = re.compile(r"/v2/.+/manifests/sha256:[0-9a-f]{64}$")
+BLOBS = re.compile(r"/v2/.+/blobs/sha256:[0-9a-f]{64}$")
 
 
 class Requests:
@@ -59,7 +63,8 @@ def content(registry_http: RegistryInfo) -> str:
     return repo
 
 
-def _build(content: str, to_image: str, cache: Cache, sink: Requests) -> str:
+def _build(content: str, to_image: str, cache: Cache, sink: Requests, lines: list[str] | None = None) -> str:
+    """Build the sample release from ``content`` to ``to_image``; its progress lines into ``lines``."""
     result = new_release(
         NewOptions(
             from_repository=content,
@@ -69,6 +74,7 @@ def _build(content: str, to_image: str, cache: Cache, sink: Requests) -> str:
         ),
         transport_options=options(sink),
         cache=cache,
+        progress=lines.append if lines is not None else None,
     )
     assert result.digest is not None
     return result.digest
@@ -165,3 +171,147 @@ def test_read_commands_use_the_persistent_cache(
     uncached_out, uncached_gets = _cli(capsys, *argv, "--no-cache")
     assert (uncached_out, sorted(uncached_gets)) == (cold_out, sorted(cold_gets))
     assert (sorted(default.rglob("*")) if default.exists() else []) == before
+
+
+def test_memo_forgets_a_cache_only_attempt_and_remembers_failures() -> None:
+    """NotCached is not the value: the next asker computes it; any other failure is the value."""
+    memo: Memo[str, int] = Memo()
+
+    def not_cached() -> int:
+        raise NotCached("sha256:" + "1" * 64)
+
+    def fails() -> int:
+        raise ValueError("bad")
+
+    with pytest.raises(NotCached):
+        memo.get("k", not_cached)
+    assert memo.get("k", lambda: 5) == 5
+    assert memo.get("k", not_cached) == 5  # computed once, now remembered
+    with pytest.raises(ValueError, match="bad"):
+        memo.get("e", fails)
+    with pytest.raises(ValueError, match="bad"):
+        memo.get("e", lambda: 1)
+    assert memo.hits == 2
+
+
+def test_resolve_all_hands_the_pool_only_what_the_first_attempt_could_not_answer() -> None:
+    """``first`` runs on the calling thread; what it raises for (NotCached or any failure) goes to ``work``."""
+    caller = threading.get_ident()
+    ran: dict[int, tuple[str, bool]] = {}
+
+    def first(n: int) -> int:
+        if n % 3 == 0:
+            raise NotCached(str(n))
+        if n == 4:
+            raise ValueError("worded by work")
+        ran[n] = ("first", threading.get_ident() == caller)
+        return n * 10
+
+    def work(n: int) -> int:
+        ran[n] = ("work", threading.get_ident() == caller)
+        return n * 10 + 1
+
+    assert resolve_all(range(7), work, 4, first) == [1, 10, 20, 31, 41, 50, 61]
+    assert ran == {
+        0: ("work", False),
+        1: ("first", True),
+        2: ("first", True),
+        3: ("work", False),
+        4: ("work", False),
+        5: ("first", True),
+        6: ("work", False),
+    }
+    assert resolve_all(range(3), work, 4) == [1, 11, 21]  # no first attempt: all on the pool
+
+
+def test_resolve_all_reports_the_first_failure_in_order_among_work_left_to_the_pool() -> None:
+    """An item ``first`` answered never fails the run; of those left to ``work``, the earliest failure is raised."""
+
+    def first(n: int) -> int:
+        if n in (1, 3):
+            raise NotCached(str(n))
+        return n
+
+    def work(n: int) -> int:
+        raise ValueError(f"item {n}")
+
+    with pytest.raises(ValueError, match="^item 1$"):
+        resolve_all(range(5), work, 2, first)
+
+
+def test_cache_only_resolver_answers_from_the_store_or_raises_not_cached(
+    content: str, tmp_path: Path
+) -> None:
+    """A cache-only resolver asks no repository: NotCached until an online read filled the store
+    (the run's memo keeps no NotCached), then the same image, manifest, config and layer index."""
+    store = Cache(tmp_path / "cache")
+    sink = Requests()
+    with DefaultTransport(options(sink)) as transport:
+        repo, _ = transport.open(content)
+        digest = repo.resolve("cluster-version-operator").digest
+        online = Resolver(store=store)
+        offline = online.cache_only()
+        with pytest.raises(NotCached):
+            offline.resolve(repo, digest)
+        with pytest.raises(NotCached):
+            offline.manifest(repo, "cluster-version-operator")  # a tag is always asked: not offline
+        asked = len(sink.done)
+        image = online.resolve(repo, digest)  # the same run cache: not poisoned by the attempts
+        assert len(sink.done) > asked
+        layer = image.manifest.layers[-1]
+        with pytest.raises(NotCached):
+            offline.layer_index(repo, layer, "manifests/")
+        index = online.layer_index(repo, layer, "manifests/")
+        asked = len(sink.done)
+        again = Resolver(store=store).cache_only()  # a new run: only the persistent cache
+        found = again.resolve(repo, digest)
+        found_index = again.layer_index(repo, layer, "manifests/")
+        assert len(sink.done) == asked
+    assert (found.digest, found.config.digest, found.labels) == (
+        image.digest,
+        image.config.digest,
+        image.labels,
+    )
+    assert [(e.path, e.read()) for e in found_index.entries] == [(e.path, e.read()) for e in index.entries]
+
+
+def _new_lines(content: str, to_image: str, cache: Cache, sink: Requests) -> tuple[str, list[str]]:
+    """:func:`_build`'s digest and progress lines, the destination written DEST."""
+    lines: list[str] = []
+    digest = _build(content, to_image, cache, sink, lines)
+    return digest, [line.replace(to_image, "DEST") for line in lines]
+
+
+def test_warm_new_resolves_on_the_calling_thread_and_refetches_a_damaged_entry(
+    content: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Warm: no component goes to the pool (no GIL contention) and the progress is the cold run's, in
+    stream order. A damaged layer index sends only its operator to the pool: one layer GET, each line once."""
+    cache = Cache(tmp_path / "cache")
+    cold_digest, cold_lines = _new_lines(content, f"oci:{tmp_path / 'cold'}:{NAME}", cache, Requests())
+    pooled: list[object] = []
+
+    class Pool(ThreadPoolExecutor):
+        """resolve_all's pool, counting the work handed to it."""
+
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            pooled.append(args)
+            return super().submit(fn, *args, **kwargs)
+
+    monkeypatch.setattr(resolve_module, "ThreadPoolExecutor", Pool)
+    warm = Requests()
+    warm_digest, warm_lines = _new_lines(content, f"oci:{tmp_path / 'warm'}:{NAME}", cache, warm)
+    assert (warm_digest, pooled, warm.gets()) == (cold_digest, [], [])
+    assert sorted(warm_lines) == sorted(cold_lines)
+    loading = [line for line in warm_lines if line.startswith("info: Loading")]
+    assert loading and loading == sorted(loading, key=lambda line: line.split()[-1])  # stream order here
+    records = sorted((tmp_path / "cache" / "v1" / "records" / LAYER_INDEX).rglob("*"))
+    damaged = next(p for p in records if p.is_file())
+    data = bytearray(damaged.read_bytes())
+    data[-1] ^= 1
+    damaged.write_bytes(bytes(data))
+    again = Requests()
+    again_digest, again_lines = _new_lines(content, f"oci:{tmp_path / 'again'}:{NAME}", cache, again)
+    assert (again_digest, len(pooled), sorted(again_lines)) == (warm_digest, 1, sorted(cold_lines))
+    extra = sorted(set(again.gets(BLOBS)) - set(warm.gets(BLOBS)))  # besides the base layers copied
+    assert (again.gets(), len(extra), len(again.gets(BLOBS))) == ([], 1, len(warm.gets(BLOBS)) + 1)

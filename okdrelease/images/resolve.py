@@ -5,19 +5,23 @@
 each config and each layer index is read at most once (:class:`RunCache`); with a persistent
 :class:`~okdrelease.cache.store.Cache` what is named by digest is read once ever. A tag is always
 asked of its repository (it may have moved). ``resolve_all`` runs work concurrently and cancels
-what is pending on the first failure.
+what is pending on the first failure; given a ``first`` attempt (a cache-only resolver's, see
+:meth:`Resolver.cache_only`) it tries each item on the calling thread first and hands the pool only
+what the cache could not answer: a warm run resolves without threads contending for the GIL.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import Generic, TypeVar
+from typing import IO, Generic, TypeVar
 
 import attrs
 
 from okdrelease.cache import reads as cached
+from okdrelease.cache.reads import NotCached
 from okdrelease.cache.store import Cache
 from okdrelease.errors import LayerError, NestedManifestListError, OkdReleaseError
 from okdrelease.oci.layerindex import LayerIndex, load_index
@@ -30,6 +34,7 @@ from okdrelease.transport.base import BlobOpener, Repository, Transport, check_c
 __all__ = [
     "CONFIG_MEDIA_TYPES",
     "Memo",
+    "NotCached",
     "ResolvedImage",
     "Resolver",
     "RunCache",
@@ -48,9 +53,15 @@ V = TypeVar("V")
 T = TypeVar("T")
 R = TypeVar("R")
 
+log = logging.getLogger(__name__)
+
 
 class Memo(Generic[K, V]):
-    """Thread-safe compute-once memo: each key is computed at most once, concurrent askers wait."""
+    """Thread-safe compute-once memo: each key is computed at most once, concurrent askers wait.
+
+    A computation that raised :class:`NotCached` (a cache-only attempt) is forgotten, so the next
+    asker computes the value again, this time able to ask a repository.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -70,6 +81,10 @@ class Memo(Generic[K, V]):
         if owner:
             try:
                 future.set_result(compute())
+            except NotCached as err:
+                with self._lock:
+                    del self._futures[key]
+                future.set_exception(err)
             except BaseException as err:
                 future.set_exception(err)
         return future.result()
@@ -133,18 +148,28 @@ class Resolver:
 
     ``platform`` is the default selector (a call may pass another); ``store`` is the persistent
     cache (None: nothing outlives the run). Copies made with ``attrs.evolve`` share the run's cache.
+    ``offline``: answer only from this run's and the persistent cache, raising :class:`NotCached`
+    where a repository would be asked (:meth:`cache_only`).
     """
 
     platform: PlatformSelector = attrs.field(factory=PlatformSelector.first)
     cache: RunCache = attrs.field(factory=RunCache)
     store: Cache | None = None
+    offline: bool = False
+
+    def cache_only(self) -> Resolver:
+        """This resolver (sharing the run's cache) answering only from caches: NotCached where it would fetch."""
+        return attrs.evolve(self, offline=True)
 
     def manifest(self, repository: Repository, reference: str) -> AnyManifest:
         """The manifest or list at a tag (always asked) or a digest (read once per run; once ever with a store)."""
         if not cached.is_digest(reference):
+            if self.offline:
+                raise NotCached(reference)
             return cached.get_manifest(repository, reference, self.store)
         return self.cache.manifests.get(
-            (repository.display, reference), lambda: cached.get_manifest(repository, reference, self.store)
+            (repository.display, reference),
+            lambda: cached.get_manifest(repository, reference, self.store, offline=self.offline),
         )
 
     def config(self, repository: Repository, desc: Descriptor) -> ImageConfig:
@@ -152,7 +177,7 @@ class Resolver:
 
         def load() -> ImageConfig:
             check_config_size(repository, desc)
-            raw = cached.read_blob(repository, desc.digest, desc.size, self.store)
+            raw = cached.read_blob(repository, desc.digest, desc.size, self.store, offline=self.offline)
             return ImageConfig.from_bytes(raw, desc.digest)
 
         return self.cache.configs.get(desc.digest, load)
@@ -192,8 +217,9 @@ class Resolver:
         """What layer ``desc`` holds under ``prefix``: each layer read once per run (once ever with a store)."""
 
         def load() -> LayerIndex:
+            opener = _not_cached(desc.digest) if self.offline else _opener(repository, desc)
             try:
-                return load_index(self.store, desc.digest, prefix, _opener(repository, desc), desc.media_type)
+                return load_index(self.store, desc.digest, prefix, opener, desc.media_type)
             except LayerError as err:  # the layer reader names the digest; the repository is known here
                 raise LayerError(f"{repository.display}: {err}") from err
 
@@ -204,22 +230,46 @@ def _opener(repo: Repository, desc: Descriptor) -> BlobOpener:
     return BlobOpener(repo, desc.digest, desc.size)
 
 
-def resolve_all(items: Sequence[T], work: Callable[[T], R], workers: int) -> list[R]:
+def _not_cached(digest: str) -> Callable[[], IO[bytes]]:
+    """A cache-only resolver's layer opener: the layer is not read, the caller is told so."""
+
+    def refuse() -> IO[bytes]:
+        raise NotCached(digest)
+
+    return refuse
+
+
+def resolve_all(
+    items: Sequence[T], work: Callable[[T], R], workers: int, first: Callable[[T], R] | None = None
+) -> list[R]:
     """Run ``work`` over ``items`` concurrently; results in order.
 
-    The first failure cancels the work not yet started; the failure reported is the first in
-    ``items`` order among those that ran.
+    ``first`` (a cache-only attempt) is tried on each item in turn on the calling thread; an item it
+    raises for goes to ``work`` on the pool at once, so the pool starts on what is not cached while
+    the calling thread goes on (an attempt that failed for another reason fails again there, worded
+    by ``work``). The first failure of ``work`` cancels the work not yet started; the failure
+    reported is the first in ``items`` order among those that ran.
     """
+    results: dict[int, R] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = [pool.submit(work, item) for item in items]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        futures: dict[int, Future[R]] = {}
+        for position, item in enumerate(items):
+            if first is not None:
+                try:
+                    results[position] = first(item)
+                    continue
+                except Exception as err:  # noqa: BLE001 - left to work, which words its failures
+                    log.debug("resolving from the cache alone: %s", err)
+            futures[position] = pool.submit(work, item)
+        done, pending = wait(futures.values(), return_when=FIRST_EXCEPTION)
         if any(f.exception() is not None for f in done):
             for future in pending:
                 future.cancel()
-        wait(futures)
-    for future in futures:
+        wait(futures.values())
+    for future in futures.values():
         if not future.cancelled():
             error = future.exception()
             if error is not None:
                 raise error
-    return [future.result() for future in futures]
+    results.update((position, future.result()) for position, future in futures.items())
+    return [results[position] for position in range(len(items))]

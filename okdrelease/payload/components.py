@@ -127,7 +127,7 @@ def resolve_components(stream: ImageStream, run: Run) -> Resolution:
     tags = [t for t in stream.tags if t.from_kind == "DockerImage"]
     for tag in tags:
         _require_tag_or_digest(tag.from_name or "")
-    visited = resolve_all(tags, lambda tag: visit(run, tag), run.workers)
+    visited = resolve_all(tags, lambda tag: visit(run, tag), run.workers, run.from_cache(visit))
     annotations = {id(tag): result.annotations for tag, result in zip(tags, visited, strict=True)}
     copies = [tag.copy() for tag in stream.tags]
     for original, tag in zip(stream.tags, copies, strict=True):

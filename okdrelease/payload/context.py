@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from okdrelease.payload.resolve import OperatorManifests
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def _noop(_line: str) -> None:
@@ -47,3 +49,29 @@ class Run:
     def emit(self) -> Progress:
         """Report a progress line."""
         return self.reporter.emit
+
+    def from_cache(self, work: Callable[[Run, T], R]) -> Callable[[T], R] | None:
+        """``work`` on a copy of this run whose resolver answers only from caches (None without a
+        persistent cache): a ``first`` attempt for ``resolve_all``.
+
+        The copy raises ``NotCached`` where a repository would be asked; its progress lines and
+        warnings reach this run's reporter only when ``work`` succeeds (an attempt left to the pool
+        reports them there, once).
+        """
+        if self.resolver.store is None:
+            return None
+        resolver = self.resolver.cache_only()
+        offline = attrs.evolve(
+            self, resolver=resolver, operators=attrs.evolve(self.operators, resolver=resolver)
+        )
+
+        def attempt(item: T) -> R:
+            lines: list[str] = []
+            held = Reporter(lines.append)
+            result = work(attrs.evolve(offline, reporter=held), item)
+            for line in lines:
+                self.reporter.emit(line)
+            self.reporter.warnings.extend(held.warnings)
+            return result
+
+        return attempt
