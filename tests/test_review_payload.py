@@ -17,6 +17,7 @@ import pytest
 from okdrelease.cli import main
 from okdrelease.errors import NotFoundError, ReleaseError, UsageError
 from okdrelease.oci.digest import sha256_digest
+from okdrelease.oci.layers import Gzipped
 from okdrelease.payload import image as release_image
 from okdrelease.payload.compose import FROM_RELEASE_ANNOTATION
 from okdrelease.payload.pipeline import new_release
@@ -98,7 +99,7 @@ def test_payload_is_compressed_once_per_run(tmp_path: Path, monkeypatch: pytest.
     original = release_image.PayloadLayer.from_tar.__func__  # type: ignore[attr-defined]
 
     def counting(
-        cls: type[release_image.PayloadLayer], tar: bytes, gzipped: Callable[[], bytes] | None = None
+        cls: type[release_image.PayloadLayer], tar: bytes, gzipped: Callable[[], Gzipped] | None = None
     ) -> release_image.PayloadLayer:
         calls.append(len(tar))
         return original(cls, tar, gzipped)

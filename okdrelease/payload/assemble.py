@@ -23,7 +23,6 @@ IMAGE_REFERENCES = "image-references"
 RELEASE_METADATA = "release-metadata"
 DIR_MODE = 0o777
 FILE_MODE = 0o444
-_CHUNK = 1 << 16
 
 
 class NamedFile(Protocol):
@@ -150,15 +149,3 @@ def write_payload_tar(
     tar.close()
     log.debug("payload tar written: %d operators contributed", len(contributed))
     return contributed
-
-
-def write_payload_gzip(tar_stream_source: bytes | BinaryIO, out: BinaryIO) -> None:
-    """Gzip a payload tar like Go's ``compress/gzip`` header: no name, mtime 0, level 6, OS 255."""
-    from okdrelease.oci.layers import gzip_stream
-
-    with gzip_stream(out, 6) as gz:
-        if isinstance(tar_stream_source, bytes):
-            gz.write(tar_stream_source)
-            return
-        while chunk := tar_stream_source.read(_CHUNK):
-            gz.write(chunk)

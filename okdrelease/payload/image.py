@@ -7,7 +7,7 @@ import logging
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -22,6 +22,9 @@ from okdrelease.openshift.labels import BASE_DIGEST_LABEL, RELEASE_LABEL
 from okdrelease.transport import copy as transport_copy
 from okdrelease.transport.base import BlobOpener, Repository
 from okdrelease.transport.http import RetryPolicy
+
+if TYPE_CHECKING:
+    from okdrelease.oci.layers import Gzipped
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +149,16 @@ class PayloadLayer:
         return len(self.blob)
 
     @classmethod
-    def from_tar(cls, tar: bytes, gzipped: Callable[[], bytes] | None = None) -> PayloadLayer:
-        """Gzip the payload tar as oc does: level 6, header mtime 0, no name (``gzipped``: that gzip,
-        computed while the tar was written)."""
-        from okdrelease.oci.layers import compress_gzip
+    def from_tar(cls, tar: bytes, gzipped: Callable[[], Gzipped] | None = None) -> PayloadLayer:
+        """Gzip the payload tar with the payload compressor (``oci.layers.PayloadGzip``: ISA-L, Go's
+        header; not oc's zlib level 6, spec P8); ``gzipped``: that gzip and its digests, computed while
+        the tar was written."""
+        if gzipped is not None:
+            done = gzipped()
+            return cls(blob=done.blob, digest=done.digest, diff_id=done.diff_id)
+        from okdrelease.oci.layers import compress_payload
 
-        blob = gzipped() if gzipped is not None else compress_gzip(tar, 6)
+        blob = compress_payload(tar)
         return cls(blob=blob, digest=sha256_digest(blob), diff_id="sha256:" + hashlib.sha256(tar).hexdigest())
 
 
@@ -186,10 +193,10 @@ class SourceLayer:
 
 
 def payload_layer(
-    tar: bytes, source: SourceLayer | None, gzipped: Callable[[], bytes] | None = None
+    tar: bytes, source: SourceLayer | None, gzipped: Callable[[], Gzipped] | None = None
 ) -> PayloadLayer:
     """The compressed payload layer: the input release's own when it holds ``tar``, else gzip of ``tar``
-    (``gzipped``: that gzip, already computed while the tar was written)."""
+    (``gzipped``: that gzip and its digests, already computed while the tar was written)."""
     reused = source.same_payload(tar) if source is not None else None
     return reused if reused is not None else PayloadLayer.from_tar(tar, gzipped)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
-from okdrelease.oci.layers import BackgroundGzip
+from okdrelease.oci.layers import BackgroundGzip, Gzipped
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.payload.check import ManifestChecker, check_manifest
@@ -52,8 +52,8 @@ class Payload:
     #: ``stream`` and ``metadata`` as written into the payload (encoded once).
     image_references: bytes = attrs.field(repr=False)
     release_metadata: bytes = attrs.field(repr=False)
-    #: ``tar`` gzip-compressed as the payload layer, when compressed while the tar was written.
-    gzipped: Callable[[], bytes] | None = attrs.field(default=None, eq=False, repr=False)
+    #: ``tar`` gzip-compressed as the payload layer (and its digests), when compressed while written.
+    gzipped: Callable[[], Gzipped] | None = attrs.field(default=None, eq=False, repr=False)
 
 
 def operator_references(operator_files: Mapping[str, tuple[ManifestFile, ...]]) -> dict[str, ImageStream]:
@@ -167,7 +167,7 @@ def assemble_payload(
         {name: [(f.name, f.data, f.mtime) for f in operators.files[name]] for name in operators.files}
     )
     image_references, release_metadata = stream.to_json(), metadata.to_json()
-    buf: io.BytesIO | BackgroundGzip = BackgroundGzip(6) if compress else io.BytesIO()
+    buf: io.BytesIO | BackgroundGzip = BackgroundGzip() if compress else io.BytesIO()
     try:
         contributed = write_payload_tar(
             buf,  # type: ignore[arg-type]  # BackgroundGzip is a write-only binary stream
