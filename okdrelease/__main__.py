@@ -1,5 +1,5 @@
 """Entry point for ``python -m okdrelease``."""
 
-from okdrelease.cli import main
+from okdrelease.cli import run
 
-raise SystemExit(main())
+run()

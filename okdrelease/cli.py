@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import os
 import sys
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from okdrelease import __version__
 from okdrelease._cli.common import ParseError, Parser, add_false_marker, normalize_bool_args
@@ -160,15 +161,11 @@ def quiet_dependencies() -> None:
 
     cryptography 51 deprecated DSA: every attribute of its ``dsa`` module warns when read, and
     okdrelease.sign.openpgp reads them to verify DSA OpenPGP keys (a supported, if old, algorithm).
-    The warning is about cryptography's future, not about anything the user can change.
+    The warning is about cryptography's future, not about anything the user can change. Matched by
+    its text in okdrelease's modules, whatever its class: naming CryptographyDeprecationWarning
+    would import cryptography on every run, signing or not (1 ms of a warm ``new``).
     """
-    try:
-        from cryptography.utils import CryptographyDeprecationWarning
-    except ImportError:  # pragma: no cover - cryptography is a hard dependency
-        return
-    warnings.filterwarnings(
-        "ignore", message="DSA is deprecated", category=CryptographyDeprecationWarning, module=r"okdrelease\."
-    )
+    warnings.filterwarnings("ignore", message="DSA is deprecated", module=r"okdrelease\.")
 
 
 def named_subcommand(raw: Sequence[str]) -> str | None:
@@ -183,6 +180,28 @@ def named_subcommand(raw: Sequence[str]) -> str | None:
         elif not word.startswith("-"):
             return word if word in SUBCOMMANDS else None
     return None
+
+
+def run() -> NoReturn:
+    """The process entry point (``python -m okdrelease``, the ``okdrelease`` script): exit with :func:`main`'s code.
+
+    The modules a command needs are loaded with the cyclic collector off and then frozen out of its
+    view (``gc.freeze``: they live as long as the process); young objects are collected every 5,000
+    allocations instead of 700. A warm ``new`` spent 12-17 ms in 87 collections, 1-3 ms so. Only
+    here: :func:`main` called in another program leaves that program's collector alone.
+    """
+    gc.disable()
+    try:
+        name = named_subcommand(sys.argv[1:])
+        if name is not None:
+            importlib.import_module(f"okdrelease._cli.{name}")  # what main() loads for it
+    except ImportError:
+        pass  # main() words it
+    finally:
+        gc.freeze()
+        gc.set_threshold(5000, 10, 10)
+        gc.enable()
+    raise SystemExit(main())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -112,6 +113,29 @@ def test_quiet_new_on_the_sample_writes_nothing_on_stderr(tmp_path: Path) -> Non
     assert without_q.returncode == 0
     lines = without_q.stderr.splitlines()
     assert lines and all(line.startswith("info: ") for line in lines), without_q.stderr
+
+
+def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() -> None:
+    """run() (python -m okdrelease, the script) freezes what the subcommand loaded and collects young
+    objects every 5,000 allocations; main() in someone else's process changes neither."""
+    before = (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled())
+    assert main(["--version"]) == 0
+    assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print(gc.get_threshold(), gc.get_freeze_count() > 1000, gc.isenabled(),"
+        " 'okdrelease._cli.info' in sys.modules, 'okdrelease.payload.pipeline' in sys.modules))\n"
+        "sys.argv = ['okdrelease', 'info', '--help']\n"
+        "from okdrelease.cli import run\n"
+        "run()\n"
+    )
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert (done.returncode, done.stdout.splitlines()[-1]) == (0, "(5000, 10, 10) True True True False")
 
 
 def test_dependency_deprecation_is_filtered_but_okdreleases_own_warnings_are_not() -> None:
