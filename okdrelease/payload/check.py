@@ -423,10 +423,12 @@ class VerdictStore(Protocol):
 
 
 class ManifestChecker:
-    """Verdicts by content digest: each distinct file checked once per run (and once ever with a store).
+    """Verdicts by content: each distinct file checked once per run (and once ever with a store).
 
     Thread-safe; :meth:`precheck_files` may run in fetching threads as files arrive, :meth:`check` then
-    only looks the verdict up, so errors are still raised in payload order.
+    only looks the verdict up, so errors are still raised in payload order. Verdicts are held by the
+    content itself (Python keeps a bytes object's hash), so a lookup does not hash the file again;
+    the store's keys are content digests (:func:`content_key`), computed only when there is a store.
     """
 
     def __init__(
@@ -436,7 +438,7 @@ class ManifestChecker:
         self._store = store
         self._decide = decide or manifest_problem
         self._lock = threading.Lock()
-        self._verdicts: dict[str, str | None] = {}
+        self._verdicts: dict[bytes, str | None] = {}
         # Parsing holds the GIL: more than two at once only adds the memory of their node trees.
         self._parsing = threading.BoundedSemaphore(2)
 
@@ -445,35 +447,47 @@ class ManifestChecker:
 
         With a store, the set's verdicts are read (or written) as one entry.
         """
-        contents = {content_key(data): data for name, data in files if is_checked(name)}
+        contents = list(dict.fromkeys(data for name, data in files if is_checked(name)))
         with self._lock:
-            known = {key: self._verdicts[key] for key in contents if key in self._verdicts}
+            known = {data: self._verdicts[data] for data in contents if data in self._verdicts}
         if len(known) == len(contents):
             return
-        keys = sorted(contents)
-        stored = self._store.get_verdicts(keys) if self._store is not None else None
-        if stored is None:
-            stored = dict(known)
-            for key in keys:
-                if key not in stored:
-                    with self._parsing:
-                        stored[key] = self._decide(contents[key])
-            if self._store is not None:
-                self._store.put_verdicts(stored)
+        if self._store is None:
+            found = {data: known[data] if data in known else self._decided(data) for data in contents}
+        else:
+            found = self._through_store(self._store, contents, known)
         with self._lock:
-            self._verdicts.update(stored)
+            self._verdicts.update(found)
+
+    def _decided(self, data: bytes) -> str | None:
+        with self._parsing:
+            return self._decide(data)
+
+    def _through_store(
+        self, store: VerdictStore, contents: list[bytes], known: Mapping[bytes, str | None]
+    ) -> dict[bytes, str | None]:
+        """The verdicts of ``contents`` from the store's entry for the set, else decided and stored."""
+        by_key = {content_key(data): data for data in contents}
+        keys = sorted(by_key)
+        stored = store.get_verdicts(keys)
+        if stored is None:
+            stored = {}
+            for key in keys:
+                data = by_key[key]
+                stored[key] = known[data] if data in known else self._decided(data)
+            store.put_verdicts(stored)
+        return {by_key[key]: stored[key] for key in keys}
 
     def problem(self, filename: str, data: bytes) -> str | None:
         """The verdict for one file (None for files oc does not check)."""
         if not is_checked(filename):
             return None
-        key = content_key(data)
         with self._lock:
-            if key in self._verdicts:
-                return self._verdicts[key]
+            if data in self._verdicts:
+                return self._verdicts[data]
         self.precheck_files(((filename, data),))
         with self._lock:
-            return self._verdicts[key]
+            return self._verdicts[data]
 
     def precheck(self, filename: str, data: bytes) -> None:
         """Decide a file's verdict now (e.g. while other images are still being fetched)."""

@@ -225,10 +225,12 @@ def test_checker_remembers_verdicts_by_content() -> None:
     checker = check.ManifestChecker(decide=decide)
     checker.precheck("a.yaml", OBJECT)
     checker.check("op/b.yaml", "b.yaml", OBJECT)
+    checker.check("op/c.yaml", "c.yaml", bytes(bytearray(OBJECT)))  # the same content, another object
+    checker.precheck_files([("d.yaml", OBJECT + b"#"), ("e.yaml", OBJECT), ("f.yaml", OBJECT + b"#")])
     checker.check("op/README", "README", b"[")
     with pytest.raises(check.ReleaseError, match=r"^op/c\.json: not a valid YAML/JSON object, got: \[\]$"):
         checker.check("op/c.json", "c.json", b"[]")
-    assert calls == [OBJECT, b"[]"]
+    assert calls == [OBJECT, OBJECT + b"#", b"[]"]
 
 
 def _composed_passes(data: bytes) -> bool:
