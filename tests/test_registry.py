@@ -386,9 +386,10 @@ def test_tls_verified_with_ca_and_refused_without(
     (certs_d / registry_tls.host / "ca.crt").write_bytes(Path(registry_tls.ca_file).read_bytes())
     with RegistryClient(TransportOptions(certs_dirs=(str(certs_d),))) as client:
         assert repo_at(client, registry_tls.host, name).get_manifest("v1").digest == image.digest
-    # Insecure: TLS without verification.
+    # Insecure: TLS without verification; https is kept although plain http was pinged alongside.
     with RegistryClient(TransportOptions(insecure=True)) as client:
         assert repo_at(client, registry_tls.host, name).get_manifest("v1").digest == image.digest
+        assert client.registry(registry_tls.host).base_url == f"https://{registry_tls.host}"
 
 
 def test_tls_trusts_the_system_store(
@@ -402,6 +403,58 @@ def test_tls_trusts_the_system_store(
     monkeypatch.setenv("SSL_CERT_FILE", str(registry_tls.ca_file))
     with RegistryClient(TransportOptions(certs_dirs=())) as client:
         assert repo_at(client, registry_tls.host, name).get_manifest("v1").digest == image.digest
+
+
+class _SlowTlsRefusal:
+    """A plain-http registry that holds a TLS handshake open until a plain ``GET /v2/`` has arrived
+    (at most 10 s), then hangs up on it; ``overlapped``: whether that GET came while it was held."""
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self.sock.getsockname()[1]}"
+        self.plain_seen = threading.Event()
+        self.overlapped: list[bool] = []
+        self.requests: list[str] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: Any) -> None:
+        with conn:
+            first = conn.recv(1, 0x2)  # MSG_PEEK
+            if first == b"\x16":  # a TLS ClientHello
+                self.overlapped.append(self.plain_seen.wait(10))
+                return
+            line = conn.makefile("rb").readline().decode()
+            self.requests.append(line.strip())
+            self.plain_seen.set()
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_insecure_registry_pings_https_and_http_at_once() -> None:
+    """For an insecure registry the plain-http ping does not wait for https to fail (one round trip,
+    not two, before the first request); plain http is used because https gave no answer."""
+    server = _SlowTlsRefusal()
+    try:
+        options = TransportOptions(insecure_registries=frozenset({server.host}), retries=0)
+        with RegistryClient(options) as client:
+            state = client.registry(server.host)
+        assert state.base_url == f"http://{server.host}"
+        assert server.overlapped == [True]
+        assert server.requests == ["GET /v2/ HTTP/1.1"]
+    finally:
+        server.close()
 
 
 def test_plain_http_only_when_insecure(registry_http: RegistryInfo) -> None:

@@ -22,6 +22,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -347,44 +348,72 @@ class RegistryClient:
             return state
 
     def _ping(self, host: str) -> _Registry:
+        """Ping ``/v2/`` over https; for an insecure registry over plain http too, at the same time.
+
+        https is still preferred: plain http is used only when https failed without an answer (a
+        TLS or connection error), exactly as if it had been tried after https, retries included;
+        running its first attempt alongside saves a round trip before the first request.
+        """
         insecure = self.options.is_insecure(host)
         session = self._new_session(host, insecure)
         semaphore = threading.BoundedSemaphore(self.options.max_per_registry)
-        last_error = ""
-        for scheme in ("https", "http") if insecure else ("https",):
-            base_url = f"{scheme}://{host}"
-            state = _Registry(host, base_url, session, not insecure, environ_proxies(host, scheme), semaphore)
 
-            def ping(state: _Registry = state) -> Response:
-                try:
-                    return self._send(state, "GET", state.base_url + "/v2/", {})
-                except Retryable as failure:
-                    status = getattr(failure.error, "status", None)
-                    if status is None:
-                        raise
-                    message = f"registry {host} answered GET /v2/ with HTTP {status}"
-                    error = RegistryError(message, registry=host, status=status)
-                    raise Retryable(error, failure.retry_after) from None
+        def at(scheme: str) -> _Registry:
+            return _Registry(
+                host, f"{scheme}://{host}", session, not insecure, environ_proxies(host, scheme), semaphore
+            )
 
-            try:
-                response = self.run(f"pinging registry {host}", ping)
-            except RegistryError as err:
-                last_error = str(err)
-                if insecure and scheme == "https" and err.status is None:
-                    log.debug("https ping of %s failed, trying http: %s", host, err)
-                    continue
+        what = f"pinging registry {host}"
+        secure = at("https")
+        if not insecure:
+            return self._answered(secure, self.run(what, lambda: self._ping_once(secure)))
+        plain = at("http")
+        early = _started(lambda: self._ping_once(plain), f"ping-{host}")
+        try:
+            response = self.run(what, lambda: self._ping_once(secure))
+        except RegistryError as err:
+            if err.status is not None:
+                _discard(early)
                 raise
-            with response:
-                status = response.status_code
-                if status == 401:
-                    state.challenge = pick_challenge(response.headers.get("WWW-Authenticate"))
-                elif status >= 400 and status != 404:
-                    raise RegistryError(
-                        f"registry {host} answered GET /v2/ with HTTP {status}", registry=host, status=status
-                    )
-            log.debug("registry %s: %s, auth %s", host, base_url, state.challenge and state.challenge.scheme)
-            return state
-        raise RegistryError(last_error or f"cannot connect to registry {host}", registry=host)
+            log.debug("https ping of %s failed, trying http: %s", host, err)
+        else:
+            _discard(early)
+            return self._answered(secure, response)
+        attempts: list[Callable[[], Response]] = [early.result]
+
+        def attempt() -> Response:
+            return attempts.pop()() if attempts else self._ping_once(plain)
+
+        return self._answered(plain, self.run(what, attempt))
+
+    def _ping_once(self, state: _Registry) -> Response:
+        """One ``GET /v2/``; a transient status is worded as the ping's."""
+        try:
+            return self._send(state, "GET", state.base_url + "/v2/", {})
+        except Retryable as failure:
+            status = getattr(failure.error, "status", None)
+            if status is None:
+                raise
+            message = f"registry {state.host} answered GET /v2/ with HTTP {status}"
+            error = RegistryError(message, registry=state.host, status=status)
+            raise Retryable(error, failure.retry_after) from None
+
+    @staticmethod
+    def _answered(state: _Registry, response: Response) -> _Registry:
+        """``state`` after the ping's answer: its auth challenge kept; an error status other than 401/404 raised."""
+        host = state.host
+        with response:
+            status = response.status_code
+            if status == 401:
+                state.challenge = pick_challenge(response.headers.get("WWW-Authenticate"))
+            elif status >= 400 and status != 404:
+                raise RegistryError(
+                    f"registry {host} answered GET /v2/ with HTTP {status}", registry=host, status=status
+                )
+        log.debug(
+            "registry %s: %s, auth %s", host, state.base_url, state.challenge and state.challenge.scheme
+        )
+        return state
 
     # -- requests ------------------------------------------------------------------------------
 
@@ -534,6 +563,30 @@ class RegistryClient:
             previous = sent_auth
             response.close()
         raise AssertionError("unreachable")
+
+
+def _started(call: Callable[[], T], name: str) -> Future[T]:
+    """``call`` running in a thread of its own (not waited for at exit); its outcome in the future."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            future.set_result(call())
+        except BaseException as err:  # handed to whoever asks for the result
+            future.set_exception(err)
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return future
+
+
+def _discard(future: Future[Response]) -> None:
+    """Close the response ``future`` brings, whenever it comes; a failure is of no interest."""
+
+    def close(done: Future[Response]) -> None:
+        if done.exception() is None:
+            done.result().close()
+
+    future.add_done_callback(close)
 
 
 def _bearer(header: str | None) -> str | None:
