@@ -593,6 +593,28 @@ def test_retry_after_parsing() -> None:
     assert retry_after_seconds(None) is None
 
 
+def test_upload_sessions_opened_ahead(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+    """A blob goes into a session opened before it existed (no POST of its own); a session the
+    registry no longer knows is replaced at once, within the same attempt (no retry, no sleep)."""
+    client, sleeps = proxy_client(http_proxy, retries=0)
+    with client:
+        repo = repo_at(client, http_proxy.host, unique_repo())
+        first, second = repo.start_upload(), repo.start_upload()
+        assert first is not None and second is not None and first.location != second.location
+        blob = build_image(seed="ahead", layers=1, layer_size=3000).layers[0]
+        before = len(http_proxy.requests_matching("POST", "/blobs/uploads/"))
+        repo.put_blob(blob.data, blob.digest, len(blob.data), upload=first)
+        assert len(http_proxy.requests_matching("POST", "/blobs/uploads/")) == before
+        [put] = http_proxy.requests_matching("PUT", "/blobs/uploads/")
+        assert put[1].split("?")[0] == urllib.parse.urlsplit(first.location).path
+        repo.cancel_upload(second)  # now unknown to the registry
+        other = build_image(seed="ahead-gone", layers=1, layer_size=3000).layers[0]
+        repo.put_blob(other.data, other.digest, len(other.data), upload=second)
+        assert len(http_proxy.requests_matching("POST", "/blobs/uploads/")) == before + 1
+        assert (repo.read_blob(blob.digest), repo.read_blob(other.digest)) == (blob.data, other.data)
+    assert sleeps == []
+
+
 def test_chunked_upload_with_relative_locations(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
     http_proxy.relative_locations = True
     client, _ = proxy_client(http_proxy, chunk_size=1000)

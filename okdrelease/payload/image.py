@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
     from okdrelease.oci.layers import Gzipped
 
 log = logging.getLogger(__name__)
+
+#: Uploads one blob: ``Repository.put_blob`` or a session opened ahead's (source, digest, size).
+BlobPut = Callable[[bytes, str, int], None]
 
 HISTORY_COMMENT = "Release image for OpenShift"
 #: The well-known gzipped empty layer oc always re-uploads (Q29).
@@ -253,25 +257,38 @@ def copy_blobs(
     *,
     workers: int,
     policy: RetryPolicy,
+    cancel: threading.Event | None = None,
 ) -> None:
     """Make every base layer available in ``dest`` (present, mounted, or streamed from ``source``).
 
     ``policy`` is the run's: a layer whose bytes do not match is copied again as often as it allows.
     Like oc, the well-known gzipped empty layer is uploaded again even when present (Q29), from a
-    source the upload can open again.
+    source the upload can open again. Setting ``cancel`` stops the copies not finished yet.
     """
     layers = list(layers)
-    transport_copy.copy_blobs(source, dest, layers, workers=workers, policy=policy)
+    transport_copy.copy_blobs(source, dest, layers, workers=workers, policy=policy, cancel=cancel)
     for desc in layers:
         if desc.digest == EMPTY_GZIP_LAYER:
             dest.put_blob(BlobOpener(source, desc.digest, desc.size), desc.digest, desc.size)
             break
 
 
-def _put_payload(dest: Repository, payload: PayloadLayer, ask_first: bool) -> None:
-    """Upload the payload layer; with ``ask_first`` only when ``dest`` does not have it yet."""
+def _put_payload(put: BlobPut, dest: Repository, payload: PayloadLayer, ask_first: bool) -> None:
+    """Upload the payload layer with ``put``; with ``ask_first`` only when ``dest`` does not have it yet."""
     if not ask_first or not dest.has_blob(payload.digest):
-        dest.put_blob(payload.blob, payload.digest, payload.size)
+        put(payload.blob, payload.digest, payload.size)
+
+
+@attrs.frozen
+class PushAhead:
+    """Push work done before the payload existed (see ``release_image.EarlyPush``).
+
+    ``uploads``: upload sessions opened in the destination (their blobs' ``put_blob``);
+    ``base_copied``: waits until the base layers are in the destination (raising the copy's failure).
+    """
+
+    uploads: BlobPut | None = None
+    base_copied: Callable[[], None] | None = None
 
 
 def push_image(
@@ -283,22 +300,28 @@ def push_image(
     tag: str | None,
     workers: int,
     policy: RetryPolicy,
-    progress: Callable[[str], None] | None = None,
     payload_pushed: bool = False,
+    ahead: PushAhead | None = None,
 ) -> str:
     """Push blobs and config, then the manifest (tag last) under the run's retry ``policy``; return the digest.
 
-    The payload layer and the config go up while the base layers are copied: none waits for
-    another, and the manifest is pushed only once every one of them is in place. A payload layer
-    gzipped in this run goes up without a HEAD first (one round trip less before the manifest);
-    a reused one, or one ``payload_pushed`` already (a list's earlier child), is asked for first.
+    The payload layer and the config go up while the base layers are copied (or, with ``ahead``,
+    into sessions opened ahead, while the early copy finishes): none waits for another, and the
+    manifest is pushed only once every one of them is in place. A payload layer gzipped in this run
+    goes up without a HEAD first (one round trip less before the manifest); a reused one, or one
+    ``payload_pushed`` already (a list's earlier child), is asked for first.
     """
+    ahead = ahead or PushAhead()
+    put: BlobPut = ahead.uploads or dest.put_blob
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="push-blob") as pool:
         uploads = [
-            pool.submit(_put_payload, dest, payload, payload.reused or payload_pushed),
-            pool.submit(dest.put_blob, built.config, built.config_digest, len(built.config)),
+            pool.submit(_put_payload, put, dest, payload, payload.reused or payload_pushed),
+            pool.submit(put, built.config, built.config_digest, len(built.config)),
         ]
-        copy_blobs(source, dest, built.base_layers, workers=workers, policy=policy)
+        if ahead.base_copied is not None:
+            ahead.base_copied()
+        else:
+            copy_blobs(source, dest, built.base_layers, workers=workers, policy=policy)
     for upload in uploads:
         upload.result()
     digest = dest.put_manifest(built.manifest, built.media_type, tag)

@@ -24,7 +24,15 @@ from okdrelease.payload.operators import Payload, assemble_payload, collect_oper
 from okdrelease.payload.plan import NewOptions, Plan, make_plan
 from okdrelease.payload.resolve import OperatorManifests
 from okdrelease.payload.signing import SigningKeys, load_signing_keys, sign_pushed, write_to_signature
-from okdrelease.payload.sinks import Delivery, DirSink, FileSink, ImageSink, Sink, write_work_dir
+from okdrelease.payload.sinks import (
+    Delivery,
+    DirSink,
+    FileSink,
+    ImageSink,
+    Sink,
+    pushing_early,
+    write_work_dir,
+)
 from okdrelease.payload.unchanged import (
     ExistingRelease,
     component_digests,
@@ -241,6 +249,16 @@ def _skip_unchanged(existing: ExistingRelease | None, assembled: _Assembled, run
     )
 
 
+def _may_push_early(plan: Plan) -> bool:
+    """Whether the push may start before the payload exists (see ``ImageSink.start_early``): not when
+    nothing may be pushed before a later check (--verify-components, --skip-if-unchanged), nor when a
+    later stage may change which image is the base (--mirror, --pin-digests)."""
+    options = plan.options
+    return not (
+        options.verify_components or options.skip_if_unchanged or options.mirror or options.pin_digests
+    )
+
+
 def run_stages(
     plan: Plan, keys: SigningKeys | None, transport: Transport, reporter: Reporter, cache: Cache | None = None
 ) -> NewResult:
@@ -254,14 +272,14 @@ def run_stages(
     draft = compose(plan, inputs)
     if plan.options.output == "json":
         return NewResult(name=draft.name, created=draft.created, output=draft.stream.to_json() + b"\n")
-    assembled = _payload(plan, inputs, draft, run, policy)
-    skipped = _skip_unchanged(existing, assembled, run)
-    if skipped is not None:
-        return skipped
-    payload = assembled.payload
-    result = _result(draft, assembled)
-    sink = select_sink(plan, inputs, draft)
-    delivery = sink.deliver(payload, run)
+    with pushing_early(select_sink(plan, inputs, draft), draft.stream, run, _may_push_early(plan)) as sink:
+        assembled = _payload(plan, inputs, draft, run, policy)
+        skipped = _skip_unchanged(existing, assembled, run)
+        if skipped is not None:
+            return skipped
+        payload = assembled.payload
+        result = _result(draft, assembled)
+        delivery = sink.deliver(payload, run)
     stdout: tuple[str, ...] = ()
     if isinstance(sink, ImageSink):
         _after_push(plan, keys, draft, inputs, delivery, run)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import attrs
 
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
@@ -9,16 +12,25 @@ from okdrelease.gocompat.errcode import go_error_text
 from okdrelease.images.resolve import Resolver, open_pullspec
 from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.digest import sha256_digest
-from okdrelease.oci.model import Index, Manifest
-from okdrelease.oci.platform import PlatformSelector
+from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload import image as release_image
+from okdrelease.payload.context import Run
 from okdrelease.payload.resolve import tampered
 from okdrelease.reference import ReferenceSyntaxError, RegistryLocation, parse_location
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetryPolicy
+from okdrelease.transport.registry import RegistryRepository, UploadsAhead
 
-__all__ = ["BuiltRelease", "base_pullspec", "build_release_image", "push_release"]
+__all__ = [
+    "BaseImage",
+    "BuiltRelease",
+    "EarlyPush",
+    "base_pullspec",
+    "build_release_image",
+    "push_release",
+    "read_base",
+]
 
 
 @attrs.frozen
@@ -69,76 +81,56 @@ def _read_base(
 
 
 @attrs.frozen
-class _Builder:
-    resolver: Resolver
-    base: Repository
-    base_spec: str
-    name: str
-    created: str
-    layer: release_image.PayloadLayer
-    fmt: ManifestFormat | None
+class BaseImage:
+    """The base image read: where it lives, the single manifests a release image is built on (one,
+    or each child of a kept list) with their configs, and the kept list."""
 
-    def one(self, manifest: Manifest, base_digest: str) -> release_image.BuiltImage:
-        config = self.resolver.config(self.base, manifest.config)
-        return release_image.build_image(
-            manifest,
-            config,
-            base_digest=base_digest,
-            release_name=self.name,
-            created=self.created,
-            payload=self.layer,
-            fmt=self.fmt,
-        )
+    repository: Repository = attrs.field(eq=False, repr=False)
+    images: tuple[tuple[Manifest, ImageConfig], ...]
+    index: Index | None = None
 
-    def child(self, digest: str) -> Manifest:
-        child = self.resolver.manifest(self.base, digest)
-        if not isinstance(child, Manifest):
-            raise ReleaseError(f"nested manifest list {digest} in {self.base_spec}")
-        return child
-
-    def keep_list(self, top: Index) -> BuiltRelease:
-        children: dict[str, tuple[str, int]] = {}
-        built: list[release_image.BuiltImage] = []
-        for desc in top.manifests:
-            child = self.child(desc.digest)
-            image = self.one(child, child.digest)
-            children[desc.digest] = (image.digest, len(image.manifest))
-            built.append(image)
-        list_bytes, list_type = release_image.release_list(top, children, self.fmt)
-        return BuiltRelease(
-            sha256_digest(list_bytes), self.base, self.layer, tuple(built), list_bytes, list_type
-        )
-
-    def single(self, top: Manifest | Index, platform: PlatformSelector) -> BuiltRelease:
-        if isinstance(top, Index):
-            # Without --keep-manifest-list the selector is --filter-by-os or none (oc: first entry).
-            top = self.child(platform.select(top).digest)
-        image = self.one(top, top.digest)
-        return BuiltRelease(image.digest, self.base, self.layer, (image,))
+    @property
+    def layers(self) -> tuple[Descriptor, ...]:
+        """Every base layer of every image, each once, in order."""
+        seen: dict[str, Descriptor] = {}
+        for manifest, _ in self.images:
+            for layer in manifest.layers:
+                seen.setdefault(layer.digest, layer)
+        return tuple(seen.values())
 
 
-def build_release_image(
-    transport: Transport,
+def _single(resolver: Resolver, repository: Repository, base_spec: str, digest: str) -> Manifest:
+    child = resolver.manifest(repository, digest)
+    if not isinstance(child, Manifest):
+        raise ReleaseError(f"nested manifest list {digest} in {base_spec}")
+    return child
+
+
+def _base_images(
     resolver: Resolver,
+    repository: Repository,
     base_spec: str,
-    *,
+    top: Manifest | Index,
     keep_manifest_list: bool,
-    name: str,
-    created: str,
-    layer: release_image.PayloadLayer,
-    to_text: str,
-    fmt: ManifestFormat | None = None,
-) -> BuiltRelease:
-    """Read the base image through ``resolver`` (every manifest and config verified) and compute the release on it.
+) -> BaseImage:
+    if isinstance(top, Index) and keep_manifest_list:
+        children = [_single(resolver, repository, base_spec, desc.digest) for desc in top.manifests]
+        images = tuple((child, resolver.config(repository, child.config)) for child in children)
+        return BaseImage(repository, images, top)
+    if isinstance(top, Index):
+        # Without --keep-manifest-list the selector is --filter-by-os or none (oc: first entry).
+        top = _single(resolver, repository, base_spec, resolver.platform.select(top).digest)
+    return BaseImage(repository, ((top, resolver.config(repository, top.config)),))
 
-    ``fmt``: the manifest format (None: oc's Docker schema 2, base layer media types kept).
-    """
-    base_repo, top = _read_base(transport, resolver, base_spec, to_text)
-    builder = _Builder(resolver, base_repo, base_spec, name, created, layer, fmt)
+
+def read_base(
+    transport: Transport, resolver: Resolver, base_spec: str, *, keep_manifest_list: bool, to_text: str
+) -> BaseImage:
+    """Read the base image through ``resolver`` (every manifest and config verified); failures worded
+    as oc's, within its ``failed to push image`` of ``to_text``."""
+    repository, top = _read_base(transport, resolver, base_spec, to_text)
     try:
-        if isinstance(top, Index) and keep_manifest_list:
-            return builder.keep_list(top)
-        return builder.single(top, resolver.platform)
+        return _base_images(resolver, repository, base_spec, top, keep_manifest_list)
     except NoMatchingPlatformError as err:
         raise ReleaseError(f"failed to push image {to_text}: {err}") from err
     except ReleaseError:
@@ -149,11 +141,114 @@ def build_release_image(
         raise ReleaseError(f"failed to push image {to_text}: {err}") from err
 
 
+def build_release_image(
+    base: BaseImage,
+    *,
+    name: str,
+    created: str,
+    layer: release_image.PayloadLayer,
+    fmt: ManifestFormat | None = None,
+) -> BuiltRelease:
+    """The release on ``base``: one image per base manifest, and their list when the base list is kept.
+
+    ``fmt``: the manifest format (None: oc's Docker schema 2, base layer media types kept).
+    """
+    built = tuple(
+        release_image.build_image(
+            manifest,
+            config,
+            base_digest=manifest.digest,
+            release_name=name,
+            created=created,
+            payload=layer,
+            fmt=fmt,
+        )
+        for manifest, config in base.images
+    )
+    if base.index is None:
+        return BuiltRelease(built[0].digest, base.repository, layer, built)
+    children = {
+        desc.digest: (image.digest, len(image.manifest))
+        for desc, image in zip(base.index.manifests, built, strict=True)
+    }
+    list_bytes, list_type = release_image.release_list(base.index, children, fmt)
+    return BuiltRelease(sha256_digest(list_bytes), base.repository, layer, built, list_bytes, list_type)
+
+
+class EarlyPush:
+    """The push work that does not need the payload, started while the payload is made (issue 9):
+    the base image read, its layers made available in the destination (present, mounted or copied),
+    upload sessions opened for the blobs still to come (the config, a payload layer gzipped in this run).
+
+    No manifest and no tag is pushed early. A failure is kept and raised where the push would have
+    met it: the base's when the release image is built, a copy's when it is pushed. ``close`` stops
+    what still runs and cancels the sessions no blob went to; base layers may be in the destination
+    already when a later stage fails (blobs, as a failed push leaves behind).
+    """
+
+    def __init__(
+        self,
+        run: Run,
+        base_spec: str,
+        dest: RegistryRepository,
+        *,
+        keep_manifest_list: bool,
+        to_text: str,
+        sessions: int,
+    ) -> None:
+        """Start reading ``base_spec``, copying its layers to ``dest`` and opening ``sessions`` uploads there."""
+        self.base_spec = base_spec
+        self._cancel = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="push-early")
+        self._base = self._pool.submit(
+            read_base,
+            run.transport,
+            run.resolver,
+            base_spec,
+            keep_manifest_list=keep_manifest_list,
+            to_text=to_text,
+        )
+        self._uploads = self._pool.submit(UploadsAhead.open, dest, sessions)
+        policy = run.transport.options.retry_policy
+        self._copied = self._pool.submit(self._copy, dest, run.workers, policy)
+
+    def __repr__(self) -> str:
+        return f"EarlyPush({self.base_spec})"
+
+    def _copy(self, dest: RegistryRepository, workers: int, policy: RetryPolicy) -> None:
+        base = self._base.result()
+        release_image.copy_blobs(
+            base.repository, dest, base.layers, workers=workers, policy=policy, cancel=self._cancel
+        )
+
+    def base(self) -> BaseImage:
+        """The base image (its read failure raised, worded as oc's)."""
+        return self._base.result()
+
+    def ahead(self) -> release_image.PushAhead:
+        """What the push takes from here: the sessions opened, and a wait for the base layers' copy."""
+        return release_image.PushAhead(
+            uploads=self._uploads.result().put_blob, base_copied=self._copied.result
+        )
+
+    def close(self) -> None:
+        """Stop what still runs, wait for it, cancel the sessions no blob went to."""
+        self._cancel.set()
+        self._pool.shutdown(wait=True)
+        if self._uploads.exception() is None:
+            self._uploads.result().close()
+
+
 def push_release(
-    built: BuiltRelease, dest: Repository, tag: str | None, workers: int, policy: RetryPolicy
+    built: BuiltRelease,
+    dest: Repository,
+    tag: str | None,
+    workers: int,
+    policy: RetryPolicy,
+    ahead: release_image.PushAhead | None = None,
 ) -> None:
     """Push the release under the run's retry ``policy``: a list's children by digest (payload blob
-    uploaded once), the tag last."""
+    uploaded once), the tag last; ``ahead``: what an early push already did."""
 
     def push(image: release_image.BuiltImage, image_tag: str | None, payload_pushed: bool) -> None:
         release_image.push_image(
@@ -165,6 +260,7 @@ def push_release(
             workers=workers,
             policy=policy,
             payload_pushed=payload_pushed,
+            ahead=ahead,
         )
 
     if not built.list_bytes:

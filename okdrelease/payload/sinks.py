@@ -7,10 +7,11 @@ only); ``FileSink`` writes the gzipped payload layer (``--to-file``); ``DirSink`
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -25,12 +26,28 @@ from okdrelease.payload import image as release_image
 from okdrelease.payload.context import Run
 from okdrelease.payload.operators import Payload
 from okdrelease.payload.plan import check_release_tag
-from okdrelease.payload.release_image import base_pullspec, build_release_image, push_release
+from okdrelease.payload.release_image import (
+    EarlyPush,
+    base_pullspec,
+    build_release_image,
+    push_release,
+    read_base,
+)
 from okdrelease.payload.resolve import ManifestFile
 from okdrelease.payload.safepath import SafeDir, check_component
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
+from okdrelease.transport.registry import RegistryRepository
 
-__all__ = ["Delivery", "DirSink", "FileSink", "ImageSink", "ReleaseTarget", "Sink", "write_work_dir"]
+__all__ = [
+    "Delivery",
+    "DirSink",
+    "FileSink",
+    "ImageSink",
+    "ReleaseTarget",
+    "Sink",
+    "pushing_early",
+    "write_work_dir",
+]
 
 
 @attrs.frozen
@@ -176,27 +193,69 @@ class ImageSink:
     #: --format: None is OCI for a layout, oc's Docker schema 2 for a registry.
     manifest_format: ManifestFormat | None = None
 
+    #: The push work started before the payload existed (``start_early``), or None.
+    early: EarlyPush | None = attrs.field(default=None, eq=False, repr=False)
+
+    def start_early(self, stream: ImageStream, run: Run) -> ImageSink:
+        """This sink with the push work that does not need the payload started (a registry destination
+        only), from the base ``stream`` names; itself when the destination or the base cannot be named
+        yet (``deliver`` reports that) or nothing is pushed."""
+        if self.dry_run:
+            return self
+        try:
+            target = ReleaseTarget.parse(self.to_image, given_name=self.given_name, name=self.name)
+            base_spec = base_pullspec(stream, self.base_image, self.base_tag)
+            # Never a layout: opening one creates it, and nothing may be written before the payload.
+            dest = (
+                run.transport.open(target.location)[0]
+                if isinstance(target.location, RegistryLocation)
+                else None
+            )
+        except OkdReleaseError:
+            return self
+        if not isinstance(dest, RegistryRepository):
+            return self
+        # Sessions for the config and, gzipped in this run (no input release's layer to reuse), the payload.
+        sessions = 2 if self.source_layer is None else 1
+        early = EarlyPush(
+            run,
+            base_spec,
+            dest,
+            keep_manifest_list=self.keep_manifest_list,
+            to_text=target.text,
+            sessions=sessions,
+        )
+        return attrs.evolve(self, early=early)
+
+    def close(self) -> None:
+        """Stop the early push work (if any) and cancel what it opened and no blob used."""
+        if self.early is not None:
+            self.early.close()
+
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Compute the release image; push it unless this is a dry run."""
         target = ReleaseTarget.parse(self.to_image, given_name=self.given_name, name=self.name)
         layer = release_image.payload_layer(payload.tar, self.source_layer, payload.gzipped)
         fmt = target.manifest_format(self.manifest_format)
-        built = build_release_image(
-            run.transport,
-            run.resolver,
-            base_pullspec(payload.stream, self.base_image, self.base_tag),
-            keep_manifest_list=self.keep_manifest_list,
-            name=self.name,
-            created=self.created,
-            layer=layer,
-            to_text=target.text,
-            fmt=fmt,
-        )
+        base_spec = base_pullspec(payload.stream, self.base_image, self.base_tag)
+        early = self.early if self.early is not None and self.early.base_spec == base_spec else None
+        if early is not None:
+            base = early.base()
+        else:
+            base = read_base(
+                run.transport,
+                run.resolver,
+                base_spec,
+                keep_manifest_list=self.keep_manifest_list,
+                to_text=target.text,
+            )
+        built = build_release_image(base, name=self.name, created=self.created, layer=layer, fmt=fmt)
         if self.dry_run:
             return Delivery(digest=built.digest, diff_id=layer.diff_id)
         try:
             dest, _ = run.transport.open(target.location, create=True)
-            push_release(built, dest, target.tag, run.workers, run.transport.options.retry_policy)
+            policy = run.transport.options.retry_policy
+            push_release(built, dest, target.tag, run.workers, policy, early.ahead() if early else None)
         except ReleaseError:
             raise
         except OkdReleaseError as err:
@@ -206,6 +265,20 @@ class ImageSink:
             run.reporter.warn(warning)
         run.emit(f"info: Pushed to {target.text}")
         return Delivery(digest=built.digest, to_image=target.text, diff_id=layer.diff_id)
+
+
+@contextlib.contextmanager
+def pushing_early(sink: Sink, stream: ImageStream, run: Run, allowed: bool) -> Iterator[Sink]:
+    """``sink``, with the push work that does not need the payload started when ``allowed`` and it
+    pushes an image; that work is stopped (and what it opened unused cancelled) on the way out."""
+    if not allowed or not isinstance(sink, ImageSink):
+        yield sink
+        return
+    started = sink.start_early(stream, run)
+    try:
+        yield started
+    finally:
+        started.close()
 
 
 def write_work_dir(

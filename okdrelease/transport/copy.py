@@ -187,17 +187,18 @@ def copy_blobs(
     progress: Progress | None = None,
     workers: int | None = None,
     policy: RetryPolicy | None = None,
+    cancel: threading.Event | None = None,
 ) -> dict[str, str]:
     """Copy ``blobs`` in parallel; return digest → outcome (see ``copy_blob``).
 
     The first failure cancels the rest: queued copies never start and running ones stop at
-    their next read; that first failure is raised.
+    their next read; that first failure is raised. Setting ``cancel`` does the same from outside.
     """
     todo = {b.digest: b for b in blobs}
     if not todo:
         return {}
     limit = workers or min(_concurrency(src), _concurrency(dst))
-    cancel = threading.Event()
+    cancel = cancel or threading.Event()
     with ThreadPoolExecutor(
         max_workers=max(1, min(limit, len(todo))), thread_name_prefix="copy-blob"
     ) as pool:

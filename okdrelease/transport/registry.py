@@ -21,8 +21,8 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
@@ -736,6 +736,60 @@ class _UploadSource:
         return source, False
 
 
+@attrs.frozen
+class Upload:
+    """A blob upload session a registry opened: where the content goes, the least chunk it takes."""
+
+    location: str
+    min_chunk: int = 0
+
+    @classmethod
+    def answered(cls, response: Response) -> Upload | None:
+        """The session a ``POST .../blobs/uploads/`` answer opened (202 with a Location), else None."""
+        with response:
+            location = response.headers.get("Location")
+            if response.status_code != 202 or not location:
+                return None
+            min_chunk = response.headers.get("OCI-Chunk-Min-Length", "")
+            return cls(
+                urllib.parse.urljoin(response.url, location), int(min_chunk) if min_chunk.isdigit() else 0
+            )
+
+
+class UploadsAhead:
+    """Upload sessions opened in a repository before their blobs existed: each ``put_blob`` takes one
+    while any is left (then opens its own), ``close`` cancels those no blob went to. Thread-safe."""
+
+    def __init__(self, repository: RegistryRepository, uploads: Iterable[Upload]) -> None:
+        """Hand out ``uploads``, opened in ``repository``."""
+        self.repository = repository
+        self._lock = threading.Lock()
+        self._uploads = list(uploads)
+
+    def __repr__(self) -> str:
+        return f"UploadsAhead({self.repository.display}, {len(self._uploads)} open)"
+
+    @classmethod
+    def open(cls, repository: RegistryRepository, count: int) -> UploadsAhead:
+        """``count`` sessions opened side by side (one attempt each: a refusal leaves one fewer)."""
+        with ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="upload-ahead") as pool:
+            started = list(pool.map(lambda _: repository.start_upload(), range(count)))
+        return cls(repository, [upload for upload in started if upload is not None])
+
+    def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
+        """``RegistryRepository.put_blob`` into a session opened ahead, while one is left."""
+        with self._lock:
+            upload = self._uploads.pop(0) if self._uploads else None
+        self.repository.put_blob(source, digest, size, upload=upload)
+
+    def close(self) -> None:
+        """Cancel the sessions no blob went to."""
+        with self._lock:
+            left, self._uploads = self._uploads, []
+        for upload in left:
+            self.repository.cancel_upload(upload)
+
+
 class RegistryRepository:
     """One repository on a registry; implements the ``Repository`` protocol."""
 
@@ -1026,26 +1080,45 @@ class RegistryRepository:
                 if not retrier.again(body.what, str(err)):
                     raise RetriedDigestMismatch(str(err)) from None
 
-    def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
+    def put_blob(
+        self, source: BlobSource, digest: str, size: int | None = None, *, upload: Upload | None = None
+    ) -> None:
         """Upload a blob (monolithic, or chunked when ``chunk_size`` > 0), hashing it as it is sent.
 
         An upload that fails transiently (429/5xx, a reset, a 401 a new token answers) starts
         again from the beginning when ``source`` can be read again (bytes, a function that opens
-        it, a seekable stream).
+        it, a seekable stream). ``upload``: a session :meth:`start_upload` opened ahead, used by
+        the first attempt (one the registry no longer knows is replaced by a new one at once).
         """
         validate_digest(digest)
         if isinstance(source, bytes | bytearray | memoryview):
             data = bytes(source)
             verify_bytes(data, digest, f"blob {digest} uploaded to {self._display}", size)
             source = data
-        upload = _UploadSource(source)
-        what = f"uploading blob {_ref_text(self._display, digest)}"
-        self.client.run(what, lambda: self._upload_once(upload, digest, size))
+        content = _UploadSource(source)
+        ahead = [upload] if upload is not None else []
+
+        def attempt() -> None:
+            started = ahead.pop() if ahead else None
+            if started is not None:
+                try:
+                    return self._upload_once(content, digest, size, started)
+                except RegistryError as err:
+                    if err.status != 404 or not content.restartable():
+                        raise
+                    log.debug(
+                        "upload session for %s opened ahead is gone (%s); starting another", digest, err
+                    )
+            self._upload_once(content, digest, size)
+
+        self.client.run(f"uploading blob {_ref_text(self._display, digest)}", attempt)
         log.debug("uploaded blob %s to %s", digest, self._display)
 
-    def _upload_once(self, upload: _UploadSource, digest: str, size: int | None) -> None:
-        """One attempt of ``put_blob``: start an upload session, send the content, check the digest."""
-        location, min_chunk = self._start_upload(digest)
+    def _upload_once(
+        self, upload: _UploadSource, digest: str, size: int | None, started: Upload | None = None
+    ) -> None:
+        """One attempt of ``put_blob``: start an upload session (or use ``started``), send the content, check the digest."""
+        location, min_chunk = attrs.astuple(started or self._start_upload(digest))
         stream, owned = upload.open()
         sent = metered(stream, self.client.options.events, digest, size, "write")
         reader = VerifyingReader(sent, digest, f"blob {digest} uploaded to {self._display}", size)
@@ -1088,7 +1161,7 @@ class RegistryRepository:
             what=f"uploading blob {_ref_text(self._display, digest)}",
         )
 
-    def _start_upload(self, digest: str) -> tuple[str, int]:
+    def _start_upload(self, digest: str) -> Upload:
         state = self._state("starting upload of blob", digest)
         response = self._request(
             "POST",
@@ -1097,12 +1170,31 @@ class RegistryRepository:
             headers={"Content-Length": "0"},
             what=f"starting upload of blob {_ref_text(self._display, digest)}",
         )
-        with response:
-            if response.status_code != 202 or not response.headers.get("Location"):
-                raise self._error(response, "starting blob upload", digest)
-            location = urllib.parse.urljoin(response.url, response.headers["Location"])
-            min_chunk = response.headers.get("OCI-Chunk-Min-Length", "")
-        return location, int(min_chunk) if min_chunk.isdigit() else 0
+        started = Upload.answered(response)
+        if started is None:
+            raise self._error(response, "starting blob upload", digest)
+        return started
+
+    def start_upload(self) -> Upload | None:
+        """Open an upload session ahead of its blob (one attempt): None when the registry did not open
+        one (``put_blob`` then starts its own, under the run's retries); :meth:`cancel_upload` if unused."""
+        try:
+            state = self.client.registry(self.host)
+            response = self._request(
+                "POST",
+                self._url(state, "blobs/uploads/"),
+                push=True,
+                headers={"Content-Length": "0"},
+                retry=False,
+            )
+        except OkdReleaseError as err:
+            log.debug("no upload session opened ahead in %s: %s", self._display, err)
+            return None
+        return Upload.answered(response)
+
+    def cancel_upload(self, upload: Upload) -> None:
+        """Cancel a session :meth:`start_upload` opened that no blob went to (best effort)."""
+        self._cancel_upload(upload.location)
 
     def _upload_chunks(self, location: str, reader: VerifyingReader, chunk_size: int) -> str:
         offset = 0
