@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import gc
 import importlib
 import logging
 import os
 import sys
+import threading
 import warnings
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -187,8 +190,9 @@ def run() -> NoReturn:
 
     The modules a command needs are loaded with the cyclic collector off and then frozen out of its
     view (``gc.freeze``: they live as long as the process); young objects are collected every 5,000
-    allocations instead of 700. A warm ``new`` spent 12-17 ms in 87 collections, 1-3 ms so. Only
-    here: :func:`main` called in another program leaves that program's collector alone.
+    allocations instead of 700. A warm ``new`` spent 12-17 ms in 87 collections, 1-3 ms so. The
+    process then ends without freeing its objects one by one (:func:`_exit_now`). Only here:
+    :func:`main` called in another program leaves that program's collector and exit alone.
     """
     gc.disable()
     try:
@@ -201,7 +205,28 @@ def run() -> NoReturn:
         gc.freeze()
         gc.set_threshold(5000, 10, 10)
         gc.enable()
-    raise SystemExit(main())
+    _exit_now(main())
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End the process without freeing its objects one by one (10-20 ms at the end of a warm ``new``).
+
+    What an ordinary exit does that anyone can see is done first: stdout and stderr flushed, the exit
+    handlers run (logging's, any a caller or a tool such as coverage registered). Anything unusual
+    (another thread still running, output that cannot be flushed) takes the ordinary exit instead.
+    """
+    if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+        raise SystemExit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        raise SystemExit(code) from None
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import io
 import json
 import os
 import re
@@ -136,6 +137,38 @@ def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() 
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert (done.returncode, done.stdout.splitlines()[-1]) == (0, "(5000, 10, 10) True True True False")
+
+
+def test_the_process_exit_keeps_stdout_whole_and_the_exit_code(tmp_path: Path) -> None:
+    """run() ends the process without tearing it down: a payload streamed to stdout (--to-file -)
+    arrives whole, exit handlers still run, and a failure keeps its exit code."""
+    from okdrelease.payload.pipeline import new_release
+    from okdrelease.payload.plan import NewOptions, parse_created
+
+    args = readme_new_args("unused")
+    at = args.index("--to-image")
+    args[at : at + 2] = ["--to-file", "-"]
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "okdrelease", "-q", *args], cwd=ROOT, env=env, capture_output=True, timeout=120
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    layout = args[args.index("--from-oci-layout") + 1]
+    expected = new_release(
+        NewOptions(
+            from_oci_layout=str(ROOT / layout),
+            layout_repository=args[args.index("--layout-repository") + 1],
+            name=args[args.index("--name") + 1],
+            created=parse_created(args[args.index("--created") + 1]),
+            to_file="-",
+        )
+    ).output
+    assert expected is not None and len(expected) > io.DEFAULT_BUFFER_SIZE and done.stdout == expected
+    failed = run_process("new", "--from-oci-layout", str(tmp_path / "missing"), "--to-file", "-")
+    assert (failed.returncode, failed.stdout) == (1, "")
+    assert failed.stderr.startswith("error: ")
 
 
 def test_dependency_deprecation_is_filtered_but_okdreleases_own_warnings_are_not() -> None:
