@@ -194,6 +194,41 @@ def test_memo_forgets_a_cache_only_attempt_and_remembers_failures() -> None:
     assert memo.hits == 2
 
 
+def test_memo_asker_waiting_on_a_cache_only_attempt_computes_the_value_itself() -> None:
+    """A pool thread waiting for a value a cache-only attempt was computing does not fail with NotCached:
+    when the attempt gives up, the waiter computes the value (here: what a repository would answer)."""
+    memo: Memo[str, int] = Memo()
+    started, release = threading.Event(), threading.Event()
+
+    def cache_only() -> int:
+        started.set()
+        release.wait(30)
+        raise NotCached("sha256:" + "2" * 64)
+
+    found: list[object] = []
+
+    def waiter() -> None:
+        started.wait(30)
+        found.append(memo.get("k", lambda: 7))
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+
+    def owner() -> None:
+        with pytest.raises(NotCached):
+            memo.get("k", cache_only)
+
+    first = threading.Thread(target=owner)
+    first.start()
+    while memo.hits == 0 and thread.is_alive():  # the waiter found the attempt's future
+        started.wait(0.01)
+    release.set()
+    first.join(30)
+    thread.join(30)
+    assert (found, memo.hits) == ([7], 1)  # it waited for the attempt, then computed the value itself
+    assert memo.get("k", lambda: 9) == 7
+
+
 def test_resolve_all_hands_the_pool_only_what_the_first_attempt_could_not_answer() -> None:
     """``first`` runs on the calling thread; what it raises for (NotCached or any failure) goes to ``work``."""
     caller = threading.get_ident()

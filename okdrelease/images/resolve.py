@@ -60,7 +60,8 @@ class Memo(Generic[K, V]):
     """Thread-safe compute-once memo: each key is computed at most once, concurrent askers wait.
 
     A computation that raised :class:`NotCached` (a cache-only attempt) is forgotten, so the next
-    asker computes the value again, this time able to ask a repository.
+    asker computes the value again, this time able to ask a repository; an asker that was waiting
+    for it asks again too (it may be able to fetch what the cache-only attempt could not).
     """
 
     def __init__(self) -> None:
@@ -70,24 +71,32 @@ class Memo(Generic[K, V]):
 
     def get(self, key: K, compute: Callable[[], V]) -> V:
         """Return the value for ``key``, computing it once."""
-        with self._lock:
-            future = self._futures.get(key)
-            owner = future is None
-            if future is None:
-                future = Future()
-                self._futures[key] = future
-            else:
-                self.hits += 1
-        if owner:
+        while True:
+            with self._lock:
+                future = self._futures.get(key)
+                owner = future is None
+                if future is None:
+                    future = Future()
+                    self._futures[key] = future
+                else:
+                    self.hits += 1
+            if owner:
+                self._compute(key, future, compute)
+                return future.result()
             try:
-                future.set_result(compute())
-            except NotCached as err:
-                with self._lock:
-                    del self._futures[key]
-                future.set_exception(err)
-            except BaseException as err:
-                future.set_exception(err)
-        return future.result()
+                return future.result()
+            except NotCached:
+                continue  # its owner could only ask the cache: compute it (or wait for who does)
+
+    def _compute(self, key: K, future: Future[V], compute: Callable[[], V]) -> None:
+        try:
+            future.set_result(compute())
+        except NotCached as err:
+            with self._lock:
+                del self._futures[key]
+            future.set_exception(err)
+        except BaseException as err:
+            future.set_exception(err)
 
 
 @attrs.frozen
