@@ -27,7 +27,6 @@ from typing import IO, Any, BinaryIO, Protocol, TypeVar, cast, runtime_checkable
 import attrs
 
 from okdrelease.errors import DigestMismatchError, LayerError
-from okdrelease.oci import decompress
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor
@@ -105,6 +104,13 @@ def _layer_label(name: str | None) -> str:
     return f"layer {name}" if name else "layer"
 
 
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    """What decoding a layer raises for bad data (the gzip and zstd readers' own errors included)."""
+    from okdrelease.oci import decompress  # loaded when a layer is decoded (a warm run decodes none)
+
+    return _DECODE_ERRORS + decompress.GZIP_ERRORS + decompress.zstd_errors()
+
+
 @contextlib.contextmanager
 def _layer_errors(name: str | None) -> Iterator[None]:
     """Turn decompression and tar errors into LayerError naming the layer."""
@@ -112,7 +118,7 @@ def _layer_errors(name: str | None) -> Iterator[None]:
         yield
     except LayerError:
         raise
-    except _DECODE_ERRORS + decompress.GZIP_ERRORS + decompress.zstd_errors() as err:
+    except _decode_errors() as err:
         raise LayerError(f"unable to read {_layer_label(name)}: {err or type(err).__name__}") from err
 
 
@@ -270,6 +276,8 @@ def open_layer(
     with _layer_errors(name):
         head = read_full(stream, len(XZ_MAGIC))
     source = cast(IO[bytes], _Prefixed(head, stream))
+    from okdrelease.oci import decompress  # loaded with the first layer decoded (a warm run decodes none)
+
     decoded: IO[bytes]
     if head.startswith(GZIP_MAGIC):
         compression = "gzip"
