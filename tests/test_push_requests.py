@@ -17,6 +17,8 @@ from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.payload.context import Reporter, Run
 from okdrelease.payload.operators import Payload
+from okdrelease.payload.pipeline import may_push_early
+from okdrelease.payload.plan import NewOptions
 from okdrelease.payload.resolve import OperatorManifests
 from okdrelease.payload.sinks import ImageSink, pushing_early
 from okdrelease.transport.base import TransportOptions
@@ -179,3 +181,19 @@ def test_early_push_failure_is_raised_where_the_push_meets_it(
     )
     assert proxy.count("PUT", "") == 0
     assert proxy.count("DELETE", "/blobs/uploads/") == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "early"),
+    [
+        ({}, True),
+        ({"verify_components": "policy.json"}, False),
+        ({"skip_if_unchanged": "quay.io/okd/release:4.16"}, False),
+        ({"mirror": "quay.io/okd/mirror"}, False),
+        ({"pin_digests": True}, False),
+    ],
+)
+def test_push_starts_early_only_when_nothing_later_may_forbid_or_move_it(
+    options: dict[str, object], early: bool
+) -> None:
+    assert may_push_early(NewOptions(to_image="quay.io/okd/release:4.16", **options)) is early  # type: ignore[arg-type]

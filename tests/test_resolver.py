@@ -19,6 +19,8 @@ from okdrelease.cache import LAYER_INDEX, Cache
 from okdrelease.events import Event, RequestDone
 from okdrelease.images import resolve as resolve_module
 from okdrelease.images.resolve import Memo, NotCached, Resolver, resolve_all
+from okdrelease.openshift.imagestream import TagReference
+from okdrelease.payload.components import visit_order
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
 from okdrelease.release.read import load_images, load_release_from
@@ -339,7 +341,9 @@ def test_warm_new_resolves_on_the_calling_thread_and_refetches_a_damaged_entry(
     assert (warm_digest, pooled, warm.gets()) == (cold_digest, [], [])
     assert sorted(warm_lines) == sorted(cold_lines)
     loading = [line for line in warm_lines if line.startswith("info: Loading")]
-    assert loading and loading == sorted(loading, key=lambda line: line.split()[-1])  # stream order here
+    in_stream_order = sorted(loading, key=lambda line: line.split()[-1])
+    started = visit_order([TagReference(name=line.split()[-1]) for line in in_stream_order])
+    assert loading and loading == [in_stream_order[i] for i in started]  # the order visits start in
     records = sorted((tmp_path / "cache" / "v1" / "records" / LAYER_INDEX).rglob("*"))
     damaged = next(p for p in records if p.is_file())
     data = bytearray(damaged.read_bytes())

@@ -249,20 +249,26 @@ def _not_cached(digest: str) -> Callable[[], IO[bytes]]:
 
 
 def resolve_all(
-    items: Sequence[T], work: Callable[[T], R], workers: int, first: Callable[[T], R] | None = None
+    items: Sequence[T],
+    work: Callable[[T], R],
+    workers: int,
+    first: Callable[[T], R] | None = None,
+    order: Sequence[int] | None = None,
 ) -> list[R]:
     """Run ``work`` over ``items`` concurrently; results in order.
 
     ``first`` (a cache-only attempt) is tried on each item in turn on the calling thread; an item it
     raises for goes to ``work`` on the pool at once, so the pool starts on what is not cached while
     the calling thread goes on (an attempt that failed for another reason fails again there, worded
-    by ``work``). The first failure of ``work`` cancels the work not yet started; the failure
+    by ``work``). ``order``: the positions of ``items`` in the order they are taken up (default:
+    ``items`` order). The first failure of ``work`` cancels the work not yet started; the failure
     reported is the first in ``items`` order among those that ran.
     """
     results: dict[int, R] = {}
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         futures: dict[int, Future[R]] = {}
-        for position, item in enumerate(items):
+        for position in range(len(items)) if order is None else order:
+            item = items[position]
             if first is not None:
                 try:
                     results[position] = first(item)
@@ -275,7 +281,8 @@ def resolve_all(
             for future in pending:
                 future.cancel()
         wait(futures.values())
-    for future in futures.values():
+    for position in sorted(futures):
+        future = futures[position]
         if not future.cancelled():
             error = future.exception()
             if error is not None:

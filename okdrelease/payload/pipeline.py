@@ -45,7 +45,7 @@ from okdrelease.transport.base import Transport, TransportOptions
 if TYPE_CHECKING:
     from okdrelease.sign.policy import PolicyChecker
 
-__all__ = ["ComponentInfo", "NewResult", "new_release", "run_stages", "select_sink"]
+__all__ = ["ComponentInfo", "NewResult", "may_push_early", "new_release", "run_stages", "select_sink"]
 
 
 @attrs.frozen
@@ -249,11 +249,10 @@ def _skip_unchanged(existing: ExistingRelease | None, assembled: _Assembled, run
     )
 
 
-def _may_push_early(plan: Plan) -> bool:
+def may_push_early(options: NewOptions) -> bool:
     """Whether the push may start before the payload exists (see ``ImageSink.start_early``): not when
     nothing may be pushed before a later check (--verify-components, --skip-if-unchanged), nor when a
     later stage may change which image is the base (--mirror, --pin-digests)."""
-    options = plan.options
     return not (
         options.verify_components or options.skip_if_unchanged or options.mirror or options.pin_digests
     )
@@ -272,7 +271,9 @@ def run_stages(
     draft = compose(plan, inputs)
     if plan.options.output == "json":
         return NewResult(name=draft.name, created=draft.created, output=draft.stream.to_json() + b"\n")
-    with pushing_early(select_sink(plan, inputs, draft), draft.stream, run, _may_push_early(plan)) as sink:
+    with pushing_early(
+        select_sink(plan, inputs, draft), draft.stream, run, may_push_early(plan.options)
+    ) as sink:
         assembled = _payload(plan, inputs, draft, run, policy)
         skipped = _skip_unchanged(existing, assembled, run)
         if skipped is not None:
