@@ -117,8 +117,9 @@ def test_quiet_new_on_the_sample_writes_nothing_on_stderr(tmp_path: Path) -> Non
 
 
 def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() -> None:
-    """run() (python -m okdrelease, the script) freezes what the subcommand loaded and collects young
-    objects every 5,000 allocations; main() in someone else's process changes neither."""
+    """The process entry (python -m okdrelease, the script: __main__.main, cli.run) freezes what the
+    subcommand loaded and collects young objects every 5,000 allocations; cli.main() in someone
+    else's process changes neither."""
     before = (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled())
     assert main(["--version"]) == 0
     assert (gc.get_threshold(), gc.get_freeze_count(), gc.isenabled()) == before
@@ -127,8 +128,8 @@ def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() 
         "atexit.register(lambda: print(gc.get_threshold(), gc.get_freeze_count() > 1000, gc.isenabled(),"
         " 'okdrelease._cli.info' in sys.modules, 'okdrelease.payload.pipeline' in sys.modules))\n"
         "sys.argv = ['okdrelease', 'info', '--help']\n"
-        "from okdrelease.cli import run\n"
-        "run()\n"
+        "from okdrelease.__main__ import main\n"
+        "main()\n"
     )
     env = dict(
         os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
