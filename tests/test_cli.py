@@ -140,6 +140,49 @@ def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() 
     assert (done.returncode, done.stdout.splitlines()[-1]) == (0, "(5000, 10, 10) True True True False")
 
 
+#: Modules a ``new`` that neither signs, verifies, skips if unchanged, uses a credential helper nor
+#: reads a float from a manifest never needs: each is loaded by the function that needs it.
+NOT_LOADED_BY_NEW = (
+    "cryptography",
+    "decimal",
+    "okdrelease.payload.signing",
+    "okdrelease.payload.unchanged",
+    "okdrelease.payload.verify",
+    "okdrelease.sign.keys",
+    "okdrelease.sign.policy",
+    "requests",
+    "subprocess",
+    "tqdm",
+)
+
+
+def test_new_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
+    """What a plain ``new`` (the README's, pushed into an OCI layout) imports is what it runs: the
+    modules of signing, verification, --skip-if-unchanged and the rest stay unloaded (each costs
+    every run's start-up time)."""
+    args = readme_new_args(f"oci:{tmp_path / 'release'}:sample")
+    probe = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: print(sorted(set({NOT_LOADED_BY_NEW!r}) & set(sys.modules))))\n"
+        f"sys.argv = ['okdrelease', '-q', *{args!r}]\n"
+        "from okdrelease.__main__ import main\n"
+        "main()\n"
+    )
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (done.returncode, done.stderr, done.stdout.splitlines()[-1]) == (0, "", "[]")
+
+
 def test_the_process_exit_keeps_stdout_whole_and_the_exit_code(tmp_path: Path) -> None:
     """run() ends the process without tearing it down: a payload streamed to stdout (--to-file -)
     arrives whole, exit handlers still run, and a failure keeps its exit code."""

@@ -23,7 +23,6 @@ from okdrelease.payload.inputs import Inputs, read_inputs
 from okdrelease.payload.operators import Payload, assemble_payload, collect_operators, pin_tag_digests, prune
 from okdrelease.payload.plan import NewOptions, Plan, make_plan
 from okdrelease.payload.resolve import OperatorManifests
-from okdrelease.payload.signing import SigningKeys, load_signing_keys, sign_pushed, write_to_signature
 from okdrelease.payload.sinks import (
     Delivery,
     DirSink,
@@ -33,16 +32,11 @@ from okdrelease.payload.sinks import (
     pushing_early,
     write_work_dir,
 )
-from okdrelease.payload.unchanged import (
-    ExistingRelease,
-    component_digests,
-    read_existing_release,
-    unchanged_since,
-)
-from okdrelease.payload.verify import load_component_policy, verify_components
 from okdrelease.transport.base import Transport, TransportOptions
 
 if TYPE_CHECKING:
+    from okdrelease.payload.signing import SigningKeys
+    from okdrelease.payload.unchanged import ExistingRelease
     from okdrelease.sign.policy import PolicyChecker
 
 __all__ = ["ComponentInfo", "NewResult", "may_push_early", "new_release", "run_stages", "select_sink"]
@@ -94,7 +88,11 @@ def new_release(
     from okdrelease.transport.open import DefaultTransport
 
     plan = make_plan(options)
-    keys = load_signing_keys(options)
+    keys = None
+    if options.signs:  # okdrelease.payload.signing is loaded only to sign
+        from okdrelease.payload.signing import load_signing_keys
+
+        keys = load_signing_keys(options)
     opener: Transport = (
         transport if transport is not None else DefaultTransport(transport_options or TransportOptions())
     )
@@ -157,6 +155,8 @@ def _payload(
             raise ReleaseError("no component images defined, unable to build a release payload")
         resolution = resolve_components(stream, run)
         if policy is not None:
+            from okdrelease.payload.verify import verify_components
+
             # Before anything is written or pushed (--dir, --mirror, the sink).
             verify_components(policy, plan.options.verify_components or "", resolution, run)
         stream = resolution.stream
@@ -217,8 +217,10 @@ def _after_push(
     digest = delivery.digest or ""
     if draft.canonical and inputs.from_release_digest and digest != inputs.from_release_digest:
         raise ReleaseError("the release could not be reproduced from its inputs")
-    if delivery.to_image is None:
-        return
+    if delivery.to_image is None or not (plan.options.to_signature or keys is not None):
+        return  # (okdrelease.payload.signing is loaded only when there is something to sign or write)
+    from okdrelease.payload.signing import sign_pushed, write_to_signature
+
     write_to_signature(plan.options, delivery.to_image, digest, draft.created)
     if keys is not None:
         sign_pushed(plan.options, keys, run, delivery.to_image, digest, draft.created)
@@ -228,6 +230,8 @@ def _skip_unchanged(existing: ExistingRelease | None, assembled: _Assembled, run
     """The existing release as the result when the components are its own (--skip-if-unchanged), else None."""
     if existing is None:
         return None
+    from okdrelease.payload.unchanged import component_digests, unchanged_since
+
     images = assembled.resolution.images if assembled.resolution is not None else {}
     digests = component_digests(
         assembled.payload.stream, {name: image.digest for name, image in images.items()}
@@ -262,10 +266,16 @@ def run_stages(
     plan: Plan, keys: SigningKeys | None, transport: Transport, reporter: Reporter, cache: Cache | None = None
 ) -> NewResult:
     """Run every stage of ``new`` after the plan (``cache``: the persistent cache, or None)."""
-    policy = load_component_policy(plan.options)  # a bad policy fails before any network work
+    policy = None
+    if plan.options.verify_components:  # a bad policy fails before any network work
+        from okdrelease.payload.verify import load_component_policy
+
+        policy = load_component_policy(plan.options)
     run = _run(plan, transport, reporter, cache)
     existing = None
     if plan.options.skip_if_unchanged:
+        from okdrelease.payload.unchanged import read_existing_release
+
         existing = read_existing_release(plan.options.skip_if_unchanged, run)
     inputs = read_inputs(plan, run)
     draft = compose(plan, inputs)

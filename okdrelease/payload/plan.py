@@ -98,6 +98,11 @@ class NewOptions:
     #: registries.d directory naming the lookaside stores (default: containers/image's).
     registries_d: str | None = None
 
+    @property
+    def signs(self) -> bool:
+        """Whether the pushed release is signed (--sign-by, --sign-by-gpg, --sign-by-sigstore-private-key)."""
+        return bool(self.sign_by or self.sign_by_gpg or self.sign_by_sigstore_private_key)
+
 
 class InputKind(enum.Enum):
     """Where the release's component list comes from (spec §3.3)."""

@@ -32,7 +32,7 @@ class SigningKeys:
 
 def load_signing_keys(options: NewOptions) -> SigningKeys | None:
     """Load --sign-by or --sign-by-gpg and --sign-by-sigstore-private-key (None when not signing)."""
-    if not (options.sign_by or options.sign_by_gpg or options.sign_by_sigstore_private_key):
+    if not options.signs:
         return None
     pgp: Signer | None = None
     cosign_key = None
