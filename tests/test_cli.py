@@ -141,7 +141,8 @@ def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() 
 
 
 #: Modules a ``new`` that neither signs, verifies, skips if unchanged, uses a credential helper nor
-#: reads a float from a manifest never needs: each is loaded by the function that needs it.
+#: reads a float from a manifest never needs (nor does its push recompress layers as ``copy`` may):
+#: each is loaded by the function that needs it.
 NOT_LOADED_BY_NEW = (
     "cryptography",
     "decimal",
@@ -150,6 +151,7 @@ NOT_LOADED_BY_NEW = (
     "okdrelease.payload.verify",
     "okdrelease.sign.keys",
     "okdrelease.sign.policy",
+    "okdrelease.transport.recompress",
     "requests",
     "subprocess",
     "tqdm",

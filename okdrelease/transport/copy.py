@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import BinaryIO, Literal, TypedDict, get_args
+from typing import TYPE_CHECKING, BinaryIO, Literal, TypedDict, get_args
 
 import attrs
 
@@ -32,10 +32,12 @@ from okdrelease.oci.layers import RawReader
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector, runtime_platform
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
-from okdrelease.transport import recompress
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetriedDigestMismatch, Retryable, RetryPolicy
 from okdrelease.transport.open import default_reference
+
+if TYPE_CHECKING:
+    from okdrelease.transport import recompress
 
 log = logging.getLogger(__name__)
 
@@ -290,6 +292,8 @@ def copy_image(
     top = _collect(src_repo, top, multi_arch, order, blobs, reader)
     # Before anything is written: a refusal leaves nothing.
     order = _converted(order, manifest_format, preserve_digests)
+    from okdrelease.transport import recompress  # not on new's push path (copy_blobs): loaded when copying
+
     with tempfile.TemporaryDirectory(prefix="okdrelease-layers-") as work:
         # skopeo leaves compression alone when the digests are to be kept.
         fmt = None if preserve_digests else compress_format
@@ -334,6 +338,8 @@ def _recompress(
     emit: Progress,
 ) -> dict[str, recompress.Recompressed]:
     """Old layer digest → the layer compressed in ``fmt`` (none without ``fmt``)."""
+    from okdrelease.transport import recompress
+
     out: dict[str, recompress.Recompressed] = {}
     for blob in blobs:
         if fmt is not None and recompress.needs_recompression(blob, fmt):
