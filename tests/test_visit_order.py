@@ -12,17 +12,22 @@ from okdrelease.openshift.imagestream import TagReference
 from okdrelease.payload.components import visit_order
 
 
-def test_tags_named_like_operators_start_first_in_stream_order() -> None:
+def test_tags_named_like_operators_alternate_with_the_others_in_stream_order() -> None:
     names = ["cli", "console-operator", "installer", "machine-config-operator", "tests", "insights-operator"]
+    names += ["network-operator", "etcd-operator"]
     tags = [TagReference(name=name) for name in names]
     assert [names[i] for i in visit_order(tags)] == [
         "console-operator",
-        "machine-config-operator",
-        "insights-operator",
         "cli",
+        "machine-config-operator",
         "installer",
+        "insights-operator",
         "tests",
+        "network-operator",
+        "etcd-operator",
     ]
+    assert visit_order(tags[:3]) == [1, 0, 2]  # more others than operators: the rest in stream order
+    assert visit_order([]) == []
 
 
 def test_work_starts_in_the_order_given_and_results_keep_items_order() -> None:

@@ -123,14 +123,21 @@ def visit(run: Run, tag: TagReference) -> Visited:
 
 
 def visit_order(tags: Sequence[TagReference]) -> list[int]:
-    """The order visits start in: tags named like operators first, else as given.
+    """The order visits start in: tags named like operators alternating with the others, each kind in
+    stream order, then the rest of whichever kind is left.
 
     An operator's visit is the longest chain (manifest, config, its layer, then the manifest check
-    on the CPU): started first, those chains end while other images are still being fetched rather
-    than after them (oc sorts the stream by name, which may put every operator last). Only the order
-    work starts in changes; results and the failure reported stay in stream order.
+    on the CPU), and oc sorts the stream by name, which may put every operator last: their layers
+    and checks would then run in a tail with the registry idle. Alternated with the other images,
+    the checks' CPU work overlaps the fetching from the start and the operators are done by the
+    last third (measured faster than all operators first, whose checks crowd out the fetching).
+    Only the order work starts in changes; results and the failure reported stay in stream order.
     """
-    return sorted(range(len(tags)), key=lambda i: "operator" not in tags[i].name)
+    operators = [i for i, tag in enumerate(tags) if "operator" in tag.name]
+    others = [i for i, tag in enumerate(tags) if "operator" not in tag.name]
+    pairs = min(len(operators), len(others))
+    alternating = [i for pair in zip(operators, others, strict=False) for i in pair]
+    return alternating + operators[pairs:] + others[pairs:]
 
 
 def resolve_components(stream: ImageStream, run: Run) -> Resolution:
