@@ -195,6 +195,7 @@ def run() -> NoReturn:
     :func:`main` called in another program leaves that program's collector and exit alone.
     """
     gc.disable()
+    quiet_dependencies()  # before the subcommand's modules load: sign's read cryptography's DSA names
     try:
         name = named_subcommand(sys.argv[1:])
         if name is not None:
