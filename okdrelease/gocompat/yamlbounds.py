@@ -24,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
@@ -126,28 +127,35 @@ def _text_of(stream: Any) -> str | bytes | None:
     return None
 
 
+def _bracket_levels(text: str | bytes) -> Iterator[tuple[int, int]]:
+    """(offset, flow level after it) at every bracket, from level 0 (brackets inside quoted text count too)."""
+    if isinstance(text, str):
+        marks = [(m.start(), m.group() in "]}") for m in _BRACKETS_STR.finditer(text)]
+    else:
+        marks = [(m.start(), m.group() in b"]}") for m in _BRACKETS_BYTES.finditer(text)]
+    level = 0
+    for offset, closes in marks:
+        level = max(level - 1, 0) if closes else level + 1
+        yield offset, level
+
+
+def _bracket_count(text: str | bytes) -> int:
+    return text.count("[") + text.count("{") if isinstance(text, str) else text.count(b"[") + text.count(b"{")
+
+
 def _bracket_depth(text: str | bytes, limit: int) -> int:
     """Upper bound of the flow nesting (brackets inside quoted text count too)."""
-    if isinstance(text, str):
-        count = text.count("[") + text.count("{")
-        found = (
-            [m.group() == "[" or m.group() == "{" for m in _BRACKETS_STR.finditer(text)]
-            if count > limit
-            else []
-        )
-    else:
-        count = text.count(b"[") + text.count(b"{")
-        found = [m.group() in (b"[", b"{") for m in _BRACKETS_BYTES.finditer(text)] if count > limit else []
+    count = _bracket_count(text)
     if count <= limit:
         return count
-    level = deepest = 0
-    for opening in found:
-        if opening:
-            level += 1
-            deepest = max(deepest, level)
-        else:
-            level = max(level - 1, 0)
-    return deepest
+    return max((level for _, level in _bracket_levels(text)), default=0)
+
+
+def flow_overflow(text: str | bytes, limit: int = _PRESCAN_DEPTH) -> int | None:
+    """The offset of the first bracket that opens flow level ``limit + 1`` (as :func:`check_text` counts), or None."""
+    if _bracket_count(text) <= limit:
+        return None
+    return next((offset for offset, level in _bracket_levels(text) if level > limit), None)
 
 
 def _deep_prefix(text: str | bytes) -> bool:

@@ -22,7 +22,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_quote
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, check_text, libyaml_may_differ
+from okdrelease.gocompat.yamlbounds import (
+    BoundedLoaderMixin,
+    YAMLLimitError,
+    check_text,
+    flow_overflow,
+    libyaml_may_differ,
+)
 
 log = logging.getLogger(__name__)
 
@@ -287,10 +293,63 @@ def _node_problem(node: Node | None, data: bytes) -> str | None:
     return None
 
 
+#: go-yaml v2's max_flow_level (deeper flow nesting is a scanner error), and Go's JSON decoder's
+#: maxNestingDepth (deeper objects and arrays are refused after the YAML is converted to JSON).
+GO_YAML_MAX_DEPTH = 10_000
+
+
+def _go_depth_problem(data: bytes) -> str | None:
+    """oc's refusal of a document nested past GO_YAML_MAX_DEPTH, or None.
+
+    go-yaml's scanner fails at the bracket that opens flow level 10,001 and names its line (1-based)
+    unless it is the first line: ``line 3: exceeded max depth of 10000``. A document go-yaml reads whose
+    collections nest more than 10,000 deep (the root counts) is refused by Go's JSON decoder:
+    ``exceeded max depth``.
+    """
+    offset = flow_overflow(data, GO_YAML_MAX_DEPTH)
+    if offset is not None:
+        line = data.count(b"\n", 0, offset)
+        problem = f"exceeded max depth of {GO_YAML_MAX_DEPTH}"
+        return f"line {line + 1}: {problem}" if line else problem
+    depth = _nesting_depth(data)
+    # go-yaml read it; Go's JSON decoder then refuses more than 10,000 nested objects and arrays.
+    return "exceeded max depth" if depth is not None and depth > GO_YAML_MAX_DEPTH else None
+
+
+def _nesting_depth(data: bytes) -> int | None:
+    """How deep the first document's collections nest, read from libyaml's events (None: unreadable here)."""
+    if _FAST_LOADER is None or libyaml_may_differ(data):
+        return None
+    try:
+        check_text(data)
+        loader = _FAST_LOADER(data)
+    except yaml.YAMLError:
+        return None
+    depth = deepest = 0
+    try:
+        while not isinstance(event := loader.get_event(), yaml.DocumentEndEvent | yaml.StreamEndEvent):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                deepest = max(deepest, depth)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return deepest
+
+
 def pure_problem(data: bytes) -> str | None:
-    """The verdict of the go-yaml-like pure-Python loader: oc's error text after ``<file>: ``, or None."""
+    """The verdict of the go-yaml-like pure-Python loader: oc's error text after ``<file>: ``, or None.
+
+    A document too deep for the loader's bounds is refused in go-yaml's words when its flow nesting
+    passes go-yaml's own limit (the bounds' refusal otherwise).
+    """
     try:
         node = _first_document(data)
+    except YAMLLimitError as err:
+        return f"invalid YAML/JSON: {_go_depth_problem(data) or _go_error_text(err)}"
     except yaml.YAMLError as err:
         return f"invalid YAML/JSON: {_go_error_text(err)}"
     return _node_problem(node, data)
@@ -338,6 +397,8 @@ def _walk_root(loader: yaml.CSafeLoader) -> bool | None:
             if state:
                 expect[-1] = _KEY
             expect.append(_KEY if kind is mapping else _ITEM)
+            if len(expect) > GO_YAML_MAX_DEPTH:
+                return False  # past Go's JSON nesting limit: the pure path words it (_go_depth_problem)
         elif kind is alias or event is None:
             return None
         else:  # the end of a mapping or sequence
