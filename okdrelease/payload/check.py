@@ -293,51 +293,24 @@ def _node_problem(node: Node | None, data: bytes) -> str | None:
     return None
 
 
-#: go-yaml v2's max_flow_level (deeper flow nesting is a scanner error), and Go's JSON decoder's
-#: maxNestingDepth (deeper objects and arrays are refused after the YAML is converted to JSON).
+#: go-yaml v2's max_flow_level: deeper flow nesting is a scanner error.
 GO_YAML_MAX_DEPTH = 10_000
 
 
 def _go_depth_problem(data: bytes) -> str | None:
-    """oc's refusal of a document nested past GO_YAML_MAX_DEPTH, or None.
+    """go-yaml's refusal of flow nesting past GO_YAML_MAX_DEPTH, or None.
 
-    go-yaml's scanner fails at the bracket that opens flow level 10,001 and names its line (1-based)
-    unless it is the first line: ``line 3: exceeded max depth of 10000``. A document go-yaml reads whose
-    collections nest more than 10,000 deep (the root counts) is refused by Go's JSON decoder:
-    ``exceeded max depth``.
+    The scanner fails at the bracket that opens flow level 10,001 and names its line (1-based) unless
+    it is the first line: ``line 3: exceeded max depth of 10000``. (Shallower documents that go-yaml
+    reads but Go's JSON decoder refuses, past 10,000 nested collections with the root, are not
+    recognised: libyaml's own limit depends on its build, 1,000 in PyYAML 6.0.4's wheels.)
     """
     offset = flow_overflow(data, GO_YAML_MAX_DEPTH)
-    if offset is not None:
-        line = data.count(b"\n", 0, offset)
-        problem = f"exceeded max depth of {GO_YAML_MAX_DEPTH}"
-        return f"line {line + 1}: {problem}" if line else problem
-    depth = _nesting_depth(data)
-    # go-yaml read it; Go's JSON decoder then refuses more than 10,000 nested objects and arrays.
-    return "exceeded max depth" if depth is not None and depth > GO_YAML_MAX_DEPTH else None
-
-
-def _nesting_depth(data: bytes) -> int | None:
-    """How deep the first document's collections nest, read from libyaml's events (None: unreadable here)."""
-    if _FAST_LOADER is None or libyaml_may_differ(data):
+    if offset is None:
         return None
-    try:
-        check_text(data)
-        loader = _FAST_LOADER(data)
-    except yaml.YAMLError:
-        return None
-    depth = deepest = 0
-    try:
-        while not isinstance(event := loader.get_event(), yaml.DocumentEndEvent | yaml.StreamEndEvent):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                deepest = max(deepest, depth)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        return None
-    finally:
-        loader.dispose()
-    return deepest
+    line = data.count(b"\n", 0, offset)
+    problem = f"exceeded max depth of {GO_YAML_MAX_DEPTH}"
+    return f"line {line + 1}: {problem}" if line else problem
 
 
 def pure_problem(data: bytes) -> str | None:
@@ -397,8 +370,6 @@ def _walk_root(loader: yaml.CSafeLoader) -> bool | None:
             if state:
                 expect[-1] = _KEY
             expect.append(_KEY if kind is mapping else _ITEM)
-            if len(expect) > GO_YAML_MAX_DEPTH:
-                return False  # past Go's JSON nesting limit: the pure path words it (_go_depth_problem)
         elif kind is alias or event is None:
             return None
         else:  # the end of a mapping or sequence
