@@ -18,8 +18,9 @@ Starts a Debian ``docker-registry`` on loopback, generates the payload of ``gene
 * ``warm``: okdrelease with its persistent cache filled by an earlier run and a new ``--name``;
 * ``scaling``: ``cold`` at 50, 100, 200 and 400 images, drawn in ``benchmarks/scaling.png``.
 
-Each child is measured with ``os.wait4`` (wall, user+system CPU, peak RSS) and through the
-registry's access log (requests, bytes sent in GET responses). Medians go to stdout and, with the
+Each child is measured with ``os.wait4`` (wall, user+system CPU, peak RSS), through the
+registry's access log (requests, bytes sent in GET responses) and through the registry process's
+own CPU time while the child ran (``/proc/PID/stat``): the registry shares the machine's cores. Medians go to stdout and, with the
 machine described, to ``benchmarks/results.md`` (unless ``--no-write``).
 """
 
@@ -75,6 +76,7 @@ class Run:
     requests: int
     get_bytes: int
     by_method: dict[str, int]
+    registry_cpu: float
     stdout: str = field(repr=False)
 
 
@@ -100,10 +102,24 @@ class Rig:
     log_file: Path
     workdir: Path
     env: dict[str, str] = field(repr=False)
+    #: The registry's process id, to read its CPU time (None: not measured).
+    registry_pid: int | None = None
+
+    def registry_cpu(self) -> float:
+        """The registry process's user+system CPU time so far, in seconds (0 when it cannot be read)."""
+        if self.registry_pid is None:
+            return 0.0
+        try:
+            fields = Path(f"/proc/{self.registry_pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            return 0.0
+        # after the command name: state is field 3, utime and stime are fields 14 and 15
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def measure(self, tool: str, argv: Sequence[str], extra_env: dict[str, str] | None = None) -> Run:
         """Run ``argv`` through ``launch.py``; fail loudly when it fails; measure it and its traffic."""
         offset = self.log_file.stat().st_size
+        registry_before = self.registry_cpu()
         out_path, err_path = self.workdir / f"{tool}.stdout", self.workdir / f"{tool}.stderr"
         usage_path = self.workdir / f"{tool}.usage.json"
         env = {**self.env, **(extra_env or {})}
@@ -116,6 +132,7 @@ class Rig:
             sys.stderr.write(err_path.read_text(errors="replace")[-4000:])
             raise SystemExit(f"{tool} failed with exit code {code}: {' '.join(argv)}")
         usage = json.loads(usage_path.read_text())
+        registry_cpu = self.registry_cpu() - registry_before
         time.sleep(0.3)  # let the registry flush its last access-log lines
         with self.log_file.open("rb") as fh:
             fh.seek(offset)
@@ -128,6 +145,7 @@ class Rig:
             requests=requests,
             get_bytes=sent,
             by_method=by_method,
+            registry_cpu=registry_cpu,
             stdout=out_path.read_text(errors="replace"),
         )
 
@@ -311,6 +329,7 @@ class Runner:
 METRICS: tuple[tuple[str, Callable[[Run], float], int], ...] = (
     ("wall time (s)", lambda r: r.wall, 2),
     ("CPU user+sys (s)", lambda r: r.cpu, 2),
+    ("registry CPU meanwhile (s)", lambda r: r.registry_cpu, 2),
     ("peak RSS (MiB)", lambda r: r.rss_mib, 0),
     ("HTTP requests", lambda r: r.requests, 0),
     ("bytes fetched (MiB)", lambda r: r.get_bytes / MiB, 1),
@@ -500,6 +519,29 @@ def run_scaling(
     return points
 
 
+def cpu_budget(results: Sequence[ModeResult]) -> str:
+    """How busy the machine's cores were in the cold mode, per tool: (its CPU + the registry's) / wall."""
+    cold = next((r for r in results if r.mode == "cold"), None)
+    if cold is None:
+        return ""
+    cores = os.cpu_count() or 1
+    lines = [
+        f"The registry runs on the same {cores} cores as the tool it serves. Medians of the cold mode:",
+        "",
+        "| tool | wall (s) | its CPU (s) | registry CPU (s) | cores busy |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for tool in ("bound", "okdrelease", "oc"):
+        wall = cold.median(tool, lambda r: r.wall)
+        cpu = cold.median(tool, lambda r: r.cpu)
+        registry = cold.median(tool, lambda r: r.registry_cpu)
+        if wall is None or cpu is None or registry is None:
+            continue
+        busy = (cpu + registry) / wall if wall else 0.0
+        lines.append(f"| {tool} | {wall:.2f} | {cpu:.2f} | {registry:.2f} | {busy:.2f} of {cores} |")
+    return "\n".join(lines)
+
+
 def report(
     machine: str,
     payload: str,
@@ -531,6 +573,9 @@ def report(
         "",
         targets(results),
     ]
+    budget = cpu_budget(results)
+    if budget:
+        parts += ["", "## CPU budget (cold)", "", budget]
     if points:
         parts += [
             "",
@@ -627,12 +672,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         env = child_env(workdir)
         tools = find_tools(args.oc, env)
         machine = describe_machine(tools)
-        with RegistryServer(workdir / "registry", flavour="http") as info:
+        server = RegistryServer(workdir / "registry", flavour="http")
+        with server as info:
             bases = gen.make_bases(scale, workdir / "bases")
             payload = gen.generate(info.host, workdir / "payload", scale, bases=bases)
             described = gen.describe(payload)
             print(f"payload: {described}", file=sys.stderr)
-            runner = Runner(Rig(info.host, info.log_file, workdir, env), tools, args.runs)
+            runner = Runner(Rig(info.host, info.log_file, workdir, env, server.pid), tools, args.runs)
             inputs = write_inputs(payload, info.host, workdir / "payload")
             big = QUICK_BIG_LAYER_BYTES if args.quick else BIG_LAYER_BYTES
             results = run_modes(runner, inputs, args.modes, big)

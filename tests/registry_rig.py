@@ -703,6 +703,11 @@ class RegistryServer:
         finally:
             session.close()
 
+    @property
+    def pid(self) -> int | None:
+        """The registry process's id while it runs (the benchmark reads its CPU time)."""
+        return None if self._process is None else self._process.pid
+
     def stop(self) -> None:
         """Terminate the process, killing it if it does not exit within 10 s."""
         process, self._process = self._process, None
