@@ -439,11 +439,28 @@ def content_key(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class VerdictStore(Protocol):
-    """Where verdicts outlive a run (``okdrelease.cache.Cache`` is one): keyed by content digest.
+#: Names the way files are derived from their source in :func:`source_key` (a change of it would
+#: give a source's files other content under the same names: it must then change too).
+SOURCE_FORMAT = "files-v1"
 
-    Verdicts are remembered together, one entry per set of files (an operator's), so a run reads and
-    writes one entry per operator rather than one per file.
+
+def source_key(source: str, name: str) -> str:
+    """The key of the verdict of file ``name`` of a set derived from ``source``, content named by
+    digest (for operator manifests: the digests of the layers they are read from, and the directory).
+
+    The source fixes the content of each of its files, so a warm run finds the verdicts of a set
+    without hashing a file; the key stays content-addressed.
+    """
+    return f"{SOURCE_FORMAT}:{source}:{name}"
+
+
+class VerdictStore(Protocol):
+    """Where verdicts outlive a run (``okdrelease.cache.Cache`` is one): keyed by content.
+
+    A key is a file's content digest (:func:`content_key`), or for a file of a set whose source is
+    named by digest, the source and the file's name (:func:`source_key`). Verdicts are remembered
+    together, one entry per set of files (an operator's), so a run reads and writes one entry per
+    operator rather than one per file.
     """
 
     def get_verdicts(self, keys: Sequence[str]) -> dict[str, str | None] | None:
@@ -460,8 +477,10 @@ class ManifestChecker:
 
     Thread-safe; :meth:`precheck_files` may run in fetching threads as files arrive, :meth:`check` then
     only looks the verdict up, so errors are still raised in payload order. Verdicts are held by the
-    content itself (Python keeps a bytes object's hash), so a lookup does not hash the file again;
-    the store's keys are content digests (:func:`content_key`), computed only when there is a store.
+    content itself (Python keeps a bytes object's hash), and the verdicts of a set prechecked with a
+    ``source`` by the very bytes objects passed (held, so their ids stay theirs): looking those up
+    hashes nothing. The store's keys are the sets' source keys (:func:`source_key`), else content
+    digests (:func:`content_key`), computed only when there is a store.
     """
 
     def __init__(
@@ -472,25 +491,60 @@ class ManifestChecker:
         self._decide = decide or manifest_problem
         self._lock = threading.Lock()
         self._verdicts: dict[bytes, str | None] = {}
+        #: id(data) -> (data, verdict) for the files of sets prechecked with a source.
+        self._held: dict[int, tuple[bytes, str | None]] = {}
         # Parsing holds the GIL: more than two at once only adds the memory of their node trees.
         self._parsing = threading.BoundedSemaphore(2)
 
-    def precheck_files(self, files: Iterable[tuple[str, bytes]]) -> None:
+    def precheck_files(self, files: Iterable[tuple[str, bytes]], source: str | None = None) -> None:
         """Decide the verdicts of a set of files now (e.g. an operator's, while other images are fetched).
 
-        With a store, the set's verdicts are read (or written) as one entry.
+        With a store, the set's verdicts are read (or written) as one entry, keyed by ``source`` and
+        the files' names when given: ``source`` names by digest what fixes the content of every file
+        of the set under its name (see :func:`source_key`), so no file is hashed.
         """
-        contents = list(dict.fromkeys(data for name, data in files if is_checked(name)))
+        checked = [(name, data) for name, data in files if is_checked(name)]
+        if source is not None and self._store is not None:
+            self._precheck_source(self._store, source, checked)
+            return
+        contents = list(dict.fromkeys(data for _, data in checked))
         with self._lock:
             known = {data: self._verdicts[data] for data in contents if data in self._verdicts}
         if len(known) == len(contents):
             return
         if self._store is None:
-            found = {data: known[data] if data in known else self._decided(data) for data in contents}
-        else:
-            found = self._through_store(self._store, contents, known)
+            self._by_content(contents, known)
+            return
+        found = self._through_store(self._store, contents, known)
         with self._lock:
             self._verdicts.update(found)
+
+    def _by_content(
+        self, contents: Sequence[bytes], known: Mapping[bytes, str | None]
+    ) -> dict[bytes, str | None]:
+        """The verdicts of ``contents``: ``known`` ones, the others decided now; remembered by content."""
+        found = {data: known[data] if data in known else self._decided(data) for data in contents}
+        with self._lock:
+            self._verdicts.update(found)
+        return found
+
+    def _precheck_source(self, store: VerdictStore, source: str, files: list[tuple[str, bytes]]) -> None:
+        """The verdicts of a set with a source: the store's entry for its source keys, else decided
+        (by content, as without a store) and stored; held by the files' bytes objects."""
+        with self._lock:
+            if all(id(data) in self._held for _, data in files):
+                return
+        by_key = {source_key(source, name): data for name, data in files}
+        stored = store.get_verdicts(sorted(by_key))
+        if stored is None:
+            contents = list(dict.fromkeys(by_key.values()))
+            with self._lock:
+                known = {data: self._verdicts[data] for data in contents if data in self._verdicts}
+            found = self._by_content(contents, known)
+            stored = {key: found[data] for key, data in by_key.items()}
+            store.put_verdicts(stored)
+        with self._lock:
+            self._held.update((id(data), (data, stored[key])) for key, data in by_key.items())
 
     def _decided(self, data: bytes) -> str | None:
         with self._parsing:
@@ -516,6 +570,9 @@ class ManifestChecker:
         if not is_checked(filename):
             return None
         with self._lock:
+            held = self._held.get(id(data))
+            if held is not None and held[0] is data:
+                return held[1]
             if data in self._verdicts:
                 return self._verdicts[data]
         self.precheck_files(((filename, data),))

@@ -66,7 +66,11 @@ class OperatorManifests:
                 if "/" not in path and entry.is_file
             )
             if self.checker is not None:  # checked now, while other images are still being fetched
-                self.checker.precheck_files((item.name, item.data) for item in found)
+                # The layers' digests and the directory fix every file's content: its verdict is
+                # remembered under them and the name, so a warm run hashes no file.
+                source = f"{','.join(digests)}|{MANIFESTS_PREFIX}"
+                self.checker.precheck_files(((item.name, item.data) for item in found), source)
             return found
 
-        return self.files.get(tuple(d.digest for d in selected), extract)
+        digests = tuple(d.digest for d in selected)
+        return self.files.get(digests, extract)

@@ -7,12 +7,13 @@ here, plus seeded mutations (tabs, anchors, brackets, quotes, control characters
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 
+from okdrelease.cache import Cache
 from okdrelease.payload import check
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata-real"
@@ -231,6 +232,81 @@ def test_checker_remembers_verdicts_by_content() -> None:
     with pytest.raises(check.ReleaseError, match=r"^op/c\.json: not a valid YAML/JSON object, got: \[\]$"):
         checker.check("op/c.json", "c.json", b"[]")
     assert calls == [OBJECT, OBJECT + b"#", b"[]"]
+
+
+LAYER_A, LAYER_B = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+NOT_OBJECT = "not a valid YAML/JSON object, got: []"
+
+
+def _counting(calls: list[bytes]) -> Callable[[bytes], str | None]:
+    def decide(data: bytes) -> str | None:
+        calls.append(data)
+        return check.manifest_problem(data)
+
+    return decide
+
+
+def _set(*files: tuple[str, bytes]) -> list[tuple[str, bytes]]:
+    """Files as a resolver reads them: new bytes objects each time (not the ones decided before)."""
+    return [(name, bytes(bytearray(data))) for name, data in files]
+
+
+def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A set prechecked with a source is remembered under its source keys: a later run (a new checker,
+    other bytes objects) finds every file's own verdict without deciding or hashing a file."""
+    files = (("a.yaml", OBJECT), ("b.json", b"[]"), ("c.yaml", OBJECT), ("README", b"["))
+    source_a, source_b = f"{LAYER_A}|manifests/", f"{LAYER_A},{LAYER_B}|manifests/"
+    calls: list[bytes] = []
+    first = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
+    first.precheck_files(_set(*files), source_a)
+    assert calls == [OBJECT, b"[]"]  # each distinct content decided once, README not checked
+    first.precheck_files(_set(("a.yaml", b"[]"), ("b.json", OBJECT)), source_b)  # other layers, names swapped
+    assert calls == [OBJECT, b"[]"]
+    assert Cache(tmp_path).get_verdicts(
+        [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
+    ) == {
+        f"files-v1:{source_a}:a.yaml": None,
+        f"files-v1:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:{source_a}:c.yaml": None,
+    }
+
+    def no_hash(data: bytes) -> str:
+        raise AssertionError("a file was hashed")
+
+    monkeypatch.setattr(check, "content_key", no_hash)
+    later = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
+    read_a, read_b = _set(*files), _set(("a.yaml", b"[]"), ("b.json", OBJECT))
+    later.precheck_files(read_a, source_a)
+    later.precheck_files(read_b, source_b)
+    later.precheck_files(_set(*files), source_a)  # an operator sharing the layer: the same entry
+    assert calls == [OBJECT, b"[]"]
+    got = {name: later.problem(name, data) for name, data in read_a}
+    assert got == {"a.yaml": None, "b.json": NOT_OBJECT, "c.yaml": None, "README": None}
+    assert [later.problem(name, data) for name, data in read_b] == [NOT_OBJECT, None]
+    with pytest.raises(check.ReleaseError, match=r"^op/a\.yaml: not a valid YAML/JSON object, got: \[\]$"):
+        later.check("op/a.yaml", "a.yaml", read_b[0][1])
+
+
+def test_source_keyed_verdicts_other_sources_decided(tmp_path: Path) -> None:
+    """A source's entry serves only that source: the same names under another source are decided,
+    and verdicts already decided in the run (by content) are reused, not decided again."""
+    calls: list[bytes] = []
+    checker = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
+    checker.precheck_files(_set(("a.yaml", OBJECT)), f"{LAYER_A}|manifests/")
+    checker.precheck_files(_set(("a.yaml", b"[]"), ("b.yaml", OBJECT)), f"{LAYER_B}|manifests/")
+    assert calls == [OBJECT, b"[]"]
+    assert checker.problem("x.yaml", b"[]") == NOT_OBJECT  # another object: found by content
+    checker.precheck_files([], f"{LAYER_B}|empty/")  # nothing checked: nothing stored
+    assert Cache(tmp_path).info().entries == 2
+
+
+def test_source_ignored_without_store() -> None:
+    calls: list[bytes] = []
+    checker = check.ManifestChecker(decide=_counting(calls))
+    checker.precheck_files(_set(("a.yaml", OBJECT), ("b.yaml", b"[]")), f"{LAYER_A}|manifests/")
+    checker.precheck_files(_set(("a.yaml", OBJECT)), f"{LAYER_B}|manifests/")
+    assert calls == [OBJECT, b"[]"]
+    assert checker.problem("b.yaml", bytes(bytearray(b"[]"))) == NOT_OBJECT
 
 
 def _composed_passes(data: bytes) -> bool:
