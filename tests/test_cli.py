@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import gc
 import io
 import json
@@ -158,14 +159,11 @@ NOT_LOADED_BY_NEW = (
 )
 
 
-def test_new_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
-    """What a plain ``new`` (the README's, pushed into an OCI layout) imports is what it runs: the
-    modules of signing, verification, --skip-if-unchanged and the rest stay unloaded (each costs
-    every run's start-up time)."""
-    args = readme_new_args(f"oci:{tmp_path / 'release'}:sample")
+def _loaded(args: list[str], modules: tuple[str, ...]) -> list[str]:
+    """Which of ``modules`` a quiet ``okdrelease ARGS`` process has loaded when it exits (it must succeed)."""
     probe = (
         "import atexit, sys\n"
-        f"atexit.register(lambda: print(sorted(set({NOT_LOADED_BY_NEW!r}) & set(sys.modules))))\n"
+        f"atexit.register(lambda: print(sorted(set({modules!r}) & set(sys.modules))))\n"
         f"sys.argv = ['okdrelease', '-q', *{args!r}]\n"
         "from okdrelease.__main__ import main\n"
         "main()\n"
@@ -182,7 +180,31 @@ def test_new_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
         timeout=120,
         check=False,
     )
-    assert (done.returncode, done.stderr, done.stdout.splitlines()[-1]) == (0, "", "[]")
+    assert (done.returncode, done.stderr) == (0, "")
+    loaded: list[str] = ast.literal_eval(done.stdout.splitlines()[-1])
+    return loaded
+
+
+def test_new_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
+    """What a plain ``new`` (the README's, pushed into an OCI layout) imports is what it runs: the
+    modules of signing, verification, --skip-if-unchanged and the rest stay unloaded (each costs
+    every run's start-up time)."""
+    args = readme_new_args(f"oci:{tmp_path / 'release'}:sample")
+    assert _loaded(args, NOT_LOADED_BY_NEW) == []
+
+
+#: Modules a warm ``new`` (every manifest-check verdict in the cache, image-references plain YAML or
+#: JSON) does not load: PyYAML and the readers built on it.
+NOT_LOADED_BY_WARM_NEW = ("okdrelease.openshift.k8syaml", "okdrelease.payload.checkyaml", "yaml")
+
+
+def test_warm_new_loads_no_yaml(tmp_path: Path) -> None:
+    """A cold ``new`` decides manifest-check verdicts with PyYAML (the sample's image-references are
+    plain YAML and JSON: read without it); the same ``new`` again with the cache it filled finds the
+    verdicts there and loads no PyYAML at all."""
+    args = [*readme_new_args(f"oci:{tmp_path / 'release'}:sample"), "--cache-dir", str(tmp_path / "cache")]
+    assert _loaded(args, NOT_LOADED_BY_WARM_NEW) == ["okdrelease.payload.checkyaml", "yaml"]
+    assert _loaded(args, NOT_LOADED_BY_WARM_NEW) == []
 
 
 def test_the_process_exit_keeps_stdout_whole_and_the_exit_code(tmp_path: Path) -> None:

@@ -16,8 +16,8 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import ReleaseError
+from okdrelease.gocompat.jsonbounds import json_too_deep, max_depth_message
 from okdrelease.gocompat.strconv import go_quote
-from okdrelease.gocompat.yamlbounds import json_too_deep, max_depth_message
 
 __all__ = [
     "GoCustom",

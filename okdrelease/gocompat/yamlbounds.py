@@ -11,7 +11,8 @@ can stand for 10⁹ nodes that blow up in whatever walks the result (key convers
   lower because PyYAML's composer and the walks after it recurse).
 
 A cheap scan of the raw text runs before composing, because libyaml's composer crashes the process
-(a C stack overflow) on about 100,000 nested flow brackets and its parser takes quadratic time on them.
+(a C stack overflow) on about 100,000 nested flow brackets and its parser takes quadratic time on them
+(the scans, and the JSON depth bound, live in ``okdrelease.gocompat.jsonbounds``, which needs no PyYAML).
 Every refusal is a :class:`YAMLLimitError`, a ``yaml.YAMLError``, so existing handlers name the file.
 
 :func:`safe_load` and :func:`safe_load_all` are ``yaml.safe_load``/``yaml.safe_load_all`` with these
@@ -22,13 +23,20 @@ every reader of input that is not parsed the Go way uses them.
 from __future__ import annotations
 
 import io
-import json
-import re
-from collections.abc import Iterator
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, SequenceNode
+
+from okdrelease.gocompat.jsonbounds import (
+    MAX_DEPTH,
+    flow_overflow,
+    json_loads,
+    json_too_deep,
+    libyaml_may_differ,
+    max_depth_message,
+    text_too_deep,
+)
 
 __all__ = [
     "EXCESSIVE_ALIASING",
@@ -38,6 +46,7 @@ __all__ = [
     "YAMLLimitError",
     "check_node",
     "check_text",
+    "flow_overflow",
     "json_loads",
     "json_too_deep",
     "libyaml_may_differ",
@@ -46,27 +55,13 @@ __all__ = [
     "safe_load_all",
 ]
 
-MAX_DEPTH = 200
-# The raw-text scan refuses only what could crash libyaml or take it seconds; check_node is exact.
-_PRESCAN_DEPTH = 10_000
 EXCESSIVE_ALIASING = "document contains excessive aliasing"
 _RATIO_LOW = 400_000
 _RATIO_HIGH = 4_000_000
-_BRACKETS_STR = re.compile(r"[\[\]{}]")
-_BRACKETS_BYTES = re.compile(rb"[\[\]{}]")
-# A line starting with _PRESCAN_DEPTH spaces / "- " / "? " indicators may nest that deep in block style.
-# To find one at C speed, those three bytes become b" ", line feeds stay and every other byte becomes b"x".
-_PREFIX_CLASSES = bytes(0x20 if b in b" -?" else 0x0A if b == 0x0A else 0x78 for b in range(256))
-_DEEP_RUN = b" " * _PRESCAN_DEPTH
 
 
 class YAMLLimitError(yaml.YAMLError):
     """A YAML document exceeds a bound (alias expansion or nesting depth)."""
-
-
-def max_depth_message() -> str:
-    """The refusal text for nesting deeper than :data:`MAX_DEPTH`."""
-    return f"exceeded max depth of {MAX_DEPTH}"
 
 
 def _allowed_alias_ratio(decoded: int) -> float:
@@ -127,69 +122,10 @@ def _text_of(stream: Any) -> str | bytes | None:
     return None
 
 
-def _bracket_levels(text: str | bytes) -> Iterator[tuple[int, int]]:
-    """(offset, flow level after it) at every bracket, from level 0 (brackets inside quoted text count too)."""
-    if isinstance(text, str):
-        marks = [(m.start(), m.group() in "]}") for m in _BRACKETS_STR.finditer(text)]
-    else:
-        marks = [(m.start(), m.group() in b"]}") for m in _BRACKETS_BYTES.finditer(text)]
-    level = 0
-    for offset, closes in marks:
-        level = max(level - 1, 0) if closes else level + 1
-        yield offset, level
-
-
-def _bracket_count(text: str | bytes) -> int:
-    return text.count("[") + text.count("{") if isinstance(text, str) else text.count(b"[") + text.count(b"{")
-
-
-def _bracket_depth(text: str | bytes, limit: int) -> int:
-    """Upper bound of the flow nesting (brackets inside quoted text count too)."""
-    count = _bracket_count(text)
-    if count <= limit:
-        return count
-    return max((level for _, level in _bracket_levels(text)), default=0)
-
-
-def flow_overflow(text: str | bytes, limit: int = _PRESCAN_DEPTH) -> int | None:
-    """The offset of the first bracket that opens flow level ``limit + 1`` (as :func:`check_text` counts), or None."""
-    if _bracket_count(text) <= limit:
-        return None
-    return next((offset for offset, level in _bracket_levels(text) if level > limit), None)
-
-
-def _deep_prefix(text: str | bytes) -> bool:
-    """Whether a line (the text's first, or one after a line feed) starts with _PRESCAN_DEPTH of ``" -?"``."""
-    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
-    classes = data.translate(_PREFIX_CLASSES)  # ~7 times faster than a MULTILINE regex search
-    return classes.startswith(_DEEP_RUN) or b"\n" + _DEEP_RUN in classes
-
-
 def check_text(text: str | bytes) -> None:
     """Refuse raw YAML/JSON text that could nest past what the composers survive (cheap, C-speed)."""
-    if len(text) <= _PRESCAN_DEPTH:
-        return
-    if _bracket_depth(text, _PRESCAN_DEPTH) > _PRESCAN_DEPTH or _deep_prefix(text):
+    if text_too_deep(text):
         raise YAMLLimitError(max_depth_message())
-
-
-def libyaml_may_differ(data: bytes) -> bool:
-    """Whether libyaml may read ``data`` more leniently than PyYAML's pure-Python parser.
-
-    A tab anywhere (libyaml takes a tab inside a plain scalar, ``kind: a\tb``, as text), a UTF-8
-    byte-order mark anywhere (libyaml skips one at a line start) and UTF-16 (found by its mark): such
-    input goes to the pure parser only. Elsewhere both read the same, and libyaml is ~20 times faster.
-    """
-    return b"\t" in data or b"\xef\xbb\xbf" in data or data[:2] in (b"\xff\xfe", b"\xfe\xff")
-
-
-def json_too_deep(text: str | bytes) -> bool:
-    """Whether JSON ``text`` nests past MAX_DEPTH (checked before ``json.loads`` or a walk recurses on it).
-
-    Brackets inside strings count too: only a document with MAX_DEPTH unclosed ones in its strings
-    is refused wrongly.
-    """
-    return _bracket_depth(text, MAX_DEPTH) > MAX_DEPTH
 
 
 class BoundedLoaderMixin:
@@ -235,10 +171,3 @@ def safe_load(data: str | bytes) -> Any:
 def safe_load_all(data: str | bytes) -> list[Any]:
     """``yaml.safe_load_all`` with the bounds, every document read; a refusal is a YAMLLimitError."""
     return list(yaml.load_all(data, Loader=BoundedSafeLoader))  # noqa: S506 - a SafeLoader
-
-
-def json_loads(data: str | bytes, **kwargs: Any) -> Any:
-    """``json.loads`` refusing nesting past MAX_DEPTH first (a ValueError, as other JSON syntax errors)."""
-    if json_too_deep(data):
-        raise ValueError(max_depth_message())
-    return json.loads(data, **kwargs)

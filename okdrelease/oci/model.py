@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import InvalidReferenceError, OkdReleaseError
-from okdrelease.gocompat.yamlbounds import json_too_deep, max_depth_message
+from okdrelease.gocompat.jsonbounds import json_too_deep, max_depth_message
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest, validate_digest
 

@@ -8,7 +8,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
-import yaml
 
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.gojson import (
@@ -26,7 +25,7 @@ from okdrelease.gocompat.gojson import (
     sorted_map,
 )
 from okdrelease.gocompat.gotime import format_time, parse_time
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, libyaml_may_differ
+from okdrelease.gocompat.plainyaml import load_plain
 from okdrelease.openshift.labels import OVERRIDE_ANNOTATION
 
 __all__ = [
@@ -539,67 +538,15 @@ class ImageStream:
 # Loading
 
 
-class _NoTimestampLoader(BoundedLoaderMixin, yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings (go-yaml does not convert them for JSON)."""
-
-
-_NoTimestampLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _yaml_keys_to_strings(value: Any) -> Any:
-    """Turn non-string mapping keys into strings, as YAML-to-JSON conversion does."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, bool):
-                key = "true" if key else "false"
-            elif key is None:
-                key = "null"
-            out[str(key)] = _yaml_keys_to_strings(item)
-        return out
-    if isinstance(value, list):
-        return [_yaml_keys_to_strings(item) for item in value]
-    return value
-
-
-#: :class:`_NoTimestampLoader` on libyaml's parser (the same resolvers and constructors), when PyYAML has it.
-_FAST_LOADER: type[Any] | None = (
-    type(
-        "_FastNoTimestampLoader",
-        (BoundedLoaderMixin, yaml.CSafeLoader),
-        {"yaml_implicit_resolvers": _NoTimestampLoader.yaml_implicit_resolvers},
-    )
-    if yaml.__with_libyaml__
-    else None
-)
-
-
-def _first_document(data: bytes) -> Any:
-    """The first YAML document of ``data`` constructed (None if empty).
-
-    libyaml reads it when it can and PyYAML was built with it; what libyaml refuses, or may read more
-    leniently (:func:`libyaml_may_differ`), is read by the pure-Python parser, which words errors.
-    """
-    if _FAST_LOADER is not None and not libyaml_may_differ(data):
-        try:
-            return next(yaml.load_all(data, Loader=_FAST_LOADER), None)  # noqa: S506 - safe
-        except yaml.YAMLError:
-            pass  # the pure-Python parser decides and words the error
-    return next(yaml.load_all(data, Loader=_NoTimestampLoader), None)  # noqa: S506 - safe
-
-
 def _load_yaml(data: bytes) -> Any:
-    """Parse the first YAML document of ``data``; errors in the style of sigs.k8s.io/yaml."""
-    try:
-        return _yaml_keys_to_strings(_first_document(data))
-    except yaml.MarkedYAMLError as err:
-        line = err.problem_mark.line + 1 if err.problem_mark is not None else 0
-        raise GoJSONError(f"error converting YAML to JSON: yaml: line {line}: {err.problem}") from err
-    except yaml.YAMLError as err:
-        raise GoJSONError(f"error converting YAML to JSON: yaml: {err}") from err
+    """The first YAML document of ``data`` as sigs.k8s.io/yaml converts it: plain block YAML (the usual
+    image-references) without PyYAML, anything else with it (loaded only then)."""
+    plain = load_plain(data)
+    if plain is not None:
+        return plain
+    from okdrelease.openshift.k8syaml import load_yaml
+
+    return load_yaml(data)
 
 
 def load_image_stream(data: bytes, *, json_only: bool = False) -> ImageStream:

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from okdrelease.errors import NotFoundError, SignatureError
-from okdrelease.gocompat.yamlbounds import json_loads
+from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Manifest

@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 
 from okdrelease.errors import InvalidReferenceError, SignatureError
-from okdrelease.gocompat.yamlbounds import json_loads
+from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.reference import ImageReference
 
 SIGNATURE_TYPE = "atomic container signature"

@@ -28,7 +28,7 @@ import attrs
 import urllib3
 
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
-from okdrelease.gocompat.yamlbounds import json_loads
+from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.transport.base import normalize_host
 from okdrelease.transport.http import (
     RETRY_STATUSES,

@@ -29,7 +29,7 @@ from okdrelease.errors import (
     OkdReleaseError,
 )
 from okdrelease.events import BytesMoved, EventSink, metered
-from okdrelease.gocompat.yamlbounds import json_loads
+from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from okdrelease.cache import Cache
-from okdrelease.payload import check
+from okdrelease.payload import check, checkyaml
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata-real"
 OBJECT = b"apiVersion: v1\nkind: ConfigMap\n"
@@ -179,7 +179,7 @@ def _verdicts_agree(data: bytes) -> tuple[str | None, str | None]:
 
 def test_libyaml_is_in_use() -> None:
     assert yaml.__with_libyaml__, "PyYAML without libyaml: the fast path is not exercised"
-    assert check._FAST_LOADER is yaml.CSafeLoader
+    assert checkyaml._FAST_LOADER is yaml.CSafeLoader
 
 
 def test_real_manifests_same_verdicts() -> None:
@@ -311,7 +311,7 @@ def test_source_ignored_without_store() -> None:
 
 def _composed_passes(data: bytes) -> bool:
     try:
-        return check._node_problem(check._first_document(data, fast=True), data) is None
+        return checkyaml._node_problem(checkyaml._first_document(data, fast=True), data) is None
     except yaml.YAMLError:
         return False
 
@@ -326,7 +326,7 @@ def test_event_walk_agrees_with_composing() -> None:
     disagree = []
     decided = 0
     for data in samples:
-        walked = check._events_pass(data)
+        walked = checkyaml._events_pass(data)
         decided += walked is True
         if walked is not None and walked != _composed_passes(data):
             disagree.append((data[:200], walked))
@@ -336,7 +336,7 @@ def test_event_walk_agrees_with_composing() -> None:
 
 def _image_stream_reads(data: bytes) -> tuple[object, object]:
     """The first document as the ImageStream reader builds it: (libyaml or its fallback, pure only)."""
-    from okdrelease.openshift import imagestream
+    from okdrelease.openshift import k8syaml
 
     def read(loader: type[yaml.SafeLoader]) -> object:
         try:
@@ -344,9 +344,9 @@ def _image_stream_reads(data: bytes) -> tuple[object, object]:
         except yaml.YAMLError as err:
             return type(err)
 
-    pure = read(imagestream._NoTimestampLoader)
+    pure = read(k8syaml._NoTimestampLoader)
     try:
-        fast: object = imagestream._first_document(data)
+        fast: object = k8syaml._first_document(data)
     except yaml.YAMLError as err:
         fast = type(err)
     return fast, pure
@@ -354,9 +354,9 @@ def _image_stream_reads(data: bytes) -> tuple[object, object]:
 
 def test_image_stream_yaml_same_documents() -> None:
     """image-references (and -f files) read through libyaml give the pure parser's document or error."""
-    from okdrelease.openshift import imagestream
+    from okdrelease.openshift import k8syaml
 
-    assert imagestream._FAST_LOADER is not None
+    assert k8syaml._FAST_LOADER is not None
     rng = random.Random(20261207)
     real = [p.read_bytes() for p in sorted(REAL.rglob("image-references")) if p.is_file()]
     assert len(real) > 30, f"expected the real image-references under {REAL}"

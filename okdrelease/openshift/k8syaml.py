@@ -1,0 +1,79 @@
+"""YAML input read as sigs.k8s.io/yaml reads it (the first document, converted to JSON's values; errors
+in its words): ``-f`` image-stream files and operators' ``image-references`` that are not JSON.
+
+Apart from ``okdrelease.openshift.imagestream`` so that reading JSON (the usual input) never loads PyYAML.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from okdrelease.gocompat.gojson import GoJSONError
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, libyaml_may_differ
+
+__all__ = ["load_yaml"]
+
+
+class _NoTimestampLoader(BoundedLoaderMixin, yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as strings (go-yaml does not convert them for JSON)."""
+
+
+_NoTimestampLoader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _yaml_keys_to_strings(value: Any) -> Any:
+    """Turn non-string mapping keys into strings, as YAML-to-JSON conversion does."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if isinstance(key, bool):
+                key = "true" if key else "false"
+            elif key is None:
+                key = "null"
+            out[str(key)] = _yaml_keys_to_strings(item)
+        return out
+    if isinstance(value, list):
+        return [_yaml_keys_to_strings(item) for item in value]
+    return value
+
+
+#: :class:`_NoTimestampLoader` on libyaml's parser (the same resolvers and constructors), when PyYAML has it.
+_FAST_LOADER: type[Any] | None = (
+    type(
+        "_FastNoTimestampLoader",
+        (BoundedLoaderMixin, yaml.CSafeLoader),
+        {"yaml_implicit_resolvers": _NoTimestampLoader.yaml_implicit_resolvers},
+    )
+    if yaml.__with_libyaml__
+    else None
+)
+
+
+def _first_document(data: bytes) -> Any:
+    """The first YAML document of ``data`` constructed (None if empty).
+
+    libyaml reads it when it can and PyYAML was built with it; what libyaml refuses, or may read more
+    leniently (:func:`libyaml_may_differ`), is read by the pure-Python parser, which words errors.
+    """
+    if _FAST_LOADER is not None and not libyaml_may_differ(data):
+        try:
+            return next(yaml.load_all(data, Loader=_FAST_LOADER), None)  # noqa: S506 - safe
+        except yaml.YAMLError:
+            pass  # the pure-Python parser decides and words the error
+    return next(yaml.load_all(data, Loader=_NoTimestampLoader), None)  # noqa: S506 - safe
+
+
+def load_yaml(data: bytes) -> Any:
+    """Parse the first YAML document of ``data``; errors in the style of sigs.k8s.io/yaml."""
+    try:
+        return _yaml_keys_to_strings(_first_document(data))
+    except yaml.MarkedYAMLError as err:
+        line = err.problem_mark.line + 1 if err.problem_mark is not None else 0
+        raise GoJSONError(f"error converting YAML to JSON: yaml: line {line}: {err.problem}") from err
+    except yaml.YAMLError as err:
+        raise GoJSONError(f"error converting YAML to JSON: yaml: {err}") from err
