@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import random
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from okdrelease.errors import LayerError
+from okdrelease.gocompat import gotar
 from okdrelease.gocompat.gotar import BLOCK_SIZE, GoTarWriter, extracted_mtime, go_mtime, go_unix_nano
 
 GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
@@ -216,3 +218,42 @@ def test_invalid_names_and_modes_are_rejected() -> None:
 )
 def test_go_unix_nano_wraps_like_int64(seconds: int, nanos: int) -> None:
     assert go_unix_nano(seconds) == nanos
+
+
+def test_ustar_fast_path_writes_the_general_paths_bytes() -> None:
+    """Entries that fit ustar as they are get their header in one go: the bytes of the general path."""
+    rng = random.Random(20261206)
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/ ~"
+    cases = [
+        ("release-manifests/0000_50_x.yaml", b"0", 0o444, 1234, 1714521600),
+        ("a" * 100, b"0", 0o7777777, 8**11 - 1, 8**11 - 1),
+        ("", b"5", 0, 0, 0),
+        ("d/", b"5", 0o777, 0, 1),
+    ]
+    for _ in range(3000):
+        name = "".join(rng.choice(alphabet) for _ in range(rng.randrange(1, 101)))
+        size = rng.choice([0, 1, 511, 512, 513, 8**11 - 1, rng.randrange(8**11)])
+        seconds = rng.choice([0, 1, 8**11 - 1, rng.randrange(8**11)])
+        cases.append((name, rng.choice([b"0", b"5", b"2"]), rng.randrange(8**7), size, seconds))
+    for name, typeflag, mode, size, seconds in cases:
+        raw = name.encode()
+        general = gotar._header_blocks(name, raw, typeflag, mode, size, seconds)
+        assert gotar._ustar_header(raw, typeflag, mode, size, seconds) == general, (name, mode, size, seconds)
+        assert len(general) == BLOCK_SIZE
+
+
+@pytest.mark.parametrize(
+    ("name", "mode", "size", "mtime"),
+    [
+        ("a" * 101, 0o644, 1, 0),  # too long: split into prefix and name (or PAX)
+        ("é", 0o644, 1, 0),  # non-ASCII: PAX path record
+        ("a", 0o644, 8**11, 0),  # size past the octal field: PAX size record
+        ("a", 0o644, 1, -1),  # mtime before the epoch: PAX mtime record
+        ("a", 0o644, 1, 8**11),
+    ],
+)
+def test_entries_past_ustar_take_the_general_path(name: str, mode: int, size: int, mtime: float) -> None:
+    out = io.BytesIO()
+    GoTarWriter(out)._write_header(name, b"0", mode, size, mtime)
+    raw = name.encode()
+    assert out.getvalue() == gotar._header_blocks(name, raw, b"0", mode, size, gotar.go_mtime(mtime))

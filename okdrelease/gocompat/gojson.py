@@ -32,6 +32,7 @@ __all__ = [
     "go_type_name",
     "loads_typed",
     "format_float",
+    "parse_valid",
     "loads_go",
     "loads_go_numbers",
     "marshal",
@@ -81,10 +82,19 @@ _ESCAPE_TABLE = {code: _escape_char(chr(code)) for code in range(0x20)} | {
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+#: A character Go writes escaped (or replaces): when a string has none, it is written as it is.
+_NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
 
 
 def quote_string(text: str) -> str:
     """Return ``text`` as a Go JSON string literal (HTML-escaped, non-ASCII kept raw)."""
+    if _NEEDS_ESCAPE.search(text) is None:
+        return '"' + text + '"'
+    return _quote_escaping(text)
+
+
+def _quote_escaping(text: str) -> str:
+    """:func:`quote_string` character by character (what it returns for every string)."""
     quoted = text.translate(_ESCAPE_TABLE)
     if not quoted.isascii() and _SURROGATE.search(quoted):
         quoted = "".join(_escape_char(ch) for ch in quoted)
@@ -147,6 +157,9 @@ def _scalar(value: Any) -> str | None:
 
 def _encode(value: Any, out: list[str], newline: str | None, indent: str, depth: int) -> None:
     """Append the encoding of ``value``; ``newline`` None means compact output."""
+    if type(value) is str:  # the most common value first
+        out.append(quote_string(value))
+        return
     scalar = _scalar(value)
     if scalar is not None:
         out.append(scalar)
@@ -420,6 +433,13 @@ class GoStruct:
 
     name: str
     fields: tuple[tuple[str, Any], ...]
+    #: The fields by name, and their names by case-folded name (Go matches keys case-insensitively).
+    by_name: dict[str, Any] = attrs.field(init=False, eq=False, repr=False)
+    by_folded_name: dict[str, str] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "by_name", dict(self.fields))
+        object.__setattr__(self, "by_folded_name", {name.casefold(): name for name, _ in self.fields})
 
     @property
     def short_name(self) -> str:
@@ -589,8 +609,7 @@ def _decode(value: Any, typ: Any, ctx: _Context) -> Any:
 
 def _decode_struct(value: Mapping[Any, Any], typ: GoStruct, ctx: _Context) -> dict[str, Any]:
     """Decode an object into a struct: known fields only, keys matched exactly or case-insensitively."""
-    fields = dict(typ.fields)
-    folded = {name.casefold(): name for name, _ in typ.fields}
+    fields, folded = typ.by_name, typ.by_folded_name
     out: dict[str, Any] = {}
     for raw_key, item in value.items():
         key = str(raw_key)
@@ -636,8 +655,28 @@ def go_type_error(value: Any, typ: Any, ctx: Any) -> GoJSONError:
     return _type_error(_json_kind(value), typ, ctx)
 
 
+def parse_valid(data: bytes) -> Any:
+    """JSON ``data`` parsed as Go's decoder reads it (numbers kept as :class:`RawNumber`) once it passed
+    Go's syntax check; GoJSONError with Go's text when it does not.
+
+    Strict JSON (what the C decoder takes, see :func:`_strictly_valid`) is checked and parsed in one
+    go; anything else is checked by the scanner first (invalid UTF-8 in strings, which Go replaces).
+    """
+    if json_too_deep(data):
+        raise GoJSONError(max_depth_message())
+    try:
+        return json.loads(
+            data.decode("utf-8"),
+            parse_int=RawNumber,
+            parse_float=RawNumber,
+            parse_constant=_refuse_constant,
+        )
+    except (ValueError, RecursionError):
+        pass
+    check_valid(data)
+    return json.loads(data.decode("utf-8", "replace"), parse_int=RawNumber, parse_float=RawNumber)
+
+
 def loads_typed(data: bytes, typ: Any) -> Any:
     """Parse JSON ``data`` (Go syntax checks) and decode it as Go type ``typ``."""
-    check_valid(data)
-    value = json.loads(data.decode("utf-8", "replace"), parse_int=RawNumber, parse_float=RawNumber)
-    return decode_typed(value, typ)
+    return decode_typed(parse_valid(data), typ)

@@ -195,51 +195,83 @@ class GoTarWriter:
         if self._closed:
             raise LayerError(f"tar writer is closed; cannot add {name!r}")
         raw = name.encode("utf-8", "surrogateescape")
-        if b"\0" in raw:
-            raise LayerError(f"tar entry name {name!r} contains a NUL byte")
-        if not _fits_octal(_MODE[1], mode):
-            raise LayerError(f"tar entry {name!r} has an invalid mode {mode:o}")
         seconds = go_mtime(mtime)
-        # Like Go's Header.allowedFormats: a long name that can be split still allows ustar, but its
-        # path record is kept in case another field forces PAX.
-        pax: dict[str, bytes] = {}
-        split = _split_ustar_path(raw)
-        ustar = True
-        if len(raw) > _NAME_SIZE or not _is_ascii(raw):
-            pax["path"] = raw
-            ustar = split is not None
-        if not _fits_octal(_SIZE[1], size):
-            pax["size"] = str(size).encode("ascii")
-            ustar = False
-        if not _fits_octal(_MTIME[1], seconds):
-            pax["mtime"] = str(seconds).encode("ascii")
-            ustar = False
-        if ustar:
-            prefix, short = split if split is not None else (b"", raw)
-            block = self._template(short, typeflag, mode, size, seconds)
-            _put_string(block, _PREFIX, prefix)
-            self._out.write(_finish(block))
-            return
-        records = b"".join(_pax_record(key, pax[key]) for key in sorted(pax))
-        log.debug("PAX header for tar entry %r: %s", name, sorted(pax))
-        xblock = bytearray(BLOCK_SIZE)
-        xblock[_TYPEFLAG] = TYPE_PAX[0]
-        _put_string(xblock, _NAME, _pax_header_name(raw))
-        for field in (_MODE, _UID, _GID, _MTIME):
-            _put_octal(xblock, field, 0)
-        _put_octal(xblock, _SIZE, len(records))
-        self._out.write(_finish(xblock))
-        self._out.write(records)
-        self._pad(len(records))
-        self._out.write(_finish(self._template(_to_ascii(raw), typeflag, mode, size, seconds)))
+        if (
+            len(raw) <= _NAME_SIZE
+            and 0 <= mode < _MODE_LIMIT
+            and 0 <= size < _OCTAL_12_LIMIT
+            and 0 <= seconds < _OCTAL_12_LIMIT
+            and _is_ascii(raw)
+        ):
+            self._out.write(_ustar_header(raw, typeflag, mode, size, seconds))
+        else:
+            self._out.write(_header_blocks(name, raw, typeflag, mode, size, seconds))
 
-    @staticmethod
-    def _template(name: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytearray:
-        """Return a header block with the fields Go's ``templateV7Plus`` fills (no magic or checksum)."""
-        block = bytearray(_ZERO_FIELDS)  # uid, gid, devmajor and devminor are 0
-        block[_TYPEFLAG] = typeflag[0]
-        _put_string(block, _NAME, name)
-        _put_octal(block, _MODE, mode)
-        _put_octal(block, _SIZE, size)
-        _put_octal(block, _MTIME, seconds)
-        return block
+
+def _header_blocks(name: str, raw: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytes:
+    """The header block(s) Go writes for one entry: ustar, or a PAX ``x`` entry and then ustar."""
+    if b"\0" in raw:
+        raise LayerError(f"tar entry name {name!r} contains a NUL byte")
+    if not _fits_octal(_MODE[1], mode):
+        raise LayerError(f"tar entry {name!r} has an invalid mode {mode:o}")
+    # Like Go's Header.allowedFormats: a long name that can be split still allows ustar, but its
+    # path record is kept in case another field forces PAX.
+    pax: dict[str, bytes] = {}
+    split = _split_ustar_path(raw)
+    ustar = True
+    if len(raw) > _NAME_SIZE or not _is_ascii(raw):
+        pax["path"] = raw
+        ustar = split is not None
+    if not _fits_octal(_SIZE[1], size):
+        pax["size"] = str(size).encode("ascii")
+        ustar = False
+    if not _fits_octal(_MTIME[1], seconds):
+        pax["mtime"] = str(seconds).encode("ascii")
+        ustar = False
+    if ustar:
+        prefix, short = split if split is not None else (b"", raw)
+        block = _template(short, typeflag, mode, size, seconds)
+        _put_string(block, _PREFIX, prefix)
+        return _finish(block)
+    records = b"".join(_pax_record(key, pax[key]) for key in sorted(pax))
+    log.debug("PAX header for tar entry %r: %s", name, sorted(pax))
+    xblock = bytearray(BLOCK_SIZE)
+    xblock[_TYPEFLAG] = TYPE_PAX[0]
+    _put_string(xblock, _NAME, _pax_header_name(raw))
+    for field in (_MODE, _UID, _GID, _MTIME):
+        _put_octal(xblock, field, 0)
+    _put_octal(xblock, _SIZE, len(records))
+    padding = bytes(-len(records) % BLOCK_SIZE)
+    ustar_block = _finish(_template(_to_ascii(raw), typeflag, mode, size, seconds))
+    return _finish(xblock) + records + padding + ustar_block
+
+
+def _template(name: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytearray:
+    """Return a header block with the fields Go's ``templateV7Plus`` fills (no magic or checksum)."""
+    block = bytearray(_ZERO_FIELDS)  # uid, gid, devmajor and devminor are 0
+    block[_TYPEFLAG] = typeflag[0]
+    _put_string(block, _NAME, name)
+    _put_octal(block, _MODE, mode)
+    _put_octal(block, _SIZE, size)
+    _put_octal(block, _MTIME, seconds)
+    return block
+
+
+#: Limits of the octal fields: mode (7 digits), size and mtime (11 digits).
+_MODE_LIMIT = 8**7
+_OCTAL_12_LIMIT = 8**11
+_ZEROS_UID_GID = b"0000000\0" * 2
+#: A ustar header after the typeflag: linkname, magic and version, uname and gname, devmajor and
+#: devminor (0), prefix and padding.
+_USTAR_TAIL = bytes(100) + b"ustar\x0000" + bytes(64) + b"0000000\0" * 2 + bytes(167)
+#: The checksum's share of the tail and of the checksum field itself (eight blanks while it is summed).
+_USTAR_TAIL_SUM = sum(_USTAR_TAIL) + 8 * 0x20
+
+
+def _ustar_header(name: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytes:
+    """:func:`_header_blocks` of an entry that fits ustar as it is (an ASCII name of at most 100 bytes,
+    every number in its octal field), built in one go: the same bytes (tests hold both to it)."""
+    name_field = name.ljust(_NAME_SIZE, b"\0")
+    head = b"%s%07o\0%s%011o\0%011o\0" % (name_field, mode, _ZEROS_UID_GID, size, seconds)
+    checksum = sum(head) + typeflag[0] + _USTAR_TAIL_SUM
+    return b"%s%06o\0 %s%s" % (head, checksum, typeflag, _USTAR_TAIL)

@@ -17,11 +17,11 @@ from okdrelease.gocompat.gojson import (
     GoSlice,
     GoStruct,
     RawNumber,
-    check_valid,
     decode_typed,
     go_type_error,
     loads_typed,
     marshal_indent,
+    parse_valid,
     sorted_map,
 )
 from okdrelease.gocompat.gotime import format_time, parse_time
@@ -556,11 +556,11 @@ def load_image_stream(data: bytes, *, json_only: bool = False) -> ImageStream:
             doc = loads_typed(data, _IMAGE_STREAM)
         else:
             try:
-                check_valid(data)
+                value = parse_valid(data)
             except GoJSONError:
                 doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
             else:
-                doc = loads_typed(data, _IMAGE_STREAM)
+                doc = decode_typed(value, _IMAGE_STREAM)
     else:
         doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
     return ImageStream.from_dict(doc or {})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -49,7 +50,7 @@ class ImageMapper:
     candidate is tried the way the expression's backtracking would, leftmost match first.
     """
 
-    __slots__ = ("_order", "_targets")
+    __slots__ = ("_order", "_prefix", "_targets")
 
     def __init__(self, references: Mapping[str, tuple[str, str]]) -> None:
         """Build the matcher from tag name -> (source, target); raises ReleaseError as oc does."""
@@ -67,9 +68,14 @@ class ImageMapper:
             targets[source.encode("utf-8", "surrogateescape")] = target.encode("utf-8", "surrogateescape")
         self._targets = targets
         self._order = sorted(targets, key=lambda s: (-len(s), s))  # the alternation's order
+        #: What every source starts with (often a registry and repository prefix): a text without it
+        #: names no source, found with one search instead of one per source.
+        self._prefix = os.path.commonprefix(self._order) if len(self._order) > 1 else b""
 
     def __call__(self, data: bytes) -> bytes:
         """Return ``data`` with every delimited source reference replaced by its target."""
+        if self._prefix and self._prefix not in data:
+            return data
         present = [source for source in self._order if source in data]
         if not present:
             return data  # a plain substring search first: most files name no source at all

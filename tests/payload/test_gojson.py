@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,19 @@ def test_format_float_rejects_non_finite(value: float) -> None:
 )
 def test_quote_string(text: str, quoted: str) -> None:
     assert quote_string(text) == quoted
+    assert gojson._quote_escaping(text) == quoted
+
+
+def test_quote_string_writes_plain_text_as_escaping_would() -> None:
+    """A string with nothing to escape is written as it is: what the escaping path writes for it."""
+    rng = random.Random(20261206)
+    alphabet = "ab/:.-_ \x7fé日\U0001f600" + '"\\<>&\b\n\x00\x1f\u2028\u2029\ud800\udfff'
+    plain = 0
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 12)))
+        plain += gojson._NEEDS_ESCAPE.search(text) is None
+        assert quote_string(text) == gojson._quote_escaping(text), repr(text)
+    assert 200 < plain < 5000
 
 
 def test_marshal_indent_shapes() -> None:
@@ -228,6 +242,16 @@ def _scanner_accepts(data: bytes) -> bool:
     return scanner.pos == len(data)
 
 
+def _mutated(base: list[bytes], pieces: Sequence[bytes], rng: random.Random, count: int = 400) -> list[bytes]:
+    """``base`` and ``count`` seeded edits of each: a piece inserted at a random place, or replacing a byte."""
+    samples = list(base)
+    for data in base:
+        for _ in range(count):
+            at = rng.randrange(len(data) + 1)
+            samples.append(data[:at] + rng.choice(pieces) + data[at + rng.randrange(2) :])
+    return samples
+
+
 def test_fast_validity_never_accepts_what_the_scanner_refuses() -> None:
     """check_valid's C fast path only says yes where Go's scanner (the slow path) says yes."""
     rng = random.Random(20261206)
@@ -253,11 +277,7 @@ def test_fast_validity_never_accepts_what_the_scanner_refuses() -> None:
         b"\t",
         b"\x0c",
     )
-    samples = list(base)
-    for data in base:
-        for _ in range(400):
-            at = rng.randrange(len(data) + 1)
-            samples.append(data[:at] + rng.choice(pieces) + data[at + rng.randrange(2) :])
+    samples = _mutated(base, pieces, rng)
     fast_yes = [d for d in samples if gojson._strictly_valid(d)]
     assert [d for d in fast_yes if not _scanner_accepts(d)] == []
     assert 10 < len(fast_yes) < len(samples)  # both verdicts occur
@@ -380,3 +400,60 @@ def test_yaml_scalars_into_string_fields(value: object, text: str) -> None:
 def test_to_interface() -> None:
     assert to_interface({"b": 1, "a": [True, None, "x", 2.5]}) == {"a": [True, None, "x", 2.5], "b": 1.0}
     assert list(to_interface({"b": 1, "a": 2})) == ["a", "b"]
+
+
+def _checked_then_parsed(data: bytes) -> object:
+    """What loads_typed did before parse_valid: Go's syntax check, then a lenient parse."""
+    try:
+        check_valid(data)
+    except GoJSONError as err:
+        return str(err)
+    return json.loads(
+        data.decode("utf-8", "replace"), parse_int=gojson.RawNumber, parse_float=gojson.RawNumber
+    )
+
+
+def test_parse_valid_is_the_syntax_check_then_the_parse() -> None:
+    """parse_valid checks and parses strict JSON in one go: the same value (numbers as RawNumber) or
+    the same error text as checking with Go's scanner first, on seeded mutations of JSON documents."""
+    rng = random.Random(20261206)
+    base = [
+        b'{"kind": "ImageStream", "spec": {"tags": [{"name": "a", "generation": 1, "x": 1.5e3}]}}',
+        b'[1, -0, 2.50, "\\u00e9", true, false, null, {"": []}]',
+    ]
+    snippets = [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b",",
+        b":",
+        b'"',
+        b"\\",
+        b"\xff",
+        b"\x00",
+        b"NaN",
+        b"1e999",
+        b"-",
+        b" ",
+    ]
+    samples = _mutated(base, snippets, rng)
+    outcomes = set()
+    for data in samples:
+        try:
+            got: object = gojson.parse_valid(data)
+        except GoJSONError as err:
+            got = str(err)
+        expected = _checked_then_parsed(data)
+        assert json.dumps(got) == json.dumps(expected), data
+        assert [type(v) for v in _leaves(got)] == [type(v) for v in _leaves(expected)]
+        outcomes.add(type(got))
+    assert outcomes == {str, dict, list}
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]

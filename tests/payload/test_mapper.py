@@ -526,3 +526,27 @@ def test_version_mapper_matches_the_expression_on_random_text() -> None:
         assert mapper(data) == want, data
         rewritten += want != data
     assert rewritten > 400
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (b"image: quay.io/openshift/origin-", b"image: quay.io/openshift/origin-"),  # the shared prefix alone
+        (b"image: quay.io/openshift/other:1", b"image: quay.io/openshift/other:1"),  # not even the prefix
+        (
+            b"a: " + PROM.encode() + b"\nb: quay.io/openshift/origin-etcd",
+            b"a: " + PROM_TARGET.encode() + b"\nb: e",
+        ),
+        (b"quay.io/openshift/origin-etcd-operator x", b"op x"),  # the longer source of two sharing a start
+    ],
+)
+def test_sources_sharing_a_prefix(given: bytes, expected: bytes) -> None:
+    """Sources that start alike (a text without their common start names none of them)."""
+    mapper = ImageMapper(
+        {
+            "prometheus": (PROM, PROM_TARGET),
+            "etcd": ("quay.io/openshift/origin-etcd", "e"),
+            "etcd-operator": ("quay.io/openshift/origin-etcd-operator", "op"),
+        }
+    )
+    assert mapper(given) == expected
