@@ -114,20 +114,36 @@ def prune(
     return kept, removed
 
 
+ReleaseTags = list[tuple[str, str, dict[str, str] | None]]
+
+
+def release_tags(stream: ImageStream) -> ReleaseTags:
+    """The release stream's tags as every operator's transform reads them: (name, from.name, annotations)."""
+    return [(t.name, t.from_name or "", t.annotations) for t in stream.tags]
+
+
 def operator_transform(
-    name: str, local: ImageStream | None, stream: ImageStream, plan: Plan, reporter: Reporter
+    name: str,
+    local: ImageStream | None,
+    stream: ImageStream,
+    plan: Plan,
+    reporter: Reporter,
+    tags: ReleaseTags | None = None,
 ) -> Callable[[bytes], bytes]:
-    """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references."""
+    """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references.
+
+    ``tags``: :func:`release_tags` of ``stream`` (computed here when not given; a payload of many
+    operators computes it once).
+    """
     from okdrelease.payload.mapper import build_operator_transform, simple_transform
 
     if local is None:
         return simple_transform(stream.name)
     try:
         operator_refs = [(t.name, t.from_kind or "", t.from_name or "") for t in local.tags]
-        release_tags = [(t.name, t.from_name or "", t.annotations) for t in stream.tags]
         return build_operator_transform(
             operator_refs,
-            release_tags,
+            release_tags(stream) if tags is None else tags,
             stream.annotations,
             stream.name,
             plan.options.allow_missing_images,
@@ -155,11 +171,12 @@ def assemble_payload(
     from okdrelease.payload.assemble import OperatorFiles, write_payload_tar
 
     transforms: dict[str, Callable[[bytes], bytes]] = {}
+    tags = release_tags(stream)
 
     def transform_for(name: str) -> Callable[[bytes], bytes]:
         if name not in transforms:
             transforms[name] = operator_transform(
-                name, operators.references.get(name), stream, plan, reporter
+                name, operators.references.get(name), stream, plan, reporter, tags
             )
         return transforms[name]
 
