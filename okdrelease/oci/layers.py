@@ -608,6 +608,8 @@ class _Hidden:
 
     def hides(self, path: str, is_dir: bool) -> bool:
         """True when an upper layer deleted or replaced ``path`` of a lower layer."""
+        if not (self.whiteouts or self.opaque or self.nondirs):  # nothing deleted above (a top layer)
+            return not is_dir and path in self.dirs
         if path in self.whiteouts or path in self.nondirs or "" in self.opaque:
             return True
         if not is_dir and path in self.dirs:
@@ -734,8 +736,9 @@ def compose_stack(
     """The same stack rules over entries already read (bottom layer first, paths below the prefix)."""
     found: dict[str, FileEntry] = {}
     upper = _Hidden()
-    for entries in reversed(layer_entries):
-        upper.merge(_walk(entries, None, "", options, None, upper, found))
+    for depth, entries in enumerate(reversed(layer_entries)):
+        bottom = depth == len(layer_entries) - 1  # what it hides hides nothing: not recorded
+        upper.merge(_walk(entries, None, "", options, None, upper, found, record=not bottom))
     return found
 
 
@@ -747,9 +750,11 @@ def _walk(
     on_entry: EntryHook | None,
     upper: _Hidden,
     found: dict[str, FileEntry],
+    record: bool = True,
 ) -> _Hidden:
     """One layer, top-down, into ``found``; return what it hides below it (merged into ``upper`` once the
-    layer is done: whiteouts and replacements hide lower layers only)."""
+    layer is done: whiteouts and replacements hide lower layers only). ``record`` False: the bottom
+    layer, whose entries' replacements of lower paths are not recorded (there are none)."""
     layer = _Hidden()
     this_layer: set[str] = set()
     added: dict[str, str] = {}  # this layer's entries in found: tar path -> key
@@ -766,9 +771,8 @@ def _walk(
                 _drop_earlier(found, this_layer, added, kind[1])
             continue
         if options.whiteouts:
-            layer.record(
-                full, entry.is_dir
-            )  # what this layer does to lower ones holds even where it is hidden
+            if record:  # what this layer does to lower ones holds even where it is hidden
+                layer.record(full, entry.is_dir)
             if upper.hides(full, entry.is_dir):
                 continue
         path = full[len(prefix) :] if options.outside_prefix and full.startswith(prefix) else full
