@@ -3,7 +3,8 @@
 The cold cache is what ``tests/test_golden_new.py`` runs (each test gets an empty cache directory).
 Here each image and error case runs again: once after a first run filled the cache (the second run
 must still match oc byte for byte, the manifest-check verdicts and layer indexes coming from disk),
-and once with ``--no-cache``. A final test runs a case twice at once on one cache directory.
+and once with ``--no-cache``. A flipped byte in the pack a first run wrote is refetched; a final test
+runs a case twice at once on one cache directory.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 import test_golden_new as golden
 
-from okdrelease.cache import Cache
+from okdrelease.cache import LAYER_INDEX, VERDICT, Cache, pack
 from okdrelease.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,3 +88,49 @@ def test_two_concurrent_processes_share_a_cache(golden_registry, tmp_path: Path)
     assert cache.info().kinds[0].entries > 0
     for path in cache_dir.rglob("*"):
         assert not path.name.startswith(".tmp-")
+
+
+def test_flipped_bytes_in_a_pack_are_refetched(
+    golden_registry, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """A byte flipped in a layer index and in a verdict set of the first run's pack: the next run still
+    matches oc byte for byte, drops both entries, refetches them into its own pack (and only them) and
+    rewrites the first pack without them."""
+    cache_dir = tmp_path / "cache"
+    _with_flags(monkeypatch, "--cache-dir", str(cache_dir))
+    golden.test_image_case("01-realistic", golden_registry, tmp_path / "first", capsys)
+    packs_dir = cache_dir / "v2" / "packs"
+    before = {path: {(r.kind, r.key) for r in pack.read_rows(str(path))} for path in packs_dir.glob("*.pack")}
+    first = next(path for path, keys in before.items() if any(kind == LAYER_INDEX for kind, _ in keys))
+    rows = pack.read_rows(str(first))
+    damaged = [next(r for r in rows if r.kind == kind) for kind in (LAYER_INDEX, VERDICT)]
+    data = bytearray(first.read_bytes())
+    for row in damaged:
+        data[row.offset + row.length // 2] ^= 0x01
+    first.write_bytes(bytes(data))
+    warnings: list[str] = []
+    split = golden.split_stderr
+
+    def without_cache_warnings(text: str) -> tuple[list[str], set[str]]:
+        lines, loading = split(text)
+        warnings.extend(line for line in lines if line.startswith("WARNING: okdrelease.cache"))
+        return [line for line in lines if not line.startswith("WARNING: okdrelease.cache")], loading
+
+    monkeypatch.setattr(golden, "split_stderr", without_cache_warnings)
+    golden.test_image_case("01-realistic", golden_registry, tmp_path / "damaged", capsys)
+    dropped = [
+        f"dropped {r.kind} {pack.short_key(r.key)} in {first}: content does not match its checksum"
+        for r in damaged
+    ]
+    assert sorted(w.split(": ", 2)[2] for w in warnings) == sorted(
+        [
+            *(f"cache: {line}" for line in dropped),
+            f"cache: left 2 damaged entries of {first} out of its rewrite",
+        ]
+    )
+    after = {path: {(r.kind, r.key) for r in pack.read_rows(str(path))} for path in packs_dir.glob("*.pack")}
+    assert not first.exists()
+    (repaired,) = [path for path in after if path.name.split("-")[0] == first.name.split("-")[0]]
+    assert after[repaired] == before[first] - {(r.kind, r.key) for r in damaged}
+    written = set().union(*(keys for path, keys in after.items() if path not in before and path != repaired))
+    assert written == {(r.kind, r.key) for r in damaged}

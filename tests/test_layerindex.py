@@ -10,7 +10,7 @@ from typing import IO
 
 import pytest
 
-from okdrelease.cache import LAYER_INDEX, Cache
+from okdrelease.cache import LAYER_INDEX, Cache, pack
 from okdrelease.errors import DigestMismatchError
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
@@ -164,17 +164,20 @@ def test_bad_layer_digest_fails_and_is_not_stored(tmp_path: Path) -> None:
 
 
 def test_persistent_cache_skips_the_layer_and_damage_is_rescanned(tmp_path: Path) -> None:
-    expected = _files(_resolver(Cache(tmp_path)), _Repo(), STACK)
+    with Cache(tmp_path) as first:
+        expected = _files(_resolver(first), _Repo(), STACK)
     again = _Repo()
-    assert _files(_resolver(Cache(tmp_path)), again, STACK) == expected
+    with Cache(tmp_path) as second:
+        assert _files(_resolver(second), again, STACK) == expected
     assert again.opened == {}
-    for path in (tmp_path / "v1" / "records" / LAYER_INDEX).rglob("*"):
-        if path.is_file():
-            data = bytearray(path.read_bytes())
-            data[-1] ^= 0x20
-            path.write_bytes(bytes(data))
-    third_cache = Cache(tmp_path)
+    (written,) = (tmp_path / "v2" / "packs").glob("*.pack")
+    data = bytearray(written.read_bytes())
+    for row in pack.read_rows(str(written)):
+        if row.kind == LAYER_INDEX:
+            data[row.offset + row.length - 1] ^= 0x20
+    written.write_bytes(bytes(data))
     rescanned = _Repo()
-    assert _files(_resolver(third_cache), rescanned, STACK) == expected
+    with Cache(tmp_path) as third_cache:
+        assert _files(_resolver(third_cache), rescanned, STACK) == expected
     assert rescanned.opened == {d: 1 for d in STACK}
     assert third_cache.stats.dropped == 3

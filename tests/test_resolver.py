@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from registry_rig import RegistryInfo, RepoNamer
 
-from okdrelease.cache import LAYER_INDEX, Cache
+from okdrelease.cache import LAYER_INDEX, Cache, pack
 from okdrelease.events import Event, RequestDone
 from okdrelease.images import resolve as resolve_module
 from okdrelease.images.resolve import Memo, NotCached, Resolver, resolve_all
@@ -327,6 +327,7 @@ def test_warm_new_resolves_on_the_calling_thread_and_refetches_a_damaged_entry(
     order visits start in. A damaged layer index sends only its operator to the pool: one layer GET, each line once."""
     cache = Cache(tmp_path / "cache")
     cold_digest, cold_lines = _new_lines(content, f"oci:{tmp_path / 'cold'}:{NAME}", cache, Requests())
+    cache.close()  # the run's entries written as a pack: the next runs read them from disk
     pooled: list[object] = []
 
     class Pool(ThreadPoolExecutor):
@@ -352,11 +353,12 @@ def test_warm_new_resolves_on_the_calling_thread_and_refetches_a_damaged_entry(
     loading = [line for line in warm_lines if line.startswith("info: Loading")]
     loaded = [line.split()[-1] for line in loading]
     assert loading and loaded == [name for name in visits if name in set(loaded)]  # the order visits start in
-    records = sorted((tmp_path / "cache" / "v1" / "records" / LAYER_INDEX).rglob("*"))
-    damaged = next(p for p in records if p.is_file())
-    data = bytearray(damaged.read_bytes())
-    data[-1] ^= 1
-    damaged.write_bytes(bytes(data))
+    cache.close()
+    (written,) = (tmp_path / "cache" / "v2" / "packs").glob("*.pack")  # the warm run wrote none
+    row = next(r for r in pack.read_rows(str(written)) if r.kind == LAYER_INDEX)
+    data = bytearray(written.read_bytes())
+    data[row.offset + row.length - 1] ^= 1
+    written.write_bytes(bytes(data))
     again = Requests()
     again_digest, again_lines = _new_lines(content, f"oci:{tmp_path / 'again'}:{NAME}", cache, again)
     assert (again_digest, len(pooled), sorted(again_lines)) == (warm_digest, 1, sorted(cold_lines))

@@ -28,7 +28,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="show or shrink the persistent cache",
         description=(
             "The persistent cache holds manifests and configs by digest, per-layer indexes and "
-            "manifest-check verdicts. 'info' shows its size; 'prune' evicts least-recently-used entries."
+            "manifest-check verdicts, in pack files (one per run that stored something). 'info' shows "
+            "its entries and size; 'prune' evicts least-recently-used packs, damaged packs, and the "
+            "v1/ directory an earlier okdrelease left (one file per entry)."
         ),
     )
     p.add_argument("action", choices=("info", "prune"), help="info: entries and size; prune: evict")
@@ -57,6 +59,9 @@ def run(args: argparse.Namespace) -> int:
         lines = [f"cache: {info.root}", f"limit: {_mib(info.max_bytes)}"]
         lines += [f"{k.kind}: {k.entries} entries, {_mib(k.size)}" for k in info.kinds]
         lines.append(f"total: {info.entries} entries, {_mib(info.size)}")
+        lines.append(f"packs: {info.packs}, {_mib(info.disk_bytes)} on disk")
+        if info.legacy:
+            lines.append("an earlier version's v1/ directory is left: 'okdrelease cache prune' removes it")
         sys.stdout.write("\n".join(lines) + "\n")
         return 0
     if args.all and args.max_size:

@@ -350,10 +350,13 @@ def cache_from_args(args: argparse.Namespace) -> Cache | None:
 
 @contextlib.contextmanager
 def run_cache(args: argparse.Namespace) -> Iterator[Cache | None]:
-    """The run's persistent cache (:func:`cache_from_args`), kept within its bound when the run ends."""
+    """The run's persistent cache (:func:`cache_from_args`): closed (its pack written), then kept within its bound."""
     cache = cache_from_args(args)
+    if cache is None:
+        yield None
+        return
     try:
-        yield cache
+        with cache:  # closing writes the run's entries as one pack
+            yield cache
     finally:
-        if cache is not None:
-            cache.trim()
+        cache.trim()

@@ -1,50 +1,98 @@
-"""A persistent, content-addressed cache shared by runs (issue 9.3).
+"""A persistent, content-addressed cache shared by runs (issue 9.3), stored as pack files.
 
 Layout under the root (default ``$XDG_CACHE_HOME/okdrelease``, else ``~/.cache/okdrelease``)::
 
-    v1/blobs/sha256/<hex>            manifests and configs, stored under their own digest
-    v1/records/<kind>/<hh>/<hex>     derived data (per-layer indexes, manifest-check verdicts), framed:
-                                     b"okdrelease-cache-v1 " + sha256(payload) hex + b"\\n" + payload
+    v2/packs/<time>-<pid>-<random>.pack    immutable packs of entries (format: okdrelease.cache.pack)
+    v2/packs/.tmp-<name>                   a pack being written (a killed run's is removed after an hour)
+    v2/merge.lock                          held (flock) by the one run merging packs
 
-Everything is keyed by content digest (a record's key names the content it was derived from), so
-nothing goes stale. Every entry is checked when read: a blob must hash to its name, a record to the
-checksum in its frame; a damaged entry is dropped and reported as a miss, so the caller refetches.
-Writes go to a temporary file in the same directory, then ``os.replace``: concurrent runs and a kill
-at any moment leave either no entry or a whole one. Reads refresh an entry's mtime; :meth:`Cache.trim`
-evicts least-recently-used entries until the cache fits ``max_bytes``.
+Entries are manifests and configs under their own digest (kind ``blobs``) and records derived from
+content (kinds ``layer-index``, ``verdict``) under a key naming that content. Everything is keyed by
+content, so nothing goes stale.
+
+One pack per run. A run's entries are buffered in memory and written as one pack by
+:meth:`Cache.close` (or earlier, whenever the buffer passes ``flush_bytes``, so memory stays
+bounded); a run that stored nothing writes nothing. A pack is written to a temporary file in the same
+directory and renamed into place: concurrent runs and a kill at any moment leave either no pack or
+a whole one. Packs are never modified; a pack's name starts with its creation time, and when two
+packs hold the same entry the later name wins.
+
+Reading. On first use a run lists the packs and reads each one's index once (one pread), keeping
+the file open; an entry is then one pread, checked before it is returned: a blob must hash to its
+digest, a record to its checksum in the (itself checksummed) index. A damaged entry is never
+returned: it is forgotten (a miss, so the caller refetches it and it goes into this run's pack, whose
+copy wins), and when the run closes its pack is rewritten without it; one flipped byte costs one
+refetch, not a pack's worth. A pack whose header or index is damaged, or that is shorter than its
+index says (torn), is deleted when it is opened: nothing in it can be trusted. A read refreshes its
+pack's mtime once per run.
+
+Size bound. :meth:`Cache.trim` (after a run that wrote) and :meth:`Cache.prune` evict whole packs,
+least recently used (oldest mtime) first, until the packs fit. ``prune`` also removes a leftover
+``v1/`` directory (the one-file-per-entry layout of earlier versions).
+
+Pack count bound and why merging is safe. A closing run that wrote a pack and finds more than
+``max_packs`` merges the smallest ones into one (their sound entries only, the newest mtime of its
+sources, named with its newest source's time so it sorts where that one did), under ``merge.lock``
+(``flock``, non-blocking: if another run is merging, this one does not; the kernel releases the lock
+of a killed run). The merged pack is renamed into place before its sources are unlinked, so at every
+moment each entry is in some finished pack; a kill in between leaves duplicates, which are harmless
+and merged away later. A concurrent reader that opened a source keeps reading it through its open
+descriptor (an unlinked file stays readable); one that listed a source but finds it gone when
+opening lists again, and then sees the merged pack (renamed before the unlink). A concurrent prune
+that removes a source during a merge at worst sees the entries come back in the merged pack.
+Rewriting a pack without its damaged entries is a merge of that one pack, under the same lock.
+
+Thread safety: one :class:`Cache` serves many fetching threads; its maps and counters are guarded by
+one lock, reads (preads, checksums) run outside it. Descriptors are closed by :meth:`close` only, so
+a dropped pack stays readable for a thread that is reading it.
 
 The library takes a :class:`Cache` (or None for no cache) as a parameter; it never picks one itself.
+The CLI opens it for a run and closes it (``with cache:``), then trims it (``_cli/common.run_cache``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import itertools
 import json
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import attrs
 
+from okdrelease.cache import pack
+from okdrelease.cache.pack import BLOBS, DamagedPack, PackFile, Row
 from okdrelease.errors import InvalidReferenceError
-from okdrelease.oci.digest import new_hasher, validate_digest
+from okdrelease.oci.digest import validate_digest
 
 log = logging.getLogger(__name__)
 
 #: Default size bound: 1 GiB.
 DEFAULT_MAX_BYTES = 1 << 30
-_VERSION = "v1"
-_FRAME = b"okdrelease-cache-v1 "
-_FRAME_LENGTH = len(_FRAME) + 64 + 1
+#: Buffered entries past this many bytes are written as a pack at once (memory stays bounded).
+FLUSH_BYTES = 32 << 20
+#: A closing run that finds more packs than this merges the smallest ones (down to half as many).
+MAX_PACKS = 16
+#: How much of a pack one read brings in for a small entry, and what is small (see _OpenPack).
+_WINDOW = 1 << 20
+_WINDOW_ENTRY = 64 << 10
+_VERSION = "v2"
+#: Layouts of earlier versions, removed by prune.
+_OLD_VERSIONS = ("v1",)
 #: Record kinds: per-layer indexes and manifest-check verdicts.
 LAYER_INDEX = "layer-index"
 VERDICT = "verdict"
 _KINDS = (LAYER_INDEX, VERDICT)
+#: A temporary file older than this was left by a killed run; trim and prune remove it.
+_STALE_TMP_SECONDS = 3600
+
+_Ident = tuple[str, str]
+#: Entries not yet in a pack: (kind, key) -> (payload, checksum).
+_Buffer = dict[_Ident, tuple[bytes, str]]
 
 
 def _verdict_set_key(keys: Iterable[str]) -> str:
@@ -64,7 +112,7 @@ def default_root() -> Path:
 
 @attrs.frozen
 class KindInfo:
-    """How many entries of one kind and their bytes on disk."""
+    """How many distinct entries of one kind and their payload bytes."""
 
     kind: str
     entries: int
@@ -73,11 +121,16 @@ class KindInfo:
 
 @attrs.frozen
 class CacheInfo:
-    """What :meth:`Cache.info` reports."""
+    """What :meth:`Cache.info` reports: entries by kind, and the packs holding them."""
 
     root: Path
     max_bytes: int
     kinds: tuple[KindInfo, ...]
+    packs: int = 0
+    #: The packs' bytes on disk (what the size bound applies to).
+    disk_bytes: int = 0
+    #: An earlier version's layout (``v1/``) is still there: ``prune`` removes it.
+    legacy: bool = False
 
     @property
     def entries(self) -> int:
@@ -86,13 +139,13 @@ class CacheInfo:
 
     @property
     def size(self) -> int:
-        """All bytes."""
+        """All payload bytes."""
         return sum(k.size for k in self.kinds)
 
 
 @attrs.frozen
 class PruneResult:
-    """What :meth:`Cache.prune` removed and what is left."""
+    """What :meth:`Cache.prune` removed (entries, bytes on disk) and what is left."""
 
     removed: int
     freed: int
@@ -102,7 +155,7 @@ class PruneResult:
 
 @attrs.define
 class CacheStats:
-    """Counters of one run (thread-safe updates through :meth:`Cache._count`)."""
+    """Counters of one :class:`Cache` (updated under its lock). ``writes``: entries written into packs."""
 
     hits: int = 0
     misses: int = 0
@@ -110,171 +163,370 @@ class CacheStats:
     dropped: int = 0
 
 
-#: A temporary file older than this was left by a killed run; prune removes it.
-_STALE_TMP_SECONDS = 3600
+class _OpenPack:
+    """A pack this run reads (or wrote): its descriptor stays open until :meth:`Cache.close`.
+
+    Small entries are read through a window: one pread of :data:`_WINDOW` bytes from the first entry
+    asked for that lies outside it; a large one (a layer index) is one pread of its own. Packs hold
+    their entries smallest first, so a warm run's 420 manifests, configs and verdicts come from one
+    read (each pread releases and retakes the GIL, a hand-off whenever other threads are busy).
+    """
+
+    __slots__ = ("fd", "name", "path", "window")
+
+    def __init__(self, name: str, path: str, fd: int) -> None:
+        self.name = name
+        self.path = path
+        self.fd = fd
+        self.window: tuple[int, bytes] = (0, b"")
+
+    def read(self, offset: int, length: int) -> bytes:
+        """The ``length`` bytes at ``offset`` (fewer at the end of the file); OSError."""
+        start, data = self.window  # replaced whole by whichever thread reads: never torn
+        if start <= offset and offset + length <= start + len(data):
+            return data[offset - start : offset - start + length]
+        if length >= _WINDOW_ENTRY:
+            return os.pread(self.fd, length, offset)
+        data = os.pread(self.fd, _WINDOW, offset)
+        self.window = (offset, data)
+        return data[:length]
 
 
-def _entry_files(directory: Path) -> Iterator[Path]:
-    """Every finished entry under ``directory`` (temporary files of unfinished writes are skipped)."""
-    for dirpath, _, filenames in os.walk(directory):
-        for name in filenames:
-            if not name.startswith("."):
-                yield Path(dirpath, name)
+def _close_all(fds: list[int]) -> None:
+    while fds:
+        with contextlib.suppress(OSError):
+            os.close(fds.pop())
 
 
-def _remove_stale_tmp(directory: Path, now: float) -> None:
-    """Remove temporary files a killed run left behind (older than an hour)."""
-    for dirpath, _, filenames in os.walk(directory):
-        for name in filenames:
-            if name.startswith(".tmp-"):
-                path = Path(dirpath, name)
-                with contextlib.suppress(OSError):
-                    if now - path.stat().st_mtime > _STALE_TMP_SECONDS:
-                        path.unlink()
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _merge_choice(packs: Sequence[PackFile], max_packs: int, cap: int) -> list[PackFile]:
+    """The smallest packs to merge into one so that about ``max_packs // 2`` are left (at most ``cap`` bytes)."""
+    wanted = len(packs) - max(max_packs // 2, 1) + 1
+    chosen: list[PackFile] = []
+    total = 0
+    for found in sorted(packs, key=lambda p: (p.size, p.name)):
+        if len(chosen) >= wanted or (total + found.size > cap and len(chosen) >= 2):
+            break
+        chosen.append(found)
+        total += found.size
+    return chosen if len(chosen) >= 2 else []
 
 
 class Cache:
-    """The persistent cache at ``root``, bounded to ``max_bytes`` (see the module docstring)."""
+    """The persistent cache at ``root``, bounded to ``max_bytes`` (see the module docstring).
 
-    def __init__(self, root: Path | str, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    Use it as a context manager (or call :meth:`close`): closing writes the run's entries as a pack.
+    ``flush_bytes`` bounds the entries buffered in memory; ``max_packs`` the packs before a merge.
+    """
+
+    def __init__(
+        self,
+        root: Path | str,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        *,
+        flush_bytes: int = FLUSH_BYTES,
+        max_packs: int = MAX_PACKS,
+    ) -> None:
         """Use (and create on first write) the cache directory ``root``."""
         self.root = Path(root)
         self.max_bytes = max_bytes
+        self.flush_bytes = flush_bytes
+        self.max_packs = max_packs
         self.stats = CacheStats()
         self._lock = threading.Lock()
-        self._dirs: set[str] = set()  # directories this run created or found
-        self._serial = itertools.count()
-        # Entry paths are built as strings: pathlib's joins cost more than the reads on a warm run.
-        self._base_dir = os.path.join(self.root, _VERSION)
+        self._load_lock = threading.Lock()
+        self._dir = os.path.join(self.root, _VERSION)
+        self._packs_dir = os.path.join(self._dir, "packs")
+        self._fds: list[int] = []  # every descriptor this object opened and has not closed yet
+        weakref.finalize(self, _close_all, self._fds)
+        self._wrote = False  # a pack written since the last close
+        self._reset()
 
-    def _count(self, field: str) -> None:
+    def _reset(self) -> None:
+        """Forget the packs read (the next use lists them again); the buffer must be empty."""
+        self._loaded = False
+        self._open: dict[str, _OpenPack] = {}
+        self._entries: dict[_Ident, tuple[_OpenPack, Row]] = {}
+        self._touched: set[str] = set()
+        self._buffer: _Buffer = {}
+        self._buffered_bytes = 0
+        self._flushing: list[_Buffer] = []
+        self._damaged: dict[str, _OpenPack] = {}  # packs an entry was found damaged in
+
+    def __enter__(self) -> Cache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Write the buffered entries as one pack (merging packs if there are too many), close the packs.
+
+        The object stays usable: its next use reads the packs again.
+        """
+        self._flush()
+        if self._damaged:
+            self._repair(list(self._damaged.values()))
+        if self._wrote:
+            self._wrote = False
+            self._merge_if_many()
         with self._lock:
-            setattr(self.stats, field, getattr(self.stats, field) + 1)
+            self._reset()
+            _close_all(self._fds)
 
-    # ---- paths
+    # ---- reading packs
 
-    @property
-    def _base(self) -> Path:
-        return self.root / _VERSION
+    def _ensure_loaded(self) -> None:
+        with self._load_lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
 
-    def _blob_path(self, digest: str) -> str:
-        algorithm, _, hex_part = validate_digest(digest).partition(":")
-        return f"{self._base_dir}/blobs/{algorithm}/{hex_part}"
+    def _load(self) -> None:
+        """Read every pack's index. A pack listed but gone when opened was merged away or evicted by
+        another run: list again (a merge renames its result into place before unlinking its sources)."""
+        tried: set[str] = set()
+        for _ in range(3):
+            vanished = False
+            for found in pack.scan(self._packs_dir)[0]:
+                if found.name in tried:
+                    continue
+                tried.add(found.name)
+                try:
+                    fd, rows = pack.open_pack(found.path)
+                except FileNotFoundError:
+                    vanished = True
+                except DamagedPack as err:
+                    self._drop_file(found.path, str(err))
+                except OSError as err:
+                    log.warning("cache: cannot read %s: %s", found.path, err)
+                else:
+                    self._register(_OpenPack(found.name, found.path, fd), rows)
+            if not vanished:
+                return
 
-    def _record_path(self, kind: str, key: str) -> str:
-        if kind not in _KINDS:
-            raise ValueError(f"unknown cache record kind {kind!r}")
-        name = hashlib.sha256(key.encode()).hexdigest()
-        return f"{self._base_dir}/records/{kind}/{name[:2]}/{name}"
+    def _register(self, opened: _OpenPack, rows: Iterable[Row]) -> None:
+        """Make ``rows`` of ``opened`` readable; an entry in a later-named pack wins."""
+        with self._lock:
+            self._fds.append(opened.fd)
+            self._open[opened.name] = opened
+            entries = self._entries
+            for row in rows:
+                ident = (row.kind, row.key)
+                held = entries.get(ident)
+                if held is None or held[0].name < opened.name:
+                    entries[ident] = (opened, row)
 
-    # ---- reading and writing files
+    def _buffered(self, ident: _Ident) -> bytes | None:
+        """An entry of this run not yet in a pack (call with the lock held)."""
+        found = self._buffer.get(ident)
+        if found is None:
+            for flushing in self._flushing:
+                found = flushing.get(ident)
+                if found is not None:
+                    break
+        return None if found is None else found[0]
 
-    def _read(self, path: str) -> bytes | None:
+    def _get(self, kind: str, key: str) -> bytes | None:
+        """The checked payload of entry ``kind``/``key``, or None (absent, or found damaged: its pack dropped)."""
+        if not self._loaded:
+            self._ensure_loaded()
+        ident = (kind, key)
+        with self._lock:
+            data = self._buffered(ident) if self._buffer or self._flushing else None
+            held = self._entries.get(ident) if data is None else None
+            if held is None:
+                if data is None:
+                    self.stats.misses += 1
+                else:
+                    self.stats.hits += 1
+                return data
+        opened, row = held
         try:
-            with open(path, "rb") as entry:
-                data = entry.read()
-        except FileNotFoundError:
-            self._count("misses")
-            return None
+            data = opened.read(row.offset, row.length)
         except OSError as err:
-            log.warning("cache: cannot read %s: %s", path, err)
-            self._count("misses")
+            self._drop(opened, ident, f"cannot read it: {err}")
             return None
-        with contextlib.suppress(OSError):
-            os.utime(path)  # least recently used = oldest mtime
+        if len(data) != row.length:
+            self._drop(opened, ident, f"torn: {len(data)} of {row.length} bytes")
+            return None
+        if not pack.matches(key if kind == BLOBS else row.checksum, data):
+            self._drop(opened, ident, "content does not match its checksum")
+            return None
+        if opened.name not in self._touched:
+            self._touched.add(opened.name)
+            with contextlib.suppress(OSError):
+                os.utime(opened.path)  # least recently used = oldest mtime
+        with self._lock:
+            self.stats.hits += 1
         return data
 
-    def _drop(self, path: str, why: str) -> None:
+    def _drop(self, opened: _OpenPack, ident: _Ident, why: str) -> None:
+        """Forget a damaged entry (a miss: the caller refetches it into this run's pack, which wins);
+        :meth:`close` rewrites its pack without it."""
+        log.warning("cache: dropped %s %s in %s: %s", ident[0], pack.short_key(ident[1]), opened.path, why)
+        with self._lock:
+            self.stats.misses += 1
+            self.stats.dropped += 1
+            held = self._entries.get(ident)
+            if held is not None and held[0] is opened:
+                del self._entries[ident]
+            self._damaged[opened.name] = opened
+
+    def _drop_file(self, path: str, why: str) -> None:
         log.warning("cache: dropped %s: %s", path, why)
-        self._count("dropped")
-        self._count("misses")
+        with self._lock:
+            self.stats.dropped += 1
         with contextlib.suppress(OSError):
             os.unlink(path)
 
-    def _open_tmp(self, directory: str) -> tuple[int, str]:
-        """A new temporary file in ``directory`` (created once per run; again if it went away)."""
-        tmp = os.path.join(directory, f".tmp-{os.getpid()}-{threading.get_ident()}-{next(self._serial)}")
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-        if directory not in self._dirs:
-            os.makedirs(directory, exist_ok=True)
-            self._dirs.add(directory)
-        try:
-            return os.open(tmp, flags, 0o600), tmp
-        except FileNotFoundError:  # removed under us (a user emptied the cache): create it again
-            os.makedirs(directory, exist_ok=True)
-            return os.open(tmp, flags, 0o600), tmp
+    # ---- writing packs
 
-    def _write(self, path: str, data: bytes) -> None:
-        """Write ``data`` to ``path`` atomically (temporary file in the same directory, then rename)."""
+    def _put(self, kind: str, key: str, payload: bytes, checksum: str, *, replace: bool) -> None:
+        """Buffer an entry (``replace``: even if a pack holds one); write a pack once the buffer is full."""
+        if not self._loaded:
+            self._ensure_loaded()
+        ident = (kind, key)
+        with self._lock:
+            if ident in self._buffer:
+                return
+            if not replace and (ident in self._entries or self._buffered(ident) is not None):
+                return
+            self._buffer[ident] = (payload, checksum)
+            self._buffered_bytes += len(payload)
+            if self._buffered_bytes < self.flush_bytes:
+                return
+            taken = self._take_buffer()
+        self._write(taken)
+
+    def _take_buffer(self) -> _Buffer:
+        """The buffer, now being written (still readable through ``_flushing``); call with the lock held."""
+        taken = self._buffer
+        self._buffer = {}
+        self._buffered_bytes = 0
+        self._flushing.append(taken)
+        return taken
+
+    def _flush(self) -> None:
+        """Write the buffered entries, if any, as a pack."""
+        with self._lock:
+            if not self._buffer:
+                return
+            taken = self._take_buffer()
+        self._write(taken)
+
+    def _write(self, taken: _Buffer) -> None:
+        """Write ``taken`` as one pack and read its entries from there (a failure is logged, not raised)."""
+        parts, rows = pack.encode(
+            (kind, key, payload, checksum) for (kind, key), (payload, checksum) in taken.items()
+        )
         try:
-            fd, tmp = self._open_tmp(os.path.dirname(path))
+            path, fd = pack.write(self._packs_dir, parts)
         except OSError as err:
-            log.warning("cache: cannot write %s: %s", path, err)
+            log.warning("cache: cannot write a pack in %s: %s", self._packs_dir, err)
+            path = ""
+        else:
+            opened = _OpenPack(os.path.basename(path), path, fd)
+            self._register(opened, rows)
+        with self._lock:
+            self._flushing = [f for f in self._flushing if f is not taken]
+            if path:
+                self._touched.add(os.path.basename(path))
+                self.stats.writes += len(taken)
+                self._wrote = True
+
+    def _merge_if_many(self) -> None:
+        """Merge the smallest packs into one if there are more than ``max_packs`` (see the module docstring)."""
+        if len(pack.scan(self._packs_dir)[0]) <= self.max_packs:
             return
+        with pack.exclusive(os.path.join(self._dir, "merge.lock")) as held:
+            if not held:
+                return  # another run is merging
+            chosen = _merge_choice(
+                pack.scan(self._packs_dir)[0], self.max_packs, max(self.max_bytes // 8, 1 << 20)
+            )
+            if chosen:
+                self._merge(chosen)
+
+    def _repair(self, damaged: Sequence[_OpenPack]) -> None:
+        """Rewrite each pack an entry was found damaged in, with its sound entries only (as a merge of one)."""
+        with pack.exclusive(os.path.join(self._dir, "merge.lock")) as held:
+            if not held:
+                return  # another run is merging (a merge leaves damaged entries out too)
+            for opened in damaged:
+                try:
+                    st = os.stat(opened.path)
+                except OSError:
+                    continue  # merged, evicted or repaired meanwhile
+                self._merge([PackFile(opened.name, opened.path, st.st_size, st.st_mtime)])
+
+    def _merge(self, chosen: Sequence[PackFile]) -> None:
+        """Write the sound entries of ``chosen`` as one pack, then unlink them."""
+        entries: _Buffer = {}
+        for found in sorted(chosen, key=lambda p: p.name):  # oldest first: a later pack's entry wins
+            try:
+                sound, damaged = pack.sound_entries(found.path)
+            except FileNotFoundError:
+                continue
+            except (DamagedPack, OSError) as err:
+                self._drop_file(found.path, str(err))
+                continue
+            if damaged:
+                log.warning("cache: left %d damaged entries of %s out of its rewrite", damaged, found.path)
+            entries.update(sound)
+        newest = max(chosen, key=lambda p: p.name)
+        if not entries:
+            for found in chosen:
+                _unlink(found.path)
+            return
+        parts, _ = pack.encode(
+            (kind, key, payload, checksum) for (kind, key), (payload, checksum) in entries.items()
+        )
         try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-            os.replace(tmp, path)
+            path, fd = pack.write(self._packs_dir, parts, pack.new_name(pack.stamp_of(newest.name)))
+            os.close(fd)
+            mtime = max(p.mtime for p in chosen)
+            os.utime(path, (mtime, mtime))
         except OSError as err:
-            log.warning("cache: cannot write %s: %s", path, err)
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
+            log.warning("cache: cannot merge packs in %s: %s", self._packs_dir, err)
             return
-        self._count("writes")
+        for found in chosen:
+            _unlink(found.path)
 
     # ---- blobs (manifests, configs) by digest
 
     def get_blob(self, digest: str) -> bytes | None:
-        """The bytes stored under ``digest``, checked against it; None (and the entry dropped) otherwise."""
-        try:
-            path = self._blob_path(digest)
-        except InvalidReferenceError:
-            return None
-        data = self._read(path)
-        if data is None:
-            return None
-        hasher = new_hasher(digest)
-        hasher.update(data)
-        if f"{digest.partition(':')[0]}:{hasher.hexdigest()}" != digest:
-            self._drop(path, f"content does not match {digest}")
-            return None
-        self._count("hits")
-        return data
+        """The bytes stored under ``digest``, checked against it; None when absent or damaged."""
+        return self._get(BLOBS, digest)
 
     def put_blob(self, digest: str, data: bytes) -> None:
         """Store ``data`` under ``digest`` if it hashes to it (content that does not is never stored)."""
         try:
-            path = self._blob_path(digest)
-            hasher = new_hasher(digest)
+            validate_digest(digest)
         except InvalidReferenceError:
             return
-        hasher.update(data)
-        if f"{digest.partition(':')[0]}:{hasher.hexdigest()}" != digest:
+        if not pack.matches(digest, data):
             log.warning("cache: not storing content that does not match %s", digest)
             return
-        if not os.path.exists(path):
-            self._write(path, data)
+        self._put(BLOBS, digest, data, digest, replace=False)
 
     # ---- records (derived data) by key
 
     def get_record(self, kind: str, key: str) -> bytes | None:
-        """The payload of the record ``kind``/``key``, checked against its frame; None when absent or damaged."""
-        path = self._record_path(kind, key)
-        data = self._read(path)
-        if data is None:
-            return None
-        payload = data[_FRAME_LENGTH:]
-        expected = _FRAME + hashlib.sha256(payload).hexdigest().encode() + b"\n"
-        if data[:_FRAME_LENGTH] != expected:
-            self._drop(path, "checksum does not match")
-            return None
-        self._count("hits")
-        return payload
+        """The payload of the record ``kind``/``key``, checked against its checksum; None when absent or damaged."""
+        if kind not in _KINDS:
+            raise ValueError(f"unknown cache record kind {kind!r}")
+        return self._get(kind, key)
 
     def put_record(self, kind: str, key: str, payload: bytes) -> None:
-        """Store ``payload`` as the record ``kind``/``key`` (atomically, with its checksum)."""
-        frame = _FRAME + hashlib.sha256(payload).hexdigest().encode() + b"\n"
-        self._write(self._record_path(kind, key), frame + payload)
+        """Store ``payload`` as the record ``kind``/``key`` (it replaces one a pack holds: that one was unusable)."""
+        if kind not in _KINDS:
+            raise ValueError(f"unknown cache record kind {kind!r}")
+        self._put(kind, key, payload, pack.checksum_of(payload), replace=True)
 
     # ---- manifest-check verdicts (okdrelease.payload.check.VerdictStore)
 
@@ -307,54 +559,102 @@ class Cache:
         """Remember the manifest-check verdict for the content digest ``key`` alone."""
         self.put_verdicts({key: problem})
 
-    # ---- size bound
+    # ---- size bound, info
 
-    def _entries(self) -> list[tuple[float, int, Path]]:
-        found = []
-        for path in _entry_files(self._base):
+    def _indexes(self, packs: Iterable[PackFile], *, drop_damaged: bool) -> dict[str, tuple[Row, ...]]:
+        """The index of each of ``packs`` that is sound (a damaged one is deleted with ``drop_damaged``)."""
+        found = {}
+        for listed in packs:
             try:
-                st = path.stat()
-            except OSError:
+                found[listed.name] = pack.read_rows(listed.path)
+            except FileNotFoundError:
                 continue
-            found.append((st.st_mtime, st.st_size, path))
+            except DamagedPack as err:
+                if drop_damaged:
+                    self._drop_file(listed.path, str(err))
+                else:
+                    log.warning("cache: damaged pack %s: %s", listed.path, err)
+            except OSError as err:
+                log.warning("cache: cannot read %s: %s", listed.path, err)
         return found
 
     def info(self) -> CacheInfo:
-        """Entries and bytes by kind (``blobs`` and each record kind)."""
+        """Distinct entries and their payload bytes by kind (``blobs`` and each record kind), and the packs
+        on disk. Entries still buffered are not counted: :meth:`close` writes them."""
+        packs = pack.scan(self._packs_dir)[0]
+        latest: dict[_Ident, int] = {}
+        for rows in self._indexes(packs, drop_damaged=False).values():
+            latest.update(((row.kind, row.key), row.length) for row in rows)
         kinds = []
-        for kind, directory in (("blobs", self._base / "blobs"),) + tuple(
-            (k, self._base / "records" / k) for k in _KINDS
-        ):
-            sizes = []
-            for path in _entry_files(directory):
-                with contextlib.suppress(OSError):
-                    sizes.append(path.stat().st_size)
+        for kind in (BLOBS, *_KINDS):
+            sizes = [size for (k, _), size in latest.items() if k == kind]
             kinds.append(KindInfo(kind, len(sizes), sum(sizes)))
-        return CacheInfo(self.root, self.max_bytes, tuple(kinds))
+        legacy = any(os.path.isdir(os.path.join(self.root, v)) for v in _OLD_VERSIONS)
+        return CacheInfo(
+            self.root, self.max_bytes, tuple(kinds), len(packs), sum(p.size for p in packs), legacy
+        )
+
+    def _evict(self, limit: int) -> list[PackFile]:
+        """Remove stale temporary files, then least-recently-used packs until at most ``limit`` bytes are
+        left; the packs left."""
+        packs, temporaries = pack.scan(self._packs_dir)
+        now = time.time()
+        for tmp in temporaries:
+            if now - tmp.mtime > _STALE_TMP_SECONDS:
+                _unlink(tmp.path)
+        total = sum(p.size for p in packs)
+        kept = []
+        for listed in sorted(packs, key=lambda p: (p.mtime, p.name)):
+            if total > limit:
+                try:
+                    _unlink(listed.path)
+                except OSError as err:
+                    log.warning("cache: cannot remove %s: %s", listed.path, err)
+                else:
+                    total -= listed.size
+                    continue
+            kept.append(listed)
+        return kept
+
+    def _remove_old_versions(self) -> tuple[int, int]:
+        """Remove the layouts of earlier versions (``v1/``): (files, bytes) removed."""
+        files = size = 0
+        for version in _OLD_VERSIONS:
+            old = os.path.join(self.root, version)
+            if not os.path.isdir(old):
+                continue
+            for dirpath, _, filenames in os.walk(old):
+                for name in filenames:
+                    with contextlib.suppress(OSError):
+                        size += os.stat(os.path.join(dirpath, name)).st_size
+                        files += 0 if name.startswith(".") else 1
+            import shutil  # only prune needs it, and only once
+
+            shutil.rmtree(old, ignore_errors=True)
+        return files, size
 
     def prune(self, max_bytes: int | None = None) -> PruneResult:
-        """Evict least-recently-used entries until at most ``max_bytes`` are left (default: the bound)."""
+        """Evict least-recently-used packs until at most ``max_bytes`` are left (default: the bound);
+        remove damaged packs, stale temporary files and an earlier version's layout (``v1/``)."""
         limit = self.max_bytes if max_bytes is None else max_bytes
-        _remove_stale_tmp(self._base, time.time())
-        entries = sorted(self._entries(), key=lambda e: e[0])
-        total = sum(size for _, size, _ in entries)
-        removed = freed = 0
-        for _, size, path in entries:
-            if total <= limit:
-                break
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as err:
-                log.warning("cache: cannot remove %s: %s", path, err)
-                continue
-            total -= size
-            removed += 1
-            freed += size
-        return PruneResult(removed, freed, len(entries) - removed, total)
+        self._flush()
+        old_files, old_bytes = self._remove_old_versions()
+        before, _ = pack.scan(self._packs_dir)
+        indexes = self._indexes(before, drop_damaged=True)
+        kept = self._evict(limit)
+        kept_names = {p.name for p in kept}
+        for listed in kept:
+            if listed.name not in indexes:  # written meanwhile
+                indexes.update(self._indexes([listed], drop_damaged=False))
+        all_entries = {(r.kind, r.key) for rows in indexes.values() for r in rows}
+        left = {(r.kind, r.key) for name, rows in indexes.items() if name in kept_names for r in rows}
+        left_bytes = sum(p.size for p in kept)
+        freed = sum(p.size for p in before if p.name not in kept_names)
+        return PruneResult(len(all_entries) - len(left) + old_files, freed + old_bytes, len(left), left_bytes)
 
     def trim(self) -> None:
-        """Keep the cache within its bound (call at the end of a run that wrote entries)."""
+        """Keep the cache within its bound: call at the end of a run, after :meth:`close`. A run that
+        wrote nothing does nothing here (no listing)."""
+        self._flush()
         if self.stats.writes:
-            self.prune()
+            self._evict(self.max_bytes)
