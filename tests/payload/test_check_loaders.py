@@ -257,11 +257,14 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     files = (("a.yaml", OBJECT), ("b.json", b"[]"), ("c.yaml", OBJECT), ("README", b"["))
     source_a, source_b = f"{LAYER_A}|manifests/", f"{LAYER_A},{LAYER_B}|manifests/"
     calls: list[bytes] = []
-    first = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
-    first.precheck_files(_set(*files), source_a)
-    assert calls == [OBJECT, b"[]"]  # each distinct content decided once, README not checked
-    first.precheck_files(_set(("a.yaml", b"[]"), ("b.json", OBJECT)), source_b)  # other layers, names swapped
-    assert calls == [OBJECT, b"[]"]
+    with Cache(tmp_path) as store:  # closing writes the run's entries
+        first = check.ManifestChecker(store, decide=_counting(calls))
+        first.precheck_files(_set(*files), source_a)
+        assert calls == [OBJECT, b"[]"]  # each distinct content decided once, README not checked
+        first.precheck_files(
+            _set(("a.yaml", b"[]"), ("b.json", OBJECT)), source_b
+        )  # other layers, names swapped
+        assert calls == [OBJECT, b"[]"]
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
@@ -291,12 +294,13 @@ def test_source_keyed_verdicts_other_sources_decided(tmp_path: Path) -> None:
     """A source's entry serves only that source: the same names under another source are decided,
     and verdicts already decided in the run (by content) are reused, not decided again."""
     calls: list[bytes] = []
-    checker = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
-    checker.precheck_files(_set(("a.yaml", OBJECT)), f"{LAYER_A}|manifests/")
-    checker.precheck_files(_set(("a.yaml", b"[]"), ("b.yaml", OBJECT)), f"{LAYER_B}|manifests/")
-    assert calls == [OBJECT, b"[]"]
-    assert checker.problem("x.yaml", b"[]") == NOT_OBJECT  # another object: found by content
-    checker.precheck_files([], f"{LAYER_B}|empty/")  # nothing checked: nothing stored
+    with Cache(tmp_path) as store:  # closing writes the run's entries
+        checker = check.ManifestChecker(store, decide=_counting(calls))
+        checker.precheck_files(_set(("a.yaml", OBJECT)), f"{LAYER_A}|manifests/")
+        checker.precheck_files(_set(("a.yaml", b"[]"), ("b.yaml", OBJECT)), f"{LAYER_B}|manifests/")
+        assert calls == [OBJECT, b"[]"]
+        assert checker.problem("x.yaml", b"[]") == NOT_OBJECT  # another object: found by content
+        checker.precheck_files([], f"{LAYER_B}|empty/")  # nothing checked: nothing stored
     assert Cache(tmp_path).info().entries == 2
 
 
