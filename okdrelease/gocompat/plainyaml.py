@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from okdrelease.gocompat.jsonbounds import text_too_deep
+
 __all__ = ["load_plain"]
 
 #: Printable ASCII: text with other bytes (tabs, carriage returns, controls, non-ASCII) is not plain.
@@ -142,7 +144,7 @@ def _sequence(lines: _Lines, indent: int, depth: int) -> list[Any]:
 
 def load_plain(data: bytes) -> dict[str, Any] | None:
     """The plain YAML mapping ``data`` holds (see the module's description), or None when it is not one."""
-    if data.translate(None, _PRINTABLE):
+    if data.translate(None, _PRINTABLE) or text_too_deep(data):  # the readers' depth scan refuses it
         return None
     lines = _Lines(data.decode("ascii"))
     if lines.peek() == (0, "---"):  # the first document's explicit start

@@ -134,6 +134,7 @@ EDGE_CASES = (
     b"a/b.c-d_e: f@sha256:0+1=2\n",
     b"? a\n: b\n",
     b"%YAML 1.1\n---\na: b\n",
+    b"a:\n" + b" " * 10_000 + b"b: c\n",  # indented past the depth scan: refused by PyYAML's readers
     STREAM,
 )
 
