@@ -193,17 +193,17 @@ def test_new_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
     assert _loaded(args, NOT_LOADED_BY_NEW) == []
 
 
-#: Modules a warm ``new`` (every manifest-check verdict in the cache, image-references plain YAML or
-#: JSON) does not load: PyYAML and the readers built on it.
-NOT_LOADED_BY_WARM_NEW = ("okdrelease.openshift.k8syaml", "okdrelease.payload.checkyaml", "yaml")
+#: Modules a warm ``new`` (every manifest-check verdict and layer index in the cache, image-references
+#: plain YAML or JSON) does not load: PyYAML and the readers built on it, the tar reader.
+NOT_LOADED_BY_WARM_NEW = ("okdrelease.openshift.k8syaml", "okdrelease.payload.checkyaml", "tarfile", "yaml")
 
 
-def test_warm_new_loads_no_yaml(tmp_path: Path) -> None:
-    """A cold ``new`` decides manifest-check verdicts with PyYAML (the sample's image-references are
-    plain YAML and JSON: read without it); the same ``new`` again with the cache it filled finds the
-    verdicts there and loads no PyYAML at all."""
+def test_warm_new_loads_no_yaml_and_no_tar_reader(tmp_path: Path) -> None:
+    """A cold ``new`` reads the layers and decides manifest-check verdicts with PyYAML (the sample's
+    image-references are plain YAML and JSON: read without it); the same ``new`` again with the cache
+    it filled finds the layer indexes and verdicts there and loads neither tarfile nor PyYAML."""
     args = [*readme_new_args(f"oci:{tmp_path / 'release'}:sample"), "--cache-dir", str(tmp_path / "cache")]
-    assert _loaded(args, NOT_LOADED_BY_WARM_NEW) == ["okdrelease.payload.checkyaml", "yaml"]
+    assert _loaded(args, NOT_LOADED_BY_WARM_NEW) == ["okdrelease.payload.checkyaml", "tarfile", "yaml"]
     assert _loaded(args, NOT_LOADED_BY_WARM_NEW) == []
 
 

@@ -18,11 +18,10 @@ import os
 import posixpath
 import queue
 import re
-import tarfile
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import IO, Any, BinaryIO, Protocol, TypeVar, cast, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar, cast, runtime_checkable
 
 import attrs
 
@@ -30,6 +29,9 @@ from okdrelease.errors import DigestMismatchError, LayerError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor
+
+if TYPE_CHECKING:
+    import tarfile  # loaded when a layer is read or written (a warm new does neither)
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,6 @@ DEFAULT_MAX_LAYER_BYTES = 8 << 30
 DEFAULT_MAX_LAYER_ENTRIES = 1_000_000
 DEFAULT_MAX_FILE_BYTES = 256 << 20
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    tarfile.TarError,
     zlib.error,
     lzma.LZMAError,
     EOFError,
@@ -106,9 +107,11 @@ def _layer_label(name: str | None) -> str:
 
 def _decode_errors() -> tuple[type[BaseException], ...]:
     """What decoding a layer raises for bad data (the gzip and zstd readers' own errors included)."""
+    import tarfile
+
     from okdrelease.oci import decompress  # loaded when a layer is decoded (a warm run decodes none)
 
-    return _DECODE_ERRORS + decompress.GZIP_ERRORS + decompress.zstd_errors()
+    return (tarfile.TarError, *_DECODE_ERRORS, *decompress.GZIP_ERRORS, *decompress.zstd_errors())
 
 
 @contextlib.contextmanager
@@ -305,13 +308,23 @@ def open_layer(
     return cast(BinaryIO, _DecodedLayer(decoded, source, name, compression, budget))
 
 
+#: tarfile's type flags (DIRTYPE, SYMTYPE, LNKTYPE, CHRTYPE, BLKTYPE, FIFOTYPE, REGTYPE).
+_DIRTYPE, _SYMTYPE, _LNKTYPE, _CHRTYPE, _BLKTYPE, _FIFOTYPE, _REGTYPE = (
+    b"5",
+    b"2",
+    b"1",
+    b"3",
+    b"4",
+    b"6",
+    b"0",
+)
 _TYPES = {
-    tarfile.DIRTYPE: "dir",
-    tarfile.SYMTYPE: "symlink",
-    tarfile.LNKTYPE: "hardlink",
-    tarfile.CHRTYPE: "char",
-    tarfile.BLKTYPE: "block",
-    tarfile.FIFOTYPE: "fifo",
+    _DIRTYPE: "dir",
+    _SYMTYPE: "symlink",
+    _LNKTYPE: "hardlink",
+    _CHRTYPE: "char",
+    _BLKTYPE: "block",
+    _FIFOTYPE: "fifo",
 }
 
 
@@ -397,6 +410,8 @@ def _iter_tar(
     stream = cast(IO[bytes], _Prefixed(head, decoded))
     wanted = _normal_prefix(prefix)
     keep = wanted if keep_prefix is None else _normal_prefix(keep_prefix)
+    import tarfile
+
     with _layer_errors(name):
         tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK)
     with tar:
@@ -831,12 +846,7 @@ class TarEntry:
     pax: dict[str, str] | None = None
 
 
-_WRITE_TYPES = {
-    "file": tarfile.REGTYPE,
-    "dir": tarfile.DIRTYPE,
-    "symlink": tarfile.SYMTYPE,
-    "hardlink": tarfile.LNKTYPE,
-}
+_WRITE_TYPES = {"file": _REGTYPE, "dir": _DIRTYPE, "symlink": _SYMTYPE, "hardlink": _LNKTYPE}
 
 
 def _tar_info(entry: TarEntry) -> tuple[tarfile.TarInfo, IO[bytes] | None]:
@@ -844,6 +854,8 @@ def _tar_info(entry: TarEntry) -> tuple[tarfile.TarInfo, IO[bytes] | None]:
         kind = _WRITE_TYPES[entry.type]
     except KeyError:
         raise LayerError(f"cannot write tar entry {entry.path}: unsupported type {entry.type!r}") from None
+    import tarfile
+
     info = tarfile.TarInfo(entry.path)
     info.type = kind
     info.mode = entry.mode
@@ -852,7 +864,7 @@ def _tar_info(entry: TarEntry) -> tuple[tarfile.TarInfo, IO[bytes] | None]:
     info.linkname = entry.linkname
     if entry.pax:
         info.pax_headers = dict(entry.pax)
-    if kind != tarfile.REGTYPE:
+    if kind != _REGTYPE:
         return info, None
     if isinstance(entry.data, bytes | bytearray):
         info.size = len(entry.data)
@@ -864,6 +876,8 @@ def _tar_info(entry: TarEntry) -> tuple[tarfile.TarInfo, IO[bytes] | None]:
 
 
 def _open_tar_writer(out: IO[bytes]) -> tarfile.TarFile:
+    import tarfile
+
     return tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8")
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tarfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Protocol
@@ -87,6 +86,8 @@ class DirSink:
         return Delivery()
 
     def _write(self, tar: bytes) -> None:
+        import tarfile  # only --to-dir reads the payload tar back
+
         self.directory.mkdir(parents=True, exist_ok=True)
         with (
             SafeDir(self.directory, "--to-dir") as target,
