@@ -92,8 +92,8 @@ def test_blob_not_matching_its_digest_is_not_stored(tmp_path: Path) -> None:
     assert _files(tmp_path) == []
 
 
-def test_damaged_header_or_index_drops_the_pack(tmp_path: Path) -> None:
-    for offset in (0, 30, 120):  # the magic, the index checksum, inside the index
+def test_damaged_header_trailer_or_index_drops_the_pack(tmp_path: Path) -> None:
+    for offset in (0, -1, -30, -130):  # the head's magic, the trailer's newline and checksum, the index
         _run(tmp_path, b"a" * 100)
         (path,) = _packs(tmp_path)
         _flip(path, offset)
@@ -221,15 +221,31 @@ def test_a_warm_run_writes_nothing_and_lists_once(tmp_path: Path, monkeypatch: p
     assert list(before) == _files(tmp_path)
 
 
-def test_a_full_buffer_is_written_early_and_read_back(tmp_path: Path) -> None:
+def test_a_run_appends_to_its_pack_as_the_buffer_fills(tmp_path: Path) -> None:
+    """Memory stays bounded: every ``flush_bytes`` the buffer goes to the run's pack (a temporary file
+    until the run closes), whose entries are read back from there; a run still makes one pack."""
     blobs = [bytes([i]) * 1000 for i in range(10)]
+    packs_dir = tmp_path / "v2" / "packs"
     with Cache(tmp_path, flush_bytes=2500) as cache:
         for blob in blobs:
             cache.put_blob(_digest(blob), blob)
-        assert len(_packs(tmp_path)) == 3  # after the 3rd, 6th and 9th entry
+        (spool,) = packs_dir.iterdir()
+        assert spool.name.startswith(".tmp-") and spool.stat().st_size == len(b"okdrelease-pack-v2\n") + 9000
         assert [cache.get_blob(_digest(b)) for b in blobs] == blobs
-    assert [len(pack.read_rows(str(p))) for p in _packs(tmp_path)] == [3, 3, 3, 1]
+    assert [len(pack.read_rows(str(p))) for p in _packs(tmp_path)] == [10]
+    assert _files(tmp_path) == _packs(tmp_path)
     assert cache.stats.writes == 10
+
+
+def test_a_pack_passing_pack_bytes_is_finished(tmp_path: Path) -> None:
+    blobs = [bytes([i]) * 1000 for i in range(10)]
+    with Cache(tmp_path, flush_bytes=2500, pack_bytes=5000) as cache:
+        for blob in blobs:
+            cache.put_blob(_digest(blob), blob)
+        assert len(_packs(tmp_path)) == 1  # 6 entries past 5000 bytes; 3 more appended to the next
+        assert [cache.get_blob(_digest(b)) for b in blobs] == blobs
+    assert [len(pack.read_rows(str(p))) for p in _packs(tmp_path)] == [6, 4]
+    assert Cache(tmp_path).info().entries == 10
 
 
 def test_too_many_packs_are_merged(tmp_path: Path) -> None:
@@ -427,9 +443,7 @@ def test_info_counts_distinct_entries_and_payload_bytes(tmp_path: Path) -> None:
     _run(tmp_path, b"a" * 300, b"b" * 200)
     with Cache(tmp_path) as cache:  # another run stored one of them again (as a concurrent one may)
         cache.put_record(LAYER_INDEX, "k", b"i" * 50)
-    pack.write(
-        str(tmp_path / "v2" / "packs"), pack.encode([("blobs", _digest(b"a" * 300), b"a" * 300, "")])[0]
-    )
+    pack.write(str(tmp_path / "v2" / "packs"), [("blobs", _digest(b"a" * 300), b"a" * 300, "")])
     info = Cache(tmp_path).info()
     assert [(k.kind, k.entries, k.size) for k in info.kinds] == [
         ("blobs", 2, 500),
@@ -472,3 +486,34 @@ def test_a_later_pack_wins_also_after_a_merge(tmp_path: Path) -> None:
     _run(tmp_path, b"x", max_packs=1)
     assert len(_packs(tmp_path)) == 1
     assert Cache(tmp_path).get_record(LAYER_INDEX, "k") == b"newer"
+
+
+def test_small_entries_lie_together_in_the_pack(tmp_path: Path) -> None:
+    """Large entries go to the pack as their buffer fills; the small ones (manifests, configs, verdicts)
+    are buffered apart, so they end up side by side, read with one pread."""
+    large = [bytes([i]) * 70_000 for i in range(4)]
+    small = [bytes([100 + i]) * 1000 for i in range(10)]
+    with Cache(tmp_path, flush_bytes=200_000) as cache:
+        for i, blob in enumerate(small):
+            cache.put_blob(_digest(blob), blob)
+            if i < len(large):
+                cache.put_blob(_digest(large[i]), large[i])
+    (written,) = _packs(tmp_path)
+    rows = {r.key: r for r in pack.read_rows(str(written))}
+    offsets = sorted(rows[_digest(b)].offset for b in small)
+    assert offsets == list(range(offsets[0], offsets[0] + 10 * 1000, 1000))
+    assert rows[_digest(large[0])].offset < offsets[0] < rows[_digest(large[3])].offset  # 3 went first
+
+
+def test_a_short_write_is_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def short_pwritev(fd: int, parts: list[bytes], offset: int) -> int:
+        data = b"".join(parts)
+        return os.pwrite(fd, data[: max(len(data) // 2, 1)], offset)
+
+    monkeypatch.setattr(pack.os, "pwritev", short_pwritev)
+    blobs = [bytes([i]) * (500 + 300 * i) for i in range(6)]
+    _run(tmp_path, *blobs)
+    monkeypatch.undo()
+    cache = Cache(tmp_path)
+    assert [cache.get_blob(_digest(b)) for b in blobs] == blobs
+    assert cache.stats.dropped == 0

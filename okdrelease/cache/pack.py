@@ -2,16 +2,22 @@
 
 A pack is::
 
-    b"okdrelease-pack-v2 <index length> <sha256 of the index, hex>\\n"
-    <index: JSON list of [kind, key, offset, length, checksum], offsets relative to the payloads>
+    b"okdrelease-pack-v2\n"
     <payloads, back to back>
+    <index: JSON list of [kind, key, offset, length, checksum], offsets from the file's start>
+    <trailer, 118 bytes: b"okdrelease-pack-v2 <index offset> <index length> <sha256 of the index>\n",
+     offset and length as 16 hex digits>
 
-The header's checksum binds every key to its offset, length and checksum; each payload is checked
-against its own checksum (a record's ``crc32:<hex>``; a blob's is its digest) when it is read. A
-file that is short of what its index describes (torn, truncated) is refused as a whole.
+The index comes last so a pack is written as it fills (:class:`PackWriter`: payloads appended to a
+temporary file in batches, the index and trailer at the end, then a rename): a run holds no more
+than a batch in memory however much it stores. The trailer's checksum binds every key to its
+offset, length and checksum; each payload is checked against its own checksum (a record's
+``crc32:<hex>``; a blob's is its digest) when it is read. A file that does not end in a sound
+trailer and index (torn, truncated) is refused as a whole.
 
 This module holds the format and the file operations (write through a temporary file and a rename,
-list, read an index, merge); :mod:`okdrelease.cache.store` decides when they happen.
+list, read an index, read the sound entries of a pack); :mod:`okdrelease.cache.store` decides when
+they happen.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from isal import isal_zlib
@@ -34,8 +40,10 @@ SUFFIX = ".pack"
 TMP_PREFIX = ".tmp-"
 #: Kinds an index row may name: ``blobs`` (manifests, configs) and the record kinds.
 BLOBS = "blobs"
-#: How much of a pack is read at once to find its index (the rest, if any, in a second read).
-_HEAD_READ = 64 << 10
+_HEAD = MAGIC + b"\n"
+_TRAILER = len(MAGIC) + 1 + 16 + 1 + 16 + 1 + 64 + 1
+#: How much of a pack's end is read at once to find its index (the rest, if any, in a second read).
+_TAIL_READ = 64 << 10
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -84,37 +92,23 @@ def matches(checksum: str, payload: bytes) -> bool:
     return hasher.hexdigest() == checksum.partition(":")[2]
 
 
-def encode(entries: Iterable[tuple[str, str, bytes, str]]) -> tuple[list[bytes], tuple[Row, ...]]:
-    """The parts of a pack holding ``entries`` (kind, key, payload, checksum), to be written in order,
-    and its index rows (offsets from the file's start). Entries are stored smallest first, so the
-    small ones (manifests, configs, verdicts) lie together and a reader gets them in one read."""
-    items: list[tuple[str, str, int, int, str]] = []
-    payloads: list[bytes] = []
-    offset = 0
-    for kind, key, payload, checksum in sorted(entries, key=lambda e: len(e[2])):
-        items.append((kind, key, offset, len(payload), checksum))
-        payloads.append(payload)
-        offset += len(payload)
-    index = json.dumps(items, separators=(",", ":")).encode()
-    header = b"%s %d %s\n" % (MAGIC, len(index), hashlib.sha256(index).hexdigest().encode())
-    base = len(header) + len(index)
-    rows = tuple(
-        Row(kind, key, base + offset, length, checksum) for kind, key, offset, length, checksum in items
-    )
-    return [header, index, *payloads], rows
+def _trailer(offset: int, length: int, checksum: str) -> bytes:
+    return b"%s %016x %016x %s\n" % (MAGIC, offset, length, checksum.encode())
 
 
-def _parse_header(head: bytes) -> tuple[int, int, str]:
-    """(index start, index length, index checksum) from the first bytes of a pack."""
-    line, newline, _ = head[:200].partition(b"\n")
-    fields = line.split(b" ")
-    if not newline or len(fields) != 3 or fields[0] != MAGIC or not fields[1].isdigit():
-        raise DamagedPack("not a pack header")
-    return len(line) + 1, int(fields[1]), fields[2].decode("ascii", "replace")
+def _parse_trailer(trailer: bytes) -> tuple[int, int, str]:
+    """(index offset, index length, index checksum) from a pack's last bytes."""
+    fields = trailer.split(b" ")
+    if len(trailer) != _TRAILER or not trailer.endswith(b"\n") or len(fields) != 4 or fields[0] != MAGIC:
+        raise DamagedPack("no pack trailer (torn or not a pack)")
+    try:
+        return int(fields[1], 16), int(fields[2], 16), fields[3][:-1].decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        raise DamagedPack("pack trailer unreadable") from None
 
 
-def _parse_index(index: bytes, base: int, size: int) -> tuple[Row, ...]:
-    """The rows of ``index`` (payloads from ``base``), refused unless every payload lies within ``size`` bytes."""
+def _parse_index(index: bytes, end: int) -> tuple[Row, ...]:
+    """The rows of ``index``, refused unless every payload lies between the head and ``end``."""
     try:
         raw = json.loads(index)
     except ValueError as err:
@@ -128,26 +122,32 @@ def _parse_index(index: bytes, base: int, size: int) -> tuple[Row, ...]:
         kind, key, offset, length, checksum = item
         if not (isinstance(kind, str) and isinstance(key, str) and isinstance(checksum, str)):
             raise DamagedPack("index row malformed")
-        if not (isinstance(offset, int) and isinstance(length, int) and offset >= 0 and length >= 0):
+        if not (isinstance(offset, int) and isinstance(length, int) and len(_HEAD) <= offset and length >= 0):
             raise DamagedPack("index row malformed")
-        if base + offset + length > size:
-            raise DamagedPack(f"torn: {size} bytes, an entry ends at {base + offset + length}")
-        rows.append(Row(kind, key, base + offset, length, checksum))
+        if offset + length > end:
+            raise DamagedPack(f"index row past the payloads ({offset + length} > {end})")
+        rows.append(Row(kind, key, offset, length, checksum))
     return tuple(rows)
 
 
 def read_index(fd: int, size: int) -> tuple[Row, ...]:
     """The checked index of the pack open as ``fd`` (``size`` bytes); :class:`DamagedPack` otherwise."""
-    head = os.pread(fd, _HEAD_READ, 0)
-    start, length, checksum = _parse_header(head)
-    index = head[start : start + length]
-    if len(index) < length:
-        index += os.pread(fd, length - len(index), start + len(index))
-    if len(index) != length:
-        raise DamagedPack(f"torn: index of {length} bytes, {len(index)} present")
-    if hashlib.sha256(index).hexdigest() != checksum:
+    if size < len(_HEAD) + _TRAILER:
+        raise DamagedPack(f"torn: {size} bytes")
+    start = max(size - _TAIL_READ, 0)
+    tail = os.pread(fd, size - start, start)
+    offset, length, checksum = _parse_trailer(tail[-_TRAILER:])
+    if offset + length != size - _TRAILER or offset < len(_HEAD):
+        raise DamagedPack("torn: the trailer does not match the file's size")
+    if offset >= start:
+        index = tail[offset - start : offset - start + length]
+    else:
+        index = os.pread(fd, length, offset)
+    if len(index) != length or hashlib.sha256(index).hexdigest() != checksum:
         raise DamagedPack("index checksum does not match")
-    return _parse_index(index, start + length, size)
+    if os.pread(fd, len(_HEAD), 0) != _HEAD:
+        raise DamagedPack("not a pack header")
+    return _parse_index(index, offset)
 
 
 def open_pack(path: str) -> tuple[int, tuple[Row, ...]]:
@@ -178,31 +178,93 @@ def new_name(stamp: str | None = None) -> str:
     return f"{stamp or format(time.time_ns(), '016x')}-{os.getpid()}-{os.urandom(4).hex()}{SUFFIX}"
 
 
-def write(directory: str, parts: Sequence[bytes], name: str | None = None) -> tuple[str, int]:
-    """Write a pack atomically into ``directory``: a temporary file there, then a rename.
+class PackWriter:
+    """A pack being written: entries appended in batches to a temporary file in ``directory``,
+    then :meth:`finish` adds the index and trailer and renames it into place.
 
-    Returns (path, descriptor open for reading the written pack). A kill at any moment leaves
-    either no pack or a whole one (and at worst a temporary file, which :func:`scan` reports).
+    A kill at any moment leaves either no pack or a whole one (and at worst a temporary file,
+    which :func:`scan` reports apart). Not thread-safe: the caller serialises :meth:`append`.
     """
-    final = os.path.join(directory, name or new_name())
-    tmp = os.path.join(directory, TMP_PREFIX + os.path.basename(final))
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(tmp, flags, 0o600)
-    except FileNotFoundError:  # first write, or the directory was removed under us
-        os.makedirs(directory, exist_ok=True)
-        fd = os.open(tmp, flags, 0o600)
-    try:
-        with os.fdopen(os.dup(fd), "wb", buffering=1 << 20) as out:
-            for part in parts:
-                out.write(part)
-        os.replace(tmp, final)
-    except BaseException:
-        os.close(fd)
+
+    def __init__(self, directory: str, name: str | None = None) -> None:
+        """Create the temporary file (OSError if it cannot be)."""
+        self.name = name or new_name()
+        self.path = os.path.join(directory, TMP_PREFIX + self.name)
+        self._final = os.path.join(directory, self.name)
+        flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
+        try:
+            self.fd = os.open(self.path, flags, 0o600)
+        except FileNotFoundError:  # first write, or the directory was removed under us
+            os.makedirs(directory, exist_ok=True)
+            self.fd = os.open(self.path, flags, 0o600)
+        self.size = 0
+        self._items: list[tuple[str, str, int, int, str]] = []
+        self._write(_HEAD)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.pwrite(self.fd, view, self.size + len(data) - len(view)) :]
+        self.size += len(data)
+
+    def append(self, entries: Iterable[tuple[str, str, bytes, str]]) -> list[Row]:
+        """Append ``entries`` (kind, key, payload, checksum), smallest first, in one write; their rows."""
+        ordered = sorted(entries, key=lambda e: len(e[2]))
+        rows = []
+        offset = self.size
+        for kind, key, payload, checksum in ordered:
+            rows.append(Row(kind, key, offset, len(payload), checksum))
+            offset += len(payload)
+        self._write_parts([e[2] for e in ordered])
+        self._items.extend(rows)
+        return rows
+
+    def _write_parts(self, parts: list[bytes]) -> None:
+        """Write ``parts`` back to back with one pwritev per 512 of them (no joined copy in memory)."""
+        for start in range(0, len(parts), 512):
+            group = parts[start : start + 512]
+            total = sum(len(part) for part in group)
+            done = os.pwritev(self.fd, group, self.size)
+            if done < total:  # a short write (rare): the rest the plain way
+                rest = b"".join(group)[done:]
+                self.size += done
+                self._write(rest)
+            else:
+                self.size += total
+
+    @property
+    def entries(self) -> int:
+        """How many entries were appended."""
+        return len(self._items)
+
+    def finish(self) -> str:
+        """Write the index and trailer and rename the pack into place: its path (the descriptor stays
+        open for reading until the caller closes ``fd``)."""
+        index = json.dumps(self._items, separators=(",", ":")).encode()
+        offset = self.size
+        self._write(index + _trailer(offset, len(index), hashlib.sha256(index).hexdigest()))
+        os.replace(self.path, self._final)
+        self.path = self._final
+        return self.path
+
+    def abort(self) -> None:
+        """Remove the temporary file (the caller still closes ``fd``: a reader may be using it)."""
         with contextlib.suppress(OSError):
-            os.unlink(tmp)
+            os.unlink(self.path)
+
+
+def write(directory: str, entries: Iterable[tuple[str, str, bytes, str]], name: str | None = None) -> str:
+    """Write a pack of ``entries`` at once (tests, small rewrites): its path."""
+    writer = PackWriter(directory, name)
+    try:
+        writer.append(entries)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
         raise
-    return final, fd
+    finally:
+        with contextlib.suppress(OSError):
+            os.close(writer.fd)
 
 
 def scan(directory: str) -> tuple[list[PackFile], list[PackFile]]:
@@ -250,23 +312,21 @@ def exclusive(path: str) -> Iterator[bool]:
         os.close(fd)
 
 
-def sound_entries(path: str) -> tuple[dict[tuple[str, str], tuple[bytes, str]], int]:
-    """The entries of the pack at ``path`` that match their checksums, (kind, key) -> (payload, checksum),
-    and how many did not (left out). FileNotFoundError, :class:`DamagedPack` as :func:`open_pack`."""
+def sound_entries(path: str) -> Iterator[tuple[str, str, bytes, str] | None]:
+    """The entries of the pack at ``path``, one read each: (kind, key, payload, checksum), or None for
+    one that does not match its checksum. FileNotFoundError, :class:`DamagedPack` as :func:`open_pack`."""
     fd, rows = open_pack(path)
     try:
-        data = os.pread(fd, os.fstat(fd).st_size, 0)
+        for row in rows:
+            payload = os.pread(fd, row.length, row.offset)
+            if len(payload) == row.length and matches(
+                row.key if row.kind == BLOBS else row.checksum, payload
+            ):
+                yield row.kind, row.key, payload, row.checksum
+            else:
+                yield None
     finally:
         os.close(fd)
-    found: dict[tuple[str, str], tuple[bytes, str]] = {}
-    damaged = 0
-    for row in rows:
-        payload = data[row.offset : row.offset + row.length]
-        if len(payload) == row.length and matches(row.key if row.kind == BLOBS else row.checksum, payload):
-            found[(row.kind, row.key)] = (payload, row.checksum)
-        else:
-            damaged += 1
-    return found, damaged
 
 
 def short_key(key: str) -> str:
