@@ -1,14 +1,12 @@
-"""The persistent, content-addressed cache (``store``) and the repository wrapper that reads through it."""
+"""The persistent, content-addressed cache (``store``, its ``pack`` files, what ``info``/``prune`` report:
+``report``) and the repository wrapper that reads through it (``reads``)."""
 
 from okdrelease.cache.store import (
     DEFAULT_MAX_BYTES,
     LAYER_INDEX,
     VERDICT,
     Cache,
-    CacheInfo,
     CacheStats,
-    KindInfo,
-    PruneResult,
     default_root,
 )
 
@@ -17,9 +15,6 @@ __all__ = [
     "LAYER_INDEX",
     "VERDICT",
     "Cache",
-    "CacheInfo",
     "CacheStats",
-    "KindInfo",
-    "PruneResult",
     "default_root",
 ]

@@ -65,6 +65,7 @@ import time
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -72,6 +73,9 @@ from okdrelease.cache import pack
 from okdrelease.cache.pack import BLOBS, DamagedPack, PackFile, Row
 from okdrelease.errors import InvalidReferenceError
 from okdrelease.oci.digest import validate_digest
+
+if TYPE_CHECKING:
+    from okdrelease.cache.report import CacheInfo, PruneResult
 
 log = logging.getLogger(__name__)
 
@@ -114,49 +118,6 @@ def default_root() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "okdrelease"
-
-
-@attrs.frozen
-class KindInfo:
-    """How many distinct entries of one kind and their payload bytes."""
-
-    kind: str
-    entries: int
-    size: int
-
-
-@attrs.frozen
-class CacheInfo:
-    """What :meth:`Cache.info` reports: entries by kind, and the packs holding them."""
-
-    root: Path
-    max_bytes: int
-    kinds: tuple[KindInfo, ...]
-    packs: int = 0
-    #: The packs' bytes on disk (what the size bound applies to).
-    disk_bytes: int = 0
-    #: An earlier version's layout (``v1/``) is still there: ``prune`` removes it.
-    legacy: bool = False
-
-    @property
-    def entries(self) -> int:
-        """All entries."""
-        return sum(k.entries for k in self.kinds)
-
-    @property
-    def size(self) -> int:
-        """All payload bytes."""
-        return sum(k.size for k in self.kinds)
-
-
-@attrs.frozen
-class PruneResult:
-    """What :meth:`Cache.prune` removed (entries, bytes on disk) and what is left."""
-
-    removed: int
-    freed: int
-    left_entries: int
-    left_bytes: int
 
 
 @attrs.define
@@ -661,6 +622,8 @@ class Cache:
         latest: dict[_Ident, int] = {}
         for rows in self._indexes(packs, drop_damaged=False).values():
             latest.update(((row.kind, row.key), row.length) for row in rows)
+        from okdrelease.cache.report import CacheInfo, KindInfo
+
         kinds = []
         for kind in (BLOBS, *_KINDS):
             sizes = [size for (k, _), size in latest.items() if k == kind]
@@ -726,6 +689,8 @@ class Cache:
         left = {(r.kind, r.key) for name, rows in indexes.items() if name in kept_names for r in rows}
         left_bytes = sum(p.size for p in kept)
         freed = sum(p.size for p in before if p.name not in kept_names)
+        from okdrelease.cache.report import PruneResult
+
         return PruneResult(len(all_entries) - len(left) + old_files, freed + old_bytes, len(left), left_bytes)
 
     def trim(self) -> None:
