@@ -517,3 +517,25 @@ def test_a_short_write_is_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     cache = Cache(tmp_path)
     assert [cache.get_blob(_digest(b)) for b in blobs] == blobs
     assert cache.stats.dropped == 0
+
+
+def test_an_unusable_cache_directory_is_a_warning_not_a_failure(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``v2/packs`` is not a directory (or cannot be read or written): the run works without the cache,
+    warned once for the listing and once for the writes."""
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "packs").write_bytes(b"not a directory")
+    with Cache(tmp_path, flush_bytes=1500) as cache:
+        for i in range(4):
+            assert cache.get_blob(_digest(b"%d" % i * 1000)) is None
+            cache.put_blob(_digest(b"%d" % i * 1000), b"%d" % i * 1000)
+        assert cache.get_blob(_digest(b"0" * 1000)) is None  # the write failed: not held
+    cache.trim()
+    assert cache.stats.writes == 0
+    warnings = [r.getMessage().split(": ")[0:2] for r in caplog.records if r.levelname == "WARNING"]
+    packs_dir = str(tmp_path / "v2" / "packs")
+    assert warnings == [
+        ["cache", f"cannot list {packs_dir}"],
+        ["cache", f"cannot write a pack in {packs_dir}"],
+    ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -34,6 +35,8 @@ from isal import isal_zlib
 
 from okdrelease.errors import InvalidReferenceError
 from okdrelease.oci.digest import new_hasher
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"okdrelease-pack-v2"
 SUFFIX = ".pack"
@@ -268,12 +271,16 @@ def write(directory: str, entries: Iterable[tuple[str, str, bytes, str]], name: 
 
 
 def scan(directory: str) -> tuple[list[PackFile], list[PackFile]]:
-    """(finished packs oldest name first, temporary files) in ``directory`` (none if it is missing)."""
+    """(finished packs oldest name first, temporary files) in ``directory`` (none if it is missing or
+    cannot be read: the cache is then empty, with a warning, and the run goes on without it)."""
     packs: list[PackFile] = []
     temporaries: list[PackFile] = []
     try:
         listing = list(os.scandir(directory))
     except FileNotFoundError:
+        return packs, temporaries
+    except OSError as err:
+        log.warning("cache: cannot list %s: %s", directory, err)
         return packs, temporaries
     for entry in listing:
         if not (entry.name.endswith(SUFFIX) or entry.name.startswith(TMP_PREFIX)):

@@ -217,6 +217,7 @@ class Cache:
         self._write_lock = threading.Lock()  # serialises appending to the pack being written
         self._writer: pack.PackWriter | None = None
         self._writing: _OpenPack | None = None  # the pack being written, as its entries are read
+        self._unwritable = ""  # why a write failed: later ones are not tried
         self._reset()
 
     def _reset(self) -> None:
@@ -407,12 +408,16 @@ class Cache:
         rows = None
         with self._write_lock:
             try:
+                if self._unwritable:
+                    raise OSError(self._unwritable)
                 writer, writing = self._writer_or_new()
                 rows = writer.append(
                     (kind, key, payload, checksum) for (kind, key), (payload, checksum) in taken.items()
                 )
             except OSError as err:
-                log.warning("cache: cannot write a pack in %s: %s", self._packs_dir, err)
+                if not self._unwritable:  # warned once: the run goes on without storing
+                    log.warning("cache: cannot write a pack in %s: %s", self._packs_dir, err)
+                    self._unwritable = str(err)
                 if self._writer is not None:
                     self._writer.abort()
                     self._writer = None
