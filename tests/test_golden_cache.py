@@ -48,8 +48,10 @@ def test_image_case(
     golden.test_image_case(name, golden_registry, tmp_path / "first", capsys)
     filled = Cache(cache_dir).info()
     assert filled.kinds[0].entries > 0  # manifests and configs stored by the first run
+    packs = sorted(p.name for p in cache_dir.rglob("*") if p.is_file())
     golden.test_image_case(name, golden_registry, tmp_path / "warm", capsys)
     assert Cache(cache_dir).info().entries == filled.entries  # nothing new: everything came from the cache
+    assert sorted(p.name for p in cache_dir.rglob("*") if p.is_file()) == packs  # and nothing written
 
 
 @pytest.mark.parametrize("name", golden.ERROR_CASES)
