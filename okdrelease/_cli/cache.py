@@ -29,8 +29,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description=(
             "The persistent cache holds manifests and configs by digest, per-layer indexes and "
             "manifest-check verdicts, in pack files (one per run that stored something). 'info' shows "
-            "its entries and size; 'prune' evicts least-recently-used packs, damaged packs, and the "
-            "v1/ directory an earlier okdrelease left (one file per entry)."
+            "its entries and size; 'prune' evicts least-recently-used packs and removes damaged packs "
+            "and the v1/ directory an earlier okdrelease left (one file per entry)."
         ),
     )
     p.add_argument("action", choices=("info", "prune"), help="info: entries and size; prune: evict")
