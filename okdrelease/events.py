@@ -13,10 +13,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import attrs
 
+from okdrelease._repr import value_repr
+
 
 @attrs.frozen
 class RequestDone:
     """One HTTP request answered: ``url`` without credentials or query, body sizes from the headers."""
+
+    __repr__ = value_repr
 
     method: str
     url: str
@@ -34,6 +38,8 @@ class BytesMoved:
     stored in a layout); a copy reports both for the same blob, each adding up to its size.
     """
 
+    __repr__ = value_repr
+
     digest: str
     count: int
     total: int = 0
@@ -44,6 +50,8 @@ class BytesMoved:
 class BlobDone:
     """One blob of a copy is in place: ``outcome`` is ``copied``, ``mounted``, ``exists`` or ``skipped``."""
 
+    __repr__ = value_repr
+
     digest: str
     size: int
     outcome: str
@@ -53,6 +61,8 @@ class BlobDone:
 class ImageDone:
     """An image (or a manifest list with its images) was copied to ``destination`` as ``digest``."""
 
+    __repr__ = value_repr
+
     destination: str
     digest: str
 
@@ -60,6 +70,8 @@ class ImageDone:
 @attrs.frozen
 class Message:
     """A progress line in oc's words (``info: …``, ``warning: …``), split into level and text."""
+
+    __repr__ = value_repr
 
     level: str
     text: str

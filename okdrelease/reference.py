@@ -13,6 +13,7 @@ import re
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, ReleaseError
 from okdrelease.oci.digest import validate_digest
 
@@ -74,12 +75,16 @@ _DOCKER_SYNTAX = frozenset({Problem.EMPTY, Problem.SPACE, Problem.TAG, Problem.R
 class ReferenceProblem:
     """One problem found in a reference: its kind and the part it is in (a digest, tag, registry or path)."""
 
+    __repr__ = value_repr
+
     kind: Problem
     part: str = ""
 
 
 @attrs.frozen
 class _Parsed:
+    __repr__ = value_repr
+
     registry: str
     path: str
     tag: str | None
@@ -214,6 +219,8 @@ def _message(text: str, problem: ReferenceProblem) -> str:
 class ImageReference:
     """A parsed image reference. ``registry`` is empty when the text named none."""
 
+    __repr__ = value_repr
+
     registry: str
     repository: str
     tag: str | None = None
@@ -289,6 +296,8 @@ class ImageReference:
 class RegistryLocation:
     """An image in a registry (``docker://REF`` or a bare reference)."""
 
+    __repr__ = value_repr
+
     ref: ImageReference
 
     def __str__(self) -> str:
@@ -298,6 +307,8 @@ class RegistryLocation:
 @attrs.frozen
 class LayoutLocation:
     """An image (or the whole image set) in an OCI image layout: ``oci:DIR[:REFNAME]``."""
+
+    __repr__ = value_repr
 
     path: str
     refname: str | None = None
@@ -342,6 +353,8 @@ def parse_location(text: str) -> ImageLocation:
 @attrs.frozen
 class DockerReference:
     """A pull spec as Docker's ``reference.Parse`` reads it: repository (as written), tag and digest."""
+
+    __repr__ = value_repr
 
     repository: str
     tag: str

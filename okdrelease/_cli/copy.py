@@ -15,6 +15,7 @@ from okdrelease._cli.common import (
     progress_printer,
     transport_options,
 )
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, UsageError
 from okdrelease.oci.convert import FORMATS
 from okdrelease.reference import ImageLocation, ImageReference, RegistryLocation, parse_location
@@ -265,6 +266,8 @@ def _lines(result: CopyResult) -> list[str]:
 @attrs.frozen
 class _Signing:
     """What ``--sign-by``/``--sign-by-sigstore-private-key`` sign the copied images with, checked before copying."""
+
+    __repr__ = value_repr
 
     dst: ImageLocation
     identity: str | None

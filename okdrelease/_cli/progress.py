@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.events import BlobDone, BytesMoved, Event, ImageDone, Message, RequestDone
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def human_bytes(count: float) -> str:
 @attrs.define
 class Tally:
     """What a run did: its requests (from method, path and status) and its blob copies and bytes."""
+
+    __repr__ = value_repr
 
     requests: int = 0
     received: int = 0
@@ -160,6 +163,8 @@ BAR_MIN_BYTES = 1_000_000
 @attrs.define
 class _Transfer:
     """One blob on its way: how far it is, since when, and its bar (terminal) or last line (pipe)."""
+
+    __repr__ = value_repr
 
     total: int
     started: float

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import attrs
 
+from okdrelease._repr import value_repr
+
 
 @attrs.frozen
 class KindInfo:
     """How many distinct entries of one kind and their payload bytes."""
+
+    __repr__ = value_repr
 
     kind: str
     entries: int
@@ -23,6 +27,8 @@ class KindInfo:
 @attrs.frozen
 class CacheInfo:
     """What :meth:`Cache.info` reports: entries by kind, and the packs holding them."""
+
+    __repr__ = value_repr
 
     root: Path
     max_bytes: int
@@ -47,6 +53,8 @@ class CacheInfo:
 @attrs.frozen
 class PruneResult:
     """What :meth:`Cache.prune` removed (entries, bytes on disk) and what is left."""
+
+    __repr__ = value_repr
 
     removed: int
     freed: int

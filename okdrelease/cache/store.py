@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.cache import pack
 from okdrelease.cache.pack import BLOBS, DamagedPack, PackFile, Row
 from okdrelease.errors import InvalidReferenceError
@@ -123,6 +124,8 @@ def default_root() -> Path:
 @attrs.define
 class CacheStats:
     """Counters of one :class:`Cache` (updated under its lock). ``writes``: entries written into packs."""
+
+    __repr__ = value_repr
 
     hits: int = 0
     misses: int = 0

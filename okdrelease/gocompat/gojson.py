@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.jsonbounds import json_too_deep, max_depth_message
 from okdrelease.gocompat.strconv import go_quote
@@ -431,6 +432,8 @@ def loads_go_numbers(data: bytes | str) -> Any:
 class GoStruct:
     """A Go struct type for decoding: ``name`` as Go prints it (``pkg.Type``) and its JSON fields."""
 
+    __repr__ = value_repr
+
     name: str
     fields: tuple[tuple[str, Any], ...]
     #: The fields by name, and their names by case-folded name (Go matches keys case-insensitively).
@@ -451,6 +454,8 @@ class GoStruct:
 class GoSlice:
     """A Go slice type ``[]elem``."""
 
+    __repr__ = value_repr
+
     elem: Any
 
     @property
@@ -463,6 +468,8 @@ class GoSlice:
 class GoMap:
     """A Go map type with string keys, ``map[string]elem``."""
 
+    __repr__ = value_repr
+
     elem: Any
 
     @property
@@ -474,6 +481,8 @@ class GoMap:
 @attrs.frozen
 class GoCustom:
     """A leaf type decoded by a function (like a Go UnmarshalJSON method); it raises GoJSONError."""
+
+    __repr__ = value_repr
 
     name: str
     decode: Any  # Callable[[Any], Any]
@@ -510,6 +519,8 @@ def _json_kind(value: Any) -> str:
 @attrs.define
 class _Context:
     """The struct and field path Go reports for a type error."""
+
+    __repr__ = value_repr
 
     struct: str = ""
     path: tuple[str, ...] = ()

@@ -21,6 +21,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError
 
 __all__ = ["TemplateError", "render_template"]
@@ -48,6 +49,8 @@ _TOKEN = re.compile(
 
 @attrs.frozen
 class _Cmd:
+    __repr__ = value_repr
+
     args: tuple[
         Any, ...
     ]  # ("field", names) | ("var", name, names) | ("lit", value) | ("fn", name) | ("pipe", _Pipe)
@@ -55,12 +58,16 @@ class _Cmd:
 
 @attrs.frozen
 class _Pipe:
+    __repr__ = value_repr
+
     decl: tuple[str, ...]
     cmds: tuple[_Cmd, ...]
 
 
 @attrs.frozen
 class _Block:
+    __repr__ = value_repr
+
     kind: str  # if, range, with
     pipe: _Pipe
     body: tuple[Any, ...]
@@ -244,6 +251,8 @@ def truth(value: Any) -> bool:
 
 @attrs.define
 class _Exec:
+    __repr__ = value_repr
+
     root: Any
     go_value: Callable[[Any], str]
     out: list[str] = attrs.Factory(list)

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError
 
 __all__ = ["JSONPathError", "render_jsonpath"]
@@ -31,17 +32,23 @@ class JSONPathError(OkdReleaseError):
 
 @attrs.frozen
 class _Text:
+    __repr__ = value_repr
+
     text: str
 
 
 @attrs.frozen
 class _Expr:
+    __repr__ = value_repr
+
     steps: tuple[tuple[str, Any], ...]
     rooted: bool = False
 
 
 @attrs.frozen
 class _Range:
+    __repr__ = value_repr
+
     expr: _Expr
     body: tuple[Any, ...]
 

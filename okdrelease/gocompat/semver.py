@@ -6,6 +6,7 @@ import functools
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_quote
 
@@ -76,6 +77,8 @@ def _compare_pre(a: str | int, b: str | int) -> int:
 @attrs.frozen
 class Version:
     """A parsed strict semantic version; ordering is semver precedence (build metadata ignored)."""
+
+    __repr__ = value_repr
 
     major: int
     minor: int

@@ -20,6 +20,7 @@ from typing import IO, Generic, TypeVar
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.cache import reads as cached
 from okdrelease.cache.reads import NotCached
 from okdrelease.cache.store import Cache
@@ -103,6 +104,8 @@ class Memo(Generic[K, V]):
 class RunCache:
     """One run's caches: manifests by (repository, digest), configs and layer indexes by content digest."""
 
+    __repr__ = value_repr
+
     manifests: Memo[tuple[str, str], AnyManifest] = attrs.field(factory=Memo)
     configs: Memo[str, ImageConfig] = attrs.field(factory=Memo)
     layers: Memo[str, LayerIndex] = attrs.field(factory=Memo)
@@ -112,6 +115,8 @@ class RunCache:
 class Selected:
     """A single-image manifest and the list it was chosen from (None when the reference named it)."""
 
+    __repr__ = value_repr
+
     manifest: Manifest
     index: Index | None = None
 
@@ -119,6 +124,8 @@ class Selected:
 @attrs.frozen
 class ResolvedImage:
     """An image after its manifest and config were read."""
+
+    __repr__ = value_repr
 
     repository: Repository = attrs.field(eq=False, repr=False)
     manifest: Manifest
@@ -160,6 +167,8 @@ class Resolver:
     ``offline``: answer only from this run's and the persistent cache, raising :class:`NotCached`
     where a repository would be asked (:meth:`cache_only`).
     """
+
+    __repr__ = value_repr
 
     platform: PlatformSelector = attrs.field(factory=PlatformSelector.first)
     cache: RunCache = attrs.field(factory=RunCache)

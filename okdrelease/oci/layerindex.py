@@ -18,6 +18,7 @@ from typing import IO, Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.cache.store import LAYER_INDEX, Cache
 from okdrelease.oci import layers
 from okdrelease.oci.layers import FileEntry, LayerEntry
@@ -47,6 +48,8 @@ def _entry(
 @attrs.frozen(slots=True)
 class LayerIndex:
     """Everything one layer holds under ``prefix``, in tar order."""
+
+    __repr__ = value_repr
 
     digest: str
     prefix: str

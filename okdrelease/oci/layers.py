@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any, BinaryIO, Protocol, TypeVar, cast, ru
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, LayerError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
@@ -359,6 +360,8 @@ class LayerEntry:
     PAX record when there is one; ``name`` is the raw tar name (``path`` is cleaned, prefix stripped).
     """
 
+    __repr__ = value_repr
+
     path: str
     type: str
     mode: int
@@ -478,6 +481,8 @@ def iter_entries(
 class FileEntry:
     """A file or directory kept from a layer stack: path (prefix stripped), data, mtime, tar mode."""
 
+    __repr__ = value_repr
+
     path: str
     data: bytes = attrs.field(repr=False)
     mtime: float
@@ -555,6 +560,8 @@ class LayerLimits:
     ``max_file_bytes``: one file that is kept in memory (a manifest, image-references, …).
     """
 
+    __repr__ = value_repr
+
     max_bytes: int = DEFAULT_MAX_LAYER_BYTES
     max_entries: int = DEFAULT_MAX_LAYER_ENTRIES
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
@@ -616,6 +623,8 @@ EntryHook = Callable[["LayerEntry", "str | None"], None]
 class _Hidden:
     """What the layers above the one being read did to the tree: deletions and replacements."""
 
+    __repr__ = value_repr
+
     whiteouts: set[str] = attrs.Factory(set)
     opaque: set[str] = attrs.Factory(set)
     nondirs: set[str] = attrs.Factory(set)
@@ -664,6 +673,8 @@ class StackOptions:
     last entry (what unpacking a tar does) instead of the first; ``wanted``: stop reading once these
     paths are found (first-in-layer only).
     """
+
+    __repr__ = value_repr
 
     top_only: bool = False
     whiteouts: bool = True
@@ -719,6 +730,8 @@ def read_stack(
 class _StackLayer:
     """One layer of ``read_stack``: read into a copy of what the layers above found, so that an
     attempt that fails (and is started again) leaves nothing behind."""
+
+    __repr__ = value_repr
 
     name: str | None
     prefix: str
@@ -831,6 +844,8 @@ def _note_whiteout(layer: _Hidden, kind: tuple[str, str], full: str) -> None:
 @attrs.frozen(slots=True)
 class TarEntry:
     """An entry to write: ``type`` is file, dir, symlink or hardlink; ``data`` is bytes or a stream of ``size``."""
+
+    __repr__ = value_repr
 
     path: str
     data: bytes | IO[bytes] = attrs.field(default=b"", repr=False)
@@ -955,6 +970,8 @@ def compress_payload(data: bytes) -> bytes:
 class Gzipped:
     """A gzip stream with the digests of its bytes and of what it holds (a layer's blob digest, diff ID)."""
 
+    __repr__ = value_repr
+
     blob: bytes = attrs.field(repr=False)
     digest: str
     diff_id: str
@@ -1056,6 +1073,8 @@ class _HashingWriter(io.RawIOBase):
 @attrs.frozen(slots=True)
 class BuiltLayer:
     """A written layer: digest and size of the blob, diff_id of its tar, and its bytes or file path."""
+
+    __repr__ = value_repr
 
     digest: str
     diff_id: str

@@ -11,6 +11,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, OkdReleaseError
 from okdrelease.gocompat.jsonbounds import json_too_deep, max_depth_message
 from okdrelease.oci import mediatypes as mt
@@ -20,6 +21,8 @@ from okdrelease.oci.digest import sha256_digest, validate_digest
 @attrs.frozen
 class Platform:
     """The platform of an index entry (``os/architecture[/variant]``)."""
+
+    __repr__ = value_repr
 
     os: str = ""
     architecture: str = ""
@@ -44,6 +47,8 @@ class Platform:
 @attrs.frozen
 class Descriptor:
     """A content descriptor. ``raw`` holds the original JSON object, key order included."""
+
+    __repr__ = value_repr
 
     media_type: str
     digest: str
@@ -112,6 +117,8 @@ def _load_json(raw: bytes, what: str) -> dict[str, Any]:
 class Manifest:
     """A single-image manifest (Docker schema 2 or OCI) with its exact bytes."""
 
+    __repr__ = value_repr
+
     raw: bytes = attrs.field(repr=False)
     media_type: str
     digest: str
@@ -140,6 +147,8 @@ class Manifest:
 @attrs.frozen
 class Index:
     """A Docker manifest list or OCI index with its exact bytes."""
+
+    __repr__ = value_repr
 
     raw: bytes = attrs.field(repr=False)
     media_type: str
@@ -187,6 +196,8 @@ def parse_manifest(raw: bytes, media_type: str | None = None, digest: str | None
 @attrs.frozen
 class ImageConfig:
     """An image config blob with its exact bytes and parsed view."""
+
+    __repr__ = value_repr
 
     raw: bytes = attrs.field(repr=False)
     digest: str

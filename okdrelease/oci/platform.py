@@ -7,6 +7,7 @@ import re
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import NoMatchingPlatformError, OkdReleaseError, ReleaseError
 from okdrelease.oci.model import Descriptor, Index
 
@@ -57,6 +58,8 @@ class PlatformSelector:
     ``info``/``extract``, bypassed for one-entry lists and falling back to ``linux/<arch>``;
     ``preferring`` is ``copy``'s choice (linux/amd64, else the first entry).
     """
+
+    __repr__ = value_repr
 
     pattern: re.Pattern[str] | None = None
     is_default: bool = False

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.gojson import (
     GoCustom,
@@ -178,6 +179,8 @@ def _omit_empty(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
 class ObjectReference:
     """corev1.ObjectReference (all fields omitempty)."""
 
+    __repr__ = value_repr
+
     kind: str = ""
     namespace: str = ""
     name: str = ""
@@ -230,6 +233,8 @@ class ObjectReference:
 class TagImportPolicy:
     """TagImportPolicy (all fields omitempty)."""
 
+    __repr__ = value_repr
+
     insecure: bool = False
     scheduled: bool = False
     import_mode: str = ""
@@ -248,6 +253,8 @@ class TagImportPolicy:
 @attrs.define
 class TagReference:
     """One ``spec.tags`` entry; ``annotations`` and ``generation`` encode as null when None."""
+
+    __repr__ = value_repr
 
     name: str
     annotations: dict[str, str] | None = None
@@ -330,6 +337,8 @@ class TagReference:
 class TagEvent:
     """One status tag history item; ``created`` None is Go's zero time (null)."""
 
+    __repr__ = value_repr
+
     created: str | None = None
     docker_image_reference: str = ""
     image: str = ""
@@ -348,6 +357,8 @@ class TagEvent:
 @attrs.define
 class TagEventCondition:
     """A status tag condition (e.g. ImportSuccess)."""
+
+    __repr__ = value_repr
 
     type: str = ""
     status: str = ""
@@ -371,6 +382,8 @@ class TagEventCondition:
 @attrs.define
 class NamedTagEventList:
     """One ``status.tags`` entry; ``items`` None encodes as null."""
+
+    __repr__ = value_repr
 
     tag: str
     items: list[TagEvent] | None = None
@@ -423,6 +436,8 @@ _EXTRA_META = ("generateName", "namespace", "selfLink", "uid", "resourceVersion"
 @attrs.define
 class ImageStream:
     """An ImageStream as oc reads and writes it; ``tags`` is ``spec.tags``, ``status_tags`` is ``status.tags``."""
+
+    __repr__ = value_repr
 
     name: str = ""
     annotations: dict[str, str] | None = None

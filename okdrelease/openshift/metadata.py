@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.gojson import (
@@ -48,6 +49,8 @@ class CincinnatiMetadata:
 
     ``previous`` is None when a document read from a release has none (Go's nil slice, null).
     """
+
+    __repr__ = value_repr
 
     version: str
     previous: tuple[str, ...] | None = ()

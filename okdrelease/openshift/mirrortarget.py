@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, UsageError
 from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
 
@@ -31,6 +32,8 @@ class MirrorTarget:
     ``repository`` is where every image goes (``host/repo`` or ``oci:DIR``: a template may vary only
     the tag); ``tag_template`` is the template's tag, None for a plain repository.
     """
+
+    __repr__ = value_repr
 
     text: str
     repository: str

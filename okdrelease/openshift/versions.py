@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.strconv import go_quote, go_trim_space
@@ -39,6 +40,8 @@ _KUBECTL_AUTHORITATIVE_TAGS = ("cli", "cli-artifacts")
 @attrs.frozen
 class ComponentVersion:
     """The version (build metadata stripped) and display name of one component."""
+
+    __repr__ = value_repr
 
     version: str
     display_name: str = ""

@@ -9,6 +9,7 @@ from typing import BinaryIO, Protocol
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.gotar import GoTarWriter
 from okdrelease.openshift.payloadfiles import payload_name
@@ -51,6 +52,8 @@ def _entry(item: FileEntry) -> tuple[str, bytes, float]:
 @attrs.frozen
 class OperatorFiles:
     """Operator tag name -> the top-level regular files of its extracted ``/manifests`` directory."""
+
+    __repr__ = value_repr
 
     files: Mapping[str, Sequence[FileEntry]] = attrs.field(factory=dict)
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
 from okdrelease.images.resolve import ResolvedImage, open_pullspec, resolve_all
 from okdrelease.openshift.imagestream import ImageStream, TagReference
@@ -34,6 +35,8 @@ DISPLAY_NAMES_LABEL = BUILD_VERSION_DISPLAY_NAMES
 class Visited:
     """One component after its image was read."""
 
+    __repr__ = value_repr
+
     name: str
     image: ResolvedImage
     annotations: dict[str, str]
@@ -43,6 +46,8 @@ class Visited:
 @attrs.frozen
 class Resolution:
     """Per-tag results of visiting component images, and the stream with their labels as annotations."""
+
+    __repr__ = value_repr
 
     stream: ImageStream
     images: Mapping[str, ResolvedImage] = attrs.field(factory=dict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.gotime import format_time, parse_seconds
 from okdrelease.gocompat.semver import SemverError
@@ -19,6 +20,8 @@ from okdrelease.payload.plan import Plan, default_created, prefixed_name
 @attrs.frozen
 class ReleaseDraft:
     """The release being built: its stream (tags sorted), operator candidates, name, time and metadata."""
+
+    __repr__ = value_repr
 
     stream: ImageStream
     ordered: tuple[str, ...]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.transport.base import Transport
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ def _noop(_line: str) -> None:
 class Reporter:
     """Progress lines to the caller; warnings also collected for the result."""
 
+    __repr__ = value_repr
+
     emit: Progress = _noop
     warnings: list[str] = attrs.field(factory=list)
 
@@ -38,6 +41,8 @@ class Reporter:
 @attrs.frozen
 class Run:
     """One run's shared machinery: transport, resolver (with its cache), operators' files, progress, concurrency."""
+
+    __repr__ = value_repr
 
     transport: Transport
     resolver: Resolver

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.goconfig import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
 from okdrelease.gocompat.gojson import marshal, marshal_indent
@@ -142,6 +143,8 @@ class PayloadLayer:
     destination holding it already is the exception (the same release pushed again).
     """
 
+    __repr__ = value_repr
+
     blob: bytes = attrs.field(repr=False)
     digest: str
     diff_id: str
@@ -169,6 +172,8 @@ class PayloadLayer:
 @attrs.frozen
 class SourceLayer:
     """The top layer of an input release (``--from-release``): where it lives, its descriptor, its diff ID."""
+
+    __repr__ = value_repr
 
     repository: Repository = attrs.field(eq=False, repr=False)
     descriptor: Descriptor
@@ -208,6 +213,8 @@ def payload_layer(
 @attrs.frozen
 class BuiltImage:
     """One release manifest with what must be pushed for it."""
+
+    __repr__ = value_repr
 
     manifest: bytes = attrs.field(repr=False)
     digest: str
@@ -286,6 +293,8 @@ class PushAhead:
     ``uploads``: upload sessions opened in the destination (their blobs' ``put_blob``);
     ``base_copied``: waits until the base layers are in the destination (raising the copy's failure).
     """
+
+    __repr__ = value_repr
 
     uploads: BlobPut | None = None
     base_copied: Callable[[], None] | None = None

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.oci.layers import BackgroundGzip, Gzipped
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
@@ -35,6 +36,8 @@ __all__ = [
 class Operators:
     """Each operator's ``/manifests`` files, the operators in payload order and their image-references."""
 
+    __repr__ = value_repr
+
     files: Mapping[str, tuple[ManifestFile, ...]]
     ordered: tuple[str, ...]
     references: Mapping[str, ImageStream] = attrs.field(factory=dict)
@@ -43,6 +46,8 @@ class Operators:
 @attrs.frozen
 class Payload:
     """The uncompressed ``release-manifests/`` tar and what went into it."""
+
+    __repr__ = value_repr
 
     tar: bytes = attrs.field(repr=False)
     stream: ImageStream

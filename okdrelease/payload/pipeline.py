@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.cache.store import Cache
 from okdrelease.errors import ReleaseError
 from okdrelease.images.resolve import Resolver
@@ -46,6 +47,8 @@ __all__ = ["ComponentInfo", "NewResult", "may_push_early", "new_release", "run_s
 class ComponentInfo:
     """A component of the release: tag name, pull spec and digest."""
 
+    __repr__ = value_repr
+
     name: str
     pullspec: str
     digest: str | None
@@ -55,6 +58,8 @@ class ComponentInfo:
 @attrs.frozen
 class NewResult:
     """What ``new`` produced."""
+
+    __repr__ = value_repr
 
     name: str
     created: str
@@ -137,6 +142,8 @@ def select_sink(plan: Plan, inputs: Inputs, draft: ReleaseDraft) -> Sink:
 
 @attrs.frozen
 class _Assembled:
+    __repr__ = value_repr
+
     payload: Payload
     resolution: Resolution | None
     operators: frozenset[str]

@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat.semver import SemverError
 from okdrelease.gocompat.semver import parse as parse_semver
@@ -33,6 +34,8 @@ __all__ = [
 @attrs.frozen
 class NewOptions:
     """Typed options of ``new``; names and meanings follow ``oc adm release new`` (spec §2)."""
+
+    __repr__ = value_repr
 
     mappings: tuple[str, ...] = ()
     mapping_files: tuple[str, ...] = ()
@@ -118,6 +121,8 @@ class InputKind(enum.Enum):
 @attrs.frozen
 class Plan:
     """Validated options with every value the later stages need parsed once."""
+
+    __repr__ = value_repr
 
     options: NewOptions
     source: InputKind

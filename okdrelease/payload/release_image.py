@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
 from okdrelease.gocompat.errcode import go_error_text
 from okdrelease.images.resolve import Resolver, open_pullspec
@@ -36,6 +37,8 @@ __all__ = [
 @attrs.frozen
 class BuiltRelease:
     """The release image, computed: one manifest, or a list of them (--keep-manifest-list)."""
+
+    __repr__ = value_repr
 
     digest: str
     base: Repository = attrs.field(eq=False, repr=False)
@@ -84,6 +87,8 @@ def _read_base(
 class BaseImage:
     """The base image read: where it lives, the single manifests a release image is built on (one,
     or each child of a kept list) with their configs, and the kept list."""
+
+    __repr__ = value_repr
 
     repository: Repository = attrs.field(eq=False, repr=False)
     images: tuple[tuple[Manifest, ImageConfig], ...]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, OkdReleaseError
 from okdrelease.gocompat.errcode import describe_read_error as describe_registry_error
 from okdrelease.gocompat.gotar import extracted_mtime
@@ -24,6 +25,8 @@ MANIFESTS_PREFIX = "manifests/"
 class ManifestFile:
     """A top-level file of an operator's ``/manifests`` directory."""
 
+    __repr__ = value_repr
+
     name: str
     data: bytes = attrs.field(repr=False)
     mtime: float
@@ -37,6 +40,8 @@ def tampered(what: str, pullspec: str, err: DigestMismatchError) -> str:
 @attrs.frozen
 class OperatorManifests:
     """Operators' ``/manifests`` files, read through the run's resolver (layer indexes shared) once per run."""
+
+    __repr__ = value_repr
 
     resolver: Resolver
     #: Checks operator manifests as they arrive (None: the check is skipped).

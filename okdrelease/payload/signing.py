@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError, UsageError
 from okdrelease.gocompat.gotime import parse_seconds
 from okdrelease.payload.context import Run
@@ -24,6 +25,8 @@ __all__ = ["SigningKeys", "load_signing_keys", "sign_pushed", "write_to_signatur
 @attrs.frozen
 class SigningKeys:
     """The keys ``new`` signs with, loaded before any other work so a bad key fails fast."""
+
+    __repr__ = value_repr
 
     #: A secret key file's key (--sign-by) or a key of the user's gpg (--sign-by-gpg).
     pgp: Signer | None = None

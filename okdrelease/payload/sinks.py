@@ -16,6 +16,7 @@ from typing import Protocol
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.gocompat.gotar import go_unix_nano
 from okdrelease.gocompat.gotime import parse_seconds
@@ -53,6 +54,8 @@ __all__ = [
 class Delivery:
     """What a sink produced: the release digest and where it went, the payload diff ID, bytes for stdout."""
 
+    __repr__ = value_repr
+
     digest: str | None = None
     to_image: str | None = None
     diff_id: str | None = None
@@ -74,6 +77,8 @@ def _epoch(created: str) -> float:
 @attrs.frozen
 class DirSink:
     """``--to-dir``: every ``release-manifests/<file>`` flat, mode 0644, mtime from the tar."""
+
+    __repr__ = value_repr
 
     directory: Path
 
@@ -111,6 +116,8 @@ class DirSink:
 class FileSink:
     """``--to-file PATH``: the gzipped payload layer; mode 0750 on create; mtime = created. ``-``: stdout."""
 
+    __repr__ = value_repr
+
     path: str
     created: str
     #: --from-release: the input's payload layer, written as is when the rebuilt tar is the same.
@@ -135,6 +142,8 @@ class FileSink:
 @attrs.frozen
 class ReleaseTarget:
     """Where the release image goes, and the tag it gets (None: pushed by digest)."""
+
+    __repr__ = value_repr
 
     text: str
     location: ImageLocation
@@ -180,6 +189,8 @@ class ReleaseTarget:
 @attrs.frozen
 class ImageSink:
     """Build the release image on its base and push it; ``dry_run`` only computes its digest."""
+
+    __repr__ = value_repr
 
     to_image: str | None
     given_name: str | None

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, NotFoundError, OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload.context import Run
@@ -27,6 +28,8 @@ __all__ = ["ExistingRelease", "component_digests", "read_existing_release", "unc
 @attrs.frozen
 class ExistingRelease:
     """The release ``--skip-if-unchanged`` compares with: where it is, its digest, name, time and components."""
+
+    __repr__ = value_repr
 
     pullspec: str
     digest: str

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError, SignatureError
 from okdrelease.images.resolve import ResolvedImage, resolve_all
 from okdrelease.openshift.imagestream import TagReference
@@ -47,6 +48,8 @@ class ComponentRejectedError(ReleaseError):
 @attrs.frozen
 class VerifiedComponents:
     """The verdicts of every component image, in stream order (all allowed)."""
+
+    __repr__ = value_repr
 
     policy: str
     verdicts: tuple[PolicyVerdict, ...]

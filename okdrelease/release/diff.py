@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError
 from okdrelease.gocompat.gojson import marshal_indent
 from okdrelease.openshift.labels import COMMIT_ID, SOURCE_LOCATION
@@ -24,6 +25,8 @@ ANNOTATION_SOURCE = SOURCE_LOCATION
 class ImageChange:
     """A tag whose pull spec differs (``old``/``new`` is None when added/removed)."""
 
+    __repr__ = value_repr
+
     name: str
     old: ReleaseTag | None
     new: ReleaseTag | None
@@ -32,6 +35,8 @@ class ImageChange:
 @attrs.frozen
 class ManifestChange:
     """A payload file whose bytes differ (None when added/removed)."""
+
+    __repr__ = value_repr
 
     name: str
     old: bytes | None = attrs.field(repr=False)
@@ -52,6 +57,8 @@ class ManifestChange:
 @attrs.frozen
 class ReleaseComparison:
     """oc's ReleaseDiff: the changed DockerImage tags and payload files."""
+
+    __repr__ = value_repr
 
     old: ReleaseInfo
     new: ReleaseInfo
@@ -85,6 +92,8 @@ def compare_releases(old: ReleaseInfo, new: ReleaseInfo) -> ReleaseComparison:
 class Component:
     """A component image of a release as the build team sees it."""
 
+    __repr__ = value_repr
+
     name: str
     pullspec: str
     source: str
@@ -95,6 +104,8 @@ class Component:
 @attrs.frozen
 class ComponentChange:
     """A component present in both releases with something different."""
+
+    __repr__ = value_repr
 
     name: str
     old_pullspec: str
@@ -109,6 +120,8 @@ class ComponentChange:
 class VersionChange:
     """A release-wide component version (§4.1) that differs; "" when absent on one side."""
 
+    __repr__ = value_repr
+
     component: str
     old: str
     new: str
@@ -117,6 +130,8 @@ class VersionChange:
 @attrs.frozen
 class OperatorManifests:
     """The payload files of one operator (name derived from the file names) that changed."""
+
+    __repr__ = value_repr
 
     operator: str
     files: tuple[ManifestChange, ...]
@@ -136,6 +151,8 @@ class OperatorManifests:
 class MetadataChange:
     """A field of the release's metadata (release-metadata, image-references) that differs."""
 
+    __repr__ = value_repr
+
     field: str
     old: str
     new: str
@@ -145,6 +162,8 @@ class MetadataChange:
 class BuildList:
     """What the OKD build team must start, stop or re-point building."""
 
+    __repr__ = value_repr
+
     start: tuple[Component, ...]
     stop: tuple[Component, ...]
     moved: tuple[ComponentChange, ...]
@@ -153,6 +172,8 @@ class BuildList:
 @attrs.frozen
 class ReleaseDiff:
     """Everything ``okdrelease diff OLD NEW`` reports."""
+
+    __repr__ = value_repr
 
     old_name: str
     new_name: str

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 import yaml
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gojson import marshal as marshal_json
@@ -72,6 +73,8 @@ class ManifestWriteError(ReleaseError):
 class PayloadFile:
     """A regular file of the payload: its name below ``release-manifests/`` and its bytes."""
 
+    __repr__ = value_repr
+
     name: str
     data: bytes = attrs.field(repr=False)
 
@@ -79,6 +82,8 @@ class PayloadFile:
 @attrs.frozen
 class ExtractResult:
     """What ``extract_release`` wrote."""
+
+    __repr__ = value_repr
 
     directory: str
     digest: str
@@ -359,6 +364,8 @@ class ManifestSelection:
     ``includer`` is built once the payload is read (``--included --install-config`` needs its
     feature gates); ``cloud`` is the provider whose CredentialsRequests are kept.
     """
+
+    __repr__ = value_repr
 
     credentials_requests: bool = False
     cloud: str = ""

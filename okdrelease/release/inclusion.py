@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gojson import loads_go
@@ -69,6 +70,8 @@ KNOWN_CAPABILITIES = frozenset(_CAPS_4_18)
 @attrs.frozen
 class InclusionConfig:
     """What decides inclusion: feature set, enabled gates and major version (None: not checked), capabilities."""
+
+    __repr__ = value_repr
 
     feature_set: str
     platform: str | None

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.goconfig import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
@@ -214,6 +215,8 @@ def _describe_images(w: TabWriter, info: ReleaseInfo, view: str) -> None:
 @attrs.frozen
 class LayerUse:
     """How the component images of a release share layers: users per layer, sizes, base layers in order."""
+
+    __repr__ = value_repr
 
     counts: dict[str, int]
     sizes: dict[str, int]

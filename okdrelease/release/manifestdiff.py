@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Mapping
 
 import attrs
 
+from okdrelease._repr import value_repr
+
 #: What a file's churn consists of.
 CHURN_DIGESTS = "image digests"
 CHURN_VERSIONS = "versions"
@@ -40,6 +42,8 @@ def substituter(tokens: Mapping[str, str]) -> Substitute:
 @attrs.frozen
 class Side:
     """What differs on one side: component pull specs and digests, and version strings."""
+
+    __repr__ = value_repr
 
     images: Mapping[str, str]
     versions: Mapping[str, str]
@@ -71,6 +75,8 @@ def side_tokens(
 @attrs.frozen
 class ChurnFolder:
     """Normalises both sides of a changed file so that churn compares equal."""
+
+    __repr__ = value_repr
 
     old_images: Substitute = _identity
     new_images: Substitute = _identity

@@ -24,6 +24,7 @@ from typing import Any
 import attrs
 import yaml
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import NotFoundError, OkdReleaseError, SignatureError, UsageError
 from okdrelease.gocompat.yamlbounds import safe_load_all
 from okdrelease.oci.convert import ManifestFormat
@@ -62,6 +63,8 @@ class MirrorOptions:
     are read for the release's OpenPGP signatures, besides the stores of the release's own
     verification ConfigMap; ``verify_keys`` are public keyring files that signatures must satisfy.
     """
+
+    __repr__ = value_repr
 
     source: str
     to: str | None = None
@@ -110,6 +113,8 @@ class MirrorOptions:
 class ImageMapping:
     """One image to copy: ``name`` is the component tag ("" for the release image)."""
 
+    __repr__ = value_repr
+
     name: str
     source: str
     digest: str
@@ -124,6 +129,8 @@ class ImageMapping:
 @attrs.frozen
 class MirrorPlan:
     """Everything decided before copying."""
+
+    __repr__ = value_repr
 
     release_digest: str
     version: str
@@ -142,6 +149,8 @@ class MirrorPlan:
 class CopiedImage:
     """What one mapping did: ``outcome`` is ``copied``, ``exists`` or ``planned`` (dry run)."""
 
+    __repr__ = value_repr
+
     name: str
     source: str
     destination: str
@@ -156,6 +165,8 @@ class CopiedImage:
 class ReleaseSignatures:
     """The release's OpenPGP signatures to carry, and whether they were verified against keys."""
 
+    __repr__ = value_repr
+
     digest: str
     signatures: tuple[bytes, ...] = attrs.field(repr=False)
     verified: bool
@@ -166,6 +177,8 @@ class ReleaseSignatures:
 @attrs.frozen
 class MirrorResult:
     """The plan, what was copied, and the signature files written."""
+
+    __repr__ = value_repr
 
     plan: MirrorPlan
     images: tuple[CopiedImage, ...]

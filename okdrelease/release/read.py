@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import (
     NestedManifestListError,
     NoSingleImageError,
@@ -57,6 +58,8 @@ PlatformFilter = PlatformSelector
 class ReleaseTag:
     """One tag of the release's image-references, with its JSON object kept in Go order."""
 
+    __repr__ = value_repr
+
     name: str
     annotations: Mapping[str, str] | None
     from_kind: str
@@ -77,6 +80,8 @@ class ReleaseTag:
 class TagProblem:
     """A component image that could not be read, as a warning: the tag and the full message."""
 
+    __repr__ = value_repr
+
     tag: str
     message: str
 
@@ -87,6 +92,8 @@ class TagProblem:
 @attrs.frozen
 class ComponentImage:
     """A component image of the release after its manifest and config were fetched."""
+
+    __repr__ = value_repr
 
     name: str
     pullspec: str
@@ -101,6 +108,8 @@ class ComponentImage:
 @attrs.frozen
 class ReleaseInfo:
     """Everything ``info`` knows about one release image."""
+
+    __repr__ = value_repr
 
     image: str
     pull_from_name: str

@@ -14,6 +14,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from okdrelease import __version__
+from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign, store
@@ -65,6 +66,8 @@ def _digest_of(image: str | ImageReference) -> tuple[ImageReference | None, str]
 @attrs.frozen
 class SignResult:
     """An OpenPGP release signature that was made, and where it was written."""
+
+    __repr__ = value_repr
 
     digest: str
     identity: str
@@ -144,6 +147,8 @@ def sign_release(
 class Candidate:
     """A signature found in a store, with a human name of where it came from."""
 
+    __repr__ = value_repr
+
     source: str
     data: bytes = attrs.field(repr=False)
 
@@ -151,6 +156,8 @@ class Candidate:
 @attrs.frozen
 class VerifiedSignature:
     """A signature that satisfied a keyring."""
+
+    __repr__ = value_repr
 
     source: str
     keyring: str
@@ -164,6 +171,8 @@ class VerifiedSignature:
 @attrs.frozen
 class VerifyResult:
     """Every keyring was satisfied by at least one signature of ``digest``."""
+
+    __repr__ = value_repr
 
     digest: str
     signatures: tuple[VerifiedSignature, ...]
@@ -297,6 +306,8 @@ def verify_release(
 class CosignSignResult:
     """A cosign signature that was pushed next to the image."""
 
+    __repr__ = value_repr
+
     digest: str
     tag: str
     manifest_digest: str
@@ -327,6 +338,8 @@ def sign_release_cosign(
 @attrs.frozen
 class CosignVerifyResult:
     """Signatures of ``digest`` that verified with the cosign public key."""
+
+    __repr__ = value_repr
 
     digest: str
     signatures: tuple[cosign.VerifiedCosignSignature, ...]

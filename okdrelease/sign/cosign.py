@@ -23,6 +23,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import NotFoundError, SignatureError
 from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.oci import mediatypes as mt
@@ -181,6 +182,8 @@ def cosign_payload(docker_reference: str, digest: str, optional: dict[str, Any] 
 class CosignClaim:
     """What a verified cosign payload says."""
 
+    __repr__ = value_repr
+
     docker_reference: str
     manifest_digest: str
     optional: dict[str, Any] | None = attrs.field(eq=False, default=None)
@@ -242,6 +245,8 @@ def verify_payload(public: CosignPublicKey, payload: bytes, signature_b64: str) 
 class CosignSignature:
     """One signature layer: payload bytes, base64 signature, and the layer's annotations."""
 
+    __repr__ = value_repr
+
     payload: bytes = attrs.field(repr=False)
     signature: str
     media_type: str = SIMPLESIGNING_MEDIA_TYPE
@@ -265,6 +270,8 @@ class CosignSignature:
 @attrs.frozen
 class VerifiedCosignSignature:
     """A cosign signature that verified: the claim and the payload digest."""
+
+    __repr__ = value_repr
 
     claim: CosignClaim
     payload_digest: str

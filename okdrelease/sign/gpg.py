@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.sign.openpgp import ARMOR_PUBLIC, Keyring, armor, verify_message
 
@@ -36,6 +37,8 @@ def _gpg_binary(binary: str | None) -> str:
 @attrs.frozen
 class GpgSigner:
     """A key in a gpg home, used through the ``gpg`` binary; ``sign`` makes what ``gpg --sign`` makes."""
+
+    __repr__ = value_repr
 
     key: str
     binary: str
@@ -93,6 +96,8 @@ def _run(signer: GpgSigner | _Probe, args: list[str], data: bytes, action: str) 
 
 @attrs.frozen
 class _Probe:
+    __repr__ = value_repr
+
     key: str
     binary: str
     homedir: str | None

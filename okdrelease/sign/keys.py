@@ -16,6 +16,7 @@ from typing import Protocol
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.sign import cosign
 from okdrelease.sign.gpg import gpg_signer
@@ -109,6 +110,8 @@ def keyrings_from_specs(specs: Sequence[str]) -> dict[str, Keyring]:
 @attrs.frozen
 class GeneratedKeyFiles:
     """A key pair written to disk."""
+
+    __repr__ = value_repr
 
     fingerprint: str | None
     secret_path: Path

@@ -31,6 +31,7 @@ import attrs
 import requests
 import yaml
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
 from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.reference import ImageReference
@@ -49,6 +50,8 @@ _DOCKER_HUB = ("", "docker.io", "index.docker.io")
 @attrs.frozen
 class DockerName:
     """A fully expanded Docker reference (``reference.ParseNormalizedNamed``): domain, path, tag, digest."""
+
+    __repr__ = value_repr
 
     domain: str
     path: str
@@ -128,6 +131,8 @@ def lookaside_dir(base: str | os.PathLike[str], name: DockerName, digest: str) -
 class LookasideNamespace:
     """One ``docker:`` entry (or ``default-docker``) of registries.d."""
 
+    __repr__ = value_repr
+
     lookaside: str = ""
     lookaside_staging: str = ""
     use_sigstore_attachments: bool | None = None
@@ -172,6 +177,8 @@ def _namespace(value: Any, where: str) -> LookasideNamespace:
 @attrs.frozen
 class RegistriesConfig:
     """The merged registries.d configuration."""
+
+    __repr__ = value_repr
 
     default_docker: LookasideNamespace | None = None
     docker: Mapping[str, LookasideNamespace] = attrs.field(factory=dict)
@@ -382,6 +389,8 @@ def docker_name(text: str, what: str = "reference") -> DockerName:
 @attrs.frozen
 class ContainersConfiguration:
     """What a podman host or a cluster node needs to require the signatures in a lookaside store."""
+
+    __repr__ = value_repr
 
     registries_d: str
     policy: str

@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,8 @@ def _unarmor_any(data: bytes) -> bytes:
 class Packet:
     """One OpenPGP packet: its tag and body (header removed, partial lengths joined)."""
 
+    __repr__ = value_repr
+
     tag: int
     body: bytes = attrs.field(repr=False)
 
@@ -328,6 +331,8 @@ PublicKeyMaterial = rsa.RSAPublicKey | dsa.DSAPublicKey | ec.EllipticCurvePublic
 class PublicKey:
     """A version-4 public key or subkey packet, parsed."""
 
+    __repr__ = value_repr
+
     algorithm: int
     created: int
     material: PublicKeyMaterial | None = attrs.field(eq=False, repr=False)
@@ -388,6 +393,8 @@ def _parse_public_key_body(body: bytes) -> tuple[PublicKey, int]:
 class Subkey:
     """A subkey with what its binding and revocation signatures say (both checked)."""
 
+    __repr__ = value_repr
+
     key: PublicKey
     flags: int | None
     expires: int | None
@@ -397,6 +404,8 @@ class Subkey:
 @attrs.frozen
 class Certificate:
     """A transferable public key: primary key, user ids, subkeys (all self-signatures checked)."""
+
+    __repr__ = value_repr
 
     primary: PublicKey
     user_ids: tuple[str, ...]
@@ -418,6 +427,8 @@ class Certificate:
 @attrs.frozen
 class Signature:
     """A parsed signature packet (version 3 or 4)."""
+
+    __repr__ = value_repr
 
     version: int
     sig_type: int
@@ -687,6 +698,8 @@ def _check_primary_binding(sig: Signature, primary: PublicKey, sub: PublicKey, d
 class Keyring:
     """A set of certificates (a public keyring), as read from armored or binary data."""
 
+    __repr__ = value_repr
+
     certificates: tuple[Certificate, ...]
 
     @classmethod
@@ -773,6 +786,8 @@ _S2K_ITERATED, _S2K_COUNT, _CIPHER_AES256 = 3, 0xFF, 9
 @attrs.frozen
 class SecretKey:
     """A signing key (RSA, ECDSA or EdDSA) with its OpenPGP public packets (for export and for signing)."""
+
+    __repr__ = value_repr
 
     private: PrivateKeyMaterial = attrs.field(repr=False)
     public: PublicKey
@@ -1185,6 +1200,8 @@ def sign_message(key: SecretKey, data: bytes, *, created: int | None = None, fil
 @attrs.frozen
 class VerifiedMessage:
     """The content of a signed message whose signature verified, and who signed it."""
+
+    __repr__ = value_repr
 
     content: bytes = attrs.field(repr=False)
     signer_fingerprint: str

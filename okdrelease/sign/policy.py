@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import attrs
 import requests
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign
@@ -56,6 +57,8 @@ class PolicyFormatError(SignatureError):
 @attrs.frozen
 class IdentityMatch:
     """A ``signedIdentity``: which signed docker-reference is accepted for an image."""
+
+    __repr__ = value_repr
 
     kind: str = "matchRepoDigestOrExact"
     reference: str = ""  # exactReference's dockerReference, exactRepository's dockerRepository
@@ -118,6 +121,8 @@ def _repo_digest_or_exact(intended: DockerName, signed: DockerName) -> bool:
 class KeySources:
     """Where a requirement's keys are: files and inline data (base64-decoded)."""
 
+    __repr__ = value_repr
+
     paths: tuple[str, ...] = ()
     datas: tuple[bytes, ...] = ()
 
@@ -136,15 +141,21 @@ class KeySources:
 class InsecureAcceptAnything:
     """``insecureAcceptAnything``."""
 
+    __repr__ = value_repr
+
 
 @attrs.frozen
 class Reject:
     """``reject``."""
 
+    __repr__ = value_repr
+
 
 @attrs.frozen
 class SignedBy:
     """``signedBy``: simple signatures by OpenPGP keys."""
+
+    __repr__ = value_repr
 
     key_type: str
     keys: KeySources
@@ -155,6 +166,8 @@ class SignedBy:
 class SigstoreSigned:
     """``sigstoreSigned``: cosign-style signatures; ``unsupported`` names trust roots okdrelease does not check."""
 
+    __repr__ = value_repr
+
     keys: KeySources
     identity: IdentityMatch
     unsupported: str = ""
@@ -163,6 +176,8 @@ class SigstoreSigned:
 @attrs.frozen
 class SignedBaseLayer:
     """``signedBaseLayer`` (not implemented by containers/image either)."""
+
+    __repr__ = value_repr
 
     identity: IdentityMatch
 
@@ -173,6 +188,8 @@ Requirement = InsecureAcceptAnything | Reject | SignedBy | SigstoreSigned | Sign
 @attrs.frozen
 class Policy:
     """A parsed containers-policy.json."""
+
+    __repr__ = value_repr
 
     default: tuple[Requirement, ...]
     transports: Mapping[str, Mapping[str, tuple[Requirement, ...]]] = attrs.field(factory=dict)
@@ -422,6 +439,8 @@ class SignatureSource(Protocol):
 class PolicyVerdict:
     """Whether the policy allows the image, by which scope, and why not."""
 
+    __repr__ = value_repr
+
     image: str
     digest: str
     allowed: bool
@@ -589,6 +608,8 @@ class ImageSignatures:
     ``https``) and, when registries.d enables ``use-sigstore-attachments``, the ``.sig`` tag in
     ``repository`` (the image's repository; without one no attachments are read)."""
 
+    __repr__ = value_repr
+
     registries: RegistriesConfig = attrs.field(factory=RegistriesConfig)
     repository: Repository | None = None
     session: requests.Session | None = attrs.field(default=None, eq=False)
@@ -616,6 +637,8 @@ def default_registries_d() -> Path:
 @attrs.frozen
 class PolicyChecker:
     """A policy and a registries.d loaded once, checked per image (for example per release component)."""
+
+    __repr__ = value_repr
 
     policy: Policy
     registries: RegistriesConfig = attrs.field(factory=RegistriesConfig)

@@ -8,6 +8,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
 from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.reference import ImageReference
@@ -19,6 +20,8 @@ _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
 @attrs.frozen
 class AtomicSignature:
     """The signed claim: this manifest digest is the image known as this reference."""
+
+    __repr__ = value_repr
 
     docker_reference: str
     manifest_digest: str

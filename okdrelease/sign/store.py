@@ -16,6 +16,7 @@ import attrs
 import requests
 import yaml
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.sign.openpgp import Keyring
@@ -106,6 +107,8 @@ def read_signatures_from_dir(directory: str | os.PathLike[str], digest: str) -> 
 @attrs.frozen
 class StoreResult:
     """Signatures read from one store, and the errors met on the way (non-fatal, as in library-go)."""
+
+    __repr__ = value_repr
 
     signatures: tuple[bytes, ...]
     errors: tuple[str, ...] = ()
@@ -317,6 +320,8 @@ def check_store_url(url: str, key: str) -> str:
 @attrs.frozen
 class VerificationConfig:
     """What a verification ConfigMap configures: armored/binary keyrings and store URLs by name."""
+
+    __repr__ = value_repr
 
     keyrings: dict[str, bytes]
     stores: dict[str, str]

@@ -27,6 +27,7 @@ from typing import Any
 import attrs
 import urllib3
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
 from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.transport.base import normalize_host
@@ -53,6 +54,8 @@ _HELPER_USERNAME_TOKEN = "<token>"
 class Credentials:
     """A username/password pair, or an OAuth2 identity (refresh) token; secrets are never shown."""
 
+    __repr__ = value_repr
+
     username: str = attrs.field(repr=False)
     password: str = attrs.field(repr=False)
     identity_token: str | None = attrs.field(default=None, repr=False)
@@ -71,6 +74,8 @@ class Credentials:
 @attrs.frozen
 class AuthFile:
     """One candidate credentials file; ``legacy`` marks the ``~/.dockercfg`` format."""
+
+    __repr__ = value_repr
 
     path: Path
     legacy: bool = False
@@ -340,6 +345,8 @@ _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s
 class Challenge:
     """A parsed ``WWW-Authenticate`` challenge (scheme lower-cased)."""
 
+    __repr__ = value_repr
+
     scheme: str
     params: dict[str, str] = attrs.field(factory=dict)
 
@@ -402,6 +409,8 @@ def push_scope(repository: str) -> str:
 @attrs.frozen
 class Token:
     """A bearer token and the monotonic time after which it must be refreshed."""
+
+    __repr__ = value_repr
 
     value: str = attrs.field(repr=False)
     refresh_at: float

@@ -7,6 +7,7 @@ from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, UsageError
 from okdrelease.events import EventSink
 from okdrelease.oci.model import AnyManifest, Descriptor
@@ -56,6 +57,8 @@ class TransportOptions:
     ``retries``, ``retry_max_sleep`` and ``retry_deadline`` make the run's ``retry_policy``;
     ``timeout`` bounds connecting and every wait for data (a stalled read fails after it).
     """
+
+    __repr__ = value_repr
 
     authfile: str | None = None
     insecure: bool = False
@@ -192,6 +195,8 @@ class BlobOpener:
     on a new stream when the bytes did not match their digest (changed on the way), under the
     run's retry policy. A layout's blob is a local file: its mismatch is reported at once.
     """
+
+    __repr__ = value_repr
 
     repository: Repository = attrs.field(repr=False)
     digest: str

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, TypedDict, get_args
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdReleaseError, UsageError
 from okdrelease.events import BlobDone, EventSink, ImageDone
 from okdrelease.images.resolve import Resolver
@@ -413,6 +414,8 @@ def copy_all(
 class CopiedImage:
     """One image written by ``copy_location``: the tag/ref name it got (None: by digest only) and its digest."""
 
+    __repr__ = value_repr
+
     tag: str | None
     digest: str
 
@@ -420,6 +423,8 @@ class CopiedImage:
 @attrs.frozen
 class CopyResult:
     """What ``copy_location`` copied; ``whole_layout`` when every ref name of a layout was copied."""
+
+    __repr__ = value_repr
 
     images: tuple[CopiedImage, ...]
     whole_layout: bool

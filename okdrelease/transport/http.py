@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import attrs
 import urllib3
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, OkdReleaseError, UsageError
 from okdrelease.events import EventSink, RequestDone, safe_url
 
@@ -96,6 +97,8 @@ class RetryPolicy:
     never more than ``max_delay``; no attempt starts once ``deadline`` seconds have passed since the
     operation's first attempt (or would pass during the wait).
     """
+
+    __repr__ = value_repr
 
     retries: int = 3
     base_delay: float = 0.25

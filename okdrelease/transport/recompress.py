@@ -19,6 +19,7 @@ from typing import IO, Any, BinaryIO, Literal, cast
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.convert import convert, format_of
@@ -40,6 +41,8 @@ _NEW_TYPE = {
 @attrs.frozen
 class Recompressed:
     """A layer compressed anew: its new descriptor and the temporary file holding it."""
+
+    __repr__ = value_repr
 
     old: Descriptor
     new: Descriptor

@@ -29,6 +29,7 @@ from typing import Any, BinaryIO, TypeVar
 import attrs
 import urllib3
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import (
     DigestMismatchError,
     InvalidReferenceError,
@@ -193,6 +194,8 @@ def check_host(host: str) -> None:
 @attrs.define
 class _Registry:
     """Per-registry connection state (after the ``/v2/`` ping)."""
+
+    __repr__ = value_repr
 
     host: str
     base_url: str
@@ -739,6 +742,8 @@ class _UploadSource:
 @attrs.frozen
 class Upload:
     """A blob upload session a registry opened: where the content goes, the least chunk it takes."""
+
+    __repr__ = value_repr
 
     location: str
     min_chunk: int = 0

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
 from okdrelease.payload.image import SourceLayer
@@ -16,6 +17,8 @@ from okdrelease.payload.resolve import ManifestFile
 @attrs.frozen
 class Inputs:
     """The input stream, candidate operator names and what a release input carries over."""
+
+    __repr__ = value_repr
 
     stream: ImageStream | None
     ordered: tuple[str, ...]
