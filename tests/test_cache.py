@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from okdrelease.cache import LAYER_INDEX, VERDICT, Cache, default_root, pack
+from okdrelease.cache import LAYER_INDEX, VERDICT, Cache, default_root, pack, store
 from okdrelease.cli import main as cli_main
 from okdrelease.payload.check import ManifestChecker
 
@@ -474,6 +474,38 @@ def test_entries_read_through_windows_in_any_order(tmp_path: Path) -> None:
     assert sorted(order) == list(range(len(blobs)))
     assert [cache.get_blob(_digest(blobs[i])) for i in order] == [blobs[i] for i in order]
     assert (cache.stats.hits, cache.stats.dropped) == (15, 0)
+
+
+def test_each_block_of_a_pack_is_read_once_in_any_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small entries read in an order unlike the pack's: each 256 KiB block holding them is read with one
+    pread, once (a sliding window re-read the file for every jump back and forth)."""
+    small = [bytes([i % 251]) * (3000 + 17 * i) for i in range(400)]
+    _run(tmp_path, *small)
+    (written,) = _packs(tmp_path)
+    rows = {r.key: r for r in pack.read_rows(str(written))}
+    blocks = {
+        k
+        for b in small
+        for k in range(
+            rows[_digest(b)].offset // (256 << 10), (rows[_digest(b)].offset + len(b) - 1) // (256 << 10) + 1
+        )
+    }
+    reads: list[tuple[int, int]] = []
+    real_pread = os.pread
+
+    def counting_pread(fd: int, length: int, offset: int) -> bytes:
+        reads.append((length, offset))
+        return real_pread(fd, length, offset)
+
+    monkeypatch.setattr(store.os, "pread", counting_pread)
+    cache = Cache(tmp_path)
+    order = [(i * 7) % len(small) for i in range(len(small))]
+    assert [cache.get_blob(_digest(small[i])) for i in order] == [small[i] for i in order]
+    block_reads = sorted(offset for length, offset in reads if length == 256 << 10)
+    assert block_reads == sorted(k * (256 << 10) for k in blocks)  # the index is read apart, at the end
+    assert blocks == set(range(min(blocks), max(blocks) + 1)) and len(blocks) == 10  # 2.56 MB side by side
 
 
 def test_a_later_pack_wins_also_after_a_merge(tmp_path: Path) -> None:
