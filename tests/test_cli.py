@@ -34,15 +34,25 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, captured.out, captured.err
 
 
-def run_process(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """``python -m okdrelease ARGV`` in a fresh interpreter, so import-time warnings are seen too."""
+def child_env() -> dict[str, str]:
+    """The environment of a fresh interpreter importing this checkout, without inherited warning filters."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env.pop("PYTHONWARNINGS", None)
+    return env
+
+
+def run_process(*argv: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m okdrelease ARGV`` in a fresh interpreter, so import-time warnings are seen too."""
+    return run_python("-m", "okdrelease", *argv, cwd=cwd)
+
+
+def run_python(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` in a fresh interpreter (:func:`child_env`): exit code, text output."""
     return subprocess.run(
-        [sys.executable, "-m", "okdrelease", *argv],
+        [sys.executable, *args],
         cwd=cwd,
-        env=env,
+        env=child_env(),
         capture_output=True,
         text=True,
         timeout=120,
@@ -132,12 +142,7 @@ def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() 
         "from okdrelease.__main__ import main\n"
         "main()\n"
     )
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    done = run_python("-c", probe)
     assert (done.returncode, done.stdout.splitlines()[-1]) == (0, "(5000, 10, 10) True True True False")
 
 
@@ -168,18 +173,7 @@ def _loaded(args: list[str], modules: tuple[str, ...]) -> list[str]:
         "from okdrelease.__main__ import main\n"
         "main()\n"
     )
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_python("-c", probe)
     assert (done.returncode, done.stderr) == (0, "")
     loaded: list[str] = ast.literal_eval(done.stdout.splitlines()[-1])
     return loaded
@@ -216,11 +210,12 @@ def test_the_process_exit_keeps_stdout_whole_and_the_exit_code(tmp_path: Path) -
     args = readme_new_args("unused")
     at = args.index("--to-image")
     args[at : at + 2] = ["--to-file", "-"]
-    env = dict(
-        os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
     done = subprocess.run(
-        [sys.executable, "-m", "okdrelease", "-q", *args], cwd=ROOT, env=env, capture_output=True, timeout=120
+        [sys.executable, "-m", "okdrelease", "-q", *args],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        timeout=120,
     )
     assert (done.returncode, done.stderr) == (0, b"")
     layout = args[args.index("--from-oci-layout") + 1]
