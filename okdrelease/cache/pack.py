@@ -84,9 +84,7 @@ def checksum_of(payload: bytes) -> str:
 def matches(checksum: str, payload: bytes) -> bool:
     """Whether ``payload`` matches ``checksum`` (``crc32:hex`` or a digest; anything else never matches)."""
     if checksum.startswith("crc32:"):
-        return f"crc32:{isal_zlib.crc32(payload):08x}" == checksum
-    if checksum.startswith("sha256:"):
-        return hashlib.sha256(payload).hexdigest() == checksum[7:]
+        return checksum_of(payload) == checksum
     try:
         hasher = new_hasher(checksum)
     except InvalidReferenceError:
@@ -319,6 +317,12 @@ def exclusive(path: str) -> Iterator[bool]:
         os.close(fd)
 
 
+def sound(row: Row, payload: bytes) -> bool:
+    """Whether ``payload`` is the entry ``row`` describes: a blob checked against its digest (its key),
+    a record against the checksum its index row holds."""
+    return matches(row.key if row.kind == BLOBS else row.checksum, payload)
+
+
 def sound_entries(path: str) -> Iterator[tuple[str, str, bytes, str] | None]:
     """The entries of the pack at ``path``, one read each: (kind, key, payload, checksum), or None for
     one that does not match its checksum. FileNotFoundError, :class:`DamagedPack` as :func:`open_pack`."""
@@ -326,9 +330,7 @@ def sound_entries(path: str) -> Iterator[tuple[str, str, bytes, str] | None]:
     try:
         for row in rows:
             payload = os.pread(fd, row.length, row.offset)
-            if len(payload) == row.length and matches(
-                row.key if row.kind == BLOBS else row.checksum, payload
-            ):
+            if len(payload) == row.length and sound(row, payload):
                 yield row.kind, row.key, payload, row.checksum
             else:
                 yield None

@@ -242,7 +242,6 @@ class Cache:
     def _reset(self) -> None:
         """Forget the packs read (the next use lists them again); the buffer must be empty."""
         self._loaded = False
-        self._open: dict[str, _OpenPack] = {}
         self._entries: dict[_Ident, tuple[_OpenPack, Row]] = {}
         self._touched: set[str] = set()
         # Small and large entries buffered apart, so each goes to the pack with its kind: the small
@@ -311,7 +310,6 @@ class Cache:
     def _register(self, opened: _OpenPack, rows: Iterable[Row]) -> None:
         """Make ``rows`` of ``opened`` readable; an entry in a later-named pack wins."""
         with self._lock:
-            self._open[opened.name] = opened
             entries = self._entries
             for row in rows:
                 ident = (row.kind, row.key)
@@ -352,7 +350,7 @@ class Cache:
         if len(data) != row.length:
             self._drop(opened, ident, f"torn: {len(data)} of {row.length} bytes")
             return None
-        if not pack.matches(key if kind == BLOBS else row.checksum, data):
+        if not pack.sound(row, data):
             self._drop(opened, ident, "content does not match its checksum")
             return None
         if opened.name not in self._touched:
