@@ -258,12 +258,12 @@ def _template(name: bytes, typeflag: bytes, mode: int, size: int, seconds: int) 
 
 
 #: Limits of the octal fields: mode (7 digits), size and mtime (11 digits).
-_MODE_LIMIT = 8**7
-_OCTAL_12_LIMIT = 8**11
-_ZEROS_UID_GID = b"0000000\0" * 2
+_MODE_LIMIT = 8 ** (_MODE[1] - 1)
+_OCTAL_12_LIMIT = 8 ** (_SIZE[1] - 1)
+_ZEROS_UID_GID = _ZERO_FIELDS[_UID[0] : _GID[0] + _GID[1]]
 #: A ustar header after the typeflag: linkname, magic and version, uname and gname, devmajor and
 #: devminor (0), prefix and padding.
-_USTAR_TAIL = bytes(100) + b"ustar\x0000" + bytes(64) + b"0000000\0" * 2 + bytes(167)
+_USTAR_TAIL = _finish(bytearray(_ZERO_FIELDS))[_TYPEFLAG + 1 :]
 #: The checksum's share of the tail and of the checksum field itself (eight blanks while it is summed).
 _USTAR_TAIL_SUM = sum(_USTAR_TAIL) + 8 * 0x20
 

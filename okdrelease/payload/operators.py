@@ -133,13 +133,10 @@ def operator_transform(
     stream: ImageStream,
     plan: Plan,
     reporter: Reporter,
-    tags: ReleaseTags | None = None,
+    tags: ReleaseTags,
 ) -> Callable[[bytes], bytes]:
-    """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references.
-
-    ``tags``: :func:`release_tags` of ``stream`` (computed here when not given; a payload of many
-    operators computes it once).
-    """
+    """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references,
+    ``tags`` the :func:`release_tags` of ``stream`` (computed once per payload)."""
     from okdrelease.payload.mapper import build_operator_transform, simple_transform
 
     if local is None:
@@ -148,7 +145,7 @@ def operator_transform(
         operator_refs = [(t.name, t.from_kind or "", t.from_name or "") for t in local.tags]
         return build_operator_transform(
             operator_refs,
-            release_tags(stream) if tags is None else tags,
+            tags,
             stream.annotations,
             stream.name,
             plan.options.allow_missing_images,
