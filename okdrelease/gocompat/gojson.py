@@ -380,8 +380,12 @@ def check_valid(data: bytes) -> None:
     """Raise GoJSONError with Go's message if ``data`` is not one valid JSON value."""
     if json_too_deep(data):
         raise GoJSONError(max_depth_message())
-    if _strictly_valid(data):
-        return
+    if not _strictly_valid(data):
+        _scan_valid(data)
+
+
+def _scan_valid(data: bytes) -> None:
+    """Go's syntax check by the scanner (for what the C decoder refused): GoJSONError with Go's text."""
     scanner = _Scanner(data)
     scanner.value()
     scanner.skip_space()
@@ -684,7 +688,7 @@ def parse_valid(data: bytes) -> Any:
         )
     except (ValueError, RecursionError):
         pass
-    check_valid(data)
+    _scan_valid(data)  # the depth was checked and the strict parse just failed: only the scanner is left
     return json.loads(data.decode("utf-8", "replace"), parse_int=RawNumber, parse_float=RawNumber)
 
 

@@ -16,7 +16,6 @@ from typing import Any
 
 __all__ = [
     "MAX_DEPTH",
-    "PRESCAN_DEPTH",
     "flow_overflow",
     "json_loads",
     "json_too_deep",
@@ -27,13 +26,13 @@ __all__ = [
 
 MAX_DEPTH = 200
 # The raw-text scan refuses only what could crash libyaml or take it seconds; check_node is exact.
-PRESCAN_DEPTH = 10_000
+_PRESCAN_DEPTH = 10_000
 _BRACKETS_STR = re.compile(r"[\[\]{}]")
 _BRACKETS_BYTES = re.compile(rb"[\[\]{}]")
-# A line starting with PRESCAN_DEPTH spaces / "- " / "? " indicators may nest that deep in block style.
+# A line starting with _PRESCAN_DEPTH spaces / "- " / "? " indicators may nest that deep in block style.
 # To find one at C speed, those three bytes become b" ", line feeds stay and every other byte becomes b"x".
 _PREFIX_CLASSES = bytes(0x20 if b in b" -?" else 0x0A if b == 0x0A else 0x78 for b in range(256))
-_DEEP_RUN = b" " * PRESCAN_DEPTH
+_DEEP_RUN = b" " * _PRESCAN_DEPTH
 
 
 def max_depth_message() -> str:
@@ -62,10 +61,24 @@ def _bracket_depth(text: str | bytes, limit: int) -> int:
     count = _bracket_count(text)
     if count <= limit:
         return count
-    return max((level for _, level in _bracket_levels(text)), default=0)
+    # The levels of _bracket_levels without their offsets: this runs on every JSON document with
+    # more than ``limit`` brackets (manifests, configs, image-references), the offsets only on refusal.
+    marks, closing = (
+        (_BRACKETS_STR.findall(text), "]}")
+        if isinstance(text, str)
+        else (_BRACKETS_BYTES.findall(text), b"]}")
+    )
+    level = deepest = 0
+    for mark in marks:
+        if mark in closing:
+            level = max(level - 1, 0)
+        else:
+            level += 1
+            deepest = max(deepest, level)
+    return deepest
 
 
-def flow_overflow(text: str | bytes, limit: int = PRESCAN_DEPTH) -> int | None:
+def flow_overflow(text: str | bytes, limit: int) -> int | None:
     """The offset of the first bracket that opens flow level ``limit + 1`` (as :func:`check_text` counts), or None."""
     if _bracket_count(text) <= limit:
         return None
@@ -73,7 +86,7 @@ def flow_overflow(text: str | bytes, limit: int = PRESCAN_DEPTH) -> int | None:
 
 
 def _deep_prefix(text: str | bytes) -> bool:
-    """Whether a line (the text's first, or one after a line feed) starts with PRESCAN_DEPTH of ``" -?"``."""
+    """Whether a line (the text's first, or one after a line feed) starts with _PRESCAN_DEPTH of ``" -?"``."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     classes = data.translate(_PREFIX_CLASSES)  # ~7 times faster than a MULTILINE regex search
     return classes.startswith(_DEEP_RUN) or b"\n" + _DEEP_RUN in classes
@@ -81,9 +94,9 @@ def _deep_prefix(text: str | bytes) -> bool:
 
 def text_too_deep(text: str | bytes) -> bool:
     """Whether raw YAML/JSON text could nest past what the composers survive (cheap, C-speed)."""
-    if len(text) <= PRESCAN_DEPTH:
+    if len(text) <= _PRESCAN_DEPTH:
         return False
-    return _bracket_depth(text, PRESCAN_DEPTH) > PRESCAN_DEPTH or _deep_prefix(text)
+    return _bracket_depth(text, _PRESCAN_DEPTH) > _PRESCAN_DEPTH or _deep_prefix(text)
 
 
 def libyaml_may_differ(data: bytes) -> bool:

@@ -30,7 +30,6 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from okdrelease.gocompat.jsonbounds import (
     MAX_DEPTH,
-    flow_overflow,
     json_loads,
     json_too_deep,
     libyaml_may_differ,
@@ -46,7 +45,6 @@ __all__ = [
     "YAMLLimitError",
     "check_node",
     "check_text",
-    "flow_overflow",
     "json_loads",
     "json_too_deep",
     "libyaml_may_differ",

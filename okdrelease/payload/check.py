@@ -29,13 +29,6 @@ def manifest_problem(data: bytes) -> str | None:
     return decide(data)
 
 
-def pure_problem(data: bytes) -> str | None:
-    """The verdict of the go-yaml-like pure-Python loader alone (:func:`okdrelease.payload.checkyaml.pure_problem`)."""
-    from okdrelease.payload.checkyaml import pure_problem as decide
-
-    return decide(data)
-
-
 def is_checked(filename: str) -> bool:
     """Whether oc checks a file with this name (``.json``, ``.yml``, ``.yaml``)."""
     return filename.endswith(CHECKED_SUFFIXES)

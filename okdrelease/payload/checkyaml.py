@@ -19,14 +19,9 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from okdrelease.gocompat.jsonbounds import flow_overflow
 from okdrelease.gocompat.strconv import go_quote
-from okdrelease.gocompat.yamlbounds import (
-    BoundedLoaderMixin,
-    YAMLLimitError,
-    check_text,
-    flow_overflow,
-    libyaml_may_differ,
-)
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, YAMLLimitError, check_text, libyaml_may_differ
 
 __all__ = ["GO_YAML_MAX_DEPTH", "manifest_problem", "pure_problem"]
 

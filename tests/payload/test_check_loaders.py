@@ -174,7 +174,7 @@ def _mutations(data: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
 
 
 def _verdicts_agree(data: bytes) -> tuple[str | None, str | None]:
-    return check.manifest_problem(data), check.pure_problem(data)
+    return check.manifest_problem(data), checkyaml.pure_problem(data)
 
 
 def test_libyaml_is_in_use() -> None:
