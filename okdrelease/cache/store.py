@@ -234,8 +234,8 @@ class Cache:
         weakref.finalize(self, _close_all, self._fds)
         self._wrote = False  # a pack finished since the last close
         self._write_lock = threading.Lock()  # serialises appending to the pack being written
-        self._writer: pack.PackWriter | None = None
-        self._writing: _OpenPack | None = None  # the pack being written, as its entries are read
+        # The pack being written, and the same file as its entries are read back.
+        self._current: tuple[pack.PackWriter, _OpenPack] | None = None
         self._unwritable = ""  # why a write failed: later ones are not tried
         self._reset()
 
@@ -435,9 +435,9 @@ class Cache:
                 if not self._unwritable:  # warned once: the run goes on without storing
                     log.warning("cache: cannot write a pack in %s: %s", self._packs_dir, err)
                     self._unwritable = str(err)
-                if self._writer is not None:
-                    self._writer.abort()
-                    self._writer = None
+                if self._current is not None:
+                    self._current[0].abort()
+                    self._current = None
             else:
                 self._register(writing, rows)
                 if writer.size >= self.pack_bytes:
@@ -449,20 +449,20 @@ class Cache:
 
     def _writer_or_new(self) -> tuple[pack.PackWriter, _OpenPack]:
         """The pack being written, started if there is none (call with the write lock held)."""
-        if self._writer is None or self._writing is None:
+        if self._current is None:
             writer = pack.PackWriter(self._packs_dir)
             with self._lock:
                 self._fds.append(writer.fd)
                 self._touched.add(writer.name)  # new: no mtime to refresh
-            self._writer, self._writing = writer, _OpenPack(writer.name, writer.path, writer.fd)
-        return self._writer, self._writing
+            self._current = writer, _OpenPack(writer.name, writer.path, writer.fd)
+        return self._current
 
     def _finish_pack(self) -> None:
         """Give the pack being written its index and rename it into place (call with the write lock held)."""
-        writer, writing = self._writer, self._writing
-        self._writer = None
-        if writer is None or writing is None:
+        if self._current is None:
             return
+        writer, writing = self._current
+        self._current = None
         try:
             writing.path = writer.finish()
         except OSError as err:
