@@ -18,7 +18,7 @@ from test_registry import RecordingProxy, options_for, proxy_client, repo_at
 from okdrelease.cli import main
 from okdrelease.oci import mediatypes as mt
 from okdrelease.reference import parse_location
-from okdrelease.transport.copy import copy_all, copy_image
+from okdrelease.transport.copy import copy_all, copy_blobs, copy_image
 from okdrelease.transport.open import DefaultTransport, open_location
 from okdrelease.transport.registry import RegistryClient
 
@@ -157,6 +157,29 @@ def test_copy_index_between_repositories_mounts(http_proxy: RecordingProxy, uniq
         lines.clear()
         assert copy_image(src, "multi", dst, "again", progress=lines.append) == index.digest
         assert sum("already exists" in line for line in lines) == 4
+
+
+def test_mount_first_sends_no_head_and_asks_only_when_the_mount_is_refused(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer
+) -> None:
+    """``mount_first`` (a release pushed onto its base): a mount answers 201 whether the blob was
+    there or not, so no HEAD goes first; a refused mount (202: the source lacks the blob) cancels its
+    session and only then asks the destination, which may have the blob all the same."""
+    client, _ = proxy_client(http_proxy)
+    with client:
+        src = repo_at(client, http_proxy.host, unique_repo())
+        dst = repo_at(client, http_proxy.host, unique_repo())
+        image = make_image(src, "v1", seed="mount-first", flavour=DOCKER)
+        http_proxy.log.clear()
+        assert copy_blobs(src, dst, image.layers, mount_first=True) == dict.fromkeys(
+            (d.digest for d in image.layers), "mounted"
+        )
+        assert sorted(m for m, _, _ in http_proxy.log) == ["POST"] * len(image.layers)
+        only_in_dst = make_image(dst, "own", seed="mount-first-dst", flavour=DOCKER).layers[-1]
+        http_proxy.log.clear()
+        assert copy_blobs(src, dst, [only_in_dst], mount_first=True) == {only_in_dst.digest: "exists"}
+        assert [m for m, _, _ in http_proxy.log] == ["POST", "DELETE", "HEAD"]
+        assert dst.has_blob(only_in_dst.digest)
 
 
 def test_copy_across_registries_streams(

@@ -266,14 +266,17 @@ def copy_blobs(
     policy: RetryPolicy,
     cancel: threading.Event | None = None,
 ) -> None:
-    """Make every base layer available in ``dest`` (present, mounted, or streamed from ``source``).
+    """Make every base layer available in ``dest`` (mounted without asking first where it can be, present,
+    or streamed from ``source``).
 
     ``policy`` is the run's: a layer whose bytes do not match is copied again as often as it allows.
     Like oc, the well-known gzipped empty layer is uploaded again even when present (Q29), from a
     source the upload can open again. Setting ``cancel`` stops the copies not finished yet.
     """
     layers = list(layers)
-    transport_copy.copy_blobs(source, dest, layers, workers=workers, policy=policy, cancel=cancel)
+    transport_copy.copy_blobs(
+        source, dest, layers, workers=workers, policy=policy, cancel=cancel, mount_first=True
+    )
     for desc in layers:
         if desc.digest == EMPTY_GZIP_LAYER:
             dest.put_blob(BlobOpener(source, desc.digest, desc.size), desc.digest, desc.size)
