@@ -114,7 +114,8 @@ class _VersionAction(argparse.Action):
 def version_lines() -> list[str]:
     """``okdrelease X``, Python, then one line per key dependency (``name: not installed`` if absent).
 
-    urllib3 carries every registry request; requests is used by signature stores and proxy rules;
+    urllib3 carries requests through proxies and to other hosts (the registry's own go through
+    okdrelease's HTTP/1.1 client); requests is used by signature stores and proxy rules;
     isal decides how fast gzip layers are read (okdrelease.oci.decompress falls back to zlib).
     """
     import platform

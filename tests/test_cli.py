@@ -147,11 +147,14 @@ def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() 
 
 
 #: Modules a ``new`` that neither signs, verifies, skips if unchanged, uses a credential helper nor
-#: reads a float from a manifest never needs (nor does its push recompress layers as ``copy`` may):
+#: reads a float from a manifest never needs (nor does its push recompress layers as ``copy`` may),
+#: nor urllib3 and http.client (registry requests go through transport.wire unless proxied):
 #: each is loaded by the function that needs it.
 NOT_LOADED_BY_NEW = (
     "cryptography",
     "decimal",
+    "email.parser",
+    "http.client",
     "okdrelease.payload.signing",
     "okdrelease.payload.unchanged",
     "okdrelease.payload.verify",
@@ -161,6 +164,7 @@ NOT_LOADED_BY_NEW = (
     "requests",
     "subprocess",
     "tqdm",
+    "urllib3",
 )
 
 

@@ -1,4 +1,4 @@
-"""transport.http.HttpSession (urllib3 used directly): redirects, proxies, bodies, events, links."""
+"""transport.http.HttpSession (the wire client for its own host, urllib3 otherwise): redirects, proxies, bodies, events, links."""
 
 from __future__ import annotations
 
@@ -255,7 +255,7 @@ def test_verified_tls_loads_its_certificates_once_per_session(
         original(self, cafile, *args, **kwargs)
 
     monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", counting)
-    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")
+    caplog.set_level(logging.DEBUG, logger="okdrelease.transport.wire")
     with RegistryClient(options_for(registry_tls)) as client:
         repo = repo_at(client, registry_tls.host, unique_repo())
         image = make_image(repo, "v1", seed="tls-once")

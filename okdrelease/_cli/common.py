@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from okdrelease.cache import Cache, default_root
 from okdrelease.errors import UsageError
 from okdrelease.transport.base import DEFAULT_MAX_PER_REGISTRY, TransportOptions
-from okdrelease.transport.http import parse_duration
+from okdrelease.transport.http import parse_duration, quiet_insecure_warnings
 
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
@@ -278,9 +278,7 @@ def transport_options(args: argparse.Namespace) -> TransportOptions:
     insecure = bool(args.insecure) or args.tls_verify is False
     if insecure or args.insecure_registry:
         # The user opted out of TLS verification; don't repeat urllib3's warning per request.
-        import urllib3
-
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        quiet_insecure_warnings()
     if args.max_per_registry < 1:
         raise UsageError("--max-per-registry must be at least 1")
     if args.retry_times < 0:

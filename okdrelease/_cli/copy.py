@@ -7,7 +7,6 @@ import sys
 from typing import TYPE_CHECKING, cast
 
 import attrs
-import urllib3
 
 from okdrelease._cli.common import (
     add_registry_flags,
@@ -22,6 +21,7 @@ from okdrelease.reference import ImageLocation, ImageReference, RegistryLocation
 from okdrelease.transport.auth import AnonymousCredentials
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.copy import MULTI_ARCH, CopyResult, MultiArch, copy_location
+from okdrelease.transport.http import quiet_insecure_warnings
 from okdrelease.transport.open import DefaultTransport
 from okdrelease.transport.recompress import COMPRESS_FORMATS
 from okdrelease.transport.registry import RegistryClient
@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     destination = _side_transport(base, dst, args, "dest")
     if source.options.insecure or destination.options.insecure or base.insecure_registries:
         # The user asked for unverified TLS; one warning per request would drown the progress.
-        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        quiet_insecure_warnings()
     with source, destination:
         result = copy_location(
             src,

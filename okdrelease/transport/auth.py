@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import urllib3
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
@@ -41,6 +40,7 @@ from okdrelease.transport.http import (
     ssl_reason,
     timeouts,
 )
+from okdrelease.transport.wire import TlsError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -552,9 +552,9 @@ def fetch_token(
             response = _token_request(
                 session, challenge, scope_list, credentials, verify, timeout, user_agent
             )
-        except urllib3.exceptions.SSLError as err:
+        except TlsError as err:
             raise refused(f"cannot reach {where} for registry {registry}: {ssl_reason(err)}") from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+        except (TransportError, OSError) as err:
             error = refused(f"cannot reach {where} for registry {registry}: {connect_reason(err)}")
             raise Retryable(error) from None
         if response.status_code in RETRY_STATUSES:

@@ -1,4 +1,4 @@
-"""The OCI distribution (registry v2) HTTP API on urllib3 (``transport.http.HttpSession``).
+"""The OCI distribution (registry v2) HTTP API (``transport.http.HttpSession``).
 
 ``RegistryClient`` is created once per run and shared by every thread. For each registry it pings
 ``/v2/`` once (https first; plain http only for insecure registries), keeps one pooled session
@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import attrs
-import urllib3
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import (
@@ -67,6 +66,7 @@ from okdrelease.transport.http import (
     ssl_reason,
     timeouts,
 )
+from okdrelease.transport.wire import InvalidAddress, TlsError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ SMALL_BLOB = 1 << 20
 _ERROR_TEXT_LIMIT = 300
 _RAW_READ = 256 << 10
 #: What a broken response body raises while it is read.
-_BODY_ERRORS = (urllib3.exceptions.HTTPError, OSError)
+_BODY_ERRORS = (TransportError, OSError)
 
 
 def _content_type(response: Response) -> str:
@@ -445,7 +445,7 @@ class RegistryClient:
                     proxies=state.proxies,
                     timeout=timeouts(self.options.timeout),
                 )
-        except urllib3.exceptions.SSLError as err:
+        except TlsError as err:
             raise RegistryError(
                 _prefixed(
                     what,
@@ -455,11 +455,11 @@ class RegistryClient:
                 ),
                 registry=state.host,
             ) from None
-        except urllib3.exceptions.LocationValueError:
+        except InvalidAddress:
             raise RegistryError(
                 _prefixed(what, f"invalid registry address {state.host}"), registry=state.host
             ) from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
+        except (TransportError, OSError) as err:
             mismatch = _body_mismatch(err)
             if mismatch is not None:
                 raise _BodyMismatch(mismatch) from None
@@ -672,7 +672,8 @@ class _BlobBody(RawReader):
             if self._response is None:
                 self.open()
             assert self._response is not None
-            # Short reads keep what arrived before a break (urllib3 drops a partly filled block).
+            # Short reads keep what arrived before a break (the wire client hands it out first;
+            # urllib3, for proxied requests, drops a partly filled block).
             amount = None if size is None or size < 0 else min(size, _RAW_READ)
             try:
                 data = bytes(self._response.raw.read(amount, decode_content=False) or b"")
@@ -1336,7 +1337,7 @@ def _read_all(reader: BinaryIO) -> bytes:
 
 
 def _stream_blocks(reader: VerifyingReader) -> Iterator[bytes]:
-    """Yield a stream in blocks; a digest mismatch at EOF is wrapped so urllib3 cannot swallow it."""
+    """Yield a stream in blocks; a digest mismatch at EOF is wrapped so no transport layer swallows it."""
     while True:
         try:
             block = reader.read(STREAM_BLOCK)
