@@ -317,18 +317,20 @@ def test_chunked_request_body(serve: Callable[[Script], Server]) -> None:
 # Connections the server closes
 
 
+def hang_up_on_the_second_request(server: Server, conn: socket.socket, rfile: BinaryIO, index: int) -> None:
+    """Answer the first request of the first connection, then read its second and close it
+    without a word (as when the server's idle timeout strikes as the request arrives); answer
+    ``again`` on later connections."""
+    server.read_request(rfile, index)
+    conn.sendall(ok(b"first" if index == 0 else b"again"))
+    if index == 0 and server.read_request(rfile, index):
+        conn.shutdown(socket.SHUT_WR)  # a clean close, no answer
+        rfile.read()
+
+
 def test_idle_connection_closed_by_the_server_is_retried_once(serve: Callable[[Script], Server]) -> None:
-    """The server reads the second request on a kept-alive connection and closes it without a word
-    (as when its idle timeout strikes as the request arrives): the GET goes again on a new connection."""
-
-    def script(server: Server, conn: socket.socket, rfile: BinaryIO, index: int) -> None:
-        server.read_request(rfile, index)
-        conn.sendall(ok(b"first" if index == 0 else b"again"))
-        if index == 0 and server.read_request(rfile, index):
-            conn.shutdown(socket.SHUT_WR)  # a clean close, no answer
-            rfile.read()
-
-    server = serve(script)
+    """The server closes a kept-alive connection on the second request: the GET goes again on a new one."""
+    server = serve(hang_up_on_the_second_request)
     pool = pool_for(server)
     assert get(pool) == b"first"
     assert get(pool, "/second") == b"again"
@@ -340,14 +342,7 @@ def test_idle_connection_closed_by_the_server_is_retried_once(serve: Callable[[S
 
 
 def test_a_post_on_a_closed_idle_connection_is_not_sent_again(serve: Callable[[Script], Server]) -> None:
-    def script(server: Server, conn: socket.socket, rfile: BinaryIO, index: int) -> None:
-        server.read_request(rfile, index)
-        conn.sendall(ok(b"first"))
-        if server.read_request(rfile, index):
-            conn.shutdown(socket.SHUT_WR)
-            rfile.read()
-
-    server = serve(script)
+    server = serve(hang_up_on_the_second_request)
     pool = pool_for(server)
     assert get(pool) == b"first"
     with pytest.raises(ConnectError) as err:
@@ -470,3 +465,28 @@ def test_session_uses_the_wire_pool_for_its_own_host(serve: Callable[[Script], S
             assert session.get(f"http://{server.netloc}/v2/").json() == {}
         assert list(session._pools) == [("http", server.netloc, True)] and not session._managers
     assert server.connections == 1
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["wire", "urllib3"])
+def test_both_paths_raise_the_same_errors(serve: Callable[[Script], Server], own: bool) -> None:
+    """A session's own host goes through the wire pool, any other through urllib3: the same
+    failures come out as the same transport errors with the same reasons."""
+
+    def script(server: Server, conn: socket.socket, rfile: BinaryIO, index: int) -> None:
+        server.read_request(rfile, index)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"y" * 10)
+
+    server = serve(script)
+    refused = Server(lambda *args: None)
+    refused.close()
+    with HttpSession("ua", 1, host=server.netloc if own else "") as session:
+        response = session.get(f"http://{server.netloc}/blob", stream=True)
+        assert response.raw.read(100, decode_content=False) == b"y" * 10
+        with pytest.raises(BrokenResponse) as broken:
+            response.raw.read(100, decode_content=False)
+        assert broken.value.reason == "10 bytes read, 990 more expected"
+        assert (bool(session._pools), bool(session._managers)) == (own, not own)
+    with HttpSession("ua", 1, host=refused.netloc if own else "") as session:
+        with pytest.raises(ConnectError) as err:
+            session.get(f"http://{refused.netloc}/")
+        assert err.value.reason == "Connection refused"
