@@ -490,3 +490,17 @@ def test_both_paths_raise_the_same_errors(serve: Callable[[Script], Server], own
         with pytest.raises(ConnectError) as err:
             session.get(f"http://{refused.netloc}/")
         assert err.value.reason == "Connection refused"
+
+
+def test_bytes_bodies_are_sized_and_iterables_chunked(serve: Callable[[Script], Server]) -> None:
+    server = serve(keep_answering(lambda n: ok(b"")))
+    pool = pool_for(server)
+    assert get(pool, "/a", method="PUT", body=b"sized") == b""
+    assert get(pool, "/b", method="PUT", body=bytearray(b"also")) == b""
+    with HttpSession("ua", 1, host=server.netloc) as session:
+        session.request("PUT", f"http://{server.netloc}/c", data=memoryview(b"view"))
+    assert [(r[1], r[2]) for r in server.requests] == [
+        ("PUT /a HTTP/1.1", b"sized"),
+        ("PUT /b HTTP/1.1", b"also"),
+        ("PUT /c HTTP/1.1", b"view"),
+    ]

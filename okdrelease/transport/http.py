@@ -465,7 +465,9 @@ class HttpSession:
             url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(list(params))
         sent = dict(self.headers)
         sent.update(headers or {})
-        if isinstance(data, dict):
+        if isinstance(data, memoryview):
+            data = bytes(data)
+        elif isinstance(data, dict):
             data = urllib.parse.urlencode(data).encode()
             sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
         if isinstance(data, bytes | bytearray):

@@ -207,6 +207,8 @@ class _Conn:
         pending = getattr(self.sock, "pending", None)
         if pending is not None and pending():
             return True
+        if not hasattr(select, "poll"):  # Windows
+            return bool(select.select([self.sock], [], [], 0)[0])
         poller = select.poll()
         poller.register(self.sock, select.POLLIN)
         return bool(poller.poll(0))
@@ -610,10 +612,15 @@ class WirePool:
         method: str,
         path: str,
         headers: Mapping[str, str],
-        body: bytes | bytearray | memoryview | Iterable[bytes] | None,
+        body: bytes | bytearray | Iterable[bytes] | None,
         timeout: tuple[float, float],
     ) -> WireResponse:
-        """Send a request and read its answer's head (the body is left to read)."""
+        """Send a request and read its answer's head (the body is left to read).
+
+        ``body``: None, bytes (a ``Content-Length`` is added unless ``headers`` has one) or an
+        iterable of blocks (sent chunked); ``timeout``: ``(connect, read)`` seconds."""
+        if isinstance(body, bytes | bytearray) and "Content-Length" not in headers:
+            headers = {**headers, "Content-Length": str(len(body))}
         head = self._request_head(method, path, headers, chunked=not _replayable(body))
         conn = self._checkout(timeout)
         try:
@@ -685,7 +692,7 @@ class WirePool:
         conn: _Conn,
         method: str,
         head: bytes,
-        body: bytes | bytearray | memoryview | Iterable[bytes] | None,
+        body: bytes | bytearray | Iterable[bytes] | None,
     ) -> WireResponse:
         """Send the request on ``conn`` and read its answer's head; raises ``_Stale`` when a reused
         connection turned out closed before the server saw the request."""
@@ -723,7 +730,7 @@ class WirePool:
 
 
 def _replayable(body: object) -> bool:
-    return body is None or isinstance(body, bytes | bytearray | memoryview)
+    return body is None or isinstance(body, bytes | bytearray)
 
 
 def _request_error(pool: WirePool, err: OSError) -> TransportError:
@@ -732,16 +739,14 @@ def _request_error(pool: WirePool, err: OSError) -> TransportError:
     return ConnectError(f"connection to {pool.netloc} broke: {err}", _broken(err))
 
 
-def _send(
-    sock: socket.socket, head: bytes, body: bytes | bytearray | memoryview | Iterable[bytes] | None
-) -> None:
+def _send(sock: socket.socket, head: bytes, body: bytes | bytearray | Iterable[bytes] | None) -> None:
     """Send a request: its head, then its body (an iterator's blocks chunked)."""
     if body is None:
         sock.sendall(head)
         return
-    if isinstance(body, bytes | bytearray | memoryview):
+    if isinstance(body, bytes | bytearray):
         if len(body) <= _COALESCE:
-            sock.sendall(head + bytes(body))
+            sock.sendall(head + body)
         else:
             sock.sendall(head)
             sock.sendall(body)
