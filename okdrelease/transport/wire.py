@@ -1,9 +1,10 @@
 """Our own small HTTP/1.1 client: keep-alive connections to the one origin a session mostly talks to.
 
 Every registry request of a run goes to the registry's own host (and every token request to its
-token server's). urllib3 spent about 0.33 ms of CPU on each (http.client's header parsing through
-``email``, layers of wrappers) and its import, with http.client and ``email``, about 35 ms of every
-run; this client does what that path needs and nothing else:
+token server's). Through urllib3 a small GET cost about 0.29 ms of CPU (http.client's header
+parsing through ``email``, layers of wrappers), through this client 0.09 ms (2,000 GETs of the
+profiling rig's registry), and urllib3's import, with http.client and ``email``, took about 25 ms
+of every run. This client does what that path needs and nothing else:
 
 * a thread-safe pool of keep-alive connections for one ``(scheme, host, port)``, plain or TLS (the
   caller's ``ssl.SSLContext``: hostname checked, SNI sent), TCP_NODELAY, connect and read timeouts;
