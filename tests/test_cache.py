@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from okdrelease.cache import LAYER_INDEX, VERDICT, Cache, default_root, pack, store
+from okdrelease.cache import LAYER_INDEX, RESOLUTION, VERDICT, Cache, default_root, pack, store
 from okdrelease.cli import main as cli_main
 from okdrelease.payload.check import ManifestChecker
 
@@ -369,7 +369,12 @@ def test_two_processes_share_a_cache(tmp_path: Path) -> None:
     assert [p.exitcode for p in procs] == [0, 0]
     cache = Cache(tmp_path)
     info = cache.info()
-    assert [(k.kind, k.entries) for k in info.kinds] == [("blobs", 17), (LAYER_INDEX, 13), (VERDICT, 0)]
+    assert [(k.kind, k.entries) for k in info.kinds] == [
+        ("blobs", 17),
+        (LAYER_INDEX, 13),
+        (VERDICT, 0),
+        (RESOLUTION, 0),
+    ]
     assert info.packs <= 3 + 2  # merged as they went (each process may add one after the other merged)
     for i in range(17):
         data = (b"%d-" % i) * (1000 + 997 * i)
@@ -422,6 +427,7 @@ def test_cli_info_and_prune(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
         "blobs: 1 entries, 0.0 MiB",
         "layer-index: 0 entries, 0.0 MiB",
         "verdict: 1 entries, 0.0 MiB",
+        "resolution: 0 entries, 0.0 MiB",
         "total: 2 entries, 0.0 MiB",
         f"packs: 2, {sum(sizes) / (1 << 20):.1f} MiB on disk",
         "an earlier version's v1/ directory is left: 'okdrelease cache prune' removes it",
@@ -449,6 +455,7 @@ def test_info_counts_distinct_entries_and_payload_bytes(tmp_path: Path) -> None:
         ("blobs", 2, 500),
         (LAYER_INDEX, 1, 50),
         (VERDICT, 0, 0),
+        (RESOLUTION, 0, 0),
     ]
     assert (info.entries, info.size, info.packs) == (3, 550, 3)
     assert info.disk_bytes == sum(p.stat().st_size for p in _packs(tmp_path))

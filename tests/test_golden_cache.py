@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import test_golden_new as golden
 
-from okdrelease.cache import LAYER_INDEX, VERDICT, Cache, pack
+from okdrelease.cache import LAYER_INDEX, RESOLUTION, VERDICT, Cache, pack
 from okdrelease.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,8 +95,9 @@ def test_two_concurrent_processes_share_a_cache(golden_registry, tmp_path: Path)
 def test_flipped_bytes_in_a_pack_are_refetched(
     golden_registry, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch
 ) -> None:
-    """A byte flipped in a layer index and in a verdict set of the first run's pack: the next run still
-    matches oc byte for byte, drops both entries, refetches them into its own pack (and only them) and
+    """A byte flipped in the recorded resolution, a layer index and a verdict set of the first run's
+    pack: the next run still matches oc byte for byte, drops the three entries (the record first: the
+    components are then read one by one), writes them again into its own pack (and only them) and
     rewrites the first pack without them."""
     cache_dir = tmp_path / "cache"
     _with_flags(monkeypatch, "--cache-dir", str(cache_dir))
@@ -105,7 +106,7 @@ def test_flipped_bytes_in_a_pack_are_refetched(
     before = {path: {(r.kind, r.key) for r in pack.read_rows(str(path))} for path in packs_dir.glob("*.pack")}
     first = next(path for path, keys in before.items() if any(kind == LAYER_INDEX for kind, _ in keys))
     rows = pack.read_rows(str(first))
-    damaged = [next(r for r in rows if r.kind == kind) for kind in (LAYER_INDEX, VERDICT)]
+    damaged = [next(r for r in rows if r.kind == kind) for kind in (RESOLUTION, LAYER_INDEX, VERDICT)]
     data = bytearray(first.read_bytes())
     for row in damaged:
         data[row.offset + row.length // 2] ^= 0x01
@@ -127,7 +128,7 @@ def test_flipped_bytes_in_a_pack_are_refetched(
     assert sorted(w.split(": ", 2)[2] for w in warnings) == sorted(
         [
             *(f"cache: {line}" for line in dropped),
-            f"cache: left 2 damaged entries of {first} out of its rewrite",
+            f"cache: left 3 damaged entries of {first} out of its rewrite",
         ]
     )
     after = {path: {(r.kind, r.key) for r in pack.read_rows(str(path))} for path in packs_dir.glob("*.pack")}

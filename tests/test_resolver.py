@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from registry_rig import RegistryInfo, RepoNamer
 
-from okdrelease.cache import LAYER_INDEX, Cache, pack
+from okdrelease.cache import LAYER_INDEX, RESOLUTION, Cache, pack
 from okdrelease.events import Event, RequestDone
 from okdrelease.images import resolve as resolve_module
 from okdrelease.images.resolve import Memo, NotCached, Resolver, resolve_all
@@ -324,7 +324,8 @@ def test_warm_new_resolves_on_the_calling_thread_and_refetches_a_damaged_entry(
     content: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Warm: no component goes to the pool (no GIL contention) and the progress is the cold run's, in the
-    order visits start in. A damaged layer index sends only its operator to the pool: one layer GET, each line once."""
+    order visits start in. With the recorded resolution damaged too, a damaged layer index sends only its
+    operator to the pool: one layer GET, each line once."""
     cache = Cache(tmp_path / "cache")
     cold_digest, cold_lines = _new_lines(content, f"oci:{tmp_path / 'cold'}:{NAME}", cache, Requests())
     cache.close()  # the run's entries written as a pack: the next runs read them from disk
@@ -355,9 +356,10 @@ def test_warm_new_resolves_on_the_calling_thread_and_refetches_a_damaged_entry(
     assert loading and loaded == [name for name in visits if name in set(loaded)]  # the order visits start in
     cache.close()
     (written,) = (tmp_path / "cache" / "v2" / "packs").glob("*.pack")  # the warm run wrote none
-    row = next(r for r in pack.read_rows(str(written)) if r.kind == LAYER_INDEX)
     data = bytearray(written.read_bytes())
-    data[row.offset + row.length - 1] ^= 1
+    for kind in (RESOLUTION, LAYER_INDEX):  # the record first: else the components are not read at all
+        row = next(r for r in pack.read_rows(str(written)) if r.kind == kind)
+        data[row.offset + row.length - 1] ^= 1
     written.write_bytes(bytes(data))
     again = Requests()
     again_digest, again_lines = _new_lines(content, f"oci:{tmp_path / 'again'}:{NAME}", cache, again)

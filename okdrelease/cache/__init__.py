@@ -4,6 +4,7 @@
 from okdrelease.cache.store import (
     DEFAULT_MAX_BYTES,
     LAYER_INDEX,
+    RESOLUTION,
     VERDICT,
     Cache,
     CacheStats,
@@ -13,6 +14,7 @@ from okdrelease.cache.store import (
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "LAYER_INDEX",
+    "RESOLUTION",
     "VERDICT",
     "Cache",
     "CacheStats",

@@ -7,8 +7,8 @@ Layout under the root (default ``$XDG_CACHE_HOME/okdrelease``, else ``~/.cache/o
     v2/merge.lock                          held (flock) by the one run merging packs
 
 Entries are manifests and configs under their own digest (kind ``blobs``) and records derived from
-content (kinds ``layer-index``, ``verdict``) under a key naming that content. Everything is keyed by
-content, so nothing goes stale.
+content (kinds ``layer-index``, ``verdict``, ``resolution``) under a key naming that content.
+Everything is keyed by content, so nothing goes stale.
 
 One pack per run. A run's entries are buffered in memory, small and large ones apart; whenever a
 buffer passes ``flush_bytes`` (256 KiB) it is appended to the run's pack, a temporary file in the
@@ -97,10 +97,12 @@ _HELD = 16 << 20
 _VERSION = "v2"
 #: Layouts of earlier versions, removed by prune.
 _OLD_VERSIONS = ("v1",)
-#: Record kinds: per-layer indexes and manifest-check verdicts.
+#: Record kinds: per-layer indexes, manifest-check verdicts, a stream's components as read
+#: (okdrelease.payload.recorded).
 LAYER_INDEX = "layer-index"
 VERDICT = "verdict"
-_KINDS = (LAYER_INDEX, VERDICT)
+RESOLUTION = "resolution"
+_KINDS = (LAYER_INDEX, VERDICT, RESOLUTION)
 #: A temporary file older than this was left by a killed run; trim and prune remove it.
 _STALE_TMP_SECONDS = 3600
 

@@ -22,8 +22,9 @@ from okdrelease.openshift.labels import (
 )
 from okdrelease.openshift.versions import ALLOWED_COMPONENTS, parse_component_versions
 from okdrelease.payload.context import Run
+from okdrelease.payload.recorded import Recorded, read_record, record_key, write_record
 from okdrelease.payload.resolve import ManifestFile, describe_registry_error, tampered
-from okdrelease.reference import RegistryLocation, parse_location
+from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
 
 __all__ = ["COMMIT_LABELS", "OVERRIDE_ANNOTATION", "Resolution", "label_annotations", "resolve_components"]
 
@@ -33,14 +34,14 @@ DISPLAY_NAMES_LABEL = BUILD_VERSION_DISPLAY_NAMES
 
 @attrs.frozen
 class Visited:
-    """One component after its image was read."""
+    """One component after its image was read (or found in a recorded resolution: no ``image``)."""
 
     __repr__ = value_repr
 
     name: str
-    image: ResolvedImage
+    found: Recorded
     annotations: dict[str, str]
-    manifests: tuple[ManifestFile, ...] | None
+    image: ResolvedImage | None = attrs.field(default=None, eq=False, repr=False)
 
 
 @attrs.frozen
@@ -50,9 +51,12 @@ class Resolution:
     __repr__ = value_repr
 
     stream: ImageStream
+    #: The images read, by tag name: only when asked for (``resolve_components(images=True)``).
     images: Mapping[str, ResolvedImage] = attrs.field(factory=dict)
     operator_files: Mapping[str, tuple[ManifestFile, ...]] = attrs.field(factory=dict)
     operators: tuple[str, ...] = ()
+    #: Tag name -> (the single-image manifest's digest, the list's it was chosen from or None).
+    digests: Mapping[str, tuple[str, str | None]] = attrs.field(factory=dict)
 
 
 def label_annotations(tag: TagReference, labels: Mapping[str, str], ref: str) -> dict[str, str]:
@@ -81,15 +85,17 @@ def label_annotations(tag: TagReference, labels: Mapping[str, str], ref: str) ->
     return annotations
 
 
-def _require_tag_or_digest(pullspec: str) -> None:
+def _require_tag_or_digest(pullspec: str) -> ImageLocation | None:
     """oc reads a component only by tag or digest: a bare repository (``cli=busybox``) is refused
-    before anything is fetched, never taken as ``docker.io/library/busybox:latest``."""
+    before anything is fetched, never taken as ``docker.io/library/busybox:latest``. The location,
+    None when the pull spec does not parse (worded by the visit, as oc words it)."""
     try:
         location = parse_location(pullspec)
     except OkdReleaseError:
-        return  # worded by the visit, as oc words it
+        return None
     if isinstance(location, RegistryLocation) and not (location.ref.tag or location.ref.digest):
         raise ReleaseError(f"unable to read image {pullspec}: no tag or digest specified")
+    return location
 
 
 def _read(run: Run, pullspec: str) -> ResolvedImage:
@@ -110,21 +116,31 @@ def _read(run: Run, pullspec: str) -> ResolvedImage:
         raise ReleaseError(describe_registry_error(pullspec, err)) from err
 
 
+def _override(tag: TagReference) -> bool:
+    return (tag.annotations or {}).get(OVERRIDE_ANNOTATION) == "true"
+
+
+def _loading(run: Run, tag: TagReference) -> None:
+    """The progress line of an operator's manifests being read."""
+    pullspec = tag.from_name
+    if _override(tag):
+        run.emit(f"info: Loading override {pullspec} {tag.name}")
+    else:
+        digest = pullspec.rpartition("@")[2] if "@" in pullspec else ""
+        run.emit(f"info: Loading {digest} {tag.name}")
+
+
 def visit(run: Run, tag: TagReference) -> Visited:
     """Read one component: its labels as annotations; an operator's ``/manifests``."""
     pullspec = tag.from_name
     image = _read(run, pullspec)
     annotations = label_annotations(tag, image.labels, pullspec)
-    if not image.is_operator:
-        return Visited(tag.name, image, annotations, None)
-    override = (tag.annotations or {}).get(OVERRIDE_ANNOTATION) == "true"
-    if override:
-        run.emit(f"info: Loading override {pullspec} {tag.name}")
-    else:
-        digest = pullspec.rpartition("@")[2] if "@" in pullspec else ""
-        run.emit(f"info: Loading {digest} {tag.name}")
-    files = run.operators.read(image, all_layers=override, ref=pullspec)
-    return Visited(tag.name, image, annotations, files)
+    found = Recorded(image.digest, image.list_digest, image.labels)
+    if image.is_operator:
+        _loading(run, tag)
+        read = run.operators.read(image, all_layers=_override(tag), ref=pullspec)
+        found = attrs.evolve(found, layers=read.layers, files=read.files)
+    return Visited(tag.name, found, annotations, image)
 
 
 def visit_order(tags: Sequence[TagReference]) -> list[int]:
@@ -145,24 +161,67 @@ def visit_order(tags: Sequence[TagReference]) -> list[int]:
     return alternating + operators[pairs:] + others[pairs:]
 
 
-def resolve_components(stream: ImageStream, run: Run) -> Resolution:
-    """Visit every DockerImage tag concurrently; the first failure (in stream order) is raised."""
+def _from_record(run: Run, tags: Sequence[TagReference], recorded: Sequence[Recorded]) -> list[Visited]:
+    """The visits a recorded resolution stands for: labels as annotations, progress lines in the order
+    visits report them, the operators' files checked (verdicts from the cache)."""
+    visited = []
+    for tag, found in zip(tags, recorded, strict=True):
+        visited.append(Visited(tag.name, found, label_annotations(tag, found.labels, tag.from_name)))
+    for position in visit_order(tags):
+        found = recorded[position]
+        if found.files is not None:
+            _loading(run, tags[position])
+            run.operators.precheck(found.files, found.layers or ())
+    return visited
+
+
+def _record_key(run: Run, tags: Sequence[TagReference], locations: Sequence[object]) -> str | None:
+    """The key of the recorded resolution of ``tags`` (see ``okdrelease.payload.recorded``): None
+    without a persistent cache, or when a component is not named by digest in a registry."""
+    if run.resolver.store is None:
+        return None
+    if not all(isinstance(loc, RegistryLocation) and loc.ref.digest for loc in locations):
+        return None
+    return record_key([(t.from_name, _override(t)) for t in tags], run.resolver.platform)
+
+
+def resolve_components(stream: ImageStream, run: Run, *, images: bool = False) -> Resolution:
+    """Visit every DockerImage tag concurrently; the first failure (in stream order) is raised.
+
+    With components all named by digest and a persistent cache, a resolution recorded by an earlier
+    run stands for the visits (``okdrelease.payload.recorded``); ``images``: the images are wanted
+    (``Resolution.images``), so they are read.
+    """
     tags = [t for t in stream.tags if t.from_kind == "DockerImage"]
-    for tag in tags:
-        _require_tag_or_digest(tag.from_name or "")
-    visited = resolve_all(
-        tags, lambda tag: visit(run, tag), run.workers, run.from_cache(visit), order=visit_order(tags)
-    )
+    locations = [_require_tag_or_digest(tag.from_name or "") for tag in tags]
+    key = None if images else _record_key(run, tags, locations)
+    store = run.resolver.store
+    pullspecs = [t.from_name for t in tags]
+    recorded = read_record(store, key, pullspecs) if store is not None and key is not None else None
+    if recorded is not None:
+        visited = _from_record(run, tags, recorded)
+    else:
+        visited = resolve_all(
+            tags, lambda tag: visit(run, tag), run.workers, run.from_cache(visit), order=visit_order(tags)
+        )
+        if store is not None and key is not None:
+            write_record(store, key, pullspecs, [v.found for v in visited])
+    return _resolution(stream, tags, visited, images=images)
+
+
+def _resolution(
+    stream: ImageStream, tags: Sequence[TagReference], visited: Sequence[Visited], *, images: bool
+) -> Resolution:
     annotations = {id(tag): result.annotations for tag, result in zip(tags, visited, strict=True)}
     copies = [tag.copy() for tag in stream.tags]
     for original, tag in zip(stream.tags, copies, strict=True):
         if id(original) in annotations:
             tag.annotations = annotations[id(original)]
     annotated = attrs.evolve(stream, tags=copies)
-    operators = tuple(v.name for v in visited if v.manifests is not None)
     return Resolution(
         stream=annotated,
-        images={v.name: v.image for v in visited},
-        operator_files={v.name: v.manifests for v in visited if v.manifests is not None},
-        operators=operators,
+        images={v.name: v.image for v in visited if v.image is not None} if images else {},
+        operator_files={v.name: v.found.files for v in visited if v.found.files is not None},
+        operators=tuple(v.name for v in visited if v.found.files is not None),
+        digests={v.name: (v.found.digest, v.found.list_digest) for v in visited},
     )

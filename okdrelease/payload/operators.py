@@ -97,13 +97,14 @@ def pin_tag_digests(stream: ImageStream, resolution: Resolution) -> ImageStream:
     """Q8 fix: a copy of ``stream`` with mapping destinations given by tag written as ``repo@digest``."""
     result = stream.copy()
     for tag in result.tags:
-        image = resolution.images.get(tag.name)
-        if image is None or tag.from_kind != "DockerImage" or "@" in tag.from_name:
+        found = resolution.digests.get(tag.name)
+        if found is None or tag.from_kind != "DockerImage" or "@" in tag.from_name:
             continue
         if tag.from_name.startswith("oci:"):
             continue
         ref = ImageReference.parse(tag.from_name)
-        tag.from_name = ref.with_digest(image.list_digest or image.digest).exact()
+        digest, list_digest = found
+        tag.from_name = ref.with_digest(list_digest or digest).exact()
     return result
 
 

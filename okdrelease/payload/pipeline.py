@@ -160,7 +160,7 @@ def _payload(
     if inputs.dirs is None:
         if not stream.tags:
             raise ReleaseError("no component images defined, unable to build a release payload")
-        resolution = resolve_components(stream, run)
+        resolution = resolve_components(stream, run, images=policy is not None)
         if policy is not None:
             from okdrelease.payload.verify import verify_components
 
@@ -196,12 +196,12 @@ def _payload(
 
 def _result(draft: ReleaseDraft, assembled: _Assembled) -> NewResult:
     payload = assembled.payload
-    images = assembled.resolution.images if assembled.resolution is not None else {}
+    digests = assembled.resolution.digests if assembled.resolution is not None else {}
     components = tuple(
         ComponentInfo(
             t.name,
             t.from_name or "",
-            images[t.name].digest if t.name in images else None,
+            digests[t.name][0] if t.name in digests else None,
             t.name in assembled.operators,
         )
         for t in payload.stream.tags
@@ -239,10 +239,8 @@ def _skip_unchanged(existing: ExistingRelease | None, assembled: _Assembled, run
         return None
     from okdrelease.payload.unchanged import component_digests, unchanged_since
 
-    images = assembled.resolution.images if assembled.resolution is not None else {}
-    digests = component_digests(
-        assembled.payload.stream, {name: image.digest for name, image in images.items()}
-    )
+    found = assembled.resolution.digests if assembled.resolution is not None else {}
+    digests = component_digests(assembled.payload.stream, {name: pair[0] for name, pair in found.items()})
     difference = unchanged_since(existing, digests)
     if difference is not None:
         run.emit(f"info: Components differ from release {existing.name} ({existing.pullspec}): {difference}")

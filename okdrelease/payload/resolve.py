@@ -16,7 +16,7 @@ from okdrelease.oci.layerindex import compose
 from okdrelease.oci.model import Descriptor
 from okdrelease.payload.check import ManifestChecker
 
-__all__ = ["ManifestFile", "OperatorManifests", "describe_registry_error", "tampered"]
+__all__ = ["ManifestFile", "OperatorFiles", "OperatorManifests", "describe_registry_error", "tampered"]
 
 MANIFESTS_PREFIX = "manifests/"
 
@@ -48,7 +48,7 @@ class OperatorManifests:
     checker: ManifestChecker | None = None
     files: Memo[tuple[str, ...], tuple[ManifestFile, ...]] = attrs.field(factory=Memo, repr=False)
 
-    def read(self, image: ResolvedImage, *, all_layers: bool, ref: str) -> tuple[ManifestFile, ...]:
+    def read(self, image: ResolvedImage, *, all_layers: bool, ref: str) -> OperatorFiles:
         """The top-level files of ``/manifests`` from the last layer (or all layers, whiteouts applied)."""
         layers = image.manifest.layers
         if not layers:
@@ -70,12 +70,28 @@ class OperatorManifests:
                 for path, entry in sorted(files.items())
                 if "/" not in path and entry.is_file
             )
-            if self.checker is not None:  # checked now, while other images are still being fetched
-                # The layers' digests and the directory fix every file's content: its verdict is
-                # remembered under them and the name, so a warm run hashes no file.
-                source = f"{','.join(digests)}|{MANIFESTS_PREFIX}"
-                self.checker.precheck_files(((item.name, item.data) for item in found), source)
+            self.precheck(found, digests)  # checked now, while other images are still being fetched
             return found
 
         digests = tuple(d.digest for d in selected)
-        return self.files.get(digests, extract)
+        return OperatorFiles(digests, self.files.get(digests, extract))
+
+    def precheck(self, files: Sequence[ManifestFile], layers: Sequence[str]) -> None:
+        """Decide the verdicts of an operator's files (read from ``layers``) now, unless the check is skipped.
+
+        The layers' digests and the directory fix every file's content: the verdicts are remembered
+        under them and the names, so a warm run hashes no file.
+        """
+        if self.checker is not None:
+            source = f"{','.join(layers)}|{MANIFESTS_PREFIX}"
+            self.checker.precheck_files(((item.name, item.data) for item in files), source)
+
+
+@attrs.frozen
+class OperatorFiles:
+    """An operator's ``/manifests`` files and the digests of the layers they were read from."""
+
+    __repr__ = value_repr
+
+    layers: tuple[str, ...]
+    files: tuple[ManifestFile, ...] = attrs.field(repr=False)

@@ -1,0 +1,134 @@
+"""A resolution in one cache record: what reading every component of a stream found, for the next run
+with the same components (issue 9, warm mode).
+
+Reading 180 components from the cache still means 180 manifests and configs read, checked and
+parsed, and each operator's layer index composed (about 30 ms). When every component is named by
+digest, all of that is a function of the pull specs alone: a manifest's digest fixes its content,
+hence its config, labels and layers, and a layer's digest fixes its files. So the outcome (each
+component's digests and labels, each operator's ``/manifests`` files) is kept as one record whose
+key is the sha256 of the pull specs (with the override flag that selects an operator's layers), the
+platform selector and :data:`RECORD_FORMAT`. Nothing in it can go stale; like every record it is
+checked against its checksum when read, and a record that does not parse or does not name the
+same pull specs is ignored (the components are then read one by one, and the record written again).
+
+Bump :data:`RECORD_FORMAT` whenever what a record holds would come out differently for the same
+pull specs: how operator files are selected or composed (``payload.resolve``), their mtimes, which
+labels are kept, or this encoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from okdrelease._repr import value_repr
+from okdrelease.cache.store import RESOLUTION, Cache
+from okdrelease.oci.platform import PlatformSelector
+from okdrelease.payload.resolve import ManifestFile
+
+__all__ = ["RECORD_FORMAT", "Recorded", "read_record", "record_key", "write_record"]
+
+log = logging.getLogger(__name__)
+
+#: Part of every key and every record: a new value makes every earlier record unused.
+RECORD_FORMAT = 1
+
+
+@attrs.frozen
+class Recorded:
+    """One component as its visit found it: digests, labels and (an operator's) files."""
+
+    __repr__ = value_repr
+
+    #: The single-image manifest's digest, and the list's it was chosen from (None: no list).
+    digest: str
+    list_digest: str | None
+    labels: dict[str, str] = attrs.field(repr=False)
+    #: An operator's: the digests of the layers its files were read from (None: not an operator).
+    layers: tuple[str, ...] | None = None
+    files: tuple[ManifestFile, ...] | None = attrs.field(default=None, repr=False)
+
+
+def record_key(pullspecs: Sequence[tuple[str, bool]], platform: PlatformSelector) -> str:
+    """The key of the record for components ``(pull spec by digest, all layers)``, in stream order."""
+    pattern = platform.pattern
+    identity = {
+        "format": RECORD_FORMAT,
+        "platform": [
+            pattern.pattern if pattern is not None else None,
+            pattern.flags if pattern is not None else 0,
+            platform.is_default,
+            platform.fallback_first,
+        ],
+        "components": [[spec, override] for spec, override in pullspecs],
+    }
+    text = json.dumps(identity, separators=(",", ":"), sort_keys=True)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _encode(pullspecs: Sequence[str], components: Sequence[Recorded]) -> bytes:
+    """A JSON header line (every field but the file bytes), then the file bytes back to back."""
+    data: list[bytes] = []
+    rows: list[list[Any]] = []
+    for item in components:
+        files = None
+        if item.files is not None:
+            files = [[f.name, f.mtime, len(f.data)] for f in item.files]
+            data.extend(f.data for f in item.files)
+        layers = list(item.layers) if item.layers is not None else None
+        rows.append([item.digest, item.list_digest, item.labels, layers, files])
+    head = {"format": RECORD_FORMAT, "pullspecs": list(pullspecs), "components": rows}
+    text = json.dumps(head, separators=(",", ":")).encode("utf-8", "surrogateescape")
+    return text + b"\n" + b"".join(data)
+
+
+def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
+    """Parse :func:`_encode` output; ValueError (or TypeError, KeyError) when it is not one for ``pullspecs``."""
+    head_end = payload.find(b"\n")
+    if head_end < 0:
+        raise ValueError("no header")
+    head: Any = json.loads(payload[:head_end].decode("utf-8", "surrogateescape"))
+    if head["format"] != RECORD_FORMAT or head["pullspecs"] != list(pullspecs):
+        raise ValueError("another format or other components")
+    offset = head_end + 1
+    out = []
+    for digest, list_digest, labels, layers, files in head["components"]:
+        found = None
+        if files is not None:
+            found = []
+            for name, mtime, length in files:
+                found.append(ManifestFile(name, payload[offset : offset + length], mtime))
+                offset += length
+        if not isinstance(labels, dict):
+            raise TypeError("labels are not an object")
+        kept_layers = tuple(str(d) for d in layers) if layers is not None else None
+        out.append(
+            Recorded(
+                str(digest), list_digest, labels, kept_layers, tuple(found) if found is not None else None
+            )
+        )
+    if offset != len(payload) or len(out) != len(pullspecs):
+        raise ValueError("length does not match the header")
+    return out
+
+
+def read_record(store: Cache, key: str, pullspecs: Sequence[str]) -> list[Recorded] | None:
+    """The components recorded under ``key`` for ``pullspecs`` (in their order), or None."""
+    payload = store.get_record(RESOLUTION, key)
+    if payload is None:
+        return None
+    try:
+        return _decode(payload, pullspecs)
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError) as err:
+        log.debug("cached resolution %s unusable: %s", key, err)
+        return None
+
+
+def write_record(store: Cache, key: str, pullspecs: Sequence[str], components: Sequence[Recorded]) -> None:
+    """Record ``components`` (read for ``pullspecs``, in their order) under ``key``."""
+    store.put_record(RESOLUTION, key, _encode(pullspecs, components))

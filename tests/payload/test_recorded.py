@@ -1,0 +1,126 @@
+"""The recorded resolution (okdrelease.payload.recorded): a warm ``new`` reads one record instead of every
+component's manifest, config and layer index, and writes the same release."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from okdrelease.cache import LAYER_INDEX, RESOLUTION, VERDICT, Cache
+from okdrelease.cache.store import BLOBS
+from okdrelease.oci.platform import PlatformSelector
+from okdrelease.payload import recorded
+from okdrelease.payload.pipeline import new_release
+from okdrelease.payload.plan import NewOptions, parse_created
+from okdrelease.payload.recorded import Recorded, read_record, record_key, write_record
+from okdrelease.payload.resolve import ManifestFile
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = ["quay.io/okd/a@sha256:" + "1" * 64, "quay.io/okd/b@sha256:" + "2" * 64]
+
+
+def _components() -> list[Recorded]:
+    files = (
+        ManifestFile("0000_a.yaml", b"kind: A\n", 1714521600.0),
+        ManifestFile("image-references", b"{}", 0.0),
+    )
+    return [
+        Recorded("sha256:" + "3" * 64, None, {"io.openshift.build.commit.id": "abc"}),
+        Recorded(
+            "sha256:" + "4" * 64,
+            "sha256:" + "5" * 64,
+            {"io.openshift.release.operator": "true"},
+            ("sha256:" + "6" * 64,),
+            files,
+        ),
+    ]
+
+
+def test_a_record_reads_back_as_written_and_only_for_its_pull_specs(tmp_path: Path) -> None:
+    key = record_key([(s, False) for s in SPECS], PlatformSelector.first())
+    with Cache(tmp_path) as cache:
+        write_record(cache, key, SPECS, _components())
+    cache = Cache(tmp_path)
+    assert read_record(cache, key, SPECS) == _components()
+    assert [f.data for f in (read_record(cache, key, SPECS) or [])[1].files or ()] == [b"kind: A\n", b"{}"]
+    assert read_record(cache, key, SPECS[::-1]) is None  # another stream under the same key: not used
+    assert read_record(cache, "sha256:" + "0" * 64, SPECS) is None
+
+
+def test_a_record_that_does_not_parse_is_not_used(tmp_path: Path) -> None:
+    key = record_key([(s, False) for s in SPECS], PlatformSelector.first())
+    payload = recorded._encode(SPECS, _components())
+    with Cache(tmp_path) as cache:
+        cache.put_record(RESOLUTION, key, payload[:-1])  # a file shorter than its header says
+        cache.put_record(RESOLUTION, key + "x", payload.replace(b'"format":1', b'"format":0', 1))
+    cache = Cache(tmp_path)
+    assert read_record(cache, key, SPECS) is None
+    assert read_record(cache, key + "x", SPECS) is None
+
+
+def test_the_key_names_the_pull_specs_in_order_the_layers_chosen_the_platform_and_the_format(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = PlatformSelector.first()
+    key = record_key([(s, False) for s in SPECS], first)
+    assert re.fullmatch("sha256:[0-9a-f]{64}", key)
+    assert record_key([(s, False) for s in SPECS], first) == key
+    others = {
+        record_key([(s, False) for s in SPECS[::-1]], first),
+        record_key([(SPECS[0], False), (SPECS[1], True)], first),  # an override reads all layers
+        record_key([(s, False) for s in SPECS], PlatformSelector.from_flag("linux/arm64")),
+    }
+    monkeypatch.setattr(recorded, "RECORD_FORMAT", recorded.RECORD_FORMAT + 1)
+    others.add(record_key([(s, False) for s in SPECS], first))
+    assert key not in others and len(others) == 4
+
+
+def _sample(
+    tmp_path: Path, run: str, cache: Cache | None, monkeypatch: pytest.MonkeyPatch
+) -> tuple[bytes, list[str], list[str]]:
+    """``new`` on the README's sample to a file: (the file, progress lines, the kinds of cache entries read)."""
+    read: list[str] = []
+    if cache is not None:
+        get = Cache._get
+
+        def logged(self: Cache, kind: str, key: str) -> bytes | None:
+            read.append(kind)
+            return get(self, kind, key)
+
+        monkeypatch.setattr(Cache, "_get", logged)
+    lines: list[str] = []
+    out = tmp_path / f"{run}.tar.gz"
+    new_release(
+        NewOptions(
+            from_oci_layout=str(ROOT / "testdata" / "sample-payload"),
+            layout_repository="quay.io/okd/scos-content",
+            name="4.16.0-okd.sample",
+            created=parse_created("2024-05-01T00:00:00Z"),
+            to_file=str(out),
+        ),
+        progress=lines.append,
+        cache=cache,
+    )
+    monkeypatch.undo()
+    return out.read_bytes(), lines, read
+
+
+def test_a_warm_new_reads_the_recorded_resolution_and_writes_the_same_release(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a cache, cold and warm: the same bytes and the same progress lines. The cold run reads
+    every component and records the resolution; the warm one reads that record, the operators'
+    verdicts and nothing else (no manifest, config or layer index)."""
+    expected, lines, _ = _sample(tmp_path, "none", None, monkeypatch)
+    with Cache(tmp_path / "cache") as cache:
+        cold, cold_lines, cold_read = _sample(tmp_path, "cold", cache, monkeypatch)
+    with Cache(tmp_path / "cache") as cache:
+        warm, warm_lines, warm_read = _sample(tmp_path, "warm", cache, monkeypatch)
+    assert cold == warm == expected
+    assert sorted(cold_lines) == sorted(warm_lines) == sorted(lines)
+    assert any(line.startswith("info: Loading ") for line in lines)
+    assert {BLOBS, LAYER_INDEX, RESOLUTION} <= set(cold_read)
+    operators = sum(line.startswith("info: Loading ") for line in lines)
+    assert sorted(warm_read) == sorted([RESOLUTION] + [VERDICT] * operators)
