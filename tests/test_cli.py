@@ -193,15 +193,26 @@ def test_new_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
 
 #: Modules a warm ``new`` (every manifest-check verdict and layer index in the cache, image-references
 #: plain YAML or JSON) does not load: PyYAML and the readers built on it, the tar reader.
-NOT_LOADED_BY_WARM_NEW = ("okdrelease.openshift.k8syaml", "okdrelease.payload.checkyaml", "tarfile", "yaml")
+NOT_LOADED_BY_WARM_NEW = (
+    "okdrelease.oci.tarwalk",
+    "okdrelease.openshift.k8syaml",
+    "okdrelease.payload.checkyaml",
+    "tarfile",
+    "yaml",
+)
 
 
 def test_warm_new_loads_no_yaml_and_no_tar_reader(tmp_path: Path) -> None:
-    """A cold ``new`` reads the layers and decides manifest-check verdicts with PyYAML (the sample's
-    image-references are plain YAML and JSON: read without it); the same ``new`` again with the cache
-    it filled finds the layer indexes and verdicts there and loads neither tarfile nor PyYAML."""
+    """A cold ``new`` reads the layers (with the tar walker: their plain headers need no tarfile) and
+    decides manifest-check verdicts with PyYAML (the sample's image-references are plain YAML and JSON:
+    read without it); the same ``new`` again with the cache it filled finds the layer indexes and
+    verdicts there and loads neither the tar readers nor PyYAML."""
     args = [*readme_new_args(f"oci:{tmp_path / 'release'}:sample"), "--cache-dir", str(tmp_path / "cache")]
-    assert _loaded(args, NOT_LOADED_BY_WARM_NEW) == ["okdrelease.payload.checkyaml", "tarfile", "yaml"]
+    assert _loaded(args, NOT_LOADED_BY_WARM_NEW) == [
+        "okdrelease.oci.tarwalk",
+        "okdrelease.payload.checkyaml",
+        "yaml",
+    ]
     assert _loaded(args, NOT_LOADED_BY_WARM_NEW) == []
 
 

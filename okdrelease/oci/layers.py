@@ -32,7 +32,9 @@ from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor
 
 if TYPE_CHECKING:
-    import tarfile  # loaded when a layer is read or written (a warm new does neither)
+    import tarfile  # loaded when a layer is written or holds an unusual header (a warm new does neither)
+
+    from okdrelease.oci import tarwalk  # loaded when a layer is read
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +122,14 @@ def _layer_errors(name: str | None) -> Iterator[None]:
     """Turn decompression and tar errors into LayerError naming the layer."""
     try:
         yield
-    except LayerError:
+    except Exception as err:
+        _raise_layer_error(err, name)
         raise
-    except _decode_errors() as err:
+
+
+def _raise_layer_error(err: Exception, name: str | None) -> None:
+    """Raise a decompression or tar error as LayerError naming the layer (the caller raises any other)."""
+    if not isinstance(err, LayerError) and isinstance(err, _decode_errors()):
         raise LayerError(f"unable to read {_layer_label(name)}: {err or type(err).__name__}") from err
 
 
@@ -329,12 +336,6 @@ _TYPES = {
 }
 
 
-def _entry_type(info: tarfile.TarInfo) -> str:
-    if info.isreg():
-        return "file"
-    return _TYPES.get(info.type, "other")
-
-
 def _normal_prefix(prefix: str) -> str:
     if not prefix or prefix in (".", "./"):
         return ""
@@ -405,56 +406,71 @@ def _iter_tar(
     budget: _Budget | None = None,
     keep_prefix: str | None = None,
 ) -> Iterator[LayerEntry]:
-    """Entries under ``prefix`` (stripped); ``budget`` counts entries and bounds files under ``keep_prefix``."""
+    """Entries under ``prefix`` (stripped); ``budget`` counts entries and bounds files under ``keep_prefix``.
+
+    Headers are read by ``tarwalk.TarWalker`` (tarfile's members and errors, the common header read
+    without tarfile). A name without the prefix's first component cannot clean to a name under the
+    prefix (cleaning only drops components), so it is passed without cleaning it.
+    """
     with _layer_errors(name):
         head = read_full(decoded, 1)
     if not head:
         return  # an empty blob is an empty layer (Go's archive/tar sees io.EOF)
-    stream = cast(IO[bytes], _Prefixed(head, decoded))
     wanted = _normal_prefix(prefix)
     keep = wanted if keep_prefix is None else _normal_prefix(keep_prefix)
-    import tarfile
+    needle = wanted.split("/", 1)[0]
+    from okdrelease.oci import tarwalk  # loaded with the first layer read (a warm run reads none)
 
-    with _layer_errors(name):
-        tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK)
-    with tar:
+    walker = tarwalk.TarWalker(decoded, head, bufsize=_CHUNK)
+    members = walker.members()
+    try:
         while True:
-            with _layer_errors(name):
-                info = tar.next()
-            if info is None:
-                return
-            tar.members.clear()  # type: ignore[attr-defined]  # streaming: forget passed headers
-            if budget is not None:
-                budget.add_entry(info, info.isreg() and clean_name(info.name).startswith(keep))
-            path = _strip_prefix(info.name, wanted)
-            if not path:
-                continue
-            kind = _entry_type(info)
-            linkname = info.linkname
-            if wanted and linkname and clean_name(linkname).startswith(wanted):
-                linkname = clean_name(linkname)[len(wanted) :]
-
-            def reader(member: tarfile.TarInfo = info) -> bytes:
-                with _layer_errors(name):
-                    handle = tar.extractfile(member)
-                    return handle.read() if handle is not None else b""
-
-            entry = LayerEntry(
-                path=path,
-                name=info.name,
-                type=kind,
-                mode=info.mode & 0o7777,
-                mtime=float(info.mtime),
-                size=info.size,
-                linkname=linkname,
-                uid=info.uid,
-                gid=info.gid,
-                reader=reader if kind == "file" else None,
-            )
             try:
-                yield entry
-            finally:
-                entry.invalidate()
+                member = next(members, None)
+            except Exception as err:
+                _raise_layer_error(err, name)
+                raise
+            if member is None:
+                return
+            if budget is not None:
+                budget.add_entry(member, keep)
+            if needle and needle not in member.name:
+                continue
+            path = _strip_prefix(member.name, wanted)
+            if path:
+                entry = _layer_entry(member, path, wanted, walker, name)
+                try:
+                    yield entry
+                finally:
+                    entry.invalidate()
+    finally:
+        walker.close()
+
+
+def _layer_entry(
+    member: tarwalk.Member, path: str, wanted: str, walker: tarwalk.TarWalker, name: str | None
+) -> LayerEntry:
+    kind = "file" if member.isreg else _TYPES.get(member.type, "other")
+    linkname = member.linkname
+    if wanted and linkname and clean_name(linkname).startswith(wanted):
+        linkname = clean_name(linkname)[len(wanted) :]
+
+    def reader() -> bytes:
+        with _layer_errors(name):
+            return walker.read()
+
+    return LayerEntry(
+        path=path,
+        name=member.name,
+        type=kind,
+        mode=member.mode & 0o7777,
+        mtime=float(member.mtime),
+        size=member.size,
+        linkname=linkname,
+        uid=member.uid,
+        gid=member.gid,
+        reader=reader if kind == "file" else None,
+    )
 
 
 def iter_entries(
@@ -597,15 +613,17 @@ class _Budget:
                 "(raise the limit with --max-layer-bytes)"
             )
 
-    def add_entry(self, info: tarfile.TarInfo, kept: bool) -> None:
+    def add_entry(self, member: tarwalk.Member, keep: str) -> None:
+        """One more entry; a regular file under ``keep`` (a kept file) is bounded in size."""
         self.entries += 1
         if self.entries > self.limits.max_entries:
             raise LayerLimitError(
                 f"{_layer_label(self.name)} has more than {self.limits.max_entries} entries"
             )
-        if kept and info.size > self.limits.max_file_bytes:
+        size = member.size
+        if size > self.limits.max_file_bytes and member.isreg and clean_name(member.name).startswith(keep):
             raise LayerLimitError(
-                f"{_layer_label(self.name)} entry {info.name} is {info.size} bytes, more than the "
+                f"{_layer_label(self.name)} entry {member.name} is {size} bytes, more than the "
                 f"{self.limits.max_file_bytes} bytes a payload file may have"
             )
 

@@ -1,0 +1,374 @@
+"""Tar headers read fast, exactly as the standard library's ``tarfile`` reads them in stream mode.
+
+A layer scan reads every header of a layer (a base layer has 10,000-20,000 entries), and ``tarfile``
+spends about 30 µs on each. :class:`TarWalker` reads the common header itself: a 512-byte block of
+one of the plain types (regular file, v7 file, contiguous file, directory, hard and symbolic link,
+character and block device, FIFO) whose numbers are plain octal and whose unsigned checksum is right,
+decoded field by field as ``tarfile``'s ``TarInfo.frombuf`` decodes it. Every other header (PAX and
+GNU extensions, sparse files, base-256 numbers, unknown types, a signed checksum, anything damaged)
+is handed to ``tarfile``: a ``tarfile`` opened on the rest of the stream reads that member with its
+extension headers, and the walker goes on after it. ``tarfile`` keeps the rest of the layer after a
+global PAX header (its values apply to every later member) and whenever the hand-off did not end
+where expected.
+
+``tarfile`` treats the first header of an archive apart (a bad one raises ``ReadError`` where a later
+one ends the archive), so a header handed over after the first is preceded by a valid empty member,
+the hand-off header, which is skipped: ``tarfile`` sees it as a later header, as a single ``tarfile``
+reading the whole layer would. The walker raises ``tarfile``'s own errors where it decides itself
+(data cut short, a file read twice), and reads its stream in the same ``bufsize`` chunks, only when
+``tarfile`` would: a byte budget counted by that stream is reached at the same entry.
+"""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import os
+import re
+import struct
+import sys
+import zlib
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, cast
+
+if TYPE_CHECKING:
+    import tarfile  # loaded when a header is handed over (the common layer needs none of it)
+
+BLOCK = 512
+#: tarfile's regular types: REGTYPE, AREGTYPE (v7), CONTTYPE and the old GNU sparse type.
+REGULAR_TYPES = frozenset({b"0", b"\0", b"7", b"S"})
+#: tarfile's SUPPORTED_TYPES: every other type is skipped like a regular file.
+SUPPORTED_TYPES = REGULAR_TYPES | {b"1", b"2", b"3", b"4", b"5", b"6", b"L", b"K"}
+#: The types the walker reads itself (a GNU or PAX extension goes to tarfile).
+_PLAIN_TYPES = frozenset({b"0", b"\0", b"7", b"1", b"2", b"3", b"4", b"5", b"6"})
+_DATA_TYPES = frozenset({b"0", b"\0", b"7"})
+_DIRTYPE = b"5"
+_ZERO_BLOCK = bytes(BLOCK)
+_OCTAL_CHARS = b"01234567 \0"
+#: A header as Go, GNU tar and Python write it: mode, uid, gid, size, mtime and chksum in zero-padded
+#: octal (NUL-terminated; chksum NUL and blank), a plain type, devices both 0 or empty.
+_USUAL_HEADER = re.compile(
+    rb"(?s).{100}([0-7]{7})\x00([0-7]{7})\x00([0-7]{7})\x00([0-7]{11})\x00([0-7]{11})\x00([0-7]{6})\x00 "
+    rb"([0-7\x00]).{172}(?:\x00{16}|0{7}\x000{7}\x00)"
+)
+#: mode, uid, gid, size, mtime, chksum, devmajor, devminor.
+_NUMBER_FIELDS = struct.Struct("100x8s8s8s12s12s8s173x8s8s")
+#: tarfile's encoding for names (and its error handler, surrogateescape).
+_ENCODING = "utf-8" if os.name == "nt" else sys.getfilesystemencoding()
+#: Names are decoded here only in UTF-8, whose decoder never fails with surrogateescape (else tarfile reads all).
+_WALKS = codecs.lookup(_ENCODING).name == "utf-8"
+
+
+class Readable(Protocol):
+    """A binary stream read in chunks (a decoded layer)."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Up to ``size`` bytes; empty at the end."""
+        ...
+
+
+class Member(NamedTuple):
+    """One tar member, as ``tarfile`` reads it (``type`` is its type flag; a v7 directory's is ``5``)."""
+
+    name: str
+    type: bytes
+    mode: int
+    uid: int
+    gid: int
+    size: int
+    mtime: float
+    linkname: str
+
+    @property
+    def isreg(self) -> bool:
+        """True for a regular file (tarfile's ``TarInfo.isreg``)."""
+        return self.type in REGULAR_TYPES
+
+
+#: Member((fields)) without NamedTuple's keyword-handling constructor (a third of a header's time).
+_new_member = cast(Callable[[tuple[object, ...]], Member], functools.partial(tuple.__new__, Member))
+
+
+def _member_of(info: tarfile.TarInfo) -> Member:
+    return Member(info.name, info.type, info.mode, info.uid, info.gid, info.size, info.mtime, info.linkname)
+
+
+def _unusual_numbers(block: bytes) -> tuple[int, ...] | None:
+    """mode, uid, gid, size, mtime and chksum as tarfile's ``nti`` reads them; None when a field is not
+    plain octal (base-256, signs, other characters: tarfile decides) or tarfile would reject it."""
+    if block[100:156].translate(None, _OCTAL_CHARS) or block[329:345].translate(None, _OCTAL_CHARS):
+        return None
+    try:  # nti: up to the first NUL, blanks stripped, empty is 0 (a blank inside is invalid)
+        values = [int(f.partition(b"\0")[0].strip() or b"0", 8) for f in _NUMBER_FIELDS.unpack_from(block)]
+    except ValueError:
+        return None
+    return tuple(values[:6])
+
+
+def _unsigned_checksum(block: bytes) -> int:
+    """tarfile's unsigned header checksum: every byte, the checksum field counted as blanks (8 x 32).
+
+    Adler-32's low half is 1 + the byte sum modulo 65521; a 256-byte half sums to at most 65280.
+    """
+    low = (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
+    return low - sum(block[148:156]) + 256
+
+
+def _text(field: bytes) -> str:
+    """tarfile's ``nts``: up to the first NUL, decoded."""
+    return field.partition(b"\0")[0].decode(_ENCODING, "surrogateescape")
+
+
+def parse_header(block: bytes) -> Member | None:
+    """The member a 512-byte header block holds, exactly as ``tarfile`` reads it; None when the walker
+    leaves the block to tarfile (an extension, an unusual number, a bad or signed checksum)."""
+    usual = _USUAL_HEADER.match(block)
+    numbers: tuple[int, ...] | None
+    if usual is not None:
+        mode, uid, gid, size, mtime, checksum, kind = usual.groups()
+        numbers = int(mode, 8), int(uid, 8), int(gid, 8), int(size, 8), int(mtime, 8), int(checksum, 8)
+    else:
+        kind = block[156:157]
+        numbers = _unusual_numbers(block) if kind in _PLAIN_TYPES and len(block) == BLOCK else None
+    if numbers is None or len(block) != BLOCK or numbers[5] != _unsigned_checksum(block):
+        return None
+    name = _text(block[:100])
+    if kind == b"\0" and name.endswith("/"):
+        kind = _DIRTYPE  # the v7 format's directory
+    if kind == _DIRTYPE:
+        name = name.rstrip("/")
+    if block[345]:
+        name = _text(block[345:500]) + "/" + name  # ustar's prefix field
+        if kind == _DIRTYPE:
+            name = name.rstrip("/")
+    linkname = _text(block[157:257]) if block[157] else ""
+    return _new_member((name, kind, *numbers[:5], linkname))
+
+
+def _read_error(message: str) -> Exception:
+    import tarfile
+
+    return tarfile.ReadError(message)
+
+
+def _stream_error(message: str) -> Exception:
+    import tarfile
+
+    return tarfile.StreamError(message)
+
+
+_HANDOFF_HEADER: list[bytes] = []
+
+
+def _handoff_header() -> bytes:
+    """A valid empty member for tarfile to read first, so that the header handed over is a later one."""
+    if not _HANDOFF_HEADER:
+        import tarfile
+
+        _HANDOFF_HEADER.append(tarfile.TarInfo("handoff").tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict"))
+    return _HANDOFF_HEADER[0]
+
+
+class _HandOff:
+    """The stream tarfile reads: the hand-off header (after the first), the header handed over, then
+    the walker's stream; a block at a time while tarfile reads one member, so that it holds no bytes
+    beyond it; then in tarfile's own chunks, the walker's buffer first."""
+
+    def __init__(self, walker: TarWalker, head: bytes) -> None:
+        self._walker = walker
+        self.head = head
+        self.one_member = True
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            data, self.head = self.head[:size], self.head[size:]
+            return data
+        if self.one_member:
+            return self._walker.take(min(size, BLOCK))
+        return self._walker.read_through(size)
+
+    def readable(self) -> bool:
+        return True
+
+
+class TarWalker:
+    """The members of a tar stream (``tarfile.open(fileobj=..., mode="r|")``'s, with the same errors).
+
+    ``head``: bytes already read from ``raw`` (its first ones). :meth:`members` yields each member;
+    :meth:`read` returns the data of the regular file just yielded, once, before the next member.
+    """
+
+    def __init__(self, raw: Readable, head: bytes = b"", *, bufsize: int = 1 << 16) -> None:
+        """Walk ``raw`` (``head`` is what was read of it already), reading ``bufsize`` bytes at a time."""
+        self._raw = raw
+        self._bufsize = bufsize
+        self._buf = head
+        self._at = 0  # the next byte's index in _buf
+        self._base = 0  # the stream offset of _buf[0]
+        self._data_start = 0  # the current member's data
+        self._size = 0  # its data size (0: none the walker reads)
+        self._next = 0  # the next header's offset
+        self._tar: tarfile.TarFile | None = None  # reading the current member's data, or the rest
+        self._info: tarfile.TarInfo | None = None
+
+    # -- the stream ---------------------------------------------------------------------------
+
+    def position(self) -> int:
+        """The stream offset of the next byte to read."""
+        return self._base + self._at
+
+    def take(self, count: int) -> bytes:
+        """The next ``count`` bytes (fewer at the end); more is read only when the buffer runs out."""
+        at = self._at
+        end = at + count
+        if end <= len(self._buf):
+            self._at = end
+            return self._buf[at:end]
+        parts = [self._buf[at:]]
+        have = len(parts[0])
+        while have < count:
+            chunk = self._raw.read(self._bufsize)
+            if not chunk:
+                break
+            parts.append(chunk)
+            have += len(chunk)
+        joined = b"".join(parts)
+        self._base += at + min(count, have)
+        self._buf, self._at = joined[count:], 0
+        return joined[:count] if have > count else joined
+
+    def _skip(self, count: int) -> bool:
+        """Pass ``count`` bytes; False when the stream ends first."""
+        left = len(self._buf) - self._at
+        if count <= left:
+            self._at += count
+            return True
+        count -= left
+        self._base += len(self._buf)
+        self._buf, self._at = b"", 0
+        while chunk := self._raw.read(self._bufsize):
+            if len(chunk) >= count:
+                self._buf, self._at = chunk, count
+                return True
+            self._base += len(chunk)
+            count -= len(chunk)
+        return False
+
+    def read_through(self, size: int) -> bytes:
+        """What is left in the buffer, then straight from the stream (once tarfile reads the rest)."""
+        if self._at < len(self._buf):
+            data = self._buf[self._at : self._at + size]
+            self._at += len(data)
+            return data
+        return self._raw.read(size)
+
+    # -- members ------------------------------------------------------------------------------
+
+    def members(self) -> Iterator[Member]:
+        """Every member, as tarfile's ``next()`` returns them; tarfile's errors where it raises them."""
+        if not _WALKS:
+            tar, info, _handoff = self._hand_over(b"", rest=True)
+            yield from self._rest(tar, info)
+            return
+        while True:
+            start = self._next
+            at = start - self._base
+            if self._at <= at and at + BLOCK <= len(self._buf):  # the next header is in the buffer
+                block = self._buf[at : at + BLOCK]
+                self._at = at + BLOCK
+            else:
+                self._to_next_header()
+                block = self.take(BLOCK)
+            member = parse_header(block)
+            if member is not None:
+                self._data_start = self._next = start + BLOCK
+                self._size = 0
+                self._info = None
+                if member.type in _DATA_TYPES:
+                    self._size = member.size
+                    self._next += -member.size % BLOCK + member.size
+                yield member
+                continue
+            if (not block and start) or block == _ZERO_BLOCK:
+                return  # tarfile's end of the archive: nothing after a header, or a zero block
+            tar, info, handoff = self._hand_over(block, start=start)
+            if info is None:
+                return
+            if not self._resume(tar, info, handoff, start):
+                yield from self._rest(tar, info)
+                return
+            yield _member_of(info)
+
+    def _to_next_header(self) -> None:
+        """Pass the rest of the current member like tarfile's ``next()`` (which seeks to the next header)."""
+        gap = self._next - self.position()
+        if gap < 0:
+            raise _stream_error("seeking backwards is not allowed")
+        if gap and not self._skip(gap):
+            raise _read_error("unexpected end of data")
+
+    def _hand_over(
+        self, block: bytes, *, start: int = 0, rest: bool = False
+    ) -> tuple[tarfile.TarFile, tarfile.TarInfo | None, _HandOff]:
+        """Open tarfile on the stream from the header ``block`` at offset ``start``; its first member."""
+        import tarfile
+
+        lead = _handoff_header() if start else b""
+        handoff = _HandOff(self, lead + block)
+        handoff.one_member = not rest
+        bufsize = self._bufsize if rest else BLOCK
+        tar = tarfile.open(fileobj=cast(IO[bytes], handoff), mode="r|", bufsize=bufsize)
+        if lead:
+            tar.next()  # the hand-off header
+        info = tar.next()
+        tar.members.clear()  # type: ignore[attr-defined]  # streaming: forget passed headers
+        return tar, info, handoff
+
+    def _resume(self, tar: tarfile.TarFile, info: tarfile.TarInfo, handoff: _HandOff, start: int) -> bool:
+        """Take the stream back after tarfile read one member: False (tarfile reads the rest) after a
+        global PAX header, whose values apply to later members, or when tarfile did not stop at the
+        member's data."""
+        origin = start - (len(_handoff_header()) if start else 0)  # the stream offset of tarfile's 0
+        if tar.pax_headers or handoff.head or self.position() != origin + info.offset_data:
+            handoff.one_member = False
+            cast(Any, tar.fileobj).bufsize = self._bufsize  # tarfile's stream: its own chunks from now on
+            return False
+        self._data_start = origin + info.offset_data
+        self._next = origin + tar.offset  # the next header, as tarfile found it
+        self._size = 0
+        self._tar, self._info = None, None
+        if info.isreg() and info.sparse is None:
+            self._size = info.size
+        elif info.isreg():  # a sparse file: tarfile reads it (its map and holes)
+            self._tar, self._info = tar, info
+        return True
+
+    def _rest(self, tar: tarfile.TarFile, info: tarfile.TarInfo | None) -> Iterator[Member]:
+        """tarfile reads the rest of the stream."""
+        self._tar = tar
+        while info is not None:
+            self._info = info
+            yield _member_of(info)
+            info = tar.next()
+            tar.members.clear()  # type: ignore[attr-defined]
+
+    def read(self) -> bytes:
+        """The data of the regular file just yielded (tarfile's ``extractfile(member).read()``)."""
+        if self._info is not None:
+            assert self._tar is not None
+            handle = self._tar.extractfile(self._info)
+            return handle.read() if handle is not None else b""
+        size = self._size
+        if not size:
+            return b""
+        if self.position() != self._data_start:
+            raise _stream_error("seeking backwards is not allowed")  # read already: tarfile cannot go back
+        data = self.take(size)
+        if len(data) != size:
+            raise _read_error("unexpected end of data")
+        return data
+
+    def close(self) -> None:
+        """Close the tarfile reading the rest, if any (never the stream)."""
+        if self._tar is not None:
+            self._tar.close()
