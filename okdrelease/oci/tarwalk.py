@@ -28,7 +28,7 @@ import re
 import struct
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any, NamedTuple, Protocol, cast
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ _OCTAL_CHARS = b"01234567 \0"
 #: octal (NUL-terminated; chksum NUL and blank), a plain type, devices both 0 or empty.
 _USUAL_HEADER = re.compile(
     rb"(?s).{100}([0-7]{7})\x00([0-7]{7})\x00([0-7]{7})\x00([0-7]{11})\x00([0-7]{11})\x00([0-7]{6})\x00 "
-    rb"([0-7\x00]).{172}(?:\x00{16}|0{7}\x000{7}\x00)"
+    rb"[0-7\x00].{172}(?:\x00{16}|0{7}\x000{7}\x00)"
 )
 #: mode, uid, gid, size, mtime, chksum, devmajor, devminor.
 _NUMBER_FIELDS = struct.Struct("100x8s8s8s12s12s8s173x8s8s")
@@ -68,21 +68,46 @@ class Readable(Protocol):
 
 
 class Member(NamedTuple):
-    """One tar member, as ``tarfile`` reads it (``type`` is its type flag; a v7 directory's is ``5``)."""
+    """One tar member, as ``tarfile`` reads it (``type`` is its type flag; a v7 directory's is ``5``).
+
+    ``numbers`` holds mode, uid, gid, size and mtime (at 0, 1, 2, 3 and 4): values, or the octal digits
+    of a plain header, read when asked (a layer scan passes most members by their name alone).
+    """
 
     name: str
     type: bytes
-    mode: int
-    uid: int
-    gid: int
     size: int
-    mtime: float
     linkname: str
+    numbers: Sequence[bytes | float]
 
     @property
     def isreg(self) -> bool:
         """True for a regular file (tarfile's ``TarInfo.isreg``)."""
         return self.type in REGULAR_TYPES
+
+    @property
+    def mode(self) -> int:
+        """The permission bits and more (tarfile's ``TarInfo.mode``)."""
+        return int(_number(self.numbers[0]))
+
+    @property
+    def uid(self) -> int:
+        """The owner's user id."""
+        return int(_number(self.numbers[1]))
+
+    @property
+    def gid(self) -> int:
+        """The owner's group id."""
+        return int(_number(self.numbers[2]))
+
+    @property
+    def mtime(self) -> float:
+        """The modification time (an int from a header, a float from a PAX record)."""
+        return _number(self.numbers[4])
+
+
+def _number(value: bytes | float) -> float:
+    return int(value, 8) if isinstance(value, bytes) else value
 
 
 #: Member((fields)) without NamedTuple's keyword-handling constructor (a third of a header's time).
@@ -90,7 +115,8 @@ _new_member = cast(Callable[[tuple[object, ...]], Member], functools.partial(tup
 
 
 def _member_of(info: tarfile.TarInfo) -> Member:
-    return Member(info.name, info.type, info.mode, info.uid, info.gid, info.size, info.mtime, info.linkname)
+    numbers = (info.mode, info.uid, info.gid, info.size, info.mtime)
+    return _new_member((info.name, info.type, info.size, info.linkname, numbers))
 
 
 def _unusual_numbers(block: bytes) -> tuple[int, ...] | None:
@@ -105,15 +131,6 @@ def _unusual_numbers(block: bytes) -> tuple[int, ...] | None:
     return tuple(values[:6])
 
 
-def _unsigned_checksum(block: bytes) -> int:
-    """tarfile's unsigned header checksum: every byte, the checksum field counted as blanks (8 x 32).
-
-    Adler-32's low half is 1 + the byte sum modulo 65521; a 256-byte half sums to at most 65280.
-    """
-    low = (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
-    return low - sum(block[148:156]) + 256
-
-
 def _text(field: bytes) -> str:
     """tarfile's ``nts``: up to the first NUL, decoded."""
     return field.partition(b"\0")[0].decode(_ENCODING, "surrogateescape")
@@ -121,16 +138,26 @@ def _text(field: bytes) -> str:
 
 def parse_header(block: bytes) -> Member | None:
     """The member a 512-byte header block holds, exactly as ``tarfile`` reads it; None when the walker
-    leaves the block to tarfile (an extension, an unusual number, a bad or signed checksum)."""
+    leaves the block to tarfile (an extension, an unusual number, a bad or signed checksum).
+
+    tarfile accepts the unsigned or the signed byte sum (the checksum field counted as 8 blanks); the
+    walker checks the unsigned one. Adler-32's low half is 1 + the byte sum modulo 65521, and a 256-byte
+    half sums to at most 65280: two halves give the sum.
+    """
     usual = _USUAL_HEADER.match(block)
-    numbers: tuple[int, ...] | None
+    numbers: Sequence[bytes | float]
     if usual is not None:
-        mode, uid, gid, size, mtime, checksum, kind = usual.groups()
-        numbers = int(mode, 8), int(uid, 8), int(gid, 8), int(size, 8), int(mtime, 8), int(checksum, 8)
+        numbers = usual.groups()  # mode, uid, gid, size, mtime, chksum (octal digits)
+        kind = block[156:157]
+        size, checksum = int(numbers[3], 8), int(numbers[5], 8)
     else:
         kind = block[156:157]
-        numbers = _unusual_numbers(block) if kind in _PLAIN_TYPES and len(block) == BLOCK else None
-    if numbers is None or len(block) != BLOCK or numbers[5] != _unsigned_checksum(block):
+        unusual = _unusual_numbers(block) if kind in _PLAIN_TYPES and len(block) == BLOCK else None
+        if unusual is None:
+            return None
+        numbers, size, checksum = unusual, unusual[3], unusual[5]
+    low = (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
+    if len(block) != BLOCK or checksum != low - sum(block[148:156]) + 256:
         return None
     name = _text(block[:100])
     if kind == b"\0" and name.endswith("/"):
@@ -142,7 +169,7 @@ def parse_header(block: bytes) -> Member | None:
         if kind == _DIRTYPE:
             name = name.rstrip("/")
     linkname = _text(block[157:257]) if block[157] else ""
-    return _new_member((name, kind, *numbers[:5], linkname))
+    return _new_member((name, kind, size, linkname, numbers))
 
 
 def _read_error(message: str) -> Exception:
