@@ -340,6 +340,19 @@ def many_tar(count: int = 3000) -> bytes:
     return out.getvalue()
 
 
+def pax_heavy_tar(pax: int, plain: int, *, pax_first: bool = True) -> bytes:
+    """``pax`` members with a PAX header each (a fractional mtime) and ``plain`` members without."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        kinds = [True] * pax + [False] * plain
+        for index, with_pax in enumerate(kinds if pax_first else kinds[::-1]):
+            info = _info(
+                f"manifests/m{index}", size=index % 700, mtime=1_700_000_000.5 if with_pax else 1_700_000_000
+            )
+            tar.addfile(info, io.BytesIO(b"p" * (index % 700)))
+    return out.getvalue()
+
+
 ARCHIVES: dict[str, Callable[[], bytes]] = {
     "ustar": lambda: python_tar(tarfile.USTAR_FORMAT),
     "gnu": lambda: python_tar(tarfile.GNU_FORMAT),
@@ -354,6 +367,9 @@ ARCHIVES: dict[str, Callable[[], bytes]] = {
     "empty-global": empty_global_tar,
     "gnu-long": gnu_long_tar,
     "base256-size": base256_size_tar,
+    "pax-every-member": lambda: pax_heavy_tar(100, 0),
+    "pax-then-plain": lambda: pax_heavy_tar(70, 60),
+    "plain-then-pax": lambda: pax_heavy_tar(70, 60, pax_first=False),
 }
 
 
@@ -426,6 +442,20 @@ def test_hand_off_points_are_tarfile_reads() -> None:
         bytes(512),
     ):
         assert tarwalk.parse_header(odd) is None, odd[:20]
+
+
+def test_tarfile_keeps_a_layer_where_it_reads_most_members() -> None:
+    """After 64 hand-offs that are most of the members, tarfile reads the rest (the same members)."""
+    for (pax, plain, pax_first), handed in {
+        (100, 0, True): 64,
+        (70, 60, True): 64,
+        (70, 200, False): 70,
+    }.items():
+        data = pax_heavy_tar(pax, plain, pax_first=pax_first)
+        walker = tarwalk.TarWalker(io.BytesIO(data))
+        assert sum(1 for _ in walker.members()) == pax + plain
+        assert walker._handed == handed
+        assert_same(data, ("all",))
 
 
 # -- damaged archives -------------------------------------------------------------------------

@@ -185,6 +185,8 @@ def _stream_error(message: str) -> Exception:
 
 
 _HANDOFF_HEADER: list[bytes] = []
+#: How many members tarfile reads before it keeps the rest of a layer where it has read most of them.
+_HANDED_BEFORE_TARFILE = 64
 
 
 def _handoff_header() -> bytes:
@@ -237,6 +239,8 @@ class TarWalker:
         self._next = 0  # the next header's offset
         self._tar: tarfile.TarFile | None = None  # reading the current member's data, or the rest
         self._info: tarfile.TarInfo | None = None
+        self._members = 0  # members read so far
+        self._handed = 0  # of which tarfile read
 
     # -- the stream ---------------------------------------------------------------------------
 
@@ -314,11 +318,14 @@ class TarWalker:
                 if member.type in _DATA_TYPES:
                     self._size = member.size
                     self._next += -member.size % BLOCK + member.size
+                self._members += 1
                 yield member
                 continue
             if (not block and start) or block == _ZERO_BLOCK:
                 return  # tarfile's end of the archive: nothing after a header, or a zero block
             tar, info, handoff = self._hand_over(block, start=start)
+            self._members += 1
+            self._handed += 1
             if info is None:
                 return
             if not self._resume(tar, info, handoff, start):
@@ -353,10 +360,12 @@ class TarWalker:
 
     def _resume(self, tar: tarfile.TarFile, info: tarfile.TarInfo, handoff: _HandOff, start: int) -> bool:
         """Take the stream back after tarfile read one member: False (tarfile reads the rest) after a
-        global PAX header, whose values apply to later members, or when tarfile did not stop at the
-        member's data."""
+        global PAX header, whose values apply to later members, when tarfile did not stop at the
+        member's data, or when tarfile has read most members (a hand-off costs twice tarfile's own
+        ``next()``: a layer whose every member has a PAX header is read by tarfile alone)."""
         origin = start - (len(_handoff_header()) if start else 0)  # the stream offset of tarfile's 0
-        if tar.pax_headers or handoff.head or self.position() != origin + info.offset_data:
+        mostly_handed = self._handed >= _HANDED_BEFORE_TARFILE and 2 * self._handed > self._members
+        if tar.pax_headers or handoff.head or self.position() != origin + info.offset_data or mostly_handed:
             handoff.one_member = False
             cast(Any, tar.fileobj).bufsize = self._bufsize  # tarfile's stream: its own chunks from now on
             return False
