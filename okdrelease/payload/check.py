@@ -146,6 +146,12 @@ class ManifestChecker:
         with self._lock:
             self._held.update((id(data), (data, stored[key])) for key, data in by_key.items())
 
+    def hold(self, verdicts: Iterable[tuple[bytes, str | None]]) -> None:
+        """Take verdicts decided before (``(data, problem)``, e.g. recorded with a resolution), held by
+        the very bytes objects passed, as :meth:`precheck_files` holds a set's."""
+        with self._lock:
+            self._held.update((id(data), (data, problem)) for data, problem in verdicts)
+
     def _decided(self, data: bytes) -> str | None:
         with self._parsing:
             return self._decide(data)

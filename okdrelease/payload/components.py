@@ -18,6 +18,7 @@ from okdrelease.openshift.labels import (
     BUILD_VERSION_DISPLAY_NAMES,
     BUILD_VERSIONS,
     COMMIT_LABELS,
+    OPERATOR_LABEL,
     OVERRIDE_ANNOTATION,
 )
 from okdrelease.openshift.versions import ALLOWED_COMPONENTS, parse_component_versions
@@ -135,12 +136,21 @@ def visit(run: Run, tag: TagReference) -> Visited:
     pullspec = tag.from_name
     image = _read(run, pullspec)
     annotations = label_annotations(tag, image.labels, pullspec)
-    found = Recorded(image.digest, image.list_digest, image.labels)
+    found = Recorded(image.digest, image.list_digest, _read_labels(image.labels))
     if image.is_operator:
         _loading(run, tag)
         read = run.operators.read(image, all_layers=_override(tag), ref=pullspec)
-        found = attrs.evolve(found, layers=read.layers, files=read.files)
+        verdicts = run.operators.verdicts(read.files)
+        found = attrs.evolve(found, layers=read.layers, files=read.files, verdicts=verdicts)
     return Visited(tag.name, found, annotations, image)
+
+
+#: The labels a visit reads (``label_annotations``, the operator label): all a recorded resolution keeps.
+READ_LABELS = (*COMMIT_LABELS, VERSIONS_LABEL, DISPLAY_NAMES_LABEL, OPERATOR_LABEL)
+
+
+def _read_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    return {key: labels[key] for key in READ_LABELS if key in labels}
 
 
 def visit_order(tags: Sequence[TagReference]) -> list[int]:
@@ -163,7 +173,7 @@ def visit_order(tags: Sequence[TagReference]) -> list[int]:
 
 def _from_record(run: Run, tags: Sequence[TagReference], recorded: Sequence[Recorded]) -> list[Visited]:
     """The visits a recorded resolution stands for: labels as annotations, progress lines in the order
-    visits report them, the operators' files checked (verdicts from the cache)."""
+    visits report them, the operators' files with their recorded verdicts (else checked now)."""
     visited = []
     for tag, found in zip(tags, recorded, strict=True):
         visited.append(Visited(tag.name, found, label_annotations(tag, found.labels, tag.from_name)))
@@ -171,7 +181,10 @@ def _from_record(run: Run, tags: Sequence[TagReference], recorded: Sequence[Reco
         found = recorded[position]
         if found.files is not None:
             _loading(run, tags[position])
-            run.operators.precheck(found.files, found.layers or ())
+            if found.verdicts is None:  # recorded by a run that skipped the check: decided now
+                run.operators.precheck(found.files, found.layers or ())
+            else:
+                run.operators.hold(found.files, found.verdicts)
     return visited
 
 

@@ -217,15 +217,25 @@ def _compose(image_mapper: ImageMapper, version_mapper: VersionMapper) -> Transf
     return transform
 
 
+def release_targets(release_tags: Sequence[tuple[str, str, Mapping[str, str] | None]]) -> dict[str, str]:
+    """Tag name -> from.name of the release stream (the first tag of a name wins), as every operator's
+    references are resolved against it (computed once per payload)."""
+    targets: dict[str, str] = {}
+    for name, from_name, _annotations in release_tags:
+        targets.setdefault(name, from_name)
+    return targets
+
+
 def collect_references(
     operator_refs: Sequence[tuple[str, str, str]],
     release_tags: Sequence[tuple[str, str, Mapping[str, str] | None]],
     allow_missing: bool,
+    targets: Mapping[str, str] | None = None,
 ) -> dict[str, tuple[str, str]]:
-    """Return tag name -> (source, target) for the operator's DockerImage references (§3.11.3 step 1)."""
-    targets: dict[str, str] = {}
-    for name, from_name, _annotations in release_tags:
-        targets.setdefault(name, from_name)
+    """Return tag name -> (source, target) for the operator's DockerImage references (§3.11.3 step 1);
+    ``targets``: :func:`release_targets` of ``release_tags`` when already computed."""
+    if targets is None:
+        targets = release_targets(release_tags)
     references: dict[str, tuple[str, str]] = {}
     for name, kind, from_name in operator_refs:
         if kind != DOCKER_IMAGE_KIND:
@@ -305,14 +315,16 @@ def build_operator_transform(
     release_name: str,
     allow_missing: bool,
     warn: Callable[[str], None],
+    targets: Mapping[str, str] | None = None,
 ) -> Transform:
     """Return the image + version transform for an operator with ``image-references`` (§3.11.3).
 
     ``operator_refs`` are (tag name, from.kind, from.name) of the operator's own file; ``release_tags``
     are (name, from.name, annotations) of the release stream in order. ``warn`` receives warning text
-    without the ``warning: `` prefix.
+    without the ``warning: `` prefix; ``targets``: :func:`release_targets` of ``release_tags`` when
+    already computed.
     """
-    references = collect_references(operator_refs, release_tags, allow_missing)
+    references = collect_references(operator_refs, release_tags, allow_missing, targets)
     versions, tags_by_name = collect_versions(references, release_tags, stream_annotations, warn)
     image_mapper = ImageMapper(references)
     version_mapper = VersionMapper(release_name, versions, tags_by_name)
@@ -328,5 +340,6 @@ __all__ = [
     "build_operator_transform",
     "collect_references",
     "collect_versions",
+    "release_targets",
     "simple_transform",
 ]

@@ -135,9 +135,11 @@ def operator_transform(
     plan: Plan,
     reporter: Reporter,
     tags: ReleaseTags,
+    targets: Mapping[str, str] | None = None,
 ) -> Callable[[bytes], bytes]:
     """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references,
-    ``tags`` the :func:`release_tags` of ``stream`` (computed once per payload)."""
+    ``tags`` the :func:`release_tags` of ``stream`` and ``targets`` their ``mapper.release_targets``
+    (both computed once per payload)."""
     from okdrelease.payload.mapper import build_operator_transform, simple_transform
 
     if local is None:
@@ -151,6 +153,7 @@ def operator_transform(
             stream.name,
             plan.options.allow_missing_images,
             lambda message: reporter.warn(f"warning: {message}"),
+            targets,
         )
     except OkdReleaseError as err:
         raise ReleaseError(f'operator "{name}" contained an invalid image-references file: {err}') from err
@@ -172,14 +175,16 @@ def assemble_payload(
     ``compress``: gzip the tar for the payload layer on a thread while it is written (``Payload.gzipped``).
     """
     from okdrelease.payload.assemble import OperatorFiles, write_payload_tar
+    from okdrelease.payload.mapper import release_targets
 
     transforms: dict[str, Callable[[bytes], bytes]] = {}
     tags = release_tags(stream)
+    targets = release_targets(tags)
 
     def transform_for(name: str) -> Callable[[bytes], bytes]:
         if name not in transforms:
             transforms[name] = operator_transform(
-                name, operators.references.get(name), stream, plan, reporter, tags
+                name, operators.references.get(name), stream, plan, reporter, tags, targets
             )
         return transforms[name]
 

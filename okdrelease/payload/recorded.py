@@ -13,7 +13,8 @@ same pull specs is ignored (the components are then read one by one, and the rec
 
 Bump :data:`RECORD_FORMAT` whenever what a record holds would come out differently for the same
 pull specs: how operator files are selected or composed (``payload.resolve``), their mtimes, which
-labels are kept, or this encoding.
+labels are kept (``payload.components.READ_LABELS``), or this encoding. The manifest check's verdicts
+kept with the files follow its ``SOURCE_FORMAT`` (part of the key), as the verdict records do.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.cache.store import RESOLUTION, Cache
 from okdrelease.oci.platform import PlatformSelector
+from okdrelease.payload.check import SOURCE_FORMAT
 from okdrelease.payload.resolve import ManifestFile
 
 __all__ = ["RECORD_FORMAT", "Recorded", "read_record", "record_key", "write_record"]
@@ -36,7 +38,7 @@ __all__ = ["RECORD_FORMAT", "Recorded", "read_record", "record_key", "write_reco
 log = logging.getLogger(__name__)
 
 #: Part of every key and every record: a new value makes every earlier record unused.
-RECORD_FORMAT = 1
+RECORD_FORMAT = 2
 
 
 @attrs.frozen
@@ -52,6 +54,9 @@ class Recorded:
     #: An operator's: the digests of the layers its files were read from (None: not an operator).
     layers: tuple[str, ...] | None = None
     files: tuple[ManifestFile, ...] | None = attrs.field(default=None, repr=False)
+    #: The manifest check's verdict of each of ``files`` (None: passed or not checked); None when the
+    #: run that read them skipped the check.
+    verdicts: tuple[str | None, ...] | None = attrs.field(default=None, repr=False)
 
 
 def record_key(pullspecs: Sequence[tuple[str, bool]], platform: PlatformSelector) -> str:
@@ -59,6 +64,7 @@ def record_key(pullspecs: Sequence[tuple[str, bool]], platform: PlatformSelector
     pattern = platform.pattern
     identity = {
         "format": RECORD_FORMAT,
+        "verdicts": SOURCE_FORMAT,
         "platform": [
             pattern.pattern if pattern is not None else None,
             pattern.flags if pattern is not None else 0,
@@ -81,7 +87,8 @@ def _encode(pullspecs: Sequence[str], components: Sequence[Recorded]) -> bytes:
             files = [[f.name, f.mtime, len(f.data)] for f in item.files]
             data.extend(f.data for f in item.files)
         layers = list(item.layers) if item.layers is not None else None
-        rows.append([item.digest, item.list_digest, item.labels, layers, files])
+        verdicts = list(item.verdicts) if item.verdicts is not None else None
+        rows.append([item.digest, item.list_digest, item.labels, layers, files, verdicts])
     head = {"format": RECORD_FORMAT, "pullspecs": list(pullspecs), "components": rows}
     text = json.dumps(head, separators=(",", ":")).encode("utf-8", "surrogateescape")
     return text + b"\n" + b"".join(data)
@@ -97,7 +104,7 @@ def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
         raise ValueError("another format or other components")
     offset = head_end + 1
     out = []
-    for digest, list_digest, labels, layers, files in head["components"]:
+    for digest, list_digest, labels, layers, files, verdicts in head["components"]:
         found = None
         if files is not None:
             found = []
@@ -106,10 +113,16 @@ def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
                 offset += length
         if not isinstance(labels, dict):
             raise TypeError("labels are not an object")
-        kept_layers = tuple(str(d) for d in layers) if layers is not None else None
+        if verdicts is not None and (found is None or len(verdicts) != len(found)):
+            raise ValueError("verdicts do not match the files")
         out.append(
             Recorded(
-                str(digest), list_digest, labels, kept_layers, tuple(found) if found is not None else None
+                str(digest),
+                list_digest,
+                labels,
+                tuple(str(d) for d in layers) if layers is not None else None,
+                tuple(found) if found is not None else None,
+                tuple(verdicts) if verdicts is not None else None,
             )
         )
     if offset != len(payload) or len(out) != len(pullspecs):

@@ -86,6 +86,18 @@ class OperatorManifests:
             source = f"{','.join(layers)}|{MANIFESTS_PREFIX}"
             self.checker.precheck_files(((item.name, item.data) for item in files), source)
 
+    def verdicts(self, files: Sequence[ManifestFile]) -> tuple[str | None, ...] | None:
+        """The verdicts of files read (and prechecked) by :meth:`read`, in order (None for a file the
+        check passes or skips); None when the check is skipped."""
+        if self.checker is None:
+            return None
+        return tuple(self.checker.problem(item.name, item.data) for item in files)
+
+    def hold(self, files: Sequence[ManifestFile], verdicts: Sequence[str | None]) -> None:
+        """Take the :meth:`verdicts` of ``files`` as found before (a recorded resolution's)."""
+        if self.checker is not None:
+            self.checker.hold(zip((item.data for item in files), verdicts, strict=True))
+
 
 @attrs.frozen
 class OperatorFiles:

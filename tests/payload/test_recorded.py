@@ -34,6 +34,7 @@ def _components() -> list[Recorded]:
             {"io.openshift.release.operator": "true"},
             ("sha256:" + "6" * 64,),
             files,
+            (None, "bad yaml"),
         ),
     ]
 
@@ -54,10 +55,13 @@ def test_a_record_that_does_not_parse_is_not_used(tmp_path: Path) -> None:
     payload = recorded._encode(SPECS, _components())
     with Cache(tmp_path) as cache:
         cache.put_record(RESOLUTION, key, payload[:-1])  # a file shorter than its header says
-        cache.put_record(RESOLUTION, key + "x", payload.replace(b'"format":1', b'"format":0', 1))
+        current = f'"format":{recorded.RECORD_FORMAT}'.encode()
+        cache.put_record(RESOLUTION, key + "x", payload.replace(current, b'"format":0', 1))
+        cache.put_record(RESOLUTION, key + "y", payload.replace(b'[null,"bad yaml"]', b"[null]", 1))
     cache = Cache(tmp_path)
     assert read_record(cache, key, SPECS) is None
     assert read_record(cache, key + "x", SPECS) is None
+    assert read_record(cache, key + "y", SPECS) is None  # a verdict short
 
 
 def test_the_key_names_the_pull_specs_in_order_the_layers_chosen_the_platform_and_the_format(
@@ -78,7 +82,7 @@ def test_the_key_names_the_pull_specs_in_order_the_layers_chosen_the_platform_an
 
 
 def _sample(
-    tmp_path: Path, run: str, cache: Cache | None, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, run: str, cache: Cache | None, monkeypatch: pytest.MonkeyPatch, **options: object
 ) -> tuple[bytes, list[str], list[str]]:
     """``new`` on the README's sample to a file: (the file, progress lines, the kinds of cache entries read)."""
     read: list[str] = []
@@ -99,6 +103,7 @@ def _sample(
             name="4.16.0-okd.sample",
             created=parse_created("2024-05-01T00:00:00Z"),
             to_file=str(out),
+            **options,  # type: ignore[arg-type]
         ),
         progress=lines.append,
         cache=cache,
@@ -111,8 +116,8 @@ def test_a_warm_new_reads_the_recorded_resolution_and_writes_the_same_release(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a cache, cold and warm: the same bytes and the same progress lines. The cold run reads
-    every component and records the resolution; the warm one reads that record, the operators'
-    verdicts and nothing else (no manifest, config or layer index)."""
+    every component and records the resolution with the manifest check's verdicts; the warm one reads
+    that record and nothing else (no manifest, config, layer index or verdict)."""
     expected, lines, _ = _sample(tmp_path, "none", None, monkeypatch)
     with Cache(tmp_path / "cache") as cache:
         cold, cold_lines, cold_read = _sample(tmp_path, "cold", cache, monkeypatch)
@@ -122,5 +127,19 @@ def test_a_warm_new_reads_the_recorded_resolution_and_writes_the_same_release(
     assert sorted(cold_lines) == sorted(warm_lines) == sorted(lines)
     assert any(line.startswith("info: Loading ") for line in lines)
     assert {BLOBS, LAYER_INDEX, RESOLUTION} <= set(cold_read)
+    assert warm_read == [RESOLUTION]
+
+
+def test_a_resolution_recorded_without_the_check_has_its_verdicts_decided_by_a_run_with_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record written by a run that skipped the manifest check holds no verdicts: a run that checks
+    reads the verdicts kept apart (or decides them) and writes the same release."""
+    expected, lines, _ = _sample(tmp_path, "none", None, monkeypatch)
+    with Cache(tmp_path / "cache") as cache:
+        _sample(tmp_path, "unchecked", cache, monkeypatch, skip_manifest_check=True)
+    with Cache(tmp_path / "cache") as cache:
+        checked, checked_lines, checked_read = _sample(tmp_path, "checked", cache, monkeypatch)
     operators = sum(line.startswith("info: Loading ") for line in lines)
-    assert sorted(warm_read) == sorted([RESOLUTION] + [VERDICT] * operators)
+    assert (checked, sorted(checked_lines)) == (expected, sorted(lines))
+    assert sorted(checked_read) == sorted([RESOLUTION] + [VERDICT] * operators)
