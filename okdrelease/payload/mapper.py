@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat import semver
@@ -203,6 +203,13 @@ def _placeholders(data: bytes) -> Iterator[tuple[int, re.Match[bytes]]]:
         at = match.end()
 
 
+def untouched(data: bytes, sources: Iterable[bytes]) -> bool:
+    """Whether every operator transform whose image sources are among ``sources`` returns ``data`` as it
+    is, whatever the release: it names none of them and holds no version placeholder (an
+    :class:`ImageMapper` and a :class:`VersionMapper` look no further without one of these)."""
+    return _PLACEHOLDER not in data and not any(source in data for source in sources)
+
+
 def simple_transform(release_name: str) -> Transform:
     """Return the transform for an operator without ``image-references``: bare placeholders only."""
     return VersionMapper(release_name, {}, {})
@@ -342,4 +349,5 @@ __all__ = [
     "collect_versions",
     "release_targets",
     "simple_transform",
+    "untouched",
 ]

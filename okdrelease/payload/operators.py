@@ -17,7 +17,7 @@ from okdrelease.payload.components import Resolution
 from okdrelease.payload.context import Reporter
 from okdrelease.payload.inputs import Inputs
 from okdrelease.payload.plan import Plan
-from okdrelease.payload.resolve import ManifestFile
+from okdrelease.payload.resolve import IMAGE_REFERENCES, ManifestFile
 from okdrelease.reference import ImageReference
 
 __all__ = [
@@ -66,7 +66,7 @@ def operator_references(operator_files: Mapping[str, tuple[ManifestFile, ...]]) 
     out: dict[str, ImageStream] = {}
     for name, files in operator_files.items():
         for f in files:
-            if f.name == "image-references":
+            if f.name == IMAGE_REFERENCES:
                 try:
                     out[name] = load_image_stream(f.data)
                 except OkdReleaseError as err:
@@ -159,6 +159,17 @@ def operator_transform(
         raise ReleaseError(f'operator "{name}" contained an invalid image-references file: {err}') from err
 
 
+def _skipping(
+    transform: Callable[[bytes], bytes], untouched: Mapping[int, bytes]
+) -> Callable[[bytes], bytes]:
+    """``transform``, except for the ``untouched`` contents (by id, held), returned as they are."""
+
+    def rewrite(data: bytes) -> bytes:
+        return data if untouched.get(id(data)) is data else transform(data)
+
+    return rewrite
+
+
 def assemble_payload(
     stream: ImageStream,
     metadata: CincinnatiMetadata,
@@ -183,9 +194,13 @@ def assemble_payload(
 
     def transform_for(name: str) -> Callable[[bytes], bytes]:
         if name not in transforms:
-            transforms[name] = operator_transform(
+            transform = operator_transform(
                 name, operators.references.get(name), stream, plan, reporter, tags, targets
             )
+            # The operator's files its transforms return as they are (``ManifestFile.untouched``, decided
+            # with its own image-references) are not rewritten.
+            untouched = {id(f.data): f.data for f in operators.files.get(name, ()) if f.untouched}
+            transforms[name] = _skipping(transform, untouched) if untouched else transform
         return transforms[name]
 
     files = OperatorFiles(

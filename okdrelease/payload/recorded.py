@@ -13,7 +13,8 @@ same pull specs is ignored (the components are then read one by one, and the rec
 
 Bump :data:`RECORD_FORMAT` whenever what a record holds would come out differently for the same
 pull specs: how operator files are selected or composed (``payload.resolve``), their mtimes, which
-labels are kept (``payload.components.READ_LABELS``), or this encoding. The manifest check's verdicts
+labels are kept (``payload.components.READ_LABELS``), which files no transform touches
+(``payload.resolve.untouched_flags``), or this encoding. The manifest check's verdicts
 kept with the files follow its ``SOURCE_FORMAT`` (part of the key), as the verdict records do.
 """
 
@@ -38,7 +39,7 @@ __all__ = ["RECORD_FORMAT", "Recorded", "read_record", "record_key", "write_reco
 log = logging.getLogger(__name__)
 
 #: Part of every key and every record: a new value makes every earlier record unused.
-RECORD_FORMAT = 2
+RECORD_FORMAT = 3
 
 
 @attrs.frozen
@@ -84,7 +85,7 @@ def _encode(pullspecs: Sequence[str], components: Sequence[Recorded]) -> bytes:
     for item in components:
         files = None
         if item.files is not None:
-            files = [[f.name, f.mtime, len(f.data)] for f in item.files]
+            files = [[f.name, f.mtime, len(f.data), f.untouched] for f in item.files]
             data.extend(f.data for f in item.files)
         layers = list(item.layers) if item.layers is not None else None
         verdicts = list(item.verdicts) if item.verdicts is not None else None
@@ -108,8 +109,8 @@ def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
         found = None
         if files is not None:
             found = []
-            for name, mtime, length in files:
-                found.append(ManifestFile(name, payload[offset : offset + length], mtime))
+            for name, mtime, length, untouched in files:
+                found.append(ManifestFile(name, payload[offset : offset + length], mtime, untouched is True))
                 offset += length
         if not isinstance(labels, dict):
             raise TypeError("labels are not an object")

@@ -14,6 +14,7 @@ from okdrelease.gocompat.gotar import extracted_mtime
 from okdrelease.images.resolve import Memo, ResolvedImage, Resolver
 from okdrelease.oci.layerindex import compose
 from okdrelease.oci.model import Descriptor
+from okdrelease.openshift.imagestream import load_image_stream
 from okdrelease.payload.check import ManifestChecker
 
 __all__ = ["ManifestFile", "OperatorFiles", "OperatorManifests", "describe_registry_error", "tampered"]
@@ -30,6 +31,33 @@ class ManifestFile:
     name: str
     data: bytes = attrs.field(repr=False)
     mtime: float
+    #: Every transform of its operator returns it as it is (see :func:`untouched_flags`): not rewritten.
+    untouched: bool = attrs.field(default=False, eq=False, repr=False)
+
+
+IMAGE_REFERENCES = "image-references"
+
+
+def untouched_flags(files: Sequence[tuple[str, bytes]]) -> tuple[bool, ...]:
+    """For each of an operator's files, whether every rewriting of its manifests returns it unchanged:
+    it names none of the DockerImage sources of the operator's ``image-references`` and holds no
+    version placeholder (``mapper.untouched``). All False when ``image-references`` does not load
+    (the payload stage words that)."""
+    from okdrelease.payload.mapper import untouched
+
+    sources: list[bytes] = []
+    for name, data in files:
+        if name == IMAGE_REFERENCES:
+            try:
+                local = load_image_stream(data)
+            except OkdReleaseError:
+                return (False,) * len(files)
+            sources = [
+                t.from_name.encode("utf-8", "surrogateescape")
+                for t in local.tags
+                if t.from_kind == "DockerImage" and t.from_name
+            ]
+    return tuple(untouched(data, sources) for _name, data in files)
 
 
 def tampered(what: str, pullspec: str, err: DigestMismatchError) -> str:
@@ -65,10 +93,13 @@ class OperatorManifests:
             order = [(start + k) % len(selected) for k in range(len(selected))]
             indexes = {i: self.resolver.layer_index(repo, selected[i], MANIFESTS_PREFIX) for i in order}
             files = compose(indexes[i] for i in range(len(selected)))
+            top = [
+                (path, entry) for path, entry in sorted(files.items()) if "/" not in path and entry.is_file
+            ]
+            flags = untouched_flags([(path, entry.data) for path, entry in top])
             found = tuple(
-                ManifestFile(path, entry.data, extracted_mtime(entry.mtime))
-                for path, entry in sorted(files.items())
-                if "/" not in path and entry.is_file
+                ManifestFile(path, entry.data, extracted_mtime(entry.mtime), untouched)
+                for (path, entry), untouched in zip(top, flags, strict=True)
             )
             self.precheck(found, digests)  # checked now, while other images are still being fetched
             return found
