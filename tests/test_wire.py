@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -21,13 +23,17 @@ from imagegen import make_image
 from registry_rig import RegistryInfo, RepoNamer
 from test_registry import options_for, repo_at
 
-from okdrelease.transport.http import HttpSession
+from okdrelease.errors import RegistryError, UnauthorizedError
+from okdrelease.transport.auth import Challenge, fetch_token
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.http import HttpSession, RetryPolicy
 from okdrelease.transport.registry import RegistryClient
 from okdrelease.transport.wire import (
     BrokenResponse,
     ConnectError,
     Headers,
     InvalidAddress,
+    InvalidHeader,
     TlsError,
     WirePool,
     client_context,
@@ -454,8 +460,6 @@ def test_addresses_no_connection_can_be_made_to() -> None:
     pool = WirePool("http", "[::1]:1", context=None, maxsize=1)
     with pytest.raises(ConnectError):
         pool.request("GET", "/", {}, None, TIMEOUT)
-    with pytest.raises(InvalidAddress):
-        pool.request("GET", "/a\r\nX: y", {}, None, TIMEOUT)
 
 
 def test_session_uses_the_wire_pool_for_its_own_host(serve: Callable[[Script], Server]) -> None:
@@ -504,3 +508,236 @@ def test_bytes_bodies_are_sized_and_iterables_chunked(serve: Callable[[Script], 
         ("PUT /b HTTP/1.1", b"also"),
         ("PUT /c HTTP/1.1", b"view"),
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# The review's findings
+
+
+def zeros_gzip(size: int) -> bytes:
+    """A gzip member of ``size`` zero bytes (about 1/1000 of that compressed)."""
+    packer = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    parts = [packer.compress(block) for _ in range(size >> 20)]
+    return b"".join([*parts, packer.flush()])
+
+
+def test_a_compressed_body_is_decoded_no_further_than_asked(serve: Callable[[Script], Server]) -> None:
+    """64 MiB of zeros in 64 KB of gzip: a small read decodes 64 KiB, not the whole body; a manifest
+    read stops at its cap holding about that much; a body read whole stops at MAX_LOADED_BODY."""
+    bomb = zeros_gzip(64 << 20)
+    server = serve(keep_answering(lambda n: ok(bomb, "Content-Encoding: gzip")))
+    pool = pool_for(server)
+    response = pool.request("GET", "/x", {}, None, TIMEOUT)
+    assert response.read(1000) == bytes(1000)
+    assert len(response._decoded) == (64 << 10) - 1000  # decoded ahead: up to 64 KiB
+    assert response.read(300 << 10) == bytes(300 << 10)
+    assert len(response._decoded) == 0
+    response.close()
+    with HttpSession("ua", 1, host=server.netloc) as session:
+        response = session.get(f"http://{server.netloc}/v2/", stream=True)
+        tracemalloc.start()
+        try:
+            total = 0
+            for block in response.iter_content(64 << 10):
+                total += len(block)
+                if total > 4 << 20:
+                    break
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        response.close()
+        assert total == (4 << 20) + (64 << 10) and peak < 2 << 20
+        with pytest.raises(BrokenResponse) as err:
+            session.get(f"http://{server.netloc}/token")
+        assert err.value.reason == "the response body is larger than 33554432 bytes"
+
+
+def test_userinfo_in_a_url_is_dropped_and_never_shown(
+    serve: Callable[[Script], Server], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token realm ``http://tok:s3cret@HOST/token`` on the session's own host goes through the
+    wire pool without its userinfo; the password is in no error and no log line."""
+    caplog.set_level(logging.DEBUG)
+    server = serve(keep_answering(lambda n: ok(b'{"token": "t"}')))
+    with HttpSession("ua", 1, host=server.netloc) as session:
+        response = session.get(f"http://tok:s3cret@{server.netloc}/token?scope=x")
+        assert (response.json(), response.url) == ({"token": "t"}, f"http://{server.netloc}/token?scope=x")
+        assert list(session._pools) == [("http", server.netloc, True)] and not session._managers
+    refused = Server(lambda *args: None)
+    refused.close()
+    errors = []
+    for own in (refused.netloc, ""):
+        with HttpSession("ua", 1, host=own) as session, pytest.raises(ConnectError) as err:
+            session.get(f"http://tok:s3cret@{refused.netloc}/token")
+        errors.append(err.value)
+    pool = WirePool("http", f"tok:s3cret@{refused.netloc}", context=None, maxsize=1)
+    with pytest.raises(ConnectError) as err:
+        pool.request("GET", "/", {}, None, TIMEOUT)
+    errors.append(err.value)
+    assert [e.reason for e in errors] == ["Connection refused"] * 3
+    assert server.requests == [(0, "GET /token?scope=x HTTP/1.1", b"")]
+    shown = [str(e) for e in errors] + [repr(pool)] + [r.getMessage() for r in caplog.records]
+    assert [text for text in shown if "s3cret" in text or "tok:" in text] == []
+    assert any(refused.netloc in text for text in shown)
+
+
+def test_request_targets_are_percent_encoded_as_urllib3_does(serve: Callable[[Script], Server]) -> None:
+    server = serve(keep_answering(lambda n: ok(b"")))
+    pool = pool_for(server)
+    paths = {
+        "/v2/a b/%41#fragment": "/v2/a%20b/%41",
+        '/x\x00\t"<>\\^`{|}\x7fé?q=1 2&r=?': "/x%00%09%22%3C%3E%5C%5E%60%7B%7C%7D%7F%C3%A9?q=1%202&r=?",
+        "/a\r\nX: y": "/a%0D%0AX:%20y",
+        "/50%/%7e": "/50%25/%257E",  # a % that starts no escape: every % is encoded (urllib3)
+        "/plain/path:1@x;y?n=1&last=a%2Fb": "/plain/path:1@x;y?n=1&last=a%2Fb",
+        "": "/",
+    }
+    for path in paths:
+        assert get(pool, path) == b""
+    assert [r[1] for r in server.requests] == [f"GET {sent} HTTP/1.1" for sent in paths.values()]
+    import urllib3.util
+
+    assert [urllib3.util.parse_url(f"http://h{p}").request_uri for p in list(paths)[:5]] == list(
+        paths.values()
+    )[:5]
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["wire", "urllib3"])
+def test_a_chunked_body_closed_after_its_last_chunk_ends_there(
+    serve: Callable[[Script], Server], own: bool
+) -> None:
+    def script(server: Server, conn: socket.socket, rfile: BinaryIO, index: int) -> None:
+        server.read_request(rfile, index)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n")
+        conn.shutdown(socket.SHUT_WR)
+        rfile.read()
+
+    server = serve(script)
+    with HttpSession("ua", 1, host=server.netloc if own else "") as session:
+        assert [session.get(f"http://{server.netloc}/{n}").content for n in range(2)] == [b"hello"] * 2
+    assert server.connections == 2  # closed in the trailer: not reused
+
+
+def test_no_second_attempt_once_an_informational_answer_came(serve: Callable[[Script], Server]) -> None:
+    def script(server: Server, conn: socket.socket, rfile: BinaryIO, index: int) -> None:
+        server.read_request(rfile, index)
+        conn.sendall(ok(b"first" if index == 0 else b"again"))
+        if index == 0 and server.read_request(rfile, index):
+            conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+            conn.shutdown(socket.SHUT_WR)
+            rfile.read()
+
+    server = serve(script)
+    pool = pool_for(server)
+    assert get(pool) == b"first"
+    with pytest.raises(ConnectError) as err:
+        get(pool, "/second")
+    assert (str(err.value), err.value.reason) == (
+        f"{server.netloc} closed the connection without an answer",
+        "ProtocolError",
+    )
+    assert [r[:2] for r in server.requests] == [(0, "GET /x HTTP/1.1"), (0, "GET /second HTTP/1.1")]
+
+
+def test_empty_lines_before_a_status_line(serve: Callable[[Script], Server]) -> None:
+    def script(server: Server, conn: socket.socket, rfile: BinaryIO, index: int) -> None:
+        while server.read_request(rfile, index):
+            count = len(server.requests)
+            conn.sendall(b"\r\n\n" * (1 if count == 1 else 100_000) + ok(b"x"))
+
+    server = serve(script)
+    pool = pool_for(server)
+    assert get(pool) == b"x"
+    with pytest.raises(BrokenResponse) as err:
+        get(pool)
+    assert err.value.reason == "invalid HTTP status line: too many empty lines before it"
+
+
+def test_a_switching_protocols_answer_is_not_pooled(serve: Callable[[Script], Server]) -> None:
+    def answer(n: int) -> bytes:
+        if n == 1:
+            return b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+        return ok(b"plain")
+
+    server = serve(keep_answering(answer))
+    pool = pool_for(server)
+    response = pool.request("GET", "/upgrade", {}, None, TIMEOUT)
+    assert (response.status, response.read()) == (101, b"")
+    assert get(pool) == b"plain"
+    assert server.connections == 2
+
+
+def test_every_read_after_a_broken_body_fails(serve: Callable[[Script], Server]) -> None:
+    """Decoded bytes that came before the break are handed out, then every read raises."""
+    data = bytes(range(256)) * 200
+    packed = gzip.compress(data)
+
+    def script(server: Server, conn: socket.socket, rfile: BinaryIO, index: int) -> None:
+        server.read_request(rfile, index)
+        head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(packed) + 100}\r\n\r\n"
+        conn.sendall(head.encode() + packed)
+
+    server = serve(script)
+    pool = pool_for(server)
+    expected = f"{len(packed)} bytes read, 100 more expected"
+    for decode in (True, False):
+        response = pool.request("GET", "/cut", {}, None, TIMEOUT)
+        assert response.read(1 << 20, decode_content=decode) == (data if decode else packed)
+        for _ in range(3):
+            with pytest.raises(BrokenResponse) as err:
+                response.read(1 << 20, decode_content=decode)
+            assert err.value.reason == expected
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["wire", "urllib3"])
+def test_bytes_after_a_complete_gzip_member_are_ignored(serve: Callable[[Script], Server], own: bool) -> None:
+    bodies = [
+        gzip.compress(b"one") + b"garbage after the member",
+        gzip.compress(b"one") + gzip.compress(b"two") + b"\x00\x01",
+        gzip.compress(b"x" * 100_000) + b"not gzip" * 10_000,
+        b"not gzip at all" + gzip.compress(b"one"),
+    ]
+    server = serve(keep_answering(lambda n: ok(bodies[n - 1], "Content-Encoding: gzip")))
+    with HttpSession("ua", 1, host=server.netloc if own else "") as session:
+        url = f"http://{server.netloc}/"
+        assert [session.get(url).content for _ in range(3)] == [b"one", b"onetwo", b"x" * 100_000]
+        with pytest.raises(BrokenResponse) as err:
+            session.get(url)
+        assert err.value.reason == "DecodeError"
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["wire", "urllib3"])
+def test_a_line_break_in_a_header_value_is_named_not_shown(
+    serve: Callable[[Script], Server], own: bool
+) -> None:
+    server = serve(keep_answering(lambda n: ok(b"")))
+    with HttpSession("ua", 1, host=server.netloc if own else "") as session:
+        with pytest.raises(InvalidHeader) as err:
+            session.get(f"http://{server.netloc}/", headers={"Authorization": "Bearer sec\r\nret"})
+    assert str(err.value) == "invalid header value for Authorization: it holds a line break"
+    assert server.connections == 0
+
+
+def test_a_header_with_a_line_break_fails_at_once_for_registry_and_token_server(
+    serve: Callable[[Script], Server],
+) -> None:
+    server = serve(keep_answering(lambda n: ok(b"")))
+    options = TransportOptions(
+        insecure_registries=frozenset({server.netloc}), user_agent="ua\r\nX: y", retries=3
+    )
+    with RegistryClient(options) as client, pytest.raises(RegistryError) as err:
+        repo_at(client, server.netloc, "repo").get_manifest("v1")
+    assert str(err.value).endswith(
+        f"registry {server.netloc}: invalid header value for User-Agent: it holds a line break"
+    )
+    challenge = Challenge("bearer", {"realm": f"http://{server.netloc}/token"})
+    with HttpSession("ua", 1, host=server.netloc) as session, pytest.raises(UnauthorizedError) as refused:
+        fetch_token(
+            session, challenge, [], None, registry="reg", user_agent="ua\nX", policy=RetryPolicy(retries=3)
+        )
+    assert str(refused.value) == (
+        f"token request to token server http://{server.netloc}/token for registry reg:"
+        " invalid header value for User-Agent: it holds a line break"
+    )
+    assert server.connections == 0

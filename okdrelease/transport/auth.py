@@ -40,7 +40,7 @@ from okdrelease.transport.http import (
     ssl_reason,
     timeouts,
 )
-from okdrelease.transport.wire import TlsError, TransportError
+from okdrelease.transport.wire import InvalidHeader, TlsError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -554,6 +554,8 @@ def fetch_token(
             )
         except TlsError as err:
             raise refused(f"cannot reach {where} for registry {registry}: {ssl_reason(err)}") from None
+        except InvalidHeader as err:  # (not transient: never retried)
+            raise refused(f"token request to {where} for registry {registry}: {err}") from None
         except (TransportError, OSError) as err:
             error = refused(f"cannot reach {where} for registry {registry}: {connect_reason(err)}")
             raise Retryable(error) from None

@@ -27,10 +27,14 @@ from okdrelease.errors import DigestMismatchError, OkdReleaseError, UsageError
 from okdrelease.events import EventSink, RequestDone, safe_url
 from okdrelease.transport.wire import (
     ACCEPT_ENCODING,
+    DEFAULT_PORTS,
+    BrokenResponse,
     TransportError,
     WirePool,
     client_context,
+    content_length,
     os_reason,
+    strip_userinfo,
     tls_reason,
 )
 
@@ -191,7 +195,10 @@ class Retrier:
 #: Statuses whose ``Location`` is followed (as requests did).
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 30
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+#: The most a body read whole (not streamed: token answers, error bodies, tag pages) may hold
+#: decoded; a bigger one fails (a small compressed answer cannot fill memory).
+MAX_LOADED_BODY = 32 << 20
+_LOAD_BLOCK = 256 << 10
 _LINK_STRIP = " '\""
 
 
@@ -251,9 +258,19 @@ class Response:
         self.close()
 
     def load(self) -> None:
-        """Read the whole (decoded) body now."""
-        if self._content is None:
-            self._content = self.raw.read(decode_content=True)
+        """Read the whole (decoded) body now; ``BrokenResponse`` when it holds more than
+        ``MAX_LOADED_BODY`` bytes (the connection is closed)."""
+        if self._content is not None:
+            return
+        parts: list[bytes] = []
+        size = 0
+        while block := self.raw.read(_LOAD_BLOCK, decode_content=True):
+            size += len(block)
+            if size > MAX_LOADED_BODY:
+                self.raw.close()
+                raise BrokenResponse(f"the response body is larger than {MAX_LOADED_BODY} bytes")
+            parts.append(block)
+        self._content = parts[0] if len(parts) == 1 else b"".join(parts)
 
     @property
     def content(self) -> bytes:
@@ -332,7 +349,7 @@ def strip_auth_on_redirect(old_url: str, new_url: str) -> bool:
         return True
     if old.scheme == "http" and old.port in (80, None) and new.scheme == "https" and new.port in (443, None):
         return False
-    default = (_DEFAULT_PORTS.get(old.scheme), None)
+    default = (DEFAULT_PORTS.get(old.scheme), None)
     if old.scheme == new.scheme and old.port in default and new.port in default:
         return False
     return old.port != new.port or old.scheme != new.scheme
@@ -511,10 +528,13 @@ class HttpSession:
         proxy = select_proxy(url, proxies)
         scheme, _, rest = url.partition("://")
         netloc, slash, path = rest.partition("/")
+        if "@" in netloc:  # a user:password@ is never sent (as urllib3 did), logged or shown
+            netloc = strip_userinfo(netloc)
+            url = f"{scheme}://{netloc}{slash}{path}"
         own = netloc.lower() == self._host
         started = time.perf_counter()
         raw: RawResponse
-        if own and not proxy and scheme in _DEFAULT_PORTS:
+        if own and not proxy and scheme in DEFAULT_PORTS:
             raw = self._pool(scheme, netloc, verify).request(method, slash + path, headers, data, timeout)
         else:
             from okdrelease.transport import pooled
@@ -527,8 +547,12 @@ class HttpSession:
                     method=method,
                     url=safe_url(url),
                     status=raw.status,
-                    received=0 if method == "HEAD" else _length(raw.headers),
-                    sent=len(data) if isinstance(data, bytes | bytearray) else _length(headers),
+                    received=0
+                    if method == "HEAD"
+                    else content_length(raw.headers.get("Content-Length")) or 0,
+                    sent=len(data)
+                    if isinstance(data, bytes | bytearray)
+                    else content_length(headers.get("Content-Length")) or 0,
                     seconds=time.perf_counter() - started,
                 )
             )
@@ -541,13 +565,6 @@ class HttpSession:
     def post(self, url: str, **kwargs: Any) -> Response:
         """``request("POST", url, ...)``."""
         return self.request("POST", url, **kwargs)
-
-
-def _length(headers: Mapping[str, str]) -> int:
-    try:
-        return max(0, int(headers.get("Content-Length") or 0))
-    except (TypeError, ValueError):
-        return 0
 
 
 def environ_proxies(host: str, scheme: str) -> dict[str, str]:

@@ -24,6 +24,7 @@ from okdrelease.transport.wire import (
     InvalidAddress,
     TlsError,
     TransportError,
+    check_headers,
     os_reason,
     tls_reason,
 )
@@ -92,7 +93,9 @@ def urlopen(
     body: Any,
     timeout: tuple[float, float],
 ) -> Urllib3Response:
-    """One request through ``opener`` (no retries, no redirects followed, the body left to read)."""
+    """One request through ``opener`` (no retries, no redirects followed, the body left to read);
+    ``InvalidHeader`` for a header with a line break, as the wire client says it."""
+    check_headers(headers)
     try:
         raw = opener.urlopen(
             method,

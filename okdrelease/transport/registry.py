@@ -66,7 +66,7 @@ from okdrelease.transport.http import (
     ssl_reason,
     timeouts,
 )
-from okdrelease.transport.wire import InvalidAddress, TlsError, TransportError
+from okdrelease.transport.wire import InvalidAddress, InvalidHeader, TlsError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -459,6 +459,8 @@ class RegistryClient:
             raise RegistryError(
                 _prefixed(what, f"invalid registry address {state.host}"), registry=state.host
             ) from None
+        except InvalidHeader as err:  # (not transient: never retried)
+            raise RegistryError(_prefixed(what, f"registry {state.host}: {err}"), registry=state.host) from None
         except (TransportError, OSError) as err:
             mismatch = _body_mismatch(err)
             if mismatch is not None:

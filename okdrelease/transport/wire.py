@@ -21,7 +21,11 @@ of every run. This client does what that path needs and nothing else:
 Failures raise ``TransportError`` subclasses whose ``reason`` is the short text users read
 (``Connection refused``, ``timed out``, ``10 bytes read, 990 more expected``); the urllib3 path
 (``transport.pooled``: proxies, other hosts) raises the same types. A body read that breaks after
-some bytes arrived returns those bytes first and raises on the next read.
+some bytes arrived returns those bytes first and raises on the next read and every later one.
+A compressed body is decoded no further ahead than a read asks for (at least 64 KiB), so a small
+gzip answer cannot fill memory before the reader's own limit (a manifest's, ``http.MAX_LOADED_BODY``)
+is checked. Request targets are percent-encoded as urllib3 does (fragment dropped); a header with a
+line break raises ``InvalidHeader`` (naming the header, never its value).
 """
 
 from __future__ import annotations
@@ -43,14 +47,20 @@ log = logging.getLogger(__name__)
 ACCEPT_ENCODING = "gzip, deflate"
 _RECV = 64 << 10
 _BLOCK = 256 << 10
+_MIN_DECODE = 64 << 10  # decoded ahead at least (a smaller read takes the rest from the buffer)
 _COALESCE = 16 << 10
 _MAX_HEAD = 256 << 10
 _MAX_LINE = 64 << 10
-_DEFAULT_PORTS = {"http": 80, "https": 443}
+_MAX_BLANK = 128  # bytes of empty lines skipped before a status line
+#: The port of a URL that names none, by scheme.
+DEFAULT_PORTS = {"http": 80, "https": 443}
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _BODYLESS = frozenset({204, 304})
 _SSL_VERIFY_RE = re.compile(r"certificate verify failed: ([^(\]'\"]+)")
 _SSL_REASON_RE = re.compile(r"\[SSL: [A-Z0-9_]+\] ([^(\]'\"]+)")
+_TARGET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?")
+_TARGET_OK_RE = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
+_ESCAPE_RE = re.compile(r"%[0-9A-Fa-f]{2}")
 _ERRNO_RE = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 _INCOMPLETE_RE = re.compile(r"IncompleteRead\((\d+ bytes read, \d+ more expected)\)")
 #: Said of an answer that never started (what the urllib3 path called it: its error type).
@@ -79,6 +89,14 @@ class BrokenResponse(TransportError):
 
 class InvalidAddress(TransportError):
     """The URL names no host and port a connection can be made to."""
+
+
+class InvalidHeader(TransportError):
+    """A request header holds a line break (its value is not repeated: it may be a credential)."""
+
+
+class _Ended(BrokenResponse):
+    """The stream ended in the middle of a line."""
 
 
 def tls_reason(err: BaseException) -> str:
@@ -192,13 +210,13 @@ class _Conn:
         return bool(data)
 
     def readline(self) -> bytes:
-        """One line (without its line end); ``BrokenResponse`` when the stream ends first."""
+        """One line (without its line end); ``_Ended`` when the stream ends first."""
         buffer = self.buffer
         while (end := buffer.find(b"\n")) < 0:
             if len(buffer) > _MAX_LINE:
                 raise BrokenResponse("a line of the response is too long")
             if not self.fill():
-                raise BrokenResponse("Response ended prematurely")
+                raise _Ended("Response ended prematurely")
         line = bytes(buffer[:end]).rstrip(b"\r")
         del buffer[: end + 1]
         return line
@@ -234,9 +252,17 @@ class _NoAnswer(Exception):
 
 
 def _head_lines(conn: _Conn) -> list[str]:
-    """The status line and header lines of one answer (raises ``_NoAnswer`` when nothing came)."""
+    """The status line and header lines of one answer (raises ``_NoAnswer`` when nothing came);
+    up to ``_MAX_BLANK`` bytes of empty lines before the status line are skipped."""
     buffer = conn.buffer
+    blank = 0
     while True:
+        if buffer.startswith((b"\r", b"\n")):
+            rest = buffer.lstrip(b"\r\n")
+            blank += len(buffer) - len(rest)
+            buffer[:] = rest
+            if blank > _MAX_BLANK:
+                raise BrokenResponse("invalid HTTP status line: too many empty lines before it")
         crlf, lf = buffer.find(b"\r\n\r\n"), buffer.find(b"\n\n")  # a head ends at whichever comes first
         if crlf >= 0 and (lf < 0 or crlf < lf):
             cut = crlf + 4
@@ -247,13 +273,12 @@ def _head_lines(conn: _Conn) -> list[str]:
         if len(buffer) > _MAX_HEAD:
             raise BrokenResponse("the response headers are too long")
         if not conn.fill():
-            if not buffer:
+            if not buffer and not blank:
                 raise _NoAnswer
             raise BrokenResponse("the connection closed in the response headers")
     head = bytes(buffer[:cut]).decode("latin-1")
     del buffer[:cut]
-    lines = [line.rstrip("\r") for line in head.split("\n") if line not in ("", "\r")]
-    return lines or _head_lines(conn)  # only empty lines before the status line: skipped
+    return [line.rstrip("\r") for line in head.split("\n") if line not in ("", "\r")]
 
 
 def _parse_head(lines: list[str]) -> tuple[str, int, Headers]:
@@ -276,41 +301,89 @@ def _parse_head(lines: list[str]) -> tuple[str, int, Headers]:
 
 
 class _Decoder:
-    """Decodes a gzip or deflate body (as urllib3 did: concatenated gzip members, raw deflate too)."""
+    """Decodes a gzip or deflate body as urllib3 does: concatenated gzip members (bytes after a
+    complete member that start no other are ignored), deflate with or without the zlib wrapper, and
+    never more than asked for at a time (the input left over is kept for the next call), so a small
+    compressed body cannot fill memory before its reader's limits are checked."""
+
+    __slots__ = ("_members", "_obj", "_seen", "_swallow", "_tail", "coding")
 
     def __init__(self, coding: str) -> None:
         self.coding = coding
-        self._first = True
         self._obj = self._new()
+        self._tail = b""  # input not decoded yet (the last call's output was full)
+        self._seen: bytes | None = b"" if coding == "deflate" else None  # deflate: input of the zlib try
+        self._members = 0  # gzip: complete members decoded
+        self._swallow = False  # gzip: what follows the members is not gzip, ignored
 
-    def _new(self) -> Any:
+    def _new(self) -> zlib._Decompress:
         return zlib.decompressobj(16 + zlib.MAX_WBITS if self.coding == "gzip" else zlib.MAX_WBITS)
 
-    def feed(self, data: bytes) -> bytes:
+    @property
+    def pending(self) -> bool:
+        """True when input is left that the last call had no room to decode."""
+        return bool(self._tail)
+
+    def feed(self, data: bytes, limit: int) -> bytes:
+        """Decode ``data`` after the input left over, at most ``limit`` (> 0) bytes of output."""
+        if self._tail:
+            data, self._tail = self._tail + data, b""
+        if self._swallow or not data:
+            return b""
         try:
-            return self._feed(data)
+            if self._seen is not None:
+                return self._first_deflate(data, limit)
+            return self._decode(data, limit)
         except zlib.error:
             raise BrokenResponse(
                 f"Received response with content-encoding: {self.coding}, but failed to decode it.",
                 "DecodeError",
             ) from None
 
-    def _feed(self, data: bytes) -> bytes:
-        if self.coding == "deflate" and self._first and data:
-            self._first = False
+    def _first_deflate(self, data: bytes, limit: int) -> bytes:
+        """Deflate's first output: with the zlib wrapper, else raw (all input so far again)."""
+        assert self._seen is not None
+        self._seen += data
+        try:
+            out = self._decode(data, limit)
+        except zlib.error:
+            data, self._seen = self._seen, None
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            self._tail = b""
+            return self._decode(data, limit)
+        if out:
+            self._seen = None
+        return out
+
+    def _decode(self, data: bytes, limit: int) -> bytes:
+        out: list[bytes] = []
+        size = 0
+        while True:
+            obj = self._obj
             try:
-                return bytes(self._obj.decompress(data))
-            except zlib.error:  # raw deflate, without the zlib wrapper
-                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-        out = [self._obj.decompress(data)]
-        while self.coding == "gzip" and self._obj.unused_data:
-            rest = self._obj.unused_data
+                block = obj.decompress(data, limit - size)
+            except zlib.error:
+                if not self._members:
+                    raise
+                self._swallow = True  # trailing bytes after a complete member: ignored
+                return b"".join(out)
+            out.append(block)
+            size += len(block)
+            if not obj.eof:
+                self._tail = obj.unconsumed_tail
+                return b"".join(out)
+            if self.coding != "gzip":
+                return b"".join(out)  # (deflate: bytes after the stream ignored)
+            self._members += 1
             self._obj = self._new()
-            out.append(self._obj.decompress(rest))
-        return b"".join(out)
+            data = obj.unused_data
+            if not data or size >= limit:
+                self._tail = data
+                return b"".join(out)
 
     def flush(self) -> bytes:
-        return bytes(self._obj.flush())
+        """What the decoder still holds once all input was fed (and decoded: nothing pending)."""
+        return b"" if self._swallow else bytes(self._obj.flush())
 
 
 class WireResponse:
@@ -327,6 +400,7 @@ class WireResponse:
         "_decoded",
         "_decoder",
         "_eof",
+        "_error",
         "_fault",
         "_pool",
         "_read",
@@ -337,29 +411,40 @@ class WireResponse:
         "version",
     )
 
-    def __init__(self, pool: WirePool, conn: _Conn, head: tuple[str, int, Headers], method: str) -> None:
+    def __init__(
+        self, pool: WirePool, conn: _Conn, head: tuple[str, int, Headers], method: str, *, keep: bool = True
+    ) -> None:
+        """``keep=False``: the connection is closed after this answer whatever it says."""
         self.version, self.status, self.headers = head
         self._pool: WirePool | None = pool
         self._conn: _Conn | None = conn
         self._read = 0  # body bytes received
         self._fault: BaseException | None = None
+        self._error: TransportError | None = None  # what every read raises once one failed
         self._eof = False
         self._decoded = bytearray()
         coding = self.headers.get("Content-Encoding", "").strip().lower()
         self._decoder = _Decoder(coding) if coding in ("gzip", "deflate") else None
         connection = self.headers.get("Connection", "").lower()
         if self.version == "HTTP/1.1":
-            self.keep = "close" not in connection
+            self.keep = keep and "close" not in connection
         else:
-            self.keep = "keep-alive" in connection
+            self.keep = keep and "keep-alive" in connection
+        if self.status == 101:
+            self.keep = False  # switched to another protocol: never reused
         self._chunk = -1  # bytes left of the current chunk; -1: not chunked
         self._remaining: int | None = None
+        coding = self.headers.get("Transfer-Encoding")
         if method == "HEAD" or self.status < 200 or self.status in _BODYLESS:
             self._remaining = 0
-        elif "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+        elif coding is not None and "chunked" in coding.lower():
             self._chunk = 0
+            if coding.strip().lower() != "chunked" or "Content-Length" in self.headers:
+                self.keep = False  # an unusual framing: the connection is not trusted after it
         else:
-            self._remaining = _content_length(self.headers.get("Content-Length"))
+            if coding is not None:
+                self.keep = False
+            self._remaining = content_length(self.headers.get("Content-Length"))
             if self._remaining is None:
                 self.keep = False  # until the server closes
         if self._remaining == 0:
@@ -371,15 +456,26 @@ class WireResponse:
     # -- reading -------------------------------------------------------------------------------
 
     def read(self, amount: int | None = None, decode_content: bool = True) -> bytes:
-        """Up to ``amount`` bytes of the body (all with None); b"" at its end."""
+        """Up to ``amount`` bytes of the body (all with None or a negative amount); b"" at its end.
+
+        Once a read failed, every later one raises the same error (decoded bytes that had
+        arrived before it are handed out first)."""
+        if amount is not None and amount < 0:
+            amount = None
         if decode_content and self._decoder is not None:
             return self._read_decoded(amount, self._decoder)
-        if amount is None:
-            parts = []
-            while block := self._read_raw(_BLOCK):
-                parts.append(block)
-            return b"".join(parts)
-        return self._read_raw(amount) if amount > 0 else b""
+        if self._error is not None:
+            raise self._error
+        try:
+            if amount is None:
+                parts = []
+                while block := self._read_raw(_BLOCK):
+                    parts.append(block)
+                return b"".join(parts)
+            return self._read_raw(amount) if amount > 0 else b""
+        except TransportError as err:
+            self._error = err
+            raise
 
     def stream(self, size: int, decode_content: bool = True) -> Iterator[bytes]:
         """The body in blocks of up to ``size`` bytes."""
@@ -387,13 +483,25 @@ class WireResponse:
             yield block
 
     def _read_decoded(self, amount: int | None, decoder: _Decoder) -> bytes:
+        """Up to ``amount`` decoded bytes; no more than ``amount`` (at least ``_MIN_DECODE``) is
+        decoded ahead, so what a reader's own limit sees is about what memory holds."""
         buffer = self._decoded
-        while amount is None or len(buffer) < amount:
-            raw = self._read_raw(_BLOCK)
-            if not raw:
-                buffer += decoder.flush()
-                break
-            buffer += decoder.feed(raw)
+        while self._error is None and (amount is None or len(buffer) < amount):
+            room = _MIN_DECODE if amount is None else max(amount - len(buffer), _MIN_DECODE)
+            try:
+                if decoder.pending:
+                    buffer += decoder.feed(b"", room)
+                    continue
+                raw = self._read_raw(_BLOCK)
+                if not raw:
+                    buffer += decoder.flush()
+                    break
+                buffer += decoder.feed(raw, room)
+            except TransportError as err:
+                self._error = err
+                self.close()
+        if not buffer and self._error is not None:
+            raise self._error
         size = len(buffer) if amount is None else min(amount, len(buffer))
         out = bytes(buffer[:size])
         del buffer[:size]
@@ -458,8 +566,12 @@ class WireResponse:
         if size < 0:
             raise BrokenResponse(f"invalid chunk length {size_line[:40]!r}")
         if size == 0:
-            while conn.readline():  # trailer fields, up to the empty line
-                pass
+            try:
+                while conn.readline():  # trailer fields, up to the empty line
+                    pass
+            except _Ended:  # the server closed in the trailer: the body's end (as http.client)
+                self.keep = False
+                conn.buffer.clear()
             self._finish()
             return False
         self._chunk = size
@@ -543,7 +655,8 @@ class WireResponse:
         conn.close()
 
 
-def _content_length(value: str | None) -> int | None:
+def content_length(value: str | None) -> int | None:
+    """The length a ``Content-Length`` value gives (repeats agreeing), else None."""
     if value is None:
         return None
     values = {v.strip() for v in value.split(",")}
@@ -551,6 +664,11 @@ def _content_length(value: str | None) -> int | None:
         return None
     (text,) = values
     return int(text) if text.isdigit() else None
+
+
+def strip_userinfo(netloc: str) -> str:
+    """``netloc`` without a ``user:password@`` (never sent, logged or shown: it may be a secret)."""
+    return netloc.rpartition("@")[2] if "@" in netloc else netloc
 
 
 def _split_netloc(scheme: str, netloc: str) -> tuple[str, int]:
@@ -561,27 +679,31 @@ def _split_netloc(scheme: str, netloc: str) -> tuple[str, int]:
     if port and not (port.isdigit() and 0 < int(port) < 65536):
         raise InvalidAddress(f"invalid port in {netloc!r}")
     host = host.strip("[]")
-    if not host or scheme not in _DEFAULT_PORTS:
+    if not host or scheme not in DEFAULT_PORTS:
         raise InvalidAddress(f"cannot connect to {scheme}://{netloc}")
-    return host, int(port) if port else _DEFAULT_PORTS[scheme]
+    return host, int(port) if port else DEFAULT_PORTS[scheme]
 
 
 class WirePool:
     """Keep-alive connections to one origin (``scheme://host:port``); thread-safe.
 
-    ``context`` is the TLS context of an https origin (it decides verification); up to ``maxsize``
-    idle connections are kept (more may be open while busy; extras close when given back).
+    ``context`` is the TLS context of an https origin (it decides verification; None: verified
+    against the system's trust store); up to ``maxsize`` idle connections are kept (more may be
+    open while busy; extras close when given back). A ``user:password@`` in ``netloc`` is dropped.
     """
 
     def __init__(self, scheme: str, netloc: str, *, context: ssl.SSLContext | None, maxsize: int) -> None:
         """Nothing is connected yet; ``InvalidAddress`` when ``netloc`` names no host and port."""
         self.scheme = scheme
-        self.netloc = netloc
+        self.netloc = netloc = strip_userinfo(netloc)
         self._address = host, port = _split_netloc(scheme, netloc)
         name = f"[{host}]" if ":" in host else host
-        self._host_field = name if port == _DEFAULT_PORTS[scheme] else f"{name}:{port}"
+        self._host_field = name if port == DEFAULT_PORTS[scheme] else f"{name}:{port}"
         # An ASCII name as bytes to the resolver and TLS: a str would load the idna codec (3-7 ms).
         self._name: str | bytes = host.encode() if host.isascii() else host
+        if scheme == "https" and context is None:
+            context = client_context(verified=True)
+            context.load_default_certs()
         self._context = context if scheme == "https" else None
         self._maxsize = maxsize
         self._idle: list[_Conn] = []
@@ -633,17 +755,14 @@ class WirePool:
         return self._exchange(self._connect(timeout), method, head, body)
 
     def _request_head(self, method: str, path: str, headers: Mapping[str, str], *, chunked: bool) -> bytes:
-        if not path.isascii():
-            import urllib.parse
-
-            path = urllib.parse.quote(path, safe="".join(map(chr, range(33, 127))))
-        lines = [f"{method} {path or '/'} HTTP/1.1", f"Host: {self._host_field}"]
+        lines = [f"{method} {request_target(path)} HTTP/1.1", f"Host: {self._host_field}"]
         lines.extend(f"{name}: {value}" for name, value in headers.items())
         if chunked:
             lines.append("Transfer-Encoding: chunked")
         text = "\r\n".join(lines)
         if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
-            raise InvalidAddress(f"a request header or path of {method} {path[:100]!r} holds a line break")
+            check_headers(headers)
+            raise InvalidAddress(f"a line break in the method or host of {method} {self}")
         return (text + "\r\n\r\n").encode("latin-1")
 
     def _checkout(self, timeout: tuple[float, float]) -> _Conn:
@@ -708,26 +827,63 @@ class WirePool:
         except BaseException:
             conn.close()
             raise
+        informed = False  # an informational (1xx) head came: the server saw the request
         try:
             while True:
                 parsed = _parse_head(_head_lines(conn))
                 if not 100 <= parsed[1] < 200 or parsed[1] == 101:
-                    return WireResponse(self, conn, parsed, method)
+                    return WireResponse(self, conn, parsed, method, keep=unsent is None)
+                informed = True
         except _NoAnswer:
             conn.close()
             error = ConnectError(f"{self.netloc} closed the connection without an answer", NO_RESPONSE)
-            if conn.reused:
+            if conn.reused and not informed:
                 raise _Stale(error) from None
             raise error from None
         except OSError as err:
             conn.close()
             failure = _request_error(self, err)
-            if conn.reused and unsent is not None and not conn.buffer:
+            if conn.reused and unsent is not None and not conn.buffer and not informed:
                 raise _Stale(failure) from None
             raise failure from None
         except BaseException:
             conn.close()
             raise
+
+
+def request_target(path: str) -> str:
+    """``path`` (with its query) as sent: the fragment dropped, every character a URI may not hold
+    (controls, space, non-ASCII as UTF-8, ``"<>\\^`{|}``, a ``%`` not starting an escape when any
+    does not) percent-encoded as urllib3 does; escapes already there kept."""
+    if "#" in path:
+        path = path.partition("#")[0]
+    if _TARGET_OK_RE.fullmatch(path) is None or (
+        "%" in path and path.count("%") != len(_ESCAPE_RE.findall(path))
+    ):
+        path = _escape_target(path)
+    return path or "/"
+
+
+def _escape_target(path: str) -> str:
+    path, escapes = _ESCAPE_RE.subn(lambda match: match.group(0).upper(), path)
+    data = path.encode("utf-8", "surrogatepass")
+    keep_percent = escapes == data.count(b"%")
+    out = bytearray()
+    for byte in data:
+        if byte < 128 and (chr(byte) in _TARGET_CHARS or (byte == 37 and keep_percent)):
+            out.append(byte)
+        else:
+            out += b"%%%02X" % byte
+    return out.decode("ascii")
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """``InvalidHeader`` naming the first header whose name or value holds a line break."""
+    for name, value in headers.items():
+        if "\r" in name or "\n" in name:
+            raise InvalidHeader(f"invalid header name {name[:40]!r}: it holds a line break")
+        if "\r" in value or "\n" in value:
+            raise InvalidHeader(f"invalid header value for {name}: it holds a line break")
 
 
 def _replayable(body: object) -> bool:
