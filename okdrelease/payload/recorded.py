@@ -92,7 +92,7 @@ def _encode(pullspecs: Sequence[str], components: Sequence[Recorded]) -> bytes:
         rows.append([item.digest, item.list_digest, item.labels, layers, files, verdicts])
     head = {"format": RECORD_FORMAT, "pullspecs": list(pullspecs), "components": rows}
     text = json.dumps(head, separators=(",", ":")).encode("utf-8", "surrogateescape")
-    return text + b"\n" + b"".join(data)
+    return b"".join([text, b"\n", *data])  # one copy of the files' bytes (a payload's worth), not two
 
 
 def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
