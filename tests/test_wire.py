@@ -741,3 +741,32 @@ def test_a_header_with_a_line_break_fails_at_once_for_registry_and_token_server(
         " invalid header value for User-Agent: it holds a line break"
     )
     assert server.connections == 0
+
+
+def test_unusual_framing_closes_the_connection_after_the_body(serve: Callable[[Script], Server]) -> None:
+    def answer(n: int) -> bytes:
+        if n == 1:  # chunked and a length: the chunks frame the body, the connection is not trusted
+            return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n2\r\nab\r\n0\r\n\r\n"
+        if n == 2:  # another coding than chunked: the length frames the body (as http.client)
+            return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\nContent-Length: 3\r\n\r\nabc"
+        return ok(b"plain")
+
+    server = serve(keep_answering(answer))
+    pool = pool_for(server)
+    assert [get(pool), get(pool), get(pool), get(pool)] == [b"ab", b"abc", b"plain", b"plain"]
+    assert server.connections == 3
+
+
+def test_a_negative_amount_reads_the_whole_decoded_body(serve: Callable[[Script], Server]) -> None:
+    data = bytes(range(256)) * 1000
+    server = serve(keep_answering(lambda n: ok(gzip.compress(data), "Content-Encoding: gzip")))
+    pool = pool_for(server)
+    response = pool.request("GET", "/x", {}, None, TIMEOUT)
+    assert (response.read(10), response.read(-1), response.read(-1)) == (data[:10], data[10:], b"")
+
+
+def test_an_https_pool_without_a_context_verifies(registry_tls: RegistryInfo) -> None:
+    pool = WirePool("https", registry_tls.host, context=None, maxsize=1)
+    with pytest.raises(TlsError) as err:
+        pool.request("GET", "/v2/", {}, None, TIMEOUT)
+    assert err.value.reason.startswith("certificate verify failed: ")

@@ -460,7 +460,9 @@ class RegistryClient:
                 _prefixed(what, f"invalid registry address {state.host}"), registry=state.host
             ) from None
         except InvalidHeader as err:  # (not transient: never retried)
-            raise RegistryError(_prefixed(what, f"registry {state.host}: {err}"), registry=state.host) from None
+            raise RegistryError(
+                _prefixed(what, f"registry {state.host}: {err}"), registry=state.host
+            ) from None
         except (TransportError, OSError) as err:
             mismatch = _body_mismatch(err)
             if mismatch is not None:

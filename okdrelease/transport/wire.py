@@ -39,9 +39,10 @@ import ssl
 import threading
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
+from typing import TypeVar, cast, overload
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: The codings this client (and the urllib3 path) decodes, sent as ``Accept-Encoding``.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -129,13 +130,7 @@ def os_reason(err: BaseException) -> str:
 
 def _broken(err: OSError) -> str:
     """The reason of a connection that broke while a request or answer was under way."""
-    if isinstance(err, TimeoutError):
-        return "timed out"
-    if isinstance(err, ConnectionResetError):
-        return "Connection reset by peer"
-    if isinstance(err, ssl.SSLError):
-        return "SSLError"
-    return err.strerror or type(err).__name__
+    return "SSLError" if isinstance(err, ssl.SSLError) else os_reason(err)
 
 
 def client_context(verified: bool) -> ssl.SSLContext:
@@ -174,7 +169,11 @@ class Headers(Mapping[str, str]):
     def __getitem__(self, name: str) -> str:
         return self._fields[name.lower()][1]
 
-    def get(self, name: str, default: Any = None) -> Any:
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+    @overload
+    def get(self, name: str, /, default: str | _T) -> str | _T: ...
+    def get(self, name: str, /, default: object = None) -> object:
         """The field's value, or ``default``."""
         field = self._fields.get(name.lower())
         return default if field is None else field[1]
@@ -434,15 +433,15 @@ class WireResponse:
             self.keep = False  # switched to another protocol: never reused
         self._chunk = -1  # bytes left of the current chunk; -1: not chunked
         self._remaining: int | None = None
-        coding = self.headers.get("Transfer-Encoding")
+        framing = self.headers.get("Transfer-Encoding")
         if method == "HEAD" or self.status < 200 or self.status in _BODYLESS:
             self._remaining = 0
-        elif coding is not None and "chunked" in coding.lower():
+        elif framing is not None and "chunked" in framing.lower():
             self._chunk = 0
-            if coding.strip().lower() != "chunked" or "Content-Length" in self.headers:
+            if framing.strip().lower() != "chunked" or "Content-Length" in self.headers:
                 self.keep = False  # an unusual framing: the connection is not trusted after it
         else:
-            if coding is not None:
+            if framing is not None:
                 self.keep = False
             self._remaining = content_length(self.headers.get("Content-Length"))
             if self._remaining is None:
