@@ -19,11 +19,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from faultproxy import FaultProxy, Rule
 from imagegen import make_image
 from registry_rig import RegistryInfo, RepoNamer
 from test_registry import options_for, repo_at
 
-from okdrelease.errors import RegistryError, UnauthorizedError
+from okdrelease.errors import NotFoundError, RegistryError, UnauthorizedError
+from okdrelease.reference import ImageReference
 from okdrelease.transport.auth import Challenge, fetch_token
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.http import HttpSession, RetryPolicy
@@ -770,3 +772,15 @@ def test_an_https_pool_without_a_context_verifies(registry_tls: RegistryInfo) ->
     with pytest.raises(TlsError) as err:
         pool.request("GET", "/v2/", {}, None, TIMEOUT)
     assert err.value.reason.startswith("certificate verify failed: ")
+
+
+def test_an_error_answer_whose_body_breaks_is_reported_by_its_status(registry_http: RegistryInfo) -> None:
+    with FaultProxy(registry_http) as proxy:
+        host = proxy.host
+        proxy.add(Rule("GET", r"/manifests/missing$", "truncate", times=None))
+        with RegistryClient(TransportOptions(insecure_registries=frozenset({proxy.host}))) as client:
+            name = "wire/absent"
+            repo = client.repository(ImageReference.parse(f"{proxy.host}/{name}"))
+            with pytest.raises(NotFoundError) as err:
+                repo.get_manifest("missing")
+    assert str(err.value) == f"reading manifest {host}/{name}:missing: HTTP 404"

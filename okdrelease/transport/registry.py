@@ -136,10 +136,13 @@ def _error_entries(response: Response) -> tuple[RegistryErrorEntry, ...]:
 
 
 def status_error(response: Response, what: str, **context: str) -> RegistryError:
-    """The error for an unwanted HTTP status: ``WHAT: HTTP 503 (CODE: message)``; closes the response."""
+    """The error for an unwanted HTTP status: ``WHAT: HTTP 503 (CODE: message)`` (the status alone
+    when the body cannot be read); closes the response."""
     status = response.status_code
-    detail = _error_detail(response)
-    entries = _error_entries(response)
+    try:
+        detail, entries = _error_detail(response), _error_entries(response)
+    except _BODY_ERRORS:  # a broken (or too big) error body: the status alone
+        detail, entries = "", ()
     message = _prefixed(what, f"HTTP {status}") + (f" ({detail})" if detail else "")
     cls: type[RegistryError] = RegistryError
     if status == 404:

@@ -455,7 +455,8 @@ class WireResponse:
     # -- reading -------------------------------------------------------------------------------
 
     def read(self, amount: int | None = None, decode_content: bool = True) -> bytes:
-        """Up to ``amount`` bytes of the body (all with None or a negative amount); b"" at its end.
+        """Up to ``amount`` bytes of the body; b"" at its end. With None or a negative amount all of
+        it, unbounded as under urllib3 (``http.Response.load`` reads in blocks and stops at its cap).
 
         Once a read failed, every later one raises the same error (decoded bytes that had
         arrived before it are handed out first)."""
