@@ -24,7 +24,7 @@ from okdrelease.openshift.labels import (
 from okdrelease.openshift.versions import ALLOWED_COMPONENTS, parse_component_versions
 from okdrelease.payload.context import Run
 from okdrelease.payload.recorded import Recorded, read_record, record_key, write_record
-from okdrelease.payload.resolve import ManifestFile, describe_registry_error, tampered
+from okdrelease.payload.resolve import ManifestFile, Reference, describe_registry_error, tampered
 from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
 
 __all__ = ["COMMIT_LABELS", "OVERRIDE_ANNOTATION", "Resolution", "label_annotations", "resolve_components"]
@@ -58,6 +58,8 @@ class Resolution:
     operators: tuple[str, ...] = ()
     #: Tag name -> (the single-image manifest's digest, the list's it was chosen from or None).
     digests: Mapping[str, tuple[str, str | None]] = attrs.field(factory=dict)
+    #: An operator's ``image-references`` tags, when it has one that loads (see ``resolve.known_references``).
+    operator_references: Mapping[str, tuple[Reference, ...]] = attrs.field(factory=dict)
 
 
 def label_annotations(tag: TagReference, labels: Mapping[str, str], ref: str) -> dict[str, str]:
@@ -141,7 +143,9 @@ def visit(run: Run, tag: TagReference) -> Visited:
         _loading(run, tag)
         read = run.operators.read(image, all_layers=_override(tag), ref=pullspec)
         verdicts = run.operators.verdicts(read.files)
-        found = attrs.evolve(found, layers=read.layers, files=read.files, verdicts=verdicts)
+        found = attrs.evolve(
+            found, layers=read.layers, files=read.files, verdicts=verdicts, references=read.references
+        )
     return Visited(tag.name, found, annotations, image)
 
 
@@ -237,4 +241,5 @@ def _resolution(
         operator_files={v.name: v.found.files for v in visited if v.found.files is not None},
         operators=tuple(v.name for v in visited if v.found.files is not None),
         digests={v.name: (v.found.digest, v.found.list_digest) for v in visited},
+        operator_references={v.name: v.found.references for v in visited if v.found.references is not None},
     )

@@ -10,14 +10,14 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.oci.layers import BackgroundGzip, Gzipped
-from okdrelease.openshift.imagestream import ImageStream, load_image_stream
+from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.payload.check import ManifestChecker, check_manifest
 from okdrelease.payload.components import Resolution
 from okdrelease.payload.context import Reporter
 from okdrelease.payload.inputs import Inputs
 from okdrelease.payload.plan import Plan
-from okdrelease.payload.resolve import IMAGE_REFERENCES, ManifestFile
+from okdrelease.payload.resolve import IMAGE_REFERENCES, ManifestFile, Reference, load_references
 from okdrelease.reference import ImageReference
 
 __all__ = [
@@ -34,13 +34,13 @@ __all__ = [
 
 @attrs.frozen
 class Operators:
-    """Each operator's ``/manifests`` files, the operators in payload order and their image-references."""
+    """Each operator's ``/manifests`` files, the operators in payload order and their image-references' tags."""
 
     __repr__ = value_repr
 
     files: Mapping[str, tuple[ManifestFile, ...]]
     ordered: tuple[str, ...]
-    references: Mapping[str, ImageStream] = attrs.field(factory=dict)
+    references: Mapping[str, tuple[Reference, ...]] = attrs.field(factory=dict)
 
 
 @attrs.frozen
@@ -61,14 +61,21 @@ class Payload:
     gzipped: Callable[[], Gzipped] | None = attrs.field(default=None, eq=False, repr=False)
 
 
-def operator_references(operator_files: Mapping[str, tuple[ManifestFile, ...]]) -> dict[str, ImageStream]:
-    """Each operator's own ``image-references``, parsed once (used by pruning and by rewriting)."""
-    out: dict[str, ImageStream] = {}
+def operator_references(
+    operator_files: Mapping[str, tuple[ManifestFile, ...]],
+    known: Mapping[str, tuple[Reference, ...]] | None = None,
+) -> dict[str, tuple[Reference, ...]]:
+    """Each operator's own ``image-references`` tags, read once (used by pruning and by rewriting):
+    ``known`` ones as they were read with the operator's files, the others loaded now."""
+    out: dict[str, tuple[Reference, ...]] = {}
     for name, files in operator_files.items():
+        if known is not None and name in known:
+            out[name] = known[name]
+            continue
         for f in files:
             if f.name == IMAGE_REFERENCES:
                 try:
-                    out[name] = load_image_stream(f.data)
+                    out[name] = load_references(f.data)
                 except OkdReleaseError as err:
                     raise ReleaseError(
                         f'operator "{name}" contained an invalid image-references file: {err}'
@@ -90,7 +97,8 @@ def collect_operators(
         ordered = tuple(n for n in ordered if n in files)
     if not plan.options.duplicate_override_manifests:
         ordered = tuple(dict.fromkeys(ordered))
-    return Operators(files=files, ordered=ordered, references=operator_references(files))
+    known = resolution.operator_references if resolution is not None and inputs.dirs is None else None
+    return Operators(files=files, ordered=ordered, references=operator_references(files, known))
 
 
 def pin_tag_digests(stream: ImageStream, resolution: Resolution) -> ImageStream:
@@ -114,7 +122,7 @@ def prune(
     """The stream without the tags no operator references (nor --include); and the removed names."""
     referenced: set[str] = set(include) | set(operators.ordered)
     for local in operators.references.values():
-        referenced.update(t.name for t in local.tags)
+        referenced.update(tag for tag, _kind, _source in local)
     removed = tuple(t.name for t in stream.tags if t.name not in referenced)
     kept = attrs.evolve(stream, tags=[t.copy() for t in stream.tags if t.name in referenced])
     return kept, removed
@@ -130,14 +138,14 @@ def release_tags(stream: ImageStream) -> ReleaseTags:
 
 def operator_transform(
     name: str,
-    local: ImageStream | None,
+    local: tuple[Reference, ...] | None,
     stream: ImageStream,
     plan: Plan,
     reporter: Reporter,
     tags: ReleaseTags,
     targets: Mapping[str, str] | None = None,
 ) -> Callable[[bytes], bytes]:
-    """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references,
+    """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references' tags,
     ``tags`` the :func:`release_tags` of ``stream`` and ``targets`` their ``mapper.release_targets``
     (both computed once per payload)."""
     from okdrelease.payload.mapper import build_operator_transform, simple_transform
@@ -145,9 +153,8 @@ def operator_transform(
     if local is None:
         return simple_transform(stream.name)
     try:
-        operator_refs = [(t.name, t.from_kind or "", t.from_name or "") for t in local.tags]
         return build_operator_transform(
-            operator_refs,
+            local,
             tags,
             stream.annotations,
             stream.name,

@@ -14,7 +14,8 @@ same pull specs is ignored (the components are then read one by one, and the rec
 Bump :data:`RECORD_FORMAT` whenever what a record holds would come out differently for the same
 pull specs: how operator files are selected or composed (``payload.resolve``), their mtimes, which
 labels are kept (``payload.components.READ_LABELS``), which files no transform touches
-(``payload.resolve.untouched_flags``), or this encoding. The manifest check's verdicts
+(``payload.resolve.untouched_flags``), how ``image-references`` is read (``resolve.load_references``),
+or this encoding. The manifest check's verdicts
 kept with the files follow its ``SOURCE_FORMAT`` (part of the key), as the verdict records do.
 """
 
@@ -32,14 +33,14 @@ from okdrelease._repr import value_repr
 from okdrelease.cache.store import RESOLUTION, Cache
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.payload.check import SOURCE_FORMAT
-from okdrelease.payload.resolve import ManifestFile
+from okdrelease.payload.resolve import ManifestFile, Reference
 
 __all__ = ["RECORD_FORMAT", "Recorded", "read_record", "record_key", "write_record"]
 
 log = logging.getLogger(__name__)
 
 #: Part of every key and every record: a new value makes every earlier record unused.
-RECORD_FORMAT = 3
+RECORD_FORMAT = 4
 
 
 @attrs.frozen
@@ -58,6 +59,8 @@ class Recorded:
     #: The manifest check's verdict of each of ``files`` (None: passed or not checked); None when the
     #: run that read them skipped the check.
     verdicts: tuple[str | None, ...] | None = attrs.field(default=None, repr=False)
+    #: The tags of the operator's ``image-references`` when it has one that loads, else None.
+    references: tuple[Reference, ...] | None = attrs.field(default=None, repr=False)
 
 
 def record_key(pullspecs: Sequence[tuple[str, bool]], platform: PlatformSelector) -> str:
@@ -89,7 +92,8 @@ def _encode(pullspecs: Sequence[str], components: Sequence[Recorded]) -> bytes:
             data.extend(f.data for f in item.files)
         layers = list(item.layers) if item.layers is not None else None
         verdicts = list(item.verdicts) if item.verdicts is not None else None
-        rows.append([item.digest, item.list_digest, item.labels, layers, files, verdicts])
+        references = [list(r) for r in item.references] if item.references is not None else None
+        rows.append([item.digest, item.list_digest, item.labels, layers, files, verdicts, references])
     head = {"format": RECORD_FORMAT, "pullspecs": list(pullspecs), "components": rows}
     text = json.dumps(head, separators=(",", ":")).encode("utf-8", "surrogateescape")
     return b"".join([text, b"\n", *data])  # one copy of the files' bytes (a payload's worth), not two
@@ -105,7 +109,7 @@ def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
         raise ValueError("another format or other components")
     offset = head_end + 1
     out = []
-    for digest, list_digest, labels, layers, files, verdicts in head["components"]:
+    for digest, list_digest, labels, layers, files, verdicts, references in head["components"]:
         found = None
         if files is not None:
             found = []
@@ -124,11 +128,23 @@ def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
                 tuple(str(d) for d in layers) if layers is not None else None,
                 tuple(found) if found is not None else None,
                 tuple(verdicts) if verdicts is not None else None,
+                _references(references),
             )
         )
     if offset != len(payload) or len(out) != len(pullspecs):
         raise ValueError("length does not match the header")
     return out
+
+
+def _references(rows: Any) -> tuple[Reference, ...] | None:
+    if rows is None:
+        return None
+    out = []
+    for name, kind, source in rows:
+        if not (isinstance(name, str) and isinstance(kind, str) and isinstance(source, str)):
+            raise TypeError("a reference is not three strings")
+        out.append((name, kind, source))
+    return tuple(out)
 
 
 def read_record(store: Cache, key: str, pullspecs: Sequence[str]) -> list[Recorded] | None:

@@ -17,7 +17,18 @@ from okdrelease.oci.model import Descriptor
 from okdrelease.openshift.imagestream import load_image_stream
 from okdrelease.payload.check import ManifestChecker
 
-__all__ = ["ManifestFile", "OperatorFiles", "OperatorManifests", "describe_registry_error", "tampered"]
+__all__ = [
+    "IMAGE_REFERENCES",
+    "ManifestFile",
+    "OperatorFiles",
+    "OperatorManifests",
+    "Reference",
+    "known_references",
+    "load_references",
+    "untouched_flags",
+    "describe_registry_error",
+    "tampered",
+]
 
 MANIFESTS_PREFIX = "manifests/"
 
@@ -38,25 +49,44 @@ class ManifestFile:
 IMAGE_REFERENCES = "image-references"
 
 
-def untouched_flags(files: Sequence[tuple[str, bytes]]) -> tuple[bool, ...]:
-    """For each of an operator's files, whether every rewriting of its manifests returns it unchanged:
-    it names none of the DockerImage sources of the operator's ``image-references`` and holds no
-    version placeholder (``mapper.untouched``). All False when ``image-references`` does not load
-    (the payload stage words that)."""
-    from okdrelease.payload.mapper import untouched
+#: One tag of an operator's ``image-references``: (name, from.kind, from.name).
+Reference = tuple[str, str, str]
 
-    sources: list[bytes] = []
+
+def load_references(data: bytes) -> tuple[Reference, ...]:
+    """The tags of an operator's ``image-references`` file; OkdReleaseError when it does not load."""
+    local = load_image_stream(data)
+    return tuple((t.name, t.from_kind or "", t.from_name or "") for t in local.tags)
+
+
+def known_references(files: Sequence[tuple[str, bytes]]) -> tuple[Reference, ...] | None:
+    """:func:`load_references` of an operator's ``image-references``: None without one, or when it does
+    not load (the payload stage reads it again and words the failure)."""
     for name, data in files:
         if name == IMAGE_REFERENCES:
             try:
-                local = load_image_stream(data)
+                return load_references(data)
             except OkdReleaseError:
-                return (False,) * len(files)
-            sources = [
-                t.from_name.encode("utf-8", "surrogateescape")
-                for t in local.tags
-                if t.from_kind == "DockerImage" and t.from_name
-            ]
+                return None
+    return None
+
+
+def untouched_flags(
+    files: Sequence[tuple[str, bytes]], references: tuple[Reference, ...] | None
+) -> tuple[bool, ...]:
+    """For each of an operator's files, whether every rewriting of its manifests returns it unchanged:
+    it names none of the DockerImage sources of the operator's ``image-references`` (``references``,
+    :func:`known_references`) and holds no version placeholder (``mapper.untouched``). All False when
+    the operator has an ``image-references`` that does not load."""
+    from okdrelease.payload.mapper import untouched
+
+    if references is None and any(name == IMAGE_REFERENCES for name, _data in files):
+        return (False,) * len(files)
+    sources = [
+        source.encode("utf-8", "surrogateescape")
+        for _name, kind, source in references or ()
+        if kind == "DockerImage" and source
+    ]
     return tuple(untouched(data, sources) for _name, data in files)
 
 
@@ -74,7 +104,7 @@ class OperatorManifests:
     resolver: Resolver
     #: Checks operator manifests as they arrive (None: the check is skipped).
     checker: ManifestChecker | None = None
-    files: Memo[tuple[str, ...], tuple[ManifestFile, ...]] = attrs.field(factory=Memo, repr=False)
+    files: Memo[tuple[str, ...], OperatorFiles] = attrs.field(factory=Memo, repr=False)
 
     def read(self, image: ResolvedImage, *, all_layers: bool, ref: str) -> OperatorFiles:
         """The top-level files of ``/manifests`` from the last layer (or all layers, whiteouts applied)."""
@@ -86,7 +116,7 @@ class OperatorManifests:
         selected: Sequence[Descriptor] = layers if all_layers else layers[-1:]
         repo = image.repository
 
-        def extract() -> tuple[ManifestFile, ...]:
+        def extract() -> OperatorFiles:
             # Images start at different layers, so the first readers of shared base layers scan them
             # side by side instead of all queueing behind the bottom one.
             start = sum(image.digest.encode()) % len(selected)
@@ -96,16 +126,18 @@ class OperatorManifests:
             top = [
                 (path, entry) for path, entry in sorted(files.items()) if "/" not in path and entry.is_file
             ]
-            flags = untouched_flags([(path, entry.data) for path, entry in top])
+            named = [(path, entry.data) for path, entry in top]
+            references = known_references(named)
+            flags = untouched_flags(named, references)
             found = tuple(
                 ManifestFile(path, entry.data, extracted_mtime(entry.mtime), untouched)
                 for (path, entry), untouched in zip(top, flags, strict=True)
             )
             self.precheck(found, digests)  # checked now, while other images are still being fetched
-            return found
+            return OperatorFiles(digests, found, references)
 
         digests = tuple(d.digest for d in selected)
-        return OperatorFiles(digests, self.files.get(digests, extract))
+        return self.files.get(digests, extract)
 
     def precheck(self, files: Sequence[ManifestFile], layers: Sequence[str]) -> None:
         """Decide the verdicts of an operator's files (read from ``layers``) now, unless the check is skipped.
@@ -132,9 +164,11 @@ class OperatorManifests:
 
 @attrs.frozen
 class OperatorFiles:
-    """An operator's ``/manifests`` files and the digests of the layers they were read from."""
+    """An operator's ``/manifests`` files, the digests of the layers they were read from and the tags
+    of its ``image-references`` (:func:`known_references`)."""
 
     __repr__ = value_repr
 
     layers: tuple[str, ...]
     files: tuple[ManifestFile, ...] = attrs.field(repr=False)
+    references: tuple[Reference, ...] | None = attrs.field(default=None, repr=False)

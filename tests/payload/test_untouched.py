@@ -7,13 +7,16 @@ import io
 import json
 import tarfile
 
+import pytest
+
+from okdrelease.errors import ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.payload.context import Reporter
 from okdrelease.payload.mapper import build_operator_transform
 from okdrelease.payload.operators import Operators, assemble_payload, operator_references
 from okdrelease.payload.plan import NewOptions, make_plan, parse_created
-from okdrelease.payload.resolve import ManifestFile, untouched_flags
+from okdrelease.payload.resolve import ManifestFile, known_references, untouched_flags
 
 SOURCE = "quay.io/openshift/origin-cli:v4.0"
 REFS = json.dumps(
@@ -30,15 +33,20 @@ PLAIN = b"apiVersion: v1\nkind: ConfigMap\ndata:\n  a: b\n"
 
 def test_a_file_is_untouched_when_it_names_no_source_and_holds_no_placeholder() -> None:
     files = [("a.yaml", NAMES_SOURCE), ("b.yaml", PLACEHOLDER), ("c.yaml", PLAIN), ("image-references", REFS)]
-    assert untouched_flags(files) == (False, False, True, False)  # image-references names its sources
+    references = known_references(files)
+    assert references == (("cli", "DockerImage", SOURCE),)
+    assert untouched_flags(files, references) == (False, False, True, False)  # it names its sources
     # Without image-references only the placeholder counts; one that does not load: nothing is untouched.
-    assert untouched_flags(files[:3]) == (True, False, True)
-    assert untouched_flags([*files[:3], ("image-references", b"{not json")]) == (False, False, False, False)
+    assert known_references(files[:3]) is None
+    assert untouched_flags(files[:3], None) == (True, False, True)
+    unloadable = [*files[:3], ("image-references", b"{not json")]
+    assert known_references(unloadable) is None
+    assert untouched_flags(unloadable, None) == (False, False, False, False)
 
 
 def test_every_transform_returns_an_untouched_file_as_it_is() -> None:
     files = [("a.yaml", NAMES_SOURCE), ("b.yaml", PLACEHOLDER), ("c.yaml", PLAIN)]
-    flags = untouched_flags([*files, ("image-references", REFS)])
+    flags = untouched_flags([*files, ("image-references", REFS)], (("cli", "DockerImage", SOURCE),))
     for release in ("4.16.0-0.okd-2024-05-01-000000", "not-semver"):
         for target in ("quay.io/okd/scos-content@sha256:" + "1" * 64, "example.com/cli:x"):
             transform = build_operator_transform(
@@ -71,3 +79,17 @@ def test_an_untouched_file_is_decided_per_operator() -> None:
         "release-manifests/0000_50_op-plain_a.yaml": shared,
         "release-manifests/0000_50_op-refs_a.yaml": rewritten,
     }
+
+
+def test_image_references_read_with_the_files_are_not_read_again() -> None:
+    """collect_operators takes the tags read with an operator's files (or recorded with them); an
+    operator without them has its image-references loaded there, a bad one worded as oc words it."""
+    known = {"op-a": (("cli", "DockerImage", SOURCE),)}
+    files = {
+        "op-a": (ManifestFile("image-references", b"not read again", 0.0),),
+        "op-b": (ManifestFile("image-references", REFS, 0.0),),
+    }
+    assert operator_references(files, known) == {"op-a": known["op-a"], "op-b": known["op-a"]}
+    files["op-c"] = (ManifestFile("image-references", b"{not json", 0.0),)
+    with pytest.raises(ReleaseError, match='^operator "op-c" contained an invalid image-references file: '):
+        operator_references(files, known)
