@@ -242,6 +242,45 @@ def test_ustar_fast_path_writes_the_general_paths_bytes() -> None:
         assert len(general) == BLOCK_SIZE
 
 
+def test_split_ustar_fast_path_writes_the_general_paths_bytes() -> None:
+    """Long ASCII names Go splits into prefix and name get their header in one go: the general path's bytes."""
+    rng = random.Random(20261207)
+    parts = [
+        "release-manifests",
+        "0000_50_cluster-monitoring-operator",
+        "a" * 100,
+        "b" * 54,
+        "c" * 99,
+        "x",
+        "",
+    ]
+    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789._-/"
+    names = [
+        "release-manifests/" + "n" * 100,  # name field exactly 100 bytes
+        "p" * 155 + "/" + "n" * 100,  # prefix exactly 155, name exactly 100
+        "p" * 156 + "/" + "n",  # prefix one too long: PAX
+        "/" + "n" * 100,  # the only slash first: PAX
+        "p" * 100 + "/",  # a trailing slash is not a split point: PAX
+        "p" * 50 + "/" + "q" * 50 + "/",  # directory: split before its last component, the slash kept
+        "p" * 120 + "//" + "q" * 20,  # double slash: split at the second
+    ]
+    for _ in range(3000):
+        if rng.random() < 0.5:
+            name = "/".join(rng.choice(parts) for _ in range(rng.randrange(2, 6)))
+        else:
+            name = "".join(rng.choice(alphabet) for _ in range(rng.randrange(101, 300)))
+        names.append(name if len(name) > 100 else name + "/" + "z" * (101 - len(name)))
+    for name in names:
+        typeflag = b"5" if name.endswith("/") else b"0"
+        mode, size, seconds = rng.randrange(8**7), rng.choice([0, 513, 8**11 - 1]), rng.randrange(8**11)
+        out = io.BytesIO()
+        GoTarWriter(out)._write_header(name, typeflag, mode, size, seconds)
+        raw = name.encode()
+        assert out.getvalue() == gotar._header_blocks(name, raw, typeflag, mode, size, seconds), name
+        if gotar._split_ustar_path(raw) is not None:
+            assert len(out.getvalue()) == BLOCK_SIZE
+
+
 @pytest.mark.parametrize(
     ("name", "mode", "size", "mtime"),
     [

@@ -196,16 +196,15 @@ class GoTarWriter:
             raise LayerError(f"tar writer is closed; cannot add {name!r}")
         raw = name.encode("utf-8", "surrogateescape")
         seconds = go_mtime(mtime)
-        if (
-            len(raw) <= _NAME_SIZE
-            and 0 <= mode < _MODE_LIMIT
-            and 0 <= size < _OCTAL_12_LIMIT
-            and 0 <= seconds < _OCTAL_12_LIMIT
-            and _is_ascii(raw)
-        ):
-            self._out.write(_ustar_header(raw, typeflag, mode, size, seconds))
-        else:
-            self._out.write(_header_blocks(name, raw, typeflag, mode, size, seconds))
+        if 0 <= mode < _MODE_LIMIT and 0 <= size < _OCTAL_12_LIMIT and 0 <= seconds < _OCTAL_12_LIMIT:
+            if len(raw) <= _NAME_SIZE and _is_ascii(raw):
+                self._out.write(_ustar_header(raw, typeflag, mode, size, seconds))
+                return
+            split = _split_ustar_path(raw)
+            if split is not None:  # a long ASCII name Go splits into ustar's prefix and name fields
+                self._out.write(_ustar_header(split[1], typeflag, mode, size, seconds, split[0]))
+                return
+        self._out.write(_header_blocks(name, raw, typeflag, mode, size, seconds))
 
 
 def _header_blocks(name: str, raw: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytes:
@@ -264,14 +263,28 @@ _ZEROS_UID_GID = _ZERO_FIELDS[_UID[0] : _GID[0] + _GID[1]]
 #: A ustar header after the typeflag: linkname, magic and version, uname and gname, devmajor and
 #: devminor (0), prefix and padding.
 _USTAR_TAIL = _finish(bytearray(_ZERO_FIELDS))[_TYPEFLAG + 1 :]
+#: Where the prefix field starts and ends within that tail (it is all zeros there).
+_TAIL_PREFIX = _PREFIX[0] - _TYPEFLAG - 1
+_TAIL_PAD = _TAIL_PREFIX + _PREFIX_SIZE
 #: The checksum's share of the tail and of the checksum field itself (eight blanks while it is summed).
 _USTAR_TAIL_SUM = sum(_USTAR_TAIL) + 8 * 0x20
 
 
-def _ustar_header(name: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytes:
-    """:func:`_header_blocks` of an entry that fits ustar as it is (an ASCII name of at most 100 bytes,
-    every number in its octal field), built in one go: the same bytes (tests hold both to it)."""
+def _ustar_header(
+    name: bytes, typeflag: bytes, mode: int, size: int, seconds: int, prefix: bytes = b""
+) -> bytes:
+    """:func:`_header_blocks` of an entry that fits ustar (an ASCII name of at most 100 bytes, or one
+    :func:`_split_ustar_path` splits into ``prefix`` and ``name``; every number in its octal field),
+    built in one go: the same bytes (tests hold both to it)."""
     name_field = name.ljust(_NAME_SIZE, b"\0")
     head = b"%s%07o\0%s%011o\0%011o\0" % (name_field, mode, _ZEROS_UID_GID, size, seconds)
+    tail = _USTAR_TAIL
     checksum = sum(head) + typeflag[0] + _USTAR_TAIL_SUM
-    return b"%s%06o\0 %s%s" % (head, checksum, typeflag, _USTAR_TAIL)
+    if prefix:
+        tail = b"%s%s%s" % (
+            _USTAR_TAIL[:_TAIL_PREFIX],
+            prefix.ljust(_PREFIX_SIZE, b"\0"),
+            _USTAR_TAIL[_TAIL_PAD:],
+        )
+        checksum += sum(prefix)
+    return b"%s%06o\0 %s%s" % (head, checksum, typeflag, tail)
