@@ -242,8 +242,9 @@ def test_ustar_fast_path_writes_the_general_paths_bytes() -> None:
         assert len(general) == BLOCK_SIZE
 
 
-def test_split_ustar_fast_path_writes_the_general_paths_bytes() -> None:
-    """Long ASCII names Go splits into prefix and name get their header in one go: the general path's bytes."""
+def test_long_name_fast_paths_write_the_general_paths_bytes() -> None:
+    """Long ASCII names get their header in one go, split into prefix and name like Go or with a PAX path
+    record: the general path's bytes."""
     rng = random.Random(20261207)
     parts = [
         "release-manifests",
@@ -263,6 +264,11 @@ def test_split_ustar_fast_path_writes_the_general_paths_bytes() -> None:
         "p" * 100 + "/",  # a trailing slash is not a split point: PAX
         "p" * 50 + "/" + "q" * 50 + "/",  # directory: split before its last component, the slash kept
         "p" * 120 + "//" + "q" * 20,  # double slash: split at the second
+        "release-manifests/" + "n" * 101,  # the name one too long for its field: PAX
+        "p" * 98 + "//" + "q" * 101,  # PAX: the ustar name field cut after two slashes: a NUL and a slash
+        "p" * 99 + "/" + "q" * 160,  # PAX: the cut field's one trailing slash becomes its NUL
+        "/" * 130,  # all slashes: split into 128 of them and "/"
+        "a/" * 200,  # PAX: a PAX header name cleaned and cut
     ]
     for _ in range(3000):
         if rng.random() < 0.5:
@@ -279,6 +285,8 @@ def test_split_ustar_fast_path_writes_the_general_paths_bytes() -> None:
         assert out.getvalue() == gotar._header_blocks(name, raw, typeflag, mode, size, seconds), name
         if gotar._split_ustar_path(raw) is not None:
             assert len(out.getvalue()) == BLOCK_SIZE
+        else:  # the PAX path record's own fast path
+            assert gotar._pax_path_header(raw, typeflag, mode, size, seconds) == out.getvalue(), name
 
 
 @pytest.mark.parametrize(
