@@ -11,13 +11,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from faultproxy import FaultProxy, Rule
 from imagegen import DOCKER, build_image, build_index, make_image, make_index, push_image
-from registry_rig import RegistryInfo, RepoNamer
+from registry_rig import RegistryInfo, RepoNamer, TokenServer
 from test_registry import RecordingProxy, options_for, proxy_client, repo_at
 
 from okdrelease.cli import main
+from okdrelease.errors import RegistryError
 from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.model import Descriptor
 from okdrelease.reference import parse_location
+from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.copy import copy_all, copy_blobs, copy_image
 from okdrelease.transport.open import DefaultTransport, open_location
 from okdrelease.transport.registry import RegistryClient
@@ -180,6 +184,75 @@ def test_mount_first_sends_no_head_and_asks_only_when_the_mount_is_refused(
         assert copy_blobs(src, dst, [only_in_dst], mount_first=True) == {only_in_dst.digest: "exists"}
         assert [m for m, _, _ in http_proxy.log] == ["POST", "DELETE", "HEAD"]
         assert dst.has_blob(only_in_dst.digest)
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_mount_first_takes_an_error_answer_to_the_mount_for_a_refusal(
+    proxy: FaultProxy, unique_repo: RepoNamer, status: int
+) -> None:
+    """A registry that answers the mount itself with an error (Harbor's 401 for a project it does not
+    know, docker.io's 401 when the token lacks pull on the source, 404) refuses it: the destination is
+    asked then, a blob it has is reported present and one it lacks is streamed; no second mount."""
+    options = TransportOptions(insecure_registries=frozenset({proxy.host}), retries=0)
+    with RegistryClient(options) as client:
+        src = repo_at(client, proxy.host, unique_repo())
+        dst = repo_at(client, proxy.host, unique_repo())
+        image = make_image(src, "v1", seed=f"refused-{status}", flavour=DOCKER)
+        present, missing = (Descriptor(b.media_type, b.digest, len(b.data)) for b in image.layers[:2])
+        assert present.digest != missing.digest
+        copy_blobs(src, dst, [present])  # asks first, mounts
+        proxy.clear()
+        proxy.add(Rule("POST", "mount=", "status", times=None, status=status, code="DENIED"))
+        assert copy_blobs(src, dst, [present, missing], mount_first=True) == {
+            present.digest: "exists",
+            missing.digest: "copied",
+        }
+        assert dst.has_blob(missing.digest)
+        assert [s.fault for s in proxy.seen("POST", "mount=")] == ["status", "status"]
+        assert proxy.count("HEAD", f"{dst.name}/blobs/{present.digest}") == 1
+        assert proxy.count("HEAD", f"{dst.name}/blobs/{missing.digest}") >= 1
+        assert proxy.count("GET", f"{src.name}/blobs/{missing.digest}") == 1
+        assert proxy.count("PUT", "/blobs/uploads/") == 1
+
+
+def test_mount_first_without_pull_on_the_source_asks_the_destination(
+    registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
+) -> None:
+    """The docker.io case on a real token registry: alice's token gets no pull on bob's repository, so
+    the registry answers the mount 401 (twice: the token is fetched again once); the layer alice's
+    repository already has is then found by a HEAD and reported present."""
+    src, dst = unique_repo("bob"), unique_repo("alice")
+    bob = TransportOptions(
+        ca_file=registry_token.ca_file, credentials={registry_token.host: ("bob", "bob-secret-pw")}
+    )
+    with RegistryClient(bob) as client:
+        image = make_image(repo_at(client, registry_token.host, src), "v1", seed="no-pull", flavour=DOCKER)
+    with RegistryClient(options_for(registry_token)) as client:
+        push_image(repo_at(client, registry_token.host, dst), image, "v1")
+        layers = [Descriptor(b.media_type, b.digest, len(b.data)) for b in image.layers]
+        source, dest = repo_at(client, registry_token.host, src), repo_at(client, registry_token.host, dst)
+        assert copy_blobs(source, dest, layers, mount_first=True) == dict.fromkeys(
+            (d.digest for d in layers), "exists"
+        )
+    mounts = [r for r in token_server.requests if r.user == "alice" and f"repository:{src}:pull" in r.scopes]
+    assert mounts and {r.granted for r in mounts} == {(f"repository:{dst}:pull,push",)}
+
+
+def test_mount_first_still_fails_on_a_server_error_to_the_mount(
+    proxy: FaultProxy, unique_repo: RepoNamer
+) -> None:
+    """A 5xx (or 429) to the mount is retried under the policy and then fails the copy, as before."""
+    options = TransportOptions(insecure_registries=frozenset({proxy.host}), retries=0)
+    with RegistryClient(options) as client:
+        src = repo_at(client, proxy.host, unique_repo())
+        dst = repo_at(client, proxy.host, unique_repo())
+        layer = make_image(src, "v1", seed="mount-503", flavour=DOCKER).layers[0]
+        proxy.clear()
+        proxy.add(Rule("POST", "mount=", "status", times=None, status=503))
+        with pytest.raises(RegistryError) as err:
+            copy_blobs(src, dst, [layer], mount_first=True)
+        assert err.value.status == 503
+        assert proxy.count("HEAD", "/blobs/") == 0
 
 
 def test_copy_across_registries_streams(

@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING, BinaryIO, Literal, TypedDict, get_args
 import attrs
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import DigestMismatchError, InvalidReferenceError, OkdReleaseError, UsageError
+from okdrelease.errors import (
+    DigestMismatchError,
+    InvalidReferenceError,
+    OkdReleaseError,
+    RegistryError,
+    UsageError,
+)
 from okdrelease.events import BlobDone, EventSink, ImageDone
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci import mediatypes as mt
@@ -34,7 +40,7 @@ from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector, runtime_platform
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
 from okdrelease.transport.base import Repository, Transport
-from okdrelease.transport.http import RetriedDigestMismatch, Retryable, RetryPolicy
+from okdrelease.transport.http import RETRY_STATUSES, RetriedDigestMismatch, Retryable, RetryPolicy
 from okdrelease.transport.open import default_reference
 
 if TYPE_CHECKING:
@@ -160,7 +166,7 @@ def _place_blob(
     if stop.is_set():
         raise CopyCancelled(f"{what}: cancelled after another copy failed")
     mounted_first = mount_first and _mountable(src, dst) and blob.media_type != mt.DOCKER_FOREIGN_LAYER_GZIP
-    if mounted_first and dst.mount_blob(blob.digest, src):
+    if mounted_first and _mounted_unasked(src, dst, blob.digest):
         emit(f"Copying blob {_short(blob.digest)} mounted from {src.display}")
         return "mounted"
     if dst.has_blob(blob.digest):
@@ -187,6 +193,24 @@ def _place_blob(
 
     (policy or RetryPolicy()).run(what, attempt)
     return "copied"
+
+
+def _mounted_unasked(src: Repository, dst: Repository, digest: str) -> bool:
+    """Mount ``digest`` of ``src`` into ``dst`` before asking whether ``dst`` has it: False when refused.
+
+    Registries refuse a cross-repository mount in more ways than a 202: Harbor answers 401 when the
+    source project is unknown to it, docker.io 401 when the token lacks pull on the source, others
+    403/404/400, and a token server may refuse the mount's scope. Any such answer (4xx, but for the
+    transient ones the retry policy already went through) is a refusal like a 202: the caller then
+    asks (HEAD) and streams the blob when ``dst`` lacks it, as ``copy`` and oc do from the start.
+    """
+    try:
+        return dst.mount_blob(digest, src)
+    except RegistryError as err:
+        if err.status is None or not 400 <= err.status < 500 or err.status in RETRY_STATUSES:
+            raise
+        log.debug("mounting %s from %s into %s refused: %s", digest, src.display, dst.display, err)
+        return False
 
 
 def _mountable(src: Repository, dst: Repository) -> bool:
@@ -220,7 +244,7 @@ def copy_blobs(
     ``mount_first``: where ``dst`` can mount from ``src`` (another repository of the same registry),
     mount without asking whether ``dst`` has the blob first: a mount answers 201 whether the blob
     was there or not (reported ``mounted``), so the HEAD is sent only when the mount was refused
-    (202, its session cancelled). One round trip per blob instead of two for a new repository, as
+    (202, its session cancelled, or an error answer such as 401/403/404: see ``_mounted_unasked``). One round trip per blob instead of two for a new repository, as
     for a release image pushed onto its base; ``copy`` keeps asking first (``exists`` is reported).
     """
     todo = {b.digest: b for b in blobs}
