@@ -235,11 +235,14 @@ def _resolution(
         if id(original) in annotations:
             tag.annotations = annotations[id(original)]
     annotated = attrs.evolve(stream, tags=copies)
+    # An operator's files and image-references tags come from one component: the last of that name with
+    # files (two spec tags of one name in --from-image-stream-file), as the files alone did.
+    operators = {v.name: v.found for v in visited if v.found.files is not None}
     return Resolution(
         stream=annotated,
         images={v.name: v.image for v in visited if v.image is not None} if images else {},
-        operator_files={v.name: v.found.files for v in visited if v.found.files is not None},
+        operator_files={name: found.files for name, found in operators.items() if found.files is not None},
         operators=tuple(v.name for v in visited if v.found.files is not None),
         digests={v.name: (v.found.digest, v.found.list_digest) for v in visited},
-        operator_references={v.name: v.found.references for v in visited if v.found.references is not None},
+        operator_references={n: f.references for n, f in operators.items() if f.references is not None},
     )

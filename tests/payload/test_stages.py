@@ -12,13 +12,14 @@ import pytest
 from okdrelease.errors import ReleaseError, UsageError
 from okdrelease.images.resolve import resolve_all
 from okdrelease.openshift.imagestream import ImageStream, TagReference
-from okdrelease.payload.components import Resolution
+from okdrelease.payload.components import Resolution, Visited, _resolution
 from okdrelease.payload.compose import compose
 from okdrelease.payload.inputs import Inputs
 from okdrelease.payload.operators import Operators, collect_operators, prune
 from okdrelease.payload.pipeline import select_sink
 from okdrelease.payload.plan import InputKind, NewOptions, make_plan, parse_created
-from okdrelease.payload.resolve import ManifestFile
+from okdrelease.payload.recorded import Recorded
+from okdrelease.payload.resolve import ManifestFile, load_references
 from okdrelease.payload.sinks import DirSink, FileSink, ImageSink
 
 CREATED = parse_created("2024-05-01T00:00:00Z")
@@ -140,3 +141,31 @@ def test_resolve_all_cancels_pending_work_after_the_first_failure() -> None:
 def test_resolve_all_returns_results_in_order() -> None:
     """Without failures every result comes back in input order."""
     assert resolve_all([3, 1, 2], lambda item: item * 10, workers=3) == [30, 10, 20]
+
+
+def test_an_operator_named_twice_takes_files_and_image_references_from_its_last_tag() -> None:
+    """Two spec tags of one name (--from-image-stream-file): the last one's files and image-references
+    both, as when they were read from its files alone. A names quay.io/x/y in its image-references;
+    B, listed last, has none and a file that names quay.io/x/y:1: the operator has no references (A's
+    would have rewritten B's file)."""
+    refs = b'{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","spec":{"tags":[{"name":"y",'
+    refs += b'"from":{"kind":"DockerImage","name":"quay.io/x/y"}}]}}'
+    a_files = (ManifestFile("image-references", refs, 0.0), ManifestFile("a.yaml", b"kind: A\n", 0.0))
+    b_files = (ManifestFile("b.yaml", b"image: quay.io/x/y:1\n", 0.0),)
+    a = Recorded(D1, None, {}, (D1,), a_files, references=load_references(refs))
+    b = Recorded(D2, None, {}, (D2,), b_files, references=None)
+    stream = ImageStream(
+        tags=[
+            TagReference.docker_image("op", f"quay.io/a/a@{D1}"),
+            TagReference.docker_image("op", f"quay.io/a/b@{D2}"),
+        ]
+    )
+    visited = [Visited("op", a, {}), Visited("op", b, {})]
+    resolution = _resolution(stream, stream.tags, visited, images=False)
+    assert resolution.operator_files == {"op": b_files}
+    assert resolution.operator_references == {}
+    assert resolution.operators == ("op", "op")
+    plan = make_plan(NewOptions(mappings=("op=quay.io/a/b@" + D2,), created=CREATED))
+    operators = collect_operators(plan, Inputs(stream=None, ordered=()), ("op",), resolution)
+    assert operators.files == {"op": b_files}
+    assert operators.references == {}
