@@ -25,7 +25,9 @@ from okdrelease.oci.layers import FileEntry, LayerEntry
 
 log = logging.getLogger(__name__)
 
-_FORMAT = 1
+#: Part of every stored index: a new value makes every earlier one unused (and, through its key,
+#: every recorded resolution: ``payload.recorded``).
+INDEX_FORMAT = 1
 
 
 def _entry(
@@ -59,7 +61,7 @@ class LayerIndex:
         """Serialise: a JSON header line, then the file bytes back to back."""
         data = [e.read() for e in self.entries]
         head = {
-            "format": _FORMAT,
+            "format": INDEX_FORMAT,
             "digest": self.digest,
             "prefix": self.prefix,
             "entries": [
@@ -76,7 +78,7 @@ class LayerIndex:
         if head_end < 0:
             raise ValueError("layer index without a header")
         head: Any = json.loads(payload[:head_end])
-        if not isinstance(head, dict) or head.get("format") != _FORMAT:
+        if not isinstance(head, dict) or head.get("format") != INDEX_FORMAT:
             raise ValueError("unknown layer index format")
         offset = head_end + 1
         entries = []

@@ -12,11 +12,14 @@ checked against its checksum when read, and a record that does not parse or does
 same pull specs is ignored (the components are then read one by one, and the record written again).
 
 Bump :data:`RECORD_FORMAT` whenever what a record holds would come out differently for the same
-pull specs: how operator files are selected or composed (``payload.resolve``), their mtimes, which
-labels are kept (``payload.components.READ_LABELS``), which files no transform touches
-(``payload.resolve.untouched_flags``), how ``image-references`` is read (``resolve.load_references``),
-or this encoding. The manifest check's verdicts
-kept with the files follow its ``SOURCE_FORMAT`` (part of the key), as the verdict records do.
+pull specs: how operator files are selected or composed (``payload.resolve``), which files a layer
+yields and how whiteouts apply (``oci.layers``, ``oci.tarwalk``), their mtimes
+(``gocompat.gotar.extracted_mtime``), which labels are kept (``payload.components.READ_LABELS``),
+which files no transform touches (``payload.resolve.untouched_flags``), how ``image-references`` is
+read (``resolve.load_references``, and the JSON decoding behind it: ``gocompat.gojson``,
+``openshift.imagestream``), or this encoding. The manifest check's verdicts kept with the files
+follow its ``SOURCE_FORMAT`` and the layer indexes they were composed from their ``INDEX_FORMAT``
+(``oci.layerindex``): both are part of the key, so a change there needs no bump here.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.cache.store import RESOLUTION, Cache
+from okdrelease.oci import layerindex
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.payload.check import SOURCE_FORMAT
 from okdrelease.payload.resolve import ManifestFile, Reference
@@ -69,6 +73,7 @@ def record_key(pullspecs: Sequence[tuple[str, bool]], platform: PlatformSelector
     identity = {
         "format": RECORD_FORMAT,
         "verdicts": SOURCE_FORMAT,
+        "layer_index": layerindex.INDEX_FORMAT,
         "platform": [
             pattern.pattern if pattern is not None else None,
             pattern.flags if pattern is not None else 0,

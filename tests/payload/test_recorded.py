@@ -10,6 +10,7 @@ import pytest
 
 from okdrelease.cache import LAYER_INDEX, RESOLUTION, VERDICT, Cache
 from okdrelease.cache.store import BLOBS
+from okdrelease.oci import layerindex
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.payload import recorded
 from okdrelease.payload.pipeline import new_release
@@ -64,7 +65,7 @@ def test_a_record_that_does_not_parse_is_not_used(tmp_path: Path) -> None:
     assert read_record(cache, key + "y", SPECS) is None  # a verdict short
 
 
-def test_the_key_names_the_pull_specs_in_order_the_layers_chosen_the_platform_and_the_format(
+def test_the_key_names_the_pull_specs_in_order_the_layers_chosen_the_platform_and_the_formats(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = PlatformSelector.first()
@@ -78,7 +79,13 @@ def test_the_key_names_the_pull_specs_in_order_the_layers_chosen_the_platform_an
     }
     monkeypatch.setattr(recorded, "RECORD_FORMAT", recorded.RECORD_FORMAT + 1)
     others.add(record_key([(s, False) for s in SPECS], first))
-    assert key not in others and len(others) == 4
+    monkeypatch.undo()
+    assert record_key([(s, False) for s in SPECS], first) == key
+    monkeypatch.setattr(
+        layerindex, "INDEX_FORMAT", layerindex.INDEX_FORMAT + 1
+    )  # the files are composed from them
+    others.add(record_key([(s, False) for s in SPECS], first))
+    assert key not in others and len(others) == 5
 
 
 def _sample(
