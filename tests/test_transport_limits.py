@@ -264,19 +264,51 @@ def _new_processes(targets: list[str], *extra: str) -> list[subprocess.Completed
     return results
 
 
+def _odd_runs(repo: Repository, tags: list[str], keep: Path) -> str:
+    """What differs between releases that should be identical: per distinct release digest, its
+    tags, config, and the payload files whose bytes differ from the first release's (each release's
+    payload layer is kept under ``keep`` for a later look); a flaky mismatch leaves its evidence."""
+    import gzip
+    import hashlib
+    import tarfile
+
+    keep.mkdir(parents=True, exist_ok=True)
+    by_digest: dict[str, list[str]] = {}
+    for tag in tags:
+        by_digest.setdefault(repo.resolve(tag).digest, []).append(tag)
+    files: dict[str, dict[str, str]] = {}
+    lines = []
+    for digest, named in by_digest.items():
+        manifest = repo.get_manifest(digest)
+        payload = repo.read_blob(manifest.layers[-1].digest)
+        (keep / f"{named[0]}.tar.gz").write_bytes(payload)
+        with tarfile.open(fileobj=io.BytesIO(gzip.decompress(payload))) as tar:
+            files[digest] = {
+                m.name: f"{m.mtime}:{hashlib.sha256(tar.extractfile(m).read()).hexdigest()}"  # type: ignore[union-attr]
+                for m in tar.getmembers()
+                if m.isfile()
+            }
+        lines.append(f"{digest} {named} config {manifest.config.digest}")  # type: ignore[union-attr]
+    first = files[next(iter(files))]
+    for digest, found in files.items():
+        changed = sorted(n for n in first.keys() | found.keys() if first.get(n) != found.get(n))
+        lines.append(f"{digest}: {len(changed)} payload files differ: {changed[:20]}")
+    return f"payload layers kept in {keep}\n" + "\n".join(lines)
+
+
 def test_eight_new_runs_into_one_layout_keep_every_tag(tmp_path: Path) -> None:
     tags = [f"run{n}" for n in range(WRITERS)]
     results = _new_processes([f"oci:{tmp_path / 'out'}:{tag}" for tag in tags])
     assert [(r.returncode, r.stderr) for r in results] == [(0, "")] * WRITERS
     digests = {r.stdout.split()[0] for r in results}
-    assert len(digests) == 1  # identical inputs, identical release
     layout = LayoutRepository(tmp_path / "out")
+    assert len(digests) == 1, _odd_runs(layout, tags, tmp_path / "odd")  # identical inputs, identical release
     assert sorted(layout.list_tags()) == tags
     assert {layout.resolve(tag).digest for tag in tags} == digests
 
 
 def test_eight_new_runs_into_one_registry_repository(
-    registry_http: RegistryInfo, unique_repo: RepoNamer
+    registry_http: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path
 ) -> None:
     name = unique_repo("okd")
     tags = [f"run{n}" for n in range(WRITERS)]
@@ -285,9 +317,9 @@ def test_eight_new_runs_into_one_registry_repository(
     )
     assert [(r.returncode, r.stderr) for r in results] == [(0, "")] * WRITERS
     digests = {r.stdout.split()[0] for r in results}
-    assert len(digests) == 1
     with RegistryClient(options_for(registry_http)) as client:
         repo = repo_at(client, registry_http.host, name)
+        assert len(digests) == 1, _odd_runs(repo, tags, tmp_path / "odd")
         assert sorted(repo.list_tags()) == tags
         assert {repo.resolve(tag).digest for tag in tags} == digests
 
