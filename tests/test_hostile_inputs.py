@@ -17,7 +17,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from test_release_extract import file_entry, payload_layer, write_blob, write_image
+from test_release_extract import file_entry, payload_layer, tar_bytes, write_blob, write_image
 
 from okdrelease.cli import main
 from okdrelease.gocompat import goyaml
@@ -142,6 +142,53 @@ def test_new_refuses_hostile_operator_image_references(
         == expected
     )
     assert not out.exists()
+
+
+def _operator_release(
+    tmp_path: Path, run_name: str, source: bytes, capsys: pytest.CaptureFixture[str]
+) -> dict[str, bytes]:
+    """``new --to-dir`` over an operator image whose image-references names ``source`` (JSON string
+    content) and whose manifest holds U+FFFD: the files written, the image's digest as ``DIGEST``."""
+    refs = b'{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","spec":{"tags":[{"name":"op",'
+    refs += b'"from":{"kind":"DockerImage","name":"' + source + b'"}}]}}'
+    manifest = "kind: ConfigMap\napiVersion: v1\nmetadata:\n  name: a\ndata:\n  image: \ufffd\n".encode()
+    directory = tarfile.TarInfo("manifests")
+    directory.type, directory.mode = tarfile.DIRTYPE, 0o755
+    layer = tar_bytes(
+        [
+            (directory, None),
+            file_entry("manifests/image-references", refs),
+            file_entry("manifests/a.yaml", manifest),
+        ]
+    )
+    layout, out = tmp_path / run_name, tmp_path / f"{run_name}-out"
+    digest = write_image(layout, "op", [layer], labels={"io.openshift.release.operator": "true"})
+    args = [
+        "new",
+        "--from-oci-layout",
+        str(layout),
+        "--layout-repository",
+        "quay.io/okd/x",
+        "--name",
+        "4.16.0",
+    ]
+    assert main([*args, "--created", "2024-05-01T00:00:00Z", "--to-dir", str(out)]) == 0
+    assert "error" not in capsys.readouterr().err
+    return {p.name: p.read_bytes().replace(digest.encode(), b"DIGEST") for p in sorted(out.iterdir())}
+
+
+def test_a_lone_surrogate_escape_in_operator_image_references_reads_as_u_fffd(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``"\\ud800"`` in an operator's image-references (JSON) is U+FFFD, as Go's decoder (oc's) reads it,
+    not a lone surrogate no encoding takes (it ended in an internal error): the release is the one
+    written for the raw U+FFFD, whose tag rewrites the manifest's U+FFFD."""
+    escaped = _operator_release(tmp_path, "escaped", b"\\ud800", capsys)
+    raw = _operator_release(tmp_path, "raw", "\ufffd".encode(), capsys)
+    assert escaped == raw
+    assert sorted(raw) == ["0000_50_op_a.yaml", "image-references", "release-metadata"]
+    assert json.loads(raw["image-references"])["spec"]["tags"][0]["from"]["name"] == "quay.io/okd/x@DIGEST"
+    assert raw["0000_50_op_a.yaml"].endswith(b"  image: quay.io/okd/x@DIGEST\n")
 
 
 @pytest.mark.parametrize(

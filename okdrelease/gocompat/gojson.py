@@ -410,11 +410,35 @@ def _sort_objects(value: Any) -> Any:
     return value
 
 
+#: A ``\\u`` escape of a UTF-16 surrogate (D800-DFFF) in JSON text (may also match after an escaped backslash).
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _go_strings(value: Any, data: bytes) -> Any:
+    """``value`` decoded from ``data`` with the strings Go's decoder reads: a ``\\uD800``-``\\uDFFF``
+    escape that is not half of a pair is U+FFFD (Go's unquote; Python keeps it as a lone surrogate,
+    which no UTF-8 encoding takes). Pairs are combined alike; ``data`` without such an escape is
+    returned as it is, unwalked."""
+    if b"\\u" not in data or _SURROGATE_ESCAPE.search(data) is None:
+        return value
+    return _replace_surrogates(value)
+
+
+def _replace_surrogates(value: Any) -> Any:
+    if type(value) is str:  # (a RawNumber is a str too, and holds no escape)
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replace_surrogates(key): _replace_surrogates(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_surrogates(item) for item in value]
+    return value
+
+
 def loads_go(data: bytes | str) -> Any:
     """Validate ``data`` like Go (its syntax error texts), then decode it keeping integers as int."""
     raw = data.encode("utf-8", "surrogateescape") if isinstance(data, str) else data
     check_valid(raw)
-    return json.loads(raw.decode("utf-8", "replace"))
+    return _go_strings(json.loads(raw.decode("utf-8", "replace")), raw)
 
 
 def loads_go_numbers(data: bytes | str) -> Any:
@@ -425,7 +449,7 @@ def loads_go_numbers(data: bytes | str) -> Any:
         value = json.loads(raw.decode("utf-8", "replace"), parse_int=_go_float, parse_float=_go_float)
     except ValueError as err:
         raise GoJSONError(str(err)) from err
-    return _sort_objects(value)
+    return _sort_objects(_go_strings(value, raw))
 
 
 # --------------------------------------------------------------------------------------------
@@ -680,16 +704,16 @@ def parse_valid(data: bytes) -> Any:
     if json_too_deep(data):
         raise GoJSONError(max_depth_message())
     try:
-        return json.loads(
+        value = json.loads(
             data.decode("utf-8"),
             parse_int=RawNumber,
             parse_float=RawNumber,
             parse_constant=_refuse_constant,
         )
     except (ValueError, RecursionError):
-        pass
-    _scan_valid(data)  # the depth was checked and the strict parse just failed: only the scanner is left
-    return json.loads(data.decode("utf-8", "replace"), parse_int=RawNumber, parse_float=RawNumber)
+        _scan_valid(data)  # the depth was checked and the strict parse just failed: only the scanner is left
+        value = json.loads(data.decode("utf-8", "replace"), parse_int=RawNumber, parse_float=RawNumber)
+    return _go_strings(value, data)
 
 
 def loads_typed(data: bytes, typ: Any) -> Any:

@@ -457,3 +457,17 @@ def _leaves(value: object) -> list[object]:
     if isinstance(value, list):
         return [leaf for item in value for leaf in _leaves(item)]
     return [value]
+
+
+def test_a_surrogate_escape_that_is_not_half_of_a_pair_decodes_to_u_fffd() -> None:
+    """Go's unquote: a \\uD800-\\uDFFF escape without its other half is U+FFFD (keys too); a pair is one
+    character; an escaped backslash before "ud800" is no escape. Every decoding entry point alike."""
+    data = rb'{"\udfff": ["\ud800", "a\udc00\ud800b", "\ud83d\ude80", "\ud800\u0041", "\\ud800", 1.5]}'
+    expected = {"\ufffd": ["\ufffd", "a\ufffd\ufffdb", "\U0001f680", "\ufffdA", "\\ud800", 1.5]}
+    parsed = gojson.parse_valid(data)
+    assert parsed == {"\ufffd": [*expected["\ufffd"][:5], "1.5"]}
+    assert type(parsed["\ufffd"][5]) is gojson.RawNumber
+    # Invalid UTF-8 in a string: the scanner's path (Go replaces the byte), the escapes alike.
+    assert gojson.parse_valid(data.replace(b'"a', b'"\xffa'))["\ufffd"][1] == "\ufffda\ufffd\ufffdb"
+    assert gojson.loads_go(data) == expected
+    assert gojson.loads_go_numbers(data) == expected
