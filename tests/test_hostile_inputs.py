@@ -126,8 +126,14 @@ OPERATOR = 'error: operator "op" contained an invalid image-references file: '
         (HEADER + alias_bomb(), OPERATOR + YAML + ALIASING),
         (DEEP_YAML_FLOW, OPERATOR + YAML + TOO_DEEP),
         (DEEP_JSON, OPERATOR + YAML + TOO_DEEP),
+        # go-yaml refuses a surrogate's escape (PyYAML's pure parser kept it: an internal error after)
+        (
+            HEADER
+            + 'spec:\n  tags:\n  - name: op\n    from:\n      kind: DockerImage\n      name: "\\ud800"\n',
+            OPERATOR + YAML + "line 8: found invalid Unicode character escape code",
+        ),
     ],
-    ids=["alias-bomb", "deep-flow-yaml", "deep-json"],
+    ids=["alias-bomb", "deep-flow-yaml", "deep-json", "yaml-surrogate-escape"],
 )
 def test_new_refuses_hostile_operator_image_references(
     text: str, expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]

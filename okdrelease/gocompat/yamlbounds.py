@@ -41,6 +41,7 @@ __all__ = [
     "EXCESSIVE_ALIASING",
     "MAX_DEPTH",
     "BoundedLoaderMixin",
+    "GoEscapesMixin",
     "BoundedSafeLoader",
     "YAMLLimitError",
     "check_node",
@@ -155,6 +156,27 @@ class BoundedLoaderMixin:
         """Check ``node`` against the bounds, then construct it."""
         check_node(node)
         return super().construct_document(node)  # type: ignore[misc]
+
+
+class GoEscapesMixin:
+    """Put in a pure-Python PyYAML loader's bases to refuse, as go-yaml (and libyaml) do, a quoted
+    scalar's escape naming a surrogate or a code point past U+10FFFF (PyYAML keeps a lone surrogate,
+    which no UTF-8 encoding takes)."""
+
+    def scan_flow_scalar_non_spaces(self, double: bool, start_mark: yaml.Mark) -> list[str]:
+        """Scan quoted text; like go-yaml, refuse escapes naming a surrogate or a code point past U+10FFFF."""
+        try:
+            chunks: list[str] = super().scan_flow_scalar_non_spaces(double, start_mark)  # type: ignore[misc]
+        except ValueError:  # chr() of a code point past U+10FFFF
+            chunks = ["\ud800"]
+        if any("\ud800" <= ch <= "\udfff" for chunk in chunks for ch in chunk):
+            raise yaml.scanner.ScannerError(
+                "while parsing a quoted scalar",
+                start_mark,
+                "found invalid Unicode character escape code",
+                self.get_mark(),  # type: ignore[attr-defined]
+            )
+        return chunks
 
 
 class BoundedSafeLoader(BoundedLoaderMixin, yaml.SafeLoader):

@@ -11,13 +11,14 @@ from typing import Any
 import yaml
 
 from okdrelease.gocompat.gojson import GoJSONError
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, libyaml_may_differ
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, GoEscapesMixin, libyaml_may_differ
 
 __all__ = ["load_yaml"]
 
 
-class _NoTimestampLoader(BoundedLoaderMixin, yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings (go-yaml does not convert them for JSON)."""
+class _NoTimestampLoader(BoundedLoaderMixin, GoEscapesMixin, yaml.SafeLoader):
+    """SafeLoader that keeps timestamps as strings (go-yaml does not convert them for JSON) and refuses
+    escapes of surrogates as go-yaml does."""
 
 
 _NoTimestampLoader.yaml_implicit_resolvers = {

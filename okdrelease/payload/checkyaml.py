@@ -21,7 +21,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from okdrelease.gocompat.jsonbounds import flow_overflow
 from okdrelease.gocompat.strconv import go_quote
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, YAMLLimitError, check_text, libyaml_may_differ
+from okdrelease.gocompat.yamlbounds import (
+    BoundedLoaderMixin,
+    GoEscapesMixin,
+    YAMLLimitError,
+    check_text,
+    libyaml_may_differ,
+)
 
 __all__ = ["GO_YAML_MAX_DEPTH", "manifest_problem", "pure_problem"]
 
@@ -59,8 +65,9 @@ _BLOCK_END_CONTEXTS = {
 }
 
 
-class _GoLikeLoader(BoundedLoaderMixin, yaml.SafeLoader):
-    """A PyYAML loader closer to go-yaml: tabs between tokens where go-yaml allows them, repeated anchors."""
+class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, yaml.SafeLoader):
+    """A PyYAML loader closer to go-yaml: tabs between tokens where go-yaml allows them, repeated anchors,
+    escapes of surrogates refused."""
 
     def scan_to_next_token(self) -> None:
         """Advance to the next token like go-yaml's ``yaml_parser_scan_to_next_token``."""
@@ -79,21 +86,6 @@ class _GoLikeLoader(BoundedLoaderMixin, yaml.SafeLoader):
                     self.allow_simple_key = True
             else:
                 return
-
-    def scan_flow_scalar_non_spaces(self, double: bool, start_mark: yaml.Mark) -> list[str]:
-        """Scan quoted text; like go-yaml, refuse escapes naming a surrogate or a code point past U+10FFFF."""
-        try:
-            chunks: list[str] = super().scan_flow_scalar_non_spaces(double, start_mark)
-        except ValueError:  # chr() of a code point past U+10FFFF
-            chunks = ["\ud800"]
-        if any("\ud800" <= ch <= "\udfff" for chunk in chunks for ch in chunk):
-            raise yaml.scanner.ScannerError(
-                "while parsing a quoted scalar",
-                start_mark,
-                "found invalid Unicode character escape code",
-                self.get_mark(),
-            )
-        return chunks
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         """Compose a node, letting a repeated anchor replace the earlier one as go-yaml does."""

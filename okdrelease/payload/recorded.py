@@ -44,7 +44,7 @@ __all__ = ["RECORD_FORMAT", "Recorded", "read_record", "record_key", "write_reco
 log = logging.getLogger(__name__)
 
 #: Part of every key and every record: a new value makes every earlier record unused.
-RECORD_FORMAT = 5
+RECORD_FORMAT = 6
 
 
 @attrs.frozen
