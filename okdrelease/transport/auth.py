@@ -37,7 +37,6 @@ from okdrelease.transport.http import (
     Retryable,
     RetryPolicy,
     connect_reason,
-    ssl_reason,
     timeouts,
 )
 from okdrelease.transport.wire import InvalidHeader, TlsError, TransportError
@@ -553,7 +552,7 @@ def fetch_token(
                 session, challenge, scope_list, credentials, verify, timeout, user_agent
             )
         except TlsError as err:
-            raise refused(f"cannot reach {where} for registry {registry}: {ssl_reason(err)}") from None
+            raise refused(f"cannot reach {where} for registry {registry}: {err.reason}") from None
         except InvalidHeader as err:  # (not transient: never retried)
             raise refused(f"token request to {where} for registry {registry}: {err}") from None
         except (TransportError, OSError) as err:

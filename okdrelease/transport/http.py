@@ -35,7 +35,6 @@ from okdrelease.transport.wire import (
     content_length,
     os_reason,
     strip_userinfo,
-    tls_reason,
 )
 
 if TYPE_CHECKING:
@@ -270,7 +269,7 @@ class Response:
                 self.raw.close()
                 raise BrokenResponse(f"the response body is larger than {MAX_LOADED_BODY} bytes")
             parts.append(block)
-        self._content = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._content = b"".join(parts)
 
     @property
     def content(self) -> bytes:
@@ -595,11 +594,6 @@ def quiet_insecure_warnings() -> None:
     import warnings
 
     warnings.filterwarnings("ignore", message="Unverified HTTPS request", module=r"urllib3\.")
-
-
-def ssl_reason(err: BaseException) -> str:
-    """The OpenSSL reason of a TLS failure (``certificate verify failed: ...``)."""
-    return err.reason if isinstance(err, TransportError) else tls_reason(err)
 
 
 def connect_reason(err: BaseException) -> str:

@@ -63,7 +63,6 @@ from okdrelease.transport.http import (
     Retryable,
     connect_reason,
     environ_proxies,
-    ssl_reason,
     timeouts,
 )
 from okdrelease.transport.wire import InvalidAddress, InvalidHeader, TlsError, TransportError
@@ -452,7 +451,7 @@ class RegistryClient:
             raise RegistryError(
                 _prefixed(
                     what,
-                    f"registry {state.host}: TLS verification failed ({ssl_reason(err)}); trust its CA"
+                    f"registry {state.host}: TLS verification failed ({err.reason}); trust its CA"
                     " with --certificate-authority or certs.d, or mark it insecure (--insecure-registry)"
                     " if it serves plain HTTP or an untrusted certificate",
                 ),
