@@ -37,8 +37,6 @@ if TYPE_CHECKING:
 BLOCK = 512
 #: tarfile's regular types: REGTYPE, AREGTYPE (v7), CONTTYPE and the old GNU sparse type.
 REGULAR_TYPES = frozenset({b"0", b"\0", b"7", b"S"})
-#: tarfile's SUPPORTED_TYPES: every other type is skipped like a regular file.
-SUPPORTED_TYPES = REGULAR_TYPES | {b"1", b"2", b"3", b"4", b"5", b"6", b"L", b"K"}
 #: The types the walker reads itself (a GNU or PAX extension goes to tarfile).
 _PLAIN_TYPES = frozenset({b"0", b"\0", b"7", b"1", b"2", b"3", b"4", b"5", b"6"})
 _DATA_TYPES = frozenset({b"0", b"\0", b"7"})
@@ -144,20 +142,21 @@ def parse_header(block: bytes) -> Member | None:
     walker checks the unsigned one. Adler-32's low half is 1 + the byte sum modulo 65521, and a 256-byte
     half sums to at most 65280: two halves give the sum.
     """
+    if len(block) != BLOCK:
+        return None
+    kind = block[156:157]
     usual = _USUAL_HEADER.match(block)
     numbers: Sequence[bytes | float]
     if usual is not None:
         numbers = usual.groups()  # mode, uid, gid, size, mtime, chksum (octal digits)
-        kind = block[156:157]
         size, checksum = int(numbers[3], 8), int(numbers[5], 8)
     else:
-        kind = block[156:157]
-        unusual = _unusual_numbers(block) if kind in _PLAIN_TYPES and len(block) == BLOCK else None
+        unusual = _unusual_numbers(block) if kind in _PLAIN_TYPES else None
         if unusual is None:
             return None
         numbers, size, checksum = unusual, unusual[3], unusual[5]
     low = (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
-    if len(block) != BLOCK or checksum != low - sum(block[148:156]) + 256:
+    if checksum != low - sum(block[148:156]) + 256:
         return None
     name = _text(block[:100])
     if kind == b"\0" and name.endswith("/"):
@@ -184,18 +183,16 @@ def _stream_error(message: str) -> Exception:
     return tarfile.StreamError(message)
 
 
-_HANDOFF_HEADER: list[bytes] = []
 #: How many members tarfile reads before it keeps the rest of a layer where it has read most of them.
 _HANDED_BEFORE_TARFILE = 64
 
 
+@functools.cache
 def _handoff_header() -> bytes:
     """A valid empty member for tarfile to read first, so that the header handed over is a later one."""
-    if not _HANDOFF_HEADER:
-        import tarfile
+    import tarfile
 
-        _HANDOFF_HEADER.append(tarfile.TarInfo("handoff").tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict"))
-    return _HANDOFF_HEADER[0]
+    return tarfile.TarInfo("handoff").tobuf(tarfile.USTAR_FORMAT, "utf-8", "strict")
 
 
 class _HandOff:
