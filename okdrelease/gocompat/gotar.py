@@ -196,17 +196,21 @@ class GoTarWriter:
             raise LayerError(f"tar writer is closed; cannot add {name!r}")
         raw = name.encode("utf-8", "surrogateescape")
         seconds = go_mtime(mtime)
-        if 0 <= mode < _MODE_LIMIT and 0 <= size < _OCTAL_12_LIMIT and 0 <= seconds < _OCTAL_12_LIMIT:
-            if len(raw) <= _NAME_SIZE and _is_ascii(raw):
+        if (
+            _is_ascii(raw)
+            and 0 <= mode < _MODE_LIMIT
+            and 0 <= size < _OCTAL_12_LIMIT
+            and 0 <= seconds < _OCTAL_12_LIMIT
+        ):
+            if len(raw) <= _NAME_SIZE:
                 self._out.write(_ustar_header(raw, typeflag, mode, size, seconds))
                 return
             split = _split_ustar_path(raw)
             if split is not None:  # a long ASCII name Go splits into ustar's prefix and name fields
                 self._out.write(_ustar_header(split[1], typeflag, mode, size, seconds, split[0]))
-                return
-            if _is_ascii(raw):  # a long ASCII name that cannot be split: a PAX path record
+            else:  # a long ASCII name that cannot be split: a PAX path record
                 self._out.write(_pax_path_header(raw, typeflag, mode, size, seconds))
-                return
+            return
         self._out.write(_header_blocks(name, raw, typeflag, mode, size, seconds))
 
 
@@ -308,8 +312,7 @@ def _pax_path_header(name: bytes, typeflag: bytes, mode: int, size: int, seconds
     xname = _pax_header_name(name).ljust(_NAME_SIZE, b"\0")
     xhead = b"%s%07o\0%s%011o\0%011o\0" % (xname, 0, _ZEROS_UID_GID, len(records), 0)
     xblock = b"%s%06o\0 %s%s" % (xhead, sum(xhead) + _PAX_TAIL_SUM, TYPE_PAX, _PAX_TAIL)
-    field = bytearray(name[:_NAME_SIZE])
-    if field.endswith(b"/"):  # Go's formatString: a cut name's trailing slash becomes its NUL terminator
-        field[len(field.rstrip(b"/"))] = 0
+    field = bytearray(_NAME_SIZE)
+    _put_string(field, _NAME, name)  # cut, a trailing slash of the cut name becoming its NUL terminator
     padding = bytes(-len(records) % BLOCK_SIZE)
     return xblock + records + padding + _ustar_header(bytes(field), typeflag, mode, size, seconds)
