@@ -146,7 +146,8 @@ def read_index(fd: int, size: int) -> tuple[Row, ...]:
         index = os.pread(fd, length, offset)
     if len(index) != length or hashlib.sha256(index).hexdigest() != checksum:
         raise DamagedPack("index checksum does not match")
-    if os.pread(fd, len(_HEAD), 0) != _HEAD:
+    head = tail[: len(_HEAD)] if start == 0 else os.pread(fd, len(_HEAD), 0)  # a small pack's tail holds it
+    if head != _HEAD:
         raise DamagedPack("not a pack header")
     return _parse_index(index, offset)
 

@@ -143,8 +143,7 @@ class ManifestChecker:
             found = self._by_content(contents, known)
             stored = {key: found[data] for key, data in by_key.items()}
             store.put_verdicts(stored)
-        with self._lock:
-            self._held.update((id(data), (data, stored[key])) for key, data in by_key.items())
+        self.hold((data, stored[key]) for key, data in by_key.items())
 
     def hold(self, verdicts: Iterable[tuple[bytes, str | None]]) -> None:
         """Take verdicts decided before (``(data, problem)``, e.g. recorded with a resolution), held by
