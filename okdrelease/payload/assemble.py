@@ -50,7 +50,7 @@ def _entry(item: FileEntry) -> tuple[str, bytes, float]:
 
 
 @attrs.frozen
-class OperatorFiles:
+class FilesByOperator:
     """Operator tag name -> the top-level regular files of its extracted ``/manifests`` directory."""
 
     __repr__ = value_repr
@@ -64,7 +64,7 @@ class OperatorFiles:
         return sorted((_entry(item) for item in self.files[operator]), key=lambda e: e[0])
 
 
-def newest_mtime(operator_files: OperatorFiles, operators: Iterable[str]) -> int:
+def newest_mtime(operator_files: FilesByOperator, operators: Iterable[str]) -> int:
     """Return the newest file mtime (image-references included, Q24), truncated to seconds; 0 if none."""
     mtimes = [
         mtime
@@ -108,7 +108,7 @@ def _go_ext(name: str) -> str:
 
 def write_payload_tar(
     out: BinaryIO,
-    operator_files: OperatorFiles,
+    operator_files: FilesByOperator,
     ordered: Sequence[str],
     transform_for: Callable[[str], Transform],
     image_references: bytes,

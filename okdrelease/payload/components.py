@@ -23,7 +23,7 @@ from okdrelease.openshift.labels import (
 )
 from okdrelease.openshift.versions import ALLOWED_COMPONENTS, parse_component_versions
 from okdrelease.payload.context import Run
-from okdrelease.payload.recorded import Recorded, read_record, record_key, write_record
+from okdrelease.payload.recorded import Recorded, RecordedOperator, read_record, record_key, write_record
 from okdrelease.payload.resolve import ManifestFile, Reference, describe_registry_error, tampered
 from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
 
@@ -133,19 +133,25 @@ def _loading(run: Run, tag: TagReference) -> None:
         run.emit(f"info: Loading {digest} {tag.name}")
 
 
-def visit(run: Run, tag: TagReference) -> Visited:
-    """Read one component: its labels as annotations; an operator's ``/manifests``."""
-    pullspec = tag.from_name
-    image = _read(run, pullspec)
-    annotations = label_annotations(tag, image.labels, pullspec)
-    found = Recorded(image.digest, image.list_digest, _read_labels(image.labels))
-    if image.is_operator:
+def visit(run: Run, tag: TagReference, recorded: Recorded | None = None) -> Visited:
+    """Read one component, or take what a recorded resolution found for it (``recorded``): its labels
+    as annotations; an operator's ``/manifests`` with the manifest check's verdicts (a recorded
+    operator without verdicts has them decided now, when this run checks)."""
+    image: ResolvedImage | None = None
+    found = recorded
+    if found is None:
+        image = _read(run, tag.from_name)
+        found = Recorded(image.digest, image.list_digest, _read_labels(image.labels))
+    annotations = label_annotations(tag, found.labels, tag.from_name)
+    if image is not None and image.is_operator:
         _loading(run, tag)
-        read = run.operators.read(image, all_layers=_override(tag), ref=pullspec)
-        verdicts = run.operators.verdicts(read.files)
-        found = attrs.evolve(
-            found, layers=read.layers, files=read.files, verdicts=verdicts, references=read.references
-        )
+        read = run.operators.read(image, all_layers=_override(tag), ref=tag.from_name)
+        found = attrs.evolve(found, operator=RecordedOperator(read, run.operators.verdicts(read.files)))
+    elif found.operator is not None:
+        _loading(run, tag)
+        verdicts = run.operators.recall(found.operator.manifests, found.operator.verdicts)
+        if verdicts != found.operator.verdicts:
+            found = attrs.evolve(found, operator=attrs.evolve(found.operator, verdicts=verdicts))
     return Visited(tag.name, found, annotations, image)
 
 
@@ -176,20 +182,18 @@ def visit_order(tags: Sequence[TagReference]) -> list[int]:
 
 
 def _from_record(run: Run, tags: Sequence[TagReference], recorded: Sequence[Recorded]) -> list[Visited]:
-    """The visits a recorded resolution stands for: labels as annotations, progress lines in the order
-    visits report them, the operators' files with their recorded verdicts (else checked now)."""
-    visited = []
-    for tag, found in zip(tags, recorded, strict=True):
-        visited.append(Visited(tag.name, found, label_annotations(tag, found.labels, tag.from_name)))
+    """The visits a recorded resolution stands for, taken up in the order visits start in (so progress
+    lines come as visits report them); the first failure in stream order is raised."""
+    visited: dict[int, Visited] = {}
+    failed: dict[int, ReleaseError] = {}
     for position in visit_order(tags):
-        found = recorded[position]
-        if found.files is not None:
-            _loading(run, tags[position])
-            if found.verdicts is None:  # recorded by a run that skipped the check: decided now
-                run.operators.precheck(found.files, found.layers or ())
-            else:
-                run.operators.hold(found.files, found.verdicts)
-    return visited
+        try:
+            visited[position] = visit(run, tags[position], recorded[position])
+        except ReleaseError as err:
+            failed[position] = err
+    if failed:
+        raise failed[min(failed)]
+    return [visited[position] for position in range(len(tags))]
 
 
 def _record_key(run: Run, tags: Sequence[TagReference], locations: Sequence[object]) -> str | None:
@@ -221,8 +225,10 @@ def resolve_components(stream: ImageStream, run: Run, *, images: bool = False) -
         visited = resolve_all(
             tags, lambda tag: visit(run, tag), run.workers, run.from_cache(visit), order=visit_order(tags)
         )
-        if store is not None and key is not None:
-            write_record(store, key, pullspecs, [v.found for v in visited])
+    found = [v.found for v in visited]
+    # Recorded when read, or when a record without verdicts had them decided by this run (same key).
+    if store is not None and key is not None and found != recorded:
+        write_record(store, key, pullspecs, found)
     return _resolution(stream, tags, visited, images=images)
 
 
@@ -237,12 +243,14 @@ def _resolution(
     annotated = attrs.evolve(stream, tags=copies)
     # An operator's files and image-references tags come from one component: the last of that name with
     # files (two spec tags of one name in --from-image-stream-file), as the files alone did.
-    operators = {v.name: v.found for v in visited if v.found.files is not None}
+    operators = {v.name: v.found.operator.manifests for v in visited if v.found.operator is not None}
     return Resolution(
         stream=annotated,
         images={v.name: v.image for v in visited if v.image is not None} if images else {},
-        operator_files={name: found.files for name, found in operators.items() if found.files is not None},
-        operators=tuple(v.name for v in visited if v.found.files is not None),
+        operator_files={name: read.files for name, read in operators.items()},
+        operators=tuple(v.name for v in visited if v.found.operator is not None),
         digests={v.name: (v.found.digest, v.found.list_digest) for v in visited},
-        operator_references={n: f.references for n, f in operators.items() if f.references is not None},
+        operator_references={
+            n: read.references for n, read in operators.items() if read.references is not None
+        },
     )

@@ -192,7 +192,7 @@ def assemble_payload(
     ``checker`` holds the manifest-check verdicts found while fetching (None: each file checked here);
     ``compress``: gzip the tar for the payload layer on a thread while it is written (``Payload.gzipped``).
     """
-    from okdrelease.payload.assemble import OperatorFiles, write_payload_tar
+    from okdrelease.payload.assemble import FilesByOperator, write_payload_tar
     from okdrelease.payload.mapper import release_targets
 
     transforms: dict[str, Callable[[bytes], bytes]] = {}
@@ -210,7 +210,7 @@ def assemble_payload(
             transforms[name] = _skipping(transform, untouched) if untouched else transform
         return transforms[name]
 
-    files = OperatorFiles(
+    files = FilesByOperator(
         {name: [(f.name, f.data, f.mtime) for f in operators.files[name]] for name in operators.files}
     )
     image_references, release_metadata = stream.to_json(), metadata.to_json()

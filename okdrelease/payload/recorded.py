@@ -37,14 +37,34 @@ from okdrelease.cache.store import RESOLUTION, Cache
 from okdrelease.oci import layerindex
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.payload.check import SOURCE_FORMAT
-from okdrelease.payload.resolve import ManifestFile, Reference
+from okdrelease.payload.resolve import ExtractedManifests, ManifestFile, Reference
 
-__all__ = ["RECORD_FORMAT", "Recorded", "read_record", "record_key", "write_record"]
+__all__ = ["RECORD_FORMAT", "Recorded", "RecordedOperator", "read_record", "record_key", "write_record"]
 
 log = logging.getLogger(__name__)
 
 #: Part of every key and every record: a new value makes every earlier record unused.
 RECORD_FORMAT = 6
+
+
+def _one_per_file(
+    instance: RecordedOperator, _attribute: attrs.Attribute[Any], verdicts: tuple[str | None, ...] | None
+) -> None:
+    """A record holds no verdicts or one verdict per file."""
+    if verdicts is not None and len(verdicts) != len(instance.manifests.files):
+        raise ValueError("verdicts do not match the files")
+
+
+@attrs.frozen
+class RecordedOperator:
+    """An operator component as its visit found it: what its ``/manifests`` yielded, and the manifest
+    check's verdict of each of its files (None: passed or not checked); ``verdicts`` is None when the
+    run that read them skipped the check."""
+
+    __repr__ = value_repr
+
+    manifests: ExtractedManifests
+    verdicts: tuple[str | None, ...] | None = attrs.field(default=None, repr=False, validator=_one_per_file)
 
 
 @attrs.frozen
@@ -57,14 +77,8 @@ class Recorded:
     digest: str
     list_digest: str | None
     labels: dict[str, str] = attrs.field(repr=False)
-    #: An operator's: the digests of the layers its files were read from (None: not an operator).
-    layers: tuple[str, ...] | None = None
-    files: tuple[ManifestFile, ...] | None = attrs.field(default=None, repr=False)
-    #: The manifest check's verdict of each of ``files`` (None: passed or not checked); None when the
-    #: run that read them skipped the check.
-    verdicts: tuple[str | None, ...] | None = attrs.field(default=None, repr=False)
-    #: The tags of the operator's ``image-references`` when it has one that loads, else None.
-    references: tuple[Reference, ...] | None = attrs.field(default=None, repr=False)
+    #: An operator's files and their verdicts (None: not an operator).
+    operator: RecordedOperator | None = None
 
 
 def record_key(pullspecs: Sequence[tuple[str, bool]], platform: PlatformSelector) -> str:
@@ -86,20 +100,30 @@ def record_key(pullspecs: Sequence[tuple[str, bool]], platform: PlatformSelector
     return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
 
 
+def _row(item: Recorded) -> list[Any]:
+    """A component's header row: every field but the file bytes (None for what a non-operator lacks)."""
+    if item.operator is None:
+        return [item.digest, item.list_digest, item.labels, None, None, None, None]
+    read, verdicts = item.operator.manifests, item.operator.verdicts
+    return [
+        item.digest,
+        item.list_digest,
+        item.labels,
+        list(read.layers),
+        [[f.name, f.mtime, len(f.data), f.untouched] for f in read.files],
+        list(verdicts) if verdicts is not None else None,
+        [list(r) for r in read.references] if read.references is not None else None,
+    ]
+
+
 def _encode(pullspecs: Sequence[str], components: Sequence[Recorded]) -> bytes:
     """A JSON header line (every field but the file bytes), then the file bytes back to back."""
-    data: list[bytes] = []
-    rows: list[list[Any]] = []
-    for item in components:
-        files = None
-        if item.files is not None:
-            files = [[f.name, f.mtime, len(f.data), f.untouched] for f in item.files]
-            data.extend(f.data for f in item.files)
-        layers = list(item.layers) if item.layers is not None else None
-        verdicts = list(item.verdicts) if item.verdicts is not None else None
-        references = [list(r) for r in item.references] if item.references is not None else None
-        rows.append([item.digest, item.list_digest, item.labels, layers, files, verdicts, references])
-    head = {"format": RECORD_FORMAT, "pullspecs": list(pullspecs), "components": rows}
+    data = [f.data for item in components if item.operator is not None for f in item.operator.manifests.files]
+    head = {
+        "format": RECORD_FORMAT,
+        "pullspecs": list(pullspecs),
+        "components": [_row(c) for c in components],
+    }
     text = json.dumps(head, separators=(",", ":")).encode("utf-8", "surrogateescape")
     return b"".join([text, b"\n", *data])  # one copy of the files' bytes (a payload's worth), not two
 
@@ -115,27 +139,19 @@ def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
     offset = head_end + 1
     out = []
     for digest, list_digest, labels, layers, files, verdicts, references in head["components"]:
-        found = None
-        if files is not None:
+        if not isinstance(labels, dict):
+            raise TypeError("labels are not an object")
+        operator = None
+        if layers is not None or files is not None:
             found = []
             for name, mtime, length, untouched in files:
                 found.append(ManifestFile(name, payload[offset : offset + length], mtime, untouched is True))
                 offset += length
-        if not isinstance(labels, dict):
-            raise TypeError("labels are not an object")
-        if verdicts is not None and (found is None or len(verdicts) != len(found)):
-            raise ValueError("verdicts do not match the files")
-        out.append(
-            Recorded(
-                str(digest),
-                list_digest,
-                labels,
-                tuple(str(d) for d in layers) if layers is not None else None,
-                tuple(found) if found is not None else None,
-                tuple(verdicts) if verdicts is not None else None,
-                _references(references),
-            )
-        )
+            read = ExtractedManifests(tuple(str(d) for d in layers), tuple(found), _references(references))
+            operator = RecordedOperator(read, tuple(verdicts) if verdicts is not None else None)
+        elif verdicts is not None or references is not None:
+            raise ValueError("verdicts or references without files")
+        out.append(Recorded(str(digest), list_digest, labels, operator))
     if offset != len(payload) or len(out) != len(pullspecs):
         raise ValueError("length does not match the header")
     return out

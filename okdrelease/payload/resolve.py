@@ -19,8 +19,8 @@ from okdrelease.payload.check import ManifestChecker
 
 __all__ = [
     "IMAGE_REFERENCES",
+    "ExtractedManifests",
     "ManifestFile",
-    "OperatorFiles",
     "OperatorManifests",
     "Reference",
     "known_references",
@@ -104,9 +104,9 @@ class OperatorManifests:
     resolver: Resolver
     #: Checks operator manifests as they arrive (None: the check is skipped).
     checker: ManifestChecker | None = None
-    files: Memo[tuple[str, ...], OperatorFiles] = attrs.field(factory=Memo, repr=False)
+    files: Memo[tuple[str, ...], ExtractedManifests] = attrs.field(factory=Memo, repr=False)
 
-    def read(self, image: ResolvedImage, *, all_layers: bool, ref: str) -> OperatorFiles:
+    def read(self, image: ResolvedImage, *, all_layers: bool, ref: str) -> ExtractedManifests:
         """The top-level files of ``/manifests`` from the last layer (or all layers, whiteouts applied)."""
         layers = image.manifest.layers
         if not layers:
@@ -116,7 +116,7 @@ class OperatorManifests:
         selected: Sequence[Descriptor] = layers if all_layers else layers[-1:]
         repo = image.repository
 
-        def extract() -> OperatorFiles:
+        def extract() -> ExtractedManifests:
             # Images start at different layers, so the first readers of shared base layers scan them
             # side by side instead of all queueing behind the bottom one.
             start = sum(image.digest.encode()) % len(selected)
@@ -134,7 +134,7 @@ class OperatorManifests:
                 for (path, entry), untouched in zip(top, flags, strict=True)
             )
             self.precheck(found, digests)  # checked now, while other images are still being fetched
-            return OperatorFiles(digests, found, references)
+            return ExtractedManifests(digests, found, references)
 
         digests = tuple(d.digest for d in selected)
         return self.files.get(digests, extract)
@@ -156,16 +156,24 @@ class OperatorManifests:
             return None
         return tuple(self.checker.problem(item.name, item.data) for item in files)
 
-    def hold(self, files: Sequence[ManifestFile], verdicts: Sequence[str | None]) -> None:
-        """Take the :meth:`verdicts` of ``files`` as found before (a recorded resolution's)."""
+    def recall(
+        self, read: ExtractedManifests, verdicts: tuple[str | None, ...] | None
+    ) -> tuple[str | None, ...] | None:
+        """The :meth:`verdicts` of files found before (a recorded resolution's): ``verdicts`` taken as
+        they are; when there are none (recorded by a run that skipped the check), decided now as
+        :meth:`read` decides them (None when this run skips the check too)."""
+        if verdicts is None:
+            self.precheck(read.files, read.layers)
+            return self.verdicts(read.files)
         if self.checker is not None:
-            self.checker.hold(zip((item.data for item in files), verdicts, strict=True))
+            self.checker.hold(zip((item.data for item in read.files), verdicts, strict=True))
+        return verdicts
 
 
 @attrs.frozen
-class OperatorFiles:
-    """An operator's ``/manifests`` files, the digests of the layers they were read from and the tags
-    of its ``image-references`` (:func:`known_references`)."""
+class ExtractedManifests:
+    """What one operator image's ``/manifests`` yielded: its top-level files, the digests of the layers
+    they were read from and the tags of its ``image-references`` (:func:`known_references`)."""
 
     __repr__ = value_repr
 

@@ -18,7 +18,7 @@ from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.oci.layers import compress_payload
 from okdrelease.openshift.payloadfiles import payload_name
 from okdrelease.payload.assemble import (
-    OperatorFiles,
+    FilesByOperator,
     newest_mtime,
     write_payload_tar,
 )
@@ -121,7 +121,7 @@ class GoldenCase:
         expected = self.dir / "expected" / "release-manifests"
         return write_payload_tar(
             out,
-            OperatorFiles(self.operators),
+            FilesByOperator(self.operators),
             list(self.operators),
             self.transform_for,
             (expected / "image-references").read_bytes() if expected.exists() else b"{}",
@@ -195,8 +195,8 @@ def test_golden_errors(case: str) -> None:
     assert str(err.value) == expected
 
 
-def _files(**operators: list[tuple[str, bytes, float]]) -> OperatorFiles:
-    return OperatorFiles(operators)
+def _files(**operators: list[tuple[str, bytes, float]]) -> FilesByOperator:
+    return FilesByOperator(operators)
 
 
 def _listing(tar: bytes) -> list[tuple[str, int, int, bytes]]:
@@ -209,7 +209,7 @@ def _listing(tar: bytes) -> list[tuple[str, int, int, bytes]]:
 
 
 def _write(
-    files: OperatorFiles,
+    files: FilesByOperator,
     ordered: list[str],
     transform_for: Callable[[str], Transform] | None = None,
     **kwargs: bool,
@@ -335,7 +335,7 @@ def test_named_file_objects_are_accepted() -> None:
         def __init__(self, name: str, data: bytes, mtime: float) -> None:
             self.name, self.data, self.mtime = name, data, mtime
 
-    files = OperatorFiles({"op": [Named("b.txt", b"2", 2), Named("a.txt", b"1", 1)]})
+    files = FilesByOperator({"op": [Named("b.txt", b"2", 2), Named("a.txt", b"1", 1)]})
     assert files.entries("op") == [("a.txt", b"1", 1), ("b.txt", b"2", 2)]
 
 

@@ -15,29 +15,55 @@ from okdrelease.oci.platform import PlatformSelector
 from okdrelease.payload import recorded
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
-from okdrelease.payload.recorded import Recorded, read_record, record_key, write_record
-from okdrelease.payload.resolve import ManifestFile
+from okdrelease.payload.recorded import Recorded, RecordedOperator, read_record, record_key, write_record
+from okdrelease.payload.resolve import ExtractedManifests, ManifestFile
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = ["quay.io/okd/a@sha256:" + "1" * 64, "quay.io/okd/b@sha256:" + "2" * 64]
 
 
+D = {n: "sha256:" + str(n) * 64 for n in range(3, 8)}
+REFERENCE = ("a", "DockerImage", "quay.io/x/a@" + D[7])
+
+
 def _components() -> list[Recorded]:
     files = (
-        ManifestFile("0000_a.yaml", b"kind: A\n", 1714521600.0),
+        ManifestFile("0000_a.yaml", b"kind: A\n", 1714521600.0, untouched=True),
         ManifestFile("image-references", b"{}", 0.0),
     )
     return [
-        Recorded("sha256:" + "3" * 64, None, {"io.openshift.build.commit.id": "abc"}),
+        Recorded(D[3], None, {"io.openshift.build.commit.id": "abc"}),
         Recorded(
-            "sha256:" + "4" * 64,
-            "sha256:" + "5" * 64,
+            D[4],
+            D[5],
             {"io.openshift.release.operator": "true"},
-            ("sha256:" + "6" * 64,),
-            files,
-            (None, "bad yaml"),
+            RecordedOperator(ExtractedManifests((D[6],), files, (REFERENCE,)), (None, "bad yaml")),
         ),
     ]
+
+
+def test_a_record_is_a_json_header_line_then_the_file_bytes() -> None:
+    """The record's bytes, pinned: a header row per component (digests, labels, then an operator's
+    layers, files, verdicts and image-references tags, null for a non-operator), then the files."""
+    head = (
+        f'{{"format":{recorded.RECORD_FORMAT},"pullspecs":["{SPECS[0]}","{SPECS[1]}"],"components":['
+        f'["{D[3]}",null,{{"io.openshift.build.commit.id":"abc"}},null,null,null,null],'
+        f'["{D[4]}","{D[5]}",{{"io.openshift.release.operator":"true"}},["{D[6]}"],'
+        '[["0000_a.yaml",1714521600.0,8,true],["image-references",0.0,2,false]],[null,"bad yaml"],'
+        f'[["a","DockerImage","quay.io/x/a@{D[7]}"]]]]}}'
+    )
+    assert recorded._encode(SPECS, _components()) == head.encode() + b"\nkind: A\n{}"
+    read = recorded._decode(head.encode() + b"\nkind: A\n{}", SPECS)
+    operator = read[1].operator
+    assert operator is not None
+    assert [f.untouched for f in operator.manifests.files] == [True, False]
+
+
+def test_verdicts_come_one_per_file_with_an_operators_files_or_not_at_all() -> None:
+    files = (ManifestFile("a.yaml", b"kind: A\n", 0.0),)
+    with pytest.raises(ValueError, match="^verdicts do not match the files$"):
+        RecordedOperator(ExtractedManifests((D[6],), files), (None, None))
+    assert RecordedOperator(ExtractedManifests((D[6],), files)).verdicts is None
 
 
 def test_a_record_reads_back_as_written_and_only_for_its_pull_specs(tmp_path: Path) -> None:
@@ -45,8 +71,11 @@ def test_a_record_reads_back_as_written_and_only_for_its_pull_specs(tmp_path: Pa
     with Cache(tmp_path) as cache:
         write_record(cache, key, SPECS, _components())
     cache = Cache(tmp_path)
-    assert read_record(cache, key, SPECS) == _components()
-    assert [f.data for f in (read_record(cache, key, SPECS) or [])[1].files or ()] == [b"kind: A\n", b"{}"]
+    found = read_record(cache, key, SPECS)
+    assert found is not None and found == _components()
+    operator = found[1].operator
+    assert operator is not None
+    assert [f.data for f in operator.manifests.files] == [b"kind: A\n", b"{}"]
     assert read_record(cache, key, SPECS[::-1]) is None  # another stream under the same key: not used
     assert read_record(cache, "sha256:" + "0" * 64, SPECS) is None
 
@@ -59,10 +88,21 @@ def test_a_record_that_does_not_parse_is_not_used(tmp_path: Path) -> None:
         current = f'"format":{recorded.RECORD_FORMAT}'.encode()
         cache.put_record(RESOLUTION, key + "x", payload.replace(current, b'"format":0', 1))
         cache.put_record(RESOLUTION, key + "y", payload.replace(b'[null,"bad yaml"]', b"[null]", 1))
+        # a non-operator with verdicts, and one with image-references tags: neither is a record's
+        cache.put_record(
+            RESOLUTION, key + "v", payload.replace(b"null,null,null,null]", b"null,null,[],null]", 1)
+        )
+        cache.put_record(
+            RESOLUTION, key + "r", payload.replace(b"null,null,null,null]", b"null,null,null,[]]", 1)
+        )
+        cache.put_record(
+            RESOLUTION, key + "l", payload.replace(f'["{D[6]}"]'.encode(), b"null", 1)
+        )  # no layers
     cache = Cache(tmp_path)
     assert read_record(cache, key, SPECS) is None
     assert read_record(cache, key + "x", SPECS) is None
     assert read_record(cache, key + "y", SPECS) is None  # a verdict short
+    assert [read_record(cache, key + k, SPECS) for k in "vrl"] == [None, None, None]
 
 
 def test_the_key_names_the_pull_specs_in_order_the_layers_chosen_the_platform_and_the_formats(
@@ -150,3 +190,45 @@ def test_a_resolution_recorded_without_the_check_has_its_verdicts_decided_by_a_r
     operators = sum(line.startswith("info: Loading ") for line in lines)
     assert (checked, sorted(checked_lines)) == (expected, sorted(lines))
     assert sorted(checked_read) == sorted([RESOLUTION] + [VERDICT] * operators)
+
+
+class _Recording(Cache):
+    """A cache that keeps the payload of every recorded resolution written."""
+
+    written: list[bytes]
+
+    def put_record(self, kind: str, key: str, payload: bytes) -> None:
+        if kind == RESOLUTION:
+            self.written.append(payload)
+        super().put_record(kind, key, payload)
+
+
+def _recording(path: Path) -> _Recording:
+    cache = _Recording(path)
+    cache.written = []
+    return cache
+
+
+def test_a_checking_run_records_the_verdicts_a_record_lacked_and_the_next_run_reads_only_the_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checking run writes the record again under the same key, with the verdicts it decided: the
+    bytes a checking cold run records. The run after it reads the record alone (no verdict entry);
+    a run that reads a complete record writes nothing."""
+    expected, lines, _ = _sample(tmp_path, "none", None, monkeypatch)
+    with _recording(tmp_path / "cold") as cache:
+        _sample(tmp_path, "cold", cache, monkeypatch)
+    (cold_record,) = cache.written
+    with _recording(tmp_path / "cache") as cache:
+        _sample(tmp_path, "unchecked", cache, monkeypatch, skip_manifest_check=True)
+    (unchecked_record,) = cache.written
+    with _recording(tmp_path / "cache") as cache:
+        _sample(tmp_path, "checked", cache, monkeypatch)
+    assert cache.written == [cold_record] and unchecked_record != cold_record
+    with _recording(tmp_path / "cache") as cache:
+        again, again_lines, again_read = _sample(tmp_path, "again", cache, monkeypatch)
+    assert (again, sorted(again_lines), again_read) == (expected, sorted(lines), [RESOLUTION])
+    assert cache.written == []
+    with _recording(tmp_path / "cache") as cache:  # a run that skips the check keeps the verdicts
+        skipped, _, skipped_read = _sample(tmp_path, "skipped", cache, monkeypatch, skip_manifest_check=True)
+    assert (skipped, skipped_read, cache.written) == (expected, [RESOLUTION], [])

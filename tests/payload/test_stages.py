@@ -18,8 +18,8 @@ from okdrelease.payload.inputs import Inputs
 from okdrelease.payload.operators import Operators, collect_operators, prune
 from okdrelease.payload.pipeline import select_sink
 from okdrelease.payload.plan import InputKind, NewOptions, make_plan, parse_created
-from okdrelease.payload.recorded import Recorded
-from okdrelease.payload.resolve import ManifestFile, load_references
+from okdrelease.payload.recorded import Recorded, RecordedOperator
+from okdrelease.payload.resolve import ExtractedManifests, ManifestFile, load_references
 from okdrelease.payload.sinks import DirSink, FileSink, ImageSink
 
 CREATED = parse_created("2024-05-01T00:00:00Z")
@@ -152,8 +152,8 @@ def test_an_operator_named_twice_takes_files_and_image_references_from_its_last_
     refs += b'"from":{"kind":"DockerImage","name":"quay.io/x/y"}}]}}'
     a_files = (ManifestFile("image-references", refs, 0.0), ManifestFile("a.yaml", b"kind: A\n", 0.0))
     b_files = (ManifestFile("b.yaml", b"image: quay.io/x/y:1\n", 0.0),)
-    a = Recorded(D1, None, {}, (D1,), a_files, references=load_references(refs))
-    b = Recorded(D2, None, {}, (D2,), b_files, references=None)
+    a = Recorded(D1, None, {}, RecordedOperator(ExtractedManifests((D1,), a_files, load_references(refs))))
+    b = Recorded(D2, None, {}, RecordedOperator(ExtractedManifests((D2,), b_files, None)))
     stream = ImageStream(
         tags=[
             TagReference.docker_image("op", f"quay.io/a/a@{D1}"),
