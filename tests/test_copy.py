@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from faultproxy import FaultProxy, Rule
 from imagegen import DOCKER, build_image, build_index, make_image, make_index, push_image
 from registry_rig import RegistryInfo, RepoNamer, TokenServer
-from test_registry import RecordingProxy, options_for, proxy_client, repo_at
+from test_registry import Fault, RecordingProxy, options_for, proxy_client, repo_at
 
 from okdrelease.cli import main
 from okdrelease.errors import RegistryError
@@ -22,7 +24,7 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.model import Descriptor
 from okdrelease.reference import parse_location
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.copy import copy_all, copy_blobs, copy_image
+from okdrelease.transport.copy import BlobOrder, copy_all, copy_blobs, copy_image
 from okdrelease.transport.open import DefaultTransport, open_location
 from okdrelease.transport.registry import RegistryClient
 
@@ -166,24 +168,81 @@ def test_copy_index_between_repositories_mounts(http_proxy: RecordingProxy, uniq
 def test_mount_first_sends_no_head_and_asks_only_when_the_mount_is_refused(
     http_proxy: RecordingProxy, unique_repo: RepoNamer
 ) -> None:
-    """``mount_first`` (a release pushed onto its base): a mount answers 201 whether the blob was
-    there or not, so no HEAD goes first; a refused mount (202: the source lacks the blob) cancels its
-    session and only then asks the destination, which may have the blob all the same."""
+    """``mount-first`` (a release pushed onto its base): a mount answers 201 whether the blob was
+    there or not, so no HEAD goes first; a refused mount (202: the source lacks the blob) asks the
+    destination then, which may have the blob all the same: the 202's session is cancelled unused."""
     client, _ = proxy_client(http_proxy)
     with client:
         src = repo_at(client, http_proxy.host, unique_repo())
         dst = repo_at(client, http_proxy.host, unique_repo())
         image = make_image(src, "v1", seed="mount-first", flavour=DOCKER)
         http_proxy.log.clear()
-        assert copy_blobs(src, dst, image.layers, mount_first=True) == dict.fromkeys(
+        assert copy_blobs(src, dst, image.layers, order="mount-first") == dict.fromkeys(
             (d.digest for d in image.layers), "mounted"
         )
         assert sorted(m for m, _, _ in http_proxy.log) == ["POST"] * len(image.layers)
         only_in_dst = make_image(dst, "own", seed="mount-first-dst", flavour=DOCKER).layers[-1]
         http_proxy.log.clear()
-        assert copy_blobs(src, dst, [only_in_dst], mount_first=True) == {only_in_dst.digest: "exists"}
-        assert [m for m, _, _ in http_proxy.log] == ["POST", "DELETE", "HEAD"]
+        assert copy_blobs(src, dst, [only_in_dst], order="mount-first") == {only_in_dst.digest: "exists"}
+        assert [m for m, _, _ in http_proxy.log] == ["POST", "HEAD", "DELETE"]
         assert dst.has_blob(only_in_dst.digest)
+
+
+@pytest.mark.parametrize(
+    ("order", "sequence"),
+    [("mount-first", ["POST", "HEAD", "GET", "PUT"]), ("ask-first", ["HEAD", "POST", "GET", "PUT"])],
+)
+def test_a_blob_refused_a_mount_goes_into_the_session_the_refusal_opened(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer, order: BlobOrder, sequence: list[str]
+) -> None:
+    """A registry that will not mount (here: the proxy answers the mount 202 with a real session, as
+    a registry without cross-repository mounts does) opened an upload session: the layer is streamed
+    into it, with no DELETE of that session and no POST for another (go-containerregistry's way)."""
+    client, sleeps = proxy_client(http_proxy)
+    with client:
+        src = repo_at(client, http_proxy.host, unique_repo())
+        dst = repo_at(client, http_proxy.host, unique_repo())
+        blob = make_image(src, "v1", seed=f"refused-202-{order}", flavour=DOCKER).layers[0]
+        layer = Descriptor(blob.media_type, blob.digest, len(blob.data))
+        session = dst.start_upload()
+        assert session is not None
+        http_proxy.faults.append(Fault("POST", "mount=", 202, {"Location": session.location}))
+        http_proxy.log.clear()
+        assert copy_blobs(src, dst, [layer], order=order) == {layer.digest: "copied"}
+        assert [m for m, _, _ in http_proxy.log] == sequence
+        put = urllib.parse.urlsplit(http_proxy.log[-1][1])
+        assert put.path == urllib.parse.urlsplit(session.location).path
+        assert urllib.parse.parse_qs(put.query)["digest"] == [layer.digest]
+        assert dst.read_blob(layer.digest, layer.size) == blob.data
+    assert sleeps == []
+
+
+def test_an_upload_into_a_refused_mount_s_session_that_fails_starts_another(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer
+) -> None:
+    """The session a 202 opened is used by the first attempt only: a 503 to its PUT cancels it, and
+    the retry opens a session of its own and reads the source again."""
+    client, sleeps = proxy_client(http_proxy)
+    with client:
+        src = repo_at(client, http_proxy.host, unique_repo())
+        dst = repo_at(client, http_proxy.host, unique_repo())
+        blob = make_image(src, "v1", seed="refused-202-retry", flavour=DOCKER).layers[0]
+        layer = Descriptor(blob.media_type, blob.digest, len(blob.data))
+        session = dst.start_upload()
+        assert session is not None
+        path = urllib.parse.urlsplit(session.location).path
+        http_proxy.faults += [
+            Fault("POST", "mount=", 202, {"Location": session.location}),
+            Fault("PUT", re.escape(path), 503),
+        ]
+        http_proxy.log.clear()
+        assert copy_blobs(src, dst, [layer], order="mount-first") == {layer.digest: "copied"}
+        seen = [(m, urllib.parse.urlsplit(p).path) for m, p, _ in http_proxy.log]
+        assert [m for m, _ in seen] == ["POST", "HEAD", "GET", "PUT", "DELETE", "POST", "GET", "PUT"]
+        assert seen[3] == ("PUT", path) and seen[4] == ("DELETE", path)
+        assert seen[5] == ("POST", f"/v2/{dst.name}/blobs/uploads/") and seen[7][1] != path
+        assert dst.read_blob(layer.digest, layer.size) == blob.data
+    assert len(sleeps) == 1
 
 
 @pytest.mark.parametrize("status", [401, 404])
@@ -203,7 +262,7 @@ def test_mount_first_takes_an_error_answer_to_the_mount_for_a_refusal(
         copy_blobs(src, dst, [present])  # asks first, mounts
         proxy.clear()
         proxy.add(Rule("POST", "mount=", "status", times=None, status=status, code="DENIED"))
-        assert copy_blobs(src, dst, [present, missing], mount_first=True) == {
+        assert copy_blobs(src, dst, [present, missing], order="mount-first") == {
             present.digest: "exists",
             missing.digest: "copied",
         }
@@ -231,7 +290,7 @@ def test_mount_first_without_pull_on_the_source_asks_the_destination(
         push_image(repo_at(client, registry_token.host, dst), image, "v1")
         layers = [Descriptor(b.media_type, b.digest, len(b.data)) for b in image.layers]
         source, dest = repo_at(client, registry_token.host, src), repo_at(client, registry_token.host, dst)
-        assert copy_blobs(source, dest, layers, mount_first=True) == dict.fromkeys(
+        assert copy_blobs(source, dest, layers, order="mount-first") == dict.fromkeys(
             (d.digest for d in layers), "exists"
         )
     mounts = [r for r in token_server.requests if r.user == "alice" and f"repository:{src}:pull" in r.scopes]
@@ -250,7 +309,7 @@ def test_mount_first_still_fails_on_a_server_error_to_the_mount(
         proxy.clear()
         proxy.add(Rule("POST", "mount=", "status", times=None, status=503))
         with pytest.raises(RegistryError) as err:
-            copy_blobs(src, dst, [layer], mount_first=True)
+            copy_blobs(src, dst, [layer], order="mount-first")
         assert err.value.status == 503
         assert proxy.count("HEAD", "/blobs/") == 0
 

@@ -22,7 +22,7 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.layers import BuiltLayer, TarEntry, build_layer
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest, Platform
-from okdrelease.transport.base import Repository
+from okdrelease.transport.base import MOUNTED, PRESENT, REFUSED, Repository
 from okdrelease.transport.layout import REF_NAME, LayoutRepository
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
@@ -393,22 +393,24 @@ def test_mount_blob_hard_links_between_layouts(tmp_path: Path) -> None:
     dest = LayoutRepository(tmp_path / "b", create=True)
     data = b"layer bytes"
     digest = sha256_digest(data)
-    assert dest.mount_blob(digest, source) is False  # nowhere to take it from
+    assert dest.mount_blob(digest, source) == REFUSED  # nowhere to take it from
     source.put_blob(data, digest)
-    assert dest.mount_blob(digest, source) is True
+    assert dest.mount_blob(digest, source) == MOUNTED
     src_path = tmp_path / "a" / "blobs" / "sha256" / digest[7:]
     dst_path = tmp_path / "b" / "blobs" / "sha256" / digest[7:]
     assert dst_path.stat().st_ino == src_path.stat().st_ino
     assert dest.read_blob(digest) == data
-    assert dest.mount_blob(digest, source) is True  # already present
+    assert dest.mount_blob(digest, source) == PRESENT
 
     class NotALayout:
         display = "elsewhere"
 
     other = sha256_digest(b"other")
-    assert dest.mount_blob(other, NotALayout()) is False  # type: ignore[arg-type]
+    assert dest.mount_blob(other, NotALayout()) == REFUSED  # type: ignore[arg-type]
     dest.put_blob(b"other", other)
-    assert dest.mount_blob(other, NotALayout()) is True  # type: ignore[arg-type]
+    assert dest.mount_blob(other, NotALayout()) == PRESENT  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="no truth value"):
+        bool(dest.mount_blob(other, source))
 
 
 # --------------------------------------------------------------------------------------------
@@ -508,7 +510,8 @@ def test_golden_docker_typed_entries_copy_byte_exact(tmp_path: Path) -> None:
             assert isinstance(manifest, Manifest | Index)
             if isinstance(manifest, Manifest):
                 for blob in [manifest.config, *manifest.layers]:
-                    assert dest.mount_blob(blob.digest, source)
+                    linked = os.path.exists(dest.blob_path(blob.digest))
+                    assert dest.mount_blob(blob.digest, source) == (PRESENT if linked else MOUNTED)
             tag = desc.ref_name if child is desc else None
             assert dest.put_manifest(manifest.raw, child.media_type, tag) == child.digest
     wanted = [(d.ref_name, d.media_type, d.digest, d.size) for d in source.entries()]

@@ -24,7 +24,7 @@ from okdrelease.errors import DigestMismatchError, NotFoundError, RegistryError,
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.reference import ImageReference
-from okdrelease.transport.base import Repository, TransportOptions
+from okdrelease.transport.base import MOUNTED, PRESENT, REFUSED, Repository, TransportOptions
 from okdrelease.transport.http import retry_after_seconds
 from okdrelease.transport.registry import RegistryClient, RegistryRepository
 
@@ -484,7 +484,7 @@ def test_tokens_cached_and_scoped_across_repositories(
             assert repo.get_manifest("v1").digest == image.digest
             assert repo.read_blob(image.layers[0].digest) == image.layers[0].data
         # Mount a blob of repo 0 into repo 2: one token request carrying both scopes.
-        assert repos[2].mount_blob(images[0].layers[0].digest, repos[0])
+        assert repos[2].mount_blob(images[0].layers[0].digest, repos[0]) == MOUNTED
         assert repos[2].has_blob(images[0].layers[0].digest)
     log = token_server.requests
     assert all(r.user == "alice" and r.status == 200 for r in log)
@@ -658,24 +658,56 @@ def test_mount_never_downloads(
         dst = repo_at(client, http_proxy.host, unique_repo())
         image = make_image(src, "v1", seed="mount")
         http_proxy.log.clear()
-        for blob in image.blobs:
-            assert dst.mount_blob(blob.digest, src)
-        assert not http_proxy.requests_matching("GET", "/blobs/")
-        mounts = http_proxy.requests_matching("POST", "/blobs/uploads/")
-        assert [urllib.parse.parse_qs(urllib.parse.urlsplit(p).query) for _, p, _ in mounts] == [
+        assert [dst.mount_blob(blob.digest, src) for blob in image.blobs] == [MOUNTED] * len(image.blobs)
+        assert [m for m, _, _ in http_proxy.log] == ["POST"] * len(image.blobs)
+        assert [urllib.parse.parse_qs(urllib.parse.urlsplit(p).query) for _, p, _ in http_proxy.log] == [
             {"mount": [b.digest], "from": [src.name]} for b in image.blobs
         ]
         assert all(dst.has_blob(b.digest) for b in image.blobs)
-        # Not in the source: the registry opens an upload session instead, which is cancelled.
+        # A registry answers 201 again for a blob the repository has: mounted, not present.
+        assert dst.mount_blob(image.layers[0].digest, src) == MOUNTED
+        # The repository itself: a HEAD tells present from refused.
+        http_proxy.log.clear()
         absent = sha256_digest(b"not there")
-        assert not dst.mount_blob(absent, src)
-        assert http_proxy.requests_matching("DELETE", "/blobs/uploads/")
-        # Another registry: no request at all.
-        before = len(http_proxy.log)
+        assert (src.mount_blob(image.layers[0].digest, src), src.mount_blob(absent, src)) == (
+            PRESENT,
+            REFUSED,
+        )
+        assert [m for m, _, _ in http_proxy.log] == ["HEAD", "HEAD"]
+        # Another registry: refused without any request.
         with RegistryClient(options_for(registry_tls)) as other_client:
             elsewhere = repo_at(other_client, registry_tls.host, "alice/elsewhere")
-            assert not dst.mount_blob(image.layers[0].digest, elsewhere)
-        assert len(http_proxy.log) == before
+            assert dst.mount_blob(image.layers[0].digest, elsewhere) == REFUSED
+        assert len(http_proxy.log) == 2
+
+
+def test_a_refused_mount_hands_over_its_upload_session(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer
+) -> None:
+    """Not in the source: the registry answers 202 with an upload session, which the refusal carries;
+    a blob put into it goes up with one PUT to that session (no POST of its own), and an unused one
+    is cancelled when the refusal is left (``with``)."""
+    client, sleeps = proxy_client(http_proxy, retries=0)
+    with client:
+        src = repo_at(client, http_proxy.host, unique_repo())
+        dst = repo_at(client, http_proxy.host, unique_repo())
+        blob = build_image(seed="refused-session", layers=1, layer_size=3000).layers[0]
+        assert not dst.has_blob(blob.digest)
+        http_proxy.log.clear()
+        with dst.mount_blob(blob.digest, src) as refused:
+            assert refused == REFUSED and refused.session is not None
+            refused.session.put_blob(blob.data, blob.digest, len(blob.data))
+        (mount, put) = [(m, urllib.parse.urlsplit(p)) for m, p, _ in http_proxy.log]
+        assert (mount[0], mount[1].path, put[0]) == ("POST", f"/v2/{dst.name}/blobs/uploads/", "PUT")
+        assert put[1].path.startswith(f"/v2/{dst.name}/blobs/uploads/") and put[1].path != mount[1].path
+        assert urllib.parse.parse_qs(put[1].query)["digest"] == [blob.digest]
+        assert dst.read_blob(blob.digest, len(blob.data)) == blob.data
+        http_proxy.log.clear()
+        with dst.mount_blob(sha256_digest(b"not there either"), src) as unused:
+            assert unused == REFUSED and unused.session is not None
+        [(post, _, _), (delete, path, _)] = http_proxy.log
+        assert (post, delete) == ("POST", "DELETE") and path.startswith(f"/v2/{dst.name}/blobs/uploads/")
+    assert sleeps == []
 
 
 def test_tag_pagination(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:

@@ -21,7 +21,7 @@ from okdrelease.errors import LayoutError, UsageError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor
-from okdrelease.transport.base import MAX_MANIFEST_SIZE, Repository, TransportOptions
+from okdrelease.transport.base import MAX_MANIFEST_SIZE, REFUSED, BlobMount, Repository, TransportOptions
 from okdrelease.transport.copy import copy_blobs
 from okdrelease.transport.http import RetryPolicy, parse_duration
 from okdrelease.transport.layout import REF_NAME, LayoutRepository
@@ -361,8 +361,8 @@ class _RefusingDest(LayoutRepository):
 
     refused = ""
 
-    def mount_blob(self, digest: str, source: Repository) -> bool:
-        return False  # copy every blob through put_blob
+    def mount_blob(self, digest: str, source: Repository) -> BlobMount:
+        return REFUSED  # copy every blob through put_blob
 
     def put_blob(self, source, digest: str, size: int | None = None) -> None:  # type: ignore[no-untyped-def]
         if digest == self.refused:

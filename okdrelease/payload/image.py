@@ -275,7 +275,7 @@ def copy_blobs(
     """
     layers = list(layers)
     transport_copy.copy_blobs(
-        source, dest, layers, workers=workers, policy=policy, cancel=cancel, mount_first=True
+        source, dest, layers, workers=workers, policy=policy, cancel=cancel, order="mount-first"
     )
     for desc in layers:
         if desc.digest == EMPTY_GZIP_LAYER:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
-from typing import BinaryIO, Protocol, TypeVar, runtime_checkable
+from typing import BinaryIO, NoReturn, Protocol, TypeVar, runtime_checkable
 
 import attrs
 
@@ -103,6 +104,59 @@ class TransportOptions:
         return any(registry_key(name) == wanted for name in self.insecure_registries)
 
 
+class MountOutcome(enum.Enum):
+    """What :meth:`Repository.mount_blob` did."""
+
+    #: The blob is in place now, by reference to the source (a registry's 201, a layout's hard link);
+    #: a registry answers so whether or not the destination had the blob before.
+    MOUNTED = "mounted"
+    #: The destination had the blob already and nothing was done (a layout; the same repository).
+    PRESENT = "present"
+    #: Not mounted: the source is elsewhere or lacks the blob, or the registry would not (a 202).
+    REFUSED = "refused"
+
+
+class UploadSession(Protocol):
+    """An upload session a destination opened for one blob: ``put_blob`` sends a blob into it (a
+    session the registry no longer knows is replaced by a new one), ``close`` cancels it when no
+    blob went to it."""
+
+    def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
+        """``Repository.put_blob`` into this session."""
+        ...
+
+    def close(self) -> None:
+        """Cancel the session when no blob went to it (best effort)."""
+        ...
+
+
+@attrs.frozen
+class BlobMount:
+    """The answer of :meth:`Repository.mount_blob`: its ``outcome``, and for a refusal the upload
+    session the registry opened instead (a 202 names one, which the blob's upload may use); whoever
+    holds a session closes it (``with``) once the blob is uploaded or known not to be needed."""
+
+    __repr__ = value_repr
+
+    outcome: MountOutcome
+    session: UploadSession | None = attrs.field(default=None, eq=False, repr=False)
+
+    def __bool__(self) -> NoReturn:
+        raise TypeError("a BlobMount has no truth value: compare its outcome")
+
+    def __enter__(self) -> BlobMount:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+MOUNTED = BlobMount(MountOutcome.MOUNTED)
+PRESENT = BlobMount(MountOutcome.PRESENT)
+REFUSED = BlobMount(MountOutcome.REFUSED)
+
+
 @runtime_checkable
 class Repository(Protocol):
     """One repository of a registry, or an OCI image layout; all methods are thread-safe.
@@ -144,8 +198,13 @@ class Repository(Protocol):
         """Store a blob from bytes, a stream or an opener; the content must hash to ``digest``."""
         ...
 
-    def mount_blob(self, digest: str, source: Repository) -> bool:
-        """Try to make ``digest`` available by reference to ``source``; False when not possible."""
+    def mount_blob(self, digest: str, source: Repository) -> BlobMount:
+        """Make ``digest`` available by reference to ``source``, never by reading it: what was done.
+
+        A registry mounts within itself only (another repository of the same registry), a layout
+        hard-links from a layout; a refusal may carry the upload session a registry opened instead.
+        An error answer raises (as does a source blob that does not match its digest).
+        """
         ...
 
     def list_tags(self) -> list[str]:

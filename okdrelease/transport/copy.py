@@ -39,7 +39,7 @@ from okdrelease.oci.layers import RawReader
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector, runtime_platform
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
-from okdrelease.transport.base import Repository, Transport
+from okdrelease.transport.base import REFUSED, BlobMount, MountOutcome, Repository, Transport, UploadSession
 from okdrelease.transport.http import RETRY_STATUSES, RetriedDigestMismatch, Retryable, RetryPolicy
 from okdrelease.transport.open import default_reference
 
@@ -121,6 +121,11 @@ class _Cancellable(RawReader):
         super().close()
 
 
+#: The order a blob copy asks in: ``ask-first`` (skopeo's and oc's: HEAD the destination, then mount,
+#: then stream) or ``mount-first`` (mount before asking, HEAD only after a refusal; see ``copy_blobs``).
+BlobOrder = Literal["ask-first", "mount-first"]
+
+
 def copy_blob(
     src: Repository,
     dst: Repository,
@@ -129,15 +134,15 @@ def copy_blob(
     *,
     policy: RetryPolicy | None = None,
     cancel: threading.Event | None = None,
-    mount_first: bool = False,
+    order: BlobOrder = "ask-first",
 ) -> str:
     """Make ``blob`` present in ``dst``; return what was done: ``exists``, ``mounted``, ``copied``, ``skipped``.
 
     The destination restarts an interrupted upload by opening the source again; content that
     does not match its digest (a byte flipped on the way) is copied again under ``policy``.
-    ``mount_first``: see :func:`copy_blobs`.
+    ``order``: see :func:`copy_blobs`.
     """
-    outcome = _place_blob(src, dst, blob, progress, policy=policy, cancel=cancel, mount_first=mount_first)
+    outcome = _place_blob(src, dst, blob, progress or (lambda _line: None), policy, cancel, order)
     sink = events_of(dst) or events_of(src)
     if sink is not None:
         sink(BlobDone(blob.digest, blob.size, outcome))
@@ -150,53 +155,95 @@ def events_of(repo: Repository) -> EventSink | None:
     return sink
 
 
+@attrs.frozen
+class _BlobCopy:
+    """One blob of ``copy_blob`` on its way from ``src`` to ``dst``."""
+
+    __repr__ = value_repr
+
+    src: Repository = attrs.field(repr=False)
+    dst: Repository = attrs.field(repr=False)
+    blob: Descriptor
+    emit: Progress = attrs.field(repr=False)
+    policy: RetryPolicy
+    stop: threading.Event = attrs.field(repr=False)
+
+    @property
+    def what(self) -> str:
+        return f"copying blob {self.blob.digest} from {self.src.display} to {self.dst.display}"
+
+    def done_by(self, mount: BlobMount) -> str | None:
+        """What a mount that was not refused did (reported), else None."""
+        if mount.outcome is MountOutcome.MOUNTED:
+            self.emit(f"Copying blob {_short(self.blob.digest)} mounted from {self.src.display}")
+            return "mounted"
+        if mount.outcome is MountOutcome.PRESENT:
+            return self.present()
+        return None
+
+    def present(self) -> str:
+        """``dst`` has the blob already (reported)."""
+        self.emit(f"Copying blob {_short(self.blob.digest)} skipped: already exists")
+        return "exists"
+
+    def stream(self, session: UploadSession | None) -> str:
+        """Stream the blob from ``src`` into ``dst`` (into ``session`` first, when one is open)."""
+        self.emit(f"Copying blob {_short(self.blob.digest)} ({self.blob.size} bytes)")
+        put = self.dst.put_blob if session is None else session.put_blob
+        digest, size = self.blob.digest, self.blob.size
+
+        def source() -> BinaryIO:
+            return _Cancellable(self.src.open_blob(digest, size), self.stop, self.what)  # type: ignore[return-value]
+
+        def attempt() -> None:
+            try:
+                put(source, digest, size)
+            except RetriedDigestMismatch:
+                raise  # the source already fetched it again as often as the policy allows
+            except DigestMismatchError as err:
+                raise Retryable(err) from None
+
+        self.policy.run(self.what, attempt)
+        return "copied"
+
+
 def _place_blob(
     src: Repository,
     dst: Repository,
     blob: Descriptor,
-    progress: Progress | None,
-    *,
+    emit: Progress,
     policy: RetryPolicy | None,
     cancel: threading.Event | None,
-    mount_first: bool = False,
+    order: BlobOrder,
 ) -> str:
-    emit = progress or (lambda _line: None)
-    what = f"copying blob {blob.digest} from {src.display} to {dst.display}"
-    stop = cancel or threading.Event()
-    if stop.is_set():
-        raise CopyCancelled(f"{what}: cancelled after another copy failed")
-    mounted_first = mount_first and _mountable(src, dst) and blob.media_type != mt.DOCKER_FOREIGN_LAYER_GZIP
-    if mounted_first and _mounted_unasked(src, dst, blob.digest):
-        emit(f"Copying blob {_short(blob.digest)} mounted from {src.display}")
-        return "mounted"
-    if dst.has_blob(blob.digest):
-        emit(f"Copying blob {_short(blob.digest)} skipped: already exists")
-        return "exists"
-    if blob.media_type == mt.DOCKER_FOREIGN_LAYER_GZIP and not src.has_blob(blob.digest):
-        emit(f"Copying blob {_short(blob.digest)} skipped: foreign layer")
+    """``copy_blob``: ask (HEAD), mount, stream, in ``order``; a mount refused with an upload session
+    (a registry's 202) has the blob streamed into that session, or the session cancelled when unused."""
+    copy = _BlobCopy(src, dst, blob, emit, policy or RetryPolicy(), cancel or threading.Event())
+    if copy.stop.is_set():
+        raise CopyCancelled(f"{copy.what}: cancelled after another copy failed")
+    foreign = blob.media_type == mt.DOCKER_FOREIGN_LAYER_GZIP
+    if order == "mount-first" and not foreign:
+        with _mounted_unasked(src, dst, blob.digest) as mount:
+            return copy.done_by(mount) or _asked(copy, foreign, mount)
+    return _asked(copy, foreign, None)
+
+
+def _asked(copy: _BlobCopy, foreign: bool, refused: BlobMount | None) -> str:
+    """Ask ``dst`` for the blob, then mount it (unless a mount was ``refused`` already), then stream it."""
+    digest = copy.blob.digest
+    if copy.dst.has_blob(digest):
+        return copy.present()
+    if foreign and not copy.src.has_blob(digest):
+        copy.emit(f"Copying blob {_short(digest)} skipped: foreign layer")
         return "skipped"
-    if not mounted_first and dst.mount_blob(blob.digest, src):
-        emit(f"Copying blob {_short(blob.digest)} mounted from {src.display}")
-        return "mounted"
-    emit(f"Copying blob {_short(blob.digest)} ({blob.size} bytes)")
-
-    def source() -> BinaryIO:
-        return _Cancellable(src.open_blob(blob.digest, blob.size), stop, what)  # type: ignore[return-value]
-
-    def attempt() -> None:
-        try:
-            dst.put_blob(source, blob.digest, blob.size)
-        except RetriedDigestMismatch:
-            raise  # the source already fetched it again as often as the policy allows
-        except DigestMismatchError as err:
-            raise Retryable(err) from None
-
-    (policy or RetryPolicy()).run(what, attempt)
-    return "copied"
+    if refused is not None:
+        return copy.stream(refused.session)
+    with copy.dst.mount_blob(digest, copy.src) as mount:
+        return copy.done_by(mount) or copy.stream(mount.session)
 
 
-def _mounted_unasked(src: Repository, dst: Repository, digest: str) -> bool:
-    """Mount ``digest`` of ``src`` into ``dst`` before asking whether ``dst`` has it: False when refused.
+def _mounted_unasked(src: Repository, dst: Repository, digest: str) -> BlobMount:
+    """Mount ``digest`` of ``src`` into ``dst`` before asking whether ``dst`` has it.
 
     Registries refuse a cross-repository mount in more ways than a 202: Harbor answers 401 when the
     source project is unknown to it, docker.io 401 when the token lacks pull on the source, others
@@ -210,19 +257,7 @@ def _mounted_unasked(src: Repository, dst: Repository, digest: str) -> bool:
         if err.status is None or not 400 <= err.status < 500 or err.status in RETRY_STATUSES:
             raise
         log.debug("mounting %s from %s into %s refused: %s", digest, src.display, dst.display, err)
-        return False
-
-
-def _mountable(src: Repository, dst: Repository) -> bool:
-    """Whether ``dst`` may mount blobs of ``src``: other repositories of the same registry."""
-    from okdrelease.transport.registry import RegistryRepository
-
-    return (
-        isinstance(src, RegistryRepository)
-        and isinstance(dst, RegistryRepository)
-        and src.host == dst.host
-        and src.name != dst.name
-    )
+        return REFUSED
 
 
 def copy_blobs(
@@ -234,18 +269,19 @@ def copy_blobs(
     workers: int | None = None,
     policy: RetryPolicy | None = None,
     cancel: threading.Event | None = None,
-    mount_first: bool = False,
+    order: BlobOrder = "ask-first",
 ) -> dict[str, str]:
     """Copy ``blobs`` in parallel; return digest → outcome (see ``copy_blob``).
 
     The first failure cancels the rest: queued copies never start and running ones stop at
     their next read; that first failure is raised. Setting ``cancel`` does the same from outside.
 
-    ``mount_first``: where ``dst`` can mount from ``src`` (another repository of the same registry),
-    mount without asking whether ``dst`` has the blob first: a mount answers 201 whether the blob
-    was there or not (reported ``mounted``), so the HEAD is sent only when the mount was refused
-    (202, its session cancelled, or an error answer such as 401/403/404: see ``_mounted_unasked``). One round trip per blob instead of two for a new repository, as
-    for a release image pushed onto its base; ``copy`` keeps asking first (``exists`` is reported).
+    ``order`` ``mount-first``: mount without asking whether ``dst`` has the blob first. A registry
+    answers a mount 201 whether the blob was there or not (reported ``mounted``), so the HEAD is sent
+    only when the mount was refused (a 202, an error answer such as 401/403/404: see
+    ``_mounted_unasked``; a source elsewhere is refused without a request): one round trip per blob
+    instead of two for a new repository, as for a release image pushed onto its base. ``ask-first``
+    (``copy``, ``mirror``) asks first and reports ``exists``. Foreign layers are always asked for first.
     """
     todo = {b.digest: b for b in blobs}
     if not todo:
@@ -257,7 +293,7 @@ def copy_blobs(
     ) as pool:
         futures: dict[Future[str], str] = {
             pool.submit(
-                copy_blob, src, dst, blob, progress, policy=policy, cancel=cancel, mount_first=mount_first
+                copy_blob, src, dst, blob, progress, policy=policy, cancel=cancel, order=order
             ): digest
             for digest, blob in todo.items()
         }

@@ -33,7 +33,16 @@ from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
-from okdrelease.transport.base import MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, BlobSource, Repository
+from okdrelease.transport.base import (
+    MAX_CONFIG_SIZE,
+    MAX_MANIFEST_SIZE,
+    MOUNTED,
+    PRESENT,
+    REFUSED,
+    BlobMount,
+    BlobSource,
+    Repository,
+)
 
 log = logging.getLogger(__name__)
 
@@ -329,16 +338,17 @@ class LayoutRepository:
             check_hash(hasher, digest, what, length=written, size=size)
         log.debug("stored blob %s in %s (%d bytes)", digest, self.display, written)
 
-    def mount_blob(self, digest: str, source: Repository) -> bool:
-        """True when the blob is present, or hard-linked from ``source`` when it is a layout on this filesystem.
+    def mount_blob(self, digest: str, source: Repository) -> BlobMount:
+        """``PRESENT`` when the blob is here, ``MOUNTED`` when hard-linked from ``source`` (a layout on this
+        filesystem holding it), else ``REFUSED``.
 
         The source file is hashed first: a corrupted blob raises DigestMismatchError naming the
         digest, and nothing is linked.
         """
         if self.has_blob(digest):
-            return True
+            return PRESENT
         if not isinstance(source, LayoutRepository) or not source.has_blob(digest):
-            return False
+            return REFUSED
         with source.open_blob(digest) as stream:
             while stream.read(_CHUNK):
                 pass
@@ -347,11 +357,11 @@ class LayoutRepository:
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.link(source.blob_path(digest), final)
         except FileExistsError:
-            return True
+            return PRESENT  # another copy put it there meanwhile
         except OSError as err:
             log.debug("cannot hard-link %s from %s into %s: %s", digest, source.display, self.display, err)
-            return False
-        return True
+            return REFUSED
+        return MOUNTED
 
     # ---------------------------------------------------------------- manifests
 

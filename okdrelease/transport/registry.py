@@ -53,7 +53,17 @@ from okdrelease.transport.auth import (
     pull_scope,
     push_scope,
 )
-from okdrelease.transport.base import MAX_MANIFEST_SIZE, BlobSource, Repository, TransportOptions
+from okdrelease.transport.base import (
+    MAX_MANIFEST_SIZE,
+    MOUNTED,
+    PRESENT,
+    REFUSED,
+    BlobMount,
+    BlobSource,
+    MountOutcome,
+    Repository,
+    TransportOptions,
+)
 from okdrelease.transport.http import (
     RETRY_STATUSES,
     HttpSession,
@@ -769,8 +779,9 @@ class Upload:
 
 
 class UploadsAhead:
-    """Upload sessions opened in a repository before their blobs existed: each ``put_blob`` takes one
-    while any is left (then opens its own), ``close`` cancels those no blob went to. Thread-safe."""
+    """Upload sessions opened in a repository before their blobs' content was at hand (ahead of the
+    payload; by a refused mount): each ``put_blob`` takes one while any is left (then opens its own),
+    ``close`` cancels those no blob went to. Thread-safe; an ``UploadSession``."""
 
     def __init__(self, repository: RegistryRepository, uploads: Iterable[Upload]) -> None:
         """Hand out ``uploads``, opened in ``repository``."""
@@ -1245,12 +1256,18 @@ class RegistryRepository:
         except OkdReleaseError as err:
             log.debug("cancelling upload %s failed: %s", location, err)
 
-    def mount_blob(self, digest: str, source: Repository) -> bool:
-        """Mount ``digest`` from ``source`` when it lives on the same registry; never downloads."""
+    def mount_blob(self, digest: str, source: Repository) -> BlobMount:
+        """Mount ``digest`` from ``source`` when it is another repository of this registry; never downloads.
+
+        201 is ``MOUNTED`` (whether or not this repository had the blob); a 202 is ``REFUSED`` with the
+        upload session it opened (the OCI distribution spec lets a client upload into it, as
+        go-containerregistry does); ``source`` on another registry, or not one, is ``REFUSED`` without
+        a request; this repository itself is ``PRESENT`` or ``REFUSED`` as a HEAD finds the blob.
+        """
         if not isinstance(source, RegistryRepository) or source.host != self.host:
-            return False
+            return REFUSED
         if source.name == self.name:
-            return self.has_blob(digest)
+            return PRESENT if self.has_blob(digest) else REFUSED
         what = f"mounting blob {digest} from {source.display}"
 
         def post() -> Response:
@@ -1268,12 +1285,15 @@ class RegistryRepository:
         with response:
             if response.status_code == 201:
                 log.debug("mounted %s from %s into %s", digest, source.display, self._display)
-                return True
+                return MOUNTED
             if response.status_code == 202:
-                location = response.headers.get("Location")
-                if location:
-                    self._cancel_upload(urllib.parse.urljoin(response.url, location))
-                return False
+                log.debug("mounting %s from %s into %s refused (202)", digest, source.display, self._display)
+                session = Upload.answered(response)
+                return (
+                    REFUSED
+                    if session is None
+                    else BlobMount(MountOutcome.REFUSED, UploadsAhead(self, [session]))
+                )
         raise self._error(response, f"mounting blob from {source.display} into", digest)
 
     # -- tags ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from okdrelease.oci.digest import sha256_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, parse_manifest
 from okdrelease.sign import cosign
 from okdrelease.sign.api import sign_release_cosign, verify_cosign_candidates, verify_release_cosign
-from okdrelease.transport.base import Repository
+from okdrelease.transport.base import REFUSED, BlobMount, Repository
 
 
 def fixture_key() -> cosign.CosignPublicKey:
@@ -201,8 +201,8 @@ class MemoryRepository:
         data = source if isinstance(source, bytes) else source.read()
         self.blobs[digest] = verify_bytes(data, digest, "blob")
 
-    def mount_blob(self, digest: str, source: Repository) -> bool:
-        return False
+    def mount_blob(self, digest: str, source: Repository) -> BlobMount:
+        return REFUSED
 
     def list_tags(self) -> list[str]:
         return sorted(self.tags)
