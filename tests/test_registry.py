@@ -710,6 +710,28 @@ def test_a_refused_mount_hands_over_its_upload_session(
     assert sleeps == []
 
 
+def test_a_refused_mount_s_session_takes_the_blob_behind_a_token_server(
+    registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
+) -> None:
+    """On the token registry the mount's token carries pull on the source too; the PUT into the
+    session the 202 opened goes with the destination's push token alone, and Distribution takes it."""
+    src, dst = unique_repo(), unique_repo()
+    blob = build_image(seed="refused-token", layers=1, layer_size=3000).layers[0]
+    with RegistryClient(options_for(registry_token)) as client:
+        source, dest = repo_at(client, registry_token.host, src), repo_at(client, registry_token.host, dst)
+        make_image(source, "v1", seed="refused-token-src")  # the source exists, without this blob
+        token_server.reset_log()
+        with dest.mount_blob(blob.digest, source) as refused:
+            assert refused == REFUSED and refused.session is not None
+            refused.session.put_blob(blob.data, blob.digest, len(blob.data))
+        assert dest.read_blob(blob.digest, len(blob.data)) == blob.data
+    assert [frozenset(r.scopes) for r in token_server.requests] == [
+        {f"repository:{dst}:pull,push", f"repository:{src}:pull"},
+        {f"repository:{dst}:pull,push"},
+        {f"repository:{dst}:pull"},
+    ]
+
+
 def test_tag_pagination(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
     client, _ = proxy_client(http_proxy)
     with client:
