@@ -54,6 +54,9 @@ def _fields(
 def _member_fields(member: tarwalk.Member) -> tuple[object, ...]:
     fields = (member.name, member.type, member.mode, member.uid, member.gid, member.size, member.mtime)
     assert [type(value) for value in fields[2:6]] == [int] * 4
+    attributes = member.attributes()  # the layers' one-step read of the same fields
+    assert attributes == (member.mode, member.uid, member.gid, float(member.mtime))
+    assert [type(value) for value in attributes] == [int, int, int, float]
     return _fields(*fields, member.linkname)
 
 
@@ -584,6 +587,38 @@ def test_names_outside_the_prefix_are_passed_as_cleaning_them_would() -> None:
     ]
     expected = [layers._strip_prefix(name, "manifests/") for name in TRICKY_NAMES]
     assert [path for path, _name, _data in entries] == [path for path in expected if path]
+
+
+def test_a_name_is_cut_as_cleaning_it_would() -> None:
+    """The cut taken without cleaning (a name clean as it is) is the cleaned name's, for every prefix."""
+    names = [
+        *TRICKY_NAMES,
+        *(
+            "manifests",
+            "manifests/",
+            "manifests/a/",
+            "manifests/a//",
+            "manifests/.a",
+            "manifests/a/.",
+            "manifests/a/..",
+            "manifests/..a",
+            "manifests/a./b",
+            "manifests/a.b/c",
+            "/manifests/a",
+            "//manifests/a",
+            "manifests/a/./b",
+            "manifests/a b",
+            "manifests/\u00e9",
+            ".",
+        ),
+    ]
+    for prefix in ("", "manifests/", "manifests/a/", "usr/"):
+        for name in names:
+            cleaned = layers.clean_name(name)
+            expected = (
+                cleaned if not prefix else cleaned[len(prefix) :] if cleaned.startswith(prefix) else None
+            )
+            assert layers._strip_prefix(name, prefix) == expected, (prefix, name)
 
 
 def test_the_budget_counts_every_entry_and_bounds_kept_files_only() -> None:

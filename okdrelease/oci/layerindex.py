@@ -30,23 +30,6 @@ log = logging.getLogger(__name__)
 INDEX_FORMAT = 1
 
 
-def _entry(
-    path: str, kind: str, mode: int, mtime: float, size: int, linkname: str, uid: int, gid: int, data: bytes
-) -> LayerEntry:
-    """A layer entry whose file data stays readable (held by the index)."""
-    return LayerEntry(
-        path=path,
-        type=kind,
-        mode=mode,
-        mtime=mtime,
-        size=size,
-        linkname=linkname,
-        uid=uid,
-        gid=gid,
-        reader=(lambda: data) if kind == "file" else None,
-    )
-
-
 @attrs.frozen(slots=True)
 class LayerIndex:
     """Everything one layer holds under ``prefix``, in tar order."""
@@ -69,7 +52,7 @@ class LayerIndex:
                 for e, d in zip(self.entries, data, strict=True)
             ],
         }
-        return json.dumps(head, separators=(",", ":")).encode() + b"\n" + b"".join(data)
+        return b"".join([json.dumps(head, separators=(",", ":")).encode(), b"\n", *data])  # one copy
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> LayerIndex:
@@ -85,7 +68,7 @@ class LayerIndex:
         for path, kind, mode, mtime, length, size, linkname, uid, gid in head["entries"]:
             data = payload[offset : offset + length]
             offset += length
-            entries.append(_entry(path, kind, mode, mtime, size, linkname, uid, gid, data))
+            entries.append(layers.held_entry(path, kind, mode, mtime, size, linkname, uid, gid, data))
         if offset != len(payload):
             raise ValueError("layer index length does not match its header")
         return cls(str(head["digest"]), str(head["prefix"]), tuple(entries))
@@ -96,22 +79,7 @@ def scan_layer(stream: IO[bytes], digest: str, prefix: str, media_type: str | No
 
     The stream is read to its end, so a verifying stream checks the layer digest before this returns.
     """
-    entries = []
-    for entry in layers.iter_entries(stream, prefix, media_type=media_type, name=digest):
-        data = entry.read() if entry.is_file else b""
-        entries.append(
-            _entry(
-                entry.path,
-                entry.type,
-                entry.mode,
-                entry.mtime,
-                entry.size,
-                entry.linkname,
-                entry.uid,
-                entry.gid,
-                data,
-            )
-        )
+    entries = layers.read_entries(stream, prefix, media_type=media_type, name=digest)
     return LayerIndex(digest, prefix, tuple(entries))
 
 

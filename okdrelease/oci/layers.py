@@ -95,8 +95,9 @@ class RestartableSource(Protocol):
 
 def read_source(source: LayerSource, use: Callable[[BinaryIO], T]) -> T:
     """Run ``use`` on the stream of one layer source and close it (restarted where the source can)."""
-    if isinstance(source, RestartableSource):
-        return source.read_with(use)
+    read_with = getattr(source, "read_with", None)  # a RestartableSource (isinstance on a Protocol: 6-25 µs)
+    if read_with is not None and callable(source):
+        return cast(RestartableSource, source).read_with(use)
     stream = cast(BinaryIO, _open_source(source))
     try:
         return use(stream)
@@ -205,8 +206,11 @@ class _DecodedLayer(RawReader):
             while chunk := self.read(size):
                 parts.append(chunk)
             return b"".join(parts)
-        with _layer_errors(self.layer_name):
+        try:
             data = self._decoded.read(size)
+        except Exception as err:  # _layer_errors, without a context manager on every read
+            _raise_layer_error(err, self.layer_name)
+            raise
         if self._budget is not None:
             self._budget.add_bytes(len(data))
         return data
@@ -344,7 +348,13 @@ def _normal_prefix(prefix: str) -> str:
 
 
 def _strip_prefix(name: str, prefix: str) -> str | None:
-    """The cleaned ``name`` with ``prefix`` removed; None when outside it (or the prefix itself)."""
+    """The cleaned ``name`` with ``prefix`` removed; None when outside it (or the prefix itself).
+
+    A name under the prefix with no empty, ``.`` or ``..`` component and no trailing slash is clean
+    as it is (``clean_name`` would return it unchanged): its cut is taken without cleaning it.
+    """
+    if prefix and name.startswith(prefix) and "//" not in name and "/." not in name and name[-1] != "/":
+        return name[len(prefix) :]
     cleaned = clean_name(name)
     if not prefix:
         return cleaned
@@ -398,6 +408,47 @@ class LayerEntry:
         self._valid = False
 
 
+def _walker(decoded: BinaryIO, name: str | None) -> tarwalk.TarWalker | None:
+    """The tar walker of a decoded layer; None for an empty blob (an empty layer: Go's archive/tar sees io.EOF)."""
+    with _layer_errors(name):
+        head = read_full(decoded, 1)
+    if not head:
+        return None
+    from okdrelease.oci import tarwalk  # loaded with the first layer read (a warm run reads none)
+
+    return tarwalk.TarWalker(decoded, head, bufsize=_CHUNK)
+
+
+def _under(
+    walker: tarwalk.TarWalker,
+    wanted: str,
+    name: str | None,
+    budget: _Budget | None = None,
+    keep: str = "",
+) -> Iterator[tuple[tarwalk.Member, str]]:
+    """The members under the cleaned prefix ``wanted`` with their paths (cleaned, prefix stripped);
+    ``budget`` counts every member and bounds the regular files under ``keep``; tar and decoding
+    errors raised as LayerError naming the layer.
+
+    Headers are read by ``tarwalk.TarWalker`` (tarfile's members and errors, the common header read
+    without tarfile). A name without the prefix's first component cannot clean to a name under the
+    prefix (cleaning only drops components), so it is passed without cleaning it.
+    """
+    needle = wanted.split("/", 1)[0]
+    try:
+        for member in walker.members():
+            if budget is not None:
+                budget.add_entry(member, keep)
+            if needle and needle not in member.name:
+                continue
+            path = _strip_prefix(member.name, wanted)
+            if path:
+                yield member, path
+    except Exception as err:
+        _raise_layer_error(err, name)
+        raise
+
+
 def _iter_tar(
     decoded: BinaryIO,
     prefix: str,
@@ -406,54 +457,38 @@ def _iter_tar(
     budget: _Budget | None = None,
     keep_prefix: str | None = None,
 ) -> Iterator[LayerEntry]:
-    """Entries under ``prefix`` (stripped); ``budget`` counts entries and bounds files under ``keep_prefix``.
-
-    Headers are read by ``tarwalk.TarWalker`` (tarfile's members and errors, the common header read
-    without tarfile). A name without the prefix's first component cannot clean to a name under the
-    prefix (cleaning only drops components), so it is passed without cleaning it.
-    """
-    with _layer_errors(name):
-        head = read_full(decoded, 1)
-    if not head:
-        return  # an empty blob is an empty layer (Go's archive/tar sees io.EOF)
+    """Entries under ``prefix`` (stripped), each readable until the next; ``budget`` counts entries and
+    bounds files under ``keep_prefix`` (see :func:`_under`)."""
+    walker = _walker(decoded, name)
+    if walker is None:
+        return
     wanted = _normal_prefix(prefix)
     keep = wanted if keep_prefix is None else _normal_prefix(keep_prefix)
-    needle = wanted.split("/", 1)[0]
-    from okdrelease.oci import tarwalk  # loaded with the first layer read (a warm run reads none)
-
-    walker = tarwalk.TarWalker(decoded, head, bufsize=_CHUNK)
-    members = walker.members()
     try:
-        while True:
+        for member, path in _under(walker, wanted, name, budget, keep):
+            entry = _layer_entry(member, path, wanted, walker, name)
             try:
-                member = next(members, None)
-            except Exception as err:
-                _raise_layer_error(err, name)
-                raise
-            if member is None:
-                return
-            if budget is not None:
-                budget.add_entry(member, keep)
-            if needle and needle not in member.name:
-                continue
-            path = _strip_prefix(member.name, wanted)
-            if path:
-                entry = _layer_entry(member, path, wanted, walker, name)
-                try:
-                    yield entry
-                finally:
-                    entry.invalidate()
+                yield entry
+            finally:
+                entry.invalidate()
     finally:
         walker.close()
+
+
+def _kind_and_link(member: tarwalk.Member, wanted: str) -> tuple[str, str]:
+    """An entry's type (file, dir, ...) and its link target (prefix stripped when under it)."""
+    kind = "file" if member.isreg else _TYPES.get(member.type, "other")
+    linkname = member.linkname
+    if wanted and linkname and clean_name(linkname).startswith(wanted):
+        linkname = clean_name(linkname)[len(wanted) :]
+    return kind, linkname
 
 
 def _layer_entry(
     member: tarwalk.Member, path: str, wanted: str, walker: tarwalk.TarWalker, name: str | None
 ) -> LayerEntry:
-    kind = "file" if member.isreg else _TYPES.get(member.type, "other")
-    linkname = member.linkname
-    if wanted and linkname and clean_name(linkname).startswith(wanted):
-        linkname = clean_name(linkname)[len(wanted) :]
+    kind, linkname = _kind_and_link(member, wanted)
+    mode, uid, gid, mtime = member.attributes()
 
     def reader() -> bytes:
         with _layer_errors(name):
@@ -463,14 +498,57 @@ def _layer_entry(
         path=path,
         name=member.name,
         type=kind,
-        mode=member.mode & 0o7777,
-        mtime=float(member.mtime),
+        mode=mode & 0o7777,
+        mtime=mtime,
         size=member.size,
         linkname=linkname,
-        uid=member.uid,
-        gid=member.gid,
+        uid=uid,
+        gid=gid,
         reader=reader if kind == "file" else None,
     )
+
+
+def held_entry(
+    path: str, kind: str, mode: int, mtime: float, size: int, linkname: str, uid: int, gid: int, data: bytes
+) -> LayerEntry:
+    """A layer entry whose file data is held (readable at any time); ``name`` is left empty."""
+    return LayerEntry(
+        path=path,
+        type=kind,
+        mode=mode,
+        mtime=mtime,
+        size=size,
+        linkname=linkname,
+        uid=uid,
+        gid=gid,
+        reader=(lambda: data) if kind == "file" else None,
+    )
+
+
+def _held_entries(decoded: BinaryIO, prefix: str, name: str | None) -> list[LayerEntry]:
+    """:func:`_iter_tar`'s entries (no budget) with their file data read and held."""
+    walker = _walker(decoded, name)
+    if walker is None:
+        return []
+    wanted = _normal_prefix(prefix)
+    entries = []
+    try:
+        for member, path in _under(walker, wanted, name):
+            kind, linkname = _kind_and_link(member, wanted)
+            data = b""
+            if kind == "file":
+                try:
+                    data = walker.read()
+                except Exception as err:
+                    _raise_layer_error(err, name)
+                    raise
+            mode, uid, gid, mtime = member.attributes()
+            entries.append(
+                held_entry(path, kind, mode & 0o7777, mtime, member.size, linkname, uid, gid, data)
+            )
+    finally:
+        walker.close()
+    return entries
 
 
 def iter_entries(
@@ -491,6 +569,21 @@ def iter_entries(
             drain(decoded)
     finally:
         decoded.close()
+
+
+def read_entries(
+    stream: IO[bytes], prefix: str = "", *, media_type: str | None = None, name: str | None = None
+) -> list[LayerEntry]:
+    """:func:`iter_entries`, every entry's data read and held (readable at any time): the layer is read
+    to its end, so a verifying stream has checked its digest when this returns. Closes ``stream``."""
+    decoded = open_layer(stream, media_type, name=name)
+    try:
+        with _settled(decoded):
+            entries = _held_entries(decoded, prefix, name)
+            drain(decoded)
+    finally:
+        decoded.close()
+    return entries
 
 
 @attrs.frozen(slots=True)

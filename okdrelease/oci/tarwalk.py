@@ -103,6 +103,18 @@ class Member(NamedTuple):
         """The modification time (an int from a header, a float from a PAX record)."""
         return _number(self.numbers[4])
 
+    def attributes(self) -> tuple[int, int, int, float]:
+        """``(mode, uid, gid, float(mtime))`` in one step (an entry's)."""
+        mode, uid, gid, _size, mtime = self.numbers[:5]
+        if (
+            isinstance(mode, bytes)
+            and isinstance(uid, bytes)
+            and isinstance(gid, bytes)
+            and isinstance(mtime, bytes)
+        ):
+            return int(mode, 8), int(uid, 8), int(gid, 8), float(int(mtime, 8))  # a plain header's digits
+        return int(_number(mode)), int(_number(uid)), int(_number(gid)), float(_number(mtime))
+
 
 def _number(value: bytes | float) -> float:
     return int(value, 8) if isinstance(value, bytes) else value
@@ -246,24 +258,31 @@ class TarWalker:
         return self._base + self._at
 
     def take(self, count: int) -> bytes:
-        """The next ``count`` bytes (fewer at the end); more is read only when the buffer runs out."""
+        """The next ``count`` bytes (fewer at the end); more is read only when the buffer runs out.
+
+        Across chunks the pieces are joined once, through views: the last chunk read becomes the
+        buffer as it is (no copy of what is left of it)."""
         at = self._at
+        buf = self._buf
         end = at + count
-        if end <= len(self._buf):
+        if end <= len(buf):
             self._at = end
-            return self._buf[at:end]
-        parts = [self._buf[at:]]
-        have = len(parts[0])
-        while have < count:
-            chunk = self._raw.read(self._bufsize)
-            if not chunk:
-                break
+            return buf[at:end]
+        parts: list[bytes | memoryview] = [memoryview(buf)[at:]] if at < len(buf) else []
+        need = end - len(buf)  # bytes wanted beyond the buffer
+        base = self._base + len(buf)  # the stream offset of the next chunk
+        while chunk := self._raw.read(self._bufsize):
+            if len(chunk) >= need:
+                self._base, self._buf, self._at = base, chunk, need
+                if not parts and need == len(chunk):
+                    return chunk
+                parts.append(memoryview(chunk)[:need])
+                return b"".join(parts)
             parts.append(chunk)
-            have += len(chunk)
-        joined = b"".join(parts)
-        self._base += at + min(count, have)
-        self._buf, self._at = joined[count:], 0
-        return joined[:count] if have > count else joined
+            need -= len(chunk)
+            base += len(chunk)
+        self._base, self._buf, self._at = base, b"", 0
+        return b"".join(parts)
 
     def _skip(self, count: int) -> bool:
         """Pass ``count`` bytes; False when the stream ends first."""
