@@ -14,10 +14,30 @@ import pytest
 import yaml
 
 from okdrelease.cache import Cache
+from okdrelease.gocompat import jsonbounds
 from okdrelease.payload import check, checkyaml
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata-real"
 OBJECT = b"apiVersion: v1\nkind: ConfigMap\n"
+BOM = b"\xef\xbb\xbf"
+#: Texts after a leading UTF-8 byte-order mark (which both parsers skip): the libyaml path decides them.
+_AFTER_BOM = (
+    b"",
+    b"[]",
+    b"kind: A\n",
+    b"---\n" + OBJECT,
+    b"# a comment\n" + OBJECT,
+    b"%YAML 1.1\n---\n" + OBJECT,
+    b"{apiVersion: v1, kind: A}",
+    b" apiVersion: v1\n kind: A\n",
+    b"apiVersion: v1\n kind: A\n",
+    OBJECT + BOM,
+    OBJECT + b"x: a" + BOM + b"b\n",
+    OBJECT + b"x: |\n  a\n" + BOM + b"\n",
+    OBJECT + b'x: "' + BOM + b'"\n',
+    b"---\n" + OBJECT + b"---\n" + BOM + b"a: [\n",
+    b"---\n" + OBJECT + b"---\na: [\n",
+)
 
 
 def _real_files() -> list[Path]:
@@ -38,6 +58,7 @@ def _edge_cases() -> Iterator[bytes]:
         "\ufeffapiVersion: v1\nkind: A\n".encode("utf-16-be"),
         b"\xef\xbb\xbf\xef\xbb\xbf" + OBJECT,  # two BOMs
         OBJECT + b"\xef\xbb\xbfx: 1\n",  # BOM inside
+        *(BOM + text for text in _AFTER_BOM),  # a leading BOM (libyaml decides these too)
         b"apiVersion: v1\nkind: A\nkind: B\n",  # duplicate keys
         b"apiVersion: v1\napiVersion: v2\nkind: A\n",
         b"kind: A\napiVersion: v1\napiVersion: [x]\n",  # last duplicate wins, not a string
@@ -199,6 +220,35 @@ def test_real_manifests_same_verdicts() -> None:
 def test_edge_cases_same_verdicts(data: bytes) -> None:
     fast, pure = _verdicts_agree(data)
     assert fast == pure
+
+
+def _pure_refused(data: bytes) -> str | None:
+    raise AssertionError("decided by the pure loader")
+
+
+def test_leading_bom_decided_by_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte-order mark that opens a manifest (the console-operator's samples have one) leaves a pass to
+    libyaml; a mark anywhere else, or a tab, still sends the file to the pure loader."""
+    real = [data for data in map(Path.read_bytes, _real_files()) if data.startswith(BOM)]
+    assert len(real) >= 4, "expected real manifests that open with a byte-order mark"
+    with monkeypatch.context() as patched:
+        patched.setattr(checkyaml, "pure_problem", _pure_refused)
+        assert [checkyaml.manifest_problem(data) for data in real] == [None] * len(real)
+        assert checkyaml.manifest_problem(BOM + OBJECT) is None
+        assert checkyaml.manifest_problem(BOM + b"---\n" + OBJECT + b"---\na: [\n") is None
+    for routed in (BOM + BOM + OBJECT, OBJECT + BOM, BOM + OBJECT + b"x: a" + BOM + b"b\n", BOM + b"a:\tb\n"):
+        assert jsonbounds.libyaml_may_differ(routed)
+    assert not jsonbounds.libyaml_may_differ(BOM + OBJECT + b"x: \xef\xbc\x81\n")  # U+FF01, a lead byte \xef
+    assert check.manifest_problem(BOM + b"[]") == "not a valid YAML/JSON object, got: \ufeff[]"
+    assert check.manifest_problem(BOM + b"kind: A\n") == (
+        "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: "
+    )
+    assert check.manifest_problem(BOM + b"apiVersion: v1\n kind: A\n") == (
+        "invalid YAML/JSON: line 2: mapping values are not allowed in this context"
+    )
+    assert check.manifest_problem(BOM + BOM + OBJECT) == (
+        "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: "
+    )
 
 
 def test_mutated_real_manifests_same_verdicts() -> None:
