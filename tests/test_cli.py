@@ -147,7 +147,8 @@ def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() 
 
 
 #: Modules a ``new`` that neither signs, verifies, skips if unchanged, uses a credential helper nor
-#: reads a float from a manifest never needs (nor does its push recompress layers as ``copy`` may),
+#: reads a float from a manifest never needs (nor does its push recompress layers as ``copy`` may, nor
+#: does it write files checked to stay inside a directory as --dir and --to-dir do),
 #: nor urllib3 and http.client (registry requests go through transport.wire unless proxied):
 #: each is loaded by the function that needs it.
 NOT_LOADED_BY_NEW = (
@@ -155,6 +156,7 @@ NOT_LOADED_BY_NEW = (
     "decimal",
     "email.parser",
     "http.client",
+    "okdrelease.payload.safepath",
     "okdrelease.payload.signing",
     "okdrelease.payload.unchanged",
     "okdrelease.payload.verify",
@@ -189,6 +191,38 @@ def test_new_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
     every run's start-up time)."""
     args = readme_new_args(f"oci:{tmp_path / 'release'}:sample")
     assert _loaded(args, NOT_LOADED_BY_NEW) == []
+
+
+#: Modules ``okdrelease new`` does not load to start (``cli.run`` imports okdrelease.cli and the
+#: subcommand's module, the library behind it, before its first request): each is needed only by a
+#: later stage or by some inputs, and is imported by the function that needs it. Building and pushing
+#: the release image (payload.image, transport.copy and its temporary files), a component-versions
+#: label or flag, the bzip2 and xz readers, the gzip writer. The start of a cold ``new`` runs on one
+#: core, before any request keeps the registry busy, so each module costs its full import time.
+NOT_LOADED_TO_START_NEW = (
+    "bz2",
+    "gzip",
+    "lzma",
+    "okdrelease.openshift.versions",
+    "okdrelease.payload.image",
+    "okdrelease.transport.copy",
+    "shutil",
+    "tempfile",
+)
+
+
+def test_new_starts_without_the_modules_of_later_stages() -> None:
+    """Probed without site (-S, the parent's import path): a .pth file may import some of these
+    modules for itself (certifi's in some environments loads tempfile and shutil)."""
+    probe = (
+        "import sys\n"
+        f"sys.path[:] = {[str(ROOT), *sys.path]!r}\n"
+        "before = set(sys.modules)\n"
+        "import okdrelease.cli, okdrelease._cli.new\n"
+        f"print(sorted(set({NOT_LOADED_TO_START_NEW!r}) & (set(sys.modules) - before)))\n"
+    )
+    done = run_python("-S", "-c", probe)
+    assert (done.returncode, done.stderr, done.stdout) == (0, "", "[]\n")
 
 
 #: Modules a warm ``new`` (every manifest-check verdict and layer index in the cache, image-references

@@ -7,13 +7,10 @@ and filtered by a prefix (``manifests/``) as ``oc`` does (spec §3.7.5).
 
 from __future__ import annotations
 
-import bz2
 import contextlib
-import gzip
 import hashlib
 import io
 import logging
-import lzma
 import os
 import posixpath
 import queue
@@ -60,7 +57,6 @@ DEFAULT_MAX_LAYER_ENTRIES = 1_000_000
 DEFAULT_MAX_FILE_BYTES = 256 << 20
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
     zlib.error,
-    lzma.LZMAError,
     EOFError,
     OSError,
     ValueError,
@@ -111,11 +107,18 @@ def _layer_label(name: str | None) -> str:
 
 def _decode_errors() -> tuple[type[BaseException], ...]:
     """What decoding a layer raises for bad data (the gzip and zstd readers' own errors included)."""
+    import lzma
     import tarfile
 
     from okdrelease.oci import decompress  # loaded when a layer is decoded (a warm run decodes none)
 
-    return (tarfile.TarError, *_DECODE_ERRORS, *decompress.GZIP_ERRORS, *decompress.zstd_errors())
+    return (
+        tarfile.TarError,
+        lzma.LZMAError,
+        *_DECODE_ERRORS,
+        *decompress.GZIP_ERRORS,
+        *decompress.zstd_errors(),
+    )
 
 
 @contextlib.contextmanager
@@ -308,9 +311,13 @@ def open_layer(
             ) from err
     elif head.startswith(BZIP2_MAGIC):
         compression = "bzip2"
+        import bz2  # bz2, lzma and gzip load when a layer needs them (issue 9: off the start)
+
         decoded = cast(IO[bytes], bz2.BZ2File(source, mode="rb"))
     elif head.startswith(XZ_MAGIC):
         compression = "xz"
+        import lzma
+
         decoded = cast(IO[bytes], lzma.LZMAFile(source, mode="rb"))
     else:
         compression = "none"
@@ -1016,6 +1023,8 @@ def write_tar(entries: Iterable[TarEntry], out: IO[bytes]) -> None:
 
 def gzip_stream(out: IO[bytes], level: int = 6) -> BinaryIO:
     """A writable gzip stream into ``out`` with header mtime 0 and no file name (close it to finish)."""
+    import gzip
+
     return cast(BinaryIO, gzip.GzipFile(filename="", mode="wb", compresslevel=level, fileobj=out, mtime=0))
 
 

@@ -21,7 +21,6 @@ from okdrelease.openshift.labels import (
     OPERATOR_LABEL,
     OVERRIDE_ANNOTATION,
 )
-from okdrelease.openshift.versions import ALLOWED_COMPONENTS, parse_component_versions
 from okdrelease.payload.context import Run
 from okdrelease.payload.recorded import Recorded, RecordedOperator, read_record, record_key, write_record
 from okdrelease.payload.resolve import ManifestFile, Reference, describe_registry_error, tampered
@@ -69,6 +68,8 @@ def label_annotations(tag: TagReference, labels: Mapping[str, str], ref: str) ->
         annotations[key] = labels.get(key, "")
     versions = labels.get(VERSIONS_LABEL, "")
     if versions:
+        from okdrelease.openshift.versions import ALLOWED_COMPONENTS, parse_component_versions
+
         display = labels.get(DISPLAY_NAMES_LABEL, "")
         try:
             parsed = parse_component_versions(versions, display)

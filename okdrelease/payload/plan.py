@@ -16,7 +16,6 @@ from okdrelease.gocompat.semver import parse as parse_semver
 from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.platform import KEEP_LIST_PLATFORM, PlatformSelector, compile_filter
 from okdrelease.openshift.metadata import parse_metadata_flag
-from okdrelease.openshift.versions import parse_component_versions
 from okdrelease.payload.mappings import combine_mappings
 from okdrelease.reference import LayoutLocation, parse_location, validate_tag
 
@@ -275,6 +274,8 @@ def prefixed_name(prefix: str, moment: dt.datetime) -> str:
 def _check_values(options: NewOptions) -> None:
     """--component-versions and --name are checked before any input is read."""
     if options.component_versions or options.component_versions_display_names:
+        from okdrelease.openshift.versions import parse_component_versions
+
         try:
             parse_component_versions(options.component_versions, options.component_versions_display_names)
         except OkdReleaseError as err:

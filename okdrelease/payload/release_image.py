@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -15,13 +16,15 @@ from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.openshift.imagestream import ImageStream
-from okdrelease.payload import image as release_image
 from okdrelease.payload.context import Run
 from okdrelease.payload.resolve import tampered
 from okdrelease.reference import ReferenceSyntaxError, RegistryLocation, parse_location
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetryPolicy
 from okdrelease.transport.registry import RegistryRepository, UploadsAhead
+
+if TYPE_CHECKING:
+    from okdrelease.payload import image as release_image
 
 __all__ = [
     "BaseImage",
@@ -158,6 +161,8 @@ def build_release_image(
 
     ``fmt``: the manifest format (None: oc's Docker schema 2, base layer media types kept).
     """
+    from okdrelease.payload import image as release_image  # loaded by the push (issue 9: off the start)
+
     built = tuple(
         release_image.build_image(
             manifest,
@@ -221,6 +226,8 @@ class EarlyPush:
         return f"EarlyPush({self.base_spec})"
 
     def _copy(self, dest: RegistryRepository, workers: int, policy: RetryPolicy) -> None:
+        from okdrelease.payload import image as release_image
+
         base = self._base.result()
         release_image.copy_blobs(
             base.repository, dest, base.layers, workers=workers, policy=policy, cancel=self._cancel
@@ -232,6 +239,8 @@ class EarlyPush:
 
     def ahead(self) -> release_image.PushAhead:
         """What the push takes from here: the sessions opened, and a wait for the base layers' copy."""
+        from okdrelease.payload import image as release_image
+
         return release_image.PushAhead(
             uploads=self._uploads.result().put_blob, base_copied=self._copied.result
         )
@@ -254,6 +263,7 @@ def push_release(
 ) -> None:
     """Push the release under the run's retry ``policy``: a list's children by digest (payload blob
     uploaded once), the tag last; ``ahead``: what an early push already did."""
+    from okdrelease.payload import image as release_image
 
     def push(image: release_image.BuiltImage, image_tag: str | None, payload_pushed: bool) -> None:
         release_image.push_image(

@@ -12,7 +12,7 @@ import io
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
@@ -22,9 +22,7 @@ from okdrelease.gocompat.gotar import go_unix_nano
 from okdrelease.gocompat.gotime import parse_seconds
 from okdrelease.oci.convert import ManifestFormat
 from okdrelease.openshift.imagestream import ImageStream
-from okdrelease.payload import image as release_image
 from okdrelease.payload.context import Run
-from okdrelease.payload.operators import Payload
 from okdrelease.payload.plan import check_release_tag
 from okdrelease.payload.release_image import (
     EarlyPush,
@@ -34,9 +32,12 @@ from okdrelease.payload.release_image import (
     read_base,
 )
 from okdrelease.payload.resolve import ManifestFile
-from okdrelease.payload.safepath import SafeDir, check_component
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
 from okdrelease.transport.registry import RegistryRepository
+
+if TYPE_CHECKING:  # the payload's modules load when a sink delivers (issue 9: off the start)
+    from okdrelease.payload import image as release_image
+    from okdrelease.payload.operators import Payload
 
 __all__ = [
     "Delivery",
@@ -93,6 +94,8 @@ class DirSink:
     def _write(self, tar: bytes) -> None:
         import tarfile  # only --to-dir reads the payload tar back
 
+        from okdrelease.payload.safepath import SafeDir
+
         self.directory.mkdir(parents=True, exist_ok=True)
         with (
             SafeDir(self.directory, "--to-dir") as target,
@@ -125,6 +128,8 @@ class FileSink:
 
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Compress the payload once; write it (or hand it back for stdout)."""
+        from okdrelease.payload import image as release_image
+
         layer = release_image.payload_layer(payload.tar, self.source_layer, payload.gzipped)
         if self.path == "-":
             return Delivery(diff_id=layer.diff_id, output=layer.blob)
@@ -246,6 +251,8 @@ class ImageSink:
 
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Compute the release image; push it unless this is a dry run."""
+        from okdrelease.payload import image as release_image
+
         target = ReleaseTarget.parse(self.to_image, given_name=self.given_name, name=self.name)
         layer = release_image.payload_layer(payload.tar, self.source_layer, payload.gzipped)
         fmt = target.manifest_format(self.manifest_format)
@@ -301,6 +308,8 @@ def write_work_dir(
     Every name comes from the input, so each is checked to stay inside DIR (no ``..``, no absolute
     name, no symlink followed).
     """
+    from okdrelease.payload.safepath import SafeDir, check_component
+
     for name, files in operator_files.items():
         check_component(name, what=f'tag "{name}"', flag="--dir", root=directory)
         for f in files:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
-from okdrelease.payload.image import SourceLayer
 from okdrelease.payload.resolve import ManifestFile
+
+if TYPE_CHECKING:
+    from okdrelease.payload.image import SourceLayer
 
 
 @attrs.frozen
