@@ -226,9 +226,10 @@ class EarlyPush:
         return f"EarlyPush({self.base_spec})"
 
     def _copy(self, dest: RegistryRepository, workers: int, policy: RetryPolicy) -> None:
+        base = self._base.result()
+        # Loaded once the base is read (the components' requests are out by then), not at the start.
         from okdrelease.payload import image as release_image
 
-        base = self._base.result()
         release_image.copy_blobs(
             base.repository, dest, base.layers, workers=workers, policy=policy, cancel=self._cancel
         )
