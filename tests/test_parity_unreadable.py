@@ -1,8 +1,8 @@
 """``info`` and ``extract`` of a release image that cannot be read: oc's exit code and message, word for word.
 
 Run against the real oc (``../shared/tools/oc``) on the shared plain-HTTP registry: a missing tag, a missing
-manifest, no tag or digest, and (oc's frame, okdrelease's transport reason: CONNECT-WORDING) a registry
-nobody listens on.
+manifest, no tag or digest, (oc's frame, okdrelease's transport reason: CONNECT-WORDING) a registry
+nobody listens on, and an image-references that go-yaml refuses (an escape of a surrogate).
 """
 
 from __future__ import annotations
@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 from differential.runner import Session, oracle_session
+from golden_support import push_layout
 from registry_rig import RegistryInfo
+from test_release_extract import SURROGATE_YAML, payload_layer, release_metadata, write_image
+
+from okdrelease.reference import ImageReference
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.registry import RegistryClient
 
 MISSING = "sha256:" + "0" * 64
 NOT_FOUND = "manifest unknown: manifest unknown"
@@ -70,3 +76,46 @@ def test_an_unreachable_registry_fails_in_ocs_frame(
     assert (ours.code, oc.code) == (1, 1)
     assert ours.stderr.startswith(frame) and ours.stderr.count("\n") == 1
     assert f"registry 127.0.0.1:{port}: cannot connect" in ours.stderr
+
+
+@pytest.fixture(scope="module")
+def surrogate_release(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A release whose image-references is YAML naming a lone surrogate by an escape (go-yaml refuses it)."""
+    root = tmp_path_factory.mktemp("surrogate") / "layout"
+    files = {
+        "image-references": SURROGATE_YAML,
+        "release-metadata": release_metadata("4.16.0"),
+        "0000_a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+    }
+    write_image(root, "r", [payload_layer(files)])
+    name = f"{registry_http.host}/unread/surrogate"
+    with RegistryClient(TransportOptions(insecure_registries=frozenset({registry_http.host}))) as client:
+        push_layout(root, client.repository(ImageReference.parse(name)))
+    return f"{name}:r"
+
+
+def test_a_yaml_escape_of_a_surrogate_in_image_references_fails_info_and_extract_as_in_oc(
+    session: Session, surrogate_release: str, tmp_path: Path
+) -> None:
+    """``info``: oc's exit code, stdout and stderr (go-yaml's refusal). ``extract``: oc's exit code and
+    error (its JSON error: oc reads JSON only) without oc's ``unable to iterate over layer L from R:``
+    frame (okdrelease reads the payload over every layer at once); neither writes a file."""
+    oc = session.run(session.oc_cmd("adm", "release", "info", "--insecure", surrogate_release))
+    ours = session.run(session.py_cmd("info", "--insecure", surrogate_release))
+    assert (ours.code, ours.stdout, ours.stderr) == (oc.code, oc.stdout, oc.stderr)
+    assert ours.stderr == (
+        "error: release image could not be read: unable to load release image-references: "
+        "error converting YAML to JSON: yaml: line 4: found invalid Unicode character escape code\n"
+    )
+    extract = ("extract", "--insecure", "--to")
+    oc = session.run(session.oc_cmd("adm", "release", *extract, str(tmp_path / "oc"), surrogate_release))
+    ours = session.run(session.py_cmd(*extract, str(tmp_path / "okd"), surrogate_release))
+    error = "unable to load image-references from release payload: invalid character 'k' looking for beginning of value"
+    frame, _, rest = oc.stderr.partition(f" from {surrogate_release}: ")
+    assert (oc.code, frame.startswith("error: unable to iterate over layer sha256:"), rest) == (
+        1,
+        True,
+        error + "\n",
+    )
+    assert (ours.code, ours.stdout, ours.stderr) == (1, b"", f"error: {error}\n")
+    assert not (tmp_path / "okd").exists() and list((tmp_path / "oc").iterdir()) == []

@@ -374,3 +374,51 @@ def test_a_refused_manifest_with_a_non_utf8_name_is_named_printably() -> None:
         "unable to decode manifest: Object 'Kind' is missing in '{\"a\":1}'"
     )
     str(caught.value).encode("utf-8")
+
+
+#: image-references as YAML (not JSON) naming a lone surrogate by an escape, which go-yaml refuses.
+SURROGATE_YAML = (
+    b'kind: ImageStream\napiVersion: image.openshift.io/v1\nmetadata:\n  name: "\\ud800"\nspec:\n  tags: []\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("references", "error"),
+    [
+        (SURROGATE_YAML, "invalid character 'k' looking for beginning of value"),
+        (SURROGATE_YAML.replace(b"ud800", b"udfff"), "invalid character 'k' looking for beginning of value"),
+        (b'{"kind": "ImageStream",', "unexpected end of JSON input"),
+    ],
+    ids=["yaml-surrogate", "yaml-low-surrogate", "json-cut"],
+)
+def test_image_references_that_do_not_load_stop_extract_with_gos_json_error(
+    tmp_path: Path, references: bytes, error: str
+) -> None:
+    """oc's extract reads image-references as JSON only and reports Go's JSON error; YAML is taken too
+    (Q33), read as sigs.k8s.io/yaml reads it, so a YAML file go-yaml refuses (an escape of a surrogate)
+    fails as in oc, with oc's JSON error. Nothing is written."""
+    write_image(tmp_path / "layout", "r", [payload_layer({"image-references": references})])
+    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
+    with pytest.raises(ReleaseError) as caught:
+        extract_release(repository, reference, str(tmp_path / "out"))
+    assert str(caught.value) == f"unable to load image-references from release payload: {error}"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    "references",
+    [
+        SURROGATE_YAML.replace(b"ud800", b"ud7ff"),  # the code point before the surrogates
+        SURROGATE_YAML.replace(b"ud800", b"U0001F600"),  # a code point past U+FFFF, escaped whole
+        b'{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","metadata":{"name":"\\ud800"}}',  # Go: U+FFFD
+    ],
+    ids=["yaml-d7ff", "yaml-astral", "json-surrogate"],
+)
+def test_image_references_written_as_they_are_once_they_load(tmp_path: Path, references: bytes) -> None:
+    """YAML without a surrogate escape loads (Q33), and JSON naming a lone surrogate loads as Go's
+    decoder reads it (as oc): the file is written byte for byte."""
+    write_image(tmp_path / "layout", "r", [payload_layer({"image-references": references})])
+    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
+    result = extract_release(repository, reference, str(tmp_path / "out"))
+    assert result.written == ("image-references",)
+    assert (tmp_path / "out" / "image-references").read_bytes() == references

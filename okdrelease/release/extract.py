@@ -16,8 +16,6 @@ contains symlinks or hard links.
 from __future__ import annotations
 
 import contextlib
-import io
-import json
 import logging
 import os
 import posixpath
@@ -27,16 +25,14 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
-import yaml
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
+from okdrelease.gocompat.gojson import GoJSONError, parse_valid, sorted_map
 from okdrelease.gocompat.gojson import marshal as marshal_json
-from okdrelease.gocompat.gojson import sorted_map
 from okdrelease.gocompat.gotime import format_time
 from okdrelease.gocompat.strconv import go_quote
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, json_too_deep, max_depth_message
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import (
     WHITEOUT_OPAQUE,
@@ -105,16 +101,6 @@ class ExtractResult:
         if self.by_digest:
             return f"Extracted release payload created at {self.created}"
         return f"Extracted release payload from digest {self.digest} created at {self.created}"
-
-
-class _NoTimestampLoader(BoundedLoaderMixin, yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings (as the Kubernetes YAML→JSON path does)."""
-
-
-_NoTimestampLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _refuse(entry: LayerEntry, layer: str | None, why: str) -> LayerError:
@@ -186,15 +172,17 @@ def _blob_opener(repository: Repository, desc: Descriptor) -> BlobOpener:
 
 
 def check_image_references(data: bytes) -> None:
-    """Decode image-references as ``extract`` does: JSON (YAML accepted, Q33), ImageStream v1."""
+    """Decode image-references as ``extract`` does: JSON as Go decodes it (oc's errors), else (Q33) YAML
+    as ``info`` and ``new`` read it (sigs.k8s.io/yaml's reading: an escape of a surrogate is refused, as
+    go-yaml refuses it; the JSON error when that fails too, as oc, which reads JSON only); ImageStream v1."""
+    from okdrelease.openshift.k8syaml import load_yaml
+
     try:
-        if json_too_deep(data):
-            raise ValueError(max_depth_message())
-        doc: Any = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as json_err:
+        doc: Any = parse_valid(data)
+    except GoJSONError as json_err:
         try:
-            doc = yaml.load(io.BytesIO(data), Loader=_NoTimestampLoader)  # noqa: S506 - safe loader
-        except yaml.YAMLError:
+            doc = load_yaml(data)
+        except GoJSONError:
             raise ReleaseError(
                 f"unable to load image-references from release payload: {json_err}"
             ) from json_err
