@@ -10,6 +10,8 @@ key is the sha256 of the pull specs (with the override flag that selects an oper
 platform selector and :data:`RECORD_FORMAT`. Nothing in it can go stale; like every record it is
 checked against its checksum when read, and a record that does not parse or does not name the
 same pull specs is ignored (the components are then read one by one, and the record written again).
+A record written by a run that skipped the manifest check holds no verdicts; the first run that
+checks decides them and writes the record again, under the same key.
 
 Bump :data:`RECORD_FORMAT` whenever what a record holds would come out differently for the same
 pull specs: how operator files are selected or composed (``payload.resolve``), which files a layer
@@ -17,9 +19,10 @@ yields and how whiteouts apply (``oci.layers``, ``oci.tarwalk``), their mtimes
 (``gocompat.gotar.extracted_mtime``), which labels are kept (``payload.components.READ_LABELS``),
 which files no transform touches (``payload.resolve.untouched_flags``), how ``image-references`` is
 read (``resolve.load_references``, and the JSON decoding behind it: ``gocompat.gojson``,
-``openshift.imagestream``), or this encoding. The manifest check's verdicts kept with the files
-follow its ``SOURCE_FORMAT`` and the layer indexes they were composed from their ``INDEX_FORMAT``
-(``oci.layerindex``): both are part of the key, so a change there needs no bump here.
+``openshift.imagestream``), or this encoding (with its framing, ``cache.framing``). The manifest
+check's verdicts kept with the files follow its ``SOURCE_FORMAT`` and the layer indexes they were
+composed from their ``INDEX_FORMAT`` (``oci.layerindex``): both are part of the key, so a change
+there needs no bump here.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from typing import Any
 import attrs
 
 from okdrelease._repr import value_repr
+from okdrelease.cache.framing import frame, unframe
 from okdrelease.cache.store import RESOLUTION, Cache
 from okdrelease.oci import layerindex
 from okdrelease.oci.platform import PlatformSelector
@@ -117,43 +121,47 @@ def _row(item: Recorded) -> list[Any]:
 
 
 def _encode(pullspecs: Sequence[str], components: Sequence[Recorded]) -> bytes:
-    """A JSON header line (every field but the file bytes), then the file bytes back to back."""
-    data = [f.data for item in components if item.operator is not None for f in item.operator.manifests.files]
+    """A header line (every field but the file bytes), then the file bytes back to back (``cache.framing``)."""
     head = {
         "format": RECORD_FORMAT,
         "pullspecs": list(pullspecs),
         "components": [_row(c) for c in components],
     }
-    text = json.dumps(head, separators=(",", ":")).encode("utf-8", "surrogateescape")
-    return b"".join([text, b"\n", *data])  # one copy of the files' bytes (a payload's worth), not two
+    operators = [item.operator for item in components if item.operator is not None]
+    return frame(head, (f.data for operator in operators for f in operator.manifests.files))
 
 
 def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
     """Parse :func:`_encode` output; ValueError (or TypeError, KeyError) when it is not one for ``pullspecs``."""
-    head_end = payload.find(b"\n")
-    if head_end < 0:
-        raise ValueError("no header")
-    head: Any = json.loads(payload[:head_end].decode("utf-8", "surrogateescape"))
-    if head["format"] != RECORD_FORMAT or head["pullspecs"] != list(pullspecs):
-        raise ValueError("another format or other components")
-    offset = head_end + 1
+
+    def lengths(head: Any) -> list[int]:
+        if head["format"] != RECORD_FORMAT or head["pullspecs"] != list(pullspecs):
+            raise ValueError("another format or other components")
+        return [
+            length
+            for _digest, _list, _labels, _layers, files, _verdicts, _references in head["components"]
+            for _name, _mtime, length, _untouched in files or ()
+        ]
+
+    head, data = unframe(payload, lengths)
+    contents = iter(data)
     out = []
     for digest, list_digest, labels, layers, files, verdicts, references in head["components"]:
         if not isinstance(labels, dict):
             raise TypeError("labels are not an object")
         operator = None
         if layers is not None or files is not None:
-            found = []
-            for name, mtime, length, untouched in files:
-                found.append(ManifestFile(name, payload[offset : offset + length], mtime, untouched is True))
-                offset += length
-            read = ExtractedManifests(tuple(str(d) for d in layers), tuple(found), _references(references))
+            found = tuple(
+                ManifestFile(name, next(contents), mtime, untouched is True)
+                for name, mtime, _, untouched in files
+            )
+            read = ExtractedManifests(tuple(str(d) for d in layers), found, _references(references))
             operator = RecordedOperator(read, tuple(verdicts) if verdicts is not None else None)
         elif verdicts is not None or references is not None:
             raise ValueError("verdicts or references without files")
         out.append(Recorded(str(digest), list_digest, labels, operator))
-    if offset != len(payload) or len(out) != len(pullspecs):
-        raise ValueError("length does not match the header")
+    if len(out) != len(pullspecs):
+        raise ValueError("not one component per pull spec")
     return out
 
 

@@ -83,26 +83,23 @@ def test_a_record_reads_back_as_written_and_only_for_its_pull_specs(tmp_path: Pa
 def test_a_record_that_does_not_parse_is_not_used(tmp_path: Path) -> None:
     key = record_key([(s, False) for s in SPECS], PlatformSelector.first())
     payload = recorded._encode(SPECS, _components())
+    non_operator = b"null,null,null,null]"  # the first component's layers, files, verdicts, references
+    damaged = {
+        "short": payload[:-1],  # a file shorter than its header says
+        "format": payload.replace(f'"format":{recorded.RECORD_FORMAT}'.encode(), b'"format":0', 1),
+        "verdict short": payload.replace(b'[null,"bad yaml"]', b"[null]", 1),
+        "verdicts without files": payload.replace(non_operator, b"null,null,[],null]", 1),
+        "references without files": payload.replace(non_operator, b"null,null,null,[]]", 1),
+        "files without layers": payload.replace(f'["{D[6]}"]'.encode(), b"null", 1),
+        "a row a field short": payload.replace(non_operator, b"null,null,null]", 1),
+        "a row of three fields": payload.replace(b"," + non_operator, b"]", 1),
+    }
     with Cache(tmp_path) as cache:
-        cache.put_record(RESOLUTION, key, payload[:-1])  # a file shorter than its header says
-        current = f'"format":{recorded.RECORD_FORMAT}'.encode()
-        cache.put_record(RESOLUTION, key + "x", payload.replace(current, b'"format":0', 1))
-        cache.put_record(RESOLUTION, key + "y", payload.replace(b'[null,"bad yaml"]', b"[null]", 1))
-        # a non-operator with verdicts, and one with image-references tags: neither is a record's
-        cache.put_record(
-            RESOLUTION, key + "v", payload.replace(b"null,null,null,null]", b"null,null,[],null]", 1)
-        )
-        cache.put_record(
-            RESOLUTION, key + "r", payload.replace(b"null,null,null,null]", b"null,null,null,[]]", 1)
-        )
-        cache.put_record(
-            RESOLUTION, key + "l", payload.replace(f'["{D[6]}"]'.encode(), b"null", 1)
-        )  # no layers
+        for name, bad in damaged.items():
+            assert bad != payload
+            cache.put_record(RESOLUTION, f"{key}-{name}", bad)
     cache = Cache(tmp_path)
-    assert read_record(cache, key, SPECS) is None
-    assert read_record(cache, key + "x", SPECS) is None
-    assert read_record(cache, key + "y", SPECS) is None  # a verdict short
-    assert [read_record(cache, key + k, SPECS) for k in "vrl"] == [None, None, None]
+    assert {name: read_record(cache, f"{key}-{name}", SPECS) for name in damaged} == dict.fromkeys(damaged)
 
 
 def test_the_key_names_the_pull_specs_in_order_the_layers_chosen_the_platform_and_the_formats(

@@ -1,0 +1,44 @@
+"""The one framing of cache records that hold files: a line of compact JSON (the header: every field
+but the files' bytes, each file's length among them), then the files' bytes back to back.
+
+Layer indexes (``oci.layerindex``) and recorded resolutions (``payload.recorded``) are written this
+way: the header parses in one ``json.loads`` and the bytes are cut out of the record without a second
+copy of them. The header is ASCII (``json.dumps`` escapes the rest, a lone surrogate included).
+A change here changes both kinds of record: bump ``oci.layerindex.INDEX_FORMAT`` and
+``payload.recorded.RECORD_FORMAT`` with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+__all__ = ["frame", "unframe"]
+
+
+def frame(head: Any, parts: Iterable[bytes]) -> bytes:
+    """``head`` as one line of compact JSON, then ``parts`` back to back."""
+    text = json.dumps(head, separators=(",", ":")).encode("utf-8", "surrogateescape")
+    return b"".join([text, b"\n", *parts])  # one copy of the parts' bytes, not two
+
+
+def unframe(payload: bytes, lengths: Callable[[Any], Iterable[int]]) -> tuple[Any, list[bytes]]:
+    """The header of a :func:`frame` record and its parts, cut at the lengths ``lengths(header)`` names
+    (which may refuse the header by raising); ValueError when there is no header line or the parts do
+    not fill the rest of ``payload`` exactly."""
+    head_end = payload.find(b"\n")
+    if head_end < 0:
+        raise ValueError("no header line")
+    head = json.loads(payload[:head_end].decode("utf-8", "surrogateescape"))
+    offset = head_end + 1
+    parts = []
+    for length in lengths(head):
+        part = payload[offset : offset + length]
+        if length < 0 or len(part) != length:
+            raise ValueError("a part runs past the end of the record")
+        parts.append(part)
+        offset += length
+    if offset != len(payload):
+        raise ValueError("the parts do not fill the record")
+    return head, parts
