@@ -16,15 +16,25 @@ import pytest
 from faultproxy import FaultProxy, Rule
 from imagegen import DOCKER, build_image, build_index, make_image, make_index, push_image
 from registry_rig import RegistryInfo, RepoNamer, TokenServer
-from test_registry import Fault, RecordingProxy, options_for, proxy_client, repo_at
+from test_registry import Fault, RecordingProxy, options_for, proxy_client, repo_at, upload_status
 
 from okdrelease.cli import main
-from okdrelease.errors import RegistryError
+from okdrelease.errors import DigestMismatchError, RegistryError
 from okdrelease.oci import mediatypes as mt
+from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor
 from okdrelease.reference import parse_location
-from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.base import (
+    REFUSED,
+    BlobMount,
+    BlobSource,
+    MountOutcome,
+    Repository,
+    TransportOptions,
+)
 from okdrelease.transport.copy import BlobOrder, copy_all, copy_blobs, copy_image
+from okdrelease.transport.http import RetryPolicy
+from okdrelease.transport.layout import LayoutRepository
 from okdrelease.transport.open import DefaultTransport, open_location
 from okdrelease.transport.registry import RegistryClient
 
@@ -243,6 +253,99 @@ def test_an_upload_into_a_refused_mount_s_session_that_fails_starts_another(
         assert seen[5] == ("POST", f"/v2/{dst.name}/blobs/uploads/") and seen[7][1] != path
         assert dst.read_blob(layer.digest, layer.size) == blob.data
     assert len(sleeps) == 1
+
+
+class _Session:
+    """An ``UploadSession`` whose blob arrives with a byte flipped; it counts its puts and closes."""
+
+    def __init__(self) -> None:
+        self.puts = 0
+        self.closed = 0
+
+    def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
+        self.puts += 1
+        raise DigestMismatchError(f"blob {digest}: a byte flipped on the way")
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class _RefusingLayout(LayoutRepository):
+    """A layout refusing every mount with the upload session ``session``."""
+
+    session = _Session()
+
+    def mount_blob(self, digest: str, source: Repository) -> BlobMount:
+        return BlobMount(MountOutcome.REFUSED, self.session)
+
+
+def test_only_a_refused_mount_carries_an_upload_session() -> None:
+    """A mounted or present blob needs no upload: a BlobMount with a session is a refusal or nothing;
+    leaving a refusal (``with``) closes its session once."""
+    session = _Session()
+    for outcome in (MountOutcome.MOUNTED, MountOutcome.PRESENT):
+        with pytest.raises(ValueError, match=f"^a {outcome.value} blob mount carries no upload session"):
+            BlobMount(outcome, session)
+    with BlobMount(MountOutcome.REFUSED, session) as refused:
+        assert refused.session is session and refused == REFUSED
+    assert session.closed == 1
+
+
+def test_only_the_first_attempt_of_a_copy_puts_into_the_refusal_s_session(tmp_path: Path) -> None:
+    """A session a refused mount handed over takes the copy's first attempt only: after content that
+    did not match its digest, the next attempt puts into the destination itself (a session of its
+    own), and the refusal's session is closed once."""
+    data = b"layer bytes"
+    digest = sha256_digest(data)
+    src = LayoutRepository(tmp_path / "src", create=True)
+    src.put_blob(data, digest)
+    dst = _RefusingLayout(tmp_path / "dst", create=True)
+    dst.session = _Session()
+    layer = Descriptor(mt.DOCKER_LAYER_GZIP, digest, len(data))
+    policy = RetryPolicy(retries=2, base_delay=0)
+    assert copy_blobs(src, dst, [layer], policy=policy) == {digest: "copied"}
+    assert (dst.session.puts, dst.session.closed, dst.read_blob(digest)) == (1, 1, data)
+
+
+@pytest.mark.parametrize(
+    ("order", "handed_over", "sequence"),
+    [
+        ("mount-first", True, ["POST", "HEAD", "GET", "DELETE"]),
+        ("ask-first", True, ["HEAD", "POST", "GET", "DELETE"]),
+        ("ask-first", False, ["HEAD", "POST", "POST", "GET", "DELETE"]),
+    ],
+)
+def test_a_source_that_cannot_be_read_leaves_no_upload_session_open(
+    http_proxy: RecordingProxy,
+    unique_repo: RepoNamer,
+    order: BlobOrder,
+    handed_over: bool,
+    sequence: list[str],
+) -> None:
+    """The source's GET fails (500, no retries): the upload session is cancelled before the failure is
+    raised, one a refused mount's 202 handed over (either order) as one the upload opened itself (a
+    202 without a Location hands none over), and the registry no longer knows it."""
+    client, sleeps = proxy_client(http_proxy, retries=0)
+    with client:
+        src = repo_at(client, http_proxy.host, unique_repo())
+        dst = repo_at(client, http_proxy.host, unique_repo())
+        blob = make_image(src, "v1", seed=f"unreadable-{order}-{handed_over}", flavour=DOCKER).layers[0]
+        layer = Descriptor(blob.media_type, blob.digest, len(blob.data))
+        session = dst.start_upload() if handed_over else None
+        refusal = {"Location": session.location} if session is not None else {}
+        http_proxy.faults += [Fault("POST", "mount=", 202, refusal), Fault("GET", "/blobs/sha256:", 500)]
+        http_proxy.log.clear()
+        http_proxy.answers.clear()
+        with pytest.raises(RegistryError) as err:
+            copy_blobs(src, dst, [layer], order=order)
+        assert err.value.status == 500 and f"reading blob {src.display}@{layer.digest}" in str(err.value)
+        assert [m for m, _, _ in http_proxy.log] == sequence
+        opened = session.location if session is not None else http_proxy.answers[2][3]
+        assert opened is not None
+        where = urllib.parse.urlsplit(opened)
+        assert http_proxy.log[-1][1] == f"{where.path}?{where.query}"
+        assert upload_status(http_proxy, opened) == 404
+    assert sleeps == []
 
 
 @pytest.mark.parametrize("status", [401, 404])

@@ -24,9 +24,9 @@ from okdrelease.errors import DigestMismatchError, NotFoundError, RegistryError,
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.reference import ImageReference
-from okdrelease.transport.base import MOUNTED, PRESENT, REFUSED, Repository, TransportOptions
+from okdrelease.transport.base import MOUNTED, REFUSED, Repository, TransportOptions
 from okdrelease.transport.http import retry_after_seconds
-from okdrelease.transport.registry import RegistryClient, RegistryRepository
+from okdrelease.transport.registry import RegistryClient, RegistryRepository, UploadsAhead
 
 FLAVOURS = ("registry_http", "registry_tls", "registry_basic", "registry_token")
 
@@ -75,6 +75,8 @@ class RecordingProxy:
         """Forward to ``target`` (its TLS trusted via its CA file)."""
         self.target = target
         self.log: list[tuple[str, str, dict[str, str]]] = []
+        #: (method, path, status, Location) of every answer, in the order they were sent
+        self.answers: list[tuple[str, str, int, str | None]] = []
         self.faults: list[Fault] = []
         self.relative_locations = False
         self.tag_page = 0  # > 0: serve tags/list in pages itself (Distribution 2.8 ignores ?n=)
@@ -103,95 +105,18 @@ class RecordingProxy:
 
     def start(self) -> RecordingProxy:
         """Serve on a free loopback port."""
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _body(self) -> bytes:
-                return read_request_body(self)
-
-            def _handle(self) -> None:
-                body = self._body()
-                headers = {k: v for k, v in self.headers.items()}
-                with proxy._lock:
-                    proxy.log.append((self.command, self.path, headers))
-                fault = proxy._fault(self.command, self.path)
-                if fault is not None:
-                    data = b"" if self.command == "HEAD" else json.dumps(_FAULT_BODY).encode()
-                    self.send_response(fault.status)
-                    for key, value in fault.headers.items():
-                        self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return
-                if proxy.tag_page and self.command == "GET" and "/tags/list" in self.path:
-                    self._paginate_tags()
-                    return
-                forward = {
-                    k: v
-                    for k, v in headers.items()
-                    if k.lower()
-                    not in ("transfer-encoding", "content-length", "connection", "accept-encoding")
-                }
-                forward["Accept-Encoding"] = "identity"
-                response = proxy._session.request(
-                    self.command,
-                    proxy.target.url(self.path),
-                    headers=forward,
-                    data=body,
-                    allow_redirects=False,
-                )
-                self.send_response(response.status_code)
-                for key, value in response.headers.items():
-                    if key.lower() in (
-                        "transfer-encoding",
-                        "connection",
-                        "content-length",
-                        "content-encoding",
-                    ):
-                        continue
-                    if key.lower() == "location" and proxy.relative_locations:
-                        parts = urllib.parse.urlsplit(value)
-                        value = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
-                    self.send_header(key, value)
-                length = response.headers.get("Content-Length") if self.command == "HEAD" else None
-                self.send_header("Content-Length", length or str(len(response.content)))
-                self.end_headers()
-                if self.command != "HEAD":
-                    self.wfile.write(response.content)
-
-            def _paginate_tags(self) -> None:
-                """Serve the tag list in pages of ``n`` (default ``tag_page``) with Link headers."""
-                url = urllib.parse.urlsplit(self.path)
-                query = urllib.parse.parse_qs(url.query)
-                size = int(query.get("n", [proxy.tag_page])[0])
-                last = query.get("last", [""])[0]
-                upstream = proxy._session.get(proxy.target.url(url.path)).json()
-                tags = sorted(t for t in upstream["tags"] if t > last)
-                page = tags[:size]
-                data = json.dumps({"name": upstream["name"], "tags": page}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                if len(tags) > size:
-                    next_query = urllib.parse.urlencode({"n": size, "last": page[-1]})
-                    self.send_header("Link", f'<{url.path}?{next_query}>; rel="next"')
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        handler = type("Handler", (_RecordingHandler,), {"proxy": self})
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
         threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         ).start()
         return self
+
+    def record(self, method: str, path: str, status: int, location: str | None) -> None:
+        """Note an answer (``answers``)."""
+        with self._lock:
+            self.answers.append((method, path, status, location))
 
     def stop(self) -> None:
         """Stop serving."""
@@ -199,6 +124,94 @@ class RecordingProxy:
             self._httpd.shutdown()
             self._httpd.server_close()
             self._httpd = None
+
+
+_DROPPED_HEADERS = ("transfer-encoding", "connection", "content-length", "content-encoding")
+
+
+class _RecordingHandler(http.server.BaseHTTPRequestHandler):
+    """Serves ``proxy`` (set by ``RecordingProxy.start`` on a subclass)."""
+
+    protocol_version = "HTTP/1.1"
+    proxy: RecordingProxy
+
+    def _handle(self) -> None:
+        proxy = self.proxy
+        body = read_request_body(self)
+        headers = {k: v for k, v in self.headers.items()}
+        with proxy._lock:
+            proxy.log.append((self.command, self.path, headers))
+        fault = proxy._fault(self.command, self.path)
+        if fault is not None:
+            self._answer_fault(fault)
+        elif proxy.tag_page and self.command == "GET" and "/tags/list" in self.path:
+            self._paginate_tags()
+        else:
+            self._relay(headers, body)
+
+    def _answer_fault(self, fault: Fault) -> None:
+        self.proxy.record(self.command, self.path, fault.status, fault.headers.get("Location"))
+        data = b"" if self.command == "HEAD" else json.dumps(_FAULT_BODY).encode()
+        self.send_response(fault.status)
+        for key, value in fault.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _relay(self, headers: dict[str, str], body: bytes) -> None:
+        proxy = self.proxy
+        forward = {
+            k: v
+            for k, v in headers.items()
+            if k.lower() not in ("transfer-encoding", "content-length", "connection", "accept-encoding")
+        }
+        forward["Accept-Encoding"] = "identity"
+        response = proxy._session.request(
+            self.command, proxy.target.url(self.path), headers=forward, data=body, allow_redirects=False
+        )
+        self.send_response(response.status_code)
+        location = None
+        for key, value in response.headers.items():
+            if key.lower() in _DROPPED_HEADERS:
+                continue
+            if key.lower() == "location":
+                if proxy.relative_locations:
+                    parts = urllib.parse.urlsplit(value)
+                    value = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
+                location = value
+            self.send_header(key, value)
+        proxy.record(self.command, self.path, response.status_code, location)
+        length = response.headers.get("Content-Length") if self.command == "HEAD" else None
+        self.send_header("Content-Length", length or str(len(response.content)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.content)
+
+    def _paginate_tags(self) -> None:
+        """Serve the tag list in pages of ``n`` (default ``tag_page``) with Link headers."""
+        proxy = self.proxy
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        size = int(query.get("n", [proxy.tag_page])[0])
+        last = query.get("last", [""])[0]
+        upstream = proxy._session.get(proxy.target.url(url.path)).json()
+        tags = sorted(t for t in upstream["tags"] if t > last)
+        page = tags[:size]
+        data = json.dumps({"name": upstream["name"], "tags": page}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if len(tags) > size:
+            next_query = urllib.parse.urlencode({"n": size, "last": page[-1]})
+            self.send_header("Link", f'<{url.path}?{next_query}>; rel="next"')
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass
 
 
 @pytest.fixture
@@ -214,6 +227,78 @@ def proxy_client(proxy: RecordingProxy, **kwargs: Any) -> tuple[RegistryClient, 
     sleeps: list[float] = []
     options = TransportOptions(insecure_registries=frozenset({proxy.host}), **kwargs)
     return RegistryClient(options, sleep=sleeps.append), sleeps
+
+
+@pytest.fixture
+def token_recorder(registry_token: RegistryInfo) -> Iterator[RecordingProxy]:
+    """A recording proxy in front of the Bearer-token registry (Locations relayed relative)."""
+    proxy = RecordingProxy(registry_token).start()
+    proxy.relative_locations = True
+    yield proxy
+    proxy.stop()
+
+
+def token_client(proxy: RecordingProxy) -> RegistryClient:
+    """A client for the token registry behind ``proxy``, with its default user's credentials."""
+    assert proxy.target.auth is not None
+    options = TransportOptions(
+        insecure_registries=frozenset({proxy.host}), credentials={proxy.host: proxy.target.auth}
+    )
+    return RegistryClient(options)
+
+
+class OtherHost:
+    """A second loopback server an upload ``Location`` may point at: it records every request (method,
+    path, headers, body) and takes a PUT (201, the digest of its query) unless its path says ``deny``
+    (401 with a Bearer challenge of its own), a DELETE (204)."""
+
+    def __init__(self) -> None:
+        """Serve on a free loopback port."""
+        self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        host = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                body = read_request_body(self)
+                host.seen.append((self.command, self.path, dict(self.headers.items()), body))
+                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                if "deny" in self.path:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", f'Bearer realm="{host.url}/token",service="other"')
+                else:
+                    self.send_response(201 if self.command == "PUT" else 204)
+                    self.send_header("Docker-Content-Digest", query.get("digest", [""])[0])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+@pytest.fixture
+def other_host() -> Iterator[OtherHost]:
+    """A second loopback server (see ``OtherHost``)."""
+    host = OtherHost()
+    yield host
+    host.stop()
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,6 +700,36 @@ def test_upload_sessions_opened_ahead(http_proxy: RecordingProxy, unique_repo: R
     assert sleeps == []
 
 
+def upload_status(proxy: RecordingProxy, location: str) -> int:
+    """What the registry behind ``proxy`` answers about the upload session at ``location`` (asked
+    directly, not logged): 204 while it is open, 404 once cancelled."""
+    parts = urllib.parse.urlsplit(location)
+    path = urllib.parse.urlunsplit(("", "", parts.path, parts.query, ""))
+    return int(proxy.target.session().get(proxy.target.url(path)).status_code)
+
+
+def test_a_session_opened_ahead_is_cancelled_when_its_blob_is_refused_before_sending(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer
+) -> None:
+    """Bytes that do not match their digest are refused before any request: the session opened ahead
+    that this blob took is cancelled there and then (no session is left open, none for ``close``)."""
+    client, sleeps = proxy_client(http_proxy, retries=0)
+    with client:
+        repo = repo_at(client, http_proxy.host, unique_repo())
+        ahead = UploadsAhead.open(repo, 1)
+        (post, _, opened, location) = http_proxy.answers[-1]  # after the ping
+        assert (post, opened) == ("POST", 202) and location is not None
+        assert upload_status(http_proxy, location) == 204
+        http_proxy.log.clear()
+        with pytest.raises(DigestMismatchError):
+            ahead.put_blob(b"not these bytes", sha256_digest(b"these bytes"))
+        ahead.close()
+        parts = urllib.parse.urlsplit(location)
+        assert [(m, p) for m, p, _ in http_proxy.log] == [("DELETE", f"{parts.path}?{parts.query}")]
+        assert upload_status(http_proxy, location) == 404
+    assert sleeps == []
+
+
 def test_chunked_upload_with_relative_locations(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
     http_proxy.relative_locations = True
     client, _ = proxy_client(http_proxy, chunk_size=1000)
@@ -666,19 +781,18 @@ def test_mount_never_downloads(
         assert all(dst.has_blob(b.digest) for b in image.blobs)
         # A registry answers 201 again for a blob the repository has: mounted, not present.
         assert dst.mount_blob(image.layers[0].digest, src) == MOUNTED
-        # The repository itself: a HEAD tells present from refused.
+        # The repository itself, whether it has the blob or not, and another registry: refused
+        # without any request (whoever mounts asks the repository anyway: copy_blob).
         http_proxy.log.clear()
         absent = sha256_digest(b"not there")
         assert (src.mount_blob(image.layers[0].digest, src), src.mount_blob(absent, src)) == (
-            PRESENT,
+            REFUSED,
             REFUSED,
         )
-        assert [m for m, _, _ in http_proxy.log] == ["HEAD", "HEAD"]
-        # Another registry: refused without any request.
         with RegistryClient(options_for(registry_tls)) as other_client:
             elsewhere = repo_at(other_client, registry_tls.host, "alice/elsewhere")
             assert dst.mount_blob(image.layers[0].digest, elsewhere) == REFUSED
-        assert len(http_proxy.log) == 2
+        assert http_proxy.log == []
 
 
 def test_a_refused_mount_hands_over_its_upload_session(
@@ -711,25 +825,75 @@ def test_a_refused_mount_hands_over_its_upload_session(
 
 
 def test_a_refused_mount_s_session_takes_the_blob_behind_a_token_server(
-    registry_token: RegistryInfo, token_server: TokenServer, unique_repo: RepoNamer
+    token_recorder: RecordingProxy, token_server: TokenServer, unique_repo: RepoNamer
 ) -> None:
     """On the token registry the mount's token carries pull on the source too; the PUT into the
-    session the 202 opened goes with the destination's push token alone, and Distribution takes it."""
+    session the 202 opened goes with the destination's push token alone, and Distribution takes it:
+    the registry sees the mount (202) and one PUT to the very session it named (201), nothing else."""
     src, dst = unique_repo(), unique_repo()
     blob = build_image(seed="refused-token", layers=1, layer_size=3000).layers[0]
-    with RegistryClient(options_for(registry_token)) as client:
-        source, dest = repo_at(client, registry_token.host, src), repo_at(client, registry_token.host, dst)
+    with token_client(token_recorder) as client:
+        source, dest = repo_at(client, token_recorder.host, src), repo_at(client, token_recorder.host, dst)
         make_image(source, "v1", seed="refused-token-src")  # the source exists, without this blob
         token_server.reset_log()
+        token_recorder.answers.clear()
         with dest.mount_blob(blob.digest, source) as refused:
             assert refused == REFUSED and refused.session is not None
             refused.session.put_blob(blob.data, blob.digest, len(blob.data))
+        [(post, mount, opened, location), (put, sent, stored, _)] = token_recorder.answers
+        assert location is not None
+        mount_url, put_url, session = (urllib.parse.urlsplit(u) for u in (mount, sent, location))
+        assert (post, mount_url.path, urllib.parse.parse_qs(mount_url.query), opened) == (
+            "POST",
+            f"/v2/{dst}/blobs/uploads/",
+            {"mount": [blob.digest], "from": [src]},
+            202,
+        )
+        assert (put, put_url.path, urllib.parse.parse_qs(put_url.query), stored) == (
+            "PUT",
+            session.path,
+            {**urllib.parse.parse_qs(session.query), "digest": [blob.digest]},
+            201,
+        )
+        assert session.path.startswith(f"/v2/{dst}/blobs/uploads/")
         assert dest.read_blob(blob.digest, len(blob.data)) == blob.data
     assert [frozenset(r.scopes) for r in token_server.requests] == [
         {f"repository:{dst}:pull,push", f"repository:{src}:pull"},
         {f"repository:{dst}:pull,push"},
         {f"repository:{dst}:pull"},
     ]
+
+
+def test_credentials_never_go_to_an_upload_location_on_another_host(
+    token_recorder: RecordingProxy, other_host: OtherHost, unique_repo: RepoNamer
+) -> None:
+    """A registry may name an upload session on another host (a 202's Location, its own or a mount's):
+    the PUT and the DELETE go there without the registry's Authorization, and a 401 from there is an
+    error, not a challenge to answer (no token asked of its realm); one it accepts takes the blob."""
+    src, dst = unique_repo(), unique_repo()
+    blob = build_image(seed="other-host", layers=1, layer_size=3000).layers[0]
+    elsewhere = f"{other_host.url}/upload/1?_state=s"
+    token_recorder.faults += [
+        Fault("POST", r"/blobs/uploads/$", 202, {"Location": elsewhere}),
+        Fault("POST", "mount=", 202, {"Location": f"{other_host.url}/deny/2"}),
+    ]
+    with token_client(token_recorder) as client:
+        dest = repo_at(client, token_recorder.host, dst)
+        dest.put_blob(blob.data, blob.digest, len(blob.data))
+        with (
+            dest.mount_blob(blob.digest, repo_at(client, token_recorder.host, src)) as refused,
+            pytest.raises(UnauthorizedError),
+        ):
+            assert refused.session is not None
+            refused.session.put_blob(blob.data, blob.digest, len(blob.data))
+    assert [(m, p, b) for m, p, _, b in other_host.seen] == [
+        ("PUT", f"/upload/1?_state=s&digest={urllib.parse.quote(blob.digest)}", blob.data),
+        ("PUT", f"/deny/2?digest={urllib.parse.quote(blob.digest)}", blob.data),
+        ("DELETE", "/deny/2", b""),
+    ]
+    assert not [h for _, _, h, _ in other_host.seen if "authorization" in {k.lower() for k in h}]
+    posts = [h for m, _, h in token_recorder.log if m == "POST"]
+    assert len(posts) == 2 and all(h["Authorization"].startswith("Bearer ") for h in posts)
 
 
 def test_tag_pagination(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:

@@ -119,10 +119,17 @@ class MountOutcome(enum.Enum):
 class UploadSession(Protocol):
     """An upload session a destination opened for one blob: ``put_blob`` sends a blob into it (a
     session the registry no longer knows is replaced by a new one), ``close`` cancels it when no
-    blob went to it."""
+    blob went to it.
+
+    Only the first ``put_blob`` uses the session, whatever becomes of it: an attempt that fails
+    cancels it (a failed session is never used again), and every later ``put_blob`` (another
+    attempt at the same blob) opens a session of its own, as ``Repository.put_blob`` does. A
+    ``put_blob`` that fails before sending anything (its source cannot be opened, bytes that do not
+    match ``digest``) cancels the session too: no session is left open on any path.
+    """
 
     def put_blob(self, source: BlobSource, digest: str, size: int | None = None) -> None:
-        """``Repository.put_blob`` into this session."""
+        """``Repository.put_blob`` into this session (the first call), or into one of its own."""
         ...
 
     def close(self) -> None:
@@ -140,6 +147,13 @@ class BlobMount:
 
     outcome: MountOutcome
     session: UploadSession | None = attrs.field(default=None, eq=False, repr=False)
+
+    @session.validator
+    def _only_refused(
+        self, _attribute: attrs.Attribute[UploadSession | None], value: UploadSession | None
+    ) -> None:
+        if value is not None and self.outcome is not MountOutcome.REFUSED:
+            raise ValueError(f"a {self.outcome.value} blob mount carries no upload session (a refusal may)")
 
     def __bool__(self) -> NoReturn:
         raise TypeError("a BlobMount has no truth value: compare its outcome")

@@ -186,18 +186,25 @@ class _BlobCopy:
         self.emit(f"Copying blob {_short(self.blob.digest)} skipped: already exists")
         return "exists"
 
+    @property
+    def foreign(self) -> bool:
+        """A foreign layer: asked for first, never mounted, skipped where the source lacks it."""
+        return self.blob.media_type == mt.DOCKER_FOREIGN_LAYER_GZIP
+
     def stream(self, session: UploadSession | None) -> str:
-        """Stream the blob from ``src`` into ``dst`` (into ``session`` first, when one is open)."""
+        """Stream the blob from ``src`` into ``dst``: the first attempt into ``session`` when one is
+        open (which that attempt uses or cancels), another attempt into a session of its own."""
         self.emit(f"Copying blob {_short(self.blob.digest)} ({self.blob.size} bytes)")
-        put = self.dst.put_blob if session is None else session.put_blob
         digest, size = self.blob.digest, self.blob.size
+        first = [session] if session is not None else []
 
         def source() -> BinaryIO:
             return _Cancellable(self.src.open_blob(digest, size), self.stop, self.what)  # type: ignore[return-value]
 
         def attempt() -> None:
+            into = first.pop() if first else None
             try:
-                put(source, digest, size)
+                (self.dst if into is None else into).put_blob(source, digest, size)
             except RetriedDigestMismatch:
                 raise  # the source already fetched it again as often as the policy allows
             except DigestMismatchError as err:
@@ -221,19 +228,18 @@ def _place_blob(
     copy = _BlobCopy(src, dst, blob, emit, policy or RetryPolicy(), cancel or threading.Event())
     if copy.stop.is_set():
         raise CopyCancelled(f"{copy.what}: cancelled after another copy failed")
-    foreign = blob.media_type == mt.DOCKER_FOREIGN_LAYER_GZIP
-    if order == "mount-first" and not foreign:
+    if order == "mount-first" and not copy.foreign:
         with _mounted_unasked(src, dst, blob.digest) as mount:
-            return copy.done_by(mount) or _asked(copy, foreign, mount)
-    return _asked(copy, foreign, None)
+            return copy.done_by(mount) or _asked(copy, mount)
+    return _asked(copy, None)
 
 
-def _asked(copy: _BlobCopy, foreign: bool, refused: BlobMount | None) -> str:
+def _asked(copy: _BlobCopy, refused: BlobMount | None) -> str:
     """Ask ``dst`` for the blob, then mount it (unless a mount was ``refused`` already), then stream it."""
     digest = copy.blob.digest
     if copy.dst.has_blob(digest):
         return copy.present()
-    if foreign and not copy.src.has_blob(digest):
+    if copy.foreign and not copy.src.has_blob(digest):
         copy.emit(f"Copying blob {_short(digest)} skipped: foreign layer")
         return "skipped"
     if refused is not None:
@@ -279,7 +285,7 @@ def copy_blobs(
     ``order`` ``mount-first``: mount without asking whether ``dst`` has the blob first. A registry
     answers a mount 201 whether the blob was there or not (reported ``mounted``), so the HEAD is sent
     only when the mount was refused (a 202, an error answer such as 401/403/404: see
-    ``_mounted_unasked``; a source elsewhere is refused without a request): one round trip per blob
+    ``_mounted_unasked``; a source elsewhere, or ``dst`` itself, is refused without a request): one round trip per blob
     instead of two for a new repository, as for a release image pushed onto its base. ``ask-first``
     (``copy``, ``mirror``) asks first and reports ``exists``. Foreign layers are always asked for first.
     """

@@ -56,7 +56,6 @@ from okdrelease.transport.auth import (
 from okdrelease.transport.base import (
     MAX_MANIFEST_SIZE,
     MOUNTED,
-    PRESENT,
     REFUSED,
     BlobMount,
     BlobSource,
@@ -73,6 +72,7 @@ from okdrelease.transport.http import (
     Retryable,
     connect_reason,
     environ_proxies,
+    strip_auth_on_redirect,
     timeouts,
 )
 from okdrelease.transport.wire import InvalidAddress, InvalidHeader, TlsError, TransportError
@@ -558,7 +558,16 @@ class RegistryClient:
         A request whose body cannot be sent twice (``replayable=False``) is not resent here: with
         ``retry`` the 401 raises Retryable after the refused token is dropped, so the caller's
         operation starts again (re-opening its source) with a new token.
+
+        A ``url`` on another host, port or scheme than the registry's (an upload's ``Location`` may
+        name one) is sent without ``Authorization`` and its 401 returned as it is: the registry's
+        credentials and tokens go to the registry alone (go-containerregistry's bearer transport adds
+        them for the registry's host only), and another host's challenge is not the registry's.
         """
+        if _elsewhere(state, url):
+            return self._send(
+                state, method, url, dict(headers or {}), data=data, stream=stream, retry=retry, what=what
+            )
         previous: str | None = None
         for auth_attempt in range(2):
             all_headers = dict(headers or {})
@@ -582,6 +591,12 @@ class RegistryClient:
             previous = sent_auth
             response.close()
         raise AssertionError("unreachable")
+
+
+def _elsewhere(state: _Registry, url: str) -> bool:
+    """Whether ``url`` leaves the registry's scheme, host and port (the redirects' rule, which keeps
+    an http registry's credentials on an https URL of the same host and default port)."""
+    return not url.startswith(state.base_url + "/") and strip_auth_on_redirect(state.base_url, url)
 
 
 def _started(call: Callable[[], T], name: str) -> Future[T]:
@@ -1111,30 +1126,36 @@ class RegistryRepository:
         An upload that fails transiently (429/5xx, a reset, a 401 a new token answers) starts
         again from the beginning when ``source`` can be read again (bytes, a function that opens
         it, a seekable stream). ``upload``: a session :meth:`start_upload` opened ahead, used by
-        the first attempt (one the registry no longer knows is replaced by a new one at once).
+        the first attempt (one the registry no longer knows is replaced by a new one at once), and
+        cancelled by it when it fails (its content not opened included), or here when no attempt
+        took it (bytes that do not match ``digest``): a failed upload leaves no session open.
         """
-        validate_digest(digest)
-        if isinstance(source, bytes | bytearray | memoryview):
-            data = bytes(source)
-            verify_bytes(data, digest, f"blob {digest} uploaded to {self._display}", size)
-            source = data
-        content = _UploadSource(source)
         ahead = [upload] if upload is not None else []
+        try:
+            validate_digest(digest)
+            if isinstance(source, bytes | bytearray | memoryview):
+                data = bytes(source)
+                verify_bytes(data, digest, f"blob {digest} uploaded to {self._display}", size)
+                source = data
+            content = _UploadSource(source)
 
-        def attempt() -> None:
-            started = ahead.pop() if ahead else None
-            if started is not None:
-                try:
-                    return self._upload_once(content, digest, size, started)
-                except RegistryError as err:
-                    if err.status != 404 or not content.restartable():
-                        raise
-                    log.debug(
-                        "upload session for %s opened ahead is gone (%s); starting another", digest, err
-                    )
-            self._upload_once(content, digest, size)
+            def attempt() -> None:
+                started = ahead.pop() if ahead else None
+                if started is not None:
+                    try:
+                        return self._upload_once(content, digest, size, started)
+                    except RegistryError as err:
+                        if err.status != 404 or not content.restartable():
+                            raise
+                        log.debug(
+                            "upload session for %s opened ahead is gone (%s); starting another", digest, err
+                        )
+                self._upload_once(content, digest, size)
 
-        self.client.run(f"uploading blob {_ref_text(self._display, digest)}", attempt)
+            self.client.run(f"uploading blob {_ref_text(self._display, digest)}", attempt)
+        finally:
+            for unused in ahead:  # the upload failed before its first attempt took the session
+                self.cancel_upload(unused)
         log.debug("uploaded blob %s to %s", digest, self._display)
 
     def _upload_once(
@@ -1142,11 +1163,13 @@ class RegistryRepository:
     ) -> None:
         """One attempt of ``put_blob``: start an upload session (or use ``started``), send the content, check the digest."""
         location, min_chunk = attrs.astuple(started or self._start_upload(digest))
-        stream, owned = upload.open()
-        sent = metered(stream, self.client.options.events, digest, size, "write")
-        reader = VerifyingReader(sent, digest, f"blob {digest} uploaded to {self._display}", size)
-        upload.last = reader
-        try:
+        stream: BinaryIO | None = None
+        owned = False
+        try:  # the session is cancelled however this attempt fails, opening the content included
+            stream, owned = upload.open()
+            sent = metered(stream, self.client.options.events, digest, size, "write")
+            reader = VerifyingReader(sent, digest, f"blob {digest} uploaded to {self._display}", size)
+            upload.last = reader
             response = self._send_content(location, reader, digest, min_chunk, upload)
         except BaseException as err:
             self._cancel_upload(location)
@@ -1157,7 +1180,7 @@ class RegistryRepository:
                 raise err.error from None
             raise
         finally:
-            if owned:
+            if owned and stream is not None:
                 stream.close()
         if response.status_code not in (201, 204):
             self._cancel_upload(location)
@@ -1261,13 +1284,12 @@ class RegistryRepository:
 
         201 is ``MOUNTED`` (whether or not this repository had the blob); a 202 is ``REFUSED`` with the
         upload session it opened (the OCI distribution spec lets a client upload into it, as
-        go-containerregistry does); ``source`` on another registry, or not one, is ``REFUSED`` without
-        a request; this repository itself is ``PRESENT`` or ``REFUSED`` as a HEAD finds the blob.
+        go-containerregistry does); ``source`` on another registry, or not one, or this repository
+        itself, is ``REFUSED`` without a request: whoever mounts asks (``has_blob``) as well, before
+        the mount or after its refusal (``copy_blob``), so a HEAD here would be the same one twice.
         """
-        if not isinstance(source, RegistryRepository) or source.host != self.host:
+        if not isinstance(source, RegistryRepository) or source.host != self.host or source.name == self.name:
             return REFUSED
-        if source.name == self.name:
-            return PRESENT if self.has_blob(digest) else REFUSED
         what = f"mounting blob {digest} from {source.display}"
 
         def post() -> Response:
