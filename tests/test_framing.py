@@ -42,3 +42,37 @@ def test_the_reader_of_the_header_may_refuse_it_before_anything_is_cut() -> None
 
     with pytest.raises(KeyError):
         unframe(b'{"lengths":[1]}\na', refuse)
+
+
+def test_a_layer_index_is_framed_so_its_bytes_are_pinned() -> None:
+    """A stored layer index (okdrelease.oci.layerindex): a header row per entry (its data's length fifth),
+    then each file's bytes; a name that is not UTF-8 (surrogate-escaped) stays an ASCII escape."""
+    from okdrelease.oci.layerindex import INDEX_FORMAT, LayerIndex
+    from okdrelease.oci.layers import held_entry
+
+    digest = "sha256:" + "1" * 64
+    entries = (
+        held_entry("a.yaml", "file", 0o644, 1.5, 3, "", 0, 0, b"a: "),
+        held_entry("d", "dir", 0o755, 2.0, 0, "", 1, 2, b""),
+        held_entry("\udcff.yaml", "file", 0o600, 0.0, 2, "", 0, 0, b"{}"),
+        held_entry("l", "symlink", 0o777, 0.0, 0, "a.yaml", 0, 0, b""),
+    )
+    payload = LayerIndex(digest, "manifests/", entries).to_bytes()
+    assert (
+        payload
+        == (
+            f'{{"format":{INDEX_FORMAT},"digest":"{digest}","prefix":"manifests/","entries":['
+            '["a.yaml","file",420,1.5,3,3,"",0,0],["d","dir",493,2.0,0,0,"",1,2],'
+            '["\\udcff.yaml","file",384,0.0,2,2,"",0,0],["l","symlink",511,0.0,0,0,"a.yaml",0,0]]}\n'
+            "a: {}"
+        ).encode()
+    )
+    again = LayerIndex.from_bytes(payload)
+    assert [(e.path, e.type, e.linkname, e.read()) for e in again.entries] == [
+        ("a.yaml", "file", "", b"a: "),
+        ("d", "dir", "", b""),
+        ("\udcff.yaml", "file", "", b"{}"),
+        ("l", "symlink", "a.yaml", b""),
+    ]
+    with pytest.raises(ValueError, match="^unknown layer index format$"):
+        LayerIndex.from_bytes(payload.replace(f'"format":{INDEX_FORMAT}'.encode(), b'"format":0', 1))

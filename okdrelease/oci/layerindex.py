@@ -11,7 +11,6 @@ it per run, so the first thread to ask scans a layer and the others wait for it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import IO, Any
@@ -19,6 +18,7 @@ from typing import IO, Any
 import attrs
 
 from okdrelease._repr import value_repr
+from okdrelease.cache.framing import frame, unframe
 from okdrelease.cache.store import LAYER_INDEX, Cache
 from okdrelease.oci import layers
 from okdrelease.oci.layers import FileEntry, LayerEntry
@@ -41,7 +41,7 @@ class LayerIndex:
     entries: tuple[LayerEntry, ...] = attrs.field(eq=False)
 
     def to_bytes(self) -> bytes:
-        """Serialise: a JSON header line, then the file bytes back to back."""
+        """Serialise: a JSON header line, then the file bytes back to back (``cache.framing``)."""
         data = [e.read() for e in self.entries]
         head = {
             "format": INDEX_FORMAT,
@@ -52,26 +52,26 @@ class LayerIndex:
                 for e, d in zip(self.entries, data, strict=True)
             ],
         }
-        return b"".join([json.dumps(head, separators=(",", ":")).encode(), b"\n", *data])  # one copy
+        return frame(head, data)
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> LayerIndex:
-        """Parse :meth:`to_bytes` output; ValueError when it is not one."""
-        head_end = payload.find(b"\n")
-        if head_end < 0:
-            raise ValueError("layer index without a header")
-        head: Any = json.loads(payload[:head_end])
-        if not isinstance(head, dict) or head.get("format") != INDEX_FORMAT:
-            raise ValueError("unknown layer index format")
-        offset = head_end + 1
-        entries = []
-        for path, kind, mode, mtime, length, size, linkname, uid, gid in head["entries"]:
-            data = payload[offset : offset + length]
-            offset += length
-            entries.append(layers.held_entry(path, kind, mode, mtime, size, linkname, uid, gid, data))
-        if offset != len(payload):
-            raise ValueError("layer index length does not match its header")
-        return cls(str(head["digest"]), str(head["prefix"]), tuple(entries))
+        """Parse :meth:`to_bytes` output; ValueError (or TypeError, KeyError) when it is not one."""
+        head, data = unframe(payload, _data_lengths)
+        entries = tuple(
+            layers.held_entry(path, kind, mode, mtime, size, linkname, uid, gid, part)
+            for (path, kind, mode, mtime, _length, size, linkname, uid, gid), part in zip(
+                head["entries"], data, strict=True
+            )
+        )
+        return cls(str(head["digest"]), str(head["prefix"]), entries)
+
+
+def _data_lengths(head: Any) -> list[int]:
+    """The length of each entry's data from a stored index's header; ValueError when it is not one of this format."""
+    if not isinstance(head, dict) or head.get("format") != INDEX_FORMAT:
+        raise ValueError("unknown layer index format")
+    return [length for _path, _kind, _mode, _mtime, length, _size, _link, _uid, _gid in head["entries"]]
 
 
 def scan_layer(stream: IO[bytes], digest: str, prefix: str, media_type: str | None = None) -> LayerIndex:
