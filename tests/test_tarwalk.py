@@ -343,8 +343,13 @@ def many_tar(count: int = 3000) -> bytes:
     return out.getvalue()
 
 
-def pax_heavy_tar(pax: int, plain: int, *, pax_first: bool = True) -> bytes:
-    """``pax`` members with a PAX header each (a fractional mtime) and ``plain`` members without."""
+#: A PAX record the walker leaves to tarfile (a header charset; UTF-8, so it changes nothing).
+HANDED_RECORD = {"hdrcharset": "ISO-IR 10646 2000 UTF-8"}
+
+
+def pax_heavy_tar(pax: int, plain: int, *, pax_first: bool = True, handed: bool = False) -> bytes:
+    """``pax`` members with a PAX header each (a fractional mtime; ``handed``: and a record that makes
+    the walker hand the member to tarfile) and ``plain`` members without."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         kinds = [True] * pax + [False] * plain
@@ -352,6 +357,8 @@ def pax_heavy_tar(pax: int, plain: int, *, pax_first: bool = True) -> bytes:
             info = _info(
                 f"manifests/m{index}", size=index % 700, mtime=1_700_000_000.5 if with_pax else 1_700_000_000
             )
+            if with_pax and handed:
+                info.pax_headers = dict(HANDED_RECORD)
             tar.addfile(info, io.BytesIO(b"p" * (index % 700)))
     return out.getvalue()
 
@@ -373,6 +380,8 @@ ARCHIVES: dict[str, Callable[[], bytes]] = {
     "pax-every-member": lambda: pax_heavy_tar(100, 0),
     "pax-then-plain": lambda: pax_heavy_tar(70, 60),
     "plain-then-pax": lambda: pax_heavy_tar(70, 60, pax_first=False),
+    "pax-every-member-handed": lambda: pax_heavy_tar(100, 0, handed=True),
+    "pax-then-plain-handed": lambda: pax_heavy_tar(70, 60, handed=True),
 }
 
 
@@ -454,11 +463,107 @@ def test_tarfile_keeps_a_layer_where_it_reads_most_members() -> None:
         (70, 60, True): 64,
         (70, 200, False): 70,
     }.items():
-        data = pax_heavy_tar(pax, plain, pax_first=pax_first)
+        data = pax_heavy_tar(pax, plain, pax_first=pax_first, handed=True)
         walker = tarwalk.TarWalker(io.BytesIO(data))
         assert sum(1 for _ in walker.members()) == pax + plain
         assert walker._handed == handed
         assert_same(data, ("all",))
+
+
+def pax_member(records: bytes, header: bytes | None = None, data: bytes = b"abc") -> bytes:
+    """A hand-made PAX extended header holding ``records``, then a member (``header``: a plain file)."""
+    extended = entry(raw_header(b"PaxHeaders.0/file", b"x", len(records)), records)
+    return extended + entry(header or raw_header(b"file", b"0", len(data)), data)
+
+
+def record(keyword: bytes, value: bytes) -> bytes:
+    """A PAX record with its right length."""
+    body = b" " + keyword + b"=" + value + b"\n"
+    length = len(body) + 1
+    length = len(body) + len(str(length + (len(str(length)) > 1)))
+    return b"%d%b" % (length, body)
+
+
+def test_plain_pax_records_are_read_by_the_walker() -> None:
+    """A PAX header whose records tarfile only applies (path, linkpath, mtime, uid, gid, names, other
+    keywords) is read by the walker when it and its member's header are in the buffer (the same
+    members as tarfile's, pinned here); a charset, a size or GNU records go to tarfile."""
+    long_name = "manifests/" + "long/" * 25 + "x.yaml"
+    read = {
+        "path": (
+            record(b"path", long_name.encode()),
+            (long_name, b"0", 0o644, 0o1750, 0o1751, 3, 0o14524770400, ""),
+        ),
+        "dir": (
+            record(b"path", b"dir/sub///"),
+            ("dir/sub", b"0", 0o644, 0o1750, 0o1751, 3, 0o14524770400, ""),
+        ),
+        "numbers": (
+            record(b"mtime", b"1.25")
+            + record(b"uid", b" 12")
+            + record(b"gid", b"x")
+            + record(b"atime", b"1"),
+            ("file", b"0", 0o644, 12, 0, 3, 1.25, ""),
+        ),
+        "bad-mtime": (
+            record(b"mtime", b"soon") + record(b"uname", b"u"),
+            ("file", b"0", 0o644, 0o1750, 0o1751, 3, 0, ""),
+        ),
+        "other": (
+            record(b"SCHILY.xattr.user.a", b"\xff") + record(b"comment", b"c") + record(b"path", b"\xffname"),
+            ("\udcffname", b"0", 0o644, 0o1750, 0o1751, 3, 0o14524770400, ""),
+        ),
+        "link": (
+            record(b"linkpath", b"target/" * 20),
+            ("file", b"2", 0o644, 0o1750, 0o1751, 0, 0o14524770400, "target/" * 20),
+        ),
+        "empty": (b"", ("file", b"0", 0o644, 0o1750, 0o1751, 3, 0o14524770400, "")),
+        "uneven": (
+            b"30 path=abc\n" + record(b"uid", b"7"),
+            ("abc\n8 uid=7\n" + "\0" * 9, b"0", 0o644, 0o1750, 0o1751, 3, 0o14524770400, ""),
+        ),
+    }
+    for case, (records, expected) in read.items():
+        header = raw_header(b"file", b"2", 0) if case == "link" else None
+        data = pax_member(records, header, b"" if case == "link" else b"abc") + END
+        log = assert_same(data)
+        assert members(log)[0] == expected, case
+        walker = tarwalk.TarWalker(io.BytesIO(data))
+        assert [m.name for m in walker.members()] == [expected[0]] and walker._handed == 0, case
+    handed = [
+        record(b"hdrcharset", b"BINARY") + record(b"path", b"\xe9"),
+        record(b"size", b"3"),
+        record(b"GNU.sparse.name", b"x"),
+    ]
+    for records in handed:
+        data = pax_member(records) + END
+        assert_same(data)
+        walker = tarwalk.TarWalker(io.BytesIO(data))
+        assert len(list(walker.members())) == 1 and walker._handed == 1, records
+    # A negative size (tarfile's member has no data and the next header follows its header).
+    log = assert_same(pax_member(record(b"size", b"-3"), data=b"") + END)
+    assert members(log)[0] == ("file", b"0", 0o644, 0o1750, 0o1751, -3, 0o14524770400, "")
+    assert ("data", b"") in log and log[-1] == ("end",)
+    # A record of length 0: tarfile's error (the walker hands the header over and raises it).
+    assert assert_same(pax_member(b"0 path=x\n") + END)[-1] == ("error", "ReadError", "invalid header")
+    # Not all in the buffer (a header read in pieces): tarfile reads it, the same member.
+    data = pax_member(record(b"path", long_name.encode())) + END
+    walker = tarwalk.TarWalker(io.BytesIO(data), bufsize=512)
+    assert [m.name for m in walker.members()] == [long_name] and walker._handed == 1
+
+
+def test_pax_fast_path_headers() -> None:
+    """Only a well-formed extended header is read by the walker (its numbers plain, its checksum right)."""
+    good = raw_header(b"PaxHeaders.0/x", b"x", 30)
+    assert tarwalk.pax_size(good) == 30
+    for odd in (
+        raw_header(b"global", b"g", 30),
+        raw_header(b"PaxHeaders.0/\xe9", b"x", 30, signed=True),
+        raw_header(b"PaxHeaders.0/x", b"x", b"\x80" + bytes(11)),
+        good[:511],
+        good[:148] + b"0000000\0" + good[156:],
+    ):
+        assert tarwalk.pax_size(odd) is None, odd[:20]
 
 
 # -- damaged archives -------------------------------------------------------------------------

@@ -4,9 +4,12 @@ A layer scan reads every header of a layer (a base layer has 10,000-20,000 entri
 spends about 30 µs on each. :class:`TarWalker` reads the common header itself: a 512-byte block of
 one of the plain types (regular file, v7 file, contiguous file, directory, hard and symbolic link,
 character and block device, FIFO) whose numbers are plain octal and whose unsigned checksum is right,
-decoded field by field as ``tarfile``'s ``TarInfo.frombuf`` decodes it. Every other header (PAX and
-GNU extensions, sparse files, base-256 numbers, unknown types, a signed checksum, anything damaged)
-is handed to ``tarfile``: a ``tarfile`` opened on the rest of the stream reads that member with its
+decoded field by field as ``tarfile``'s ``TarInfo.frombuf`` decodes it; and a PAX extended header
+written the same way whose records ``tarfile`` only applies to the member after it (path, linkpath,
+mtime, uid, gid, and keywords that change nothing a layer reads), when it and that member's header
+are in the buffer already (``_proc_pax``'s parsing, :func:`pax_records`). Every other header (PAX
+records with a charset, a size or GNU's sparse keys, GNU extensions, sparse files, base-256 numbers,
+unknown types, a signed checksum, anything damaged) is handed to ``tarfile``: a ``tarfile`` opened on the rest of the stream reads that member with its
 extension headers, and the walker goes on after it. ``tarfile`` keeps the rest of the layer after a
 global PAX header (its values apply to every later member) and whenever the hand-off did not end
 where expected.
@@ -45,10 +48,15 @@ _ZERO_BLOCK = bytes(BLOCK)
 _OCTAL_CHARS = b"01234567 \0"
 #: A header as Go, GNU tar and Python write it: mode, uid, gid, size, mtime and chksum in zero-padded
 #: octal (NUL-terminated; chksum NUL and blank), a plain type, devices both 0 or empty.
-_USUAL_HEADER = re.compile(
+_HEADER = (
     rb"(?s).{100}([0-7]{7})\x00([0-7]{7})\x00([0-7]{7})\x00([0-7]{11})\x00([0-7]{11})\x00([0-7]{6})\x00 "
-    rb"[0-7\x00].{172}(?:\x00{16}|0{7}\x000{7}\x00)"
+    rb"%b.{172}(?:\x00{16}|0{7}\x000{7}\x00)"
 )
+_USUAL_HEADER = re.compile(_HEADER % rb"[0-7\x00]")
+#: A PAX extended header (type ``x``) written the same way.
+_PAX_HEADER = re.compile(_HEADER % rb"x")
+#: tarfile's PAX record: ``"%d %s=%s\n" % (length, keyword, value)``.
+_PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")
 #: mode, uid, gid, size, mtime, chksum, devmajor, devminor.
 _NUMBER_FIELDS = struct.Struct("100x8s8s8s12s12s8s173x8s8s")
 #: tarfile's encoding for names (and its error handler, surrogateescape).
@@ -146,6 +154,71 @@ def _text(field: bytes) -> str:
     return field.partition(b"\0")[0].decode(_ENCODING, "surrogateescape")
 
 
+def _checksum_ok(block: bytes, checksum: int) -> bool:
+    """Whether ``checksum`` is the unsigned byte sum of ``block`` with its checksum field as 8 blanks."""
+    low = (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
+    return checksum == low - sum(block[148:156]) + 256
+
+
+def pax_size(block: bytes) -> int | None:
+    """The size of the records of a PAX extended header block written the usual way (plain octal
+    numbers, the unsigned checksum right: tarfile reads it without fail); None for any other block."""
+    usual = _PAX_HEADER.match(block) if len(block) == BLOCK else None
+    if usual is None or not _checksum_ok(block, int(usual[6], 8)):
+        return None
+    return int(usual[4], 8)
+
+
+def pax_records(buf: bytes) -> dict[str, str] | None:
+    """The records of an extended header's ``buf`` (its size rounded up to blocks), read as tarfile's
+    ``_proc_pax`` reads them; None where the walker leaves them to tarfile: a header charset, a size
+    (it moves the next header), GNU's records (sparse files), a record of length 0 (an error).
+
+    Without ``hdrcharset`` every keyword and value is UTF-8, else decoded with surrogateescape (tarfile's
+    strict attempt, then its fallback: the same text when the names' encoding is UTF-8).
+    """
+    if b"hdrcharset=" in buf:
+        return None
+    records: dict[str, str] = {}
+    pos = 0
+    while (match := _PAX_RECORD.match(buf, pos)) is not None:
+        length = int(match[1])
+        keyword = match[2].decode("utf-8", "surrogateescape")
+        if length == 0 or keyword == "size" or keyword.startswith("GNU."):
+            return None
+        records[keyword] = buf[match.end(2) + 1 : match.start(1) + length - 1].decode(
+            "utf-8", "surrogateescape"
+        )
+        pos += length
+    return records
+
+
+def _pax_number(kind: type[int] | type[float], value: str) -> float:
+    """tarfile's ``_apply_pax_info`` number: 0 when it does not parse."""
+    try:
+        return kind(value)
+    except ValueError:
+        return 0
+
+
+def with_pax(member: Member, records: dict[str, str]) -> Member:
+    """``member`` with the :func:`pax_records` before it applied, as tarfile's ``_apply_pax_info``
+    applies them (``uname``, ``gname``, times other than mtime and unknown keywords change nothing here)."""
+    name, linkname = member.name, member.linkname
+    mode, uid, gid, size, mtime = member.numbers[:5]
+    if "path" in records:
+        name = records["path"].rstrip("/")
+    if "linkpath" in records:
+        linkname = records["linkpath"]
+    if "uid" in records:
+        uid = _pax_number(int, records["uid"])
+    if "gid" in records:
+        gid = _pax_number(int, records["gid"])
+    if "mtime" in records:
+        mtime = _pax_number(float, records["mtime"])
+    return _new_member((name, member.type, member.size, linkname, (mode, uid, gid, size, mtime)))
+
+
 def parse_header(block: bytes) -> Member | None:
     """The member a 512-byte header block holds, exactly as ``tarfile`` reads it; None when the walker
     leaves the block to tarfile (an extension, an unusual number, a bad or signed checksum).
@@ -167,8 +240,7 @@ def parse_header(block: bytes) -> Member | None:
         if unusual is None:
             return None
         numbers, size, checksum = unusual, unusual[3], unusual[5]
-    low = (zlib.adler32(block[:256]) & 0xFFFF) + (zlib.adler32(block[256:]) & 0xFFFF) - 2
-    if checksum != low - sum(block[148:156]) + 256:
+    if not _checksum_ok(block, checksum):
         return None
     name = _text(block[:100])
     if kind == b"\0" and name.endswith("/"):
@@ -327,6 +399,10 @@ class TarWalker:
                 self._to_next_header()
                 block = self.take(BLOCK)
             member = parse_header(block)
+            if member is None and block[156:157] == b"x":
+                member = self._extended(block)
+                if member is not None:
+                    start = self.position() - BLOCK  # the member's own header
             if member is not None:
                 self._data_start = self._next = start + BLOCK
                 self._size = 0
@@ -348,6 +424,25 @@ class TarWalker:
                 yield from self._rest(tar, info)
                 return
             yield _member_of(info)
+
+    def _extended(self, block: bytes) -> Member | None:
+        """The member after the PAX extended header ``block`` (just taken), its records applied, read
+        here when its records are plain ones (:func:`pax_records`) and they and the member's header are
+        in the buffer already (no read of the stream: tarfile's reads stay the same); the position is
+        then past the member's header. None: the block is left to tarfile, nothing taken."""
+        size = pax_size(block)
+        if size is None:
+            return None
+        at = self._at
+        head = at + size + -size % BLOCK
+        if head + BLOCK > len(self._buf):
+            return None
+        records = pax_records(self._buf[at:head])
+        member = parse_header(self._buf[head : head + BLOCK]) if records is not None else None
+        if records is None or member is None:
+            return None
+        self._at = head + BLOCK
+        return with_pax(member, records)
 
     def _to_next_header(self) -> None:
         """Pass the rest of the current member like tarfile's ``next()`` (which seeks to the next header)."""
@@ -411,7 +506,7 @@ class TarWalker:
             handle = self._tar.extractfile(self._info)
             return handle.read() if handle is not None else b""
         size = self._size
-        if not size:
+        if size <= 0:  # none (or a negative PAX or base-256 size: tarfile reads nothing either)
             return b""
         if self.position() != self._data_start:
             raise _stream_error("seeking backwards is not allowed")  # read already: tarfile cannot go back
