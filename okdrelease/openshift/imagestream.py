@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -564,18 +565,29 @@ def _load_yaml(data: bytes) -> Any:
     return load_yaml(data)
 
 
+#: A ``\\u`` escape naming a UTF-16 surrogate (D800-DFFF) that is an escape: after an even run of backslashes.
+_SURROGATE_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u[dD][89a-fA-F]")
+
+
 def load_image_stream(data: bytes, *, json_only: bool = False) -> ImageStream:
-    """Decode an ImageStream from YAML or JSON (JSON only if asked) like Go; kind/apiVersion are not checked."""
-    if json_only or data.lstrip(b" \t\r\n").startswith(b"{"):
-        if json_only:
-            doc = loads_typed(data, _IMAGE_STREAM)
+    """Decode an ImageStream like oc: JSON only if asked (Go's encoding/json, as ``--from-dir`` reads
+    it), else as sigs.k8s.io/yaml reads YAML or JSON; kind/apiVersion are not checked.
+
+    JSON is parsed as JSON when Go's JSON reading and go-yaml's agree on it. A JSON string's escape of a
+    surrogate (lone or half of a pair) is where they do not: go-yaml refuses any, so such JSON is read
+    as YAML, which refuses it in go-yaml's words.
+    """
+    if json_only:
+        doc = loads_typed(data, _IMAGE_STREAM)
+    elif data.lstrip(b" \t\r\n").startswith(b"{") and not (
+        b"\\u" in data and _SURROGATE_ESCAPE.search(data) is not None
+    ):
+        try:
+            value = parse_valid(data)
+        except GoJSONError:
+            doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
         else:
-            try:
-                value = parse_valid(data)
-            except GoJSONError:
-                doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
-            else:
-                doc = decode_typed(value, _IMAGE_STREAM)
+            doc = decode_typed(value, _IMAGE_STREAM)
     else:
         doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
     return ImageStream.from_dict(doc or {})

@@ -76,9 +76,10 @@ def operator_references(
             if f.name == IMAGE_REFERENCES:
                 try:
                     out[name] = load_references(f.data)
-                except OkdReleaseError as err:
+                except OkdReleaseError as err:  # oc's words (its pruning reads it), after the operator
                     raise ReleaseError(
-                        f'operator "{name}" contained an invalid image-references file: {err}'
+                        f'operator "{name}" contained an invalid image-references file: '
+                        f"unable to load release image-references: {err}"
                     ) from err
     return out
 

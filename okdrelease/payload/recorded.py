@@ -48,7 +48,7 @@ __all__ = ["RECORD_FORMAT", "Recorded", "RecordedOperator", "read_record", "reco
 log = logging.getLogger(__name__)
 
 #: Part of every key and every record: a new value makes every earlier record unused.
-RECORD_FORMAT = 6
+RECORD_FORMAT = 7
 
 
 def _one_per_file(

@@ -701,3 +701,50 @@ def test_copies_keep_every_field_and_share_nothing_mutable() -> None:
     assert copied == copy.deepcopy(stream)
     assert copied.tags[0] is not tag and copied.tags[0].from_ is not source
     assert copied.annotations is not stream.annotations and copied.labels is not stream.labels
+
+
+#: JSON image-references whose annotation value ``ESC`` is replaced by the escape under test.
+_ESCAPED_JSON = (
+    b'{"kind": "ImageStream", "apiVersion": "image.openshift.io/v1",\n'
+    b' "spec": {"tags": [{"name": "op", "annotations": {"a": "ESC"}}]}}'
+)
+_REFUSED = "error converting YAML to JSON: yaml: {}found invalid Unicode character escape code"
+
+
+@pytest.mark.parametrize(
+    ("escape", "where"),
+    [
+        (rb"\ud800", "line 2: "),
+        (rb"\udfff", "line 2: "),
+        (rb"\ud83d\ude00", "line 2: "),  # a valid pair: go-yaml refuses it too
+        (rb"\\\ud800", "line 2: "),  # an escaped backslash, then the escape
+    ],
+    ids=["lone-high", "lone-low", "pair", "after-escaped-backslash"],
+)
+def test_json_with_a_surrogate_escape_is_refused_as_go_yaml_refuses_it(escape: bytes, where: str) -> None:
+    """oc reads image-references and ``-f`` streams through sigs.k8s.io/yaml, JSON too: go-yaml refuses
+    any escape of a surrogate, where Go's encoding/json would take it (measured against the real oc)."""
+    data = _ESCAPED_JSON.replace(b"ESC", escape)
+    with pytest.raises(GoJSONError) as caught:
+        load_image_stream(data)
+    assert str(caught.value) == _REFUSED.format(where)
+    with pytest.raises(GoJSONError) as caught:  # on the first line: go-yaml names no line
+        load_image_stream(data.replace(b"\n", b""))
+    assert str(caught.value) == _REFUSED.format("")
+
+
+@pytest.mark.parametrize(
+    ("escape", "value"),
+    [(rb"\\ud800", "\\ud800"), (rb"\ud7ff\ue000", "\ud7ff\ue000"), (rb"\u00e9", "é")],
+    ids=["escaped-backslash", "around-the-surrogates", "latin"],
+)
+def test_json_without_a_surrogate_escape_reads_as_json(escape: bytes, value: str) -> None:
+    data = _ESCAPED_JSON.replace(b"ESC", escape)
+    assert load_image_stream(data).tags[0].annotations == {"a": value}
+
+
+def test_json_only_reading_keeps_gos_json_reading_of_a_surrogate_escape() -> None:
+    """``--from-dir``'s image-references is read by encoding/json: a lone surrogate is U+FFFD, a pair its
+    character."""
+    data = _ESCAPED_JSON.replace(b"ESC", rb"\ud800 \ud83d\ude00")
+    assert load_image_stream(data, json_only=True).tags[0].annotations == {"a": "\ufffd \U0001f600"}

@@ -58,7 +58,8 @@ def _load(resolved: ResolvedImage, plan: Plan) -> Inputs:
         raise ReleaseError("release image did not contain any image-references content")
     stream = load_checked_stream(
         refs,
-        load_error="unable to load image-references from release contents: {err}",
+        load_error="unable to load image-references from release contents: "
+        "unable to load release image-references: {err}",
         kind_error="unable to load image-references from release contents: "
         "unrecognized image-references in release payload",
     )
