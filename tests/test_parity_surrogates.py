@@ -170,3 +170,30 @@ def test_new_refuses_a_surrogate_escape_in_an_operators_image_references_as_oc(
     frame = 'operator "op" contained an invalid image-references file: '
     assert (ours.code, ours.stdout, ours.stderr.splitlines()[-1]) == (1, b"", f"error: {frame}{error}")
     assert not (tmp_path / "okd").exists()
+
+
+def test_from_dir_reads_its_image_references_as_json_as_oc(rig: Rig, tmp_path: Path) -> None:
+    """``--from-dir``'s own image-references is read by Go's encoding/json in oc: a lone surrogate escape
+    is U+FFFD, a pair its character; the release written carries them so, as oc's does."""
+    source = tmp_path / "in"
+    (source / "op").mkdir(parents=True)
+    tags = [("op", rig.operator, "@ESC@")]
+    (source / "image-references").write_bytes(
+        stream_json("4.16.0", tags, "\\ud800 \\ud83d\\ude00", one_line=False)
+    )
+    (source / "op" / "0000_50_op.yaml").write_bytes(CONFIG_MAP)
+    args = ["new", "--from-dir", str(source), "--name", "4.16.0", "--to-dir"]
+    oc = rig.session.run(rig.session.oc_cmd("adm", "release", *args, str(tmp_path / "oc")))
+    ours = rig.session.run(rig.session.py_cmd(*args, str(tmp_path / "okd")))
+    assert (ours.code, ours.stdout, oc.code, oc.stdout) == (0, b"", 0, b"")
+    written, expected = (_undated(tmp_path / side) for side in ("okd", "oc"))
+    assert written == expected
+    assert '"a": "\ufffd \U0001f600"'.encode() in written["image-references"]
+
+
+def _undated(root: Path) -> dict[str, bytes]:
+    """The files under ``root`` without their creationTimestamp line (each run's own clock)."""
+    return {
+        p.name: b"".join(line for line in p.read_bytes().splitlines(True) if b"creationTimestamp" not in line)
+        for p in root.iterdir()
+    }
