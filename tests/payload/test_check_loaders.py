@@ -420,3 +420,13 @@ def test_image_stream_yaml_same_documents() -> None:
     disagree = [(data[:200], *pair) for data in samples if (pair := _image_stream_reads(data))[0] != pair[1]]
     assert disagree == []
     assert sum(isinstance(_image_stream_reads(d)[1], dict) for d in real) == len(real)
+
+
+def test_deep_first_line_after_bom_is_too_deep() -> None:
+    """A leading byte-order mark does not hide a first line of 200000 sequence entries from the prescan."""
+    deep = b"- " * 200000 + b"a\n"
+    assert jsonbounds.text_too_deep(deep)
+    assert jsonbounds.text_too_deep(BOM + deep)
+    assert jsonbounds.text_too_deep("\ufeff" + deep.decode())
+    assert not jsonbounds.text_too_deep(BOM + b"- " * 100 + b"a\n")
+    assert check.manifest_problem(BOM + deep) == "invalid YAML/JSON: exceeded max depth of 200"
