@@ -397,8 +397,9 @@ def manifest_problem(data: bytes) -> str | None:
     that undecided, from the composed document; anything else is decided and worded by
     :func:`pure_problem`. Files libyaml reads more leniently than the pure loader go to it directly: a
     tab anywhere (libyaml takes a tab inside a plain scalar, ``kind: a\tb``, as text), a UTF-8
-    byte-order mark anywhere (libyaml skips one at a line start) and UTF-16 (found by its mark); so do
-    files nested deep enough for the bounds' raw-text scan to refuse them.
+    byte-order mark after the first byte (libyaml skips one at a line start; one that opens the file
+    both skip) and UTF-16 (found by its mark); so do files nested deep enough for the bounds' raw-text
+    scan to refuse them.
     """
     if _FAST_LOADER is not None and not libyaml_may_differ(data):
         try:
