@@ -46,130 +46,167 @@ def _real_files() -> list[Path]:
     return files
 
 
+#: Edge cases: empty texts, byte-order marks and UTF-16.
+_MARKS_AND_EMPTY = (
+    b"",
+    b"---\n",
+    b"...\n",
+    b"# only a comment\n",
+    OBJECT,
+    b"\xef\xbb\xbf" + OBJECT,  # UTF-8 BOM
+    "\ufeffapiVersion: v1\nkind: A\n".encode("utf-16-le"),
+    "\ufeffapiVersion: v1\nkind: A\n".encode("utf-16-be"),
+    b"\xef\xbb\xbf\xef\xbb\xbf" + OBJECT,  # two BOMs
+    OBJECT + b"\xef\xbb\xbfx: 1\n",  # BOM inside
+    *(BOM + text for text in _AFTER_BOM),  # a leading BOM (libyaml decides these too)
+)
+
+#: Edge cases: duplicate keys and tabs.
+_DUPLICATES_AND_TABS = (
+    b"apiVersion: v1\nkind: A\nkind: B\n",  # duplicate keys
+    b"apiVersion: v1\napiVersion: v2\nkind: A\n",
+    b"kind: A\napiVersion: v1\napiVersion: [x]\n",  # last duplicate wins, not a string
+    b"apiVersion:\tv1\nkind:\tA\n",  # tabs after the colon
+    b"apiVersion: v1\n\tkind: A\n",  # tab indentation
+    b"apiVersion: v1\nkind: A\t\n",
+    b"apiVersion: v1\nkind: A\nspec:\n\t- a\n",
+    b"apiVersion: v1\nkind: A\nspec: [\ta,\tb]\n",
+    b"apiVersion: v1\nkind: A\nspec: {\ta: 1}\n",
+    b'{\n\t"apiVersion": "v1",\n\t"kind": "A"\n}\n',
+    b"\tapiVersion: v1\nkind: A\n",
+    b"apiVersion: v1\nkind: A # a comment\t\n",
+    b"apiVersion: v1\nkind: A\ndata: |\n\ttabbed\n",
+    b"apiVersion: v1\nkind: A\ndata: |\n  a\n\tb\n",
+)
+
+#: Edge cases: anchors, aliases, merge keys and several documents.
+_ANCHORS_AND_DOCUMENTS = (
+    b"a: &x 1\nb: &x v1\napiVersion: *x\nkind: A\n",  # repeated anchor
+    b"a: &x [1]\nb: &x {c: 2}\napiVersion: v1\nkind: A\nd: *x\n",
+    b"base: &b v1\napiVersion: *b\nkind: A\n",
+    b"apiVersion: v1\nkind: *missing\n",
+    b"apiVersion: &a v1\nkind: A\nx: &a\n",
+    b"x: &a\n  y: *a\napiVersion: v1\nkind: A\n",  # alias to an unfinished node
+    b"<<: {apiVersion: v1, kind: A}\n",  # merge key (not expanded by composition)
+    b"apiVersion: v1\nkind: A\n---\nkey: [broken\n",  # broken second document
+    b"apiVersion: v1\nkind: A\n---\napiVersion: v2\nkind: B\n",
+    b"---\napiVersion: v1\nkind: A\n...\n---\n",
+    b"--- !!map\napiVersion: v1\nkind: A\n",
+    b"- apiVersion: v1\n  kind: A\n",
+)
+
+#: Edge cases: flow collections, JSON and complex keys.
+_FLOW = (
+    b"{apiVersion: v1, kind: A}",
+    b'{"apiVersion": "v1", "kind": "A",}',  # JSON trailing comma
+    b'{"apiVersion":"v1","kind":"A"}',
+    b'{"apiVersion": "v1", "kind": "A"',
+    b'{"apiVersion": "v1" "kind": "A"}',
+    b"[apiVersion, kind]",
+    b"{a: [1, {b: c}], apiVersion: v1, kind: A}",
+    b"{a:b, apiVersion: v1, kind: A}",
+    b"{? a : b, apiVersion: v1, kind: A}",
+    b"[a: b]",
+    b"apiVersion: v1\nkind: A\nimage: {{.ReleaseImage}}\n",  # a mapping as a key
+    b"apiVersion: v1\nkind: A\n? [a, b]\n: c\n",
+    b"apiVersion: v1\nkind: A\nx: [a, b]: c\n",
+)
+
+#: Edge cases: line breaks, control characters, tags and scalar styles.
+_SCALARS = (
+    b"apiVersion: v1\r\nkind: A\r\n",
+    b"apiVersion: v1\rkind: A\r",
+    "apiVersion: v1\u2028kind: A\n".encode(),
+    "apiVersion: v1\x85kind: A\n".encode(),
+    b"apiVersion: v1\nkind: A\x07\n",
+    b"apiVersion: v1\nkind: A\x00\n",
+    b"apiVersion: v1\nkind: \xff\n",
+    b"apiVersion: v1\nkind: \xc3\n",
+    b"apiVersion: 2024-01-01\nkind: A\n",
+    b"apiVersion: v1\nkind: !!str A\n",
+    b"apiVersion: v1\nkind: !custom A\n",
+    b"apiVersion: v1\nkind: !!int 5\n",
+    b"apiVersion: v1\nkind: 5\n",
+    b"apiVersion: v1\nkind: true\n",
+    b"apiVersion: v1\nkind: null\n",
+    b"apiVersion: v1\nkind: ~\n",
+    b"apiVersion: v1\nkind: ''\n",
+    b"apiVersion: v1\nkind: 1.5\n",
+    b"apiVersion: v1\nkind: .inf\n",
+    b"\"apiVersion\": v1\n'kind': A\n",
+    b"? apiVersion\n: v1\n? kind\n: A\n",
+    b"apiVersion: v1\nkind: >\n  folded\n  text\n",
+    b"apiVersion: v1\nkind: |-\n  A\n",
+    b'apiVersion: v1\nkind: "A\\q"\n',
+    b'apiVersion: v1\nkind: "A\\x41\\u0041"\n',
+    b"apiVersion: v1\nkind: 'it''s'\n",
+    b"apiVersion: v1\nkind: A: B\n",
+    b"apiVersion: v1\nkind: A\n  - x\n",
+    b"apiVersion: v1\nkind:\n- A\n",
+    b"apiVersion: v1\nkind: A\nlist:\n- a\n - b\n",
+    b"apiVersion: v1\nkind: @A\n",
+    b"apiVersion: v1\nkind: `A\n",
+)
+
+#: Edge cases: directives and document markers.
+_DIRECTIVES = (
+    b"apiVersion: v1\nkind: A\n%YAML 1.1\n",
+    b"%YAML 1.1\n---\napiVersion: v1\nkind: A\n",
+    b"%YAML 1.2\n---\napiVersion: v1\nkind: A\n",
+    b"%YAML 2.0\n---\napiVersion: v1\nkind: A\n",
+    b"%YAML 1.1\n%YAML 1.1\n---\napiVersion: v1\nkind: A\n",
+    b"%TAG ! tag:example.com,2000:\n---\napiVersion: v1\nkind: !x A\n",
+    b"%TAG ! a:\n%TAG ! b:\n---\napiVersion: v1\nkind: A\n",
+    b"apiVersion: v1\nkind: !u!x A\n",
+    b"%FOO bar\n---\napiVersion: v1\nkind: A\n",
+    b"apiVersion: v1\nkind: A\n" + b"k" * 1100 + b": v\n",  # simple key over 1024 characters
+    b"apiVersion: v1\nkind: A\n---\n---\n",
+    b"apiVersion: v1\nkind: A\n--- a\n",
+    b"apiVersion: v1\n---kind: A\n",
+)
+
+#: Edge cases: broken syntax and plain top-level values.
+_BROKEN = (
+    b"apiVersion: v1\nkind: A\n...\nx: [\n",
+    b"apiVersion: v1\nkind: A\nx: 'unterminated\n",
+    b'apiVersion: v1\nkind: A\nx: "unterminated\n',
+    b"apiVersion: v1\nkind: A\nx: |\n  a\n b\n",
+    b"apiVersion: v1\nkind: A\nx: - a\n",
+    b"apiVersion: v1\nkind: A\nx: ! a\n",
+    b"apiVersion: v1\nkind: A\nx: & a\n",
+    b"apiVersion: v1\nkind: A\nx: *\n",
+    b"apiVersion: v1\nkind: A\nx: [a, b,]\n",
+    b"apiVersion: v1\nkind: A\nx: [,]\n",
+    b"apiVersion: v1\nkind: A\nx: {a, b}\n",
+    b"apiVersion: v1\nkind: A\nx: {a: }\n",
+    b"apiVersion: v1\nkind: A\nx: [a\n  b]\n",
+    b"apiVersion: v1\nkind: A\nx: [a\nb]\n",
+    b"apiVersion: v1\nkind: A\nx:\n  - a\n  -b\n",
+    b"apiVersion: v1\nkind: A\nx: a #b\n#c\n",
+    b"apiVersion: v1\nkind: A\nx: a#b\n",
+    b"apiVersion: v1 \nkind: A  \n",
+    b"apiVersion: v1\nkind: A\n" * 3,
+    b"- [a, b]\n- {c: d}\n",
+    b"'a'\n",
+    b"42",
+    b"null",
+    b"!!map {}",
+    b"{}",
+    b"[]",
+)
+
+
 def _edge_cases() -> Iterator[bytes]:
-    yield from (
-        b"",
-        b"---\n",
-        b"...\n",
-        b"# only a comment\n",
-        OBJECT,
-        b"\xef\xbb\xbf" + OBJECT,  # UTF-8 BOM
-        "\ufeffapiVersion: v1\nkind: A\n".encode("utf-16-le"),
-        "\ufeffapiVersion: v1\nkind: A\n".encode("utf-16-be"),
-        b"\xef\xbb\xbf\xef\xbb\xbf" + OBJECT,  # two BOMs
-        OBJECT + b"\xef\xbb\xbfx: 1\n",  # BOM inside
-        *(BOM + text for text in _AFTER_BOM),  # a leading BOM (libyaml decides these too)
-        b"apiVersion: v1\nkind: A\nkind: B\n",  # duplicate keys
-        b"apiVersion: v1\napiVersion: v2\nkind: A\n",
-        b"kind: A\napiVersion: v1\napiVersion: [x]\n",  # last duplicate wins, not a string
-        b"apiVersion:\tv1\nkind:\tA\n",  # tabs after the colon
-        b"apiVersion: v1\n\tkind: A\n",  # tab indentation
-        b"apiVersion: v1\nkind: A\t\n",
-        b"apiVersion: v1\nkind: A\nspec:\n\t- a\n",
-        b"apiVersion: v1\nkind: A\nspec: [\ta,\tb]\n",
-        b"apiVersion: v1\nkind: A\nspec: {\ta: 1}\n",
-        b'{\n\t"apiVersion": "v1",\n\t"kind": "A"\n}\n',
-        b"\tapiVersion: v1\nkind: A\n",
-        b"apiVersion: v1\nkind: A # a comment\t\n",
-        b"apiVersion: v1\nkind: A\ndata: |\n\ttabbed\n",
-        b"apiVersion: v1\nkind: A\ndata: |\n  a\n\tb\n",
-        b"a: &x 1\nb: &x v1\napiVersion: *x\nkind: A\n",  # repeated anchor
-        b"a: &x [1]\nb: &x {c: 2}\napiVersion: v1\nkind: A\nd: *x\n",
-        b"base: &b v1\napiVersion: *b\nkind: A\n",
-        b"apiVersion: v1\nkind: *missing\n",
-        b"apiVersion: &a v1\nkind: A\nx: &a\n",
-        b"x: &a\n  y: *a\napiVersion: v1\nkind: A\n",  # alias to an unfinished node
-        b"<<: {apiVersion: v1, kind: A}\n",  # merge key (not expanded by composition)
-        b"apiVersion: v1\nkind: A\n---\nkey: [broken\n",  # broken second document
-        b"apiVersion: v1\nkind: A\n---\napiVersion: v2\nkind: B\n",
-        b"---\napiVersion: v1\nkind: A\n...\n---\n",
-        b"--- !!map\napiVersion: v1\nkind: A\n",
-        b"- apiVersion: v1\n  kind: A\n",
-        b"{apiVersion: v1, kind: A}",
-        b'{"apiVersion": "v1", "kind": "A",}',  # JSON trailing comma
-        b'{"apiVersion":"v1","kind":"A"}',
-        b'{"apiVersion": "v1", "kind": "A"',
-        b'{"apiVersion": "v1" "kind": "A"}',
-        b"[apiVersion, kind]",
-        b"{a: [1, {b: c}], apiVersion: v1, kind: A}",
-        b"{a:b, apiVersion: v1, kind: A}",
-        b"{? a : b, apiVersion: v1, kind: A}",
-        b"[a: b]",
-        b"apiVersion: v1\nkind: A\nimage: {{.ReleaseImage}}\n",  # a mapping as a key
-        b"apiVersion: v1\nkind: A\n? [a, b]\n: c\n",
-        b"apiVersion: v1\nkind: A\nx: [a, b]: c\n",
-        b"apiVersion: v1\r\nkind: A\r\n",
-        b"apiVersion: v1\rkind: A\r",
-        "apiVersion: v1\u2028kind: A\n".encode(),
-        "apiVersion: v1\x85kind: A\n".encode(),
-        b"apiVersion: v1\nkind: A\x07\n",
-        b"apiVersion: v1\nkind: A\x00\n",
-        b"apiVersion: v1\nkind: \xff\n",
-        b"apiVersion: v1\nkind: \xc3\n",
-        b"apiVersion: 2024-01-01\nkind: A\n",
-        b"apiVersion: v1\nkind: !!str A\n",
-        b"apiVersion: v1\nkind: !custom A\n",
-        b"apiVersion: v1\nkind: !!int 5\n",
-        b"apiVersion: v1\nkind: 5\n",
-        b"apiVersion: v1\nkind: true\n",
-        b"apiVersion: v1\nkind: null\n",
-        b"apiVersion: v1\nkind: ~\n",
-        b"apiVersion: v1\nkind: ''\n",
-        b"apiVersion: v1\nkind: 1.5\n",
-        b"apiVersion: v1\nkind: .inf\n",
-        b"\"apiVersion\": v1\n'kind': A\n",
-        b"? apiVersion\n: v1\n? kind\n: A\n",
-        b"apiVersion: v1\nkind: >\n  folded\n  text\n",
-        b"apiVersion: v1\nkind: |-\n  A\n",
-        b'apiVersion: v1\nkind: "A\\q"\n',
-        b'apiVersion: v1\nkind: "A\\x41\\u0041"\n',
-        b"apiVersion: v1\nkind: 'it''s'\n",
-        b"apiVersion: v1\nkind: A: B\n",
-        b"apiVersion: v1\nkind: A\n  - x\n",
-        b"apiVersion: v1\nkind:\n- A\n",
-        b"apiVersion: v1\nkind: A\nlist:\n- a\n - b\n",
-        b"apiVersion: v1\nkind: @A\n",
-        b"apiVersion: v1\nkind: `A\n",
-        b"apiVersion: v1\nkind: A\n%YAML 1.1\n",
-        b"%YAML 1.1\n---\napiVersion: v1\nkind: A\n",
-        b"%YAML 1.2\n---\napiVersion: v1\nkind: A\n",
-        b"%YAML 2.0\n---\napiVersion: v1\nkind: A\n",
-        b"%YAML 1.1\n%YAML 1.1\n---\napiVersion: v1\nkind: A\n",
-        b"%TAG ! tag:example.com,2000:\n---\napiVersion: v1\nkind: !x A\n",
-        b"%TAG ! a:\n%TAG ! b:\n---\napiVersion: v1\nkind: A\n",
-        b"apiVersion: v1\nkind: !u!x A\n",
-        b"%FOO bar\n---\napiVersion: v1\nkind: A\n",
-        b"apiVersion: v1\nkind: A\n" + b"k" * 1100 + b": v\n",  # simple key over 1024 characters
-        b"apiVersion: v1\nkind: A\n---\n---\n",
-        b"apiVersion: v1\nkind: A\n--- a\n",
-        b"apiVersion: v1\n---kind: A\n",
-        b"apiVersion: v1\nkind: A\n...\nx: [\n",
-        b"apiVersion: v1\nkind: A\nx: 'unterminated\n",
-        b'apiVersion: v1\nkind: A\nx: "unterminated\n',
-        b"apiVersion: v1\nkind: A\nx: |\n  a\n b\n",
-        b"apiVersion: v1\nkind: A\nx: - a\n",
-        b"apiVersion: v1\nkind: A\nx: ! a\n",
-        b"apiVersion: v1\nkind: A\nx: & a\n",
-        b"apiVersion: v1\nkind: A\nx: *\n",
-        b"apiVersion: v1\nkind: A\nx: [a, b,]\n",
-        b"apiVersion: v1\nkind: A\nx: [,]\n",
-        b"apiVersion: v1\nkind: A\nx: {a, b}\n",
-        b"apiVersion: v1\nkind: A\nx: {a: }\n",
-        b"apiVersion: v1\nkind: A\nx: [a\n  b]\n",
-        b"apiVersion: v1\nkind: A\nx: [a\nb]\n",
-        b"apiVersion: v1\nkind: A\nx:\n  - a\n  -b\n",
-        b"apiVersion: v1\nkind: A\nx: a #b\n#c\n",
-        b"apiVersion: v1\nkind: A\nx: a#b\n",
-        b"apiVersion: v1 \nkind: A  \n",
-        b"apiVersion: v1\nkind: A\n" * 3,
-        b"- [a, b]\n- {c: d}\n",
-        b"'a'\n",
-        b"42",
-        b"null",
-        b"!!map {}",
-        b"{}",
-        b"[]",
-    )
+    for theme in (
+        _MARKS_AND_EMPTY,
+        _DUPLICATES_AND_TABS,
+        _ANCHORS_AND_DOCUMENTS,
+        _FLOW,
+        _SCALARS,
+        _DIRECTIVES,
+        _BROKEN,
+    ):
+        yield from theme
 
 
 def _mutations(data: bytes, rng: random.Random, count: int) -> Iterator[bytes]:
