@@ -33,6 +33,7 @@ from okdrelease.gocompat.jsonbounds import (
     json_loads,
     json_too_deep,
     libyaml_may_differ,
+    libyaml_may_differ_small,
     max_depth_message,
     text_too_deep,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "json_loads",
     "json_too_deep",
     "libyaml_may_differ",
+    "libyaml_may_differ_small",
     "max_depth_message",
     "safe_load",
     "safe_load_all",

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from okdrelease.gocompat.gojson import GoJSONError
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, GoEscapesMixin, libyaml_may_differ
+from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, GoEscapesMixin, libyaml_may_differ_small
 
 __all__ = ["load_yaml"]
 
@@ -59,9 +59,9 @@ def _first_document(data: bytes) -> Any:
     """The first YAML document of ``data`` constructed (None if empty).
 
     libyaml reads it when it can and PyYAML was built with it; what libyaml refuses, or may read more
-    leniently (:func:`libyaml_may_differ`), is read by the pure-Python parser, which words errors.
+    leniently (:func:`libyaml_may_differ_small`), is read by the pure-Python parser, which words errors.
     """
-    if _FAST_LOADER is not None and not libyaml_may_differ(data):
+    if _FAST_LOADER is not None and not libyaml_may_differ_small(data):
         try:
             return next(yaml.load_all(data, Loader=_FAST_LOADER), None)  # noqa: S506 - safe
         except yaml.YAMLError:

@@ -261,6 +261,27 @@ def _plain(value: object) -> object:
     return value
 
 
+def _plain_flow_question(node: Node | None) -> bool:
+    """Whether a plain scalar inside a flow collection holds ``?``: libyaml (0.2.5+) reads it as text,
+    go-yaml v2 ends the scalar there (``{url: http://a/b?c=d}`` is a parse error to oc)."""
+    stack = [(node, False)]
+    seen: set[int] = set()
+    while stack:
+        item, in_flow = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ScalarNode):
+            if in_flow and not item.style and "?" in item.value:
+                return True
+        elif isinstance(item, SequenceNode):
+            stack.extend((child, in_flow or bool(item.flow_style)) for child in item.value)
+        elif isinstance(item, MappingNode):
+            in_flow = in_flow or bool(item.flow_style)
+            stack.extend((child, in_flow) for pair in item.value for child in pair)
+    return False
+
+
 def _node_problem(node: Node | None, data: bytes) -> str | None:
     """The reason a composed first document is not a Kubernetes object (None when it is one)."""
     if node is not None:
@@ -328,6 +349,7 @@ def _walk_root(loader: yaml.CSafeLoader) -> bool | None:
     values = {"kind": "", "apiVersion": ""}
     expect = [_KEY]  # per open collection: _KEY or _VALUE (a mapping), _ITEM (a sequence)
     pending: str | None = None  # the top-level key ("kind"/"apiVersion") whose value is next
+    flow: int | None = None  # the length of ``expect`` inside the outermost open flow collection
     get, scalar, alias = loader.get_event, yaml.ScalarEvent, yaml.AliasEvent
     mapping, sequence = yaml.MappingStartEvent, yaml.SequenceStartEvent
     while expect:
@@ -335,8 +357,8 @@ def _walk_root(loader: yaml.CSafeLoader) -> bool | None:
         kind = type(event)
         state = expect[-1]
         if kind is scalar:
-            if event.anchor is not None:
-                return None
+            if event.anchor is not None or (flow and not event.style and "?" in event.value):
+                return None  # libyaml 0.2.5 reads '?' inside a plain flow scalar; go-yaml ends it there
             if len(expect) == 1:
                 if state == _KEY:
                     pending = event.value if event.value in values else None
@@ -354,9 +376,13 @@ def _walk_root(loader: yaml.CSafeLoader) -> bool | None:
             if state:
                 expect[-1] = _KEY
             expect.append(_KEY if kind is mapping else _ITEM)
+            if flow is None and event.flow_style:
+                flow = len(expect)
         elif kind is alias or event is None:
             return None
         else:  # the end of a mapping or sequence
+            if len(expect) == flow:
+                flow = None
             expect.pop()
     return all(values.values())
 
@@ -406,7 +432,8 @@ def manifest_problem(data: bytes) -> str | None:
             check_text(data)
             verdict = _events_pass(data)
             if verdict is None:
-                verdict = _node_problem(_first_document(data, fast=True), data) is None
+                node = _first_document(data, fast=True)
+                verdict = not _plain_flow_question(node) and _node_problem(node, data) is None
             if verdict:
                 return None
         except yaml.YAMLError:

@@ -97,6 +97,15 @@ _ANCHORS_AND_DOCUMENTS = (
 
 #: Edge cases: flow collections, JSON and complex keys.
 _FLOW = (
+    OBJECT + b"data: {url: http://a/b?c=d}\n",  # libyaml 0.2.5 reads '?' in a plain flow scalar
+    OBJECT + b"metadata: {name: a?b}\n",
+    OBJECT + b"data: [a?b]\n",
+    OBJECT + b"data: {a?b: c}\n",
+    OBJECT + b"data: [[{x: [a?]}]]\n",
+    b"a: &x 1\n" + OBJECT + b"data: {url: a?b}\n",  # decided by the composed path
+    OBJECT + b"data: {'a?b': \"c?\", d: e}\n",
+    OBJECT + b"data: [a, b]\nurl: a?b\n",
+    OBJECT + b"data: {? a, b: c}\n",
     b"{apiVersion: v1, kind: A}",
     b'{"apiVersion": "v1", "kind": "A",}',  # JSON trailing comma
     b'{"apiVersion":"v1","kind":"A"}',
@@ -467,3 +476,21 @@ def test_deep_first_line_after_bom_is_too_deep() -> None:
     assert jsonbounds.text_too_deep("\ufeff" + deep.decode())
     assert not jsonbounds.text_too_deep(BOM + b"- " * 100 + b"a\n")
     assert check.manifest_problem(BOM + deep) == "invalid YAML/JSON: exceeded max depth of 200"
+
+
+def test_question_mark_in_plain_flow_scalar_refused_as_go_yaml() -> None:
+    """libyaml (0.2.5+) reads ``?`` inside a plain scalar in a flow collection as text; go-yaml v2 (oc)
+    ends the scalar there, a parse error: neither the event walk nor the composed path passes it."""
+    refused = {
+        OBJECT + b"data: {url: http://a/b?c=d}\n": "line 2: did not find expected ',' or '}'",
+        OBJECT + b"data: [a?b]\n": "line 2: did not find expected ',' or ']'",
+        b"a: &x 1\n" + OBJECT + b"data: {url: a?b}\n": "line 3: did not find expected ',' or '}'",
+        b"a: &x 1\n" + OBJECT + b"data: [{b: *x}, c?]\n": "line 3: did not find expected ',' or ']'",
+    }
+    for data, problem in refused.items():
+        assert yaml.load(data, Loader=yaml.CSafeLoader)  # noqa: S506 - libyaml alone reads it
+        assert check.manifest_problem(data) == f"invalid YAML/JSON: {problem}"
+    assert checkyaml._events_pass(OBJECT + b"data: {url: a?b}\n") is None
+    for passed in (OBJECT + b"data: {url: 'a?b'}\n", OBJECT + b"url: a?b\n", OBJECT + b"d: [a]\nu: a?b\n"):
+        assert checkyaml._events_pass(passed) is True
+        assert check.manifest_problem(passed) is None

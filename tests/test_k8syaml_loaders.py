@@ -1,0 +1,49 @@
+"""``k8syaml.load_yaml`` reads the same through libyaml as through the pure-Python parser alone.
+
+The fast path is taken only where libyaml reads as the pure parser does; these cases hold the routing
+to that (a value, or the same error text, either way).
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from okdrelease.gocompat.gojson import GoJSONError
+from okdrelease.openshift import k8syaml
+
+OBJECT = b"apiVersion: v1\nkind: A\n"
+#: libyaml (0.2.5+) reads '?' inside a plain scalar in a flow collection as text; go-yaml ends it there.
+_FLOW_QUESTION = (
+    OBJECT + b"metadata: {name: a?b}\n",
+    OBJECT + b"data: {url: http://a/b?c=d}\n",
+    OBJECT + b"data: [a?b]\n",
+    OBJECT + b"data: {'a?b': \"c?\"}\n",
+    OBJECT + b"data: [a]\nurl: a?b\n",
+)
+
+
+def _read(data: bytes) -> object:
+    try:
+        return k8syaml.load_yaml(data)
+    except GoJSONError as err:
+        return str(err)
+
+
+@pytest.mark.parametrize("data", _FLOW_QUESTION)
+def test_fast_path_reads_as_pure_parser(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert yaml.__with_libyaml__, "PyYAML without libyaml: the fast path is not exercised"
+    fast = _read(data)
+    monkeypatch.setattr(k8syaml, "_FAST_LOADER", None)
+    assert fast == _read(data)
+
+
+def test_question_mark_in_plain_flow_scalar_refused() -> None:
+    assert _read(OBJECT + b"metadata: {name: a?b}\n") == (
+        "error converting YAML to JSON: yaml: line 3: expected ',' or '}', but got '?'"
+    )
+    assert _read(OBJECT + b"data: {'a?b': \"c?\"}\n") == {
+        "apiVersion": "v1",
+        "kind": "A",
+        "data": {"a?b": "c?"},
+    }
