@@ -163,7 +163,7 @@ class BoundedLoaderMixin:
 class GoEscapesMixin:
     """Put in a pure-Python PyYAML loader's bases to refuse, as go-yaml (and libyaml) do, a quoted
     scalar's escape naming a surrogate or a code point past U+10FFFF (PyYAML keeps a lone surrogate,
-    which no UTF-8 encoding takes)."""
+    which no UTF-8 encoding takes), and to read a ``%YAML`` directive as they do."""
 
     def scan_flow_scalar_non_spaces(self, double: bool, start_mark: yaml.Mark) -> list[str]:
         """Scan quoted text; like go-yaml, refuse escapes naming a surrogate or a code point past U+10FFFF."""
@@ -179,6 +179,45 @@ class GoEscapesMixin:
                 self.get_mark(),  # type: ignore[attr-defined]
             )
         return chunks
+
+    def scan_yaml_directive_value(self, start_mark: yaml.Mark) -> tuple[int, int]:
+        """``%YAML``'s version as go-yaml's ``yaml_parser_scan_version_directive_value`` reads it (blanks,
+        spaces or tabs, before it); what may follow is :meth:`scan_directive_ignored_line`'s (so
+        ``%YAML 1.1#c`` passes), and errors are worded as go-yaml's."""
+        me: Any = self
+        while me.peek() in " \t":
+            me.forward()
+        major = self._version_number(start_mark)
+        if me.peek() != ".":
+            raise self._directive_error(start_mark, "did not find expected digit or '.' character")
+        me.forward()
+        return (major, self._version_number(start_mark))
+
+    def _version_number(self, start_mark: yaml.Mark) -> int:
+        """go-yaml's ``yaml_parser_scan_version_directive_number``: one to nine digits."""
+        me: Any = self
+        length = 0
+        while "0" <= me.peek(length) <= "9":
+            length += 1
+        if length > 9:
+            raise self._directive_error(start_mark, "found extremely long version number")
+        if not length:
+            raise self._directive_error(start_mark, "did not find expected version number")
+        value = int(me.prefix(length))
+        me.forward(length)
+        return value
+
+    def _directive_error(self, start_mark: yaml.Mark, problem: str) -> yaml.scanner.ScannerError:
+        mark: yaml.Mark = self.get_mark()  # type: ignore[attr-defined]
+        return yaml.scanner.ScannerError("while scanning a directive", start_mark, problem, mark)
+
+    def scan_directive_ignored_line(self, start_mark: yaml.Mark) -> None:
+        """The rest of a directive's line as go-yaml's ``yaml_parser_scan_directive``: blanks (spaces or
+        tabs), a comment, then the line break."""
+        me: Any = self
+        while me.peek() in " \t":
+            me.forward()
+        super().scan_directive_ignored_line(start_mark)  # type: ignore[misc]
 
 
 class BoundedSafeLoader(BoundedLoaderMixin, yaml.SafeLoader):

@@ -159,6 +159,12 @@ _SCALARS = (
 
 #: Edge cases: directives and document markers.
 _DIRECTIVES = (
+    b"%YAML 1.1#c\n---\n" + OBJECT,  # go-yaml: blanks, then a comment
+    b"%YAML 1.1 #c\n---\n" + OBJECT,
+    b"%YAML 1.1x\n---\n" + OBJECT,
+    b"%YAML 1.x\n---\n" + OBJECT,
+    b"%YAML 1#\n---\n" + OBJECT,
+    b"%YAML 1.1234567890\n---\n" + OBJECT,
     b"apiVersion: v1\nkind: A\n%YAML 1.1\n",
     b"%YAML 1.1\n---\napiVersion: v1\nkind: A\n",
     b"%YAML 1.2\n---\napiVersion: v1\nkind: A\n",
@@ -494,3 +500,21 @@ def test_question_mark_in_plain_flow_scalar_refused_as_go_yaml() -> None:
     for passed in (OBJECT + b"data: {url: 'a?b'}\n", OBJECT + b"url: a?b\n", OBJECT + b"d: [a]\nu: a?b\n"):
         assert checkyaml._events_pass(passed) is True
         assert check.manifest_problem(passed) is None
+
+
+def test_yaml_directive_read_as_go_yaml() -> None:
+    """go-yaml (and libyaml) take blanks then a comment after ``%YAML``'s version, ``%YAML 1.1#c``; the pure
+    loader (here reached by a tab) words the version's errors as go-yaml does."""
+    tab = b'x: "a\tb"\n'
+    for header in (b"%YAML 1.1#c\n", b"%YAML 1.1\t#c\n", b"%YAML 1.1\t\n", b"%YAML \t1.1\n"):
+        assert checkyaml.pure_problem(header + b"---\nkind: A\napiVersion: v1\n" + tab) is None
+    refused = {
+        b"%YAML 1.1x\n": "did not find expected comment or line break",
+        b"%YAML 1.x\n": "did not find expected version number",
+        b"%YAML 1#\n": "did not find expected digit or '.' character",
+        b"%YAML 1.1234567890\n": "found extremely long version number",
+    }
+    for header, problem in refused.items():
+        assert check.manifest_problem(header + b"---\n" + OBJECT + tab) == f"invalid YAML/JSON: {problem}"
+        with pytest.raises(yaml.YAMLError, match=problem):
+            yaml.load(header + b"---\n" + OBJECT, Loader=yaml.CSafeLoader)  # noqa: S506 - libyaml's words
