@@ -10,11 +10,12 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
+import attrs
 import pytest
 from differential.runner import Session, oracle_session
 from golden_support import push_layout
 from registry_rig import RegistryInfo
-from test_release_extract import SURROGATE_YAML, payload_layer, release_metadata, write_image
+from test_release_extract import SURROGATE_YAML, layer_digest, payload_layer, release_metadata, write_image
 
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import TransportOptions
@@ -78,8 +79,19 @@ def test_an_unreachable_registry_fails_in_ocs_frame(
     assert f"registry 127.0.0.1:{port}: cannot connect" in ours.stderr
 
 
+@attrs.frozen
+class SurrogateRelease:
+    """The pushed release: by tag, by digest, and the digest of its one layer."""
+
+    by_tag: str
+    by_digest: str
+    layer: str
+
+
 @pytest.fixture(scope="module")
-def surrogate_release(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory) -> str:
+def surrogate_release(
+    registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory
+) -> SurrogateRelease:
     """A release whose image-references is YAML naming a lone surrogate by an escape (go-yaml refuses it)."""
     root = tmp_path_factory.mktemp("surrogate") / "layout"
     files = {
@@ -87,35 +99,43 @@ def surrogate_release(registry_http: RegistryInfo, tmp_path_factory: pytest.Temp
         "release-metadata": release_metadata("4.16.0"),
         "0000_a.yaml": b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
     }
-    write_image(root, "r", [payload_layer(files)])
+    layer = payload_layer(files)
+    digest = write_image(root, "r", [layer])
     name = f"{registry_http.host}/unread/surrogate"
     with RegistryClient(TransportOptions(insecure_registries=frozenset({registry_http.host}))) as client:
         push_layout(root, client.repository(ImageReference.parse(name)))
-    return f"{name}:r"
+    return SurrogateRelease(f"{name}:r", f"{name}@{digest}", layer_digest(layer))
 
 
-def test_a_yaml_escape_of_a_surrogate_in_image_references_fails_info_and_extract_as_in_oc(
-    session: Session, surrogate_release: str, tmp_path: Path
+def test_a_yaml_escape_of_a_surrogate_in_image_references_fails_info_as_in_oc(
+    session: Session, surrogate_release: SurrogateRelease
 ) -> None:
-    """``info``: oc's exit code, stdout and stderr (go-yaml's refusal). ``extract``: oc's exit code and
-    error (its JSON error: oc reads JSON only) without oc's ``unable to iterate over layer L from R:``
-    frame (okdrelease reads the payload over every layer at once); neither writes a file."""
-    oc = session.run(session.oc_cmd("adm", "release", "info", "--insecure", surrogate_release))
-    ours = session.run(session.py_cmd("info", "--insecure", surrogate_release))
+    """oc's exit code, stdout and stderr (go-yaml's refusal)."""
+    oc = session.run(session.oc_cmd("adm", "release", "info", "--insecure", surrogate_release.by_tag))
+    ours = session.run(session.py_cmd("info", "--insecure", surrogate_release.by_tag))
     assert (ours.code, ours.stdout, ours.stderr) == (oc.code, oc.stdout, oc.stderr)
     assert ours.stderr == (
         "error: release image could not be read: unable to load release image-references: "
         "error converting YAML to JSON: yaml: line 4: found invalid Unicode character escape code\n"
     )
-    extract = ("extract", "--insecure", "--to")
-    oc = session.run(session.oc_cmd("adm", "release", *extract, str(tmp_path / "oc"), surrogate_release))
-    ours = session.run(session.py_cmd(*extract, str(tmp_path / "okd"), surrogate_release))
-    error = "unable to load image-references from release payload: invalid character 'k' looking for beginning of value"
-    frame, _, rest = oc.stderr.partition(f" from {surrogate_release}: ")
-    assert (oc.code, frame.startswith("error: unable to iterate over layer sha256:"), rest) == (
+
+
+@pytest.mark.parametrize("by", ["by_tag", "by_digest"])
+@pytest.mark.parametrize("flags", [(), ("--credentials-requests",)], ids=["all", "credentials-requests"])
+def test_a_yaml_escape_of_a_surrogate_in_image_references_fails_extract_as_in_oc(
+    session: Session, surrogate_release: SurrogateRelease, tmp_path: Path, by: str, flags: tuple[str, ...]
+) -> None:
+    """oc's exit code, stdout and stderr, word for word: its JSON error (oc reads JSON only) in its frame
+    ``unable to iterate over layer L from R:``, L the layer holding image-references, R the release as
+    given (tag or digest). Neither writes a file."""
+    ref = getattr(surrogate_release, by)
+    extract = ("extract", "--insecure", *flags, "--to")
+    oc = session.run(session.oc_cmd("adm", "release", *extract, str(tmp_path / "oc"), ref))
+    ours = session.run(session.py_cmd(*extract, str(tmp_path / "okd"), ref))
+    assert (ours.code, ours.stdout, ours.stderr) == (oc.code, oc.stdout, oc.stderr)
+    assert (ours.code, ours.stderr.splitlines()[-1]) == (
         1,
-        True,
-        error + "\n",
+        f"error: unable to iterate over layer {surrogate_release.layer} from {ref}: unable to load "
+        "image-references from release payload: invalid character 'k' looking for beginning of value",
     )
-    assert (ours.code, ours.stdout, ours.stderr) == (1, b"", f"error: {error}\n")
     assert not (tmp_path / "okd").exists() and list((tmp_path / "oc").iterdir()) == []

@@ -352,13 +352,21 @@ def test_unparseable_manifest_is_reported_not_written(tmp_path: Path) -> None:
     assert result.errors_text == f"\n\n* {result.errors[0]}\n* {result.errors[1]}\n"
 
 
+def layer_digest(tar: bytes) -> str:
+    """The digest of a layer as ``write_image`` stores it (gzip, mtime 0)."""
+    return "sha256:" + hashlib.sha256(gzip.compress(tar, mtime=0)).hexdigest()
+
+
 def test_image_references_must_be_an_image_stream(tmp_path: Path) -> None:
+    """oc's error in oc's frame: the layer holding the file and the release as named (by default the
+    repository and reference)."""
     layer = payload_layer({"image-references": b'{"kind": "ImageStream", "apiVersion": "v1"}'})
     write_image(tmp_path / "layout", "r", [layer])
     repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
     with pytest.raises(ReleaseError) as caught:
         extract_release(repository, reference, str(tmp_path / "out"))
     assert str(caught.value) == (
+        f"unable to iterate over layer {layer_digest(layer)} from oci:{tmp_path / 'layout'}:r: "
         'unrecognized image-references in release payload: API version "v1" is not image.openshift.io/v1'
     )
 
@@ -397,12 +405,41 @@ def test_image_references_that_do_not_load_stop_extract_with_gos_json_error(
     """oc's extract reads image-references as JSON only and reports Go's JSON error; YAML is taken too
     (Q33), read as sigs.k8s.io/yaml reads it, so a YAML file go-yaml refuses (an escape of a surrogate)
     fails as in oc, with oc's JSON error. Nothing is written."""
-    write_image(tmp_path / "layout", "r", [payload_layer({"image-references": references})])
-    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
+    layer = payload_layer({"image-references": references})
+    digest = write_image(tmp_path / "layout", "r", [layer])
+    repository, reference = open_ref(f"oci:{tmp_path / 'layout'}@{digest}")
     with pytest.raises(ReleaseError) as caught:
-        extract_release(repository, reference, str(tmp_path / "out"))
-    assert str(caught.value) == f"unable to load image-references from release payload: {error}"
+        extract_release(repository, reference, str(tmp_path / "out"), image="the-release")
+    assert str(caught.value) == (
+        f"unable to iterate over layer {layer_digest(layer)} from the-release: "
+        f"unable to load image-references from release payload: {error}"
+    )
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("bad_on_top", [True, False], ids=["upper", "lower"])
+def test_an_image_references_error_names_the_layer_the_file_was_read_from(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], bad_on_top: bool
+) -> None:
+    """The topmost layer holding image-references is named (as oc, which stops in that layer), not the
+    top layer; one hidden below a good one is not read (as oc). The CLI names the release as given."""
+    good = image_references("4.16.0", [])
+    lower = payload_layer(
+        {"image-references": good if bad_on_top else SURROGATE_YAML, "a.yaml": b"kind: A\n"}
+    )
+    upper = payload_layer({"image-references": SURROGATE_YAML} if bad_on_top else {"b.json": b"{}"})
+    write_image(tmp_path / "layout", "r", [lower, upper])
+    text = f"oci:{tmp_path / 'layout'}:r"
+    assert main(["extract", "--to", str(tmp_path / "out"), text]) == 1
+    assert capsys.readouterr() == (
+        "",
+        f"error: unable to iterate over layer {layer_digest(upper if bad_on_top else lower)} from {text}: "
+        "unable to load image-references from release payload: invalid character 'k' looking for beginning "
+        "of value\n",
+    )
+    assert not (tmp_path / "out").exists()
+    write_image(tmp_path / "layout", "r", [payload_layer({"image-references": SURROGATE_YAML}), lower])
+    assert (bad_on_top, main(["extract", "--to", str(tmp_path / "out"), text])) in ((True, 0), (False, 1))
 
 
 @pytest.mark.parametrize(

@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             selection=selection,
             limits=limits,
             resolver=resolver,
+            image=image,
         )
     print(result.message)
     if result.errors:

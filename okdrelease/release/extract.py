@@ -73,6 +73,8 @@ class PayloadFile:
 
     name: str
     data: bytes = attrs.field(repr=False)
+    #: The digest of the layer the file was read from ("" when not known).
+    layer: str = ""
 
 
 @attrs.frozen
@@ -149,22 +151,34 @@ def iter_payload(
     opaque directory, an upper non-directory at its path or at one of its parents, and (for a file) by
     an upper directory at its path; ``.wh.release-manifests``, a root opaque marker or a file at
     ``release-manifests`` hide the payload of the layers below.
+
+    Each file names the layer it was read from: the topmost layer holding a regular file at its path
+    (a file hidden in a layer is hidden in every layer below it, so the first one seen is the one kept).
     """
     options = StackOptions(
         outside_prefix=True,
         wanted=frozenset({stop_at}) if stop_at is not None else None,
         limits=limits or LayerLimits(),
     )
+    names = [f"{desc.digest} of {repository.display}" for desc in manifest.layers]
+    digests = {f"{desc.digest} of {repository.display}": desc.digest for desc in manifest.layers}
+    first_seen: dict[str, str] = {}  # cleaned tar path -> digest of the topmost layer holding a file there
+
+    def on_entry(entry: LayerEntry, layer: str | None) -> None:
+        check_payload_entry(entry, layer)
+        if entry.is_file and layer is not None and entry.path.startswith(PAYLOAD_PREFIX):
+            first_seen.setdefault(entry.path, digests.get(layer, ""))
+
     files = read_stack(
         [_blob_opener(repository, desc) for desc in manifest.layers],
         PAYLOAD_PREFIX,
-        names=[f"{desc.digest} of {repository.display}" for desc in manifest.layers],
+        names=names,
         options=options,
-        on_entry=check_payload_entry,
+        on_entry=on_entry,
     )
     for path, entry in files.items():
         if entry.is_file:
-            yield PayloadFile(path, entry.data)
+            yield PayloadFile(path, entry.data, first_seen.get(PAYLOAD_PREFIX + path, ""))
 
 
 def _blob_opener(repository: Repository, desc: Descriptor) -> BlobOpener:
@@ -486,11 +500,13 @@ def extract_release(
     selection: ManifestSelection | None = None,
     limits: LayerLimits | None = None,
     resolver: Resolver | None = None,
+    image: str = "",
 ) -> ExtractResult:
     """Extract the payload of the release at ``reference`` into ``directory``.
 
     Nothing is written until every kept manifest was parsed and re-serialised; a manifest that does
-    not parse is reported in ``errors`` (as oc does) and skipped.
+    not parse is reported in ``errors`` (as oc does) and skipped. ``image``: the release as the user
+    named it, for oc's frame of an image-references error (default: the repository and ``reference``).
     """
     selection = selection or ManifestSelection()
     manifest, index = select_manifest(
@@ -498,6 +514,9 @@ def extract_release(
     )
     config = read_config(repository, manifest, resolver)
     files = list(iter_payload(repository, manifest, limits=limits))
+    for item in files:
+        if item.name == IMAGE_REFERENCES:
+            _check_image_references_of(item, image or _pull_spec(repository, reference))
     outputs, errors = _outputs(files, keep_bytes=keep_bytes, selection=selection)
     try:
         os.makedirs(directory, 0o777, exist_ok=True)
@@ -524,6 +543,20 @@ def extract_release(
     )
 
 
+def _pull_spec(repository: Repository, reference: str) -> str:
+    """``host/repo:tag`` or ``host/repo@digest`` (``oci:DIR`` for a layout)."""
+    return f"{repository.display}{'@' if ':' in reference else ':'}{reference}"
+
+
+def _check_image_references_of(item: PayloadFile, image: str) -> None:
+    """:func:`check_image_references` in oc's frame: oc reports it while iterating over the layer that
+    holds the file (``unable to iterate over layer L from IMAGE:``, IMAGE as the user named it)."""
+    try:
+        check_image_references(item.data)
+    except ReleaseError as err:
+        raise ReleaseError(f"unable to iterate over layer {item.layer} from {image}: {err}") from err
+
+
 def _outputs(
     files: list[PayloadFile], *, keep_bytes: bool, selection: ManifestSelection
 ) -> tuple[list[tuple[str, bytes]], list[str]]:
@@ -531,10 +564,7 @@ def _outputs(
     parsed: list[tuple[PayloadFile, list[dict[str, Any]] | None]] = []
     errors: list[str] = []
     for item in files:
-        if item.name == IMAGE_REFERENCES:
-            check_image_references(item.data)
-            parsed.append((item, None))
-        elif item.name == RELEASE_METADATA:
+        if item.name in (IMAGE_REFERENCES, RELEASE_METADATA):  # image-references: checked by the caller
             parsed.append((item, None))
         elif item.name.endswith(MANIFEST_EXTENSIONS):
             if keep_bytes and selection == ManifestSelection():
