@@ -11,7 +11,7 @@ from okdrelease.cache.framing import frame, unframe
 
 
 def _lengths(head: Any) -> list[int]:
-    return [int(n) for n in head["lengths"]]
+    return list(head["lengths"])
 
 
 def test_a_record_is_its_header_line_then_its_parts_and_reads_back() -> None:
@@ -26,14 +26,26 @@ def test_a_record_is_its_header_line_then_its_parts_and_reads_back() -> None:
     [
         (b'{"lengths":[]}', "no header line"),
         (b'{"lengths":[3]}\nab', "a part runs past the end of the record"),
-        (b'{"lengths":[-1, 2]}\nab', "a part runs past the end of the record"),
+        (b'{"lengths":[-1, 2]}\nab', "a part's length is not a count of bytes"),
+        (b'{"lengths":[true]}\na', "a part's length is not a count of bytes"),
+        (b'{"lengths":[1.0]}\na', "a part's length is not a count of bytes"),
+        (b'{"lengths":[1.5]}\na', "a part's length is not a count of bytes"),
+        (b'{"lengths":["1"]}\na', "a part's length is not a count of bytes"),
         (b'{"lengths":[1]}\nab', "the parts do not fill the record"),
+        (b"[" * 100_000 + b"\n", "the header nests too deep"),
     ],
-    ids=["no-header", "short", "negative", "long"],
+    ids=["no-header", "short", "negative", "true", "float-whole", "float", "string", "long", "deep"],
 )
 def test_a_record_whose_parts_do_not_fill_it_exactly_is_refused(payload: bytes, error: str) -> None:
     with pytest.raises(ValueError, match=f"^{error}$"):
         unframe(payload, _lengths)
+
+
+def test_a_header_that_is_not_ascii_is_refused_and_one_that_is_not_json_too() -> None:
+    with pytest.raises(UnicodeDecodeError):  # a ValueError, as every refusal of a record
+        unframe('{"lengths":[],"name":"é"}\n'.encode(), _lengths)
+    with pytest.raises(ValueError, match="^Expecting property name"):
+        unframe(b'{"lengths":[1],}\na', _lengths)
 
 
 def test_the_reader_of_the_header_may_refuse_it_before_anything_is_cut() -> None:

@@ -132,37 +132,52 @@ def _encode(pullspecs: Sequence[str], components: Sequence[Recorded]) -> bytes:
 
 
 def _decode(payload: bytes, pullspecs: Sequence[str]) -> list[Recorded]:
-    """Parse :func:`_encode` output; ValueError (or TypeError, KeyError) when it is not one for ``pullspecs``."""
+    """Parse :func:`_encode` output; ValueError (or TypeError, KeyError) when it is not one for ``pullspecs``.
 
-    def lengths(head: Any) -> list[int]:
-        if head["format"] != RECORD_FORMAT or head["pullspecs"] != list(pullspecs):
-            raise ValueError("another format or other components")
-        return [
-            length
-            for _digest, _list, _labels, _layers, files, _verdicts, _references in head["components"]
-            for _name, _mtime, length, _untouched in files or ()
-        ]
-
-    head, data = unframe(payload, lengths)
-    contents = iter(data)
+    The header's rows are read once (:func:`_rows`): each file row becomes the index of its part, so
+    the files and the parts cut at their lengths cannot fall out of step."""
+    rows: list[_Row] = []
+    _head, parts = unframe(payload, lambda head: _rows(head, pullspecs, rows))
     out = []
-    for digest, list_digest, labels, layers, files, verdicts, references in head["components"]:
-        if not isinstance(labels, dict):
-            raise TypeError("labels are not an object")
+    for digest, list_digest, labels, layers, files, verdicts, references in rows:
         operator = None
-        if layers is not None or files is not None:
+        if files is not None:
             found = tuple(
-                ManifestFile(name, next(contents), mtime, untouched is True)
-                for name, mtime, _, untouched in files
+                ManifestFile(name, parts[part], mtime, untouched) for name, mtime, part, untouched in files
             )
             read = ExtractedManifests(tuple(str(d) for d in layers), found, _references(references))
             operator = RecordedOperator(read, tuple(verdicts) if verdicts is not None else None)
-        elif verdicts is not None or references is not None:
-            raise ValueError("verdicts or references without files")
         out.append(Recorded(str(digest), list_digest, labels, operator))
     if len(out) != len(pullspecs):
         raise ValueError("not one component per pull spec")
     return out
+
+
+#: A component's header row as :func:`_rows` reads it: its files as (name, mtime, part, untouched),
+#: ``part`` the index of the file's bytes among the record's parts.
+_Row = tuple[Any, Any, dict[str, str], Any, list[tuple[Any, Any, int, bool]] | None, Any, Any]
+
+
+def _rows(head: Any, pullspecs: Sequence[str], rows: list[_Row]) -> list[int]:
+    """Read the header's component rows into ``rows`` (one pass); the files' lengths, in part order."""
+    if head["format"] != RECORD_FORMAT or head["pullspecs"] != list(pullspecs):
+        raise ValueError("another format or other components")
+    lengths: list[int] = []
+    for digest, list_digest, labels, layers, files, verdicts, references in head["components"]:
+        if not isinstance(labels, dict):
+            raise TypeError("labels are not an object")
+        found = None
+        if layers is not None or files is not None:
+            if layers is None or files is None:
+                raise ValueError("layers without files or files without layers")
+            found = []
+            for name, mtime, length, untouched in files:
+                found.append((name, mtime, len(lengths), untouched is True))
+                lengths.append(length)
+        elif verdicts is not None or references is not None:
+            raise ValueError("verdicts or references without files")
+        rows.append((digest, list_digest, labels, layers, found, verdicts, references))
+    return lengths
 
 
 def _references(rows: Any) -> tuple[Reference, ...] | None:

@@ -4,6 +4,7 @@ component's manifest, config and layer index, and writes the same release."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from okdrelease.cache import LAYER_INDEX, RESOLUTION, VERDICT, Cache
 from okdrelease.cache.store import BLOBS
 from okdrelease.oci import layerindex
 from okdrelease.oci.platform import PlatformSelector
-from okdrelease.payload import recorded
+from okdrelease.openshift.imagestream import TagReference
+from okdrelease.payload import components, recorded
+from okdrelease.payload.components import visit_order
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
 from okdrelease.payload.recorded import Recorded, RecordedOperator, read_record, record_key, write_record
@@ -80,6 +83,33 @@ def test_a_record_reads_back_as_written_and_only_for_its_pull_specs(tmp_path: Pa
     assert read_record(cache, "sha256:" + "0" * 64, SPECS) is None
 
 
+FILE_ROWS = b'[["0000_a.yaml",1714521600.0,8,true],["image-references",0.0,2,false]]'
+
+
+@pytest.mark.parametrize(
+    ("rows", "tail", "error"),
+    [
+        (FILE_ROWS, b"kind: A\n{}!", "the parts do not fill the record"),
+        (FILE_ROWS, b"kind: A\n{", "a part runs past the end of the record"),
+        (b'[["0000_a.yaml",1714521600.0,8,true]]', b"kind: A\n{}", "the parts do not fill the record"),
+        (FILE_ROWS[:-1] + b',["b",0.0,1,false]]', b"kind: A\n{}", "a part runs past the end of the record"),
+        (FILE_ROWS.replace(b",2,", b",true,"), b"kind: A\n{", "a part's length is not a count of bytes"),
+        (FILE_ROWS.replace(b",2,", b",2.0,"), b"kind: A\n{}", "a part's length is not a count of bytes"),
+        (b"null", b"kind: A\n{}", "layers without files or files without layers"),
+    ],
+    ids=["bytes left over", "bytes short", "a file row less", "a file row more", "true", "float", "no files"],
+)
+def test_a_record_whose_header_and_files_disagree_is_refused_with_a_value_error(
+    rows: bytes, tail: bytes, error: str
+) -> None:
+    """The file rows are read once: each file's bytes are the part its row's length cut, and a header
+    that does not match the bytes after it is a ValueError (the record is unusable), never a crash."""
+    head = recorded._encode(SPECS, _components()).split(b"\n", 1)[0]
+    assert FILE_ROWS in head
+    with pytest.raises(ValueError, match=f"^{re.escape(error)}$"):
+        recorded._decode(head.replace(FILE_ROWS, rows, 1) + b"\n" + tail, SPECS)
+
+
 def test_a_record_that_does_not_parse_is_not_used(tmp_path: Path) -> None:
     key = record_key([(s, False) for s in SPECS], PlatformSelector.first())
     payload = recorded._encode(SPECS, _components())
@@ -93,6 +123,10 @@ def test_a_record_that_does_not_parse_is_not_used(tmp_path: Path) -> None:
         "files without layers": payload.replace(f'["{D[6]}"]'.encode(), b"null", 1),
         "a row a field short": payload.replace(non_operator, b"null,null,null]", 1),
         "a row of three fields": payload.replace(b"," + non_operator, b"]", 1),
+        "layers without files": payload.replace(FILE_ROWS, b"null", 1),
+        "a length of true": payload.replace(b"0.0,2,false]", b"0.0,true,false]", 1)[:-1],
+        "nested too deep": b"[" * 100_000 + b"\n",
+        "not ASCII": payload.replace(b'"abc"', '"\u00e9"'.encode(), 1),
     }
     with Cache(tmp_path) as cache:
         for name, bad in damaged.items():
@@ -156,6 +190,28 @@ def _sample(
     return out.read_bytes(), lines, read
 
 
+def _in_visit_order(tmp_path: Path, lines: list[str], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The progress lines of a run that reads the recorded resolution, in the one order it prints them:
+    ``lines`` (a run's, whose concurrent visits print in any order) with the operators' "Loading" lines
+    in the order visits start in (``components.visit_order`` of the stream's tags, named by the run)."""
+    streams: list[list[str]] = []
+    real = components.visit_order
+
+    def named(tags: Sequence[TagReference]) -> list[int]:
+        streams.append([tag.name for tag in tags])
+        return real(tags)
+
+    monkeypatch.setattr(components, "visit_order", named)
+    _sample(tmp_path, "order", None, monkeypatch)  # undoes the spy
+    (names,) = streams
+    loading = {line.rsplit(" ", 1)[1]: line for line in lines if line.startswith("info: Loading ")}
+    order = visit_order([TagReference(name) for name in names])
+    ordered = [loading.pop(names[i]) for i in order if names[i] in loading]
+    assert not loading and len(lines) == len(ordered) + 2  # "Found N images", the loads, "Included"
+    assert ordered != sorted(ordered)  # so the order is what the comparison checks
+    return [lines[0], *ordered, lines[-1]]
+
+
 def test_a_warm_new_reads_the_recorded_resolution_and_writes_the_same_release(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,7 +224,8 @@ def test_a_warm_new_reads_the_recorded_resolution_and_writes_the_same_release(
     with Cache(tmp_path / "cache") as cache:
         warm, warm_lines, warm_read = _sample(tmp_path, "warm", cache, monkeypatch)
     assert cold == warm == expected
-    assert sorted(cold_lines) == sorted(warm_lines) == sorted(lines)
+    assert sorted(cold_lines) == sorted(lines)
+    assert warm_lines == _in_visit_order(tmp_path, lines, monkeypatch)
     assert any(line.startswith("info: Loading ") for line in lines)
     assert {BLOBS, LAYER_INDEX, RESOLUTION} <= set(cold_read)
     assert warm_read == [RESOLUTION]
@@ -185,7 +242,7 @@ def test_a_resolution_recorded_without_the_check_has_its_verdicts_decided_by_a_r
     with Cache(tmp_path / "cache") as cache:
         checked, checked_lines, checked_read = _sample(tmp_path, "checked", cache, monkeypatch)
     operators = sum(line.startswith("info: Loading ") for line in lines)
-    assert (checked, sorted(checked_lines)) == (expected, sorted(lines))
+    assert (checked, checked_lines) == (expected, _in_visit_order(tmp_path, lines, monkeypatch))
     assert sorted(checked_read) == sorted([RESOLUTION] + [VERDICT] * operators)
 
 
@@ -224,7 +281,11 @@ def test_a_checking_run_records_the_verdicts_a_record_lacked_and_the_next_run_re
     assert cache.written == [cold_record] and unchecked_record != cold_record
     with _recording(tmp_path / "cache") as cache:
         again, again_lines, again_read = _sample(tmp_path, "again", cache, monkeypatch)
-    assert (again, sorted(again_lines), again_read) == (expected, sorted(lines), [RESOLUTION])
+    assert (again, again_lines, again_read) == (
+        expected,
+        _in_visit_order(tmp_path, lines, monkeypatch),
+        [RESOLUTION],
+    )
     assert cache.written == []
     with _recording(tmp_path / "cache") as cache:  # a run that skips the check keeps the verdicts
         skipped, _, skipped_read = _sample(tmp_path, "skipped", cache, monkeypatch, skip_manifest_check=True)
