@@ -238,16 +238,42 @@ def _bad_key_problem(node: Node) -> str | None:
     key = _first_bad_key(node, set())
     if key is None:
         return None
+    value = None
     loader = yaml.SafeLoader("")
     try:
-        value = loader.construct_object(key, deep=True)
-    except yaml.YAMLError:
-        value = None
+        if not _contains_itself(key):
+            # construct_document fills nested collections from a queue, not by recursion (a key nested
+            # ~250 deep ran out of Python recursion with construct_object(deep=True)).
+            value = loader.construct_document(key)
+    except (yaml.YAMLError, ValueError):  # ValueError: a tagged scalar that is not one (``!!int x``)
+        pass
     finally:
         loader.dispose()
     if isinstance(value, dict | list):
         value = _plain(value)
     return f"invalid YAML/JSON: invalid map key: {_go_value(value)}"
+
+
+def _contains_itself(node: Node) -> bool:
+    """Whether ``node`` reaches itself through aliases (``&a [*a]``): a deep construction refuses it."""
+    on_path: set[int] = set()
+    done: set[int] = set()
+    stack: list[tuple[Node, bool]] = [(node, False)]
+    while stack:
+        item, leaving = stack.pop()
+        if leaving:
+            on_path.discard(id(item))
+            done.add(id(item))
+            continue
+        if id(item) in on_path:
+            return True
+        if id(item) in done or isinstance(item, ScalarNode):
+            continue
+        on_path.add(id(item))
+        stack.append((item, True))
+        kids = item.value if isinstance(item, SequenceNode) else [n for pair in item.value for n in pair]
+        stack.extend((kid, False) for kid in kids)
+    return False
 
 
 def _plain(value: object) -> object:

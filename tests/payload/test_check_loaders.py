@@ -518,3 +518,17 @@ def test_yaml_directive_read_as_go_yaml() -> None:
         assert check.manifest_problem(header + b"---\n" + OBJECT + tab) == f"invalid YAML/JSON: {problem}"
         with pytest.raises(yaml.YAMLError, match=problem):
             yaml.load(header + b"---\n" + OBJECT, Loader=yaml.CSafeLoader)  # noqa: S506 - libyaml's words
+
+
+def test_deeply_nested_key_worded_as_go_yaml() -> None:
+    """A mapping key nested 250 deep (which ran out of Python recursion when constructed) is worded as oc
+    words it (checked with the real oc: ``%#v`` of the nested empty slices)."""
+    for depth in (1, 250, 300):
+        data = b"? " + b"[" * depth + b"]" * depth + b"\n: b\napiVersion: v1\nkind: A\n"
+        expected = "[]interface {}{" * depth + "}" * depth
+        assert check.manifest_problem(data) == f"invalid YAML/JSON: invalid map key: {expected}"
+    # A tagged scalar that is not one (``!!int x``) escaped as a ValueError; now a refusal (go-yaml's words,
+    # "cannot decode !!str `x` as a !!int", are not matched yet).
+    assert check.manifest_problem(b"? [!!int x]\n: c\n") == (
+        "invalid YAML/JSON: invalid map key: interface {}(nil)"
+    )
