@@ -12,7 +12,24 @@ import yaml
 from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.openshift import k8syaml
 
+BOM = b"\xef\xbb\xbf"
 OBJECT = b"apiVersion: v1\nkind: A\n"
+#: A leading byte-order mark goes to libyaml (both skip it); one after the first byte goes to the pure parser.
+_MARKS = (
+    BOM + OBJECT,
+    BOM + b"[]",
+    BOM + b"",
+    BOM + b"---\n" + OBJECT,
+    BOM + b"%YAML 1.1\n---\n" + OBJECT,
+    BOM + b"{a: b}",
+    BOM + b" a: b\n c: d\n",
+    BOM + b"a: b\n c: d\n",
+    BOM + BOM + OBJECT,
+    BOM + OBJECT + b"x: a" + BOM + b"b\n",
+    BOM + OBJECT + b"x: |\n  a\n" + BOM + b"\n",
+    BOM + b"---\n" + OBJECT + b"---\n" + BOM + b"a: [\n",
+    OBJECT + BOM,
+)
 #: libyaml (0.2.5+) reads '?' inside a plain scalar in a flow collection as text; go-yaml ends it there.
 _FLOW_QUESTION = (
     OBJECT + b"metadata: {name: a?b}\n",
@@ -30,7 +47,7 @@ def _read(data: bytes) -> object:
         return str(err)
 
 
-@pytest.mark.parametrize("data", _FLOW_QUESTION)
+@pytest.mark.parametrize("data", _MARKS + _FLOW_QUESTION)
 def test_fast_path_reads_as_pure_parser(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     assert yaml.__with_libyaml__, "PyYAML without libyaml: the fast path is not exercised"
     fast = _read(data)
@@ -42,6 +59,7 @@ def test_question_mark_in_plain_flow_scalar_refused() -> None:
     assert _read(OBJECT + b"metadata: {name: a?b}\n") == (
         "error converting YAML to JSON: yaml: line 3: expected ',' or '}', but got '?'"
     )
+    assert _read(BOM + OBJECT) == {"apiVersion": "v1", "kind": "A"}
     assert _read(OBJECT + b"data: {'a?b': \"c?\"}\n") == {
         "apiVersion": "v1",
         "kind": "A",
