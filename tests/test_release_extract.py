@@ -357,17 +357,22 @@ def layer_digest(tar: bytes) -> str:
     return "sha256:" + hashlib.sha256(gzip.compress(tar, mtime=0)).hexdigest()
 
 
-def test_image_references_must_be_an_image_stream(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("references", "api"),
+    [(b'{"kind": "ImageStream", "apiVersion": "v1"}', "v1"), (b"null", "")],
+    ids=["api-v1", "json-null"],
+)
+def test_image_references_must_be_an_image_stream(tmp_path: Path, references: bytes, api: str) -> None:
     """oc's error in oc's frame: the layer holding the file and the release as named (by default the
-    repository and reference)."""
-    layer = payload_layer({"image-references": b'{"kind": "ImageStream", "apiVersion": "v1"}'})
+    repository and reference). JSON ``null`` is an empty ImageStream to Go (measured with the real oc)."""
+    layer = payload_layer({"image-references": references})
     write_image(tmp_path / "layout", "r", [layer])
     repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
     with pytest.raises(ReleaseError) as caught:
         extract_release(repository, reference, str(tmp_path / "out"))
     assert str(caught.value) == (
         f"unable to iterate over layer {layer_digest(layer)} from oci:{tmp_path / 'layout'}:r: "
-        'unrecognized image-references in release payload: API version "v1" is not image.openshift.io/v1'
+        f'unrecognized image-references in release payload: API version "{api}" is not image.openshift.io/v1'
     )
 
 
@@ -396,8 +401,17 @@ SURROGATE_YAML = (
         (SURROGATE_YAML, "invalid character 'k' looking for beginning of value"),
         (SURROGATE_YAML.replace(b"ud800", b"udfff"), "invalid character 'k' looking for beginning of value"),
         (b'{"kind": "ImageStream",', "unexpected end of JSON input"),
+        # not an object: oc's words (measured with the real oc)
+        (b"", "unexpected end of JSON input"),
+        (b"foo\n", "invalid character 'o' in literal false (expecting 'a')"),
+        (b"- a\n", "invalid character ' ' in numeric literal"),
+        (b"[1]", "json: cannot unmarshal array into Go value of type v1.ImageStream"),
+        (b'"s"', "json: cannot unmarshal string into Go value of type v1.ImageStream"),
+        (b"1", "json: cannot unmarshal number into Go value of type v1.ImageStream"),
+        (b"true", "json: cannot unmarshal bool into Go value of type v1.ImageStream"),
     ],
-    ids=["yaml-surrogate", "yaml-low-surrogate", "json-cut"],
+    ids=["yaml-surrogate", "yaml-low-surrogate", "json-cut", "empty", "yaml-scalar", "yaml-list"]
+    + ["json-array", "json-string", "json-number", "json-bool"],
 )
 def test_image_references_that_do_not_load_stop_extract_with_gos_json_error(
     tmp_path: Path, references: bytes, error: str

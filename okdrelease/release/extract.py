@@ -29,7 +29,7 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
-from okdrelease.gocompat.gojson import GoJSONError, parse_valid, sorted_map
+from okdrelease.gocompat.gojson import GoJSONError, RawNumber, parse_valid, sorted_map
 from okdrelease.gocompat.gojson import marshal as marshal_json
 from okdrelease.gocompat.gotime import format_time
 from okdrelease.gocompat.strconv import go_quote
@@ -188,20 +188,28 @@ def _blob_opener(repository: Repository, desc: Descriptor) -> BlobOpener:
 def check_image_references(data: bytes) -> None:
     """Decode image-references as ``extract`` does: JSON as Go decodes it (oc's errors), else (Q33) YAML
     as ``info`` and ``new`` read it (sigs.k8s.io/yaml's reading: an escape of a surrogate is refused, as
-    go-yaml refuses it; the JSON error when that fails too, as oc, which reads JSON only); ImageStream v1."""
+    go-yaml refuses it; the JSON error when that fails too, as oc, which reads JSON only); ImageStream v1.
+
+    What is not an object is refused in oc's words: Go's unmarshal error for JSON (``null`` is an empty
+    object to Go), the JSON error for YAML (oc reads JSON only).
+    """
     from okdrelease.openshift.k8syaml import load_yaml
 
+    prefix = "unable to load image-references from release payload: "
     try:
         doc: Any = parse_valid(data)
     except GoJSONError as json_err:
         try:
             doc = load_yaml(data)
         except GoJSONError:
-            raise ReleaseError(
-                f"unable to load image-references from release payload: {json_err}"
-            ) from json_err
+            doc = None
+        if not isinstance(doc, dict):
+            raise ReleaseError(f"{prefix}{json_err}") from json_err
+    if doc is None:
+        doc = {}
     if not isinstance(doc, dict):
-        raise ReleaseError("unable to load image-references from release payload: not an object")
+        what = "number" if isinstance(doc, RawNumber) else _go_json_kind(doc)
+        raise ReleaseError(f"{prefix}json: cannot unmarshal {what} into Go value of type v1.ImageStream")
     api = doc.get("apiVersion")
     if api != IMAGE_STREAM_API:
         raise ReleaseError(
