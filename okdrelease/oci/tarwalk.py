@@ -9,10 +9,10 @@ written the same way whose records ``tarfile`` only applies to the member after 
 mtime, uid, gid, and keywords that change nothing a layer reads), when it and that member's header
 are in the buffer already (``_proc_pax``'s parsing, :func:`pax_records`). Every other header (PAX
 records with a charset, a size or GNU's sparse keys, GNU extensions, sparse files, base-256 numbers,
-unknown types, a signed checksum, anything damaged) is handed to ``tarfile``: a ``tarfile`` opened on the rest of the stream reads that member with its
-extension headers, and the walker goes on after it. ``tarfile`` keeps the rest of the layer after a
-global PAX header (its values apply to every later member) and whenever the hand-off did not end
-where expected.
+unknown types, a signed checksum, anything damaged) is handed to ``tarfile``: a ``tarfile`` opened on
+the rest of the stream reads that member with its extension headers, and the walker goes on after it.
+``tarfile`` keeps the rest of the layer after a global PAX header (its values apply to every later
+member) and whenever the hand-off did not end where expected.
 
 ``tarfile`` treats the first header of an archive apart (a bad one raises ``ReadError`` where a later
 one ends the archive), so a header handed over after the first is preceded by a valid empty member,
@@ -56,7 +56,7 @@ _USUAL_HEADER = re.compile(_HEADER % rb"[0-7\x00]")
 #: A PAX extended header (type ``x``) written the same way.
 _PAX_HEADER = re.compile(_HEADER % rb"x")
 #: tarfile's PAX record: ``"%d %s=%s\n" % (length, keyword, value)``.
-_PAX_RECORD = re.compile(rb"(\d+) ([^=]+)=")
+_PAX_LENGTH = re.compile(rb"([0-9]{1,20}) ")
 #: mode, uid, gid, size, mtime, chksum, devmajor, devminor.
 _NUMBER_FIELDS = struct.Struct("100x8s8s8s12s12s8s173x8s8s")
 #: tarfile's encoding for names (and its error handler, surrogateescape).
@@ -172,7 +172,10 @@ def pax_size(block: bytes) -> int | None:
 def pax_records(buf: bytes) -> dict[str, str] | None:
     """The records of an extended header's ``buf`` (its size rounded up to blocks), read as tarfile's
     ``_proc_pax`` reads them; None where the walker leaves them to tarfile: a header charset, a size
-    (it moves the next header), GNU's records (sparse files), a record of length 0 (an error).
+    (it moves the next header), GNU's records (sparse files), and any record that the lax parser
+    (Python before 3.11.10 and 3.12.6) and the strict one (CVE-2024-6232's fix) would not read alike:
+    a length that is not 1-20 digits and a space, below 5 or past the buffer, a record not ending in
+    a newline exactly at its length, no ``=`` or an empty keyword (the running tarfile decides those).
 
     Without ``hdrcharset`` every keyword and value is UTF-8, else decoded with surrogateescape (tarfile's
     strict attempt, then its fallback: the same text when the names' encoding is UTF-8).
@@ -181,14 +184,21 @@ def pax_records(buf: bytes) -> dict[str, str] | None:
         return None
     records: dict[str, str] = {}
     pos = 0
-    while (match := _PAX_RECORD.match(buf, pos)) is not None:
-        length = int(match[1])
-        keyword = match[2].decode("utf-8", "surrogateescape")
-        if length == 0 or keyword == "size" or keyword.startswith("GNU."):
+    while pos < len(buf) and buf[pos]:
+        match = _PAX_LENGTH.match(buf, pos)
+        if match is None:
             return None
-        records[keyword] = buf[match.end(2) + 1 : match.start(1) + length - 1].decode(
-            "utf-8", "surrogateescape"
-        )
+        length = int(match[1])
+        end = pos + length - 1
+        if length < 5 or pos + length > len(buf) or buf[end] != 0x0A:
+            return None
+        keyword, equals, value = buf[match.end() : end].partition(b"=")
+        if not keyword or not equals:
+            return None
+        name = keyword.decode("utf-8", "surrogateescape")
+        if name == "size" or name.startswith("GNU."):
+            return None
+        records[name] = value.decode("utf-8", "surrogateescape")
         pos += length
     return records
 
