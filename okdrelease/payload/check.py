@@ -34,9 +34,16 @@ def is_checked(filename: str) -> bool:
     return filename.endswith(CHECKED_SUFFIXES)
 
 
+#: Names the rules a verdict is decided by (:func:`manifest_problem` and the loaders it uses). Both
+#: kinds of verdict key carry it: bump it whenever a file's verdict or its words could change, so
+#: verdicts remembered by an earlier version are not used (2: '?' in a plain flow scalar refused,
+#: '%YAML 1.1#c' accepted, keys nested deep worded, as go-yaml does).
+VERDICT_RULES = "rules-2"
+
+
 def content_key(data: bytes) -> str:
-    """The key a verdict is remembered under: the content's ``sha256:`` digest."""
-    return "sha256:" + hashlib.sha256(data).hexdigest()
+    """The key a verdict is remembered under: :data:`VERDICT_RULES` and the content's ``sha256:`` digest."""
+    return f"{VERDICT_RULES}:sha256:{hashlib.sha256(data).hexdigest()}"
 
 
 #: Names the way files are derived from their source in :func:`source_key` (a change of it would
@@ -51,7 +58,7 @@ def source_key(source: str, name: str) -> str:
     The source fixes the content of each of its files, so a warm run finds the verdicts of a set
     without hashing a file; the key stays content-addressed.
     """
-    return f"{SOURCE_FORMAT}:{source}:{name}"
+    return f"{SOURCE_FORMAT}:{VERDICT_RULES}:{source}:{name}"
 
 
 class VerdictStore(Protocol):

@@ -20,9 +20,9 @@ yields and how whiteouts apply (``oci.layers``, ``oci.tarwalk``), their mtimes
 which files no transform touches (``payload.resolve.untouched_flags``), how ``image-references`` is
 read (``resolve.load_references``, and the JSON decoding behind it: ``gocompat.gojson``,
 ``openshift.imagestream``), or this encoding (with its framing, ``cache.framing``). The manifest
-check's verdicts kept with the files follow its ``SOURCE_FORMAT`` and the layer indexes they were
-composed from their ``INDEX_FORMAT`` (``oci.layerindex``): both are part of the key, so a change
-there needs no bump here.
+check's verdicts kept with the files follow its ``SOURCE_FORMAT`` and ``VERDICT_RULES``, and the
+layer indexes they were composed from their ``INDEX_FORMAT`` (``oci.layerindex``): all are part of
+the key, so a change there needs no bump here.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from okdrelease.cache.framing import frame, unframe
 from okdrelease.cache.store import RESOLUTION, Cache
 from okdrelease.oci import layerindex
 from okdrelease.oci.platform import PlatformSelector
-from okdrelease.payload.check import SOURCE_FORMAT
+from okdrelease.payload.check import SOURCE_FORMAT, VERDICT_RULES
 from okdrelease.payload.resolve import ExtractedManifests, ManifestFile, Reference
 
 __all__ = ["RECORD_FORMAT", "Recorded", "RecordedOperator", "read_record", "record_key", "write_record"]
@@ -91,6 +91,7 @@ def record_key(pullspecs: Sequence[tuple[str, bool]], platform: PlatformSelector
     identity = {
         "format": RECORD_FORMAT,
         "verdicts": SOURCE_FORMAT,
+        "verdict_rules": VERDICT_RULES,
         "layer_index": layerindex.INDEX_FORMAT,
         "platform": [
             pattern.pattern if pattern is not None else None,

@@ -6,6 +6,7 @@ here, plus seeded mutations (tabs, anchors, brackets, quotes, control characters
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -370,9 +371,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:{source_a}:a.yaml": None,
-        f"files-v1:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:{source_a}:c.yaml": None,
+        f"files-v1:rules-2:{source_a}:a.yaml": None,
+        f"files-v1:rules-2:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-2:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -390,6 +391,27 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert [later.problem(name, data) for name, data in read_b] == [NOT_OBJECT, None]
     with pytest.raises(check.ReleaseError, match=r"^op/a\.yaml: not a valid YAML/JSON object, got: \[\]$"):
         later.check("op/a.yaml", "a.yaml", read_b[0][1])
+
+
+def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) -> None:
+    """Verdicts an earlier version remembered (keys without the rules, rules-1: a '?' in a plain flow
+    scalar passed) are not used: the file is decided again under today's rules, by source and by content."""
+    data = OBJECT + b"data: {url: http://a/b?c=d}\n"
+    source = f"{LAYER_A}|manifests/"
+    with Cache(tmp_path) as store:
+        store.put_verdicts({f"files-v1:{source}:a.yaml": None})
+        store.put_verdict("sha256:" + hashlib.sha256(data).hexdigest(), None)
+    refused = "invalid YAML/JSON: line 2: did not find expected ',' or '}'"
+    calls: list[bytes] = []
+    by_source = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
+    by_source.precheck_files(_set(("a.yaml", data)), source)
+    by_content = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
+    read = _set(("b.yaml", data))
+    by_content.precheck_files(read)
+    assert calls == [data, data]
+    assert by_content.problem("b.yaml", read[0][1]) == refused
+    assert check.content_key(data) == "rules-2:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-2:{source}:a.yaml"
 
 
 def test_source_keyed_verdicts_other_sources_decided(tmp_path: Path) -> None:
