@@ -51,11 +51,11 @@ RELEASE_CASES = {
     "self-alias": (HEADER + "spec: &s {tags: [*s]}\n", RELEASE_REFS + YAML + "anchor value contains itself"),
     "truncated-json": (
         '{"kind": "ImageStream",',
-        RELEASE_REFS + YAML + "line 1: expected the node content, but found '<stream end>'",
+        RELEASE_REFS + YAML + "line 1: did not find expected node content",
     ),
     "malformed-yaml": (
         "kind: [ImageStream\n",
-        RELEASE_REFS + YAML + "line 2: expected ',' or ']', but got '<stream end>'",
+        RELEASE_REFS + YAML + "line 1: did not find expected ',' or ']'",
     ),
     "not-an-image-stream": (
         '{"kind": "Pod", "apiVersion": "v1"}',
@@ -96,7 +96,7 @@ STREAM_CASES = {
     "deep-json": (DEEP_JSON, STREAM_FILE + YAML + TOO_DEEP),
     "malformed-yaml": (
         HEADER + "spec: [\n",
-        STREAM_FILE + YAML + "line 4: expected the node content, but found '<stream end>'",
+        STREAM_FILE + YAML + "line 3: did not find expected node content",
     ),
     "wrong-type": (
         '{"kind": "ImageStream", "spec": {"tags": 5}}',

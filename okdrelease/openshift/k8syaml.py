@@ -12,6 +12,7 @@ import yaml
 
 from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, GoEscapesMixin, libyaml_may_differ_small
+from okdrelease.gocompat.yamlerrors import go_error_text
 
 __all__ = ["load_yaml"]
 
@@ -69,20 +70,9 @@ def _first_document(data: bytes) -> Any:
     return next(yaml.load_all(data, Loader=_NoTimestampLoader), None)  # noqa: S506 - safe
 
 
-def _where(err: yaml.MarkedYAMLError) -> str:
-    """go-yaml's ``line N: `` before an error's problem. A scanner error on the first line has none:
-    go-yaml counts lines from 0 and names a scanner error's line (plus one) only when it is not 0."""
-    line = err.problem_mark.line if err.problem_mark is not None else 0
-    if isinstance(err, yaml.scanner.ScannerError) and line == 0:
-        return ""
-    return f"line {line + 1}: "
-
-
 def load_yaml(data: bytes) -> Any:
     """Parse the first YAML document of ``data``; errors in the style of sigs.k8s.io/yaml."""
     try:
         return _yaml_keys_to_strings(_first_document(data))
-    except yaml.MarkedYAMLError as err:
-        raise GoJSONError(f"error converting YAML to JSON: yaml: {_where(err)}{err.problem}") from err
     except yaml.YAMLError as err:
-        raise GoJSONError(f"error converting YAML to JSON: yaml: {err}") from err
+        raise GoJSONError(f"error converting YAML to JSON: yaml: {go_error_text(err)}") from err

@@ -37,8 +37,9 @@ def is_checked(filename: str) -> bool:
 #: Names the rules a verdict is decided by (:func:`manifest_problem` and the loaders it uses). Both
 #: kinds of verdict key carry it: bump it whenever a file's verdict or its words could change, so
 #: verdicts remembered by an earlier version are not used (2: '?' in a plain flow scalar refused,
-#: '%YAML 1.1#c' accepted, keys nested deep worded, as go-yaml does).
-VERDICT_RULES = "rules-2"
+#: '%YAML 1.1#c' accepted, keys nested deep worded, as go-yaml does; 3: the line of an error at the
+#: end of a text without a final line break, and a bad hexadecimal escape, worded as go-yaml does).
+VERDICT_RULES = "rules-3"
 
 
 def content_key(data: bytes) -> str:

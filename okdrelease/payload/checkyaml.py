@@ -13,7 +13,6 @@ when a verdict must be decided: a warm run finds every verdict in the cache and 
 from __future__ import annotations
 
 import datetime
-import re
 from typing import Any
 
 import yaml
@@ -28,41 +27,12 @@ from okdrelease.gocompat.yamlbounds import (
     check_text,
     libyaml_may_differ,
 )
+from okdrelease.gocompat.yamlerrors import go_error_text
 
 __all__ = ["GO_YAML_MAX_DEPTH", "manifest_problem", "pure_problem"]
 
 _EXCERPT = 30
 _STRING_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp")
-
-# PyYAML problem texts (regular expressions, compiled when an error is worded) -> the go-yaml (v2)
-# problem texts oc prints.
-_PROBLEMS: tuple[tuple[str, str], ...] = (
-    (r"expected ',' or '\]', but got ", "did not find expected ',' or ']'"),
-    (r"expected ',' or '\}', but got ", "did not find expected ',' or '}'"),
-    (r"expected the node content, but found ", "did not find expected node content"),
-    (r"expected '<document start>', but found ", "did not find expected <document start>"),
-    (r"mapping values are not allowed here", "mapping values are not allowed in this context"),
-    (
-        r"block sequence entries are not allowed here",
-        "block sequence entries are not allowed in this context",
-    ),
-    (r"found character .* that cannot start any token", "found character that cannot start any token"),
-    (r"found unknown escape character", "found unknown escape character"),
-    (r"expected a comment or a line break, but found ", "did not find expected comment or line break"),
-    (
-        r"expected alphabetic or numeric character, but found ",
-        "did not find expected alphabetic or numeric character",
-    ),
-    (r"found undefined tag handle", "found undefined tag handle"),
-    (r"found duplicate tag handle", "found duplicate %TAG directive"),
-    (r"found duplicate YAML directive", "found duplicate %YAML directive"),
-    (r"found incompatible YAML document", "found incompatible YAML document"),
-    (r"found unexpected document separator", "found unexpected document indicator"),
-)
-_BLOCK_END_CONTEXTS = {
-    "while parsing a block mapping": "did not find expected key",
-    "while parsing a block collection": "did not find expected '-' indicator",
-}
 
 
 class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, yaml.SafeLoader):
@@ -94,40 +64,6 @@ class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, yaml.SafeLoader):
             if anchor is not None:
                 self.anchors.pop(anchor, None)
         return super().compose_node(parent, index)
-
-
-def _go_problem(err: yaml.MarkedYAMLError) -> str:
-    """Return the go-yaml problem text for a PyYAML parse error."""
-    problem = err.problem or ""
-    if problem.startswith("expected <block end>, but found ") and err.context in _BLOCK_END_CONTEXTS:
-        return _BLOCK_END_CONTEXTS[err.context]
-    undefined_alias = re.fullmatch(r"found undefined alias '(.*)'", problem)
-    if undefined_alias:
-        return f"unknown anchor '{undefined_alias[1]}' referenced"
-    for pattern, go in _PROBLEMS:
-        if re.match(pattern, problem):
-            return go
-    return problem or "unknown problem parsing YAML content"
-
-
-def _go_error_text(err: yaml.YAMLError) -> str:
-    """Return the error text sigs.k8s.io/yaml would give after oc strips its prefixes."""
-    if isinstance(err, yaml.reader.ReaderError):
-        if err.encoding == "unicode":
-            return "control characters are not allowed"
-        return "invalid leading UTF-8 octet"
-    if not isinstance(err, yaml.MarkedYAMLError):
-        return str(err)
-    problem = _go_problem(err)
-    if problem.startswith("unknown anchor "):
-        return problem
-    # go-yaml reports the 0-based problem line, plus one for scanner errors, else the context line.
-    line = 0
-    if err.problem_mark is not None and err.problem_mark.line != 0:
-        line = err.problem_mark.line + (1 if isinstance(err, yaml.scanner.ScannerError) else 0)
-    elif err.context_mark is not None:
-        line = err.context_mark.line
-    return f"line {line}: {problem}" if line else problem
 
 
 #: libyaml's loader when PyYAML has it (``yaml.__with_libyaml__``), else None: the pure loader decides.
@@ -353,9 +289,9 @@ def pure_problem(data: bytes) -> str | None:
     try:
         node = _first_document(data)
     except YAMLLimitError as err:
-        return f"invalid YAML/JSON: {_go_depth_problem(data) or _go_error_text(err)}"
+        return f"invalid YAML/JSON: {_go_depth_problem(data) or go_error_text(err)}"
     except yaml.YAMLError as err:
-        return f"invalid YAML/JSON: {_go_error_text(err)}"
+        return f"invalid YAML/JSON: {go_error_text(err)}"
     return _node_problem(node, data)
 
 

@@ -121,7 +121,10 @@ def test_lenient_inputs_pass(data: bytes) -> None:
         ),
         (b"a: b: c", "invalid YAML/JSON: mapping values are not allowed in this context"),
         (b"x: 1\na: b: c", "invalid YAML/JSON: line 2: mapping values are not allowed in this context"),
-        (b"a: [1, 2", "invalid YAML/JSON: did not find expected ',' or ']'"),
+        (
+            b"a: [1, 2",
+            "invalid YAML/JSON: line 1: did not find expected ',' or ']'",
+        ),  # go-yaml's new line at the end
         (b"x: 1\ny: {a: 1\n", "invalid YAML/JSON: line 2: did not find expected ',' or '}'"),
         (b"a:\n  - b\n c: d\n", "invalid YAML/JSON: line 2: did not find expected key"),
         (b"x: 1\ny: @z\n", "invalid YAML/JSON: line 2: found character that cannot start any token"),

@@ -622,7 +622,7 @@ this: is ignored
         (
             b"a: [b\n",
             False,
-            "error converting YAML to JSON: yaml: line 2: expected ',' or ']', but got '<stream end>'",
+            "error converting YAML to JSON: yaml: line 1: did not find expected ',' or ']'",
         ),
     ],
 )
