@@ -88,7 +88,8 @@ def flow_overflow(text: str | bytes, limit: int) -> int | None:
 
 
 def _deep_prefix(text: str | bytes) -> bool:
-    """Whether a line (the text's first, after a leading byte-order mark, or one after a line feed) starts with _PRESCAN_DEPTH of ``" -?"``."""
+    """Whether a line (the text's first, after a leading byte-order mark, or one after a line feed)
+    starts with _PRESCAN_DEPTH of ``" -?"``."""
     data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     classes = data.translate(_PREFIX_CLASSES)  # ~7 times faster than a MULTILINE regex search
     first = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0

@@ -81,7 +81,7 @@ def go_error_text(err: yaml.YAMLError) -> str:
     if problem_line != 0:
         line = problem_line + (1 if scanner else 0)
     elif err.context_mark is not None:
-        line = _line(err.context_mark, False)
+        line = err.context_mark.line
     return f"line {line}: {problem}" if line else problem
 
 
