@@ -400,21 +400,92 @@ def test_mount_first_without_pull_on_the_source_asks_the_destination(
     assert mounts and {r.granted for r in mounts} == {(f"repository:{dst}:pull,push",)}
 
 
-def test_mount_first_still_fails_on_a_server_error_to_the_mount(
-    proxy: FaultProxy, unique_repo: RepoNamer
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_ask_first_streams_the_blob_when_the_mount_gets_an_error_answer(
+    proxy: FaultProxy, unique_repo: RepoNamer, status: int
 ) -> None:
-    """A 5xx (or 429) to the mount is retried under the policy and then fails the copy, as before."""
-    options = TransportOptions(insecure_registries=frozenset({proxy.host}), retries=0)
-    with RegistryClient(options) as client:
+    """``copy`` and ``mirror`` (``ask-first``): a registry answering the mount POST 400/401/403/404
+    refuses the mount, and the blob is uploaded instead (skopeo logs "Mount failed" and uploads, crane
+    too): HEAD, the mount's POST, the upload's POST, the source's GET, the PUT; nothing retried.
+    Before, the mount's error failed the whole copy."""
+    sleeps: list[float] = []
+    options = TransportOptions(insecure_registries=frozenset({proxy.host}))
+    with RegistryClient(options, sleep=sleeps.append) as client:
         src = repo_at(client, proxy.host, unique_repo())
         dst = repo_at(client, proxy.host, unique_repo())
-        layer = make_image(src, "v1", seed="mount-503", flavour=DOCKER).layers[0]
+        blob = make_image(src, "v1", seed=f"ask-first-refused-{status}", flavour=DOCKER).layers[0]
+        layer = Descriptor(blob.media_type, blob.digest, len(blob.data))
         proxy.clear()
-        proxy.add(Rule("POST", "mount=", "status", times=None, status=503))
+        proxy.add(Rule("POST", "mount=", "status", times=None, status=status, code="DENIED"))
+        assert copy_blobs(src, dst, [layer]) == {layer.digest: "copied"}
+        mount = urllib.parse.urlencode({"mount": layer.digest, "from": src.name})
+        assert [
+            (s.method, re.sub(r"uploads/[^?]+\?.*", "uploads/ID", s.path), s.fault) for s in proxy.log
+        ] == [
+            ("HEAD", f"/v2/{dst.name}/blobs/{layer.digest}", None),
+            ("POST", f"/v2/{dst.name}/blobs/uploads/?{mount}", "status"),
+            ("POST", f"/v2/{dst.name}/blobs/uploads/", None),
+            ("GET", f"/v2/{src.name}/blobs/{layer.digest}", None),
+            ("PUT", f"/v2/{dst.name}/blobs/uploads/ID", None),
+        ]
+        assert proxy.log[-1].path.endswith("digest=" + urllib.parse.quote(layer.digest))
+        stored = dst.read_blob(layer.digest)
+    assert (stored, sha256_digest(stored), sleeps) == (blob.data, layer.digest, [])
+
+
+def test_cli_copy_uploads_what_the_registry_will_not_mount(
+    proxy: FaultProxy, unique_repo: RepoNamer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``okdrelease copy`` within one registry whose every mount is answered 401 (Harbor, for a source
+    project it does not know) copies the image by uploading its blobs."""
+    src_name, dst_name = unique_repo(), unique_repo()
+    with RegistryClient(TransportOptions(insecure_registries=frozenset({proxy.host}))) as client:
+        image = make_image(repo_at(client, proxy.host, src_name), "v1", seed="cli-refused", flavour=DOCKER)
+    proxy.clear()
+    proxy.add(Rule("POST", "mount=", "status", times=None, status=401, code="UNAUTHORIZED"))
+    code, out, err = run_cli(
+        capsys,
+        "copy",
+        "-q",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        f"docker://{proxy.host}/{src_name}:v1",
+        f"docker://{proxy.host}/{dst_name}:v1",
+    )
+    assert (code, out, err) == (0, image.digest + "\n", "")
+    assert len(proxy.seen("POST", "mount=")) == len(image.blobs)
+    assert proxy.count("PUT", f"/v2/{dst_name}/blobs/uploads/") == len(image.blobs)
+    with RegistryClient(options_for(proxy.target)) as client:
+        dst = repo_at(client, proxy.target.host, dst_name)
+        assert dst.resolve("v1").digest == image.digest
+        assert {b.digest: sha256_digest(dst.read_blob(b.digest)) for b in image.blobs} == {
+            b.digest: b.digest for b in image.blobs
+        }
+
+
+@pytest.mark.parametrize("order", ["mount-first", "ask-first"])
+@pytest.mark.parametrize("status", [503, 429])
+def test_a_transient_error_to_the_mount_is_retried_then_fails_the_copy(
+    proxy: FaultProxy, unique_repo: RepoNamer, order: BlobOrder, status: int
+) -> None:
+    """A 5xx (or 429) to the mount is not a refusal: it is retried under the policy (one retry here)
+    and then fails the copy, in either order; nothing is uploaded."""
+    sleeps: list[float] = []
+    options = TransportOptions(insecure_registries=frozenset({proxy.host}), retries=1)
+    with RegistryClient(options, sleep=sleeps.append) as client:
+        src = repo_at(client, proxy.host, unique_repo())
+        dst = repo_at(client, proxy.host, unique_repo())
+        layer = make_image(src, "v1", seed=f"mount-{status}-{order}", flavour=DOCKER).layers[0]
+        proxy.clear()
+        proxy.add(Rule("POST", "mount=", "status", times=None, status=status))
         with pytest.raises(RegistryError) as err:
-            copy_blobs(src, dst, [layer], order="mount-first")
-        assert err.value.status == 503
-        assert proxy.count("HEAD", "/blobs/") == 0
+            copy_blobs(src, dst, [layer], order=order)
+        assert err.value.status == status
+        assert f"mounting blob {layer.digest} from {src.display}" in str(err.value)
+        assert [s.fault for s in proxy.seen("POST", "mount=")] == ["status", "status"]
+        assert proxy.count("HEAD", "/blobs/") == (1 if order == "ask-first" else 0)
+        assert (proxy.count("POST", r"uploads/$"), proxy.count("PUT", "/blobs/")) == (0, 0)
+    assert sleeps == [0.25]
 
 
 def test_copy_across_registries_streams(

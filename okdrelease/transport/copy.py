@@ -229,7 +229,7 @@ def _place_blob(
     if copy.stop.is_set():
         raise CopyCancelled(f"{copy.what}: cancelled after another copy failed")
     if order == "mount-first" and not copy.foreign:
-        with _mounted_unasked(src, dst, blob.digest) as mount:
+        with _mount(src, dst, blob.digest) as mount:
             return copy.done_by(mount) or _asked(copy, mount)
     return _asked(copy, None)
 
@@ -244,18 +244,18 @@ def _asked(copy: _BlobCopy, refused: BlobMount | None) -> str:
         return "skipped"
     if refused is not None:
         return copy.stream(refused.session)
-    with copy.dst.mount_blob(digest, copy.src) as mount:
+    with _mount(copy.src, copy.dst, digest) as mount:
         return copy.done_by(mount) or copy.stream(mount.session)
 
 
-def _mounted_unasked(src: Repository, dst: Repository, digest: str) -> BlobMount:
-    """Mount ``digest`` of ``src`` into ``dst`` before asking whether ``dst`` has it.
+def _mount(src: Repository, dst: Repository, digest: str) -> BlobMount:
+    """Mount ``digest`` of ``src`` into ``dst`` (either order: before or after asking ``dst``).
 
     Registries refuse a cross-repository mount in more ways than a 202: Harbor answers 401 when the
     source project is unknown to it, docker.io 401 when the token lacks pull on the source, others
     403/404/400, and a token server may refuse the mount's scope. Any such answer (4xx, but for the
-    transient ones the retry policy already went through) is a refusal like a 202: the caller then
-    asks (HEAD) and streams the blob when ``dst`` lacks it, as ``copy`` and oc do from the start.
+    transient ones the retry policy already went through) is a refusal like a 202: the blob is then
+    streamed (``mount-first`` asks ``dst`` first), as skopeo and crane upload after a failed mount.
     """
     try:
         return dst.mount_blob(digest, src)
@@ -285,9 +285,10 @@ def copy_blobs(
     ``order`` ``mount-first``: mount without asking whether ``dst`` has the blob first. A registry
     answers a mount 201 whether the blob was there or not (reported ``mounted``), so the HEAD is sent
     only when the mount was refused (a 202, an error answer such as 401/403/404: see
-    ``_mounted_unasked``; a source elsewhere, or ``dst`` itself, is refused without a request): one round trip per blob
+    ``_mount``; a source elsewhere, or ``dst`` itself, is refused without a request): one round trip per blob
     instead of two for a new repository, as for a release image pushed onto its base. ``ask-first``
-    (``copy``, ``mirror``) asks first and reports ``exists``. Foreign layers are always asked for first.
+    (``copy``, ``mirror``) asks first and reports ``exists``; a mount it then sends is refused by the
+    same answers and the blob streamed. Foreign layers are always asked for first.
     """
     todo = {b.digest: b for b in blobs}
     if not todo:
