@@ -7,6 +7,7 @@ import http.server
 import io
 import json
 import re
+import ssl
 import threading
 import time
 import urllib.parse
@@ -63,6 +64,8 @@ class Fault:
     status: int
     headers: dict[str, str] = attrs.field(factory=dict)
     count: int = 1
+    #: The answer's body (None: a registry error body naming the code FAULT).
+    body: bytes | None = None
 
 
 _FAULT_BODY = {"errors": [{"code": "FAULT", "message": "injected"}]}
@@ -151,7 +154,8 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
 
     def _answer_fault(self, fault: Fault) -> None:
         self.proxy.record(self.command, self.path, fault.status, fault.headers.get("Location"))
-        data = b"" if self.command == "HEAD" else json.dumps(_FAULT_BODY).encode()
+        body = json.dumps(_FAULT_BODY).encode() if fault.body is None else fault.body
+        data = b"" if self.command == "HEAD" else body
         self.send_response(fault.status)
         for key, value in fault.headers.items():
             self.send_header(key, value)
@@ -247,12 +251,43 @@ def token_client(proxy: RecordingProxy) -> RegistryClient:
     return RegistryClient(options)
 
 
-class OtherHost:
+class Loopback:
+    """A threaded HTTP server on a free loopback port serving ``handler``; over TLS with ``context``."""
+
+    def __init__(
+        self, handler: type[http.server.BaseHTTPRequestHandler], context: ssl.SSLContext | None = None
+    ) -> None:
+        """Serve at once."""
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        self._httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
+        if context is not None:
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
+        self.scheme = "http" if context is None else "https"
+        threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True).start()
+
+    @property
+    def host(self) -> str:
+        """``127.0.0.1:PORT``."""
+        return f"127.0.0.1:{self._httpd.server_address[1]}"
+
+    @property
+    def url(self) -> str:
+        """``SCHEME://127.0.0.1:PORT``."""
+        return f"{self.scheme}://{self.host}"
+
+    def stop(self) -> None:
+        """Stop serving."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class OtherHost(Loopback):
     """A second loopback server an upload ``Location`` may point at: it records every request (method,
     path, headers, body) and takes a PUT (201, the digest of its query) unless its path says ``deny``
-    (401 with a Bearer challenge of its own), a DELETE (204)."""
+    (401 with a Bearer challenge of its own), a DELETE (204). Over TLS with ``context``."""
 
-    def __init__(self) -> None:
+    def __init__(self, context: ssl.SSLContext | None = None) -> None:
         """Serve on a free loopback port."""
         self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
         host = self
@@ -278,19 +313,7 @@ class OtherHost:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
                 pass
 
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
-
-    def stop(self) -> None:
-        """Stop serving."""
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(Handler, context)
 
 
 @pytest.fixture

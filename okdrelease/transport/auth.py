@@ -32,6 +32,7 @@ from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.transport.base import normalize_host
 from okdrelease.transport.http import (
     RETRY_STATUSES,
+    BodyTooLarge,
     HttpSession,
     Response,
     Retryable,
@@ -530,7 +531,8 @@ def fetch_token(
 ) -> dict[str, Any]:
     """Ask the challenge's token endpoint for ``scopes``; return the JSON body.
 
-    Connection failures and transient statuses are retried under ``policy`` (none by default);
+    Connection failures and transient statuses are retried under ``policy`` (none by default); an
+    answer too big to read (``BodyTooLarge``) fails at once;
     ``source`` says where the credentials came from, for the error when they are refused.
     """
     realm = challenge.realm
@@ -555,6 +557,8 @@ def fetch_token(
             raise refused(f"cannot reach {where} for registry {registry}: {err.reason}") from None
         except InvalidHeader as err:  # (not transient: never retried)
             raise refused(f"token request to {where} for registry {registry}: {err}") from None
+        except BodyTooLarge as err:  # (a refusal, not transient: never retried)
+            raise refused(f"{where} for registry {registry}: {err.reason}") from None
         except (TransportError, OSError) as err:
             error = refused(f"cannot reach {where} for registry {registry}: {connect_reason(err)}")
             raise Retryable(error) from None

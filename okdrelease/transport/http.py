@@ -208,6 +208,11 @@ class TooManyRedirects(TransportError):
         super().__init__(message, "TooManyRedirects")
 
 
+class BodyTooLarge(BrokenResponse):
+    """A body read whole holds more than ``MAX_LOADED_BODY`` bytes: a refusal, not a transient
+    failure (asking again brings the same answer), so it is never retried."""
+
+
 class RawResponse(Protocol):
     """What a backend (``wire.WireResponse``, ``pooled.Urllib3Response``) gives ``Response``:
     a body that breaks raises a ``wire.TransportError``."""
@@ -257,7 +262,7 @@ class Response:
         self.close()
 
     def load(self) -> None:
-        """Read the whole (decoded) body now; ``BrokenResponse`` when it holds more than
+        """Read the whole (decoded) body now; ``BodyTooLarge`` when it holds more than
         ``MAX_LOADED_BODY`` bytes (the connection is closed)."""
         if self._content is not None:
             return
@@ -267,7 +272,7 @@ class Response:
             size += len(block)
             if size > MAX_LOADED_BODY:
                 self.raw.close()
-                raise BrokenResponse(f"the response body is larger than {MAX_LOADED_BODY} bytes")
+                raise BodyTooLarge(f"the response body is larger than {MAX_LOADED_BODY} bytes")
             parts.append(block)
         self._content = b"".join(parts)
 

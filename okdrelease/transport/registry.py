@@ -65,6 +65,7 @@ from okdrelease.transport.base import (
 )
 from okdrelease.transport.http import (
     RETRY_STATUSES,
+    BodyTooLarge,
     HttpSession,
     Response,
     RetriedDigestMismatch,
@@ -471,7 +472,7 @@ class RegistryClient:
             raise RegistryError(
                 _prefixed(what, f"invalid registry address {state.host}"), registry=state.host
             ) from None
-        except InvalidHeader as err:  # (not transient: never retried)
+        except (InvalidHeader, BodyTooLarge) as err:  # (not transient: never retried)
             raise RegistryError(
                 _prefixed(what, f"registry {state.host}: {err}"), registry=state.host
             ) from None

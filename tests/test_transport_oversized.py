@@ -1,0 +1,122 @@
+"""Answers too big to read whole (``http.MAX_LOADED_BODY``) are refusals: they fail at once, not retried."""
+
+from __future__ import annotations
+
+import gzip
+import http.server
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from registry_rig import RepoNamer
+from test_registry import Fault, Loopback, RecordingProxy, proxy_client, repo_at
+
+from okdrelease.errors import RegistryError, UnauthorizedError
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.http import MAX_LOADED_BODY
+from okdrelease.transport.registry import RegistryClient
+
+#: A token answer one byte over the bound, as sent and as gzip (a few KB that decode to it).
+OVERSIZED_TOKEN = b'{"token": "' + b"t" * (MAX_LOADED_BODY - 12) + b'"}'
+ENCODINGS = {"identity": OVERSIZED_TOKEN, "gzip": gzip.compress(OVERSIZED_TOKEN, 1)}
+
+
+class OversizedTokens(Loopback):
+    """A loopback token server answering every request 200 with ``OVERSIZED_TOKEN``; counts them."""
+
+    def __init__(self, encoding: str) -> None:
+        """Serve on a free loopback port, the body sent in ``encoding``."""
+        self.requests: list[str] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802
+                server.requests.append(self.path)
+                body = ENCODINGS[encoding]
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                if encoding != "identity":
+                    self.send_header("Content-Encoding", encoding)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                try:
+                    self.wfile.write(body)
+                except OSError:
+                    pass  # the client stopped reading at the bound
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        super().__init__(Handler)
+
+
+@pytest.fixture(params=sorted(ENCODINGS))
+def oversized_tokens(request: pytest.FixtureRequest) -> Iterator[OversizedTokens]:
+    """A token server whose answer is over the bound, sent plain or gzip-encoded."""
+    server = OversizedTokens(request.param)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http_proxy(registry_http: Any) -> Iterator[RecordingProxy]:
+    """A recording proxy in front of the plain-HTTP registry."""
+    proxy = RecordingProxy(registry_http).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_an_oversized_token_answer_fails_at_once_naming_the_token_server(
+    http_proxy: RecordingProxy, oversized_tokens: OversizedTokens, unique_repo: RepoNamer
+) -> None:
+    """The registry (its ping answered 401 with a challenge naming the loopback token server) is read
+    with credentials; the token server's answer is over the bound: exactly one token request, no
+    back-off, and an error naming the token server and the registry, without the credentials.
+    Before, the refusal was taken for a broken connection and asked again three times."""
+    realm = f"http://{oversized_tokens.host}/token"
+    challenge = f'Bearer realm="{realm}",service="oversized"'
+    http_proxy.faults.append(Fault("GET", r"^/v2/$", 401, {"WWW-Authenticate": challenge}))
+    sleeps: list[float] = []
+    options = TransportOptions(
+        insecure_registries=frozenset({http_proxy.host}),
+        credentials={http_proxy.host: ("alice", "s3cret-token-pw")},
+    )
+    name = unique_repo()
+    with RegistryClient(options, sleep=sleeps.append) as client, pytest.raises(UnauthorizedError) as err:
+        repo_at(client, http_proxy.host, name).get_manifest("v1")
+    assert str(err.value) == (
+        f"token server {realm} for registry {http_proxy.host}: "
+        f"the response body is larger than {MAX_LOADED_BODY} bytes"
+    )
+    assert (err.value.registry, err.value.repository) == (http_proxy.host, name)
+    assert oversized_tokens.requests == [
+        f"/token?service=oversized&scope=repository%3A{name.replace('/', '%2F')}%3Apull"
+    ]
+    assert [(m, p) for m, p, _ in http_proxy.log] == [("GET", "/v2/")]
+    assert sleeps == []
+
+
+def test_an_oversized_tag_page_fails_at_once(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+    """The same bound on a registry's own answer read whole (a tag page, gzip-encoded): one request,
+    an error naming the registry and repository; before, it was retried as a broken connection."""
+    http_proxy.faults.append(
+        Fault(
+            "GET",
+            "/tags/list",
+            200,
+            {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            body=ENCODINGS["gzip"],
+        )
+    )
+    client, sleeps = proxy_client(http_proxy)
+    name = unique_repo()
+    with client, pytest.raises(RegistryError) as err:
+        repo_at(client, http_proxy.host, name).list_tags()
+    assert str(err.value) == (
+        f"listing tags of {http_proxy.host}/{name}: registry {http_proxy.host}: "
+        f"the response body is larger than {MAX_LOADED_BODY} bytes"
+    )
+    assert len(http_proxy.requests_matching("GET", "/tags/list")) == 1
+    assert sleeps == []
