@@ -85,13 +85,13 @@ class RecordingProxy:
         self.tag_page = 0  # > 0: serve tags/list in pages itself (Distribution 2.8 ignores ?n=)
         self._lock = threading.Lock()
         self._session = target.session(with_auth=False)
-        self._httpd: http.server.ThreadingHTTPServer | None = None
+        self._server: Loopback | None = None
 
     @property
     def host(self) -> str:
         """``127.0.0.1:PORT`` of the proxy."""
-        assert self._httpd is not None
-        return f"127.0.0.1:{self._httpd.server_address[1]}"
+        assert self._server is not None
+        return self._server.host
 
     def requests_matching(self, method: str, pattern: str) -> list[tuple[str, str, dict[str, str]]]:
         """Logged requests with ``method`` whose path matches ``pattern``."""
@@ -106,14 +106,9 @@ class RecordingProxy:
                     return fault
         return None
 
-    def start(self) -> RecordingProxy:
-        """Serve on a free loopback port."""
-        handler = type("Handler", (_RecordingHandler,), {"proxy": self})
-        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
-        threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
+    def start(self, context: ssl.SSLContext | None = None) -> RecordingProxy:
+        """Serve on a free loopback port (over TLS with ``context``)."""
+        self._server = Loopback(type("Handler", (_RecordingHandler,), {"proxy": self}), context)
         return self
 
     def record(self, method: str, path: str, status: int, location: str | None) -> None:
@@ -123,10 +118,9 @@ class RecordingProxy:
 
     def stop(self) -> None:
         """Stop serving."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
 
 
 _DROPPED_HEADERS = ("transfer-encoding", "connection", "content-length", "content-encoding")
@@ -285,11 +279,13 @@ class Loopback:
 class OtherHost(Loopback):
     """A second loopback server an upload ``Location`` may point at: it records every request (method,
     path, headers, body) and takes a PUT (201, the digest of its query) unless its path says ``deny``
-    (401 with a Bearer challenge of its own), a DELETE (204). Over TLS with ``context``."""
+    (401 with a Bearer challenge of its own), a DELETE (204), a GET of a path in ``blobs`` (200, those
+    bytes). Over TLS with ``context``."""
 
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
         """Serve on a free loopback port."""
         self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
+        self.blobs: dict[str, bytes] = {}
         host = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -298,7 +294,15 @@ class OtherHost(Loopback):
             def _handle(self) -> None:
                 body = read_request_body(self)
                 host.seen.append((self.command, self.path, dict(self.headers.items()), body))
-                query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                where = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(where.query)
+                if self.command == "GET" and where.path in host.blobs:
+                    data = host.blobs[where.path]
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                    return
                 if "deny" in self.path:
                     self.send_response(401)
                     self.send_header("WWW-Authenticate", f'Bearer realm="{host.url}/token",service="other"')

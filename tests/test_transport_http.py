@@ -26,6 +26,7 @@ from okdrelease.transport.http import (
     environ_proxies,
     select_proxy,
     strip_auth_on_redirect,
+    url_host,
 )
 from okdrelease.transport.registry import RegistryClient
 
@@ -266,3 +267,20 @@ def test_verified_tls_loads_its_certificates_once_per_session(
     assert len(connections) > 1
     # The registry's CA file and certifi's bundle, each parsed once, however many connections.
     assert sorted(loads) == sorted([str(registry_tls.ca_file), certifi.where()])
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("https://Quay.IO:443/v2/x", "quay.io"),
+        ("http://tok:s3cret@Reg.example:80?q=1", "reg.example"),
+        ("https://reg.example:80/v2/", "reg.example:80"),
+        ("http://reg.example:443/v2/", "reg.example:443"),
+        ("https://[::1]:5000/upload/1", "[::1]:5000"),
+        ("https://127.0.0.1:8443", "127.0.0.1:8443"),
+    ],
+)
+def test_url_host_is_what_tls_settings_are_looked_up_by(url: str, host: str) -> None:
+    """The host an upload Location or a redirect names, as its TLS settings are looked up (and
+    compared with a session's own): lower case, no userinfo, no default port of its scheme."""
+    assert url_host(url) == host

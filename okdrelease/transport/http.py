@@ -365,11 +365,27 @@ def _redirect_method(status: int, method: str) -> str:
     return method
 
 
+#: Which session sends a request to a URL on another host than a session's own, whether TLS to it
+#: is verified, and through which proxies (that host's own settings); given the URL.
+Route = Callable[[str], "tuple[HttpSession, bool, Mapping[str, str]]"]
+
+
+def url_host(url: str) -> str:
+    """The ``host[:port]`` a URL names, lower case, without userinfo or its scheme's default port."""
+    scheme, _, rest = url.partition("://")
+    netloc = rest.partition("/")[0].partition("?")[0].rpartition("@")[2].lower()
+    port = f":{DEFAULT_PORTS[scheme]}" if scheme in DEFAULT_PORTS else None
+    return netloc[: -len(port)] if port and netloc.endswith(port) else netloc
+
+
 class HttpSession:
     """Pooled connections to one registry or token server (and wherever it redirects); thread-safe.
 
     ``context`` (extra CAs, client certificates) applies to ``https://HOST/`` only; ``events``
     hears of every answer, redirects included; ``proxies`` apply when a request names none.
+    A request to another host (an upload ``Location``, a redirect) goes where ``route`` says, with
+    that host's TLS settings: one host's opt-out of verification never carries over to another.
+    Without ``route`` this session sends it with the caller's ``verify``.
     """
 
     def __init__(
@@ -380,12 +396,16 @@ class HttpSession:
         host: str = "",
         context: ssl.SSLContext | None = None,
         events: EventSink | None = None,
+        route: Route | None = None,
     ) -> None:
         """Pools of ``pool_size(workers)`` connections per host."""
         self.headers = {"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING, "Accept": "*/*"}
         self.proxies: dict[str, str] = {}
         self._size = pool_size(workers)
         self._host = host.lower()
+        #: The session's own host as ``url_host`` gives it, by scheme (its default port left out).
+        self._home = {scheme: url_host(f"{scheme}://{self._host}/") for scheme in DEFAULT_PORTS}
+        self._route = route
         self._context = context
         self._events = events
         self._lock = threading.Lock()
@@ -527,24 +547,34 @@ class HttpSession:
     ) -> Response:
         """One request and its answer's headers (the body is left to read); reported to ``events``.
 
-        The session's own host without a proxy goes through its wire pool (given the path only);
-        anything else through a urllib3 pool manager."""
-        proxy = select_proxy(url, proxies)
+        A URL on another host goes to the session ``route`` names (with that host's verification and
+        proxies). The session's own host without a proxy goes through its wire pool (given the path
+        only); anything else through a urllib3 pool manager. A failure names its host
+        (``TransportError.host``)."""
         scheme, _, rest = url.partition("://")
+        host = url_host(url)
+        own = host == self._home.get(scheme, self._host)
+        if self._route is not None and not own:
+            session, verify, proxies = self._route(url)
+            return session._exchange(method, url, headers, data, verify, proxies, timeout)
+        proxy = select_proxy(url, proxies)
         netloc, slash, path = rest.partition("/")
         if "@" in netloc:  # a user:password@ is never sent (as urllib3 did), logged or shown
             netloc = strip_userinfo(netloc)
             url = f"{scheme}://{netloc}{slash}{path}"
-        own = netloc.lower() == self._host
         started = time.perf_counter()
         raw: RawResponse
-        if own and not proxy and scheme in DEFAULT_PORTS:
-            raw = self._pool(scheme, netloc, verify).request(method, slash + path, headers, data, timeout)
-        else:
-            from okdrelease.transport import pooled
+        try:
+            if own and not proxy and scheme in DEFAULT_PORTS:
+                raw = self._pool(scheme, netloc, verify).request(method, slash + path, headers, data, timeout)
+            else:
+                from okdrelease.transport import pooled
 
-            manager = self._manager(proxy, verify, own and scheme == "https")
-            raw = pooled.urlopen(manager, method, url, headers, data, timeout)
+                manager = self._manager(proxy, verify, own and scheme == "https")
+                raw = pooled.urlopen(manager, method, url, headers, data, timeout)
+        except TransportError as err:
+            err.host = err.host or host
+            raise
         if self._events is not None:
             self._events(
                 RequestDone(

@@ -75,6 +75,7 @@ from okdrelease.transport.http import (
     environ_proxies,
     strip_auth_on_redirect,
     timeouts,
+    url_host,
 )
 from okdrelease.transport.wire import InvalidAddress, InvalidHeader, TlsError, TransportError
 
@@ -257,7 +258,7 @@ class RegistryClient:
         self._host_locks: dict[str, threading.Lock] = {}
         self._registries: dict[str, _Registry] = {}
         self._failed_pings: dict[str, RegistryError] = {}
-        self._token_sessions: dict[str, HttpSession] = {}
+        self._host_sessions: dict[str, HttpSession] = {}
 
     def __repr__(self) -> str:
         return f"RegistryClient({sorted(self._registries)})"
@@ -270,10 +271,10 @@ class RegistryClient:
         """Close every pooled connection."""
         with self._lock:
             registries, self._registries = list(self._registries.values()), {}
-            token_sessions, self._token_sessions = list(self._token_sessions.values()), {}
+            host_sessions, self._host_sessions = list(self._host_sessions.values()), {}
         for registry in registries:
             registry.session.close()
-        for session in token_sessions:
+        for session in host_sessions:
             session.close()
 
     def __enter__(self) -> RegistryClient:
@@ -300,6 +301,7 @@ class RegistryClient:
             host=host,
             context=context,
             events=self.options.events,
+            route=self._route,
         )
 
     def _tls_context(self, host: str) -> ssl.SSLContext | None:
@@ -324,15 +326,28 @@ class RegistryClient:
                 ) from None
         return context
 
-    def _token_session(self, realm_host: str) -> HttpSession:
-        """One pooled session per token server host, trusting its CAs like a registry's."""
+    def _host_session(self, host: str) -> HttpSession:
+        """One pooled session per other host (a token server, an upload ``Location`` or a redirect
+        elsewhere), with that host's own TLS settings like a registry's."""
         with self._lock:
-            session = self._token_sessions.get(realm_host)
+            session = self._host_sessions.get(host)
             if session is None:
-                session = self._new_session(realm_host, self.options.is_insecure(realm_host))
-                session.proxies.update(environ_proxies(realm_host, "https"))
-                self._token_sessions[realm_host] = session
+                session = self._new_session(host, self.options.is_insecure(host))
+                session.proxies.update(environ_proxies(host, "https"))
+                self._host_sessions[host] = session
             return session
+
+    def _route(self, url: str) -> tuple[HttpSession, bool, dict[str, str]]:
+        """How a request to ``url``, on another host than the session's (an upload ``Location``, a
+        redirect), is sent: by that host's own session, verified unless that host is marked insecure,
+        through its proxies. The registry's opt-out, CAs and client certificates stay with the
+        registry (skopeo and crane send such a URL with the registry's TLS configuration)."""
+        host = url_host(url)
+        return (
+            self._host_session(host),
+            not self.options.is_insecure(host),
+            environ_proxies(host, url.partition("://")[0]),
+        )
 
     def registry(self, host: str) -> _Registry:
         """Return the connection state of ``host``, pinging ``/v2/`` the first time."""
@@ -459,29 +474,21 @@ class RegistryClient:
                     timeout=timeouts(self.options.timeout),
                 )
         except TlsError as err:
-            raise RegistryError(
-                _prefixed(
-                    what,
-                    f"registry {state.host}: TLS verification failed ({err.reason}); trust its CA"
-                    " with --certificate-authority or certs.d, or mark it insecure (--insecure-registry)"
-                    " if it serves plain HTTP or an untrusted certificate",
-                ),
-                registry=state.host,
-            ) from None
-        except InvalidAddress:
-            raise RegistryError(
-                _prefixed(what, f"invalid registry address {state.host}"), registry=state.host
-            ) from None
+            raise RegistryError(_prefixed(what, _tls_failure(state, err)), registry=state.host) from None
+        except InvalidAddress as err:
+            other = _other_host(state, err)
+            text = f"{other}: invalid address" if other else f"invalid registry address {state.host}"
+            raise RegistryError(_prefixed(what, text), registry=state.host) from None
         except (InvalidHeader, BodyTooLarge) as err:  # (not transient: never retried)
             raise RegistryError(
-                _prefixed(what, f"registry {state.host}: {err}"), registry=state.host
+                _prefixed(what, f"{_failed_at(state, err)}: {err}"), registry=state.host
             ) from None
         except (TransportError, OSError) as err:
             mismatch = _body_mismatch(err)
             if mismatch is not None:
                 raise _BodyMismatch(mismatch) from None
             error = RegistryError(
-                _prefixed(what, f"registry {state.host}: cannot connect ({connect_reason(err)})"),
+                _prefixed(what, f"{_failed_at(state, err)}: cannot connect ({connect_reason(err)})"),
                 registry=state.host,
             )
             raise (Retryable(error) if retry else error) from None
@@ -506,7 +513,7 @@ class RegistryClient:
         def fetch() -> dict[str, Any]:
             verify: bool = not self.options.is_insecure(realm_host)
             return fetch_token(
-                self._token_session(realm_host),
+                self._host_session(realm_host),
                 challenge,
                 scopes,
                 creds,
@@ -563,7 +570,8 @@ class RegistryClient:
         A ``url`` on another host, port or scheme than the registry's (an upload's ``Location`` may
         name one) is sent without ``Authorization`` and its 401 returned as it is: the registry's
         credentials and tokens go to the registry alone (go-containerregistry's bearer transport adds
-        them for the registry's host only), and another host's challenge is not the registry's.
+        them for the registry's host only), and another host's challenge is not the registry's. Its TLS
+        is that host's own (``_route``): verified unless that host is marked insecure.
         """
         if _elsewhere(state, url):
             return self._send(
@@ -598,6 +606,36 @@ def _elsewhere(state: _Registry, url: str) -> bool:
     """Whether ``url`` leaves the registry's scheme, host and port (the redirects' rule, which keeps
     an http registry's credentials on an https URL of the same host and default port)."""
     return not url.startswith(state.base_url + "/") and strip_auth_on_redirect(state.base_url, url)
+
+
+def _other_host(state: _Registry, err: BaseException) -> str:
+    """``host B (named by registry A)`` when ``err`` happened on another host than the registry's
+    (an upload ``Location``, a redirect), else ""."""
+    host = getattr(err, "host", "")
+    if not host or host == url_host(state.base_url + "/"):
+        return ""
+    return f"host {host} (named by registry {state.host})"
+
+
+def _failed_at(state: _Registry, err: BaseException) -> str:
+    """Where a request failed: ``registry A``, or the other host the registry sent it to."""
+    return _other_host(state, err) or f"registry {state.host}"
+
+
+def _tls_failure(state: _Registry, err: TlsError) -> str:
+    """A TLS verification failure, and how to trust the host it happened on or opt out for it."""
+    other = _other_host(state, err)
+    if not other:
+        return (
+            f"registry {state.host}: TLS verification failed ({err.reason}); trust its CA with"
+            " --certificate-authority or certs.d, or mark it insecure (--insecure-registry) if it serves"
+            " plain HTTP or an untrusted certificate"
+        )
+    return (
+        f"{other}: TLS verification failed ({err.reason}); the registry's TLS settings do not apply"
+        f" to another host: trust its CA with --certificate-authority or certs.d/{err.host}, or mark"
+        f" it insecure (--insecure-registry {err.host}) if it serves an untrusted certificate"
+    )
 
 
 def _started(call: Callable[[], T], name: str) -> Future[T]:

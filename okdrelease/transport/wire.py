@@ -74,6 +74,8 @@ class TransportError(Exception):
     def __init__(self, message: str, reason: str | None = None) -> None:
         super().__init__(message)
         self.reason = message if reason is None else reason
+        #: The ``host[:port]`` the request that failed went to (set by ``http.HttpSession``), or "".
+        self.host = ""
 
 
 class TlsError(TransportError):
