@@ -667,7 +667,7 @@ def test_background_gzip_is_compress_payload_byte_for_byte(seed: int) -> None:
     with pytest.raises(ValueError, match="before finish"):
         stream.gzipped()
     _write_in_pieces(stream, data, seed)
-    assert stream.finish() == data
+    stream.finish()
     done = stream.gzipped()
     assert (done.blob, done.digest, done.diff_id) == (
         compress_payload(data),
@@ -676,4 +676,48 @@ def test_background_gzip_is_compress_payload_byte_for_byte(seed: int) -> None:
     )
     assert not stream._thread.is_alive()
     empty = BackgroundGzip()
-    assert empty.finish() == b"" and empty.gzipped().blob == compress_payload(b"")
+    empty.finish()
+    assert empty.gzipped().blob == compress_payload(b"")
+
+
+def test_background_gzip_holds_a_few_blocks_whatever_is_written() -> None:
+    """What is written is not kept once deflated and at most ``QUEUED`` blocks wait for the thread: the
+    Python memory the stream holds while 48 MiB go through it stays under 6 MiB (it held all 48 MiB,
+    then joined them into a second copy)."""
+    import tracemalloc
+
+    from okdrelease.oci.layers import BackgroundGzip
+
+    piece = b"apiVersion: v1\nkind: ConfigMap\n" * 2048  # 64 KiB, its gzip tiny
+    total = 48 * PayloadGzip.BLOCK
+    tracemalloc.start()
+    try:
+        stream = BackgroundGzip()
+        for _ in range(total // len(piece)):
+            stream.write(piece)
+        stream.finish()
+        done = stream.gzipped()
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 6 << 20, peak
+    assert done.diff_id == sha256_digest(piece * (total // len(piece)))
+
+
+def test_background_gzip_fails_without_stranding_the_writer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deflating thread that fails goes on taking blocks (the writer never waits on a full queue) and
+    its error is raised by gzipped()."""
+    from okdrelease.oci import layers
+    from okdrelease.oci.layers import BackgroundGzip
+
+    def broken(self: PayloadGzip, data: bytes) -> int:
+        raise OSError("deflate failed")
+
+    monkeypatch.setattr(layers.PayloadGzip, "write", broken)
+    stream = BackgroundGzip()
+    for _ in range(16):  # four times the queue's room
+        stream.write(b"x" * BackgroundGzip.BLOCK)
+    stream.finish()
+    with pytest.raises(OSError, match="deflate failed"):
+        stream.gzipped()
+    assert not stream._thread.is_alive()

@@ -7,7 +7,6 @@ import io
 import json
 import shutil
 import tarfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +16,12 @@ import pytest
 from okdrelease.cli import main
 from okdrelease.errors import NotFoundError, ReleaseError, UsageError
 from okdrelease.oci.digest import sha256_digest
-from okdrelease.oci.layers import Gzipped
-from okdrelease.payload import image as release_image
 from okdrelease.payload.compose import FROM_RELEASE_ANNOTATION
+from okdrelease.payload.context import Run
+from okdrelease.payload.operators import Payload
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
+from okdrelease.payload.sinks import Delivery, ImageSink
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.open import DefaultTransport
 from okdrelease.transport.overlay import LayoutContentTransport
@@ -94,20 +94,32 @@ def test_unknown_output_format_is_a_usage_error_in_the_library() -> None:
 
 
 def test_payload_is_compressed_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Image mode gzips the payload layer once (it used to compress it again for the result's diff ID)."""
-    calls: list[int] = []
-    original = release_image.PayloadLayer.from_tar.__func__  # type: ignore[attr-defined]
+    """Image mode gzips the payload layer once (it used to compress it again for the result's diff ID),
+    while the tar is written, and keeps no uncompressed copy of it."""
+    from okdrelease.oci import layers
 
-    def counting(
-        cls: type[release_image.PayloadLayer], tar: bytes, gzipped: Callable[[], Gzipped] | None = None
-    ) -> release_image.PayloadLayer:
-        calls.append(len(tar))
-        return original(cls, tar, gzipped)
+    streams: list[object] = []
+    original = layers.PayloadGzip.__init__
 
-    monkeypatch.setattr(release_image.PayloadLayer, "from_tar", classmethod(counting))
+    def counting(self: layers.PayloadGzip) -> None:
+        streams.append(self)
+        original(self)
+
+    assembled: list[Payload] = []
+    deliver = ImageSink.deliver
+
+    def delivering(self: ImageSink, payload: Payload, run: Run) -> Delivery:
+        assembled.append(payload)
+        return deliver(self, payload, run)
+
+    monkeypatch.setattr(layers.PayloadGzip, "__init__", counting)
+    monkeypatch.setattr(ImageSink, "deliver", delivering)
     result = new_release(sample_options(to_image=f"oci:{tmp_path / 'out'}:{NAME}"))
     assert result.digest is not None
-    assert len(calls) == 1
+    assert len(streams) == 1
+    (payload,) = assembled
+    assert payload.tar is None and payload.gzipped is not None
+    assert result.diff_id == payload.gzipped().diff_id
 
 
 def test_to_dir_on_a_file_is_an_error_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

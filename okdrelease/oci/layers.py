@@ -1103,16 +1103,19 @@ class BackgroundGzip:
 
     :class:`PayloadGzip`'s bytes do not depend on how its input is split, so they are exactly
     ``compress_payload(b"".join(written))``; deflating and hashing release the GIL, so building the
-    payload tar and compressing it overlap. Writes are handed over in blocks of about :data:`BLOCK`.
+    payload tar and compressing it overlap. Writes are handed over in blocks of about :data:`BLOCK`
+    through a queue of at most :data:`QUEUED` blocks (a writer ahead of the deflating waits), and
+    nothing written is kept once deflated: the stream holds about 2 MiB (these blocks and
+    PayloadGzip's one pending block) and the gzip, never the whole tar.
     """
 
-    BLOCK = 1 << 20
+    BLOCK = 256 << 10
+    QUEUED = 4
 
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._pending_size = 0
-        self._blocks: list[bytes] = []
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._queue: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
         self._result: Gzipped | None = None
         self._error: BaseException | None = None
         self._finished = False
@@ -1131,29 +1134,31 @@ class BackgroundGzip:
         if self._pending:
             block = b"".join(self._pending)
             self._pending, self._pending_size = [], 0
-            self._blocks.append(block)
             self._queue.put(block)
 
     def _deflate(self) -> None:
+        ended = False
         try:
             stream = PayloadGzip()  # the one payload gzip writer
             written = hashlib.sha256()
             while (block := self._queue.get()) is not None:
                 written.update(block)
                 stream.write(block)
+            ended = True
             blob = stream.finish()
             self._result = Gzipped(blob, sha256_digest(blob), "sha256:" + written.hexdigest())
         except BaseException as err:  # noqa: BLE001 - handed to the caller of gzipped()
             self._error = err
+            # Go on taking blocks to the end: a writer never waits on a queue nobody empties.
+            while not ended and self._queue.get() is not None:
+                pass
 
-    def finish(self) -> bytes:
-        """End the stream and return everything written, once (the thread deflates the rest on its own)."""
+    def finish(self) -> None:
+        """End the stream (the thread deflates the rest on its own)."""
         if not self._finished:
             self._hand_over()
             self._queue.put(None)
             self._finished = True
-        written, self._blocks = b"".join(self._blocks), []
-        return written
 
     def gzipped(self) -> Gzipped:
         """The gzip stream of everything written and its digests (waits for the thread); :meth:`finish` first."""

@@ -156,13 +156,14 @@ class PayloadLayer:
         return len(self.blob)
 
     @classmethod
-    def from_tar(cls, tar: bytes, gzipped: Callable[[], Gzipped] | None = None) -> PayloadLayer:
+    def from_gzipped(cls, done: Gzipped) -> PayloadLayer:
+        """The layer of a payload tar gzipped while it was written (``oci.layers.BackgroundGzip``)."""
+        return cls(blob=done.blob, digest=done.digest, diff_id=done.diff_id)
+
+    @classmethod
+    def from_tar(cls, tar: bytes) -> PayloadLayer:
         """Gzip the payload tar with the payload compressor (``oci.layers.PayloadGzip``: ISA-L, Go's
-        header; not oc's zlib level 6, spec P8); ``gzipped``: that gzip and its digests, computed while
-        the tar was written."""
-        if gzipped is not None:
-            done = gzipped()
-            return cls(blob=done.blob, digest=done.digest, diff_id=done.diff_id)
+        header; not oc's zlib level 6, spec P8)."""
         from okdrelease.oci.layers import compress_payload
 
         blob = compress_payload(tar)
@@ -202,12 +203,17 @@ class SourceLayer:
 
 
 def payload_layer(
-    tar: bytes, source: SourceLayer | None, gzipped: Callable[[], Gzipped] | None = None
+    tar: bytes | None, source: SourceLayer | None, gzipped: Callable[[], Gzipped] | None = None
 ) -> PayloadLayer:
-    """The compressed payload layer: the input release's own when it holds ``tar``, else gzip of ``tar``
-    (``gzipped``: that gzip and its digests, already computed while the tar was written)."""
+    """The compressed payload layer: ``gzipped`` (the tar gzipped while it was written, then not kept:
+    ``tar`` None and no ``source``), else the input release's own when it holds ``tar``, else gzip of
+    ``tar``."""
+    if gzipped is not None:
+        return PayloadLayer.from_gzipped(gzipped())
+    if tar is None:
+        raise ValueError("payload_layer: neither the payload tar nor its gzip")
     reused = source.same_payload(tar) if source is not None else None
-    return reused if reused is not None else PayloadLayer.from_tar(tar, gzipped)
+    return reused if reused is not None else PayloadLayer.from_tar(tar)
 
 
 @attrs.frozen

@@ -45,11 +45,12 @@ class Operators:
 
 @attrs.frozen
 class Payload:
-    """The uncompressed ``release-manifests/`` tar and what went into it."""
+    """The ``release-manifests/`` tar and what went into it."""
 
     __repr__ = value_repr
 
-    tar: bytes = attrs.field(repr=False)
+    #: The uncompressed tar; None when it was gzipped while written (``gzipped``) and not kept.
+    tar: bytes | None = attrs.field(repr=False)
     stream: ImageStream
     metadata: CincinnatiMetadata
     #: Operators whose manifests are in the payload, in payload order.
@@ -191,7 +192,8 @@ def assemble_payload(
     """Build the uncompressed ``release-manifests/`` tar, each operator's manifests rewritten.
 
     ``checker`` holds the manifest-check verdicts found while fetching (None: each file checked here);
-    ``compress``: gzip the tar for the payload layer on a thread while it is written (``Payload.gzipped``).
+    ``compress``: gzip the tar for the payload layer on a thread while it is written
+    (``Payload.gzipped``), holding only a few blocks of it at a time: ``Payload.tar`` is then None.
     """
     from okdrelease.payload.assemble import FilesByOperator, write_payload_tar
     from okdrelease.payload.mapper import release_targets
@@ -230,6 +232,7 @@ def assemble_payload(
     except OkdReleaseError as err:
         raise ReleaseError(f"unable to create a release: {err}") from err
     finally:
-        tar = buf.finish() if isinstance(buf, BackgroundGzip) else buf.getvalue()
-    gzipped = buf.gzipped if isinstance(buf, BackgroundGzip) else None
+        if isinstance(buf, BackgroundGzip):
+            buf.finish()
+    tar, gzipped = (None, buf.gzipped) if isinstance(buf, BackgroundGzip) else (buf.getvalue(), None)
     return Payload(tar, stream, metadata, tuple(contributed), image_references, release_metadata, gzipped)

@@ -85,6 +85,8 @@ class DirSink:
 
     def deliver(self, payload: Payload, run: Run) -> Delivery:
         """Write the payload files into the directory."""
+        if payload.tar is None:
+            raise ValueError("DirSink: the payload tar was not kept (gzipped while written)")
         try:
             self._write(payload.tar)
         except OSError as err:
