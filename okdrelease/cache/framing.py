@@ -15,13 +15,19 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["frame", "unframe"]
+__all__ = ["frame", "frame_parts", "unframe"]
 
 
 def frame(head: Any, parts: Iterable[bytes]) -> bytes:
     """``head`` as one line of compact JSON, then ``parts`` back to back."""
+    return b"".join(frame_parts(head, parts))  # one copy of the parts' bytes, not two
+
+
+def frame_parts(head: Any, parts: Iterable[bytes]) -> tuple[bytes, ...]:
+    """:func:`frame`'s bytes as parts not joined: the header line, then ``parts`` themselves (a cache
+    stores them so, ``Cache.put_record``, without a copy of the parts' bytes)."""
     text = json.dumps(head, separators=(",", ":")).encode("ascii")
-    return b"".join([text, b"\n", *parts])  # one copy of the parts' bytes, not two
+    return (text + b"\n", *parts)
 
 
 def unframe(payload: bytes, lengths: Callable[[Any], Iterable[int]]) -> tuple[Any, list[bytes]]:

@@ -108,7 +108,7 @@ _STALE_TMP_SECONDS = 3600
 
 _Ident = tuple[str, str]
 #: Entries not yet in a pack: (kind, key) -> (payload, checksum).
-_Buffer = dict[_Ident, tuple[bytes, str]]
+_Buffer = dict[_Ident, tuple[pack.Payload, str]]
 
 
 def _verdict_set_key(keys: Iterable[str]) -> str:
@@ -327,7 +327,10 @@ class Cache:
                 found = flushing.get(ident)
                 if found is not None:
                     break
-        return None if found is None else found[0]
+        if found is None:
+            return None
+        payload = found[0]
+        return payload if isinstance(payload, bytes) else b"".join(payload)
 
     def _get(self, kind: str, key: str) -> bytes | None:
         """The checked payload of entry ``kind``/``key``, or None (absent, or found damaged: its pack dropped)."""
@@ -384,19 +387,20 @@ class Cache:
 
     # ---- writing packs
 
-    def _put(self, kind: str, key: str, payload: bytes, checksum: str, *, replace: bool) -> None:
+    def _put(self, kind: str, key: str, payload: pack.Payload, checksum: str, *, replace: bool) -> None:
         """Buffer an entry (``replace``: even if a pack holds one); write a pack once the buffer is full."""
         if not self._loaded:
             self._ensure_loaded()
         ident = (kind, key)
-        large = int(len(payload) >= _WINDOW_ENTRY)
+        length = pack.payload_length(payload)
+        large = int(length >= _WINDOW_ENTRY)
         with self._lock:
             if ident in self._buffers[0] or ident in self._buffers[1]:
                 return
             if not replace and (ident in self._entries or self._buffered(ident) is not None):
                 return
             self._buffers[large][ident] = (payload, checksum)
-            self._buffered_bytes[large] += len(payload)
+            self._buffered_bytes[large] += length
             if self._buffered_bytes[large] < self.flush_bytes:
                 return
             taken = self._take_buffers(large)
@@ -583,8 +587,9 @@ class Cache:
             raise ValueError(f"unknown cache record kind {kind!r}")
         return self._get(kind, key)
 
-    def put_record(self, kind: str, key: str, payload: bytes) -> None:
-        """Store ``payload`` as the record ``kind``/``key`` (it replaces one a pack holds: that one was unusable)."""
+    def put_record(self, kind: str, key: str, payload: pack.Payload) -> None:
+        """Store ``payload`` as the record ``kind``/``key`` (it replaces one a pack holds: that one was
+        unusable); given as parts, it is written from them (``get_record`` reads their bytes back to back)."""
         if kind not in _KINDS:
             raise ValueError(f"unknown cache record kind {kind!r}")
         self._put(kind, key, payload, pack.checksum_of(payload), replace=True)
