@@ -193,9 +193,11 @@ def run() -> NoReturn:
     view (``gc.freeze``: they live as long as the process); young objects are collected every 5,000
     allocations instead of 700. A warm ``new`` spent 12-17 ms in 87 collections, 1-3 ms so. The
     process then ends without freeing its objects one by one (:func:`_exit_now`). Only here:
-    :func:`main` called in another program leaves that program's collector and exit alone.
+    :func:`main` called in another program leaves that program's collector and exit alone; so does
+    the limit on the C allocator's arenas (:func:`_one_malloc_arena`).
     """
     gc.disable()
+    _one_malloc_arena()
     quiet_dependencies()  # before the subcommand's modules load: sign's read cryptography's DSA names
     try:
         name = named_subcommand(sys.argv[1:])
@@ -208,6 +210,33 @@ def run() -> NoReturn:
         gc.set_threshold(5000, 10, 10)
         gc.enable()
     _exit_now(main())
+
+
+#: glibc's ``mallopt`` parameter M_ARENA_MAX (malloc.h).
+_M_ARENA_MAX = -8
+
+
+def _one_malloc_arena() -> None:
+    """Have glibc's allocator serve every thread from one arena (M_ARENA_MAX 1), before any thread starts.
+
+    By default each thread that allocates gets an arena of its own (up to 8 per core), and what a
+    worker frees stays in its arena: the payload, built on the main thread once the workers have read
+    the components, cannot reuse it. With one arena a cold ``new`` of 400 images peaks at about 68 MiB
+    instead of 86, no slower (threads allocate mostly holding the GIL; small blocks come from each
+    thread's cache without the arena's lock). Nothing is done on other C libraries.
+    """
+    try:
+        if not os.confstr("CS_GNU_LIBC_VERSION"):
+            return
+    except (ValueError, OSError):
+        return
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_ARENA_MAX, 1)
 
 
 def _exit_now(code: int) -> NoReturn:
