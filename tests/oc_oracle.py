@@ -29,6 +29,8 @@ from golden_support import GOLDEN, SHARED, load_cases, push_layout, substitute
 from registry_rig import RegistryServer
 
 from okdrelease.cli import main
+from okdrelease.oci.digest import sha256_digest
+from okdrelease.oci.model import Manifest
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.registry import RegistryClient
@@ -346,6 +348,26 @@ def oc_release_rig(oc_release_rig_shared: OcRig) -> OcRig:
     here would build the releases once per importing module.)
     """
     return oc_release_rig_shared
+
+
+def without_created(rig: OcRig, tag: str = "no-created") -> tuple[str, str]:
+    """A copy of the ``realistic`` release whose image config has no ``created`` (oc's readers take Go's
+    zero time), pushed as ``parity/release:TAG``; its pull specs by tag and by digest."""
+    client = RegistryClient(TransportOptions(insecure=True))
+    try:
+        repository = client.repository(ImageReference.parse(f"{rig.host}/parity/release"))
+        manifest = repository.get_manifest(rig.realistic.rpartition(":")[2])
+        assert isinstance(manifest, Manifest)
+        config = json.loads(repository.read_blob(manifest.config.digest, manifest.config.size))
+        del config["created"]
+        raw = json.dumps(config).encode()
+        repository.put_blob(raw, sha256_digest(raw), len(raw))
+        body = json.loads(manifest.raw)
+        body["config"] = {**body["config"], "digest": sha256_digest(raw), "size": len(raw)}
+        digest = repository.put_manifest(json.dumps(body).encode(), manifest.media_type, tag)
+    finally:
+        client.close()
+    return f"{rig.host}/parity/release:{tag}", f"{rig.host}/parity/release@{digest}"
 
 
 def tree(directory: Path) -> dict[str, bytes]:

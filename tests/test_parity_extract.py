@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oc_oracle import FLOW_YAML, OcRig, fresh, oc_release_rig, okd_run, tree
+from oc_oracle import FLOW_YAML, OcRig, fresh, oc_release_rig, okd_run, tree, without_created
 
 __all__ = ["oc_release_rig"]
 
@@ -61,6 +61,21 @@ def test_extract_of_every_real_manifest_is_file_for_file_ocs(
     assert oc_err.startswith(f"Errors: error parsing {name}: ")
     assert okd_err.startswith(f"Errors: error parsing {name}: ")
     assert okd_err.count("\n") == 1
+
+
+@pytest.mark.parametrize("by", ["tag", "digest"])
+def test_extract_of_a_release_without_created_prints_gos_zero_time(
+    oc_release_rig: OcRig, by: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A release config without ``created``: oc prints Go's zero time (``created at ``, empty, before)."""
+    by_tag, by_digest = without_created(oc_release_rig)
+    release = by_tag if by == "tag" else by_digest
+    expected, got, oc_err, okd_err = _extract_both(oc_release_rig, release, tmp_path, capsys)
+    assert _differences(expected, got) == []
+    assert (oc_err, okd_err) == ("", "")
+    assert okd_run(["extract", "--to", str(fresh(tmp_path / "again")), release], capsys).out.endswith(
+        " created at 0001-01-01T00:00:00Z\n"
+    )
 
 
 def test_a_value_go_yaml_cannot_read_back_fails_as_in_oc(

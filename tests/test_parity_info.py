@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pytest
-from oc_oracle import OcRig, oc_release_rig, okd_run
+from oc_oracle import OcRig, oc_release_rig, okd_run, without_created
 
 __all__ = ["oc_release_rig"]
 
@@ -104,6 +104,44 @@ def test_changes_from_is_ocs(
     assert (okd.code, _mask_ages(okd.out), okd.err) == (oc.code, expected, oc.err)
     if not extra:
         assert re.search(r"(?m)^Created:\s+\d+[smhdy]\s+\d+[smhdy]$", okd.out)
+
+
+#: The forms that show the release's creation time.
+CREATED_FORMS = [[], ["-o", "json"], ["--include-images", "-o", "json"], ["-o", TEMPLATES[0]]]
+
+
+@pytest.mark.parametrize("args", CREATED_FORMS, ids=[" ".join(form) or "default" for form in CREATED_FORMS])
+def test_info_of_a_release_without_created_is_ocs(
+    oc_release_rig: OcRig, args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A release config without ``created``: Go's zero time wherever oc shows it."""
+    release, _by_digest = without_created(oc_release_rig)
+    oc = oc_release_rig.oc_run(["info", *args, release])
+    okd = okd_run(["info", *args, release], capsys)
+    assert oc.code == 0, oc.err
+    assert okd == oc
+    if not args:
+        assert "\nCreated:   0001-01-01T00:00:00Z\n" in okd.out
+
+
+@pytest.mark.parametrize("direction", ["forward", "backward"])
+def test_changes_from_a_release_without_created_is_ocs(
+    oc_release_rig: OcRig, direction: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--changes-from with one release created at Go's zero time: its age as oc gives it."""
+    old, _by_digest = without_created(oc_release_rig)
+    new = oc_release_rig.every_file
+    if direction == "backward":
+        old, new = new, old
+    oc = oc_release_rig.oc_run(["info", "--changes-from", old, new])
+    okd = okd_run(["info", "--changes-from", old, new], capsys)
+    expected = _mask_ages(oc.out).replace(f"{oc_release_rig.oc} adm release extract", "okdrelease extract")
+    assert (okd.code, _mask_ages(okd.out), okd.err) == (oc.code, expected, oc.err)
+    # Go's Time.Sub saturates: the zero time is 292 years old (the other release was built this session)
+    ages = (
+        r"(?m)^Created:\s+292y\s+\d+[smh]$" if direction == "forward" else r"(?m)^Created:\s+\d+[smh]\s+292y$"
+    )
+    assert re.search(ages, oc.out) and re.search(ages, okd.out), (oc.out[:300], okd.out[:300])
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,6 @@ from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gojson import GoJSONError, RawNumber, parse_valid, sorted_map
 from okdrelease.gocompat.gojson import marshal as marshal_json
-from okdrelease.gocompat.gotime import format_time
 from okdrelease.gocompat.strconv import go_quote
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layers import (
@@ -43,7 +42,7 @@ from okdrelease.oci.layers import (
     read_stack,
 )
 from okdrelease.oci.model import Descriptor, Manifest
-from okdrelease.release.info import parse_time
+from okdrelease.release.info import go_created
 from okdrelease.release.read import (
     IMAGE_REFERENCES,
     IMAGE_STREAM_API,
@@ -536,15 +535,11 @@ def extract_release(
             write_inside(root_fd, name, data)
     finally:
         os.close(root_fd)
-    created = config.created
-    when = parse_time(created)
-    if when is not None and when.utcoffset() is not None:
-        created = format_time(when)
     digest = index.digest if index is not None else manifest.digest
     return ExtractResult(
         directory=directory,
         digest=digest,
-        created=created,
+        created=go_created(config.created),
         by_digest=reference.startswith("sha256:"),
         written=tuple(name for name, _ in outputs),
         errors=tuple(errors),

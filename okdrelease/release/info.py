@@ -72,6 +72,16 @@ def short_duration(seconds: float) -> str:
     return f"{hours // (24 * 365)}y"
 
 
+#: The longest Go ``time.Duration`` in seconds (about 292 years): ``Time.Sub`` saturates at it.
+_MAX_DURATION = ((1 << 63) - 1) / 1e9
+
+
+def go_since(clock: datetime.datetime, when: datetime.datetime) -> float:
+    """``clock.Sub(when)`` in seconds as Go computes it, saturated at ``time.Duration``'s range: the age
+    of Go's zero time is 292 years, not 2,000."""
+    return max(-_MAX_DURATION, min(_MAX_DURATION, (clock - when).total_seconds()))
+
+
 def parse_time(text: str) -> datetime.datetime | None:
     """Parse an RFC 3339 timestamp (None when empty or invalid)."""
     if not text:
@@ -83,8 +93,14 @@ def parse_time(text: str) -> datetime.datetime | None:
 
 
 def created_text(info: ReleaseInfo) -> str:
-    """The config ``created`` time in UTC, truncated to seconds, RFC 3339."""
-    when = parse_time(info.config.created)
+    """The config ``created`` time in UTC, truncated to seconds, RFC 3339 (:func:`go_created`)."""
+    return go_created(info.config.created)
+
+
+def go_created(created: str) -> str:
+    """A config's ``created`` as oc prints it: RFC 3339 in UTC, whole seconds; Go's zero time when the
+    config has none (oc reads it into a ``time.Time``)."""
+    when = parse_time(created)
     if when is None:
         return ZERO_TIME
     if when.tzinfo is None:
@@ -267,7 +283,7 @@ def _describe_sizes(w: TabWriter, info: ReleaseInfo, now: datetime.datetime) -> 
             unshared = image.layers[-1].size
             covered.add(image.layers[-1].digest)
         when = parse_time(image.config.created if image.config else "")
-        age = short_duration((now - when).total_seconds()) if when and when.tzinfo else ""
+        age = short_duration(go_since(now, when)) if when and when.tzinfo else ""
         w.write(
             f"  {tag.name}\t{age:>4}\t{len(image.layers):7d}\t{size / 1024 / 1024:8.1f}"
             f"\t{unshared / 1024 / 1024:10.1f}\t {base}\n"
@@ -580,7 +596,7 @@ def _comparison_header(old: ReleaseInfo, new: ReleaseInfo, clock: datetime.datet
     def age(info: ReleaseInfo) -> str:
         when = parse_time(created_text(info))
         assert when is not None
-        return short_duration((clock - when).total_seconds())
+        return short_duration(go_since(clock, when))
 
     w = TabWriter(0, 4, 2)
     w.write("\tFROM\tTO\n")
