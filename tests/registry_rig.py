@@ -205,6 +205,14 @@ class LocalCA:
         key_file = _write_pem(self.directory / f"{name}.key", _key_pem(key))
         return cert_file, key_file
 
+    def issue_client_cert(self, name: str) -> tuple[Path, Path]:
+        """Write a TLS client certificate; return (``NAME.cert``, ``NAME.key``), as certs.d names them."""
+        usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH])
+        key, cert = self._issue(name, usage, None)
+        cert_file = _write_pem(self.directory / f"{name}.cert", cert.public_bytes(serialization.Encoding.PEM))
+        key_file = _write_pem(self.directory / f"{name}.key", _key_pem(key))
+        return cert_file, key_file
+
     def issue_signing_cert(self, common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
         """Return a new key and CA-issued certificate suitable for signing registry JWTs."""
         usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING])

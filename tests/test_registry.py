@@ -280,12 +280,14 @@ class OtherHost(Loopback):
     """A second loopback server an upload ``Location`` may point at: it records every request (method,
     path, headers, body) and takes a PUT (201, the digest of its query) unless its path says ``deny``
     (401 with a Bearer challenge of its own), a DELETE (204), a GET of a path in ``blobs`` (200, those
-    bytes). Over TLS with ``context``."""
+    bytes). Over TLS with ``context``; ``client_certs`` records, per request, whether the client
+    presented a certificate (asked for with ``context.verify_mode = ssl.CERT_OPTIONAL``)."""
 
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
         """Serve on a free loopback port."""
         self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
         self.blobs: dict[str, bytes] = {}
+        self.client_certs: list[bool] = []
         host = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -294,6 +296,8 @@ class OtherHost(Loopback):
             def _handle(self) -> None:
                 body = read_request_body(self)
                 host.seen.append((self.command, self.path, dict(self.headers.items()), body))
+                if isinstance(self.connection, ssl.SSLSocket):
+                    host.client_certs.append(bool(self.connection.getpeercert()))
                 where = urllib.parse.urlsplit(self.path)
                 query = urllib.parse.parse_qs(where.query)
                 if self.command == "GET" and where.path in host.blobs:

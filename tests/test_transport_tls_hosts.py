@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from imagegen import DOCKER, build_image, make_image
-from registry_rig import LocalCA, RegistryInfo, RepoNamer
+from registry_rig import LocalCA, RegistryInfo, RepoNamer, free_port
 from test_registry import Fault, OtherHost, RecordingProxy, repo_at
 
 from okdrelease.errors import RegistryError
@@ -197,3 +197,129 @@ def test_a_redirect_to_another_host_is_verified_with_that_host_s_settings(
     with RegistryClient(both) as client:
         assert repo_at(client, a, repo.name).read_blob(layer.digest, len(layer.data)) == layer.data
     assert [(m, p) for m, p, _, _ in tls_host.seen] == [("GET", "/storage/1?sig=s")]
+
+
+@pytest.fixture
+def client_ca(tmp_path: Path) -> LocalCA:
+    """The CA of the user's TLS client certificates (host B trusts it, so it can tell one was offered)."""
+    return LocalCA(tmp_path / "client-ca")
+
+
+@pytest.fixture
+def asking_host(other_ca: LocalCA, client_ca: LocalCA) -> Iterator[OtherHost]:
+    """Host B over TLS (``other_ca``'s certificate) asking for a client certificate, not requiring one."""
+    context = server_context(other_ca, "asking-host")
+    context.verify_mode = ssl.CERT_OPTIONAL
+    context.load_verify_locations(cafile=str(client_ca.ca_file))
+    host = OtherHost(context)
+    yield host
+    host.stop()
+
+
+def client_pair(directory: Path, ca: LocalCA) -> None:
+    """Put a client certificate ``client.cert`` and its ``client.key``, issued by ``ca``, in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in ca.issue_client_cert("client"):
+        (directory / path.name).write_bytes(path.read_bytes())
+
+
+def client_cert_options(
+    where: str, a: str, b: str, ca: LocalCA, client: LocalCA, tmp: Path
+) -> TransportOptions:
+    """Options with the user's client certificate in the cert dir, certs.d/A or certs.d/B (A the
+    registry, opted out; B the other host, its CA ``ca`` trusted beside the certificate)."""
+    if where == "cert dir":
+        certs = tmp / "cert-dir"
+        client_pair(certs, client)
+        (certs / "b-ca.crt").write_bytes(Path(ca.ca_file).read_bytes())
+        return TransportOptions(insecure_registries=frozenset({a}), cert_dir=str(certs), retries=0)
+    client_pair(tmp / "certs.d" / (a if where == "certs.d/A" else b), client)
+    return TransportOptions(insecure_registries=frozenset({a}), certs_dirs=(certs_d(tmp, b, ca),), retries=0)
+
+
+@pytest.mark.parametrize(
+    ("where", "offered"), [("cert dir", False), ("certs.d/A", False), ("certs.d/B", True)]
+)
+def test_another_host_is_offered_its_own_client_certificate_only(
+    http_proxy: RecordingProxy,
+    asking_host: OtherHost,
+    other_ca: LocalCA,
+    client_ca: LocalCA,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    where: str,
+    offered: bool,
+) -> None:
+    """Host B, named by registry A's upload Location, asks for a client certificate: the cert dir's
+    (skopeo's --dest-cert-dir: the registry's) and certs.d/A's are never offered to it (before, the
+    cert dir's pair went to every host); certs.d/B's, B's own configuration, is. The cert dir's CAs
+    are trusted for B (the upload goes through in every case)."""
+    a, b = http_proxy.host, asking_host.host
+    options = client_cert_options(where, a, b, other_ca, client_ca, tmp_path)
+    check_upload_elsewhere(http_proxy, asking_host, options, unique_repo(), True)
+    assert asking_host.client_certs == [offered]
+
+
+def load_failure(ca_file: Path) -> str:
+    """What Python's ssl says of a CA file it cannot load."""
+    with pytest.raises(ssl.SSLError) as err:
+        ssl.create_default_context().load_verify_locations(cafile=str(ca_file))
+    return str(err.value)
+
+
+@pytest.mark.parametrize("broken", ["a CA file that is not one", "a key without its certificate"])
+def test_another_host_s_unusable_tls_files_are_worded_with_what_was_done(
+    http_proxy: RecordingProxy, tls_host: OtherHost, unique_repo: RepoNamer, tmp_path: Path, broken: str
+) -> None:
+    """certs.d/B, for the host B registry A names for the upload, cannot be used: the error says what
+    was being done, which host and which registry named it; B gets no request. Before, the bare
+    "... for registry B" error escaped without what was done or the registry."""
+    a, b = http_proxy.host, tls_host.host
+    directory = tmp_path / "certs.d" / b
+    directory.mkdir(parents=True)
+    if broken == "a key without its certificate":
+        (directory / "client.key").write_text("key")
+        reason = f"key {directory / 'client.key'} has no client certificate"
+    else:
+        (directory / "ca.crt").write_text("not a certificate")
+        reason = f"cannot load CA file {directory / 'ca.crt'}: {load_failure(directory / 'ca.crt')}"
+    options = TransportOptions(
+        insecure_registries=frozenset({a}), certs_dirs=(str(tmp_path / "certs.d"),), retries=0
+    )
+    blob = build_image(seed="tls-files-elsewhere", layers=1, layer_size=3000).layers[0]
+    http_proxy.faults.append(
+        Fault("POST", r"/blobs/uploads/$", 202, {"Location": f"{tls_host.url}/upload/1"})
+    )
+    name = unique_repo()
+    with RegistryClient(options) as client, pytest.raises(RegistryError) as err:
+        repo_at(client, a, name).put_blob(blob.data, blob.digest, len(blob.data))
+    assert (
+        str(err.value)
+        == f"uploading blob {a}/{name}@{blob.digest}: host {b} (named by registry {a}): {reason}"
+    )
+    assert err.value.registry == a
+    assert tls_host.seen == []
+
+
+def test_a_token_realm_s_host_is_its_normal_form(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer, tmp_path: Path
+) -> None:
+    """A realm with userinfo (https://USER:PASSWORD@HOST:PORT/token) whose session cannot be set up
+    (--certificate-authority is not a CA file; the registry is opted out, so only the token server
+    reads it): the error names the token server by its host alone, never the userinfo. Before, the
+    realm's whole netloc, password included, was the session's host and was in the error."""
+    bad = tmp_path / "bad-ca.pem"
+    bad.write_text("not a certificate")
+    a, realm_host = http_proxy.host, f"127.0.0.1:{free_port()}"
+    challenge = f'Bearer realm="https://tok:realm-s3cret@{realm_host}/token",service="s"'
+    http_proxy.faults.append(Fault("GET", r"^/v2/$", 401, {"WWW-Authenticate": challenge}))
+    options = TransportOptions(
+        insecure_registries=frozenset({a}), ca_file=str(bad), credentials={a: ("alice", "pw")}, retries=0
+    )
+    name = unique_repo()
+    with RegistryClient(options) as client, pytest.raises(RegistryError) as err:
+        repo_at(client, a, name).get_manifest("v1")
+    assert str(err.value) == (
+        f"token server {realm_host} for registry {a}: cannot load CA file {bad}: {load_failure(bad)}"
+    )
+    assert "realm-s3cret" not in repr(err.value.__dict__)

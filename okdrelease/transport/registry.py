@@ -166,8 +166,20 @@ def status_error(response: Response, what: str, **context: str) -> RegistryError
     return error
 
 
-def tls_files(host: str, options: TransportOptions) -> tuple[list[str], list[tuple[str, str]]]:
-    """Return (CA files, client (cert, key) pairs) that apply to ``host``."""
+def tls_files(
+    host: str, options: TransportOptions, *, registry: bool = True
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Return (CA files, client (cert, key) pairs) that apply to ``host``.
+
+    A registry (``registry``) trusts ``--certificate-authority`` and the cert dir's (skopeo's
+    ``--src-cert-dir``/``--dest-cert-dir``) or else ``certs.d/HOST``'s CAs, and offers their client
+    pairs. Another host (a token server, an upload ``Location`` or a redirect target a registry
+    names) trusts the same CA sources (a cert dir's CAs are trusted for every host of its side, as
+    ``--certificate-authority`` is) but is offered ``certs.d/HOST``'s own client pairs alone: a cert
+    dir's pairs are the registries', never shown to a host a registry names. Errors about another
+    host do not name it (its caller does).
+    """
+    owner = f" for registry {host}" if registry else ""
     cas: list[str] = [options.ca_file] if options.ca_file else []
     clients: list[tuple[str, str]] = []
     directories = (
@@ -176,21 +188,19 @@ def tls_files(host: str, options: TransportOptions) -> tuple[list[str], list[tup
     for directory in directories:
         if not directory.is_dir():
             if options.cert_dir:
-                raise RegistryError(
-                    f"certificate directory {directory} for registry {host} does not exist", registry=host
-                )
+                raise RegistryError(f"certificate directory {directory}{owner} does not exist", registry=host)
             continue
         cas.extend(str(p) for p in sorted(directory.glob("*.crt")))
+        if options.cert_dir and not registry:
+            continue
         for cert in sorted(directory.glob("*.cert")):
             key = cert.with_suffix(".key")
             if not key.exists():
-                raise RegistryError(
-                    f"client certificate {cert} for registry {host} has no key {key.name}", registry=host
-                )
+                raise RegistryError(f"client certificate {cert}{owner} has no key {key.name}", registry=host)
             clients.append((str(cert), str(key)))
         for key in sorted(directory.glob("*.key")):
             if not key.with_suffix(".cert").exists():
-                raise RegistryError(f"key {key} for registry {host} has no client certificate", registry=host)
+                raise RegistryError(f"key {key}{owner} has no client certificate", registry=host)
     return cas, clients
 
 
@@ -218,6 +228,15 @@ class _Registry:
     proxies: dict[str, str]
     semaphore: threading.BoundedSemaphore
     challenge: Challenge | None = None
+
+
+class _HostSetupFailed(Exception):
+    """Internal: another host's session could not be set up (its TLS files could not be loaded)."""
+
+    def __init__(self, host: str, reason: str) -> None:
+        super().__init__(host, reason)
+        self.host = host
+        self.reason = reason
 
 
 class _BodyMismatch(Exception):
@@ -293,8 +312,8 @@ class RegistryClient:
 
     # -- connection setup ----------------------------------------------------------------------
 
-    def _new_session(self, host: str, insecure: bool) -> HttpSession:
-        context = None if insecure else self._tls_context(host)
+    def _new_session(self, host: str, insecure: bool, *, registry: bool = True) -> HttpSession:
+        context = None if insecure else self._tls_context(host, registry=registry)
         return HttpSession(
             self.options.user_agent,
             self.options.max_per_registry,
@@ -304,35 +323,40 @@ class RegistryClient:
             route=self._route,
         )
 
-    def _tls_context(self, host: str) -> ssl.SSLContext | None:
-        """Trust ``ca_file`` and ``certs.d/HOST`` (CAs, client certificates) for ``https://HOST/``."""
-        cas, clients = tls_files(host, self.options)
+    def _tls_context(self, host: str, *, registry: bool = True) -> ssl.SSLContext | None:
+        """Trust ``ca_file`` and ``certs.d/HOST`` (CAs, client certificates) for ``https://HOST/``
+        (``tls_files`` says which apply to a registry and which to another host)."""
+        cas, clients = tls_files(host, self.options, registry=registry)
         if not cas and not clients:
             return None
+        owner = f" for registry {host}" if registry else ""
         context = ssl.create_default_context()
         for ca in cas:
             try:
                 context.load_verify_locations(cafile=ca)
             except (OSError, ssl.SSLError) as err:
-                raise RegistryError(
-                    f"cannot load CA file {ca} for registry {host}: {err}", registry=host
-                ) from None
+                raise RegistryError(f"cannot load CA file {ca}{owner}: {err}", registry=host) from None
         for cert, key in clients:
             try:
                 context.load_cert_chain(cert, key)
             except (OSError, ssl.SSLError) as err:
                 raise RegistryError(
-                    f"cannot load client certificate {cert} for registry {host}: {err}", registry=host
+                    f"cannot load client certificate {cert}{owner}: {err}", registry=host
                 ) from None
         return context
 
     def _host_session(self, host: str) -> HttpSession:
         """One pooled session per other host (a token server, an upload ``Location`` or a redirect
-        elsewhere), with that host's own TLS settings like a registry's."""
+        elsewhere), with that host's own TLS settings (``tls_files``); a host this client talks to as
+        a registry keeps its registry settings. ``_HostSetupFailed`` when they cannot be loaded."""
         with self._lock:
             session = self._host_sessions.get(host)
             if session is None:
-                session = self._new_session(host, self.options.is_insecure(host))
+                registry = host in self._registries
+                try:
+                    session = self._new_session(host, self.options.is_insecure(host), registry=registry)
+                except RegistryError as err:
+                    raise _HostSetupFailed(host, str(err)) from None
                 session.proxies.update(environ_proxies(host, "https"))
                 self._host_sessions[host] = session
             return session
@@ -473,6 +497,9 @@ class RegistryClient:
                     proxies=state.proxies,
                     timeout=timeouts(self.options.timeout),
                 )
+        except _HostSetupFailed as err:  # (another host's TLS files: not transient, never retried)
+            text = f"host {err.host} (named by registry {state.host}): {err.reason}"
+            raise RegistryError(_prefixed(what, text), registry=state.host) from None
         except TlsError as err:
             raise RegistryError(_prefixed(what, _tls_failure(state, err)), registry=state.host) from None
         except InvalidAddress as err:
@@ -508,12 +535,18 @@ class RegistryClient:
             return creds.basic_header() if creds is not None and not creds.identity_token else None
         if challenge.scheme != "bearer":
             return None
-        realm_host = urllib.parse.urlsplit(challenge.realm).netloc
+        realm_host = url_host(challenge.realm)
 
         def fetch() -> dict[str, Any]:
             verify: bool = not self.options.is_insecure(realm_host)
+            try:
+                session = self._host_session(realm_host)
+            except _HostSetupFailed as err:
+                raise RegistryError(
+                    f"token server {realm_host} for registry {state.host}: {err.reason}", registry=state.host
+                ) from None
             return fetch_token(
-                self._host_session(realm_host),
+                session,
                 challenge,
                 scopes,
                 creds,
