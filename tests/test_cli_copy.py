@@ -395,7 +395,7 @@ def test_sign_by_sigstore_private_key_pushes_a_cosign_signature(
 
 def _image_summary(layout: Path, digest: str) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """Per image of the list ``digest`` in ``layout``: (manifest type, config digest, [(layer type, tar digest)])."""
-    from okdrelease.oci.layers import open_layer
+    from okdrelease.oci.layerread import open_layer
 
     blobs = layout / "blobs" / "sha256"
     index = json.loads((blobs / digest[7:]).read_bytes())

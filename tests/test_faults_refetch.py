@@ -37,7 +37,7 @@ from okdrelease.cli import main
 from okdrelease.errors import DigestMismatchError, LayerError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
-from okdrelease.oci.layers import read_stack
+from okdrelease.oci.layerstack import read_stack
 from okdrelease.transport.layout import LayoutRepository
 from okdrelease.transport.registry import SMALL_BLOB, RegistryClient
 

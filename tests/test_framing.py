@@ -60,7 +60,7 @@ def test_a_layer_index_is_framed_so_its_bytes_are_pinned() -> None:
     """A stored layer index (okdrelease.oci.layerindex): a header row per entry (its data's length fifth),
     then each file's bytes; a name that is not UTF-8 (surrogate-escaped) stays an ASCII escape."""
     from okdrelease.oci.layerindex import INDEX_FORMAT, LayerIndex
-    from okdrelease.oci.layers import held_entry
+    from okdrelease.oci.layerread import held_entry
 
     digest = "sha256:" + "1" * 64
     entries = (

@@ -12,16 +12,9 @@ import pytest
 from test_release_extract import image_references, open_ref, payload_layer, write_image
 
 from okdrelease.cli import main
-from okdrelease.oci.layers import (
-    DEFAULT_MAX_FILE_BYTES,
-    LayerLimitError,
-    LayerLimits,
-    StackOptions,
-    TarEntry,
-    read_stack,
-    size_in_bytes,
-    write_tar,
-)
+from okdrelease.oci.layerlimits import DEFAULT_MAX_FILE_BYTES, LayerLimitError, LayerLimits, size_in_bytes
+from okdrelease.oci.layerstack import StackOptions, read_stack
+from okdrelease.oci.layerwrite import TarEntry, write_tar
 from okdrelease.release.extract import extract_release
 
 REFS = image_references("4.15.0", [("cli", "quay.io/okd/cli@sha256:" + "1" * 64, {})])

@@ -15,7 +15,8 @@ from okdrelease.errors import DigestMismatchError
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
 from okdrelease.oci.layerindex import LayerIndex, compose, load_index, scan_layer
-from okdrelease.oci.layers import TarEntry, compress_gzip, extract_prefix, write_tar
+from okdrelease.oci.layerstack import extract_prefix
+from okdrelease.oci.layerwrite import TarEntry, compress_gzip, write_tar
 from okdrelease.oci.model import Descriptor
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"

@@ -22,21 +22,17 @@ import zstandard
 from okdrelease.errors import DigestMismatchError, LayerError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
-from okdrelease.oci.layers import (
+from okdrelease.oci.layerread import LayerEntry, clean_name, open_layer, read_entries
+from okdrelease.oci.layerstack import FileEntry, extract_prefix, read_stack, read_top_down
+from okdrelease.oci.layerwrite import (
     PAYLOAD_GZIP_LEVEL,
-    FileEntry,
     LayerBuilder,
     PayloadGzip,
     TarEntry,
     build_layer,
-    clean_name,
     compress_gzip,
     compress_payload,
-    extract_prefix,
     gzip_stream,
-    iter_entries,
-    open_layer,
-    read_top_down,
     write_tar,
 )
 from okdrelease.oci.model import Manifest
@@ -92,7 +88,7 @@ def test_open_layer_detects_compression_by_magic(
     decoded = open_layer(io.BytesIO(compress(raw)), mt.OCI_LAYER_GZIP, name="sha256:x")
     assert getattr(decoded, "compression") == compression  # noqa: B009
     assert decoded.read() == raw
-    entries = [(e.path, e.type, e.mode, e.mtime, e.size) for e in iter_entries(io.BytesIO(compress(raw)))]
+    entries = [(e.path, e.type, e.mode, e.mtime, e.size) for e in read_entries(io.BytesIO(compress(raw)))]
     assert entries == [
         ("manifests", "dir", 0o755, 100.0, 0),
         ("manifests/a.yaml", "file", 0o644, 101.0, 8),
@@ -122,7 +118,7 @@ def test_zstd_without_the_package_names_the_extra(monkeypatch: pytest.MonkeyPatc
 
 
 def test_empty_blob_is_an_empty_layer() -> None:
-    assert list(iter_entries(io.BytesIO(b""))) == []
+    assert read_entries(io.BytesIO(b"")) == []
     assert extract_prefix([opener(b""), opener(compress_gzip(b""))], "manifests/") == {}
 
 
@@ -134,14 +130,14 @@ def test_corrupt_gzip_names_the_layer() -> None:
         extract_prefix([opener(good), opener(corrupt)], "manifests/", names=["sha256:good", digest])
     truncated = good[: len(good) // 2]
     with pytest.raises(LayerError, match=r"^unable to read layer sha256:trunc: Compressed file ended"):
-        list(iter_entries(io.BytesIO(truncated), name="sha256:trunc"))
+        read_entries(io.BytesIO(truncated), name="sha256:trunc")
     with pytest.raises(LayerError, match=r"^unable to read layer: "):
         extract_prefix([opener(b"\x1f\x8bnot really gzip at all" * 30)], "manifests/")
 
 
 def test_garbage_that_is_not_a_tar_is_a_layer_error() -> None:
     with pytest.raises(LayerError, match=r"^unable to read layer sha256:junk: "):
-        list(iter_entries(io.BytesIO(b"this is not a tar archive" * 100), name="sha256:junk"))
+        read_entries(io.BytesIO(b"this is not a tar archive" * 100), name="sha256:junk")
 
 
 def test_verifying_stream_is_drained_so_a_bad_digest_is_caught(tmp_path: Path) -> None:
@@ -179,14 +175,14 @@ def test_names_are_cleaned_like_go_path_clean() -> None:
             TarEntry("manifests/hard", type="hardlink", linkname="./manifests/a.yaml"),
         ]
     )
-    got = [(e.path, e.type, e.linkname) for e in iter_entries(io.BytesIO(raw), "manifests/")]
+    got = [(e.path, e.type, e.linkname) for e in read_entries(io.BytesIO(raw), "manifests/")]
     assert got == [
         ("a.yaml", "file", ""),
         ("c/d.yaml", "file", ""),
         ("link", "symlink", "a.yaml"),
         ("hard", "hardlink", "a.yaml"),
     ]
-    everything = [e.path for e in iter_entries(io.BytesIO(raw))]
+    everything = [e.path for e in read_entries(io.BytesIO(raw))]
     assert everything == [
         "manifests",
         "manifests/a.yaml",
@@ -200,15 +196,22 @@ def test_names_are_cleaned_like_go_path_clean() -> None:
     ]
 
 
-def test_entry_data_is_read_lazily_and_only_while_current() -> None:
-    entries = iter_entries(io.BytesIO(compress_gzip(tar_bytes(SAMPLE))), "manifests/")
-    first = next(entries)
-    assert (first.path, first.read()) == ("a.yaml", b"kind: A\n")
-    second = next(entries)
-    assert second.read() == b"kind: B\n"
-    with pytest.raises(LayerError, match="a.yaml can only be read before the next entry"):
-        first.read()
-    assert list(entries) == []
+def test_a_streamed_entry_is_readable_only_while_current() -> None:
+    """A stack read hands its hook (``extract``'s safety checks) the entries as the tar is streamed:
+    each one's data can be read only until the next entry."""
+    entries: list[LayerEntry] = []
+    stale: list[str] = []
+
+    def hook(entry: LayerEntry, _layer: str | None) -> None:
+        if entries:
+            with pytest.raises(LayerError) as err:
+                entries[-1].read()
+            stale.append(str(err.value))
+        entries.append(entry)
+
+    files = read_stack([opener(compress_gzip(tar_bytes(SAMPLE)))], "manifests/", on_entry=hook)
+    assert layer_files(files) == {"a.yaml": b"kind: A\n", "sub/b.yaml": b"kind: B\n"}
+    assert stale == ["tar entry a.yaml can only be read before the next entry"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -660,7 +663,7 @@ def test_payload_gzip_bytes_do_not_depend_on_how_writes_split_them(blocks: float
 @pytest.mark.parametrize("seed", [1, 2])
 def test_background_gzip_is_compress_payload_byte_for_byte(seed: int) -> None:
     """Deflated on a thread in blocks, as written in pieces of any size: the same bytes as in one go."""
-    from okdrelease.oci.layers import BackgroundGzip
+    from okdrelease.oci.layerwrite import BackgroundGzip
 
     data = _payload_sample(seed, 2.5)
     stream = BackgroundGzip()
@@ -686,7 +689,7 @@ def test_background_gzip_holds_a_few_blocks_whatever_is_written() -> None:
     then joined them into a second copy)."""
     import tracemalloc
 
-    from okdrelease.oci.layers import BackgroundGzip
+    from okdrelease.oci.layerwrite import BackgroundGzip
 
     piece = b"apiVersion: v1\nkind: ConfigMap\n" * 2048  # 64 KiB, its gzip tiny
     total = 48 * PayloadGzip.BLOCK
@@ -707,13 +710,12 @@ def test_background_gzip_holds_a_few_blocks_whatever_is_written() -> None:
 def test_background_gzip_fails_without_stranding_the_writer(monkeypatch: pytest.MonkeyPatch) -> None:
     """A deflating thread that fails goes on taking blocks (the writer never waits on a full queue) and
     its error is raised by gzipped()."""
-    from okdrelease.oci import layers
-    from okdrelease.oci.layers import BackgroundGzip
+    from okdrelease.oci.layerwrite import BackgroundGzip
 
     def broken(self: PayloadGzip, data: bytes) -> int:
         raise OSError("deflate failed")
 
-    monkeypatch.setattr(layers.PayloadGzip, "write", broken)
+    monkeypatch.setattr(PayloadGzip, "write", broken)
     stream = BackgroundGzip()
     for _ in range(16):  # four times the queue's room
         stream.write(b"x" * BackgroundGzip.BLOCK)

@@ -20,7 +20,7 @@ from okdrelease.errors import (
 )
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
-from okdrelease.oci.layers import BuiltLayer, TarEntry, build_layer
+from okdrelease.oci.layerwrite import BuiltLayer, TarEntry, build_layer
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest, Platform
 from okdrelease.transport.base import MOUNTED, PRESENT, REFUSED, Repository
 from okdrelease.transport.layout import REF_NAME, LayoutRepository

@@ -26,7 +26,8 @@ from okdrelease.errors import InvalidReferenceError, OkdReleaseError, ReleaseErr
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.gotar import GoTarWriter, go_mtime
 from okdrelease.gocompat.yamlbounds import YAMLLimitError, check_text
-from okdrelease.oci.layers import TarEntry, iter_entries, write_tar
+from okdrelease.oci.layerread import read_entries
+from okdrelease.oci.layerwrite import TarEntry, write_tar
 from okdrelease.openshift.versions import (
     ComponentVersion,
     format_component_versions,
@@ -391,7 +392,7 @@ def test_written_tar_reads_back_identically(entries: list[TarEntry], gzipped: bo
         blob = gzip.compress(blob, mtime=0)
     read = [
         (e.path, e.type, e.mode, e.mtime, e.read(), e.linkname if e.type in ("symlink", "hardlink") else "")
-        for e in iter_entries(io.BytesIO(blob))
+        for e in read_entries(io.BytesIO(blob))
     ]
     assert read == [
         (e.path, e.type, e.mode, float(e.mtime), e.data if e.type == "file" else b"", e.linkname)
@@ -416,7 +417,7 @@ def test_go_tar_writer_output_reads_back(items: list[tuple[str, bool, bytes, int
         else:
             writer.add_file(path, data, mode, mtime)
     writer.close()
-    read = [(e.path, e.type, e.mode, e.mtime, e.read()) for e in iter_entries(io.BytesIO(buffer.getvalue()))]
+    read = [(e.path, e.type, e.mode, e.mtime, e.read()) for e in read_entries(io.BytesIO(buffer.getvalue()))]
     assert read == [
         (path, "dir" if is_dir else "file", mode, float(go_mtime(mtime)), b"" if is_dir else data)
         for path, is_dir, data, mode, mtime in items

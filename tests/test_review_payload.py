@@ -96,12 +96,12 @@ def test_unknown_output_format_is_a_usage_error_in_the_library() -> None:
 def test_payload_is_compressed_once_per_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Image mode gzips the payload layer once (it used to compress it again for the result's diff ID),
     while the tar is written, and keeps no uncompressed copy of it."""
-    from okdrelease.oci import layers
+    from okdrelease.oci.layerwrite import PayloadGzip
 
     streams: list[object] = []
-    original = layers.PayloadGzip.__init__
+    original = PayloadGzip.__init__
 
-    def counting(self: layers.PayloadGzip) -> None:
+    def counting(self: PayloadGzip) -> None:
         streams.append(self)
         original(self)
 
@@ -112,7 +112,7 @@ def test_payload_is_compressed_once_per_run(tmp_path: Path, monkeypatch: pytest.
         assembled.append(payload)
         return deliver(self, payload, run)
 
-    monkeypatch.setattr(layers.PayloadGzip, "__init__", counting)
+    monkeypatch.setattr(PayloadGzip, "__init__", counting)
     monkeypatch.setattr(ImageSink, "deliver", delivering)
     result = new_release(sample_options(to_image=f"oci:{tmp_path / 'out'}:{NAME}"))
     assert result.digest is not None

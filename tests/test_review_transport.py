@@ -31,7 +31,8 @@ from okdrelease.errors import (
     UnauthorizedError,
 )
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
-from okdrelease.oci.layers import iter_entries
+from okdrelease.oci.layerread import read_entries
+from okdrelease.oci.layerstack import read_stack
 from okdrelease.oci.model import Manifest, parse_manifest
 from okdrelease.reference import ImageReference, parse_location
 from okdrelease.transport.auth import Credentials, CredentialStore, TokenCache, run_credential_helper
@@ -59,18 +60,22 @@ def _verifying(blob: bytes, digest: str) -> IO[bytes]:
     return cast(IO[bytes], VerifyingReader(io.BytesIO(blob), digest, "layer"))
 
 
-def test_iter_entries_verifies_the_digest_when_iteration_ends() -> None:
+def test_reading_a_layer_verifies_the_digest_after_its_last_entry() -> None:
     # Bytes after the tar's end-of-archive blocks are never needed by the tar reader; they are still
-    # part of the blob, so finishing the iteration must read them and check the digest.
+    # part of the blob, so a layer scan and a stack read must read them and check the digest.
     tail = random_bytes(256 * 1024, "tail")
     blob = gzip.compress(layer_tar({"manifests/a.yaml": b"a: 1\n"}) + tail, mtime=0)
     good = sha256_digest(blob)
-    assert [e.path for e in iter_entries(_verifying(blob, good), "manifests/")] == ["a.yaml"]
+    assert [e.path for e in read_entries(_verifying(blob, good), "manifests/")] == ["a.yaml"]
+    assert list(read_stack([_verifying(blob, good)], "manifests/")) == ["a.yaml"]
     wrong = sha256_digest(b"not this layer")
+    with pytest.raises(DigestMismatchError, match=f"does not match its digest {wrong}"):
+        read_entries(_verifying(blob, wrong), "manifests/")
     seen: list[str] = []
     with pytest.raises(DigestMismatchError, match=f"does not match its digest {wrong}"):
-        for entry in iter_entries(_verifying(blob, wrong), "manifests/"):
-            seen.append(entry.path)
+        read_stack(
+            [_verifying(blob, wrong)], "manifests/", on_entry=lambda entry, _name: seen.append(entry.path)
+        )
     assert seen == ["a.yaml"]
 
 

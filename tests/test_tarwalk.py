@@ -20,7 +20,7 @@ from collections.abc import Callable
 import pytest
 
 from okdrelease.gocompat.gotar import GoTarWriter
-from okdrelease.oci import layers, tarwalk
+from okdrelease.oci import layerlimits, layerread, layerstack, tarwalk
 
 CHUNK = 1 << 16
 
@@ -75,7 +75,7 @@ def via_tarfile(data: bytes, reads: str, short: int = 0) -> list[object]:
     raw = LoggedStream(data, log, short)
     head = raw.read(1)
     try:
-        tar = tarfile.open(fileobj=layers._Prefixed(head, raw), mode="r|", bufsize=CHUNK)  # type: ignore[arg-type]
+        tar = tarfile.open(fileobj=layerread._Prefixed(head, raw), mode="r|", bufsize=CHUNK)  # type: ignore[arg-type]
         index = 0
         while (info := tar.next()) is not None:
             tar.members.clear()  # type: ignore[attr-defined]
@@ -694,9 +694,14 @@ def test_names_outside_the_prefix_are_passed_as_cleaning_them_would() -> None:
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in TRICKY_NAMES:
             tar.addfile(_info(name, size=len(name)), io.BytesIO(name.encode()))
-    entries = [
-        (e.path, e.name, e.read()) for e in layers.iter_entries(io.BytesIO(out.getvalue()), "manifests/")
-    ]
+    named: list[tuple[str, str]] = []
+    files = layerstack.read_stack(
+        [io.BytesIO(out.getvalue())],
+        "manifests/",
+        options=layerstack.StackOptions(whiteouts=False),
+        on_entry=lambda e, _layer: named.append((e.path, e.name)),
+    )
+    entries = [(path, name, files[path].data) for path, name in named]
     assert entries == [
         ("a.yaml", "manifests/a.yaml", b"manifests/a.yaml"),
         ("b.yaml", "./manifests/b.yaml", b"./manifests/b.yaml"),
@@ -705,7 +710,7 @@ def test_names_outside_the_prefix_are_passed_as_cleaning_them_would() -> None:
         ("e.yaml", "x/../manifests/e.yaml", b"x/../manifests/e.yaml"),
         ("j.yaml", "manifests/./i/../j.yaml", b"manifests/./i/../j.yaml"),
     ]
-    expected = [layers._strip_prefix(name, "manifests/") for name in TRICKY_NAMES]
+    expected = [layerread._strip_prefix(name, "manifests/") for name in TRICKY_NAMES]
     assert [path for path, _name, _data in entries] == [path for path in expected if path]
 
 
@@ -734,11 +739,11 @@ def test_a_name_is_cut_as_cleaning_it_would() -> None:
     ]
     for prefix in ("", "manifests/", "manifests/a/", "usr/"):
         for name in names:
-            cleaned = layers.clean_name(name)
+            cleaned = layerread.clean_name(name)
             expected = (
                 cleaned if not prefix else cleaned[len(prefix) :] if cleaned.startswith(prefix) else None
             )
-            assert layers._strip_prefix(name, prefix) == expected, (prefix, name)
+            assert layerread._strip_prefix(name, prefix) == expected, (prefix, name)
 
 
 def test_the_budget_counts_every_entry_and_bounds_kept_files_only() -> None:
@@ -747,16 +752,18 @@ def test_the_budget_counts_every_entry_and_bounds_kept_files_only() -> None:
         tar.addfile(_info("usr/big", size=3000), io.BytesIO(b"b" * 3000))
         tar.addfile(_info("./manifests/x/../big.yaml", size=2000), io.BytesIO(b"m" * 2000))
     blob = out.getvalue()
-    small_files = layers.LayerLimits(max_file_bytes=1000)
-    with pytest.raises(layers.LayerLimitError) as caught:
-        layers.extract_prefix([io.BytesIO(blob)], "manifests/", names=["L"], limits=small_files)
+    small_files = layerlimits.LayerLimits(max_file_bytes=1000)
+    with pytest.raises(layerlimits.LayerLimitError) as caught:
+        layerstack.extract_prefix([io.BytesIO(blob)], "manifests/", names=["L"], limits=small_files)
     assert str(caught.value) == (
         "layer L entry ./manifests/x/../big.yaml is 2000 bytes, more than the 1000 bytes a payload file may have"
     )
-    assert layers.extract_prefix([io.BytesIO(blob)], "usr/", limits=layers.LayerLimits(max_file_bytes=3000))
-    with pytest.raises(layers.LayerLimitError, match="^layer L has more than 1 entries$"):
-        layers.extract_prefix(
-            [io.BytesIO(blob)], "none/", names=["L"], limits=layers.LayerLimits(max_entries=1)
+    assert layerstack.extract_prefix(
+        [io.BytesIO(blob)], "usr/", limits=layerlimits.LayerLimits(max_file_bytes=3000)
+    )
+    with pytest.raises(layerlimits.LayerLimitError, match="^layer L has more than 1 entries$"):
+        layerstack.extract_prefix(
+            [io.BytesIO(blob)], "none/", names=["L"], limits=layerlimits.LayerLimits(max_entries=1)
         )
 
 

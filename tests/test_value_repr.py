@@ -51,7 +51,7 @@ def test_the_walk_finds_the_package_classes() -> None:
         "okdrelease.oci.model.Platform",
         "okdrelease.oci.model.Manifest",
         "okdrelease.reference._Parsed",
-        "okdrelease.oci.layers.LayerEntry",
+        "okdrelease.oci.layerread.LayerEntry",
         "okdrelease.openshift.imagestream.ImageStream",
     } <= names
 

@@ -171,7 +171,7 @@ def split_list(values: Iterable[str] | None) -> list[str]:
 
 def add_layer_limit_flag(parser: argparse.ArgumentParser) -> None:
     """``--max-layer-bytes SIZE``: the decompressed size of one layer beyond which it is refused."""
-    from okdrelease.oci.layers import DEFAULT_MAX_LAYER_BYTES, size_in_bytes
+    from okdrelease.oci.layerlimits import DEFAULT_MAX_LAYER_BYTES, size_in_bytes
 
     parser.add_argument(
         "--max-layer-bytes",

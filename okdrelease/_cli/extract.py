@@ -15,7 +15,7 @@ from okdrelease._cli.common import (
 )
 from okdrelease.errors import UsageError
 from okdrelease.images.resolve import Resolver
-from okdrelease.oci.layers import LayerLimits
+from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.release.extract import (
     CREDENTIALS_WARNING,
     ManifestSelection,

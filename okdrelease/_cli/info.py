@@ -15,7 +15,7 @@ from okdrelease._cli.common import (
 )
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.images.resolve import Resolver
-from okdrelease.oci.layers import LayerLimits
+from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.reference import ImageReference
 from okdrelease.release import info as fmt
 from okdrelease.release.diff import compare_releases

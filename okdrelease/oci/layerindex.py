@@ -3,7 +3,7 @@
 A :class:`LayerIndex` holds what one layer has under a prefix: every entry in tar order (regular
 files with their bytes, directories, links, whiteouts) with mode and mtime. An image's all-layers
 view is composed from the indexes of its layers by the same whiteout rules as reading the layers
-(``okdrelease.oci.layers``), so a base layer shared by sixty operator images is decompressed once,
+(``okdrelease.oci.layerstack``), so a base layer shared by sixty operator images is decompressed once,
 not sixty times. :func:`load_index` reads an index from a :class:`~okdrelease.cache.Cache` (stored
 under the layer digest, checked when read) or scans the layer and stores it; the resolver memoises
 it per run, so the first thread to ask scans a layer and the others wait for it.
@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.cache.framing import frame, unframe
 from okdrelease.cache.store import LAYER_INDEX, Cache
-from okdrelease.oci import layers
-from okdrelease.oci.layers import FileEntry, LayerEntry
+from okdrelease.oci.layerread import LayerEntry, held_entry, read_entries, read_source
+
+if TYPE_CHECKING:
+    from okdrelease.oci.layerstack import FileEntry  # loaded when indexes are composed
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,7 @@ class LayerIndex:
         """Parse :meth:`to_bytes` output; ValueError (or TypeError, KeyError) when it is not one."""
         head, data = unframe(payload, _data_lengths)
         entries = tuple(
-            layers.held_entry(path, kind, mode, mtime, size, linkname, uid, gid, part)
+            held_entry(path, kind, mode, mtime, size, linkname, uid, gid, part)
             for (path, kind, mode, mtime, _length, size, linkname, uid, gid), part in zip(
                 head["entries"], data, strict=True
             )
@@ -79,13 +81,15 @@ def scan_layer(stream: IO[bytes], digest: str, prefix: str, media_type: str | No
 
     The stream is read to its end, so a verifying stream checks the layer digest before this returns.
     """
-    entries = layers.read_entries(stream, prefix, media_type=media_type, name=digest)
+    entries = read_entries(stream, prefix, media_type=media_type, name=digest)
     return LayerIndex(digest, prefix, tuple(entries))
 
 
 def compose(indexes: Iterable[LayerIndex]) -> dict[str, FileEntry]:
     """The files and directories of a layer stack (bottom first), whiteouts applied, from its indexes."""
-    return layers.compose_stack([index.entries for index in indexes])
+    from okdrelease.oci.layerstack import compose_stack  # the stack rules load with the first image composed
+
+    return compose_stack([index.entries for index in indexes])
 
 
 def load_index(
@@ -111,7 +115,7 @@ def load_index(
             else:
                 if (found.digest, found.prefix) == (digest, prefix):
                     return found
-    index = layers.read_source(opener, lambda stream: scan_layer(stream, digest, prefix, media_type))
+    index = read_source(opener, lambda stream: scan_layer(stream, digest, prefix, media_type))
     if store is not None:
         store.put_record(LAYER_INDEX, key, index.to_bytes())
     return index

@@ -26,7 +26,7 @@ from okdrelease.transport.base import BlobOpener, Repository
 from okdrelease.transport.http import RetryPolicy
 
 if TYPE_CHECKING:
-    from okdrelease.oci.layers import Gzipped
+    from okdrelease.oci.layerwrite import Gzipped
 
 log = logging.getLogger(__name__)
 
@@ -157,14 +157,14 @@ class PayloadLayer:
 
     @classmethod
     def from_gzipped(cls, done: Gzipped) -> PayloadLayer:
-        """The layer of a payload tar gzipped while it was written (``oci.layers.BackgroundGzip``)."""
+        """The layer of a payload tar gzipped while it was written (``oci.layerwrite.BackgroundGzip``)."""
         return cls(blob=done.blob, digest=done.digest, diff_id=done.diff_id)
 
     @classmethod
     def from_tar(cls, tar: bytes) -> PayloadLayer:
-        """Gzip the payload tar with the payload compressor (``oci.layers.PayloadGzip``: ISA-L, Go's
+        """Gzip the payload tar with the payload compressor (``oci.layerwrite.PayloadGzip``: ISA-L, Go's
         header; not oc's zlib level 6, spec P8)."""
-        from okdrelease.oci.layers import compress_payload
+        from okdrelease.oci.layerwrite import compress_payload
 
         blob = compress_payload(tar)
         return cls(blob=blob, digest=sha256_digest(blob), diff_id="sha256:" + hashlib.sha256(tar).hexdigest())

@@ -9,7 +9,7 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError
-from okdrelease.oci.layers import BackgroundGzip, Gzipped
+from okdrelease.oci.layerwrite import BackgroundGzip, Gzipped
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.payload.check import ManifestChecker, check_manifest

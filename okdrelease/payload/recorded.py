@@ -15,7 +15,7 @@ checks decides them and writes the record again, under the same key.
 
 Bump :data:`RECORD_FORMAT` whenever what a record holds would come out differently for the same
 pull specs: how operator files are selected or composed (``payload.resolve``), which files a layer
-yields and how whiteouts apply (``oci.layers``, ``oci.tarwalk``), their mtimes
+yields and how whiteouts apply (``oci.layerread``, ``oci.layerstack``, ``oci.tarwalk``), their mtimes
 (``gocompat.gotar.extracted_mtime``), which labels are kept (``payload.components.READ_LABELS``),
 which files no transform touches (``payload.resolve.untouched_flags``), how ``image-references`` is
 read (``resolve.load_references``, and the JSON decoding behind it: ``gocompat.gojson``,

@@ -33,14 +33,9 @@ from okdrelease.gocompat.gojson import GoJSONError, RawNumber, parse_valid, sort
 from okdrelease.gocompat.gojson import marshal as marshal_json
 from okdrelease.gocompat.strconv import go_quote
 from okdrelease.images.resolve import Resolver
-from okdrelease.oci.layers import (
-    WHITEOUT_OPAQUE,
-    WHITEOUT_PREFIX,
-    LayerEntry,
-    LayerLimits,
-    StackOptions,
-    read_stack,
-)
+from okdrelease.oci.layerlimits import LayerLimits
+from okdrelease.oci.layerread import LayerEntry
+from okdrelease.oci.layerstack import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, StackOptions, read_stack
 from okdrelease.oci.model import Descriptor, Manifest
 from okdrelease.release.info import go_created
 from okdrelease.release.read import (

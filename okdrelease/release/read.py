@@ -24,7 +24,7 @@ from okdrelease.errors import (
 )
 from okdrelease.gocompat.errcode import describe_read_error
 from okdrelease.images.resolve import Resolver
-from okdrelease.oci.layers import LayerLimits
+from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.metadata import CincinnatiMetadata
@@ -284,7 +284,7 @@ def read_top_layer(
     repository: Repository, manifest: Manifest, *, limits: LayerLimits | None = None
 ) -> tuple[dict[str, bytes], dict[str, bytes], list[str]]:
     """Return (raw metadata files, manifest files, unknown files) of the top layer's payload."""
-    from okdrelease.oci.layers import StackOptions, read_stack
+    from okdrelease.oci.layerstack import StackOptions, read_stack
 
     layers = manifest.layers
     if not layers:

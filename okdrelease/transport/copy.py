@@ -35,7 +35,7 @@ from okdrelease.events import BlobDone, EventSink, ImageDone
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.convert import ManifestFormat, convert, format_of
-from okdrelease.oci.layers import RawReader
+from okdrelease.oci.layerread import RawReader
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector, runtime_platform
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag

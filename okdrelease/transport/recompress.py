@@ -23,7 +23,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.convert import convert, format_of
-from okdrelease.oci.layers import open_layer
+from okdrelease.oci.layerread import open_layer
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
 from okdrelease.transport.base import Repository
 

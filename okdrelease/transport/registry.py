@@ -41,7 +41,7 @@ from okdrelease.errors import (
 from okdrelease.events import BytesMoved, EventSink, metered
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest, validate_digest, verify_bytes
-from okdrelease.oci.layers import RawReader, read_full
+from okdrelease.oci.layerread import RawReader, read_full
 from okdrelease.oci.model import AnyManifest, Descriptor, parse_manifest
 from okdrelease.reference import ImageReference, validate_tag
 from okdrelease.transport.auth import (

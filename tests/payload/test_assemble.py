@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from okdrelease.errors import OkdReleaseError, ReleaseError
-from okdrelease.oci.layers import compress_payload
+from okdrelease.oci.layerwrite import compress_payload
 from okdrelease.openshift.payloadfiles import payload_name
 from okdrelease.payload.assemble import (
     FilesByOperator,

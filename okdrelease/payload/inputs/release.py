@@ -27,7 +27,7 @@ QUIRK_Q7_WARNING = (
 
 def read_release_files(image: ResolvedImage, names: Sequence[str]) -> dict[str, bytes]:
     """Read ``release-manifests/<name>`` files of a release image, top layer first."""
-    from okdrelease.oci.layers import read_top_down
+    from okdrelease.oci.layerstack import read_top_down
 
     repo = image.repository
     openers = [BlobOpener(repo, d.digest, d.size) for d in image.manifest.layers]
