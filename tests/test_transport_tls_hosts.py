@@ -8,10 +8,11 @@ import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from imagegen import DOCKER, build_image, make_image
 from registry_rig import LocalCA, RegistryInfo, RepoNamer, free_port
-from test_registry import Fault, OtherHost, RecordingProxy, repo_at
+from test_registry import Fault, OtherHost, RecordingProxy, proxy_client, repo_at
 
 from okdrelease.errors import RegistryError
 from okdrelease.transport.base import TransportOptions
@@ -48,8 +49,10 @@ def http_proxy(registry_http: RegistryInfo) -> Iterator[RecordingProxy]:
 
 @pytest.fixture
 def tls_proxy(registry_http: RegistryInfo, registry_ca: LocalCA) -> Iterator[RecordingProxy]:
-    """A recording proxy over TLS (its certificate issued by ``registry_ca``) in front of the registry."""
+    """A recording proxy over TLS (its certificate issued by ``registry_ca``) in front of the registry
+    (Locations relayed relative: the registry's own name the plain-HTTP registry behind it)."""
     proxy = RecordingProxy(registry_http).start(server_context(registry_ca, "tls-proxy"))
+    proxy.relative_locations = True
     yield proxy
     proxy.stop()
 
@@ -323,3 +326,113 @@ def test_a_token_realm_s_host_is_its_normal_form(
         f"token server {realm_host} for registry {a}: cannot load CA file {bad}: {load_failure(bad)}"
     )
     assert "realm-s3cret" not in repr(err.value.__dict__)
+
+
+def plain_refusal(a: str, b: str) -> str:
+    """How plain HTTP to host B, named by the https registry A, is refused."""
+    return (
+        f"host {b} (named by registry {a}): plain HTTP to {b}, named over https, is refused: TLS is"
+        f" verified unless the host is marked insecure (--insecure-registry {b})"
+    )
+
+
+@pytest.fixture
+def plain_host() -> Iterator[OtherHost]:
+    """Host B over plain HTTP."""
+    host = OtherHost()
+    yield host
+    host.stop()
+
+
+def verified_options(tmp: Path, a: str, ca: LocalCA, *insecure: str) -> TransportOptions:
+    """Registry A verified (its CA in certs.d/A), hosts ``insecure`` marked insecure, no retries."""
+    return TransportOptions(
+        certs_dirs=(certs_d(tmp, a, ca),), insecure_registries=frozenset(insecure), retries=0
+    )
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_an_upload_location_on_plain_http_from_an_https_registry_is_refused_unless_opted_in(
+    tls_proxy: RecordingProxy,
+    plain_host: OtherHost,
+    registry_ca: LocalCA,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    opted_in: bool,
+) -> None:
+    """Registry A over verified TLS answers the upload's POST with a Location on http://B: refused,
+    naming B and how to allow it, B gets no request (before, the blob went to B in clear); with B
+    marked insecure (--insecure-registry B) the PUT reaches B."""
+    a, b = tls_proxy.host, plain_host.host
+    options = verified_options(tmp_path, a, registry_ca, *([b] if opted_in else []))
+    blob = build_image(seed="plain-location", layers=1, layer_size=3000).layers[0]
+    tls_proxy.faults.append(
+        Fault("POST", r"/blobs/uploads/$", 202, {"Location": f"{plain_host.url}/upload/1"})
+    )
+    name = unique_repo()
+    with RegistryClient(options) as client:
+        repo = repo_at(client, a, name)
+        if opted_in:
+            repo.put_blob(blob.data, blob.digest, len(blob.data))
+            assert [(m, p) for m, p, _, _ in plain_host.seen] == [
+                ("PUT", f"/upload/1?digest={urllib.parse.quote(blob.digest)}")
+            ]
+            return
+        with pytest.raises(RegistryError) as err:
+            repo.put_blob(blob.data, blob.digest, len(blob.data))
+    assert str(err.value) == f"uploading blob {a}/{name}@{blob.digest}: {plain_refusal(a, b)}"
+    assert plain_host.seen == []
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_a_redirect_from_https_to_plain_http_is_refused_unless_opted_in(
+    tls_proxy: RecordingProxy,
+    plain_host: OtherHost,
+    registry_ca: LocalCA,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    opted_in: bool,
+) -> None:
+    """A blob GET that the https registry A redirects (307) to http://B: refused at once (no retry,
+    no back-off), naming B and how to allow it, B gets no request (before, it was followed in
+    clear, as Go's clients do); with B marked insecure, B serves the blob."""
+    a, b = tls_proxy.host, plain_host.host
+    options = verified_options(tmp_path, a, registry_ca, *([b] if opted_in else []))
+    sleeps: list[float] = []
+    with RegistryClient(options) as client:
+        repo = repo_at(client, a, unique_repo())
+        layer = make_image(repo, "v1", seed="plain-redirect", flavour=DOCKER, layer_size=3000).layers[0]
+    plain_host.blobs["/storage/1"] = layer.data
+    tls_proxy.faults.append(
+        Fault("GET", f"/blobs/{layer.digest}", 307, {"Location": f"{plain_host.url}/storage/1?sig=s"})
+    )
+    options = attrs.evolve(options, retries=3)
+    with RegistryClient(options, sleep=sleeps.append) as client:
+        reader = repo_at(client, a, repo.name)
+        if opted_in:
+            assert reader.read_blob(layer.digest, len(layer.data)) == layer.data
+            assert [(m, p) for m, p, _, _ in plain_host.seen] == [("GET", "/storage/1?sig=s")]
+            return
+        with pytest.raises(RegistryError) as err:
+            reader.read_blob(layer.digest, len(layer.data))
+    assert str(err.value) == f"reading blob {a}/{repo.name}@{layer.digest}: {plain_refusal(a, b)}"
+    assert (plain_host.seen, sleeps) == ([], [])
+    assert len(tls_proxy.requests_matching("GET", f"/blobs/{layer.digest}")) == 1
+
+
+def test_a_redirect_loop_fails_at_once(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+    """A blob GET the registry redirects to itself for ever: one loop of 31 requests, an error naming
+    the registry and the last URL without its query, no retry; before, the loop was taken for a
+    broken connection ("cannot connect (TooManyRedirects)") and run again under the retry policy."""
+    a = http_proxy.host
+    path = "/v2/loop/blobs/sha256:" + "0" * 64
+    http_proxy.faults.append(Fault("GET", "/blobs/", 307, {"Location": f"{path}?again=1"}, count=1000))
+    client, sleeps = proxy_client(http_proxy)
+    name = unique_repo()
+    with client, pytest.raises(RegistryError) as err:
+        repo_at(client, a, name).read_blob("sha256:" + "1" * 64, 3)
+    assert str(err.value) == (
+        f"reading blob {a}/{name}@sha256:{'1' * 64}: registry {a}: more than 30 redirects, the last to"
+        f" http://{a}{path}"
+    )
+    assert (len(http_proxy.requests_matching("GET", "/blobs/")), sleeps) == (31, [])

@@ -34,6 +34,7 @@ from okdrelease.transport.http import (
     RETRY_STATUSES,
     BodyTooLarge,
     HttpSession,
+    RedirectRefused,
     Response,
     Retryable,
     RetryPolicy,
@@ -557,7 +558,7 @@ def fetch_token(
             raise refused(f"cannot reach {where} for registry {registry}: {err.reason}") from None
         except InvalidHeader as err:  # (not transient: never retried)
             raise refused(f"token request to {where} for registry {registry}: {err}") from None
-        except BodyTooLarge as err:  # (a refusal, not transient: never retried)
+        except (BodyTooLarge, RedirectRefused) as err:  # (a refusal, not transient: never retried)
             raise refused(f"{where} for registry {registry}: {err.reason}") from None
         except (TransportError, OSError) as err:
             error = refused(f"cannot reach {where} for registry {registry}: {connect_reason(err)}")

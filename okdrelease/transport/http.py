@@ -201,11 +201,27 @@ _LOAD_BLOCK = 256 << 10
 _LINK_STRIP = " '\""
 
 
-class TooManyRedirects(TransportError):
-    """More than ``MAX_REDIRECTS`` redirects in a row."""
+class RedirectRefused(TransportError):
+    """A redirect that is not followed: asking again brings the same answer, so it is never retried."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "TooManyRedirects")
+
+class TooManyRedirects(RedirectRefused):
+    """More than ``MAX_REDIRECTS`` redirects in a row (a loop)."""
+
+
+class PlainHttpRefused(RedirectRefused):
+    """A URL on plain ``http://`` reached from https (a redirect, an upload ``Location``) on a host not
+    marked insecure: TLS is verified unless the user opts out for that host. (Go's clients, skopeo's
+    and crane's, follow such a redirect; we do not, on purpose.)"""
+
+    def __init__(self, url: str) -> None:
+        """The refusal of ``url`` (named by its host only)."""
+        host = url_host(url)
+        super().__init__(
+            f"plain HTTP to {host}, named over https, is refused: TLS is verified unless the host is"
+            f" marked insecure (--insecure-registry {host})"
+        )
+        self.host = host
 
 
 class BodyTooLarge(BrokenResponse):
@@ -385,7 +401,8 @@ class HttpSession:
     hears of every answer, redirects included; ``proxies`` apply when a request names none.
     A request to another host (an upload ``Location``, a redirect) goes where ``route`` says, with
     that host's TLS settings: one host's opt-out of verification never carries over to another.
-    Without ``route`` this session sends it with the caller's ``verify``.
+    Without ``route`` this session sends it with the caller's ``verify``. A redirect from https to
+    plain http is refused (``PlainHttpRefused``) unless ``plain`` allows that host.
     """
 
     def __init__(
@@ -397,6 +414,7 @@ class HttpSession:
         context: ssl.SSLContext | None = None,
         events: EventSink | None = None,
         route: Route | None = None,
+        plain: Callable[[str], bool] | None = None,
     ) -> None:
         """Pools of ``pool_size(workers)`` connections per host."""
         self.headers = {"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING, "Accept": "*/*"}
@@ -406,6 +424,7 @@ class HttpSession:
         #: The session's own host as ``url_host`` gives it, by scheme (its default port left out).
         self._home = {scheme: url_host(f"{scheme}://{self._host}/") for scheme in DEFAULT_PORTS}
         self._route = route
+        self._plain = plain
         self._context = context
         self._events = events
         self._lock = threading.Lock()
@@ -500,7 +519,7 @@ class HttpSession:
 
         ``data``: bytes, a ``dict`` (sent as a form) or an iterator of blocks (sent chunked);
         ``timeout``: ``(connect, read)`` seconds. Failures raise ``wire.TransportError``
-        (``TlsError``, ``ConnectError``, ``BrokenResponse``, ``InvalidAddress``, ``TooManyRedirects``).
+        (``TlsError``, ``ConnectError``, ``BrokenResponse``, ``InvalidAddress``, ``RedirectRefused``).
         """
         if params:
             url += ("&" if urllib.parse.urlsplit(url).query else "?") + urllib.parse.urlencode(list(params))
@@ -525,6 +544,13 @@ class HttpSession:
                 return response
             response.close()
             target = urllib.parse.urljoin(url, location)
+            if (
+                url[:8].lower() == "https://"
+                and target[:7].lower() == "http://"
+                and self._plain is not None
+                and not self._plain(url_host(target))
+            ):
+                raise PlainHttpRefused(target)
             if strip_auth_on_redirect(url, target):
                 sent.pop("Authorization", None)
             new_method = _redirect_method(response.status_code, method)

@@ -67,6 +67,8 @@ from okdrelease.transport.http import (
     RETRY_STATUSES,
     BodyTooLarge,
     HttpSession,
+    PlainHttpRefused,
+    RedirectRefused,
     Response,
     RetriedDigestMismatch,
     Retrier,
@@ -321,6 +323,7 @@ class RegistryClient:
             context=context,
             events=self.options.events,
             route=self._route,
+            plain=self.options.is_insecure,
         )
 
     def _tls_context(self, host: str, *, registry: bool = True) -> ssl.SSLContext | None:
@@ -484,8 +487,17 @@ class RegistryClient:
         retry: bool = True,
         what: str = "",
     ) -> Response:
-        """One HTTP exchange; with ``retry`` a transient failure (connection, stall, 408/429/5xx) raises Retryable."""
+        """One HTTP exchange; with ``retry`` a transient failure (connection, stall, 408/429/5xx) raises Retryable.
+
+        A ``url`` on plain http that an https registry named (an upload ``Location``), or a redirect
+        from https to plain http, is refused unless its host is marked insecure."""
         try:
+            if (
+                url[:7].lower() == "http://"
+                and state.base_url.startswith("https://")
+                and not self.options.is_insecure(url_host(url))
+            ):
+                raise PlainHttpRefused(url)
             with state.semaphore:
                 response = state.session.request(
                     method,
@@ -506,7 +518,7 @@ class RegistryClient:
             other = _other_host(state, err)
             text = f"{other}: invalid address" if other else f"invalid registry address {state.host}"
             raise RegistryError(_prefixed(what, text), registry=state.host) from None
-        except (InvalidHeader, BodyTooLarge) as err:  # (not transient: never retried)
+        except (InvalidHeader, BodyTooLarge, RedirectRefused) as err:  # (not transient: never retried)
             raise RegistryError(
                 _prefixed(what, f"{_failed_at(state, err)}: {err}"), registry=state.host
             ) from None
