@@ -400,7 +400,7 @@ def test_mount_first_without_pull_on_the_source_asks_the_destination(
     assert mounts and {r.granted for r in mounts} == {(f"repository:{dst}:pull,push",)}
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404])
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405])
 def test_ask_first_streams_the_blob_when_the_mount_gets_an_error_answer(
     proxy: FaultProxy, unique_repo: RepoNamer, status: int
 ) -> None:
@@ -464,28 +464,84 @@ def test_cli_copy_uploads_what_the_registry_will_not_mount(
 
 
 @pytest.mark.parametrize("order", ["mount-first", "ask-first"])
-@pytest.mark.parametrize("status", [503, 429])
-def test_a_transient_error_to_the_mount_is_retried_then_fails_the_copy(
-    proxy: FaultProxy, unique_repo: RepoNamer, order: BlobOrder, status: int
+@pytest.mark.parametrize(("fault", "status"), [("status", 503), ("status", 429), ("reset", 0)])
+def test_a_transient_failure_of_the_mount_is_retried_then_the_blob_is_uploaded(
+    proxy: FaultProxy, unique_repo: RepoNamer, order: BlobOrder, fault: str, status: int
 ) -> None:
-    """A 5xx (or 429) to the mount is not a refusal: it is retried under the policy (one retry here)
-    and then fails the copy, in either order; nothing is uploaded."""
+    """A 5xx, a 429 or a broken connection to the mount is retried under the policy (one retry
+    here); when it still fails, the mount is refused and the blob uploaded, in either order, as
+    skopeo ("don't abort the entire operation") and crane (an upload without mount) do. Before,
+    the mount's failure failed the copy."""
     sleeps: list[float] = []
     options = TransportOptions(insecure_registries=frozenset({proxy.host}), retries=1)
     with RegistryClient(options, sleep=sleeps.append) as client:
         src = repo_at(client, proxy.host, unique_repo())
         dst = repo_at(client, proxy.host, unique_repo())
-        layer = make_image(src, "v1", seed=f"mount-{status}-{order}", flavour=DOCKER).layers[0]
+        blob = make_image(src, "v1", seed=f"mount-{fault}-{status}-{order}", flavour=DOCKER).layers[0]
+        layer = Descriptor(blob.media_type, blob.digest, len(blob.data))
         proxy.clear()
-        proxy.add(Rule("POST", "mount=", "status", times=None, status=status))
+        proxy.add(Rule("POST", "mount=", fault, times=None, status=status or 503))
+        assert copy_blobs(src, dst, [layer], order=order) == {layer.digest: "copied"}
+        assert [s.fault for s in proxy.seen("POST", "mount=")] == [fault, fault]
+        assert proxy.count("HEAD", "/blobs/") == 1
+        assert (proxy.count("POST", r"uploads/$"), proxy.count("PUT", "/blobs/")) == (1, 1)
+        stored = dst.read_blob(layer.digest)
+    assert (stored, sleeps) == (blob.data, [0.25])
+
+
+def test_a_registry_that_is_down_fails_the_copy_with_the_upload_s_error(
+    proxy: FaultProxy, unique_repo: RepoNamer
+) -> None:
+    """Every upload POST (the mount's and the upload's) answered 503: the mount is refused after its
+    retry, and the error the copy fails with is the upload's, naming the destination."""
+    sleeps: list[float] = []
+    options = TransportOptions(insecure_registries=frozenset({proxy.host}), retries=1)
+    with RegistryClient(options, sleep=sleeps.append) as client:
+        src = repo_at(client, proxy.host, unique_repo())
+        dst = repo_at(client, proxy.host, unique_repo())
+        blob = make_image(src, "v1", seed="mount-down", flavour=DOCKER).layers[0]
+        layer = Descriptor(blob.media_type, blob.digest, len(blob.data))
+        proxy.clear()
+        proxy.add(Rule("POST", "/blobs/uploads/", "status", times=None, status=503))
         with pytest.raises(RegistryError) as err:
-            copy_blobs(src, dst, [layer], order=order)
-        assert err.value.status == status
-        assert f"mounting blob {layer.digest} from {src.display}" in str(err.value)
-        assert [s.fault for s in proxy.seen("POST", "mount=")] == ["status", "status"]
-        assert proxy.count("HEAD", "/blobs/") == (1 if order == "ask-first" else 0)
-        assert (proxy.count("POST", r"uploads/$"), proxy.count("PUT", "/blobs/")) == (0, 0)
-    assert sleeps == [0.25]
+            copy_blobs(src, dst, [layer])
+    assert (
+        str(err.value) == f"starting upload of blob {dst.display}@{layer.digest}: HTTP 503 (FAULT: injected)"
+    )
+    assert (err.value.status, err.value.registry) == (503, proxy.host)
+    assert [s.fault for s in proxy.seen("POST", "/blobs/uploads/")] == ["status"] * 4
+    assert proxy.count("PUT", "/blobs/") == 0
+    assert sleeps == [0.25, 0.25]
+
+
+def test_ask_first_uploads_when_a_token_registry_refuses_the_mount(
+    token_proxy: FaultProxy, registry_token: RegistryInfo, unique_repo: RepoNamer
+) -> None:
+    """A token registry answers the mount 401 (as docker.io does when the token lacks pull on the
+    source): the token is fetched again, the mount answered 401 again, and the blob uploaded."""
+    token_server = registry_token.token_server
+    assert token_server is not None
+    options = TransportOptions(
+        insecure_registries=frozenset({token_proxy.host}),
+        ca_file=registry_token.ca_file,
+        credentials={token_proxy.host: ("alice", "alice-secret-pw")},
+    )
+    sleeps: list[float] = []
+    with RegistryClient(options, sleep=sleeps.append) as client:
+        src = repo_at(client, token_proxy.host, unique_repo("alice"))
+        dst = repo_at(client, token_proxy.host, unique_repo("alice"))
+        blob = make_image(src, "v1", seed="token-mount-401", flavour=DOCKER).layers[0]
+        layer = Descriptor(blob.media_type, blob.digest, len(blob.data))
+        token_proxy.clear()
+        token_server.reset_log()
+        token_proxy.add(Rule("POST", "mount=", "unauthorized", times=None))
+        assert copy_blobs(src, dst, [layer]) == {layer.digest: "copied"}
+        assert [s.fault for s in token_proxy.seen("POST", "mount=")] == ["unauthorized", "unauthorized"]
+        assert (token_proxy.count("POST", r"uploads/$"), token_proxy.count("PUT", "/blobs/")) == (1, 1)
+        stored = dst.read_blob(layer.digest)
+    mount_scopes = {f"repository:{dst.name}:pull,push", f"repository:{src.name}:pull"}
+    assert len([r for r in token_server.requests if set(r.scopes) == mount_scopes]) == 2
+    assert (stored, sleeps) == (blob.data, [])
 
 
 def test_copy_across_registries_streams(

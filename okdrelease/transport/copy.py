@@ -40,8 +40,9 @@ from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector, runtime_platform
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
 from okdrelease.transport.base import REFUSED, BlobMount, MountOutcome, Repository, Transport, UploadSession
-from okdrelease.transport.http import RETRY_STATUSES, RetriedDigestMismatch, Retryable, RetryPolicy
+from okdrelease.transport.http import RetriedDigestMismatch, Retryable, RetryPolicy
 from okdrelease.transport.open import default_reference
+from okdrelease.transport.wire import TransportError
 
 if TYPE_CHECKING:
     from okdrelease.transport import recompress
@@ -253,15 +254,16 @@ def _mount(src: Repository, dst: Repository, digest: str) -> BlobMount:
 
     Registries refuse a cross-repository mount in more ways than a 202: Harbor answers 401 when the
     source project is unknown to it, docker.io 401 when the token lacks pull on the source, others
-    403/404/400, and a token server may refuse the mount's scope. Any such answer (4xx, but for the
-    transient ones the retry policy already went through) is a refusal like a 202: the blob is then
-    streamed (``mount-first`` asks ``dst`` first), as skopeo and crane upload after a failed mount.
+    403/404/400/405, and a token server may refuse the mount's scope. Any failure of the mount (an
+    error answer, or a transient one, 5xx/429, or a broken connection, after the retry policy went
+    through them) is a refusal like a 202, logged at debug: the blob is then streamed (``mount-first``
+    asks ``dst`` first), and a real outage fails the upload with its own error, naming ``dst``. A
+    mount is an optimisation: skopeo (containers/image's TryReusingBlob) and crane upload after
+    any failed mount too.
     """
     try:
         return dst.mount_blob(digest, src)
-    except RegistryError as err:
-        if err.status is None or not 400 <= err.status < 500 or err.status in RETRY_STATUSES:
-            raise
+    except (RegistryError, TransportError) as err:
         log.debug("mounting %s from %s into %s refused: %s", digest, src.display, dst.display, err)
         return REFUSED
 
