@@ -73,7 +73,8 @@ def test_an_oversized_token_answer_fails_at_once_naming_the_token_server(
 ) -> None:
     """The registry (its ping answered 401 with a challenge naming the loopback token server) is read
     with credentials; the token server's answer is over the bound: exactly one token request, no
-    back-off, and an error naming the token server and the registry, without the credentials.
+    back-off, and an error naming the token server, the registry and the scope (its repository), as
+    a refusal does, without the credentials.
     Before, the refusal was taken for a broken connection and asked again three times."""
     realm = f"http://{oversized_tokens.host}/token"
     challenge = f'Bearer realm="{realm}",service="oversized"'
@@ -87,7 +88,7 @@ def test_an_oversized_token_answer_fails_at_once_naming_the_token_server(
     with RegistryClient(options, sleep=sleeps.append) as client, pytest.raises(UnauthorizedError) as err:
         repo_at(client, http_proxy.host, name).get_manifest("v1")
     assert str(err.value) == (
-        f"token server {realm} for registry {http_proxy.host}: "
+        f"token server {realm} for registry {http_proxy.host} (scope repository:{name}:pull): "
         f"the response body is larger than {MAX_LOADED_BODY} bytes"
     )
     assert (err.value.registry, err.value.repository) == (http_proxy.host, name)

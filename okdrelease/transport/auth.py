@@ -544,6 +544,7 @@ def fetch_token(
             repository=repository,
         )
     scope_list = sorted(scopes)
+    scope_text = f"scope {' '.join(scope_list) or 'none'}"
     where = f"token server {_redact_url(realm)}"
 
     def refused(message: str, status: int | None = None) -> UnauthorizedError:
@@ -559,7 +560,7 @@ def fetch_token(
         except InvalidHeader as err:  # (not transient: never retried)
             raise refused(f"token request to {where} for registry {registry}: {err}") from None
         except (BodyTooLarge, RedirectRefused) as err:  # (a refusal, not transient: never retried)
-            raise refused(f"{where} for registry {registry}: {err.reason}") from None
+            raise refused(f"{where} for registry {registry} ({scope_text}): {err.reason}") from None
         except (TransportError, OSError) as err:
             error = refused(f"cannot reach {where} for registry {registry}: {connect_reason(err)}")
             raise Retryable(error) from None
@@ -579,8 +580,7 @@ def fetch_token(
             who = "anonymous access" if credentials is None else "the credentials"
             note = f"; {source}" if source else ""
             raise refused(
-                f"{where} refused {who} for registry {registry}"
-                f" (scope {' '.join(scope_list) or 'none'}): HTTP {status}{note}",
+                f"{where} refused {who} for registry {registry} ({scope_text}): HTTP {status}{note}",
                 status,
             )
         if status != 200:
