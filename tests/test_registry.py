@@ -279,8 +279,8 @@ class Loopback:
 class OtherHost(Loopback):
     """A second loopback server an upload ``Location`` may point at: it records every request (method,
     path, headers, body) and takes a PUT (201, the digest of its query) unless its path says ``deny``
-    (401 with a Bearer challenge of its own), a DELETE (204), a GET of a path in ``blobs`` (200, those
-    bytes). Over TLS with ``context``; ``client_certs`` records, per request, whether the client
+    (401 with a Bearer challenge of its own) or ``short`` (201 whose body breaks off after 10 of
+    100 bytes), a DELETE (204), a GET of a path in ``blobs`` (200, those bytes). Over TLS with ``context``; ``client_certs`` records, per request, whether the client
     presented a certificate (asked for with ``context.verify_mode = ssl.CERT_OPTIONAL``)."""
 
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
@@ -306,6 +306,13 @@ class OtherHost(Loopback):
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
+                    return
+                if "short" in self.path:  # 10 bytes of the 100 it announces, then the connection closes
+                    self.send_response(201)
+                    self.send_header("Content-Length", "100")
+                    self.end_headers()
+                    self.wfile.write(b"0123456789")
+                    self.close_connection = True
                     return
                 if "deny" in self.path:
                     self.send_response(401)

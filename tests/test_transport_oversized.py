@@ -16,16 +16,22 @@ from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.http import MAX_LOADED_BODY
 from okdrelease.transport.registry import RegistryClient
 
-#: A token answer one byte over the bound, as sent and as gzip (a few KB that decode to it).
-OVERSIZED_TOKEN = b'{"token": "' + b"t" * (MAX_LOADED_BODY - 12) + b'"}'
-ENCODINGS = {"identity": OVERSIZED_TOKEN, "gzip": gzip.compress(OVERSIZED_TOKEN, 1)}
+#: How an oversized answer is sent: as it is, or gzip-encoded (a few KB that decode past the bound).
+ENCODINGS = ("gzip", "identity")
+
+
+@pytest.fixture(scope="module")
+def oversized() -> dict[str, bytes]:
+    """A token answer one byte over the bound, by encoding (made when a test of this module asks)."""
+    token = b'{"token": "' + b"t" * (MAX_LOADED_BODY - 12) + b'"}'
+    return {"identity": token, "gzip": gzip.compress(token, 1)}
 
 
 class OversizedTokens(Loopback):
-    """A loopback token server answering every request 200 with ``OVERSIZED_TOKEN``; counts them."""
+    """A loopback token server answering every request 200 with ``body``; counts them."""
 
-    def __init__(self, encoding: str) -> None:
-        """Serve on a free loopback port, the body sent in ``encoding``."""
+    def __init__(self, encoding: str, body: bytes) -> None:
+        """Serve on a free loopback port, ``body`` sent in ``encoding``."""
         self.requests: list[str] = []
         server = self
 
@@ -34,7 +40,6 @@ class OversizedTokens(Loopback):
 
             def do_GET(self) -> None:  # noqa: N802
                 server.requests.append(self.path)
-                body = ENCODINGS[encoding]
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 if encoding != "identity":
@@ -52,10 +57,12 @@ class OversizedTokens(Loopback):
         super().__init__(Handler)
 
 
-@pytest.fixture(params=sorted(ENCODINGS))
-def oversized_tokens(request: pytest.FixtureRequest) -> Iterator[OversizedTokens]:
+@pytest.fixture(params=ENCODINGS)
+def oversized_tokens(
+    request: pytest.FixtureRequest, oversized: dict[str, bytes]
+) -> Iterator[OversizedTokens]:
     """A token server whose answer is over the bound, sent plain or gzip-encoded."""
-    server = OversizedTokens(request.param)
+    server = OversizedTokens(request.param, oversized[request.param])
     yield server
     server.stop()
 
@@ -99,7 +106,9 @@ def test_an_oversized_token_answer_fails_at_once_naming_the_token_server(
     assert sleeps == []
 
 
-def test_an_oversized_tag_page_fails_at_once(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> None:
+def test_an_oversized_tag_page_fails_at_once(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer, oversized: dict[str, bytes]
+) -> None:
     """The same bound on a registry's own answer read whole (a tag page, gzip-encoded): one request,
     an error naming the registry and repository; before, it was retried as a broken connection."""
     http_proxy.faults.append(
@@ -108,7 +117,7 @@ def test_an_oversized_tag_page_fails_at_once(http_proxy: RecordingProxy, unique_
             "/tags/list",
             200,
             {"Content-Type": "application/json", "Content-Encoding": "gzip"},
-            body=ENCODINGS["gzip"],
+            body=oversized["gzip"],
         )
     )
     client, sleeps = proxy_client(http_proxy)

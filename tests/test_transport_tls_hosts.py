@@ -15,6 +15,7 @@ from registry_rig import LocalCA, RegistryInfo, RepoNamer, free_port
 from test_registry import Fault, OtherHost, RecordingProxy, proxy_client, repo_at
 
 from okdrelease.errors import RegistryError
+from okdrelease.transport import registry as registry_module
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.registry import RegistryClient
 
@@ -270,6 +271,18 @@ def load_failure(ca_file: Path) -> str:
     return str(err.value)
 
 
+def failed_upload_elsewhere(
+    proxy: RecordingProxy, location: str, options: TransportOptions, name: str
+) -> tuple[str, RegistryError]:
+    """Registry ``proxy`` answers the upload's POST with ``location`` (on another host) and the upload
+    fails: the ``A/NAME@DIGEST`` it was worded with, and the error."""
+    blob = build_image(seed=f"failed-elsewhere-{name}", layers=1, layer_size=3000).layers[0]
+    proxy.faults.append(Fault("POST", r"/blobs/uploads/$", 202, {"Location": location}))
+    with RegistryClient(options) as client, pytest.raises(RegistryError) as err:
+        repo_at(client, proxy.host, name).put_blob(blob.data, blob.digest, len(blob.data))
+    return f"{proxy.host}/{name}@{blob.digest}", err.value
+
+
 @pytest.mark.parametrize("broken", ["a CA file that is not one", "a key without its certificate"])
 def test_another_host_s_unusable_tls_files_are_worded_with_what_was_done(
     http_proxy: RecordingProxy, tls_host: OtherHost, unique_repo: RepoNamer, tmp_path: Path, broken: str
@@ -289,18 +302,9 @@ def test_another_host_s_unusable_tls_files_are_worded_with_what_was_done(
     options = TransportOptions(
         insecure_registries=frozenset({a}), certs_dirs=(str(tmp_path / "certs.d"),), retries=0
     )
-    blob = build_image(seed="tls-files-elsewhere", layers=1, layer_size=3000).layers[0]
-    http_proxy.faults.append(
-        Fault("POST", r"/blobs/uploads/$", 202, {"Location": f"{tls_host.url}/upload/1"})
-    )
-    name = unique_repo()
-    with RegistryClient(options) as client, pytest.raises(RegistryError) as err:
-        repo_at(client, a, name).put_blob(blob.data, blob.digest, len(blob.data))
-    assert (
-        str(err.value)
-        == f"uploading blob {a}/{name}@{blob.digest}: host {b} (named by registry {a}): {reason}"
-    )
-    assert err.value.registry == a
+    what, err = failed_upload_elsewhere(http_proxy, f"{tls_host.url}/upload/1", options, unique_repo())
+    assert str(err) == f"uploading blob {what}: host {b} (named by registry {a}): {reason}"
+    assert err.registry == a
     assert tls_host.seen == []
 
 
@@ -436,3 +440,64 @@ def test_a_redirect_loop_fails_at_once(http_proxy: RecordingProxy, unique_repo: 
         f" http://{a}{path}"
     )
     assert (len(http_proxy.requests_matching("GET", "/blobs/")), sleeps) == (31, [])
+
+
+def test_with_a_cert_dir_another_host_s_tls_failure_says_to_trust_it_there(
+    http_proxy: RecordingProxy, tls_host: OtherHost, unique_repo: RepoNamer, tmp_path: Path
+) -> None:
+    """With a cert dir (skopeo's --dest-cert-dir) certs.d is not read: the advice for host B's
+    untrusted certificate names the cert dir, not certs.d/B (before, certs.d/B)."""
+    a, b = http_proxy.host, tls_host.host
+    certs = tmp_path / "cert-dir"
+    certs.mkdir()
+    options = TransportOptions(insecure_registries=frozenset({a}), cert_dir=str(certs), retries=0)
+    what, err = failed_upload_elsewhere(http_proxy, f"{tls_host.url}/upload/1", options, unique_repo())
+    assert str(err) == (
+        f"uploading blob {what}: host {b} (named by registry {a}): TLS verification"
+        f" failed ({UNTRUSTED}); the registry's TLS settings do not apply to another host: trust its CA"
+        f" with --certificate-authority or the certificate directory {certs}, or mark it insecure"
+        f" (--insecure-registry {b}) if it serves an untrusted certificate"
+    )
+
+
+def test_a_broken_answer_from_another_host_is_worded_as_that_host_s(
+    http_proxy: RecordingProxy, plain_host: OtherHost, unique_repo: RepoNamer
+) -> None:
+    """Host B, named by the upload Location, answers the PUT with a body that breaks off: the error
+    names B (before, "registry A: cannot connect (...)")."""
+    a, b = http_proxy.host, plain_host.host
+    options = TransportOptions(insecure_registries=frozenset({a}), retries=0)
+    what, err = failed_upload_elsewhere(http_proxy, f"{plain_host.url}/short/1", options, unique_repo())
+    assert str(err) == (
+        f"uploading blob {what}: host {b} (named by registry {a}):"
+        " cannot connect (10 bytes read, 90 more expected)"
+    )
+
+
+def test_another_host_s_proxies_are_looked_up_once(
+    http_proxy: RecordingProxy, plain_host: OtherHost, unique_repo: RepoNamer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blob GETs that registry A redirects to host B, twice: the environment's proxies for B are
+    looked up once per scheme (the request's, and https for B's session), not per request (before,
+    once per request)."""
+    looked_up: list[tuple[str, str]] = []
+    real = registry_module.environ_proxies
+
+    def counting(host: str, scheme: str) -> dict[str, str]:
+        looked_up.append((host, scheme))
+        return real(host, scheme)
+
+    monkeypatch.setattr(registry_module, "environ_proxies", counting)
+    a, b = http_proxy.host, plain_host.host
+    client, _ = proxy_client(http_proxy)
+    with client:
+        repo = repo_at(client, a, unique_repo())
+        layer = make_image(repo, "v1", seed="proxies-once", flavour=DOCKER, layer_size=3000).layers[0]
+        plain_host.blobs["/storage/1"] = layer.data
+        http_proxy.faults.append(
+            Fault("GET", f"/blobs/{layer.digest}", 307, {"Location": f"{plain_host.url}/storage/1"}, count=2)
+        )
+        for _ in range(2):
+            assert repo.read_blob(layer.digest, len(layer.data)) == layer.data
+    assert [(m, p) for m, p, _, _ in plain_host.seen] == [("GET", "/storage/1")] * 2
+    assert [where for where in looked_up if where[0] == b] == [(b, "http"), (b, "https")]

@@ -280,6 +280,8 @@ class RegistryClient:
         self._registries: dict[str, _Registry] = {}
         self._failed_pings: dict[str, RegistryError] = {}
         self._host_sessions: dict[str, HttpSession] = {}
+        #: The environment's proxies for another host, by (host, scheme), looked up once.
+        self._route_proxies: dict[tuple[str, str], dict[str, str]] = {}
 
     def __repr__(self) -> str:
         return f"RegistryClient({sorted(self._registries)})"
@@ -369,12 +371,11 @@ class RegistryClient:
         redirect), is sent: by that host's own session, verified unless that host is marked insecure,
         through its proxies. The registry's opt-out, CAs and client certificates stay with the
         registry (skopeo and crane send such a URL with the registry's TLS configuration)."""
-        host = url_host(url)
-        return (
-            self._host_session(host),
-            not self.options.is_insecure(host),
-            environ_proxies(host, url.partition("://")[0]),
-        )
+        host, scheme = url_host(url), url.partition("://")[0].lower()
+        proxies = self._route_proxies.get((host, scheme))
+        if proxies is None:
+            proxies = self._route_proxies[host, scheme] = environ_proxies(host, scheme)
+        return self._host_session(host), not self.options.is_insecure(host), proxies
 
     def registry(self, host: str) -> _Registry:
         """Return the connection state of ``host``, pinging ``/v2/`` the first time."""
@@ -513,7 +514,8 @@ class RegistryClient:
             text = f"host {err.host} (named by registry {state.host}): {err.reason}"
             raise RegistryError(_prefixed(what, text), registry=state.host) from None
         except TlsError as err:
-            raise RegistryError(_prefixed(what, _tls_failure(state, err)), registry=state.host) from None
+            text = _tls_failure(state, err, self.options.cert_dir)
+            raise RegistryError(_prefixed(what, text), registry=state.host) from None
         except InvalidAddress as err:
             other = _other_host(state, err)
             text = f"{other}: invalid address" if other else f"invalid registry address {state.host}"
@@ -667,18 +669,21 @@ def _failed_at(state: _Registry, err: BaseException) -> str:
     return _other_host(state, err) or f"registry {state.host}"
 
 
-def _tls_failure(state: _Registry, err: TlsError) -> str:
-    """A TLS verification failure, and how to trust the host it happened on or opt out for it."""
+def _tls_failure(state: _Registry, err: TlsError, cert_dir: str | None) -> str:
+    """A TLS verification failure, and how to trust the host it happened on or opt out for it
+    (with a cert dir, certs.d is not read: its CAs are where to add one)."""
     other = _other_host(state, err)
     if not other:
+        where = f"the certificate directory {cert_dir}" if cert_dir else "certs.d"
         return (
             f"registry {state.host}: TLS verification failed ({err.reason}); trust its CA with"
-            " --certificate-authority or certs.d, or mark it insecure (--insecure-registry) if it serves"
-            " plain HTTP or an untrusted certificate"
+            f" --certificate-authority or {where}, or mark it insecure (--insecure-registry) if it"
+            " serves plain HTTP or an untrusted certificate"
         )
+    where = f"the certificate directory {cert_dir}" if cert_dir else f"certs.d/{err.host}"
     return (
         f"{other}: TLS verification failed ({err.reason}); the registry's TLS settings do not apply"
-        f" to another host: trust its CA with --certificate-authority or certs.d/{err.host}, or mark"
+        f" to another host: trust its CA with --certificate-authority or {where}, or mark"
         f" it insecure (--insecure-registry {err.host}) if it serves an untrusted certificate"
     )
 
