@@ -31,6 +31,9 @@ CASES = (
     HEADER + b'x: "a\\xZZ"\n',
     HEADER + b"metadata: {name: a?b}\n",
     HEADER + b"x: `a",
+    HEADER + b'x: "\\ud800\\\n  b"\n',  # the escape's line, not the line the scan ended on
+    HEADER + b"x: !!int a\n",  # PyYAML's constructor refuses it (a ValueError); go-yaml's words
+    b"%YAML 1.2\n---\n" + HEADER,  # libyaml takes it; go-yaml does not
 )
 PREFIX = "error: unable to load input image stream file: "
 

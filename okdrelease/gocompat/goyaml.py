@@ -36,6 +36,7 @@ __all__ = [
     "GoYamlEmitError",
     "GoYamlError",
     "format_float_g",
+    "json_key_text",
     "key_less",
     "SourcedDocument",
     "load_documents",
@@ -142,8 +143,11 @@ def _is_timestamp(text: str) -> bool:
     return int(match["H"]) < 24 and int(match["M"]) < 60 and int(match["S"]) < 60
 
 
-def resolve(text: str) -> tuple[str, Any]:
-    """The tag and value go-yaml v2 gives the plain scalar ``text`` (timestamps stay strings)."""
+def resolve(text: str, *, timestamps: bool = True) -> tuple[str, Any]:
+    """The tag and value go-yaml v2 gives the plain scalar ``text`` (timestamps stay strings).
+
+    ``timestamps`` False resolves it against an explicit tag other than ``!!timestamp``, as go-yaml does:
+    a date is then not a timestamp."""
     if text in _MAP:
         return _MAP[text]
     first = text[0]
@@ -152,7 +156,7 @@ def resolve(text: str) -> tuple[str, Any]:
         return (FLOAT, value) if value is not None else (STR, text)
     if not (first in "+-" or "0" <= first <= "9"):
         return STR, text
-    if _is_timestamp(text):
+    if timestamps and _is_timestamp(text):
         return TIMESTAMP, text
     plain = text.replace("_", "")
     number = _go_parse_int(plain)
@@ -201,7 +205,7 @@ for _tag in (BOOL, NULL, INT, FLOAT):
 _GoLoader.add_constructor(TIMESTAMP, lambda loader, node: loader.construct_scalar(node))
 
 
-def _key_text(key: Any) -> str:
+def json_key_text(key: Any) -> str:
     """A mapping key as sigs.k8s.io/yaml turns it into a JSON object key."""
     if isinstance(key, str):
         return key
@@ -219,7 +223,7 @@ def _jsonable(value: Any, depth: int = 0) -> Any:
     if depth > 10000:
         raise GoYamlError("error converting YAML to JSON: nesting too deep")
     if isinstance(value, dict):
-        return {_key_text(k): _jsonable(v, depth + 1) for k, v in value.items()}
+        return {json_key_text(k): _jsonable(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
         return [_jsonable(v, depth + 1) for v in value]
     if isinstance(value, float) and not math.isfinite(value):

@@ -23,6 +23,7 @@ every reader of input that is not parsed the Go way uses them.
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 import yaml
@@ -47,6 +48,7 @@ __all__ = [
     "YAMLLimitError",
     "check_node",
     "check_text",
+    "has_directive",
     "json_loads",
     "json_too_deep",
     "libyaml_may_differ",
@@ -163,10 +165,11 @@ class BoundedLoaderMixin:
 class GoEscapesMixin:
     """Put in a pure-Python PyYAML loader's bases to refuse, as go-yaml (and libyaml) do, a quoted
     scalar's escape naming a surrogate or a code point past U+10FFFF (PyYAML keeps a lone surrogate,
-    which no UTF-8 encoding takes), and to read a ``%YAML`` directive as they do."""
+    which no UTF-8 encoding takes), and to read directives (``%YAML``, ``%TAG``) as go-yaml does."""
 
     def scan_flow_scalar_non_spaces(self, double: bool, start_mark: yaml.Mark) -> list[str]:
         """Scan quoted text; like go-yaml, refuse escapes naming a surrogate or a code point past U+10FFFF."""
+        start: int = self.pointer  # type: ignore[attr-defined]
         try:
             chunks: list[str] = super().scan_flow_scalar_non_spaces(double, start_mark)  # type: ignore[misc]
         except ValueError:  # chr() of a code point past U+10FFFF
@@ -176,9 +179,24 @@ class GoEscapesMixin:
                 "while parsing a quoted scalar",
                 start_mark,
                 "found invalid Unicode character escape code",
-                self.get_mark(),  # type: ignore[attr-defined]
+                self._bad_escape_mark(start),
             )
         return chunks
+
+    def _bad_escape_mark(self, start: int) -> yaml.Mark:
+        """Where go-yaml refuses the first escape scanned from ``start`` that names a surrogate or a code
+        point past U+10FFFF: at its digits, on its own line (the scan may have gone on past escaped line
+        breaks). The whole text is in the reader's buffer (PyYAML decodes bytes or str input at once)."""
+        me: Any = self
+        text: str = me.buffer
+        for escape in _HEX_ESCAPE.finditer(text, start, me.pointer + 9):
+            digits = escape.group(1) or escape.group(2)
+            if digits and not (int(digits, 16) <= 0x10FFFF and not 0xD800 <= int(digits, 16) <= 0xDFFF):
+                at = escape.start(1) if escape.group(1) else escape.start(2)
+                line = me.line - len(_LINE_BREAK.findall(text, at, me.pointer))
+                column = at - text.rfind("\n", 0, at) - 1
+                return yaml.Mark(me.name, me.index - (me.pointer - at), line, column, text, at)
+        return me.get_mark()  # type: ignore[no-any-return]
 
     def scan_yaml_directive_value(self, start_mark: yaml.Mark) -> tuple[int, int]:
         """``%YAML``'s version as go-yaml's ``yaml_parser_scan_version_directive_value`` reads it (blanks,
@@ -218,6 +236,106 @@ class GoEscapesMixin:
         while me.peek() in " \t":
             me.forward()
         super().scan_directive_ignored_line(start_mark)  # type: ignore[misc]
+
+    def scan_directive_name(self, start_mark: yaml.Mark) -> str:
+        """A directive's name as go-yaml's ``yaml_parser_scan_directive_name`` reads it (a blank, a tab
+        too, after it), and only ``YAML`` or ``TAG`` (go-yaml refuses others; PyYAML skips them)."""
+        me: Any = self
+        length = 0
+        while me.peek(length) in _NAME_CHARS:
+            length += 1
+        if not length:
+            raise self._directive_error(start_mark, "could not find expected directive name")
+        name: str = me.prefix(length)
+        me.forward(length)
+        if me.peek() not in _BLANKZ:
+            raise self._directive_error(start_mark, "found unexpected non-alphabetical character")
+        if name not in ("YAML", "TAG"):
+            raise self._directive_error(start_mark, "found unknown directive name")
+        return name
+
+    def scan_tag_directive_value(self, start_mark: yaml.Mark) -> tuple[str, str]:
+        """``%TAG``'s handle and prefix as go-yaml's ``yaml_parser_scan_tag_directive_value`` reads them:
+        blanks (spaces or tabs) around the handle, and go-yaml's words for what it refuses."""
+        me: Any = self
+        while me.peek() in " \t":
+            me.forward()
+        if me.peek() != "!":
+            raise self._directive_error(start_mark, "did not find expected '!'")
+        length = 1
+        while me.peek(length) in _NAME_CHARS:
+            length += 1
+        if me.peek(length) == "!":
+            length += 1
+        elif length > 1:
+            me.forward(length)
+            raise self._directive_error(start_mark, "did not find expected '!'")
+        handle: str = me.prefix(length)
+        me.forward(length)
+        if me.peek() not in " \t":
+            raise self._directive_error(start_mark, "did not find expected whitespace")
+        while me.peek() in " \t":
+            me.forward()
+        prefix: str = me.scan_tag_uri("directive", start_mark)
+        if me.peek() not in _BLANKZ:
+            raise self._directive_error(start_mark, "did not find expected whitespace or line break")
+        return handle, prefix
+
+    def process_directives(self) -> tuple[tuple[int, int] | None, dict[str, str] | None]:
+        """The directives of a document as go-yaml's ``yaml_parser_process_directives`` takes them: one
+        ``%YAML``, of version 1.1 only (PyYAML warns of 1.2), each ``%TAG`` handle once, go-yaml's words."""
+        me: Any = self
+        me.yaml_version = None
+        me.tag_handles = {}
+        while me.check_token(yaml.DirectiveToken):
+            token = me.get_token()
+            problem = None
+            if token.name == "YAML":
+                if me.yaml_version is not None:
+                    problem = "found duplicate %YAML directive"
+                elif token.value != (1, 1):
+                    problem = "found incompatible YAML document"
+                me.yaml_version = token.value
+            elif token.name == "TAG":
+                handle, prefix = token.value
+                if handle in me.tag_handles:
+                    problem = "found duplicate %TAG directive"
+                me.tag_handles[handle] = prefix
+            if problem is not None:
+                raise yaml.parser.ParserError(None, None, problem, token.start_mark)
+        value = (me.yaml_version, dict(me.tag_handles) if me.tag_handles else None)
+        for handle, prefix in me.DEFAULT_TAGS.items():
+            me.tag_handles.setdefault(handle, prefix)
+        return value
+
+
+#: A double-quoted scalar's escape (a backslash and the character after it), with the digits of ``\\u``
+#: (group 1) and ``\\U`` (group 2): an escaped backslash is one escape.
+_HEX_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|.)", re.DOTALL)
+#: A line break as PyYAML's reader counts lines (CR LF once).
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+#: What go-yaml's ``is_alpha`` takes in a directive's name or a tag handle.
+_NAME_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
+#: go-yaml's ``is_blankz``: a blank (space, tab), a line break or the end of the text.
+_BLANKZ = frozenset(" \t\r\n\x85\u2028\u2029\0")
+
+
+def has_directive(data: bytes) -> bool:
+    """Whether ``data`` may hold a directive (a ``%`` that opens the text, after a byte-order mark, or
+    follows a YAML line break), which libyaml reads otherwise than go-yaml (``%YAML 1.2`` passes libyaml;
+    a tab after ``%YAML`` passes go-yaml): such input goes to the pure parser only."""
+    at = data.find(b"%")
+    if at == 0 or data.startswith(b"\xef\xbb\xbf%"):
+        return True
+    while at > 0:
+        if (
+            data[at - 1] in b"\n\r"
+            or data[max(at - 3, 0) : at] in (b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+            or (data[at - 2 : at] == b"\xc2\x85")
+        ):
+            return True
+        at = data.find(b"%", at + 1)
+    return False
 
 
 class BoundedSafeLoader(BoundedLoaderMixin, yaml.SafeLoader):

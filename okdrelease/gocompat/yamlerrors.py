@@ -22,6 +22,7 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     (r"expected the node content, but found ", "did not find expected node content"),
     (r"expected '<document start>', but found ", "did not find expected <document start>"),
     (r"mapping values are not allowed here", "mapping values are not allowed in this context"),
+    (r"mapping keys are not allowed here", "mapping keys are not allowed in this context"),
     (
         r"block sequence entries are not allowed here",
         "block sequence entries are not allowed in this context",
@@ -38,9 +39,8 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
         "did not find expected alphabetic or numeric character",
     ),
     (r"found undefined tag handle", "found undefined tag handle"),
-    (r"found duplicate tag handle", "found duplicate %TAG directive"),
-    (r"found duplicate YAML directive", "found duplicate %YAML directive"),
-    (r"found incompatible YAML document", "found incompatible YAML document"),
+    (r"expected '!', but found ", "did not find expected '!'"),
+    (r"expected URI escape sequence of 2 hexadecimal numbers, but found ", "did not find URI escaped octet"),
     (r"found unexpected document separator", "found unexpected document indicator"),
 )
 _BLOCK_END_CONTEXTS = {

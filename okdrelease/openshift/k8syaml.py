@@ -11,7 +11,19 @@ from typing import Any
 import yaml
 
 from okdrelease.gocompat.gojson import GoJSONError
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, GoEscapesMixin, libyaml_may_differ_small
+from okdrelease.gocompat.yamlbounds import (
+    BoundedLoaderMixin,
+    GoEscapesMixin,
+    has_directive,
+    libyaml_may_differ_small,
+)
+from okdrelease.gocompat.yamldecode import (
+    GoDecodeError,
+    GoResolvingMixin,
+    go_decode,
+    json_problem,
+    json_value,
+)
 from okdrelease.gocompat.yamlerrors import go_error_text
 
 __all__ = ["load_yaml"]
@@ -60,9 +72,10 @@ def _first_document(data: bytes) -> Any:
     """The first YAML document of ``data`` constructed (None if empty).
 
     libyaml reads it when it can and PyYAML was built with it; what libyaml refuses, or may read more
-    leniently (:func:`libyaml_may_differ_small`), is read by the pure-Python parser, which words errors.
+    leniently (:func:`libyaml_may_differ_small`) or otherwise (:func:`has_directive`), is read by the
+    pure-Python parser, which words errors.
     """
-    if _FAST_LOADER is not None and not libyaml_may_differ_small(data):
+    if _FAST_LOADER is not None and not libyaml_may_differ_small(data) and not has_directive(data):
         try:
             return next(yaml.load_all(data, Loader=_FAST_LOADER), None)  # noqa: S506 - safe
         except yaml.YAMLError:
@@ -70,9 +83,34 @@ def _first_document(data: bytes) -> Any:
     return next(yaml.load_all(data, Loader=_NoTimestampLoader), None)  # noqa: S506 - safe
 
 
+class _GoDecodingLoader(BoundedLoaderMixin, GoEscapesMixin, GoResolvingMixin, yaml.SafeLoader):
+    """The pure-Python loader composing nodes as go-yaml reads them, for :func:`go_decode`."""
+
+
+def _go_decoded(data: bytes) -> Any:
+    """The first document as go-yaml decodes it and sigs.k8s.io/yaml converts it to JSON's values: for
+    what PyYAML's constructors refuse (a tagged scalar that is not one, ``!!int x``, ``!!binary %``)."""
+    loader = _GoDecodingLoader(data)
+    try:
+        node = loader.get_node() if loader.check_node() else None
+    finally:
+        loader.dispose()
+    try:
+        value = go_decode(node, loader.anchor_of)
+    except GoDecodeError as err:
+        raise GoJSONError(f"error converting YAML to JSON: yaml: {err}") from err
+    problem = json_problem(value)
+    if problem is not None:
+        raise GoJSONError(f"error converting YAML to JSON: {problem}")
+    return json_value(value)
+
+
 def load_yaml(data: bytes) -> Any:
     """Parse the first YAML document of ``data``; errors in the style of sigs.k8s.io/yaml."""
     try:
-        return _yaml_keys_to_strings(_first_document(data))
+        try:
+            return _yaml_keys_to_strings(_first_document(data))
+        except ValueError:  # PyYAML's constructors refused a tagged scalar: go-yaml decides
+            return _go_decoded(data)
     except yaml.YAMLError as err:
         raise GoJSONError(f"error converting YAML to JSON: yaml: {go_error_text(err)}") from err

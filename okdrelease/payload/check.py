@@ -38,8 +38,10 @@ def is_checked(filename: str) -> bool:
 #: kinds of verdict key carry it: bump it whenever a file's verdict or its words could change, so
 #: verdicts remembered by an earlier version are not used (2: '?' in a plain flow scalar refused,
 #: '%YAML 1.1#c' accepted, keys nested deep worded, as go-yaml does; 3: the line of an error at the
-#: end of a text without a final line break, and a bad hexadecimal escape, worded as go-yaml does).
-VERDICT_RULES = "rules-3"
+#: end of a text without a final line break, and a bad hexadecimal escape, worded as go-yaml does;
+#: 4: the document decoded as go-yaml decodes it (scalars by go-yaml's resolution and tags, merge
+#: keys, aliases) and converted to JSON, directives and a surrogate's escape read as go-yaml reads them).
+VERDICT_RULES = "rules-4"
 
 
 def content_key(data: bytes) -> str:

@@ -12,32 +12,44 @@ when a verdict must be decided: a warm run finds every verdict in the cache and 
 
 from __future__ import annotations
 
-import datetime
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.jsonbounds import flow_overflow
-from okdrelease.gocompat.strconv import go_quote
 from okdrelease.gocompat.yamlbounds import (
     BoundedLoaderMixin,
     GoEscapesMixin,
     YAMLLimitError,
     check_text,
+    has_directive,
     libyaml_may_differ,
+    max_depth_message,
+)
+from okdrelease.gocompat.yamldecode import (
+    GoDecodeError,
+    GoMap,
+    GoResolvingMixin,
+    go_decode,
+    go_implicit_tag,
+    json_problem,
 )
 from okdrelease.gocompat.yamlerrors import go_error_text
 
 __all__ = ["GO_YAML_MAX_DEPTH", "manifest_problem", "pure_problem"]
 
 _EXCERPT = 30
-_STRING_TAGS = ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp")
+#: go-yaml's tags of untagged plain scalars it keeps as text in ``interface{}``.
+_STRING_TAGS = (goyaml.STR, goyaml.TIMESTAMP, goyaml.MERGE)
 
 
-class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, yaml.SafeLoader):
-    """A PyYAML loader closer to go-yaml: tabs between tokens where go-yaml allows them, repeated anchors,
-    escapes of surrogates refused."""
+class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, GoResolvingMixin, yaml.SafeLoader):
+    """A PyYAML loader closer to go-yaml: tabs between tokens where go-yaml allows them, escapes of
+    surrogates refused; nodes as :func:`go_decode` reads them (:class:`GoResolvingMixin`: repeated anchors
+    too)."""
 
     def scan_to_next_token(self) -> None:
         """Advance to the next token like go-yaml's ``yaml_parser_scan_to_next_token``."""
@@ -57,24 +69,21 @@ class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, yaml.SafeLoader):
             else:
                 return
 
-    def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        """Compose a node, letting a repeated anchor replace the earlier one as go-yaml does."""
-        if not self.check_event(yaml.AliasEvent):
-            anchor = self.peek_event().anchor  # type: ignore[no-untyped-call]
-            if anchor is not None:
-                self.anchors.pop(anchor, None)
-        return super().compose_node(parent, index)
+
+#: libyaml's loader resolving plain scalars as go-yaml does (libyaml's own composer: ``!`` is resolved, and
+#: anchors are not named), when PyYAML has libyaml (``yaml.__with_libyaml__``), else None: the pure loader
+#: decides.
+_FAST_LOADER: type[yaml.CSafeLoader] | None = (
+    type("_FastGoLoader", (GoResolvingMixin, yaml.CSafeLoader), {}) if yaml.__with_libyaml__ else None
+)
 
 
-#: libyaml's loader when PyYAML has it (``yaml.__with_libyaml__``), else None: the pure loader decides.
-_FAST_LOADER: type[yaml.CSafeLoader] | None = yaml.CSafeLoader if yaml.__with_libyaml__ else None
+def _first_document(data: bytes, fast: bool = False) -> tuple[Node | None, Callable[[Node], str]]:
+    """The node of the first YAML document of ``data`` (None if empty; later documents are ignored), and
+    the name of a node's anchor.
 
-
-def _first_document(data: bytes, fast: bool = False) -> Node | None:
-    """Return the node of the first YAML document of ``data`` (None if empty); later documents are ignored.
-
-    ``fast`` composes it with libyaml (only a passing verdict is taken from it), else with the go-yaml-like
-    pure-Python loader.
+    ``fast`` composes it with libyaml (only a passing verdict is taken from it; anchors are not named),
+    else with the go-yaml-like pure-Python loader.
     """
     loader: yaml.CSafeLoader | _GoLikeLoader
     if fast and _FAST_LOADER is not None:
@@ -83,144 +92,10 @@ def _first_document(data: bytes, fast: bool = False) -> Node | None:
     else:
         loader = _GoLikeLoader(data)
     try:
-        if not loader.check_node():
-            return None
-        return loader.get_node()
+        node = loader.get_node() if loader.check_node() else None
     finally:
         loader.dispose()
-
-
-def _string_value(node: MappingNode, key: str) -> str:
-    """Return the string value of ``key`` in a mapping node (last occurrence wins), or ``""``."""
-    value = ""
-    for key_node, value_node in node.value:
-        if isinstance(key_node, ScalarNode) and key_node.value == key:
-            is_string = isinstance(value_node, ScalarNode) and value_node.tag in _STRING_TAGS
-            value = value_node.value if is_string else ""
-    return value
-
-
-def _first_bad_key(node: Node, seen: set[int]) -> Node | None:
-    """The first mapping key that is itself a mapping or sequence, in go-yaml's decoding order (keys first)."""
-    if id(node) in seen:
-        return None
-    seen.add(id(node))
-    if isinstance(node, MappingNode):
-        for key, value in node.value:
-            found = _first_bad_key(key, seen)
-            if found is None and isinstance(key, MappingNode | SequenceNode):
-                found = key
-            found = found or _first_bad_key(value, seen)
-            if found is not None:
-                return found
-    elif isinstance(node, SequenceNode):
-        for item in node.value:
-            found = _first_bad_key(item, seen)
-            if found is not None:
-                return found
-    return None
-
-
-def _go_float(value: float) -> str:
-    """Go's ``%v`` of a float64 (strconv 'g', shortest): exponent form below 1e-4 and from 1e6."""
-    if value != value:
-        return "NaN"
-    if value in (float("inf"), float("-inf")):
-        return "+Inf" if value > 0 else "-Inf"
-    from decimal import Decimal  # only for a float in a manifest (rare): ~1 ms of every run's start
-
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    text = "".join(map(str, digits)) or "0"
-    point = len(text) + int(exponent)  # decimal point position after the first ``point`` digits
-    if value != 0 and not -4 < point <= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{'-' if sign else ''}{mantissa}e{point - 1:+03d}"
-    if point <= 0:
-        body = "0." + "0" * -point + text
-    elif point >= len(text):
-        body = text + "0" * (point - len(text))
-    else:
-        body = text[:point] + "." + text[point:]
-    return ("-" if sign else "") + body
-
-
-def _go_value(value: object) -> str:
-    """Go's ``%#v`` of what go-yaml v2 decodes into ``interface{}``."""
-    if value is None:
-        return "interface {}(nil)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_float(value)
-    if isinstance(value, list):
-        return "[]interface {}{" + ", ".join(_go_value(v) for v in value) + "}"
-    if isinstance(value, dict):
-        rank = {type(None): 0, bool: 1, int: 2, float: 3, str: 4}
-        keys = sorted(
-            value, key=lambda k: (rank.get(type(k), 5), k if isinstance(k, int | float | str) else 0)
-        )
-        return (
-            "map[interface {}]interface {}{"
-            + ", ".join(f"{_go_value(k)}:{_go_value(value[k])}" for k in keys)
-            + "}"
-        )
-    return go_quote(str(value))
-
-
-def _bad_key_problem(node: Node) -> str | None:
-    """go-yaml v2's ``invalid map key: %#v`` for the first mapping key that is a mapping or sequence."""
-    key = _first_bad_key(node, set())
-    if key is None:
-        return None
-    value = None
-    loader = yaml.SafeLoader("")
-    try:
-        if not _contains_itself(key):
-            # construct_document fills nested collections from a queue, not by recursion (a key nested
-            # ~250 deep ran out of Python recursion with construct_object(deep=True)).
-            value = loader.construct_document(key)
-    except (yaml.YAMLError, ValueError):  # ValueError: a tagged scalar that is not one (``!!int x``)
-        pass
-    finally:
-        loader.dispose()
-    if isinstance(value, dict | list):
-        value = _plain(value)
-    return f"invalid YAML/JSON: invalid map key: {_go_value(value)}"
-
-
-def _contains_itself(node: Node) -> bool:
-    """Whether ``node`` reaches itself through aliases (``&a [*a]``): a deep construction refuses it."""
-    on_path: set[int] = set()
-    done: set[int] = set()
-    stack: list[tuple[Node, bool]] = [(node, False)]
-    while stack:
-        item, leaving = stack.pop()
-        if leaving:
-            on_path.discard(id(item))
-            done.add(id(item))
-            continue
-        if id(item) in on_path:
-            return True
-        if id(item) in done or isinstance(item, ScalarNode):
-            continue
-        on_path.add(id(item))
-        stack.append((item, True))
-        kids = item.value if isinstance(item, SequenceNode) else [n for pair in item.value for n in pair]
-        stack.extend((kid, False) for kid in kids)
-    return False
-
-
-def _plain(value: object) -> object:
-    """Timestamps and binary as the strings go-yaml v2 keeps them as (into interface{})."""
-    if isinstance(value, dict):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, bytes | datetime.date):
-        return str(value)
-    return value
+    return node, getattr(loader, "anchor_of", lambda anchored: "")
 
 
 def _plain_flow_question(node: Node | None) -> bool:
@@ -244,19 +119,25 @@ def _plain_flow_question(node: Node | None) -> bool:
     return False
 
 
-def _node_problem(node: Node | None, data: bytes) -> str | None:
-    """The reason a composed first document is not a Kubernetes object (None when it is one)."""
-    if node is not None:
-        bad_key = _bad_key_problem(node)
-        if bad_key is not None:
-            return bad_key
-    if not isinstance(node, MappingNode):
+def _node_problem(node: Node | None, data: bytes, anchor_of: Callable[[Node], str]) -> str | None:
+    """The reason a composed first document is not a Kubernetes object (None when it is one): as go-yaml
+    decodes it (:func:`go_decode`), converted to JSON (:func:`json_problem`), then its type and fields."""
+    try:
+        value = go_decode(node, anchor_of)
+    except GoDecodeError as err:
+        return f"invalid YAML/JSON: {err}"
+    except RecursionError as err:
+        raise YAMLLimitError(max_depth_message()) from err
+    problem = json_problem(value)
+    if problem is not None:
+        return f"invalid YAML/JSON: {problem}"
+    if not isinstance(value, GoMap):
         excerpt = data[:_EXCERPT] + b"..." if len(data) > _EXCERPT else data
         return f"not a valid YAML/JSON object, got: {excerpt.decode('utf-8', 'replace')}"
     for key in ("kind", "apiVersion"):
-        value = _string_value(node, key)
-        if not value:
-            return f"manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: {value}"
+        field = value.get(key)
+        if not isinstance(field, str) or not field:
+            return "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: "
     return None
 
 
@@ -287,65 +168,108 @@ def pure_problem(data: bytes) -> str | None:
     passes go-yaml's own limit (the bounds' refusal otherwise).
     """
     try:
-        node = _first_document(data)
+        node, anchor_of = _first_document(data)
+        return _node_problem(node, data, anchor_of)
     except YAMLLimitError as err:
         return f"invalid YAML/JSON: {_go_depth_problem(data) or go_error_text(err)}"
     except yaml.YAMLError as err:
         return f"invalid YAML/JSON: {go_error_text(err)}"
-    return _node_problem(node, data)
 
 
 _ITEM, _KEY, _VALUE = 0, 1, 2
 
 
-def _scalar_tag(loader: yaml.CSafeLoader, event: yaml.ScalarEvent) -> str:
-    """The tag the composer would give the scalar ``event`` (explicit, else resolved)."""
-    tag = event.tag
-    if tag is None or tag == "!":
-        return str(loader.resolve(ScalarNode, event.value, event.implicit))  # type: ignore[no-untyped-call]
-    return str(tag)
+#: Plain keys whose Go value JSON has no key for (nil): sigs.k8s.io/yaml refuses the document.
+_NULL_KEYS = frozenset(("", "~", "null", "Null", "NULL"))
+#: Plain values go-yaml reads as NaN or an infinity, which JSON refuses unless a later key replaces them.
+_NON_FINITE = frozenset(".nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF".split())
+#: Plain scalars the event walk looks at again: the two above and the merge key ``<<``.
+_SPECIAL_PLAIN = _NULL_KEYS | _NON_FINITE | {"<<"}
+_SPECIAL_LENGTH = max(map(len, _SPECIAL_PLAIN))  # a longer scalar is not hashed to look it up
+#: How long a plain key must be to be an integer past int64 (a uint64, refused as a key too): ``0x`` and
+#: sixteen hexadecimal digits at the least.
+_UINT_KEY_LENGTH = 18
 
 
-def _walk_root(loader: yaml.CSafeLoader) -> bool | None:
-    """Walk the events of the root mapping (its start already read) to its end; see :func:`_events_pass`."""
+def _special_plain(value: str, key: bool) -> bool | None:
+    """The walk's verdict on a plain scalar of :data:`_SPECIAL_PLAIN` (``key``: a mapping key): False for a
+    nil key; None (composing decides) for the merge key and a non-finite value; True to walk on."""
+    if key:
+        return None if value == "<<" else value not in _NULL_KEYS
+    return None if value in _NON_FINITE else True
+
+
+def _uint_key(value: str) -> bool:
+    """Whether a plain key of :data:`_UINT_KEY_LENGTH` or more characters, a sign or digit first, is an
+    integer past int64: JSON has no key for go-yaml's uint64."""
+    tag, number = goyaml.resolve(value)
+    return tag == goyaml.INT and number > (1 << 63) - 1
+
+
+def _walk_root(loader: yaml.CSafeLoader, tags: bool) -> bool | None:
+    """Walk the events of the root mapping (its start already read) to its end; see :func:`_events_pass`.
+    ``tags``: whether the text holds a ``!``, without which no node has a tag."""
     values = {"kind": "", "apiVersion": ""}
     expect = [_KEY]  # per open collection: _KEY or _VALUE (a mapping), _ITEM (a sequence)
+    depth = 1  # len(expect)
     pending: str | None = None  # the top-level key ("kind"/"apiVersion") whose value is next
     flow: int | None = None  # the length of ``expect`` inside the outermost open flow collection
     get, scalar, alias = loader.get_event, yaml.ScalarEvent, yaml.AliasEvent
     mapping, sequence = yaml.MappingStartEvent, yaml.SequenceStartEvent
-    while expect:
+    key, flip, special, special_length = _KEY, _KEY + _VALUE, _SPECIAL_PLAIN, _SPECIAL_LENGTH
+    while depth:
         event: Any = get()
         kind = type(event)
         state = expect[-1]
         if kind is scalar:
-            if event.anchor is not None or (flow and not event.style and "?" in event.value):
-                return None  # libyaml 0.2.5 reads '?' inside a plain flow scalar; go-yaml ends it there
-            if len(expect) == 1:
-                if state == _KEY:
-                    pending = event.value if event.value in values else None
+            if event.anchor is not None or (tags and event.tag is not None):
+                return None  # go-yaml reads a tagged scalar by its tag (``!!int x`` is refused)
+            if not event.style:
+                value = event.value
+                if flow and "?" in value:
+                    return None  # libyaml 0.2.5 reads '?' inside a plain flow scalar; go-yaml ends it there
+                size = len(value)
+                if size <= special_length:
+                    if value in special:
+                        verdict = _special_plain(value, state == key)
+                        if verdict is not True:
+                            return verdict
+                elif size >= _UINT_KEY_LENGTH and state == key and value[0] in "+-0123456789":
+                    if _uint_key(value):
+                        return False
+                if depth == 1:
+                    if state == key:
+                        pending = value if value in values else None
+                    elif pending is not None:
+                        values[pending] = value if go_implicit_tag(value) in _STRING_TAGS else ""
+            elif depth == 1:
+                value = event.value
+                if state == key:
+                    pending = value if value in values else None
                 elif pending is not None:
-                    values[pending] = event.value if _scalar_tag(loader, event) in _STRING_TAGS else ""
+                    values[pending] = value
             if state:
-                expect[-1] = _KEY + _VALUE - state
+                expect[-1] = flip - state
         elif kind is mapping or kind is sequence:
-            if state == _KEY:
+            if state == key:
                 return False
             if event.anchor is not None:
                 return None
-            if len(expect) == 1 and pending is not None:
+            if depth == 1 and pending is not None:
                 values[pending] = ""
             if state:
-                expect[-1] = _KEY
-            expect.append(_KEY if kind is mapping else _ITEM)
+                expect[-1] = key
+            expect.append(key if kind is mapping else _ITEM)
+            depth += 1
             if flow is None and event.flow_style:
-                flow = len(expect)
+                flow = depth
         elif kind is alias or event is None:
             return None
         else:  # the end of a mapping or sequence
-            if len(expect) == flow:
+            if depth == flow:
                 flow = None
             expect.pop()
+            depth -= 1
     return all(values.values())
 
 
@@ -357,8 +281,7 @@ def _events_pass(data: bytes) -> bool | None:
     (anchors or aliases, which only composing resolves). Like composing, it reads the events of the
     first document and its end, nothing after.
     """
-    assert _FAST_LOADER is not None
-    loader = _FAST_LOADER(data)
+    loader = yaml.CSafeLoader(data)  # events only: no resolver needed
     try:
         loader.get_event()  # the stream start
         if not isinstance(loader.get_event(), yaml.DocumentStartEvent):
@@ -368,7 +291,7 @@ def _events_pass(data: bytes) -> bool | None:
             return False
         if root.anchor is not None:
             return None
-        verdict = _walk_root(loader)
+        verdict = _walk_root(loader, b"!" in data)
         if verdict is not None:
             loader.get_event()  # the document end
         return verdict
@@ -389,13 +312,13 @@ def manifest_problem(data: bytes) -> str | None:
     both skip) and UTF-16 (found by its mark); so do files nested deep enough for the bounds' raw-text
     scan to refuse them.
     """
-    if _FAST_LOADER is not None and not libyaml_may_differ(data):
+    if _FAST_LOADER is not None and not libyaml_may_differ(data) and not has_directive(data):
         try:
             check_text(data)
             verdict = _events_pass(data)
-            if verdict is None:
-                node = _first_document(data, fast=True)
-                verdict = not _plain_flow_question(node) and _node_problem(node, data) is None
+            if verdict is None and b"!" not in data:  # libyaml's composer resolves ``! 1``: go-yaml does not
+                node, anchor_of = _first_document(data, fast=True)
+                verdict = not _plain_flow_question(node) and _node_problem(node, data, anchor_of) is None
             if verdict:
                 return None
         except yaml.YAMLError:

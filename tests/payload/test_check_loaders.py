@@ -182,6 +182,51 @@ _DIRECTIVES = (
 )
 
 #: Edge cases: broken syntax and plain top-level values.
+#: What go-yaml's decoding and the JSON conversion decide (the real oc's verdicts are in
+#: tests/test_parity_yaml_check.py): tags, merge keys, aliases, keys JSON has no string for, NaN, the
+#: non-specific tag ``!`` (libyaml's composer resolves it: files with an anchor and a ``!`` go to the
+#: pure loader), directives (libyaml takes ``%YAML 1.2``), line ends, and map keys.
+_GO_DECODING = (
+    *(OBJECT + b'x: "abc', OBJECT + b"x: {a: b", OBJECT + b"x:\n  a: b\n c: d", OBJECT + b"x: ? a"),
+    *(b"%YAML 1.2\n---\n" + OBJECT, b"%YAML\t1.1\n---\n" + OBJECT, b"%FOO\n---\n" + OBJECT),
+    *(b"%TAG !e! tag:x\n---\napiVersion: v1\nkind: !e!foo A\n", b"\r%YAML 1.2\n---\n" + OBJECT),
+    *(b"%TAG\t!e!\ttag:x\n---\n" + OBJECT, BOM + b"%YAML 1.3\n---\n" + OBJECT),
+    *(b"apiVersion: v1\nkind: y\n", b"apiVersion: v1\nkind: 12:30\n", b"apiVersion: v1\nkind: 1e3\n"),
+    *(
+        b"apiVersion: v1\nkind: ! 1\n",
+        b"apiVersion: v1\nkind: !!binary QQ==\n",
+        b"apiVersion: v1\nkind: <<\n",
+    ),
+    *(
+        b"apiVersion: v1\nkind: '1'\n",
+        b"apiVersion: v1\nkind: 2001-01-01\n",
+        b"apiVersion: v1\nkind: !!int 1\n",
+    ),
+    *(
+        OBJECT + b"x: !!int a\n",
+        OBJECT + b"x: !!binary '%'\n",
+        OBJECT + b"x: {<<: a}\n",
+        OBJECT + b"x: .nan\n",
+    ),
+    *(OBJECT + b"x: .nan\nx: 1\n", OBJECT + b"x: [.inf]\n", OBJECT + b"~: a\n", OBJECT + b"x: {null: a}\n"),
+    *(OBJECT + b"18446744073709551615: a\n", OBJECT + b"0xffffffffffffffff: a\n", OBJECT + b"1.5: a\n"),
+    *(OBJECT + b"9223372036854775807: a\n", OBJECT + b"x: &a [*a]\n", OBJECT + b"x: &a {b: [*a]}\n"),
+    *(b"<<: {kind: A, apiVersion: v1}\n", b"a: &m {kind: A, apiVersion: v1}\n<<: *m\n", b"<<: ~\n" + OBJECT),
+    *(b"a: &m [{kind: A, apiVersion: v1}]\n<<: *m\n", b"<<: [{kind: A}, {apiVersion: v1}]\n"),
+    *(b"a: &x 1\n" + OBJECT + b"b: ! 1\n", b"a: &x 1\nkind: ! y\napiVersion: v1\n", b"a: &x 1\n" + OBJECT),
+    *(
+        b"a: &x 1\n" + OBJECT + b"b: .nan\n",
+        b"a: &x 1\n" + OBJECT + b"~: b\n",
+        b"a: &x 1\nkind: y\napiVersion: v1\n",
+    ),
+    *(b"? [~]\n: b\n" + OBJECT, b"? {1: a, b: c, true: d, ~: e, 1.5: f}\n: b\n" + OBJECT),
+    *(b"? [9223372036854775808, 1e3, y, 12:30]\n: b\n" + OBJECT, b"? [!!binary /w==]\n: b\n" + OBJECT),
+    *(
+        OBJECT + b'x: "\\ud800\\\n  b"\n',
+        OBJECT + b'x: "\\\n\\ud800\\\n"\n',
+        OBJECT + b'x: "a\\\n \\U00110000"\n',
+    ),
+)
 _BROKEN = (
     b"apiVersion: v1\nkind: A\n...\nx: [\n",
     b"apiVersion: v1\nkind: A\nx: 'unterminated\n",
@@ -220,6 +265,7 @@ def _edge_cases() -> Iterator[bytes]:
         _FLOW,
         _SCALARS,
         _DIRECTIVES,
+        _GO_DECODING,
         _BROKEN,
     ):
         yield from theme
@@ -253,7 +299,7 @@ def _verdicts_agree(data: bytes) -> tuple[str | None, str | None]:
 
 def test_libyaml_is_in_use() -> None:
     assert yaml.__with_libyaml__, "PyYAML without libyaml: the fast path is not exercised"
-    assert checkyaml._FAST_LOADER is yaml.CSafeLoader
+    assert checkyaml._FAST_LOADER is not None and issubclass(checkyaml._FAST_LOADER, yaml.CSafeLoader)
 
 
 def test_real_manifests_same_verdicts() -> None:
@@ -371,9 +417,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-3:{source_a}:a.yaml": None,
-        f"files-v1:rules-3:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-3:{source_a}:c.yaml": None,
+        f"files-v1:rules-4:{source_a}:a.yaml": None,
+        f"files-v1:rules-4:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-4:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -410,8 +456,20 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-3:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-3:{source}:a.yaml"
+    assert check.content_key(data) == "rules-4:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-4:{source}:a.yaml"
+
+
+def test_verdicts_remembered_under_rules_3_are_not_used(tmp_path: Path) -> None:
+    """rules-3 passed a NaN (JSON refuses it, as the real oc does): such a verdict is not used."""
+    data = OBJECT + b"x: .nan\n"
+    with Cache(tmp_path) as store:
+        store.put_verdict("rules-3:sha256:" + hashlib.sha256(data).hexdigest(), None)
+    calls: list[bytes] = []
+    checker = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
+    checker.precheck_files(_set(("a.yaml", data)))
+    assert calls == [data]
+    assert checker.problem("a.yaml", data) == "invalid YAML/JSON: json: unsupported value: NaN"
 
 
 def test_source_keyed_verdicts_other_sources_decided(tmp_path: Path) -> None:
@@ -439,7 +497,8 @@ def test_source_ignored_without_store() -> None:
 
 def _composed_passes(data: bytes) -> bool:
     try:
-        return checkyaml._node_problem(checkyaml._first_document(data, fast=True), data) is None
+        node, anchor_of = checkyaml._first_document(data, fast=True)
+        return checkyaml._node_problem(node, data, anchor_of) is None
     except yaml.YAMLError:
         return False
 
@@ -469,13 +528,16 @@ def _image_stream_reads(data: bytes) -> tuple[object, object]:
     def read(loader: type[yaml.SafeLoader]) -> object:
         try:
             return next(yaml.load_all(data, Loader=loader), None)  # noqa: S506 - safe loaders
-        except yaml.YAMLError as err:
+        except (
+            yaml.YAMLError,
+            ValueError,
+        ) as err:  # ValueError: ``!!int x`` (load_yaml asks go-yaml's words)
             return type(err)
 
     pure = read(k8syaml._NoTimestampLoader)
     try:
         fast: object = k8syaml._first_document(data)
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, ValueError) as err:
         fast = type(err)
     return fast, pure
 
@@ -549,8 +611,7 @@ def test_deeply_nested_key_worded_as_go_yaml() -> None:
         data = b"? " + b"[" * depth + b"]" * depth + b"\n: b\napiVersion: v1\nkind: A\n"
         expected = "[]interface {}{" * depth + "}" * depth
         assert check.manifest_problem(data) == f"invalid YAML/JSON: invalid map key: {expected}"
-    # A tagged scalar that is not one (``!!int x``) escaped as a ValueError; now a refusal (go-yaml's words,
-    # "cannot decode !!str `x` as a !!int", are not matched yet).
+    # A tagged scalar that is not one (``!!int x``): go-yaml refuses it while decoding the key.
     assert check.manifest_problem(b"? [!!int x]\n: c\n") == (
-        "invalid YAML/JSON: invalid map key: interface {}(nil)"
+        "invalid YAML/JSON: cannot decode !!str `x` as a !!int"
     )

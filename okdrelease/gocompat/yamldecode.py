@@ -1,0 +1,396 @@
+"""A composed YAML document read as sigs.k8s.io/yaml reads it into ``interface{}``: go-yaml v2 decodes
+the node tree (scalars resolved by their tags, merge keys, aliases), then the value is converted to JSON.
+
+:func:`go_decode` returns the Go value (Python values standing for Go's: ``None`` for nil, :class:`GoUint`
+for a uint64, :class:`GoMap` for ``map[interface{}]interface{}``) or raises :class:`GoDecodeError` in
+go-yaml's words (``cannot decode !!str `x` as a !!int``, ``invalid map key: ...``, ``anchor 'a' value
+contains itself``, ``document contains excessive aliasing``, ...), the first in go-yaml's decoding order.
+:func:`json_problem` is the refusal of the JSON conversion that follows (a nil or uint64 map key, a NaN or
+infinite number). :func:`go_sharp_v` is Go's ``%#v`` of a decoded value.
+
+The nodes are PyYAML's, composed by a loader whose resolver gives an untagged plain scalar go-yaml's tag
+(:func:`go_implicit_tag`) and whose composer keeps the non-specific tag ``!`` (go-yaml reads such a scalar
+as text): a scalar's tag then says what go-yaml makes of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from yaml.events import AliasEvent
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from okdrelease.gocompat import goyaml
+from okdrelease.gocompat.strconv import go_quote
+
+__all__ = [
+    "GoDecodeError",
+    "GoMap",
+    "GoResolvingMixin",
+    "GoUint",
+    "go_decode",
+    "go_implicit_tag",
+    "go_sharp_v",
+    "json_problem",
+    "json_value",
+]
+
+_PREFIX = "tag:yaml.org,2002:"
+_BINARY = _PREFIX + "binary"
+#: Tags go-yaml v2 resolves a scalar's text against (any other tag keeps the text as a string).
+_RESOLVABLE = frozenset(
+    ("", goyaml.STR, goyaml.BOOL, goyaml.INT, goyaml.FLOAT, goyaml.NULL, goyaml.TIMESTAMP)
+)
+_INT64_MAX = (1 << 63) - 1
+
+
+class GoDecodeError(ValueError):
+    """go-yaml v2 refused to decode the document (the message is its text after ``yaml: ``)."""
+
+
+class GoUint(int):
+    """A Go ``uint64`` (go-yaml's value for an integer past int64): ``%#v`` writes it in hexadecimal."""
+
+
+class GoMap:
+    """A Go ``map[interface{}]interface{}``: keys of different Go types stay apart (``1``, ``1.0``,
+    ``true`` are three keys), and a later value of a key replaces the earlier one."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[int, Any], tuple[Any, Any]] = {}
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._items[(_go_type(key), key)] = (key, value)
+
+    def get(self, key: str) -> Any:
+        """The value of the string key ``key``, or None."""
+        pair = self._items.get((_STRING, key))
+        return None if pair is None else pair[1]
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        """The (key, value) pairs, in the order the keys were first set."""
+        return iter(self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# Go's types of decoded scalars, in the order Go's fmt sorts map keys of those types as the real oc's
+# binary does (nil first; then by type: string, uint64, int, float64, bool).
+_NIL, _STRING, _UINT, _INT, _FLOAT, _BOOL, _OTHER = range(7)
+
+
+def _go_type(value: Any) -> int:
+    if value is None:
+        return _NIL
+    if isinstance(value, str):
+        return _STRING
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, GoUint):
+        return _UINT
+    if isinstance(value, int):
+        return _INT
+    if isinstance(value, float):
+        return _FLOAT
+    return _OTHER
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len(_PREFIX) :] if tag.startswith(_PREFIX) else tag
+
+
+def go_implicit_tag(value: str) -> str:
+    """go-yaml v2's tag of an untagged plain scalar (``<<`` is the merge key)."""
+    return goyaml.MERGE if value == "<<" else goyaml.resolve(value)[0]
+
+
+class GoResolvingMixin:
+    """Put before a pure-Python PyYAML loader in its bases to compose nodes :func:`go_decode` reads: an
+    untagged plain scalar tagged as go-yaml resolves it, a scalar tagged ``!`` keeps that tag (go-yaml
+    reads it as text; PyYAML resolves it), a repeated anchor taken, and each anchored node's name kept
+    (:meth:`anchor_of`)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """go-yaml's tag of an untagged plain scalar; PyYAML's for everything else."""
+        if kind is ScalarNode and implicit[0]:
+            return go_implicit_tag(value)
+        return super().resolve(kind, value, implicit)  # type: ignore[misc]
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        """Compose a node, keeping its anchor's name; a repeated anchor replaces the earlier one, as in
+        go-yaml (PyYAML refuses it)."""
+        me: Any = self
+        anchor = None if me.check_event(AliasEvent) else me.peek_event().anchor
+        if anchor is not None:
+            me.anchors.pop(anchor, None)
+        node: Node | None = super().compose_node(parent, index)  # type: ignore[misc]
+        if anchor is not None:
+            if not hasattr(self, "_anchor_names"):
+                self._anchor_names: dict[int, str] = {}
+            self._anchor_names[id(node)] = anchor
+        return node
+
+    def compose_scalar_node(self, anchor: Any) -> ScalarNode:
+        """Compose a scalar; one tagged ``!`` keeps that tag."""
+        me: Any = self
+        tag = me.peek_event().tag
+        node: ScalarNode = super().compose_scalar_node(anchor)  # type: ignore[misc]
+        if tag == "!":
+            node.tag = "!"
+        return node
+
+    def anchor_of(self, node: Node) -> str:
+        """The name of ``node``'s anchor (``""`` when it has none)."""
+        names: dict[int, str] = getattr(self, "_anchor_names", {})
+        return names.get(id(node), "")
+
+
+def _number(tag: str, value: Any) -> Any:
+    if tag == goyaml.INT and value > _INT64_MAX:
+        return GoUint(value)
+    return value
+
+
+def _scalar(node: ScalarNode) -> Any:
+    """go-yaml v2's ``resolve`` of a scalar's text against its tag, then what it keeps in ``interface{}``."""
+    tag, text = node.tag, node.value
+    if tag == _BINARY:
+        try:
+            data = base64.b64decode(text.replace("\n", "").replace("\r", ""), validate=True)
+        except (binascii.Error, ValueError):
+            raise GoDecodeError("!!binary value contains invalid base64 data") from None
+        return data.decode("utf-8", "surrogateescape")
+    if tag not in _RESOLVABLE:
+        return text  # the merge key, ``!`` and every other tag: the text
+    if tag == goyaml.STR:
+        return text
+    found, value = goyaml.resolve(text, timestamps=tag == goyaml.TIMESTAMP)
+    if found == tag:
+        return text if tag == goyaml.TIMESTAMP else _number(found, value)
+    if tag == goyaml.FLOAT and found == goyaml.INT and value <= _INT64_MAX:
+        return float(value)
+    raise GoDecodeError(f"cannot decode {_short_tag(found)} `{text}` as a {_short_tag(tag)}")
+
+
+def _is_merge(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.value == "<<" and node.tag in (goyaml.MERGE, "!")
+
+
+def _allowed_alias_ratio(decoded: int) -> float:
+    """go-yaml v2's ``allowedAliasRatio``: 99 % up to 400,000 decoded nodes, falling to 10 % at 4,000,000."""
+    if decoded <= 400_000:
+        return 0.99
+    if decoded >= 4_000_000:
+        return 0.10
+    return 0.99 - 0.89 * (decoded - 400_000) / 3_600_000
+
+
+class _Decoder:
+    """go-yaml v2's decoder into ``interface{}`` over PyYAML nodes, where an alias is its anchor's very node:
+    a node met again is met through an alias, and one met while it is being decoded contains itself."""
+
+    def __init__(self, anchor_of: Callable[[Node], str]) -> None:
+        self._anchor_of = anchor_of
+        self._decoded = 1  # the document
+        self._aliased = 0
+        self._alias_depth = 0
+        self._seen: set[int] = set()
+        self._open: set[int] = set()
+
+    def _count(self) -> None:
+        """go-yaml's count of decoded nodes, and of those decoded through an alias, against its ratio."""
+        self._decoded += 1
+        if self._alias_depth:
+            self._aliased += 1
+            if (
+                self._aliased > 100
+                and self._decoded > 1000
+                and self._aliased / self._decoded > _allowed_alias_ratio(self._decoded)
+            ):
+                raise GoDecodeError("document contains excessive aliasing")
+
+    def decode(self, node: Node, into: GoMap | None = None) -> Any:
+        """The value of ``node`` (a mapping's pairs set in ``into`` when given, as a merge does)."""
+        key = id(node)
+        again = key in self._seen
+        if again:
+            self._count()  # the alias
+            if key in self._open:
+                raise GoDecodeError(f"anchor '{self._anchor_of(node)}' value contains itself")
+            self._alias_depth += 1
+        self._seen.add(key)
+        try:
+            self._count()
+            if isinstance(node, ScalarNode):
+                return _scalar(node)
+            self._open.add(key)
+            try:
+                if isinstance(node, SequenceNode):
+                    items = []
+                    for item in node.value:  # a loop, not a comprehension: one frame less per level
+                        items.append(self.decode(item))
+                    return items
+                out = GoMap() if into is None else into
+                self._mapping(node, out)  # type: ignore[arg-type]
+                return out
+            finally:
+                self._open.discard(key)
+        finally:
+            if again:
+                self._alias_depth -= 1
+
+    def _mapping(self, node: MappingNode, out: GoMap) -> None:
+        for key_node, value_node in node.value:
+            if _is_merge(key_node):
+                self._merge(value_node, out)
+                continue
+            key = self.decode(key_node)
+            if isinstance(key, list | GoMap):
+                raise GoDecodeError(f"invalid map key: {go_sharp_v(key)}")
+            out[key] = self.decode(value_node)
+
+    def _merge(self, node: Node, out: GoMap) -> None:
+        """go-yaml v2's merge into ``out``: a mapping (or an alias of one), or a sequence (not an alias)
+        of mappings, the last first so that earlier ones win."""
+        if isinstance(node, SequenceNode) and id(node) not in self._seen:
+            self._seen.add(id(node))
+            parts = node.value[::-1]
+        else:
+            parts = [node]
+        if not all(isinstance(part, MappingNode) for part in parts):
+            raise GoDecodeError("map merge requires map or sequence of maps as the value")
+        for part in parts:
+            self.decode(part, out)
+
+
+def go_decode(node: Node | None, anchor_of: Callable[[Node], str] = lambda node: "") -> Any:
+    """The Go value go-yaml v2 decodes the document ``node`` into (None for an empty document).
+
+    ``anchor_of`` names a node's anchor (for ``anchor '%s' value contains itself``). Raises
+    :class:`GoDecodeError` in go-yaml's words; RecursionError past Python's recursion limit.
+    """
+    if node is None:
+        return None
+    return _Decoder(anchor_of).decode(node)
+
+
+def go_sharp_v(value: Any, nested: bool = True) -> str:
+    """Go's ``%#v`` of a decoded value; ``nested`` False for an operand that is itself a nil interface
+    (``<nil>``, where an element is ``interface {}(nil)``)."""
+    if value is None:
+        return "interface {}(nil)" if nested else "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, GoUint):
+        return f"0x{int(value):x}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return _go_float(value)
+    if isinstance(value, str):
+        return go_quote(value)
+    parts = []  # loops, not generators: one frame per level of nesting
+    if isinstance(value, list):
+        for item in value:
+            parts.append(go_sharp_v(item))
+        return "[]interface {}{" + ", ".join(parts) + "}"
+    for key, item in sorted(value.items(), key=lambda pair: _key_order(pair[0])):
+        parts.append(f"{go_sharp_v(key)}:{go_sharp_v(item)}")
+    return "map[interface {}]interface {}{" + ", ".join(parts) + "}"
+
+
+def _key_order(key: Any) -> tuple[int, Any]:
+    """Go's fmt order of map keys: by type (:data:`_NIL` ...), then by value (NaN first among floats)."""
+    kind = _go_type(key)
+    if kind == _FLOAT:
+        return (kind, (0, 0.0) if math.isnan(key) else (1, key))
+    if kind == _STRING:
+        return (kind, key.encode("utf-8", "surrogateescape"))
+    return (kind, 0 if key is None else key)
+
+
+def _go_float(value: float) -> str:
+    """Go's ``%v`` of a float64 (strconv 'g', shortest): exponent form below 1e-4 and from 1e6."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "+Inf" if value > 0 else "-Inf"
+    from decimal import Decimal  # only for a float in a refused document (rare)
+
+    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
+    text = "".join(map(str, digits)) or "0"
+    point = len(text) + int(exponent)  # decimal point position after the first ``point`` digits
+    if value != 0 and not -4 < point <= 6:
+        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+        return f"{'-' if sign else ''}{mantissa}e{point - 1:+03d}"
+    if point <= 0:
+        body = "0." + "0" * -point + text
+    elif point >= len(text):
+        body = text + "0" * (point - len(text))
+    else:
+        body = text[:point] + "." + text[point:]
+    return ("-" if sign else "") + body
+
+
+def json_problem(value: Any) -> str | None:
+    """Why sigs.k8s.io/yaml cannot turn the decoded ``value`` into JSON, in its words, or None: a map key
+    JSON has no string for (nil, a uint64), then a NaN or infinite number (in JSON's key order)."""
+    unsupported = _unsupported_key(value)
+    if unsupported is not None:
+        return unsupported
+    bad = _non_finite(value)
+    return None if bad is None else f"json: unsupported value: {_go_float(bad)}"
+
+
+def _unsupported_key(value: Any) -> str | None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, GoMap):
+            pairs = list(item.items())
+            for key, child in pairs:
+                if key is None or isinstance(key, GoUint):
+                    kind = "%!s(<nil>)" if key is None else "uint64"
+                    return (
+                        f"Unsupported map key of type: {kind}, key: {go_sharp_v(key, nested=False)}, "
+                        f"value: {go_sharp_v(child, nested=False)}"
+                    )
+            stack.extend(child for _, child in reversed(pairs))
+    return None
+
+
+def _non_finite(value: Any) -> float | None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return item
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, GoMap):
+            by_key = {goyaml.json_key_text(k): v for k, v in item.items()}
+            stack.extend(by_key[k] for k in sorted(by_key, reverse=True))
+    return None
+
+
+def json_value(value: Any) -> Any:
+    """The decoded ``value`` as sigs.k8s.io/yaml hands it on: JSON's values (map keys as JSON strings, text
+    with bytes that are not UTF-8 mended as JSON's encoder mends them). Assumes :func:`json_problem` is None."""
+    if isinstance(value, GoMap):
+        return {goyaml.json_key_text(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_value(item) for item in value]
+    if isinstance(value, GoUint):
+        return int(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return value

@@ -1,0 +1,316 @@
+"""The manifest check against the real oc (``../shared/tools/oc/oc``): each case is one operator manifest,
+refused or passed with the words oc prints, recorded from the real oc and checked against it again.
+
+``oc adm release new --from-dir DIR`` runs the same check (spec §3.9: sigs.k8s.io/yaml's ``Unmarshal`` of
+the file's own bytes, no line break added) on ``DIR/op/FILE`` before it writes anything, and prints
+``error: unable to create a release: op/FILE: PROBLEM``; an operator image's manifest
+(``test_operator_image_without_final_line_break_as_oc``) is checked the same way. The cases: errors at the
+end of a text without a final line break, directives, ``kind``/``apiVersion`` and other scalars as
+go-yaml resolves them (tags, merge keys, aliases, the JSON conversion), go-yaml's ``%#v`` of an invalid
+map key, and the line of a surrogate's escape next to an escaped line break.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from differential import cases
+from differential.harness import ALL_CHECKS, run_scenario
+from differential.runner import Session, oc_binary, oracle_session
+from golden_support import SHARED
+from registry_rig import RegistryInfo
+
+from okdrelease.payload import check, checkyaml
+
+OC = SHARED / "tools" / "oc" / "oc"
+OBJECT = b"apiVersion: v1\nkind: ConfigMap\n"
+
+
+def _key(text: bytes) -> bytes:
+    """A manifest whose first key is ``text`` (``? text``)."""
+    return b"? " + text + b"\n: b\n" + OBJECT
+
+
+#: (manifest, oc's words after ``op/FILE: ``, None when oc passes it), recorded from the real oc.
+CASES: tuple[tuple[bytes, str | None], ...] = (
+    # ends of a text without a final line break (and with one), and other scanner errors
+    (OBJECT + b'x: "abc', "invalid YAML/JSON: line 3: found unexpected end of stream"),
+    (OBJECT + b'x: "abc\n', "invalid YAML/JSON: line 4: found unexpected end of stream"),
+    (OBJECT + b"x: 'abc", "invalid YAML/JSON: line 3: found unexpected end of stream"),
+    (OBJECT + b"x: {a: b", "invalid YAML/JSON: line 3: did not find expected ',' or '}'"),
+    (OBJECT + b"x:\n  a: b\n c: d", "invalid YAML/JSON: line 4: did not find expected key"),
+    (
+        OBJECT + b"x:\n  a: b\n   c: d",
+        "invalid YAML/JSON: line 5: mapping values are not allowed in this context",
+    ),
+    (OBJECT + b"x: |\n a\n  b\nc", "invalid YAML/JSON: line 7: could not find expected ':'"),
+    (OBJECT + b'x: "a\\', "invalid YAML/JSON: line 3: found unknown escape character"),
+    (OBJECT + b'x: "a\\\n', "invalid YAML/JSON: line 4: found unexpected end of stream"),
+    (OBJECT + b'x: "abc\r', "invalid YAML/JSON: line 4: found unexpected end of stream"),
+    (
+        b'apiVersion: v1\r\nkind: ConfigMap\r\nx: "abc',
+        "invalid YAML/JSON: line 3: found unexpected end of stream",
+    ),
+    (
+        b'{"apiVersion": "v1", "kind": "ConfigMap", "x": "ab',
+        "invalid YAML/JSON: found unexpected end of stream",
+    ),
+    (
+        b'{"apiVersion": "v1",\n "kind": "ConfigMap",\n "x": "ab',
+        "invalid YAML/JSON: line 3: found unexpected end of stream",
+    ),
+    (OBJECT + b"x: ? a", "invalid YAML/JSON: line 3: mapping keys are not allowed in this context"),
+    # directives
+    (b"%YAML\t1.1\n---\n" + OBJECT, None),
+    (b"%YAML 1.2\n---\n" + OBJECT, "invalid YAML/JSON: found incompatible YAML document"),
+    (b"%YAML 2.0\n---\n" + OBJECT, "invalid YAML/JSON: found incompatible YAML document"),
+    (b"%YAML 1.1 extra\n---\n" + OBJECT, "invalid YAML/JSON: did not find expected comment or line break"),
+    (b"%YAML 1.1\n%YAML 1.1\n---\n" + OBJECT, "invalid YAML/JSON: line 1: found duplicate %YAML directive"),
+    (b"%YAML 1.01\n---\n" + OBJECT, None),
+    (b"%YAML1.1\n---\n" + OBJECT, "invalid YAML/JSON: found unexpected non-alphabetical character"),
+    (b"%FOO bar\n---\n" + OBJECT, "invalid YAML/JSON: found unknown directive name"),
+    (b"% YAML 1.1\n---\n" + OBJECT, "invalid YAML/JSON: could not find expected directive name"),
+    (b"%TAG !e tag:x\n---\n" + OBJECT, "invalid YAML/JSON: did not find expected '!'"),
+    (
+        b"%TAG !e! tag:x\n%TAG !e! tag:y\n---\n" + OBJECT,
+        "invalid YAML/JSON: line 1: found duplicate %TAG directive",
+    ),
+    (b"%TAG !! tag:x:\n---\napiVersion: v1\nkind: !!str ConfigMap\n", None),
+    (b"%TAG !e!\n---\n" + OBJECT, "invalid YAML/JSON: did not find expected whitespace"),
+    (b"%TAG !e! tag:x\n---\napiVersion: v1\nkind: !e!foo ConfigMap\n", None),
+    (b"%TAG !e! tag:%2\n---\n" + OBJECT, "invalid YAML/JSON: did not find URI escaped octet"),
+    (b"%YAML 1.1\n%FOO\n---\n" + OBJECT, "invalid YAML/JSON: line 2: found unknown directive name"),
+    (
+        b"%TAG !e! tag:x\n%YAML 1.2\n---\n" + OBJECT,
+        "invalid YAML/JSON: line 1: found incompatible YAML document",
+    ),
+    (
+        b"%YAML 1.1\n%TAG !e! tag:x\n%TAG !e! tag:y\n---\n" + OBJECT,
+        "invalid YAML/JSON: line 2: found duplicate %TAG directive",
+    ),
+    (b"# c\n%YAML 1.3\n---\n" + OBJECT, "invalid YAML/JSON: line 1: found incompatible YAML document"),
+    (b"%YAML\t1.1\t# c\n---\n" + OBJECT, None),
+    (b"%TAG\t!e!\ttag:x\n---\n" + OBJECT, None),
+    (
+        b"%TAG !e! tag:x\tfoo\n---\n" + OBJECT,
+        "invalid YAML/JSON: did not find expected comment or line break",
+    ),
+    (b"%YAML\t\n---\n" + OBJECT, "invalid YAML/JSON: did not find expected version number"),
+    # kind and apiVersion as go-yaml resolves them
+    (
+        b"apiVersion: v1\nkind: y\n",
+        "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: ",
+    ),
+    (
+        b"apiVersion: v1\nkind: 1e3\n",
+        "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: ",
+    ),
+    (b"apiVersion: v1\nkind: 12:30\n", None),
+    (
+        b"apiVersion: v1\nkind: 0o10\n",
+        "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: ",
+    ),
+    (b"apiVersion: v1\nkind: !foo ConfigMap\n", None),
+    (b"apiVersion: v1\nkind: !!binary Q29uZmlnTWFw\n", None),
+    (
+        b"apiVersion: v1\nkind: !!int 1\n",
+        "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: ",
+    ),
+    (
+        b"apiVersion: v1\nkind: !!null ConfigMap\n",
+        "invalid YAML/JSON: cannot decode !!str `ConfigMap` as a !!null",
+    ),
+    (
+        b"apiVersion: v1\nkind: !!binary '!!!'\n",
+        "invalid YAML/JSON: !!binary value contains invalid base64 data",
+    ),
+    (b"apiVersion: v1\nkind: <<\n", None),
+    (b"apiVersion: v1\nkind: ! 1\n", None),
+    # tags, merges, aliases and the JSON conversion
+    (OBJECT + b"x: !!null x\n", "invalid YAML/JSON: cannot decode !!str `x` as a !!null"),
+    (OBJECT + b"x: !!int 1.5\n", "invalid YAML/JSON: cannot decode !!float `1.5` as a !!int"),
+    (OBJECT + b"x: !!binary '%%%'\n", "invalid YAML/JSON: !!binary value contains invalid base64 data"),
+    (
+        OBJECT + b"x: {<<: [1]}\n",
+        "invalid YAML/JSON: map merge requires map or sequence of maps as the value",
+    ),
+    (OBJECT + b"x: .nan\n", "invalid YAML/JSON: json: unsupported value: NaN"),
+    (OBJECT + b"b: .nan\na: -.inf\n", "invalid YAML/JSON: json: unsupported value: -Inf"),
+    (OBJECT + b"x: {b: .nan, a: .inf}\n", "invalid YAML/JSON: json: unsupported value: +Inf"),
+    (
+        OBJECT + b"~: a\n",
+        'invalid YAML/JSON: Unsupported map key of type: %!s(<nil>), key: <nil>, value: "a"',
+    ),
+    (
+        OBJECT + b"18446744073709551615: a\n",
+        'invalid YAML/JSON: Unsupported map key of type: uint64, key: 0xffffffffffffffff, value: "a"',
+    ),
+    (OBJECT + b"x: &a [*a]\n", "invalid YAML/JSON: anchor 'a' value contains itself"),
+    (OBJECT + b"x: !!int 2001-01-01\n", "invalid YAML/JSON: cannot decode !!str `2001-01-01` as a !!int"),
+    (OBJECT + b"x: !!float 1e400\n", "invalid YAML/JSON: cannot decode !!str `1e400` as a !!float"),
+    (b"<<: {kind: ConfigMap, apiVersion: v1}\n", None),
+    (b"<<: [{kind: ConfigMap}, {kind: A, apiVersion: v1}]\n", None),
+    (
+        b"a: &m x\n<<: *m\n" + OBJECT,
+        "invalid YAML/JSON: map merge requires map or sequence of maps as the value",
+    ),
+    (b"!!merge <<: {kind: ConfigMap, apiVersion: v1}\n", None),
+    (b"apiVersion: v1\nkind: !!float .nan\n", "invalid YAML/JSON: json: unsupported value: NaN"),
+    # invalid map keys (go-yaml's %#v of the key)
+    (
+        _key(b"{18446744073709551615: a, 1: b, b: c, true: d, 1.5: e, ~: f}"),
+        'invalid YAML/JSON: invalid map key: map[interface {}]interface {}{interface {}(nil):"f", "b":"c", 0xffffffffffffffff:"a", 1:"b", 1.5:"e", true:"d"}',
+    ),
+    (
+        _key(b"{.nan: a, 1.5: b, -.inf: c}"),
+        'invalid YAML/JSON: invalid map key: map[interface {}]interface {}{NaN:"a", -Inf:"c", 1.5:"b"}',
+    ),
+    (
+        _key(b"{b: 1, a: 2, B: 3, \xc3\xa9: 4, '': 5}"),
+        'invalid YAML/JSON: invalid map key: map[interface {}]interface {}{"":5, "B":3, "a":2, "b":1, "é":4}',
+    ),
+    (_key(b"[!!binary /w==]"), 'invalid YAML/JSON: invalid map key: []interface {}{"\\xff"}'),
+    (_key(b"[!!int 0o10, !!int x]"), "invalid YAML/JSON: cannot decode !!str `x` as a !!int"),
+    (
+        _key(b"[-0, 0x8000000000000000, -0x8000000000000000]"),
+        "invalid YAML/JSON: invalid map key: []interface {}{0, 0x8000000000000000, -9223372036854775808}",
+    ),
+    (
+        _key(b"[!!timestamp 2001-01-01T00:00:00Z, '2001-01-01']"),
+        'invalid YAML/JSON: invalid map key: []interface {}{"2001-01-01T00:00:00Z", "2001-01-01"}',
+    ),
+    (_key(b"&a [*a]"), "invalid YAML/JSON: anchor 'a' value contains itself"),
+    (_key(b"[~]"), "invalid YAML/JSON: invalid map key: []interface {}{interface {}(nil)}"),
+    (
+        _key(b"{1: a, b: c, true: d, ~: e, 1.5: f}"),
+        'invalid YAML/JSON: invalid map key: map[interface {}]interface {}{interface {}(nil):"e", "b":"c", 1:"a", 1.5:"f", true:"d"}',
+    ),
+    (
+        _key(b"[9223372036854775808]"),
+        "invalid YAML/JSON: invalid map key: []interface {}{0x8000000000000000}",
+    ),
+    (
+        _key(b"[-9223372036854775809]"),
+        "invalid YAML/JSON: invalid map key: []interface {}{-9.223372036854776e+18}",
+    ),
+    (_key(b"[0o10]"), "invalid YAML/JSON: invalid map key: []interface {}{8}"),
+    (_key(b"[.inf, -.inf, .nan]"), "invalid YAML/JSON: invalid map key: []interface {}{+Inf, -Inf, NaN}"),
+    (
+        _key(b"[2001-01-01T00:00:00Z]"),
+        'invalid YAML/JSON: invalid map key: []interface {}{"2001-01-01T00:00:00Z"}',
+    ),
+    (
+        _key(b"[2001-12-14 21:59:43.10 -5]"),
+        'invalid YAML/JSON: invalid map key: []interface {}{"2001-12-14 21:59:43.10 -5"}',
+    ),
+    (_key(b"[!!binary aGVsbG8=]"), 'invalid YAML/JSON: invalid map key: []interface {}{"hello"}'),
+    (
+        _key(b"[yes, no, on, off, y, n, Y, N]"),
+        "invalid YAML/JSON: invalid map key: []interface {}{true, false, true, false, true, false, true, false}",
+    ),
+    (_key(b"[1e3]"), "invalid YAML/JSON: invalid map key: []interface {}{1000}"),
+    (
+        _key(b"[0.1, 1.0, -0.0, 1.5e-7, 123456789.0, 1e21]"),
+        "invalid YAML/JSON: invalid map key: []interface {}{0.1, 1, -0, 1.5e-07, 1.23456789e+08, 1e+21}",
+    ),
+    (_key(b"[12:30:00]"), 'invalid YAML/JSON: invalid map key: []interface {}{"12:30:00"}'),
+    (_key(b"[!!null x]"), "invalid YAML/JSON: cannot decode !!str `x` as a !!null"),
+    (_key(b"[!foo bar]"), 'invalid YAML/JSON: invalid map key: []interface {}{"bar"}'),
+    (_key(b"[=]"), 'invalid YAML/JSON: invalid map key: []interface {}{"="}'),
+    (b"a: &x [1]\n? *x\n: b\n" + OBJECT, "invalid YAML/JSON: invalid map key: []interface {}{1}"),
+    (
+        b"x: {? {a: ~}: b}\n" + OBJECT,
+        'invalid YAML/JSON: invalid map key: map[interface {}]interface {}{"a":interface {}(nil)}',
+    ),
+    # a surrogate's escape before (or after) an escaped line break: the escape's line
+    (
+        OBJECT + b'x: "\\ud800\\\n  b"\n',
+        "invalid YAML/JSON: line 3: found invalid Unicode character escape code",
+    ),
+    (
+        OBJECT + b'x: "\\\n\\ud800\\\n"\n',
+        "invalid YAML/JSON: line 4: found invalid Unicode character escape code",
+    ),
+    (
+        OBJECT + b'x: "a\\\n  \\ud800"\n',
+        "invalid YAML/JSON: line 4: found invalid Unicode character escape code",
+    ),
+)
+_REFERENCES = (
+    b'{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","metadata":{"name":"4.16.0"},'
+    b'"spec":{"tags":[{"name":"op","from":{"kind":"DockerImage","name":"quay.io/x/op@sha256:'
+    + b"0" * 64
+    + b'"}}]}}'
+)
+_REFUSED = "error: unable to create a release: op/0000_50_a.yaml: "
+
+
+@pytest.mark.parametrize(("data", "expected"), CASES)
+def test_verdict_worded_as_recorded(data: bytes, expected: str | None) -> None:
+    """The libyaml path and the pure loader both give oc's verdict, word for word."""
+    assert check.manifest_problem(data) == expected
+    assert checkyaml.pure_problem(data) == expected
+
+
+def _oc_verdict(oc: str, data: bytes, root: Path) -> str | None:
+    """The real oc's verdict on ``data`` as the one manifest of operator ``op`` (``--from-dir``)."""
+    (root / "in" / "op").mkdir(parents=True)
+    (root / "home").mkdir()
+    (root / "in" / "image-references").write_bytes(_REFERENCES)
+    (root / "in" / "op" / "0000_50_a.yaml").write_bytes(data)
+    run = subprocess.run(
+        [oc, "adm", "release", "new", "--from-dir", str(root / "in"), "--name", "4.16.0"]
+        + ["--to-dir", str(root / "out")],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(root / "home")},
+        timeout=300,
+        check=False,
+    )
+    if run.returncode == 0:
+        return None
+    error = run.stderr.split(_REFUSED, 1)
+    assert run.returncode == 1 and len(error) == 2, (data, run.stderr)
+    return error[1].removesuffix("\n")
+
+
+def test_recorded_words_are_the_real_ocs(tmp_path: Path) -> None:
+    """Every recorded verdict is the real oc's (one run per case, in parallel)."""
+    oc = oc_binary()
+    if oc is None:
+        pytest.skip(f"the real oc is not at {OC}")
+    roots = [tmp_path / str(number) for number in range(len(CASES))]
+    with ThreadPoolExecutor(8) as pool:
+        verdicts = list(pool.map(_oc_verdict, [oc] * len(CASES), [data for data, _ in CASES], roots))
+    assert [(data, verdict) for (data, _), verdict in zip(CASES, verdicts, strict=True)] == list(CASES)
+
+
+@pytest.fixture(scope="module")
+def session(registry_http: RegistryInfo, tmp_path_factory: pytest.TempPathFactory) -> Session:
+    """A differential-harness session on the shared plain-HTTP registry."""
+    return oracle_session(registry_http.host, Path(tmp_path_factory.mktemp("check-parity")))
+
+
+#: Errors at the end of an operator image's manifest that lacks a final line break: oc reads the file's
+#: own bytes (no line break added, unlike ``oc create -f``), and names the line go-yaml names for them.
+_AT_THE_END = {
+    "unterminated-quote": (OBJECT + b'x: "abc', "line 3: found unexpected end of stream"),
+    "unclosed-flow-mapping": (OBJECT + b"x: {a: b", "line 3: did not find expected ',' or '}'"),
+    "bad-indentation": (OBJECT + b"x:\n  a: b\n c: d", "line 4: did not find expected key"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(_AT_THE_END))
+def test_operator_image_without_final_line_break_as_oc(session: Session, case: str) -> None:
+    """An operator image's manifest without a final line break: oc's exit code and words, from an image."""
+    data, problem = _AT_THE_END[case]
+    assert check.manifest_problem(data) == f"invalid YAML/JSON: {problem}"
+    number = 910_000 + sorted(_AT_THE_END).index(case)
+    report = run_scenario(session, cases.refused_manifest(number, data), ALL_CHECKS)
+    details = "\n".join(f"[{d.area}]\n{d.detail}" for d in report.differences)
+    assert not report.differences, details
+    assert report.oc_code == 1
