@@ -456,7 +456,11 @@ def describe_machine(tools: Tools) -> str:
     )
 
 
-def plot_scaling(points: dict[str, list[tuple[int, float]]], out: Path) -> None:
+#: One scaling measurement of a tool: (component images, median wall time in s, median peak RSS in MiB).
+ScalingPoint = tuple[int, float, float | None]
+
+
+def plot_scaling(points: dict[str, list[ScalingPoint]], out: Path) -> None:
     """Draw wall time against payload size for each tool (matplotlib, the ``bench`` extra)."""
     import matplotlib
 
@@ -465,7 +469,7 @@ def plot_scaling(points: dict[str, list[tuple[int, float]]], out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=110)
     for tool, series in sorted(points.items()):
-        xs, ys = zip(*sorted(series), strict=True)
+        xs, ys = zip(*((images, wall) for images, wall, _ in sorted(series)), strict=True)
         ax.plot(xs, ys, marker="o", label=tool)
     ax.set_xlabel("component images in the payload")
     ax.set_ylabel("wall time, median (s)")
@@ -479,16 +483,16 @@ def plot_scaling(points: dict[str, list[tuple[int, float]]], out: Path) -> None:
     plt.close(fig)
 
 
-def scaling_table(points: dict[str, list[tuple[int, float]]]) -> str:
-    """Markdown table of the scaling series."""
-    sizes = sorted({size for series in points.values() for size, _ in series})
+def scaling_table(points: dict[str, list[ScalingPoint]]) -> str:
+    """Markdown table of the scaling series: each tool's median wall time, then its median peak RSS."""
+    sizes = sorted({size for series in points.values() for size, _, _ in series})
     tools = sorted(points)
-    lines = [
-        "| images | " + " | ".join(f"{t} (s)" for t in tools) + " |",
-        "| ---: |" + " ---: |" * len(tools),
-    ]
+    by_tool = {t: {size: (wall, rss) for size, wall, rss in points[t]} for t in tools}
+    headers = [f"{t} (s)" for t in tools] + [f"{t} peak RSS (MiB)" for t in tools]
+    lines = ["| images | " + " | ".join(headers) + " |", "| ---: |" + " ---: |" * len(headers)]
     for size in sizes:
-        cells = [_cell(dict(points[t]).get(size), 2) for t in tools]
+        found = [by_tool[t].get(size, (None, None)) for t in tools]
+        cells = [_cell(wall, 2) for wall, _ in found] + [_cell(rss, 0) for _, rss in found]
         lines.append(f"| {size} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -499,9 +503,9 @@ def scaling_table(points: dict[str, list[tuple[int, float]]]) -> str:
 
 def run_scaling(
     runner: Runner, scale: gen.Scale, bases: list, sizes: Sequence[int]
-) -> dict[str, list[tuple[int, float]]]:
+) -> dict[str, list[ScalingPoint]]:
     """Generate a payload per size into its own repository and time both tools cold on it."""
-    points: dict[str, list[tuple[int, float]]] = {}
+    points: dict[str, list[ScalingPoint]] = {}
     for size in sizes:
         payload = gen.generate(
             runner.rig.registry,
@@ -515,7 +519,8 @@ def run_scaling(
         for tool in ("okdrelease", "oc"):
             wall = result.median(tool, lambda r: r.wall)
             if wall is not None:
-                points.setdefault(tool, []).append((payload.images, wall))
+                rss = result.median(tool, lambda r: r.rss_mib)
+                points.setdefault(tool, []).append((payload.images, wall, rss))
     return points
 
 
@@ -546,7 +551,7 @@ def report(
     machine: str,
     payload: str,
     results: Sequence[ModeResult],
-    points: dict[str, list[tuple[int, float]]],
+    points: dict[str, list[ScalingPoint]],
     args: argparse.Namespace,
 ) -> str:
     """The Markdown report written to results.md."""
@@ -579,7 +584,7 @@ def report(
     if points:
         parts += [
             "",
-            "## Scaling (cold, wall time)",
+            "## Scaling (cold: wall time and peak RSS)",
             "",
             scaling_table(points),
             "",
@@ -682,7 +687,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             inputs = write_inputs(payload, info.host, workdir / "payload")
             big = QUICK_BIG_LAYER_BYTES if args.quick else BIG_LAYER_BYTES
             results = run_modes(runner, inputs, args.modes, big)
-            points: dict[str, list[tuple[int, float]]] = {}
+            points: dict[str, list[ScalingPoint]] = {}
             if "scaling" in args.modes:
                 points = run_scaling(runner, scale, bases, QUICK_SIZES if args.quick else SCALING_SIZES)
         text = report(machine, described, results, points, args)
