@@ -262,7 +262,7 @@ class RestartingRepository(Protocol):
 
 @attrs.frozen
 class BlobOpener:
-    """One blob of a repository, opened afresh on each call (an ``oci.layers`` layer source).
+    """One blob of a repository, opened afresh on each call (an ``oci.layerread`` layer source).
 
     ``read_with(use)`` runs ``use`` on the blob's verifying stream; a registry starts ``use`` again
     on a new stream when the bytes did not match their digest (changed on the way), under the
