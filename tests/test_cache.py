@@ -562,6 +562,49 @@ def test_a_short_write_is_completed(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert cache.stats.dropped == 0
 
 
+def test_a_short_write_of_parts_continues_from_where_it_stopped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pwritev that writes less than it was given (here at most 700 bytes a call, ending inside a part
+    or on a part's end): the parts it covered are skipped and the rest is written by pwritev again, from
+    the parts (the group was joined into one copy and written with pwrite before); the pack is exact."""
+    real_pwritev = os.pwritev
+    calls: list[int] = []
+
+    def short_pwritev(fd: int, parts: list[bytes], offset: int) -> int:
+        data = b"".join(parts)[:700]
+        calls.append(len(data))
+        return real_pwritev(fd, [data], offset)
+
+    monkeypatch.setattr(pack.os, "pwritev", short_pwritev)
+    record = (b"head:", bytes(range(256)) * 3, b"", b"x" * 700, b"tail")
+    blobs = [bytes([i]) * (500 + 300 * i) for i in range(6)]
+    with Cache(tmp_path) as cache:
+        cache.put_record(RESOLUTION, "key", record)
+        for blob in blobs:
+            cache.put_blob(_digest(blob), blob)
+    monkeypatch.undo()
+    assert sum(calls) == sum(map(len, record)) + sum(map(len, blobs))  # every byte through pwritev
+    cache = Cache(tmp_path)
+    assert cache.get_record(RESOLUTION, "key") == b"".join(record)
+    assert [cache.get_blob(_digest(b)) for b in blobs] == blobs
+    assert cache.stats.dropped == 0
+
+
+@pytest.mark.parametrize("kind", [bytearray, memoryview])
+def test_a_bytes_like_payload_is_one_payload(kind: type, tmp_path: Path) -> None:
+    """A ``bytearray`` or ``memoryview`` is stored as the bytes it holds (it was taken for a tuple of
+    parts and iterated byte by byte: TypeError); only a tuple is parts."""
+    assert pack.checksum_of(kind(b"hello")) == pack.checksum_of(b"hello") == pack.checksum_of((b"he", b"llo"))
+    assert pack.payload_length(kind(b"hello")) == 5
+    with Cache(tmp_path) as cache:
+        cache.put_blob(_digest(b"hello"), kind(b"hello"))
+        cache.put_record(LAYER_INDEX, "k", kind(b"record"))
+        assert cache.get_record(LAYER_INDEX, "k") == b"record"  # still buffered
+    cache = Cache(tmp_path)
+    assert (cache.get_blob(_digest(b"hello")), cache.get_record(LAYER_INDEX, "k")) == (b"hello", b"record")
+
+
 def test_an_unusable_cache_directory_is_a_warning_not_a_failure(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -73,14 +73,20 @@ class PackFile(NamedTuple):
     mtime: float
 
 
-#: An entry's payload as written: its bytes, or the parts that are its bytes back to back (a record
-#: framed around files it does not copy: written with the parts' own bytes, never joined).
+#: An entry's payload as written: its bytes (any bytes-like object), or a tuple of the parts that are
+#: its bytes back to back (a record framed around files it does not copy: written with the parts' own
+#: bytes, never joined). Only a tuple is parts: a ``bytearray`` or ``memoryview`` is one payload.
 Payload = bytes | tuple[bytes, ...]
+
+
+def payload_parts(payload: Payload) -> tuple[bytes, ...]:
+    """The parts ``payload`` is written from (one bytes-like payload is one part)."""
+    return payload if isinstance(payload, tuple) else (payload,)
 
 
 def payload_length(payload: Payload) -> int:
     """How many bytes ``payload`` is."""
-    return len(payload) if isinstance(payload, bytes) else sum(len(part) for part in payload)
+    return sum(len(part) for part in payload_parts(payload))
 
 
 def checksum_of(payload: Payload) -> str:
@@ -88,10 +94,8 @@ def checksum_of(payload: Payload) -> str:
     layer indexes a warm benchmark run reads, zlib's 1.4 ms, sha256 4.5 ms). It detects any flipped
     byte (any error burst up to 32 bits); a record is derived data under a key the index binds, not
     content named by its digest, so nothing more is claimed of it. Blobs are checked against their digest."""
-    if isinstance(payload, bytes):
-        return f"crc32:{isal_zlib.crc32(payload):08x}"
     crc = 0
-    for part in payload:
+    for part in payload_parts(payload):
         crc = isal_zlib.crc32(part, crc)
     return f"crc32:{crc:08x}"
 
@@ -233,23 +237,27 @@ class PackWriter:
         for (kind, key, payload, checksum), length in ordered:
             rows.append(Row(kind, key, offset, length, checksum))
             offset += length
-            parts.extend((payload,) if isinstance(payload, bytes) else payload)
+            parts.extend(payload_parts(payload))
         self._write_parts(parts)
         self._items.extend(rows)
         return rows
 
     def _write_parts(self, parts: list[bytes]) -> None:
-        """Write ``parts`` back to back with one pwritev per 512 of them (no joined copy in memory)."""
+        """Write ``parts`` back to back with one pwritev per 512 of them (no joined copy in memory); after
+        a short write (rare) the parts it covered are skipped, the one it ended in is sliced (a view, not
+        a copy) and the rest is written the same way."""
         for start in range(0, len(parts), 512):
-            group = parts[start : start + 512]
-            total = sum(len(part) for part in group)
-            done = os.pwritev(self.fd, group, self.size)
-            if done < total:  # a short write (rare): the rest the plain way
-                rest = b"".join(group)[done:]
+            group: list[bytes | memoryview] = list(parts[start : start + 512])
+            while group:
+                done = os.pwritev(self.fd, group, self.size)
                 self.size += done
-                self._write(rest)
-            else:
-                self.size += total
+                for index, part in enumerate(group):
+                    if done < len(part):
+                        group = [memoryview(part)[done:], *group[index + 1 :]]
+                        break
+                    done -= len(part)
+                else:
+                    group = []
 
     @property
     def entries(self) -> int:

@@ -330,7 +330,7 @@ class Cache:
         if found is None:
             return None
         payload = found[0]
-        return payload if isinstance(payload, bytes) else b"".join(payload)
+        return b"".join(payload) if isinstance(payload, tuple) else bytes(payload)
 
     def _get(self, kind: str, key: str) -> bytes | None:
         """The checked payload of entry ``kind``/``key``, or None (absent, or found damaged: its pack dropped)."""
