@@ -546,3 +546,68 @@ def test_the_process_allocates_from_one_malloc_arena() -> None:
     allocate got arenas of their own before; main() called in-process leaves the limit alone."""
     done = run_python("-c", _ARENAS_PROBE)
     assert (done.returncode, done.stderr, done.stdout) == (0, "", "1\n")
+
+
+class _FakeLibc:
+    """A C library for ``ctypes.CDLL(None)`` that records ``mallopt`` calls."""
+
+    def __init__(self, calls: list[tuple[int, int]]) -> None:
+        self.calls = calls
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return 1
+
+
+def _fake_ctypes(monkeypatch: pytest.MonkeyPatch, libc: object) -> None:
+    """``import ctypes`` gives a module whose ``CDLL(None)`` is ``libc``; the C library is glibc."""
+    monkeypatch.setitem(sys.modules, "ctypes", type(sys)("ctypes"))
+    sys.modules["ctypes"].CDLL = lambda name: libc  # type: ignore[attr-defined]
+    monkeypatch.setattr(os, "confstr", lambda name: "glibc 2.36" if name == "CS_GNU_LIBC_VERSION" else None)
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "calls"),
+    [
+        (None, None, [(-8, 1)]),
+        ("MALLOC_ARENA_MAX", "4", []),
+        ("MALLOC_ARENA_MAX", "", []),
+        ("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0:glibc.malloc.arena_max=2", []),
+        ("GLIBC_TUNABLES", "glibc.malloc.tcache_count=0", [(-8, 1)]),
+    ],
+)
+def test_the_arena_limit_leaves_the_users_choice_alone(
+    monkeypatch: pytest.MonkeyPatch, name: str | None, value: str | None, calls: list[tuple[int, int]]
+) -> None:
+    """M_ARENA_MAX is set to 1 unless the user chose the arenas (MALLOC_ARENA_MAX, or arena_max among
+    GLIBC_TUNABLES): the user's setting was overridden before."""
+    from okdrelease.cli import _one_malloc_arena
+
+    made: list[tuple[int, int]] = []
+    _fake_ctypes(monkeypatch, _FakeLibc(made))
+    if name is not None:
+        monkeypatch.setenv(name, value or "")
+    _one_malloc_arena()
+    assert made == calls
+
+
+@pytest.mark.parametrize("missing", ["ctypes", "_ctypes", "mallopt", "confstr"])
+def test_the_arena_limit_is_skipped_where_it_cannot_be_set(
+    monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    """A CPython built without ``_ctypes``, a C library without ``mallopt``, an ``os`` without
+    ``confstr``: the CLI starts as it would without the limit (``import ctypes`` raised ImportError
+    out of cli.run before: a traceback instead of okdrelease)."""
+    from okdrelease.cli import _one_malloc_arena
+
+    _fake_ctypes(monkeypatch, object())
+    if missing in ("ctypes", "_ctypes"):
+        monkeypatch.setitem(sys.modules, "ctypes", None)  # import ctypes: ImportError
+    if missing == "_ctypes":
+        monkeypatch.delitem(sys.modules, "ctypes")
+        monkeypatch.setitem(sys.modules, "_ctypes", None)
+    if missing == "confstr":
+        monkeypatch.delattr(os, "confstr")
+    _one_malloc_arena()
