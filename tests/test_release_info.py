@@ -278,6 +278,15 @@ def test_go_value_and_durations() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(-1.5, "0s"), (-1.999, "0s"), (-1.0, "0s"), (-2.0, "<invalid>"), (-2.5, "<invalid>"), (59.99, "59s")],
+)
+def test_short_duration_truncates_to_whole_seconds_first(seconds: float, text: str) -> None:
+    """Go's ``int(d.Seconds())`` before the comparisons: -1.5 s is ``0s`` (``<invalid>`` before)."""
+    assert short_duration(seconds) == text
+
+
 def test_platform_filter_default_bypasses_single_entry() -> None:
     assert PlatformFilter.from_flag(None).is_default
     with pytest.raises(ReleaseError, match="--filter-by-os was not a valid regular expression"):

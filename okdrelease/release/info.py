@@ -53,12 +53,13 @@ def go_value(value: Any) -> str:
 
 
 def short_duration(seconds: float) -> str:
-    """Kubernetes ``duration.ShortHumanDuration``."""
-    if seconds < -1:
-        return "<invalid>"
-    if seconds < 0:
-        return "0s"
+    """Kubernetes ``duration.ShortHumanDuration`` (whole seconds first, truncated toward zero as Go's
+    ``int(d.Seconds())``: -1.5 s is -1, ``0s``)."""
     whole = int(seconds)
+    if whole < -1:
+        return "<invalid>"
+    if whole < 0:
+        return "0s"
     if whole < 60:
         return f"{whole}s"
     minutes = whole // 60
