@@ -15,13 +15,16 @@ oc runs with ``HOME`` set to an empty directory (no personal credentials) and ``
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -350,9 +353,20 @@ def oc_release_rig(oc_release_rig_shared: OcRig) -> OcRig:
     return oc_release_rig_shared
 
 
+#: ``created`` left out of a config (:func:`with_created`, :func:`with_component_times`).
+ABSENT = object()
+
+
 def without_created(rig: OcRig, tag: str = "no-created") -> tuple[str, str]:
     """A copy of the ``realistic`` release whose image config has no ``created`` (oc's readers take Go's
     zero time), pushed as ``parity/release:TAG``; its pull specs by tag and by digest."""
+    return with_created(rig, ABSENT, tag)
+
+
+def with_created(rig: OcRig, created: object, tag: str) -> tuple[str, str]:
+    """A copy of the ``realistic`` release whose image config has ``created`` set to the JSON value
+    ``created`` (:data:`ABSENT`: no ``created``), pushed as ``parity/release:TAG``; its pull specs by tag
+    and by digest."""
     client = RegistryClient(TransportOptions(insecure=True))
     try:
         repository = client.repository(ImageReference.parse(f"{rig.host}/parity/release"))
@@ -360,6 +374,8 @@ def without_created(rig: OcRig, tag: str = "no-created") -> tuple[str, str]:
         assert isinstance(manifest, Manifest)
         config = json.loads(repository.read_blob(manifest.config.digest, manifest.config.size))
         del config["created"]
+        if created is not ABSENT:
+            config["created"] = created
         raw = json.dumps(config).encode()
         repository.put_blob(raw, sha256_digest(raw), len(raw))
         body = json.loads(manifest.raw)
@@ -368,6 +384,117 @@ def without_created(rig: OcRig, tag: str = "no-created") -> tuple[str, str]:
     finally:
         client.close()
     return f"{rig.host}/parity/release:{tag}", f"{rig.host}/parity/release@{digest}"
+
+
+def _push_image(repository: Any, config: dict[str, Any], layer: bytes, tag: str) -> str:
+    """Push ``layer``, ``config`` and a Docker v2 manifest of the two as ``tag``; the manifest's digest."""
+    raw = json.dumps(config).encode()
+    for blob in (layer, raw):
+        repository.put_blob(blob, sha256_digest(blob), len(blob))
+    body = {
+        "schemaVersion": 2,
+        "mediaType": _DOCKER_MANIFEST,
+        "config": {"mediaType": _DOCKER_CONFIG, "digest": sha256_digest(raw), "size": len(raw)},
+        "layers": [{"mediaType": _DOCKER_LAYER, "digest": sha256_digest(layer), "size": len(layer)}],
+    }
+    return str(repository.put_manifest(json.dumps(body).encode(), _DOCKER_MANIFEST, tag))
+
+
+_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+
+
+def _tar(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+#: ``created`` values of a release config oc reads (Go's time.Time JSON decoding) and prints in
+#: extract's line as ``Format(time.RFC3339)`` in the zone written (info: in UTC).
+CREATED_READ = [
+    "0000-01-01T00:00:00Z",  # year 0: printed as is (0001-01-01T00:00:00Z before)
+    "0001-01-01T00:00:00Z",  # Go's zero time written out (1-01-01T00:00:00Z before)
+    "2024-01-01T12:00:00+02:00",  # the offset kept (10:00:00Z before)
+    "2024-01-01T12:00:00.5+02:00",
+    "0000-01-01T00:30:00+01:00",  # the year before 0 in UTC: -0001-12-31T23:30:00Z
+    "2024-01-01T12:00:00,5+00:00",  # a comma before the fraction; a zero offset is Z
+    "2024-01-01T1:00:00Z",  # a one-digit hour
+    "2024-01-01T00:00:00+24:00",
+    "2024-01-01T00:00:00.1234567891Z",
+    None,
+]
+#: ``created`` values Go's decoder refuses: oc cannot read the release at all.
+CREATED_REFUSED = [
+    "",
+    "2024-01-01",
+    "2024-01-01t12:00:00z",
+    "2024-13-01T00:00:00Z",
+    "2024-02-30T00:00:00Z",
+    "2024-01-01T00:00:00Zx",
+    "2024-01-01T00:00:60Z",
+    "2024-01-01T00:00:00+25:00",
+    5,
+    True,
+    {},
+    [],
+]
+
+
+def with_component_times(rig: OcRig, times: Sequence[object], tag: str) -> str:
+    """A release (pushed as ``parity/times:TAG``) of one component per value of ``times``, named
+    ``c0``, ``c1``, ...: its image config's ``created`` is that JSON value (:data:`ABSENT`: none); its
+    layer is its own (one file). The release's pull spec."""
+    client = RegistryClient(TransportOptions(insecure=True))
+    try:
+        repository = client.repository(ImageReference.parse(f"{rig.host}/parity/times"))
+        tags = []
+        for i, created in enumerate(times):
+            layer = _tar({f"c{i}": b"x" * (i + 1)})
+            config: dict[str, Any] = {
+                "architecture": "amd64",
+                "os": "linux",
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer)]},
+            }
+            if created is not ABSENT:
+                config["created"] = created
+            digest = _push_image(repository, config, layer, f"{tag}-c{i}")
+            tags.append(
+                {
+                    "name": f"c{i}",
+                    "from": {"kind": "DockerImage", "name": f"{rig.host}/parity/times@{digest}"},
+                }
+            )
+        stream = {
+            "kind": "ImageStream",
+            "apiVersion": "image.openshift.io/v1",
+            "metadata": {"name": "4.1.0", "creationTimestamp": None},
+            "spec": {"lookupPolicy": {"local": False}, "tags": tags},
+            "status": {"dockerImageRepository": ""},
+        }
+        layer = _tar(
+            {
+                "release-manifests/image-references": json.dumps(stream).encode(),
+                "release-manifests/release-metadata": b'{"kind":"cincinnati-metadata-v0","version":"4.1.0"}',
+            }
+        )
+        config = {
+            "architecture": "amd64",
+            "os": "linux",
+            "created": "2024-01-01T00:00:00Z",
+            "config": {"Labels": {"io.openshift.release": "4.1.0"}},
+            "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer)]},
+        }
+        _push_image(repository, config, layer, tag)
+    finally:
+        client.close()
+    return f"{rig.host}/parity/times:{tag}"
 
 
 def tree(directory: Path) -> dict[str, bytes]:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oc_oracle import FLOW_YAML, OcRig, fresh, oc_release_rig, okd_run, tree, without_created
+from oc_oracle import (
+    CREATED_READ,
+    CREATED_REFUSED,
+    FLOW_YAML,
+    OcRig,
+    fresh,
+    oc_release_rig,
+    okd_run,
+    tree,
+    with_created,
+    without_created,
+)
 
 __all__ = ["oc_release_rig"]
 
@@ -76,6 +87,24 @@ def test_extract_of_a_release_without_created_prints_gos_zero_time(
     assert okd_run(["extract", "--to", str(fresh(tmp_path / "again")), release], capsys).out.endswith(
         " created at 0001-01-01T00:00:00Z\n"
     )
+
+
+@pytest.mark.parametrize("created", CREATED_READ + CREATED_REFUSED, ids=repr)
+def test_extract_prints_the_created_time_as_oc(
+    oc_release_rig: OcRig, created: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The release config's ``created`` as oc reads and prints it, by tag: Go's RFC 3339 rules, the zone
+    as written; oc's error (exit 1, nothing written) for a value Go refuses (extract succeeded before)."""
+    tag = f"created-{(CREATED_READ + CREATED_REFUSED).index(created)}"
+    release, _by_digest = with_created(oc_release_rig, created, tag)
+    expected, got, oc_err, okd_err = _extract_both(oc_release_rig, release, tmp_path, capsys)
+    assert _differences(expected, got) == []
+    assert okd_err == oc_err
+    if created in CREATED_REFUSED:
+        assert got == {}
+        assert okd_err.startswith(
+            f"error: unable to parse image {release}: unable to parse image configuration: "
+        )
 
 
 def test_a_value_go_yaml_cannot_read_back_fails_as_in_oc(

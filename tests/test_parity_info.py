@@ -12,7 +12,17 @@ import re
 from pathlib import Path
 
 import pytest
-from oc_oracle import OcRig, oc_release_rig, okd_run, without_created
+from oc_oracle import (
+    ABSENT,
+    CREATED_READ,
+    CREATED_REFUSED,
+    OcRig,
+    oc_release_rig,
+    okd_run,
+    with_component_times,
+    with_created,
+    without_created,
+)
 
 __all__ = ["oc_release_rig"]
 
@@ -122,6 +132,50 @@ def test_info_of_a_release_without_created_is_ocs(
     assert okd == oc
     if not args:
         assert "\nCreated:   0001-01-01T00:00:00Z\n" in okd.out
+
+
+@pytest.mark.parametrize("created", CREATED_READ + CREATED_REFUSED, ids=repr)
+def test_info_shows_the_created_time_as_oc(
+    oc_release_rig: OcRig, created: object, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The release config's ``created`` in info's ``Created:`` row as oc reads and prints it (in UTC,
+    year 0 kept: 0001-01-01T00:00:00Z before); oc's error for a value Go refuses (info succeeded)."""
+    tag = f"info-created-{(CREATED_READ + CREATED_REFUSED).index(created)}"
+    release, _by_digest = with_created(oc_release_rig, created, tag)
+    oc = oc_release_rig.oc_run(["info", release])
+    okd = okd_run(["info", release], capsys)
+    assert okd == oc
+    assert oc.code == (1 if created in CREATED_REFUSED else 0), oc.err
+
+
+#: ``created`` of the components in the --size parity case: a blank AGE for Go's zero time however
+#: written (292y before), 292y for year 0 (blank before), absent and null blank.
+COMPONENT_TIMES = [
+    "0001-01-01T00:00:00Z",
+    "0000-06-01T00:00:00Z",
+    ABSENT,
+    "0001-01-01T01:00:00+01:00",
+    "2024-01-01T00:00:00+02:00",
+    "0000-01-01T00:00:00Z",
+    None,
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "times"),
+    [("read", COMPONENT_TIMES), ("empty", ["2024-01-01T00:00:00Z", ""])],
+    ids=["read", "refused"],
+)
+def test_size_ages_are_ocs(
+    oc_release_rig: OcRig, name: str, times: list[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--size's AGE column: blank exactly where oc's ``Created.IsZero()``; a component ``created`` Go
+    refuses fails the view as in oc (the table was printed with a blank age before)."""
+    release = with_component_times(oc_release_rig, times, f"size-{name}")
+    oc = oc_release_rig.oc_run(["info", "--size", release])
+    okd = okd_run(["info", "--size", release], capsys)
+    assert okd == oc
+    assert oc.code == (0 if name == "read" else 1), oc.err
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward"])

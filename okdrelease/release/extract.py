@@ -37,7 +37,6 @@ from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.oci.layerread import LayerEntry
 from okdrelease.oci.layerstack import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, StackOptions, read_stack
 from okdrelease.oci.model import Descriptor, Manifest
-from okdrelease.release.info import go_created
 from okdrelease.release.read import (
     IMAGE_REFERENCES,
     IMAGE_STREAM_API,
@@ -45,6 +44,7 @@ from okdrelease.release.read import (
     PAYLOAD_PREFIX,
     RELEASE_METADATA,
     PlatformFilter,
+    check_created,
     read_config,
     select_manifest,
 )
@@ -514,7 +514,9 @@ def extract_release(
     manifest, index = select_manifest(
         repository, reference, platform or PlatformFilter.from_flag(None), resolver
     )
-    config = read_config(repository, manifest, resolver)
+    created = check_created(
+        read_config(repository, manifest, resolver), image or _pull_spec(repository, reference)
+    )
     files = list(iter_payload(repository, manifest, limits=limits))
     for item in files:
         if item.name == IMAGE_REFERENCES:
@@ -534,7 +536,7 @@ def extract_release(
     return ExtractResult(
         directory=directory,
         digest=digest,
-        created=go_created(config.created),
+        created=created.rfc3339(),  # oc: config.Created.Format(time.RFC3339), in the zone it was written in
         by_digest=reference.startswith("sha256:"),
         written=tuple(name for name, _ in outputs),
         errors=tuple(errors),

@@ -17,14 +17,15 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.goconfig import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
-from okdrelease.gocompat.gojson import marshal_indent, sorted_map
-from okdrelease.gocompat.gotime import format_time
+from okdrelease.gocompat.gojson import GoJSONError, marshal_indent, sorted_map
+from okdrelease.gocompat.gotime import GoTime
 from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.tabwriter import TabWriter
+from okdrelease.oci.model import ImageConfig
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.reference import ImageReference
 from okdrelease.release.diff import ANNOTATION_COMMIT, ANNOTATION_SOURCE, ImageChange, ReleaseComparison
-from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag
+from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag, created_time
 
 log = logging.getLogger(__name__)
 
@@ -77,36 +78,16 @@ def short_duration(seconds: float) -> str:
 _MAX_DURATION = ((1 << 63) - 1) / 1e9
 
 
-def go_since(clock: datetime.datetime, when: datetime.datetime) -> float:
+def go_since(clock: datetime.datetime, when: GoTime) -> float:
     """``clock.Sub(when)`` in seconds as Go computes it, saturated at ``time.Duration``'s range: the age
     of Go's zero time is 292 years, not 2,000."""
-    return max(-_MAX_DURATION, min(_MAX_DURATION, (clock - when).total_seconds()))
-
-
-def parse_time(text: str) -> datetime.datetime | None:
-    """Parse an RFC 3339 timestamp (None when empty or invalid)."""
-    if not text:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return max(-_MAX_DURATION, min(_MAX_DURATION, clock.timestamp() - when.unix()))
 
 
 def created_text(info: ReleaseInfo) -> str:
-    """The config ``created`` time in UTC, truncated to seconds, RFC 3339 (:func:`go_created`)."""
-    return go_created(info.config.created)
-
-
-def go_created(created: str) -> str:
-    """A config's ``created`` as oc prints it: RFC 3339 in UTC, whole seconds; Go's zero time when the
-    config has none (oc reads it into a ``time.Time``)."""
-    when = parse_time(created)
-    if when is None:
-        return ZERO_TIME
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=datetime.UTC)
-    return format_time(when)
+    """The config ``created`` as oc's info prints it: ``Created.UTC().Format(time.RFC3339)`` (whole
+    seconds; Go's zero time when the config has none)."""
+    return created_time(info.config).utc().rfc3339()
 
 
 def sort_versions(values: list[str]) -> list[str]:
@@ -283,8 +264,7 @@ def _describe_sizes(w: TabWriter, info: ReleaseInfo, now: datetime.datetime) -> 
         if unshared == 0 and image.layers and image.layers[-1].digest not in covered:
             unshared = image.layers[-1].size
             covered.add(image.layers[-1].digest)
-        when = parse_time(image.config.created if image.config else "")
-        age = short_duration(go_since(now, when)) if when and when.tzinfo else ""
+        age = _image_age(image.config, now)
         w.write(
             f"  {tag.name}\t{age:>4}\t{len(image.layers):7d}\t{size / 1024 / 1024:8.1f}"
             f"\t{unshared / 1024 / 1024:10.1f}\t {base}\n"
@@ -294,6 +274,18 @@ def _describe_sizes(w: TabWriter, info: ReleaseInfo, now: datetime.datetime) -> 
     if several_bases:
         line += f", {len(use.bases)} different base images"
     w.write(line + "\n")
+
+
+def _image_age(config: ImageConfig | None, now: datetime.datetime) -> str:
+    """A component's age in the ``--size`` view: blank for Go's zero time (oc: ``!Created.IsZero()``),
+    year 0 included; a ``created`` Go cannot decode fails the view, as in oc."""
+    if config is None:
+        return ""
+    try:
+        when = created_time(config)
+    except GoJSONError as err:
+        raise ReleaseError(f"unable to parse image configuration: {err}") from err
+    return "" if when.is_zero() else short_duration(go_since(now, when))
 
 
 def human_size(size: float) -> str:
@@ -595,9 +587,7 @@ def _change_kind(change: ImageChange) -> str:
 
 def _comparison_header(old: ReleaseInfo, new: ReleaseInfo, clock: datetime.datetime) -> str:
     def age(info: ReleaseInfo) -> str:
-        when = parse_time(created_text(info))
-        assert when is not None
-        return short_duration(go_since(clock, when))
+        return short_duration(go_since(clock, created_time(info.config)))
 
     w = TabWriter(0, 4, 2)
     w.write("\tFROM\tTO\n")

@@ -23,6 +23,9 @@ from okdrelease.errors import (
     ReleaseError,
 )
 from okdrelease.gocompat.errcode import describe_read_error
+from okdrelease.gocompat.goconfig import go_decode_fields
+from okdrelease.gocompat.gojson import GoJSONError
+from okdrelease.gocompat.gotime import GoTime, unmarshal_time
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
@@ -245,6 +248,23 @@ def read_config(repository: Repository, manifest: Manifest, resolver: Resolver |
     return (resolver or Resolver()).config(repository, manifest.config)
 
 
+def created_time(config: ImageConfig) -> GoTime:
+    """The config's ``created`` as oc decodes it, a Go ``time.Time`` (null or absent: the zero time);
+    GoJSONError in Go's words for a value Go's decoder refuses (oc then cannot read the image)."""
+    return unmarshal_time(go_decode_fields(config.parsed, ("created",)).get("created"), ".created")
+
+
+def check_created(config: ImageConfig, image: str) -> GoTime:
+    """:func:`created_time` of the config of the release ``image`` (as the user named it); a ``created``
+    Go cannot decode fails in oc's words (ReleaseError): oc reads the whole config before anything else."""
+    try:
+        return created_time(config)
+    except GoJSONError as err:
+        raise ReleaseError(
+            f"unable to parse image {image}: unable to parse image configuration: {err}"
+        ) from err
+
+
 def load_references(raw: bytes) -> tuple[dict[str, Any], tuple[ReleaseTag, ...]]:
     """Parse image-references (spec §1.2 reading rules) into its Go-ordered JSON object and its tags."""
     from okdrelease.openshift.imagestream import load_image_stream, validate_kind
@@ -324,6 +344,7 @@ def load_release(
     resolver = resolver or Resolver(platform)
     manifest, index = select_manifest(repository, reference, platform, resolver)
     config = read_config(repository, manifest, resolver)
+    check_created(config, image)
     raw, manifest_files, unknown = read_top_layer(repository, manifest, limits=limits)
     errors: list[str] = []
     metadata: CincinnatiMetadata | None = None
