@@ -3,6 +3,8 @@ through extract and info in tests/test_parity_extract.py and tests/test_parity_i
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from okdrelease.gocompat.gojson import GoJSONError, RawNumber
@@ -72,3 +74,25 @@ def test_refused_in_gos_words(value: object, message: str) -> None:
     with pytest.raises(GoJSONError) as caught:
         unmarshal_time(value, ".created")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("2024-01-01T12:00:00,500+00:00", "2024-01-01T12:00:00.5Z"),
+        ("0000-01-01T00:00:00+23:59", "0000-01-01T00:00:00+23:59"),
+        ("0000-01-01T00:00:00Z", "0000-01-01T00:00:00Z"),
+    ],
+)
+def test_marshal_json_as_go(text: str, written: str) -> None:
+    """MarshalJSON: RFC3339Nano, the zone as written."""
+    assert parse_rfc3339(text).marshal_json() == written
+
+
+def test_marshal_json_refuses_what_rfc3339_cannot_write() -> None:
+    """A year outside 0-9999 or an offset of 24 hours: oc's json error."""
+    prefix = "json: error calling MarshalJSON for type *time.Time: "
+    with pytest.raises(GoJSONError, match=rf"^{re.escape(prefix)}year outside of range \[0,9999\]$"):
+        parse_rfc3339("0000-01-01T00:30:00+01:00").utc().marshal_json()
+    with pytest.raises(GoJSONError, match=rf"^{re.escape(prefix)}timezone hour outside of range \[0,23\]$"):
+        parse_rfc3339("2024-01-01T00:00:00+24:00").marshal_json()

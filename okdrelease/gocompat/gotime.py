@@ -24,6 +24,7 @@ RFC3339_SECONDS = "%Y-%m-%dT%H:%M:%SZ"
 _RFC3339_LAYOUT = "2006-01-02T15:04:05Z07:00"
 _DAY = 86400
 _400_YEARS = 146097  # days: the Gregorian calendar repeats every 400 years
+_MARSHAL = "json: error calling MarshalJSON for type *time.Time: "
 _UNIX_EPOCH = (dt.date(1970, 1, 1).toordinal() - 1) * _DAY  # seconds from 0001-01-01 to 1970-01-01
 
 
@@ -57,6 +58,16 @@ class GoTime(NamedTuple):
         second, its trailing zeros dropped."""
         fraction = f".{self.nanos:09d}".rstrip("0") if self.nanos else ""
         return self._wall() + fraction + self._zone()
+
+    def marshal_json(self) -> str:
+        """Go's ``MarshalJSON`` text (:meth:`rfc3339_nano`); GoJSONError in oc's words for a year outside
+        0-9999 or an offset of 24 hours, which RFC 3339 cannot write."""
+        text = self.rfc3339_nano()
+        if text[4] != "-":
+            raise GoJSONError(f"{_MARSHAL}year outside of range [0,9999]")
+        if not text.endswith("Z") and int(text[-5:-3]) >= 24:
+            raise GoJSONError(f"{_MARSHAL}timezone hour outside of range [0,23]")
+        return text
 
     def _wall(self) -> str:
         days, second = divmod(self.seconds + self.offset, _DAY)

@@ -18,7 +18,7 @@ from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat import semver
 from okdrelease.gocompat.goconfig import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
 from okdrelease.gocompat.gojson import GoJSONError, marshal_indent, sorted_map
-from okdrelease.gocompat.gotime import GoTime
+from okdrelease.gocompat.gotime import GoTime, unmarshal_time
 from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.tabwriter import TabWriter
 from okdrelease.oci.model import ImageConfig
@@ -306,7 +306,12 @@ def go_config(parsed: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("parent", "comment"):
         if src.get(key):
             out[key] = src[key]
-    out["created"] = src.get("created") or ZERO_TIME
+    try:
+        created = unmarshal_time(src.get("created"), ".created")
+    except GoJSONError:  # a component's (a release's fails before): as written
+        out["created"] = src.get("created") or ZERO_TIME
+    else:
+        out["created"] = created.marshal_json()
     if src.get("container"):
         out["container"] = src["container"]
     out["container_config"] = _docker_config(src.get("container_config") or {})
