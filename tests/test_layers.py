@@ -10,6 +10,7 @@ import json
 import lzma
 import sys
 import tarfile
+import threading
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
@@ -717,9 +718,22 @@ def test_background_gzip_fails_without_stranding_the_writer(monkeypatch: pytest.
 
     monkeypatch.setattr(PayloadGzip, "write", broken)
     stream = BackgroundGzip()
-    for _ in range(16):  # four times the queue's room
-        stream.write(b"x" * BackgroundGzip.BLOCK)
-    stream.finish()
+    raised: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for _ in range(16):  # four times the queue's room
+                stream.write(b"x" * BackgroundGzip.BLOCK)
+            stream.finish()
+        except BaseException as err:  # noqa: BLE001 - asserted below
+            raised.append(err)
+
+    # on a helper thread: a writer stranded on a full queue fails the test instead of hanging it
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the writer waits on a queue the failed deflating thread no longer empties"
+    assert raised == []
     with pytest.raises(OSError, match="deflate failed"):
         stream.gzipped()
     assert not stream._thread.is_alive()
