@@ -35,6 +35,13 @@ def _key(text: bytes) -> bytes:
     return b"? " + text + b"\n: b\n" + OBJECT
 
 
+def _aliases(count: int) -> bytes:
+    """A manifest with a 200-item list anchored and ``count`` aliases of it in another list."""
+    return OBJECT + b"a: &a [" + b",".join([b"0"] * 200) + b"]\nb: [" + b",".join([b"*a"] * count) + b"]\n"
+
+
+_NO_KIND = "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: "
+
 #: (manifest, oc's words after ``op/FILE: ``, None when oc passes it), recorded from the real oc.
 CASES: tuple[tuple[bytes, str | None], ...] = (
     # ends of a text without a final line break (and with one), and other scanner errors
@@ -159,6 +166,30 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
         "invalid YAML/JSON: map merge requires map or sequence of maps as the value",
     ),
     (b"!!merge <<: {kind: ConfigMap, apiVersion: v1}\n", None),
+    # an alias told apart from its anchor by its place: go-yaml's count of aliased nodes (203 aliases of a
+    # 200-item list pass, 204 do not), a merge's aliases checked item by item, last first
+    (_aliases(70), None),
+    (_aliases(203), None),
+    (_aliases(204), "invalid YAML/JSON: document contains excessive aliasing"),
+    (
+        OBJECT + b"x: {<<: [{y: &s [{}]}, {<<: *s}]}\n",
+        "invalid YAML/JSON: map merge requires map or sequence of maps as the value",
+    ),
+    (OBJECT + b"x:\n  <<: &s [{b: [*s]}]\n", "invalid YAML/JSON: anchor 's' value contains itself"),
+    (OBJECT + b"x: {<<: [1, {a: !!int x}]}\n", "invalid YAML/JSON: cannot decode !!str `x` as a !!int"),
+    (
+        OBJECT + b"x: &s [1]\ny: {<<: *s}\n",
+        "invalid YAML/JSON: map merge requires map or sequence of maps as the value",
+    ),
+    (OBJECT + b"x: &a {b: &c [*c]}\n", "invalid YAML/JSON: anchor 'c' value contains itself"),
+    (OBJECT + b"x: &a {b: 1}\ny: [*a, {c: *a}]\n", None),
+    # Go's ParseFloat takes an underscore between digits after a leading '.'
+    (b"apiVersion: v1\nkind: .5_0\n", _NO_KIND),
+    (b"apiVersion: v1\nkind: .5e1_0\n", _NO_KIND),
+    (OBJECT + b"x: !!float .5_0\n", None),
+    (b"apiVersion: v1\nkind: ._5\n", None),
+    (b"apiVersion: v1\nkind: .5_e1\n", None),
+    (OBJECT + b"x: !!float ._5\n", "invalid YAML/JSON: cannot decode !!str `._5` as a !!float"),
     (b"apiVersion: v1\nkind: !!float .nan\n", "invalid YAML/JSON: json: unsupported value: NaN"),
     # invalid map keys (go-yaml's %#v of the key)
     (

@@ -89,6 +89,9 @@ _YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?\Z
 _BASE60_FLOAT = re.compile(r"[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?\Z")
 _GO_INT = re.compile(r"([-+]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0[0-7]*|[1-9][0-9]*)\Z")
 _GO_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")
+#: A plain scalar starting with ``.`` that go-yaml hands to Go's ``strconv.ParseFloat`` as it is: Go's
+#: syntax allows an underscore between two digits (``.5_0``, ``.5e1_0``).
+_DOT_FLOAT = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
 _TIMESTAMP = re.compile(
     r"(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
     r"(?:(?P<sep>[Tt ])(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2}):(?P<S>[0-9]{1,2})(?:\.[0-9]+)?"
@@ -152,7 +155,7 @@ def resolve(text: str, *, timestamps: bool = True) -> tuple[str, Any]:
         return _MAP[text]
     first = text[0]
     if first == ".":
-        value = _go_parse_float(text)
+        value = _go_parse_float(text.replace("_", "")) if _DOT_FLOAT.match(text) else None
         return (FLOAT, value) if value is not None else (STR, text)
     if not (first in "+-" or "0" <= first <= "9"):
         return STR, text

@@ -192,17 +192,50 @@ def _allowed_alias_ratio(decoded: int) -> float:
     return 0.99 - 0.89 * (decoded - 400_000) / 3_600_000
 
 
-class _Decoder:
-    """go-yaml v2's decoder into ``interface{}`` over PyYAML nodes, where an alias is its anchor's very node:
-    a node met again is met through an alias, and one met while it is being decoded contains itself."""
+def _alias_positions(root: Node) -> dict[int, frozenset[int]]:
+    """The positions of aliases in the document ``root``: for a collection node's id, the indexes of its
+    children that are aliases (a mapping's key ``i`` is child ``2 * i``, its value ``2 * i + 1``).
 
-    def __init__(self, anchor_of: Callable[[Node], str]) -> None:
+    PyYAML gives an alias its anchor's very node; in document order a node's first occurrence is the
+    anchored node itself and every later occurrence is an alias (an alias names an anchor before it).
+    """
+    seen: set[int] = set()
+    found: dict[int, set[int]] = {}
+    stack: list[tuple[int, int, Node]] = [(0, 0, root)]
+    while stack:  # pre-order, children pushed last first: document order
+        parent, index, node = stack.pop()
+        if id(node) in seen:
+            found.setdefault(parent, set()).add(index)
+            continue
+        seen.add(id(node))
+        if isinstance(node, SequenceNode):
+            me = id(node)
+            for i in range(len(node.value) - 1, -1, -1):
+                stack.append((me, i, node.value[i]))
+        elif isinstance(node, MappingNode):
+            me = id(node)
+            for i in range(len(node.value) - 1, -1, -1):
+                key_node, value_node = node.value[i]
+                stack.append((me, 2 * i + 1, value_node))
+                stack.append((me, 2 * i, key_node))
+    return {parent: frozenset(indexes) for parent, indexes in found.items()}
+
+
+_NO_ALIASES: frozenset[int] = frozenset()
+
+
+class _Decoder:
+    """go-yaml v2's decoder into ``interface{}`` over PyYAML nodes, where an alias is its anchor's very node
+    met again at another position (:func:`_alias_positions`): each alias position decoded is one more
+    decoded node, and one met again while it is being expanded contains itself."""
+
+    def __init__(self, root: Node, anchor_of: Callable[[Node], str]) -> None:
         self._anchor_of = anchor_of
+        self._aliases = _alias_positions(root)
         self._decoded = 1  # the document
         self._aliased = 0
         self._alias_depth = 0
-        self._seen: set[int] = set()
-        self._open: set[int] = set()
+        self._open: set[tuple[int, int]] = set()
 
     def _count(self) -> None:
         """go-yaml's count of decoded nodes, and of those decoded through an alias, against its ratio."""
@@ -216,58 +249,70 @@ class _Decoder:
             ):
                 raise GoDecodeError("document contains excessive aliasing")
 
-    def decode(self, node: Node, into: GoMap | None = None) -> Any:
-        """The value of ``node`` (a mapping's pairs set in ``into`` when given, as a merge does)."""
-        key = id(node)
-        again = key in self._seen
-        if again:
+    def _alias_at(self, node: Node) -> frozenset[int]:
+        """The indexes of ``node``'s children that are aliases."""
+        return self._aliases.get(id(node), _NO_ALIASES)
+
+    def decode(self, node: Node, into: GoMap | None = None, alias: tuple[int, int] | None = None) -> Any:
+        """The value of ``node`` (a mapping's pairs set in ``into`` when given, as a merge does); ``alias``
+        the (parent id, index) of the alias that names it there, None where ``node`` itself stands."""
+        if alias is not None:
             self._count()  # the alias
-            if key in self._open:
+            if alias in self._open:
                 raise GoDecodeError(f"anchor '{self._anchor_of(node)}' value contains itself")
+            self._open.add(alias)
             self._alias_depth += 1
-        self._seen.add(key)
         try:
             self._count()
             if isinstance(node, ScalarNode):
                 return _scalar(node)
-            self._open.add(key)
-            try:
-                if isinstance(node, SequenceNode):
-                    items = []
-                    for item in node.value:  # a loop, not a comprehension: one frame less per level
-                        items.append(self.decode(item))
-                    return items
-                out = GoMap() if into is None else into
-                self._mapping(node, out)  # type: ignore[arg-type]
-                return out
-            finally:
-                self._open.discard(key)
+            aliases = self._alias_at(node)
+            me = id(node)
+            if isinstance(node, SequenceNode):
+                items = []
+                for i, item in enumerate(node.value):  # a loop, not a comprehension: one frame less
+                    items.append(self.decode(item, None, (me, i) if i in aliases else None))
+                return items
+            out = GoMap() if into is None else into
+            self._mapping(node, out, aliases)  # type: ignore[arg-type]
+            return out
         finally:
-            if again:
+            if alias is not None:
                 self._alias_depth -= 1
+                self._open.discard(alias)
 
-    def _mapping(self, node: MappingNode, out: GoMap) -> None:
-        for key_node, value_node in node.value:
+    def _mapping(self, node: MappingNode, out: GoMap, aliases: frozenset[int]) -> None:
+        me = id(node)
+        for i, (key_node, value_node) in enumerate(node.value):
+            at = 2 * i + 1
+            value_alias = (me, at) if at in aliases else None
             if _is_merge(key_node):
-                self._merge(value_node, out)
+                self._merge(value_node, out, value_alias)
                 continue
-            key = self.decode(key_node)
+            key = self.decode(key_node, None, (me, 2 * i) if 2 * i in aliases else None)
             if isinstance(key, list | GoMap):
                 raise GoDecodeError(f"invalid map key: {go_sharp_v(key)}")
-            out[key] = self.decode(value_node)
+            out[key] = self.decode(value_node, None, value_alias)
 
-    def _merge(self, node: Node, out: GoMap) -> None:
+    def _merge(self, node: Node, out: GoMap, alias: tuple[int, int] | None) -> None:
         """go-yaml v2's merge into ``out``: a mapping (or an alias of one), or a sequence (not an alias)
-        of mappings, the last first so that earlier ones win."""
-        if isinstance(node, SequenceNode) and id(node) not in self._seen:
-            self._seen.add(id(node))
-            parts = node.value[::-1]
-        else:
-            parts = [node]
-        if not all(isinstance(part, MappingNode) for part in parts):
-            raise GoDecodeError("map merge requires map or sequence of maps as the value")
-        for part in parts:
-            self.decode(part, out)
+        of mappings (or aliases of mappings) walked last first, so that earlier ones win, each checked
+        just before it is decoded."""
+        if isinstance(node, SequenceNode) and alias is None:
+            aliases = self._alias_at(node)
+            me = id(node)
+            for i in range(len(node.value) - 1, -1, -1):
+                part = node.value[i]
+                if not isinstance(part, MappingNode):
+                    raise GoDecodeError(_MERGE_WANTS_MAP)
+                self.decode(part, out, (me, i) if i in aliases else None)
+            return
+        if not isinstance(node, MappingNode):
+            raise GoDecodeError(_MERGE_WANTS_MAP)
+        self.decode(node, out, alias)
+
+
+_MERGE_WANTS_MAP = "map merge requires map or sequence of maps as the value"
 
 
 def go_decode(node: Node | None, anchor_of: Callable[[Node], str] = lambda node: "") -> Any:
@@ -278,7 +323,7 @@ def go_decode(node: Node | None, anchor_of: Callable[[Node], str] = lambda node:
     """
     if node is None:
         return None
-    return _Decoder(anchor_of).decode(node)
+    return _Decoder(node, anchor_of).decode(node)
 
 
 def go_sharp_v(value: Any, nested: bool = True) -> str:

@@ -40,8 +40,10 @@ def is_checked(filename: str) -> bool:
 #: '%YAML 1.1#c' accepted, keys nested deep worded, as go-yaml does; 3: the line of an error at the
 #: end of a text without a final line break, and a bad hexadecimal escape, worded as go-yaml does;
 #: 4: the document decoded as go-yaml decodes it (scalars by go-yaml's resolution and tags, merge
-#: keys, aliases) and converted to JSON, directives and a surrogate's escape read as go-yaml reads them).
-VERDICT_RULES = "rules-4"
+#: keys, aliases) and converted to JSON, directives and a surrogate's escape read as go-yaml reads them;
+#: 5: an alias told from its anchor by its place (go-yaml's aliasing count, merges item by item), and
+#: an underscore between digits after a leading '.' in a float, as go-yaml and Go's ParseFloat do).
+VERDICT_RULES = "rules-5"
 
 
 def content_key(data: bytes) -> str:

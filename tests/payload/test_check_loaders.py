@@ -222,6 +222,17 @@ _GO_DECODING = (
     *(b"? [~]\n: b\n" + OBJECT, b"? {1: a, b: c, true: d, ~: e, 1.5: f}\n: b\n" + OBJECT),
     *(b"? [9223372036854775808, 1e3, y, 12:30]\n: b\n" + OBJECT, b"? [!!binary /w==]\n: b\n" + OBJECT),
     *(
+        OBJECT + b"a: &a [" + b",".join([b"0"] * 200) + b"]\nb: [" + b",".join([b"*a"] * 203) + b"]\n",
+        OBJECT + b"a: &a [" + b",".join([b"0"] * 200) + b"]\nb: [" + b",".join([b"*a"] * 204) + b"]\n",
+    ),
+    *(OBJECT + b"x: {<<: [{y: &s [{}]}, {<<: *s}]}\n", OBJECT + b"x:\n  <<: &s [{b: [*s]}]\n"),
+    *(
+        OBJECT + b"x: {<<: [1, {a: !!int x}]}\n",
+        b"apiVersion: v1\nkind: .5_0\n",
+        OBJECT + b"x: !!float .5_0\n",
+    ),
+    *(b"apiVersion: v1\nkind: .5e1_0\n", b"apiVersion: v1\nkind: ._5\n"),
+    *(
         OBJECT + b'x: "\\ud800\\\n  b"\n',
         OBJECT + b'x: "\\\n\\ud800\\\n"\n',
         OBJECT + b'x: "a\\\n \\U00110000"\n',
@@ -417,9 +428,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-4:{source_a}:a.yaml": None,
-        f"files-v1:rules-4:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-4:{source_a}:c.yaml": None,
+        f"files-v1:rules-5:{source_a}:a.yaml": None,
+        f"files-v1:rules-5:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-5:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -456,8 +467,8 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-4:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-4:{source}:a.yaml"
+    assert check.content_key(data) == "rules-5:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-5:{source}:a.yaml"
 
 
 def test_verdicts_remembered_under_rules_3_are_not_used(tmp_path: Path) -> None:
