@@ -48,7 +48,10 @@ RELEASE_CASES = {
     "deep-flow-yaml": (DEEP_YAML_FLOW, RELEASE_REFS + YAML + TOO_DEEP),
     "deep-block-yaml": (DEEP_YAML_BLOCK, RELEASE_REFS + YAML + TOO_DEEP),
     "deep-json": (DEEP_JSON, RELEASE_REFS + YAML + TOO_DEEP),
-    "self-alias": (HEADER + "spec: &s {tags: [*s]}\n", RELEASE_REFS + YAML + "anchor value contains itself"),
+    "self-alias": (
+        HEADER + "spec: &s {tags: [*s]}\n",
+        RELEASE_REFS + YAML + "anchor 's' value contains itself",
+    ),
     "truncated-json": (
         '{"kind": "ImageStream",',
         RELEASE_REFS + YAML + "line 1: did not find expected node content",

@@ -34,26 +34,57 @@ CASES = (
     HEADER + b'x: "\\ud800\\\n  b"\n',  # the escape's line, not the line the scan ended on
     HEADER + b"x: !!int a\n",  # PyYAML's constructor refuses it (a ValueError); go-yaml's words
     b"%YAML 1.2\n---\n" + HEADER,  # libyaml takes it; go-yaml does not
+    # go-yaml's decoding of tags, aliases and merges, and the JSON conversion (PyYAML's constructors read
+    # these otherwise, or fail with a KeyError or AttributeError)
+    HEADER + b"x: !!timestamp foo\n",
+    HEADER + b"x: !!null x\n",
+    HEADER + b"x: !!int 1:20\n",
+    HEADER + b"~: a\n",
+    HEADER + b"x: &a [*a]\n",
+    HEADER + b"x: {<<: [{y: &s [{}]}, {<<: *s}]}\n",
+)
+#: Files the real oc reads (it goes on to refuse the image stream for other reasons), with the value
+#: sigs.k8s.io/yaml gives them.
+ACCEPTED = (
+    (HEADER + b"x: !!bool y\n", True),
+    (HEADER + b"x: ! 1\n", "1"),
+    (HEADER + b"x: !!float .5_0\n", 0.5),
+)
+LATER = (
+    "error: only image streams or releases with public image repositories can be the source for releases"
+    " when using the default --reference-mode"
 )
 PREFIX = "error: unable to load input image stream file: "
 
 
+def _oc_last_line(tmp_path: Path, name: str, data: bytes) -> tuple[int, str]:
+    """The real oc's exit code and last line of errors for ``oc adm release new -f FILE``."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_bytes(data)
+    run = subprocess.run(
+        [str(OC), "adm", "release", "new", "-f", str(path), "--to-image", "127.0.0.1:9/x:y"],
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)},
+        timeout=60,
+        check=False,
+    )
+    return run.returncode, run.stderr.strip().splitlines()[-1]
+
+
 @pytest.mark.skipif(not OC.exists(), reason=f"the real oc is not at {OC}")
 def test_image_stream_yaml_errors_worded_as_oc(tmp_path: Path) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path)}
     for number, data in enumerate(CASES):
-        path = tmp_path / f"case{number}.yaml"
-        path.write_bytes(data)
-        run = subprocess.run(
-            [str(OC), "adm", "release", "new", "-f", str(path), "--to-image", "127.0.0.1:9/x:y"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            check=False,
-        )
-        last = run.stderr.strip().splitlines()[-1]
-        assert run.returncode == 1 and last.startswith(PREFIX), (data, run.stderr)
+        returncode, last = _oc_last_line(tmp_path, f"case{number}", data)
+        assert returncode == 1 and last.startswith(PREFIX), (data, last)
         with pytest.raises(GoJSONError) as refused:
             load_yaml(data)
         assert str(refused.value) == last[len(PREFIX) :], data
+
+
+@pytest.mark.skipif(not OC.exists(), reason=f"the real oc is not at {OC}")
+def test_image_stream_yaml_read_as_oc_reads_it(tmp_path: Path) -> None:
+    """Tagged scalars oc reads go on to the image stream's own checks, read as go-yaml reads them."""
+    for number, (data, value) in enumerate(ACCEPTED):
+        assert _oc_last_line(tmp_path, f"ok{number}", data) == (1, LATER), data
+        assert load_yaml(data) == {"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", "x": value}

@@ -1,15 +1,15 @@
 """Plain block YAML read without PyYAML: the shape of operators' ``image-references`` files.
 
 :func:`load_plain` reads a document of block mappings and block sequences whose keys and values are
-single-line scalars that YAML 1.1 resolves to strings (letter-first plain scalars other than the
+single-line scalars that go-yaml v2 resolves to strings (letter-first plain scalars other than the
 boolean and null words, quoted scalars without escapes), with full-line and trailing comments and
-an optional ``---`` first line. It returns what PyYAML's safe loader, converted as sigs.k8s.io/yaml
+an optional ``---`` first line. It returns what go-yaml v2, converted as sigs.k8s.io/yaml
 converts it, returns for such a document, and None for anything else (a flow collection, an anchor,
 a tag, a number, a null, a multi-line scalar, a duplicate key, a second document, a tab, non-ASCII
 text, ...): the caller then reads the document with PyYAML, which decides it and words any error.
 It never raises.
 
-``tests/payload/test_plainyaml.py`` holds it to PyYAML's result on real, generated and mutated input.
+``tests/payload/test_plainyaml.py`` holds it to ``k8syaml.load_yaml``'s result on real, generated and mutated input.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ _PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
 #: What a plain scalar may hold (a letter first): enough for names, pull specs and annotation keys.
 _PLAIN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._/:@+=-")
 _LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-#: Letter-first plain scalars YAML 1.1 (PyYAML's resolvers) reads as booleans or null.
+#: Letter-first plain scalars go-yaml v2 reads as booleans or null.
 _NOT_STRINGS = frozenset(
-    "yes Yes YES no No NO true True TRUE false False FALSE on On ON off Off OFF null Null NULL".split()
+    "y Y yes Yes YES n N no No NO true True TRUE false False FALSE on On ON off Off OFF null Null NULL".split()
 )
 _MAX_DEPTH = 32
 

@@ -6,16 +6,21 @@ Apart from ``okdrelease.openshift.imagestream`` so that reading JSON (the usual 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import yaml
+from yaml.nodes import Node
 
 from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.gocompat.yamlbounds import (
     BoundedLoaderMixin,
     GoEscapesMixin,
+    YAMLLimitError,
+    check_node,
     has_directive,
     libyaml_may_differ_small,
+    max_depth_message,
 )
 from okdrelease.gocompat.yamldecode import (
     GoDecodeError,
@@ -29,88 +34,68 @@ from okdrelease.gocompat.yamlerrors import go_error_text
 __all__ = ["load_yaml"]
 
 
-class _NoTimestampLoader(BoundedLoaderMixin, GoEscapesMixin, yaml.SafeLoader):
-    """SafeLoader that keeps timestamps as strings (go-yaml does not convert them for JSON) and refuses
-    escapes of surrogates as go-yaml does."""
+class _GoDecodingLoader(BoundedLoaderMixin, GoEscapesMixin, GoResolvingMixin, yaml.SafeLoader):
+    """The pure-Python loader composing nodes as go-yaml reads them, for :func:`go_decode`: it decides
+    and words everything the fast path does not take."""
 
 
-_NoTimestampLoader.yaml_implicit_resolvers = {
-    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def _yaml_keys_to_strings(value: Any) -> Any:
-    """Turn non-string mapping keys into strings, as YAML-to-JSON conversion does."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, bool):
-                key = "true" if key else "false"
-            elif key is None:
-                key = "null"
-            out[str(key)] = _yaml_keys_to_strings(item)
-        return out
-    if isinstance(value, list):
-        return [_yaml_keys_to_strings(item) for item in value]
-    return value
-
-
-#: :class:`_NoTimestampLoader` on libyaml's parser (the same resolvers and constructors), when PyYAML has it.
+#: libyaml's parser composing nodes with go-yaml's tags of plain scalars, when PyYAML has it. Its composer
+#: resolves the non-specific tag ``!`` (go-yaml keeps the text) and does not name anchors: a file with a
+#: ``!`` goes to the pure loader, and so does anything the fast path refuses (to word it).
 _FAST_LOADER: type[Any] | None = (
-    type(
-        "_FastNoTimestampLoader",
-        (BoundedLoaderMixin, yaml.CSafeLoader),
-        {"yaml_implicit_resolvers": _NoTimestampLoader.yaml_implicit_resolvers},
-    )
+    type("_FastGoDecodingLoader", (BoundedLoaderMixin, GoResolvingMixin, yaml.CSafeLoader), {})
     if yaml.__with_libyaml__
     else None
 )
 
 
-def _first_document(data: bytes) -> Any:
-    """The first YAML document of ``data`` constructed (None if empty).
-
-    libyaml reads it when it can and PyYAML was built with it; what libyaml refuses, or may read more
-    leniently (:func:`libyaml_may_differ_small`) or otherwise (:func:`has_directive`), is read by the
-    pure-Python parser, which words errors.
-    """
-    if _FAST_LOADER is not None and not libyaml_may_differ_small(data) and not has_directive(data):
-        try:
-            return next(yaml.load_all(data, Loader=_FAST_LOADER), None)  # noqa: S506 - safe
-        except yaml.YAMLError:
-            pass  # the pure-Python parser decides and words the error
-    return next(yaml.load_all(data, Loader=_NoTimestampLoader), None)  # noqa: S506 - safe
-
-
-class _GoDecodingLoader(BoundedLoaderMixin, GoEscapesMixin, GoResolvingMixin, yaml.SafeLoader):
-    """The pure-Python loader composing nodes as go-yaml reads them, for :func:`go_decode`."""
-
-
-def _go_decoded(data: bytes) -> Any:
-    """The first document as go-yaml decodes it and sigs.k8s.io/yaml converts it to JSON's values: for
-    what PyYAML's constructors refuse (a tagged scalar that is not one, ``!!int x``, ``!!binary %``)."""
-    loader = _GoDecodingLoader(data)
+def _compose(data: bytes, loader_class: type[Any]) -> tuple[Node | None, Callable[[Node], str]]:
+    """The node of the first document of ``data`` (None if empty) and the name of a node's anchor."""
+    loader = loader_class(data)
     try:
         node = loader.get_node() if loader.check_node() else None
     finally:
         loader.dispose()
+    return node, getattr(loader, "anchor_of", lambda anchored: "")
+
+
+def _decoded(data: bytes, loader_class: type[Any]) -> Any:
+    """The first document as go-yaml decodes it and sigs.k8s.io/yaml converts it to JSON's values."""
+    node, anchor_of = _compose(data, loader_class)
     try:
-        value = go_decode(node, loader.anchor_of)
+        value = go_decode(node, anchor_of)  # go-yaml's own count bounds alias expansion
     except GoDecodeError as err:
         raise GoJSONError(f"error converting YAML to JSON: yaml: {err}") from err
+    except RecursionError as err:
+        raise YAMLLimitError(max_depth_message()) from err
+    if node is not None:
+        check_node(node)  # nesting past MAX_DEPTH refused (go-yaml has worded anything else first)
     problem = json_problem(value)
     if problem is not None:
         raise GoJSONError(f"error converting YAML to JSON: {problem}")
     return json_value(value)
 
 
+def _fast(data: bytes) -> bool:
+    """Whether libyaml reads ``data`` as the pure loader does (:func:`libyaml_may_differ_small`,
+    :func:`has_directive`, a tag ``!``)."""
+    return (
+        _FAST_LOADER is not None
+        and b"!" not in data
+        and not libyaml_may_differ_small(data)
+        and not has_directive(data)
+    )
+
+
 def load_yaml(data: bytes) -> Any:
-    """Parse the first YAML document of ``data``; errors in the style of sigs.k8s.io/yaml."""
+    """The first YAML document of ``data`` as sigs.k8s.io/yaml reads it into ``interface{}`` and converts it
+    to JSON's values; errors in its words (go-yaml's decoding and the JSON conversion included)."""
     try:
-        try:
-            return _yaml_keys_to_strings(_first_document(data))
-        except ValueError:  # PyYAML's constructors refused a tagged scalar: go-yaml decides
-            return _go_decoded(data)
+        if _fast(data):
+            try:
+                return _decoded(data, _FAST_LOADER)  # type: ignore[arg-type]
+            except (yaml.YAMLError, GoJSONError):
+                pass  # the pure-Python loader decides and words the error
+        return _decoded(data, _GoDecodingLoader)
     except yaml.YAMLError as err:
         raise GoJSONError(f"error converting YAML to JSON: yaml: {go_error_text(err)}") from err

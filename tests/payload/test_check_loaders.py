@@ -16,6 +16,7 @@ import yaml
 
 from okdrelease.cache import Cache
 from okdrelease.gocompat import jsonbounds
+from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.payload import check, checkyaml
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata-real"
@@ -533,24 +534,23 @@ def test_event_walk_agrees_with_composing() -> None:
 
 
 def _image_stream_reads(data: bytes) -> tuple[object, object]:
-    """The first document as the ImageStream reader builds it: (libyaml or its fallback, pure only)."""
+    """The first document as the ImageStream reader builds it (libyaml or its fallback, the pure loader
+    only), or the error's words."""
     from okdrelease.openshift import k8syaml
 
-    def read(loader: type[yaml.SafeLoader]) -> object:
+    def read() -> object:
         try:
-            return next(yaml.load_all(data, Loader=loader), None)  # noqa: S506 - safe loaders
-        except (
-            yaml.YAMLError,
-            ValueError,
-        ) as err:  # ValueError: ``!!int x`` (load_yaml asks go-yaml's words)
-            return type(err)
+            return k8syaml.load_yaml(data)
+        except GoJSONError as err:
+            return str(err)
 
-    pure = read(k8syaml._NoTimestampLoader)
+    fast = read()
+    loader = k8syaml._FAST_LOADER
+    k8syaml._FAST_LOADER = None
     try:
-        fast: object = k8syaml._first_document(data)
-    except (yaml.YAMLError, ValueError) as err:
-        fast = type(err)
-    return fast, pure
+        return fast, read()
+    finally:
+        k8syaml._FAST_LOADER = loader
 
 
 def test_image_stream_yaml_same_documents() -> None:
