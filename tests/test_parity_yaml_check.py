@@ -190,6 +190,13 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
     (b"apiVersion: v1\nkind: ._5\n", None),
     (b"apiVersion: v1\nkind: .5_e1\n", None),
     (OBJECT + b"x: !!float ._5\n", "invalid YAML/JSON: cannot decode !!str `._5` as a !!float"),
+    # Go's time.Parse: a comma before the fraction of a second, an offset up to 24 hours and 60 minutes
+    (OBJECT + b"x: !!timestamp 2001-01-01T00:00:00,5Z\n", None),
+    (OBJECT + b"x: !!timestamp 2001-01-01T00:00:00+24:00\n", None),
+    (
+        OBJECT + b"x: !!timestamp 2001-01-01T00:00:00+25:00\n",
+        "invalid YAML/JSON: cannot decode !!str `2001-01-01T00:00:00+25:00` as a !!timestamp",
+    ),
     (b"apiVersion: v1\nkind: !!float .nan\n", "invalid YAML/JSON: json: unsupported value: NaN"),
     # invalid map keys (go-yaml's %#v of the key)
     (

@@ -42,6 +42,9 @@ CASES = (
     HEADER + b"~: a\n",
     HEADER + b"x: &a [*a]\n",
     HEADER + b"x: {<<: [{y: &s [{}]}, {<<: *s}]}\n",
+    HEADER + b"x: !!timestamp 2001-01-01T00:00:00+25:00\n",  # Go's time.Parse: an offset up to 24:60
+    HEADER + b"x: !!timestamp 2001-01-01T00:00:00+00:61\n",
+    HEADER + b"x: !!timestamp 2001-01-01T00:00:00,Z\n",
 )
 #: Files the real oc reads (it goes on to refuse the image stream for other reasons), with the value
 #: sigs.k8s.io/yaml gives them.
@@ -49,6 +52,10 @@ ACCEPTED = (
     (HEADER + b"x: !!bool y\n", True),
     (HEADER + b"x: ! 1\n", "1"),
     (HEADER + b"x: !!float .5_0\n", 0.5),
+    (HEADER + b"x: !!timestamp 2001-01-01T00:00:00,5Z\n", "2001-01-01T00:00:00,5Z"),  # Go takes a comma
+    (HEADER + b"x: !!timestamp 2001-01-01T00:00:00+24:00\n", "2001-01-01T00:00:00+24:00"),
+    (HEADER + b"x: !!timestamp 2001-01-01T00:00:00-00:60\n", "2001-01-01T00:00:00-00:60"),
+    (HEADER + b"x: !!timestamp 2001-01-01 00:00:00,123\n", "2001-01-01 00:00:00,123"),
 )
 LATER = (
     "error: only image streams or releases with public image repositories can be the source for releases"

@@ -94,8 +94,8 @@ _GO_FLOAT = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z
 _DOT_FLOAT = re.compile(r"\.[0-9](?:_?[0-9])*(?:[eE][-+]?[0-9](?:_?[0-9])*)?\Z")
 _TIMESTAMP = re.compile(
     r"(?P<y>[0-9]{4})-(?P<m>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
-    r"(?:(?P<sep>[Tt ])(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2}):(?P<S>[0-9]{1,2})(?:\.[0-9]+)?"
-    r"(?P<tz>Z|[-+][0-9]{2}:[0-9]{2})?)?\Z"
+    r"(?:(?P<sep>[Tt ])(?P<H>[0-9]{1,2}):(?P<M>[0-9]{1,2}):(?P<S>[0-9]{1,2})(?:[.,][0-9]+)?"
+    r"(?P<tz>Z|[-+](?P<zh>[0-9]{2}):(?P<zm>[0-9]{2}))?)?\Z"
 )
 _DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
@@ -143,6 +143,8 @@ def _is_timestamp(text: str) -> bool:
         return False
     if match["sep"] != " " and match["tz"] is None:
         return False
+    if match["zh"] is not None and (int(match["zh"]) > 24 or int(match["zm"]) > 60):
+        return False  # Go's time.Parse takes an offset up to 24 hours and 60 minutes
     return int(match["H"]) < 24 and int(match["M"]) < 60 and int(match["S"]) < 60
 
 

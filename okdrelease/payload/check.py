@@ -42,8 +42,9 @@ def is_checked(filename: str) -> bool:
 #: 4: the document decoded as go-yaml decodes it (scalars by go-yaml's resolution and tags, merge
 #: keys, aliases) and converted to JSON, directives and a surrogate's escape read as go-yaml reads them;
 #: 5: an alias told from its anchor by its place (go-yaml's aliasing count, merges item by item), and
-#: an underscore between digits after a leading '.' in a float, as go-yaml and Go's ParseFloat do).
-VERDICT_RULES = "rules-5"
+#: an underscore between digits after a leading '.' in a float, as go-yaml and Go's ParseFloat do;
+#: 6: a timestamp's comma before its fraction of a second, and its offset's range, as Go's time.Parse).
+VERDICT_RULES = "rules-6"
 
 
 def content_key(data: bytes) -> str:

@@ -234,6 +234,10 @@ _GO_DECODING = (
     ),
     *(b"apiVersion: v1\nkind: .5e1_0\n", b"apiVersion: v1\nkind: ._5\n"),
     *(
+        OBJECT + b"x: !!timestamp 2001-01-01T00:00:00,5Z\n",
+        OBJECT + b"x: !!timestamp 2001-01-01T00:00:00+25:00\n",
+    ),
+    *(
         OBJECT + b'x: "\\ud800\\\n  b"\n',
         OBJECT + b'x: "\\\n\\ud800\\\n"\n',
         OBJECT + b'x: "a\\\n \\U00110000"\n',
@@ -429,9 +433,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-5:{source_a}:a.yaml": None,
-        f"files-v1:rules-5:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-5:{source_a}:c.yaml": None,
+        f"files-v1:rules-6:{source_a}:a.yaml": None,
+        f"files-v1:rules-6:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-6:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -468,8 +472,8 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-5:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-5:{source}:a.yaml"
+    assert check.content_key(data) == "rules-6:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-6:{source}:a.yaml"
 
 
 def test_verdicts_remembered_under_rules_3_are_not_used(tmp_path: Path) -> None:
