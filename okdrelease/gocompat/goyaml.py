@@ -33,9 +33,11 @@ from okdrelease.errors import OkdReleaseError
 from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, json_too_deep, max_depth_message
 
 __all__ = [
+    "GoResolverMixin",
     "GoYamlEmitError",
     "GoYamlError",
     "format_float_g",
+    "go_implicit_tag",
     "json_key_text",
     "key_less",
     "SourcedDocument",
@@ -186,14 +188,27 @@ def resolves_as_string(text: str) -> bool:
 # Loading (the Kubernetes YAML-or-JSON decoder feeding sigs.k8s.io/yaml)
 
 
-class _GoLoader(BoundedLoaderMixin, yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
-    """A safe loader resolving plain scalars as go-yaml v2 does."""
+def go_implicit_tag(value: str) -> str:
+    """go-yaml v2's tag of an untagged plain scalar (``<<`` is the merge key)."""
+    return MERGE if value == "<<" else resolve(value)[0]
+
+
+class GoResolverMixin:
+    """Put before a PyYAML loader in its bases: an untagged plain scalar gets go-yaml v2's tag
+    (:func:`go_implicit_tag`), everything else PyYAML's."""
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        """Plain scalars get go-yaml v2's tag; everything else PyYAML's."""
+        """go-yaml's tag of an untagged plain scalar; PyYAML's for everything else."""
         if kind is yaml.ScalarNode and implicit[0]:
-            return MERGE if value == "<<" else resolve(value)[0]
-        return super().resolve(kind, value, implicit)
+            return go_implicit_tag(value)
+        return super().resolve(kind, value, implicit)  # type: ignore[misc]
+
+
+_BASE_LOADER: Any = yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
+
+
+class _GoLoader(BoundedLoaderMixin, GoResolverMixin, _BASE_LOADER):  # type: ignore[misc]
+    """A safe loader resolving plain scalars as go-yaml v2 does."""
 
 
 def _construct_plain(tag: str) -> Callable[[Any, Any], Any]:

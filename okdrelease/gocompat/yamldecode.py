@@ -25,7 +25,9 @@ from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from okdrelease.gocompat import goyaml
+from okdrelease.gocompat.goyaml import go_implicit_tag
 from okdrelease.gocompat.strconv import go_quote
+from okdrelease.gocompat.yamlbounds import EXCESSIVE_ALIASING, allowed_alias_ratio
 
 __all__ = [
     "GoDecodeError",
@@ -106,22 +108,11 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_PREFIX) :] if tag.startswith(_PREFIX) else tag
 
 
-def go_implicit_tag(value: str) -> str:
-    """go-yaml v2's tag of an untagged plain scalar (``<<`` is the merge key)."""
-    return goyaml.MERGE if value == "<<" else goyaml.resolve(value)[0]
-
-
-class GoResolvingMixin:
+class GoResolvingMixin(goyaml.GoResolverMixin):
     """Put before a pure-Python PyYAML loader in its bases to compose nodes :func:`go_decode` reads: an
     untagged plain scalar tagged as go-yaml resolves it, a scalar tagged ``!`` keeps that tag (go-yaml
     reads it as text; PyYAML resolves it), a repeated anchor taken, and each anchored node's name kept
     (:meth:`anchor_of`)."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        """go-yaml's tag of an untagged plain scalar; PyYAML's for everything else."""
-        if kind is ScalarNode and implicit[0]:
-            return go_implicit_tag(value)
-        return super().resolve(kind, value, implicit)  # type: ignore[misc]
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         """Compose a node, keeping its anchor's name; a repeated anchor replaces the earlier one, as in
@@ -183,15 +174,6 @@ def _is_merge(node: Node) -> bool:
     return isinstance(node, ScalarNode) and node.value == "<<" and node.tag in (goyaml.MERGE, "!")
 
 
-def _allowed_alias_ratio(decoded: int) -> float:
-    """go-yaml v2's ``allowedAliasRatio``: 99 % up to 400,000 decoded nodes, falling to 10 % at 4,000,000."""
-    if decoded <= 400_000:
-        return 0.99
-    if decoded >= 4_000_000:
-        return 0.10
-    return 0.99 - 0.89 * (decoded - 400_000) / 3_600_000
-
-
 def _alias_positions(root: Node) -> dict[int, frozenset[int]]:
     """The positions of aliases in the document ``root``: for a collection node's id, the indexes of its
     children that are aliases (a mapping's key ``i`` is child ``2 * i``, its value ``2 * i + 1``).
@@ -245,9 +227,9 @@ class _Decoder:
             if (
                 self._aliased > 100
                 and self._decoded > 1000
-                and self._aliased / self._decoded > _allowed_alias_ratio(self._decoded)
+                and self._aliased / self._decoded > allowed_alias_ratio(self._decoded)
             ):
-                raise GoDecodeError("document contains excessive aliasing")
+                raise GoDecodeError(EXCESSIVE_ALIASING)
 
     def _alias_at(self, node: Node) -> frozenset[int]:
         """The indexes of ``node``'s children that are aliases."""
@@ -362,26 +344,13 @@ def _key_order(key: Any) -> tuple[int, Any]:
 
 
 def _go_float(value: float) -> str:
-    """Go's ``%v`` of a float64 (strconv 'g', shortest): exponent form below 1e-4 and from 1e6."""
+    """Go's ``%v`` of a float64: strconv's shortest 'g' (:func:`goyaml.format_float_g`), with Go's own
+    spelling of NaN and the infinities."""
     if value != value:
         return "NaN"
-    if value in (float("inf"), float("-inf")):
+    if value in (math.inf, -math.inf):
         return "+Inf" if value > 0 else "-Inf"
-    from decimal import Decimal  # only for a float in a refused document (rare)
-
-    sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
-    text = "".join(map(str, digits)) or "0"
-    point = len(text) + int(exponent)  # decimal point position after the first ``point`` digits
-    if value != 0 and not -4 < point <= 6:
-        mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
-        return f"{'-' if sign else ''}{mantissa}e{point - 1:+03d}"
-    if point <= 0:
-        body = "0." + "0" * -point + text
-    elif point >= len(text):
-        body = text + "0" * (point - len(text))
-    else:
-        body = text[:point] + "." + text[point:]
-    return ("-" if sign else "") + body
+    return goyaml.format_float_g(value)
 
 
 def json_problem(value: Any) -> str | None:
