@@ -297,6 +297,17 @@ class _Decoder:
 _MERGE_WANTS_MAP = "map merge requires map or sequence of maps as the value"
 
 
+def compose_first(data: bytes, loader_class: type[Any]) -> tuple[Node | None, Callable[[Node], str]]:
+    """The node of the first document of ``data`` composed by ``loader_class`` (None if empty), and the
+    name of a node's anchor (``""`` where the loader does not name anchors, as libyaml's composer)."""
+    loader = loader_class(data)
+    try:
+        node = loader.get_node() if loader.check_node() else None
+    finally:
+        loader.dispose()
+    return node, getattr(loader, "anchor_of", lambda anchored: "")
+
+
 def go_decode(node: Node | None, anchor_of: Callable[[Node], str] = lambda node: "") -> Any:
     """The Go value go-yaml v2 decodes the document ``node`` into (None for an empty document).
 

@@ -6,11 +6,9 @@ Apart from ``okdrelease.openshift.imagestream`` so that reading JSON (the usual 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import yaml
-from yaml.nodes import Node
 
 from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.gocompat.yamlbounds import (
@@ -25,6 +23,7 @@ from okdrelease.gocompat.yamlbounds import (
 from okdrelease.gocompat.yamldecode import (
     GoDecodeError,
     GoResolvingMixin,
+    compose_first,
     go_decode,
     json_problem,
     json_value,
@@ -49,19 +48,9 @@ _FAST_LOADER: type[Any] | None = (
 )
 
 
-def _compose(data: bytes, loader_class: type[Any]) -> tuple[Node | None, Callable[[Node], str]]:
-    """The node of the first document of ``data`` (None if empty) and the name of a node's anchor."""
-    loader = loader_class(data)
-    try:
-        node = loader.get_node() if loader.check_node() else None
-    finally:
-        loader.dispose()
-    return node, getattr(loader, "anchor_of", lambda anchored: "")
-
-
 def _decoded(data: bytes, loader_class: type[Any]) -> Any:
     """The first document as go-yaml decodes it and sigs.k8s.io/yaml converts it to JSON's values."""
-    node, anchor_of = _compose(data, loader_class)
+    node, anchor_of = compose_first(data, loader_class)
     try:
         value = go_decode(node, anchor_of)  # go-yaml's own count bounds alias expansion
     except GoDecodeError as err:

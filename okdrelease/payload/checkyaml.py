@@ -33,6 +33,7 @@ from okdrelease.gocompat.yamldecode import (
     GoDecodeError,
     GoMap,
     GoResolvingMixin,
+    compose_first,
     go_decode,
     go_implicit_tag,
     json_problem,
@@ -85,17 +86,10 @@ def _first_document(data: bytes, fast: bool = False) -> tuple[Node | None, Calla
     ``fast`` composes it with libyaml (only a passing verdict is taken from it; anchors are not named),
     else with the go-yaml-like pure-Python loader.
     """
-    loader: yaml.CSafeLoader | _GoLikeLoader
     if fast and _FAST_LOADER is not None:
         check_text(data)  # libyaml's composer overflows the C stack on ~100,000 nested brackets
-        loader = _FAST_LOADER(data)
-    else:
-        loader = _GoLikeLoader(data)
-    try:
-        node = loader.get_node() if loader.check_node() else None
-    finally:
-        loader.dispose()
-    return node, getattr(loader, "anchor_of", lambda anchored: "")
+        return compose_first(data, _FAST_LOADER)
+    return compose_first(data, _GoLikeLoader)
 
 
 def _plain_flow_question(node: Node | None) -> bool:
