@@ -16,6 +16,9 @@ Starts a Debian ``docker-registry`` on loopback, generates the payload of ``gene
 * ``latency``: ``cold`` through ``delay_proxy.py`` adding a 30 ms round trip, both tools on their
   defaults; the bound runs with 32 threads;
 * ``warm``: okdrelease with its persistent cache filled by an earlier run and a new ``--name``;
+* ``pinned``: ``cold`` with the registry on half of the machine's cores and each tool (and the
+  bound) on the other half, as when the registry runs on a machine of its own: on a small machine
+  the registry otherwise competes with the tool it serves for the same cores;
 * ``scaling``: ``cold`` at 50, 100, 200 and 400 images, drawn in ``benchmarks/scaling.png``.
 
 Each child is measured with ``os.wait4`` (wall, user+system CPU, peak RSS), through the
@@ -37,8 +40,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -50,7 +54,7 @@ from delay_proxy import DelayProxy  # noqa: E402
 MiB = 1024 * 1024
 ROOT = gen.ROOT
 DEFAULT_OC = ROOT.parent / "shared" / "tools" / "oc" / "oc"
-MODES = ("cold", "overrides", "latency", "warm", "scaling", "biglayer")
+MODES = ("cold", "pinned", "overrides", "latency", "warm", "scaling", "biglayer")
 SCALING_SIZES = (50, 100, 200, 400)
 QUICK_SIZES = (12, 24, 36)
 RTT_SECONDS = 0.030
@@ -104,6 +108,8 @@ class Rig:
     env: dict[str, str] = field(repr=False)
     #: The registry's process id, to read its CPU time (None: not measured).
     registry_pid: int | None = None
+    #: The CPUs the measured tools run on (None: wherever the kernel puts them); see ``pinned``.
+    tool_cpus: frozenset[int] | None = None
 
     def registry_cpu(self) -> float:
         """The registry process's user+system CPU time so far, in seconds (0 when it cannot be read)."""
@@ -123,6 +129,8 @@ class Rig:
         out_path, err_path = self.workdir / f"{tool}.stdout", self.workdir / f"{tool}.stderr"
         usage_path = self.workdir / f"{tool}.usage.json"
         env = {**self.env, **(extra_env or {})}
+        if self.tool_cpus is not None:
+            env["BENCH_CPUS"] = ",".join(str(cpu) for cpu in sorted(self.tool_cpus))
         launcher = [sys.executable, str(HERE / "launch.py"), str(usage_path)]
         with out_path.open("wb") as out, err_path.open("wb") as err:
             code = subprocess.call(
@@ -148,6 +156,32 @@ class Rig:
             registry_cpu=registry_cpu,
             stdout=out_path.read_text(errors="replace"),
         )
+
+    @contextmanager
+    def pinned(self) -> Iterator[Rig]:
+        """The registry on the first half of this process's CPUs, a rig whose tools run on the rest.
+
+        Every thread of the registry is moved (threads it starts later inherit the set); it gets every
+        CPU back afterwards. Needs a known registry process and at least two CPUs.
+        """
+        cpus = sorted(os.sched_getaffinity(0))
+        if self.registry_pid is None or len(cpus) < 2:
+            raise SystemExit("the pinned mode needs the registry's process id and at least two CPUs")
+        half = len(cpus) // 2
+        _set_process_cpus(self.registry_pid, set(cpus[:half]))
+        try:
+            yield replace(self, tool_cpus=frozenset(cpus[half:]))
+        finally:
+            _set_process_cpus(self.registry_pid, set(cpus))
+
+
+def _set_process_cpus(pid: int, cpus: set[int]) -> None:
+    """Move every thread of process ``pid`` onto ``cpus`` (``taskset -a -p``)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            os.sched_setaffinity(int(task.name), cpus)
+        except ProcessLookupError:  # the thread ended meanwhile
+            continue
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,6 +426,12 @@ def targets(results: Sequence[ModeResult]) -> str:
         "x",
     )
     check(
+        "pinned (registry on cores of its own): okdrelease / fetch-only bound",
+        ratio(wall("pinned", "okdrelease"), wall("pinned", "bound")),
+        1.15,
+        "x",
+    )
+    check(
         "overrides: okdrelease / oc",
         ratio(wall("overrides", "okdrelease"), wall("overrides", "oc")),
         0.1,
@@ -525,25 +565,29 @@ def run_scaling(
 
 
 def cpu_budget(results: Sequence[ModeResult]) -> str:
-    """How busy the machine's cores were in the cold mode, per tool: (its CPU + the registry's) / wall."""
-    cold = next((r for r in results if r.mode == "cold"), None)
-    if cold is None:
+    """How busy the cores were in the cold and pinned modes, per tool: (its CPU + the registry's) / wall."""
+    modes = [r for r in results if r.mode in ("cold", "pinned")]
+    if not modes:
         return ""
     cores = os.cpu_count() or 1
     lines = [
-        f"The registry runs on the same {cores} cores as the tool it serves. Medians of the cold mode:",
+        f"In the cold mode the registry runs on the same {cores} cores as the tool it serves; in the "
+        "pinned mode it has half of them to itself and the tool the other half. Medians:",
         "",
-        "| tool | wall (s) | its CPU (s) | registry CPU (s) | cores busy |",
-        "| --- | ---: | ---: | ---: | ---: |",
+        "| mode | tool | wall (s) | its CPU (s) | registry CPU (s) | cores busy |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
-    for tool in ("bound", "okdrelease", "oc"):
-        wall = cold.median(tool, lambda r: r.wall)
-        cpu = cold.median(tool, lambda r: r.cpu)
-        registry = cold.median(tool, lambda r: r.registry_cpu)
-        if wall is None or cpu is None or registry is None:
-            continue
-        busy = (cpu + registry) / wall if wall else 0.0
-        lines.append(f"| {tool} | {wall:.2f} | {cpu:.2f} | {registry:.2f} | {busy:.2f} of {cores} |")
+    for result in modes:
+        for tool in ("bound", "okdrelease", "oc"):
+            wall = result.median(tool, lambda r: r.wall)
+            cpu = result.median(tool, lambda r: r.cpu)
+            registry = result.median(tool, lambda r: r.registry_cpu)
+            if wall is None or cpu is None or registry is None:
+                continue
+            busy = (cpu + registry) / wall if wall else 0.0
+            lines.append(
+                f"| {result.mode} | {tool} | {wall:.2f} | {cpu:.2f} | {registry:.2f} | {busy:.2f} of {cores} |"
+            )
     return "\n".join(lines)
 
 
@@ -580,7 +624,7 @@ def report(
     ]
     budget = cpu_budget(results)
     if budget:
-        parts += ["", "## CPU budget (cold)", "", budget]
+        parts += ["", "## CPU budget (cold, pinned)", "", budget]
     if points:
         parts += [
             "",
@@ -634,6 +678,9 @@ def run_modes(runner: Runner, inputs: Inputs, modes: Sequence[str], big_bytes: i
     results = []
     if "cold" in modes:
         results.append(runner.cold(inputs))
+    if "pinned" in modes:
+        with runner.rig.pinned() as rig:
+            results.append(Runner(rig, runner.tools, runner.runs).cold(inputs, mode="pinned"))
     if "overrides" in modes:
         results.append(runner.overrides(inputs))
     if "latency" in modes:
