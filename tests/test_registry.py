@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import bisect
 import http.server
 import io
 import json
@@ -11,7 +12,7 @@ import ssl
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,14 @@ class RecordingProxy:
         self.answers: list[tuple[str, str, int, str | None]] = []
         self.faults: list[Fault] = []
         self.relative_locations = False
-        self.tag_page = 0  # > 0: serve tags/list in pages itself (Distribution 2.8 ignores ?n=)
+        #: > 0: serve tags/list itself, as Distribution 3 does (2.8 ignores ?n=): pages of ``n`` tags
+        #: but at most ``tag_page`` (its ``maxtags``), every tag when no ``n`` is asked for.
+        self.tag_page = 0
+        #: Tags listed after the registry's own (sorted with them) when ``tag_page`` is set.
+        self.extra_tags: list[str] = []
+        #: What the next page's Link names, given the page Distribution would name (path and query).
+        self.tag_link: Callable[[str], str] | None = None
+        self._sorted_tags: dict[tuple[str, ...], list[str]] = {}
         self._lock = threading.Lock()
         self._session = target.session(with_auth=False)
         self._server: Loopback | None = None
@@ -187,21 +195,27 @@ class _RecordingHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(response.content)
 
     def _paginate_tags(self) -> None:
-        """Serve the tag list in pages of ``n`` (default ``tag_page``) with Link headers."""
+        """Serve the tag list in pages (``tag_page``) with Link headers, as Distribution 3 does."""
         proxy = self.proxy
         url = urllib.parse.urlsplit(self.path)
         query = urllib.parse.parse_qs(url.query)
-        size = int(query.get("n", [proxy.tag_page])[0])
         last = query.get("last", [""])[0]
         upstream = proxy._session.get(proxy.target.url(url.path)).json()
-        tags = sorted(t for t in upstream["tags"] if t > last)
+        key = tuple(upstream["tags"])
+        with proxy._lock:
+            every = proxy._sorted_tags.get(key)
+            if every is None:
+                every = proxy._sorted_tags[key] = sorted({*upstream["tags"], *proxy.extra_tags})
+        tags = every[bisect.bisect_right(every, last) :] if last else every
+        size = min(int(query["n"][0]), proxy.tag_page) if "n" in query else len(tags)
         page = tags[:size]
         data = json.dumps({"name": upstream["name"], "tags": page}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         if len(tags) > size:
-            next_query = urllib.parse.urlencode({"n": size, "last": page[-1]})
-            self.send_header("Link", f'<{url.path}?{next_query}>; rel="next"')
+            target = f"{url.path}?{urllib.parse.urlencode({'n': size, 'last': page[-1]})}"
+            link = proxy.tag_link(target) if proxy.tag_link is not None else target
+            self.send_header("Link", f'<{link}>; rel="next"')
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -952,7 +966,10 @@ def test_tag_pagination(http_proxy: RecordingProxy, unique_repo: RepoNamer) -> N
         ]
         http_proxy.log.clear()
         assert repo.list_tags() == tags
-        assert len(http_proxy.requests_matching("GET", "/tags/list")) == 2
+        assert [p for _, p, _ in http_proxy.requests_matching("GET", "/tags/list")] == [
+            f"/v2/{repo.name}/tags/list?n=1000",
+            f"/v2/{repo.name}/tags/list?n=3&last=t2",
+        ]
 
 
 def test_parallel_use_of_one_client(registry_basic: RegistryInfo, unique_repo: RepoNamer) -> None:

@@ -38,7 +38,7 @@ from okdrelease.errors import (
     RegistryErrorEntry,
     UnauthorizedError,
 )
-from okdrelease.events import BytesMoved, EventSink, metered
+from okdrelease.events import BytesMoved, EventSink, metered, safe_url
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest, validate_digest, verify_bytes
 from okdrelease.oci.layerread import RawReader, read_full
@@ -64,6 +64,7 @@ from okdrelease.transport.base import (
     TransportOptions,
 )
 from okdrelease.transport.http import (
+    MAX_LOADED_BODY,
     RETRY_STATUSES,
     BodyTooLarge,
     HttpSession,
@@ -91,6 +92,12 @@ STREAM_BLOCK = 1 << 20
 SMALL_BLOB = 1 << 20
 _ERROR_TEXT_LIMIT = 300
 _RAW_READ = 256 << 10
+#: Tags asked for per page (``?n=``): go-containerregistry's default and Distribution's default
+#: ``maxtags`` (Distribution 3.0 refused a larger ``n``); containers/image asks for none.
+TAG_PAGE_SIZE = 1000
+#: The most the pages of one tag listing may hold together, decoded: a registry whose ``Link`` never
+#: ends (new pages with new tags) cannot keep a listing going for ever.
+MAX_TAG_LISTING = 8 * MAX_LOADED_BODY
 #: What a broken response body raises while it is read.
 _BODY_ERRORS = (TransportError, OSError)
 
@@ -1409,35 +1416,94 @@ class RegistryRepository:
 
     # -- tags ----------------------------------------------------------------------------------
 
-    def list_tags(self, page_size: int | None = None) -> list[str]:
-        """Return every tag, following ``Link`` pagination (``page_size`` sets ``?n=``)."""
-        state = self._state("listing tags of")
-        url: str | None = self._url(state, "tags/list")
-        if page_size:
-            url = f"{url}?n={page_size}"
-        tags: list[str] = []
-        what = f"listing tags of {self._display}"
-        while url:
+    def list_tags(self, page_size: int = TAG_PAGE_SIZE) -> list[str]:
+        """Return every tag (each once, in the registry's order), asking for pages of ``page_size``
+        (``?n=``; 0: none) and following the ``Link`` header's next page on the registry itself.
 
-            def get(page_url: str = url) -> Response:
-                return self._request("GET", page_url, what=what)
+        A registry that refuses the page size (400 ``PAGINATION_NUMBER_INVALID``) is asked again
+        without one. A next page on another host, one already read, one that lists no new tag, or
+        pages holding together more than ``MAX_TAG_LISTING`` bytes end the listing with an error.
+        """
+        state = self._state("listing tags of")
+        unpaged = self._url(state, "tags/list")
+        url: str | None = f"{unpaged}?n={page_size}" if page_size > 0 else unpaged
+        what = f"listing tags of {self._display}"
+        tags: dict[str, None] = {}
+        asked: set[str] = set()
+        listed = 0
+        while url is not None:
+            asked.add(url)
+
+            def get(page: str = url) -> Response:
+                return self._request("GET", page, what=what)
 
             response = self.client.run(what, get)
+            if (
+                response.status_code == 400
+                and url != unpaged
+                and len(asked) == 1
+                and "PAGINATION_NUMBER_INVALID" in _error_codes(response)
+            ):
+                log.debug("%s: the registry refused ?n=%d, asking for every tag at once", what, page_size)
+                response.close()
+                url = unpaged
+                continue
             if response.status_code != 200:
                 raise self._error(response, "listing tags of", "")
             with response:
-                try:
-                    body = response.json()
-                except ValueError:
-                    raise RegistryError(
-                        f"listing tags of {self._display}: invalid JSON",
-                        registry=self.host,
-                        repository=self.name,
-                    ) from None
-                tags.extend(body.get("tags") or [])
-                next_link = response.links.get("next", {}).get("url")
-                url = urllib.parse.urljoin(response.url, next_link) if next_link else None
-        return tags
+                listed += len(response.content)
+                if listed > MAX_TAG_LISTING:
+                    raise self._tag_error(
+                        state, f"the tag list is larger than {MAX_TAG_LISTING} bytes ({len(asked)} pages)"
+                    )
+                page = self._tag_page(state, response)
+                url = self._next_tag_page(state, response, asked)
+            before = len(tags)
+            tags.update(dict.fromkeys(page))
+            if url is not None and len(tags) == before:
+                raise self._tag_error(
+                    state, f"the page {safe_url(response.url)} lists no new tag and names a next page"
+                )
+        return list(tags)
+
+    def _tag_error(self, state: _Registry, reason: str) -> RegistryError:
+        return RegistryError(
+            f"listing tags of {self._display}: registry {state.host}: {reason}",
+            registry=self.host,
+            repository=self.name,
+        )
+
+    def _tag_page(self, state: _Registry, response: Response) -> list[str]:
+        """The tags of one page (a JSON null among them passed over, as containers/image does)."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        found = body.get("tags") if isinstance(body, dict) else None
+        if not isinstance(body, dict) or not isinstance(found, list | None):
+            raise self._tag_error(state, "the answer is not a tag list (invalid JSON)")
+        page = [tag for tag in found or () if tag is not None]
+        if not all(isinstance(tag, str) for tag in page):
+            raise self._tag_error(state, "the tag list holds an entry that is not a string")
+        return page
+
+    def _next_tag_page(self, state: _Registry, response: Response, asked: set[str]) -> str | None:
+        """The URL of the next page the ``Link`` header names (relative to this page's), or None;
+        one on another host than the registry's (its scheme, host and port) or already read is an error."""
+        link = response.links.get("next", {}).get("url")
+        if not link:
+            return None
+        target = urllib.parse.urljoin(response.url, link)
+        if _elsewhere(state, target):
+            raise self._tag_error(
+                state,
+                f"the next page is on another host ({safe_url(target)}); tag pages are read from the registry only",
+            )
+        if target in asked:
+            raise self._tag_error(
+                state, f"the Link header leads back to a page already read ({safe_url(target)})"
+            )
+        return target
 
 
 def _read_capped(response: Response, subject: str, context: Mapping[str, str]) -> bytes:
