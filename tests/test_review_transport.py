@@ -419,7 +419,8 @@ def test_token_server_transient_errors_are_retried_with_retry_after(failures: in
                 with pytest.raises(UnauthorizedError) as err:
                     repo.get_manifest("v1")
                 assert str(err.value) == (
-                    f"token server http://{token_host}/token for registry {host} answered HTTP 503"
+                    f"token server http://{token_host}/token for registry {host}"
+                    " (scope repository:ns/app:pull) answered HTTP 503"
                 )
                 assert (served, sleeps) == ([503] * 4, [2.0, 2.0, 2.0])
     finally:

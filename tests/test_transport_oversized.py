@@ -11,7 +11,7 @@ import pytest
 from registry_rig import RepoNamer
 from test_registry import Fault, Loopback, RecordingProxy, proxy_client, repo_at
 
-from okdrelease.errors import RegistryError, UnauthorizedError
+from okdrelease.errors import NotFoundError, RegistryError, UnauthorizedError
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.http import MAX_LOADED_BODY
 from okdrelease.transport.registry import RegistryClient
@@ -28,9 +28,9 @@ def oversized() -> dict[str, bytes]:
 
 
 class OversizedTokens(Loopback):
-    """A loopback token server answering every request 200 with ``body``; counts them."""
+    """A loopback token server answering every request ``status`` with ``body``; counts them."""
 
-    def __init__(self, encoding: str, body: bytes) -> None:
+    def __init__(self, encoding: str, body: bytes, status: int = 200) -> None:
         """Serve on a free loopback port, ``body`` sent in ``encoding``."""
         self.requests: list[str] = []
         server = self
@@ -40,7 +40,7 @@ class OversizedTokens(Loopback):
 
             def do_GET(self) -> None:  # noqa: N802
                 server.requests.append(self.path)
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 if encoding != "identity":
                     self.send_header("Content-Encoding", encoding)
@@ -130,3 +130,69 @@ def test_an_oversized_tag_page_fails_at_once(
     )
     assert len(http_proxy.requests_matching("GET", "/tags/list")) == 1
     assert sleeps == []
+
+
+def oversized_tag_answer(
+    proxy: RecordingProxy, status: int, body: bytes
+) -> tuple[str, RegistryError, list[float]]:
+    """List the tags of a new repository through ``proxy``, which answers every tag-list request
+    ``status`` with ``body`` (gzip-encoded): the repository, the error, the back-off sleeps."""
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    proxy.faults.append(Fault("GET", "/tags/list", status, headers, count=10, body=body))
+    client, sleeps = proxy_client(proxy)
+    name = f"alice/oversized-{status}"
+    with client, pytest.raises(RegistryError) as err:
+        repo_at(client, proxy.host, name).list_tags()
+    return name, err.value, sleeps
+
+
+@pytest.mark.parametrize(("status", "sleeps"), [(404, []), (500, [0.25, 0.5, 1.0])])
+def test_an_error_status_with_an_oversized_body_is_that_status(
+    http_proxy: RecordingProxy, oversized: dict[str, bytes], status: int, sleeps: list[float]
+) -> None:
+    """An error status whose body is over the bound (gzip-encoded): the error is the status's, named
+    with the registry and repository, and saying the body was not read; a 500 is retried as a 500
+    is. Before, the body was read first and the error said only that it was too large, without the
+    status, and was never retried."""
+    name, err, slept = oversized_tag_answer(http_proxy, status, oversized["gzip"])
+    assert str(err) == (
+        f"listing tags of {http_proxy.host}/{name}: HTTP {status}"
+        f" (its body, larger than {MAX_LOADED_BODY} bytes, was not read)"
+    )
+    assert (err.status, err.registry, err.repository) == (status, http_proxy.host, name)
+    assert isinstance(err, NotFoundError) is (status == 404)
+    assert (slept, len(http_proxy.requests_matching("GET", "/tags/list"))) == (sleeps, len(sleeps) + 1)
+
+
+@pytest.mark.parametrize("status", [401, 500])
+def test_a_token_server_s_error_status_with_an_oversized_body_is_that_status(
+    http_proxy: RecordingProxy, oversized: dict[str, bytes], unique_repo: RepoNamer, status: int
+) -> None:
+    """The token server answers an error status with a body over the bound: the error names the
+    status, the token server, the registry and the scope; a 500 is retried. Before, the status was
+    lost ("the response body is larger than ...") and nothing was retried."""
+    tokens = OversizedTokens("gzip", oversized["gzip"], status)
+    try:
+        realm = f"http://{tokens.host}/token"
+        challenge = f'Bearer realm="{realm}",service="oversized"'
+        http_proxy.faults.append(Fault("GET", r"^/v2/$", 401, {"WWW-Authenticate": challenge}))
+        options = TransportOptions(
+            insecure_registries=frozenset({http_proxy.host}),
+            credentials={http_proxy.host: ("alice", "s3cret-token-pw")},
+        )
+        name = unique_repo()
+        sleeps: list[float] = []
+        with RegistryClient(options, sleep=sleeps.append) as client, pytest.raises(UnauthorizedError) as err:
+            repo_at(client, http_proxy.host, name).get_manifest("v1")
+    finally:
+        tokens.stop()
+    scope = f"scope repository:{name}:pull"
+    assert str(err.value) == (
+        f"token server {realm} refused the credentials for registry {http_proxy.host} ({scope}): HTTP 401;"
+        f" credentials from command line"
+        if status == 401
+        else f"token server {realm} for registry {http_proxy.host} ({scope}) answered HTTP 500"
+    )
+    assert (err.value.status, err.value.registry, err.value.repository) == (status, http_proxy.host, name)
+    assert len(tokens.requests) == (1 if status == 401 else 4)
+    assert "s3cret-token-pw" not in str(err.value)

@@ -532,8 +532,8 @@ def fetch_token(
 ) -> dict[str, Any]:
     """Ask the challenge's token endpoint for ``scopes``; return the JSON body.
 
-    Connection failures and transient statuses are retried under ``policy`` (none by default); an
-    answer too big to read (``BodyTooLarge``) fails at once;
+    Connection failures and transient statuses are retried under ``policy`` (none by default); a
+    200 too big to read (``BodyTooLarge``) fails at once (an error status's is not read: the status counts);
     ``source`` says where the credentials came from, for the error when they are refused.
     """
     realm = challenge.realm
@@ -567,7 +567,8 @@ def fetch_token(
         if response.status_code in RETRY_STATUSES:
             response.close()
             error = refused(
-                f"{where} for registry {registry} answered HTTP {response.status_code}", response.status_code
+                f"{where} for registry {registry} ({scope_text}) answered HTTP {response.status_code}",
+                response.status_code,
             )
             raise Retryable(error, response.headers.get("Retry-After"))
         return response
@@ -584,7 +585,7 @@ def fetch_token(
                 status,
             )
         if status != 200:
-            raise refused(f"{where} for registry {registry} answered HTTP {status}", status)
+            raise refused(f"{where} for registry {registry} ({scope_text}) answered HTTP {status}", status)
         try:
             body = response.json()
         except ValueError:

@@ -261,7 +261,7 @@ class Response:
     end closes it).
     """
 
-    __slots__ = ("_content", "headers", "raw", "status_code", "url")
+    __slots__ = ("_content", "headers", "raw", "status_code", "unread", "url")
 
     def __init__(self, raw: RawResponse, url: str) -> None:
         self.raw = raw
@@ -269,6 +269,8 @@ class Response:
         self.headers: Mapping[str, str] = raw.headers
         self.url = url
         self._content: bytes | None = None
+        #: An error status's body held more than ``MAX_LOADED_BODY`` bytes and was dropped (``content`` is empty).
+        self.unread = False
 
     def __repr__(self) -> str:
         return f"<Response [{self.status_code}]>"
@@ -281,7 +283,9 @@ class Response:
 
     def load(self) -> None:
         """Read the whole (decoded) body now; ``BodyTooLarge`` when it holds more than
-        ``MAX_LOADED_BODY`` bytes (the connection is closed)."""
+        ``MAX_LOADED_BODY`` bytes (the connection is closed). An error status's body (400 and up,
+        only ever read for an error's detail) that large is dropped instead (``unread``): the status
+        says what happened, and is handled as it would be with a short body."""
         if self._content is not None:
             return
         parts: list[bytes] = []
@@ -290,6 +294,9 @@ class Response:
             size += len(block)
             if size > MAX_LOADED_BODY:
                 self.raw.close()
+                if self.status_code >= 400:
+                    self._content, self.unread = b"", True
+                    return
                 raise BodyTooLarge(f"the response body is larger than {MAX_LOADED_BODY} bytes")
             parts.append(block)
         self._content = b"".join(parts)

@@ -161,8 +161,10 @@ def status_error(response: Response, what: str, **context: str) -> RegistryError
     status = response.status_code
     try:
         detail, entries = _error_detail(response), _error_entries(response)
-    except _BODY_ERRORS:  # a broken (or too big) error body: the status alone
+    except _BODY_ERRORS:  # a broken error body: the status alone
         detail, entries = "", ()
+    if response.unread:
+        detail = f"its body, larger than {MAX_LOADED_BODY} bytes, was not read"
     message = _prefixed(what, f"HTTP {status}") + (f" ({detail})" if detail else "")
     cls: type[RegistryError] = RegistryError
     if status == 404:
@@ -494,8 +496,10 @@ class RegistryClient:
         stream: bool = False,
         retry: bool = True,
         what: str = "",
+        repository: str = "",
     ) -> Response:
-        """One HTTP exchange; with ``retry`` a transient failure (connection, stall, 408/429/5xx) raises Retryable.
+        """One HTTP exchange; with ``retry`` a transient failure (connection, stall, 408/429/5xx) raises Retryable
+        (a status's error names ``repository``).
 
         A ``url`` on plain http that an https registry named (an upload ``Location``), or a redirect
         from https to plain http, is refused unless its host is marked insecure."""
@@ -542,7 +546,9 @@ class RegistryClient:
             raise (Retryable(error) if retry else error) from None
         if retry and response.status_code in RETRY_STATUSES:
             retry_after = response.headers.get("Retry-After")
-            raise Retryable(status_error(response, what, registry=state.host), retry_after)
+            raise Retryable(
+                status_error(response, what, registry=state.host, repository=repository), retry_after
+            )
         return response
 
     def _authorization(
@@ -629,7 +635,15 @@ class RegistryClient:
         """
         if _elsewhere(state, url):
             return self._send(
-                state, method, url, dict(headers or {}), data=data, stream=stream, retry=retry, what=what
+                state,
+                method,
+                url,
+                dict(headers or {}),
+                data=data,
+                stream=stream,
+                retry=retry,
+                what=what,
+                repository=repository,
             )
         previous: str | None = None
         for auth_attempt in range(2):
@@ -638,7 +652,15 @@ class RegistryClient:
             if sent_auth:
                 all_headers["Authorization"] = sent_auth
             response = self._send(
-                state, method, url, all_headers, data=data, stream=stream, retry=retry, what=what
+                state,
+                method,
+                url,
+                all_headers,
+                data=data,
+                stream=stream,
+                retry=retry,
+                what=what,
+                repository=repository,
             )
             if response.status_code != 401 or auth_attempt:
                 return response
