@@ -367,15 +367,23 @@ def with_created(rig: OcRig, created: object, tag: str) -> tuple[str, str]:
     """A copy of the ``realistic`` release whose image config has ``created`` set to the JSON value
     ``created`` (:data:`ABSENT`: no ``created``), pushed as ``parity/release:TAG``; its pull specs by tag
     and by digest."""
+    return with_config(rig, {"created": created}, tag)
+
+
+def with_config(rig: OcRig, fields: dict[str, object], tag: str) -> tuple[str, str]:
+    """A copy of the ``realistic`` release whose image config has each of ``fields`` set to its JSON
+    value (:data:`ABSENT`: left out), in the order given after the config's other fields, pushed as
+    ``parity/release:TAG``; its pull specs by tag and by digest."""
     client = RegistryClient(TransportOptions(insecure=True))
     try:
         repository = client.repository(ImageReference.parse(f"{rig.host}/parity/release"))
         manifest = repository.get_manifest(rig.realistic.rpartition(":")[2])
         assert isinstance(manifest, Manifest)
         config = json.loads(repository.read_blob(manifest.config.digest, manifest.config.size))
-        del config["created"]
-        if created is not ABSENT:
-            config["created"] = created
+        for key, value in fields.items():
+            config.pop(key, None)
+            if value is not ABSENT:
+                config[key] = value
         raw = json.dumps(config).encode()
         repository.put_blob(raw, sha256_digest(raw), len(raw))
         body = json.loads(manifest.raw)
@@ -450,11 +458,18 @@ def with_component_times(rig: OcRig, times: Sequence[object], tag: str) -> str:
     """A release (pushed as ``parity/times:TAG``) of one component per value of ``times``, named
     ``c0``, ``c1``, ...: its image config's ``created`` is that JSON value (:data:`ABSENT`: none); its
     layer is its own (one file). The release's pull spec."""
+    return with_component_configs(rig, [{"created": created} for created in times], tag)
+
+
+def with_component_configs(rig: OcRig, configs: Sequence[dict[str, object]], tag: str) -> str:
+    """A release (pushed as ``parity/times:TAG``) of one component per item of ``configs``, named ``c0``,
+    ``c1``, ...: its image config has architecture, os, config and rootfs, then the item's fields
+    (:data:`ABSENT`: left out); its layer is its own (one file). The release's pull spec."""
     client = RegistryClient(TransportOptions(insecure=True))
     try:
         repository = client.repository(ImageReference.parse(f"{rig.host}/parity/times"))
         tags = []
-        for i, created in enumerate(times):
+        for i, fields in enumerate(configs):
             layer = _tar({f"c{i}": b"x" * (i + 1)})
             config: dict[str, Any] = {
                 "architecture": "amd64",
@@ -462,8 +477,7 @@ def with_component_times(rig: OcRig, times: Sequence[object], tag: str) -> str:
                 "config": {},
                 "rootfs": {"type": "layers", "diff_ids": [sha256_digest(layer)]},
             }
-            if created is not ABSENT:
-                config["created"] = created
+            config.update((key, value) for key, value in fields.items() if value is not ABSENT)
             digest = _push_image(repository, config, layer, f"{tag}-c{i}")
             tags.append(
                 {
@@ -511,3 +525,49 @@ def fresh(directory: Path) -> Path:
     shutil.rmtree(directory, ignore_errors=True)
     directory.mkdir(parents=True)
     return directory
+
+
+#: Release config fields oc decodes (library-go's DockerImageConfig; each ``history[].created`` a Go
+#: time.Time) and -o json writes again: times through MarshalJSON (copied as written before), a null
+#: history entry as an empty one (left out before), null elements as "" and {} (null before), ``variant``
+#: left out (oc's struct has none), ``size`` the sum of the layers.
+CONFIG_READ: dict[str, dict[str, object]] = {
+    "history-times": {
+        "history": [
+            {"created": "2024-01-01T12:00:00,5+02:00", "created_by": "/bin/sh -c x"},
+            None,
+            {},
+            {"created": "0000-01-01T00:00:00Z", "empty_layer": True},
+            {"created": "2024-01-01T1:00:00.1234567891Z", "comment": "c", "empty_layer": False},
+        ]
+    },
+    "history-key-case": {"History": [{"Created": "2024-01-01T12:00:00+02:00", "Author": "a"}]},
+    "nulls": {
+        "container_config": {"Env": [None, "A=1"], "Labels": {"a": None}, "ExposedPorts": {"80/tcp": None}},
+        "variant": "v8",
+        "size": 5,
+        "history": None,
+    },
+}
+#: A history time Go reads but cannot write as RFC 3339: the text view is oc's, -o json fails as oc's.
+CONFIG_UNWRITABLE: dict[str, dict[str, object]] = {
+    "history-24h": {"history": [{"created": "2024-01-01T00:00:00+24:00"}]},
+}
+#: Configs oc cannot decode: the first error in document order ends it (info and extract read the
+#: release before, except for a refused top-level ``created``).
+CONFIG_REFUSED: dict[str, dict[str, object]] = {
+    "history-created-empty": {"history": [{"created": ""}]},
+    "history-created-number": {"history": [{"created": 5}]},
+    "history-entry-number": {"history": [{}, 5]},
+    "history-string": {"history": "abc"},
+    "history-author-first": {"history": [{"author": 5, "created": ""}]},
+    "history-number-before-text": {"history": [{"created": 5}, {"created": "x"}]},
+    "history-key-case": {"History": [{"Created": "", "Author": 5}]},
+    "history-empty-layer": {"history": [{"empty_layer": "x"}]},
+    "created-before-history": {"created": "", "history": [{"created": 5}]},
+    "architecture-before-history": {"architecture": 5, "history": [{"created": ""}]},
+    "size-fraction": {"size": 1.0},
+    "exposed-port": {"container_config": {"ExposedPorts": {"80/tcp": 5}}},
+    "diff-id": {"rootfs": {"type": "layers", "diff_ids": [5]}},
+}
+CONFIG_CASES = {**CONFIG_READ, **CONFIG_UNWRITABLE, **CONFIG_REFUSED}

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from oc_oracle import (
+    CONFIG_CASES,
+    CONFIG_REFUSED,
     CREATED_READ,
     CREATED_REFUSED,
     FLOW_YAML,
@@ -14,7 +16,7 @@ from oc_oracle import (
     oc_release_rig,
     okd_run,
     tree,
-    with_created,
+    with_config,
     without_created,
 )
 
@@ -89,18 +91,33 @@ def test_extract_of_a_release_without_created_prints_gos_zero_time(
     )
 
 
-@pytest.mark.parametrize("created", CREATED_READ + CREATED_REFUSED, ids=repr)
-def test_extract_prints_the_created_time_as_oc(
-    oc_release_rig: OcRig, created: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+#: Release configs for extract: (tag, fields set, whether oc refuses the config). ``created`` values
+#: (by their index): Go's RFC 3339 rules, the zone as written; history times and every field's type.
+EXTRACT_CONFIGS = [
+    (f"created-{index}", {"created": created}, created in CREATED_REFUSED)
+    for index, created in enumerate(CREATED_READ + CREATED_REFUSED)
+] + [(f"config-{case}", fields, case in CONFIG_REFUSED) for case, fields in sorted(CONFIG_CASES.items())]
+
+
+@pytest.mark.parametrize(
+    ("tag", "fields", "refused"), EXTRACT_CONFIGS, ids=[tag for tag, _, _ in EXTRACT_CONFIGS]
+)
+def test_extract_reads_the_release_config_as_oc(
+    oc_release_rig: OcRig,
+    tag: str,
+    fields: dict[str, object],
+    refused: bool,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """The release config's ``created`` as oc reads and prints it, by tag: Go's RFC 3339 rules, the zone
-    as written; oc's error (exit 1, nothing written) for a value Go refuses (extract succeeded before)."""
-    tag = f"created-{(CREATED_READ + CREATED_REFUSED).index(created)}"
-    release, _by_digest = with_created(oc_release_rig, created, tag)
+    """The release config as oc decodes it and the ``created`` it prints; oc's error (exit 1, nothing
+    written) for a config Go refuses (extract succeeded before: every ``created``, history and field
+    type error)."""
+    release, _by_digest = with_config(oc_release_rig, fields, tag)
     expected, got, oc_err, okd_err = _extract_both(oc_release_rig, release, tmp_path, capsys)
     assert _differences(expected, got) == []
     assert okd_err == oc_err
-    if created in CREATED_REFUSED:
+    if refused:
         assert got == {}
         assert okd_err.startswith(
             f"error: unable to parse image {release}: unable to parse image configuration: "
@@ -198,3 +215,16 @@ def test_cloud_must_match_the_install_config_platform(
     line = f'error: --cloud "gcp" set, but {tmp_path / "ic.yaml"} has "aws"\n'
     assert (oc.code, oc.err) == (1, line)
     assert (okd.code, okd.out, okd.err) == (1, "", line)
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_extract_file_decodes_the_release_config_as_oc(
+    oc_release_rig: OcRig, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--file reads the config first, as oc does: its error for a config it refuses (the file was
+    printed before), the file byte for byte otherwise."""
+    release, _by_digest = with_config(oc_release_rig, CONFIG_CASES[case], f"config-{case}")
+    oc = oc_release_rig.oc_run(["extract", "--file", "release-metadata", release])
+    okd = okd_run(["extract", "--file", "release-metadata", release], capsys)
+    assert okd == oc
+    assert oc.code == (1 if case in CONFIG_REFUSED else 0), oc.err

@@ -14,12 +14,17 @@ from pathlib import Path
 import pytest
 from oc_oracle import (
     ABSENT,
+    CONFIG_CASES,
+    CONFIG_REFUSED,
+    CONFIG_UNWRITABLE,
     CREATED_READ,
     CREATED_REFUSED,
     OcRig,
     oc_release_rig,
     okd_run,
+    with_component_configs,
     with_component_times,
+    with_config,
     with_created,
     without_created,
 )
@@ -181,6 +186,72 @@ def test_size_ages_are_ocs(
     okd = okd_run(["info", "--size", release], capsys)
     assert okd == oc
     assert oc.code == (0 if name == "read" else 1), oc.err
+
+
+@pytest.mark.parametrize("form", [[], ["-o", "json"], ["-o", TEMPLATES[3]]], ids=["text", "json", "template"])
+@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
+def test_info_decodes_the_release_config_as_oc(
+    oc_release_rig: OcRig, case: str, form: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The release config decoded as oc decodes it: its errors (info succeeded before), its -o json."""
+    release, _by_digest = with_config(oc_release_rig, CONFIG_CASES[case], f"config-{case}")
+    oc = oc_release_rig.oc_run(["info", *form, release])
+    okd = okd_run(["info", *form, release], capsys)
+    assert okd == oc
+    refused = case in CONFIG_REFUSED or (case in CONFIG_UNWRITABLE and bool(form))
+    assert oc.code == (1 if refused else 0), oc.err
+
+
+#: Component configs: one oc cannot decode fails every view that fetches the images, in oc's words and
+#: naming no image (a per-tag warning, or nothing, before); odd ones written by -o json as oc writes them.
+COMPONENT_CONFIGS: dict[str, list[dict[str, object]]] = {
+    "created-empty": [{}, {"created": ""}],
+    "history-refused": [{"history": [{"created": "2024-01-01T00:00:00+25:00"}]}, {}],
+    "history-unwritable": [{"history": [{"created": "2024-01-01T00:00:00+24:00"}]}],
+    "odd": [
+        {
+            "created": "2024-01-01T12:00:00,5+02:00",
+            "history": [{"created": "2024-01-01T1:00:00Z"}, None],
+            "config": {"Env": [None]},
+            "variant": "v8",
+        }
+    ],
+}
+IMAGE_FORMS = [
+    ["--size"],
+    ["--include-images"],
+    ["--include-images", "-o", "json"],
+    ["--include-images", "-o", "name"],
+    ["--include-images", "-o", "jsonpath={.images.c0.config.history}"],
+    ["-o", "json"],
+]
+
+
+@pytest.mark.parametrize("form", IMAGE_FORMS, ids=" ".join)
+@pytest.mark.parametrize("case", sorted(COMPONENT_CONFIGS))
+def test_component_configs_are_decoded_as_oc(
+    oc_release_rig: OcRig, case: str, form: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    release = with_component_configs(oc_release_rig, COMPONENT_CONFIGS[case], f"components-{case}")
+    oc = oc_release_rig.oc_run(["info", *form, release])
+    okd = okd_run(["info", *form, release], capsys)
+    assert okd == oc
+    fetched = form[0] != "-o"
+    refused = case.endswith("refused") or case == "created-empty"
+    unwritable = case == "history-unwritable" and form[-1].startswith("json")  # -o json and jsonpath marshal
+    assert oc.code == (1 if fetched and (refused or unwritable) else 0), oc.err
+
+
+@pytest.mark.parametrize("case", ["created-empty", "history-refused"])
+def test_verify_fails_on_a_component_config_as_oc(
+    oc_release_rig: OcRig, case: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--verify reads every component's config too (it succeeded before)."""
+    release = with_component_configs(oc_release_rig, COMPONENT_CONFIGS[case], f"components-{case}")
+    oc = oc_release_rig.oc_run(["info", "--verify", release])
+    okd = okd_run(["info", "--verify", release], capsys)
+    assert okd == oc
+    assert oc.code == 1 and oc.err.startswith("error: unable to parse image configuration: parsing time "), oc
 
 
 @pytest.mark.parametrize("direction", ["forward", "backward"])

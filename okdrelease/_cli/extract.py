@@ -111,7 +111,13 @@ def run(args: argparse.Namespace) -> int:
         _location, repository, reference = open_location(transport, image)
         if args.file:
             data = read_payload_file(
-                repository, reference, args.file, platform=platform, limits=limits, resolver=resolver
+                repository,
+                reference,
+                args.file,
+                platform=platform,
+                limits=limits,
+                resolver=resolver,
+                image=image,
             )
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()

@@ -1,11 +1,15 @@
-"""Go's decoding and re-encoding of a Docker image config (encoding/json field matching, DockerConfig omitempty)."""
+"""Go's decoding and re-encoding of a Docker image config (encoding/json field matching, DockerConfig omitempty),
+and oc's decoding of a whole config into library-go's ``DockerImageConfig`` with the errors it reports."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["CONFIG_TOP_FIELDS", "go_container_config", "go_decode_fields"]
+from okdrelease.gocompat.gojson import GoJSONError, GoMap, GoSlice, GoStruct, RawNumber, json_kind
+from okdrelease.gocompat.gotime import unmarshal_time
+
+__all__ = ["CONFIG_TOP_FIELDS", "decode_image_config", "go_container_config", "go_decode_fields"]
 
 # Go's DockerConfig struct (docker10), in declaration order: JSON name -> kind for omitempty.
 _CONFIG_FIELDS: tuple[tuple[str, str], ...] = (
@@ -87,3 +91,144 @@ CONFIG_TOP_FIELDS = (
     "os.version",
     "os.features",
 )
+
+
+_GO_TYPES = {
+    "str": "string",
+    "int": "int64",
+    "bool": "bool",
+    "list": GoSlice("string"),
+    "set": GoMap(GoStruct("struct {}", ())),
+    "map": GoMap("string"),
+}
+_TIME = "time.Time"
+_DOCKER_CONFIG = GoStruct(
+    "docker10.DockerConfig", tuple((name, _GO_TYPES[kind]) for name, kind in _CONFIG_FIELDS)
+)
+#: library-go's ``dockerv1client.DockerImageConfig``, what oc decodes every image config into.
+_IMAGE_CONFIG = GoStruct(
+    "dockerv1client.DockerImageConfig",
+    (
+        ("id", "string"),
+        ("parent", "string"),
+        ("comment", "string"),
+        ("created", _TIME),
+        ("container", "string"),
+        ("container_config", _DOCKER_CONFIG),
+        ("docker_version", "string"),
+        ("author", "string"),
+        ("config", _DOCKER_CONFIG),
+        ("architecture", "string"),
+        ("size", "int64"),
+        (
+            "rootfs",
+            GoStruct(
+                "dockerv1client.DockerConfigRootFS", (("type", "string"), ("diff_ids", GoSlice("string")))
+            ),
+        ),
+        (
+            "history",
+            GoSlice(
+                GoStruct(
+                    "dockerv1client.DockerConfigHistory",
+                    (
+                        ("created", _TIME),
+                        ("author", "string"),
+                        ("created_by", "string"),
+                        ("comment", "string"),
+                        ("empty_layer", "bool"),
+                    ),
+                )
+            ),
+        ),
+        ("os", "string"),
+        ("os.version", "string"),
+        ("os.features", GoSlice("string")),
+    ),
+)
+
+
+def decode_image_config(data: Any) -> dict[str, Any]:
+    """The JSON object ``data`` (parsed as :func:`gojson.parse_valid` parses it, numbers kept as written)
+    decoded as oc decodes an image config: into ``DockerImageConfig``, the first error in document order
+    ending it (GoJSONError in oc's words: ``json: cannot unmarshal KIND into Go struct field .PATH of
+    type T``, ``into .PATH`` where the value is an array element, JSON-pointer escapes in keys; a time
+    Go's parser refuses in its own words).
+
+    The result holds the fields oc keeps, by their JSON names, with Go's values: ``created`` and each
+    history entry's ``created`` a :class:`GoTime`, a null field left out (Go's zero value), a null
+    element or map value its type's zero value (``""``, ``{}``)."""
+    return _decode(data, _IMAGE_CONFIG, ()) or {}
+
+
+_ZERO = {"string": "", "bool": False, "int64": 0}
+
+
+def _element(value: Any, typ: Any, path: tuple[str | int, ...]) -> Any:
+    """A slice element or map value: null is the element type's zero value (Go's ``""``, ``{}``...)."""
+    if value is not None:
+        return _decode(value, typ, path)
+    return {} if isinstance(typ, GoStruct) else _ZERO.get(typ) if isinstance(typ, str) else None
+
+
+def _decode(value: Any, typ: Any, path: tuple[str | int, ...]) -> Any:
+    if value is None:
+        return None
+    if typ == _TIME:
+        return unmarshal_time(value, _where(path))
+    kind = json_kind(value)
+    expected = (
+        {"string": "string", "bool": "bool", "int64": "number"}.get(typ) if isinstance(typ, str) else None
+    )
+    if isinstance(typ, GoSlice):
+        expected = "array"
+    elif isinstance(typ, (GoMap, GoStruct)):
+        expected = "object"
+    if kind != expected:
+        raise _type_error(kind, typ, path)
+    if typ == "int64":
+        return _int64(value, path)
+    if isinstance(typ, GoSlice):
+        return [_element(item, typ.elem, (*path, index)) for index, item in enumerate(value)]
+    if isinstance(typ, GoMap):
+        return {key: _element(item, typ.elem, (*path, key)) for key, item in value.items()}
+    if isinstance(typ, GoStruct):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = key if key in typ.by_name else typ.by_folded_name.get(key.casefold())
+            if name is not None:
+                decoded = _decode(item, typ.by_name[name], (*path, key))
+                if decoded is not None:
+                    out[name] = decoded
+        return out
+    return value
+
+
+def _int64(value: Any, path: tuple[str | int, ...]) -> int:
+    """A JSON number as Go's int64: written without fraction or exponent, within 64 bits."""
+    text = str(value)
+    try:
+        number = int(text)
+    except ValueError:
+        number = None
+    if not isinstance(value, RawNumber) or number is None or not -(1 << 63) <= number < 1 << 63:
+        raise _type_error(f"number {text}", "int64", path)
+    return number
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    """The JSON pointer of ``path`` as Go's errors write it: dots for slashes, ``~0``/``~1`` escapes in keys."""
+    return "".join(
+        f".{part}" if isinstance(part, int) else "." + part.replace("~", "~0").replace("/", "~1")
+        for part in path
+    )
+
+
+def _type_error(what: str, typ: Any, path: tuple[str | int, ...]) -> GoJSONError:
+    name = typ if isinstance(typ, str) else typ.name
+    where = (
+        f"into {_where(path)}"
+        if path and isinstance(path[-1], int)
+        else f"into Go struct field {_where(path)}"
+    )
+    return GoJSONError(f"json: cannot unmarshal {what} {where} of type {name}")

@@ -31,6 +31,7 @@ __all__ = [
     "decode_typed",
     "go_type_error",
     "go_type_name",
+    "json_kind",
     "loads_typed",
     "format_float",
     "parse_valid",
@@ -531,8 +532,9 @@ class RawNumber(str):
     __slots__ = ()
 
 
-def _json_kind(value: Any) -> str:
-    """Return Go's name for the JSON type of ``value`` in UnmarshalTypeError."""
+def json_kind(value: Any) -> str:
+    """Go's name for the JSON type of a parsed ``value`` in UnmarshalTypeError (a :class:`RawNumber` is a
+    number, a bool is no number)."""
     if isinstance(value, bool):
         return "bool"
     if isinstance(value, (RawNumber, int, float)):
@@ -614,7 +616,7 @@ def _decode(value: Any, typ: Any, ctx: _Context) -> Any:
         return None
     if isinstance(typ, GoCustom):
         return typ.decode(value, ctx)
-    kind = _json_kind(value)
+    kind = json_kind(value)
     if typ == "interface {}":
         return to_interface(value)
     if typ == "string":
@@ -691,7 +693,7 @@ def _yaml_scalar_string(value: Any) -> str:
 
 def go_type_error(value: Any, typ: Any, ctx: Any) -> GoJSONError:
     """Return Go's "cannot unmarshal" error for ``value`` decoded as ``typ`` at ``ctx`` (for GoCustom)."""
-    return _type_error(_json_kind(value), typ, ctx)
+    return _type_error(json_kind(value), typ, ctx)
 
 
 def parse_valid(data: bytes) -> Any:

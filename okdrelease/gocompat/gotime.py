@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, NamedTuple
 
-from okdrelease.gocompat.gojson import GoJSONError, RawNumber
+from okdrelease.gocompat.gojson import GoJSONError, json_kind
 
 __all__ = [
     "RFC3339_SECONDS",
@@ -224,24 +224,13 @@ def _zone(value: str) -> tuple[int, str]:
     return (-offset if value[0] == "-" else offset), value[6:]
 
 
-#: JSON kinds as Go's decoder names them (bool before int: a bool is an int; RawNumber before str).
-_JSON_KINDS: tuple[tuple[type, str], ...] = (
-    (bool, "bool"),
-    (RawNumber, "number"),
-    (str, "string"),
-    (int, "number"),
-    (float, "number"),
-    (dict, "object"),
-)
-
-
 def unmarshal_time(value: Any, field: str) -> GoTime:
     """A ``time.Time`` struct field decoded from the JSON ``value`` as oc decodes it: null is the zero
     time, a string is parsed by :func:`parse_rfc3339`, anything else is ``json: cannot unmarshal KIND
     into Go struct field FIELD of type time.Time`` (GoJSONError)."""
     if value is None:
         return ZERO
-    kind = next((name for cls, name in _JSON_KINDS if isinstance(value, cls)), "array")
+    kind = json_kind(value)
     if kind == "string":
         return parse_rfc3339(value)
     raise GoJSONError(f"json: cannot unmarshal {kind} into Go struct field {field} of type time.Time")

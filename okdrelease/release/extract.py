@@ -29,7 +29,7 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.errors import LayerError, ReleaseError, UsageError
 from okdrelease.gocompat import goyaml
-from okdrelease.gocompat.gojson import GoJSONError, RawNumber, parse_valid, sorted_map
+from okdrelease.gocompat.gojson import GoJSONError, json_kind, parse_valid, sorted_map
 from okdrelease.gocompat.gojson import marshal as marshal_json
 from okdrelease.gocompat.strconv import go_quote
 from okdrelease.images.resolve import Resolver
@@ -44,7 +44,7 @@ from okdrelease.release.read import (
     PAYLOAD_PREFIX,
     RELEASE_METADATA,
     PlatformFilter,
-    check_created,
+    check_config,
     read_config,
     select_manifest,
 )
@@ -202,8 +202,9 @@ def check_image_references(data: bytes) -> None:
     if doc is None:
         doc = {}
     if not isinstance(doc, dict):
-        what = "number" if isinstance(doc, RawNumber) else _go_json_kind(doc)
-        raise ReleaseError(f"{prefix}json: cannot unmarshal {what} into Go value of type v1.ImageStream")
+        raise ReleaseError(
+            f"{prefix}json: cannot unmarshal {json_kind(doc)} into Go value of type v1.ImageStream"
+        )
     api = doc.get("apiVersion")
     if api != IMAGE_STREAM_API:
         raise ReleaseError(
@@ -225,16 +226,6 @@ _KIND_STRUCT = (
 )
 
 
-def _go_json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
 def _deep_sorted(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _deep_sorted(v) for k, v in sorted_map(value).items()}
@@ -254,12 +245,12 @@ def _identity(doc: Any, json_text: str | None) -> tuple[str, str, str, str]:
     prefix = _DECODE_ERROR if json_text is None else _JSON_DECODE_ERROR
     why = "unable to decode manifest: couldn't get version/kind; json parse error: json: cannot unmarshal"
     if not isinstance(doc, dict):
-        raise ReleaseError(f"{prefix}{why} {_go_json_kind(doc)} into Go value of type {_KIND_STRUCT}")
+        raise ReleaseError(f"{prefix}{why} {json_kind(doc)} into Go value of type {_KIND_STRUCT}")
     for field in doc:
         value = doc[field]
         if field in ("apiVersion", "kind") and value is not None and not isinstance(value, str):
             raise ReleaseError(
-                f"{prefix}{why} {_go_json_kind(value)} into Go struct field .{field} of type string"
+                f"{prefix}{why} {json_kind(value)} into Go struct field .{field} of type string"
             )
     api = doc.get("apiVersion") or ""
     kind = doc.get("kind") or ""
@@ -514,7 +505,7 @@ def extract_release(
     manifest, index = select_manifest(
         repository, reference, platform or PlatformFilter.from_flag(None), resolver
     )
-    created = check_created(
+    created = check_config(
         read_config(repository, manifest, resolver), image or _pull_spec(repository, reference)
     )
     files = list(iter_payload(repository, manifest, limits=limits))
@@ -598,11 +589,15 @@ def read_payload_file(
     platform: PlatformFilter | None = None,
     limits: LayerLimits | None = None,
     resolver: Resolver | None = None,
+    image: str = "",
 ) -> bytes:
-    """Return the bytes of ``release-manifests/<name>`` (topmost occurrence, whiteouts honoured)."""
+    """Return the bytes of ``release-manifests/<name>`` (topmost occurrence, whiteouts honoured). The
+    release's config is decoded first, as oc does (:func:`check_config`; ``image`` as for
+    :func:`extract_release`)."""
     manifest, _index = select_manifest(
         repository, reference, platform or PlatformFilter.from_flag(None), resolver
     )
+    check_config(read_config(repository, manifest, resolver), image or _pull_spec(repository, reference))
     for item in iter_payload(repository, manifest, stop_at=name, limits=limits):
         if item.name == name:
             return item.data

@@ -16,20 +16,18 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat import semver
-from okdrelease.gocompat.goconfig import CONFIG_TOP_FIELDS, go_container_config, go_decode_fields
-from okdrelease.gocompat.gojson import GoJSONError, marshal_indent, sorted_map
-from okdrelease.gocompat.gotime import GoTime, unmarshal_time
+from okdrelease.gocompat.goconfig import go_container_config
+from okdrelease.gocompat.gojson import marshal_indent, sorted_map
+from okdrelease.gocompat.gotime import ZERO, GoTime
 from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.tabwriter import TabWriter
 from okdrelease.oci.model import ImageConfig
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.reference import ImageReference
 from okdrelease.release.diff import ANNOTATION_COMMIT, ANNOTATION_SOURCE, ImageChange, ReleaseComparison
-from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag, created_time
+from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag, created_time, decoded_config
 
 log = logging.getLogger(__name__)
-
-ZERO_TIME = "0001-01-01T00:00:00Z"
 
 IMAGE_VIEWS = ("digest", "pullspecs", "commits", "commit-urls", "size")
 
@@ -278,13 +276,10 @@ def _describe_sizes(w: TabWriter, info: ReleaseInfo, now: datetime.datetime) -> 
 
 def _image_age(config: ImageConfig | None, now: datetime.datetime) -> str:
     """A component's age in the ``--size`` view: blank for Go's zero time (oc: ``!Created.IsZero()``),
-    year 0 included; a ``created`` Go cannot decode fails the view, as in oc."""
+    year 0 included."""
     if config is None:
         return ""
-    try:
-        when = created_time(config)
-    except GoJSONError as err:
-        raise ReleaseError(f"unable to parse image configuration: {err}") from err
+    when = created_time(config)  # decoded when the image was loaded (read.check_component_config)
     return "" if when.is_zero() else short_duration(go_since(now, when))
 
 
@@ -299,56 +294,47 @@ def human_size(size: float) -> str:
     return f"{value:.4g}{units[index]}"
 
 
-def go_config(parsed: Mapping[str, Any]) -> dict[str, Any]:
-    """Re-encode an image config as Go's ``DockerImageConfig`` struct (field order, omitempty)."""
-    src = go_decode_fields(parsed, (*CONFIG_TOP_FIELDS, "variant"))
-    out: dict[str, Any] = {"id": str(src.get("id") or "")}
-    for key in ("parent", "comment"):
-        if src.get(key):
-            out[key] = src[key]
-    try:
-        created = unmarshal_time(src.get("created"), ".created")
-    except GoJSONError:  # a component's (a release's fails before): as written
-        out["created"] = src.get("created") or ZERO_TIME
-    else:
-        out["created"] = created.marshal_json()
-    if src.get("container"):
-        out["container"] = src["container"]
-    out["container_config"] = _docker_config(src.get("container_config") or {})
-    for key in ("docker_version", "author"):
-        if src.get(key):
-            out[key] = src[key]
-    if isinstance(src.get("config"), Mapping):
-        out["config"] = _docker_config(src["config"])
-    if src.get("architecture"):
-        out["architecture"] = src["architecture"]
-    if src.get("size"):
-        out["size"] = src["size"]
-    rootfs = src.get("rootfs")
-    if isinstance(rootfs, Mapping):
-        fs = go_decode_fields(rootfs, ("type", "diff_ids"))
-        out["rootfs"] = {"type": str(fs.get("type") or "")}
-        if fs.get("diff_ids"):
-            out["rootfs"]["diff_ids"] = fs["diff_ids"]
-    if src.get("history"):
-        out["history"] = [_history(item) for item in src["history"] if isinstance(item, Mapping)]
-    for key in ("os", "os.version", "os.features", "variant"):
-        if src.get(key):
-            out[key] = src[key]
+def go_config(config: ImageConfig, size: int) -> dict[str, Any]:
+    """``config`` as oc's ``-o json`` writes the ``DockerImageConfig`` it decoded (field order, omitempty,
+    fields it does not have left out; times through Go's MarshalJSON, GoJSONError in its words for one it
+    cannot write); ``size``: the sum of the image's layer sizes, which oc puts there."""
+    decoded = decoded_config(config)
+    out: dict[str, Any] = {"id": decoded.get("id", "")}
+    _copy_set(out, decoded, ("parent", "comment"))
+    out["created"] = decoded.get("created", ZERO).marshal_json()
+    _copy_set(out, decoded, ("container",))
+    out["container_config"] = _docker_config(decoded.get("container_config") or {})
+    _copy_set(out, decoded, ("docker_version", "author"))
+    if "config" in decoded:  # a pointer: null or absent is nil, left out
+        out["config"] = _docker_config(decoded["config"])
+    _copy_set(out, decoded, ("architecture",))
+    if size:
+        out["size"] = size
+    if "rootfs" in decoded:
+        rootfs = decoded["rootfs"]
+        out["rootfs"] = {"type": rootfs.get("type", "")}
+        _copy_set(out["rootfs"], rootfs, ("diff_ids",))
+    if decoded.get("history"):
+        out["history"] = [_history(entry) for entry in decoded["history"]]
+    _copy_set(out, decoded, ("os", "os.version", "os.features"))
     return out
 
 
+def _copy_set(out: dict[str, Any], decoded: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Go's omitempty: each of ``keys`` whose decoded value is not empty, copied into ``out``."""
+    for key in keys:
+        if decoded.get(key):
+            out[key] = decoded[key]
+
+
 def _docker_config(config: Mapping[str, Any]) -> dict[str, Any]:
-    labels = go_decode_fields(config, ("Labels",)).get("Labels")
-    return go_container_config(config, dict(labels) if isinstance(labels, Mapping) else {})
+    return go_container_config(config, dict(config.get("Labels") or {}))
 
 
-def _history(item: Mapping[str, Any]) -> dict[str, Any]:
-    src = go_decode_fields(item, ("created", "author", "created_by", "comment", "empty_layer"))
-    out: dict[str, Any] = {"created": src.get("created") or ZERO_TIME}
-    for key in ("author", "created_by", "comment", "empty_layer"):
-        if src.get(key):
-            out[key] = src[key]
+def _history(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A decoded history entry as Go writes ``DockerConfigHistory`` (``created`` always, the rest omitempty)."""
+    out: dict[str, Any] = {"created": entry.get("created", ZERO).marshal_json()}
+    _copy_set(out, entry, ("author", "created_by", "comment", "empty_layer"))
     return out
 
 
@@ -373,11 +359,9 @@ def _descriptor(desc: Any) -> dict[str, Any]:
 
 def _image_json(image: ComponentImage) -> dict[str, Any]:
     """oc's Image: the pull spec as name; the config's size is the sum of the layer sizes, as oc computes it."""
-    config: dict[str, Any] | None = None
-    if image.config is not None:
-        parsed = dict(image.config.parsed)
-        parsed["size"] = sum(layer.size for layer in image.layers)
-        config = go_config(parsed)
+    config = (
+        None if image.config is None else go_config(image.config, sum(layer.size for layer in image.layers))
+    )
     return {
         "name": image.pullspec,
         "digest": image.digest,
@@ -396,7 +380,7 @@ def info_json(info: ReleaseInfo) -> dict[str, Any]:
         "digest": info.digest,
         "contentDigest": info.content_digest,
         "listDigest": info.list_digest,
-        "config": go_config(info.config.parsed),
+        "config": go_config(info.config, sum(layer.size for layer in info.manifest.layers)),
         "metadata": info.metadata.to_go() if info.metadata is not None else None,
         "references": info.references,
         "versions": None,

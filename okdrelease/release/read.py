@@ -23,9 +23,9 @@ from okdrelease.errors import (
     ReleaseError,
 )
 from okdrelease.gocompat.errcode import describe_read_error
-from okdrelease.gocompat.goconfig import go_decode_fields
-from okdrelease.gocompat.gojson import GoJSONError
-from okdrelease.gocompat.gotime import GoTime, unmarshal_time
+from okdrelease.gocompat.goconfig import decode_image_config
+from okdrelease.gocompat.gojson import GoJSONError, parse_valid
+from okdrelease.gocompat.gotime import ZERO, GoTime
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
@@ -248,21 +248,42 @@ def read_config(repository: Repository, manifest: Manifest, resolver: Resolver |
     return (resolver or Resolver()).config(repository, manifest.config)
 
 
+def decoded_config(config: ImageConfig) -> dict[str, Any]:
+    """``config`` as oc decodes every image config (:func:`goconfig.decode_image_config`); GoJSONError
+    in oc's words for what Go's decoder refuses (oc then cannot read the image)."""
+    return decode_image_config(parse_valid(config.raw))
+
+
 def created_time(config: ImageConfig) -> GoTime:
     """The config's ``created`` as oc decodes it, a Go ``time.Time`` (null or absent: the zero time);
-    GoJSONError in Go's words for a value Go's decoder refuses (oc then cannot read the image)."""
-    return unmarshal_time(go_decode_fields(config.parsed, ("created",)).get("created"), ".created")
+    GoJSONError as :func:`decoded_config`."""
+    created: GoTime = decoded_config(config).get("created", ZERO)
+    return created
 
 
-def check_created(config: ImageConfig, image: str) -> GoTime:
-    """:func:`created_time` of the config of the release ``image`` (as the user named it); a ``created``
-    Go cannot decode fails in oc's words (ReleaseError): oc reads the whole config before anything else."""
+def check_config(config: ImageConfig, image: str) -> GoTime:
+    """:func:`created_time` of the config of the release ``image`` (as the user named it); a config Go
+    cannot decode fails in oc's words (ReleaseError): oc decodes the whole config before reading a layer."""
     try:
         return created_time(config)
     except GoJSONError as err:
         raise ReleaseError(
             f"unable to parse image {image}: unable to parse image configuration: {err}"
         ) from err
+
+
+class ComponentConfigError(ReleaseError):
+    """A component image's config oc cannot decode: the whole command fails (no per-tag warning)."""
+
+
+def check_component_config(config: ImageConfig) -> None:
+    """A component's config as oc decodes it when it fetches the release's images (``--size``, ``--verify``,
+    ``--include-images``): one it cannot decode fails the whole command in oc's words, naming no image
+    (ComponentConfigError)."""
+    try:
+        decoded_config(config)
+    except GoJSONError as err:
+        raise ComponentConfigError(f"unable to parse image configuration: {err}") from err
 
 
 def load_references(raw: bytes) -> tuple[dict[str, Any], tuple[ReleaseTag, ...]]:
@@ -344,7 +365,7 @@ def load_release(
     resolver = resolver or Resolver(platform)
     manifest, index = select_manifest(repository, reference, platform, resolver)
     config = read_config(repository, manifest, resolver)
-    check_created(config, image)
+    check_config(config, image)
     raw, manifest_files, unknown = read_top_layer(repository, manifest, limits=limits)
     errors: list[str] = []
     metadata: CincinnatiMetadata | None = None
@@ -429,6 +450,7 @@ def load_images(
             manifest = child
         assert isinstance(manifest, Manifest)
         config = read_config(repository, manifest, reader)
+        check_component_config(config)
         return ComponentImage(
             name=tag.name,
             pullspec=tag.from_name,
@@ -446,8 +468,8 @@ def load_images(
         for tag, future in futures:
             try:
                 images[tag.name] = future.result()
-            except NoSingleImageError:
-                raise
+            except (NoSingleImageError, ComponentConfigError):
+                raise  # oc: the first tag's, here in tag order (oc's workers race)
             except _TagWarning as err:
                 problems.append(TagProblem(tag.name, str(err)))
             except OkdReleaseError as err:
