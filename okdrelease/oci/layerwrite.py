@@ -6,11 +6,13 @@ writes them. Only the entries decide the bytes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import queue
 import threading
+import weakref
 from collections.abc import Iterable
 from typing import IO, TYPE_CHECKING, Any, BinaryIO, cast
 
@@ -172,10 +174,17 @@ class BackgroundGzip:
 
     :class:`PayloadGzip`'s bytes do not depend on how its input is split, so they are exactly
     ``compress_payload(b"".join(written))``; deflating and hashing release the GIL, so building the
-    payload tar and compressing it overlap. Writes are handed over in blocks of about :data:`BLOCK`
-    through a queue of at most :data:`QUEUED` blocks (a writer ahead of the deflating waits), and
-    nothing written is kept once deflated: the stream holds about 2 MiB (these blocks and
-    PayloadGzip's one pending block) and the gzip, never the whole tar.
+    payload tar and compressing it overlap. Writes are handed over in blocks of exactly :data:`BLOCK`
+    bytes (a large write is cut into several) through a queue of at most :data:`QUEUED` blocks (a
+    writer ahead of the deflating waits), and nothing written is kept once deflated: whatever the
+    writes' sizes, the stream holds about 3 MiB (a block being gathered and joined, the 1 MiB of
+    queued blocks, the one being deflated, PayloadGzip's pending block of up to 1 MiB) and the gzip,
+    never the whole tar.
+
+    Its life: :meth:`write`, then :meth:`finish` (the thread deflates the rest on its own) and
+    :meth:`gzipped`. :meth:`close` instead stops the thread and drops what was written; so does
+    leaving a ``with`` block on an error (a clean exit finishes), and so does dropping the stream:
+    the thread never holds it, and a stream nobody holds stops its thread (:func:`_stop_deflating`).
     """
 
     BLOCK = 256 << 10
@@ -185,19 +194,40 @@ class BackgroundGzip:
         self._pending: list[bytes] = []
         self._pending_size = 0
         self._queue: queue.Queue[bytes | None] = queue.Queue(self.QUEUED)
+        self._stopped = threading.Event()
+        self._outcome: list[Gzipped | BaseException] = []
         self._result: Gzipped | None = None
-        self._error: BaseException | None = None
         self._finished = False
-        self._thread = threading.Thread(target=self._deflate, name="okdrelease-gzip", daemon=True)
+        self._closed = False
+        self._thread = threading.Thread(
+            target=_deflate_blocks,
+            args=(self._queue, self._stopped, self._outcome),
+            name="okdrelease-gzip",
+            daemon=True,
+        )
         self._thread.start()
+        self._stop = weakref.finalize(self, _stop_deflating, self._queue, self._stopped)
 
     def write(self, data: bytes) -> int:
         """Add ``data`` to the stream (a file-like ``write``)."""
-        self._pending.append(bytes(data))
-        self._pending_size += len(data)
-        if self._pending_size >= self.BLOCK:
-            self._hand_over()
-        return len(data)
+        if self._finished or self._closed:
+            raise ValueError("BackgroundGzip.write() after finish() or close()")
+        size = len(data)
+        if self._pending_size + size < self.BLOCK:
+            self._pending.append(bytes(data))
+            self._pending_size += size
+            return size
+        with memoryview(data) as view:  # cut into the rest of this block, whole blocks, a start of one
+            start = 0
+            while size - start >= self.BLOCK - self._pending_size:
+                end = start + self.BLOCK - self._pending_size
+                self._pending.append(bytes(view[start:end]))
+                start = end
+                self._hand_over()
+            if start < size:
+                self._pending.append(bytes(view[start:]))
+                self._pending_size = size - start
+        return size
 
     def _hand_over(self) -> None:
         if self._pending:
@@ -205,39 +235,79 @@ class BackgroundGzip:
             self._pending, self._pending_size = [], 0
             self._queue.put(block)
 
-    def _deflate(self) -> None:
-        ended = False
-        try:
-            stream = PayloadGzip()  # the one payload gzip writer
-            written = hashlib.sha256()
-            while (block := self._queue.get()) is not None:
-                written.update(block)
-                stream.write(block)
-            ended = True
-            blob = stream.finish()
-            self._result = Gzipped(blob, sha256_digest(blob), "sha256:" + written.hexdigest())
-        except BaseException as err:  # noqa: BLE001 - handed to the caller of gzipped()
-            self._error = err
-            # Go on taking blocks to the end: a writer never waits on a queue nobody empties.
-            while not ended and self._queue.get() is not None:
-                pass
-
     def finish(self) -> None:
         """End the stream (the thread deflates the rest on its own)."""
-        if not self._finished:
+        if not (self._finished or self._closed):
             self._hand_over()
             self._queue.put(None)
             self._finished = True
 
     def gzipped(self) -> Gzipped:
         """The gzip stream of everything written and its digests (waits for the thread); :meth:`finish` first."""
+        if self._result is not None:
+            return self._result
+        if self._closed:
+            raise ValueError("BackgroundGzip.gzipped() after close()")
         if not self._finished:
             raise ValueError("BackgroundGzip.gzipped() before finish()")
         self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._result is not None
-        return self._result
+        outcome = self._outcome[0]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        self._result = outcome
+        return outcome
+
+    def close(self) -> None:
+        """Stop the thread and wait for it: what is not deflated yet is dropped (:meth:`gzipped`, if it
+        has not returned yet, then fails). Closing again does nothing."""
+        if not self._closed:
+            self._closed = True
+            self._pending, self._pending_size = [], 0
+            self._stop()
+            self._thread.join()
+
+    def __enter__(self) -> BackgroundGzip:
+        return self
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.close()
+
+
+def _deflate_blocks(
+    blocks: queue.Queue[bytes | None], stopped: threading.Event, outcome: list[Gzipped | BaseException]
+) -> None:
+    """BackgroundGzip's thread: deflate and hash ``blocks`` up to None, then put the Gzipped (or the
+    error) in ``outcome``; return as soon as ``stopped`` is set. It is given the stream's parts, never
+    the stream, so that a stream nobody holds can be collected (and its finaliser stop this)."""
+    ended = False
+    try:
+        stream = PayloadGzip()  # the one payload gzip writer
+        written = hashlib.sha256()
+        while (block := blocks.get()) is not None and not stopped.is_set():
+            written.update(block)
+            stream.write(block)
+        if stopped.is_set():
+            return
+        ended = True
+        blob = stream.finish()
+        outcome.append(Gzipped(blob, sha256_digest(blob), "sha256:" + written.hexdigest()))
+    except BaseException as err:  # noqa: BLE001 - handed to the caller of gzipped()
+        outcome.append(err)
+        # Go on taking blocks to the end: a writer never waits on a queue nobody empties.
+        while not ended and not stopped.is_set() and blocks.get() is not None:
+            pass
+
+
+def _stop_deflating(blocks: queue.Queue[bytes | None], stopped: threading.Event) -> None:
+    """Stop a BackgroundGzip's thread without waiting (its ``close``, and its finaliser when nobody
+    holds it): a thread waiting for a block is woken by a None; a full queue means a busy thread,
+    which sees ``stopped`` after its next block."""
+    stopped.set()
+    with contextlib.suppress(queue.Full):
+        blocks.put_nowait(None)
 
 
 class _HashingWriter(io.RawIOBase):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Callable, Mapping
 
@@ -217,22 +218,20 @@ def assemble_payload(
         {name: [(f.name, f.data, f.mtime) for f in operators.files[name]] for name in operators.files}
     )
     image_references, release_metadata = stream.to_json(), metadata.to_json()
-    buf: io.BytesIO | BackgroundGzip = BackgroundGzip() if compress else io.BytesIO()
-    try:
-        contributed = write_payload_tar(
-            buf,  # type: ignore[arg-type]  # BackgroundGzip is a write-only binary stream
-            files,
-            sorted(operators.ordered),
-            transform_for,
-            image_references,
-            release_metadata,
-            skip_manifest_check=plan.options.skip_manifest_check,
-            check=checker.check if checker is not None else check_manifest,
-        )
-    except OkdReleaseError as err:
-        raise ReleaseError(f"unable to create a release: {err}") from err
-    finally:
-        if isinstance(buf, BackgroundGzip):
-            buf.finish()
+    # The gzip is finished on success, its thread stopped on an error.
+    with BackgroundGzip() if compress else contextlib.nullcontext(io.BytesIO()) as buf:
+        try:
+            contributed = write_payload_tar(
+                buf,  # type: ignore[arg-type]  # BackgroundGzip is a write-only binary stream
+                files,
+                sorted(operators.ordered),
+                transform_for,
+                image_references,
+                release_metadata,
+                skip_manifest_check=plan.options.skip_manifest_check,
+                check=checker.check if checker is not None else check_manifest,
+            )
+        except OkdReleaseError as err:
+            raise ReleaseError(f"unable to create a release: {err}") from err
     tar, gzipped = (None, buf.gzipped) if isinstance(buf, BackgroundGzip) else (buf.getvalue(), None)
     return Payload(tar, stream, metadata, tuple(contributed), image_references, release_metadata, gzipped)
