@@ -197,7 +197,8 @@ def test_new_loads_no_module_it_does_not_use(tmp_path: Path) -> None:
 #: subcommand's module, the library behind it, before its first request): each is needed only by a
 #: later stage or by some inputs, and is imported by the function that needs it. Building and pushing
 #: the release image (payload.image, transport.copy and its temporary files), a component-versions
-#: label or flag, the bzip2 and xz readers, the gzip writer, the layer-stack rules (``oci.layerstack``:
+#: label or flag, the bzip2 and xz readers, the gzip writers (``gzip``; ``oci.layerwrite``, its payload
+#: gzip thread: loaded when the payload tar is written), the layer-stack rules (``oci.layerstack``:
 #: loaded when the first image's layer indexes are composed). The start of a cold ``new`` runs on one
 #: core, before any request keeps the registry busy, so each module costs its full import time.
 NOT_LOADED_TO_START_NEW = (
@@ -205,6 +206,7 @@ NOT_LOADED_TO_START_NEW = (
     "gzip",
     "lzma",
     "okdrelease.oci.layerstack",
+    "okdrelease.oci.layerwrite",
     "okdrelease.openshift.versions",
     "okdrelease.payload.image",
     "okdrelease.transport.copy",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError
-from okdrelease.oci.layerwrite import BackgroundGzip, Gzipped
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.payload.check import ManifestChecker, check_manifest
@@ -20,6 +20,10 @@ from okdrelease.payload.inputs import Inputs
 from okdrelease.payload.plan import Plan
 from okdrelease.payload.resolve import IMAGE_REFERENCES, ManifestFile, Reference, load_references
 from okdrelease.reference import ImageReference
+
+if TYPE_CHECKING:
+    # the gzip writer is loaded once a payload tar is written (assemble_payload), not when ``new`` starts
+    from okdrelease.oci.layerwrite import Gzipped
 
 __all__ = [
     "Operators",
@@ -196,6 +200,7 @@ def assemble_payload(
     ``compress``: gzip the tar for the payload layer on a thread while it is written
     (``Payload.gzipped``), holding only a few blocks of it at a time: ``Payload.tar`` is then None.
     """
+    from okdrelease.oci.layerwrite import BackgroundGzip
     from okdrelease.payload.assemble import FilesByOperator, write_payload_tar
     from okdrelease.payload.mapper import release_targets
 
