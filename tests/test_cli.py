@@ -215,15 +215,34 @@ NOT_LOADED_TO_START_NEW = (
 )
 
 
-def test_new_starts_without_the_modules_of_later_stages() -> None:
+#: Modules ``okdrelease verify`` does not load to start: requests and urllib3 (with http.client and the
+#: email parser: about 60 ms), loaded to read a signature store or lookaside over HTTP; PyNaCl, loaded
+#: to write or open a cosign private key (signing); gpg and subprocess (signing with gpg); the
+#: signature-policy rules (``sign.policy``, loaded by --policy).
+NOT_LOADED_TO_START_VERIFY = (
+    "email.parser",
+    "http.client",
+    "nacl",
+    "okdrelease.sign.gpg",
+    "okdrelease.sign.policy",
+    "requests",
+    "subprocess",
+    "urllib3",
+)
+
+
+@pytest.mark.parametrize(
+    ("command", "modules"), [("new", NOT_LOADED_TO_START_NEW), ("verify", NOT_LOADED_TO_START_VERIFY)]
+)
+def test_a_command_starts_without_the_modules_of_later_stages(command: str, modules: tuple[str, ...]) -> None:
     """Probed without site (-S, the parent's import path): a .pth file may import some of these
     modules for itself (certifi's in some environments loads tempfile and shutil)."""
     probe = (
         "import sys\n"
         f"sys.path[:] = {[str(ROOT), *sys.path]!r}\n"
         "before = set(sys.modules)\n"
-        "import okdrelease.cli, okdrelease._cli.new\n"
-        f"print(sorted(set({NOT_LOADED_TO_START_NEW!r}) & (set(sys.modules) - before)))\n"
+        f"import okdrelease.cli, okdrelease._cli.{command}\n"
+        f"print(sorted(set({modules!r}) & (set(sys.modules) - before)))\n"
     )
     done = run_python("-S", "-c", probe)
     assert (done.returncode, done.stderr, done.stdout) == (0, "", "[]\n")

@@ -7,10 +7,9 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from okdrelease import __version__
@@ -33,6 +32,9 @@ from okdrelease.sign.simple import (
     validate_release_digest,
 )
 from okdrelease.transport.base import Repository
+
+if TYPE_CHECKING:
+    import requests  # annotations only: sign.store and sign.lookaside load it to read over HTTP
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import attrs
-import nacl.exceptions
-import nacl.secret
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -86,6 +84,8 @@ def encrypt_private_key(key: ec.EllipticCurvePrivateKey, password: bytes | str) 
     der = key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
+    import nacl.secret  # only to write or open a private key (signing): verifying never loads PyNaCl
+
     salt = os.urandom(32)
     n, r, p = _SCRYPT_WRITE
     box = nacl.secret.SecretBox(_scrypt(password, salt, n, r, p))
@@ -130,6 +130,9 @@ def decrypt_private_key(
         raise SignatureError(
             f"{what}: unsupported scrypt parameters N={params[0]} r={params[1]} p={params[2]}"
         )
+    import nacl.exceptions
+    import nacl.secret
+
     box = nacl.secret.SecretBox(_scrypt(password, salt, *params))
     try:
         der = box.decrypt(ciphertext, nonce)

@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.sign import cosign
-from okdrelease.sign.gpg import gpg_signer
 from okdrelease.sign.openpgp import KEY_ALGORITHMS, Keyring, generate_key, load_keyring, load_secret_key
 from okdrelease.sign.passphrase import COSIGN_ENV as COSIGN_ENV  # re-exported: the passphrase sources
 from okdrelease.sign.passphrase import PASSPHRASE_ENV as PASSPHRASE_ENV
@@ -67,6 +66,8 @@ def openpgp_signer(
     if bool(key_file) == bool(gpg_key):
         raise SignatureError("give exactly one OpenPGP key: a secret key file or a gpg key fingerprint")
     if gpg_key:
+        from okdrelease.sign.gpg import gpg_signer  # (and subprocess: only to sign with gpg)
+
         return gpg_signer(gpg_key, homedir=gpg_homedir, passphrase_file=passphrase_file)
     assert key_file is not None
     if passphrase is None:

@@ -25,10 +25,9 @@ import os
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import requests
 import yaml
 
 from okdrelease._repr import value_repr
@@ -37,6 +36,9 @@ from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.reference import ImageReference
 from okdrelease.sign.simple import strict_json_loads
 from okdrelease.sign.store import read_numbered_signatures, split_digest, write_next_signature
+
+if TYPE_CHECKING:
+    import requests  # imported where signatures are read over HTTP: with urllib3, ~60 ms of every start
 
 #: containers/image reads at most this many lookaside signatures of one manifest.
 MAX_LOOKASIDE_SIGNATURES = 128
@@ -298,6 +300,8 @@ def read_lookaside(
         return [(f"{where}/signature-{index}", data) for index, data in enumerate(found, start=1)]
     if not text.startswith(("http://", "https://")):
         raise SignatureError(f"unsupported scheme when reading signatures from {text}")
+    import requests  # only for a lookaside over HTTP (see TYPE_CHECKING above)
+
     http = session or requests.Session()
     try:
         return _fetch_lookaside(http, text, name, digest, timeout)
@@ -309,6 +313,8 @@ def read_lookaside(
 def _fetch_lookaside(
     http: requests.Session, base: str, name: DockerName, digest: str, timeout: float
 ) -> list[tuple[str, bytes]]:
+    import requests  # (loaded by read_lookaside, for RequestException)
+
     out: list[tuple[str, bytes]] = []
     for index in range(1, MAX_LOOKASIDE_SIGNATURES + 1):
         url = lookaside_signature_url(base, name, digest, index)

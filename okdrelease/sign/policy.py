@@ -23,10 +23,9 @@ import base64
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
-import requests
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
@@ -42,6 +41,9 @@ from okdrelease.sign.lookaside import (
 from okdrelease.sign.openpgp import Keyring, verify_message
 from okdrelease.sign.simple import parse_simple_signing_payload, validate_release_digest
 from okdrelease.transport.base import Repository
+
+if TYPE_CHECKING:
+    import requests  # annotations only: sign.store and sign.lookaside load it to read over HTTP
 
 KEY_TYPES = ("GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs")
 

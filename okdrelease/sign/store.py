@@ -10,16 +10,18 @@ import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import requests
 import yaml
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.sign.openpgp import Keyring
+
+if TYPE_CHECKING:
+    import requests  # imported where signatures are read over HTTP: with urllib3, ~60 ms of every start
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +131,8 @@ def read_signatures_from_url(
         raise SignatureError(
             f"signature store {url!r} must be a URL with scheme file://, http://, or https://"
         )
+    import requests  # only for a store over HTTP (see TYPE_CHECKING above)
+
     base = url.rstrip("/") + "/" + signature_dir_name(digest)
     own = session is None
     http = session or requests.Session()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from okdrelease.errors import UsageError
@@ -12,8 +14,10 @@ from okdrelease.reference import (
     RegistryLocation,
     parse_location,
 )
-from okdrelease.sign.policy import PolicyChecker, PolicyVerdict
 from okdrelease.transport.base import Repository, TransportOptions
+
+if TYPE_CHECKING:
+    from okdrelease.sign.policy import PolicyVerdict  # loaded by check_image_policy: only --policy reads one
 
 
 def signed_reference(
@@ -64,6 +68,7 @@ def check_image_policy(
     Signatures are read as containers/image reads them (registries.d lookaside, ``.sig``
     attachments when enabled); raises PolicyRejectedError naming the image and the reason.
     """
+    from okdrelease.sign.policy import PolicyChecker
     from okdrelease.transport.open import open_location
 
     checker = PolicyChecker.load(policy_path, registries_d)
