@@ -231,8 +231,19 @@ NOT_LOADED_TO_START_VERIFY = (
 )
 
 
+#: Modules ``okdrelease info`` and ``extract`` do not load to start: PyYAML and the go-yaml decoder built
+#: on it (about 30 ms), loaded to print a number in a template (info) or to read a manifest (extract).
+NOT_LOADED_TO_START_INFO = ("okdrelease.gocompat.goyaml", "yaml")
+
+
 @pytest.mark.parametrize(
-    ("command", "modules"), [("new", NOT_LOADED_TO_START_NEW), ("verify", NOT_LOADED_TO_START_VERIFY)]
+    ("command", "modules"),
+    [
+        ("new", NOT_LOADED_TO_START_NEW),
+        ("verify", NOT_LOADED_TO_START_VERIFY),
+        ("info", NOT_LOADED_TO_START_INFO),
+        ("extract", NOT_LOADED_TO_START_INFO),
+    ],
 )
 def test_a_command_starts_without_the_modules_of_later_stages(command: str, modules: tuple[str, ...]) -> None:
     """Probed without site (-S, the parent's import path): a .pth file may import some of these

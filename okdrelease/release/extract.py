@@ -28,7 +28,6 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import LayerError, ReleaseError, UsageError
-from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gojson import GoJSONError, json_kind, parse_valid, sorted_map
 from okdrelease.gocompat.gojson import marshal as marshal_json
 from okdrelease.gocompat.strconv import go_quote
@@ -291,6 +290,8 @@ def _id_text(identity: tuple[str, str, str, str]) -> str:
 
 def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
     """The documents of a payload manifest as oc reads them (empty documents dropped)."""
+    from okdrelease.gocompat import goyaml  # (and PyYAML: loaded with the first manifest read)
+
     try:
         sourced = goyaml.load_sourced_documents(data)
     except goyaml.GoYamlError as err:  # library-go wraps every decoder error in "error parsing"
@@ -312,6 +313,8 @@ def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
 
 def write_manifest(name: str, docs: list[dict[str, Any]]) -> bytes:
     """Documents as oc writes them: ``---`` and sigs.k8s.io/yaml's YAML of each."""
+    from okdrelease.gocompat import goyaml
+
     try:
         return goyaml.marshal_documents(docs)
     except goyaml.GoYamlError as err:

@@ -19,7 +19,6 @@ from okdrelease.gocompat import semver
 from okdrelease.gocompat.goconfig import go_container_config
 from okdrelease.gocompat.gojson import marshal_indent, sorted_map
 from okdrelease.gocompat.gotime import ZERO, GoTime
-from okdrelease.gocompat.goyaml import format_float_g
 from okdrelease.gocompat.tabwriter import TabWriter
 from okdrelease.oci.model import ImageConfig
 from okdrelease.openshift.metadata import CincinnatiMetadata
@@ -43,6 +42,8 @@ def go_value(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)):
+        from okdrelease.gocompat.goyaml import format_float_g  # (and PyYAML: only to print a number)
+
         return format_float_g(float(value))
     if isinstance(value, list):
         return "[" + " ".join(go_value(item) for item in value) + "]"
