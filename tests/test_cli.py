@@ -218,11 +218,14 @@ NOT_LOADED_TO_START_NEW = (
 #: Modules ``okdrelease verify`` does not load to start: requests and urllib3 (with http.client and the
 #: email parser: about 60 ms), loaded to read a signature store or lookaside over HTTP; PyNaCl, loaded
 #: to write or open a cosign private key (signing); gpg and subprocess (signing with gpg); the
-#: signature-policy rules (``sign.policy``, loaded by --policy).
+#: signature-policy rules (``sign.policy``, loaded by --policy); the persistent cache (and ISA-L), which
+#: verify never opens.
 NOT_LOADED_TO_START_VERIFY = (
     "email.parser",
     "http.client",
+    "isal",
     "nacl",
+    "okdrelease.cache",
     "okdrelease.sign.gpg",
     "okdrelease.sign.policy",
     "requests",

@@ -9,12 +9,15 @@ import re
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from okdrelease.cache import Cache, default_root
 from okdrelease.errors import UsageError
 from okdrelease.transport.base import DEFAULT_MAX_PER_REGISTRY, TransportOptions
 from okdrelease.transport.http import parse_duration, quiet_insecure_warnings
+
+if TYPE_CHECKING:
+    # loaded by cache_from_args: verify, sign and keys keep no cache
+    from okdrelease.cache import Cache
 
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
@@ -343,6 +346,8 @@ def cache_from_args(args: argparse.Namespace) -> Cache | None:
         if getattr(args, "cache_dir", None):
             raise UsageError("--cache-dir and --no-cache cannot be combined")
         return None
+    from okdrelease.cache import Cache, default_root
+
     return Cache(getattr(args, "cache_dir", None) or default_root())
 
 
