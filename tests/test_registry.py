@@ -294,14 +294,19 @@ class OtherHost(Loopback):
     """A second loopback server an upload ``Location`` may point at: it records every request (method,
     path, headers, body) and takes a PUT (201, the digest of its query) unless its path says ``deny``
     (401 with a Bearer challenge of its own) or ``short`` (201 whose body breaks off after 10 of
-    100 bytes), a DELETE (204), a GET of a path in ``blobs`` (200, those bytes). Over TLS with ``context``; ``client_certs`` records, per request, whether the client
-    presented a certificate (asked for with ``context.verify_mode = ssl.CERT_OPTIONAL``)."""
+    100 bytes), a DELETE (204), a GET of a path in ``blobs`` (200, those bytes), a GET of ``/token``
+    when ``tokens`` answers it (a token server here too). Over TLS with ``context``; ``client_certs``
+    records, per request, whether the client presented a certificate (asked for with
+    ``context.verify_mode = ssl.CERT_OPTIONAL`` or required with ``CERT_REQUIRED``)."""
 
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
         """Serve on a free loopback port."""
         self.seen: list[tuple[str, str, dict[str, str], bytes]] = []
         self.blobs: dict[str, bytes] = {}
         self.client_certs: list[bool] = []
+        #: The answer (status, JSON body) to a GET of ``/token`` given its query and Authorization
+        #: (``TokenServer.handle``); None: no token server here.
+        self.tokens: Callable[[str, str | None], tuple[int, dict[str, Any]]] | None = None
         host = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -314,12 +319,12 @@ class OtherHost(Loopback):
                     host.client_certs.append(bool(self.connection.getpeercert()))
                 where = urllib.parse.urlsplit(self.path)
                 query = urllib.parse.parse_qs(where.query)
+                if self.command == "GET" and where.path == "/token" and host.tokens is not None:
+                    status, answer = host.tokens(where.query, self.headers.get("Authorization"))
+                    self._reply(status, json.dumps(answer).encode(), "application/json")
+                    return
                 if self.command == "GET" and where.path in host.blobs:
-                    data = host.blobs[where.path]
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
+                    self._reply(200, host.blobs[where.path])
                     return
                 if "short" in self.path:  # 10 bytes of the 100 it announces, then the connection closes
                     self.send_response(201)
@@ -336,6 +341,14 @@ class OtherHost(Loopback):
                     self.send_header("Docker-Content-Digest", query.get("digest", [""])[0])
                 self.send_header("Content-Length", "0")
                 self.end_headers()
+
+            def _reply(self, status: int, data: bytes, content_type: str = "") -> None:
+                self.send_response(status)
+                if content_type:
+                    self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             do_GET = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
 

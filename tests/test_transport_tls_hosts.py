@@ -1,5 +1,7 @@
 """TLS to another host than the registry's (an upload ``Location``, a redirect) uses that host's own
-settings: one registry's opt-out of verification, CAs and client certificates never carry over."""
+settings: one registry's opt-out of verification, CAs and client certificates never carry over. The
+token server a registry's challenge names is offered the cert dir's client certificate, as the
+registry is."""
 
 from __future__ import annotations
 
@@ -11,13 +13,23 @@ from pathlib import Path
 import attrs
 import pytest
 from imagegen import DOCKER, build_image, make_image
-from registry_rig import LocalCA, RegistryInfo, RepoNamer, free_port
-from test_registry import Fault, OtherHost, RecordingProxy, proxy_client, repo_at
+from registry_rig import LocalCA, RegistryInfo, RepoNamer, TokenServer, free_port
+from test_registry import (
+    Fault,
+    OtherHost,
+    RecordingProxy,
+    options_for,
+    proxy_client,
+    repo_at,
+    token_recorder,
+)
 
 from okdrelease.errors import RegistryError
 from okdrelease.transport import registry as registry_module
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.registry import RegistryClient
+
+__all__ = ["token_recorder"]  # the recording proxy in front of the Bearer-token registry (a fixture)
 
 #: The reason Python's ssl gives for a certificate no trusted CA signed.
 UNTRUSTED = "certificate verify failed: unable to get local issuer certificate"
@@ -209,15 +221,21 @@ def client_ca(tmp_path: Path) -> LocalCA:
     return LocalCA(tmp_path / "client-ca")
 
 
-@pytest.fixture
-def asking_host(other_ca: LocalCA, client_ca: LocalCA) -> Iterator[OtherHost]:
-    """Host B over TLS (``other_ca``'s certificate) asking for a client certificate, not requiring one."""
-    context = server_context(other_ca, "asking-host")
-    context.verify_mode = ssl.CERT_OPTIONAL
+def mutual_tls_host(ca: LocalCA, client_ca: LocalCA, mode: ssl.VerifyMode) -> Iterator[OtherHost]:
+    """Host B over TLS (``ca``'s certificate) asking for (``CERT_OPTIONAL``) or requiring
+    (``CERT_REQUIRED``) a client certificate ``client_ca`` issued."""
+    context = server_context(ca, "mutual-tls-host")
+    context.verify_mode = mode
     context.load_verify_locations(cafile=str(client_ca.ca_file))
     host = OtherHost(context)
     yield host
     host.stop()
+
+
+@pytest.fixture
+def asking_host(other_ca: LocalCA, client_ca: LocalCA) -> Iterator[OtherHost]:
+    """Host B over TLS (``other_ca``'s certificate) asking for a client certificate, not requiring one."""
+    yield from mutual_tls_host(other_ca, client_ca, ssl.CERT_OPTIONAL)
 
 
 def client_pair(directory: Path, ca: LocalCA) -> None:
@@ -262,6 +280,82 @@ def test_another_host_is_offered_its_own_client_certificate_only(
     options = client_cert_options(where, a, b, other_ca, client_ca, tmp_path)
     check_upload_elsewhere(http_proxy, asking_host, options, unique_repo(), True)
     assert asking_host.client_certs == [offered]
+
+
+@pytest.fixture
+def requiring_host(other_ca: LocalCA, client_ca: LocalCA) -> Iterator[OtherHost]:
+    """Host B over TLS (``other_ca``'s certificate) requiring a client certificate ``client_ca`` issued."""
+    yield from mutual_tls_host(other_ca, client_ca, ssl.CERT_REQUIRED)
+
+
+@pytest.fixture
+def realm_on(
+    token_recorder: RecordingProxy,
+    token_server: TokenServer,
+    other_ca: LocalCA,
+    client_ca: LocalCA,
+    tmp_path: Path,
+) -> Callable[[OtherHost], TransportOptions]:
+    """Make registry A (``token_recorder`` in front of the token registry, opted out) name host B as
+    its token server, B issuing the token server's tokens; return the options: the user's client
+    certificate and B's CA in a cert dir, the registry's user's credentials."""
+
+    def name(host: OtherHost) -> TransportOptions:
+        host.tokens = token_server.handle
+        challenge = f'Bearer realm="{host.url}/token",service="{token_server.service}"'
+        token_recorder.faults.append(Fault("GET", r"^/v2/$", 401, {"WWW-Authenticate": challenge}))
+        options = client_cert_options(
+            "cert dir", token_recorder.host, host.host, other_ca, client_ca, tmp_path
+        )
+        assert token_recorder.target.auth is not None
+        return attrs.evolve(options, credentials={token_recorder.host: token_recorder.target.auth})
+
+    return name
+
+
+def test_a_token_server_requiring_a_client_certificate_gets_the_cert_dir_s(
+    registry_token: RegistryInfo,
+    token_recorder: RecordingProxy,
+    requiring_host: OtherHost,
+    token_server: TokenServer,
+    realm_on: Callable[[OtherHost], TransportOptions],
+    unique_repo: RepoNamer,
+) -> None:
+    """Registry A's challenge names host B as its token server, and B requires a client certificate
+    (mutual TLS): with the certificate in the cert dir (skopeo's --src-cert-dir, which replaces
+    certs.d), B's token request presents it and the manifest is read with B's token. Before, a cert
+    dir's certificate was never offered to another host, so B could not be reached at all."""
+    name = unique_repo()
+    with RegistryClient(options_for(registry_token)) as client:
+        image = make_image(repo_at(client, registry_token.host, name), "v1", seed="mtls-token-server")
+    token_server.reset_log()
+    options = realm_on(requiring_host)
+    with RegistryClient(options) as client:
+        assert repo_at(client, token_recorder.host, name).get_manifest("v1").digest == image.digest
+    assert [(m, p.partition("?")[0]) for m, p, _, _ in requiring_host.seen] == [("GET", "/token")]
+    assert requiring_host.client_certs == [True]
+    assert [(r.user, r.granted) for r in token_server.requests] == [("alice", (f"repository:{name}:pull",))]
+
+
+def test_a_token_server_named_for_an_upload_too_gets_the_certificate_with_token_requests_only(
+    token_recorder: RecordingProxy,
+    asking_host: OtherHost,
+    realm_on: Callable[[OtherHost], TransportOptions],
+    unique_repo: RepoNamer,
+) -> None:
+    """Host B is registry A's token server and also where A's upload Location points: the token
+    request to B presents the cert dir's client certificate, the PUT to B (another host's request)
+    presents none and carries no Authorization. Before, neither did (the token request had none)."""
+    options = realm_on(asking_host)
+    blob = build_image(seed="realm-and-upload", layers=1, layer_size=3000).layers[0]
+    location = f"{asking_host.url}/upload/1"
+    token_recorder.faults.append(Fault("POST", r"/blobs/uploads/$", 202, {"Location": location}))
+    with RegistryClient(options) as client:
+        repo_at(client, token_recorder.host, unique_repo()).put_blob(blob.data, blob.digest, len(blob.data))
+    seen = [(m, p.partition("?")[0], {k.lower() for k in h}) for m, p, h, _ in asking_host.seen]
+    assert [(m, p) for m, p, _ in seen] == [("GET", "/token"), ("PUT", "/upload/1")]
+    assert "authorization" in seen[0][2] and "authorization" not in seen[1][2]
+    assert asking_host.client_certs == [True, False]
 
 
 def load_failure(ca_file: Path) -> str:

@@ -24,7 +24,7 @@ import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 
 import attrs
 
@@ -177,20 +177,28 @@ def status_error(response: Response, what: str, **context: str) -> RegistryError
     return error
 
 
-def tls_files(
-    host: str, options: TransportOptions, *, registry: bool = True
-) -> tuple[list[str], list[tuple[str, str]]]:
-    """Return (CA files, client (cert, key) pairs) that apply to ``host``.
+#: What a host is to a client, which decides the TLS files it gets (``tls_files``): a registry the
+#: user named, the token server a registry's own challenge names as its realm, or another host a
+#: registry names (an upload ``Location``, a redirect target).
+HostRole = Literal["registry", "token server", "other"]
 
-    A registry (``registry``) trusts ``--certificate-authority`` and the cert dir's (skopeo's
-    ``--src-cert-dir``/``--dest-cert-dir``) or else ``certs.d/HOST``'s CAs, and offers their client
-    pairs. Another host (a token server, an upload ``Location`` or a redirect target a registry
-    names) trusts the same CA sources (a cert dir's CAs are trusted for every host of its side, as
-    ``--certificate-authority`` is) but is offered ``certs.d/HOST``'s own client pairs alone: a cert
-    dir's pairs are the registries', never shown to a host a registry names. Errors about another
-    host do not name it (its caller does).
+
+def tls_files(
+    host: str, options: TransportOptions, *, role: HostRole = "registry"
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Return (CA files, client (cert, key) pairs) that apply to ``host`` in ``role``.
+
+    Every host trusts ``--certificate-authority`` and the cert dir's (skopeo's
+    ``--src-cert-dir``/``--dest-cert-dir``) or else ``certs.d/HOST``'s CAs (a cert dir's CAs are
+    trusted for every host of its side, as ``--certificate-authority`` is). A registry is offered
+    the same directory's client pairs, and so is a token server its challenge names: the user's
+    credentials go to that realm already, skopeo's token requests carry the cert dir's certificate,
+    and a cert dir replaces certs.d, so without it a token server behind mutual TLS could not be
+    reached. Another host (``other``) is offered ``certs.d/HOST``'s own pairs alone, never a cert
+    dir's: those are the registries' (and their token servers'). Errors about a host other than a
+    registry do not name it (its caller does).
     """
-    owner = f" for registry {host}" if registry else ""
+    owner = f" for registry {host}" if role == "registry" else ""
     cas: list[str] = [options.ca_file] if options.ca_file else []
     clients: list[tuple[str, str]] = []
     directories = (
@@ -202,7 +210,7 @@ def tls_files(
                 raise RegistryError(f"certificate directory {directory}{owner} does not exist", registry=host)
             continue
         cas.extend(str(p) for p in sorted(directory.glob("*.crt")))
-        if options.cert_dir and not registry:
+        if options.cert_dir and role == "other":
             continue
         for cert in sorted(directory.glob("*.cert")):
             key = cert.with_suffix(".key")
@@ -288,7 +296,7 @@ class RegistryClient:
         self._host_locks: dict[str, threading.Lock] = {}
         self._registries: dict[str, _Registry] = {}
         self._failed_pings: dict[str, RegistryError] = {}
-        self._host_sessions: dict[str, HttpSession] = {}
+        self._host_sessions: dict[tuple[str, HostRole], HttpSession] = {}
         #: The environment's proxies for another host, by (host, scheme), looked up once.
         self._route_proxies: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -325,8 +333,8 @@ class RegistryClient:
 
     # -- connection setup ----------------------------------------------------------------------
 
-    def _new_session(self, host: str, insecure: bool, *, registry: bool = True) -> HttpSession:
-        context = None if insecure else self._tls_context(host, registry=registry)
+    def _new_session(self, host: str, insecure: bool, *, role: HostRole = "registry") -> HttpSession:
+        context = None if insecure else self._tls_context(host, role=role)
         return HttpSession(
             self.options.user_agent,
             self.options.max_per_registry,
@@ -337,13 +345,13 @@ class RegistryClient:
             plain=self.options.is_insecure,
         )
 
-    def _tls_context(self, host: str, *, registry: bool = True) -> ssl.SSLContext | None:
+    def _tls_context(self, host: str, *, role: HostRole = "registry") -> ssl.SSLContext | None:
         """Trust ``ca_file`` and ``certs.d/HOST`` (CAs, client certificates) for ``https://HOST/``
-        (``tls_files`` says which apply to a registry and which to another host)."""
-        cas, clients = tls_files(host, self.options, registry=registry)
+        (``tls_files`` says which apply to a registry, its token server and another host)."""
+        cas, clients = tls_files(host, self.options, role=role)
         if not cas and not clients:
             return None
-        owner = f" for registry {host}" if registry else ""
+        owner = f" for registry {host}" if role == "registry" else ""
         context = ssl.create_default_context()
         for ca in cas:
             try:
@@ -359,27 +367,31 @@ class RegistryClient:
                 ) from None
         return context
 
-    def _host_session(self, host: str) -> HttpSession:
-        """One pooled session per other host (a token server, an upload ``Location`` or a redirect
-        elsewhere), with that host's own TLS settings (``tls_files``); a host this client talks to as
-        a registry keeps its registry settings. ``_HostSetupFailed`` when they cannot be loaded."""
+    def _host_session(self, host: str, role: HostRole = "other") -> HttpSession:
+        """One pooled session per host and role (a token server; an upload ``Location`` or a redirect
+        elsewhere), with the TLS settings of that host in that role (``tls_files``): a token server
+        that is also named for an upload gets the cert dir's client certificates in its token
+        requests only. A host this client talks to as a registry keeps its registry settings.
+        ``_HostSetupFailed`` when they cannot be loaded."""
         with self._lock:
-            session = self._host_sessions.get(host)
+            if host in self._registries:
+                role = "registry"
+            session = self._host_sessions.get((host, role))
             if session is None:
-                registry = host in self._registries
                 try:
-                    session = self._new_session(host, self.options.is_insecure(host), registry=registry)
+                    session = self._new_session(host, self.options.is_insecure(host), role=role)
                 except RegistryError as err:
                     raise _HostSetupFailed(host, str(err)) from None
                 session.proxies.update(environ_proxies(host, "https"))
-                self._host_sessions[host] = session
+                self._host_sessions[host, role] = session
             return session
 
     def _route(self, url: str) -> tuple[HttpSession, bool, dict[str, str]]:
         """How a request to ``url``, on another host than the session's (an upload ``Location``, a
         redirect), is sent: by that host's own session, verified unless that host is marked insecure,
         through its proxies. The registry's opt-out, CAs and client certificates stay with the
-        registry (skopeo and crane send such a URL with the registry's TLS configuration)."""
+        registry (skopeo and crane send such a URL with the registry's TLS configuration); a token
+        server's redirect elsewhere goes the same way (the token server's certificates stay with it)."""
         host, scheme = url_host(url), url.partition("://")[0].lower()
         proxies = self._route_proxies.get((host, scheme))
         if proxies is None:
@@ -567,7 +579,7 @@ class RegistryClient:
         def fetch() -> dict[str, Any]:
             verify: bool = not self.options.is_insecure(realm_host)
             try:
-                session = self._host_session(realm_host)
+                session = self._host_session(realm_host, "token server")
             except _HostSetupFailed as err:
                 raise RegistryError(
                     f"token server {realm_host} for registry {state.host}: {err.reason}", registry=state.host
