@@ -5,10 +5,15 @@ registry is."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import socket
 import ssl
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -16,6 +21,7 @@ from imagegen import DOCKER, build_image, make_image
 from registry_rig import LocalCA, RegistryInfo, RepoNamer, TokenServer, free_port
 from test_registry import (
     Fault,
+    Loopback,
     OtherHost,
     RecordingProxy,
     options_for,
@@ -424,6 +430,95 @@ def test_a_token_realm_s_host_is_its_normal_form(
         f"token server {realm_host} for registry {a}: cannot load CA file {bad}: {load_failure(bad)}"
     )
     assert "realm-s3cret" not in repr(err.value.__dict__)
+
+
+class TunnelProxy(Loopback):
+    """An HTTP proxy on a free loopback port answering every CONNECT with a tunnel to ``to`` (a
+    loopback ``host:port``), whatever host and port it names (recorded in ``targets``)."""
+
+    def __init__(self, to: str) -> None:
+        """Serve at once."""
+        self.targets: list[str] = []
+        proxy = self
+        address = (to.rpartition(":")[0], int(to.rpartition(":")[2]))
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_CONNECT(self) -> None:  # noqa: N802
+                proxy.targets.append(self.path)
+                with socket.create_connection(address) as upstream:
+                    self.send_response(200, "Connection established")
+                    self.end_headers()
+                    back = threading.Thread(target=_pump, args=(upstream, self.connection), daemon=True)
+                    back.start()
+                    _pump(self.connection, upstream)
+                    back.join(5)
+                self.close_connection = True
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                pass
+
+        super().__init__(Handler)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copy ``source`` to ``sink`` until either ends, then end ``sink``'s sending side."""
+    try:
+        while data := source.recv(1 << 16):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")  # (proxied: urllib3's; the CLI silences it)
+@pytest.mark.parametrize("opted_out", [True, False])
+def test_a_token_realm_on_port_443_is_its_host_s(
+    http_proxy: RecordingProxy,
+    tls_host: OtherHost,
+    unique_repo: RepoNamer,
+    monkeypatch: pytest.MonkeyPatch,
+    opted_out: bool,
+) -> None:
+    """Registry A's challenge names https://tok.example:443/token, the default port written out,
+    reached through an HTTPS proxy (from the environment) that tunnels it to host B's loopback TLS
+    server, so no privileged port is needed. --insecure-registry tok.example covers that realm: the
+    token comes from B despite its untrusted certificate and the manifest is read with it. Without,
+    the token request fails TLS verification, naming the token server. Before dcb2953 the realm's
+    host was tok.example:443, which --insecure-registry tok.example did not cover."""
+    tunnel = TunnelProxy(tls_host.host)
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", tunnel.url)
+        for variable in ("NO_PROXY", "no_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+            monkeypatch.delenv(variable, raising=False)
+        tls_host.tokens = lambda query, authorization: (200, {"token": "tok-443"})
+        a, realm, name = http_proxy.host, "https://tok.example:443/token", unique_repo()
+        client, _ = proxy_client(http_proxy)
+        with client:
+            image = make_image(repo_at(client, a, name), "v1", seed="realm-443")
+        challenge = f'Bearer realm="{realm}",service="s"'
+        http_proxy.faults.append(Fault("GET", r"^/v2/$", 401, {"WWW-Authenticate": challenge}))
+        insecure = frozenset({a, "tok.example"} if opted_out else {a})
+        options = TransportOptions(insecure_registries=insecure, retries=0)
+        with RegistryClient(options) as client:
+            repo = repo_at(client, a, name)
+            if opted_out:
+                assert repo.get_manifest("v1").digest == image.digest
+            else:
+                with pytest.raises(RegistryError) as err:
+                    repo.get_manifest("v1")
+    finally:
+        tunnel.stop()
+    assert tunnel.targets == ["tok.example:443"]
+    if opted_out:
+        assert [(m, p.partition("?")[0]) for m, p, _, _ in tls_host.seen] == [("GET", "/token")]
+        assert http_proxy.log[-1][2]["Authorization"] == "Bearer tok-443"
+    else:
+        assert str(err.value) == f"cannot reach token server {realm} for registry {a}: {UNTRUSTED}"
+        assert tls_host.seen == []
 
 
 def plain_refusal(a: str, b: str) -> str:
