@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from imagegen import build_image, push_image
 from registry_rig import RegistryInfo, RepoNamer
-from test_registry import Fault, OtherHost, RecordingProxy, http_proxy, proxy_client, repo_at
+from test_registry import Fault, OtherHost, RecordingProxy, http_proxy, other_host, proxy_client, repo_at
 
 from okdrelease.errors import RegistryError
 from okdrelease.transport import registry as registry_module
@@ -22,15 +22,7 @@ from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.http import MAX_LOADED_BODY
 from okdrelease.transport.registry import RegistryClient
 
-__all__ = ["http_proxy"]  # the recording proxy in front of the plain-HTTP registry (a fixture)
-
-
-@pytest.fixture
-def other_host() -> Iterator[OtherHost]:
-    """A second loopback server that records what it is asked."""
-    host = OtherHost()
-    yield host
-    host.stop()
+__all__ = ["http_proxy", "other_host"]  # fixtures: the recording proxy, a second loopback server
 
 
 def tag_repo(registry: RegistryInfo, name: str, tags: list[str]) -> None:
