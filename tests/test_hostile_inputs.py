@@ -22,6 +22,7 @@ from test_release_extract import file_entry, payload_layer, tar_bytes, write_blo
 from okdrelease.cli import main
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.yamlbounds import MAX_DEPTH
+from okdrelease.openshift import k8syaml
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 HEADER = "kind: ImageStream\napiVersion: image.openshift.io/v1\n"
@@ -210,30 +211,31 @@ def test_a_surrogate_escape_in_operator_image_references_is_refused_as_in_oc(
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        (alias_bomb(), ALIASING),
-        (DEEP_YAML_FLOW, TOO_DEEP),
-        (DEEP_YAML_BLOCK, TOO_DEEP),
-        ("- " * 20_000 + "x\n", TOO_DEEP),
+        (alias_bomb(), YAML + ALIASING),
+        (DEEP_YAML_FLOW, YAML + TOO_DEEP),
+        (DEEP_YAML_BLOCK, YAML + TOO_DEEP),
+        ("- " * 20_000 + "x\n", YAML + TOO_DEEP),
         (DEEP_JSON, TOO_DEEP),
-        ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), TOO_DEEP),
+        ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), YAML + TOO_DEEP),
     ],
-    ids=["alias-bomb", "deep-flow", "deep-block", "very-deep-block", "deep-json", "just-too-deep-json"],
+    ids=["alias-bomb", "deep-flow", "deep-block", "very-deep-block", "deep-json", "just-too-deep-flow"],
 )
 def test_manifest_loader_bounds(text: str, expected: str) -> None:
-    """The libyaml-backed manifest loader (payload manifests, extract): refused, not a crash or RecursionError."""
+    """The manifest stream reader (extract): refused, not a crash or RecursionError; a YAML document in
+    sigs.k8s.io/yaml's words, as every file read through it."""
     with pytest.raises(goyaml.GoYamlError) as caught:
-        goyaml.load_documents(text.encode())
+        k8syaml.load_documents(text.encode())
     assert str(caught.value) == expected
 
 
 def test_nesting_at_the_limit_and_modest_aliasing_are_accepted() -> None:
     flow = "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1)
-    nested: object = goyaml.load_documents(flow.encode())[0]
+    nested: object = k8syaml.load_documents(flow.encode())[0]
     for _ in range(MAX_DEPTH - 2):
         assert isinstance(nested, list)
         nested = nested[0]
     assert nested == [1]
-    assert goyaml.load_documents(b"a: &x {b: 1}\nc: *x\nd: *x\n") == [
+    assert k8syaml.load_documents(b"a: &x {b: 1}\nc: *x\nd: *x\n") == [
         {"a": {"b": 1}, "c": {"b": 1}, "d": {"b": 1}}
     ]
 

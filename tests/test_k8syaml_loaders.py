@@ -55,6 +55,24 @@ def test_fast_path_reads_as_pure_parser(data: bytes, monkeypatch: pytest.MonkeyP
     assert fast == _read(data)
 
 
+class _PureRefused:
+    def __init__(self, data: bytes) -> None:
+        raise AssertionError("read by the pure loader")
+
+
+def test_libyaml_reads_what_has_no_non_specific_tag_or_question(monkeypatch: pytest.MonkeyPatch) -> None:
+    """libyaml reads a document with a ``!`` that is no tag (prose, ``!=``), and one with ``?`` and flow
+    collections apart (most CRDs); the pure loader is left the non-specific tag and ``?`` in a plain flow
+    scalar (found in libyaml's nodes)."""
+    read = OBJECT + b"description: ready! Or not?\nexpr: a != b\nlist: [a, b]\nurl: http://a/b?c=d\n"
+    with monkeypatch.context() as patched:
+        patched.setattr(k8syaml, "_GoDecodingLoader", _PureRefused)
+        assert k8syaml.load_yaml(read)["url"] == "http://a/b?c=d"
+        for pure in (OBJECT + b"x: ! 1\n", OBJECT + b"metadata: {name: a?b}\n"):
+            with pytest.raises(AssertionError, match="read by the pure loader"):
+                k8syaml.load_yaml(pure)
+
+
 def test_question_mark_in_plain_flow_scalar_refused() -> None:
     assert _read(OBJECT + b"metadata: {name: a?b}\n") == (
         "error converting YAML to JSON: yaml: line 2: did not find expected ',' or '}'"  # oc's words

@@ -16,7 +16,7 @@ from golden_support import GOLDEN
 
 from okdrelease.cli import main
 from okdrelease.errors import LayerError, ReleaseError
-from okdrelease.gocompat import goyaml
+from okdrelease.openshift import k8syaml
 from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.release.extract import extract_release, read_payload_file
 from okdrelease.release.read import open_location
@@ -200,8 +200,8 @@ def test_default_rewrites_manifests_as_sorted_yaml(tmp_path: Path) -> None:
         if not name.endswith((".yaml", ".yml", ".json")):
             continue
         # as Go reads them: every line ends with a line break, so ``|+`` keeps a final one
-        original = goyaml.load_documents((expected / name).read_bytes())
-        rewritten = goyaml.load_documents((tmp_path / name).read_bytes())
+        original = k8syaml.load_documents((expected / name).read_bytes())
+        rewritten = k8syaml.load_documents((tmp_path / name).read_bytes())
         assert rewritten == original, name
 
 

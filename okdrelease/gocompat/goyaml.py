@@ -1,13 +1,13 @@
 """YAML as oc reads and writes it: go-yaml v2 scalar resolution and a go-yaml v2 compatible emitter.
 
-``oc adm release extract`` parses each manifest with the Kubernetes YAML-or-JSON decoder (go-yaml v2
-resolution of plain scalars, YAML 1.1 booleans such as ``yes``/``on``/``y``, timestamps kept as
-strings, non-string keys turned into strings) and writes each document with ``sigs.k8s.io/yaml``:
+``oc adm release extract`` parses each manifest with the Kubernetes YAML-or-JSON decoder (read by
+``okdrelease.openshift.k8syaml.load_documents``) and writes each document with ``sigs.k8s.io/yaml``:
 the object is encoded as JSON, decoded again by go-yaml v2 and emitted by go-yaml v2's port of
-libyaml. This module reproduces both halves:
+libyaml. This module holds what reading and writing share, and the writing:
 
-* :func:`load_documents` parses a YAML or JSON stream into JSON-compatible Python values the way
-  the Go decoder sees them;
+* :func:`resolve` is go-yaml v2's resolution of a plain scalar (YAML 1.1 booleans such as
+  ``yes``/``on``/``y``, timestamps kept as strings), which ``gocompat.yamldecode`` decodes by;
+  :func:`json_key_text` is sigs.k8s.io/yaml's JSON key of a decoded map key;
 * :func:`marshal` emits one value exactly as ``yaml.Marshal`` of go-yaml v2 (after the JSON round
   trip) does: keys in go-yaml's natural order, two-space indentation, sequences not indented
   inside mappings, plain scalars where they would not read as another type, double quotes
@@ -20,29 +20,21 @@ as facts about the output; it is written for the value types JSON can hold.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
-
-import yaml
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from okdrelease.errors import OkdReleaseError
-from okdrelease.gocompat.yamlbounds import BoundedLoaderMixin, json_too_deep, max_depth_message
 
 __all__ = [
-    "GoResolverMixin",
     "GoYamlEmitError",
     "GoYamlError",
     "format_float_g",
     "go_implicit_tag",
     "json_key_text",
     "key_less",
-    "SourcedDocument",
-    "load_documents",
-    "load_sourced_documents",
     "marshal",
     "marshal_documents",
     "resolves_as_string",
@@ -185,44 +177,12 @@ def resolves_as_string(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# Loading (the Kubernetes YAML-or-JSON decoder feeding sigs.k8s.io/yaml)
+# Reading (what ``gocompat.yamldecode`` and the JSON conversion after it take from here)
 
 
 def go_implicit_tag(value: str) -> str:
     """go-yaml v2's tag of an untagged plain scalar (``<<`` is the merge key)."""
     return MERGE if value == "<<" else resolve(value)[0]
-
-
-class GoResolverMixin:
-    """Put before a PyYAML loader in its bases: an untagged plain scalar gets go-yaml v2's tag
-    (:func:`go_implicit_tag`), everything else PyYAML's."""
-
-    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
-        """go-yaml's tag of an untagged plain scalar; PyYAML's for everything else."""
-        if kind is yaml.ScalarNode and implicit[0]:
-            return go_implicit_tag(value)
-        return super().resolve(kind, value, implicit)  # type: ignore[misc]
-
-
-_BASE_LOADER: Any = yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
-
-
-class _GoLoader(BoundedLoaderMixin, GoResolverMixin, _BASE_LOADER):  # type: ignore[misc]
-    """A safe loader resolving plain scalars as go-yaml v2 does."""
-
-
-def _construct_plain(tag: str) -> Callable[[Any, Any], Any]:
-    def construct(loader: Any, node: Any) -> Any:
-        if node.style:  # an explicit tag on a quoted scalar: keep PyYAML's reading
-            return loader.construct_scalar(node)
-        return resolve(node.value)[1]
-
-    return construct
-
-
-for _tag in (BOOL, NULL, INT, FLOAT):
-    _GoLoader.add_constructor(_tag, _construct_plain(_tag))
-_GoLoader.add_constructor(TIMESTAMP, lambda loader, node: loader.construct_scalar(node))
 
 
 def json_key_text(key: Any) -> str:
@@ -236,172 +196,6 @@ def json_key_text(key: Any) -> str:
     if isinstance(key, float):
         return format_float_g(key, bits=32)
     raise GoYamlError(f"error converting YAML to JSON: unsupported map key of type: {type(key).__name__}")
-
-
-def _jsonable(value: Any, depth: int = 0) -> Any:
-    """The YAML value converted as YAMLToJSON + the JSON encoder would (keys to strings)."""
-    if depth > 10000:
-        raise GoYamlError("error converting YAML to JSON: nesting too deep")
-    if isinstance(value, dict):
-        return {json_key_text(k): _jsonable(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v, depth + 1) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        raise GoYamlError(f"error converting YAML to JSON: json: unsupported value: {format_float_g(value)}")
-    if isinstance(value, bytes):
-        raise GoYamlError("error converting YAML to JSON: binary values are not supported")
-    return value
-
-
-#: How far the Kubernetes decoder looks for the ``{`` that makes it try JSON first.
-JSON_GUESS_BYTES = 1024
-
-
-#: Go's ``unicode.IsSpace``.
-_UNICODE_SPACES = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
-
-
-def _looks_like_json(data: bytes) -> bool:
-    """``GuessJSONStream``: the first 1,024 bytes, Unicode spaces trimmed, start with ``{`` (a BOM is no space)."""
-    head = data[:JSON_GUESS_BYTES].decode("utf-8", "replace")
-    return head.lstrip(_UNICODE_SPACES).startswith("{")
-
-
-class SourcedDocument(NamedTuple):
-    """A document of a manifest stream and how Go's decoder read it."""
-
-    value: Any
-    #: The document's own text when Go's JSON decoder read it (None: read as YAML).
-    json_text: str | None = None
-    #: For the first document read as YAML after the JSON decoder failed on the stream: the JSON syntax
-    #: error, which is what the decoder reports when that document is refused.
-    fallback_error: str | None = None
-
-
-def _go_json_syntax_error(text: str, start: int, *, offset: bool) -> str:
-    """Go's error for the JSON value at ``start``: ``json: offset N: …`` (N: the bad byte's position in the
-    stream, counted from 1) as the YAML-or-JSON decoder words it, or the scanner's bare text."""
-    from okdrelease.gocompat.gojson import first_value_error
-
-    data = text[start:].encode()
-    message, index = first_value_error(data)
-    if not message or index >= len(data):
-        return "unexpected EOF"
-    if not offset:
-        return message
-    return f"json: offset {len(text[:start].encode()) + index + 1}: {message}"
-
-
-def _json_then_yaml(text: str) -> list[SourcedDocument]:
-    """The Kubernetes ``YAMLOrJSONDecoder`` on a stream starting with ``{``.
-
-    JSON values are read one after the other; when one fails while at most one has been read, the
-    stream is read as YAML from the end of the last good value (its trailing blanks up to the first
-    line break skipped), so a flow-style YAML document such as ``{kind: X, …}`` is read as YAML; the first
-    of them carries the JSON error, reported if it is refused (and when the YAML does not parse).
-    After two JSON values a failure is an error.
-    """
-    decoder = json.JSONDecoder(parse_constant=_no_constant)
-    docs: list[SourcedDocument] = []
-    index = 0
-    while True:
-        start = index
-        while index < len(text) and text[index] in " \t\r\n":
-            index += 1
-        if index >= len(text):
-            return docs
-        begin = index
-        try:
-            value, index = decoder.raw_decode(text, index)
-        except ValueError as err:
-            json_error = _go_json_syntax_error(text, begin, offset=len(docs) <= 1)
-            if len(docs) > 1:
-                raise GoYamlError(json_error) from err
-            try:
-                rest = _yaml_documents(_after_blanks(text, start))
-            except yaml.YAMLError:
-                raise GoYamlError(json_error) from err
-            # The decoder reads the first YAML document in the call that failed: its refusal is the JSON error.
-            return docs + [
-                SourcedDocument(doc, None, None if i else json_error) for i, doc in enumerate(rest)
-            ]
-        docs.append(SourcedDocument(value, text[begin:index]))
-
-
-def _after_blanks(text: str, start: int) -> str:
-    """``consumeWhitespace``: ``text`` from ``start`` with leading spaces up to and including one line break dropped."""
-    index = start
-    while index < len(text) and text[index] in _UNICODE_SPACES:
-        index += 1
-        if text[index - 1] == "\n":
-            break
-    return text[index:]
-
-
-def _yaml_documents(text: str) -> list[Any]:
-    return [_first_document(chunk) for chunk in split_documents(text)]
-
-
-def split_documents(text: str) -> Iterator[str]:
-    """The document chunks of the Kubernetes ``YAMLReader``: every line ends with ``\\n``, ``---`` lines split.
-
-    A line starting with ``---`` ends the current chunk (and is dropped unless the chunk is empty);
-    after ``---`` only blanks or a comment may follow. ``\\r\\n`` line ends become ``\\n`` and the
-    last line gets a ``\\n`` even when the file has none (so ``|+`` keeps a final line break).
-    """
-    buffer: list[str] = []
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    for raw in lines:
-        line = raw[:-1] if raw.endswith("\r") else raw
-        if line.startswith("---"):
-            rest = line[3:].strip()
-            if rest and not rest.startswith("#"):
-                raise GoYamlError(f"invalid Yaml document separator: {rest}")
-            if buffer:
-                yield "".join(buffer)
-                buffer = []
-        buffer.append(line + "\n")
-    if buffer:
-        yield "".join(buffer)
-
-
-def _first_document(chunk: str) -> Any:
-    for doc in yaml.load_all(chunk, Loader=_GoLoader):  # noqa: S506 - a safe loader
-        return doc
-    return None
-
-
-def load_documents(data: bytes) -> list[Any]:
-    """Parse a YAML (or JSON) stream into its non-null documents, as the Go manifest decoder does."""
-    return [doc.value for doc in load_sourced_documents(data)]
-
-
-def load_sourced_documents(data: bytes) -> list[SourcedDocument]:
-    """:func:`load_documents`, each document with how Go's decoder read it.
-
-    The decoder hands a JSON document's own text to the manifest's ``UnmarshalJSON`` (and its errors
-    quote it), where a YAML document arrives re-encoded as compact JSON.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise GoYamlError(f"invalid UTF-8: {err}") from err
-    try:
-        if _looks_like_json(data):
-            if json_too_deep(text):
-                raise GoYamlError(max_depth_message())
-            docs = _json_then_yaml(text)
-        else:
-            docs = [SourcedDocument(doc) for doc in _yaml_documents(text)]
-    except (yaml.YAMLError, RecursionError) as err:
-        raise GoYamlError(str(err).replace("\n", " ")) from err
-    return [doc._replace(value=_jsonable(doc.value)) for doc in docs if doc.value is not None]
 
 
 # --------------------------------------------------------------------------------------------

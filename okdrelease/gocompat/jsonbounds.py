@@ -20,7 +20,6 @@ __all__ = [
     "json_loads",
     "json_too_deep",
     "libyaml_may_differ",
-    "libyaml_may_differ_small",
     "max_depth_message",
     "text_too_deep",
 ]
@@ -115,17 +114,6 @@ def libyaml_may_differ(data: bytes) -> bool:
     # lead byte of U+F000-U+FFFF) is rare in manifests.
     later_bom = data.find(_UTF8_BOM[:1], 1) != -1 and data.find(_UTF8_BOM, 1) != -1
     return b"\t" in data or later_bom or data[:2] in (b"\xff\xfe", b"\xfe\xff")
-
-
-def libyaml_may_differ_small(data: bytes) -> bool:
-    """:func:`libyaml_may_differ`, or ``?`` and a flow bracket both in ``data``: libyaml (0.2.5+) reads
-    ``?`` inside a plain scalar in a flow collection as text, go-yaml v2 ends the scalar there
-    (``{url: http://a/b?c=d}`` is a parse error to oc). For small texts (image-references, ``-f``
-    streams) only: most CRDs hold both, and the pure parser is ~20 times slower (the manifest check
-    finds such scalars in libyaml's events instead).
-    """
-    flow = b"{" in data or b"[" in data
-    return libyaml_may_differ(data) or (flow and b"?" in data)
 
 
 def json_too_deep(text: str | bytes) -> bool:

@@ -27,14 +27,13 @@ import re
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from okdrelease.gocompat.jsonbounds import (
     MAX_DEPTH,
     json_loads,
     json_too_deep,
     libyaml_may_differ,
-    libyaml_may_differ_small,
     max_depth_message,
     text_too_deep,
 )
@@ -49,11 +48,13 @@ __all__ = [
     "allowed_alias_ratio",
     "check_node",
     "check_text",
+    "flow_plain_differs",
+    "has_differing_flow_plain",
     "has_directive",
+    "may_have_non_specific_tag",
     "json_loads",
     "json_too_deep",
     "libyaml_may_differ",
-    "libyaml_may_differ_small",
     "max_depth_message",
     "safe_load",
     "safe_load_all",
@@ -337,6 +338,48 @@ def has_directive(data: bytes) -> bool:
         ):
             return True
         at = data.find(b"%", at + 1)
+    return False
+
+
+#: A ``!`` where a node's tag may start (first, or after a blank, a line break or ``[{,:``) that is the whole
+#: tag (a blank, a line break, ``,]}`` or the end after it), also written ``!<!>``: the non-specific tag.
+_NON_SPECIFIC_TAG = re.compile(rb"(?<![^\s\[{,:\x85\xa8\xa9])!(?:<!>)?(?![^\s,\]}\x85\xa8\xa9])")
+
+
+def may_have_non_specific_tag(data: bytes) -> bool:
+    """Whether ``data`` may hold the non-specific tag ``!`` (``! 1``), which libyaml's composer resolves as
+    an untagged plain scalar (go-yaml and the pure-Python composer keep the text): such a document is
+    composed by the pure parser. A ``!`` in prose (``ready!``, ``!=``) does not count."""
+    return b"!" in data and _NON_SPECIFIC_TAG.search(data) is not None
+
+
+def flow_plain_differs(plain: str) -> bool:
+    """Whether libyaml (0.2.5+) has read the plain scalar ``plain`` of a flow collection past where go-yaml
+    v2 ends it: at a ``?``, which libyaml takes as text there (``{url: http://a/b?c=d}`` is a parse error
+    to oc); the pure-Python parser ends it where go-yaml does. The one statement of this rule: the manifest
+    check's event walk and :func:`has_differing_flow_plain` ask it."""
+    return "?" in plain
+
+
+def has_differing_flow_plain(root: Node | None) -> bool:
+    """Whether libyaml, composing the document ``root``, read a plain scalar inside a flow collection past
+    where go-yaml ends it (:func:`flow_plain_differs`)."""
+    stack = [(root, False)]
+    seen: set[int] = set()
+    while stack:
+        item, in_flow = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ScalarNode):
+            if in_flow and not item.style and flow_plain_differs(item.value):
+                return True
+        elif isinstance(item, SequenceNode):
+            in_flow = in_flow or bool(item.flow_style)
+            stack.extend((child, in_flow) for child in item.value)
+        elif isinstance(item, MappingNode):
+            in_flow = in_flow or bool(item.flow_style)
+            stack.extend((child, in_flow) for pair in item.value for child in pair)
     return False
 
 

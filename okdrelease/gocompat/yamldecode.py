@@ -27,13 +27,21 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.goyaml import go_implicit_tag
 from okdrelease.gocompat.strconv import go_quote
-from okdrelease.gocompat.yamlbounds import EXCESSIVE_ALIASING, allowed_alias_ratio
+from okdrelease.gocompat.yamlbounds import (
+    EXCESSIVE_ALIASING,
+    MAX_DEPTH,
+    YAMLLimitError,
+    allowed_alias_ratio,
+    max_depth_message,
+)
 
 __all__ = [
     "GoDecodeError",
     "GoMap",
     "GoResolvingMixin",
     "GoUint",
+    "CHECK_KEY_WORD",
+    "DECODER_KEY_WORD",
     "go_decode",
     "go_implicit_tag",
     "go_sharp_v",
@@ -108,11 +116,17 @@ def _short_tag(tag: str) -> str:
     return "!!" + tag[len(_PREFIX) :] if tag.startswith(_PREFIX) else tag
 
 
-class GoResolvingMixin(goyaml.GoResolverMixin):
-    """Put before a pure-Python PyYAML loader in its bases to compose nodes :func:`go_decode` reads: an
-    untagged plain scalar tagged as go-yaml resolves it, a scalar tagged ``!`` keeps that tag (go-yaml
-    reads it as text; PyYAML resolves it), a repeated anchor taken, and each anchored node's name kept
-    (:meth:`anchor_of`)."""
+class GoResolvingMixin:
+    """Put before a PyYAML loader in its bases to compose nodes :func:`go_decode` reads: an untagged plain
+    scalar tagged as go-yaml resolves it (:func:`go_implicit_tag`); with the pure-Python composer also a
+    scalar tagged ``!`` keeping that tag (go-yaml reads it as text; PyYAML resolves it), a repeated anchor
+    taken, and each anchored node's name kept (:meth:`anchor_of`)."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        """go-yaml's tag of an untagged plain scalar; PyYAML's for everything else."""
+        if kind is ScalarNode and implicit[0]:
+            return go_implicit_tag(value)
+        return super().resolve(kind, value, implicit)  # type: ignore[misc]
 
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         """Compose a node, keeping its anchor's name; a repeated anchor replaces the earlier one, as in
@@ -364,17 +378,24 @@ def _go_float(value: float) -> str:
     return goyaml.format_float_g(value)
 
 
-def json_problem(value: Any) -> str | None:
+#: The first word of sigs.k8s.io/yaml's refusal of a map key, as the copies oc vendors spell it: the one the
+#: manifest check and ``new -f`` read with (:data:`CHECK_KEY_WORD`), and the Kubernetes decoder's, which
+#: ``extract`` reads manifests with (:data:`DECODER_KEY_WORD`), both measured on the real oc.
+CHECK_KEY_WORD, DECODER_KEY_WORD = "Unsupported", "unsupported"
+
+
+def json_problem(value: Any, key_word: str = CHECK_KEY_WORD) -> str | None:
     """Why sigs.k8s.io/yaml cannot turn the decoded ``value`` into JSON, in its words, or None: a map key
-    JSON has no string for (nil, a uint64), then a NaN or infinite number (in JSON's key order)."""
-    unsupported = _unsupported_key(value)
+    JSON has no string for (nil, a uint64; the refusal's first word ``key_word``), then a NaN or infinite
+    number (in JSON's key order)."""
+    unsupported = _unsupported_key(value, key_word)
     if unsupported is not None:
         return unsupported
     bad = _non_finite(value)
     return None if bad is None else f"json: unsupported value: {_go_float(bad)}"
 
 
-def _unsupported_key(value: Any) -> str | None:
+def _unsupported_key(value: Any, key_word: str) -> str | None:
     stack = [value]
     while stack:
         item = stack.pop()
@@ -386,7 +407,7 @@ def _unsupported_key(value: Any) -> str | None:
                 if key is None or isinstance(key, GoUint):
                     kind = "%!s(<nil>)" if key is None else "uint64"
                     return (
-                        f"Unsupported map key of type: {kind}, key: {go_sharp_v(key, nested=False)}, "
+                        f"{key_word} map key of type: {kind}, key: {go_sharp_v(key, nested=False)}, "
                         f"value: {go_sharp_v(child, nested=False)}"
                     )
             stack.extend(child for _, child in reversed(pairs))
@@ -407,13 +428,19 @@ def _non_finite(value: Any) -> float | None:
     return None
 
 
-def json_value(value: Any) -> Any:
+def json_value(value: Any, levels: int = MAX_DEPTH) -> Any:
     """The decoded ``value`` as sigs.k8s.io/yaml hands it on: JSON's values (map keys as JSON strings, text
-    with bytes that are not UTF-8 mended as JSON's encoder mends them). Assumes :func:`json_problem` is None."""
+    with bytes that are not UTF-8 mended as JSON's encoder mends them). Assumes :func:`json_problem` is None.
+
+    Raises YAMLLimitError for a value nested more than ``levels`` deep (the root and a scalar each a level),
+    which nesting through aliases can reach in text that is not deep: what takes the value recurses on it.
+    """
+    if levels <= 0:
+        raise YAMLLimitError(max_depth_message())
     if isinstance(value, GoMap):
-        return {goyaml.json_key_text(k): json_value(v) for k, v in value.items()}
+        return {goyaml.json_key_text(k): json_value(v, levels - 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [json_value(item) for item in value]
+        return [json_value(item, levels - 1) for item in value]
     if isinstance(value, GoUint):
         return int(value)
     if isinstance(value, str):

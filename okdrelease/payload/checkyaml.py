@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node
 
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.jsonbounds import flow_overflow
@@ -25,9 +25,12 @@ from okdrelease.gocompat.yamlbounds import (
     GoEscapesMixin,
     YAMLLimitError,
     check_text,
+    flow_plain_differs,
+    has_differing_flow_plain,
     has_directive,
     libyaml_may_differ,
     max_depth_message,
+    may_have_non_specific_tag,
 )
 from okdrelease.gocompat.yamldecode import (
     GoDecodeError,
@@ -90,27 +93,6 @@ def _first_document(data: bytes, fast: bool = False) -> tuple[Node | None, Calla
         check_text(data)  # libyaml's composer overflows the C stack on ~100,000 nested brackets
         return compose_first(data, _FAST_LOADER)
     return compose_first(data, _GoLikeLoader)
-
-
-def _plain_flow_question(node: Node | None) -> bool:
-    """Whether a plain scalar inside a flow collection holds ``?``: libyaml (0.2.5+) reads it as text,
-    go-yaml v2 ends the scalar there (``{url: http://a/b?c=d}`` is a parse error to oc)."""
-    stack = [(node, False)]
-    seen: set[int] = set()
-    while stack:
-        item, in_flow = stack.pop()
-        if item is None or id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, ScalarNode):
-            if in_flow and not item.style and "?" in item.value:
-                return True
-        elif isinstance(item, SequenceNode):
-            stack.extend((child, in_flow or bool(item.flow_style)) for child in item.value)
-        elif isinstance(item, MappingNode):
-            in_flow = in_flow or bool(item.flow_style)
-            stack.extend((child, in_flow) for pair in item.value for child in pair)
-    return False
 
 
 def _node_problem(node: Node | None, data: bytes, anchor_of: Callable[[Node], str]) -> str | None:
@@ -220,8 +202,8 @@ def _walk_root(loader: yaml.CSafeLoader, tags: bool) -> bool | None:
                 return None  # go-yaml reads a tagged scalar by its tag (``!!int x`` is refused)
             if not event.style:
                 value = event.value
-                if flow and "?" in value:
-                    return None  # libyaml 0.2.5 reads '?' inside a plain flow scalar; go-yaml ends it there
+                if flow and flow_plain_differs(value):
+                    return None  # libyaml read on where go-yaml ends the scalar: the pure loader decides
                 size = len(value)
                 if size <= special_length:
                     if value in special:
@@ -310,9 +292,9 @@ def manifest_problem(data: bytes) -> str | None:
         try:
             check_text(data)
             verdict = _events_pass(data)
-            if verdict is None and b"!" not in data:  # libyaml's composer resolves ``! 1``: go-yaml does not
+            if verdict is None and not may_have_non_specific_tag(data):
                 node, anchor_of = _first_document(data, fast=True)
-                verdict = not _plain_flow_question(node) and _node_problem(node, data, anchor_of) is None
+                verdict = not has_differing_flow_plain(node) and _node_problem(node, data, anchor_of) is None
             if verdict:
                 return None
         except yaml.YAMLError:

@@ -290,10 +290,11 @@ def _id_text(identity: tuple[str, str, str, str]) -> str:
 
 def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
     """The documents of a payload manifest as oc reads them (empty documents dropped)."""
-    from okdrelease.gocompat import goyaml  # (and PyYAML: loaded with the first manifest read)
+    from okdrelease.gocompat import goyaml
+    from okdrelease.openshift import k8syaml  # (and PyYAML: loaded with the first manifest read)
 
     try:
-        sourced = goyaml.load_sourced_documents(data)
+        sourced = k8syaml.load_sourced_documents(data)
     except goyaml.GoYamlError as err:  # library-go wraps every decoder error in "error parsing"
         raise ReleaseError(f"error parsing {_printable(name)}: error parsing: {err}") from err
     name = _printable(name)

@@ -31,6 +31,7 @@ from okdrelease.errors import ReleaseError
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.gojson import loads_go
 from okdrelease.gocompat.semver import SemverError, parse
+from okdrelease.openshift import k8syaml
 
 if TYPE_CHECKING:
     from okdrelease.release.extract import Includer, PayloadFile
@@ -216,7 +217,7 @@ def read_install_config(path: str) -> InclusionConfig:
     """Parse ``path`` as oc does (``apiVersion: v1``, ``featureSet``, ``platform``, ``capabilities``)."""
     try:
         with open(path, "rb") as handle:
-            docs = goyaml.load_documents(handle.read())
+            docs = k8syaml.load_documents(handle.read())
     except OSError as err:
         raise ReleaseError(f"open {path}: {err.strerror or err}") from err
     except goyaml.GoYamlError as err:

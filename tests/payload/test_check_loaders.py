@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from okdrelease.cache import Cache
-from okdrelease.gocompat import jsonbounds
+from okdrelease.gocompat import jsonbounds, yamlbounds
 from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.payload import check, checkyaml
 
@@ -159,6 +159,22 @@ _SCALARS = (
     b"apiVersion: v1\nkind: `A\n",
 )
 
+#: Edge cases: the non-specific tag ``!`` (libyaml's composer resolves the scalar; go-yaml keeps its text),
+#: alone and beside anchors (the check then composes), and ``!`` in text, which is no tag.
+_NON_SPECIFIC_TAGS = (
+    b"apiVersion: v1\nkind: ! 1\n",
+    b"apiVersion: v1\nkind: ! y\n",
+    b"a: &x 1\nb: *x\napiVersion: v1\nkind: ! y\n",
+    b"a: &x 1\nb: *x\n" + OBJECT + b"x: ! .nan\n",
+    b"a: &x 1\nb: *x\n" + OBJECT + b"x: [1, !<!> 2]\n",
+    b"a: &x 1\nb: *x\n" + OBJECT + b'x: {"y":! ~}\n',
+    b"a: &x {kind: A, apiVersion: v1}\n! <<: *x\n",
+    b"a: &x 1\nb: *x\n" + OBJECT + b"x: !\n",
+    b"a: &x 1\nb: *x\n" + OBJECT + b"x: [!, !]\n",
+    b"a: &x 1\nb: *x\n" + OBJECT + b"description: ready! Go!\nexpr: a != b\n",
+    b"a: &x 1\nb: *x\n" + OBJECT + b"x: 'y!' \n",
+)
+
 #: Edge cases: directives and document markers.
 _DIRECTIVES = (
     b"%YAML 1.1#c\n---\n" + OBJECT,  # go-yaml: blanks, then a comment
@@ -280,6 +296,7 @@ def _edge_cases() -> Iterator[bytes]:
         _ANCHORS_AND_DOCUMENTS,
         _FLOW,
         _SCALARS,
+        _NON_SPECIFIC_TAGS,
         _DIRECTIVES,
         _GO_DECODING,
         _BROKEN,
@@ -339,6 +356,19 @@ def test_edge_cases_same_verdicts(data: bytes) -> None:
 
 def _pure_refused(data: bytes) -> str | None:
     raise AssertionError("decided by the pure loader")
+
+
+def test_exclamation_mark_in_text_decided_by_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``!`` that is no tag (prose, ``!=``, quoted) leaves a document with anchors to libyaml's composer; the
+    non-specific tag ``!`` (``! 1``, ``!<!>``), which libyaml's composer resolves, sends it to the pure loader."""
+    anchored = b"a: &x 1\nb: *x\n" + OBJECT
+    texts = (b"d: ready!\n", b"e: a != b\n", b"f: '! '\n", b'g: "!"\n', b"i: [-!#]\n")
+    tags = (b"x: ! 1\n", b"x: !<!> 1\n", b"x: [!]\n", b"x: {a: !}\n", b'x: {"a":! 1}\n', b"! x: 1\n", b"x: !")
+    with monkeypatch.context() as patched:
+        patched.setattr(checkyaml, "pure_problem", _pure_refused)
+        assert [checkyaml.manifest_problem(anchored + text) for text in texts] == [None] * len(texts)
+    assert [yamlbounds.may_have_non_specific_tag(anchored + text) for text in texts] == [False] * len(texts)
+    assert [yamlbounds.may_have_non_specific_tag(anchored + tag) for tag in tags] == [True] * len(tags)
 
 
 def test_leading_bom_decided_by_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:

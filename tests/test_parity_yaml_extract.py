@@ -1,0 +1,157 @@
+"""``extract`` reads a payload's YAML manifests as the real oc does (``../shared/tools/oc/oc``): the stream
+split as the Kubernetes YAML-or-JSON decoder splits it, each document through sigs.k8s.io/yaml (go-yaml
+v2's decoding, then the JSON conversion), the errors in its words.
+
+:data:`MANIFESTS` holds what PyYAML's constructors (the reader before) read otherwise: tags, anchors,
+merges, keys JSON has no string for, NaN, ``?`` in a plain flow scalar, directives, syntax errors (PyYAML's
+words) and the line numbers of a later document. Each outcome is recorded from the real oc: the file
+``extract`` writes, or its error after ``error parsing FILE: error parsing: ``. The real oc builds a
+release holding them (``--skip-manifest-check``) and its ``extract`` is compared with okdrelease's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from oc_oracle import CVO_TAG, OcRig, _from_dir, _oc_new, fresh, oc_release_rig, okd_run, tree
+
+from okdrelease.errors import ReleaseError
+from okdrelease.release.extract import reserialize_manifest
+
+__all__ = ["oc_release_rig"]
+
+OBJECT = b"apiVersion: v1\nkind: ConfigMap\n"
+CONVERTING = "error converting YAML to JSON: "
+
+#: (manifest, the file oc's extract writes, or its error after ``error parsing: ``), recorded from oc.
+MANIFESTS: dict[str, tuple[bytes, bytes | str]] = {
+    "binary": (
+        OBJECT + b"metadata:\n  name: binary\ndata:\n  x: !!binary aGVsbG8=\n",
+        b"---\napiVersion: v1\ndata:\n  x: hello\nkind: ConfigMap\nmetadata:\n  name: binary\n",
+    ),
+    "custom-tag": (
+        OBJECT + b"metadata:\n  name: custom-tag\ndata:\n  x: !foo bar\n",
+        b"---\napiVersion: v1\ndata:\n  x: bar\nkind: ConfigMap\nmetadata:\n  name: custom-tag\n",
+    ),
+    "non-specific-tag": (
+        OBJECT + b"metadata:\n  name: non-specific\ndata:\n  x: ! 1\n",
+        b'---\napiVersion: v1\ndata:\n  x: "1"\nkind: ConfigMap\nmetadata:\n  name: non-specific\n',
+    ),
+    "repeated-anchor": (
+        OBJECT + b"metadata:\n  name: repeated\na: &x 1\nb: &x 2\nc: *x\n",
+        b"---\na: 1\napiVersion: v1\nb: 2\nc: 2\nkind: ConfigMap\nmetadata:\n  name: repeated\n",
+    ),
+    "merge": (
+        OBJECT + b"metadata:\n  name: merge\n<<: [{a: 1}, {a: 2, b: 3}]\n",
+        b"---\na: 1\napiVersion: v1\nb: 3\nkind: ConfigMap\nmetadata:\n  name: merge\n",
+    ),
+    "int-tag-of-a-float": (
+        OBJECT + b"metadata:\n  name: int\ndata:\n  x: !!int 1.5\n",
+        CONVERTING + "yaml: cannot decode !!float `1.5` as a !!int",
+    ),
+    "null-key": (
+        OBJECT + b"metadata:\n  name: null-key\n~: a\n",
+        CONVERTING + 'unsupported map key of type: %!s(<nil>), key: <nil>, value: "a"',
+    ),
+    "nan": (
+        OBJECT + b"metadata:\n  name: nan\ndata:\n  x: .nan\n",
+        CONVERTING + "json: unsupported value: NaN",
+    ),
+    "invalid-map-key": (
+        OBJECT + b"metadata:\n  name: key\n? [a]\n: b\n",
+        CONVERTING + 'yaml: invalid map key: []interface {}{"a"}',
+    ),
+    "flow-question": (
+        OBJECT + b"metadata:\n  name: flow-question\ndata: {url: http://a/b?c=d}\n",
+        CONVERTING + "yaml: line 4: did not find expected ',' or '}'",
+    ),
+    "syntax": (
+        OBJECT + b"metadata:\n  name: syntax\ndata: [a\n",
+        CONVERTING + "yaml: line 5: did not find expected ',' or ']'",
+    ),
+    "second-document": (
+        OBJECT + b"metadata:\n  name: first\n---\n" + OBJECT + b"x: {a: b\n",
+        CONVERTING + "yaml: line 3: did not find expected ',' or '}'",
+    ),
+    "uint64-key": (
+        OBJECT + b"metadata:\n  name: uint64\n18446744073709551615: a\n",
+        CONVERTING + 'unsupported map key of type: uint64, key: 0xffffffffffffffff, value: "a"',
+    ),
+    "keys": (
+        OBJECT + b"metadata:\n  name: keys\n1.5: a\ntrue: b\n-7: c\n.inf: d\n1e3: e\n",
+        b'---\n"-7": c\n".inf": d\n"1.5": a\n"1000": e\napiVersion: v1\nkind: ConfigMap\nmetadata:\n'
+        b'  name: keys\n"true": b\n',
+    ),
+    "inf": (
+        OBJECT + b"metadata:\n  name: inf\ndata: {b: .nan, a: -.inf}\n",
+        CONVERTING + "json: unsupported value: -Inf",
+    ),
+    "merge-of-a-sequence": (
+        OBJECT + b"metadata:\n  name: m\nx: &s [1]\ny: {<<: *s}\n",
+        CONVERTING + "yaml: map merge requires map or sequence of maps as the value",
+    ),
+    "self-containing": (
+        OBJECT + b"metadata:\n  name: s\nx: &a [*a]\n",
+        CONVERTING + "yaml: anchor 'a' value contains itself",
+    ),
+    "leading-separator": (
+        b"---\n" + OBJECT + b"x: {a: b\n",
+        CONVERTING + "yaml: line 4: did not find expected ',' or '}'",
+    ),
+    "directive": (
+        b"%YAML 1.2\n---\n" + OBJECT + b"metadata:\n  name: directive\n",
+        CONVERTING + "yaml: found incompatible YAML document",
+    ),
+}
+#: The payload file of each manifest.
+FILES = {f"0000_99_yaml_{number:02d}_{name}.yaml": name for number, name in enumerate(MANIFESTS)}
+
+
+@pytest.mark.parametrize("name", sorted(FILES))
+def test_manifest_read_and_written_as_recorded(name: str) -> None:
+    """okdrelease's reading (and writing) of each manifest gives oc's recorded file or error."""
+    data, expected = MANIFESTS[FILES[name]]
+    if isinstance(expected, bytes):
+        assert reserialize_manifest(name, data) == expected
+        return
+    with pytest.raises(ReleaseError) as refused:
+        reserialize_manifest(name, data)
+    assert str(refused.value) == f"error parsing {name}: error parsing: {expected}"
+
+
+@pytest.fixture(scope="module")
+def yaml_release(oc_release_rig: OcRig, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A release the real oc built with :data:`MANIFESTS` in its payload."""
+    rig = oc_release_rig
+    cvo = rig.oc_run(["info", "--image-for", CVO_TAG, rig.control])
+    assert cvo.code == 0, cvo.err
+    edge = {name: MANIFESTS[case][0] for name, case in FILES.items()}
+    from_dir = _from_dir(tmp_path_factory.mktemp("yaml-extract"), cvo.out.strip(), real=False, edge=edge)
+    release = f"{rig.host}/parity/release:yaml"
+    args = ["--from-dir", str(from_dir), "--name", "4.15.0-0.yaml", "--skip-manifest-check"]
+    _oc_new(rig, [*args, "--to-image", release])
+    return release
+
+
+def test_recorded_outcomes_are_the_real_ocs_and_extract_is_file_for_file_ocs(
+    oc_release_rig: OcRig, yaml_release: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """oc's extract writes the recorded files and prints the recorded errors; okdrelease's does the same."""
+    oc_dir, okd_dir = fresh(tmp_path / "oc"), fresh(tmp_path / "okd")
+    oc = oc_release_rig.oc_run(["extract", "--to", str(oc_dir), yaml_release])
+    okd = okd_run(["extract", "--to", str(okd_dir), yaml_release], capsys)
+    written = {name: data for name, data in tree(oc_dir).items() if name in FILES}
+    errors = [
+        f"* error parsing {name}: error parsing: {expected}"
+        for name, (_, expected) in ((name, MANIFESTS[FILES[name]]) for name in sorted(FILES))
+        if isinstance(expected, str)
+    ]
+    assert (oc.code, oc.err) == (0, "Errors: \n\n" + "\n".join(errors) + "\n\n")
+    assert written == {
+        name: expected
+        for name, (_, expected) in ((n, MANIFESTS[c]) for n, c in FILES.items())
+        if isinstance(expected, bytes)
+    }
+    assert (okd.code, okd.out, okd.err) == (oc.code, oc.out, oc.err)
+    assert tree(okd_dir) == tree(oc_dir)
