@@ -45,6 +45,19 @@ CASES = (
     HEADER + b"x: !!timestamp 2001-01-01T00:00:00+25:00\n",  # Go's time.Parse: an offset up to 24:60
     HEADER + b"x: !!timestamp 2001-01-01T00:00:00+00:61\n",
     HEADER + b"x: !!timestamp 2001-01-01T00:00:00,Z\n",
+    # go-yaml 2.4 takes no flow collection for a key unless something inside could start one
+    HEADER + b"{? : a}\n",
+    HEADER + b"x:\n  {}: c\n",
+    HEADER + b"x: [[]: c]\n",
+    # nested past okdrelease's bound of 200 levels (oc has none below go-yaml's 10,000): oc's own errors
+    # come first, the JSON conversion's too
+    HEADER + b"x: " + b"[" * 201 + b"1" + b"]" * 201 + b"\ny: .nan\n",
+    HEADER + b"x: " + b"[" * 201 + b"1" + b"]" * 201 + b"\n~: a\n",
+    HEADER + b"y: .nan\nx: " + b"[" * 250 + b"1" + b"]" * 250 + b"\n",
+    HEADER
+    + b"a0: &a0 [1]\n"
+    + b"".join(b"a%d: &a%d [*a%d]\n" % (i, i, i - 1) for i in range(1, 250))
+    + b"y: -.inf\n",
 )
 #: Files the real oc reads (it goes on to refuse the image stream for other reasons), with the value
 #: sigs.k8s.io/yaml gives them.

@@ -43,6 +43,7 @@ __all__ = [
     "MAX_DEPTH",
     "BoundedLoaderMixin",
     "GoEscapesMixin",
+    "GoSimpleKeysMixin",
     "BoundedSafeLoader",
     "YAMLLimitError",
     "allowed_alias_ratio",
@@ -310,6 +311,98 @@ class GoEscapesMixin:
         for handle, prefix in me.DEFAULT_TAGS.items():
             me.tag_handles.setdefault(handle, prefix)
         return value
+
+
+class GoSimpleKeysMixin:
+    """Put in a pure-Python PyYAML loader's bases to tell when a token may still become a simple key as
+    go-yaml v2 (2.4) does: by a map from token numbers to the flow level of their possible key, which it
+    keeps apart from the keys themselves.
+
+    go-yaml gives each flow level a slot holding the token number of the collection's own opening
+    bracket until a key is saved at that level; closing the level drops the map's entry for the slot's
+    number. When nothing inside could start a key (``{}``, ``[]``, ``{? : a}``, ``{? a: b}``), that entry
+    is the collection's own: the parser is handed the bracket without waiting for a ``:`` after the
+    collection, so such a collection is no key: ``{? : a}`` on a line of a block mapping is ``did not
+    find expected key`` (PyYAML waits, and refuses it as ``could not find expected ':'`` at the end).
+    """
+
+    def _key_levels(self) -> dict[int, int]:
+        """go-yaml's ``simple_keys_by_tok``: token number -> flow level of the possible key at that token."""
+        me: Any = self
+        levels: dict[int, int] | None = me.__dict__.get("_go_key_levels")
+        if levels is None:
+            levels = me._go_key_levels = {}
+            me._go_level_tokens = {}
+        return levels
+
+    def save_possible_simple_key(self) -> None:
+        """Save a possible key as PyYAML does; note its token in go-yaml's map and its level's slot."""
+        me: Any = self
+        super().save_possible_simple_key()  # type: ignore[misc]
+        key = me.possible_simple_keys.get(me.flow_level)
+        if key is not None and key.token_number == me.tokens_taken + len(me.tokens):
+            self._key_levels()[key.token_number] = me.flow_level
+            me._go_level_tokens[me.flow_level] = key.token_number
+
+    def remove_possible_simple_key(self) -> None:
+        """Remove the current level's possible key (its map entry with it), as PyYAML does."""
+        me: Any = self
+        key = me.possible_simple_keys.get(me.flow_level)
+        super().remove_possible_simple_key()  # type: ignore[misc]
+        if key is not None:
+            self._key_levels().pop(key.token_number, None)
+
+    def stale_possible_simple_keys(self) -> None:
+        """Drop keys that can no longer be simple keys (PyYAML's rule), and their map entries."""
+        me: Any = self
+        before = dict(me.possible_simple_keys)
+        super().stale_possible_simple_keys()  # type: ignore[misc]
+        levels = self._key_levels()
+        for level, key in before.items():
+            if level not in me.possible_simple_keys:
+                levels.pop(key.token_number, None)
+
+    def fetch_flow_collection_start(self, token_class: Any) -> None:
+        """``[`` or ``{``: the new level's slot holds the bracket's own token number."""
+        me: Any = self
+        number = me.tokens_taken + len(me.tokens)
+        self._key_levels()
+        super().fetch_flow_collection_start(token_class)  # type: ignore[misc]
+        me._go_level_tokens[me.flow_level] = number
+
+    def fetch_flow_collection_end(self, token_class: Any) -> None:
+        """``]`` or ``}``: closing the level drops the map's entry for its slot's token number."""
+        me: Any = self
+        level = me.flow_level
+        super().fetch_flow_collection_end(token_class)  # type: ignore[misc]
+        number = me._go_level_tokens.pop(level, None) if level else None
+        if number is not None:
+            self._key_levels().pop(number, None)
+
+    def fetch_value(self) -> None:
+        """``:``: a possible key at this level becomes the key (its map entry goes), as in PyYAML."""
+        me: Any = self
+        key = me.possible_simple_keys.get(me.flow_level)
+        if key is not None:
+            self._key_levels().pop(key.token_number, None)
+        super().fetch_value()  # type: ignore[misc]
+
+    def fetch_stream_end(self) -> None:
+        """The end: no possible key is left."""
+        super().fetch_stream_end()  # type: ignore[misc]
+        self._key_levels().clear()
+
+    def need_more_tokens(self) -> bool:
+        """Whether the parser must wait: the head token is in go-yaml's map and its key is still valid."""
+        me: Any = self
+        if me.done:
+            return False
+        if not me.tokens:
+            return True
+        me.stale_possible_simple_keys()
+        level = self._key_levels().get(me.tokens_taken)
+        key = None if level is None else me.possible_simple_keys.get(level)
+        return key is not None and key.token_number == me.tokens_taken
 
 
 #: A double-quoted scalar's escape (a backslash and the character after it), with the digits of ``\\u``

@@ -19,6 +19,7 @@ from okdrelease.gocompat.goyaml import GoYamlError
 from okdrelease.gocompat.yamlbounds import (
     BoundedLoaderMixin,
     GoEscapesMixin,
+    GoSimpleKeysMixin,
     YAMLLimitError,
     has_differing_flow_plain,
     has_directive,
@@ -42,7 +43,9 @@ from okdrelease.gocompat.yamlerrors import go_error_text
 __all__ = ["SourcedDocument", "load_documents", "load_sourced_documents", "load_yaml", "split_documents"]
 
 
-class _GoDecodingLoader(BoundedLoaderMixin, GoEscapesMixin, GoResolvingMixin, yaml.SafeLoader):
+class _GoDecodingLoader(
+    BoundedLoaderMixin, GoEscapesMixin, GoSimpleKeysMixin, GoResolvingMixin, yaml.SafeLoader
+):
     """The pure-Python loader composing nodes as go-yaml reads them, for :func:`go_decode`: it decides
     and words everything the fast path does not take."""
 

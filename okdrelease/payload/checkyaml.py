@@ -23,6 +23,7 @@ from okdrelease.gocompat.jsonbounds import flow_overflow
 from okdrelease.gocompat.yamlbounds import (
     BoundedLoaderMixin,
     GoEscapesMixin,
+    GoSimpleKeysMixin,
     YAMLLimitError,
     check_text,
     flow_plain_differs,
@@ -50,7 +51,7 @@ _EXCERPT = 30
 _STRING_TAGS = (goyaml.STR, goyaml.TIMESTAMP, goyaml.MERGE)
 
 
-class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, GoResolvingMixin, yaml.SafeLoader):
+class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, GoSimpleKeysMixin, GoResolvingMixin, yaml.SafeLoader):
     """A PyYAML loader closer to go-yaml: tabs between tokens where go-yaml allows them, escapes of
     surrogates refused; nodes as :func:`go_decode` reads them (:class:`GoResolvingMixin`: repeated anchors
     too)."""

@@ -463,9 +463,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-6:{source_a}:a.yaml": None,
-        f"files-v1:rules-6:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-6:{source_a}:c.yaml": None,
+        f"files-v1:rules-7:{source_a}:a.yaml": None,
+        f"files-v1:rules-7:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-7:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -502,8 +502,24 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-6:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-6:{source}:a.yaml"
+    assert check.content_key(data) == "rules-7:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-7:{source}:a.yaml"
+
+
+def test_verdicts_remembered_under_rules_6_are_not_used(tmp_path: Path) -> None:
+    """rules-6 worded an empty flow mapping standing for a key as an invalid map key, where oc (go-yaml 2.4)
+    does not take it for a key: such a verdict is not used."""
+    data = OBJECT + b"{}: c\n"
+    with Cache(tmp_path) as store:
+        store.put_verdict(
+            "rules-6:sha256:" + hashlib.sha256(data).hexdigest(),
+            "invalid YAML/JSON: invalid map key: map[interface {}]interface {}{}",
+        )
+    calls: list[bytes] = []
+    checker = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
+    checker.precheck_files(_set(("a.yaml", data)))
+    assert calls == [data]
+    assert checker.problem("a.yaml", data) == "invalid YAML/JSON: line 2: did not find expected key"
 
 
 def test_verdicts_remembered_under_rules_3_are_not_used(tmp_path: Path) -> None:
