@@ -13,6 +13,8 @@ every one from then on, a permanent fault):
 * ``stall``      -- send the headers and half the body, then say nothing for ``stall`` seconds;
 * ``status``     -- answer ``status`` (429, 503 …) with ``Retry-After`` when given and an error
   body with ``code``;
+* ``replace``    -- relay the registry's status and headers with ``body`` in place of its body
+  (and no ``Docker-Content-Digest``): a registry serving a manifest it should not have accepted;
 * ``unauthorized`` -- answer 401 with the registry's own Bearer challenge for the request (what
   a registry says when a token expired or was revoked mid-run).
 
@@ -36,7 +38,7 @@ import attrs
 import requests
 from registry_rig import RegistryInfo
 
-FAULTS = ("reset", "reset-body", "truncate", "flip", "stall", "status", "unauthorized")
+FAULTS = ("reset", "reset-body", "truncate", "flip", "stall", "status", "unauthorized", "replace")
 #: How often the serving loop looks for ``shutdown()`` (seconds).
 _POLL_INTERVAL = 0.02
 _HOP_BY_HOP = {"transfer-encoding", "connection", "content-length", "content-encoding", "keep-alive"}
@@ -55,6 +57,7 @@ class Rule:
     retry_after: str | None = None
     code: str = "FAULT"
     stall: float = 3.0
+    body: bytes = b""
     matched: int = 0
     injected: int = 0
 
@@ -232,7 +235,7 @@ def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
             headers = dict(self.headers.items())
             rule = proxy._decide(self.command, self.path, headers)
             try:
-                if rule is None or rule.fault in ("reset-body", "truncate", "flip", "stall"):
+                if rule is None or rule.fault in ("reset-body", "truncate", "flip", "stall", "replace"):
                     self._relay(rule, headers, body)
                 else:
                     self._inject(rule, headers, body)
@@ -262,6 +265,10 @@ def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
             response = proxy.forward(self.command, self.path, headers, body)
             content = response.content
             relay = self._relay_headers(response)
+            if rule is not None and rule.fault == "replace":
+                relay = [(k, v) for k, v in relay if k.lower() != "docker-content-digest"]
+                self._send(response.status_code, relay, rule.body, len(rule.body))
+                return
             length = len(content)
             if self.command == "HEAD":
                 length = int(response.headers.get("Content-Length") or 0)

@@ -16,6 +16,7 @@ from typing import Any
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_INT_DIGITS",
     "flow_overflow",
     "json_loads",
     "json_too_deep",
@@ -25,6 +26,8 @@ __all__ = [
 ]
 
 MAX_DEPTH = 200
+#: float64 tops out near 1.8e308: an integer literal with more digits is out of range for Go's decoder.
+MAX_INT_DIGITS = 309
 # The raw-text scan refuses only what could crash libyaml or take it seconds; check_node is exact.
 _PRESCAN_DEPTH = 10_000
 _BRACKETS_STR = re.compile(r"[\[\]{}]")
@@ -125,8 +128,21 @@ def json_too_deep(text: str | bytes) -> bool:
     return _bracket_depth(text, MAX_DEPTH) > MAX_DEPTH
 
 
+def _bounded_int(text: str) -> int:
+    """An integer literal as ``int``; one past float64's range (Go's decoder refuses it anywhere) is a ValueError.
+
+    This also keeps Python's own "Exceeds the limit (4300 digits)" wording from reaching a user.
+    """
+    digits = len(text) - text.startswith("-")
+    if digits > MAX_INT_DIGITS:
+        raise ValueError(f"number {text[:20]}... with {digits} digits is out of range")
+    return int(text)
+
+
 def json_loads(data: str | bytes, **kwargs: Any) -> Any:
-    """``json.loads`` refusing nesting past MAX_DEPTH first (a ValueError, as other JSON syntax errors)."""
+    """``json.loads`` refusing nesting past MAX_DEPTH and integers past float64's range (ValueErrors, as
+    other JSON syntax errors)."""
     if json_too_deep(data):
         raise ValueError(max_depth_message())
+    kwargs.setdefault("parse_int", _bounded_int)
     return json.loads(data, **kwargs)

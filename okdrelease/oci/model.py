@@ -13,9 +13,69 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, OkdReleaseError
-from okdrelease.gocompat.jsonbounds import json_too_deep, max_depth_message
+from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest, validate_digest
+
+#: Descriptor sizes are Go ``int64`` in containers/image and the OCI spec: larger ones are refused.
+_INT64_MAX = (1 << 63) - 1
+
+
+def _json_text(value: Any) -> str:
+    """``value`` as JSON text for an error message (cut short when long)."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
+def _kind(value: Any) -> str:
+    """The JSON kind of ``value`` for an error message (``a string``, ``null``)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else "an object"
+
+
+def _string_field(data: dict[str, Any], key: str) -> str:
+    """``data[key]`` when it is a string, "" when absent; ValueError naming the key otherwise."""
+    value = data.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError(f"{key} is {_kind(value)}, not a string")
+    return value
+
+
+def _size_field(data: dict[str, Any]) -> int:
+    """``data["size"]``: a JSON integer in 0..int64 max, as Go decodes it into an ``int64``."""
+    if "size" not in data:
+        raise ValueError("size is missing")
+    size = data["size"]
+    if isinstance(size, bool) or not isinstance(size, (int, float)):
+        raise ValueError(f"size is {_kind(size)}, not an integer")
+    if isinstance(size, float):
+        raise ValueError(f"size {_json_text(size)} is not an integer")
+    if size < 0:
+        raise ValueError(f"negative size {size}")
+    if size > _INT64_MAX:
+        raise ValueError(f"size {size} is out of range")
+    return size
+
+
+def _string_map(value: Any, what: str, item: str) -> dict[str, str] | None:
+    """A JSON object of strings as a dict, None when null; ValueError naming ``what`` or the ``item`` key."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is {_kind(value)}, not an object")
+    for key, text in value.items():
+        if not isinstance(text, str):
+            raise ValueError(f"{item} {key} is {_kind(text)}, not a string")
+    return value
 
 
 @attrs.frozen
@@ -34,13 +94,13 @@ class Platform:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> Platform | None:
-        """Build from a descriptor's ``platform`` object (None when absent)."""
+        """Build from a descriptor's ``platform`` object (None when absent); ValueError for non-string fields."""
         if not data:
             return None
         return cls(
-            os=str(data.get("os", "")),
-            architecture=str(data.get("architecture", "")),
-            variant=str(data.get("variant", "")),
+            os=_string_field(data, "os"),
+            architecture=_string_field(data, "architecture"),
+            variant=_string_field(data, "variant"),
         )
 
 
@@ -58,28 +118,30 @@ class Descriptor:
     raw: dict[str, Any] | None = attrs.field(default=None, eq=False, repr=False)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Descriptor:
-        """Parse a descriptor JSON object, keeping it verbatim in ``raw``."""
+    def from_dict(cls, data: Any, where: str = "descriptor") -> Descriptor:
+        """Parse a descriptor JSON object, keeping it verbatim in ``raw``.
+
+        Types are checked as Go's decoder checks them (strings, an ``int64`` size, string annotations);
+        a malformed one is an OkdReleaseError ``invalid WHERE: PROBLEM``.
+        """
         try:
-            size = int(data["size"])
-            if size < 0:
-                raise ValueError(f"negative size {size}")
-            annotations = data.get("annotations")
-            if annotations is not None and not isinstance(annotations, dict):
-                raise TypeError("annotations is not an object")
+            if not isinstance(data, dict):
+                raise ValueError(f"{_kind(data)}, not an object")
+            if "digest" not in data:
+                raise ValueError("digest is missing")
             platform = data.get("platform")
             if platform is not None and not isinstance(platform, dict):
-                raise TypeError("platform is not an object")
+                raise ValueError(f"platform is {_kind(platform)}, not an object")
             return cls(
-                media_type=str(data.get("mediaType", "")),
-                digest=validate_digest(str(data["digest"])),
-                size=size,
-                annotations=annotations,
+                media_type=_string_field(data, "mediaType"),
+                digest=validate_digest(_string_field(data, "digest")),
+                size=_size_field(data),
+                annotations=_string_map(data.get("annotations"), "annotations", "annotation"),
                 platform=Platform.from_dict(platform),
                 raw=data,
             )
-        except (AttributeError, KeyError, TypeError, ValueError, InvalidReferenceError) as err:
-            raise OkdReleaseError(f"invalid descriptor {data!r}: {err}") from err
+        except (ValueError, InvalidReferenceError) as err:
+            raise OkdReleaseError(f"invalid {where}: {err}") from err
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON object: ``raw`` when read, else mediaType, digest, size[, annotations]."""
@@ -102,10 +164,8 @@ class Descriptor:
 
 
 def _load_json(raw: bytes, what: str) -> dict[str, Any]:
-    if json_too_deep(raw):
-        raise OkdReleaseError(f"{what} is not valid JSON: {max_depth_message()}")
     try:
-        data = json.loads(raw)
+        data = json_loads(raw)
     except (ValueError, UnicodeDecodeError) as err:
         raise OkdReleaseError(f"{what} is not valid JSON: {err}") from err
     if not isinstance(data, dict):
@@ -115,7 +175,7 @@ def _load_json(raw: bytes, what: str) -> dict[str, Any]:
 
 @attrs.frozen
 class Manifest:
-    """A single-image manifest (Docker schema 2 or OCI) with its exact bytes."""
+    """A single-image manifest (Docker schema 2 or OCI) with its exact bytes and checked descriptors."""
 
     __repr__ = value_repr
 
@@ -123,16 +183,18 @@ class Manifest:
     media_type: str
     digest: str
     parsed: dict[str, Any] = attrs.field(eq=False, repr=False)
+    config_descriptor: Descriptor = attrs.field(eq=False, repr=False)
+    layer_descriptors: tuple[Descriptor, ...] = attrs.field(eq=False, repr=False)
 
     @property
     def config(self) -> Descriptor:
         """The config descriptor."""
-        return Descriptor.from_dict(self.parsed["config"])
+        return self.config_descriptor
 
     @property
     def layers(self) -> list[Descriptor]:
         """Layer descriptors, bottom first."""
-        return [Descriptor.from_dict(d) for d in self.parsed.get("layers") or []]
+        return list(self.layer_descriptors)
 
     @property
     def annotations(self) -> dict[str, str]:
@@ -146,7 +208,7 @@ class Manifest:
 
 @attrs.frozen
 class Index:
-    """A Docker manifest list or OCI index with its exact bytes."""
+    """A Docker manifest list or OCI index with its exact bytes and checked child descriptors."""
 
     __repr__ = value_repr
 
@@ -154,11 +216,12 @@ class Index:
     media_type: str
     digest: str
     parsed: dict[str, Any] = attrs.field(eq=False, repr=False)
+    manifest_descriptors: tuple[Descriptor, ...] = attrs.field(eq=False, repr=False)
 
     @property
     def manifests(self) -> list[Descriptor]:
         """Child descriptors in list order."""
-        return [Descriptor.from_dict(d) for d in self.parsed.get("manifests") or []]
+        return list(self.manifest_descriptors)
 
     def descriptor(self) -> Descriptor:
         """A descriptor pointing at this index."""
@@ -168,29 +231,57 @@ class Index:
 AnyManifest = Manifest | Index
 
 
+def descriptor_list(data: dict[str, Any], key: str) -> tuple[Descriptor, ...]:
+    """The descriptors in ``data[key]`` (null or absent: none); OkdReleaseError naming ``key[N]`` when malformed."""
+    items = data.get(key)
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise OkdReleaseError(f"{key} is {_kind(items)}, not an array")
+    return tuple(Descriptor.from_dict(item, f"descriptor {key}[{n}]") for n, item in enumerate(items))
+
+
 def parse_manifest(raw: bytes, media_type: str | None = None, digest: str | None = None) -> AnyManifest:
     """Parse manifest bytes. The media type comes from the body, else from ``media_type``.
 
     ``digest`` is trusted only when given by a caller that verified it; otherwise it is computed.
+    Every descriptor (config, layers, child manifests) and the annotations are checked here, so a
+    malformed one is an OkdReleaseError that the store reading the bytes prefixes with their origin.
     """
     data = _load_json(raw, "manifest")
     body_type = data.get("mediaType")
-    kind = str(body_type or media_type or "")
+    if body_type is not None and not isinstance(body_type, str):
+        raise OkdReleaseError(f"manifest mediaType is {_kind(body_type)}, not a string")
+    kind = body_type or media_type or ""
     if not kind:
         # OCI manifests may omit mediaType: infer from shape.
         kind = mt.OCI_INDEX if "manifests" in data else mt.OCI_MANIFEST
     if media_type and body_type and media_type != body_type and media_type not in ("application/json",):
         raise OkdReleaseError(f"manifest declares media type {body_type} but was served as {media_type}")
     actual = digest or sha256_digest(raw)
+    if kind not in mt.INDEX_TYPES and kind not in mt.MANIFEST_TYPES:
+        if kind in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED) or data.get("schemaVersion") == 1:
+            raise OkdReleaseError(f"manifest {actual} uses Docker schema 1, which is not supported")
+        raise OkdReleaseError(f"unsupported manifest media type {kind!r} for {actual}")
+    try:
+        _string_map(data.get("annotations"), "annotations", "annotation")
+    except ValueError as err:
+        raise OkdReleaseError(f"manifest {err}") from None
     if kind in mt.INDEX_TYPES:
-        return Index(raw=raw, media_type=kind, digest=actual, parsed=data)
-    if kind in mt.MANIFEST_TYPES:
-        if "config" not in data:
-            raise OkdReleaseError(f"manifest {actual} has no config")
-        return Manifest(raw=raw, media_type=kind, digest=actual, parsed=data)
-    if kind in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED) or data.get("schemaVersion") == 1:
-        raise OkdReleaseError(f"manifest {actual} uses Docker schema 1, which is not supported")
-    raise OkdReleaseError(f"unsupported manifest media type {kind!r} for {actual}")
+        manifests = descriptor_list(data, "manifests")
+        return Index(raw=raw, media_type=kind, digest=actual, parsed=data, manifest_descriptors=manifests)
+    if "config" not in data:
+        raise OkdReleaseError(f"manifest {actual} has no config")
+    config = Descriptor.from_dict(data["config"], "config descriptor")
+    layers = descriptor_list(data, "layers")
+    return Manifest(
+        raw=raw,
+        media_type=kind,
+        digest=actual,
+        parsed=data,
+        config_descriptor=config,
+        layer_descriptors=layers,
+    )
 
 
 @attrs.frozen
