@@ -325,6 +325,17 @@ class LayoutLocation:
 
 ImageLocation = RegistryLocation | LayoutLocation
 
+# The OCI ``org.opencontainers.image.ref.name`` grammar, which containers/image checks too.
+_REF_COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
+_REF_NAME_RE = re.compile(rf"^{_REF_COMPONENT}(?:/{_REF_COMPONENT})*$")
+
+
+def validate_ref_name(name: str) -> str:
+    """Return ``name`` if it is a valid OCI layout ref name; raise InvalidReferenceError otherwise."""
+    if not _REF_NAME_RE.match(name):
+        raise InvalidReferenceError(f"invalid OCI layout ref name {name!r}")
+    return name
+
 
 def parse_location(text: str) -> ImageLocation:
     """Parse ``docker://REF``, ``oci:DIR[:REFNAME|@DIGEST]`` or a bare registry reference."""
@@ -338,13 +349,14 @@ def parse_location(text: str) -> ImageLocation:
         if "@sha256:" in rest:
             rest, _, digest_hex = rest.rpartition("@sha256:")
             digest = validate_digest("sha256:" + digest_hex)
-        path, refname = rest, None
-        colon = rest.rfind(":")
-        if colon > 0 and "/" not in rest[colon + 1 :]:
-            path, refname = rest[:colon], rest[colon + 1 :] or None
+        # containers/image (skopeo) splits at the first colon: the directory holds no ':', the ref
+        # name may hold ':' and '/' (``oci:/tmp/l:okd/release:4.16``).
+        path, _, refname = rest.partition(":")
         if not path:
             raise InvalidReferenceError(f"invalid OCI layout location {text!r}: no directory")
-        return LayoutLocation(path=path, refname=refname, digest=digest)
+        return LayoutLocation(
+            path=path, refname=validate_ref_name(refname) if refname else None, digest=digest
+        )
     if "://" in text:
         raise InvalidReferenceError(f"unsupported transport in {text!r} (use docker:// or oci:)")
     return RegistryLocation(ImageReference.parse(text))

@@ -38,7 +38,13 @@ from okdrelease.oci.convert import ManifestFormat, convert, format_of
 from okdrelease.oci.layerread import RawReader
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest
 from okdrelease.oci.platform import PlatformSelector, runtime_platform
-from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, validate_tag
+from okdrelease.reference import (
+    ImageLocation,
+    LayoutLocation,
+    RegistryLocation,
+    validate_ref_name,
+    validate_tag,
+)
 from okdrelease.transport.base import REFUSED, BlobMount, MountOutcome, Repository, Transport, UploadSession
 from okdrelease.transport.http import RetriedDigestMismatch, Retryable, RetryPolicy
 from okdrelease.transport.open import default_reference
@@ -577,13 +583,14 @@ def copy_location(
         dst_repo, dst_ref = destination.open(dst, create=True)
         if _whole_layout(src) and dst_ref is None:
             names = src_repo.list_tags()
-            if isinstance(dst, RegistryLocation):
-                _check_tags(src, dst, names)
+            _check_tags(src, dst, names)
             results = copy_all(src_repo, dst_repo, tags=names, **options)
             images = tuple(CopiedImage(tag, digest) for tag, digest in results.items())
             return CopyResult(images, True, tuple(warnings))
         src_ref = default_reference(src, src_repo, src_ref)
         dst_tag, dst_digest = _destination_tag(dst, dst_ref, src_ref)
+        if dst_tag is not None:
+            _check_tags(src, dst, [dst_tag])
         digest = copy_image(src_repo, src_ref, dst_repo, dst_tag, **options)
         if dst_digest and dst_digest != digest:
             raise OkdReleaseError(f"{dst} names digest {dst_digest}, but the copied image is {digest}")
@@ -630,13 +637,16 @@ def _whole_layout(location: ImageLocation) -> bool:
     return isinstance(location, LayoutLocation) and not location.refname and not location.digest
 
 
-def _check_tags(src: ImageLocation, dst: RegistryLocation, names: list[str]) -> None:
-    """Refuse, before copying anything, ref names that cannot be tags in the destination registry."""
+def _check_tags(src: ImageLocation, dst: ImageLocation, names: list[str]) -> None:
+    """Refuse, before copying anything (no blob written), names that cannot be tags (ref names) in ``dst``."""
+    check, kind = (
+        (validate_tag, "a tag") if isinstance(dst, RegistryLocation) else (validate_ref_name, "a ref name")
+    )
     for name in names:
         try:
-            validate_tag(name)
+            check(name)
         except InvalidReferenceError:
-            raise UsageError(f"{src} has ref name {name!r}, which cannot be a tag in {dst}") from None
+            raise UsageError(f"{src} has ref name {name!r}, which cannot be {kind} in {dst}") from None
 
 
 def _destination_tag(dst: ImageLocation, dst_ref: str | None, src_ref: str) -> tuple[str | None, str | None]:

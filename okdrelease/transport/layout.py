@@ -16,7 +16,6 @@ import io
 import json
 import logging
 import os
-import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
+from okdrelease.reference import validate_ref_name
 from okdrelease.transport.base import (
     MAX_CONFIG_SIZE,
     MAX_MANIFEST_SIZE,
@@ -53,8 +53,6 @@ LAYOUT_VERSION = "1.0.0"
 REF_NAME = "org.opencontainers.image.ref.name"
 
 _CHUNK = 1 << 20
-_REF_COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
-_REF_NAME_RE = re.compile(rf"^{_REF_COMPONENT}(?:/{_REF_COMPONENT})*$")
 
 _LOCKS_GUARD = threading.Lock()
 _INDEX_LOCKS: dict[str, threading.Lock] = {}
@@ -73,13 +71,6 @@ def _is_digest(reference: str) -> bool:
     except InvalidReferenceError:
         return False
     return True
-
-
-def validate_ref_name(name: str) -> str:
-    """Return ``name`` if it is a valid OCI ref name; raise InvalidReferenceError otherwise."""
-    if not _REF_NAME_RE.match(name):
-        raise InvalidReferenceError(f"invalid OCI layout ref name {name!r}")
-    return name
 
 
 def _may_be_absent(media_type: str) -> bool:
