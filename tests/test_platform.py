@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from okdrelease.cli import main
 from okdrelease.errors import NoMatchingPlatformError, ReleaseError, UsageError
 from okdrelease.oci.model import Index, parse_manifest
 from okdrelease.oci.platform import PlatformSelector, compile_filter
@@ -80,3 +81,38 @@ def test_bad_filter_raises_the_callers_error_class() -> None:
         compile_filter("(", UsageError)
     with pytest.raises(ReleaseError, match="^--filter-by-os was not a valid regular expression: "):
         PlatformSelector.from_flag("(")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "repeat"),
+    [
+        ("a{99999999999}", "{99999999999}"),  # Python: OverflowError "the repetition number is too large"
+        ("linux/(amd64){1001}", "{1001}"),  # Python accepts it
+        ("a{2,1}", "{2,1}"),
+        ("a{1,99999999999999}", "{1,99999999999999}"),
+    ],
+)
+def test_repeat_counts_are_refused_in_ocs_words(pattern: str, repeat: str) -> None:
+    """Hunt #8g: Go's regexp refuses repeat counts past 1000; oc (checked) says so in these words."""
+    with pytest.raises(UsageError) as err:
+        compile_filter(pattern, UsageError)
+    assert str(err.value) == (
+        f"--filter-by-os was not a valid regular expression: error parsing regexp: invalid repeat count: `{repeat}`"
+    )
+
+
+@pytest.mark.parametrize("pattern", ["a{1000}", "[a{5000}]", r"\{5000}", "[]{5000}]", "a{3,}"])
+def test_repeat_counts_go_accepts_compile(pattern: str) -> None:
+    assert compile_filter(pattern, UsageError).pattern == pattern
+
+
+def test_bad_filter_is_one_usage_line_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["new", "--filter-by-os", "a{99999999999}", "-f", "/nonexistent", "--to-file", "/nonexistent"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == (
+        "error: --filter-by-os was not a valid regular expression: error parsing regexp: invalid repeat count: "
+        "`{99999999999}`"
+    )
