@@ -11,14 +11,21 @@ Destinations: a registry repository (``--to REPO``, tags ``VERSION-ARCH[-COMPONE
 OCI layout (``--to oci:DIR``) or a directory (``--to-dir DIR``: an OCI layout, not oc's
 ``file://`` store). The release manifest (or manifest list) is copied byte for byte, so its digest
 and signatures stay valid, and image-references is never rewritten.
+
+Into an OCI layout the ref names are written last, in one update of ``index.json``, once every
+image, the cosign signature and the signature files are in place: a mirror that fails removes a
+layout (or ``--to-dir`` directory) it created, as ``copy`` does, and leaves the ``index.json`` of a
+layout that existed as it was (the blobs and manifests copied before the failure stay there,
+untagged, and a second run finds them).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 
 import attrs
@@ -392,7 +399,10 @@ def _already_there(repository: Repository, tag: str | None, digest: str) -> bool
 def copy_mapping(
     transport: Transport, plan: MirrorPlan, mapping: ImageMapping, progress: Progress
 ) -> CopiedImage:
-    """Copy one image by digest to its destination tag; skip it when the tag already names that digest."""
+    """Copy one image by digest to its destination tag; skip it when the tag already names that digest.
+
+    Into a layout the image is stored untagged: ``tag_layouts`` writes every ref name at the end.
+    """
     from okdrelease.transport.copy import copy_image
 
     destination, _ = transport.open(mapping.destination, create=True)
@@ -411,7 +421,7 @@ def copy_mapping(
         source,
         reference,
         destination,
-        tag,
+        None if isinstance(mapping.destination, LayoutLocation) else tag,
         workers=1,
         policy=policy,
         outcomes=outcomes,
@@ -432,17 +442,30 @@ def copy_mapping(
 def execute_mirror(
     plan: MirrorPlan, transport: Transport, *, workers: int, progress: Progress | None = None
 ) -> list[CopiedImage]:
-    """Copy the components in parallel, then the release image (so its tag appears last)."""
+    """Copy the components in parallel, then the release image (so its tag appears last).
+
+    The first failure cancels the copies not yet started and is raised once the running ones end.
+    """
     emit = progress or (lambda _line: None)
     components = [m for m in plan.mappings if m.name]
     release = [m for m in plan.mappings if not m.name]
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(components) or 1))) as pool:
-        copied = list(pool.map(lambda m: copy_mapping(transport, plan, m, emit), components))
+        futures = [pool.submit(copy_mapping, transport, plan, m, emit) for m in components]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        for future in futures:
+            error = future.exception() if future.done() and not future.cancelled() else None
+            if error is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise error
+        copied = [future.result() for future in futures]
     return [copy_mapping(transport, plan, m, emit) for m in release] + copied
 
 
-def _copy_cosign_signature(plan: MirrorPlan, transport: Transport, progress: Progress) -> str | None:
-    """Copy the release's cosign ``sha256-<hex>.sig`` beside the mirrored release, when the source has one."""
+def _copy_cosign_signature(
+    plan: MirrorPlan, transport: Transport, progress: Progress
+) -> tuple[ImageLocation, str] | None:
+    """Copy the release's cosign ``sha256-<hex>.sig`` beside the mirrored release, when the source has one;
+    return where it went and its digest (untagged in a layout, as ``copy_mapping``)."""
     from okdrelease.sign.cosign import signature_tag
     from okdrelease.transport.copy import copy_image
 
@@ -457,9 +480,52 @@ def _copy_cosign_signature(plan: MirrorPlan, transport: Transport, progress: Pro
         return None
     target = with_tag(release.destination, tag)
     destination, _ = transport.open(target, create=True)
-    copy_image(source, tag, destination, tag, workers=1, policy=transport.options.retry_policy)
+    digest = copy_image(
+        source,
+        tag,
+        destination,
+        None if isinstance(target, LayoutLocation) else tag,
+        workers=1,
+        policy=transport.options.retry_policy,
+    )
     progress(f"info: mirrored cosign signature {tag} -> {target}")
-    return str(target)
+    return target, digest
+
+
+def layout_tags(
+    plan: MirrorPlan, images: Sequence[CopiedImage], extra: Sequence[tuple[ImageLocation, str]] = ()
+) -> dict[str, dict[str, str]]:
+    """layout directory -> {ref name: digest} of what was copied into OCI layouts."""
+    where = {m.destination_text: m.destination for m in plan.mappings}
+    pending: dict[str, dict[str, str]] = {}
+    for location, digest in [*((where[i.destination], i.digest) for i in images), *extra]:
+        if isinstance(location, LayoutLocation) and location.refname:
+            pending.setdefault(location.path, {})[location.refname] = digest
+    return pending
+
+
+def tag_layouts(transport: Transport, pending: Mapping[str, Mapping[str, str]]) -> None:
+    """Write the ref names of each layout in one update of its ``index.json``."""
+    from okdrelease.transport.layout import LayoutRepository
+
+    for path, tags in pending.items():
+        repository, _ = transport.open(LayoutLocation(path))
+        assert isinstance(repository, LayoutRepository)
+        repository.tag_manifests(tags)
+
+
+@contextlib.contextmanager
+def _new_layouts_removed_on_failure(plan: MirrorPlan) -> Iterator[None]:
+    """On failure, remove every destination layout (and missing parent) this run created (``copy``'s rule)."""
+    from okdrelease.transport.copy import no_new_layout_left
+
+    paths = dict.fromkeys(
+        m.destination.path for m in plan.mappings if isinstance(m.destination, LayoutLocation)
+    )
+    with contextlib.ExitStack() as stack:
+        for path in paths:
+            stack.enter_context(no_new_layout_left(LayoutLocation(path)))
+        yield
 
 
 def format_warnings(plan: MirrorPlan, images: Sequence[CopiedImage]) -> list[str]:
@@ -508,14 +574,19 @@ def mirror_release(
             CopiedImage(m.name, m.source, m.destination_text, m.digest, "planned") for m in plan.mappings
         ]
         return MirrorResult(plan, tuple(images), signatures, (), None, True)
-    images = execute_mirror(plan, transport, workers=options.workers, progress=emit)
-    for warning in dict.fromkeys([*(w for i in images for w in i.warnings), *format_warnings(plan, images)]):
-        emit(warning)  # each once: a layout's readers that need a format, what --format changed
-    cosign = _copy_cosign_signature(plan, transport, emit)
     files: list[str] = []
-    if signatures is not None and options.signature_to_dir:
-        files.append(write_signatures(signatures, options.signature_to_dir))
-    return MirrorResult(plan, tuple(images), signatures, tuple(files), cosign, False)
+    with _new_layouts_removed_on_failure(plan):
+        images = execute_mirror(plan, transport, workers=options.workers, progress=emit)
+        for warning in dict.fromkeys(
+            [*(w for i in images for w in i.warnings), *format_warnings(plan, images)]
+        ):
+            emit(warning)  # each once: a layout's readers that need a format, what --format changed
+        cosign = _copy_cosign_signature(plan, transport, emit)
+        if signatures is not None and options.signature_to_dir:
+            files.append(write_signatures(signatures, options.signature_to_dir))
+        tag_layouts(transport, layout_tags(plan, images, [cosign] if cosign else []))
+    cosign_text = str(cosign[0]) if cosign else None
+    return MirrorResult(plan, tuple(images), signatures, tuple(files), cosign_text, False)
 
 
 # --------------------------------------------------------------------------------------------

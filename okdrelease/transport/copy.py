@@ -579,7 +579,7 @@ def copy_location(
         "resolver": Resolver(),
     }
     src_repo, src_ref = source.open(src)
-    with _no_new_layout_left(dst):
+    with no_new_layout_left(dst):
         dst_repo, dst_ref = destination.open(dst, create=True)
         if _whole_layout(src) and dst_ref is None:
             names = src_repo.list_tags()
@@ -602,7 +602,7 @@ _LAYOUT_ENTRIES = ("oci-layout", "index.json", "blobs")
 
 
 @contextlib.contextmanager
-def _no_new_layout_left(dst: ImageLocation) -> Iterator[None]:
+def no_new_layout_left(dst: ImageLocation) -> Iterator[None]:
     """On failure, remove what a copy into ``oci:DIR`` created: the directory (and missing parents), or
     the layout files it wrote into a directory that held none. A layout that existed is never touched."""
     if not isinstance(dst, LayoutLocation):

@@ -18,7 +18,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, BinaryIO
 
 from okdrelease.errors import (
@@ -445,26 +445,50 @@ class LayoutRepository:
         self.put_blob(raw, digest, len(raw))
         if tag is None:
             return digest
-        entry: dict[str, Any] = {"mediaType": media_type, "digest": digest, "size": len(raw)}
+        self._set_entries([self._index_entry(raw, media_type, parsed, tag)])
+        return digest
+
+    def tag_manifests(self, tags: Mapping[str, str]) -> None:
+        """Point each ref name at its digest, a manifest already stored, in one update of ``index.json``."""
+        entries = []
+        for tag, digest in tags.items():
+            validate_ref_name(tag)
+            raw = self._read_manifest_blob(digest, tag)
+            try:
+                parsed = parse_manifest(raw, None, digest)
+            except OkdReleaseError as err:
+                raise LayoutError(f"{self.display}@{digest}: {err}") from err
+            entries.append(self._index_entry(raw, parsed.media_type, parsed, tag))
+        if entries:
+            self._set_entries(entries)
+
+    def _index_entry(self, raw: bytes, media_type: str, parsed: AnyManifest, tag: str) -> dict[str, Any]:
+        entry: dict[str, Any] = {"mediaType": media_type, "digest": parsed.digest, "size": len(raw)}
         entry["annotations"] = {REF_NAME: tag}
         if isinstance(parsed, Manifest):
             platform = self._platform(parsed)
             if platform:
                 entry["platform"] = platform
+        return entry
+
+    def _set_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Add the entries to ``index.json``, each in place of the first entry of its ref name (others dropped)."""
+        wanted = {entry["annotations"][REF_NAME]: entry for entry in entries}
         with self._index_locked():
             index = self._read_index()
             manifests: list[dict[str, Any]] = []
-            placed = False
+            placed: set[str] = set()
             for item in index["manifests"]:
-                if (item.get("annotations") or {}).get(REF_NAME) == tag:
-                    if not placed:
-                        manifests.append(entry)
-                        placed = True
+                annotations = item.get("annotations")
+                name = annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+                if isinstance(name, str) and name in wanted:
+                    if name not in placed:
+                        manifests.append(wanted[name])
+                        placed.add(name)
                     continue
                 manifests.append(item)
-            if not placed:
-                manifests.append(entry)
+            manifests.extend(entry for name, entry in wanted.items() if name not in placed)
             index["manifests"] = manifests
             self._write_index(index)
-        log.debug("tagged %s as %s in %s", digest, tag, self.display)
-        return digest
+        for name, entry in wanted.items():
+            log.debug("tagged %s as %s in %s", entry["digest"], name, self.display)

@@ -1,0 +1,123 @@
+"""``mirror`` into an OCI layout or ``--to-dir`` that fails (hunt #3): like ``copy``, a layout the run
+created is removed; an existing layout keeps its ``index.json`` as it was, since ref names are written
+last, in one update, only when everything was copied.
+
+The tiny payload of ``test_mirror_templates`` and a release built through the fault proxy, so that
+the mirror reads every component through it; the proxy then answers 404 for one component manifest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from faultproxy import FaultProxy, Rule
+from imagegen import build_image
+from registry_rig import RegistryInfo, RepoNamer
+from test_faults import cli, seed_layout
+from test_mirror_templates import NAME, Payload, push_payload
+
+from okdrelease.sign import openpgp
+from okdrelease.sign.api import sign_release
+
+TAG = f"{NAME}-x86_64"
+
+
+@pytest.fixture(scope="module")
+def payload(registry_http: RegistryInfo) -> Payload:
+    """The tiny payload, once for the module."""
+    return push_payload(registry_http, "mirror-failures/content")
+
+
+@pytest.fixture(scope="module")
+def key() -> openpgp.SecretKey:
+    """A signing key for the releases (--to-dir carries the release's signatures)."""
+    return openpgp.generate_key("Mirror failures <mirror@example.com>", bits=2048, created=1700000000)
+
+
+def release_through(
+    proxy: FaultProxy,
+    registry: RegistryInfo,
+    payload: Payload,
+    capsys: pytest.CaptureFixture[str],
+    signed: tuple[openpgp.SecretKey, Path] | None = None,
+) -> tuple[str, str]:
+    """A release whose components are named through the proxy, signed into ``signed``'s store: (pull spec, digest)."""
+    repository = f"{proxy.host}/{RepoNamer('mirror-failures')()}"
+    mappings = [m.replace(registry.host, proxy.host) for m in payload.mappings]
+    code, out, err = cli(
+        capsys, "new", "--insecure", "--name", NAME, *mappings, "--to-image", f"{repository}:{NAME}"
+    )
+    assert code == 0, err
+    digest = out.split()[0]
+    if signed is not None:
+        sign_release(f"{repository}@{digest}", signed[0], signature_dir=signed[1])
+    return f"{repository}:{NAME}", digest
+
+
+def break_component(proxy: FaultProxy, payload: Payload) -> None:
+    """From now on the proxy answers 404 for the demo-operand manifest."""
+    digest = payload.digests["demo-operand"]
+    proxy.add(Rule("GET", f"/manifests/{digest}$", "status", times=None, status=404, code="MANIFEST_UNKNOWN"))
+
+
+def failed_mirror(capsys: pytest.CaptureFixture[str], spec: str, *to: str) -> str:
+    code, out, err = cli(capsys, "mirror", "--insecure", "--from", spec, *to)
+    assert code == 1, err
+    assert "Traceback" not in err and "internal error" not in err
+    return err.splitlines()[-1]
+
+
+@pytest.mark.parametrize("flag", ["--to", "--to-dir"])
+def test_failed_mirror_removes_the_layout_it_created(
+    registry_http: RegistryInfo,
+    proxy: FaultProxy,
+    payload: Payload,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    flag: str,
+    key: openpgp.SecretKey,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    store = tmp_path_factory.mktemp("signatures")
+    spec, _ = release_through(proxy, registry_http, payload, capsys, (key, store))
+    break_component(proxy, payload)
+    target = tmp_path / "new" / "mirror"
+    to = (
+        ["--to", f"oci:{target}"]
+        if flag == "--to"
+        else ["--to-dir", str(target), "--signature-dir", str(store)]
+    )
+    line = failed_mirror(capsys, spec, *to)
+    assert payload.digests["demo-operand"] in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_failed_mirror_leaves_an_existing_layouts_index_as_it_was(
+    registry_http: RegistryInfo,
+    proxy: FaultProxy,
+    payload: Payload,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    spec, release_digest = release_through(proxy, registry_http, payload, capsys)
+    existing = tmp_path / "existing"
+    seed_layout(existing, build_image(seed="mirror-existing"))
+    before = (existing / "index.json").read_bytes()
+    break_component(proxy, payload)
+    failed_mirror(capsys, spec, "--to", f"oci:{existing}")
+    assert (existing / "index.json").read_bytes() == before
+
+    # Once the registry answers again, a second run tags everything, in one update after the old entries.
+    proxy.clear()
+    code, out, err = cli(capsys, "mirror", "--insecure", "--from", spec, "--to", f"oci:{existing}")
+    assert code == 0, err
+    entries = json.loads((existing / "index.json").read_text())["manifests"]
+    tags = {e["annotations"]["org.opencontainers.image.ref.name"]: e["digest"] for e in entries}
+    assert list(tags)[:2] == ["v1", TAG]
+    assert tags == {
+        "v1": json.loads(before)["manifests"][0]["digest"],
+        TAG: release_digest,
+        **{f"{TAG}-{name}": digest for name, digest in payload.digests.items()},
+    }
