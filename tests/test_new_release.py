@@ -12,6 +12,7 @@ import attrs
 import pytest
 
 from okdrelease.cli import main
+from okdrelease.errors import NotFoundError
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
 from okdrelease.reference import ImageReference
@@ -136,6 +137,75 @@ def test_sign_by_writes_store_and_configmap_that_verify_accepts(
     assert b"[GNUPG:] GOODSIG" in verified.stderr
     payload = json.loads(verified.stdout)
     assert payload["critical"]["image"]["docker-manifest-digest"] == digest
+
+
+@pytest.fixture
+def pgp_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A fresh OpenPGP secret key file (``keys generate --pgp``)."""
+    keys = tmp_path / "keys"
+    code, _, err = run(
+        capsys, "keys", "generate", "--pgp", "--name", "OKD test <okd@example.test>", "--out", str(keys)
+    )
+    assert code == 0, err
+    return keys / "secret.asc"
+
+
+def test_signing_into_a_layout_without_identity_writes_nothing(
+    pgp_secret: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A release for a layout cannot be signed without --sign-identity: refused before the layout is written."""
+    layout, store = tmp_path / "release", tmp_path / "store"
+    code, out, err = run(
+        capsys,
+        *sample_args(f"oci:{layout}:{NAME}", "--sign-by", str(pgp_secret), "--signature-dir", str(store)),
+    )
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "error: signing a release written to an OCI layout needs --sign-identity REPOSITORY"
+    )
+    assert not layout.exists() and not store.exists()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--signature-dir", "{file}"], "--signature-dir {file} is not a directory"),
+        (["--signature-dir", "{file}/sigs"], "--signature-dir {file}/sigs: {file} is not a directory"),
+        (
+            ["--signature-configmap-dir", "{file}/cm"],
+            "--signature-configmap-dir {file}/cm: {file} is not a directory",
+        ),
+        (["--lookaside", "{file}"], "--lookaside {file} is not a directory"),
+        (["--signature-dir", "{tmp}/sigs", "--to-signature", "{tmp}"], "--to-signature {tmp} is a directory"),
+        (
+            ["--signature-dir", "{tmp}/sigs", "--to-signature", "{tmp}/no/sig.json"],
+            "--to-signature {tmp}/no/sig.json: directory {tmp}/no does not exist",
+        ),
+    ],
+)
+def test_unwritable_signature_paths_are_refused_before_the_push(
+    flags: list[str],
+    message: str,
+    registry_http,
+    unique_repo,
+    pgp_secret: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Where signatures go is checked before anything is pushed, with the flag and path in the error."""
+    (tmp_path / "file").write_text("not a directory\n")
+    names = {"file": str(tmp_path / "file"), "tmp": str(tmp_path)}
+    repository = f"{registry_http.host}/{unique_repo()}"
+    argv = [f.format(**names) for f in flags]
+    code, out, err = run(
+        capsys, *sample_args(f"{repository}:{NAME}", "--insecure", "--sign-by", str(pgp_secret), *argv)
+    )
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == "error: " + message.format(**names)
+    client = RegistryClient(TransportOptions(insecure=True))
+    with pytest.raises(NotFoundError):
+        client.repository(ImageReference.parse(repository)).list_tags()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "keys"]
 
 
 def test_cosign_signature_pushed_next_to_release(

@@ -94,10 +94,10 @@ def new_release(
 
     plan = make_plan(options)
     keys = None
-    if options.signs:  # okdrelease.payload.signing is loaded only to sign
+    if options.signs or options.to_signature:  # okdrelease.payload.signing is loaded only to sign
         from okdrelease.payload.signing import load_signing_keys
 
-        keys = load_signing_keys(options)
+        keys = load_signing_keys(options)  # and checks where signatures go, before anything is written
     opener: Transport = (
         transport if transport is not None else DefaultTransport(transport_options or TransportOptions())
     )

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
     from okdrelease.sign.keys import Signer
 
-__all__ = ["SigningKeys", "load_signing_keys", "sign_pushed", "write_to_signature"]
+__all__ = ["SigningKeys", "check_signing_targets", "load_signing_keys", "sign_pushed", "write_to_signature"]
 
 
 @attrs.frozen
@@ -33,8 +33,29 @@ class SigningKeys:
     cosign: ec.EllipticCurvePrivateKey | None = None
 
 
+def check_signing_targets(options: NewOptions) -> None:
+    """Refuse, before anything is read, written or pushed, what would otherwise fail only after the push:
+    a signature identity for a release written to a layout, and a signature path that cannot be written."""
+    from okdrelease.sign.store import check_output_dir, check_output_file
+
+    if options.signs and options.to_image and not options.sign_identity:
+        if not isinstance(parse_location(options.to_image), RegistryLocation):
+            raise UsageError("signing a release written to an OCI layout needs --sign-identity REPOSITORY")
+    for flag, directory in (
+        ("--signature-dir", options.signature_dir),
+        ("--signature-configmap-dir", options.signature_configmap_dir),
+        ("--lookaside", options.lookaside),
+    ):
+        if directory:
+            check_output_dir(flag, directory)
+    if options.to_signature:
+        check_output_file("--to-signature", options.to_signature)
+
+
 def load_signing_keys(options: NewOptions) -> SigningKeys | None:
-    """Load --sign-by or --sign-by-gpg and --sign-by-sigstore-private-key (None when not signing)."""
+    """Check the signature targets (``check_signing_targets``); load --sign-by or --sign-by-gpg and
+    --sign-by-sigstore-private-key (None when not signing)."""
+    check_signing_targets(options)
     if not options.signs:
         return None
     pgp: Signer | None = None
@@ -79,7 +100,9 @@ def write_to_signature(options: NewOptions, to_image: str, digest: str, created:
         with os.fdopen(fd, "wb") as out:
             out.write(body)
     except OSError as err:
-        raise ReleaseError(f"unable to write signature file: {err}") from err
+        raise ReleaseError(
+            f"unable to write signature file {options.to_signature}: {err.strerror or err}"
+        ) from err
 
 
 def sign_pushed(
@@ -91,7 +114,7 @@ def sign_pushed(
         identity = options.sign_identity
     elif isinstance(location, RegistryLocation):
         identity = location.ref.name
-    else:
+    else:  # refused before anything was written (check_signing_targets)
         raise UsageError("signing a release written to an OCI layout needs --sign-identity REPOSITORY")
     if keys.pgp is not None:
         from okdrelease.sign.api import sign_release

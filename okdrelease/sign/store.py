@@ -56,6 +56,34 @@ def signature_dir_name(digest: str) -> str:
 # Store directories (file:// stores)
 
 
+def _nearest_existing(path: Path) -> Path | None:
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return candidate
+    return None
+
+
+def check_output_dir(flag: str, directory: str | os.PathLike[str]) -> None:
+    """Refuse a ``flag`` directory that cannot be created or written into: it, or the nearest of its
+    parents that exists, is not a directory (checked before anything is written)."""
+    path = Path(directory)
+    existing = _nearest_existing(path)
+    if existing is not None and not existing.is_dir():
+        where = "" if existing == path else f": {existing}"
+        raise SignatureError(f"{flag} {directory}{where} is not a directory")
+
+
+def check_output_file(flag: str, file: str | os.PathLike[str]) -> None:
+    """Refuse a ``flag`` file that cannot be written: a directory, or in a directory that does not exist."""
+    path = Path(file)
+    if path.is_dir():
+        raise SignatureError(f"{flag} {file} is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if os.path.lexists(parent) else "does not exist"
+        raise SignatureError(f"{flag} {file}: directory {parent} {what}")
+
+
 def write_next_signature(target: Path, signature: bytes, limit: int, why: str = "") -> Path:
     """Write ``signature`` as ``target/signature-N`` with the next free N (1..limit); an identical one is reused."""
     try:
