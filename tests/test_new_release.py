@@ -75,15 +75,22 @@ def test_library_call_returns_typed_result_and_is_reproducible(tmp_path: Path) -
     assert [t["name"] for t in refs["spec"]["tags"]] == sorted(c.name for c in first.components)
 
 
-def test_sign_by_writes_store_and_configmap_that_verify_accepts(
-    registry_http, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """new --sign-by: a signature store directory and a ConfigMap, both accepted by okdrelease verify."""
+@pytest.fixture
+def pgp_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A fresh OpenPGP secret key file (``keys generate --pgp``)."""
     keys = tmp_path / "keys"
     code, _, err = run(
         capsys, "keys", "generate", "--pgp", "--name", "OKD test <okd@example.test>", "--out", str(keys)
     )
     assert code == 0, err
+    return keys / "secret.asc"
+
+
+def test_sign_by_writes_store_and_configmap_that_verify_accepts(
+    registry_http, pgp_secret: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """new --sign-by: a signature store directory and a ConfigMap, both accepted by okdrelease verify."""
+    keys = pgp_secret.parent
     to_image = f"{registry_http.host}/okd/release:{NAME}"
     store, configmaps = tmp_path / "store", tmp_path / "configmaps"
     code, out, err = run(
@@ -137,17 +144,6 @@ def test_sign_by_writes_store_and_configmap_that_verify_accepts(
     assert b"[GNUPG:] GOODSIG" in verified.stderr
     payload = json.loads(verified.stdout)
     assert payload["critical"]["image"]["docker-manifest-digest"] == digest
-
-
-@pytest.fixture
-def pgp_secret(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    """A fresh OpenPGP secret key file (``keys generate --pgp``)."""
-    keys = tmp_path / "keys"
-    code, _, err = run(
-        capsys, "keys", "generate", "--pgp", "--name", "OKD test <okd@example.test>", "--out", str(keys)
-    )
-    assert code == 0, err
-    return keys / "secret.asc"
 
 
 def test_signing_into_a_layout_without_identity_writes_nothing(
