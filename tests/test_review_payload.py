@@ -294,23 +294,3 @@ def test_image_stream_url_that_cannot_be_reached_is_an_error_naming_it() -> None
     with pytest.raises(ReleaseError) as info:
         new_release(NewOptions(from_image_stream_file=url, dry_run=True))
     assert str(info.value).startswith(f"unable to read input image stream file: {url}: ")
-
-
-def test_unreadable_from_dir_file_is_an_error_naming_the_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """--from-dir: a manifest that cannot be read gives a ReleaseError naming the operator directory."""
-    operator = tmp_path / "in" / "my-operator"
-    operator.mkdir(parents=True)
-    (operator / "secret.yaml").write_text("kind: ConfigMap\n")
-    real = Path.read_bytes
-
-    def deny(self: Path) -> bytes:
-        if self.name == "secret.yaml":
-            raise PermissionError(13, "Permission denied", str(self))
-        return real(self)
-
-    monkeypatch.setattr(Path, "read_bytes", deny)
-    with pytest.raises(ReleaseError) as info:
-        new_release(NewOptions(from_dir=str(tmp_path / "in"), to_dir=str(tmp_path / "out")))
-    assert str(info.value) == f"unable to read --from-dir {operator}: Permission denied"

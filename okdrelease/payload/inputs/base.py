@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -53,3 +55,30 @@ def load_checked_stream(
     if stream.kind != "ImageStream" or stream.api_version != "image.openshift.io/v1":
         raise ReleaseError(kind_error)
     return stream
+
+
+def _go_reason(err: OSError) -> str:
+    return os.strerror(err.errno).lower() if err.errno else str(err)
+
+
+def read_regular_file(path: str) -> bytes:
+    """The bytes of the regular file at ``path`` (links followed), errors in Go's words as oc gives them:
+    ``open PATH: <reason>`` when it cannot be opened, ``read PATH: <reason>`` when it cannot be read.
+    A FIFO, device or socket is refused (``read PATH: not a regular file``), never waited on or read
+    without end."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        raise ReleaseError(f"open {path}: {_go_reason(err)}") from err
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(21, os.strerror(21))
+        if not stat.S_ISREG(mode):
+            raise ReleaseError(f"read {path}: not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    except OSError as err:
+        raise ReleaseError(f"read {path}: {_go_reason(err)}") from err
+    finally:
+        os.close(fd)
