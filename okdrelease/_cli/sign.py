@@ -17,6 +17,7 @@ from okdrelease.sign.keys import (
     read_passphrase,
 )
 from okdrelease.sign.lookaside import DockerName, containers_configuration
+from okdrelease.sign.simple import WRITABLE_TIMESTAMPS, WRITABLE_TIMESTAMPS_TEXT
 from okdrelease.sign.target import open_signed_image, signed_reference
 
 DESCRIPTION = """\
@@ -66,7 +67,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--configmap-dir", metavar="DIR", help="also write the oc-mirror signature ConfigMap here"
     )
     parser.add_argument("--creator", default=DEFAULT_CREATOR, help="optional.creator of the signature")
-    parser.add_argument("--timestamp", type=int, metavar="UNIX", help="optional.timestamp (default: now)")
+    parser.add_argument(
+        "--timestamp", type=_timestamp, metavar="UNIX", help="optional.timestamp (default: now)"
+    )
     parser.add_argument("--cosign-key", metavar="KEY", help="cosign encrypted private key (cosign.key)")
     parser.add_argument(
         "--identity",
@@ -82,6 +85,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_registry_flags(parser)
     parser.set_defaults(func=run)
     return parser
+
+
+def _timestamp(text: str) -> int:
+    """--timestamp: an integer every reader of the signature takes."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: {text!r}") from None
+    if value not in WRITABLE_TIMESTAMPS:
+        raise argparse.ArgumentTypeError(f"{text} is out of range: {WRITABLE_TIMESTAMPS_TEXT}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -15,6 +15,12 @@ from okdrelease.reference import ImageReference
 
 SIGNATURE_TYPE = "atomic container signature"
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+#: ``optional.timestamp`` as library-go reads it: a Go int64.
+TIMESTAMP_RANGE = range(-(1 << 63), 1 << 63)
+#: The timestamps a signature is written with: library-go's int64 that containers/image (skopeo, podman,
+#: CRI-O) also takes, reading a float64 that must convert to an int64 and back unchanged (2**63 - 1 is
+#: the float 2**63: refused; 2**63 - 513 is the largest integer whose float is below 2**63).
+WRITABLE_TIMESTAMPS = range(-(1 << 63), (1 << 63) - 512)
 
 
 @attrs.frozen
@@ -46,12 +52,20 @@ class AtomicSignature:
         return json.dumps(document, indent=2).encode("utf-8")
 
 
+WRITABLE_TIMESTAMPS_TEXT = (
+    f"a signature's timestamp is {WRITABLE_TIMESTAMPS.start} to {WRITABLE_TIMESTAMPS.stop - 1} "
+    "(a 64-bit integer that containers/image can read as a float64)"
+)
+
+
 def new_signature_payload(docker_reference: str, manifest_digest: str, creator: str, timestamp: int) -> bytes:
     """Build the payload oc writes; every input must be non-empty (oc's own check and message)."""
     if not creator or not timestamp or not manifest_digest or not docker_reference:
         raise SignatureError(
             "you must specify a signer, current timestamp, release digest, and pull spec to sign"
         )
+    if timestamp not in WRITABLE_TIMESTAMPS:
+        raise SignatureError(f"timestamp {timestamp} is out of range: {WRITABLE_TIMESTAMPS_TEXT}")
     return AtomicSignature(docker_reference, manifest_digest, creator, timestamp).to_bytes()
 
 
@@ -96,6 +110,10 @@ def parse_signature_payload(data: bytes) -> AtomicSignature:
     image = _exact_object(critical.get("image") or {}, {"docker-manifest-digest": str}, "critical.image")
     identity = _exact_object(critical.get("identity") or {}, {"docker-reference": str}, "critical.identity")
     optional = _exact_object(top.get("optional") or {}, {"creator": str, "timestamp": int}, "optional")
+    if optional.get("timestamp") is not None and optional["timestamp"] not in TIMESTAMP_RANGE:
+        raise SignatureError(
+            'the signature is not valid JSON: field "timestamp" in optional has the wrong type'
+        )
     if critical.get("type") != SIGNATURE_TYPE:
         raise SignatureError("signature is not the correct type")
     return AtomicSignature(
@@ -144,6 +162,18 @@ def _exact(value: Any, fields: tuple[str, ...], where: str) -> dict[str, Any]:
     return value
 
 
+def _float_timestamp(value: Any) -> int:
+    """containers/image's reading of optional.timestamp: a JSON number as a float64 that converts to an
+    int64 and back unchanged (so 2**63 - 1, which is the float 2**63, is refused)."""
+    try:
+        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    except OverflowError:
+        number = None
+    if number is None or not -(2.0**63) <= number < 2.0**63 or number != int(number):
+        raise SignatureError("invalid signature: Field optional.timestamp is not an integer")
+    return int(number)
+
+
 def parse_simple_signing_payload(data: bytes) -> AtomicSignature:
     """Parse signed content as containers/image does for policies (signature/simple.go).
 
@@ -163,13 +193,7 @@ def parse_simple_signing_payload(data: bytes) -> AtomicSignature:
     if creator is not None and not isinstance(creator, str):
         raise SignatureError("invalid signature: optional.creator is not a string")
     if timestamp is not None:
-        if (
-            isinstance(timestamp, bool)
-            or not isinstance(timestamp, int | float)
-            or int(timestamp) != timestamp
-        ):
-            raise SignatureError("invalid signature: Field optional.timestamp is not an integer")
-        timestamp = int(timestamp)
+        timestamp = _float_timestamp(timestamp)
     critical = _exact(top["critical"], ("type", "image", "identity"), "critical")
     if critical["type"] != SIGNATURE_TYPE:
         raise SignatureError(f"invalid signature: Unrecognized signature type {critical['type']}")

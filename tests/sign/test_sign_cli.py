@@ -149,6 +149,25 @@ def test_usage_errors_exit_2(pgp_keys: Path, capsys: pytest.CaptureFixture[str])
     )
 
 
+@pytest.mark.parametrize("timestamp", [str((1 << 63) - 512), str(1 << 63), str(-(1 << 63) - 1)])
+def test_timestamp_a_reader_refuses_is_a_usage_error(
+    timestamp: str, pgp_keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--timestamp must be one every reader takes (a 64-bit integer that is also one as a float64, as
+    containers/image reads it): exit 2, nothing written."""
+    store = tmp_path / "store"
+    key = str(pgp_keys / "secret.asc")
+    code, out, err = run(
+        capsys, "sign", "--key", key, "--signature-dir", str(store), "--timestamp", timestamp, IMAGE
+    )
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        f"error: argument --timestamp: {timestamp} is out of range: a signature's timestamp is "
+        "-9223372036854775808 to 9223372036854775295 (a 64-bit integer that containers/image can read as a float64)"
+    )
+    assert not store.exists()
+
+
 def test_sign_with_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     passphrase = tmp_path / "pass"
     passphrase.write_text("WithPassphrase123\n")  # containers/image's test passphrase of secring.gpg

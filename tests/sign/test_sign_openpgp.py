@@ -18,7 +18,11 @@ from okdrelease.errors import SignatureError
 from okdrelease.sign import openpgp
 from okdrelease.sign.api import Candidate, sign_release, verify_release, verify_signatures
 from okdrelease.sign.openpgp import Keyring, generate_key, import_secret_key, sign_message, verify_message
-from okdrelease.sign.simple import check_signature_claims, parse_signature_payload
+from okdrelease.sign.simple import (
+    check_signature_claims,
+    parse_signature_payload,
+    parse_simple_signing_payload,
+)
 
 IMAGE_DIGEST = "sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55"
 KEY_FPR = "08CD26E446E2E95249B7A405E932F44B23E8DD43"
@@ -453,6 +457,77 @@ def test_skopeo_standalone_verify(gnupghome: Path, our_key: openpgp.SecretKey, t
         f"Docker reference {result.identity} does not match quay.io/someone/else@{digest}"
         in wrong_identity.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "containers_image", "library_go"),
+    [((1 << 63) - 1, False, True), (1 << 63, False, False), (-(1 << 63) - 1, True, False)],
+)
+def test_timestamps_a_reader_refuses_are_never_written(
+    timestamp: int,
+    containers_image: bool,
+    library_go: bool,
+    gnupghome: Path,
+    our_key: openpgp.SecretKey,
+    tmp_path: Path,
+) -> None:
+    """optional.timestamp is read by skopeo (containers/image) as a float64 that must convert to an int64
+    and back, by library-go as an int64: the largest timestamp both take is signed and accepted by
+    skopeo; ``timestamp`` (refused by one of them) is refused when signing, and a signature holding it
+    (made by hand) is read by our parsers as by skopeo and by library-go."""
+    if shutil.which("skopeo") is None:
+        pytest.skip("skopeo is not installed")
+    assert gpg(gnupghome, "--import", data=our_key.export_public().encode()).returncode == 0
+    manifest = tmp_path / "manifest.json"
+    manifest.write_bytes(b'{"schemaVersion":2,"config":{},"layers":[]}')
+    digest = "sha256:" + hashlib.sha256(manifest.read_bytes()).hexdigest()
+    identity = f"quay.io/okd/scos-release@{digest}"
+    env = dict(os.environ, GNUPGHOME=str(gnupghome))
+
+    def skopeo(signature: Path) -> subprocess.CompletedProcess[str]:
+        argv = ["skopeo", "standalone-verify", str(manifest), identity, our_key.fingerprint, str(signature)]
+        return subprocess.run(argv, capture_output=True, text=True, env=env, check=False, timeout=60)
+
+    largest = sign_release(identity, our_key, signature_dir=tmp_path / "sigs", timestamp=(1 << 63) - 513)
+    assert largest.signature_path is not None
+    good = skopeo(largest.signature_path)
+    assert (good.returncode, good.stdout) == (0, f"Signature verified, digest {digest}\n"), good.stderr
+    with pytest.raises(SignatureError) as info:
+        sign_release(identity, our_key, signature_dir=tmp_path / "sigs2", timestamp=timestamp)
+    assert str(info.value) == (
+        f"timestamp {timestamp} is out of range: a signature's timestamp is -9223372036854775808 to "
+        "9223372036854775295 (a 64-bit integer that containers/image can read as a float64)"
+    )
+    assert not (tmp_path / "sigs2").exists()
+    payload = json.dumps(
+        {
+            "critical": {
+                "type": "atomic container signature",
+                "image": {"docker-manifest-digest": digest},
+                "identity": {"docker-reference": identity},
+            },
+            "optional": {"timestamp": timestamp},
+        }
+    ).encode()
+    beyond = tmp_path / "beyond"
+    beyond.write_bytes(sign_message(our_key, payload))
+    read = skopeo(beyond)
+    if containers_image:  # -2**63 - 1 is the float -2**63, an int64
+        assert (read.returncode, read.stdout) == (0, f"Signature verified, digest {digest}\n"), read.stderr
+        assert parse_simple_signing_payload(payload).timestamp == -(1 << 63)
+    else:
+        assert read.returncode == 1 and "Field optional.timestamp is not is not an integer" in read.stderr
+        with pytest.raises(SignatureError) as info:
+            parse_simple_signing_payload(payload)
+        assert str(info.value) == "invalid signature: Field optional.timestamp is not an integer"
+    if library_go:
+        assert parse_signature_payload(payload).timestamp == timestamp
+    else:
+        with pytest.raises(SignatureError) as info:
+            parse_signature_payload(payload)
+        assert str(info.value) == (
+            'the signature is not valid JSON: field "timestamp" in optional has the wrong type'
+        )
 
 
 @pytest.mark.parametrize("algorithm", ["nistp256", "nistp384", "ed25519", "dsa2048", "rsa2048"])
