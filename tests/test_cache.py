@@ -625,3 +625,57 @@ def test_an_unusable_cache_directory_is_a_warning_not_a_failure(
         ["cache", f"cannot list {packs_dir}"],
         ["cache", f"cannot write a pack in {packs_dir}"],
     ]
+
+
+def test_prune_removes_only_what_the_v1_layout_held(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A v1/ that holds other files (a user's --cache-dir that happens to have one) keeps them, and the
+    directories holding them; only the v1 layout's entries and temporary files go, and their
+    directories once empty. A v1 that is a symlink is never followed."""
+    v1 = tmp_path / "cache" / "v1"
+    ours = [
+        v1 / "blobs" / "sha256" / ("0" * 64),
+        v1 / "blobs" / "sha256" / ".tmp-1-2-3",
+        v1 / "records" / "verdict" / "ab" / ("ab" + "1" * 62),
+        v1 / "records" / "layer-index" / "cd" / ("cd" + "2" * 62),
+    ]
+    theirs = [
+        v1 / "src" / "main.go",
+        v1 / "README",
+        v1 / "blobs" / "sha256" / "notes.txt",
+        v1 / "records" / "verdict" / "ab" / "keep.yaml",
+        v1 / "records" / "other" / "ab" / ("ab" + "1" * 62),
+    ]
+    for path in ours + theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"z" * 100)
+    outside = tmp_path / "elsewhere" / "blobs" / "sha256"
+    outside.mkdir(parents=True)
+    (outside / ("0" * 64)).write_bytes(b"z")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "v1").symlink_to(tmp_path / "elsewhere")
+    assert cli_main(["cache", "prune", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert capsys.readouterr().out == "removed 3 entries (0.0 MiB); 0 entries (0.0 MiB) left\n"
+    left = sorted(str(p.relative_to(v1)) for p in v1.rglob("*"))
+    assert left == [
+        "README",
+        "blobs",
+        "blobs/sha256",
+        "blobs/sha256/notes.txt",
+        "records",
+        "records/other",
+        "records/other/ab",
+        f"records/other/ab/ab{'1' * 62}",
+        "records/verdict",
+        "records/verdict/ab",
+        "records/verdict/ab/keep.yaml",
+        "src",
+        "src/main.go",
+    ]
+    assert cli_main(["cache", "info", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert "v1/" not in capsys.readouterr().out  # nothing of the old layout is left
+    assert cli_main(["cache", "prune", "--cache-dir", str(linked)]) == 0
+    assert capsys.readouterr().out == "removed 0 entries (0.0 MiB); 0 entries (0.0 MiB) left\n"
+    assert (outside / ("0" * 64)).exists()

@@ -31,8 +31,9 @@ index is damaged, or that is shorter than its trailer says (torn), is deleted wh
 nothing in it can be trusted. A read refreshes its pack's mtime once per run.
 
 Size bound. :meth:`Cache.trim` (after a run that wrote) and :meth:`Cache.prune` evict whole packs,
-least recently used (oldest mtime) first, until the packs fit. ``prune`` also removes a leftover
-``v1/`` directory (the one-file-per-entry layout of earlier versions).
+least recently used (oldest mtime) first, until the packs fit. ``prune`` also removes what is left of
+the one-file-per-entry layout of earlier versions in ``v1/`` (its entries, then its directories once
+empty; any other file there is kept).
 
 Pack count bound and why merging is safe. A closing run that wrote a pack and finds more than
 ``max_packs`` merges the smallest ones into one (their sound entries only, copied one at a time, the newest
@@ -97,6 +98,37 @@ _HELD = 16 << 20
 _VERSION = "v2"
 #: Layouts of earlier versions, removed by prune.
 _OLD_VERSIONS = ("v1",)
+#: What ``v1/`` held: ``blobs/<algorithm>/<hex>`` and ``records/<kind>/<hh>/<sha256 hex>`` (and ``.tmp-*``).
+_OLD_RECORD_KINDS = ("layer-index", "verdict")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_hex(text: str, length: int | None = None) -> bool:
+    return bool(text) and set(text) <= _HEX and (length is None or len(text) == length)
+
+
+def _old_layout_dir(parts: list[str]) -> bool:
+    """Whether ``v1/<parts>`` is a directory of the v1 layout."""
+    parts = [p for p in parts if p != "."]
+    if not parts or len(parts) > 3 or parts[0] not in ("blobs", "records"):
+        return False
+    if parts[0] == "blobs":
+        return len(parts) == 1 or (len(parts) == 2 and parts[1].isalnum() and parts[1].islower())
+    return len(parts) == 1 or (parts[1] in _OLD_RECORD_KINDS and (len(parts) == 2 or _is_hex(parts[2], 2)))
+
+
+def _old_layout_file(parts: list[str], name: str) -> bool:
+    """Whether ``v1/<parts>/<name>`` is a file of the v1 layout (an entry or a temporary file)."""
+    parts = [p for p in parts if p != "."]
+    if not _old_layout_dir(parts):
+        return False
+    if parts[0] == "blobs" and len(parts) == 2:
+        return _is_hex(name) or name.startswith(".tmp-")
+    if parts[0] == "records" and len(parts) == 3:
+        return (_is_hex(name, 64) and name.startswith(parts[2])) or name.startswith(".tmp-")
+    return False
+
+
 #: Record kinds: per-layer indexes, manifest-check verdicts, a stream's components as read
 #: (okdrelease.payload.recorded).
 LAYER_INDEX = "layer-index"
@@ -657,7 +689,7 @@ class Cache:
         for kind in (BLOBS, *_KINDS):
             sizes = [size for (k, _), size in latest.items() if k == kind]
             kinds.append(KindInfo(kind, len(sizes), sum(sizes)))
-        legacy = any(os.path.isdir(os.path.join(self.root, v)) for v in _OLD_VERSIONS)
+        legacy = bool(self._old_version_files())
         return CacheInfo(
             self.root, self.max_bytes, tuple(kinds), len(packs), sum(p.size for p in packs), legacy
         )
@@ -684,21 +716,44 @@ class Cache:
             kept.append(listed)
         return kept
 
-    def _remove_old_versions(self) -> tuple[int, int]:
-        """Remove the layouts of earlier versions (``v1/``): (files, bytes) removed."""
-        files = size = 0
+    def _old_version_files(self) -> list[str]:
+        """The files of earlier versions' layouts (``v1/``) under the root: only what that layout held
+        (``blobs/<algorithm>/<hex>``, ``records/<kind>/<hh>/<hex>``, their ``.tmp-*`` files), never a
+        link followed, so a user's files in a directory that happens to be called ``v1`` are left."""
+        found: list[str] = []
         for version in _OLD_VERSIONS:
-            old = os.path.join(self.root, version)
-            if not os.path.isdir(old):
+            top = os.path.join(self.root, version)
+            if os.path.islink(top) or not os.path.isdir(top):
                 continue
-            for dirpath, _, filenames in os.walk(old):
-                for name in filenames:
-                    with contextlib.suppress(OSError):
-                        size += os.stat(os.path.join(dirpath, name)).st_size
-                        files += 0 if name.startswith(".") else 1
-            import shutil  # only prune needs it, and only once
+            for dirpath, dirnames, filenames in os.walk(top):
+                parts = os.path.relpath(dirpath, top).split(os.sep)
+                dirnames[:] = [d for d in dirnames if _old_layout_dir([*parts, d])]
+                found.extend(
+                    os.path.join(dirpath, name)
+                    for name in filenames
+                    if _old_layout_file(parts, name) and not os.path.islink(os.path.join(dirpath, name))
+                )
+        return found
 
-            shutil.rmtree(old, ignore_errors=True)
+    def _remove_old_versions(self) -> tuple[int, int]:
+        """Remove the files of earlier versions' layouts, then their directories left empty: (files,
+        bytes) removed."""
+        files = size = 0
+        for path in self._old_version_files():
+            with contextlib.suppress(OSError):
+                length = os.lstat(path).st_size
+                os.unlink(path)
+                size += length
+                files += 0 if os.path.basename(path).startswith(".") else 1
+        for version in _OLD_VERSIONS:
+            top = os.path.join(self.root, version)
+            if os.path.islink(top) or not os.path.isdir(top):
+                continue
+            for dirpath, _, _ in sorted(os.walk(top), key=lambda walked: -len(walked[0])):
+                parts = os.path.relpath(dirpath, top).split(os.sep)
+                if parts == ["."] or _old_layout_dir(parts):
+                    with contextlib.suppress(OSError):
+                        os.rmdir(dirpath)  # only when empty
         return files, size
 
     def prune(self, max_bytes: int | None = None) -> PruneResult:
