@@ -254,19 +254,33 @@ def read_signature_configmap(data: bytes, digest: str, what: str = "ConfigMap") 
     """Signatures of ``digest`` in a ConfigMap: every ``binaryData`` key starting ``<algo>-<hex>`` (Q27)."""
     algorithm, hex_part = split_digest(digest)
     prefix = f"{algorithm}-{hex_part}"
-    document = _load_document(data, what)
-    binary = document.get("binaryData") or {}
-    if not isinstance(binary, dict):
-        raise SignatureError(f"{what}: binaryData is not a map")
-    out: list[bytes] = []
-    for key in sorted(binary, key=lambda k: _suffix_order(k, prefix)):
-        if not str(key).startswith(prefix):
-            continue
-        try:
-            out.append(base64.b64decode(str(binary[key]), validate=True))
-        except ValueError as err:
-            raise SignatureError(f"{what}: binaryData key {key!r} is not base64: {err}") from err
-    return out
+    binary = _string_map(_load_document(data, what), "binaryData", what)
+    return [
+        _base64_value(binary[key], key, what)
+        for key in sorted(binary, key=lambda k: _suffix_order(k, prefix))
+        if key.startswith(prefix)
+    ]
+
+
+def _string_map(document: dict[str, Any], field: str, what: str) -> dict[str, str]:
+    """A ConfigMap's ``data`` or ``binaryData``: a map of strings to strings (as Kubernetes requires)."""
+    value = document.get(field) or {}
+    if not isinstance(value, dict):
+        raise SignatureError(f"{what}: {field} is not a map")
+    for key, item in value.items():
+        if not isinstance(key, str):
+            raise SignatureError(f"{what}: {field} key {key!r} is not a string")
+        if not isinstance(item, str):
+            raise SignatureError(f"{what}: {field} key {key!r} has a value that is not a string")
+    return value
+
+
+def _base64_value(value: str, key: str, what: str) -> bytes:
+    """A ``binaryData`` value: standard base64, padded (as Kubernetes decodes it)."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError as err:
+        raise SignatureError(f"{what}: binaryData key {key!r} is not base64: {err}") from err
 
 
 def _suffix_order(key: str, prefix: str) -> tuple[int, str]:
@@ -357,10 +371,15 @@ class VerificationConfig:
 
     keyrings: dict[str, bytes]
     stores: dict[str, str]
+    #: Where the ConfigMap was read (its file), for errors.
+    what: str = "ConfigMap"
 
     def parsed_keyrings(self) -> dict[str, Keyring]:
-        """The keyrings, parsed (errors name the ConfigMap key)."""
-        return {name: Keyring.from_bytes(data, f"{KEY_PREFIX}{name}") for name, data in self.keyrings.items()}
+        """The keyrings, parsed (errors name the ConfigMap and the key)."""
+        return {
+            name: Keyring.from_bytes(data, f"{self.what}: {KEY_PREFIX}{name}")
+            for name, data in self.keyrings.items()
+        }
 
 
 def load_verification_configmap(path: str | os.PathLike[str]) -> VerificationConfig:
@@ -375,15 +394,15 @@ def load_verification_configmap(path: str | os.PathLike[str]) -> VerificationCon
 def read_verification_configmap(data: bytes, what: str = "ConfigMap") -> VerificationConfig:
     """Parse a verification ConfigMap (YAML or JSON) with library-go's checks and messages."""
     document = _load_document(data, what)
-    metadata = document.get("metadata") or {}
+    metadata = document.get("metadata")
+    metadata = metadata if isinstance(metadata, dict) else {}
     source = f"configmap {metadata.get('namespace', '')}/{metadata.get('name', '')} ({what})"
     keyrings: dict[str, bytes] = {}
     stores: dict[str, str] = {}
-    entries = dict(document.get("data") or {})
-    for key, value in (document.get("binaryData") or {}).items():
-        entries[key] = base64.b64decode(str(value))
-    for key, value in entries.items():
-        raw = value if isinstance(value, bytes) else str(value).encode("utf-8")
+    entries: dict[str, bytes] = {k: v.encode("utf-8") for k, v in _string_map(document, "data", what).items()}
+    for key, value in _string_map(document, "binaryData", what).items():
+        entries[key] = _base64_value(value, key, what)
+    for key, raw in entries.items():
         if key.startswith(KEY_PREFIX):
             keyrings[key[len(KEY_PREFIX) :]] = raw
         elif key.startswith(STORE_PREFIX):
@@ -399,4 +418,4 @@ def read_verification_configmap(data: bytes, what: str = "ConfigMap") -> Verific
         raise SignatureError(
             f"{source} did not provide any GPG public keys to verify signatures from and cannot be used"
         )
-    return VerificationConfig(keyrings, stores)
+    return VerificationConfig(keyrings, stores, what)

@@ -242,6 +242,46 @@ def test_keys_configmap_then_verify_with_it(
     assert code == 1 and "is a secret key; give the public key" in err
 
 
+BAD_CONFIGMAPS = {
+    "binary-not-base64": (
+        "binaryData:\n  verifier-public-key-x: abc\n",
+        "binaryData key 'verifier-public-key-x' is not base64: Incorrect padding",
+    ),
+    "binary-number": (
+        "binaryData:\n  store-x: 5\n",
+        "binaryData key 'store-x' has a value that is not a string",
+    ),
+    "data-number": (
+        "data:\n  verifier-public-key-x: 5\n",
+        "data key 'verifier-public-key-x' has a value that is not a string",
+    ),
+    "data-list": ("data: [1]\n", "data is not a map"),
+    "binary-list": ("binaryData: [1]\n", "binaryData is not a map"),
+    "data-int-key": ("data:\n  1: x\n", "data key 1 is not a string"),
+    "not-a-key": (
+        "data:\n  verifier-public-key-x: not a key\n  store-x: https://example.com\n",
+        "verifier-public-key-x is not a valid OpenPGP keyring: invalid OpenPGP packet header byte 0x6e at offset 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGMAPS))
+def test_bad_verification_configmap_values_name_the_file_and_key(
+    case: str, pgp_keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """verify --verification-configmap (and --configmap) with values Kubernetes would refuse: exit 1,
+    an error naming the file and the key, never an internal error."""
+    text, message = BAD_CONFIGMAPS[case]
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: release-verification\n{text}")
+    code, out, err = run(capsys, "verify", "--verification-configmap", str(manifest), IMAGE)
+    assert (code, out, err) == (1, "", f"error: {manifest}: {message}\n")
+    if case in ("binary-number", "binary-list"):  # the signature ConfigMap reader checks binaryData too
+        keyring = str(pgp_keys / "public.asc")
+        code, out, err = run(capsys, "verify", "--keyring", keyring, "--configmap", str(manifest), IMAGE)
+        assert (code, out) == (1, "") and f"error: {manifest}: {message}\n" in err
+
+
 def test_cosign_keys_generate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
