@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from bounded_run import run_bounded
 
 from okdrelease.cache import LAYER_INDEX, RESOLUTION, VERDICT, Cache, default_root, pack, store
 from okdrelease.cli import main as cli_main
@@ -679,3 +680,22 @@ def test_prune_removes_only_what_the_v1_layout_held(
     assert cli_main(["cache", "prune", "--cache-dir", str(linked)]) == 0
     assert capsys.readouterr().out == "removed 0 entries (0.0 MiB); 0 entries (0.0 MiB) left\n"
     assert (outside / ("0" * 64)).exists()
+
+
+def test_info_and_prune_pass_over_a_fifo_or_device_named_like_a_pack(tmp_path: Path) -> None:
+    """A FIFO or a link to a device named ``*.pack`` is not a pack: info and prune neither wait on it
+    nor read it, and leave it where it is."""
+    _run(tmp_path, b"x" * 2048)
+    packs = tmp_path / "v2" / "packs"
+    os.mkfifo(packs / "0000-fifo.pack")
+    (packs / "0001-zero.pack").symlink_to("/dev/zero")
+    info = run_bounded("cache", "info", "--cache-dir", str(tmp_path))
+    assert (info.returncode, info.stderr) == (0, "")
+    assert "packs: 1, " in info.stdout
+    pruned = run_bounded("cache", "prune", "--cache-dir", str(tmp_path), "--all")
+    assert (pruned.returncode, pruned.stdout, pruned.stderr) == (
+        0,
+        "removed 1 entries (0.0 MiB); 0 entries (0.0 MiB) left\n",
+        "",
+    )
+    assert sorted(p.name for p in packs.iterdir()) == ["0000-fifo.pack", "0001-zero.pack"]

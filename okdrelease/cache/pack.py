@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from typing import NamedTuple
@@ -47,7 +48,7 @@ _HEAD = MAGIC + b"\n"
 _TRAILER = len(MAGIC) + 1 + 16 + 1 + 16 + 1 + 64 + 1
 #: How much of a pack's end is read at once to find its index (the rest, if any, in a second read).
 _TAIL_READ = 64 << 10
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class DamagedPack(Exception):
@@ -312,6 +313,8 @@ def scan(directory: str) -> tuple[list[PackFile], list[PackFile]]:
         try:
             st = entry.stat()
         except OSError:  # went away meanwhile
+            continue
+        if not stat.S_ISREG(st.st_mode):  # not one of ours (a FIFO would block its reader): left alone
             continue
         found = PackFile(entry.name, entry.path, st.st_size, st.st_mtime)
         (temporaries if entry.name.startswith(TMP_PREFIX) else packs).append(found)

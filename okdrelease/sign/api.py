@@ -17,6 +17,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign, store
+from okdrelease.sign.files import read_bounded
 from okdrelease.sign.keys import Signer
 from okdrelease.sign.lookaside import (
     DockerName,
@@ -216,10 +217,7 @@ def collect_signatures(
                 Candidate(f"{url.rstrip('/')}/{store.signature_dir_name(digest)}/signature-{index}", data)
             )
     for path in configmap_files:
-        try:
-            raw = Path(path).read_bytes()
-        except OSError as err:
-            raise SignatureError(f"cannot read ConfigMap {path}: {err.strerror or err}") from err
+        raw = read_bounded(path, "ConfigMap")
         for index, data in enumerate(store.read_signature_configmap(raw, digest, str(path)), start=1):
             candidates.append(Candidate(f"{path}#{index}", data))
     return candidates, errors

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.sign import cosign
+from okdrelease.sign.files import read_bounded
 from okdrelease.sign.openpgp import KEY_ALGORITHMS, Keyring, generate_key, load_keyring, load_secret_key
 from okdrelease.sign.passphrase import COSIGN_ENV as COSIGN_ENV  # re-exported: the passphrase sources
 from okdrelease.sign.passphrase import PASSPHRASE_ENV as PASSPHRASE_ENV
@@ -79,19 +80,13 @@ def load_cosign_private_key(path: str, password: str | None) -> ec.EllipticCurve
     """Read and decrypt a cosign private key; a missing password is an error naming the key."""
     if password is None:
         raise SignatureError(f"the cosign key {path} needs a password: a passphrase file or COSIGN_PASSWORD")
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise SignatureError(f"cannot read cosign key {path}: {err.strerror or err}") from err
+    data = read_bounded(path, "cosign key")
     return cosign.decrypt_private_key(data, password, path)
 
 
 def load_cosign_public_key(path: str) -> cosign.CosignPublicKey:
     """Read a cosign public key (PEM)."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise SignatureError(f"cannot read cosign key {path}: {err.strerror or err}") from err
+    data = read_bounded(path, "cosign key")
     return cosign.load_public_key(data, path)
 
 
@@ -183,10 +178,7 @@ def armored_public_keys(specs: Sequence[str], default: str) -> dict[str, str]:
     """``[NAME=]PATH`` public key files as armored text by name, for a verification ConfigMap."""
     keys: dict[str, str] = {}
     for name, path in named_specs(specs, default):
-        try:
-            data = Path(path).read_bytes()
-        except OSError as err:
-            raise SignatureError(f"cannot read keyring {path}: {err.strerror or err}") from err
+        data = read_bounded(path, "keyring")
         load_keyring(path, data)  # refuse anything that is not a keyring
         if data.lstrip().startswith(b"-----BEGIN PGP PRIVATE KEY"):
             raise SignatureError(f"{path} is a secret key; give the public key")

@@ -34,6 +34,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
 from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.reference import ImageReference
+from okdrelease.sign.files import read_bounded
 from okdrelease.sign.simple import strict_json_loads
 from okdrelease.sign.store import read_numbered_signatures, split_digest, write_next_signature
 
@@ -250,9 +251,7 @@ def load_registries_d(directory: str | os.PathLike[str]) -> RegistriesConfig:
 
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        document = safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise SignatureError(f"cannot read {path}: {err.strerror or err}") from err
+        document = safe_load(read_bounded(path, "").decode("utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:
         raise SignatureError(f"{path} is not valid YAML: {err}") from err
     if document is None:
@@ -275,7 +274,8 @@ def write_lookaside_signature(
 
 def read_lookaside_signatures(base_dir: str | os.PathLike[str], name: DockerName, digest: str) -> list[bytes]:
     """``signature-1``, ``signature-2``, ... of ``digest`` until the first missing one."""
-    return read_numbered_signatures(lookaside_dir(base_dir, name, digest), MAX_LOOKASIDE_SIGNATURES)
+    where = lookaside_dir(base_dir, name, digest)
+    return read_numbered_signatures(where, MAX_LOOKASIDE_SIGNATURES, MAX_SIGNATURE_BODY, refuse_larger=True)
 
 
 #: containers/image's limit on one signature's size (iolimits.MaxSignatureBodySize).

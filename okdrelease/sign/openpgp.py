@@ -1364,11 +1364,9 @@ def _check_signer(cert: Certificate, key: PublicKey, sub: Subkey | None, signatu
 def load_keyring(path: str, data: bytes | None = None) -> Keyring:
     """Read a keyring file (armored or binary)."""
     if data is None:
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as err:
-            raise SignatureError(f"cannot read keyring {path}: {err.strerror or err}") from err
+        from okdrelease.sign.files import read_bounded
+
+        data = read_bounded(path, "keyring")
     return Keyring.from_bytes(data, path)
 
 
@@ -1376,9 +1374,7 @@ def load_secret_key(
     path: str, passphrase: bytes | str | None = None, *, fingerprint: str | None = None
 ) -> SecretKey:
     """Read a secret key file (armored or binary)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as err:
-        raise SignatureError(f"cannot read secret key {path}: {err.strerror or err}") from err
+    from okdrelease.sign.files import read_bounded
+
+    data = read_bounded(path, "secret key")
     return import_secret_key(data, passphrase, path, fingerprint=fingerprint)

@@ -31,6 +31,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign
+from okdrelease.sign.files import read_bounded
 from okdrelease.sign.lookaside import (
     DockerName,
     RegistriesConfig,
@@ -132,10 +133,7 @@ class KeySources:
         """Every key blob with a name for messages; a missing file is an error naming it."""
         out = [(f"keyData {index}", data) for index, data in enumerate(self.datas, start=1)]
         for path in self.paths:
-            try:
-                out.append((path, Path(path).read_bytes()))
-            except OSError as err:
-                raise SignatureError(f"cannot read policy key {path}: {err.strerror or err}") from err
+            out.append((path, read_bounded(path, "policy key")))
         return out
 
 
@@ -414,11 +412,7 @@ def parse_policy(data: bytes, what: str = "policy") -> Policy:
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:
     """Read and parse a policy file; errors name the file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise SignatureError(f"cannot read policy {path}: {err.strerror or err}") from err
-    return parse_policy(data, f"policy {path}")
+    return parse_policy(read_bounded(path, "policy"), f"policy {path}")
 
 
 # ---------------------------------------------------------------------------------------------

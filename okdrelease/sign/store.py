@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import yaml
 from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
 from okdrelease.gocompat.yamlbounds import safe_load
+from okdrelease.sign.files import read_bounded, read_stored_signature
 from okdrelease.sign.openpgp import Keyring
 
 if TYPE_CHECKING:
@@ -94,8 +96,9 @@ def write_next_signature(target: Path, signature: bytes, limit: int, why: str = 
                 with open(path, "xb") as handle:
                     handle.write(signature)
             except FileExistsError:
-                if path.read_bytes() == signature:
-                    return path
+                with contextlib.suppress(SignatureError):
+                    if read_stored_signature(path, len(signature), refuse_larger=True) == signature:
+                        return path
                 continue
             return path
     except OSError as err:
@@ -103,13 +106,16 @@ def write_next_signature(target: Path, signature: bytes, limit: int, why: str = 
     raise SignatureError(f"{target} already holds {limit} signatures{why}")
 
 
-def read_numbered_signatures(target: Path, limit: int) -> list[bytes]:
-    """``target/signature-1``, ``-2``, ... up to ``limit``, stopping at the first missing file (empty ones skipped)."""
+def read_numbered_signatures(
+    target: Path, limit: int, max_bytes: int = MAX_SIGNATURE_BYTES, *, refuse_larger: bool = False
+) -> list[bytes]:
+    """``target/signature-1``, ``-2``, ... up to ``limit``, stopping at the first missing file (empty ones
+    skipped); each read up to ``max_bytes`` (see ``files.read_stored_signature``)."""
     out: list[bytes] = []
     for index in range(1, limit + 1):
         path = target / f"signature-{index}"
         try:
-            data = path.read_bytes()
+            data = read_stored_signature(path, max_bytes, refuse_larger=refuse_larger)
         except FileNotFoundError:
             break
         except OSError as err:
@@ -384,11 +390,7 @@ class VerificationConfig:
 
 def load_verification_configmap(path: str | os.PathLike[str]) -> VerificationConfig:
     """Read a verification ConfigMap file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as err:
-        raise SignatureError(f"cannot read {path}: {err.strerror or err}") from err
-    return read_verification_configmap(data, str(path))
+    return read_verification_configmap(read_bounded(path, ""), str(path))
 
 
 def read_verification_configmap(data: bytes, what: str = "ConfigMap") -> VerificationConfig:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from bounded_run import run_bounded
 
 from okdrelease import cli
 from okdrelease.oci import mediatypes as mt
@@ -350,3 +353,56 @@ def test_cosign_sign_and_verify_against_a_registry(
     )
     code, _, err = run(capsys, "verify", "--cosign-key", str(FIXTURES / "cosign.pub"), "--insecure", image)
     assert code == 1 and "cryptographic signature verification failed" in err
+
+
+def _verify_in_subprocess(*argv: str) -> subprocess.CompletedProcess[str]:
+    return run_bounded("verify", *argv)
+
+
+def test_store_signatures_are_read_bounded_and_never_waited_on(pgp_keys: Path, tmp_path: Path) -> None:
+    """--signature-dir: a FIFO or device named signature-1 is refused at once; an 8 GiB (sparse) one is
+    read up to 50 KiB, as the HTTP store reads one, and is an invalid signature, not exhausted memory."""
+    store = tmp_path / "store"
+    signature = store / f"sha256={HEX}" / "signature-1"
+    signature.parent.mkdir(parents=True)
+    keyring = str(pgp_keys / "public.asc")
+    argv = ("--keyring", keyring, "--signature-dir", str(store), IMAGE)
+    os.mkfifo(signature)
+    done = _verify_in_subprocess(*argv)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"error: cannot read signature {signature}: not a regular file\n",
+    )
+    signature.unlink()
+    signature.symlink_to("/dev/zero")
+    done = _verify_in_subprocess(*argv)
+    assert (done.returncode, done.stderr) == (
+        1,
+        f"error: cannot read signature {signature}: not a regular file\n",
+    )
+    signature.unlink()
+    with open(signature, "wb") as handle:
+        handle.truncate(8 << 30)
+    done = _verify_in_subprocess(*argv)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr.splitlines()[1:] == [
+        f"* {signature} (keyring public): could not read the message: invalid OpenPGP packet header byte 0x00 at offset 0"
+    ]
+
+
+@pytest.mark.parametrize("flag", ["--keyring", "--verification-configmap"])
+def test_a_key_file_without_end_is_an_error_naming_it(flag: str, tmp_path: Path) -> None:
+    """A keyring or ConfigMap named as /dev/zero: read up to 16 MiB, then an error naming it (exit 1)."""
+    argv = (
+        [flag, "/dev/zero", IMAGE]
+        if flag != "--keyring"
+        else [flag, "/dev/zero", "--signature-dir", str(tmp_path), IMAGE]
+    )
+    done = _verify_in_subprocess(*argv)
+    what = "keyring /dev/zero" if flag == "--keyring" else "/dev/zero"
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"error: {what} is larger than 16777216 bytes\n",
+    )
