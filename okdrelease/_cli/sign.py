@@ -18,6 +18,7 @@ from okdrelease.sign.keys import (
 )
 from okdrelease.sign.lookaside import DockerName, containers_configuration
 from okdrelease.sign.simple import WRITABLE_TIMESTAMPS, WRITABLE_TIMESTAMPS_TEXT
+from okdrelease.sign.store import check_output_dir
 from okdrelease.sign.target import open_signed_image, signed_reference
 
 DESCRIPTION = """\
@@ -111,6 +112,13 @@ def run(args: argparse.Namespace) -> int:
         )
     if (args.lookaside_url or args.policy_key_path) and not args.lookaside:
         raise UsageError("--lookaside-url and --policy-key-path go with --lookaside")
+    for flag, directory in (
+        ("--signature-dir", args.signature_dir),
+        ("--lookaside", args.lookaside),
+        ("--configmap-dir", args.configmap_dir),
+    ):
+        if directory:  # each checked before any is written
+            check_output_dir(flag, directory)
     signer = openpgp_signer(
         key_file=args.key, gpg_key=args.sign_by_gpg, passphrase_file=args.passphrase_file, env=PASSPHRASE_ENV
     )

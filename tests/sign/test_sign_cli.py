@@ -171,6 +171,30 @@ def test_timestamp_a_reader_refuses_is_a_usage_error(
     assert not store.exists()
 
 
+def test_an_unusable_directory_is_refused_before_any_signature_is_written(
+    pgp_keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """sign --signature-dir OK --configmap-dir FILE: refused naming the flag, and signature-dir stays empty."""
+    (tmp_path / "file").write_text("x\n")
+    key, store = str(pgp_keys / "secret.asc"), tmp_path / "store"
+    argv = [
+        "--key",
+        key,
+        "--signature-dir",
+        str(store),
+        "--configmap-dir",
+        str(tmp_path / "file" / "cm"),
+        IMAGE,
+    ]
+    code, out, err = run(capsys, "sign", *argv)
+    assert (code, out, err) == (
+        1,
+        "",
+        f"error: --configmap-dir {tmp_path}/file/cm: {tmp_path}/file is not a directory\n",
+    )
+    assert not store.exists()
+
+
 def test_sign_with_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     passphrase = tmp_path / "pass"
     passphrase.write_text("WithPassphrase123\n")  # containers/image's test passphrase of secring.gpg
