@@ -35,6 +35,15 @@ def _key(text: bytes) -> bytes:
     return b"? " + text + b"\n: b\n" + OBJECT
 
 
+def _deep_through_aliases(anchors: int) -> bytes:
+    """A manifest whose anchors nest 100 levels each, every one holding an alias of the one before: nested
+    ``100 * anchors`` levels through aliases."""
+    text = OBJECT + b"a0: &a0 " + b"[" * 100 + b"1" + b"]" * 100 + b"\n"
+    for i in range(1, anchors):
+        text += b"a%d: &a%d " % (i, i) + b"[" * 100 + b"*a%d" % (i - 1) + b"]" * 100 + b"\n"
+    return text
+
+
 def _aliases(count: int) -> bytes:
     """A manifest with a 200-item list anchored and ``count`` aliases of it in another list."""
     return OBJECT + b"a: &a [" + b",".join([b"0"] * 200) + b"]\nb: [" + b",".join([b"*a"] * count) + b"]\n"
@@ -183,6 +192,10 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
     ),
     (OBJECT + b"x: &a {b: &c [*c]}\n", "invalid YAML/JSON: anchor 'c' value contains itself"),
     (OBJECT + b"x: &a {b: 1}\ny: [*a, {c: *a}]\n", None),
+    # nested thousands of levels through aliases (Python's recursion limit is about 1,000), as go-yaml
+    # decodes it: passed while the aliasing ratio allows it
+    (_deep_through_aliases(11), None),
+    (_deep_through_aliases(30), None),
     # Go's ParseFloat takes an underscore between digits after a leading '.'
     (b"apiVersion: v1\nkind: .5_0\n", _NO_KIND),
     (b"apiVersion: v1\nkind: .5e1_0\n", _NO_KIND),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from yaml.events import AliasEvent
@@ -218,6 +218,9 @@ def _alias_positions(root: Node) -> dict[int, frozenset[int]]:
 
 
 _NO_ALIASES: frozenset[int] = frozenset()
+#: What :meth:`_Decoder._decode` yields (a node to decode, the map a merge sets its pairs in, the alias
+#: naming it), is sent (the node's value) and returns.
+_Decoding = Generator[tuple[Node, "GoMap | None", "tuple[int, int] | None"], Any, Any]
 
 
 class _Decoder:
@@ -249,9 +252,33 @@ class _Decoder:
         """The indexes of ``node``'s children that are aliases."""
         return self._aliases.get(id(node), _NO_ALIASES)
 
-    def decode(self, node: Node, into: GoMap | None = None, alias: tuple[int, int] | None = None) -> Any:
-        """The value of ``node`` (a mapping's pairs set in ``into`` when given, as a merge does); ``alias``
-        the (parent id, index) of the alias that names it there, None where ``node`` itself stands."""
+    def decode(self, root: Node) -> Any:
+        """The value of the document ``root``: :meth:`_decode`'s generators driven from one loop, a stack
+        of them in place of recursion (a document nested deep through aliases is as deep as go-yaml lets
+        its aliases make it, past Python's recursion limit)."""
+        stack = [self._decode(root, None, None)]
+        value: Any = None
+        while True:
+            try:
+                request = stack[-1].send(value)
+            except StopIteration as done:
+                stack.pop()
+                if not stack:
+                    return done.value
+                value = done.value
+                continue
+            stack.append(self._decode(*request))
+            value = None
+
+    def _scalar_at(self, node: Node, alias: tuple[int, int] | None) -> bool:
+        """Whether the child ``node`` is decoded in place: a scalar standing where it is (not an alias)."""
+        return alias is None and isinstance(node, ScalarNode)
+
+    def _decode(self, node: Node, into: GoMap | None, alias: tuple[int, int] | None) -> _Decoding:
+        """Decode ``node`` (a mapping's pairs set in ``into`` when given, as a merge does); ``alias`` the
+        (parent id, index) of the alias that names it there, None where ``node`` itself stands. Yields
+        each child collection or alias to decode (node, into, alias) and is sent its value; scalars
+        standing in place are decoded at once."""
         if alias is not None:
             self._count()  # the alias
             if alias in self._open:
@@ -266,31 +293,45 @@ class _Decoder:
             me = id(node)
             if isinstance(node, SequenceNode):
                 items = []
-                for i, item in enumerate(node.value):  # a loop, not a comprehension: one frame less
-                    items.append(self.decode(item, None, (me, i) if i in aliases else None))
+                for i, item in enumerate(node.value):
+                    at = (me, i) if i in aliases else None
+                    if self._scalar_at(item, at):
+                        self._count()
+                        items.append(_scalar(item))
+                    else:
+                        items.append((yield (item, None, at)))
                 return items
             out = GoMap() if into is None else into
-            self._mapping(node, out, aliases)  # type: ignore[arg-type]
+            yield from self._mapping(node, out, aliases)  # type: ignore[arg-type]
             return out
         finally:
             if alias is not None:
                 self._alias_depth -= 1
                 self._open.discard(alias)
 
-    def _mapping(self, node: MappingNode, out: GoMap, aliases: frozenset[int]) -> None:
+    def _mapping(self, node: MappingNode, out: GoMap, aliases: frozenset[int]) -> _Decoding:
         me = id(node)
         for i, (key_node, value_node) in enumerate(node.value):
             at = 2 * i + 1
             value_alias = (me, at) if at in aliases else None
             if _is_merge(key_node):
-                self._merge(value_node, out, value_alias)
+                yield from self._merge(value_node, out, value_alias)
                 continue
-            key = self.decode(key_node, None, (me, 2 * i) if 2 * i in aliases else None)
+            key_alias = (me, 2 * i) if 2 * i in aliases else None
+            if self._scalar_at(key_node, key_alias):
+                self._count()
+                key = _scalar(key_node)
+            else:
+                key = yield (key_node, None, key_alias)
             if isinstance(key, list | GoMap):
                 raise GoDecodeError(f"invalid map key: {go_sharp_v(key)}")
-            out[key] = self.decode(value_node, None, value_alias)
+            if self._scalar_at(value_node, value_alias):
+                self._count()
+                out[key] = _scalar(value_node)
+            else:
+                out[key] = yield (value_node, None, value_alias)
 
-    def _merge(self, node: Node, out: GoMap, alias: tuple[int, int] | None) -> None:
+    def _merge(self, node: Node, out: GoMap, alias: tuple[int, int] | None) -> _Decoding:
         """go-yaml v2's merge into ``out``: a mapping (or an alias of one), or a sequence (not an alias)
         of mappings (or aliases of mappings) walked last first, so that earlier ones win, each checked
         just before it is decoded."""
@@ -301,11 +342,11 @@ class _Decoder:
                 part = node.value[i]
                 if not isinstance(part, MappingNode):
                     raise GoDecodeError(_MERGE_WANTS_MAP)
-                self.decode(part, out, (me, i) if i in aliases else None)
+                yield (part, out, (me, i) if i in aliases else None)
             return
         if not isinstance(node, MappingNode):
             raise GoDecodeError(_MERGE_WANTS_MAP)
-        self.decode(node, out, alias)
+        yield (node, out, alias)
 
 
 _MERGE_WANTS_MAP = "map merge requires map or sequence of maps as the value"
@@ -326,7 +367,9 @@ def go_decode(node: Node | None, anchor_of: Callable[[Node], str] = lambda node:
     """The Go value go-yaml v2 decodes the document ``node`` into (None for an empty document).
 
     ``anchor_of`` names a node's anchor (for ``anchor '%s' value contains itself``). Raises
-    :class:`GoDecodeError` in go-yaml's words; RecursionError past Python's recursion limit.
+    :class:`GoDecodeError` in go-yaml's words. No recursion: a document nested deep through aliases (as
+    deep as go-yaml's aliasing ratio lets it become, thousands of levels) is decoded as go-yaml decodes
+    it; only the ``%#v`` of an invalid map key recurses (RecursionError for one nested that deep).
     """
     if node is None:
         return None
