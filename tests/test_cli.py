@@ -235,8 +235,9 @@ NOT_LOADED_TO_START_VERIFY = (
 
 
 #: Modules ``okdrelease info`` and ``extract`` do not load to start: PyYAML and the go-yaml decoder built
-#: on it (about 30 ms), loaded to print a number in a template (info) or to read a manifest (extract).
-NOT_LOADED_TO_START_INFO = ("okdrelease.gocompat.goyaml", "yaml")
+#: on it (about 30 ms), loaded to print a number in a template (info) or to read a manifest (extract);
+#: the comparison of two releases and difflib (``release.diff``, loaded by ``info --changes-from``).
+NOT_LOADED_TO_START_INFO = ("difflib", "okdrelease.gocompat.goyaml", "okdrelease.release.diff", "yaml")
 
 
 @pytest.mark.parametrize(

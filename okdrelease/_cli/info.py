@@ -18,7 +18,6 @@ from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.reference import ImageReference
 from okdrelease.release import info as fmt
-from okdrelease.release.diff import compare_releases
 from okdrelease.release.read import PlatformFilter, ReleaseInfo, load_images, load_release_from, verify_images
 from okdrelease.transport.base import Transport
 from okdrelease.transport.open import DefaultTransport
@@ -102,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
 def _compare(
     args: argparse.Namespace, transport: Transport, resolver: Resolver, old_text: str, new_text: str
 ) -> int:
+    from okdrelease.release.diff import compare_releases  # (and difflib: only to compare releases)
+
     limits = LayerLimits(max_bytes=args.max_layer_bytes)
     platform = resolver.platform
     old = load_release_from(transport, old_text, platform=platform, limits=limits, resolver=resolver)

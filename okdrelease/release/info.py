@@ -8,7 +8,7 @@ import functools
 import logging
 import posixpath
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import attrs
@@ -21,10 +21,15 @@ from okdrelease.gocompat.gojson import marshal_indent, sorted_map
 from okdrelease.gocompat.gotime import ZERO, GoTime
 from okdrelease.gocompat.tabwriter import TabWriter
 from okdrelease.oci.model import ImageConfig
+from okdrelease.openshift.labels import COMMIT_ID as ANNOTATION_COMMIT  # (release.diff's names for them)
+from okdrelease.openshift.labels import SOURCE_LOCATION as ANNOTATION_SOURCE
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.reference import ImageReference
-from okdrelease.release.diff import ANNOTATION_COMMIT, ANNOTATION_SOURCE, ImageChange, ReleaseComparison
 from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag, created_time, decoded_config
+
+if TYPE_CHECKING:
+    # loaded by --changes-from (its comparison), not to describe one release
+    from okdrelease.release.diff import ImageChange, ReleaseComparison
 
 log = logging.getLogger(__name__)
 
