@@ -254,6 +254,19 @@ def test_verify_fails_on_a_component_config_as_oc(
     assert oc.code == 1 and oc.err.startswith("error: unable to parse image configuration: parsing time "), oc
 
 
+def test_verify_prints_the_stream_time_as_oc(
+    oc_release_rig: OcRig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--verify's time is image-references' creationTimestamp as oc prints a metav1.Time: Go's zero time
+    when it is null (blank before); one line per release."""
+    release = with_component_configs(oc_release_rig, COMPONENT_CONFIGS["odd"], "components-odd")
+    args = ["info", "--verify", release, oc_release_rig.realistic]
+    oc = oc_release_rig.oc_run(args)
+    okd = okd_run(args, capsys)
+    assert okd == oc
+    assert oc.code == 0 and " 0001-01-01T00:00:00Z 4.1.0\n" in oc.out, oc
+
+
 @pytest.mark.parametrize("direction", ["forward", "backward"])
 def test_changes_from_a_release_without_created_is_ocs(
     oc_release_rig: OcRig, direction: str, capsys: pytest.CaptureFixture[str]

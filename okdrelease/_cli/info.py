@@ -139,7 +139,7 @@ def _describe_one(args: argparse.Namespace, transport: Transport, resolver: Reso
             raise ReleaseError(
                 "the release image failed content verification and may have been tampered with"
             )
-        print(f"{info.display_digest} {info.created_stream} {info.preferred_name}")
+        print(fmt.verify_line(info))
         return
     if args.image_for:
         tag = info.tag(args.image_for)

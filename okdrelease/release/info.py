@@ -94,6 +94,12 @@ def created_text(info: ReleaseInfo) -> str:
     return created_time(info.config).utc().rfc3339()
 
 
+def verify_line(info: ReleaseInfo) -> str:
+    """``info --verify``'s line: digest, image-references' ``creationTimestamp`` in UTC (Go's zero time
+    when it has none, as oc's metav1.Time prints it) and the release name."""
+    return f"{info.display_digest} {info.created_stream or ZERO.rfc3339()} {info.preferred_name}"
+
+
 def sort_versions(values: list[str]) -> list[str]:
     """oc's ``sortSemanticVersions``: semver order, each re-rendered; the list as given when one does not parse."""
     try:
