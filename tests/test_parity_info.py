@@ -267,6 +267,49 @@ def test_verify_prints_the_stream_time_as_oc(
     assert oc.code == 0 and " 0001-01-01T00:00:00Z 4.1.0\n" in oc.out, oc
 
 
+#: --changes-from forms: oc reads both releases' images for --size, --verify and --include-images (the
+#: JSON holds them; a component config it cannot decode fails), checks only the release for --verify,
+#: prints the --contents hint without reading, and refuses outputs other than JSON.
+CHANGES_FORMS = [
+    [],
+    ["--include-images", "-o", "json"],
+    ["--include-images"],
+    ["--size"],
+    ["--verify"],
+    ["--contents"],
+    ["-o", "name"],
+    ["--include-images", "-o", "jsonpath={.from.images}"],
+]
+
+
+@pytest.mark.parametrize("form", CHANGES_FORMS, ids=[" ".join(form) or "default" for form in CHANGES_FORMS])
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("odd", "plain"), ("odd", "created-empty"), ("created-empty", "plain"), ("history", "created-empty")],
+)
+def test_changes_from_reads_releases_as_oc(
+    oc_release_rig: OcRig, old: str, new: str, form: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before, --changes-from never read component images (no images in -o json, no config errors),
+    compared with --verify, read both releases for --contents, printed the text view for any -o, and
+    named the old release's error first where oc names the new one's."""
+    releases = {
+        "odd": with_component_configs(oc_release_rig, COMPONENT_CONFIGS["odd"], "components-odd"),
+        "plain": with_component_configs(
+            oc_release_rig, [{"created": "2024-01-02T00:00:00Z"}, {}], "components-plain"
+        ),
+        "created-empty": with_component_configs(
+            oc_release_rig, COMPONENT_CONFIGS["created-empty"], "components-created-empty"
+        ),
+        "history": with_config(oc_release_rig, CONFIG_REFUSED["history-string"], "config-history-string")[0],
+    }
+    args = ["info", "--changes-from", releases[old], *form, releases[new]]
+    oc = oc_release_rig.oc_run(args)
+    okd = okd_run(args, capsys)
+    expected = _mask_ages(oc.out).replace(f"{oc_release_rig.oc} adm release extract", "okdrelease extract")
+    assert (okd.code, _mask_ages(okd.out), okd.err) == (oc.code, expected, oc.err)
+
+
 @pytest.mark.parametrize("direction", ["forward", "backward"])
 def test_changes_from_a_release_without_created_is_ocs(
     oc_release_rig: OcRig, direction: str, capsys: pytest.CaptureFixture[str]

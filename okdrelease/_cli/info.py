@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(
                     "must specify a single release image as argument when comparing to another release image"
                 )
-            return _compare(args, transport, resolver, changes_from, images[0])
+            if not args.verify:  # oc: --verify checks the release alone, whatever --changes-from says
+                return _compare(args, transport, resolver, changes_from, images[0])
         failed = False
         for image in images:
             try:
@@ -101,36 +102,50 @@ def run(args: argparse.Namespace) -> int:
 def _compare(
     args: argparse.Namespace, transport: Transport, resolver: Resolver, old_text: str, new_text: str
 ) -> int:
+    """``--changes-from``: oc prints the ``--contents`` hint without reading either release; otherwise it
+    reads both (the new one's error first), then refuses an output other than JSON or text."""
+    if args.contents:
+        sys.stdout.write(fmt.contents_hint(old_text, new_text))
+        return 0
     from okdrelease.release.diff import compare_releases  # (and difflib: only to compare releases)
 
-    limits = LayerLimits(max_bytes=args.max_layer_bytes)
-    platform = resolver.platform
-    old = load_release_from(transport, old_text, platform=platform, limits=limits, resolver=resolver)
-    new = load_release_from(transport, new_text, platform=platform, limits=limits, resolver=resolver)
+    new = _load(args, transport, resolver, new_text)
+    old = _load(args, transport, resolver, old_text)
+    if args.output not in ("", "json"):
+        raise ReleaseError(f"unrecognized output mode: {args.output}")
     comparison = compare_releases(old, new)
     if args.output == "json":
         sys.stdout.write(fmt.render_comparison_json(comparison))
-    elif args.contents:
-        sys.stdout.write(fmt.contents_hint(old_text, new_text))
     else:
         sys.stdout.write(fmt.describe_comparison(comparison, show_commit=args.commits))
     return 0
 
 
-def _describe_one(args: argparse.Namespace, transport: Transport, resolver: Resolver, image: str) -> None:
-    platform = resolver.platform
-    limits = LayerLimits(max_bytes=args.max_layer_bytes)
-    info = load_release_from(transport, image, platform=platform, limits=limits, resolver=resolver)
+def _load(args: argparse.Namespace, transport: Transport, resolver: Resolver, image: str) -> ReleaseInfo:
+    """Read a release as oc's LoadReleaseInfo does: its version warnings on stderr, and its component
+    images (manifests and configs) when a view needs them (``--size``, ``--verify``, ``--include-images``)."""
+    info = load_release_from(
+        transport,
+        image,
+        platform=resolver.platform,
+        limits=LayerLimits(max_bytes=args.max_layer_bytes),
+        resolver=resolver,
+    )
     for line in info.stderr_warnings:
         print(f"warning: {line}", file=sys.stderr)
     if args.size or args.verify or args.include_images:
         info = load_images(
             info,
             transport,
-            platform=platform,
+            platform=resolver.platform,
             workers=args.max_per_registry,
             resolver=resolver,
         )
+    return info
+
+
+def _describe_one(args: argparse.Namespace, transport: Transport, resolver: Resolver, image: str) -> None:
+    info = _load(args, transport, resolver, image)
     if args.verify:
         problems = verify_images(info)
         for problem in problems:
