@@ -13,6 +13,7 @@ DATA = {
     "list": [{"name": "one", "n": 1.0}, {"name": "two", "n": 2.0}, {"name": "three", "n": 3.0}],
     "big": 1234567.0,
     "empty": "",
+    "two": [1.0, 2.0],
 }
 
 
@@ -22,13 +23,19 @@ DATA = {
         ("{.a.b} {.big} {.a.d} {.nope}|", "1 1.234567e+06 null |"),
         ("{.a.c}", '[1,2.5,"x"]'),
         ("{.a.e}", '{"k.v":"dotted","z":true}'),
-        ("{.a.e.k\\.v} {.a.e['k.v']}", "dotted dotted"),
+        # the text of ['…'] is a path, as in kubectl: ['k.v'] is .k.v, ['k\\.v'] the key k.v
+        ("{.a.e.k\\.v} {.a.e['k\\.v']} {.a.e['k.v']}|", "dotted dotted |"),
         ("{.list[*].name}", "one two three"),
         ("{.list[-1].name} {.list[0:2].n}", "three 1 2"),
         ('{.list[?(@.n>=2)].name} {.list[?(@.name=="one")].n}', "two three 1"),
         ('{range .list[*]}{.name}={.n}{"\\n"}{end}', "one=1\ntwo=2\nthree=3\n"),
         ("{..name}", "one two three"),
         ("{$.big}", "1.234567e+06"),
+        ("{.list[0:3:2].name} {.list[::5].n} {.list[-1:].name}", "one three 1 three"),
+        ("{.list[0,2].name} {.list[*]['name','n']}", "one three one two three 1 2 3"),
+        ("{.list[3:]}{.list[1:1:0]}{.list[:-0]}{.list[-0:-0]}{.nope[0]}{.a.d[0]}|", "|"),
+        # kubectl stops at the first list whose slice is empty: list[-2:1] is, two[-2:1] is not
+        ("{['two','list'][-2:1]}|{['list','two'][-2:1]}|{['two','two'][0:1]}", "1||1 1"),
     ],
 )
 def test_jsonpath(template: str, expected: str) -> None:
@@ -45,7 +52,36 @@ def test_jsonpath_as_json() -> None:
 @pytest.mark.parametrize(
     ("template", "message"),
     [
-        ("{.list[9]}", 'error executing jsonpath "{.list[9]}": array index out of bounds: index 9, length 3'),
+        ("{.list[9]}", "array index out of bounds: index 9, length 3"),
+        ("{.list[::0]}", "step must be > 0"),
+        ("{.list[0:2:-1]}", "step must be > 0"),
+        ("{.list[2:1]}", "starting index 2 is greater than ending index 1"),
+        ("{.list[0:5]}", "array index out of bounds: index 4, length 3"),
+        ("{.list[-5:]}", "array index out of bounds: index -2, length 3"),
+        ("{.list[:-4]}", "array index out of bounds: index -2, length 3"),
+        ("{.list[-4]}", "array index out of bounds: index -1, length 3"),
+        ("{.a.e[0]}", "map[string]interface {} is not array or slice"),
+        ("{.a.e[*]}", "map[string]interface {} is not array or slice"),
+        ("{.list[0].name[0]}", "string is not array or slice"),
+        ("{.a.e.z[0]}", "bool is not array or slice"),
+        ("{.a['c','b'][0]}", "float64 is not array or slice"),
+        ("{.a.d[?(@.x)]}", "<nil> is not array or slice and cannot be filtered"),
+        ("{.a.e[?(@.x)]}", "map[k.v:dotted z:true] is not array or slice and cannot be filtered"),
+    ],
+)
+def test_jsonpath_execution_errors(template: str, message: str) -> None:
+    """kubectl's errors (recorded from the real oc in tests/test_parity_templates.py)."""
+    with pytest.raises(JSONPathError) as caught:
+        render_jsonpath(template, DATA, go_value=go_value)
+    assert str(caught.value) == f'error executing jsonpath "{template}": Error executing template: {message}'
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{.list[+1]}", "error parsing jsonpath {.list[+1]}, invalid array index +1"),
+        ("{.list[1:-]}", "error parsing jsonpath {.list[1:-]}, array index - is not a number"),
+        ('{.a["b"]}', 'error parsing jsonpath {.a["b"]}, invalid array index "b"'),
         ("{.a[", "error parsing jsonpath {.a[, unterminated action"),
         ("{range .list[*]}{.name}", "error parsing jsonpath {range .list[*]}{.name}, unclosed range"),
     ],
