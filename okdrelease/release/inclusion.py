@@ -29,7 +29,7 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
 from okdrelease.gocompat import goyaml
-from okdrelease.gocompat.gojson import loads_go
+from okdrelease.gocompat.gojson import decode_typed, loads_go
 from okdrelease.gocompat.semver import SemverError, parse
 from okdrelease.openshift import k8syaml
 
@@ -222,7 +222,12 @@ def read_install_config(path: str) -> InclusionConfig:
         raise ReleaseError(f"open {path}: {err.strerror or err}") from err
     except goyaml.GoYamlError as err:
         raise ReleaseError(f"failed to parse {path}: {err}") from err
-    data = docs[0] if docs and isinstance(docs[0], dict) else {}
+    data = docs[0] if docs else {}
+    problem = _install_config_type_error(data)
+    if problem is not None:
+        raise ReleaseError(
+            f"failed to parse {path}: error unmarshaling JSON: while decoding JSON: json: {problem}"
+        )
     if data.get("apiVersion") != "v1":
         raise ReleaseError(
             f'unrecognized {path} API version: "{data.get("apiVersion") or ""}" (expected "v1")'
@@ -231,16 +236,99 @@ def read_install_config(path: str) -> InclusionConfig:
     capabilities: frozenset[str] | None = None
     section = data.get("capabilities")
     if isinstance(section, dict):
-        baseline = str(section.get("baselineCapabilitySet") or "")
+        baseline = _yaml_string(section.get("baselineCapabilitySet"))
         if baseline not in CAPABILITY_SETS:
             raise ReleaseError(f'unrecognized baselineCapabilitySet "{baseline}"')
-        extra = [str(name) for name in section.get("additionalEnabledCapabilities") or []]
+        extra = [_yaml_string(name) for name in section.get("additionalEnabledCapabilities") or []]
         capabilities = frozenset((*CAPABILITY_SETS[baseline], *extra))
     return InclusionConfig(
-        feature_set=str(data.get("featureSet") or ""),
+        feature_set=_yaml_string(data.get("featureSet")),
         platform=platforms[0] if platforms else None,
         enabled_capabilities=capabilities,
     )
+
+
+#: The install-config fields oc decodes (its ``release.installConfig``) and their Go types; a
+#: ``(name, fields)`` pair is a struct. oc's decoder reports the struct of every field as "".
+#: apiVersion and kind (Go's inline TypeMeta) take no YAML scalar as a string; the other strings do.
+_STRICT_STRING = "string "
+_INSTALL_CONFIG: tuple[tuple[str, Any], ...] = (
+    ("apiVersion", _STRICT_STRING),
+    ("kind", _STRICT_STRING),
+    ("metadata", ("v1.ObjectMeta", (("labels", "map[string]string"), ("annotations", "map[string]string")))),
+    ("platform", "map[string]interface {}"),
+    ("featureSet", "v1.FeatureSet"),
+    (
+        "capabilities",
+        (
+            "v1.ClusterVersionCapabilitiesSpec",
+            (
+                ("baselineCapabilitySet", "v1.ClusterVersionCapabilitySet"),
+                ("additionalEnabledCapabilities", "[]v1.ClusterVersionCapability"),
+            ),
+        ),
+    ),
+)
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object"
+
+
+def _yaml_string(value: Any) -> str:
+    """A YAML scalar bound for a Go string field, as sigs.k8s.io/yaml converts it ("" for null)."""
+    return "" if value is None else str(decode_typed(value, "string", from_yaml=True))
+
+
+def _install_config_type_error(data: Any) -> str | None:
+    """Go's first "cannot unmarshal" error decoding ``data`` into oc's install-config, or None.
+
+    sigs.k8s.io/yaml hands Go's decoder JSON with sorted keys, so the first error is the first in key
+    order; field names match case-insensitively and are reported as written.
+    """
+    if not isinstance(data, dict):
+        return f"cannot unmarshal {_json_kind(data)} into Go value of type release.installConfig"
+    return _struct_type_error(data, _INSTALL_CONFIG, "")
+
+
+def _struct_type_error(data: Mapping[Any, Any], fields: tuple[tuple[str, Any], ...], path: str) -> str | None:
+    types = {name.casefold(): typ for name, typ in fields}
+    for key in sorted(data, key=str):
+        typ, value, field = types.get(str(key).casefold()), data[key], f"{path}.{key}"
+        problem = None if typ is None or value is None else _field_type_error(value, typ, field)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _field_type_error(value: Any, typ: str | tuple[str, Any], field: str) -> str | None:
+    kind = _json_kind(value)
+    wrong = f"cannot unmarshal {kind} into Go struct field {field} of type "
+    if isinstance(typ, tuple):
+        name, fields = typ
+        return wrong + name if kind != "object" else _struct_type_error(value, fields, field)
+    if typ == _STRICT_STRING:
+        return wrong + "string" if kind != "string" else None
+    if typ.startswith("map["):
+        return wrong + typ if kind != "object" else None
+    if typ.startswith("[]"):
+        if kind != "array":
+            return wrong + typ
+        return next(
+            (
+                f"cannot unmarshal {_json_kind(item)} into {field}.{index} of type {typ[2:]}"
+                for index, item in enumerate(value)
+                if isinstance(item, list | dict)
+            ),
+            None,
+        )
+    return wrong + typ if kind in ("array", "object") else None
 
 
 def install_config_includer(path: str, cloud: str) -> Callable[[list[PayloadFile]], tuple[Includer, str]]:
