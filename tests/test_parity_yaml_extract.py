@@ -120,6 +120,17 @@ def test_manifest_read_and_written_as_recorded(name: str) -> None:
     assert str(refused.value) == f"error parsing {name}: error parsing: {expected}"
 
 
+def test_json_number_past_float64_is_refused() -> None:
+    """A JSON manifest's number past float64's range is refused (it was read as infinity and crashed the
+    writer), in Go's JSON decoder's words."""
+    data = b'{"apiVersion": "v1", "kind": "A", "metadata": {"name": "x"}, "x": 1e400}'
+    with pytest.raises(ReleaseError) as refused:
+        reserialize_manifest("a.json", data)
+    assert str(refused.value) == (
+        "error parsing a.json: error parsing: json: cannot unmarshal number 1e400 into Go value of type float64"
+    )
+
+
 @pytest.fixture(scope="module")
 def yaml_release(oc_release_rig: OcRig, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A release the real oc built with :data:`MANIFESTS` in its payload."""

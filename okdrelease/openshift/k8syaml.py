@@ -9,6 +9,7 @@ Apart from ``okdrelease.openshift.imagestream`` so that reading JSON (the usual 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -125,6 +126,15 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"invalid character {name[0]!r} looking for beginning of value")
 
 
+def _finite_float(text: str) -> float:
+    """A JSON number as Go's JSON decoder reads it into ``interface{}``: past float64's range refused in its
+    words (a GoYamlError, not the ValueError of a syntax error)."""
+    value = float(text)
+    if value in (math.inf, -math.inf):
+        raise GoYamlError(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return value
+
+
 def _looks_like_json(data: bytes) -> bool:
     """``GuessJSONStream``: the first 1,024 bytes, Unicode spaces trimmed, start with ``{`` (a BOM is no space)."""
     head = data[:JSON_GUESS_BYTES].decode("utf-8", "replace")
@@ -163,7 +173,7 @@ def _json_then_yaml(text: str) -> list[SourcedDocument]:
     of them carries the JSON error, reported if it is refused (and when the YAML does not parse).
     After two JSON values a failure is an error.
     """
-    decoder = json.JSONDecoder(parse_constant=_no_constant)
+    decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
     docs: list[SourcedDocument] = []
     index = 0
     while True:
