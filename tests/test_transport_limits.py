@@ -108,7 +108,8 @@ def test_retry_policy_deadline_and_backoff() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"), [("90s", 90.0), ("1m30s", 90.0), ("500ms", 0.5), ("2", 2.0), ("1h", 3600.0)]
+    ("text", "seconds"),
+    [("90s", 90.0), ("1m30s", 90.0), ("500ms", 0.5), ("2", 2.0), ("1h", 3600.0), ("2562047h", 9223369200.0)],
 )
 def test_timeout_durations(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
@@ -126,6 +127,15 @@ def test_timeout_durations(text: str, seconds: float) -> None:
         (
             ["--timeout", "0s"],
             'error: invalid argument "0s" for "--timeout" flag: the duration must be positive',
+        ),
+        # Past Go's largest duration (2562047h47m16.854775807s): oc's (pflag's and Go's) words.
+        (
+            ["--timeout", "2562048h"],
+            'error: invalid argument "2562048h" for "--timeout" flag: time: invalid duration "2562048h"',
+        ),
+        (
+            ["--timeout", "99999999999h"],
+            'error: invalid argument "99999999999h" for "--timeout" flag: time: invalid duration "99999999999h"',
         ),
     ],
 )

@@ -48,6 +48,8 @@ T = TypeVar("T")
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 _DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+#: Go's largest ``time.Duration`` (2**63 - 1 ns), in seconds.
+_GO_MAX_DURATION = (2**63 - 1) / 1e9
 _DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -68,7 +70,11 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def parse_duration(text: str, flag: str = "--timeout") -> float:
-    """Parse a Go duration (``90s``, ``1m30s``, ``500ms``) or plain seconds into seconds (> 0)."""
+    """Parse a Go duration (``90s``, ``1m30s``, ``500ms``) or plain seconds into seconds (> 0).
+
+    As Go's ``time.ParseDuration``, a duration past the largest one Go holds (about 2,562,047 h)
+    is refused with Go's words, ``time: invalid duration``.
+    """
     value = text.strip()
     seconds: float | None = None
     try:
@@ -80,6 +86,8 @@ def parse_duration(text: str, flag: str = "--timeout") -> float:
         raise UsageError(
             f'invalid argument "{text}" for "{flag}" flag: expected a duration such as 30s or 2m'
         )
+    if seconds > _GO_MAX_DURATION:
+        raise UsageError(f'invalid argument "{text}" for "{flag}" flag: time: invalid duration "{text}"')
     if seconds <= 0:
         raise UsageError(f'invalid argument "{text}" for "{flag}" flag: the duration must be positive')
     return seconds
