@@ -153,6 +153,24 @@ def test_missing_explicit_file_and_bad_files(tmp_path: Path) -> None:
         CredentialStore(str(garbled)).lookup("quay.io")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("auth", 5),
+        ("auth", ["c2VjcmV0OnB3"]),
+        ("username", 7),
+        ("password", {"p": "s3cr3t"}),
+        ("identitytoken", 1),
+    ],
+)
+def test_auth_entry_field_not_a_string_is_a_clear_error(tmp_path: Path, field: str, value: Any) -> None:
+    path = _write(tmp_path / "typed.json", {"auths": {"127.0.0.1:5000": {field: value}}})
+    with pytest.raises(OkdReleaseError) as caught:
+        CredentialStore(str(path)).lookup("127.0.0.1:5000")
+    # The file and the host are named; the value (perhaps a secret) never is.
+    assert str(caught.value) == f"invalid '{field}' field in {path} (127.0.0.1:5000): expected a string"
+
+
 def test_secrets_never_in_repr(tmp_path: Path) -> None:
     creds = Credentials("alice", "s3cr3t-password", "id-token-value")
     assert "s3cr3t" not in repr(creds) and "alice" not in repr(creds) and "id-token" not in repr(creds)

@@ -131,6 +131,10 @@ def _decode_auth_entry(entry: Any, where: str) -> Credentials | None:
     """Return credentials from an ``auths`` entry; None for an empty entry (helper marker)."""
     if not isinstance(entry, dict):
         return None
+    for field in ("auth", "username", "password", "identitytoken"):
+        if entry.get(field) is not None and not isinstance(entry[field], str):
+            # The value may be (part of) a secret: never quote it.
+            raise OkdReleaseError(f"invalid {field!r} field in {where}: expected a string")
     identity = entry.get("identitytoken") or None
     encoded = entry.get("auth") or ""
     username = entry.get("username") or ""
