@@ -16,7 +16,10 @@ every one from then on, a permanent fault):
 * ``replace``    -- relay the registry's status and headers with ``body`` in place of its body
   (and no ``Docker-Content-Digest``): a registry serving a manifest it should not have accepted;
 * ``unauthorized`` -- answer 401 with the registry's own Bearer challenge for the request (what
-  a registry says when a token expired or was revoked mid-run).
+  a registry says when a token expired or was revoked mid-run);
+* ``answer``     -- answer ``status`` with exactly ``headers`` and ``body`` (an odd answer: a bad
+  ``Location``, a token that is no header value, a tag list of the wrong shape); ``content_length``
+  sends that ``Content-Length`` text instead of the body's length, then closes the connection.
 
 Every request is logged as ``Seen(method, path, fault)``. Locations are relayed relative, so
 upload sessions keep going through the proxy.
@@ -38,7 +41,7 @@ import attrs
 import requests
 from registry_rig import RegistryInfo
 
-FAULTS = ("reset", "reset-body", "truncate", "flip", "stall", "status", "unauthorized", "replace")
+FAULTS = ("reset", "reset-body", "truncate", "flip", "stall", "status", "unauthorized", "replace", "answer")
 #: How often the serving loop looks for ``shutdown()`` (seconds).
 _POLL_INTERVAL = 0.02
 _HOP_BY_HOP = {"transfer-encoding", "connection", "content-length", "content-encoding", "keep-alive"}
@@ -57,7 +60,9 @@ class Rule:
     retry_after: str | None = None
     code: str = "FAULT"
     stall: float = 3.0
+    headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
+    content_length: str | None = None
     matched: int = 0
     injected: int = 0
 
@@ -245,6 +250,18 @@ def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
         def _inject(self, rule: Rule, headers: dict[str, str], body: bytes) -> None:
             if rule.fault == "reset":
                 self._reset()
+            if rule.fault == "answer":
+                self.send_response(rule.status)
+                for key, value in rule.headers:
+                    self.send_header(key, value)
+                length = str(len(rule.body)) if rule.content_length is None else rule.content_length
+                self.send_header("Content-Length", length)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(rule.body)
+                self.wfile.flush()
+                self.close_connection = rule.content_length is not None
+                return
             if rule.fault == "status":
                 data = json.dumps({"errors": [{"code": rule.code, "message": "injected"}]}).encode()
                 extra = [("Content-Type", "application/json")]

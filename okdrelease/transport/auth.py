@@ -41,7 +41,7 @@ from okdrelease.transport.http import (
     connect_reason,
     timeouts,
 )
-from okdrelease.transport.wire import InvalidHeader, TlsError, TransportError
+from okdrelease.transport.wire import BadFraming, InvalidHeader, TlsError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -561,7 +561,7 @@ def fetch_token(
             )
         except TlsError as err:
             raise refused(f"cannot reach {where} for registry {registry}: {err.reason}") from None
-        except InvalidHeader as err:  # (not transient: never retried)
+        except (InvalidHeader, BadFraming) as err:  # (not transient: never retried)
             raise refused(f"token request to {where} for registry {registry}: {err}") from None
         except (BodyTooLarge, RedirectRefused) as err:  # (a refusal, not transient: never retried)
             raise refused(f"{where} for registry {registry} ({scope_text}): {err.reason}") from None
@@ -596,6 +596,12 @@ def fetch_token(
             body = None
     if not isinstance(body, dict):
         raise UnauthorizedError(f"{where} for registry {registry} returned invalid JSON", registry=registry)
+    token = body.get("token") or body.get("access_token")
+    if isinstance(token, str) and not (token.isascii() and token.isprintable()):
+        # (never quoted: it is a secret) An HTTP header carries printable ASCII only.
+        raise UnauthorizedError(
+            f"{where} for registry {registry} returned a token that is not printable ASCII", registry=registry
+        )
     return body
 
 

@@ -60,6 +60,10 @@ DEFAULT_WORKERS = 4
 #: skopeo's ``--multi-arch``: what of a manifest list is copied (see ``_collect``).
 MultiArch = Literal["system", "all", "index-only"]
 MULTI_ARCH: tuple[str, ...] = get_args(MultiArch)
+#: How many manifest lists deep a copy follows (a list of lists of images is 2). Releases and
+#: multi-architecture images use one; OCI allows nesting, so a few levels more are accepted, and
+#: a deeper tree (a hostile one) is refused before the interpreter's recursion limit is met.
+MAX_INDEX_DEPTH = 8
 
 
 def _concurrency(repo: Repository) -> int:
@@ -77,20 +81,28 @@ def _collect(
     order: list[AnyManifest],
     blobs: dict[str, Descriptor],
     resolver: Resolver,
+    depth: int = 1,
 ) -> AnyManifest:
     """Gather ``manifest``'s tree into ``order`` (children first) and ``blobs``; return the top.
 
     A list is copied whole (``all``), as the one image of this machine's platform (``system``),
-    or alone without its images (``index-only``: the destination must have them already).
+    or alone without its images (``index-only``: the destination must have them already). Lists
+    nested more than ``MAX_INDEX_DEPTH`` deep are refused (``depth``: this one's level, from 1).
     """
     if isinstance(manifest, Index):
+        if depth > MAX_INDEX_DEPTH:
+            raise OkdReleaseError(
+                f"manifest list {manifest.digest} in {src.display} is nested more than {MAX_INDEX_DEPTH}"
+                " manifest lists deep"
+            )
         if multi_arch == "system":
             chosen = _system_platform().select(manifest)
-            return _collect(src, resolver.manifest(src, chosen.digest), multi_arch, order, blobs, resolver)
-        for child in manifest.manifests if multi_arch == "all" else ():
-            if any(m.digest == child.digest for m in order):
+            child = resolver.manifest(src, chosen.digest)
+            return _collect(src, child, multi_arch, order, blobs, resolver, depth + 1)
+        for entry in manifest.manifests if multi_arch == "all" else ():
+            if any(m.digest == entry.digest for m in order):
                 continue
-            _collect(src, resolver.manifest(src, child.digest), multi_arch, order, blobs, resolver)
+            _collect(src, resolver.manifest(src, entry.digest), multi_arch, order, blobs, resolver, depth + 1)
     else:
         assert isinstance(manifest, Manifest)
         for blob in [manifest.config, *manifest.layers]:

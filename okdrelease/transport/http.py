@@ -403,6 +403,39 @@ def _redirect_method(status: int, method: str) -> str:
 Route = Callable[[str], "tuple[HttpSession, bool, Mapping[str, str]]"]
 
 
+class InvalidLocation(RedirectRefused):
+    """A ``Location`` (a redirect's, an upload session's) that names no http(s) URL: never followed."""
+
+
+def _shown_location(location: str) -> str:
+    """``location`` as an error may show it: no ``user:password@``, query or fragment, at most 200
+    characters, control characters escaped (it may be anything a server sent)."""
+    text = location.partition("#")[0].partition("?")[0]
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        text = f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
+    return repr(text[:200])[1:-1] if not text.isprintable() else text[:200]
+
+
+def location_url(base: str, location: str, what: str = "redirect") -> str:
+    """The absolute URL ``location`` names from ``base``; ``InvalidLocation`` (naming ``what`` and
+    the location without credentials) when it is not an http(s) URL with a host and a valid port."""
+    try:
+        target = urllib.parse.urljoin(base, location)
+        parts = urllib.parse.urlsplit(target)
+        parts.port  # noqa: B018 (a port out of range raises ValueError)
+    except ValueError as err:
+        raise InvalidLocation(
+            f"the {what} target {_shown_location(location)} is not a valid URL ({err})"
+        ) from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise InvalidLocation(f"the {what} target {_shown_location(location)} is not an http(s) URL")
+    if not parts.hostname:
+        raise InvalidLocation(f"the {what} target {_shown_location(location)} names no host")
+    return target
+
+
 def url_host(url: str) -> str:
     """The ``host[:port]`` a URL names, lower case, without userinfo or its scheme's default port."""
     scheme, _, rest = url.partition("://")
@@ -564,7 +597,7 @@ class HttpSession:
                         raise
                 return response
             response.close()
-            target = urllib.parse.urljoin(url, location)
+            target = location_url(url, location)
             if (
                 url[:8].lower() == "https://"
                 and target[:7].lower() == "http://"

@@ -68,6 +68,7 @@ from okdrelease.transport.http import (
     RETRY_STATUSES,
     BodyTooLarge,
     HttpSession,
+    InvalidLocation,
     PlainHttpRefused,
     RedirectRefused,
     Response,
@@ -76,11 +77,12 @@ from okdrelease.transport.http import (
     Retryable,
     connect_reason,
     environ_proxies,
+    location_url,
     strip_auth_on_redirect,
     timeouts,
     url_host,
 )
-from okdrelease.transport.wire import InvalidAddress, InvalidHeader, TlsError, TransportError
+from okdrelease.transport.wire import BadFraming, InvalidAddress, InvalidHeader, TlsError, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -543,7 +545,12 @@ class RegistryClient:
             other = _other_host(state, err)
             text = f"{other}: invalid address" if other else f"invalid registry address {state.host}"
             raise RegistryError(_prefixed(what, text), registry=state.host) from None
-        except (InvalidHeader, BodyTooLarge, RedirectRefused) as err:  # (not transient: never retried)
+        except (
+            InvalidHeader,
+            BadFraming,
+            BodyTooLarge,
+            RedirectRefused,
+        ) as err:  # (not transient: never retried)
             raise RegistryError(
                 _prefixed(what, f"{_failed_at(state, err)}: {err}"), registry=state.host
             ) from None
@@ -911,16 +918,26 @@ class Upload:
     min_chunk: int = 0
 
     @classmethod
-    def answered(cls, response: Response) -> Upload | None:
-        """The session a ``POST .../blobs/uploads/`` answer opened (202 with a Location), else None."""
+    def answered(cls, response: Response, registry: str) -> Upload | None:
+        """The session a ``POST .../blobs/uploads/`` answer opened (202 with a Location), else None;
+        a ``RegistryError`` naming ``registry`` when the Location names no http(s) URL."""
         with response:
             location = response.headers.get("Location")
             if response.status_code != 202 or not location:
                 return None
             min_chunk = response.headers.get("OCI-Chunk-Min-Length", "")
             return cls(
-                urllib.parse.urljoin(response.url, location), int(min_chunk) if min_chunk.isdigit() else 0
+                _upload_location(response.url, location, registry),
+                int(min_chunk) if min_chunk.isdigit() else 0,
             )
+
+
+def _upload_location(base: str, location: str, registry: str) -> str:
+    """The absolute URL of an upload session's ``Location``; ``RegistryError`` when it names none."""
+    try:
+        return location_url(base, location, "upload Location")
+    except InvalidLocation as err:
+        raise RegistryError(f"registry {registry}: {err}", registry=registry) from None
 
 
 class UploadsAhead:
@@ -1346,7 +1363,15 @@ class RegistryRepository:
             headers={"Content-Length": "0"},
             what=f"starting upload of blob {_ref_text(self._display, digest)}",
         )
-        started = Upload.answered(response)
+        started = Upload.answered(response, self.host)
+        if started is None and response.status_code == 202:
+            raise RegistryError(
+                f"starting blob upload {_ref_text(self._display, digest)}: registry {self.host} answered"
+                " 202 without the upload's Location",
+                registry=self.host,
+                repository=self.name,
+                reference=digest,
+            )
         if started is None:
             raise self._error(response, "starting blob upload", digest)
         return started
@@ -1366,7 +1391,7 @@ class RegistryRepository:
         except OkdReleaseError as err:
             log.debug("no upload session opened ahead in %s: %s", self._display, err)
             return None
-        return Upload.answered(response)
+        return Upload.answered(response, self.host)
 
     def cancel_upload(self, upload: Upload) -> None:
         """Cancel a session :meth:`start_upload` opened that no blob went to (best effort)."""
@@ -1397,7 +1422,7 @@ class RegistryRepository:
             with response:
                 if response.status_code not in (202, 204) or not response.headers.get("Location"):
                     raise self._error(response, f"uploading chunk {offset}-{end} of blob", "")
-                location = urllib.parse.urljoin(response.url, response.headers["Location"])
+                location = _upload_location(response.url, response.headers["Location"], self.host)
             offset = end + 1
 
     def _cancel_upload(self, location: str) -> None:
@@ -1440,7 +1465,7 @@ class RegistryRepository:
                 return MOUNTED
             if response.status_code == 202:
                 log.debug("mounting %s from %s into %s refused (202)", digest, source.display, self._display)
-                session = Upload.answered(response)
+                session = Upload.answered(response, self.host)
                 return (
                     REFUSED
                     if session is None
@@ -1527,7 +1552,10 @@ class RegistryRepository:
         link = response.links.get("next", {}).get("url")
         if not link:
             return None
-        target = urllib.parse.urljoin(response.url, link)
+        try:
+            target = location_url(response.url, link, "next page")
+        except InvalidLocation as err:
+            raise self._tag_error(state, str(err)) from None
         if _elsewhere(state, target):
             raise self._tag_error(
                 state,

@@ -98,6 +98,11 @@ class InvalidHeader(TransportError):
     """A request header holds a line break (its value is not repeated: it may be a credential)."""
 
 
+class BadFraming(TransportError):
+    """An answer whose ``Content-Length`` is no length (negative, not a number, repeats disagreeing):
+    Go's client refuses it at once, and so do we (asking again brings the same answer)."""
+
+
 class _Ended(BrokenResponse):
     """The stream ended in the middle of a line."""
 
@@ -445,7 +450,11 @@ class WireResponse:
         else:
             if framing is not None:
                 self.keep = False
-            self._remaining = content_length(self.headers.get("Content-Length"))
+            length = self.headers.get("Content-Length")
+            self._remaining = content_length(length)
+            if length is not None and self._remaining is None:
+                # As Go's client: a length that is no number (or repeats disagreeing) frames nothing.
+                raise BadFraming(f"bad Content-Length {length[:40]!r}")
             if self._remaining is None:
                 self.keep = False  # until the server closes
         if self._remaining == 0:
