@@ -97,7 +97,7 @@ def test_jsonpath_errors(template: str, message: str) -> None:
     [
         (
             "{{.a.b}} {{.big}} {{.a.d}} {{.nope}} {{.a.e}}",
-            "1 1.234567e+06 <no value> <no value> map[k.v:dotted z:true]",
+            "1 1234567 <no value> <no value> map[k.v:dotted z:true]",
         ),
         ("{{range .list}}{{.name}},{{end}}", "one,two,three,"),
         ("{{range $i, $e := .list}}{{if gt $i 0}} {{end}}{{$i}}:{{$e.name}}{{end}}", "0:one 1:two 2:three"),
@@ -109,8 +109,36 @@ def test_jsonpath_errors(template: str, message: str) -> None:
         ('{{printf "%s-%v-%d-%q" "s" .a.b 7 "q"}}', 's-1-7-"q"'),
         ('{{.list | len | printf "%v items"}}', "3 items"),
         ('{{print 1 2 "a" "b" 3}}', "1 2ab3"),
-        ("{{not .empty}} {{and .a.b .big}} {{or .empty .a.b}}", "true 1.234567e+06 1"),
-        ('{{eq .a.b 1.0}} {{ne (index .a.c 2) "x"}}', "true false"),
+        ("{{not .empty}} {{and .a.b .big}} {{or .empty .a.b}}", "true 1234567 1"),
+        ('{{eq .a.b 1}} {{ne (index .a.c 2) "x"}} {{eq (index .a.c 1) 2.5}}', "true false true"),
+        # whole JSON numbers are int64 (kubectl's decoding), others float64; literals int and float64
+        (
+            '{{printf "%T %T %T %T %T" .a.b (index .a.c 1) 1 1.5 1e3}} {{.a.c}}',
+            "int64 float64 int float64 float64 [1 2.5 x]",
+        ),
+        ('{{len "é"}} {{len .list}} {{index "abc" 1}} {{index .a.e "nope"}}', "2 3 98 <no value>"),
+        # printf: Go's fmt, a verb that does not fit the value included
+        (
+            '{{printf "%d" "x"}}|{{printf "%s|%d|%q" 5 1.5 true}}|{{printf "%d %v %s" .a.d .nope nil}}',
+            "%!d(string=x)|%!s(int=5)|%!d(float64=1.5)|%!q(bool=true)|%!d(<nil>) <nil> %!s(<nil>)",
+        ),
+        (
+            '{{printf "%d" .a.c}}|{{printf "%s" .a.e}}|{{printf "%q" .list}}',
+            '[1 %!d(float64=2.5) %!d(string=x)]|map[k.v:dotted z:%!s(bool=true)]|[map["n":\'\\x01\' "name":"one"] map["n":\'\\x02\' "name":"two"] map["n":\'\\x03\' "name":"three"]]',
+        ),
+        (
+            '{{printf "%d %d" 1}}|{{printf "%d" 1 "x" nil}}|{{printf "%"}}|{{printf "%z" 1}}',
+            "1 %!d(MISSING)|1%!(EXTRA string=x, <nil>)|%!(NOVERB)|%!z(int=1)",
+        ),
+        (
+            '{{printf "%5d|%-4s|%04d|%+d|%.2s|%x|%X|%o|%b|%c|%U|%t" 7 "ab" 42 5 "abc" 255 "hi" 8 5 65 65 false}}',
+            "    7|ab  |0042|+5|ab|ff|6869|10|101|A|U+0041|false",
+        ),
+        (
+            '{{printf "%e|%f|%.1f|%g|%v|%6.2f" 1.5 2.25 3.14159 1e21 .big 3.14159}}',
+            "1.500000e+00|2.250000|3.1|1e+21|1234567|  3.14",
+        ),
+        ("{{print .nope nil .a.d 1}} {{println .nope 2}}", "<nil> <nil> <nil> 1 <nil> 2\n"),
         ("{{$x := .list}}{{range $x}}{{.n}}{{end}}", "123"),
         ("a  {{- .a.b -}}  b{{/* comment */}}", "a1b"),
         ('{{"\\t"}}{{`raw\\n`}}', "\traw\\n"),
@@ -133,12 +161,34 @@ def test_go_template(template: str, expected: str) -> None:
         ("{{if .a}}x", "error parsing template {{if .a}}x, template: output:1: unexpected EOF"),
         (
             "{{.big.x}}",
-            'error executing template "{{.big.x}}": template: output: can\'t evaluate field x in type float64',
+            'error executing template "{{.big.x}}": template: output: can\'t evaluate field x in type interface {}',
         ),
         (
             "{{lt 1 1.5}}",
             'error executing template "{{lt 1 1.5}}": template: output: error calling lt: '
             "incompatible types for comparison: int and float64",
+        ),
+        (
+            "{{eq .a.b 1.0}}",
+            'error executing template "{{eq .a.b 1.0}}": template: output: error calling eq: '
+            "incompatible types for comparison: int64 and float64",
+        ),
+        *(
+            (template, f'error executing template "{template}": template: output: {message}')
+            for template, message in [
+                ("{{len 5}}", "error calling len: len of type int"),
+                ("{{len .a.b}}", "error calling len: len of type int64"),
+                ("{{len .a.d}}", "error calling len: len of nil pointer"),
+                ("{{len .nope}}", "error calling len: reflect: call of reflect.Value.Type on zero Value"),
+                ("{{index 5 0}}", "error calling index: can't index item of type int"),
+                ("{{index .a.d 0}}", "error calling index: index of untyped nil"),
+                ("{{index .list .empty}}", "error calling index: cannot index slice/array with type string"),
+                ("{{index .list 1.0}}", "error calling index: cannot index slice/array with type float64"),
+                ("{{index .list nil}}", "error calling index: cannot index slice/array with nil"),
+                ("{{index .list 3}}", "error calling index: index out of range: 3"),
+                ("{{index .a 1}}", "error calling index: value has type int; should be string"),
+                ("{{printf 5}}", "expected string; found 5"),
+            ]
         ),
     ],
 )

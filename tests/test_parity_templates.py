@@ -9,6 +9,8 @@ okdrelease leaves out: only the first sentence is compared.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from oc_oracle import OcRig, oc_release_rig, okd_run
 
@@ -20,7 +22,9 @@ _FIRST = "alibaba-cloud-controller-manager alibaba-cloud-csi-driver alibaba-disk
 
 
 def _failed(template: str, message: str) -> tuple[str, str]:
-    return "", f'error: error executing jsonpath "{template}": Error executing template: {message}'
+    """oc's error line: the template quoted as Go's %q."""
+    quoted = template.replace("\\", "\\\\").replace('"', '\\"')
+    return "", f'error: error executing jsonpath "{quoted}": Error executing template: {message}'
 
 
 def _unparsable(template: str, message: str) -> tuple[str, str]:
@@ -81,6 +85,13 @@ JSONPATH_CASES = [
         *_failed(t, "cincinnati-metadata-v0 is not array or slice and cannot be filtered"),
     ),
     ("{.images[0]}|{.nope[0]}|{.nope[?(@.x)]}", "||", ""),
+    (
+        t := '{"\\t"}{.metadata[?(@.x=="a")]}',
+        *_failed(
+            t,
+            "map[kind:cincinnati-metadata-v0 metadata:map[description:golden url:https://example.test/release] previous:[4.14.0-0.okd-scos-2023-12-01-000000 4.15.0-0.okd-scos-2024-01-10-000000] version:4.15.0-0.okd-scos-2024-01-18-223523] is not array or slice and cannot be filtered",
+        ),
+    ),
 ]
 
 
@@ -95,3 +106,129 @@ def test_jsonpath_edges_are_ocs(
     assert (oc.code, oc.out, oc.err.split(". Printing more information")[0].rstrip("\n")) == expected
     okd = okd_run(args, capsys)
     assert (okd.code, okd.out, okd.err.rstrip("\n")) == expected
+
+
+#: (template, stdout) where oc succeeds: printf verbs that do not fit their value, int64 data.
+TEMPLATE_OUTPUTS = [
+    ('{{printf "%d" "x"}}', "%!d(string=x)"),
+    (
+        '{{printf "%s|%d|%q|%t" 5 1.5 true 5}}|{{printf "%d %v %s" .images .nope nil}}',
+        "%!s(int=5)|%!d(float64=1.5)|%!q(bool=true)|%!t(int=5)|%!d(<nil>) <nil> %!s(<nil>)",
+    ),
+    (
+        '{{printf "%T %T" .config.size 1}} {{printf "%d %x %q" (len .references.spec.tags) 255 65}}',
+        "int64 int 138 ff 'A'",
+    ),
+    (
+        '{{printf "%d" .metadata.metadata}}',
+        "map[%!d(string=description):%!d(string=golden) %!d(string=url):%!d(string=https://example.test/release)]",
+    ),
+    (
+        '{{printf "%d %d" 1}}|{{printf "%d" 1 "x" nil}}|{{printf "%"}}|{{printf "%z" 1}}',
+        "1 %!d(MISSING)|1%!(EXTRA string=x, <nil>)|%!(NOVERB)|%!z(int=1)",
+    ),
+    (
+        '{{printf "%5d|%-4s|%04d|%+d|%.2s|%X|%o|%b|%c|%U" 7 "ab" 42 5 "abc" "hi" 8 5 65 65}}',
+        "    7|ab  |0042|+5|ab|6869|10|101|A|U+0041",
+    ),
+    (
+        '{{printf "%e|%f|%.1f|%g|%6.2f" 1.5 2.25 3.14159 1e21 3.14159}}',
+        "1.500000e+00|2.250000|3.1|1e+21|  3.14",
+    ),
+    (
+        '{{len "é"}} {{index "abc" 1}} {{index .metadata "nope"}} {{print .nope nil 1}}',
+        "2 98 <no value> <nil> <nil> 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("template", "out"), TEMPLATE_OUTPUTS)
+def test_template_values_are_ocs(
+    oc_release_rig: OcRig, template: str, out: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Go's fmt for printf's verbs and Go's len/index, on data decoded as kubectl decodes it."""
+    args = ["info", "-o", f"template={template}", oc_release_rig.realistic]
+    oc = oc_release_rig.oc_run(args)
+    assert (oc.code, oc.out, oc.err) == (0, out, "")
+    okd = okd_run(args, capsys)
+    assert (okd.code, okd.out, okd.err) == (0, out, "")
+
+
+_AT = re.compile(r'output:\d+:\d+: executing "output" at <[^>]*>: ')
+
+#: (template, oc's last stderr line): len, index and printf given values of the wrong type.
+TEMPLATE_ERRORS = [
+    (
+        t := "{{len 5}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <len 5>: error calling len: len of type int',
+    ),
+    (
+        t := "{{len .config.size}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <len .config.size>: error calling len: len of type int64',
+    ),
+    (
+        t := "{{len true}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <len true>: error calling len: len of type bool',
+    ),
+    (
+        t := "{{len .images}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <len .images>: error calling len: len of nil pointer',
+    ),
+    (
+        t := "{{len .nope}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <len .nope>: error calling len: reflect: call of reflect.Value.Type on zero Value',
+    ),
+    (
+        t := "{{index 5 0}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <index 5 0>: error calling index: can\'t index item of type int',
+    ),
+    (
+        t := "{{index .images 0}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <index .images 0>: error calling index: index of untyped nil',
+    ),
+    (
+        t := '{{index .config.history "a"}}',
+        'error: error executing template "{{index .config.history \\"a\\"}}": template: output:1:2: executing "output" at <index .config.history "a">: error calling index: cannot index slice/array with type string',
+    ),
+    (
+        t := "{{index .config.history 1.0}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <index .config.history 1.0>: error calling index: cannot index slice/array with type float64',
+    ),
+    (
+        t := "{{index .config.history nil}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <index .config.history nil>: error calling index: cannot index slice/array with nil',
+    ),
+    (
+        t := "{{index .config.history -1}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <index .config.history -1>: error calling index: index out of range: -1',
+    ),
+    (
+        t := "{{index .metadata 1}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <index .metadata 1>: error calling index: value has type int; should be string',
+    ),
+    (
+        t := "{{lt .config.size 1.5}}",
+        f'error: error executing template "{t}": template: output:1:2: executing "output" at <lt .config.size 1.5>: error calling lt: incompatible types for comparison: int64 and float64',
+    ),
+    (
+        t := "{{.config.size.x}}",
+        f'error: error executing template "{t}": template: output:1:9: executing "output" at <.config.size.x>: can\'t evaluate field x in type interface {{}}',
+    ),
+    (
+        t := "{{printf 5}}",
+        f'error: error executing template "{t}": template: output:1:9: executing "output" at <5>: expected string; found 5',
+    ),
+]
+
+
+@pytest.mark.parametrize(("template", "line"), TEMPLATE_ERRORS)
+def test_template_errors_are_ocs(
+    oc_release_rig: OcRig, template: str, line: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """oc's error and exit code 1. okdrelease leaves out where in the template (line, column, the
+    action) and writes nothing to stdout (oc writes what it printed, then a dump of the data)."""
+    args = ["info", "-o", f"template={template}", oc_release_rig.realistic]
+    oc = oc_release_rig.oc_run(args)
+    assert (oc.code, oc.err.splitlines()[-1]) == (1, line)
+    okd = okd_run(args, capsys)
+    assert (okd.code, okd.out, okd.err) == (1, "", _AT.sub("output: ", line) + "\n")

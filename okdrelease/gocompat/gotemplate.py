@@ -4,10 +4,12 @@ Supported: text and ``{{pipeline}}`` actions with ``{{-``/``-}}`` trimming and `
 fields ``.a.b``, ``.``, ``$``, variables (``{{$x := .a}}``, ``{{range $i, $v := .list}}``);
 ``{{if}}``/``{{else if}}``/``{{else}}``/``{{end}}``, ``{{range}}`` (lists, and maps in key order,
 with ``{{else}}``), ``{{with}}``; pipelines with ``|``; string, raw-string, number, ``true``,
-``false`` and ``nil`` literals; the functions ``index``, ``len``, ``printf`` (``%s``, ``%v``,
-``%d``, ``%q``, ``%%``), ``print``, ``println``, ``eq``, ``ne``, ``lt``, ``le``, ``gt``, ``ge``,
-``and``, ``or``, ``not`` and kubectl's ``base64decode``. A missing key prints ``<no value>``, as
-kubectl's default. The data is the JSON document as Go decodes it into ``interface{}``.
+``false`` and ``nil`` literals; the functions ``index``, ``len``, ``printf`` (Go's verbs, flags,
+width and precision, ``gotemplate_fmt``), ``print``, ``println``, ``eq``, ``ne``, ``lt``, ``le``,
+``gt``, ``ge``, ``and``, ``or``, ``not`` and kubectl's ``base64decode``. A missing key prints
+``<no value>``, as kubectl's default. The data is the JSON document as kubectl's template printer
+decodes it: whole numbers are ``int64``, other numbers ``float64``. A value of the wrong type for
+``len`` or ``index`` is Go's error; for a ``printf`` verb it prints as Go prints it (``%!d(string=x)``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError
+from okdrelease.gocompat.gotemplate_fmt import Int64, go_type, sprint_value, sprintf
+from okdrelease.gocompat.strconv import go_quote
 
 __all__ = ["TemplateError", "render_template"]
 
@@ -43,7 +47,7 @@ MISSING = _Missing()
 _ACTION = re.compile(r"\{\{(-\s)?(.*?)(\s-)?\}\}", re.S)
 _TOKEN = re.compile(
     r"""\s*(?:(?P<str>"(?:[^"\\]|\\.)*")|(?P<raw>`[^`]*`)|(?P<op>:=|[()|,=])"""
-    r"""|(?P<var>\$[\w]*(?:\.[\w]+)*)|(?P<field>(?:\.[\w]+)+|\.)|(?P<num>-?\d+(?:\.\d+)?)|(?P<ident>[A-Za-z_]\w*))"""
+    r"""|(?P<var>\$[\w]*(?:\.[\w]+)*)|(?P<field>(?:\.[\w]+)+|\.)|(?P<num>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)|(?P<ident>[A-Za-z_]\w*))"""
 )
 
 
@@ -152,9 +156,10 @@ def _operand(kind: str, value: str) -> tuple[Any, ...]:
     if kind == "raw":
         return ("lit", value[1:-1])
     if kind == "num":
-        return ("lit", float(value) if "." in value else int(value))
+        return ("lit", float(value) if any(c in value for c in ".eE") else int(value))
     if kind == "ident" and value in ("true", "false", "nil"):
-        return ("lit", {"true": True, "false": False, "nil": None}[value])
+        # nil is Go's untyped nil: like a missing key, no value at all (null data is a nil interface)
+        return ("lit", {"true": True, "false": False, "nil": MISSING}[value])
     if kind == "ident":
         if value not in FUNCTIONS:
             raise TemplateError(f'function "{value}" not defined')
@@ -260,7 +265,11 @@ class _Exec:
     def text(self, value: Any) -> str:
         if value is MISSING or value is None:
             return "<no value>"
-        return self.go_value(value)
+        return self.value(value)
+
+    def value(self, value: Any) -> str:
+        """Go's ``%v`` (a function argument: nil is ``<nil>``)."""
+        return sprint_value(None if value is MISSING else value, self.go_value)
 
     def run(self, nodes: tuple[Any, ...], dot: Any, scope: dict[str, Any]) -> None:
         for node in nodes:
@@ -339,20 +348,20 @@ def _fields(value: Any, names: tuple[str, ...]) -> Any:
         elif value is None or value is MISSING:
             raise TemplateError(f"nil pointer evaluating interface {{}}.{name}")
         else:
-            raise TemplateError(f"can't evaluate field {name} in type {_go_type(value)}")
+            # the value came out of the data's maps and lists: Go names its static type
+            raise TemplateError(f"can't evaluate field {name} in type interface {{}}")
     return value
 
 
-def _go_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "[]interface {}"
+def _int64_numbers(value: Any) -> Any:
+    """The data as kubectl's template printer decodes it: a whole number that fits is an int64."""
+    if isinstance(value, float) and value.is_integer() and -(1 << 63) <= value < (1 << 63):
+        return Int64(int(value))
     if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    return "int" if isinstance(value, int) else "float64"
+        return {key: _int64_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_int64_numbers(item) for item in value]
+    return value
 
 
 def _range_items(value: Any) -> list[tuple[Any, Any]]:
@@ -368,33 +377,43 @@ def _range_items(value: Any) -> list[tuple[Any, Any]]:
 def _index(args: list[Any]) -> Any:
     value = args[0]
     for key in args[1:]:
-        if isinstance(value, Mapping):
+        if value is None or value is MISSING:
+            raise TemplateError("error calling index: index of untyped nil")
+        if isinstance(value, list | str):
+            items = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
+            if key is None or key is MISSING:
+                raise TemplateError("error calling index: cannot index slice/array with nil")
+            if not isinstance(key, int) or isinstance(key, bool):
+                raise TemplateError(f"error calling index: cannot index slice/array with type {go_type(key)}")
+            if not 0 <= key < len(items):
+                raise TemplateError(f"error calling index: index out of range: {key}")
+            value = items[key]
+        elif isinstance(value, Mapping):
+            if not isinstance(key, str):
+                raise TemplateError(f"error calling index: value has type {go_type(key)}; should be string")
             value = value.get(key, MISSING)
-        elif isinstance(value, list) and isinstance(key, int | float) and 0 <= int(key) < len(value):
-            value = value[int(key)]
-        elif isinstance(value, list):
-            raise TemplateError(f"error calling index: index out of range: {key}")
         else:
-            raise TemplateError(f"error calling index: can't index item of type {_go_type(value)}")
+            raise TemplateError(f"error calling index: can't index item of type {go_type(value)}")
     return value
 
 
+def _len(value: Any) -> int:
+    if value is MISSING:
+        raise TemplateError("error calling len: reflect: call of reflect.Value.Type on zero Value")
+    if value is None:
+        raise TemplateError("error calling len: len of nil pointer")
+    if isinstance(value, str):
+        return len(value.encode("utf-8", "surrogateescape"))
+    if isinstance(value, list | Mapping):
+        return len(value)
+    raise TemplateError(f"error calling len: len of type {go_type(value)}")
+
+
 def _printf(args: list[Any], ex: _Exec) -> str:
-    if not args or not isinstance(args[0], str):
-        raise TemplateError("printf needs a format string")
-    values = iter(args[1:])
-
-    def verb(match: re.Match[str]) -> str:
-        if match.group(1) == "%":
-            return "%"
-        value = next(values, MISSING)
-        if match.group(1) == "q":
-            return json.dumps(value if isinstance(value, str) else ex.text(value))
-        if match.group(1) == "d" and isinstance(value, int | float) and not isinstance(value, bool):
-            return str(int(value))
-        return ex.text(value) if value is not MISSING else "%!" + match.group(1) + "(MISSING)"
-
-    return re.sub(r"%([%svdq])", verb, args[0])
+    if not isinstance(args[0], str):
+        raise TemplateError(f"expected string; found {ex.value(args[0])}")
+    values = [None if value is MISSING else value for value in args[1:]]
+    return sprintf(args[0], values, ex.go_value)
 
 
 def _sprint(args: list[Any], ex: _Exec) -> str:
@@ -402,7 +421,7 @@ def _sprint(args: list[Any], ex: _Exec) -> str:
     for index, value in enumerate(args):
         if index and not isinstance(value, str) and not isinstance(args[index - 1], str):
             out.append(" ")
-        out.append(ex.text(value))
+        out.append(ex.value(value))
     return "".join(out)
 
 
@@ -414,19 +433,17 @@ def _base64decode(args: list[Any]) -> str:
 
 
 def _kind(value: Any) -> str:
-    """Go's basic kind of a template value: int (literals, indexes, len), float64 (JSON numbers), …"""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    return _go_type(value) if value is not None and value is not MISSING else "nil"
+    """Go's basic kind of a template value: int (int and int64), float64, string, bool, nil, …"""
+    if value is None or value is MISSING:
+        return "nil"
+    return "int" if go_type(value) == "int64" else go_type(value)
 
 
 def _compare(name: str, args: list[Any]) -> bool:
     a, b = args[0], args[1]
     if _kind(a) != _kind(b) and "nil" not in (_kind(a), _kind(b)):
         raise TemplateError(
-            f"error calling {name}: incompatible types for comparison: {_kind(a)} and {_kind(b)}"
+            f"error calling {name}: incompatible types for comparison: {go_type(a)} and {go_type(b)}"
         )
     try:
         return bool(
@@ -443,14 +460,14 @@ def _call(name: str, args: list[Any], ex: _Exec) -> Any:
         return _compare(name, args)
     simple: dict[str, Callable[[list[Any]], Any]] = {
         "index": _index,
-        "len": lambda a: len(a[0]) if isinstance(a[0], str | list | Mapping) else 0,
+        "len": lambda a: _len(a[0]),
         "not": lambda a: not truth(a[0]),
         "and": lambda a: next((v for v in a if not truth(v)), a[-1]),
         "or": lambda a: next((v for v in a if truth(v)), a[-1]),
         "base64decode": _base64decode,
         "printf": lambda a: _printf(a, ex),
         "print": lambda a: _sprint(a, ex),
-        "println": lambda a: " ".join(ex.text(v) for v in a) + "\n",
+        "println": lambda a: " ".join(ex.value(v) for v in a) + "\n",
     }
     if name not in simple:
         raise TemplateError(f'function "{name}" not defined')
@@ -462,9 +479,12 @@ def _call(name: str, args: list[Any], ex: _Exec) -> Any:
 def render_template(template: str, data: Any, *, go_value: Callable[[Any], str]) -> str:
     """Execute the Go template ``template`` over ``data``; ``go_value`` prints values as Go's ``%v``."""
     nodes = _parse(template)
+    data = _int64_numbers(data)
     ex = _Exec(data, go_value)
     try:
         ex.run(nodes, data, {})
     except TemplateError as err:
-        raise TemplateError(f'error executing template "{template}": template: output: {err}') from err
+        raise TemplateError(
+            f"error executing template {go_quote(template)}: template: output: {err}"
+        ) from err
     return "".join(ex.out)

@@ -26,6 +26,8 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError
+from okdrelease.gocompat.gotemplate_fmt import go_type
+from okdrelease.gocompat.strconv import go_quote
 
 __all__ = ["JSONPathError", "render_jsonpath"]
 
@@ -255,17 +257,6 @@ def _keep(item: Any, path: tuple[str, ...], op: str | None, literal: Any) -> boo
         return False
 
 
-def _go_type(value: Any) -> str:
-    """The Go type of a decoded JSON value that is no list (kubectl names it in its errors)."""
-    if isinstance(value, Mapping):
-        return "map[string]interface {}"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, bool):
-        return "bool"
-    return "float64"
-
-
 def _array(values: list[Any], params: _Slice) -> list[Any]:
     """kubectl's evalArray: each list sliced, bounds checked; an empty slice ends the step."""
     out: list[Any] = []
@@ -273,7 +264,7 @@ def _array(values: list[Any], params: _Slice) -> list[Any]:
         if value is None:
             continue
         if not isinstance(value, list):
-            raise JSONPathError(f"{_go_type(value)} is not array or slice")
+            raise JSONPathError(f"{go_type(value)} is not array or slice")
         length = len(value)
         start = params.start or 0
         if start < 0:
@@ -376,7 +367,7 @@ def render_jsonpath(
         # oc's first sentence; oc goes on with "Printing more information for debugging the
         # template:" and a dump of the whole object, left out here
         raise JSONPathError(
-            f'error executing jsonpath "{template}": Error executing template: {err}'
+            f"error executing jsonpath {go_quote(template)}: Error executing template: {err}"
         ) from err
     if as_json:
         results = [value for piece in out if isinstance(piece, list) for value in piece]
