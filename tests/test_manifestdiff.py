@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import difflib
 
+import attrs
 import pytest
 
 from okdrelease.release.manifestdiff import (
     CHURN_BOTH,
     CHURN_DIGESTS,
+    CHURN_REFERENCES,
+    CHURN_REFERENCES_BOTH,
     CHURN_VERSIONS,
     ChurnFolder,
     side_tokens,
@@ -102,3 +105,13 @@ def test_folded_diff_shows_only_real_edits_with_the_new_text_as_context() -> Non
         "+  replicas: 2",
     ]
     assert unified_diff("d.yaml", old, new.replace(b"replicas: 2", b"replicas: 1"), folder=folder()) == []
+
+
+def test_a_component_that_only_moved_repository_is_reference_churn() -> None:
+    """hunt #6: the same digest under another repository is no digest change."""
+    moved = "evil.example.com/x/kube@" + A.split("@")[1]
+    old = side_tokens({"hyperkube": A}, {"hyperkube": A.split("@")[1]}, {"kubernetes": "1.29.4"})
+    new = side_tokens({"hyperkube": moved}, {"hyperkube": A.split("@")[1]}, {"kubernetes": "1.29.5"})
+    fold = attrs.evolve(ChurnFolder.between(old, new), old_digests=frozenset())
+    assert fold.churn(f"image: {A}\n".encode(), f"image: {moved}\n".encode()) == CHURN_REFERENCES
+    assert fold.churn(f"{A} 1.29.4\n".encode(), f"{moved} 1.29.5\n".encode()) == CHURN_REFERENCES_BOTH

@@ -318,3 +318,28 @@ def test_exit_code_tells_trouble_from_difference(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and str(tmp_path / "nothing-here") in err
     assert main(["diff", sample_releases[0], missing]) == 1
+
+
+def test_a_pull_spec_moved_to_another_registry_with_the_same_digest_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """hunt #6: the same digest under another registry is a changed component, and the operator
+    manifests that follow it changed in image references, not digests (before: no component listed
+    and "1 file (image digests)"). oc's info --changes-from lists it under "Images Rebuilt" without
+    a line for it (tests/test_parity_info.py compares that view)."""
+    root = tmp_path / "r"
+    tags = _tags(D["a"], "c1", ("tests", f"quay.io/okd/scos-content@{D['c']}"))
+    elsewhere = f"evil.example.com/x/dns@{D['a']}"
+    moved = [(n, elsewhere if n == "cluster-dns-operator" else p, a) for n, p, a in tags]
+    manifest = "0000_70_cluster-dns-operator_05_deployment.yaml"
+    old = _build(root, "old", "4.15.0", tags, {manifest: f"image: {tags[0][1]}\n".encode()})
+    new = _build(root, "new", "4.15.0", moved, {manifest: f"image: {elsewhere}\n".encode()})
+    assert main(["diff", old, new]) == 0
+    out = capsys.readouterr().out
+    assert out.split("\n", 2)[2] == (
+        "Components changed (1):\n"
+        f"  cluster-dns-operator  quay.io/okd/scos-content@{D['a']} → {elsewhere}\n"
+        "Manifests changed only in image digests or versions:\n"
+        "  cluster-dns-operator  1 file (image references)\n"
+    )
+    assert main(["diff", "--exit-code", old, new]) == 1

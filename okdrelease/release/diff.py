@@ -235,7 +235,8 @@ def _component_changes(
             source=_pair(a.annotation(ANNOTATION_SOURCE), b.annotation(ANNOTATION_SOURCE)),
             versions=_pair(a.annotation(ANNOTATION_BUILD_VERSIONS), b.annotation(ANNOTATION_BUILD_VERSIONS)),
         )
-        if change.digest_changed or change.commit or change.source or change.versions:
+        # a pull spec that moved to another repository with the same digest is a change too
+        if change.old_pullspec != change.new_pullspec or change.commit or change.source or change.versions:
             changed.append(change)
     return changed
 
@@ -294,7 +295,12 @@ def churn_folder(old: ReleaseInfo, new: ReleaseInfo, versions: Iterable[VersionC
             {k: pair[index] for k, pair in version_keys.items()},
         )
 
-    return ChurnFolder.between(side(old_tags, 0), side(new_tags, 1))
+    digests = frozenset(
+        _digest(old_tags[n].from_name)
+        for n in moved
+        if _digest(old_tags[n].from_name) != _digest(new_tags[n].from_name)
+    )
+    return attrs.evolve(ChurnFolder.between(side(old_tags, 0), side(new_tags, 1)), old_digests=digests)
 
 
 #: Payload files summarised as components and metadata rather than shown as file changes.
@@ -405,7 +411,16 @@ def _manifest_lines(diff: ReleaseDiff, context: int) -> list[str]:
 
 def _churn_text(files: tuple[ManifestChange, ...]) -> str:
     kinds = {f.churn for f in files}
-    what = next(iter(kinds)) if len(kinds) == 1 else "image digests and versions"
+    images = (
+        "image digests"
+        if any("digests" in k for k in kinds)
+        else "image references"
+        if any("references" in k for k in kinds)
+        else ""
+    )
+    what = " and ".join(
+        part for part in (images, "versions" if any("versions" in k for k in kinds) else "") if part
+    )
     return f"{len(files)} file{'s' if len(files) != 1 else ''} ({what})"
 
 

@@ -22,6 +22,9 @@ from okdrelease._repr import value_repr
 CHURN_DIGESTS = "image digests"
 CHURN_VERSIONS = "versions"
 CHURN_BOTH = "image digests and versions"
+#: Components that moved to another repository with the same digest: their pull specs changed only.
+CHURN_REFERENCES = "image references"
+CHURN_REFERENCES_BOTH = "image references and versions"
 
 Substitute = Callable[[str], str]
 
@@ -82,6 +85,9 @@ class ChurnFolder:
     new_images: Substitute = _identity
     old_versions: Substitute = _identity
     new_versions: Substitute = _identity
+    #: The old digests of the components whose digest changed, when some only moved repository
+    #: (None: every folded image changed digest).
+    old_digests: frozenset[str] | None = None
 
     @classmethod
     def between(cls, old: Side, new: Side) -> ChurnFolder:
@@ -108,11 +114,12 @@ class ChurnFolder:
         a, b = _text(old), _text(new)
         if self.old(a) != self.new(b):
             return ""
+        digests = self.old_digests is None or any(digest in a for digest in self.old_digests)
         if self.old_images(a) == self.new_images(b):
-            return CHURN_DIGESTS
+            return CHURN_DIGESTS if digests else CHURN_REFERENCES
         if self.old_versions(a) == self.new_versions(b):
             return CHURN_VERSIONS
-        return CHURN_BOTH
+        return CHURN_BOTH if digests else CHURN_REFERENCES_BOTH
 
 
 def _text(data: bytes) -> str:
