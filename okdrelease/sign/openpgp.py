@@ -19,7 +19,7 @@ import os
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -324,7 +324,10 @@ class _Reader:
 # Keys
 
 
-PublicKeyMaterial = rsa.RSAPublicKey | dsa.DSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+if TYPE_CHECKING:  # naming dsa.DSAPublicKey at run time warns (DSA deprecated, cryptography 51+)
+    PublicKeyMaterial = (
+        rsa.RSAPublicKey | dsa.DSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+    )
 
 
 @attrs.frozen
@@ -591,7 +594,7 @@ def check_signature(signature: Signature, key: PublicKey, data: bytes) -> None:
             if len(raw) > size:
                 raise SignatureError("RSA signature is longer than the key modulus")
             material.verify(raw.rjust(size, b"\0"), digest, padding.PKCS1v15(), Prehashed(algorithm))
-        elif isinstance(material, dsa.DSAPublicKey) and signature.pub_algorithm == ALGO_DSA:
+        elif signature.pub_algorithm == ALGO_DSA and isinstance(material, dsa.DSAPublicKey):
             r, s = (int.from_bytes(v, "big") for v in signature.values)
             material.verify(encode_dss_signature(r, s), digest, Prehashed(algorithm))
         elif isinstance(material, ec.EllipticCurvePublicKey) and signature.pub_algorithm == ALGO_ECDSA:
