@@ -55,6 +55,9 @@ MiB = 1024 * 1024
 ROOT = gen.ROOT
 DEFAULT_OC = ROOT.parent / "shared" / "tools" / "oc" / "oc"
 MODES = ("cold", "pinned", "overrides", "latency", "warm", "scaling", "biglayer")
+#: okdrelease run with ``--skip-manifest-check`` beside the others in the cold and pinned modes: not a
+#: target (oc always checks), it shows what the manifest check costs against the fetch-only bound.
+NO_CHECK = "okdrelease, check skipped"
 SCALING_SIZES = (50, 100, 200, 400)
 QUICK_SIZES = (12, 24, 36)
 RTT_SECONDS = 0.030
@@ -291,14 +294,21 @@ class Runner:
     def _fresh_cache(self) -> Path:
         return Path(tempfile.mkdtemp(prefix="cache-", dir=self.rig.workdir))
 
-    def okd(self, mode: str, inputs: Inputs, cache: Path | None, overrides: bool = False) -> Run:
+    def okd(
+        self, mode: str, inputs: Inputs, cache: Path | None, overrides: bool = False, check: bool = True
+    ) -> Run:
+        """okdrelease ``new``; without ``check`` it skips the manifest check and is measured as
+        :data:`NO_CHECK` (a diagnostic: what the check costs, not what a user runs)."""
         to_image, name = self._target(inputs, mode, "okd")
         args = (
             override_args(inputs.mapping, to_image, name)
             if overrides
             else cold_args(inputs.imagestream, to_image, name)
         )
-        return self.rig.measure("okdrelease", self.tools.okdrelease(args, cache))
+        if not check:
+            args.append("--skip-manifest-check")
+        tool = "okdrelease" if check else NO_CHECK
+        return self.rig.measure(tool, self.tools.okdrelease(args, cache))
 
     def oc(self, mode: str, inputs: Inputs, overrides: bool = False) -> Run:
         to_image, name = self._target(inputs, mode, "oc")
@@ -326,11 +336,16 @@ class Runner:
                 result.add(steps[(i + k) % len(steps)]())
         return result
 
-    def cold(self, inputs: Inputs, mode: str = "cold", threads: int = 16) -> ModeResult:
-        """Both tools with an empty cache, and the fetch-only bound with ``threads`` (none when 0)."""
+    def cold(
+        self, inputs: Inputs, mode: str = "cold", threads: int = 16, diagnose: bool = False
+    ) -> ModeResult:
+        """Both tools with an empty cache, and the fetch-only bound with ``threads`` (none when 0);
+        ``diagnose``: also okdrelease without the manifest check (:data:`NO_CHECK`)."""
         steps = [lambda: self.okd(mode, inputs, self._fresh_cache()), lambda: self.oc(mode, inputs)]
         if threads:
             steps.append(lambda: self.bound(inputs, threads))
+        if diagnose:
+            steps.append(lambda: self.okd(mode, inputs, self._fresh_cache(), check=False))
         return self.alternate(ModeResult(mode), steps)
 
     def overrides(self, inputs: Inputs) -> ModeResult:
@@ -578,7 +593,7 @@ def cpu_budget(results: Sequence[ModeResult]) -> str:
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for result in modes:
-        for tool in ("bound", "okdrelease", "oc"):
+        for tool in ("bound", "okdrelease", NO_CHECK, "oc"):
             wall = result.median(tool, lambda r: r.wall)
             cpu = result.median(tool, lambda r: r.cpu)
             registry = result.median(tool, lambda r: r.registry_cpu)
@@ -589,6 +604,33 @@ def cpu_budget(results: Sequence[ModeResult]) -> str:
                 f"| {result.mode} | {tool} | {wall:.2f} | {cpu:.2f} | {registry:.2f} | {busy:.2f} of {cores} |"
             )
     return "\n".join(lines)
+
+
+def check_cost(results: Sequence[ModeResult]) -> str:
+    """okdrelease against the bound with and without the manifest check, in the modes that ran both."""
+    lines = []
+    for result in results:
+        bound = result.median("bound", lambda r: r.wall)
+        full = result.median("okdrelease", lambda r: r.wall)
+        skipped = result.median(NO_CHECK, lambda r: r.wall)
+        if bound and full is not None and skipped is not None:
+            full_cpu = result.median("okdrelease", lambda r: r.cpu) or 0.0
+            skipped_cpu = result.median(NO_CHECK, lambda r: r.cpu) or 0.0
+            lines.append(
+                f"| {result.mode} | {full / bound:.2f}x | {skipped / bound:.2f}x | {full_cpu - skipped_cpu:.2f} |"
+            )
+    if not lines:
+        return ""
+    return "\n".join(
+        [
+            "oc checks every operator manifest, so okdrelease does too; the run with "
+            "`--skip-manifest-check` (not a target) shows what the check adds. Medians:",
+            "",
+            "| mode | okdrelease / bound | check skipped / bound | CPU the check adds (s) |",
+            "| --- | ---: | ---: | ---: |",
+            *lines,
+        ]
+    )
 
 
 def report(
@@ -625,6 +667,9 @@ def report(
     budget = cpu_budget(results)
     if budget:
         parts += ["", "## CPU budget (cold, pinned)", "", budget]
+    diagnosis = check_cost(results)
+    if diagnosis:
+        parts += ["", "## What the manifest check costs (cold, pinned)", "", diagnosis]
     if points:
         parts += [
             "",
@@ -677,10 +722,10 @@ def run_modes(runner: Runner, inputs: Inputs, modes: Sequence[str], big_bytes: i
     """The fixed-payload modes, in order; latency through a delaying proxy; the big-layer payload last."""
     results = []
     if "cold" in modes:
-        results.append(runner.cold(inputs))
+        results.append(runner.cold(inputs, diagnose=True))
     if "pinned" in modes:
         with runner.rig.pinned() as rig:
-            results.append(Runner(rig, runner.tools, runner.runs).cold(inputs, mode="pinned"))
+            results.append(Runner(rig, runner.tools, runner.runs).cold(inputs, mode="pinned", diagnose=True))
     if "overrides" in modes:
         results.append(runner.overrides(inputs))
     if "latency" in modes:
