@@ -60,6 +60,8 @@ def test_upper_layer_entries_replace_lower_paths(tmp_path: Path) -> None:
     write_image(tmp_path / "layout", "r", [base_layer(), lower, upper])
     repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
     out = tmp_path / "out"
+    for directory in ("x.yaml", "keep"):  # oc creates no directory below the target: these must be there
+        (out / directory).mkdir(parents=True)
     result = extract_release(repository, reference, str(out), keep_bytes=True)
     assert result.written == ("x.yaml/y.yaml", "image-references", "release-metadata", "keep/k.yaml")
     assert tree(out) == [
@@ -88,6 +90,8 @@ def test_payload_symlink_used_as_a_directory_does_not_redirect_writes(tmp_path: 
     write_image(tmp_path / "layout", "r", [layer])
     repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
     out = tmp_path / "out"
+    for directory in ("link", "sub"):  # oc creates no directory below the target: these must be there
+        (out / directory).mkdir(parents=True)
     extract_release(repository, reference, str(out), keep_bytes=True)
     assert tree(out) == ["image-references", "link", "link/b.yaml", "sub", "sub/a.yaml"]
     assert not (out / "link").is_symlink()
@@ -167,6 +171,7 @@ def test_unclean_entry_names_are_the_same_path(tmp_path: Path) -> None:
     write_image(tmp_path / "layout", "r", [lower, upper])
     repository, reference = open_ref(f"oci:{tmp_path / 'layout'}:r")
     out = tmp_path / "out"
+    (out / "sub").mkdir(parents=True)  # oc creates no directory below the target
     result = extract_release(repository, reference, str(out), keep_bytes=True)
     assert sorted(result.written) == ["a.yaml", "image-references", "sub/c.yaml"]
     assert (out / "a.yaml").read_bytes() == b"kind: New\n"

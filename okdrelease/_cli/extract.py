@@ -19,9 +19,11 @@ from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.release.extract import (
     CREDENTIALS_WARNING,
     ManifestSelection,
+    errors_text,
     extract_release,
     read_payload_file,
 )
+from okdrelease.release.extract_write import ExtractWriteError
 from okdrelease.release.read import PlatformFilter, open_location
 from okdrelease.transport.open import DefaultTransport
 
@@ -122,17 +124,22 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
             return 0
-        result = extract_release(
-            repository,
-            reference,
-            args.to,
-            platform=platform,
-            keep_bytes=args.keep_bytes,
-            selection=selection,
-            limits=limits,
-            resolver=resolver,
-            image=image,
-        )
+        try:
+            result = extract_release(
+                repository,
+                reference,
+                args.to,
+                platform=platform,
+                keep_bytes=args.keep_bytes,
+                selection=selection,
+                limits=limits,
+                resolver=resolver,
+                image=image,
+            )
+        except ExtractWriteError as err:
+            if err.manifest_errors:  # oc lists them before the file it could not create
+                print(f"Errors: {errors_text(err.manifest_errors)}", file=sys.stderr)
+            raise
     print(result.message)
     if result.errors:
         print(f"Errors: {result.errors_text}", file=sys.stderr)

@@ -7,21 +7,16 @@ honoured (a file deleted by an upper layer is not resurrected). ``image-referenc
 
 Safety: every entry under the payload prefix is checked before anything is written. Entries whose
 name is absolute or contains ``..``, symlinks and hard links pointing outside the payload, and
-device/FIFO entries make the whole extraction fail with an error naming the entry. Directories are
-opened through directory file descriptors with ``O_NOFOLLOW`` and each file is written under a fresh
-name then renamed into place, so nothing can be written outside the target even when it already
-contains symlinks or hard links.
+device/FIFO entries make the whole extraction fail with an error naming the entry. The files are
+then written as oc creates them, all or nothing, never outside the target nor through a link in it
+(``extract_write``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import posixpath
-import secrets
-import stat
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -36,6 +31,7 @@ from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.oci.layerread import LayerEntry
 from okdrelease.oci.layerstack import WHITEOUT_OPAQUE, WHITEOUT_PREFIX, StackOptions, read_stack
 from okdrelease.oci.model import Descriptor, Manifest
+from okdrelease.release.extract_write import ExtractWriteError, printable_name, write_payload_files
 from okdrelease.release.read import (
     IMAGE_REFERENCES,
     IMAGE_STREAM_API,
@@ -85,10 +81,8 @@ class ExtractResult:
 
     @property
     def errors_text(self) -> str:
-        """The manifest errors as oc prints them after ``Errors:``: one error, or a blank line and ``* e`` lines."""
-        if len(self.errors) == 1:
-            return self.errors[0]
-        return "\n\n" + "".join(f"* {error}\n" for error in self.errors)
+        """The manifest errors as oc prints them after ``Errors:`` (:func:`errors_text`)."""
+        return errors_text(self.errors)
 
     @property
     def message(self) -> str:
@@ -96,6 +90,13 @@ class ExtractResult:
         if self.by_digest:
             return f"Extracted release payload created at {self.created}"
         return f"Extracted release payload from digest {self.digest} created at {self.created}"
+
+
+def errors_text(errors: Sequence[str]) -> str:
+    """Manifest errors as oc prints them after ``Errors:``: one error, or a blank line and ``* e`` lines."""
+    if len(errors) == 1:
+        return errors[0]
+    return "\n\n" + "".join(f"* {error}\n" for error in errors)
 
 
 def _refuse(entry: LayerEntry, layer: str | None, why: str) -> LayerError:
@@ -275,11 +276,6 @@ def _identity(doc: Any, json_text: str | None) -> tuple[str, str, str, str]:
     return identity
 
 
-def _printable(name: str) -> str:
-    """A payload file name for a message: bytes that are not UTF-8 shown as ``\\xNN``."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-
-
 def _id_text(identity: tuple[str, str, str, str]) -> str:
     """library-go's ``resourceId.String()``."""
     group, kind, namespace, name = (go_quote(part) for part in identity)
@@ -296,8 +292,8 @@ def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
     try:
         sourced = k8syaml.load_sourced_documents(data)
     except goyaml.GoYamlError as err:  # library-go wraps every decoder error in "error parsing"
-        raise ReleaseError(f"error parsing {_printable(name)}: error parsing: {err}") from err
-    name = _printable(name)
+        raise ReleaseError(f"error parsing {printable_name(name)}: error parsing: {err}") from err
+    name = printable_name(name)
     seen: set[tuple[str, str, str, str]] = set()
     for doc in sourced:
         try:
@@ -434,59 +430,6 @@ def _provider_kind(doc: Mapping[str, Any]) -> str:
     return value or ""
 
 
-def _open_dir(parent_fd: int, name: str) -> int:
-    """Open (creating) the directory ``name`` under ``parent_fd`` without following symlinks."""
-    try:
-        os.mkdir(name, 0o777, dir_fd=parent_fd)
-    except FileExistsError:
-        pass
-    fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent_fd)
-    if not stat.S_ISDIR(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise ReleaseError(f"{name} is not a directory")
-    return fd
-
-
-def write_inside(root_fd: int, name: str, data: bytes) -> None:
-    """Write ``data`` to ``name`` (relative, no ``..``) below the directory ``root_fd``."""
-    if _unsafe_name(name):
-        raise ReleaseError(f"refusing to write {name!r} outside the target directory")
-    *parents, base = name.split("/")
-    fd = os.dup(root_fd)
-    try:
-        try:
-            for part in parents:
-                if part in ("", "."):
-                    continue
-                next_fd = _open_dir(fd, part)
-                os.close(fd)
-                fd = next_fd
-        except OSError as err:
-            raise ReleaseError(
-                f"unable to write {name} (symlinks in the target are not followed): {err}"
-            ) from err
-        _replace_file(fd, name, base, data)
-    finally:
-        os.close(fd)
-
-
-def _replace_file(dir_fd: int, name: str, base: str, data: bytes) -> None:
-    """Write a new file and rename it over ``base``: an existing link there is replaced, never written through."""
-    temp = f".okdrelease-{secrets.token_hex(8)}.tmp"
-    try:
-        out = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666, dir_fd=dir_fd)
-        try:
-            with os.fdopen(out, "wb") as handle:
-                handle.write(data)
-            os.replace(temp, base, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp, dir_fd=dir_fd)
-            raise
-    except OSError as err:
-        raise ReleaseError(f"unable to write {name}: {err.strerror or err}") from err
-
-
 def extract_release(
     repository: Repository,
     reference: str,
@@ -502,7 +445,8 @@ def extract_release(
     """Extract the payload of the release at ``reference`` into ``directory``.
 
     Nothing is written until every kept manifest was parsed and re-serialised; a manifest that does
-    not parse is reported in ``errors`` (as oc does) and skipped. ``image``: the release as the user
+    not parse is reported in ``errors`` (as oc does) and skipped. A file oc could not create fails the
+    whole extraction with :class:`ExtractWriteError` (carrying those errors), nothing written. ``image``: the release as the user
     named it, for oc's frame of an image-references error (default: the repository and ``reference``).
     """
     selection = selection or ManifestSelection()
@@ -518,15 +462,10 @@ def extract_release(
             _check_image_references_of(item, image or _pull_spec(repository, reference))
     outputs, errors = _outputs(files, keep_bytes=keep_bytes, selection=selection)
     try:
-        os.makedirs(directory, 0o777, exist_ok=True)
-        root_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as err:
-        raise ReleaseError(f"unable to create target directory {directory}: {err.strerror}") from err
-    try:
-        for name, data in outputs:
-            write_inside(root_fd, name, data)
-    finally:
-        os.close(root_fd)
+        write_payload_files(directory, outputs)
+    except ExtractWriteError as err:
+        err.manifest_errors = tuple(errors)
+        raise
     digest = index.digest if index is not None else manifest.digest
     return ExtractResult(
         directory=directory,
