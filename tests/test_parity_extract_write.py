@@ -12,6 +12,7 @@ there by both.
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import attrs
@@ -178,11 +179,17 @@ def test_a_file_oc_cannot_create_fails_as_in_oc_and_writes_nothing(
         assert os.listdir(okd_dir.parent) == ["out"]
 
 
-def test_a_name_below_a_directory_the_target_holds_is_written_as_by_oc(rig: Rig, tmp_path: Path) -> None:
-    """``sub/inner.yaml`` into a target that has ``sub/``: both write it (the ``sub`` file has no manifest
-    extension, so neither writes it); the same files, byte for byte."""
+def test_a_name_below_a_directory_is_written_only_where_the_target_holds_it(rig: Rig, tmp_path: Path) -> None:
+    """``sub/inner.yaml`` into a new target fails in both (okdrelease wrote the directory); into a target
+    that has ``sub/`` both write it (the ``sub`` file has no manifest extension, so neither writes it):
+    the same files, byte for byte."""
     session, release = rig.session, rig.releases["nested"]
     oc_dir, okd_dir = tmp_path / "oc", tmp_path / "okd"
+    oc = session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(oc_dir), release))
+    ours = session.run(session.py_cmd("extract", "--insecure", "--to", str(okd_dir), release))
+    assert (ours.code, ours.stderr) == (oc.code, oc.stderr.replace(str(oc_dir), str(okd_dir)))
+    assert (ours.code, ours.stdout, okd_dir.exists()) == (1, b"", False)
+    shutil.rmtree(oc_dir)
     _prepare(oc_dir, {"sub": None})
     _prepare(okd_dir, {"sub": None})
     oc = session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(oc_dir), release))

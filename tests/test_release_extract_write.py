@@ -64,36 +64,28 @@ def test_a_file_that_cannot_be_created_leaves_no_new_target(tmp_path: Path) -> N
     assert sorted(os.listdir(tmp_path)) == ["layout"]
 
 
-def test_an_existing_target_keeps_its_content_when_a_file_cannot_be_created(tmp_path: Path) -> None:
-    """Files that would be replaced, a link and an unrelated file stay as they were; nothing is left behind."""
-    repository, reference = _release(tmp_path / "layout", {"a.yaml": _cm("a"), LONG: _cm("long")})
+def test_an_existing_target_keeps_its_content_on_failure_and_gets_the_files_on_success(
+    tmp_path: Path,
+) -> None:
+    """A failed run leaves files that would be replaced, a link and an unrelated file as they were; a run
+    that succeeds replaces files (a link by a file, never written through) and keeps the others; no
+    temporary directory is left either way."""
     target = tmp_path / "out"
     (target / "keep").mkdir(parents=True)
     (target / "image-references").write_bytes(b"old references\n")
-    (target / "a.yaml").write_bytes(b"old a\n")
-    (target / "keep" / "k.txt").write_bytes(b"mine\n")
-    decoy = tmp_path / "decoy"
-    decoy.write_bytes(b"decoy\n")
-    (target / "release-metadata").symlink_to(decoy)
-    before = _snapshot(target)
-    with pytest.raises(
-        ExtractWriteError, match="^error creating file x+\\.yaml: open .*: file name too long$"
-    ):
-        extract_release(repository, reference, str(target))
-    assert _snapshot(target) == before
-    assert decoy.read_bytes() == b"decoy\n"
-
-
-def test_an_existing_target_gets_the_files_and_keeps_the_rest(tmp_path: Path) -> None:
-    """Files replaced (a link by a file, never written through), others kept, no temporary directory left."""
-    repository, reference = _release(tmp_path / "layout", {"a.yaml": _cm("a"), "keep/b.yaml": _cm("b")})
-    target = tmp_path / "out"
-    (target / "keep").mkdir(parents=True)
     (target / "a.yaml").write_bytes(b"old a\n")
     (target / "mine.txt").write_bytes(b"mine\n")
     decoy = tmp_path / "decoy"
     decoy.write_bytes(b"decoy\n")
     (target / "release-metadata").symlink_to(decoy)
+    before = _snapshot(target)
+    repository, reference = _release(tmp_path / "bad", {"a.yaml": _cm("a"), LONG: _cm("long")})
+    with pytest.raises(
+        ExtractWriteError, match="^error creating file x+\\.yaml: open .*: file name too long$"
+    ):
+        extract_release(repository, reference, str(target))
+    assert _snapshot(target) == before
+    repository, reference = _release(tmp_path / "good", {"a.yaml": _cm("a"), "keep/b.yaml": _cm("b")})
     extract_release(repository, reference, str(target))
     assert _snapshot(target) == {
         "a.yaml": ("file", _yaml("a")),

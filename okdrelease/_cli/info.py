@@ -197,11 +197,14 @@ def _print_list(info: ReleaseInfo, what: str) -> None:
 
 
 def _print_contents(info: ReleaseInfo) -> None:
+    """oc's ``--contents``: each file's name as its bytes (a name that is not UTF-8 too), then its data."""
+    from okdrelease.release.extract_write import name_bytes  # loaded only for this view
+
     out = sys.stdout.buffer
     for files in (info.raw_metadata, info.manifest_files):
-        for name in sorted(files):
+        for name in sorted(files, key=name_bytes):  # oc sorts Go strings: by their bytes
             data = files[name]
-            out.write(f"# {name}\n".encode())
+            out.write(b"# " + name_bytes(name) + b"\n")
             out.write(data)
             if not data.endswith(b"\n"):
                 out.write(b"\n")

@@ -544,4 +544,4 @@ def read_payload_file(
     for item in iter_payload(repository, manifest, stop_at=name, limits=limits):
         if item.name == name:
             return item.data
-    raise ReleaseError(f"image did not contain {name}")
+    raise ReleaseError(f"image did not contain {printable_name(name)}")

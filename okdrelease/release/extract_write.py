@@ -53,9 +53,18 @@ class ExtractWriteError(ReleaseError):
     manifest_errors: tuple[str, ...] = ()
 
 
+def name_bytes(name: str) -> bytes:
+    """A payload file name as the bytes of its tar entry (names that are not UTF-8 are read with
+    ``surrogateescape``); what oc prints and sorts by."""
+    try:
+        return name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no byte stands for: as Python holds it
+        return name.encode("utf-8", "surrogatepass")
+
+
 def printable_name(name: str) -> str:
     """A payload file name for a message: bytes that are not UTF-8 shown as ``\\xNN``."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return name_bytes(name).decode("utf-8", "backslashreplace")
 
 
 def _go_reason(err: OSError) -> str:
