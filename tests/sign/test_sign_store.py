@@ -6,6 +6,8 @@ import base64
 import http.server
 import json
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -206,3 +208,21 @@ def test_verify_from_http_store_and_configmap(
         match=r"unable to verify sha256:[0-9a-f]+ against keyrings: k\n\* no signatures found$",
     ):
         verify_release("sha256:" + "9" * 64, {"k": key.keyring()}, store_urls=[url])
+
+
+def test_library_store_warning_prints_nothing_without_a_handler(
+    http_store: tuple[str, type[_Handler]],
+) -> None:
+    """A library caller that configured no logging gets the store's error in the result and nothing on
+    stderr (before, logging's last resort printed ``signature store: …`` there)."""
+    url, handler = http_store
+    handler.responses[f"/sigs/sha256={HEX}/signature-1"] = (500, b"boom")
+    code = (
+        "import sys\n"
+        "from okdrelease.sign import store\n"
+        f"result = store.read_signatures_from_url({url!r}, {DIGEST!r})\n"
+        "print(result.errors)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout == repr((f"{url}/sha256={HEX}/signature-1: HTTP 500",)) + "\n"
