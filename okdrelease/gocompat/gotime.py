@@ -245,7 +245,8 @@ def format_time(moment: dt.datetime) -> str:
     """Format ``moment`` as Go's metav1.Time JSON: RFC 3339 in UTC, whole seconds."""
     if moment.tzinfo is not None:
         moment = moment.astimezone(dt.UTC)
-    return moment.strftime(RFC3339_SECONDS)
+    # The year in four digits, as Go writes it (strftime's %Y drops the leading zeros of years before 1000).
+    return f"{moment.year:04d}-" + moment.strftime(RFC3339_SECONDS.removeprefix("%Y-"))
 
 
 def parse_seconds(text: str) -> dt.datetime:

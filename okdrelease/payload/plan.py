@@ -134,19 +134,29 @@ class Plan:
     layout: LayoutLocation | None
 
 
+#: The years a creation time may fall in, in UTC: the four digits of RFC 3339 (and of Go's times).
+_CREATED_YEARS = "0001 to 9999"
+
+
 def default_created() -> dt.datetime:
     """SOURCE_DATE_EPOCH when set, else now; truncated to seconds."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         try:
-            return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+            seconds = int(epoch)
         except ValueError as err:
             raise UsageError(f"SOURCE_DATE_EPOCH must be an integer, got {epoch!r}") from err
+        try:
+            return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(seconds=seconds)
+        except OverflowError as err:
+            raise UsageError(
+                f"SOURCE_DATE_EPOCH {epoch!r} is not a time in the years {_CREATED_YEARS}"
+            ) from err
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 def parse_created(text: str) -> dt.datetime:
-    """Parse ``--created`` (RFC 3339)."""
+    """Parse ``--created`` (RFC 3339); the time in UTC must fall in the years 0001 to 9999."""
     try:
         value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as err:
@@ -155,7 +165,10 @@ def parse_created(text: str) -> dt.datetime:
         ) from err
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC).replace(microsecond=0)
+    try:
+        return value.astimezone(dt.UTC).replace(microsecond=0)
+    except OverflowError as err:
+        raise UsageError(f"--created {text!r} is not a time in the years {_CREATED_YEARS} in UTC") from err
 
 
 def validate_options(options: NewOptions) -> PlatformSelector:
