@@ -66,7 +66,7 @@ def test_libyaml_reads_what_has_no_non_specific_tag_or_question(monkeypatch: pyt
     scalar (found in libyaml's nodes)."""
     read = OBJECT + b"description: ready! Or not?\nexpr: a != b\nlist: [a, b]\nurl: http://a/b?c=d\n"
     with monkeypatch.context() as patched:
-        patched.setattr(k8syaml, "_GoDecodingLoader", _PureRefused)
+        patched.setattr(k8syaml, "GoLoader", _PureRefused)
         assert k8syaml.load_yaml(read)["url"] == "http://a/b?c=d"
         for pure in (OBJECT + b"x: ! 1\n", OBJECT + b"metadata: {name: a?b}\n"):
             with pytest.raises(AssertionError, match="read by the pure loader"):

@@ -42,6 +42,7 @@ __all__ = [
     "EXCESSIVE_ALIASING",
     "MAX_DEPTH",
     "BoundedLoaderMixin",
+    "GoBlanksMixin",
     "GoEscapesMixin",
     "GoSimpleKeysMixin",
     "BoundedSafeLoader",
@@ -313,6 +314,191 @@ class GoEscapesMixin:
         return value
 
 
+class GoBlanksMixin:
+    """Put in a pure-Python PyYAML loader's bases to read blanks as go-yaml v2 (2.4) reads them, where
+    PyYAML takes only spaces: a tab between tokens where no simple key may start (inside flow
+    collections, after a scalar; not at a line's start nor after ``-``, ``?`` or ``:`` of a block), a tab
+    inside or after a plain scalar's words and after a block scalar's header; and go-yaml's refusals of a
+    tab in indentation (``found a tab character that violates indentation`` in a plain scalar's next
+    line, ``found a tab character where an indentation space is expected`` in a block scalar's)."""
+
+    def scan_to_next_token(self) -> None:
+        """Advance to the next token like go-yaml's ``yaml_parser_scan_to_next_token``; a byte-order mark
+        is skipped where the text opens with one (go-yaml's reader drops it: its scanner's test for a mark
+        at a line's start looks at its buffer's first bytes, which are past it)."""
+        me: Any = self
+        if me.index == 0 and me.peek() == "\ufeff":
+            me.forward()
+        while True:
+            while me.peek() == " " or (me.peek() == "\t" and (me.flow_level or not me.allow_simple_key)):
+                me.forward()
+            if me.peek() == "#":
+                while me.peek() not in "\0\r\n\x85\u2028\u2029":
+                    me.forward()
+            if me.scan_line_break():
+                if not me.flow_level:
+                    me.allow_simple_key = True
+            else:
+                return
+
+    def scan_plain_spaces(self, indent: int, start_mark: yaml.Mark) -> list[str] | None:
+        """The blanks and line breaks after a plain scalar's words as go-yaml's
+        ``yaml_parser_scan_plain_scalar`` reads them: tabs are blanks, and a tab left of ``indent`` on a
+        following line is refused (None: a document marker ends the scalar)."""
+        me: Any = self
+        length = 0
+        while me.peek(length) in " \t":
+            length += 1
+        whitespaces: str = me.prefix(length)
+        me.forward(length)
+        if me.peek() not in "\r\n\x85\u2028\u2029":
+            return [whitespaces] if whitespaces else []
+        line_break: str = me.scan_line_break()
+        me.allow_simple_key = True
+        breaks: list[str] = []
+        while True:
+            if _document_marker(me):
+                return None
+            while me.peek() in " \t":
+                if me.peek() == "\t" and me.column < indent:
+                    raise yaml.scanner.ScannerError(
+                        "while scanning a plain scalar",
+                        start_mark,
+                        "found a tab character that violates indentation",
+                        me.get_mark(),
+                    )
+                me.forward()
+            if me.peek() not in "\r\n\x85\u2028\u2029":
+                break
+            breaks.append(me.scan_line_break())
+        if line_break != "\n":
+            return [line_break, *breaks]
+        return breaks or [" "]
+
+    def scan_tag(self) -> yaml.TagToken:
+        """A node's tag as go-yaml's ``yaml_parser_scan_tag`` reads it: ``!<uri>``, or a handle (``!``, word
+        characters, then ``!`` if one follows) whose suffix is a URI when the handle ends with ``!``, else
+        the handle's word characters and a URI after them under the handle ``!``; a blank (a tab too), a
+        line break or the end after it; errors in go-yaml's words."""
+        me: Any = self
+        start_mark: yaml.Mark = me.get_mark()
+        handle: str | None = None
+        if me.peek(1) == "<":
+            me.forward(2)
+            suffix = self._tag_uri(start_mark, required=True)
+            if me.peek() != ">":
+                raise yaml.scanner.ScannerError(
+                    "while scanning a tag", start_mark, "did not find the expected '>'", me.get_mark()
+                )
+            me.forward()
+        else:
+            length = 1
+            while me.peek(length) in _NAME_CHARS:
+                length += 1
+            if me.peek(length) == "!":
+                length += 1
+            handle = me.prefix(length)
+            me.forward(length)
+            if len(handle) > 1 and handle.endswith("!"):
+                suffix = self._tag_uri(start_mark, required=True)
+            else:
+                suffix = handle[1:] + self._tag_uri(start_mark, required=False)
+                handle = "!" if suffix else None
+                suffix = suffix or "!"
+        if me.peek() not in _BLANKZ:
+            raise yaml.scanner.ScannerError(
+                "while scanning a tag",
+                start_mark,
+                "did not find expected whitespace or line break",
+                me.get_mark(),
+            )
+        return yaml.TagToken((handle, suffix), start_mark, me.get_mark())
+
+    def _tag_uri(self, start_mark: yaml.Mark, *, required: bool) -> str:
+        """A tag's URI characters (PyYAML's reading of them and their escapes); none is refused when
+        ``required``, as go-yaml refuses a tag without a URI."""
+        me: Any = self
+        if me.peek() in _URI_CHARS:
+            uri: str = me.scan_tag_uri("tag", start_mark)
+            return uri
+        if required:
+            raise yaml.scanner.ScannerError(
+                "while parsing a tag", start_mark, "did not find expected tag URI", me.get_mark()
+            )
+        return ""
+
+    def scan_block_scalar(self, style: str) -> Any:
+        """A block scalar; its start is kept for go-yaml's refusal of a tab in its indentation."""
+        me: Any = self
+        me._go_block_start = me.get_mark()
+        return super().scan_block_scalar(style)  # type: ignore[misc]
+
+    def scan_block_scalar_indicators(self, start_mark: yaml.Mark) -> tuple[bool | None, int | None]:
+        """A block scalar's chomping and indentation indicators, either first, as go-yaml reads them (what
+        follows is :meth:`scan_block_scalar_ignored_line`'s), in its words."""
+        me: Any = self
+        chomping: bool | None = None
+        if me.peek() in "+-":
+            chomping = me.peek() == "+"
+            me.forward()
+            return chomping, self._indentation_indicator(start_mark)
+        increment = self._indentation_indicator(start_mark)
+        if increment is not None and me.peek() in "+-":
+            chomping = me.peek() == "+"
+            me.forward()
+        return chomping, increment
+
+    def _indentation_indicator(self, start_mark: yaml.Mark) -> int | None:
+        me: Any = self
+        digit: str = me.peek()
+        if digit not in "0123456789":
+            return None
+        if digit == "0":
+            raise yaml.scanner.ScannerError(
+                "while scanning a block scalar",
+                start_mark,
+                "found an indentation indicator equal to 0",
+                me.get_mark(),
+            )
+        me.forward()
+        return int(digit)
+
+    def scan_block_scalar_ignored_line(self, start_mark: yaml.Mark) -> None:
+        """The rest of a block scalar's header: blanks (tabs too), a comment, a line break."""
+        me: Any = self
+        while me.peek() in " \t":
+            me.forward()
+        super().scan_block_scalar_ignored_line(start_mark)  # type: ignore[misc]
+
+    def scan_block_scalar_indentation(self) -> tuple[list[str], int, yaml.Mark]:
+        """A block scalar's leading breaks and its indentation found from them; a tab after the spaces
+        is refused (go-yaml's ``yaml_parser_scan_block_scalar_breaks``)."""
+        found: tuple[list[str], int, yaml.Mark] = super().scan_block_scalar_indentation()  # type: ignore[misc]
+        self._refuse_indenting_tab(None)
+        return found
+
+    def scan_block_scalar_breaks(self, indent: int) -> tuple[list[str], yaml.Mark]:
+        """A block scalar's breaks and indentation up to ``indent``; a tab left of it is refused."""
+        found: tuple[list[str], yaml.Mark] = super().scan_block_scalar_breaks(indent)  # type: ignore[misc]
+        self._refuse_indenting_tab(indent)
+        return found
+
+    def _refuse_indenting_tab(self, indent: int | None) -> None:
+        me: Any = self
+        if me.peek() == "\t" and (indent is None or me.column < indent):
+            raise yaml.scanner.ScannerError(
+                "while scanning a block scalar",
+                me._go_block_start,
+                "found a tab character where an indentation space is expected",
+                me.get_mark(),
+            )
+
+
+def _document_marker(me: Any) -> bool:
+    """Whether a ``---`` or ``...`` line starts at the reader's position (a blank or the end after it)."""
+    return bool(me.prefix(3) in ("---", "...") and me.peek(3) in _BLANKZ)
+
+
 class GoSimpleKeysMixin:
     """Put in a pure-Python PyYAML loader's bases to tell when a token may still become a simple key as
     go-yaml v2 (2.4) does: by a map from token numbers to the flow level of their possible key, which it
@@ -412,6 +598,8 @@ _HEX_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|.)", re.DOTA
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
 #: What go-yaml's ``is_alpha`` takes in a directive's name or a tag handle.
 _NAME_CHARS = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-")
+#: The characters of a tag's URI (go-yaml's ``yaml_parser_scan_tag_uri``; ``%`` starts an escape).
+_URI_CHARS = _NAME_CHARS | frozenset(";/?:@&=+$,.!~*'()[]%")
 #: go-yaml's ``is_blankz``: a blank (space, tab), a line break or the end of the text.
 _BLANKZ = frozenset(" \t\r\n\x85\u2028\u2029\0")
 

@@ -21,6 +21,7 @@ import math
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
+import yaml
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
@@ -30,6 +31,10 @@ from okdrelease.gocompat.strconv import go_quote
 from okdrelease.gocompat.yamlbounds import (
     EXCESSIVE_ALIASING,
     MAX_DEPTH,
+    BoundedLoaderMixin,
+    GoBlanksMixin,
+    GoEscapesMixin,
+    GoSimpleKeysMixin,
     YAMLLimitError,
     allowed_alias_ratio,
     max_depth_message,
@@ -37,6 +42,7 @@ from okdrelease.gocompat.yamlbounds import (
 
 __all__ = [
     "GoDecodeError",
+    "GoLoader",
     "GoMap",
     "GoResolvingMixin",
     "GoUint",
@@ -155,6 +161,15 @@ class GoResolvingMixin:
         """The name of ``node``'s anchor (``""`` when it has none)."""
         names: dict[int, str] = getattr(self, "_anchor_names", {})
         return names.get(id(node), "")
+
+
+class GoLoader(
+    BoundedLoaderMixin, GoEscapesMixin, GoSimpleKeysMixin, GoBlanksMixin, GoResolvingMixin, yaml.SafeLoader
+):
+    """The pure-Python loader composing nodes as go-yaml v2 reads the text (its tabs and byte-order marks
+    between tokens, escapes, directives and simple keys), for :func:`go_decode`: the one that decides and
+    words what libyaml's fast paths do not take (the manifest check's, ``-f``'s, image-references' and
+    ``extract``'s)."""
 
 
 def _number(tag: str, value: Any) -> Any:

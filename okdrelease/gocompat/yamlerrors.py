@@ -97,5 +97,14 @@ def _line(mark: yaml.Mark | None, at_stream_end_token: bool) -> int:
     if mark is None:
         return 0
     buffer = mark.buffer
-    at_end = buffer is not None and mark.pointer < len(buffer) and buffer[mark.pointer] == "\0"
-    return mark.line + 1 if at_end and mark.column != 0 and at_stream_end_token else mark.line
+    if (
+        buffer is None
+        or not at_stream_end_token
+        or mark.pointer >= len(buffer)
+        or buffer[mark.pointer] != "\0"
+    ):
+        return mark.line
+    # The last line holds something (PyYAML's column counts no byte-order mark; go-yaml's counts one
+    # after the text's start).
+    last = buffer[mark.pointer - 1] if mark.pointer > (buffer[:1] == "\ufeff") else "\n"
+    return mark.line if last in "\r\n\x85\u2028\u2029" else mark.line + 1

@@ -19,8 +19,6 @@ from okdrelease.gocompat.gojson import GoJSONError, first_value_error
 from okdrelease.gocompat.goyaml import GoYamlError
 from okdrelease.gocompat.yamlbounds import (
     BoundedLoaderMixin,
-    GoEscapesMixin,
-    GoSimpleKeysMixin,
     YAMLLimitError,
     has_differing_flow_plain,
     has_directive,
@@ -33,6 +31,7 @@ from okdrelease.gocompat.yamldecode import (
     CHECK_KEY_WORD,
     DECODER_KEY_WORD,
     GoDecodeError,
+    GoLoader,
     GoResolvingMixin,
     compose_first,
     go_decode,
@@ -42,13 +41,6 @@ from okdrelease.gocompat.yamldecode import (
 from okdrelease.gocompat.yamlerrors import go_error_text
 
 __all__ = ["SourcedDocument", "load_documents", "load_sourced_documents", "load_yaml", "split_documents"]
-
-
-class _GoDecodingLoader(
-    BoundedLoaderMixin, GoEscapesMixin, GoSimpleKeysMixin, GoResolvingMixin, yaml.SafeLoader
-):
-    """The pure-Python loader composing nodes as go-yaml reads them, for :func:`go_decode`: it decides
-    and words everything the fast path does not take."""
 
 
 #: libyaml's parser composing nodes with go-yaml's tags of plain scalars, when PyYAML has it. Its composer
@@ -105,7 +97,7 @@ def load_yaml(data: bytes, key_word: str = CHECK_KEY_WORD) -> Any:
                 return _decoded(data, _FAST_LOADER, key_word)  # type: ignore[arg-type]
             except (yaml.YAMLError, GoJSONError, _ReadOn):
                 pass  # the pure-Python loader decides (and words the error)
-        return _decoded(data, _GoDecodingLoader, key_word)
+        return _decoded(data, GoLoader, key_word)
     except yaml.YAMLError as err:
         raise GoJSONError(f"error converting YAML to JSON: yaml: {go_error_text(err)}") from err
 

@@ -21,9 +21,6 @@ from yaml.nodes import Node
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.jsonbounds import flow_overflow
 from okdrelease.gocompat.yamlbounds import (
-    BoundedLoaderMixin,
-    GoEscapesMixin,
-    GoSimpleKeysMixin,
     YAMLLimitError,
     check_text,
     flow_plain_differs,
@@ -35,6 +32,7 @@ from okdrelease.gocompat.yamlbounds import (
 )
 from okdrelease.gocompat.yamldecode import (
     GoDecodeError,
+    GoLoader,
     GoMap,
     GoResolvingMixin,
     compose_first,
@@ -49,30 +47,6 @@ __all__ = ["GO_YAML_MAX_DEPTH", "manifest_problem", "pure_problem"]
 _EXCERPT = 30
 #: go-yaml's tags of untagged plain scalars it keeps as text in ``interface{}``.
 _STRING_TAGS = (goyaml.STR, goyaml.TIMESTAMP, goyaml.MERGE)
-
-
-class _GoLikeLoader(BoundedLoaderMixin, GoEscapesMixin, GoSimpleKeysMixin, GoResolvingMixin, yaml.SafeLoader):
-    """A PyYAML loader closer to go-yaml: tabs between tokens where go-yaml allows them, escapes of
-    surrogates refused; nodes as :func:`go_decode` reads them (:class:`GoResolvingMixin`: repeated anchors
-    too)."""
-
-    def scan_to_next_token(self) -> None:
-        """Advance to the next token like go-yaml's ``yaml_parser_scan_to_next_token``."""
-        if self.index == 0 and self.peek() == "\ufeff":
-            self.forward()
-        while True:
-            while self.peek() == " " or (
-                self.peek() == "\t" and (self.flow_level or not self.allow_simple_key)
-            ):
-                self.forward()
-            if self.peek() == "#":
-                while self.peek() not in "\0\r\n\x85\u2028\u2029":
-                    self.forward()
-            if self.scan_line_break():  # type: ignore[no-untyped-call]
-                if not self.flow_level:
-                    self.allow_simple_key = True
-            else:
-                return
 
 
 #: libyaml's loader resolving plain scalars as go-yaml does (libyaml's own composer: ``!`` is resolved, and
@@ -93,7 +67,7 @@ def _first_document(data: bytes, fast: bool = False) -> tuple[Node | None, Calla
     if fast and _FAST_LOADER is not None:
         check_text(data)  # libyaml's composer overflows the C stack on ~100,000 nested brackets
         return compose_first(data, _FAST_LOADER)
-    return compose_first(data, _GoLikeLoader)
+    return compose_first(data, GoLoader)
 
 
 def _node_problem(node: Node | None, data: bytes, anchor_of: Callable[[Node], str]) -> str | None:
@@ -284,7 +258,7 @@ def manifest_problem(data: bytes) -> str | None:
     libyaml decides a pass, from its events (:func:`_events_pass`), or when anchors or aliases leave
     that undecided, from the composed document; anything else is decided and worded by
     :func:`pure_problem`. Files libyaml reads more leniently than the pure loader go to it directly: a
-    tab anywhere (libyaml takes a tab inside a plain scalar, ``kind: a\tb``, as text), a UTF-8
+    tab anywhere (the pure loader reads tabs as go-yaml does: :class:`GoLoader`), a UTF-8
     byte-order mark after the first byte (libyaml skips one at a line start; one that opens the file
     both skip) and UTF-16 (found by its mark); so do files nested deep enough for the bounds' raw-text
     scan to refuse them.

@@ -463,9 +463,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-8:{source_a}:a.yaml": None,
-        f"files-v1:rules-8:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-8:{source_a}:c.yaml": None,
+        f"files-v1:rules-9:{source_a}:a.yaml": None,
+        f"files-v1:rules-9:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-9:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -502,36 +502,38 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-8:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-8:{source}:a.yaml"
+    assert check.content_key(data) == "rules-9:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-9:{source}:a.yaml"
 
 
-def test_verdicts_remembered_under_rules_6_are_not_used(tmp_path: Path) -> None:
-    """rules-6 worded an empty flow mapping standing for a key as an invalid map key, where oc (go-yaml 2.4)
-    does not take it for a key: such a verdict is not used."""
-    data = OBJECT + b"{}: c\n"
+#: Verdicts earlier rules remembered that today's rules decide otherwise: (rules, manifest, the remembered
+#: verdict, today's). rules-8 refused a tab between a plain scalar's words (PyYAML's reading; oc, go-yaml
+#: 2.4, takes it as text); rules-6 worded an empty flow mapping standing for a key as an invalid map key
+#: (go-yaml 2.4 does not take it for a key); rules-3 passed a NaN (JSON refuses it, as the real oc does).
+_EARLIER_VERDICTS = (
+    ("rules-8", OBJECT + b"x: a\tb\n", "invalid YAML/JSON: line 3: did not find expected key", None),
+    (
+        "rules-6",
+        OBJECT + b"{}: c\n",
+        "invalid YAML/JSON: invalid map key: map[interface {}]interface {}{}",
+        "invalid YAML/JSON: line 2: did not find expected key",
+    ),
+    ("rules-3", OBJECT + b"x: .nan\n", None, "invalid YAML/JSON: json: unsupported value: NaN"),
+)
+
+
+@pytest.mark.parametrize(("rules", "data", "remembered", "decided"), _EARLIER_VERDICTS)
+def test_verdicts_remembered_under_earlier_rules_are_decided_again(
+    tmp_path: Path, rules: str, data: bytes, remembered: str | None, decided: str | None
+) -> None:
+    """A verdict an earlier version remembered by content is not used: the file is decided again."""
     with Cache(tmp_path) as store:
-        store.put_verdict(
-            "rules-6:sha256:" + hashlib.sha256(data).hexdigest(),
-            "invalid YAML/JSON: invalid map key: map[interface {}]interface {}{}",
-        )
+        store.put_verdict(f"{rules}:sha256:" + hashlib.sha256(data).hexdigest(), remembered)
     calls: list[bytes] = []
     checker = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
     checker.precheck_files(_set(("a.yaml", data)))
     assert calls == [data]
-    assert checker.problem("a.yaml", data) == "invalid YAML/JSON: line 2: did not find expected key"
-
-
-def test_verdicts_remembered_under_rules_3_are_not_used(tmp_path: Path) -> None:
-    """rules-3 passed a NaN (JSON refuses it, as the real oc does): such a verdict is not used."""
-    data = OBJECT + b"x: .nan\n"
-    with Cache(tmp_path) as store:
-        store.put_verdict("rules-3:sha256:" + hashlib.sha256(data).hexdigest(), None)
-    calls: list[bytes] = []
-    checker = check.ManifestChecker(Cache(tmp_path), decide=_counting(calls))
-    checker.precheck_files(_set(("a.yaml", data)))
-    assert calls == [data]
-    assert checker.problem("a.yaml", data) == "invalid YAML/JSON: json: unsupported value: NaN"
+    assert checker.problem("a.yaml", data) == decided
 
 
 def test_source_keyed_verdicts_other_sources_decided(tmp_path: Path) -> None:
