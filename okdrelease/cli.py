@@ -239,6 +239,53 @@ def _one_malloc_arena() -> None:
         return
 
 
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so output still pending cannot fail again at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno() if sys.__stdout__ is not None else 1)
+        os.close(devnull)
+
+
+def _stdout_error(err: OSError) -> OkdReleaseError:
+    _silence_stdout()
+    return OkdReleaseError(f"cannot write to standard output: {err.strerror or err}")
+
+
+class _GuardedOutput:
+    """Standard output (its text stream or that stream's ``buffer``) whose write failures say so: a
+    command's results that cannot be written (a full disk, ``> /dev/full``) end it with a clear error,
+    not an internal one. A broken pipe stays a BrokenPipeError (the reader went away: a quiet end)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, data: Any) -> int:
+        try:
+            return int(self._stream.write(data))
+        except BrokenPipeError:
+            _silence_stdout()
+            raise
+        except OSError as err:
+            raise _stdout_error(err) from err
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            raise
+        except OSError as err:
+            raise _stdout_error(err) from err
+
+    @property
+    def buffer(self) -> _GuardedOutput:
+        return _GuardedOutput(self._stream.buffer)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _exit_now(code: int) -> NoReturn:
     """End the process without freeing its objects one by one (10-20 ms at the end of a warm ``new``).
 
@@ -250,6 +297,15 @@ def _exit_now(code: int) -> NoReturn:
         raise SystemExit(code)
     try:
         sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        code = code or 1
+    except OSError as err:
+        Reporter(sys.stderr).error(str(_stdout_error(err)))
+        code = code or 1
+    except ValueError:
+        raise SystemExit(code) from None
+    try:
         sys.stderr.flush()
     except (OSError, ValueError):
         raise SystemExit(code) from None
@@ -262,6 +318,15 @@ def _exit_now(code: int) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 success, 1 failure, 2 usage error)."""
+    stdout = sys.stdout
+    sys.stdout = _GuardedOutput(stdout)  # a TextIO in every use made of it
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout = stdout
+
+
+def _main(argv: Sequence[str] | None) -> int:
     quiet_dependencies()
     raw = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(named_subcommand(raw))
@@ -273,6 +338,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as exit_:  # --help, --version
         return exit_.code if isinstance(exit_.code, int) else 2
+    except BrokenPipeError:  # --help or --version read by a reader that went away
+        return 1
+    except OkdReleaseError as err:  # --help or --version written to standard output that cannot take it
+        Reporter(sys.stderr).error(str(err))
+        return 1
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2

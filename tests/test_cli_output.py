@@ -1,0 +1,76 @@
+"""Results written to a standard output that cannot take them: a clear error (a full device) or a quiet
+end (a reader that went away), never a traceback or an internal error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import ROOT, child_env
+
+SAMPLE = ROOT / "testdata" / "sample-payload"
+FULL = "error: cannot write to standard output: No space left on device\n"
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> str:
+    target = f"oci:{tmp_path_factory.mktemp('out') / 'rel'}:x"
+    done = _run(["new", "--from-oci-layout", str(SAMPLE), "--name", "4.16.1", "--to-image", target])
+    assert done.returncode == 0, done.stderr
+    return target
+
+
+def _run(argv: list[str], stdout: int | None = subprocess.DEVNULL) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "okdrelease", *argv],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _to_full(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    with Path("/dev/full").open("w") as full:
+        return _run(argv, stdout=full.fileno())
+
+
+def _to_closed_pipe(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        return _run(argv, stdout=write)
+    finally:
+        os.close(write)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--version"],
+        ["new", "--help"],
+        ["info", "{release}"],
+        ["info", "-o", "json", "{release}"],
+        ["info", "--contents", "{release}"],
+        ["diff", "{release}", "{release}"],
+        ["extract", "--file", "image-references", "{release}"],
+    ],
+)
+def test_full_device_is_a_clear_error(argv: list[str], release: str) -> None:
+    done = _to_full([a.replace("{release}", release) for a in argv])
+    assert (done.returncode, done.stderr) == (1, FULL)
+
+
+@pytest.mark.parametrize(
+    "argv", [["--version"], ["info", "--contents", "{release}"], ["info", "-o", "json", "{release}"]]
+)
+def test_reader_gone_ends_quietly(argv: list[str], release: str) -> None:
+    done = _to_closed_pipe([a.replace("{release}", release) for a in argv])
+    assert (done.returncode, done.stderr) == (1, "")
