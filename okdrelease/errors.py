@@ -5,6 +5,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 
+def printable(text: str) -> str:
+    """``text`` (anything a server or a file sent) as an error message shows it: each character that is
+    not printable (control characters, CR and LF, Unicode line separators) as its escape (``\\x1b``,
+    ``\\r``, ``\\u2028``), so it cannot move the cursor, colour the terminal or start a line of its
+    own; printable Unicode stays as it is."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class OkdReleaseError(Exception):
     """Base class; str(err) is the message a CLI user sees after 'error: '."""
 

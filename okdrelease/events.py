@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import attrs
 
 from okdrelease._repr import value_repr
+from okdrelease.errors import printable
 
 
 @attrs.frozen
@@ -133,7 +134,8 @@ def metered(
 
 
 def safe_url(url: str) -> str:
-    """``url`` with any ``user:password@``, query string and fragment removed.
+    """``url`` with any ``user:password@``, query string and fragment removed, control characters escaped
+    (``errors.printable``).
 
     Query strings can carry signatures (pre-signed blob URLs of S3 or GCS redirects) or token
     scopes; the path alone identifies the request.
@@ -143,4 +145,4 @@ def safe_url(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return printable(urlunsplit((parts.scheme, netloc, parts.path, "", "")))

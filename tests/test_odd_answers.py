@@ -228,3 +228,125 @@ def test_manifest_lists_nested_too_deep_are_refused(
             f" {MAX_INDEX_DEPTH} manifest lists deep"
         )
         assert not (tmp_path / "o").exists()
+
+
+def _answer_error_body(proxy: FaultProxy, body: dict[str, object]) -> None:
+    """Every GET of manifest v1 answers 404 with ``body`` as its JSON error body."""
+    proxy.add(
+        Rule(
+            "GET",
+            "/manifests/v1$",
+            "answer",
+            times=None,
+            status=404,
+            headers=(("Content-Type", "application/json"),),
+            body=json.dumps(body).encode(),
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        # control characters and a line break cannot colour the terminal or forge an error line
+        (
+            {
+                "errors": [
+                    {"code": "MANIFEST_UNKNOWN", "message": "\x1b[2J\x1b[31mpwned\r\nerror: fake\u2028é"}
+                ]
+            },
+            "MANIFEST_UNKNOWN: \\x1b[2J\\x1b[31mpwned\\r\\nerror: fake\\u2028é",
+        ),
+        # a code or message that is no string shows as JSON (Go's clients quote the body then)
+        ({"errors": [{"code": "X", "message": ["a"], "detail": None}]}, 'X: ["a"]'),
+        ({"errors": [{"code": 5, "message": {"k": [1, None]}}]}, '5: {"k":[1,null]}'),
+        ({"errors": [{"code": "\x07", "message": None}]}, "\\x07: "),
+    ],
+    ids=["controls", "list-message", "number-code", "bell-code"],
+)
+def test_registry_error_body_is_shown_escaped(
+    proxy: FaultProxy,
+    pulled: tuple[str, GeneratedImage],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    body: dict[str, object],
+    detail: str,
+) -> None:
+    name, _image = pulled
+    _answer_error_body(proxy, body)
+    line = _copy_down(proxy, name, tmp_path, capsys)
+    assert line == f"error: reading manifest {proxy.host}/{name}:v1: HTTP 404 ({detail})"
+
+
+def test_registry_error_text_body_is_shown_escaped(
+    proxy: FaultProxy, pulled: tuple[str, GeneratedImage], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name, _image = pulled
+    proxy.add(
+        Rule(
+            "GET",
+            "/manifests/v1$",
+            "answer",
+            times=None,
+            status=503,
+            body=b"down\r\nerror: fake \x1b]0;t\x07",
+        )
+    )
+    line = _copy_down(proxy, name, tmp_path, capsys)
+    assert line == (
+        f"error: reading manifest {proxy.host}/{name}:v1: HTTP 503 (down\\r\\nerror: fake \\x1b]0;t\\x07)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        # oc's wording (the entries as Go decodes them), escaped
+        (
+            {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "red\x1b[0m\nerror: fake", "detail": {}}]},
+            "manifest unknown: red\\x1b[0m\\nerror: fake",
+        ),
+        # Go cannot decode a message that is no string (oc: "error parsing HTTP 404 response body"):
+        # okdrelease's own wording, the message as JSON
+        (
+            {"errors": [{"code": "X", "message": ["a"]}]},
+            'reading manifest {host}/{name}:v1: HTTP 404 (X: ["a"])',
+        ),
+    ],
+    ids=["controls", "list-message"],
+)
+def test_registry_error_body_in_oc_wording_is_shown_escaped(
+    proxy: FaultProxy,
+    pulled: tuple[str, GeneratedImage],
+    capsys: pytest.CaptureFixture[str],
+    body: dict[str, object],
+    shown: str,
+) -> None:
+    name, _image = pulled
+    _answer_error_body(proxy, body)
+    code, out, err = cli(capsys, "info", *FAST, "--insecure-registry", proxy.host, f"{proxy.host}/{name}:v1")
+    assert (code, out) == (1, "")
+    reason = shown.format(host=proxy.host, name=name)
+    assert one_error_line(err) == f'error: image "{proxy.host}/{name}:v1" not found: {reason}'
+
+
+def test_redirect_host_with_control_characters_is_shown_escaped(
+    proxy: FaultProxy, pulled: tuple[str, GeneratedImage], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    name, image = pulled
+    layer = image.layers[0].digest
+    proxy.add(
+        Rule(
+            "GET",
+            f"/blobs/{layer}$",
+            "answer",
+            times=None,
+            status=307,
+            headers=(("Location", "http://no\x1bhost\x07.invalid/x"),),
+        )
+    )
+    line = _copy_down(proxy, name, tmp_path, capsys)
+    assert line.startswith(
+        f"error: reading blob {proxy.host}/{name}@{layer}: host no\\x1bhost\\x07.invalid"
+        f" (named by registry {proxy.host}): cannot connect ("
+    ), line

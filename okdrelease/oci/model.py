@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import InvalidReferenceError, OkdReleaseError
+from okdrelease.errors import InvalidReferenceError, OkdReleaseError, printable
 from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest, validate_digest
@@ -24,7 +24,7 @@ _INT64_MAX = (1 << 63) - 1
 def _json_text(value: Any) -> str:
     """``value`` as JSON text for an error message (cut short when long)."""
     text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 40 else f"{text[:37]}..."
+    return printable(text if len(text) <= 40 else f"{text[:37]}...")
 
 
 def _kind(value: Any) -> str:
@@ -74,7 +74,7 @@ def _string_map(value: Any, what: str, item: str) -> dict[str, str] | None:
         raise ValueError(f"{what} is {_kind(value)}, not an object")
     for key, text in value.items():
         if not isinstance(text, str):
-            raise ValueError(f"{item} {key} is {_kind(text)}, not a string")
+            raise ValueError(f"{item} {printable(key)} is {_kind(text)}, not a string")
     return value
 
 
@@ -257,12 +257,14 @@ def parse_manifest(raw: bytes, media_type: str | None = None, digest: str | None
         # OCI manifests may omit mediaType: infer from shape.
         kind = mt.OCI_INDEX if "manifests" in data else mt.OCI_MANIFEST
     if media_type and body_type and media_type != body_type and media_type not in ("application/json",):
-        raise OkdReleaseError(f"manifest declares media type {body_type} but was served as {media_type}")
+        raise OkdReleaseError(
+            f"manifest declares media type {printable(body_type)} but was served as {printable(media_type)}"
+        )
     actual = digest or sha256_digest(raw)
     if kind not in mt.INDEX_TYPES and kind not in mt.MANIFEST_TYPES:
         if kind in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED) or data.get("schemaVersion") == 1:
             raise OkdReleaseError(f"manifest {actual} uses Docker schema 1, which is not supported")
-        raise OkdReleaseError(f"unsupported manifest media type {kind!r} for {actual}")
+        raise OkdReleaseError(f"unsupported manifest media type '{printable(kind)}' for {actual}")
     try:
         _string_map(data.get("annotations"), "annotations", "annotation")
     except ValueError as err:

@@ -28,6 +28,7 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, UnauthorizedError, UsageError
+from okdrelease.events import safe_url
 from okdrelease.gocompat.jsonbounds import json_loads
 from okdrelease.transport.base import normalize_host
 from okdrelease.transport.http import (
@@ -549,7 +550,7 @@ def fetch_token(
         )
     scope_list = sorted(scopes)
     scope_text = f"scope {' '.join(scope_list) or 'none'}"
-    where = f"token server {_redact_url(realm)}"
+    where = f"token server {safe_url(realm)}"
 
     def refused(message: str, status: int | None = None) -> UnauthorizedError:
         return UnauthorizedError(message, registry=registry, repository=repository, status=status)
@@ -638,12 +639,3 @@ def _token_request(
     return session.get(
         challenge.realm, params=params, headers=headers, verify=verify, timeout=timeouts(timeout)
     )
-
-
-def _redact_url(url: str) -> str:
-    """Return ``url`` without userinfo or query (which could carry secrets)."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import attrs
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import DigestMismatchError, OkdReleaseError, UsageError
+from okdrelease.errors import DigestMismatchError, OkdReleaseError, UsageError, printable
 from okdrelease.events import EventSink, RequestDone, safe_url
 from okdrelease.transport.wire import (
     ACCEPT_ENCODING,
@@ -227,9 +227,10 @@ class PlainHttpRefused(RedirectRefused):
     def __init__(self, url: str) -> None:
         """The refusal of ``url`` (named by its host only)."""
         host = url_host(url)
+        shown = printable(host)
         super().__init__(
-            f"plain HTTP to {host}, named over https, is refused: TLS is verified unless the host is"
-            f" marked insecure (--insecure-registry {host})"
+            f"plain HTTP to {shown}, named over https, is refused: TLS is verified unless the host is"
+            f" marked insecure (--insecure-registry {shown})"
         )
         self.host = host
 
@@ -415,7 +416,7 @@ def _shown_location(location: str) -> str:
     if sep:
         authority, slash, path = rest.partition("/")
         text = f"{scheme}://{authority.rpartition('@')[2]}{slash}{path}"
-    return repr(text[:200])[1:-1] if not text.isprintable() else text[:200]
+    return printable(text[:200])
 
 
 def location_url(base: str, location: str, what: str = "redirect") -> str:

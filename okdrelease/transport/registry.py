@@ -16,6 +16,7 @@ again from a re-openable source after 429/5xx, a reset or a 401 that a new token
 from __future__ import annotations
 
 import io
+import json
 import logging
 import ssl
 import threading
@@ -37,6 +38,7 @@ from okdrelease.errors import (
     RegistryError,
     RegistryErrorEntry,
     UnauthorizedError,
+    printable,
 )
 from okdrelease.events import BytesMoved, EventSink, metered, safe_url
 from okdrelease.oci import mediatypes as mt
@@ -114,46 +116,60 @@ def _ref_text(name: str, reference: str) -> str:
     return f"{name}@{reference}" if ":" in reference else f"{name}:{reference}"
 
 
-def _error_detail(response: Response) -> str:
-    """Return ``CODE: message`` from a registry error body (or a short text excerpt)."""
+def _error_field(value: object) -> str:
+    """An error entry's ``code`` or ``message`` as an error message shows it: a string as sent, null as
+    nothing, anything else as JSON (Go's clients quote the whole body then); control characters escaped."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return printable(text)
+
+
+def _error_list(response: Response) -> list[Any] | None:
+    """The ``errors`` list of a registry error body, None when the body holds none."""
     try:
         body = response.json()
     except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("errors"), list) and body["errors"]:
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    return errors if isinstance(errors, list) else None
+
+
+def _error_detail(response: Response) -> str:
+    """Return ``CODE: message`` from a registry error body (or a short text excerpt)."""
+    errors = _error_list(response)
+    if errors:
         parts = []
-        for item in body["errors"][:3]:
+        for item in errors[:3]:
             if isinstance(item, dict):
-                code, message = item.get("code", ""), item.get("message", "")
-                parts.append(f"{code}: {message}" if code else str(message))
+                code, message = _error_field(item.get("code")), _error_field(item.get("message"))
+                parts.append(f"{code}: {message}" if code else message)
         return "; ".join(parts)
     text = (response.text or "").strip()
-    return text[:_ERROR_TEXT_LIMIT] if text and not text.lstrip().startswith("<") else ""
+    return printable(text[:_ERROR_TEXT_LIMIT]) if text and not text.startswith("<") else ""
 
 
 def _error_codes(response: Response) -> set[str]:
     """The ``code`` of every entry of a registry error body."""
-    try:
-        body = response.json()
-    except ValueError:
-        return set()
-    errors = body.get("errors") if isinstance(body, dict) else None
-    return {str(e.get("code")) for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
+    errors = _error_list(response) or ()
+    return {str(e.get("code")) for e in errors if isinstance(e, dict)}
 
 
 def _error_entries(response: Response) -> tuple[RegistryErrorEntry, ...]:
-    """The entries of a registry error body, as sent (for oc's wording of the error)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return ()
-    errors = body.get("errors") if isinstance(body, dict) else None
-    if not isinstance(errors, list):
+    """The entries of a registry error body as Go's client decodes them (for oc's wording of the error):
+    none when it cannot (an entry that is no object, a code or message that is no string: oc then
+    reports the body as unparsable), control characters escaped."""
+    errors = _error_list(response) or ()
+    if not all(
+        isinstance(e, dict) and all(isinstance(e.get(key), str | None) for key in ("code", "message"))
+        for e in errors
+    ):
         return ()
     return tuple(
-        RegistryErrorEntry(str(e.get("code") or ""), str(e.get("message") or ""), e.get("detail") is not None)
+        RegistryErrorEntry(
+            _error_field(e.get("code")), _error_field(e.get("message")), e.get("detail") is not None
+        )
         for e in errors
-        if isinstance(e, dict)
     )
 
 
@@ -536,7 +552,7 @@ class RegistryClient:
                     timeout=timeouts(self.options.timeout),
                 )
         except _HostSetupFailed as err:  # (another host's TLS files: not transient, never retried)
-            text = f"host {err.host} (named by registry {state.host}): {err.reason}"
+            text = f"host {printable(err.host)} (named by registry {state.host}): {err.reason}"
             raise RegistryError(_prefixed(what, text), registry=state.host) from None
         except TlsError as err:
             text = _tls_failure(state, err, self.options.cert_dir)
@@ -589,7 +605,8 @@ class RegistryClient:
                 session = self._host_session(realm_host, "token server")
             except _HostSetupFailed as err:
                 raise RegistryError(
-                    f"token server {realm_host} for registry {state.host}: {err.reason}", registry=state.host
+                    f"token server {printable(realm_host)} for registry {state.host}: {err.reason}",
+                    registry=state.host,
                 ) from None
             return fetch_token(
                 session,
@@ -709,7 +726,7 @@ def _other_host(state: _Registry, err: BaseException) -> str:
     host = getattr(err, "host", "")
     if not host or host == url_host(state.base_url + "/"):
         return ""
-    return f"host {host} (named by registry {state.host})"
+    return f"host {printable(host)} (named by registry {state.host})"
 
 
 def _failed_at(state: _Registry, err: BaseException) -> str:
@@ -728,11 +745,12 @@ def _tls_failure(state: _Registry, err: TlsError, cert_dir: str | None) -> str:
             f" --certificate-authority or {where}, or mark it insecure (--insecure-registry) if it"
             " serves plain HTTP or an untrusted certificate"
         )
-    where = f"the certificate directory {cert_dir}" if cert_dir else f"certs.d/{err.host}"
+    host = printable(err.host)
+    where = f"the certificate directory {cert_dir}" if cert_dir else f"certs.d/{host}"
     return (
         f"{other}: TLS verification failed ({err.reason}); the registry's TLS settings do not apply"
         f" to another host: trust its CA with --certificate-authority or {where}, or mark"
-        f" it insecure (--insecure-registry {err.host}) if it serves an untrusted certificate"
+        f" it insecure (--insecure-registry {host}) if it serves an untrusted certificate"
     )
 
 
@@ -1034,7 +1052,7 @@ class RegistryRepository:
             returned = response.headers.get("Docker-Content-Digest", "").strip()
         if returned and returned != digest:
             raise DigestMismatchError(
-                f"registry stored {kind} {_ref_text(self._display, reference)} as {returned},"
+                f"registry stored {kind} {_ref_text(self._display, reference)} as {printable(returned)},"
                 f" but its bytes hash to {digest}"
             )
 
@@ -1108,7 +1126,8 @@ class RegistryRepository:
                 digest = reference
             if header_digest and header_digest.startswith("sha256:") and header_digest != digest:
                 raise DigestMismatchError(
-                    f"content of {subject} does not match the registry's digest {header_digest} (got {digest})"
+                    f"content of {subject} does not match the registry's digest {printable(header_digest)}"
+                    f" (got {digest})"
                 )
         except DigestMismatchError as err:
             raise Retryable(err) from None
@@ -1215,7 +1234,7 @@ class RegistryRepository:
             response.close()
             raise RegistryError(
                 f"{what}: the registry answered bytes={offset}- with Content-Range "
-                f"{response.headers.get('Content-Range')!r}",
+                f"'{printable(response.headers.get('Content-Range', ''))}'",
                 registry=self.host,
                 repository=self.name,
                 reference=digest,

@@ -41,6 +41,8 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TypeVar, cast, overload
 
+from okdrelease.errors import printable
+
 log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
@@ -293,7 +295,7 @@ def _parse_head(lines: list[str]) -> tuple[str, int, Headers]:
     version, _, rest = status_line.partition(" ")
     code = rest[:3]
     if not version.startswith("HTTP/") or not code.isdigit() or rest[3:4] not in ("", " "):
-        raise BrokenResponse(f"invalid HTTP status line {status_line[:100]!r}")
+        raise BrokenResponse(f"invalid HTTP status line '{printable(status_line[:100])}'")
     items: list[tuple[str, str]] = []
     for line in lines[1:]:
         if line[:1] in (" ", "\t") and items:  # an obsolete folded continuation
@@ -454,7 +456,7 @@ class WireResponse:
             self._remaining = content_length(length)
             if length is not None and self._remaining is None:
                 # As Go's client: a length that is no number (or repeats disagreeing) frames nothing.
-                raise BadFraming(f"bad Content-Length {length[:40]!r}")
+                raise BadFraming(f"bad Content-Length '{printable(length[:40])}'")
             if self._remaining is None:
                 self.keep = False  # until the server closes
         if self._remaining == 0:
@@ -688,7 +690,7 @@ def _split_netloc(scheme: str, netloc: str) -> tuple[str, int]:
     if not sep or host.endswith(("[", ":")) or (netloc.startswith("[") and not host.endswith("]")):
         host, port = netloc, ""
     if port and not (port.isdigit() and 0 < int(port) < 65536):
-        raise InvalidAddress(f"invalid port in {netloc!r}")
+        raise InvalidAddress(f"invalid port in '{printable(netloc)}'")
     host = host.strip("[]")
     if not host or scheme not in DEFAULT_PORTS:
         raise InvalidAddress(f"cannot connect to {scheme}://{netloc}")
