@@ -136,13 +136,42 @@ def test_max_layer_bytes_flag(bomb_release: Path, tmp_path: Path, capsys: pytest
 
 
 @pytest.mark.parametrize(
-    ("text", "value"), [("4096", 4096), ("512M", 512 << 20), ("8G", 8 << 30), ("2GiB", 2 << 30)]
+    ("text", "value"),
+    [
+        ("4096", 4096),
+        ("512M", 512 << 20),
+        ("8G", 8 << 30),
+        ("2GiB", 2 << 30),
+        # a fraction, as cache prune --max-size takes it (one parser for both flags); a part byte is dropped
+        ("1.5G", 3 << 29),
+        ("1.3k", 1331),
+        ("0.5 KB", 512),
+    ],
 )
 def test_size_in_bytes(text: str, value: int) -> None:
     assert size_in_bytes(text) == value
 
 
-@pytest.mark.parametrize("text", ["", "0", "-1", "12X", "1.5G"])
+@pytest.mark.parametrize("text", ["", "0", "0.0001", "-1", "12X", "1.G", "5iB", "9" * 21 + "T"])
 def test_size_in_bytes_refuses(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid size"):
+    with pytest.raises(ValueError) as err:
         size_in_bytes(text)
+    assert str(err.value) == (
+        f"invalid size {text!r}: use a positive number of bytes, optionally with K, M, G or T (1.5G)"
+    )
+
+
+def test_size_flags_share_one_syntax(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--max-layer-bytes and cache prune --max-size take the same sizes and refuse them in the same words
+    (neither is an oc flag); --max-size may be 0."""
+    assert main(["info", "--max-layer-bytes", "1.5x", f"oci:{tmp_path}:r"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: argument --max-layer-bytes: invalid size '1.5x': use a positive number of bytes,"
+        " optionally with K, M, G or T (1.5G)"
+    )
+    assert main(["cache", "prune", "--cache-dir", str(tmp_path), "--max-size", "1.5x"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "error: --max-size: invalid size '1.5x': use a number of bytes, optionally with K, M, G or T (1.5G)"
+    )
+    assert main(["cache", "prune", "--cache-dir", str(tmp_path), "--max-size", "0"]) == 0
+    assert capsys.readouterr().out == "removed 0 entries (0.0 MiB); 0 entries (0.0 MiB) left\n"

@@ -16,8 +16,10 @@ from faultproxy import FaultProxy, Rule
 from imagegen import build_image
 from registry_rig import RegistryInfo, RepoNamer
 from test_faults import cli, seed_layout
-from test_mirror_templates import NAME, Payload, push_payload
+from test_mirror_templates import NAME, Payload, push_payload, tags_of
+from test_release_extract import image_references, payload_layer, release_metadata, write_image
 
+from okdrelease.errors import NotFoundError
 from okdrelease.sign import openpgp
 from okdrelease.sign.api import sign_release
 
@@ -121,3 +123,54 @@ def test_failed_mirror_leaves_an_existing_layouts_index_as_it_was(
         TAG: release_digest,
         **{f"{TAG}-{name}": digest for name, digest in payload.digests.items()},
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "to", "why"),
+    [
+        (
+            "bad/name",
+            "registry",
+            "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+        ),
+        (
+            "c" * 120,
+            "registry",
+            "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'",
+        ),
+        ("../x", "layout", "it is not a valid OCI layout ref name"),
+    ],
+    ids=["slash", "too-long", "layout-dots"],
+)
+def test_a_component_tag_the_destination_cannot_hold_is_a_data_error(
+    registry_http: RegistryInfo,
+    payload: Payload,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    to: str,
+    why: str,
+) -> None:
+    """A component name that makes an invalid tag is the release's fault, not the command line's: exit 1
+    (oc copies the others, then fails with ``invalid tag format``), and nothing is copied."""
+    cvo, operand = (
+        m.partition("=")[2] for m in payload.mappings if m.startswith(("cluster-", "demo-operand"))
+    )
+    refs = [("cluster-version-operator", cvo, {}), (name, operand, {})]
+    files = {"image-references": image_references(NAME, refs), "release-metadata": release_metadata(NAME)}
+    write_image(tmp_path / "release", "r", [payload_layer(files)])
+    repository = unique_repo()
+    target = f"{registry_http.host}/{repository}" if to == "registry" else f"oci:{tmp_path / 'mirror'}"
+    code, out, err = cli(
+        capsys, "mirror", "--insecure", "--from", f"oci:{tmp_path / 'release'}:r", "--to", target
+    )
+    assert (code, out) == (1, ""), err
+    assert err == (
+        f'error: release tag "{name}" cannot be mirrored: the mirror in {target} cannot be tagged'
+        f" '{TAG}-{name}': {why}\n"
+    )
+    if to == "registry":  # nothing was pushed: the repository does not exist
+        with pytest.raises(NotFoundError):
+            tags_of(registry_http, repository)
+    assert not (tmp_path / "mirror").exists()

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from typing import Any
 
 from okdrelease.cache import DEFAULT_MAX_BYTES, Cache, default_root
 from okdrelease.errors import UsageError
 
-_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
 
 def parse_size(text: str) -> int:
-    """``1024``, ``500M``, ``2G``, ``1.5GiB`` -> bytes (binary units); UsageError otherwise."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
-    if not match:
-        raise UsageError(f"invalid size {text!r}: expected a number of bytes, optionally with K, M, G or T")
-    return int(float(match[1]) * _UNITS[match[2]])
+    """``--max-size``: ``1024``, ``500M``, ``1.5GiB`` -> bytes (``layerlimits.size_in_bytes``); UsageError otherwise."""
+    from okdrelease.oci.layerlimits import size_in_bytes
+
+    try:
+        return size_in_bytes(text, least=0)
+    except ValueError as err:
+        raise UsageError(f"--max-size: {err}") from None
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:

@@ -176,12 +176,18 @@ def add_layer_limit_flag(parser: argparse.ArgumentParser) -> None:
     """``--max-layer-bytes SIZE``: the decompressed size of one layer beyond which it is refused."""
     from okdrelease.oci.layerlimits import DEFAULT_MAX_LAYER_BYTES, size_in_bytes
 
+    def size(text: str) -> int:
+        try:
+            return size_in_bytes(text)
+        except ValueError as err:  # (argparse shows only a type error's own message)
+            raise argparse.ArgumentTypeError(str(err)) from None
+
     parser.add_argument(
         "--max-layer-bytes",
-        type=size_in_bytes,
+        type=size,
         default=DEFAULT_MAX_LAYER_BYTES,
         metavar="SIZE",
-        help="refuse a layer that decompresses to more than SIZE bytes (K, M, G suffixes; default 8G)",
+        help="refuse a layer that decompresses to more than SIZE bytes (K, M, G suffixes, 1.5G; default 8G)",
     )
 
 

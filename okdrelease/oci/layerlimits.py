@@ -43,11 +43,20 @@ class LayerLimits:
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-def size_in_bytes(text: str) -> int:
-    """``4096``, ``512M``, ``8G`` (binary units, an optional ``i``/``B``): a byte count for a limit flag."""
-    match = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)i?B?\s*", text, re.IGNORECASE)
-    if match is None or int(match.group(1)) <= 0:
-        raise ValueError(
-            f"invalid size {text!r}: use a positive number of bytes, optionally with K, M, G or T"
-        )
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2).upper()]
+_SIZE_RE = re.compile(r"\s*(\d{1,20}(?:\.\d{1,20})?)\s*([KMGT]?)(?:(?<=[KMGT])i)?B?\s*", re.IGNORECASE)
+
+
+def size_in_bytes(text: str, *, least: int = 1) -> int:
+    """``4096``, ``512M``, ``1.5G``, ``8GiB`` (binary units, case ignored, a fraction of a byte dropped): the
+    byte count of a size flag (``--max-layer-bytes``, ``cache prune --max-size``); ValueError when it is
+    no size or less than ``least``."""
+    match = _SIZE_RE.fullmatch(text)
+    size = -1
+    if match:
+        whole, _, fraction = match.group(1).partition(".")
+        scale = 10 ** len(fraction)  # (exact: integers, no float rounding)
+        size = (int(whole) * scale + int(fraction or 0)) * _SIZE_UNITS[match.group(2).upper()] // scale
+    if size < least:
+        kind = "a positive number" if least > 0 else "a number"
+        raise ValueError(f"invalid size {text!r}: use {kind} of bytes, optionally with K, M, G or T (1.5G)")
+    return size

@@ -12,8 +12,8 @@ from __future__ import annotations
 import attrs
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import OkdReleaseError, UsageError
-from okdrelease.reference import ImageLocation, RegistryLocation, parse_location
+from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
+from okdrelease.reference import ImageLocation, RegistryLocation, parse_location, validate_ref_name
 
 COMPONENT_MARKER = "${component}"
 VERSION_MARKER = "${version}"
@@ -72,7 +72,7 @@ class MirrorTarget:
         return value.replace(VERSION_MARKER, version) + arch_ext
 
     def image(self, name: str, version: str, arch_ext: str = "") -> ImageLocation:
-        """Where the image of component ``name`` goes; a tag the destination cannot hold is a usage error."""
+        """Where the image of component ``name`` goes; ``ReleaseError`` when the destination cannot hold its tag."""
         return with_tag(parse_location(self.repository), self.tag(name, version, arch_ext))
 
 
@@ -92,13 +92,19 @@ def has_reference(location: ImageLocation) -> bool:
 
 
 def with_tag(location: ImageLocation, tag: str) -> ImageLocation:
-    """The location's repository with ``tag`` (a layout's ref name), refused when invalid."""
+    """The location's repository with ``tag`` (a layout's ref name); ``ReleaseError`` when invalid (the
+    tag is made of the release's data: its version, its component's name)."""
     try:
         if isinstance(location, RegistryLocation):
             return RegistryLocation(location.ref.with_tag(tag))
-        return attrs.evolve(location, refname=tag, digest=None)
-    except OkdReleaseError as err:
-        raise UsageError(f"cannot tag the mirror of {location} as {tag!r}: {err}") from err
+        return attrs.evolve(location, refname=validate_ref_name(tag), digest=None)
+    except OkdReleaseError:
+        why = (
+            "a tag is 1 to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-'"
+            if isinstance(location, RegistryLocation)
+            else "it is not a valid OCI layout ref name"
+        )
+        raise ReleaseError(f"the mirror in {location} cannot be tagged {tag!r}: {why}") from None
 
 
 def repository_of(location: ImageLocation) -> str:

@@ -32,7 +32,14 @@ import attrs
 import yaml
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import NotFoundError, OkdReleaseError, SignatureError, UsageError
+from okdrelease.errors import (
+    NotFoundError,
+    OkdReleaseError,
+    ReleaseError,
+    SignatureError,
+    UsageError,
+    printable,
+)
 from okdrelease.gocompat.yamlbounds import safe_load_all
 from okdrelease.oci.convert import ManifestFormat
 from okdrelease.oci.platform import PlatformSelector
@@ -221,14 +228,16 @@ def _component_mappings(
         try:
             ref = ImageReference.parse(tag.from_name)
         except OkdReleaseError as err:
-            raise OkdReleaseError(f'release tag "{tag.name}" is not valid: {err}') from err
+            raise OkdReleaseError(f'release tag "{printable(tag.name)}" is not valid: {err}') from err
         if ref.tag or not ref.digest:
             raise OkdReleaseError(
-                f"image-references should only contain pointers to images by digest: {tag.from_name}"
+                f"image-references should only contain pointers to images by digest: {printable(tag.from_name)}"
             )
-        mappings.append(
-            ImageMapping(tag.name, tag.from_name, ref.digest, target.image(tag.name, version, arch_ext))
-        )
+        try:
+            destination = target.image(tag.name, version, arch_ext)
+        except ReleaseError as err:
+            raise ReleaseError(f'release tag "{printable(tag.name)}" cannot be mirrored: {err}') from None
+        mappings.append(ImageMapping(tag.name, tag.from_name, ref.digest, destination))
     return mappings
 
 
@@ -248,7 +257,10 @@ def plan_mirror(options: MirrorOptions, transport: Transport) -> MirrorPlan:
         raise OkdReleaseError(f"unable to retrieve release image info: {err}") from err
     version = release.name
     arch_ext = arch_suffix(release, options.keep_manifest_list)
-    release_target = target.image("", version, arch_ext)
+    try:
+        release_target = target.image("", version, arch_ext)
+    except ReleaseError as err:
+        raise ReleaseError(f"release {printable(version)} cannot be mirrored: {err}") from None
     mappings: list[ImageMapping] = []
     if options.to_release_image:
         to_release = parse_destination(options.to_release_image, "invalid --to-release-image")
