@@ -357,6 +357,23 @@ def test_sign_by_gpg_signs_the_copy_for_the_destination_repository(
     assert code == 2 and err.endswith("needs --sign-identity REPOSITORY for the signature\n")
     code, _, err = run(capsys, "copy", "--lookaside", str(lookaside), f"oci:{src}:multi", f"oci:{target}:x")
     assert code == 2 and "say where --sign-by writes its signature" in err
+    # A signature directory that cannot be written into (sign.store.check_output_dir, as new's).
+    (tmp_path / "file").write_text("x")
+    for flag in ("--lookaside", "--signature-dir"):
+        unwritable = [
+            "--sign-by",
+            fingerprint,
+            "--sign-identity",
+            repository,
+            flag,
+            str(tmp_path / "file" / "sigs"),
+        ]
+        code, out, err = run(capsys, "copy", *unwritable, f"oci:{src}:multi", f"oci:{target}:x")
+        assert (code, out, err) == (
+            1,
+            "",
+            f"error: {flag} {tmp_path}/file/sigs: {tmp_path}/file is not a directory\n",
+        )
     assert not target.exists()
     code, out, err = run(
         capsys, "copy", *signing, "--sign-identity", repository, f"oci:{src}:single", f"oci:{target}:x"

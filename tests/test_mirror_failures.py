@@ -174,3 +174,39 @@ def test_a_component_tag_the_destination_cannot_hold_is_a_data_error(
         with pytest.raises(NotFoundError):
             tags_of(registry_http, repository)
     assert not (tmp_path / "mirror").exists()
+
+
+def test_a_signature_directory_that_cannot_be_written_fails_before_anything_is_mirrored(
+    registry_http: RegistryInfo,
+    proxy: FaultProxy,
+    payload: Payload,
+    unique_repo: RepoNamer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    key: openpgp.SecretKey,
+) -> None:
+    """--release-image-signature-to-dir under a file: refused up front (it was found only after every
+    image was pushed), with the words ``new --signature-dir`` uses (``sign.store.check_output_dir``)."""
+    store = tmp_path / "store"
+    spec, _ = release_through(proxy, registry_http, payload, capsys, (key, store))
+    (tmp_path / "file").write_text("x")
+    repository = unique_repo()
+    code, out, err = cli(
+        capsys,
+        "mirror",
+        "--insecure",
+        "--from",
+        spec,
+        "--to",
+        f"{registry_http.host}/{repository}",
+        "--signature-dir",
+        str(store),
+        "--release-image-signature-to-dir",
+        str(tmp_path / "file" / "sigs"),
+    )
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: --release-image-signature-to-dir {tmp_path}/file/sigs: {tmp_path}/file is not a directory\n"
+    )
+    with pytest.raises(NotFoundError):
+        tags_of(registry_http, repository)

@@ -326,6 +326,11 @@ def copy_signing(args: argparse.Namespace, dst: ImageLocation) -> _Signing | Non
     if not args.sign_identity and not isinstance(dst, RegistryLocation):
         raise UsageError(f"signing a copy into {dst} needs --sign-identity REPOSITORY for the signature")
     from okdrelease.sign.keys import load_cosign_private_key, openpgp_signer, read_passphrase
+    from okdrelease.sign.store import check_output_dir
+
+    for flag, directory in (("--lookaside", args.lookaside), ("--signature-dir", args.signature_dir)):
+        if directory:
+            check_output_dir(flag, directory)
 
     signer = None
     if args.sign_by:

@@ -564,7 +564,14 @@ def format_warnings(plan: MirrorPlan, images: Sequence[CopiedImage]) -> list[str
 def mirror_release(
     options: MirrorOptions, transport: Transport, progress: Progress | None = None
 ) -> MirrorResult:
-    """Plan, gather signatures (failing before any write when they are asked for and missing), copy, export."""
+    """Plan, gather signatures (failing before any write when they are asked for and missing), copy, export.
+
+    A --release-image-signature-to-dir that cannot be written into fails first, before anything is read.
+    """
+    if options.release_image_signature_to_dir:
+        from okdrelease.sign.store import check_output_dir
+
+        check_output_dir("--release-image-signature-to-dir", options.release_image_signature_to_dir)
     emit = progress or (lambda _line: None)
     plan = plan_mirror(options, transport)
     signatures: ReleaseSignatures | None = None
