@@ -36,6 +36,7 @@ from isal import isal_zlib
 
 from okdrelease.errors import InvalidReferenceError
 from okdrelease.oci.digest import new_hasher
+from okdrelease.regularfile import open_regular
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ _HEAD = MAGIC + b"\n"
 _TRAILER = len(MAGIC) + 1 + 16 + 1 + 16 + 1 + 64 + 1
 #: How much of a pack's end is read at once to find its index (the rest, if any, in a second read).
 _TAIL_READ = 64 << 10
-_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 class DamagedPack(Exception):
@@ -175,9 +175,10 @@ def read_index(fd: int, size: int) -> tuple[Row, ...]:
 def open_pack(path: str) -> tuple[int, tuple[Row, ...]]:
     """``path`` opened for reading and its checked index (the caller closes the descriptor).
 
-    FileNotFoundError when it went away (merged or evicted by another run); :class:`DamagedPack`.
+    FileNotFoundError when it went away (merged or evicted by another run); :class:`DamagedPack`;
+    ``NotRegularFile`` (an OSError) when something else took its name since it was listed.
     """
-    fd = os.open(path, _OPEN_FLAGS)
+    fd = open_regular(path)
     try:
         return fd, read_index(fd, os.fstat(fd).st_size)
     except BaseException:

@@ -4,10 +4,10 @@ up to a bound: a wrong path (``/dev/zero``, a huge file) is an error naming it, 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 from okdrelease.errors import SignatureError
+from okdrelease.regularfile import NotRegularFile, open_regular, read_open
 
 #: Keys, keyrings, policies, registries.d files, ConfigMaps: far more than any real one holds.
 MAX_FILE_BYTES = 16 << 20
@@ -32,12 +32,12 @@ def read_stored_signature(path: Path, max_bytes: int, *, refuse_larger: bool) ->
     is refused without waiting on it), read up to ``max_bytes``; beyond it the signature is refused
     (``refuse_larger``, as containers/image refuses a lookaside signature over its limit) or cut there
     (as library-go and the HTTP store read a store's signature). FileNotFoundError when it is missing."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SignatureError(f"cannot read signature {path}: not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data = handle.read(max_bytes + 1)
+        fd = open_regular(path)
+    except NotRegularFile:
+        raise SignatureError(f"cannot read signature {path}: not a regular file") from None
+    try:
+        data = read_open(fd, max_bytes)
     finally:
         os.close(fd)
     if len(data) > max_bytes and refuse_larger:

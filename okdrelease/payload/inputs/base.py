@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +12,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
 from okdrelease.payload.resolve import ManifestFile
+from okdrelease.regularfile import NotRegularFile, open_regular, read_open
 
 if TYPE_CHECKING:
     from okdrelease.payload.image import SourceLayer
@@ -67,17 +67,14 @@ def read_regular_file(path: str) -> bytes:
     A FIFO, device or socket is refused (``read PATH: not a regular file``), never waited on or read
     without end."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = open_regular(path)
+    except NotRegularFile as err:
+        reason = "is a directory" if err.is_dir else "not a regular file"
+        raise ReleaseError(f"read {path}: {reason}") from err
     except OSError as err:
         raise ReleaseError(f"open {path}: {_go_reason(err)}") from err
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise IsADirectoryError(21, os.strerror(21))
-        if not stat.S_ISREG(mode):
-            raise ReleaseError(f"read {path}: not a regular file")
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read()
+        return read_open(fd)
     except OSError as err:
         raise ReleaseError(f"read {path}: {_go_reason(err)}") from err
     finally:
