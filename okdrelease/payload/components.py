@@ -103,13 +103,18 @@ def _require_tag_or_digest(pullspec: str) -> ImageLocation | None:
 
 
 def _read(run: Run, pullspec: str) -> ResolvedImage:
-    """Resolve one component, failures worded as oc words them."""
+    """Resolve one component, failures worded as oc words them; a config Go cannot decode (a history
+    time out of range, a field of the wrong type) fails as in oc (``read.check_config``)."""
+    from okdrelease.release.read import check_config
+
     try:
         repo, reference = open_pullspec(run.transport, pullspec)
     except OkdReleaseError as err:
         raise ReleaseError(str(err)) from err
     try:
-        return run.resolver.resolve(repo, reference)
+        image = run.resolver.resolve(repo, reference)
+        check_config(image.config, pullspec)
+        return image
     except DigestMismatchError as err:
         raise ReleaseError(tampered("one or more input images", pullspec, err)) from err
     except NoMatchingPlatformError as err:

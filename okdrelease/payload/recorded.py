@@ -19,7 +19,8 @@ yields and how whiteouts apply (``oci.layerread``, ``oci.layerstack``, ``oci.tar
 (``gocompat.gotar.extracted_mtime``), which labels are kept (``payload.components.READ_LABELS``),
 which files no transform touches (``payload.resolve.untouched_flags``), how ``image-references`` is
 read (``resolve.load_references``, and the JSON decoding behind it: ``gocompat.gojson``,
-``openshift.imagestream``), or this encoding (with its framing, ``cache.framing``). The manifest
+``openshift.imagestream``), which configs are refused (``payload.components._read``: ``read.check_config``,
+``gocompat.goconfig``), or this encoding (with its framing, ``cache.framing``). The manifest
 check's verdicts kept with the files follow its ``SOURCE_FORMAT`` and ``VERDICT_RULES``, and the
 layer indexes they were composed from their ``INDEX_FORMAT`` (``oci.layerindex``): all are part of
 the key, so a change there needs no bump here.
@@ -48,7 +49,7 @@ __all__ = ["RECORD_FORMAT", "Recorded", "RecordedOperator", "read_record", "reco
 log = logging.getLogger(__name__)
 
 #: Part of every key and every record: a new value makes every earlier record unused.
-RECORD_FORMAT = 7
+RECORD_FORMAT = 8
 
 
 def _one_per_file(

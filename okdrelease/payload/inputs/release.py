@@ -36,6 +36,10 @@ def read_release_files(image: ResolvedImage, names: Sequence[str]) -> dict[str, 
 
 
 def _resolve(plan: Plan, run: Run) -> tuple[ResolvedImage, RegistryLocation | None]:
+    """The input release, its config decoded as oc decodes it (``read.check_config``: a history time or
+    field Go refuses fails here, in oc's words, before anything is built)."""
+    from okdrelease.release.read import check_config
+
     text = plan.options.from_release or ""
     try:
         location = parse_location(text)
@@ -48,6 +52,7 @@ def _resolve(plan: Plan, run: Run) -> tuple[ResolvedImage, RegistryLocation | No
         raise ReleaseError(tampered("the input release image", text, err)) from err
     except OkdReleaseError as err:
         raise ReleaseError(describe_registry_error(text, err)) from err
+    check_config(resolved.config, text)
     return resolved, location if isinstance(location, RegistryLocation) else None
 
 
