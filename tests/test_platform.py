@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
+from oc_oracle import oc_binary
 
 from okdrelease.cli import main
 from okdrelease.errors import NoMatchingPlatformError, ReleaseError, UsageError
@@ -101,9 +105,117 @@ def test_repeat_counts_are_refused_in_ocs_words(pattern: str, repeat: str) -> No
     )
 
 
-@pytest.mark.parametrize("pattern", ["a{1000}", "[a{5000}]", r"\{5000}", "[]{5000}]", "a{3,}"])
-def test_repeat_counts_go_accepts_compile(pattern: str) -> None:
-    assert compile_filter(pattern, UsageError).pattern == pattern
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        ("a{1000}", "a" * 1000),
+        ("[a{5000}]", "5"),
+        (r"\{5000}", "{5000}"),
+        ("[]{5000}]", "]"),
+        ("a{3,}", "aaa"),
+    ],
+)
+def test_repeat_counts_go_accepts_compile(pattern: str, text: str) -> None:
+    assert compile_filter(pattern, UsageError).fullmatch(text)
+
+
+#: Expressions Go's regexp/syntax refuses, and the error oc prints after its prefix (each checked against
+#: the real oc, ``oc adm release info --filter-by-os=EXPR``, also in test_filter_errors_are_ocs below).
+GO_ERRORS = {
+    "[": "missing closing ]: `[`",
+    "(": "missing closing ): `(`",
+    "a**": "invalid nested repetition operator: `**`",
+    r"\p{Foo}": r"invalid character class range: `\p{Foo}`",
+    "x{2,1}": "invalid repeat count: `{2,1}`",
+    ")": "unexpected ): `)`",
+    "a(b))": "unexpected ): `a(b))`",
+    r"\8": r"invalid escape sequence: `\8`",
+    "(?=a)": "invalid or unsupported Perl syntax: `(?=`",
+    "(?P<n>a)(?P=n)": "invalid or unsupported Perl syntax: `(?P`",
+    "(?i": "invalid or unsupported Perl syntax: `(?i`",
+    "(?P<a-b>x)": "invalid named capture: `(?P<a-b>`",
+    "[z-a]": "invalid character class range: `z-a`",
+    "\\": "trailing backslash at end of expression: ``",
+    "[[:foo:]]": "invalid character class range: `[:foo:]`",
+    "*": "missing argument to repetition operator: `*`",
+    "a|*": "missing argument to repetition operator: `*`",
+    "a+*": "invalid nested repetition operator: `+*`",
+    "a{2}?{3}": "invalid nested repetition operator: `{2}?{3}`",
+    "(a{500}){3}": "invalid repeat count: `{3}`",
+    r"\x{110000}": r"invalid escape sequence: `\x{110000`",
+    r"\xZ": r"invalid escape sequence: `\xZ`",
+    r"[\b]": r"invalid escape sequence: `\b`",
+    r"\C": r"invalid escape sequence: `\C`",
+    "[a": "missing closing ]: `[a`",
+}
+
+
+@pytest.mark.parametrize("pattern", sorted(GO_ERRORS))
+def test_filter_errors_are_worded_as_go(pattern: str) -> None:
+    """Go's regexp/syntax wording (Python's re said `missing ), unterminated subpattern at position 0`)."""
+    with pytest.raises(UsageError) as err:
+        compile_filter(pattern, UsageError)
+    assert (
+        str(err.value)
+        == f"--filter-by-os was not a valid regular expression: error parsing regexp: {GO_ERRORS[pattern]}"
+    )
+
+
+#: Expressions Go accepts (Python's re refused some: ``\pL``, ``[[:alpha:]]``, ``a(?i)b``), with a text each
+#: matches as Go matches it and one it does not.
+GO_MATCHES = [
+    ("a{,5}", "a{,5}", "aaaaa"),  # no repeat count: literal in Go (Python: a repeated 0 to 5 times)
+    ("a{01}", "a{01}", "a"),
+    (r"^\d$", "7", "\u0663"),  # ASCII digits only
+    ("linux$", "linux", "linux\n"),  # $ is the text's end
+    ("(?m)x$", "x\n", "xy"),
+    ("a(?i)b", "aB", "AB"),  # the flag from there on
+    (r"\Qa.b\E", "a.b", "axb"),
+    ("^[[:alpha:]]+$", "abc", "ab1"),
+    (r"^\pL+$", "\u00e9t\u00e9", "e1"),
+    (r"^\p{^Lu}$", "a", "A"),
+    ("^(?P<os>linux)/(?<arch>amd64|arm64)$", "linux/arm64", "linux/s390x"),
+    (r"\bamd64\b", "linux/amd64", "linux/xamd64"),
+    ("^x\\z", "x", "x\n"),
+]
+
+
+@pytest.mark.parametrize(("pattern", "matched", "unmatched"), GO_MATCHES)
+def test_filter_means_what_it_means_in_go(pattern: str, matched: str, unmatched: str) -> None:
+    compiled = compile_filter(pattern, UsageError)
+    assert (bool(compiled.search(matched)), bool(compiled.search(unmatched))) == (True, False)
+
+
+def test_a_unicode_script_class_is_refused_as_unsupported() -> None:
+    r"""Valid in Go (oc accepts ``\p{Greek}``), but Python has no script data: okdrelease's own refusal."""
+    with pytest.raises(UsageError) as err:
+        compile_filter(r"\p{Greek}", UsageError)
+    assert str(err.value) == (
+        r"--filter-by-os \p{Greek}: the Unicode script class `\p{Greek}` is valid in Go but not supported by okdrelease"
+    )
+
+
+def test_filter_errors_are_ocs(tmp_path: Path) -> None:
+    """The real oc refuses each of GO_ERRORS in the same words and accepts each of GO_MATCHES."""
+    for pattern in [*GO_ERRORS, *(case[0] for case in GO_MATCHES)]:
+        done = subprocess.run(
+            [oc_binary(), "adm", "release", "info", f"--filter-by-os={pattern}", "127.0.0.1:1/x:y"],
+            capture_output=True,
+            text=True,
+            env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")},
+            timeout=60,
+            check=False,
+        )
+        first = done.stderr.splitlines()[0]
+        if pattern in GO_ERRORS:
+            assert first == (
+                "error: --filter-by-os was not a valid regular expression: error parsing regexp: "
+                + GO_ERRORS[pattern]
+            ), pattern
+        else:
+            assert "regular expression" not in first and first.startswith("error: unable to read image"), (
+                pattern
+            )
 
 
 def test_bad_filter_is_one_usage_line_from_the_cli(capsys: pytest.CaptureFixture[str]) -> None:

@@ -42,51 +42,18 @@ def platform_text(desc: Descriptor) -> str:
     return str(plat) if plat is not None else "/"
 
 
-#: Go's regexp/syntax refuses a repeat count above 1000 (``invalid repeat count``).
-_GO_MAX_REPEAT = 1000
-_REPEAT = re.compile(r"\{(\d+)(?:(,)(\d*))?\}")
-
-
-def _bad_repeat(text: str) -> str | None:
-    """The first ``{n}``, ``{n,}`` or ``{n,m}`` outside a character class that Go refuses (count past
-    1000, or m < n), as written; None when there is none."""
-    pos, in_class = 0, False
-    while pos < len(text):
-        char = text[pos]
-        if char == "\\":
-            pos += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            pos += 2 if text[pos + 1 : pos + 2] == "]" else 3 if text[pos + 1 : pos + 3] == "^]" else 1
-            continue
-        elif char == "{" and (found := _REPEAT.match(text, pos)):
-            low = int(found.group(1)) if len(found.group(1)) <= 5 else _GO_MAX_REPEAT + 1
-            high = found.group(3) or (found.group(1) if not found.group(2) else "")
-            high_n = (int(high) if len(high) <= 5 else _GO_MAX_REPEAT + 1) if high else None
-            if low > _GO_MAX_REPEAT or (high_n is not None and (high_n > _GO_MAX_REPEAT or high_n < low)):
-                return found.group(0)
-        pos += 1
-    return None
-
-
 def compile_filter(text: str, error: type[OkdReleaseError]) -> re.Pattern[str]:
-    """Compile ``--filter-by-os``; a bad expression raises ``error`` (commands differ in exit code).
+    """Compile ``--filter-by-os`` as oc's Go ``regexp`` reads it (``gocompat.goregexp``); a bad expression
+    raises ``error`` (commands differ in exit code) in oc's words: ``--filter-by-os was not a valid regular
+    expression: error parsing regexp: missing closing ]: `[```."""
+    from okdrelease.gocompat.goregexp import GoRegexpError, UnsupportedGoRegexp, compile_go
 
-    Repeat counts are checked as Go checks them, in oc's words (``error parsing regexp: invalid
-    repeat count: `{1001}```), before Python could overflow on them; other syntax errors keep
-    Python's wording after the same prefix.
-    """
-    prefix = "--filter-by-os was not a valid regular expression"
-    repeat = _bad_repeat(text)
-    if repeat is not None:
-        raise error(f"{prefix}: error parsing regexp: invalid repeat count: `{repeat}`")
     try:
-        return re.compile(text)
-    except (re.error, OverflowError, RecursionError) as err:
-        raise error(f"{prefix}: {err}") from err
+        return compile_go(text)
+    except GoRegexpError as err:
+        raise error(f"--filter-by-os was not a valid regular expression: {err}") from None
+    except UnsupportedGoRegexp as err:
+        raise error(f"--filter-by-os {text}: {err}") from None
 
 
 @attrs.frozen
