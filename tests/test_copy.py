@@ -36,7 +36,7 @@ from okdrelease.transport.copy import BlobOrder, copy_all, copy_blobs, copy_imag
 from okdrelease.transport.http import RetryPolicy
 from okdrelease.transport.layout import LayoutRepository
 from okdrelease.transport.open import DefaultTransport, open_location
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.registry import RegistryClient, UploadsAhead
 
 GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
 GOLDEN_LAYOUTS = sorted(
@@ -699,3 +699,28 @@ def test_copy_whole_layout_between_layouts_and_registry(
     assert (code, out) == (0, index.digest + "\n")
     with RegistryClient(options_for(registry_http)) as client:
         assert repo_at(client, registry_http.host, target).get_manifest("t").raw == index.raw
+
+
+def test_a_spare_upload_session_whose_location_is_no_url_is_not_used(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer
+) -> None:
+    """A session opened ahead (``new``'s release image) or by a refused mount whose Location is no URL is
+    left unused, and the blob's upload opens a session of its own (it stopped the run before)."""
+    client, sleeps = proxy_client(http_proxy)
+    with client:
+        src = repo_at(client, http_proxy.host, unique_repo())
+        dst = repo_at(client, http_proxy.host, unique_repo())
+        blob = make_image(src, "v1", seed="spare-bad-location", flavour=DOCKER).layers[0]
+        layer = Descriptor(blob.media_type, blob.digest, len(blob.data))
+        http_proxy.faults += [
+            Fault("POST", r"/blobs/uploads/$", 202, {"Location": "http://[::1"}, count=2),
+            Fault("POST", "mount=", 202, {"Location": "http://127.0.0.1:99999/up"}),
+        ]
+        ahead = UploadsAhead.open(dst, 2)
+        assert repr(ahead) == f"UploadsAhead({dst.display}, 0 open)"
+        assert dst.mount_blob(layer.digest, src) == REFUSED
+        http_proxy.log.clear()
+        ahead.put_blob(blob.data, layer.digest, layer.size)
+        assert [m for m, _, _ in http_proxy.log] == ["POST", "PUT"]
+        assert dst.read_blob(layer.digest, layer.size) == blob.data
+    assert sleeps == []

@@ -207,3 +207,25 @@ def test_a_refused_page_size_is_asked_again_without_one(
         assert sorted(repo_at(client, http_proxy.host, name).list_tags()) == ["a", "b"]
     assert tag_paths(http_proxy) == [f"/v2/{name}/tags/list?n=1000", f"/v2/{name}/tags/list"]
     assert sleeps == []
+
+
+@pytest.mark.parametrize("bad", ["bad tag", "../x", "-x", ".y", "\u00e9", "a" * 129, "x\x1b[2J"])
+def test_a_tag_outside_the_tag_grammar_ends_the_listing(
+    http_proxy: RecordingProxy, unique_repo: RepoNamer, bad: str
+) -> None:
+    """A registry that lists a tag no registry can hold (skopeo sync refuses it: ``Error creating a
+    reference for repository R and tag "bad tag": invalid tag format``) fails the listing, naming it,
+    before any request is made of it (a copy of every tag asked for ``manifests/../x``, in oci: a ref
+    name). A null among the tags is still passed over, and a 128-character tag is one."""
+    name = unique_repo()
+    body = json.dumps({"name": name, "tags": ["v1", None, "_" + "a" * 127, bad]}).encode()
+    http_proxy.faults.append(Fault("GET", "/tags/list", 200, {"Content-Type": "application/json"}, body=body))
+    client, _ = proxy_client(http_proxy)
+    with client, pytest.raises(RegistryError) as err:
+        repo_at(client, http_proxy.host, name).list_tags()
+    shown = bad.replace("\x1b", "\\x1b")
+    assert str(err.value) == (
+        f"listing tags of {http_proxy.host}/{name}: registry {http_proxy.host}: the tag list holds '{shown}',"
+        " which is not a valid tag"
+    )
+    assert tag_paths(http_proxy) == [f"/v2/{name}/tags/list?n=1000"]

@@ -1410,7 +1410,17 @@ class RegistryRepository:
         except OkdReleaseError as err:
             log.debug("no upload session opened ahead in %s: %s", self._display, err)
             return None
-        return Upload.answered(response, self.host)
+        return self._spare_session(response)
+
+    def _spare_session(self, response: Response) -> Upload | None:
+        """The session an answer opened that a blob may use or not (one opened ahead, a refused mount's);
+        None when it opened none or its Location names no http(s) URL (the blob's upload then opens one of
+        its own, whose refusal, if the registry refuses again, is the error reported)."""
+        try:
+            return Upload.answered(response, self.host)
+        except RegistryError as err:
+            log.debug("upload session in %s not used: %s", self._display, err)
+            return None
 
     def cancel_upload(self, upload: Upload) -> None:
         """Cancel a session :meth:`start_upload` opened that no blob went to (best effort)."""
@@ -1484,7 +1494,7 @@ class RegistryRepository:
                 return MOUNTED
             if response.status_code == 202:
                 log.debug("mounting %s from %s into %s refused (202)", digest, source.display, self._display)
-                session = Upload.answered(response, self.host)
+                session = self._spare_session(response)
                 return (
                     REFUSED
                     if session is None
@@ -1552,7 +1562,9 @@ class RegistryRepository:
         )
 
     def _tag_page(self, state: _Registry, response: Response) -> list[str]:
-        """The tags of one page (a JSON null among them passed over, as containers/image does)."""
+        """The tags of one page (a JSON null among them passed over, as containers/image does); one outside
+        the tag grammar ends the listing with an error naming it (skopeo sync: ``invalid tag format``):
+        no request, tag or ref name is made of it."""
         try:
             body = response.json()
         except ValueError:
@@ -1563,6 +1575,13 @@ class RegistryRepository:
         page = [tag for tag in found or () if tag is not None]
         if not all(isinstance(tag, str) for tag in page):
             raise self._tag_error(state, "the tag list holds an entry that is not a string")
+        for tag in page:
+            try:
+                validate_tag(tag)
+            except InvalidReferenceError:
+                raise self._tag_error(
+                    state, f"the tag list holds '{printable(tag[:200])}', which is not a valid tag"
+                ) from None
         return page
 
     def _next_tag_page(self, state: _Registry, response: Response, asked: set[str]) -> str | None:
