@@ -8,8 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -108,6 +110,85 @@ def test_failed_copy_never_removes_what_was_there(
     code, _, err = run(capsys, "copy", f"oci:{src}:single", f"oci:{a_file}:x")
     assert (code, err) == (1, f"error: cannot create OCI layout {a_file}: it exists and is not a directory\n")
     assert a_file.read_text() == "not a layout"
+
+
+def _on_first_blob(monkeypatch: pytest.MonkeyPatch, target: Path, act: Callable[[], None]) -> None:
+    """Run ``act`` once, when the copy first stores or links a blob into the layout at ``target``."""
+    done = threading.Event()
+    guard = threading.Lock()
+
+    def first(self: LayoutRepository) -> None:
+        if os.path.abspath(self.path) == str(target):
+            with guard:
+                if not done.is_set():
+                    done.set()
+                    act()
+
+    for name in ("put_blob", "mount_blob"):
+        original = getattr(LayoutRepository, name)
+
+        def hooked(self: LayoutRepository, *args: object, _original: Any = original, **kwargs: object) -> Any:
+            first(self)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(LayoutRepository, name, hooked)
+
+
+def test_failed_copy_keeps_what_others_wrote_meanwhile(
+    multi: tuple[Path, GeneratedIndex],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another job's files in the directories the copy created survive its failure (before, the whole
+    top directory it created was removed with them); what the copy wrote there is gone."""
+    src, index = multi
+    top, target = tmp_path / "new", tmp_path / "new" / "parent" / "layout"
+
+    def others_write() -> None:
+        (top / "important.txt").write_text("precious")
+        (top / "parent" / "other").mkdir()
+        (top / "parent" / "other" / "file").write_text("theirs")
+
+    _on_first_blob(monkeypatch, target, others_write)
+    layer = index.children[-1].blobs[-1].digest
+    (src / "blobs/sha256" / layer[7:]).write_bytes(b"not the layer")
+    code, _, err = run(capsys, "copy", f"oci:{src}:multi", f"oci:{target}:x")
+    assert code == 1 and layer in err
+    found = sorted(str(p.relative_to(tmp_path)) for p in top.rglob("*"))
+    assert found == ["new/important.txt", "new/parent", "new/parent/other", "new/parent/other/file"]
+
+
+def test_failed_copy_keeps_an_image_another_run_finished_in_the_new_layout(
+    multi: tuple[Path, GeneratedIndex],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two copies into one new layout, the first to start fails after the other finished: the layout,
+    with the other's image, stays readable (before, the failing copy removed the layout)."""
+    src, index = multi
+    target = tmp_path / "shared"
+
+    def another_run() -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "okdrelease", "copy", f"oci:{src}:single", f"oci:{target}:a"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+
+    _on_first_blob(monkeypatch, target, another_run)
+    layer = index.children[-1].blobs[-1].digest
+    (src / "blobs/sha256" / layer[7:]).write_bytes(b"not the layer")
+    code, _, err = run(capsys, "copy", f"oci:{src}:multi", f"oci:{target}:x")
+    assert code == 1 and layer in err
+    assert list(layout_index(target)) == ["a"]
+    inspected = skopeo("inspect", "--raw", f"oci:{target}:a")
+    assert inspected.returncode == 0, inspected.stderr
+    assert run(capsys, "copy", f"oci:{target}:a", f"oci:{tmp_path / 'again'}:a")[0] == 0
 
 
 # --------------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@ import functools
 import logging
 import os
 import re
-import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -615,34 +614,34 @@ _LAYOUT_ENTRIES = ("oci-layout", "index.json", "blobs")
 
 @contextlib.contextmanager
 def no_new_layout_left(dst: ImageLocation) -> Iterator[None]:
-    """On failure, remove what a copy into ``oci:DIR`` created: the directory (and missing parents), or
-    the layout files it wrote into a directory that held none. A layout that existed is never touched."""
+    """On failure, undo a copy into an ``oci:DIR`` layout it created (the directory, or the layout files
+    in a directory that held none): the files this process wrote there, then the directories left
+    empty, missing parents included (:func:`okdrelease.transport.layout.remove_written`). Files
+    others wrote meanwhile, and a layout that existed, are never touched."""
     if not isinstance(dst, LayoutLocation):
         yield
         return
+    from okdrelease.transport.layout import noting_writes, remove_written
+
     path = os.path.abspath(dst.path)
     created = path
     while not os.path.lexists(os.path.dirname(created)) and os.path.dirname(created) != created:
         created = os.path.dirname(created)
-    existed = os.path.lexists(path)
-    if not existed:
-        leftovers = [created]
-    elif os.path.isdir(path) and not os.path.islink(path):
-        leftovers = [os.path.join(path, n) for n in _LAYOUT_ENTRIES]
-        if any(os.path.lexists(p) for p in leftovers):
-            leftovers = []  # a layout (or part of one) was there before: leave it as the copy left it
-    else:
-        leftovers = []  # not a directory: the copy refuses it and writes nothing
-    try:
-        yield
-    except BaseException:
-        for target in leftovers:
-            if os.path.isdir(target) and not os.path.islink(target):
-                shutil.rmtree(target, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    os.unlink(target)
-        raise
+    top: str | None = created
+    if os.path.lexists(path):
+        top = None
+        if not os.path.isdir(path) or os.path.islink(path):
+            yield  # not a directory: the copy refuses it and writes nothing
+            return
+        if any(os.path.lexists(os.path.join(path, n)) for n in _LAYOUT_ENTRIES):
+            yield  # a layout (or part of one) was there before: leave it as the copy left it
+            return
+    with noting_writes(path) as written:
+        try:
+            yield
+        except BaseException:
+            remove_written(path, written, top)
+            raise
 
 
 def _whole_layout(location: ImageLocation) -> bool:

@@ -78,6 +78,86 @@ def _may_be_absent(media_type: str) -> bool:
     return "foreign" in media_type or "nondistributable" in media_type
 
 
+_NOTES_GUARD = threading.Lock()
+#: Layout directories (absolute paths) whose files written by this process are noted, with how many
+#: :func:`noting_writes` are open on each and the files noted so far.
+_NOTED: dict[str, tuple[int, set[str]]] = {}
+
+
+@contextlib.contextmanager
+def noting_writes(root: str) -> Iterator[set[str]]:
+    """Note every file this process writes into the layout directory ``root`` while inside: its blobs
+    (stored or hard-linked), ``oci-layout`` and ``index.json``. Yields the set of their absolute paths."""
+    key = os.path.abspath(root)
+    with _NOTES_GUARD:
+        count, files = _NOTED.get(key, (0, set()))
+        _NOTED[key] = (count + 1, files)
+    try:
+        yield files
+    finally:
+        with _NOTES_GUARD:
+            count, files = _NOTED[key]
+            if count > 1:
+                _NOTED[key] = (count - 1, files)
+            else:
+                del _NOTED[key]
+
+
+def _note_written(path: str) -> None:
+    if not _NOTED:
+        return
+    full = os.path.abspath(path)
+    with _NOTES_GUARD:
+        for root, (_, files) in _NOTED.items():
+            if full.startswith(root + os.sep):
+                files.add(full)
+
+
+def _lists_images(root: str) -> bool:
+    """Whether the layout's ``index.json`` names an image (or cannot be read as one that names none)."""
+    try:
+        with open(os.path.join(root, INDEX_FILE), "rb") as handle:
+            index = json.load(handle)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
+    return not (isinstance(index, dict) and index.get("manifests") == [])
+
+
+def remove_written(root: str, written: set[str], top: str | None) -> None:
+    """Undo a failed write of a layout this process created at ``root``: remove the files it wrote there
+    (``written``, from :func:`noting_writes`), then the directories left empty, up to and including
+    ``top`` (the highest directory the write created; None: ``root`` existed and stays).
+
+    Nothing else is removed: files others wrote keep their directories, and a layout whose
+    ``index.json`` names an image by now (another run's, finished meanwhile) is left whole.
+    """
+    if _lists_images(root):
+        return
+    for path in written:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    blobs = os.path.join(root, BLOBS_DIR)
+    with contextlib.suppress(OSError):
+        for name in os.listdir(blobs):
+            with contextlib.suppress(OSError):
+                os.rmdir(os.path.join(blobs, name))
+    with contextlib.suppress(OSError):
+        os.rmdir(blobs)
+    if top is None:
+        return
+    directory = root
+    while True:
+        try:
+            os.rmdir(directory)
+        except OSError:
+            return
+        if directory == top or os.path.dirname(directory) == directory:
+            return
+        directory = os.path.dirname(directory)
+
+
 @contextlib.contextmanager
 def _atomic_file(final: str, what: str) -> Iterator[Callable[[bytes], None]]:
     """Yield a writer into a temp file next to ``final``; rename it onto ``final`` on success, remove it on failure.
@@ -108,6 +188,7 @@ def _atomic_file(final: str, what: str) -> Iterator[Callable[[bytes], None]]:
             os.replace(tmp, final)
         except OSError as err:
             raise failed(err) from None
+        _note_written(final)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -347,6 +428,7 @@ class LayoutRepository:
         try:
             os.makedirs(os.path.dirname(final), exist_ok=True)
             os.link(source.blob_path(digest), final)
+            _note_written(final)
         except FileExistsError:
             return PRESENT  # another copy put it there meanwhile
         except OSError as err:
