@@ -162,6 +162,37 @@ def test_signing_into_a_layout_without_identity_writes_nothing(
     assert not layout.exists() and not store.exists()
 
 
+def test_failed_push_into_a_new_layout_leaves_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A push into a layout the run creates that fails half-way (a base layer that does not match its
+    digest) removes what it wrote, missing parents too, as copy and mirror do (before: a layout with
+    ``oci-layout``, an empty ``index.json`` and three blobs was left); files others put there stay."""
+    source = tmp_path / "source"
+    shutil.copytree(SAMPLE, source)
+    index = json.loads((source / "index.json").read_text())
+    cvo = next(
+        m["digest"]
+        for m in index["manifests"]
+        if m["annotations"]["org.opencontainers.image.ref.name"] == "cluster-version-operator"
+    )
+    layers = json.loads((source / "blobs/sha256" / cvo[7:]).read_text())["layers"]
+    bad = layers[-1]["digest"]
+    (source / "blobs/sha256" / bad[7:]).write_bytes(b"not the layer")
+    args = ["new", "--from-oci-layout", str(source), "--name", NAME]
+    target = tmp_path / "new" / "release"
+    code, out, err = run(capsys, *args, "--to-image", f"oci:{target}:x")
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1].startswith(f"error: failed to push image oci:{target}:x: ")
+    assert bad in err.splitlines()[-1]
+    assert not (tmp_path / "new").exists()
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("mine")
+    assert run(capsys, *args, "--to-image", f"oci:{existing}:x")[0] == 1
+    assert sorted(p.name for p in existing.iterdir()) == ["keep.txt"]
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [

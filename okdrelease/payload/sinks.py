@@ -273,10 +273,14 @@ class ImageSink:
         built = build_release_image(base, name=self.name, created=self.created, layer=layer, fmt=fmt)
         if self.dry_run:
             return Delivery(digest=built.digest, diff_id=layer.diff_id)
+        from okdrelease.transport.copy import no_new_layout_left
+
         try:
-            dest, _ = run.transport.open(target.location, create=True)
-            policy = run.transport.options.retry_policy
-            push_release(built, dest, target.tag, run.workers, policy, early.ahead() if early else None)
+            # A layout this run creates is removed again if the push fails (as copy and mirror do).
+            with no_new_layout_left(target.location):
+                dest, _ = run.transport.open(target.location, create=True)
+                policy = run.transport.options.retry_policy
+                push_release(built, dest, target.tag, run.workers, policy, early.ahead() if early else None)
         except ReleaseError:
             raise
         except OkdReleaseError as err:
