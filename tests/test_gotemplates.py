@@ -6,6 +6,7 @@ import pytest
 
 from okdrelease.gocompat.gotemplate import TemplateError, render_template
 from okdrelease.gocompat.jsonpath import JSONPathError, render_jsonpath
+from okdrelease.gocompat.strconv import go_quote
 from okdrelease.release.info import go_value
 
 DATA = {
@@ -143,6 +144,33 @@ def test_jsonpath_errors(template: str, message: str) -> None:
         ("a  {{- .a.b -}}  b{{/* comment */}}", "a1b"),
         ('{{"\\t"}}{{`raw\\n`}}', "\traw\\n"),
         ('{{base64decode "aGVsbG8="}}', "hello"),
+        # printf: Go syntax, * widths and precisions, argument indexes, pointers of maps and lists
+        (
+            '{{printf "%#v|%#v|%#v|%#v" .a .two "q\\"" .a.d}}',
+            'map[string]interface {}{"b":1, "c":[]interface {}{1, 2.5, "x"}, "d":interface {}(nil), '
+            '"e":map[string]interface {}{"k.v":"dotted", "z":true}}|[]interface {}{1, 2}|"q\\""|<nil>',
+        ),
+        (
+            '{{printf "%*d|%-*d|%.*f|%*d|%.*d" 5 3 5 3 2 1.23456 "x" 4 -1 5}}',
+            "    3|3    |1.23|%!(BADWIDTH)4|%!(BADPREC)5",
+        ),
+        (
+            '{{printf "%[2]d %[1]d %d|%[3]d|%[1]d" 1 2}}|{{printf "%[2]*[1]d|%[1]" 7 5}}|{{printf "%d" 1 2}}',
+            "2 1 2|%!d(BADINDEX)|1|    7|%!(NOVERB)|1%!(EXTRA int=2)",
+        ),
+        ('{{printf "%p|%p" 5 nil}}|{{printf "%[1]d %[1]f" 12}}', "%!p(int=5)|%!p(<nil>)|12 %!f(int=12)"),
+        # literals as Go reads them; chained fields of a parenthesised pipeline; range over an integer
+        ("{{'a'}} {{0x1F}} {{017}} {{1_000}} {{.5}} {{\"\\x41\\u00e9\"}}", "97 31 15 1000 0.5 Aé"),
+        (
+            "{{(index .list 1).name}} {{range 3}}{{.}}{{end}} {{range $i := 0}}x{{else}}none{{end}}",
+            "two 012 none",
+        ),
+        # variables: := in scope until the block's end, = assigns the nearest; a trailing | is let be
+        (
+            "{{$x := 1}}{{range .two}}{{$x = .}}{{end}}{{if true}}{{$x := 9}}{{end}}{{$x}} {{.big | }}",
+            "2 1234567",
+        ),
+        ('{{base64decode "aGVs\\nbG8="}}', "hello"),
     ],
 )
 def test_go_template(template: str, expected: str) -> None:
@@ -159,35 +187,147 @@ def test_go_template(template: str, expected: str) -> None:
         ("{{end}}", "error parsing template {{end}}, template: output:1: unexpected {{end}}"),
         ("{{.x", "error parsing template {{.x, template: output:1: unclosed action"),
         ("{{if .a}}x", "error parsing template {{if .a}}x, template: output:1: unexpected EOF"),
-        (
-            "{{.big.x}}",
-            'error executing template "{{.big.x}}": template: output: can\'t evaluate field x in type interface {}',
-        ),
-        (
-            "{{lt 1 1.5}}",
-            'error executing template "{{lt 1 1.5}}": template: output: error calling lt: '
-            "incompatible types for comparison: int and float64",
-        ),
-        (
-            "{{eq .a.b 1.0}}",
-            'error executing template "{{eq .a.b 1.0}}": template: output: error calling eq: '
-            "incompatible types for comparison: int64 and float64",
+        # where: line and byte column of the node Go was evaluating, and that node as Go prints it
+        *(
+            (template, f"error executing template {go_quote(template)}: template: output:{where}: {message}")
+            for template, where, message in [
+                (
+                    "{{.big.x}}",
+                    '1:6: executing "output" at <.big.x>',
+                    "can't evaluate field x in type interface {}",
+                ),
+                (
+                    "{{lt 1 1.5}}",
+                    '1:2: executing "output" at <lt 1 1.5>',
+                    "error calling lt: incompatible types for comparison: int and float64",
+                ),
+                (
+                    "{{eq .a.b 1.0}}",
+                    '1:2: executing "output" at <eq .a.b 1.0>',
+                    "error calling eq: incompatible types for comparison: int64 and float64",
+                ),
+                ("{{len 5}}", '1:2: executing "output" at <len 5>', "error calling len: len of type int"),
+                (
+                    "{{len .a.b}}",
+                    '1:2: executing "output" at <len .a.b>',
+                    "error calling len: len of type int64",
+                ),
+                (
+                    "{{len .a.d}}",
+                    '1:2: executing "output" at <len .a.d>',
+                    "error calling len: len of nil pointer",
+                ),
+                (
+                    "{{len .nope}}",
+                    '1:2: executing "output" at <len .nope>',
+                    "error calling len: reflect: call of reflect.Value.Type on zero Value",
+                ),
+                (
+                    "{{index 5 0}}",
+                    '1:2: executing "output" at <index 5 0>',
+                    "error calling index: can't index item of type int",
+                ),
+                (
+                    "{{index .a.d 0}}",
+                    '1:2: executing "output" at <index .a.d 0>',
+                    "error calling index: index of untyped nil",
+                ),
+                (
+                    "{{index .list .empty}}",
+                    '1:2: executing "output" at <index .list .empty>',
+                    "error calling index: cannot index slice/array with type string",
+                ),
+                (
+                    "{{index .list 1.0}}",
+                    '1:2: executing "output" at <index .list 1.0>',
+                    "error calling index: cannot index slice/array with type float64",
+                ),
+                (
+                    "{{index .list nil}}",
+                    '1:2: executing "output" at <index .list nil>',
+                    "error calling index: cannot index slice/array with nil",
+                ),
+                (
+                    "{{index .list 3}}",
+                    '1:2: executing "output" at <index .list 3>',
+                    "error calling index: index out of range: 3",
+                ),
+                (
+                    "{{index .a 1}}",
+                    '1:2: executing "output" at <index .a 1>',
+                    "error calling index: value has type int; should be string",
+                ),
+                ("{{printf 5}}", '1:9: executing "output" at <5>', "expected string; found 5"),
+                # a node below a chain of fields is placed at the chain's second name, as Go's parser does
+                (
+                    "é\n  {{.list}}{{.a.b.c}}",
+                    '2:15: executing "output" at <.a.b.c>',
+                    "can't evaluate field c in type interface {}",
+                ),
+                ("{{ 5 | len }}", '1:7: executing "output" at <len>', "error calling len: len of type int"),
+                ("{{len}}", '1:2: executing "output" at <len>', "wrong number of args for len: want 1 got 0"),
+                (
+                    "{{index}}",
+                    '1:2: executing "output" at <index>',
+                    "wrong number of args for index: want at least 1 got 0",
+                ),
+                (
+                    "{{eq 1}}",
+                    '1:2: executing "output" at <eq 1>',
+                    "error calling eq: missing argument for comparison",
+                ),
+                (
+                    "{{printf .a}}",
+                    '1:9: executing "output" at <.a>',
+                    "wrong type for value; expected string; got map[string]interface {}",
+                ),
+                ("{{printf .nope}}", '1:9: executing "output" at <.nope>', "invalid value; expected string"),
+                (
+                    "{{printf .a.d}}",
+                    '1:11: executing "output" at <.a.d>',
+                    "wrong type for value; expected string; got interface {}",
+                ),
+                (
+                    "{{$x := 5}}{{$x.y}}",
+                    '1:15: executing "output" at <$x.y>',
+                    "can't evaluate field y in type int",
+                ),
+                (
+                    "{{(index .list 0).name.x}}",
+                    '1:15: executing "output" at <0>',
+                    "can't evaluate field x in type interface {}",
+                ),
+                (
+                    "{{with .empty}}{{else}}{{.a.d.x}}{{end}}",
+                    '1:27: executing "output" at <.a.d.x>',
+                    "nil pointer evaluating interface {}.x",
+                ),
+                ("{{nil}}", '1:2: executing "output" at <nil>', "nil is not a command"),
+                ("{{.a 5}}", '1:2: executing "output" at <.a>', "a is not a method but has arguments"),
+                ("{{.a.e 5}}", '1:4: executing "output" at <.a.e>', "e is not a method but has arguments"),
+                ("{{5 .a}}", '1:2: executing "output" at <5>', "can't give argument to non-function 5"),
+                ("{{range 2.5}}{{end}}", '1:8: executing "output" at <2.5>', "range can't iterate over 2.5"),
+                (
+                    "{{range $i, $v := 3}}{{end}}",
+                    '1:18: executing "output" at <3>',
+                    "can't use 3 to iterate over more than one variable",
+                ),
+                ("{{$z = 1}}", '1:7: executing "output" at <1>', "undefined variable: $z"),
+                (
+                    '{{base64decode "YQ="}}',
+                    '1:2: executing "output" at <base64decode "YQ=">',
+                    "error calling base64decode: base64 decode failed: illegal base64 data at input byte 3",
+                ),
+            ]
         ),
         *(
-            (template, f'error executing template "{template}": template: output: {message}')
+            (template, f"error parsing template {template}, template: output:{message}")
             for template, message in [
-                ("{{len 5}}", "error calling len: len of type int"),
-                ("{{len .a.b}}", "error calling len: len of type int64"),
-                ("{{len .a.d}}", "error calling len: len of nil pointer"),
-                ("{{len .nope}}", "error calling len: reflect: call of reflect.Value.Type on zero Value"),
-                ("{{index 5 0}}", "error calling index: can't index item of type int"),
-                ("{{index .a.d 0}}", "error calling index: index of untyped nil"),
-                ("{{index .list .empty}}", "error calling index: cannot index slice/array with type string"),
-                ("{{index .list 1.0}}", "error calling index: cannot index slice/array with type float64"),
-                ("{{index .list nil}}", "error calling index: cannot index slice/array with nil"),
-                ("{{index .list 3}}", "error calling index: index out of range: 3"),
-                ("{{index .a 1}}", "error calling index: value has type int; should be string"),
-                ("{{printf 5}}", "expected string; found 5"),
+                ("{{$y}}", '1: undefined variable "$y"'),
+                ("a\n{{if}}{{end}}", "2: missing value for if"),
+                ("{{.a | | .b}}", '1: unexpected "|" in command'),
+                ("{{5 | 6}}", "1: non executable command in pipeline stage 2"),
+                ('{{"\\q"}}', "1: invalid syntax"),
             ]
         ),
     ],
@@ -196,3 +336,20 @@ def test_go_template_errors(template: str, message: str) -> None:
     with pytest.raises(TemplateError) as caught:
         render_template(template, DATA, go_value=go_value)
     assert str(caught.value) == message
+
+
+def test_a_failed_template_keeps_what_it_printed_and_kubectls_report() -> None:
+    """What printed before the failure, then kubectl's report: error, template, JSON, the data as %+v."""
+    from okdrelease.gocompat.gotemplate import TemplateExecError, failure_report
+
+    template = "{{.two}} {{.a.e.z}}{{len 5}}after"
+    with pytest.raises(TemplateExecError) as caught:
+        render_template(template, {"two": [1.0, 2.0], "a": {"e": {"z": True}}}, go_value=go_value)
+    assert caught.value.partial == "[1 2] true"
+    assert failure_report(caught.value, "{RAW}", go_value) == (
+        '[1 2] trueError executing template: template: output:1:21: executing "output" at <len 5>: '
+        "error calling len: len of type int. Printing more information for debugging the template:\n"
+        f"\ttemplate was:\n\t\t{template}\n"
+        "\traw data was:\n\t\t{RAW}\n"
+        "\tobject given to template engine was:\n\t\tmap[a:map[e:map[z:true]] two:[1 2]]\n\n"
+    )

@@ -291,3 +291,26 @@ def test_platform_filter_default_bypasses_single_entry() -> None:
     assert PlatformFilter.from_flag(None).is_default
     with pytest.raises(ReleaseError, match="--filter-by-os was not a valid regular expression"):
         PlatformFilter.from_flag("(")
+
+
+def test_template_output_is_written_as_its_bytes(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """A template literal's byte that is not UTF-8 reaches stdout as that byte, as oc writes it, whatever the
+    stream's error handler (a strict one made it an internal error); a failing template's report is bytes too."""
+    refs = image_references("4.15.0", [("cli", "quay.io/okd/cli@sha256:" + "1" * 64, {})])
+    write_image(tmp_path / "layout", "r", [payload_layer({"image-references": refs})])
+    release = f"oci:{tmp_path / 'layout'}:r"
+    assert main(["info", "-o", 'template={{"a\\xffb"}}', release]) == 0
+    assert capsysbinary.readouterr() == (b"a\xffb", b"")
+    assert main(["info", "-o", 'template={{"\\xff"}}{{len 5}}', release]) == 1
+    out, err = capsysbinary.readouterr()
+    assert out.startswith(
+        b'\xffError executing template: template: output:1:12: executing "output" at <len 5>: error calling len: '
+        b"len of type int. Printing more information for debugging the template:\n\ttemplate was:\n\t\t"
+        b'{{"\\xff"}}{{len 5}}\n\traw data was:\n\t\t{"image":'
+    )
+    assert err == (
+        b'error: error executing template "{{\\"\\\\xff\\"}}{{len 5}}": template: output:1:12: executing "output" '
+        b"at <len 5>: error calling len: len of type int\n"
+    )

@@ -165,7 +165,11 @@ def _describe_one(args: argparse.Namespace, transport: Transport, resolver: Reso
     if args.output == "json":
         sys.stdout.write(fmt.render_json(info))
     elif args.output.split("=", 1)[0] in fmt.TEMPLATE_FORMATS:
-        sys.stdout.write(fmt.render_template_output(info, args.output))
+        try:
+            _write_bytes(fmt.render_template_output(info, args.output))
+        except OkdReleaseError as err:  # oc prints what the template printed and a report first
+            _write_bytes(fmt.template_failure_output(info, err))
+            raise
     elif args.output in ("name", "pullspec", "digest"):
         _print_list(info, args.output)
     elif args.contents:
@@ -174,6 +178,14 @@ def _describe_one(args: argparse.Namespace, transport: Transport, resolver: Reso
         sys.stdout.write(
             fmt.describe(info, view=fmt.image_view(args.commits, args.commit_urls, args.pullspecs, args.size))
         )
+
+
+def _write_bytes(text: str) -> None:
+    """Template output as its bytes: a literal such as ``"\\xff"`` is one byte, as oc writes it, whatever
+    the locale's encoding."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
+    sys.stdout.buffer.flush()
 
 
 def _print_list(info: ReleaseInfo, what: str) -> None:

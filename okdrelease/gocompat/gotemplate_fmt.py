@@ -3,18 +3,21 @@
 Template values are the data oc's template printer sees (Kubernetes' JSON decoding: whole numbers
 are ``int64``, :class:`Int64` here; others ``float64``), template literals (``int``, ``float64``,
 ``string``, ``bool``) and nil. A verb that does not fit the value prints as Go prints it,
-``%!d(string=x)``; lists and maps apply the verb to each element (and key), as Go does.
+``%!d(string=x)`` (under the same width and precision); lists and maps apply the verb to each element
+(and key), as Go does. ``printf`` follows Go's doPrintf: ``*`` widths and precisions taken from the
+arguments (``%!(BADWIDTH)``, ``%!(BADPREC)``), ``[n]`` argument indexes (``%!d(BADINDEX)``; no
+``%!(EXTRA …)`` once reordered), ``%#v`` in Go syntax (``map[string]interface {}{"a":1}``) and ``%p``
+(a map's or list's address: this process's own, as Go prints its own).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from okdrelease.gocompat.strconv import go_quote
 
-__all__ = ["Int64", "go_type", "sprintf", "sprint_value"]
+__all__ = ["Int64", "go_syntax", "go_type", "sprint_value", "sprintf"]
 
 
 class Int64(int):
@@ -60,43 +63,136 @@ def sprint_value(value: Any, float_text: Callable[[float], str]) -> str:
     return str(value)
 
 
-_SPEC = re.compile(r"%([-+# 0]*)(\d*)(?:\.(\d*))?(.?)", re.S)
+_MAX_NUMBER = 1_000_000  # fmt's tooLarge: widths, precisions and argument indexes past it are refused
+
+
+def _parse_number(fmt: str, start: int, end: int) -> tuple[int, bool, int]:
+    """fmt's parsenum: (number, found, index after it); a number past 1e6 is none, ending at ``end``."""
+    number, found, index = 0, False, start
+    while index < end and "0" <= fmt[index] <= "9":
+        if number > _MAX_NUMBER:
+            return 0, False, end
+        number = number * 10 + ord(fmt[index]) - ord("0")
+        found = True
+        index += 1
+    return number, found, index
+
+
+class _Printf:
+    """One ``fmt.Sprintf`` call: Go's doPrintf, argument indexes and ``*`` widths included."""
+
+    def __init__(self, fmt: str, args: list[Any], float_text: Callable[[float], str]) -> None:
+        self.fmt, self.args, self.float_text = fmt, args, float_text
+        self.out: list[str] = []
+        self.reordered = False
+        self.good_arg = True
+
+    def arg_number(self, arg: int, index: int) -> tuple[int, int, bool]:
+        """fmt's argNumber: an explicit ``[n]`` at ``index`` (arg, index after it, found)."""
+        fmt = self.fmt
+        if index >= len(fmt) or fmt[index] != "[":
+            return arg, index, False
+        self.reordered = True
+        close = fmt.find("]", index + 1)
+        if len(fmt) - index < 3 or close < 0:
+            self.good_arg = False
+            return arg, index + 1, False
+        number, found, after = _parse_number(fmt, index + 1, close)
+        if not found or after != close:
+            self.good_arg = False
+            return arg, close + 1, False
+        if 0 <= number - 1 < len(self.args):
+            return number - 1, close + 1, True
+        self.good_arg = False
+        return arg, close + 1, True
+
+    def int_arg(self, arg: int) -> tuple[int, bool, int]:
+        """fmt's intFromArg: a ``*`` width or precision from argument ``arg``."""
+        if arg >= len(self.args):
+            return 0, False, arg
+        value = self.args[arg]
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        number = int(value) if ok else 0
+        if not -_MAX_NUMBER <= number <= _MAX_NUMBER:
+            number, ok = 0, False
+        return number, ok, arg + 1
+
+    def run(self) -> str:
+        fmt, end, arg = self.fmt, len(self.fmt), 0
+        index = 0
+        while index < end:
+            self.good_arg = True
+            start = fmt.find("%", index)
+            if start < 0:
+                self.out.append(fmt[index:])
+                break
+            self.out.append(fmt[index:start])
+            index = start + 1
+            flags = ""
+            while index < end and fmt[index] in "#0+- ":
+                flags += fmt[index]
+                index += 1
+            arg, index, after_index = self.arg_number(arg, index)
+            width, has_width = 0, False
+            if index < end and fmt[index] == "*":
+                index += 1
+                width, has_width, arg = self.int_arg(arg)
+                if not has_width:
+                    self.out.append("%!(BADWIDTH)")
+                if width < 0:
+                    width, flags = -width, flags.replace("0", "") + "-"
+                after_index = False
+            else:
+                width, has_width, index = _parse_number(fmt, index, end)
+                if after_index and has_width:
+                    self.good_arg = False
+            precision: int | None = None
+            if index + 1 < end and fmt[index] == ".":
+                index += 1
+                if after_index:
+                    self.good_arg = False
+                arg, index, after_index = self.arg_number(arg, index)
+                if index < end and fmt[index] == "*":
+                    index += 1
+                    value, ok, arg = self.int_arg(arg)
+                    precision = value if ok and value >= 0 else None
+                    if precision is None:
+                        self.out.append("%!(BADPREC)")
+                    after_index = False
+                else:
+                    value, _found, index = _parse_number(fmt, index, end)
+                    precision = value
+            if not after_index:
+                arg, index, after_index = self.arg_number(arg, index)
+            if index >= end:
+                self.out.append("%!(NOVERB)")
+                break
+            verb = fmt[index]
+            index += 1
+            if verb == "%":
+                self.out.append("%")
+            elif not self.good_arg:
+                self.out.append(f"%!{verb}(BADINDEX)")
+            elif arg >= len(self.args):
+                self.out.append(f"%!{verb}(MISSING)")
+            else:
+                self.out.append(
+                    _format(self.args[arg], verb, _Spec(flags, width, precision), self.float_text)
+                )
+                arg += 1
+        if not self.reordered and arg < len(self.args):
+            extra = ", ".join(
+                "<nil>" if value is None else f"{go_type(value)}={sprint_value(value, self.float_text)}"
+                for value in self.args[arg:]
+            )
+            self.out.append(f"%!(EXTRA {extra})")
+        return "".join(self.out)
 
 
 def sprintf(fmt: str, args: list[Any], float_text: Callable[[float], str]) -> str:
-    """Go's ``fmt.Sprintf(fmt, args...)`` (no ``*`` widths or ``[n]`` argument indexes); nil is None."""
-    out: list[str] = []
-    position = 0
-    used = 0
-    while position < len(fmt):
-        start = fmt.find("%", position)
-        if start < 0:
-            out.append(fmt[position:])
-            break
-        out.append(fmt[position:start])
-        match = _SPEC.match(fmt, start)
-        assert match is not None
-        flags, width, precision, verb = match.groups()
-        position = match.end()
-        if not verb:
-            out.append("%!(NOVERB)")
-        elif verb == "%":
-            out.append("%")
-        elif used >= len(args):
-            out.append(f"%!{verb}(MISSING)")
-        else:
-            spec = _Spec(
-                flags, int(width) if width else 0, int(precision or 0) if precision is not None else None
-            )
-            out.append(_format(args[used], verb, spec, float_text))
-            used += 1
-    if used < len(args):
-        extra = ", ".join(
-            "<nil>" if value is None else f"{go_type(value)}={sprint_value(value, float_text)}"
-            for value in args[used:]
-        )
-        out.append(f"%!(EXTRA {extra})")
-    return "".join(out)
+    """Go's ``fmt.Sprintf(fmt, args...)``: flags, widths and precisions (also ``*``), ``[n]`` argument
+    indexes, Go's complaints (``%!d(MISSING)``, ``%!(EXTRA …)``, ``%!d(BADINDEX)``); nil is None."""
+    return _Printf(fmt, args, float_text).run()
 
 
 class _Spec:
@@ -164,10 +260,35 @@ def _format_float(value: float, verb: str, spec: _Spec, float_text: Callable[[fl
     return spec.number(spec.sign(text))
 
 
+def go_syntax(value: Any, float_text: Callable[[float], str], *, nested: bool = False) -> str:
+    """Go's ``%#v`` of a template value: ``map[string]interface {}{"a":1}``, ``[]interface {}{"x"}``;
+    nil is ``<nil>`` as an argument, ``interface {}(nil)`` inside a map or list."""
+    if value is None:
+        return "interface {}(nil)" if nested else "<nil>"
+    if isinstance(value, str):
+        return go_quote(value)
+    if isinstance(value, list):
+        items = ", ".join(go_syntax(item, float_text, nested=True) for item in value)
+        return "[]interface {}{" + items + "}"
+    if isinstance(value, Mapping):
+        pairs = (f"{go_quote(key)}:{go_syntax(value[key], float_text, nested=True)}" for key in sorted(value))
+        return "map[string]interface {}{" + ", ".join(pairs) + "}"
+    return sprint_value(value, float_text)
+
+
 def _format(value: Any, verb: str, spec: _Spec, float_text: Callable[[float], str]) -> str:
     """One argument under one verb: Go's printArg."""
     if verb == "T":
         return spec.pad(go_type(value))
+    if verb == "p":  # an address for maps and lists (a run's own, as Go's); no pointer for the others
+        if isinstance(value, list | Mapping):
+            return spec.pad(("" if "#" in spec.flags else "0x") + f"{id(value):x}")
+        return (
+            f"%!p({go_type(value)}={sprint_value(value, float_text)})" if value is not None else "%!p(<nil>)"
+        )
+    if verb == "v" and "#" in spec.flags:
+        syntax = go_syntax(value, float_text)
+        return spec.pad(syntax) if not isinstance(value, list | Mapping) else syntax
     if value is None:
         return spec.pad("<nil>") if verb == "v" else f"%!{verb}(<nil>)"
     text: str | None = None
@@ -193,6 +314,7 @@ def _format(value: Any, verb: str, spec: _Spec, float_text: Callable[[float], st
             for key in sorted(value)
         )
         return "map[" + " ".join(items) + "]"
-    if text is None:
-        return f"%!{verb}({go_type(value)}={sprint_value(value, float_text)})"
+    if text is None:  # Go's badVerb: the value as %v under the same width and precision
+        plain = _Spec(spec.flags.replace("#", ""), spec.width, spec.precision)
+        return f"%!{verb}({go_type(value)}={_format(value, 'v', plain, float_text)})"
     return text

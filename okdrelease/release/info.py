@@ -474,6 +474,18 @@ def render_template_output(info: ReleaseInfo, output: str) -> str:
     return render_template(text, data, go_value=go_value)
 
 
+def template_failure_output(info: ReleaseInfo, err: Exception) -> str:
+    """What oc writes to stdout when ``-o template=…`` fails while executing: what the template printed,
+    then kubectl's report (the error, the template, the release as JSON and as the template saw it);
+    empty for any other error."""
+    from okdrelease.gocompat.gojson import marshal
+    from okdrelease.gocompat.gotemplate import TemplateExecError, failure_report
+
+    if not isinstance(err, TemplateExecError):
+        return ""
+    return failure_report(err, marshal(info_json(info)).decode("utf-8"), go_value)
+
+
 def comparison_json(comparison: ReleaseComparison) -> dict[str, Any]:
     """``info --changes-from -o json``: from, to, changedImages, changedManifests."""
     images = {
