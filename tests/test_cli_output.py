@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli import ROOT, child_env
+from tests.test_cli import ROOT, child_env, run_python
 
 SAMPLE = ROOT / "testdata" / "sample-payload"
 FULL = "error: cannot write to standard output: No space left on device\n"
@@ -74,3 +74,21 @@ def test_full_device_is_a_clear_error(argv: list[str], release: str) -> None:
 def test_reader_gone_ends_quietly(argv: list[str], release: str) -> None:
     done = _to_closed_pipe([a.replace("{release}", release) for a in argv])
     assert (done.returncode, done.stderr) == (1, "")
+
+
+def test_ctrl_c_while_the_modules_load_ends_without_a_traceback() -> None:
+    """A Ctrl-C before the command runs (here: while okdrelease.cli is imported) is worded as one during
+    it: ``error: interrupted``, exit 130 (before: a Python traceback, exit 1)."""
+    code = (
+        "import builtins\n"
+        "import okdrelease.__main__ as entry\n"
+        "real = builtins.__import__\n"
+        "def interrupted(name, *args, **kwargs):\n"
+        "    if name == 'okdrelease.cli':\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupted\n"
+        "entry.main()\n"
+    )
+    done = run_python("-c", code, "info", "x")
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "error: interrupted\n")
