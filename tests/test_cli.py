@@ -421,7 +421,31 @@ def test_one_error_prefix_for_parse_and_run_time_usage_errors(capsys: pytest.Cap
         assert code == 2
         errors = [line for line in err.splitlines() if "error" in line.lower()]
         assert len(errors) == 1 and errors[0].startswith("error: "), err
-    assert outcomes[1][2] == 'error: invalid argument "maybe" for "--insecure" flag: expected true or false\n'
+    assert outcomes[1][2] == (
+        'error: invalid argument "maybe" for "--insecure" flag: strconv.ParseBool: parsing "maybe": invalid syntax\n'
+    )
+
+
+@pytest.mark.parametrize("value", ["yes", "no", "tRuE", "FaLsE", "Yes", "on", ""])
+def test_boolean_flags_take_what_go_parses(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """oc's flags read booleans with strconv.ParseBool: yes/no and mixed case are refused in its words
+    (before, okdrelease took yes, no and any case)."""
+    code, out, err = run_cli(capsys, "new", f"--keep-manifest-list={value}", "--from-release", "x")
+    assert (code, out) == (2, "")
+    assert err.endswith(
+        f'error: invalid argument "{value}" for "--keep-manifest-list" flag: '
+        f'strconv.ParseBool: parsing "{value}": invalid syntax\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"), [("T", True), ("TRUE", True), ("True", True), ("F", False), ("0", False)]
+)
+def test_boolean_flags_take_every_spelling_go_parses(value: str, kept: bool) -> None:
+    args = build_parser().parse_args(
+        normalize_bool_args(["new", f"--keep-manifest-list={value}"], build_parser())
+    )
+    assert args.keep_manifest_list is kept
 
 
 def test_flags_and_values_that_look_like_flags_still_parse() -> None:

@@ -19,8 +19,11 @@ if TYPE_CHECKING:
     # loaded by cache_from_args: verify, sign and keys keep no cache
     from okdrelease.cache import Cache
 
-_TRUE = {"true", "1", "t", "yes"}
-_FALSE = {"false", "0", "f", "no"}
+#: What Go's strconv.ParseBool reads as true and false: the values oc's boolean flags take.
+_GO_TRUE = frozenset(("1", "t", "T", "TRUE", "true", "True"))
+_GO_FALSE = frozenset(("0", "f", "F", "FALSE", "false", "False"))
+#: True values of an environment switch (:func:`env_flag`), in any case.
+_ENV_TRUE = frozenset(("true", "1", "t", "yes"))
 
 _NO_CLUSTER = "okdrelease never talks to a cluster"
 _KUBE = f"{_NO_CLUSTER}: give the image or file it should read instead"
@@ -123,14 +126,15 @@ def normalize_bool_args(argv: Sequence[str], parser: argparse.ArgumentParser) ->
     for arg in argv:
         name, eq, value = arg.partition("=")
         if eq and name in bool_flags:
-            lowered = value.lower()
-            if lowered in _TRUE:
+            if value in _GO_TRUE:
                 out.append(name)
                 continue
-            if lowered in _FALSE:
+            if value in _GO_FALSE:
                 out.append(bool_flags[name])
                 continue
-            raise UsageError(f'invalid argument "{value}" for "{name}" flag: expected true or false')
+            raise UsageError(
+                f'invalid argument "{value}" for "{name}" flag: strconv.ParseBool: parsing "{value}": invalid syntax'
+            )
         out.append(arg)
     return out
 
@@ -313,7 +317,7 @@ def _version() -> str:
 
 def env_flag(name: str) -> bool:
     """True when the environment variable ``name`` is set to a true value."""
-    return os.environ.get(name, "").lower() in _TRUE
+    return os.environ.get(name, "").lower() in _ENV_TRUE
 
 
 def progress_printer(args: argparse.Namespace) -> Callable[[str], None]:
