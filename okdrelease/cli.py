@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from okdrelease import __version__
-from okdrelease._cli.common import ParseError, Parser, add_false_marker, normalize_bool_args
+from okdrelease._cli.common import (
+    ParseError,
+    Parser,
+    add_false_marker,
+    normalize_bool_args,
+    normalize_loglevel_args,
+)
 from okdrelease._cli.examples import EXAMPLES
 from okdrelease._cli.progress import Reporter, ReporterLogHandler
 from okdrelease.errors import OkdReleaseError, UsageError
@@ -331,7 +337,7 @@ def _main(argv: Sequence[str] | None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(named_subcommand(raw))
     try:
-        args = parser.parse_args(normalize_bool_args(raw, parser))
+        args = parser.parse_args(normalize_bool_args(normalize_loglevel_args(raw), parser))
     except UsageError as err:
         usage = err.usage if isinstance(err, ParseError) else ""
         Reporter(sys.stderr, json_log=_json_requested(raw)).usage_error(str(err), usage)

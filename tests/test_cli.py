@@ -20,7 +20,7 @@ import pytest
 from cryptography.utils import CryptographyDeprecationWarning
 
 from okdrelease import __version__
-from okdrelease._cli.common import CLUSTER_FLAGS, normalize_bool_args, parse_creds
+from okdrelease._cli.common import CLUSTER_FLAGS, normalize_bool_args, normalize_loglevel_args, parse_creds
 from okdrelease.cli import SUBCOMMANDS, build_parser, main, quiet_dependencies
 from okdrelease.errors import UsageError
 
@@ -435,6 +435,37 @@ def test_boolean_flags_take_what_go_parses(value: str, capsys: pytest.CaptureFix
     assert err.endswith(
         f'error: invalid argument "{value}" for "--keep-manifest-list" flag: '
         f'strconv.ParseBool: parsing "{value}": invalid syntax\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("words", "verbose"),
+    [
+        (["-v=0"], 0),
+        (["--v=3"], 1),
+        (["-v=5"], 1),
+        (["--loglevel=4"], 1),
+        (["--loglevel", "6"], 2),
+        (["--v", "10"], 2),
+        (["-vv"], 2),
+        (["-v"], 1),
+    ],
+)
+def test_oc_verbosity_levels_read_as_the_v_count(words: list[str], verbose: int) -> None:
+    """oc's ``-v=N``/``--loglevel=N`` (klog levels) are accepted: 1-5 trace requests, 6 and more add debug
+    logs (before: ``ignored explicit argument '5'``, or ``--loglevel`` an unknown flag)."""
+    argv = normalize_bool_args(normalize_loglevel_args(["info", *words, "x"]), build_parser())
+    assert build_parser().parse_args(argv).verbose == verbose
+
+
+@pytest.mark.parametrize(("words", "named"), [(["--loglevel=x"], "--loglevel"), (["-v=x"], "-v, --v")])
+def test_oc_verbosity_level_that_is_no_number(
+    words: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(capsys, "info", *words, "x")
+    assert (code, out) == (2, "")
+    assert err.endswith(
+        f'error: invalid argument "x" for "{named}" flag: strconv.ParseInt: parsing "x": invalid syntax\n'
     )
 
 

@@ -139,6 +139,40 @@ def normalize_bool_args(argv: Sequence[str], parser: argparse.ArgumentParser) ->
     return out
 
 
+#: oc's klog verbosity flags (``-v=N``/``--v=N`` and ``--loglevel=N``), as oc names them in its errors.
+_LEVEL_FLAGS = {"-v": "-v, --v", "--v": "-v, --v", "--loglevel": "--loglevel"}
+
+
+def normalize_loglevel_args(argv: Sequence[str]) -> list[str]:
+    """Read oc's verbosity levels, ``-v=N``, ``--v=N``/``--v N`` and ``--loglevel=N``/``--loglevel N``, as
+    okdrelease's ``-v`` count: 0 nothing, 1-5 ``-v`` (each request), 6 and more ``-vv`` (debug logs too).
+
+    ``-v`` alone keeps counting (``-vv``); ``-v N`` is not read as a level, since N may be a mapping.
+    """
+    out: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            out.append(arg)
+            out.extend(args)
+            break
+        name, eq, value = arg.partition("=")
+        if name not in _LEVEL_FLAGS or (not eq and name == "-v"):
+            out.append(arg)
+            continue
+        if not eq:
+            value = next(args, "")
+        try:
+            level = int(value, 0)
+        except ValueError:
+            raise UsageError(
+                f'invalid argument "{value}" for "{_LEVEL_FLAGS[name]}" flag: '
+                f'strconv.ParseInt: parsing "{value}": invalid syntax'
+            ) from None
+        out.extend(["-v"] * (0 if level < 1 else 1 if level < 6 else 2))
+    return out
+
+
 def _bool_flags(parser: argparse.ArgumentParser) -> dict[str, str]:
     flags: dict[str, str] = {}
     for action in parser._actions:
