@@ -29,6 +29,7 @@ from okdrelease.transport.http import (
     url_host,
 )
 from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.wire import ConnectError
 
 
 class Seen:
@@ -60,7 +61,7 @@ def serve(answer: Any) -> tuple[http.server.ThreadingHTTPServer, Seen]:
             self.rfile.readline()
             return b"".join(parts)
 
-        do_GET = do_POST = do_PUT = do_HEAD = handle_one  # noqa: N815
+        do_GET = do_POST = do_PUT = do_HEAD = do_CONNECT = handle_one  # noqa: N815
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             pass
@@ -197,6 +198,55 @@ def test_requests_go_through_the_proxy_they_are_given(servers: list[Any]) -> Non
     assert (method, target, headers["Host"]) == ("GET", "http://reg.example/v2/", "reg.example")
     sent = {name.lower(): value for name, value in headers.items()}
     assert sent["proxy-authorization"] == "Basic dXNlcjpwQHNz"  # user:p@ss
+
+
+@pytest.mark.parametrize(
+    ("proxy", "message"),
+    [
+        (
+            "http://puser:proxy-secret-pw@127.0.0.1:99999",
+            "invalid proxy URL http://127.0.0.1:99999: Port out of range 0-65535",
+        ),
+        ("http://u:pw@[::1", "invalid proxy URL http://[::1: Invalid IPv6 URL"),
+        (
+            "ftp://u:pw@127.0.0.1:1",
+            "invalid proxy URL ftp://127.0.0.1:1: a proxy is http, https or socks, not 'ftp'",
+        ),
+        ("http://u:pw@:3128", "invalid proxy URL http://:3128: no host"),
+    ],
+)
+def test_a_bad_proxy_url_is_named_without_its_credentials(proxy: str, message: str) -> None:
+    """Before: urllib3's ``LocationParseError: Failed to parse: http://puser:proxy-secret-pw@…`` (the
+    password shown) or ValueError/ProxySchemeUnknown, each an internal error of the CLI."""
+    with HttpSession("ua", 1) as session, pytest.raises(OkdReleaseError) as caught:
+        session.get("https://reg.example/v2/", proxies={"https": proxy})
+    assert str(caught.value) == message
+
+
+def test_a_proxy_url_without_a_scheme_is_http(servers: list[Any]) -> None:
+    proxy, seen = serve(lambda h: reply(h, 200, b"from proxy"))
+    servers.append(proxy)
+    with HttpSession("ua", 1, host="reg.example") as session:
+        response = session.get(
+            "http://reg.example/v2/", proxies={"http": f"127.0.0.1:{proxy.server_address[1]}"}
+        )
+    assert response.content == b"from proxy"
+    assert [r[1] for r in seen.requests] == ["http://reg.example/v2/"]
+
+
+def test_a_proxy_that_refuses_is_named(servers: list[Any]) -> None:
+    """A proxy refusing the tunnel (407) or the connection is named in the reason (before:
+    ``cannot connect (ProxyError)``, no proxy named)."""
+    proxy, _ = serve(lambda h: reply(h, 407))
+    servers.append(proxy)
+    address = f"127.0.0.1:{proxy.server_address[1]}"
+    with HttpSession("ua", 1) as session, pytest.raises(ConnectError) as caught:
+        session.get("https://reg.example/v2/", proxies={"https": f"http://u:secret@{address}"})
+    assert (
+        caught.value.reason
+        == f"through proxy {address}: Tunnel connection failed: 407 Proxy Authentication Required"
+    )
+    assert "secret" not in str(caught.value)
 
 
 def test_proxy_choice_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import urllib3
 
-from okdrelease.errors import OkdReleaseError
+from okdrelease.errors import OkdReleaseError, printable
 from okdrelease.events import safe_url
 from okdrelease.transport.wire import (
     BrokenResponse,
@@ -42,8 +42,15 @@ def _reason(err: BaseException) -> str:
     return reason
 
 
-def translate(err: Exception) -> TransportError:
-    """The transport error for a urllib3 failure of a request (before its answer's body)."""
+def translate(err: Exception, proxy: str = "") -> TransportError:
+    """The transport error for a urllib3 failure of a request (before its answer's body); a failure to
+    go through the proxy (``host:port``) names it."""
+    if isinstance(err, urllib3.exceptions.ProxyError) and proxy:
+        inner = err.original_error if isinstance(err.original_error, Exception) else err
+        reason = _reason(inner)
+        if reason == type(inner).__name__ and str(inner):  # e.g. the proxy's refusal of the tunnel
+            reason = printable(str(inner))
+        return ConnectError(str(err), f"through proxy {proxy}: {reason}")
     if isinstance(err, urllib3.exceptions.SSLError):
         return TlsError(str(err), tls_reason(err))
     if isinstance(err, urllib3.exceptions.LocationValueError):
@@ -111,12 +118,38 @@ def urlopen(
             chunked=body is not None and not isinstance(body, bytes | bytearray),
         )
     except (urllib3.exceptions.HTTPError, OSError) as err:
-        raise translate(err) from err
+        via = getattr(opener, "proxy", None)
+        raise translate(err, f"{via.host}:{via.port}" if via is not None else "") from err
     return Urllib3Response(raw)
 
 
+#: The proxy URL schemes a pool manager can go through (``socks...`` with PySocks).
+_PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+
+
+def proxy_url(proxy: str) -> str:
+    """``proxy`` as a pool manager takes it: ``http://`` when it names no scheme (as curl and requests
+    read ``HTTPS_PROXY=host:port``); OkdReleaseError naming it (without its credentials) when it is no
+    usable proxy URL."""
+    if "://" not in proxy:
+        proxy = "http://" + proxy
+    scheme, _, rest = proxy.partition("://")
+    netloc, _, _ = rest.partition("/")
+    shown = printable(f"{scheme}://{netloc.rpartition('@')[2]}")
+    try:
+        parsed = urllib.parse.urlsplit(proxy)
+        parsed.port  # noqa: B018 - it raises for a port out of range or not a number
+    except ValueError as err:
+        raise OkdReleaseError(f"invalid proxy URL {shown}: {printable(str(err))}") from None
+    if parsed.scheme.lower() not in _PROXY_SCHEMES:
+        raise OkdReleaseError(f"invalid proxy URL {shown}: a proxy is http, https or socks, not {scheme!r}")
+    if not parsed.hostname:
+        raise OkdReleaseError(f"invalid proxy URL {shown}: no host")
+    return proxy
+
+
 def new_manager(proxy: str | None, cert_reqs: str, context: ssl.SSLContext, size: int) -> urllib3.PoolManager:
-    """A pool manager, through ``proxy`` when given (``socks...`` needs PySocks)."""
+    """A pool manager, through ``proxy`` when given (``socks...`` needs PySocks; :func:`proxy_url`)."""
     kwargs: dict[str, Any] = {
         "cert_reqs": cert_reqs,
         "ssl_context": context,
@@ -126,6 +159,7 @@ def new_manager(proxy: str | None, cert_reqs: str, context: ssl.SSLContext, size
     }
     if not proxy:
         return urllib3.PoolManager(**kwargs)
+    proxy = proxy_url(proxy)
     parsed = urllib.parse.urlsplit(proxy)
     user = urllib.parse.unquote(parsed.username or "")
     password = urllib.parse.unquote(parsed.password or "")
