@@ -10,9 +10,21 @@ from __future__ import annotations
 import os
 import stat
 
-__all__ = ["NotRegularFile", "open_regular", "read_open"]
+__all__ = [
+    "MAX_USER_FILE_BYTES",
+    "FileTooLarge",
+    "NotRegularFile",
+    "check_loadable",
+    "open_regular",
+    "read_capped",
+    "read_open",
+]
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+#: What a file a user names for a run (keys, keyrings, policies, ConfigMaps, credentials, CA files)
+#: may hold: far more than any real one does.
+MAX_USER_FILE_BYTES = 16 << 20
 
 
 class NotRegularFile(OSError):
@@ -44,3 +56,32 @@ def read_open(fd: int, max_bytes: int | None = None) -> bytes:
     can tell a file that holds more than ``max_bytes``); the descriptor stays open."""
     with os.fdopen(fd, "rb", buffering=0, closefd=False) as handle:  # (no read-ahead past the bound)
         return handle.read() if max_bytes is None else handle.read(max_bytes + 1)
+
+
+class FileTooLarge(OSError):
+    """The file holds more than its reader takes."""
+
+    def __init__(self, path: str | os.PathLike[str], max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(f"{os.fspath(path)} is larger than {max_bytes} bytes")
+
+
+def read_capped(path: str | os.PathLike[str], max_bytes: int = MAX_USER_FILE_BYTES) -> bytes:
+    """The bytes of the file a user named, a pipe such as ``<(cat auth.json)`` too; ``FileTooLarge``
+    beyond ``max_bytes`` (``/dev/zero`` included), the ``OSError`` of ``open`` or ``read`` otherwise."""
+    with open(path, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileTooLarge(path, max_bytes)
+    return data
+
+
+def check_loadable(path: str | os.PathLike[str], max_bytes: int = MAX_USER_FILE_BYTES) -> None:
+    """Refuse, before a library reads the file at ``path`` by its name (OpenSSL: CA files, client
+    certificates), a device (``/dev/zero`` reads without end: ``NotRegularFile``) or a regular file
+    over ``max_bytes`` (``FileTooLarge``); a pipe is left to its reader, as ``read_capped`` leaves it."""
+    mode = os.stat(path)
+    if stat.S_ISCHR(mode.st_mode) or stat.S_ISBLK(mode.st_mode):
+        raise NotRegularFile(path, mode.st_mode)
+    if stat.S_ISREG(mode.st_mode) and mode.st_size > max_bytes:
+        raise FileTooLarge(path, max_bytes)

@@ -139,6 +139,27 @@ def test_explicit_credentials_win(tmp_path: Path) -> None:
     )
 
 
+def test_credentials_file_read_bounded(tmp_path: Path) -> None:
+    """A device or a huge file named as the auth file is refused by its size, a file that is no UTF-8 as
+    no JSON (before: MemoryError and UnicodeDecodeError, internal errors of the CLI); a pipe is read."""
+    with pytest.raises(OkdReleaseError) as caught:
+        CredentialStore("/dev/zero").lookup("quay.io")
+    assert str(caught.value) == "credentials file /dev/zero is larger than 16777216 bytes"
+    latin = tmp_path / "latin.json"
+    latin.write_bytes(b'{"auths": {"\xe9": {}}}')
+    with pytest.raises(OkdReleaseError) as caught:
+        CredentialStore(str(latin)).lookup("quay.io")
+    assert str(caught.value) == f"credentials file {latin} is not valid JSON: it is not UTF-8"
+    read, write = os.pipe()
+    os.write(write, json.dumps({"auths": {"quay.io": _auth("piped", "p")}}).encode())
+    os.close(write)
+    try:
+        creds = CredentialStore(f"/dev/fd/{read}").lookup("quay.io", "a/b")
+    finally:
+        os.close(read)
+    assert creds is not None and (creds.username, creds.password) == ("piped", "p")
+
+
 def test_missing_explicit_file_and_bad_files(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match=f"credentials file {tmp_path}/nope.json does not exist"):
         CredentialStore(str(tmp_path / "nope.json")).lookup("quay.io")

@@ -7,10 +7,17 @@ import os
 from pathlib import Path
 
 from okdrelease.errors import SignatureError
-from okdrelease.regularfile import NotRegularFile, open_regular, read_open
+from okdrelease.regularfile import (
+    MAX_USER_FILE_BYTES,
+    FileTooLarge,
+    NotRegularFile,
+    open_regular,
+    read_capped,
+    read_open,
+)
 
 #: Keys, keyrings, policies, registries.d files, ConfigMaps: far more than any real one holds.
-MAX_FILE_BYTES = 16 << 20
+MAX_FILE_BYTES = MAX_USER_FILE_BYTES
 
 
 def read_bounded(path: str | os.PathLike[str], what: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
@@ -18,13 +25,11 @@ def read_bounded(path: str | os.PathLike[str], what: str, max_bytes: int = MAX_F
     ``max_bytes`` is an error naming ``what`` and the path, as is one that cannot be read."""
     name = f"{what} {path}" if what else str(path)
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
+        return read_capped(path, max_bytes)
+    except FileTooLarge:
+        raise SignatureError(f"{name} is larger than {max_bytes} bytes") from None
     except OSError as err:
         raise SignatureError(f"cannot read {name}: {err.strerror or err}") from err
-    if len(data) > max_bytes:
-        raise SignatureError(f"{name} is larger than {max_bytes} bytes")
-    return data
 
 
 def read_stored_signature(path: Path, max_bytes: int, *, refuse_larger: bool) -> bytes:

@@ -156,10 +156,16 @@ def _decode_auth_entry(entry: Any, where: str) -> Credentials | None:
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
+    from okdrelease.regularfile import FileTooLarge, read_capped
+
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_capped(path).decode("utf-8")
     except FileNotFoundError:
         return None
+    except FileTooLarge as err:
+        raise OkdReleaseError(f"credentials file {path} is larger than {err.max_bytes} bytes") from None
+    except UnicodeDecodeError:
+        raise OkdReleaseError(f"credentials file {path} is not valid JSON: it is not UTF-8") from None
     except OSError as err:
         raise OkdReleaseError(f"cannot read credentials file {path}: {err.strerror}") from None
     if not text.strip():

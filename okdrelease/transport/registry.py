@@ -370,14 +370,19 @@ class RegistryClient:
         if not cas and not clients:
             return None
         owner = f" for registry {host}" if role == "registry" else ""
+        from okdrelease.regularfile import check_loadable
+
         context = ssl.create_default_context()
         for ca in cas:
             try:
+                check_loadable(ca)
                 context.load_verify_locations(cafile=ca)
             except (OSError, ssl.SSLError) as err:
                 raise RegistryError(f"cannot load CA file {ca}{owner}: {err}", registry=host) from None
         for cert, key in clients:
             try:
+                check_loadable(cert)
+                check_loadable(key)
                 context.load_cert_chain(cert, key)
             except (OSError, ssl.SSLError) as err:
                 raise RegistryError(
