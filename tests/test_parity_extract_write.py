@@ -204,3 +204,16 @@ def test_a_name_below_a_directory_is_written_only_where_the_target_holds_it(rig:
         "sub",
         "sub/inner.yaml",
     ]
+
+
+def test_a_target_below_a_file_fails_in_ocs_words(rig: Rig, tmp_path: Path) -> None:
+    """--to a file, or a path below one: oc's MkdirAll error, word for word; nothing is left behind."""
+    session, release = rig.session, rig.releases["nested"]
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x\n")
+    for to in (blocker, blocker / "sub" / "out"):
+        oc = session.run(session.oc_cmd("adm", "release", "extract", "--insecure", "--to", str(to), release))
+        ours = session.run(session.py_cmd("extract", "--insecure", "--to", str(to), release))
+        assert (oc.code, oc.stderr) == (1, f"error: mkdir {blocker}: not a directory\n")
+        assert (ours.code, ours.stdout, ours.stderr) == (1, b"", oc.stderr)
+    assert sorted(os.listdir(tmp_path)) == ["file"]

@@ -216,3 +216,41 @@ def test_a_relative_target_is_named_as_go_joins_it(
             == f"error: error creating file sub/a.yaml: open {shown}: no such file or directory\n"
         )
     assert sorted(os.listdir(tmp_path)) == ["layout"]
+
+
+def test_a_target_that_cannot_be_made_fails_in_ocs_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Go's MkdirAll errors (``mkdir PATH: REASON``) for the target or a parent; a target that exists but
+    cannot be written fails at its first file, as oc's os.Create does; nothing is left behind."""
+    repository, reference = _release(tmp_path / "layout", {"a.yaml": _cm("a")})
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x\n")
+    for to in (blocker, blocker / "sub" / "out"):
+        with pytest.raises(ReleaseError) as caught:
+            extract_release(repository, reference, str(to))
+        assert str(caught.value) == f"mkdir {blocker}: not a directory"
+    real_mkdir = os.mkdir
+
+    def refused_mkdir(path: str, mode: int = 0o777, **kwargs: int) -> None:
+        if "okdrelease" in os.path.basename(path) or os.path.basename(path) == "deeper":
+            raise PermissionError(13, os.strerror(13), path)
+        real_mkdir(path, mode, **kwargs)
+
+    monkeypatch.setattr(extract_write.os, "mkdir", refused_mkdir)
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    cases = [
+        (
+            existing,
+            f"error creating file image-references: open {existing / 'image-references'}: permission denied",
+        ),
+        (tmp_path / "new", f"mkdir {tmp_path / 'new'}: permission denied"),
+        (tmp_path / "made" / "deeper" / "out", f"mkdir {tmp_path / 'made' / 'deeper'}: permission denied"),
+    ]
+    for to, message in cases:
+        with pytest.raises(ReleaseError) as caught:
+            extract_release(repository, reference, str(to))
+        assert str(caught.value) == message
+    assert sorted(os.listdir(tmp_path)) == ["existing", "file", "layout"]
+    assert os.listdir(existing) == []

@@ -4,8 +4,9 @@ oc creates each file with ``os.Create(filepath.Join(DIR, NAME))`` in payload ord
 directory below ``DIR``: a name whose directory the target does not hold (``sub/x.yaml``), or whose
 directory is a file written just before (``a.yaml`` then ``a.yaml/x.yaml``), a name too long for the
 file system, or a directory where the file goes, fails with ``error creating file NAME: open PATH:
-REASON`` and stops the run. okdrelease decides each file the same way, but nothing reaches the
-target before every file is in hand:
+REASON`` and stops the run; a target it cannot make fails as Go's MkdirAll does (``mkdir PATH:
+REASON``). okdrelease decides each file the same way, but nothing reaches the target before every
+file is in hand:
 
 * a target that does not exist is built beside it, in a hidden directory of its parent (the same
   file system), and renamed into place once complete; on failure that directory is removed, and so
@@ -79,6 +80,8 @@ class _Target:
     __repr__ = value_repr
 
     directory: str
+    #: The first file to write (oc's first os.Create).
+    first: str = ""
 
     def path(self, name: str) -> str:
         """Go's ``filepath.Join(directory, name)``."""
@@ -96,20 +99,21 @@ def write_payload_files(directory: str, files: Sequence[tuple[str, bytes]]) -> N
     """Write each ``(name, data)`` below ``directory`` as oc does, in order; all or nothing.
 
     Raises :class:`ExtractWriteError` naming the first file oc could not create (nothing written),
-    ``ReleaseError`` for a target that cannot be created or a symlinked directory in it.
+    ``ReleaseError`` for a target that cannot be created (oc's ``mkdir PATH: REASON``) or a symlinked
+    directory in it.
     """
-    target = _Target(directory)
+    target = _Target(directory, files[0][0] if files else "")
+    if not directory:  # Go's MkdirAll("")
+        raise ReleaseError(f"mkdir : {_go_reason(OSError(errno.ENOENT, ''))}")
     try:
-        info = os.stat(directory)
-    except FileNotFoundError:
+        info: os.stat_result | None = os.stat(directory)
+    except OSError:
         info = None
-    except OSError as err:
-        raise ReleaseError(f"unable to create target directory {directory}: {err.strerror}") from err
     if info is None:
         _write_new(target, files)
     elif not stat.S_ISDIR(info.st_mode):
-        raise ReleaseError(f"unable to create target directory {directory}: {os.strerror(errno.ENOTDIR)}")
-    else:
+        raise ReleaseError(f"mkdir {directory}: {_go_reason(OSError(errno.ENOTDIR, ''))}")
+    elif files:  # nothing to write into an existing target: nothing to do
         _write_into(target, files)
 
 
@@ -117,8 +121,10 @@ def _write_new(target: _Target, files: Sequence[tuple[str, bytes]]) -> None:
     """Build the target in a hidden directory beside it and rename it into place."""
     directory = target.directory.rstrip("/") or "/"
     parent = posixpath.dirname(directory) or "."
-    with _created_parents(parent, target.directory) as parents:
-        stage, stage_fd = _make_stage(parent, f".{posixpath.basename(directory)}.okdrelease-")
+    created: list[str] = []
+    try:
+        _mkdir_all(parent, created)
+        stage, stage_fd = _make_stage(parent, f".{posixpath.basename(directory)}.okdrelease-", target)
         try:
             try:
                 _stage_files(target, files, check_fd=stage_fd, stage_fd=stage_fd, mirror=False)
@@ -127,50 +133,43 @@ def _write_new(target: _Target, files: Sequence[tuple[str, bytes]]) -> None:
             try:
                 os.rename(stage, directory)
             except OSError as err:
-                raise ReleaseError(
-                    f"unable to create target directory {target.directory}: {err.strerror}"
-                ) from err
+                raise ReleaseError(f"mkdir {target.directory}: {_go_reason(err)}") from err
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
-        parents.keep()
-
-
-class _Parents:
-    """The parent directories created for a new target; removed again unless kept."""
-
-    def __init__(self, created: list[str]) -> None:
-        self.created = created
-
-    def keep(self) -> None:
-        self.created = []
-
-
-@contextlib.contextmanager
-def _created_parents(parent: str, directory: str) -> Iterator[_Parents]:
-    """Create ``parent`` (and its missing ancestors, as oc's MkdirAll); remove them on failure."""
-    missing: list[str] = []
-    path = parent
-    while path not in ("", ".", "/") and not os.path.lexists(path):
-        missing.append(path)
-        path = posixpath.dirname(path)
-    try:
-        os.makedirs(parent, 0o777, exist_ok=True)
-    except OSError as err:
-        raise ReleaseError(f"unable to create target directory {directory}: {err.strerror}") from err
-    parents = _Parents(missing)
-    try:
-        yield parents
-    finally:
-        for path in parents.created:  # deepest first; only directories this run made (now empty)
-            try:
+    except BaseException:
+        for path in reversed(created):  # deepest first; only directories this run made (now empty)
+            with contextlib.suppress(OSError):
                 os.rmdir(path)
-            except OSError:
-                break
+        raise
 
 
-def _make_stage(parent: str, prefix: str, *, dir_fd: int | None = None) -> tuple[str, int]:
-    """A new hidden directory (its path, and an open descriptor of it)."""
+def _mkdir_all(path: str, created: list[str]) -> None:
+    """Go's os.MkdirAll(path), its errors (``mkdir PATH: REASON``); the directories made go into ``created``."""
+    try:
+        info: os.stat_result | None = os.stat(path)
+    except OSError:
+        info = None
+    if info is not None:
+        if stat.S_ISDIR(info.st_mode):
+            return
+        raise ReleaseError(f"mkdir {path}: {_go_reason(OSError(errno.ENOTDIR, ''))}")
+    trimmed = path.rstrip("/")
+    cut = trimmed.rfind("/")
+    if cut > 0:
+        _mkdir_all(trimmed[:cut], created)
+    try:
+        os.mkdir(path, 0o777)
+    except OSError as err:
+        if os.path.isdir(path) and not os.path.islink(path):
+            return
+        raise ReleaseError(f"mkdir {path}: {_go_reason(err)}") from err
+    created.append(path)
+
+
+def _make_stage(parent: str, prefix: str, target: _Target, *, dir_fd: int | None = None) -> tuple[str, int]:
+    """A new hidden directory (its path, and an open descriptor of it); when it cannot be made, the
+    error oc meets where it would write: ``mkdir DIR`` for a new target, the first file for an existing one."""
     while True:
         name = f"{prefix}{secrets.token_hex(6)}"
         path = name if dir_fd is not None else posixpath.join(parent, name)
@@ -179,7 +178,9 @@ def _make_stage(parent: str, prefix: str, *, dir_fd: int | None = None) -> tuple
         except FileExistsError:
             continue
         except OSError as err:
-            raise ReleaseError(f"unable to write into {parent}: {err.strerror}") from err
+            if dir_fd is None:
+                raise ReleaseError(f"mkdir {target.directory}: {_go_reason(err)}") from err
+            raise target.create_error(target.first, err) from err
         return path, os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
 
 
@@ -190,7 +191,7 @@ def _write_into(target: _Target, files: Sequence[tuple[str, bytes]]) -> None:
     except OSError as err:
         raise ReleaseError(f"unable to open target directory {target.directory}: {err.strerror}") from err
     try:
-        stage, stage_fd = _make_stage(target.directory, ".okdrelease-extract-", dir_fd=root_fd)
+        stage, stage_fd = _make_stage(target.directory, ".okdrelease-extract-", target, dir_fd=root_fd)
         try:
             try:
                 os.mkdir("new", 0o777, dir_fd=stage_fd)
