@@ -4,11 +4,15 @@ before OpenSSL reads it (``/dev/zero`` read without end)."""
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
+from registry_rig import RegistryInfo, RepoNamer
 
-from tests.test_cli import run_python
+from tests.test_cli import ROOT, run_python
+
+SAMPLE = ROOT / "testdata" / "sample-payload"
 
 
 def _info(*flags: str) -> tuple[int, str]:
@@ -58,3 +62,35 @@ def test_a_device_as_client_certificate_is_refused(tmp_path: Path) -> None:
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+def test_ssl_cert_dir_is_read_whole_as_go_reads_it(
+    registry_tls: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A CA in SSL_CERT_DIR as a plain ``ca.crt`` (no hash links) is trusted, as oc trusts it (Go reads
+    every file of the directory; OpenSSL looks certificates up by hash only): before, the TLS
+    registry failed verification. A file there that is no certificate is passed over."""
+    assert registry_tls.ca_file is not None
+    trust = tmp_path / "trust"
+    trust.mkdir()
+    shutil.copy(registry_tls.ca_file, trust / "ca.crt")
+    (trust / "README").write_text("not a certificate")
+    target = f"docker://{registry_tls.host}/{unique_repo()}:x"
+    args = [
+        "-m",
+        "okdrelease",
+        "copy",
+        "--retry-times",
+        "0",
+        f"oci:{SAMPLE}:cluster-version-operator",
+        target,
+    ]
+    refused = run_python(*args)
+    assert refused.returncode == 1 and "TLS verification failed" in refused.stderr
+    monkeypatch.setenv("SSL_CERT_DIR", str(trust))
+    done = run_python(*args)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("sha256:")
+    (trust / "0123abcd.0").symlink_to(trust / "README")  # a hash-linked directory: left to OpenSSL's lookup
+    refused = run_python(*args)
+    assert refused.returncode == 1 and "TLS verification failed" in refused.stderr

@@ -33,6 +33,7 @@ from okdrelease.transport.wire import (
     WirePool,
     client_context,
     content_length,
+    load_system_trust,
     os_reason,
     strip_userinfo,
 )
@@ -547,7 +548,7 @@ class HttpSession:
                 context = self._context
             else:
                 context = client_context(verified=True)
-                context.load_default_certs()  # the system's trust store (SSL_CERT_FILE/SSL_CERT_DIR too), as oc
+                load_system_trust(context)  # the system's trust store (SSL_CERT_FILE/SSL_CERT_DIR too), as oc
             context.load_verify_locations(_ca_bundle())
             context.set_alpn_protocols(["http/1.1"])
             self._verified[own] = context

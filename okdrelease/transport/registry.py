@@ -84,7 +84,14 @@ from okdrelease.transport.http import (
     timeouts,
     url_host,
 )
-from okdrelease.transport.wire import BadFraming, InvalidAddress, InvalidHeader, TlsError, TransportError
+from okdrelease.transport.wire import (
+    BadFraming,
+    InvalidAddress,
+    InvalidHeader,
+    TlsError,
+    TransportError,
+    load_system_trust,
+)
 
 log = logging.getLogger(__name__)
 
@@ -373,6 +380,7 @@ class RegistryClient:
         from okdrelease.regularfile import check_loadable
 
         context = ssl.create_default_context()
+        load_system_trust(context)
         for ca in cas:
             try:
                 check_loadable(ca)

@@ -30,6 +30,7 @@ line break raises ``InvalidHeader`` (naming the header, never its value).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -140,6 +141,35 @@ def os_reason(err: BaseException) -> str:
 def _broken(err: OSError) -> str:
     """The reason of a connection that broke while a request or answer was under way."""
     return "SSLError" if isinstance(err, ssl.SSLError) else os_reason(err)
+
+
+def load_system_trust(context: ssl.SSLContext) -> None:
+    """Trust the system's CAs as Go does (oc): OpenSSL's default store, SSL_CERT_FILE and SSL_CERT_DIR
+    included, and besides every file of each SSL_CERT_DIR directory (``:``-separated), which Go reads
+    whole where OpenSSL looks certificates up by hash links only (a directory holding a plain
+    ``ca.crt`` works with oc). A file there that holds no certificate is passed over, as Go passes it.
+    A directory with hash links (``c_rehash``'s, such as /etc/ssl/certs) is left to OpenSSL's lookup:
+    reading its hundreds of files for every context would cost far more than the lookups.
+    """
+    context.load_default_certs()
+    for directory in filter(None, os.environ.get("SSL_CERT_DIR", "").split(":")):
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        if any(_HASH_LINK.fullmatch(name) for name in names):
+            continue
+        for name in names:
+            path = os.path.join(directory, name)
+            with contextlib.suppress(OSError, ssl.SSLError, ValueError):
+                if os.path.isfile(path) and os.path.getsize(path) <= _MAX_TRUST_FILE:
+                    context.load_verify_locations(cafile=path)
+
+
+#: The largest file of an SSL_CERT_DIR directory read for its certificates.
+_MAX_TRUST_FILE = 16 << 20
+#: The name of an OpenSSL hash link (``c_rehash``): a certificate's (``.N``) or a CRL's (``.rN``).
+_HASH_LINK = re.compile(r"[0-9a-f]{8}\.r?[0-9]+")
 
 
 def client_context(verified: bool) -> ssl.SSLContext:
@@ -716,7 +746,7 @@ class WirePool:
         self._name: str | bytes = host.encode() if host.isascii() else host
         if scheme == "https" and context is None:
             context = client_context(verified=True)
-            context.load_default_certs()
+            load_system_trust(context)
         self._context = context if scheme == "https" else None
         self._maxsize = maxsize
         self._idle: list[_Conn] = []
