@@ -39,6 +39,7 @@ from okdrelease.gocompat.yamldecode import (
     json_value,
 )
 from okdrelease.gocompat.yamlerrors import go_error_text
+from okdrelease.gocompat.yamlregion import go_syntax_error
 
 __all__ = ["SourcedDocument", "load_documents", "load_sourced_documents", "load_yaml", "split_documents"]
 
@@ -95,7 +96,11 @@ def load_yaml(data: bytes, key_word: str = CHECK_KEY_WORD) -> Any:
         if _fast(data):
             try:
                 return _decoded(data, _FAST_LOADER, key_word)  # type: ignore[arg-type]
-            except (yaml.YAMLError, GoJSONError, _ReadOn):
+            except yaml.YAMLError as err:
+                located = go_syntax_error(data)  # the pure loader reads only the text near the error
+                if located is not None:
+                    raise located from err
+            except (GoJSONError, _ReadOn):
                 pass  # the pure-Python loader decides (and words the error)
         return _decoded(data, GoLoader, key_word)
     except yaml.YAMLError as err:

@@ -41,6 +41,7 @@ from okdrelease.gocompat.yamldecode import (
     json_problem,
 )
 from okdrelease.gocompat.yamlerrors import go_error_text
+from okdrelease.gocompat.yamlregion import go_syntax_error
 
 __all__ = ["GO_YAML_MAX_DEPTH", "manifest_problem", "pure_problem"]
 
@@ -274,4 +275,7 @@ def manifest_problem(data: bytes) -> str | None:
                 return None
         except yaml.YAMLError:
             pass
+    located = go_syntax_error(data)  # a syntax error: the pure loader reads only the text near it
+    if located is not None:
+        return f"invalid YAML/JSON: {go_error_text(located)}"
     return pure_problem(data)
