@@ -116,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         store_urls=stores,
         configmap_files=args.configmap,
         lookaside_dirs=args.lookaside,
+        options=transport_options(args),
     )
     for item in result.signatures:
         print(

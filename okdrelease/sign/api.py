@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,8 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from okdrelease import __version__
 from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
+from okdrelease.events import safe_url
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign, store
+from okdrelease.sign.fetch import StoreReader, store_url
 from okdrelease.sign.files import read_bounded
 from okdrelease.sign.keys import Signer
 from okdrelease.sign.lookaside import (
@@ -32,10 +34,7 @@ from okdrelease.sign.simple import (
     parse_signature_payload,
     validate_release_digest,
 )
-from okdrelease.transport.base import Repository
-
-if TYPE_CHECKING:
-    import requests  # annotations only: sign.store and sign.lookaside load it to read over HTTP
+from okdrelease.transport.base import Repository, TransportOptions
 
 log = logging.getLogger(__name__)
 
@@ -189,11 +188,12 @@ def collect_signatures(
     configmap_files: Iterable[str | os.PathLike[str]] = (),
     lookaside_dirs: Iterable[str | os.PathLike[str]] = (),
     name: DockerName | None = None,
-    session: requests.Session | None = None,
+    reader: StoreReader | None = None,
 ) -> tuple[list[Candidate], list[str]]:
     """Read candidate signatures of ``digest`` from every source; return them and the store errors.
 
-    Lookaside directories need the image's repository ``name``.
+    Lookaside directories need the image's repository ``name``; HTTP(S) stores and lookasides are
+    read through ``reader`` (without one, a reader with the default options).
     """
     candidates: list[Candidate] = []
     errors: list[str] = []
@@ -202,7 +202,7 @@ def collect_signatures(
             raise SignatureError(
                 "a lookaside store needs the image's repository (IMAGE@DIGEST, not a digest)"
             )
-        for where, data in read_lookaside(base, name, digest, session=session):
+        for where, data in read_lookaside(base, name, digest, reader=reader):
             candidates.append(Candidate(where, data))
     for directory in signature_dirs:
         for index, data in enumerate(store.read_signatures_from_dir(directory, digest), start=1):
@@ -210,12 +210,11 @@ def collect_signatures(
                 Candidate(f"{directory}/{store.signature_dir_name(digest)}/signature-{index}", data)
             )
     for url in store_urls:
-        result = store.read_signatures_from_url(url, digest, session=session)
+        result = store.read_signatures_from_url(url, digest, reader=reader)
         errors.extend(result.errors)
         for index, data in enumerate(result.signatures, start=1):
-            candidates.append(
-                Candidate(f"{url.rstrip('/')}/{store.signature_dir_name(digest)}/signature-{index}", data)
-            )
+            where = store_url(url, store.signature_dir_name(digest), f"signature-{index}")
+            candidates.append(Candidate(safe_url(where), data))
     for path in configmap_files:
         raw = read_bounded(path, "ConfigMap")
         for index, data in enumerate(store.read_signature_configmap(raw, digest, str(path)), start=1):
@@ -275,26 +274,29 @@ def verify_release(
     configmap_files: Iterable[str | os.PathLike[str]] = (),
     lookaside_dirs: Iterable[str | os.PathLike[str]] = (),
     now: float | None = None,
-    session: requests.Session | None = None,
+    options: TransportOptions | None = None,
 ) -> VerifyResult:
     """Verify the OpenPGP signatures of ``REPO@DIGEST`` (or a bare digest) from the given stores.
 
-    The signed identity is reported but not compared with ``REPO`` (library-go, Q25).
+    HTTP(S) stores and lookasides are read with the TLS settings, proxies and timeout of
+    ``options`` (``fetch.StoreReader``). The signed identity is reported but not compared with
+    ``REPO`` (library-go, Q25).
     """
     ref, digest = _digest_of(image)
     dirs, urls, configmaps = list(signature_dirs), list(store_urls), list(configmap_files)
     lookasides = list(lookaside_dirs)
     if not (dirs or urls or configmaps or lookasides):
         raise SignatureError("the release verifier is incorrectly configured, unable to verify digests")
-    candidates, errors = collect_signatures(
-        digest,
-        signature_dirs=dirs,
-        store_urls=urls,
-        configmap_files=configmaps,
-        lookaside_dirs=lookasides,
-        name=DockerName.parse(ref) if ref is not None else None,
-        session=session,
-    )
+    with StoreReader(options) as reader:
+        candidates, errors = collect_signatures(
+            digest,
+            signature_dirs=dirs,
+            store_urls=urls,
+            configmap_files=configmaps,
+            lookaside_dirs=lookasides,
+            name=DockerName.parse(ref) if ref is not None else None,
+            reader=reader,
+        )
     return verify_signatures(digest, candidates, keyrings, now=now, store_errors=errors)
 
 

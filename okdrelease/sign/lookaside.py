@@ -25,21 +25,20 @@ import os
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import yaml
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
+from okdrelease.events import safe_url
 from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.reference import ImageReference
+from okdrelease.sign.fetch import StoreReader, store_url
 from okdrelease.sign.files import read_bounded
 from okdrelease.sign.simple import strict_json_loads
 from okdrelease.sign.store import read_numbered_signatures, split_digest, write_next_signature
-
-if TYPE_CHECKING:
-    import requests  # imported where signatures are read over HTTP: with urllib3, ~60 ms of every start
 
 #: containers/image reads at most this many lookaside signatures of one manifest.
 MAX_LOOKASIDE_SIGNATURES = 128
@@ -117,7 +116,7 @@ def lookaside_signature_url(base: str, name: DockerName, digest: str, index: int
     algorithm, hex_part = split_digest(digest)
     if index < 1:
         raise SignatureError(f"signature index must be at least 1, not {index}")
-    return f"{base.rstrip('/')}/{name.path}@{algorithm}={hex_part}/signature-{index}"
+    return store_url(base, f"{name.path}@{algorithm}={hex_part}", f"signature-{index}")
 
 
 def lookaside_dir(base: str | os.PathLike[str], name: DockerName, digest: str) -> Path:
@@ -283,15 +282,12 @@ MAX_SIGNATURE_BODY = 4 << 20
 
 
 def read_lookaside(
-    base: str | os.PathLike[str],
-    name: DockerName,
-    digest: str,
-    *,
-    session: requests.Session | None = None,
-    timeout: float = 60.0,
+    base: str | os.PathLike[str], name: DockerName, digest: str, *, reader: StoreReader | None = None
 ) -> list[tuple[str, bytes]]:
     """The signatures of ``digest`` in a lookaside given as a directory, ``file://``, ``http://`` or
-    ``https://`` URL, with where each was read; reading stops at the first missing ``signature-N``."""
+    ``https://`` URL, with where each was read (a URL without its secrets); reading stops at the
+    first missing ``signature-N``. HTTP goes through ``reader`` (without one, a reader with the
+    default options)."""
     text = os.fspath(base)
     local = file_url_path(text) if "://" in text else text
     if local is not None:
@@ -299,37 +295,31 @@ def read_lookaside(
         found = read_lookaside_signatures(local, name, digest)
         return [(f"{where}/signature-{index}", data) for index, data in enumerate(found, start=1)]
     if not text.startswith(("http://", "https://")):
-        raise SignatureError(f"unsupported scheme when reading signatures from {text}")
-    import requests  # only for a lookaside over HTTP (see TYPE_CHECKING above)
-
-    http = session or requests.Session()
+        raise SignatureError(f"unsupported scheme when reading signatures from {safe_url(text)}")
+    http = reader or StoreReader()
     try:
-        return _fetch_lookaside(http, text, name, digest, timeout)
+        return _fetch_lookaside(http, text, name, digest)
     finally:
-        if session is None:
+        if reader is None:
             http.close()
 
 
-def _fetch_lookaside(
-    http: requests.Session, base: str, name: DockerName, digest: str, timeout: float
-) -> list[tuple[str, bytes]]:
-    import requests  # (loaded by read_lookaside, for RequestException)
-
+def _fetch_lookaside(http: StoreReader, base: str, name: DockerName, digest: str) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
     for index in range(1, MAX_LOOKASIDE_SIGNATURES + 1):
         url = lookaside_signature_url(base, name, digest, index)
+        shown = safe_url(url)
         try:
-            with http.get(url, timeout=timeout, stream=True) as response:
-                if response.status_code == 404:
-                    return out
-                if response.status_code != 200:
-                    raise SignatureError(f"reading signature from {url}: HTTP {response.status_code}")
-                body = response.raw.read(MAX_SIGNATURE_BODY + 1, decode_content=True)
-        except requests.RequestException as err:
-            raise SignatureError(f"reading signature from {url}: {err}") from err
+            status, body = http.get(url, MAX_SIGNATURE_BODY + 1)
+        except SignatureError as err:
+            raise SignatureError(f"reading signature from {err}") from None
+        if status == 404:
+            return out
+        if status != 200:
+            raise SignatureError(f"reading signature from {shown}: HTTP {status}")
         if len(body) > MAX_SIGNATURE_BODY:
-            raise SignatureError(f"signature {url} is larger than {MAX_SIGNATURE_BODY} bytes")
-        out.append((url, body))
+            raise SignatureError(f"signature {shown} is larger than {MAX_SIGNATURE_BODY} bytes")
+        out.append((shown, body))
     raise SignatureError(
         f"server provided {MAX_LOOKASIDE_SIGNATURES} signatures, assuming that's unreasonable"
     )

@@ -23,7 +23,7 @@ import base64
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -31,6 +31,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign
+from okdrelease.sign.fetch import StoreReader
 from okdrelease.sign.files import read_bounded
 from okdrelease.sign.lookaside import (
     DockerName,
@@ -41,10 +42,7 @@ from okdrelease.sign.lookaside import (
 )
 from okdrelease.sign.openpgp import Keyring, verify_message
 from okdrelease.sign.simple import parse_simple_signing_payload, validate_release_digest
-from okdrelease.transport.base import Repository
-
-if TYPE_CHECKING:
-    import requests  # annotations only: sign.store and sign.lookaside load it to read over HTTP
+from okdrelease.transport.base import Repository, TransportOptions
 
 KEY_TYPES = ("GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs")
 
@@ -601,20 +599,21 @@ def _check_sigstore(
 @attrs.frozen
 class ImageSignatures:
     """Signatures where containers/image finds them: the registries.d lookaside (``file``, ``http``,
-    ``https``) and, when registries.d enables ``use-sigstore-attachments``, the ``.sig`` tag in
-    ``repository`` (the image's repository; without one no attachments are read)."""
+    ``https``, read with the TLS settings of ``options``, as containers/image reads it with the
+    registry's client) and, when registries.d enables ``use-sigstore-attachments``, the ``.sig`` tag
+    in ``repository`` (the image's repository; without one no attachments are read)."""
 
     __repr__ = value_repr
 
     registries: RegistriesConfig = attrs.field(factory=RegistriesConfig)
     repository: Repository | None = None
-    session: requests.Session | None = attrs.field(default=None, eq=False)
-    timeout: float = 60.0
+    options: TransportOptions | None = attrs.field(default=None, eq=False)
 
     def simple_signatures(self, name: DockerName, digest: str) -> list[bytes]:
         """``signature-1``, ``signature-2``, ... from the lookaside until the first missing one."""
         base = self.registries.lookaside_base(name)
-        found = read_lookaside(base, name, digest, session=self.session, timeout=self.timeout)
+        with StoreReader(self.options) as reader:
+            found = read_lookaside(base, name, digest, reader=reader)
         return [data for _, data in found]
 
     def sigstore_signatures(self, name: DockerName, digest: str) -> list[cosign.CosignSignature]:
@@ -632,26 +631,32 @@ def default_registries_d() -> Path:
 
 @attrs.frozen
 class PolicyChecker:
-    """A policy and a registries.d loaded once, checked per image (for example per release component)."""
+    """A policy and a registries.d loaded once, checked per image (for example per release component);
+    HTTP(S) lookasides are read with the TLS settings, proxies and timeout of ``options``."""
 
     __repr__ = value_repr
 
     policy: Policy
     registries: RegistriesConfig = attrs.field(factory=RegistriesConfig)
+    options: TransportOptions | None = attrs.field(default=None, eq=False)
 
     @classmethod
     def load(
-        cls, policy_path: str | os.PathLike[str], registries_d: str | os.PathLike[str] | None = None
+        cls,
+        policy_path: str | os.PathLike[str],
+        registries_d: str | os.PathLike[str] | None = None,
+        options: TransportOptions | None = None,
     ) -> PolicyChecker:
         """Read the policy file and registries.d (containers/image's default directory when None)."""
-        return cls(load_policy(policy_path), load_registries_d(registries_d or default_registries_d()))
+        registries = load_registries_d(registries_d or default_registries_d())
+        return cls(load_policy(policy_path), registries, options)
 
     def verdict(
         self, image_ref: str | ImageReference | DockerName, digest: str, repository: Repository | None = None
     ) -> PolicyVerdict:
         """Evaluate the image; ``repository`` (the image's) is where ``.sig`` attachments are read."""
         return verify_image_against_policy(
-            self.policy, image_ref, digest, ImageSignatures(self.registries, repository)
+            self.policy, image_ref, digest, ImageSignatures(self.registries, repository, self.options)
         )
 
     def require(
@@ -659,5 +664,5 @@ class PolicyChecker:
     ) -> PolicyVerdict:
         """``verdict``, raising PolicyRejectedError (naming the image and the reason) when refused."""
         return require_image_allowed(
-            self.policy, image_ref, digest, ImageSignatures(self.registries, repository)
+            self.policy, image_ref, digest, ImageSignatures(self.registries, repository, self.options)
         )

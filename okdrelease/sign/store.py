@@ -11,19 +11,18 @@ import re
 import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import yaml
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError
+from okdrelease.events import safe_url
 from okdrelease.gocompat.yamlbounds import safe_load
+from okdrelease.sign.fetch import StoreReader, store_url
 from okdrelease.sign.files import read_bounded, read_stored_signature
 from okdrelease.sign.openpgp import Keyring
-
-if TYPE_CHECKING:
-    import requests  # imported where signatures are read over HTTP: with urllib3, ~60 ms of every start
 
 log = logging.getLogger(__name__)
 
@@ -150,42 +149,38 @@ class StoreResult:
     errors: tuple[str, ...] = ()
 
 
-def read_signatures_from_url(
-    url: str, digest: str, *, session: requests.Session | None = None, timeout: float = 30.0
-) -> StoreResult:
+def read_signatures_from_url(url: str, digest: str, *, reader: StoreReader | None = None) -> StoreResult:
     """Read a store by URL: ``file://DIR`` or ``http(s)://`` in the lookaside layout.
 
-    HTTP: 404 ends the store; other non-2xx statuses are recorded and the next N is tried;
-    bodies are read up to 50 KiB; empty bodies are skipped.
+    HTTP (``reader``'s trust and timeout; without one, a reader with the default options): 404
+    ends the store; other non-2xx statuses are recorded and the next N is tried; a request
+    without an answer is recorded and ends the store; bodies are read up to 50 KiB; empty
+    bodies are skipped. Errors name the URL without its credentials or query (``safe_url``).
     """
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme == "file":
         return StoreResult(tuple(read_signatures_from_dir(urllib.parse.unquote(parsed.path), digest)))
     if parsed.scheme not in ("http", "https"):
         raise SignatureError(
-            f"signature store {url!r} must be a URL with scheme file://, http://, or https://"
+            f"signature store {safe_url(url)!r} must be a URL with scheme file://, http://, or https://"
         )
-    import requests  # only for a store over HTTP (see TYPE_CHECKING above)
-
-    base = url.rstrip("/") + "/" + signature_dir_name(digest)
-    own = session is None
-    http = session or requests.Session()
+    own = reader is None
+    http = reader or StoreReader()
     signatures: list[bytes] = []
     errors: list[str] = []
     try:
         for index in range(1, MAX_SIGNATURES + 1):
-            location = f"{base}/signature-{index}"
+            location = store_url(url, signature_dir_name(digest), f"signature-{index}")
             try:
-                with http.get(location, timeout=timeout, stream=True) as response:
-                    if response.status_code == 404:
-                        break
-                    if not 200 <= response.status_code < 300:
-                        errors.append(f"{location}: HTTP {response.status_code}")
-                        continue
-                    body = response.raw.read(MAX_SIGNATURE_BYTES, decode_content=True)
-            except requests.RequestException as err:
-                errors.append(f"{location}: {err}")
+                status, body = http.get(location, MAX_SIGNATURE_BYTES)
+            except SignatureError as err:
+                errors.append(str(err))
                 break
+            if status == 404:
+                break
+            if not 200 <= status < 300:
+                errors.append(f"{safe_url(location)}: HTTP {status}")
+                continue
             if body:
                 signatures.append(body)
     finally:

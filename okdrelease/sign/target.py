@@ -71,7 +71,7 @@ def check_image_policy(
     from okdrelease.sign.policy import PolicyChecker
     from okdrelease.transport.open import open_location
 
-    checker = PolicyChecker.load(policy_path, registries_d)
+    checker = PolicyChecker.load(policy_path, registries_d, options)
     location = parse_location(image)
     if not isinstance(location, RegistryLocation):
         raise UsageError(f"{image}: a policy is checked for registry images (docker://), not {location}")

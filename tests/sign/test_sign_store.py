@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from sign_support import StoreHandler
 
 from okdrelease.errors import SignatureError
 from okdrelease.sign import store
@@ -44,25 +45,13 @@ def test_dir_store_holds_at_most_nine(tmp_path: Path) -> None:
         store.write_signature_to_dir(tmp_path, DIGEST, b"tenth")
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    responses: dict[str, tuple[int, bytes]] = {}
-    seen: list[str] = []
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server API
-        self.seen.append(self.path)
-        status, body = self.responses.get(self.path, (404, b""))
-        self.send_response(status)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server API
-        return
+class _Handler(StoreHandler):
+    pass
 
 
 @pytest.fixture
 def http_store() -> Iterator[tuple[str, type[_Handler]]]:
-    handler = type("Handler", (_Handler,), {"responses": {}, "seen": []})
+    handler = type("Handler", (_Handler,), {"responses": {}, "seen": [], "authorization": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
