@@ -106,7 +106,7 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_configmap(args: argparse.Namespace) -> int:
     """Print (or write) the verification-keys ConfigMap manifest."""
     keys = armored_public_keys(args.keyring, "okdrelease")
-    stores = dict(named_specs(args.store, "okdrelease"))
+    stores = dict(named_specs(args.store, "okdrelease", "--store"))
     text = verification_configmap_yaml(keys, stores, name=args.name, namespace=args.namespace)
     if args.output:
         try:

@@ -7,7 +7,7 @@ import argparse
 from okdrelease._cli.common import add_registry_flags, transport_options
 from okdrelease.errors import UsageError
 from okdrelease.sign.api import verify_release, verify_release_cosign
-from okdrelease.sign.keys import keyrings_from_specs, load_cosign_public_key
+from okdrelease.sign.keys import keyrings_from_specs, load_cosign_public_key, unique_name
 from okdrelease.sign.store import load_verification_configmap
 from okdrelease.sign.target import check_image_policy, open_signed_image
 
@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
     stores = list(args.store)
     if args.verification_configmap:
         config = load_verification_configmap(args.verification_configmap)
-        keyrings.update(config.parsed_keyrings())
+        for name, keyring in config.parsed_keyrings().items():  # (a --keyring of that name stays)
+            keyrings[unique_name(name, keyrings)] = keyring
         stores.extend(config.stores.values())
     if not keyrings:
         raise UsageError("give --keyring, --verification-configmap or --cosign-key")

@@ -17,7 +17,7 @@ import attrs
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import SignatureError
+from okdrelease.errors import SignatureError, UsageError
 from okdrelease.sign import cosign
 from okdrelease.sign.files import read_bounded
 from okdrelease.sign.openpgp import KEY_ALGORITHMS, Keyring, generate_key, load_keyring, load_secret_key
@@ -91,16 +91,23 @@ def load_cosign_public_key(path: str) -> cosign.CosignPublicKey:
 
 
 def keyrings_from_specs(specs: Sequence[str]) -> dict[str, Keyring]:
-    """Keyrings from ``[NAME=]PATH`` specs; unnamed ones are named after the file (made unique)."""
+    """Keyrings from ``[NAME=]PATH`` specs; unnamed ones are named after the file. A name met again
+    is numbered (``a``, ``a-2``): every keyring must verify, so none is ever dropped."""
     keyrings: dict[str, Keyring] = {}
     for spec in specs:
         name, sep, path = spec.partition("=")
         if not sep:
             name, path = _NAME_RE.sub("-", Path(spec).stem) or "keyring", spec
-        if name in keyrings:
-            name = f"{name}-{len(keyrings) + 1}"
-        keyrings[name] = load_keyring(path)
+        keyrings[unique_name(name, keyrings)] = load_keyring(path)
     return keyrings
+
+
+def unique_name(name: str, taken: Iterable[str]) -> str:
+    """``name``, or ``name-N`` with the smallest N from 2 that is not ``taken``."""
+    used = set(taken)
+    if name not in used:
+        return name
+    return next(f"{name}-{n}" for n in range(2, len(used) + 3) if f"{name}-{n}" not in used)
 
 
 @attrs.frozen
@@ -175,25 +182,37 @@ def generate_cosign_key_files(out: str | os.PathLike[str], password: str | None)
 
 
 def armored_public_keys(specs: Sequence[str], default: str) -> dict[str, str]:
-    """``[NAME=]PATH`` public key files as armored text by name, for a verification ConfigMap."""
+    """``[NAME=]PATH`` public key files (``--keyring``) as armored text by name, for a verification
+    ConfigMap; two that get one name are refused (``named_specs``)."""
     keys: dict[str, str] = {}
-    for name, path in named_specs(specs, default):
+    for name, path in named_specs(specs, default, "--keyring"):
         data = read_bounded(path, "keyring")
         load_keyring(path, data)  # refuse anything that is not a keyring
         if data.lstrip().startswith(b"-----BEGIN PGP PRIVATE KEY"):
             raise SignatureError(f"{path} is a secret key; give the public key")
         if not data.lstrip().startswith(b"-----BEGIN PGP "):
             raise SignatureError(f"{path} must be ASCII-armored (export it with --armor)")
-        keys[_NAME_RE.sub("-", name)] = data.decode("ascii")
+        keys[name] = data.decode("ascii")
     return keys
 
 
-def named_specs(specs: Sequence[str], default: str) -> list[tuple[str, str]]:
-    """Split ``[NAME=]VALUE`` specs; unnamed ones get ``default`` (numbered when there are several)."""
+def named_specs(specs: Sequence[str], default: str, flag: str) -> list[tuple[str, str]]:
+    """Split ``flag``'s ``[NAME=]VALUE`` specs; unnamed ones get ``default`` (numbered when there are
+    several); characters a ConfigMap key cannot hold become ``-``. Two specs that end with one name
+    are a UsageError naming both: each is a key of its own in the ConfigMap (library-go requires
+    every ``verifier-public-key-*`` to verify), and a map keeps only one of them."""
     out: list[tuple[str, str]] = []
+    given: dict[str, str] = {}
     for index, spec in enumerate(specs, start=1):
         name, sep, value = spec.partition("=")
         if not sep or "://" in name:
             name, value = (default if len(specs) == 1 else f"{default}-{index}"), spec
-        out.append((_NAME_RE.sub("-", name), value))
+        name = _NAME_RE.sub("-", name)
+        if name in given:
+            raise UsageError(
+                f"{flag} {given[name]!r} and {flag} {spec!r} both get the name {name!r}; give each its"
+                " own NAME= (a ConfigMap holds one entry per name)"
+            )
+        given[name] = spec
+        out.append((name, value))
     return out

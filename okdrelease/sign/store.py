@@ -17,7 +17,7 @@ import attrs
 import yaml
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import SignatureError
+from okdrelease.errors import SignatureError, UsageError
 from okdrelease.events import safe_url
 from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.sign.fetch import StoreReader, store_url
@@ -37,6 +37,10 @@ VERIFICATION_ANNOTATION = "release.openshift.io/verification-config-map"
 KEY_PREFIX = "verifier-public-key-"
 STORE_PREFIX = "store-"
 _NAME_RE = re.compile(r"^[-._a-zA-Z0-9]+$")
+_LABEL_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+#: The longest Kubernetes object name and ConfigMap key.
+_MAX_KEY = 253
 
 
 def split_digest(digest: str) -> tuple[str, str]:
@@ -306,6 +310,7 @@ def verification_configmap(
         raise SignatureError("a verification ConfigMap needs at least one public key")
     if not stores:
         raise SignatureError("a verification ConfigMap needs at least one signature store")
+    _check_object_name(name, namespace)
     data: dict[str, str] = {}
     for key_name, armored in keys.items():
         _check_name(key_name)
@@ -314,7 +319,10 @@ def verification_configmap(
         _check_name(store_name)
         check_store_url(url, f"{STORE_PREFIX}{store_name}")
         data[f"{STORE_PREFIX}{store_name}"] = url
-    data.update(extra_data or {})
+    for key, value in (extra_data or {}).items():
+        if key in data:
+            raise SignatureError(f"ConfigMap key {key!r} is given twice")
+        data[key] = value
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -352,6 +360,25 @@ def verification_configmap_yaml(keys: Mapping[str, str], stores: Mapping[str, st
 def _check_name(name: str) -> None:
     if not name or not _NAME_RE.match(name):
         raise SignatureError(f"invalid key or store name {name!r} (letters, digits, '-', '_' and '.')")
+    if len(KEY_PREFIX + name) > _MAX_KEY:
+        raise SignatureError(
+            f"key or store name of {len(name)} characters is too long: a ConfigMap key holds at most {_MAX_KEY}"
+        )
+
+
+def _check_object_name(name: str, namespace: str) -> None:
+    """Refuse what the Kubernetes API refuses: a ConfigMap name that is no lowercase RFC 1123
+    subdomain, a namespace that is no RFC 1123 label."""
+    if len(name) > _MAX_KEY or not _SUBDOMAIN_RE.fullmatch(name):
+        raise UsageError(
+            f"invalid ConfigMap name {name!r}: lower case letters, digits, '-' and '.', starting and ending"
+            " with a letter or digit, at most 253 characters (a Kubernetes object name)"
+        )
+    if len(namespace) > 63 or not _LABEL_RE.fullmatch(namespace):
+        raise UsageError(
+            f"invalid namespace {namespace!r}: lower case letters, digits and '-', starting and ending"
+            " with a letter or digit, at most 63 characters (a Kubernetes namespace)"
+        )
 
 
 def check_store_url(url: str, key: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from registry_rig import RegistryInfo, RepoNamer
 
+from okdrelease import cli
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.registry import RegistryClient, RegistryRepository
@@ -20,3 +21,9 @@ def loopback_repo(
     name = f"{registry_http.host}/{unique_repo()}"
     with RegistryClient(TransportOptions(insecure_registries=frozenset({registry_http.host}))) as client:
         yield name, client.repository(ImageReference.parse(name))
+
+
+@pytest.fixture
+def signature_commands_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Register only sign/verify/keys so other commands' state cannot affect a test."""
+    monkeypatch.setattr(cli, "SUBCOMMANDS", ("sign", "verify", "keys"))

@@ -6,6 +6,10 @@ from __future__ import annotations
 import http.server
 from pathlib import Path
 
+import pytest
+
+from okdrelease import cli
+
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "containers-image-signature"
 
 
@@ -38,3 +42,10 @@ class StoreHandler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server API
         return
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """``cli.main(argv)``: its exit code, standard output and standard error."""
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err

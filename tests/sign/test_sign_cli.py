@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 from bounded_run import run_bounded
+from sign_support import run_cli as run
 
-from okdrelease import cli
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 
@@ -22,16 +22,7 @@ DIGEST = f"sha256:{HEX}"
 IMAGE = f"quay.io/okd/scos-release:4.99@{DIGEST}"
 
 
-@pytest.fixture(autouse=True)
-def only_signature_commands(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Register only sign/verify/keys so other commands' state cannot affect these tests."""
-    monkeypatch.setattr(cli, "SUBCOMMANDS", ("sign", "verify", "keys"))
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
+pytestmark = pytest.mark.usefixtures("signature_commands_only")
 
 
 @pytest.fixture

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from registry_rig import LocalCA
-from sign_support import StoreHandler
+from sign_support import StoreHandler, run_cli
 
-from okdrelease import cli
 from okdrelease.errors import SignatureError
 from okdrelease.sign import store
 from okdrelease.sign.api import sign_release, verify_release
@@ -181,9 +180,8 @@ def test_cli_verify_store_and_lookaside_trust_the_ca_and_show_no_secret(
     signature: bytes,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    signature_commands_only: None,
 ) -> None:
-    monkeypatch.setattr(cli, "SUBCOMMANDS", ("sign", "verify", "keys"))
     public = tmp_path / "public.asc"
     public.write_text(key.export_public())
     tls_server.handler.responses[f"/s/sha256={HEX}/signature-1?tok=qs-secret"] = (200, signature)
@@ -194,8 +192,7 @@ def test_cli_verify_store_and_lookaside_trust_the_ca_and_show_no_secret(
     store_url = f"https://user:store-secret-pw@{tls_server.host}/s?tok=qs-secret"
     lookaside_url = f"https://user:store-secret-pw@{tls_server.host}/l?tok=qs-secret"
     argv = ["verify", "--keyring", f"k={public}", "--store", store_url, IMAGE]
-    code = cli.main(argv)
-    out, err = capsys.readouterr()
+    code, out, err = run_cli(capsys, *argv)
     assert (code, out) == (1, "")
     failure = (
         f"https://{tls_server.host}/s/sha256={HEX}/signature-1: TLS verification failed (certificate"
@@ -222,8 +219,7 @@ def test_cli_verify_store_and_lookaside_trust_the_ca_and_show_no_secret(
             "--certificate-authority",
             str(registry_ca.ca_file),
         ]
-        code = cli.main([*argv, IMAGE])
-        out, err = capsys.readouterr()
+        code, out, err = run_cli(capsys, *argv, IMAGE)
         assert (code, err) == (0, "")
         assert out.endswith(f"from {source}\n")
 
