@@ -7,12 +7,14 @@ store, an input file or a cache pack named by a path can be neither. The callers
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
 __all__ = [
     "MAX_USER_FILE_BYTES",
     "FileTooLarge",
+    "NoWriter",
     "NotRegularFile",
     "check_loadable",
     "open_regular",
@@ -34,6 +36,13 @@ class NotRegularFile(OSError):
     def __init__(self, path: str | os.PathLike[str], mode: int) -> None:
         self.is_dir = stat.S_ISDIR(mode)
         super().__init__(f"{os.fspath(path)}: {'is a directory' if self.is_dir else 'not a regular file'}")
+
+
+class NoWriter(OSError):
+    """A FIFO that gave nothing: nobody writes to it, and it is not waited for."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__(errno.ENXIO, "a FIFO with no writer (it is not waited for)", os.fspath(path))
 
 
 def open_regular(path: str | os.PathLike[str]) -> int:
@@ -68,9 +77,21 @@ class FileTooLarge(OSError):
 
 def read_capped(path: str | os.PathLike[str], max_bytes: int = MAX_USER_FILE_BYTES) -> bytes:
     """The bytes of the file a user named, a pipe such as ``<(cat auth.json)`` too; ``FileTooLarge``
-    beyond ``max_bytes`` (``/dev/zero`` included), the ``OSError`` of ``open`` or ``read`` otherwise."""
-    with open(path, "rb") as handle:
-        data = handle.read(max_bytes + 1)
+    beyond ``max_bytes`` (``/dev/zero`` included), ``NoWriter`` for a FIFO nobody writes to, the
+    ``OSError`` of ``open`` or ``read`` otherwise.
+
+    The file is opened without waiting (opening a FIFO for reading blocks until a writer comes) and
+    then read as usual: a pipe whose writer is there is read to its end, a FIFO without one gives
+    nothing at once, which is refused rather than taken for an empty file."""
+    fd = os.open(path, _OPEN_FLAGS)
+    try:
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as handle:  # (buffered: a pipe's blocks read to the bound)
+            data = handle.read(max_bytes + 1)
+        if not data and stat.S_ISFIFO(os.fstat(fd).st_mode):
+            raise NoWriter(path)
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise FileTooLarge(path, max_bytes)
     return data

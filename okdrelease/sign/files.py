@@ -22,7 +22,8 @@ MAX_FILE_BYTES = MAX_USER_FILE_BYTES
 
 def read_bounded(path: str | os.PathLike[str], what: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     """The bytes of the file a user named (a pipe such as ``<(gpg --export)`` too); more than
-    ``max_bytes`` is an error naming ``what`` and the path, as is one that cannot be read."""
+    ``max_bytes`` is an error naming ``what`` and the path, as is one that cannot be read or a FIFO
+    nobody writes to (``regularfile.read_capped``: never waited on)."""
     name = f"{what} {path}" if what else str(path)
     try:
         return read_capped(path, max_bytes)

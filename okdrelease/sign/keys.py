@@ -172,7 +172,7 @@ def generate_pgp_key_files(
 def generate_cosign_key_files(out: str | os.PathLike[str], password: str | None) -> GeneratedKeyFiles:
     """Write ``cosign.key`` (encrypted, 0600) and ``cosign.pub`` into ``out``."""
     if password is None:
-        raise SignatureError("a cosign key needs a password: a passphrase file or COSIGN_PASSWORD")
+        raise UsageError("a cosign key needs a password: give --passphrase-file or set COSIGN_PASSWORD")
     target = Path(out)
     _prepare_out(target, ("cosign.key", "cosign.pub"))
     private = cosign.generate_private_key()

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 
 from okdrelease.errors import SignatureError
+from okdrelease.sign.files import read_bounded
 
 #: Where ``new`` and ``sign`` take a signing key's passphrase from when no passphrase file is given:
 #: the first of these variables that is set (set and empty is the empty passphrase, as cosign reads
@@ -21,10 +21,9 @@ def read_passphrase(path: str | os.PathLike[str] | None, env: Iterable[str] = ()
     """The one passphrase reader of every command: the first line of the passphrase file ``path``; else
     the first variable of ``env`` that is set (``PASSPHRASE_ENV``, ``COSIGN_ENV``); else None."""
     if path:
+        data = read_bounded(path, "passphrase file")  # (bounded; a FIFO nobody writes to is not waited on)
         try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as err:
-            raise SignatureError(f"cannot read passphrase file {path}: {err.strerror or err}") from err
+            text = data.decode("utf-8")
         except UnicodeDecodeError as err:
             raise SignatureError(f"passphrase file {path} is not UTF-8 text") from err
         return text.splitlines()[0] if text else ""

@@ -15,6 +15,9 @@ from okdrelease.reference import ImageReference
 
 SIGNATURE_TYPE = "atomic container signature"
 _DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$")
+#: The registered algorithms' hex lengths (OCI image-spec descriptor.md); others pass as library-go lets them.
+_HEX_SIZES = {"sha256": 64, "sha512": 128}
+_HEX_RE = re.compile(r"[a-f0-9]+")
 #: ``optional.timestamp`` as library-go reads it: a Go int64.
 TIMESTAMP_RANGE = range(-(1 << 63), 1 << 63)
 #: The timestamps a signature is written with: library-go's int64 that containers/image (skopeo, podman,
@@ -148,6 +151,13 @@ def validate_release_digest(digest: str) -> str:
         raise SignatureError("release images that are not accessed via digest cannot be verified")
     if not _DIGEST_RE.match(digest):
         raise SignatureError(f'the provided release image digest has an invalid format: "{digest}"')
+    algorithm, _, hex_part = digest.partition(":")
+    size = _HEX_SIZES.get(algorithm)
+    if size is not None and not (len(hex_part) == size and _HEX_RE.fullmatch(hex_part)):
+        raise SignatureError(
+            f'the provided release image digest has an invalid format: "{digest}"'
+            f" ({algorithm} takes {size} lower case hex digits)"
+        )
     return digest
 
 
