@@ -18,6 +18,7 @@ from bounded_run import run_bounded
 
 from okdrelease.cache import LAYER_INDEX, RESOLUTION, VERDICT, Cache, default_root, pack, store
 from okdrelease.cli import main as cli_main
+from okdrelease.oci.layerlimits import size_in_bytes
 from okdrelease.payload.check import ManifestChecker
 
 
@@ -699,3 +700,63 @@ def test_info_and_prune_pass_over_a_fifo_or_device_named_like_a_pack(tmp_path: P
         "",
     )
     assert sorted(p.name for p in packs.iterdir()) == ["0000-fifo.pack", "0001-zero.pack"]
+
+
+def test_files_not_named_as_packs_are_left_alone_behind_a_linked_packs_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only regular files named as the cache names its packs (``<16 hex>-<pid>-<8 hex>.pack``, and those
+    with ``.tmp-``) are read, dropped or evicted: a user's ``backup.pack`` in the directory ``v2/packs``
+    links to, a stale ``.tmp-notes.pack``, and a link named like a pack stay as they are."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "backup.pack").write_bytes(b"torn!")
+    (victim / ".tmp-notes.pack").write_bytes(b"user's")
+    os.utime(victim / ".tmp-notes.pack", (time.time() - 7200, time.time() - 7200))
+    (tmp_path / "elsewhere.bin").write_bytes(b"torn too")
+    (victim / "0123456789abcdef-1-89abcdef.pack").symlink_to(tmp_path / "elsewhere.bin")
+    root = tmp_path / "cache"
+    (root / "v2").mkdir(parents=True)
+    (root / "v2" / "packs").symlink_to(victim)
+    _run(root, b"a" * 100)
+    with Cache(root) as cache:
+        assert cache.get_blob(_digest(b"a" * 100)) == b"a" * 100
+        assert cache.stats.dropped == 0
+    assert cli_main(["cache", "prune", "--cache-dir", str(root), "--all"]) == 0
+    assert capsys.readouterr() == ("removed 1 entries (0.0 MiB); 0 entries (0.0 MiB) left\n", "")
+    assert sorted(p.name for p in victim.iterdir()) == [
+        ".tmp-notes.pack",
+        "0123456789abcdef-1-89abcdef.pack",
+        "backup.pack",
+    ]
+    assert (victim / "backup.pack").read_bytes() == b"torn!"
+    assert (tmp_path / "elsewhere.bin").read_bytes() == b"torn too"
+
+
+def test_cache_commands_refuse_a_named_cache_directory_that_is_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--cache-dir`` names a directory: one that does not exist, or a file, is an error naming it (the
+    default directory may not exist yet: an empty cache)."""
+    missing = str(tmp_path / "nonexist")
+    for action in ("info", "prune"):
+        assert cli_main(["cache", action, "--cache-dir", missing]) == 1
+        assert capsys.readouterr() == ("", f"error: cache directory {missing} does not exist\n")
+        assert cli_main(["cache", action, "--cache-dir", "/dev/null"]) == 1
+        assert capsys.readouterr() == ("", "error: cache directory /dev/null is not a directory\n")
+    assert not os.path.exists(missing)
+
+
+@pytest.mark.parametrize("text", ["١٢٣", "１２３", "12\u00a0M"])
+def test_sizes_are_ascii_digits_only(text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--max-size`` (and ``--max-layer-bytes``, one parser) takes ASCII digits only: Arabic-Indic or
+    full-width digits and a no-break space are refused, not read as 123."""
+    _run(tmp_path, b"a" * 100)
+    assert cli_main(["cache", "prune", "--cache-dir", str(tmp_path), "--max-size", text]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"error: --max-size: invalid size {text!r}: use a number of bytes, optionally with K, M, G or T (1.5G)\n",
+    )
+    assert len(_packs(tmp_path)) == 1
+    with pytest.raises(ValueError, match="invalid size"):
+        size_in_bytes(text)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from okdrelease.cache import DEFAULT_MAX_BYTES, Cache, default_root
-from okdrelease.errors import UsageError
+from okdrelease.errors import OkdReleaseError, UsageError
 
 
 def parse_size(text: str) -> int:
@@ -48,9 +49,24 @@ def _mib(size: int) -> str:
     return f"{size / (1 << 20):.1f} MiB"
 
 
+def _named_directory(path: str) -> str:
+    """``--cache-dir DIR`` as named: an error unless it is a directory (the default one may not exist yet:
+    an empty cache)."""
+    try:
+        is_dir = os.path.isdir(path)
+        exists = is_dir or os.path.lexists(path)
+    except ValueError:  # a NUL byte
+        is_dir = exists = False
+    if not exists:
+        raise OkdReleaseError(f"cache directory {path} does not exist")
+    if not is_dir:
+        raise OkdReleaseError(f"cache directory {path} is not a directory")
+    return path
+
+
 def run(args: argparse.Namespace) -> int:
     """Run ``cache info`` or ``cache prune``."""
-    cache = Cache(args.cache_dir or default_root())
+    cache = Cache(_named_directory(args.cache_dir) if args.cache_dir else default_root())
     if args.action == "info":
         if args.max_size or args.all:
             raise UsageError("--max-size and --all only apply to prune")

@@ -27,6 +27,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 import time
 from collections.abc import Iterable, Iterator
@@ -47,6 +48,10 @@ TMP_PREFIX = ".tmp-"
 BLOBS = "blobs"
 _HEAD = MAGIC + b"\n"
 _TRAILER = len(MAGIC) + 1 + 16 + 1 + 16 + 1 + 64 + 1
+#: A pack's name as :func:`new_name` makes it: creation time (16 hex digits), process id, 8 random hex
+#: digits. Only files so named (or that with :data:`TMP_PREFIX`) are the cache's: anything else in the
+#: packs directory (a user's ``backup.pack`` behind a linked directory) is never read or removed.
+_NAME = re.compile(r"[0-9a-f]{16}-[0-9]{1,10}-[0-9a-f]{8}" + re.escape(SUFFIX), re.ASCII)
 #: How much of a pack's end is read at once to find its index (the rest, if any, in a second read).
 _TAIL_READ = 64 << 10
 
@@ -298,7 +303,8 @@ def write(directory: str, entries: Iterable[tuple[str, str, bytes, str]], name: 
 
 def scan(directory: str) -> tuple[list[PackFile], list[PackFile]]:
     """(finished packs oldest name first, temporary files) in ``directory`` (none if it is missing or
-    cannot be read: the cache is then empty, with a warning, and the run goes on without it)."""
+    cannot be read: the cache is then empty, with a warning, and the run goes on without it). Only
+    regular files named as this module names them are listed (no link is followed)."""
     packs: list[PackFile] = []
     temporaries: list[PackFile] = []
     try:
@@ -309,13 +315,13 @@ def scan(directory: str) -> tuple[list[PackFile], list[PackFile]]:
         log.warning("cache: cannot list %s: %s", directory, err)
         return packs, temporaries
     for entry in listing:
-        if not (entry.name.endswith(SUFFIX) or entry.name.startswith(TMP_PREFIX)):
+        if not _NAME.fullmatch(entry.name.removeprefix(TMP_PREFIX)):  # not one of ours: left alone
             continue
         try:
-            st = entry.stat()
+            st = entry.stat(follow_symlinks=False)
         except OSError:  # went away meanwhile
             continue
-        if not stat.S_ISREG(st.st_mode):  # not one of ours (a FIFO would block its reader): left alone
+        if not stat.S_ISREG(st.st_mode):  # not one of ours (a link, a FIFO that would block): left alone
             continue
         found = PackFile(entry.name, entry.path, st.st_size, st.st_mtime)
         (temporaries if entry.name.startswith(TMP_PREFIX) else packs).append(found)

@@ -43,7 +43,10 @@ class LayerLimits:
 _SIZE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 
-_SIZE_RE = re.compile(r"\s*(\d{1,20}(?:\.\d{1,20})?)\s*([KMGT]?)(?:(?<=[KMGT])i)?B?\s*", re.IGNORECASE)
+#: ASCII digits and spaces only (Unicode ``\d`` would read ``١٢٣`` as 123).
+_SIZE_RE = re.compile(
+    r"\s*(\d{1,20}(?:\.\d{1,20})?)\s*([KMGT]?)(?:(?<=[KMGT])i)?B?\s*", re.IGNORECASE | re.ASCII
+)
 
 
 def size_in_bytes(text: str, *, least: int = 1) -> int:
