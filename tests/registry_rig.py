@@ -39,7 +39,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -194,10 +194,13 @@ class LocalCA:
             builder = builder.add_extension(san, critical=False)
         return key, builder.sign(self._key, hashes.SHA256())
 
-    def issue_server_cert(self, name: str) -> tuple[Path, Path]:
-        """Write a server certificate for 127.0.0.1 and localhost; return (cert_file, key_file)."""
+    def issue_server_cert(self, name: str, *, dns_names: Sequence[str] = ()) -> tuple[Path, Path]:
+        """Write a server certificate for 127.0.0.1 and localhost (for ``dns_names`` alone when given);
+        return (cert_file, key_file)."""
         san = x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
+            [x509.DNSName(d) for d in dns_names]
+            if dns_names
+            else [x509.DNSName("localhost"), x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]
         )
         usage = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH])
         key, cert = self._issue("127.0.0.1", usage, san)

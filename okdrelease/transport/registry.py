@@ -91,6 +91,7 @@ from okdrelease.transport.wire import (
     TlsError,
     TransportError,
     load_system_trust,
+    name_mismatch,
 )
 
 log = logging.getLogger(__name__)
@@ -751,6 +752,12 @@ def _tls_failure(state: _Registry, err: TlsError, cert_dir: str | None) -> str:
     """A TLS verification failure, and how to trust the host it happened on or opt out for it
     (with a cert dir, certs.d is not read: its CAs are where to add one)."""
     other = _other_host(state, err)
+    if name_mismatch(err.reason):  # its CA is trusted: the certificate names other hosts
+        return (
+            f"{other or f'registry {state.host}'}: TLS verification failed ({err.reason}); its certificate"
+            " is for other host names: use a name it holds, or mark the host insecure"
+            f" (--insecure-registry {printable(err.host) if other else state.host}) to accept it"
+        )
     if not other:
         where = f"the certificate directory {cert_dir}" if cert_dir else "certs.d"
         return (

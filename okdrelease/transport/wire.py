@@ -60,7 +60,9 @@ _MAX_BLANK = 128  # bytes of empty lines skipped before a status line
 DEFAULT_PORTS = {"http": 80, "https": 443}
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _BODYLESS = frozenset({204, 304})
-_SSL_VERIFY_RE = re.compile(r"certificate verify failed: ([^(\]'\"]+)")
+#: The verify message runs to ``. (_ssl.c:N)``, or to the end of the exception text quoting it; a name
+#: mismatch quotes the name (``IP address mismatch, certificate is not valid for '127.0.0.1'``).
+_SSL_VERIFY_RE = re.compile(r"certificate verify failed: (.+?)\.?(?: \(_ssl\.c:\d+\)|[\")\]]|$)")
 _SSL_REASON_RE = re.compile(r"\[SSL: [A-Z0-9_]+\] ([^(\]'\"]+)")
 _TARGET_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?")
 _TARGET_OK_RE = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*")
@@ -120,6 +122,15 @@ def tls_reason(err: BaseException) -> str:
     if match:
         return match.group(1).strip()
     return "SSLError"
+
+
+def name_mismatch(reason: str) -> bool:
+    """Whether the TLS failure ``reason`` (:func:`tls_reason`) is a certificate issued for other names
+    than the one connected to: its chain was trusted (OpenSSL checks the name after the chain)."""
+    return (
+        reason.startswith("certificate verify failed: ")
+        and "mismatch, certificate is not valid for" in reason
+    )
 
 
 def os_reason(err: BaseException) -> str:
