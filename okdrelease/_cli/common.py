@@ -43,6 +43,7 @@ CLUSTER_FLAGS: dict[str, str] = {
         "-a/--registry-config (or --authfile)"
     ),
     "--namespace": f"--namespace names a cluster namespace and {_KUBE}",
+    "-n": f"-n/--namespace names a cluster namespace and {_KUBE}",
 }
 
 
@@ -111,7 +112,8 @@ def unknown_argument_message(extras: Sequence[str]) -> str:
     first = extras[0]
     if first.startswith("-") and first != "-":
         name = first.partition("=")[0]
-        return CLUSTER_FLAGS.get(name, f"unknown flag: {name}")
+        short = name if name.startswith("--") else name[:2]  # -nNS is -n NS
+        return CLUSTER_FLAGS.get(short, f"unknown flag: {name}")
     return f"unexpected argument: {first!r}"
 
 
@@ -208,6 +210,14 @@ def split_list(values: Iterable[str] | None) -> list[str]:
     for value in values or []:
         out.extend(item.strip() for item in value.split(",") if item.strip())
     return out
+
+
+def add_skip_verification_flag(parser: argparse.ArgumentParser) -> None:
+    """``--skip-verification``: oc's switch to accept content that does not match its digest, taken so
+    oc command lines work; okdrelease verifies every digest regardless (a mismatch is never accepted)."""
+    parser.add_argument(
+        "--skip-verification", action="store_true", help="accepted for oc parity; content is always verified"
+    )
 
 
 def add_layer_limit_flag(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from okdrelease._cli.common import (
     add_cache_flags,
     add_layer_limit_flag,
     add_registry_flags,
+    add_skip_verification_flag,
     run_cache,
     transport_options,
 )
@@ -77,6 +78,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--command", help=argparse.SUPPRESS)
     p.add_argument("--tools", action="store_true", help=argparse.SUPPRESS)
     add_layer_limit_flag(p)
+    add_skip_verification_flag(p)
     add_registry_flags(p)
     add_cache_flags(p)
     p.set_defaults(func=run)

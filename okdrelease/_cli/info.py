@@ -10,6 +10,7 @@ from okdrelease._cli.common import (
     add_cache_flags,
     add_layer_limit_flag,
     add_registry_flags,
+    add_skip_verification_flag,
     run_cache,
     transport_options,
 )
@@ -51,8 +52,15 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help="json, name, pullspec, digest, or a template: jsonpath=, jsonpath-file=, jsonpath-as-json=, "
         "template=, go-template=, templatefile=, go-template-file= (see the README for the supported subset)",
     )
+    p.add_argument(
+        "--template",
+        metavar="TEMPLATE",
+        help="the template (or its file) of -o go-template, go-template-file, template, templatefile, "
+        "jsonpath, jsonpath-file or jsonpath-as-json given without =TEMPLATE (kubectl's printer flag)",
+    )
     p.add_argument("--filter-by-os", metavar="REGEX", help="platform of a manifest-listed release (os/arch)")
     add_layer_limit_flag(p)
+    add_skip_verification_flag(p)
     add_registry_flags(p)
     add_cache_flags(p)
     p.set_defaults(func=run)
@@ -67,6 +75,7 @@ def _validate(args: argparse.Namespace) -> None:
         )
     if args.output and args.image_for:
         raise UsageError("--output and --image-for may not both be specified")
+    args.output = fmt.with_template_flag(args.output, args.template)
     fmt.check_output(args.output)
 
 

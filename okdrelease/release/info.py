@@ -440,6 +440,20 @@ def check_output(output: str) -> None:
         raise UsageError("template format specified but no template given")
 
 
+def with_template_flag(output: str, template: str | None) -> str:
+    """``--output`` with kubectl's ``--template`` applied, as oc reads the pair: ``-o go-template
+    --template=T`` is ``-o go-template=T`` (any template format); with any other format ``--template`` is
+    ignored. A format that carries its own template too is refused as oc refuses it (it reads the two
+    as one unknown format)."""
+    if not template or output.split("=", 1)[0] not in TEMPLATE_FORMATS:
+        return output
+    if "=" in output:
+        raise UsageError(
+            f"--output only supports {', '.join(OUTPUT_FORMATS)}: --template cannot be combined with {output}"
+        )
+    return f"{output}={template}"
+
+
 def _template_text(kind: str, argument: str) -> str:
     if not kind.endswith("-file") and kind != "templatefile":
         return argument
