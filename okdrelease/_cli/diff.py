@@ -8,7 +8,7 @@ import textwrap
 from typing import Any
 
 from okdrelease._cli.common import add_cache_flags, add_registry_flags, run_cache, transport_options
-from okdrelease.errors import UsageError
+from okdrelease.errors import ReleaseError, UsageError
 from okdrelease.images.resolve import Resolver
 from okdrelease.release.diff import (
     build_list_json,
@@ -18,7 +18,8 @@ from okdrelease.release.diff import (
     render_diff_text,
     render_json,
 )
-from okdrelease.release.read import PlatformFilter, load_release_from
+from okdrelease.release.read import PlatformFilter, ReleaseInfo, load_release_from
+from okdrelease.transport.base import Transport
 from okdrelease.transport.open import DefaultTransport
 
 EPILOG = """\
@@ -91,11 +92,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--unified must be 0 or more")
     if args.exit_code:
         args.failure_exit_code = 2  # 1 means "different" here
-    platform = PlatformFilter.from_flag(args.filter_by_os)
+    platform = PlatformFilter.from_flag(args.filter_by_os, UsageError)  # (as new: a usage error)
     with run_cache(args) as cache, DefaultTransport(transport_options(args)) as transport:
         resolver = Resolver(platform, store=cache)  # one per run: what both releases share is read once
-        old = load_release_from(transport, args.old, platform=platform, resolver=resolver)
-        new = load_release_from(transport, args.new, platform=platform, resolver=resolver)
+        old = _load(transport, "old", args.old, platform, resolver)
+        new = _load(transport, "new", args.new, platform, resolver)
     diff = diff_releases(old, new)
     if args.output == "json":
         sys.stdout.write(render_json(build_list_json(diff) if args.build_list else diff_json(diff)))
@@ -104,6 +105,20 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(_encodable(render_diff_text(diff, context=args.unified)))
     return 1 if args.exit_code and not diff.identical else 0
+
+
+def _load(
+    transport: Transport, which: str, image: str, platform: PlatformFilter, resolver: Resolver
+) -> ReleaseInfo:
+    """The release ``image``; a release image that lacks or garbles its payload files is named, with
+    which of the two it is (the reader's error says only "release image …")."""
+    try:
+        return load_release_from(transport, image, platform=platform, resolver=resolver)
+    except ReleaseError as err:
+        text = str(err)
+        if type(err) is not ReleaseError or not text.startswith("release image "):
+            raise
+        raise ReleaseError(f"{which} release image {image}{text[len('release image') :]}") from None
 
 
 def _encodable(text: str) -> str:
