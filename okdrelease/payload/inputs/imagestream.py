@@ -12,30 +12,46 @@ from okdrelease.payload.context import Run
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
 from okdrelease.reference import parse_docker_reference
+from okdrelease.regularfile import MAX_USER_FILE_BYTES
+from okdrelease.transport.base import TransportOptions
 
 
-def read_text_source(path: str) -> bytes:
-    """The bytes of a file, of stdin (``-``) or of an http(s) URL."""
+def read_text_source(path: str, options: TransportOptions | None = None) -> bytes:
+    """The bytes of a file, of stdin (``-``) or of an http(s) URL (read with the trust, proxies and
+    timeout of ``options``, as the signature stores are: ``sign.fetch.StoreReader``), at most
+    ``MAX_USER_FILE_BYTES``. Errors name a URL without its ``user:password@`` or query."""
     if path == "-":
         return sys.stdin.buffer.read()
     if path.startswith(("http://", "https://")):
-        import requests
-
-        try:
-            resp = requests.get(path, timeout=60)
-        except requests.RequestException as err:
-            raise ReleaseError(f"unable to read input image stream file: {path}: {err}") from err
-        if not 200 <= resp.status_code < 300:
-            raise ReleaseError(f"unable to read input image stream file: {path}: HTTP {resp.status_code}")
-        return resp.content
+        return _read_url(path, options)
     return Path(path).read_bytes()
+
+
+def _read_url(url: str, options: TransportOptions | None) -> bytes:
+    from okdrelease.errors import SignatureError
+    from okdrelease.events import safe_url
+    from okdrelease.sign.fetch import StoreReader
+
+    shown = safe_url(url)
+    with StoreReader(options) as reader:
+        try:
+            status, body = reader.get(url, MAX_USER_FILE_BYTES + 1)
+        except SignatureError as err:  # (its text names the URL as shown, and what failed)
+            raise ReleaseError(f"unable to read input image stream file: {err}") from None
+    if not 200 <= status < 300:
+        raise ReleaseError(f"unable to read input image stream file: {shown}: HTTP {status}")
+    if len(body) > MAX_USER_FILE_BYTES:
+        raise ReleaseError(
+            f"unable to read input image stream file: {shown} is larger than {MAX_USER_FILE_BYTES} bytes"
+        )
+    return body
 
 
 def read(plan: Plan, run: Run) -> Inputs:
     """Load the input stream and resolve its tags to pull specs."""
     path = plan.options.from_image_stream_file or ""
     try:
-        data = read_text_source(path)
+        data = read_text_source(path, run.transport.options)
     except FileNotFoundError as err:
         raise ReleaseError(f"open {path}: no such file or directory") from err
     except OSError as err:
