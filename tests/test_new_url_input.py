@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 from registry_rig import LocalCA
 from test_registry import Loopback
+from test_transport_tls_hosts import server_context
 
 from okdrelease.cli import main
 from okdrelease.regularfile import MAX_USER_FILE_BYTES
@@ -67,10 +68,7 @@ def plain() -> Iterator[Loopback]:
 
 @pytest.fixture
 def tls(registry_ca: LocalCA) -> Iterator[Loopback]:
-    cert, key = registry_ca.issue_server_cert("url-input")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = _serve(context)
+    server = _serve(server_context(registry_ca, "url-input"))
     yield server
     server.stop()
 
