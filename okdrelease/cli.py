@@ -9,10 +9,11 @@ import gc
 import importlib
 import logging
 import os
+import signal
 import sys
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn
 
 from okdrelease import __version__
@@ -362,9 +363,10 @@ def _main(argv: Sequence[str] | None) -> int:
     saved_level = logger.level
     logger.setLevel(min(handler.level, logging.WARNING))
     try:
-        code, message = _run(args)
-        if message is not None:
-            reporter.error(message)
+        with _interruptions():
+            code, message = _run(args)
+            if message is not None:
+                reporter.error(message)
         return code
     finally:
         reporter.close()
@@ -378,6 +380,34 @@ def _json_requested(raw: Sequence[str]) -> bool:
     return "--log-format=json" in raw or any(a == "--log-format" and b == "json" for a, b in pairs)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (a CI system's or Tekton's cancel or timeout), stopping the run as Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def _interruptions() -> Iterator[None]:
+    """The first SIGINT or SIGTERM interrupts the command (a KeyboardInterrupt: the library stops its
+    threads and removes what it must); later ones are ignored while it winds down, so the cleanup
+    runs to its end and ``error: interrupted`` is said once. Outside the main thread: no change."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    seen: list[int] = []
+
+    def interrupt(signum: int, _frame: object) -> None:
+        if not seen:
+            seen.append(signum)
+            raise _Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+    saved = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in saved.items():
+            if handler is not None:  # None: not set from Python (left as it is)
+                signal.signal(number, handler)
+
+
 def _run(args: argparse.Namespace) -> tuple[int, str | None]:
     """Run the subcommand: (exit code, error message or None); no traceback reaches a user."""
     try:
@@ -387,6 +417,8 @@ def _run(args: argparse.Namespace) -> tuple[int, str | None]:
     except OkdReleaseError as err:
         # A command may say that its failures need another code (diff --exit-code: 2, as diff(1)).
         return int(getattr(args, "failure_exit_code", 1)), str(err)
+    except _Terminated:
+        return 143, "interrupted"
     except KeyboardInterrupt:
         return 130, "interrupted"
     except BrokenPipeError:

@@ -11,6 +11,7 @@ every one from then on, a permanent fault):
 * ``truncate``   -- send the headers and half the body, then close cleanly;
 * ``flip``       -- send the whole body with one byte changed;
 * ``stall``      -- send the headers and half the body, then say nothing for ``stall`` seconds;
+* ``slow``       -- send the whole body at about ``rate`` bytes a second (a slow link);
 * ``status``     -- answer ``status`` (429, 503 …) with ``Retry-After`` when given and an error
   body with ``code``;
 * ``replace``    -- relay the registry's status and headers with ``body`` in place of its body
@@ -41,7 +42,18 @@ import attrs
 import requests
 from registry_rig import RegistryInfo
 
-FAULTS = ("reset", "reset-body", "truncate", "flip", "stall", "status", "unauthorized", "replace", "answer")
+FAULTS = (
+    "reset",
+    "reset-body",
+    "truncate",
+    "flip",
+    "stall",
+    "slow",
+    "status",
+    "unauthorized",
+    "replace",
+    "answer",
+)
 #: How often the serving loop looks for ``shutdown()`` (seconds).
 _POLL_INTERVAL = 0.02
 _HOP_BY_HOP = {"transfer-encoding", "connection", "content-length", "content-encoding", "keep-alive"}
@@ -60,6 +72,7 @@ class Rule:
     retry_after: str | None = None
     code: str = "FAULT"
     stall: float = 3.0
+    rate: int = 1 << 20
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes = b""
     content_length: str | None = None
@@ -224,6 +237,14 @@ def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
                 self.wfile.write(body)
             self.wfile.flush()
 
+        def _send_slowly(self, status: int, headers: list[tuple[str, str]], body: bytes, rate: int) -> None:
+            self._send(status, headers, b"", len(body))
+            piece = max(1, rate // 20)
+            for start in range(0, len(body), piece):
+                time.sleep(0.05)
+                self.wfile.write(body[start : start + piece])
+                self.wfile.flush()
+
         def _relay_headers(self, response: requests.Response) -> list[tuple[str, str]]:
             out = []
             for key, value in response.headers.items():
@@ -240,7 +261,14 @@ def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
             headers = dict(self.headers.items())
             rule = proxy._decide(self.command, self.path, headers)
             try:
-                if rule is None or rule.fault in ("reset-body", "truncate", "flip", "stall", "replace"):
+                if rule is None or rule.fault in (
+                    "reset-body",
+                    "truncate",
+                    "flip",
+                    "stall",
+                    "slow",
+                    "replace",
+                ):
                     self._relay(rule, headers, body)
                 else:
                     self._inject(rule, headers, body)
@@ -291,6 +319,9 @@ def _handler(proxy: FaultProxy) -> type[http.server.BaseHTTPRequestHandler]:
                 length = int(response.headers.get("Content-Length") or 0)
             if rule is None or self.command == "HEAD" or len(content) < 2:
                 self._send(response.status_code, relay, content, length)
+                return
+            if rule.fault == "slow":
+                self._send_slowly(response.status_code, relay, content, rule.rate)
                 return
             half = len(content) // 2
             if rule.fault == "flip":

@@ -5,10 +5,11 @@ Requests are counted through the transport's event sink (every answered HTTP req
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -331,14 +332,22 @@ def test_warm_new_resolves_on_the_calling_thread_and_refetches_a_damaged_entry(
     cache.close()  # the run's entries written as a pack: the next runs read them from disk
     pooled: list[object] = []
 
-    class Pool(ThreadPoolExecutor):
+    pool_of = resolve_module.worker_pool
+
+    @contextlib.contextmanager
+    def counting_pool(*args: Any, **kwargs: Any) -> Iterator[Any]:
         """resolve_all's pool, counting the work handed to it."""
+        with pool_of(*args, **kwargs) as pool:
+            submit = pool.submit
 
-        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-            pooled.append(args)
-            return super().submit(fn, *args, **kwargs)
+            def counted(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+                pooled.append(args)
+                return submit(fn, *args, **kwargs)
 
-    monkeypatch.setattr(resolve_module, "ThreadPoolExecutor", Pool)
+            pool.submit = counted  # type: ignore[method-assign]
+            yield pool
+
+    monkeypatch.setattr(resolve_module, "worker_pool", counting_pool)
     visits: list[str] = []
 
     def recorded_order(tags: list[TagReference]) -> list[int]:

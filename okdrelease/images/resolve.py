@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import IO, Generic, TypeVar
 
 import attrs
@@ -31,6 +31,7 @@ from okdrelease.oci.platform import PlatformSelector
 from okdrelease.openshift.labels import OPERATOR_LABEL
 from okdrelease.reference import RegistryLocation, parse_location
 from okdrelease.transport.base import BlobOpener, Repository, Transport, check_config_size
+from okdrelease.workers import worker_pool
 
 __all__ = [
     "CONFIG_MEDIA_TYPES",
@@ -274,7 +275,7 @@ def resolve_all(
     reported is the first in ``items`` order among those that ran.
     """
     results: dict[int, R] = {}
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with worker_pool(workers) as pool:
         futures: dict[int, Future[R]] = {}
         for position in range(len(items)) if order is None else order:
             item = items[position]

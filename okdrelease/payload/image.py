@@ -7,7 +7,6 @@ import logging
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -24,6 +23,7 @@ from okdrelease.openshift.labels import BASE_DIGEST_LABEL, RELEASE_LABEL
 from okdrelease.transport import copy as transport_copy
 from okdrelease.transport.base import BlobOpener, Repository
 from okdrelease.transport.http import RetryPolicy
+from okdrelease.workers import worker_pool
 
 if TYPE_CHECKING:
     from okdrelease.oci.layerwrite import Gzipped
@@ -331,7 +331,7 @@ def push_image(
     """
     ahead = ahead or PushAhead()
     put: BlobPut = ahead.uploads or dest.put_blob
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="push-blob") as pool:
+    with worker_pool(2, "push-blob") as pool:
         uploads = [
             pool.submit(_put_payload, put, dest, payload, payload.reused or payload_pushed),
             pool.submit(put, built.config, built.config_digest, len(built.config)),

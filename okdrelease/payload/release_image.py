@@ -22,6 +22,7 @@ from okdrelease.reference import ReferenceSyntaxError, RegistryLocation, parse_l
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetryPolicy
 from okdrelease.transport.registry import RegistryRepository, UploadsAhead
+from okdrelease.workers import stop_pool
 
 if TYPE_CHECKING:
     from okdrelease.payload import image as release_image
@@ -248,8 +249,7 @@ class EarlyPush:
 
     def close(self) -> None:
         """Stop what still runs, wait for it, cancel the sessions no blob went to."""
-        self._cancel.set()
-        self._pool.shutdown(wait=True)
+        stop_pool(self._pool, self._cancel, interrupting=False)
         if self._uploads.exception() is None:
             self._uploads.result().close()
 

@@ -25,7 +25,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, wait
 from typing import Any
 
 import attrs
@@ -58,6 +58,7 @@ from okdrelease.reference import (
 )
 from okdrelease.release.read import ReleaseInfo, load_release_from
 from okdrelease.transport.base import Repository, Transport
+from okdrelease.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -461,13 +462,12 @@ def execute_mirror(
     emit = progress or (lambda _line: None)
     components = [m for m in plan.mappings if m.name]
     release = [m for m in plan.mappings if not m.name]
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(components) or 1))) as pool:
+    with worker_pool(min(workers, len(components) or 1)) as pool:
         futures = [pool.submit(copy_mapping, transport, plan, m, emit) for m in components]
         wait(futures, return_when=FIRST_EXCEPTION)
         for future in futures:
             error = future.exception() if future.done() and not future.cancelled() else None
             if error is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
                 raise error
         copied = [future.result() for future in futures]
     return [copy_mapping(transport, plan, m, emit) for m in release] + copied

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import attrs
@@ -34,6 +33,7 @@ from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.openshift.versions import ComponentVersion, aggregate_release_versions
 from okdrelease.reference import ImageLocation, ImageReference, LayoutLocation, RegistryLocation
 from okdrelease.transport.base import BlobOpener, Repository
+from okdrelease.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -463,7 +463,7 @@ def load_images(
         )
 
     targets = [tag for tag in info.tags if tag.is_image]
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+    with worker_pool(workers) as pool:
         futures = [(tag, pool.submit(fetch, tag)) for tag in targets]
         for tag, future in futures:
             try:

@@ -17,7 +17,7 @@ import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import TYPE_CHECKING, BinaryIO, Literal, TypedDict, get_args
 
 import attrs
@@ -48,6 +48,7 @@ from okdrelease.transport.base import REFUSED, BlobMount, MountOutcome, Reposito
 from okdrelease.transport.http import RetriedDigestMismatch, Retryable, RetryPolicy
 from okdrelease.transport.open import default_reference
 from okdrelease.transport.wire import TransportError
+from okdrelease.workers import interrupted, stop_pool, worker_pool
 
 if TYPE_CHECKING:
     from okdrelease.transport import recompress
@@ -120,6 +121,14 @@ class CopyCancelled(OkdReleaseError):
     """A copy stopped because another copy of the same run failed first."""
 
 
+def _check_stop(cancel: threading.Event, what: str) -> None:
+    """Raise CopyCancelled when ``cancel`` is set or the caller was interrupted (Ctrl-C, SIGTERM)."""
+    if interrupted():
+        raise CopyCancelled(f"{what}: interrupted")
+    if cancel.is_set():
+        raise CopyCancelled(f"{what}: cancelled after another copy failed")
+
+
 class _Cancellable(RawReader):
     """A source stream that stops (CopyCancelled) as soon as ``cancel`` is set."""
 
@@ -130,8 +139,7 @@ class _Cancellable(RawReader):
         self._what = what
 
     def read(self, size: int | None = -1) -> bytes:
-        if self._cancel.is_set():
-            raise CopyCancelled(f"{self._what}: cancelled after another copy failed")
+        _check_stop(self._cancel, self._what)
         return self._stream.read(-1 if size is None else size)
 
     def close(self) -> None:
@@ -244,8 +252,7 @@ def _place_blob(
     """``copy_blob``: ask (HEAD), mount, stream, in ``order``; a mount refused with an upload session
     (a registry's 202) has the blob streamed into that session, or the session cancelled when unused."""
     copy = _BlobCopy(src, dst, blob, emit, policy or RetryPolicy(), cancel or threading.Event())
-    if copy.stop.is_set():
-        raise CopyCancelled(f"{copy.what}: cancelled after another copy failed")
+    _check_stop(copy.stop, copy.what)
     if order == "mount-first" and not copy.foreign:
         with _mount(src, dst, blob.digest) as mount:
             return copy.done_by(mount) or _asked(copy, mount)
@@ -314,21 +321,17 @@ def copy_blobs(
         return {}
     limit = workers or min(_concurrency(src), _concurrency(dst))
     cancel = cancel or threading.Event()
-    with ThreadPoolExecutor(
-        max_workers=max(1, min(limit, len(todo))), thread_name_prefix="copy-blob"
-    ) as pool:
+    with worker_pool(min(limit, len(todo)), "copy-blob", cancel=cancel) as pool:
         futures: dict[Future[str], str] = {
             pool.submit(
                 copy_blob, src, dst, blob, progress, policy=policy, cancel=cancel, order=order
             ): digest
             for digest, blob in todo.items()
         }
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failures = [f.exception() for f in done if f.exception() is not None]
         if failures:
-            cancel.set()
-            for future in pending:
-                future.cancel()
+            stop_pool(pool, cancel, interrupting=False)
     if failures:
         first = next((e for e in failures if not isinstance(e, CopyCancelled)), failures[0])
         assert first is not None

@@ -23,7 +23,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, BinaryIO, Literal, TypeVar
 
@@ -93,6 +93,7 @@ from okdrelease.transport.wire import (
     load_system_trust,
     name_mismatch,
 )
+from okdrelease.workers import worker_pool
 
 log = logging.getLogger(__name__)
 
@@ -995,7 +996,7 @@ class UploadsAhead:
     @classmethod
     def open(cls, repository: RegistryRepository, count: int) -> UploadsAhead:
         """``count`` sessions opened side by side (one attempt each: a refusal leaves one fewer)."""
-        with ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="upload-ahead") as pool:
+        with worker_pool(count, "upload-ahead") as pool:
             started = list(pool.map(lambda _: repository.start_upload(), range(count)))
         return cls(repository, [upload for upload in started if upload is not None])
 

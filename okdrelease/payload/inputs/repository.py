@@ -8,7 +8,6 @@ digest it points at when the release is built. Tags cosign writes beside images
 from __future__ import annotations
 
 import re
-from concurrent.futures import ThreadPoolExecutor
 
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.openshift.imagestream import ImageStream, TagReference
@@ -16,6 +15,7 @@ from okdrelease.payload.context import Run
 from okdrelease.payload.inputs.base import Inputs
 from okdrelease.payload.plan import Plan
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
+from okdrelease.workers import worker_pool
 
 #: Tags cosign (and tools like it) store next to an image: signatures, attestations, SBOMs.
 ARTIFACT_TAG = re.compile(r"^sha256-[0-9a-f]{64}\.(sig|att|sbom)$")
@@ -49,7 +49,7 @@ def read(plan: Plan, run: Run) -> Inputs:
     names = [t for t in repository.list_tags() if not ARTIFACT_TAG.match(t) and t not in plan.exclude]
     if not names:
         raise ReleaseError(f"{text} has no tags to build a release from")
-    with ThreadPoolExecutor(max_workers=max(1, min(run.workers, len(names)))) as pool:
+    with worker_pool(min(run.workers, len(names))) as pool:
         digests = list(pool.map(lambda tag: repository.resolve(tag).digest, names))
     prefix = pull_prefix(location)
     tags = [
