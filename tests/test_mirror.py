@@ -11,12 +11,14 @@ printed ImageDigestMirrorSet / ImageContentSourcePolicy.
 from __future__ import annotations
 
 import gzip
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -418,6 +420,45 @@ def test_second_mirror_finds_everything_present(scene: Scene, capsys: pytest.Cap
     assert code == 0
     count = 1 + len(release_tags(capsys, scene.okd_release))
     assert f"Mirroring completed: {count} images already present" in err
+
+
+def test_signature_store_named_without_its_secrets(
+    scene: Scene, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A store URL's credentials and query are never shown (before: the error listed the raw URL,
+    password and token included); the store is read by the run's HTTP client (it is reached)."""
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server API
+            seen.append(self.path)
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server API
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        store = f"http://user:store-secret-pw@127.0.0.1:{port}/sigs?tok=qs-secret"
+        unsigned = f"{scene.registry}/mirror/unsigned-release:4.16.0-okd.secretless"
+        made = ["new", "--insecure", "--from-release", scene.okd_release, "--name", "4.16.0-okd.secretless"]
+        assert cli.main([*made, "--created", CREATED, "--to-image", unsigned]) == 0
+        capsys.readouterr()
+        args = ("--from", unsigned, "--to", f"{scene.registry}/mirror/secretless")
+        code, out, err = run_ours(
+            capsys, *args, "--signature-store", store, "--release-image-signature-to-dir", str(tmp_path / "s")
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 1 and out == ""
+    assert "secret" not in err
+    assert f"http://127.0.0.1:{port}/sigs" in err.splitlines()[-1]
+    assert seen and seen[0].startswith("/sigs/sha256=")
 
 
 def test_unsigned_release_fails_before_copying(

@@ -57,7 +57,7 @@ from okdrelease.reference import (
     parse_location,
 )
 from okdrelease.release.read import ReleaseInfo, load_release_from
-from okdrelease.transport.base import Repository, Transport
+from okdrelease.transport.base import Repository, Transport, TransportOptions
 from okdrelease.workers import worker_pool
 
 log = logging.getLogger(__name__)
@@ -322,14 +322,19 @@ def _documents(data: bytes) -> list[dict[str, Any]]:
         return []
 
 
-def collect_release_signatures(plan: MirrorPlan, options: MirrorOptions) -> ReleaseSignatures:
+def collect_release_signatures(
+    plan: MirrorPlan, options: MirrorOptions, transport_options: TransportOptions | None = None
+) -> ReleaseSignatures:
     """Find the release's signatures in the given stores and the release's own; verify when keys are known.
 
     With keys (``verify_keys`` or the release's verification ConfigMap), only signatures that
     verify are carried, as oc caches only verified ones; without keys every signature found is
-    carried and a warning says so.
+    carried and a warning says so. HTTP(S) stores are read with the TLS settings, proxies and
+    timeout of ``transport_options`` (the run's), and named without their secrets.
     """
+    from okdrelease.events import safe_url
     from okdrelease.sign.api import collect_signatures, verify_signatures
+    from okdrelease.sign.fetch import StoreReader
     from okdrelease.sign.openpgp import Keyring, load_keyring
 
     keyrings_raw, stores = _release_verifier(plan.release)
@@ -338,9 +343,12 @@ def collect_release_signatures(plan: MirrorPlan, options: MirrorOptions) -> Rele
         keyrings[path] = load_keyring(path)
     urls = [*options.signature_stores, *stores.values()]
     digest = plan.release_digest
-    found, errors = collect_signatures(digest, signature_dirs=options.signature_dirs, store_urls=urls)
+    with StoreReader(transport_options) as reader:
+        found, errors = collect_signatures(
+            digest, signature_dirs=options.signature_dirs, store_urls=urls, reader=reader
+        )
     candidates = [c for i, c in enumerate(found) if all(c.data != d.data for d in found[:i])]
-    sources = tuple([*options.signature_dirs, *urls])
+    sources = tuple([*map(str, options.signature_dirs), *map(safe_url, urls)])
     if not keyrings:
         warning = (
             "warning: No release authenticity verification is configured, signatures are carried unverified"
@@ -576,7 +584,7 @@ def mirror_release(
     plan = plan_mirror(options, transport)
     signatures: ReleaseSignatures | None = None
     if _wants_signatures(options):
-        signatures = collect_release_signatures(plan, options)
+        signatures = collect_release_signatures(plan, options, transport.options)
         for warning in signatures.warnings:
             emit(warning)
         if not signatures.signatures:
