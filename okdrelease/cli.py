@@ -259,6 +259,19 @@ def _stdout_error(err: OSError) -> OkdReleaseError:
     return OkdReleaseError(f"cannot write to standard output: {err.strerror or err}")
 
 
+@contextlib.contextmanager
+def _stdout_failures() -> Iterator[None]:
+    """Standard output's failures in the CLI's terms: a broken pipe stays one (standard output is then
+    silenced); any other OSError becomes ``cannot write to standard output: REASON``."""
+    try:
+        yield
+    except BrokenPipeError:
+        _silence_stdout()
+        raise
+    except OSError as err:
+        raise _stdout_error(err) from err
+
+
 class _GuardedOutput:
     """Standard output (its text stream or that stream's ``buffer``) whose write failures say so: a
     command's results that cannot be written (a full disk, ``> /dev/full``) end it with a clear error,
@@ -268,22 +281,12 @@ class _GuardedOutput:
         self._stream = stream
 
     def write(self, data: Any) -> int:
-        try:
+        with _stdout_failures():
             return int(self._stream.write(data))
-        except BrokenPipeError:
-            _silence_stdout()
-            raise
-        except OSError as err:
-            raise _stdout_error(err) from err
 
     def flush(self) -> None:
-        try:
+        with _stdout_failures():
             self._stream.flush()
-        except BrokenPipeError:
-            _silence_stdout()
-            raise
-        except OSError as err:
-            raise _stdout_error(err) from err
 
     @property
     def buffer(self) -> _GuardedOutput:
@@ -303,12 +306,12 @@ def _exit_now(code: int) -> NoReturn:
     if any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
         raise SystemExit(code)
     try:
-        sys.stdout.flush()
+        with _stdout_failures():
+            sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
         code = code or 1
-    except OSError as err:
-        Reporter(sys.stderr).error(str(_stdout_error(err)))
+    except OkdReleaseError as err:
+        Reporter(sys.stderr).error(str(err))
         code = code or 1
     except ValueError:
         raise SystemExit(code) from None

@@ -26,6 +26,7 @@ from okdrelease.transport.wire import (
     TransportError,
     check_headers,
     os_reason,
+    strip_userinfo,
     tls_reason,
 )
 
@@ -135,7 +136,7 @@ def proxy_url(proxy: str) -> str:
         proxy = "http://" + proxy
     scheme, _, rest = proxy.partition("://")
     netloc, _, _ = rest.partition("/")
-    shown = printable(f"{scheme}://{netloc.rpartition('@')[2]}")
+    shown = printable(f"{scheme}://{strip_userinfo(netloc)}")
     try:
         parsed = urllib.parse.urlsplit(proxy)
         parsed.port  # noqa: B018 - it raises for a port out of range or not a number
