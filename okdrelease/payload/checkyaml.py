@@ -42,6 +42,7 @@ from okdrelease.gocompat.yamldecode import (
 )
 from okdrelease.gocompat.yamlerrors import go_error_text
 from okdrelease.gocompat.yamlregion import go_syntax_error
+from okdrelease.payload import checktext
 
 __all__ = ["GO_YAML_MAX_DEPTH", "manifest_problem", "pure_problem"]
 
@@ -256,8 +257,9 @@ def _events_pass(data: bytes) -> bool | None:
 def manifest_problem(data: bytes) -> str | None:
     """Why ``data`` fails oc's sanity check (the text after ``<file>: ``), or None when it passes.
 
-    libyaml decides a pass, from its events (:func:`_events_pass`), or when anchors or aliases leave
-    that undecided, from the composed document; anything else is decided and worded by
+    libyaml decides a pass, from the raw text and its parse when that suffices
+    (:func:`okdrelease.payload.checktext.passes`, no Python event built), else from its events
+    (:func:`_events_pass`), or when anchors or aliases leave that undecided, from the composed document; anything else is decided and worded by
     :func:`pure_problem`. Files libyaml reads more leniently than the pure loader go to it directly: a
     tab anywhere (the pure loader reads tabs as go-yaml does: :class:`GoLoader`), a UTF-8
     byte-order mark after the first byte (libyaml skips one at a line start; one that opens the file
@@ -267,6 +269,8 @@ def manifest_problem(data: bytes) -> str | None:
     if _FAST_LOADER is not None and not libyaml_may_differ(data) and not has_directive(data):
         try:
             check_text(data)
+            if checktext.passes(data):
+                return None
             verdict = _events_pass(data)
             if verdict is None and not may_have_non_specific_tag(data):
                 node, anchor_of = _first_document(data, fast=True)

@@ -1,0 +1,226 @@
+"""The manifest check's first pass: a pass decided from the raw text and libyaml's parse, with no Python
+event built (spec §3.9, Appendix C).
+
+Composing or walking libyaml's events costs a Python object per event: about two thirds of the check's
+time goes to building them. Most operator manifests are plain Kubernetes objects in block style, and for
+those the verdict the event walk (:func:`okdrelease.payload.checkyaml._events_pass`) would reach follows
+from the text: libyaml parses the first document (``CParser.raw_parse``, no events built), its root is a
+block mapping at column 0 whose ``kind`` and ``apiVersion`` are simple strings on their own lines, and
+nothing the walk refuses or leaves undecided can be in it (an anchor, alias or tag; an explicit, empty,
+null or uint64 key; a collection as a key; a merge key; a non-finite number; a ``?`` in a flow
+collection). :func:`passes` says True only then; False leaves the file to the walk, so a file is never
+refused here and no error is worded here.
+
+Every screen is a search of the raw text for where such a thing could stand: a token's start (after a
+line break, ``: ``, ``- ``, ``? ``, ``[``, ``{`` or ``,`` and spaces), a line's first key, or a flow
+collection that opens and closes on one line. Text in comments, quoted and block scalars is searched
+too, so prose sends a file to the walk more often than needed, never the other way round.
+``tests/payload/test_check_text.py`` holds it to the walk's verdicts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import yaml
+from yaml import YAMLError
+
+from okdrelease.gocompat import goyaml
+from okdrelease.gocompat.yamldecode import go_implicit_tag
+
+if TYPE_CHECKING or yaml.__with_libyaml__:  # without libyaml the manifest check never calls passes()
+    from yaml._yaml import CParser
+
+__all__ = ["passes"]
+
+#: go-yaml's tags of plain scalars it keeps as text (a ``kind`` of ``2024-01-01`` is a string to oc).
+_STRING_TAGS = (goyaml.STR, goyaml.TIMESTAMP, goyaml.MERGE)
+#: Blank lines, comments and one ``---`` before the first document's first line.
+_LEAD = re.compile(rb"(?:(?: *#[^\n]*)?\n| +\n)*(?:---(?: +#[^\n]*| *)\n(?:(?: *#[^\n]*)?\n| +\n)*)?")
+#: The first line is a plain key at column 0: the root is a block mapping there.
+_FIRST_KEY = re.compile(rb"[A-Za-z_][\w./-]* ?:[ \n]")
+#: A line at column 0 that is no sequence entry or comment, or a document start marker.
+_COLUMN0 = re.compile(rb"\n(?:[^ \n#-]|---(?=[ \n]|\Z))")
+#: After spaces are removed: a line whose first key is empty, null or a long number (a uint64 to go-yaml).
+_LINE_KEY = re.compile(rb"\n-*(?::|(?:~|null|Null|NULL):|[0-9][0-9A-Za-z_+.-]{17,}:)")
+#: In a one-line flow collection, spaces removed: an empty, null, long-number or collection key.
+_FLOW_KEY = re.compile(rb"[\[{,](?::|[\[{]|(?:~|null|Null|NULL)[,:}\]]|[0-9][0-9A-Za-z_+.-]{17})|[\]}]:")
+#: go-yaml's NaN and infinities, where a plain scalar could be only that (JSON refuses them).
+_NON_FINITE = re.compile(rb"\.(?:nan|NaN|NAN|inf|Inf|INF)(?=[ \n:,\]}#]|\Z)")
+#: ``kind``/``apiVersion`` after its key: a simple plain or quoted value alone on its line.
+_VALUE = re.compile(
+    rb" *: +(?:([A-Za-z0-9][A-Za-z0-9._/-]*)|\"([A-Za-z0-9._/-]+)\"|'([A-Za-z0-9._/-]+)')(?: +#[^\n]*| *)(?:\n|\Z)"
+)
+_KEY_END = re.compile(rb" *:")
+#: An anchor's or alias's name and what may follow it (libyaml's scanner refuses anything else).
+_NAME = re.compile(rb"[0-9A-Za-z_-]+(?:[ \n?:,\]}%@`]|\Z)")
+_ROOT_KEYS = (b"kind", b"apiVersion")
+#: Text that sends the file to the walk at once: other blanks and line breaks (tabs are the pure
+#: loader's anyway) and the merge key ``<<``, each found after a one-byte search for its first byte.
+_REFUSED = (b"\t", b"\r", b"<<", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+_SPACE = 32
+
+
+def _token_start(text: bytes, at: int) -> bool:
+    """Whether a token of libyaml's could start at ``at``: the text's start or, after spaces, a line
+    break, ``:``, ``[``, ``{``, ``,``, or a ``-``/``?`` with a space after it."""
+    back = at - 1
+    while back >= 0 and text[back] == _SPACE:
+        back -= 1
+    if back < 0 or text[back] in b"\n:[{,":
+        return True
+    return text[back] in b"-?" and back < at - 1
+
+
+def _any_token(text: bytes, char: bytes, after: re.Pattern[bytes] | None = None) -> bool:
+    """Whether ``char`` stands at a token's start anywhere (followed by what ``after`` matches)."""
+    at = text.find(char)
+    while at != -1:
+        if _token_start(text, at) and (after is None or after.match(text, at + 1)):
+            return True
+        at = text.find(char, at + 1)
+    return False
+
+
+_BLANK_OR_END = re.compile(rb"[ \n]|\Z")
+
+
+def _flow_end(text: bytes, at: int, eol: int) -> int:
+    """The end of the flow collection opening at ``at`` when it closes on its line with no comment in it
+    (quotes read as libyaml reads them); -1 otherwise."""
+    depth = 0
+    i = at
+    while i < eol:
+        char = text[i]
+        if char == 0x22:  # a double-quoted scalar, backslash escapes
+            i += 1
+            while i < eol and text[i] != 0x22:
+                i += 2 if text[i] == 0x5C else 1
+            if i >= eol:
+                return -1
+        elif char == 0x27:  # a single-quoted scalar, '' for a quote
+            i = text.find(b"'", i + 1, eol)
+            while i != -1 and text[i + 1 : i + 2] == b"'":
+                i = text.find(b"'", i + 2, eol)
+            if i == -1:
+                return -1
+        elif char == 0x23:  # '#'
+            return -1
+        elif char in b"[{":
+            depth += 1
+        elif char in b"]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def _flow_clear(text: bytes) -> bool:
+    """Whether every flow collection closes on its line and holds no key the walk refuses or leaves
+    undecided, no ``?`` and is no key itself."""
+    checked: list[tuple[int, int]] = []
+    for char in (b"[", b"{"):
+        at = text.find(char)
+        while at != -1:
+            if not any(begin <= at < end for begin, end in checked) and _token_start(text, at):
+                eol = text.find(b"\n", at)
+                end = _flow_end(text, at, len(text) if eol == -1 else eol)
+                if end == -1:
+                    return False
+                region = text[at:end]
+                if b"?" in region or _FLOW_KEY.search(region.translate(None, b" ")):
+                    return False
+                if _KEY_END.match(text, end):
+                    return False
+                checked.append((at, end))
+            at = text.find(char, at + 1)
+    return True
+
+
+def _simple_value(doc: bytes, at: int) -> bool:
+    """Whether the value after a root key ending at ``at`` is a non-empty string to go-yaml: a simple plain
+    or quoted scalar, nothing after it on its line but a comment."""
+    value = _VALUE.match(doc, at)
+    if value is None:
+        return False
+    plain = value.group(1)
+    # A plain scalar going on over more lines is a string whatever its first line is.
+    return plain is None or go_implicit_tag(plain.decode("ascii")) in _STRING_TAGS
+
+
+def _parses(text: bytes) -> bool:
+    parser = CParser(text)
+    try:
+        parser.raw_parse()
+    except YAMLError:
+        return False
+    finally:
+        parser.dispose()
+    return True
+
+
+def _first_document(data: bytes, start: int) -> tuple[int, dict[bytes, int]] | None:
+    """The end of the first document and where its root ``kind``/``apiVersion`` lines start; None when
+    either is missing or twice there, or a root key is quoted or empty."""
+    lines = [start]
+    end = len(data)
+    for match in _COLUMN0.finditer(data, start):
+        at = match.start() + 1
+        head = data[at : at + 3]
+        if head == b"---" or (head == b"..." and _BLANK_OR_END.match(data, at + 3)):
+            end = at
+            break
+        lines.append(at)
+    roots: dict[bytes, int] = {}
+    for at in lines:
+        if data[at : at + 1] in (b'"', b"'", b":"):
+            return None
+        for key in _ROOT_KEYS:
+            if data.startswith(key, at) and _KEY_END.match(data, at + len(key)):
+                if key in roots:
+                    return None
+                roots[key] = at
+    return (end, roots) if len(roots) == len(_ROOT_KEYS) else None
+
+
+def passes(data: bytes) -> bool:
+    """True when the manifest check certainly passes ``data`` (the event walk would); False: undecided.
+
+    Called on text the libyaml path may read (no tab, directive or late byte-order mark) after the depth
+    bounds' check.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        return False
+    lead = _LEAD.match(data)
+    start = lead.end() if lead else 0
+    if not _FIRST_KEY.match(data, start):
+        return False
+    found = _first_document(data, start)
+    if found is None:
+        return False
+    end, roots = found
+    doc = data[:end]
+    if any(text[:1] in doc and text in doc for text in _REFUSED):
+        return False
+    if b"!" in doc and _any_token(doc, b"!"):
+        return False
+    for char in (b"&", b"*"):
+        if char in doc and _any_token(doc, char, _NAME):
+            return False
+    if b"?" in doc and _any_token(doc, b"?", _BLANK_OR_END):
+        return False
+    if (b"[" in doc or b"{" in doc) and not _flow_clear(doc):
+        return False
+    if _LINE_KEY.search(b"\n" + doc.translate(None, b" ")):
+        return False
+    for number in _NON_FINITE.finditer(doc):
+        at = number.start()
+        if _token_start(doc, at - 1 if at and doc[at - 1] in b"+-" else at):
+            return False
+    if not all(_simple_value(doc, at + len(key)) for key, at in roots.items()):
+        return False
+    # The root keys' lines are root keys when the text before each parses too: one inside a quoted
+    # scalar or a flow collection would leave it open.
+    return _parses(doc) and all(_parses(doc[:at]) for at in roots.values() if at > start)
