@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import multiprocessing
 import os
 import subprocess
@@ -128,6 +129,13 @@ def test_timeout_durations(text: str, seconds: float) -> None:
             ["--timeout", "0s"],
             'error: invalid argument "0s" for "--timeout" flag: the duration must be positive',
         ),
+        # Not a number or not finite: refused before the options are made (exit 2).
+        (["--timeout", "nan"], 'error: invalid argument "nan" for "--timeout" flag: expected a duration'),
+        (["--timeout", "inf"], 'error: invalid argument "inf" for "--timeout" flag: expected a duration'),
+        (
+            ["--timeout=-1"],
+            'error: invalid argument "-1" for "--timeout" flag: the duration must be positive',
+        ),
         # Past Go's largest duration (2562047h47m16.854775807s): oc's (pflag's and Go's) words.
         (
             ["--timeout", "2562048h"],
@@ -246,8 +254,26 @@ def test_token_auth_missing_and_wrong_password_named_by_source(
 def test_options_refuse_impossible_values() -> None:
     with pytest.raises(UsageError, match="must not be negative"):
         TransportOptions(retries=-5)
-    with pytest.raises(UsageError, match="timeout must be positive"):
+    with pytest.raises(UsageError, match="timeout must be a positive, finite number of seconds"):
         TransportOptions(timeout=0)
+
+
+@pytest.mark.parametrize("timeout", [math.nan, math.inf, -math.inf, -1.0, 0.0])
+def test_options_refuse_a_timeout_that_is_not_a_positive_finite_number(timeout: float) -> None:
+    # NaN passed every comparison before, and infinity reached socket.settimeout mid-run as an
+    # OverflowError; both are refused when the options are made, in the same words as zero.
+    with pytest.raises(UsageError) as refused:
+        TransportOptions(timeout=timeout)
+    assert str(refused.value) == (
+        f"the request timeout must be a positive, finite number of seconds (got {timeout})"
+    )
+
+
+@pytest.mark.parametrize("field", ["retry_deadline", "retry_max_sleep"])
+def test_options_refuse_a_nan_retry_time(field: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        TransportOptions(**{field: math.nan})
+    assert str(refused.value) == "retry delays must not be negative and the deadline must be positive"
 
 
 # --------------------------------------------------------------------------------------------

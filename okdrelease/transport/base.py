@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable
 from typing import BinaryIO, NoReturn, Protocol, TypeVar, runtime_checkable
 
@@ -81,8 +82,12 @@ class TransportOptions:
     events: EventSink | None = attrs.field(default=None, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.timeout <= 0:
-            raise UsageError(f"the request timeout must be positive (got {self.timeout})")
+        # NaN fails every comparison, and an infinite timeout reaches the socket layer as an
+        # OverflowError mid-run: both are refused here, as zero and negative values are.
+        if not 0 < self.timeout < math.inf:
+            raise UsageError(
+                f"the request timeout must be a positive, finite number of seconds (got {self.timeout})"
+            )
         if self.max_per_registry < 1:
             raise UsageError(f"max_per_registry must be at least 1 (got {self.max_per_registry})")
         self.retry_policy  # noqa: B018 - validates retries and the deadline

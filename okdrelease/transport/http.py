@@ -126,7 +126,7 @@ class RetryPolicy:
     def __attrs_post_init__(self) -> None:
         if self.retries < 0:
             raise UsageError(f"the number of retries must not be negative (got {self.retries})")
-        if self.deadline <= 0 or self.max_delay < 0 or self.base_delay < 0:
+        if not (self.deadline > 0 and self.max_delay >= 0 and self.base_delay >= 0):  # NaN fails too
             raise UsageError("retry delays must not be negative and the deadline must be positive")
 
     def delay(self, attempt: int, retry_after: str | None = None) -> float:
