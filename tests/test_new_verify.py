@@ -7,9 +7,12 @@ sign library into a lookaside directory that a registries.d file names; the poli
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import shutil
+import ssl
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +20,7 @@ from typing import Any
 import attrs
 import pytest
 from imagegen import make_image
-from registry_rig import RegistryInfo
+from registry_rig import LocalCA, RegistryInfo
 
 from okdrelease import cli
 from okdrelease.errors import NotFoundError
@@ -168,6 +171,70 @@ def test_refused_components_stop_the_run_and_nothing_is_pushed(
     assert captured.out == ""
     assert _tags(destination) == [] and _tags(mirror) == []
     assert not work.exists()
+
+
+@pytest.fixture
+def https_lookaside(signed: Signed, registry_ca: LocalCA) -> Iterator[str]:
+    """``signed``'s lookaside directory served over HTTPS with a certificate of the session's test
+    CA (not trusted by the system), and its registries.d pointed at that URL."""
+    cert, key = registry_ca.issue_server_cert("components-lookaside")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    class Files(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, directory=str(signed.lookaside), **kwargs)
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server API
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    url = f"https://127.0.0.1:{server.server_address[1]}"
+    name = DockerName.parse(signed.repository)
+    (signed.registries_d / "okd.yaml").write_text(registries_d_snippet(name, url))
+    try:
+        yield url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_https_lookaside_is_read_with_the_runs_certificate_authority(
+    signed: Signed,
+    https_lookaside: str,
+    registry_ca: LocalCA,
+    registry_http: RegistryInfo,
+    capsys: pytest.CaptureFixture[str],
+    unique_repo: Any,
+) -> None:
+    """Before: the policy's lookaside was read with requests' own trust whatever the run's flags,
+    so --certificate-authority did not help (TLS verification failed for the first component)."""
+    _sign(signed, "cli")
+    destination = f"{registry_http.host}/{unique_repo('release')}"
+    # Only the plain-HTTP registry is insecure: the lookaside's certificate is verified.
+    argv = _new(signed, f"{destination}:{NAME}")
+    argv[argv.index("--insecure")] = f"--insecure-registry={registry_http.host}"
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    host = https_lookaside.removeprefix("https://")
+    path = signed.repository.partition("/")[2]
+    refusals = {
+        f'error: verifying component "{tag}" ({signed.repository}@{digest}): reading signature from'
+        f" {https_lookaside}/{path}@{digest.replace(':', '=')}/signature-1: TLS verification failed"
+        " (certificate verify failed: unable to get local issuer certificate); trust its CA with"
+        f" --certificate-authority or certs.d/{host}, or mark it insecure (--insecure-registry {host})"
+        " if it serves an untrusted certificate\n"
+        for tag, digest in signed.digests.items()
+    }
+    assert err in refusals  # the components are checked at once: either may fail first
+    assert _tags(destination) == []
+    assert cli.main([*argv, "--certificate-authority", str(registry_ca.ca_file)]) == 0
+    captured = capsys.readouterr()
+    assert f"info: Verified 2 component images against the policy {signed.policy}\n" in captured.err
+    assert _tags(destination) == [NAME]
 
 
 def test_policy_and_option_errors(

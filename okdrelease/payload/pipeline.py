@@ -275,7 +275,7 @@ def run_stages(
     if plan.options.verify_components:  # a bad policy fails before any network work
         from okdrelease.payload.verify import load_component_policy
 
-        policy = load_component_policy(plan.options)
+        policy = load_component_policy(plan.options, transport.options)
     run = _run(plan, transport, reporter, cache)
     existing = None
     if plan.options.skip_if_unchanged:

@@ -29,6 +29,7 @@ from okdrelease.reference import RegistryLocation, parse_location
 
 if TYPE_CHECKING:
     from okdrelease.sign.policy import PolicyChecker, PolicyVerdict
+    from okdrelease.transport.base import TransportOptions
 
 __all__ = ["ComponentRejectedError", "VerifiedComponents", "load_component_policy", "verify_components"]
 
@@ -55,13 +56,17 @@ class VerifiedComponents:
     verdicts: tuple[PolicyVerdict, ...]
 
 
-def load_component_policy(options: NewOptions) -> PolicyChecker | None:
-    """Read --verify-components and --registries.d before any other work (None when not verifying)."""
+def load_component_policy(options: NewOptions, transport: TransportOptions) -> PolicyChecker | None:
+    """Read --verify-components and --registries.d before any other work (None when not verifying).
+
+    HTTP(S) lookasides and stores the policy reads are read with ``transport``, the run's options
+    (its CA, insecure registries, proxies and timeout), as ``verify --policy`` reads them.
+    """
     if not options.verify_components:
         return None
     from okdrelease.sign.policy import PolicyChecker
 
-    return PolicyChecker.load(options.verify_components, options.registries_d)
+    return PolicyChecker.load(options.verify_components, options.registries_d, transport)
 
 
 def _check(checker: PolicyChecker, tag: TagReference, image: ResolvedImage) -> PolicyVerdict:
