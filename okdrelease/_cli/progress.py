@@ -272,7 +272,8 @@ class Reporter:
                     }
                 )
             else:
-                self._write(f"{record.levelname}: {record.name}: {record.getMessage()}")
+                # In the CLI's own words (``warning: …``); the logger's name stays in the JSON form.
+                self._write(f"{record.levelname.lower()}: {record.getMessage()}")
 
     def close(self) -> None:
         """Remove the bars; print the summary (terminal or ``-v``; always an event in JSON)."""

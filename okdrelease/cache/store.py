@@ -588,7 +588,12 @@ class Cache:
                 self._drop_file(found.path, str(err))
                 continue
             if damaged:
-                log.warning("cache: left %d damaged entries of %s out of its rewrite", damaged, found.path)
+                log.warning(
+                    "cache: left %d damaged %s of %s out of its rewrite",
+                    damaged,
+                    "entry" if damaged == 1 else "entries",
+                    found.path,
+                )
             merged.append(found)
         if batch:
             writer.append(batch)

@@ -201,7 +201,7 @@ def test_cli_verify_store_and_lookaside_trust_the_ca_and_show_no_secret(
         " an untrusted certificate"
     )
     assert err == (
-        f"WARNING: okdrelease.sign.store: signature store: {failure}\n"
+        f"warning: signature store: {failure}\n"
         f"error: unable to verify {DIGEST} against keyrings: k\n* store: {failure}\n* no signatures found\n"
     )
     assert not any(secret in err for secret in SECRETS)

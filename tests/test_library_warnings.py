@@ -1,0 +1,54 @@
+"""The library's ``logging`` warnings as the command line shows them: in the CLI's own words
+(``warning: …``, as oc and the CLI's progress lines put it), without the logger's name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from okdrelease.cache import pack
+from okdrelease.cli import main as cli_main
+
+SAMPLE = Path(__file__).resolve().parents[1] / "testdata" / "sample-payload"
+
+
+def _new(cache: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "new",
+        "--from-oci-layout",
+        str(SAMPLE),
+        "--to-image",
+        f"oci:{out}:x",
+        "--name",
+        "4.1.0",
+        "--created",
+        "2024-05-01T00:00:00Z",
+        "--cache-dir",
+        str(cache),
+        *extra,
+    ]
+
+
+def test_a_damaged_cache_entry_is_a_warning_line_in_the_clis_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Before: ``WARNING: okdrelease.cache.store: cache: dropped …`` (the logger's level and name)."""
+    cache = tmp_path / "cache"
+    assert cli_main(_new(cache, tmp_path / "first")) == 0
+    first = capsys.readouterr()
+    assert "warning" not in first.err.lower()
+    (packed,) = (cache / "v2" / "packs").glob("*.pack")
+    row = pack.read_rows(str(packed))[0]
+    data = bytearray(packed.read_bytes())
+    data[row.offset + row.length // 2] ^= 0x01
+    packed.write_bytes(bytes(data))
+    assert cli_main(_new(cache, tmp_path / "second")) == 0
+    second = capsys.readouterr()
+    assert second.out.split()[0] == first.out.split()[0]  # the same release, the entry computed again
+    warnings = [line for line in second.err.splitlines() if not line.startswith("info: ")]
+    assert warnings == [
+        f"warning: cache: dropped {row.kind} {pack.short_key(row.key)} in {packed}: content does not match"
+        " its checksum",
+        f"warning: cache: left 1 damaged entry of {packed} out of its rewrite",
+    ]
