@@ -85,6 +85,11 @@ class SignatureError(OkdReleaseError):
     """A signature could not be created, or did not verify."""
 
 
+class FetchError(OkdReleaseError):
+    """A file over HTTP(S) (a signature store's, a lookaside's, ``new -f URL``) got no answer; the
+    message names the URL without its secrets and what failed (``transport.fetch.UrlReader``)."""
+
+
 class UsageError(OkdReleaseError):
     """The command line or library options are inconsistent."""
 

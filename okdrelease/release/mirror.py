@@ -334,8 +334,8 @@ def collect_release_signatures(
     """
     from okdrelease.events import safe_url
     from okdrelease.sign.api import collect_signatures, verify_signatures
-    from okdrelease.sign.fetch import StoreReader
     from okdrelease.sign.openpgp import Keyring, load_keyring
+    from okdrelease.transport.fetch import UrlReader
 
     keyrings_raw, stores = _release_verifier(plan.release)
     keyrings = {name: Keyring.from_bytes(raw, f"release key {name}") for name, raw in keyrings_raw.items()}
@@ -343,7 +343,7 @@ def collect_release_signatures(
         keyrings[path] = load_keyring(path)
     urls = [*options.signature_stores, *stores.values()]
     digest = plan.release_digest
-    with StoreReader(transport_options) as reader:
+    with UrlReader(transport_options) as reader:
         found, errors = collect_signatures(
             digest, signature_dirs=options.signature_dirs, store_urls=urls, reader=reader
         )

@@ -18,7 +18,6 @@ from okdrelease.errors import SignatureError
 from okdrelease.events import safe_url
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign, store
-from okdrelease.sign.fetch import StoreReader, store_url
 from okdrelease.sign.files import read_bounded
 from okdrelease.sign.keys import Signer
 from okdrelease.sign.lookaside import (
@@ -35,6 +34,7 @@ from okdrelease.sign.simple import (
     validate_release_digest,
 )
 from okdrelease.transport.base import Repository, TransportOptions
+from okdrelease.transport.fetch import UrlReader
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def collect_signatures(
     configmap_files: Iterable[str | os.PathLike[str]] = (),
     lookaside_dirs: Iterable[str | os.PathLike[str]] = (),
     name: DockerName | None = None,
-    reader: StoreReader | None = None,
+    reader: UrlReader | None = None,
 ) -> tuple[list[Candidate], list[str]]:
     """Read candidate signatures of ``digest`` from every source; return them and the store errors.
 
@@ -213,7 +213,7 @@ def collect_signatures(
         result = store.read_signatures_from_url(url, digest, reader=reader)
         errors.extend(result.errors)
         for index, data in enumerate(result.signatures, start=1):
-            where = store_url(url, store.signature_dir_name(digest), f"signature-{index}")
+            where = store.store_url(url, store.signature_dir_name(digest), f"signature-{index}")
             candidates.append(Candidate(safe_url(where), data))
     for path in configmap_files:
         raw = read_bounded(path, "ConfigMap")
@@ -279,7 +279,7 @@ def verify_release(
     """Verify the OpenPGP signatures of ``REPO@DIGEST`` (or a bare digest) from the given stores.
 
     HTTP(S) stores and lookasides are read with the TLS settings, proxies and timeout of
-    ``options`` (``fetch.StoreReader``). The signed identity is reported but not compared with
+    ``options`` (``transport.fetch.UrlReader``). The signed identity is reported but not compared with
     ``REPO`` (library-go, Q25).
     """
     ref, digest = _digest_of(image)
@@ -287,7 +287,7 @@ def verify_release(
     lookasides = list(lookaside_dirs)
     if not (dirs or urls or configmaps or lookasides):
         raise SignatureError("the release verifier is incorrectly configured, unable to verify digests")
-    with StoreReader(options) as reader:
+    with UrlReader(options) as reader:
         candidates, errors = collect_signatures(
             digest,
             signature_dirs=dirs,

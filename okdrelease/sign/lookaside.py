@@ -31,14 +31,14 @@ import attrs
 import yaml
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import InvalidReferenceError, SignatureError
+from okdrelease.errors import FetchError, InvalidReferenceError, SignatureError
 from okdrelease.events import safe_url
 from okdrelease.gocompat.yamlbounds import safe_load
 from okdrelease.reference import ImageReference
-from okdrelease.sign.fetch import StoreReader, store_url
 from okdrelease.sign.files import read_bounded
 from okdrelease.sign.simple import strict_json_loads
-from okdrelease.sign.store import read_numbered_signatures, split_digest, write_next_signature
+from okdrelease.sign.store import read_numbered_signatures, split_digest, store_url, write_next_signature
+from okdrelease.transport.fetch import UrlReader
 
 #: containers/image reads at most this many lookaside signatures of one manifest.
 MAX_LOOKASIDE_SIGNATURES = 128
@@ -282,7 +282,7 @@ MAX_SIGNATURE_BODY = 4 << 20
 
 
 def read_lookaside(
-    base: str | os.PathLike[str], name: DockerName, digest: str, *, reader: StoreReader | None = None
+    base: str | os.PathLike[str], name: DockerName, digest: str, *, reader: UrlReader | None = None
 ) -> list[tuple[str, bytes]]:
     """The signatures of ``digest`` in a lookaside given as a directory, ``file://``, ``http://`` or
     ``https://`` URL, with where each was read (a URL without its secrets); reading stops at the
@@ -296,7 +296,7 @@ def read_lookaside(
         return [(f"{where}/signature-{index}", data) for index, data in enumerate(found, start=1)]
     if not text.startswith(("http://", "https://")):
         raise SignatureError(f"unsupported scheme when reading signatures from {safe_url(text)}")
-    http = reader or StoreReader()
+    http = reader or UrlReader()
     try:
         return _fetch_lookaside(http, text, name, digest)
     finally:
@@ -304,14 +304,14 @@ def read_lookaside(
             http.close()
 
 
-def _fetch_lookaside(http: StoreReader, base: str, name: DockerName, digest: str) -> list[tuple[str, bytes]]:
+def _fetch_lookaside(http: UrlReader, base: str, name: DockerName, digest: str) -> list[tuple[str, bytes]]:
     out: list[tuple[str, bytes]] = []
     for index in range(1, MAX_LOOKASIDE_SIGNATURES + 1):
         url = lookaside_signature_url(base, name, digest, index)
         shown = safe_url(url)
         try:
             status, body = http.get(url, MAX_SIGNATURE_BODY + 1)
-        except SignatureError as err:
+        except FetchError as err:
             raise SignatureError(f"reading signature from {err}") from None
         if status == 404:
             return out

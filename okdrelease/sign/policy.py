@@ -31,7 +31,6 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import InvalidReferenceError, SignatureError
 from okdrelease.reference import ImageReference
 from okdrelease.sign import cosign
-from okdrelease.sign.fetch import StoreReader
 from okdrelease.sign.files import read_bounded
 from okdrelease.sign.lookaside import (
     DockerName,
@@ -43,6 +42,7 @@ from okdrelease.sign.lookaside import (
 from okdrelease.sign.openpgp import Keyring, verify_message
 from okdrelease.sign.simple import parse_simple_signing_payload, validate_release_digest
 from okdrelease.transport.base import Repository, TransportOptions
+from okdrelease.transport.fetch import UrlReader
 
 KEY_TYPES = ("GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs")
 
@@ -612,7 +612,7 @@ class ImageSignatures:
     def simple_signatures(self, name: DockerName, digest: str) -> list[bytes]:
         """``signature-1``, ``signature-2``, ... from the lookaside until the first missing one."""
         base = self.registries.lookaside_base(name)
-        with StoreReader(self.options) as reader:
+        with UrlReader(self.options) as reader:
             found = read_lookaside(base, name, digest, reader=reader)
         return [data for _, data in found]
 

@@ -17,12 +17,12 @@ import attrs
 import yaml
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import SignatureError, UsageError
+from okdrelease.errors import FetchError, SignatureError, UsageError
 from okdrelease.events import safe_url
 from okdrelease.gocompat.yamlbounds import safe_load
-from okdrelease.sign.fetch import StoreReader, store_url
 from okdrelease.sign.files import read_bounded, read_stored_signature
 from okdrelease.sign.openpgp import Keyring
+from okdrelease.transport.fetch import UrlReader
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +153,15 @@ class StoreResult:
     errors: tuple[str, ...] = ()
 
 
-def read_signatures_from_url(url: str, digest: str, *, reader: StoreReader | None = None) -> StoreResult:
+def store_url(base: str, *parts: str) -> str:
+    """``base`` with ``parts`` appended to its path; its query (a token) stays after the path and
+    its fragment is dropped, as library-go and containers/image set a store URL's path."""
+    split = urllib.parse.urlsplit(base)
+    path = "/".join((split.path.rstrip("/"), *parts))
+    return urllib.parse.urlunsplit((split.scheme, split.netloc, path, split.query, ""))
+
+
+def read_signatures_from_url(url: str, digest: str, *, reader: UrlReader | None = None) -> StoreResult:
     """Read a store by URL: ``file://DIR`` or ``http(s)://`` in the lookaside layout.
 
     HTTP (``reader``'s trust and timeout; without one, a reader with the default options): 404
@@ -169,7 +177,7 @@ def read_signatures_from_url(url: str, digest: str, *, reader: StoreReader | Non
             f"signature store {safe_url(url)!r} must be a URL with scheme file://, http://, or https://"
         )
     own = reader is None
-    http = reader or StoreReader()
+    http = reader or UrlReader()
     signatures: list[bytes] = []
     errors: list[str] = []
     try:
@@ -177,7 +185,7 @@ def read_signatures_from_url(url: str, digest: str, *, reader: StoreReader | Non
             location = store_url(url, signature_dir_name(digest), f"signature-{index}")
             try:
                 status, body = http.get(location, MAX_SIGNATURE_BYTES)
-            except SignatureError as err:
+            except FetchError as err:
                 errors.append(str(err))
                 break
             if status == 404:

@@ -250,6 +250,38 @@ def tls_files(
     return cas, clients
 
 
+def tls_context(
+    host: str, options: TransportOptions, *, role: HostRole = "registry"
+) -> ssl.SSLContext | None:
+    """The TLS context of ``https://HOST/`` in ``role``: the system's trust with ``ca_file`` and the
+    cert dir's or ``certs.d/HOST``'s CAs and client certificates (``tls_files`` says which apply), or
+    None when none apply (the HTTP client's default trust). RegistryError when a file cannot be loaded."""
+    cas, clients = tls_files(host, options, role=role)
+    if not cas and not clients:
+        return None
+    owner = f" for registry {host}" if role == "registry" else ""
+    from okdrelease.regularfile import check_loadable
+
+    context = ssl.create_default_context()
+    load_system_trust(context)
+    for ca in cas:
+        try:
+            check_loadable(ca)
+            context.load_verify_locations(cafile=ca)
+        except (OSError, ssl.SSLError) as err:
+            raise RegistryError(f"cannot load CA file {ca}{owner}: {err}", registry=host) from None
+    for cert, key in clients:
+        try:
+            check_loadable(cert)
+            check_loadable(key)
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as err:
+            raise RegistryError(
+                f"cannot load client certificate {cert}{owner}: {err}", registry=host
+            ) from None
+    return context
+
+
 def check_host(host: str) -> None:
     """Refuse a registry ``host[:port]`` that no URL can name (a port outside 1-65535, an empty name)."""
     name, sep, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
@@ -361,7 +393,7 @@ class RegistryClient:
     # -- connection setup ----------------------------------------------------------------------
 
     def _new_session(self, host: str, insecure: bool, *, role: HostRole = "registry") -> HttpSession:
-        context = None if insecure else self._tls_context(host, role=role)
+        context = None if insecure else tls_context(host, self.options, role=role)
         return HttpSession(
             self.options.user_agent,
             self.options.max_per_registry,
@@ -371,34 +403,6 @@ class RegistryClient:
             route=self._route,
             plain=self.options.is_insecure,
         )
-
-    def _tls_context(self, host: str, *, role: HostRole = "registry") -> ssl.SSLContext | None:
-        """Trust ``ca_file`` and ``certs.d/HOST`` (CAs, client certificates) for ``https://HOST/``
-        (``tls_files`` says which apply to a registry, its token server and another host)."""
-        cas, clients = tls_files(host, self.options, role=role)
-        if not cas and not clients:
-            return None
-        owner = f" for registry {host}" if role == "registry" else ""
-        from okdrelease.regularfile import check_loadable
-
-        context = ssl.create_default_context()
-        load_system_trust(context)
-        for ca in cas:
-            try:
-                check_loadable(ca)
-                context.load_verify_locations(cafile=ca)
-            except (OSError, ssl.SSLError) as err:
-                raise RegistryError(f"cannot load CA file {ca}{owner}: {err}", registry=host) from None
-        for cert, key in clients:
-            try:
-                check_loadable(cert)
-                check_loadable(key)
-                context.load_cert_chain(cert, key)
-            except (OSError, ssl.SSLError) as err:
-                raise RegistryError(
-                    f"cannot load client certificate {cert}{owner}: {err}", registry=host
-                ) from None
-        return context
 
     def _host_session(self, host: str, role: HostRole = "other") -> HttpSession:
         """One pooled session per host and role (a token server; an upload ``Location`` or a redirect
@@ -753,11 +757,11 @@ def _tls_failure(state: _Registry, err: TlsError, cert_dir: str | None) -> str:
     """A TLS verification failure, and how to trust the host it happened on or opt out for it
     (with a cert dir, certs.d is not read: its CAs are where to add one)."""
     other = _other_host(state, err)
-    if name_mismatch(err.reason):  # its CA is trusted: the certificate names other hosts
+    if name_mismatch(err.reason):
+        host = printable(err.host) if other else state.host
         return (
-            f"{other or f'registry {state.host}'}: TLS verification failed ({err.reason}); its certificate"
-            " is for other host names: use a name it holds, or mark the host insecure"
-            f" (--insecure-registry {printable(err.host) if other else state.host}) to accept it"
+            f"{other or f'registry {state.host}'}: TLS verification failed ({err.reason}); "
+            + trust_advice(err.reason, host, cert_dir)
         )
     if not other:
         where = f"the certificate directory {cert_dir}" if cert_dir else "certs.d"
@@ -766,12 +770,25 @@ def _tls_failure(state: _Registry, err: TlsError, cert_dir: str | None) -> str:
             f" --certificate-authority or {where}, or mark it insecure (--insecure-registry) if it"
             " serves plain HTTP or an untrusted certificate"
         )
-    host = printable(err.host)
-    where = f"the certificate directory {cert_dir}" if cert_dir else f"certs.d/{host}"
     return (
         f"{other}: TLS verification failed ({err.reason}); the registry's TLS settings do not apply"
-        f" to another host: trust its CA with --certificate-authority or {where}, or mark"
-        f" it insecure (--insecure-registry {host}) if it serves an untrusted certificate"
+        " to another host: " + trust_advice(err.reason, printable(err.host), cert_dir)
+    )
+
+
+def trust_advice(reason: str, host: str, cert_dir: str | None = None) -> str:
+    """How to get past the TLS verification failure ``reason`` (``wire.tls_reason``) of ``host``, a
+    host the user did not name as a registry (a name mismatch: its CA is trusted, the certificate
+    names other hosts; else: trust its CA, in the cert dir when there is one, or opt out)."""
+    if name_mismatch(reason):
+        return (
+            "its certificate is for other host names: use a name it holds, or mark the host insecure"
+            f" (--insecure-registry {host}) to accept it"
+        )
+    where = f"the certificate directory {cert_dir}" if cert_dir else f"certs.d/{host}"
+    return (
+        f"trust its CA with --certificate-authority or {where}, or mark it insecure"
+        f" (--insecure-registry {host}) if it serves an untrusted certificate"
     )
 
 

@@ -15,14 +15,14 @@ import pytest
 from registry_rig import LocalCA
 from sign_support import StoreHandler, run_cli
 
-from okdrelease.errors import SignatureError
+from okdrelease.errors import FetchError, SignatureError
 from okdrelease.sign import store
 from okdrelease.sign.api import sign_release, verify_release
-from okdrelease.sign.fetch import StoreReader
 from okdrelease.sign.lookaside import DockerName, load_registries_d, read_lookaside
 from okdrelease.sign.openpgp import SecretKey, generate_key
 from okdrelease.sign.policy import ImageSignatures
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.fetch import UrlReader
 
 HEX = "7c" * 32
 DIGEST = f"sha256:{HEX}"
@@ -60,6 +60,17 @@ def plain_server() -> Iterator[_Server]:
 @pytest.fixture
 def tls_server(registry_ca: LocalCA) -> Iterator[_Server]:
     cert, key = registry_ca.issue_server_cert("sigstore-http")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = _Server(context)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def misnamed_tls_server(registry_ca: LocalCA) -> Iterator[_Server]:
+    """A server whose certificate, from the test CA, names another host than 127.0.0.1."""
+    cert, key = registry_ca.issue_server_cert("sigstore-misnamed", dns_names=("sigs.example",))
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = _Server(context)
@@ -164,7 +175,7 @@ def test_lookaside_over_https_with_secrets_in_its_url(
     )
     with (
         pytest.raises(SignatureError) as caught,
-        StoreReader(TransportOptions(ca_file=str(registry_ca.ca_file))) as reader,
+        UrlReader(TransportOptions(ca_file=str(registry_ca.ca_file))) as reader,
     ):
         read_lookaside(base, name, DIGEST, reader=reader)
     assert (
@@ -243,3 +254,33 @@ def test_policy_lookaside_over_https_uses_the_checker_options(
         f"reading signature from https://{tls_server.host}/l/okd/scos-release@sha256={HEX}/signature-1:"
         " TLS verification failed (certificate verify failed: unable to get local issuer certificate); "
     )
+
+
+def test_a_store_whose_certificate_names_other_hosts_gets_the_name_advice(
+    misnamed_tls_server: _Server, registry_ca: LocalCA
+) -> None:
+    """Its CA is trusted: the advice is that of a registry's name mismatch, not to trust its CA
+    (before: 'trust its CA with --certificate-authority or certs.d/HOST, …' whatever the failure)."""
+    host = misnamed_tls_server.host
+    url = f"https://{host}/sigs/sha256={HEX}/signature-1"
+    with (
+        UrlReader(TransportOptions(ca_file=str(registry_ca.ca_file))) as reader,
+        pytest.raises(FetchError) as caught,
+    ):
+        reader.get(url, 100)
+    assert str(caught.value) == (
+        f"{url}: TLS verification failed (certificate verify failed: IP address mismatch, certificate is not"
+        " valid for '127.0.0.1'); its certificate is for other host names: use a name it holds, or mark the"
+        f" host insecure (--insecure-registry {host}) to accept it"
+    )
+    assert misnamed_tls_server.handler.seen == []
+
+
+def test_a_store_that_cannot_be_reached_is_a_fetch_error_not_a_signature_error() -> None:
+    """The reader is the transport's: its failures are FetchError (before: SignatureError, from
+    okdrelease.sign.fetch), which the signature code words as its own."""
+    port = _closed_port()
+    with UrlReader() as reader, pytest.raises(FetchError) as caught:
+        reader.get(f"http://127.0.0.1:{port}/s", 100)
+    assert not isinstance(caught.value, SignatureError)
+    assert str(caught.value) == f"http://127.0.0.1:{port}/s: cannot connect (Connection refused)"

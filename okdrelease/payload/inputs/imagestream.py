@@ -18,7 +18,7 @@ from okdrelease.transport.base import TransportOptions
 
 def read_text_source(path: str, options: TransportOptions | None = None) -> bytes:
     """The bytes of a file, of stdin (``-``) or of an http(s) URL (read with the trust, proxies and
-    timeout of ``options``, as the signature stores are: ``sign.fetch.StoreReader``), at most
+    timeout of ``options``, as the signature stores are: ``transport.fetch.UrlReader``), at most
     ``MAX_USER_FILE_BYTES``. Errors name a URL without its ``user:password@`` or query."""
     if path == "-":
         return sys.stdin.buffer.read()
@@ -28,15 +28,15 @@ def read_text_source(path: str, options: TransportOptions | None = None) -> byte
 
 
 def _read_url(url: str, options: TransportOptions | None) -> bytes:
-    from okdrelease.errors import SignatureError
+    from okdrelease.errors import FetchError
     from okdrelease.events import safe_url
-    from okdrelease.sign.fetch import StoreReader
+    from okdrelease.transport.fetch import UrlReader
 
     shown = safe_url(url)
-    with StoreReader(options) as reader:
+    with UrlReader(options) as reader:
         try:
             status, body = reader.get(url, MAX_USER_FILE_BYTES + 1)
-        except SignatureError as err:  # (its text names the URL as shown, and what failed)
+        except FetchError as err:  # (its text names the URL as shown, and what failed)
             raise ReleaseError(f"unable to read input image stream file: {err}") from None
     if not 200 <= status < 300:
         raise ReleaseError(f"unable to read input image stream file: {shown}: HTTP {status}")

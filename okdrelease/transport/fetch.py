@@ -1,4 +1,5 @@
-"""Signature files over HTTP(S): OpenShift stores (``--store``) and containers/image lookasides.
+"""Files over HTTP(S) outside a registry: signature stores (``--store``), containers/image
+lookasides and ``new -f URL``.
 
 They are read with the trust registries get, because the tools they come from do so:
 containers/image reads a lookaside with the registry's own HTTP client (its certs.d and its
@@ -20,21 +21,12 @@ import threading
 import urllib.parse
 from typing import TYPE_CHECKING
 
-from okdrelease.errors import OkdReleaseError, SignatureError
+from okdrelease.errors import FetchError, OkdReleaseError
 from okdrelease.events import safe_url
 from okdrelease.transport.base import TransportOptions
 
 if TYPE_CHECKING:
     from okdrelease.transport.http import HttpSession, RawResponse
-    from okdrelease.transport.registry import RegistryClient
-
-
-def store_url(base: str, *parts: str) -> str:
-    """``base`` with ``parts`` appended to its path; its query (a token) stays after the path and
-    its fragment is dropped, as library-go and containers/image set a store URL's path."""
-    split = urllib.parse.urlsplit(base)
-    path = "/".join((split.path.rstrip("/"), *parts))
-    return urllib.parse.urlunsplit((split.scheme, split.netloc, path, split.query, ""))
 
 
 def _basic_credentials(url: str) -> dict[str, str]:
@@ -59,12 +51,12 @@ def _read_up_to(raw: RawResponse, limit: int) -> bytes:
     return b"".join(parts)
 
 
-class StoreReader:
-    """Reads signature files over http(s) with one pooled session per host; ``close`` ends them.
+class UrlReader:
+    """Reads files over http(s) with one pooled session per host; ``close`` ends them.
 
-    Thread-safe. Errors are ``SignatureError`` naming the URL without its secrets and saying what
+    Thread-safe. Errors are ``FetchError`` naming the URL without its secrets and saying what
     failed in the registry transport's words (``cannot connect (Connection refused)``,
-    ``TLS verification failed (...)``).
+    ``TLS verification failed (...)`` with the advice registry errors give for another host).
     """
 
     def __init__(self, options: TransportOptions | None = None) -> None:
@@ -72,12 +64,11 @@ class StoreReader:
         self.options = options or TransportOptions()
         self._lock = threading.Lock()
         self._sessions: dict[str, HttpSession] = {}
-        self._registries: RegistryClient | None = None
 
     def __repr__(self) -> str:
-        return f"StoreReader({sorted(self._sessions)})"
+        return f"UrlReader({sorted(self._sessions)})"
 
-    def __enter__(self) -> StoreReader:
+    def __enter__(self) -> UrlReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -112,16 +103,12 @@ class StoreReader:
             return session
 
     def _context(self, host: str) -> ssl.SSLContext | None:
-        """The CAs and client certificates of ``host`` as the registry client sets them up for
-        another host a registry names (the system's trust, ``ca_file``, ``certs.d/HOST``), or None
-        when there are none (transport.registry: ``RegistryClient._tls_context``)."""
-        from okdrelease.transport.registry import RegistryClient
+        """The CAs and client certificates of ``host`` as a registry client sets them up for another
+        host a registry names (the system's trust, ``ca_file``, ``certs.d/HOST``), or None when there
+        are none."""
+        from okdrelease.transport.registry import tls_context
 
-        if self._registries is None:
-            self._registries = RegistryClient(
-                self.options
-            )  # (credentials are never read: no registry is asked)
-        return self._registries._tls_context(host, role="other")
+        return tls_context(host, self.options, role="other")
 
     def _route(self, url: str) -> tuple[HttpSession, bool, dict[str, str]]:
         """A redirect to another host goes with that host's own settings."""
@@ -132,8 +119,9 @@ class StoreReader:
 
     def get(self, url: str, limit: int) -> tuple[int, bytes]:
         """The status of ``GET url`` and, for a 2xx answer, its body read up to ``limit`` bytes
-        (other answers: b""). A request that gets no answer raises SignatureError."""
+        (other answers: b""). A request that gets no answer raises FetchError."""
         from okdrelease.transport.http import RedirectRefused, connect_reason, timeouts, url_host
+        from okdrelease.transport.registry import trust_advice
         from okdrelease.transport.wire import (
             BadFraming,
             InvalidAddress,
@@ -157,17 +145,13 @@ class StoreReader:
                     return response.status_code, b""
                 return response.status_code, _read_up_to(response.raw, limit)
         except OkdReleaseError as err:  # (its CA files or certificate directory)
-            raise SignatureError(f"{shown}: {err}") from None
+            raise FetchError(f"{shown}: {err}") from None
         except TlsError as err:
-            at = err.host or host
-            raise SignatureError(
-                f"{shown}: TLS verification failed ({err.reason}); trust its CA with"
-                f" --certificate-authority or certs.d/{at}, or mark it insecure (--insecure-registry {at})"
-                " if it serves an untrusted certificate"
-            ) from None
+            advice = trust_advice(err.reason, err.host or host, self.options.cert_dir)
+            raise FetchError(f"{shown}: TLS verification failed ({err.reason}); {advice}") from None
         except InvalidAddress:
-            raise SignatureError(f"{shown}: invalid address") from None
+            raise FetchError(f"{shown}: invalid address") from None
         except (RedirectRefused, InvalidHeader, BadFraming) as err:  # (their text names no secret)
-            raise SignatureError(f"{shown}: {err}") from None
+            raise FetchError(f"{shown}: {err}") from None
         except (TransportError, OSError) as err:
-            raise SignatureError(f"{shown}: cannot connect ({connect_reason(err)})") from None
+            raise FetchError(f"{shown}: cannot connect ({connect_reason(err)})") from None
