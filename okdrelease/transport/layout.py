@@ -6,16 +6,26 @@ media type in ``index.json``), every blob read is verified against its digest, a
 goes through a temporary file in the same directory and an atomic rename. Updates of
 ``index.json`` (read, change, replace) hold an exclusive ``flock`` on the layout directory, so
 writers in other processes (two ``new --to-image oci:DIR:TAG`` at once) never lose each other's tags.
+
+A temporary file is named ``.tmp-<owner>-<pid>-<random>``, ``owner`` standing for this machine's
+boot and the writer's PID namespace. A process killed while writing (SIGKILL, a power loss) leaves
+its file behind; the next run that tags an image in the layout removes the temporary files whose
+writer provably is gone: the same boot and PID namespace as its own, and no process with that PID.
+Any other temporary file (another host's on a shared filesystem, another container's, an earlier
+boot's, an older version's name) is left alone: it may be a live writer's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
+import hashlib
 import io
 import json
 import logging
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -158,6 +168,70 @@ def remove_written(root: str, written: set[str], top: str | None) -> None:
         directory = os.path.dirname(directory)
 
 
+_TMP_PREFIX = ".tmp-"
+#: ``.tmp-<owner>-<pid>-``, the start of a temporary file's name (``_atomic_file``).
+_OWNED_TMP = re.compile(r"\.tmp-([0-9a-f]{16})-([0-9]+)-")
+
+
+@functools.cache
+def _owner() -> str:
+    """This machine's boot and this process's PID namespace, as 16 hex digits ("" where unknown): a PID
+    names one process only within them."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as handle:
+            boot = handle.read().strip()
+        namespace = os.readlink("/proc/self/ns/pid").encode()
+    except OSError:
+        return ""
+    return hashlib.sha256(boot + b"\0" + namespace).hexdigest()[:16]
+
+
+def _tmp_prefix() -> str:
+    owner = _owner()
+    return f"{_TMP_PREFIX}{owner}-{os.getpid()}-" if owner else _TMP_PREFIX
+
+
+def _running(pid: int) -> bool:
+    """Whether a process ``pid`` exists in this PID namespace (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_abandoned(root: str) -> list[str]:
+    """Remove the temporary files in the layout at ``root`` (its top directory and ``blobs/<alg>/``)
+    that a killed writer left: named by this boot and PID namespace, and no process with their PID
+    runs. Returns the paths removed. Every other file is left; nothing here fails a write."""
+    owner = _owner()
+    if not owner:
+        return []
+    directories = [root]
+    blobs = os.path.join(root, BLOBS_DIR)
+    with contextlib.suppress(OSError):
+        directories.extend(os.path.join(blobs, name) for name in sorted(os.listdir(blobs)))
+    removed: list[str] = []
+    for directory in directories:
+        try:
+            names = os.listdir(directory)
+        except OSError:
+            continue
+        for name in names:
+            match = _OWNED_TMP.match(name)
+            if match is None or match.group(1) != owner or _running(int(match.group(2))):
+                continue
+            path = os.path.join(directory, name)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+                removed.append(path)
+    for path in removed:
+        log.debug("removed %s, left by a writer that is gone", path)
+    return removed
+
+
 @contextlib.contextmanager
 def _atomic_file(final: str, what: str) -> Iterator[Callable[[bytes], None]]:
     """Yield a writer into a temp file next to ``final``; rename it onto ``final`` on success, remove it on failure.
@@ -170,7 +244,7 @@ def _atomic_file(final: str, what: str) -> Iterator[Callable[[bytes], None]]:
 
     try:
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), prefix=".tmp-")
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), prefix=_tmp_prefix())
     except OSError as err:
         raise failed(err) from None
     try:
@@ -215,6 +289,7 @@ class LayoutRepository:
         self._path = os.fspath(path)
         self.events = events
         self._lock = _index_lock(self._path)
+        self._swept = False
         if create:
             self._create()
         self._check()
@@ -572,5 +647,8 @@ class LayoutRepository:
             manifests.extend(entry for name, entry in wanted.items() if name not in placed)
             index["manifests"] = manifests
             self._write_index(index)
+        if not self._swept:  # once a write succeeded: what killed writers left (``remove_abandoned``)
+            self._swept = True
+            remove_abandoned(self._path)
         for name, entry in wanted.items():
             log.debug("tagged %s as %s in %s", entry["digest"], name, self.display)
