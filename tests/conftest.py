@@ -15,6 +15,7 @@ Real registries (see ``tests/registry_rig.py``), all on 127.0.0.1, started once 
 * ``registry_ca``    -- the session ``LocalCA``.
 * ``proxy``, ``token_proxy`` -- function-scoped ``faultproxy.FaultProxy`` in front of
   ``registry_http`` / ``registry_token`` (the fault matrix, ``tests/test_faults*.py``).
+* ``proxied``        -- ``proxied_cli.ProxiedCli``: CLI runs through ``proxy`` (``copy``, ``run``).
 * ``golden_registry`` -- a plain-HTTP registry on a four-digit port (the recorded address length)
   for the golden cases: ``(info, client, ensure_inputs)`` (``golden_support.serve_golden_registry``).
 * ``oc_release_rig_shared`` -- the real oc's releases on their own registry (``oc_oracle``); the
@@ -37,6 +38,7 @@ import pytest
 from faultproxy import FaultProxy
 from golden_support import GoldenRegistry, serve_golden_registry
 from oc_oracle import OcRig, build_oc_release_rig
+from proxied_cli import ProxiedCli
 from registry_rig import DEFAULT_USERS, LocalCA, RegistryInfo, RegistryServer, RepoNamer, TokenServer
 
 if TYPE_CHECKING:
@@ -129,6 +131,12 @@ def proxy(registry_http: RegistryInfo) -> Iterator[FaultProxy]:
     """A fault proxy in front of the plain-HTTP registry."""
     with FaultProxy(registry_http) as running:
         yield running
+
+
+@pytest.fixture
+def proxied(proxy: FaultProxy, capsys: pytest.CaptureFixture[str]) -> ProxiedCli:
+    """The CLI run in-process through ``proxy`` (its host marked insecure)."""
+    return ProxiedCli(proxy, capsys)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from faultproxy import FaultProxy, Rule
 from imagegen import GeneratedImage, build_image, push_image
+from proxied_cli import ProxiedCli, cli
 from registry_rig import RegistryInfo, RepoNamer
 from test_registry import options_for, repo_at
 
@@ -55,14 +56,6 @@ def rule(method: str, path: str, fault: str, times: int | None = 1) -> Rule:
 def flags(fault: str) -> tuple[str, ...]:
     """Retry and timeout flags for a run through ``fault``."""
     return STALLING if fault == "stall" else FAST
-
-
-def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run ``okdrelease ARGV`` in-process; return (exit code, stdout, stderr)."""
-    capsys.readouterr()
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error_line(err: str) -> str:
@@ -119,24 +112,16 @@ def download_source(registry_http: RegistryInfo) -> tuple[str, GeneratedImage]:
 @pytest.mark.parametrize("fault", sorted(RESPONSE_FAULTS))
 def test_copy_download_survives_one_fault(
     proxy: FaultProxy,
+    proxied: ProxiedCli,
     download_source: tuple[str, GeneratedImage],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     fault: str,
     target: str,
 ) -> None:
     name, image = download_source
     path = target_path(image, target)
     injected = proxy.add(rule("GET", path, fault)).rules[0]
-    code, out, err = cli(
-        capsys,
-        "copy",
-        *flags(fault),
-        "--insecure-registry",
-        proxy.host,
-        f"{proxy.host}/{name}:v1",
-        f"oci:{tmp_path}:v1",
-    )
+    code, out, err = proxied.copy(proxied.image(name), f"oci:{tmp_path}:v1", *flags(fault))
     assert (code, out) == (0, image.digest + "\n"), err
     assert injected.injected == 1
     copied = LayoutRepository(tmp_path)
@@ -155,24 +140,16 @@ def test_copy_download_survives_one_fault(
 @pytest.mark.parametrize("fault", ["reset-body", "flip", "503", "stall"])
 def test_copy_download_permanent_fault_is_one_clear_line(
     proxy: FaultProxy,
+    proxied: ProxiedCli,
     download_source: tuple[str, GeneratedImage],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     fault: str,
     target: str,
 ) -> None:
     name, image = download_source
     path = target_path(image, target)
     proxy.add(rule("GET", path, fault, times=None))
-    code, _out, err = cli(
-        capsys,
-        "copy",
-        *flags(fault),
-        "--insecure-registry",
-        proxy.host,
-        f"{proxy.host}/{name}:v1",
-        f"oci:{tmp_path}:v1",
-    )
+    code, _out, err = proxied.copy(proxied.image(name), f"oci:{tmp_path}:v1", *flags(fault))
     assert code == 1
     line = one_error_line(err)
     named = image.layers[0].digest if target == "layer" else image.config.digest
@@ -204,10 +181,10 @@ def test_copy_download_permanent_fault_is_one_clear_line(
 )
 def test_copy_upload_survives_one_fault(
     proxy: FaultProxy,
+    proxied: ProxiedCli,
     registry_http: RegistryInfo,
     unique_repo: RepoNamer,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
     method: str,
     path: str,
     fault: str,
@@ -216,9 +193,7 @@ def test_copy_upload_survives_one_fault(
     image = big_image(f"ul-{method}-{fault}")
     source = seed_layout(tmp_path / "src", image)
     injected = proxy.add(rule(method, path, fault)).rules[0]
-    code, out, err = cli(
-        capsys, "copy", *flags(fault), "--insecure-registry", proxy.host, source, f"{proxy.host}/{name}:v1"
-    )
+    code, out, err = proxied.copy(source, proxied.image(name), *flags(fault))
     assert (code, out) == (0, image.digest + "\n"), err
     assert injected.injected == 1
     with RegistryClient(options_for(registry_http)) as client:
@@ -231,19 +206,17 @@ def test_copy_upload_survives_one_fault(
 
 def test_copy_upload_permanent_fault_leaves_no_tag(
     proxy: FaultProxy,
+    proxied: ProxiedCli,
     registry_http: RegistryInfo,
     unique_repo: RepoNamer,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
 ) -> None:
     name = unique_repo()
     image = big_image("ul-permanent")
     source = seed_layout(tmp_path / "src", image)
     layer = image.layers[0].digest
     proxy.add(rule("PUT", f"/blobs/uploads/.*digest={layer.replace(':', '%3A')}", "503", times=None))
-    code, _out, err = cli(
-        capsys, "copy", *FAST, "--insecure-registry", proxy.host, source, f"{proxy.host}/{name}:v1"
-    )
+    code, _out, err = proxied.copy(source, proxied.image(name), *FAST)
     assert code == 1
     line = one_error_line(err)
     assert line == f"error: uploading blob {proxy.host}/{name}@{layer}: HTTP 503 (FAULT: injected)"
@@ -347,15 +320,14 @@ def new_args(to_image: str) -> list[str]:
     ],
 )
 def test_info_survives_one_fault(
-    proxy: FaultProxy, pushed_release: str, capsys: pytest.CaptureFixture[str], path: str, fault: str
+    proxy: FaultProxy, proxied: ProxiedCli, pushed_release: str, path: str, fault: str
 ) -> None:
-    image = f"{proxy.host}/{pushed_release}"
-    argv = ["info", *flags(fault), "--insecure-registry", proxy.host, "-o", "json", image]
-    code, clean, err = cli(capsys, *argv)
+    argv = [*flags(fault), "-o", "json", f"{proxy.host}/{pushed_release}"]
+    code, clean, err = proxied.run("info", *argv)
     assert code == 0, err
     proxy.clear()
     injected = proxy.add(rule("GET", path, fault)).rules[0]
-    code, out, err = cli(capsys, *argv)
+    code, out, err = proxied.run("info", *argv)
     assert (code, out) == (0, clean), err
     assert injected.injected == 1
     first = proxy.seen("GET", path)[0].path
@@ -366,12 +338,10 @@ def test_info_survives_one_fault(
     ("path", "fault"), [("/manifests/", "503"), ("/blobs/", "flip"), ("/blobs/", "reset")]
 )
 def test_info_permanent_fault_is_one_clear_line(
-    proxy: FaultProxy, pushed_release: str, capsys: pytest.CaptureFixture[str], path: str, fault: str
+    proxy: FaultProxy, proxied: ProxiedCli, pushed_release: str, path: str, fault: str
 ) -> None:
     proxy.add(rule("GET", path, fault, times=None))
-    code, out, err = cli(
-        capsys, "info", *flags(fault), "--insecure-registry", proxy.host, f"{proxy.host}/{pushed_release}"
-    )
+    code, out, err = proxied.run("info", *flags(fault), f"{proxy.host}/{pushed_release}")
     assert (code, out) == (1, "")
     line = one_error_line(err)
     first = proxy.seen("GET", path)[0].path
@@ -408,19 +378,17 @@ def release_digest(tmp_path_factory: pytest.TempPathFactory) -> str:
 )
 def test_new_survives_one_fault(
     proxy: FaultProxy,
+    proxied: ProxiedCli,
     registry_http: RegistryInfo,
     release_digest: str,
     unique_repo: RepoNamer,
-    capsys: pytest.CaptureFixture[str],
     method: str,
     path: str,
     fault: str,
 ) -> None:
     name = unique_repo("okd")
     injected = proxy.add(rule(method, path, fault)).rules[0]
-    code, out, err = cli(
-        capsys, *new_args(f"{proxy.host}/{name}:{RELEASE}"), *flags(fault), "--insecure-registry", proxy.host
-    )
+    code, out, err = proxied.run(*new_args(proxied.image(name, RELEASE)), *flags(fault))
     assert code == 0, err
     assert out.split()[0] == release_digest
     assert injected.injected == 1
@@ -431,17 +399,15 @@ def test_new_survives_one_fault(
 @pytest.mark.parametrize(("method", "path"), [("PUT", "/blobs/uploads/"), ("POST", "/blobs/uploads/$")])
 def test_new_permanent_fault_pushes_no_tag(
     proxy: FaultProxy,
+    proxied: ProxiedCli,
     registry_http: RegistryInfo,
     unique_repo: RepoNamer,
-    capsys: pytest.CaptureFixture[str],
     method: str,
     path: str,
 ) -> None:
     name = unique_repo("okd")
     proxy.add(rule(method, path, "503", times=None))
-    code, out, err = cli(
-        capsys, *new_args(f"{proxy.host}/{name}:{RELEASE}"), *FAST, "--insecure-registry", proxy.host
-    )
+    code, out, err = proxied.run(*new_args(proxied.image(name, RELEASE)), *FAST)
     assert (code, out) == (1, "")
     line = one_error_line(err)
     assert f"{proxy.host}/{name}@sha256:" in line and "HTTP 503 (FAULT: injected)" in line

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from faultproxy import FaultProxy, Rule
 from imagegen import GeneratedImage, build_image, push_image
+from proxied_cli import ProxiedCli, cli
 from registry_rig import RegistryInfo, RepoNamer
-from test_faults import cli, one_error_line, seed_layout, seed_registry
+from test_faults import FAST, one_error_line, seed_layout, seed_registry
 from test_registry import options_for, repo_at
 
 from okdrelease.errors import NotFoundError
@@ -21,9 +22,6 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.transport.copy import MAX_INDEX_DEPTH
 from okdrelease.transport.registry import RegistryClient
-
-#: Retries allowed: a refusal that is not transient is still asked once only.
-FAST = ("--retry-times", "2", "--timeout", "20s", "-q")
 
 
 @pytest.fixture(scope="module")
@@ -35,16 +33,9 @@ def pulled(registry_http: RegistryInfo) -> tuple[str, GeneratedImage]:
     return name, image
 
 
-def _copy_down(proxy: FaultProxy, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    code, out, err = cli(
-        capsys,
-        "copy",
-        *FAST,
-        "--insecure-registry",
-        proxy.host,
-        f"{proxy.host}/{name}:v1",
-        f"oci:{tmp_path}/o:v1",
-    )
+def _copy_down(proxied: ProxiedCli, name: str, tmp_path: Path) -> str:
+    """The one error line of a copy of NAME:v1 through the proxy that fails (nothing written)."""
+    code, out, err = proxied.copy(proxied.image(name), f"oci:{tmp_path}/o:v1", *FAST)
     assert (code, out) == (1, ""), err
     assert not (tmp_path / "o").exists()
     return one_error_line(err)
@@ -68,7 +59,7 @@ def test_redirect_to_no_http_url_is_a_clear_error(
     proxy: FaultProxy,
     pulled: tuple[str, GeneratedImage],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    proxied: ProxiedCli,
     location: str,
     reason: str,
 ) -> None:
@@ -77,7 +68,7 @@ def test_redirect_to_no_http_url_is_a_clear_error(
     proxy.add(
         Rule("GET", f"/blobs/{layer}$", "answer", times=None, status=307, headers=(("Location", location),))
     )
-    line = _copy_down(proxy, name, tmp_path, capsys)
+    line = _copy_down(proxied, name, tmp_path)
     assert line == (
         f"error: reading blob {proxy.host}/{name}@{layer}: registry {proxy.host}: the redirect target {reason}"
     )
@@ -108,7 +99,7 @@ def test_upload_location_that_is_no_url_is_a_clear_error(
     registry_http: RegistryInfo,
     unique_repo: RepoNamer,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    proxied: ProxiedCli,
     headers: tuple[tuple[str, str], ...],
     reason: str,
 ) -> None:
@@ -116,9 +107,7 @@ def test_upload_location_that_is_no_url_is_a_clear_error(
     source = seed_layout(tmp_path / "src", image)
     proxy.add(Rule("POST", "/blobs/uploads/$", "answer", times=None, status=202, headers=headers))
     name = unique_repo()
-    code, out, err = cli(
-        capsys, "copy", *FAST, "--insecure-registry", proxy.host, source, f"{proxy.host}/{name}:v1"
-    )
+    code, out, err = proxied.copy(source, proxied.image(name), *FAST)
     assert (code, out) == (1, ""), err
     # (which blob's upload is refused first depends on the workers' order)
     expected = {f"error: {reason.format(host=proxy.host, name=name, layer=b.digest)}" for b in image.blobs}
@@ -132,7 +121,7 @@ def test_bad_content_length_is_refused_at_once(
     proxy: FaultProxy,
     pulled: tuple[str, GeneratedImage],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    proxied: ProxiedCli,
     length: str,
 ) -> None:
     name, image = pulled
@@ -148,7 +137,7 @@ def test_bad_content_length_is_refused_at_once(
             content_length=length,
         )
     )
-    line = _copy_down(proxy, name, tmp_path, capsys)
+    line = _copy_down(proxied, name, tmp_path)
     assert (
         line
         == f"error: reading manifest {proxy.host}/{name}:v1: registry {proxy.host}: bad Content-Length {length!r}"
@@ -157,7 +146,7 @@ def test_bad_content_length_is_refused_at_once(
 
 
 def test_token_that_is_no_header_value_is_a_clear_error(
-    proxy: FaultProxy, pulled: tuple[str, GeneratedImage], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    proxy: FaultProxy, pulled: tuple[str, GeneratedImage], tmp_path: Path, proxied: ProxiedCli
 ) -> None:
     name, _image = pulled
     realm = f"http://{proxy.host}/token"
@@ -172,7 +161,7 @@ def test_token_that_is_no_header_value_is_a_clear_error(
         ),
         Rule("GET", "^/token", "answer", times=None, status=200, body=b'{"token": "\\u00e9\\u2603"}'),
     )
-    line = _copy_down(proxy, name, tmp_path, capsys)
+    line = _copy_down(proxied, name, tmp_path)
     assert (
         line
         == f"error: token server {realm} for registry {proxy.host} returned a token that is not printable ASCII"
@@ -268,18 +257,18 @@ def test_registry_error_body_is_shown_escaped(
     proxy: FaultProxy,
     pulled: tuple[str, GeneratedImage],
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    proxied: ProxiedCli,
     body: dict[str, object],
     detail: str,
 ) -> None:
     name, _image = pulled
     _answer_error_body(proxy, body)
-    line = _copy_down(proxy, name, tmp_path, capsys)
+    line = _copy_down(proxied, name, tmp_path)
     assert line == f"error: reading manifest {proxy.host}/{name}:v1: HTTP 404 ({detail})"
 
 
 def test_registry_error_text_body_is_shown_escaped(
-    proxy: FaultProxy, pulled: tuple[str, GeneratedImage], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    proxy: FaultProxy, pulled: tuple[str, GeneratedImage], tmp_path: Path, proxied: ProxiedCli
 ) -> None:
     name, _image = pulled
     proxy.add(
@@ -292,7 +281,7 @@ def test_registry_error_text_body_is_shown_escaped(
             body=b"down\r\nerror: fake \x1b]0;t\x07",
         )
     )
-    line = _copy_down(proxy, name, tmp_path, capsys)
+    line = _copy_down(proxied, name, tmp_path)
     assert line == (
         f"error: reading manifest {proxy.host}/{name}:v1: HTTP 503 (down\\r\\nerror: fake \\x1b]0;t\\x07)"
     )
@@ -318,20 +307,20 @@ def test_registry_error_text_body_is_shown_escaped(
 def test_registry_error_body_in_oc_wording_is_shown_escaped(
     proxy: FaultProxy,
     pulled: tuple[str, GeneratedImage],
-    capsys: pytest.CaptureFixture[str],
+    proxied: ProxiedCli,
     body: dict[str, object],
     shown: str,
 ) -> None:
     name, _image = pulled
     _answer_error_body(proxy, body)
-    code, out, err = cli(capsys, "info", *FAST, "--insecure-registry", proxy.host, f"{proxy.host}/{name}:v1")
+    code, out, err = proxied.run("info", *FAST, proxied.image(name))
     assert (code, out) == (1, "")
     reason = shown.format(host=proxy.host, name=name)
     assert one_error_line(err) == f'error: image "{proxy.host}/{name}:v1" not found: {reason}'
 
 
 def test_redirect_host_with_control_characters_is_shown_escaped(
-    proxy: FaultProxy, pulled: tuple[str, GeneratedImage], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    proxy: FaultProxy, pulled: tuple[str, GeneratedImage], tmp_path: Path, proxied: ProxiedCli
 ) -> None:
     name, image = pulled
     layer = image.layers[0].digest
@@ -345,7 +334,7 @@ def test_redirect_host_with_control_characters_is_shown_escaped(
             headers=(("Location", "http://no\x1bhost\x07.invalid/x"),),
         )
     )
-    line = _copy_down(proxy, name, tmp_path, capsys)
+    line = _copy_down(proxied, name, tmp_path)
     assert line.startswith(
         f"error: reading blob {proxy.host}/{name}@{layer}: host no\\x1bhost\\x07.invalid"
         f" (named by registry {proxy.host}): cannot connect ("
