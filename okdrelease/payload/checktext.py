@@ -43,9 +43,9 @@ _FIRST_KEY = re.compile(rb"[A-Za-z_][\w./-]* ?:[ \n]")
 #: A line at column 0 that is no sequence entry or comment, or a document start marker.
 _COLUMN0 = re.compile(rb"\n(?:[^ \n#-]|---(?=[ \n]|\Z))")
 #: After spaces are removed: a line whose first key is empty, null or a long number (a uint64 to go-yaml).
-_LINE_KEY = re.compile(rb"\n-*(?::|(?:~|null|Null|NULL):|[0-9][0-9A-Za-z_+.-]{17,}:)")
+_LINE_KEY = re.compile(rb"\n-*(?::|(?:~|null|Null|NULL):|[0-9][0-9A-Za-z_+-]{17,}:)")
 #: In a one-line flow collection, spaces removed: an empty, null, long-number or collection key.
-_FLOW_KEY = re.compile(rb"[\[{,](?::|[\[{]|(?:~|null|Null|NULL)[,:}\]]|[0-9][0-9A-Za-z_+.-]{17})|[\]}]:")
+_FLOW_KEY = re.compile(rb"[\[{,](?::|[\[{]|(?:~|null|Null|NULL)[,:}\]]|[0-9][0-9A-Za-z_+-]{17})|[\]}]:")
 #: go-yaml's NaN and infinities, where a plain scalar could be only that (JSON refuses them).
 _NON_FINITE = re.compile(rb"\.(?:nan|NaN|NAN|inf|Inf|INF)(?=[ \n:,\]}#]|\Z)")
 #: ``kind``/``apiVersion`` after its key: a simple plain or quoted value alone on its line.
@@ -56,6 +56,12 @@ _KEY_END = re.compile(rb" *:")
 #: An anchor's or alias's name and what may follow it (libyaml's scanner refuses anything else).
 _NAME = re.compile(rb"[0-9A-Za-z_-]+(?:[ \n?:,\]}%@`]|\Z)")
 _ROOT_KEYS = (b"kind", b"apiVersion")
+#: A character YAML does not allow in a stream (libyaml's and go-yaml's readers refuse it wherever it
+#: is in what they have read ahead, past the first document's end too).
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+#: The ASCII characters YAML allows (a translation deleting them leaves the others).
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
+_BOM = b"\xef\xbb\xbf"
 #: Text that sends the file to the walk at once: other blanks and line breaks (tabs are the pure
 #: loader's anyway) and the merge key ``<<``, each found after a one-byte search for its first byte.
 _REFUSED = (b"\t", b"\r", b"<<", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
@@ -86,33 +92,71 @@ def _any_token(text: bytes, char: bytes, after: re.Pattern[bytes] | None = None)
 _BLANK_OR_END = re.compile(rb"[ \n]|\Z")
 
 
+def _skip_quoted(text: bytes, at: int, eol: int) -> int:
+    """Where the quoted scalar opening at ``at`` ends (after its closing quote), read as libyaml reads
+    one on a single line; -1 when it does not close on the line."""
+    if text[at] == 0x22:  # double-quoted: backslash escapes
+        i = at + 1
+        while i < eol and text[i] != 0x22:
+            i += 2 if text[i] == 0x5C else 1
+        return i + 1 if i < eol else -1
+    i = text.find(b"'", at + 1, eol)  # single-quoted: '' for a quote
+    while i != -1 and text[i + 1 : i + 2] == b"'":
+        i = text.find(b"'", i + 2, eol)
+    return -1 if i == -1 else i + 1
+
+
 def _flow_end(text: bytes, at: int, eol: int) -> int:
-    """The end of the flow collection opening at ``at`` when it closes on its line with no comment in it
-    (quotes read as libyaml reads them); -1 otherwise."""
+    """The end of the flow collection opening at ``at`` when it closes on its line, read token by token
+    as libyaml's scanner reads a flow context; -1 when it does not close there, or holds a comment, a
+    ``?`` or anything this reading does not follow.
+
+    A quote opens a quoted scalar only at a token's start (after ``[``, ``{``, ``,`` or a value's ``:``
+    and spaces); inside a plain scalar it is text, and a plain scalar goes on over spaces until ``: ``,
+    a ``:`` before a flow indicator, or ``,[]{}``.
+    """
     depth = 0
     i = at
+    token_start = True  # after an indicator (and spaces): a node may start here
+    plain = False  # inside a plain scalar
     while i < eol:
         char = text[i]
-        if char == 0x22:  # a double-quoted scalar, backslash escapes
+        if char == _SPACE:
             i += 1
-            while i < eol and text[i] != 0x22:
-                i += 2 if text[i] == 0x5C else 1
-            if i >= eol:
-                return -1
-        elif char == 0x27:  # a single-quoted scalar, '' for a quote
-            i = text.find(b"'", i + 1, eol)
-            while i != -1 and text[i + 1 : i + 2] == b"'":
-                i = text.find(b"'", i + 2, eol)
-            if i == -1:
-                return -1
-        elif char == 0x23:  # '#'
+            continue
+        if char in b"#?":
             return -1
-        elif char in b"[{":
+        if plain:
+            if char == 0x3A:  # ':'
+                follows = text[i + 1 : i + 2]
+                if follows in (b"", b" ", b"\n") or follows in b",[]{}":
+                    plain, token_start = False, True  # a value's ':'
+                i += 1
+                continue
+            if char not in b",[]{}":
+                i += 1  # text of the scalar, quotes included
+                continue
+            plain = False
+        if char in b"[{":
             depth += 1
+            token_start = True
         elif char in b"]}":
             depth -= 1
             if depth == 0:
                 return i + 1
+            token_start = False
+        elif char in b",:":
+            token_start = True
+        elif not token_start:
+            return -1  # a node right after another (libyaml refuses it)
+        elif char in b"\"'":
+            i = _skip_quoted(text, i, eol)
+            if i == -1:
+                return -1
+            token_start = False
+            continue
+        else:
+            plain, token_start = True, False
         i += 1
     return -1
 
@@ -148,6 +192,16 @@ def _simple_value(doc: bytes, at: int) -> bool:
     plain = value.group(1)
     # A plain scalar going on over more lines is a string whatever its first line is.
     return plain is None or go_implicit_tag(plain.decode("ascii")) in _STRING_TAGS
+
+
+def _readable(text: bytes) -> bool:
+    """Whether ``text`` (what follows the first document) is UTF-8 holding only characters YAML allows."""
+    if text.isascii():
+        return not text.translate(None, _PRINTABLE_ASCII)
+    try:
+        return _NOT_PRINTABLE.search(text.decode("utf-8")) is None
+    except UnicodeDecodeError:
+        return False
 
 
 def _parses(text: bytes) -> bool:
@@ -191,8 +245,8 @@ def passes(data: bytes) -> bool:
     Called on text the libyaml path may read (no tab, directive or late byte-order mark) after the depth
     bounds' check.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        return False
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]  # both readers skip a byte-order mark that opens the text
     lead = _LEAD.match(data)
     start = lead.end() if lead else 0
     if not _FIRST_KEY.match(data, start):
@@ -201,6 +255,8 @@ def passes(data: bytes) -> bool:
     if found is None:
         return False
     end, roots = found
+    if end < len(data) and not _readable(data[end:]):
+        return False
     doc = data[:end]
     if any(text[:1] in doc and text in doc for text in _REFUSED):
         return False

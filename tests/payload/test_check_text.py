@@ -90,6 +90,16 @@ REFUSED_LINES = (
     b"x: {? a: b}",
     b"x: [?a]",
     b"x: {18446744073709551615: a}",
+    b"x: [a', 'b]', null: c]",
+    b'x: [a", "b]", null: c]',
+    b'x: {a", "b}", ~: c}',
+    b'x: {a", "b}", [c]}',
+    b"x: [a', 'b]', 18446744073709551615: c]",
+    b"x: [a', 'b]', c?d]",
+    b'x: [a", "]\n  ", null: b]',
+    b"x: [a:'b]', null: c]",
+    b"x: [a 'b', null: c]",
+    b"x: {\"a\":'b]', null: c}",
     b"x: [a, 18446744073709551615: b]",
     b"x: [a,\n  null: b]",
     b"x: {a: b,\n  ~: c}",
@@ -172,9 +182,25 @@ HIDDEN_ROOT_KEYS = (
 )
 
 
+#: What may follow the first document: characters libyaml's and go-yaml's readers refuse in what they
+#: read ahead.
+UNREADABLE_TAILS = (
+    b"\x00",
+    b"\xff",
+    b"\xc2\x80",
+    b"\x7f",
+    b"\x1b[0m",
+    b"#" * 400 + b"\n\x00",
+    b"\xed\xa0\x80",
+)
+
+
 def _samples() -> Iterator[bytes]:
     for line in REFUSED_LINES:
         yield from _placed(line)
+    for tail in UNREADABLE_TAILS:
+        for marker in (b"---\n", b"...\n", b"--- ", b"---\nx: 1\n"):
+            yield BASE + marker + tail
     without_kind = BASE.replace(b"kind: ConfigMap\n", b"")
     for line in HIDDEN_ROOT_KEYS:
         yield without_kind + line + b"\n"
