@@ -8,7 +8,7 @@ import re
 import pytest
 
 from okdrelease.gocompat.gojson import GoJSONError, RawNumber
-from okdrelease.gocompat.gotime import ZERO, parse_rfc3339, unmarshal_time
+from okdrelease.gocompat.gotime import ZERO, _parse_elements, parse_rfc3339, unmarshal_time
 
 
 @pytest.mark.parametrize(
@@ -96,3 +96,62 @@ def test_marshal_json_refuses_what_rfc3339_cannot_write() -> None:
         parse_rfc3339("0000-01-01T00:30:00+01:00").utc().marshal_json()
     with pytest.raises(GoJSONError, match=rf"^{re.escape(prefix)}timezone hour outside of range \[0,23\]$"):
         parse_rfc3339("2024-01-01T00:00:00+24:00").marshal_json()
+
+
+def _outcome(parse: object, text: str) -> object:
+    try:
+        return parse(text)  # type: ignore[operator]
+    except GoJSONError as err:
+        return f"error: {err}"
+
+
+def _near_plain_times() -> list[str]:
+    """Times of the usual form with each field (and the fraction and zone) replaced by values at and
+    past its bounds, one- and three-digit forms, and odd characters: what the one-match read takes, and
+    what it must leave to Go's element-by-element parse."""
+    base = ["2024", "-", "02", "-", "29", "T", "23", ":", "59", ":", "59", "", "Z"]
+    values = {
+        0: ["0000", "0001", "1970", "2023", "2100", "2000", "9999", "999", "20245", "２０２４", "20a4"],
+        2: ["00", "01", "12", "13", "99", "1", "011", "0x"],
+        4: ["00", "01", "28", "30", "31", "32", "1", "001"],
+        6: ["00", "1", "23", "24", "99", "001"],
+        8: ["00", "59", "60", "5", "099"],
+        10: ["00", "59", "60", "61", "5", "059"],
+        11: [".", ",", ".0", ",5", ".123456789", ".1234567891", ".000000000001", ".x", "..5"],
+        12: [
+            "z",
+            "+00:00",
+            "-00:00",
+            "+24:00",
+            "+25:00",
+            "-23:59",
+            "+01:60",
+            "+01:61",
+            "+1:00",
+            "+0100",
+            "+01:0",
+            "+01:00 ",
+            "Z ",
+            "ZZ",
+            "",
+            "\u00e9",
+        ],
+    }
+    out = ["".join(base)]
+    for index, choices in values.items():
+        for choice in choices:
+            parts = list(base)
+            parts[index] = choice
+            out.append("".join(parts))
+    for separator, index in (("/", 1), (" ", 5), ("t", 5), (".", 7)):
+        parts = list(base)
+        parts[index] = separator
+        out.append("".join(parts))
+    return out + ["", "2024-01-01", "2024-01-01T00:00:00", "2023-02-29T00:00:00Z", "0000-02-29T00:00:00Z"]
+
+
+@pytest.mark.parametrize("text", _near_plain_times())
+def test_one_match_read_is_gos_parse(text: str) -> None:
+    """parse_rfc3339 (one match for the usual form) gives the time, or the error, Go's element-by-element
+    parse gives."""
+    assert _outcome(parse_rfc3339, text) == _outcome(_parse_elements, text)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from okdrelease.gocompat.gojson import GoJSONError, GoMap, GoSlice, GoStruct, RawNumber, json_kind
-from okdrelease.gocompat.gotime import unmarshal_time
+from okdrelease.gocompat.gotime import parse_rfc3339, unmarshal_time
 
 __all__ = ["CONFIG_TOP_FIELDS", "decode_image_config", "go_container_config", "go_decode_fields"]
 
@@ -171,37 +171,38 @@ def _element(value: Any, typ: Any, path: tuple[str | int, ...]) -> Any:
     return {} if isinstance(typ, GoStruct) else _ZERO.get(typ) if isinstance(typ, str) else None
 
 
+_LEAF_KINDS = {"string": "string", "bool": "bool", "int64": "number"}
+
+
 def _decode(value: Any, typ: Any, path: tuple[str | int, ...]) -> Any:
     if value is None:
         return None
-    if typ == _TIME:
-        return unmarshal_time(value, _where(path))
+    if typ.__class__ is str:  # a leaf: "string" (the usual case, first), "bool", "int64" or the time
+        if value.__class__ is str and typ == "string":
+            return value
+        if typ == _TIME:
+            # A string is parsed as unmarshal_time parses it, without writing the path it only names in errors.
+            return parse_rfc3339(value) if value.__class__ is str else unmarshal_time(value, _where(path))
+        kind = json_kind(value)
+        if kind != _LEAF_KINDS.get(typ):
+            raise _type_error(kind, typ, path)
+        return _int64(value, path) if typ == "int64" else value
     kind = json_kind(value)
-    expected = (
-        {"string": "string", "bool": "bool", "int64": "number"}.get(typ) if isinstance(typ, str) else None
-    )
-    if isinstance(typ, GoSlice):
-        expected = "array"
-    elif isinstance(typ, (GoMap, GoStruct)):
-        expected = "object"
-    if kind != expected:
+    if kind != ("array" if isinstance(typ, GoSlice) else "object"):
         raise _type_error(kind, typ, path)
-    if typ == "int64":
-        return _int64(value, path)
     if isinstance(typ, GoSlice):
         return [_element(item, typ.elem, (*path, index)) for index, item in enumerate(value)]
     if isinstance(typ, GoMap):
         return {key: _element(item, typ.elem, (*path, key)) for key, item in value.items()}
-    if isinstance(typ, GoStruct):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            name = key if key in typ.by_name else typ.by_folded_name.get(key.casefold())
-            if name is not None:
-                decoded = _decode(item, typ.by_name[name], (*path, key))
-                if decoded is not None:
-                    out[name] = decoded
-        return out
-    return value
+    out: dict[str, Any] = {}
+    by_name, by_folded_name = typ.by_name, typ.by_folded_name
+    for key, item in value.items():
+        name = key if key in by_name else by_folded_name.get(key.casefold())
+        if name is not None:
+            decoded = _decode(item, by_name[name], (*path, key))
+            if decoded is not None:
+                out[name] = decoded
+    return out
 
 
 def _int64(value: Any, path: tuple[str | int, ...]) -> int:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any, NamedTuple
 
 from okdrelease.gocompat.gojson import GoJSONError, json_kind
@@ -148,10 +149,41 @@ _NUMBERS = {
 }
 
 
+#: The usual form of an RFC 3339 time: every field in two digits (the year in four), in range or not.
+_PLAIN = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:[.,]([0-9]+))?(Z|[-+][0-9]{2}:[0-9]{2})"
+)
+
+
 def parse_rfc3339(text: str) -> GoTime:
     """``time.Parse(time.RFC3339, text)`` with Go's rules and error texts (GoJSONError): four-digit years
     0000-9999, a one-digit hour, a fraction of a second after ``.`` or ``,`` (nanoseconds, the digits
-    past nine ignored), ``Z`` or an offset up to ±24:60, nothing after it."""
+    past nine ignored), ``Z`` or an offset up to ±24:60, nothing after it.
+
+    A time of the usual form with every field in range is read by one match; any other text (and every
+    error) by Go's element-by-element parse (:func:`_parse_elements`), which gives the same time."""
+    match = _PLAIN.fullmatch(text)
+    if match is not None:
+        year, month, day, hour, minute, second, fraction, zone = match.groups()
+        y, mo, d, h, mi, s = int(year), int(month), int(day), int(hour), int(minute), int(second)
+        if y >= 1 and 1 <= mo <= 12 and 1 <= d <= _days_in(mo, y) and h < 24 and mi < 60 and s < 60:
+            offset = 0
+            if zone != "Z":
+                zone_hours, zone_minutes = int(zone[1:3]), int(zone[4:6])
+                if zone_hours > 24 or zone_minutes > 60:
+                    return _parse_elements(text)
+                offset = (zone_hours * 60 + zone_minutes) * 60 * (-1 if zone[0] == "-" else 1)
+            nanos = 0
+            if fraction is not None:
+                digits = fraction[:9]
+                nanos = int(digits) * 10 ** (9 - len(digits))
+            days = dt.date(y, mo, d).toordinal() - 1
+            return GoTime(days * _DAY + h * 3600 + mi * 60 + s - offset, nanos, offset)
+    return _parse_elements(text)
+
+
+def _parse_elements(text: str) -> GoTime:
+    """:func:`parse_rfc3339` element by element as Go's parser goes, with its error texts."""
     value = text
     fields: list[int] = []
     nanos = offset = 0
