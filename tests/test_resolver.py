@@ -6,6 +6,7 @@ Requests are counted through the transport's event sink (every answered HTTP req
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import threading
@@ -23,8 +24,10 @@ from okdrelease.images.resolve import Memo, NotCached, Resolver, resolve_all
 from okdrelease.openshift.imagestream import TagReference
 from okdrelease.payload import components as components_module
 from okdrelease.payload.components import visit_order
+from okdrelease.payload.context import Reporter, Run
 from okdrelease.payload.pipeline import new_release
 from okdrelease.payload.plan import NewOptions, parse_created
+from okdrelease.payload.resolve import OperatorManifests
 from okdrelease.release.read import load_images, load_release_from
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.copy import copy_all, copy_image
@@ -276,6 +279,29 @@ def test_resolve_all_reports_the_first_failure_in_order_among_work_left_to_the_p
 
     with pytest.raises(ValueError, match="^item 1$"):
         resolve_all(range(5), work, 2, first)
+
+
+def test_a_run_tries_its_cache_alone_first_only_when_the_cache_holds_something(tmp_path: Path) -> None:
+    """No first attempt without a cache or with an empty one (each would miss: a cold run hands every
+    image to the pool at once); one as soon as an entry is stored, buffered or in a pack."""
+
+    def first(store: Cache | None) -> object:
+        resolver = Resolver(store=store)
+        run = Run(DefaultTransport(TransportOptions()), resolver, OperatorManifests(resolver), Reporter(), 4)
+        return run.from_cache(lambda _run, item: item)
+
+    root = tmp_path / "cache"
+    assert first(None) is None
+    with Cache(root) as store:
+        assert store.empty()
+        assert first(store) is None
+        store.put_blob("sha256:" + hashlib.sha256(b"{}").hexdigest(), b"{}")  # buffered
+        assert not store.empty()
+        attempt = first(store)
+        assert attempt is not None and attempt("x") == "x"  # type: ignore[operator]
+    with Cache(root) as store:  # a later run: the entry is in a pack
+        assert not store.empty()
+        assert first(store) is not None
 
 
 def test_cache_only_resolver_answers_from_the_store_or_raises_not_cached(

@@ -417,6 +417,13 @@ class Cache:
         with contextlib.suppress(OSError):
             os.unlink(path)
 
+    def empty(self) -> bool:
+        """Whether nothing is stored: no entry in the packs, none buffered or being written by this run."""
+        if not self._loaded:
+            self._ensure_loaded()
+        with self._lock:
+            return not (self._entries or self._buffers[0] or self._buffers[1] or self._flushing)
+
     # ---- writing packs
 
     def _put(self, kind: str, key: str, payload: pack.Payload, checksum: str, *, replace: bool) -> None:
