@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from okdrelease.cache.framing import frame, unframe
+from okdrelease.cache.framing import frame_parts, unframe
 
 
 def _lengths(head: Any) -> list[int]:
@@ -16,7 +16,7 @@ def _lengths(head: Any) -> list[int]:
 
 def test_a_record_is_its_header_line_then_its_parts_and_reads_back() -> None:
     head = {"lengths": [3, 0, 2], "name": "\ud800é"}  # a lone surrogate and é, escaped: the line is ASCII
-    payload = frame(head, [b"abc", b"", b"\n\n"])
+    payload = b"".join(frame_parts(head, [b"abc", b"", b"\n\n"]))
     assert payload == b'{"lengths":[3,0,2],"name":"\\ud800\\u00e9"}\nabc\n\n'
     assert unframe(payload, _lengths) == (head, [b"abc", b"", b"\n\n"])
 

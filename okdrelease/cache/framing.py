@@ -15,24 +15,19 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-__all__ = ["frame", "frame_parts", "unframe"]
-
-
-def frame(head: Any, parts: Iterable[bytes]) -> bytes:
-    """``head`` as one line of compact JSON, then ``parts`` back to back."""
-    return b"".join(frame_parts(head, parts))  # one copy of the parts' bytes, not two
+__all__ = ["frame_parts", "unframe"]
 
 
 def frame_parts(head: Any, parts: Iterable[bytes]) -> tuple[bytes, ...]:
-    """:func:`frame`'s bytes as parts not joined: the header line, then ``parts`` themselves (a cache
-    stores them so, ``Cache.put_record``, without a copy of the parts' bytes)."""
+    """A record's bytes as parts not joined: ``head`` as one line of compact JSON, then ``parts``
+    themselves (a cache stores them so, ``Cache.put_record``, without a copy of the parts' bytes)."""
     text = json.dumps(head, separators=(",", ":")).encode("ascii")
     return (text + b"\n", *parts)
 
 
 def unframe(payload: bytes, lengths: Callable[[Any], Iterable[int]]) -> tuple[Any, list[bytes]]:
-    """The header of a :func:`frame` record and its parts, cut at the lengths ``lengths(header)`` names
-    (which may refuse the header by raising); ValueError when there is no header line, the header is
+    """The header of a :func:`frame_parts` record (its parts joined) and its parts, cut at the lengths
+    ``lengths(header)`` names (which may refuse the header by raising); ValueError when there is no header line, the header is
     not ASCII JSON (nested too deep for the parser included), a length is not a count of bytes (an
     int, not a bool or float, at least 0), or the parts do not fill the rest of ``payload`` exactly."""
     head_end = payload.find(b"\n")

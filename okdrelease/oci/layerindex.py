@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 import attrs
 
 from okdrelease._repr import value_repr
-from okdrelease.cache.framing import frame, unframe
+from okdrelease.cache.framing import frame_parts, unframe
 from okdrelease.cache.store import LAYER_INDEX, Cache
 from okdrelease.oci.layerread import LayerEntry, held_entry, read_entries, read_source
 
@@ -44,6 +44,11 @@ class LayerIndex:
 
     def to_bytes(self) -> bytes:
         """Serialise: a JSON header line, then the file bytes back to back (``cache.framing``)."""
+        return b"".join(self.to_parts())
+
+    def to_parts(self) -> tuple[bytes, ...]:
+        """:meth:`to_bytes` not joined: the header line, then each entry's bytes (what a cache stores
+        without a copy of them: ``Cache.put_record``)."""
         data = [e.read() for e in self.entries]
         head = {
             "format": INDEX_FORMAT,
@@ -54,7 +59,7 @@ class LayerIndex:
                 for e, d in zip(self.entries, data, strict=True)
             ],
         }
-        return frame(head, data)
+        return frame_parts(head, data)
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> LayerIndex:
@@ -117,5 +122,5 @@ def load_index(
                     return found
     index = read_source(opener, lambda stream: scan_layer(stream, digest, prefix, media_type))
     if store is not None:
-        store.put_record(LAYER_INDEX, key, index.to_bytes())
+        store.put_record(LAYER_INDEX, key, index.to_parts())
     return index
