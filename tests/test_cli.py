@@ -149,13 +149,16 @@ def test_the_process_entry_point_tunes_the_collector_and_main_leaves_it_alone() 
 #: Modules a ``new`` that neither signs, verifies, skips if unchanged, uses a credential helper nor
 #: reads a float from a manifest never needs (nor does its push recompress layers as ``copy`` may, nor
 #: does it write files checked to stay inside a directory as --dir and --to-dir do),
-#: nor urllib3 and http.client (registry requests go through transport.wire unless proxied):
-#: each is loaded by the function that needs it.
+#: nor urllib3 and http.client (registry requests go through transport.wire unless proxied), nor
+#: without --from-release the reading of release images (``okdrelease.release``: components' configs
+#: are decoded by ``gocompat.goconfig.check_config``): each is loaded by the function that needs it.
 NOT_LOADED_BY_NEW = (
     "cryptography",
     "decimal",
     "email.parser",
     "http.client",
+    "okdrelease.release",
+    "okdrelease.release.read",
     "okdrelease.payload.safepath",
     "okdrelease.payload.signing",
     "okdrelease.payload.unchanged",

@@ -4,12 +4,32 @@ and oc's decoding of a whole config into library-go's ``DockerImageConfig`` with
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from okdrelease.gocompat.gojson import GoJSONError, GoMap, GoSlice, GoStruct, RawNumber, json_kind
-from okdrelease.gocompat.gotime import parse_rfc3339, unmarshal_time
+from okdrelease.errors import ReleaseError
+from okdrelease.gocompat.gojson import (
+    GoJSONError,
+    GoMap,
+    GoSlice,
+    GoStruct,
+    RawNumber,
+    json_kind,
+    parse_valid,
+)
+from okdrelease.gocompat.gotime import ZERO, GoTime, parse_rfc3339, unmarshal_time
 
-__all__ = ["CONFIG_TOP_FIELDS", "decode_image_config", "go_container_config", "go_decode_fields"]
+if TYPE_CHECKING:
+    from okdrelease.oci.model import ImageConfig
+
+__all__ = [
+    "CONFIG_TOP_FIELDS",
+    "check_config",
+    "created_time",
+    "decode_image_config",
+    "decoded_config",
+    "go_container_config",
+    "go_decode_fields",
+]
 
 # Go's DockerConfig struct (docker10), in declaration order: JSON name -> kind for omitempty.
 _CONFIG_FIELDS: tuple[tuple[str, str], ...] = (
@@ -233,3 +253,27 @@ def _type_error(what: str, typ: Any, path: tuple[str | int, ...]) -> GoJSONError
         else f"into Go struct field {_where(path)}"
     )
     return GoJSONError(f"json: cannot unmarshal {what} {where} of type {name}")
+
+
+def decoded_config(config: ImageConfig) -> dict[str, Any]:
+    """``config`` as oc decodes every image config (:func:`decode_image_config`); GoJSONError
+    in oc's words for what Go's decoder refuses (oc then cannot read the image)."""
+    return decode_image_config(parse_valid(config.raw))
+
+
+def created_time(config: ImageConfig) -> GoTime:
+    """The config's ``created`` as oc decodes it, a Go ``time.Time`` (null or absent: the zero time);
+    GoJSONError as :func:`decoded_config`."""
+    created: GoTime = decoded_config(config).get("created", ZERO)
+    return created
+
+
+def check_config(config: ImageConfig, image: str) -> GoTime:
+    """:func:`created_time` of the config of the release ``image`` (as the user named it); a config Go
+    cannot decode fails in oc's words (ReleaseError): oc decodes the whole config before reading a layer."""
+    try:
+        return created_time(config)
+    except GoJSONError as err:
+        raise ReleaseError(
+            f"unable to parse image {image}: unable to parse image configuration: {err}"
+        ) from err

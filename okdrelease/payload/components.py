@@ -12,6 +12,7 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, NoMatchingPlatformError, OkdReleaseError, ReleaseError
+from okdrelease.gocompat.goconfig import check_config
 from okdrelease.images.resolve import ResolvedImage, open_pullspec, resolve_all
 from okdrelease.openshift.imagestream import ImageStream, TagReference
 from okdrelease.openshift.labels import (
@@ -104,9 +105,7 @@ def _require_tag_or_digest(pullspec: str) -> ImageLocation | None:
 
 def _read(run: Run, pullspec: str) -> ResolvedImage:
     """Resolve one component, failures worded as oc words them; a config Go cannot decode (a history
-    time out of range, a field of the wrong type) fails as in oc (``read.check_config``)."""
-    from okdrelease.release.read import check_config
-
+    time out of range, a field of the wrong type) fails as in oc (``goconfig.check_config``)."""
     try:
         repo, reference = open_pullspec(run.transport, pullspec)
     except OkdReleaseError as err:

@@ -19,7 +19,7 @@ yields and how whiteouts apply (``oci.layerread``, ``oci.layerstack``, ``oci.tar
 (``gocompat.gotar.extracted_mtime``), which labels are kept (``payload.components.READ_LABELS``),
 which files no transform touches (``payload.resolve.untouched_flags``), how ``image-references`` is
 read (``resolve.load_references``, and the JSON decoding behind it: ``gocompat.gojson``,
-``openshift.imagestream``), which configs are refused (``payload.components._read``: ``read.check_config``,
+``openshift.imagestream``), which configs are refused (``payload.components._read``: ``goconfig.check_config``,
 ``gocompat.goconfig``), or this encoding (with its framing, ``cache.framing``). The manifest
 check's verdicts kept with the files follow its ``SOURCE_FORMAT`` and ``VERDICT_RULES``, and the
 layer indexes they were composed from their ``INDEX_FORMAT`` (``oci.layerindex``): all are part of

@@ -23,6 +23,7 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import LayerError, ReleaseError, UsageError
+from okdrelease.gocompat.goconfig import check_config
 from okdrelease.gocompat.gojson import GoJSONError, json_kind, parse_valid, sorted_map
 from okdrelease.gocompat.gojson import marshal as marshal_json
 from okdrelease.gocompat.strconv import go_quote
@@ -39,7 +40,6 @@ from okdrelease.release.read import (
     PAYLOAD_PREFIX,
     RELEASE_METADATA,
     PlatformFilter,
-    check_config,
     read_config,
     select_manifest,
 )

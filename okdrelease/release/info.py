@@ -16,7 +16,7 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
 from okdrelease.gocompat import semver
-from okdrelease.gocompat.goconfig import go_container_config
+from okdrelease.gocompat.goconfig import created_time, decoded_config, go_container_config
 from okdrelease.gocompat.gojson import marshal_indent, sorted_map
 from okdrelease.gocompat.gotime import ZERO, GoTime
 from okdrelease.gocompat.tabwriter import TabWriter
@@ -25,7 +25,7 @@ from okdrelease.openshift.labels import COMMIT_ID as ANNOTATION_COMMIT  # (relea
 from okdrelease.openshift.labels import SOURCE_LOCATION as ANNOTATION_SOURCE
 from okdrelease.openshift.metadata import CincinnatiMetadata
 from okdrelease.reference import ImageReference
-from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag, created_time, decoded_config
+from okdrelease.release.read import ComponentImage, ReleaseInfo, ReleaseTag
 
 if TYPE_CHECKING:
     # loaded by --changes-from (its comparison), not to describe one release

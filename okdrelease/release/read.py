@@ -22,9 +22,8 @@ from okdrelease.errors import (
     ReleaseError,
 )
 from okdrelease.gocompat.errcode import describe_read_error
-from okdrelease.gocompat.goconfig import decode_image_config
-from okdrelease.gocompat.gojson import GoJSONError, parse_valid
-from okdrelease.gocompat.gotime import ZERO, GoTime
+from okdrelease.gocompat.goconfig import check_config, decoded_config
+from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.images.resolve import Resolver
 from okdrelease.oci.layerlimits import LayerLimits
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
@@ -246,30 +245,6 @@ def select_manifest(
 def read_config(repository: Repository, manifest: Manifest, resolver: Resolver | None = None) -> ImageConfig:
     """Fetch and parse the image config of ``manifest`` (through the resolver: once per run)."""
     return (resolver or Resolver()).config(repository, manifest.config)
-
-
-def decoded_config(config: ImageConfig) -> dict[str, Any]:
-    """``config`` as oc decodes every image config (:func:`goconfig.decode_image_config`); GoJSONError
-    in oc's words for what Go's decoder refuses (oc then cannot read the image)."""
-    return decode_image_config(parse_valid(config.raw))
-
-
-def created_time(config: ImageConfig) -> GoTime:
-    """The config's ``created`` as oc decodes it, a Go ``time.Time`` (null or absent: the zero time);
-    GoJSONError as :func:`decoded_config`."""
-    created: GoTime = decoded_config(config).get("created", ZERO)
-    return created
-
-
-def check_config(config: ImageConfig, image: str) -> GoTime:
-    """:func:`created_time` of the config of the release ``image`` (as the user named it); a config Go
-    cannot decode fails in oc's words (ReleaseError): oc decodes the whole config before reading a layer."""
-    try:
-        return created_time(config)
-    except GoJSONError as err:
-        raise ReleaseError(
-            f"unable to parse image {image}: unable to parse image configuration: {err}"
-        ) from err
 
 
 class ComponentConfigError(ReleaseError):

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import attrs
 
 from okdrelease.errors import DigestMismatchError, OkdReleaseError, ReleaseError
+from okdrelease.gocompat.goconfig import check_config
 from okdrelease.images.resolve import ResolvedImage
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.openshift.labels import BASE_DIGEST_LABEL
@@ -36,10 +37,8 @@ def read_release_files(image: ResolvedImage, names: Sequence[str]) -> dict[str, 
 
 
 def _resolve(plan: Plan, run: Run) -> tuple[ResolvedImage, RegistryLocation | None]:
-    """The input release, its config decoded as oc decodes it (``read.check_config``: a history time or
+    """The input release, its config decoded as oc decodes it (``goconfig.check_config``: a history time or
     field Go refuses fails here, in oc's words, before anything is built)."""
-    from okdrelease.release.read import check_config
-
     text = plan.options.from_release or ""
     try:
         location = parse_location(text)
