@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from okdrelease.errors import ReleaseError
+from okdrelease.errors import InvalidReferenceError, ReleaseError
+from okdrelease.oci import digest as digest_module
+from okdrelease.oci.digest import validate_digest
 from okdrelease.reference import (
     ImageReference,
     Problem,
@@ -73,3 +75,35 @@ def test_long_names_fail_at_once_and_newlines_are_refused() -> None:
         parse_docker_reference("a" * 200 + "!")
     with pytest.raises(ReferenceSyntaxError):
         ImageReference.parse("a\n:5000")  # a path may not end in a newline ($ before "\n" once let it)
+
+
+def _digest_outcome(digest: str) -> str:
+    try:
+        return validate_digest(digest)
+    except InvalidReferenceError as err:
+        return f"error: {err}"
+
+
+def test_a_digest_found_well_formed_is_answered_again_as_the_checks_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """validate_digest remembers the digests it found well formed: asked again they are returned
+    unchecked, as the checks return them; malformed ones are checked (and refused) every time."""
+    valid = ["sha256:" + "a" * 64, "sha512:" + "0" * 128]
+    malformed = [
+        "sha256:" + "A" * 64,
+        "sha256:" + "a" * 63,
+        "sha256:" + "a" * 64 + "\n",
+        "md5:" + "0" * 32,
+        "sha256",
+        "SHA256:" + "a" * 64,
+    ]
+    monkeypatch.setattr(digest_module, "_WELL_FORMED", set())
+    checked = [_digest_outcome(d) for d in valid + malformed]
+    assert checked[: len(valid)] == valid
+    assert all(outcome.startswith("error: ") for outcome in checked[len(valid) :])
+    assert digest_module._WELL_FORMED == set(valid)
+    assert [_digest_outcome(d) for d in valid + malformed] == checked
+    monkeypatch.setattr(digest_module, "_WELL_FORMED_MAX", 2)
+    validate_digest("sha256:" + "b" * 64)  # a third one: the remembered ones are let go first
+    assert digest_module._WELL_FORMED == {"sha256:" + "b" * 64}
