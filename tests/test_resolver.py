@@ -10,7 +10,8 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -234,6 +235,56 @@ def test_memo_asker_waiting_on_a_cache_only_attempt_computes_the_value_itself() 
     thread.join(30)
     assert (found, memo.hits) == ([7], 1)  # it waited for the attempt, then computed the value itself
     assert memo.get("k", lambda: 9) == 7
+
+
+def test_memo_askers_wait_for_the_one_computation_and_share_its_value_or_failure() -> None:
+    """Askers that come while a key is computed wait for it: one computation, its value (or its failure,
+    the same exception) for every asker, and for those that come later without waiting."""
+    memo: Memo[str, object] = Memo()
+    started, release = threading.Event(), threading.Event()
+    calls: list[str] = []
+    failure = ValueError("bad")
+
+    def slow(key: str) -> Callable[[], object]:
+        def compute() -> object:
+            calls.append(key)
+            started.set()
+            release.wait(30)
+            if key == "e":
+                raise failure
+            return [key]
+
+        return compute
+
+    for key in ("k", "e"):
+        started.clear()
+        release.clear()
+        outcomes: list[object] = []
+
+        def ask(key: str = key, outcomes: list[object] = outcomes) -> None:
+            try:
+                outcomes.append(memo.get(key, slow(key)))
+            except ValueError as err:
+                outcomes.append(err)
+
+        owner = threading.Thread(target=ask)
+        owner.start()
+        started.wait(30)
+        hits = memo.hits
+        waiters = [threading.Thread(target=ask) for _ in range(4)]
+        for thread in waiters:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while memo.hits < hits + 4 and time.monotonic() < deadline:  # every waiter found it under way
+            time.sleep(0.001)
+        release.set()
+        for thread in (owner, *waiters):
+            thread.join(30)
+        ask()  # after it: no wait
+        assert len(outcomes) == 6
+        assert all(outcome is outcomes[0] for outcome in outcomes)
+    assert calls == ["k", "e"]
+    assert memo.hits == 10
 
 
 def test_resolve_all_hands_the_pool_only_what_the_first_attempt_could_not_answer() -> None:

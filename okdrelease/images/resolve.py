@@ -16,7 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
-from typing import IO, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 import attrs
 
@@ -58,47 +58,74 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 
+class _Cell:
+    """One key's value being computed or computed: its waiters block on ``ready``, made by the first of
+    them (a key nobody waits for, the usual case, never makes one)."""
+
+    __slots__ = ("error", "ready", "settled", "value")
+
+    def __init__(self) -> None:
+        self.settled = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.ready: threading.Event | None = None
+
+
 class Memo(Generic[K, V]):
     """Thread-safe compute-once memo: each key is computed at most once, concurrent askers wait.
 
     A computation that raised :class:`NotCached` (a cache-only attempt) is forgotten, so the next
     asker computes the value again, this time able to ask a repository; an asker that was waiting
-    for it asks again too (it may be able to fetch what the cache-only attempt could not).
+    for it asks again too (it may be able to fetch what the cache-only attempt could not). Any other
+    failure is the key's value: every asker gets it raised.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._futures: dict[K, Future[V]] = {}
+        self._cells: dict[K, _Cell] = {}
         self.hits = 0
 
     def get(self, key: K, compute: Callable[[], V]) -> V:
         """Return the value for ``key``, computing it once."""
         while True:
             with self._lock:
-                future = self._futures.get(key)
-                owner = future is None
-                if future is None:
-                    future = Future()
-                    self._futures[key] = future
+                cell = self._cells.get(key)
+                if cell is None:
+                    cell = self._cells[key] = _Cell()
+                    ready = None
                 else:
                     self.hits += 1
-            if owner:
-                self._compute(key, future, compute)
-                return future.result()
-            try:
-                return future.result()
-            except NotCached:
+                    if not cell.settled and cell.ready is None:
+                        cell.ready = threading.Event()
+                    ready = cell.ready
+            if ready is None and not cell.settled:
+                return self._compute(key, cell, compute)
+            if ready is not None:
+                ready.wait()
+            if cell.error is None:
+                value: V = cell.value
+                return value
+            if isinstance(cell.error, NotCached):
                 continue  # its owner could only ask the cache: compute it (or wait for who does)
+            raise cell.error
 
-    def _compute(self, key: K, future: Future[V], compute: Callable[[], V]) -> None:
+    def _compute(self, key: K, cell: _Cell, compute: Callable[[], V]) -> V:
         try:
-            future.set_result(compute())
-        except NotCached as err:
-            with self._lock:
-                del self._futures[key]
-            future.set_exception(err)
+            value = compute()
         except BaseException as err:
-            future.set_exception(err)
+            self._settle(key, cell, None, err)
+            raise
+        self._settle(key, cell, value, None)
+        return value
+
+    def _settle(self, key: K, cell: _Cell, value: Any, error: BaseException | None) -> None:
+        with self._lock:
+            if isinstance(error, NotCached):
+                del self._cells[key]
+            cell.value, cell.error, cell.settled = value, error, True
+            ready = cell.ready
+        if ready is not None:
+            ready.set()
 
 
 @attrs.frozen
