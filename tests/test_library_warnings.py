@@ -52,3 +52,28 @@ def test_a_damaged_cache_entry_is_a_warning_line_in_the_clis_words(
         " its checksum",
         f"warning: cache: left 1 damaged entry of {packed} out of its rewrite",
     ]
+
+
+def test_quiet_silences_library_warnings_and_keeps_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``-q`` is nothing but errors: the cache's warning about a damaged entry is not shown (before:
+    ``warning: cache: dropped …`` printed with ``-q`` too), and an error still is."""
+    cache = tmp_path / "cache"
+    assert cli_main(_new(cache, tmp_path / "first", "-q")) == 0
+    first = capsys.readouterr()
+    assert first.err == ""
+    (packed,) = (cache / "v2" / "packs").glob("*.pack")
+    row = pack.read_rows(str(packed))[0]
+    data = bytearray(packed.read_bytes())
+    data[row.offset + row.length // 2] ^= 0x01
+    packed.write_bytes(bytes(data))
+    assert cli_main(_new(cache, tmp_path / "second", "-q")) == 0
+    second = capsys.readouterr()
+    assert second.out == first.out
+    assert second.err == ""
+    missing = tmp_path / "missing"
+    assert (
+        cli_main(["new", "-q", "--from-oci-layout", str(missing), "--to-image", f"oci:{tmp_path}/x:x"]) == 1
+    )
+    assert capsys.readouterr().err == f"error: {missing} is not an OCI image layout: no such directory\n"

@@ -260,7 +260,9 @@ class Reporter:
             self.stream.flush()
 
     def log(self, record: logging.LogRecord) -> None:
-        """A ``logging`` record of the library."""
+        """A ``logging`` record of the library (with ``-q`` only errors)."""
+        if self.quiet and record.levelno < logging.ERROR:
+            return
         with self._lock:
             if self.json_log:
                 self._json(
