@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import NamedTuple
 
 
@@ -13,6 +14,12 @@ def printable(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def go_reason(err: OSError) -> str:
+    """The reason of an OS error as Go words it and the CLI shows it (``no such file or directory``,
+    ``not a directory``), without Python's ``[Errno N]`` and file name; an error with no errno: its text."""
+    return os.strerror(err.errno).lower() if err.errno else str(err)
 
 
 class OkdReleaseError(Exception):

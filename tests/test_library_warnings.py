@@ -77,3 +77,20 @@ def test_quiet_silences_library_warnings_and_keeps_errors(
         cli_main(["new", "-q", "--from-oci-layout", str(missing), "--to-image", f"oci:{tmp_path}/x:x"]) == 1
     )
     assert capsys.readouterr().err == f"error: {missing} is not an OCI image layout: no such directory\n"
+
+
+def test_an_os_error_of_the_cache_is_worded_as_the_cli_words_os_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``v2/packs`` is a file: the run goes on without the cache, warned in the words the CLI gives OS
+    errors elsewhere (before: Python's ``[Errno 20] Not a directory: '…/packs/.tmp-….pack'``)."""
+    cache = tmp_path / "cache"
+    (cache / "v2").mkdir(parents=True)
+    (cache / "v2" / "packs").write_bytes(b"not a directory")
+    assert cli_main(_new(cache, tmp_path / "out")) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("info: ")]
+    packs = cache / "v2" / "packs"
+    assert warnings == [
+        f"warning: cache: cannot list {packs}: not a directory",
+        f"warning: cache: cannot write a pack in {packs}: not a directory",
+    ]

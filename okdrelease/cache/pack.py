@@ -35,7 +35,7 @@ from typing import NamedTuple
 
 from isal import isal_zlib
 
-from okdrelease.errors import InvalidReferenceError
+from okdrelease.errors import InvalidReferenceError, go_reason
 from okdrelease.oci.digest import new_hasher
 from okdrelease.regularfile import open_regular
 
@@ -312,7 +312,7 @@ def scan(directory: str) -> tuple[list[PackFile], list[PackFile]]:
     except FileNotFoundError:
         return packs, temporaries
     except OSError as err:
-        log.warning("cache: cannot list %s: %s", directory, err)
+        log.warning("cache: cannot list %s: %s", directory, go_reason(err))
         return packs, temporaries
     for entry in listing:
         if not _NAME.fullmatch(entry.name.removeprefix(TMP_PREFIX)):  # not one of ours: left alone

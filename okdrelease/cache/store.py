@@ -74,7 +74,7 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.cache import pack
 from okdrelease.cache.pack import BLOBS, DamagedPack, PackFile, Row
-from okdrelease.errors import InvalidReferenceError
+from okdrelease.errors import InvalidReferenceError, go_reason
 from okdrelease.oci.digest import validate_digest
 
 if TYPE_CHECKING:
@@ -333,7 +333,7 @@ class Cache:
                 except DamagedPack as err:
                     self._drop_file(found.path, str(err))
                 except OSError as err:
-                    log.warning("cache: cannot read %s: %s", found.path, err)
+                    log.warning("cache: cannot read %s: %s", found.path, go_reason(err))
                 else:
                     with self._lock:
                         self._fds.append(fd)
@@ -382,7 +382,7 @@ class Cache:
         try:
             data = opened.read(row.offset, row.length)
         except OSError as err:
-            self._drop(opened, ident, f"cannot read it: {err}")
+            self._drop(opened, ident, f"cannot read it: {go_reason(err)}")
             return None
         if len(data) != row.length:
             self._drop(opened, ident, f"torn: {len(data)} of {row.length} bytes")
@@ -478,8 +478,8 @@ class Cache:
                 )
             except OSError as err:
                 if not self._unwritable:  # warned once: the run goes on without storing
-                    log.warning("cache: cannot write a pack in %s: %s", self._packs_dir, err)
-                    self._unwritable = str(err)
+                    self._unwritable = go_reason(err)
+                    log.warning("cache: cannot write a pack in %s: %s", self._packs_dir, self._unwritable)
                 if self._current is not None:
                     self._current[0].abort()
                     self._current = None
@@ -511,7 +511,7 @@ class Cache:
         try:
             writing.path = writer.finish()
         except OSError as err:
-            log.warning("cache: cannot write a pack in %s: %s", self._packs_dir, err)
+            log.warning("cache: cannot write a pack in %s: %s", self._packs_dir, go_reason(err))
             writer.abort()
         else:
             self._wrote = True
@@ -550,7 +550,7 @@ class Cache:
         try:
             writer = pack.PackWriter(self._packs_dir, pack.new_name(pack.stamp_of(newest.name)))
         except OSError as err:
-            log.warning("cache: cannot merge packs in %s: %s", self._packs_dir, err)
+            log.warning("cache: cannot merge packs in %s: %s", self._packs_dir, go_reason(err))
             return
         try:
             merged = self._copy_sound(chosen, writer)
@@ -561,7 +561,7 @@ class Cache:
             else:
                 writer.abort()
         except OSError as err:
-            log.warning("cache: cannot merge packs in %s: %s", self._packs_dir, err)
+            log.warning("cache: cannot merge packs in %s: %s", self._packs_dir, go_reason(err))
             writer.abort()
             return
         finally:
@@ -685,7 +685,7 @@ class Cache:
                 else:
                     log.warning("cache: damaged pack %s: %s", listed.path, err)
             except OSError as err:
-                log.warning("cache: cannot read %s: %s", listed.path, err)
+                log.warning("cache: cannot read %s: %s", listed.path, go_reason(err))
         return found
 
     def info(self) -> CacheInfo:
@@ -721,7 +721,7 @@ class Cache:
                 try:
                     _unlink(listed.path)
                 except OSError as err:
-                    log.warning("cache: cannot remove %s: %s", listed.path, err)
+                    log.warning("cache: cannot remove %s: %s", listed.path, go_reason(err))
                 else:
                     total -= listed.size
                     continue

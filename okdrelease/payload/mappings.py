@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
-from okdrelease.errors import ReleaseError
+from okdrelease.errors import ReleaseError, go_reason
 from okdrelease.gocompat.strconv import go_trim_space
 
 __all__ = ["combine_mappings", "parse_mapping_args", "parse_mapping_file"]
@@ -40,9 +39,8 @@ def _read_mapping_file(path: str, seen_destinations: set[str]) -> list[Mapping]:
         with open(path, "rb") as handle:
             data = handle.read()
     except OSError as err:
-        reason = os.strerror(err.errno).lower() if err.errno else str(err)
         verb = "read" if isinstance(err, IsADirectoryError) else "open"
-        raise ReleaseError(f"{verb} {path}: {reason}") from err
+        raise ReleaseError(f"{verb} {path}: {go_reason(err)}") from err
     mappings: list[Mapping] = []
     lines = data.decode("utf-8", "surrogateescape").split("\n")
     if lines and lines[-1] == "":

@@ -36,7 +36,7 @@ from collections.abc import Iterator, Sequence
 import attrs
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import ReleaseError
+from okdrelease.errors import ReleaseError, go_reason
 from okdrelease.oci.layerread import clean_name
 
 log = logging.getLogger(__name__)
@@ -68,11 +68,6 @@ def printable_name(name: str) -> str:
     return name_bytes(name).decode("utf-8", "backslashreplace")
 
 
-def _go_reason(err: OSError) -> str:
-    """The reason of an OS error as Go words it (``no such file or directory``)."""
-    return os.strerror(err.errno).lower() if err.errno else str(err)
-
-
 @attrs.frozen
 class _Target:
     """Where the files go: ``directory`` as the user gave it (oc's messages join names to it)."""
@@ -91,7 +86,7 @@ class _Target:
         """oc's error for a file it cannot create."""
         shown = printable_name(name)
         return ExtractWriteError(
-            f"error creating file {shown}: open {printable_name(self.path(name))}: {_go_reason(err)}"
+            f"error creating file {shown}: open {printable_name(self.path(name))}: {go_reason(err)}"
         )
 
 
@@ -104,7 +99,7 @@ def write_payload_files(directory: str, files: Sequence[tuple[str, bytes]]) -> N
     """
     target = _Target(directory, files[0][0] if files else "")
     if not directory:  # Go's MkdirAll("")
-        raise ReleaseError(f"mkdir : {_go_reason(OSError(errno.ENOENT, ''))}")
+        raise ReleaseError(f"mkdir : {go_reason(OSError(errno.ENOENT, ''))}")
     try:
         info: os.stat_result | None = os.stat(directory)
     except OSError:
@@ -112,7 +107,7 @@ def write_payload_files(directory: str, files: Sequence[tuple[str, bytes]]) -> N
     if info is None:
         _write_new(target, files)
     elif not stat.S_ISDIR(info.st_mode):
-        raise ReleaseError(f"mkdir {directory}: {_go_reason(OSError(errno.ENOTDIR, ''))}")
+        raise ReleaseError(f"mkdir {directory}: {go_reason(OSError(errno.ENOTDIR, ''))}")
     elif files:  # nothing to write into an existing target: nothing to do
         _write_into(target, files)
 
@@ -133,7 +128,7 @@ def _write_new(target: _Target, files: Sequence[tuple[str, bytes]]) -> None:
             try:
                 os.rename(stage, directory)
             except OSError as err:
-                raise ReleaseError(f"mkdir {target.directory}: {_go_reason(err)}") from err
+                raise ReleaseError(f"mkdir {target.directory}: {go_reason(err)}") from err
         except BaseException:
             shutil.rmtree(stage, ignore_errors=True)
             raise
@@ -153,7 +148,7 @@ def _mkdir_all(path: str, created: list[str]) -> None:
     if info is not None:
         if stat.S_ISDIR(info.st_mode):
             return
-        raise ReleaseError(f"mkdir {path}: {_go_reason(OSError(errno.ENOTDIR, ''))}")
+        raise ReleaseError(f"mkdir {path}: {go_reason(OSError(errno.ENOTDIR, ''))}")
     trimmed = path.rstrip("/")
     cut = trimmed.rfind("/")
     if cut > 0:
@@ -163,7 +158,7 @@ def _mkdir_all(path: str, created: list[str]) -> None:
     except OSError as err:
         if os.path.isdir(path) and not os.path.islink(path):
             return
-        raise ReleaseError(f"mkdir {path}: {_go_reason(err)}") from err
+        raise ReleaseError(f"mkdir {path}: {go_reason(err)}") from err
     created.append(path)
 
 
@@ -179,7 +174,7 @@ def _make_stage(parent: str, prefix: str, target: _Target, *, dir_fd: int | None
             continue
         except OSError as err:
             if dir_fd is None:
-                raise ReleaseError(f"mkdir {target.directory}: {_go_reason(err)}") from err
+                raise ReleaseError(f"mkdir {target.directory}: {go_reason(err)}") from err
             raise target.create_error(target.first, err) from err
         return path, os.open(path, _DIR_FLAGS, dir_fd=dir_fd)
 
@@ -237,7 +232,7 @@ def _stage_files(
         except OSError as err:
             raise ExtractWriteError(
                 f"error writing file {printable_name(name)}: write {printable_name(target.path(name))}: "
-                f"{_go_reason(err)}"
+                f"{go_reason(err)}"
             ) from err
         written.add(name)
 

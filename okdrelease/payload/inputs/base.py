@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import OkdReleaseError, ReleaseError
+from okdrelease.errors import OkdReleaseError, ReleaseError, go_reason
 from okdrelease.openshift.imagestream import ImageStream, load_image_stream
 from okdrelease.payload.resolve import ManifestFile
 from okdrelease.regularfile import NotRegularFile, open_regular, read_open
@@ -57,10 +57,6 @@ def load_checked_stream(
     return stream
 
 
-def _go_reason(err: OSError) -> str:
-    return os.strerror(err.errno).lower() if err.errno else str(err)
-
-
 def read_regular_file(path: str) -> bytes:
     """The bytes of the regular file at ``path`` (links followed), errors in Go's words as oc gives them:
     ``open PATH: <reason>`` when it cannot be opened, ``read PATH: <reason>`` when it cannot be read.
@@ -72,10 +68,10 @@ def read_regular_file(path: str) -> bytes:
         reason = "is a directory" if err.is_dir else "not a regular file"
         raise ReleaseError(f"read {path}: {reason}") from err
     except OSError as err:
-        raise ReleaseError(f"open {path}: {_go_reason(err)}") from err
+        raise ReleaseError(f"open {path}: {go_reason(err)}") from err
     try:
         return read_open(fd)
     except OSError as err:
-        raise ReleaseError(f"read {path}: {_go_reason(err)}") from err
+        raise ReleaseError(f"read {path}: {go_reason(err)}") from err
     finally:
         os.close(fd)
