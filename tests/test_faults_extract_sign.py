@@ -420,7 +420,7 @@ def test_extract_sign_and_verify_survive_unauthorized_mid_run(
         ),
         (
             ("--timeout", "soon"),
-            'error: invalid argument "soon" for "--timeout" flag: expected a duration such as 30s or 2m',
+            'error: invalid argument "soon" for "--timeout" flag: time: invalid duration "soon"',
         ),
     ],
 )

@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from typing import Any, NamedTuple
 
+from okdrelease.gocompat.goduration import quote as _quote
 from okdrelease.gocompat.gojson import GoJSONError, json_kind
 
 __all__ = [
@@ -96,18 +97,6 @@ class GoTime(NamedTuple):
 
 #: Go's zero ``time.Time``: 0001-01-01T00:00:00Z.
 ZERO = GoTime(0)
-
-
-def _quote(text: str) -> str:
-    """Go's time package quoting in its errors: ``"`` and ``\\`` escaped, other bytes below space or
-    beyond ASCII as ``\\xHH``."""
-    out: list[str] = []
-    for char in text:
-        if char < " " or char >= "\x80":
-            out.extend(f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
-        else:
-            out.append("\\" + char if char in '"\\' else char)
-    return '"' + "".join(out) + '"'
 
 
 class _Bad(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import ssl
@@ -25,6 +26,7 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.errors import DigestMismatchError, OkdReleaseError, UsageError, printable
 from okdrelease.events import EventSink, RequestDone, safe_url
+from okdrelease.gocompat import goduration
 from okdrelease.transport.wire import (
     ACCEPT_ENCODING,
     DEFAULT_PORTS,
@@ -48,10 +50,8 @@ T = TypeVar("T")
 #: HTTP statuses worth another attempt of an idempotent (or restartable) request.
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
-_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 #: Go's largest ``time.Duration`` (2**63 - 1 ns), in seconds.
 _GO_MAX_DURATION = (2**63 - 1) / 1e9
-_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
 def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
@@ -71,22 +71,24 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 
 def parse_duration(text: str, flag: str = "--timeout") -> float:
-    """Parse a Go duration (``90s``, ``1m30s``, ``500ms``) or plain seconds into seconds (> 0).
+    """Parse a duration as Go's ``time.ParseDuration`` does (``90s``, ``1h2m3.5s``, ``-1s``, ``500ms``,
+    ``1.5h``), or plain seconds (``2``, ``0.5``), into seconds; it must be positive.
 
-    As Go's ``time.ParseDuration``, a duration past the largest one Go holds (about 2,562,047 h)
-    is refused with Go's words, ``time: invalid duration``.
+    What Go refuses is refused in Go's words as oc's (pflag's) duration flags give them:
+    ``invalid argument "1x" for "--timeout" flag: time: unknown unit "x" in duration "1x"``, ``time:
+    missing unit in duration``, ``time: invalid duration`` (also past the largest duration Go holds,
+    about 2,562,047 h); a duration that is zero or negative: ``the duration must be positive``.
     """
     value = text.strip()
-    seconds: float | None = None
     try:
         seconds = float(value)
     except ValueError:
-        if value and _DURATION_RE.sub("", value) == "":
-            seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_RE.findall(value))
-    if seconds is None or seconds != seconds or seconds in (float("inf"), float("-inf")):
-        raise UsageError(
-            f'invalid argument "{text}" for "{flag}" flag: expected a duration such as 30s or 2m'
-        )
+        seconds = math.nan
+    if not math.isfinite(seconds):  # not plain seconds (nan and inf are not either)
+        try:
+            seconds = goduration.parse_duration(value) / 1e9
+        except ValueError as err:
+            raise UsageError(f'invalid argument "{text}" for "{flag}" flag: {err}') from None
     if seconds > _GO_MAX_DURATION:
         raise UsageError(f'invalid argument "{text}" for "{flag}" flag: time: invalid duration "{text}"')
     if seconds <= 0:
