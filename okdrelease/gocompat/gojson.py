@@ -217,13 +217,17 @@ _ESCAPABLE = frozenset(b'"\\/bfnrt')
 _LITERALS = {ord("t"): b"true", ord("f"): b"false", ord("n"): b"null"}
 
 
-def _quote_byte(byte: int) -> str:
-    """Render an offending byte like Go's scanner quoteChar."""
-    if byte == ord("'"):
-        return "'\\''"
-    if byte == ord('"'):
-        return "'\"'"
-    return "'" + go_quote(chr(byte))[1:-1] + "'"
+def _offending(data: bytes, pos: int) -> tuple[str, int]:
+    """The character of ``data`` at ``pos`` as Go's JSON errors name it, and its length in bytes: the
+    whole UTF-8 character (``'é'``, 2), a byte that starts none as ``'\\xff'`` (1); ``'`` and ``"`` as
+    Go's quoteChar writes them."""
+    char = data[pos : pos + 4].decode("utf-8", "surrogateescape")[0]
+    width = 1 if "\udc80" <= char <= "\udcff" else len(char.encode())
+    if char == "'":
+        return "'\\''", width
+    if char == '"':
+        return "'\"'", width
+    return "'" + go_quote(char)[1:-1] + "'", width
 
 
 class _Scanner:
@@ -232,12 +236,16 @@ class _Scanner:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.pos = 0
+        #: Go's SyntaxError.Offset of a failure on a character: the bytes through that character.
+        self.offset: int | None = None
 
     def fail(self, context: str) -> GoJSONError:
-        """Return the error for the byte at the current position (or end of input)."""
+        """Return the error for the character at the current position (or end of input)."""
         if self.pos >= len(self.data):
             return GoJSONError("unexpected end of JSON input")
-        return GoJSONError(f"invalid character {_quote_byte(self.data[self.pos])} {context}")
+        named, width = _offending(self.data, self.pos)
+        self.offset = self.pos + width
+        return GoJSONError(f"invalid character {named} {context}")
 
     def peek(self) -> int:
         """Return the current byte, or -1 at the end."""
@@ -348,19 +356,20 @@ class _Scanner:
         self.pos += 1
         for expected in word[1:]:
             if self.peek() != expected:
-                raise self.fail(f"in literal {name} (expecting {_quote_byte(expected)})")
+                raise self.fail(f"in literal {name} (expecting {_offending(bytes([expected]), 0)[0]})")
             self.pos += 1
 
 
-def first_value_error(data: bytes) -> tuple[str, int]:
-    """Go's scanner error for the first JSON value of ``data`` and the index of the byte it stopped at
-    (``("", end)`` when the value is valid)."""
+def first_value_error(data: bytes) -> tuple[str, int | None]:
+    """Go's scanner error for the first JSON value of ``data`` and its offset as Go's SyntaxError gives it,
+    the bytes through the character it names (None at the end of input); ``("", None)`` when the value
+    is valid."""
     scanner = _Scanner(data)
     try:
         scanner.value()
     except GoJSONError as err:
-        return str(err), scanner.pos
-    return "", scanner.pos
+        return str(err), scanner.offset
+    return "", None
 
 
 def _refuse_constant(name: str) -> Any:

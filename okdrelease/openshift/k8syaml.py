@@ -150,15 +150,15 @@ class SourcedDocument(NamedTuple):
 
 
 def _go_json_syntax_error(text: str, start: int, *, offset: bool) -> str:
-    """Go's error for the JSON value at ``start``: ``json: offset N: …`` (N: the bad byte's position in the
-    stream, counted from 1) as the YAML-or-JSON decoder words it, or the scanner's bare text."""
+    """Go's error for the JSON value at ``start``: ``json: offset N: …`` (N: the bytes of the stream through
+    the bad character) as the YAML-or-JSON decoder words it, or the scanner's bare text."""
     data = text[start:].encode()
-    message, index = first_value_error(data)
-    if not message or index >= len(data):
+    message, through = first_value_error(data)
+    if not message or through is None:
         return "unexpected EOF"
     if not offset:
         return message
-    return f"json: offset {len(text[:start].encode()) + index + 1}: {message}"
+    return f"json: offset {len(text[:start].encode()) + through}: {message}"
 
 
 def _json_then_yaml(text: str) -> list[SourcedDocument]:

@@ -215,7 +215,17 @@ def test_loads_go_keeps_ints_and_order() -> None:
         (b"{}x", "invalid character 'x' after top-level value"),
         (b"'a'", "invalid character '\\'' looking for beginning of value"),
         (b'{"a":"b"}"', "invalid character '\"' after top-level value"),
-        (b"\xef\xbb\xbf{}", "invalid character 'ï' looking for beginning of value"),
+        # The whole character, as the real oc (Go 1.27) names it (``oc adm release new --metadata TEXT``);
+        # before: its first byte ('Ã' for 'é'). A byte that starts no character: its hexadecimal escape.
+        (b"\xef\xbb\xbf{}", "invalid character '\\ufeff' looking for beginning of value"),
+        ('{"a": é}'.encode(), "invalid character 'é' looking for beginning of value"),
+        ('{"a": 日}'.encode(), "invalid character '日' looking for beginning of value"),
+        ('{"a": \U0001f600}'.encode(), "invalid character '\U0001f600' looking for beginning of value"),
+        ('{"a": \u2028}'.encode(), "invalid character '\\u2028' looking for beginning of value"),
+        ('{"a": 1é}'.encode(), "invalid character 'é' after object key:value pair"),
+        (b'{"a": \xff}', "invalid character '\\xff' looking for beginning of value"),
+        (b'{"a": \xc3}', "invalid character '\\xc3' looking for beginning of value"),  # a character cut short
+        (b'{"a": \xed\xa0\x80}', "invalid character '\\xed' looking for beginning of value"),  # a surrogate
         (b"[1]]", "invalid character ']' after top-level value"),
     ],
 )
