@@ -9,6 +9,7 @@ reproduced, and offers Docker's defaults (``docker.io``, ``library/``) for conne
 from __future__ import annotations
 
 import enum
+import functools
 import re
 
 import attrs
@@ -108,6 +109,7 @@ def _normalized_length(registry: str, path: str) -> int:
     return len(domain) + 1 + len(path)
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str, *, normalized: bool) -> _Parsed:
     """The one reference grammar: ``[registry/]path[:tag][@digest]``, every problem found (none: valid).
 
@@ -115,6 +117,9 @@ def _parse(text: str, *, normalized: bool) -> _Parsed:
     like a registry must be one, 64-character hexadecimal names are refused, the length limit applies
     to the name with ``docker.io/library/`` added); without it, Docker's ``Parse`` (the name as written,
     a first component that is no registry read as part of the path), as oc reads image-stream inputs.
+
+    Remembered (up to 4,096 texts): a run parses each pull spec two or three times (544 parses of 180
+    texts in a cold benchmark ``new``), and the answer, frozen, depends on nothing else.
     """
     problems: list[ReferenceProblem] = []
     if not text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from okdrelease import reference as reference_module
 from okdrelease.errors import InvalidReferenceError, ReleaseError
 from okdrelease.oci import digest as digest_module
 from okdrelease.oci.digest import validate_digest
@@ -107,3 +108,33 @@ def test_a_digest_found_well_formed_is_answered_again_as_the_checks_answer(
     monkeypatch.setattr(digest_module, "_WELL_FORMED_MAX", 2)
     validate_digest("sha256:" + "b" * 64)  # a third one: the remembered ones are let go first
     assert digest_module._WELL_FORMED == {"sha256:" + "b" * 64}
+
+
+def test_a_reference_parsed_again_is_the_grammars_answer() -> None:
+    """The grammar remembers its answers: a text parsed again (in either form) gets the answer a first
+    parse gives, its problems included."""
+    texts = [
+        "quay.io/a/b:t",
+        "a/b@sha256:abc",
+        "",
+        " x",
+        "UPPER/x",
+        "localhost:5000/a@sha256:" + "0" * 64,
+        "[::1]:5000/a",
+        "a" * 300,
+        "a" * 64,
+    ]
+    parse = reference_module._parse
+
+    def both(text: str) -> tuple[object, object]:
+        return parse(text, normalized=True), parse(text, normalized=False)
+
+    fresh = []
+    for text in texts:
+        parse.cache_clear()
+        fresh.append(both(text))
+    parse.cache_clear()
+    assert [both(text) for text in texts] == fresh
+    assert parse.cache_info().hits == 0
+    assert [both(text) for text in texts] == fresh  # remembered
+    assert parse.cache_info().hits == 2 * len(texts)
