@@ -705,3 +705,34 @@ def test_the_arena_limit_is_skipped_where_it_cannot_be_set(
     if missing == "confstr":
         monkeypatch.delattr(os, "confstr")
     _one_malloc_arena()
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        # as the real oc prints them (oc adm release info --insecure=... / --loglevel=... x)
+        (
+            ['--insecure=a"b'],
+            'error: invalid argument "a\\"b" for "--insecure" flag: strconv.ParseBool: parsing "a\\"b": invalid syntax\n',
+        ),
+        (
+            ["--insecure=a\tb"],
+            'error: invalid argument "a\\tb" for "--insecure" flag: strconv.ParseBool: parsing "a\\tb": invalid syntax\n',
+        ),
+        (
+            ["--insecure=é"],
+            'error: invalid argument "é" for "--insecure" flag: strconv.ParseBool: parsing "é": invalid syntax\n',
+        ),
+        (
+            ['--loglevel=1"x'],
+            'error: invalid argument "1\\"x" for "--loglevel" flag: strconv.ParseInt: parsing "1\\"x": invalid syntax\n',
+        ),
+    ],
+)
+def test_refused_flag_values_quoted_as_go_quotes_them(
+    words: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pflag and strconv quote the refused value with Go's %q (before: plain quotes around it as given)."""
+    code, out, err = run_cli(capsys, "info", *words, "x")
+    assert (code, out) == (2, "")
+    assert err.endswith(expected)

@@ -153,6 +153,14 @@ def test_timeout_durations(text: str, seconds: float) -> None:
             'error: invalid argument "1x" for "--timeout" flag: time: unknown unit "x" in duration "1x"',
         ),
         (
+            ["--timeout", '1"s'],
+            'error: invalid argument "1\\"s" for "--timeout" flag: time: unknown unit "\\"s" in duration "1\\"s"',
+        ),
+        (
+            ["--timeout", "1\ts"],
+            'error: invalid argument "1\\ts" for "--timeout" flag: time: unknown unit "\\x09s" in duration "1\\x09s"',
+        ),
+        (
             ["--timeout", "1.5.5s"],
             'error: invalid argument "1.5.5s" for "--timeout" flag: time: missing unit in duration "1.5.5s"',
         ),

@@ -134,9 +134,9 @@ def normalize_bool_args(argv: Sequence[str], parser: argparse.ArgumentParser) ->
             if value in _GO_FALSE:
                 out.append(bool_flags[name])
                 continue
-            raise UsageError(
-                f'invalid argument "{value}" for "{name}" flag: strconv.ParseBool: parsing "{value}": invalid syntax'
-            )
+            from okdrelease.gocompat.strconv import invalid_flag_argument, syntax_error
+
+            raise UsageError(invalid_flag_argument(value, name, syntax_error("ParseBool", value)))
         out.append(arg)
     return out
 
@@ -167,9 +167,10 @@ def normalize_loglevel_args(argv: Sequence[str]) -> list[str]:
         try:
             level = int(value, 0)
         except ValueError:
+            from okdrelease.gocompat.strconv import invalid_flag_argument, syntax_error
+
             raise UsageError(
-                f'invalid argument "{value}" for "{_LEVEL_FLAGS[name]}" flag: '
-                f'strconv.ParseInt: parsing "{value}": invalid syntax'
+                invalid_flag_argument(value, _LEVEL_FLAGS[name], syntax_error("ParseInt", value))
             ) from None
         out.extend(["-v"] * (0 if level < 1 else 1 if level < 6 else 2))
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["go_quote", "go_trim_space"]
+__all__ = ["go_quote", "go_trim_space", "invalid_flag_argument", "syntax_error"]
 
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -38,6 +38,16 @@ def go_quote(text: str) -> str:
             out.append(f"\\U{code:08x}")
     out.append('"')
     return "".join(out)
+
+
+def invalid_flag_argument(value: str, flag: str, reason: str) -> str:
+    """pflag's words for a value a flag's parser refused (oc's): ``invalid argument %q for %q flag: REASON``."""
+    return f"invalid argument {go_quote(value)} for {go_quote(flag)} flag: {reason}"
+
+
+def syntax_error(function: str, value: str) -> str:
+    """strconv's NumError for text that is no number or boolean: ``strconv.ParseInt: parsing %q: invalid syntax``."""
+    return f"strconv.{function}: parsing {go_quote(value)}: invalid syntax"
 
 
 def go_trim_space(text: str) -> str:

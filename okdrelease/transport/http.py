@@ -84,15 +84,20 @@ def parse_duration(text: str, flag: str = "--timeout") -> float:
         seconds = float(value)
     except ValueError:
         seconds = math.nan
+    reason = None
     if not math.isfinite(seconds):  # not plain seconds (nan and inf are not either)
         try:
             seconds = goduration.parse_duration(value) / 1e9
         except ValueError as err:
-            raise UsageError(f'invalid argument "{text}" for "{flag}" flag: {err}') from None
-    if seconds > _GO_MAX_DURATION:
-        raise UsageError(f'invalid argument "{text}" for "{flag}" flag: time: invalid duration "{text}"')
-    if seconds <= 0:
-        raise UsageError(f'invalid argument "{text}" for "{flag}" flag: the duration must be positive')
+            reason = str(err)
+    if reason is None and seconds > _GO_MAX_DURATION:
+        reason = f"time: invalid duration {goduration.quote(text)}"
+    elif reason is None and seconds <= 0:
+        reason = "the duration must be positive"
+    if reason is not None:
+        from okdrelease.gocompat.strconv import invalid_flag_argument
+
+        raise UsageError(invalid_flag_argument(text, flag, reason))
     return seconds
 
 
