@@ -65,16 +65,22 @@ STR, BOOL, NULL, INT, FLOAT, TIMESTAMP, MERGE = (
     f"tag:yaml.org,2002:{name}" for name in ("str", "bool", "null", "int", "float", "timestamp", "merge")
 )
 
+#: The plain scalars go-yaml reads as null (the empty one too), as NaN, and as an infinity (each may
+#: also carry a sign: ``+.inf``, ``-.Inf``).
+NULL_WORDS = ("~", "null", "Null", "NULL")
+NAN_WORDS = (".nan", ".NaN", ".NAN")
+INF_WORDS = (".inf", ".Inf", ".INF")
+
 _MAP: dict[str, tuple[str, Any]] = {}
 for _words, _tag, _value in (
-    ("y Y yes Yes YES true True TRUE on On ON", BOOL, True),
-    ("n N no No NO false False FALSE off Off OFF", BOOL, False),
-    ("~ null Null NULL", NULL, None),
-    (".nan .NaN .NAN", FLOAT, math.nan),
-    (".inf .Inf .INF +.inf +.Inf +.INF", FLOAT, math.inf),
-    ("-.inf -.Inf -.INF", FLOAT, -math.inf),
+    ("y Y yes Yes YES true True TRUE on On ON".split(), BOOL, True),
+    ("n N no No NO false False FALSE off Off OFF".split(), BOOL, False),
+    (NULL_WORDS, NULL, None),
+    (NAN_WORDS, FLOAT, math.nan),
+    ((*INF_WORDS, *("+" + word for word in INF_WORDS)), FLOAT, math.inf),
+    (tuple("-" + word for word in INF_WORDS), FLOAT, -math.inf),
 ):
-    for _word in _words.split():
+    for _word in _words:
         _MAP[_word] = (_tag, _value)
 _MAP[""] = (NULL, None)
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import yaml
 from yaml import YAMLError
+from yaml.reader import Reader
 
 from okdrelease.gocompat import goyaml
 from okdrelease.gocompat.yamldecode import go_implicit_tag
@@ -42,12 +43,19 @@ _LEAD = re.compile(rb"(?:(?: *#[^\n]*)?\n| +\n)*(?:---(?: +#[^\n]*| *)\n(?:(?: *
 _FIRST_KEY = re.compile(rb"[A-Za-z_][\w./-]* ?:[ \n]")
 #: A line at column 0 that is no sequence entry or comment, or a document start marker.
 _COLUMN0 = re.compile(rb"\n(?:[^ \n#-]|---(?=[ \n]|\Z))")
+#: go-yaml's null words as a regular expression's alternatives.
+_NULL = "|".join(map(re.escape, goyaml.NULL_WORDS)).encode()
 #: After spaces are removed: a line whose first key is empty, null or a long number (a uint64 to go-yaml).
-_LINE_KEY = re.compile(rb"\n-*(?::|(?:~|null|Null|NULL):|[0-9][0-9A-Za-z_+-]{17,}:)")
+_LINE_KEY = re.compile(rb"\n-*(?::|(?:" + _NULL + rb"):|[0-9][0-9A-Za-z_+-]{17,}:)")
 #: In a one-line flow collection, spaces removed: an empty, null, long-number or collection key.
-_FLOW_KEY = re.compile(rb"[\[{,](?::|[\[{]|(?:~|null|Null|NULL)[,:}\]]|[0-9][0-9A-Za-z_+-]{17})|[\]}]:")
-#: go-yaml's NaN and infinities, where a plain scalar could be only that (JSON refuses them).
-_NON_FINITE = re.compile(rb"\.(?:nan|NaN|NAN|inf|Inf|INF)(?=[ \n:,\]}#]|\Z)")
+_FLOW_KEY = re.compile(rb"[\[{,](?::|[\[{]|(?:" + _NULL + rb")[,:}\]]|[0-9][0-9A-Za-z_+-]{17})|[\]}]:")
+#: go-yaml's NaN and infinities without their sign, where a plain scalar could be only that (JSON
+#: refuses them).
+_NON_FINITE = re.compile(
+    rb"\.(?:"  # each word starts with '.': the search looks for that byte first
+    + "|".join(word.removeprefix(".") for word in goyaml.NAN_WORDS + goyaml.INF_WORDS).encode()
+    + rb")(?=[ \n:,\]}#]|\Z)"
+)
 #: ``kind``/``apiVersion`` after its key: a simple plain or quoted value alone on its line.
 _VALUE = re.compile(
     rb" *: +(?:([A-Za-z0-9][A-Za-z0-9._/-]*)|\"([A-Za-z0-9._/-]+)\"|'([A-Za-z0-9._/-]+)')(?: +#[^\n]*| *)(?:\n|\Z)"
@@ -56,9 +64,6 @@ _KEY_END = re.compile(rb" *:")
 #: An anchor's or alias's name and what may follow it (libyaml's scanner refuses anything else).
 _NAME = re.compile(rb"[0-9A-Za-z_-]+(?:[ \n?:,\]}%@`]|\Z)")
 _ROOT_KEYS = (b"kind", b"apiVersion")
-#: A character YAML does not allow in a stream (libyaml's and go-yaml's readers refuse it wherever it
-#: is in what they have read ahead, past the first document's end too).
-_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 #: The ASCII characters YAML allows (a translation deleting them leaves the others).
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _BOM = b"\xef\xbb\xbf"
@@ -173,8 +178,7 @@ def _flow_clear(text: bytes) -> bool:
                 end = _flow_end(text, at, len(text) if eol == -1 else eol)
                 if end == -1:
                     return False
-                region = text[at:end]
-                if b"?" in region or _FLOW_KEY.search(region.translate(None, b" ")):
+                if _FLOW_KEY.search(text[at:end].translate(None, b" ")):  # (a '?' ended it at -1)
                     return False
                 if _KEY_END.match(text, end):
                     return False
@@ -199,7 +203,9 @@ def _readable(text: bytes) -> bool:
     if text.isascii():
         return not text.translate(None, _PRINTABLE_ASCII)
     try:
-        return _NOT_PRINTABLE.search(text.decode("utf-8")) is None
+        # YAML's printable characters, as the pure loader's reader (and libyaml's, go-yaml's) take them;
+        # they refuse any other wherever it is in what they read ahead, past the first document too.
+        return Reader.NON_PRINTABLE.search(text.decode("utf-8")) is None
     except UnicodeDecodeError:
         return False
 

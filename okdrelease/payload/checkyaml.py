@@ -133,9 +133,11 @@ _ITEM, _KEY, _VALUE = 0, 1, 2
 
 
 #: Plain keys whose Go value JSON has no key for (nil): sigs.k8s.io/yaml refuses the document.
-_NULL_KEYS = frozenset(("", "~", "null", "Null", "NULL"))
+_NULL_KEYS = frozenset(("", *goyaml.NULL_WORDS))
 #: Plain values go-yaml reads as NaN or an infinity, which JSON refuses unless a later key replaces them.
-_NON_FINITE = frozenset(".nan .NaN .NAN .inf .Inf .INF +.inf +.Inf +.INF -.inf -.Inf -.INF".split())
+_NON_FINITE = frozenset(
+    (*goyaml.NAN_WORDS, *(sign + word for word in goyaml.INF_WORDS for sign in ("", "+", "-")))
+)
 #: Plain scalars the event walk looks at again: the two above and the merge key ``<<``.
 _SPECIAL_PLAIN = _NULL_KEYS | _NON_FINITE | {"<<"}
 _SPECIAL_LENGTH = max(map(len, _SPECIAL_PLAIN))  # a longer scalar is not hashed to look it up

@@ -4,16 +4,16 @@ Real servers on 127.0.0.1; TLS with a certificate from the session's test CA."""
 
 from __future__ import annotations
 
-import http.server
 import socket
 import ssl
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from registry_rig import LocalCA
 from sign_support import StoreHandler, run_cli
+from test_registry import Loopback
+from test_transport_tls_hosts import server_context
 
 from okdrelease.errors import FetchError, SignatureError
 from okdrelease.sign import store
@@ -30,41 +30,28 @@ IMAGE = f"quay.io/okd/scos-release@{DIGEST}"
 SECRETS = ("store-secret-pw", "qs-secret", "frag-secret")
 
 
-class _Server:
+class _Server(Loopback):
+    """A loopback server answering as ``StoreHandler`` does, with ``responses`` of its own."""
+
     def __init__(self, context: ssl.SSLContext | None) -> None:
         self.handler: type[StoreHandler] = type(
             "Handler", (StoreHandler,), {"responses": {}, "seen": [], "authorization": []}
         )
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self.handler)
-        if context is not None:
-            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.scheme = "https" if context is not None else "http"
-        self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(self.handler, context)
 
 
 @pytest.fixture
 def plain_server() -> Iterator[_Server]:
     server = _Server(None)
     yield server
-    server.close()
+    server.stop()
 
 
 @pytest.fixture
 def tls_server(registry_ca: LocalCA) -> Iterator[_Server]:
-    cert, key = registry_ca.issue_server_cert("sigstore-http")
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert, key)
-    server = _Server(context)
+    server = _Server(server_context(registry_ca, "sigstore-http"))
     yield server
-    server.close()
+    server.stop()
 
 
 @pytest.fixture
@@ -75,7 +62,7 @@ def misnamed_tls_server(registry_ca: LocalCA) -> Iterator[_Server]:
     context.load_cert_chain(cert, key)
     server = _Server(context)
     yield server
-    server.close()
+    server.stop()
 
 
 @pytest.fixture(scope="module")
