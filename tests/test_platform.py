@@ -10,12 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from imagegen import build_image, push_image
 from oc_oracle import oc_binary
+from registry_rig import RegistryInfo, RepoNamer
+from test_registry import repo_at
 
 from okdrelease.cli import main
 from okdrelease.errors import NoMatchingPlatformError, ReleaseError, UsageError
 from okdrelease.oci.model import Index, parse_manifest
 from okdrelease.oci.platform import PlatformSelector, compile_filter
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.registry import RegistryClient
 
 
 def _index(*platforms: dict[str, str] | None) -> Index:
@@ -186,13 +191,87 @@ def test_filter_means_what_it_means_in_go(pattern: str, matched: str, unmatched:
     assert (bool(compiled.search(matched)), bool(compiled.search(unmatched))) == (True, False)
 
 
-def test_a_unicode_script_class_is_refused_as_unsupported() -> None:
-    r"""Valid in Go (oc accepts ``\p{Greek}``), but Python has no script data: okdrelease's own refusal."""
-    with pytest.raises(UsageError) as err:
-        compile_filter(r"\p{Greek}", UsageError)
-    assert str(err.value) == (
-        r"--filter-by-os \p{Greek}: the Unicode script class `\p{Greek}` is valid in Go but not supported by okdrelease"
-    )
+#: (expression, character, whether Go matches it): Go 1.27's Unicode 17.0 tables (Python's unicodedata is
+#: 14.0: it knows neither the Nag Mundari letter of 15.0 nor Sidetic of 17.0), scripts by the Script property
+#: (U+0951 is Inherited; only its Script_Extensions name Devanagari), classes in brackets, negation, (?i).
+#: Each checked against the real oc in test_unicode_classes_match_as_in_oc below.
+UNICODE_CASES = [
+    (r"\pL", "\U0001e4d0", True),
+    (r"\p{Nag_Mundari}", "\U0001e4d0", True),
+    (r"\p{Sidetic}", "\U00010940", True),
+    (r"\p{Cn}", "\U00010940", False),
+    (r"\p{Assigned}", "\U00010940", True),
+    (r"\p{Greek}", "\u0370", True),
+    (r"\p{greek}", "a", False),
+    (r"\p{Devanagari}", "\u0951", False),
+    (r"\p{Inherited}", "\u0951", True),
+    (r"\p{Katakana}", "\u30fc", False),
+    (r"\p{Common}", "\u30fc", True),
+    (r"[\p{Latin}\d]", "7", True),
+    (r"[\p{Latin}\d]", "\u0370", False),
+    (r"\P{Han}", "\u4e00", False),
+    (r"[^\P{Han}]", "\u4e00", True),
+    (r"\p{^Greek}", "a", True),
+    (r"\p{Lu}", "a", False),
+    (r"(?i)\p{Lu}", "a", True),
+    (r"\p{Canadian_Aboriginal}", "\u1400", True),
+]
+
+
+@pytest.mark.parametrize(("expression", "char", "matched"), UNICODE_CASES)
+def test_unicode_classes_mean_what_they_mean_in_go(expression: str, char: str, matched: bool) -> None:
+    r"""Script classes match (before: ``\p{Greek}`` was refused as unsupported) by Unicode 17.0's tables."""
+    compiled = compile_filter(f"^linux/(?:{expression})$", UsageError)
+    assert bool(compiled.search(f"linux/{char}")) is matched
+
+
+def test_unicode_classes_match_as_in_oc(
+    registry_http: RegistryInfo, unique_repo: RepoNamer, tmp_path: Path
+) -> None:
+    """oc image info --filter-by-os over a list of two images, linux/CHAR and linux/zz: an expression
+    that also matches CHAR selects both (oc: "contains multiple images"), one that does not selects zz's."""
+    options = TransportOptions(insecure_registries=frozenset({registry_http.host}))
+    name = unique_repo()
+    with RegistryClient(options) as client:
+        repo = repo_at(client, registry_http.host, name)
+        image, other = (build_image(seed=seed, layers=1, layer_size=64) for seed in ("zz", "char"))
+        push_image(repo, image)
+        push_image(repo, other)  # (a list's entries of one digest count once)
+        for position, (_, char, _) in enumerate(UNICODE_CASES):
+            entries = [
+                {**entry.descriptor(), "platform": {"os": "linux", "architecture": arch}}
+                for entry, arch in ((other, char), (image, "zz"))
+            ]
+            body = {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "manifests": entries,
+            }
+            repo.put_manifest(
+                json.dumps(body).encode(), "application/vnd.oci.image.index.v1+json", f"c{position}"
+            )
+    for position, (expression, _, matched) in enumerate(UNICODE_CASES):
+        done = subprocess.run(
+            [
+                oc_binary(),
+                "image",
+                "info",
+                "--insecure",
+                f"--filter-by-os=^linux/(?:(?:{expression})$|zz$)",
+                f"{registry_http.host}/{name}:c{position}",
+            ],
+            capture_output=True,
+            text=True,
+            env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")},
+            timeout=60,
+            check=False,
+        )
+        both = "the image is a manifest list and contains multiple images" in done.stderr
+        assert (both, done.returncode == 0, f"Digest:        {image.digest}" in done.stdout) == (
+            matched,
+            not matched,
+            not matched,
+        ), (expression, done.stderr)
 
 
 def test_filter_errors_are_ocs(tmp_path: Path) -> None:

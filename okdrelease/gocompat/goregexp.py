@@ -10,16 +10,25 @@ where the two syntaxes differ it says what Go means (``{`` that is no repeat cou
 ``[[:alpha:]]``, ``\\pL``, flag groups such as ``a(?i)b`` and ``(?U)``). Captures become plain
 groups (only whether the platform text matches is asked).
 
-Not followed: Unicode script classes (``\\p{Greek}``) are valid in Go but Python has no script data,
-so they are refused with an error of okdrelease's own (:class:`UnsupportedGoRegexp`); Go's size limit
-(``expression too large``, a compiled program past 3.3 million instructions) is not computed, and
-general categories come from Python's ``unicodedata`` (its Unicode version, not Go's).
+Unicode classes (``\\pL``, ``\\p{Greek}``, ``\\P{Han}``, ``[\\p{Latin}\\d]``, Go's category aliases
+such as ``\\p{Letter}``, ``Any``, ``ASCII``, ``Assigned``) take their code points from the ``regex``
+package's Unicode tables: Unicode 17.0, the version of Go 1.27's ``unicode`` package (Python 3.11's
+``unicodedata`` is 14.0), scripts by the Script property as Go's ``unicode.Scripts`` (not
+Script_Extensions). A name Go does not know is Go's error (``invalid character class range:
+`\\p{Foo}```).
+
+Not followed: Go's size limits (``expression too large``: a program estimated past 3.3 million
+instructions, or past 32 million runes in its classes) are not computed: Go estimates them on its own
+parse tree (literal runs merged, alternations factored, nodes counted as its parser allocates them),
+which this translation does not build; such an expression compiles here (or fails with
+:class:`UnsupportedGoRegexp` when Python's ``re`` cannot take it).
 """
 
 from __future__ import annotations
 
+import array
+import functools
 import re
-import unicodedata
 from typing import TypeAlias
 
 __all__ = ["GoRegexpError", "UnsupportedGoRegexp", "compile_go"]
@@ -52,7 +61,7 @@ class GoRegexpError(ValueError):
 
 
 class UnsupportedGoRegexp(ValueError):
-    """An expression Go accepts that okdrelease cannot match (a Unicode script class)."""
+    """An expression Go accepts that okdrelease cannot match (nested deeper than Python's ``re`` goes)."""
 
 
 Ranges = list[tuple[int, int]]
@@ -145,24 +154,27 @@ _SCRIPT_NAMES = frozenset(
     TANGSA TANGUT TELUGU THAANA THAI TIBETAN TIFINAGH TIRHUTA TODHRI TOLONGSIKI TOTO TULUTIGALARI UGARITIC
     VAI VITHKUQI WANCHO WARANGCITI YEZIDI YI ZANABAZARSQUARE""".split()
 )
-_CATEGORY_RANGES: dict[str, Ranges] = {}
+
+
+@functools.cache
+def _every_code_point() -> str:
+    """U+0000 to U+10FFFF in order, surrogates included (the text the property tables are read from)."""
+    return array.array("I", range(_MAX_RUNE + 1)).tobytes().decode("utf-32-le", "surrogatepass")
+
+
+@functools.lru_cache(maxsize=64)
+def _property_ranges(properties: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    """The code points that have any of ``properties`` (``gc=Lu``, ``sc=Greek``), as ranges: read from the
+    ``regex`` package's Unicode tables (Unicode 17.0, as Go's ``unicode`` package), once per set."""
+    import regex
+
+    pattern = regex.compile("[" + "".join(f"\\p{{{prop}}}" for prop in properties) + "]+")
+    return tuple((found.start(), found.end() - 1) for found in pattern.finditer(_every_code_point()))
 
 
 def _category_ranges(categories: tuple[str, ...]) -> Ranges:
-    """The code points of general categories (``unicodedata``), as ranges; computed once per set."""
-    key = ",".join(categories)
-    if key not in _CATEGORY_RANGES:
-        wanted, ranges = set(categories), []
-        start = -1
-        for code in range(_MAX_RUNE + 2):
-            inside = code <= _MAX_RUNE and unicodedata.category(chr(code)) in wanted
-            if inside and start < 0:
-                start = code
-            elif not inside and start >= 0:
-                ranges.append((start, code - 1))
-                start = -1
-        _CATEGORY_RANGES[key] = ranges
-    return _CATEGORY_RANGES[key]
+    """The code points of general categories, as ranges."""
+    return list(_property_ranges(tuple(f"gc={category}" for category in categories)))
 
 
 def _negate(ranges: Ranges) -> Ranges:
@@ -421,9 +433,7 @@ class _Parser:
         elif key in _CATEGORY_NAMES:
             ranges = _category_ranges(_CATEGORY_NAMES[key])
         elif key in _SCRIPT_NAMES:
-            raise UnsupportedGoRegexp(
-                f"the Unicode script class `{seq}` is valid in Go but not supported by okdrelease"
-            )
+            ranges = list(_property_ranges((f"sc={key}",)))
         else:
             raise GoRegexpError(_BAD_RANGE, seq)
         return (_negate(ranges) if sign < 0 else ranges), rest
