@@ -353,3 +353,68 @@ def test_a_failed_template_keeps_what_it_printed_and_kubectls_report() -> None:
         "\traw data was:\n\t\t{RAW}\n"
         "\tobject given to template engine was:\n\t\tmap[a:map[e:map[z:true]] two:[1 2]]\n\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            '{{define "x"}}<{{.}}|{{$}}>{{end}}{{template "x" .big}}{{template "x"}}',
+            "<1234567|1234567><<no value>|<no value>>",
+        ),
+        ('{{block "b" .a.e}}{{.z}}{{end}}{{template "b" .a}}', "true<no value>"),
+        ('{{range .list}}{{if eq .name "two"}}{{continue}}{{end}}{{.name}};{{end}}', "one;three;"),
+        (
+            "{{range $i, $e := .list}}{{with $e}}{{if eq $i 1}}{{break}}{{end}}{{end}}{{$e.name}}{{end}}|{{range .nope}}{{else}}none{{end}}",
+            "one|none",
+        ),
+        ("{{range .two}}{{range $.list}}{{break}}{{end}}{{.}}{{end}}", "12"),
+        (' \n{{define "output"}}replaced{{end}}', "replaced"),
+        ('{{define "x"}}{{end}}{{define "x"}}second{{end}}{{define "x"}} {{end}}{{template "x"}}', "second"),
+    ],
+)
+def test_go_template_named_templates_and_loops(template: str, expected: str) -> None:
+    assert render_template(template, DATA, go_value=go_value) == expected
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{{continue}}", "1: {{continue}} outside {{range}}"),
+        ('{{range .list}}{{define "x"}}{{end}}{{end}}', "1: unexpected <define> in command"),
+        ('{{range .list}}{{define "x"}}{{break}}{{end}}{{end}}', "1: unexpected <define> in command"),
+        ("{{range .list}}{{break .a}}{{end}}", '1: unexpected ".a" in {{break}}'),
+        (
+            '{{range .list}}{{continue "a long string"}}{{end}}',
+            '1: unexpected "\\"a long st"... in {{continue}}',
+        ),
+        (
+            '{{define "x"}}\n{{end}}{{define "x"}}y\n\n{{end}}{{define "x"}}z{{end}}',
+            '4: template: multiple definition of template "x"',
+        ),
+        ('{{block "x" .}}{{else}}{{end}}', "1: unexpected {{else}} in block clause"),
+        ("{{template nil}}", "1: unexpected <nil> in template clause"),
+        ('{{template "x" |}}', '1: unexpected "|" in template clause'),
+    ],
+)
+def test_go_template_misplaced_actions(template: str, message: str) -> None:
+    with pytest.raises(TemplateError) as caught:
+        render_template(template, DATA, go_value=go_value)
+    assert str(caught.value) == f"error parsing template {template}, template: output:{message}"
+
+
+def test_go_template_calls_nest_as_deep_as_gos() -> None:
+    """Go stops at 100,000 nested calls, after printing what each printed; Python's own limit is put back."""
+    import sys
+
+    from okdrelease.gocompat.gotemplate import TemplateExecError
+
+    limit = sys.getrecursionlimit()
+    template = '{{define "r"}}{{if .}}.{{template "r" .}}{{end}}{{end}}{{template "r" 1}}'
+    with pytest.raises(TemplateExecError) as caught:
+        render_template(template, DATA, go_value=go_value)
+    assert caught.value.reason == (
+        'template: output:1:34: executing "r" at <{{template "r" .}}>: exceeded maximum template depth (100000)'
+    )
+    assert caught.value.partial == "." * 100000
+    assert sys.getrecursionlimit() == limit

@@ -163,16 +163,43 @@ TEMPLATE_OUTPUTS = [
 ]
 
 
+#: {{define}}, {{template}}, {{block}}, {{break}} and {{continue}}.
+TEMPLATE_OUTPUTS += [
+    (
+        '{{define "x"}}[{{.version}}]{{end}}{{template "x" .metadata}}|{{template "x"}}|'
+        '{{block "b" .metadata.kind}}<{{.}}>{{end}}',
+        "[4.15.0-0.okd-scos-2024-01-18-223523]|[<no value>]|<cincinnati-metadata-v0>",
+    ),
+    (
+        "{{range $i, $t := .references.spec.tags}}{{if lt $i 1}}{{continue}}{{end}}"
+        "{{with $t}}{{if eq $i 3}}{{break}}{{end}}{{end}}{{$t.name}} {{end}}",
+        "alibaba-cloud-csi-driver alibaba-disk-csi-driver-operator ",
+    ),
+    # a template named like the text replaces it when the text is only white space; the pipeline's
+    # variables stay declared; an empty definition gives way to a later one
+    (' {{define "output"}}only{{end}}\n', "only"),
+    ('{{template "x" $v := 1}}{{$v}}{{define "x"}}{{$}}{{end}}', "11"),
+    ('{{define "y"}}{{end}}{{define "y"}}b{{end}}{{template "y"}}', "b"),
+]
+
+
 @pytest.mark.parametrize(("template", "out"), TEMPLATE_OUTPUTS)
 def test_template_values_are_ocs(
     oc_release_rig: OcRig, template: str, out: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Go's fmt for printf's verbs and Go's len/index, on data decoded as kubectl decodes it."""
-    args = ["info", "-o", f"template={template}", oc_release_rig.realistic]
-    oc = oc_release_rig.oc_run(args)
-    assert (oc.code, oc.out, oc.err) == (0, out, "")
+    _both_print(oc_release_rig, template, (0, out, ""), capsys)
+
+
+def _both_print(
+    rig: OcRig, template: str, expected: tuple[int, str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """oc and okdrelease, ``info -o template=TEMPLATE``, exit with ``expected`` (code, stdout, stderr)."""
+    args = ["info", "-o", f"template={template}", rig.realistic]
+    oc = rig.oc_run(args)
+    assert (oc.code, oc.out, oc.err) == expected
     okd = okd_run(args, capsys)
-    assert (okd.code, okd.out, okd.err) == (0, out, "")
+    assert (okd.code, okd.out, okd.err) == expected
 
 
 #: (template, oc's last stderr line): len, index and printf given values of the wrong type.
@@ -265,6 +292,25 @@ TEMPLATE_ERRORS += [
 ]
 
 
+TEMPLATE_ERRORS += [
+    (
+        t := '{{template "nope" .}}',
+        'error: error executing template "{{template \\"nope\\" .}}": template: output:1:11: executing "output" at '
+        '<{{template "nope" .}}>: template "nope" not defined',
+    ),
+    (
+        t := 'x{{define "x"}}{{len 3}}{{end}}\n{{template "x"}}',
+        'error: error executing template "x{{define \\"x\\"}}{{len 3}}{{end}}\\n{{template \\"x\\"}}": template: '
+        'output:1:17: executing "x" at <len 3>: error calling len: len of type int',
+    ),
+    (
+        t := '{{define "r"}}.{{template "r" .metadata}}{{end}}{{template "r"}}',
+        'error: error executing template "{{define \\"r\\"}}.{{template \\"r\\" .metadata}}{{end}}{{template \\"r\\"}}": '
+        'template: output:1:26: executing "r" at <{{template "r" .metadata}}>: exceeded maximum template depth (100000)',
+    ),
+]
+
+
 @pytest.mark.parametrize(("template", "line"), TEMPLATE_ERRORS)
 def test_template_errors_are_ocs(
     oc_release_rig: OcRig, template: str, line: str, capsys: pytest.CaptureFixture[str]
@@ -277,3 +323,32 @@ def test_template_errors_are_ocs(
     assert "Error executing template: " in oc.out
     okd = okd_run(args, capsys)
     assert (okd.code, okd.out, okd.err) == (1, oc.out, line + "\n")
+
+
+#: (template, Go's parse error after "template: output:"): misplaced and malformed actions.
+TEMPLATE_PARSE_ERRORS = [
+    ("{{break}}", "1: {{break}} outside {{range}}"),
+    ("{{range .images}}{{else}}{{continue}}{{end}}", "1: {{continue}} outside {{range}}"),
+    ('{{range .images}}{{block "b" .}}{{break}}{{end}}{{end}}', "1: {{break}} outside {{range}}"),
+    ('{{range .images}}{{define "x"}}{{end}}{{end}}', "1: unexpected <define> in command"),
+    ("{{range .images}}{{break 1}}{{end}}", '1: unexpected "1" in {{break}}'),
+    ('{{define "x"}}a{{end}}\n{{define "x"}}b\n{{end}}', '3: template: multiple definition of template "x"'),
+    ('{{define "output"}}a{{end}}b', '1: template: multiple definition of template "output"'),
+    ('{{define "x"}}a{{else}}b{{end}}', "1: unexpected {{else}} in define clause"),
+    ('{{define "x"}}a', "1: unexpected EOF"),
+    ('{{define "x" .}}{{end}}', "1: unexpected <.> in define clause"),
+    ("{{define}}", '1: unexpected "}}" in define clause'),
+    ('{{block "b"}}x{{end}}', "1: missing value for block clause"),
+    ('{{$x := 1}}{{define "x"}}{{$x}}{{end}}', '1: undefined variable "$x"'),
+    ("{{template x}}", '1: unexpected "x" in template clause'),
+    ('{{define "bad\\q"}}{{end}}', "1: invalid syntax"),
+]
+
+
+@pytest.mark.parametrize(("template", "message"), TEMPLATE_PARSE_ERRORS)
+def test_template_parse_errors_are_ocs(
+    oc_release_rig: OcRig, template: str, message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """oc's one error line and exit code 1, nothing on stdout."""
+    expected = (1, "", f"error: error parsing template {template}, template: output:{message}\n")
+    _both_print(oc_release_rig, template, expected, capsys)

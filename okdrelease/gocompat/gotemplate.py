@@ -4,7 +4,11 @@ Supported: text and ``{{pipeline}}`` actions with ``{{-``/``-}}`` trimming and `
 fields ``.a.b``, ``.``, ``$``, variables (``{{$x := .a}}``, ``{{$x = .b}}``, ``{{range $i, $v := .list}}``),
 chained fields of a parenthesised pipeline (``(index .list 0).name``);
 ``{{if}}``/``{{else if}}``/``{{else}}``/``{{end}}``, ``{{range}}`` (lists, maps in key order, integers,
-with ``{{else}}``), ``{{with}}``; pipelines with ``|``; string, raw-string, number, ``true``,
+with ``{{else}}``, left with ``{{break}}`` and ``{{continue}}``), ``{{with}}``; named templates:
+``{{define "name"}}`` (at the top of the text only), ``{{template "name" pipeline}}`` and ``{{block}}``
+(each parsed as a template of its own: no variables of the text, no enclosing range; an empty
+definition gives way to one that is not, two that are not are Go's "multiple definition"; calls nest up
+to Go's 100,000); pipelines with ``|``; string, raw-string, number, ``true``,
 ``false`` and ``nil`` literals; the functions ``index``, ``len``, ``printf`` (Go's verbs, flags,
 width and precision, ``gotemplate_fmt``), ``print``, ``println``, ``eq``, ``ne``, ``lt``, ``le``,
 ``gt``, ``ge``, ``and``, ``or``, ``not`` and kubectl's ``base64decode``. A missing key prints
@@ -22,6 +26,7 @@ failure, which kubectl's printer writes out (``gotemplate_failure``).
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -178,6 +183,31 @@ class _Block:
     orelse: tuple[Any, ...]
 
 
+@attrs.frozen
+class _Template:
+    """``{{template "name" pipeline}}`` (also what ``{{block}}`` leaves in its place); ``pos`` is the name's."""
+
+    __repr__ = value_repr
+    pos: int
+    name: str
+    pipe: _Pipe | None
+
+    def __str__(self) -> str:
+        return f"{{{{template {go_quote(self.name)}{f' {self.pipe}' if self.pipe else ''}}}}}"
+
+
+@attrs.frozen
+class _Loop:
+    """``{{break}}`` or ``{{continue}}`` (only inside a ``{{range}}`` of the same template)."""
+
+    __repr__ = value_repr
+    pos: int
+    word: str
+
+    def __str__(self) -> str:
+        return f"{{{{{self.word}}}}}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Lexing and parsing
 
@@ -307,34 +337,101 @@ class _Parser:
     def __init__(self, template: str) -> None:
         self.template = template
         self.vars: list[str] = ["$"]
+        self.trees: dict[str, tuple[Any, ...]] = {}
 
-    def parse(self) -> tuple[Any, ...]:
-        # stack entries: (kind, pipe, body, orelse or None while in the body, variables before it)
+    def parse(self) -> dict[str, tuple[Any, ...]]:
+        """The templates the text defines, by name (``output``: the text outside ``{{define}}``)."""
+        # stack entries: (kind, pipe, body, orelse or None while in the body, variables before it);
+        # define and block: (kind, pipe, body, None, the enclosing variables, (name, position of the name))
         stack: list[list[Any]] = [["root", None, [], None, 1]]
         for kind, text, pos in _lex(self.template):
             frame = stack[-1]
             target: list[Any] = frame[3] if frame[3] is not None else frame[2]
+            word = _WORD.match(text)
             if kind == "text":
                 target.append(text)
             elif text.startswith("/*"):
                 continue
             elif text.split(" ", 1)[0] in ("if", "range", "with"):
-                word, _, rest = text.partition(" ")
+                word_text, _, rest = text.partition(" ")
                 mark = len(self.vars)
-                pipe = self.pipeline(_tokens(rest, pos + len(word) + 1), pos, word)
-                stack.append([word, pipe, [], None, mark])
+                pipe = self.pipeline(_tokens(rest, pos + len(word_text) + 1), pos, word_text)
+                stack.append([word_text, pipe, [], None, mark])
             elif text == "else" or text.startswith("else "):
                 self._else(stack, text, pos)
             elif text == "end":
                 self._end(stack, pos)
+            elif word is not None and word[0] in _CLAUSES:
+                self._clause(
+                    stack, target, word[0], _tokens(text[word.end() :], pos + word.end()), pos + len(text)
+                )
             else:
                 target.append(self.pipeline(_tokens(text, pos), pos))
         if len(stack) != 1:
             raise _ParseError("unexpected EOF", len(self.template))
-        return tuple(stack[0][2])
+        self._add(OUTPUT, tuple(stack[0][2]), len(self.template))
+        return self.trees
+
+    def _clause(
+        self, stack: list[list[Any]], target: list[Any], word: str, tokens: list[_Tok], end: int
+    ) -> None:
+        """``{{define}}``, ``{{block}}``, ``{{template}}``, ``{{break}}`` and ``{{continue}}`` as Go parses them
+        (``end``: where the action's ``}}`` is)."""
+        if word in ("break", "continue"):
+            if tokens:
+                raise _ParseError(f"unexpected {_item(tokens[0])} in {{{{{word}}}}}", tokens[0].pos)
+            if not _in_range(stack):
+                raise _ParseError(f"{{{{{word}}}}} outside {{{{range}}}}", end)
+            target.append(_Loop(end, word))
+            return
+        if word == "define" and len(stack) > 1:  # (only at the top of the text, as Go's parser looks for it)
+            raise _ParseError("unexpected <define> in command", end)
+        context = f"{word} clause"
+        if not tokens:
+            raise _ParseError(f'unexpected "}}}}" in {context}', end)
+        name_token = tokens[0]
+        if name_token.kind == "str":
+            try:
+                name = _unquote(name_token.value)
+            except ValueError as err:
+                raise _ParseError("invalid syntax", name_token.pos) from err
+        elif name_token.kind == "raw":
+            name = name_token.value[1:-1].replace("\r", "")
+        else:
+            raise _ParseError(f"unexpected {_item(name_token)} in {context}", name_token.pos)
+        if word == "template":
+            pipe = self.pipeline(tokens[1:], end, context) if len(tokens) > 1 else None
+            target.append(_Template(name_token.pos, name, pipe))
+            return
+        if word == "define":
+            if len(tokens) > 1:
+                raise _ParseError(f"unexpected {_item(tokens[1])} in {context}", tokens[1].pos)
+            stack.append(["define", None, [], None, self.vars, (name, name_token.pos)])
+        else:
+            stack.append(
+                [
+                    "block",
+                    self.pipeline(tokens[1:], end, context),
+                    [],
+                    None,
+                    self.vars,
+                    (name, name_token.pos),
+                ]
+            )
+        self.vars = ["$"]  # (a template's body is parsed as a template of its own: no variables of the text)
+
+    def _add(self, name: str, body: tuple[Any, ...], pos: int) -> None:
+        """Go's Tree.add: an empty template does not replace one that is not; two that are not are an error."""
+        old = self.trees.get(name)
+        if old is None or _empty(old):
+            self.trees[name] = body
+        elif not _empty(body):
+            raise _ParseError(f"template: multiple definition of template {go_quote(name)}", pos)
 
     def _else(self, stack: list[list[Any]], text: str, pos: int) -> None:
         frame = stack[-1]
+        if frame[0] in ("define", "block"):
+            raise _ParseError(f"unexpected {{{{else}}}} in {frame[0]} clause", pos)
         if frame[0] == "root" or frame[3] is not None:
             raise _ParseError("unexpected {{else}}", pos)
         frame[3] = []
@@ -346,6 +443,13 @@ class _Parser:
             stack.append(["elif", self.pipeline(_tokens(rest[3:], at), at, "if"), [], None, mark])
 
     def _end(self, stack: list[list[Any]], pos: int) -> None:
+        if stack[-1][0] in ("define", "block"):
+            kind, pipe, body, _, self.vars, (name, name_pos) = stack.pop()
+            self._add(name, tuple(body), pos)
+            if kind == "block":
+                parent = stack[-1]
+                (parent[3] if parent[3] is not None else parent[2]).append(_Template(name_pos, name, pipe))
+            return
         while True:
             if len(stack) == 1:
                 raise _ParseError("unexpected {{end}}", pos)
@@ -466,6 +570,49 @@ class _Parser:
         raise _ParseError(f'unexpected "{tok.value}" in operand', tok.pos)
 
 
+#: The name of the template the whole text is (kubectl's ``template.New("output")``).
+OUTPUT = "output"
+_CLAUSES = frozenset({"block", "break", "continue", "define", "template"})
+_KEYWORDS = frozenset(
+    {"block", "break", "continue", "define", "else", "end", "if", "nil", "range", "template", "with"}
+)
+_WORD = re.compile(r"[A-Za-z_]\w*(?!\w)")
+#: Go's white space (unicode.IsSpace), which bytes.TrimSpace takes off a text to see whether it is empty.
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
+def _item(token: _Tok) -> str:
+    """A token as Go's parser names it after "unexpected": a keyword in <>, other text quoted (%q, at most
+    10 characters of it, then ...)."""
+    if token.kind == "dot" or token.kind == "ident" and token.value in _KEYWORDS:
+        return f"<{token.value}>"
+    if len(token.value) > 10:
+        return go_quote(token.value[:10]) + "..."
+    return go_quote(token.value)
+
+
+def _in_range(stack: list[list[Any]]) -> bool:
+    """Whether the innermost template being parsed is inside the body of a ``{{range}}`` (Go's rangeDepth)."""
+    for frame in reversed(stack):
+        if frame[0] in ("define", "block"):
+            return False
+        if frame[0] == "range" and frame[3] is None:
+            return True
+    return False
+
+
+def _nesting(body: tuple[Any, ...]) -> int:
+    """How deep ``{{if}}``, ``{{range}}`` and ``{{with}}`` nest in a template's body."""
+    return max(
+        (1 + max(_nesting(n.body), _nesting(n.orelse)) for n in body if isinstance(n, _Block)), default=0
+    )
+
+
+def _empty(body: tuple[Any, ...]) -> bool:
+    """Go's parse.IsEmptyTree: nothing but white space (comments are not kept)."""
+    return all(isinstance(node, str) and not node.strip(_GO_SPACE) for node in body)
+
+
 def _joined(tokens: list[_Tok], index: int) -> bool:
     """Whether ``tokens[index]`` follows the token before it with no space (a field of that term)."""
     return index > 0 and tokens[index].pos == tokens[index - 1].end
@@ -498,7 +645,7 @@ def _line(template: str, pos: int) -> int:
     return template.count("\n", 0, pos) + 1
 
 
-def _parse(template: str) -> tuple[Any, ...]:
+def _parse(template: str) -> dict[str, tuple[Any, ...]]:
     try:
         return _Parser(template).parse()
     except _ParseError as err:
@@ -528,6 +675,18 @@ class _Failure(Exception):
     """An execution error, Go's ExecError text."""
 
 
+class _Break(Exception):
+    """``{{break}}`` leaving its range (Go's walkBreak)."""
+
+
+class _Continue(Exception):
+    """``{{continue}}`` ending an iteration of its range (Go's walkContinue)."""
+
+
+#: Go's maxExecDepth: how deep ``{{template}}`` calls may nest.
+_MAX_EXEC_DEPTH = 100000
+
+
 def _static(value: Any, iface: bool) -> str:
     """The static type Go's messages name: ``interface {}`` for what came out of the data's maps and lists."""
     return "interface {}" if iface else go_type(value)
@@ -544,9 +703,13 @@ class _Exec:
 
     template: str
     go_value: Callable[[Any], str]
+    trees: dict[str, tuple[Any, ...]] = attrs.Factory(dict)
     out: list[str] = attrs.Factory(list)
     vars: list[tuple[str, Any, bool]] = attrs.Factory(list)
     node: Any = None
+    #: The template being executed and how many ``{{template}}`` calls deep it is.
+    name: str = OUTPUT
+    depth: int = 0
 
     # -- errors ------------------------------------------------------------------------------
 
@@ -560,7 +723,9 @@ class _Exec:
         before = self.template[: self.node.pos]
         line = before.count("\n") + 1
         column = len(before[before.rfind("\n") + 1 :].encode("utf-8", "surrogateescape"))
-        return _Failure(f'template: output:{line}:{column}: executing "output" at <{self.node}>: {message}')
+        return _Failure(
+            f"template: {OUTPUT}:{line}:{column}: executing {go_quote(self.name)} at <{self.node}>: {message}"
+        )
 
     # -- printing ----------------------------------------------------------------------------
 
@@ -583,8 +748,28 @@ class _Exec:
                 value = self.pipe(node, dot, dot_iface)
                 if not node.decl:
                     self.out.append(self.text(value))
+            elif isinstance(node, _Template):
+                self.call_template(node, dot, dot_iface)
+            elif isinstance(node, _Loop):
+                raise _Break if node.word == "break" else _Continue
             else:
                 self.block(node, dot, dot_iface)
+
+    def call_template(self, node: _Template, dot: Any, dot_iface: bool) -> None:
+        """Go's walkTemplate: the named template over the pipeline's value, with only ``$`` (that value)."""
+        self.at(node)
+        body = self.trees.get(node.name)
+        if body is None:
+            raise self.error(f"template {go_quote(node.name)} not defined")
+        if self.depth == _MAX_EXEC_DEPTH:
+            raise self.error(f"exceeded maximum template depth ({_MAX_EXEC_DEPTH})")
+        value = MISSING if node.pipe is None else self.pipe(node.pipe, dot, dot_iface)
+        saved = self.vars, self.name, self.depth
+        self.vars, self.name, self.depth = [("$", value, False)], node.name, self.depth + 1
+        try:
+            self.run(body, value, False)
+        finally:
+            self.vars, self.name, self.depth = saved
 
     def block(self, node: _Block, dot: Any, dot_iface: bool) -> None:
         mark = len(self.vars)
@@ -622,14 +807,20 @@ class _Exec:
         decl = node.pipe.decl
         for key, item in items:
             mark = len(self.vars)
-            if len(decl) == 2:
-                self.set(decl[0], key, False, assign=node.pipe.assign)
-                self.set(decl[1], item, element_iface, assign=node.pipe.assign)
-            elif decl:
-                self.set(decl[0], item, element_iface, assign=node.pipe.assign)
-            self.run(node.body, item, element_iface)
-            if not node.pipe.assign:
-                del self.vars[mark:]
+            try:
+                if len(decl) == 2:
+                    self.set(decl[0], key, False, assign=node.pipe.assign)
+                    self.set(decl[1], item, element_iface, assign=node.pipe.assign)
+                elif decl:
+                    self.set(decl[0], item, element_iface, assign=node.pipe.assign)
+                self.run(node.body, item, element_iface)
+            except _Continue:
+                pass
+            except _Break:
+                break
+            finally:
+                if not node.pipe.assign:
+                    del self.vars[mark:]
         if not items:
             self.run(node.orelse, dot, dot_iface)
 
@@ -955,12 +1146,18 @@ def _call(name: str, args: list[Any], ex: _Exec) -> Any:
 
 def render_template(template: str, data: Any, *, go_value: Callable[[Any], str]) -> str:
     """Execute the Go template ``template`` over ``data``; ``go_value`` prints values as Go's ``%v``."""
-    nodes = _parse(template)
+    trees = _parse(template)
     data = _int64_numbers(data)
-    ex = _Exec(template, go_value)
+    ex = _Exec(template, go_value, trees)
     ex.vars.append(("$", data, False))
+    limit = sys.getrecursionlimit()
+    # Go nests {{template}} calls up to 100,000 deep: each call costs the executor two Python frames,
+    # and three more for each if, with or range around it (calls between Python functions use no C stack)
+    sys.setrecursionlimit(
+        max(limit, limit + (_MAX_EXEC_DEPTH + 1) * (2 + 3 * max(map(_nesting, trees.values()))))
+    )
     try:
-        ex.run(nodes, data, False)
+        ex.run(trees[OUTPUT], data, False)
     except _Failure as err:
         raise TemplateExecError(
             f"error executing template {go_quote(template)}: {err}",
@@ -969,4 +1166,6 @@ def render_template(template: str, data: Any, *, go_value: Callable[[Any], str])
             template=template,
             data=data,
         ) from err
+    finally:
+        sys.setrecursionlimit(limit)
     return "".join(ex.out)
