@@ -91,6 +91,19 @@ def oc_binary() -> str:
     return done.stdout.strip()
 
 
+def run_oc(args: Sequence[str], home: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """``oc ARGS`` with ``HOME`` an empty directory of the caller's and nothing else of the environment
+    but ``PATH``; text output captured, the exit code left to the caller."""
+    return subprocess.run(
+        [oc_binary(), *args],
+        capture_output=True,
+        text=True,
+        env={"HOME": str(home), "PATH": os.environ.get("PATH", "")},
+        timeout=timeout,
+        check=False,
+    )
+
+
 _LONG = "word " * 30
 #: An edge-case manifest that starts with ``{`` and is flow-style YAML, not JSON.
 FLOW_YAML = "0000_99_edge_07_flow.yaml"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from imagegen import build_image, push_image
-from oc_oracle import oc_binary
+from oc_oracle import run_oc
 from registry_rig import RegistryInfo, RepoNamer
 from test_registry import repo_at
 
@@ -251,20 +249,15 @@ def test_unicode_classes_match_as_in_oc(
                 json.dumps(body).encode(), "application/vnd.oci.image.index.v1+json", f"c{position}"
             )
     for position, (expression, _, matched) in enumerate(UNICODE_CASES):
-        done = subprocess.run(
+        done = run_oc(
             [
-                oc_binary(),
                 "image",
                 "info",
                 "--insecure",
                 f"--filter-by-os=^linux/(?:(?:{expression})$|zz$)",
                 f"{registry_http.host}/{name}:c{position}",
             ],
-            capture_output=True,
-            text=True,
-            env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")},
-            timeout=60,
-            check=False,
+            tmp_path,
         )
         both = "the image is a manifest list and contains multiple images" in done.stderr
         assert (both, done.returncode == 0, f"Digest:        {image.digest}" in done.stdout) == (
@@ -277,14 +270,7 @@ def test_unicode_classes_match_as_in_oc(
 def test_filter_errors_are_ocs(tmp_path: Path) -> None:
     """The real oc refuses each of GO_ERRORS in the same words and accepts each of GO_MATCHES."""
     for pattern in [*GO_ERRORS, *(case[0] for case in GO_MATCHES)]:
-        done = subprocess.run(
-            [oc_binary(), "adm", "release", "info", f"--filter-by-os={pattern}", "127.0.0.1:1/x:y"],
-            capture_output=True,
-            text=True,
-            env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")},
-            timeout=60,
-            check=False,
-        )
+        done = run_oc(["adm", "release", "info", f"--filter-by-os={pattern}", "127.0.0.1:1/x:y"], tmp_path)
         first = done.stderr.splitlines()[0]
         if pattern in GO_ERRORS:
             assert first == (

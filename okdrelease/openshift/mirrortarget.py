@@ -13,7 +13,13 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, ReleaseError, UsageError
-from okdrelease.reference import ImageLocation, RegistryLocation, parse_location, validate_ref_name
+from okdrelease.reference import (
+    ImageLocation,
+    LayoutLocation,
+    RegistryLocation,
+    parse_location,
+    validate_ref_name,
+)
 
 COMPONENT_MARKER = "${component}"
 VERSION_MARKER = "${version}"
@@ -27,17 +33,29 @@ MULTIPLE_REPOSITORIES = (
 
 @attrs.frozen
 class MirrorTarget:
-    """``--to`` (or ``--mirror``, or ``oci:TO_DIR``) turned into one destination per component name.
+    """``--to`` (or ``--mirror``, or ``--to-dir DIR``) turned into one destination per component name.
 
-    ``repository`` is where every image goes (``host/repo`` or ``oci:DIR``: a template may vary only
-    the tag); ``tag_template`` is the template's tag, None for a plain repository.
+    ``location`` is where every image goes (a registry repository or an OCI layout, without tag: a
+    template may vary only the tag); ``tag_template`` is the template's tag, None for a plain repository.
     """
 
     __repr__ = value_repr
 
     text: str
-    repository: str
+    location: ImageLocation
     tag_template: str | None
+
+    @classmethod
+    def layout(cls, path: str) -> MirrorTarget:
+        """The OCI layout at directory ``path``, taken as it is (``--to-dir``: a ':' in it is part of the
+        directory's name, which an ``oci:DIR:REF`` text could not say)."""
+        location = LayoutLocation(path)
+        return cls(str(location), location, None)
+
+    @property
+    def repository(self) -> str:
+        """The destination as text: ``host/repo`` or ``oci:DIR``."""
+        return repository_of(self.location)
 
     @classmethod
     def parse(cls, text: str, flag: str = "--to") -> MirrorTarget:
@@ -46,14 +64,14 @@ class MirrorTarget:
             location = parse_destination(text, f"{flag} must be a valid image repository")
             if has_reference(location):
                 raise UsageError(f"{flag} must be to an image repository and may not contain a tag or digest")
-            return cls(text, repository_of(location), None)
+            return cls(text, _without_reference(location), None)
         probe = text.replace(COMPONENT_MARKER, _COMPONENT_PROBE).replace(VERSION_MARKER, _VERSION_PROBE)
         location = parse_destination(probe, f"{flag} must be a valid image reference")
         tag = (location.ref.tag if isinstance(location, RegistryLocation) else location.refname) or ""
         if text.count(COMPONENT_MARKER) > 1 or _COMPONENT_PROBE not in tag:
             raise UsageError(MULTIPLE_REPOSITORIES)
         template = tag.replace(_COMPONENT_PROBE, COMPONENT_MARKER).replace(_VERSION_PROBE, VERSION_MARKER)
-        return cls(text, repository_of(location), template)
+        return cls(text, _without_reference(location), template)
 
     @property
     def template(self) -> bool:
@@ -73,7 +91,7 @@ class MirrorTarget:
 
     def image(self, name: str, version: str, arch_ext: str = "") -> ImageLocation:
         """Where the image of component ``name`` goes; ``ReleaseError`` when the destination cannot hold its tag."""
-        return with_tag(parse_location(self.repository), self.tag(name, version, arch_ext))
+        return with_tag(self.location, self.tag(name, version, arch_ext))
 
 
 def parse_destination(text: str, what: str) -> ImageLocation:
@@ -105,6 +123,13 @@ def with_tag(location: ImageLocation, tag: str) -> ImageLocation:
             else "it is not a valid OCI layout ref name"
         )
         raise ReleaseError(f"the mirror in {location} cannot be tagged {tag!r}: {why}") from None
+
+
+def _without_reference(location: ImageLocation) -> ImageLocation:
+    """The location's repository: no tag or digest (no ref name or digest of a layout)."""
+    if isinstance(location, RegistryLocation):
+        return RegistryLocation(location.ref.repository_only())
+    return LayoutLocation(location.path)
 
 
 def repository_of(location: ImageLocation) -> str:

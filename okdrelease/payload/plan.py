@@ -270,10 +270,21 @@ def _source(options: NewOptions) -> InputKind:
 
 
 def _layout(options: NewOptions) -> LayoutLocation | None:
+    """``--from-oci-layout``: ``oci:DIR[:REF]`` as written, or a directory taken as it is (a ':' in it is
+    part of its name, which the release's ``oci:DIR@DIGEST`` pull specs cannot say: then the images need
+    ``--layout-repository``)."""
     text = options.from_oci_layout
     if not text:
         return None
-    location = parse_location(text if text.startswith("oci:") else f"oci:{text}")
+    if not text.startswith("oci:"):
+        if ":" in text and not options.layout_repository:
+            raise UsageError(
+                f"--from-oci-layout {text}: the release would name its images oci:{text}@DIGEST, which reads "
+                f"as the directory {text.partition(':')[0]!r}: name them with --layout-repository REPO, or use "
+                "a directory whose path holds no ':'"
+            )
+        return LayoutLocation(text)
+    location = parse_location(text)
     if not isinstance(location, LayoutLocation):
         raise UsageError(f"--from-oci-layout must name an OCI layout directory, got {text!r}")
     return location

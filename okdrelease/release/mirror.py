@@ -113,8 +113,12 @@ class MirrorOptions:
 
     @property
     def destination(self) -> str:
-        """The repository (or ``oci:DIR``) template images go to."""
+        """The repository (or ``oci:DIR``) template images go to, as text."""
         return self.to or f"oci:{self.to_dir}"
+
+    def target(self) -> MirrorTarget:
+        """Where images go: ``--to`` as oc reads it, or the layout at ``--to-dir`` (its path as given)."""
+        return MirrorTarget.parse(self.to) if self.to else MirrorTarget.layout(self.to_dir or "")
 
     @property
     def signature_to_dir(self) -> str | None:
@@ -250,7 +254,7 @@ def _release_mapping(
 
 def plan_mirror(options: MirrorOptions, transport: Transport) -> MirrorPlan:
     """Read the release and decide every copy (oc's naming: ``VERSION-ARCH`` and ``VERSION-ARCH-NAME``)."""
-    target = MirrorTarget.parse(options.destination)
+    target = options.target()
     platform = PlatformSelector.from_flag("linux/amd64" if options.keep_manifest_list else None)
     try:
         release = load_release_from(transport, options.source, platform=platform)
@@ -674,10 +678,17 @@ def render_summary(result: MirrorResult, options: MirrorOptions) -> str:
     text += "".join(f"{word}: {target}\n" for target in plan.mirror_targets)
     if plan.to_disk:
         layout = repository_of(plan.mappings[0].destination) if plan.mappings else options.destination
-        text += (
-            "\nTo upload local images to a registry, run:\n\n"
-            f"    okdrelease copy {layout} REGISTRY/REPOSITORY\n\n"
-        )
+        if ":" in layout.removeprefix("oci:"):  # (oci:DIR:REF names DIR up to its first ':')
+            text += (
+                f"\nThe layout's directory {layout.removeprefix('oci:')} holds ':', which an oci: reference "
+                "cannot name: link it from a path without ':' (NEWDIR) to upload its images:\n\n"
+                "    okdrelease copy oci:NEWDIR REGISTRY/REPOSITORY\n\n"
+            )
+        else:
+            text += (
+                "\nTo upload local images to a registry, run:\n\n"
+                f"    okdrelease copy {layout} REGISTRY/REPOSITORY\n\n"
+            )
     else:
         text += mirror_instructions(plan, options.instructions, options.signature_to_dir)
     for path in result.signature_files:
