@@ -13,13 +13,17 @@ refused here and no error is worded here.
 
 Every screen is a search of the raw text for where such a thing could stand: a token's start (after a
 line break, ``: ``, ``- ``, ``? ``, ``[``, ``{`` or ``,`` and spaces), a line's first key, or a flow
-collection that opens and closes on one line. Text in comments, quoted and block scalars is searched
-too, so prose sends a file to the walk more often than needed, never the other way round.
-``tests/payload/test_check_text.py`` holds it to the walk's verdicts.
+collection that opens and closes on one line. When they find something, they search again with the
+text inside quoted and block scalars left out (CEL rules, templates, JSON dashboards, scripts), where
+libyaml's scanner reads such scalars: line by line from the first key, as far as that reading follows
+the lines. Text in comments and plain scalars is searched, so prose sends a file to the walk more often
+than needed, never the other way round. ``tests/payload/test_check_text.py`` holds it to the walk's
+verdicts, and the text it leaves out to libyaml's scanner's scalars.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -68,8 +72,10 @@ _ROOT_KEYS = (b"kind", b"apiVersion")
 _PRINTABLE_ASCII = bytes(range(0x20, 0x7F)) + b"\t\n\r"
 _BOM = b"\xef\xbb\xbf"
 #: Text that sends the file to the walk at once: other blanks and line breaks (tabs are the pure
-#: loader's anyway) and the merge key ``<<``, each found after a one-byte search for its first byte.
-_REFUSED = (b"\t", b"\r", b"<<", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+#: loader's anyway), each found after a one-byte search for its first byte.
+_REFUSED = (b"\t", b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")
+#: The merge key, searched for with the other screens (scalars' text may be hidden from it).
+_MERGE = b"<<"
 _SPACE = 32
 
 
@@ -245,6 +251,212 @@ def _first_document(data: bytes, start: int) -> tuple[int, dict[bytes, int]] | N
     return (end, roots) if len(roots) == len(_ROOT_KEYS) else None
 
 
+# The scalars' text. When the searches find something, they search again with the text inside the
+# quoted and block scalars left out, where libyaml's scanner reads such a scalar: line by line from the
+# document's first line (block context), up to the first line this reading does not follow (the rest is
+# searched as it stands). A line's reading holds when libyaml's scanner reads the document without an
+# error, which passes() requires (it parses it); the document holds no document marker (it ends at the
+# first).
+
+#: A plain scalar's first character in block context: no indicator, or a '-' before a non-blank.
+_PLAIN_FIRST = rb"(?:[^ \n\-?:,\[\]{}#&*!|>'\"%@`]|-(?=[^ \n]))"
+#: A plain key (no blank, no '#', a ':' only before a non-blank: the scanner reads it to its ': ').
+_PLAIN_KEY = _PLAIN_FIRST + rb"[^ \n:#]*+(?::[^ \n:#]++)*+"
+#: The rest of a plain scalar's line up to a comment or its end: no ': ' or ':' at the end, a '#' only
+#: after a non-blank.
+_PLAIN_REST = rb"(?:[^:#\n]++|:(?=[^ \n])|(?<=[^ ])#)*+"
+_KEY = _PLAIN_KEY + rb" *+:(?: ++|(?=\n))"
+_LINE_END = rb"(?:#[^\n]*+)?\n"
+
+
+def _plain_line(indent: bytes) -> bytes:
+    """A plain scalar to its line's end that no line indented past the group ``indent`` goes on with."""
+    return _PLAIN_FIRST + _PLAIN_REST + _LINE_END + rb"(?!(?: *+\n)*+(?P=" + indent + rb") ++[^ #\n])"
+
+
+#: From a line in block context: the lines that leave it there with no scalar text to hide (blank and
+#: comment lines, keys and ``-`` entries whose values start on a later line, plain scalars after a key
+#: or ``-`` that no more-indented line goes on with: the scanner's bound is the key's or last ``-``'s
+#: column, at least the line's indentation), then the next line's ``-`` entries and key (a plain or
+#: simple quoted scalar) and its value: a quoted scalar to its end and the rest of its line, a block
+#: scalar's header, a plain scalar to its line's end, a flow collection's start, or nothing.
+_STEP = re.compile(
+    b"".join(
+        (
+            rb"(?:(?P<key_indent> *+)"
+            + _KEY
+            + rb"(?:"
+            + _plain_line(b"key_indent")
+            + rb"|"
+            + _LINE_END
+            + rb")",
+            rb"|(?P<entry_indent> *+)(?:-(?: ++|(?=\n)))++(?:" + _KEY + rb")?+",
+            rb"(?:" + _plain_line(b"entry_indent") + rb"|" + _LINE_END + rb")",
+            rb"| *+" + _LINE_END + rb")*+",
+            rb"(?P<line>) *+(?P<dashes>(?:-(?: ++|(?=\n|\Z)))*+)",
+            rb"(?:(?P<key>" + _PLAIN_KEY + rb"|\"[^\"\\\n]*+\"|'[^'\n]*+') *+:(?: ++|(?=\n|\Z)))?",
+            rb"(?:(?P<quoted>\"[^\"\\]*+(?:\\.[^\"\\]*+)*+\"|'[^']*+(?:''[^']*+)*+')(?: ++#[^\n]*+| *+)(?:\n|\Z)",
+            rb"|(?P<block>[|>][+-]?(?: ++#[^\n]*+| *+)(?:\n|\Z))",
+            rb"|(?P<plain>" + _PLAIN_FIRST + _PLAIN_REST + rb")(?P<comment>#[^\n]*+)?(?:\n|\Z)",
+            rb"|(?P<flow>[\[{])",
+            rb"|(?P<empty>(?:#[^\n]*+)?(?:\n|\Z)))?",
+        )
+    ),
+    re.DOTALL,
+)
+#: A more-indented line going on with a plain scalar, from its first character (group 1: the comment
+#: ending the scalar).
+_PLAIN_MORE = re.compile(_PLAIN_REST + rb"(#[^\n]*+)?(?=\n|\Z)")
+#: Blanks and an optional comment to the end of the line.
+_TAIL = re.compile(rb"(?: +#[^\n]*| *)(?=\n|\Z)")
+_SPACES = re.compile(rb" *")
+_BLANK_LINES = re.compile(rb"(?: *\n)*")
+
+
+def _skip(pattern: re.Pattern[bytes], text: bytes, at: int) -> int:
+    """Where ``pattern`` (which matches anywhere: every part of it is optional) ends from ``at``."""
+    match = pattern.match(text, at)
+    return at if match is None else match.end()
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_lines(bound: int) -> re.Pattern[bytes]:
+    """Lines going on with a plain scalar whose bound is ``bound``: empty, or indented past it with
+    plain text to their end (no comment, no ': ')."""
+    return re.compile(rb"(?: *+\n| {%d} *+(?=[^#\n])" % (bound + 1) + _PLAIN_REST + rb"\n)*+")
+
+
+@functools.lru_cache(maxsize=64)
+def _block_lines(indent: int) -> re.Pattern[bytes]:
+    """The lines of a block scalar of ``indent``: at least that many spaces, or only spaces."""
+    return re.compile(rb"(?:(?: {%d}[^\n]*+| *+)\n)*+" % indent)
+
+
+def _block_end(text: bytes, begin: int, bound: int) -> int:
+    """The end of the block scalar whose lines start at ``begin`` (the start of the line that ends it,
+    or the text's end), read as libyaml reads one: its indentation is the most spaces of its leading
+    empty lines and its first line, at least ``bound`` (the key's or ``-``'s column) + 1."""
+    leading = _skip(_BLANK_LINES, text, begin)
+    first = _skip(_SPACES, text, leading)
+    if first == len(text):
+        return leading  # only spaces on the last line: not the scalar's
+    indent = max(first - leading, bound + 1, *map(len, text[begin:leading].split(b"\n")))
+    if first - leading < indent:
+        return leading
+    end = _skip(_block_lines(indent), text, leading)
+    if text.find(b"\n", end) == -1 and len(text) - end > indent and text.startswith(b" " * indent, end):
+        return len(text)  # its last line, with no line break
+    return end
+
+
+def _plain_end(doc: bytes, at: int, bound: int) -> int:
+    """Where the line after the multi-line plain scalar going on at ``at`` (a line's start) starts, its
+    bound ``bound``; -1 when a line in it holds a ': '."""
+    at = _skip(_plain_lines(bound), doc, at)
+    text = _skip(_SPACES, doc, at)
+    if text == len(doc) or text - at <= bound:
+        return at  # the text's end, or a line at the bound or before it: the scalar ended
+    if doc[text] != 0x23:  # a line going on with the scalar up to a comment or the text's end
+        if _PLAIN_MORE.match(doc, text) is None:
+            return -1
+    eol = doc.find(b"\n", text)
+    return len(doc) if eol == -1 else eol + 1
+
+
+def _scalar_spans(doc: bytes, start: int) -> list[tuple[int, int]]:
+    """Where the text of the quoted and block scalars of ``doc`` is, read from ``start`` (a line in
+    block context, the document's first) as libyaml's scanner reads them, up to the first line this
+    reading does not follow (all of them when libyaml parses ``doc``)."""
+    spans: list[tuple[int, int]] = []
+    size = len(doc)
+    at = start
+    while at < size:
+        step = _STEP.match(doc, at)
+        assert step is not None  # every part of it is optional
+        at = step.end()
+        line = step.start("line")
+        if line == size:
+            break
+        if step.start("key") >= 0:
+            bound = step.start("key") - line
+        elif step.end("dashes") > step.start("dashes"):
+            bound = doc.rindex(b"-", line, step.end("dashes")) - line
+        else:
+            bound = -1  # a value alone on its line: the scanner's bound is not read here
+        if step.start("quoted") >= 0:
+            begin, end = step.span("quoted")
+            if end - begin > 2:
+                spans.append((begin + 1, end - 1))
+        elif step.start("block") >= 0:
+            if bound < 0:
+                break
+            begin = at
+            at = _block_end(doc, begin, bound)
+            if at > begin:
+                spans.append((begin, at))
+        elif step.start("plain") >= 0:
+            if step.start("comment") < 0 and at < size:
+                if bound < 0:
+                    break
+                at = _plain_end(doc, at, bound)
+                if at < 0:
+                    break
+        elif step.start("empty") >= 0:
+            pass
+        elif step.start("flow") >= 0:
+            eol = doc.find(b"\n", at)
+            eol = size if eol == -1 else eol
+            end = _flow_end(doc, step.start("flow"), eol)
+            if end == -1 or _TAIL.match(doc, end) is None:
+                break
+            at = eol + 1
+        else:
+            break
+    return spans
+
+
+def _structure(doc: bytes, start: int) -> bytes | None:
+    """``doc`` with the text inside each of its quoted and block scalars (:func:`_scalar_spans`) cut
+    down to one ``x`` (and the line break ending a block scalar's last line), or None when it has none.
+
+    Every token libyaml reads outside them keeps the text around it that the searches look at: the
+    indicator or line break before it, what follows it on its line.
+    """
+    spans = _scalar_spans(doc, start)
+    if not spans:
+        return None
+    pieces: list[bytes] = []
+    at = 0
+    for begin, end in spans:
+        pieces.append(doc[at:begin])
+        pieces.append(b"x\n" if doc[end - 1 : end] == b"\n" else b"x")
+        at = end
+    pieces.append(doc[at:])
+    return b"".join(pieces)
+
+
+def _screened(text: bytes) -> bool:
+    """Whether the searches find nothing the walk refuses or leaves undecided in ``text``."""
+    if b"<" in text and _MERGE in text:
+        return False
+    if b"!" in text and _any_token(text, b"!"):
+        return False
+    for char in (b"&", b"*"):
+        if char in text and _any_token(text, char, _NAME):
+            return False
+    if b"?" in text and _any_token(text, b"?", _BLANK_OR_END):
+        return False
+    if (b"[" in text or b"{" in text) and not _flow_clear(text):
+        return False
+    if _LINE_KEY.search(b"\n" + text.translate(None, b" ")):
+        return False
+    for number in _NON_FINITE.finditer(text):
+        at = number.start()
+        if _token_start(text, at - 1 if at and text[at - 1] in b"+-" else at):
+            return False
+    return True
+
+
 def passes(data: bytes) -> bool:
     """True when the manifest check certainly passes ``data`` (the event walk would); False: undecided.
 
@@ -266,20 +478,9 @@ def passes(data: bytes) -> bool:
     doc = data[:end]
     if any(text[:1] in doc and text in doc for text in _REFUSED):
         return False
-    if b"!" in doc and _any_token(doc, b"!"):
-        return False
-    for char in (b"&", b"*"):
-        if char in doc and _any_token(doc, char, _NAME):
-            return False
-    if b"?" in doc and _any_token(doc, b"?", _BLANK_OR_END):
-        return False
-    if (b"[" in doc or b"{" in doc) and not _flow_clear(doc):
-        return False
-    if _LINE_KEY.search(b"\n" + doc.translate(None, b" ")):
-        return False
-    for number in _NON_FINITE.finditer(doc):
-        at = number.start()
-        if _token_start(doc, at - 1 if at and doc[at - 1] in b"+-" else at):
+    if not _screened(doc):
+        structure = _structure(doc, start)
+        if structure is None or not _screened(structure):
             return False
     if not all(_simple_value(doc, at + len(key)) for key, at in roots.items()):
         return False
