@@ -7,10 +7,11 @@ maps). Python ``float`` is Go float64, ``int`` is a Go integer, ``None`` is ``nu
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
 import re
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -88,6 +89,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _NEEDS_ESCAPE = re.compile('[\x00-\x1f"\\\\<>&\u2028\u2029\ud800-\udfff]')
 
 
+#: A JSON string encoder: a ``str`` to its quoted literal.
+Quote = Callable[[str], str]
+#: The C ``json`` module's string literal without ASCII escaping (see :func:`_render`).
+_quote_python: Quote = json.encoder.encode_basestring
+
+
 def quote_string(text: str) -> str:
     """Return ``text`` as a Go JSON string literal (HTML-escaped, non-ASCII kept raw)."""
     if _NEEDS_ESCAPE.search(text) is None:
@@ -138,8 +145,8 @@ def format_float(value: float) -> str:
     return _fixed(sign, digits, point)
 
 
-def _scalar(value: Any) -> str | None:
-    """Encode a non-container value, or return None for lists and mappings."""
+def _scalar(value: Any, quote: Quote) -> str | None:
+    """Encode a non-container value (a string with ``quote``), or return None for lists and mappings."""
     if value is None:
         return "null"
     if value is True:
@@ -147,7 +154,7 @@ def _scalar(value: Any) -> str | None:
     if value is False:
         return "false"
     if isinstance(value, str):
-        return quote_string(value)
+        return quote(value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -157,52 +164,125 @@ def _scalar(value: Any) -> str | None:
     raise TypeError(f"json: unsupported type: {type(value).__name__}")
 
 
-def _encode(value: Any, out: list[str], newline: str | None, indent: str, depth: int) -> None:
-    """Append the encoding of ``value``; ``newline`` None means compact output."""
+class _Layout:
+    """The separators of one encoding at each depth: compact (``newline`` None) or indented."""
+
+    __slots__ = ("_indent", "_levels", "_newline")
+
+    def __init__(self, newline: str | None, indent: str) -> None:
+        self._newline, self._indent = newline, indent
+        self._levels: list[tuple[str, str, str, str, str, str]] = []
+
+    def level(self, depth: int) -> tuple[str, str, str, str, str, str]:
+        """(between members, after a key, an object's opening and closing, a list's) at ``depth``."""
+        levels = self._levels
+        while len(levels) <= depth:
+            newline, indent, at = self._newline, self._indent, len(levels)
+            if newline is None:
+                levels.append((",", ":", "{", "}", "[", "]"))
+            else:
+                inner = newline + indent * (at + 1)
+                outer = newline + indent * at
+                levels.append(("," + inner, ": ", "{" + inner, outer + "}", "[" + inner, outer + "]"))
+        return levels[depth]
+
+
+def _encode(value: Any, out: list[str], layout: _Layout, depth: int, quote: Quote) -> None:
+    """Append the encoding of ``value``, strings written by ``quote``. A member that is a string or null
+    is written with its key in one piece (the usual member of the documents oc writes)."""
     if type(value) is str:  # the most common value first
-        out.append(quote_string(value))
+        out.append(quote(value))
         return
-    scalar = _scalar(value)
-    if scalar is not None:
-        out.append(scalar)
+    is_map = type(value) is dict
+    if not is_map and type(value) is not list:
+        scalar = _scalar(value, quote)
+        if scalar is not None:
+            out.append(scalar)
+            return
+        is_map = isinstance(value, Mapping)
+    if not value:
+        out.append("{}" if is_map else "[]")
         return
-    is_map = isinstance(value, Mapping)
-    items = list(value.items()) if is_map else list(value)
-    opener, closer = ("{", "}") if is_map else ("[", "]")
-    if not items:
-        out.append(opener + closer)
-        return
-    out.append(opener)
-    inner = None if newline is None else newline + indent * (depth + 1)
-    separator = ": " if newline is not None else ":"
-    for index, item in enumerate(items):
-        if index:
-            out.append(",")
-        if inner is not None:
-            out.append(inner)
-        if is_map:
-            key, item = item
-            if not isinstance(key, str):
+    inner, separator, map_open, map_close, list_open, list_close = layout.level(depth)
+    append = out.append
+    first = True
+    if is_map:
+        append(map_open)
+        for key, item in value.items():
+            if type(key) is not str and not isinstance(key, str):
                 raise TypeError(f"json: unsupported map key type: {type(key).__name__}")
-            out.append(quote_string(key) + separator)
-        _encode(item, out, newline, indent, depth + 1)
-    if newline is not None:
-        out.append(newline + indent * depth)
-    out.append(closer)
+            if first:
+                first = False
+            else:
+                append(inner)
+            if type(item) is str:
+                append(quote(key) + separator + quote(item))
+            elif item is None:
+                append(quote(key) + separator + "null")
+            else:
+                append(quote(key) + separator)
+                _encode(item, out, layout, depth + 1, quote)
+        append(map_close)
+        return
+    append(list_open)
+    for item in value:
+        if first:
+            first = False
+        else:
+            append(inner)
+        if type(item) is str:
+            append(quote(item))
+        else:
+            _encode(item, out, layout, depth + 1, quote)
+    append(list_close)
+
+
+#: Characters Go escapes in a string and Python's string encoder (:data:`_quote_python`) writes as
+#: they are, UTF-8 encoded, and Go's escapes. Outside strings an encoding holds none of them (only
+#: brackets, commas, colons, digits, ``-+.e``, ``true``, ``false``, ``null`` and its layout, which is
+#: checked), so each one found in the whole output is in a string.
+_GO_ONLY_ESCAPES = tuple(
+    (char.encode("utf-8"), _SHORT_ESCAPES[char].encode("ascii")) for char in "<>&\u2028\u2029"
+)
+
+
+def _render(obj: Any, newline: str | None, indent: str) -> bytes:
+    """The encoding of ``obj`` with ``newline`` (None: compact) and ``indent``.
+
+    Strings are quoted by the C string encoder of Python's ``json`` (:data:`_quote_python`), which
+    writes what :func:`quote_string` writes (Go's short escapes, ``\\b`` and ``\\f`` included, and
+    ``\\u00XX`` in lower case) except for (a) the characters of :data:`_GO_ONLY_ESCAPES`, replaced by
+    their escapes in the whole output afterwards, and (b) surrogates, which it keeps where Go writes
+    U+FFFD: an output holding one has no UTF-8 encoding and is made again with :func:`quote_string`,
+    as is one whose layout itself holds a character of (a).
+    """
+    layout = _Layout(newline, indent)
+    spacing = ((newline or "") + indent).encode("utf-8", "surrogatepass")
+    if not any(char in spacing for char, _escape in _GO_ONLY_ESCAPES):
+        out: list[str] = []
+        _encode(obj, out, layout, 0, _quote_python)
+        try:
+            data = "".join(out).encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        else:
+            for char, escape in _GO_ONLY_ESCAPES:
+                if char in data:
+                    data = data.replace(char, escape)
+            return data
+    out = []
+    _encode(obj, out, layout, 0, quote_string)
+    return "".join(out).encode("utf-8")
 
 
 def marshal(obj: Any) -> bytes:
     """Return the compact Go ``json.Marshal`` encoding of ``obj``."""
-    out: list[str] = []
-    _encode(obj, out, None, "", 0)
-    return "".join(out).encode("utf-8")
+    return _render(obj, None, "")
 
 
 def marshal_indent(obj: Any, indent: str = "  ", prefix: str = "") -> bytes:
     """Return Go ``json.MarshalIndent(obj, prefix, indent)`` (no trailing newline)."""
-    out: list[str] = []
-    _encode(obj, out, "\n" + prefix, indent, 0)
-    return "".join(out).encode("utf-8")
+    return _render(obj, "\n" + prefix, indent)
 
 
 def sorted_map(mapping: Mapping[str, Any]) -> dict[str, Any]:
