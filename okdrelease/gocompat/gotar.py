@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import posixpath
+import zlib
 from typing import BinaryIO
 
 from okdrelease.errors import LayerError
@@ -158,6 +159,8 @@ def _zero_fields() -> bytes:
 
 
 _ZERO_FIELDS = _zero_fields()
+#: The end-of-archive marker, two zero blocks (the padding of a file is cut from it).
+_END_MARKER = bytes(2 * BLOCK_SIZE)
 
 
 class GoTarWriter:
@@ -167,28 +170,35 @@ class GoTarWriter:
         """Write to the binary stream ``fileobj``."""
         self._out = fileobj
         self._closed = False
+        #: The zeros that end the last file's data block, written with what comes next (as Go's writer
+        #: pads a file when the next header or the end is written): one write less per file.
+        self._padding = b""
 
     def add_dir(self, name: str, mode: int = 0o777, mtime: float = 0) -> None:
         """Write a directory entry ``name`` (no trailing slash is added)."""
         self._write_header(name, TYPE_DIR, mode, 0, mtime)
 
     def add_file(self, name: str, data: bytes, mode: int = 0o444, mtime: float = 0) -> None:
-        """Write a regular-file entry ``name`` holding ``data``, padded to the block size."""
+        """Write a regular-file entry ``name`` holding ``data``, padded to the block size (the padding
+        is written with the next entry's header or the end-of-archive marker)."""
         self._write_header(name, TYPE_REG, mode, len(data), mtime)
         self._out.write(data)
-        self._pad(len(data))
+        self._padding = _END_MARKER[: -len(data) % BLOCK_SIZE]
 
     def close(self) -> None:
-        """Write the end-of-archive marker: exactly two zero blocks, no record padding."""
+        """Write the last file's padding and the end-of-archive marker: exactly two zero blocks, no
+        record padding."""
         if not self._closed:
-            self._out.write(bytes(2 * BLOCK_SIZE))
+            self._out.write(self._padding + _END_MARKER)
+            self._padding = b""
             self._closed = True
 
-    def _pad(self, length: int) -> None:
-        """Pad the stream after ``length`` data bytes to the next block boundary."""
-        remainder = length % BLOCK_SIZE
-        if remainder:
-            self._out.write(bytes(BLOCK_SIZE - remainder))
+    def _write(self, header: bytes) -> None:
+        """Write an entry's header block(s), after the last file's padding."""
+        if self._padding:
+            header = self._padding + header
+            self._padding = b""
+        self._out.write(header)
 
     def _write_header(self, name: str, typeflag: bytes, mode: int, size: int, mtime: float) -> None:
         """Choose ustar or PAX for one entry like Go and write its header block(s)."""
@@ -203,15 +213,15 @@ class GoTarWriter:
             and 0 <= seconds < _OCTAL_12_LIMIT
         ):
             if len(raw) <= _NAME_SIZE:
-                self._out.write(_ustar_header(raw, typeflag, mode, size, seconds))
+                self._write(_ustar_header(raw, typeflag, mode, size, seconds))
                 return
             split = _split_ustar_path(raw)
             if split is not None:  # a long ASCII name Go splits into ustar's prefix and name fields
-                self._out.write(_ustar_header(split[1], typeflag, mode, size, seconds, split[0]))
+                self._write(_ustar_header(split[1], typeflag, mode, size, seconds, split[0]))
             else:  # a long ASCII name that cannot be split: a PAX path record
-                self._out.write(_pax_path_header(raw, typeflag, mode, size, seconds))
+                self._write(_pax_path_header(raw, typeflag, mode, size, seconds))
             return
-        self._out.write(_header_blocks(name, raw, typeflag, mode, size, seconds))
+        self._write(_header_blocks(name, raw, typeflag, mode, size, seconds))
 
 
 def _header_blocks(name: str, raw: bytes, typeflag: bytes, mode: int, size: int, seconds: int) -> bytes:
@@ -277,6 +287,12 @@ _TAIL_PAD = _TAIL_PREFIX + _PREFIX_SIZE
 _USTAR_TAIL_SUM = sum(_USTAR_TAIL) + 8 * 0x20
 
 
+def _byte_sum(data: bytes) -> int:
+    """``sum(data)`` of at most 256 bytes (a header's fields), from zlib's Adler-32 (in C): its low half
+    is 1 + the sum modulo 65521, and 256 bytes sum to at most 65,280."""
+    return (zlib.adler32(data) & 0xFFFF) - 1
+
+
 def _ustar_header(
     name: bytes, typeflag: bytes, mode: int, size: int, seconds: int, prefix: bytes = b""
 ) -> bytes:
@@ -286,14 +302,14 @@ def _ustar_header(
     name_field = name.ljust(_NAME_SIZE, b"\0")
     head = b"%s%07o\0%s%011o\0%011o\0" % (name_field, mode, _ZEROS_UID_GID, size, seconds)
     tail = _USTAR_TAIL
-    checksum = sum(head) + typeflag[0] + _USTAR_TAIL_SUM
+    checksum = _byte_sum(head) + typeflag[0] + _USTAR_TAIL_SUM
     if prefix:
         tail = b"%s%s%s" % (
             _USTAR_TAIL[:_TAIL_PREFIX],
             prefix.ljust(_PREFIX_SIZE, b"\0"),
             _USTAR_TAIL[_TAIL_PAD:],
         )
-        checksum += sum(prefix)
+        checksum += _byte_sum(prefix)
     return b"%s%06o\0 %s%s" % (head, checksum, typeflag, tail)
 
 
@@ -311,7 +327,7 @@ def _pax_path_header(name: bytes, typeflag: bytes, mode: int, size: int, seconds
     log.debug("PAX header for tar entry %r: %s", name.decode("ascii"), ["path"])
     xname = _pax_header_name(name).ljust(_NAME_SIZE, b"\0")
     xhead = b"%s%07o\0%s%011o\0%011o\0" % (xname, 0, _ZEROS_UID_GID, len(records), 0)
-    xblock = b"%s%06o\0 %s%s" % (xhead, sum(xhead) + _PAX_TAIL_SUM, TYPE_PAX, _PAX_TAIL)
+    xblock = b"%s%06o\0 %s%s" % (xhead, _byte_sum(xhead) + _PAX_TAIL_SUM, TYPE_PAX, _PAX_TAIL)
     field = bytearray(_NAME_SIZE)
     _put_string(field, _NAME, name)  # cut, a trailing slash of the cut name becoming its NUL terminator
     padding = bytes(-len(records) % BLOCK_SIZE)
