@@ -143,6 +143,15 @@ def release_tags(stream: ImageStream) -> ReleaseTags:
     return [(t.name, t.from_name or "", t.annotations) for t in stream.tags]
 
 
+def versioned_tags(tags: ReleaseTags) -> ReleaseTags:
+    """The ``tags`` whose annotations name component versions (``io.openshift.build.versions``): the only
+    release tags an operator's version mapping reads (``mapper.collect_versions`` skips the others),
+    picked once per payload instead of once per operator."""
+    from okdrelease.payload.mapper import BUILD_VERSIONS_ANNOTATION
+
+    return [tag for tag in tags if tag[2] and BUILD_VERSIONS_ANNOTATION in tag[2]]
+
+
 def operator_transform(
     name: str,
     local: tuple[Reference, ...] | None,
@@ -153,8 +162,9 @@ def operator_transform(
     targets: Mapping[str, str] | None = None,
 ) -> Callable[[bytes], bytes]:
     """The rewriting function for one operator (spec §3.11.3 / §3.11.4); ``local`` is its image-references' tags,
-    ``tags`` the :func:`release_tags` of ``stream`` and ``targets`` their ``mapper.release_targets``
-    (both computed once per payload)."""
+    ``tags`` the :func:`release_tags` of ``stream`` (or only their :func:`versioned_tags`, all an
+    operator's versions are read from) and ``targets`` the ``mapper.release_targets`` of all of them
+    (computed once per payload)."""
     from okdrelease.payload.mapper import build_operator_transform, simple_transform
 
     if local is None:
@@ -207,6 +217,7 @@ def assemble_payload(
     transforms: dict[str, Callable[[bytes], bytes]] = {}
     tags = release_tags(stream)
     targets = release_targets(tags)
+    tags = versioned_tags(tags)
 
     def transform_for(name: str) -> Callable[[bytes], bytes]:
         if name not in transforms:
