@@ -228,7 +228,11 @@ class EarlyPush:
 
     def _copy(self, dest: RegistryRepository, workers: int, policy: RetryPolicy) -> None:
         base = self._base.result()
-        # Loaded once the base is read (the components' requests are out by then), not at the start.
+        # Loaded once the base is read (the components' requests are out by then), not at the start;
+        # so are the payload tar's writers (assemble_payload's), which would otherwise load on the
+        # serial tail of the run, after the last operator arrived.
+        import okdrelease.oci.layerwrite
+        import okdrelease.payload.assemble  # noqa: F401
         from okdrelease.payload import image as release_image
 
         release_image.copy_blobs(
