@@ -21,7 +21,6 @@ import attrs
 from okdrelease._repr import value_repr
 from okdrelease.errors import LayerError
 from okdrelease.oci import mediatypes as mt
-from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.layerread import TYPE_FLAGS
 from okdrelease.oci.model import Descriptor
 
@@ -130,6 +129,8 @@ class PayloadGzip:
         self._deflate = isal_zlib.compressobj(PAYLOAD_GZIP_LEVEL, isal_zlib.DEFLATED, 31)
         self._pending = bytearray()
         self._out: list[bytes] = []
+        #: The gzip stream's hash, taken as its parts come out (not over the whole of it at the end).
+        self._hash = hashlib.sha256()
 
     def write(self, data: bytes) -> int:
         """Add ``data`` to the stream; whole blocks are deflated now."""
@@ -138,16 +139,25 @@ class PayloadGzip:
         if whole:
             with memoryview(self._pending) as view:
                 for start in range(0, whole, self.BLOCK):
-                    self._out.append(self._deflate.compress(view[start : start + self.BLOCK]))
+                    self._emit(self._deflate.compress(view[start : start + self.BLOCK]))
             del self._pending[:whole]
         return len(data)
 
+    def _emit(self, part: bytes) -> None:
+        self._out.append(part)
+        self._hash.update(part)
+
     def finish(self) -> bytes:
         """Deflate the last (short) block, end the stream and return all of it."""
-        self._out.append(self._deflate.compress(bytes(self._pending)))
-        self._out.append(self._deflate.flush())
+        self._emit(self._deflate.compress(bytes(self._pending)))
+        self._emit(self._deflate.flush())
         self._pending = bytearray()
         return b"".join(self._out)
+
+    @property
+    def digest(self) -> str:
+        """The digest of the stream written so far (of all of it after :meth:`finish`)."""
+        return "sha256:" + self._hash.hexdigest()
 
 
 def compress_payload(data: bytes) -> bytes:
@@ -293,7 +303,7 @@ def _deflate_blocks(
             return
         ended = True
         blob = stream.finish()
-        outcome.append(Gzipped(blob, sha256_digest(blob), "sha256:" + written.hexdigest()))
+        outcome.append(Gzipped(blob, stream.digest, "sha256:" + written.hexdigest()))
     except BaseException as err:  # noqa: BLE001 - handed to the caller of gzipped()
         outcome.append(err)
         # Go on taking blocks to the end: a writer never waits on a queue nobody empties.
