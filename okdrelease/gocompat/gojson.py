@@ -391,20 +391,43 @@ class _Scanner:
                 self.pos += 1
                 return
             if byte == ord("\\"):
-                self.pos += 1
-                escape = self.peek()
-                if escape == ord("u"):
-                    self.pos += 1
-                    for _ in range(4):
-                        if self.peek() not in _HEX:
-                            raise self.fail("in \\u hexadecimal character escape")
-                        self.pos += 1
-                    continue
-                if escape not in _ESCAPABLE:
-                    raise self.fail("in string escape code")
-            elif byte == -1 or byte < 0x20:
-                raise self.fail("in string literal")
+                self.escape()
+                continue
+            if byte == -1 or byte < 0x20:
+                raise self.fail("in string")
             self.pos += 1
+
+    def escape(self) -> None:
+        """Scan an escape at its backslash. Go 1.27 (encoding/json over jsontext) names a bad one whole: the
+        backslash and the byte after it, or ``\\u`` and the (up to) four bytes after it; input that ends
+        first is the end of input."""
+        data, at = self.data, self.pos
+        kind = data[at + 1 : at + 2]
+        if kind == b"u":
+            digits = data[at + 2 : at + 6]
+            if all(digit in _HEX for digit in digits):
+                if len(digits) < 4:
+                    self.pos = len(data)
+                    raise self.fail("")
+                self.pos = at + 6
+                return
+            raise self._bad_escape(data[at : at + 6])
+        if not kind:
+            self.pos = len(data)
+            raise self.fail("")
+        if kind[0] not in _ESCAPABLE:
+            raise self._bad_escape(data[at : at + 2])
+        self.pos = at + 2
+
+    def _bad_escape(self, what: bytes) -> GoJSONError:
+        """jsontext's words for the escape ``what``: in backquotes, or Go-quoted (%q) when it holds a
+        backquote, a space, a byte that starts no character or anything Go does not print."""
+        self.offset = self.pos + len(what)  # Go's SyntaxError.Offset: the bytes through the escape
+        text = what.decode("utf-8", "surrogateescape")
+        plain = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if any(ch in text for ch in "` \ufffd") or go_quote(text) != plain:
+            return GoJSONError(f"invalid escape sequence {go_quote(text)} in string")
+        return GoJSONError(f"invalid escape sequence `{text}` in string")
 
     def digits(self, context: str) -> None:
         """Scan one or more digits."""
