@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from oc_oracle import OcRig, oc_release_rig, okd_run
+from oc_oracle import OcRig, Run, oc_release_rig, okd_run
 
 __all__ = ["oc_release_rig"]
 
@@ -55,17 +55,26 @@ REFUSED = [
 ]
 
 
+def extract_with_install_config(
+    rig: OcRig, text: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> tuple[Run, Run]:
+    """oc's and okdrelease's ``extract --included --install-config TMP/install-config.yaml`` (holding ``text``)
+    of the rig's realistic release."""
+    config = tmp_path / "install-config.yaml"
+    config.write_bytes(text)
+    args = ["--included", "--install-config", str(config), rig.realistic]
+    oc = rig.oc_run(["extract", "--to", str(tmp_path / "oc"), *args])
+    return oc, okd_run(["extract", "--to", str(tmp_path / "okd"), *args], capsys)
+
+
 @pytest.mark.parametrize(("text", "message"), REFUSED)
 def test_wrong_typed_fields_are_refused_as_by_oc(
     oc_release_rig: OcRig, text: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """oc's error line and exit code 1; nothing written."""
     config = tmp_path / "install-config.yaml"
-    config.write_text(text)
     line = f"error: failed to parse {config}: error unmarshaling JSON: while decoding JSON: json: {message}"
-    args = ["--included", "--install-config", str(config), oc_release_rig.realistic]
-    oc = oc_release_rig.oc_run(["extract", "--to", str(tmp_path / "oc"), *args])
-    okd = okd_run(["extract", "--to", str(tmp_path / "okd"), *args], capsys)
+    oc, okd = extract_with_install_config(oc_release_rig, text.encode(), tmp_path, capsys)
     assert (oc.code, oc.err.splitlines()[-1]) == (1, line)
     assert (okd.code, okd.out, okd.err) == (1, "", line + "\n")
     assert not (tmp_path / "okd").exists()
@@ -89,10 +98,6 @@ def test_scalars_read_as_strings_as_by_oc(
     oc_release_rig: OcRig, text: str, line: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A bool or number where a string is expected is that string (Python's str(True) was "True")."""
-    config = tmp_path / "install-config.yaml"
-    config.write_text(text)
-    args = ["--included", "--install-config", str(config), oc_release_rig.realistic]
-    oc = oc_release_rig.oc_run(["extract", "--to", str(tmp_path / "oc"), *args])
-    okd = okd_run(["extract", "--to", str(tmp_path / "okd"), *args], capsys)
+    oc, okd = extract_with_install_config(oc_release_rig, text.encode(), tmp_path, capsys)
     assert (oc.code, oc.err.splitlines()[-1]) == (1, line)
     assert (okd.code, okd.out, okd.err) == (1, "", line + "\n")

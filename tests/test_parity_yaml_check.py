@@ -49,6 +49,40 @@ def _aliases(count: int) -> bytes:
     return OBJECT + b"a: &a [" + b",".join([b"0"] * 200) + b"]\nb: [" + b",".join([b"*a"] * count) + b"]\n"
 
 
+def ended_at(offset: int, marker: bytes = b"---\n", bad: int = 512, head: bytes = OBJECT) -> bytes:
+    """A manifest (``head`` first) whose first document ends with ``marker`` at byte ``offset`` (a comment
+    fills the text before it), then text to a NUL at byte ``bad`` (right after the marker when that ends
+    later): go-yaml reads 512 bytes at a time, as its scanner needs them, and the character after
+    ``---``/``...`` is the last it needs for the first document."""
+    head += b"#" + b"x" * (offset - len(head) - 2) + b"\n" + marker
+    return head + b"a" * (bad - len(head)) + b"\x00\n"
+
+
+def _syntax_error_near(bad: int) -> bytes:
+    """A manifest with a syntax error near byte 16,300 (its line found by libyaml, which read 16 KiB at
+    once, and read again by the pure loader from its root entry on) and a NUL at byte ``bad``."""
+    text = OBJECT + b"".join(b"k%d: v\n" % i for i in range(1928))
+    text += b"#" * (16_299 - len(text)) + b"\nx: [a, b}\n"
+    return text + b"y: " + b"a" * (bad - len(text) - 3) + b"\x00\n"
+
+
+REFUSED_UTF8 = (  # (the bytes after "x: a", go-yaml's words)
+    (b"\xffb\n", "invalid leading UTF-8 octet"),
+    (b"\x80b\n", "invalid leading UTF-8 octet"),
+    (b"\xf8b\n", "invalid leading UTF-8 octet"),
+    (b"\xc3Ab\n", "invalid trailing UTF-8 octet"),
+    (b"\xe2Ab\n", "invalid trailing UTF-8 octet"),
+    (b"\xc0\x80b\n", "invalid length of a UTF-8 sequence"),
+    (b"\xed\xa0\x80b\n", "invalid Unicode character"),
+    (b"\xf4\x90\x80\x80b\n", "invalid Unicode character"),
+    (b"\x7fb\n", "control characters are not allowed"),
+    (b"\xef\xbf\xbeb\n", "control characters are not allowed"),
+    (b"\xe2\x82", "incomplete UTF-8 octet sequence"),
+    (b"\xe2A", "incomplete UTF-8 octet sequence"),
+    (b"\xc3", "incomplete UTF-8 octet sequence"),
+    (b"\xf0\x90\x8d", "incomplete UTF-8 octet sequence"),
+)
+
 _NO_KIND = "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: "
 
 #: (manifest, oc's words after ``op/FILE: ``, None when oc passes it), recorded from the real oc.
@@ -310,6 +344,25 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
         OBJECT + b'x: "a\\\n  \\ud800"\n',
         "invalid YAML/JSON: line 4: found invalid Unicode character escape code",
     ),
+    # bytes go-yaml's reader refuses, in its words (each kind of invalid UTF-8 its own) ...
+    *((OBJECT + b"x: a" + tail, f"invalid YAML/JSON: {words}") for tail, words in REFUSED_UTF8),
+    # ... only where it reads them: 512 bytes at a time, through the character after the '---' or '...'
+    # that ends the first document (here the NUL at byte 512 is read when that character is byte 512)
+    (ended_at(508), None),
+    (ended_at(509), "invalid YAML/JSON: control characters are not allowed"),
+    (ended_at(510), "invalid YAML/JSON: control characters are not allowed"),
+    (ended_at(508, b"...\n"), None),
+    (ended_at(509, b"...\n"), "invalid YAML/JSON: control characters are not allowed"),
+    (ended_at(508, b"---\xc2\x85"), "invalid YAML/JSON: control characters are not allowed"),
+    (ended_at(507, b"---\n\xc3\xa9", 700), None),  # a character cut by a read is decoded with the next
+    (OBJECT + b"---\n" + b"a" * 476 + b"\x00\n", "invalid YAML/JSON: control characters are not allowed"),
+    (OBJECT + b"---\n" + b"a" * 477 + b"\x00\n", None),  # the NUL at byte 512
+    (OBJECT + b"---\n" + b"a" * 600 + b"\x00\n", None),
+    # a syntax error read again from the root entry before it, with go-yaml's reads where they fall in
+    # the whole text (before: a ReaderError, a traceback)
+    (_syntax_error_near(16_383), "invalid YAML/JSON: control characters are not allowed"),
+    (_syntax_error_near(16_384), "invalid YAML/JSON: line 1931: did not find expected ',' or ']'"),
+    (_syntax_error_near(16_390), "invalid YAML/JSON: line 1931: did not find expected ',' or ']'"),
 )
 _REFERENCES = (
     b'{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","metadata":{"name":"4.16.0"},'

@@ -77,7 +77,7 @@ LATER = (
 PREFIX = "error: unable to load input image stream file: "
 
 
-def _oc_last_line(tmp_path: Path, name: str, data: bytes) -> tuple[int, str]:
+def oc_last_line(tmp_path: Path, name: str, data: bytes) -> tuple[int, str]:
     """The real oc's exit code and last line of errors for ``oc adm release new -f FILE``."""
     path = tmp_path / f"{name}.yaml"
     path.write_bytes(data)
@@ -95,7 +95,7 @@ def _oc_last_line(tmp_path: Path, name: str, data: bytes) -> tuple[int, str]:
 @pytest.mark.skipif(not OC.exists(), reason=f"the real oc is not at {OC}")
 def test_image_stream_yaml_errors_worded_as_oc(tmp_path: Path) -> None:
     for number, data in enumerate(CASES):
-        returncode, last = _oc_last_line(tmp_path, f"case{number}", data)
+        returncode, last = oc_last_line(tmp_path, f"case{number}", data)
         assert returncode == 1 and last.startswith(PREFIX), (data, last)
         with pytest.raises(GoJSONError) as refused:
             load_yaml(data)
@@ -106,5 +106,5 @@ def test_image_stream_yaml_errors_worded_as_oc(tmp_path: Path) -> None:
 def test_image_stream_yaml_read_as_oc_reads_it(tmp_path: Path) -> None:
     """Tagged scalars oc reads go on to the image stream's own checks, read as go-yaml reads them."""
     for number, (data, value) in enumerate(ACCEPTED):
-        assert _oc_last_line(tmp_path, f"ok{number}", data) == (1, LATER), data
+        assert oc_last_line(tmp_path, f"ok{number}", data) == (1, LATER), data
         assert load_yaml(data) == {"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", "x": value}

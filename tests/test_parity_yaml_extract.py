@@ -17,13 +17,14 @@ import pytest
 from oc_oracle import CVO_TAG, OcRig, _from_dir, _oc_new, fresh, oc_release_rig, okd_run, tree
 
 from okdrelease.errors import ReleaseError
-from okdrelease.release.extract import reserialize_manifest
+from okdrelease.release.extract import ManifestWriteError, reserialize_manifest
 
 __all__ = ["oc_release_rig"]
 
 OBJECT = b"apiVersion: v1\nkind: ConfigMap\n"
 CONVERTING = "error converting YAML to JSON: "
 
+_JSON_HEAD = b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, '
 #: (manifest, the file oc's extract writes, or its error after ``error parsing: ``), recorded from oc.
 MANIFESTS: dict[str, tuple[bytes, bytes | str]] = {
     "binary": (
@@ -99,6 +100,28 @@ MANIFESTS: dict[str, tuple[bytes, bytes | str]] = {
         b"---\n" + OBJECT + b"x: {a: b\n",
         CONVERTING + "yaml: line 4: did not find expected ',' or '}'",
     ),
+    # bytes go-yaml's reader refuses, in its words (each document is read whole: a later one's too)
+    "invalid-utf8": (
+        OBJECT + b"metadata:\n  name: bad\ndata:\n  x: a\xffb\n",
+        CONVERTING + "yaml: invalid leading UTF-8 octet",
+    ),
+    "cut-utf8": (
+        OBJECT + b"metadata:\n  name: cut\ndata:\n  x: a\xc3b\n",
+        CONVERTING + "yaml: invalid trailing UTF-8 octet",
+    ),
+    "late-nul": (
+        OBJECT + b"metadata:\n  name: late\n---\n" + OBJECT + b"x: " + b"a" * 600 + b"\x00\n",
+        CONVERTING + "yaml: control characters are not allowed",
+    ),
+    # a JSON manifest: Go 1.27's words for a bad escape; a byte that is no UTF-8 in a string is U+FFFD
+    "json-escape": (
+        b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "e"}, "x": "a\\qb"}\n',
+        "json: offset 78: invalid escape sequence `\\q` in string",
+    ),
+    "json-escaped-c1": (  # go-yaml reads the escape as text: the character is no byte it refuses
+        _JSON_HEAD + b'"x": "\\u0080", "y": "\\ufffe"}\n',
+        b'---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: j\nx: "\\x80"\n"y": "\\uFFFE"\n',
+    ),
     "directive": (
         b"%YAML 1.2\n---\n" + OBJECT + b"metadata:\n  name: directive\n",
         CONVERTING + "yaml: found incompatible YAML document",
@@ -166,3 +189,48 @@ def test_recorded_outcomes_are_the_real_ocs_and_extract_is_file_for_file_ocs(
     }
     assert (okd.code, okd.out, okd.err) == (oc.code, oc.out, oc.err)
     assert tree(okd_dir) == tree(oc_dir)
+
+
+#: Manifests oc reads and then fails to write (``error: error serializing manifest in FILE: PROBLEM``, exit
+#: 1): go-yaml reads back a JSON manifest's own text (bytes that are no UTF-8 in a string kept, as Go's
+#: decoder keeps them; its blanks and keys' order as written) and refuses its first such byte, in its words;
+#: a YAML manifest's value is read back as Go's JSON, where U+FFFE is written as it is. (manifest, PROBLEM)
+UNWRITABLE = {
+    "leading": (_JSON_HEAD + b'"x": "a\xffb"}\n', "yaml: invalid leading UTF-8 octet"),
+    "first-as-written": (_JSON_HEAD + b'"x": "\xc3b", "a": "\xff"}', "yaml: invalid trailing UTF-8 octet"),
+    "cut-at-the-end": (_JSON_HEAD + b'"x": "\xf0"}', "yaml: incomplete UTF-8 octet sequence"),
+    "blank-before-the-end": (_JSON_HEAD + b'"x": "\xf0" }', "yaml: invalid trailing UTF-8 octet"),
+    "surrogate": (_JSON_HEAD + b'"x": "\xed\xa0\x80"}', "yaml: invalid Unicode character"),
+    "yaml-ufffe": (
+        OBJECT + b'metadata:\n  name: b\nx: "\\uFFFE"\n',
+        "yaml: control characters are not allowed",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNWRITABLE))
+def test_manifests_oc_reads_but_cannot_write_as_oc(
+    oc_release_rig: OcRig, case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """oc reads such a manifest and fails writing it (exit 1) with go-yaml's words; okdrelease alike."""
+    data, problem = UNWRITABLE[case]
+    name = "0000_99_yaml_00_bytes.yaml"
+    with pytest.raises(ManifestWriteError) as refused:
+        reserialize_manifest(name, data)
+    assert str(refused.value) == f"error serializing manifest in {name}: {problem}"
+    rig = oc_release_rig
+    cvo = rig.oc_run(["info", "--image-for", CVO_TAG, rig.control])
+    assert cvo.code == 0, cvo.err
+    from_dir = _from_dir(tmp_path, cvo.out.strip(), real=False, edge={name: data})
+    release = f"{rig.host}/parity/release:bytes-{case}"
+    args = ["--from-dir", str(from_dir), "--name", "4.15.0-0.bytes", "--skip-manifest-check"]
+    _oc_new(rig, [*args, "--to-image", release])
+    oc_dir, okd_dir = fresh(tmp_path / "oc"), fresh(tmp_path / "okd")
+    oc = rig.oc_run(["extract", "--to", str(oc_dir), release])
+    okd = okd_run(["extract", "--to", str(okd_dir), release], capsys)
+    refusal = f"error: error serializing manifest in {name}: {problem}"
+    assert (oc.code, oc.err.splitlines()[-1]) == (1, refusal)
+    # oc prints its "Extracted release payload" line and writes the files before this one (and this one,
+    # empty) before it fails; okdrelease reads every manifest before it writes, and writes none.
+    assert (okd.code, okd.out, okd.err) == (oc.code, "", oc.err)
+    assert tree(okd_dir) == {}

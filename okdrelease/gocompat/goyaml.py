@@ -54,8 +54,12 @@ class GoYamlEmitError(GoYamlError):
     """A value that sigs.k8s.io/yaml cannot write (its JSON holds characters go-yaml's reader refuses)."""
 
 
-#: Characters Go's JSON encoder writes raw that go-yaml's reader then refuses (DEL, C1 controls but NEL).
-_REFUSED_BY_READER = re.compile("[\x7f-\x84\x86-\x9f]")
+#: Characters Go's JSON encoder writes raw that go-yaml's reader then refuses (DEL, C1 controls but NEL,
+#: U+FFFE and U+FFFF).
+_REFUSED_BY_READER = re.compile("[\x7f-\x84\x86-\x9f\ufffe\uffff]")
+#: What go-yaml's reader refuses in a text (YAML's non-printable characters; a byte that is no UTF-8 is a
+#: surrogate escape, which is one of them).
+_NOT_PRINTABLE = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 # --------------------------------------------------------------------------------------------
@@ -727,17 +731,32 @@ def _scalar_event(value: Any) -> tuple[str, str]:
 
 
 def _check_readable(value: Any) -> None:
-    """Refuse what go-yaml's reader refuses when sigs.k8s.io/yaml reads back its own JSON."""
+    """Refuse what go-yaml's reader refuses when it reads back the document's JSON: a JSON manifest's own
+    text (``value.json_text``: every byte of it, in go-yaml's words for the first it refuses), else Go's
+    JSON text of ``value``."""
+    text = getattr(value, "json_text", None)
+    if isinstance(text, str):
+        if _NOT_PRINTABLE.search(text) is not None:
+            from okdrelease.gocompat.yamlreader import first_refusal
+
+            refusal = first_refusal(text.encode("utf-8", "surrogateescape"))[1]
+            if refusal is not None:
+                raise GoYamlEmitError(f"yaml: {refusal.problem}")
+        return
+    _check_values(value)
+
+
+def _check_values(value: Any) -> None:
     if isinstance(value, str):
         if _REFUSED_BY_READER.search(value):
             raise GoYamlEmitError("yaml: control characters are not allowed")
     elif isinstance(value, Mapping):
         for key, item in value.items():
-            _check_readable(key)
-            _check_readable(item)
+            _check_values(key)
+            _check_values(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            _check_readable(item)
+            _check_values(item)
 
 
 def marshal(value: Any) -> str:

@@ -39,6 +39,7 @@ from okdrelease.gocompat.yamlbounds import (
     allowed_alias_ratio,
     max_depth_message,
 )
+from okdrelease.gocompat.yamlreader import GoReaderMixin
 
 __all__ = [
     "GoDecodeError",
@@ -164,12 +165,18 @@ class GoResolvingMixin:
 
 
 class GoLoader(
-    BoundedLoaderMixin, GoEscapesMixin, GoSimpleKeysMixin, GoBlanksMixin, GoResolvingMixin, yaml.SafeLoader
+    BoundedLoaderMixin,
+    GoReaderMixin,
+    GoEscapesMixin,
+    GoSimpleKeysMixin,
+    GoBlanksMixin,
+    GoResolvingMixin,
+    yaml.SafeLoader,
 ):
-    """The pure-Python loader composing nodes as go-yaml v2 reads the text (its tabs and byte-order marks
-    between tokens, escapes, directives and simple keys), for :func:`go_decode`: the one that decides and
-    words what libyaml's fast paths do not take (the manifest check's, ``-f``'s, image-references' and
-    ``extract``'s)."""
+    """The pure-Python loader composing nodes as go-yaml v2 reads the text (what of it its reader decodes
+    and refuses, its tabs and byte-order marks between tokens, escapes, directives and simple keys), for
+    :func:`go_decode`: the one that decides and words what libyaml's fast paths do not take (the manifest
+    check's, ``-f``'s, image-references' and ``extract``'s)."""
 
 
 def _number(tag: str, value: Any) -> Any:

@@ -12,6 +12,8 @@ import re
 
 import yaml
 
+from okdrelease.gocompat.yamlreader import GoReaderError
+
 __all__ = ["go_error_text"]
 
 # PyYAML problem texts (regular expressions, compiled when an error is worded) -> the go-yaml (v2)
@@ -65,6 +67,8 @@ def _go_problem(err: yaml.MarkedYAMLError) -> str:
 
 def go_error_text(err: yaml.YAMLError) -> str:
     """Return the error text sigs.k8s.io/yaml would give after oc strips its prefixes."""
+    if isinstance(err, GoReaderError):
+        return err.problem
     if isinstance(err, yaml.reader.ReaderError):
         if err.encoding == "unicode":
             return "control characters are not allowed"

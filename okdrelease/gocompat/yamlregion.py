@@ -39,6 +39,7 @@ from okdrelease.gocompat.yamlbounds import (
     may_have_non_specific_tag,
 )
 from okdrelease.gocompat.yamldecode import GoLoader
+from okdrelease.gocompat.yamlreader import AlignedBytes
 
 __all__ = ["go_syntax_error"]
 
@@ -117,13 +118,19 @@ def go_syntax_error(data: bytes) -> yaml.MarkedYAMLError | None:
     if found is None:
         return None
     entry, anchors = found
-    text = data.decode("utf-8").removeprefix("\ufeff")  # libyaml read it: UTF-8; its index skips the mark
-    return _pure_error(
-        ("{" if entry.flow else "") + text[entry.index :], entry.line, set(anchors[: entry.anchors])
-    )
+    # libyaml read the text before the entry (UTF-8; its index skips a byte-order mark): the bytes from
+    # the entry on are read where they stand, so that go-yaml's reads (and what it refuses) fall alike.
+    mark = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0
+    text = data[mark:].decode("utf-8", "surrogateescape")
+    start = mark + len(text[: entry.index].encode("utf-8"))
+    region = AlignedBytes(b"{" + data[start:], start - 1) if entry.flow else AlignedBytes(data[start:], start)
+    return _pure_error(region, entry.line, set(anchors[: entry.anchors]))
 
 
-def _pure_error(region: str, line: int, anchors: set[str]) -> yaml.MarkedYAMLError | None:
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _pure_error(region: AlignedBytes, line: int, anchors: set[str]) -> yaml.MarkedYAMLError | None:
     """The pure loader's first error in ``region`` (to the end of its first document), its marks moved
     down by ``line`` lines; ``anchors``: those defined before it."""
     loader: Any = GoLoader(region)

@@ -149,16 +149,31 @@ class SourcedDocument(NamedTuple):
     fallback_error: str | None = None
 
 
+class JSONObject(dict[str, Any]):
+    """A document Go's JSON decoder read as an object, with its own text (``json_text``): what oc's writer
+    reads back through go-yaml (:func:`okdrelease.gocompat.goyaml.marshal`), where a YAML document's is
+    the JSON its value is written as."""
+
+    json_text: str = ""
+
+
+def _json_document(value: Any, text: str) -> SourcedDocument:
+    if isinstance(value, dict):
+        value = JSONObject(value)
+        value.json_text = text
+    return SourcedDocument(value, text)
+
+
 def _go_json_syntax_error(text: str, start: int, *, offset: bool) -> str:
     """Go's error for the JSON value at ``start``: ``json: offset N: …`` (N: the bytes of the stream through
     the bad character) as the YAML-or-JSON decoder words it, or the scanner's bare text."""
-    data = text[start:].encode()
+    data = text[start:].encode("utf-8", "surrogateescape")
     message, through = first_value_error(data)
     if not message or through is None:
         return "unexpected EOF"
     if not offset:
         return message
-    return f"json: offset {len(text[:start].encode()) + through}: {message}"
+    return f"json: offset {len(text[:start].encode('utf-8', 'surrogateescape')) + through}: {message}"
 
 
 def _json_then_yaml(text: str) -> list[SourcedDocument]:
@@ -194,7 +209,7 @@ def _json_then_yaml(text: str) -> list[SourcedDocument]:
             return docs + [
                 SourcedDocument(doc, None, None if i else json_error) for i, doc in enumerate(rest)
             ]
-        docs.append(SourcedDocument(value, text[begin:index]))
+        docs.append(_json_document(value, text[begin:index]))
 
 
 def _after_blanks(text: str, start: int) -> str:
@@ -241,7 +256,7 @@ def split_documents(text: str) -> Iterator[str]:
 def _first_document(chunk: str) -> Any:
     """A chunk's first document as sigs.k8s.io/yaml's ``Unmarshal`` reads it (:func:`load_yaml`)."""
     try:
-        return load_yaml(chunk.encode("utf-8"), DECODER_KEY_WORD)
+        return load_yaml(chunk.encode("utf-8", "surrogateescape"), DECODER_KEY_WORD)
     except GoJSONError as err:
         raise GoYamlError(str(err)) from err
 
@@ -257,10 +272,9 @@ def load_sourced_documents(data: bytes) -> list[SourcedDocument]:
     The decoder hands a JSON document's own text to the manifest's ``UnmarshalJSON`` (and its errors
     quote it), where a YAML document arrives re-encoded as compact JSON.
     """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise GoYamlError(f"invalid UTF-8: {err}") from err
+    # Bytes that are no UTF-8 stay bytes (surrogate escapes): go-yaml refuses them in its words where it
+    # reads them; Go's JSON decoder (1.27) keeps them in a string as they are.
+    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
     if _looks_like_json(data):
         if json_too_deep(text):
             raise GoYamlError(max_depth_message())

@@ -51,8 +51,11 @@ def is_checked(filename: str) -> bool:
 #: block scalar's header and after a tag, and refused in indentation in its words; a block scalar's
 #: indicators and a tag worded as go-yaml words them; a byte-order mark ending a text counted in its line;
 #: 10: a syntax error found by reading only the text near it (gocompat.yamlregion), so a document nested
-#: past the pure loader's composing before it is worded as go-yaml words the error, not as too deep).
-VERDICT_RULES = "rules-10"
+#: past the pure loader's composing before it is worded as go-yaml words the error, not as too deep;
+#: 11: a byte go-yaml's reader refuses (invalid UTF-8, a control character) refused only where go-yaml
+#: reads it, in 512-byte reads (one far after the first document passes), and worded as go-yaml words
+#: each kind of invalid UTF-8 (gocompat.yamlreader), not always as an invalid leading octet).
+VERDICT_RULES = "rules-11"
 
 
 def content_key(data: bytes) -> str:

@@ -28,9 +28,9 @@ import attrs
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import ReleaseError
-from okdrelease.gocompat import goyaml
-from okdrelease.gocompat.gojson import decode_typed, loads_go
+from okdrelease.gocompat.gojson import GoJSONError, decode_typed, loads_go
 from okdrelease.gocompat.semver import SemverError, parse
+from okdrelease.gocompat.yamldecode import DECODER_KEY_WORD
 from okdrelease.openshift import k8syaml
 
 if TYPE_CHECKING:
@@ -217,12 +217,15 @@ def read_install_config(path: str) -> InclusionConfig:
     """Parse ``path`` as oc does (``apiVersion: v1``, ``featureSet``, ``platform``, ``capabilities``)."""
     try:
         with open(path, "rb") as handle:
-            docs = k8syaml.load_documents(handle.read())
+            text = handle.read()
     except OSError as err:
         raise ReleaseError(f"open {path}: {err.strerror or err}") from err
-    except goyaml.GoYamlError as err:
+    try:  # sigs.k8s.io/yaml's Unmarshal: the first document, read as YAML (JSON too)
+        data = k8syaml.load_yaml(text, DECODER_KEY_WORD)
+    except GoJSONError as err:
         raise ReleaseError(f"failed to parse {path}: {err}") from err
-    data = docs[0] if docs else {}
+    if data is None:
+        data = {}
     problem = _install_config_type_error(data)
     if problem is not None:
         raise ReleaseError(

@@ -463,9 +463,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-10:{source_a}:a.yaml": None,
-        f"files-v1:rules-10:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-10:{source_a}:c.yaml": None,
+        f"files-v1:rules-11:{source_a}:a.yaml": None,
+        f"files-v1:rules-11:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-11:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -502,16 +502,29 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-10:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-10:{source}:a.yaml"
+    assert check.content_key(data) == "rules-11:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-11:{source}:a.yaml"
 
 
 #: Verdicts earlier rules remembered that today's rules decide otherwise: (rules, manifest, the remembered
-#: verdict, today's). rules-9 refused a document nested past the pure loader's composing as too deep before
+#: verdict, today's). rules-10 refused a NUL far after the first document (go-yaml never reads it) and
+#: worded every byte that is no UTF-8 as an invalid leading octet; rules-9 refused a document nested past the pure loader's composing as too deep before
 #: a syntax error after it (oc words the syntax error); rules-8 refused a tab between a plain scalar's words (PyYAML's reading; oc, go-yaml
 #: 2.4, takes it as text); rules-6 worded an empty flow mapping standing for a key as an invalid map key
 #: (go-yaml 2.4 does not take it for a key); rules-3 passed a NaN (JSON refuses it, as the real oc does).
 _EARLIER_VERDICTS = (
+    (
+        "rules-10",
+        OBJECT + b"---\n" + b"a" * 600 + b"\x00\n",
+        "invalid YAML/JSON: control characters are not allowed",
+        None,
+    ),
+    (
+        "rules-10",
+        OBJECT + b"x: a\xc3b\n",
+        "invalid YAML/JSON: invalid leading UTF-8 octet",
+        "invalid YAML/JSON: invalid trailing UTF-8 octet",
+    ),
     (
         "rules-9",
         OBJECT
