@@ -106,17 +106,49 @@ def text_too_deep(text: str | bytes) -> bool:
 
 
 def libyaml_may_differ(data: bytes) -> bool:
-    """Whether libyaml may read ``data`` more leniently than PyYAML's pure-Python parser.
+    """Whether libyaml may read ``data`` more leniently than the go-yaml-like pure-Python parser.
 
     A tab anywhere (libyaml takes a tab inside a plain scalar, ``kind: a\tb``, as text), a UTF-8
-    byte-order mark after the first byte (libyaml skips one at a line start) and UTF-16 (found by its
-    mark): such input goes to the pure parser only. Elsewhere both read the same, and libyaml is ~20
-    times faster; a byte-order mark that opens the text is skipped by both (some real manifests have one).
+    byte-order mark after the first byte (libyaml skips one at a line start), UTF-16 (found by its
+    mark) and a ``\\/`` escape in a double-quoted scalar (libyaml 0.2.5 reads it as ``/``, go-yaml v2
+    refuses it: :func:`_slash_escape`): such input goes to the pure parser only. Elsewhere both read
+    the same, and libyaml is ~20 times faster; a byte-order mark that opens the text is skipped by both
+    (some real manifests have one).
     """
     # A one-byte search is a memchr, ~15 times faster than one for the mark's three bytes: \xef (the
     # lead byte of U+F000-U+FFFF) is rare in manifests.
     later_bom = data.find(_UTF8_BOM[:1], 1) != -1 and data.find(_UTF8_BOM, 1) != -1
-    return b"\t" in data or later_bom or data[:2] in (b"\xff\xfe", b"\xfe\xff")
+    return (
+        b"\t" in data
+        or later_bom
+        or data[:2] in (b"\xff\xfe", b"\xfe\xff")
+        or (b"\\/" in data and _slash_escape(data))
+    )
+
+
+def _slash_escape(data: bytes) -> bool:
+    """Whether a ``\\/`` of ``data`` may be an escape in a double-quoted scalar (or libyaml is absent).
+
+    Regular expressions (``pattern: ^https:\\/\\/``) put ``\\/`` in plain scalars of real CRDs, where it is
+    text to both parsers. libyaml answers where each one stands: with every ``\\/`` turned into ``\\q``
+    (same length, same lines), a text it still parses has none in a double-quoted scalar, where ``\\q``
+    is an unknown escape, while elsewhere (plain, single-quoted and block scalars, comments) a
+    backslash is text whatever follows it. An escaped backslash before ``/`` (``"\\/"``) stays valid:
+    the search takes the backslash pair first. A text libyaml does not parse, before or after, counts as
+    one that may differ (the pure parser reads and words it).
+    """
+    try:
+        from yaml._yaml import CParser  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # no libyaml: the callers use the pure parser anyway
+        return True
+    parser = CParser(data.replace(b"\\/", b"\\q"))
+    try:
+        parser.raw_parse()
+    except Exception:  # noqa: BLE001 - any libyaml error (a YAMLError, a reader's error): read purely
+        return True
+    finally:
+        parser.dispose()
+    return False
 
 
 def json_too_deep(text: str | bytes) -> bool:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import io
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -171,6 +171,15 @@ class GoEscapesMixin:
     """Put in a pure-Python PyYAML loader's bases to refuse, as go-yaml (and libyaml) do, a quoted
     scalar's escape naming a surrogate or a code point past U+10FFFF (PyYAML keeps a lone surrogate,
     which no UTF-8 encoding takes), and to read directives (``%YAML``, ``%TAG``) as go-yaml does."""
+
+    #: go-yaml v2's escapes of a double-quoted scalar (``yaml_parser_scan_flow_scalar``): PyYAML's
+    #: (YAML 1.2's) without ``\/``, which go-yaml refuses as an unknown escape character, and with
+    #: ``\'``, which it reads as ``'`` (libyaml 0.2.5 takes ``\/`` and refuses ``\'``:
+    #: :func:`~okdrelease.gocompat.jsonbounds.libyaml_may_differ`).
+    ESCAPE_REPLACEMENTS: ClassVar[dict[str, str]] = {
+        **{k: v for k, v in yaml.scanner.Scanner.ESCAPE_REPLACEMENTS.items() if k != "/"},
+        "'": "'",
+    }
 
     def scan_flow_scalar_non_spaces(self, double: bool, start_mark: yaml.Mark) -> list[str]:
         """Scan quoted text; like go-yaml, refuse escapes naming a surrogate or a code point past U+10FFFF."""

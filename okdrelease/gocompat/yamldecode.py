@@ -164,7 +164,8 @@ class GoResolvingMixin:
         return names.get(id(node), "")
 
 
-class GoLoader(
+# typeshed declares Scanner.ESCAPE_REPLACEMENTS Final; GoEscapesMixin replaces it with go-yaml v2's escapes
+class GoLoader(  # type: ignore[misc]
     BoundedLoaderMixin,
     GoReaderMixin,
     GoEscapesMixin,

@@ -265,8 +265,8 @@ def manifest_problem(data: bytes) -> str | None:
     :func:`pure_problem`. Files libyaml reads more leniently than the pure loader go to it directly: a
     tab anywhere (the pure loader reads tabs as go-yaml does: :class:`GoLoader`), a UTF-8
     byte-order mark after the first byte (libyaml skips one at a line start; one that opens the file
-    both skip) and UTF-16 (found by its mark); so do files nested deep enough for the bounds' raw-text
-    scan to refuse them.
+    both skip), UTF-16 (found by its mark) and a ``\\/`` escape in a double-quoted scalar (go-yaml v2
+    refuses it); so do files nested deep enough for the bounds' raw-text scan to refuse them.
     """
     if _FAST_LOADER is not None and not libyaml_may_differ(data) and not has_directive(data):
         try:

@@ -17,6 +17,8 @@ import yaml
 from okdrelease.cache import Cache
 from okdrelease.gocompat import jsonbounds, yamlbounds
 from okdrelease.gocompat.gojson import GoJSONError
+from okdrelease.gocompat.yamldecode import GoLoader
+from okdrelease.openshift.k8syaml import load_yaml
 from okdrelease.payload import check, checkyaml
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata-real"
@@ -371,6 +373,44 @@ def test_exclamation_mark_in_text_decided_by_libyaml(monkeypatch: pytest.MonkeyP
     assert [yamlbounds.may_have_non_specific_tag(anchored + tag) for tag in tags] == [True] * len(tags)
 
 
+def test_slash_escape_routed_to_the_pure_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``\\/`` escape in a double-quoted scalar (libyaml 0.2.5 reads it, go-yaml v2 refuses it) sends a file
+    to the pure loader; a ``\\/`` anywhere else (the regular expressions of real CRDs, in plain scalars)
+    leaves the pass to libyaml, and so does an escaped backslash before '/'."""
+    real = [data for data in map(Path.read_bytes, _real_files()) if b"\\/" in data]
+    assert len(real) >= 10, "expected real manifests with '\\/' in their patterns"
+    with monkeypatch.context() as patched:
+        patched.setattr(checkyaml, "pure_problem", _pure_refused)
+        assert [checkyaml.manifest_problem(data) for data in real] == [None] * len(real)
+    assert [jsonbounds.libyaml_may_differ(data) for data in real] == [False] * len(real)
+    quoted = (
+        b'x: "\\/"\n',
+        b'x: "a\n  b\\/c"\n',
+        b'x: ["a\\/b"]\n',
+        b'x: {"a": "b\\\\\\/"}\n',
+        b'"x\\/": y\n',
+    )
+    assert [jsonbounds.libyaml_may_differ(OBJECT + text) for text in quoted] == [True] * len(quoted)
+    elsewhere = (b"x: a\\/b\n", b"x: 'a\\/b'\n", b'x: |\n  "a\\/b"\n', b'# "a\\/b"\nx: y\n', b'x: "\\\\/"\n')
+    assert [jsonbounds.libyaml_may_differ(OBJECT + text) for text in elsewhere] == [False] * len(elsewhere)
+    assert checkyaml.manifest_problem(OBJECT + quoted[1]) == (
+        "invalid YAML/JSON: line 4: found unknown escape character"
+    )
+
+
+def test_go_yaml_escapes_in_the_pure_loader() -> None:
+    """The pure loader takes go-yaml v2's escapes: ``\\'`` is ``'``, ``\\/`` an unknown escape character (as
+    ``-f`` and image-references read YAML too)."""
+    assert yaml.load(b'a: "x\\\'y"', Loader=GoLoader) == {"a": "x'y"}  # noqa: S506 - a SafeLoader
+    with pytest.raises(yaml.scanner.ScannerError, match="found unknown escape character '/'"):
+        yaml.load(b'a: "x\\/y"', Loader=GoLoader)  # noqa: S506 - a SafeLoader
+    assert load_yaml(b'kind: ImageStream\nx: "a\\\'b"\n') == {"kind": "ImageStream", "x": "a'b"}
+    with pytest.raises(
+        GoJSONError, match="^error converting YAML to JSON: yaml: line 2: found unknown escape character$"
+    ):
+        load_yaml(b'kind: ImageStream\nx: "a\\/b"\n')
+
+
 def test_leading_bom_decided_by_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
     """A byte-order mark that opens a manifest (the console-operator's samples have one) leaves a pass to
     libyaml; a mark anywhere else, or a tab, still sends the file to the pure loader."""
@@ -463,9 +503,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-11:{source_a}:a.yaml": None,
-        f"files-v1:rules-11:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-11:{source_a}:c.yaml": None,
+        f"files-v1:rules-12:{source_a}:a.yaml": None,
+        f"files-v1:rules-12:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-12:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -502,8 +542,8 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-11:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-11:{source}:a.yaml"
+    assert check.content_key(data) == "rules-12:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-12:{source}:a.yaml"
 
 
 #: Verdicts earlier rules remembered that today's rules decide otherwise: (rules, manifest, the remembered
