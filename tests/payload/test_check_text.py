@@ -184,6 +184,13 @@ HIDDEN_ROOT_KEYS = (
 )
 
 
+#: Values long enough for a root key after them to be read by the text pass rather than parsed.
+LONG_VALUES = (
+    b"json: |\n" + b'  {"a": [1, {"b": 2}]}\n' * 200,
+    b"prose: 'a line\n" + b"  of prose\n" * 600 + b"  '\n",
+    b"list:\n" + b"- a: 'b'\n  c: \"d\"\n" * 300,
+)
+
 #: What may follow the first document: characters libyaml's and go-yaml's readers refuse in what they
 #: read ahead.
 UNREADABLE_TAILS = (
@@ -207,6 +214,9 @@ def _samples() -> Iterator[bytes]:
     for line in HIDDEN_ROOT_KEYS:
         yield without_kind + line + b"\n"
         yield line + b"\n" + without_kind
+        for padding in LONG_VALUES:  # far enough in to be read rather than parsed
+            yield without_kind + padding + line + b"\n"
+            yield without_kind + line.replace(b"\nkind", b"\n" + padding + b"kind") + b"\n"
     for line in KIND_LINES:
         yield BASE.replace(b"kind: ConfigMap\n", line + b"\n")
         yield BASE.replace(b"kind: ConfigMap\n", b"") + line + b"\n"
@@ -391,7 +401,7 @@ def _spans_outside_scalars(data: bytes) -> list[tuple[int, int]]:
         return []
     return [
         (begin, end)
-        for begin, end in checktext._scalar_spans(doc, start)
+        for begin, end in checktext._read_scalars(doc, start).spans
         if not any(first < begin and end <= last for first, last in scalars)
     ]
 
@@ -473,12 +483,12 @@ def test_hidden_text_is_inside_libyaml_scalars() -> None:
     samples += [mutated for mutated in _mutations(SCALARS_BASE, rng, 2000, b"\"'|>#\n -:\\\\")]
     assert [data for data in samples if _spans_outside_scalars(data)] == []
     # the samples have scalars to hide
-    assert sum(bool(checktext._scalar_spans(data, 0)) for data in READER_CASES) > 30
+    assert sum(bool(checktext._read_scalars(data, 0).spans) for data in READER_CASES) > 30
 
 
 def test_hidden_text_of_real_manifests_is_inside_libyaml_scalars() -> None:
     files = [path.read_bytes() for path in _real_files()]
-    with_scalars = [data for data in files if checktext._scalar_spans(data, 0)]
+    with_scalars = [data for data in files if checktext._read_scalars(data, 0).spans]
     assert len(with_scalars) > 300
     assert [data for data in with_scalars if _spans_outside_scalars(data)] == []
     rng = random.Random(20261209)
@@ -502,7 +512,7 @@ def test_refused_lines_around_scalars_never_pass() -> None:
 
 def test_mutated_manifests_with_scalars_never_pass_wrongly() -> None:
     rng = random.Random(20261210)
-    files = [data for data in map(Path.read_bytes, _real_files()) if checktext._scalar_spans(data, 0)]
+    files = [data for data in map(Path.read_bytes, _real_files()) if checktext._read_scalars(data, 0).spans]
     samples = [
         mutated
         for data in rng.sample(files, 40)
@@ -589,6 +599,67 @@ def test_generated_documents_hide_only_libyaml_scalars_and_never_pass_wrongly() 
     assert _wrongly_passed(iter(samples)) == []
     # most are read by libyaml, many have scalars to hide, many pass the walk and some the text pass
     assert sum(_libyaml_scalars(data) is not None for data in samples) > 1300
-    assert sum(bool(checktext._scalar_spans(data, 0)) for data in samples) > 1000
+    assert sum(bool(checktext._read_scalars(data, 0).spans) for data in samples) > 1000
     assert sum(checkyaml._events_pass(data) is True for data in samples) > 900
     assert sum(map(checktext.passes, samples)) > 300
+
+
+def _lines_read_wrongly(data: bytes) -> list[int]:
+    """The lines at column 0 of ``data``'s first document that the reading of its scalars holds to be
+    read in block context but where libyaml's scanner starts no token (none when it refuses the
+    document)."""
+    lead = checktext._LEAD.match(data)
+    start = lead.end() if lead else 0
+    found = checktext._first_document(data, start)
+    if not checktext._FIRST_KEY.match(data, start) or found is None:
+        return []
+    doc = data[: found[0]]
+    if any(text in doc for text in (b"\t", b"\r", b"\xc2\x85", b"\xe2\x80\xa8", b"\xe2\x80\xa9")):
+        return []
+    try:
+        tokens = list(yaml.scan(doc, Loader=yaml.CSafeLoader))
+    except yaml.YAMLError:
+        return []
+    starts = {(token.start_mark.line, token.start_mark.column) for token in tokens}
+    scalars = checktext._read_scalars(doc, start)
+    lines = [
+        at + 1
+        for at in range(len(doc))
+        if doc[at] == 0x0A and doc[at + 1 : at + 2] not in (b"", b" ", b"\n", b"#")
+    ]
+    return [at for at in lines if scalars.holds_line(at) and (doc.count(b"\n", 0, at), 0) not in starts]
+
+
+def test_lines_held_are_libyaml_tokens_lines() -> None:
+    rng = random.Random(20261212)
+    samples = [*READER_CASES, SCALARS_BASE, *(BASE + b"more:\n" + text for text in SCALAR_TEXTS)]
+    samples += [_generated_document(rng) for _ in range(1000)]
+    samples += [
+        placed for line in (*REFUSED_LINES, *HIDDEN_ROOT_KEYS) for placed in _placed(line, SCALARS_BASE)
+    ]
+    samples += [mutated for mutated in _mutations(SCALARS_BASE, rng, 1000, b"\"'|>#\n -:\\\\[]{}")]
+    assert [data for data in samples if _lines_read_wrongly(data)] == []
+    assert sum(checktext._read_scalars(data, 0).reach == len(data) for data in samples) > 1000
+
+
+def test_a_late_root_key_is_read_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed: list[int] = []
+    parses = checktext._parses
+
+    def counted(text: bytes) -> bool:
+        parsed.append(len(text))
+        return parses(text)
+
+    monkeypatch.setattr(checktext, "_parses", counted)
+    without_kind = BASE.replace(b"kind: ConfigMap\n", b"")
+    for padding in LONG_VALUES:
+        data = without_kind + padding + b"kind: ConfigMap\n"
+        parsed.clear()
+        assert checktext.passes(data)
+        assert parsed == [len(data)]  # the document, not the text before 'kind' again
+    for padding in LONG_VALUES[1:]:  # (the JSON's brackets need the reading to reach them)
+        # a root key line the reading does not reach is parsed up to it
+        data = without_kind + b"stop:\n  a value alone on its line\n" + padding + b"kind: ConfigMap\n"
+        parsed.clear()
+        assert checktext.passes(data)
+        assert parsed == [len(data), data.index(b"kind")]
