@@ -397,8 +397,10 @@ class _Scalars:
 
     def holds_line(self, at: int) -> bool:
         """Whether the line starting at ``at`` with a character at column 0 (a root key's) was read in
-        block context, its first token starting there: outside the scalars' text, before the reading
-        stopped (a plain scalar below a root mapping at column 0 goes on only on indented lines)."""
+        block context, outside the scalars' text, before the reading stopped (a plain scalar below a root
+        mapping at column 0 goes on only on indented lines): its first token starts there, or it is the
+        closing quote of a quoted scalar (``x: "a\n"``), a line the caller never takes for a root key
+        (:func:`_first_document` refuses a quote at column 0)."""
         before = bisect.bisect_right(self.spans, (at + 1, 0)) - 1  # the last span starting at or before
         return at < self.reach and (before < 0 or self.spans[before][1] <= at)
 
