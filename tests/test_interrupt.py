@@ -286,10 +286,16 @@ def test_a_signal_stops_new_while_it_reads_the_components(
 
 
 def test_an_interrupted_library_copy_raises_keyboardinterrupt_once_its_threads_ended(
-    proxy: FaultProxy, content: Content, tmp_path: Path
+    proxy: FaultProxy, content: Content, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     """The library installs no signal handler: a KeyboardInterrupt (Python's for a SIGINT to the main
-    thread) stops the copy's threads, removes the layout it created, and is raised after."""
+    thread) stops the copy's threads, removes the layout it created, and is raised after.
+
+    Python's own SIGINT handler is put in place for the test: a process started with SIGINT ignored (a
+    background job of a non-interactive shell, as `.ci/run &` is) keeps it ignored, and then no
+    KeyboardInterrupt ever comes."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous))
     proxy.add(Rule("GET", content.big_layers, "slow", times=None, rate=RATE))
     before = set(threading.enumerate())
     main = threading.main_thread().ident
