@@ -382,6 +382,32 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
     (OBJECT + b'x: |\n  "a\\/b"\n', None),
     (OBJECT + b'# "a\\/b"\nx: y\n', None),
     (OBJECT + b'x: "ok"\n---\ny: "\\/"\n', None),  # the first document only
+    # tags libyaml 0.2.5 (and PyYAML's C wrapper) read otherwise: ',' right after a tag in a flow
+    # collection (go-yaml reads it as part of the tag), %-escapes that are no UTF-8 (go-yaml checks only
+    # the octets' bit patterns; the wrapper failed: an internal error)
+    (OBJECT + b"x: [!foo,b]\n", "invalid YAML/JSON: line 3: did not find expected ',' or ']'"),
+    (OBJECT + b"x: {a: !foo, b: c}\n", "invalid YAML/JSON: line 2: did not find expected ',' or '}'"),
+    (OBJECT + b"x: [!!str,]\n", "invalid YAML/JSON: line 3: did not find expected ',' or ']'"),
+    (OBJECT + b"x: [!<a>,b]\n", "invalid YAML/JSON: line 3: did not find expected whitespace or line break"),
+    (OBJECT + b"x: !%C0%80 b\n", None),
+    (OBJECT + b"x: !%ED%A0%80 b\n", None),
+    (OBJECT + b"x: !!%C0%80 b\n", None),
+    (OBJECT + b"x: !<%C0%80> b\n", None),
+    (b"apiVersion: v1\nkind: !%C0%80 ConfigMap\n", None),
+    (OBJECT + b"x: !%FF b\n", "invalid YAML/JSON: line 3: found an incorrect leading UTF-8 octet"),
+    (OBJECT + b"x: !<%FF> b\n", "invalid YAML/JSON: line 3: found an incorrect leading UTF-8 octet"),
+    (OBJECT + b"x: !%C3%28 b\n", "invalid YAML/JSON: line 3: found an incorrect trailing UTF-8 octet"),
+    (OBJECT + b"x: !%C3 b\n", "invalid YAML/JSON: line 3: did not find URI escaped octet"),
+    (OBJECT + b"x: !%E2%82 b\n", "invalid YAML/JSON: line 3: did not find URI escaped octet"),
+    # the scanner's refusal of a '-' entry where a block sequence cannot start, in go-yaml's words
+    (
+        OBJECT + b"x: - a\n",
+        "invalid YAML/JSON: line 3: block sequence entries are not allowed in this context",
+    ),
+    (
+        OBJECT + b"x: &a - b\n",
+        "invalid YAML/JSON: line 3: block sequence entries are not allowed in this context",
+    ),
 )
 _REFERENCES = (
     b'{"kind":"ImageStream","apiVersion":"image.openshift.io/v1","metadata":{"name":"4.16.0"},'

@@ -53,7 +53,7 @@ __all__ = [
     "flow_plain_differs",
     "has_differing_flow_plain",
     "has_directive",
-    "may_have_non_specific_tag",
+    "may_have_differing_tag",
     "json_loads",
     "json_too_deep",
     "libyaml_may_differ",
@@ -196,6 +196,36 @@ class GoEscapesMixin:
                 self._bad_escape_mark(start),
             )
         return chunks
+
+    def scan_uri_escapes(self, name: str, start_mark: yaml.Mark) -> str:
+        """A tag's ``%``-escaped octets as go-yaml's ``yaml_parser_scan_uri_escapes`` reads them, one
+        character at a time: its leading octet gives the number of octets (``%C0%80`` and a surrogate's
+        three are taken: only the octets' bit patterns are checked), in go-yaml's words otherwise. The
+        octets are kept as they are (surrogate escapes for those that are no UTF-8)."""
+        me: Any = self
+        octets = bytearray()
+        while me.peek() == "%":
+            left = 0  # octets still to come of this character; 0: a leading octet is next
+            while True:
+                if not (me.peek() == "%" and me.peek(1) in _HEX_DIGITS and me.peek(2) in _HEX_DIGITS):
+                    raise self._uri_error(name, start_mark, "did not find URI escaped octet")
+                octet = int(me.prefix(3)[1:], 16)
+                if not left:
+                    left = _utf8_width(octet)
+                    if not left:
+                        raise self._uri_error(name, start_mark, "found an incorrect leading UTF-8 octet")
+                elif octet & 0xC0 != 0x80:
+                    raise self._uri_error(name, start_mark, "found an incorrect trailing UTF-8 octet")
+                octets.append(octet)
+                me.forward(3)
+                left -= 1
+                if not left:
+                    break
+        return octets.decode("utf-8", "surrogateescape")
+
+    def _uri_error(self, name: str, start_mark: yaml.Mark, problem: str) -> yaml.scanner.ScannerError:
+        me: Any = self
+        return yaml.scanner.ScannerError(f"while scanning a {name}", start_mark, problem, me.get_mark())
 
     def _bad_escape_mark(self, start: int) -> yaml.Mark:
         """Where go-yaml refuses the first escape scanned from ``start`` that names a surrogate or a code
@@ -600,6 +630,22 @@ class GoSimpleKeysMixin:
         return key is not None and key.token_number == me.tokens_taken
 
 
+_HEX_DIGITS = frozenset("0123456789ABCDEFabcdef")
+
+
+def _utf8_width(octet: int) -> int:
+    """The length of the UTF-8 sequence ``octet`` leads, by its bit pattern alone (go-yaml's ``width``), or 0."""
+    if octet < 0x80:
+        return 1
+    if octet & 0xE0 == 0xC0:
+        return 2
+    if octet & 0xF0 == 0xE0:
+        return 3
+    if octet & 0xF8 == 0xF0:
+        return 4
+    return 0
+
+
 #: A double-quoted scalar's escape (a backslash and the character after it), with the digits of ``\\u``
 #: (group 1) and ``\\U`` (group 2): an escaped backslash is one escape.
 _HEX_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|.)", re.DOTALL)
@@ -633,14 +679,23 @@ def has_directive(data: bytes) -> bool:
 
 #: A ``!`` where a node's tag may start (first, or after a blank, a line break or ``[{,:``) that is the whole
 #: tag (a blank, a line break, ``,]}`` or the end after it), also written ``!<!>``: the non-specific tag.
-_NON_SPECIFIC_TAG = re.compile(rb"(?<![^\s\[{,:\x85\xa8\xa9])!(?:<!>)?(?![^\s,\]}\x85\xa8\xa9])")
+_DIFFERING_TAG = re.compile(
+    rb"(?<![^\s\[{,:\x85\xa8\xa9])!"  # a '!' where a token starts, then:
+    rb"(?:(?:<!>)?(?![^\s,\]}\x85\xa8\xa9])"  # the non-specific tag
+    rb"|[^\s%]*%"  # a tag with a %-escape
+    rb"|(?:<[^>\s]*>|[^\s,\[\]{}]*),)"  # a tag with ',' right after it
+)
 
 
-def may_have_non_specific_tag(data: bytes) -> bool:
-    """Whether ``data`` may hold the non-specific tag ``!`` (``! 1``), which libyaml's composer resolves as
-    an untagged plain scalar (go-yaml and the pure-Python composer keep the text): such a document is
-    composed by the pure parser. A ``!`` in prose (``ready!``, ``!=``) does not count."""
-    return b"!" in data and _NON_SPECIFIC_TAG.search(data) is not None
+def may_have_differing_tag(data: bytes) -> bool:
+    """Whether ``data`` may hold a tag libyaml (with PyYAML's C wrapper) reads otherwise than go-yaml v2:
+    such a document is composed by the pure parser. The non-specific tag ``!`` (``! 1``), which libyaml's
+    composer resolves as an untagged plain scalar (go-yaml and the pure-Python composer keep the text); a
+    tag with ``,`` right after it (``[!foo,b]``: libyaml 0.2.5 ends the tag there inside a flow
+    collection, go-yaml reads ``,`` as part of it and then wants a blank); a tag with ``%``-escapes
+    (go-yaml checks only their octets' bit patterns, ``!%C0%80``, which PyYAML's wrapper fails to decode
+    as UTF-8). A ``!`` in prose (``ready!``, ``!=``) does not count."""
+    return b"!" in data and _DIFFERING_TAG.search(data) is not None
 
 
 def flow_plain_differs(plain: str) -> bool:

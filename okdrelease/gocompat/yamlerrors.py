@@ -26,7 +26,7 @@ _PROBLEMS: tuple[tuple[str, str], ...] = (
     (r"mapping values are not allowed here", "mapping values are not allowed in this context"),
     (r"mapping keys are not allowed here", "mapping keys are not allowed in this context"),
     (
-        r"block sequence entries are not allowed here",
+        r"(?:block )?sequence entries are not allowed here",  # the parser's words, and the scanner's
         "block sequence entries are not allowed in this context",
     ),
     (r"found character .* that cannot start any token", "found character that cannot start any token"),

@@ -36,7 +36,7 @@ from okdrelease.gocompat.yamlbounds import (
     flow_plain_differs,
     has_directive,
     libyaml_may_differ,
-    may_have_non_specific_tag,
+    may_have_differing_tag,
 )
 from okdrelease.gocompat.yamldecode import GoLoader
 from okdrelease.gocompat.yamlreader import AlignedBytes
@@ -108,7 +108,7 @@ def go_syntax_error(data: bytes) -> yaml.MarkedYAMLError | None:
     it all."""
     if not yaml.__with_libyaml__ or libyaml_may_differ(data) or has_directive(data):
         return None
-    if may_have_non_specific_tag(data):
+    if may_have_differing_tag(data):
         return None
     try:
         check_text(data)

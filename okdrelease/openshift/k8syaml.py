@@ -25,7 +25,7 @@ from okdrelease.gocompat.yamlbounds import (
     json_too_deep,
     libyaml_may_differ,
     max_depth_message,
-    may_have_non_specific_tag,
+    may_have_differing_tag,
 )
 from okdrelease.gocompat.yamldecode import (
     CHECK_KEY_WORD,
@@ -79,10 +79,10 @@ def _decoded(data: bytes, loader_class: type[Any], key_word: str) -> Any:
 
 def _fast(data: bytes) -> bool:
     """Whether libyaml may read ``data`` as the pure loader does (:func:`libyaml_may_differ`,
-    :func:`has_directive`, :func:`may_have_non_specific_tag`)."""
+    :func:`has_directive`, :func:`may_have_differing_tag`)."""
     return (
         _FAST_LOADER is not None
-        and not may_have_non_specific_tag(data)
+        and not may_have_differing_tag(data)
         and not libyaml_may_differ(data)
         and not has_directive(data)
     )

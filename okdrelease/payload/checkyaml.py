@@ -28,7 +28,7 @@ from okdrelease.gocompat.yamlbounds import (
     has_directive,
     libyaml_may_differ,
     max_depth_message,
-    may_have_non_specific_tag,
+    may_have_differing_tag,
 )
 from okdrelease.gocompat.yamldecode import (
     GoDecodeError,
@@ -274,12 +274,12 @@ def manifest_problem(data: bytes) -> str | None:
             if checktext.passes(data):
                 return None
             verdict = _events_pass(data)
-            if verdict is None and not may_have_non_specific_tag(data):
+            if verdict is None and not may_have_differing_tag(data):
                 node, anchor_of = _first_document(data, fast=True)
                 verdict = not has_differing_flow_plain(node) and _node_problem(node, data, anchor_of) is None
             if verdict:
                 return None
-        except yaml.YAMLError:
+        except (yaml.YAMLError, UnicodeDecodeError):  # (the latter: PyYAML's C wrapper, a %-escaped tag)
             pass
     located = go_syntax_error(data)  # a syntax error: the pure loader reads only the text near it
     if located is not None:

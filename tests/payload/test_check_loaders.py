@@ -369,8 +369,8 @@ def test_exclamation_mark_in_text_decided_by_libyaml(monkeypatch: pytest.MonkeyP
     with monkeypatch.context() as patched:
         patched.setattr(checkyaml, "pure_problem", _pure_refused)
         assert [checkyaml.manifest_problem(anchored + text) for text in texts] == [None] * len(texts)
-    assert [yamlbounds.may_have_non_specific_tag(anchored + text) for text in texts] == [False] * len(texts)
-    assert [yamlbounds.may_have_non_specific_tag(anchored + tag) for tag in tags] == [True] * len(tags)
+    assert [yamlbounds.may_have_differing_tag(anchored + text) for text in texts] == [False] * len(texts)
+    assert [yamlbounds.may_have_differing_tag(anchored + tag) for tag in tags] == [True] * len(tags)
 
 
 def test_slash_escape_routed_to_the_pure_loader(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -409,6 +409,22 @@ def test_go_yaml_escapes_in_the_pure_loader() -> None:
         GoJSONError, match="^error converting YAML to JSON: yaml: line 2: found unknown escape character$"
     ):
         load_yaml(b'kind: ImageStream\nx: "a\\/b"\n')
+
+
+def test_tags_libyaml_reads_otherwise_go_to_the_pure_loader() -> None:
+    """A tag with ',' right after it, or with %-escapes, is read by the pure loader (as go-yaml reads it) in
+    ``-f``'s and image-references' loading too: libyaml 0.2.5 ends ``!foo`` at the ',' (go-yaml refuses
+    the text), and PyYAML's C wrapper fails on an escape that is no UTF-8 (go-yaml takes it)."""
+    texts = (b"x: [!foo,b]\n", b"x: [!<a>,b]\n", b"x: !%C0%80 b\n", b"x: !a%41 b\n")
+    assert [yamlbounds.may_have_differing_tag(OBJECT + text) for text in texts] == [True] * len(texts)
+    prose = (b"x: ready!\n", b'x: "a != b, c"\n', b'x: |\n  rate{a!~"b"}, 100%\n', b"x: [!foo]\n")
+    assert [yamlbounds.may_have_differing_tag(OBJECT + text) for text in prose] == [False] * len(prose)
+    with pytest.raises(
+        GoJSONError, match="^error converting YAML to JSON: yaml: line 3: did not find expected ',' or ']'$"
+    ):
+        load_yaml(OBJECT + texts[0])
+    assert load_yaml(OBJECT + texts[2]) == {"apiVersion": "v1", "kind": "ConfigMap", "x": "b"}
+    assert check.manifest_problem(OBJECT + texts[2]) is None
 
 
 def test_leading_bom_decided_by_libyaml(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -503,9 +519,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-12:{source_a}:a.yaml": None,
-        f"files-v1:rules-12:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-12:{source_a}:c.yaml": None,
+        f"files-v1:rules-13:{source_a}:a.yaml": None,
+        f"files-v1:rules-13:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-13:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -542,8 +558,8 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-12:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-12:{source}:a.yaml"
+    assert check.content_key(data) == "rules-13:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-13:{source}:a.yaml"
 
 
 #: Verdicts earlier rules remembered that today's rules decide otherwise: (rules, manifest, the remembered
