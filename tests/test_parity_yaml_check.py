@@ -399,6 +399,13 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
     (OBJECT + b"x: !%C3%28 b\n", "invalid YAML/JSON: line 3: found an incorrect trailing UTF-8 octet"),
     (OBJECT + b"x: !%C3 b\n", "invalid YAML/JSON: line 3: did not find URI escaped octet"),
     (OBJECT + b"x: !%E2%82 b\n", "invalid YAML/JSON: line 3: did not find URI escaped octet"),
+    # a ':' before ',[]{}' in a flow collection is part of a plain scalar to go-yaml (PyYAML ends the scalar)
+    (OBJECT + b"x: [a:[b]]\n", "invalid YAML/JSON: line 2: did not find expected ',' or ']'"),
+    (OBJECT + b"x: {a:{b: c}}\n", "invalid YAML/JSON: line 2: did not find expected ',' or '}'"),
+    (OBJECT + b"x: [a:{b}]\n", "invalid YAML/JSON: line 2: did not find expected ',' or ']'"),
+    (OBJECT + b"x: {a: b:, c: d}\n", None),
+    (b"{apiVersion: v1, kind: ConfigMap:}\n", None),
+    (OBJECT + b"x: [~:]\n", None),
     # the scanner's refusal of a '-' entry where a block sequence cannot start, in go-yaml's words
     (
         OBJECT + b"x: - a\n",

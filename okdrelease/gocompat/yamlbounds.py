@@ -44,6 +44,7 @@ __all__ = [
     "BoundedLoaderMixin",
     "GoBlanksMixin",
     "GoEscapesMixin",
+    "GoFlowPlainMixin",
     "GoSimpleKeysMixin",
     "BoundedSafeLoader",
     "YAMLLimitError",
@@ -536,6 +537,43 @@ class GoBlanksMixin:
 def _document_marker(me: Any) -> bool:
     """Whether a ``---`` or ``...`` line starts at the reader's position (a blank or the end after it)."""
     return bool(me.prefix(3) in ("---", "...") and me.peek(3) in _BLANKZ)
+
+
+class GoFlowPlainMixin:
+    """Put in a pure-Python PyYAML loader's bases to end plain scalars where go-yaml v2 ends them
+    (``yaml_parser_scan_plain_scalar``): at a ``:`` before a blank, and inside a flow collection at ``,``,
+    ``?``, ``[``, ``]``, ``{`` or ``}``. A ``:`` before one of those is part of the scalar there
+    (``{a: b:}`` is ``b:``, ``[a:[b]]`` a scalar ``a:`` then a refused ``[``); PyYAML ends the scalar at
+    such a ``:``, as libyaml 0.2.5 does."""
+
+    def scan_plain(self) -> yaml.ScalarToken:
+        """A plain scalar token; its words and the blanks between them as PyYAML's ``scan_plain`` (the
+        blanks by :meth:`scan_plain_spaces`), its end as go-yaml's."""
+        me: Any = self
+        chunks: list[str] = []
+        start_mark = end_mark = me.get_mark()
+        indent = me.indent + 1
+        spaces: list[str] = []
+        while me.peek() != "#":
+            length = 0
+            while True:
+                ch = me.peek(length)
+                if ch in _BLANKZ or (ch == ":" and me.peek(length + 1) in _BLANKZ):
+                    break
+                if me.flow_level and ch in ",?[]{}":
+                    break
+                length += 1
+            if not length:
+                break
+            me.allow_simple_key = False
+            chunks.extend(spaces)
+            chunks.append(me.prefix(length))
+            me.forward(length)
+            end_mark = me.get_mark()
+            spaces = me.scan_plain_spaces(indent, start_mark)
+            if not spaces or me.peek() == "#" or (not me.flow_level and me.column < indent):
+                break
+        return yaml.ScalarToken("".join(chunks), True, start_mark, end_mark)
 
 
 class GoSimpleKeysMixin:

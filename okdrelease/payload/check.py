@@ -57,8 +57,9 @@ def is_checked(filename: str) -> bool:
 #: each kind of invalid UTF-8 (gocompat.yamlreader), not always as an invalid leading octet); 12: go-yaml
 #: v2's escapes in double-quoted scalars (``\/`` refused, ``\'`` read as ``'``: libyaml and PyYAML read them
 #: the other way round); 13: tags as go-yaml v2 reads them where libyaml differs (',' right after a tag in
-#: a flow collection, %-escapes checked by their octets' bit patterns only, in go-yaml's words).
-VERDICT_RULES = "rules-13"
+#: a flow collection, %-escapes checked by their octets' bit patterns only, in go-yaml's words); 14: a ':'
+#: before ',[]{}' in a flow collection kept in the plain scalar, as go-yaml keeps it.
+VERDICT_RULES = "rules-14"
 
 
 def content_key(data: bytes) -> str:
