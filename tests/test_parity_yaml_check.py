@@ -406,6 +406,13 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
     (OBJECT + b"x: {a: b:, c: d}\n", None),
     (b"{apiVersion: v1, kind: ConfigMap:}\n", None),
     (OBJECT + b"x: [~:]\n", None),
+    # a syntax error after an explicit '? key': the region read again starts at a simple key, not at the
+    # explicit key's scalar (which would lose its '?')
+    (OBJECT + b'? a\n[b]: "x\n', "invalid YAML/JSON: line 5: found unexpected end of stream"),
+    (
+        OBJECT + b"'q': |2\n? &a v\n- - a: b\n  ...y'\n <<: y'\n",
+        "invalid YAML/JSON: line 4: did not find expected key",
+    ),
     # the scanner's refusal of a '-' entry where a block sequence cannot start, in go-yaml's words
     (
         OBJECT + b"x: - a\n",

@@ -58,13 +58,15 @@ class _Entry:
 
 def _restart(data: bytes) -> tuple[_Entry, list[str]] | None:
     """The last root entry libyaml read before its first parse error in the first document of ``data``
-    such that go-yaml reads the text before it as libyaml does, and the anchors in the order defined; None
+    such that go-yaml reads the text before it as libyaml does (a simple key: the region read from an
+    explicit ``? key``'s scalar would lose its ``?``), and the anchors in the order defined; None
     when libyaml parses the document or no entry is found."""
     parser: Any = yaml.CSafeLoader(data)
     open_: list[list[bool]] = []  # per open collection: [a mapping, a key next, flow]
     anchors: list[str] = []
     defined: set[str] = set()
     entry: _Entry | None = None
+    root_column = 0  # where the root mapping's simple keys start (an explicit '? key' starts further in)
     alike = True  # the text so far is read by go-yaml as by libyaml
     try:
         while True:
@@ -75,12 +77,15 @@ def _restart(data: bytes) -> tuple[_Entry, list[str]] | None:
             flow = bool(open_) and open_[-1][2]
             anchor = None if isinstance(event, AliasEvent) else getattr(event, "anchor", None)
             if isinstance(event, ScalarEvent):
-                if key and len(open_) == 1 and alike:
-                    mark: Any = event.start_mark
+                mark: Any = event.start_mark
+                if key and len(open_) == 1 and alike and (flow or mark.column == root_column):
                     entry = _Entry(mark.index, mark.line, flow, len(anchors))
                 if flow and not event.style and flow_plain_differs(event.value):
                     alike = False
             elif isinstance(event, CollectionStartEvent):
+                if not open_:
+                    start: Any = event.start_mark
+                    root_column = start.column
                 alike = alike and not key
                 open_.append([isinstance(event, MappingStartEvent), True, flow or bool(event.flow_style)])
             elif isinstance(event, CollectionEndEvent):

@@ -58,8 +58,9 @@ def is_checked(filename: str) -> bool:
 #: v2's escapes in double-quoted scalars (``\/`` refused, ``\'`` read as ``'``: libyaml and PyYAML read them
 #: the other way round); 13: tags as go-yaml v2 reads them where libyaml differs (',' right after a tag in
 #: a flow collection, %-escapes checked by their octets' bit patterns only, in go-yaml's words); 14: a ':'
-#: before ',[]{}' in a flow collection kept in the plain scalar, as go-yaml keeps it.
-VERDICT_RULES = "rules-14"
+#: before ',[]{}' in a flow collection kept in the plain scalar, as go-yaml keeps it; 15: a syntax error after an
+#: explicit '? key' read again from a simple key, not from the explicit key's scalar.
+VERDICT_RULES = "rules-15"
 
 
 def content_key(data: bytes) -> str:

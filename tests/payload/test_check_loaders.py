@@ -519,9 +519,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-14:{source_a}:a.yaml": None,
-        f"files-v1:rules-14:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-14:{source_a}:c.yaml": None,
+        f"files-v1:rules-15:{source_a}:a.yaml": None,
+        f"files-v1:rules-15:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-15:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -558,8 +558,8 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-14:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-14:{source}:a.yaml"
+    assert check.content_key(data) == "rules-15:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-15:{source}:a.yaml"
 
 
 #: Verdicts earlier rules remembered that today's rules decide otherwise: (rules, manifest, the remembered
