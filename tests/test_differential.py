@@ -56,6 +56,13 @@ def test_seed_matches_oc(session: Session, seed: int) -> None:
     _assert_same(run_seed(session, seed, CHECKS))
 
 
+def test_mirror_reports_every_input_image_it_cannot_tag_as_oc(session: Session) -> None:
+    """Seed 313: ``-f``, ``--mirror`` and a release name with ``+build``, so no mirror tag is valid. oc
+    reports ``invalid tag format`` for every input image (it mirrors before pruning); okdrelease, which
+    prunes first (PERF P11), reported only the two images its release keeps."""
+    _assert_same(run_seed(session, 313, CHECKS))
+
+
 def _assert_same(report: SeedReport) -> None:
     details = "\n".join(f"[{d.area}]\n{d.detail}" for d in report.differences)
     assert not report.differences, f"case {report.seed} ({report.summary}):\n{details}"

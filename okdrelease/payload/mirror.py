@@ -47,9 +47,9 @@ def _mirror_plan(stream: ImageStream, target: MirrorTarget, release_name: str) -
 _TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
-def _check_tags(plan: list[_Copy], repository: str, run: Run) -> None:
+def _check_tags(dest_tags: list[str], repository: str, run: Run) -> None:
     """Refuse destination tags a registry cannot hold (a release name with ``+build``), as oc reports them."""
-    bad = [dest_tag for _tag, _ref, dest_tag in plan if not _TAG.fullmatch(dest_tag)]
+    bad = [dest_tag for dest_tag in dest_tags if not _TAG.fullmatch(dest_tag)]
     for dest_tag in bad:
         run.emit(f"error: unable to push manifest to {repository}:{dest_tag}: invalid tag format")
     if bad:
@@ -57,13 +57,22 @@ def _check_tags(plan: list[_Copy], repository: str, run: Run) -> None:
 
 
 def mirror_release_images(
-    stream: ImageStream, mirror: str, run: Run, release_name: str, *, dry_run: bool
+    stream: ImageStream,
+    mirror: str,
+    run: Run,
+    release_name: str,
+    *,
+    dry_run: bool,
+    unpruned: ImageStream | None = None,
 ) -> ImageStream:
     """Mirror the stream's DockerImage tags to ``mirror``; return the stream pointing there.
 
     Tags are ``NAME-COMPONENT`` in the repository, or the template's tag with ``${component}`` and
     ``${version}`` (the release name) substituted; every tag then points at ``REPOSITORY@DIGEST``.
-    oc's mirror report goes to stderr (progress) here, not stdout (Q9 fixed).
+    oc's mirror report goes to stderr (progress) here, not stdout (Q9 fixed). ``stream`` is the
+    release's, pruned of what no operator references (not copied: PERF P11); the destination tags
+    that cannot be tags are reported for every image of ``unpruned`` (the input's), as oc, which
+    mirrors before it prunes, reports them.
     """
     from okdrelease.transport.copy import copy_image
 
@@ -76,7 +85,9 @@ def mirror_release_images(
         return result
     run.emit(f"info: Mirroring {len(plan)} images to {mirror} ...")
     if not dry_run:
-        _check_tags(plan, repository, run)
+        every = stream if unpruned is None else unpruned
+        names = [tag.name for tag in every.tags if tag.from_kind == "DockerImage"]
+        _check_tags([target.tag(name, release_name) for name in names], repository, run)
     dest, _ = run.transport.open(parse_location(repository), create=True)
 
     def one(item: _Copy) -> str:

@@ -172,13 +172,14 @@ def _payload(
         write_work_dir(Path(plan.options.dir), operators.files, stream)
     if plan.options.pin_digests and resolution is not None:
         stream = pin_tag_digests(stream, resolution)
+    unpruned = stream
     stream, removed = prune(stream, operators, plan.include)
     if plan.options.mirror:
         # Pruned before mirroring (PERF P11): images the release drops are not copied.
         from okdrelease.payload.mirror import mirror_release_images
 
         stream = mirror_release_images(
-            stream, plan.options.mirror, run, draft.name, dry_run=plan.options.dry_run
+            stream, plan.options.mirror, run, draft.name, dry_run=plan.options.dry_run, unpruned=unpruned
         )
     if removed:
         run.emit(
