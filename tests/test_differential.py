@@ -63,6 +63,14 @@ def test_mirror_reports_every_input_image_it_cannot_tag_as_oc(session: Session) 
     _assert_same(run_seed(session, 313, CHECKS))
 
 
+def test_a_component_mapped_twice_is_the_documented_q6(session: Session) -> None:
+    """Seed 408: ``new-component=A new-component=B``, a name no input has. oc appends the name twice to its
+    operators (the second mapping overrides the tag the first added) and emits its manifests twice
+    (``_2``), quirk Q6, which okdrelease fixes and reproduces with ``--duplicate-override-manifests``:
+    the harness now runs that compat mode for it too (it compared the default run before)."""
+    _assert_same(run_seed(session, 408, CHECKS))
+
+
 def _assert_same(report: SeedReport) -> None:
     details = "\n".join(f"[{d.area}]\n{d.detail}" for d in report.differences)
     assert not report.differences, f"case {report.seed} ({report.summary}):\n{details}"

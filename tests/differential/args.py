@@ -55,10 +55,12 @@ def _mappings(d: _Draft, existing: list[str], all_inputs: bool) -> list[str]:
                 dst = "{registry}/{repo}:" + tag
             out.append(f"{tag}={dst}")
         return out
+    mapped: set[str] = set()
     for index in range(rng.choice((0, 1, 1, 2))):
         target = rng.choice(existing + ["new-component"]) if existing else "new-component"
-        if target in existing:
+        if target in existing or target in mapped:  # (a second mapping overrides the tag the first added)
             d.features.add("q6-override-existing")
+        mapped.add(target)
         out.append(f"{target}={d.pullspec(_override_image(d, target, index))}")
     if d.chance(0.1 if d.errors else 0.01, "bare-name-mapping"):
         out.append("cli=busybox")
