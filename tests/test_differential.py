@@ -71,6 +71,13 @@ def test_a_component_mapped_twice_is_the_documented_q6(session: Session) -> None
     _assert_same(run_seed(session, 408, CHECKS))
 
 
+def test_a_later_yaml_document_after_json_fails_in_its_own_words(session: Session) -> None:
+    """Seed 532: a manifest that starts as JSON (``{apiVersion: v1, …}``, no JSON) is read as YAML; its fourth
+    document opens with ``--- {…}``. oc's extract reports that separator (``invalid Yaml document
+    separator: …``), a later decoder call's error; okdrelease reported the first document's JSON error."""
+    _assert_same(run_seed(session, 532, CHECKS))
+
+
 def _assert_same(report: SeedReport) -> None:
     details = "\n".join(f"[{d.area}]\n{d.detail}" for d in report.differences)
     assert not report.differences, f"case {report.seed} ({report.summary}):\n{details}"

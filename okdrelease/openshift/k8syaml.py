@@ -182,7 +182,8 @@ def _json_then_yaml(text: str) -> list[SourcedDocument]:
     JSON values are read one after the other; when one fails while at most one has been read, the
     stream is read as YAML from the end of the last good value (its trailing blanks up to the first
     line break skipped), so a flow-style YAML document such as ``{kind: X, …}`` is read as YAML; the first
-    of them carries the JSON error, reported if it is refused (and when the YAML does not parse).
+    of them carries the JSON error, reported if it is refused (and when it does not parse: a later
+    document's parse or separator error is reported as itself, as the decoder's later calls report it).
     After two JSON values a failure is an error.
     """
     decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
@@ -201,14 +202,20 @@ def _json_then_yaml(text: str) -> list[SourcedDocument]:
             json_error = _go_json_syntax_error(text, begin, offset=len(docs) <= 1)
             if len(docs) > 1:
                 raise GoYamlError(json_error) from err
-            try:
-                rest = _yaml_documents(_after_blanks(text, start))
-            except GoYamlError:
-                raise GoYamlError(json_error) from err
-            # The decoder reads the first YAML document in the call that failed: its refusal is the JSON error.
-            return docs + [
-                SourcedDocument(doc, None, None if i else json_error) for i, doc in enumerate(rest)
-            ]
+            # The decoder reads the first YAML document in the call that failed: its refusal (a reader's
+            # or go-yaml's) is the JSON error; a later document's, in a later call, is its own.
+            rest: list[SourcedDocument] = []
+            chunks = split_documents(_after_blanks(text, start))
+            while True:
+                try:
+                    chunk = next(chunks, None)
+                    if chunk is None:
+                        return docs + rest
+                    rest.append(SourcedDocument(_first_document(chunk), None, None if rest else json_error))
+                except GoYamlError:
+                    if rest:
+                        raise
+                    raise GoYamlError(json_error) from err
         docs.append(_json_document(value, text[begin:index]))
 
 
