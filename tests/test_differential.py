@@ -63,12 +63,14 @@ def test_mirror_reports_every_input_image_it_cannot_tag_as_oc(session: Session) 
     _assert_same(run_seed(session, 313, CHECKS))
 
 
-def test_a_component_mapped_twice_is_the_documented_q6(session: Session) -> None:
-    """Seed 408: ``new-component=A new-component=B``, a name no input has. oc appends the name twice to its
+@pytest.mark.parametrize("seed", [408, 626], ids=["new-name-twice", "mapping-file-and-argument"])
+def test_a_component_mapped_twice_is_the_documented_q6(session: Session, seed: int) -> None:
+    """Seed 408: ``new-component=A new-component=B``, a name no input has; seed 626: the mapping file's last
+    line maps ``cluster-version-operator`` and so does an argument. oc appends the name twice to its
     operators (the second mapping overrides the tag the first added) and emits its manifests twice
     (``_2``), quirk Q6, which okdrelease fixes and reproduces with ``--duplicate-override-manifests``:
-    the harness now runs that compat mode for it too (it compared the default run before)."""
-    _assert_same(run_seed(session, 408, CHECKS))
+    the harness now runs that compat mode for both (it compared the default run before)."""
+    _assert_same(run_seed(session, seed, CHECKS))
 
 
 def test_a_later_yaml_document_after_json_fails_in_its_own_words(session: Session) -> None:

@@ -187,6 +187,8 @@ def draw_command(d: _Draft, operators: list[str], components: list[str]) -> tupl
             lines = "\n".join(" ".join(mappings[i : i + 2]) for i in range(0, cut, 2))
             d.files.append(InputFile("mappings.txt", f"# mappings\n{lines}\n\n".encode()))
             args += ["--mapping-file", "{work}/mappings.txt"] + mappings[cut:]
+            if cut % 2:  # the file's last line holds mappings[cut] too, which the arguments map again
+                d.features.add("q6-override-existing")
         else:
             args += mappings
         args += _mappings(d, tags, False)
