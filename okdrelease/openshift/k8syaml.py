@@ -205,17 +205,14 @@ def _json_then_yaml(text: str) -> list[SourcedDocument]:
             # The decoder reads the first YAML document in the call that failed: its refusal (a reader's
             # or go-yaml's) is the JSON error; a later document's, in a later call, is its own.
             rest: list[SourcedDocument] = []
-            chunks = split_documents(_after_blanks(text, start))
-            while True:
-                try:
-                    chunk = next(chunks, None)
-                    if chunk is None:
-                        return docs + rest
+            try:
+                for chunk in split_documents(_after_blanks(text, start)):
                     rest.append(SourcedDocument(_first_document(chunk), None, None if rest else json_error))
-                except GoYamlError:
-                    if rest:
-                        raise
-                    raise GoYamlError(json_error) from err
+            except GoYamlError:
+                if rest:
+                    raise
+                raise GoYamlError(json_error) from err
+            return docs + rest
         docs.append(_json_document(value, text[begin:index]))
 
 
