@@ -8,7 +8,9 @@ and ``new --to-dir`` so too (it has no ``--from-oci-layout``).
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -89,15 +91,29 @@ def test_mirror_to_a_directory_with_colons(
     oc_target = tmp_path / "oc:dir"
     home = tmp_path / "home"
     home.mkdir()
-    done = run_oc(
-        ["adm", "release", "mirror", "--insecure", f"--from={repository}:{NAME}", f"--to-dir={oc_target}"],
-        home,
-    )
+    done = _oc_mirror_to_dir(f"{repository}:{NAME}", oc_target, home)
     # (oc then fails to find the release's signatures in its default stores, which are not reachable here)
     assert (
         f"oc image mirror --from-dir={oc_target} 'file://openshift/release:{NAME}-x86_64*'" in done.stdout
     ), done.stderr
     assert (oc_target / "v2" / "openshift" / "release" / "manifests").is_dir()
+
+
+def _oc_mirror_to_dir(
+    source: str, target: Path, home: Path, attempts: int = 3
+) -> subprocess.CompletedProcess[str]:
+    """oc's ``adm release mirror --to-dir``, run again (into an emptied directory) when it lost its own race:
+    a blob present in two source repositories (here the release's and its components') is downloaded
+    twice at once into one ``BLOB.download`` file, and the second rename fails ("failed to upload blob
+    …: rename …download …"). Seen once in a CI run; not okdrelease's code."""
+    for _ in range(attempts):
+        done = run_oc(
+            ["adm", "release", "mirror", "--insecure", f"--from={source}", f"--to-dir={target}"], home
+        )
+        if not re.search(r"failed to upload blob \S+: rename \S+\.download ", done.stderr):
+            return done
+        shutil.rmtree(target)
+    return done
 
 
 def test_new_from_a_layout_directory_with_colons(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
