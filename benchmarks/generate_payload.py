@@ -42,7 +42,7 @@ import make_sample as sample  # noqa: E402
 
 from okdrelease.reference import ImageReference  # noqa: E402
 from okdrelease.transport.base import Repository, TransportOptions  # noqa: E402
-from okdrelease.transport.registry import RegistryClient  # noqa: E402
+from okdrelease.transport.client import RegistryClient  # noqa: E402
 
 log = logging.getLogger("generate_payload")
 

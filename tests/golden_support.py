@@ -16,8 +16,8 @@ from registry_rig import RegistryInfo, RegistryServer
 from okdrelease.oci.model import Descriptor, Index
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import Repository, TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.layout import LayoutRepository
-from okdrelease.transport.registry import RegistryClient
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden"

@@ -36,7 +36,7 @@ from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Manifest
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 OC_WRAPPER = SHARED / "tools" / "oc" / "oc"
 TESTDATA_REAL = SHARED / "testdata-real"

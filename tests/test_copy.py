@@ -32,11 +32,12 @@ from okdrelease.transport.base import (
     Repository,
     TransportOptions,
 )
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.copy import BlobOrder, copy_all, copy_blobs, copy_image
 from okdrelease.transport.http import RetryPolicy
 from okdrelease.transport.layout import LayoutRepository
 from okdrelease.transport.open import DefaultTransport, open_location
-from okdrelease.transport.registry import RegistryClient, UploadsAhead
+from okdrelease.transport.upload import UploadsAhead
 
 GOLDEN = Path(__file__).resolve().parents[1] / ".." / "shared" / "golden"
 GOLDEN_LAYOUTS = sorted(

@@ -23,8 +23,9 @@ from test_registry import options_for, repo_at
 
 from okdrelease.cli import main
 from okdrelease.errors import NotFoundError
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.layout import LayoutRepository
-from okdrelease.transport.registry import SMALL_BLOB, RegistryClient
+from okdrelease.transport.registry import SMALL_BLOB
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "testdata" / "sample-payload"

@@ -36,7 +36,7 @@ from okdrelease.cli import main
 from okdrelease.errors import NotFoundError
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.sign import cosign
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 # --------------------------------------------------------------------------------------------
 # extract

@@ -38,8 +38,9 @@ from okdrelease.errors import DigestMismatchError, LayerError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, sha256_digest
 from okdrelease.oci.layerstack import read_stack
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.layout import LayoutRepository
-from okdrelease.transport.registry import SMALL_BLOB, RegistryClient
+from okdrelease.transport.registry import SMALL_BLOB
 
 #: A permanent fault ends the run within this many seconds: retries + 1 attempts of at most the
 #: 20 s timeout each, plus back-off (before issue 11 such runs took 241 s, or never ended). Loose

@@ -32,7 +32,7 @@ from golden_support import (
 from okdrelease.cli import main
 from okdrelease.oci.model import Index, Manifest
 from okdrelease.reference import ImageReference
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 CASES = {c.name: c for c in load_cases()} if GOLDEN.is_dir() else {}
 

@@ -33,7 +33,7 @@ from test_release_extract import (
 from okdrelease.cli import main
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, TransportOptions
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 OPERATOR = {"io.openshift.release.operator": "true"}
 NAMESPACE = b"kind: Namespace\napiVersion: v1\nmetadata:\n  name: x\n"

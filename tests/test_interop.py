@@ -16,7 +16,7 @@ from test_registry import options_for, repo_at
 from okdrelease.cli import main
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 
 def skopeo(*args: str) -> bytes:

@@ -32,9 +32,9 @@ from test_registry import options_for, repo_at
 
 from okdrelease.reference import parse_location
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.copy import copy_location
 from okdrelease.transport.open import DefaultTransport
-from okdrelease.transport.registry import RegistryClient
 from okdrelease.workers import interrupted
 
 BIG = 16 << 20

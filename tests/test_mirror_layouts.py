@@ -30,8 +30,8 @@ from okdrelease.cli import main
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.model import Index
 from okdrelease.transport.base import Repository
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.layout import LayoutRepository
-from okdrelease.transport.registry import RegistryClient
 
 
 def mirror(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[str, str]:

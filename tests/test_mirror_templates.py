@@ -23,7 +23,7 @@ from test_multiarch import OPERATOR_FILES, OPERATOR_LABELS, arch_image, oc
 from test_registry import options_for, repo_at
 
 from okdrelease.cli import main
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 NAME = "4.16.0-okd.tmpl"
 OC_TEMPLATE_FAILURE = "error: error creating mirror usage instructions: unable to parse image reference"

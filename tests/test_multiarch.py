@@ -25,7 +25,8 @@ from okdrelease.cli import main
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Index, Manifest
-from okdrelease.transport.registry import RegistryClient, RegistryRepository
+from okdrelease.transport.client import RegistryClient
+from okdrelease.transport.registry import RegistryRepository
 
 ARCHES = ("amd64", "arm64", "ppc64le", "s390x")
 NAME = "4.16.0-okd.multi"

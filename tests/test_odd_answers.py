@@ -20,8 +20,8 @@ from test_registry import options_for, repo_at
 from okdrelease.errors import NotFoundError
 from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.copy import MAX_INDEX_DEPTH
-from okdrelease.transport.registry import RegistryClient
 
 
 @pytest.fixture(scope="module")

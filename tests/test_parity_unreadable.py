@@ -19,7 +19,7 @@ from test_release_extract import SURROGATE_YAML, layer_digest, payload_layer, re
 
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 MISSING = "sha256:" + "0" * 64
 NOT_FOUND = "manifest unknown: manifest unknown"

@@ -18,7 +18,7 @@ from okdrelease.errors import NoMatchingPlatformError, ReleaseError, UsageError
 from okdrelease.oci.model import Index, parse_manifest
 from okdrelease.oci.platform import PlatformSelector, compile_filter
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 
 def _index(*platforms: dict[str, str] | None) -> Index:

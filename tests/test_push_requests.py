@@ -22,8 +22,8 @@ from okdrelease.payload.plan import NewOptions
 from okdrelease.payload.resolve import OperatorManifests
 from okdrelease.payload.sinks import ImageSink, pushing_early
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.open import DefaultTransport
-from okdrelease.transport.registry import RegistryClient
 
 
 def push_sample(proxy: FaultProxy, to_image: str) -> None:

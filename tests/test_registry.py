@@ -27,8 +27,10 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import MOUNTED, REFUSED, Repository, TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.http import retry_after_seconds
-from okdrelease.transport.registry import RegistryClient, RegistryRepository, UploadsAhead
+from okdrelease.transport.registry import RegistryRepository
+from okdrelease.transport.upload import UploadsAhead
 
 FLAVOURS = ("registry_http", "registry_tls", "registry_basic", "registry_token")
 

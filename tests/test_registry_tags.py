@@ -19,8 +19,8 @@ from test_registry import Fault, OtherHost, RecordingProxy, http_proxy, other_ho
 from okdrelease.errors import RegistryError
 from okdrelease.transport import registry as registry_module
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.http import MAX_LOADED_BODY
-from okdrelease.transport.registry import RegistryClient
 
 __all__ = ["http_proxy", "other_host"]  # fixtures: the recording proxy, a second loopback server
 

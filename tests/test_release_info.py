@@ -26,8 +26,8 @@ from okdrelease.release.info import (
 )
 from okdrelease.release.read import PlatformFilter, ReleaseInfo, load_release_from
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.open import DefaultTransport
-from okdrelease.transport.registry import RegistryClient
 
 RELEASE_CASES = [c for c in load_cases() if (c.path / "release").is_dir()] if GOLDEN.is_dir() else []
 

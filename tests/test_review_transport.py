@@ -37,9 +37,9 @@ from okdrelease.oci.model import parse_manifest
 from okdrelease.reference import ImageReference, parse_location
 from okdrelease.transport.auth import Credentials, CredentialStore, TokenCache, run_credential_helper
 from okdrelease.transport.base import MOUNTED, PRESENT, TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.copy import copy_image
 from okdrelease.transport.layout import LayoutRepository
-from okdrelease.transport.registry import RegistryClient
 
 # --------------------------------------------------------------------------------------------
 # Digests
@@ -598,7 +598,7 @@ def test_unreachable_registry_is_not_retried_for_every_image() -> None:
     from okdrelease.errors import RegistryError as _RegistryError
     from okdrelease.reference import ImageReference as _Ref
     from okdrelease.transport.base import TransportOptions as _Options
-    from okdrelease.transport.registry import RegistryClient as _Client
+    from okdrelease.transport.client import RegistryClient as _Client
 
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -20,6 +20,7 @@ from test_registry import options_for, repo_at
 
 from okdrelease.errors import OkdReleaseError
 from okdrelease.events import RequestDone
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.http import (
     HttpSession,
     TooManyRedirects,
@@ -28,7 +29,6 @@ from okdrelease.transport.http import (
     strip_auth_on_redirect,
     url_host,
 )
-from okdrelease.transport.registry import RegistryClient
 from okdrelease.transport.wire import ConnectError
 
 

@@ -23,10 +23,10 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.model import Descriptor
 from okdrelease.transport.base import MAX_MANIFEST_SIZE, REFUSED, BlobMount, Repository, TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.copy import copy_blobs
 from okdrelease.transport.http import RetryPolicy, parse_duration
 from okdrelease.transport.layout import REF_NAME, LayoutRepository
-from okdrelease.transport.registry import RegistryClient
 
 WRITERS = 8
 TAGS_EACH = 6

@@ -13,8 +13,8 @@ from test_registry import Fault, Loopback, RecordingProxy, proxy_client, repo_at
 
 from okdrelease.errors import NotFoundError, RegistryError, UnauthorizedError
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.http import MAX_LOADED_BODY
-from okdrelease.transport.registry import RegistryClient
 
 #: How an oversized answer is sent: as it is, or gzip-encoded (a few KB that decode past the bound).
 ENCODINGS = ("gzip", "identity")

@@ -31,9 +31,9 @@ from test_registry import (
 )
 
 from okdrelease.errors import RegistryError
-from okdrelease.transport import registry as registry_module
+from okdrelease.transport import client as client_module
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 __all__ = ["token_recorder"]  # the recording proxy in front of the Bearer-token registry (a fixture)
 
@@ -670,13 +670,13 @@ def test_another_host_s_proxies_are_looked_up_once(
     looked up once per scheme (the request's, and https for B's session), not per request (before,
     once per request)."""
     looked_up: list[tuple[str, str]] = []
-    real = registry_module.environ_proxies
+    real = client_module.environ_proxies
 
     def counting(host: str, scheme: str) -> dict[str, str]:
         looked_up.append((host, scheme))
         return real(host, scheme)
 
-    monkeypatch.setattr(registry_module, "environ_proxies", counting)
+    monkeypatch.setattr(client_module, "environ_proxies", counting)
     a, b = http_proxy.host, plain_host.host
     client, _ = proxy_client(http_proxy)
     with client:

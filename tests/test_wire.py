@@ -28,8 +28,8 @@ from okdrelease.errors import NotFoundError, RegistryError, UnauthorizedError
 from okdrelease.reference import ImageReference
 from okdrelease.transport.auth import Challenge, fetch_token
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.http import HttpSession, RetryPolicy
-from okdrelease.transport.registry import RegistryClient
 from okdrelease.transport.wire import (
     BrokenResponse,
     ConnectError,
@@ -196,7 +196,7 @@ def test_a_plain_http_run_loads_neither_urllib3_nor_http_client(
         "import sys\n"
         "from okdrelease.reference import ImageReference\n"
         "from okdrelease.transport.base import TransportOptions\n"
-        "from okdrelease.transport.registry import RegistryClient\n"
+        "from okdrelease.transport.client import RegistryClient\n"
         f"options = TransportOptions(insecure_registries=frozenset({{{registry_http.host!r}}}))\n"
         "with RegistryClient(options) as client:\n"
         f"    repo = client.repository(ImageReference.parse({registry_http.host + '/' + name!r}))\n"

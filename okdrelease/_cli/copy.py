@@ -20,11 +20,11 @@ from okdrelease.oci.convert import FORMATS
 from okdrelease.reference import ImageLocation, ImageReference, RegistryLocation, parse_location
 from okdrelease.transport.auth import AnonymousCredentials
 from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.copy import MULTI_ARCH, CopyResult, MultiArch, copy_location
 from okdrelease.transport.http import quiet_insecure_warnings
 from okdrelease.transport.open import DefaultTransport
 from okdrelease.transport.recompress import COMPRESS_FORMATS
-from okdrelease.transport.registry import RegistryClient
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec

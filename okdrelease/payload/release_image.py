@@ -21,7 +21,8 @@ from okdrelease.payload.resolve import tampered
 from okdrelease.reference import ReferenceSyntaxError, RegistryLocation, parse_location
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetryPolicy
-from okdrelease.transport.registry import RegistryRepository, UploadsAhead
+from okdrelease.transport.registry import RegistryRepository
+from okdrelease.transport.upload import UploadsAhead
 from okdrelease.workers import stop_pool
 
 if TYPE_CHECKING:

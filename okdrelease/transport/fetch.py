@@ -106,7 +106,7 @@ class UrlReader:
         """The CAs and client certificates of ``host`` as a registry client sets them up for another
         host a registry names (the system's trust, ``ca_file``, ``certs.d/HOST``), or None when there
         are none."""
-        from okdrelease.transport.registry import tls_context
+        from okdrelease.transport.tlsconfig import tls_context
 
         return tls_context(host, self.options, role="other")
 
@@ -121,7 +121,7 @@ class UrlReader:
         """The status of ``GET url`` and, for a 2xx answer, its body read up to ``limit`` bytes
         (other answers: b""). A request that gets no answer raises FetchError."""
         from okdrelease.transport.http import RedirectRefused, connect_reason, timeouts, url_host
-        from okdrelease.transport.registry import trust_advice
+        from okdrelease.transport.tlsconfig import trust_advice
         from okdrelease.transport.wire import (
             BadFraming,
             InvalidAddress,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from okdrelease.errors import UsageError
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
 from okdrelease.transport.base import Repository, TransportOptions
-from okdrelease.transport.registry import RegistryClient
+from okdrelease.transport.client import RegistryClient
 
 if TYPE_CHECKING:
     from okdrelease.transport.layout import LayoutRepository

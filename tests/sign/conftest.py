@@ -10,7 +10,8 @@ from registry_rig import RegistryInfo, RepoNamer
 from okdrelease import cli
 from okdrelease.reference import ImageReference
 from okdrelease.transport.base import TransportOptions
-from okdrelease.transport.registry import RegistryClient, RegistryRepository
+from okdrelease.transport.client import RegistryClient
+from okdrelease.transport.registry import RegistryRepository
 
 
 @pytest.fixture
