@@ -83,6 +83,7 @@ REFUSED_UTF8 = (  # (the bytes after "x: a", go-yaml's words)
     (b"\xf0\x90\x8d", "incomplete UTF-8 octet sequence"),
 )
 
+_KEY_LINE = "invalid YAML/JSON: line %d: could not find expected ':'"
 _NO_KIND = "manifests must contain Kubernetes API objects with 'kind' and 'apiVersion' set: "
 
 #: (manifest, oc's words after ``op/FILE: ``, None when oc passes it), recorded from the real oc.
@@ -413,6 +414,37 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
         OBJECT + b"'q': |2\n? &a v\n- - a: b\n  ...y'\n <<: y'\n",
         "invalid YAML/JSON: line 4: did not find expected key",
     ),
+    # a simple key go-yaml checks when its token reaches the parser, with the scanner where the scan of the
+    # tokens after it left it: a plain scalar reads the blanks and line breaks after it (to the end of a text
+    # without a final line break, whose error would name the next line), a scalar may span lines, and the
+    # key of a '[' or '{' where a block key goes is not checked at the tokens inside the collection
+    (OBJECT + b"x: a\nb\n ", _KEY_LINE % 5),
+    (OBJECT + b"x: a\nb\n\n ", _KEY_LINE % 6),
+    (OBJECT + b"x: a\nb\n c\n ", _KEY_LINE % 6),
+    (OBJECT + b"x: a\nb\n c", _KEY_LINE % 5),
+    (OBJECT + b"x: a\n&a b\n ", _KEY_LINE % 5),
+    (OBJECT + b"x:\n  y: a\n  b\n ", _KEY_LINE % 6),
+    (OBJECT + b"x: a\nb\r\n ", _KEY_LINE % 5),
+    (OBJECT + b"x: a\n'b\n c'", _KEY_LINE % 5),
+    (OBJECT + b"b" * 1030, _KEY_LINE % 3),  # more than 1024 characters after the key's start
+    (OBJECT + b"[" + b"a" * 1030, _KEY_LINE % 3),
+    (OBJECT + b"[a,\n b\n c]\n", _KEY_LINE % 5),
+    (OBJECT + b"{a: b,\n c\n d: e}\n", _KEY_LINE % 5),
+    (OBJECT + b"[a,\n 'b\n c']\n", _KEY_LINE % 5),
+    (OBJECT + b"[a,\n b\n c]: d\n", _KEY_LINE % 5),
+    (OBJECT + b"[a, 'b\n c'", _KEY_LINE % 4),
+    (OBJECT + b"[a,\n b\n ", _KEY_LINE % 5),
+    (OBJECT + b"x: a\nb", _KEY_LINE % 5),  # left open at the end: go-yaml's new line
+    (OBJECT + b"x: a\n'b'\n ", _KEY_LINE % 6),  # a quoted scalar reads nothing after it
+    # the end of a text inside a flow collection opened where a key goes: go-yaml moves to a new line and
+    # keeps the collection's key (PyYAML drops every key there), refused when its token reaches the parser
+    (OBJECT + b"[", _KEY_LINE % 4),
+    (OBJECT + b"{a: b", _KEY_LINE % 4),
+    (OBJECT + b"[a, b", _KEY_LINE % 4),
+    (OBJECT + b"&a [", _KEY_LINE % 4),
+    (OBJECT + b"[{}", _KEY_LINE % 4),  # (closing '{}' drops its own key's entry, not the '[''s)
+    (OBJECT + b"[# c", _KEY_LINE % 4),
+    (OBJECT + b"[\n", _KEY_LINE % 4),
     # the scanner's refusal of a '-' entry where a block sequence cannot start, in go-yaml's words
     (
         OBJECT + b"x: - a\n",

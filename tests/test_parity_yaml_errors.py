@@ -28,6 +28,9 @@ CASES = (
     HEADER + b"x: [a, b]]",
     HEADER + b"spec:\n  a: b\n c: d",
     HEADER + b"x: |\n a\n  b\nc",  # a simple key left open at the end: go-yaml's new line
+    HEADER + b"x: a\nb\n ",  # a key left stale by its own scalar's scan: the line the scan ended on
+    HEADER + b"[",  # the end inside a flow collection where a key goes: its key kept, on the new line
+    HEADER + b"[a,\n b\n c]\n",  # that key is checked when its token reaches the parser
     HEADER + b'x: "a\\xZZ"\n',
     HEADER + b"metadata: {name: a?b}\n",
     HEADER + b"x: `a",

@@ -45,6 +45,7 @@ __all__ = [
     "GoBlanksMixin",
     "GoEscapesMixin",
     "GoFlowPlainMixin",
+    "GoHeadKeyError",
     "GoSimpleKeysMixin",
     "BoundedSafeLoader",
     "YAMLLimitError",
@@ -587,6 +588,11 @@ class GoSimpleKeysMixin:
     is the collection's own: the parser is handed the bracket without waiting for a ``:`` after the
     collection, so such a collection is no key: ``{? : a}`` on a line of a block mapping is ``did not
     find expected key`` (PyYAML waits, and refuses it as ``could not find expected ':'`` at the end).
+
+    go-yaml checks whether a key is still possible (on its line, within 1024 characters) only at the start
+    of a token of the key's own flow level and when the key's token reaches the parser (PyYAML checks every
+    level at every token and every request of the parser), and keeps the keys of outer levels at the end
+    of the text: a required key's refusal (``could not find expected ':'``) names the line go-yaml names.
     """
 
     def _key_levels(self) -> dict[int, int]:
@@ -616,14 +622,25 @@ class GoSimpleKeysMixin:
             self._key_levels().pop(key.token_number, None)
 
     def stale_possible_simple_keys(self) -> None:
-        """Drop keys that can no longer be simple keys (PyYAML's rule), and their map entries."""
+        """At a token's start, drop the current level's key if it can no longer be a simple key (refused
+        if required), with its map entry. go-yaml looks at no other level's key there (each token's
+        fetcher saves or removes the current level's): those are checked when their token reaches the
+        parser (:meth:`need_more_tokens`)."""
         me: Any = self
-        before = dict(me.possible_simple_keys)
-        super().stale_possible_simple_keys()  # type: ignore[misc]
-        levels = self._key_levels()
-        for level, key in before.items():
-            if level not in me.possible_simple_keys:
-                levels.pop(key.token_number, None)
+        key = me.possible_simple_keys.get(me.flow_level)
+        if key is not None and self._stale(key):
+            if key.required:
+                raise yaml.scanner.ScannerError(
+                    "while scanning a simple key", key.mark, _SIMPLE_KEY, me.get_mark()
+                )
+            del me.possible_simple_keys[me.flow_level]
+            self._key_levels().pop(key.token_number, None)
+
+    def _stale(self, key: Any) -> bool:
+        """Whether ``key`` can no longer be a simple key: on another line or more than 1024 characters
+        back, or the text has ended (go-yaml moves to a new line there)."""
+        me: Any = self
+        return bool(me.done or key.line != me.line or me.index - key.index > 1024)
 
     def fetch_flow_collection_start(self, token_class: Any) -> None:
         """``[`` or ``{``: the new level's slot holds the bracket's own token number."""
@@ -651,21 +668,53 @@ class GoSimpleKeysMixin:
         super().fetch_value()  # type: ignore[misc]
 
     def fetch_stream_end(self) -> None:
-        """The end: no possible key is left."""
+        """The end: the current level's key is removed (refused if required, as in PyYAML), and the keys
+        of the flow levels around it are kept, as go-yaml keeps them (PyYAML drops them all): each is
+        checked when its token reaches the parser (:meth:`need_more_tokens`)."""
+        me: Any = self
+        outer = {level: key for level, key in me.possible_simple_keys.items() if level != me.flow_level}
         super().fetch_stream_end()  # type: ignore[misc]
-        self._key_levels().clear()
+        me.possible_simple_keys = outer
+        kept = {key.token_number for key in outer.values()}
+        levels = self._key_levels()
+        for number in [number for number in levels if number not in kept]:
+            del levels[number]
 
     def need_more_tokens(self) -> bool:
-        """Whether the parser must wait: the head token is in go-yaml's map and its key is still valid."""
+        """Whether the parser must wait: the head token is in go-yaml's map and its key is still valid.
+
+        go-yaml checks only the head token's key, at the scanner's mark as it stands
+        (``yaml_simple_key_is_valid`` in ``yaml_parser_fetch_more_tokens``), and refuses it if required:
+        a key left stale by the scan of the tokens after it, on the line that scan ended on
+        (:class:`GoHeadKeyError`: a plain scalar reads the blanks and line breaks after it, to the end of a
+        text without a final line break); after the end (every key left is stale then), on the new line
+        go-yaml moves to there (``[`` unclosed where a key goes)."""
         me: Any = self
-        if me.done:
-            return False
         if not me.tokens:
-            return True
-        me.stale_possible_simple_keys()
-        level = self._key_levels().get(me.tokens_taken)
+            return not me.done
+        levels = self._key_levels()
+        level = levels.get(me.tokens_taken)
         key = None if level is None else me.possible_simple_keys.get(level)
-        return key is not None and key.token_number == me.tokens_taken
+        if key is None or key.token_number != me.tokens_taken:
+            return False
+        if not self._stale(key):
+            return True
+        if key.required:
+            error = yaml.scanner.ScannerError if me.done else GoHeadKeyError
+            raise error("while scanning a simple key", key.mark, _SIMPLE_KEY, me.get_mark())
+        del me.possible_simple_keys[level]
+        del levels[me.tokens_taken]
+        return False
+
+
+#: The scanner's problem when a simple key has no ':'.
+_SIMPLE_KEY = "could not find expected ':'"
+
+
+class GoHeadKeyError(yaml.scanner.ScannerError):
+    """A required simple key found stale before the end of the text, when its token reaches the parser:
+    go-yaml names the line its scanner stands on (the end's own line in a text without a final line
+    break, where an error at the end names the next line)."""
 
 
 _HEX_DIGITS = frozenset("0123456789ABCDEFabcdef")

@@ -12,6 +12,7 @@ import re
 
 import yaml
 
+from okdrelease.gocompat.yamlbounds import GoHeadKeyError
 from okdrelease.gocompat.yamlreader import GoReaderError
 
 __all__ = ["go_error_text"]
@@ -80,7 +81,8 @@ def go_error_text(err: yaml.YAMLError) -> str:
         return problem
     # go-yaml reports the 0-based problem line, plus one for scanner errors, else the context line.
     scanner = isinstance(err, yaml.scanner.ScannerError)
-    problem_line = _line(err.problem_mark, not scanner or problem == _SIMPLE_KEY)
+    at_end = not scanner or (problem == _SIMPLE_KEY and not isinstance(err, GoHeadKeyError))
+    problem_line = _line(err.problem_mark, at_end)
     line = 0
     if problem_line != 0:
         line = problem_line + (1 if scanner else 0)
@@ -90,7 +92,8 @@ def go_error_text(err: yaml.YAMLError) -> str:
 
 
 #: The scanner's problem when a simple key has no ':'; at the end of the text go-yaml raises it after
-#: moving to a new line (``yaml_parser_fetch_stream_end``).
+#: moving to a new line (``yaml_parser_fetch_stream_end``), unless a key's own token's scan left it stale
+#: before (:class:`~okdrelease.gocompat.yamlbounds.GoHeadKeyError`).
 _SIMPLE_KEY = "could not find expected ':'"
 
 

@@ -519,9 +519,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-15:{source_a}:a.yaml": None,
-        f"files-v1:rules-15:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-15:{source_a}:c.yaml": None,
+        f"files-v1:rules-16:{source_a}:a.yaml": None,
+        f"files-v1:rules-16:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-16:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -558,17 +558,25 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-15:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-15:{source}:a.yaml"
+    assert check.content_key(data) == "rules-16:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-16:{source}:a.yaml"
 
 
 #: Verdicts earlier rules remembered that today's rules decide otherwise: (rules, manifest, the remembered
-#: verdict, today's). rules-10 refused a NUL far after the first document (go-yaml never reads it) and
+#: verdict, today's). rules-15 worded the end of a text inside a flow collection opened where a key goes as
+#: the parser's refusal of its bracket (go-yaml keeps the collection's key, and refuses it on a new line);
+#: rules-10 refused a NUL far after the first document (go-yaml never reads it) and
 #: worded every byte that is no UTF-8 as an invalid leading octet; rules-9 refused a document nested past the pure loader's composing as too deep before
 #: a syntax error after it (oc words the syntax error); rules-8 refused a tab between a plain scalar's words (PyYAML's reading; oc, go-yaml
 #: 2.4, takes it as text); rules-6 worded an empty flow mapping standing for a key as an invalid map key
 #: (go-yaml 2.4 does not take it for a key); rules-3 passed a NaN (JSON refuses it, as the real oc does).
 _EARLIER_VERDICTS = (
+    (
+        "rules-15",
+        OBJECT + b"[",
+        "invalid YAML/JSON: line 2: did not find expected key",
+        "invalid YAML/JSON: line 4: could not find expected ':'",
+    ),
     (
         "rules-10",
         OBJECT + b"---\n" + b"a" * 600 + b"\x00\n",
