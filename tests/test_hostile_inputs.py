@@ -431,3 +431,67 @@ def test_manifest_check_survives_deep_flow_nesting() -> None:
         "invalid YAML/JSON: exceeded max depth of 10000\n",
         "",
     )
+
+
+#: A FIFO without a writer, as the signing readers word it.
+NO_WRITER = "a FIFO with no writer (it is not waited for)"
+
+
+@pytest.mark.parametrize(
+    ("flag", "errors"),
+    [
+        (
+            "-f",
+            {
+                "zero": "unable to read input image stream file: /dev/zero is larger than 16777216 bytes",
+                "fifo": f"unable to read input image stream file: read {{fifo}}: {NO_WRITER}",
+                "dir": "unable to read input image stream file: read {dir}: is a directory",
+            },
+        ),
+        (
+            "--mapping-file",
+            {
+                "zero": "mapping file /dev/zero is larger than 16777216 bytes",
+                "fifo": f"read {{fifo}}: {NO_WRITER}",
+                "dir": "read {dir}: is a directory",
+            },
+        ),
+    ],
+)
+def test_new_input_files_are_read_up_to_a_bound_and_never_waited_on(
+    flag: str, errors: dict[str, str], tmp_path: Path
+) -> None:
+    """``new -f`` and ``--mapping-file`` naming /dev/zero read without end and a FIFO nobody writes to
+    waited forever (the CLI sweep's hangs); a directory was Python's ``[Errno 21] Is a directory: '…'``
+    where oc says ``read DIR: is a directory``. Each is now one error line naming the file, at once."""
+    from bounded_run import run_bounded
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    paths = {"zero": "/dev/zero", "fifo": str(fifo), "dir": str(tmp_path)}
+    out = tmp_path / "out"
+    for case, path in paths.items():
+        source = ["-f", path] if flag == "-f" else ["--mapping-file", path, "--from-dir", str(tmp_path)]
+        done = run_bounded("new", *source, "--name", "4.1.0", "--to-dir", str(out), timeout=30)
+        expected = "error: " + errors[case].format(fifo=fifo, dir=tmp_path) + "\n"
+        assert (case, done.returncode, done.stdout, done.stderr) == (case, 1, "", expected)
+        assert not out.exists()
+
+
+def test_new_reads_standard_input_up_to_a_bound() -> None:
+    """``new -f -`` with /dev/zero on standard input read without end (the sweep's hang)."""
+    with open("/dev/zero", "rb") as zero:
+        done = subprocess.run(
+            [sys.executable, "-m", "okdrelease", "new", "-f", "-", "--name", "4.1.0", "--dry-run"],
+            stdin=zero,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])),
+            timeout=60,
+            check=False,
+        )
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        "error: unable to read input image stream file: standard input is larger than 16777216 bytes\n",
+    )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from okdrelease.errors import ReleaseError, go_reason
 from okdrelease.gocompat.strconv import go_trim_space
+from okdrelease.regularfile import FileTooLarge, NoWriter, read_capped
 
 __all__ = ["combine_mappings", "parse_mapping_args", "parse_mapping_file"]
 
@@ -34,10 +35,16 @@ def parse_mapping_args(args: Sequence[str]) -> list[Mapping]:
 
 
 def _read_mapping_file(path: str, seen_destinations: set[str]) -> list[Mapping]:
-    """Read one mapping file: ``#`` comments, trimmed lines, mappings separated by single spaces."""
+    """Read one mapping file: ``#`` comments, trimmed lines, mappings separated by single spaces.
+
+    Read up to ``MAX_USER_FILE_BYTES``: ``/dev/zero`` or a huge file is refused, a FIFO nobody writes
+    to is refused rather than waited on (``regularfile.read_capped``)."""
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_capped(path)
+    except FileTooLarge as err:
+        raise ReleaseError(f"mapping file {err}") from err
+    except NoWriter as err:
+        raise ReleaseError(f"read {path}: {err.strerror}") from err
     except OSError as err:
         verb = "read" if isinstance(err, IsADirectoryError) else "open"
         raise ReleaseError(f"{verb} {path}: {go_reason(err)}") from err

@@ -4,27 +4,37 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Collection
-from pathlib import Path
 
-from okdrelease.errors import ReleaseError
+from okdrelease.errors import ReleaseError, go_reason
 from okdrelease.openshift.imagestream import ImageStream, NamedTagEventList, ObjectReference, TagReference
 from okdrelease.payload.context import Run
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
 from okdrelease.reference import parse_docker_reference
-from okdrelease.regularfile import MAX_USER_FILE_BYTES
+from okdrelease.regularfile import MAX_USER_FILE_BYTES, FileTooLarge, NoWriter, read_capped
 from okdrelease.transport.base import TransportOptions
 
 
 def read_text_source(path: str, options: TransportOptions | None = None) -> bytes:
     """The bytes of a file, of stdin (``-``) or of an http(s) URL (read with the trust, proxies and
     timeout of ``options``, as the signature stores are: ``transport.fetch.UrlReader``), at most
-    ``MAX_USER_FILE_BYTES``. Errors name a URL without its ``user:password@`` or query."""
+    ``MAX_USER_FILE_BYTES`` (``/dev/zero`` and a FIFO nobody writes to are refused, not waited on).
+    Errors name a URL without its ``user:password@`` or query."""
     if path == "-":
-        return sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_USER_FILE_BYTES + 1)
+        if len(data) > MAX_USER_FILE_BYTES:
+            raise ReleaseError(
+                f"unable to read input image stream file: standard input is larger than {MAX_USER_FILE_BYTES} bytes"
+            )
+        return data
     if path.startswith(("http://", "https://")):
         return _read_url(path, options)
-    return Path(path).read_bytes()
+    return read_capped(path)
+
+
+def _reason(err: OSError) -> str:
+    """Go's words for why a file could not be read; a FIFO without a writer says so."""
+    return str(err.strerror) if isinstance(err, NoWriter) else go_reason(err)
 
 
 def _read_url(url: str, options: TransportOptions | None) -> bytes:
@@ -54,8 +64,12 @@ def read(plan: Plan, run: Run) -> Inputs:
         data = read_text_source(path, run.transport.options)
     except FileNotFoundError as err:
         raise ReleaseError(f"open {path}: no such file or directory") from err
-    except OSError as err:
+    except FileTooLarge as err:
         raise ReleaseError(f"unable to read input image stream file: {err}") from err
+    except OSError as err:  # (Go's words, as oc's: 'read PATH: is a directory')
+        read = err.filename is None or isinstance(err, (IsADirectoryError, NoWriter))
+        verb = "read" if read else "open"
+        raise ReleaseError(f"unable to read input image stream file: {verb} {path}: {_reason(err)}") from err
     source = load_checked_stream(
         data,
         load_error="unable to load input image stream file: {err}",
