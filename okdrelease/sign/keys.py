@@ -7,6 +7,7 @@ pair without overwriting anything, and reading keyrings and cosign keys with err
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -129,19 +130,42 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
         raise SignatureError(f"{path} already exists; not overwriting a key") from err
     except OSError as err:
         raise SignatureError(f"cannot write {path}: {err.strerror or err}") from err
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+    except OSError as err:
+        path.unlink(missing_ok=True)
+        raise SignatureError(f"cannot write {path}: {err.strerror or err}") from err
 
 
-def _prepare_out(out: Path, names: Sequence[str]) -> None:
-    """Create ``out``; refuse before writing anything when one of the files exists."""
+def _write_key_files(out: Path, files: Sequence[tuple[str, bytes, int]]) -> None:
+    """Create ``out`` and write ``files`` (name, bytes, mode) into it, all or none: one that exists is
+    refused before anything is written, and a failure removes the files written and the directories
+    made by this call."""
+    made: list[Path] = []
+    missing = out
+    while not missing.exists() and not missing.is_symlink() and missing.parent != missing:
+        made.append(missing)
+        missing = missing.parent
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise SignatureError(f"cannot create {out}: {err.strerror or err}") from err
-    for name in names:
-        if (out / name).exists():
-            raise SignatureError(f"{out / name} already exists; not overwriting a key")
+    written: list[Path] = []
+    try:
+        for name, _data, _mode in files:
+            if (out / name).exists():
+                raise SignatureError(f"{out / name} already exists; not overwriting a key")
+        for name, data, mode in files:
+            _write_new(out / name, data, mode)
+            written.append(out / name)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        for directory in made:  # deepest first; one holding another's files stays
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        raise
 
 
 def generate_pgp_key_files(
@@ -151,33 +175,42 @@ def generate_pgp_key_files(
     algorithm: str = "rsa4096",
     passphrase: str | None = None,
 ) -> GeneratedKeyFiles:
-    """Write ``secret.asc`` (0600; protected when ``passphrase`` is given) and ``public.asc`` into ``out``."""
+    """Write ``secret.asc`` (0600; protected when ``passphrase`` is given) and ``public.asc`` into ``out``
+    (both or neither: the key is made before anything is written)."""
     if algorithm not in KEY_ALGORITHMS:
         raise SignatureError(
             f"unsupported key algorithm {algorithm!r}: use one of {', '.join(KEY_ALGORITHMS)}"
         )
     if passphrase is not None and not passphrase:
         raise SignatureError("the passphrase is empty; give a non-empty passphrase or none")
+    try:
+        user_id.encode("utf-8")
+    except UnicodeEncodeError:  # (bytes of another encoding in a command-line argument)
+        raise SignatureError(f"the user id {user_id!r} is not valid UTF-8") from None
     target = Path(out)
-    _prepare_out(target, ("secret.asc", "public.asc"))
     key = generate_key(user_id, algorithm=algorithm)
     secret = key.export_secret(passphrase).encode()
-    _write_new(target / "secret.asc", secret, 0o600)
-    _write_new(target / "public.asc", key.export_public().encode(), 0o644)
+    _write_key_files(
+        target, (("secret.asc", secret, 0o600), ("public.asc", key.export_public().encode(), 0o644))
+    )
     return GeneratedKeyFiles(
         key.fingerprint, target / "secret.asc", target / "public.asc", passphrase is not None
     )
 
 
 def generate_cosign_key_files(out: str | os.PathLike[str], password: str | None) -> GeneratedKeyFiles:
-    """Write ``cosign.key`` (encrypted, 0600) and ``cosign.pub`` into ``out``."""
+    """Write ``cosign.key`` (encrypted, 0600) and ``cosign.pub`` into ``out`` (both or neither)."""
     if password is None:
         raise UsageError("a cosign key needs a password: give --passphrase-file or set COSIGN_PASSWORD")
     target = Path(out)
-    _prepare_out(target, ("cosign.key", "cosign.pub"))
     private = cosign.generate_private_key()
-    _write_new(target / "cosign.key", cosign.encrypt_private_key(private, password), 0o600)
-    _write_new(target / "cosign.pub", cosign.public_key_pem(private), 0o644)
+    _write_key_files(
+        target,
+        (
+            ("cosign.key", cosign.encrypt_private_key(private, password), 0o600),
+            ("cosign.pub", cosign.public_key_pem(private), 0o644),
+        ),
+    )
     return GeneratedKeyFiles(None, target / "cosign.key", target / "cosign.pub", True)
 
 

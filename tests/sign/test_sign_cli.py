@@ -321,6 +321,43 @@ def test_cosign_keys_generate(
     assert code == 1 and "already exists; not overwriting a key" in err
 
 
+def test_keys_generate_refuses_a_user_id_that_is_not_utf8_before_writing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bytes of another encoding in ``--name`` (the CLI sweep's non-UTF-8 argument) were an internal
+    error (UnicodeEncodeError) after ``--out`` had been created."""
+    out = tmp_path / "new" / "keys"
+    code, stdout, err = run(
+        capsys, "keys", "generate", "--pgp", "--name", os.fsdecode(b"\xffOKD"), "--out", str(out)
+    )
+    assert (code, stdout, err) == (1, "", "error: the user id '\\udcffOKD' is not valid UTF-8\n")
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.mark.parametrize(("kind", "second"), [("--pgp", "public.asc"), ("--cosign", "cosign.pub")])
+def test_keys_generate_writes_both_files_or_neither(
+    kind: str,
+    second: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A second key file that cannot be created (here a dangling link in its place) left the first one,
+    half a key pair, behind."""
+    monkeypatch.setenv("COSIGN_PASSWORD", "pw")
+    (tmp_path / second).symlink_to(tmp_path / "nowhere")
+    code, stdout, err = run(
+        capsys, "keys", "generate", kind, "--name", "OKD <o@example.com>", "--algorithm", "ed25519",
+        "--out", str(tmp_path),
+    )  # fmt: skip
+    assert (code, stdout, err) == (
+        1,
+        "",
+        f"error: {tmp_path / second} already exists; not overwriting a key\n",
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == [second]
+
+
 def _push_image(repository: object) -> str:
     config = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
     repository.put_blob(config, sha256_digest(config), len(config))  # type: ignore[attr-defined]
