@@ -105,6 +105,9 @@ def test_missing_directory_or_file_in_the_way(tmp_path: Path) -> None:
         LayoutError, match=f"^cannot create OCI layout {afile}: it exists and is not a directory$"
     ):
         LayoutRepository(afile, create=True)
+    # Below a file: the reason alone (before: '[Errno 20] Not a directory: 'FILE/x/blobs/sha256'').
+    with pytest.raises(LayoutError, match=f"^cannot create OCI layout {afile}/x: Not a directory$"):
+        LayoutRepository(afile / "x", create=True)
 
 
 @pytest.mark.parametrize(

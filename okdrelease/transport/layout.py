@@ -323,8 +323,8 @@ class LayoutRepository:
                     _write_atomic(self._file(LAYOUT_FILE), data.encode(), f"{LAYOUT_FILE} in {self.display}")
                 if not os.path.exists(self._file(INDEX_FILE)):
                     self._write_index({"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []})
-        except OSError as err:
-            raise LayoutError(f"cannot create OCI layout {self._path}: {err}") from err
+        except OSError as err:  # (the reason only: Python's '[Errno N] …: PATH' would name a path twice)
+            raise LayoutError(f"cannot create OCI layout {self._path}: {err.strerror or err}") from err
 
     @contextlib.contextmanager
     def _index_locked(self) -> Iterator[None]:
