@@ -247,23 +247,26 @@ def _atomic_file(final: str, what: str) -> Iterator[Callable[[bytes], None]]:
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), prefix=_tmp_prefix())
     except OSError as err:
         raise failed(err) from None
+    handle = os.fdopen(fd, "wb")
     try:
-        with os.fdopen(fd, "wb") as handle:
 
-            def write(data: bytes) -> None:
-                try:
-                    handle.write(data)
-                except OSError as err:
-                    raise failed(err) from None
+        def write(data: bytes) -> None:
+            try:
+                handle.write(data)
+            except OSError as err:
+                raise failed(err) from None
 
-            yield write
+        yield write
         try:
+            handle.close()  # (flushes what is buffered: a full disk may say so only here)
             os.chmod(tmp, 0o644)
             os.replace(tmp, final)
         except OSError as err:
             raise failed(err) from None
         _note_written(final)
     except BaseException:
+        with contextlib.suppress(OSError):
+            handle.close()  # (its flush fails again on a full disk; the descriptor is closed all the same)
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
