@@ -526,30 +526,17 @@ def test_golden_docker_typed_entries_copy_byte_exact(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "copy")
 
 
-def _file_size_limit() -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_FSIZE, (1, 1))  # every write past one byte fails (EFBIG)
-
-
 def test_a_blob_the_disk_cannot_take_is_an_error_naming_it_not_an_internal_error(tmp_path: Path) -> None:
     """A blob small enough to sit in the write buffer fails only when the temp file is closed (a full
     disk, a file-size limit); that failure escaped as ``internal error: OSError: [Errno 28] No space left
     on device`` (the CLI sweep, ``new --to-image oci:`` on a 16 KiB tmpfs). No temp file is left."""
-    import sys
+    from bounded_run import run_file_size_limited
 
     root = tmp_path / "layout"
     LayoutRepository(root, create=True)
     sample = Path(__file__).resolve().parents[1] / "testdata" / "sample-payload"
-    done = subprocess.run(
-        [sys.executable, "-m", "okdrelease", "-q", "copy", f"oci:{sample}:cli", f"oci:{root}:cli"],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1])),
-        preexec_fn=_file_size_limit,
-        timeout=120,
-        check=False,
-    )
+    # every write past one byte fails (EFBIG), as on a full disk
+    done = run_file_size_limited("-q", "copy", f"oci:{sample}:cli", f"oci:{root}:cli", limit=1)
     assert (done.returncode, done.stdout) == (1, ""), done.stderr
     assert done.stderr.startswith("error: cannot write blob sha256:"), done.stderr
     assert done.stderr.endswith(f" for oci:{root}: File too large\n"), done.stderr

@@ -292,3 +292,53 @@ def test_image_stream_url_that_cannot_be_reached_is_an_error_naming_it() -> None
     with pytest.raises(ReleaseError) as info:
         new_release(NewOptions(from_image_stream_file=url, dry_run=True))
     assert str(info.value).startswith(f"unable to read input image stream file: {url}: ")
+
+
+def _tree(root: Path) -> dict[str, bytes | None]:
+    """Every entry below ``root``: a file's bytes, a directory None."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else None) for p in sorted(root.rglob("*"))
+    }
+
+
+@pytest.mark.parametrize("flag", ["--to-file", "--to-dir", "--dir"])
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_new_outputs_are_written_whole_or_not_at_all(flag: str, existing: bool, tmp_path: Path) -> None:
+    """A disk that fills midway (here a file-size limit) left a partial --to-file (an earlier file
+    truncated) and the files and directories of --to-dir and --dir written before the failure (the CLI
+    sweep's full-device pass). Into an existing directory, a failure midway (a directory where a later
+    file goes) left the files written before it, earlier ones replaced. Now the run fails naming the
+    flag and leaves the target as it found it."""
+    from bounded_run import run_file_size_limited
+
+    target = tmp_path / "target" / ("p.tgz" if flag == "--to-file" else "out")
+    target.parent.mkdir()
+    limit: int | None = 700  # a write past 700 bytes fails (EFBIG), as on a full disk
+    reason = "File too large"
+    if existing and flag == "--to-file":
+        target.write_bytes(b"an earlier payload")
+    elif existing:
+        target.mkdir()
+        (target / "keep.txt").write_text("not ours")
+        (target / "image-references").write_text("an earlier image-references")
+        # written after others: --to-dir's first payload file after image-references, --dir's last file
+        late = (
+            "0000_03_cluster-config-operator_00_namespace.yaml" if flag == "--to-dir" else "image-references"
+        )
+        if flag == "--dir":
+            (target / late).unlink()
+        (target / late).mkdir()
+        (target / late / "x").write_text("in the way")
+        limit, reason = None, "Is a directory"
+    before = _tree(tmp_path)
+    argv = ["new", "--from-oci-layout", str(SAMPLE), "--layout-repository", REPO, "--name", NAME]
+    argv += ["--created", CREATED, "--no-cache", flag, str(target)]
+    if flag == "--dir":
+        argv += ["--to-image", f"oci:{tmp_path / 'layout'}:{NAME}"]
+    done = run_file_size_limited("-q", *argv, limit=limit)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"error: unable to write {flag} {target}: {reason}\n",
+    )
+    assert _tree(tmp_path) == before

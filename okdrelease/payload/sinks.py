@@ -96,11 +96,11 @@ class DirSink:
     def _write(self, tar: bytes) -> None:
         import tarfile  # only --to-dir reads the payload tar back
 
-        from okdrelease.payload.safepath import SafeDir
+        from okdrelease.payload.safepath import SafeDir, undone_mkdirs
 
-        self.directory.mkdir(parents=True, exist_ok=True)
         with (
-            SafeDir(self.directory, "--to-dir") as target,
+            undone_mkdirs(self.directory),
+            SafeDir(self.directory, "--to-dir", undo=True) as target,
             tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive,
         ):
             for member in archive:
@@ -136,14 +136,54 @@ class FileSink:
         if self.path == "-":
             return Delivery(diff_id=layer.diff_id, output=layer.blob)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o750)
-            with os.fdopen(fd, "wb") as out:
-                out.write(layer.blob)
-            when = _epoch(self.created)
-            os.utime(self.path, (when, when))
+            _write_whole(self.path, layer.blob, _epoch(self.created))
         except OSError as err:
             raise ReleaseError(f"unable to write --to-file {self.path}: {err.strerror}") from err
         return Delivery(diff_id=layer.diff_id)
+
+
+def _write_whole(path: str, data: bytes, when: float) -> None:
+    """Write ``data`` to the file at ``path`` (links followed) whole or not at all: into a new file beside
+    it, renamed onto it once written, so a failure (a full disk) leaves no partial file and an earlier
+    file as it was. A new file gets mode 0750 less the umask (oc's create), a replaced one keeps its
+    mode. What is not a regular file (a device, a pipe) is written in place, as before; a FIFO without
+    a reader is refused rather than waited on."""
+    import errno
+    import stat
+
+    final = os.path.realpath(path)
+    try:
+        mode: int | None = stat.S_IMODE(os.stat(final).st_mode) if os.path.isfile(final) else None
+    except OSError:
+        mode = None
+    if os.path.exists(final) and not os.path.isfile(final):
+        fifo = stat.S_ISFIFO(os.stat(final).st_mode)
+        try:
+            fd = os.open(final, os.O_WRONLY | os.O_TRUNC | (os.O_NONBLOCK if fifo else 0))
+        except OSError as err:
+            if fifo and err.errno == errno.ENXIO:
+                raise OSError(err.errno, "a FIFO with no reader (it is not waited for)") from None
+            raise
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        with contextlib.suppress(OSError):
+            os.utime(final, (when, when))
+        return
+    directory, name = os.path.split(final)
+    temp = os.path.join(directory, f".{name[:200]}.tmp-{os.urandom(6).hex()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o750)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            if mode is not None:
+                os.fchmod(out.fileno(), mode)
+        os.utime(temp, (when, when))
+        os.replace(temp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 @attrs.frozen
@@ -314,15 +354,14 @@ def write_work_dir(
     Every name comes from the input, so each is checked to stay inside DIR (no ``..``, no absolute
     name, no symlink followed).
     """
-    from okdrelease.payload.safepath import SafeDir, check_component
+    from okdrelease.payload.safepath import SafeDir, check_component, undone_mkdirs
 
     for name, files in operator_files.items():
         check_component(name, what=f'tag "{name}"', flag="--dir", root=directory)
         for f in files:
             check_component(f.name, what=f'file "{f.name}" of tag "{name}"', flag="--dir", root=directory)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with SafeDir(directory, "--dir") as root:
+        with undone_mkdirs(directory), SafeDir(directory, "--dir", undo=True) as root:
             for name, files in operator_files.items():
                 with root.subdir(name, what=f'tag "{name}"') as sub:
                     for f in files:
