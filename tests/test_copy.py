@@ -725,3 +725,40 @@ def test_a_spare_upload_session_whose_location_is_no_url_is_not_used(
         assert [m for m, _, _ in http_proxy.log] == ["POST", "PUT"]
         assert dst.read_blob(layer.digest, layer.size) == blob.data
     assert sleeps == []
+
+
+def test_a_copy_that_cannot_write_temporary_files_says_so(tmp_path: Path) -> None:
+    from okdrelease.transport.layout import REF_NAME
+
+    """Where no temporary file can be written (a full /tmp and working directory; here a file-size limit
+    of 0), every copy failed with ``internal error: FileNotFoundError: [Errno 2] No usable temporary
+    directory found in [...]`` (the CLI sweep's full-device pass), even one that re-compresses nothing
+    and so needs none. Now such a copy gets as far as its own writes (and names the one that fails),
+    and one that must re-compress fails saying what it could not make."""
+    from bounded_run import run_file_size_limited
+
+    sample = Path(__file__).resolve().parents[1] / "testdata" / "sample-payload"
+    target = f"oci:{tmp_path / 'copy'}:cli"
+    assert run_file_size_limited("-q", "copy", f"oci:{sample}:cli", target, limit=None).returncode == 0
+    again = run_file_size_limited("-q", "copy", f"oci:{sample}:cli", target, limit=0)
+    assert (again.returncode, again.stderr) == (  # every blob already there: only index.json is written
+        1,
+        f"error: cannot write index.json in oci:{tmp_path / 'copy'}: File too large\n",
+    )
+    zstd = run_file_size_limited(
+        "-q",
+        "copy",
+        "--dest-compress-format",
+        "zstd",
+        f"oci:{sample}:cli",
+        f"oci:{tmp_path / 'copy'}:z",
+        limit=0,
+    )
+    assert (zstd.returncode, zstd.stdout) == (1, ""), zstd.stderr
+    assert zstd.stderr.startswith(
+        "error: cannot create a directory for re-compressed layers: No usable temporary directory found in ["
+    ), zstd.stderr
+    assert [
+        entry["annotations"][REF_NAME]
+        for entry in json.loads((tmp_path / "copy" / "index.json").read_text())["manifests"]
+    ] == ["cli"]

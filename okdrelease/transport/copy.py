@@ -412,9 +412,11 @@ def copy_image(
     order = _converted(order, manifest_format, preserve_digests)
     from okdrelease.transport import recompress  # not on new's push path (copy_blobs): loaded when copying
 
-    with tempfile.TemporaryDirectory(prefix="okdrelease-layers-") as work:
-        # skopeo leaves compression alone when the digests are to be kept.
-        fmt = None if preserve_digests else compress_format
+    # skopeo leaves compression alone when the digests are to be kept.
+    fmt = None if preserve_digests else compress_format
+    with _layers_work_dir(
+        fmt is not None and any(recompress.needs_recompression(b, fmt) for b in blobs.values())
+    ) as work:
         layers = _recompress(src_repo, blobs.values(), fmt, work, emit)
         order = recompress.rewrite(order, layers) if layers else order
         top = order[-1]
@@ -448,6 +450,24 @@ def copy_image(
     return top.digest
 
 
+@contextlib.contextmanager
+def _layers_work_dir(needed: bool) -> Iterator[str]:
+    """A temporary directory for re-compressed layers, made only when one is ``needed`` (a copy that
+    re-compresses nothing does not depend on a usable $TMPDIR); one that cannot be made is an error
+    saying so, not an internal error."""
+    if not needed:
+        yield ""
+        return
+    try:
+        work = tempfile.TemporaryDirectory(prefix="okdrelease-layers-")
+    except OSError as err:  # (tempfile's own 'No usable temporary directory found in [...]' too)
+        raise OkdReleaseError(
+            f"cannot create a directory for re-compressed layers: {err.strerror or err}"
+        ) from None
+    with work as path:
+        yield path
+
+
 def _recompress(
     src: Repository,
     blobs: Iterable[Descriptor],
@@ -455,14 +475,20 @@ def _recompress(
     work: str,
     emit: Progress,
 ) -> dict[str, recompress.Recompressed]:
-    """Old layer digest → the layer compressed in ``fmt`` (none without ``fmt``)."""
+    """Old layer digest → the layer compressed in ``fmt`` (none without ``fmt``), written into ``work``;
+    a layer that cannot be written there (a full disk) is an error naming it."""
     from okdrelease.transport import recompress
 
     out: dict[str, recompress.Recompressed] = {}
     for blob in blobs:
         if fmt is not None and recompress.needs_recompression(blob, fmt):
             emit(f"Compressing blob {_short(blob.digest)} as {fmt}")
-            out[blob.digest] = recompress.recompress_layer(src, blob, fmt, work)
+            try:
+                out[blob.digest] = recompress.recompress_layer(src, blob, fmt, work)
+            except OSError as err:
+                raise OkdReleaseError(
+                    f"cannot write the re-compressed layer {blob.digest} into {work}: {err.strerror or err}"
+                ) from None
     return out
 
 
