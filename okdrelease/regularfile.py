@@ -7,6 +7,7 @@ store, an input file or a cache pack named by a path can be neither. The callers
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -20,6 +21,7 @@ __all__ = [
     "open_regular",
     "read_capped",
     "read_open",
+    "write_whole",
 ]
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
@@ -106,3 +108,44 @@ def check_loadable(path: str | os.PathLike[str], max_bytes: int = MAX_USER_FILE_
         raise NotRegularFile(path, mode.st_mode)
     if stat.S_ISREG(mode.st_mode) and mode.st_size > max_bytes:
         raise FileTooLarge(path, max_bytes)
+
+
+def write_whole(path: str | os.PathLike[str], data: bytes, mode: int, *, mtime: float | None = None) -> None:
+    """Write ``data`` to the file at ``path`` (links followed) whole or not at all: into a new file beside
+    it, renamed onto it once written, so a failure (a full disk) leaves no partial file and an earlier
+    file as it was. A new file gets ``mode`` less the umask, a replaced one keeps its mode; ``mtime``
+    sets its times. What is not a regular file (a device, a pipe) is written in place; a FIFO without a
+    reader is refused (``OSError``: ``a FIFO with no reader (it is not waited for)``), never waited on.
+    Failures are the ``OSError`` of the step that failed."""
+    final = os.path.realpath(path)
+    try:
+        info: os.stat_result | None = os.stat(final)
+    except FileNotFoundError:
+        info = None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        fifo = stat.S_ISFIFO(info.st_mode)
+        try:
+            fd = os.open(final, os.O_WRONLY | os.O_TRUNC | (os.O_NONBLOCK if fifo else 0))
+        except OSError as err:
+            if fifo and err.errno == errno.ENXIO:
+                raise OSError(err.errno, "a FIFO with no reader (it is not waited for)") from None
+            raise
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        return
+    directory, name = os.path.split(final)
+    temp = os.path.join(directory, f".{name[:200]}.tmp-{os.urandom(6).hex()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            if info is not None:
+                os.fchmod(out.fileno(), stat.S_IMODE(info.st_mode))
+        if mtime is not None:
+            os.utime(temp, (mtime, mtime))
+        os.replace(temp, final)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

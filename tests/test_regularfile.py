@@ -56,3 +56,62 @@ def test_a_fifo_in_place_of_a_pack_is_unreadable_not_damaged(tmp_path: Path) -> 
     os.mkfifo(tmp_path / "x.pack")
     with pytest.raises(NotRegularFile):
         pack.open_pack(str(tmp_path / "x.pack"))
+
+
+def test_write_whole_refuses_a_fifo_without_a_reader_at_once(tmp_path: Path) -> None:
+    """Opening a FIFO for writing waits for a reader: ``new --to-file FIFO`` and ``--to-signature FIFO``
+    hung (the CLI sweep); a FIFO with a reader is written as before."""
+    from okdrelease.regularfile import write_whole
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError, match=r"^\[Errno 6\] a FIFO with no reader \(it is not waited for\)$"):
+        write_whole(fifo, b"data", 0o644)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        write_whole(fifo, b"data", 0o644)
+        assert os.read(reader, 10) == b"data"
+    finally:
+        os.close(reader)
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
+def test_keys_configmap_output_is_written_whole_or_not_at_all(existing: bool, tmp_path: Path) -> None:
+    """``keys configmap -o FILE`` truncated FILE and then wrote it: a disk that filled (here a file-size
+    limit) left a partial manifest, an earlier one destroyed (the CLI sweep's full-device pass). The
+    same writer (regularfile.write_whole) now writes copy --digestfile, new --to-file and
+    --to-signature, and the signature ConfigMaps of sign, new and mirror."""
+    from bounded_run import run_file_size_limited
+
+    from okdrelease.sign.openpgp import generate_key
+
+    public = tmp_path / "public.asc"
+    public.write_text(generate_key("T <t@example.com>", algorithm="ed25519").export_public())
+    target = tmp_path / "out" / "cm.yaml"
+    target.parent.mkdir()
+    if existing:
+        target.write_text("an earlier manifest\n")
+    before = sorted((p.name, p.read_bytes()) for p in target.parent.iterdir())
+    argv = f"keys configmap --keyring {public} --store https://s.example.com/s -o {target}".split()
+    done = run_file_size_limited(*argv, limit=100)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"error: cannot write {target}: File too large\n",
+    )
+    assert sorted((p.name, p.read_bytes()) for p in target.parent.iterdir()) == before
+
+
+def test_new_to_file_on_a_fifo_without_a_reader_is_an_error_at_once(tmp_path: Path) -> None:
+    from bounded_run import run_bounded
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    sample = Path(__file__).resolve().parents[1] / "testdata" / "sample-payload"
+    argv = f"-q new --from-oci-layout {sample} --name 4.16.0 --no-cache --to-file {fifo}".split()
+    done = run_bounded(*argv, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"error: unable to write --to-file {fifo}: a FIFO with no reader (it is not waited for)\n",
+    )

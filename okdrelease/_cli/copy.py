@@ -18,6 +18,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, UsageError
 from okdrelease.oci.convert import FORMATS
 from okdrelease.reference import ImageLocation, ImageReference, RegistryLocation, parse_location
+from okdrelease.regularfile import write_whole
 from okdrelease.transport.auth import AnonymousCredentials
 from okdrelease.transport.base import TransportOptions
 from okdrelease.transport.client import RegistryClient
@@ -248,8 +249,7 @@ def run(args: argparse.Namespace) -> int:
     text = "".join(line + "\n" for line in lines)
     if args.digestfile:
         try:
-            with open(args.digestfile, "w", encoding="utf-8") as handle:
-                handle.write(text if len(lines) > 1 else lines[0])
+            write_whole(args.digestfile, (text if len(lines) > 1 else lines[0]).encode("utf-8"), 0o666)
         except OSError as err:
             raise OkdReleaseError(f"cannot write digest file {args.digestfile}: {err.strerror}") from None
     sys.stdout.write(text)

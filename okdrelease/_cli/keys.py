@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from okdrelease.errors import SignatureError, UsageError
+from okdrelease.regularfile import write_whole
 from okdrelease.sign.keys import (
     COSIGN_ENV,
     armored_public_keys,
@@ -110,7 +110,7 @@ def run_configmap(args: argparse.Namespace) -> int:
     text = verification_configmap_yaml(keys, stores, name=args.name, namespace=args.namespace)
     if args.output:
         try:
-            Path(args.output).write_text(text, encoding="utf-8")
+            write_whole(args.output, text.encode("utf-8"), 0o666)  # (an earlier file kept on failure)
         except OSError as err:
             raise SignatureError(f"cannot write {args.output}: {err.strerror or err}") from err
         print(f"Wrote {args.output}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import attrs
@@ -13,6 +12,7 @@ from okdrelease.gocompat.gotime import parse_seconds
 from okdrelease.payload.context import Run
 from okdrelease.payload.plan import NewOptions
 from okdrelease.reference import RegistryLocation, parse_location
+from okdrelease.regularfile import write_whole
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -96,9 +96,7 @@ def write_to_signature(options: NewOptions, to_image: str, digest: str, created:
         f"{options.sign_identity or repository}@{digest}", digest, DEFAULT_CREATOR, _timestamp(created)
     )
     try:
-        fd = os.open(options.to_signature, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "wb") as out:
-            out.write(body)
+        write_whole(options.to_signature, body, 0o644)  # (an earlier file kept on failure)
     except OSError as err:
         raise ReleaseError(
             f"unable to write signature file {options.to_signature}: {err.strerror or err}"

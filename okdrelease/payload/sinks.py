@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -33,6 +32,7 @@ from okdrelease.payload.release_image import (
 )
 from okdrelease.payload.resolve import ManifestFile
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
+from okdrelease.regularfile import write_whole
 from okdrelease.transport.registry import RegistryRepository
 
 if TYPE_CHECKING:  # the payload's modules load when a sink delivers (issue 9: off the start)
@@ -136,54 +136,10 @@ class FileSink:
         if self.path == "-":
             return Delivery(diff_id=layer.diff_id, output=layer.blob)
         try:
-            _write_whole(self.path, layer.blob, _epoch(self.created))
+            write_whole(self.path, layer.blob, 0o750, mtime=_epoch(self.created))
         except OSError as err:
             raise ReleaseError(f"unable to write --to-file {self.path}: {err.strerror}") from err
         return Delivery(diff_id=layer.diff_id)
-
-
-def _write_whole(path: str, data: bytes, when: float) -> None:
-    """Write ``data`` to the file at ``path`` (links followed) whole or not at all: into a new file beside
-    it, renamed onto it once written, so a failure (a full disk) leaves no partial file and an earlier
-    file as it was. A new file gets mode 0750 less the umask (oc's create), a replaced one keeps its
-    mode. What is not a regular file (a device, a pipe) is written in place, as before; a FIFO without
-    a reader is refused rather than waited on."""
-    import errno
-    import stat
-
-    final = os.path.realpath(path)
-    try:
-        mode: int | None = stat.S_IMODE(os.stat(final).st_mode) if os.path.isfile(final) else None
-    except OSError:
-        mode = None
-    if os.path.exists(final) and not os.path.isfile(final):
-        fifo = stat.S_ISFIFO(os.stat(final).st_mode)
-        try:
-            fd = os.open(final, os.O_WRONLY | os.O_TRUNC | (os.O_NONBLOCK if fifo else 0))
-        except OSError as err:
-            if fifo and err.errno == errno.ENXIO:
-                raise OSError(err.errno, "a FIFO with no reader (it is not waited for)") from None
-            raise
-        os.set_blocking(fd, True)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        with contextlib.suppress(OSError):
-            os.utime(final, (when, when))
-        return
-    directory, name = os.path.split(final)
-    temp = os.path.join(directory, f".{name[:200]}.tmp-{os.urandom(6).hex()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o750)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            if mode is not None:
-                os.fchmod(out.fileno(), mode)
-        os.utime(temp, (when, when))
-        os.replace(temp, final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
 
 
 @attrs.frozen

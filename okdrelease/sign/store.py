@@ -20,6 +20,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import FetchError, SignatureError, UsageError
 from okdrelease.events import safe_url
 from okdrelease.gocompat.yamlbounds import safe_load
+from okdrelease.regularfile import write_whole
 from okdrelease.sign.files import read_bounded, read_stored_signature
 from okdrelease.sign.openpgp import Keyring
 from okdrelease.transport.fetch import UrlReader
@@ -245,9 +246,9 @@ def write_signature_configmap(
     path = target / signature_configmap_filename(digest)
     try:
         target.mkdir(mode=0o750, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(signature_configmap_json(digest, signatures))
+        write_whole(
+            path, signature_configmap_json(digest, signatures), 0o640
+        )  # (an earlier one kept on failure)
     except OSError as err:
         raise SignatureError(f"cannot write signature ConfigMap {path}: {err.strerror or err}") from err
     return path
