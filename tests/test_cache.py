@@ -157,12 +157,12 @@ def test_verdicts_persist_across_checkers(tmp_path: Path) -> None:
                 checker.check("op/b.json", "b.json", b"[]")
     assert calls == [b"kind: A\napiVersion: v1\n", b"[]"]  # the second checker read both from disk
     assert len(_packs(tmp_path)) == 1  # the second run wrote nothing
-    assert Cache(tmp_path).get_verdict("rules-16:" + _digest(b"[]")) == (
+    assert Cache(tmp_path).get_verdict("rules-17:" + _digest(b"[]")) == (
         True,
         "not a valid YAML/JSON object, got: []",
     )
     assert Cache(tmp_path).get_verdict(_digest(b"[]")) == (False, None)  # not under the earlier rules' key
-    assert Cache(tmp_path).get_verdict("rules-16:" + _digest(b"absent")) == (False, None)
+    assert Cache(tmp_path).get_verdict("rules-17:" + _digest(b"absent")) == (False, None)
     info = Cache(tmp_path).info()
     assert (info.kinds[2].kind, info.kinds[2].entries) == (VERDICT, 2)
 

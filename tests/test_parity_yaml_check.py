@@ -445,6 +445,16 @@ CASES: tuple[tuple[bytes, str | None], ...] = (
     (OBJECT + b"[{}", _KEY_LINE % 4),  # (closing '{}' drops its own key's entry, not the '[''s)
     (OBJECT + b"[# c", _KEY_LINE % 4),
     (OBJECT + b"[\n", _KEY_LINE % 4),
+    # go-yaml sweeps no stale keys before a token: a character that starts none is refused first (PyYAML
+    # refused the key left open on the line before); a plain key reads on to it (its own token's check)
+    (OBJECT + b"'q'\n@", "invalid YAML/JSON: line 4: found character that cannot start any token"),
+    (OBJECT + b"'q'\n`a\n", "invalid YAML/JSON: line 4: found character that cannot start any token"),
+    (OBJECT + b'"d"\n\ta', "invalid YAML/JSON: line 4: found character that cannot start any token"),
+    (OBJECT + b'"d"\n  \t{', "invalid YAML/JSON: line 4: found character that cannot start any token"),
+    (OBJECT + b"[a]\n@", "invalid YAML/JSON: line 4: found character that cannot start any token"),
+    (OBJECT + b"&a\n@", "invalid YAML/JSON: line 4: found character that cannot start any token"),
+    (OBJECT + b"x:\n  'q'\n  @", "invalid YAML/JSON: line 5: found character that cannot start any token"),
+    (OBJECT + b"b\n@", _KEY_LINE % 4),
     # the scanner's refusal of a '-' entry where a block sequence cannot start, in go-yaml's words
     (
         OBJECT + b"x: - a\n",

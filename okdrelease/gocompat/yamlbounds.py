@@ -622,19 +622,11 @@ class GoSimpleKeysMixin:
             self._key_levels().pop(key.token_number, None)
 
     def stale_possible_simple_keys(self) -> None:
-        """At a token's start, drop the current level's key if it can no longer be a simple key (refused
-        if required), with its map entry. go-yaml looks at no other level's key there (each token's
-        fetcher saves or removes the current level's): those are checked when their token reaches the
-        parser (:meth:`need_more_tokens`)."""
-        me: Any = self
-        key = me.possible_simple_keys.get(me.flow_level)
-        if key is not None and self._stale(key):
-            if key.required:
-                raise yaml.scanner.ScannerError(
-                    "while scanning a simple key", key.mark, _SIMPLE_KEY, me.get_mark()
-                )
-            del me.possible_simple_keys[me.flow_level]
-            self._key_levels().pop(key.token_number, None)
+        """Nothing: go-yaml sweeps no stale keys before a token (PyYAML refuses a required one there, before
+        a character that starts no token, ``found character that cannot start any token`` to go-yaml).
+        Each token's fetcher saves or removes the current level's key (a required one refused) or, a
+        ``:``, checks it (:meth:`fetch_value`); other levels' keys are checked when their token reaches
+        the parser (:meth:`need_more_tokens`)."""
 
     def _stale(self, key: Any) -> bool:
         """Whether ``key`` can no longer be a simple key: on another line or more than 1024 characters
@@ -660,11 +652,18 @@ class GoSimpleKeysMixin:
             self._key_levels().pop(number, None)
 
     def fetch_value(self) -> None:
-        """``:``: a possible key at this level becomes the key (its map entry goes), as in PyYAML."""
+        """``:``: a possible key at this level becomes the key (its map entry goes), as in PyYAML, unless it
+        can no longer be one (refused if required, else dropped), as go-yaml checks it there."""
         me: Any = self
         key = me.possible_simple_keys.get(me.flow_level)
         if key is not None:
             self._key_levels().pop(key.token_number, None)
+            if self._stale(key):
+                if key.required:
+                    raise yaml.scanner.ScannerError(
+                        "while scanning a simple key", key.mark, _SIMPLE_KEY, me.get_mark()
+                    )
+                del me.possible_simple_keys[me.flow_level]
         super().fetch_value()  # type: ignore[misc]
 
     def fetch_stream_end(self) -> None:

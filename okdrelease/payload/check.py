@@ -61,8 +61,9 @@ def is_checked(filename: str) -> bool:
 #: before ',[]{}' in a flow collection kept in the plain scalar, as go-yaml keeps it; 15: a syntax error after an
 #: explicit '? key' read again from a simple key, not from the explicit key's scalar; 16: a simple key
 #: checked where go-yaml checks it (when its token reaches the parser, and at the end of a text inside a
-#: flow collection opened where a key goes), so its refusal names go-yaml's line.
-VERDICT_RULES = "rules-16"
+#: flow collection opened where a key goes), so its refusal names go-yaml's line; 17: no stale key swept
+#: before a token, so a character that starts no token is refused first, as go-yaml refuses it.
+VERDICT_RULES = "rules-17"
 
 
 def content_key(data: bytes) -> str:

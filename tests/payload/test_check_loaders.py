@@ -519,9 +519,9 @@ def test_source_keyed_verdicts_need_no_file_hash(tmp_path: Path, monkeypatch: py
     assert Cache(tmp_path).get_verdicts(
         [check.source_key(source_a, name) for name in ("a.yaml", "b.json", "c.yaml")]
     ) == {
-        f"files-v1:rules-16:{source_a}:a.yaml": None,
-        f"files-v1:rules-16:{source_a}:b.json": NOT_OBJECT,
-        f"files-v1:rules-16:{source_a}:c.yaml": None,
+        f"files-v1:rules-17:{source_a}:a.yaml": None,
+        f"files-v1:rules-17:{source_a}:b.json": NOT_OBJECT,
+        f"files-v1:rules-17:{source_a}:c.yaml": None,
     }
 
     def no_hash(data: bytes) -> str:
@@ -558,12 +558,13 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
     by_content.precheck_files(read)
     assert calls == [data, data]
     assert by_content.problem("b.yaml", read[0][1]) == refused
-    assert check.content_key(data) == "rules-16:sha256:" + hashlib.sha256(data).hexdigest()
-    assert check.source_key(source, "a.yaml") == f"files-v1:rules-16:{source}:a.yaml"
+    assert check.content_key(data) == "rules-17:sha256:" + hashlib.sha256(data).hexdigest()
+    assert check.source_key(source, "a.yaml") == f"files-v1:rules-17:{source}:a.yaml"
 
 
 #: Verdicts earlier rules remembered that today's rules decide otherwise: (rules, manifest, the remembered
-#: verdict, today's). rules-15 worded the end of a text inside a flow collection opened where a key goes as
+#: verdict, today's). rules-16 refused a key left open on the line before a character that starts no token
+#: (go-yaml refuses the character first); rules-15 worded the end of a text inside a flow collection opened where a key goes as
 #: the parser's refusal of its bracket (go-yaml keeps the collection's key, and refuses it on a new line);
 #: rules-10 refused a NUL far after the first document (go-yaml never reads it) and
 #: worded every byte that is no UTF-8 as an invalid leading octet; rules-9 refused a document nested past the pure loader's composing as too deep before
@@ -571,6 +572,12 @@ def test_verdicts_remembered_under_earlier_rules_are_not_used(tmp_path: Path) ->
 #: 2.4, takes it as text); rules-6 worded an empty flow mapping standing for a key as an invalid map key
 #: (go-yaml 2.4 does not take it for a key); rules-3 passed a NaN (JSON refuses it, as the real oc does).
 _EARLIER_VERDICTS = (
+    (
+        "rules-16",
+        OBJECT + b"'q'\n@",
+        "invalid YAML/JSON: line 4: could not find expected ':'",
+        "invalid YAML/JSON: line 4: found character that cannot start any token",
+    ),
     (
         "rules-15",
         OBJECT + b"[",
