@@ -21,6 +21,7 @@ __all__ = [
     "json_loads",
     "json_too_deep",
     "libyaml_may_differ",
+    "libyaml_parses",
     "max_depth_message",
     "text_too_deep",
 ]
@@ -133,22 +134,36 @@ def _slash_escape(data: bytes) -> bool:
     text to both parsers. libyaml answers where each one stands: with every ``\\/`` turned into ``\\q``
     (same length, same lines), a text it still parses has none in a double-quoted scalar, where ``\\q``
     is an unknown escape, while elsewhere (plain, single-quoted and block scalars, comments) a
-    backslash is text whatever follows it. An escaped backslash before ``/`` (``"\\/"``) stays valid:
+    backslash is text whatever follows it. An escaped backslash before ``/`` (``"\\\\/"``) stays valid:
     the search takes the backslash pair first. A text libyaml does not parse, before or after, counts as
-    one that may differ (the pure parser reads and words it).
+    one that may differ (the pure parser reads and words it), and so does one nested deep enough for the
+    raw-text scan to refuse it (libyaml's parser takes quadratic time on deep nesting: the scan comes
+    first, as it does before every other parse).
     """
+    if text_too_deep(data):
+        return True
     try:
-        from yaml._yaml import CParser  # type: ignore[import-not-found, unused-ignore]
+        return not libyaml_parses(data.replace(b"\\/", b"\\q"))
     except ImportError:  # no libyaml: the callers use the pure parser anyway
         return True
-    parser = CParser(data.replace(b"\\/", b"\\q"))
+
+
+def libyaml_parses(data: bytes) -> bool:
+    """Whether libyaml's parser reads all of ``data`` (every document) without an error: its reader's (a
+    byte that is no UTF-8, a control character), its scanner's or its parser's, each a ``YAMLError``.
+    ``CParser.raw_parse`` builds no Python event. PyYAML is loaded on first use (an ImportError when it
+    was built without libyaml)."""
+    from yaml import YAMLError
+    from yaml._yaml import CParser  # type: ignore[import-not-found, unused-ignore]
+
+    parser = CParser(data if type(data) is bytes else bytes(data))  # (it takes no bytes subclass)
     try:
         parser.raw_parse()
-    except Exception:  # noqa: BLE001 - any libyaml error (a YAMLError, a reader's error): read purely
-        return True
+    except YAMLError:
+        return False
     finally:
         parser.dispose()
-    return False
+    return True
 
 
 def json_too_deep(text: str | bytes) -> bool:

@@ -28,17 +28,12 @@ import bisect
 import functools
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-import yaml
-from yaml import YAMLError
 from yaml.reader import Reader
 
 from okdrelease.gocompat import goyaml
+from okdrelease.gocompat.jsonbounds import libyaml_parses
 from okdrelease.gocompat.yamldecode import go_implicit_tag
-
-if TYPE_CHECKING or yaml.__with_libyaml__:  # without libyaml the manifest check never calls passes()
-    from yaml._yaml import CParser
 
 __all__ = ["passes"]
 
@@ -220,17 +215,6 @@ def _readable(text: bytes) -> bool:
         return Reader.NON_PRINTABLE.search(text.decode("utf-8")) is None
     except UnicodeDecodeError:
         return False
-
-
-def _parses(text: bytes) -> bool:
-    parser = CParser(text)
-    try:
-        parser.raw_parse()
-    except YAMLError:
-        return False
-    finally:
-        parser.dispose()
-    return True
 
 
 def _first_document(data: bytes, start: int) -> tuple[int, dict[bytes, int]] | None:
@@ -483,7 +467,7 @@ def passes(data: bytes) -> bool:
     """True when the manifest check certainly passes ``data`` (the event walk would); False: undecided.
 
     Called on text the libyaml path may read (no tab, directive or late byte-order mark) after the depth
-    bounds' check.
+    bounds' check (without libyaml the manifest check never calls it).
     """
     if data.startswith(_BOM):
         data = data[len(_BOM) :]  # both readers skip a byte-order mark that opens the text
@@ -514,4 +498,4 @@ def passes(data: bytes) -> bool:
         scalars = _read_scalars(doc, start)
     if scalars is not None:
         later = [at for at in later if not scalars.holds_line(at)]
-    return _parses(doc) and all(map(_parses, (doc[:at] for at in later)))
+    return libyaml_parses(doc) and all(map(libyaml_parses, (doc[:at] for at in later)))

@@ -18,6 +18,7 @@ from okdrelease.cache import Cache
 from okdrelease.gocompat import jsonbounds, yamlbounds
 from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.gocompat.yamldecode import GoLoader
+from okdrelease.gocompat.yamlreader import AlignedBytes
 from okdrelease.openshift.k8syaml import load_yaml
 from okdrelease.payload import check, checkyaml
 
@@ -396,6 +397,45 @@ def test_slash_escape_routed_to_the_pure_loader(monkeypatch: pytest.MonkeyPatch)
     assert checkyaml.manifest_problem(OBJECT + quoted[1]) == (
         "invalid YAML/JSON: line 4: found unknown escape character"
     )
+
+
+def test_libyaml_parses_odd_input() -> None:
+    """libyaml's refusals of odd input are YAMLErrors (its reader's included): the screen answers for them
+    (the pure loader decides), and a bytes-like text is parsed as bytes."""
+    odd = (
+        b"x: a\\/\xffb\n",  # no UTF-8
+        b"x: a\\/\x00\n",  # a control character
+        b"x: a\\/\xed\xa0\x80\n",  # a surrogate
+        b"x: a\\/\xe2\x82",  # a sequence cut short at the end
+        b"x: !%FF\\/ b\n",  # a %-escape that is no UTF-8 (the parse builds no tag's text)
+        b"x: &\xff a\\/\n",
+    )
+    assert [jsonbounds.libyaml_may_differ(OBJECT + text) for text in odd] == [True] * len(odd)
+    assert [jsonbounds.libyaml_parses(OBJECT + text) for text in odd] == [False] * len(odd)
+    assert jsonbounds.libyaml_parses(bytearray(OBJECT))
+    assert jsonbounds.libyaml_parses(AlignedBytes(OBJECT, 0))
+    assert not jsonbounds.libyaml_parses(b"\xff\xfex: a\n")  # UTF-16 cut short
+
+
+def test_slash_escape_screen_skips_deep_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text with ``\\/`` nested deep enough for the raw-text scan to refuse it goes to the pure loader
+    without libyaml's parse, whose time grows with the square of the depth (a minute for 100,000
+    brackets); the verdict is the depth refusal, as before."""
+    calls: list[int] = []
+    real = yaml._yaml.CParser  # type: ignore[attr-defined]
+
+    def recording(data: bytes) -> object:
+        calls.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(yaml._yaml, "CParser", recording)  # type: ignore[attr-defined]
+    deep = OBJECT + b"x: '\\/'\ny: " + b"[" * 20_000 + b"]" * 20_000 + b"\n"
+    assert jsonbounds.libyaml_may_differ(deep)
+    assert calls == []
+    assert jsonbounds.libyaml_may_differ(OBJECT + b'x: "\\/"\n')  # shallow: parsed
+    assert calls == [len(OBJECT) + 8]
+    monkeypatch.undo()
+    assert check.manifest_problem(deep) == "invalid YAML/JSON: line 4: exceeded max depth of 10000"
 
 
 def test_go_yaml_escapes_in_the_pure_loader() -> None:

@@ -644,13 +644,13 @@ def test_lines_held_are_libyaml_tokens_lines() -> None:
 
 def test_a_late_root_key_is_read_not_parsed_again(monkeypatch: pytest.MonkeyPatch) -> None:
     parsed: list[int] = []
-    parses = checktext._parses
+    parses = checktext.libyaml_parses
 
     def counted(text: bytes) -> bool:
         parsed.append(len(text))
         return parses(text)
 
-    monkeypatch.setattr(checktext, "_parses", counted)
+    monkeypatch.setattr(checktext, "libyaml_parses", counted)
     without_kind = BASE.replace(b"kind: ConfigMap\n", b"")
     for padding in LONG_VALUES:
         data = without_kind + padding + b"kind: ConfigMap\n"
