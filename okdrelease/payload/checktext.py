@@ -463,11 +463,12 @@ def _screened(text: bytes) -> bool:
     return True
 
 
-def passes(data: bytes) -> bool:
+def passes(data: bytes, parsed: bool = False) -> bool:
     """True when the manifest check certainly passes ``data`` (the event walk would); False: undecided.
 
     Called on text the libyaml path may read (no tab, directive or late byte-order mark) after the depth
-    bounds' check (without libyaml the manifest check never calls it).
+    bounds' check (without libyaml the manifest check never calls it). ``parsed``: libyaml has parsed all
+    of ``data`` without an error (every document, so the first one too), which is not done again.
     """
     if data.startswith(_BOM):
         data = data[len(_BOM) :]  # both readers skip a byte-order mark that opens the text
@@ -498,4 +499,4 @@ def passes(data: bytes) -> bool:
         scalars = _read_scalars(doc, start)
     if scalars is not None:
         later = [at for at in later if not scalars.holds_line(at)]
-    return libyaml_parses(doc) and all(map(libyaml_parses, (doc[:at] for at in later)))
+    return (parsed or libyaml_parses(doc)) and all(map(libyaml_parses, (doc[:at] for at in later)))

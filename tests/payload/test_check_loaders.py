@@ -20,7 +20,7 @@ from okdrelease.gocompat.gojson import GoJSONError
 from okdrelease.gocompat.yamldecode import GoLoader
 from okdrelease.gocompat.yamlreader import AlignedBytes
 from okdrelease.openshift.k8syaml import load_yaml
-from okdrelease.payload import check, checkyaml
+from okdrelease.payload import check, checktext, checkyaml
 
 REAL = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdata-real"
 OBJECT = b"apiVersion: v1\nkind: ConfigMap\n"
@@ -397,6 +397,29 @@ def test_slash_escape_routed_to_the_pure_loader(monkeypatch: pytest.MonkeyPatch)
     assert checkyaml.manifest_problem(OBJECT + quoted[1]) == (
         "invalid YAML/JSON: line 4: found unknown escape character"
     )
+
+
+def test_slash_escape_screened_by_one_libyaml_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real manifest with ``\\/`` that the fast path passes is parsed by libyaml (``raw_parse``) once:
+    the screen's parse of all of the text stands for the first document's (a text that parses with every
+    ``\\/`` read as ``\\q`` parses as it is)."""
+    real = [data for data in map(Path.read_bytes, _real_files()) if b"\\/" in data]
+    parsed: list[int] = []
+    parses = jsonbounds.libyaml_parses
+
+    def counted(text: bytes) -> bool:
+        parsed.append(len(text))
+        return parses(text)
+
+    monkeypatch.setattr(jsonbounds, "libyaml_parses", counted)
+    monkeypatch.setattr(checktext, "libyaml_parses", counted)
+    monkeypatch.setattr(checkyaml, "pure_problem", _pure_refused)
+    for data in real:
+        parsed.clear()
+        assert checkyaml.manifest_problem(data) is None
+        assert parsed[:1] == [len(data)]  # the screen's
+        # then only the text before a root key's line the reading of the scalars does not reach
+        assert all(data.startswith((b"kind", b"apiVersion"), at) for at in parsed[1:]), data[:80]
 
 
 def test_libyaml_parses_odd_input() -> None:
