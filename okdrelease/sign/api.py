@@ -119,13 +119,20 @@ def sign_release(
     signature = key.sign(payload)
     signature_path = configmap_path = lookaside_path = None
     signatures = [signature]
-    if signature_dir is not None:
-        signature_path = store.write_signature_to_dir(signature_dir, digest, signature)
-        signatures = store.read_signatures_from_dir(signature_dir, digest)
-    if lookaside is not None:
-        lookaside_path = write_lookaside_signature(lookaside, DockerName.parse(ref), digest, signature)
-    if configmap_dir is not None:
-        configmap_path = store.write_signature_configmap(configmap_dir, digest, signatures)
+    created: list[Path] = []  # all stores or none: a later one that fails undoes the earlier ones
+    try:
+        if signature_dir is not None:
+            signature_path = store.write_signature_to_dir(signature_dir, digest, signature, created=created)
+            signatures = store.read_signatures_from_dir(signature_dir, digest)
+        if lookaside is not None:
+            lookaside_path = write_lookaside_signature(
+                lookaside, DockerName.parse(ref), digest, signature, created=created
+            )
+        if configmap_dir is not None:
+            configmap_path = store.write_signature_configmap(configmap_dir, digest, signatures)
+    except BaseException:
+        store.remove_created(created)
+        raise
     log.info("signed %s with key %s", identity, key.signing_fingerprint)
     warnings: tuple[str, ...] = ()
     if (signature_dir is not None or configmap_dir is not None) and signature_algorithm(

@@ -265,10 +265,17 @@ def _load_yaml(path: Path) -> dict[str, Any]:
 
 
 def write_lookaside_signature(
-    base_dir: str | os.PathLike[str], name: DockerName, digest: str, data: bytes
+    base_dir: str | os.PathLike[str],
+    name: DockerName,
+    digest: str,
+    data: bytes,
+    *,
+    created: list[Path] | None = None,
 ) -> Path:
-    """Write ``data`` as the next free ``signature-N`` of ``digest`` (an identical one is reused)."""
-    return write_next_signature(lookaside_dir(base_dir, name, digest), data, MAX_LOOKASIDE_SIGNATURES)
+    """Write ``data`` as the next free ``signature-N`` of ``digest`` (an identical one is reused); what
+    was created is appended to ``created`` (``store.write_next_signature``)."""
+    where = lookaside_dir(base_dir, name, digest)
+    return write_next_signature(where, data, MAX_LOOKASIDE_SIGNATURES, created=created)
 
 
 def read_lookaside_signatures(base_dir: str | os.PathLike[str], name: DockerName, digest: str) -> list[bytes]:

@@ -90,24 +90,52 @@ def check_output_file(flag: str, file: str | os.PathLike[str]) -> None:
         raise SignatureError(f"{flag} {file}: directory {parent} {what}")
 
 
-def write_next_signature(target: Path, signature: bytes, limit: int, why: str = "") -> Path:
-    """Write ``signature`` as ``target/signature-N`` with the next free N (1..limit); an identical one is reused."""
+def write_next_signature(
+    target: Path, signature: bytes, limit: int, why: str = "", *, created: list[Path] | None = None
+) -> Path:
+    """Write ``signature`` as ``target/signature-N`` with the next free N (1..limit); an identical one is
+    reused. A file that cannot be written whole (a full disk) is removed, with the directories made for
+    it: a store never keeps a partial signature. What this call created (the file, then each directory
+    it made, deepest first) is appended to ``created``, for a caller that undoes a failed run."""
+    made = [d for d in (target, *target.parents) if not os.path.lexists(d)]
     try:
         target.mkdir(parents=True, exist_ok=True)
         for index in range(1, limit + 1):
             path = target / f"signature-{index}"
             try:
-                with open(path, "xb") as handle:
-                    handle.write(signature)
+                handle = open(path, "xb")  # noqa: SIM115 - closed below, the file removed if that fails
             except FileExistsError:
                 with contextlib.suppress(SignatureError):
                     if read_stored_signature(path, len(signature), refuse_larger=True) == signature:
                         return path
                 continue
+            try:
+                with handle:
+                    handle.write(signature)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+            if created is not None:
+                created.extend([path, *made])
             return path
-    except OSError as err:
-        raise SignatureError(f"cannot write signature to {target}: {err.strerror or err}") from err
+    except BaseException as err:
+        for directory in made:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+        if isinstance(err, OSError):
+            raise SignatureError(f"cannot write signature to {target}: {err.strerror or err}") from err
+        raise
     raise SignatureError(f"{target} already holds {limit} signatures{why}")
+
+
+def remove_created(paths: Sequence[Path]) -> None:
+    """Undo ``write_next_signature``'s ``created``: remove those files and (empty) directories, in order."""
+    for path in paths:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()
+            else:
+                path.unlink()
 
 
 def read_numbered_signatures(
@@ -129,10 +157,13 @@ def read_numbered_signatures(
     return out
 
 
-def write_signature_to_dir(directory: str | os.PathLike[str], digest: str, signature: bytes) -> Path:
+def write_signature_to_dir(
+    directory: str | os.PathLike[str], digest: str, signature: bytes, *, created: list[Path] | None = None
+) -> Path:
     """Write ``signature`` as ``DIR/<algo>=<hex>/signature-N`` with the next free N (1..9); return the path."""
     why = f"; readers never look beyond signature-{MAX_SIGNATURES}"
-    return write_next_signature(Path(directory) / signature_dir_name(digest), signature, MAX_SIGNATURES, why)
+    target = Path(directory) / signature_dir_name(digest)
+    return write_next_signature(target, signature, MAX_SIGNATURES, why, created=created)
 
 
 def read_signatures_from_dir(directory: str | os.PathLike[str], digest: str) -> list[bytes]:
@@ -244,12 +275,13 @@ def write_signature_configmap(
     """Write the ConfigMap file into ``directory`` (dir mode 0750, file mode 0640); return its path."""
     target = Path(directory)
     path = target / signature_configmap_filename(digest)
+    made = [d for d in (target, *target.parents) if not os.path.lexists(d)]
     try:
         target.mkdir(mode=0o750, parents=True, exist_ok=True)
-        write_whole(
-            path, signature_configmap_json(digest, signatures), 0o640
-        )  # (an earlier one kept on failure)
+        # (whole or not at all: an earlier ConfigMap is kept on failure)
+        write_whole(path, signature_configmap_json(digest, signatures), 0o640)
     except OSError as err:
+        remove_created(made)
         raise SignatureError(f"cannot write signature ConfigMap {path}: {err.strerror or err}") from err
     return path
 

@@ -186,6 +186,47 @@ def test_an_unusable_directory_is_refused_before_any_signature_is_written(
     assert not store.exists()
 
 
+def test_a_store_that_fails_after_another_was_written_undoes_it(
+    pgp_keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store that passes the checks but cannot be written (here a file where the lookaside's repository
+    directory goes) failed after --signature-dir had its new signature-1: the run failed, one store
+    signed (the CLI sweep's full-device pass found the same). Now every store is written or none is."""
+    lookaside = tmp_path / "lookaside"
+    lookaside.mkdir()
+    (lookaside / "okd").write_text("in the way\n")
+    store = tmp_path / "store"
+    argv = [
+        "--key",
+        str(pgp_keys / "secret.asc"),
+        "--signature-dir",
+        str(store),
+        "--lookaside",
+        str(lookaside),
+    ]
+    code, out, err = run(capsys, "sign", *argv, IMAGE)
+    where = lookaside / "okd" / f"scos-release@sha256={HEX}"
+    assert (code, out, err) == (1, "", f"error: cannot write signature to {where}: Not a directory\n")
+    assert not store.exists()
+
+
+def test_a_signature_the_disk_cannot_take_is_not_left_half_written(pgp_keys: Path, tmp_path: Path) -> None:
+    """``signature-N`` was created and then written: a disk that filled (here a file-size limit) left an
+    empty or partial signature file in the store, which readers then take for a signature."""
+    from bounded_run import run_file_size_limited
+
+    store = tmp_path / "store"
+    argv = ["sign", "--key", str(pgp_keys / "secret.asc"), "--signature-dir", str(store), IMAGE]
+    done = run_file_size_limited(*argv, limit=50)
+    where = store / f"sha256={HEX}"
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        f"error: cannot write signature to {where}: File too large\n",
+    )
+    assert not store.exists()
+
+
 def test_sign_with_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     passphrase = tmp_path / "pass"
     passphrase.write_text("WithPassphrase123\n")  # containers/image's test passphrase of secring.gpg
