@@ -493,6 +493,29 @@ def test_flags_and_values_that_look_like_flags_still_parse() -> None:
     assert (args.to_file, args.insecure, args.verbose) == ("-", False, 2)
 
 
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        (
+            ["--timeout", "-5s"],
+            'error: invalid argument "-5s" for "--timeout" flag: the duration must be positive',
+        ),
+        (
+            ["--max-layer-bytes", "-1M"],
+            "error: argument --max-layer-bytes: invalid size '-1M': "
+            "use a positive number of bytes, optionally with K, M, G or T (1.5G)",
+        ),
+    ],
+)
+def test_a_signed_value_after_a_flag_is_its_value(
+    words: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pflag takes the word after a flag as its value: ``--timeout -5s`` is a refused duration, not
+    ``error: unknown flag: -5s`` (argparse's reading; the CLI sweep's negative values)."""
+    code, out, err = run_cli(capsys, "info", *words, "oci:/nonexistent:x")
+    assert (code, out, err.splitlines()[-1]) == (2, "", expected)
+
+
 def test_creds_prompt_for_a_missing_password_only_on_a_terminal() -> None:
     asked: list[str] = []
 

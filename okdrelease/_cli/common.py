@@ -48,6 +48,8 @@ CLUSTER_FLAGS: dict[str, str] = {
 
 
 _NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+#: A value with a sign, read as one where a flag expects a value: ``-5s``, ``-1M``, ``-.5G``.
+_SIGNED_VALUE = re.compile(r"^-\.?\d")
 
 
 class Parser(argparse.ArgumentParser):
@@ -65,12 +67,36 @@ class Parser(argparse.ArgumentParser):
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
         """Parse; any argument this parser does not know is a usage error naming it."""
-        arg_list = list(sys.argv[1:] if args is None else args)
+        arg_list = self._join_signed_values(list(sys.argv[1:] if args is None else args))
         self._refuse_unknown_flags(arg_list)
         parsed, extras = super().parse_known_args(arg_list, namespace)
         if extras:
             self.error(unknown_argument_message(extras))
         return parsed, extras
+
+    def _join_signed_values(self, args: list[str]) -> list[str]:
+        """``--timeout -5s``, ``--max-layer-bytes -1M``: a value that starts with ``-`` and a digit after a
+        flag that takes one is that flag's value, as pflag reads it (oc then refuses the value in its
+        words); argparse took it for an unknown flag. Written ``--flag=VALUE`` for argparse."""
+        if self._subparsers is not None:
+            return args
+        out: list[str] = []
+        values = iter(args)
+        for arg in values:
+            action = self._option_string_actions.get(arg)
+            if action is not None and action.nargs is None and action.option_strings:
+                value = next(values, None)
+                if value is not None and _SIGNED_VALUE.match(value) and not _NEGATIVE_NUMBER.match(value):
+                    out.append(f"{arg}={value}" if arg.startswith("--") else f"{arg}{value}")
+                    continue
+                out.append(arg)
+                if value is not None:
+                    out.append(value)
+                continue
+            out.append(arg)
+            if arg == "--":
+                out.extend(values)
+        return out
 
     def _refuse_unknown_flags(self, args: list[str]) -> None:
         """Name the first flag this parser lacks before argparse complains about anything else."""
