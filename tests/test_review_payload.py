@@ -342,3 +342,34 @@ def test_new_outputs_are_written_whole_or_not_at_all(flag: str, existing: bool, 
         f"error: unable to write {flag} {target}: {reason}\n",
     )
     assert _tree(tmp_path) == before
+
+
+def test_new_signing_with_an_empty_directory_value_writes_nothing_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``new --sign-by K --signature-dir S --lookaside "" --signature-configmap-dir ""`` wrote the
+    lookaside tree and the ConfigMap into the working directory (the checks before take an empty value
+    for no directory)."""
+    from okdrelease.sign.openpgp import generate_key
+
+    key = tmp_path / "secret.asc"
+    key.write_text(generate_key("T <t@example.com>", algorithm="ed25519").export_secret(None))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    argv = ["new", "--from-oci-layout", str(SAMPLE), "--layout-repository", REPO, "--name", NAME]
+    argv += ["--created", CREATED, "--no-cache", "--to-image", f"oci:{tmp_path / 'layout'}:{NAME}"]
+    argv += [
+        "--sign-by",
+        str(key),
+        "--sign-identity",
+        "quay.io/okd/release",
+        "--signature-dir",
+        str(tmp_path / "s"),
+    ]
+    code = main([*argv, "--lookaside", "", "--signature-configmap-dir", ""])
+    assert code == 0, capsys.readouterr().err
+    assert list(work.iterdir()) == []
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
+        f"sha256={layout_digest(tmp_path / 'layout', NAME)[7:]}"
+    ]

@@ -126,9 +126,10 @@ def run(args: argparse.Namespace) -> int:
     result = sign_release(
         image,
         signer,
-        signature_dir=args.signature_dir,
-        configmap_dir=args.configmap_dir,
-        lookaside=args.lookaside,
+        # (an empty value is no directory, as for the checks above: not the working directory)
+        signature_dir=args.signature_dir or None,
+        configmap_dir=args.configmap_dir or None,
+        lookaside=args.lookaside or None,
         creator=args.creator,
         timestamp=args.timestamp,
     )

@@ -120,9 +120,10 @@ def sign_pushed(
         signed = sign_release(
             f"{identity}@{digest}",
             keys.pgp,
-            signature_dir=options.signature_dir,
-            configmap_dir=options.signature_configmap_dir,
-            lookaside=options.lookaside,
+            # (an empty value is no directory, as check_signing_targets reads it: not the working directory)
+            signature_dir=options.signature_dir or None,
+            configmap_dir=options.signature_configmap_dir or None,
+            lookaside=options.lookaside or None,
             timestamp=_timestamp(created),
         )
         for path in (signed.signature_path, signed.configmap_path, signed.lookaside_path):

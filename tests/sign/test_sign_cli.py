@@ -227,6 +227,26 @@ def test_a_signature_the_disk_cannot_take_is_not_left_half_written(pgp_keys: Pat
     assert not store.exists()
 
 
+@pytest.mark.parametrize("empty", ["--configmap-dir", "--lookaside"])
+def test_an_empty_directory_value_is_no_directory(
+    empty: str,
+    pgp_keys: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--configmap-dir ""`` wrote the ConfigMap into the working directory (``--lookaside ""`` the
+    lookaside tree), while the checks before took an empty value for no directory (the CLI sweep's
+    empty values). Now an empty value is no directory: only --signature-dir is written."""
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "store"
+    code, _, err = run(
+        capsys, "sign", "--key", str(pgp_keys / "secret.asc"), "--signature-dir", str(store), empty, "", IMAGE
+    )
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keys", "store"]
+
+
 def test_sign_with_passphrase_protected_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     passphrase = tmp_path / "pass"
     passphrase.write_text("WithPassphrase123\n")  # containers/image's test passphrase of secring.gpg
