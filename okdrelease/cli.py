@@ -296,6 +296,28 @@ class _GuardedOutput:
         return getattr(self._stream, name)
 
 
+class _LossyErrors:
+    """Standard error whose write failures are dropped: progress, warnings and errors that cannot be
+    shown (``2> /dev/full``, a closed pipe) must not stop the command or turn its result into an
+    internal error; what it writes to standard output and its exit code stay what they would be."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, data: Any) -> int:
+        try:
+            return int(self._stream.write(data))
+        except OSError:
+            return len(data)
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            self._stream.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def _exit_now(code: int) -> NoReturn:
     """End the process without freeing its objects one by one (10-20 ms at the end of a warm ``new``).
 
@@ -317,7 +339,9 @@ def _exit_now(code: int) -> NoReturn:
         raise SystemExit(code) from None
     try:
         sys.stderr.flush()
-    except (OSError, ValueError):
+    except OSError:
+        pass  # (standard error that cannot take it: what is pending is dropped, as _LossyErrors drops it)
+    except ValueError:
         raise SystemExit(code) from None
     atexit._run_exitfuncs()
     with contextlib.suppress(OSError, ValueError):
@@ -328,12 +352,13 @@ def _exit_now(code: int) -> NoReturn:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 success, 1 failure, 2 usage error)."""
-    stdout = sys.stdout
+    stdout, stderr = sys.stdout, sys.stderr
     sys.stdout = _GuardedOutput(stdout)  # a TextIO in every use made of it
+    sys.stderr = _LossyErrors(stderr)  # (the same)
     try:
         return _main(argv)
     finally:
-        sys.stdout = stdout
+        sys.stdout, sys.stderr = stdout, stderr
 
 
 def _main(argv: Sequence[str] | None) -> int:

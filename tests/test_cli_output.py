@@ -92,3 +92,25 @@ def test_ctrl_c_while_the_modules_load_ends_without_a_traceback() -> None:
     )
     done = run_python("-c", code, "info", "x")
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "error: interrupted\n")
+
+
+def test_a_standard_error_that_cannot_be_written_does_not_stop_the_command(tmp_path: Path) -> None:
+    """``2> /dev/full``: the first progress line failed, the run became an internal error that could
+    not be shown either, and the copy was undone (exit 1, nothing written; the CLI sweep). Lines that
+    cannot be shown are dropped now: the copy is made and its digest printed; a failing run still
+    exits 1."""
+    env = child_env()
+    for argv, code in (
+        (["copy", f"oci:{SAMPLE}:cli", f"oci:{tmp_path / 'copy'}:cli"], 0),
+        (["info", "nope::x"], 1),
+    ):
+        with open("/dev/full", "w") as full:
+            done = subprocess.run(
+                [sys.executable, "-m", "okdrelease", *argv],
+                stdout=subprocess.PIPE,
+                stderr=full,
+                env=env,
+                timeout=120,
+            )
+        assert (argv[0], done.returncode) == (argv[0], code)
+    assert (tmp_path / "copy" / "index.json").is_file()
