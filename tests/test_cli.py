@@ -746,6 +746,11 @@ def test_the_arena_limit_is_skipped_where_it_cannot_be_set(
             ["--insecure=é"],
             'error: invalid argument "é" for "--insecure" flag: strconv.ParseBool: parsing "é": invalid syntax\n',
         ),
+        (  # the value as given, in package time's quoting: Go's ParseDuration does not trim (before:
+            # 'invalid duration ""')
+            ["--timeout=\t"],
+            'error: invalid argument "\\t" for "--timeout" flag: time: invalid duration "\\x09"\n',
+        ),
         (
             ['--loglevel=1"x'],
             'error: invalid argument "1\\"x" for "--loglevel" flag: strconv.ParseInt: parsing "1\\"x": invalid syntax\n',

@@ -88,8 +88,13 @@ def parse_duration(text: str, flag: str = "--timeout") -> float:
     if not math.isfinite(seconds):  # not plain seconds (nan and inf are not either)
         try:
             seconds = goduration.parse_duration(value) / 1e9
-        except ValueError as err:
-            reason = str(err)
+        except ValueError:
+            try:  # Go's words name the value as given, spaces and all (value is what was tried)
+                goduration.parse_duration(text)
+            except ValueError as err:
+                reason = str(err)
+            else:  # (unreachable: a value Go reads has no space around it)
+                reason = f"time: invalid duration {goduration.quote(text)}"
     if reason is None and seconds > _GO_MAX_DURATION:
         reason = f"time: invalid duration {goduration.quote(text)}"
     elif reason is None and seconds <= 0:
