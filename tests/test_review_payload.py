@@ -373,3 +373,26 @@ def test_new_signing_with_an_empty_directory_value_writes_nothing_in_the_working
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
         f"sha256={layout_digest(tmp_path / 'layout', NAME)[7:]}"
     ]
+
+
+def test_a_to_signature_name_too_long_is_refused_before_the_push(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --to-signature name longer than the file system takes ended in ``internal error: OSError:
+    [Errno 36] File name too long`` (the CLI sweep's 100 KB value): pathlib's is_dir lets that error
+    through. Now it is refused naming the flag, before anything is pushed."""
+    target = tmp_path / ("x" * 300)
+    argv = ["new", "--from-oci-layout", str(SAMPLE), "--layout-repository", REPO, "--name", NAME]
+    code = main(
+        [
+            *argv,
+            "--no-cache",
+            "--to-image",
+            f"oci:{tmp_path / 'layout'}:{NAME}",
+            "--to-signature",
+            str(target),
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert (code, out, err.splitlines()[-1]) == (1, "", f"error: --to-signature {target}: File name too long")
+    assert not (tmp_path / "layout").exists()

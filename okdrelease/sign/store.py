@@ -82,10 +82,14 @@ def check_output_dir(flag: str, directory: str | os.PathLike[str]) -> None:
 def check_output_file(flag: str, file: str | os.PathLike[str]) -> None:
     """Refuse a ``flag`` file that cannot be written: a directory, or in a directory that does not exist."""
     path = Path(file)
-    if path.is_dir():
-        raise SignatureError(f"{flag} {file} is a directory")
     parent = path.parent
-    if not parent.is_dir():
+    try:
+        is_dir, parent_is_dir = path.is_dir(), parent.is_dir()
+    except OSError as err:  # (a name too long: pathlib lets it through)
+        raise SignatureError(f"{flag} {file}: {err.strerror or err}") from None
+    if is_dir:
+        raise SignatureError(f"{flag} {file} is a directory")
+    if not parent_is_dir:
         what = "is not a directory" if os.path.lexists(parent) else "does not exist"
         raise SignatureError(f"{flag} {file}: directory {parent} {what}")
 
