@@ -760,3 +760,24 @@ def test_sizes_are_ascii_digits_only(text: str, tmp_path: Path, capsys: pytest.C
     assert len(_packs(tmp_path)) == 1
     with pytest.raises(ValueError, match="invalid size"):
         size_in_bytes(text)
+
+
+def test_a_read_refreshes_the_pack_it_read_not_what_its_name_links_to(tmp_path: Path) -> None:
+    """The LRU refresh of a read touches the pack the run opened (its descriptor), never a file that a
+    link now standing at the pack's name points to (a file outside the cache keeps its mtime)."""
+    _run(tmp_path / "c", b"a")
+    (packed,) = _packs(tmp_path / "c")
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"user's file")
+    os.utime(outside, (1000, 1000))
+    os.utime(packed, (2000, 2000))
+    cache = Cache(tmp_path / "c")
+    assert cache.empty() is False  # the packs are open
+    moved = tmp_path / "moved.pack"
+    os.rename(packed, moved)
+    packed.symlink_to(outside)
+    assert cache.get_blob(_digest(b"a")) == b"a"
+    cache.close()
+    assert os.stat(outside).st_mtime == 1000
+    assert moved.stat().st_mtime > 2000  # the pack read was refreshed
+

@@ -393,7 +393,7 @@ class Cache:
         if opened.name not in self._touched:
             self._touched.add(opened.name)
             with contextlib.suppress(OSError):
-                os.utime(opened.path)  # least recently used = oldest mtime
+                os.utime(opened.fd)  # LRU = oldest mtime; the file read, never a link at its name
         with self._lock:
             self.stats.hits += 1
         return data
