@@ -781,3 +781,33 @@ def test_a_read_refreshes_the_pack_it_read_not_what_its_name_links_to(tmp_path: 
     assert os.stat(outside).st_mtime == 1000
     assert moved.stat().st_mtime > 2000  # the pack read was refreshed
 
+
+@pytest.mark.parametrize("where", ["prune", "merge"])
+def test_a_file_that_cannot_be_removed_is_a_warning_not_a_failure(
+    where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stale temporary file or a merged pack that cannot be unlinked (a read-only cache, a name a
+    directory took meanwhile) is left with a warning: prune and a closing run go on."""
+    packs_dir = tmp_path / "v2" / "packs"
+    for i in range(3):
+        _run(tmp_path, b"%d" % i)
+    stale = packs_dir / f".tmp-{_packs(tmp_path)[0].name}"
+    stale.write_bytes(b"half")
+    os.utime(stale, (time.time() - 7200, time.time() - 7200))
+    unlink = os.unlink
+
+    def refuse(path: str) -> None:
+        if os.path.dirname(path) == str(packs_dir):
+            raise OSError(30, "Read-only file system", path)
+        unlink(path)
+
+    monkeypatch.setattr(os, "unlink", refuse)
+    if where == "prune":
+        result = Cache(tmp_path).prune(0)
+        assert result.left_entries == 3 and stale.exists()
+    else:
+        _run(tmp_path, b"3", max_packs=2)
+        assert len(_packs(tmp_path)) == 5  # merged, its sources left (duplicates are harmless)
+        cache = Cache(tmp_path)
+        assert [cache.get_blob(_digest(b"%d" % i)) for i in range(4)] == [b"0", b"1", b"2", b"3"]
+    assert any("cannot remove" in r.getMessage() for r in caplog.records)

@@ -218,9 +218,17 @@ def _close_all(fds: list[int]) -> None:
             os.close(fds.pop())
 
 
-def _unlink(path: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
+def _unlink(path: str) -> bool:
+    """Remove ``path``: whether it is gone (a failure, such as a read-only cache or a directory that took
+    the name, is a warning: what is left is a duplicate or a stale file, never a wrong entry)."""
+    try:
         os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        log.warning("cache: cannot remove %s: %s", path, go_reason(err))
+        return False
+    return True
 
 
 def _merge_choice(packs: Sequence[PackFile], max_packs: int, cap: int) -> list[PackFile]:
@@ -717,14 +725,9 @@ class Cache:
         total = sum(p.size for p in packs)
         kept = []
         for listed in sorted(packs, key=lambda p: (p.mtime, p.name)):
-            if total > limit:
-                try:
-                    _unlink(listed.path)
-                except OSError as err:
-                    log.warning("cache: cannot remove %s: %s", listed.path, go_reason(err))
-                else:
-                    total -= listed.size
-                    continue
+            if total > limit and _unlink(listed.path):
+                total -= listed.size
+                continue
             kept.append(listed)
         return kept
 
