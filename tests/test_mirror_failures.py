@@ -20,8 +20,10 @@ from test_mirror_templates import NAME, Payload, push_payload, tags_of
 from test_release_extract import image_references, payload_layer, release_metadata, write_image
 
 from okdrelease.errors import NotFoundError
-from okdrelease.sign import openpgp
-from okdrelease.sign.api import sign_release
+from okdrelease.sign import cosign, openpgp
+from okdrelease.sign.api import sign_release, sign_release_cosign
+from okdrelease.transport.base import TransportOptions
+from okdrelease.transport.open import DefaultTransport
 
 TAG = f"{NAME}-x86_64"
 
@@ -210,3 +212,28 @@ def test_a_signature_directory_that_cannot_be_written_fails_before_anything_is_m
     )
     with pytest.raises(NotFoundError):
         tags_of(registry_http, repository)
+
+
+def test_a_failed_cosign_signature_copy_leaves_no_release_tag(
+    registry_http: RegistryInfo,
+    proxy: FaultProxy,
+    payload: Payload,
+    unique_repo: RepoNamer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The release's cosign ``sha256-<hex>.sig`` is copied before the release image, so the release tag is
+    still the last thing a mirror writes: a signature the destination refuses fails the run with no
+    release tag there (the components are, as for any failure after them)."""
+    spec, digest = release_through(proxy, registry_http, payload, capsys)
+    with DefaultTransport(TransportOptions(insecure=True)) as transport:
+        repo, _ = transport.open(spec.rpartition(":")[0])
+        sign_release_cosign(repo, f"{spec.rpartition(':')[0]}@{digest}", cosign.generate_private_key())
+    denied = Rule(
+        "PUT", r"/manifests/sha256-[0-9a-f]{64}\.sig$", "status", times=None, status=403, code="DENIED"
+    )
+    proxy.add(denied)
+    repository = unique_repo()
+    line = failed_mirror(capsys, spec, "--to", f"{proxy.host}/{repository}")
+    assert "sha256-" in line, line
+    tags = tags_of(registry_http, repository)
+    assert TAG not in tags and f"{TAG}-demo-operand" in tags

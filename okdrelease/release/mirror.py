@@ -16,7 +16,9 @@ Into an OCI layout the ref names are written last, in one update of ``index.json
 image, the cosign signature and the signature files are in place: a mirror that fails removes a
 layout (or ``--to-dir`` directory) it created, as ``copy`` does, and leaves the ``index.json`` of a
 layout that existed as it was (the blobs and manifests copied before the failure stay there,
-untagged, and a second run finds them).
+untagged, and a second run finds them). Into a registry the components come first, then the release's
+cosign signature, then the release image: its tag is the last thing written, so a failure leaves no
+release tag naming a mirror that is not whole.
 """
 
 from __future__ import annotations
@@ -465,9 +467,15 @@ def copy_mapping(
 
 
 def execute_mirror(
-    plan: MirrorPlan, transport: Transport, *, workers: int, progress: Progress | None = None
+    plan: MirrorPlan,
+    transport: Transport,
+    *,
+    workers: int,
+    progress: Progress | None = None,
+    before_release: Callable[[], object] | None = None,
 ) -> list[CopiedImage]:
-    """Copy the components in parallel, then the release image (so its tag appears last).
+    """Copy the components in parallel, then call ``before_release`` (the cosign signature is copied
+    there), then copy the release image: its tag appears last, once everything else is in place.
 
     The first failure cancels the copies not yet started and is raised once the running ones end.
     """
@@ -482,6 +490,8 @@ def execute_mirror(
             if error is not None:
                 raise error
         copied = [future.result() for future in futures]
+    if before_release is not None:
+        before_release()
     return [copy_mapping(transport, plan, m, emit) for m in release] + copied
 
 
@@ -606,13 +616,20 @@ def mirror_release(
         ]
         return MirrorResult(plan, tuple(images), signatures, (), None, True)
     files: list[str] = []
+    signature: list[tuple[ImageLocation, str] | None] = []  # where the cosign signature went (None: none)
+
+    def copy_signature() -> None:  # before the release image: its tag is the last thing written
+        signature.append(_copy_cosign_signature(plan, transport, emit))
+
     with _new_layouts_removed_on_failure(plan):
-        images = execute_mirror(plan, transport, workers=options.workers, progress=emit)
+        images = execute_mirror(
+            plan, transport, workers=options.workers, progress=emit, before_release=copy_signature
+        )
         for warning in dict.fromkeys(
             [*(w for i in images for w in i.warnings), *format_warnings(plan, images)]
         ):
             emit(warning)  # each once: a layout's readers that need a format, what --format changed
-        cosign = _copy_cosign_signature(plan, transport, emit)
+        cosign = signature[0] if signature else None
         if signatures is not None and options.signature_to_dir:
             files.append(write_signatures(signatures, options.signature_to_dir))
         tag_layouts(transport, layout_tags(plan, images, [cosign] if cosign else []))
