@@ -198,6 +198,26 @@ def test_lru_eviction_by_pack(tmp_path: Path) -> None:
     assert _files(tmp_path) == []
 
 
+
+def test_a_time_in_the_future_is_no_recent_use(tmp_path: Path) -> None:
+    """A pack whose mtime is hours ahead of the clock (the clock was set back, a copy kept its times) was
+    not read since: a read sets it to now. It goes first, not last (it would outlive every pack in use);
+    a temporary file so stamped is stale too (it would stay, uncounted, until the clock caught up)."""
+    blobs = [bytes([i]) * 1000 for i in range(2)]
+    now = time.time()
+    for i, blob in enumerate(blobs):
+        _run(tmp_path, blob)
+        os.utime(_packs(tmp_path)[-1], (now + (10 * 86400 if i == 0 else -100),) * 2)
+    future_tmp = tmp_path / "v2" / "packs" / f".tmp-{_packs(tmp_path)[0].name}"
+    future_tmp.write_bytes(b"killed writer" * 1000)
+    os.utime(future_tmp, (now + 10 * 86400, now + 10 * 86400))
+    size = _packs(tmp_path)[0].stat().st_size
+    result = Cache(tmp_path).prune(size)
+    assert (result.left_entries, result.left_bytes) == (1, size)
+    cache = Cache(tmp_path)
+    assert (cache.get_blob(_digest(blobs[0])), cache.get_blob(_digest(blobs[1]))) == (None, blobs[1])
+    assert not future_tmp.exists()
+
 def test_trim_after_a_run_that_wrote(tmp_path: Path) -> None:
     _run(tmp_path, b"a" * 100)
     cache = Cache(tmp_path, max_bytes=0)

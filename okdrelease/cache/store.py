@@ -31,7 +31,8 @@ index is damaged, or that is shorter than its trailer says (torn), is deleted wh
 nothing in it can be trusted. A read refreshes its pack's mtime once per run.
 
 Size bound. :meth:`Cache.trim` (after a run that wrote) and :meth:`Cache.prune` evict whole packs,
-least recently used (oldest mtime) first, until the packs fit. ``prune`` also removes what is left of
+least recently used (oldest mtime; an mtime hours ahead of the clock, left by a clock set back, oldest of all:
+a read would have set it to now) first, until the packs fit. ``prune`` also removes what is left of
 the one-file-per-entry layout of earlier versions in ``v1/`` (its entries, then its directories once
 empty; any other file there is kept).
 
@@ -135,7 +136,8 @@ LAYER_INDEX = "layer-index"
 VERDICT = "verdict"
 RESOLUTION = "resolution"
 _KINDS = (LAYER_INDEX, VERDICT, RESOLUTION)
-#: A temporary file older than this was left by a killed run; trim and prune remove it.
+#: A temporary file older than this was left by a killed run; trim and prune remove it (one this far
+#: ahead of the clock too). A pack's mtime this far ahead counts as its least recent use.
 _STALE_TMP_SECONDS = 3600
 
 _Ident = tuple[str, str]
@@ -720,11 +722,16 @@ class Cache:
         packs, temporaries = pack.scan(self._packs_dir)
         now = time.time()
         for tmp in temporaries:
-            if now - tmp.mtime > _STALE_TMP_SECONDS:
+            if abs(now - tmp.mtime) > _STALE_TMP_SECONDS:  # hours ahead: the clock went back since
                 _unlink(tmp.path)
         total = sum(p.size for p in packs)
         kept = []
-        for listed in sorted(packs, key=lambda p: (p.mtime, p.name)):
+
+        def last_use(p: PackFile) -> tuple[float, str]:
+            # An mtime hours ahead of the clock is no use since (a read sets it to now): oldest of all.
+            return (p.mtime if p.mtime - now <= _STALE_TMP_SECONDS else float("-inf"), p.name)
+
+        for listed in sorted(packs, key=last_use):
             if total > limit and _unlink(listed.path):
                 total -= listed.size
                 continue
