@@ -105,6 +105,25 @@ def test_damaged_header_trailer_or_index_drops_the_pack(tmp_path: Path) -> None:
         assert not path.exists()
 
 
+def test_an_index_or_verdict_nested_too_deep_is_damage_not_a_crash(tmp_path: Path) -> None:
+    """A pack whose index (checksummed as written) nests deeper than the JSON parser goes is dropped like
+    any damaged pack, and such a verdict record is a miss: no RecursionError ('internal error') in every
+    run that opens the cache."""
+    packs_dir = tmp_path / "v2" / "packs"
+    packs_dir.mkdir(parents=True)
+    index = b"[" * 100000 + b"]" * 100000
+    trailer = pack._trailer(len(pack._HEAD), len(index), hashlib.sha256(index).hexdigest())
+    deep = packs_dir / pack.new_name()
+    deep.write_bytes(pack._HEAD + index + trailer)
+    assert Cache(tmp_path).info().packs == 1  # info warns, removes nothing
+    cache = Cache(tmp_path)
+    assert cache.get_blob(_digest(b"a")) is None
+    assert cache.stats.dropped == 1 and not deep.exists()
+    with cache:
+        cache.put_record(VERDICT, _digest(b"a"), b"[" * 100000)
+    assert Cache(tmp_path).get_verdict(_digest(b"a")) == (False, None)
+
+
 def test_torn_pack_under_its_final_name_is_detected(tmp_path: Path) -> None:
     """A pack cut short (what a torn write would leave, were it not renamed only once whole) is dropped."""
     _run(tmp_path, b"a" * 1000, b"b" * 1000)
@@ -198,7 +217,6 @@ def test_lru_eviction_by_pack(tmp_path: Path) -> None:
     assert _files(tmp_path) == []
 
 
-
 def test_a_time_in_the_future_is_no_recent_use(tmp_path: Path) -> None:
     """A pack whose mtime is hours ahead of the clock (the clock was set back, a copy kept its times) was
     not read since: a read sets it to now. It goes first, not last (it would outlive every pack in use);
@@ -217,6 +235,7 @@ def test_a_time_in_the_future_is_no_recent_use(tmp_path: Path) -> None:
     cache = Cache(tmp_path)
     assert (cache.get_blob(_digest(blobs[0])), cache.get_blob(_digest(blobs[1]))) == (None, blobs[1])
     assert not future_tmp.exists()
+
 
 def test_trim_after_a_run_that_wrote(tmp_path: Path) -> None:
     _run(tmp_path, b"a" * 100)

@@ -137,7 +137,7 @@ def _parse_index(index: bytes, end: int) -> tuple[Row, ...]:
     """The rows of ``index``, refused unless every payload lies between the head and ``end``."""
     try:
         raw = json.loads(index)
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:  # RecursionError: nested deeper than the parser goes
         raise DamagedPack(f"index unreadable: {err}") from None
     if not isinstance(raw, list):
         raise DamagedPack("index is not a list")

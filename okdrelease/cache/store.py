@@ -657,7 +657,7 @@ class Cache:
             return None
         try:
             value = json.loads(payload)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             return None
         if not isinstance(value, dict) or sorted(value) != sorted(keys):
             return None
