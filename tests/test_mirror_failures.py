@@ -237,3 +237,37 @@ def test_a_failed_cosign_signature_copy_leaves_no_release_tag(
     assert "sha256-" in line, line
     tags = tags_of(registry_http, repository)
     assert TAG not in tags and f"{TAG}-demo-operand" in tags
+
+
+def test_the_release_layout_is_tagged_last(
+    registry_http: RegistryInfo,
+    proxy: FaultProxy,
+    payload: Payload,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Components into one layout, the release (--to-release-image) into another that exists: the
+    components' layout is tagged first, so a failure there leaves the release layout's index.json as it
+    was (it was tagged first, and kept the release tag of a mirror that failed)."""
+    from okdrelease.errors import LayoutError
+    from okdrelease.transport.layout import LayoutRepository
+
+    spec, _ = release_through(proxy, registry_http, payload, capsys)
+    components, release = tmp_path / "components", tmp_path / "release"
+    seed_layout(components, build_image(seed="mirror-components"))
+    seed_layout(release, build_image(seed="mirror-release"))
+    before = (release / "index.json").read_bytes()
+    tag = LayoutRepository.tag_manifests
+
+    def fail_components(self: LayoutRepository, tags: dict[str, str]) -> None:
+        if str(components) in self.display:
+            raise LayoutError(f"{self.display}: cannot write index.json: no space left on device")
+        tag(self, tags)
+
+    monkeypatch.setattr(LayoutRepository, "tag_manifests", fail_components)
+    line = failed_mirror(
+        capsys, spec, "--to", f"oci:{components}", "--to-release-image", f"oci:{release}:{NAME}"
+    )
+    assert "no space left on device" in line
+    assert (release / "index.json").read_bytes() == before

@@ -529,12 +529,16 @@ def _copy_cosign_signature(
 def layout_tags(
     plan: MirrorPlan, images: Sequence[CopiedImage], extra: Sequence[tuple[ImageLocation, str]] = ()
 ) -> dict[str, dict[str, str]]:
-    """layout directory -> {ref name: digest} of what was copied into OCI layouts."""
+    """layout directory -> {ref name: digest} of what was copied into OCI layouts, the release's layout
+    last (``tag_layouts`` writes them in this order: a failure leaves no release tag)."""
     where = {m.destination_text: m.destination for m in plan.mappings}
     pending: dict[str, dict[str, str]] = {}
     for location, digest in [*((where[i.destination], i.digest) for i in images), *extra]:
         if isinstance(location, LayoutLocation) and location.refname:
             pending.setdefault(location.path, {})[location.refname] = digest
+    release = next((where[i.destination] for i in images if not i.name), None)
+    if isinstance(release, LayoutLocation) and release.path in pending:
+        pending[release.path] = pending.pop(release.path)
     return pending
 
 
