@@ -352,6 +352,26 @@ def test_extract_refuses_json_documents_in_oc_words(session: Session) -> None:
     assert refused == sorted(cases.UNREADABLE_JSON_MANIFESTS)
 
 
+def test_extract_refuses_an_earlier_document_before_a_later_ones_parse_error_as_oc(session: Session) -> None:
+    """oc decodes a manifest's documents one at a time and checks each as it comes (a missing name or kind, a
+    duplicate): an earlier document's refusal is its error, not a later document's parse error, a NUL past
+    go-yaml's first 512 bytes or a second JSON value's syntax error; okdrelease parsed the whole file first
+    (found by carrying the refused manifests of test_parity_yaml_check.CASES into a release: 4 of 157)."""
+    case_id = 900093
+    report = run_scenario(session, cases.unreadable_manifests(case_id, cases.ORDERED_MANIFESTS), CHECKS)
+    _assert_same(report)  # parity:extract compares okdrelease's extract stderr with oc's, word for word
+    ref = f"{session.host}/s{case_id}/oc:rel"
+    work = session.scratch / f"seed-{case_id}"
+    ours = session.run(session.py_cmd("extract", "--insecure", "--to", str(work / "e-py"), ref))
+    lines = ours.stderr.splitlines()
+    prefix = "* error parsing 0000_50_dns-operator_"
+    assert [line[len(prefix) :].split(".")[0] for line in lines if line.startswith(prefix)] == sorted(
+        name.split(".")[0] for name in cases.ORDERED_MANIFESTS
+    )
+    assert f'{prefix}o4-dup-then-syntax.yaml: duplicate resource: (Group: "" Kind: "A" Name: "x")' in lines
+    assert f"{prefix}o5-dup-then-separator.yaml: error parsing: invalid Yaml document separator: x" in lines
+
+
 #: How oc words a component or base that the registry does not hold (Distribution's MANIFEST_UNKNOWN).
 NOT_FOUND = "manifest unknown: manifest unknown"
 

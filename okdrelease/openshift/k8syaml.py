@@ -41,7 +41,14 @@ from okdrelease.gocompat.yamldecode import (
 from okdrelease.gocompat.yamlerrors import go_error_text
 from okdrelease.gocompat.yamlregion import go_syntax_error
 
-__all__ = ["SourcedDocument", "load_documents", "load_sourced_documents", "load_yaml", "split_documents"]
+__all__ = [
+    "SourcedDocument",
+    "iter_sourced_documents",
+    "load_documents",
+    "load_sourced_documents",
+    "load_yaml",
+    "split_documents",
+]
 
 
 #: libyaml's parser composing nodes with go-yaml's tags of plain scalars, when PyYAML has it. Its composer
@@ -176,8 +183,8 @@ def _go_json_syntax_error(text: str, start: int, *, offset: bool) -> str:
     return f"json: offset {len(text[:start].encode('utf-8', 'surrogateescape')) + through}: {message}"
 
 
-def _json_then_yaml(text: str) -> list[SourcedDocument]:
-    """The Kubernetes ``YAMLOrJSONDecoder`` on a stream starting with ``{``.
+def _json_then_yaml(text: str) -> Iterator[SourcedDocument]:
+    """The Kubernetes ``YAMLOrJSONDecoder`` on a stream starting with ``{``, one document at a time.
 
     JSON values are read one after the other; when one fails while at most one has been read, the
     stream is read as YAML from the end of the last good value (its trailing blanks up to the first
@@ -187,33 +194,36 @@ def _json_then_yaml(text: str) -> list[SourcedDocument]:
     After two JSON values a failure is an error.
     """
     decoder = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite_float)
-    docs: list[SourcedDocument] = []
+    values = 0
     index = 0
     while True:
         start = index
         while index < len(text) and text[index] in " \t\r\n":
             index += 1
         if index >= len(text):
-            return docs
+            return
         begin = index
         try:
             value, index = decoder.raw_decode(text, index)
         except ValueError as err:
-            json_error = _go_json_syntax_error(text, begin, offset=len(docs) <= 1)
-            if len(docs) > 1:
+            json_error = _go_json_syntax_error(text, begin, offset=values <= 1)
+            if values > 1:
                 raise GoYamlError(json_error) from err
             # The decoder reads the first YAML document in the call that failed: its refusal (a reader's
             # or go-yaml's) is the JSON error; a later document's, in a later call, is its own.
-            rest: list[SourcedDocument] = []
+            first = True
             try:
                 for chunk in split_documents(_after_blanks(text, start)):
-                    rest.append(SourcedDocument(_first_document(chunk), None, None if rest else json_error))
+                    doc = SourcedDocument(_first_document(chunk), None, json_error if first else None)
+                    first = False
+                    yield doc
             except GoYamlError:
-                if rest:
+                if not first:
                     raise
                 raise GoYamlError(json_error) from err
-            return docs + rest
-        docs.append(_json_document(value, text[begin:index]))
+            return
+        values += 1
+        yield _json_document(value, text[begin:index])
 
 
 def _after_blanks(text: str, start: int) -> str:
@@ -226,8 +236,9 @@ def _after_blanks(text: str, start: int) -> str:
     return text[index:]
 
 
-def _yaml_documents(text: str) -> list[Any]:
-    return [_first_document(chunk) for chunk in split_documents(text)]
+def _yaml_documents(text: str) -> Iterator[SourcedDocument]:
+    for chunk in split_documents(text):
+        yield SourcedDocument(_first_document(chunk))
 
 
 def split_documents(text: str) -> Iterator[str]:
@@ -276,13 +287,23 @@ def load_sourced_documents(data: bytes) -> list[SourcedDocument]:
     The decoder hands a JSON document's own text to the manifest's ``UnmarshalJSON`` (and its errors
     quote it), where a YAML document arrives re-encoded as compact JSON.
     """
+    return list(iter_sourced_documents(data))
+
+
+def iter_sourced_documents(data: bytes) -> Iterator[SourcedDocument]:
+    """:func:`load_sourced_documents` one document at a time, as the decoder's calls read them: a later
+    document's parse or separator error is raised only once the earlier ones were taken (library-go checks
+    each document as it is decoded, so an earlier document's refusal is what oc reports)."""
     # Bytes that are no UTF-8 stay bytes (surrogate escapes): go-yaml refuses them in its words where it
     # reads them; Go's JSON decoder (1.27) keeps them in a string as they are.
     text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
+    docs: Iterator[SourcedDocument]
     if _looks_like_json(data):
         if json_too_deep(text):
             raise GoYamlError(max_depth_message())
         docs = _json_then_yaml(text)
     else:
-        docs = [SourcedDocument(doc) for doc in _yaml_documents(text)]
-    return [doc for doc in docs if doc.value is not None]
+        docs = _yaml_documents(text)
+    for doc in docs:
+        if doc.value is not None:
+            yield doc

@@ -285,27 +285,35 @@ def _id_text(identity: tuple[str, str, str, str]) -> str:
 
 
 def parse_manifest(name: str, data: bytes) -> list[dict[str, Any]]:
-    """The documents of a payload manifest as oc reads them (empty documents dropped)."""
+    """The documents of a payload manifest as oc reads them (empty documents dropped).
+
+    Each document is checked as it is read, as library-go's ``Manifest.UnmarshalJSON`` checks it in the
+    decoder's call that read it: an earlier document's refusal is reported before a later one's parse error.
+    """
     from okdrelease.gocompat import goyaml
     from okdrelease.openshift import k8syaml  # (and PyYAML: loaded with the first manifest read)
 
-    try:
-        sourced = k8syaml.load_sourced_documents(data)
-    except goyaml.GoYamlError as err:  # library-go wraps every decoder error in "error parsing"
-        raise ReleaseError(f"error parsing {printable_name(name)}: error parsing: {err}") from err
-    name = printable_name(name)
+    shown = printable_name(name)
     seen: set[tuple[str, str, str, str]] = set()
-    for doc in sourced:
+    docs: list[dict[str, Any]] = []
+    documents = k8syaml.iter_sourced_documents(data)
+    while True:
+        try:
+            doc = next(documents, None)
+        except goyaml.GoYamlError as err:  # library-go wraps every decoder error in "error parsing"
+            raise ReleaseError(f"error parsing {shown}: error parsing: {err}") from err
+        if doc is None:
+            return docs
         try:
             key = _identity(doc.value, doc.json_text)
         except ReleaseError as err:
             if doc.fallback_error is not None:  # the decoder reports the JSON error that made it read YAML
-                raise ReleaseError(f"error parsing {name}: error parsing: {doc.fallback_error}") from err
-            raise ReleaseError(f"error parsing {name}: {err}") from err
+                raise ReleaseError(f"error parsing {shown}: error parsing: {doc.fallback_error}") from err
+            raise ReleaseError(f"error parsing {shown}: {err}") from err
         if key in seen:
-            raise ReleaseError(f"error parsing {name}: duplicate resource: ({_id_text(key)})")
+            raise ReleaseError(f"error parsing {shown}: duplicate resource: ({_id_text(key)})")
         seen.add(key)
-    return [doc.value for doc in sourced]
+        docs.append(doc.value)
 
 
 def write_manifest(name: str, docs: list[dict[str, Any]]) -> bytes:

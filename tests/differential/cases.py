@@ -213,6 +213,32 @@ UNREADABLE_JSON_MANIFESTS = {
 }
 
 
+_NAMED = b"apiVersion: v1\nkind: A\nmetadata:\n  name: x\n"
+_PADDED = b"apiVersion: v1\nkind: ConfigMap\n#" + b"x" * 478 + b"\n"
+#: Files whose earlier document oc refuses (or finds a duplicate) before a later one fails to parse: each
+#: document is decoded and checked in turn, so the earlier refusal is oc's error; a bad ``---`` line is read
+#: with the document it ends, so it comes first.
+ORDERED_MANIFESTS = {
+    "o1-json-value-then-yaml.yaml": b"{}: c\napiVersion: v1\nkind: ConfigMap\n",
+    "o2-nul-after-separator.yaml": _PADDED + b"---\n\x00\n",
+    "o3-nul-past-512.yaml": b"apiVersion: v1\nkind: ConfigMap\n---\n" + b"a" * 476 + b"\x00\n",
+    "o4-dup-then-syntax.yaml": _NAMED + b"---\n" + _NAMED + b"---\nkind: [\n",
+    "o5-dup-then-separator.yaml": _NAMED + b"---\n" + _NAMED + b"--- x\n",
+    "o6-noname-then-syntax.yaml": b"apiVersion: v1\nkind: A\n---\nkind: [\n",
+    "o7-noname-then-separator.yaml": b"apiVersion: v1\nkind: A\n--- x\n",
+    "o8-json-noname-then-cut.json": b'{"apiVersion": "v1", "kind": "A"}\n{"kind": [\n',
+    "o9-json-dup-then-cut.json": b'{"apiVersion": "v1", "kind": "A", "metadata": {"name": "x"}}\n' * 2
+    + b'{"kind": [\n',
+    "oa-json-noname-then-third-bad.json": b'{"apiVersion": "v1", "kind": "A", "metadata": {"name": "x"}}\n'
+    b'{"apiVersion": "v1", "kind": "A"}\n{kind: B}\n',
+    "ob-json-noname-then-separator.yaml": b'{"apiVersion": "v1", "kind": "A"}\n---\nkind: [\n',
+    "oc-json-nokind-then-yaml.json": b'{"apiVersion": "v1"} x: [\n',
+    "od-dup-then-noname.yaml": _NAMED + b"---\n" + _NAMED + b"---\napiVersion: v1\nkind: A\n",
+    "oe-null-then-syntax.yaml": b"null\n---\nkind: [\n",
+    "of-comment-noname-then-nul.yaml": b"# c\n---\napiVersion: v1\nkind: A\n---\n\x00\n",
+}
+
+
 def unreadable_manifests(case_id: int, manifests: dict[str, bytes] | None = None) -> Scenario:
     """The files of ``manifests`` (``UNREADABLE_MANIFESTS``) carried with --skip-manifest-check into a release
     pushed as ``:rel``."""
