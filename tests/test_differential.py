@@ -372,6 +372,22 @@ def test_extract_refuses_an_earlier_document_before_a_later_ones_parse_error_as_
     assert f"{prefix}o5-dup-then-separator.yaml: error parsing: invalid Yaml document separator: x" in lines
 
 
+def test_seed_838_a_bom_keeps_the_first_line_from_being_a_separator(session: Session) -> None:
+    """Seed 838: a manifest starting with a BOM and ``--- {apiVersion: v1, …`` (a flow mapping on the document
+    start line). oc's YAML reader splits on lines starting with ``---``, and the BOM's line does not, so go-yaml
+    reads the document (skipping the BOM); okdrelease dropped the BOM first and refused the line as an
+    invalid document separator. Both the seed and files with a BOM before other first lines (case 900094)."""
+    _assert_same(run_seed(session, 838, CHECKS))
+    case_id = 900094
+    _assert_same(run_scenario(session, cases.unreadable_manifests(case_id, cases.BOM_MANIFESTS), CHECKS))
+    work = session.scratch / f"seed-{case_id}"
+    written = {p.name for p in (work / "x-ours-oc").iterdir()}
+    assert {
+        "0000_50_dns-operator_b1-flow-on-the-separator-line.yaml",
+        "0000_50_dns-operator_b2-separator-line.yaml",
+    } <= written
+
+
 #: How oc words a component or base that the registry does not hold (Distribution's MANIFEST_UNKNOWN).
 NOT_FOUND = "manifest unknown: manifest unknown"
 

@@ -295,8 +295,9 @@ def iter_sourced_documents(data: bytes) -> Iterator[SourcedDocument]:
     document's parse or separator error is raised only once the earlier ones were taken (library-go checks
     each document as it is decoded, so an earlier document's refusal is what oc reports)."""
     # Bytes that are no UTF-8 stay bytes (surrogate escapes): go-yaml refuses them in its words where it
-    # reads them; Go's JSON decoder (1.27) keeps them in a string as they are.
-    text = data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
+    # reads them; Go's JSON decoder (1.27) keeps them in a string as they are. A BOM (never JSON: it is no
+    # space) stays on the first line, which is then no ``---`` separator; go-yaml skips it.
+    text = data.decode("utf-8", "surrogateescape")
     docs: Iterator[SourcedDocument]
     if _looks_like_json(data):
         if json_too_deep(text):

@@ -239,6 +239,25 @@ ORDERED_MANIFESTS = {
 }
 
 
+_BOM = b"\xef\xbb\xbf"
+#: Files starting with a BOM: their first line is no ``---`` separator (differential seed 838: a BOM, then
+#: ``--- {apiVersion: v1, …}`` on the first line, which oc reads as a document).
+BOM_MANIFESTS = {
+    "b1-flow-on-the-separator-line.yaml": _BOM
+    + b"--- {apiVersion: v1, kind: A, metadata: {\n    name: a}}\n---\n"
+    + _NAMED,
+    "b2-separator-line.yaml": _BOM + b"---\napiVersion: v1\nkind: A\nmetadata: {name: b}\n",
+    "b3-two-separators-then-bad.yaml": _BOM
+    + b"---\n---\napiVersion: v1\nkind: A\nmetadata: {name: c}\n---\nkind: [\n",
+    "b4-bad-separator.yaml": _BOM + b"--- x\n",
+    "b5-separator-comment.yaml": _BOM + b"--- # c\napiVersion: v1\nkind: A\nmetadata: {name: e}\n",
+    "b6-separator-then-syntax.yaml": _BOM + b"---\nkind: [\n",
+    "b7-crlf.yaml": _BOM + b"--- {apiVersion: v1, kind: A,\r\n metadata: {name: g}}\r\n---\r\nkind: [\r\n",
+    "b8-scalar-then-object.yaml": _BOM + b"--- x\n---\napiVersion: v1\nkind: A\nmetadata: {name: h}\n",
+    "b9-document-end.yaml": _BOM + b"...\napiVersion: v1\nkind: A\nmetadata: {name: i}\n",
+}
+
+
 def unreadable_manifests(case_id: int, manifests: dict[str, bytes] | None = None) -> Scenario:
     """The files of ``manifests`` (``UNREADABLE_MANIFESTS``) carried with --skip-manifest-check into a release
     pushed as ``:rel``."""
