@@ -27,6 +27,7 @@ from differential.harness import (
     SeedReport,
     error_race,
     parity_extract,
+    parity_views,
     run_new,
     run_scenario,
     run_seed,
@@ -82,15 +83,21 @@ def test_a_later_yaml_document_after_json_fails_in_its_own_words(session: Sessio
 
 
 class _CannedSession:
-    """A stand-in for :class:`Session` whose okdrelease prints ``stderr`` and exits 1."""
+    """A stand-in for :class:`Session` whose okdrelease prints ``stderr`` and exits 1 (oc: ``oc_out``, exit 0)."""
 
-    def __init__(self, stderr: str) -> None:
+    def __init__(self, stderr: str, oc_out: bytes = b"") -> None:
         self.stderr = stderr
+        self.oc_out = oc_out
+
+    def oc_cmd(self, *args: str) -> list[str]:
+        return ["oc", *args]
 
     def py_cmd(self, *args: str) -> list[str]:
         return list(args)
 
     def run(self, argv: list[str]) -> Proc:
+        if argv[0] == "oc":
+            return Proc(tuple(argv), 0, self.oc_out, "")
         return Proc(tuple(argv), 1, b"", self.stderr)
 
 
@@ -104,6 +111,28 @@ def test_extract_stderr_is_compared_word_for_word(tmp_path: Path) -> None:
     oc_run = Proc((), 1, b"", oc + "did not find expected node content\n")
     parity_extract(ours, c, "ref", tmp_path / "none", oc_run, None)  # type: ignore[arg-type]
     assert [d.area for d in c.differences] == ["parity:extract-stderr"]
+
+
+def test_every_view_is_compared() -> None:
+    """parity_views runs okdrelease's other info views and extract --file next to oc's, and the ``--image-for``
+    of the first and last component oc's ``-o json`` names: each one's exit code, stdout and stderr."""
+    session = _CannedSession("error: x\n", b"out\n")
+    c = Comparison()
+    tags = {"references": {"spec": {"tags": [{"name": "a"}, {"name": "b"}, {"name": "c"}]}}}
+    oc_json = Proc((), 0, json.dumps(tags).encode(), "")
+    parity_views(session, c, "ref", oc_json)  # type: ignore[arg-type]
+    areas = [d.area for d in c.differences]
+    for view in (
+        "info --pullspecs",
+        "info --size",
+        "info -o name",
+        "info --image-for a",
+        "info --image-for c",
+    ):
+        assert f"parity:{view}" in areas
+        assert f"parity:{view} (stderr)" in areas
+    assert "parity:extract --file image-references" in areas
+    assert "parity:info --image-for b" not in areas
 
 
 def _assert_same(report: SeedReport) -> None:

@@ -29,7 +29,7 @@ from .compare import (
 from .runner import Outcome, Placeholders, Proc, Session, collect, created_of, placeholders, prepare
 from .scenario import Scenario, generate
 
-ALL_CHECKS = ("new", "info", "extract", "parity:info", "parity:extract")
+ALL_CHECKS = ("new", "info", "extract", "parity:info", "parity:extract", "parity:views")
 
 
 @attrs.frozen
@@ -223,6 +223,8 @@ def readers(
             parity_info(session, c, ref, infos[side])
         if "parity:extract" in checks:
             parity_extract(session, c, ref, work / f"x-ours-{side}", extracts[side], trees[side])
+        if "parity:views" in checks and side == "oc":
+            parity_views(session, c, ref, infos.get(side))
     if "info" in checks:
         a = _info_json(session, oc, infos["oc"].stdout.decode("utf-8", "replace"))
         b = _info_json(session, py, infos["py"].stdout.decode("utf-8", "replace"))
@@ -255,6 +257,50 @@ def parity_info(session: Session, c: Comparison, ref: str, oc_json: Proc) -> Non
     if plain_oc.code != plain_py.code:
         c.add("parity:info-text", f"{ref}: exit {plain_oc.code}/{plain_py.code}")
     c.text("parity:info-text", _no_age(plain_oc.stdout.decode()), _no_age(plain_py.stdout.decode()))
+
+
+#: ``info`` views both tools have, besides ``-o json`` and the plain text (``parity_info``).
+INFO_VIEWS: tuple[tuple[str, ...], ...] = (
+    ("--pullspecs",),
+    ("--commits",),
+    ("--commit-urls",),
+    ("--size",),
+    ("--verify",),
+    ("--contents",),
+    ("-o", "name"),
+    ("-o", "pullspec"),
+    ("-o", "digest"),
+    ("--include-images", "-o", "json"),
+    ("--image-for", "no-such-component"),
+)
+#: ``extract --file`` names: the two payload files every release has, and one it has not.
+EXTRACT_FILES = ("image-references", "release-metadata", "no-such-file")
+
+
+def parity_views(session: Session, c: Comparison, ref: str, oc_json: Proc | None) -> None:
+    """okdrelease's other ``info`` views (``INFO_VIEWS``, ``--image-for`` the first and last component of
+    oc's ``-o json``) and ``extract --file`` (``EXTRACT_FILES``) of ``ref`` against oc's: exit code, stdout
+    (ages masked), stderr."""
+    views = list(INFO_VIEWS)
+    try:
+        tags = json.loads(oc_json.stdout)["references"]["spec"]["tags"] if oc_json else []
+    except (ValueError, KeyError, TypeError):
+        tags = []
+    views += [("--image-for", tag["name"]) for tag in (tags[:1] + tags[-1:])[: len(tags)]]
+    runs = [(("adm", "release", "info"), ("info",), view) for view in views]
+    runs += [(("adm", "release", "extract"), ("extract",), ("--file", name)) for name in EXTRACT_FILES]
+    for oc_words, py_words, view in runs:
+        theirs = session.run(session.oc_cmd(*oc_words, "--insecure", *view, ref))
+        ours = session.run(session.py_cmd(*py_words, "--insecure", *view, ref))
+        area = f"parity:{py_words[0]} {' '.join(view)}"
+        if theirs.code != ours.code:
+            c.add(area, f"{ref}: exit {theirs.code}/{ours.code}\n{ours.stderr}")
+        c.text(
+            area,
+            _no_age(theirs.stdout.decode("utf-8", "replace")),
+            _no_age(ours.stdout.decode("utf-8", "replace")),
+        )
+        c.text(area + " (stderr)", theirs.stderr, ours.stderr)
 
 
 def parity_extract(
