@@ -499,6 +499,17 @@ def test_mirror_dry_run_reads_the_base_oc_cannot_read(session: Session) -> None:
     assert not {f"s{case_id}/oc-m", f"s{case_id}/py-m", f"s{case_id}/py"} & _catalog(session.host)
 
 
+def test_mirror_dry_run_reads_a_kept_base_list_where_it_was_read(session: Session) -> None:
+    """Seed 1008: --mirror --dry-run --keep-manifest-list with a manifest-listed base (OC-DRYRUN-MIRROR). okdrelease
+    read the base list from the mirror, where the dry run copied nothing, and failed on the child manifest its
+    cache did not hold (``reading manifest …-m@sha256:…: HTTP 404``); it reads the base where the components were
+    read now, and prints the would-be digest as the deviation documents."""
+    report = run_seed(session, 1008, CHECKS)
+    _assert_same(report)
+    assert (report.oc_code, report.applied[OC_DRYRUN_MIRROR]) == (1, 1)
+    assert re.fullmatch(r"sha256:[0-9a-f]{64} \S+ \S+\n", report.py_stdout.decode())
+
+
 def test_a_base_on_an_unreachable_registry_fails_in_ocs_frame(session: Session) -> None:
     """A registry nobody listens on: the same exit code and oc's message up to the reason, which okdrelease's
     transport words (Go's ``Get "URL": dial tcp …`` is not reproduced; README: CONNECT-WORDING)."""

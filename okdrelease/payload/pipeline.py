@@ -36,6 +36,7 @@ from okdrelease.payload.sinks import (
 from okdrelease.transport.base import Transport, TransportOptions
 
 if TYPE_CHECKING:
+    from okdrelease.openshift.imagestream import ImageStream
     from okdrelease.payload.signing import SigningKeys
     from okdrelease.payload.unchanged import ExistingRelease
     from okdrelease.sign.policy import PolicyChecker
@@ -148,6 +149,8 @@ class _Assembled:
     resolution: Resolution | None
     operators: frozenset[str]
     removed: tuple[str, ...]
+    #: With --mirror: the release's images where they were read, before the stream pointed at the mirror.
+    unmirrored: ImageStream | None = None
 
 
 def _payload(
@@ -174,7 +177,9 @@ def _payload(
         stream = pin_tag_digests(stream, resolution)
     unpruned = stream
     stream, removed = prune(stream, operators, plan.include)
+    unmirrored = None
     if plan.options.mirror:
+        unmirrored = stream
         # Pruned before mirroring (PERF P11): images the release drops are not copied.
         from okdrelease.payload.mirror import mirror_release_images
 
@@ -192,7 +197,7 @@ def _payload(
     payload = assemble_payload(
         stream, draft.metadata, operators, plan, run.reporter, run.operators.checker, compress=compress
     )
-    return _Assembled(payload, resolution, frozenset(operators.files), removed)
+    return _Assembled(payload, resolution, frozenset(operators.files), removed, unmirrored)
 
 
 def _result(draft: ReleaseDraft, assembled: _Assembled) -> NewResult:
@@ -296,6 +301,9 @@ def run_stages(
             return skipped
         payload = assembled.payload
         result = _result(draft, assembled)
+        if plan.options.dry_run and assembled.unmirrored is not None and isinstance(sink, ImageSink):
+            # A dry run copied nothing to the mirror: the base is read where it would have been copied from.
+            sink = sink.reading_base_from(assembled.unmirrored)
         delivery = sink.deliver(payload, run)
     stdout: tuple[str, ...] = ()
     if isinstance(sink, ImageSink):

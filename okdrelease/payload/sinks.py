@@ -242,6 +242,15 @@ class ImageSink:
         )
         return attrs.evolve(self, early=early)
 
+    def reading_base_from(self, stream: ImageStream) -> ImageSink:
+        """This sink reading the base that ``stream`` names (the images before a dry-run --mirror pointed the
+        release at a repository it copied nothing to: the same digests, where they can be read); itself when
+        ``stream`` names no base (``deliver`` reports that)."""
+        try:
+            return attrs.evolve(self, base_image=base_pullspec(stream, self.base_image, self.base_tag))
+        except OkdReleaseError:
+            return self
+
     def close(self) -> None:
         """Stop the early push work (if any) and cancel what it opened and no blob used."""
         if self.early is not None:
