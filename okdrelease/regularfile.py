@@ -11,6 +11,8 @@ import contextlib
 import errno
 import os
 import stat
+from collections.abc import Iterator
+from pathlib import Path
 
 __all__ = [
     "MAX_USER_FILE_BYTES",
@@ -18,9 +20,11 @@ __all__ = [
     "NoWriter",
     "NotRegularFile",
     "check_loadable",
+    "made_dirs",
     "open_regular",
     "read_capped",
     "read_open",
+    "undone_mkdirs",
     "write_whole",
 ]
 
@@ -148,4 +152,28 @@ def write_whole(path: str | os.PathLike[str], data: bytes, mode: int, *, mtime: 
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temp)
+        raise
+
+
+def made_dirs(path: Path) -> list[Path]:
+    """The directories ``path.mkdir(parents=True)`` would make, deepest first."""
+    missing: list[Path] = []
+    while not os.path.lexists(path) and path.parent != path:
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+@contextlib.contextmanager
+def undone_mkdirs(path: Path, mode: int = 0o777) -> Iterator[list[Path]]:
+    """Make ``path`` (with ``mode``, less the umask) and its parents; give the directories this call made,
+    deepest first. When making them or the block fails, those of them left empty are removed."""
+    made = made_dirs(path)
+    try:
+        path.mkdir(mode, parents=True, exist_ok=True)
+        yield made
+    except BaseException:
+        for directory in made:
+            with contextlib.suppress(OSError):
+                directory.rmdir()
         raise

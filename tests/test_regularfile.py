@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from okdrelease.cache import pack
-from okdrelease.regularfile import NotRegularFile, open_regular, read_open
+from okdrelease.regularfile import NotRegularFile, made_dirs, open_regular, read_open, undone_mkdirs
 
 
 def test_a_regular_file_is_opened_and_read_bounded(tmp_path: Path) -> None:
@@ -115,3 +115,32 @@ def test_new_to_file_on_a_fifo_without_a_reader_is_an_error_at_once(tmp_path: Pa
         "",
         f"error: unable to write --to-file {fifo}: a FIFO with no reader (it is not waited for)\n",
     )
+
+
+def test_undone_mkdirs_gives_what_it_made_and_removes_it_on_failure(tmp_path: Path) -> None:
+    """The one "mkdir -p, undone on failure" helper (the signature stores, ``--dir``, ``--to-dir``): what it
+    made, deepest first; on a failing block those directories go, what was there before stays."""
+    (tmp_path / "a").mkdir()
+    target = tmp_path / "a" / "b" / "c"
+    assert made_dirs(target) == [target, target.parent]
+    old = os.umask(0o022)
+    try:
+        with undone_mkdirs(target, 0o750) as made:
+            assert made == [target, target.parent]
+            assert (target.stat().st_mode & 0o777, target.parent.stat().st_mode & 0o777) == (0o750, 0o755)
+    finally:
+        os.umask(old)
+    assert target.is_dir()  # (kept: the block did not fail)
+    target.rmdir()
+    target.parent.rmdir()
+    with pytest.raises(RuntimeError), undone_mkdirs(target):
+        raise RuntimeError("the block failed")
+    assert os.listdir(tmp_path) == ["a"] and os.listdir(tmp_path / "a") == []
+
+
+def test_undone_mkdirs_removes_the_parents_it_made_when_the_last_mkdir_fails(tmp_path: Path) -> None:
+    """a and b are made, then the name too long for the file system is refused: a and b are removed too."""
+    with pytest.raises(OSError) as info, undone_mkdirs(tmp_path / "a" / "b" / ("x" * 300)):
+        pass
+    assert info.value.strerror == "File name too long"
+    assert os.listdir(tmp_path) == []

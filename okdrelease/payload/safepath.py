@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -175,25 +174,3 @@ class _Journal:
         finally:
             for fd in self._fds:
                 os.close(fd)
-
-
-def made_dirs(path: Path) -> Iterator[Path]:
-    """The directories ``path.mkdir(parents=True)`` would make, deepest first."""
-    missing = path
-    while not os.path.lexists(missing) and missing.parent != missing:
-        yield missing
-        missing = missing.parent
-
-
-@contextlib.contextmanager
-def undone_mkdirs(path: Path) -> Iterator[None]:
-    """Make ``path`` and its parents; when the block fails, remove those this call made (left empty)."""
-    made = list(made_dirs(path))
-    path.mkdir(parents=True, exist_ok=True)
-    try:
-        yield
-    except BaseException:
-        for directory in made:
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        raise

@@ -32,7 +32,7 @@ from okdrelease.payload.release_image import (
 )
 from okdrelease.payload.resolve import ManifestFile
 from okdrelease.reference import ImageLocation, LayoutLocation, RegistryLocation, parse_location
-from okdrelease.regularfile import write_whole
+from okdrelease.regularfile import undone_mkdirs, write_whole
 from okdrelease.transport.registry import RegistryRepository
 
 if TYPE_CHECKING:  # the payload's modules load when a sink delivers (issue 9: off the start)
@@ -96,7 +96,7 @@ class DirSink:
     def _write(self, tar: bytes) -> None:
         import tarfile  # only --to-dir reads the payload tar back
 
-        from okdrelease.payload.safepath import SafeDir, undone_mkdirs
+        from okdrelease.payload.safepath import SafeDir
 
         with (
             undone_mkdirs(self.directory),
@@ -319,7 +319,7 @@ def write_work_dir(
     Every name comes from the input, so each is checked to stay inside DIR (no ``..``, no absolute
     name, no symlink followed).
     """
-    from okdrelease.payload.safepath import SafeDir, check_component, undone_mkdirs
+    from okdrelease.payload.safepath import SafeDir, check_component
 
     for name, files in operator_files.items():
         check_component(name, what=f'tag "{name}"', flag="--dir", root=directory)

@@ -20,7 +20,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import FetchError, SignatureError, UsageError
 from okdrelease.events import safe_url
 from okdrelease.gocompat.yamlbounds import safe_load
-from okdrelease.regularfile import write_whole
+from okdrelease.regularfile import undone_mkdirs, write_whole
 from okdrelease.sign.files import read_bounded, read_stored_signature
 from okdrelease.sign.openpgp import Keyring
 from okdrelease.transport.fetch import UrlReader
@@ -101,34 +101,28 @@ def write_next_signature(
     reused. A file that cannot be written whole (a full disk) is removed, with the directories made for
     it: a store never keeps a partial signature. What this call created (the file, then each directory
     it made, deepest first) is appended to ``created``, for a caller that undoes a failed run."""
-    made = [d for d in (target, *target.parents) if not os.path.lexists(d)]
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        for index in range(1, limit + 1):
-            path = target / f"signature-{index}"
-            try:
-                handle = open(path, "xb")  # noqa: SIM115 - closed below, the file removed if that fails
-            except FileExistsError:
-                with contextlib.suppress(SignatureError):
-                    if read_stored_signature(path, len(signature), refuse_larger=True) == signature:
-                        return path
-                continue
-            try:
-                with handle:
-                    handle.write(signature)
-            except BaseException:
-                path.unlink(missing_ok=True)
-                raise
-            if created is not None:
-                created.extend([path, *made])
-            return path
-    except BaseException as err:
-        for directory in made:
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        if isinstance(err, OSError):
-            raise SignatureError(f"cannot write signature to {target}: {err.strerror or err}") from err
-        raise
+        with undone_mkdirs(target) as made:
+            for index in range(1, limit + 1):
+                path = target / f"signature-{index}"
+                try:
+                    handle = open(path, "xb")  # noqa: SIM115 - closed below, the file removed if that fails
+                except FileExistsError:
+                    with contextlib.suppress(SignatureError):
+                        if read_stored_signature(path, len(signature), refuse_larger=True) == signature:
+                            return path
+                    continue
+                try:
+                    with handle:
+                        handle.write(signature)
+                except BaseException:
+                    path.unlink(missing_ok=True)
+                    raise
+                if created is not None:
+                    created.extend([path, *made])
+                return path
+    except OSError as err:
+        raise SignatureError(f"cannot write signature to {target}: {err.strerror or err}") from err
     raise SignatureError(f"{target} already holds {limit} signatures{why}")
 
 
@@ -279,13 +273,11 @@ def write_signature_configmap(
     """Write the ConfigMap file into ``directory`` (dir mode 0750, file mode 0640); return its path."""
     target = Path(directory)
     path = target / signature_configmap_filename(digest)
-    made = [d for d in (target, *target.parents) if not os.path.lexists(d)]
     try:
-        target.mkdir(mode=0o750, parents=True, exist_ok=True)
-        # (whole or not at all: an earlier ConfigMap is kept on failure)
-        write_whole(path, signature_configmap_json(digest, signatures), 0o640)
+        with undone_mkdirs(target, 0o750):
+            # (whole or not at all: an earlier ConfigMap is kept on failure)
+            write_whole(path, signature_configmap_json(digest, signatures), 0o640)
     except OSError as err:
-        remove_created(made)
         raise SignatureError(f"cannot write signature ConfigMap {path}: {err.strerror or err}") from err
     return path
 

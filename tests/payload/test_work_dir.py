@@ -94,3 +94,12 @@ def test_file_symlink_inside_dir_is_replaced_not_written_through(tmp_path: Path)
     assert not (work / "image-references").is_symlink()
     assert json.loads((work / "image-references").read_bytes())["kind"] == "ImageStream"
     assert (work / OPERATOR).is_dir()
+
+
+def test_a_dir_that_cannot_be_made_leaves_no_parents(tmp_path: Path) -> None:
+    """``--dir a/b/<a name too long>``: a and b are made before the last mkdir fails; both are removed again."""
+    work = tmp_path / "a" / "b" / ("x" * 300)
+    with pytest.raises(ReleaseError) as info:
+        new_release(_options(work))
+    assert str(info.value) == f"unable to write --dir {work}: File name too long"
+    assert _files(tmp_path) == []
