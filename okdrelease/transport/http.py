@@ -89,12 +89,10 @@ def parse_duration(text: str, flag: str = "--timeout") -> float:
         try:
             seconds = goduration.parse_duration(value) / 1e9
         except ValueError:
-            try:  # Go's words name the value as given, spaces and all (value is what was tried)
-                goduration.parse_duration(text)
+            try:  # as given, spaces and all: Go refuses it too, and its words name the value so
+                seconds = goduration.parse_duration(text) / 1e9
             except ValueError as err:
                 reason = str(err)
-            else:  # (unreachable: a value Go reads has no space around it)
-                reason = f"time: invalid duration {goduration.quote(text)}"
     if reason is None and seconds > _GO_MAX_DURATION:
         reason = f"time: invalid duration {goduration.quote(text)}"
     elif reason is None and seconds <= 0:
