@@ -163,7 +163,10 @@ class ReferenceSyntaxError(InvalidReferenceError):
     """
 
     def __init__(self, text: str, problems: tuple[ReferenceProblem, ...]) -> None:
-        super().__init__(_message(text, problems[0]))
+        shown = redact_userinfo(text)
+        # (a text with credentials is worded as its redacted form parses, so no problem quotes them)
+        problem = problems[0] if shown == text else _parse(shown, normalized=True).problems[0]
+        super().__init__(_message(shown, problem))
         self.text = text
         self.problems = problems
 
@@ -187,6 +190,30 @@ class ReferenceSyntaxError(InvalidReferenceError):
         if len(hex_part) != _DIGEST_LENGTHS[algorithm]:
             return "invalid checksum digest length"
         return "invalid checksum digest format"
+
+
+_SCHEME_RE = re.compile(r"\s*(?:[A-Za-z][A-Za-z0-9+.-]*://)?")
+#: After the ``@`` of a reference: a digest (Docker's syntax, or a known algorithm however malformed).
+_DIGEST_LIKE_RE = re.compile(rf"{_DOCKER_DIGEST_RE.pattern}|(?:{'|'.join(_DIGEST_LENGTHS)}):.*")
+
+
+def redact_userinfo(text: str) -> str:
+    """``text`` with the credentials a user typed into a reference (``user:pass@host/repo``,
+    ``docker://user@host/repo``) replaced by ``***``, for errors that quote it; other texts unchanged.
+
+    Credentials are what stands before the last ``@`` that is followed by no digest, when that part
+    holds a ``:`` or a ``/`` follows the ``@``: ``name:tag@sha256:…`` and ``name@latest`` keep theirs."""
+    prefix = _SCHEME_RE.match(text)
+    start = prefix.end() if prefix else 0
+    at = len(text)
+    while (at := text.rfind("@", start, at)) >= 0:
+        host, slash, _ = text[at + 1 :].partition("/")
+        if _DIGEST_LIKE_RE.fullmatch(host):
+            continue
+        if ":" in text[start:at] or slash:
+            return f"{text[:start]}***{text[at:]}"
+        break
+    return text
 
 
 def _docker_syntax_problems(text: str) -> bool:
@@ -363,7 +390,9 @@ def parse_location(text: str) -> ImageLocation:
             path=path, refname=validate_ref_name(refname) if refname else None, digest=digest
         )
     if "://" in text:
-        raise InvalidReferenceError(f"unsupported transport in {text!r} (use docker:// or oci:)")
+        raise InvalidReferenceError(
+            f"unsupported transport in {redact_userinfo(text)!r} (use docker:// or oci:)"
+        )
     return RegistryLocation(ImageReference.parse(text))
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from okdrelease import reference as reference_module
+from okdrelease.cli import main
 from okdrelease.errors import InvalidReferenceError, ReleaseError
 from okdrelease.oci import digest as digest_module
 from okdrelease.oci.digest import validate_digest
@@ -15,6 +18,7 @@ from okdrelease.reference import (
     ReferenceSyntaxError,
     parse_docker_reference,
 )
+from tests.test_cli import run_process
 
 
 @pytest.mark.parametrize(
@@ -138,3 +142,134 @@ def test_a_reference_parsed_again_is_the_grammars_answer() -> None:
     assert parse.cache_info().hits == 0
     assert [both(text) for text in texts] == fresh  # remembered
     assert parse.cache_info().hits == 2 * len(texts)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("u:secret@127.0.0.1:5000/r:t", "***@127.0.0.1:5000/r:t"),
+        ("docker://u:secret@h/r", "docker://***@h/r"),
+        ("https://u:secret@h/r", "https://***@h/r"),
+        ("u:se@cret@h/r:t", "***@h/r:t"),  # (an '@' in the password: all of it goes)
+        ("u:secret@h", "***@h"),
+        ("u:secret@localhost:5000", "***@localhost:5000"),
+        ("u:secret@h/r@sha256:bad", "***@h/r@sha256:bad"),
+        ("user@h/r", "***@h/r"),
+        (" u:secret@h/r", " ***@h/r"),
+        # no credentials: a digest (however malformed) after the '@', or a bare name before it
+        ("name:tag@sha256:abc", "name:tag@sha256:abc"),
+        ("quay.io/x/y:t@sha256:zz", "quay.io/x/y:t@sha256:zz"),
+        ("ubuntu@latest", "ubuntu@latest"),
+        ("quay.io/x/y:t", "quay.io/x/y:t"),
+        ("", ""),
+    ],
+)
+def test_credentials_typed_into_a_reference_are_redacted(text: str, shown: str) -> None:
+    assert reference_module.redact_userinfo(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "u:secret@127.0.0.1:5000/r:t",
+            "invalid image reference '***@127.0.0.1:5000/r:t': invalid digest '127.0.0.1:5000/r:t'",
+        ),
+        # the password's part after its '@' would be the digest quoted: the redacted text is what is worded
+        ("u:se@cret@h/r:t", "invalid image reference '***@h/r:t': invalid digest 'h/r:t'"),
+    ],
+)
+def test_a_reference_error_quotes_no_credentials(text: str, message: str) -> None:
+    """oc echoes the reference whole; okdrelease's errors never show credentials (README: differences)."""
+    with pytest.raises(ReferenceSyntaxError) as err:
+        ImageReference.parse(text)
+    assert str(err.value) == message
+    assert err.value.text == text  # (the value keeps what was given; only the words redact it)
+
+
+SECRET = "s3cr3tpw"
+CREDENTIALED = f"u:{SECRET}@127.0.0.1:5000/r:t"
+SAMPLE = Path(__file__).resolve().parents[1] / "testdata" / "sample-payload"
+NEW_FROM_SAMPLE = (
+    "new",
+    "--from-oci-layout",
+    str(SAMPLE),
+    "--layout-repository",
+    "quay.io/okd/scos-content",
+    "--name",
+    "4.16.0-okd.sample",
+)
+IMAGE_STREAM = f"""kind: ImageStream
+apiVersion: image.openshift.io/v1
+metadata: {{name: "4.16.0"}}
+spec:
+  tags:
+  - name: a
+    from: {{kind: DockerImage, name: "{CREDENTIALED}"}}
+"""
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("info", CREDENTIALED),
+        ("info", f"docker://{CREDENTIALED}"),
+        ("extract", CREDENTIALED, "--to", "{tmp}/out"),
+        ("diff", CREDENTIALED, CREDENTIALED),
+        ("copy", CREDENTIALED, "oci:{tmp}/out:x"),
+        ("copy", f"oci:{SAMPLE}", CREDENTIALED),
+        ("copy", f"oci:{SAMPLE}", f"https://{CREDENTIALED}"),
+        ("mirror", "--from", CREDENTIALED, "--to", "oci:{tmp}/out"),
+        ("mirror", "--from", "oci:{tmp}/release:x", "--to", CREDENTIALED),
+        (
+            "mirror",
+            "--from",
+            "oci:{tmp}/release:x",
+            "--to",
+            "oci:{tmp}/out",
+            "--to-release-image",
+            CREDENTIALED,
+        ),
+        ("new", "--from-release", CREDENTIALED, "--to-file", "{tmp}/out"),
+        ("new", "--to-file", "{tmp}/out", f"a={CREDENTIALED}"),
+        ("new", "--from-repository", CREDENTIALED, "--to-file", "{tmp}/out"),
+        ("new", "-f", "{tmp}/is.yaml", "--reference-mode", "source", "--to-file", "{tmp}/out"),
+        (*NEW_FROM_SAMPLE, "--to-image", CREDENTIALED),
+        (*NEW_FROM_SAMPLE, "--to-image", f"docker://{CREDENTIALED}"),
+        (*NEW_FROM_SAMPLE, "--to-image", "oci:{tmp}/out:x", "--to-image-base", CREDENTIALED),
+        (*NEW_FROM_SAMPLE, "--to-image", "oci:{tmp}/out:x", "--mirror", CREDENTIALED),
+        (*NEW_FROM_SAMPLE, "--to-file", "{tmp}/out", "--skip-if-unchanged", CREDENTIALED),
+        ("verify", "--policy", "{tmp}/policy.json", CREDENTIALED),
+    ],
+    ids=lambda argv: (
+        " ".join(a for a in argv if a not in NEW_FROM_SAMPLE[1:])
+        .replace(SECRET, "S")
+        .replace(str(SAMPLE), "SAMPLE")
+    ),
+)
+def test_the_cli_shows_no_credentials_of_a_reference_it_refuses(
+    argv: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A reference typed with ``user:password@`` is refused in words that show ``***@`` where the
+    credentials were (oc echoes them: README's differences); nothing is written."""
+    (tmp_path / "is.yaml").write_text(IMAGE_STREAM)
+    (tmp_path / "policy.json").write_text('{"default": [{"type": "insecureAcceptAnything"}]}')
+    if "oci:{tmp}/release:x" in argv:
+        assert main([*NEW_FROM_SAMPLE, "--to-image", f"oci:{tmp_path}/release:x", "-q"]) == 0
+    capsys.readouterr()
+    code = main([arg.replace("{tmp}", str(tmp_path)) for arg in argv])
+    out, err = capsys.readouterr()
+    assert code in (1, 2)
+    assert SECRET not in out + err
+    assert "***@127.0.0.1:5000/r:t" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_process_shows_no_credentials_of_a_reference_it_refuses() -> None:
+    """``python3 -m okdrelease info 'u:secret@127.0.0.1:5000/r:t'``, the whole process's output."""
+    done = run_process("info", CREDENTIALED)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1,
+        "",
+        "error: invalid image reference '***@127.0.0.1:5000/r:t': invalid digest '127.0.0.1:5000/r:t'\n",
+    )

@@ -18,7 +18,7 @@ from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest
 from okdrelease.openshift.imagestream import ImageStream
 from okdrelease.payload.context import Run
 from okdrelease.payload.resolve import tampered
-from okdrelease.reference import ReferenceSyntaxError, RegistryLocation, parse_location
+from okdrelease.reference import ReferenceSyntaxError, RegistryLocation, parse_location, redact_userinfo
 from okdrelease.transport.base import Repository, Transport
 from okdrelease.transport.http import RetryPolicy
 from okdrelease.transport.registry import RegistryRepository
@@ -74,7 +74,7 @@ def _read_base(
         location = parse_location(base_spec)
     except ReferenceSyntaxError as err:
         raise ReleaseError(
-            f'{failed}: "{base_spec}" is not a valid image reference: {err.docker_message}'
+            f'{failed}: "{redact_userinfo(base_spec)}" is not a valid image reference: {err.docker_message}'
         ) from err
     if isinstance(location, RegistryLocation) and not (location.ref.tag or location.ref.digest):
         raise ReleaseError(f"{failed}: --from must point to an image ID or image tag")

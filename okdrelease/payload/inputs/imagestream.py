@@ -10,7 +10,7 @@ from okdrelease.openshift.imagestream import ImageStream, NamedTagEventList, Obj
 from okdrelease.payload.context import Run
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
-from okdrelease.reference import parse_docker_reference
+from okdrelease.reference import parse_docker_reference, redact_userinfo
 from okdrelease.regularfile import MAX_USER_FILE_BYTES, FileTooLarge, NoWriter, read_capped
 from okdrelease.transport.base import TransportOptions
 
@@ -93,7 +93,8 @@ class InvalidTagSourceError(ReleaseError):
 
 def _invalid_source(name: str, spec: str, err: ReleaseError) -> InvalidTagSourceError:
     """oc's wording for a bad status tag source, with the parser's reason (oc drops it)."""
-    return InvalidTagSourceError(f'the tag "{name}" points to source "{spec}" which is not valid: {err}')
+    shown = redact_userinfo(spec)  # (no credentials in an error)
+    return InvalidTagSourceError(f'the tag "{name}" points to source "{shown}" which is not valid: {err}')
 
 
 def _not_imported(name: str) -> ReleaseError:
