@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import secrets
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 __all__ = [
     "MAX_USER_FILE_BYTES",
@@ -21,9 +23,11 @@ __all__ = [
     "NotRegularFile",
     "check_loadable",
     "made_dirs",
+    "new_file",
     "open_regular",
     "read_capped",
     "read_open",
+    "temp_name",
     "undone_mkdirs",
     "write_whole",
 ]
@@ -139,20 +143,41 @@ def write_whole(path: str | os.PathLike[str], data: bytes, mode: int, *, mtime: 
             out.write(data)
         return
     directory, name = os.path.split(final)
-    temp = os.path.join(directory, f".{name[:200]}.tmp-{os.urandom(6).hex()}")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), mode)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            if info is not None:
-                os.fchmod(out.fileno(), stat.S_IMODE(info.st_mode))
+    temp = os.path.join(directory, temp_name(name))
+    with new_file(temp, mode) as out:
+        out.write(data)
+        if info is not None:
+            os.fchmod(out.fileno(), stat.S_IMODE(info.st_mode))
+        out.close()
         if mtime is not None:
             os.utime(temp, (mtime, mtime))
         os.replace(temp, final)
+
+
+def temp_name(name: str) -> str:
+    """A fresh name for a temporary file beside the file ``name``: ``.<name>.tmp-<12 random hex digits>``."""
+    return f".{name[:200]}.tmp-{secrets.token_hex(6)}"
+
+
+_NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+
+
+@contextlib.contextmanager
+def new_file(path: str, mode: int = 0o600, *, dir_fd: int | None = None) -> Iterator[BinaryIO]:
+    """The one core of every "write a temporary file, rename it into place" writer: a file created at
+    ``path`` (relative to ``dir_fd`` when given; never one that exists, never through a link; ``mode``
+    less the umask), open for writing. The block writes it, closes it (a full disk may say so only
+    then) and renames it; when the block fails, the file is closed and removed, the error raised."""
+    out = os.fdopen(os.open(path, _NEW_FILE_FLAGS, mode, dir_fd=dir_fd), "wb")
+    try:
+        yield out
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temp)
+            out.close()  # (its flush fails again on a full disk; the descriptor is closed all the same)
+        with contextlib.suppress(OSError):
+            os.unlink(path, dir_fd=dir_fd)
         raise
+    out.close()  # (closed by the block, as it renamed it: nothing left to do)
 
 
 def made_dirs(path: Path) -> list[Path]:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from okdrelease.cache import pack
-from okdrelease.regularfile import NotRegularFile, made_dirs, open_regular, read_open, undone_mkdirs
+from okdrelease.regularfile import NotRegularFile, made_dirs, new_file, open_regular, read_open, undone_mkdirs
 
 
 def test_a_regular_file_is_opened_and_read_bounded(tmp_path: Path) -> None:
@@ -144,3 +144,28 @@ def test_undone_mkdirs_removes_the_parents_it_made_when_the_last_mkdir_fails(tmp
         pass
     assert info.value.strerror == "File name too long"
     assert os.listdir(tmp_path) == []
+
+
+def test_new_file_is_never_an_existing_file_and_is_removed_when_the_block_fails(tmp_path: Path) -> None:
+    """The core the three temporary-file writers share (``write_whole``, the OCI layout's blobs,
+    ``SafeDir.write``): a file of its own, removed with what was written when the block fails."""
+    (tmp_path / "there").write_bytes(b"kept")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "link")
+    for taken in ("there", "link"):
+        with pytest.raises(FileExistsError), new_file(str(tmp_path / taken)):
+            pass
+    assert not (tmp_path / "elsewhere").exists()
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with pytest.raises(RuntimeError), new_file("temp", dir_fd=fd) as out:
+            out.write(b"half")
+            raise RuntimeError("the block failed")
+        with new_file("temp", 0o644, dir_fd=fd) as out:
+            out.write(b"whole")
+            out.close()
+            os.replace("temp", "done", src_dir_fd=fd, dst_dir_fd=fd)
+    finally:
+        os.close(fd)
+    assert sorted(os.listdir(tmp_path)) == ["done", "link", "there"]
+    assert (tmp_path / "done").read_bytes() == b"whole"
+    assert (tmp_path / "there").read_bytes() == b"kept"

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 
 from okdrelease.errors import UnsafePathError
+from okdrelease.regularfile import new_file, temp_name
 
 
 def check_component(name: str, *, what: str, flag: str, root: Path) -> str:
@@ -108,25 +109,17 @@ class SafeDir:
     ) -> None:
         """Write ``name`` atomically with ``mode`` (and ``mtime`` seconds or ``mtime_ns``), replacing what was there."""
         self._name(name, what)
-        temp = f".{name[:200]}.tmp-{secrets.token_hex(6)}"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-        fd = os.open(temp, flags, 0o600, dir_fd=self.fd)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fchmod(out.fileno(), mode)
-                if mtime_ns is not None:
-                    os.utime(out.fileno(), ns=(mtime_ns, mtime_ns))
-                elif mtime is not None:
-                    os.utime(out.fileno(), (mtime, mtime))
+        temp = temp_name(name)
+        with new_file(temp, dir_fd=self.fd) as out:
+            out.write(data)
+            out.flush()
+            os.fchmod(out.fileno(), mode)
+            if mtime_ns is not None:
+                os.utime(out.fileno(), ns=(mtime_ns, mtime_ns))
+            elif mtime is not None:
+                os.utime(out.fileno(), (mtime, mtime))
+            out.close()
             self._replace(temp, name)
-        except BaseException:
-            try:
-                os.unlink(temp, dir_fd=self.fd)
-            except OSError:
-                pass
-            raise
 
     def _replace(self, temp: str, name: str) -> None:
         """Rename ``temp`` onto ``name``; journaled, what ``name`` was is kept under a hard link first."""

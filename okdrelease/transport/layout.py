@@ -26,7 +26,7 @@ import json
 import logging
 import os
 import re
-import tempfile
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import IO, Any, BinaryIO
@@ -43,6 +43,7 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import VerifyingReader, check_hash, new_hasher, validate_digest, verify_bytes
 from okdrelease.oci.model import AnyManifest, Descriptor, Index, Manifest, parse_manifest
 from okdrelease.reference import validate_ref_name
+from okdrelease.regularfile import new_file
 from okdrelease.transport.base import (
     MAX_CONFIG_SIZE,
     MAX_MANIFEST_SIZE,
@@ -242,13 +243,14 @@ def _atomic_file(final: str, what: str) -> Iterator[Callable[[bytes], None]]:
     def failed(err: OSError) -> LayoutError:
         return LayoutError(f"cannot write {what}: {err.strerror or err}")
 
-    try:
-        os.makedirs(os.path.dirname(final), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(final), prefix=_tmp_prefix())
-    except OSError as err:
-        raise failed(err) from None
-    handle = os.fdopen(fd, "wb")
-    try:
+    directory = os.path.dirname(final)
+    tmp = os.path.join(directory, f"{_tmp_prefix()}{secrets.token_hex(6)}")
+    with contextlib.ExitStack() as stack:
+        try:
+            os.makedirs(directory, exist_ok=True)
+            handle = stack.enter_context(new_file(tmp))
+        except OSError as err:
+            raise failed(err) from None
 
         def write(data: bytes) -> None:
             try:
@@ -264,12 +266,6 @@ def _atomic_file(final: str, what: str) -> Iterator[Callable[[bytes], None]]:
         except OSError as err:
             raise failed(err) from None
         _note_written(final)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            handle.close()  # (its flush fails again on a full disk; the descriptor is closed all the same)
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _write_atomic(final: str, data: bytes, what: str) -> None:
