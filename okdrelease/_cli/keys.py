@@ -73,7 +73,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="openshift-config-managed",
         help="ConfigMap namespace (default openshift-config-managed)",
     )
-    configmap.add_argument("-o", "--output", metavar="FILE", help="write the manifest here instead of stdout")
+    configmap.add_argument(
+        "-o", "--output", metavar="FILE", help="write the manifest here instead of stdout ('-': stdout)"
+    )
     configmap.set_defaults(func=run_configmap)
     parser.set_defaults(func=lambda _args: _missing_action())
     return parser
@@ -108,7 +110,7 @@ def run_configmap(args: argparse.Namespace) -> int:
     keys = armored_public_keys(args.keyring, "okdrelease")
     stores = dict(named_specs(args.store, "okdrelease", "--store"))
     text = verification_configmap_yaml(keys, stores, name=args.name, namespace=args.namespace)
-    if args.output:
+    if args.output and args.output != "-":
         try:
             write_whole(args.output, text.encode("utf-8"), 0o666)  # (an earlier file kept on failure)
         except OSError as err:

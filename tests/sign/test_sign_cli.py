@@ -321,6 +321,25 @@ def test_keys_configmap_then_verify_with_it(
     assert code == 1 and "is a secret key; give the public key" in err
 
 
+def test_keys_configmap_output_dash_is_stdout(
+    pgp_keys: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-o -`` prints the manifest, as ``new --to-file -`` does; before, it wrote a file named ``-``."""
+    monkeypatch.chdir(tmp_path)
+    args = (
+        "keys",
+        "configmap",
+        "--keyring",
+        str(pgp_keys / "public.asc"),
+        "--store",
+        "https://example.com/s",
+    )
+    code, printed, err = run(capsys, *args)
+    assert (code, err) == (0, "")
+    assert run(capsys, *args, "-o", "-") == (0, printed, "")
+    assert sorted(os.listdir(tmp_path)) == ["keys"]
+
+
 BAD_CONFIGMAPS = {
     "binary-not-base64": (
         "binaryData:\n  verifier-public-key-x: abc\n",
