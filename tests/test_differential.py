@@ -622,3 +622,31 @@ def test_deep_nesting_as_oc(session: Session, case_id: int, data: bytes, code: i
     report = run_scenario(session, cases.refused_manifest(case_id, data), CHECKS)
     _assert_same(report)
     assert report.oc_code == code
+
+
+def test_verify_and_changes_from_read_a_listed_release_as_oc(session: Session) -> None:
+    """Differential seed 1090: --keep-manifest-list on a base listed arm64 first, so the release is a list. oc's
+    ``info --verify`` prints ``release.Digest``, the linux/amd64 entry it read, and ``--changes-from`` calls two
+    releases identical when those entries are (a list and its own entry); okdrelease printed the list digest
+    and compared the lists (``Name: … OS/Arch: multi (linux/amd64)  linux/amd64``). Case 900161 reduces it."""
+    case_id = 900161
+    _assert_same(run_scenario(session, cases.listed_release(case_id), ("new",)))
+    release = f"{session.host}/s{case_id}/oc:rel"
+    listing = session.pusher.manifest(f"s{case_id}/oc", "rel")
+    assert listing is not None
+    entries = {m["platform"]["architecture"]: m["digest"] for m in json.loads(listing[0])["manifests"]}
+    assert list(entries) == ["arm64", "amd64"]
+    both = (release, f"{session.host}/s{case_id}/oc@{entries['amd64']}")
+    views = {"verify": ("--verify", release), "list-entry": ("--changes-from", *both)}
+    views["entry-list"] = ("--changes-from", *both[::-1])
+    ours = {}
+    for name, view in views.items():
+        theirs = session.run(session.oc_cmd("adm", "release", "info", "--insecure", *view))
+        ours[name] = session.run(session.py_cmd("info", "--insecure", *view))
+        assert (ours[name].code, ours[name].stdout, ours[name].stderr) == (
+            theirs.code,
+            theirs.stdout,
+            theirs.stderr,
+        )
+    assert re.fullmatch(f"{entries['amd64']} \\S+ 4\\.16\\.0\n", ours["verify"].stdout.decode())
+    assert ours["list-entry"].stdout == ours["entry-list"].stdout == b"Releases are identical\n"

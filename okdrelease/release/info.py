@@ -95,9 +95,10 @@ def created_text(info: ReleaseInfo) -> str:
 
 
 def verify_line(info: ReleaseInfo) -> str:
-    """``info --verify``'s line: digest, image-references' ``creationTimestamp`` in UTC (Go's zero time
-    when it has none, as oc's metav1.Time prints it) and the release name."""
-    return f"{info.display_digest} {info.created_stream or ZERO.rfc3339()} {info.preferred_name}"
+    """``info --verify``'s line: digest (of the manifest read: a listed release's entry, not the list, as oc
+    prints ``release.Digest``), image-references' ``creationTimestamp`` in UTC (Go's zero time when it has
+    none, as oc's metav1.Time prints it) and the release name."""
+    return f"{info.digest} {info.created_stream or ZERO.rfc3339()} {info.preferred_name}"
 
 
 def sort_versions(values: list[str]) -> list[str]:
@@ -581,7 +582,7 @@ def describe_comparison(
 ) -> str:
     """The human ``--changes-from`` output, or ``Releases are identical``."""
     old, new = comparison.old, comparison.new
-    if old.display_digest == new.display_digest:
+    if old.digest == new.digest:  # oc compares the manifests read (a listed release's entry), not the lists
         return "Releases are identical\n"
     clock = (now or (lambda: datetime.datetime.now(datetime.UTC)))()
     out = [_comparison_header(old, new, clock)]

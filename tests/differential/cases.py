@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import attrs
+
 from .images import Entry, ImageSpec, build
 from .scenario import CVO, InputFile, Scenario
 
@@ -153,6 +155,17 @@ def mirror(case_id: int, name: str, output: tuple[str, ...]) -> Scenario:
         *output,
     )
     return Scenario(case_id, tuple((s, build(s)) for s in specs), files, args, (), frozenset({"case-mirror"}))
+
+
+def listed_release(case_id: int) -> Scenario:
+    """A release kept as a manifest list (``--keep-manifest-list``) of a base listed arm64 first, pushed."""
+    specs, _ = _images((1_700_000_000,))
+    cvo = attrs.evolve(specs[0], platforms=(("linux", "arm64"), ("linux", "amd64")))
+    listed = (cvo, specs[1])
+    files = (InputFile("is.json", _stream({s.tag: build(s).digest for s in listed})),)
+    args = ("--insecure", "-f", "{work}/is.json", "--reference-mode=source", "--name", "4.16.0")
+    args += ("--keep-manifest-list", "--to-image", "{registry}/{out_repo}:rel")
+    return Scenario(case_id, tuple((s, build(s)) for s in listed), files, args, (), frozenset({"case-list"}))
 
 
 def named_release(case_id: int, name: str, output: tuple[str, ...]) -> Scenario:
