@@ -414,3 +414,31 @@ def test_quiet_after_the_subcommand_silences_progress(
         assert code == 0
         assert err == ""
         assert re.fullmatch(rf"sha256:[0-9a-f]{{64}} {re.escape(NAME)} {CREATED}\n", out)
+
+
+def test_signature_that_cannot_be_written_leaves_the_release_untagged(
+    registry_http, unique_repo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--to-signature is written once the release is pushed by digest and before its tag, so a write
+    that fails (a full disk: /dev/full) leaves no release tag (before: exit 1 with the tag pushed).
+    The same run with a writable path pushes the tag, and the signature names the digest printed."""
+    repository = f"{registry_http.host}/{unique_repo()}"
+    code, out, err = run(
+        capsys, *sample_args(f"{repository}:{NAME}", "--insecure", "--to-signature", "/dev/full")
+    )
+    assert (code, out) == (1, "")
+    assert err.splitlines()[-1] == "error: unable to write signature file /dev/full: No space left on device"
+    client = RegistryClient(TransportOptions(insecure=True))
+    repo = client.repository(ImageReference.parse(repository))
+    with pytest.raises(NotFoundError):  # (Distribution: a repository with no tag is an unknown name)
+        repo.list_tags()
+    signature = tmp_path / "sig.json"
+    code, out, err = run(
+        capsys, *sample_args(f"{repository}:{NAME}", "--insecure", "--to-signature", str(signature))
+    )
+    assert code == 0
+    digest = out.split()[0]
+    assert repo.list_tags() == [NAME]
+    assert repo.resolve(NAME).digest == digest
+    body = json.loads(signature.read_bytes())
+    assert body["critical"]["image"]["docker-manifest-digest"] == digest

@@ -396,3 +396,32 @@ def test_a_to_signature_name_too_long_is_refused_before_the_push(
     out, err = capsys.readouterr()
     assert (code, out, err.splitlines()[-1]) == (1, "", f"error: --to-signature {target}: File name too long")
     assert not (tmp_path / "layout").exists()
+
+
+def test_release_that_is_not_reproduced_is_not_written(tmp_path: Path) -> None:
+    """A canonical rebuild (--from-release, nothing overridden) whose digest is not the input's fails
+    before anything is pushed: the input release's manifest here carries one more annotation than a
+    rebuild gives it. Before, the check ran after the push, so the failed rebuild stayed in the layout."""
+    first = tmp_path / "first"
+    new_release(sample_options(to_image=f"oci:{first}:{NAME}"))
+    index = json.loads((first / "index.json").read_bytes())
+    (entry,) = [
+        e for e in index["manifests"] if e["annotations"]["org.opencontainers.image.ref.name"] == NAME
+    ]
+    manifest = json.loads((first / "blobs" / "sha256" / entry["digest"][7:]).read_bytes())
+    manifest.setdefault("annotations", {})["example.com/extra"] = "x"
+    raw = json.dumps(manifest).encode()
+    digest = sha256_digest(raw)
+    (first / "blobs" / "sha256" / digest[7:]).write_bytes(raw)
+    entry.update(digest=digest, size=len(raw))
+    (first / "index.json").write_text(json.dumps(index))
+    second = tmp_path / "second"
+    options = NewOptions(from_release=f"oci:{first}:{NAME}", to_image=f"oci:{second}:{NAME}")
+    transport = _layout_transport()
+    try:
+        with pytest.raises(ReleaseError) as info:
+            new_release(options, transport=transport)
+    finally:
+        transport.close()
+    assert str(info.value) == "the release could not be reproduced from its inputs"
+    assert not second.exists()

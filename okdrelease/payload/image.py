@@ -342,9 +342,15 @@ def push_image(
             copy_blobs(source, dest, built.base_layers, workers=workers, policy=policy)
     for upload in uploads:
         upload.result()
-    digest = dest.put_manifest(built.manifest, built.media_type, tag)
-    if digest != built.digest:
+    return put_release_manifest(dest, built.manifest, built.media_type, tag, built.digest)
+
+
+def put_release_manifest(dest: Repository, raw: bytes, media_type: str, tag: str | None, digest: str) -> str:
+    """Put a release manifest (or list) under ``tag`` or by digest; fail unless ``dest`` names it ``digest``."""
+    pushed = dest.put_manifest(raw, media_type, tag)
+    if pushed != digest:
+        what = "manifest" if media_type in mt.MANIFEST_TYPES else "list"
         raise ReleaseError(
-            f"{dest.display} returned digest {digest} for the release manifest, expected {built.digest}"
+            f"{dest.display} returned digest {pushed} for the release {what}, expected {digest}"
         )
-    return digest
+    return pushed

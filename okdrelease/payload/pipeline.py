@@ -25,7 +25,6 @@ from okdrelease.payload.operators import Payload, assemble_payload, collect_oper
 from okdrelease.payload.plan import NewOptions, Plan, make_plan
 from okdrelease.payload.resolve import OperatorManifests
 from okdrelease.payload.sinks import (
-    Delivery,
     DirSink,
     FileSink,
     ImageSink,
@@ -223,20 +222,24 @@ def _result(draft: ReleaseDraft, assembled: _Assembled) -> NewResult:
     )
 
 
-def _after_push(
-    plan: Plan, keys: SigningKeys | None, draft: ReleaseDraft, inputs: Inputs, delivery: Delivery, run: Run
-) -> None:
-    """The reproduction check of a canonical rebuild, --to-signature and signing."""
-    digest = delivery.digest or ""
-    if draft.canonical and inputs.from_release_digest and digest != inputs.from_release_digest:
-        raise ReleaseError("the release could not be reproduced from its inputs")
-    if delivery.to_image is None or not (plan.options.to_signature or keys is not None):
-        return  # (okdrelease.payload.signing is loaded only when there is something to sign or write)
-    from okdrelease.payload.signing import sign_pushed, write_to_signature
+def _release_checks(
+    sink: ImageSink, plan: Plan, keys: SigningKeys | None, draft: ReleaseDraft, inputs: Inputs, run: Run
+) -> ImageSink:
+    """``sink`` checking a canonical rebuild's digest before anything is pushed, and writing
+    --to-signature and the signatures once the release is pushed by digest, before its tag."""
+    if draft.canonical and inputs.from_release_digest:
+        sink = attrs.evolve(sink, expected_digest=inputs.from_release_digest)
+    if not (plan.options.to_signature or keys is not None):
+        return sink  # (okdrelease.payload.signing is loaded only when there is something to sign or write)
 
-    write_to_signature(plan.options, delivery.to_image, digest, draft.created)
-    if keys is not None:
-        sign_pushed(plan.options, keys, run, delivery.to_image, digest, draft.created)
+    def sign(to_image: str, digest: str) -> None:
+        from okdrelease.payload.signing import sign_pushed, write_to_signature
+
+        write_to_signature(plan.options, to_image, digest, draft.created)
+        if keys is not None:
+            sign_pushed(plan.options, keys, run, to_image, digest, draft.created)
+
+    return attrs.evolve(sink, before_tag=sign)
 
 
 def _skip_unchanged(existing: ExistingRelease | None, assembled: _Assembled, run: Run) -> NewResult | None:
@@ -304,10 +307,11 @@ def run_stages(
         if plan.options.dry_run and assembled.unmirrored is not None and isinstance(sink, ImageSink):
             # A dry run copied nothing to the mirror: the base is read where it would have been copied from.
             sink = sink.reading_base_from(assembled.unmirrored)
+        if isinstance(sink, ImageSink):
+            sink = _release_checks(sink, plan, keys, draft, inputs, run)
         delivery = sink.deliver(payload, run)
     stdout: tuple[str, ...] = ()
     if isinstance(sink, ImageSink):
-        _after_push(plan, keys, draft, inputs, delivery, run)
         stdout = (f"{delivery.digest} {draft.name} {draft.created}",)
     if not payload.operators:
         # Like oc, whatever the destination (--to-dir and --to-file too).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
@@ -266,9 +267,12 @@ def push_release(
     workers: int,
     policy: RetryPolicy,
     ahead: release_image.PushAhead | None = None,
+    *,
+    before_tag: Callable[[], None] | None = None,
 ) -> None:
     """Push the release under the run's retry ``policy``: a list's children by digest (payload blob
-    uploaded once), the tag last; ``ahead``: what an early push already did."""
+    uploaded once), the tag last; ``ahead``: what an early push already did; ``before_tag``: run once
+    everything is pushed by digest, before the tag (which is then pushed by itself)."""
     from okdrelease.payload import image as release_image
 
     def push(image: release_image.BuiltImage, image_tag: str | None, payload_pushed: bool) -> None:
@@ -285,12 +289,20 @@ def push_release(
         )
 
     if not built.list_bytes:
-        push(built.images[0], tag, False)
+        image = built.images[0]
+        if before_tag is None:
+            push(image, tag, False)
+            return
+        push(image, None, False)
+        before_tag()
+        if tag is not None:
+            release_image.put_release_manifest(dest, image.manifest, image.media_type, tag, image.digest)
         return
     for index, child in enumerate(built.images):
         push(child, None, index > 0)
-    pushed = dest.put_manifest(built.list_bytes, built.list_type, tag)
-    if pushed != built.digest:
-        raise ReleaseError(
-            f"{dest.display} returned digest {pushed} for the release list, expected {built.digest}"
-        )
+    if before_tag is not None:
+        release_image.put_release_manifest(dest, built.list_bytes, built.list_type, None, built.digest)
+        before_tag()
+        if tag is None:
+            return
+    release_image.put_release_manifest(dest, built.list_bytes, built.list_type, tag, built.digest)

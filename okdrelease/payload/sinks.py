@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -210,6 +210,12 @@ class ImageSink:
 
     #: The push work started before the payload existed (``start_early``), or None.
     early: EarlyPush | None = attrs.field(default=None, eq=False, repr=False)
+    #: A canonical rebuild's digest, the input release's: a release of another digest fails before
+    #: anything is pushed ("could not be reproduced").
+    expected_digest: str | None = None
+    #: Called with the destination's text and the release digest once everything is pushed by digest,
+    #: before the release tag: what may still fail (signatures, --to-signature) fails with no tag pushed.
+    before_tag: Callable[[str, str], None] | None = attrs.field(default=None, eq=False, repr=False)
 
     def start_early(self, stream: ImageStream, run: Run) -> ImageSink:
         """This sink with the push work that does not need the payload started (a registry destination
@@ -276,6 +282,8 @@ class ImageSink:
                 to_text=target.text,
             )
         built = build_release_image(base, name=self.name, created=self.created, layer=layer, fmt=fmt)
+        if self.expected_digest is not None and built.digest != self.expected_digest:
+            raise ReleaseError("the release could not be reproduced from its inputs")
         if self.dry_run:
             return Delivery(digest=built.digest, diff_id=layer.diff_id)
         from okdrelease.transport.copy import no_new_layout_left
@@ -285,7 +293,16 @@ class ImageSink:
             with no_new_layout_left(target.location):
                 dest, _ = run.transport.open(target.location, create=True)
                 policy = run.transport.options.retry_policy
-                push_release(built, dest, target.tag, run.workers, policy, early.ahead() if early else None)
+                before_tag = self.before_tag
+                push_release(
+                    built,
+                    dest,
+                    target.tag,
+                    run.workers,
+                    policy,
+                    early.ahead() if early else None,
+                    before_tag=(lambda: before_tag(target.text, built.digest)) if before_tag else None,
+                )
         except ReleaseError:
             raise
         except OkdReleaseError as err:
