@@ -59,9 +59,12 @@ MODES = ("cold", "pinned", "overrides", "latency", "warm", "scaling", "biglayer"
 #: target (oc always checks), it shows what the manifest check costs against the fetch-only bound.
 NO_CHECK = "okdrelease, check skipped"
 #: The bound as issue 9 counted it ("the 543 GETs that must happen": manifest, config and top layer of
-#: each of its 181 images), run beside the others in the cold and pinned modes: a diagnostic, since a
-#: build reads only the operators' top layers (``bound``, the target's denominator).
+#: each of its 181 images), run beside the others in the cold and pinned modes: the cold target's
+#: denominator. ``bound`` (the Medians table's column) is stricter: a build reads only the operators'
+#: top layers, so it fetches those alone; okdrelease's ratio to it is reported beside, not a target.
 EVERY_LAYER = "bound, every image's top layer"
+#: How the CPU budget table names the two bounds.
+BOUND_NAMES = {"bound": "stricter bound", EVERY_LAYER: "issue 9's bound"}
 SCALING_SIZES = (50, 100, 200, 400)
 QUICK_SIZES = (12, 24, 36)
 RTT_SECONDS = 0.030
@@ -419,7 +422,7 @@ def mode_table(result: ModeResult) -> list[str]:
 def results_table(results: Sequence[ModeResult]) -> str:
     """The medians table of every mode."""
     lines = [
-        "| mode | metric | okdrelease | oc | okdrelease / oc | fetch-only bound |",
+        "| mode | metric | okdrelease | oc | okdrelease / oc | bound, operators' top layers only |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for result in results:
@@ -445,14 +448,14 @@ def targets(results: Sequence[ModeResult]) -> str:
         return a / b if a is not None and b else None
 
     check(
-        "cold: okdrelease / fetch-only bound",
-        ratio(wall("cold", "okdrelease"), wall("cold", "bound")),
+        "cold: okdrelease / fetch-only bound (issue 9's: 3 GETs per image)",
+        ratio(wall("cold", "okdrelease"), wall("cold", EVERY_LAYER)),
         1.15,
         "x",
     )
     check(
-        "pinned (registry on cores of its own): okdrelease / fetch-only bound",
-        ratio(wall("pinned", "okdrelease"), wall("pinned", "bound")),
+        "pinned (registry on cores of its own): okdrelease / fetch-only bound (issue 9's)",
+        ratio(wall("pinned", "okdrelease"), wall("pinned", EVERY_LAYER)),
         1.15,
         "x",
     )
@@ -604,6 +607,7 @@ def cpu_budget(results: Sequence[ModeResult]) -> str:
     ]
     for result in modes:
         for tool in ("bound", EVERY_LAYER, "okdrelease", NO_CHECK, "oc"):
+            shown = BOUND_NAMES.get(tool, tool)
             wall = result.median(tool, lambda r: r.wall)
             cpu = result.median(tool, lambda r: r.cpu)
             registry = result.median(tool, lambda r: r.registry_cpu)
@@ -611,7 +615,7 @@ def cpu_budget(results: Sequence[ModeResult]) -> str:
                 continue
             busy = (cpu + registry) / wall if wall else 0.0
             lines.append(
-                f"| {result.mode} | {tool} | {wall:.2f} | {cpu:.2f} | {registry:.2f} | {busy:.2f} of {cores} |"
+                f"| {result.mode} | {shown} | {wall:.2f} | {cpu:.2f} | {registry:.2f} | {busy:.2f} of {cores} |"
             )
     return "\n".join(lines)
 
@@ -636,7 +640,7 @@ def check_cost(results: Sequence[ModeResult]) -> str:
             "oc checks every operator manifest, so okdrelease does too; the run with "
             "`--skip-manifest-check` (not a target) shows what the check adds. Medians:",
             "",
-            "| mode | okdrelease / bound | check skipped / bound | CPU the check adds (s) |",
+            "| mode | okdrelease / stricter bound | check skipped / stricter bound | CPU the check adds (s) |",
             "| --- | ---: | ---: | ---: |",
             *lines,
         ]
@@ -660,13 +664,14 @@ def issue_bound(results: Sequence[ModeResult]) -> str:
         return ""
     return "\n".join(
         [
-            "The target's bound reads what a build cannot avoid: every image's manifest and config and the "
-            'operators\' top layers. Issue 9 counted its bound as "the 543 GETs that must happen" for 181 '
-            "images, three per image: the bound that also reads every other image's top layer is run beside "
-            "it (a diagnostic, not the target's denominator). Medians:",
+            'Issue 9 counted its bound as "the 543 GETs that must happen" for 181 images, three per image '
+            "(manifest, config, top layer): the target's denominator above. A build need not read a "
+            "non-operator's top layer, so the stricter bound, which fetches only every image's manifest and "
+            "config and the operators' top layers, is run beside it; okdrelease's ratio to it is not a "
+            "target. Medians:",
             "",
-            "| mode | bound (s) | bound, every image's top layer (s) | okdrelease / bound | "
-            "okdrelease / every-layer bound |",
+            "| mode | stricter bound (s) | issue 9's bound, every image's top layer (s) | "
+            "okdrelease / stricter bound | okdrelease / issue 9's bound |",
             "| --- | ---: | ---: | ---: | ---: |",
             *lines,
         ]
@@ -712,7 +717,7 @@ def report(
         parts += ["", "## What the manifest check costs (cold, pinned)", "", diagnosis]
     counted = issue_bound(results)
     if counted:
-        parts += ["", "## The bound as issue 9 counted it (cold, pinned)", "", counted]
+        parts += ["", "## Issue 9's bound and the stricter one (cold, pinned)", "", counted]
     if points:
         parts += [
             "",
