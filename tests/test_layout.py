@@ -22,7 +22,7 @@ from okdrelease.oci import mediatypes as mt
 from okdrelease.oci.digest import sha256_digest
 from okdrelease.oci.layerwrite import BuiltLayer, TarEntry, build_layer
 from okdrelease.oci.model import Descriptor, ImageConfig, Index, Manifest, Platform
-from okdrelease.transport.base import MOUNTED, PRESENT, REFUSED, Repository
+from okdrelease.transport.base import PRESENT, REFUSED, Repository
 from okdrelease.transport.layout import REF_NAME, LayoutRepository
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
@@ -391,18 +391,18 @@ def test_blob_reads_are_verified(tmp_path: Path) -> None:
     assert (err.value.repository, err.value.reference) == (str(tmp_path), missing)
 
 
-def test_mount_blob_hard_links_between_layouts(tmp_path: Path) -> None:
+def test_mount_blob_never_links_a_blob_of_another_layout(tmp_path: Path) -> None:
+    """A layout mounts nothing: another layout's blob is copied by ``copy_blob`` (before: hard-linked,
+    so changing the copy's file changed the source's)."""
     source = LayoutRepository(tmp_path / "a", create=True)
     dest = LayoutRepository(tmp_path / "b", create=True)
     data = b"layer bytes"
     digest = sha256_digest(data)
     assert dest.mount_blob(digest, source) == REFUSED  # nowhere to take it from
     source.put_blob(data, digest)
-    assert dest.mount_blob(digest, source) == MOUNTED
-    src_path = tmp_path / "a" / "blobs" / "sha256" / digest[7:]
-    dst_path = tmp_path / "b" / "blobs" / "sha256" / digest[7:]
-    assert dst_path.stat().st_ino == src_path.stat().st_ino
-    assert dest.read_blob(digest) == data
+    assert dest.mount_blob(digest, source) == REFUSED
+    assert not dest.has_blob(digest)
+    dest.put_blob(data, digest)
     assert dest.mount_blob(digest, source) == PRESENT
 
     class NotALayout:
@@ -513,8 +513,7 @@ def test_golden_docker_typed_entries_copy_byte_exact(tmp_path: Path) -> None:
             assert isinstance(manifest, Manifest | Index)
             if isinstance(manifest, Manifest):
                 for blob in [manifest.config, *manifest.layers]:
-                    linked = os.path.exists(dest.blob_path(blob.digest))
-                    assert dest.mount_blob(blob.digest, source) == (PRESENT if linked else MOUNTED)
+                    dest.put_blob(source.read_blob(blob.digest, blob.size), blob.digest, blob.size)
             tag = desc.ref_name if child is desc else None
             assert dest.put_manifest(manifest.raw, child.media_type, tag) == child.digest
     wanted = [(d.ref_name, d.media_type, d.digest, d.size) for d in source.entries()]
@@ -540,5 +539,45 @@ def test_a_blob_the_disk_cannot_take_is_an_error_naming_it_not_an_internal_error
     assert (done.returncode, done.stdout) == (1, ""), done.stderr
     assert done.stderr.startswith("error: cannot write blob sha256:"), done.stderr
     assert done.stderr.endswith(f" for oci:{root}: File too large\n"), done.stderr
-    for blob in (root / "blobs" / "sha256").iterdir():  # blobs hard-linked from the sample; no temp file
+    for blob in (root / "blobs" / "sha256").iterdir():  # whole blobs only; no temp file
         assert sha256_digest(blob.read_bytes()) == f"sha256:{blob.name}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("copy", "oci:{src}:cli", "oci:{dst}:cli"),
+        ("copy", "oci:{src}", "oci:{dst}"),
+        (
+            "new",
+            "--from-oci-layout",
+            "{src}",
+            "--layout-repository",
+            "quay.io/okd/scos-content",
+            "--name",
+            "4.16.0-okd.sample",
+            "--to-image",
+            "oci:{dst}:release",
+        ),
+    ],
+    ids=["copy-image", "copy-layout", "new"],
+)
+def test_an_output_layout_shares_no_file_with_its_source(
+    argv: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``copy`` and ``new --to-image oci:`` from a layout copy its blobs (verified as read): a chmod or an
+    edit of the output changes nothing of the source. Before, the blobs were hard-linked."""
+    from okdrelease.cli import main
+
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "testdata" / "sample-payload", src)
+    assert main(["-q", *(a.format(src=src, dst=dst) for a in argv)]) == 0, capsys.readouterr().err
+    shared = sorted(set(os.listdir(src / "blobs" / "sha256")) & set(os.listdir(dst / "blobs" / "sha256")))
+    assert shared
+    for name in shared:
+        ours, theirs = dst / "blobs" / "sha256" / name, src / "blobs" / "sha256" / name
+        assert ours.stat().st_ino != theirs.stat().st_ino
+        assert ours.read_bytes() == theirs.read_bytes()
+        mode = theirs.stat().st_mode
+        ours.chmod(0o600)
+        assert theirs.stat().st_mode == mode

@@ -112,7 +112,7 @@ class TransportOptions:
 class MountOutcome(enum.Enum):
     """What :meth:`Repository.mount_blob` did."""
 
-    #: The blob is in place now, by reference to the source (a registry's 201, a layout's hard link);
+    #: The blob is in place now, by reference to the source (a registry's 201);
     #: a registry answers so whether or not the destination had the blob before.
     MOUNTED = "mounted"
     #: The destination had the blob already and nothing was done (a layout; the same repository).
@@ -221,7 +221,8 @@ class Repository(Protocol):
         """Make ``digest`` available by reference to ``source``, never by reading it: what was done.
 
         A registry mounts within itself only (another repository of the same registry), a layout
-        hard-links from a layout; a refusal may carry the upload session a registry opened instead.
+        mounts nothing (its blobs are its own); a refusal may carry the upload session a registry
+        opened instead.
         An error answer raises (as does a source blob that does not match its digest).
         """
         ...

@@ -47,7 +47,6 @@ from okdrelease.regularfile import new_file
 from okdrelease.transport.base import (
     MAX_CONFIG_SIZE,
     MAX_MANIFEST_SIZE,
-    MOUNTED,
     PRESENT,
     REFUSED,
     BlobMount,
@@ -98,7 +97,7 @@ _NOTED: dict[str, tuple[int, set[str]]] = {}
 @contextlib.contextmanager
 def noting_writes(root: str) -> Iterator[set[str]]:
     """Note every file this process writes into the layout directory ``root`` while inside: its blobs
-    (stored or hard-linked), ``oci-layout`` and ``index.json``. Yields the set of their absolute paths."""
+    (stored), ``oci-layout`` and ``index.json``. Yields the set of their absolute paths."""
     key = os.path.abspath(root)
     with _NOTES_GUARD:
         count, files = _NOTED.get(key, (0, set()))
@@ -485,30 +484,11 @@ class LayoutRepository:
         log.debug("stored blob %s in %s (%d bytes)", digest, self.display, written)
 
     def mount_blob(self, digest: str, source: Repository) -> BlobMount:
-        """``PRESENT`` when the blob is here, ``MOUNTED`` when hard-linked from ``source`` (a layout on this
-        filesystem holding it), else ``REFUSED``.
-
-        The source file is hashed first: a corrupted blob raises DigestMismatchError naming the
-        digest, and nothing is linked.
+        """``PRESENT`` when the blob is here, else ``REFUSED``: a layout mounts nothing. A blob of
+        another layout is copied (``put_blob``, the bytes verified as read), never hard-linked: a
+        copy whose file is changed in place (a chmod, an edit) would change its source too.
         """
-        if self.has_blob(digest):
-            return PRESENT
-        if not isinstance(source, LayoutRepository) or not source.has_blob(digest):
-            return REFUSED
-        with source.open_blob(digest) as stream:
-            while stream.read(_CHUNK):
-                pass
-        final = self._blob_path(digest)
-        try:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.link(source.blob_path(digest), final)
-            _note_written(final)
-        except FileExistsError:
-            return PRESENT  # another copy put it there meanwhile
-        except OSError as err:
-            log.debug("cannot hard-link %s from %s into %s: %s", digest, source.display, self.display, err)
-            return REFUSED
-        return MOUNTED
+        return PRESENT if self.has_blob(digest) else REFUSED
 
     # ---------------------------------------------------------------- manifests
 
