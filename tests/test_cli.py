@@ -751,6 +751,11 @@ def test_the_arena_limit_is_skipped_where_it_cannot_be_set(
             ["--timeout=\t"],
             'error: invalid argument "\\t" for "--timeout" flag: time: invalid duration "\\x09"\n',
         ),
+        (  # a byte of invalid UTF-8 (Python's surrogate escape of it) as that byte, as Go's time.quote
+            # quotes it (before: the surrogate's UTF-8, "\xed\xb3\xbf")
+            ["--timeout=a\udcffb"],
+            'error: invalid argument "a\\xffb" for "--timeout" flag: time: invalid duration "a\\xffb"\n',
+        ),
         (
             ['--loglevel=1"x'],
             'error: invalid argument "1\\"x" for "--loglevel" flag: strconv.ParseInt: parsing "1\\"x": invalid syntax\n',

@@ -8,11 +8,16 @@ __all__ = ["parse_duration", "quote"]
 
 def quote(text: str) -> str:
     """Go's time package quoting in its errors: ``"`` and ``\\`` escaped, other bytes below space or
-    beyond ASCII as ``\\xHH``."""
+    beyond ASCII as ``\\xHH``; a byte of invalid UTF-8 (a surrogate escape, as Python decodes a command
+    line) as that byte, as Go quotes the string's own bytes."""
     out: list[str] = []
     for char in text:
         if char < " " or char >= "\x80":
-            out.extend(f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
+            try:
+                raw = char.encode("utf-8", "surrogateescape")
+            except UnicodeEncodeError:  # a surrogate no byte decodes to
+                raw = char.encode("utf-8", "surrogatepass")
+            out.extend(f"\\x{byte:02x}" for byte in raw)
         else:
             out.append("\\" + char if char in '"\\' else char)
     return '"' + "".join(out) + '"'
