@@ -6,6 +6,11 @@ One module fixture builds the scene once: the sample payload's images pushed to 
 one by the real ``oc adm release new``, both signed into that store. The tests then mirror them with
 okdrelease and with oc and compare what lands in the registry, the signature ConfigMap files and the
 printed ImageDigestMirrorSet / ImageContentSourcePolicy.
+
+oc's registry client makes about five requests a second, so its mirror of a release takes some 50 s of
+waiting and its dry run some 16 s, whatever the machine's load. The fixture starts both as soon as their
+release is signed, in the background (``Scene.oc_mirror``, ``Scene.oc_dry_run``); the two tests that
+compare with them are the module's last, so the other tests run while oc waits.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -67,33 +72,67 @@ class Scene:
     okd_digest: str
     oc_release: str
     oc_digest: str
+    #: oc's mirror of ``oc_release`` to ``mirror/by-oc`` (signature ConfigMap in ``tmp/oc-sigs``, ICSP).
+    oc_mirror: OcRun
+    #: oc's ``--dry-run`` mirror of ``okd_release`` to ``mirror/okd-mirror`` (IDMS).
+    oc_dry_run: OcRun
 
 
-def run_oc(scene: Scene, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real oc with an empty HOME (no personal credentials)."""
-    return start_oc(scene.home, *args)()
+def oc_mirror_args(registry: str, tmp: Path) -> list[str]:
+    """``Scene.oc_mirror``: oc's release mirrored to ``mirror/by-oc``, its signature ConfigMap to ``tmp/oc-sigs``."""
+    oc_release, to = f"{registry}/mirror/oc-release:{OC_NAME}", f"{registry}/mirror/by-oc"
+    sigs = ["--release-image-signature-to-dir", str(tmp / "oc-sigs")]
+    return ["adm", "release", "mirror", "--insecure", "--from", oc_release, "--to", to, *sigs]
 
 
-def start_oc(home: Path, *args: str) -> Callable[[], subprocess.CompletedProcess[str]]:
-    """Start the real oc with HOME ``home`` in the background; the returned call waits for its result."""
-    env = dict(os.environ, HOME=str(home))
-    argv = [str(OC), *args]
-    out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # no pipe for oc to fill
-    proc = subprocess.Popen(argv, stdout=out, stderr=err, text=True, env=env)
+def oc_dry_run_args(registry: str) -> list[str]:
+    """``Scene.oc_dry_run``: a dry run of the okdrelease release's mirror to ``mirror/okd-mirror``."""
+    okd_release, to = f"{registry}/mirror/okd-release:{NAME}", f"{registry}/mirror/okd-mirror"
+    idms = "--print-mirror-instructions=idms"
+    return ["adm", "release", "mirror", "--insecure", "--dry-run", "--from", okd_release, "--to", to, idms]
 
-    def finish() -> subprocess.CompletedProcess[str]:
-        with out, err:
-            proc.wait(timeout=600)
-            out.seek(0)
-            err.seek(0)
-            done = subprocess.CompletedProcess(argv, proc.returncode, out.read(), err.read())
-        if done.returncode != 0 and "failed to retrieve cached signatures" in done.stderr:
-            # oc's signature lookup has its own short deadline, which a busy machine can miss; that
-            # is oc's flake, not the behaviour under test, so oc gets one more try.
-            done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
-        return done
 
-    return finish
+class OcRun:
+    """The real oc started in the background: ``result()`` waits for it (once; later calls give the same
+    result), ``stop()`` ends it when no test waited for it."""
+
+    def __init__(self, home: Path, args: Sequence[str]) -> None:
+        self._env = dict(os.environ, HOME=str(home))
+        self._argv = [str(OC), *args]
+        self._out, self._err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # no pipe to fill
+        self._proc = subprocess.Popen(
+            self._argv, stdout=self._out, stderr=self._err, text=True, env=self._env
+        )
+        self._done: subprocess.CompletedProcess[str] | None = None
+
+    def result(self) -> subprocess.CompletedProcess[str]:
+        if self._done is None:
+            with self._out, self._err:
+                self._proc.wait(timeout=600)
+                self._out.seek(0)
+                self._err.seek(0)
+                done = subprocess.CompletedProcess(
+                    self._argv, self._proc.returncode, self._out.read(), self._err.read()
+                )
+            if done.returncode != 0 and "failed to retrieve cached signatures" in done.stderr:
+                # oc's signature lookup has its own short deadline, which a busy machine can miss; that
+                # is oc's flake, not the behaviour under test, so oc gets one more try.
+                argv, env = self._argv, self._env
+                done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=600, check=False)
+            self._done = done
+        return self._done
+
+    def stop(self) -> None:
+        if self._done is None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait(timeout=60)
+        self._out.close()
+        self._err.close()
+
+
+def start_oc(home: Path, *args: str) -> OcRun:
+    """Start the real oc with HOME ``home`` (no personal credentials) in the background."""
+    return OcRun(home, args)
 
 
 def keys_image(repo: Repository, armored: str, store: Path) -> str:
@@ -140,8 +179,11 @@ def _digest_of_release(line: str) -> str:
     return match[1]
 
 
-def _build_releases(scene_dir: Path, registry: str, key: openpgp.SecretKey, store: Path) -> tuple[str, str]:
-    """Build the okdrelease and the oc release from one mapping file; sign both into ``store``."""
+def _build_releases(
+    scene_dir: Path, registry: str, key: openpgp.SecretKey, store: Path, started: list[OcRun]
+) -> tuple[str, str]:
+    """Build the okdrelease and the oc release from one mapping file; sign both into ``store``. Each
+    release's oc run (``oc_dry_run_args``, then ``oc_mirror_args``) starts once it is signed: ``started``."""
     with DefaultTransport(TransportOptions(insecure=True)) as transport:
         source, _ = transport.open(f"oci:{SAMPLE}")
         content, _ = transport.open(f"{registry}/mirror/content", create=True)
@@ -167,11 +209,13 @@ def _build_releases(scene_dir: Path, registry: str, key: openpgp.SecretKey, stor
     out, err = ours.communicate(timeout=600)
     assert ours.returncode == 0, err
     okd_digest = _digest_of_release(out)
-    done = oc_new()
+    sign_release(f"{okd.rsplit(':', 1)[0]}@{okd_digest}", key, signature_dir=store)
+    started.append(start_oc(scene_dir / "home", *oc_dry_run_args(registry)))  # while oc builds its release
+    done = oc_new.result()
     assert done.returncode == 0, done.stderr
     inspected = skopeo_inspect(oc_release)
-    for image, digest in ((okd, okd_digest), (oc_release, inspected["Digest"])):
-        sign_release(f"{image.rsplit(':', 1)[0]}@{digest}", key, signature_dir=store)
+    sign_release(f"{oc_release.rsplit(':', 1)[0]}@{inspected['Digest']}", key, signature_dir=store)
+    started.append(start_oc(scene_dir / "home", *oc_mirror_args(registry, scene_dir)))
     return okd_digest, str(inspected["Digest"])
 
 
@@ -197,8 +241,10 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
     keyring.write_text(key.export_public())
     server = RegistryServer(tmp / "registry", flavour="http")
     info: RegistryInfo = server.start()
+    started: list[OcRun] = []
     try:
-        okd_digest, oc_digest = _build_releases(tmp, info.host, key, store)
+        okd_digest, oc_digest = _build_releases(tmp, info.host, key, store, started)
+        oc_dry_run, oc_mirror = started
         yield Scene(
             registry=info.host,
             tmp=tmp,
@@ -209,8 +255,12 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scene]:
             okd_digest=okd_digest,
             oc_release=f"{info.host}/mirror/oc-release:{OC_NAME}",
             oc_digest=oc_digest,
+            oc_mirror=oc_mirror,
+            oc_dry_run=oc_dry_run,
         )
     finally:
+        for run in started:
+            run.stop()
         server.stop()
 
 
@@ -253,85 +303,6 @@ def registry_tags(scene: Scene, repository: str) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------
-
-
-def test_mirror_of_oc_release_equals_oc_mirror(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
-    """Same tags and digests, same signature ConfigMap bytes, same ImageContentSourcePolicy as oc."""
-    oc_sigs, our_sigs = scene.tmp / "oc-sigs", scene.tmp / "our-sigs"
-    oc_mirror = start_oc(  # oc mirrors while okdrelease does (to another repository)
-        scene.home,
-        *("adm", "release", "mirror", "--insecure", "--from", scene.oc_release),
-        *("--to", f"{scene.registry}/mirror/by-oc", "--release-image-signature-to-dir", str(oc_sigs)),
-    )
-    code, out, err = run_ours(
-        capsys,
-        *("--from", scene.oc_release, "--to", f"{scene.registry}/mirror/by-us"),
-        *("--release-image-signature-to-dir", str(our_sigs), "--print-mirror-instructions=icsp"),
-    )
-    oc = oc_mirror()
-    assert oc.returncode == 0, oc.stderr
-    assert code == 0, err
-    theirs, ours = registry_tags(scene, "mirror/by-oc"), registry_tags(scene, "mirror/by-us")
-    assert ours == theirs
-    assert ours[f"{OC_NAME}-x86_64"] == scene.oc_digest
-    components = release_tags(capsys, scene.oc_release)
-    assert len(ours) == 1 + len(components) and len(components) > 80
-    assert {ours[f"{OC_NAME}-x86_64-{name}"] for name in components} == set(components.values())
-    # The release's own verification ConfigMap names the key and the file:// store: both tools verify.
-    name = f"signature-sha256-{scene.oc_digest[7:23]}.json"
-    assert sorted(os.listdir(our_sigs)) == sorted(os.listdir(oc_sigs)) == [name]
-    assert (our_sigs / name).read_bytes() == (oc_sigs / name).read_bytes()
-    assert (our_sigs / name).stat().st_mode & 0o777 == 0o640
-    want = oc.stdout.replace("mirror/by-oc", "mirror/by-us").replace(str(oc_sigs), str(our_sigs))
-    assert instruction_documents(out) == instruction_documents(want)
-    assert after_success(out) == after_success(want)
-    assert "Flag --print-mirror-instructions's value 'icsp' has been deprecated" in oc.stderr
-
-
-def test_mirror_of_okdrelease_release_to_registry(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
-    """Release digest unchanged, every component present by digest (skopeo), signatures beside it, oc's IDMS."""
-    sigs = scene.tmp / "okd-sigs"
-    to = f"{scene.registry}/mirror/okd-mirror"
-    code, out, err = run_ours(
-        capsys,
-        *("--from", scene.okd_release, "--to", to, "--release-image-signature-to-dir", str(sigs)),
-        *("--signature-dir", str(scene.store), "--verify-key", str(scene.keyring)),
-    )
-    assert code == 0, err
-    mirrored = skopeo_inspect(f"{to}:{NAME}-x86_64")
-    assert mirrored["Digest"] == scene.okd_digest
-    components = release_tags(capsys, f"{to}@{scene.okd_digest}")
-    assert len(components) > 80
-    with ThreadPoolExecutor(8) as pool:  # one skopeo per component, several at once
-        inspected = dict(
-            zip(components, pool.map(lambda d: skopeo_inspect(f"{to}@{d}"), components.values()), strict=True)
-        )
-    for name, digest in components.items():
-        assert inspected[name]["Digest"] == digest, name
-    [configmap] = list(sigs.iterdir())
-    document = json.loads(configmap.read_text())
-    assert document["metadata"]["name"] == scene.okd_digest.replace(":", "-")
-    assert list(document["binaryData"]) == [f"{scene.okd_digest.replace(':', '-')}-1"]
-    oc = run_oc(
-        scene,
-        *("adm", "release", "mirror", "--insecure", "--dry-run", "--from", scene.okd_release),
-        *("--to", to, "--print-mirror-instructions=idms"),
-    )
-    assert oc.returncode == 0, oc.stderr
-    ours_docs, oc_docs = instruction_documents(out), instruction_documents(oc.stdout)
-    assert ours_docs == oc_docs
-    idms = ours_docs[1]
-    assert idms["apiVersion"] == "config.openshift.io/v1" and idms["kind"] == "ImageDigestMirrorSet"
-    assert idms["metadata"] == {"name": "example"}
-    assert idms["spec"]["imageDigestMirrors"] == [
-        {"mirrors": [to], "source": f"{scene.registry}/mirror/content"},
-        {"mirrors": [to], "source": f"{scene.registry}/mirror/okd-release"},
-    ]
-    content_at = out.index(f"source: {scene.registry}/mirror/content\n")
-    assert content_at < out.index(f"source: {scene.registry}/mirror/okd-release\n")  # sorted by source
-    assert out.split("\nSuccess\n")[1].startswith(f"Update image:  {to}:{NAME}-x86_64\nMirror prefix: {to}\n")
-    assert f"Configmap signature file {configmap} created\n" in out
-    assert "mirrored" in err and "Mirroring completed" in err
 
 
 def release_tags(capsys: pytest.CaptureFixture[str], image: str) -> dict[str, str]:
@@ -574,3 +545,76 @@ def test_cosign_signature_is_carried_beside_the_release(
             mirrored, f"{to}@{scene.okd_digest}", cosign.load_public_key(cosign.public_key_pem(key))
         )
     assert len(verified.signatures) == 1
+
+
+# The two tests that wait for the fixture's oc runs come last (see the module's docstring).
+
+
+def test_mirror_of_oc_release_equals_oc_mirror(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """Same tags and digests, same signature ConfigMap bytes, same ImageContentSourcePolicy as oc."""
+    oc_sigs, our_sigs = scene.tmp / "oc-sigs", scene.tmp / "our-sigs"
+    code, out, err = run_ours(
+        capsys,
+        *("--from", scene.oc_release, "--to", f"{scene.registry}/mirror/by-us"),
+        *("--release-image-signature-to-dir", str(our_sigs), "--print-mirror-instructions=icsp"),
+    )
+    oc = scene.oc_mirror.result()  # oc_mirror_args: the same --from, to mirror/by-oc, signatures to oc_sigs
+    assert oc.returncode == 0, oc.stderr
+    assert code == 0, err
+    theirs, ours = registry_tags(scene, "mirror/by-oc"), registry_tags(scene, "mirror/by-us")
+    assert ours == theirs
+    assert ours[f"{OC_NAME}-x86_64"] == scene.oc_digest
+    components = release_tags(capsys, scene.oc_release)
+    assert len(ours) == 1 + len(components) and len(components) > 80
+    assert {ours[f"{OC_NAME}-x86_64-{name}"] for name in components} == set(components.values())
+    # The release's own verification ConfigMap names the key and the file:// store: both tools verify.
+    name = f"signature-sha256-{scene.oc_digest[7:23]}.json"
+    assert sorted(os.listdir(our_sigs)) == sorted(os.listdir(oc_sigs)) == [name]
+    assert (our_sigs / name).read_bytes() == (oc_sigs / name).read_bytes()
+    assert (our_sigs / name).stat().st_mode & 0o777 == 0o640
+    want = oc.stdout.replace("mirror/by-oc", "mirror/by-us").replace(str(oc_sigs), str(our_sigs))
+    assert instruction_documents(out) == instruction_documents(want)
+    assert after_success(out) == after_success(want)
+    assert "Flag --print-mirror-instructions's value 'icsp' has been deprecated" in oc.stderr
+
+
+def test_mirror_of_okdrelease_release_to_registry(scene: Scene, capsys: pytest.CaptureFixture[str]) -> None:
+    """Release digest unchanged, every component present by digest (skopeo), signatures beside it, oc's IDMS."""
+    sigs = scene.tmp / "okd-sigs"
+    to = f"{scene.registry}/mirror/okd-mirror"
+    code, out, err = run_ours(
+        capsys,
+        *("--from", scene.okd_release, "--to", to, "--release-image-signature-to-dir", str(sigs)),
+        *("--signature-dir", str(scene.store), "--verify-key", str(scene.keyring)),
+    )
+    assert code == 0, err
+    mirrored = skopeo_inspect(f"{to}:{NAME}-x86_64")
+    assert mirrored["Digest"] == scene.okd_digest
+    components = release_tags(capsys, f"{to}@{scene.okd_digest}")
+    assert len(components) > 80
+    with ThreadPoolExecutor(8) as pool:  # one skopeo per component, several at once
+        inspected = dict(
+            zip(components, pool.map(lambda d: skopeo_inspect(f"{to}@{d}"), components.values()), strict=True)
+        )
+    for name, digest in components.items():
+        assert inspected[name]["Digest"] == digest, name
+    [configmap] = list(sigs.iterdir())
+    document = json.loads(configmap.read_text())
+    assert document["metadata"]["name"] == scene.okd_digest.replace(":", "-")
+    assert list(document["binaryData"]) == [f"{scene.okd_digest.replace(':', '-')}-1"]
+    oc = scene.oc_dry_run.result()  # oc_dry_run_args: --dry-run of the same --from and --to, idms
+    assert oc.returncode == 0, oc.stderr
+    ours_docs, oc_docs = instruction_documents(out), instruction_documents(oc.stdout)
+    assert ours_docs == oc_docs
+    idms = ours_docs[1]
+    assert idms["apiVersion"] == "config.openshift.io/v1" and idms["kind"] == "ImageDigestMirrorSet"
+    assert idms["metadata"] == {"name": "example"}
+    assert idms["spec"]["imageDigestMirrors"] == [
+        {"mirrors": [to], "source": f"{scene.registry}/mirror/content"},
+        {"mirrors": [to], "source": f"{scene.registry}/mirror/okd-release"},
+    ]
+    content_at = out.index(f"source: {scene.registry}/mirror/content\n")
+    assert content_at < out.index(f"source: {scene.registry}/mirror/okd-release\n")  # sorted by source
+    assert out.split("\nSuccess\n")[1].startswith(f"Update image:  {to}:{NAME}-x86_64\nMirror prefix: {to}\n")
+    assert f"Configmap signature file {configmap} created\n" in out
+    assert "mirrored" in err and "Mirroring completed" in err
