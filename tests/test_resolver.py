@@ -15,10 +15,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from registry_rig import RegistryInfo, RepoNamer
 
 from okdrelease.cache import LAYER_INDEX, RESOLUTION, Cache, pack
+from okdrelease.errors import DigestMismatchError
 from okdrelease.events import Event, RequestDone
 from okdrelease.images import resolve as resolve_module
 from okdrelease.images.resolve import Memo, NotCached, Resolver, resolve_all
@@ -452,3 +454,26 @@ def test_warm_new_resolves_on_the_calling_thread_and_refetches_a_damaged_entry(
     assert (again_digest, len(pooled), sorted(again_lines)) == (warm_digest, 1, sorted(cold_lines))
     extra = sorted(set(again.gets(BLOBS)) - set(warm.gets(BLOBS)))  # besides the base layers copied
     assert (again.gets(), len(extra), len(again.gets(BLOBS))) == ([], 1, len(warm.gets(BLOBS)) + 1)
+
+
+def test_a_config_read_before_with_another_size_fails_as_a_first_read() -> None:
+    """The run's config memo is keyed by digest and size: a second descriptor naming a config already
+    read, with a wrong size, fails with the error a first read of it gives (before: the config read
+    for the first descriptor was handed out, its size never compared)."""
+    transport = DefaultTransport(TransportOptions())
+    try:
+        repository, _ = transport.open(f"oci:{SAMPLE}:cli")
+        manifest = Resolver().select(repository, "cli").manifest
+        good = manifest.config
+        bad = attrs.evolve(good, size=good.size + 1)
+        expected = f"content of blob {good.digest} in oci:{SAMPLE} has {good.size} bytes, expected {bad.size} for {good.digest}"
+        with pytest.raises(DigestMismatchError) as first:
+            Resolver().config(repository, bad)
+        assert str(first.value) == expected
+        resolver = Resolver()
+        assert resolver.config(repository, good).digest == good.digest
+        with pytest.raises(DigestMismatchError) as second:
+            resolver.config(repository, bad)
+        assert str(second.value) == expected
+    finally:
+        transport.close()

@@ -130,12 +130,12 @@ class Memo(Generic[K, V]):
 
 @attrs.frozen
 class RunCache:
-    """One run's caches: manifests by (repository, digest), configs and layer indexes by content digest."""
+    """One run's caches: manifests by (repository, digest), configs by (digest, size), layer indexes by content digest."""
 
     __repr__ = value_repr
 
     manifests: Memo[tuple[str, str], AnyManifest] = attrs.field(factory=Memo)
-    configs: Memo[str, ImageConfig] = attrs.field(factory=Memo)
+    configs: Memo[tuple[str, int], ImageConfig] = attrs.field(factory=Memo)
     layers: Memo[str, LayerIndex] = attrs.field(factory=Memo)
 
 
@@ -226,7 +226,9 @@ class Resolver:
             raw = cached.read_blob(repository, desc.digest, desc.size, self.store, offline=self.offline)
             return ImageConfig.from_bytes(raw, desc.digest)
 
-        return self.cache.configs.get(desc.digest, load)
+        # Keyed by size too: a descriptor naming a config already read with another size fails as a
+        # first read of it would, not quietly given the config read before.
+        return self.cache.configs.get((desc.digest, desc.size), load)
 
     def select(
         self, repository: Repository, reference: str, platform: PlatformSelector | None = None
