@@ -12,7 +12,7 @@ import errno
 import os
 import secrets
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,6 +27,7 @@ __all__ = [
     "open_regular",
     "read_capped",
     "read_open",
+    "remove_empty",
     "temp_name",
     "undone_mkdirs",
     "write_whole",
@@ -198,7 +199,12 @@ def undone_mkdirs(path: Path, mode: int = 0o777) -> Iterator[list[Path]]:
         path.mkdir(mode, parents=True, exist_ok=True)
         yield made
     except BaseException:
-        for directory in made:
-            with contextlib.suppress(OSError):
-                directory.rmdir()
+        remove_empty(made)
         raise
+
+
+def remove_empty(directories: Iterable[str | os.PathLike[str]]) -> None:
+    """Remove each of ``directories`` (deepest first) that is empty; leave the others, quietly."""
+    for directory in directories:
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)

@@ -850,3 +850,40 @@ def test_a_file_that_cannot_be_removed_is_a_warning_not_a_failure(
         cache = Cache(tmp_path)
         assert [cache.get_blob(_digest(b"%d" % i)) for i in range(4)] == [b"0", b"1", b"2", b"3"]
     assert any("cannot remove" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("limit", [0, len(pack._HEAD)], ids=["head-refused", "entries-refused"])
+@pytest.mark.parametrize("existing", [False, True], ids=["made-by-the-run", "there-before"])
+def test_a_run_that_cannot_write_its_pack_leaves_no_directory_it_made(
+    tmp_path: Path, existing: bool, limit: int
+) -> None:
+    """``new --cache-dir DIR`` on a full disk (every write past ``limit`` bytes fails, EFBIG) fails writing
+    ``--to-file``; the cache's pack could not be written either. Before, DIR/v2/packs/ stayed behind
+    (with a ``.tmp-`` pack when its head write failed, its descriptor open until exit); now the
+    directories the run made are gone, and a directory that was there before stays, empty."""
+    from bounded_run import run_file_size_limited
+
+    sample = Path(__file__).resolve().parents[1] / "testdata" / "sample-payload"
+    cache_dir = tmp_path / "cache" / "okdrelease"
+    if existing:
+        cache_dir.mkdir(parents=True)
+    done = run_file_size_limited(
+        "new",
+        "-q",
+        "--cache-dir",
+        str(cache_dir),
+        "--from-oci-layout",
+        str(sample),
+        "--layout-repository",
+        "quay.io/okd/scos-content",
+        "--name",
+        "4.16.0-okd.sample",
+        "--to-file",
+        str(tmp_path / "payload.tar.gz"),
+        limit=limit,
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"error: unable to write --to-file {tmp_path / 'payload.tar.gz'}: File too large\n"
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == (
+        ["cache", "cache/okdrelease"] if existing else []
+    )

@@ -31,13 +31,14 @@ import re
 import stat
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import NamedTuple
 
 from isal import isal_zlib
 
 from okdrelease.errors import InvalidReferenceError, go_reason
 from okdrelease.oci.digest import new_hasher
-from okdrelease.regularfile import open_regular
+from okdrelease.regularfile import open_regular, remove_empty, undone_mkdirs
 
 log = logging.getLogger(__name__)
 
@@ -215,19 +216,28 @@ class PackWriter:
     """
 
     def __init__(self, directory: str, name: str | None = None) -> None:
-        """Create the temporary file (OSError if it cannot be)."""
+        """Create the temporary file, and ``directory`` with its parents where missing (``made``: the
+        directories this made, deepest first); OSError if it cannot be, nothing left behind."""
         self.name = name or new_name()
         self.path = os.path.join(directory, TMP_PREFIX + self.name)
         self._final = os.path.join(directory, self.name)
+        self.made: list[str] = []
+        self.size = 0
+        self._items: list[tuple[str, str, int, int, str]] = []
         flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
         try:
             self.fd = os.open(self.path, flags, 0o600)
         except FileNotFoundError:  # first write, or the directory was removed under us
-            os.makedirs(directory, exist_ok=True)
-            self.fd = os.open(self.path, flags, 0o600)
-        self.size = 0
-        self._items: list[tuple[str, str, int, int, str]] = []
-        self._write(_HEAD)
+            with undone_mkdirs(Path(directory)) as made:
+                self.fd = os.open(self.path, flags, 0o600)
+            self.made = [str(path) for path in made]
+        try:
+            self._write(_HEAD)
+        except BaseException:  # (a full disk): neither the file nor its descriptor is left
+            os.close(self.fd)
+            self.abort()
+            remove_empty(self.made)
+            raise
 
     def _write(self, data: bytes) -> None:
         view = memoryview(data)

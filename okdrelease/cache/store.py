@@ -77,6 +77,7 @@ from okdrelease.cache import pack
 from okdrelease.cache.pack import BLOBS, DamagedPack, PackFile, Row
 from okdrelease.errors import InvalidReferenceError, go_reason
 from okdrelease.oci.digest import validate_digest
+from okdrelease.regularfile import remove_empty
 
 if TYPE_CHECKING:
     from okdrelease.cache.report import CacheInfo, PruneResult
@@ -281,6 +282,7 @@ class Cache:
         # The pack being written, and the same file as its entries are read back.
         self._current: tuple[pack.PackWriter, _OpenPack] | None = None
         self._unwritable = ""  # why a write failed: later ones are not tried
+        self._made: list[str] = []  # the directories this object's pack writers made, deepest first
         self._reset()
 
     def _reset(self) -> None:
@@ -302,7 +304,8 @@ class Cache:
         self.close()
 
     def close(self) -> None:
-        """Write the buffered entries as one pack (merging packs if there are too many), close the packs.
+        """Write the buffered entries as one pack (merging packs if there are too many), close the packs;
+        the directories this object made and no pack went to (its writes failed) are removed.
 
         The object stays usable: its next use reads the packs again.
         """
@@ -317,6 +320,8 @@ class Cache:
         with self._lock:
             self._reset()
             _close_all(self._fds)
+            remove_empty(self._made)
+            self._made.clear()
 
     # ---- reading packs
 
@@ -507,6 +512,7 @@ class Cache:
         if self._current is None:
             writer = pack.PackWriter(self._packs_dir)
             with self._lock:
+                self._made.extend(writer.made)
                 self._fds.append(writer.fd)
                 self._touched.add(writer.name)  # new: no mtime to refresh
             self._current = writer, _OpenPack(writer.name, writer.path, writer.fd)
