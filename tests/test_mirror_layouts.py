@@ -8,6 +8,7 @@ okdrelease for a registry, so Docker schema 2 too) and the generated four-archit
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -142,8 +143,14 @@ def test_mirror_of_a_multiarch_release_keeps_every_architecture(
     home.mkdir()
 
     ours, theirs = unique_repo(), unique_repo()
-    mirror(capsys, "--from", release, "--to", f"{host}/{ours}", "--keep-manifest-list")
-    done = oc(home, "mirror", "--from", release, "--to", f"{host}/{theirs}", "--keep-manifest-list")
+    with ThreadPoolExecutor(
+        1
+    ) as pool:  # oc mirrors (its client waiting between requests) while okdrelease does
+        by_oc = pool.submit(
+            oc, home, "mirror", "--from", release, "--to", f"{host}/{theirs}", "--keep-manifest-list"
+        )
+        mirror(capsys, "--from", release, "--to", f"{host}/{ours}", "--keep-manifest-list")
+        done = by_oc.result()
     assert done.returncode == 0, done.stderr
     with RegistryClient(options_for(registry_http)) as client:
         mirrored, by_oc = repo_at(client, host, ours), repo_at(client, host, theirs)
