@@ -22,6 +22,7 @@ __all__ = [
     "NoWriter",
     "NotRegularFile",
     "check_loadable",
+    "failed_step",
     "made_dirs",
     "new_file",
     "open_regular",
@@ -106,6 +107,14 @@ def read_capped(path: str | os.PathLike[str], max_bytes: int = MAX_USER_FILE_BYT
     if len(data) > max_bytes:
         raise FileTooLarge(path, max_bytes)
     return data
+
+
+def failed_step(err: OSError) -> str:
+    """``open`` or ``read``: the step of reading a file (``read_capped``) that raised ``err``, as Go's
+    ``*PathError`` names it in oc's errors. An error of ``open`` names its path, one of ``read`` does
+    not; a directory (which opens) and a FIFO without a writer fail at ``read``."""
+    opened = err.filename is None or isinstance(err, IsADirectoryError | NoWriter)
+    return "read" if opened else "open"
 
 
 def check_loadable(path: str | os.PathLike[str], max_bytes: int = MAX_USER_FILE_BYTES) -> None:

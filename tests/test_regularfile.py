@@ -169,3 +169,24 @@ def test_new_file_is_never_an_existing_file_and_is_removed_when_the_block_fails(
     assert sorted(os.listdir(tmp_path)) == ["done", "link", "there"]
     assert (tmp_path / "done").read_bytes() == b"whole"
     assert (tmp_path / "there").read_bytes() == b"kept"
+
+
+@pytest.mark.parametrize("flag", ["--mapping-file", "-f"])
+@pytest.mark.parametrize(
+    "target", ["/proc/self/mem", "{tmp}", "{tmp}/missing"], ids=["eio", "dir", "missing"]
+)
+def test_an_input_file_that_cannot_be_read_is_worded_as_oc_words_it(
+    flag: str, target: str, tmp_path: Path
+) -> None:
+    """``new --mapping-file`` and ``-f`` against the real oc: a file that opens but cannot be read
+    (``/proc/self/mem``: EIO; a directory) is ``read PATH: …``, one that cannot be opened ``open PATH: …``
+    (``failed_step``). ``--mapping-file /proc/self/mem`` said ``open``."""
+    from differential.runner import oracle_session
+
+    session = oracle_session("127.0.0.1:1", tmp_path / "session")
+    path = target.format(tmp=tmp_path)
+    args = ["new", flag, path, "--name", "4.16.0", "--to-file"]
+    oc = session.run(session.oc_cmd("adm", "release", *args, str(tmp_path / "oc.tar")))
+    ours = session.run(session.py_cmd(*args, str(tmp_path / "okd.tar")))
+    assert (ours.code, ours.stdout, ours.stderr) == (oc.code, oc.stdout, oc.stderr)
+    assert oc.code == 1 and f" {path}: " in oc.stderr

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from okdrelease.errors import ReleaseError, go_reason
 from okdrelease.gocompat.strconv import go_trim_space
-from okdrelease.regularfile import FileTooLarge, NoWriter, read_capped
+from okdrelease.regularfile import FileTooLarge, NoWriter, failed_step, read_capped
 
 __all__ = ["combine_mappings", "parse_mapping_args", "parse_mapping_file"]
 
@@ -45,9 +45,8 @@ def _read_mapping_file(path: str, seen_destinations: set[str]) -> list[Mapping]:
         raise ReleaseError(f"mapping file {err}") from err
     except NoWriter as err:
         raise ReleaseError(f"read {path}: {err.strerror}") from err
-    except OSError as err:
-        verb = "read" if isinstance(err, IsADirectoryError) else "open"
-        raise ReleaseError(f"{verb} {path}: {go_reason(err)}") from err
+    except OSError as err:  # (Go's words, as oc's: 'read PATH: input/output error')
+        raise ReleaseError(f"{failed_step(err)} {path}: {go_reason(err)}") from err
     mappings: list[Mapping] = []
     lines = data.decode("utf-8", "surrogateescape").split("\n")
     if lines and lines[-1] == "":

@@ -11,7 +11,7 @@ from okdrelease.payload.context import Run
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
 from okdrelease.reference import parse_docker_reference, redact_userinfo
-from okdrelease.regularfile import MAX_USER_FILE_BYTES, FileTooLarge, NoWriter, read_capped
+from okdrelease.regularfile import MAX_USER_FILE_BYTES, FileTooLarge, NoWriter, failed_step, read_capped
 from okdrelease.transport.base import TransportOptions
 
 
@@ -67,8 +67,7 @@ def read(plan: Plan, run: Run) -> Inputs:
     except FileTooLarge as err:
         raise ReleaseError(f"unable to read input image stream file: {err}") from err
     except OSError as err:  # (Go's words, as oc's: 'read PATH: is a directory')
-        read = err.filename is None or isinstance(err, (IsADirectoryError, NoWriter))
-        verb = "read" if read else "open"
+        verb = failed_step(err)
         raise ReleaseError(f"unable to read input image stream file: {verb} {path}: {_reason(err)}") from err
     source = load_checked_stream(
         data,
