@@ -6,7 +6,7 @@ Each transient fault (one occurrence) ends in the exact result of a clean run; e
 fault (every occurrence) in exit 1 and one ``error:`` line naming what failed, after retries + 1
 attempts of the failing request and within ``PERMANENT_BOUND`` seconds, with nothing half-written
 (no files extracted, no ``.sig`` tag). Same flags as ``test_faults``: ``--retry-times 2``,
-``--timeout 20s`` (2 s against a 6 s stall).
+``--timeout 20s`` (1 s against a 6 s stall).
 """
 
 from __future__ import annotations
