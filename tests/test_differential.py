@@ -34,6 +34,7 @@ from differential.harness import (
 )
 from differential.images import sha256
 from differential.runner import Proc, Session, oracle_session, placeholders, prepare
+from oc_oracle import okd_run, run_oc
 from registry_rig import RegistryInfo
 
 
@@ -650,3 +651,40 @@ def test_verify_and_changes_from_read_a_listed_release_as_oc(session: Session) -
         )
     assert re.fullmatch(f"{entries['amd64']} \\S+ 4\\.16\\.0\n", ours["verify"].stdout.decode())
     assert ours["list-entry"].stdout == ours["entry-list"].stdout == b"Releases are identical\n"
+
+
+#: ``--metadata`` texts Go's decoder refuses by type, with oc's words after ``error: invalid --metadata: ``
+#: (recorded from the real oc): the path names struct fields by the keys as written, map keys (JSON-pointer
+#: escaped) and slice indices, and reads ``into S.PATH``, not ``into Go struct field S.PATH``, for a slice
+#: element; okdrelease named struct fields alone (``CincinnatiMetadata.previous``) or nothing (``Go value``).
+METADATA_TYPE_ERRORS = (
+    ('{"previous": [1]}', "number into CincinnatiMetadata.previous.0 of type string"),
+    ('{"Previous": ["4.1.0", 5]}', "number into CincinnatiMetadata.Previous.1 of type string"),
+    ('{"Next": "4.1.0"}', "string into Go struct field CincinnatiMetadata.Next of type []string"),
+    ('{"kind": true}', "bool into Go struct field CincinnatiMetadata.kind of type string"),
+    ('{"metadata": {"a": [[1e309]]}}', "number 1e309 into CincinnatiMetadata.metadata.a.0.0 of type float64"),
+    ('{"a": 1e400}', "number 1e400 into Go struct field .a of type float64"),
+    ('{"d": {"x~/": -1e400}}', "number -1e400 into Go struct field .d.x~0~1 of type float64"),
+    ('{"l": [1, {"q": 1e400}]}', "number 1e400 into Go struct field .l.1.q of type float64"),
+    ('{"l": [1, 1e400]}', "number 1e400 into .l.1 of type float64"),
+    ('"text"', "string into Go value of type release.CincinnatiMetadata"),
+)
+
+
+def test_metadata_type_errors_name_the_path_as_oc(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found probing --metadata documents against oc while widening the generator: a value of the wrong
+    type is refused with the path oc's Go names (see METADATA_TYPE_ERRORS), oc's line and okdrelease's."""
+    source = tmp_path / "in"
+    source.mkdir()
+    (source / "image-references").write_text(
+        '{"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", "spec": {"tags": []}}'
+    )
+    (tmp_path / "home").mkdir()
+    for text, words in METADATA_TYPE_ERRORS:
+        args = ["--metadata", text, "--from-dir", str(source), "--to-dir", str(tmp_path / "out")]
+        oc = run_oc(["adm", "release", "new", *args], tmp_path / "home")
+        line = f"error: invalid --metadata: json: cannot unmarshal {words}"
+        assert (oc.returncode, oc.stderr.splitlines()[-1]) == (1, line), text
+        ours = okd_run(["new", *args], capsys)
+        assert (ours.code, ours.err.splitlines()[-1]) == (1, line), text
+    assert not (tmp_path / "out").exists()

@@ -665,18 +665,45 @@ class _Context:
     __repr__ = value_repr
 
     struct: str = ""
-    path: tuple[str, ...] = ()
+    path: tuple[str | int, ...] = ()
     from_yaml: bool = False
+    #: The path names map keys and slice indices too, and struct fields by the keys as written (oc's Go
+    #: decoding ``--metadata`` and ``release-metadata``); otherwise struct fields alone, by their names.
+    full: bool = False
+
+    def at(self, step: str | int) -> _Context:
+        """The context of a map value or slice element (the innermost struct stays)."""
+        return _Context(self.struct, (*self.path, step), self.from_yaml, True) if self.full else self
 
 
 def _type_error(value_desc: str, typ: Any, ctx: _Context) -> GoJSONError:
-    """Build Go's UnmarshalTypeError message."""
+    """Build Go's UnmarshalTypeError message. A ``full`` path is written as oc's Go writes it: map keys
+    JSON-pointer escaped (``~0``, ``~1``), slice indices, and ``into S.PATH`` (not ``into Go struct field
+    S.PATH``) when the value is a slice element."""
     if ctx.struct or ctx.path:
+        where = "".join(
+            f".{part}" if isinstance(part, int) else "." + part.replace("~", "~0").replace("/", "~1")
+            for part in ctx.path
+        )
+        if not ctx.full:
+            where = "." + ".".join(map(str, ctx.path))
+        into = "into " if ctx.path and isinstance(ctx.path[-1], int) else "into Go struct field "
         return GoJSONError(
-            f"json: cannot unmarshal {value_desc} into Go struct field {ctx.struct}.{'.'.join(ctx.path)} "
-            f"of type {go_type_name(typ)}"
+            f"json: cannot unmarshal {value_desc} {into}{ctx.struct}{where} of type {go_type_name(typ)}"
         )
     return GoJSONError(f"json: cannot unmarshal {value_desc} into Go value of type {go_type_name(typ)}")
+
+
+def _interface(value: Any, ctx: _Context) -> Any:
+    """:func:`to_interface` of a value decoded at ``ctx``: a number past float64's range is refused there."""
+    if isinstance(value, dict):
+        return sorted_map({key: _interface(item, ctx.at(key)) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_interface(item, ctx.at(index)) for index, item in enumerate(value)]
+    try:
+        return to_interface(value)
+    except GoJSONError:
+        raise _type_error(f"number {value}", "float64", ctx) from None
 
 
 def _to_float(value: Any) -> float:
@@ -730,7 +757,7 @@ def _decode(value: Any, typ: Any, ctx: _Context) -> Any:
         return typ.decode(value, ctx)
     kind = json_kind(value)
     if typ == "interface {}":
-        return to_interface(value)
+        return _interface(value, ctx) if ctx.full else to_interface(value)
     if typ == "string":
         if kind != "string":
             if ctx.from_yaml and kind in ("number", "bool"):
@@ -748,11 +775,13 @@ def _decode(value: Any, typ: Any, ctx: _Context) -> Any:
     if isinstance(typ, GoSlice):
         if kind != "array":
             raise _type_error(kind, typ, ctx)
-        return [_decode(item, typ.elem, ctx) for item in value]
+        return [_decode(item, typ.elem, ctx.at(index)) for index, item in enumerate(value)]
     if isinstance(typ, GoMap):
         if kind != "object":
             raise _type_error(kind, typ, ctx)
-        return sorted_map({str(key): _decode(item, typ.elem, ctx) for key, item in value.items()})
+        return sorted_map(
+            {str(key): _decode(item, typ.elem, ctx.at(str(key))) for key, item in value.items()}
+        )
     if isinstance(typ, GoStruct):
         if kind != "object":
             raise _type_error(kind, typ, ctx)
@@ -769,14 +798,15 @@ def _decode_struct(value: Mapping[Any, Any], typ: GoStruct, ctx: _Context) -> di
         name = key if key in fields else folded.get(key.casefold())
         if name is None:
             continue
-        child = _Context(typ.short_name, ctx.path + (name,), ctx.from_yaml)
+        child = _Context(typ.short_name, (*ctx.path, key if ctx.full else name), ctx.from_yaml, ctx.full)
         out[name] = _decode(item, fields[name], child)
     return out
 
 
-def decode_typed(value: Any, typ: Any, *, from_yaml: bool = False) -> Any:
-    """Decode a parsed JSON value (or YAML, converted like sigs.k8s.io/yaml) as Go would into ``typ``."""
-    return _decode(value, typ, _Context(from_yaml=from_yaml))
+def decode_typed(value: Any, typ: Any, *, from_yaml: bool = False, full_paths: bool = False) -> Any:
+    """Decode a parsed JSON value (or YAML, converted like sigs.k8s.io/yaml) as Go would into ``typ``;
+    ``full_paths``: errors name map keys and slice indices too (see ``_Context.full``)."""
+    return _decode(value, typ, _Context(from_yaml=from_yaml, full=full_paths))
 
 
 def _yaml_scalar_string(value: Any) -> str:
@@ -830,6 +860,7 @@ def parse_valid(data: bytes) -> Any:
     return _go_strings(value, data)
 
 
-def loads_typed(data: bytes, typ: Any) -> Any:
-    """Parse JSON ``data`` (Go syntax checks) and decode it as Go type ``typ``."""
-    return decode_typed(parse_valid(data), typ)
+def loads_typed(data: bytes, typ: Any, *, full_paths: bool = False) -> Any:
+    """Parse JSON ``data`` (Go syntax checks) and decode it as Go type ``typ`` (``full_paths``: see
+    :func:`decode_typed`)."""
+    return decode_typed(parse_valid(data), typ, full_paths=full_paths)

@@ -112,8 +112,8 @@ def parse_metadata_flag(text: str) -> dict[str, Any]:
     """Parse ``--metadata``: checked first as a whole Cincinnati document (Q4), then as the map."""
     data = text.encode("utf-8", "surrogateescape")
     try:
-        loads_typed(data, _CINCINNATI)
-        decoded = loads_typed(data, _METADATA_MAP)
+        loads_typed(data, _CINCINNATI, full_paths=True)
+        decoded = loads_typed(data, _METADATA_MAP, full_paths=True)
     except GoJSONError as err:
         raise ReleaseError(f"invalid --metadata: {err}") from err
     return decoded or {}

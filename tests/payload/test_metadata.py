@@ -121,11 +121,11 @@ def test_metadata_flag_errors_match_golden(case: str) -> None:
     [
         (
             '{"Next": "4.1.0"}',
-            "json: cannot unmarshal string into Go struct field CincinnatiMetadata.next of type []string",
+            "json: cannot unmarshal string into Go struct field CincinnatiMetadata.Next of type []string",
         ),
         (
             '{"previous": [1]}',
-            "json: cannot unmarshal number into Go struct field CincinnatiMetadata.previous of type string",
+            "json: cannot unmarshal number into CincinnatiMetadata.previous.0 of type string",
         ),
         (
             '{"kind": true}',
@@ -138,7 +138,7 @@ def test_metadata_flag_errors_match_golden(case: str) -> None:
         ('"text"', "json: cannot unmarshal string into Go value of type release.CincinnatiMetadata"),
         ("{x", "invalid character 'x' looking for beginning of object key string"),
         ("", "unexpected end of JSON input"),
-        ('{"a": 1e400}', "json: cannot unmarshal number 1e400 into Go value of type float64"),
+        ('{"a": 1e400}', "json: cannot unmarshal number 1e400 into Go struct field .a of type float64"),
     ],
 )
 def test_metadata_flag_errors(text: str, message: str) -> None:
