@@ -688,3 +688,23 @@ def test_metadata_type_errors_name_the_path_as_oc(tmp_path: Path, capsys: pytest
         ours = okd_run(["new", *args], capsys)
         assert (ours.code, ours.err.splitlines()[-1]) == (1, line), text
     assert not (tmp_path / "out").exists()
+
+
+def test_seeds_from_1300_also_draw_odd_metadata_and_display_names() -> None:
+    """tests/differential/wide.py draws from a second random stream from seed 1300 on: the seeds before keep
+    their scenarios (and their clean runs), later ones may carry an odd --metadata document or
+    --component-versions-display-names right after --insecure, replacing the first stream's --metadata."""
+    from differential.scenario import generate
+    from differential.wide import WIDE_FROM, widen
+
+    before = ["--insecure", "--metadata", "{}", "--to-dir", "{out}/dir"]
+    assert widen(WIDE_FROM - 1, before, set(), True) is before
+    drawn = {seed: generate(seed) for seed in range(WIDE_FROM, WIDE_FROM + 30)}
+    odd = [s for s in drawn.values() if "odd-metadata" in s.features]
+    named = [s for s in drawn.values() if "display-names" in s.features]
+    assert odd and named
+    for scenario in odd:
+        assert scenario.args[:2] == ("--insecure", "--metadata") and scenario.args.count("--metadata") == 1
+    assert named[0].args.index("--component-versions-display-names") in (1, 3)
+    wide = {"odd-metadata", "display-names"}
+    assert not any(wide & generate(seed).features for seed in range(WIDE_FROM - 20, WIDE_FROM))

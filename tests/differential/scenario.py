@@ -303,6 +303,7 @@ def draw_images(d: _Draft) -> tuple[list[str], list[str]]:
 def generate(seed: int) -> Scenario:
     """Draw the scenario for ``seed``."""
     from .args import draw_command
+    from .wide import widen
 
     rng = random.Random(seed)
     d = _Draft(rng, rng.random() < 0.2)
@@ -310,6 +311,7 @@ def generate(seed: int) -> Scenario:
         d.features.add("errors-wanted")
     operators, components = draw_images(d)
     args, phase1 = draw_command(d, operators, components)
+    args = widen(seed, args, d.features, d.errors)
     images = tuple(d.images[tag] for tag in sorted(d.images))
     return Scenario(seed, images, tuple(d.files), tuple(args), tuple(phase1), frozenset(d.features))
 
