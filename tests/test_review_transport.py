@@ -36,7 +36,7 @@ from okdrelease.oci.layerstack import read_stack
 from okdrelease.oci.model import parse_manifest
 from okdrelease.reference import ImageReference, parse_location
 from okdrelease.transport.auth import Credentials, CredentialStore, TokenCache, run_credential_helper
-from okdrelease.transport.base import MOUNTED, PRESENT, TransportOptions
+from okdrelease.transport.base import PRESENT, REFUSED, TransportOptions
 from okdrelease.transport.client import RegistryClient
 from okdrelease.transport.copy import copy_image
 from okdrelease.transport.layout import LayoutRepository
@@ -433,23 +433,24 @@ def test_token_server_transient_errors_are_retried_with_retry_after(failures: in
 # Layout hard-link mounts
 
 
-def test_layout_mount_verifies_the_source_blob(tmp_path: Path) -> None:
+def test_a_layout_copy_verifies_the_source_blob(tmp_path: Path) -> None:
+    """A layout mounts nothing (its blobs are its own, not another layout's hard links): a copy reads the
+    source's blobs, verified, and stores none that does not match its digest."""
     source = LayoutRepository(tmp_path / "src", create=True)
     image = make_image(source, "v1", seed="mount")
     layer = image.layers[0].digest
     Path(source.blob_path(layer)).write_bytes(b"corrupted")
     dest = LayoutRepository(tmp_path / "dst", create=True)
+    assert dest.mount_blob(layer, source) == REFUSED
     with pytest.raises(DigestMismatchError, match=f"blob {layer} in oci:{tmp_path / 'src'} does not match"):
-        dest.mount_blob(layer, source)
-    assert not dest.has_blob(layer)
-    with pytest.raises(DigestMismatchError, match=f"does not match its digest {layer}"):
         copy_image(source, "v1", dest, "v1")
     assert not dest.has_blob(layer) and dest.list_tags() == []
-    # A sound blob is still linked, not copied.
+    # A sound blob is copied, not linked.
     config = image.config.digest
-    linked = dest.has_blob(config)  # the failed copy may have linked it before it stopped
-    assert dest.mount_blob(config, source) == (PRESENT if linked else MOUNTED)
-    assert os.stat(dest.blob_path(config)).st_ino == os.stat(source.blob_path(config)).st_ino
+    if not dest.has_blob(config):  # (the failed copy may have stored it before it stopped)
+        dest.put_blob(source.read_blob(config), config)
+    assert dest.mount_blob(config, source) == PRESENT
+    assert os.stat(dest.blob_path(config)).st_ino != os.stat(source.blob_path(config)).st_ino
 
 
 @pytest.mark.parametrize(
