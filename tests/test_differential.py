@@ -708,3 +708,40 @@ def test_seeds_from_1300_also_draw_odd_metadata_and_display_names() -> None:
     assert named[0].args.index("--component-versions-display-names") in (1, 3)
     wide = {"odd-metadata", "display-names"}
     assert not any(wide & generate(seed).features for seed in range(WIDE_FROM - 20, WIDE_FROM))
+
+
+_STREAM = '"kind": "ImageStream", "apiVersion": "image.openshift.io/v1", '
+#: ``-f`` image streams Go's decoder refuses by type, with oc's words after ``error: unable to load input image
+#: stream file: `` (recorded from the real oc): sigs.k8s.io/yaml reads JSON as YAML, so its prefix, paths without
+#: struct names, a number bound for a string field read as that string (the stream then has no components), but
+#: not for TypeMeta's inlined kind; metav1.Time's own decoding names no path. None: oc's "no component images".
+STREAM_TYPE_ERRORS = (
+    (
+        "{" + _STREAM + '"spec": {"tags": 5}}',
+        "number into Go struct field .spec.tags of type []v1.TagReference",
+    ),
+    ("{" + _STREAM + '"spec": {"tags": ["x"]}}', "string into .spec.tags.0 of type v1.TagReference"),
+    (
+        "{" + _STREAM + '"spec": {"tags": [{"name": "a", "generation": "x"}]}}',
+        "string into Go struct field .spec.tags.0.generation of type int64",
+    ),
+    ("{" + _STREAM + '"spec": {"tags": [{"name": 5}]}}', None),
+    ('{"kind": 5}', "number into Go struct field .kind of type string"),
+    ("{" + _STREAM + '"metadata": {"creationTimestamp": 5}}', "number into Go value of type string"),
+)
+
+
+def test_image_stream_file_type_errors_as_oc(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found probing -f files of the wrong types against oc while widening the generator: okdrelease read a
+    JSON stream with Go's JSON decoder alone (struct-named paths, no prefix, a number refused for a string)."""
+    (tmp_path / "home").mkdir()
+    for text, words in STREAM_TYPE_ERRORS:
+        (tmp_path / "is.json").write_text(text)
+        args = ["-f", str(tmp_path / "is.json"), "--reference-mode=source", "--to-dir", str(tmp_path / "out")]
+        oc = run_oc(["adm", "release", "new", *args], tmp_path / "home")
+        line = "error: no component images defined, unable to build a release payload"
+        if words is not None:
+            line = f"error: unable to load input image stream file: error unmarshaling JSON: json: cannot unmarshal {words}"
+        assert (oc.returncode, oc.stderr.splitlines()[-1]) == (1, line), text
+        ours = okd_run(["new", *args], capsys)
+        assert (ours.code, ours.err.splitlines()[-1]) == (1, line), text

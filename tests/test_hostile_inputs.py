@@ -105,7 +105,7 @@ STREAM_CASES = {
     "wrong-type": (
         '{"kind": "ImageStream", "spec": {"tags": 5}}',
         STREAM_FILE
-        + "json: cannot unmarshal number into Go struct field ImageStreamSpec.spec.tags of type []v1.TagReference",
+        + "error unmarshaling JSON: json: cannot unmarshal number into Go struct field .spec.tags of type []v1.TagReference",
     ),
 }
 

@@ -670,10 +670,14 @@ class _Context:
     #: The path names map keys and slice indices too, and struct fields by the keys as written (oc's Go
     #: decoding ``--metadata`` and ``release-metadata``); otherwise struct fields alone, by their names.
     full: bool = False
+    #: Struct names left out of a ``full`` path (oc's sigs.k8s.io/yaml readers: ``Go struct field .spec.tags``).
+    anonymous: bool = False
 
     def at(self, step: str | int) -> _Context:
         """The context of a map value or slice element (the innermost struct stays)."""
-        return _Context(self.struct, (*self.path, step), self.from_yaml, True) if self.full else self
+        if not self.full:
+            return self
+        return _Context(self.struct, (*self.path, step), self.from_yaml, True, self.anonymous)
 
 
 def _type_error(value_desc: str, typ: Any, ctx: _Context) -> GoJSONError:
@@ -798,15 +802,21 @@ def _decode_struct(value: Mapping[Any, Any], typ: GoStruct, ctx: _Context) -> di
         name = key if key in fields else folded.get(key.casefold())
         if name is None:
             continue
-        child = _Context(typ.short_name, (*ctx.path, key if ctx.full else name), ctx.from_yaml, ctx.full)
+        struct = "" if ctx.anonymous else typ.short_name
+        child = _Context(
+            struct, (*ctx.path, key if ctx.full else name), ctx.from_yaml, ctx.full, ctx.anonymous
+        )
         out[name] = _decode(item, fields[name], child)
     return out
 
 
-def decode_typed(value: Any, typ: Any, *, from_yaml: bool = False, full_paths: bool = False) -> Any:
+def decode_typed(
+    value: Any, typ: Any, *, from_yaml: bool = False, full_paths: bool = False, anonymous: bool = False
+) -> Any:
     """Decode a parsed JSON value (or YAML, converted like sigs.k8s.io/yaml) as Go would into ``typ``;
-    ``full_paths``: errors name map keys and slice indices too (see ``_Context.full``)."""
-    return _decode(value, typ, _Context(from_yaml=from_yaml, full=full_paths))
+    ``full_paths``: errors name map keys and slice indices too (see ``_Context.full``), ``anonymous``
+    without struct names."""
+    return _decode(value, typ, _Context(from_yaml=from_yaml, full=full_paths, anonymous=anonymous))
 
 
 def _yaml_scalar_string(value: Any) -> str:

@@ -21,6 +21,7 @@ from okdrelease.gocompat.gojson import (
     RawNumber,
     decode_typed,
     go_type_error,
+    json_kind,
     loads_typed,
     marshal_indent,
     parse_valid,
@@ -55,16 +56,28 @@ API_VERSION = "image.openshift.io/v1"
 
 
 def _decode_time(value: Any, ctx: Any) -> str:
-    """Decode a metav1.Time value (its UnmarshalJSON decodes a string, then parses RFC 3339)."""
+    """Decode a metav1.Time value (its UnmarshalJSON decodes a string, then parses RFC 3339; oc's Go names
+    no path for that inner decoding's error where it names full paths)."""
     if not isinstance(value, str) or isinstance(value, RawNumber):
+        if ctx.full:
+            raise GoJSONError(f"json: cannot unmarshal {json_kind(value)} into Go value of type string")
         raise go_type_error(value, "string", ctx)
     return parse_time(value)
+
+
+def _decode_type_meta(value: Any, ctx: Any) -> str:
+    """``kind`` and ``apiVersion``, inlined from TypeMeta: sigs.k8s.io/yaml does not find them when it turns
+    scalars bound for string fields into strings, so a number or bool stays one and is refused."""
+    if not isinstance(value, str) or isinstance(value, RawNumber):
+        raise go_type_error(value, "string", ctx)
+    return value
 
 
 # --------------------------------------------------------------------------------------------
 # Go types, for decoding (field order = Go declaration order)
 
 _TIME = GoCustom("v1.Time", _decode_time)
+_TYPE_META_STRING = GoCustom("string", _decode_type_meta)
 _STRING_MAP = GoMap("string")
 _OBJECT_REFERENCE = GoStruct(
     "v1.ObjectReference",
@@ -126,8 +139,8 @@ _OBJECT_META = GoStruct(
 _IMAGE_STREAM = GoStruct(
     "v1.ImageStream",
     (
-        ("kind", "string"),
-        ("apiVersion", "string"),
+        ("kind", _TYPE_META_STRING),
+        ("apiVersion", _TYPE_META_STRING),
         ("metadata", _OBJECT_META),
         (
             "spec",
@@ -579,17 +592,23 @@ def load_image_stream(data: bytes, *, json_only: bool = False) -> ImageStream:
     """
     if json_only:
         doc = loads_typed(data, _IMAGE_STREAM)
-    elif data.lstrip(b" \t\r\n").startswith(b"{") and not (
+        return ImageStream.from_dict(doc or {})
+    value: Any
+    if data.lstrip(b" \t\r\n").startswith(b"{") and not (
         b"\\u" in data and _SURROGATE_ESCAPE.search(data) is not None
     ):
         try:
             value = parse_valid(data)
         except GoJSONError:
-            doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
-        else:
-            doc = decode_typed(value, _IMAGE_STREAM)
+            value = _load_yaml(data)
     else:
-        doc = decode_typed(_load_yaml(data), _IMAGE_STREAM, from_yaml=True)
+        value = _load_yaml(data)
+    # sigs.k8s.io/yaml reads JSON as YAML too: a scalar bound for a string field becomes that string, and
+    # Go's decoder, run on the converted JSON, names the path without struct names after its prefix.
+    try:
+        doc = decode_typed(value, _IMAGE_STREAM, from_yaml=True, full_paths=True, anonymous=True)
+    except GoJSONError as err:
+        raise GoJSONError(f"error unmarshaling JSON: {err}") from err
     return ImageStream.from_dict(doc or {})
 
 
