@@ -15,7 +15,7 @@ import re
 import attrs
 
 from okdrelease._repr import value_repr
-from okdrelease.errors import InvalidReferenceError, ReleaseError
+from okdrelease.errors import InvalidReferenceError, ReleaseError, UsageError
 from okdrelease.oci.digest import validate_digest
 
 DEFAULT_DOMAIN = "docker.io"
@@ -322,6 +322,16 @@ class ImageReference:
         if self.digest:
             text += f"@{self.digest}"
         return text
+
+
+def parse_identity(text: str) -> ImageReference:
+    """``--sign-identity``: the repository a signature names, as a reference with no tag or digest (one
+    given is dropped, as the signature names ``REPOSITORY@DIGEST``); UsageError naming the flag when
+    ``text`` is no reference, so a bad identity fails before anything is read or pushed."""
+    try:
+        return ImageReference.parse(text).repository_only()
+    except ReferenceSyntaxError as err:
+        raise UsageError(f"--sign-identity: {err}") from None
 
 
 @attrs.frozen

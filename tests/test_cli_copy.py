@@ -455,6 +455,16 @@ def test_sign_by_gpg_signs_the_copy_for_the_destination_repository(
             "",
             f"error: {flag} {tmp_path}/file/sigs: {tmp_path}/file is not a directory\n",
         )
+    # An identity that is no reference (before: refused when signing, after the copy).
+    code, out, err = run(
+        capsys, "copy", *signing, "--sign-identity", "BAD", f"oci:{src}:multi", f"oci:{target}:x"
+    )
+    assert (code, out, err) == (
+        2,
+        "",
+        "error: --sign-identity: invalid image reference 'BAD': repository name must be lowercase alphanumeric "
+        "components\n",
+    )
     assert not target.exists()
     code, out, err = run(
         capsys, "copy", *signing, "--sign-identity", repository, f"oci:{src}:single", f"oci:{target}:x"

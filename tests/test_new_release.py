@@ -442,3 +442,46 @@ def test_signature_that_cannot_be_written_leaves_the_release_untagged(
     assert repo.resolve(NAME).digest == digest
     body = json.loads(signature.read_bytes())
     assert body["critical"]["image"]["docker-manifest-digest"] == digest
+
+
+def test_sign_identity_that_is_no_reference_is_refused_before_the_push(
+    registry_http, unique_repo, pgp_secret: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A --sign-identity that is no image reference is refused (exit 2, naming the flag) before anything
+    is read or pushed; before, the release was pushed and signing failed with 'failed to push image'."""
+    repository = f"{registry_http.host}/{unique_repo()}"
+    store = tmp_path / "sigs"
+    code, out, err = run(
+        capsys,
+        *sample_args(
+            f"{repository}:{NAME}", "--insecure", "--sign-by", str(pgp_secret), "--signature-dir", str(store)
+        ),
+        "--sign-identity",
+        "BAD",
+    )
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "error: --sign-identity: invalid image reference 'BAD': repository name must be lowercase alphanumeric components"
+    )
+    client = RegistryClient(TransportOptions(insecure=True))
+    with pytest.raises(NotFoundError):
+        client.repository(ImageReference.parse(repository)).list_tags()
+    assert not store.exists()
+
+
+def test_to_signature_names_the_identitys_repository_without_its_tag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--to-signature names REPOSITORY@DIGEST, the repository of --sign-identity with a tag given dropped,
+    as the OpenPGP signatures and copy's name it (before: 'quay.io/okd/release:4.16@sha256:…')."""
+    signature = tmp_path / "sig.json"
+    code, out, err = run(
+        capsys,
+        *sample_args(f"oci:{tmp_path / 'release'}:{NAME}", "--to-signature", str(signature)),
+        "--sign-identity",
+        "quay.io/okd/release:4.16",
+    )
+    assert code == 0, err
+    digest = out.split()[0]
+    body = json.loads(signature.read_bytes())
+    assert body["critical"]["identity"]["docker-reference"] == f"quay.io/okd/release@{digest}"

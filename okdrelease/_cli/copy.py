@@ -17,7 +17,13 @@ from okdrelease._cli.common import (
 from okdrelease._repr import value_repr
 from okdrelease.errors import OkdReleaseError, UsageError
 from okdrelease.oci.convert import FORMATS
-from okdrelease.reference import ImageLocation, ImageReference, RegistryLocation, parse_location
+from okdrelease.reference import (
+    ImageLocation,
+    ImageReference,
+    RegistryLocation,
+    parse_identity,
+    parse_location,
+)
 from okdrelease.regularfile import write_whole
 from okdrelease.transport.auth import AnonymousCredentials
 from okdrelease.transport.base import TransportOptions
@@ -302,7 +308,7 @@ class _Signing:
     def reference(self, digest: str) -> ImageReference:
         """``REPOSITORY@DIGEST`` of a copied image: --sign-identity's repository, else the destination's."""
         if self.identity:
-            name = ImageReference.parse(self.identity).repository_only()
+            name = parse_identity(self.identity)
         else:
             assert isinstance(self.dst, RegistryLocation)
             name = self.dst.ref.repository_only()
@@ -323,6 +329,8 @@ def copy_signing(args: argparse.Namespace, dst: ImageLocation) -> _Signing | Non
         raise UsageError(
             f"--sign-by-sigstore-private-key pushes the signature to a registry, and {dst} is not one"
         )
+    if args.sign_identity:
+        parse_identity(args.sign_identity)  # (before anything is copied)
     if not args.sign_identity and not isinstance(dst, RegistryLocation):
         raise UsageError(f"signing a copy into {dst} needs --sign-identity REPOSITORY for the signature")
     from okdrelease.sign.keys import load_cosign_private_key, openpgp_signer, read_passphrase

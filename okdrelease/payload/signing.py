@@ -11,7 +11,7 @@ from okdrelease.errors import ReleaseError, UsageError
 from okdrelease.gocompat.gotime import parse_seconds
 from okdrelease.payload.context import Run
 from okdrelease.payload.plan import NewOptions
-from okdrelease.reference import RegistryLocation, parse_location
+from okdrelease.reference import RegistryLocation, parse_identity, parse_location
 from okdrelease.regularfile import write_whole
 
 if TYPE_CHECKING:
@@ -38,6 +38,8 @@ def check_signing_targets(options: NewOptions) -> None:
     a signature identity for a release written to a layout, and a signature path that cannot be written."""
     from okdrelease.sign.store import check_output_dir, check_output_file
 
+    if options.sign_identity:
+        parse_identity(options.sign_identity)
     if options.signs and options.to_image and not options.sign_identity:
         if not isinstance(parse_location(options.to_image), RegistryLocation):
             raise UsageError("signing a release written to an OCI layout needs --sign-identity REPOSITORY")
@@ -90,11 +92,12 @@ def write_to_signature(options: NewOptions, to_image: str, digest: str, created:
     from okdrelease.sign.api import DEFAULT_CREATOR
     from okdrelease.sign.simple import new_signature_payload
 
-    location = parse_location(to_image)
-    repository = location.ref.name if isinstance(location, RegistryLocation) else str(location)
-    body = new_signature_payload(
-        f"{options.sign_identity or repository}@{digest}", digest, DEFAULT_CREATOR, _timestamp(created)
-    )
+    if options.sign_identity:
+        repository = parse_identity(options.sign_identity).name
+    else:
+        location = parse_location(to_image)
+        repository = location.ref.name if isinstance(location, RegistryLocation) else str(location)
+    body = new_signature_payload(f"{repository}@{digest}", digest, DEFAULT_CREATOR, _timestamp(created))
     try:
         write_whole(options.to_signature, body, 0o644)  # (an earlier file kept on failure)
     except OSError as err:
@@ -109,7 +112,7 @@ def sign_pushed(
     """Sign the pushed release: OpenPGP into a store directory / ConfigMap, cosign into the registry."""
     location = parse_location(to_image)
     if options.sign_identity:
-        identity = options.sign_identity
+        identity = parse_identity(options.sign_identity).name
     elif isinstance(location, RegistryLocation):
         identity = location.ref.name
     else:  # refused before anything was written (check_signing_targets)
