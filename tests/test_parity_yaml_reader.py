@@ -15,7 +15,7 @@ import yaml
 from oc_oracle import OcRig, oc_release_rig
 from test_parity_install_config import extract_with_install_config
 from test_parity_yaml_check import REFUSED_UTF8, ended_at
-from test_parity_yaml_errors import HEADER, LATER, OC, PREFIX, oc_last_line
+from test_parity_yaml_errors import HEADER, LATER, OC, PREFIX, oc_last_lines
 
 from okdrelease.gocompat import yamlreader
 from okdrelease.gocompat.gojson import GoJSONError
@@ -60,9 +60,10 @@ def test_image_stream_read_as_recorded(data: bytes, expected: str | None) -> Non
 
 @pytest.mark.skipif(not OC.exists(), reason=f"the real oc is not at {OC}")
 def test_image_stream_outcomes_are_the_real_ocs(tmp_path: Path) -> None:
-    for number, (data, expected) in enumerate(IMAGE_STREAMS):
+    by_oc = oc_last_lines(tmp_path, "case", [data for data, _ in IMAGE_STREAMS])
+    for (data, expected), oc_line in zip(IMAGE_STREAMS, by_oc, strict=True):
         line = LATER if expected is None else f"{PREFIX}{CONVERTING}{expected}"
-        assert oc_last_line(tmp_path, f"case{number}", data) == (1, line), data
+        assert oc_line == (1, line), data
 
 
 #: (install-config, oc's error line after ``error: ``; None: read), recorded from the real oc.
