@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from okdrelease._repr import value_repr
 from okdrelease.errors import SignatureError, UsageError
+from okdrelease.regularfile import new_file, undone_mkdirs
 from okdrelease.sign import cosign
 from okdrelease.sign.files import read_bounded
 from okdrelease.sign.openpgp import KEY_ALGORITHMS, Keyring, generate_key, load_keyring, load_secret_key
@@ -125,16 +126,12 @@ class GeneratedKeyFiles:
 
 def _write_new(path: Path, data: bytes, mode: int) -> None:
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with new_file(str(path), mode) as handle:  # (never an existing file; removed if not written whole)
+            handle.write(data)
+            handle.close()
     except FileExistsError as err:
         raise SignatureError(f"{path} already exists; not overwriting a key") from err
     except OSError as err:
-        raise SignatureError(f"cannot write {path}: {err.strerror or err}") from err
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-    except OSError as err:
-        path.unlink(missing_ok=True)
         raise SignatureError(f"cannot write {path}: {err.strerror or err}") from err
 
 
@@ -142,30 +139,23 @@ def _write_key_files(out: Path, files: Sequence[tuple[str, bytes, int]]) -> None
     """Create ``out`` and write ``files`` (name, bytes, mode) into it, all or none: one that exists is
     refused before anything is written, and a failure removes the files written and the directories
     made by this call."""
-    made: list[Path] = []
-    missing = out
-    while not missing.exists() and not missing.is_symlink() and missing.parent != missing:
-        made.append(missing)
-        missing = missing.parent
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise SignatureError(f"cannot create {out}: {err.strerror or err}") from err
-    written: list[Path] = []
-    try:
-        for name, _data, _mode in files:
-            if (out / name).exists():
-                raise SignatureError(f"{out / name} already exists; not overwriting a key")
-        for name, data, mode in files:
-            _write_new(out / name, data, mode)
-            written.append(out / name)
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        for directory in made:  # deepest first; one holding another's files stays
-            with contextlib.suppress(OSError):
-                directory.rmdir()
-        raise
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(undone_mkdirs(out))
+        except OSError as err:
+            raise SignatureError(f"cannot create {out}: {err.strerror or err}") from err
+        written: list[Path] = []
+        try:
+            for name, _data, _mode in files:
+                if (out / name).exists():
+                    raise SignatureError(f"{out / name} already exists; not overwriting a key")
+            for name, data, mode in files:
+                _write_new(out / name, data, mode)
+                written.append(out / name)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise  # (and undone_mkdirs removes the directories it made, deepest first, once empty)
 
 
 def generate_pgp_key_files(

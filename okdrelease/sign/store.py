@@ -20,7 +20,7 @@ from okdrelease._repr import value_repr
 from okdrelease.errors import FetchError, SignatureError, UsageError
 from okdrelease.events import safe_url
 from okdrelease.gocompat.yamlbounds import safe_load
-from okdrelease.regularfile import undone_mkdirs, write_whole
+from okdrelease.regularfile import new_file, undone_mkdirs, write_whole
 from okdrelease.sign.files import read_bounded, read_stored_signature
 from okdrelease.sign.openpgp import Keyring
 from okdrelease.transport.fetch import UrlReader
@@ -106,18 +106,14 @@ def write_next_signature(
             for index in range(1, limit + 1):
                 path = target / f"signature-{index}"
                 try:
-                    handle = open(path, "xb")  # noqa: SIM115 - closed below, the file removed if that fails
+                    with new_file(str(path), 0o666) as handle:  # (removed if not written whole)
+                        handle.write(signature)
+                        handle.close()
                 except FileExistsError:
                     with contextlib.suppress(SignatureError):
                         if read_stored_signature(path, len(signature), refuse_larger=True) == signature:
                             return path
                     continue
-                try:
-                    with handle:
-                        handle.write(signature)
-                except BaseException:
-                    path.unlink(missing_ok=True)
-                    raise
                 if created is not None:
                     created.extend([path, *made])
                 return path
