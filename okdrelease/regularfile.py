@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from okdrelease.errors import go_reason
+
 __all__ = [
     "MAX_USER_FILE_BYTES",
     "FileTooLarge",
@@ -27,6 +29,7 @@ __all__ = [
     "new_file",
     "open_regular",
     "read_capped",
+    "read_failure",
     "read_open",
     "remove_empty",
     "temp_name",
@@ -115,6 +118,13 @@ def failed_step(err: OSError) -> str:
     not; a directory (which opens) and a FIFO without a writer fail at ``read``."""
     opened = err.filename is None or isinstance(err, IsADirectoryError | NoWriter)
     return "read" if opened else "open"
+
+
+def read_failure(path: str | os.PathLike[str], err: OSError) -> str:
+    """``STEP PATH: REASON``, as Go's ``*PathError`` words a failed read of ``path`` in oc's errors: the
+    step is :func:`failed_step`'s, the reason Go's words for ``err`` (a FIFO without a writer says so)."""
+    reason = str(err.strerror) if isinstance(err, NoWriter) else go_reason(err)
+    return f"{failed_step(err)} {os.fspath(path)}: {reason}"
 
 
 def check_loadable(path: str | os.PathLike[str], max_bytes: int = MAX_USER_FILE_BYTES) -> None:

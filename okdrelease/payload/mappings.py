@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from okdrelease.errors import ReleaseError, go_reason
+from okdrelease.errors import ReleaseError
 from okdrelease.gocompat.strconv import go_trim_space
-from okdrelease.regularfile import FileTooLarge, NoWriter, failed_step, read_capped
+from okdrelease.regularfile import FileTooLarge, read_capped, read_failure
 
 __all__ = ["combine_mappings", "parse_mapping_args", "parse_mapping_file"]
 
@@ -43,10 +43,8 @@ def _read_mapping_file(path: str, seen_destinations: set[str]) -> list[Mapping]:
         data = read_capped(path)
     except FileTooLarge as err:
         raise ReleaseError(f"mapping file {err}") from err
-    except NoWriter as err:
-        raise ReleaseError(f"read {path}: {err.strerror}") from err
     except OSError as err:  # (Go's words, as oc's: 'read PATH: input/output error')
-        raise ReleaseError(f"{failed_step(err)} {path}: {go_reason(err)}") from err
+        raise ReleaseError(read_failure(path, err)) from err
     mappings: list[Mapping] = []
     lines = data.decode("utf-8", "surrogateescape").split("\n")
     if lines and lines[-1] == "":

@@ -85,6 +85,15 @@ def _timestamp(created: str) -> int:
     return int(parse_seconds(created).timestamp())
 
 
+def _signed_repository(options: NewOptions, to_image: str) -> str | None:
+    """The repository a signature of the release names: --sign-identity's (a tag given dropped), else a
+    registry destination's; None for a layout destination without --sign-identity."""
+    if options.sign_identity:
+        return parse_identity(options.sign_identity).name
+    location = parse_location(to_image)
+    return location.ref.name if isinstance(location, RegistryLocation) else None
+
+
 def write_to_signature(options: NewOptions, to_image: str, digest: str, created: str) -> None:
     """``--to-signature PATH``: the atomic signature payload (unsigned), as oc writes it."""
     if not options.to_signature:
@@ -92,11 +101,7 @@ def write_to_signature(options: NewOptions, to_image: str, digest: str, created:
     from okdrelease.sign.api import DEFAULT_CREATOR
     from okdrelease.sign.simple import new_signature_payload
 
-    if options.sign_identity:
-        repository = parse_identity(options.sign_identity).name
-    else:
-        location = parse_location(to_image)
-        repository = location.ref.name if isinstance(location, RegistryLocation) else str(location)
+    repository = _signed_repository(options, to_image) or str(parse_location(to_image))
     body = new_signature_payload(f"{repository}@{digest}", digest, DEFAULT_CREATOR, _timestamp(created))
     try:
         write_whole(options.to_signature, body, 0o644)  # (an earlier file kept on failure)
@@ -111,11 +116,8 @@ def sign_pushed(
 ) -> None:
     """Sign the pushed release: OpenPGP into a store directory / ConfigMap, cosign into the registry."""
     location = parse_location(to_image)
-    if options.sign_identity:
-        identity = parse_identity(options.sign_identity).name
-    elif isinstance(location, RegistryLocation):
-        identity = location.ref.name
-    else:  # refused before anything was written (check_signing_targets)
+    identity = _signed_repository(options, to_image)
+    if identity is None:  # refused before anything was written (check_signing_targets)
         raise UsageError("signing a release written to an OCI layout needs --sign-identity REPOSITORY")
     if keys.pgp is not None:
         from okdrelease.sign.api import sign_release

@@ -5,13 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Collection
 
-from okdrelease.errors import ReleaseError, go_reason
+from okdrelease.errors import ReleaseError
 from okdrelease.openshift.imagestream import ImageStream, NamedTagEventList, ObjectReference, TagReference
 from okdrelease.payload.context import Run
 from okdrelease.payload.inputs.base import Inputs, load_checked_stream
 from okdrelease.payload.plan import Plan
 from okdrelease.reference import parse_docker_reference, redact_userinfo
-from okdrelease.regularfile import MAX_USER_FILE_BYTES, FileTooLarge, NoWriter, failed_step, read_capped
+from okdrelease.regularfile import MAX_USER_FILE_BYTES, FileTooLarge, read_capped, read_failure
 from okdrelease.transport.base import TransportOptions
 
 
@@ -30,11 +30,6 @@ def read_text_source(path: str, options: TransportOptions | None = None) -> byte
     if path.startswith(("http://", "https://")):
         return _read_url(path, options)
     return read_capped(path)
-
-
-def _reason(err: OSError) -> str:
-    """Go's words for why a file could not be read; a FIFO without a writer says so."""
-    return str(err.strerror) if isinstance(err, NoWriter) else go_reason(err)
 
 
 def _read_url(url: str, options: TransportOptions | None) -> bytes:
@@ -67,8 +62,7 @@ def read(plan: Plan, run: Run) -> Inputs:
     except FileTooLarge as err:
         raise ReleaseError(f"unable to read input image stream file: {err}") from err
     except OSError as err:  # (Go's words, as oc's: 'read PATH: is a directory')
-        verb = failed_step(err)
-        raise ReleaseError(f"unable to read input image stream file: {verb} {path}: {_reason(err)}") from err
+        raise ReleaseError(f"unable to read input image stream file: {read_failure(path, err)}") from err
     source = load_checked_stream(
         data,
         load_error="unable to load input image stream file: {err}",
